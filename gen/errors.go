@@ -1,0 +1,68 @@
+package gen
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Pos is a position in a spec file. Line and Col are 1-based; a zero Line
+// means the position is unknown (the error concerns the whole file).
+type Pos struct {
+	File string
+	Line int
+	Col  int
+}
+
+func (p Pos) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Error is one problem found in a spec, with the position it concerns.
+type Error struct {
+	Pos Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// ErrorList is every problem found in a spec, sorted by position. Its Error
+// method prints one problem per line in the FILE:LINE:COL: message form that
+// editors and CI logs understand.
+type ErrorList []*Error
+
+func (l ErrorList) Error() string {
+	var b strings.Builder
+	for i, e := range l {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(e.Error())
+	}
+	return b.String()
+}
+
+// errs collects errors while a stage runs.
+type errs struct{ list ErrorList }
+
+func (e *errs) add(p Pos, format string, args ...any) {
+	e.list = append(e.list, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// err returns the collected errors sorted by position, or nil.
+func (e *errs) err() error {
+	if len(e.list) == 0 {
+		return nil
+	}
+	sort.SliceStable(e.list, func(i, j int) bool {
+		a, b := e.list[i].Pos, e.list[j].Pos
+		if a.Line != b.Line {
+			return a.Line < b.Line
+		}
+		return a.Col < b.Col
+	})
+	return e.list
+}

@@ -1,0 +1,178 @@
+package gen
+
+import (
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fieldSet decodes the fields of one layer for its op's builder, reporting
+// bad values at their position and, at the end, every field the op did not
+// ask for.
+type fieldSet struct {
+	layer *LayerSpec
+	e     *errs
+	used  map[string]bool
+}
+
+func (f *fieldSet) get(key string) *Field {
+	f.used[key] = true
+	for _, x := range f.layer.Fields {
+		if x.Key == key {
+			return x
+		}
+	}
+	return nil
+}
+
+func (f *fieldSet) bad(x *Field, format string, args ...any) {
+	f.e.add(x.ValPos, "%s: %s %s", f.layer.Op, x.Key, sprintf(format, args...))
+}
+
+// int decodes a positive integer field (min 0 when zeroOK).
+func (f *fieldSet) int(key string, def int, required, zeroOK bool) int {
+	x := f.get(key)
+	if x == nil {
+		if required {
+			f.e.add(f.layer.Pos, "%s: missing field %s", f.layer.Op, key)
+		}
+		return def
+	}
+	v, ok := intNode(x.Value, zeroOK)
+	if !ok {
+		f.bad(x, "must be a %s integer, got %s", sign(zeroOK), show(x.Value))
+		return def
+	}
+	return v
+}
+
+// pair decodes an int or a [h, w] list of ints.
+func (f *fieldSet) pair(key string, def [2]int, required, zeroOK bool) [2]int {
+	x := f.get(key)
+	if x == nil {
+		if required {
+			f.e.add(f.layer.Pos, "%s: missing field %s", f.layer.Op, key)
+		}
+		return def
+	}
+	if x.Value.Kind == yaml.SequenceNode {
+		if len(x.Value.Content) != 2 {
+			f.bad(x, "must be an integer or a list [height, width], got %d values", len(x.Value.Content))
+			return def
+		}
+		var out [2]int
+		for i, c := range x.Value.Content {
+			v, ok := intNode(c, zeroOK)
+			if !ok {
+				f.e.add(pos(f.layer.Pos.File, c), "%s: %s must hold %s integers, got %s", f.layer.Op, key, sign(zeroOK), show(c))
+				return def
+			}
+			out[i] = v
+		}
+		return out
+	}
+	v, ok := intNode(x.Value, zeroOK)
+	if !ok {
+		f.bad(x, "must be a %s integer or a list [height, width], got %s", sign(zeroOK), show(x.Value))
+		return def
+	}
+	return [2]int{v, v}
+}
+
+func (f *fieldSet) bool(key string, def bool) bool {
+	x := f.get(key)
+	if x == nil {
+		return def
+	}
+	if x.Value.Kind != yaml.ScalarNode || x.Value.Tag != "!!bool" {
+		f.bad(x, "must be true or false, got %s", show(x.Value))
+		return def
+	}
+	return x.Value.Value == "true" || x.Value.Value == "True" || x.Value.Value == "TRUE"
+}
+
+func (f *fieldSet) enum(key, def string, choices ...string) string {
+	x := f.get(key)
+	if x == nil {
+		return def
+	}
+	for _, c := range choices {
+		if x.Value.Kind == yaml.ScalarNode && x.Value.Value == c {
+			return c
+		}
+	}
+	f.bad(x, "must be one of %s, got %s", strings.Join(choices, ", "), show(x.Value))
+	return def
+}
+
+// name decodes the optional name field: the layer's parameter key prefix.
+func (f *fieldSet) name() (string, Pos, bool) {
+	x := f.get("name")
+	if x == nil {
+		return "", Pos{}, false
+	}
+	if x.Value.Kind != yaml.ScalarNode || !validKey(x.Value.Value) {
+		f.bad(x, "must be an identifier (letters, digits and _, not starting with a digit), got %s", show(x.Value))
+		return "", Pos{}, false
+	}
+	return x.Value.Value, x.ValPos, true
+}
+
+// finish reports the fields that the op does not have.
+func (f *fieldSet) finish(known []string) {
+	for _, x := range f.layer.Fields {
+		if !f.used[x.Key] {
+			if len(known) == 0 {
+				f.e.add(x.KeyPos, "%s: unknown field %q (%s takes only name)", f.layer.Op, x.Key, f.layer.Op)
+			} else {
+				f.e.add(x.KeyPos, "%s: unknown field %q (known: %s)", f.layer.Op, x.Key, strings.Join(append(known, "name"), ", "))
+			}
+		}
+	}
+}
+
+func validKey(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i, c := range s {
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+func intNode(n *yaml.Node, zeroOK bool) (int, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(n.Value, 0, 64)
+	if err != nil || v > 1<<24 || v < 0 || v == 0 && !zeroOK {
+		return 0, false
+	}
+	return int(v), true
+}
+
+func sign(zeroOK bool) string {
+	if zeroOK {
+		return "non-negative"
+	}
+	return "positive"
+}
+
+func show(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.MappingNode:
+		return "a mapping"
+	}
+	return "nothing"
+}

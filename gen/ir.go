@@ -1,0 +1,180 @@
+package gen
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Shape is the shape of one sample's tensor, without the batch dimension:
+// [features], [channels, length] or [channels, height, width].
+type Shape []int
+
+// Size is the number of elements.
+func (s Shape) Size() int {
+	n := 1
+	for _, d := range s {
+		n *= d
+	}
+	return n
+}
+
+func (s Shape) String() string {
+	p := make([]string, len(s))
+	for i, d := range s {
+		p[i] = strconv.Itoa(d)
+	}
+	return "[" + strings.Join(p, " ") + "]"
+}
+
+// Net is the checked network: the single source of truth for shapes, names
+// and sizes that planning and emitting read.
+type Net struct {
+	Name      string // default Go package name
+	File      string // spec file name, for comments
+	Input     Shape
+	Output    Shape
+	Layers    []*Layer // in spec order, activations fused into their producer
+	Params    []*Param // in key order: layer order, weight before bias
+	NumParams int      // length of the parameter slab
+	Loss      string   // cross_entropy or mse
+	Seed      uint64   // initialisation seed
+}
+
+// Layer is one op of the network with its static shapes.
+type Layer struct {
+	Index  int      // index in the spec's layers list
+	Key    string   // parameter key prefix: the name, else the index
+	Pos    Pos      // position of the op in the spec
+	Op     op       // what the layer computes
+	In     Shape    // input shape
+	Out    Shape    // output shape
+	Act    string   // activation fused into this layer: "", relu, sigmoid or tanh
+	ActPos Pos      // position of the fused activation in the spec
+	Params []*Param // the layer's parameters
+}
+
+// Param is one parameter tensor, stored at Offset in the parameter slab.
+type Param struct {
+	Key    string // PyTorch state_dict key, e.g. "0.weight" or "fc1.bias"
+	Shape  []int  // PyTorch layout: linear [out, in], conv [out, in, k...]
+	Offset int    // first element in the slab
+	Size   int    // number of elements
+	FanIn  int    // PyTorch fan_in, which sets the default init bound 1/sqrt(fan_in)
+}
+
+// Describe is the one-line summary of a layer used in generated comments,
+// e.g. "conv2d 3→16 k5 s1 p0 + relu".
+func (l *Layer) Describe() string {
+	d := l.Op.describe(l.In, l.Out)
+	if l.Act != "" {
+		d += " + " + l.Act
+	}
+	return d
+}
+
+// paramDecl is what an op asks for: a parameter with a key suffix.
+type paramDecl struct {
+	suffix string
+	shape  []int
+	fanIn  int
+}
+
+// Check validates a parsed spec and builds the network IR. Every problem is
+// reported, not only the first; shapes stop being propagated after the first
+// shape error, since later shapes would only repeat it.
+func Check(s *Spec) (*Net, error) {
+	var e errs
+	n := &Net{Name: s.Name, File: filepath.Base(s.File), Input: Shape(s.Input), Loss: s.Loss, Seed: s.Seed}
+	if s.Loss != "" && s.Loss != "cross_entropy" && s.Loss != "mse" {
+		e.add(s.LossPos, "unknown loss %q (known: cross_entropy, mse)", s.Loss)
+	}
+	if len(s.Layers) == 0 && s.LayersPos.Line > 0 {
+		e.add(s.LayersPos, "layers is empty; a network needs at least one layer")
+	}
+	shape, shapeOK := n.Input, s.Input != nil
+	keys := map[string]Pos{}
+	var layers []*Layer
+	for _, ls := range s.Layers {
+		build, ok := opKinds[ls.Op]
+		if !ok {
+			e.add(ls.Pos, "unknown op %q (known: %s)", ls.Op, strings.Join(opNames(), ", "))
+			shapeOK = false
+			continue
+		}
+		fs := &fieldSet{layer: ls, e: &e, used: map[string]bool{}}
+		key := strconv.Itoa(ls.Index)
+		if name, p, ok := fs.name(); ok {
+			key = name
+			if prev, dup := keys[name]; dup {
+				e.add(p, "duplicate layer name %q (first used at %s)", name, prev)
+			}
+			keys[name] = p
+		}
+		o := build(fs)
+		l := &Layer{Index: ls.Index, Key: key, Pos: ls.Pos, Op: o}
+		layers = append(layers, l)
+		if !shapeOK {
+			continue
+		}
+		l.In = shape
+		if out, ok := o.outShape(shape, ls.Pos, &e); ok {
+			l.Out = out
+			shape = out
+		} else {
+			shapeOK = false
+		}
+	}
+	if shapeOK && len(layers) > 0 {
+		n.Output = shape
+		last := layers[len(layers)-1]
+		if s.Loss == "cross_entropy" {
+			if _, isSoftmax := last.Op.(*softmaxOp); isSoftmax {
+				e.add(last.Pos, "softmax must not be the last layer with loss cross_entropy: cross_entropy applies log-softmax to the scores itself (as PyTorch's does), so a softmax here would be applied twice; remove it and use the raw scores")
+			}
+			if len(shape) != 1 {
+				e.add(s.LossPos, "cross_entropy needs a 1-D output of class scores, but the last layer gives %v; add flatten and a linear layer", shape)
+			} else if shape[0] < 2 {
+				e.add(s.LossPos, "cross_entropy needs at least 2 classes, but the output has %d; use mse for a single output", shape[0])
+			}
+		}
+	}
+	if err := e.err(); err != nil {
+		return nil, err
+	}
+	n.Layers = fuse(layers)
+	for _, l := range n.Layers {
+		for _, d := range l.Op.params(l.In, l.Out) {
+			p := &Param{Key: l.Key + "." + d.suffix, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn}
+			n.NumParams += p.Size
+			l.Params = append(l.Params, p)
+			n.Params = append(n.Params, p)
+		}
+	}
+	return n, nil
+}
+
+// fuse folds an activation that directly follows a linear or conv layer into
+// it: the producer applies it as it writes its output, and its backward pass
+// starts from the activation's derivative. The activation's index is still
+// consumed (as in nn.Sequential), so parameter keys are unaffected.
+func fuse(ls []*Layer) []*Layer {
+	var out []*Layer
+	for _, l := range ls {
+		if a, ok := l.Op.(*actOp); ok && len(out) > 0 {
+			prev := out[len(out)-1]
+			if _, can := prev.Op.(fusable); can && prev.Act == "" {
+				prev.Act, prev.ActPos, prev.Out = a.fn, l.Pos, l.Out
+				continue
+			}
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// fusable marks ops that can apply an activation as they write their output.
+type fusable interface{ fusesActivation() }
+
+func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

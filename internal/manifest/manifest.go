@@ -1,0 +1,80 @@
+// Package manifest lists every package this repository generates with nngen
+// and committed: the examples' packages in generated/ and the test networks
+// under tests/. `make generate` rewrites them all; the package's test fails
+// when any committed file differs from a fresh generation.
+package manifest
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nngen/nngen/gen"
+)
+
+// Entry is one spec and where, and how, its package is generated.
+type Entry struct {
+	Spec string // spec path relative to the repository root
+	Out  string // output directory relative to the repository root
+	Opt  gen.Options
+}
+
+// group is a folder of specs generated alike.
+type group struct {
+	specs string // glob of specs
+	out   string // output dir; %s is the spec's base name
+	opt   gen.Options
+}
+
+var groups = []group{
+	{"examples/*.yaml", "generated/%s", gen.Options{}},
+	{"tests/textbook/specs/*.yaml", "tests/textbook/%s", gen.Options{}},
+	{"tests/pytorch/specs/*.yaml", "tests/pytorch/%s", gen.Options{}},
+	// Float64 for finite differences; a small budget so that the loop forms
+	// of every op are exercised, not only the unrolled ones.
+	{"tests/gradcheck/specs/*.yaml", "tests/gradcheck/%s", gen.Options{Float64: true, Unroll: 8}},
+}
+
+// The same network at three unroll budgets, to prove that the budget never
+// changes a result bit.
+var unrollBudgets = map[string]int{"u1": 1, "u64": 64, "uall": 1 << 30}
+
+// Entries returns every generated package, in a fixed order.
+func Entries(root string) ([]Entry, error) {
+	var out []Entry
+	for _, g := range groups {
+		specs, err := filepath.Glob(filepath.Join(root, g.specs))
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(specs)
+		for _, s := range specs {
+			rel, _ := filepath.Rel(root, s)
+			base := strings.TrimSuffix(filepath.Base(s), ".yaml")
+			out = append(out, Entry{Spec: rel, Out: fmt.Sprintf(g.out, base), Opt: g.opt})
+		}
+	}
+	var names []string
+	for n := range unrollBudgets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		out = append(out, Entry{Spec: "tests/unroll/net.yaml", Out: "tests/unroll/" + n, Opt: gen.Options{Package: n, Unroll: unrollBudgets[n]}})
+	}
+	return out, nil
+}
+
+// Render generates one entry's files. The spec's file name in comments is
+// its path relative to the root, so output does not depend on where the
+// repository is checked out.
+func Render(root string, e Entry) (map[string][]byte, error) {
+	data, err := os.ReadFile(filepath.Join(root, e.Spec))
+	if err != nil {
+		return nil, err
+	}
+	_, files, err := gen.Compile(e.Spec, data, e.Opt)
+	return files, err
+}

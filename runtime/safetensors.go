@@ -1,0 +1,261 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"unsafe"
+)
+
+// Weight files use the safetensors format: an 8-byte little-endian header
+// length, a JSON header mapping each tensor name to its dtype, shape and byte
+// range, then the raw little-endian tensor data. PyTorch users read and write
+// it with the safetensors package; keys and shapes are PyTorch's.
+
+// MaxHeaderBytes bounds the JSON header a weight file may declare, so that a
+// corrupt or hostile length cannot make the reader allocate without limit.
+const MaxHeaderBytes = 100 << 20
+
+func dtypeOf[T Float]() (string, int) {
+	var z T
+	if unsafe.Sizeof(z) == 8 {
+		return "F64", 8
+	}
+	return "F32", 4
+}
+
+type tensorHeader struct {
+	DType       string   `json:"dtype"`
+	Shape       []int    `json:"shape"`
+	DataOffsets [2]int64 `json:"data_offsets"`
+}
+
+// SaveSafetensors writes params as a safetensors file, tensors in the order
+// given. The output is byte-identical for identical parameters.
+func SaveSafetensors[T Float](w io.Writer, params []ParamOf[T]) error {
+	dtype, size := dtypeOf[T]()
+	var h bytes.Buffer
+	h.WriteString(`{"__metadata__":{"format":"pt"}`)
+	var off int64
+	for _, p := range params {
+		key, _ := json.Marshal(p.Name)
+		shape, _ := json.Marshal(p.Shape)
+		if p.Shape == nil {
+			shape = []byte("[]")
+		}
+		n := int64(len(p.Value)) * int64(size)
+		fmt.Fprintf(&h, `,%s:{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}`, key, dtype, shape, off, off+n)
+		off += n
+	}
+	h.WriteByte('}')
+	for h.Len()%8 != 0 {
+		h.WriteByte(' ')
+	}
+	bw := bufio.NewWriter(w)
+	var lenBuf [8]byte
+	binary.LittleEndian.PutUint64(lenBuf[:], uint64(h.Len()))
+	bw.Write(lenBuf[:])
+	bw.Write(h.Bytes())
+	var buf [8]byte
+	for _, p := range params {
+		for _, v := range p.Value {
+			if size == 8 {
+				binary.LittleEndian.PutUint64(buf[:], math.Float64bits(float64(v)))
+			} else {
+				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(float32(v)))
+			}
+			bw.Write(buf[:size])
+		}
+	}
+	return bw.Flush()
+}
+
+// WeightsError lists every problem found in a weight file. Nothing is loaded
+// when there is one.
+type WeightsError struct {
+	Problems []string
+}
+
+func (e *WeightsError) Error() string {
+	return "weights: " + strings.Join(e.Problems, "; ")
+}
+
+// LoadSafetensors reads a safetensors file into params. Loading is strict:
+// every parameter must be present with its exact shape and dtype, no other
+// tensor may be present, byte ranges must tile the data section exactly, and
+// the file must end where the data ends. On any error the parameters are left
+// untouched and the error names the key or byte offset concerned.
+func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
+	dtype, size := dtypeOf[T]()
+	var lenBuf [8]byte
+	if n, err := io.ReadFull(r, lenBuf[:]); err != nil {
+		return fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
+	}
+	hlen := binary.LittleEndian.Uint64(lenBuf[:])
+	if hlen < 2 || hlen > MaxHeaderBytes {
+		return fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes)
+	}
+	// Read the header in chunks so a length that claims more than the file
+	// holds costs no more memory than the file.
+	var hdr bytes.Buffer
+	if n, err := io.CopyN(&hdr, r, int64(hlen)); err != nil {
+		return fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", hlen, n, 8+n)
+	}
+	entries, err := parseHeader(hdr.Bytes())
+	if err != nil {
+		return fmt.Errorf("weights: header (offset 8): %v", err)
+	}
+	var probs []string
+	byName := map[string]*tensorHeader{}
+	for _, e := range entries {
+		byName[e.name] = &e.h
+	}
+	want := map[string]bool{}
+	var total int64
+	for _, p := range params {
+		want[p.Name] = true
+		total += int64(len(p.Value)) * int64(size)
+		h, ok := byName[p.Name]
+		if !ok {
+			probs = append(probs, fmt.Sprintf("missing tensor %q", p.Name))
+			continue
+		}
+		if h.DType != dtype {
+			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, h.DType, dtype))
+		}
+		if !equalShape(h.Shape, p.Shape) {
+			probs = append(probs, fmt.Sprintf("tensor %q has shape %v, want %v", p.Name, h.Shape, p.Shape))
+		}
+		if n := h.DataOffsets[1] - h.DataOffsets[0]; h.DType == dtype && equalShape(h.Shape, p.Shape) && n != int64(len(p.Value))*int64(size) {
+			probs = append(probs, fmt.Sprintf("tensor %q spans %d bytes, its shape needs %d", p.Name, n, int64(len(p.Value))*int64(size)))
+		}
+	}
+	for _, e := range entries {
+		if !want[e.name] {
+			probs = append(probs, fmt.Sprintf("unexpected tensor %q", e.name))
+		}
+	}
+	if len(probs) > 0 {
+		return &WeightsError{probs}
+	}
+	// The byte ranges must tile [0, total) with no gap and no overlap.
+	sorted := append([]entry(nil), entries...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].h.DataOffsets[0] < sorted[j].h.DataOffsets[0] })
+	var at int64
+	for _, e := range sorted {
+		b, end := e.h.DataOffsets[0], e.h.DataOffsets[1]
+		switch {
+		case b < at:
+			return fmt.Errorf("weights: tensor %q data_offsets [%d, %d] overlap the previous tensor", e.name, b, end)
+		case b > at:
+			return fmt.Errorf("weights: gap in the data section at bytes [%d, %d) before tensor %q", at, b, e.name)
+		}
+		at = end
+	}
+	dataStart := 8 + int64(hlen)
+	data := make([]byte, total)
+	if n, err := io.ReadFull(r, data); err != nil {
+		for _, e := range sorted {
+			if e.h.DataOffsets[1] > int64(n) {
+				return fmt.Errorf("weights: file truncated at offset %d, inside tensor %q (bytes %d to %d)", dataStart+int64(n), e.name, dataStart+e.h.DataOffsets[0], dataStart+e.h.DataOffsets[1])
+			}
+		}
+		return fmt.Errorf("weights: file truncated at offset %d", dataStart+int64(n))
+	}
+	var extra [1]byte
+	if n, _ := r.Read(extra[:]); n > 0 {
+		return fmt.Errorf("weights: unexpected bytes after the data section at offset %d", dataStart+total)
+	}
+	for _, p := range params {
+		h := byName[p.Name]
+		src := data[h.DataOffsets[0]:h.DataOffsets[1]]
+		for i := range p.Value {
+			if size == 8 {
+				p.Value[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
+			} else {
+				p.Value[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:])))
+			}
+		}
+	}
+	return nil
+}
+
+type entry struct {
+	name string
+	h    tensorHeader
+}
+
+// parseHeader decodes the JSON header, refusing duplicate keys, unknown
+// fields, negative or reversed offsets, and negative dimensions.
+func parseHeader(b []byte) ([]entry, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	seen := map[string]bool{}
+	var out []entry
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("bad JSON: %v", err)
+		}
+		name, _ := t.(string)
+		if seen[name] {
+			return nil, fmt.Errorf("duplicate key %q", name)
+		}
+		seen[name] = true
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, fmt.Errorf("bad JSON for %q: %v", name, err)
+		}
+		if name == "__metadata__" {
+			var m map[string]string
+			if err := json.Unmarshal(raw, &m); err != nil {
+				return nil, fmt.Errorf("__metadata__ must map strings to strings")
+			}
+			continue
+		}
+		var h tensorHeader
+		d := json.NewDecoder(bytes.NewReader(raw))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&h); err != nil {
+			return nil, fmt.Errorf("tensor %q: %v", name, err)
+		}
+		if h.DataOffsets[0] < 0 || h.DataOffsets[1] < h.DataOffsets[0] {
+			return nil, fmt.Errorf("tensor %q: data_offsets %v are not an increasing pair of non-negative offsets", name, h.DataOffsets)
+		}
+		for _, d := range h.Shape {
+			if d < 0 {
+				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, h.Shape)
+			}
+		}
+		out = append(out, entry{name, h})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("bad JSON: %v", err)
+	}
+	if dec.More() {
+		return nil, errors.New("trailing data after the JSON object")
+	}
+	return out, nil
+}
+
+func equalShape(a, b []int) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

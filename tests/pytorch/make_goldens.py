@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch goldens that nngen's differential tests compare against.
+
+For each case it writes, under tests/pytorch/:
+  specs/NAME.yaml            the nngen spec
+  weights/NAME.safetensors   float32 weights with PyTorch's state_dict keys
+  goldens/NAME.json          input, label or target, output, loss and every
+                             parameter gradient, computed in float64 from the
+                             same float32 weights and input
+
+Cases: 20 architectures drawn at random (fixed seed) that together use every
+op, padding mode, stride and both losses, plus the seed's section-12.4 ConvNet
+with the chapter's own loss (||output - 1||^2, fed to BackwardFrom).
+
+Run with Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread
+then /usr/bin/python3 tests/pytorch/make_goldens.py (from the repo root).
+Rerunning it rewrites the same files. Debian has no python3-safetensors, so
+the (simple, documented) safetensors format is written here directly.
+"""
+import collections
+import json
+import os
+import random
+import struct
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def save_safetensors(path, tensors):
+    header = {"__metadata__": {"format": "pt"}}
+    off = 0
+    blobs = []
+    for k, t in tensors.items():
+        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
+        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def yaml_layer(op, fields):
+    if not fields:
+        return "  - %s" % op
+    items = []
+    for k, v in fields.items():
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        elif isinstance(v, (list, tuple)):
+            v = "[%s]" % ", ".join(str(x) for x in v)
+        items.append("%s: %s" % (k, v))
+    return "  - %s: {%s}" % (op, ", ".join(items))
+
+
+class Builder:
+    """Builds an nngen spec and the equivalent nn.Sequential side by side."""
+
+    def __init__(self, name, shape):
+        self.name, self.shape = name, list(shape)
+        self.lines, self.mods, self.ops = [], [], []
+
+    def add(self, op, fields, mod, shape, key=None):
+        self.lines.append(yaml_layer(op, fields))
+        k = key if key is not None else str(len(self.mods))
+        self.mods.append((k, mod))
+        self.ops.append(op)
+        self.shape = shape
+
+    def spec(self, inp, loss):
+        return "# drawn by tests/pytorch/make_goldens.py\nname: %s\ninput: [%s]\nlayers:\n%s\nloss: %s\n" % (
+            self.name, ", ".join(map(str, inp)), "\n".join(self.lines), loss)
+
+
+def conv_out(n, k, s, p):
+    return (n + 2 * p - k) // s + 1
+
+
+def draw(rng, name):
+    kind = rng.choice(["vec", "seq", "img", "img"])
+    if kind == "vec":
+        inp = [rng.randint(2, 12)]
+    elif kind == "seq":
+        inp = [rng.randint(1, 3), rng.randint(6, 14)]
+    else:
+        inp = [rng.randint(1, 3), rng.randint(5, 10), rng.randint(5, 10)]
+    b = Builder(name, inp)
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    if kind != "vec":
+        d = 1 if kind == "seq" else 2
+        for blk in range(rng.randint(1, 2)):
+            c = b.shape[0]
+            sp = b.shape[1:]
+            out = rng.randint(1, 4)
+            if d == 1:
+                k = rng.randint(1, min(4, sp[0] + 2))
+                s = rng.randint(1, 2)
+                p = rng.randint(0, min(2, k))
+                ks, ss, ps = [k], [s], [p]
+                kf, sf, pf = k, s, p
+            else:
+                ks = [rng.randint(1, min(4, n + 2)) for n in sp]
+                ss = [rng.randint(1, 2) for _ in sp]
+                ps = [rng.randint(0, min(2, k)) for k in ks]
+                kf = ks[0] if ks[0] == ks[1] else ks
+                sf = ss[0] if ss[0] == ss[1] else ss
+                pf = ps[0] if ps[0] == ps[1] else ps
+            if any(k > n + 2 * p for k, n, p in zip(ks, sp, ps)):
+                continue
+            mode = rng.choice(["zeros", "replicate"]) if any(ps) else "zeros"
+            bias = rng.random() < 0.8
+            fields = collections.OrderedDict(out=out, kernel=kf)
+            if any(x != 1 for x in ss):
+                fields["stride"] = sf
+            if any(ps):
+                fields["padding"] = pf
+            if mode != "zeros":
+                fields["padding_mode"] = mode
+            if not bias:
+                fields["bias"] = False
+            key = None
+            if rng.random() < 0.3:
+                key = "conv%d" % blk
+                fields["name"] = key
+            Conv = nn.Conv1d if d == 1 else nn.Conv2d
+            mod = Conv(c, out, tuple(ks) if d == 2 else ks[0], stride=tuple(ss) if d == 2 else ss[0],
+                       padding=tuple(ps) if d == 2 else ps[0], padding_mode=mode, bias=bias)
+            shape = [out] + [conv_out(n, k, s, p) for n, k, s, p in zip(sp, ks, ss, ps)]
+            b.add("conv%dd" % d, fields, mod, shape, key)
+            if rng.random() < 0.8:
+                a = rng.choice(list(acts))
+                b.add(a, {}, acts[a](), b.shape)
+            sp = b.shape[1:]
+            if rng.random() < 0.7 and min(sp) >= 2:
+                k = rng.randint(2, min(3, min(sp)))
+                s = rng.randint(1, k)
+                is_max = rng.random() < 0.5
+                fields = collections.OrderedDict(kernel=k)
+                if s != k:
+                    fields["stride"] = s
+                if d == 1:
+                    mod = (nn.MaxPool1d if is_max else nn.AvgPool1d)(k, s)
+                else:
+                    mod = (nn.MaxPool2d if is_max else nn.AvgPool2d)(k, s)
+                shape = [b.shape[0]] + [(n - k) // s + 1 for n in sp]
+                b.add(("maxpool%dd" if is_max else "avgpool%dd") % d, fields, mod, shape)
+                if rng.random() < 0.3:
+                    a = rng.choice(list(acts))
+                    b.add(a, {}, acts[a](), b.shape)
+        b.add("flatten", {}, nn.Flatten(0), [int(torch.tensor(b.shape).prod())])
+        if rng.random() < 0.2:
+            a = rng.choice(list(acts))
+            b.add(a, {}, acts[a](), b.shape)
+    loss = rng.choice(["cross_entropy", "mse"])
+    nlin = rng.randint(1, 3)
+    for i in range(nlin):
+        last = i == nlin - 1
+        out = rng.randint(2, 6) if last else rng.randint(2, 12)
+        bias = rng.random() < 0.8
+        fields = collections.OrderedDict(out=out)
+        if not bias:
+            fields["bias"] = False
+        key = None
+        if rng.random() < 0.3:
+            key = "fc%d" % i
+            fields["name"] = key
+        b.add("linear", fields, nn.Linear(b.shape[0], out, bias=bias), [out], key)
+        if not last and rng.random() < 0.9:
+            a = rng.choice(list(acts))
+            b.add(a, {}, acts[a](), b.shape)
+    if loss == "mse" and rng.random() < 0.4:
+        b.add("softmax", {}, nn.Softmax(dim=0), b.shape)
+    elif loss == "mse" and rng.random() < 0.3:
+        a = rng.choice(list(acts))
+        b.add(a, {}, acts[a](), b.shape)
+    model = nn.Sequential(collections.OrderedDict(b.mods))
+    return b.spec(inp, loss), model, inp, loss, b.ops
+
+
+def flat(t):
+    return [float(v) for v in t.detach().reshape(-1).tolist()]
+
+
+def write_case(name, spec, model, inp, loss_kind, gen):
+    for d in ("specs", "weights", "goldens"):
+        os.makedirs(os.path.join(HERE, d), exist_ok=True)
+    if spec is not None:
+        with open(os.path.join(HERE, "specs", name + ".yaml"), "w") as f:
+            f.write(spec)
+    sd = collections.OrderedDict((k, v.float()) for k, v in model.state_dict().items())
+    save_safetensors(os.path.join(HERE, "weights", name + ".safetensors"), sd)
+    m64 = model.double()
+    x = torch.randn(*inp, generator=gen, dtype=torch.float32).double()
+    out = m64(x)  # unbatched, as nngen's per-sample API
+    g = {"input": flat(x), "output": flat(out)}
+    if loss_kind == "cross_entropy":
+        label = int(torch.randint(0, out.numel(), (1,), generator=gen))
+        loss = F.cross_entropy(out.reshape(1, -1), torch.tensor([label]))
+        g["label"] = label
+    elif loss_kind == "mse":
+        target = torch.randn(out.numel(), generator=gen, dtype=torch.float32).double()
+        loss = F.mse_loss(out.reshape(-1), target)
+        g["target"] = flat(target)
+    else:  # the seed's ConvNet loss: ||output - 1||^2, given to BackwardFrom as dy
+        loss = torch.norm(out - torch.ones_like(out)) ** 2
+        g["dy"] = flat(2 * (out - 1))
+    loss.backward()
+    g["loss"] = float(loss)
+    g["grads"] = collections.OrderedDict((k, flat(p.grad)) for k, p in m64.named_parameters())
+    with open(os.path.join(HERE, "goldens", name + ".json"), "w") as f:
+        json.dump(g, f, indent=1)
+        f.write("\n")
+
+
+class ConvNet(nn.Module):
+    """The seed's section-12.4 ConvNet, written as the chapter writes it."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 3, 5)
+        self.pool1 = nn.MaxPool2d(2, 2)
+        self.conv2 = nn.Conv2d(3, 16, 5)
+        self.pool2 = nn.AvgPool2d(2, 2)
+        self.fc1 = nn.Linear(16 * 5 * 5, 120)
+        self.fc2 = nn.Linear(120, 10)
+
+    def forward(self, x):
+        x = F.relu(self.conv1(x))
+        x = self.pool1(x)
+        x = F.relu(self.conv2(x))
+        x = self.pool2(x)
+        x = x.view(-1, 16 * 5 * 5)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)[0]
+
+
+def main():
+    torch.manual_seed(0)
+    gen = torch.Generator().manual_seed(1)
+    rng = random.Random(2024)
+    seen = set()
+    n = 0
+    while n < 20:
+        name = "arch%02d" % n
+        spec, model, inp, loss, ops = draw(rng, name)
+        write_case(name, spec, model, inp, loss, gen)
+        seen.update(ops)
+        seen.add(loss)
+        n += 1
+    want = {"linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "flatten",
+            "relu", "sigmoid", "tanh", "softmax", "cross_entropy", "mse"}
+    missing = want - seen
+    assert not missing, "the drawn architectures miss %s; change the seed" % sorted(missing)
+    specs = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(20))
+    assert "replicate" in specs and "stride" in specs and "padding" in specs
+    # The seed's ConvNet: its spec is examples/convnet.yaml, its keys the
+    # chapter's attribute names (conv1, conv2, fc1, fc2).
+    write_case("convnet", None, ConvNet(), [3, 32, 32], "norm", gen)
+
+
+if __name__ == "__main__":
+    main()

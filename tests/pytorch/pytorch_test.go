@@ -1,0 +1,159 @@
+package pytorch_test
+
+// Differential tests against PyTorch: tests/pytorch/make_goldens.py drew
+// these architectures, saved their PyTorch-initialised weights as
+// safetensors, and recorded the output, loss and every gradient computed by
+// PyTorch in float64 from the same float32 weights and input.
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/nngen/nngen/generated/convnet"
+	"github.com/nngen/nngen/internal/nettest"
+	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/tests/pytorch/arch00"
+	"github.com/nngen/nngen/tests/pytorch/arch01"
+	"github.com/nngen/nngen/tests/pytorch/arch02"
+	"github.com/nngen/nngen/tests/pytorch/arch03"
+	"github.com/nngen/nngen/tests/pytorch/arch04"
+	"github.com/nngen/nngen/tests/pytorch/arch05"
+	"github.com/nngen/nngen/tests/pytorch/arch06"
+	"github.com/nngen/nngen/tests/pytorch/arch07"
+	"github.com/nngen/nngen/tests/pytorch/arch08"
+	"github.com/nngen/nngen/tests/pytorch/arch09"
+	"github.com/nngen/nngen/tests/pytorch/arch10"
+	"github.com/nngen/nngen/tests/pytorch/arch11"
+	"github.com/nngen/nngen/tests/pytorch/arch12"
+	"github.com/nngen/nngen/tests/pytorch/arch13"
+	"github.com/nngen/nngen/tests/pytorch/arch14"
+	"github.com/nngen/nngen/tests/pytorch/arch15"
+	"github.com/nngen/nngen/tests/pytorch/arch16"
+	"github.com/nngen/nngen/tests/pytorch/arch17"
+	"github.com/nngen/nngen/tests/pytorch/arch18"
+	"github.com/nngen/nngen/tests/pytorch/arch19"
+)
+
+type model interface {
+	runtime.Network[float32]
+	LoadWeights(r io.Reader) error
+}
+
+// tol bounds the infinity-norm relative error of a float32 result against
+// PyTorch's float64 one. The worst case seen is logged by each test.
+const tol = 1e-5
+
+var cases = []struct {
+	name string
+	new  func() model
+}{
+	{"arch00", func() model { return arch00.New() }},
+	{"arch01", func() model { return arch01.New() }},
+	{"arch02", func() model { return arch02.New() }},
+	{"arch03", func() model { return arch03.New() }},
+	{"arch04", func() model { return arch04.New() }},
+	{"arch05", func() model { return arch05.New() }},
+	{"arch06", func() model { return arch06.New() }},
+	{"arch07", func() model { return arch07.New() }},
+	{"arch08", func() model { return arch08.New() }},
+	{"arch09", func() model { return arch09.New() }},
+	{"arch10", func() model { return arch10.New() }},
+	{"arch11", func() model { return arch11.New() }},
+	{"arch12", func() model { return arch12.New() }},
+	{"arch13", func() model { return arch13.New() }},
+	{"arch14", func() model { return arch14.New() }},
+	{"arch15", func() model { return arch15.New() }},
+	{"arch16", func() model { return arch16.New() }},
+	{"arch17", func() model { return arch17.New() }},
+	{"arch18", func() model { return arch18.New() }},
+	{"arch19", func() model { return arch19.New() }},
+}
+
+func TestAgainstPyTorch(t *testing.T) {
+	specs, _ := filepath.Glob(filepath.Join("specs", "*.yaml"))
+	if len(specs) != len(cases) {
+		t.Fatalf("%d specs but %d cases in this test: add the new ones", len(specs), len(cases))
+	}
+	worst := 0.0
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := nettest.ReadGolden(filepath.Join("goldens", c.name+".json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := c.new()
+			f, err := os.Open(filepath.Join("weights", c.name+".safetensors"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := m.LoadWeights(f); err != nil {
+				t.Fatal(err)
+			}
+			worst = max(worst, check(t, m, g))
+		})
+	}
+	t.Logf("worst relative error over all cases: %.2g (bound %g)", worst, tol)
+}
+
+// check compares output, loss and gradients with the golden and returns
+// the worst relative error.
+func check(t *testing.T, m model, g *nettest.Golden) float64 {
+	t.Helper()
+	worst := 0.0
+	cmp := func(what string, got []float32, want []float64) {
+		e := nettest.RelErr(got, want)
+		worst = max(worst, e)
+		if e > tol {
+			t.Errorf("%s: relative error %.3g > %g\ngot  %v\nwant %v", what, e, tol, got, want)
+		}
+	}
+	x := nettest.F32(g.Input)
+	cmp("output", m.ForwardSlice(x), g.Output)
+	m.ZeroGrad()
+	if g.DY != nil {
+		m.BackwardFromSlice(nettest.F32(g.DY))
+	} else {
+		label := -1
+		if g.Label != nil {
+			label = *g.Label
+		}
+		loss := nettest.Backward(m, x, label, nettest.F32(g.Target))
+		cmp("loss", []float32{loss}, []float64{g.Loss})
+	}
+	params := m.Params()
+	if len(params) != len(g.Grads) {
+		t.Errorf("model has %d parameters, PyTorch %d", len(params), len(g.Grads))
+	}
+	for _, p := range params {
+		want, ok := g.Grads[p.Name]
+		if !ok {
+			t.Errorf("PyTorch has no parameter %q", p.Name)
+			continue
+		}
+		cmp("grad "+p.Name, p.Grad, want)
+	}
+	return worst
+}
+
+// TestSeedConvNet is the seed's section-12.4 program: the ConvNet written as
+// the chapter writes it, its loss ||output − 1||², and PyTorch-saved weights
+// loaded into the package generated from examples/convnet.yaml.
+func TestSeedConvNet(t *testing.T) {
+	g, err := nettest.ReadGolden(filepath.Join("goldens", "convnet.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := convnet.New()
+	f, err := os.Open(filepath.Join("weights", "convnet.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := m.LoadWeights(f); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("worst relative error: %.2g", check(t, m, g))
+}
