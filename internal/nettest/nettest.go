@@ -94,3 +94,10 @@ func F32(v []float64) []float32 {
 	}
 	return out
 }
+
+// TakesLabel reports whether m's Backward takes a class label (the model was
+// generated with loss cross_entropy) rather than a target vector (mse).
+func TakesLabel(m any) bool {
+	mv := reflect.ValueOf(m).MethodByName("Backward")
+	return mv.IsValid() && mv.Type().NumIn() == 2 && mv.Type().In(1).Kind() == reflect.Int
+}
