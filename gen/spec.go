@@ -75,7 +75,10 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		if msg == "EOF" {
 			msg = "spec is empty"
 		}
-		e.add(p, "YAML syntax error: %s", msg)
+		// The YAML library's line is where it noticed the problem, which
+		// for an unclosed bracket or quote can be the line the construct
+		// starts on or the one before; hence "near".
+		e.add(p, "YAML syntax error near line %d: %s", p.Line, msg)
 		return nil, e.err()
 	}
 	s := &Spec{File: file}

@@ -275,3 +275,25 @@ func TestExample12_2_9(t *testing.T) {
 	var blank [64]float32
 	detects(t, "blank", m.Forward(&blank)[0], false)
 }
+
+// Logits of ±1e4 must give finite losses and gradients: the loss goes
+// through a log-softmax that subtracts the maximum first.
+func TestExtremeLogits(t *testing.T) {
+	m := fig11_2.New()
+	fig11(t, m, 3)
+	x := [3]float32{1250, 1250, 1250} // o = (−5000, 10000, 5000)
+	for label, want := range []float64{15000, 0, 5000} {
+		m.ZeroGrad()
+		loss := m.Backward(&x, label)
+		if math.IsInf(float64(loss), 0) || math.IsNaN(float64(loss)) || math.Abs(float64(loss)-want) > 1e-3*max(1, want) {
+			t.Errorf("label %d: loss %v, want %v", label, loss, want)
+		}
+		for _, p := range m.Params() {
+			for _, g := range p.Grad {
+				if math.IsInf(float64(g), 0) || math.IsNaN(float64(g)) {
+					t.Fatalf("label %d: %s has a non-finite gradient %v", label, p.Name, p.Grad)
+				}
+			}
+		}
+	}
+}

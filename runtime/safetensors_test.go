@@ -1,0 +1,172 @@
+package runtime
+
+import (
+	"bytes"
+	"encoding/binary"
+	"math"
+	"strings"
+	"testing"
+)
+
+func testParams() []Param {
+	w := []float32{1, -2, 3.5, 4, 5, 6}
+	b := []float32{0.25, -0.125}
+	return []Param{
+		{Name: "0.weight", Shape: []int{2, 3}, Value: w, Grad: make([]float32, 6)},
+		{Name: "0.bias", Shape: []int{2}, Value: b, Grad: make([]float32, 2)},
+	}
+}
+
+func saved(t *testing.T) []byte {
+	var buf bytes.Buffer
+	if err := SaveSafetensors(&buf, testParams()); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// file builds a safetensors file from a header and data.
+func file(header string, data []byte) []byte {
+	var b bytes.Buffer
+	binary.Write(&b, binary.LittleEndian, uint64(len(header)))
+	b.WriteString(header)
+	b.Write(data)
+	return b.Bytes()
+}
+
+func f32bytes(v ...float32) []byte {
+	var b bytes.Buffer
+	for _, x := range v {
+		binary.Write(&b, binary.LittleEndian, math.Float32bits(x))
+	}
+	return b.Bytes()
+}
+
+func TestSafetensorsRoundTrip(t *testing.T) {
+	data := saved(t)
+	// The format: 8-byte length, JSON header padded to 8 bytes, data.
+	hlen := binary.LittleEndian.Uint64(data)
+	if hlen%8 != 0 || !strings.HasPrefix(string(data[8:]), `{"__metadata__":{"format":"pt"},"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}`) {
+		t.Fatalf("unexpected header %q", data[8:8+hlen])
+	}
+	if len(data) != 8+int(hlen)+32 {
+		t.Fatalf("file is %d bytes", len(data))
+	}
+	ps := testParams()
+	for _, p := range ps {
+		clear(p.Value)
+	}
+	if err := LoadSafetensors(bytes.NewReader(data), ps); err != nil {
+		t.Fatal(err)
+	}
+	want := testParams()
+	for i := range ps {
+		for j := range ps[i].Value {
+			if ps[i].Value[j] != want[i].Value[j] {
+				t.Fatalf("%s[%d] = %v, want %v", ps[i].Name, j, ps[i].Value[j], want[i].Value[j])
+			}
+		}
+	}
+	// float64 models write F64 and read it back.
+	p64 := []ParamOf[float64]{{Name: "w", Shape: []int{2}, Value: []float64{math.Pi, -1e300}}}
+	var buf bytes.Buffer
+	if err := SaveSafetensors(&buf, p64); err != nil {
+		t.Fatal(err)
+	}
+	q := []ParamOf[float64]{{Name: "w", Shape: []int{2}, Value: make([]float64, 2)}}
+	if err := LoadSafetensors(&buf, q); err != nil || q[0].Value[0] != math.Pi || q[0].Value[1] != -1e300 {
+		t.Fatalf("F64 round trip: %v %v", q[0].Value, err)
+	}
+}
+
+// Every malformed file is refused with a message naming what is wrong, and
+// leaves the parameters exactly as they were.
+func TestSafetensorsStrict(t *testing.T) {
+	good := saved(t)
+	w6 := f32bytes(1, 2, 3, 4, 5, 6)
+	b2 := f32bytes(7, 8)
+	hdr := func(entries string) string { return `{` + entries + `}` }
+	wEntry := `"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]}`
+	bEntry := `"0.bias":{"dtype":"F32","shape":[2],"data_offsets":[24,32]}`
+	for _, c := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty", nil, "file is 0 bytes, too short"},
+		{"header length huge", append([]byte{0, 0, 0, 0, 0, 0, 0, 0x80}, good[8:]...), "header length 9223372036854775808 at offset 0 is not in"},
+		{"header past end", good[:20], "header claims"},
+		{"not JSON", file("{not json}", nil), "header (offset 8): bad JSON"},
+		{"missing key", file(hdr(wEntry), w6), `missing tensor "0.bias"`},
+		{"unexpected key", file(hdr(wEntry+","+bEntry+`,"extra":{"dtype":"F32","shape":[1],"data_offsets":[32,36]}`), append(append(w6, b2...), f32bytes(9)...)), `unexpected tensor "extra"`},
+		{"wrong shape", file(hdr(`"0.weight":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `tensor "0.weight" has shape [3 2], want [2 3]`},
+		{"wrong dtype", file(hdr(`"0.weight":{"dtype":"F16","shape":[2,3],"data_offsets":[0,12]},`+bEntry), append(w6, b2...)), `tensor "0.weight" has dtype F16, want F32`},
+		{"size disagrees with shape", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]},`+bEntry), append(w6, b2...)), `tensor "0.weight" spans 20 bytes, its shape needs 24`},
+		{"overlap", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"0.bias":{"dtype":"F32","shape":[2],"data_offsets":[16,24]}`), w6), `overlap`},
+		{"gap", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]},"0.bias":{"dtype":"F32","shape":[2],"data_offsets":[32,40]}`), append(append(f32bytes(0, 0), w6...), b2...)), `gap in the data section at bytes [0, 8)`},
+		{"duplicate key", file(hdr(wEntry+","+wEntry+","+bEntry), append(w6, b2...)), `duplicate key "0.weight"`},
+		{"unknown field", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24],"x":1},`+bEntry), append(w6, b2...)), `unknown field "x"`},
+		{"reversed offsets", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[24,0]},`+bEntry), append(w6, b2...)), `not an increasing pair`},
+		{"truncated data", good[:len(good)-5], `file truncated at offset`},
+		{"trailing bytes", append(append([]byte(nil), good...), 0), `unexpected bytes after the data section`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ps := testParams()
+			err := LoadSafetensors(bytes.NewReader(c.data), ps)
+			if err == nil {
+				t.Fatal("loaded a malformed file")
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %q does not say %q", err, c.want)
+			}
+			want := testParams()
+			for i := range ps {
+				for j := range ps[i].Value {
+					if ps[i].Value[j] != want[i].Value[j] {
+						t.Fatalf("weights changed by a failed load: %s[%d] = %v", ps[i].Name, j, ps[i].Value[j])
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestTruncatedNamesTensor(t *testing.T) {
+	good := saved(t)
+	hlen := int(binary.LittleEndian.Uint64(good))
+	// Cut inside 0.bias (data bytes 24..32).
+	err := LoadSafetensors(bytes.NewReader(good[:8+hlen+28]), testParams())
+	if err == nil || !strings.Contains(err.Error(), `inside tensor "0.bias"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// SplitMix64's published first outputs for seed 0 fix the sequence forever.
+func TestRNGSequence(t *testing.T) {
+	r := NewRNG(0)
+	for i, want := range []uint64{0xe220a8397b1dcdaf, 0x6e789e6aa1b965f4, 0x06c45d188009454f} {
+		if got := r.Uint64(); got != want {
+			t.Fatalf("output %d = %#x, want %#x", i, got, want)
+		}
+	}
+}
+
+func TestInitUniform(t *testing.T) {
+	v := make([]float32, 10000)
+	InitUniform(v, NewRNG(1), 25)
+	var mn, mx, sum float64
+	for _, x := range v {
+		mn, mx, sum = min(mn, float64(x)), max(mx, float64(x)), sum+float64(x)
+	}
+	// Uniform in ±1/√25 = ±0.2: the extremes come close to the bound, the mean to 0.
+	if mn < -0.2 || mx >= 0.2 || mn > -0.199 || mx < 0.199 || math.Abs(sum/1e4) > 0.005 {
+		t.Fatalf("min %v max %v mean %v", mn, mx, sum/1e4)
+	}
+	w := make([]float32, 10000)
+	InitUniform(w, NewRNG(1), 25)
+	for i := range v {
+		if v[i] != w[i] {
+			t.Fatal("same seed, different values")
+		}
+	}
+}
