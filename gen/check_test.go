@@ -98,13 +98,13 @@ func outShape(t *testing.T, input, layer string) string {
 // The seed's size rules: floor((n + 2p − k)/s) + 1.
 func TestOutputSizes(t *testing.T) {
 	for _, c := range []struct{ input, layer, want string }{
-		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3}", "[1 3 3]"},                          // Example 12.2.3
-		{"[1, 10, 10]", "conv2d: {out: 1, kernel: 5}", "[1 6 6]"},                        // Problem 12.2.4
-		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3, padding: 1, stride: 2}", "[1 3 3]"},   // Example 12.2.5
-		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3, padding: 1}", "[1 5 5]"},              // padding keeps the size at stride 1
-		{"[1, 6, 6]", "maxpool2d: {kernel: 2}", "[1 3 3]"},                               // Example 12.2.7
-		{"[1, 7, 7]", "avgpool2d: {kernel: 2}", "[1 3 3]"},                               // floor(m/Δ)
-		{"[1, 8]", "conv1d: {out: 1, kernel: 3}", "[1 6]"},                               // Example 12.1.2
+		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3}", "[1 3 3]"},                        // Example 12.2.3
+		{"[1, 10, 10]", "conv2d: {out: 1, kernel: 5}", "[1 6 6]"},                      // Problem 12.2.4
+		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3, padding: 1, stride: 2}", "[1 3 3]"}, // Example 12.2.5
+		{"[1, 5, 5]", "conv2d: {out: 1, kernel: 3, padding: 1}", "[1 5 5]"},            // padding keeps the size at stride 1
+		{"[1, 6, 6]", "maxpool2d: {kernel: 2}", "[1 3 3]"},                             // Example 12.2.7
+		{"[1, 7, 7]", "avgpool2d: {kernel: 2}", "[1 3 3]"},                             // floor(m/Δ)
+		{"[1, 8]", "conv1d: {out: 1, kernel: 3}", "[1 6]"},                             // Example 12.1.2
 		{"[2, 9, 8]", "conv2d: {out: 4, kernel: [3, 2], stride: [2, 3], padding: [1, 0]}", "[4 5 3]"},
 		{"[3, 11]", "maxpool1d: {kernel: 3, stride: 2}", "[3 5]"},
 	} {

@@ -88,3 +88,46 @@ func TestBitIdenticalAcrossBudgets(t *testing.T) {
 		}
 	}
 }
+
+// Benchmarks for choosing the default budget: go test -bench . ./tests/unroll
+func BenchmarkForwardBudget1(b *testing.B) {
+	m, x := u1.New(), [u1.InputSize]float32{}
+	for b.Loop() {
+		m.Forward(&x)
+	}
+}
+
+func BenchmarkForwardBudget64(b *testing.B) {
+	m, x := u64.New(), [u64.InputSize]float32{}
+	for b.Loop() {
+		m.Forward(&x)
+	}
+}
+
+func BenchmarkForwardUnrolled(b *testing.B) {
+	m, x := uall.New(), [uall.InputSize]float32{}
+	for b.Loop() {
+		m.Forward(&x)
+	}
+}
+
+func BenchmarkTrainStepBudget1(b *testing.B) {
+	m, x := u1.New(), [u1.InputSize]float32{}
+	for b.Loop() {
+		m.Backward(&x, 1)
+	}
+}
+
+func BenchmarkTrainStepBudget64(b *testing.B) {
+	m, x := u64.New(), [u64.InputSize]float32{}
+	for b.Loop() {
+		m.Backward(&x, 1)
+	}
+}
+
+func BenchmarkTrainStepUnrolled(b *testing.B) {
+	m, x := uall.New(), [uall.InputSize]float32{}
+	for b.Loop() {
+		m.Backward(&x, 1)
+	}
+}
