@@ -1,7 +1,6 @@
 package gen
 
 import (
-	"errors"
 	"reflect"
 	"strings"
 	"testing"
@@ -9,22 +8,7 @@ import (
 
 func compile(t *testing.T, src string) (*Net, error) {
 	t.Helper()
-	s, perr := ParseSpec("net.yaml", []byte(src))
-	if s == nil {
-		return nil, perr
-	}
-	n, cerr := Check(s)
-	if perr != nil || cerr != nil {
-		var all errs
-		for _, err := range []error{perr, cerr} {
-			var l ErrorList
-			if errors.As(err, &l) {
-				all.list = append(all.list, l...)
-			}
-		}
-		return nil, all.err()
-	}
-	return n, nil
+	return Load("net.yaml", []byte(src))
 }
 
 func mustCompile(t *testing.T, src string) *Net {

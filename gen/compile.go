@@ -5,23 +5,32 @@ import (
 	"os"
 )
 
-// Compile parses, checks and generates a spec in one step. The error, if
-// any, is an ErrorList holding every problem of the spec.
-func Compile(file string, data []byte, opt Options) (*Net, map[string][]byte, error) {
+// Load parses and checks a spec. The error, if any, is an ErrorList holding
+// every problem of both stages, sorted by position.
+func Load(file string, data []byte) (*Net, error) {
 	s, perr := ParseSpec(file, data)
 	if s == nil {
-		return nil, nil, perr
+		return nil, perr
 	}
 	n, cerr := Check(s)
-	if perr != nil || cerr != nil {
-		var all errs
-		for _, err := range []error{perr, cerr} {
-			var l ErrorList
-			if errors.As(err, &l) {
-				all.list = append(all.list, l...)
-			}
+	if perr == nil && cerr == nil {
+		return n, nil
+	}
+	var all errs
+	for _, err := range []error{perr, cerr} {
+		var l ErrorList
+		if errors.As(err, &l) {
+			all.list = append(all.list, l...)
 		}
-		return nil, nil, all.err()
+	}
+	return nil, all.err()
+}
+
+// Compile loads a spec and generates its package in one step.
+func Compile(file string, data []byte, opt Options) (*Net, map[string][]byte, error) {
+	n, err := Load(file, data)
+	if err != nil {
+		return nil, nil, err
 	}
 	files, err := Generate(n, opt)
 	return n, files, err

@@ -78,30 +78,34 @@ func TestAgainstPyTorch(t *testing.T) {
 	}
 	worst := 0.0
 	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			g, err := nettest.ReadGolden(filepath.Join("goldens", c.name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			m := c.new()
-			f, err := os.Open(filepath.Join("weights", c.name+".safetensors"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if err := m.LoadWeights(f); err != nil {
-				t.Fatal(err)
-			}
-			worst = max(worst, check(t, m, g))
-		})
+		t.Run(c.name, func(t *testing.T) { worst = max(worst, run(t, c.name, c.new())) })
 	}
 	t.Logf("worst relative error over all cases: %.2g (bound %g)", worst, tol)
 }
 
-// check compares output, loss and gradients with the golden and returns
-// the worst relative error.
-func check(t *testing.T, m model, g *nettest.Golden) float64 {
+// TestSeedConvNet is the seed's section-12.4 program: the ConvNet written as
+// the chapter writes it, its loss ||output − 1||², and PyTorch-saved weights
+// loaded into the package generated from examples/convnet.yaml.
+func TestSeedConvNet(t *testing.T) {
+	t.Logf("worst relative error: %.2g", run(t, "convnet", convnet.New()))
+}
+
+// run loads the case's PyTorch weights into m, compares output, loss and
+// gradients with the golden, and returns the worst relative error.
+func run(t *testing.T, name string, m model) float64 {
 	t.Helper()
+	g, err := nettest.ReadGolden(filepath.Join("goldens", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join("weights", name+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := m.LoadWeights(f); err != nil {
+		t.Fatal(err)
+	}
 	worst := 0.0
 	cmp := func(what string, got []float32, want []float64) {
 		e := nettest.RelErr(got, want)
@@ -136,24 +140,4 @@ func check(t *testing.T, m model, g *nettest.Golden) float64 {
 		cmp("grad "+p.Name, p.Grad, want)
 	}
 	return worst
-}
-
-// TestSeedConvNet is the seed's section-12.4 program: the ConvNet written as
-// the chapter writes it, its loss ||output − 1||², and PyTorch-saved weights
-// loaded into the package generated from examples/convnet.yaml.
-func TestSeedConvNet(t *testing.T) {
-	g, err := nettest.ReadGolden(filepath.Join("goldens", "convnet.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := convnet.New()
-	f, err := os.Open(filepath.Join("weights", "convnet.safetensors"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := m.LoadWeights(f); err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("worst relative error: %.2g", check(t, m, g))
 }
