@@ -14,6 +14,7 @@ type Pos struct {
 	Col  int
 }
 
+// String formats the position as FILE:LINE:COL, or FILE when the line is unknown.
 func (p Pos) String() string {
 	if p.Line == 0 {
 		return p.File
@@ -27,6 +28,7 @@ type Error struct {
 	Msg string
 }
 
+// Error formats the problem as FILE:LINE:COL: message.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // ErrorList is every problem found in a spec, sorted by position. Its Error
@@ -34,6 +36,7 @@ func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 // editors and CI logs understand.
 type ErrorList []*Error
 
+// Error formats every problem, one per line.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {

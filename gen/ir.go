@@ -20,6 +20,7 @@ func (s Shape) Size() int {
 	return n
 }
 
+// String formats the shape as PyTorch users read it, e.g. [3 32 32].
 func (s Shape) String() string {
 	p := make([]string, len(s))
 	for i, d := range s {

@@ -83,6 +83,7 @@ type WeightsError struct {
 	Problems []string
 }
 
+// Error lists the problems, separated by semicolons.
 func (e *WeightsError) Error() string {
 	return "weights: " + strings.Join(e.Problems, "; ")
 }
