@@ -331,47 +331,122 @@ func (e *emitter) backwardFuncs(f *jen.File) {
 	e.lossFunc(f)
 }
 
-// lossFunc emits Backward for the spec's loss.
+// lossFunc emits loss (the spec's loss on the last output, and scale ×
+// its gradient into m.grad[0]), Backward, and the batch entry points.
 func (e *emitter) lossFunc(f *jen.File) {
 	n := e.n.Output.Size()
 	c := &opCtx{b: newBlock(e.opt.Unroll, e.ft), ft: e.ft, used: map[string]bool{}}
 	b := c.b
-	b.emit(jen.Id("out").Op(":=").Id("m").Dot("Forward").Call(jen.Id("x")))
+	b.emit(jen.Id("out").Op(":=").Op("&").Id("m").Dot(e.outField()))
 	b.emit(jen.Id("dy").Op(":=").Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).
 		Call(jen.Id("m").Dot("grad").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("OutputSize"))))
-	var params jen.Code
+	var target jen.Code // Backward's second parameter
+	var targetArg func(i jen.Code) jen.Code
 	switch e.n.Loss {
 	case "cross_entropy":
-		params = jen.Id("label").Int()
-		f.Comment("Backward runs Forward on x, computes the cross-entropy loss of the scores")
-		f.Comment("against the class label (0-based, as in PyTorch) through a stable")
-		f.Comment("log-softmax, back-propagates it, adds dLoss/dParam into the gradients and")
-		f.Comment("returns the loss. It panics if label is not in [0, OutputSize).")
-		b.stmts = append([]jen.Code{jen.If(jen.Id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("OutputSize")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".Backward: label %d is not in [0, %d)"), jen.Id("label"), jen.Id("OutputSize"))),
-		)}, b.stmts...)
+		target = jen.Id("label").Int()
+		targetArg = func(i jen.Code) jen.Code { return jen.Id("b").Dot("Labels").Index(i) }
+		b.emit(jen.If(jen.Id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("OutputSize")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+": label %d is not in [0, %d)"), jen.Id("label"), jen.Id("OutputSize"))),
+		))
 		// dy = softmax(out); loss = log Σ exp(out − mx) − (out[label] − mx).
 		sum := emitSoftmax(c, "out", "dy", n)
 		b.emit(jen.Id("loss").Op(":=").Add(c.mathFn("Log", jen.Id(sum))).Op("-").Parens(jen.Id("out").Index(jen.Id("label")).Op("-").Id("mx")))
 		b.emit(jen.Id("dy").Index(jen.Id("label")).Op("-=").Add(num(1)))
+		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
+			b.emit(c.at("dy", idx[0]).Op("*=").Id("scale"))
+		})
 	case "mse":
-		params = jen.Id("target").Op("*").Index(jen.Id("OutputSize")).Add(e.typ())
-		f.Comment("Backward runs Forward on x, computes the mean squared error against")
-		f.Comment("target (PyTorch's mse_loss with mean reduction), back-propagates it, adds")
-		f.Comment("dLoss/dParam into the gradients and returns the loss.")
+		target = jen.Id("target").Op("*").Index(jen.Id("OutputSize")).Add(e.typ())
+		targetArg = func(i jen.Code) jen.Code {
+			return jen.Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).Call(
+				jen.Id("b").Dot("Targets").Index(jen.Add(i).Op("*").Id("OutputSize"), jen.Empty()))
+		}
 		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
 			b.emit(c.at("dy", idx[0]).Op("=").Add(c.at("out", idx[0])).Op("-").Add(c.at("target", idx[0])))
 		})
 		s := b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code { return c.at("dy", idx[0]).Op("*").Add(c.at("dy", idx[0])) })
 		b.emit(jen.Id("loss").Op(":=").Parens(s).Op("/").Lit(n))
+		b.emit(jen.Id("k").Op(":=").Add(num(2.0 / float64(n))).Op("*").Id("scale"))
 		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
-			b.emit(c.at("dy", idx[0]).Op("*=").Add(num(2.0 / float64(n))))
+			b.emit(c.at("dy", idx[0]).Op("*=").Id("k"))
 		})
 	}
-	b.emit(jen.Id("m").Dot("backward").Call())
 	b.emit(jen.Return(jen.Id("loss")))
+	targetName := map[string]string{"cross_entropy": "label", "mse": "target"}[e.n.Loss]
+	f.Commentf("loss computes the %s loss of the last Forward's output, writes scale ×", e.n.Loss)
+	f.Comment("dLoss/dOutput into m.grad[0] for backward, and returns the loss.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("loss").Params(target, jen.Id("scale").Add(e.typ())).Add(e.typ()).Block(b.stmts...)
+
+	switch e.n.Loss {
+	case "cross_entropy":
+		f.Comment("Backward runs Forward on x, computes the cross-entropy loss of the scores")
+		f.Comment("against the class label (0-based, as in PyTorch) through a stable")
+		f.Comment("log-softmax, back-propagates it, adds dLoss/dParam into the gradients and")
+		f.Comment("returns the loss. It panics if label is not in [0, OutputSize).")
+	case "mse":
+		f.Comment("Backward runs Forward on x, computes the mean squared error against")
+		f.Comment("target (PyTorch's mse_loss with mean reduction), back-propagates it, adds")
+		f.Comment("dLoss/dParam into the gradients and returns the loss.")
+	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Backward").
-		Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(e.typ()), params).Add(e.typ()).Block(b.stmts...)
+		Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(e.typ()), target).Add(e.typ()).Block(
+		jen.Id("m").Dot("Forward").Call(jen.Id("x")),
+		jen.Id("loss").Op(":=").Id("m").Dot("loss").Call(jen.Id(targetName), num(1)),
+		jen.Id("m").Dot("backward").Call(),
+		jen.Return(jen.Id("loss")),
+	)
+
+	f.Commentf("Loss returns %q, the spec's loss.", e.n.Loss)
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Loss").Params().String().Block(jen.Return(jen.Lit(e.n.Loss)))
+
+	xi := jen.Parens(jen.Op("*").Index(jen.Id("InputSize")).Add(e.typ())).Call(jen.Id("x").Index(jen.Id("i").Op("*").Id("InputSize"), jen.Empty()))
+	f.Comment("ForwardBatch runs Forward on each sample of x (InputSize values each, one")
+	f.Comment("after another) and writes the outputs, one after another, to out. It panics")
+	f.Comment("if the lengths do not describe the same number of samples.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Add(e.typ())).Block(
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
+				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
+		),
+		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
+			jen.Copy(jen.Id("out").Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Empty()), jen.Id("m").Dot("Forward").Call(xi).Index(jen.Empty(), jen.Empty())),
+		),
+	)
+
+	countLen := map[string]jen.Code{
+		"cross_entropy": jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n"),
+		"mse":           jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize"),
+	}[e.n.Loss]
+	body := []jen.Code{
+		jen.Id("x").Op(":=").Id("b").Dot("X"),
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(countLen)).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".TrainBatch: %d inputs do not match the batch's "+targetName+"s"), jen.Len(jen.Id("x")))),
+		),
+	}
+	loop := []jen.Code{
+		jen.Id("out").Op(":=").Id("m").Dot("Forward").Call(xi),
+		jen.Id("lossSum").Op("+=").Float64().Call(jen.Id("m").Dot("loss").Call(targetArg(jen.Id("i")), jen.Id("scale"))),
+		jen.Id("m").Dot("backward").Call(),
+	}
+	if e.n.Loss == "cross_entropy" {
+		loop = append(loop, jen.If(jen.Qual(RuntimePath, "Argmax").Call(jen.Id("out").Index(jen.Empty(), jen.Empty())).Op("==").Id("b").Dot("Labels").Index(jen.Id("i"))).Block(
+			jen.Id("correct").Op("++"),
+		))
+	} else {
+		loop[0] = jen.Id("m").Dot("Forward").Call(xi)
+	}
+	body = append(body, jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(loop...), jen.Return())
+	f.Comment("TrainBatch runs forward, loss and backward on every sample of b and adds")
+	f.Comment("scale × the sum of their parameter gradients into the gradients: pass")
+	f.Comment("scale = 1/N for the gradient of the mean loss over N samples (PyTorch's")
+	f.Comment("default reduction). It returns the summed loss and, for cross_entropy, how")
+	f.Comment("many samples scored their label highest. It allocates nothing.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
+		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(e.typ()), jen.Id("scale").Add(e.typ())).
+		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(body...)
 }
 
 func (e *emitter) paramFuncs(f *jen.File) {

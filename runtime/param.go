@@ -33,6 +33,17 @@ type Network[T Float] interface {
 	// BackwardFromSlice back-propagates dLoss/dOutput after ForwardSlice,
 	// adding into the gradients.
 	BackwardFromSlice(dy []T)
+	// Loss names the spec's loss: "cross_entropy" or "mse".
+	Loss() string
+	// ForwardBatch runs the forward pass on every sample of x (samples one
+	// after another) and writes their outputs, one after another, to out.
+	ForwardBatch(x, out []T)
+	// TrainBatch runs forward, loss and backward on every sample of b and
+	// adds scale × the sum of their parameter gradients into the gradients:
+	// scale = 1/N gives the gradient of the mean loss over N samples, as
+	// PyTorch's default reduction does. It returns the summed loss and, for
+	// cross_entropy, how many samples scored their label highest.
+	TrainBatch(b Batch[T], scale T) (lossSum float64, correct int)
 }
 
 // NumElements is the product of a shape's dimensions.
@@ -42,4 +53,24 @@ func NumElements(shape []int) int {
 		n *= d
 	}
 	return n
+}
+
+// Batch is a mini-batch: samples laid out one after another, with their
+// labels (cross_entropy models) or targets (mse models).
+type Batch[T Float] struct {
+	X       []T   // n × InputSize values
+	Labels  []int // cross_entropy: n class labels, 0-based
+	Targets []T   // mse: n × OutputSize values
+}
+
+// Argmax returns the index of the largest value (the first one on ties);
+// NaN counts as largest, as in PyTorch's argmax.
+func Argmax[T Float](v []T) int {
+	best := 0
+	for i := 1; i < len(v); i++ {
+		if v[i] > v[best] || (v[i] != v[i] && v[best] == v[best]) {
+			best = i
+		}
+	}
+	return best
 }

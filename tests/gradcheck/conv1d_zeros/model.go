@@ -236,16 +236,14 @@ func (m *Model) BackwardFromSlice(dy []float64) {
 	m.BackwardFrom((*[OutputSize]float64)(dy))
 }
 
-// Backward runs Forward on x, computes the cross-entropy loss of the scores
-// against the class label (0-based, as in PyTorch) through a stable
-// log-softmax, back-propagates it, adds dLoss/dParam into the gradients and
-// returns the loss. It panics if label is not in [0, OutputSize).
-func (m *Model) Backward(x *[InputSize]float64, label int) float64 {
-	if label < 0 || label >= OutputSize {
-		panic(fmt.Sprintf("conv1d_zeros.Backward: label %d is not in [0, %d)", label, OutputSize))
-	}
-	out := m.Forward(x)
+// loss computes the cross_entropy loss of the last Forward's output, writes scale ×
+// dLoss/dOutput into m.grad[0] for backward, and returns the loss.
+func (m *Model) loss(label int, scale float64) float64 {
+	out := &m.a4
 	dy := (*[OutputSize]float64)(m.grad[0][:OutputSize])
+	if label < 0 || label >= OutputSize {
+		panic(fmt.Sprintf("conv1d_zeros: label %d is not in [0, %d)", label, OutputSize))
+	}
 	mx := out[0]
 	mx = max(mx, out[1])
 	mx = max(mx, out[2])
@@ -259,8 +257,61 @@ func (m *Model) Backward(x *[InputSize]float64, label int) float64 {
 	dy[2] *= r
 	loss := math.Log(sum) - (out[label] - mx)
 	dy[label] -= 1
+	dy[0] *= scale
+	dy[1] *= scale
+	dy[2] *= scale
+	return loss
+}
+
+// Backward runs Forward on x, computes the cross-entropy loss of the scores
+// against the class label (0-based, as in PyTorch) through a stable
+// log-softmax, back-propagates it, adds dLoss/dParam into the gradients and
+// returns the loss. It panics if label is not in [0, OutputSize).
+func (m *Model) Backward(x *[InputSize]float64, label int) float64 {
+	m.Forward(x)
+	loss := m.loss(label, 1)
 	m.backward()
 	return loss
+}
+
+// Loss returns "cross_entropy", the spec's loss.
+func (m *Model) Loss() string {
+	return "cross_entropy"
+}
+
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
+func (m *Model) ForwardBatch(x, out []float64) {
+	n := len(x) / InputSize
+	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
+		panic(fmt.Sprintf("conv1d_zeros.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
+	}
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float64)(x[i*InputSize:]))[:])
+	}
+}
+
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
+func (m *Model) TrainBatch(b runtime.Batch[float64], scale float64) (lossSum float64, correct int) {
+	x := b.X
+	n := len(x) / InputSize
+	if len(x)%InputSize != 0 || len(b.Labels) != n {
+		panic(fmt.Sprintf("conv1d_zeros.TrainBatch: %d inputs do not match the batch's labels", len(x)))
+	}
+	for i := 0; i < n; i++ {
+		out := m.Forward((*[InputSize]float64)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
+			correct++
+		}
+	}
+	return
 }
 
 // Params returns views of the parameters and their gradients, in key order,

@@ -414,17 +414,63 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 	m.BackwardFrom((*[OutputSize]float32)(dy))
 }
 
+// loss computes the mse loss of the last Forward's output, writes scale ×
+// dLoss/dOutput into m.grad[0] for backward, and returns the loss.
+func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
+	out := &m.a2
+	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
+	dy[0] = out[0] - target[0]
+	loss := (dy[0] * dy[0]) / 1
+	k := 2 * scale
+	dy[0] *= k
+	return loss
+}
+
 // Backward runs Forward on x, computes the mean squared error against
 // target (PyTorch's mse_loss with mean reduction), back-propagates it, adds
 // dLoss/dParam into the gradients and returns the loss.
 func (m *Model) Backward(x *[InputSize]float32, target *[OutputSize]float32) float32 {
-	out := m.Forward(x)
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	loss := (dy[0] * dy[0]) / 1
-	dy[0] *= 2
+	m.Forward(x)
+	loss := m.loss(target, 1)
 	m.backward()
 	return loss
+}
+
+// Loss returns "mse", the spec's loss.
+func (m *Model) Loss() string {
+	return "mse"
+}
+
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
+func (m *Model) ForwardBatch(x, out []float32) {
+	n := len(x) / InputSize
+	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
+		panic(fmt.Sprintf("detect_12_2_9.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
+	}
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
+}
+
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
+func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
+	x := b.X
+	n := len(x) / InputSize
+	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
+		panic(fmt.Sprintf("detect_12_2_9.TrainBatch: %d inputs do not match the batch's targets", len(x)))
+	}
+	for i := 0; i < n; i++ {
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
+	}
+	return
 }
 
 // Params returns views of the parameters and their gradients, in key order,

@@ -1,0 +1,260 @@
+// Package optim holds the optimisers and learning-rate schedules that train
+// any generated model through its Params(). The update rules are PyTorch's
+// (torch.optim.SGD and torch.optim.Adam), in the same order and precision
+// (float32 tensor arithmetic, float64 scalars), so the same hyper-parameters
+// give the same trajectory.
+package optim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nngen/nngen/runtime"
+)
+
+// Optimizer updates parameters from their gradients.
+type Optimizer interface {
+	// Step applies one update to every parameter from its gradient.
+	Step()
+	// SetLR sets the learning rate (schedules call it between epochs).
+	SetLR(lr float64)
+	// LR returns the learning rate.
+	LR() float64
+	// State returns the optimiser's state for checkpoints: tensors (views,
+	// in parameter order, named PARAM.STATE) and scalars. Restoring it with
+	// LoadState continues exactly where the optimiser was.
+	State() (tensors []runtime.Param, scalars map[string]float64)
+	// LoadState restores scalars; the tensors returned by State are views,
+	// so a caller restores them by writing into their Value.
+	LoadState(scalars map[string]float64) error
+}
+
+// SGDConfig holds torch.optim.SGD's hyper-parameters.
+type SGDConfig struct {
+	LR          float64
+	Momentum    float64
+	Dampening   float64
+	WeightDecay float64
+	Nesterov    bool
+}
+
+// SGD is stochastic gradient descent with momentum, dampening, Nesterov
+// momentum and L2 weight decay, as torch.optim.SGD:
+//
+//	g = grad + wd·p
+//	buf = g on the first step, else momentum·buf + (1 − dampening)·g
+//	g = g + momentum·buf (Nesterov) or buf
+//	p = p − lr·g
+type SGD struct {
+	cfg     SGDConfig
+	params  []runtime.Param
+	buf     [][]float32
+	started bool
+}
+
+// NewSGD returns an SGD optimiser over params.
+func NewSGD(params []runtime.Param, cfg SGDConfig) (*SGD, error) {
+	if cfg.LR < 0 || cfg.Momentum < 0 || cfg.WeightDecay < 0 {
+		return nil, fmt.Errorf("SGD: negative hyper-parameter in %+v", cfg)
+	}
+	if cfg.Nesterov && (cfg.Momentum <= 0 || cfg.Dampening != 0) {
+		return nil, fmt.Errorf("SGD: Nesterov momentum requires a momentum and zero dampening (as in PyTorch)")
+	}
+	s := &SGD{cfg: cfg, params: params}
+	if cfg.Momentum != 0 {
+		for _, p := range params {
+			s.buf = append(s.buf, make([]float32, len(p.Value)))
+		}
+	}
+	return s, nil
+}
+
+// Step applies one SGD update.
+func (s *SGD) Step() {
+	wd, mom := float32(s.cfg.WeightDecay), float32(s.cfg.Momentum)
+	damp, lr := float32(1-s.cfg.Dampening), float32(-s.cfg.LR)
+	for pi, p := range s.params {
+		for i, g := range p.Grad {
+			if wd != 0 {
+				g += wd * p.Value[i]
+			}
+			if mom != 0 {
+				b := &s.buf[pi][i]
+				if s.started {
+					*b = *b*mom + damp*g
+				} else {
+					*b = g
+				}
+				if s.cfg.Nesterov {
+					g += mom * *b
+				} else {
+					g = *b
+				}
+			}
+			p.Value[i] += lr * g
+		}
+	}
+	s.started = true
+}
+
+// SetLR sets the learning rate.
+func (s *SGD) SetLR(lr float64) { s.cfg.LR = lr }
+
+// LR returns the learning rate.
+func (s *SGD) LR() float64 { return s.cfg.LR }
+
+// State returns the momentum buffers and whether they have been started.
+func (s *SGD) State() ([]runtime.Param, map[string]float64) {
+	var ts []runtime.Param
+	for i, b := range s.buf {
+		p := s.params[i]
+		ts = append(ts, runtime.Param{Name: p.Name + ".momentum_buffer", Shape: p.Shape, Value: b})
+	}
+	started := 0.0
+	if s.started {
+		started = 1
+	}
+	return ts, map[string]float64{"sgd.started": started, "lr": s.cfg.LR}
+}
+
+// LoadState restores the scalars saved by State.
+func (s *SGD) LoadState(sc map[string]float64) error {
+	st, ok := sc["sgd.started"]
+	lr, ok2 := sc["lr"]
+	if !ok || !ok2 {
+		return fmt.Errorf("SGD state lacks sgd.started or lr")
+	}
+	s.started, s.cfg.LR = st != 0, lr
+	return nil
+}
+
+// AdamConfig holds torch.optim.Adam's hyper-parameters (amsgrad off).
+type AdamConfig struct {
+	LR          float64 // default 1e-3
+	Beta1       float64 // default 0.9
+	Beta2       float64 // default 0.999
+	Eps         float64 // default 1e-8
+	WeightDecay float64 // L2, added to the gradient
+}
+
+// Adam is torch.optim.Adam:
+//
+//	g = grad + wd·p;  m = β1·m + (1 − β1)·g;  v = β2·v + (1 − β2)·g²
+//	p = p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + eps)
+type Adam struct {
+	cfg    AdamConfig
+	params []runtime.Param
+	m, v   [][]float32
+	step   int
+}
+
+// NewAdam returns an Adam optimiser over params; zero fields of cfg take
+// PyTorch's defaults.
+func NewAdam(params []runtime.Param, cfg AdamConfig) (*Adam, error) {
+	if cfg.LR == 0 {
+		cfg.LR = 1e-3
+	}
+	if cfg.Beta1 == 0 {
+		cfg.Beta1 = 0.9
+	}
+	if cfg.Beta2 == 0 {
+		cfg.Beta2 = 0.999
+	}
+	if cfg.Eps == 0 {
+		cfg.Eps = 1e-8
+	}
+	if cfg.LR < 0 || cfg.Beta1 >= 1 || cfg.Beta2 >= 1 || cfg.Beta1 < 0 || cfg.Beta2 < 0 || cfg.WeightDecay < 0 {
+		return nil, fmt.Errorf("Adam: invalid hyper-parameters %+v", cfg)
+	}
+	a := &Adam{cfg: cfg, params: params}
+	for _, p := range params {
+		a.m = append(a.m, make([]float32, len(p.Value)))
+		a.v = append(a.v, make([]float32, len(p.Value)))
+	}
+	return a, nil
+}
+
+// Step applies one Adam update.
+func (a *Adam) Step() {
+	a.step++
+	b1, b2 := a.cfg.Beta1, a.cfg.Beta2
+	bc1 := 1 - math.Pow(b1, float64(a.step))
+	bc2sqrt := math.Sqrt(1 - math.Pow(b2, float64(a.step)))
+	stepSize := float32(-a.cfg.LR / bc1)
+	fb1, fb2, c1, c2 := float32(b1), float32(b2), float32(1-b1), float32(1-b2)
+	wd, eps, bc2 := float32(a.cfg.WeightDecay), float32(a.cfg.Eps), float32(bc2sqrt)
+	for pi, p := range a.params {
+		m, v := a.m[pi], a.v[pi]
+		for i, g := range p.Grad {
+			if wd != 0 {
+				g += wd * p.Value[i]
+			}
+			m[i] = m[i]*fb1 + c1*g
+			v[i] = v[i]*fb2 + c2*g*g
+			denom := float32(math.Sqrt(float64(v[i])))/bc2 + eps
+			p.Value[i] += stepSize * m[i] / denom // addcdiv: p + (value·m)/denom
+		}
+	}
+}
+
+// SetLR sets the learning rate.
+func (a *Adam) SetLR(lr float64) { a.cfg.LR = lr }
+
+// LR returns the learning rate.
+func (a *Adam) LR() float64 { return a.cfg.LR }
+
+// State returns the moment estimates and the step count.
+func (a *Adam) State() ([]runtime.Param, map[string]float64) {
+	var ts []runtime.Param
+	for i, p := range a.params {
+		ts = append(ts, runtime.Param{Name: p.Name + ".exp_avg", Shape: p.Shape, Value: a.m[i]},
+			runtime.Param{Name: p.Name + ".exp_avg_sq", Shape: p.Shape, Value: a.v[i]})
+	}
+	return ts, map[string]float64{"adam.step": float64(a.step), "lr": a.cfg.LR}
+}
+
+// LoadState restores the scalars saved by State.
+func (a *Adam) LoadState(sc map[string]float64) error {
+	st, ok := sc["adam.step"]
+	lr, ok2 := sc["lr"]
+	if !ok || !ok2 || st < 0 || st != math.Trunc(st) {
+		return fmt.Errorf("Adam state lacks a valid adam.step or lr")
+	}
+	a.step, a.cfg.LR = int(st), lr
+	return nil
+}
+
+// Schedule gives the learning rate of each epoch.
+type Schedule interface {
+	// LR returns the learning rate for epoch e (0-based).
+	LR(e int) float64
+}
+
+// Constant keeps the learning rate fixed.
+type Constant float64
+
+// LR returns the constant rate.
+func (c Constant) LR(int) float64 { return float64(c) }
+
+// StepLR multiplies the rate by Gamma every StepSize epochs, as
+// torch.optim.lr_scheduler.StepLR stepped once per epoch.
+type StepLR struct {
+	Base     float64
+	StepSize int
+	Gamma    float64
+}
+
+// LR returns Base·Gamma^⌊e/StepSize⌋.
+func (s StepLR) LR(e int) float64 { return s.Base * math.Pow(s.Gamma, float64(e/max(s.StepSize, 1))) }
+
+// Cosine anneals from Base to Min over Epochs epochs, the closed form of
+// torch.optim.lr_scheduler.CosineAnnealingLR with T_max = Epochs.
+type Cosine struct {
+	Base, Min float64
+	Epochs    int
+}
+
+// LR returns Min + (Base − Min)·(1 + cos(π·e/Epochs))/2.
+func (c Cosine) LR(e int) float64 {
+	return c.Min + (c.Base-c.Min)*(1+math.Cos(math.Pi*float64(e)/float64(max(c.Epochs, 1))))/2
+}
