@@ -1,5 +1,7 @@
 package runtime
 
+import "io"
+
 // Float is the element type of a generated model: float32 (the default) or
 // float64 (generated with -dtype float64, for numerical checks).
 type Float interface{ ~float32 | ~float64 }
@@ -44,6 +46,11 @@ type Network[T Float] interface {
 	// PyTorch's default reduction does. It returns the summed loss and, for
 	// cross_entropy, how many samples scored their label highest.
 	TrainBatch(b Batch[T], scale T) (lossSum float64, correct int)
+	// LoadWeights reads a safetensors file of exactly the model's tensors;
+	// on error the weights are unchanged.
+	LoadWeights(r io.Reader) error
+	// SaveWeights writes the parameters as a safetensors file.
+	SaveWeights(w io.Writer) error
 }
 
 // NumElements is the product of a shape's dimensions.

@@ -40,9 +40,28 @@ type tensorHeader struct {
 // SaveSafetensors writes params as a safetensors file, tensors in the order
 // given. The output is byte-identical for identical parameters.
 func SaveSafetensors[T Float](w io.Writer, params []ParamOf[T]) error {
+	return SaveSafetensorsMeta(w, params, nil)
+}
+
+// SaveSafetensorsMeta is SaveSafetensors with extra string metadata in the
+// header's __metadata__ (written in sorted key order, after "format").
+func SaveSafetensorsMeta[T Float](w io.Writer, params []ParamOf[T], meta map[string]string) error {
 	dtype, size := dtypeOf[T]()
 	var h bytes.Buffer
-	h.WriteString(`{"__metadata__":{"format":"pt"}`)
+	h.WriteString(`{"__metadata__":{"format":"pt"`)
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		if k != "format" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		kj, _ := json.Marshal(k)
+		vj, _ := json.Marshal(meta[k])
+		fmt.Fprintf(&h, ",%s:%s", kj, vj)
+	}
+	h.WriteByte('}')
 	var off int64
 	for _, p := range params {
 		key, _ := json.Marshal(p.Name)
@@ -94,24 +113,39 @@ func (e *WeightsError) Error() string {
 // the file must end where the data ends. On any error the parameters are left
 // untouched and the error names the key or byte offset concerned.
 func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
+	_, err := LoadSafetensorsMeta(r, params)
+	return err
+}
+
+// LoadSafetensorsMeta is LoadSafetensors that also returns the header's
+// __metadata__ strings.
+func LoadSafetensorsMeta[T Float](r io.Reader, params []ParamOf[T]) (map[string]string, error) {
+	meta, err := loadSafetensors(r, params)
+	if err != nil {
+		return nil, err
+	}
+	return meta, nil
+}
+
+func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]string, error) {
 	dtype, size := dtypeOf[T]()
 	var lenBuf [8]byte
 	if n, err := io.ReadFull(r, lenBuf[:]); err != nil {
-		return fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
+		return nil, fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
 	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
 	if hlen < 2 || hlen > MaxHeaderBytes {
-		return fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes)
+		return nil, fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes)
 	}
 	// Read the header in chunks so a length that claims more than the file
 	// holds costs no more memory than the file.
 	var hdr bytes.Buffer
 	if n, err := io.CopyN(&hdr, r, int64(hlen)); err != nil {
-		return fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", hlen, n, 8+n)
+		return nil, fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", hlen, n, 8+n)
 	}
-	entries, err := parseHeader(hdr.Bytes())
+	entries, meta, err := parseHeader(hdr.Bytes())
 	if err != nil {
-		return fmt.Errorf("weights: header (offset 8): %v", err)
+		return nil, fmt.Errorf("weights: header (offset 8): %v", err)
 	}
 	var probs []string
 	byName := map[string]*tensorHeader{}
@@ -144,7 +178,7 @@ func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
 		}
 	}
 	if len(probs) > 0 {
-		return &WeightsError{probs}
+		return nil, &WeightsError{probs}
 	}
 	// The byte ranges must tile [0, total) with no gap and no overlap.
 	sorted := append([]entry(nil), entries...)
@@ -154,9 +188,9 @@ func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
 		b, end := e.h.DataOffsets[0], e.h.DataOffsets[1]
 		switch {
 		case b < at:
-			return fmt.Errorf("weights: tensor %q data_offsets [%d, %d] overlap the previous tensor", e.name, b, end)
+			return nil, fmt.Errorf("weights: tensor %q data_offsets [%d, %d] overlap the previous tensor", e.name, b, end)
 		case b > at:
-			return fmt.Errorf("weights: gap in the data section at bytes [%d, %d) before tensor %q", at, b, e.name)
+			return nil, fmt.Errorf("weights: gap in the data section at bytes [%d, %d) before tensor %q", at, b, e.name)
 		}
 		at = end
 	}
@@ -165,14 +199,14 @@ func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
 	if n, err := io.ReadFull(r, data); err != nil {
 		for _, e := range sorted {
 			if e.h.DataOffsets[1] > int64(n) {
-				return fmt.Errorf("weights: file truncated at offset %d, inside tensor %q (bytes %d to %d)", dataStart+int64(n), e.name, dataStart+e.h.DataOffsets[0], dataStart+e.h.DataOffsets[1])
+				return nil, fmt.Errorf("weights: file truncated at offset %d, inside tensor %q (bytes %d to %d)", dataStart+int64(n), e.name, dataStart+e.h.DataOffsets[0], dataStart+e.h.DataOffsets[1])
 			}
 		}
-		return fmt.Errorf("weights: file truncated at offset %d", dataStart+int64(n))
+		return nil, fmt.Errorf("weights: file truncated at offset %d", dataStart+int64(n))
 	}
 	var extra [1]byte
 	if n, _ := r.Read(extra[:]); n > 0 {
-		return fmt.Errorf("weights: unexpected bytes after the data section at offset %d", dataStart+total)
+		return nil, fmt.Errorf("weights: unexpected bytes after the data section at offset %d", dataStart+total)
 	}
 	for _, p := range params {
 		h := byName[p.Name]
@@ -185,7 +219,7 @@ func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
 			}
 		}
 	}
-	return nil
+	return meta, nil
 }
 
 type entry struct {
@@ -195,32 +229,32 @@ type entry struct {
 
 // parseHeader decodes the JSON header, refusing duplicate keys, unknown
 // fields, negative or reversed offsets, and negative dimensions.
-func parseHeader(b []byte) ([]entry, error) {
+func parseHeader(b []byte) ([]entry, map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("not a JSON object")
+		return nil, nil, errors.New("not a JSON object")
 	}
 	seen := map[string]bool{}
 	var out []entry
+	meta := map[string]string{}
 	for dec.More() {
 		t, err := dec.Token()
 		if err != nil {
-			return nil, fmt.Errorf("bad JSON: %v", err)
+			return nil, nil, fmt.Errorf("bad JSON: %v", err)
 		}
 		name, _ := t.(string)
 		if seen[name] {
-			return nil, fmt.Errorf("duplicate key %q", name)
+			return nil, nil, fmt.Errorf("duplicate key %q", name)
 		}
 		seen[name] = true
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, fmt.Errorf("bad JSON for %q: %v", name, err)
+			return nil, nil, fmt.Errorf("bad JSON for %q: %v", name, err)
 		}
 		if name == "__metadata__" {
-			var m map[string]string
-			if err := json.Unmarshal(raw, &m); err != nil {
-				return nil, fmt.Errorf("__metadata__ must map strings to strings")
+			if err := json.Unmarshal(raw, &meta); err != nil {
+				return nil, nil, fmt.Errorf("__metadata__ must map strings to strings")
 			}
 			continue
 		}
@@ -228,25 +262,25 @@ func parseHeader(b []byte) ([]entry, error) {
 		d := json.NewDecoder(bytes.NewReader(raw))
 		d.DisallowUnknownFields()
 		if err := d.Decode(&h); err != nil {
-			return nil, fmt.Errorf("tensor %q: %v", name, err)
+			return nil, nil, fmt.Errorf("tensor %q: %v", name, err)
 		}
 		if h.DataOffsets[0] < 0 || h.DataOffsets[1] < h.DataOffsets[0] {
-			return nil, fmt.Errorf("tensor %q: data_offsets %v are not an increasing pair of non-negative offsets", name, h.DataOffsets)
+			return nil, nil, fmt.Errorf("tensor %q: data_offsets %v are not an increasing pair of non-negative offsets", name, h.DataOffsets)
 		}
 		for _, d := range h.Shape {
 			if d < 0 {
-				return nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, h.Shape)
+				return nil, nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, h.Shape)
 			}
 		}
 		out = append(out, entry{name, h})
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("bad JSON: %v", err)
+		return nil, nil, fmt.Errorf("bad JSON: %v", err)
 	}
 	if dec.More() {
-		return nil, errors.New("trailing data after the JSON object")
+		return nil, nil, errors.New("trailing data after the JSON object")
 	}
-	return out, nil
+	return out, meta, nil
 }
 
 func equalShape(a, b []int) bool {

@@ -32,6 +32,7 @@ var groups = []group{
 	{"examples/*.yaml", "generated/%s", gen.Options{}},
 	{"tests/textbook/specs/*.yaml", "tests/textbook/%s", gen.Options{}},
 	{"tests/pytorch/specs/*.yaml", "tests/pytorch/%s", gen.Options{}},
+	{"tests/train/specs/*.yaml", "tests/train/%s", gen.Options{}},
 	// Float64 for finite differences; a small budget so that the loop forms
 	// of every op are exercised, not only the unrolled ones.
 	{"tests/gradcheck/specs/*.yaml", "tests/gradcheck/%s", gen.Options{Float64: true, Unroll: 8}},

@@ -1,0 +1,94 @@
+package train
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strings"
+)
+
+// WriteCurve draws the training curve as an SVG image: the training loss on
+// the left, the training and validation accuracy on the right, per epoch.
+func WriteCurve(w io.Writer, title string, h []EpochStats) error {
+	const W, H, pad = 820, 320, 50
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
+	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="20" text-anchor="middle" font-size="14">%s</text>`+"\n", W/2, escape(title))
+	n := len(h)
+	panel := func(x0 int, label string, series []struct {
+		name, color string
+		v           []float64
+	}, lo, hi float64, pct bool) {
+		pw, ph := W/2-2*pad, H-2*pad
+		fmt.Fprintf(&b, `<g transform="translate(%d,%d)"><rect width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", x0+pad, pad, pw, ph)
+		fmt.Fprintf(&b, `<text x="%d" y="-8" text-anchor="middle">%s</text>`+"\n", pw/2, label)
+		for i := 0; i <= 4; i++ {
+			v := lo + (hi-lo)*float64(i)/4
+			y := ph - ph*i/4
+			s := fmt.Sprintf("%.3g", v)
+			if pct {
+				s = fmt.Sprintf("%.1f%%", 100*v)
+			}
+			fmt.Fprintf(&b, `<line x1="0" x2="%d" y1="%d" y2="%d" stroke="#eee"/><text x="-4" y="%d" text-anchor="end">%s</text>`+"\n", pw, y, y, y+4, s)
+		}
+		for e := 1; e <= n; e++ {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%d</text>`+"\n", xAt(e, n, pw), ph+16, e)
+		}
+		fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">epoch</text>`+"\n", pw/2, ph+34)
+		for si, s := range series {
+			var pts []string
+			for e, v := range s.v {
+				if math.IsNaN(v) {
+					continue
+				}
+				y := float64(ph) - float64(ph)*(v-lo)/(hi-lo)
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xAt(e+1, n, pw), y))
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", pw-110, 16+16*si, s.color, s.name)
+		}
+		b.WriteString("</g>\n")
+	}
+	loss := make([]float64, n)
+	tacc := make([]float64, n)
+	vacc := make([]float64, n)
+	lhi, alo := 0.0, 1.0
+	for i, s := range h {
+		loss[i], tacc[i], vacc[i] = s.TrainLoss, s.TrainAcc, s.ValAcc
+		lhi = max(lhi, s.TrainLoss)
+		alo = min(alo, s.TrainAcc)
+		if !math.IsNaN(s.ValAcc) {
+			alo = min(alo, s.ValAcc)
+		}
+	}
+	if lhi == 0 {
+		lhi = 1
+	}
+	alo = math.Floor(alo*20) / 20
+	if alo >= 1 {
+		alo = 0.95
+	}
+	type ser = struct {
+		name, color string
+		v           []float64
+	}
+	panel(0, "training loss", []ser{{"train loss", "#d62728", loss}}, 0, lhi*1.05, false)
+	panel(W/2, "accuracy", []ser{{"train accuracy", "#1f77b4", tacc}, {"validation accuracy", "#2ca02c", vacc}}, alo, 1, true)
+	b.WriteString("</svg>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func xAt(e, n, pw int) float64 {
+	if n <= 1 {
+		return float64(pw) / 2
+	}
+	return float64(pw) * float64(e-1) / float64(n-1)
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

@@ -1,0 +1,326 @@
+// Package train trains any generated classifier (a cross_entropy model) on a
+// data.Dataset: mini-batches split over worker goroutines, an optimiser from
+// runtime/optim, per-epoch statistics, a progress display, atomic
+// checkpoints that resume to the same result, and a training-curve image.
+//
+// Determinism: a batch is cut into shards of ShardSize samples, each shard
+// runs on its own replica of the model, and the shards' gradients are added
+// in shard order. The result depends on the seed and the batch size only,
+// not on the number of workers or on scheduling.
+package train
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	nn "github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/data"
+	"github.com/nngen/nngen/runtime/optim"
+)
+
+// ShardSize is the number of samples one replica processes per batch.
+const ShardSize = 16
+
+// Model is what the trainer needs of a generated model.
+type Model = nn.Network[float32]
+
+// Config describes a training run.
+type Config struct {
+	Epochs    int             // epochs to train (in total, counting resumed ones)
+	BatchSize int             // samples per step (default 64)
+	Seed      uint64          // shuffling seed
+	Optimizer optim.Optimizer // built over the model's Params()
+	Schedule  optim.Schedule  // learning rate per epoch; nil keeps the optimiser's
+	Workers   int             // goroutines; 0 means GOMAXPROCS
+	Val       *data.Dataset   // evaluated after every epoch when set
+	Dir       string          // where to write NAME.safetensors, NAME.ckpt and NAME-curve.svg; "" writes nothing
+	Name      string          // file name stem (default "model")
+	Resume    bool            // continue from Dir/NAME.ckpt when it exists
+	Progress  io.Writer       // progress output (default os.Stderr); a terminal gets a live bar
+	NewModel  func() Model    // returns a fresh model of the same network, for worker replicas
+}
+
+// EpochStats is one epoch's record.
+type EpochStats struct {
+	Epoch         int     `json:"epoch"` // 1-based
+	LR            float64 `json:"lr"`
+	TrainLoss     float64 `json:"train_loss"`
+	TrainAcc      float64 `json:"train_acc"`
+	ValAcc        float64 `json:"val_acc"` // NaN without a validation set
+	Seconds       float64 `json:"seconds"`
+	SamplesPerSec float64 `json:"samples_per_sec"`
+}
+
+// Result is what a run produced.
+type Result struct {
+	History    []EpochStats
+	Weights    string // path of the final weights (safetensors), if written
+	Checkpoint string
+	Curve      string
+}
+
+// NonFiniteError reports a loss that became NaN or infinite. Training stops
+// before the optimiser applies that step, so the model and the last
+// checkpoint hold the last good state.
+type NonFiniteError struct {
+	Epoch, Batch int
+	Loss         float64
+	Checkpoint   string // the checkpoint kept, "" if none was written yet
+}
+
+func (e *NonFiniteError) Error() string {
+	s := fmt.Sprintf("train: loss is %v at epoch %d, batch %d; stopped before applying that step", e.Loss, e.Epoch, e.Batch)
+	if e.Checkpoint != "" {
+		s += "; the last good checkpoint is " + e.Checkpoint
+	}
+	return s
+}
+
+// Train trains m on ds according to cfg.
+func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
+	if m.Loss() != "cross_entropy" {
+		return nil, fmt.Errorf("train: the model's loss is %s; the trainer trains cross_entropy classifiers", m.Loss())
+	}
+	in, out := m.Sizes()
+	if err := ds.CheckFits(in, out); err != nil {
+		return nil, err
+	}
+	if cfg.Val != nil {
+		if err := cfg.Val.CheckFits(in, out); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Optimizer == nil || cfg.NewModel == nil || cfg.Epochs <= 0 {
+		return nil, errors.New("train: Config needs Epochs > 0, an Optimizer and NewModel")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 64
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = runtime.GOMAXPROCS(0)
+	}
+	if cfg.Name == "" {
+		cfg.Name = "model"
+	}
+	if cfg.Progress == nil {
+		cfg.Progress = os.Stderr
+	}
+	res := &Result{}
+	var ckpt string
+	if cfg.Dir != "" {
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return nil, err
+		}
+		ckpt = filepath.Join(cfg.Dir, cfg.Name+".ckpt")
+		res.Checkpoint = ckpt
+	}
+	start := 0
+	if cfg.Resume && ckpt != "" {
+		if _, err := os.Stat(ckpt); err == nil {
+			st, err := LoadCheckpoint(ckpt, m, cfg.Optimizer)
+			if err != nil {
+				return nil, err
+			}
+			start, res.History = st.Epoch, st.History
+			fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d\n", ckpt, start)
+		}
+	}
+	p := newPool(m, cfg.NewModel, cfg.Workers, cfg.BatchSize)
+	defer p.close()
+	loader := data.NewLoader(ds, cfg.BatchSize, true, cfg.Seed)
+	bar := newProgress(cfg.Progress)
+	for e := start; e < cfg.Epochs; e++ {
+		if cfg.Schedule != nil {
+			cfg.Optimizer.SetLR(cfg.Schedule.LR(e))
+		}
+		loader.Epoch(e)
+		t0 := time.Now()
+		var lossSum float64
+		var correct, seen int
+		nb := loader.Batches()
+		for bi := 0; bi < nb; bi++ {
+			b := loader.Batch(bi)
+			l, c := p.step(b)
+			if math.IsNaN(l) || math.IsInf(l, 0) {
+				err := &NonFiniteError{Epoch: e + 1, Batch: bi + 1, Loss: l}
+				if e > 0 && ckpt != "" {
+					err.Checkpoint = ckpt
+				}
+				bar.done()
+				return res, err
+			}
+			cfg.Optimizer.Step()
+			lossSum += l
+			correct += c
+			seen += len(b.Labels)
+			bar.batch(e+1, cfg.Epochs, bi+1, nb, lossSum/float64(seen), float64(correct)/float64(seen))
+		}
+		secs := time.Since(t0).Seconds()
+		st := EpochStats{Epoch: e + 1, LR: cfg.Optimizer.LR(), TrainLoss: lossSum / float64(seen),
+			TrainAcc: float64(correct) / float64(seen), ValAcc: math.NaN(), Seconds: secs, SamplesPerSec: float64(seen) / secs}
+		if cfg.Val != nil {
+			st.ValAcc = p.accuracy(cfg.Val)
+		}
+		res.History = append(res.History, st)
+		bar.epoch(st, cfg.Epochs)
+		if cfg.Dir != "" {
+			if err := SaveCheckpoint(ckpt, m, cfg.Optimizer, Checkpoint{Epoch: e + 1, History: res.History}); err != nil {
+				return res, fmt.Errorf("train: saving checkpoint after epoch %d: %w", e+1, err)
+			}
+		}
+	}
+	if cfg.Dir != "" {
+		res.Weights = filepath.Join(cfg.Dir, cfg.Name+".safetensors")
+		if err := nn.WriteFileAtomic(res.Weights, m.SaveWeights); err != nil {
+			return res, err
+		}
+		res.Curve = filepath.Join(cfg.Dir, cfg.Name+"-curve.svg")
+		if err := nn.WriteFileAtomic(res.Curve, func(w io.Writer) error { return WriteCurve(w, cfg.Name, res.History) }); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// Evaluate returns the fraction of ds that m classifies correctly, using
+// workers goroutines (0 means GOMAXPROCS) with replicas from newModel.
+func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (float64, error) {
+	in, out := m.Sizes()
+	if err := ds.CheckFits(in, out); err != nil {
+		return 0, err
+	}
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	p := newPool(m, newModel, workers, ShardSize)
+	defer p.close()
+	return p.accuracy(ds), nil
+}
+
+// pool runs shards of a batch on model replicas, one goroutine per worker.
+type pool struct {
+	master   Model
+	replicas []Model
+	workers  int
+	jobs     chan func()
+	wg       sync.WaitGroup
+	loss     []float64
+	correct  []int
+	scale    float32
+	batch    nn.Batch[float32]
+	evalOut  [][]float32
+}
+
+func newPool(master Model, newModel func() Model, workers, batchSize int) *pool {
+	shards := (batchSize + ShardSize - 1) / ShardSize
+	p := &pool{master: master, workers: workers, jobs: make(chan func()),
+		loss: make([]float64, shards), correct: make([]int, shards)}
+	_, out := master.Sizes()
+	for i := 0; i < shards; i++ {
+		p.replicas = append(p.replicas, newModel())
+		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
+	}
+	for w := 0; w < workers; w++ {
+		go func() {
+			for job := range p.jobs {
+				job()
+				p.wg.Done()
+			}
+		}()
+	}
+	return p
+}
+
+func (p *pool) close() { close(p.jobs) }
+
+// sync copies the master's parameters into every replica.
+func (p *pool) sync() {
+	mp := p.master.Params()
+	for _, r := range p.replicas {
+		for i, rp := range r.Params() {
+			copy(rp.Value, mp[i].Value)
+		}
+	}
+}
+
+// run runs fn(shard) for every shard of n samples on the workers.
+func (p *pool) run(n int, fn func(s int)) {
+	shards := (n + ShardSize - 1) / ShardSize
+	p.wg.Add(shards)
+	for s := 0; s < shards; s++ {
+		s := s
+		p.jobs <- func() { fn(s) }
+	}
+	p.wg.Wait()
+}
+
+// step computes the gradient of the batch's mean loss into the master's
+// gradients and returns the summed loss and the number correct.
+func (p *pool) step(b nn.Batch[float32]) (float64, int) {
+	p.sync()
+	in, _ := p.master.Sizes()
+	n := len(b.Labels)
+	p.batch, p.scale = b, 1/float32(n)
+	p.run(n, p.shard)
+	p.master.ZeroGrad()
+	mp := p.master.Params()
+	var loss float64
+	correct := 0
+	shards := (n + ShardSize - 1) / ShardSize
+	for s := 0; s < shards; s++ {
+		for i, rp := range p.replicas[s].Params() {
+			g := mp[i].Grad
+			for j, v := range rp.Grad {
+				g[j] += v
+			}
+		}
+		loss += p.loss[s]
+		correct += p.correct[s]
+	}
+	_ = in
+	return loss, correct
+}
+
+func (p *pool) shard(s int) {
+	in, _ := p.master.Sizes()
+	lo := s * ShardSize
+	hi := min(lo+ShardSize, len(p.batch.Labels))
+	r := p.replicas[s]
+	r.ZeroGrad()
+	p.loss[s], p.correct[s] = r.TrainBatch(nn.Batch[float32]{X: p.batch.X[lo*in : hi*in], Labels: p.batch.Labels[lo:hi]}, p.scale)
+}
+
+// accuracy classifies ds in chunks of len(replicas)·ShardSize samples.
+func (p *pool) accuracy(ds *data.Dataset) float64 {
+	p.sync()
+	in, out := p.master.Sizes()
+	chunk := len(p.replicas) * ShardSize
+	correct := 0
+	for lo := 0; lo < ds.Len(); lo += chunk {
+		hi := min(lo+chunk, ds.Len())
+		p.run(hi-lo, func(s int) {
+			a := lo + s*ShardSize
+			z := min(a+ShardSize, hi)
+			o := p.evalOut[s][:(z-a)*out]
+			p.replicas[s].ForwardBatch(ds.X[a*in:z*in], o)
+			c := 0
+			for k := 0; k < z-a; k++ {
+				if nn.Argmax(o[k*out:(k+1)*out]) == ds.Y[a+k] {
+					c++
+				}
+			}
+			p.correct[s] = c
+		})
+		for s := 0; s < (hi-lo+ShardSize-1)/ShardSize; s++ {
+			correct += p.correct[s]
+		}
+	}
+	return float64(correct) / float64(ds.Len())
+}
