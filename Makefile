@@ -1,15 +1,38 @@
 # nngen: one command for the demo, one for the tests.
-#   make          generate the example networks and run the demo
+#   make          generate the example networks, fetch MNIST, train and report
 #   make test     every test (what CI runs), with gofmt and go vet
 export PATH := /usr/local/go/bin:$(PATH)
 GO ?= go
+OUT ?= out
+EPOCHS ?= 10
+FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo test generate check-generated goldens bench clean
+.PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean
 
-demo:
-	$(GO) run ./cmd/nngen -spec examples/convnet.yaml -out generated/convnet
-	$(GO) run ./cmd/nngen -spec examples/xor.yaml -out generated/xor
+# The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
+# trained on real MNIST and the seed's ConvNet on Fashion-MNIST, 10 epochs
+# each. Weights, checkpoints and training curves go to $(OUT)/.
+demo: examples fashion
 	$(GO) run ./examples/demo
+	$(GO) run ./examples/mnist -model mlp -epochs $(EPOCHS) -out $(OUT)
+	$(GO) run ./examples/mnist -model lenet -epochs $(EPOCHS) -out $(OUT)
+	$(GO) run ./examples/mnist -model convnet -fashion -epochs $(EPOCHS) -out $(OUT)
+
+# The same pipeline in a minute: one epoch of each on 6000 images.
+quickdemo: examples fashion
+	$(GO) run ./examples/demo
+	$(GO) run ./examples/mnist -model mlp -epochs 1 -limit 6000 -out $(OUT)/quick
+	$(GO) run ./examples/mnist -model lenet -epochs 1 -limit 6000 -out $(OUT)/quick
+	$(GO) run ./examples/mnist -model convnet -fashion -epochs 1 -limit 6000 -out $(OUT)/quick
+
+# Generate the example networks with nngen, as a user would.
+examples:
+	@for s in examples/*.yaml; do n=$$(basename $$s .yaml); echo "nngen -spec $$s -out generated/$$n"; \
+		$(GO) run ./cmd/nngen -spec $$s -out generated/$$n || exit 1; done
+
+# Fashion-MNIST comes from Debian's dataset-fashion-mnist.
+fashion:
+	@test -d $(FASHION) || { apt-get update && apt-get install -y dataset-fashion-mnist; }
 
 test:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))"; \
@@ -30,10 +53,12 @@ check-generated: generate
 goldens:
 	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update && apt-get install -y python3-torch libopenblas0-pthread; }
 	/usr/bin/python3 tests/pytorch/make_goldens.py
+	/usr/bin/python3 tests/optim/make_goldens.py
 	$(MAKE) generate
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/...
 
 clean:
+	rm -rf $(OUT)
 	$(GO) clean -testcache

@@ -15,10 +15,12 @@ func WriteCurve(w io.Writer, title string, h []EpochStats) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">`+"\n", W, H)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/><text x="%d" y="20" text-anchor="middle" font-size="14">%s</text>`+"\n", W/2, escape(title))
 	n := len(h)
+	// panel draws one chart; its legend goes to the top right corner, or the
+	// bottom right one when bottom is set (where rising curves leave room).
 	panel := func(x0 int, label string, series []struct {
 		name, color string
 		v           []float64
-	}, lo, hi float64, pct bool) {
+	}, lo, hi float64, pct, bottom bool) {
 		pw, ph := W/2-2*pad, H-2*pad
 		fmt.Fprintf(&b, `<g transform="translate(%d,%d)"><rect width="%d" height="%d" fill="none" stroke="#888"/>`+"\n", x0+pad, pad, pw, ph)
 		fmt.Fprintf(&b, `<text x="%d" y="-8" text-anchor="middle">%s</text>`+"\n", pw/2, label)
@@ -48,7 +50,11 @@ func WriteCurve(w io.Writer, title string, h []EpochStats) error {
 				continue
 			}
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", s.color, strings.Join(pts, " "))
-			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s">%s</text>`+"\n", pw-110, 16+16*si, s.color, s.name)
+			ly := 18 + 16*si
+			if bottom {
+				ly = ph - 10 - 16*(len(series)-1-si)
+			}
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="%s" text-anchor="end">%s</text>`+"\n", pw-8, ly, s.color, s.name)
 		}
 		b.WriteString("</g>\n")
 	}
@@ -75,8 +81,8 @@ func WriteCurve(w io.Writer, title string, h []EpochStats) error {
 		name, color string
 		v           []float64
 	}
-	panel(0, "training loss", []ser{{"train loss", "#d62728", loss}}, 0, lhi*1.05, false)
-	panel(W/2, "accuracy", []ser{{"train accuracy", "#1f77b4", tacc}, {"validation accuracy", "#2ca02c", vacc}}, alo, 1, true)
+	panel(0, "training loss", []ser{{"train loss", "#d62728", loss}}, 0, lhi*1.05, false, false)
+	panel(W/2, "accuracy", []ser{{"train accuracy", "#1f77b4", tacc}, {"validation accuracy", "#2ca02c", vacc}}, alo, 1, true, true)
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

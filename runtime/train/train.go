@@ -199,7 +199,8 @@ func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (fl
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	p := newPool(m, newModel, workers, ShardSize)
+	// Four shards per worker per round keeps every worker busy.
+	p := newPool(m, newModel, workers, 4*workers*ShardSize)
 	defer p.close()
 	return p.accuracy(ds), nil
 }
@@ -207,15 +208,15 @@ func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (fl
 // pool runs shards of a batch on model replicas, one goroutine per worker.
 type pool struct {
 	master   Model
-	replicas []Model
+	replicas []Model // one per shard of a batch
 	workers  int
 	jobs     chan func()
 	wg       sync.WaitGroup
-	loss     []float64
-	correct  []int
-	scale    float32
+	loss     []float64 // per shard
+	correct  []int     // per shard
+	scale    float32   // 1/N for the current batch
 	batch    nn.Batch[float32]
-	evalOut  [][]float32
+	evalOut  [][]float32 // per shard
 }
 
 func newPool(master Model, newModel func() Model, workers, batchSize int) *pool {
@@ -265,7 +266,6 @@ func (p *pool) run(n int, fn func(s int)) {
 // gradients and returns the summed loss and the number correct.
 func (p *pool) step(b nn.Batch[float32]) (float64, int) {
 	p.sync()
-	in, _ := p.master.Sizes()
 	n := len(b.Labels)
 	p.batch, p.scale = b, 1/float32(n)
 	p.run(n, p.shard)
@@ -284,7 +284,6 @@ func (p *pool) step(b nn.Batch[float32]) (float64, int) {
 		loss += p.loss[s]
 		correct += p.correct[s]
 	}
-	_ = in
 	return loss, correct
 }
 
