@@ -27,7 +27,25 @@ type Options struct {
 	// Float64 emits float64 arithmetic and weight files (for numerical
 	// checks) instead of float32.
 	Float64 bool
+	// Weights, when set, are compiled into the package (NumParams values in
+	// key order, as runtime.LoadSafetensors reads them): New returns a model
+	// holding them and the package-level Predict needs no setup at all.
+	Weights []float64
+	// WeightsName names the weights' source in comments.
+	WeightsName string
+	// Fold writes the compiled-in weights into Predict's code as constants,
+	// dropping zero weights, so that inference is arithmetic on immediates.
+	// It needs Weights and a network small enough to unroll completely.
+	Fold bool
+	// FoldLimit bounds the fully unrolled size of a folded Predict
+	// (statements plus terms); 0 means DefaultFoldLimit.
+	FoldLimit int
+	// NoTest skips the generated model_test.go.
+	NoTest bool
 }
+
+// DefaultFoldLimit is the default bound on a folded Predict's size.
+const DefaultFoldLimit = 100000
 
 // DocData is what the package doc template sees.
 type DocData struct {
@@ -62,6 +80,15 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.Unroll <= 0 {
 		opt.Unroll = DefaultUnroll
 	}
+	if opt.FoldLimit <= 0 {
+		opt.FoldLimit = DefaultFoldLimit
+	}
+	if opt.Fold && opt.Weights == nil {
+		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
+	}
+	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
+		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
+	}
 	e := &emitter{n: n, opt: opt, ft: "float32", pkg: n.Name}
 	if opt.Float64 {
 		e.ft = "float64"
@@ -84,11 +111,26 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	e.forwardFuncs(f)
 	e.backwardFuncs(f)
 	e.paramFuncs(f)
+	files := map[string][]byte{}
+	if opt.Weights != nil {
+		if err := e.embedded(f); err != nil {
+			return nil, err
+		}
+		files[weightsFile] = e.weightsBlob()
+	}
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %v", n.Name, err)
 	}
-	return map[string][]byte{"model.go": buf.Bytes()}, nil
+	files["model.go"] = buf.Bytes()
+	if !opt.NoTest {
+		t, err := e.testFile()
+		if err != nil {
+			return nil, err
+		}
+		files["model_test.go"] = t
+	}
+	return files, nil
 }
 
 func (e *emitter) typ() *jen.Statement { return jen.Id(e.ft) }
@@ -187,12 +229,22 @@ func (e *emitter) modelType(f *jen.File) {
 }
 
 func (e *emitter) constructors(f *jen.File) {
-	f.Comment("New returns a model initialised as PyTorch initialises it by default, drawn from Seed.")
-	f.Func().Id("New").Params().Op("*").Id("Model").Block(
-		jen.Id("m").Op(":=").New(jen.Id("Model")),
-		jen.Id("m").Dot("Init").Call(jen.Id("Seed")),
-		jen.Return(jen.Id("m")),
-	)
+	if e.opt.Weights != nil {
+		f.Commentf("New returns a model holding the trained weights compiled into this package")
+		f.Commentf("(from %s).", e.opt.WeightsName)
+		f.Func().Id("New").Params().Op("*").Id("Model").Block(
+			jen.Id("m").Op(":=").New(jen.Id("Model")),
+			jen.Id("m").Dot("LoadCompiledWeights").Call(),
+			jen.Return(jen.Id("m")),
+		)
+	} else {
+		f.Comment("New returns a model initialised as PyTorch initialises it by default, drawn from Seed.")
+		f.Func().Id("New").Params().Op("*").Id("Model").Block(
+			jen.Id("m").Op(":=").New(jen.Id("Model")),
+			jen.Id("m").Dot("Init").Call(jen.Id("Seed")),
+			jen.Return(jen.Id("m")),
+		)
+	}
 	var body []jen.Code
 	if len(e.n.Params) == 0 {
 		body = append(body, jen.Id("_").Op("=").Id("seed"))
@@ -227,8 +279,15 @@ func (e *emitter) header(l *Layer) string {
 
 // lowerLayer lowers one pass of one layer into a block with its locals.
 func (e *emitter) lowerLayer(p *layerPlan, backward bool, cur int) jen.Code {
+	code, _ := e.lowerLayerWith(p, backward, cur, e.opt.Unroll, nil)
+	return code
+}
+
+// lowerLayerWith is lowerLayer with a given unroll budget and folded
+// parameters; it also returns the lowered size (statements plus terms).
+func (e *emitter) lowerLayerWith(p *layerPlan, backward bool, cur, budget int, fold map[string][]float64) (jen.Code, int) {
 	l := p.l
-	c := &opCtx{b: newBlock(e.opt.Unroll, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}}
+	c := &opCtx{b: newBlock(budget, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}, fold: fold}
 	if backward {
 		l.Op.backward(c)
 	} else {
@@ -236,7 +295,9 @@ func (e *emitter) lowerLayer(p *layerPlan, backward bool, cur int) jen.Code {
 	}
 	var decls []jen.Code
 	slab := func(local, slab string, pr *Param) {
-		if c.used[local] {
+		// Folded parameters are constants in the code: never read from the
+		// slab (the nest's measuring pass may still have marked them used).
+		if _, folded := fold[local]; c.used[local] && !folded {
 			decls = append(decls, jen.Id(local).Op(":=").Parens(jen.Op("*").Index(jen.Lit(pr.Size)).Add(e.typ())).
 				Call(jen.Id("m").Dot(slab).Index(jen.Lit(pr.Offset), jen.Lit(pr.Offset+pr.Size))))
 		}
@@ -265,9 +326,9 @@ func (e *emitter) lowerLayer(p *layerPlan, backward bool, cur int) jen.Code {
 	grad("dy", cur, l.Out.Size())
 	grad("dx", 1-cur, l.In.Size())
 	if len(c.b.stmts) == 0 {
-		return jen.Commentf("%s: nothing to compute", e.header(l))
+		return jen.Commentf("%s: nothing to compute", e.header(l)), 0
 	}
-	return jen.Comment(e.header(l)).Line().Block(append(decls, c.b.stmts...)...)
+	return jen.Comment(e.header(l)).Line().Block(append(decls, c.b.stmts...)...), c.b.cost
 }
 
 func (e *emitter) forwardFuncs(f *jen.File) {

@@ -241,7 +241,8 @@ func (b *block) nest(ds []dim, body func(b *block, idx []ix)) {
 
 // sum returns an expression equal to init + Σ term(idx) over ds, accumulated
 // left to right in row-major order. The expression is a bare sum: callers
-// that combine it with a tighter operator must parenthesise it. With init nil the sum starts at zero.
+// that combine it with a tighter operator must parenthesise it. A term
+// function may return nil for a term that is known to be zero. With init nil the sum starts at zero.
 // When the whole reduction fits in the budget it is one expression and no
 // statement is emitted; otherwise an accumulator is declared in b and the
 // outer dimensions become loops around an unrolled run of terms.
@@ -252,7 +253,11 @@ func (b *block) sum(init jen.Code, ds []dim, term func(idx []ix) jen.Code) jen.C
 		if init != nil {
 			parts = append(parts, init)
 		}
-		forEach(nil, ds, func(idx []ix) { parts = append(parts, term(idx)) })
+		forEach(nil, ds, func(idx []ix) {
+			if t := term(idx); t != nil {
+				parts = append(parts, t)
+			}
+		})
 		b.cost += len(parts)
 		if len(parts) == 0 {
 			return jen.Lit(0)
@@ -265,7 +270,14 @@ func (b *block) sum(init jen.Code, ds []dim, term func(idx []ix) jen.Code) jen.C
 	}
 	b.emit(jen.Var().Id(s).Id(b.ft).Op("=").Add(init))
 	var terms []jen.Code
-	forEach(ds[:p], ds[p:], func(idx []ix) { terms = append(terms, term(idx)) })
+	forEach(ds[:p], ds[p:], func(idx []ix) {
+		if t := term(idx); t != nil {
+			terms = append(terms, t)
+		}
+	})
+	if len(terms) == 0 {
+		return jen.Id(s)
+	}
 	var stmt jen.Code
 	if len(terms) == 1 {
 		stmt = jen.Id(s).Op("+=").Add(terms[0])

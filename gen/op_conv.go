@@ -104,10 +104,10 @@ func (o *convOp) forward(c *opCtx) {
 		oc, oy, ox := idx[0], idx[1], idx[2]
 		var init jen.Code
 		if o.bias {
-			init = c.at("b", oc)
+			init = c.bias(oc)
 		}
 		s := b.sum(init, []dim{{"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(k []ix) jen.Code {
-			return c.at("w", o.wAt(g, oc, k[0], k[1], k[2])).Op("*").Add(c.at(src, g.tap(k[0], oy, ox, k[1], k[2])))
+			return c.mul("w", o.wAt(g, oc, k[0], k[1], k[2]), src, g.tap(k[0], oy, ox, k[1], k[2]))
 		})
 		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(c.l.Act, s)))
 	})

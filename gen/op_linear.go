@@ -64,10 +64,10 @@ func (o *linearOp) forward(c *opCtx) {
 		oi := idx[0]
 		var init jen.Code
 		if o.bias {
-			init = c.at("b", oi)
+			init = c.bias(oi)
 		}
 		s := b.sum(init, []dim{{"k", K}}, func(k []ix) jen.Code {
-			return c.at("w", oi.mul(K).add(k[0])).Op("*").Add(c.at("x", k[0]))
+			return c.mul("w", oi.mul(K).add(k[0]), "x", k[0])
 		})
 		b.emit(c.at("y", oi).Op("=").Add(c.activate(c.l.Act, s)))
 	})

@@ -24,6 +24,10 @@ type op interface {
 	// backward lowers dx from dy (modifying dy in place is allowed) and adds
 	// the parameter gradients. dx is only written when c.needDX.
 	backward(c *opCtx)
+	// eval computes the op (without the layer's fused activation) in
+	// float64, independently of the lowering; p maps "weight" and "bias" to
+	// the layer's parameters.
+	eval(l *Layer, p map[string][]float64, x []float64) []float64
 }
 
 // aliasing ops produce their output in their input's buffer (flatten).
@@ -70,6 +74,9 @@ type opCtx struct {
 	ft     string // float32 or float64
 	needDX bool
 	used   map[string]bool
+	// fold maps the local names of parameters ("w", "b") to values written
+	// into the code as constants (folded Predict); nil otherwise.
+	fold map[string][]float64
 }
 
 // use marks a local array as used and returns its name. The names are
@@ -80,7 +87,34 @@ func (c *opCtx) use(name string) string {
 	return name
 }
 
-func (c *opCtx) at(arr string, i ix) *jen.Statement { return at(c.use(arr), i) }
+func (c *opCtx) at(arr string, i ix) *jen.Statement {
+	if v, ok := c.fold[arr]; ok && i.isConst() {
+		return c.foldLit(v[i.c])
+	}
+	return at(c.use(arr), i)
+}
+
+// mul renders the reduction term a[ai]·b[bi]. When a is a folded weight it
+// drops the term (nil) for a zero weight and the multiply for a unit one.
+func (c *opCtx) mul(a string, ai ix, b string, bi ix) jen.Code {
+	if v, ok := c.fold[a]; ok && ai.isConst() {
+		switch v[ai.c] {
+		case 0:
+			return nil
+		case 1:
+			return c.at(b, bi)
+		}
+	}
+	return c.at(a, ai).Op("*").Add(c.at(b, bi))
+}
+
+// bias renders b[i] as a reduction's start, or nil for a folded zero.
+func (c *opCtx) bias(i ix) jen.Code {
+	if v, ok := c.fold["b"]; ok && i.isConst() && v[i.c] == 0 {
+		return nil
+	}
+	return c.at("b", i)
+}
 
 // num renders an untyped numeric constant.
 func num(v float64) *jen.Statement {

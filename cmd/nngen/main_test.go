@@ -33,8 +33,12 @@ func TestGeneratesPackage(t *testing.T) {
 		t.Fatalf("unexpected output:\n%s", src[:200])
 	}
 	entries, _ := os.ReadDir(out)
-	if len(entries) != 1 {
-		t.Fatalf("output dir holds %d files; temporary files left behind?", len(entries))
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "model.go model_test.go" {
+		t.Fatalf("output dir holds %v; want model.go and model_test.go, nothing temporary", names)
 	}
 }
 
@@ -60,7 +64,7 @@ func TestBadSpecWritesNothing(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"-spec"}, {"-spec", "x.yaml", "extra"}, {"-spec", "x.yaml", "-dtype", "int8"}, {"-spec", "x.yaml", "-unroll", "0"}} {
+	for _, args := range [][]string{{}, {"-spec"}, {"-spec", "x.yaml", "extra"}, {"a.yaml", "b.yaml"}, {"-spec", "x.yaml", "-dtype", "int8"}, {"-spec", "x.yaml", "-unroll", "0"}, {"-fold", "x.yaml"}} {
 		var stdout, stderr bytes.Buffer
 		if code := run(args, &stdout, &stderr); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)

@@ -5,7 +5,9 @@
 package manifest
 
 import (
+	"encoding/binary"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -19,6 +21,10 @@ type Entry struct {
 	Spec string // spec path relative to the repository root
 	Out  string // output directory relative to the repository root
 	Opt  gen.Options
+	// Weights, when set, is compiled in: a safetensors file, or a weights.bin
+	// that nngen wrote before (the packages with trained weights regenerate
+	// from their own blob; make digits-model retrains and rewrites it).
+	Weights string
 }
 
 // group is a folder of specs generated alike.
@@ -41,6 +47,16 @@ var groups = []group{
 // The same network at three unroll budgets, to prove that the budget never
 // changes a result bit.
 var unrollBudgets = map[string]int{"u1": 1, "u64": 64, "uall": 1 << 30}
+
+// Packages with compiled-in weights.
+var weighted = []Entry{
+	// The seed's XOR net with the textbook's weights, folded into constants.
+	{Spec: "examples/xor.yaml", Out: "generated/xorfold", Weights: "examples/xor-textbook.safetensors",
+		Opt: gen.Options{Package: "xorfold", Fold: true, WeightsName: "xor-textbook.safetensors"}},
+	// The LeNet trained on MNIST by make digits-model, for examples/digits.
+	{Spec: "examples/lenet.yaml", Out: "generated/digitnet", Weights: "generated/digitnet/weights.bin",
+		Opt: gen.Options{Package: "digitnet", WeightsName: "lenet.safetensors"}},
+}
 
 // Entries returns every generated package, in a fixed order.
 func Entries(root string) ([]Entry, error) {
@@ -65,7 +81,7 @@ func Entries(root string) ([]Entry, error) {
 	for _, n := range names {
 		out = append(out, Entry{Spec: "tests/unroll/net.yaml", Out: "tests/unroll/" + n, Opt: gen.Options{Package: n, Unroll: unrollBudgets[n]}})
 	}
-	return out, nil
+	return append(out, weighted...), nil
 }
 
 // Render generates one entry's files. The spec's file name in comments is
@@ -76,6 +92,43 @@ func Render(root string, e Entry) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, files, err := gen.Compile(e.Spec, data, e.Opt)
-	return files, err
+	n, err := gen.Load(e.Spec, data)
+	if err != nil {
+		return nil, err
+	}
+	opt := e.Opt
+	if e.Weights != "" {
+		if opt.Weights, err = readWeights(filepath.Join(root, e.Weights), n, opt.Float64); err != nil {
+			return nil, err
+		}
+	}
+	return gen.Generate(n, opt)
+}
+
+// readWeights reads a safetensors file, or a weights.bin blob of
+// little-endian values in slab order, into a parameter slab.
+func readWeights(path string, n *gen.Net, f64 bool) ([]float64, error) {
+	if strings.HasSuffix(path, ".safetensors") {
+		return gen.ReadWeightsFile(path, n, f64)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	size := 4
+	if f64 {
+		size = 8
+	}
+	if len(b) != size*n.NumParams {
+		return nil, fmt.Errorf("%s: %d bytes, want %d for %d parameters", path, len(b), size*n.NumParams, n.NumParams)
+	}
+	out := make([]float64, n.NumParams)
+	for i := range out {
+		if f64 {
+			out[i] = math.Float64frombits(binary.LittleEndian.Uint64(b[8*i:]))
+		} else {
+			out[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
+		}
+	}
+	return out, nil
 }

@@ -26,6 +26,10 @@ func TestOneEpochOnRealMNIST(t *testing.T) {
 	if trainSet.Len() != 60000 || test.Len() != 10000 || trainSet.SampleSize() != 784 {
 		t.Fatalf("MNIST has %d training and %d test images of %v", trainSet.Len(), test.Len(), trainSet.Shape)
 	}
+	// The constants that programs using MNIST-trained networks normalise with.
+	if mean, std := trainSet.Stats(); mean[0] != float32(mnistdata.Mean) || std[0] != float32(mnistdata.Std) {
+		t.Errorf("MNIST training set: mean %.9g std %.9g, but mnistdata says %.9g and %.9g", mean[0], std[0], mnistdata.Mean, mnistdata.Std)
+	}
 	sub := trainSet.Head(10000)
 	mean, std := sub.Stats()
 	for _, d := range []*data.Dataset{sub, test} {

@@ -1,0 +1,171 @@
+package gen
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strconv"
+
+	"github.com/dave/jennifer/jen"
+	"github.com/nngen/nngen/runtime"
+)
+
+// weightsFile holds compiled-in weights: the parameter slab as
+// little-endian float32 (or float64) values, embedded with go:embed. Bytes
+// rather than a Go literal keep the source small and the compile fast.
+const weightsFile = "weights.bin"
+
+func (e *emitter) weightsBlob() []byte {
+	size := 4
+	if e.opt.Float64 {
+		size = 8
+	}
+	b := make([]byte, len(e.opt.Weights)*size)
+	for i, v := range e.opt.Weights {
+		if e.opt.Float64 {
+			binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(v))
+		} else {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(v)))
+		}
+	}
+	return b
+}
+
+// embedded emits the compiled-in weights, LoadCompiledWeights and Predict.
+func (e *emitter) embedded(f *jen.File) error {
+	f.Anon("embed")
+	f.Commentf("compiledWeights is %s's parameter slab, little-endian.", e.opt.WeightsName)
+	f.Comment("//go:embed " + weightsFile)
+	f.Var().Id("compiledWeights").String()
+
+	size, bits, from := 4, "Float32frombits", jen.Uint32()
+	if e.opt.Float64 {
+		size, bits, from = 8, "Float64frombits", jen.Uint64()
+	}
+	var word jen.Code = jen.Empty()
+	for k := 0; k < size; k++ {
+		byteK := jen.Add(from).Call(jen.Id("compiledWeights").Index(jen.Id("i").Op("*").Lit(size).Op("+").Lit(k)))
+		if k > 0 {
+			byteK = byteK.Op("<<").Lit(8 * k)
+			word = jen.Add(word).Op("|").Add(byteK)
+		} else {
+			word = byteK
+		}
+	}
+	f.Commentf("LoadCompiledWeights sets the parameters to the weights compiled into this")
+	f.Commentf("package (from %s) and zeroes the gradients.", e.opt.WeightsName)
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadCompiledWeights").Params().Block(
+		jen.For(jen.Id("i").Op(":=").Range().Id("m").Dot("params")).Block(
+			jen.Id("m").Dot("params").Index(jen.Id("i")).Op("=").Qual("math", bits).Call(word),
+		),
+		jen.Id("m").Dot("ZeroGrad").Call(),
+	)
+	if e.opt.Fold {
+		return e.foldedPredict(f)
+	}
+	f.Comment("predictModels recycles models for Predict, so that it is safe for concurrent")
+	f.Comment("use and allocates nothing once warm.")
+	f.Var().Id("predictModels").Op("=").Qual("sync", "Pool").Values(jen.Dict{
+		jen.Id("New"): jen.Func().Params().Any().Block(jen.Return(jen.Id("New").Call())),
+	})
+	f.Comment("Predict runs the network on x with the compiled-in weights. It needs no")
+	f.Comment("setup, is safe for concurrent use, and allocates nothing once warm.")
+	f.Func().Id("Predict").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(e.typ())).
+		Params(jen.Id("y").Index(jen.Id("OutputSize")).Add(e.typ())).Block(
+		jen.Id("m").Op(":=").Id("predictModels").Dot("Get").Call().Assert(jen.Op("*").Id("Model")),
+		jen.Id("y").Op("=").Op("*").Id("m").Dot("Forward").Call(jen.Id("x")),
+		jen.Id("predictModels").Dot("Put").Call(jen.Id("m")),
+		jen.Return(),
+	)
+	return nil
+}
+
+// foldedPredict emits Predict with every weight as an immediate: the forward
+// pass fully unrolled, zero weights dropped, activations on the stack.
+func (e *emitter) foldedPredict(f *jen.File) error {
+	fields := []jen.Code{jen.Id("in").Index(jen.Id("InputSize")).Add(e.typ())}
+	for _, p := range e.plan {
+		if p.out != "in" && p.out != p.in {
+			fields = append(fields, jen.Id(p.out).Index(jen.Lit(p.l.Out.Size())).Add(e.typ()))
+		}
+		for _, s := range p.scratch {
+			t := e.typ()
+			if s.idx {
+				t = jen.Int32()
+			}
+			fields = append(fields, jen.Id(fmt.Sprintf("%s%d", s.name, p.l.Index)).Index(jen.Lit(s.size)).Add(t))
+		}
+	}
+	body := []jen.Code{jen.Var().Id("m").Id("predictState"), jen.Id("m").Dot("in").Op("=").Op("*").Id("x")}
+	total := 0
+	for _, p := range e.plan {
+		fold := map[string][]float64{}
+		for _, pr := range p.l.Params {
+			short := map[string]string{"weight": "w", "bias": "b"}[pr.Key[len(p.l.Key)+1:]]
+			fold[short] = e.opt.Weights[pr.Offset : pr.Offset+pr.Size]
+		}
+		code, cost := e.lowerLayerWith(p, false, 0, 1<<40, fold)
+		total += cost
+		body = append(body, code)
+	}
+	if total > e.opt.FoldLimit {
+		return fmt.Errorf("%s: folding the weights unrolls the forward pass to %d statements and terms; the limit is %d (-fold-limit); embed the weights without -fold instead", e.n.Name, total, e.opt.FoldLimit)
+	}
+	body = append(body, jen.Copy(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("m").Dot(e.outField()).Index(jen.Empty(), jen.Empty())), jen.Return())
+	f.Comment("predictState holds Predict's activations, on Predict's stack.")
+	f.Type().Id("predictState").Struct(fields...)
+	f.Comment("Predict runs the network on x with the compiled-in weights written into the")
+	f.Comment("code as constants: the forward pass fully unrolled, zero weights dropped (so a")
+	f.Comment("zero weight contributes nothing even when its input is Inf or NaN). It needs")
+	f.Comment("no setup, is safe for concurrent use and allocates nothing.")
+	f.Func().Id("Predict").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(e.typ())).
+		Params(jen.Id("y").Index(jen.Id("OutputSize")).Add(e.typ())).Block(body...)
+	return nil
+}
+
+// foldLit renders a folded weight as an exact constant of the element type.
+func (c *opCtx) foldLit(v float64) *jen.Statement {
+	bits := 32
+	if c.ft == "float64" {
+		bits = 64
+	}
+	s := strconv.FormatFloat(v, 'g', -1, bits)
+	if v < 0 {
+		return jen.Parens(jen.Id(s))
+	}
+	return jen.Id(s)
+}
+
+// ReadWeightsFile reads a safetensors file holding exactly the network's
+// parameters (strictly, as a generated LoadWeights does) into a parameter
+// slab, for Options.Weights.
+func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	slab := make([]float64, n.NumParams)
+	if f64 {
+		var ps []runtime.ParamOf[float64]
+		for _, p := range n.Params {
+			ps = append(ps, runtime.ParamOf[float64]{Name: p.Key, Shape: p.Shape, Value: slab[p.Offset : p.Offset+p.Size]})
+		}
+		err = runtime.LoadSafetensors(f, ps)
+	} else {
+		s32 := make([]float32, n.NumParams)
+		var ps []runtime.Param
+		for _, p := range n.Params {
+			ps = append(ps, runtime.Param{Name: p.Key, Shape: p.Shape, Value: s32[p.Offset : p.Offset+p.Size]})
+		}
+		err = runtime.LoadSafetensors(f, ps)
+		for i, v := range s32 {
+			slab[i] = float64(v)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return slab, nil
+}
