@@ -7,7 +7,11 @@ OUT ?= out
 EPOCHS ?= 10
 FASHION := /usr/share/datasets/fashion-mnist
 
-.PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean
+WAZERO := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
+BIN := $(CURDIR)/bin
+
+.PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean \
+	userproject cross wasip1 digits-model digits-images embed-bench
 
 # The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
 # trained on real MNIST and the seed's ConvNet on Fashion-MNIST, 10 epochs
@@ -57,8 +61,44 @@ goldens:
 	$(MAKE) generate
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./tests/...
+	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
+
+# A user's module: go generate, then its tests (it is its own module).
+userproject:
+	cd examples/userproject && $(GO) generate ./... && $(GO) test ./...
+
+# Generated packages (and the runtime they import) for other platforms, on
+# the pure-Go path: each builds its tests for every target.
+CROSS := linux/arm64 linux/arm/7 js/wasm wasip1/wasm linux/riscv64
+cross:
+	@for t in $(CROSS); do \
+		os=$${t%%/*}; rest=$${t#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; [ "$$arm" = "$$rest" ] && arm=; \
+		echo "GOOS=$$os GOARCH=$$arch $${arm:+GOARM=$$arm }go test -c ./generated/... ./runtime/..."; \
+		GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) test -c -o $(BIN)/cross/$$os-$$arch/ ./generated/... ./runtime/... || exit 1; \
+	done
+
+# Run the generated packages' tests as WebAssembly (WASI) under wazero, a
+# WebAssembly runtime written in Go, installed from the Go module proxy.
+wasip1:
+	GOBIN=$(BIN) $(GO) install $(WAZERO)
+	PATH=$(BIN):$$($(GO) env GOROOT)/lib/wasm:$$PATH GOWASIRUNTIME=wazero GOOS=wasip1 GOARCH=wasm \
+		$(GO) test ./generated/...
+
+# Retrain the LeNet that examples/digits compiles in (deterministic: the same
+# bytes every time on this platform) and regenerate generated/digitnet.
+digits-model:
+	$(GO) run ./examples/mnist -model lenet -epochs 10 -seed 1 -out $(OUT)/digits
+	$(GO) run ./cmd/nngen -weights $(OUT)/digits/lenet.safetensors -pkg digitnet -out generated/digitnet examples/lenet.yaml
+
+# Rewrite examples/digits' sample images from the MNIST test set.
+digits-images:
+	$(GO) run examples/digits/testdata/make_images.go
+
+# Runtime-loaded vs compiled-in vs folded weights: start-up, latency,
+# binary size and generation time.
+embed-bench:
+	./scripts/embed-bench.sh
 
 clean:
-	rm -rf $(OUT)
+	rm -rf $(OUT) $(BIN)
 	$(GO) clean -testcache

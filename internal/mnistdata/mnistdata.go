@@ -38,3 +38,13 @@ func Dir() (string, error) {
 	}
 	return filepath.Join(info.Dir, "data"), nil
 }
+
+// Mean and Std are the mean and standard deviation of the 60 000 MNIST
+// training images scaled to [0, 1], as data.Dataset.Stats computes them
+// (PyTorch examples round them to 0.1307 and 0.3081). examples/mnist
+// normalises the full training set with exactly these values, so a program
+// that uses a network trained there (examples/digits) normalises with them.
+const (
+	Mean = 0.130660474
+	Std  = 0.308107793
+)

@@ -1,0 +1,14 @@
+module example.com/userproject
+
+go 1.24.0
+
+tool github.com/nngen/nngen/cmd/nngen
+
+require github.com/nngen/nngen v0.0.0
+
+require (
+	github.com/dave/jennifer v1.7.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)
+
+replace github.com/nngen/nngen => ../..
