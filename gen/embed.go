@@ -99,18 +99,23 @@ func (e *emitter) foldedPredict(f *jen.File) error {
 	}
 	body := []jen.Code{jen.Var().Id("m").Id("predictState"), jen.Id("m").Dot("in").Op("=").Op("*").Id("x")}
 	total := 0
+	tooBig := false
+	e.tooBig = &tooBig
+	defer func() { e.tooBig = nil }()
 	for _, p := range e.plan {
 		fold := map[string][]float64{}
 		for _, pr := range p.l.Params {
 			short := map[string]string{"weight": "w", "bias": "b"}[pr.Key[len(p.l.Key)+1:]]
 			fold[short] = e.opt.Weights[pr.Offset : pr.Offset+pr.Size]
 		}
-		code, cost := e.lowerLayerWith(p, false, 0, 1<<40, fold)
+		// The budget bounds every nest, so a network too large to fold is
+		// found without unrolling it.
+		code, cost := e.lowerLayerWith(p, false, 0, e.opt.FoldLimit, fold)
 		total += cost
 		body = append(body, code)
 	}
-	if total > e.opt.FoldLimit {
-		return fmt.Errorf("%s: folding the weights unrolls the forward pass to %d statements and terms; the limit is %d (-fold-limit); embed the weights without -fold instead", e.n.Name, total, e.opt.FoldLimit)
+	if tooBig || total > e.opt.FoldLimit {
+		return fmt.Errorf("%s: folding the weights would unroll the forward pass past %d statements and terms (-fold-limit); compile them in without -fold instead", e.n.Name, e.opt.FoldLimit)
 	}
 	body = append(body, jen.Copy(jen.Id("y").Index(jen.Empty(), jen.Empty()), jen.Id("m").Dot(e.outField()).Index(jen.Empty(), jen.Empty())), jen.Return())
 	f.Comment("predictState holds Predict's activations, on Predict's stack.")

@@ -47,6 +47,10 @@ type Options struct {
 // DefaultFoldLimit is the default bound on a folded Predict's size.
 const DefaultFoldLimit = 100000
 
+// MaxUnroll bounds the unroll budget (and FoldLimit): past it the generated
+// code would only grow, and so would the time to generate and compile it.
+const MaxUnroll = 1 << 20
+
 // DocData is what the package doc template sees.
 type DocData struct {
 	Pkg, Name, File, Type, Loss string
@@ -72,6 +76,8 @@ type emitter struct {
 	plan []*layerPlan
 	// maxGrad is the size of each of the two gradient buffers.
 	maxGrad int
+	// tooBig is raised while folding when a nest cannot be fully unrolled.
+	tooBig *bool
 }
 
 // Generate renders the Go package for a checked network and returns its
@@ -82,6 +88,9 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	}
 	if opt.FoldLimit <= 0 {
 		opt.FoldLimit = DefaultFoldLimit
+	}
+	if opt.Unroll > MaxUnroll || opt.FoldLimit > MaxUnroll {
+		return nil, fmt.Errorf("%s: the unroll budget and the fold limit may be at most %d", n.Name, MaxUnroll)
 	}
 	if opt.Fold && opt.Weights == nil {
 		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
@@ -288,6 +297,7 @@ func (e *emitter) lowerLayer(p *layerPlan, backward bool, cur int) jen.Code {
 func (e *emitter) lowerLayerWith(p *layerPlan, backward bool, cur, budget int, fold map[string][]float64) (jen.Code, int) {
 	l := p.l
 	c := &opCtx{b: newBlock(budget, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}, fold: fold}
+	c.b.tooBig = e.tooBig
 	if backward {
 		l.Op.backward(c)
 	} else {

@@ -82,6 +82,28 @@ type paramDecl struct {
 	fanIn  int
 }
 
+// Limits on what a spec may declare, so that a small hostile spec cannot make
+// nngen (or the Go compiler after it) use unbounded time or memory.
+const (
+	// MaxElements bounds one activation (per sample): 64 Mi values.
+	MaxElements = 1 << 26
+	// MaxParams bounds the parameter slab: 256 Mi values, 1 GiB of float32.
+	MaxParams = 1 << 28
+)
+
+// boundedSize is the product of dims, or false once it passes limit (so it
+// never overflows).
+func boundedSize(dims []int, limit int) (int, bool) {
+	n := 1
+	for _, d := range dims {
+		if d <= 0 || n > limit/d {
+			return 0, false
+		}
+		n *= d
+	}
+	return n, true
+}
+
 // Check validates a parsed spec and builds the network IR. Every problem is
 // reported, not only the first; shapes stop being propagated after the first
 // shape error, since later shapes would only repeat it.
@@ -95,8 +117,15 @@ func Check(s *Spec) (*Net, error) {
 		e.add(s.LayersPos, "layers is empty; a network needs at least one layer")
 	}
 	shape, shapeOK := n.Input, s.Input != nil
+	if shapeOK {
+		if _, ok := boundedSize(shape, MaxElements); !ok {
+			e.add(s.InputPos, "input %v has more than %d values", shape, MaxElements)
+			shapeOK = false
+		}
+	}
 	keys := map[string]Pos{}
 	var layers []*Layer
+	params := 0
 	for _, ls := range s.Layers {
 		build, ok := opKinds[ls.Op]
 		if !ok {
@@ -120,12 +149,34 @@ func Check(s *Spec) (*Net, error) {
 			continue
 		}
 		l.In = shape
-		if out, ok := o.outShape(shape, ls.Pos, &e); ok {
-			l.Out = out
-			shape = out
-		} else {
-			shapeOK = false
+		out, ok := o.outShape(shape, ls.Pos, &e)
+		if ok {
+			if _, small := boundedSize(out, MaxElements); !small {
+				e.add(ls.Pos, "%s: output %v has more than %d values", ls.Op, out, MaxElements)
+				ok = false
+			}
 		}
+		if !ok {
+			shapeOK = false
+			continue
+		}
+		l.Out = out
+		shape = out
+		total := 0
+		for _, d := range o.params(l.In, l.Out) {
+			sz, small := boundedSize(d.shape, MaxParams)
+			total += sz
+			if !small || total > MaxParams {
+				e.add(ls.Pos, "%s: more than %d parameters", ls.Op, MaxParams)
+				shapeOK = false
+				break
+			}
+		}
+		params += total
+	}
+	if params > MaxParams && shapeOK {
+		e.add(s.LayersPos, "the network has %d parameters; the limit is %d (1 GiB of float32)", params, MaxParams)
+		shapeOK = false
 	}
 	if shapeOK && len(layers) > 0 {
 		n.Output = shape

@@ -121,6 +121,9 @@ type dim struct {
 
 // block collects the statements of one scope while lowering.
 type block struct {
+	// tooBig, when set, is raised by any nest or reduction that cannot be
+	// unrolled completely within the budget (folding needs that).
+	tooBig   *bool
 	budget   int
 	ft       string // element type: float32 or float64
 	stmts    []jen.Code
@@ -131,7 +134,7 @@ type block struct {
 
 func newBlock(budget int, ft string) *block { return &block{budget: budget, ft: ft} }
 
-func (b *block) child() *block { return &block{budget: b.budget, ft: b.ft} }
+func (b *block) child() *block { return &block{budget: b.budget, ft: b.ft, tooBig: b.tooBig} }
 
 // emit appends a statement.
 func (b *block) emit(c jen.Code) {
@@ -217,6 +220,9 @@ func (b *block) nest(ds []dim, body func(b *block, idx []ix)) {
 	body(dry, all)
 	cost := max(dry.cost, 1)
 	p := b.split(ds, cost)
+	if p > 0 && b.tooBig != nil {
+		*b.tooBig = true
+	}
 	if p == len(ds) {
 		b.stmts = append(b.stmts, wrapLoops(ds, dry.stmts)...)
 		b.cost += cost + len(ds)
@@ -248,6 +254,9 @@ func (b *block) nest(ds []dim, body func(b *block, idx []ix)) {
 // outer dimensions become loops around an unrolled run of terms.
 func (b *block) sum(init jen.Code, ds []dim, term func(idx []ix) jen.Code) jen.Code {
 	p := b.split(ds, 1)
+	if p > 0 && b.tooBig != nil {
+		*b.tooBig = true
+	}
 	if p == 0 {
 		var parts []jen.Code
 		if init != nil {

@@ -60,8 +60,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nngen: -dtype must be float32 or float64, got %q\n", *dtype)
 		return 2
 	}
-	if *unroll < 1 {
-		fmt.Fprintf(stderr, "nngen: -unroll must be at least 1, got %d\n", *unroll)
+	if *unroll < 1 || *unroll > gen.MaxUnroll || *foldLimit < 1 || *foldLimit > gen.MaxUnroll {
+		fmt.Fprintf(stderr, "nngen: -unroll and -fold-limit must be in [1, %d], got %d and %d\n", gen.MaxUnroll, *unroll, *foldLimit)
 		return 2
 	}
 	data, err := os.ReadFile(*spec)

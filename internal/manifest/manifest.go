@@ -46,7 +46,7 @@ var groups = []group{
 
 // The same network at three unroll budgets, to prove that the budget never
 // changes a result bit.
-var unrollBudgets = map[string]int{"u1": 1, "u64": 64, "uall": 1 << 30}
+var unrollBudgets = map[string]int{"u1": 1, "u64": 64, "uall": gen.MaxUnroll}
 
 // Packages with compiled-in weights.
 var weighted = []Entry{

@@ -1,0 +1,83 @@
+package gen
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Hostile specs are refused quickly, with a message, and without the memory
+// or time their declarations would take.
+func TestHostileSpecs(t *testing.T) {
+	var manyLayers strings.Builder
+	manyLayers.WriteString("name: n\ninput: [4]\nlayers: [")
+	for i := 0; i < 20000; i++ {
+		manyLayers.WriteString("relu,")
+	}
+	manyLayers.WriteString("relu]\nloss: mse\n")
+	var million strings.Builder
+	million.WriteString("name: n\ninput: [4]\nlayers:\n")
+	for i := 0; i < 1000000; i++ {
+		million.WriteString("- relu\n")
+	}
+	million.WriteString("loss: mse\n")
+	laughs := "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\nloss: mse\n" +
+		"a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" +
+		"b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n" +
+		"c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" +
+		"d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n" +
+		"e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\n" +
+		"f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n" +
+		"g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n"
+	for _, c := range []struct{ name, src, want string }{
+		{"input overflows int", "name: n\ninput: [16777216, 16777216, 16777216]\nlayers: [flatten]\nloss: mse\n",
+			"2:8: input [16777216 16777216 16777216] has more than 67108864 values"},
+		{"huge activation", "name: n\ninput: [65536]\nlayers:\n  - linear: {out: 16777216}\nloss: mse\n",
+			"4:5: linear: more than 268435456 parameters"},
+		{"huge conv output", "name: n\ninput: [1, 4096, 4096]\nlayers:\n  - conv2d: {out: 16, kernel: 1}\n  - flatten\nloss: mse\n",
+			"4:5: conv2d: output [16 4096 4096] has more than 67108864 values"},
+		{"too many parameters in total", "name: n\ninput: [8192]\nlayers:\n  - linear: {out: 16384}\n  - linear: {out: 8192}\nloss: mse\n",
+			"3:1: the network has 268460032 parameters; the limit is 268435456"},
+		{"10^4+ layers", manyLayers.String(), "3:9: spec has 20001 layers; the limit is 10000"},
+		{"10^6 layers", million.String(), "net.yaml: spec is 7000037 bytes; the limit is 1048576"},
+		{"billion laughs", laughs, "YAML aliases (*a) are not allowed in a spec"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Load("net.yaml", []byte(c.src))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Fatalf("took %v", d)
+			}
+		})
+	}
+}
+
+// A network too large to fold is refused without being unrolled, and an
+// unroll budget past the limit is refused.
+func TestFoldAndBudgetLimits(t *testing.T) {
+	n, err := Load("lenet.yaml", []byte("name: lenet\ninput: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5, padding: 2}\n  - relu\n  - flatten\n  - linear: {out: 10}\nloss: cross_entropy\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, n.NumParams)
+	for i := range w {
+		w[i] = 0.5
+	}
+	start := time.Now()
+	_, err = Generate(n, Options{Weights: w, WeightsName: "w.safetensors", Fold: true, NoTest: true})
+	if err == nil || !strings.Contains(err.Error(), "folding the weights would unroll the forward pass past 100000 statements and terms") {
+		t.Fatalf("got %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("refusing to fold took %v", d)
+	}
+	if _, err := Generate(n, Options{Unroll: MaxUnroll + 1}); err == nil || !strings.Contains(err.Error(), "may be at most 1048576") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := Generate(n, Options{Weights: w[:10], Fold: true}); err == nil || !strings.Contains(err.Error(), "10 weights given, the network has") {
+		t.Fatalf("got %v", err)
+	}
+}
