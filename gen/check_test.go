@@ -150,6 +150,8 @@ func TestSpecErrors(t *testing.T) {
 			[]string{`4:28: linear: name must be an identifier (letters, digits and _, not starting with a digit), got "1x"`}},
 		{"empty layers", "name: n\ninput: [4]\nlayers: []\nloss: mse\n",
 			[]string{`3:1: layers is empty; a network needs at least one layer`}},
+		{"empty loss", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\nloss:\n",
+			[]string{`5:6: loss must be one of cross_entropy, mse`}},
 		{"unknown loss", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\nloss: hinge\n",
 			[]string{`5:7: unknown loss "hinge" (known: cross_entropy, mse)`}},
 		{"softmax before cross_entropy", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\n  - softmax\nloss: cross_entropy\n",

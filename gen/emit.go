@@ -89,6 +89,9 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.FoldLimit <= 0 {
 		opt.FoldLimit = DefaultFoldLimit
 	}
+	if n.Loss != "cross_entropy" && n.Loss != "mse" {
+		return nil, fmt.Errorf("%s: unknown loss %q", n.Name, n.Loss)
+	}
 	if opt.Unroll > MaxUnroll || opt.FoldLimit > MaxUnroll {
 		return nil, fmt.Errorf("%s: the unroll budget and the fold limit may be at most %d", n.Name, MaxUnroll)
 	}

@@ -120,11 +120,12 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 			s.LayersPos = kp
 			s.Layers = parseLayers(file, v, &e)
 		case "loss":
-			if v.Kind != yaml.ScalarNode {
+			s.LossPos = pos(file, v)
+			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
 				e.add(pos(file, v), "loss must be one of cross_entropy, mse")
 				continue
 			}
-			s.Loss, s.LossPos = v.Value, pos(file, v)
+			s.Loss = v.Value
 		default:
 			e.add(kp, "unknown key %q (known: name, input, seed, layers, loss)", k.Value)
 		}

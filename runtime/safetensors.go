@@ -109,8 +109,9 @@ func (e *WeightsError) Error() string {
 
 // LoadSafetensors reads a safetensors file into params. Loading is strict:
 // every parameter must be present with its exact shape and dtype, no other
-// tensor may be present, byte ranges must tile the data section exactly, and
-// the file must end where the data ends. On any error the parameters are left
+// tensor may be present, byte ranges must tile the data section exactly, the
+// file must end where the data ends, and every value must be finite (a NaN
+// or infinite weight is an error naming the tensor and offset). On any error the parameters are left
 // untouched and the error names the key or byte offset concerned.
 func LoadSafetensors[T Float](r io.Reader, params []ParamOf[T]) error {
 	_, err := LoadSafetensorsMeta(r, params)
@@ -208,16 +209,28 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	if n, _ := r.Read(extra[:]); n > 0 {
 		return nil, fmt.Errorf("weights: unexpected bytes after the data section at offset %d", dataStart+total)
 	}
-	for _, p := range params {
+	// Decode and check every value before changing any parameter.
+	vals := make([][]T, len(params))
+	for pi, p := range params {
 		h := byName[p.Name]
 		src := data[h.DataOffsets[0]:h.DataOffsets[1]]
-		for i := range p.Value {
+		v := make([]T, len(p.Value))
+		for i := range v {
+			var f float64
 			if size == 8 {
-				p.Value[i] = T(math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:])))
+				f = math.Float64frombits(binary.LittleEndian.Uint64(src[8*i:]))
 			} else {
-				p.Value[i] = T(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:])))
+				f = float64(math.Float32frombits(binary.LittleEndian.Uint32(src[4*i:])))
 			}
+			if math.IsNaN(f) || math.IsInf(f, 0) {
+				return nil, fmt.Errorf("weights: tensor %q holds %v at index %d (offset %d); a weights file must hold finite values", p.Name, f, i, dataStart+h.DataOffsets[0]+int64(i*size))
+			}
+			v[i] = T(f)
 		}
+		vals[pi] = v
+	}
+	for pi, p := range params {
+		copy(p.Value, vals[pi])
 	}
 	return meta, nil
 }

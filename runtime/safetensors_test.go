@@ -109,6 +109,8 @@ func TestSafetensorsStrict(t *testing.T) {
 		{"reversed offsets", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[24,0]},`+bEntry), append(w6, b2...)), `not an increasing pair`},
 		{"truncated data", good[:len(good)-5], `file truncated at offset`},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), `unexpected bytes after the data section`},
+		{"NaN value", file(hdr(wEntry+","+bEntry), append(f32bytes(1, 2, float32(math.NaN()), 4, 5, 6), b2...)), `tensor "0.weight" holds NaN at index 2 (offset`},
+		{"infinite value", file(hdr(wEntry+","+bEntry), append(w6, f32bytes(7, float32(math.Inf(-1)))...)), `tensor "0.bias" holds -Inf at index 1`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ps := testParams()

@@ -26,34 +26,40 @@ func LoadCIFAR10(paths ...string) (*Dataset, error) {
 			return nil, err
 		}
 		st, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return nil, err
+		if err == nil {
+			err = ReadCIFAR10(f, st.Size(), d)
 		}
-		size := st.Size()
-		if size == 0 || size%cifarRecord != 0 {
-			f.Close()
-			return nil, fmt.Errorf("%s: %d bytes is not a whole number of %d-byte records (1 label + 3072 pixels); the last record is truncated at offset %d", p, size, cifarRecord, size-size%cifarRecord)
-		}
-		if int64(len(d.X))+size > MaxValues {
-			f.Close()
-			return nil, fmt.Errorf("%s: too large (%d bytes)", p, size)
-		}
-		buf := make([]byte, size)
-		_, err = io.ReadFull(f, buf)
 		f.Close()
 		if err != nil {
-			return nil, fmt.Errorf("%s: %v", p, err)
-		}
-		for r := 0; r < len(buf); r += cifarRecord {
-			if buf[r] >= 10 {
-				return nil, fmt.Errorf("%s: record %d (offset %d) has label %d, not in [0, 10)", p, r/cifarRecord, r, buf[r])
-			}
-			d.Y = append(d.Y, int(buf[r]))
-			for _, v := range buf[r+1 : r+cifarRecord] {
-				d.X = append(d.X, float32(v)/255)
-			}
+			return nil, fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	return d, nil
+}
+
+// ReadCIFAR10 appends the records of one CIFAR-10 binary batch of size
+// bytes, read from r, to d.
+func ReadCIFAR10(r io.Reader, size int64, d *Dataset) error {
+	if size == 0 || size%cifarRecord != 0 {
+		return fmt.Errorf("%d bytes is not a whole number of %d-byte records (1 label + 3072 pixels); the last record is truncated at offset %d", size, cifarRecord, size-size%cifarRecord)
+	}
+	if int64(len(d.X))+size > MaxValues {
+		return fmt.Errorf("too large (%d bytes)", size)
+	}
+	buf := make([]byte, size)
+	if n, err := io.ReadFull(r, buf); err != nil {
+		return fmt.Errorf("truncated at offset %d: %v", n, err)
+	}
+	first := len(d.Y)
+	for r := 0; r < len(buf); r += cifarRecord {
+		if buf[r] >= 10 {
+			d.X, d.Y = d.X[:first*cifarPixels], d.Y[:first]
+			return fmt.Errorf("record %d (offset %d) has label %d, not in [0, 10)", r/cifarRecord, r, buf[r])
+		}
+		d.Y = append(d.Y, int(buf[r]))
+		for _, v := range buf[r+1 : r+cifarRecord] {
+			d.X = append(d.X, float32(v)/255)
+		}
+	}
+	return nil
 }

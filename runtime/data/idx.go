@@ -41,9 +41,16 @@ func ReadIDXFile(path string) (*IDX, error) {
 	return idx, nil
 }
 
+// MaxGzipRatio bounds how much a gzip-compressed IDX file may expand: the
+// data its header declares may be at most MaxGzipRatio times the compressed
+// size (plus 1 MiB).
+// MNIST's files expand about 5×; a decompression bomb expands about 1000×.
+const MaxGzipRatio = 100
+
 // ReadIDX reads IDX data from r, decompressing it if it starts with the
 // gzip magic number. size is the size of r's content if known (for a raw
-// file, the declared dimensions must match it exactly), or -1.
+// file, the declared dimensions must match it exactly; for a gzip file, it
+// bounds the expansion), or -1.
 func ReadIDX(r io.Reader, size int64) (*IDX, error) {
 	br := bufio.NewReader(r)
 	if magic, err := br.Peek(2); err == nil && magic[0] == 0x1f && magic[1] == 0x8b {
@@ -52,12 +59,20 @@ func ReadIDX(r io.Reader, size int64) (*IDX, error) {
 			return nil, fmt.Errorf("bad gzip stream: %v", err)
 		}
 		defer zr.Close()
-		return readIDX(bufio.NewReader(zr), -1)
+		// The reader never reads past what the header declares, so bounding
+		// the declaration bounds the work and the memory.
+		limit := int64(-1)
+		if size >= 0 {
+			limit = MaxGzipRatio*size + 1<<20
+		}
+		return readIDX(bufio.NewReader(zr), -1, limit)
 	}
-	return readIDX(br, size)
+	return readIDX(br, size, -1)
 }
 
-func readIDX(r *bufio.Reader, size int64) (*IDX, error) {
+// readIDX reads an uncompressed IDX stream: size, when known, is its exact
+// length; limit, when set, bounds the data a (decompressed) stream may declare.
+func readIDX(r *bufio.Reader, size, limit int64) (*IDX, error) {
 	var head [4]byte
 	if _, err := io.ReadFull(r, head[:]); err != nil {
 		return nil, errors.New("too short for the 4-byte IDX magic number")
@@ -90,6 +105,9 @@ func readIDX(r *bufio.Reader, size int64) (*IDX, error) {
 		dims[i] = int(d)
 	}
 	hdr := int64(4 + 4*nd)
+	if limit >= 0 && total > limit {
+		return nil, fmt.Errorf("dimensions %v declare %d bytes, more than %d× the compressed file (a decompression bomb?)", dims, total, MaxGzipRatio)
+	}
 	if size >= 0 && size != hdr+total {
 		return nil, fmt.Errorf("dimensions %v declare %d bytes of data, but the file holds %d", dims, total, size-hdr)
 	}
