@@ -10,7 +10,7 @@ FASHION := /usr/share/datasets/fashion-mnist
 WAZERO := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 BIN := $(CURDIR)/bin
 
-.PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean \
+.PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean fuzz \
 	userproject cross wasip1 digits-model digits-images embed-bench
 
 # The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
@@ -102,3 +102,10 @@ embed-bench:
 clean:
 	rm -rf $(OUT) $(BIN)
 	$(GO) clean -testcache
+
+# Fuzz every reader for FUZZTIME each (CI runs them for 10s each).
+FUZZTIME ?= 60s
+FUZZ := ./gen:FuzzSpec ./runtime:FuzzSafetensors ./runtime/data:FuzzIDX ./runtime/data:FuzzCIFAR10
+fuzz:
+	@for t in $(FUZZ); do echo "fuzz $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; done

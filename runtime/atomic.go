@@ -49,3 +49,18 @@ func WriteFileAtomic(path string, write func(w io.Writer) error) (err error) {
 	}
 	return nil
 }
+
+// RemoveStaleTemps deletes the temporary files that WriteFileAtomic calls
+// for path left behind when their process was killed mid-write.
+func RemoveStaleTemps(path string) error {
+	matches, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp*"))
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := os.Remove(m); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	return nil
+}

@@ -38,6 +38,10 @@ func checkpointTensors(m Model, o optim.Optimizer) ([]nn.Param, map[string]float
 // SaveCheckpoint writes the model, the optimiser's state and c to path
 // atomically: a crash during the save leaves the previous checkpoint whole.
 func SaveCheckpoint(path string, m Model, o optim.Optimizer, c Checkpoint) error {
+	return saveCheckpoint(nn.WriteFileAtomic, path, m, o, c)
+}
+
+func saveCheckpoint(save func(string, func(io.Writer) error) error, path string, m Model, o optim.Optimizer, c Checkpoint) error {
 	ts, scalars := checkpointTensors(m, o)
 	sj, _ := json.Marshal(scalars)
 	hist := make([]map[string]float64, len(c.History))
@@ -50,7 +54,7 @@ func SaveCheckpoint(path string, m Model, o optim.Optimizer, c Checkpoint) error
 	}
 	hj, _ := json.Marshal(hist)
 	meta := map[string]string{"nngen.checkpoint": "1", "epoch": strconv.Itoa(c.Epoch), "optim": string(sj), "history": string(hj)}
-	return nn.WriteFileAtomic(path, func(w io.Writer) error { return nn.SaveSafetensorsMeta(w, ts, meta) })
+	return save(path, func(w io.Writer) error { return nn.SaveSafetensorsMeta(w, ts, meta) })
 }
 
 // LoadCheckpoint restores the model and optimiser from path and returns the

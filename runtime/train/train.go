@@ -45,6 +45,9 @@ type Config struct {
 	Resume    bool            // continue from Dir/NAME.ckpt when it exists
 	Progress  io.Writer       // progress output (default os.Stderr); a terminal gets a live bar
 	NewModel  func() Model    // returns a fresh model of the same network, for worker replicas
+	// SaveFile writes the checkpoint, weights and curve files; nil means
+	// runtime.WriteFileAtomic. A replacement must be as atomic.
+	SaveFile func(path string, write func(io.Writer) error) error
 }
 
 // EpochStats is one epoch's record.
@@ -112,6 +115,9 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	if cfg.Progress == nil {
 		cfg.Progress = os.Stderr
 	}
+	if cfg.SaveFile == nil {
+		cfg.SaveFile = nn.WriteFileAtomic
+	}
 	res := &Result{}
 	var ckpt string
 	if cfg.Dir != "" {
@@ -120,6 +126,12 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		}
 		ckpt = filepath.Join(cfg.Dir, cfg.Name+".ckpt")
 		res.Checkpoint = ckpt
+		// A run killed while saving leaves its temporary files: remove them.
+		for _, f := range []string{ckpt, cfg.Name + ".safetensors", cfg.Name + "-curve.svg"} {
+			if err := nn.RemoveStaleTemps(filepath.Join(cfg.Dir, filepath.Base(f))); err != nil {
+				return nil, err
+			}
+		}
 	}
 	start := 0
 	if cfg.Resume && ckpt != "" {
@@ -171,18 +183,18 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		res.History = append(res.History, st)
 		bar.epoch(st, cfg.Epochs)
 		if cfg.Dir != "" {
-			if err := SaveCheckpoint(ckpt, m, cfg.Optimizer, Checkpoint{Epoch: e + 1, History: res.History}); err != nil {
+			if err := saveCheckpoint(cfg.SaveFile, ckpt, m, cfg.Optimizer, Checkpoint{Epoch: e + 1, History: res.History}); err != nil {
 				return res, fmt.Errorf("train: saving checkpoint after epoch %d: %w", e+1, err)
 			}
 		}
 	}
 	if cfg.Dir != "" {
 		res.Weights = filepath.Join(cfg.Dir, cfg.Name+".safetensors")
-		if err := nn.WriteFileAtomic(res.Weights, m.SaveWeights); err != nil {
+		if err := cfg.SaveFile(res.Weights, m.SaveWeights); err != nil {
 			return res, err
 		}
 		res.Curve = filepath.Join(cfg.Dir, cfg.Name+"-curve.svg")
-		if err := nn.WriteFileAtomic(res.Curve, func(w io.Writer) error { return WriteCurve(w, cfg.Name, res.History) }); err != nil {
+		if err := cfg.SaveFile(res.Curve, func(w io.Writer) error { return WriteCurve(w, cfg.Name, res.History) }); err != nil {
 			return res, err
 		}
 	}
