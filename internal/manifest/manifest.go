@@ -39,6 +39,7 @@ var groups = []group{
 	{"tests/textbook/specs/*.yaml", "tests/textbook/%s", gen.Options{}},
 	{"tests/pytorch/specs/*.yaml", "tests/pytorch/%s", gen.Options{}},
 	{"tests/train/specs/*.yaml", "tests/train/%s", gen.Options{}},
+	{"tests/numerics/specs/*.yaml", "tests/numerics/%s", gen.Options{}},
 	// Float64 for finite differences; a small budget so that the loop forms
 	// of every op are exercised, not only the unrolled ones.
 	{"tests/gradcheck/specs/*.yaml", "tests/gradcheck/%s", gen.Options{Float64: true, Unroll: 8}},

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 	"testing"
 
@@ -121,10 +122,14 @@ func TestTrainsAndWritesFiles(t *testing.T) {
 	}
 }
 
-// The same seed gives bit-identical weights, whatever the number of workers.
+// The same seed gives bit-identical weights, whatever the number of workers
+// and GOMAXPROCS.
 func TestDeterministicAcrossRunsAndWorkers(t *testing.T) {
 	var ref []uint32
-	for _, w := range []int{1, 2, 3, 1} {
+	defer goruntime.GOMAXPROCS(goruntime.GOMAXPROCS(0))
+	for _, c := range []struct{ procs, workers int }{{1, 1}, {2, 2}, {2, 3}, {1, 0}, {2, 0}} {
+		goruntime.GOMAXPROCS(c.procs)
+		w := c.workers
 		r := setup(t, "", 2, w)
 		if _, err := train.Train(r.m, synthetic(300, 1), r.cfg); err != nil {
 			t.Fatal(err)
@@ -132,7 +137,7 @@ func TestDeterministicAcrossRunsAndWorkers(t *testing.T) {
 		if ref == nil {
 			ref = weights(r.m)
 		} else if !equalBits(ref, weights(r.m)) {
-			t.Fatalf("%d workers: weights differ from the first run", w)
+			t.Fatalf("GOMAXPROCS %d, %d workers: weights differ from the first run", c.procs, w)
 		}
 	}
 }
