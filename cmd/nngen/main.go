@@ -23,6 +23,7 @@ import (
 	"sort"
 
 	"github.com/nngen/nngen/gen"
+	"github.com/nngen/nngen/runtime"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -102,9 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// writeFiles writes each file atomically: to a temporary file in the same
-// directory, synced, then renamed over the old one. A failure never leaves a
-// half-written file behind.
+// writeFiles writes each file atomically (runtime.WriteFileAtomic): a
+// failure never leaves a half-written file behind.
 func writeFiles(dir string, files map[string][]byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -115,32 +115,13 @@ func writeFiles(dir string, files map[string][]byte) error {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		if err := writeAtomic(filepath.Join(dir, name), files[name]); err != nil {
+		data := files[name]
+		if err := runtime.WriteFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
+			_, err := w.Write(data)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
