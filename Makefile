@@ -11,7 +11,7 @@ WAZERO := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 BIN := $(CURDIR)/bin
 
 .PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean fuzz \
-	userproject cross wasip1 digits-model digits-images embed-bench
+	userproject cross wasip1 digits-model digits-images embed-bench test-isa
 
 # The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
 # trained on real MNIST and the seed's ConvNet on Fashion-MNIST, 10 epochs
@@ -44,14 +44,22 @@ test:
 	$(GO) vet ./...
 	$(GO) test ./...
 
-# Rewrite every committed generated package (examples and test networks).
+# Rewrite every committed generated package (examples and test networks)
+# and the assembly, which avo writes from asm/ (its own module).
 generate:
 	$(GO) run ./internal/manifest/regen
+	cd asm && $(GO) run ./peak -out ../runtime/kernels/peak_amd64.s -stubs ../runtime/kernels/peak_amd64.go -pkg kernels
 
 # Fail if the committed generated code differs from a fresh generation.
 check-generated: generate
-	git diff --exit-code -- generated tests
-	@test -z "$$(git status --porcelain -- generated tests)" || { git status --porcelain -- generated tests; echo "untracked generated files"; exit 1; }
+	git diff --exit-code -- generated tests runtime/kernels
+	@test -z "$$(git status --porcelain -- generated tests runtime/kernels)" || { git status --porcelain -- generated tests runtime/kernels; echo "untracked generated files"; exit 1; }
+
+# The tests again with every assembly file removed (the purego tag), and
+# at each instruction-set level this machine has.
+test-isa:
+	$(GO) test -tags purego ./runtime/... ./generated/...
+	@for isa in generic avx2 avx512; do echo "NNGEN_ISA=$$isa"; NNGEN_ISA=$$isa $(GO) test -count=1 ./runtime/kernels/ || exit 1; done
 
 # Redraw the PyTorch goldens (needs Debian's PyTorch), then regenerate.
 goldens:
@@ -60,7 +68,10 @@ goldens:
 	/usr/bin/python3 tests/optim/make_goldens.py
 	$(MAKE) generate
 
+# Benchmarks, with this machine's peak float32 throughput per core first
+# (runtime/kernels BenchmarkPeak: the denominator of achieved/peak figures).
 bench:
+	$(GO) test -run '^$$' -bench Peak ./runtime/kernels/
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
 
 # A user's module: go generate, then its tests (it is its own module).

@@ -1,0 +1,82 @@
+package kernels
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+func TestSelect(t *testing.T) {
+	for _, c := range []struct {
+		env  string
+		best ISA
+		want ISA
+		err  bool
+	}{
+		{"", AVX512, AVX512, false},
+		{"avx2", AVX512, AVX2, false},
+		{"AVX512", AVX512, AVX512, false},
+		{"generic", AVX2, Generic, false},
+		{"avx512", AVX2, AVX2, true},
+		{"sse", AVX2, AVX2, true},
+	} {
+		got, err := Select(c.env, c.best)
+		if got != c.want || (err != nil) != c.err {
+			t.Errorf("Select(%q, %s) = %s, %v", c.env, c.best, got, err)
+		}
+	}
+}
+
+// Every peak kernel this machine can run computes exactly 12 × rounds.
+func TestPeakKernels(t *testing.T) {
+	ran := 0
+	for _, level := range []ISA{AVX2, AVX512} {
+		for _, fused := range []bool{true, false} {
+			k, flops, ok := Peak(level, fused)
+			if !ok {
+				if haveAsm && level <= Detected {
+					t.Fatalf("%s (fused %v) is detected but has no kernel", level, fused)
+				}
+				continue
+			}
+			ran++
+			if flops <= 0 {
+				t.Fatalf("%s: %d flops per round", level, flops)
+			}
+			for _, rounds := range []int{0, 1, 2, 7, 1000, 100000} {
+				if got := k(rounds); got != float32(12*rounds) {
+					t.Fatalf("%s fused=%v rounds=%d: got %v, want %d", level, fused, rounds, got, 12*rounds)
+				}
+			}
+		}
+	}
+	if haveAsm && Detected > Generic && ran == 0 {
+		t.Fatal("no peak kernel ran on a machine with vector support")
+	}
+	t.Logf("detected %s, using %s; %d peak kernels checked", Detected, Level, ran)
+}
+
+// BenchmarkPeak measures this machine's peak float32 throughput on one core
+// for each level, with FMA and with a separate multiply and add.
+func BenchmarkPeak(b *testing.B) {
+	for _, level := range []ISA{AVX2, AVX512} {
+		for _, fused := range []bool{true, false} {
+			k, flops, ok := Peak(level, fused)
+			if !ok {
+				continue
+			}
+			name := fmt.Sprintf("%s/fma", level)
+			if !fused {
+				name = fmt.Sprintf("%s/mul+add", level)
+			}
+			b.Run(name, func(b *testing.B) {
+				const rounds = 1 << 16
+				start := time.Now()
+				for b.Loop() {
+					k(rounds)
+				}
+				b.ReportMetric(float64(flops)*rounds*float64(b.N)/time.Since(start).Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
