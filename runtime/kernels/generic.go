@@ -6,3 +6,5 @@ package kernels
 const haveAsm = false
 
 func peakKernel(ISA, bool) (func(int) float32, int, bool) { return nil, 0, false }
+
+func micro(ISA) microKernel { return generic }

@@ -1,0 +1,144 @@
+package kernels
+
+import "fmt"
+
+// KC is the depth of one k-block: Gemm adds each block's products to C
+// before starting the next.
+const KC = 256
+
+// Gemm computes C += op(A)·op(B) for row-major float32 matrices, where
+// op(A) is m×k and op(B) is k×n:
+//
+//   - transA false: A is m×k with row stride lda ≥ k; true: A is k×m
+//     (so op(A) = Aᵀ) with lda ≥ m;
+//   - transB false: B is k×n with ldb ≥ n; true: B is n×k with ldb ≥ k;
+//   - C is m×n with ldc ≥ n; only those m×n elements are written.
+//
+// The result does not depend on the instruction-set level, the tile shape or
+// how work is split: every element of C is computed as
+//
+//	for each k-block of KC (in order): c = c + (0 + a₀b₀ + a₁b₁ + …)
+//
+// with every product and every sum rounded to float32 (no fused
+// multiply-add), in increasing k. Gemm panics if a slice is too short for
+// the dimensions given, as an out-of-range index would.
+func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if m == 0 || n == 0 || k == 0 {
+		return
+	}
+	checkMatrix("A", transA, m, k, a, lda)
+	checkMatrix("B", transB, k, n, b, ldb)
+	checkMatrix("C", false, m, n, c, ldc)
+	kern := micro(Level)
+	mr, nr := kern.mr, kern.nr
+	np := (n + nr - 1) / nr
+	mp := (m + mr - 1) / mr
+	bp := make([]float32, np*nr*min(k, KC))
+	ap := make([]float32, mp*mr*min(k, KC))
+	tile := make([]float32, mr*nr)
+	for pc := 0; pc < k; pc += KC {
+		kc := min(KC, k-pc)
+		packB(bp, transB, b, ldb, pc, kc, n, nr)
+		packA(ap, transA, a, lda, pc, kc, m, mr)
+		for jp := 0; jp < np; jp++ {
+			j0 := jp * nr
+			for ip := 0; ip < mp; ip++ {
+				i0 := ip * mr
+				av := ap[ip*mr*kc : (ip+1)*mr*kc]
+				bv := bp[jp*nr*kc : (jp+1)*nr*kc]
+				if i0+mr <= m && j0+nr <= n {
+					kern.run(kc, av, bv, c[i0*ldc+j0:], ldc)
+					continue
+				}
+				// An edge tile: run on a copy, then write back what is inside C.
+				rows, cols := min(mr, m-i0), min(nr, n-j0)
+				clear(tile)
+				for i := 0; i < rows; i++ {
+					copy(tile[i*nr:i*nr+cols], c[(i0+i)*ldc+j0:])
+				}
+				kern.run(kc, av, bv, tile, nr)
+				for i := 0; i < rows; i++ {
+					copy(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+cols], tile[i*nr:])
+				}
+			}
+		}
+	}
+}
+
+func checkMatrix(name string, trans bool, rows, cols int, s []float32, ld int) {
+	if trans {
+		rows, cols = cols, rows
+	}
+	if ld < cols || len(s) < (rows-1)*ld+cols {
+		panic(fmt.Sprintf("kernels.Gemm: %s is %d×%d with stride %d but has %d elements", name, rows, cols, ld, len(s)))
+	}
+}
+
+// packA copies rows [0, m) of op(A), columns [pc, pc+kc), into panels of mr
+// rows: panel ip holds, for each p, the mr values op(A)[ip·mr+i][pc+p]
+// (zero past row m).
+func packA(dst []float32, trans bool, a []float32, lda, pc, kc, m, mr int) {
+	for ip := 0; ip*mr < m; ip++ {
+		panel := dst[ip*mr*kc : (ip+1)*mr*kc]
+		for i := 0; i < mr; i++ {
+			row := ip*mr + i
+			for p := 0; p < kc; p++ {
+				v := float32(0)
+				if row < m {
+					if trans {
+						v = a[(pc+p)*lda+row]
+					} else {
+						v = a[row*lda+pc+p]
+					}
+				}
+				panel[p*mr+i] = v
+			}
+		}
+	}
+}
+
+// packB copies rows [pc, pc+kc) of op(B) into panels of nr columns: panel
+// jp holds, for each p, the nr values op(B)[pc+p][jp·nr+j] (zero past n).
+func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
+	for jp := 0; jp*nr < n; jp++ {
+		panel := dst[jp*nr*kc : (jp+1)*nr*kc]
+		for p := 0; p < kc; p++ {
+			for j := 0; j < nr; j++ {
+				col := jp*nr + j
+				v := float32(0)
+				if col < n {
+					if trans {
+						v = b[col*ldb+pc+p]
+					} else {
+						v = b[(pc+p)*ldb+col]
+					}
+				}
+				panel[p*nr+j] = v
+			}
+		}
+	}
+}
+
+// microKernel computes C[mr×nr] += Apanel·Bpanel for one k-block.
+type microKernel struct {
+	mr, nr int
+	run    func(kc int, a, b, c []float32, ldc int)
+}
+
+// goKernel is the pure-Go micro-kernel, and the twin every assembly kernel
+// must match bit for bit: a sum from zero in increasing p, each product
+// rounded (the float32 conversion forbids fusing), then added to C.
+func goKernel(kc int, a, b, c []float32, ldc int) {
+	const mr, nr = 4, 4
+	for i := 0; i < mr; i++ {
+		for j := 0; j < nr; j++ {
+			var s float32
+			for p := 0; p < kc; p++ {
+				s += float32(a[p*mr+i] * b[p*nr+j])
+			}
+			c[i*ldc+j] += s
+		}
+	}
+}
+
+var generic = microKernel{4, 4, goKernel}

@@ -1,0 +1,174 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/nngen/nngen/runtime"
+)
+
+// gemmCase holds operands laid out with padding: each matrix starts at an
+// odd offset inside a larger buffer, rows are longer than needed, and every
+// element of C's buffer outside the m×n result is a NaN guard.
+type gemmCase struct {
+	transA, transB      bool
+	m, n, k             int
+	a, b, c             []float32
+	lda, ldb, ldc, offC int
+	aOff, bOff          int
+}
+
+func newCase(r *runtime.RNG, transA, transB bool, m, n, k int) *gemmCase {
+	g := &gemmCase{transA: transA, transB: transB, m: m, n: n, k: k}
+	fill := func(rows, cols int) ([]float32, int, int) {
+		ld := cols + r.Intn(3)
+		off := 1 + r.Intn(3)
+		s := make([]float32, off+rows*ld+2)
+		for i := range s {
+			s[i] = float32(2*r.Float64() - 1)
+		}
+		return s, ld, off
+	}
+	ar, ac := m, k
+	if transA {
+		ar, ac = k, m
+	}
+	br, bc := k, n
+	if transB {
+		br, bc = n, k
+	}
+	g.a, g.lda, g.aOff = fill(ar, ac)
+	g.b, g.ldb, g.bOff = fill(br, bc)
+	g.ldc = n + r.Intn(3)
+	g.offC = 1 + r.Intn(3)
+	g.c = make([]float32, g.offC+m*g.ldc+3)
+	for i := range g.c {
+		g.c[i] = float32(math.NaN())
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			g.c[g.offC+i*g.ldc+j] = float32(2*r.Float64() - 1)
+		}
+	}
+	return g
+}
+
+func (g *gemmCase) run(level ISA) []float32 {
+	c := append([]float32(nil), g.c...)
+	saved := Level
+	Level = level
+	defer func() { Level = saved }()
+	Gemm(g.transA, g.transB, g.m, g.n, g.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+	return c
+}
+
+func (g *gemmCase) opA(i, p int) float64 {
+	if g.transA {
+		return float64(g.a[g.aOff+p*g.lda+i])
+	}
+	return float64(g.a[g.aOff+i*g.lda+p])
+}
+
+func (g *gemmCase) opB(p, j int) float64 {
+	if g.transB {
+		return float64(g.b[g.bOff+j*g.ldb+p])
+	}
+	return float64(g.b[g.bOff+p*g.ldb+j])
+}
+
+// check compares got with the product in float64. The bound is the
+// classical one for a float32 sum of k products: (k+2)·2⁻²⁴·(|c| + Σ|a·b|).
+func (g *gemmCase) check(t *testing.T, got []float32, what string) {
+	t.Helper()
+	for idx, v := range got {
+		i, j := (idx-g.offC)/g.ldc, (idx-g.offC)%g.ldc
+		inside := idx >= g.offC && i < g.m && j < g.n
+		if !inside {
+			if v == v {
+				t.Fatalf("%s: wrote %v outside C at buffer index %d", what, v, idx)
+			}
+			continue
+		}
+		c0 := float64(g.c[idx])
+		want, mag := c0, math.Abs(c0)
+		for p := 0; p < g.k; p++ {
+			want += g.opA(i, p) * g.opB(p, j)
+			mag += math.Abs(g.opA(i, p) * g.opB(p, j))
+		}
+		if math.Abs(float64(v)-want) > float64(g.k+2)*math.Ldexp(mag, -24) {
+			t.Fatalf("%s: C[%d][%d] = %v, want %v", what, i, j, v, want)
+		}
+	}
+}
+
+func levels() []ISA {
+	var l []ISA
+	for _, x := range []ISA{Generic, AVX2, AVX512} {
+		if x <= Detected {
+			l = append(l, x)
+		}
+	}
+	return l
+}
+
+// Gemm is correct for every transpose, shape and layout, and every level
+// this machine has gives the same bits as the pure-Go kernel.
+func TestGemm(t *testing.T) {
+	r := runtime.NewRNG(1)
+	sizes := []int{1, 2, 3, 5, 6, 7, 8, 13, 15, 16, 17, 31, 32, 33, 47}
+	cases := 0
+	for _, ta := range []bool{false, true} {
+		for _, tb := range []bool{false, true} {
+			for _, m := range sizes {
+				for _, n := range sizes {
+					k := 1 + r.Intn(40)
+					if cases%7 == 0 {
+						k = KC + 1 + r.Intn(KC) // several k-blocks
+					}
+					g := newCase(r, ta, tb, m, n, k)
+					ref := g.run(Generic)
+					g.check(t, ref, fmt.Sprintf("generic %v %v %dx%dx%d", ta, tb, m, n, k))
+					for _, level := range levels()[1:] {
+						got := g.run(level)
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(ref[i]) && !(got[i] != got[i] && ref[i] != ref[i]) {
+								t.Fatalf("%s %v %v %dx%dx%d: element %d is %v, the pure-Go kernel gives %v", level, ta, tb, m, n, k, i, got[i], ref[i])
+							}
+						}
+					}
+					cases++
+				}
+			}
+		}
+	}
+	t.Logf("%d cases at levels %v", cases, levels())
+}
+
+func TestGemmChecksLengths(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || fmt.Sprint(r) != "kernels.Gemm: A is 2×3 with stride 3 but has 5 elements" {
+			t.Fatalf("got %v", r)
+		}
+	}()
+	Gemm(false, false, 2, 2, 3, make([]float32, 5), 3, make([]float32, 6), 2, make([]float32, 4), 2)
+}
+
+// FuzzGemm draws shapes, transposes and strides from the fuzzer's bytes.
+func FuzzGemm(f *testing.F) {
+	f.Add(uint8(3), uint8(5), uint8(7), uint8(0), uint64(1))
+	f.Add(uint8(17), uint8(33), uint8(1), uint8(3), uint64(2))
+	f.Fuzz(func(t *testing.T, m, n, k, flags uint8, seed uint64) {
+		g := newCase(runtime.NewRNG(seed), flags&1 != 0, flags&2 != 0, 1+int(m%64), 1+int(n%64), 1+int(k)+int(flags>>2)*40)
+		ref := g.run(Generic)
+		g.check(t, ref, "generic")
+		for _, level := range levels()[1:] {
+			got := g.run(level)
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(ref[i]) && !(got[i] != got[i] && ref[i] != ref[i]) {
+					t.Fatalf("%s differs from the pure-Go kernel at %d", level, i)
+				}
+			}
+		}
+	})
+}
