@@ -49,6 +49,7 @@ test:
 generate:
 	$(GO) run ./internal/manifest/regen
 	cd asm && $(GO) run ./peak -out ../runtime/kernels/peak_amd64.s -stubs ../runtime/kernels/peak_amd64.go -pkg kernels
+	cd asm && $(GO) run ./gemm -out ../runtime/kernels/gemm_amd64.s -stubs ../runtime/kernels/gemm_stub_amd64.go -pkg kernels
 
 # Fail if the committed generated code differs from a fresh generation.
 check-generated: generate
@@ -116,7 +117,7 @@ clean:
 
 # Fuzz every reader for FUZZTIME each (CI runs them for 10s each).
 FUZZTIME ?= 60s
-FUZZ := ./gen:FuzzSpec ./runtime:FuzzSafetensors ./runtime/data:FuzzIDX ./runtime/data:FuzzCIFAR10
+FUZZ := ./gen:FuzzSpec ./runtime:FuzzSafetensors ./runtime/data:FuzzIDX ./runtime/data:FuzzCIFAR10 ./runtime/kernels:FuzzGemm
 fuzz:
 	@for t in $(FUZZ); do echo "fuzz $${t#*:} for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $${t%%:*} || exit 1; done
