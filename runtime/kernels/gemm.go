@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync"
+)
 
 // KC is the depth of one k-block: Gemm adds each block's products to C
 // before starting the next.
@@ -33,9 +36,12 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mp := (m + mr - 1) / mr
-	bp := make([]float32, np*nr*min(k, KC))
-	ap := make([]float32, mp*mr*min(k, KC))
-	tile := make([]float32, mr*nr)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.b = grow(sc.b, np*nr*min(k, KC))
+	sc.a = grow(sc.a, mp*mr*min(k, KC))
+	sc.tile = grow(sc.tile, mr*nr)
+	bp, ap, tile := sc.b, sc.a, sc.tile
 	for pc := 0; pc < k; pc += KC {
 		kc := min(KC, k-pc)
 		packB(bp, transB, b, ldb, pc, kc, n, nr)
@@ -80,17 +86,20 @@ func checkMatrix(name string, trans bool, rows, cols int, s []float32, ld int) {
 func packA(dst []float32, trans bool, a []float32, lda, pc, kc, m, mr int) {
 	for ip := 0; ip*mr < m; ip++ {
 		panel := dst[ip*mr*kc : (ip+1)*mr*kc]
-		for i := 0; i < mr; i++ {
+		rows := min(mr, m-ip*mr)
+		if rows < mr {
+			clear(panel)
+		}
+		for i := 0; i < rows; i++ {
 			row := ip*mr + i
-			for p := 0; p < kc; p++ {
-				v := float32(0)
-				if row < m {
-					if trans {
-						v = a[(pc+p)*lda+row]
-					} else {
-						v = a[row*lda+pc+p]
-					}
+			if trans { // op(A)[row][pc+p] = A[pc+p][row]
+				for p := 0; p < kc; p++ {
+					panel[p*mr+i] = a[(pc+p)*lda+row]
 				}
+				continue
+			}
+			src := a[row*lda+pc : row*lda+pc+kc]
+			for p, v := range src {
 				panel[p*mr+i] = v
 			}
 		}
@@ -102,21 +111,36 @@ func packA(dst []float32, trans bool, a []float32, lda, pc, kc, m, mr int) {
 func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 	for jp := 0; jp*nr < n; jp++ {
 		panel := dst[jp*nr*kc : (jp+1)*nr*kc]
-		for p := 0; p < kc; p++ {
-			for j := 0; j < nr; j++ {
-				col := jp*nr + j
-				v := float32(0)
-				if col < n {
-					if trans {
-						v = b[col*ldb+pc+p]
-					} else {
-						v = b[(pc+p)*ldb+col]
-					}
-				}
+		cols := min(nr, n-jp*nr)
+		if cols < nr {
+			clear(panel)
+		}
+		if !trans { // each row of the panel is a contiguous run of B
+			for p := 0; p < kc; p++ {
+				copy(panel[p*nr:p*nr+cols], b[(pc+p)*ldb+jp*nr:])
+			}
+			continue
+		}
+		for j := 0; j < cols; j++ { // op(B)[pc+p][col] = B[col][pc+p]
+			src := b[(jp*nr+j)*ldb+pc : (jp*nr+j)*ldb+pc+kc]
+			for p, v := range src {
 				panel[p*nr+j] = v
 			}
 		}
 	}
+}
+
+// scratch holds Gemm's packing buffers between calls, so that a call
+// allocates nothing once its sizes have been seen.
+type scratch struct{ a, b, tile []float32 }
+
+var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
+
+func grow(s []float32, n int) []float32 {
+	if cap(s) < n {
+		return make([]float32, n)
+	}
+	return s[:n]
 }
 
 // microKernel computes C[mr×nr] += Apanel·Bpanel for one k-block.
