@@ -235,6 +235,9 @@ func (e *emitter) modelType(f *jen.File) {
 		}
 	}
 	fields = append(fields, jen.Id("grad").Index(jen.Lit(2)).Index(jen.Lit(e.maxGrad)).Add(e.typ()).Comment("gradients of activations, used in turn"))
+	if e.batched() {
+		fields = append(fields, jen.Id("bat").Id("batchState").Comment("whole-batch buffers for ForwardBatch and TrainBatch"))
+	}
 	f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 	f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 	f.Type().Id("Model").Struct(fields...)
@@ -474,6 +477,10 @@ func (e *emitter) lossFunc(f *jen.File) {
 	f.Commentf("Loss returns %q, the spec's loss.", e.n.Loss)
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Loss").Params().String().Block(jen.Return(jen.Lit(e.n.Loss)))
 
+	if e.batched() {
+		e.batchFuncs(f)
+		return
+	}
 	xi := jen.Parens(jen.Op("*").Index(jen.Id("InputSize")).Add(e.typ())).Call(jen.Id("x").Index(jen.Id("i").Op("*").Id("InputSize"), jen.Empty()))
 	f.Comment("ForwardBatch runs Forward on each sample of x (InputSize values each, one")
 	f.Comment("after another) and writes the outputs, one after another, to out. It panics")

@@ -23,6 +23,7 @@ package mlp
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -48,6 +49,7 @@ type Model struct {
 	a3     [128]float32       // layer 3 output [128]
 	a5     [10]float32        // layer 5 output [10]
 	grad   [2][784]float32    // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -2333,38 +2335,171 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n  int          // capacity, in samples
+	a1 []float32    // layer 1 output, 256 per sample
+	a3 []float32    // layer 3 output, 128 per sample
+	a5 []float32    // layer 5 output, 10 per sample
+	g  [2][]float32 // gradients of activations, 784 per sample, used in turn
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a1 = make([]float32, n*256)
+	m.bat.a3 = make([]float32, n*128)
+	m.bat.a5 = make([]float32, n*10)
+	m.bat.g[0] = make([]float32, n*784)
+	m.bat.g[1] = make([]float32, n*784)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: flatten, [1 28 28] → [784] (mlp.yaml:5): nothing to compute
+	// layer 1: linear 784→256 + relu, [784] → [256] (mlp.yaml:6)
+	{
+		x := x[:n*784]
+		y := m.bat.a1[:n*256]
+		for r := 0; r < n; r++ {
+			copy(y[r*256:(r+1)*256], m.params[200704:200960])
+		}
+		kernels.Gemm(false, true, n, 256, 784, x, 784, m.params[0:200704], 784, y, 256)
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 3: linear 256→128 + relu, [256] → [128] (mlp.yaml:8)
+	{
+		x := m.bat.a1[:n*256]
+		y := m.bat.a3[:n*128]
+		for r := 0; r < n; r++ {
+			copy(y[r*128:(r+1)*128], m.params[233728:233856])
+		}
+		kernels.Gemm(false, true, n, 128, 256, x, 256, m.params[200960:233728], 256, y, 128)
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 5: linear 128→10, [128] → [10] (mlp.yaml:10)
+	{
+		x := m.bat.a3[:n*128]
+		y := m.bat.a5[:n*10]
+		for r := 0; r < n; r++ {
+			copy(y[r*10:(r+1)*10], m.params[235136:235146])
+		}
+		kernels.Gemm(false, true, n, 10, 128, x, 128, m.params[233856:235136], 128, y, 10)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 5: linear 128→10, [128] → [10] (mlp.yaml:10)
+	{
+		x := m.bat.a3[:n*128]
+		dy := m.bat.g[0][:n*10]
+		gb := m.grads[235136:235146]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*10 : (r+1)*10] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 10, 128, n, dy, 10, x, 128, m.grads[233856:235136], 128)
+		dx := m.bat.g[1][:n*128]
+		clear(dx)
+		kernels.Gemm(false, false, n, 128, 10, dy, 10, m.params[233856:235136], 128, dx, 128)
+	}
+	// layer 3: linear 256→128 + relu, [256] → [128] (mlp.yaml:8)
+	{
+		x := m.bat.a1[:n*256]
+		dy := m.bat.g[1][:n*128]
+		y := m.bat.a3[:n*128]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[233728:233856]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*128 : (r+1)*128] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 128, 256, n, dy, 128, x, 256, m.grads[200960:233728], 256)
+		dx := m.bat.g[0][:n*256]
+		clear(dx)
+		kernels.Gemm(false, false, n, 256, 128, dy, 128, m.params[200960:233728], 256, dx, 256)
+	}
+	// layer 1: linear 784→256 + relu, [784] → [256] (mlp.yaml:6)
+	{
+		x := x[:n*784]
+		dy := m.bat.g[0][:n*256]
+		y := m.bat.a1[:n*256]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[200704:200960]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*256 : (r+1)*256] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 256, 784, n, dy, 256, x, 784, m.grads[0:200704], 784)
+	}
+	// layer 0: flatten, [1 28 28] → [784] (mlp.yaml:5): nothing to compute
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("mlp.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a5[:n*10])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("mlp.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a5[:n*10]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("mlp: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

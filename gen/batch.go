@@ -1,0 +1,245 @@
+package gen
+
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
+
+// KernelsPath is the import path of the kernels batched code calls.
+const KernelsPath = "github.com/nngen/nngen/runtime/kernels"
+
+// batched reports whether the network runs its batch entry points as
+// whole-batch matrix products: every layer is linear, an activation or
+// flatten (convolutions and pools need im2col, not written yet), in float32.
+func (e *emitter) batched() bool {
+	if e.opt.Float64 {
+		return false
+	}
+	for _, l := range e.n.Layers {
+		switch l.Op.(type) {
+		case *linearOp, *actOp, *flattenOp:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// bufSlice renders the batch slice holding a plan buffer for n samples.
+func (e *emitter) bufSlice(name string, size int) *jen.Statement {
+	if name == "in" {
+		return jen.Id("x").Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+	}
+	return jen.Id("m").Dot("bat").Dot(name).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+}
+
+// batchFields returns the batchState fields: one slice per activation
+// buffer and the two gradient buffers.
+func (e *emitter) batchFields() []jen.Code {
+	fields := []jen.Code{jen.Id("n").Int().Comment("capacity, in samples")}
+	for _, p := range e.plan {
+		if p.out != "in" && p.out != p.in {
+			fields = append(fields, jen.Id(p.out).Index().Float32().Commentf("layer %s output, %d per sample", p.l.Key, p.l.Out.Size()))
+		}
+	}
+	return append(fields, jen.Id("g").Index(jen.Lit(2)).Index().Float32().Commentf("gradients of activations, %d per sample, used in turn", e.maxGrad))
+}
+
+// batchFuncs emits growBatch, forwardBatch, backwardBatch and the batched
+// ForwardBatch and TrainBatch.
+func (e *emitter) batchFuncs(f *jen.File) {
+	f.Comment("batchState holds a whole batch's activations and gradients. It grows to")
+	f.Comment("the largest batch seen and is reused, so batches allocate nothing after it.")
+	f.Type().Id("batchState").Struct(e.batchFields()...)
+
+	grow := []jen.Code{
+		jen.If(jen.Id("n").Op("<=").Id("m").Dot("bat").Dot("n")).Block(jen.Return()),
+		jen.Id("m").Dot("bat").Dot("n").Op("=").Id("n"),
+	}
+	for _, p := range e.plan {
+		if p.out != "in" && p.out != p.in {
+			grow = append(grow, jen.Id("m").Dot("bat").Dot(p.out).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(p.l.Out.Size())))
+		}
+	}
+	for i := 0; i < 2; i++ {
+		grow = append(grow, jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(i)).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(e.maxGrad)))
+	}
+	f.Comment("growBatch makes room for batches of n samples.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("growBatch").Params(jen.Id("n").Int()).Block(grow...)
+
+	c := &opCtx{b: newBlock(1, e.ft), ft: e.ft, used: map[string]bool{}}
+	i := ivar("i")
+	var fwd []jen.Code
+	for _, p := range e.plan {
+		l := p.l
+		K, O := l.In.Size(), l.Out.Size()
+		switch o := l.Op.(type) {
+		case *flattenOp:
+			fwd = append(fwd, jen.Commentf("%s: nothing to compute", e.header(l)))
+		case *actOp:
+			fwd = append(fwd, jen.Comment(e.header(l)).Line().Block(
+				jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+				jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
+				jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+					jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(o.fn, at("x", i))),
+				),
+			))
+		case *linearOp:
+			w, b := l.Params[0], (*Param)(nil)
+			if o.bias {
+				b = l.Params[1]
+			}
+			body := []jen.Code{
+				jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+				jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
+			}
+			if b != nil {
+				body = append(body, jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Id("n"), jen.Id("r").Op("++")).Block(
+					jen.Copy(jen.Id("y").Index(jen.Id("r").Op("*").Lit(O), jen.Parens(jen.Id("r").Op("+").Lit(1)).Op("*").Lit(O)),
+						jen.Id("m").Dot("params").Index(jen.Lit(b.Offset), jen.Lit(b.Offset+b.Size))),
+				))
+			} else {
+				body = append(body, jen.Clear(jen.Id("y")))
+			}
+			body = append(body, jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Id("n"), jen.Lit(O), jen.Lit(K),
+				jen.Id("x"), jen.Lit(K), jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K), jen.Id("y"), jen.Lit(O)))
+			if l.Act != "" {
+				body = append(body, jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+					jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(l.Act, at("y", i))),
+				))
+			}
+			fwd = append(fwd, jen.Comment(e.header(l)).Line().Block(body...))
+		}
+	}
+	f.Comment("forwardBatch runs every layer on n samples at once (x holds them one after")
+	f.Comment("another); linear layers are matrix products over the whole batch.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forwardBatch").Params(jen.Id("x").Index().Float32(), jen.Id("n").Int()).Block(fwd...)
+
+	var bwd []jen.Code
+	cur := 0
+	for k := len(e.plan) - 1; k >= 0; k-- {
+		p := e.plan[k]
+		l := p.l
+		K, O := l.In.Size(), l.Out.Size()
+		gy := jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(cur)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(O))
+		gx := jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(1-cur)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(K))
+		switch o := l.Op.(type) {
+		case *flattenOp:
+			bwd = append(bwd, jen.Commentf("%s: nothing to compute", e.header(l)))
+			continue
+		case *actOp:
+			if !p.needDX {
+				bwd = append(bwd, jen.Commentf("%s: nothing to compute", e.header(l)))
+				continue
+			}
+			b := newBlock(1, e.ft)
+			c.activationGrad(b, o.fn, "dx", "dy", at("y", i), i)
+			bwd = append(bwd, jen.Comment(e.header(l)).Line().Block(
+				jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
+				jen.Id("dy").Op(":=").Add(gy),
+				jen.Id("dx").Op(":=").Add(gx),
+				jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...),
+			))
+		case *linearOp:
+			w := l.Params[0]
+			body := []jen.Code{
+				jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+				jen.Id("dy").Op(":=").Add(gy),
+			}
+			if l.Act != "" {
+				b := newBlock(1, e.ft)
+				c.activationGrad(b, l.Act, "dy", "dy", at("y", i), i)
+				body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
+					jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...))
+			}
+			if o.bias {
+				bp := l.Params[1]
+				body = append(body,
+					jen.Id("gb").Op(":=").Id("m").Dot("grads").Index(jen.Lit(bp.Offset), jen.Lit(bp.Offset+bp.Size)),
+					jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Id("n"), jen.Id("r").Op("++")).Block(
+						jen.For(jen.List(jen.Id("o"), jen.Id("v")).Op(":=").Range().Id("dy").Index(jen.Id("r").Op("*").Lit(O), jen.Parens(jen.Id("r").Op("+").Lit(1)).Op("*").Lit(O))).Block(
+							jen.Id("gb").Index(jen.Id("o")).Op("+=").Id("v"),
+						),
+					))
+			}
+			wv := jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size))
+			body = append(body, jen.Qual(KernelsPath, "Gemm").Call(jen.True(), jen.False(), jen.Lit(O), jen.Lit(K), jen.Id("n"),
+				jen.Id("dy"), jen.Lit(O), jen.Id("x"), jen.Lit(K), jen.Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K)))
+			if p.needDX {
+				body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
+					jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.False(), jen.Id("n"), jen.Lit(K), jen.Lit(O),
+						jen.Id("dy"), jen.Lit(O), wv, jen.Lit(K), jen.Id("dx"), jen.Lit(K)))
+			}
+			bwd = append(bwd, jen.Comment(e.header(l)).Line().Block(body...))
+		}
+		if p.needDX {
+			cur = 1 - cur
+		}
+	}
+	f.Comment("backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n")
+	f.Comment("samples in x) and adds the parameter gradients: the weight gradient of a")
+	f.Comment("linear layer is one matrix product over the batch.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("backwardBatch").Params(jen.Id("x").Index().Float32(), jen.Id("n").Int()).Block(bwd...)
+
+	out := e.bufSlice(e.outField(), e.n.Output.Size())
+	f.Comment("ForwardBatch runs the network on each sample of x (InputSize values each,")
+	f.Comment("one after another) and writes the outputs, one after another, to out, with")
+	f.Comment("every linear layer one matrix product over the batch. It panics if the")
+	f.Comment("lengths do not describe the same number of samples.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Float32()).Block(
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
+				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
+		),
+		jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
+		jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
+		jen.Copy(jen.Id("out"), out),
+	)
+
+	row := func(s string) *jen.Statement {
+		return jen.Id(s).Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputSize"))
+	}
+	var perRow []jen.Code
+	var check jen.Code
+	if e.n.Loss == "cross_entropy" {
+		check = jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n")
+		perRow = []jen.Code{
+			jen.Id("label").Op(":=").Id("b").Dot("Labels").Index(jen.Id("i")),
+			jen.If(jen.Id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("OutputSize")).Block(
+				jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+": label %d is not in [0, %d)"), jen.Id("label"), jen.Id("OutputSize"))),
+			),
+			jen.Id("o").Op(":=").Add(row("out")),
+			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, "CrossEntropy").Call(jen.Id("o"), jen.Id("label"), jen.Id("scale"), row("dy"))),
+			jen.If(jen.Qual(RuntimePath, "Argmax").Call(jen.Id("o")).Op("==").Id("label")).Block(jen.Id("correct").Op("++")),
+		}
+	} else {
+		check = jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize")
+		perRow = []jen.Code{
+			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, "MSE").Call(row("out"), row("b.Targets"), jen.Id("scale"), row("dy"))),
+		}
+	}
+	f.Comment("TrainBatch runs forward, loss and backward on every sample of b, each linear")
+	f.Comment("layer as matrix products over the whole batch, and adds scale × the sum of")
+	f.Comment("their parameter gradients into the gradients: pass scale = 1/N for the")
+	f.Comment("gradient of the mean loss over N samples (PyTorch's default reduction). It")
+	f.Comment("returns the summed loss and, for cross_entropy, how many samples scored their")
+	f.Comment("label highest. After the first batch of a size it allocates nothing.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
+		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(jen.Float32()), jen.Id("scale").Float32()).
+		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(
+		jen.Id("x").Op(":=").Id("b").Dot("X"),
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(check)).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(fmt.Sprintf("%s.TrainBatch: %%d inputs do not match the batch's %ss", e.pkg, map[string]string{"cross_entropy": "label", "mse": "target"}[e.n.Loss])), jen.Len(jen.Id("x")))),
+		),
+		jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
+		jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
+		jen.Id("out").Op(":=").Add(out),
+		jen.Id("dy").Op(":=").Id("m").Dot("bat").Dot("g").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("n").Op("*").Id("OutputSize")),
+		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(perRow...),
+		jen.Id("m").Dot("backwardBatch").Call(jen.Id("x"), jen.Id("n")),
+		jen.Return(),
+	)
+}

@@ -1,0 +1,46 @@
+package train_test
+
+import (
+	"math"
+	"testing"
+
+	"github.com/nngen/nngen/generated/mlp"
+	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/kernels"
+)
+
+// The MLP's TrainBatch runs its linear layers through kernels.Gemm; its
+// loss and gradients are bit-identical at every instruction-set level this
+// machine has.
+func TestTrainBatchSameBitsAtEveryLevel(t *testing.T) {
+	d := mlpData()
+	b := runtime.Batch[float32]{X: d.X[:40*784], Labels: d.Y[:40]}
+	var ref []uint32
+	var refLoss float64
+	saved := kernels.Level
+	defer func() { kernels.Level = saved }()
+	levels := 0
+	for _, level := range []kernels.ISA{kernels.Generic, kernels.AVX2, kernels.AVX512} {
+		if level > kernels.Detected {
+			continue
+		}
+		levels++
+		kernels.Level = level
+		m := mlp.New()
+		loss, _ := m.TrainBatch(b, 1.0/40)
+		var g []uint32
+		for _, p := range m.Params() {
+			for _, v := range p.Grad {
+				g = append(g, math.Float32bits(v))
+			}
+		}
+		if ref == nil {
+			ref, refLoss = g, loss
+			continue
+		}
+		if loss != refLoss || !equalBits(ref, g) {
+			t.Fatalf("%s: TrainBatch differs from the generic level", level)
+		}
+	}
+	t.Logf("%d levels agree bit for bit", levels)
+}
