@@ -8,8 +8,9 @@
 // removes every assembly file; other architectures than amd64 always run
 // the generic (pure Go) path.
 //
-// Today the package holds the peak-throughput kernels behind the
-// achieved/peak figures; the matrix and convolution kernels join them here.
+// It holds Gemm (packed SGEMM whose result is the same bits at every level),
+// which generated networks of linear layers call for whole batches, and the
+// peak-throughput kernels behind the achieved/peak figures.
 package kernels
 
 import (
@@ -30,6 +31,7 @@ const (
 	AVX512             // AVX-512F, 512-bit vectors
 )
 
+// String returns the level as NNGEN_ISA spells it: generic, avx2 or avx512.
 func (i ISA) String() string {
 	switch i {
 	case AVX2:

@@ -78,6 +78,7 @@ type NonFiniteError struct {
 	Checkpoint   string // the checkpoint kept, "" if none was written yet
 }
 
+// Error says what the loss was, where, and which checkpoint was kept.
 func (e *NonFiniteError) Error() string {
 	s := fmt.Sprintf("train: loss is %v at epoch %d, batch %d; stopped before applying that step", e.Loss, e.Epoch, e.Batch)
 	if e.Checkpoint != "" {
