@@ -10,15 +10,15 @@ import (
 const KernelsPath = "github.com/nngen/nngen/runtime/kernels"
 
 // batched reports whether the network runs its batch entry points as
-// whole-batch matrix products: every layer is linear, an activation or
-// flatten (convolutions and pools need im2col, not written yet), in float32.
+// whole-batch matrix products: every layer is linear, a convolution (im2col
+// and a product per sample), a pool, an activation or flatten, in float32.
 func (e *emitter) batched() bool {
 	if e.opt.Float64 {
 		return false
 	}
 	for _, l := range e.n.Layers {
 		switch l.Op.(type) {
-		case *linearOp, *actOp, *flattenOp:
+		case *linearOp, *convOp, *poolOp, *actOp, *flattenOp:
 		default:
 			return false
 		}
@@ -42,6 +42,18 @@ func (e *emitter) batchFields() []jen.Code {
 		if p.out != "in" && p.out != p.in {
 			fields = append(fields, jen.Id(p.out).Index().Float32().Commentf("layer %s output, %d per sample", p.l.Key, p.l.Out.Size()))
 		}
+		switch o := p.l.Op.(type) {
+		case *convOp:
+			g := o.win.grid(p.l.In)
+			q, pp := g.C*g.k[0]*g.k[1], g.OH*g.OW
+			fields = append(fields,
+				jen.Id(fmt.Sprintf("cols%d", p.l.Index)).Index().Float32().Commentf("layer %s patches (im2col), %d×%d per sample", p.l.Key, q, pp),
+				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample", p.l.Key))
+		case *poolOp:
+			if o.max {
+				fields = append(fields, jen.Id(fmt.Sprintf("arg%d", p.l.Index)).Index().Int32().Commentf("layer %s argmax, %d per sample", p.l.Key, p.l.Out.Size()))
+			}
+		}
 	}
 	return append(fields, jen.Id("g").Index(jen.Lit(2)).Index().Float32().Commentf("gradients of activations, %d per sample, used in turn", e.maxGrad))
 }
@@ -62,8 +74,41 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			grow = append(grow, jen.Id("m").Dot("bat").Dot(p.out).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(p.l.Out.Size())))
 		}
 	}
+	for _, p := range e.plan {
+		switch o := p.l.Op.(type) {
+		case *convOp:
+			g := o.win.grid(p.l.In)
+			qp := g.C * g.k[0] * g.k[1] * g.OH * g.OW
+			grow = append(grow,
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(qp)),
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)))
+		case *poolOp:
+			if o.max {
+				grow = append(grow, jen.Id("m").Dot("bat").Dot(fmt.Sprintf("arg%d", p.l.Index)).Op("=").Make(jen.Index().Int32(), jen.Id("n").Op("*").Lit(p.l.Out.Size())))
+			}
+		}
+	}
 	for i := 0; i < 2; i++ {
 		grow = append(grow, jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(i)).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(e.maxGrad)))
+	}
+	for _, p := range e.plan {
+		var g grid
+		replicate := false
+		switch o := p.l.Op.(type) {
+		case *convOp:
+			g, replicate = o.win.grid(p.l.In), o.mode == "replicate"
+		case *poolOp:
+			g = o.win.grid(p.l.In)
+		default:
+			continue
+		}
+		f.Commentf("win%d is the window geometry of layer %s.", p.l.Index, p.l.Key)
+		f.Var().Id(fmt.Sprintf("win%d", p.l.Index)).Op("=").Qual(KernelsPath, "Window").Values(jen.Dict{
+			jen.Id("C"): jen.Lit(g.C), jen.Id("H"): jen.Lit(g.H), jen.Id("W"): jen.Lit(g.W),
+			jen.Id("KH"): jen.Lit(g.k[0]), jen.Id("KW"): jen.Lit(g.k[1]), jen.Id("SH"): jen.Lit(g.s[0]), jen.Id("SW"): jen.Lit(g.s[1]),
+			jen.Id("PH"): jen.Lit(g.p[0]), jen.Id("PW"): jen.Lit(g.p[1]), jen.Id("OH"): jen.Lit(g.OH), jen.Id("OW"): jen.Lit(g.OW),
+			jen.Id("Replicate"): jen.Lit(replicate),
+		})
 	}
 	f.Comment("growBatch makes room for batches of n samples.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("growBatch").Params(jen.Id("n").Int()).Block(grow...)
@@ -85,6 +130,10 @@ func (e *emitter) batchFuncs(f *jen.File) {
 					jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(o.fn, at("x", i))),
 				),
 			))
+		case *convOp:
+			fwd = append(fwd, e.convForward(p, o, c))
+		case *poolOp:
+			fwd = append(fwd, e.poolForward(p, o))
 		case *linearOp:
 			w, b := l.Params[0], (*Param)(nil)
 			if o.bias {
@@ -141,6 +190,14 @@ func (e *emitter) batchFuncs(f *jen.File) {
 				jen.Id("dx").Op(":=").Add(gx),
 				jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...),
 			))
+		case *convOp:
+			bwd = append(bwd, e.convBackward(p, o, c, gy, gx))
+		case *poolOp:
+			if !p.needDX {
+				bwd = append(bwd, jen.Commentf("%s: nothing to compute", e.header(l)))
+				continue
+			}
+			bwd = append(bwd, e.poolBackward(p, o, gy, gx))
 		case *linearOp:
 			w := l.Params[0]
 			body := []jen.Code{
@@ -242,4 +299,128 @@ func (e *emitter) batchFuncs(f *jen.File) {
 		jen.Id("m").Dot("backwardBatch").Call(jen.Id("x"), jen.Id("n")),
 		jen.Return(),
 	)
+}
+
+// sample slices a batch slice to sample s of size per sample.
+func sample(s string, size int) *jen.Statement {
+	return jen.Id(s).Index(jen.Id("s").Op("*").Lit(size), jen.Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(size))
+}
+
+func perSample(body ...jen.Code) *jen.Statement {
+	return jen.For(jen.Id("s").Op(":=").Lit(0), jen.Id("s").Op("<").Id("n"), jen.Id("s").Op("++")).Block(body...)
+}
+
+// convForward lowers a convolution over the batch: per sample, im2col and
+// Y = bias + W·cols.
+func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
+	l := p.l
+	g := o.win.grid(l.In)
+	K, Q, P := l.In.Size(), g.C*g.k[0]*g.k[1], g.OH*g.OW
+	O := o.out
+	win := jen.Op("&").Id(fmt.Sprintf("win%d", l.Index))
+	w := l.Params[0]
+	body := []jen.Code{
+		jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+		jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)),
+		jen.Id("cols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(Q*P)),
+		jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
+	}
+	inner := []jen.Code{
+		jen.Id("cs").Op(":=").Add(sample("cols", Q*P)),
+		jen.Qual(KernelsPath, "Im2col").Call(win, sample("x", K), jen.Id("cs")),
+		jen.Id("ys").Op(":=").Add(sample("y", O*P)),
+	}
+	if o.bias {
+		b := l.Params[1]
+		inner = append(inner, jen.For(jen.Id("oc").Op(":=").Lit(0), jen.Id("oc").Op("<").Lit(O), jen.Id("oc").Op("++")).Block(
+			jen.Id("bv").Op(":=").Id("m").Dot("params").Index(jen.Lit(b.Offset).Op("+").Id("oc")),
+			jen.Id("row").Op(":=").Id("ys").Index(jen.Id("oc").Op("*").Lit(P), jen.Parens(jen.Id("oc").Op("+").Lit(1)).Op("*").Lit(P)),
+			jen.For(jen.Id("i").Op(":=").Range().Id("row")).Block(jen.Id("row").Index(jen.Id("i")).Op("=").Id("bv")),
+		))
+	} else {
+		inner = append(inner, jen.Clear(jen.Id("ys")))
+	}
+	inner = append(inner, jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.False(), jen.Lit(O), jen.Lit(P), jen.Lit(Q),
+		jen.Id("w"), jen.Lit(Q), jen.Id("cs"), jen.Lit(P), jen.Id("ys"), jen.Lit(P)))
+	body = append(body, perSample(inner...))
+	if l.Act != "" {
+		body = append(body, jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+			jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(l.Act, at("y", ivar("i")))),
+		))
+	}
+	return jen.Comment(e.header(l)).Line().Block(body...)
+}
+
+// convBackward: per sample, gW += dY·colsᵀ and, when needed,
+// dx = col2im(Wᵀ·dY).
+func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Code) jen.Code {
+	l := p.l
+	g := o.win.grid(l.In)
+	K, Q, P := l.In.Size(), g.C*g.k[0]*g.k[1], g.OH*g.OW
+	O := o.out
+	w := l.Params[0]
+	body := []jen.Code{
+		jen.Id("dy").Op(":=").Add(gy),
+		jen.Id("cols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(Q*P)),
+	}
+	if l.Act != "" {
+		b := newBlock(1, e.ft)
+		c.activationGrad(b, l.Act, "dy", "dy", at("y", ivar("i")), ivar("i"))
+		body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)),
+			jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...))
+	}
+	if o.bias {
+		b := l.Params[1]
+		body = append(body, jen.Id("gb").Op(":=").Id("m").Dot("grads").Index(jen.Lit(b.Offset), jen.Lit(b.Offset+b.Size)),
+			perSample(jen.For(jen.Id("oc").Op(":=").Lit(0), jen.Id("oc").Op("<").Lit(O), jen.Id("oc").Op("++")).Block(
+				jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Id("dy").Index(jen.Id("s").Op("*").Lit(O*P).Op("+").Id("oc").Op("*").Lit(P), jen.Id("s").Op("*").Lit(O*P).Op("+").Parens(jen.Id("oc").Op("+").Lit(1)).Op("*").Lit(P))).Block(
+					jen.Id("gb").Index(jen.Id("oc")).Op("+=").Id("v"),
+				),
+			)))
+	}
+	body = append(body, jen.Id("gw").Op(":=").Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
+		perSample(jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Lit(O), jen.Lit(Q), jen.Lit(P),
+			sample("dy", O*P), jen.Lit(P), sample("cols", Q*P), jen.Lit(P), jen.Id("gw"), jen.Lit(Q))))
+	if p.needDX {
+		body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
+			jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
+			jen.Id("dcols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)),
+			perSample(
+				jen.Clear(jen.Id("dcols")),
+				jen.Qual(KernelsPath, "Gemm").Call(jen.True(), jen.False(), jen.Lit(Q), jen.Lit(P), jen.Lit(O),
+					jen.Id("w"), jen.Lit(Q), sample("dy", O*P), jen.Lit(P), jen.Id("dcols"), jen.Lit(P)),
+				jen.Qual(KernelsPath, "Col2im").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), jen.Id("dcols"), sample("dx", K)),
+			))
+	}
+	return jen.Comment(e.header(l)).Line().Block(body...)
+}
+
+func (e *emitter) poolForward(p *layerPlan, o *poolOp) jen.Code {
+	l := p.l
+	K, O := l.In.Size(), l.Out.Size()
+	win := jen.Op("&").Id(fmt.Sprintf("win%d", l.Index))
+	body := []jen.Code{
+		jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+		jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
+	}
+	if o.max {
+		body = append(body, jen.Id("arg").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("arg%d", l.Index)),
+			perSample(jen.Qual(KernelsPath, "MaxPool").Call(win, sample("x", K), sample("y", O), sample("arg", O))))
+	} else {
+		body = append(body, perSample(jen.Qual(KernelsPath, "AvgPool").Call(win, sample("x", K), sample("y", O))))
+	}
+	return jen.Comment(e.header(l)).Line().Block(body...)
+}
+
+func (e *emitter) poolBackward(p *layerPlan, o *poolOp, gy, gx jen.Code) jen.Code {
+	l := p.l
+	K, O := l.In.Size(), l.Out.Size()
+	body := []jen.Code{jen.Id("dy").Op(":=").Add(gy), jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx"))}
+	if o.max {
+		body = append(body, jen.Id("arg").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("arg%d", l.Index)),
+			perSample(jen.Qual(KernelsPath, "MaxPoolBackward").Call(sample("dy", O), sample("arg", O), sample("dx", K))))
+	} else {
+		body = append(body, perSample(jen.Qual(KernelsPath, "AvgPoolBackward").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("dy", O), sample("dx", K))))
+	}
+	return jen.Comment(e.header(l)).Line().Block(body...)
 }

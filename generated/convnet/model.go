@@ -26,6 +26,7 @@ package convnet
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -55,6 +56,7 @@ type Model struct {
 	a7     [120]float32       // layer fc1 output [120]
 	a9     [10]float32        // layer fc2 output [10]
 	grad   [2][2352]float32   // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1644,38 +1646,358 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer conv1 output, 2352 per sample
+	cols0  []float32    // layer conv1 patches (im2col), 75×784 per sample
+	dcols0 []float32    // layer conv1 patch gradients of one sample
+	a2     []float32    // layer 2 output, 588 per sample
+	arg2   []int32      // layer 2 argmax, 588 per sample
+	a3     []float32    // layer conv2 output, 1600 per sample
+	cols3  []float32    // layer conv2 patches (im2col), 75×100 per sample
+	dcols3 []float32    // layer conv2 patch gradients of one sample
+	a5     []float32    // layer 5 output, 400 per sample
+	a7     []float32    // layer fc1 output, 120 per sample
+	a9     []float32    // layer fc2 output, 10 per sample
+	g      [2][]float32 // gradients of activations, 2352 per sample, used in turn
+}
+
+// win0 is the window geometry of layer conv1.
+var win0 = kernels.Window{
+	C:         3,
+	H:         32,
+	KH:        5,
+	KW:        5,
+	OH:        28,
+	OW:        28,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         32,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         3,
+	H:         28,
+	KH:        2,
+	KW:        2,
+	OH:        14,
+	OW:        14,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         28,
+}
+
+// win3 is the window geometry of layer conv2.
+var win3 = kernels.Window{
+	C:         3,
+	H:         14,
+	KH:        5,
+	KW:        5,
+	OH:        10,
+	OW:        10,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         14,
+}
+
+// win5 is the window geometry of layer 5.
+var win5 = kernels.Window{
+	C:         16,
+	H:         10,
+	KH:        2,
+	KW:        2,
+	OH:        5,
+	OW:        5,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         10,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*2352)
+	m.bat.a2 = make([]float32, n*588)
+	m.bat.a3 = make([]float32, n*1600)
+	m.bat.a5 = make([]float32, n*400)
+	m.bat.a7 = make([]float32, n*120)
+	m.bat.a9 = make([]float32, n*10)
+	m.bat.cols0 = make([]float32, n*58800)
+	m.bat.dcols0 = make([]float32, 58800)
+	m.bat.arg2 = make([]int32, n*588)
+	m.bat.cols3 = make([]float32, n*7500)
+	m.bat.dcols3 = make([]float32, 7500)
+	m.bat.g[0] = make([]float32, n*2352)
+	m.bat.g[1] = make([]float32, n*2352)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer conv1: conv2d 3→3 k5 s1 p0 + relu, [3 32 32] → [3 28 28] (convnet.yaml:5)
+	{
+		x := x[:n*3072]
+		y := m.bat.a0[:n*2352]
+		cols := m.bat.cols0[:n*58800]
+		w := m.params[0:225]
+		for s := 0; s < n; s++ {
+			cs := cols[s*58800 : (s+1)*58800]
+			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
+			ys := y[s*2352 : (s+1)*2352]
+			for oc := 0; oc < 3; oc++ {
+				bv := m.params[225+oc]
+				row := ys[oc*784 : (oc+1)*784]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 3, 784, 75, w, 75, cs, 784, ys, 784)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)
+	{
+		x := m.bat.a0[:n*2352]
+		y := m.bat.a2[:n*588]
+		arg := m.bat.arg2
+		for s := 0; s < n; s++ {
+			kernels.MaxPool(&win2, x[s*2352:(s+1)*2352], y[s*588:(s+1)*588], arg[s*588:(s+1)*588])
+		}
+	}
+	// layer conv2: conv2d 3→16 k5 s1 p0 + relu, [3 14 14] → [16 10 10] (convnet.yaml:8)
+	{
+		x := m.bat.a2[:n*588]
+		y := m.bat.a3[:n*1600]
+		cols := m.bat.cols3[:n*7500]
+		w := m.params[228:1428]
+		for s := 0; s < n; s++ {
+			cs := cols[s*7500 : (s+1)*7500]
+			kernels.Im2col(&win3, x[s*588:(s+1)*588], cs)
+			ys := y[s*1600 : (s+1)*1600]
+			for oc := 0; oc < 16; oc++ {
+				bv := m.params[1428+oc]
+				row := ys[oc*100 : (oc+1)*100]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 16, 100, 75, w, 75, cs, 100, ys, 100)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 5: avgpool2d k2 s2 p0, [16 10 10] → [16 5 5] (convnet.yaml:10)
+	{
+		x := m.bat.a3[:n*1600]
+		y := m.bat.a5[:n*400]
+		for s := 0; s < n; s++ {
+			kernels.AvgPool(&win5, x[s*1600:(s+1)*1600], y[s*400:(s+1)*400])
+		}
+	}
+	// layer 6: flatten, [16 5 5] → [400] (convnet.yaml:11): nothing to compute
+	// layer fc1: linear 400→120 + relu, [400] → [120] (convnet.yaml:12)
+	{
+		x := m.bat.a5[:n*400]
+		y := m.bat.a7[:n*120]
+		for r := 0; r < n; r++ {
+			copy(y[r*120:(r+1)*120], m.params[49444:49564])
+		}
+		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer fc2: linear 120→10, [120] → [10] (convnet.yaml:14)
+	{
+		x := m.bat.a7[:n*120]
+		y := m.bat.a9[:n*10]
+		for r := 0; r < n; r++ {
+			copy(y[r*10:(r+1)*10], m.params[50764:50774])
+		}
+		kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer fc2: linear 120→10, [120] → [10] (convnet.yaml:14)
+	{
+		x := m.bat.a7[:n*120]
+		dy := m.bat.g[0][:n*10]
+		gb := m.grads[50764:50774]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*10 : (r+1)*10] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 10, 120, n, dy, 10, x, 120, m.grads[49564:50764], 120)
+		dx := m.bat.g[1][:n*120]
+		clear(dx)
+		kernels.Gemm(false, false, n, 120, 10, dy, 10, m.params[49564:50764], 120, dx, 120)
+	}
+	// layer fc1: linear 400→120 + relu, [400] → [120] (convnet.yaml:12)
+	{
+		x := m.bat.a5[:n*400]
+		dy := m.bat.g[1][:n*120]
+		y := m.bat.a7[:n*120]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[49444:49564]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*120 : (r+1)*120] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 120, 400, n, dy, 120, x, 400, m.grads[1444:49444], 400)
+		dx := m.bat.g[0][:n*400]
+		clear(dx)
+		kernels.Gemm(false, false, n, 400, 120, dy, 120, m.params[1444:49444], 400, dx, 400)
+	}
+	// layer 6: flatten, [16 5 5] → [400] (convnet.yaml:11): nothing to compute
+	// layer 5: avgpool2d k2 s2 p0, [16 10 10] → [16 5 5] (convnet.yaml:10)
+	{
+		dy := m.bat.g[0][:n*400]
+		dx := m.bat.g[1][:n*1600]
+		clear(dx)
+		for s := 0; s < n; s++ {
+			kernels.AvgPoolBackward(&win5, dy[s*400:(s+1)*400], dx[s*1600:(s+1)*1600])
+		}
+	}
+	// layer conv2: conv2d 3→16 k5 s1 p0 + relu, [3 14 14] → [16 10 10] (convnet.yaml:8)
+	{
+		dy := m.bat.g[1][:n*1600]
+		cols := m.bat.cols3[:n*7500]
+		y := m.bat.a3[:n*1600]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[1428:1444]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 16; oc++ {
+				for _, v := range dy[s*1600+oc*100 : s*1600+(oc+1)*100] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[228:1428]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 16, 75, 100, dy[s*1600:(s+1)*1600], 100, cols[s*7500:(s+1)*7500], 100, gw, 75)
+		}
+		dx := m.bat.g[0][:n*588]
+		clear(dx)
+		w := m.params[228:1428]
+		dcols := m.bat.dcols3
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 75, 100, 16, w, 75, dy[s*1600:(s+1)*1600], 100, dcols, 100)
+			kernels.Col2im(&win3, dcols, dx[s*588:(s+1)*588])
+		}
+	}
+	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)
+	{
+		dy := m.bat.g[0][:n*588]
+		dx := m.bat.g[1][:n*2352]
+		clear(dx)
+		arg := m.bat.arg2
+		for s := 0; s < n; s++ {
+			kernels.MaxPoolBackward(dy[s*588:(s+1)*588], arg[s*588:(s+1)*588], dx[s*2352:(s+1)*2352])
+		}
+	}
+	// layer conv1: conv2d 3→3 k5 s1 p0 + relu, [3 32 32] → [3 28 28] (convnet.yaml:5)
+	{
+		dy := m.bat.g[1][:n*2352]
+		cols := m.bat.cols0[:n*58800]
+		y := m.bat.a0[:n*2352]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[225:228]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 3; oc++ {
+				for _, v := range dy[s*2352+oc*784 : s*2352+(oc+1)*784] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:225]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 3, 75, 784, dy[s*2352:(s+1)*2352], 784, cols[s*58800:(s+1)*58800], 784, gw, 75)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("convnet.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a9[:n*10])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("convnet.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a9[:n*10]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("convnet: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

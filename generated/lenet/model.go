@@ -27,6 +27,7 @@ package lenet
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -60,6 +61,7 @@ type Model struct {
 	a9     [84]float32        // layer 9 output [84]
 	a11    [10]float32        // layer 11 output [10]
 	grad   [2][4704]float32   // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -2522,38 +2524,397 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 4704 per sample
+	cols0  []float32    // layer 0 patches (im2col), 25×784 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 1176 per sample
+	arg2   []int32      // layer 2 argmax, 1176 per sample
+	a3     []float32    // layer 3 output, 1600 per sample
+	cols3  []float32    // layer 3 patches (im2col), 150×100 per sample
+	dcols3 []float32    // layer 3 patch gradients of one sample
+	a5     []float32    // layer 5 output, 400 per sample
+	arg5   []int32      // layer 5 argmax, 400 per sample
+	a7     []float32    // layer 7 output, 120 per sample
+	a9     []float32    // layer 9 output, 84 per sample
+	a11    []float32    // layer 11 output, 10 per sample
+	g      [2][]float32 // gradients of activations, 4704 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         28,
+	KH:        5,
+	KW:        5,
+	OH:        28,
+	OW:        28,
+	PH:        2,
+	PW:        2,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         28,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         6,
+	H:         28,
+	KH:        2,
+	KW:        2,
+	OH:        14,
+	OW:        14,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         28,
+}
+
+// win3 is the window geometry of layer 3.
+var win3 = kernels.Window{
+	C:         6,
+	H:         14,
+	KH:        5,
+	KW:        5,
+	OH:        10,
+	OW:        10,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         14,
+}
+
+// win5 is the window geometry of layer 5.
+var win5 = kernels.Window{
+	C:         16,
+	H:         10,
+	KH:        2,
+	KW:        2,
+	OH:        5,
+	OW:        5,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         10,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*4704)
+	m.bat.a2 = make([]float32, n*1176)
+	m.bat.a3 = make([]float32, n*1600)
+	m.bat.a5 = make([]float32, n*400)
+	m.bat.a7 = make([]float32, n*120)
+	m.bat.a9 = make([]float32, n*84)
+	m.bat.a11 = make([]float32, n*10)
+	m.bat.cols0 = make([]float32, n*19600)
+	m.bat.dcols0 = make([]float32, 19600)
+	m.bat.arg2 = make([]int32, n*1176)
+	m.bat.cols3 = make([]float32, n*15000)
+	m.bat.dcols3 = make([]float32, 15000)
+	m.bat.arg5 = make([]int32, n*400)
+	m.bat.g[0] = make([]float32, n*4704)
+	m.bat.g[1] = make([]float32, n*4704)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 1→6 k5 s1 p2 + relu, [1 28 28] → [6 28 28] (lenet.yaml:6)
+	{
+		x := x[:n*784]
+		y := m.bat.a0[:n*4704]
+		cols := m.bat.cols0[:n*19600]
+		w := m.params[0:150]
+		for s := 0; s < n; s++ {
+			cs := cols[s*19600 : (s+1)*19600]
+			kernels.Im2col(&win0, x[s*784:(s+1)*784], cs)
+			ys := y[s*4704 : (s+1)*4704]
+			for oc := 0; oc < 6; oc++ {
+				bv := m.params[150+oc]
+				row := ys[oc*784 : (oc+1)*784]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 6, 784, 25, w, 25, cs, 784, ys, 784)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
+	{
+		x := m.bat.a0[:n*4704]
+		y := m.bat.a2[:n*1176]
+		arg := m.bat.arg2
+		for s := 0; s < n; s++ {
+			kernels.MaxPool(&win2, x[s*4704:(s+1)*4704], y[s*1176:(s+1)*1176], arg[s*1176:(s+1)*1176])
+		}
+	}
+	// layer 3: conv2d 6→16 k5 s1 p0 + relu, [6 14 14] → [16 10 10] (lenet.yaml:9)
+	{
+		x := m.bat.a2[:n*1176]
+		y := m.bat.a3[:n*1600]
+		cols := m.bat.cols3[:n*15000]
+		w := m.params[156:2556]
+		for s := 0; s < n; s++ {
+			cs := cols[s*15000 : (s+1)*15000]
+			kernels.Im2col(&win3, x[s*1176:(s+1)*1176], cs)
+			ys := y[s*1600 : (s+1)*1600]
+			for oc := 0; oc < 16; oc++ {
+				bv := m.params[2556+oc]
+				row := ys[oc*100 : (oc+1)*100]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 16, 100, 150, w, 150, cs, 100, ys, 100)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 5: maxpool2d k2 s2 p0, [16 10 10] → [16 5 5] (lenet.yaml:11)
+	{
+		x := m.bat.a3[:n*1600]
+		y := m.bat.a5[:n*400]
+		arg := m.bat.arg5
+		for s := 0; s < n; s++ {
+			kernels.MaxPool(&win5, x[s*1600:(s+1)*1600], y[s*400:(s+1)*400], arg[s*400:(s+1)*400])
+		}
+	}
+	// layer 6: flatten, [16 5 5] → [400] (lenet.yaml:12): nothing to compute
+	// layer 7: linear 400→120 + relu, [400] → [120] (lenet.yaml:13)
+	{
+		x := m.bat.a5[:n*400]
+		y := m.bat.a7[:n*120]
+		for r := 0; r < n; r++ {
+			copy(y[r*120:(r+1)*120], m.params[50572:50692])
+		}
+		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 9: linear 120→84 + relu, [120] → [84] (lenet.yaml:15)
+	{
+		x := m.bat.a7[:n*120]
+		y := m.bat.a9[:n*84]
+		for r := 0; r < n; r++ {
+			copy(y[r*84:(r+1)*84], m.params[60772:60856])
+		}
+		kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 11: linear 84→10, [84] → [10] (lenet.yaml:17)
+	{
+		x := m.bat.a9[:n*84]
+		y := m.bat.a11[:n*10]
+		for r := 0; r < n; r++ {
+			copy(y[r*10:(r+1)*10], m.params[61696:61706])
+		}
+		kernels.Gemm(false, true, n, 10, 84, x, 84, m.params[60856:61696], 84, y, 10)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 11: linear 84→10, [84] → [10] (lenet.yaml:17)
+	{
+		x := m.bat.a9[:n*84]
+		dy := m.bat.g[0][:n*10]
+		gb := m.grads[61696:61706]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*10 : (r+1)*10] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 10, 84, n, dy, 10, x, 84, m.grads[60856:61696], 84)
+		dx := m.bat.g[1][:n*84]
+		clear(dx)
+		kernels.Gemm(false, false, n, 84, 10, dy, 10, m.params[60856:61696], 84, dx, 84)
+	}
+	// layer 9: linear 120→84 + relu, [120] → [84] (lenet.yaml:15)
+	{
+		x := m.bat.a7[:n*120]
+		dy := m.bat.g[1][:n*84]
+		y := m.bat.a9[:n*84]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[60772:60856]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*84 : (r+1)*84] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 84, 120, n, dy, 84, x, 120, m.grads[50692:60772], 120)
+		dx := m.bat.g[0][:n*120]
+		clear(dx)
+		kernels.Gemm(false, false, n, 120, 84, dy, 84, m.params[50692:60772], 120, dx, 120)
+	}
+	// layer 7: linear 400→120 + relu, [400] → [120] (lenet.yaml:13)
+	{
+		x := m.bat.a5[:n*400]
+		dy := m.bat.g[0][:n*120]
+		y := m.bat.a7[:n*120]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[50572:50692]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*120 : (r+1)*120] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 120, 400, n, dy, 120, x, 400, m.grads[2572:50572], 400)
+		dx := m.bat.g[1][:n*400]
+		clear(dx)
+		kernels.Gemm(false, false, n, 400, 120, dy, 120, m.params[2572:50572], 400, dx, 400)
+	}
+	// layer 6: flatten, [16 5 5] → [400] (lenet.yaml:12): nothing to compute
+	// layer 5: maxpool2d k2 s2 p0, [16 10 10] → [16 5 5] (lenet.yaml:11)
+	{
+		dy := m.bat.g[1][:n*400]
+		dx := m.bat.g[0][:n*1600]
+		clear(dx)
+		arg := m.bat.arg5
+		for s := 0; s < n; s++ {
+			kernels.MaxPoolBackward(dy[s*400:(s+1)*400], arg[s*400:(s+1)*400], dx[s*1600:(s+1)*1600])
+		}
+	}
+	// layer 3: conv2d 6→16 k5 s1 p0 + relu, [6 14 14] → [16 10 10] (lenet.yaml:9)
+	{
+		dy := m.bat.g[0][:n*1600]
+		cols := m.bat.cols3[:n*15000]
+		y := m.bat.a3[:n*1600]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[2556:2572]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 16; oc++ {
+				for _, v := range dy[s*1600+oc*100 : s*1600+(oc+1)*100] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[156:2556]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 16, 150, 100, dy[s*1600:(s+1)*1600], 100, cols[s*15000:(s+1)*15000], 100, gw, 150)
+		}
+		dx := m.bat.g[1][:n*1176]
+		clear(dx)
+		w := m.params[156:2556]
+		dcols := m.bat.dcols3
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 150, 100, 16, w, 150, dy[s*1600:(s+1)*1600], 100, dcols, 100)
+			kernels.Col2im(&win3, dcols, dx[s*1176:(s+1)*1176])
+		}
+	}
+	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
+	{
+		dy := m.bat.g[1][:n*1176]
+		dx := m.bat.g[0][:n*4704]
+		clear(dx)
+		arg := m.bat.arg2
+		for s := 0; s < n; s++ {
+			kernels.MaxPoolBackward(dy[s*1176:(s+1)*1176], arg[s*1176:(s+1)*1176], dx[s*4704:(s+1)*4704])
+		}
+	}
+	// layer 0: conv2d 1→6 k5 s1 p2 + relu, [1 28 28] → [6 28 28] (lenet.yaml:6)
+	{
+		dy := m.bat.g[0][:n*4704]
+		cols := m.bat.cols0[:n*19600]
+		y := m.bat.a0[:n*4704]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[150:156]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 6; oc++ {
+				for _, v := range dy[s*4704+oc*784 : s*4704+(oc+1)*784] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:150]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 6, 25, 784, dy[s*4704:(s+1)*4704], 784, cols[s*19600:(s+1)*19600], 784, gw, 25)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("lenet.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a11[:n*10])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("lenet.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a11[:n*10]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("lenet: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

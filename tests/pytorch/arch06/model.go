@@ -25,6 +25,7 @@ package arch06
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -56,6 +57,7 @@ type Model struct {
 	a6     [11]float32        // layer 6 output [11]
 	a7     [2]float32         // layer fc1 output [2]
 	grad   [2][135]float32    // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1454,38 +1456,294 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 135 per sample
+	cols0  []float32    // layer 0 patches (im2col), 8×45 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 96 per sample
+	a3     []float32    // layer 3 output, 27 per sample
+	cols3  []float32    // layer 3 patches (im2col), 18×9 per sample
+	dcols3 []float32    // layer 3 patch gradients of one sample
+	a6     []float32    // layer 6 output, 11 per sample
+	a7     []float32    // layer fc1 output, 2 per sample
+	g      [2][]float32 // gradients of activations, 135 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         8,
+	KH:        2,
+	KW:        4,
+	OH:        9,
+	OW:        5,
+	PH:        1,
+	PW:        2,
+	Replicate: false,
+	SH:        1,
+	SW:        2,
+	W:         8,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         3,
+	H:         9,
+	KH:        2,
+	KW:        2,
+	OH:        8,
+	OW:        4,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         5,
+}
+
+// win3 is the window geometry of layer 3.
+var win3 = kernels.Window{
+	C:         3,
+	H:         8,
+	KH:        3,
+	KW:        2,
+	OH:        3,
+	OW:        3,
+	PH:        0,
+	PW:        1,
+	Replicate: true,
+	SH:        2,
+	SW:        2,
+	W:         4,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*135)
+	m.bat.a2 = make([]float32, n*96)
+	m.bat.a3 = make([]float32, n*27)
+	m.bat.a6 = make([]float32, n*11)
+	m.bat.a7 = make([]float32, n*2)
+	m.bat.cols0 = make([]float32, n*360)
+	m.bat.dcols0 = make([]float32, 360)
+	m.bat.cols3 = make([]float32, n*162)
+	m.bat.dcols3 = make([]float32, 162)
+	m.bat.g[0] = make([]float32, n*135)
+	m.bat.g[1] = make([]float32, n*135)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 1→3 k2x4 s1x2 p1x2 + sigmoid, [1 8 8] → [3 9 5] (arch06.yaml:5)
+	{
+		x := x[:n*64]
+		y := m.bat.a0[:n*135]
+		cols := m.bat.cols0[:n*360]
+		w := m.params[0:24]
+		for s := 0; s < n; s++ {
+			cs := cols[s*360 : (s+1)*360]
+			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
+			ys := y[s*135 : (s+1)*135]
+			for oc := 0; oc < 3; oc++ {
+				bv := m.params[24+oc]
+				row := ys[oc*45 : (oc+1)*45]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 3, 45, 8, w, 8, cs, 45, ys, 45)
+		}
+		for i := range y {
+			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
+		}
+	}
+	// layer 2: avgpool2d k2 s1 p0, [3 9 5] → [3 8 4] (arch06.yaml:7)
+	{
+		x := m.bat.a0[:n*135]
+		y := m.bat.a2[:n*96]
+		for s := 0; s < n; s++ {
+			kernels.AvgPool(&win2, x[s*135:(s+1)*135], y[s*96:(s+1)*96])
+		}
+	}
+	// layer 3: conv2d 3→3 k3x2 s2 p0x1 replicate no bias + relu, [3 8 4] → [3 3 3] (arch06.yaml:8)
+	{
+		x := m.bat.a2[:n*96]
+		y := m.bat.a3[:n*27]
+		cols := m.bat.cols3[:n*162]
+		w := m.params[27:81]
+		for s := 0; s < n; s++ {
+			cs := cols[s*162 : (s+1)*162]
+			kernels.Im2col(&win3, x[s*96:(s+1)*96], cs)
+			ys := y[s*27 : (s+1)*27]
+			clear(ys)
+			kernels.Gemm(false, false, 3, 9, 18, w, 18, cs, 9, ys, 9)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
+	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
+	{
+		x := m.bat.a3[:n*27]
+		y := m.bat.a6[:n*11]
+		for r := 0; r < n; r++ {
+			copy(y[r*11:(r+1)*11], m.params[378:389])
+		}
+		kernels.Gemm(false, true, n, 11, 27, x, 27, m.params[81:378], 27, y, 11)
+	}
+	// layer fc1: linear 11→2, [11] → [2] (arch06.yaml:12)
+	{
+		x := m.bat.a6[:n*11]
+		y := m.bat.a7[:n*2]
+		for r := 0; r < n; r++ {
+			copy(y[r*2:(r+1)*2], m.params[411:413])
+		}
+		kernels.Gemm(false, true, n, 2, 11, x, 11, m.params[389:411], 11, y, 2)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer fc1: linear 11→2, [11] → [2] (arch06.yaml:12)
+	{
+		x := m.bat.a6[:n*11]
+		dy := m.bat.g[0][:n*2]
+		gb := m.grads[411:413]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*2 : (r+1)*2] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 2, 11, n, dy, 2, x, 11, m.grads[389:411], 11)
+		dx := m.bat.g[1][:n*11]
+		clear(dx)
+		kernels.Gemm(false, false, n, 11, 2, dy, 2, m.params[389:411], 11, dx, 11)
+	}
+	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
+	{
+		x := m.bat.a3[:n*27]
+		dy := m.bat.g[1][:n*11]
+		gb := m.grads[378:389]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*11 : (r+1)*11] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 11, 27, n, dy, 11, x, 27, m.grads[81:378], 27)
+		dx := m.bat.g[0][:n*27]
+		clear(dx)
+		kernels.Gemm(false, false, n, 27, 11, dy, 11, m.params[81:378], 27, dx, 27)
+	}
+	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
+	// layer 3: conv2d 3→3 k3x2 s2 p0x1 replicate no bias + relu, [3 8 4] → [3 3 3] (arch06.yaml:8)
+	{
+		dy := m.bat.g[0][:n*27]
+		cols := m.bat.cols3[:n*162]
+		y := m.bat.a3[:n*27]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gw := m.grads[27:81]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 3, 18, 9, dy[s*27:(s+1)*27], 9, cols[s*162:(s+1)*162], 9, gw, 18)
+		}
+		dx := m.bat.g[1][:n*96]
+		clear(dx)
+		w := m.params[27:81]
+		dcols := m.bat.dcols3
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 18, 9, 3, w, 18, dy[s*27:(s+1)*27], 9, dcols, 9)
+			kernels.Col2im(&win3, dcols, dx[s*96:(s+1)*96])
+		}
+	}
+	// layer 2: avgpool2d k2 s1 p0, [3 9 5] → [3 8 4] (arch06.yaml:7)
+	{
+		dy := m.bat.g[1][:n*96]
+		dx := m.bat.g[0][:n*135]
+		clear(dx)
+		for s := 0; s < n; s++ {
+			kernels.AvgPoolBackward(&win2, dy[s*96:(s+1)*96], dx[s*135:(s+1)*135])
+		}
+	}
+	// layer 0: conv2d 1→3 k2x4 s1x2 p1x2 + sigmoid, [1 8 8] → [3 9 5] (arch06.yaml:5)
+	{
+		dy := m.bat.g[0][:n*135]
+		cols := m.bat.cols0[:n*360]
+		y := m.bat.a0[:n*135]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]) * y[i]
+		}
+		gb := m.grads[24:27]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 3; oc++ {
+				for _, v := range dy[s*135+oc*45 : s*135+(oc+1)*45] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:24]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 3, 8, 45, dy[s*135:(s+1)*135], 45, cols[s*360:(s+1)*360], 45, gw, 8)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch06.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a7[:n*2])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("arch06.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a7[:n*2]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("arch06: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

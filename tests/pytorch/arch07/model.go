@@ -23,6 +23,7 @@ package arch07
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -52,6 +53,7 @@ type Model struct {
 	dpad2  [54]float32        // layer 2 dpad
 	a5     [6]float32         // layer fc0 output [6]
 	grad   [2][30]float32     // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -818,38 +820,245 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer conv0 output, 30 per sample
+	cols0  []float32    // layer conv0 patches (im2col), 24×15 per sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 8 per sample
+	cols2  []float32    // layer 2 patches (im2col), 8×8 per sample
+	dcols2 []float32    // layer 2 patch gradients of one sample
+	a5     []float32    // layer fc0 output, 6 per sample
+	g      [2][]float32 // gradients of activations, 30 per sample, used in turn
+}
+
+// win0 is the window geometry of layer conv0.
+var win0 = kernels.Window{
+	C:         3,
+	H:         9,
+	KH:        2,
+	KW:        4,
+	OH:        5,
+	OW:        3,
+	PH:        1,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        1,
+	W:         6,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         2,
+	H:         5,
+	KH:        2,
+	KW:        2,
+	OH:        8,
+	OW:        1,
+	PH:        2,
+	PW:        0,
+	Replicate: true,
+	SH:        1,
+	SW:        2,
+	W:         3,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*30)
+	m.bat.a2 = make([]float32, n*8)
+	m.bat.a5 = make([]float32, n*6)
+	m.bat.cols0 = make([]float32, n*360)
+	m.bat.dcols0 = make([]float32, 360)
+	m.bat.cols2 = make([]float32, n*64)
+	m.bat.dcols2 = make([]float32, 64)
+	m.bat.g[0] = make([]float32, n*30)
+	m.bat.g[1] = make([]float32, n*30)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer conv0: conv2d 3→2 k2x4 s2x1 p1x0 + tanh, [3 9 6] → [2 5 3] (arch07.yaml:5)
+	{
+		x := x[:n*162]
+		y := m.bat.a0[:n*30]
+		cols := m.bat.cols0[:n*360]
+		w := m.params[0:48]
+		for s := 0; s < n; s++ {
+			cs := cols[s*360 : (s+1)*360]
+			kernels.Im2col(&win0, x[s*162:(s+1)*162], cs)
+			ys := y[s*30 : (s+1)*30]
+			for oc := 0; oc < 2; oc++ {
+				bv := m.params[48+oc]
+				row := ys[oc*15 : (oc+1)*15]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 2, 15, 24, w, 24, cs, 15, ys, 15)
+		}
+		for i := range y {
+			y[i] = float32(math.Tanh(float64(y[i])))
+		}
+	}
+	// layer 2: conv2d 2→1 k2 s1x2 p2x0 replicate + sigmoid, [2 5 3] → [1 8 1] (arch07.yaml:7)
+	{
+		x := m.bat.a0[:n*30]
+		y := m.bat.a2[:n*8]
+		cols := m.bat.cols2[:n*64]
+		w := m.params[50:58]
+		for s := 0; s < n; s++ {
+			cs := cols[s*64 : (s+1)*64]
+			kernels.Im2col(&win2, x[s*30:(s+1)*30], cs)
+			ys := y[s*8 : (s+1)*8]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[58+oc]
+				row := ys[oc*8 : (oc+1)*8]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 8, 8, w, 8, cs, 8, ys, 8)
+		}
+		for i := range y {
+			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
+		}
+	}
+	// layer 4: flatten, [1 8 1] → [8] (arch07.yaml:9): nothing to compute
+	// layer fc0: linear 8→6, [8] → [6] (arch07.yaml:10)
+	{
+		x := m.bat.a2[:n*8]
+		y := m.bat.a5[:n*6]
+		for r := 0; r < n; r++ {
+			copy(y[r*6:(r+1)*6], m.params[107:113])
+		}
+		kernels.Gemm(false, true, n, 6, 8, x, 8, m.params[59:107], 8, y, 6)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer fc0: linear 8→6, [8] → [6] (arch07.yaml:10)
+	{
+		x := m.bat.a2[:n*8]
+		dy := m.bat.g[0][:n*6]
+		gb := m.grads[107:113]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*6 : (r+1)*6] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 6, 8, n, dy, 6, x, 8, m.grads[59:107], 8)
+		dx := m.bat.g[1][:n*8]
+		clear(dx)
+		kernels.Gemm(false, false, n, 8, 6, dy, 6, m.params[59:107], 8, dx, 8)
+	}
+	// layer 4: flatten, [1 8 1] → [8] (arch07.yaml:9): nothing to compute
+	// layer 2: conv2d 2→1 k2 s1x2 p2x0 replicate + sigmoid, [2 5 3] → [1 8 1] (arch07.yaml:7)
+	{
+		dy := m.bat.g[1][:n*8]
+		cols := m.bat.cols2[:n*64]
+		y := m.bat.a2[:n*8]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]) * y[i]
+		}
+		gb := m.grads[58:59]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*8+oc*8 : s*8+(oc+1)*8] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[50:58]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 8, 8, dy[s*8:(s+1)*8], 8, cols[s*64:(s+1)*64], 8, gw, 8)
+		}
+		dx := m.bat.g[0][:n*30]
+		clear(dx)
+		w := m.params[50:58]
+		dcols := m.bat.dcols2
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 8, 8, 1, w, 8, dy[s*8:(s+1)*8], 8, dcols, 8)
+			kernels.Col2im(&win2, dcols, dx[s*30:(s+1)*30])
+		}
+	}
+	// layer conv0: conv2d 3→2 k2x4 s2x1 p1x0 + tanh, [3 9 6] → [2 5 3] (arch07.yaml:5)
+	{
+		dy := m.bat.g[0][:n*30]
+		cols := m.bat.cols0[:n*360]
+		y := m.bat.a0[:n*30]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]*y[i])
+		}
+		gb := m.grads[48:50]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 2; oc++ {
+				for _, v := range dy[s*30+oc*15 : s*30+(oc+1)*15] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:48]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 2, 24, 15, dy[s*30:(s+1)*30], 15, cols[s*360:(s+1)*360], 15, gw, 24)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch07.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a5[:n*6])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("arch07.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a5[:n*6]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("arch07: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

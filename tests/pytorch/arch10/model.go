@@ -27,6 +27,7 @@ package arch10
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -61,6 +62,7 @@ type Model struct {
 	a7     [8]float32         // layer 7 output [8]
 	a8     [5]float32         // layer 8 output [5]
 	grad   [2][11]float32     // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -490,35 +492,343 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 11 per sample
+	cols0  []float32    // layer 0 patches (im2col), 2×11 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 5 per sample
+	a3     []float32    // layer 3 output, 3 per sample
+	cols3  []float32    // layer 3 patches (im2col), 3×3 per sample
+	dcols3 []float32    // layer 3 patch gradients of one sample
+	a4     []float32    // layer 4 output, 1 per sample
+	arg4   []int32      // layer 4 argmax, 1 per sample
+	a5     []float32    // layer 5 output, 1 per sample
+	a7     []float32    // layer 7 output, 8 per sample
+	a8     []float32    // layer 8 output, 5 per sample
+	g      [2][]float32 // gradients of activations, 11 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         1,
+	KH:        1,
+	KW:        2,
+	OH:        1,
+	OW:        11,
+	PH:        0,
+	PW:        1,
+	Replicate: true,
+	SH:        1,
+	SW:        1,
+	W:         10,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         1,
+	H:         1,
+	KH:        1,
+	KW:        3,
+	OH:        1,
+	OW:        5,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        2,
+	W:         11,
+}
+
+// win3 is the window geometry of layer 3.
+var win3 = kernels.Window{
+	C:         1,
+	H:         1,
+	KH:        1,
+	KW:        3,
+	OH:        1,
+	OW:        3,
+	PH:        0,
+	PW:        1,
+	Replicate: false,
+	SH:        1,
+	SW:        2,
+	W:         5,
+}
+
+// win4 is the window geometry of layer 4.
+var win4 = kernels.Window{
+	C:         1,
+	H:         1,
+	KH:        1,
+	KW:        3,
+	OH:        1,
+	OW:        1,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         3,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*11)
+	m.bat.a2 = make([]float32, n*5)
+	m.bat.a3 = make([]float32, n*3)
+	m.bat.a4 = make([]float32, n*1)
+	m.bat.a5 = make([]float32, n*1)
+	m.bat.a7 = make([]float32, n*8)
+	m.bat.a8 = make([]float32, n*5)
+	m.bat.cols0 = make([]float32, n*22)
+	m.bat.dcols0 = make([]float32, 22)
+	m.bat.cols3 = make([]float32, n*9)
+	m.bat.dcols3 = make([]float32, 9)
+	m.bat.arg4 = make([]int32, n*1)
+	m.bat.g[0] = make([]float32, n*11)
+	m.bat.g[1] = make([]float32, n*11)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
+	{
+		x := x[:n*10]
+		y := m.bat.a0[:n*11]
+		cols := m.bat.cols0[:n*22]
+		w := m.params[0:2]
+		for s := 0; s < n; s++ {
+			cs := cols[s*22 : (s+1)*22]
+			kernels.Im2col(&win0, x[s*10:(s+1)*10], cs)
+			ys := y[s*11 : (s+1)*11]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[2+oc]
+				row := ys[oc*11 : (oc+1)*11]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 11, 2, w, 2, cs, 11, ys, 11)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
+	{
+		x := m.bat.a0[:n*11]
+		y := m.bat.a2[:n*5]
+		for s := 0; s < n; s++ {
+			kernels.AvgPool(&win2, x[s*11:(s+1)*11], y[s*5:(s+1)*5])
+		}
+	}
+	// layer 3: conv1d 1→1 k3 s2 p1, [1 5] → [1 3] (arch10.yaml:8)
+	{
+		x := m.bat.a2[:n*5]
+		y := m.bat.a3[:n*3]
+		cols := m.bat.cols3[:n*9]
+		w := m.params[3:6]
+		for s := 0; s < n; s++ {
+			cs := cols[s*9 : (s+1)*9]
+			kernels.Im2col(&win3, x[s*5:(s+1)*5], cs)
+			ys := y[s*3 : (s+1)*3]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[6+oc]
+				row := ys[oc*3 : (oc+1)*3]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 3, 3, w, 3, cs, 3, ys, 3)
+		}
+	}
+	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
+	{
+		x := m.bat.a3[:n*3]
+		y := m.bat.a4[:n*1]
+		arg := m.bat.arg4
+		for s := 0; s < n; s++ {
+			kernels.MaxPool(&win4, x[s*3:(s+1)*3], y[s*1:(s+1)*1], arg[s*1:(s+1)*1])
+		}
+	}
+	// layer 5: tanh, [1 1] → [1 1] (arch10.yaml:10)
+	{
+		x := m.bat.a4[:n*1]
+		y := m.bat.a5[:n*1]
+		for i := range y {
+			y[i] = float32(math.Tanh(float64(x[i])))
+		}
+	}
+	// layer 6: flatten, [1 1] → [1] (arch10.yaml:11): nothing to compute
+	// layer 7: linear 1→8, [1] → [8] (arch10.yaml:12)
+	{
+		x := m.bat.a5[:n*1]
+		y := m.bat.a7[:n*8]
+		for r := 0; r < n; r++ {
+			copy(y[r*8:(r+1)*8], m.params[15:23])
+		}
+		kernels.Gemm(false, true, n, 8, 1, x, 1, m.params[7:15], 1, y, 8)
+	}
+	// layer 8: linear 8→5 no bias, [8] → [5] (arch10.yaml:13)
+	{
+		x := m.bat.a7[:n*8]
+		y := m.bat.a8[:n*5]
+		clear(y)
+		kernels.Gemm(false, true, n, 5, 8, x, 8, m.params[23:63], 8, y, 5)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 8: linear 8→5 no bias, [8] → [5] (arch10.yaml:13)
+	{
+		x := m.bat.a7[:n*8]
+		dy := m.bat.g[0][:n*5]
+		kernels.Gemm(true, false, 5, 8, n, dy, 5, x, 8, m.grads[23:63], 8)
+		dx := m.bat.g[1][:n*8]
+		clear(dx)
+		kernels.Gemm(false, false, n, 8, 5, dy, 5, m.params[23:63], 8, dx, 8)
+	}
+	// layer 7: linear 1→8, [1] → [8] (arch10.yaml:12)
+	{
+		x := m.bat.a5[:n*1]
+		dy := m.bat.g[1][:n*8]
+		gb := m.grads[15:23]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*8 : (r+1)*8] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 8, 1, n, dy, 8, x, 1, m.grads[7:15], 1)
+		dx := m.bat.g[0][:n*1]
+		clear(dx)
+		kernels.Gemm(false, false, n, 1, 8, dy, 8, m.params[7:15], 1, dx, 1)
+	}
+	// layer 6: flatten, [1 1] → [1] (arch10.yaml:11): nothing to compute
+	// layer 5: tanh, [1 1] → [1 1] (arch10.yaml:10)
+	{
+		y := m.bat.a5[:n*1]
+		dy := m.bat.g[0][:n*1]
+		dx := m.bat.g[1][:n*1]
+		for i := range dy {
+			dx[i] = dy[i] * (1 - y[i]*y[i])
+		}
+	}
+	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
+	{
+		dy := m.bat.g[1][:n*1]
+		dx := m.bat.g[0][:n*3]
+		clear(dx)
+		arg := m.bat.arg4
+		for s := 0; s < n; s++ {
+			kernels.MaxPoolBackward(dy[s*1:(s+1)*1], arg[s*1:(s+1)*1], dx[s*3:(s+1)*3])
+		}
+	}
+	// layer 3: conv1d 1→1 k3 s2 p1, [1 5] → [1 3] (arch10.yaml:8)
+	{
+		dy := m.bat.g[0][:n*3]
+		cols := m.bat.cols3[:n*9]
+		gb := m.grads[6:7]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*3+oc*3 : s*3+(oc+1)*3] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[3:6]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 3, 3, dy[s*3:(s+1)*3], 3, cols[s*9:(s+1)*9], 3, gw, 3)
+		}
+		dx := m.bat.g[1][:n*5]
+		clear(dx)
+		w := m.params[3:6]
+		dcols := m.bat.dcols3
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 3, 3, 1, w, 3, dy[s*3:(s+1)*3], 3, dcols, 3)
+			kernels.Col2im(&win3, dcols, dx[s*5:(s+1)*5])
+		}
+	}
+	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
+	{
+		dy := m.bat.g[1][:n*5]
+		dx := m.bat.g[0][:n*11]
+		clear(dx)
+		for s := 0; s < n; s++ {
+			kernels.AvgPoolBackward(&win2, dy[s*5:(s+1)*5], dx[s*11:(s+1)*11])
+		}
+	}
+	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
+	{
+		dy := m.bat.g[0][:n*11]
+		cols := m.bat.cols0[:n*22]
+		y := m.bat.a0[:n*11]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[2:3]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*11+oc*11 : s*11+(oc+1)*11] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:2]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 2, 11, dy[s*11:(s+1)*11], 11, cols[s*22:(s+1)*22], 11, gw, 2)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch10.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a8[:n*5])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("arch10.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a8[:n*5]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
-		m.backward()
+		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

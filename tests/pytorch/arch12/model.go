@@ -28,6 +28,7 @@ package arch12
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -60,6 +61,7 @@ type Model struct {
 	a9     [6]float32         // layer 9 output [6]
 	a10    [4]float32         // layer fc1 output [4]
 	grad   [2][120]float32    // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1949,38 +1951,387 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 120 per sample
+	cols0  []float32    // layer 0 patches (im2col), 3×40 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 84 per sample
+	a3     []float32    // layer 3 output, 84 per sample
+	a4     []float32    // layer conv1 output, 60 per sample
+	cols4  []float32    // layer conv1 patches (im2col), 9×30 per sample
+	dcols4 []float32    // layer conv1 patch gradients of one sample
+	a6     []float32    // layer 6 output, 8 per sample
+	a7     []float32    // layer 7 output, 8 per sample
+	a9     []float32    // layer 9 output, 6 per sample
+	a10    []float32    // layer fc1 output, 4 per sample
+	g      [2][]float32 // gradients of activations, 120 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         3,
+	H:         8,
+	KH:        1,
+	KW:        1,
+	OH:        8,
+	OW:        5,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        2,
+	W:         10,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         3,
+	H:         8,
+	KH:        2,
+	KW:        2,
+	OH:        7,
+	OW:        4,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         5,
+}
+
+// win4 is the window geometry of layer conv1.
+var win4 = kernels.Window{
+	C:         3,
+	H:         7,
+	KH:        1,
+	KW:        3,
+	OH:        5,
+	OW:        6,
+	PH:        1,
+	PW:        2,
+	Replicate: false,
+	SH:        2,
+	SW:        1,
+	W:         4,
+}
+
+// win6 is the window geometry of layer 6.
+var win6 = kernels.Window{
+	C:         2,
+	H:         5,
+	KH:        3,
+	KW:        3,
+	OH:        2,
+	OW:        2,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         6,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*120)
+	m.bat.a2 = make([]float32, n*84)
+	m.bat.a3 = make([]float32, n*84)
+	m.bat.a4 = make([]float32, n*60)
+	m.bat.a6 = make([]float32, n*8)
+	m.bat.a7 = make([]float32, n*8)
+	m.bat.a9 = make([]float32, n*6)
+	m.bat.a10 = make([]float32, n*4)
+	m.bat.cols0 = make([]float32, n*120)
+	m.bat.dcols0 = make([]float32, 120)
+	m.bat.cols4 = make([]float32, n*270)
+	m.bat.dcols4 = make([]float32, 270)
+	m.bat.g[0] = make([]float32, n*120)
+	m.bat.g[1] = make([]float32, n*120)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 3→3 k1 s1x2 p0 + relu, [3 8 10] → [3 8 5] (arch12.yaml:5)
+	{
+		x := x[:n*240]
+		y := m.bat.a0[:n*120]
+		cols := m.bat.cols0[:n*120]
+		w := m.params[0:9]
+		for s := 0; s < n; s++ {
+			cs := cols[s*120 : (s+1)*120]
+			kernels.Im2col(&win0, x[s*240:(s+1)*240], cs)
+			ys := y[s*120 : (s+1)*120]
+			for oc := 0; oc < 3; oc++ {
+				bv := m.params[9+oc]
+				row := ys[oc*40 : (oc+1)*40]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 3, 40, 3, w, 3, cs, 40, ys, 40)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
+	{
+		x := m.bat.a0[:n*120]
+		y := m.bat.a2[:n*84]
+		for s := 0; s < n; s++ {
+			kernels.AvgPool(&win2, x[s*120:(s+1)*120], y[s*84:(s+1)*84])
+		}
+	}
+	// layer 3: relu, [3 7 4] → [3 7 4] (arch12.yaml:8)
+	{
+		x := m.bat.a2[:n*84]
+		y := m.bat.a3[:n*84]
+		for i := range y {
+			y[i] = max(x[i], 0)
+		}
+	}
+	// layer conv1: conv2d 3→2 k1x3 s2x1 p1x2 + tanh, [3 7 4] → [2 5 6] (arch12.yaml:9)
+	{
+		x := m.bat.a3[:n*84]
+		y := m.bat.a4[:n*60]
+		cols := m.bat.cols4[:n*270]
+		w := m.params[12:30]
+		for s := 0; s < n; s++ {
+			cs := cols[s*270 : (s+1)*270]
+			kernels.Im2col(&win4, x[s*84:(s+1)*84], cs)
+			ys := y[s*60 : (s+1)*60]
+			for oc := 0; oc < 2; oc++ {
+				bv := m.params[30+oc]
+				row := ys[oc*30 : (oc+1)*30]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 2, 30, 9, w, 9, cs, 30, ys, 30)
+		}
+		for i := range y {
+			y[i] = float32(math.Tanh(float64(y[i])))
+		}
+	}
+	// layer 6: avgpool2d k3 s2 p0, [2 5 6] → [2 2 2] (arch12.yaml:11)
+	{
+		x := m.bat.a4[:n*60]
+		y := m.bat.a6[:n*8]
+		for s := 0; s < n; s++ {
+			kernels.AvgPool(&win6, x[s*60:(s+1)*60], y[s*8:(s+1)*8])
+		}
+	}
+	// layer 7: relu, [2 2 2] → [2 2 2] (arch12.yaml:12)
+	{
+		x := m.bat.a6[:n*8]
+		y := m.bat.a7[:n*8]
+		for i := range y {
+			y[i] = max(x[i], 0)
+		}
+	}
+	// layer 8: flatten, [2 2 2] → [8] (arch12.yaml:13): nothing to compute
+	// layer 9: linear 8→6, [8] → [6] (arch12.yaml:14)
+	{
+		x := m.bat.a7[:n*8]
+		y := m.bat.a9[:n*6]
+		for r := 0; r < n; r++ {
+			copy(y[r*6:(r+1)*6], m.params[80:86])
+		}
+		kernels.Gemm(false, true, n, 6, 8, x, 8, m.params[32:80], 8, y, 6)
+	}
+	// layer fc1: linear 6→4, [6] → [4] (arch12.yaml:15)
+	{
+		x := m.bat.a9[:n*6]
+		y := m.bat.a10[:n*4]
+		for r := 0; r < n; r++ {
+			copy(y[r*4:(r+1)*4], m.params[110:114])
+		}
+		kernels.Gemm(false, true, n, 4, 6, x, 6, m.params[86:110], 6, y, 4)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer fc1: linear 6→4, [6] → [4] (arch12.yaml:15)
+	{
+		x := m.bat.a9[:n*6]
+		dy := m.bat.g[0][:n*4]
+		gb := m.grads[110:114]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*4 : (r+1)*4] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 4, 6, n, dy, 4, x, 6, m.grads[86:110], 6)
+		dx := m.bat.g[1][:n*6]
+		clear(dx)
+		kernels.Gemm(false, false, n, 6, 4, dy, 4, m.params[86:110], 6, dx, 6)
+	}
+	// layer 9: linear 8→6, [8] → [6] (arch12.yaml:14)
+	{
+		x := m.bat.a7[:n*8]
+		dy := m.bat.g[1][:n*6]
+		gb := m.grads[80:86]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*6 : (r+1)*6] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 6, 8, n, dy, 6, x, 8, m.grads[32:80], 8)
+		dx := m.bat.g[0][:n*8]
+		clear(dx)
+		kernels.Gemm(false, false, n, 8, 6, dy, 6, m.params[32:80], 8, dx, 8)
+	}
+	// layer 8: flatten, [2 2 2] → [8] (arch12.yaml:13): nothing to compute
+	// layer 7: relu, [2 2 2] → [2 2 2] (arch12.yaml:12)
+	{
+		y := m.bat.a7[:n*8]
+		dy := m.bat.g[0][:n*8]
+		dx := m.bat.g[1][:n*8]
+		for i := range dy {
+			dx[i] = dy[i]
+			if y[i] <= 0 {
+				dx[i] = 0
+			}
+		}
+	}
+	// layer 6: avgpool2d k3 s2 p0, [2 5 6] → [2 2 2] (arch12.yaml:11)
+	{
+		dy := m.bat.g[1][:n*8]
+		dx := m.bat.g[0][:n*60]
+		clear(dx)
+		for s := 0; s < n; s++ {
+			kernels.AvgPoolBackward(&win6, dy[s*8:(s+1)*8], dx[s*60:(s+1)*60])
+		}
+	}
+	// layer conv1: conv2d 3→2 k1x3 s2x1 p1x2 + tanh, [3 7 4] → [2 5 6] (arch12.yaml:9)
+	{
+		dy := m.bat.g[0][:n*60]
+		cols := m.bat.cols4[:n*270]
+		y := m.bat.a4[:n*60]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]*y[i])
+		}
+		gb := m.grads[30:32]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 2; oc++ {
+				for _, v := range dy[s*60+oc*30 : s*60+(oc+1)*30] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[12:30]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 2, 9, 30, dy[s*60:(s+1)*60], 30, cols[s*270:(s+1)*270], 30, gw, 9)
+		}
+		dx := m.bat.g[1][:n*84]
+		clear(dx)
+		w := m.params[12:30]
+		dcols := m.bat.dcols4
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 9, 30, 2, w, 9, dy[s*60:(s+1)*60], 30, dcols, 30)
+			kernels.Col2im(&win4, dcols, dx[s*84:(s+1)*84])
+		}
+	}
+	// layer 3: relu, [3 7 4] → [3 7 4] (arch12.yaml:8)
+	{
+		y := m.bat.a3[:n*84]
+		dy := m.bat.g[1][:n*84]
+		dx := m.bat.g[0][:n*84]
+		for i := range dy {
+			dx[i] = dy[i]
+			if y[i] <= 0 {
+				dx[i] = 0
+			}
+		}
+	}
+	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
+	{
+		dy := m.bat.g[0][:n*84]
+		dx := m.bat.g[1][:n*120]
+		clear(dx)
+		for s := 0; s < n; s++ {
+			kernels.AvgPoolBackward(&win2, dy[s*84:(s+1)*84], dx[s*120:(s+1)*120])
+		}
+	}
+	// layer 0: conv2d 3→3 k1 s1x2 p0 + relu, [3 8 10] → [3 8 5] (arch12.yaml:5)
+	{
+		dy := m.bat.g[1][:n*120]
+		cols := m.bat.cols0[:n*120]
+		y := m.bat.a0[:n*120]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[9:12]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 3; oc++ {
+				for _, v := range dy[s*120+oc*40 : s*120+(oc+1)*40] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:9]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 3, 3, 40, dy[s*120:(s+1)*120], 40, cols[s*120:(s+1)*120], 40, gw, 3)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch12.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a10[:n*4])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("arch12.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a10[:n*4]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("arch12: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

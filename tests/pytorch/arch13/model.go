@@ -25,6 +25,7 @@ package arch13
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -56,6 +57,7 @@ type Model struct {
 	a6     [11]float32        // layer 6 output [11]
 	a8     [3]float32         // layer 8 output [3]
 	grad   [2][72]float32     // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1319,38 +1321,304 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 72 per sample
+	cols0  []float32    // layer 0 patches (im2col), 2×72 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer conv1 output, 21 per sample
+	cols2  []float32    // layer conv1 patches (im2col), 16×21 per sample
+	dcols2 []float32    // layer conv1 patch gradients of one sample
+	a4     []float32    // layer 4 output, 8 per sample
+	a6     []float32    // layer 6 output, 11 per sample
+	a8     []float32    // layer 8 output, 3 per sample
+	g      [2][]float32 // gradients of activations, 72 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         9,
+	KH:        1,
+	KW:        2,
+	OH:        9,
+	OW:        8,
+	PH:        0,
+	PW:        2,
+	Replicate: true,
+	SH:        1,
+	SW:        1,
+	W:         5,
+}
+
+// win2 is the window geometry of layer conv1.
+var win2 = kernels.Window{
+	C:         1,
+	H:         9,
+	KH:        4,
+	KW:        4,
+	OH:        3,
+	OW:        7,
+	PH:        0,
+	PW:        1,
+	Replicate: false,
+	SH:        2,
+	SW:        1,
+	W:         8,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*72)
+	m.bat.a2 = make([]float32, n*21)
+	m.bat.a4 = make([]float32, n*8)
+	m.bat.a6 = make([]float32, n*11)
+	m.bat.a8 = make([]float32, n*3)
+	m.bat.cols0 = make([]float32, n*144)
+	m.bat.dcols0 = make([]float32, 144)
+	m.bat.cols2 = make([]float32, n*336)
+	m.bat.dcols2 = make([]float32, 336)
+	m.bat.g[0] = make([]float32, n*72)
+	m.bat.g[1] = make([]float32, n*72)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)
+	{
+		x := x[:n*45]
+		y := m.bat.a0[:n*72]
+		cols := m.bat.cols0[:n*144]
+		w := m.params[0:2]
+		for s := 0; s < n; s++ {
+			cs := cols[s*144 : (s+1)*144]
+			kernels.Im2col(&win0, x[s*45:(s+1)*45], cs)
+			ys := y[s*72 : (s+1)*72]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[2+oc]
+				row := ys[oc*72 : (oc+1)*72]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 72, 2, w, 2, cs, 72, ys, 72)
+		}
+		for i := range y {
+			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
+		}
+	}
+	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
+	{
+		x := m.bat.a0[:n*72]
+		y := m.bat.a2[:n*21]
+		cols := m.bat.cols2[:n*336]
+		w := m.params[3:19]
+		for s := 0; s < n; s++ {
+			cs := cols[s*336 : (s+1)*336]
+			kernels.Im2col(&win2, x[s*72:(s+1)*72], cs)
+			ys := y[s*21 : (s+1)*21]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[19+oc]
+				row := ys[oc*21 : (oc+1)*21]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 21, 16, w, 16, cs, 21, ys, 21)
+		}
+	}
+	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
+	// layer 4: linear 21→8 + sigmoid, [21] → [8] (arch13.yaml:9)
+	{
+		x := m.bat.a2[:n*21]
+		y := m.bat.a4[:n*8]
+		for r := 0; r < n; r++ {
+			copy(y[r*8:(r+1)*8], m.params[188:196])
+		}
+		kernels.Gemm(false, true, n, 8, 21, x, 21, m.params[20:188], 21, y, 8)
+		for i := range y {
+			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
+		}
+	}
+	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
+	{
+		x := m.bat.a4[:n*8]
+		y := m.bat.a6[:n*11]
+		for r := 0; r < n; r++ {
+			copy(y[r*11:(r+1)*11], m.params[284:295])
+		}
+		kernels.Gemm(false, true, n, 11, 8, x, 8, m.params[196:284], 8, y, 11)
+		for i := range y {
+			y[i] = float32(math.Tanh(float64(y[i])))
+		}
+	}
+	// layer 8: linear 11→3, [11] → [3] (arch13.yaml:13)
+	{
+		x := m.bat.a6[:n*11]
+		y := m.bat.a8[:n*3]
+		for r := 0; r < n; r++ {
+			copy(y[r*3:(r+1)*3], m.params[328:331])
+		}
+		kernels.Gemm(false, true, n, 3, 11, x, 11, m.params[295:328], 11, y, 3)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 8: linear 11→3, [11] → [3] (arch13.yaml:13)
+	{
+		x := m.bat.a6[:n*11]
+		dy := m.bat.g[0][:n*3]
+		gb := m.grads[328:331]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*3 : (r+1)*3] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 3, 11, n, dy, 3, x, 11, m.grads[295:328], 11)
+		dx := m.bat.g[1][:n*11]
+		clear(dx)
+		kernels.Gemm(false, false, n, 11, 3, dy, 3, m.params[295:328], 11, dx, 11)
+	}
+	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
+	{
+		x := m.bat.a4[:n*8]
+		dy := m.bat.g[1][:n*11]
+		y := m.bat.a6[:n*11]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]*y[i])
+		}
+		gb := m.grads[284:295]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*11 : (r+1)*11] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 11, 8, n, dy, 11, x, 8, m.grads[196:284], 8)
+		dx := m.bat.g[0][:n*8]
+		clear(dx)
+		kernels.Gemm(false, false, n, 8, 11, dy, 11, m.params[196:284], 8, dx, 8)
+	}
+	// layer 4: linear 21→8 + sigmoid, [21] → [8] (arch13.yaml:9)
+	{
+		x := m.bat.a2[:n*21]
+		dy := m.bat.g[0][:n*8]
+		y := m.bat.a4[:n*8]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]) * y[i]
+		}
+		gb := m.grads[188:196]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*8 : (r+1)*8] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 8, 21, n, dy, 8, x, 21, m.grads[20:188], 21)
+		dx := m.bat.g[1][:n*21]
+		clear(dx)
+		kernels.Gemm(false, false, n, 21, 8, dy, 8, m.params[20:188], 21, dx, 21)
+	}
+	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
+	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
+	{
+		dy := m.bat.g[1][:n*21]
+		cols := m.bat.cols2[:n*336]
+		gb := m.grads[19:20]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*21+oc*21 : s*21+(oc+1)*21] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[3:19]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 16, 21, dy[s*21:(s+1)*21], 21, cols[s*336:(s+1)*336], 21, gw, 16)
+		}
+		dx := m.bat.g[0][:n*72]
+		clear(dx)
+		w := m.params[3:19]
+		dcols := m.bat.dcols2
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 16, 21, 1, w, 16, dy[s*21:(s+1)*21], 21, dcols, 21)
+			kernels.Col2im(&win2, dcols, dx[s*72:(s+1)*72])
+		}
+	}
+	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)
+	{
+		dy := m.bat.g[0][:n*72]
+		cols := m.bat.cols0[:n*144]
+		y := m.bat.a0[:n*72]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]) * y[i]
+		}
+		gb := m.grads[2:3]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*72+oc*72 : s*72+(oc+1)*72] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:2]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 2, 72, dy[s*72:(s+1)*72], 72, cols[s*144:(s+1)*144], 72, gw, 2)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch13.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a8[:n*3])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("arch13.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a8[:n*3]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss(b.Labels[i], scale))
-		m.backward()
-		if runtime.Argmax(out[:]) == b.Labels[i] {
+		label := b.Labels[i]
+		if label < 0 || label >= OutputSize {
+			panic(fmt.Sprintf("arch13: label %d is not in [0, %d)", label, OutputSize))
+		}
+		o := out[i*OutputSize : (i+1)*OutputSize]
+		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		if runtime.Argmax(o) == label {
 			correct++
 		}
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

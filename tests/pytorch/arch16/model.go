@@ -23,6 +23,7 @@ package arch16
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 )
 
@@ -49,6 +50,7 @@ type Model struct {
 	a2     [12]float32        // layer 2 output [1 3 4]
 	a5     [5]float32         // layer 5 output [5]
 	grad   [2][40]float32     // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -958,35 +960,241 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer conv0 output, 40 per sample
+	cols0  []float32    // layer conv0 patches (im2col), 24×20 per sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 12 per sample
+	cols2  []float32    // layer 2 patches (im2col), 8×12 per sample
+	dcols2 []float32    // layer 2 patch gradients of one sample
+	a5     []float32    // layer 5 output, 5 per sample
+	g      [2][]float32 // gradients of activations, 40 per sample, used in turn
+}
+
+// win0 is the window geometry of layer conv0.
+var win0 = kernels.Window{
+	C:         3,
+	H:         10,
+	KH:        4,
+	KW:        2,
+	OH:        4,
+	OW:        5,
+	PH:        0,
+	PW:        2,
+	Replicate: false,
+	SH:        2,
+	SW:        2,
+	W:         7,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         2,
+	H:         4,
+	KH:        2,
+	KW:        2,
+	OH:        3,
+	OW:        4,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         5,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*40)
+	m.bat.a2 = make([]float32, n*12)
+	m.bat.a5 = make([]float32, n*5)
+	m.bat.cols0 = make([]float32, n*480)
+	m.bat.dcols0 = make([]float32, 480)
+	m.bat.cols2 = make([]float32, n*96)
+	m.bat.dcols2 = make([]float32, 96)
+	m.bat.g[0] = make([]float32, n*40)
+	m.bat.g[1] = make([]float32, n*40)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
+	{
+		x := x[:n*210]
+		y := m.bat.a0[:n*40]
+		cols := m.bat.cols0[:n*480]
+		w := m.params[0:48]
+		for s := 0; s < n; s++ {
+			cs := cols[s*480 : (s+1)*480]
+			kernels.Im2col(&win0, x[s*210:(s+1)*210], cs)
+			ys := y[s*40 : (s+1)*40]
+			for oc := 0; oc < 2; oc++ {
+				bv := m.params[48+oc]
+				row := ys[oc*20 : (oc+1)*20]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 2, 20, 24, w, 24, cs, 20, ys, 20)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
+	{
+		x := m.bat.a0[:n*40]
+		y := m.bat.a2[:n*12]
+		cols := m.bat.cols2[:n*96]
+		w := m.params[50:58]
+		for s := 0; s < n; s++ {
+			cs := cols[s*96 : (s+1)*96]
+			kernels.Im2col(&win2, x[s*40:(s+1)*40], cs)
+			ys := y[s*12 : (s+1)*12]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[58+oc]
+				row := ys[oc*12 : (oc+1)*12]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 12, 8, w, 8, cs, 12, ys, 12)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
+	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
+	{
+		x := m.bat.a2[:n*12]
+		y := m.bat.a5[:n*5]
+		for r := 0; r < n; r++ {
+			copy(y[r*5:(r+1)*5], m.params[119:124])
+		}
+		kernels.Gemm(false, true, n, 5, 12, x, 12, m.params[59:119], 12, y, 5)
+	}
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
+	{
+		x := m.bat.a2[:n*12]
+		dy := m.bat.g[0][:n*5]
+		gb := m.grads[119:124]
+		for r := 0; r < n; r++ {
+			for o, v := range dy[r*5 : (r+1)*5] {
+				gb[o] += v
+			}
+		}
+		kernels.Gemm(true, false, 5, 12, n, dy, 5, x, 12, m.grads[59:119], 12)
+		dx := m.bat.g[1][:n*12]
+		clear(dx)
+		kernels.Gemm(false, false, n, 12, 5, dy, 5, m.params[59:119], 12, dx, 12)
+	}
+	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
+	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
+	{
+		dy := m.bat.g[1][:n*12]
+		cols := m.bat.cols2[:n*96]
+		y := m.bat.a2[:n*12]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[58:59]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*12+oc*12 : s*12+(oc+1)*12] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[50:58]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 8, 12, dy[s*12:(s+1)*12], 12, cols[s*96:(s+1)*96], 12, gw, 8)
+		}
+		dx := m.bat.g[0][:n*40]
+		clear(dx)
+		w := m.params[50:58]
+		dcols := m.bat.dcols2
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 8, 12, 1, w, 8, dy[s*12:(s+1)*12], 12, dcols, 12)
+			kernels.Col2im(&win2, dcols, dx[s*40:(s+1)*40])
+		}
+	}
+	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
+	{
+		dy := m.bat.g[0][:n*40]
+		cols := m.bat.cols0[:n*480]
+		y := m.bat.a0[:n*40]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[48:50]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 2; oc++ {
+				for _, v := range dy[s*40+oc*20 : s*40+(oc+1)*20] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:48]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 2, 24, 20, dy[s*40:(s+1)*40], 20, cols[s*480:(s+1)*480], 20, gw, 24)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch16.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a5[:n*5])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("arch16.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a5[:n*5]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
-		m.backward()
+		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

@@ -21,6 +21,7 @@ package conv1d_12_1_2
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 )
 
@@ -43,6 +44,7 @@ type Model struct {
 	in     [InputSize]float32 // copy of the last input
 	a0     [6]float32         // layer 0 output [1 6]
 	grad   [2][6]float32      // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -177,35 +179,115 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 6 per sample
+	cols0  []float32    // layer 0 patches (im2col), 3×6 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	g      [2][]float32 // gradients of activations, 6 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         1,
+	KH:        1,
+	KW:        3,
+	OH:        1,
+	OW:        6,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         8,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*6)
+	m.bat.cols0 = make([]float32, n*18)
+	m.bat.dcols0 = make([]float32, 18)
+	m.bat.g[0] = make([]float32, n*6)
+	m.bat.g[1] = make([]float32, n*6)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv1d 1→1 k3 s1 p0 no bias, [1 8] → [1 6] (conv1d_12_1_2.yaml:5)
+	{
+		x := x[:n*8]
+		y := m.bat.a0[:n*6]
+		cols := m.bat.cols0[:n*18]
+		w := m.params[0:3]
+		for s := 0; s < n; s++ {
+			cs := cols[s*18 : (s+1)*18]
+			kernels.Im2col(&win0, x[s*8:(s+1)*8], cs)
+			ys := y[s*6 : (s+1)*6]
+			clear(ys)
+			kernels.Gemm(false, false, 1, 6, 3, w, 3, cs, 6, ys, 6)
+		}
+	}
+	// layer 1: flatten, [1 6] → [6] (conv1d_12_1_2.yaml:6): nothing to compute
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 1: flatten, [1 6] → [6] (conv1d_12_1_2.yaml:6): nothing to compute
+	// layer 0: conv1d 1→1 k3 s1 p0 no bias, [1 8] → [1 6] (conv1d_12_1_2.yaml:5)
+	{
+		dy := m.bat.g[0][:n*6]
+		cols := m.bat.cols0[:n*18]
+		gw := m.grads[0:3]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 3, 6, dy[s*6:(s+1)*6], 6, cols[s*18:(s+1)*18], 6, gw, 3)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("conv1d_12_1_2.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a0[:n*6])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("conv1d_12_1_2.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a0[:n*6]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
-		m.backward()
+		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

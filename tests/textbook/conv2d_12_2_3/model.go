@@ -21,6 +21,7 @@ package conv2d_12_2_3
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 )
 
@@ -43,6 +44,7 @@ type Model struct {
 	in     [InputSize]float32 // copy of the last input
 	a0     [9]float32         // layer 0 output [1 3 3]
 	grad   [2][9]float32      // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -226,35 +228,115 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 9 per sample
+	cols0  []float32    // layer 0 patches (im2col), 9×9 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	g      [2][]float32 // gradients of activations, 9 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         5,
+	KH:        3,
+	KW:        3,
+	OH:        3,
+	OW:        3,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         5,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*9)
+	m.bat.cols0 = make([]float32, n*81)
+	m.bat.dcols0 = make([]float32, 81)
+	m.bat.g[0] = make([]float32, n*9)
+	m.bat.g[1] = make([]float32, n*9)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 1→1 k3 s1 p0 no bias, [1 5 5] → [1 3 3] (conv2d_12_2_3.yaml:5)
+	{
+		x := x[:n*25]
+		y := m.bat.a0[:n*9]
+		cols := m.bat.cols0[:n*81]
+		w := m.params[0:9]
+		for s := 0; s < n; s++ {
+			cs := cols[s*81 : (s+1)*81]
+			kernels.Im2col(&win0, x[s*25:(s+1)*25], cs)
+			ys := y[s*9 : (s+1)*9]
+			clear(ys)
+			kernels.Gemm(false, false, 1, 9, 9, w, 9, cs, 9, ys, 9)
+		}
+	}
+	// layer 1: flatten, [1 3 3] → [9] (conv2d_12_2_3.yaml:6): nothing to compute
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 1: flatten, [1 3 3] → [9] (conv2d_12_2_3.yaml:6): nothing to compute
+	// layer 0: conv2d 1→1 k3 s1 p0 no bias, [1 5 5] → [1 3 3] (conv2d_12_2_3.yaml:5)
+	{
+		dy := m.bat.g[0][:n*9]
+		cols := m.bat.cols0[:n*81]
+		gw := m.grads[0:9]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 9, 9, dy[s*9:(s+1)*9], 9, cols[s*81:(s+1)*81], 9, gw, 9)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("conv2d_12_2_3.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a0[:n*9])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("conv2d_12_2_3.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a0[:n*9]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
-		m.backward()
+		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

@@ -22,6 +22,7 @@ package detect_12_2_9
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -46,6 +47,7 @@ type Model struct {
 	a0     [36]float32        // layer 0 output [1 6 6]
 	a2     [1]float32         // layer 2 output [1 1 1]
 	grad   [2][36]float32     // gradients of activations, used in turn
+	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -441,35 +443,213 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// ForwardBatch runs Forward on each sample of x (InputSize values each, one
-// after another) and writes the outputs, one after another, to out. It panics
-// if the lengths do not describe the same number of samples.
+// batchState holds a whole batch's activations and gradients. It grows to
+// the largest batch seen and is reused, so batches allocate nothing after it.
+type batchState struct {
+	n      int          // capacity, in samples
+	a0     []float32    // layer 0 output, 36 per sample
+	cols0  []float32    // layer 0 patches (im2col), 9×36 per sample
+	dcols0 []float32    // layer 0 patch gradients of one sample
+	a2     []float32    // layer 2 output, 1 per sample
+	cols2  []float32    // layer 2 patches (im2col), 36×1 per sample
+	dcols2 []float32    // layer 2 patch gradients of one sample
+	g      [2][]float32 // gradients of activations, 36 per sample, used in turn
+}
+
+// win0 is the window geometry of layer 0.
+var win0 = kernels.Window{
+	C:         1,
+	H:         8,
+	KH:        3,
+	KW:        3,
+	OH:        6,
+	OW:        6,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         8,
+}
+
+// win2 is the window geometry of layer 2.
+var win2 = kernels.Window{
+	C:         1,
+	H:         6,
+	KH:        6,
+	KW:        6,
+	OH:        1,
+	OW:        1,
+	PH:        0,
+	PW:        0,
+	Replicate: false,
+	SH:        1,
+	SW:        1,
+	W:         6,
+}
+
+// growBatch makes room for batches of n samples.
+func (m *Model) growBatch(n int) {
+	if n <= m.bat.n {
+		return
+	}
+	m.bat.n = n
+	m.bat.a0 = make([]float32, n*36)
+	m.bat.a2 = make([]float32, n*1)
+	m.bat.cols0 = make([]float32, n*324)
+	m.bat.dcols0 = make([]float32, 324)
+	m.bat.cols2 = make([]float32, n*36)
+	m.bat.dcols2 = make([]float32, 36)
+	m.bat.g[0] = make([]float32, n*36)
+	m.bat.g[1] = make([]float32, n*36)
+}
+
+// forwardBatch runs every layer on n samples at once (x holds them one after
+// another); linear layers are matrix products over the whole batch.
+func (m *Model) forwardBatch(x []float32, n int) {
+	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)
+	{
+		x := x[:n*64]
+		y := m.bat.a0[:n*36]
+		cols := m.bat.cols0[:n*324]
+		w := m.params[0:9]
+		for s := 0; s < n; s++ {
+			cs := cols[s*324 : (s+1)*324]
+			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
+			ys := y[s*36 : (s+1)*36]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[9+oc]
+				row := ys[oc*36 : (oc+1)*36]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 36, 9, w, 9, cs, 36, ys, 36)
+		}
+		for i := range y {
+			y[i] = max(y[i], 0)
+		}
+	}
+	// layer 2: conv2d 1→1 k6 s1 p0 + sigmoid, [1 6 6] → [1 1 1] (detect_12_2_9.yaml:7)
+	{
+		x := m.bat.a0[:n*36]
+		y := m.bat.a2[:n*1]
+		cols := m.bat.cols2[:n*36]
+		w := m.params[10:46]
+		for s := 0; s < n; s++ {
+			cs := cols[s*36 : (s+1)*36]
+			kernels.Im2col(&win2, x[s*36:(s+1)*36], cs)
+			ys := y[s*1 : (s+1)*1]
+			for oc := 0; oc < 1; oc++ {
+				bv := m.params[46+oc]
+				row := ys[oc*1 : (oc+1)*1]
+				for i := range row {
+					row[i] = bv
+				}
+			}
+			kernels.Gemm(false, false, 1, 1, 36, w, 36, cs, 1, ys, 1)
+		}
+		for i := range y {
+			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
+		}
+	}
+	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_9.yaml:9): nothing to compute
+}
+
+// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
+// samples in x) and adds the parameter gradients: the weight gradient of a
+// linear layer is one matrix product over the batch.
+func (m *Model) backwardBatch(x []float32, n int) {
+	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_9.yaml:9): nothing to compute
+	// layer 2: conv2d 1→1 k6 s1 p0 + sigmoid, [1 6 6] → [1 1 1] (detect_12_2_9.yaml:7)
+	{
+		dy := m.bat.g[0][:n*1]
+		cols := m.bat.cols2[:n*36]
+		y := m.bat.a2[:n*1]
+		for i := range dy {
+			dy[i] = dy[i] * (1 - y[i]) * y[i]
+		}
+		gb := m.grads[46:47]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*1+oc*1 : s*1+(oc+1)*1] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[10:46]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 36, 1, dy[s*1:(s+1)*1], 1, cols[s*36:(s+1)*36], 1, gw, 36)
+		}
+		dx := m.bat.g[1][:n*36]
+		clear(dx)
+		w := m.params[10:46]
+		dcols := m.bat.dcols2
+		for s := 0; s < n; s++ {
+			clear(dcols)
+			kernels.Gemm(true, false, 36, 1, 1, w, 36, dy[s*1:(s+1)*1], 1, dcols, 1)
+			kernels.Col2im(&win2, dcols, dx[s*36:(s+1)*36])
+		}
+	}
+	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)
+	{
+		dy := m.bat.g[1][:n*36]
+		cols := m.bat.cols0[:n*324]
+		y := m.bat.a0[:n*36]
+		for i := range dy {
+			if y[i] <= 0 {
+				dy[i] = 0
+			}
+		}
+		gb := m.grads[9:10]
+		for s := 0; s < n; s++ {
+			for oc := 0; oc < 1; oc++ {
+				for _, v := range dy[s*36+oc*36 : s*36+(oc+1)*36] {
+					gb[oc] += v
+				}
+			}
+		}
+		gw := m.grads[0:9]
+		for s := 0; s < n; s++ {
+			kernels.Gemm(false, true, 1, 9, 36, dy[s*36:(s+1)*36], 36, cols[s*324:(s+1)*324], 36, gw, 9)
+		}
+	}
+}
+
+// ForwardBatch runs the network on each sample of x (InputSize values each,
+// one after another) and writes the outputs, one after another, to out, with
+// every linear layer one matrix product over the batch. It panics if the
+// lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("detect_12_2_9.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	for i := 0; i < n; i++ {
-		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
-	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	copy(out, m.bat.a2[:n*1])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b and adds
-// scale × the sum of their parameter gradients into the gradients: pass
-// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
-// default reduction). It returns the summed loss and, for cross_entropy, how
-// many samples scored their label highest. It allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, each linear
+// layer as matrix products over the whole batch, and adds scale × the sum of
+// their parameter gradients into the gradients: pass scale = 1/N for the
+// gradient of the mean loss over N samples (PyTorch's default reduction). It
+// returns the summed loss and, for cross_entropy, how many samples scored their
+// label highest. After the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("detect_12_2_9.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	m.growBatch(n)
+	m.forwardBatch(x, n)
+	out := m.bat.a2[:n*1]
+	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
-		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
-		m.backward()
+		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
 	}
+	m.backwardBatch(x, n)
 	return
 }
 

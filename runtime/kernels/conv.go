@@ -1,0 +1,143 @@
+package kernels
+
+// Window is the geometry of a convolution or pool over one sample of shape
+// [C, H, W]: kernel KH×KW, stride SH×SW, padding PH×PW (zeros, or the edge
+// values repeated when Replicate), output OH×OW.
+type Window struct {
+	C, H, W, KH, KW, SH, SW, PH, PW, OH, OW int
+	Replicate                               bool
+}
+
+// Patch is the length of one patch, C·KH·KW: the rows of Im2col's matrix.
+func (g *Window) Patch() int { return g.C * g.KH * g.KW }
+
+// Positions is OH·OW: the columns of Im2col's matrix.
+func (g *Window) Positions() int { return g.OH * g.OW }
+
+// src returns the input index that padded position (i, j) of channel c reads,
+// or -1 for a zero of zero padding.
+func (g *Window) src(c, i, j int) int {
+	i, j = i-g.PH, j-g.PW
+	if i < 0 || i >= g.H || j < 0 || j >= g.W {
+		if !g.Replicate {
+			return -1
+		}
+		i, j = min(max(i, 0), g.H-1), min(max(j, 0), g.W-1)
+	}
+	return (c*g.H+i)*g.W + j
+}
+
+// Im2col writes the patches of one sample x as a Patch()×Positions() matrix:
+// row (c, ky, kx), column (oy, ox) holds the input under kernel tap (ky, kx)
+// of channel c for output (oy, ox). A convolution is then W·cols.
+func Im2col(g *Window, x, cols []float32) {
+	p := g.Positions()
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := cols[((c*g.KH+ky)*g.KW+kx)*p:][:p]
+				for oy := 0; oy < g.OH; oy++ {
+					for ox := 0; ox < g.OW; ox++ {
+						v := float32(0)
+						if s := g.src(c, oy*g.SH+ky, ox*g.SW+kx); s >= 0 {
+							v = x[s]
+						}
+						row[oy*g.OW+ox] = v
+					}
+				}
+			}
+		}
+	}
+}
+
+// Col2im adds each entry of a Patch()×Positions() gradient matrix to the
+// input element it was read from (the adjoint of Im2col), into dx, which it
+// does not clear. The order of the additions is fixed.
+func Col2im(g *Window, cols, dx []float32) {
+	p := g.Positions()
+	for c := 0; c < g.C; c++ {
+		for ky := 0; ky < g.KH; ky++ {
+			for kx := 0; kx < g.KW; kx++ {
+				row := cols[((c*g.KH+ky)*g.KW+kx)*p:][:p]
+				for oy := 0; oy < g.OH; oy++ {
+					for ox := 0; ox < g.OW; ox++ {
+						if s := g.src(c, oy*g.SH+ky, ox*g.SW+kx); s >= 0 {
+							dx[s] += row[oy*g.OW+ox]
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// MaxPool writes each window's maximum of one sample x into y and its flat
+// input index into arg: the first maximum in row-major window order, or a
+// NaN, as PyTorch chooses.
+func MaxPool(g *Window, x, y []float32, arg []int32) {
+	for c := 0; c < g.C; c++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				first := (c*g.H+oy*g.SH)*g.W + ox*g.SW
+				v, a := x[first], first
+				for ky := 0; ky < g.KH; ky++ {
+					for kx := 0; kx < g.KW; kx++ {
+						s := first + ky*g.W + kx
+						if t := x[s]; t > v || t != t {
+							v, a = t, s
+						}
+					}
+				}
+				o := (c*g.OH+oy)*g.OW + ox
+				y[o], arg[o] = v, int32(a)
+			}
+		}
+	}
+}
+
+// MaxPoolBackward adds dy to the input elements MaxPool chose; dx is not
+// cleared.
+func MaxPoolBackward(dy []float32, arg []int32, dx []float32) {
+	for i, a := range arg {
+		dx[a] += dy[i]
+	}
+}
+
+// AvgPool writes each window's mean of one sample x into y: the sum in
+// row-major window order, divided by KH·KW.
+func AvgPool(g *Window, x, y []float32) {
+	kk := float32(g.KH * g.KW)
+	for c := 0; c < g.C; c++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				first := (c*g.H+oy*g.SH)*g.W + ox*g.SW
+				var s float32
+				for ky := 0; ky < g.KH; ky++ {
+					for kx := 0; kx < g.KW; kx++ {
+						s += x[first+ky*g.W+kx]
+					}
+				}
+				y[(c*g.OH+oy)*g.OW+ox] = s / kk
+			}
+		}
+	}
+}
+
+// AvgPoolBackward adds dy/(KH·KW) to every input element of each window;
+// dx is not cleared.
+func AvgPoolBackward(g *Window, dy, dx []float32) {
+	kk := float32(g.KH * g.KW)
+	for c := 0; c < g.C; c++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				first := (c*g.H+oy*g.SH)*g.W + ox*g.SW
+				d := dy[(c*g.OH+oy)*g.OW+ox] / kk
+				for ky := 0; ky < g.KH; ky++ {
+					for kx := 0; kx < g.KW; kx++ {
+						dx[first+ky*g.W+kx] += d
+					}
+				}
+			}
+		}
+	}
+}
