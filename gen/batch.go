@@ -245,23 +245,18 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Comment("every linear layer one matrix product over the batch. It panics if the")
 	f.Comment("lengths do not describe the same number of samples.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Float32()).Block(
-		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
-		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
-				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
-		),
-		jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
-		jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
-		jen.Copy(jen.Id("out"), out),
+		append(e.forwardBatchHead(),
+			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
+			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
+			jen.Copy(jen.Id("out"), out),
+		)...,
 	)
 
 	row := func(s string) *jen.Statement {
 		return jen.Id(s).Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputSize"))
 	}
 	var perRow []jen.Code
-	var check jen.Code
 	if e.n.Loss == "cross_entropy" {
-		check = jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n")
 		perRow = []jen.Code{
 			jen.Id("label").Op(":=").Id("b").Dot("Labels").Index(jen.Id("i")),
 			jen.If(jen.Id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("OutputSize")).Block(
@@ -272,7 +267,6 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			jen.If(jen.Qual(RuntimePath, "Argmax").Call(jen.Id("o")).Op("==").Id("label")).Block(jen.Id("correct").Op("++")),
 		}
 	} else {
-		check = jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize")
 		perRow = []jen.Code{
 			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, "MSE").Call(row("out"), row("b.Targets"), jen.Id("scale"), row("dy"))),
 		}
@@ -286,18 +280,15 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
 		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(jen.Float32()), jen.Id("scale").Float32()).
 		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(
-		jen.Id("x").Op(":=").Id("b").Dot("X"),
-		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
-		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(check)).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(fmt.Sprintf("%s.TrainBatch: %%d inputs do not match the batch's %ss", e.pkg, map[string]string{"cross_entropy": "label", "mse": "target"}[e.n.Loss])), jen.Len(jen.Id("x")))),
-		),
-		jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
-		jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
-		jen.Id("out").Op(":=").Add(out),
-		jen.Id("dy").Op(":=").Id("m").Dot("bat").Dot("g").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("n").Op("*").Id("OutputSize")),
-		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(perRow...),
-		jen.Id("m").Dot("backwardBatch").Call(jen.Id("x"), jen.Id("n")),
-		jen.Return(),
+		append(e.trainBatchHead(),
+			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
+			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
+			jen.Id("out").Op(":=").Add(out),
+			jen.Id("dy").Op(":=").Id("m").Dot("bat").Dot("g").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("n").Op("*").Id("OutputSize")),
+			jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(perRow...),
+			jen.Id("m").Dot("backwardBatch").Call(jen.Id("x"), jen.Id("n")),
+			jen.Return(),
+		)...,
 	)
 }
 

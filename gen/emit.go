@@ -122,6 +122,11 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	e.constructors(f)
 	e.forwardFuncs(f)
 	e.backwardFuncs(f)
+	if e.batched() {
+		e.batchFuncs(f)
+	} else {
+		e.perSampleBatchFuncs(f)
+	}
 	e.paramFuncs(f)
 	files := map[string][]byte{}
 	if opt.Weights != nil {
@@ -409,7 +414,7 @@ func (e *emitter) backwardFuncs(f *jen.File) {
 }
 
 // lossFunc emits loss (the spec's loss on the last output, and scale ×
-// its gradient into m.grad[0]), Backward, and the batch entry points.
+// its gradient into m.grad[0]), Backward and Loss.
 func (e *emitter) lossFunc(f *jen.File) {
 	n := e.n.Output.Size()
 	c := &opCtx{b: newBlock(e.opt.Unroll, e.ft), ft: e.ft, used: map[string]bool{}}
@@ -418,11 +423,9 @@ func (e *emitter) lossFunc(f *jen.File) {
 	b.emit(jen.Id("dy").Op(":=").Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).
 		Call(jen.Id("m").Dot("grad").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("OutputSize"))))
 	var target jen.Code // Backward's second parameter
-	var targetArg func(i jen.Code) jen.Code
 	switch e.n.Loss {
 	case "cross_entropy":
 		target = jen.Id("label").Int()
-		targetArg = func(i jen.Code) jen.Code { return jen.Id("b").Dot("Labels").Index(i) }
 		b.emit(jen.If(jen.Id("label").Op("<").Lit(0).Op("||").Id("label").Op(">=").Id("OutputSize")).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+": label %d is not in [0, %d)"), jen.Id("label"), jen.Id("OutputSize"))),
 		))
@@ -435,10 +438,6 @@ func (e *emitter) lossFunc(f *jen.File) {
 		})
 	case "mse":
 		target = jen.Id("target").Op("*").Index(jen.Id("OutputSize")).Add(e.typ())
-		targetArg = func(i jen.Code) jen.Code {
-			return jen.Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).Call(
-				jen.Id("b").Dot("Targets").Index(jen.Add(i).Op("*").Id("OutputSize"), jen.Empty()))
-		}
 		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
 			b.emit(c.at("dy", idx[0]).Op("=").Add(c.at("out", idx[0])).Op("-").Add(c.at("target", idx[0])))
 		})
@@ -477,36 +476,29 @@ func (e *emitter) lossFunc(f *jen.File) {
 	f.Commentf("Loss returns %q, the spec's loss.", e.n.Loss)
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Loss").Params().String().Block(jen.Return(jen.Lit(e.n.Loss)))
 
-	if e.batched() {
-		e.batchFuncs(f)
-		return
+}
+
+// perSampleBatchFuncs emits ForwardBatch and TrainBatch as loops over the
+// per-sample code, for networks the kernels do not cover yet.
+func (e *emitter) perSampleBatchFuncs(f *jen.File) {
+	targetArg := func(i jen.Code) jen.Code { return jen.Id("b").Dot("Labels").Index(i) }
+	if e.n.Loss == "mse" {
+		targetArg = func(i jen.Code) jen.Code {
+			return jen.Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).Call(
+				jen.Id("b").Dot("Targets").Index(jen.Add(i).Op("*").Id("OutputSize"), jen.Empty()))
+		}
 	}
 	xi := jen.Parens(jen.Op("*").Index(jen.Id("InputSize")).Add(e.typ())).Call(jen.Id("x").Index(jen.Id("i").Op("*").Id("InputSize"), jen.Empty()))
 	f.Comment("ForwardBatch runs Forward on each sample of x (InputSize values each, one")
 	f.Comment("after another) and writes the outputs, one after another, to out. It panics")
 	f.Comment("if the lengths do not describe the same number of samples.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Add(e.typ())).Block(
-		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
-		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
-				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
-		),
-		jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
+		append(e.forwardBatchHead(), jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
 			jen.Copy(jen.Id("out").Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Empty()), jen.Id("m").Dot("Forward").Call(xi).Index(jen.Empty(), jen.Empty())),
-		),
+		))...,
 	)
 
-	countLen := map[string]jen.Code{
-		"cross_entropy": jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n"),
-		"mse":           jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize"),
-	}[e.n.Loss]
-	body := []jen.Code{
-		jen.Id("x").Op(":=").Id("b").Dot("X"),
-		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
-		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(countLen)).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".TrainBatch: %d inputs do not match the batch's "+targetName+"s"), jen.Len(jen.Id("x")))),
-		),
-	}
+	body := e.trainBatchHead()
 	loop := []jen.Code{
 		jen.Id("out").Op(":=").Id("m").Dot("Forward").Call(xi),
 		jen.Id("lossSum").Op("+=").Float64().Call(jen.Id("m").Dot("loss").Call(targetArg(jen.Id("i")), jen.Id("scale"))),
@@ -528,6 +520,34 @@ func (e *emitter) lossFunc(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
 		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(e.typ()), jen.Id("scale").Add(e.typ())).
 		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(body...)
+}
+
+// forwardBatchHead opens ForwardBatch: n, and a panic when the lengths are
+// not whole samples.
+func (e *emitter) forwardBatchHead() []jen.Code {
+	return []jen.Code{
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
+				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
+		),
+	}
+}
+
+// trainBatchHead opens TrainBatch: x, n, and a panic when the inputs do not
+// match the batch's labels or targets.
+func (e *emitter) trainBatchHead() []jen.Code {
+	count, what := jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n"), "label"
+	if e.n.Loss == "mse" {
+		count, what = jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize"), "target"
+	}
+	return []jen.Code{
+		jen.Id("x").Op(":=").Id("b").Dot("X"),
+		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
+		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(count)).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".TrainBatch: %d inputs do not match the batch's "+what+"s"), jen.Len(jen.Id("x")))),
+		),
+	}
 }
 
 func (e *emitter) paramFuncs(f *jen.File) {
