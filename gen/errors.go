@@ -67,5 +67,16 @@ func (e *errs) err() error {
 		}
 		return a.Col < b.Col
 	})
+	// Two stages may report the same problem (a missing key is both a parse
+	// and a check error); say it once.
+	seen := make(map[Error]bool, len(e.list))
+	out := e.list[:0]
+	for _, x := range e.list {
+		if !seen[*x] {
+			seen[*x] = true
+			out = append(out, x)
+		}
+	}
+	e.list = out
 	return e.list
 }

@@ -110,8 +110,16 @@ func boundedSize(dims []int, limit int) (int, bool) {
 func Check(s *Spec) (*Net, error) {
 	var e errs
 	n := &Net{Name: s.Name, File: filepath.Base(s.File), Input: Shape(s.Input), Loss: s.Loss, Seed: s.Seed}
-	if s.Loss != "" && s.Loss != "cross_entropy" && s.Loss != "mse" {
+	switch {
+	case s.Loss == "cross_entropy" || s.Loss == "mse":
+	case s.LossPos.Line > 0 && s.Loss == "":
+		// Present but empty, null, a list or a tagged "".
+		e.add(s.LossPos, "loss must be one of cross_entropy, mse")
+	case s.LossPos.Line > 0:
 		e.add(s.LossPos, "unknown loss %q (known: cross_entropy, mse)", s.Loss)
+	default:
+		// ParseSpec reports the same line; errs.err drops the duplicate.
+		e.add(Pos{File: s.File, Line: 1, Col: 1}, "missing key loss (cross_entropy or mse)")
 	}
 	if len(s.Layers) == 0 && s.LayersPos.Line > 0 {
 		e.add(s.LayersPos, "layers is empty; a network needs at least one layer")

@@ -120,12 +120,12 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 			s.LayersPos = kp
 			s.Layers = parseLayers(file, v, &e)
 		case "loss":
+			// Check judges the value; an empty, null or non-scalar loss
+			// stays "" here.
 			s.LossPos = pos(file, v)
-			if v.Kind != yaml.ScalarNode || v.Tag == "!!null" {
-				e.add(pos(file, v), "loss must be one of cross_entropy, mse")
-				continue
+			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+				s.Loss = v.Value
 			}
-			s.Loss = v.Value
 		default:
 			e.add(kp, "unknown key %q (known: name, input, seed, layers, loss)", k.Value)
 		}
