@@ -17,8 +17,10 @@ const KC = 256
 //   - transB false: B is k×n with ldb ≥ n; true: B is n×k with ldb ≥ k;
 //   - C is m×n with ldc ≥ n; only those m×n elements are written.
 //
-// The result does not depend on the instruction-set level, the tile shape or
-// how work is split: every element of C is computed as
+// Products of at least ParallelFLOPs floating-point operations are split
+// into blocks of whole tiles across up to GOMAXPROCS goroutines. The result
+// does not depend on the instruction-set level, the tile shape or how work is
+// split: every element of C is computed as
 //
 //	for each k-block of KC (in order): c = c + (0 + a₀b₀ + a₁b₁ + …)
 //
@@ -33,6 +35,15 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 	checkMatrix("B", transB, k, n, b, ldb)
 	checkMatrix("C", false, m, n, c, ldc)
 	kern := micro(Level)
+	if w := splitWays(m, n, k, kern); w > 1 {
+		gemmParallel(w, kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+		return
+	}
+	gemmSerial(kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// gemmSerial is Gemm on the calling goroutine, for checked arguments.
+func gemmSerial(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mp := (m + mr - 1) / mr

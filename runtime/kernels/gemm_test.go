@@ -3,6 +3,8 @@ package kernels
 import (
 	"fmt"
 	"math"
+	goruntime "runtime"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,6 +148,94 @@ func TestGemm(t *testing.T) {
 	t.Logf("%d cases at levels %v", cases, levels())
 }
 
+// withSplit runs f with every product split (ParallelFLOPs 0) on procs
+// goroutines.
+func withSplit(procs int, f func()) {
+	savedP, savedF := goruntime.GOMAXPROCS(procs), ParallelFLOPs
+	ParallelFLOPs = 0
+	defer func() { goruntime.GOMAXPROCS(savedP); ParallelFLOPs = savedF }()
+	f()
+}
+
+// Splitting a product across goroutines, by rows or by columns, into any
+// number of parts gives the bits of the serial product at every level, and
+// writes nothing outside C.
+func TestGemmSplit(t *testing.T) {
+	r := runtime.NewRNG(2)
+	shapes := [][3]int{{64, 256, 300}, {256, 64, 40}, {7, 200, 9}, {200, 7, 513}, {13, 17, 5}, {1, 100, 3}, {100, 1, 3}}
+	for _, sh := range shapes {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				g := newCase(r, ta, tb, sh[0], sh[1], sh[2])
+				for _, level := range levels() {
+					ref := g.run(level) // below the default ParallelFLOPs or not: compare with ways 1
+					withSplit(1, func() { ref = g.run(level) })
+					g.check(t, ref, fmt.Sprintf("%s serial %v", level, sh))
+					for _, procs := range []int{2, 3, 5, 8} {
+						var got []float32
+						withSplit(procs, func() { got = g.run(level) })
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(ref[i]) && !(got[i] != got[i] && ref[i] != ref[i]) {
+								t.Fatalf("%s %v %v %v on %d goroutines: element %d is %v, serial gives %v", level, ta, tb, sh, procs, i, got[i], ref[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// Many goroutines splitting products at once (as training replicas do)
+// share the helpers without deadlock, and each gets the serial bits.
+func TestGemmSplitConcurrent(t *testing.T) {
+	g := newCase(runtime.NewRNG(3), false, true, 64, 96, 200)
+	var ref []float32
+	withSplit(1, func() { ref = g.run(Detected) })
+	withSplit(3, func() {
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for it := 0; it < 20; it++ {
+					c := append([]float32(nil), g.c...)
+					Gemm(false, true, g.m, g.n, g.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+					for i := range c {
+						if math.Float32bits(c[i]) != math.Float32bits(ref[i]) && !(c[i] != c[i] && ref[i] != ref[i]) {
+							errs <- fmt.Sprintf("element %d is %v, serial gives %v", i, c[i], ref[i])
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+	})
+}
+
+// A split product allocates nothing once its sizes have been seen.
+func TestGemmSplitAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops items under the race detector")
+	}
+	g := newCase(runtime.NewRNG(4), false, false, 64, 128, 64)
+	c := append([]float32(nil), g.c...)
+	withSplit(2, func() {
+		n := testing.AllocsPerRun(50, func() {
+			Gemm(false, false, g.m, g.n, g.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+		})
+		if n != 0 {
+			t.Fatalf("%v allocations per split Gemm", n)
+		}
+	})
+}
+
 func TestGemmChecksLengths(t *testing.T) {
 	defer func() {
 		if r := recover(); r == nil || fmt.Sprint(r) != "kernels.Gemm: A is 2×3 with stride 3 but has 5 elements" {
@@ -248,7 +338,32 @@ func BenchmarkGemm(b *testing.B) {
 				for b.Loop() {
 					Gemm(s.ta, s.tb, s.m, s.n, s.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
 				}
-				report(b, float64(2*s.m*s.n*s.k), start, peak)
+				report(b, float64(2*s.m*s.n*s.k), start, peak*float64(splitWays(s.m, s.n, s.k, micro(level))))
+			})
+		}
+	}
+}
+
+// BenchmarkGemmSplit finds where splitting pays: square products from tiny to
+// large, serial and split in two (run with -cpu 2). The crossover sets
+// ParallelFLOPs.
+func BenchmarkGemmSplit(b *testing.B) {
+	for _, size := range []int{16, 32, 48, 64, 96, 128, 256} {
+		g := newCase(runtime.NewRNG(1), false, false, size, size, size)
+		c := append([]float32(nil), g.c...)
+		for _, ways := range []string{"serial", "split"} {
+			b.Run(fmt.Sprintf("%d/%s", size, ways), func(b *testing.B) {
+				saved := ParallelFLOPs
+				ParallelFLOPs = 0
+				if ways == "serial" {
+					ParallelFLOPs = math.MaxInt
+				}
+				defer func() { ParallelFLOPs = saved }()
+				start := time.Now()
+				for b.Loop() {
+					Gemm(false, false, size, size, size, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+				}
+				report(b, float64(2*size*size*size), start, 0)
 			})
 		}
 	}
