@@ -11,6 +11,7 @@ WAZERO := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 BIN := $(CURDIR)/bin
 
 .PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean fuzz \
+	torch bench-compare bench-check \
 	userproject cross wasip1 digits-model digits-images embed-bench test-isa
 
 # The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
@@ -62,9 +63,12 @@ test-isa:
 	$(GO) test -tags purego ./runtime/... ./generated/...
 	@for isa in generic avx2 avx512; do echo "NNGEN_ISA=$$isa"; NNGEN_ISA=$$isa $(GO) test -count=1 ./runtime/kernels/ || exit 1; done
 
-# Redraw the PyTorch goldens (needs Debian's PyTorch), then regenerate.
-goldens:
+# Debian's PyTorch, for the goldens and the engine comparison.
+torch:
 	@/usr/bin/python3 -c 'import torch' 2>/dev/null || { apt-get update && apt-get install -y python3-torch libopenblas0-pthread; }
+
+# Redraw the PyTorch goldens (needs Debian's PyTorch), then regenerate.
+goldens: torch
 	/usr/bin/python3 tests/pytorch/make_goldens.py
 	/usr/bin/python3 tests/optim/make_goldens.py
 	$(MAKE) generate
@@ -74,6 +78,17 @@ goldens:
 bench:
 	$(GO) test -run '^$$' -bench Peak ./runtime/kernels/
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
+
+# nngen against PyTorch and Gorgonia on five networks (bench/, its own
+# module): checks that all engines agree, then times them in interleaved
+# rounds and writes BENCHMARKS.md and BENCHMARKS.svg. About 5 minutes.
+# BENCHFLAGS passes flags, e.g. BENCHFLAGS='-rounds 3 -nets mlp,lenet'.
+bench-compare: torch
+	cd bench && $(GO) run . $(BENCHFLAGS)
+
+# The comparison's own tests and its agreement check, without timing (CI).
+bench-check: torch
+	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) run . -check
 
 # A user's module: go generate, then its tests (it is its own module).
 userproject:

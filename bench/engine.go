@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"runtime"
+	"time"
+
+	"github.com/nngen/nngen/runtime/kernels"
+	"github.com/nngen/nngen/runtime/optim"
+
+	nnrt "github.com/nngen/nngen/runtime"
+)
+
+// metric is one timed operation.
+type metric int
+
+const (
+	infer1  metric = iota // one sample's forward pass
+	infer64               // a forward pass over a batch of 64
+	train64               // forward, mean cross-entropy, backward and an SGD step on 64
+)
+
+var metrics = []metric{infer1, infer64, train64}
+
+func (m metric) String() string {
+	return [...]string{"batch-1 inference", "batch-64 inference", "batch-64 training step"}[m]
+}
+
+// samples is how many samples one run of the metric processes.
+func (m metric) samples() int {
+	if m == infer1 {
+		return 1
+	}
+	return Batch
+}
+
+// check is what an engine computes on a case before any timing: the
+// forward outputs of the batch, and the mean cross-entropy loss of the batch
+// with the gradient of the first parameter tensor (the one the backward
+// pass reaches last).
+type check struct {
+	out  []float32
+	loss float64
+	grad []float32
+}
+
+// timing is one measurement: wall time per run, and heap allocations per
+// run (-1 where the engine cannot count them).
+type timing struct {
+	perRun time.Duration
+	allocs float64
+}
+
+// engine is one implementation being compared.
+type engine interface {
+	name() string
+	// prepare builds the case's network with its weights.
+	prepare(c *netCase) error
+	// check runs the agreement computation on a fresh copy of the weights.
+	check(c *netCase) (check, error)
+	// time measures a metric on threads threads for at least minTime.
+	time(c *netCase, m metric, threads int, minTime time.Duration) (timing, error)
+	close()
+}
+
+// timeGo runs f until minTime has passed (at least twice, after one
+// warm-up run) with GOMAXPROCS threads, counting heap allocations.
+func timeGo(threads int, minTime time.Duration, f func() error) (timing, error) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(threads))
+	if err := f(); err != nil {
+		return timing{}, err
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	n := 0
+	for n < 2 || time.Since(start) < minTime {
+		if err := f(); err != nil {
+			return timing{}, err
+		}
+		n++
+	}
+	elapsed := time.Since(start)
+	runtime.ReadMemStats(&after)
+	return timing{elapsed / time.Duration(n), float64(after.Mallocs-before.Mallocs) / float64(n)}, nil
+}
+
+// nngenEngine runs the generated package at one instruction-set level.
+type nngenEngine struct {
+	level  kernels.ISA
+	models map[string]*nngenModel
+}
+
+type nngenModel struct {
+	model
+	sgd   *optim.SGD
+	out   []float32
+	batch nnrt.Batch[float32]
+}
+
+func newNngen(level kernels.ISA) *nngenEngine {
+	return &nngenEngine{level: level, models: map[string]*nngenModel{}}
+}
+
+func (e *nngenEngine) name() string { return "nngen " + e.level.String() }
+
+func (e *nngenEngine) load(c *netCase) (*nngenModel, error) {
+	m := &nngenModel{model: c.new()}
+	if err := m.LoadWeights(bytesReader(c.weights)); err != nil {
+		return nil, fmt.Errorf("%s: %v", c.name, err)
+	}
+	sgd, err := optim.NewSGD(m.Params(), optim.SGDConfig{LR: LR})
+	if err != nil {
+		return nil, err
+	}
+	m.sgd = sgd
+	m.out = make([]float32, Batch*c.out)
+	m.batch = nnrt.Batch[float32]{X: c.x, Labels: c.labels}
+	return m, nil
+}
+
+func (e *nngenEngine) prepare(c *netCase) error {
+	m, err := e.load(c)
+	if err != nil {
+		return err
+	}
+	e.models[c.name] = m
+	return nil
+}
+
+// step is one training step on the case's batch.
+func (m *nngenModel) step() {
+	m.ZeroGrad()
+	m.TrainBatch(m.batch, 1.0/Batch)
+	m.sgd.Step()
+}
+
+func (e *nngenEngine) check(c *netCase) (check, error) {
+	defer e.use()()
+	m, err := e.load(c)
+	if err != nil {
+		return check{}, err
+	}
+	m.ForwardBatch(c.x, m.out)
+	r := check{out: append([]float32(nil), m.out...)}
+	m.ZeroGrad()
+	loss, _ := m.TrainBatch(m.batch, 1.0/Batch)
+	r.loss = loss / Batch
+	r.grad = append([]float32(nil), m.Params()[0].Grad...)
+	return r, nil
+}
+
+// use selects the engine's level until the returned function restores it.
+func (e *nngenEngine) use() func() {
+	saved := kernels.Level
+	kernels.Level = e.level
+	return func() { kernels.Level = saved }
+}
+
+func (e *nngenEngine) time(c *netCase, mt metric, threads int, minTime time.Duration) (timing, error) {
+	defer e.use()()
+	m := e.models[c.name]
+	x1 := c.x[:c.in]
+	var f func()
+	switch mt {
+	case infer1:
+		f = func() { m.forward1(x1) }
+	case infer64:
+		f = func() { m.ForwardBatch(c.x, m.out) }
+	case train64:
+		f = func() { m.step() }
+	}
+	return timeGo(threads, minTime, func() error { f(); return nil })
+}
+
+func (e *nngenEngine) close() {}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// report renders the medians as Markdown and as an SVG bar chart.
+type report struct {
+	cases   []*netCase
+	engines []engine
+	threads []int
+	med     map[key]timing
+	peak    map[int]float64 // GFLOP/s by thread count
+	rounds  int
+	minTime time.Duration
+	torch   string
+	best    string // the nngen engine a user gets by default (detected level)
+}
+
+// fmtDur prints a duration per sample in the unit that keeps 3 digits.
+func fmtDur(d float64) string {
+	switch {
+	case d < 1e3:
+		return fmt.Sprintf("%.1f ns", d)
+	case d < 1e6:
+		return fmt.Sprintf("%.2f µs", d/1e3)
+	default:
+		return fmt.Sprintf("%.2f ms", d/1e6)
+	}
+}
+
+// perSample is the median time per sample of a figure, in nanoseconds.
+func (r *report) perSample(net, eng string, m metric, t int) (float64, bool) {
+	tm, ok := r.med[key{net, eng, m, t}]
+	if !ok {
+		return 0, false
+	}
+	return float64(tm.perRun) / float64(m.samples()), true
+}
+
+func (r *report) markdown() string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w("# nngen against generic engines\n\n")
+	w("Written by `make bench-compare` (bench/main.go) on %s, %s/%s, Go %s", time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	if r.torch != "" {
+		w(", PyTorch %s", r.torch)
+	}
+	w(". Each figure is the median of %d rounds; in each round every engine runs every measurement for at least %v, ", r.rounds, r.minTime)
+	w("the engines taking turns in an order that rotates from one measurement to the next. ")
+	w("All engines load the same float32 weights and run the same batch, and agreed before timing (outputs and the gradient of the first parameter within 1e-4, loss within 1e-5, relative to the largest magnitude).\n\n")
+	w("Peak, measured in the same run with the FMA kernel: %.1f GFLOP/s on 1 core, %.1f on 2.\n\n", r.peak[1], r.peak[2])
+	w("- **batch 1**: latency of one sample's forward pass.\n")
+	w("- **infer/sample**: a forward pass over a batch of 64, per sample.\n")
+	w("- **train/sample**: forward, mean cross-entropy, backward and a plain SGD step (lr %g) on a batch of 64, per sample.\n", LR)
+	w("- **allocs/step**: heap allocations per training step (Go engines; PyTorch's are not visible to Go).\n")
+	w("- **GFLOP/s** and **%% peak**: of the training step, counting 2 operations per multiply-add of the linear and convolution layers (forward, weight gradients, and input gradients of all but the first layer); %% of the peak for that thread count.\n\n")
+	w("Gorgonia has no average pooling; for `convnet` it runs the same arithmetic as a convolution with a constant filter (1/4 from each channel to itself). Its outputs still agree.\n\n")
+
+	for _, c := range r.cases {
+		w("## %s\n\n", c.name)
+		w("%s → %s; %.3f MFLOP per sample forward, %.3f per training sample.\n\n", c.net.Input, c.net.Output, c.flops.forward/1e6, c.flops.train/1e6)
+		w("| engine | threads | batch 1 | infer/sample | train/sample | allocs/step | GFLOP/s | %% peak |\n")
+		w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, e := range r.engines {
+			for _, t := range r.threads {
+				b1, _ := r.perSample(c.name, e.name(), infer1, t)
+				i64, _ := r.perSample(c.name, e.name(), infer64, t)
+				tr, _ := r.perSample(c.name, e.name(), train64, t)
+				allocs := "n/a"
+				if a := r.med[key{c.name, e.name(), train64, t}].allocs; a >= 0 {
+					allocs = fmt.Sprintf("%.0f", a)
+				}
+				gf := c.flops.train / tr
+				pk := "n/a"
+				if p := r.peak[t]; p > 0 {
+					pk = fmt.Sprintf("%.1f%%", 100*gf/p)
+				}
+				w("| %s | %d | %s | %s | %s | %s | %.2f | %s |\n", e.name(), t, fmtDur(b1), fmtDur(i64), fmtDur(tr), allocs, gf, pk)
+			}
+		}
+		w("\n")
+	}
+
+	w("## Speed-ups of %s\n\n", r.best)
+	w("Time of the other engine divided by nngen's (above 1: nngen is faster), for the level nngen picks on this machine.\n\n")
+	w("| network | threads |")
+	others := r.others()
+	for _, o := range others {
+		for _, m := range metrics {
+			w(" vs %s, %s |", o, short(m))
+		}
+	}
+	w("\n| --- | ---: |%s\n", strings.Repeat(" ---: |", len(others)*len(metrics)))
+	for _, c := range r.cases {
+		for _, t := range r.threads {
+			w("| %s | %d |", c.name, t)
+			for _, o := range others {
+				for _, m := range metrics {
+					w(" %s |", fmtRatio(r.ratio(c.name, o, m, t)))
+				}
+			}
+			w("\n")
+		}
+	}
+	w("\n![speed-ups](BENCHMARKS.svg)\n")
+	return b.String()
+}
+
+func short(m metric) string {
+	return [...]string{"batch 1", "infer", "train"}[m]
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case x == 0 || math.IsNaN(x):
+		return "n/a"
+	case x >= 100:
+		return fmt.Sprintf("%.0f×", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1f×", x)
+	default:
+		return fmt.Sprintf("%.2f×", x)
+	}
+}
+
+// others lists the non-nngen engines.
+func (r *report) others() []string {
+	var o []string
+	for _, e := range r.engines {
+		if !strings.HasPrefix(e.name(), "nngen") {
+			o = append(o, e.name())
+		}
+	}
+	return o
+}
+
+// ratio is other's time over nngen's (best level), or 0 if either is missing.
+func (r *report) ratio(net, other string, m metric, t int) float64 {
+	a, ok1 := r.perSample(net, other, m, t)
+	b, ok2 := r.perSample(net, r.best, m, t)
+	if !ok1 || !ok2 || b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// svg draws the speed-ups as grouped bars on a log scale: one panel per
+// thread count, one group per network and metric, one bar per other engine.
+func (r *report) svg() []byte {
+	others := r.others()
+	const (
+		groupW, barW, left, top, panelH, gap = 54.0, 16.0, 60.0, 40.0, 220.0, 70.0
+	)
+	groups := len(r.cases) * len(metrics)
+	width := left + float64(groups)*groupW + 20
+	height := top + float64(len(r.threads))*(panelH+gap) + 20
+	// The log axis spans the data, at least 0.5× to 10×.
+	lo, hi := 0.5, 10.0
+	for _, c := range r.cases {
+		for _, t := range r.threads {
+			for _, o := range others {
+				for _, m := range metrics {
+					if x := r.ratio(c.name, o, m, t); x > 0 {
+						lo, hi = math.Min(lo, x), math.Max(hi, x)
+					}
+				}
+			}
+		}
+	}
+	lo, hi = math.Pow(10, math.Floor(math.Log10(lo))), math.Pow(10, math.Ceil(math.Log10(hi)))
+	colors := []string{"#4477aa", "#ee6677", "#228833", "#ccbb44"}
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	w(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", width, height)
+	w(`<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	w(`<text x="%.0f" y="18" font-size="14">Speed-up of %s (time of the other engine / nngen's, log scale)</text>`+"\n", left, r.best)
+	for i, o := range others {
+		x := left + 420 + float64(i)*110
+		w(`<rect x="%.0f" y="24" width="10" height="10" fill="%s"/><text x="%.0f" y="33">vs %s</text>`+"\n", x, colors[i%len(colors)], x+14, o)
+	}
+	for pi, t := range r.threads {
+		y0 := top + float64(pi)*(panelH+gap)
+		yOf := func(v float64) float64 {
+			return y0 + panelH - panelH*(math.Log10(v)-math.Log10(lo))/(math.Log10(hi)-math.Log10(lo))
+		}
+		w(`<text x="%.0f" y="%.0f" font-weight="bold">%d thread(s)</text>`+"\n", left, y0+8, t)
+		for v := lo; v <= hi*1.0001; v *= 10 {
+			w(`<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.0f" y="%.1f" text-anchor="end">%g×</text>`+"\n",
+				left, width-20, yOf(v), yOf(v), left-6, yOf(v)+4, v)
+		}
+		w(`<line x1="%.0f" x2="%.0f" y1="%.1f" y2="%.1f" stroke="black"/>`+"\n", left, width-20, yOf(1), yOf(1))
+		g := 0
+		for _, c := range r.cases {
+			for _, m := range metrics {
+				gx := left + float64(g)*groupW + 4
+				for i, o := range others {
+					x := r.ratio(c.name, o, m, t)
+					if x <= 0 {
+						continue
+					}
+					y1, y2 := yOf(math.Max(x, 1)), yOf(math.Min(x, 1))
+					w(`<rect x="%.1f" y="%.1f" width="%.0f" height="%.1f" fill="%s"><title>%s %s %d thread(s) vs %s: %s</title></rect>`+"\n",
+						gx+float64(i)*barW, y1, barW-2, math.Max(y2-y1, 0.5), colors[i%len(colors)], c.name, m, t, o, fmtRatio(x))
+				}
+				w(`<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`+"\n", gx+float64(len(others))*barW/2, y0+panelH+14, short(m))
+				if m == 0 {
+					w(`<text x="%.1f" y="%.1f" font-weight="bold">%s</text>`+"\n", gx, y0+panelH+30, c.name)
+				}
+				g++
+			}
+		}
+	}
+	w("</svg>\n")
+	return []byte(b.String())
+}

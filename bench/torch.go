@@ -1,0 +1,143 @@
+package main
+
+import (
+	"bufio"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+)
+
+// torchEngine drives PyTorch through torch_engine.py, started once and
+// spoken to in JSON lines, so that its runs interleave with the others'.
+type torchEngine struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+	dir string // the weights and batches handed to the script
+}
+
+func newTorch(python, script string) (*torchEngine, error) {
+	dir, err := os.MkdirTemp("", "nngen-bench-")
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(python, "-u", script)
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s %s: %v (PyTorch comes from Debian: apt-get install -y python3-torch libopenblas0-pthread)", python, script, err)
+	}
+	e := &torchEngine{cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<20), dir: dir}
+	var hello struct{ Torch string }
+	if err := e.call(map[string]any{"cmd": "hello"}, &hello); err != nil {
+		e.close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *torchEngine) name() string { return "PyTorch" }
+
+// call sends one command and decodes its reply; a reply with an "error"
+// field is returned as an error.
+func (e *torchEngine) call(req map[string]any, reply any) error {
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	if _, err := e.in.Write(append(b, '\n')); err != nil {
+		return fmt.Errorf("torch_engine.py: %v", err)
+	}
+	line, err := e.out.ReadBytes('\n')
+	if err != nil {
+		return fmt.Errorf("torch_engine.py stopped: %v", err)
+	}
+	var failed struct{ Error string }
+	if json.Unmarshal(line, &failed) == nil && failed.Error != "" {
+		return fmt.Errorf("torch_engine.py: %s", failed.Error)
+	}
+	return json.Unmarshal(line, reply)
+}
+
+// torchLayer is a layer as the script builds it.
+type torchLayer struct {
+	Op          string `json:"op"`
+	Key         string `json:"key"`
+	In          []int  `json:"in"`
+	Out         []int  `json:"out"`
+	Kernel      []int  `json:"kernel,omitempty"`
+	Stride      []int  `json:"stride,omitempty"`
+	Padding     []int  `json:"padding,omitempty"`
+	PaddingMode string `json:"padding_mode,omitempty"`
+	Bias        bool   `json:"bias"`
+	Act         string `json:"act,omitempty"`
+}
+
+func (e *torchEngine) prepare(c *netCase) error {
+	wpath := filepath.Join(e.dir, c.name+".safetensors")
+	if err := os.WriteFile(wpath, c.weights, 0o644); err != nil {
+		return err
+	}
+	xpath := filepath.Join(e.dir, c.name+".x.f32")
+	raw := make([]byte, 4*len(c.x))
+	for i, v := range c.x {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	if err := os.WriteFile(xpath, raw, 0o644); err != nil {
+		return err
+	}
+	var layers []torchLayer
+	for _, l := range c.net.Layers {
+		info := l.Info()
+		layers = append(layers, torchLayer{Op: info.Op, Key: l.Key, In: l.In, Out: l.Out, Kernel: info.Kernel,
+			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act})
+	}
+	var ok struct{ OK bool }
+	return e.call(map[string]any{"cmd": "setup", "net": c.name, "input": c.net.Input, "layers": layers,
+		"weights": wpath, "x": xpath, "labels": c.labels, "batch": Batch, "lr": LR}, &ok)
+}
+
+func (e *torchEngine) check(c *netCase) (check, error) {
+	var r struct {
+		Out  []float32
+		Loss float64
+		Grad []float32
+	}
+	err := e.call(map[string]any{"cmd": "check", "net": c.name}, &r)
+	return check{r.Out, r.Loss, r.Grad}, err
+}
+
+func (e *torchEngine) time(c *netCase, m metric, threads int, minTime time.Duration) (timing, error) {
+	var r struct{ Seconds float64 }
+	err := e.call(map[string]any{"cmd": "time", "net": c.name, "metric": []string{"infer1", "infer64", "train64"}[m],
+		"threads": threads, "min_seconds": minTime.Seconds()}, &r)
+	return timing{time.Duration(r.Seconds * 1e9), -1}, err
+}
+
+// version asks the script which PyTorch it runs.
+func (e *torchEngine) version() string {
+	var r struct{ Torch string }
+	if e.call(map[string]any{"cmd": "hello"}, &r) != nil {
+		return "?"
+	}
+	return r.Torch
+}
+
+func (e *torchEngine) close() {
+	e.in.Close()
+	e.cmd.Wait()
+	os.RemoveAll(e.dir)
+}

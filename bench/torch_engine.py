@@ -1,0 +1,187 @@
+#!/usr/bin/env python3
+"""PyTorch side of nngen's engine comparison (bench/main.go starts it).
+
+Reads one JSON command per line on stdin and answers one JSON line:
+  {"cmd": "hello"}                      -> {"torch": version}
+  {"cmd": "setup", "net", "input", "layers", "weights", "x", "labels",
+   "batch", "lr"}                       -> {"ok": true}
+      builds the network from nngen's checked layers (PyTorch's own
+      modules, keys as in the spec), loads the safetensors weights the
+      harness wrote and the float32 batch
+  {"cmd": "check", "net"}               -> {"out", "loss", "grad"}
+      forward outputs of the batch; the mean cross-entropy of the batch
+      and the gradient of the first parameter tensor
+  {"cmd": "time", "net", "metric", "threads", "min_seconds"}
+                                        -> {"seconds": per run}
+      metric infer1 | infer64 | train64, on torch.set_num_threads(threads)
+Errors come back as {"error": message}. Debian has no safetensors
+package; the format (8-byte length, JSON header, raw data) is read here.
+"""
+import copy
+import json
+import struct
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_num_interop_threads(1)
+torch.set_grad_enabled(False)
+
+
+def load_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    base = 8 + n
+    out = {}
+    for key, meta in header.items():
+        if key == "__metadata__":
+            continue
+        if meta["dtype"] != "F32":
+            raise ValueError("%s: dtype %s, want F32" % (key, meta["dtype"]))
+        lo, hi = meta["data_offsets"]
+        t = torch.frombuffer(bytearray(data[base + lo:base + hi]), dtype=torch.float32)
+        out[key] = t.reshape(meta["shape"]).clone()
+    return out
+
+
+class Net(nn.Module):
+    """The layers in order; parameter layers are submodules named by key."""
+
+    def __init__(self, layers):
+        super().__init__()
+        self.plan = []
+        for l in layers:
+            op, mod = l["op"], None
+            if op == "linear":
+                mod = nn.Linear(l["in"][0], l["out"][0], bias=l["bias"])
+            elif op in ("conv1d", "conv2d"):
+                cls = nn.Conv1d if op == "conv1d" else nn.Conv2d
+                mod = cls(l["in"][0], l["out"][0], tuple(l["kernel"]), stride=tuple(l["stride"]),
+                          padding=tuple(l["padding"]), padding_mode=l["padding_mode"], bias=l["bias"])
+            elif op in ("maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"):
+                cls = {"maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d,
+                       "avgpool1d": nn.AvgPool1d, "avgpool2d": nn.AvgPool2d}[op]
+                mod = cls(tuple(l["kernel"]), stride=tuple(l["stride"]))
+            elif op == "flatten":
+                mod = nn.Flatten()
+            elif op in ("relu", "sigmoid", "tanh", "softmax"):
+                mod = None
+            else:
+                raise ValueError("unknown op %s" % op)
+            if mod is not None and op in ("linear", "conv1d", "conv2d"):
+                self.add_module(l["key"], mod)
+            acts = [l.get("act")] if op not in ("relu", "sigmoid", "tanh", "softmax") else [op]
+            self.plan.append((mod, acts[0] or None))
+
+    def forward(self, x):
+        for mod, act in self.plan:
+            if mod is not None:
+                x = mod(x)
+            if act == "relu":
+                x = F.relu(x)
+            elif act == "sigmoid":
+                x = torch.sigmoid(x)
+            elif act == "tanh":
+                x = torch.tanh(x)
+            elif act == "softmax":
+                x = F.softmax(x, dim=1)
+        return x
+
+
+nets = {}
+
+
+def setup(req):
+    model = Net(req["layers"])
+    state = load_safetensors(req["weights"])
+    model.load_state_dict(state, strict=True)
+    batch = req["batch"]
+    with open(req["x"], "rb") as f:
+        x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
+    x = x.reshape([batch] + req["input"]).clone()
+    labels = torch.tensor(req["labels"], dtype=torch.long)
+    train_model = copy.deepcopy(model)
+    opt = torch.optim.SGD(train_model.parameters(), lr=req["lr"])
+    nets[req["net"]] = dict(model=model, train_model=train_model, opt=opt, x=x, x1=x[:1].clone(),
+                            labels=labels, state=state, layers=req["layers"], lr=req["lr"], first=next(iter(state)))
+    return {"ok": True}
+
+
+def train_step(model, opt, x, labels):
+    opt.zero_grad(set_to_none=False)
+    with torch.enable_grad():
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+    opt.step()
+    return loss
+
+
+def check(req):
+    n = nets[req["net"]]
+    out = n["model"](n["x"])
+    fresh = Net(n["layers"])
+    fresh.load_state_dict(n["state"], strict=True)
+    with torch.enable_grad():
+        loss = F.cross_entropy(fresh(n["x"]), n["labels"])
+        loss.backward()
+    grad = dict(fresh.named_parameters())[n["first"]].grad
+    return {"out": out.flatten().tolist(), "loss": loss.item(), "grad": grad.flatten().tolist()}
+
+
+def run_timed(req):
+    n = nets[req["net"]]
+    torch.set_num_threads(req["threads"])
+    metric = req["metric"]
+    if metric == "infer1":
+        model, x1 = n["model"], n["x1"]
+        with torch.inference_mode():
+            f = lambda: model(x1)
+            return timed(f, req["min_seconds"])
+    if metric == "infer64":
+        model, x = n["model"], n["x"]
+        with torch.inference_mode():
+            f = lambda: model(x)
+            return timed(f, req["min_seconds"])
+    if metric == "train64":
+        model, opt, x, labels = n["train_model"], n["opt"], n["x"], n["labels"]
+        return timed(lambda: train_step(model, opt, x, labels), req["min_seconds"])
+    raise ValueError("unknown metric %s" % metric)
+
+
+def timed(f, min_seconds):
+    f()  # warm-up
+    runs = 0
+    start = time.perf_counter()
+    while runs < 2 or time.perf_counter() - start < min_seconds:
+        f()
+        runs += 1
+    return {"seconds": (time.perf_counter() - start) / runs}
+
+
+def main():
+    for line in sys.stdin:
+        req = json.loads(line)
+        try:
+            cmd = req["cmd"]
+            if cmd == "hello":
+                reply = {"torch": torch.__version__}
+            elif cmd == "setup":
+                reply = setup(req)
+            elif cmd == "check":
+                reply = check(req)
+            elif cmd == "time":
+                reply = run_timed(req)
+            else:
+                reply = {"error": "unknown command %r" % cmd}
+        except Exception as e:  # reported to the harness, which stops
+            reply = {"error": "%s: %s" % (type(e).__name__, e)}
+        sys.stdout.write(json.dumps(reply) + "\n")
+
+
+if __name__ == "__main__":
+    main()
