@@ -177,7 +177,7 @@ func (r *report) svg() []byte {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w(`<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n", width, height)
-	w(`<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	w(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	w(`<text x="%.0f" y="18" font-size="14">Speed-up of %s (time of the other engine / nngen's, log scale)</text>`+"\n", left, r.best)
 	for i, o := range others {
 		x := left + 420 + float64(i)*110
