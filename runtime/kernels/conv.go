@@ -36,13 +36,30 @@ func Im2col(g *Window, x, cols []float32) {
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
 				row := cols[((c*g.KH+ky)*g.KW+kx)*p:][:p]
+				lo, hi := g.inside(kx)
 				for oy := 0; oy < g.OH; oy++ {
-					for ox := 0; ox < g.OW; ox++ {
-						v := float32(0)
-						if s := g.src(c, oy*g.SH+ky, ox*g.SW+kx); s >= 0 {
-							v = x[s]
+					out := row[oy*g.OW : (oy+1)*g.OW]
+					iy := oy*g.SH + ky - g.PH
+					if iy < 0 || iy >= g.H || g.Replicate && (lo > 0 || hi < g.OW) {
+						// A padded row, or replicated edges: element by element.
+						for ox := range out {
+							v := float32(0)
+							if s := g.src(c, oy*g.SH+ky, ox*g.SW+kx); s >= 0 {
+								v = x[s]
+							}
+							out[ox] = v
 						}
-						row[oy*g.OW+ox] = v
+						continue
+					}
+					clear(out[:lo])
+					clear(out[hi:])
+					first := (c*g.H+iy)*g.W + lo*g.SW + kx - g.PW
+					if g.SW == 1 {
+						copy(out[lo:hi], x[first:])
+						continue
+					}
+					for ox, s := lo, first; ox < hi; ox, s = ox+1, s+g.SW {
+						out[ox] = x[s]
 					}
 				}
 			}
@@ -50,20 +67,53 @@ func Im2col(g *Window, x, cols []float32) {
 	}
 }
 
+// inside returns the range [lo, hi) of output columns whose kernel tap kx
+// falls inside the input, not in its padding.
+func (g *Window) inside(kx int) (lo, hi int) {
+	// ix = ox·SW + kx − PW must satisfy 0 ≤ ix < W.
+	for lo < g.OW && lo*g.SW+kx-g.PW < 0 {
+		lo++
+	}
+	hi = g.OW
+	for hi > lo && (hi-1)*g.SW+kx-g.PW >= g.W {
+		hi--
+	}
+	return lo, hi
+}
+
 // Col2im adds each entry of a Patch()×Positions() gradient matrix to the
 // input element it was read from (the adjoint of Im2col), into dx, which it
-// does not clear. The order of the additions is fixed.
+// does not clear. The order of the additions is fixed: rows (c, ky, kx),
+// then output rows, then output columns, each in increasing order.
 func Col2im(g *Window, cols, dx []float32) {
 	p := g.Positions()
 	for c := 0; c < g.C; c++ {
 		for ky := 0; ky < g.KH; ky++ {
 			for kx := 0; kx < g.KW; kx++ {
 				row := cols[((c*g.KH+ky)*g.KW+kx)*p:][:p]
+				lo, hi := g.inside(kx)
 				for oy := 0; oy < g.OH; oy++ {
-					for ox := 0; ox < g.OW; ox++ {
-						if s := g.src(c, oy*g.SH+ky, ox*g.SW+kx); s >= 0 {
-							dx[s] += row[oy*g.OW+ox]
+					in := row[oy*g.OW : (oy+1)*g.OW]
+					iy := oy*g.SH + ky - g.PH
+					if g.Replicate {
+						for ox, v := range in {
+							dx[g.src(c, oy*g.SH+ky, ox*g.SW+kx)] += v
 						}
+						continue
+					}
+					if iy < 0 || iy >= g.H {
+						continue // zero padding has no gradient
+					}
+					first := (c*g.H+iy)*g.W + lo*g.SW + kx - g.PW
+					if g.SW == 1 {
+						d := dx[first : first+hi-lo]
+						for i, v := range in[lo:hi] {
+							d[i] += v
+						}
+						continue
+					}
+					for ox, s := lo, first; ox < hi; ox, s = ox+1, s+g.SW {
+						dx[s] += in[ox]
 					}
 				}
 			}
