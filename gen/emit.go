@@ -225,6 +225,18 @@ func (e *emitter) modelType(f *jen.File) {
 		jen.Id("grads").Index(jen.Id("NumParams")).Add(e.typ()).Comment("gradient slab, same layout"),
 		jen.Id("in").Index(jen.Id("InputSize")).Add(e.typ()).Comment("copy of the last input"),
 	}
+	if e.viaKernels() {
+		// One sample runs as a batch of one: only the input, the output
+		// Forward returns and dLoss/dOutput live outside the batch state.
+		fields = append(fields,
+			jen.Id(e.outField()).Index(jen.Id("OutputSize")).Add(e.typ()).Comment("output of the last Forward"),
+			jen.Id("grad").Index(jen.Lit(1)).Index(jen.Id("OutputSize")).Add(e.typ()).Comment("dLoss/dOutput for backward"),
+			jen.Id("bat").Id("batchState").Comment("the buffers of every pass, one sample or a whole batch"))
+		f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
+		f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
+		f.Type().Id("Model").Struct(fields...)
+		return
+	}
 	for _, p := range e.plan {
 		if p.out != "in" && p.out != p.in {
 			fields = append(fields, jen.Id(p.out).Index(jen.Lit(p.l.Out.Size())).Add(e.typ()).
@@ -255,6 +267,7 @@ func (e *emitter) constructors(f *jen.File) {
 		f.Func().Id("New").Params().Op("*").Id("Model").Block(
 			jen.Id("m").Op(":=").New(jen.Id("Model")),
 			jen.Id("m").Dot("LoadCompiledWeights").Call(),
+			e.growOne(),
 			jen.Return(jen.Id("m")),
 		)
 	} else {
@@ -262,6 +275,7 @@ func (e *emitter) constructors(f *jen.File) {
 		f.Func().Id("New").Params().Op("*").Id("Model").Block(
 			jen.Id("m").Op(":=").New(jen.Id("Model")),
 			jen.Id("m").Dot("Init").Call(jen.Id("Seed")),
+			e.growOne(),
 			jen.Return(jen.Id("m")),
 		)
 	}
@@ -289,6 +303,15 @@ func (e *emitter) constructors(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Sizes").Params().Params(jen.Id("in"), jen.Id("out").Int()).Block(
 		jen.Return(jen.Id("InputSize"), jen.Id("OutputSize")),
 	)
+}
+
+// growOne makes a new model's buffers for one sample when single samples run
+// through the batch code, so that its first Forward allocates nothing.
+func (e *emitter) growOne() jen.Code {
+	if !e.viaKernels() {
+		return jen.Null()
+	}
+	return jen.Id("m").Dot("growBatch").Call(jen.Lit(1))
 }
 
 // header is the comment above each layer's block.
@@ -364,12 +387,22 @@ func (e *emitter) forwardFuncs(f *jen.File) {
 		jen.Id("m").Dot("forward").Call(),
 		jen.Return(jen.Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).Call(jen.Id("m").Dot(out).Index(jen.Empty(), jen.Empty()))),
 	)
-	var body []jen.Code
-	for _, p := range e.plan {
-		body = append(body, e.lowerLayer(p, false, 0))
+	if e.viaKernels() {
+		f.Comment("forward computes every layer from m.in as a batch of one sample, through")
+		f.Comment("the kernels (im2col and matrix products), and copies out the output.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params().Block(
+			jen.Id("m").Dot("growBatch").Call(jen.Lit(1)),
+			jen.Id("m").Dot("forwardBatch").Call(jen.Id("m").Dot("in").Index(jen.Empty(), jen.Empty()), jen.Lit(1)),
+			jen.Copy(jen.Id("m").Dot(out).Index(jen.Empty(), jen.Empty()), jen.Id("m").Dot("bat").Dot(out)),
+		)
+	} else {
+		var body []jen.Code
+		for _, p := range e.plan {
+			body = append(body, e.lowerLayer(p, false, 0))
+		}
+		f.Comment("forward computes every layer from m.in, in spec order.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params().Block(body...)
 	}
-	f.Comment("forward computes every layer from m.in, in spec order.")
-	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params().Block(body...)
 	f.Comment("ForwardSlice is Forward for a slice; it panics unless len(x) == InputSize.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardSlice").Params(jen.Id("x").Index().Add(e.typ())).Index().Add(e.typ()).Block(
 		e.lenCheck("ForwardSlice", "x", "InputSize"),
@@ -384,6 +417,21 @@ func (e *emitter) lenCheck(fn, arg, size string) jen.Code {
 }
 
 func (e *emitter) backwardFuncs(f *jen.File) {
+	if e.viaKernels() {
+		f.Comment("backward back-propagates m.grad[0] (dLoss/dOutput) through the batch of one")
+		f.Comment("sample that forward ran, adding the parameter gradients into m.grads.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("backward").Params().Block(
+			jen.Copy(jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(0)), jen.Id("m").Dot("grad").Index(jen.Lit(0)).Index(jen.Empty(), jen.Empty())),
+			jen.Id("m").Dot("backwardBatch").Call(jen.Id("m").Dot("in").Index(jen.Empty(), jen.Empty()), jen.Lit(1)),
+		)
+	} else {
+		e.straightBackward(f)
+	}
+	e.backwardEntries(f)
+}
+
+// straightBackward emits backward as straight-line code.
+func (e *emitter) straightBackward(f *jen.File) {
 	// backward: layers in reverse, gradients alternating between buffers.
 	var body []jen.Code
 	cur := 0
@@ -397,7 +445,11 @@ func (e *emitter) backwardFuncs(f *jen.File) {
 	f.Comment("backward back-propagates m.grad[0] (dLoss/dOutput) through every layer,")
 	f.Comment("adding the parameter gradients into m.grads.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("backward").Params().Block(body...)
+}
 
+// backwardEntries emits BackwardFrom, BackwardFromSlice, loss, Backward and
+// Loss, which both forms of backward share.
+func (e *emitter) backwardEntries(f *jen.File) {
 	f.Comment("BackwardFrom back-propagates a caller-given dLoss/dOutput through the")
 	f.Comment("activations of the last Forward call and adds the parameter gradients")
 	f.Comment("into the model's gradients, like PyTorch's y.backward(dy).")
