@@ -8,3 +8,7 @@ const haveAsm = false
 func peakKernel(ISA, bool) (func(int) float32, int, bool) { return nil, 0, false }
 
 func micro(ISA) microKernel { return generic }
+
+func gemvKernel(ISA) func(k16 int, a []float32, lda int, x, s []float32) { return goLanes4 }
+
+func axpyKernel(ISA) func(n16 int, alpha float32, x, y []float32) { return goAxpy }

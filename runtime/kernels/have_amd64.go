@@ -37,3 +37,54 @@ func micro(level ISA) microKernel {
 	}
 	return generic
 }
+
+// gemvKernel returns the four-row lane-sum kernel of a level. The wrappers
+// check the extent of the four rows and of x before handing pointers to
+// assembly.
+func gemvKernel(level ISA) func(k16 int, a []float32, lda int, x, s []float32) {
+	check := func(k16 int, a []float32, lda int, x, s []float32) bool {
+		if k16 == 0 {
+			clear(s[:4*Lanes])
+			return false
+		}
+		_, _, _ = a[3*lda+k16-1], x[k16-1], s[4*Lanes-1]
+		return true
+	}
+	switch level {
+	case AVX2:
+		return func(k16 int, a []float32, lda int, x, s []float32) {
+			if check(k16, a, lda, x, s) {
+				gemvLanes4x16y(k16, &a[0], lda, &x[0], &s[0])
+			}
+		}
+	case AVX512:
+		return func(k16 int, a []float32, lda int, x, s []float32) {
+			if check(k16, a, lda, x, s) {
+				gemvLanes4x16z(k16, &a[0], lda, &x[0], &s[0])
+			}
+		}
+	}
+	return goLanes4
+}
+
+// axpyKernel returns the n16-element axpy of a level, with the slices'
+// extent checked before assembly reads them.
+func axpyKernel(level ISA) func(n16 int, alpha float32, x, y []float32) {
+	switch level {
+	case AVX2:
+		return func(n16 int, alpha float32, x, y []float32) {
+			if n16 > 0 {
+				_, _ = x[n16-1], y[n16-1]
+				axpy16y(n16, alpha, &x[0], &y[0])
+			}
+		}
+	case AVX512:
+		return func(n16 int, alpha float32, x, y []float32) {
+			if n16 > 0 {
+				_, _ = x[n16-1], y[n16-1]
+				axpy16z(n16, alpha, &x[0], &y[0])
+			}
+		}
+	}
+	return goAxpy
+}

@@ -1,0 +1,145 @@
+// Command gemv writes runtime/kernels/gemv_amd64.s and its Go stubs: the
+// kernels of one sample's linear layer. gemvLanes computes the lane sums of
+// a matrix-vector product, four rows at a time; axpy adds a scaled vector
+// (y += round(alpha·x), element by element), from which kernels.GemvT and
+// kernels.Ger build the backward products.
+//
+// For each of four rows r (row stride lda elements) and each lane j of 16,
+// s[16r+j] = sum over p ≡ j (mod 16), p < k16, in increasing p, of
+// round(a[r][p]·x[p]): every product rounded (VMULPS), then added to a
+// lane that starts at zero (VADDPS). AVX2 keeps lanes 0–7 and 8–15 of a row
+// in two YMM registers, AVX-512 all 16 in one ZMM; the pure-Go twin in
+// runtime/kernels keeps 16 scalars. kernels.Gemv then adds the lanes in one
+// fixed tree and the tail in Go, so every level gives the same bits.
+//
+//	go run ./gemv -out ../runtime/kernels/gemv_amd64.s -stubs ../runtime/kernels/gemv_stub_amd64.go -pkg kernels
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+const rows = 4
+
+func main() {
+	ConstraintExpr("!purego")
+	kernel("gemvLanes4x16y", false)
+	kernel("gemvLanes4x16z", true)
+	axpy("axpy16y", false)
+	axpy("axpy16z", true)
+	Generate()
+}
+
+func kernel(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(k16 int, a *float32, lda int, x *float32, s *float32)")
+	Pragma("noescape")
+	isa := "AVX"
+	if zmm {
+		isa = "AVX-512F"
+	}
+	Doc(fmt.Sprintf("%s needs %s: the 16 lane sums of rows 0–3 of a (row stride lda) times x over k16 (a multiple of 16) elements, into s[0:64].", name, isa))
+	k := Load(Param("k16"), GP64())
+	a := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	x := Load(Param("x"), GP64())
+	s := Load(Param("s"), GP64())
+	SHLQ(U8(2), lda) // elements to bytes
+	var row [rows]reg.Register
+	row[0] = a
+	for r := 1; r < rows; r++ {
+		row[r] = GP64()
+		MOVQ(row[r-1], row[r])
+		ADDQ(lda, row[r])
+	}
+	parts := 2 // vectors per 16 lanes
+	vec := func() reg.VecVirtual { return YMM() }
+	if zmm {
+		parts = 1
+		vec = func() reg.VecVirtual { return ZMM() }
+	}
+	width := 16 / parts
+	var acc [rows][2]reg.VecVirtual
+	for r := range acc {
+		for q := 0; q < parts; q++ {
+			acc[r][q] = vec()
+			if zmm {
+				VPXORD(acc[r][q], acc[r][q], acc[r][q])
+			} else {
+				VXORPS(acc[r][q], acc[r][q], acc[r][q])
+			}
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_done"))
+	var xv [2]reg.VecVirtual
+	for q := 0; q < parts; q++ {
+		xv[q] = vec()
+		VMOVUPS(Mem{Base: x, Disp: 4 * width * q}, xv[q])
+	}
+	for r := 0; r < rows; r++ {
+		for q := 0; q < parts; q++ {
+			t := vec()
+			VMULPS(Mem{Base: row[r], Disp: 4 * width * q}, xv[q], t)
+			VADDPS(t, acc[r][q], acc[r][q])
+		}
+	}
+	for r := 0; r < rows; r++ {
+		ADDQ(U8(64), row[r])
+	}
+	ADDQ(U8(64), x)
+	SUBQ(U8(16), k)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	for r := 0; r < rows; r++ {
+		for q := 0; q < parts; q++ {
+			VMOVUPS(acc[r][q], Mem{Base: s, Disp: 64*r + 4*width*q})
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// axpy emits func(n16 int, alpha float32, x, y *float32): y[i] +=
+// round(alpha·x[i]) for i < n16, a multiple of 16, 16 elements per step.
+func axpy(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
+	Pragma("noescape")
+	isa := "AVX"
+	parts, width := 2, 8
+	vec := func() reg.VecVirtual { return YMM() }
+	if zmm {
+		isa, parts, width = "AVX-512F", 1, 16
+		vec = func() reg.VecVirtual { return ZMM() }
+	}
+	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.", name, isa))
+	n := Load(Param("n16"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	al := vec()
+	alpha, err := Param("alpha").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	VBROADCASTSS(alpha.Addr, al)
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	for q := 0; q < parts; q++ {
+		t := vec()
+		VMULPS(Mem{Base: x, Disp: 4 * width * q}, al, t)
+		VADDPS(Mem{Base: y, Disp: 4 * width * q}, t, t)
+		VMOVUPS(t, Mem{Base: y, Disp: 4 * width * q})
+	}
+	ADDQ(U8(64), x)
+	ADDQ(U8(64), y)
+	SUBQ(U8(16), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}

@@ -1,0 +1,121 @@
+package kernels
+
+import "fmt"
+
+// Lanes is the number of partial sums a Gemv dot product keeps.
+const Lanes = 16
+
+// Gemv computes y += A·x for a row-major m×k float32 matrix A with row
+// stride lda ≥ k: the matrix-vector product of a linear layer on one sample.
+//
+// Every level computes each dot product the same way, so the bits do not
+// depend on it: 16 lane sums, lane j adding round(A[i][p]·x[p]) for
+// p ≡ j (mod 16) below k rounded down to a multiple of 16, in increasing p
+// from zero; then the lanes added as a tree (j and j+8, then j and j+4,
+// then 0+2 and 1+3, then those two); then the remaining products one by one;
+// then the total added to y[i]. Gemv panics if a slice is too short for the
+// dimensions given, as an out-of-range index would.
+func Gemv(m, k int, a []float32, lda int, x, y []float32) {
+	if m == 0 {
+		return
+	}
+	checkMatrix("A", false, m, k, a, lda)
+	if len(x) < k || len(y) < m {
+		panic(fmt.Sprintf("kernels.Gemv: x has %d elements and y %d, want at least %d and %d", len(x), len(y), k, m))
+	}
+	k16 := k &^ (Lanes - 1)
+	lanes4 := gemvKernel(Level)
+	var s [4 * Lanes]float32
+	i := 0
+	for ; i+4 <= m; i += 4 {
+		lanes4(k16, a[i*lda:], lda, x, s[:])
+		for r := 0; r < 4; r++ {
+			row := a[(i+r)*lda : (i+r)*lda+k]
+			y[i+r] += finishDot(s[r*Lanes:(r+1)*Lanes], row[k16:], x[k16:k])
+		}
+	}
+	for ; i < m; i++ {
+		row := a[i*lda : i*lda+k]
+		goLanes(k16, row, x, s[:Lanes])
+		y[i] += finishDot(s[:Lanes], row[k16:], x[k16:k])
+	}
+}
+
+// goLanes is the pure-Go lane sum of one row, the twin of the assembly.
+func goLanes(k16 int, row, x, s []float32) {
+	var l [Lanes]float32
+	for p := 0; p < k16; p += Lanes {
+		r, v := row[p:p+Lanes], x[p:p+Lanes]
+		for j := range l {
+			l[j] += float32(r[j] * v[j])
+		}
+	}
+	copy(s, l[:])
+}
+
+// goLanes4 runs goLanes on four rows.
+func goLanes4(k16 int, a []float32, lda int, x, s []float32) {
+	for r := 0; r < 4; r++ {
+		goLanes(k16, a[r*lda:r*lda+k16], x, s[r*Lanes:(r+1)*Lanes])
+	}
+}
+
+// finishDot adds a row's 16 lanes as a fixed tree, then its tail products.
+func finishDot(s, rowTail, xTail []float32) float32 {
+	var t [8]float32
+	for j := range t {
+		t[j] = s[j] + s[j+8]
+	}
+	for j := 0; j < 4; j++ {
+		t[j] += t[j+4]
+	}
+	total := (t[0] + t[2]) + (t[1] + t[3])
+	for p, v := range rowTail {
+		total += float32(v * xTail[p])
+	}
+	return total
+}
+
+// Axpy adds alpha·x to y element by element, each product rounded and then
+// added (so every level, and plain Go's y[i] += float32(alpha*x[i]), give
+// the same bits). y must be at least as long as x.
+func Axpy(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	n16 := len(x) &^ (Lanes - 1)
+	axpyKernel(Level)(n16, alpha, x, y)
+	for i := n16; i < len(x); i++ {
+		y[i] += float32(alpha * x[i])
+	}
+}
+
+func goAxpy(n16 int, alpha float32, x, y []float32) {
+	for i := 0; i < n16; i++ {
+		y[i] += float32(alpha * x[i])
+	}
+}
+
+// GemvT computes y += Aᵀ·x for a row-major m×k matrix A (row stride lda ≥
+// k): the input gradient of a linear layer on one sample. Each y[j] adds
+// round(A[i][j]·x[i]) for i in increasing order, at every level.
+func GemvT(m, k int, a []float32, lda int, x, y []float32) {
+	checkMatrix("A", false, m, k, a, lda)
+	if len(x) < m || len(y) < k {
+		panic(fmt.Sprintf("kernels.GemvT: x has %d elements and y %d, want at least %d and %d", len(x), len(y), m, k))
+	}
+	for i := 0; i < m; i++ {
+		Axpy(x[i], a[i*lda:i*lda+k], y)
+	}
+}
+
+// Ger computes A += x·yᵀ for a row-major m×n matrix A (row stride lda ≥ n):
+// the weight gradient of a linear layer on one sample. Each element adds
+// round(x[i]·y[j]) once.
+func Ger(m, n int, x, y, a []float32, lda int) {
+	checkMatrix("A", false, m, n, a, lda)
+	if len(x) < m || len(y) < n {
+		panic(fmt.Sprintf("kernels.Ger: x has %d elements and y %d, want at least %d and %d", len(x), len(y), m, n))
+	}
+	for i := 0; i < m; i++ {
+		Axpy(x[i], y[:n], a[i*lda:i*lda+n])
+	}
+}

@@ -1,0 +1,167 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/nngen/nngen/runtime"
+)
+
+// gemvRef is Gemv's definition written out plainly: 16 lanes, the tree,
+// then the tail.
+func gemvRef(m, k int, a []float32, lda int, x, y []float32) {
+	k16 := k - k%16
+	for i := 0; i < m; i++ {
+		var l [16]float32
+		for p := 0; p < k16; p++ {
+			l[p%16] += float32(a[i*lda+p] * x[p])
+		}
+		var t8 [8]float32
+		for j := 0; j < 8; j++ {
+			t8[j] = l[j] + l[j+8]
+		}
+		var t4 [4]float32
+		for j := 0; j < 4; j++ {
+			t4[j] = t8[j] + t8[j+4]
+		}
+		total := (t4[0] + t4[2]) + (t4[1] + t4[3])
+		for p := k16; p < k; p++ {
+			total += float32(a[i*lda+p] * x[p])
+		}
+		y[i] += total
+	}
+}
+
+// Gemv gives the bits of its definition at every level, for row counts
+// around the 4-row blocks and lengths around the 16 lanes, with padded rows;
+// it writes nothing past y[m-1] and is within the float32 bound of the
+// product computed in float64.
+func TestGemv(t *testing.T) {
+	r := runtime.NewRNG(8)
+	for _, m := range []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64} {
+		for _, k := range []int{1, 2, 15, 16, 17, 31, 32, 33, 100, 784} {
+			lda := k + r.Intn(3)
+			a := make([]float32, m*lda+r.Intn(2))
+			x := make([]float32, k)
+			y0 := make([]float32, m+2)
+			for i := range a {
+				a[i] = float32(2*r.Float64() - 1)
+			}
+			for i := range x {
+				x[i] = float32(2*r.Float64() - 1)
+			}
+			for i := range y0 {
+				y0[i] = float32(2*r.Float64() - 1)
+			}
+			want := append([]float32(nil), y0...)
+			gemvRef(m, k, a, lda, x, want)
+			for i := 0; i < m; i++ {
+				exact, mag := float64(y0[i]), math.Abs(float64(y0[i]))
+				for p := 0; p < k; p++ {
+					exact += float64(a[i*lda+p]) * float64(x[p])
+					mag += math.Abs(float64(a[i*lda+p]) * float64(x[p]))
+				}
+				if math.Abs(float64(want[i])-exact) > float64(k+2)*math.Ldexp(mag, -24) {
+					t.Fatalf("m %d k %d row %d: %v, float64 gives %v", m, k, i, want[i], exact)
+				}
+			}
+			for _, level := range levels() {
+				got := append([]float32(nil), y0...)
+				saved := Level
+				Level = level
+				Gemv(m, k, a, lda, x, got[:m])
+				Level = saved
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s m %d k %d: y[%d] = %v, the definition gives %v", level, m, k, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestGemvChecksLengths(t *testing.T) {
+	defer func() {
+		if r := recover(); r == nil || fmt.Sprint(r) != "kernels.Gemv: x has 3 elements and y 2, want at least 4 and 2" {
+			t.Fatalf("got %v", r)
+		}
+	}()
+	Gemv(2, 4, make([]float32, 8), 4, make([]float32, 3), make([]float32, 2))
+}
+
+// BenchmarkGemv runs the MLP's batch-1 forward products, 256×784 and
+// 128×256, at every level.
+func BenchmarkGemv(b *testing.B) {
+	for _, level := range levels() {
+		peak := peakOf(max(level, AVX2))
+		for _, s := range [][2]int{{256, 784}, {128, 256}, {10, 128}} {
+			b.Run(fmt.Sprintf("%s/%dx%d", level, s[0], s[1]), func(b *testing.B) {
+				a := make([]float32, s[0]*s[1])
+				x := make([]float32, s[1])
+				y := make([]float32, s[0])
+				saved := Level
+				Level = level
+				defer func() { Level = saved }()
+				start := time.Now()
+				for b.Loop() {
+					Gemv(s[0], s[1], a, s[1], x, y)
+				}
+				report(b, float64(2*s[0]*s[1]), start, peak)
+			})
+		}
+	}
+}
+
+// GemvT and Ger (built on Axpy) equal their element-wise definitions bit for
+// bit at every level, for lengths around the 16-element steps, and write
+// nothing outside their result.
+func TestGemvTAndGer(t *testing.T) {
+	r := runtime.NewRNG(9)
+	rnd := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(2*r.Float64() - 1)
+		}
+		return v
+	}
+	for _, m := range []int{1, 3, 10, 33} {
+		for _, k := range []int{1, 15, 16, 17, 40, 129} {
+			lda := k + r.Intn(3)
+			a, x, y := rnd(m*lda), rnd(m), rnd(k+2)
+			wantT := append([]float32(nil), y...)
+			for i := 0; i < m; i++ {
+				for j := 0; j < k; j++ {
+					wantT[j] += float32(a[i*lda+j] * x[i])
+				}
+			}
+			wantG := append([]float32(nil), a...)
+			for i := 0; i < m; i++ {
+				for j := 0; j < k; j++ {
+					wantG[i*lda+j] += float32(x[i] * y[j])
+				}
+			}
+			for _, level := range levels() {
+				saved := Level
+				Level = level
+				gotT := append([]float32(nil), y...)
+				GemvT(m, k, a, lda, x, gotT[:k])
+				gotG := append([]float32(nil), a...)
+				Ger(m, k, x, y, gotG, lda)
+				Level = saved
+				for i := range gotT {
+					if math.Float32bits(gotT[i]) != math.Float32bits(wantT[i]) {
+						t.Fatalf("%s GemvT m %d k %d: y[%d] = %v, want %v", level, m, k, i, gotT[i], wantT[i])
+					}
+				}
+				for i := range gotG {
+					if math.Float32bits(gotG[i]) != math.Float32bits(wantG[i]) {
+						t.Fatalf("%s Ger m %d k %d: a[%d] = %v, want %v", level, m, k, i, gotG[i], wantG[i])
+					}
+				}
+			}
+		}
+	}
+}
