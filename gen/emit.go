@@ -331,6 +331,9 @@ func (e *emitter) lowerLayer(p *layerPlan, backward bool, cur int) jen.Code {
 func (e *emitter) lowerLayerWith(p *layerPlan, backward bool, cur, budget int, fold map[string][]float64) (jen.Code, int) {
 	l := p.l
 	c := &opCtx{b: newBlock(budget, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}, fold: fold}
+	if _, linear := l.Op.(*linearOp); linear && !e.opt.Float64 && fold == nil {
+		c.kernels = l.In.Size() >= KernelLinearInputs && l.In.Size()*l.Out.Size() >= KernelLinearMACs
+	}
 	c.b.tooBig = e.tooBig
 	if backward {
 		l.Op.backward(c)

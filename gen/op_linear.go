@@ -60,6 +60,21 @@ func (o *linearOp) scratch(in, out Shape) []bufDecl { return nil }
 
 func (o *linearOp) forward(c *opCtx) {
 	K := c.l.In.Size()
+	if c.kernels {
+		// y = b + W·x by the matrix-vector kernel, then the activation.
+		if o.bias {
+			c.b.emit(jen.Copy(c.whole("y"), c.whole("b")))
+		} else {
+			c.clearArr("y")
+		}
+		c.kernelCall("Gemv", jen.Lit(o.out), jen.Lit(K), c.whole("w"), jen.Lit(K), c.whole("x"), c.whole("y"))
+		if c.l.Act != "" {
+			c.b.nest([]dim{{"i", o.out}}, func(b *block, idx []ix) {
+				b.emit(c.at("y", idx[0]).Op("=").Add(c.activate(c.l.Act, c.at("y", idx[0]))))
+			})
+		}
+		return
+	}
 	c.b.nest([]dim{{"o", o.out}}, func(b *block, idx []ix) {
 		oi := idx[0]
 		var init jen.Code
@@ -80,6 +95,15 @@ func (o *linearOp) backward(c *opCtx) {
 		c.b.nest([]dim{{"o", o.out}}, func(b *block, idx []ix) {
 			b.emit(c.at("gb", idx[0]).Op("+=").Add(c.at("dy", idx[0])))
 		})
+	}
+	if c.kernels {
+		// gW += dy·xᵀ and dx = Wᵀ·dy, element by element as below.
+		c.kernelCall("Ger", jen.Lit(o.out), jen.Lit(K), c.whole("dy"), c.whole("x"), c.whole("gw"), jen.Lit(K))
+		if c.needDX {
+			c.clearArr("dx")
+			c.kernelCall("GemvT", jen.Lit(o.out), jen.Lit(K), c.whole("w"), jen.Lit(K), c.whole("dy"), c.whole("dx"))
+		}
+		return
 	}
 	c.b.nest([]dim{{"o", o.out}, {"k", K}}, func(b *block, idx []ix) {
 		b.emit(c.at("gw", idx[0].mul(K).add(idx[1])).Op("+=").Add(c.at("dy", idx[0])).Op("*").Add(c.at("x", idx[1])))

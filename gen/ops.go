@@ -77,6 +77,19 @@ type opCtx struct {
 	// fold maps the local names of parameters ("w", "b") to values written
 	// into the code as constants (folded Predict); nil otherwise.
 	fold map[string][]float64
+	// kernels: the layer is large enough to call runtime/kernels instead
+	// of being lowered to straight-line code (see KernelLinearMACs).
+	kernels bool
+}
+
+// kernelCall emits a call of a runtime/kernels function.
+func (c *opCtx) kernelCall(fn string, args ...jen.Code) {
+	c.b.emit(jen.Qual(KernelsPath, fn).Call(args...))
+}
+
+// whole renders arr[:] for a local array, marking it used.
+func (c *opCtx) whole(arr string) *jen.Statement {
+	return jen.Id(c.use(arr)).Index(jen.Empty(), jen.Empty())
 }
 
 // use marks a local array as used and returns its name. The names are

@@ -24,11 +24,11 @@ func Gemv(m, k int, a []float32, lda int, x, y []float32) {
 		panic(fmt.Sprintf("kernels.Gemv: x has %d elements and y %d, want at least %d and %d", len(x), len(y), k, m))
 	}
 	k16 := k &^ (Lanes - 1)
-	lanes4 := gemvKernel(Level)
+	level := Level
 	var s [4 * Lanes]float32
 	i := 0
 	for ; i+4 <= m; i += 4 {
-		lanes4(k16, a[i*lda:], lda, x, s[:])
+		gemvLanes4(level, k16, a[i*lda:], lda, x, &s)
 		for r := 0; r < 4; r++ {
 			row := a[(i+r)*lda : (i+r)*lda+k]
 			y[i+r] += finishDot(s[r*Lanes:(r+1)*Lanes], row[k16:], x[k16:k])

@@ -38,33 +38,20 @@ func micro(level ISA) microKernel {
 	return generic
 }
 
-// gemvKernel returns the four-row lane-sum kernel of a level. The wrappers
-// check the extent of the four rows and of x before handing pointers to
-// assembly.
-func gemvKernel(level ISA) func(k16 int, a []float32, lda int, x, s []float32) {
-	check := func(k16 int, a []float32, lda int, x, s []float32) bool {
-		if k16 == 0 {
-			clear(s[:4*Lanes])
-			return false
-		}
-		_, _, _ = a[3*lda+k16-1], x[k16-1], s[4*Lanes-1]
-		return true
+// gemvLanes4 runs a level's four-row lane-sum kernel, with the extent of
+// the four rows and of x checked before assembly reads them. (A direct
+// call, so that s stays on the caller's stack.)
+func gemvLanes4(level ISA, k16 int, a []float32, lda int, x []float32, s *[4 * Lanes]float32) {
+	if k16 == 0 || level == Generic {
+		goLanes4(k16, a, lda, x, s[:])
+		return
 	}
-	switch level {
-	case AVX2:
-		return func(k16 int, a []float32, lda int, x, s []float32) {
-			if check(k16, a, lda, x, s) {
-				gemvLanes4x16y(k16, &a[0], lda, &x[0], &s[0])
-			}
-		}
-	case AVX512:
-		return func(k16 int, a []float32, lda int, x, s []float32) {
-			if check(k16, a, lda, x, s) {
-				gemvLanes4x16z(k16, &a[0], lda, &x[0], &s[0])
-			}
-		}
+	_, _ = a[3*lda+k16-1], x[k16-1]
+	if level == AVX512 {
+		gemvLanes4x16z(k16, &a[0], lda, &x[0], &s[0])
+	} else {
+		gemvLanes4x16y(k16, &a[0], lda, &x[0], &s[0])
 	}
-	return goLanes4
 }
 
 // axpyKernel returns the n16-element axpy of a level, with the slices'

@@ -10,7 +10,9 @@ For each case it writes, under tests/pytorch/:
 
 Cases: 20 architectures drawn at random (fixed seed) that together use every
 op, padding mode, stride and both losses, plus the seed's section-12.4 ConvNet
-with the chapter's own loss (||output - 1||^2, fed to BackwardFrom).
+with the chapter's own loss (||output - 1||^2, fed to BackwardFrom), plus
+"wide", whose linear layers are large enough to run on the matrix-vector
+kernels.
 
 Run with Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread
 then /usr/bin/python3 tests/pytorch/make_goldens.py (from the repo root).
@@ -265,6 +267,13 @@ def main():
     # The seed's ConvNet: its spec is examples/convnet.yaml, its keys the
     # chapter's attribute names (conv1, conv2, fc1, fc2).
     write_case("convnet", None, ConvNet(), [3, 32, 32], "norm", gen)
+    # Linear layers wide enough for the matrix-vector kernels
+    # (gen.KernelLinearInputs and KernelLinearMACs), and a narrow last one.
+    wide = nn.Sequential(nn.Linear(100, 80), nn.ReLU(), nn.Linear(80, 70), nn.Tanh(), nn.Linear(70, 5))
+    spec = ("# Wide enough for the matrix-vector kernels, then a narrow layer.\n"
+            "name: wide\ninput: [100]\nlayers:\n  - linear: {out: 80}\n  - relu\n"
+            "  - linear: {out: 70}\n  - tanh\n  - linear: {out: 5}\nloss: cross_entropy\n")
+    write_case("wide", spec, wide, [100], "cross_entropy", gen)
 
 
 if __name__ == "__main__":

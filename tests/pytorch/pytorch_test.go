@@ -34,6 +34,7 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch17"
 	"github.com/nngen/nngen/tests/pytorch/arch18"
 	"github.com/nngen/nngen/tests/pytorch/arch19"
+	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
 type model interface {
@@ -69,6 +70,7 @@ var cases = []struct {
 	{"arch17", func() model { return arch17.New() }},
 	{"arch18", func() model { return arch18.New() }},
 	{"arch19", func() model { return arch19.New() }},
+	{"wide", func() model { return wide.New() }},
 }
 
 func TestAgainstPyTorch(t *testing.T) {
