@@ -178,7 +178,7 @@ func run() error {
 		med[k] = median(v)
 	}
 	rep := &report{cases: cases, engines: engines, threads: threads, med: med, peak: map[int]float64{1: peak1, 2: peak2},
-		rounds: *flagRounds, minTime: *flagMinTime, torch: torchVersion, best: newNngen(kernels.Detected).name()}
+		rounds: *flagRounds, minTime: *flagMinTime, torch: torchVersion, best: newNngen(kernels.Preferred).name()}
 	md := rep.markdown()
 	fmt.Print(md)
 	if *flagOut != "" {

@@ -87,7 +87,7 @@ func (r *report) markdown() string {
 	}
 
 	w("## Speed-ups of %s\n\n", r.best)
-	w("Time of the other engine divided by nngen's (above 1: nngen is faster), for the level nngen picks on this machine.\n\n")
+	w("Time of the other engine divided by nngen's (above 1: nngen is faster), for the level nngen uses by default on this machine (kernels.Preferred: AVX2 on a CPU whose AVX-512 runs at half width).\n\n")
 	w("| network | threads |")
 	others := r.others()
 	for _, o := range others {

@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"os"
 	"testing"
 	"time"
 )
@@ -24,6 +25,25 @@ func TestSelect(t *testing.T) {
 		if got != c.want || (err != nil) != c.err {
 			t.Errorf("Select(%q, %s) = %s, %v", c.env, c.best, got, err)
 		}
+	}
+}
+
+// AVX-512 is not the default where it runs at half width; nothing else
+// changes the detected level.
+func TestPrefer(t *testing.T) {
+	for _, c := range []struct {
+		best ISA
+		half bool
+		want ISA
+	}{
+		{AVX512, true, AVX2}, {AVX512, false, AVX512}, {AVX2, true, AVX2}, {Generic, true, Generic},
+	} {
+		if got := prefer(c.best, c.half); got != c.want {
+			t.Errorf("prefer(%s, %v) = %s, want %s", c.best, c.half, got, c.want)
+		}
+	}
+	if os.Getenv("NNGEN_ISA") == "" && Level != Preferred {
+		t.Errorf("Level %s without NNGEN_ISA, Preferred %s", Level, Preferred)
 	}
 }
 
