@@ -44,6 +44,23 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 
 // gemmSerial is Gemm on the calling goroutine, for checked arguments.
 func gemmSerial(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	// Column blocks of NC keep the packed B of a k-block (KC×NC) in the
+	// core's L2 cache; each element's sum is unchanged.
+	for jc := 0; jc < n; jc += NC {
+		nc := min(NC, n-jc)
+		bj := b[jc:]
+		if transB {
+			bj = b[jc*ldb:]
+		}
+		gemmPanel(kern, transA, transB, m, nc, k, a, lda, bj, ldb, c[jc:], ldc)
+	}
+}
+
+// NC is the width of the column blocks Gemm packs B in.
+const NC = 512
+
+// gemmPanel is gemmSerial on one column block.
+func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mp := (m + mr - 1) / mr
