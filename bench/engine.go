@@ -8,6 +8,7 @@ import (
 
 	"github.com/nngen/nngen/runtime/kernels"
 	"github.com/nngen/nngen/runtime/optim"
+	"github.com/nngen/nngen/runtime/train"
 
 	nnrt "github.com/nngen/nngen/runtime"
 )
@@ -97,6 +98,20 @@ type nngenModel struct {
 	sgd   *optim.SGD
 	out   []float32
 	batch nnrt.Batch[float32]
+	// par runs batches on several cores (train.Parallel, what train.Train
+	// uses), by worker count.
+	par  map[int]*train.Parallel
+	newM func() model
+}
+
+// parallel returns the model's train.Parallel with workers workers.
+func (m *nngenModel) parallel(workers int) *train.Parallel {
+	if p, ok := m.par[workers]; ok {
+		return p
+	}
+	p := train.NewParallel(m.Network, func() train.Model { return m.newM().Network }, workers, Batch)
+	m.par[workers] = p
+	return p
 }
 
 func newNngen(level kernels.ISA) *nngenEngine {
@@ -106,7 +121,7 @@ func newNngen(level kernels.ISA) *nngenEngine {
 func (e *nngenEngine) name() string { return "nngen " + e.level.String() }
 
 func (e *nngenEngine) load(c *netCase) (*nngenModel, error) {
-	m := &nngenModel{model: c.new()}
+	m := &nngenModel{model: c.new(), par: map[int]*train.Parallel{}, newM: c.new}
 	if err := m.LoadWeights(bytesReader(c.weights)); err != nil {
 		return nil, fmt.Errorf("%s: %v", c.name, err)
 	}
@@ -163,17 +178,29 @@ func (e *nngenEngine) time(c *netCase, mt metric, threads int, minTime time.Dura
 	m := e.models[c.name]
 	x1 := c.x[:c.in]
 	var f func()
-	switch mt {
-	case infer1:
+	switch {
+	case mt == infer1:
 		f = func() { m.forward1(x1) }
-	case infer64:
+	case mt == infer64 && *flagShards:
+		p := m.parallel(threads)
+		f = func() { p.ForwardBatch(c.x, m.out) }
+	case mt == infer64:
 		f = func() { m.ForwardBatch(c.x, m.out) }
-	case train64:
+	case *flagShards:
+		p := m.parallel(threads)
+		f = func() { p.TrainBatch(m.batch); m.sgd.Step() }
+	default:
 		f = func() { m.step() }
 	}
 	return timeGo(threads, minTime, func() error { f(); return nil })
 }
 
-func (e *nngenEngine) close() {}
+func (e *nngenEngine) close() {
+	for _, m := range e.models {
+		for _, p := range m.par {
+			p.Close()
+		}
+	}
+}
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -43,6 +43,7 @@ var (
 	flagTorch   = flag.Bool("torch", true, "include PyTorch")
 	flagGorg    = flag.Bool("gorgonia", true, "include Gorgonia")
 	flagCheck   = flag.Bool("check", false, "only check that the engines agree; no timing")
+	flagShards  = flag.Bool("shards", true, "run nngen's batches through train.Parallel (16-sample shards on GOMAXPROCS workers, as train.Train does); false: the model's own TrainBatch and ForwardBatch")
 	flagOut     = flag.String("out", "../BENCHMARKS.md", "Markdown report to write (atomically); empty for none")
 	flagChart   = flag.String("chart", "../BENCHMARKS.svg", "bar chart of the speed-ups to write; empty for none")
 )

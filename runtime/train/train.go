@@ -145,8 +145,8 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d\n", ckpt, start)
 		}
 	}
-	p := newPool(m, cfg.NewModel, cfg.Workers, cfg.BatchSize)
-	defer p.close()
+	p := NewParallel(m, cfg.NewModel, cfg.Workers, cfg.BatchSize)
+	defer p.Close()
 	loader := data.NewLoader(ds, cfg.BatchSize, true, cfg.Seed)
 	bar := newProgress(cfg.Progress)
 	for e := start; e < cfg.Epochs; e++ {
@@ -160,7 +160,7 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		nb := loader.Batches()
 		for bi := 0; bi < nb; bi++ {
 			b := loader.Batch(bi)
-			l, c := p.step(b)
+			l, c := p.TrainBatch(b)
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				err := &NonFiniteError{Epoch: e + 1, Batch: bi + 1, Loss: l}
 				if e > 0 && ckpt != "" {
@@ -213,38 +213,50 @@ func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (fl
 		workers = runtime.GOMAXPROCS(0)
 	}
 	// Four shards per worker per round keeps every worker busy.
-	p := newPool(m, newModel, workers, 4*workers*ShardSize)
-	defer p.close()
+	p := NewParallel(m, newModel, workers, 4*workers*ShardSize)
+	defer p.Close()
 	return p.accuracy(ds), nil
 }
 
-// pool runs shards of a batch on model replicas, one goroutine per worker.
-type pool struct {
+// Parallel runs a model's batches on several cores with results that do
+// not depend on how many: each batch is cut into shards of ShardSize
+// samples, model replicas run the shards concurrently, and the shards'
+// gradients are added in shard order. Train and Evaluate use it; programs
+// with their own training loop can too. Its methods allocate nothing once
+// a batch of the size has been seen. A Parallel is not safe for concurrent
+// use.
+type Parallel struct {
 	master   Model
+	newModel func() Model
 	replicas []Model // one per shard of a batch
-	workers  int
-	jobs     chan func()
+	params   [][]nn.Param // Params() of the master, then of each replica: views, so kept
+	jobs     chan int
 	wg       sync.WaitGroup
+	task     func(s int) // what run hands the workers
+	trainFn  func(s int)
+	fwdFn    func(s int)
 	loss     []float64 // per shard
 	correct  []int     // per shard
 	scale    float32   // 1/N for the current batch
 	batch    nn.Batch[float32]
+	x, out   []float32   // ForwardBatch's arguments
 	evalOut  [][]float32 // per shard
 }
 
-func newPool(master Model, newModel func() Model, workers, batchSize int) *pool {
-	shards := (batchSize + ShardSize - 1) / ShardSize
-	p := &pool{master: master, workers: workers, jobs: make(chan func()),
-		loss: make([]float64, shards), correct: make([]int, shards)}
-	_, out := master.Sizes()
-	for i := 0; i < shards; i++ {
-		p.replicas = append(p.replicas, newModel())
-		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
+// NewParallel prepares workers goroutines (GOMAXPROCS when workers ≤ 0) and
+// replicas from newModel for batches of up to batchSize samples (larger ones
+// add replicas when first seen). Close stops the goroutines.
+func NewParallel(master Model, newModel func() Model, workers, batchSize int) *Parallel {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
 	}
+	p := &Parallel{master: master, newModel: newModel, jobs: make(chan int), params: [][]nn.Param{master.Params()}}
+	p.trainFn, p.fwdFn = p.shard, p.forwardShard
+	p.grow((batchSize + ShardSize - 1) / ShardSize)
 	for w := 0; w < workers; w++ {
 		go func() {
-			for job := range p.jobs {
-				job()
+			for s := range p.jobs {
+				p.task(s)
 				p.wg.Done()
 			}
 		}()
@@ -252,55 +264,70 @@ func newPool(master Model, newModel func() Model, workers, batchSize int) *pool 
 	return p
 }
 
-func (p *pool) close() { close(p.jobs) }
+// grow makes sure there are replicas and per-shard buffers for shards.
+func (p *Parallel) grow(shards int) {
+	_, out := p.master.Sizes()
+	for len(p.replicas) < shards {
+		r := p.newModel()
+		p.replicas = append(p.replicas, r)
+		p.params = append(p.params, r.Params())
+		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
+		p.loss = append(p.loss, 0)
+		p.correct = append(p.correct, 0)
+	}
+}
+
+// Close stops the worker goroutines.
+func (p *Parallel) Close() { close(p.jobs) }
 
 // sync copies the master's parameters into every replica.
-func (p *pool) sync() {
-	mp := p.master.Params()
-	for _, r := range p.replicas {
-		for i, rp := range r.Params() {
+func (p *Parallel) sync() {
+	mp := p.params[0]
+	for _, rps := range p.params[1:] {
+		for i, rp := range rps {
 			copy(rp.Value, mp[i].Value)
 		}
 	}
 }
 
 // run runs fn(shard) for every shard of n samples on the workers.
-func (p *pool) run(n int, fn func(s int)) {
+func (p *Parallel) run(n int, fn func(s int)) {
 	shards := (n + ShardSize - 1) / ShardSize
+	p.grow(shards)
+	p.task = fn
 	p.wg.Add(shards)
 	for s := 0; s < shards; s++ {
-		s := s
-		p.jobs <- func() { fn(s) }
+		p.jobs <- s
 	}
 	p.wg.Wait()
 }
 
-// step computes the gradient of the batch's mean loss into the master's
-// gradients and returns the summed loss and the number correct.
-func (p *pool) step(b nn.Batch[float32]) (float64, int) {
+// TrainBatch sets the master's gradients to those of the batch's mean loss
+// (cross-entropy, PyTorch's default reduction) and returns the summed loss
+// and the number of samples that scored their label highest. The bits are
+// the same for any number of workers.
+func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int) {
 	p.sync()
 	n := len(b.Labels)
 	p.batch, p.scale = b, 1/float32(n)
-	p.run(n, p.shard)
+	p.run(n, p.trainFn)
 	p.master.ZeroGrad()
-	mp := p.master.Params()
-	var loss float64
-	correct := 0
+	mp := p.params[0]
 	shards := (n + ShardSize - 1) / ShardSize
 	for s := 0; s < shards; s++ {
-		for i, rp := range p.replicas[s].Params() {
+		for i, rp := range p.params[1+s] {
 			g := mp[i].Grad
 			for j, v := range rp.Grad {
 				g[j] += v
 			}
 		}
-		loss += p.loss[s]
+		lossSum += p.loss[s]
 		correct += p.correct[s]
 	}
-	return loss, correct
+	return lossSum, correct
 }
 
-func (p *pool) shard(s int) {
+func (p *Parallel) shard(s int) {
 	in, _ := p.master.Sizes()
 	lo := s * ShardSize
 	hi := min(lo+ShardSize, len(p.batch.Labels))
@@ -309,8 +336,28 @@ func (p *pool) shard(s int) {
 	p.loss[s], p.correct[s] = r.TrainBatch(nn.Batch[float32]{X: p.batch.X[lo*in : hi*in], Labels: p.batch.Labels[lo:hi]}, p.scale)
 }
 
+// ForwardBatch is the master's ForwardBatch with the shards of x run
+// concurrently; each sample's output is the bits ForwardBatch gives.
+func (p *Parallel) ForwardBatch(x, out []float32) {
+	in, o := p.master.Sizes()
+	n := len(x) / in
+	if len(x) != n*in || len(out) != n*o {
+		panic(fmt.Sprintf("train: ForwardBatch of %d inputs and %d outputs for a model of %d→%d", len(x), len(out), in, o))
+	}
+	p.sync()
+	p.x, p.out = x, out
+	p.run(n, p.fwdFn)
+}
+
+func (p *Parallel) forwardShard(s int) {
+	in, o := p.master.Sizes()
+	lo := s * ShardSize
+	hi := min(lo+ShardSize, len(p.x)/in)
+	p.replicas[s].ForwardBatch(p.x[lo*in:hi*in], p.out[lo*o:hi*o])
+}
+
 // accuracy classifies ds in chunks of len(replicas)·ShardSize samples.
-func (p *pool) accuracy(ds *data.Dataset) float64 {
+func (p *Parallel) accuracy(ds *data.Dataset) float64 {
 	p.sync()
 	in, out := p.master.Sizes()
 	chunk := len(p.replicas) * ShardSize
