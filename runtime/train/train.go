@@ -228,7 +228,7 @@ func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (fl
 type Parallel struct {
 	master   Model
 	newModel func() Model
-	replicas []Model // one per shard of a batch
+	replicas []Model      // one per shard of a batch
 	params   [][]nn.Param // Params() of the master, then of each replica: views, so kept
 	jobs     chan int
 	wg       sync.WaitGroup
