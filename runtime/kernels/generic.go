@@ -14,3 +14,7 @@ func gemvLanes4(_ ISA, k16 int, a []float32, lda int, x []float32, s *[4 * Lanes
 }
 
 func axpyKernel(ISA) func(n16 int, alpha float32, x, y []float32) { return goAxpy }
+
+func momentumKernel(_ ISA, n16 int, momentum, dampening, lr float32, grad, buf, p []float32) {
+	goMomentum(momentum, dampening, lr, grad[:n16], buf, p)
+}

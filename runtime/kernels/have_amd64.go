@@ -75,3 +75,17 @@ func axpyKernel(level ISA) func(n16 int, alpha float32, x, y []float32) {
 	}
 	return goAxpy
 }
+
+// momentumKernel runs a level's momentum update on the first n16 elements.
+func momentumKernel(level ISA, n16 int, momentum, dampening, lr float32, grad, buf, p []float32) {
+	if n16 == 0 || level == Generic {
+		goMomentum(momentum, dampening, lr, grad[:n16], buf, p)
+		return
+	}
+	_, _, _ = grad[n16-1], buf[n16-1], p[n16-1]
+	if level == AVX512 {
+		momentum16z(n16, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	} else {
+		momentum16y(n16, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	}
+}

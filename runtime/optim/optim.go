@@ -10,6 +10,7 @@ import (
 	"math"
 
 	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/kernels"
 )
 
 // Optimizer updates parameters from their gradients.
@@ -69,11 +70,26 @@ func NewSGD(params []runtime.Param, cfg SGDConfig) (*SGD, error) {
 	return s, nil
 }
 
-// Step applies one SGD update.
+// Step applies one SGD update. Without weight decay and Nesterov momentum
+// (the common cases) it runs on runtime/kernels' vector loops, which give
+// the bits of the general loop below.
 func (s *SGD) Step() {
 	wd, mom := float32(s.cfg.WeightDecay), float32(s.cfg.Momentum)
 	damp, lr := float32(1-s.cfg.Dampening), float32(-s.cfg.LR)
 	for pi, p := range s.params {
+		switch {
+		case wd != 0 || s.cfg.Nesterov:
+		case mom == 0:
+			kernels.Axpy(lr, p.Grad, p.Value)
+			continue
+		case !s.started:
+			copy(s.buf[pi], p.Grad)
+			kernels.Axpy(lr, p.Grad, p.Value)
+			continue
+		default:
+			kernels.Momentum(mom, damp, lr, p.Grad, s.buf[pi], p.Value)
+			continue
+		}
 		for i, g := range p.Grad {
 			if wd != 0 {
 				g += wd * p.Value[i]

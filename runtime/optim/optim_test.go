@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/kernels"
 )
 
 type golden struct {
@@ -161,6 +162,83 @@ func TestStateRoundTrip(t *testing.T) {
 		for i := range a[0].Value {
 			if math.Float32bits(a[0].Value[i]) != math.Float32bits(c[0].Value[i]) {
 				t.Fatalf("%s: resumed %v, uninterrupted %v", kind, c[0].Value, a[0].Value)
+			}
+		}
+	}
+}
+
+// sgdRef is SGD's update written out for one element, the rule the vector
+// fast paths must reproduce bit for bit.
+func sgdRef(cfg SGDConfig, started bool, g float32, b, p *float32) {
+	wd, mom := float32(cfg.WeightDecay), float32(cfg.Momentum)
+	damp, lr := float32(1-cfg.Dampening), float32(-cfg.LR)
+	g += wd * *p
+	if mom != 0 {
+		if started {
+			*b = *b*mom + damp*g
+		} else {
+			*b = g
+		}
+		if cfg.Nesterov {
+			g += mom * *b
+		} else {
+			g = *b
+		}
+	}
+	*p += lr * g
+}
+
+// Every configuration, at every kernel level, over three steps, gives the
+// bits of the element rule (the plain and momentum cases run on kernels).
+func TestSGDFastPathsSameBits(t *testing.T) {
+	for _, cfg := range []SGDConfig{
+		{LR: 0.05},
+		{LR: 0.05, Momentum: 0.9},
+		{LR: 0.05, Momentum: 0.9, Dampening: 0.3},
+		{LR: 0.05, Momentum: 0.9, Nesterov: true},
+		{LR: 0.05, Momentum: 0.5, WeightDecay: 1e-3},
+	} {
+		for _, level := range []kernels.ISA{kernels.Generic, kernels.AVX2, kernels.AVX512} {
+			if level > kernels.Detected {
+				continue
+			}
+			r := runtime.NewRNG(3)
+			var ps []runtime.Param
+			for _, n := range []int{37, 1000} {
+				v, g := make([]float32, n), make([]float32, n)
+				for i := range v {
+					v[i] = float32(2*r.Float64() - 1)
+				}
+				ps = append(ps, runtime.Param{Name: "p", Value: v, Grad: g})
+			}
+			want := make([][]float32, len(ps))
+			buf := make([][]float32, len(ps))
+			for i, p := range ps {
+				want[i] = append([]float32(nil), p.Value...)
+				buf[i] = make([]float32, len(p.Value))
+			}
+			s, err := NewSGD(ps, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			saved := kernels.Level
+			kernels.Level = level
+			for step := 0; step < 3; step++ {
+				for i, p := range ps {
+					for j := range p.Grad {
+						p.Grad[j] = float32(2*r.Float64() - 1)
+						sgdRef(cfg, step > 0, p.Grad[j], &buf[i][j], &want[i][j])
+					}
+				}
+				s.Step()
+			}
+			kernels.Level = saved
+			for i, p := range ps {
+				for j, v := range p.Value {
+					if math.Float32bits(v) != math.Float32bits(want[i][j]) {
+						t.Fatalf("%+v at %s: parameter %d[%d] is %v, the rule gives %v", cfg, level, i, j, v, want[i][j])
+					}
+				}
 			}
 		}
 	}
