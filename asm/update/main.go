@@ -57,7 +57,7 @@ func kernel(name string, zmm bool) {
 	for q := 0; q < parts; q++ {
 		off := 4 * width * q
 		t, u := vec(), vec()
-		VMULPS(Mem{Base: b, Disp: off}, mom, t) // buf·momentum
+		VMULPS(Mem{Base: b, Disp: off}, mom, t)  // buf·momentum
 		VMULPS(Mem{Base: g, Disp: off}, damp, u) // dampening·grad
 		VADDPS(u, t, t)
 		VMOVUPS(t, Mem{Base: b, Disp: off})
