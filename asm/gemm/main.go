@@ -1,6 +1,7 @@
 // Command gemm writes runtime/kernels/gemm_amd64.s and its Go stubs: the
-// SGEMM micro-kernels, C[6×nr] += Apanel·Bpanel for one k-block of packed
-// panels (A: 6 values per k, B: nr values per k).
+// SGEMM micro-kernels, C[6×nr] += Apanel·B for one k-block: A a packed
+// panel (6 values per k), B nr values per k at a stride of ldb (a packed
+// panel, ldb = nr, or rows of B read in place).
 //
 // They keep the rounding contract of kernels.Gemm: each product is rounded
 // (VMULPS), then added to an accumulator that starts at zero (VADDPS), in
@@ -31,13 +32,13 @@ func main() {
 // kernel emits func(kc int, a, b, c *float32, ldc int) for a 6×16 (YMM) or
 // 6×32 (ZMM) tile: two vectors per row of C.
 func kernel(name string, zmm bool) {
-	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc int)")
+	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc, ldb int)")
 	Pragma("noescape")
 	width, isa := 8, "AVX"
 	if zmm {
 		width, isa = 16, "AVX-512F"
 	}
-	Doc(fmt.Sprintf("%s needs %s: C[%d×%d] (row stride ldc) += A·B for kc steps of packed panels.", name, isa, mr, 2*width))
+	Doc(fmt.Sprintf("%s needs %s: C[%d×%d] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).", name, isa, mr, 2*width))
 	vec := func() reg.VecVirtual {
 		if zmm {
 			return ZMM()
@@ -50,6 +51,8 @@ func kernel(name string, zmm bool) {
 	c := Load(Param("c"), GP64())
 	ldc := Load(Param("ldc"), GP64())
 	SHLQ(U8(2), ldc) // elements to bytes
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb)
 	var acc [mr][2]reg.VecVirtual
 	for i := range acc {
 		for j := range acc[i] {
@@ -78,7 +81,7 @@ func kernel(name string, zmm bool) {
 		}
 	}
 	ADDQ(U32(4*mr), a)
-	ADDQ(U32(2*vbytes), b)
+	ADDQ(ldb, b)
 	DECQ(kc)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")

@@ -4,15 +4,17 @@
 
 #include "textflag.h"
 
-// func gemm6x16(kc int, a *float32, b *float32, c *float32, ldc int)
+// func gemm6x16(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)
 // Requires: AVX
-TEXT ·gemm6x16(SB), NOSPLIT, $0-40
+TEXT ·gemm6x16(SB), NOSPLIT, $0-48
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
 	MOVQ   c+24(FP), BX
 	MOVQ   ldc+32(FP), SI
 	SHLQ   $0x02, SI
+	MOVQ   ldb+40(FP), DI
+	SHLQ   $0x02, DI
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -62,7 +64,7 @@ gemm6x16_loop:
 	VMULPS       Y13, Y14, Y12
 	VADDPS       Y12, Y11, Y11
 	ADDQ         $0x00000018, CX
-	ADDQ         $0x00000040, DX
+	ADDQ         DI, DX
 	DECQ         AX
 	JMP          gemm6x16_loop
 
@@ -100,15 +102,17 @@ gemm6x16_done:
 	VZEROUPPER
 	RET
 
-// func gemm6x32(kc int, a *float32, b *float32, c *float32, ldc int)
+// func gemm6x32(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)
 // Requires: AVX, AVX512F
-TEXT ·gemm6x32(SB), NOSPLIT, $0-40
+TEXT ·gemm6x32(SB), NOSPLIT, $0-48
 	MOVQ   kc+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   b+16(FP), DX
 	MOVQ   c+24(FP), BX
 	MOVQ   ldc+32(FP), SI
 	SHLQ   $0x02, SI
+	MOVQ   ldb+40(FP), DI
+	SHLQ   $0x02, DI
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -158,7 +162,7 @@ gemm6x32_loop:
 	VMULPS       Z13, Z14, Z12
 	VADDPS       Z12, Z11, Z11
 	ADDQ         $0x00000018, CX
-	ADDQ         $0x00000080, DX
+	ADDQ         DI, DX
 	DECQ         AX
 	JMP          gemm6x32_loop
 

@@ -4,12 +4,12 @@
 
 package kernels
 
-// gemm6x16 needs AVX: C[6×16] (row stride ldc) += A·B for kc steps of packed panels.
+// gemm6x16 needs AVX: C[6×16] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).
 //
 //go:noescape
-func gemm6x16(kc int, a *float32, b *float32, c *float32, ldc int)
+func gemm6x16(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)
 
-// gemm6x32 needs AVX-512F: C[6×32] (row stride ldc) += A·B for kc steps of packed panels.
+// gemm6x32 needs AVX-512F: C[6×32] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).
 //
 //go:noescape
-func gemm6x32(kc int, a *float32, b *float32, c *float32, ldc int)
+func gemm6x32(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)

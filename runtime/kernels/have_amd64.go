@@ -25,14 +25,14 @@ func peakKernel(level ISA, fused bool) (func(int) float32, int, bool) {
 func micro(level ISA) microKernel {
 	switch level {
 	case AVX2:
-		return microKernel{6, 16, func(kc int, a, b, c []float32, ldc int) {
-			_, _, _ = a[6*kc-1], b[16*kc-1], c[5*ldc+15]
-			gemm6x16(kc, &a[0], &b[0], &c[0], ldc)
+		return microKernel{6, 16, func(kc int, a, b, c []float32, ldc, ldb int) {
+			_, _, _ = a[6*kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
+			gemm6x16(kc, &a[0], &b[0], &c[0], ldc, ldb)
 		}}
 	case AVX512:
-		return microKernel{6, 32, func(kc int, a, b, c []float32, ldc int) {
-			_, _, _ = a[6*kc-1], b[32*kc-1], c[5*ldc+31]
-			gemm6x32(kc, &a[0], &b[0], &c[0], ldc)
+		return microKernel{6, 32, func(kc int, a, b, c []float32, ldc, ldb int) {
+			_, _, _ = a[6*kc-1], b[(kc-1)*ldb+31], c[5*ldc+31]
+			gemm6x32(kc, &a[0], &b[0], &c[0], ldc, ldb)
 		}}
 	}
 	return generic
