@@ -195,9 +195,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			body = append(body, jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Id("n"), jen.Lit(O), jen.Lit(K),
 				jen.Id("x"), jen.Lit(K), jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K), jen.Id("y"), jen.Lit(O)))
 			if l.Act != "" {
-				body = append(body, jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
-					jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(l.Act, at("y", i))),
-				))
+				body = append(body, batchActivate(c, l.Act))
 			}
 			fwd = append(fwd, jen.Comment(e.header(l)).Line().Block(body...))
 		}
@@ -246,10 +244,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 				jen.Id("dy").Op(":=").Add(gy),
 			}
 			if l.Act != "" {
-				b := newBlock(1, e.ft)
-				c.activationGrad(b, l.Act, "dy", "dy", at("y", i), i)
-				body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)),
-					jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...))
+				body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O)), e.batchActivationGrad(c, l.Act))
 			}
 			if o.bias {
 				bp := l.Params[1]
@@ -333,6 +328,28 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	)
 }
 
+// batchActivate applies a fused activation to the batch slice y in place:
+// ReLU by the vector kernel, the others element by element.
+func batchActivate(c *opCtx, act string) jen.Code {
+	if act == "relu" {
+		return jen.Qual(KernelsPath, "Relu").Call(jen.Id("y"))
+	}
+	return jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+		jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(act, at("y", ivar("i")))),
+	)
+}
+
+// batchActivationGrad turns dy (dLoss/dOutput) into dLoss/dPre-activation
+// in place, from the layer's output y.
+func (e *emitter) batchActivationGrad(c *opCtx, act string) jen.Code {
+	if act == "relu" {
+		return jen.Qual(KernelsPath, "ReluGrad").Call(jen.Id("y"), jen.Id("dy"))
+	}
+	b := newBlock(1, e.ft)
+	c.activationGrad(b, act, "dy", "dy", at("y", ivar("i")), ivar("i"))
+	return jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...)
+}
+
 // sample slices a batch slice to sample s of size per sample.
 func sample(s string, size int) *jen.Statement {
 	return jen.Id(s).Index(jen.Id("s").Op("*").Lit(size), jen.Parens(jen.Id("s").Op("+").Lit(1)).Op("*").Lit(size))
@@ -376,9 +393,7 @@ func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
 		jen.Id("w"), jen.Lit(Q), jen.Id("cs"), jen.Lit(P), jen.Id("ys"), jen.Lit(P)))
 	body = append(body, perSample(inner...))
 	if l.Act != "" {
-		body = append(body, jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
-			jen.Id("y").Index(jen.Id("i")).Op("=").Add(c.activate(l.Act, at("y", ivar("i")))),
-		))
+		body = append(body, batchActivate(c, l.Act))
 	}
 	return jen.Comment(e.header(l)).Line().Block(body...)
 }
@@ -396,10 +411,7 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 		jen.Id("cols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(Q*P)),
 	}
 	if l.Act != "" {
-		b := newBlock(1, e.ft)
-		c.activationGrad(b, l.Act, "dy", "dy", at("y", ivar("i")), ivar("i"))
-		body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)),
-			jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(b.stmts...))
+		body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)), e.batchActivationGrad(c, l.Act))
 	}
 	if o.bias {
 		b := l.Params[1]

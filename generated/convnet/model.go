@@ -333,9 +333,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 3, 784, 75, w, 75, cs, 784, ys, 784)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)
 	{
@@ -365,9 +363,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 16, 100, 75, w, 75, cs, 100, ys, 100)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: avgpool2d k2 s2 p0, [16 10 10] → [16 5 5] (convnet.yaml:10)
 	{
@@ -386,9 +382,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*120:(r+1)*120], m.params[49444:49564])
 		}
 		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer fc2: linear 120→10, [120] → [10] (convnet.yaml:14)
 	{
@@ -425,11 +419,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a5[:n*400]
 		dy := m.bat.g[1][:n*120]
 		y := m.bat.a7[:n*120]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[49444:49564]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*120 : (r+1)*120] {
@@ -456,11 +446,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*1600]
 		cols := m.bat.cols3[:n*7500]
 		y := m.bat.a3[:n*1600]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[1428:1444]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 16; oc++ {
@@ -498,11 +484,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*2352]
 		cols := m.bat.cols0[:n*58800]
 		y := m.bat.a0[:n*2352]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[225:228]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 3; oc++ {

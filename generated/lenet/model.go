@@ -340,9 +340,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 6, 784, 25, w, 25, cs, 784, ys, 784)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
 	{
@@ -372,9 +370,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 16, 100, 150, w, 150, cs, 100, ys, 100)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: maxpool2d k2 s2 p0, [16 10 10] → [16 5 5] (lenet.yaml:11)
 	{
@@ -394,9 +390,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*120:(r+1)*120], m.params[50572:50692])
 		}
 		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 9: linear 120→84 + relu, [120] → [84] (lenet.yaml:15)
 	{
@@ -406,9 +400,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*84:(r+1)*84], m.params[60772:60856])
 		}
 		kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 11: linear 84→10, [84] → [10] (lenet.yaml:17)
 	{
@@ -445,11 +437,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a7[:n*120]
 		dy := m.bat.g[1][:n*84]
 		y := m.bat.a9[:n*84]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[60772:60856]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*84 : (r+1)*84] {
@@ -466,11 +454,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a5[:n*400]
 		dy := m.bat.g[0][:n*120]
 		y := m.bat.a7[:n*120]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[50572:50692]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*120 : (r+1)*120] {
@@ -498,11 +482,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*1600]
 		cols := m.bat.cols3[:n*15000]
 		y := m.bat.a3[:n*1600]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[2556:2572]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 16; oc++ {
@@ -540,11 +520,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4704]
 		cols := m.bat.cols0[:n*19600]
 		y := m.bat.a0[:n*4704]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[150:156]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 6; oc++ {

@@ -2391,9 +2391,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*256:(r+1)*256], m.params[200704:200960])
 		}
 		kernels.Gemm(false, true, n, 256, 784, x, 784, m.params[0:200704], 784, y, 256)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 3: linear 256→128 + relu, [256] → [128] (mlp.yaml:8)
 	{
@@ -2403,9 +2401,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*128:(r+1)*128], m.params[233728:233856])
 		}
 		kernels.Gemm(false, true, n, 128, 256, x, 256, m.params[200960:233728], 256, y, 128)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: linear 128→10, [128] → [10] (mlp.yaml:10)
 	{
@@ -2442,11 +2438,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a1[:n*256]
 		dy := m.bat.g[1][:n*128]
 		y := m.bat.a3[:n*128]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[233728:233856]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*128 : (r+1)*128] {
@@ -2463,11 +2455,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := x[:n*784]
 		dy := m.bat.g[0][:n*256]
 		y := m.bat.a1[:n*256]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[200704:200960]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*256 : (r+1)*256] {

@@ -355,9 +355,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 32, 1024, 27, w, 27, cs, 1024, ys, 1024)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: conv2d 32→32 k3 s1 p1 + relu, [32 32 32] → [32 32 32] (vggish.yaml:9)
 	{
@@ -378,9 +376,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 32, 1024, 288, w, 288, cs, 1024, ys, 1024)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 4: maxpool2d k2 s2 p0, [32 32 32] → [32 16 16] (vggish.yaml:11)
 	{
@@ -410,9 +406,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 64, 256, 288, w, 288, cs, 256, ys, 256)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 7: maxpool2d k2 s2 p0, [64 16 16] → [64 8 8] (vggish.yaml:14)
 	{
@@ -470,11 +464,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*16384]
 		cols := m.bat.cols5[:n*73728]
 		y := m.bat.a5[:n*16384]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[28576:28640]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 64; oc++ {
@@ -512,11 +502,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*32768]
 		cols := m.bat.cols2[:n*294912]
 		y := m.bat.a2[:n*32768]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[10112:10144]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 32; oc++ {
@@ -544,11 +530,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*32768]
 		cols := m.bat.cols0[:n*27648]
 		y := m.bat.a0[:n*32768]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[864:896]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 32; oc++ {

@@ -233,9 +233,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*2:(r+1)*2], m.params[4:6])
 		}
 		kernels.Gemm(false, true, n, 2, 2, x, 2, m.params[0:4], 2, y, 2)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: linear 2→1 + relu, [2] → [1] (xor.yaml:7)
 	{
@@ -245,9 +243,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*1:(r+1)*1], m.params[8:9])
 		}
 		kernels.Gemm(false, true, n, 1, 2, x, 2, m.params[6:8], 2, y, 1)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 }
 
@@ -260,11 +256,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a0[:n*2]
 		dy := m.bat.g[0][:n*1]
 		y := m.bat.a2[:n*1]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[8:9]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*1 : (r+1)*1] {
@@ -281,11 +273,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := x[:n*2]
 		dy := m.bat.g[1][:n*2]
 		y := m.bat.a0[:n*2]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[4:6]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*2 : (r+1)*2] {

@@ -125,6 +125,15 @@ func Col2im(g *Window, cols, dx []float32) {
 // input index into arg: the first maximum in row-major window order, or a
 // NaN, as PyTorch chooses.
 func MaxPool(g *Window, x, y []float32, arg []int32) {
+	if g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 {
+		maxPool22(g, x, y, arg)
+		return
+	}
+	maxPoolAny(g, x, y, arg)
+}
+
+// maxPoolAny is MaxPool for any window.
+func maxPoolAny(g *Window, x, y []float32, arg []int32) {
 	for c := 0; c < g.C; c++ {
 		for oy := 0; oy < g.OH; oy++ {
 			for ox := 0; ox < g.OW; ox++ {
@@ -140,6 +149,33 @@ func MaxPool(g *Window, x, y []float32, arg []int32) {
 				}
 				o := (c*g.OH+oy)*g.OW + ox
 				y[o], arg[o] = v, int32(a)
+			}
+		}
+	}
+}
+
+// maxPool22 is MaxPool for the common 2×2 window of stride 2: the same
+// comparisons in the same order, without the general loops.
+func maxPool22(g *Window, x, y []float32, arg []int32) {
+	for c := 0; c < g.C; c++ {
+		for oy := 0; oy < g.OH; oy++ {
+			top := (c*g.H + 2*oy) * g.W
+			r0, r1 := x[top:top+g.W], x[top+g.W:top+2*g.W]
+			o := (c*g.OH + oy) * g.OW
+			yr, ar := y[o:o+g.OW], arg[o:o+g.OW]
+			for ox := range yr {
+				j := 2 * ox
+				v, a := r0[j], top+j
+				if t := r0[j+1]; t > v || t != t {
+					v, a = t, top+j+1
+				}
+				if t := r1[j]; t > v || t != t {
+					v, a = t, top+g.W+j
+				}
+				if t := r1[j+1]; t > v || t != t {
+					v, a = t, top+g.W+j+1
+				}
+				yr[ox], ar[ox] = v, int32(a)
 			}
 		}
 	}

@@ -130,3 +130,71 @@ func TestIm2colMatchesDefinition(t *testing.T) {
 		}
 	}
 }
+
+// The 2×2 stride-2 fast path picks the same value and index as the general
+// loop, with ties (small integers) and NaNs in the input.
+func TestMaxPool22(t *testing.T) {
+	r := runtime.NewRNG(14)
+	g := Window{C: 3, H: 7, W: 9, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 4}
+	for trial := 0; trial < 200; trial++ {
+		x := make([]float32, g.C*g.H*g.W)
+		for i := range x {
+			x[i] = float32(r.Intn(5) - 2)
+			if r.Intn(10) == 0 {
+				x[i] = float32(math.NaN())
+			}
+		}
+		y1, y2 := make([]float32, g.C*g.OH*g.OW), make([]float32, g.C*g.OH*g.OW)
+		a1, a2 := make([]int32, len(y1)), make([]int32, len(y1))
+		MaxPool(&g, x, y1, a1)
+		maxPoolAny(&g, x, y2, a2)
+		for i := range y1 {
+			if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) || a1[i] != a2[i] {
+				t.Fatalf("output %d: fast path %v at %d, general %v at %d", i, y1[i], a1[i], y2[i], a2[i])
+			}
+		}
+	}
+}
+
+// Relu is Go's max(x, 0) and ReluGrad the masking loop, bit for bit at every
+// level, with NaN, ±0 and ±Inf among the values.
+func TestRelu(t *testing.T) {
+	r := runtime.NewRNG(15)
+	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for _, n := range []int{0, 1, 15, 16, 17, 40, 100} {
+		y := make([]float32, n)
+		dy := make([]float32, n)
+		for i := range y {
+			y[i] = float32(2*r.Float64() - 1)
+			dy[i] = float32(2*r.Float64() - 1)
+			if r.Intn(4) == 0 {
+				y[i] = special[r.Intn(len(special))]
+			}
+			if r.Intn(6) == 0 {
+				dy[i] = special[r.Intn(len(special))]
+			}
+		}
+		for _, level := range levels() {
+			saved := Level
+			Level = level
+			fwd := append([]float32(nil), y...)
+			Relu(fwd)
+			bwd := append([]float32(nil), dy...)
+			ReluGrad(y, bwd)
+			Level = saved
+			for i := range y {
+				want := max(y[i], 0)
+				if math.Float32bits(fwd[i]) != math.Float32bits(want) {
+					t.Fatalf("%s n %d: Relu(%v) = %v, want %v", level, n, y[i], fwd[i], want)
+				}
+				wantG := dy[i]
+				if y[i] <= 0 {
+					wantG = 0
+				}
+				if math.Float32bits(bwd[i]) != math.Float32bits(wantG) {
+					t.Fatalf("%s n %d: ReluGrad(y=%v, dy=%v) = %v, want %v", level, n, y[i], dy[i], bwd[i], wantG)
+				}
+			}
+		}
+	}
+}

@@ -18,3 +18,5 @@ func axpyKernel(ISA) func(n16 int, alpha float32, x, y []float32) { return goAxp
 func momentumKernel(_ ISA, n16 int, momentum, dampening, lr float32, grad, buf, p []float32) {
 	goMomentum(momentum, dampening, lr, grad[:n16], buf, p)
 }
+
+func reluKernel(_ ISA, n16 int, y, x, dst []float32) { goReluMask(y[:n16], x, dst) }

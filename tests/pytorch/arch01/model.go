@@ -1250,9 +1250,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 4, 4, 6, w, 6, cs, 4, ys, 4)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: maxpool2d k2 s2 p0, [4 2 2] → [4 1 1] (arch01.yaml:10)
 	{
@@ -1381,11 +1379,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*16]
 		cols := m.bat.cols3[:n*24]
 		y := m.bat.a3[:n*16]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[43:47]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 4; oc++ {

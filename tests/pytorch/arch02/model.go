@@ -623,9 +623,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 3, 5, 3, w, 3, cs, 5, ys, 5)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer conv1: conv1d 3→1 k2 s1 p1 + tanh, [3 5] → [1 6] (arch02.yaml:7)
 	{
@@ -765,11 +763,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*15]
 		cols := m.bat.cols0[:n*15]
 		y := m.bat.a0[:n*15]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 3; oc++ {

@@ -862,9 +862,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*2:(r+1)*2], m.params[62:64])
 		}
 		kernels.Gemm(false, true, n, 2, 8, x, 8, m.params[46:62], 8, y, 2)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 8: linear 2→8 + sigmoid, [2] → [8] (arch03.yaml:13)
 	{
@@ -932,11 +930,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a4[:n*8]
 		dy := m.bat.g[0][:n*2]
 		y := m.bat.a6[:n*2]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[62:64]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*2 : (r+1)*2] {

@@ -2437,9 +2437,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 4, 45, 6, w, 6, cs, 45, ys, 45)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [4 5 9] → [4 2 4] (arch05.yaml:7)
 	{
@@ -2622,11 +2620,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*180]
 		cols := m.bat.cols0[:n*270]
 		y := m.bat.a0[:n*180]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[24:28]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 4; oc++ {

@@ -1586,9 +1586,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			clear(ys)
 			kernels.Gemm(false, false, 3, 9, 18, w, 18, cs, 9, ys, 9)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
 	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
@@ -1651,11 +1649,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*27]
 		cols := m.bat.cols3[:n*162]
 		y := m.bat.a3[:n*27]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gw := m.grads[27:81]
 		for s := 0; s < n; s++ {
 			kernels.Gemm(false, true, 3, 18, 9, dy[s*27:(s+1)*27], 9, cols[s*162:(s+1)*162], 9, gw, 18)

@@ -619,9 +619,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 1, 11, 2, w, 2, cs, 11, ys, 11)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
 	{
@@ -775,11 +773,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*11]
 		cols := m.bat.cols0[:n*22]
 		y := m.bat.a0[:n*11]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[2:3]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 1; oc++ {

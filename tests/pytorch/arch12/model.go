@@ -2078,9 +2078,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 3, 40, 3, w, 3, cs, 40, ys, 40)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
 	{
@@ -2270,11 +2268,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*120]
 		cols := m.bat.cols0[:n*120]
 		y := m.bat.a0[:n*120]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 3; oc++ {

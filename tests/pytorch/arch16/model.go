@@ -1045,9 +1045,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 2, 20, 24, w, 24, cs, 20, ys, 20)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
 	{
@@ -1068,9 +1066,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 1, 12, 8, w, 8, cs, 12, ys, 12)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
 	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
@@ -1109,11 +1105,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*12]
 		cols := m.bat.cols2[:n*96]
 		y := m.bat.a2[:n*12]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[58:59]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 1; oc++ {
@@ -1141,11 +1133,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*40]
 		cols := m.bat.cols0[:n*480]
 		y := m.bat.a0[:n*40]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[48:50]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 2; oc++ {

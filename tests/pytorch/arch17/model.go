@@ -568,9 +568,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 3, 12, 12, w, 12, cs, 12, ys, 12)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: avgpool2d k2 s2 p0, [3 3 4] → [3 1 2] (arch17.yaml:7)
 	{
@@ -618,11 +616,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*36]
 		cols := m.bat.cols0[:n*144]
 		y := m.bat.a0[:n*36]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[36:39]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 3; oc++ {

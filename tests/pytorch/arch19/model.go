@@ -1056,9 +1056,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 2, 28, 6, w, 6, cs, 28, ys, 28)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k3 s2 p0, [2 4 7] → [2 1 3] (arch19.yaml:7)
 	{
@@ -1136,11 +1134,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*56]
 		cols := m.bat.cols0[:n*168]
 		y := m.bat.a0[:n*56]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[12:14]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 2; oc++ {

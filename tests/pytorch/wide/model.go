@@ -977,9 +977,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*80:(r+1)*80], m.params[8000:8080])
 		}
 		kernels.Gemm(false, true, n, 80, 100, x, 100, m.params[0:8000], 100, y, 80)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)
 	{
@@ -1047,11 +1045,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := x[:n*100]
 		dy := m.bat.g[0][:n*80]
 		y := m.bat.a0[:n*80]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[8000:8080]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*80 : (r+1)*80] {

@@ -703,9 +703,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 1, 64, 1, w, 1, cs, 64, ys, 64)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: conv2d 1→1 k8 s1 p0 + sigmoid, [1 8 8] → [1 1 1] (detect_12_2_8.yaml:7)
 	{
@@ -773,11 +771,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*64]
 		cols := m.bat.cols0[:n*64]
 		y := m.bat.a0[:n*64]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[1:2]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 1; oc++ {

@@ -526,9 +526,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 1, 36, 9, w, 9, cs, 36, ys, 36)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: conv2d 1→1 k6 s1 p0 + sigmoid, [1 6 6] → [1 1 1] (detect_12_2_9.yaml:7)
 	{
@@ -596,11 +594,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*36]
 		cols := m.bat.cols0[:n*324]
 		y := m.bat.a0[:n*36]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:10]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 1; oc++ {

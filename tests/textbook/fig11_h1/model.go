@@ -198,9 +198,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*2]
 		clear(y)
 		kernels.Gemm(false, true, n, 2, 3, x, 3, m.params[0:6], 3, y, 2)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 }
 
@@ -213,11 +211,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := x[:n*3]
 		dy := m.bat.g[0][:n*2]
 		y := m.bat.a0[:n*2]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		kernels.Gemm(true, false, 2, 3, n, dy, 2, x, 3, m.grads[0:6], 3)
 	}
 }

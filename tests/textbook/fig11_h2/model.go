@@ -232,9 +232,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*2]
 		clear(y)
 		kernels.Gemm(false, true, n, 2, 3, x, 3, m.params[0:6], 3, y, 2)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: linear 2→2 no bias + relu, [2] → [2] (fig11_h2.yaml:7)
 	{
@@ -242,9 +240,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*2]
 		clear(y)
 		kernels.Gemm(false, true, n, 2, 2, x, 2, m.params[6:10], 2, y, 2)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 }
 
@@ -257,11 +253,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a0[:n*2]
 		dy := m.bat.g[0][:n*2]
 		y := m.bat.a2[:n*2]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		kernels.Gemm(true, false, 2, 2, n, dy, 2, x, 2, m.grads[6:10], 2)
 		dx := m.bat.g[1][:n*2]
 		clear(dx)
@@ -272,11 +264,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := x[:n*3]
 		dy := m.bat.g[1][:n*2]
 		y := m.bat.a0[:n*2]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		kernels.Gemm(true, false, 2, 3, n, dy, 2, x, 3, m.grads[0:6], 3)
 	}
 }

@@ -795,9 +795,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 3, 16, 9, w, 9, cs, 16, ys, 16)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 4 4] → [3 2 2] (tiny.yaml:7)
 	{
@@ -855,11 +853,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*48]
 		cols := m.bat.cols0[:n*144]
 		y := m.bat.a0[:n*48]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[27:30]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 3; oc++ {

@@ -6762,9 +6762,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			}
 			kernels.Gemm(false, false, 2, 45, 18, w, 18, cs, 45, ys, 45)
 		}
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 5: avgpool2d k2 s2 p0, [2 5 9] → [2 2 4] (net.yaml:11)
 	{
@@ -6791,9 +6789,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			copy(y[r*7:(r+1)*7], m.params[207:214])
 		}
 		kernels.Gemm(false, true, n, 7, 16, x, 16, m.params[95:207], 16, y, 7)
-		for i := range y {
-			y[i] = max(y[i], 0)
-		}
+		kernels.Relu(y)
 	}
 	// layer 10: linear 7→4, [7] → [4] (net.yaml:16)
 	{
@@ -6830,11 +6826,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		x := m.bat.a6[:n*16]
 		dy := m.bat.g[1][:n*7]
 		y := m.bat.a8[:n*7]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[207:214]
 		for r := 0; r < n; r++ {
 			for o, v := range dy[r*7 : (r+1)*7] {
@@ -6870,11 +6862,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*90]
 		cols := m.bat.cols3[:n*810]
 		y := m.bat.a3[:n*90]
-		for i := range dy {
-			if y[i] <= 0 {
-				dy[i] = 0
-			}
-		}
+		kernels.ReluGrad(y, dy)
 		gb := m.grads[93:95]
 		for s := 0; s < n; s++ {
 			for oc := 0; oc < 2; oc++ {
