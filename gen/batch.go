@@ -248,12 +248,11 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			}
 			if o.bias {
 				bp := l.Params[1]
+				// Row by row, gb += 1·dy[r]: the per-element sums in sample order.
 				body = append(body,
 					jen.Id("gb").Op(":=").Id("m").Dot("grads").Index(jen.Lit(bp.Offset), jen.Lit(bp.Offset+bp.Size)),
 					jen.For(jen.Id("r").Op(":=").Lit(0), jen.Id("r").Op("<").Id("n"), jen.Id("r").Op("++")).Block(
-						jen.For(jen.List(jen.Id("o"), jen.Id("v")).Op(":=").Range().Id("dy").Index(jen.Id("r").Op("*").Lit(O), jen.Parens(jen.Id("r").Op("+").Lit(1)).Op("*").Lit(O))).Block(
-							jen.Id("gb").Index(jen.Id("o")).Op("+=").Id("v"),
-						),
+						jen.Qual(KernelsPath, "Axpy").Call(jen.Lit(1), jen.Id("dy").Index(jen.Id("r").Op("*").Lit(O), jen.Parens(jen.Id("r").Op("+").Lit(1)).Op("*").Lit(O)), jen.Id("gb")),
 					))
 			}
 			wv := jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size))
@@ -415,12 +414,9 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 	}
 	if o.bias {
 		b := l.Params[1]
+		// Per sample, each channel's sum over the positions (kernels.RowSums).
 		body = append(body, jen.Id("gb").Op(":=").Id("m").Dot("grads").Index(jen.Lit(b.Offset), jen.Lit(b.Offset+b.Size)),
-			perSample(jen.For(jen.Id("oc").Op(":=").Lit(0), jen.Id("oc").Op("<").Lit(O), jen.Id("oc").Op("++")).Block(
-				jen.For(jen.List(jen.Id("_"), jen.Id("v")).Op(":=").Range().Id("dy").Index(jen.Id("s").Op("*").Lit(O*P).Op("+").Id("oc").Op("*").Lit(P), jen.Id("s").Op("*").Lit(O*P).Op("+").Parens(jen.Id("oc").Op("+").Lit(1)).Op("*").Lit(P))).Block(
-					jen.Id("gb").Index(jen.Id("oc")).Op("+=").Id("v"),
-				),
-			)))
+			perSample(jen.Qual(KernelsPath, "RowSums").Call(jen.Lit(O), jen.Lit(P), sample("dy", O*P), jen.Lit(P), jen.Id("gb"))))
 	}
 	body = append(body, jen.Id("gw").Op(":=").Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
 		perSample(jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Lit(O), jen.Lit(Q), jen.Lit(P),

@@ -405,9 +405,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*10]
 		gb := m.grads[50764:50774]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*10 : (r+1)*10] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*10:(r+1)*10], gb)
 		}
 		kernels.Gemm(true, false, 10, 120, n, dy, 10, x, 120, m.grads[49564:50764], 120)
 		dx := m.bat.g[1][:n*120]
@@ -422,9 +420,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[49444:49564]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*120 : (r+1)*120] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*120:(r+1)*120], gb)
 		}
 		kernels.Gemm(true, false, 120, 400, n, dy, 120, x, 400, m.grads[1444:49444], 400)
 		dx := m.bat.g[0][:n*400]
@@ -449,11 +445,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[1428:1444]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 16; oc++ {
-				for _, v := range dy[s*1600+oc*100 : s*1600+(oc+1)*100] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(16, 100, dy[s*1600:(s+1)*1600], 100, gb)
 		}
 		gw := m.grads[228:1428]
 		for s := 0; s < n; s++ {
@@ -487,11 +479,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[225:228]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*2352+oc*784 : s*2352+(oc+1)*784] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 784, dy[s*2352:(s+1)*2352], 784, gb)
 		}
 		gw := m.grads[0:225]
 		for s := 0; s < n; s++ {

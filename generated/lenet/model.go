@@ -423,9 +423,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*10]
 		gb := m.grads[61696:61706]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*10 : (r+1)*10] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*10:(r+1)*10], gb)
 		}
 		kernels.Gemm(true, false, 10, 84, n, dy, 10, x, 84, m.grads[60856:61696], 84)
 		dx := m.bat.g[1][:n*84]
@@ -440,9 +438,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[60772:60856]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*84 : (r+1)*84] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*84:(r+1)*84], gb)
 		}
 		kernels.Gemm(true, false, 84, 120, n, dy, 84, x, 120, m.grads[50692:60772], 120)
 		dx := m.bat.g[0][:n*120]
@@ -457,9 +453,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[50572:50692]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*120 : (r+1)*120] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*120:(r+1)*120], gb)
 		}
 		kernels.Gemm(true, false, 120, 400, n, dy, 120, x, 400, m.grads[2572:50572], 400)
 		dx := m.bat.g[1][:n*400]
@@ -485,11 +479,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2556:2572]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 16; oc++ {
-				for _, v := range dy[s*1600+oc*100 : s*1600+(oc+1)*100] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(16, 100, dy[s*1600:(s+1)*1600], 100, gb)
 		}
 		gw := m.grads[156:2556]
 		for s := 0; s < n; s++ {
@@ -523,11 +513,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[150:156]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 6; oc++ {
-				for _, v := range dy[s*4704+oc*784 : s*4704+(oc+1)*784] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(6, 784, dy[s*4704:(s+1)*4704], 784, gb)
 		}
 		gw := m.grads[0:150]
 		for s := 0; s < n; s++ {

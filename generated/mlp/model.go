@@ -2424,9 +2424,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*10]
 		gb := m.grads[235136:235146]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*10 : (r+1)*10] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*10:(r+1)*10], gb)
 		}
 		kernels.Gemm(true, false, 10, 128, n, dy, 10, x, 128, m.grads[233856:235136], 128)
 		dx := m.bat.g[1][:n*128]
@@ -2441,9 +2439,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[233728:233856]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*128 : (r+1)*128] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*128:(r+1)*128], gb)
 		}
 		kernels.Gemm(true, false, 128, 256, n, dy, 128, x, 256, m.grads[200960:233728], 256)
 		dx := m.bat.g[0][:n*256]
@@ -2458,9 +2454,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[200704:200960]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*256 : (r+1)*256] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*256:(r+1)*256], gb)
 		}
 		kernels.Gemm(true, false, 256, 784, n, dy, 256, x, 784, m.grads[0:200704], 784)
 	}

@@ -439,9 +439,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*10]
 		gb := m.grads[69600:69610]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*10 : (r+1)*10] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*10:(r+1)*10], gb)
 		}
 		kernels.Gemm(true, false, 10, 4096, n, dy, 10, x, 4096, m.grads[28640:69600], 4096)
 		dx := m.bat.g[1][:n*4096]
@@ -467,11 +465,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[28576:28640]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 64; oc++ {
-				for _, v := range dy[s*16384+oc*256 : s*16384+(oc+1)*256] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(64, 256, dy[s*16384:(s+1)*16384], 256, gb)
 		}
 		gw := m.grads[10144:28576]
 		for s := 0; s < n; s++ {
@@ -505,11 +499,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[10112:10144]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 32; oc++ {
-				for _, v := range dy[s*32768+oc*1024 : s*32768+(oc+1)*1024] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(32, 1024, dy[s*32768:(s+1)*32768], 1024, gb)
 		}
 		gw := m.grads[896:10112]
 		for s := 0; s < n; s++ {
@@ -533,11 +523,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[864:896]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 32; oc++ {
-				for _, v := range dy[s*32768+oc*1024 : s*32768+(oc+1)*1024] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(32, 1024, dy[s*32768:(s+1)*32768], 1024, gb)
 		}
 		gw := m.grads[0:864]
 		for s := 0; s < n; s++ {

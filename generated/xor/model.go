@@ -259,9 +259,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[8:9]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*1 : (r+1)*1] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*1:(r+1)*1], gb)
 		}
 		kernels.Gemm(true, false, 1, 2, n, dy, 1, x, 2, m.grads[6:8], 2)
 		dx := m.bat.g[1][:n*2]
@@ -276,9 +274,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[4:6]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 2, n, dy, 2, x, 2, m.grads[0:4], 2)
 	}

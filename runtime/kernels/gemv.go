@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // Lanes is the number of partial sums a Gemv dot product keeps.
 const Lanes = 16
@@ -118,4 +121,28 @@ func Ger(m, n int, x, y, a []float32, lda int) {
 	for i := 0; i < m; i++ {
 		Axpy(x[i], y[:n], a[i*lda:i*lda+n])
 	}
+}
+
+// RowSums adds each row's sum to y: y[i] += Σ_p A[i][p] for a row-major m×k
+// matrix A with row stride lda ≥ k, in Gemv's order (16 lanes, the tree,
+// the tail), since it is Gemv against a vector of ones: the bias gradient of
+// a convolution, one sample's output channels at a time.
+func RowSums(m, k int, a []float32, lda int, y []float32) {
+	Gemv(m, k, a, lda, onesOf(k), y)
+}
+
+// ones holds the longest vector of ones RowSums has needed; it only grows,
+// by replacement, so concurrent callers can read it without a lock.
+var ones atomic.Pointer[[]float32]
+
+func onesOf(k int) []float32 {
+	if p := ones.Load(); p != nil && len(*p) >= k {
+		return (*p)[:k]
+	}
+	v := make([]float32, max(k, 1024))
+	for i := range v {
+		v[i] = 1
+	}
+	ones.Store(&v)
+	return v[:k]
 }

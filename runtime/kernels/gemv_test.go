@@ -165,3 +165,37 @@ func TestGemvTAndGer(t *testing.T) {
 		}
 	}
 }
+
+// RowSums is the lane-and-tree sum of each row, at every level.
+func TestRowSums(t *testing.T) {
+	r := runtime.NewRNG(16)
+	for _, k := range []int{1, 16, 37, 784, 3000} {
+		const m = 5
+		a := make([]float32, m*k)
+		for i := range a {
+			a[i] = float32(2*r.Float64() - 1)
+		}
+		ones := make([]float32, k)
+		for i := range ones {
+			ones[i] = 1
+		}
+		want := make([]float32, m)
+		gemvRef(m, k, a, k, ones, want)
+		for _, level := range levels() {
+			saved := Level
+			Level = level
+			got := make([]float32, m)
+			RowSums(m, k, a, k, got)
+			Level = saved
+			for i := range got {
+				exact := 0.0
+				for _, v := range a[i*k : (i+1)*k] {
+					exact += float64(v)
+				}
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Abs(float64(got[i])-exact) > float64(k)*1e-7*float64(k) {
+					t.Fatalf("%s k %d row %d: %v, want %v (exact %v)", level, k, i, got[i], want[i], exact)
+				}
+			}
+		}
+	}
+}

@@ -1313,9 +1313,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[127:131]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 5, n, dy, 4, x, 5, m.grads[107:127], 5)
 		dx := m.bat.g[1][:n*5]
@@ -1345,9 +1343,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[71:77]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*6 : (r+1)*6] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
 		}
 		kernels.Gemm(true, false, 6, 4, n, dy, 6, x, 4, m.grads[47:71], 4)
 		dx := m.bat.g[1][:n*4]
@@ -1382,11 +1378,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[43:47]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 4; oc++ {
-				for _, v := range dy[s*16+oc*4 : s*16+(oc+1)*4] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(4, 4, dy[s*16:(s+1)*16], 4, gb)
 		}
 		gw := m.grads[19:43]
 		for s := 0; s < n; s++ {
@@ -1421,11 +1413,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[18:19]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*28+oc*28 : s*28+(oc+1)*28] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 28, dy[s*28:(s+1)*28], 28, gb)
 		}
 		gw := m.grads[0:18]
 		for s := 0; s < n; s++ {

@@ -690,9 +690,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*6]
 		gb := m.grads[43:49]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*6 : (r+1)*6] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
 		}
 		kernels.Gemm(true, false, 6, 2, n, dy, 6, x, 2, m.grads[31:43], 2)
 		dx := m.bat.g[1][:n*2]
@@ -709,9 +707,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[29:31]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 5, n, dy, 2, x, 5, m.grads[19:29], 5)
 		dx := m.bat.g[0][:n*5]
@@ -738,11 +734,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[18:19]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*6+oc*6 : s*6+(oc+1)*6] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 6, dy[s*6:(s+1)*6], 6, gb)
 		}
 		gw := m.grads[12:18]
 		for s := 0; s < n; s++ {
@@ -766,11 +758,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*15+oc*5 : s*15+(oc+1)*5] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 5, dy[s*15:(s+1)*15], 5, gb)
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {

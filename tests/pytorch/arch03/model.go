@@ -897,9 +897,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*3]
 		gb := m.grads[112:115]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*3 : (r+1)*3] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
 		}
 		kernels.Gemm(true, false, 3, 8, n, dy, 3, x, 8, m.grads[88:112], 8)
 		dx := m.bat.g[1][:n*8]
@@ -916,9 +914,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[80:88]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*8 : (r+1)*8] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
 		}
 		kernels.Gemm(true, false, 8, 2, n, dy, 8, x, 2, m.grads[64:80], 2)
 		dx := m.bat.g[0][:n*2]
@@ -933,9 +929,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[62:64]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 8, n, dy, 2, x, 8, m.grads[46:62], 8)
 		dx := m.bat.g[1][:n*8]
@@ -962,11 +956,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[42:46]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 4; oc++ {
-				for _, v := range dy[s*16+oc*4 : s*16+(oc+1)*4] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(4, 4, dy[s*16:(s+1)*16], 4, gb)
 		}
 		gw := m.grads[18:42]
 		for s := 0; s < n; s++ {

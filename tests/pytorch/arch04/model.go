@@ -248,9 +248,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[16:20]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 4, n, dy, 4, x, 4, m.grads[0:16], 4)
 	}

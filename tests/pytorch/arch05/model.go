@@ -2522,9 +2522,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[191:195]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 11, n, dy, 4, x, 11, m.grads[147:191], 11)
 		dx := m.bat.g[1][:n*11]
@@ -2541,9 +2539,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[136:147]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*11 : (r+1)*11] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
 		}
 		kernels.Gemm(true, false, 11, 5, n, dy, 11, x, 5, m.grads[81:136], 5)
 		dx := m.bat.g[0][:n*5]
@@ -2560,9 +2556,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[76:81]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*5 : (r+1)*5] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*5:(r+1)*5], gb)
 		}
 		kernels.Gemm(true, false, 5, 6, n, dy, 5, x, 6, m.grads[46:76], 6)
 		dx := m.bat.g[1][:n*6]
@@ -2585,11 +2579,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		cols := m.bat.cols3[:n*144]
 		gb := m.grads[44:46]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*36+oc*18 : s*36+(oc+1)*18] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 18, dy[s*36:(s+1)*36], 18, gb)
 		}
 		gw := m.grads[28:44]
 		for s := 0; s < n; s++ {
@@ -2623,11 +2613,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[24:28]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 4; oc++ {
-				for _, v := range dy[s*180+oc*45 : s*180+(oc+1)*45] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(4, 45, dy[s*180:(s+1)*180], 45, gb)
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {

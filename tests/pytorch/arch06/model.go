@@ -1619,9 +1619,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*2]
 		gb := m.grads[411:413]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 11, n, dy, 2, x, 11, m.grads[389:411], 11)
 		dx := m.bat.g[1][:n*11]
@@ -1634,9 +1632,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*11]
 		gb := m.grads[378:389]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*11 : (r+1)*11] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
 		}
 		kernels.Gemm(true, false, 11, 27, n, dy, 11, x, 27, m.grads[81:378], 27)
 		dx := m.bat.g[0][:n*27]
@@ -1683,11 +1679,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[24:27]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*135+oc*45 : s*135+(oc+1)*45] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 45, dy[s*135:(s+1)*135], 45, gb)
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {

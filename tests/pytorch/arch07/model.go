@@ -954,9 +954,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*6]
 		gb := m.grads[107:113]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*6 : (r+1)*6] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
 		}
 		kernels.Gemm(true, false, 6, 8, n, dy, 6, x, 8, m.grads[59:107], 8)
 		dx := m.bat.g[1][:n*8]
@@ -974,11 +972,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[58:59]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*8+oc*8 : s*8+(oc+1)*8] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 8, dy[s*8:(s+1)*8], 8, gb)
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
@@ -1004,11 +998,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[48:50]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*30+oc*15 : s*30+(oc+1)*15] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 15, dy[s*30:(s+1)*30], 15, gb)
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {

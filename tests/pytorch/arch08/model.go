@@ -1344,9 +1344,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[678:682]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 12, n, dy, 4, x, 12, m.grads[630:678], 12)
 		dx := m.bat.g[1][:n*12]
@@ -1363,9 +1361,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[618:630]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*12 : (r+1)*12] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*12:(r+1)*12], gb)
 		}
 		kernels.Gemm(true, false, 12, 50, n, dy, 12, x, 50, m.grads[18:618], 50)
 		dx := m.bat.g[0][:n*50]
@@ -1393,11 +1389,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[16:18]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*200+oc*100 : s*200+(oc+1)*100] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 100, dy[s*200:(s+1)*200], 100, gb)
 		}
 		gw := m.grads[0:16]
 		for s := 0; s < n; s++ {

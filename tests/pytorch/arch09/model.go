@@ -1050,9 +1050,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[73:77]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 2, n, dy, 4, x, 2, m.grads[65:73], 2)
 		dx := m.bat.g[1][:n*2]
@@ -1069,9 +1067,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[63:65]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 6, n, dy, 2, x, 6, m.grads[51:63], 6)
 		dx := m.bat.g[0][:n*6]
@@ -1098,11 +1094,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[50:51]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*24+oc*24 : s*24+(oc+1)*24] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 24, dy[s*24:(s+1)*24], 24, gb)
 		}
 		gw := m.grads[34:50]
 		for s := 0; s < n; s++ {
@@ -1128,11 +1120,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[32:34]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*10+oc*5 : s*10+(oc+1)*5] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 5, dy[s*10:(s+1)*10], 5, gb)
 		}
 		gw := m.grads[0:32]
 		for s := 0; s < n; s++ {

@@ -704,9 +704,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*8]
 		gb := m.grads[15:23]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*8 : (r+1)*8] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
 		}
 		kernels.Gemm(true, false, 8, 1, n, dy, 8, x, 1, m.grads[7:15], 1)
 		dx := m.bat.g[0][:n*1]
@@ -739,11 +737,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		cols := m.bat.cols3[:n*9]
 		gb := m.grads[6:7]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*3+oc*3 : s*3+(oc+1)*3] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 3, dy[s*3:(s+1)*3], 3, gb)
 		}
 		gw := m.grads[3:6]
 		for s := 0; s < n; s++ {
@@ -776,11 +770,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2:3]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*11+oc*11 : s*11+(oc+1)*11] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 11, dy[s*11:(s+1)*11], 11, gb)
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {

@@ -2166,9 +2166,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[110:114]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 6, n, dy, 4, x, 6, m.grads[86:110], 6)
 		dx := m.bat.g[1][:n*6]
@@ -2181,9 +2179,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[1][:n*6]
 		gb := m.grads[80:86]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*6 : (r+1)*6] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
 		}
 		kernels.Gemm(true, false, 6, 8, n, dy, 6, x, 8, m.grads[32:80], 8)
 		dx := m.bat.g[0][:n*8]
@@ -2222,11 +2218,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[30:32]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*60+oc*30 : s*60+(oc+1)*30] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 30, dy[s*60:(s+1)*60], 30, gb)
 		}
 		gw := m.grads[12:30]
 		for s := 0; s < n; s++ {
@@ -2271,11 +2263,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*120+oc*40 : s*120+(oc+1)*40] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 40, dy[s*120:(s+1)*120], 40, gb)
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {

@@ -1480,9 +1480,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*3]
 		gb := m.grads[328:331]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*3 : (r+1)*3] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
 		}
 		kernels.Gemm(true, false, 3, 11, n, dy, 3, x, 11, m.grads[295:328], 11)
 		dx := m.bat.g[1][:n*11]
@@ -1499,9 +1497,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[284:295]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*11 : (r+1)*11] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
 		}
 		kernels.Gemm(true, false, 11, 8, n, dy, 11, x, 8, m.grads[196:284], 8)
 		dx := m.bat.g[0][:n*8]
@@ -1518,9 +1514,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[188:196]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*8 : (r+1)*8] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
 		}
 		kernels.Gemm(true, false, 8, 21, n, dy, 8, x, 21, m.grads[20:188], 21)
 		dx := m.bat.g[1][:n*21]
@@ -1534,11 +1528,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		cols := m.bat.cols2[:n*336]
 		gb := m.grads[19:20]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*21+oc*21 : s*21+(oc+1)*21] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 21, dy[s*21:(s+1)*21], 21, gb)
 		}
 		gw := m.grads[3:19]
 		for s := 0; s < n; s++ {
@@ -1564,11 +1554,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[2:3]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*72+oc*72 : s*72+(oc+1)*72] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 72, dy[s*72:(s+1)*72], 72, gb)
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {

@@ -1023,9 +1023,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*3]
 		gb := m.grads[70:73]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*3 : (r+1)*3] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
 		}
 		kernels.Gemm(true, false, 3, 20, n, dy, 3, x, 20, m.grads[10:70], 20)
 		dx := m.bat.g[1][:n*20]
@@ -1052,11 +1050,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[8:10]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*110+oc*55 : s*110+(oc+1)*55] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 55, dy[s*110:(s+1)*110], 55, gb)
 		}
 		gw := m.grads[0:8]
 		for s := 0; s < n; s++ {

@@ -1422,9 +1422,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[203:207]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 4, n, dy, 4, x, 4, m.grads[187:203], 4)
 		dx := m.bat.g[1][:n*4]
@@ -1441,9 +1439,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[183:187]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 12, n, dy, 4, x, 12, m.grads[135:183], 12)
 		dx := m.bat.g[0][:n*12]
@@ -1460,9 +1456,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[123:135]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*12 : (r+1)*12] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*12:(r+1)*12], gb)
 		}
 		kernels.Gemm(true, false, 12, 9, n, dy, 12, x, 9, m.grads[15:123], 9)
 		dx := m.bat.g[1][:n*9]
@@ -1501,11 +1495,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[12:15]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*36+oc*12 : s*36+(oc+1)*12] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 12, dy[s*36:(s+1)*36], 12, gb)
 		}
 		gw := m.grads[6:12]
 		for s := 0; s < n; s++ {

@@ -1090,9 +1090,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*5]
 		gb := m.grads[119:124]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*5 : (r+1)*5] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*5:(r+1)*5], gb)
 		}
 		kernels.Gemm(true, false, 5, 12, n, dy, 5, x, 12, m.grads[59:119], 12)
 		dx := m.bat.g[1][:n*12]
@@ -1108,11 +1106,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[58:59]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*12+oc*12 : s*12+(oc+1)*12] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 12, dy[s*12:(s+1)*12], 12, gb)
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
@@ -1136,11 +1130,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[48:50]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*40+oc*20 : s*40+(oc+1)*20] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 20, dy[s*40:(s+1)*40], 20, gb)
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {

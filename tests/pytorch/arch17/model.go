@@ -619,11 +619,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[36:39]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*36+oc*12 : s*36+(oc+1)*12] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 12, dy[s*36:(s+1)*36], 12, gb)
 		}
 		gw := m.grads[0:36]
 		for s := 0; s < n; s++ {

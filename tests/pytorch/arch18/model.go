@@ -386,9 +386,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*2]
 		gb := m.grads[98:100]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*2 : (r+1)*2] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
 		}
 		kernels.Gemm(true, false, 2, 7, n, dy, 2, x, 7, m.grads[84:98], 7)
 		dx := m.bat.g[1][:n*7]
@@ -405,9 +403,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[77:84]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*7 : (r+1)*7] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*7:(r+1)*7], gb)
 		}
 		kernels.Gemm(true, false, 7, 11, n, dy, 7, x, 11, m.grads[0:77], 11)
 	}

@@ -1097,9 +1097,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*6]
 		gb := m.grads[50:56]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*6 : (r+1)*6] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
 		}
 		kernels.Gemm(true, false, 6, 6, n, dy, 6, x, 6, m.grads[14:50], 6)
 		dx := m.bat.g[1][:n*6]
@@ -1137,11 +1135,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[12:14]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*56+oc*28 : s*56+(oc+1)*28] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 28, dy[s*56:(s+1)*56], 28, gb)
 		}
 		gw := m.grads[0:12]
 		for s := 0; s < n; s++ {

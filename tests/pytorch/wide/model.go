@@ -1012,9 +1012,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*5]
 		gb := m.grads[14100:14105]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*5 : (r+1)*5] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*5:(r+1)*5], gb)
 		}
 		kernels.Gemm(true, false, 5, 70, n, dy, 5, x, 70, m.grads[13750:14100], 70)
 		dx := m.bat.g[1][:n*70]
@@ -1031,9 +1029,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[13680:13750]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*70 : (r+1)*70] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*70:(r+1)*70], gb)
 		}
 		kernels.Gemm(true, false, 70, 80, n, dy, 70, x, 80, m.grads[8080:13680], 80)
 		dx := m.bat.g[0][:n*80]
@@ -1048,9 +1044,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[8000:8080]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*80 : (r+1)*80] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*80:(r+1)*80], gb)
 		}
 		kernels.Gemm(true, false, 80, 100, n, dy, 80, x, 100, m.grads[0:8000], 100)
 	}

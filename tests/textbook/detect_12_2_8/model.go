@@ -746,11 +746,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[66:67]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*1+oc*1 : s*1+(oc+1)*1] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 1, dy[s*1:(s+1)*1], 1, gb)
 		}
 		gw := m.grads[2:66]
 		for s := 0; s < n; s++ {
@@ -774,11 +770,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[1:2]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*64+oc*64 : s*64+(oc+1)*64] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 64, dy[s*64:(s+1)*64], 64, gb)
 		}
 		gw := m.grads[0:1]
 		for s := 0; s < n; s++ {

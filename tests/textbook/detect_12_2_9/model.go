@@ -569,11 +569,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[46:47]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*1+oc*1 : s*1+(oc+1)*1] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 1, dy[s*1:(s+1)*1], 1, gb)
 		}
 		gw := m.grads[10:46]
 		for s := 0; s < n; s++ {
@@ -597,11 +593,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:10]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 1; oc++ {
-				for _, v := range dy[s*36+oc*36 : s*36+(oc+1)*36] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(1, 36, dy[s*36:(s+1)*36], 36, gb)
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {

@@ -828,9 +828,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*3]
 		gb := m.grads[66:69]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*3 : (r+1)*3] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
 		}
 		kernels.Gemm(true, false, 3, 12, n, dy, 3, x, 12, m.grads[30:66], 12)
 		dx := m.bat.g[1][:n*12]
@@ -856,11 +854,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[27:30]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*48+oc*16 : s*48+(oc+1)*16] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 16, dy[s*48:(s+1)*48], 16, gb)
 		}
 		gw := m.grads[0:27]
 		for s := 0; s < n; s++ {

@@ -6812,9 +6812,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dy := m.bat.g[0][:n*4]
 		gb := m.grads[242:246]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*4 : (r+1)*4] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
 		}
 		kernels.Gemm(true, false, 4, 7, n, dy, 4, x, 7, m.grads[214:242], 7)
 		dx := m.bat.g[1][:n*7]
@@ -6829,9 +6827,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[207:214]
 		for r := 0; r < n; r++ {
-			for o, v := range dy[r*7 : (r+1)*7] {
-				gb[o] += v
-			}
+			kernels.Axpy(1, dy[r*7:(r+1)*7], gb)
 		}
 		kernels.Gemm(true, false, 7, 16, n, dy, 7, x, 16, m.grads[95:207], 16)
 		dx := m.bat.g[0][:n*16]
@@ -6865,11 +6861,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[93:95]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 2; oc++ {
-				for _, v := range dy[s*90+oc*45 : s*90+(oc+1)*45] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(2, 45, dy[s*90:(s+1)*90], 45, gb)
 		}
 		gw := m.grads[57:93]
 		for s := 0; s < n; s++ {
@@ -6905,11 +6897,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gb := m.grads[54:57]
 		for s := 0; s < n; s++ {
-			for oc := 0; oc < 3; oc++ {
-				for _, v := range dy[s*120+oc*40 : s*120+(oc+1)*40] {
-					gb[oc] += v
-				}
-			}
+			kernels.RowSums(3, 40, dy[s*120:(s+1)*120], 40, gb)
 		}
 		gw := m.grads[0:54]
 		for s := 0; s < n; s++ {
