@@ -107,6 +107,11 @@ func Col2im(g *Window, cols, dx []float32) {
 					first := (c*g.H+iy)*g.W + lo*g.SW + kx - g.PW
 					if g.SW == 1 {
 						d := dx[first : first+hi-lo]
+						if hi-lo >= 2*Lanes {
+							// dx += 1·row: the same additions, on the vector kernel.
+							Axpy(1, in[lo:hi], d)
+							continue
+						}
 						for i, v := range in[lo:hi] {
 							d[i] += v
 						}

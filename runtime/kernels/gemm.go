@@ -174,7 +174,19 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 			}
 			continue
 		}
-		for j := 0; j < cols; j++ { // op(B)[pc+p][col] = B[col][pc+p]
+		// op(B)[pc+p][col] = B[col][pc+p]: a transpose, four rows of B at a
+		// time so that each step writes four neighbours of the panel.
+		j := 0
+		for ; j+4 <= cols; j += 4 {
+			r := (jp*nr+j)*ldb + pc
+			s0 := b[r : r+kc]
+			s1, s2, s3 := b[r+ldb:r+ldb+kc][:len(s0)], b[r+2*ldb:r+2*ldb+kc][:len(s0)], b[r+3*ldb:r+3*ldb+kc][:len(s0)]
+			for p := range s0 {
+				d := panel[p*nr+j : p*nr+j+4]
+				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			}
+		}
+		for ; j < cols; j++ {
 			src := b[(jp*nr+j)*ldb+pc : (jp*nr+j)*ldb+pc+kc]
 			for p, v := range src {
 				panel[p*nr+j] = v
