@@ -180,7 +180,7 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 		for ; j+4 <= cols; j += 4 {
 			r := (jp*nr+j)*ldb + pc
 			s0 := b[r : r+kc]
-			s1, s2, s3 := b[r+ldb:r+ldb+kc][:len(s0)], b[r+2*ldb:r+2*ldb+kc][:len(s0)], b[r+3*ldb:r+3*ldb+kc][:len(s0)]
+			s1, s2, s3 := b[r+ldb : r+ldb+kc][:len(s0)], b[r+2*ldb : r+2*ldb+kc][:len(s0)], b[r+3*ldb : r+3*ldb+kc][:len(s0)]
 			for p := range s0 {
 				d := panel[p*nr+j : p*nr+j+4]
 				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
