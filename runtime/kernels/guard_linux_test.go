@@ -1,0 +1,71 @@
+//go:build linux && !purego
+
+package kernels
+
+import (
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/nngen/nngen/runtime"
+)
+
+// guarded returns n float32s whose last element ends exactly where an
+// inaccessible page begins, so that any read or write past the slice (by
+// assembly, which has no bounds checks) faults and fails the test binary.
+func guarded(t *testing.T, n int) []float32 {
+	t.Helper()
+	page := syscall.Getpagesize()
+	size := (4*n+page-1)/page*page + page
+	mem, err := syscall.Mmap(-1, 0, size, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Munmap(mem) })
+	if err := syscall.Mprotect(mem[size-page:], syscall.PROT_NONE); err != nil {
+		t.Fatal(err)
+	}
+	body := mem[size-page-4*n : size-page]
+	s := unsafe.Slice((*float32)(unsafe.Pointer(&body[0])), n)
+	r := runtime.NewRNG(uint64(n))
+	for i := range s {
+		s[i] = float32(2*r.Float64() - 1)
+	}
+	return s
+}
+
+// Every assembly kernel, at every level, on operands that end at a guard
+// page, with lengths that are not multiples of any vector width: nothing
+// reads or writes past its slices.
+func TestKernelsStayInsideSlices(t *testing.T) {
+	for _, level := range levels()[1:] {
+		saved := Level
+		Level = level
+		for _, sh := range [][3]int{{5, 17, 9}, {13, 33, 300}, {7, 40, 3}, {1, 1, 1}} {
+			m, n, k := sh[0], sh[1], sh[2]
+			for _, ta := range []bool{false, true} {
+				for _, tb := range []bool{false, true} {
+					a, b, c := guarded(t, m*k), guarded(t, k*n), guarded(t, m*n)
+					lda, ldb := k, n
+					if ta {
+						lda = m
+					}
+					if tb {
+						ldb = k
+					}
+					Gemm(ta, tb, m, n, k, a, lda, b, ldb, c, n)
+				}
+			}
+			a, x, y := guarded(t, m*k), guarded(t, k), guarded(t, m)
+			Gemv(m, k, a, k, x, y)
+			GemvT(m, k, a, k, guarded(t, m), guarded(t, k))
+			Ger(m, k, guarded(t, m), guarded(t, k), guarded(t, m*k), k)
+			RowSums(m, k, a, k, y)
+			Axpy(0.5, guarded(t, k), guarded(t, k))
+			Momentum(0.9, 1, -0.1, guarded(t, k), guarded(t, k), guarded(t, k))
+			Relu(guarded(t, k))
+			ReluGrad(guarded(t, k), guarded(t, k))
+		}
+		Level = saved
+	}
+}
