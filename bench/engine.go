@@ -89,8 +89,12 @@ func timeGo(threads int, minTime time.Duration, f func() error) (timing, error) 
 
 // nngenEngine runs the generated package at one instruction-set level.
 type nngenEngine struct {
-	level  kernels.ISA
-	models map[string]*nngenModel
+	level kernels.ISA
+	// sharded runs batches on train.Parallel (16-sample shards on
+	// GOMAXPROCS workers, as train.Train does) instead of the model's own
+	// whole-batch TrainBatch and ForwardBatch.
+	sharded bool
+	models  map[string]*nngenModel
 }
 
 type nngenModel struct {
@@ -114,11 +118,16 @@ func (m *nngenModel) parallel(workers int) *train.Parallel {
 	return p
 }
 
-func newNngen(level kernels.ISA) *nngenEngine {
-	return &nngenEngine{level: level, models: map[string]*nngenModel{}}
+func newNngen(level kernels.ISA, sharded bool) *nngenEngine {
+	return &nngenEngine{level: level, sharded: sharded, models: map[string]*nngenModel{}}
 }
 
-func (e *nngenEngine) name() string { return "nngen " + e.level.String() }
+func (e *nngenEngine) name() string {
+	if e.sharded {
+		return "nngen " + e.level.String() + " sharded"
+	}
+	return "nngen " + e.level.String()
+}
 
 func (e *nngenEngine) load(c *netCase) (*nngenModel, error) {
 	m := &nngenModel{model: c.new(), par: map[int]*train.Parallel{}, newM: c.new}
@@ -157,12 +166,22 @@ func (e *nngenEngine) check(c *netCase) (check, error) {
 	if err != nil {
 		return check{}, err
 	}
-	m.ForwardBatch(c.x, m.out)
+	var loss float64
+	if e.sharded {
+		p := m.parallel(2)
+		p.ForwardBatch(c.x, m.out)
+		loss, _ = p.TrainBatch(m.batch)
+	} else {
+		m.ForwardBatch(c.x, m.out)
+		m.ZeroGrad()
+		loss, _ = m.TrainBatch(m.batch, 1.0/Batch)
+	}
 	r := check{out: append([]float32(nil), m.out...)}
-	m.ZeroGrad()
-	loss, _ := m.TrainBatch(m.batch, 1.0/Batch)
 	r.loss = loss / Batch
 	r.grad = append([]float32(nil), m.Params()[0].Grad...)
+	for _, p := range m.par {
+		p.Close()
+	}
 	return r, nil
 }
 
@@ -181,12 +200,12 @@ func (e *nngenEngine) time(c *netCase, mt metric, threads int, minTime time.Dura
 	switch {
 	case mt == infer1:
 		f = func() { m.forward1(x1) }
-	case mt == infer64 && *flagShards:
+	case mt == infer64 && e.sharded:
 		p := m.parallel(threads)
 		f = func() { p.ForwardBatch(c.x, m.out) }
 	case mt == infer64:
 		f = func() { m.ForwardBatch(c.x, m.out) }
-	case *flagShards:
+	case e.sharded:
 		p := m.parallel(threads)
 		f = func() { p.TrainBatch(m.batch); m.sgd.Step() }
 	default:

@@ -43,7 +43,6 @@ var (
 	flagTorch   = flag.Bool("torch", true, "include PyTorch")
 	flagGorg    = flag.Bool("gorgonia", true, "include Gorgonia")
 	flagCheck   = flag.Bool("check", false, "only check that the engines agree; no timing")
-	flagShards  = flag.Bool("shards", true, "run nngen's batches through train.Parallel (16-sample shards on GOMAXPROCS workers, as train.Train does); false: the model's own TrainBatch and ForwardBatch")
 	flagOut     = flag.String("out", "../BENCHMARKS.md", "Markdown report to write (atomically); empty for none")
 	flagChart   = flag.String("chart", "../BENCHMARKS.svg", "bar chart of the speed-ups to write; empty for none")
 )
@@ -84,9 +83,10 @@ func run() error {
 	var engines []engine
 	for _, level := range []kernels.ISA{kernels.Generic, kernels.AVX2, kernels.AVX512} {
 		if level <= kernels.Detected {
-			engines = append(engines, newNngen(level))
+			engines = append(engines, newNngen(level, false))
 		}
 	}
+	engines = append(engines, newNngen(kernels.Preferred, true))
 	torchVersion := ""
 	if *flagTorch {
 		script := filepath.Join(*flagRoot, "bench", "torch_engine.py")
@@ -179,7 +179,7 @@ func run() error {
 		med[k] = median(v)
 	}
 	rep := &report{cases: cases, engines: engines, threads: threads, med: med, peak: map[int]float64{1: peak1, 2: peak2},
-		rounds: *flagRounds, minTime: *flagMinTime, torch: torchVersion, best: newNngen(kernels.Preferred).name()}
+		rounds: *flagRounds, minTime: *flagMinTime, torch: torchVersion, best: []string{newNngen(kernels.Preferred, false).name(), newNngen(kernels.Preferred, true).name()}}
 	md := rep.markdown()
 	fmt.Print(md)
 	if *flagOut != "" {

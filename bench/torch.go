@@ -129,11 +129,11 @@ func (e *torchEngine) time(c *netCase, m metric, threads int, minTime time.Durat
 
 // version asks the script which PyTorch it runs.
 func (e *torchEngine) version() string {
-	var r struct{ Torch string }
+	var r struct{ Torch, Blas string }
 	if e.call(map[string]any{"cmd": "hello"}, &r) != nil {
 		return "?"
 	}
-	return r.Torch
+	return r.Torch + " (BLAS " + filepath.Base(r.Blas) + ")"
 }
 
 func (e *torchEngine) close() {

@@ -2,7 +2,7 @@
 """PyTorch side of nngen's engine comparison (bench/main.go starts it).
 
 Reads one JSON command per line on stdin and answers one JSON line:
-  {"cmd": "hello"}                      -> {"torch": version}
+  {"cmd": "hello"}                      -> {"torch": version, "blas": library}
   {"cmd": "setup", "net", "input", "layers", "weights", "x", "labels",
    "batch", "lr"}                       -> {"ok": true}
       builds the network from nngen's checked layers (PyTorch's own
@@ -14,10 +14,12 @@ Reads one JSON command per line on stdin and answers one JSON line:
   {"cmd": "time", "net", "metric", "threads", "min_seconds"}
                                         -> {"seconds": per run}
       metric infer1 | infer64 | train64, on torch.set_num_threads(threads)
+      and as many OpenBLAS threads (openblas_set_num_threads)
 Errors come back as {"error": message}. Debian has no safetensors
 package; the format (8-byte length, JSON header, raw data) is read here.
 """
 import copy
+import ctypes
 import json
 import struct
 import sys
@@ -29,6 +31,32 @@ import torch.nn.functional as F
 
 torch.set_num_interop_threads(1)
 torch.set_grad_enabled(False)
+
+
+def openblas_threads():
+    """Debian's torch runs matrix products in OpenBLAS, whose own thread pool
+    uses every core whatever torch.set_num_threads says; return its setter
+    (None if torch has no OpenBLAS loaded) so each run holds both to the
+    same count."""
+    with open("/proc/self/maps") as f:
+        paths = {line.split()[-1] for line in f if "openblas" in line and line.split()[-1].startswith("/")}
+    for path in sorted(paths):
+        try:
+            lib = ctypes.CDLL(path)
+            return lib.openblas_set_num_threads, path
+        except (OSError, AttributeError):
+            continue
+    return None, None
+
+
+torch.zeros(2, 2) @ torch.zeros(2, 2)  # make sure the BLAS is loaded
+set_blas_threads, blas_path = openblas_threads()
+
+
+def set_threads(n):
+    torch.set_num_threads(n)
+    if set_blas_threads is not None:
+        set_blas_threads(n)
 
 
 def load_safetensors(path):
@@ -135,7 +163,7 @@ def check(req):
 
 def run_timed(req):
     n = nets[req["net"]]
-    torch.set_num_threads(req["threads"])
+    set_threads(req["threads"])
     metric = req["metric"]
     if metric == "infer1":
         model, x1 = n["model"], n["x1"]
@@ -169,7 +197,7 @@ def main():
         try:
             cmd = req["cmd"]
             if cmd == "hello":
-                reply = {"torch": torch.__version__}
+                reply = {"torch": torch.__version__, "blas": blas_path or "no OpenBLAS"}
             elif cmd == "setup":
                 reply = setup(req)
             elif cmd == "check":
