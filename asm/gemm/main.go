@@ -18,6 +18,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/nngen/nngen/asm/internal/vec"
 )
 
 const mr = 6
@@ -34,17 +36,10 @@ func main() {
 func kernel(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(kc int, a, b, c *float32, ldc, ldb int)")
 	Pragma("noescape")
-	width, isa := 8, "AVX"
-	if zmm {
-		width, isa = 16, "AVX-512F"
-	}
+	sh := vec.Of(zmm)
+	width, isa := sh.Floats, sh.ISA
 	Doc(fmt.Sprintf("%s needs %s: C[%d×%d] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).", name, isa, mr, 2*width))
-	vec := func() reg.VecVirtual {
-		if zmm {
-			return ZMM()
-		}
-		return YMM()
-	}
+	vec := sh.Reg
 	kc := Load(Param("kc"), GP64())
 	a := Load(Param("a"), GP64())
 	b := Load(Param("b"), GP64())
@@ -57,11 +52,7 @@ func kernel(name string, zmm bool) {
 	for i := range acc {
 		for j := range acc[i] {
 			acc[i][j] = vec()
-			if zmm {
-				VPXORD(acc[i][j], acc[i][j], acc[i][j])
-			} else {
-				VXORPS(acc[i][j], acc[i][j], acc[i][j])
-			}
+			sh.Zero(acc[i][j])
 		}
 	}
 	vbytes := 4 * width

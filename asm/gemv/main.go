@@ -21,6 +21,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/nngen/nngen/asm/internal/vec"
 )
 
 const rows = 4
@@ -37,11 +39,8 @@ func main() {
 func kernel(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(k16 int, a *float32, lda int, x *float32, s *float32)")
 	Pragma("noescape")
-	isa := "AVX"
-	if zmm {
-		isa = "AVX-512F"
-	}
-	Doc(fmt.Sprintf("%s needs %s: the 16 lane sums of rows 0–3 of a (row stride lda) times x over k16 (a multiple of 16) elements, into s[0:64].", name, isa))
+	sh := vec.Of(zmm)
+	Doc(fmt.Sprintf("%s needs %s: the 16 lane sums of rows 0–3 of a (row stride lda) times x over k16 (a multiple of 16) elements, into s[0:64].", name, sh.ISA))
 	k := Load(Param("k16"), GP64())
 	a := Load(Param("a"), GP64())
 	lda := Load(Param("lda"), GP64())
@@ -55,22 +54,12 @@ func kernel(name string, zmm bool) {
 		MOVQ(row[r-1], row[r])
 		ADDQ(lda, row[r])
 	}
-	parts := 2 // vectors per 16 lanes
-	vec := func() reg.VecVirtual { return YMM() }
-	if zmm {
-		parts = 1
-		vec = func() reg.VecVirtual { return ZMM() }
-	}
-	width := 16 / parts
+	parts, width := sh.Parts, sh.Floats
 	var acc [rows][2]reg.VecVirtual
 	for r := range acc {
 		for q := 0; q < parts; q++ {
-			acc[r][q] = vec()
-			if zmm {
-				VPXORD(acc[r][q], acc[r][q], acc[r][q])
-			} else {
-				VXORPS(acc[r][q], acc[r][q], acc[r][q])
-			}
+			acc[r][q] = sh.Reg()
+			sh.Zero(acc[r][q])
 		}
 	}
 	Label(name + "_loop")
@@ -78,12 +67,12 @@ func kernel(name string, zmm bool) {
 	JZ(LabelRef(name + "_done"))
 	var xv [2]reg.VecVirtual
 	for q := 0; q < parts; q++ {
-		xv[q] = vec()
+		xv[q] = sh.Reg()
 		VMOVUPS(Mem{Base: x, Disp: 4 * width * q}, xv[q])
 	}
 	for r := 0; r < rows; r++ {
 		for q := 0; q < parts; q++ {
-			t := vec()
+			t := sh.Reg()
 			VMULPS(Mem{Base: row[r], Disp: 4 * width * q}, xv[q], t)
 			VADDPS(t, acc[r][q], acc[r][q])
 		}
@@ -109,31 +98,20 @@ func kernel(name string, zmm bool) {
 func axpy(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
 	Pragma("noescape")
-	isa := "AVX"
-	parts, width := 2, 8
-	vec := func() reg.VecVirtual { return YMM() }
-	if zmm {
-		isa, parts, width = "AVX-512F", 1, 16
-		vec = func() reg.VecVirtual { return ZMM() }
-	}
-	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.", name, isa))
+	sh := vec.Of(zmm)
+	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.", name, sh.ISA))
 	n := Load(Param("n16"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
-	al := vec()
-	alpha, err := Param("alpha").Resolve()
-	if err != nil {
-		panic(err)
-	}
-	VBROADCASTSS(alpha.Addr, al)
+	al := sh.Broadcast("alpha")
 	Label(name + "_loop")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
-	for q := 0; q < parts; q++ {
-		t := vec()
-		VMULPS(Mem{Base: x, Disp: 4 * width * q}, al, t)
-		VADDPS(Mem{Base: y, Disp: 4 * width * q}, t, t)
-		VMOVUPS(t, Mem{Base: y, Disp: 4 * width * q})
+	for q := 0; q < sh.Parts; q++ {
+		t, off := sh.Reg(), 4*sh.Floats*q
+		VMULPS(Mem{Base: x, Disp: off}, al, t)
+		VADDPS(Mem{Base: y, Disp: off}, t, t)
+		VMOVUPS(t, Mem{Base: y, Disp: off})
 	}
 	ADDQ(U8(64), x)
 	ADDQ(U8(64), y)

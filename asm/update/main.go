@@ -16,7 +16,8 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
-	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/nngen/nngen/asm/internal/vec"
 )
 
 func main() {
@@ -29,34 +30,19 @@ func main() {
 func kernel(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(n16 int, momentum, dampening, lr float32, grad, buf, p *float32)")
 	Pragma("noescape")
-	isa := "AVX"
-	parts, width := 2, 8
-	vec := func() reg.VecVirtual { return YMM() }
-	if zmm {
-		isa, parts, width = "AVX-512F", 1, 16
-		vec = func() reg.VecVirtual { return ZMM() }
-	}
-	Doc(fmt.Sprintf("%s needs %s: buf = buf·momentum + dampening·grad, then p += lr·buf, for the first n16 elements (a multiple of 16).", name, isa))
+	sh := vec.Of(zmm)
+	Doc(fmt.Sprintf("%s needs %s: buf = buf·momentum + dampening·grad, then p += lr·buf, for the first n16 elements (a multiple of 16).", name, sh.ISA))
 	n := Load(Param("n16"), GP64())
 	g := Load(Param("grad"), GP64())
 	b := Load(Param("buf"), GP64())
 	p := Load(Param("p"), GP64())
-	bcast := func(name string) reg.VecVirtual {
-		v := vec()
-		a, err := Param(name).Resolve()
-		if err != nil {
-			panic(err)
-		}
-		VBROADCASTSS(a.Addr, v)
-		return v
-	}
-	mom, damp, lr := bcast("momentum"), bcast("dampening"), bcast("lr")
+	mom, damp, lr := sh.Broadcast("momentum"), sh.Broadcast("dampening"), sh.Broadcast("lr")
 	Label(name + "_loop")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
-	for q := 0; q < parts; q++ {
-		off := 4 * width * q
-		t, u := vec(), vec()
+	for q := 0; q < sh.Parts; q++ {
+		off := 4 * sh.Floats * q
+		t, u := sh.Reg(), sh.Reg()
 		VMULPS(Mem{Base: b, Disp: off}, mom, t)  // buf·momentum
 		VMULPS(Mem{Base: g, Disp: off}, damp, u) // dampening·grad
 		VADDPS(u, t, t)
