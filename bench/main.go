@@ -139,7 +139,7 @@ func run() error {
 				status = "DISAGREES"
 				bad++
 			}
-			fmt.Printf("%-8s %-14s vs %s: outputs %.1e, loss %.1e, gradient of %s %.1e: %s\n",
+			fmt.Printf("%-8s %-18s vs %s: outputs %.1e, loss %.1e, gradient of %s %.1e: %s\n",
 				c.name, e.name(), refEngine.name(), d.out, d.loss, c.net.Params[0].Key, d.grad, status)
 		}
 	}
