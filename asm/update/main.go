@@ -1,12 +1,14 @@
 // Command update writes runtime/kernels/update_amd64.s and its Go stubs:
-// the SGD-with-momentum parameter update, 16 elements per step,
+// the parameter updates of SGD with momentum and of Adam, 16 elements per
+// step,
 //
 //	buf = round(round(buf·momentum) + round(dampening·grad))
 //	p   = round(p + round(lr·buf))
 //
-// every product rounded before it is added (VMULPS then VADDPS, no FMA),
-// which is what Go computes on amd64, so every level gives the same bits
-// as the pure-Go loop in runtime/optim.
+// and Adam's (see kernels.Adam), every product rounded before it is added
+// (VMULPS then VADDPS, no FMA) and the square root and divisions correctly
+// rounded (VSQRTPS, VDIVPS), which is what Go computes on amd64, so every
+// level gives the same bits as the pure-Go loops in runtime/kernels.
 //
 //	go run ./update -out ../runtime/kernels/update_amd64.s -stubs ../runtime/kernels/update_stub_amd64.go -pkg kernels
 package main
@@ -16,6 +18,7 @@ import (
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
 
 	"github.com/nngen/nngen/asm/internal/vec"
 )
@@ -24,6 +27,8 @@ func main() {
 	ConstraintExpr("!purego")
 	kernel("momentum16y", false)
 	kernel("momentum16z", true)
+	adam("adam16y", false)
+	adam("adam16z", true)
 	Generate()
 }
 
@@ -54,6 +59,56 @@ func kernel(name string, zmm bool) {
 	ADDQ(U8(64), g)
 	ADDQ(U8(64), b)
 	ADDQ(U8(64), p)
+	SUBQ(U8(16), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// adam emits Adam's update without weight decay, in Go's order:
+//
+//	m = m·b1 + c1·g;  v = v·b2 + (c2·g)·g
+//	p = p + (step·m) / (√v / bc2 + eps)
+func adam(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(n16 int, b1, c1, b2, c2, bc2, eps, step float32, grad, m, v, p *float32)")
+	Pragma("noescape")
+	sh := vec.Of(zmm)
+	Doc(fmt.Sprintf("%s needs %s: Adam's moments and parameter update for the first n16 elements (a multiple of 16).", name, sh.ISA))
+	n := Load(Param("n16"), GP64())
+	g := Load(Param("grad"), GP64())
+	m := Load(Param("m"), GP64())
+	v := Load(Param("v"), GP64())
+	p := Load(Param("p"), GP64())
+	b1, c1, b2, c2 := sh.Broadcast("b1"), sh.Broadcast("c1"), sh.Broadcast("b2"), sh.Broadcast("c2")
+	bc2, eps, step := sh.Broadcast("bc2"), sh.Broadcast("eps"), sh.Broadcast("step")
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	for q := 0; q < sh.Parts; q++ {
+		off := 4 * sh.Floats * q
+		gv, mv, t, vv, d := sh.Reg(), sh.Reg(), sh.Reg(), sh.Reg(), sh.Reg()
+		VMOVUPS(Mem{Base: g, Disp: off}, gv)
+		VMULPS(Mem{Base: m, Disp: off}, b1, mv) // m·b1
+		VMULPS(gv, c1, t)                       // c1·g
+		VADDPS(t, mv, mv)
+		VMOVUPS(mv, Mem{Base: m, Disp: off})
+		VMULPS(Mem{Base: v, Disp: off}, b2, vv) // v·b2
+		VMULPS(gv, c2, t)                       // c2·g
+		VMULPS(gv, t, t)                        // (c2·g)·g
+		VADDPS(t, vv, vv)
+		VMOVUPS(vv, Mem{Base: v, Disp: off})
+		VSQRTPS(vv, d)
+		VDIVPS(bc2, d, d) // √v / bc2
+		VADDPS(eps, d, d)
+		VMULPS(mv, step, t) // step·m
+		VDIVPS(d, t, t)     // (step·m) / denom
+		VADDPS(Mem{Base: p, Disp: off}, t, t)
+		VMOVUPS(t, Mem{Base: p, Disp: off})
+	}
+	for _, r := range []reg.Register{g, m, v, p} {
+		ADDQ(U8(64), r)
+	}
 	SUBQ(U8(16), n)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")

@@ -20,3 +20,7 @@ func momentumKernel(_ ISA, n16 int, momentum, dampening, lr float32, grad, buf, 
 }
 
 func reluKernel(_ ISA, n16 int, y, x, dst []float32) { goReluMask(y[:n16], x, dst) }
+
+func adamKernel(_ ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
+	goAdam(h, grad[:n16], m, v, p)
+}

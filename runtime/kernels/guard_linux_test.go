@@ -63,6 +63,11 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			RowSums(m, k, a, k, y)
 			Axpy(0.5, guarded(t, k), guarded(t, k))
 			Momentum(0.9, 1, -0.1, guarded(t, k), guarded(t, k), guarded(t, k))
+			mom := guarded(t, k)
+			for i := range mom {
+				mom[i] *= mom[i] // Adam's second moment is never negative
+			}
+			Adam(AdamHyper{0.9, 0.1, 0.999, 0.001, 0.03, 1e-8, -0.01}, guarded(t, k), guarded(t, k), mom, guarded(t, k))
 			Relu(guarded(t, k))
 			ReluGrad(guarded(t, k), guarded(t, k))
 		}

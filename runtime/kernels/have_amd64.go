@@ -100,3 +100,17 @@ func reluKernel(level ISA, n16 int, y, x, dst []float32) {
 	_, _, _ = y[n16-1], x[n16-1], dst[n16-1]
 	reluMask16(n16, &y[0], &x[0], &dst[0])
 }
+
+// adamKernel runs a level's Adam update on the first n16 elements.
+func adamKernel(level ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
+	if n16 == 0 || level == Generic {
+		goAdam(h, grad[:n16], m, v, p)
+		return
+	}
+	_, _, _, _ = grad[n16-1], m[n16-1], v[n16-1], p[n16-1]
+	if level == AVX512 {
+		adam16z(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, &grad[0], &m[0], &v[0], &p[0])
+	} else {
+		adam16y(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, &grad[0], &m[0], &v[0], &p[0])
+	}
+}

@@ -1,6 +1,9 @@
 package kernels
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Momentum applies one step of SGD with momentum (PyTorch's rule, without
 // Nesterov) to a parameter tensor p with gradient grad and momentum buffer
@@ -27,5 +30,41 @@ func goMomentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 		b := buf[i]*momentum + dampening*g
 		buf[i] = b
 		p[i] += lr * b
+	}
+}
+
+// AdamHyper holds one Adam step's float32 constants: b1 and b2 (β1, β2),
+// c1 = 1 − β1 and c2 = 1 − β2, bc2 = √(1 − β2ᵗ), eps, and step =
+// −lr/(1 − β1ᵗ), all rounded to float32 as torch.optim.Adam's float32
+// tensors see them.
+type AdamHyper struct{ B1, C1, B2, C2, BC2, Eps, Step float32 }
+
+// Adam applies one step of Adam without weight decay to a parameter tensor
+// p with gradient grad and moments m and v, element by element in Go's
+// order on amd64:
+//
+//	m = m·b1 + c1·g;  v = v·b2 + (c2·g)·g
+//	p = p + (step·m) / (√v / bc2 + eps)
+//
+// each operation rounded to float32 (the square root and divisions
+// correctly), so every level gives the same bits. The slices must have the
+// same length.
+func Adam(h AdamHyper, grad, m, v, p []float32) {
+	n := len(grad)
+	if len(m) != n || len(v) != n || len(p) != n {
+		panic(fmt.Sprintf("kernels.Adam: grad, m, v and p have %d, %d, %d and %d elements", n, len(m), len(v), len(p)))
+	}
+	n16 := n &^ (Lanes - 1)
+	adamKernel(Level, n16, h, grad, m, v, p)
+	goAdam(h, grad[n16:], m[n16:], v[n16:], p[n16:])
+}
+
+func goAdam(h AdamHyper, grad, m, v, p []float32) {
+	m, v, p = m[:len(grad)], v[:len(grad)], p[:len(grad)]
+	for i, g := range grad {
+		m[i] = m[i]*h.B1 + h.C1*g
+		v[i] = v[i]*h.B2 + h.C2*g*g
+		denom := float32(math.Sqrt(float64(v[i])))/h.BC2 + h.Eps
+		p[i] += h.Step * m[i] / denom
 	}
 }

@@ -72,3 +72,114 @@ momentum16z_loop:
 momentum16z_done:
 	VZEROUPPER
 	RET
+
+// func adam16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)
+// Requires: AVX
+TEXT ·adam16y(SB), NOSPLIT, $0-72
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+40(FP), CX
+	MOVQ         m+48(FP), DX
+	MOVQ         v+56(FP), BX
+	MOVQ         p+64(FP), SI
+	VBROADCASTSS b1+8(FP), Y0
+	VBROADCASTSS c1+12(FP), Y1
+	VBROADCASTSS b2+16(FP), Y2
+	VBROADCASTSS c2+20(FP), Y3
+	VBROADCASTSS bc2+24(FP), Y4
+	VBROADCASTSS eps+28(FP), Y5
+	VBROADCASTSS step+32(FP), Y6
+
+adam16y_loop:
+	TESTQ   AX, AX
+	JZ      adam16y_done
+	VMOVUPS (CX), Y7
+	VMULPS  (DX), Y0, Y8
+	VMULPS  Y7, Y1, Y9
+	VADDPS  Y9, Y8, Y8
+	VMOVUPS Y8, (DX)
+	VMULPS  (BX), Y2, Y10
+	VMULPS  Y7, Y3, Y9
+	VMULPS  Y7, Y9, Y9
+	VADDPS  Y9, Y10, Y10
+	VMOVUPS Y10, (BX)
+	VSQRTPS Y10, Y7
+	VDIVPS  Y4, Y7, Y7
+	VADDPS  Y5, Y7, Y7
+	VMULPS  Y8, Y6, Y9
+	VDIVPS  Y7, Y9, Y9
+	VADDPS  (SI), Y9, Y9
+	VMOVUPS Y9, (SI)
+	VMOVUPS 32(CX), Y7
+	VMULPS  32(DX), Y0, Y8
+	VMULPS  Y7, Y1, Y9
+	VADDPS  Y9, Y8, Y8
+	VMOVUPS Y8, 32(DX)
+	VMULPS  32(BX), Y2, Y10
+	VMULPS  Y7, Y3, Y9
+	VMULPS  Y7, Y9, Y9
+	VADDPS  Y9, Y10, Y10
+	VMOVUPS Y10, 32(BX)
+	VSQRTPS Y10, Y7
+	VDIVPS  Y4, Y7, Y7
+	VADDPS  Y5, Y7, Y7
+	VMULPS  Y8, Y6, Y9
+	VDIVPS  Y7, Y9, Y9
+	VADDPS  32(SI), Y9, Y9
+	VMOVUPS Y9, 32(SI)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	ADDQ    $0x40, SI
+	SUBQ    $0x10, AX
+	JMP     adam16y_loop
+
+adam16y_done:
+	VZEROUPPER
+	RET
+
+// func adam16z(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)
+// Requires: AVX, AVX512F
+TEXT ·adam16z(SB), NOSPLIT, $0-72
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+40(FP), CX
+	MOVQ         m+48(FP), DX
+	MOVQ         v+56(FP), BX
+	MOVQ         p+64(FP), SI
+	VBROADCASTSS b1+8(FP), Z0
+	VBROADCASTSS c1+12(FP), Z1
+	VBROADCASTSS b2+16(FP), Z2
+	VBROADCASTSS c2+20(FP), Z3
+	VBROADCASTSS bc2+24(FP), Z4
+	VBROADCASTSS eps+28(FP), Z5
+	VBROADCASTSS step+32(FP), Z6
+
+adam16z_loop:
+	TESTQ   AX, AX
+	JZ      adam16z_done
+	VMOVUPS (CX), Z7
+	VMULPS  (DX), Z0, Z8
+	VMULPS  Z7, Z1, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS Z8, (DX)
+	VMULPS  (BX), Z2, Z10
+	VMULPS  Z7, Z3, Z9
+	VMULPS  Z7, Z9, Z9
+	VADDPS  Z9, Z10, Z10
+	VMOVUPS Z10, (BX)
+	VSQRTPS Z10, Z7
+	VDIVPS  Z4, Z7, Z7
+	VADDPS  Z5, Z7, Z7
+	VMULPS  Z8, Z6, Z9
+	VDIVPS  Z7, Z9, Z9
+	VADDPS  (SI), Z9, Z9
+	VMOVUPS Z9, (SI)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	ADDQ    $0x40, SI
+	SUBQ    $0x10, AX
+	JMP     adam16z_loop
+
+adam16z_done:
+	VZEROUPPER
+	RET

@@ -13,3 +13,13 @@ func momentum16y(n16 int, momentum float32, dampening float32, lr float32, grad 
 //
 //go:noescape
 func momentum16z(n16 int, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+
+// adam16y needs AVX: Adam's moments and parameter update for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func adam16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)
+
+// adam16z needs AVX-512F: Adam's moments and parameter update for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func adam16z(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)

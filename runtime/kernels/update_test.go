@@ -40,3 +40,46 @@ func TestMomentum(t *testing.T) {
 		}
 	}
 }
+
+// Adam gives the bits of the plain Go loop at every level, over several
+// steps, with gradients spanning magnitudes (and zeros, so √v of zero).
+func TestAdam(t *testing.T) {
+	r := runtime.NewRNG(13)
+	for _, n := range []int{1, 15, 16, 17, 100, 1000} {
+		g := make([]float32, n)
+		p0 := make([]float32, n)
+		for i := range p0 {
+			p0[i] = float32(2*r.Float64() - 1)
+		}
+		for _, level := range levels() {
+			m, v, p := make([]float32, n), make([]float32, n), append([]float32(nil), p0...)
+			wm, wv, wp := make([]float32, n), make([]float32, n), append([]float32(nil), p0...)
+			rr := runtime.NewRNG(uint64(n))
+			for step := 1; step <= 3; step++ {
+				for i := range g {
+					g[i] = float32((2*rr.Float64() - 1) * math.Pow(10, float64(rr.Intn(8)-4)))
+					if rr.Intn(7) == 0 {
+						g[i] = 0
+					}
+				}
+				h := AdamHyper{B1: 0.9, C1: 0.1, B2: 0.999, C2: float32(1 - 0.999), BC2: float32(math.Sqrt(1 - math.Pow(0.999, float64(step)))),
+					Eps: 1e-8, Step: float32(-1e-3 / (1 - math.Pow(0.9, float64(step))))}
+				for i, gi := range g {
+					wm[i] = wm[i]*h.B1 + h.C1*gi
+					wv[i] = wv[i]*h.B2 + h.C2*gi*gi
+					denom := float32(math.Sqrt(float64(wv[i])))/h.BC2 + h.Eps
+					wp[i] += h.Step * wm[i] / denom
+				}
+				saved := Level
+				Level = level
+				Adam(h, g, m, v, p)
+				Level = saved
+			}
+			for i := range p {
+				if math.Float32bits(p[i]) != math.Float32bits(wp[i]) || math.Float32bits(m[i]) != math.Float32bits(wm[i]) || math.Float32bits(v[i]) != math.Float32bits(wv[i]) {
+					t.Fatalf("%s n %d element %d: p %v m %v v %v, want %v %v %v", level, n, i, p[i], m[i], v[i], wp[i], wm[i], wv[i])
+				}
+			}
+		}
+	}
+}

@@ -190,7 +190,8 @@ func NewAdam(params []runtime.Param, cfg AdamConfig) (*Adam, error) {
 	return a, nil
 }
 
-// Step applies one Adam update.
+// Step applies one Adam update. Without weight decay it runs on
+// runtime/kernels' vector loop, which gives the bits of the loop below.
 func (a *Adam) Step() {
 	a.step++
 	b1, b2 := a.cfg.Beta1, a.cfg.Beta2
@@ -199,8 +200,14 @@ func (a *Adam) Step() {
 	stepSize := float32(-a.cfg.LR / bc1)
 	fb1, fb2, c1, c2 := float32(b1), float32(b2), float32(1-b1), float32(1-b2)
 	wd, eps, bc2 := float32(a.cfg.WeightDecay), float32(a.cfg.Eps), float32(bc2sqrt)
+	h := kernels.AdamHyper{B1: fb1, C1: c1, B2: fb2, C2: c2, BC2: bc2, Eps: eps, Step: stepSize}
 	for pi, p := range a.params {
 		m, v := a.m[pi], a.v[pi]
+		if wd == 0 {
+			// The vector kernel, the same bits as the loop below.
+			kernels.Adam(h, p.Grad, m, v, p.Value)
+			continue
+		}
 		for i, g := range p.Grad {
 			if wd != 0 {
 				g += wd * p.Value[i]
