@@ -76,15 +76,18 @@ goldens: torch
 	/usr/bin/python3 tests/optim/make_goldens.py
 	$(MAKE) generate
 
-# Benchmarks, with this machine's peak float32 throughput per core first
-# (runtime/kernels BenchmarkPeak: the denominator of achieved/peak figures).
-bench:
-	$(GO) test -run '^$$' -bench Peak ./runtime/kernels/
+# Benchmarks: this machine's peak per core first (runtime/kernels
+# BenchmarkPeak, the denominator of every achieved/peak figure), the kernels
+# at each level with their % of peak, the generated packages' and tests'
+# benchmarks, then the comparison with PyTorch and Gorgonia (BENCHMARKS.md).
+bench: torch
+	$(GO) test -run '^$$' -bench . -benchmem ./runtime/kernels/
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
+	$(MAKE) bench-compare
 
 # nngen against PyTorch and Gorgonia on five networks (bench/, its own
 # module): checks that all engines agree, then times them in interleaved
-# rounds and writes BENCHMARKS.md and BENCHMARKS.svg. About 5 minutes.
+# rounds and writes BENCHMARKS.md and BENCHMARKS.svg. About 6 minutes.
 # BENCHFLAGS passes flags, e.g. BENCHFLAGS='-rounds 3 -nets mlp,lenet'.
 bench-compare: torch
 	cd bench && $(GO) run . $(BENCHFLAGS)
@@ -99,13 +102,14 @@ userproject:
 
 # Generated packages (and the runtime they import) for other platforms, on
 # the pure-Go path: each builds its tests for every target.
-CROSS := linux/arm64 linux/arm/7 js/wasm wasip1/wasm linux/riscv64
+CROSS := linux/arm64 linux/arm/7 js/wasm wasip1/wasm linux/riscv64 linux/386
 cross:
 	@for t in $(CROSS); do \
 		os=$${t%%/*}; rest=$${t#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; [ "$$arm" = "$$rest" ] && arm=; \
 		echo "GOOS=$$os GOARCH=$$arch $${arm:+GOARM=$$arm }go test -c ./generated/... ./runtime/..."; \
 		GOOS=$$os GOARCH=$$arch GOARM=$$arm $(GO) test -c -o $(BIN)/cross/$$os-$$arch/ ./generated/... ./runtime/... || exit 1; \
 	done
+	GOARCH=386 $(GO) test -count=1 ./generated/... ./runtime/...
 
 # Run the generated packages' tests as WebAssembly (WASI) under wazero, a
 # WebAssembly runtime written in Go, installed from the Go module proxy.
