@@ -24,6 +24,7 @@ const (
 
 var metrics = []metric{infer1, infer64, train64}
 
+// String names the metric as the report does.
 func (m metric) String() string {
 	return [...]string{"batch-1 inference", "batch-64 inference", "batch-64 training step"}[m]
 }
