@@ -132,7 +132,7 @@ func (e *nngenEngine) name() string {
 
 func (e *nngenEngine) load(c *netCase) (*nngenModel, error) {
 	m := &nngenModel{model: c.new(), par: map[int]*train.Parallel{}, newM: c.new}
-	if err := m.LoadWeights(bytesReader(c.weights)); err != nil {
+	if err := m.LoadWeights(bytes.NewReader(c.weights)); err != nil {
 		return nil, fmt.Errorf("%s: %v", c.name, err)
 	}
 	sgd, err := optim.NewSGD(m.Params(), optim.SGDConfig{LR: LR})
@@ -222,5 +222,3 @@ func (e *nngenEngine) close() {
 		}
 	}
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 
@@ -138,7 +139,7 @@ func (e *gorgoniaEngine) close() {
 // cross-entropy loss, its gradients and an SGD solver.
 func buildGorgonia(c *netCase, batch int, train bool) (*gorgoniaGraph, error) {
 	m := c.new()
-	if err := m.LoadWeights(bytesReader(c.weights)); err != nil {
+	if err := m.LoadWeights(bytes.NewReader(c.weights)); err != nil {
 		return nil, err
 	}
 	values := map[string][]float32{}

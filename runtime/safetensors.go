@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"unsafe"
@@ -166,10 +167,10 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 		if h.DType != dtype {
 			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, h.DType, dtype))
 		}
-		if !equalShape(h.Shape, p.Shape) {
+		if !slices.Equal(h.Shape, p.Shape) {
 			probs = append(probs, fmt.Sprintf("tensor %q has shape %v, want %v", p.Name, h.Shape, p.Shape))
 		}
-		if n := h.DataOffsets[1] - h.DataOffsets[0]; h.DType == dtype && equalShape(h.Shape, p.Shape) && n != int64(len(p.Value))*int64(size) {
+		if n := h.DataOffsets[1] - h.DataOffsets[0]; h.DType == dtype && slices.Equal(h.Shape, p.Shape) && n != int64(len(p.Value))*int64(size) {
 			probs = append(probs, fmt.Sprintf("tensor %q spans %d bytes, its shape needs %d", p.Name, n, int64(len(p.Value))*int64(size)))
 		}
 	}
@@ -294,16 +295,4 @@ func parseHeader(b []byte) ([]entry, map[string]string, error) {
 		return nil, nil, errors.New("trailing data after the JSON object")
 	}
 	return out, meta, nil
-}
-
-func equalShape(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

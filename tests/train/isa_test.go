@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/nngen/nngen/generated/lenet"
@@ -48,7 +49,7 @@ func sameBitsAtEveryLevel(t *testing.T, newModel func() runtime.Network[float32]
 			ref, refLoss = g, loss
 			continue
 		}
-		if loss != refLoss || !equalBits(ref, g) {
+		if loss != refLoss || !slices.Equal(ref, g) {
 			t.Fatalf("%s: TrainBatch differs from the generic level", level)
 		}
 	}

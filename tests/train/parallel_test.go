@@ -2,6 +2,7 @@ package train_test
 
 import (
 	"math"
+	"slices"
 	"testing"
 
 	"github.com/nngen/nngen/generated/lenet"
@@ -34,7 +35,7 @@ func TestParallelSameBitsForAnyWorkers(t *testing.T) {
 		}
 		if refGrad == nil {
 			refGrad, refLoss = g, loss
-		} else if loss != refLoss || !equalBits(refGrad, g) {
+		} else if loss != refLoss || !slices.Equal(refGrad, g) {
 			t.Fatalf("%d workers: TrainBatch differs from 1 worker", workers)
 		}
 		out := make([]float32, n*10)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,18 +76,6 @@ func weights(m *tiny.Model) []uint32 {
 	return out
 }
 
-func equalBits(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestTrainsAndWritesFiles(t *testing.T) {
 	dir := t.TempDir()
 	r := setup(t, dir, 20, 0)
@@ -136,7 +125,7 @@ func TestDeterministicAcrossRunsAndWorkers(t *testing.T) {
 		}
 		if ref == nil {
 			ref = weights(r.m)
-		} else if !equalBits(ref, weights(r.m)) {
+		} else if !slices.Equal(ref, weights(r.m)) {
 			t.Fatalf("GOMAXPROCS %d, %d workers: weights differ from the first run", c.procs, w)
 		}
 	}
@@ -162,7 +151,7 @@ func TestResumeIsBitIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !equalBits(weights(a.m), weights(c.m)) {
+	if !slices.Equal(weights(a.m), weights(c.m)) {
 		t.Fatal("resumed training ended with different weights")
 	}
 	if len(resC.History) != 4 || resC.History[3].TrainLoss != resA.History[3].TrainLoss {
@@ -234,7 +223,7 @@ func TestInterruptedSave(t *testing.T) {
 	if _, err := train.LoadCheckpoint(path, m.m, m.opt); err == nil || !strings.Contains(err.Error(), "truncated") {
 		t.Fatalf("truncated checkpoint: %v", err)
 	}
-	if !equalBits(w0, weights(m.m)) {
+	if !slices.Equal(w0, weights(m.m)) {
 		t.Fatal("a failed load changed the model")
 	}
 }

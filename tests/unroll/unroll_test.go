@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/nngen/nngen/runtime"
@@ -22,18 +23,6 @@ func bits(v []float32) []uint32 {
 		out[i] = math.Float32bits(x)
 	}
 	return out
-}
-
-func same(a, b []uint32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestBudgetsGiveDifferentCode(t *testing.T) {
@@ -74,7 +63,7 @@ func TestBitIdenticalAcrossBudgets(t *testing.T) {
 		b := do(m64, func() []float32 { return m64.Forward(&x)[:] }, func() float32 { return m64.Backward(&x, label) })
 		c := do(mall, func() []float32 { return mall.Forward(&x)[:] }, func() float32 { return mall.Backward(&x, label) })
 		for _, o := range []run{b, c} {
-			if !same(a.out, o.out) || math.Float32bits(a.loss) != math.Float32bits(o.loss) || !same(a.grads, o.grads) {
+			if !slices.Equal(a.out, o.out) || math.Float32bits(a.loss) != math.Float32bits(o.loss) || !slices.Equal(a.grads, o.grads) {
 				t.Fatalf("trial %d: results differ between unroll budgets", trial)
 			}
 		}
