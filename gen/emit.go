@@ -73,6 +73,7 @@ type emitter struct {
 	opt  Options
 	ft   string
 	pkg  string
+	file string // the spec's file name, safe for comments
 	plan []*layerPlan
 	// maxGrad is the size of each of the two gradient buffers.
 	maxGrad int
@@ -101,7 +102,10 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
 		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
 	}
-	e := &emitter{n: n, opt: opt, ft: "float32", pkg: n.Name}
+	// Names from outside the checked spec reach comments only through
+	// commentText, so a file name cannot write code.
+	opt.WeightsName = commentText(opt.WeightsName)
+	e := &emitter{n: n, opt: opt, ft: "float32", pkg: n.Name, file: commentText(n.File)}
 	if opt.Float64 {
 		e.ft = "float64"
 	}
@@ -184,7 +188,7 @@ func (e *emitter) outField() string {
 }
 
 func (e *emitter) doc() (string, error) {
-	d := DocData{Pkg: e.pkg, Name: e.n.Name, File: e.n.File, Type: e.ft, Loss: e.n.Loss, Input: e.n.Input, NumParams: e.n.NumParams}
+	d := DocData{Pkg: e.pkg, Name: e.n.Name, File: e.file, Type: e.ft, Loss: e.n.Loss, Input: e.n.Input, NumParams: e.n.NumParams}
 	for _, l := range e.n.Layers {
 		d.Layers = append(d.Layers, fmt.Sprintf("%-4s %-40s %v → %v", l.Key, l.Describe(), l.In, l.Out))
 	}
@@ -316,7 +320,7 @@ func (e *emitter) growOne() jen.Code {
 
 // header is the comment above each layer's block.
 func (e *emitter) header(l *Layer) string {
-	s := fmt.Sprintf("layer %s: %s, %v → %v (%s:%d)", l.Key, l.Describe(), l.In, l.Out, e.n.File, l.Pos.Line)
+	s := fmt.Sprintf("layer %s: %s, %v → %v (%s:%d)", l.Key, l.Describe(), l.In, l.Out, e.file, l.Pos.Line)
 	return s
 }
 

@@ -1,6 +1,11 @@
 package gen
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +85,82 @@ func TestFoldAndBudgetLimits(t *testing.T) {
 	if _, err := Generate(n, Options{Weights: w[:10], Fold: true}); err == nil || !strings.Contains(err.Error(), "10 weights given, the network has") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// A file name that holds a newline and Go code cannot put that code into a
+// generated file (it used to, inside a comment of model_test.go, and the
+// injected init ran on go test): every generated file declares exactly what
+// the same network generated from a plain file name declares.
+func TestFileNamesCannotInjectCode(t *testing.T) {
+	const inject = "w\nfunc init() { println(\"INJECTED\") }\nvar _ = 0\r\n/* \u2028 */ //"
+	src := []byte("name: xor\ninput: [2]\nlayers:\n  - linear: {out: 2}\n  - relu\n  - linear: {out: 1}\nloss: mse\n")
+	plain, err := Load("xor.yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile, err := Load(inject+".yaml", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := make([]float64, plain.NumParams)
+	want, err := Generate(plain, Options{Weights: w, WeightsName: "w.safetensors"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Generate(hostile, Options{Weights: w, WeightsName: inject})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, code := range got {
+		if !strings.HasSuffix(name, ".go") {
+			continue
+		}
+		if strings.Contains(string(code), "\nfunc init()") || strings.Contains(string(code), "\u2028") {
+			t.Errorf("%s holds the injected text:\n%s", name, code)
+		}
+		if g, w := declarations(t, name, code), declarations(t, name, want[name]); !slices.Equal(g, w) {
+			t.Errorf("%s declares %v, want %v", name, g, w)
+		}
+		if !strings.Contains(string(code), strconv.QuoteToGraphic(inject)) {
+			t.Errorf("%s does not name the file, quoted", name)
+		}
+	}
+}
+
+// declarations lists a Go file's top-level declarations and the number of
+// its comment lines that are not // comments.
+func declarations(t *testing.T, name string, src []byte) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), name, src, parser.ParseComments)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	var out []string
+	for _, d := range f.Decls {
+		switch d := d.(type) {
+		case *ast.FuncDecl:
+			out = append(out, "func "+d.Name.Name)
+		case *ast.GenDecl:
+			for _, s := range d.Specs {
+				switch s := s.(type) {
+				case *ast.ValueSpec:
+					for _, n := range s.Names {
+						out = append(out, d.Tok.String()+" "+n.Name)
+					}
+				case *ast.TypeSpec:
+					out = append(out, "type "+s.Name.Name)
+				case *ast.ImportSpec:
+					out = append(out, "import "+s.Path.Value)
+				}
+			}
+		}
+	}
+	for _, g := range f.Comments {
+		for _, c := range g.List {
+			if !strings.HasPrefix(c.Text, "//") {
+				out = append(out, "block comment")
+			}
+		}
+	}
+	return out
 }
