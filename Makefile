@@ -11,7 +11,7 @@ WAZERO := github.com/tetratelabs/wazero/cmd/wazero@v1.12.0
 BIN := $(CURDIR)/bin
 
 .PHONY: demo quickdemo examples fashion test generate check-generated goldens bench clean fuzz \
-	torch bench-compare bench-check \
+	torch ort bench-compare bench-check \
 	userproject cross wasip1 digits-model digits-images embed-bench test-isa
 
 # The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
@@ -76,6 +76,25 @@ goldens: torch
 	/usr/bin/python3 tests/optim/make_goldens.py
 	$(MAKE) generate
 
+# ONNX Runtime's CPU library, for the engine comparison: unpacked from the npm
+# package onnxruntime-node (npm pack only: its install script, which
+# downloads GPU providers, never runs) into a cache folder outside the
+# repository. Node's npm comes from Debian when missing. Outside CI a
+# failure only warns (the comparison then leaves ONNX Runtime out and says
+# how to get it); in CI it is an error.
+ORT_VERSION := 1.30.0
+ORT_DIR ?= $(HOME)/.cache/nngen/onnxruntime-$(ORT_VERSION)
+ORT_LIB := $(ORT_DIR)/libonnxruntime.so.1
+ort:
+	@test -f $(ORT_LIB) || { \
+		set -e; command -v npm >/dev/null || { apt-get update && apt-get install -y npm; }; \
+		tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+		echo "npm pack onnxruntime-node@$(ORT_VERSION) (library only, no install script)"; \
+		(cd "$$tmp" && ONNXRUNTIME_NODE_INSTALL=skip npm pack --silent --ignore-scripts onnxruntime-node@$(ORT_VERSION) >/dev/null && \
+			tar xzf onnxruntime-node-$(ORT_VERSION).tgz package/bin/napi-v6/linux/x64/libonnxruntime.so.1); \
+		mkdir -p $(ORT_DIR); mv "$$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" $(ORT_LIB).part; mv $(ORT_LIB).part $(ORT_LIB); \
+	} || { echo "could not get ONNX Runtime $(ORT_VERSION) from npm; the comparison will leave it out"; test -z "$(CI)"; }
+
 # Benchmarks: this machine's peak per core first (runtime/kernels
 # BenchmarkPeak, the denominator of every achieved/peak figure), the kernels
 # at each level with their % of peak, the generated packages' and tests'
@@ -85,16 +104,18 @@ bench: torch
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
 	$(MAKE) bench-compare
 
-# nngen against PyTorch and Gorgonia on five networks (bench/, its own
-# module): checks that all engines agree, then times them in interleaved
-# rounds and writes BENCHMARKS.md and BENCHMARKS.svg. About 6 minutes.
-# BENCHFLAGS passes flags, e.g. BENCHFLAGS='-rounds 3 -nets mlp,lenet'.
-bench-compare: torch
-	cd bench && $(GO) run . $(BENCHFLAGS)
+# nngen against PyTorch, ONNX Runtime, GoMLX and Gorgonia on five networks
+# (bench/, its own module; cgo for ONNX Runtime's binding): checks that all
+# engines agree, then times them in interleaved rounds and writes
+# BENCHMARKS.md and BENCHMARKS.svg. BENCHFLAGS passes flags, e.g.
+# BENCHFLAGS='-rounds 3 -nets mlp,lenet'.
+bench-compare: torch ort
+	cd bench && $(GO) run . -ort-lib $(ORT_LIB) $(BENCHFLAGS)
 
-# The comparison's own tests and its agreement check, without timing (CI).
-bench-check: torch
-	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) run . -check
+# The comparison's own tests and its agreement check, without timing (CI,
+# where ONNX Runtime must be there).
+bench-check: torch ort
+	cd bench && $(GO) vet ./... && $(GO) test ./... && $(GO) run . -check -ort-lib $(ORT_LIB) $(if $(CI),-require-ort)
 
 # A user's module: go generate, then its tests (it is its own module).
 userproject:

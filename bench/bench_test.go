@@ -59,6 +59,25 @@ func TestCompare(t *testing.T) {
 	}
 }
 
+// An inference-only engine (ONNX Runtime, or GoMLX where its backend
+// cannot differentiate a network) is judged on its outputs alone: its
+// missing loss and gradient pass, its wrong outputs do not.
+func TestCompareInferOnly(t *testing.T) {
+	ref := check{out: []float32{1, -2, 4}, loss: 2, grad: []float32{0.5, 0.25}}
+	if d := compare(check{out: []float32{1, -2, 4}, inferOnly: true}, ref); !d.ok() || d.loss != 0 || d.grad != 0 {
+		t.Fatalf("inference-only, same outputs: %+v", d)
+	}
+	for name, bad := range map[string]check{
+		"output":  {out: []float32{1, -2, 4.01}, inferOnly: true},
+		"missing": {out: ref.out[:2], inferOnly: true},
+		"none":    {inferOnly: true},
+	} {
+		if compare(bad, ref).ok() {
+			t.Errorf("%s: a wrong inference-only result agrees", name)
+		}
+	}
+}
+
 func TestMedian(t *testing.T) {
 	got := median([]timing{{5, 1}, {1, 0}, {3, 2}, {9, 0}, {2, 0}})
 	if got.perRun != 3*time.Nanosecond || got.allocs != 0 {

@@ -45,7 +45,17 @@ type check struct {
 	out  []float32
 	loss float64
 	grad []float32
+	// inferOnly marks an engine that computes no loss or gradient for
+	// this network (why says what stops it): only out is compared.
+	inferOnly bool
+	why       string
 }
+
+// unsupported is the error of a measurement an engine cannot make; the
+// report prints n/a and the reason.
+type unsupported struct{ reason string }
+
+func (u unsupported) Error() string { return u.reason }
 
 // timing is one measurement: wall time per run, and heap allocations per
 // run (-1 where the engine cannot count them).

@@ -1,6 +1,6 @@
 // Command bench compares nngen's generated code with generic engines
-// (PyTorch on the CPU, Gorgonia) on five networks, and writes the table the
-// README's performance figures come from.
+// (PyTorch on the CPU, ONNX Runtime, GoMLX and Gorgonia) on five networks,
+// and writes the table the README's performance figures come from.
 //
 // Every engine builds the same network from nngen's checked spec, loads the
 // same float32 weights and runs the same batch. Before any timing, each
@@ -22,7 +22,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -42,6 +41,10 @@ var (
 	flagPython  = flag.String("python", "/usr/bin/python3", "the Python that has PyTorch (Debian's python3-torch)")
 	flagTorch   = flag.Bool("torch", true, "include PyTorch")
 	flagGorg    = flag.Bool("gorgonia", true, "include Gorgonia")
+	flagGoMLX   = flag.Bool("gomlx", true, "include GoMLX (its pure-Go backend)")
+	flagORT     = flag.Bool("ort", true, "include ONNX Runtime (needs -torch, which exports the models)")
+	flagORTLib  = flag.String("ort-lib", defaultORTLib(), "ONNX Runtime's shared library (make ort puts it here; env NNGEN_ORT_LIB)")
+	flagNeedORT = flag.Bool("require-ort", false, "fail, instead of skipping ONNX Runtime, when its library cannot be loaded")
 	flagCheck   = flag.Bool("check", false, "only check that the engines agree; no timing")
 	flagOut     = flag.String("out", "../BENCHMARKS.md", "Markdown report to write (atomically); empty for none")
 	flagChart   = flag.String("chart", "../BENCHMARKS.svg", "bar chart of the speed-ups to write; empty for none")
@@ -87,15 +90,36 @@ func run() error {
 		}
 	}
 	engines = append(engines, newNngen(kernels.Preferred, true))
-	torchVersion := ""
+	versions := map[string]string{"GoMLX": gomlxVersion, "Gorgonia": "v0.9.18"}
+	var torch *torchEngine
 	if *flagTorch {
 		script := filepath.Join(*flagRoot, "bench", "torch_engine.py")
 		t, err := newTorch(*flagPython, script)
 		if err != nil {
 			return err
 		}
-		torchVersion = t.version()
+		torch = t
+		versions["PyTorch"] = t.version()
 		engines = append(engines, t)
+	}
+	if *flagORT {
+		var o *ortEngine
+		err := fmt.Errorf("it needs PyTorch (-torch) to export the models")
+		if torch != nil {
+			o, err = newORT(*flagORTLib, torch)
+		}
+		switch {
+		case err == nil:
+			versions["ORT"] = o.version()
+			engines = append(engines, o)
+		case *flagNeedORT:
+			return err
+		default:
+			fmt.Fprintf(os.Stderr, "bench: ONNX Runtime left out: %v\n", err)
+		}
+	}
+	if *flagGoMLX {
+		engines = append(engines, newGoMLX())
 	}
 	if *flagGorg {
 		engines = append(engines, newGorgonia())
@@ -139,6 +163,15 @@ func run() error {
 				status = "DISAGREES"
 				bad++
 			}
+			if got.inferOnly {
+				why := "no training"
+				if got.why != "" {
+					why = got.why
+				}
+				fmt.Printf("%-8s %-18s vs %s: outputs %.1e (loss and gradient n/a: %s): %s\n",
+					c.name, e.name(), refEngine.name(), d.out, why, status)
+				continue
+			}
 			fmt.Printf("%-8s %-18s vs %s: outputs %.1e, loss %.1e, gradient of %s %.1e: %s\n",
 				c.name, e.name(), refEngine.name(), d.out, d.loss, c.net.Params[0].Key, d.grad, status)
 		}
@@ -150,8 +183,18 @@ func run() error {
 		return nil
 	}
 
-	peak1, peak2 := measurePeak()
-	fmt.Printf("peak: %.1f GFLOP/s on 1 core, %.1f on 2 (FMA, %s)\n", peak1, peak2, kernels.Detected)
+	cpu := describeCPU()
+	fmt.Println("CPU:", cpu)
+	fmt.Println(levelReason())
+	pk := measurePeaks(threads)
+	for _, level := range []kernels.ISA{kernels.AVX2, kernels.AVX512} {
+		for _, t := range threads {
+			if v, ok := pk[level][t]; ok {
+				fmt.Printf("peak %s: %.1f GFLOP/s on %d core(s)\n", level, v, t)
+			}
+		}
+	}
+	notes := map[noteKey]string{}
 
 	samples := map[key][]timing{}
 	for r := 0; r < *flagRounds; r++ {
@@ -164,6 +207,10 @@ func run() error {
 					for i := range engines {
 						e := engines[(i+turn)%len(engines)]
 						tm, err := e.time(c, m, t, *flagMinTime)
+						if u, ok := err.(unsupported); ok {
+							notes[noteKey{c.name, e.name(), m}] = u.reason
+							continue
+						}
 						if err != nil {
 							return fmt.Errorf("%s on %s, %s: %v", e.name(), c.name, m, err)
 						}
@@ -178,8 +225,8 @@ func run() error {
 	for k, v := range samples {
 		med[k] = median(v)
 	}
-	rep := &report{cases: cases, engines: engines, threads: threads, med: med, peak: map[int]float64{1: peak1, 2: peak2},
-		rounds: *flagRounds, minTime: *flagMinTime, torch: torchVersion, best: []string{newNngen(kernels.Preferred, false).name(), newNngen(kernels.Preferred, true).name()}}
+	rep := &report{cases: cases, engines: engines, threads: threads, med: med, peaks: pk, cpu: cpu, notes: notes,
+		rounds: *flagRounds, minTime: *flagMinTime, versions: versions, best: []string{newNngen(kernels.Preferred, false).name(), newNngen(kernels.Preferred, true).name()}}
 	md := rep.markdown()
 	fmt.Print(md)
 	if *flagOut != "" {
@@ -217,12 +264,26 @@ const (
 	boundLoss = 1e-5
 )
 
+// noteKey identifies a measurement an engine cannot make, whatever the
+// thread count.
+type noteKey struct {
+	net, engine string
+	metric      metric
+}
+
 type diff struct{ out, loss, grad float64 }
 
 func (d diff) ok() bool { return d.out <= boundOut && d.loss <= boundLoss && d.grad <= boundOut }
 
+// compare measures got against ref; an inference-only result is judged on
+// its outputs alone.
 func compare(got, ref check) diff {
-	return diff{relInf(got.out, ref.out), math.Abs(got.loss-ref.loss) / max(math.Abs(ref.loss), 1e-30), relInf(got.grad, ref.grad)}
+	d := diff{out: relInf(got.out, ref.out)}
+	if !got.inferOnly {
+		d.loss = math.Abs(got.loss-ref.loss) / max(math.Abs(ref.loss), 1e-30)
+		d.grad = relInf(got.grad, ref.grad)
+	}
+	return d
 }
 
 // relInf is max|a−b| / max|b|, or +Inf when the lengths differ.
@@ -250,37 +311,6 @@ func median(v []timing) timing {
 	sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
 	sort.Float64s(a)
 	return timing{d[len(d)/2], a[len(a)/2]}
-}
-
-// measurePeak runs the FMA peak kernel of the detected level for 300 ms on
-// one goroutine, then on two at once.
-func measurePeak() (one, two float64) {
-	level := max(kernels.Detected, kernels.AVX2)
-	k, flops, ok := kernels.Peak(level, true)
-	if !ok {
-		return 0, 0
-	}
-	run := func(workers int) float64 {
-		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(workers))
-		done := make(chan int)
-		start := time.Now()
-		for w := 0; w < workers; w++ {
-			go func() {
-				n := 0
-				for time.Since(start) < 300*time.Millisecond {
-					k(1 << 14)
-					n++
-				}
-				done <- n
-			}()
-		}
-		total := 0
-		for w := 0; w < workers; w++ {
-			total += <-done
-		}
-		return float64(flops) * (1 << 14) * float64(total) / time.Since(start).Seconds() / 1e9
-	}
-	return run(1), run(2)
 }
 
 // writeFile replaces path atomically, so a reader never sees half a report.

@@ -6,19 +6,23 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/nngen/nngen/runtime/kernels"
 )
 
 // report renders the medians as Markdown and as an SVG bar chart.
 type report struct {
-	cases   []*netCase
-	engines []engine
-	threads []int
-	med     map[key]timing
-	peak    map[int]float64 // GFLOP/s by thread count
-	rounds  int
-	minTime time.Duration
-	torch   string
-	best    []string // the nngen engines at the default level: whole batch, sharded
+	cases    []*netCase
+	engines  []engine
+	threads  []int
+	med      map[key]timing
+	peaks    peaks
+	cpu      string
+	notes    map[noteKey]string // measurements an engine cannot make, and why
+	rounds   int
+	minTime  time.Duration
+	versions map[string]string // by engine name
+	best     []string          // the nngen engines at the default level: whole batch, sharded
 }
 
 // fmtDur prints a duration per sample in the unit that keeps 3 digits.
@@ -42,54 +46,97 @@ func (r *report) perSample(net, eng string, m metric, t int) (float64, bool) {
 	return float64(tm.perRun) / float64(m.samples()), true
 }
 
+// rate prints an engine's throughput for a metric in GFLOP/s and as a
+// fraction of the peak of the level it is measured against.
+func (r *report) rate(c *netCase, e engine, m metric, t int) string {
+	d, ok := r.perSample(c.name, e.name(), m, t)
+	if !ok {
+		return "n/a"
+	}
+	fl := c.flops.forward
+	if m == train64 {
+		fl = c.flops.train
+	}
+	gf := fl / d
+	if p := r.peaks[r.peaks.levelOf(e)][t]; p > 0 {
+		return fmt.Sprintf("%.2f (%.1f%%)", gf, 100*gf/p)
+	}
+	return fmt.Sprintf("%.2f", gf)
+}
+
 func (r *report) markdown() string {
 	var b strings.Builder
 	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	w("# nngen against generic engines\n\n")
-	w("Written by `make bench-compare` (bench/main.go) on %s, %s/%s, Go %s", time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.Version())
-	if r.torch != "" {
-		w(", PyTorch %s", r.torch)
+	w("Written by `make bench-compare` (bench/main.go) on %s, %s/%s, Go %s.\n\n", time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	w("**CPU:** %s. %s. Machines of this project's kind are not all the same CPU (AMD EPYC of family 19h or 1Ah, with AVX-512 or without it, at half or full width): compare figures only with figures from the same CPU.\n\n", r.cpu, levelReason())
+	w("**Peak**, measured in the same run with the FMA kernel of each level:\n\n| level |")
+	for _, t := range r.threads {
+		w(" %d thread(s) |", t)
 	}
-	w(". Each figure is the median of %d rounds; in each round every engine runs every measurement for at least %v, ", r.rounds, r.minTime)
+	w("\n| --- |%s\n", strings.Repeat(" ---: |", len(r.threads)))
+	for _, level := range []kernels.ISA{kernels.AVX2, kernels.AVX512} {
+		if _, ok := r.peaks[level]; !ok {
+			continue
+		}
+		w("| %s |", level)
+		for _, t := range r.threads {
+			w(" %.1f GFLOP/s |", r.peaks[level][t])
+		}
+		w("\n")
+	}
+	w("\n**Engines:**\n\n")
+	w("- **nngen**: the generated packages in `generated/`, at each instruction-set level this CPU has (`kernels.Level`); batches run two ways: the model's own `ForwardBatch` and `TrainBatch` over the whole batch (its large matrix products split across GOMAXPROCS goroutines), and, marked *sharded*, `train.Parallel`, which runs 16-sample shards on GOMAXPROCS model replicas as `train.Train` does. Both give the same bits at any thread count.\n")
+	if v, ok := r.versions["PyTorch"]; ok {
+		w("- **PyTorch** %s, driven by `bench/torch_engine.py`, with `torch.set_num_threads` and, since Debian's PyTorch multiplies matrices in OpenBLAS, whose own pool otherwise uses every core, `openblas_set_num_threads` set to the thread count.\n", v)
+	}
+	if v, ok := r.versions["ORT"]; ok {
+		w("- **ORT**: ONNX Runtime %s, CPU execution provider (MLAS), through `github.com/yalue/onnxruntime_go` (cgo); the PyTorch modules with the same weights, exported by `torch.onnx.export` at opset 13; intra-op threads set to the thread count, one inter-op thread, spinning off; inputs and outputs bound once per session. Inference only.\n", v)
+	}
+	if v, ok := r.versions["GoMLX"]; ok && r.has("GoMLX") {
+		w("- **GoMLX** %s on its pure-Go backend (`simplego`, no cgo) with as many workers as threads; graphs channels first, as PyTorch lays them out; the training step is one graph returning the loss and the parameters after a plain SGD step.\n", v)
+	}
+	if v, ok := r.versions["Gorgonia"]; ok && r.has("Gorgonia") {
+		w("- **Gorgonia** %s on its tape machine. It has no average pooling; for `convnet` it runs the same arithmetic as a convolution with a constant filter (1/4 from each channel to itself). Its outputs still agree.\n", v)
+	}
+	w("\nEach figure is the median of %d rounds; in each round every engine runs every measurement for at least %v, ", r.rounds, r.minTime)
 	w("the engines taking turns in an order that rotates from one measurement to the next. ")
-	w("All engines load the same float32 weights and run the same batch, and agreed before timing (outputs and the gradient of the first parameter within 1e-4, loss within 1e-5, relative to the largest magnitude).\n\n")
-	w("Peak, measured in the same run with the FMA kernel: %.1f GFLOP/s on 1 core, %.1f on 2.\n\n", r.peak[1], r.peak[2])
+	w("All engines load the same float32 weights and run the same batch, and agreed with PyTorch before timing (outputs and the gradient of the first parameter within 1e-4, loss within 1e-5, relative to the largest magnitude; inference-only engines on their outputs).\n\n")
 	w("- **batch 1**: latency of one sample's forward pass.\n")
 	w("- **infer/sample**: a forward pass over a batch of 64, per sample.\n")
 	w("- **train/sample**: forward, mean cross-entropy, backward and a plain SGD step (lr %g) on a batch of 64, per sample.\n", LR)
-	w("- **allocs/step**: heap allocations per training step (Go engines; PyTorch's are not visible to Go).\n")
-	w("- **GFLOP/s** and **%% peak**: of the training step, counting 2 operations per multiply-add of the linear and convolution layers (forward, weight gradients, and input gradients of all but the first layer); %% of the peak for that thread count.\n\n")
-	w("nngen runs batches two ways, both in the tables: the model's own `ForwardBatch` and `TrainBatch` over the whole batch (its large matrix products split across GOMAXPROCS goroutines), and, marked *sharded*, `train.Parallel`, which runs 16-sample shards on GOMAXPROCS model replicas as `train.Train` does. Both give the same bits at any thread count. ")
-	w("Thread counts: GOMAXPROCS for the Go engines; `torch.set_num_threads` and, since Debian's PyTorch multiplies matrices in OpenBLAS, whose own pool otherwise uses every core, `openblas_set_num_threads` for PyTorch.\n\n")
-	w("Gorgonia has no average pooling; for `convnet` it runs the same arithmetic as a convolution with a constant filter (1/4 from each channel to itself). Its outputs still agree.\n\n")
+	w("- **allocs/step**: heap allocations per training step (Go engines; the others' are not visible to Go).\n")
+	w("- **GFLOP/s (%% peak)** of batch-64 inference and of the training step, counting 2 operations per multiply-add of the linear and convolution layers (training: forward, weight gradients, and input gradients of all but the first layer); %% of the peak for that thread count at the level the engine runs: an nngen engine's own level (the default level for its pure-Go one), the best level of the CPU for the other engines.\n")
+	w("- **n/a**: a measurement the engine cannot make; the reason is under the table.\n\n")
 
 	for _, c := range r.cases {
 		w("## %s\n\n", c.name)
 		w("%s → %s; %.3f MFLOP per sample forward, %.3f per training sample.\n\n", c.net.Input, c.net.Output, c.flops.forward/1e6, c.flops.train/1e6)
-		w("| engine | threads | batch 1 | infer/sample | train/sample | allocs/step | GFLOP/s | %% peak |\n")
+		w("| engine | threads | batch 1 | infer/sample | train/sample | allocs/step | infer GFLOP/s (%% peak) | train GFLOP/s (%% peak) |\n")
 		w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, e := range r.engines {
 			for _, t := range r.threads {
-				b1, _ := r.perSample(c.name, e.name(), infer1, t)
-				i64, _ := r.perSample(c.name, e.name(), infer64, t)
-				tr, _ := r.perSample(c.name, e.name(), train64, t)
 				allocs := "n/a"
-				if a := r.med[key{c.name, e.name(), train64, t}].allocs; a >= 0 {
-					allocs = fmt.Sprintf("%.0f", a)
+				if tm, ok := r.med[key{c.name, e.name(), train64, t}]; ok && tm.allocs >= 0 {
+					allocs = fmt.Sprintf("%.0f", tm.allocs)
 				}
-				gf := c.flops.train / tr
-				pk := "n/a"
-				if p := r.peak[t]; p > 0 {
-					pk = fmt.Sprintf("%.1f%%", 100*gf/p)
+				w("| %s | %d | %s | %s | %s | %s | %s | %s |\n", e.name(), t, r.dur(c, e, infer1, t), r.dur(c, e, infer64, t), r.dur(c, e, train64, t),
+					allocs, r.rate(c, e, infer64, t), r.rate(c, e, train64, t))
+			}
+		}
+		w("\n")
+		for _, e := range r.engines {
+			for _, m := range metrics {
+				if why, ok := r.notes[noteKey{c.name, e.name(), m}]; ok {
+					w("- %s, %s: n/a: %s\n", e.name(), m, why)
 				}
-				w("| %s | %d | %s | %s | %s | %s | %.2f | %s |\n", e.name(), t, fmtDur(b1), fmtDur(i64), fmtDur(tr), allocs, gf, pk)
 			}
 		}
 		w("\n")
 	}
 
 	w("## Speed-ups of nngen\n\n")
-	w("Time of the other engine divided by nngen's (above 1: nngen is faster), at the level nngen uses by default on this machine (%s; `kernels.Preferred` is AVX2 on a CPU whose AVX-512 runs at half width), taking for each figure the faster of the whole-batch and sharded runs.\n\n", strings.TrimPrefix(r.best[0], "nngen "))
+	w("Time of the other engine divided by nngen's (above 1: nngen is faster), at the level nngen uses by default on this machine (%s: %s), taking for each figure the faster of the whole-batch and sharded runs; n/a where the other engine cannot make the measurement.\n\n", strings.TrimPrefix(r.best[0], "nngen "), levelReason())
 	w("| network | threads |")
 	others := r.others()
 	for _, o := range others {
@@ -111,6 +158,25 @@ func (r *report) markdown() string {
 	}
 	w("\n![speed-ups](BENCHMARKS.svg)\n")
 	return b.String()
+}
+
+// dur prints a figure's time per sample, or n/a.
+func (r *report) dur(c *netCase, e engine, m metric, t int) string {
+	d, ok := r.perSample(c.name, e.name(), m, t)
+	if !ok {
+		return "n/a"
+	}
+	return fmtDur(d)
+}
+
+// has says whether an engine of that name took part.
+func (r *report) has(name string) bool {
+	for _, e := range r.engines {
+		if e.name() == name {
+			return true
+		}
+	}
+	return false
 }
 
 func short(m metric) string {

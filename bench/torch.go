@@ -117,7 +117,7 @@ func (e *torchEngine) check(c *netCase) (check, error) {
 		Grad []float32
 	}
 	err := e.call(map[string]any{"cmd": "check", "net": c.name}, &r)
-	return check{r.Out, r.Loss, r.Grad}, err
+	return check{out: r.Out, loss: r.Loss, grad: r.Grad}, err
 }
 
 func (e *torchEngine) time(c *netCase, m metric, threads int, minTime time.Duration) (timing, error) {
@@ -125,6 +125,14 @@ func (e *torchEngine) time(c *netCase, m metric, threads int, minTime time.Durat
 	err := e.call(map[string]any{"cmd": "time", "net": c.name, "metric": []string{"infer1", "infer64", "train64"}[m],
 		"threads": threads, "min_seconds": minTime.Seconds()}, &r)
 	return timing{time.Duration(r.Seconds * 1e9), -1}, err
+}
+
+// export writes the case's network, with the weights prepare loaded, as an
+// ONNX model (torch.onnx.export, opset 13) whose input "x" and output "y"
+// have a dynamic batch dimension.
+func (e *torchEngine) export(c *netCase, path string) error {
+	var ok struct{ OK bool }
+	return e.call(map[string]any{"cmd": "export", "net": c.name, "path": path, "opset": 13}, &ok)
 }
 
 // version asks the script which PyTorch it runs.

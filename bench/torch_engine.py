@@ -11,6 +11,10 @@ Reads one JSON command per line on stdin and answers one JSON line:
   {"cmd": "check", "net"}               -> {"out", "loss", "grad"}
       forward outputs of the batch; the mean cross-entropy of the batch
       and the gradient of the first parameter tensor
+  {"cmd": "export", "net", "path", "opset"}
+                                        -> {"ok": true}
+      writes the inference network as an ONNX model (torch.onnx.export)
+      with input "x" and output "y", both with a dynamic batch dimension
   {"cmd": "time", "net", "metric", "threads", "min_seconds"}
                                         -> {"seconds": per run}
       metric infer1 | infer64 | train64, on torch.set_num_threads(threads)
@@ -18,6 +22,7 @@ Reads one JSON command per line on stdin and answers one JSON line:
 Errors come back as {"error": message}. Debian has no safetensors
 package; the format (8-byte length, JSON header, raw data) is read here.
 """
+import contextlib
 import copy
 import ctypes
 import json
@@ -161,6 +166,16 @@ def check(req):
     return {"out": out.flatten().tolist(), "loss": loss.item(), "grad": grad.flatten().tolist()}
 
 
+def export(req):
+    n = nets[req["net"]]
+    # stdout carries the replies: anything the exporter prints goes to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        torch.onnx.export(n["model"], n["x1"], req["path"], opset_version=req["opset"],
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return {"ok": True}
+
+
 def run_timed(req):
     n = nets[req["net"]]
     set_threads(req["threads"])
@@ -202,6 +217,8 @@ def main():
                 reply = setup(req)
             elif cmd == "check":
                 reply = check(req)
+            elif cmd == "export":
+                reply = export(req)
             elif cmd == "time":
                 reply = run_timed(req)
             else:
