@@ -44,6 +44,15 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 
 // gemmSerial is Gemm on the calling goroutine, for checked arguments.
 func gemmSerial(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	if transB && m <= DotRowsMax {
+		gemmDotRows(transA, m, n, k, a, lda, b, ldb, c, ldc)
+		return
+	}
+	gemmPacked(kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// gemmPacked is gemmSerial through packed panels and the micro-kernel.
+func gemmPacked(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	// Column blocks of NC keep the packed B of a k-block (KC×NC) in the
 	// core's L2 cache; each element's sum is unchanged.
 	for jc := 0; jc < n; jc += NC {
@@ -197,7 +206,11 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 
 // scratch holds Gemm's packing buffers between calls, so that a call
 // allocates nothing once its sizes have been seen.
-type scratch struct{ a, b, tile []float32 }
+type scratch struct {
+	a, b, tile []float32
+	cols, pad  []float32 // Conv's im2col matrix and padded input
+	off        []int32   // Conv's tap offsets
+}
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 

@@ -368,3 +368,66 @@ func BenchmarkGemmSplit(b *testing.B) {
 		}
 	}
 }
+
+// A product with op(B) = Bᵀ and few rows of op(A) reads B's rows in place
+// as dot products; it gives the bits of the same product with B transposed
+// beforehand (which runs on the micro-kernel), at every level, with every
+// tail of eight columns and several k-blocks.
+func TestGemmDotRows(t *testing.T) {
+	r := runtime.NewRNG(3)
+	for _, ta := range []bool{false, true} {
+		for m := 1; m <= DotRowsMax+1; m++ {
+			for _, n := range []int{1, 7, 8, 9, 16, 23, 120} {
+				for _, k := range []int{1, 5, 84, KC, KC + 1, 2*KC + 17} {
+					g := newCase(r, ta, true, m, n, k)
+					// The same op(B), stored k×n.
+					bt := make([]float32, k*n)
+					for p := 0; p < k; p++ {
+						for j := 0; j < n; j++ {
+							bt[p*n+j] = float32(g.opB(p, j))
+						}
+					}
+					for _, level := range levels() {
+						got := g.run(level)
+						g.check(t, got, fmt.Sprintf("%s %v %dx%dx%d", level, ta, m, n, k))
+						want := append([]float32(nil), g.c...)
+						saved := Level
+						Level = level
+						Gemm(ta, false, m, n, k, g.a[g.aOff:], g.lda, bt, n, want[g.offC:], g.ldc)
+						Level = saved
+						for i := range got {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+								t.Fatalf("%s %v %dx%dx%d: element %d is %v, with B transposed first %v", level, ta, m, n, k, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDotRows measures what DotRowsMax decides: a linear layer's
+// product X·Wᵀ on a few samples, with W's rows read in place as dot
+// products against packing W for the micro-kernel.
+func BenchmarkDotRows(b *testing.B) {
+	for _, s := range [][3]int{{1, 120, 400}, {1, 256, 784}, {2, 120, 400}, {4, 120, 400}, {6, 120, 400}, {8, 120, 400}} {
+		m, n, k := s[0], s[1], s[2]
+		g := newCase(runtime.NewRNG(1), false, true, m, n, k)
+		c := append([]float32(nil), g.c...)
+		for _, way := range []string{"dotrows", "packed"} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, way), func(b *testing.B) {
+				kern := micro(Level)
+				start := time.Now()
+				for b.Loop() {
+					if way == "dotrows" {
+						gemmDotRows(false, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+					} else {
+						gemmPacked(kern, false, true, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+					}
+				}
+				report(b, float64(2*m*n*k), start, 0)
+			})
+		}
+	}
+}
