@@ -3,6 +3,7 @@ package kernels
 import (
 	"math"
 	"testing"
+	"time"
 
 	"github.com/nngen/nngen/runtime"
 )
@@ -196,5 +197,123 @@ func TestRelu(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// convWindow completes a window's output size from its input, kernel,
+// stride and padding, as the compiler does.
+func convWindow(g Window) Window {
+	g.OH = (g.H+2*g.PH-g.KH)/g.SH + 1
+	g.OW = (g.W+2*g.PW-g.KW)/g.SW + 1
+	return g
+}
+
+// convRef is the definition Conv must match bit for bit: y filled with
+// the bias (or zeros), then y += W·Im2col(x) by Gemm.
+func convRef(g *Window, w, bias, x []float32, O int) []float32 {
+	P, Q := g.Positions(), g.Patch()
+	y := make([]float32, O*P)
+	for oc := 0; oc < O; oc++ {
+		for i := 0; i < P; i++ {
+			if bias != nil {
+				y[oc*P+i] = bias[oc]
+			}
+		}
+	}
+	cols := make([]float32, Q*P)
+	Im2col(g, x, cols)
+	Gemm(false, false, O, P, Q, w, Q, cols, P, y, P)
+	return y
+}
+
+// Conv gives the bits of Im2col followed by Gemm at every level: zero and
+// replicated padding, strides, output widths that are and are not
+// multiples of eight and wider than one 32-column tile, channel counts
+// that do not fill the last tile of channels, more taps than one k-block,
+// with and without bias.
+func TestConv(t *testing.T) {
+	r := runtime.NewRNG(5)
+	for _, c := range []struct {
+		g Window
+		O int
+	}{
+		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6}, // LeNet's first
+		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},              // LeNet's second
+		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},               // the ConvNet's first
+		{Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7}, // 288 taps: two k-blocks
+		{Window{C: 2, H: 9, W: 45, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, Replicate: true}, 5},
+		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
+		{Window{C: 1, H: 1, W: 19, KH: 1, KW: 4, SH: 1, SW: 1, PW: 3, Replicate: true}, 13},
+		{Window{C: 4, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1}, 1},
+	} {
+		g := convWindow(c.g)
+		Q := g.Patch()
+		w, x := make([]float32, c.O*Q), make([]float32, g.C*g.H*g.W)
+		for i := range w {
+			w[i] = float32(2*r.Float64() - 1)
+		}
+		for i := range x {
+			x[i] = float32(2*r.Float64() - 1)
+		}
+		bias := make([]float32, c.O)
+		for i := range bias {
+			bias[i] = float32(2*r.Float64() - 1)
+		}
+		for _, b := range [][]float32{bias, nil} {
+			for _, level := range levels() {
+				saved := Level
+				Level = level
+				want := convRef(&g, w, b, x, c.O)
+				got := make([]float32, len(want))
+				for i := range got {
+					got[i] = float32(math.NaN()) // Conv writes every output
+				}
+				Conv(&g, w, b, x, got)
+				Level = saved
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %+v O=%d bias %v: output %d is %v, Im2col and Gemm give %v", level, g, c.O, b != nil, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkConv: the direct convolution against Im2col and Gemm on the
+// example networks' convolutions, one sample.
+func BenchmarkConv(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		g    Window
+		O    int
+	}{
+		{"lenet1-1x28x28-6k5p2", Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},
+		{"lenet2-6x14x14-16k5", Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{"convnet1-3x32x32-3k5", Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
+		{"convnet2-3x14x14-16k5", Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{"vggish2-32x32x32-32k3p1", Window{C: 32, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32},
+		{"vggish3-32x16x16-64k3p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64},
+	} {
+		g := convWindow(c.g)
+		w, x := make([]float32, c.O*g.Patch()), make([]float32, g.C*g.H*g.W)
+		bias, y := make([]float32, c.O), make([]float32, c.O*g.Positions())
+		cols := make([]float32, g.Patch()*g.Positions())
+		flops := float64(2 * c.O * g.Patch() * g.Positions())
+		b.Run(c.name+"/direct", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				Conv(&g, w, bias, x, y)
+			}
+			report(b, flops, start, 0)
+		})
+		b.Run(c.name+"/im2col", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				Im2col(&g, x, cols)
+				Gemm(false, false, c.O, g.Positions(), g.Patch(), w, g.Patch(), cols, g.Positions(), y, g.Positions())
+			}
+			report(b, flops, start, 0)
+		})
 	}
 }

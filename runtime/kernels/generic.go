@@ -24,3 +24,7 @@ func reluKernel(_ ISA, n16 int, y, x, dst []float32) { goReluMask(y[:n16], x, ds
 func adamKernel(_ ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 	goAdam(h, grad[:n16], m, v, p)
 }
+
+func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
+	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols)
+}

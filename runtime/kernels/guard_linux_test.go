@@ -71,6 +71,17 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			Relu(guarded(t, k))
 			ReluGrad(guarded(t, k), guarded(t, k))
 		}
+		// Conv's row kernels read a padded copy, but its weights, input and
+		// output are the caller's.
+		for _, g := range []Window{
+			{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, OH: 28, OW: 28},
+			{C: 32, H: 5, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, OH: 3, OW: 11},
+			{C: 2, H: 4, W: 41, KH: 1, KW: 2, SH: 1, SW: 1, PW: 1, OH: 4, OW: 42, Replicate: true},
+		} {
+			for _, O := range []int{1, 5, 7} {
+				Conv(&g, guarded(t, O*g.Patch()), guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
+			}
+		}
 		Level = saved
 	}
 }

@@ -1,0 +1,138 @@
+// Command conv writes runtime/kernels/conv_amd64.s and its Go stubs: the
+// direct-convolution row kernels behind kernels.Conv. One call computes, for
+// R output channels and up to 8·V neighbouring output columns of one output
+// row, the sum over n taps
+//
+//	t[r][j] = 0 + w[r][0]·x[off[0]+j] + w[r][1]·x[off[1]+j] + …
+//
+// and stores y[r][j] = init[r] + t[r][j] (first k-block) or y[r][j] + t[r][j]
+// (later ones), the last vector of columns through a mask. The weights of
+// channel r lie at byte offset rows[r] from w, one per tap; each tap's input
+// lies at element offset off[p] from x. Every product is rounded (VMULPS),
+// then added (VADDPS), in increasing tap order from zero: the order in which
+// kernels.Gemm sums a k-block of W·Im2col(x), so a convolution computed here
+// has Gemm's bits. The vectors run along the output row; each tap's V input
+// vectors are loaded once and serve all R channels. No FMA, as in every
+// kernel here.
+//
+//	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
+package main
+
+import (
+	"fmt"
+
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// Shapes holds, for V = 1…4 YMM vectors of columns, the number of output
+// channels R a kernel computes at once: R·V accumulators, V input vectors,
+// a broadcast weight and a product fit the 16 YMM registers.
+// kernels.convRowsR must hold the same numbers.
+var Shapes = [][2]int{{6, 1}, {5, 2}, {3, 3}, {2, 4}}
+
+func main() {
+	ConstraintExpr("!purego")
+	for _, s := range Shapes {
+		kernel(s[0], s[1])
+	}
+	Generate()
+}
+
+func kernel(R, V int) {
+	name := fmt.Sprintf("convRows%dx%dy", R, V)
+	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs AVX: for %d channels r and %d columns j, ys[r][j] = (init[r], or ys[r][j] if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.", name, R, 8*V))
+	n := Load(Param("n"), GP64())
+	w := Load(Param("w"), GP64())
+	off := Load(Param("off"), GP64())
+	x := Load(Param("x"), GP64())
+	rp := Load(Param("rows"), GP64())
+	rows := make([]reg.GPVirtual, R)
+	for r := range rows {
+		rows[r] = GP64()
+		MOVQ(Mem{Base: rp, Disp: 8 * r}, rows[r])
+	}
+	acc := make([][]reg.VecVirtual, R)
+	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, V)
+		for v := range acc[r] {
+			acc[r][v] = YMM()
+			VXORPS(acc[r][v], acc[r][v], acc[r][v])
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	o := GP64()
+	MOVLQSX(Mem{Base: off}, o)
+	xp := GP64()
+	LEAQ(Mem{Base: x, Index: o, Scale: 4}, xp)
+	xs := make([]reg.VecVirtual, V)
+	for v := range xs {
+		xs[v] = YMM()
+		VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xs[v])
+	}
+	for r := 0; r < R; r++ {
+		b := YMM()
+		VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
+		for v := 0; v < V; v++ {
+			p := YMM()
+			VMULPS(xs[v], b, p)
+			VADDPS(p, acc[r][v], acc[r][v])
+		}
+	}
+	ADDQ(U8(4), w)
+	ADDQ(U8(4), off)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+
+	Label(name + "_done")
+	ys := Load(Param("ys"), GP64())
+	in := Load(Param("init"), GP64())
+	mp := Load(Param("mask"), GP64())
+	mask := YMM()
+	VMOVDQU(Mem{Base: mp}, mask)
+	mode := Load(Param("accumulate"), GP64())
+	TESTQ(mode, mode)
+	JNZ(LabelRef(name + "_accumulate"))
+	epilogue(R, V, acc, ys, mask, func(r, v int, y reg.Register) reg.VecVirtual {
+		b := YMM()
+		VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
+		return b
+	})
+	JMP(LabelRef(name + "_end"))
+	Label(name + "_accumulate")
+	epilogue(R, V, acc, ys, mask, func(r, v int, y reg.Register) reg.VecVirtual {
+		b := YMM()
+		if v < V-1 {
+			VMOVUPS(Mem{Base: y, Disp: 32 * v}, b)
+		} else {
+			VMASKMOVPS(Mem{Base: y, Disp: 32 * v}, mask, b)
+		}
+		return b
+	})
+	Label(name + "_end")
+	VZEROUPPER()
+	RET()
+}
+
+// epilogue stores base + acc into each channel's output row, the last
+// vector through the mask.
+func epilogue(R, V int, acc [][]reg.VecVirtual, ys reg.Register, mask reg.VecVirtual, base func(r, v int, y reg.Register) reg.VecVirtual) {
+	for r := 0; r < R; r++ {
+		y := GP64()
+		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
+		for v := 0; v < V; v++ {
+			b := base(r, v, y)
+			VADDPS(acc[r][v], b, b)
+			if v < V-1 {
+				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
+			} else {
+				VMASKMOVPS(b, mask, Mem{Base: y, Disp: 32 * v})
+			}
+		}
+	}
+}
