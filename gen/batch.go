@@ -10,8 +10,8 @@ import (
 const KernelsPath = "github.com/nngen/nngen/runtime/kernels"
 
 // batched reports whether the network runs its batch entry points as
-// whole-batch matrix products: every layer is linear, a convolution (im2col
-// and a product per sample), a pool, an activation or flatten, in float32.
+// whole-batch matrix products: every layer is linear, a convolution (a
+// direct convolution per sample), a pool, an activation or flatten, in float32.
 func (e *emitter) batched() bool {
 	if e.opt.Float64 {
 		return false
@@ -88,7 +88,7 @@ func (e *emitter) batchFields() []jen.Code {
 			g := o.win.grid(p.l.In)
 			q, pp := g.C*g.k[0]*g.k[1], g.OH*g.OW
 			fields = append(fields,
-				jen.Id(fmt.Sprintf("cols%d", p.l.Index)).Index().Float32().Commentf("layer %s patches (im2col), %d×%d per sample", p.l.Key, q, pp),
+				jen.Id(fmt.Sprintf("cols%d", p.l.Index)).Index().Float32().Commentf("layer %s patches (im2col) of one sample, %d×%d, for the weight gradient", p.l.Key, q, pp),
 				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample", p.l.Key))
 		case *poolOp:
 			if o.max {
@@ -121,7 +121,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			g := o.win.grid(p.l.In)
 			qp := g.C * g.k[0] * g.k[1] * g.OH * g.OW
 			grow = append(grow,
-				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(qp)),
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
 				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)))
 		case *poolOp:
 			if o.max {
@@ -358,46 +358,34 @@ func perSample(body ...jen.Code) *jen.Statement {
 	return jen.For(jen.Id("s").Op(":=").Lit(0), jen.Id("s").Op("<").Id("n"), jen.Id("s").Op("++")).Block(body...)
 }
 
-// convForward lowers a convolution over the batch: per sample, im2col and
-// Y = bias + W·cols.
+// convForward lowers a convolution over the batch: per sample, the direct
+// convolution kernels.Conv, whose bits are those of bias + W·im2col(x).
 func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
 	l := p.l
 	g := o.win.grid(l.In)
-	K, Q, P := l.In.Size(), g.C*g.k[0]*g.k[1], g.OH*g.OW
+	K, P := l.In.Size(), g.OH*g.OW
 	O := o.out
 	win := jen.Op("&").Id(fmt.Sprintf("win%d", l.Index))
 	w := l.Params[0]
+	bias := jen.Nil()
 	body := []jen.Code{
 		jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
 		jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)),
-		jen.Id("cols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(Q*P)),
 		jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
-	}
-	inner := []jen.Code{
-		jen.Id("cs").Op(":=").Add(sample("cols", Q*P)),
-		jen.Qual(KernelsPath, "Im2col").Call(win, sample("x", K), jen.Id("cs")),
-		jen.Id("ys").Op(":=").Add(sample("y", O*P)),
 	}
 	if o.bias {
 		b := l.Params[1]
-		inner = append(inner, jen.For(jen.Id("oc").Op(":=").Lit(0), jen.Id("oc").Op("<").Lit(O), jen.Id("oc").Op("++")).Block(
-			jen.Id("bv").Op(":=").Id("m").Dot("params").Index(jen.Lit(b.Offset).Op("+").Id("oc")),
-			jen.Id("row").Op(":=").Id("ys").Index(jen.Id("oc").Op("*").Lit(P), jen.Parens(jen.Id("oc").Op("+").Lit(1)).Op("*").Lit(P)),
-			jen.For(jen.Id("i").Op(":=").Range().Id("row")).Block(jen.Id("row").Index(jen.Id("i")).Op("=").Id("bv")),
-		))
-	} else {
-		inner = append(inner, jen.Clear(jen.Id("ys")))
+		body = append(body, jen.Id("b").Op(":=").Id("m").Dot("params").Index(jen.Lit(b.Offset), jen.Lit(b.Offset+b.Size)))
+		bias = jen.Id("b")
 	}
-	inner = append(inner, jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.False(), jen.Lit(O), jen.Lit(P), jen.Lit(Q),
-		jen.Id("w"), jen.Lit(Q), jen.Id("cs"), jen.Lit(P), jen.Id("ys"), jen.Lit(P)))
-	body = append(body, perSample(inner...))
+	body = append(body, perSample(jen.Qual(KernelsPath, "Conv").Call(win, jen.Id("w"), bias, sample("x", K), sample("y", O*P))))
 	if l.Act != "" {
 		body = append(body, batchActivate(c, l.Act))
 	}
 	return jen.Comment(e.header(l)).Line().Block(body...)
 }
 
-// convBackward: per sample, gW += dY·colsᵀ and, when needed,
+// convBackward: per sample, cols = im2col(x), gW += dY·colsᵀ and, when needed,
 // dx = col2im(Wᵀ·dY).
 func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Code) jen.Code {
 	l := p.l
@@ -407,7 +395,8 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 	w := l.Params[0]
 	body := []jen.Code{
 		jen.Id("dy").Op(":=").Add(gy),
-		jen.Id("cols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(Q*P)),
+		jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
+		jen.Id("cs").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)),
 	}
 	if l.Act != "" {
 		body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)), e.batchActivationGrad(c, l.Act))
@@ -419,8 +408,10 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 			perSample(jen.Qual(KernelsPath, "RowSums").Call(jen.Lit(O), jen.Lit(P), sample("dy", O*P), jen.Lit(P), jen.Id("gb"))))
 	}
 	body = append(body, jen.Id("gw").Op(":=").Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
-		perSample(jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Lit(O), jen.Lit(Q), jen.Lit(P),
-			sample("dy", O*P), jen.Lit(P), sample("cols", Q*P), jen.Lit(P), jen.Id("gw"), jen.Lit(Q))))
+		perSample(
+			jen.Qual(KernelsPath, "Im2col").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("x", K), jen.Id("cs")),
+			jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Lit(O), jen.Lit(Q), jen.Lit(P),
+				sample("dy", O*P), jen.Lit(P), jen.Id("cs"), jen.Lit(P), jen.Id("gw"), jen.Lit(Q))))
 	if p.needDX {
 		body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
 			jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),

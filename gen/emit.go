@@ -396,7 +396,7 @@ func (e *emitter) forwardFuncs(f *jen.File) {
 	)
 	if e.viaKernels() {
 		f.Comment("forward computes every layer from m.in as a batch of one sample, through")
-		f.Comment("the kernels (im2col and matrix products), and copies out the output.")
+		f.Comment("the kernels (direct convolutions and matrix products), and copies out the output.")
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params().Block(
 			jen.Id("m").Dot("growBatch").Call(jen.Lit(1)),
 			jen.Id("m").Dot("forwardBatch").Call(jen.Id("m").Dot("in").Index(jen.Empty(), jen.Empty()), jen.Lit(1)),

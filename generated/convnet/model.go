@@ -97,7 +97,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 }
 
 // forward computes every layer from m.in as a batch of one sample, through
-// the kernels (im2col and matrix products), and copies out the output.
+// the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
 	m.forwardBatch(m.in[:], 1)
@@ -213,12 +213,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv1 output, 2352 per sample
-	cols0  []float32    // layer conv1 patches (im2col), 75×784 per sample
+	cols0  []float32    // layer conv1 patches (im2col) of one sample, 75×784, for the weight gradient
 	dcols0 []float32    // layer conv1 patch gradients of one sample
 	a2     []float32    // layer 2 output, 588 per sample
 	arg2   []int32      // layer 2 argmax, 588 per sample
 	a3     []float32    // layer conv2 output, 1600 per sample
-	cols3  []float32    // layer conv2 patches (im2col), 75×100 per sample
+	cols3  []float32    // layer conv2 patches (im2col) of one sample, 75×100, for the weight gradient
 	dcols3 []float32    // layer conv2 patch gradients of one sample
 	a5     []float32    // layer 5 output, 400 per sample
 	a7     []float32    // layer fc1 output, 120 per sample
@@ -302,10 +302,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*400)
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, n*58800)
+	m.bat.cols0 = make([]float32, 58800)
 	m.bat.dcols0 = make([]float32, 58800)
 	m.bat.arg2 = make([]int32, n*588)
-	m.bat.cols3 = make([]float32, n*7500)
+	m.bat.cols3 = make([]float32, 7500)
 	m.bat.dcols3 = make([]float32, 7500)
 	m.bat.g[0] = make([]float32, n*2352)
 	m.bat.g[1] = make([]float32, n*2352)
@@ -318,20 +318,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*3072]
 		y := m.bat.a0[:n*2352]
-		cols := m.bat.cols0[:n*58800]
 		w := m.params[0:225]
+		b := m.params[225:228]
 		for s := 0; s < n; s++ {
-			cs := cols[s*58800 : (s+1)*58800]
-			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
-			ys := y[s*2352 : (s+1)*2352]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[225+oc]
-				row := ys[oc*784 : (oc+1)*784]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 784, 75, w, 75, cs, 784, ys, 784)
+			kernels.Conv(&win0, w, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
 		}
 		kernels.Relu(y)
 	}
@@ -348,20 +338,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*588]
 		y := m.bat.a3[:n*1600]
-		cols := m.bat.cols3[:n*7500]
 		w := m.params[228:1428]
+		b := m.params[1428:1444]
 		for s := 0; s < n; s++ {
-			cs := cols[s*7500 : (s+1)*7500]
-			kernels.Im2col(&win3, x[s*588:(s+1)*588], cs)
-			ys := y[s*1600 : (s+1)*1600]
-			for oc := 0; oc < 16; oc++ {
-				bv := m.params[1428+oc]
-				row := ys[oc*100 : (oc+1)*100]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 16, 100, 75, w, 75, cs, 100, ys, 100)
+			kernels.Conv(&win3, w, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
 		}
 		kernels.Relu(y)
 	}
@@ -440,7 +420,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv2: conv2d 3→16 k5 s1 p0 + relu, [3 14 14] → [16 10 10] (convnet.yaml:8)
 	{
 		dy := m.bat.g[1][:n*1600]
-		cols := m.bat.cols3[:n*7500]
+		x := m.bat.a2[:n*588]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*1600]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[1428:1444]
@@ -449,7 +430,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[228:1428]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 16, 75, 100, dy[s*1600:(s+1)*1600], 100, cols[s*7500:(s+1)*7500], 100, gw, 75)
+			kernels.Im2col(&win3, x[s*588:(s+1)*588], cs)
+			kernels.Gemm(false, true, 16, 75, 100, dy[s*1600:(s+1)*1600], 100, cs, 100, gw, 75)
 		}
 		dx := m.bat.g[0][:n*588]
 		clear(dx)
@@ -474,7 +456,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv2d 3→3 k5 s1 p0 + relu, [3 32 32] → [3 28 28] (convnet.yaml:5)
 	{
 		dy := m.bat.g[1][:n*2352]
-		cols := m.bat.cols0[:n*58800]
+		x := x[:n*3072]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*2352]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[225:228]
@@ -483,7 +466,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:225]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 75, 784, dy[s*2352:(s+1)*2352], 784, cols[s*58800:(s+1)*58800], 784, gw, 75)
+			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
+			kernels.Gemm(false, true, 3, 75, 784, dy[s*2352:(s+1)*2352], 784, cs, 784, gw, 75)
 		}
 	}
 }

@@ -100,7 +100,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 }
 
 // forward computes every layer from m.in as a batch of one sample, through
-// the kernels (im2col and matrix products), and copies out the output.
+// the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
 	m.forwardBatch(m.in[:], 1)
@@ -216,12 +216,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 4704 per sample
-	cols0  []float32    // layer 0 patches (im2col), 25×784 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 25×784, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 1176 per sample
 	arg2   []int32      // layer 2 argmax, 1176 per sample
 	a3     []float32    // layer 3 output, 1600 per sample
-	cols3  []float32    // layer 3 patches (im2col), 150×100 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 150×100, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a5     []float32    // layer 5 output, 400 per sample
 	arg5   []int32      // layer 5 argmax, 400 per sample
@@ -308,10 +308,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*84)
 	m.bat.a11 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, n*19600)
+	m.bat.cols0 = make([]float32, 19600)
 	m.bat.dcols0 = make([]float32, 19600)
 	m.bat.arg2 = make([]int32, n*1176)
-	m.bat.cols3 = make([]float32, n*15000)
+	m.bat.cols3 = make([]float32, 15000)
 	m.bat.dcols3 = make([]float32, 15000)
 	m.bat.arg5 = make([]int32, n*400)
 	m.bat.g[0] = make([]float32, n*4704)
@@ -325,20 +325,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*784]
 		y := m.bat.a0[:n*4704]
-		cols := m.bat.cols0[:n*19600]
 		w := m.params[0:150]
+		b := m.params[150:156]
 		for s := 0; s < n; s++ {
-			cs := cols[s*19600 : (s+1)*19600]
-			kernels.Im2col(&win0, x[s*784:(s+1)*784], cs)
-			ys := y[s*4704 : (s+1)*4704]
-			for oc := 0; oc < 6; oc++ {
-				bv := m.params[150+oc]
-				row := ys[oc*784 : (oc+1)*784]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 6, 784, 25, w, 25, cs, 784, ys, 784)
+			kernels.Conv(&win0, w, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
 		}
 		kernels.Relu(y)
 	}
@@ -355,20 +345,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*1176]
 		y := m.bat.a3[:n*1600]
-		cols := m.bat.cols3[:n*15000]
 		w := m.params[156:2556]
+		b := m.params[2556:2572]
 		for s := 0; s < n; s++ {
-			cs := cols[s*15000 : (s+1)*15000]
-			kernels.Im2col(&win3, x[s*1176:(s+1)*1176], cs)
-			ys := y[s*1600 : (s+1)*1600]
-			for oc := 0; oc < 16; oc++ {
-				bv := m.params[2556+oc]
-				row := ys[oc*100 : (oc+1)*100]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 16, 100, 150, w, 150, cs, 100, ys, 100)
+			kernels.Conv(&win3, w, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
 		}
 		kernels.Relu(y)
 	}
@@ -474,7 +454,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv2d 6→16 k5 s1 p0 + relu, [6 14 14] → [16 10 10] (lenet.yaml:9)
 	{
 		dy := m.bat.g[0][:n*1600]
-		cols := m.bat.cols3[:n*15000]
+		x := m.bat.a2[:n*1176]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*1600]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2556:2572]
@@ -483,7 +464,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[156:2556]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 16, 150, 100, dy[s*1600:(s+1)*1600], 100, cols[s*15000:(s+1)*15000], 100, gw, 150)
+			kernels.Im2col(&win3, x[s*1176:(s+1)*1176], cs)
+			kernels.Gemm(false, true, 16, 150, 100, dy[s*1600:(s+1)*1600], 100, cs, 100, gw, 150)
 		}
 		dx := m.bat.g[1][:n*1176]
 		clear(dx)
@@ -508,7 +490,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→6 k5 s1 p2 + relu, [1 28 28] → [6 28 28] (lenet.yaml:6)
 	{
 		dy := m.bat.g[0][:n*4704]
-		cols := m.bat.cols0[:n*19600]
+		x := x[:n*784]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*4704]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[150:156]
@@ -517,7 +500,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:150]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 6, 25, 784, dy[s*4704:(s+1)*4704], 784, cols[s*19600:(s+1)*19600], 784, gw, 25)
+			kernels.Im2col(&win0, x[s*784:(s+1)*784], cs)
+			kernels.Gemm(false, true, 6, 25, 784, dy[s*4704:(s+1)*4704], 784, cs, 784, gw, 25)
 		}
 	}
 }

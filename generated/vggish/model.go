@@ -97,7 +97,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 }
 
 // forward computes every layer from m.in as a batch of one sample, through
-// the kernels (im2col and matrix products), and copies out the output.
+// the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
 	m.forwardBatch(m.in[:], 1)
@@ -213,15 +213,15 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 32768 per sample
-	cols0  []float32    // layer 0 patches (im2col), 27×1024 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 27×1024, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 32768 per sample
-	cols2  []float32    // layer 2 patches (im2col), 288×1024 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 288×1024, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	a4     []float32    // layer 4 output, 8192 per sample
 	arg4   []int32      // layer 4 argmax, 8192 per sample
 	a5     []float32    // layer 5 output, 16384 per sample
-	cols5  []float32    // layer 5 patches (im2col), 288×256 per sample
+	cols5  []float32    // layer 5 patches (im2col) of one sample, 288×256, for the weight gradient
 	dcols5 []float32    // layer 5 patch gradients of one sample
 	a7     []float32    // layer 7 output, 4096 per sample
 	arg7   []int32      // layer 7 argmax, 4096 per sample
@@ -321,12 +321,12 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*16384)
 	m.bat.a7 = make([]float32, n*4096)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, n*27648)
+	m.bat.cols0 = make([]float32, 27648)
 	m.bat.dcols0 = make([]float32, 27648)
-	m.bat.cols2 = make([]float32, n*294912)
+	m.bat.cols2 = make([]float32, 294912)
 	m.bat.dcols2 = make([]float32, 294912)
 	m.bat.arg4 = make([]int32, n*8192)
-	m.bat.cols5 = make([]float32, n*73728)
+	m.bat.cols5 = make([]float32, 73728)
 	m.bat.dcols5 = make([]float32, 73728)
 	m.bat.arg7 = make([]int32, n*4096)
 	m.bat.g[0] = make([]float32, n*32768)
@@ -340,20 +340,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*3072]
 		y := m.bat.a0[:n*32768]
-		cols := m.bat.cols0[:n*27648]
 		w := m.params[0:864]
+		b := m.params[864:896]
 		for s := 0; s < n; s++ {
-			cs := cols[s*27648 : (s+1)*27648]
-			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
-			ys := y[s*32768 : (s+1)*32768]
-			for oc := 0; oc < 32; oc++ {
-				bv := m.params[864+oc]
-				row := ys[oc*1024 : (oc+1)*1024]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 32, 1024, 27, w, 27, cs, 1024, ys, 1024)
+			kernels.Conv(&win0, w, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
 		}
 		kernels.Relu(y)
 	}
@@ -361,20 +351,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*32768]
 		y := m.bat.a2[:n*32768]
-		cols := m.bat.cols2[:n*294912]
 		w := m.params[896:10112]
+		b := m.params[10112:10144]
 		for s := 0; s < n; s++ {
-			cs := cols[s*294912 : (s+1)*294912]
-			kernels.Im2col(&win2, x[s*32768:(s+1)*32768], cs)
-			ys := y[s*32768 : (s+1)*32768]
-			for oc := 0; oc < 32; oc++ {
-				bv := m.params[10112+oc]
-				row := ys[oc*1024 : (oc+1)*1024]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 32, 1024, 288, w, 288, cs, 1024, ys, 1024)
+			kernels.Conv(&win2, w, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
 		}
 		kernels.Relu(y)
 	}
@@ -391,20 +371,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a4[:n*8192]
 		y := m.bat.a5[:n*16384]
-		cols := m.bat.cols5[:n*73728]
 		w := m.params[10144:28576]
+		b := m.params[28576:28640]
 		for s := 0; s < n; s++ {
-			cs := cols[s*73728 : (s+1)*73728]
-			kernels.Im2col(&win5, x[s*8192:(s+1)*8192], cs)
-			ys := y[s*16384 : (s+1)*16384]
-			for oc := 0; oc < 64; oc++ {
-				bv := m.params[28576+oc]
-				row := ys[oc*256 : (oc+1)*256]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 64, 256, 288, w, 288, cs, 256, ys, 256)
+			kernels.Conv(&win5, w, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
 		}
 		kernels.Relu(y)
 	}
@@ -460,7 +430,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 5: conv2d 32→64 k3 s1 p1 + relu, [32 16 16] → [64 16 16] (vggish.yaml:12)
 	{
 		dy := m.bat.g[0][:n*16384]
-		cols := m.bat.cols5[:n*73728]
+		x := m.bat.a4[:n*8192]
+		cs := m.bat.cols5
 		y := m.bat.a5[:n*16384]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[28576:28640]
@@ -469,7 +440,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[10144:28576]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 64, 288, 256, dy[s*16384:(s+1)*16384], 256, cols[s*73728:(s+1)*73728], 256, gw, 288)
+			kernels.Im2col(&win5, x[s*8192:(s+1)*8192], cs)
+			kernels.Gemm(false, true, 64, 288, 256, dy[s*16384:(s+1)*16384], 256, cs, 256, gw, 288)
 		}
 		dx := m.bat.g[1][:n*8192]
 		clear(dx)
@@ -494,7 +466,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 32→32 k3 s1 p1 + relu, [32 32 32] → [32 32 32] (vggish.yaml:9)
 	{
 		dy := m.bat.g[0][:n*32768]
-		cols := m.bat.cols2[:n*294912]
+		x := m.bat.a0[:n*32768]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*32768]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[10112:10144]
@@ -503,7 +476,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[896:10112]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 32, 288, 1024, dy[s*32768:(s+1)*32768], 1024, cols[s*294912:(s+1)*294912], 1024, gw, 288)
+			kernels.Im2col(&win2, x[s*32768:(s+1)*32768], cs)
+			kernels.Gemm(false, true, 32, 288, 1024, dy[s*32768:(s+1)*32768], 1024, cs, 1024, gw, 288)
 		}
 		dx := m.bat.g[1][:n*32768]
 		clear(dx)
@@ -518,7 +492,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 3→32 k3 s1 p1 + relu, [3 32 32] → [32 32 32] (vggish.yaml:7)
 	{
 		dy := m.bat.g[1][:n*32768]
-		cols := m.bat.cols0[:n*27648]
+		x := x[:n*3072]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*32768]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[864:896]
@@ -527,7 +502,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:864]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 32, 27, 1024, dy[s*32768:(s+1)*32768], 1024, cols[s*27648:(s+1)*27648], 1024, gw, 27)
+			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
+			kernels.Gemm(false, true, 32, 27, 1024, dy[s*32768:(s+1)*32768], 1024, cs, 1024, gw, 27)
 		}
 	}
 }

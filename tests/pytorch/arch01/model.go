@@ -1095,11 +1095,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 28 per sample
-	cols0  []float32    // layer 0 patches (im2col), 18×28 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×28, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 3 per sample
 	a3     []float32    // layer 3 output, 16 per sample
-	cols3  []float32    // layer 3 patches (im2col), 6×4 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 6×4, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a5     []float32    // layer 5 output, 4 per sample
 	arg5   []int32      // layer 5 argmax, 4 per sample
@@ -1188,9 +1188,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*5)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*504)
+	m.bat.cols0 = make([]float32, 504)
 	m.bat.dcols0 = make([]float32, 504)
-	m.bat.cols3 = make([]float32, n*24)
+	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
 	m.bat.arg5 = make([]int32, n*4)
 	m.bat.g[0] = make([]float32, n*28)
@@ -1204,20 +1204,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*189]
 		y := m.bat.a0[:n*28]
-		cols := m.bat.cols0[:n*504]
 		w := m.params[0:18]
+		b := m.params[18:19]
 		for s := 0; s < n; s++ {
-			cs := cols[s*504 : (s+1)*504]
-			kernels.Im2col(&win0, x[s*189:(s+1)*189], cs)
-			ys := y[s*28 : (s+1)*28]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[18+oc]
-				row := ys[oc*28 : (oc+1)*28]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 28, 18, w, 18, cs, 28, ys, 28)
+			kernels.Conv(&win0, w, b, x[s*189:(s+1)*189], y[s*28:(s+1)*28])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1235,20 +1225,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*3]
 		y := m.bat.a3[:n*16]
-		cols := m.bat.cols3[:n*24]
 		w := m.params[19:43]
+		b := m.params[43:47]
 		for s := 0; s < n; s++ {
-			cs := cols[s*24 : (s+1)*24]
-			kernels.Im2col(&win3, x[s*3:(s+1)*3], cs)
-			ys := y[s*16 : (s+1)*16]
-			for oc := 0; oc < 4; oc++ {
-				bv := m.params[43+oc]
-				row := ys[oc*4 : (oc+1)*4]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 4, 4, 6, w, 6, cs, 4, ys, 4)
+			kernels.Conv(&win3, w, b, x[s*3:(s+1)*3], y[s*16:(s+1)*16])
 		}
 		kernels.Relu(y)
 	}
@@ -1373,7 +1353,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv2d 1→4 k2x3 s1x2 p0x2 + relu, [1 3 1] → [4 2 2] (arch01.yaml:8)
 	{
 		dy := m.bat.g[1][:n*16]
-		cols := m.bat.cols3[:n*24]
+		x := m.bat.a2[:n*3]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*16]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[43:47]
@@ -1382,7 +1363,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[19:43]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cols[s*24:(s+1)*24], 4, gw, 6)
+			kernels.Im2col(&win3, x[s*3:(s+1)*3], cs)
+			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cs, 4, gw, 6)
 		}
 		dx := m.bat.g[0][:n*3]
 		clear(dx)
@@ -1406,7 +1388,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 3→1 k3x2 s1x2 p1x0 + sigmoid, [3 7 9] → [1 7 4] (arch01.yaml:5)
 	{
 		dy := m.bat.g[1][:n*28]
-		cols := m.bat.cols0[:n*504]
+		x := x[:n*189]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*28]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1417,7 +1400,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:18]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 18, 28, dy[s*28:(s+1)*28], 28, cols[s*504:(s+1)*504], 28, gw, 18)
+			kernels.Im2col(&win0, x[s*189:(s+1)*189], cs)
+			kernels.Gemm(false, true, 1, 18, 28, dy[s*28:(s+1)*28], 28, cs, 28, gw, 18)
 		}
 	}
 }

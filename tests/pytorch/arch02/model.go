@@ -523,10 +523,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 15 per sample
-	cols0  []float32    // layer conv0 patches (im2col), 3×5 per sample
+	cols0  []float32    // layer conv0 patches (im2col) of one sample, 3×5, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
 	a2     []float32    // layer conv1 output, 6 per sample
-	cols2  []float32    // layer conv1 patches (im2col), 6×6 per sample
+	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×6, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
 	a4     []float32    // layer 4 output, 5 per sample
 	a6     []float32    // layer fc0 output, 2 per sample
@@ -593,9 +593,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*5)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, n*15)
+	m.bat.cols0 = make([]float32, 15)
 	m.bat.dcols0 = make([]float32, 15)
-	m.bat.cols2 = make([]float32, n*36)
+	m.bat.cols2 = make([]float32, 36)
 	m.bat.dcols2 = make([]float32, 36)
 	m.bat.g[0] = make([]float32, n*15)
 	m.bat.g[1] = make([]float32, n*15)
@@ -608,20 +608,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*27]
 		y := m.bat.a0[:n*15]
-		cols := m.bat.cols0[:n*15]
 		w := m.params[0:9]
+		b := m.params[9:12]
 		for s := 0; s < n; s++ {
-			cs := cols[s*15 : (s+1)*15]
-			kernels.Im2col(&win0, x[s*27:(s+1)*27], cs)
-			ys := y[s*15 : (s+1)*15]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[9+oc]
-				row := ys[oc*5 : (oc+1)*5]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 5, 3, w, 3, cs, 5, ys, 5)
+			kernels.Conv(&win0, w, b, x[s*27:(s+1)*27], y[s*15:(s+1)*15])
 		}
 		kernels.Relu(y)
 	}
@@ -629,20 +619,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*15]
 		y := m.bat.a2[:n*6]
-		cols := m.bat.cols2[:n*36]
 		w := m.params[12:18]
+		b := m.params[18:19]
 		for s := 0; s < n; s++ {
-			cs := cols[s*36 : (s+1)*36]
-			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
-			ys := y[s*6 : (s+1)*6]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[18+oc]
-				row := ys[oc*6 : (oc+1)*6]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 6, 6, w, 6, cs, 6, ys, 6)
+			kernels.Conv(&win2, w, b, x[s*15:(s+1)*15], y[s*6:(s+1)*6])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -727,7 +707,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv1d 3→1 k2 s1 p1 + tanh, [3 5] → [1 6] (arch02.yaml:7)
 	{
 		dy := m.bat.g[1][:n*6]
-		cols := m.bat.cols2[:n*36]
+		x := m.bat.a0[:n*15]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*6]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -738,7 +719,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[12:18]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 6, 6, dy[s*6:(s+1)*6], 6, cols[s*36:(s+1)*36], 6, gw, 6)
+			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
+			kernels.Gemm(false, true, 1, 6, 6, dy[s*6:(s+1)*6], 6, cs, 6, gw, 6)
 		}
 		dx := m.bat.g[0][:n*15]
 		clear(dx)
@@ -753,7 +735,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv0: conv1d 3→3 k1 s2 p0 + relu, [3 9] → [3 5] (arch02.yaml:5)
 	{
 		dy := m.bat.g[0][:n*15]
-		cols := m.bat.cols0[:n*15]
+		x := x[:n*27]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*15]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
@@ -762,7 +745,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 3, 5, dy[s*15:(s+1)*15], 5, cols[s*15:(s+1)*15], 5, gw, 3)
+			kernels.Im2col(&win0, x[s*27:(s+1)*27], cs)
+			kernels.Gemm(false, true, 3, 3, 5, dy[s*15:(s+1)*15], 5, cs, 5, gw, 3)
 		}
 	}
 }

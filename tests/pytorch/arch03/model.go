@@ -722,10 +722,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 15 per sample
-	cols0  []float32    // layer 0 patches (im2col), 6×5 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×5, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer conv1 output, 16 per sample
-	cols2  []float32    // layer conv1 patches (im2col), 6×4 per sample
+	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×4, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 2 per sample
@@ -794,9 +794,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*8)
 	m.bat.a10 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, n*30)
+	m.bat.cols0 = make([]float32, 30)
 	m.bat.dcols0 = make([]float32, 30)
-	m.bat.cols2 = make([]float32, n*24)
+	m.bat.cols2 = make([]float32, 24)
 	m.bat.dcols2 = make([]float32, 24)
 	m.bat.g[0] = make([]float32, n*16)
 	m.bat.g[1] = make([]float32, n*16)
@@ -809,14 +809,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*16]
 		y := m.bat.a0[:n*15]
-		cols := m.bat.cols0[:n*30]
 		w := m.params[0:18]
 		for s := 0; s < n; s++ {
-			cs := cols[s*30 : (s+1)*30]
-			kernels.Im2col(&win0, x[s*16:(s+1)*16], cs)
-			ys := y[s*15 : (s+1)*15]
-			clear(ys)
-			kernels.Gemm(false, false, 3, 5, 6, w, 6, cs, 5, ys, 5)
+			kernels.Conv(&win0, w, nil, x[s*16:(s+1)*16], y[s*15:(s+1)*15])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -826,20 +821,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*15]
 		y := m.bat.a2[:n*16]
-		cols := m.bat.cols2[:n*24]
 		w := m.params[18:42]
+		b := m.params[42:46]
 		for s := 0; s < n; s++ {
-			cs := cols[s*24 : (s+1)*24]
-			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
-			ys := y[s*16 : (s+1)*16]
-			for oc := 0; oc < 4; oc++ {
-				bv := m.params[42+oc]
-				row := ys[oc*4 : (oc+1)*4]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 4, 4, 6, w, 6, cs, 4, ys, 4)
+			kernels.Conv(&win2, w, b, x[s*15:(s+1)*15], y[s*16:(s+1)*16])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -949,7 +934,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv1d 3→4 k2 s1 p0 + sigmoid, [3 5] → [4 4] (arch03.yaml:7)
 	{
 		dy := m.bat.g[0][:n*16]
-		cols := m.bat.cols2[:n*24]
+		x := m.bat.a0[:n*15]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*16]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -960,7 +946,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[18:42]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cols[s*24:(s+1)*24], 4, gw, 6)
+			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
+			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cs, 4, gw, 6)
 		}
 		dx := m.bat.g[1][:n*15]
 		clear(dx)
@@ -975,14 +962,16 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv1d 2→3 k3 s2 p2 replicate no bias + tanh, [2 8] → [3 5] (arch03.yaml:5)
 	{
 		dy := m.bat.g[1][:n*15]
-		cols := m.bat.cols0[:n*30]
+		x := x[:n*16]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*15]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
 		}
 		gw := m.grads[0:18]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 6, 5, dy[s*15:(s+1)*15], 5, cols[s*30:(s+1)*30], 5, gw, 6)
+			kernels.Im2col(&win0, x[s*16:(s+1)*16], cs)
+			kernels.Gemm(false, true, 3, 6, 5, dy[s*15:(s+1)*15], 5, cs, 5, gw, 6)
 		}
 	}
 }

@@ -2315,12 +2315,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 180 per sample
-	cols0  []float32    // layer conv0 patches (im2col), 6×45 per sample
+	cols0  []float32    // layer conv0 patches (im2col) of one sample, 6×45, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 32 per sample
 	arg2   []int32      // layer 2 argmax, 32 per sample
 	a3     []float32    // layer 3 output, 36 per sample
-	cols3  []float32    // layer 3 patches (im2col), 8×18 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 8×18, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 5 per sample
@@ -2406,10 +2406,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*5)
 	m.bat.a8 = make([]float32, n*11)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*270)
+	m.bat.cols0 = make([]float32, 270)
 	m.bat.dcols0 = make([]float32, 270)
 	m.bat.arg2 = make([]int32, n*32)
-	m.bat.cols3 = make([]float32, n*144)
+	m.bat.cols3 = make([]float32, 144)
 	m.bat.dcols3 = make([]float32, 144)
 	m.bat.g[0] = make([]float32, n*180)
 	m.bat.g[1] = make([]float32, n*180)
@@ -2422,20 +2422,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*56]
 		y := m.bat.a0[:n*180]
-		cols := m.bat.cols0[:n*270]
 		w := m.params[0:24]
+		b := m.params[24:28]
 		for s := 0; s < n; s++ {
-			cs := cols[s*270 : (s+1)*270]
-			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
-			ys := y[s*180 : (s+1)*180]
-			for oc := 0; oc < 4; oc++ {
-				bv := m.params[24+oc]
-				row := ys[oc*45 : (oc+1)*45]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 4, 45, 6, w, 6, cs, 45, ys, 45)
+			kernels.Conv(&win0, w, b, x[s*56:(s+1)*56], y[s*180:(s+1)*180])
 		}
 		kernels.Relu(y)
 	}
@@ -2452,20 +2442,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*32]
 		y := m.bat.a3[:n*36]
-		cols := m.bat.cols3[:n*144]
 		w := m.params[28:44]
+		b := m.params[44:46]
 		for s := 0; s < n; s++ {
-			cs := cols[s*144 : (s+1)*144]
-			kernels.Im2col(&win3, x[s*32:(s+1)*32], cs)
-			ys := y[s*36 : (s+1)*36]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[44+oc]
-				row := ys[oc*18 : (oc+1)*18]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 18, 8, w, 8, cs, 18, ys, 18)
+			kernels.Conv(&win3, w, b, x[s*32:(s+1)*32], y[s*36:(s+1)*36])
 		}
 	}
 	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)
@@ -2576,14 +2556,16 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv2d 4→2 k2x1 s2x1 p2x1 replicate, [4 2 4] → [2 3 6] (arch05.yaml:8)
 	{
 		dy := m.bat.g[0][:n*36]
-		cols := m.bat.cols3[:n*144]
+		x := m.bat.a2[:n*32]
+		cs := m.bat.cols3
 		gb := m.grads[44:46]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(2, 18, dy[s*36:(s+1)*36], 18, gb)
 		}
 		gw := m.grads[28:44]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 8, 18, dy[s*36:(s+1)*36], 18, cols[s*144:(s+1)*144], 18, gw, 8)
+			kernels.Im2col(&win3, x[s*32:(s+1)*32], cs)
+			kernels.Gemm(false, true, 2, 8, 18, dy[s*36:(s+1)*36], 18, cs, 18, gw, 8)
 		}
 		dx := m.bat.g[1][:n*32]
 		clear(dx)
@@ -2608,7 +2590,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv0: conv2d 1→4 k3x2 s1 p0x1 replicate + relu, [1 7 8] → [4 5 9] (arch05.yaml:5)
 	{
 		dy := m.bat.g[0][:n*180]
-		cols := m.bat.cols0[:n*270]
+		x := x[:n*56]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*180]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[24:28]
@@ -2617,7 +2600,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 4, 6, 45, dy[s*180:(s+1)*180], 45, cols[s*270:(s+1)*270], 45, gw, 6)
+			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
+			kernels.Gemm(false, true, 4, 6, 45, dy[s*180:(s+1)*180], 45, cs, 45, gw, 6)
 		}
 	}
 }

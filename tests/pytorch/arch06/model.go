@@ -1461,11 +1461,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 135 per sample
-	cols0  []float32    // layer 0 patches (im2col), 8×45 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×45, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 96 per sample
 	a3     []float32    // layer 3 output, 27 per sample
-	cols3  []float32    // layer 3 patches (im2col), 18×9 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×9, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a6     []float32    // layer 6 output, 11 per sample
 	a7     []float32    // layer fc1 output, 2 per sample
@@ -1531,9 +1531,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a3 = make([]float32, n*27)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a7 = make([]float32, n*2)
-	m.bat.cols0 = make([]float32, n*360)
+	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
-	m.bat.cols3 = make([]float32, n*162)
+	m.bat.cols3 = make([]float32, 162)
 	m.bat.dcols3 = make([]float32, 162)
 	m.bat.g[0] = make([]float32, n*135)
 	m.bat.g[1] = make([]float32, n*135)
@@ -1546,20 +1546,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*64]
 		y := m.bat.a0[:n*135]
-		cols := m.bat.cols0[:n*360]
 		w := m.params[0:24]
+		b := m.params[24:27]
 		for s := 0; s < n; s++ {
-			cs := cols[s*360 : (s+1)*360]
-			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
-			ys := y[s*135 : (s+1)*135]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[24+oc]
-				row := ys[oc*45 : (oc+1)*45]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 45, 8, w, 8, cs, 45, ys, 45)
+			kernels.Conv(&win0, w, b, x[s*64:(s+1)*64], y[s*135:(s+1)*135])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1577,14 +1567,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*96]
 		y := m.bat.a3[:n*27]
-		cols := m.bat.cols3[:n*162]
 		w := m.params[27:81]
 		for s := 0; s < n; s++ {
-			cs := cols[s*162 : (s+1)*162]
-			kernels.Im2col(&win3, x[s*96:(s+1)*96], cs)
-			ys := y[s*27 : (s+1)*27]
-			clear(ys)
-			kernels.Gemm(false, false, 3, 9, 18, w, 18, cs, 9, ys, 9)
+			kernels.Conv(&win3, w, nil, x[s*96:(s+1)*96], y[s*27:(s+1)*27])
 		}
 		kernels.Relu(y)
 	}
@@ -1643,12 +1628,14 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv2d 3→3 k3x2 s2 p0x1 replicate no bias + relu, [3 8 4] → [3 3 3] (arch06.yaml:8)
 	{
 		dy := m.bat.g[0][:n*27]
-		cols := m.bat.cols3[:n*162]
+		x := m.bat.a2[:n*96]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*27]
 		kernels.ReluGrad(y, dy)
 		gw := m.grads[27:81]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 18, 9, dy[s*27:(s+1)*27], 9, cols[s*162:(s+1)*162], 9, gw, 18)
+			kernels.Im2col(&win3, x[s*96:(s+1)*96], cs)
+			kernels.Gemm(false, true, 3, 18, 9, dy[s*27:(s+1)*27], 9, cs, 9, gw, 18)
 		}
 		dx := m.bat.g[1][:n*96]
 		clear(dx)
@@ -1672,7 +1659,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→3 k2x4 s1x2 p1x2 + sigmoid, [1 8 8] → [3 9 5] (arch06.yaml:5)
 	{
 		dy := m.bat.g[0][:n*135]
-		cols := m.bat.cols0[:n*360]
+		x := x[:n*64]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*135]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1683,7 +1671,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 8, 45, dy[s*135:(s+1)*135], 45, cols[s*360:(s+1)*360], 45, gw, 8)
+			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
+			kernels.Gemm(false, true, 3, 8, 45, dy[s*135:(s+1)*135], 45, cs, 45, gw, 8)
 		}
 	}
 }

@@ -825,10 +825,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 30 per sample
-	cols0  []float32    // layer conv0 patches (im2col), 24×15 per sample
+	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×15, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 8 per sample
-	cols2  []float32    // layer 2 patches (im2col), 8×8 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×8, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	a5     []float32    // layer fc0 output, 6 per sample
 	g      [2][]float32 // gradients of activations, 30 per sample, used in turn
@@ -875,9 +875,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*30)
 	m.bat.a2 = make([]float32, n*8)
 	m.bat.a5 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, n*360)
+	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
-	m.bat.cols2 = make([]float32, n*64)
+	m.bat.cols2 = make([]float32, 64)
 	m.bat.dcols2 = make([]float32, 64)
 	m.bat.g[0] = make([]float32, n*30)
 	m.bat.g[1] = make([]float32, n*30)
@@ -890,20 +890,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*162]
 		y := m.bat.a0[:n*30]
-		cols := m.bat.cols0[:n*360]
 		w := m.params[0:48]
+		b := m.params[48:50]
 		for s := 0; s < n; s++ {
-			cs := cols[s*360 : (s+1)*360]
-			kernels.Im2col(&win0, x[s*162:(s+1)*162], cs)
-			ys := y[s*30 : (s+1)*30]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[48+oc]
-				row := ys[oc*15 : (oc+1)*15]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 15, 24, w, 24, cs, 15, ys, 15)
+			kernels.Conv(&win0, w, b, x[s*162:(s+1)*162], y[s*30:(s+1)*30])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -913,20 +903,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*30]
 		y := m.bat.a2[:n*8]
-		cols := m.bat.cols2[:n*64]
 		w := m.params[50:58]
+		b := m.params[58:59]
 		for s := 0; s < n; s++ {
-			cs := cols[s*64 : (s+1)*64]
-			kernels.Im2col(&win2, x[s*30:(s+1)*30], cs)
-			ys := y[s*8 : (s+1)*8]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[58+oc]
-				row := ys[oc*8 : (oc+1)*8]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 8, 8, w, 8, cs, 8, ys, 8)
+			kernels.Conv(&win2, w, b, x[s*30:(s+1)*30], y[s*8:(s+1)*8])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -965,7 +945,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 2→1 k2 s1x2 p2x0 replicate + sigmoid, [2 5 3] → [1 8 1] (arch07.yaml:7)
 	{
 		dy := m.bat.g[1][:n*8]
-		cols := m.bat.cols2[:n*64]
+		x := m.bat.a0[:n*30]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*8]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -976,7 +957,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 8, 8, dy[s*8:(s+1)*8], 8, cols[s*64:(s+1)*64], 8, gw, 8)
+			kernels.Im2col(&win2, x[s*30:(s+1)*30], cs)
+			kernels.Gemm(false, true, 1, 8, 8, dy[s*8:(s+1)*8], 8, cs, 8, gw, 8)
 		}
 		dx := m.bat.g[0][:n*30]
 		clear(dx)
@@ -991,7 +973,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv0: conv2d 3→2 k2x4 s2x1 p1x0 + tanh, [3 9 6] → [2 5 3] (arch07.yaml:5)
 	{
 		dy := m.bat.g[0][:n*30]
-		cols := m.bat.cols0[:n*360]
+		x := x[:n*162]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*30]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1002,7 +985,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 24, 15, dy[s*30:(s+1)*30], 15, cols[s*360:(s+1)*360], 15, gw, 24)
+			kernels.Im2col(&win0, x[s*162:(s+1)*162], cs)
+			kernels.Gemm(false, true, 2, 24, 15, dy[s*30:(s+1)*30], 15, cs, 15, gw, 24)
 		}
 	}
 }

@@ -1217,7 +1217,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 200 per sample
-	cols0  []float32    // layer 0 patches (im2col), 8×100 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×100, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 50 per sample
 	arg2   []int32      // layer 2 argmax, 50 per sample
@@ -1268,7 +1268,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*50)
 	m.bat.a4 = make([]float32, n*12)
 	m.bat.a6 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*800)
+	m.bat.cols0 = make([]float32, 800)
 	m.bat.dcols0 = make([]float32, 800)
 	m.bat.arg2 = make([]int32, n*50)
 	m.bat.g[0] = make([]float32, n*200)
@@ -1282,20 +1282,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*63]
 		y := m.bat.a0[:n*200]
-		cols := m.bat.cols0[:n*800]
 		w := m.params[0:16]
+		b := m.params[16:18]
 		for s := 0; s < n; s++ {
-			cs := cols[s*800 : (s+1)*800]
-			kernels.Im2col(&win0, x[s*63:(s+1)*63], cs)
-			ys := y[s*200 : (s+1)*200]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[16+oc]
-				row := ys[oc*100 : (oc+1)*100]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 100, 8, w, 8, cs, 100, ys, 100)
+			kernels.Conv(&win0, w, b, x[s*63:(s+1)*63], y[s*200:(s+1)*200])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1382,7 +1372,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→2 k4x2 s1 p2 + sigmoid, [1 9 7] → [2 10 10] (arch08.yaml:5)
 	{
 		dy := m.bat.g[1][:n*200]
-		cols := m.bat.cols0[:n*800]
+		x := x[:n*63]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*200]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1393,7 +1384,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:16]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 8, 100, dy[s*200:(s+1)*200], 100, cols[s*800:(s+1)*800], 100, gw, 8)
+			kernels.Im2col(&win0, x[s*63:(s+1)*63], cs)
+			kernels.Gemm(false, true, 2, 8, 100, dy[s*200:(s+1)*200], 100, cs, 100, gw, 8)
 		}
 	}
 }

@@ -881,10 +881,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 10 per sample
-	cols0  []float32    // layer 0 patches (im2col), 16×5 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 16×5, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 24 per sample
-	cols2  []float32    // layer 2 patches (im2col), 16×24 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 16×24, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 2 per sample
@@ -951,9 +951,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*6)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*80)
+	m.bat.cols0 = make([]float32, 80)
 	m.bat.dcols0 = make([]float32, 80)
-	m.bat.cols2 = make([]float32, n*384)
+	m.bat.cols2 = make([]float32, 384)
 	m.bat.dcols2 = make([]float32, 384)
 	m.bat.g[0] = make([]float32, n*24)
 	m.bat.g[1] = make([]float32, n*24)
@@ -966,20 +966,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*60]
 		y := m.bat.a0[:n*10]
-		cols := m.bat.cols0[:n*80]
 		w := m.params[0:32]
+		b := m.params[32:34]
 		for s := 0; s < n; s++ {
-			cs := cols[s*80 : (s+1)*80]
-			kernels.Im2col(&win0, x[s*60:(s+1)*60], cs)
-			ys := y[s*10 : (s+1)*10]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[32+oc]
-				row := ys[oc*5 : (oc+1)*5]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 5, 16, w, 16, cs, 5, ys, 5)
+			kernels.Conv(&win0, w, b, x[s*60:(s+1)*60], y[s*10:(s+1)*10])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -989,20 +979,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*10]
 		y := m.bat.a2[:n*24]
-		cols := m.bat.cols2[:n*384]
 		w := m.params[34:50]
+		b := m.params[50:51]
 		for s := 0; s < n; s++ {
-			cs := cols[s*384 : (s+1)*384]
-			kernels.Im2col(&win2, x[s*10:(s+1)*10], cs)
-			ys := y[s*24 : (s+1)*24]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[50+oc]
-				row := ys[oc*24 : (oc+1)*24]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 24, 16, w, 16, cs, 24, ys, 24)
+			kernels.Conv(&win2, w, b, x[s*10:(s+1)*10], y[s*24:(s+1)*24])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -1087,7 +1067,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 2→1 k4x2 s1 p2 replicate + tanh, [2 5 1] → [1 6 4] (arch09.yaml:7)
 	{
 		dy := m.bat.g[1][:n*24]
-		cols := m.bat.cols2[:n*384]
+		x := m.bat.a0[:n*10]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*24]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1098,7 +1079,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[34:50]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 16, 24, dy[s*24:(s+1)*24], 24, cols[s*384:(s+1)*384], 24, gw, 16)
+			kernels.Im2col(&win2, x[s*10:(s+1)*10], cs)
+			kernels.Gemm(false, true, 1, 16, 24, dy[s*24:(s+1)*24], 24, cs, 24, gw, 16)
 		}
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
@@ -1113,7 +1095,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 2→2 k2x4 s2 p2x0 + tanh, [2 6 5] → [2 5 1] (arch09.yaml:5)
 	{
 		dy := m.bat.g[0][:n*10]
-		cols := m.bat.cols0[:n*80]
+		x := x[:n*60]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*10]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1124,7 +1107,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:32]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 16, 5, dy[s*10:(s+1)*10], 5, cols[s*80:(s+1)*80], 5, gw, 16)
+			kernels.Im2col(&win0, x[s*60:(s+1)*60], cs)
+			kernels.Gemm(false, true, 2, 16, 5, dy[s*10:(s+1)*10], 5, cs, 5, gw, 16)
 		}
 	}
 }

@@ -497,11 +497,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 11 per sample
-	cols0  []float32    // layer 0 patches (im2col), 2×11 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×11, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 5 per sample
 	a3     []float32    // layer 3 output, 3 per sample
-	cols3  []float32    // layer 3 patches (im2col), 3×3 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 3×3, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a4     []float32    // layer 4 output, 1 per sample
 	arg4   []int32      // layer 4 argmax, 1 per sample
@@ -588,9 +588,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*1)
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a8 = make([]float32, n*5)
-	m.bat.cols0 = make([]float32, n*22)
+	m.bat.cols0 = make([]float32, 22)
 	m.bat.dcols0 = make([]float32, 22)
-	m.bat.cols3 = make([]float32, n*9)
+	m.bat.cols3 = make([]float32, 9)
 	m.bat.dcols3 = make([]float32, 9)
 	m.bat.arg4 = make([]int32, n*1)
 	m.bat.g[0] = make([]float32, n*11)
@@ -604,20 +604,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*10]
 		y := m.bat.a0[:n*11]
-		cols := m.bat.cols0[:n*22]
 		w := m.params[0:2]
+		b := m.params[2:3]
 		for s := 0; s < n; s++ {
-			cs := cols[s*22 : (s+1)*22]
-			kernels.Im2col(&win0, x[s*10:(s+1)*10], cs)
-			ys := y[s*11 : (s+1)*11]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[2+oc]
-				row := ys[oc*11 : (oc+1)*11]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 11, 2, w, 2, cs, 11, ys, 11)
+			kernels.Conv(&win0, w, b, x[s*10:(s+1)*10], y[s*11:(s+1)*11])
 		}
 		kernels.Relu(y)
 	}
@@ -633,20 +623,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*5]
 		y := m.bat.a3[:n*3]
-		cols := m.bat.cols3[:n*9]
 		w := m.params[3:6]
+		b := m.params[6:7]
 		for s := 0; s < n; s++ {
-			cs := cols[s*9 : (s+1)*9]
-			kernels.Im2col(&win3, x[s*5:(s+1)*5], cs)
-			ys := y[s*3 : (s+1)*3]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[6+oc]
-				row := ys[oc*3 : (oc+1)*3]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 3, 3, w, 3, cs, 3, ys, 3)
+			kernels.Conv(&win3, w, b, x[s*5:(s+1)*5], y[s*3:(s+1)*3])
 		}
 	}
 	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
@@ -734,14 +714,16 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv1d 1→1 k3 s2 p1, [1 5] → [1 3] (arch10.yaml:8)
 	{
 		dy := m.bat.g[0][:n*3]
-		cols := m.bat.cols3[:n*9]
+		x := m.bat.a2[:n*5]
+		cs := m.bat.cols3
 		gb := m.grads[6:7]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(1, 3, dy[s*3:(s+1)*3], 3, gb)
 		}
 		gw := m.grads[3:6]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 3, 3, dy[s*3:(s+1)*3], 3, cols[s*9:(s+1)*9], 3, gw, 3)
+			kernels.Im2col(&win3, x[s*5:(s+1)*5], cs)
+			kernels.Gemm(false, true, 1, 3, 3, dy[s*3:(s+1)*3], 3, cs, 3, gw, 3)
 		}
 		dx := m.bat.g[1][:n*5]
 		clear(dx)
@@ -765,7 +747,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
 	{
 		dy := m.bat.g[0][:n*11]
-		cols := m.bat.cols0[:n*22]
+		x := x[:n*10]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*11]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2:3]
@@ -774,7 +757,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 2, 11, dy[s*11:(s+1)*11], 11, cols[s*22:(s+1)*22], 11, gw, 2)
+			kernels.Im2col(&win0, x[s*10:(s+1)*10], cs)
+			kernels.Gemm(false, true, 1, 2, 11, dy[s*11:(s+1)*11], 11, cs, 11, gw, 2)
 		}
 	}
 }

@@ -1956,12 +1956,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 120 per sample
-	cols0  []float32    // layer 0 patches (im2col), 3×40 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×40, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 84 per sample
 	a3     []float32    // layer 3 output, 84 per sample
 	a4     []float32    // layer conv1 output, 60 per sample
-	cols4  []float32    // layer conv1 patches (im2col), 9×30 per sample
+	cols4  []float32    // layer conv1 patches (im2col) of one sample, 9×30, for the weight gradient
 	dcols4 []float32    // layer conv1 patch gradients of one sample
 	a6     []float32    // layer 6 output, 8 per sample
 	a7     []float32    // layer 7 output, 8 per sample
@@ -2048,9 +2048,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a9 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*120)
+	m.bat.cols0 = make([]float32, 120)
 	m.bat.dcols0 = make([]float32, 120)
-	m.bat.cols4 = make([]float32, n*270)
+	m.bat.cols4 = make([]float32, 270)
 	m.bat.dcols4 = make([]float32, 270)
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
@@ -2063,20 +2063,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*240]
 		y := m.bat.a0[:n*120]
-		cols := m.bat.cols0[:n*120]
 		w := m.params[0:9]
+		b := m.params[9:12]
 		for s := 0; s < n; s++ {
-			cs := cols[s*120 : (s+1)*120]
-			kernels.Im2col(&win0, x[s*240:(s+1)*240], cs)
-			ys := y[s*120 : (s+1)*120]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[9+oc]
-				row := ys[oc*40 : (oc+1)*40]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 40, 3, w, 3, cs, 40, ys, 40)
+			kernels.Conv(&win0, w, b, x[s*240:(s+1)*240], y[s*120:(s+1)*120])
 		}
 		kernels.Relu(y)
 	}
@@ -2100,20 +2090,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a3[:n*84]
 		y := m.bat.a4[:n*60]
-		cols := m.bat.cols4[:n*270]
 		w := m.params[12:30]
+		b := m.params[30:32]
 		for s := 0; s < n; s++ {
-			cs := cols[s*270 : (s+1)*270]
-			kernels.Im2col(&win4, x[s*84:(s+1)*84], cs)
-			ys := y[s*60 : (s+1)*60]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[30+oc]
-				row := ys[oc*30 : (oc+1)*30]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 30, 9, w, 9, cs, 30, ys, 30)
+			kernels.Conv(&win4, w, b, x[s*84:(s+1)*84], y[s*60:(s+1)*60])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -2211,7 +2191,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv2d 3→2 k1x3 s2x1 p1x2 + tanh, [3 7 4] → [2 5 6] (arch12.yaml:9)
 	{
 		dy := m.bat.g[0][:n*60]
-		cols := m.bat.cols4[:n*270]
+		x := m.bat.a3[:n*84]
+		cs := m.bat.cols4
 		y := m.bat.a4[:n*60]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -2222,7 +2203,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[12:30]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 9, 30, dy[s*60:(s+1)*60], 30, cols[s*270:(s+1)*270], 30, gw, 9)
+			kernels.Im2col(&win4, x[s*84:(s+1)*84], cs)
+			kernels.Gemm(false, true, 2, 9, 30, dy[s*60:(s+1)*60], 30, cs, 30, gw, 9)
 		}
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
@@ -2258,7 +2240,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 3→3 k1 s1x2 p0 + relu, [3 8 10] → [3 8 5] (arch12.yaml:5)
 	{
 		dy := m.bat.g[1][:n*120]
-		cols := m.bat.cols0[:n*120]
+		x := x[:n*240]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*120]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
@@ -2267,7 +2250,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 3, 40, dy[s*120:(s+1)*120], 40, cols[s*120:(s+1)*120], 40, gw, 3)
+			kernels.Im2col(&win0, x[s*240:(s+1)*240], cs)
+			kernels.Gemm(false, true, 3, 3, 40, dy[s*120:(s+1)*120], 40, cs, 40, gw, 3)
 		}
 	}
 }

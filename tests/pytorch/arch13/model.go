@@ -1326,10 +1326,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 72 per sample
-	cols0  []float32    // layer 0 patches (im2col), 2×72 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×72, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer conv1 output, 21 per sample
-	cols2  []float32    // layer conv1 patches (im2col), 16×21 per sample
+	cols2  []float32    // layer conv1 patches (im2col) of one sample, 16×21, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 11 per sample
@@ -1380,9 +1380,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*8)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a8 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, n*144)
+	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
-	m.bat.cols2 = make([]float32, n*336)
+	m.bat.cols2 = make([]float32, 336)
 	m.bat.dcols2 = make([]float32, 336)
 	m.bat.g[0] = make([]float32, n*72)
 	m.bat.g[1] = make([]float32, n*72)
@@ -1395,20 +1395,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*45]
 		y := m.bat.a0[:n*72]
-		cols := m.bat.cols0[:n*144]
 		w := m.params[0:2]
+		b := m.params[2:3]
 		for s := 0; s < n; s++ {
-			cs := cols[s*144 : (s+1)*144]
-			kernels.Im2col(&win0, x[s*45:(s+1)*45], cs)
-			ys := y[s*72 : (s+1)*72]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[2+oc]
-				row := ys[oc*72 : (oc+1)*72]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 72, 2, w, 2, cs, 72, ys, 72)
+			kernels.Conv(&win0, w, b, x[s*45:(s+1)*45], y[s*72:(s+1)*72])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1418,20 +1408,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*72]
 		y := m.bat.a2[:n*21]
-		cols := m.bat.cols2[:n*336]
 		w := m.params[3:19]
+		b := m.params[19:20]
 		for s := 0; s < n; s++ {
-			cs := cols[s*336 : (s+1)*336]
-			kernels.Im2col(&win2, x[s*72:(s+1)*72], cs)
-			ys := y[s*21 : (s+1)*21]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[19+oc]
-				row := ys[oc*21 : (oc+1)*21]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 21, 16, w, 16, cs, 21, ys, 21)
+			kernels.Conv(&win2, w, b, x[s*72:(s+1)*72], y[s*21:(s+1)*21])
 		}
 	}
 	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
@@ -1525,14 +1505,16 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
 	{
 		dy := m.bat.g[1][:n*21]
-		cols := m.bat.cols2[:n*336]
+		x := m.bat.a0[:n*72]
+		cs := m.bat.cols2
 		gb := m.grads[19:20]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(1, 21, dy[s*21:(s+1)*21], 21, gb)
 		}
 		gw := m.grads[3:19]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 16, 21, dy[s*21:(s+1)*21], 21, cols[s*336:(s+1)*336], 21, gw, 16)
+			kernels.Im2col(&win2, x[s*72:(s+1)*72], cs)
+			kernels.Gemm(false, true, 1, 16, 21, dy[s*21:(s+1)*21], 21, cs, 21, gw, 16)
 		}
 		dx := m.bat.g[0][:n*72]
 		clear(dx)
@@ -1547,7 +1529,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)
 	{
 		dy := m.bat.g[0][:n*72]
-		cols := m.bat.cols0[:n*144]
+		x := x[:n*45]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*72]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1558,7 +1541,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 2, 72, dy[s*72:(s+1)*72], 72, cols[s*144:(s+1)*144], 72, gw, 2)
+			kernels.Im2col(&win0, x[s*45:(s+1)*45], cs)
+			kernels.Gemm(false, true, 1, 2, 72, dy[s*72:(s+1)*72], 72, cs, 72, gw, 2)
 		}
 	}
 }

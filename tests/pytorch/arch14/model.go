@@ -913,7 +913,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 110 per sample
-	cols0  []float32    // layer 0 patches (im2col), 4×55 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 4×55, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 20 per sample
 	a4     []float32    // layer 4 output, 3 per sample
@@ -961,7 +961,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*110)
 	m.bat.a2 = make([]float32, n*20)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, n*220)
+	m.bat.cols0 = make([]float32, 220)
 	m.bat.dcols0 = make([]float32, 220)
 	m.bat.g[0] = make([]float32, n*110)
 	m.bat.g[1] = make([]float32, n*110)
@@ -974,20 +974,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*56]
 		y := m.bat.a0[:n*110]
-		cols := m.bat.cols0[:n*220]
 		w := m.params[0:8]
+		b := m.params[8:10]
 		for s := 0; s < n; s++ {
-			cs := cols[s*220 : (s+1)*220]
-			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
-			ys := y[s*110 : (s+1)*110]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[8+oc]
-				row := ys[oc*55 : (oc+1)*55]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 55, 4, w, 4, cs, 55, ys, 55)
+			kernels.Conv(&win0, w, b, x[s*56:(s+1)*56], y[s*110:(s+1)*110])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -1043,7 +1033,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→2 k2 s2x1 p2 replicate + tanh, [1 7 8] → [2 5 11] (arch14.yaml:5)
 	{
 		dy := m.bat.g[0][:n*110]
-		cols := m.bat.cols0[:n*220]
+		x := x[:n*56]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*110]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1054,7 +1045,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:8]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 4, 55, dy[s*110:(s+1)*110], 55, cols[s*220:(s+1)*220], 55, gw, 4)
+			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
+			kernels.Gemm(false, true, 2, 4, 55, dy[s*110:(s+1)*110], 55, cs, 55, gw, 4)
 		}
 	}
 }

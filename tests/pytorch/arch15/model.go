@@ -1209,11 +1209,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 44 per sample
-	cols0  []float32    // layer 0 patches (im2col), 6×44 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×44, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 10 per sample
 	a3     []float32    // layer conv1 output, 36 per sample
-	cols3  []float32    // layer conv1 patches (im2col), 2×12 per sample
+	cols3  []float32    // layer conv1 patches (im2col) of one sample, 2×12, for the weight gradient
 	dcols3 []float32    // layer conv1 patch gradients of one sample
 	a5     []float32    // layer 5 output, 9 per sample
 	a6     []float32    // layer 6 output, 9 per sample
@@ -1301,9 +1301,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*12)
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*264)
+	m.bat.cols0 = make([]float32, 264)
 	m.bat.dcols0 = make([]float32, 264)
-	m.bat.cols3 = make([]float32, n*24)
+	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
 	m.bat.g[0] = make([]float32, n*44)
 	m.bat.g[1] = make([]float32, n*44)
@@ -1316,14 +1316,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*72]
 		y := m.bat.a0[:n*44]
-		cols := m.bat.cols0[:n*264]
 		w := m.params[0:6]
 		for s := 0; s < n; s++ {
-			cs := cols[s*264 : (s+1)*264]
-			kernels.Im2col(&win0, x[s*72:(s+1)*72], cs)
-			ys := y[s*44 : (s+1)*44]
-			clear(ys)
-			kernels.Gemm(false, false, 1, 44, 6, w, 6, cs, 44, ys, 44)
+			kernels.Conv(&win0, w, nil, x[s*72:(s+1)*72], y[s*44:(s+1)*44])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1341,20 +1336,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*10]
 		y := m.bat.a3[:n*36]
-		cols := m.bat.cols3[:n*24]
 		w := m.params[6:12]
+		b := m.params[12:15]
 		for s := 0; s < n; s++ {
-			cs := cols[s*24 : (s+1)*24]
-			kernels.Im2col(&win3, x[s*10:(s+1)*10], cs)
-			ys := y[s*36 : (s+1)*36]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[12+oc]
-				row := ys[oc*12 : (oc+1)*12]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 12, 2, w, 2, cs, 12, ys, 12)
+			kernels.Conv(&win3, w, b, x[s*10:(s+1)*10], y[s*36:(s+1)*36])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -1488,7 +1473,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv1: conv2d 1→3 k1x2 s2x1 p1 replicate + tanh, [1 2 5] → [3 2 6] (arch15.yaml:8)
 	{
 		dy := m.bat.g[1][:n*36]
-		cols := m.bat.cols3[:n*24]
+		x := m.bat.a2[:n*10]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*36]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1499,7 +1485,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[6:12]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 2, 12, dy[s*36:(s+1)*36], 12, cols[s*24:(s+1)*24], 12, gw, 2)
+			kernels.Im2col(&win3, x[s*10:(s+1)*10], cs)
+			kernels.Gemm(false, true, 3, 2, 12, dy[s*36:(s+1)*36], 12, cs, 12, gw, 2)
 		}
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
@@ -1523,14 +1510,16 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→1 k3x2 s2x1 p0x2 replicate no bias + sigmoid, [1 9 8] → [1 4 11] (arch15.yaml:5)
 	{
 		dy := m.bat.g[1][:n*44]
-		cols := m.bat.cols0[:n*264]
+		x := x[:n*72]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*44]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
 		}
 		gw := m.grads[0:6]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 6, 44, dy[s*44:(s+1)*44], 44, cols[s*264:(s+1)*264], 44, gw, 6)
+			kernels.Im2col(&win0, x[s*72:(s+1)*72], cs)
+			kernels.Gemm(false, true, 1, 6, 44, dy[s*44:(s+1)*44], 44, cs, 44, gw, 6)
 		}
 	}
 }

@@ -965,10 +965,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 40 per sample
-	cols0  []float32    // layer conv0 patches (im2col), 24×20 per sample
+	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×20, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 12 per sample
-	cols2  []float32    // layer 2 patches (im2col), 8×12 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×12, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	a5     []float32    // layer 5 output, 5 per sample
 	g      [2][]float32 // gradients of activations, 40 per sample, used in turn
@@ -1015,9 +1015,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*40)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a5 = make([]float32, n*5)
-	m.bat.cols0 = make([]float32, n*480)
+	m.bat.cols0 = make([]float32, 480)
 	m.bat.dcols0 = make([]float32, 480)
-	m.bat.cols2 = make([]float32, n*96)
+	m.bat.cols2 = make([]float32, 96)
 	m.bat.dcols2 = make([]float32, 96)
 	m.bat.g[0] = make([]float32, n*40)
 	m.bat.g[1] = make([]float32, n*40)
@@ -1030,20 +1030,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*210]
 		y := m.bat.a0[:n*40]
-		cols := m.bat.cols0[:n*480]
 		w := m.params[0:48]
+		b := m.params[48:50]
 		for s := 0; s < n; s++ {
-			cs := cols[s*480 : (s+1)*480]
-			kernels.Im2col(&win0, x[s*210:(s+1)*210], cs)
-			ys := y[s*40 : (s+1)*40]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[48+oc]
-				row := ys[oc*20 : (oc+1)*20]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 20, 24, w, 24, cs, 20, ys, 20)
+			kernels.Conv(&win0, w, b, x[s*210:(s+1)*210], y[s*40:(s+1)*40])
 		}
 		kernels.Relu(y)
 	}
@@ -1051,20 +1041,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*40]
 		y := m.bat.a2[:n*12]
-		cols := m.bat.cols2[:n*96]
 		w := m.params[50:58]
+		b := m.params[58:59]
 		for s := 0; s < n; s++ {
-			cs := cols[s*96 : (s+1)*96]
-			kernels.Im2col(&win2, x[s*40:(s+1)*40], cs)
-			ys := y[s*12 : (s+1)*12]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[58+oc]
-				row := ys[oc*12 : (oc+1)*12]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 12, 8, w, 8, cs, 12, ys, 12)
+			kernels.Conv(&win2, w, b, x[s*40:(s+1)*40], y[s*12:(s+1)*12])
 		}
 		kernels.Relu(y)
 	}
@@ -1101,7 +1081,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
 	{
 		dy := m.bat.g[1][:n*12]
-		cols := m.bat.cols2[:n*96]
+		x := m.bat.a0[:n*40]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*12]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[58:59]
@@ -1110,7 +1091,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 8, 12, dy[s*12:(s+1)*12], 12, cols[s*96:(s+1)*96], 12, gw, 8)
+			kernels.Im2col(&win2, x[s*40:(s+1)*40], cs)
+			kernels.Gemm(false, true, 1, 8, 12, dy[s*12:(s+1)*12], 12, cs, 12, gw, 8)
 		}
 		dx := m.bat.g[0][:n*40]
 		clear(dx)
@@ -1125,7 +1107,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
 	{
 		dy := m.bat.g[0][:n*40]
-		cols := m.bat.cols0[:n*480]
+		x := x[:n*210]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*40]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[48:50]
@@ -1134,7 +1117,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 24, 20, dy[s*40:(s+1)*40], 20, cols[s*480:(s+1)*480], 20, gw, 24)
+			kernels.Im2col(&win0, x[s*210:(s+1)*210], cs)
+			kernels.Gemm(false, true, 2, 24, 20, dy[s*40:(s+1)*40], 20, cs, 20, gw, 24)
 		}
 	}
 }

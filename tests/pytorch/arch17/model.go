@@ -492,7 +492,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 36 per sample
-	cols0  []float32    // layer 0 patches (im2col), 12×12 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 12×12, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 6 per sample
 	a4     []float32    // layer fc0 output, 3 per sample
@@ -540,7 +540,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, n*144)
+	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
 	m.bat.g[0] = make([]float32, n*36)
 	m.bat.g[1] = make([]float32, n*36)
@@ -553,20 +553,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*50]
 		y := m.bat.a0[:n*36]
-		cols := m.bat.cols0[:n*144]
 		w := m.params[0:36]
+		b := m.params[36:39]
 		for s := 0; s < n; s++ {
-			cs := cols[s*144 : (s+1)*144]
-			kernels.Im2col(&win0, x[s*50:(s+1)*50], cs)
-			ys := y[s*36 : (s+1)*36]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[36+oc]
-				row := ys[oc*12 : (oc+1)*12]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 12, 12, w, 12, cs, 12, ys, 12)
+			kernels.Conv(&win0, w, b, x[s*50:(s+1)*50], y[s*36:(s+1)*36])
 		}
 		kernels.Relu(y)
 	}
@@ -614,7 +604,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→3 k3x4 s1x2 p0 + relu, [1 5 10] → [3 3 4] (arch17.yaml:5)
 	{
 		dy := m.bat.g[0][:n*36]
-		cols := m.bat.cols0[:n*144]
+		x := x[:n*50]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*36]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[36:39]
@@ -623,7 +614,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:36]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 12, 12, dy[s*36:(s+1)*36], 12, cols[s*144:(s+1)*144], 12, gw, 12)
+			kernels.Im2col(&win0, x[s*50:(s+1)*50], cs)
+			kernels.Gemm(false, true, 3, 12, 12, dy[s*36:(s+1)*36], 12, cs, 12, gw, 12)
 		}
 	}
 }

@@ -976,7 +976,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 56 per sample
-	cols0  []float32    // layer 0 patches (im2col), 6×28 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×28, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 6 per sample
 	arg2   []int32      // layer 2 argmax, 6 per sample
@@ -1027,7 +1027,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a3 = make([]float32, n*6)
 	m.bat.a5 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, n*168)
+	m.bat.cols0 = make([]float32, 168)
 	m.bat.dcols0 = make([]float32, 168)
 	m.bat.arg2 = make([]int32, n*6)
 	m.bat.g[0] = make([]float32, n*56)
@@ -1041,20 +1041,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*180]
 		y := m.bat.a0[:n*56]
-		cols := m.bat.cols0[:n*168]
 		w := m.params[0:12]
+		b := m.params[12:14]
 		for s := 0; s < n; s++ {
-			cs := cols[s*168 : (s+1)*168]
-			kernels.Im2col(&win0, x[s*180:(s+1)*180], cs)
-			ys := y[s*56 : (s+1)*56]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[12+oc]
-				row := ys[oc*28 : (oc+1)*28]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 28, 6, w, 6, cs, 28, ys, 28)
+			kernels.Conv(&win0, w, b, x[s*180:(s+1)*180], y[s*56:(s+1)*56])
 		}
 		kernels.Relu(y)
 	}
@@ -1130,7 +1120,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 3→2 k1x2 s2 p1x2 + relu, [3 6 10] → [2 4 7] (arch19.yaml:5)
 	{
 		dy := m.bat.g[1][:n*56]
-		cols := m.bat.cols0[:n*168]
+		x := x[:n*180]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*56]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[12:14]
@@ -1139,7 +1130,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:12]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 6, 28, dy[s*56:(s+1)*56], 28, cols[s*168:(s+1)*168], 28, gw, 6)
+			kernels.Im2col(&win0, x[s*180:(s+1)*180], cs)
+			kernels.Gemm(false, true, 2, 6, 28, dy[s*56:(s+1)*56], 28, cs, 28, gw, 6)
 		}
 	}
 }

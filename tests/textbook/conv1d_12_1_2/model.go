@@ -184,7 +184,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 6 per sample
-	cols0  []float32    // layer 0 patches (im2col), 3×6 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×6, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	g      [2][]float32 // gradients of activations, 6 per sample, used in turn
 }
@@ -212,7 +212,7 @@ func (m *Model) growBatch(n int) {
 	}
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, n*18)
+	m.bat.cols0 = make([]float32, 18)
 	m.bat.dcols0 = make([]float32, 18)
 	m.bat.g[0] = make([]float32, n*6)
 	m.bat.g[1] = make([]float32, n*6)
@@ -225,14 +225,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*8]
 		y := m.bat.a0[:n*6]
-		cols := m.bat.cols0[:n*18]
 		w := m.params[0:3]
 		for s := 0; s < n; s++ {
-			cs := cols[s*18 : (s+1)*18]
-			kernels.Im2col(&win0, x[s*8:(s+1)*8], cs)
-			ys := y[s*6 : (s+1)*6]
-			clear(ys)
-			kernels.Gemm(false, false, 1, 6, 3, w, 3, cs, 6, ys, 6)
+			kernels.Conv(&win0, w, nil, x[s*8:(s+1)*8], y[s*6:(s+1)*6])
 		}
 	}
 	// layer 1: flatten, [1 6] → [6] (conv1d_12_1_2.yaml:6): nothing to compute
@@ -246,10 +241,12 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv1d 1→1 k3 s1 p0 no bias, [1 8] → [1 6] (conv1d_12_1_2.yaml:5)
 	{
 		dy := m.bat.g[0][:n*6]
-		cols := m.bat.cols0[:n*18]
+		x := x[:n*8]
+		cs := m.bat.cols0
 		gw := m.grads[0:3]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 3, 6, dy[s*6:(s+1)*6], 6, cols[s*18:(s+1)*18], 6, gw, 3)
+			kernels.Im2col(&win0, x[s*8:(s+1)*8], cs)
+			kernels.Gemm(false, true, 1, 3, 6, dy[s*6:(s+1)*6], 6, cs, 6, gw, 3)
 		}
 	}
 }

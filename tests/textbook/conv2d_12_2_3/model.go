@@ -233,7 +233,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 9 per sample
-	cols0  []float32    // layer 0 patches (im2col), 9×9 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×9, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	g      [2][]float32 // gradients of activations, 9 per sample, used in turn
 }
@@ -261,7 +261,7 @@ func (m *Model) growBatch(n int) {
 	}
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*9)
-	m.bat.cols0 = make([]float32, n*81)
+	m.bat.cols0 = make([]float32, 81)
 	m.bat.dcols0 = make([]float32, 81)
 	m.bat.g[0] = make([]float32, n*9)
 	m.bat.g[1] = make([]float32, n*9)
@@ -274,14 +274,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*25]
 		y := m.bat.a0[:n*9]
-		cols := m.bat.cols0[:n*81]
 		w := m.params[0:9]
 		for s := 0; s < n; s++ {
-			cs := cols[s*81 : (s+1)*81]
-			kernels.Im2col(&win0, x[s*25:(s+1)*25], cs)
-			ys := y[s*9 : (s+1)*9]
-			clear(ys)
-			kernels.Gemm(false, false, 1, 9, 9, w, 9, cs, 9, ys, 9)
+			kernels.Conv(&win0, w, nil, x[s*25:(s+1)*25], y[s*9:(s+1)*9])
 		}
 	}
 	// layer 1: flatten, [1 3 3] → [9] (conv2d_12_2_3.yaml:6): nothing to compute
@@ -295,10 +290,12 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→1 k3 s1 p0 no bias, [1 5 5] → [1 3 3] (conv2d_12_2_3.yaml:5)
 	{
 		dy := m.bat.g[0][:n*9]
-		cols := m.bat.cols0[:n*81]
+		x := x[:n*25]
+		cs := m.bat.cols0
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 9, 9, dy[s*9:(s+1)*9], 9, cols[s*81:(s+1)*81], 9, gw, 9)
+			kernels.Im2col(&win0, x[s*25:(s+1)*25], cs)
+			kernels.Gemm(false, true, 1, 9, 9, dy[s*9:(s+1)*9], 9, cs, 9, gw, 9)
 		}
 	}
 }

@@ -625,10 +625,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 64 per sample
-	cols0  []float32    // layer 0 patches (im2col), 1×64 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 1×64, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 1 per sample
-	cols2  []float32    // layer 2 patches (im2col), 64×1 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 64×1, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	g      [2][]float32 // gradients of activations, 64 per sample, used in turn
 }
@@ -673,9 +673,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*64)
 	m.bat.a2 = make([]float32, n*1)
-	m.bat.cols0 = make([]float32, n*64)
+	m.bat.cols0 = make([]float32, 64)
 	m.bat.dcols0 = make([]float32, 64)
-	m.bat.cols2 = make([]float32, n*64)
+	m.bat.cols2 = make([]float32, 64)
 	m.bat.dcols2 = make([]float32, 64)
 	m.bat.g[0] = make([]float32, n*64)
 	m.bat.g[1] = make([]float32, n*64)
@@ -688,20 +688,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*64]
 		y := m.bat.a0[:n*64]
-		cols := m.bat.cols0[:n*64]
 		w := m.params[0:1]
+		b := m.params[1:2]
 		for s := 0; s < n; s++ {
-			cs := cols[s*64 : (s+1)*64]
-			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
-			ys := y[s*64 : (s+1)*64]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[1+oc]
-				row := ys[oc*64 : (oc+1)*64]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 64, 1, w, 1, cs, 64, ys, 64)
+			kernels.Conv(&win0, w, b, x[s*64:(s+1)*64], y[s*64:(s+1)*64])
 		}
 		kernels.Relu(y)
 	}
@@ -709,20 +699,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*64]
 		y := m.bat.a2[:n*1]
-		cols := m.bat.cols2[:n*64]
 		w := m.params[2:66]
+		b := m.params[66:67]
 		for s := 0; s < n; s++ {
-			cs := cols[s*64 : (s+1)*64]
-			kernels.Im2col(&win2, x[s*64:(s+1)*64], cs)
-			ys := y[s*1 : (s+1)*1]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[66+oc]
-				row := ys[oc*1 : (oc+1)*1]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 1, 64, w, 64, cs, 1, ys, 1)
+			kernels.Conv(&win2, w, b, x[s*64:(s+1)*64], y[s*1:(s+1)*1])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -739,7 +719,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 1→1 k8 s1 p0 + sigmoid, [1 8 8] → [1 1 1] (detect_12_2_8.yaml:7)
 	{
 		dy := m.bat.g[0][:n*1]
-		cols := m.bat.cols2[:n*64]
+		x := m.bat.a0[:n*64]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*1]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -750,7 +731,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[2:66]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 64, 1, dy[s*1:(s+1)*1], 1, cols[s*64:(s+1)*64], 1, gw, 64)
+			kernels.Im2col(&win2, x[s*64:(s+1)*64], cs)
+			kernels.Gemm(false, true, 1, 64, 1, dy[s*1:(s+1)*1], 1, cs, 1, gw, 64)
 		}
 		dx := m.bat.g[1][:n*64]
 		clear(dx)
@@ -765,7 +747,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→1 k1 s1 p0 + relu, [1 8 8] → [1 8 8] (detect_12_2_8.yaml:5)
 	{
 		dy := m.bat.g[1][:n*64]
-		cols := m.bat.cols0[:n*64]
+		x := x[:n*64]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*64]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[1:2]
@@ -774,7 +757,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:1]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 1, 64, dy[s*64:(s+1)*64], 64, cols[s*64:(s+1)*64], 64, gw, 1)
+			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
+			kernels.Gemm(false, true, 1, 1, 64, dy[s*64:(s+1)*64], 64, cs, 64, gw, 1)
 		}
 	}
 }

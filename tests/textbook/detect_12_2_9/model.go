@@ -448,10 +448,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 36 per sample
-	cols0  []float32    // layer 0 patches (im2col), 9×36 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×36, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 1 per sample
-	cols2  []float32    // layer 2 patches (im2col), 36×1 per sample
+	cols2  []float32    // layer 2 patches (im2col) of one sample, 36×1, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
 	g      [2][]float32 // gradients of activations, 36 per sample, used in turn
 }
@@ -496,9 +496,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*1)
-	m.bat.cols0 = make([]float32, n*324)
+	m.bat.cols0 = make([]float32, 324)
 	m.bat.dcols0 = make([]float32, 324)
-	m.bat.cols2 = make([]float32, n*36)
+	m.bat.cols2 = make([]float32, 36)
 	m.bat.dcols2 = make([]float32, 36)
 	m.bat.g[0] = make([]float32, n*36)
 	m.bat.g[1] = make([]float32, n*36)
@@ -511,20 +511,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*64]
 		y := m.bat.a0[:n*36]
-		cols := m.bat.cols0[:n*324]
 		w := m.params[0:9]
+		b := m.params[9:10]
 		for s := 0; s < n; s++ {
-			cs := cols[s*324 : (s+1)*324]
-			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
-			ys := y[s*36 : (s+1)*36]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[9+oc]
-				row := ys[oc*36 : (oc+1)*36]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 36, 9, w, 9, cs, 36, ys, 36)
+			kernels.Conv(&win0, w, b, x[s*64:(s+1)*64], y[s*36:(s+1)*36])
 		}
 		kernels.Relu(y)
 	}
@@ -532,20 +522,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a0[:n*36]
 		y := m.bat.a2[:n*1]
-		cols := m.bat.cols2[:n*36]
 		w := m.params[10:46]
+		b := m.params[46:47]
 		for s := 0; s < n; s++ {
-			cs := cols[s*36 : (s+1)*36]
-			kernels.Im2col(&win2, x[s*36:(s+1)*36], cs)
-			ys := y[s*1 : (s+1)*1]
-			for oc := 0; oc < 1; oc++ {
-				bv := m.params[46+oc]
-				row := ys[oc*1 : (oc+1)*1]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 1, 1, 36, w, 36, cs, 1, ys, 1)
+			kernels.Conv(&win2, w, b, x[s*36:(s+1)*36], y[s*1:(s+1)*1])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -562,7 +542,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 2: conv2d 1→1 k6 s1 p0 + sigmoid, [1 6 6] → [1 1 1] (detect_12_2_9.yaml:7)
 	{
 		dy := m.bat.g[0][:n*1]
-		cols := m.bat.cols2[:n*36]
+		x := m.bat.a0[:n*36]
+		cs := m.bat.cols2
 		y := m.bat.a2[:n*1]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -573,7 +554,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[10:46]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 36, 1, dy[s*1:(s+1)*1], 1, cols[s*36:(s+1)*36], 1, gw, 36)
+			kernels.Im2col(&win2, x[s*36:(s+1)*36], cs)
+			kernels.Gemm(false, true, 1, 36, 1, dy[s*1:(s+1)*1], 1, cs, 1, gw, 36)
 		}
 		dx := m.bat.g[1][:n*36]
 		clear(dx)
@@ -588,7 +570,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)
 	{
 		dy := m.bat.g[1][:n*36]
-		cols := m.bat.cols0[:n*324]
+		x := x[:n*64]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*36]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:10]
@@ -597,7 +580,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 1, 9, 36, dy[s*36:(s+1)*36], 36, cols[s*324:(s+1)*324], 36, gw, 9)
+			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
+			kernels.Gemm(false, true, 1, 9, 36, dy[s*36:(s+1)*36], 36, cs, 36, gw, 9)
 		}
 	}
 }

@@ -717,7 +717,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 48 per sample
-	cols0  []float32    // layer 0 patches (im2col), 9×16 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×16, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 12 per sample
 	arg2   []int32      // layer 2 argmax, 12 per sample
@@ -766,7 +766,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*48)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, n*144)
+	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
 	m.bat.arg2 = make([]int32, n*12)
 	m.bat.g[0] = make([]float32, n*48)
@@ -780,20 +780,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*36]
 		y := m.bat.a0[:n*48]
-		cols := m.bat.cols0[:n*144]
 		w := m.params[0:27]
+		b := m.params[27:30]
 		for s := 0; s < n; s++ {
-			cs := cols[s*144 : (s+1)*144]
-			kernels.Im2col(&win0, x[s*36:(s+1)*36], cs)
-			ys := y[s*48 : (s+1)*48]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[27+oc]
-				row := ys[oc*16 : (oc+1)*16]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 16, 9, w, 9, cs, 16, ys, 16)
+			kernels.Conv(&win0, w, b, x[s*36:(s+1)*36], y[s*48:(s+1)*48])
 		}
 		kernels.Relu(y)
 	}
@@ -849,7 +839,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 1→3 k3 s1 p0 + relu, [1 6 6] → [3 4 4] (tiny.yaml:5)
 	{
 		dy := m.bat.g[0][:n*48]
-		cols := m.bat.cols0[:n*144]
+		x := x[:n*36]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*48]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[27:30]
@@ -858,7 +849,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:27]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 9, 16, dy[s*48:(s+1)*48], 16, cols[s*144:(s+1)*144], 16, gw, 9)
+			kernels.Im2col(&win0, x[s*36:(s+1)*36], cs)
+			kernels.Gemm(false, true, 3, 9, 16, dy[s*48:(s+1)*48], 16, cs, 16, gw, 9)
 		}
 	}
 }

@@ -6608,12 +6608,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 120 per sample
-	cols0  []float32    // layer 0 patches (im2col), 18×40 per sample
+	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×40, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
 	a2     []float32    // layer 2 output, 84 per sample
 	arg2   []int32      // layer 2 argmax, 84 per sample
 	a3     []float32    // layer 3 output, 90 per sample
-	cols3  []float32    // layer 3 patches (im2col), 18×45 per sample
+	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×45, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
 	a5     []float32    // layer 5 output, 16 per sample
 	a6     []float32    // layer 6 output, 16 per sample
@@ -6699,10 +6699,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*16)
 	m.bat.a8 = make([]float32, n*7)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, n*720)
+	m.bat.cols0 = make([]float32, 720)
 	m.bat.dcols0 = make([]float32, 720)
 	m.bat.arg2 = make([]int32, n*84)
-	m.bat.cols3 = make([]float32, n*810)
+	m.bat.cols3 = make([]float32, 810)
 	m.bat.dcols3 = make([]float32, 810)
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
@@ -6715,20 +6715,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := x[:n*144]
 		y := m.bat.a0[:n*120]
-		cols := m.bat.cols0[:n*720]
 		w := m.params[0:54]
+		b := m.params[54:57]
 		for s := 0; s < n; s++ {
-			cs := cols[s*720 : (s+1)*720]
-			kernels.Im2col(&win0, x[s*144:(s+1)*144], cs)
-			ys := y[s*120 : (s+1)*120]
-			for oc := 0; oc < 3; oc++ {
-				bv := m.params[54+oc]
-				row := ys[oc*40 : (oc+1)*40]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 3, 40, 18, w, 18, cs, 40, ys, 40)
+			kernels.Conv(&win0, w, b, x[s*144:(s+1)*144], y[s*120:(s+1)*120])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -6747,20 +6737,10 @@ func (m *Model) forwardBatch(x []float32, n int) {
 	{
 		x := m.bat.a2[:n*84]
 		y := m.bat.a3[:n*90]
-		cols := m.bat.cols3[:n*810]
 		w := m.params[57:93]
+		b := m.params[93:95]
 		for s := 0; s < n; s++ {
-			cs := cols[s*810 : (s+1)*810]
-			kernels.Im2col(&win3, x[s*84:(s+1)*84], cs)
-			ys := y[s*90 : (s+1)*90]
-			for oc := 0; oc < 2; oc++ {
-				bv := m.params[93+oc]
-				row := ys[oc*45 : (oc+1)*45]
-				for i := range row {
-					row[i] = bv
-				}
-			}
-			kernels.Gemm(false, false, 2, 45, 18, w, 18, cs, 45, ys, 45)
+			kernels.Conv(&win3, w, b, x[s*84:(s+1)*84], y[s*90:(s+1)*90])
 		}
 		kernels.Relu(y)
 	}
@@ -6856,7 +6836,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 3: conv2d 3→2 k2x3 s1 p1x2 replicate + relu, [3 4 7] → [2 5 9] (net.yaml:9)
 	{
 		dy := m.bat.g[0][:n*90]
-		cols := m.bat.cols3[:n*810]
+		x := m.bat.a2[:n*84]
+		cs := m.bat.cols3
 		y := m.bat.a3[:n*90]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[93:95]
@@ -6865,7 +6846,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[57:93]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 2, 18, 45, dy[s*90:(s+1)*90], 45, cols[s*810:(s+1)*810], 45, gw, 18)
+			kernels.Im2col(&win3, x[s*84:(s+1)*84], cs)
+			kernels.Gemm(false, true, 2, 18, 45, dy[s*90:(s+1)*90], 45, cs, 45, gw, 18)
 		}
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
@@ -6890,7 +6872,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 0: conv2d 2→3 k3 s2x1 p1 + tanh, [2 9 8] → [3 5 8] (net.yaml:6)
 	{
 		dy := m.bat.g[0][:n*120]
-		cols := m.bat.cols0[:n*720]
+		x := x[:n*144]
+		cs := m.bat.cols0
 		y := m.bat.a0[:n*120]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -6901,7 +6884,8 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:54]
 		for s := 0; s < n; s++ {
-			kernels.Gemm(false, true, 3, 18, 40, dy[s*120:(s+1)*120], 40, cols[s*720:(s+1)*720], 40, gw, 18)
+			kernels.Im2col(&win0, x[s*144:(s+1)*144], cs)
+			kernels.Gemm(false, true, 3, 18, 40, dy[s*120:(s+1)*120], 40, cs, 40, gw, 18)
 		}
 	}
 }
