@@ -28,3 +28,5 @@ func adamKernel(_ ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
 	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols)
 }
+
+func dot8Kernel(_ ISA, k8 int, x, b []float32, ldb int, t *[8]float32) { goDot8(k8, x, b, ldb, t) }

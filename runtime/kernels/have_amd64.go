@@ -150,3 +150,15 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 		convRows2x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask)
 	}
 }
+
+// dot8Kernel runs a level's eight-row dot-product kernel over k8 terms (a
+// multiple of 8), with the extent of x and of the eight rows checked
+// before assembly reads them. AVX-512 machines run the AVX kernel.
+func dot8Kernel(level ISA, k8 int, x, b []float32, ldb int, t *[8]float32) {
+	if k8 == 0 || level == Generic {
+		goDot8(k8, x, b, ldb, t)
+		return
+	}
+	_, _ = x[k8-1], b[7*ldb+k8-1]
+	dotRows8y(k8, &x[0], &b[0], ldb, t)
+}

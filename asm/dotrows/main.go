@@ -1,0 +1,109 @@
+// Command dotrows writes runtime/kernels/dotrows_amd64.s and its Go stubs:
+// the kernel behind Gemm's dot-product path (kernels.DotRowsMax), which
+// multiplies one row x by eight rows of B read in place,
+//
+//	t[j] = 0 + x[0]·B[j][0] + x[1]·B[j][1] + …   (j < 8, k8 terms)
+//
+// every product rounded (VMULPS) and added (VADDPS) in increasing k, the
+// order in which Gemm sums one k-block, so the bits are Gemm's. The eight
+// sums sit in the lanes of one register; each step loads eight terms of
+// each of the eight rows and transposes them in registers (unpack, shuffle,
+// lane permute) into eight vectors of one k each.
+//
+//	go run ./dotrows -out ../runtime/kernels/dotrows_amd64.s -stubs ../runtime/kernels/dotrows_stub_amd64.go -pkg kernels
+package main
+
+import (
+	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func main() {
+	ConstraintExpr("!purego")
+	TEXT("dotRows8y", NOSPLIT, "func(k8 int, x *float32, b *float32, ldb int, t *[8]float32)")
+	Pragma("noescape")
+	Doc("dotRows8y needs AVX: t[j] = Σ_{p<k8} x[p]·b[j·ldb+p] for j < 8, in increasing p from zero; k8 is a multiple of 8.")
+	k := Load(Param("k8"), GP64())
+	x := Load(Param("x"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	SHLQ(U8(2), ldb) // elements to bytes
+	// Row j of the eight starts at b + j·ldb: b, b+ldb, b+2ldb, b+3ldb from
+	// b; the same from b4 = b + 4ldb.
+	l3 := GP64()
+	LEAQ(Mem{Base: ldb, Index: ldb, Scale: 2}, l3)
+	b4 := GP64()
+	LEAQ(Mem{Base: b, Index: ldb, Scale: 4}, b4)
+	acc := YMM()
+	VXORPS(acc, acc, acc)
+
+	Label("dotRows8y_loop")
+	TESTQ(k, k)
+	JZ(LabelRef("dotRows8y_done"))
+	rowAddr := func(j int) Mem {
+		base := b
+		if j >= 4 {
+			base = b4
+		}
+		switch j % 4 {
+		case 0:
+			return Mem{Base: base}
+		case 1:
+			return Mem{Base: base, Index: ldb, Scale: 1}
+		case 2:
+			return Mem{Base: base, Index: ldb, Scale: 2}
+		}
+		return Mem{Base: base, Index: l3, Scale: 1}
+	}
+	// Unpack pairs of rows: lo holds (a0 b0 a1 b1 | a4 b4 a5 b5), hi the rest.
+	var lo, hi [4]reg.VecVirtual
+	for i := 0; i < 4; i++ {
+		ra, rb := YMM(), YMM()
+		VMOVUPS(rowAddr(2*i), ra)
+		VMOVUPS(rowAddr(2*i+1), rb)
+		lo[i], hi[i] = YMM(), YMM()
+		VUNPCKLPS(rb, ra, lo[i])
+		VUNPCKHPS(rb, ra, hi[i])
+	}
+	// Shuffle: q[i] holds column i of rows 0–3 in its low 128 bits per lane
+	// half, for rows 0–3 (from lo/hi 0 and 1) and rows 4–7 (2 and 3).
+	var q [8]reg.VecVirtual // q[4h+c]: column c (and c+4) of rows 4h…4h+3
+	for h := 0; h < 2; h++ {
+		l0, l1, h0, h1 := lo[2*h], lo[2*h+1], hi[2*h], hi[2*h+1]
+		for c, src := range [][2]reg.VecVirtual{{l0, l1}, {l0, l1}, {h0, h1}, {h0, h1}} {
+			imm := U8(0x44)
+			if c%2 == 1 {
+				imm = U8(0xEE)
+			}
+			q[4*h+c] = YMM()
+			VSHUFPS(imm, src[1], src[0], q[4*h+c])
+		}
+	}
+	// Lane permute: column c of all eight rows from the low halves, column
+	// c+4 from the high halves; then the eight steps in order.
+	cols := make([]reg.VecVirtual, 8)
+	for c := 0; c < 4; c++ {
+		cols[c], cols[c+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), q[4+c], q[c], cols[c])
+		VPERM2F128(U8(0x31), q[4+c], q[c], cols[c+4])
+	}
+	for p := 0; p < 8; p++ {
+		xb := YMM()
+		VBROADCASTSS(Mem{Base: x, Disp: 4 * p}, xb)
+		VMULPS(cols[p], xb, xb)
+		VADDPS(xb, acc, acc)
+	}
+	ADDQ(U8(32), x)
+	ADDQ(U8(32), b)
+	ADDQ(U8(32), b4)
+	SUBQ(U8(8), k)
+	JMP(LabelRef("dotRows8y_loop"))
+
+	Label("dotRows8y_done")
+	t := Load(Param("t"), GP64())
+	VMOVUPS(acc, Mem{Base: t})
+	VZEROUPPER()
+	RET()
+	Generate()
+}
