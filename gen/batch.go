@@ -89,7 +89,8 @@ func (e *emitter) batchFields() []jen.Code {
 			q, pp := g.C*g.k[0]*g.k[1], g.OH*g.OW
 			fields = append(fields,
 				jen.Id(fmt.Sprintf("cols%d", p.l.Index)).Index().Float32().Commentf("layer %s patches (im2col) of one sample, %d×%d, for the weight gradient", p.l.Key, q, pp),
-				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample", p.l.Key))
+				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample", p.l.Key),
+				jen.Id(fmt.Sprintf("wt%d", p.l.Index)).Index().Float32().Commentf("layer %s weights as kernels.Conv's channel kernels read them (empty if they do not)", p.l.Key))
 		case *poolOp:
 			if o.max {
 				fields = append(fields, jen.Id(fmt.Sprintf("arg%d", p.l.Index)).Index().Int32().Commentf("layer %s argmax, %d per sample", p.l.Key, p.l.Out.Size()))
@@ -122,7 +123,9 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			qp := g.C * g.k[0] * g.k[1] * g.OH * g.OW
 			grow = append(grow,
 				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
-				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)))
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("wt%d", p.l.Index)).Op("=").Make(jen.Index().Float32(),
+					jen.Qual(KernelsPath, "ConvPackedLen").Call(jen.Op("&").Id(fmt.Sprintf("win%d", p.l.Index)), jen.Lit(o.out))))
 		case *poolOp:
 			if o.max {
 				grow = append(grow, jen.Id("m").Dot("bat").Dot(fmt.Sprintf("arg%d", p.l.Index)).Op("=").Make(jen.Index().Int32(), jen.Id("n").Op("*").Lit(p.l.Out.Size())))
@@ -378,7 +381,9 @@ func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
 		body = append(body, jen.Id("b").Op(":=").Id("m").Dot("params").Index(jen.Lit(b.Offset), jen.Lit(b.Offset+b.Size)))
 		bias = jen.Id("b")
 	}
-	body = append(body, perSample(jen.Qual(KernelsPath, "Conv").Call(win, jen.Id("w"), bias, sample("x", K), sample("y", O*P))))
+	// The weights are laid out for the kernels once per batch.
+	body = append(body, jen.Id("wt").Op(":=").Qual(KernelsPath, "PackConv").Call(win, jen.Id("w"), jen.Id("m").Dot("bat").Dot(fmt.Sprintf("wt%d", l.Index))),
+		perSample(jen.Qual(KernelsPath, "Conv").Call(win, jen.Id("w"), jen.Id("wt"), bias, sample("x", K), sample("y", O*P))))
 	if l.Act != "" {
 		body = append(body, batchActivate(c, l.Act))
 	}

@@ -12,8 +12,9 @@
 // then added (VADDPS), in increasing tap order from zero: the order in which
 // kernels.Gemm sums a k-block of W·Im2col(x), so a convolution computed here
 // has Gemm's bits. The vectors run along the output row; each tap's V input
-// vectors are loaded once and serve all R channels. No FMA, as in every
-// kernel here.
+// vectors are loaded once and serve all R channels. A second kind, for
+// layers of 16 channels or more, runs its vectors along the channels
+// instead (see channels). No FMA, as in every kernel here.
 //
 //	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
 package main
@@ -37,6 +38,7 @@ func main() {
 	for _, s := range Shapes {
 		kernel(s[0], s[1])
 	}
+	channels(6)
 	Generate()
 }
 
@@ -135,4 +137,67 @@ func epilogue(R, V int, acc [][]reg.VecVirtual, ys reg.Register, mask reg.VecVir
 			}
 		}
 	}
+}
+
+// channels emits the kernel for layers of many channels: 16 output channels
+// (two YMM vectors, from weights laid out tap-major, 16 per tap) by np
+// positions of one output row, each position's input broadcast per tap:
+//
+//	t[q][c] = 0 + Σ_p wt[p][c]·x[off[p] + pos[q]/4]
+//
+// in tap order, as Gemm sums a k-block; t is np×16, row-major.
+func channels(np int) {
+	name := fmt.Sprintf("convChans16x%dy", np)
+	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs AVX: t[q][c] = Σ_p wt[16p+c]·x[off[p]+pos[q]/4] for 16 channels c and %d positions q, over n taps in order (t is %d×16, row-major).", name, np, np))
+	n := Load(Param("n"), GP64())
+	wt := Load(Param("wt"), GP64())
+	off := Load(Param("off"), GP64())
+	x := Load(Param("x"), GP64())
+	pp := Load(Param("pos"), GP64())
+	pos := make([]reg.GPVirtual, np)
+	for q := range pos {
+		pos[q] = GP64()
+		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
+	}
+	acc := make([][2]reg.VecVirtual, np)
+	for q := range acc {
+		for h := range acc[q] {
+			acc[q][h] = YMM()
+			VXORPS(acc[q][h], acc[q][h], acc[q][h])
+		}
+	}
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	o := GP64()
+	MOVLQSX(Mem{Base: off}, o)
+	xp := GP64()
+	LEAQ(Mem{Base: x, Index: o, Scale: 4}, xp)
+	w0, w1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: wt}, w0)
+	VMOVUPS(Mem{Base: wt, Disp: 32}, w1)
+	for q := 0; q < np; q++ {
+		b := YMM()
+		VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
+		for h, w := range []reg.VecVirtual{w0, w1} {
+			p := YMM()
+			VMULPS(w, b, p)
+			VADDPS(p, acc[q][h], acc[q][h])
+		}
+	}
+	ADDQ(U8(64), wt)
+	ADDQ(U8(4), off)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	t := Load(Param("t"), GP64())
+	for q := 0; q < np; q++ {
+		for h := 0; h < 2; h++ {
+			VMOVUPS(acc[q][h], Mem{Base: t, Disp: 64*q + 32*h})
+		}
+	}
+	VZEROUPPER()
+	RET()
 }

@@ -215,11 +215,13 @@ type batchState struct {
 	a0     []float32    // layer conv1 output, 2352 per sample
 	cols0  []float32    // layer conv1 patches (im2col) of one sample, 75×784, for the weight gradient
 	dcols0 []float32    // layer conv1 patch gradients of one sample
+	wt0    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 588 per sample
 	arg2   []int32      // layer 2 argmax, 588 per sample
 	a3     []float32    // layer conv2 output, 1600 per sample
 	cols3  []float32    // layer conv2 patches (im2col) of one sample, 75×100, for the weight gradient
 	dcols3 []float32    // layer conv2 patch gradients of one sample
+	wt3    []float32    // layer conv2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 400 per sample
 	a7     []float32    // layer fc1 output, 120 per sample
 	a9     []float32    // layer fc2 output, 10 per sample
@@ -304,9 +306,11 @@ func (m *Model) growBatch(n int) {
 	m.bat.a9 = make([]float32, n*10)
 	m.bat.cols0 = make([]float32, 58800)
 	m.bat.dcols0 = make([]float32, 58800)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*588)
 	m.bat.cols3 = make([]float32, 7500)
 	m.bat.dcols3 = make([]float32, 7500)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.g[0] = make([]float32, n*2352)
 	m.bat.g[1] = make([]float32, n*2352)
 }
@@ -320,8 +324,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*2352]
 		w := m.params[0:225]
 		b := m.params[225:228]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
+			kernels.Conv(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
 		}
 		kernels.Relu(y)
 	}
@@ -340,8 +345,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*1600]
 		w := m.params[228:1428]
 		b := m.params[1428:1444]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
+			kernels.Conv(&win3, w, wt, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
 		}
 		kernels.Relu(y)
 	}

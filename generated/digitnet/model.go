@@ -221,11 +221,13 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 4704 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 25×784, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 1176 per sample
 	arg2   []int32      // layer 2 argmax, 1176 per sample
 	a3     []float32    // layer 3 output, 1600 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 150×100, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 400 per sample
 	arg5   []int32      // layer 5 argmax, 400 per sample
 	a7     []float32    // layer 7 output, 120 per sample
@@ -313,9 +315,11 @@ func (m *Model) growBatch(n int) {
 	m.bat.a11 = make([]float32, n*10)
 	m.bat.cols0 = make([]float32, 19600)
 	m.bat.dcols0 = make([]float32, 19600)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 6))
 	m.bat.arg2 = make([]int32, n*1176)
 	m.bat.cols3 = make([]float32, 15000)
 	m.bat.dcols3 = make([]float32, 15000)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.arg5 = make([]int32, n*400)
 	m.bat.g[0] = make([]float32, n*4704)
 	m.bat.g[1] = make([]float32, n*4704)
@@ -330,8 +334,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*4704]
 		w := m.params[0:150]
 		b := m.params[150:156]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
+			kernels.Conv(&win0, w, wt, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
 		}
 		kernels.Relu(y)
 	}
@@ -350,8 +355,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*1600]
 		w := m.params[156:2556]
 		b := m.params[2556:2572]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
+			kernels.Conv(&win3, w, wt, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
 		}
 		kernels.Relu(y)
 	}

@@ -215,14 +215,17 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 32768 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 27×1024, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 32768 per sample
 	cols2  []float32    // layer 2 patches (im2col) of one sample, 288×1024, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
+	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8192 per sample
 	arg4   []int32      // layer 4 argmax, 8192 per sample
 	a5     []float32    // layer 5 output, 16384 per sample
 	cols5  []float32    // layer 5 patches (im2col) of one sample, 288×256, for the weight gradient
 	dcols5 []float32    // layer 5 patch gradients of one sample
+	wt5    []float32    // layer 5 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a7     []float32    // layer 7 output, 4096 per sample
 	arg7   []int32      // layer 7 argmax, 4096 per sample
 	a9     []float32    // layer 9 output, 10 per sample
@@ -323,11 +326,14 @@ func (m *Model) growBatch(n int) {
 	m.bat.a9 = make([]float32, n*10)
 	m.bat.cols0 = make([]float32, 27648)
 	m.bat.dcols0 = make([]float32, 27648)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 32))
 	m.bat.cols2 = make([]float32, 294912)
 	m.bat.dcols2 = make([]float32, 294912)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 32))
 	m.bat.arg4 = make([]int32, n*8192)
 	m.bat.cols5 = make([]float32, 73728)
 	m.bat.dcols5 = make([]float32, 73728)
+	m.bat.wt5 = make([]float32, kernels.ConvPackedLen(&win5, 64))
 	m.bat.arg7 = make([]int32, n*4096)
 	m.bat.g[0] = make([]float32, n*32768)
 	m.bat.g[1] = make([]float32, n*32768)
@@ -342,8 +348,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*32768]
 		w := m.params[0:864]
 		b := m.params[864:896]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
+			kernels.Conv(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
 		}
 		kernels.Relu(y)
 	}
@@ -353,8 +360,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*32768]
 		w := m.params[896:10112]
 		b := m.params[10112:10144]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
+			kernels.Conv(&win2, w, wt, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
 		}
 		kernels.Relu(y)
 	}
@@ -373,8 +381,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a5[:n*16384]
 		w := m.params[10144:28576]
 		b := m.params[28576:28640]
+		wt := kernels.PackConv(&win5, w, m.bat.wt5)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win5, w, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
+			kernels.Conv(&win5, w, wt, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
 		}
 		kernels.Relu(y)
 	}

@@ -514,3 +514,89 @@ convRows2x4y_accumulate:
 convRows2x4y_end:
 	VZEROUPPER
 	RET
+
+// func convChans16x6y(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)
+// Requires: AVX
+TEXT ·convChans16x6y(SB), NOSPLIT, $0-48
+	MOVQ   n+0(FP), AX
+	MOVQ   wt+8(FP), CX
+	MOVQ   off+16(FP), DX
+	MOVQ   x+24(FP), BX
+	MOVQ   pos+32(FP), SI
+	MOVQ   (SI), DI
+	MOVQ   8(SI), R8
+	MOVQ   16(SI), R9
+	MOVQ   24(SI), R10
+	MOVQ   32(SI), R11
+	MOVQ   40(SI), SI
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+convChans16x6y_loop:
+	TESTQ        AX, AX
+	JZ           convChans16x6y_done
+	MOVLQSX      (DX), R12
+	LEAQ         (BX)(R12*4), R12
+	VMOVUPS      (CX), Y12
+	VMOVUPS      32(CX), Y13
+	VBROADCASTSS (R12)(DI*1), Y14
+	VMULPS       Y12, Y14, Y15
+	VADDPS       Y15, Y0, Y0
+	VMULPS       Y13, Y14, Y14
+	VADDPS       Y14, Y1, Y1
+	VBROADCASTSS (R12)(R8*1), Y14
+	VMULPS       Y12, Y14, Y15
+	VADDPS       Y15, Y2, Y2
+	VMULPS       Y13, Y14, Y14
+	VADDPS       Y14, Y3, Y3
+	VBROADCASTSS (R12)(R9*1), Y14
+	VMULPS       Y12, Y14, Y15
+	VADDPS       Y15, Y4, Y4
+	VMULPS       Y13, Y14, Y14
+	VADDPS       Y14, Y5, Y5
+	VBROADCASTSS (R12)(R10*1), Y14
+	VMULPS       Y12, Y14, Y15
+	VADDPS       Y15, Y6, Y6
+	VMULPS       Y13, Y14, Y14
+	VADDPS       Y14, Y7, Y7
+	VBROADCASTSS (R12)(R11*1), Y14
+	VMULPS       Y12, Y14, Y15
+	VADDPS       Y15, Y8, Y8
+	VMULPS       Y13, Y14, Y14
+	VADDPS       Y14, Y9, Y9
+	VBROADCASTSS (R12)(SI*1), Y14
+	VMULPS       Y12, Y14, Y12
+	VADDPS       Y12, Y10, Y10
+	VMULPS       Y13, Y14, Y12
+	VADDPS       Y12, Y11, Y11
+	ADDQ         $0x40, CX
+	ADDQ         $0x04, DX
+	DECQ         AX
+	JMP          convChans16x6y_loop
+
+convChans16x6y_done:
+	MOVQ    t+40(FP), AX
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	VMOVUPS Y2, 64(AX)
+	VMOVUPS Y3, 96(AX)
+	VMOVUPS Y4, 128(AX)
+	VMOVUPS Y5, 160(AX)
+	VMOVUPS Y6, 192(AX)
+	VMOVUPS Y7, 224(AX)
+	VMOVUPS Y8, 256(AX)
+	VMOVUPS Y9, 288(AX)
+	VMOVUPS Y10, 320(AX)
+	VMOVUPS Y11, 352(AX)
+	VZEROUPPER
+	RET

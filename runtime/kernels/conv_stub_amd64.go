@@ -23,3 +23,8 @@ func convRows3x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[
 //
 //go:noescape
 func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
+
+// convChans16x6y needs AVX: t[q][c] = Σ_p wt[16p+c]·x[off[p]+pos[q]/4] for 16 channels c and 6 positions q, over n taps in order (t is 6×16, row-major).
+//
+//go:noescape
+func convChans16x6y(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)

@@ -245,8 +245,19 @@ func TestConv(t *testing.T) {
 		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
 		{Window{C: 1, H: 1, W: 19, KH: 1, KW: 4, SH: 1, SW: 1, PW: 3, Replicate: true}, 13},
 		{Window{C: 4, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1}, 1},
+		// Vectors along the channels (the last four): a partial last block
+		// of 16, two k-blocks, replicated padding, rows that are not a
+		// multiple of six columns.
+		{Window{C: 32, H: 6, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 21},
+		{Window{C: 32, H: 6, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 30},
+		{Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{Window{C: 2, H: 8, W: 9, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1, Replicate: true}, 31},
+		{Window{C: 1, H: 1, W: 1, KH: 1, KW: 1, SH: 1, SW: 1}, 16},
 	} {
 		g := convWindow(c.g)
+		if got, want := convChannelsFor(&g, c.O), c.O == 30 || c.O == 31 || c.O == 16; got != want {
+			t.Fatalf("%+v O=%d: along the channels %v, want %v", g, c.O, got, want)
+		}
 		Q := g.Patch()
 		w, x := make([]float32, c.O*Q), make([]float32, g.C*g.H*g.W)
 		for i := range w {
@@ -268,7 +279,7 @@ func TestConv(t *testing.T) {
 				for i := range got {
 					got[i] = float32(math.NaN()) // Conv writes every output
 				}
-				Conv(&g, w, b, x, got)
+				Conv(&g, w, nil, b, x, got)
 				Level = saved
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
@@ -300,10 +311,11 @@ func BenchmarkConv(b *testing.B) {
 		bias, y := make([]float32, c.O), make([]float32, c.O*g.Positions())
 		cols := make([]float32, g.Patch()*g.Positions())
 		flops := float64(2 * c.O * g.Patch() * g.Positions())
+		packed := PackConv(&g, w, make([]float32, ConvPackedLen(&g, c.O)))
 		b.Run(c.name+"/direct", func(b *testing.B) {
 			start := time.Now()
 			for b.Loop() {
-				Conv(&g, w, bias, x, y)
+				Conv(&g, w, packed, bias, x, y)
 			}
 			report(b, flops, start, 0)
 		})

@@ -30,3 +30,7 @@ func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x [
 }
 
 func dot8Kernel(_ ISA, k8 int, x, b []float32, ldb int, t *[8]float32) { goDot8(k8, x, b, ldb, t) }
+
+func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
+	goConvChans(n, wt, off, x, pos, t)
+}

@@ -78,8 +78,12 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			{C: 32, H: 5, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, OH: 3, OW: 11},
 			{C: 2, H: 4, W: 41, KH: 1, KW: 2, SH: 1, SW: 1, PW: 1, OH: 4, OW: 42, Replicate: true},
 		} {
-			for _, O := range []int{1, 5, 7} {
-				Conv(&g, guarded(t, O*g.Patch()), guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
+			for _, O := range []int{1, 5, 7, 16, 21} {
+				w := guarded(t, O*g.Patch())
+				Conv(&g, w, nil, guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
+				if n := ConvPackedLen(&g, O); n > 0 {
+					Conv(&g, w, PackConv(&g, w, guarded(t, n)), guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
+				}
 			}
 		}
 		Level = saved

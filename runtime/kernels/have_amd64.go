@@ -162,3 +162,17 @@ func dot8Kernel(level ISA, k8 int, x, b []float32, ldb int, t *[8]float32) {
 	_, _ = x[k8-1], b[7*ldb+k8-1]
 	dotRows8y(k8, &x[0], &b[0], ldb, t)
 }
+
+// convChansKernel runs a level's 16-channel by 6-position convolution
+// kernel, with the extent of the weights, the taps, the input and the tile
+// checked before assembly reads them. AVX-512 machines run the AVX kernel.
+func convChansKernel(level ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
+	if level == Generic {
+		goConvChans(n, wt, off, x, pos, t)
+		return
+	}
+	_, _, _ = wt[16*n-1], off[n-1], t[6*16-1]
+	// The last tap's offset is the largest; the positions are at most 5.
+	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
+	convChans16x6y(n, &wt[0], &off[0], &x[0], pos, &t[0])
+}

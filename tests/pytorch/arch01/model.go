@@ -1097,10 +1097,12 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 28 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×28, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 3 per sample
 	a3     []float32    // layer 3 output, 16 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 6×4, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 4 per sample
 	arg5   []int32      // layer 5 argmax, 4 per sample
 	a6     []float32    // layer 6 output, 4 per sample
@@ -1190,8 +1192,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a12 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 504)
 	m.bat.dcols0 = make([]float32, 504)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 4))
 	m.bat.arg5 = make([]int32, n*4)
 	m.bat.g[0] = make([]float32, n*28)
 	m.bat.g[1] = make([]float32, n*28)
@@ -1206,8 +1210,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*28]
 		w := m.params[0:18]
 		b := m.params[18:19]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*189:(s+1)*189], y[s*28:(s+1)*28])
+			kernels.Conv(&win0, w, wt, b, x[s*189:(s+1)*189], y[s*28:(s+1)*28])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1227,8 +1232,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*16]
 		w := m.params[19:43]
 		b := m.params[43:47]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*3:(s+1)*3], y[s*16:(s+1)*16])
+			kernels.Conv(&win3, w, wt, b, x[s*3:(s+1)*3], y[s*16:(s+1)*16])
 		}
 		kernels.Relu(y)
 	}

@@ -525,9 +525,11 @@ type batchState struct {
 	a0     []float32    // layer conv0 output, 15 per sample
 	cols0  []float32    // layer conv0 patches (im2col) of one sample, 3×5, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
+	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 6 per sample
 	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×6, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
+	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 5 per sample
 	a6     []float32    // layer fc0 output, 2 per sample
 	a8     []float32    // layer 8 output, 6 per sample
@@ -595,8 +597,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*6)
 	m.bat.cols0 = make([]float32, 15)
 	m.bat.dcols0 = make([]float32, 15)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.cols2 = make([]float32, 36)
 	m.bat.dcols2 = make([]float32, 36)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*15)
 	m.bat.g[1] = make([]float32, n*15)
 }
@@ -610,8 +614,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*15]
 		w := m.params[0:9]
 		b := m.params[9:12]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*27:(s+1)*27], y[s*15:(s+1)*15])
+			kernels.Conv(&win0, w, wt, b, x[s*27:(s+1)*27], y[s*15:(s+1)*15])
 		}
 		kernels.Relu(y)
 	}
@@ -621,8 +626,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*6]
 		w := m.params[12:18]
 		b := m.params[18:19]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*15:(s+1)*15], y[s*6:(s+1)*6])
+			kernels.Conv(&win2, w, wt, b, x[s*15:(s+1)*15], y[s*6:(s+1)*6])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))

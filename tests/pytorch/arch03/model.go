@@ -724,9 +724,11 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 15 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×5, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 16 per sample
 	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×4, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
+	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 2 per sample
 	a8     []float32    // layer 8 output, 8 per sample
@@ -796,8 +798,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a10 = make([]float32, n*3)
 	m.bat.cols0 = make([]float32, 30)
 	m.bat.dcols0 = make([]float32, 30)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.cols2 = make([]float32, 24)
 	m.bat.dcols2 = make([]float32, 24)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 4))
 	m.bat.g[0] = make([]float32, n*16)
 	m.bat.g[1] = make([]float32, n*16)
 }
@@ -810,8 +814,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		x := x[:n*16]
 		y := m.bat.a0[:n*15]
 		w := m.params[0:18]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, nil, x[s*16:(s+1)*16], y[s*15:(s+1)*15])
+			kernels.Conv(&win0, w, wt, nil, x[s*16:(s+1)*16], y[s*15:(s+1)*15])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -823,8 +828,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*16]
 		w := m.params[18:42]
 		b := m.params[42:46]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*15:(s+1)*15], y[s*16:(s+1)*16])
+			kernels.Conv(&win2, w, wt, b, x[s*15:(s+1)*15], y[s*16:(s+1)*16])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))

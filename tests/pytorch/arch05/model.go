@@ -2317,11 +2317,13 @@ type batchState struct {
 	a0     []float32    // layer conv0 output, 180 per sample
 	cols0  []float32    // layer conv0 patches (im2col) of one sample, 6×45, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
+	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 32 per sample
 	arg2   []int32      // layer 2 argmax, 32 per sample
 	a3     []float32    // layer 3 output, 36 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 8×18, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 5 per sample
 	a8     []float32    // layer 8 output, 11 per sample
@@ -2408,9 +2410,11 @@ func (m *Model) growBatch(n int) {
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 270)
 	m.bat.dcols0 = make([]float32, 270)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 4))
 	m.bat.arg2 = make([]int32, n*32)
 	m.bat.cols3 = make([]float32, 144)
 	m.bat.dcols3 = make([]float32, 144)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*180)
 	m.bat.g[1] = make([]float32, n*180)
 }
@@ -2424,8 +2428,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*180]
 		w := m.params[0:24]
 		b := m.params[24:28]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*56:(s+1)*56], y[s*180:(s+1)*180])
+			kernels.Conv(&win0, w, wt, b, x[s*56:(s+1)*56], y[s*180:(s+1)*180])
 		}
 		kernels.Relu(y)
 	}
@@ -2444,8 +2449,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*36]
 		w := m.params[28:44]
 		b := m.params[44:46]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*32:(s+1)*32], y[s*36:(s+1)*36])
+			kernels.Conv(&win3, w, wt, b, x[s*32:(s+1)*32], y[s*36:(s+1)*36])
 		}
 	}
 	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)

@@ -1463,10 +1463,12 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 135 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×45, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 96 per sample
 	a3     []float32    // layer 3 output, 27 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×9, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a6     []float32    // layer 6 output, 11 per sample
 	a7     []float32    // layer fc1 output, 2 per sample
 	g      [2][]float32 // gradients of activations, 135 per sample, used in turn
@@ -1533,8 +1535,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*2)
 	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.cols3 = make([]float32, 162)
 	m.bat.dcols3 = make([]float32, 162)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*135)
 	m.bat.g[1] = make([]float32, n*135)
 }
@@ -1548,8 +1552,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*135]
 		w := m.params[0:24]
 		b := m.params[24:27]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*64:(s+1)*64], y[s*135:(s+1)*135])
+			kernels.Conv(&win0, w, wt, b, x[s*64:(s+1)*64], y[s*135:(s+1)*135])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1568,8 +1573,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		x := m.bat.a2[:n*96]
 		y := m.bat.a3[:n*27]
 		w := m.params[27:81]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, nil, x[s*96:(s+1)*96], y[s*27:(s+1)*27])
+			kernels.Conv(&win3, w, wt, nil, x[s*96:(s+1)*96], y[s*27:(s+1)*27])
 		}
 		kernels.Relu(y)
 	}

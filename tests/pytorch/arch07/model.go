@@ -827,9 +827,11 @@ type batchState struct {
 	a0     []float32    // layer conv0 output, 30 per sample
 	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×15, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
+	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 8 per sample
 	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×8, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
+	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer fc0 output, 6 per sample
 	g      [2][]float32 // gradients of activations, 30 per sample, used in turn
 }
@@ -877,8 +879,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*6)
 	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.cols2 = make([]float32, 64)
 	m.bat.dcols2 = make([]float32, 64)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*30)
 	m.bat.g[1] = make([]float32, n*30)
 }
@@ -892,8 +896,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*30]
 		w := m.params[0:48]
 		b := m.params[48:50]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*162:(s+1)*162], y[s*30:(s+1)*30])
+			kernels.Conv(&win0, w, wt, b, x[s*162:(s+1)*162], y[s*30:(s+1)*30])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -905,8 +910,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*8]
 		w := m.params[50:58]
 		b := m.params[58:59]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*30:(s+1)*30], y[s*8:(s+1)*8])
+			kernels.Conv(&win2, w, wt, b, x[s*30:(s+1)*30], y[s*8:(s+1)*8])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))

@@ -1219,6 +1219,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 200 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×100, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 50 per sample
 	arg2   []int32      // layer 2 argmax, 50 per sample
 	a4     []float32    // layer 4 output, 12 per sample
@@ -1270,6 +1271,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 800)
 	m.bat.dcols0 = make([]float32, 800)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*50)
 	m.bat.g[0] = make([]float32, n*200)
 	m.bat.g[1] = make([]float32, n*200)
@@ -1284,8 +1286,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*200]
 		w := m.params[0:16]
 		b := m.params[16:18]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*63:(s+1)*63], y[s*200:(s+1)*200])
+			kernels.Conv(&win0, w, wt, b, x[s*63:(s+1)*63], y[s*200:(s+1)*200])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))

@@ -883,9 +883,11 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 10 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 16×5, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 24 per sample
 	cols2  []float32    // layer 2 patches (im2col) of one sample, 16×24, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
+	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 2 per sample
 	a8     []float32    // layer 8 output, 4 per sample
@@ -953,8 +955,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 80)
 	m.bat.dcols0 = make([]float32, 80)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.cols2 = make([]float32, 384)
 	m.bat.dcols2 = make([]float32, 384)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*24)
 	m.bat.g[1] = make([]float32, n*24)
 }
@@ -968,8 +972,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*10]
 		w := m.params[0:32]
 		b := m.params[32:34]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*60:(s+1)*60], y[s*10:(s+1)*10])
+			kernels.Conv(&win0, w, wt, b, x[s*60:(s+1)*60], y[s*10:(s+1)*10])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -981,8 +986,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*24]
 		w := m.params[34:50]
 		b := m.params[50:51]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*10:(s+1)*10], y[s*24:(s+1)*24])
+			kernels.Conv(&win2, w, wt, b, x[s*10:(s+1)*10], y[s*24:(s+1)*24])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))

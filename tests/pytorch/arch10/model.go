@@ -499,10 +499,12 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 11 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×11, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 5 per sample
 	a3     []float32    // layer 3 output, 3 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 3×3, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 1 per sample
 	arg4   []int32      // layer 4 argmax, 1 per sample
 	a5     []float32    // layer 5 output, 1 per sample
@@ -590,8 +592,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*5)
 	m.bat.cols0 = make([]float32, 22)
 	m.bat.dcols0 = make([]float32, 22)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.cols3 = make([]float32, 9)
 	m.bat.dcols3 = make([]float32, 9)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 1))
 	m.bat.arg4 = make([]int32, n*1)
 	m.bat.g[0] = make([]float32, n*11)
 	m.bat.g[1] = make([]float32, n*11)
@@ -606,8 +610,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*11]
 		w := m.params[0:2]
 		b := m.params[2:3]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*10:(s+1)*10], y[s*11:(s+1)*11])
+			kernels.Conv(&win0, w, wt, b, x[s*10:(s+1)*10], y[s*11:(s+1)*11])
 		}
 		kernels.Relu(y)
 	}
@@ -625,8 +630,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*3]
 		w := m.params[3:6]
 		b := m.params[6:7]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*5:(s+1)*5], y[s*3:(s+1)*3])
+			kernels.Conv(&win3, w, wt, b, x[s*5:(s+1)*5], y[s*3:(s+1)*3])
 		}
 	}
 	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)

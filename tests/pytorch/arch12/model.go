@@ -1958,11 +1958,13 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 120 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×40, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 84 per sample
 	a3     []float32    // layer 3 output, 84 per sample
 	a4     []float32    // layer conv1 output, 60 per sample
 	cols4  []float32    // layer conv1 patches (im2col) of one sample, 9×30, for the weight gradient
 	dcols4 []float32    // layer conv1 patch gradients of one sample
+	wt4    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a6     []float32    // layer 6 output, 8 per sample
 	a7     []float32    // layer 7 output, 8 per sample
 	a9     []float32    // layer 9 output, 6 per sample
@@ -2050,8 +2052,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 120)
 	m.bat.dcols0 = make([]float32, 120)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.cols4 = make([]float32, 270)
 	m.bat.dcols4 = make([]float32, 270)
+	m.bat.wt4 = make([]float32, kernels.ConvPackedLen(&win4, 2))
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
 }
@@ -2065,8 +2069,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*120]
 		w := m.params[0:9]
 		b := m.params[9:12]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*240:(s+1)*240], y[s*120:(s+1)*120])
+			kernels.Conv(&win0, w, wt, b, x[s*240:(s+1)*240], y[s*120:(s+1)*120])
 		}
 		kernels.Relu(y)
 	}
@@ -2092,8 +2097,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a4[:n*60]
 		w := m.params[12:30]
 		b := m.params[30:32]
+		wt := kernels.PackConv(&win4, w, m.bat.wt4)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win4, w, b, x[s*84:(s+1)*84], y[s*60:(s+1)*60])
+			kernels.Conv(&win4, w, wt, b, x[s*84:(s+1)*84], y[s*60:(s+1)*60])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))

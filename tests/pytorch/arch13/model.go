@@ -1328,9 +1328,11 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 72 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×72, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 21 per sample
 	cols2  []float32    // layer conv1 patches (im2col) of one sample, 16×21, for the weight gradient
 	dcols2 []float32    // layer conv1 patch gradients of one sample
+	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 11 per sample
 	a8     []float32    // layer 8 output, 3 per sample
@@ -1382,8 +1384,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*3)
 	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.cols2 = make([]float32, 336)
 	m.bat.dcols2 = make([]float32, 336)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*72)
 	m.bat.g[1] = make([]float32, n*72)
 }
@@ -1397,8 +1401,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*72]
 		w := m.params[0:2]
 		b := m.params[2:3]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*45:(s+1)*45], y[s*72:(s+1)*72])
+			kernels.Conv(&win0, w, wt, b, x[s*45:(s+1)*45], y[s*72:(s+1)*72])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1410,8 +1415,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*21]
 		w := m.params[3:19]
 		b := m.params[19:20]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*72:(s+1)*72], y[s*21:(s+1)*21])
+			kernels.Conv(&win2, w, wt, b, x[s*72:(s+1)*72], y[s*21:(s+1)*21])
 		}
 	}
 	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute

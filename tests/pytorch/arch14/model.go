@@ -915,6 +915,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 110 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 4×55, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 20 per sample
 	a4     []float32    // layer 4 output, 3 per sample
 	g      [2][]float32 // gradients of activations, 110 per sample, used in turn
@@ -963,6 +964,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*3)
 	m.bat.cols0 = make([]float32, 220)
 	m.bat.dcols0 = make([]float32, 220)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.g[0] = make([]float32, n*110)
 	m.bat.g[1] = make([]float32, n*110)
 }
@@ -976,8 +978,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*110]
 		w := m.params[0:8]
 		b := m.params[8:10]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*56:(s+1)*56], y[s*110:(s+1)*110])
+			kernels.Conv(&win0, w, wt, b, x[s*56:(s+1)*56], y[s*110:(s+1)*110])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))

@@ -1211,10 +1211,12 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 44 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×44, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 10 per sample
 	a3     []float32    // layer conv1 output, 36 per sample
 	cols3  []float32    // layer conv1 patches (im2col) of one sample, 2×12, for the weight gradient
 	dcols3 []float32    // layer conv1 patch gradients of one sample
+	wt3    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 9 per sample
 	a6     []float32    // layer 6 output, 9 per sample
 	a8     []float32    // layer fc0 output, 12 per sample
@@ -1303,8 +1305,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a12 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 264)
 	m.bat.dcols0 = make([]float32, 264)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*44)
 	m.bat.g[1] = make([]float32, n*44)
 }
@@ -1317,8 +1321,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		x := x[:n*72]
 		y := m.bat.a0[:n*44]
 		w := m.params[0:6]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, nil, x[s*72:(s+1)*72], y[s*44:(s+1)*44])
+			kernels.Conv(&win0, w, wt, nil, x[s*72:(s+1)*72], y[s*44:(s+1)*44])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
@@ -1338,8 +1343,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*36]
 		w := m.params[6:12]
 		b := m.params[12:15]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*10:(s+1)*10], y[s*36:(s+1)*36])
+			kernels.Conv(&win3, w, wt, b, x[s*10:(s+1)*10], y[s*36:(s+1)*36])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))

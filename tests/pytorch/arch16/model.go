@@ -967,9 +967,11 @@ type batchState struct {
 	a0     []float32    // layer conv0 output, 40 per sample
 	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×20, for the weight gradient
 	dcols0 []float32    // layer conv0 patch gradients of one sample
+	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 12 per sample
 	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×12, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
+	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 5 per sample
 	g      [2][]float32 // gradients of activations, 40 per sample, used in turn
 }
@@ -1017,8 +1019,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*5)
 	m.bat.cols0 = make([]float32, 480)
 	m.bat.dcols0 = make([]float32, 480)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.cols2 = make([]float32, 96)
 	m.bat.dcols2 = make([]float32, 96)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*40)
 	m.bat.g[1] = make([]float32, n*40)
 }
@@ -1032,8 +1036,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*40]
 		w := m.params[0:48]
 		b := m.params[48:50]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*210:(s+1)*210], y[s*40:(s+1)*40])
+			kernels.Conv(&win0, w, wt, b, x[s*210:(s+1)*210], y[s*40:(s+1)*40])
 		}
 		kernels.Relu(y)
 	}
@@ -1043,8 +1048,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*12]
 		w := m.params[50:58]
 		b := m.params[58:59]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*40:(s+1)*40], y[s*12:(s+1)*12])
+			kernels.Conv(&win2, w, wt, b, x[s*40:(s+1)*40], y[s*12:(s+1)*12])
 		}
 		kernels.Relu(y)
 	}

@@ -494,6 +494,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 36 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 12×12, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 6 per sample
 	a4     []float32    // layer fc0 output, 3 per sample
 	g      [2][]float32 // gradients of activations, 36 per sample, used in turn
@@ -542,6 +543,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*3)
 	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.g[0] = make([]float32, n*36)
 	m.bat.g[1] = make([]float32, n*36)
 }
@@ -555,8 +557,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*36]
 		w := m.params[0:36]
 		b := m.params[36:39]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*50:(s+1)*50], y[s*36:(s+1)*36])
+			kernels.Conv(&win0, w, wt, b, x[s*50:(s+1)*50], y[s*36:(s+1)*36])
 		}
 		kernels.Relu(y)
 	}

@@ -978,6 +978,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 56 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×28, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 6 per sample
 	arg2   []int32      // layer 2 argmax, 6 per sample
 	a3     []float32    // layer 3 output, 6 per sample
@@ -1029,6 +1030,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*6)
 	m.bat.cols0 = make([]float32, 168)
 	m.bat.dcols0 = make([]float32, 168)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*6)
 	m.bat.g[0] = make([]float32, n*56)
 	m.bat.g[1] = make([]float32, n*56)
@@ -1043,8 +1045,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*56]
 		w := m.params[0:12]
 		b := m.params[12:14]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*180:(s+1)*180], y[s*56:(s+1)*56])
+			kernels.Conv(&win0, w, wt, b, x[s*180:(s+1)*180], y[s*56:(s+1)*56])
 		}
 		kernels.Relu(y)
 	}

@@ -186,6 +186,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 6 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×6, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 6 per sample, used in turn
 }
 
@@ -214,6 +215,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*6)
 	m.bat.cols0 = make([]float32, 18)
 	m.bat.dcols0 = make([]float32, 18)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.g[0] = make([]float32, n*6)
 	m.bat.g[1] = make([]float32, n*6)
 }
@@ -226,8 +228,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		x := x[:n*8]
 		y := m.bat.a0[:n*6]
 		w := m.params[0:3]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, nil, x[s*8:(s+1)*8], y[s*6:(s+1)*6])
+			kernels.Conv(&win0, w, wt, nil, x[s*8:(s+1)*8], y[s*6:(s+1)*6])
 		}
 	}
 	// layer 1: flatten, [1 6] → [6] (conv1d_12_1_2.yaml:6): nothing to compute

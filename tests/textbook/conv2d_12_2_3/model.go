@@ -235,6 +235,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 9 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×9, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 9 per sample, used in turn
 }
 
@@ -263,6 +264,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*9)
 	m.bat.cols0 = make([]float32, 81)
 	m.bat.dcols0 = make([]float32, 81)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.g[0] = make([]float32, n*9)
 	m.bat.g[1] = make([]float32, n*9)
 }
@@ -275,8 +277,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		x := x[:n*25]
 		y := m.bat.a0[:n*9]
 		w := m.params[0:9]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, nil, x[s*25:(s+1)*25], y[s*9:(s+1)*9])
+			kernels.Conv(&win0, w, wt, nil, x[s*25:(s+1)*25], y[s*9:(s+1)*9])
 		}
 	}
 	// layer 1: flatten, [1 3 3] → [9] (conv2d_12_2_3.yaml:6): nothing to compute

@@ -627,9 +627,11 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 64 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 1×64, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 1 per sample
 	cols2  []float32    // layer 2 patches (im2col) of one sample, 64×1, for the weight gradient
 	dcols2 []float32    // layer 2 patch gradients of one sample
+	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 64 per sample, used in turn
 }
 
@@ -675,8 +677,10 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*1)
 	m.bat.cols0 = make([]float32, 64)
 	m.bat.dcols0 = make([]float32, 64)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.cols2 = make([]float32, 64)
 	m.bat.dcols2 = make([]float32, 64)
+	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*64)
 	m.bat.g[1] = make([]float32, n*64)
 }
@@ -690,8 +694,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*64]
 		w := m.params[0:1]
 		b := m.params[1:2]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*64:(s+1)*64], y[s*64:(s+1)*64])
+			kernels.Conv(&win0, w, wt, b, x[s*64:(s+1)*64], y[s*64:(s+1)*64])
 		}
 		kernels.Relu(y)
 	}
@@ -701,8 +706,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a2[:n*1]
 		w := m.params[2:66]
 		b := m.params[66:67]
+		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, b, x[s*64:(s+1)*64], y[s*1:(s+1)*1])
+			kernels.Conv(&win2, w, wt, b, x[s*64:(s+1)*64], y[s*1:(s+1)*1])
 		}
 		for i := range y {
 			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))

@@ -719,6 +719,7 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 48 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×16, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 12 per sample
 	arg2   []int32      // layer 2 argmax, 12 per sample
 	a4     []float32    // layer 4 output, 3 per sample
@@ -768,6 +769,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*3)
 	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*12)
 	m.bat.g[0] = make([]float32, n*48)
 	m.bat.g[1] = make([]float32, n*48)
@@ -782,8 +784,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*48]
 		w := m.params[0:27]
 		b := m.params[27:30]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*36:(s+1)*36], y[s*48:(s+1)*48])
+			kernels.Conv(&win0, w, wt, b, x[s*36:(s+1)*36], y[s*48:(s+1)*48])
 		}
 		kernels.Relu(y)
 	}

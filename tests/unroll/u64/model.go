@@ -778,11 +778,13 @@ type batchState struct {
 	a0     []float32    // layer 0 output, 120 per sample
 	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×40, for the weight gradient
 	dcols0 []float32    // layer 0 patch gradients of one sample
+	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 84 per sample
 	arg2   []int32      // layer 2 argmax, 84 per sample
 	a3     []float32    // layer 3 output, 90 per sample
 	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×45, for the weight gradient
 	dcols3 []float32    // layer 3 patch gradients of one sample
+	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 16 per sample
 	a6     []float32    // layer 6 output, 16 per sample
 	a8     []float32    // layer 8 output, 7 per sample
@@ -869,9 +871,11 @@ func (m *Model) growBatch(n int) {
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.cols0 = make([]float32, 720)
 	m.bat.dcols0 = make([]float32, 720)
+	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*84)
 	m.bat.cols3 = make([]float32, 810)
 	m.bat.dcols3 = make([]float32, 810)
+	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
 }
@@ -885,8 +889,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a0[:n*120]
 		w := m.params[0:54]
 		b := m.params[54:57]
+		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, b, x[s*144:(s+1)*144], y[s*120:(s+1)*120])
+			kernels.Conv(&win0, w, wt, b, x[s*144:(s+1)*144], y[s*120:(s+1)*120])
 		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
@@ -907,8 +912,9 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		y := m.bat.a3[:n*90]
 		w := m.params[57:93]
 		b := m.params[93:95]
+		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, b, x[s*84:(s+1)*84], y[s*90:(s+1)*90])
+			kernels.Conv(&win3, w, wt, b, x[s*84:(s+1)*84], y[s*90:(s+1)*90])
 		}
 		kernels.Relu(y)
 	}
