@@ -56,6 +56,7 @@ generate:
 	cd asm && $(GO) run ./relu -out ../runtime/kernels/relu_amd64.s -stubs ../runtime/kernels/relu_stub_amd64.go -pkg kernels
 	cd asm && $(GO) run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
 	cd asm && $(GO) run ./dotrows -out ../runtime/kernels/dotrows_amd64.s -stubs ../runtime/kernels/dotrows_stub_amd64.go -pkg kernels
+	cd asm && $(GO) run ./pool -out ../runtime/kernels/pool_amd64.s -stubs ../runtime/kernels/pool_stub_amd64.go -pkg kernels
 
 # Fail if the committed generated code differs from a fresh generation.
 check-generated: generate

@@ -160,9 +160,16 @@ func maxPoolAny(g *Window, x, y []float32, arg []int32) {
 }
 
 // maxPool22 is MaxPool for the common 2×2 window of stride 2: the same
-// comparisons in the same order, without the general loops.
+// comparisons in the same order, without the general loops; a channel at
+// a time on the level's kernel, else in the loop here.
 func maxPool22(g *Window, x, y []float32, arg []int32) {
+	level := Level
 	for c := 0; c < g.C; c++ {
+		out := c * g.OH * g.OW
+		yc, ac := y[out:out+g.OH*g.OW], arg[out:out+g.OH*g.OW]
+		if maxPool22Kernel(level, g.OH, x[c*g.H*g.W:(c+1)*g.H*g.W], g.W, yc, ac, c*g.H*g.W) {
+			continue
+		}
 		for oy := 0; oy < g.OH; oy++ {
 			top := (c*g.H + 2*oy) * g.W
 			r0, r1 := x[top:top+g.W], x[top+g.W:top+2*g.W]

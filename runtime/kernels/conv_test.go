@@ -133,27 +133,62 @@ func TestIm2colMatchesDefinition(t *testing.T) {
 }
 
 // The 2×2 stride-2 fast path picks the same value and index as the general
-// loop, with ties (small integers) and NaNs in the input.
+// loop, at every level, with ties (small integers) and NaNs in the input,
+// rows of outputs shorter than, equal to and longer than one vector of
+// eight, and odd input widths and heights.
 func TestMaxPool22(t *testing.T) {
 	r := runtime.NewRNG(14)
-	g := Window{C: 3, H: 7, W: 9, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 4}
-	for trial := 0; trial < 200; trial++ {
-		x := make([]float32, g.C*g.H*g.W)
-		for i := range x {
-			x[i] = float32(r.Intn(5) - 2)
-			if r.Intn(10) == 0 {
-				x[i] = float32(math.NaN())
+	for _, g := range []Window{
+		{C: 3, H: 7, W: 9, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 4},
+		{C: 2, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2, OH: 8, OW: 8},
+		{C: 3, H: 28, W: 28, KH: 2, KW: 2, SH: 2, SW: 2, OH: 14, OW: 14},
+		{C: 1, H: 5, W: 35, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 17},
+	} {
+		for trial := 0; trial < 100; trial++ {
+			x := make([]float32, g.C*g.H*g.W)
+			for i := range x {
+				x[i] = float32(r.Intn(5) - 2)
+				if r.Intn(10) == 0 {
+					x[i] = float32(math.NaN())
+				}
+			}
+			y2, a2 := make([]float32, g.C*g.OH*g.OW), make([]int32, g.C*g.OH*g.OW)
+			maxPoolAny(&g, x, y2, a2)
+			for _, level := range levels() {
+				y1, a1 := make([]float32, len(y2)), make([]int32, len(y2))
+				saved := Level
+				Level = level
+				MaxPool(&g, x, y1, a1)
+				Level = saved
+				for i := range y1 {
+					if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) || a1[i] != a2[i] {
+						t.Fatalf("%s %+v output %d: fast path %v at %d, general %v at %d", level, g, i, y1[i], a1[i], y2[i], a2[i])
+					}
+				}
 			}
 		}
-		y1, y2 := make([]float32, g.C*g.OH*g.OW), make([]float32, g.C*g.OH*g.OW)
-		a1, a2 := make([]int32, len(y1)), make([]int32, len(y1))
-		MaxPool(&g, x, y1, a1)
-		maxPoolAny(&g, x, y2, a2)
-		for i := range y1 {
-			if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) || a1[i] != a2[i] {
-				t.Fatalf("output %d: fast path %v at %d, general %v at %d", i, y1[i], a1[i], y2[i], a2[i])
+	}
+}
+
+// BenchmarkMaxPool22: LeNet's first pool (6×28×28), on ReLU outputs of
+// random values (half of them zero), as the network feeds it.
+func BenchmarkMaxPool22(b *testing.B) {
+	g := Window{C: 6, H: 28, W: 28, KH: 2, KW: 2, SH: 2, SW: 2, OH: 14, OW: 14}
+	r := runtime.NewRNG(1)
+	x := make([]float32, g.C*g.H*g.W)
+	for i := range x {
+		x[i] = max(float32(2*r.Float64()-1), 0)
+	}
+	y, arg := make([]float32, g.C*g.OH*g.OW), make([]int32, g.C*g.OH*g.OW)
+	for _, level := range levels() {
+		b.Run(level.String(), func(b *testing.B) {
+			saved := Level
+			Level = level
+			defer func() { Level = saved }()
+			for b.Loop() {
+				MaxPool(&g, x, y, arg)
 			}
-		}
+		})
 	}
 }
 

@@ -34,3 +34,5 @@ func dot8Kernel(_ ISA, k8 int, x, b []float32, ldb int, t *[8]float32) { goDot8(
 func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
 	goConvChans(n, wt, off, x, pos, t)
 }
+
+func maxPool22Kernel(ISA, int, []float32, int, []float32, []int32, int) bool { return false }

@@ -71,6 +71,14 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			Relu(guarded(t, k))
 			ReluGrad(guarded(t, k), guarded(t, k))
 		}
+		for _, g := range []Window{
+			{C: 2, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2, OH: 8, OW: 8},
+			{C: 1, H: 5, W: 35, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 17},
+		} {
+			out := g.C * g.OH * g.OW
+			arg := unsafe.Slice((*int32)(unsafe.Pointer(&guarded(t, out)[0])), out)
+			MaxPool(&g, guarded(t, g.C*g.H*g.W), guarded(t, out), arg)
+		}
 		// Conv's row kernels read a padded copy, but its weights, input and
 		// output are the caller's.
 		for _, g := range []Window{

@@ -176,3 +176,25 @@ func convChansKernel(level ISA, n int, wt []float32, off []int32, x []float32, p
 	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
 	convChans16x6y(n, &wt[0], &off[0], &x[0], pos, &t[0])
 }
+
+// maxPool22Kernel pools one channel (x from the first input row, of width
+// w, at flat index top; rows output rows of len(y)/rows outputs) on the
+// level's kernel, with the extents checked before assembly touches them,
+// and reports whether it did: not at the generic level. AVX-512 machines
+// run the AVX2 kernel.
+func maxPool22Kernel(level ISA, rows int, x []float32, w int, y []float32, arg []int32, top int) bool {
+	if len(y) == 0 || level == Generic {
+		return false
+	}
+	n := len(y) / rows
+	// The last window reads row 2·rows−1 up to column 2n−1.
+	_, _ = x[(2*rows-1)*w+2*n-1], arg[len(y)-1]
+	idx := [8]int32{0, 2, 4, 6, 8, 10, 12, 14}
+	for i := range idx {
+		idx[i] += int32(top)
+	}
+	rem := n % 8
+	masks := [3][8]int32{convMasks[min(8, 2*rem)], convMasks[max(0, 2*rem-8)], convMasks[rem]}
+	maxPool22y(rows, n, &x[0], w, &y[0], &arg[0], &idx, &masks)
+	return true
+}
