@@ -88,8 +88,7 @@ func (e *emitter) batchFields() []jen.Code {
 			g := o.win.grid(p.l.In)
 			q, pp := g.C*g.k[0]*g.k[1], g.OH*g.OW
 			fields = append(fields,
-				jen.Id(fmt.Sprintf("cols%d", p.l.Index)).Index().Float32().Commentf("layer %s patches (im2col) of one sample, %d×%d, for the weight gradient", p.l.Key, q, pp),
-				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample", p.l.Key),
+				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample, %d×%d", p.l.Key, q, pp),
 				jen.Id(fmt.Sprintf("wt%d", p.l.Index)).Index().Float32().Commentf("layer %s weights as kernels.Conv's channel kernels read them (empty if they do not)", p.l.Key))
 		case *poolOp:
 			if o.max {
@@ -122,7 +121,6 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			g := o.win.grid(p.l.In)
 			qp := g.C * g.k[0] * g.k[1] * g.OH * g.OW
 			grow = append(grow,
-				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
 				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
 				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("wt%d", p.l.Index)).Op("=").Make(jen.Index().Float32(),
 					jen.Qual(KernelsPath, "ConvPackedLen").Call(jen.Op("&").Id(fmt.Sprintf("win%d", p.l.Index)), jen.Lit(o.out))))
@@ -390,7 +388,7 @@ func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
 	return jen.Comment(e.header(l)).Line().Block(body...)
 }
 
-// convBackward: per sample, cols = im2col(x), gW += dY·colsᵀ and, when needed,
+// convBackward: per sample, gW += dY·im2col(x)ᵀ (kernels.ConvWeightGrad) and, when needed,
 // dx = col2im(Wᵀ·dY).
 func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Code) jen.Code {
 	l := p.l
@@ -401,7 +399,6 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 	body := []jen.Code{
 		jen.Id("dy").Op(":=").Add(gy),
 		jen.Id("x").Op(":=").Add(e.bufSlice(p.in, K)),
-		jen.Id("cs").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("cols%d", l.Index)),
 	}
 	if l.Act != "" {
 		body = append(body, jen.Id("y").Op(":=").Add(e.bufSlice(p.out, O*P)), e.batchActivationGrad(c, l.Act))
@@ -413,10 +410,7 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 			perSample(jen.Qual(KernelsPath, "RowSums").Call(jen.Lit(O), jen.Lit(P), sample("dy", O*P), jen.Lit(P), jen.Id("gb"))))
 	}
 	body = append(body, jen.Id("gw").Op(":=").Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
-		perSample(
-			jen.Qual(KernelsPath, "Im2col").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("x", K), jen.Id("cs")),
-			jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Lit(O), jen.Lit(Q), jen.Lit(P),
-				sample("dy", O*P), jen.Lit(P), jen.Id("cs"), jen.Lit(P), jen.Id("gw"), jen.Lit(Q))))
+		perSample(jen.Qual(KernelsPath, "ConvWeightGrad").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("dy", O*P), sample("x", K), jen.Id("gw"))))
 	if p.needDX {
 		body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
 			jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),

@@ -213,14 +213,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv1 output, 2352 per sample
-	cols0  []float32    // layer conv1 patches (im2col) of one sample, 75×784, for the weight gradient
-	dcols0 []float32    // layer conv1 patch gradients of one sample
+	dcols0 []float32    // layer conv1 patch gradients of one sample, 75×784
 	wt0    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 588 per sample
 	arg2   []int32      // layer 2 argmax, 588 per sample
 	a3     []float32    // layer conv2 output, 1600 per sample
-	cols3  []float32    // layer conv2 patches (im2col) of one sample, 75×100, for the weight gradient
-	dcols3 []float32    // layer conv2 patch gradients of one sample
+	dcols3 []float32    // layer conv2 patch gradients of one sample, 75×100
 	wt3    []float32    // layer conv2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 400 per sample
 	a7     []float32    // layer fc1 output, 120 per sample
@@ -304,11 +302,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*400)
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, 58800)
 	m.bat.dcols0 = make([]float32, 58800)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*588)
-	m.bat.cols3 = make([]float32, 7500)
 	m.bat.dcols3 = make([]float32, 7500)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.g[0] = make([]float32, n*2352)
@@ -427,7 +423,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*1600]
 		x := m.bat.a2[:n*588]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*1600]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[1428:1444]
@@ -436,8 +431,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[228:1428]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*588:(s+1)*588], cs)
-			kernels.Gemm(false, true, 16, 75, 100, dy[s*1600:(s+1)*1600], 100, cs, 100, gw, 75)
+			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*588:(s+1)*588], gw)
 		}
 		dx := m.bat.g[0][:n*588]
 		clear(dx)
@@ -463,7 +457,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*2352]
 		x := x[:n*3072]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*2352]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[225:228]
@@ -472,8 +465,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:225]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
-			kernels.Gemm(false, true, 3, 75, 784, dy[s*2352:(s+1)*2352], 784, cs, 784, gw, 75)
+			kernels.ConvWeightGrad(&win0, dy[s*2352:(s+1)*2352], x[s*3072:(s+1)*3072], gw)
 		}
 	}
 }

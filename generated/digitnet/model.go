@@ -219,14 +219,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 4704 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 25×784, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 25×784
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 1176 per sample
 	arg2   []int32      // layer 2 argmax, 1176 per sample
 	a3     []float32    // layer 3 output, 1600 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 150×100, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 150×100
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 400 per sample
 	arg5   []int32      // layer 5 argmax, 400 per sample
@@ -313,11 +311,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*84)
 	m.bat.a11 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, 19600)
 	m.bat.dcols0 = make([]float32, 19600)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 6))
 	m.bat.arg2 = make([]int32, n*1176)
-	m.bat.cols3 = make([]float32, 15000)
 	m.bat.dcols3 = make([]float32, 15000)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.arg5 = make([]int32, n*400)
@@ -464,7 +460,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*1600]
 		x := m.bat.a2[:n*1176]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*1600]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2556:2572]
@@ -473,8 +468,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[156:2556]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*1176:(s+1)*1176], cs)
-			kernels.Gemm(false, true, 16, 150, 100, dy[s*1600:(s+1)*1600], 100, cs, 100, gw, 150)
+			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*1176:(s+1)*1176], gw)
 		}
 		dx := m.bat.g[1][:n*1176]
 		clear(dx)
@@ -500,7 +494,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*4704]
 		x := x[:n*784]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*4704]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[150:156]
@@ -509,8 +502,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:150]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*784:(s+1)*784], cs)
-			kernels.Gemm(false, true, 6, 25, 784, dy[s*4704:(s+1)*4704], 784, cs, 784, gw, 25)
+			kernels.ConvWeightGrad(&win0, dy[s*4704:(s+1)*4704], x[s*784:(s+1)*784], gw)
 		}
 	}
 }

@@ -213,18 +213,15 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 32768 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 27×1024, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 27×1024
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 32768 per sample
-	cols2  []float32    // layer 2 patches (im2col) of one sample, 288×1024, for the weight gradient
-	dcols2 []float32    // layer 2 patch gradients of one sample
+	dcols2 []float32    // layer 2 patch gradients of one sample, 288×1024
 	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8192 per sample
 	arg4   []int32      // layer 4 argmax, 8192 per sample
 	a5     []float32    // layer 5 output, 16384 per sample
-	cols5  []float32    // layer 5 patches (im2col) of one sample, 288×256, for the weight gradient
-	dcols5 []float32    // layer 5 patch gradients of one sample
+	dcols5 []float32    // layer 5 patch gradients of one sample, 288×256
 	wt5    []float32    // layer 5 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a7     []float32    // layer 7 output, 4096 per sample
 	arg7   []int32      // layer 7 argmax, 4096 per sample
@@ -324,14 +321,11 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*16384)
 	m.bat.a7 = make([]float32, n*4096)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.cols0 = make([]float32, 27648)
 	m.bat.dcols0 = make([]float32, 27648)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 32))
-	m.bat.cols2 = make([]float32, 294912)
 	m.bat.dcols2 = make([]float32, 294912)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 32))
 	m.bat.arg4 = make([]int32, n*8192)
-	m.bat.cols5 = make([]float32, 73728)
 	m.bat.dcols5 = make([]float32, 73728)
 	m.bat.wt5 = make([]float32, kernels.ConvPackedLen(&win5, 64))
 	m.bat.arg7 = make([]int32, n*4096)
@@ -440,7 +434,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*16384]
 		x := m.bat.a4[:n*8192]
-		cs := m.bat.cols5
 		y := m.bat.a5[:n*16384]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[28576:28640]
@@ -449,8 +442,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[10144:28576]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win5, x[s*8192:(s+1)*8192], cs)
-			kernels.Gemm(false, true, 64, 288, 256, dy[s*16384:(s+1)*16384], 256, cs, 256, gw, 288)
+			kernels.ConvWeightGrad(&win5, dy[s*16384:(s+1)*16384], x[s*8192:(s+1)*8192], gw)
 		}
 		dx := m.bat.g[1][:n*8192]
 		clear(dx)
@@ -476,7 +468,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*32768]
 		x := m.bat.a0[:n*32768]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*32768]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[10112:10144]
@@ -485,8 +476,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[896:10112]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*32768:(s+1)*32768], cs)
-			kernels.Gemm(false, true, 32, 288, 1024, dy[s*32768:(s+1)*32768], 1024, cs, 1024, gw, 288)
+			kernels.ConvWeightGrad(&win2, dy[s*32768:(s+1)*32768], x[s*32768:(s+1)*32768], gw)
 		}
 		dx := m.bat.g[1][:n*32768]
 		clear(dx)
@@ -502,7 +492,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*32768]
 		x := x[:n*3072]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*32768]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[864:896]
@@ -511,8 +500,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:864]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*3072:(s+1)*3072], cs)
-			kernels.Gemm(false, true, 32, 27, 1024, dy[s*32768:(s+1)*32768], 1024, cs, 1024, gw, 27)
+			kernels.ConvWeightGrad(&win0, dy[s*32768:(s+1)*32768], x[s*3072:(s+1)*3072], gw)
 		}
 	}
 }

@@ -364,3 +364,81 @@ func BenchmarkConv(b *testing.B) {
 		})
 	}
 }
+
+// ConvWeightGrad gives the bits of Im2col followed by Gemm(dY, colsᵀ)
+// added to the gradient, at every level: channel counts below, at and
+// above 16, more positions than one k-block, strides, both paddings.
+func TestConvWeightGrad(t *testing.T) {
+	r := runtime.NewRNG(6)
+	for _, c := range []struct {
+		g Window
+		O int
+	}{
+		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6}, // 784 positions
+		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{Window{C: 5, H: 9, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 33},
+		{Window{C: 2, H: 6, W: 40, KH: 2, KW: 3, SH: 1, SW: 3, PW: 1, Replicate: true}, 7},
+		{Window{C: 1, H: 1, W: 1, KH: 1, KW: 1, SH: 1, SW: 1}, 1},
+	} {
+		g := convWindow(c.g)
+		Q, P := g.Patch(), g.Positions()
+		dy, x, gw := make([]float32, c.O*P), make([]float32, g.C*g.H*g.W), make([]float32, c.O*Q)
+		for _, s := range [][]float32{dy, x, gw} {
+			for i := range s {
+				s[i] = float32(2*r.Float64() - 1)
+			}
+		}
+		cols := make([]float32, Q*P)
+		Im2col(&g, x, cols)
+		for _, level := range levels() {
+			saved := Level
+			Level = level
+			want := append([]float32(nil), gw...)
+			Gemm(false, true, c.O, Q, P, dy, P, cols, P, want, Q)
+			got := append([]float32(nil), gw...)
+			ConvWeightGrad(&g, dy, x, got)
+			Level = saved
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v O=%d: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkConvWeightGrad: the direct weight gradient against Im2col and
+// Gemm on the example networks' convolutions, one sample.
+func BenchmarkConvWeightGrad(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		g    Window
+		O    int
+	}{
+		{"lenet1-1x28x28-6k5p2", Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},
+		{"lenet2-6x14x14-16k5", Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{"convnet1-3x32x32-3k5", Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
+		{"vggish2-32x32x32-32k3p1", Window{C: 32, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32},
+	} {
+		g := convWindow(c.g)
+		Q, P := g.Patch(), g.Positions()
+		dy, x, gw := make([]float32, c.O*P), make([]float32, g.C*g.H*g.W), make([]float32, c.O*Q)
+		cols := make([]float32, Q*P)
+		flops := float64(2 * c.O * Q * P)
+		b.Run(c.name+"/direct", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				ConvWeightGrad(&g, dy, x, gw)
+			}
+			report(b, flops, start, 0)
+		})
+		b.Run(c.name+"/im2col", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				Im2col(&g, x, cols)
+				Gemm(false, true, c.O, Q, P, dy, P, cols, P, gw, Q)
+			}
+			report(b, flops, start, 0)
+		})
+	}
+}

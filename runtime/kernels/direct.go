@@ -299,3 +299,75 @@ var convMasks = func() (m [9][8]int32) {
 	}
 	return m
 }()
+
+// ConvWeightGrad adds one sample's convolution weight gradient to gw
+// (O×Patch(), PyTorch's layout): gw += dY·Im2col(x)ᵀ, with dy the O×Positions()
+// output gradient. The result has exactly the bits of
+// Gemm(false, true, O, Patch(), Positions(), dy, …, Im2col(x), …, gw, …): each
+// element is gw plus, block after block of KC positions, the sum from zero of
+// the rounded products in increasing position.
+//
+// It runs without an im2col matrix on Conv's channel kernel with the roles
+// of taps and positions exchanged: 16 channels of dY, laid out
+// position-major, against six taps of the padded input, summed over the
+// positions in registers.
+func ConvWeightGrad(g *Window, dy, x, gw []float32) {
+	Q, P := g.Patch(), g.Positions()
+	O := len(dy) / P
+	if O == 0 {
+		return
+	}
+	dy, gw, x = dy[:O*P], gw[:O*Q], x[:g.C*g.H*g.W]
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	hp, wp := g.H+2*g.PH, g.W+2*g.PW
+	sc.pad = grow(sc.pad, g.C*hp*wp)
+	xp := sc.pad
+	padInput(g, x, xp, hp, wp)
+	if cap(sc.off) < P {
+		sc.off = make([]int32, P)
+	}
+	posOff := sc.off[:P]
+	for oh := 0; oh < g.OH; oh++ {
+		for ow := 0; ow < g.OW; ow++ {
+			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
+		}
+	}
+	sc.cols = grow(sc.cols, 16*P)
+	dyT := sc.cols
+	sc.tile = grow(sc.tile, 6*16)
+	t := sc.tile
+	level := Level
+	var taps [6]int
+	for b := 0; b*16 < O; b++ {
+		chans := min(16, O-b*16)
+		for pos := 0; pos < P; pos++ {
+			d := dyT[pos*16 : pos*16+16]
+			for c := range d {
+				d[c] = 0
+				if c < chans {
+					d[c] = dy[(b*16+c)*P+pos]
+				}
+			}
+		}
+		for p0 := 0; p0 < Q; p0 += 6 {
+			n := min(6, Q-p0)
+			// Taps past the last repeat it; their sums are dropped.
+			for j := range taps {
+				p := p0 + min(j, n-1)
+				c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
+				taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
+			}
+			for k0 := 0; k0 < P; k0 += KC {
+				kb := min(KC, P-k0)
+				convChansKernel(level, kb, dyT[16*k0:], posOff[k0:k0+kb], xp, &taps, t)
+				for c := 0; c < chans; c++ {
+					row := gw[(b*16+c)*Q+p0:][:n]
+					for j := range row {
+						row[j] += t[j*16+c]
+					}
+				}
+			}
+		}
+	}
+}

@@ -1095,13 +1095,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 28 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×28, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 18×28
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 3 per sample
 	a3     []float32    // layer 3 output, 16 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 6×4, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 6×4
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 4 per sample
 	arg5   []int32      // layer 5 argmax, 4 per sample
@@ -1190,10 +1188,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*5)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 504)
 	m.bat.dcols0 = make([]float32, 504)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 4))
 	m.bat.arg5 = make([]int32, n*4)
@@ -1360,7 +1356,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*16]
 		x := m.bat.a2[:n*3]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*16]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[43:47]
@@ -1369,8 +1364,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[19:43]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*3:(s+1)*3], cs)
-			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cs, 4, gw, 6)
+			kernels.ConvWeightGrad(&win3, dy[s*16:(s+1)*16], x[s*3:(s+1)*3], gw)
 		}
 		dx := m.bat.g[0][:n*3]
 		clear(dx)
@@ -1395,7 +1389,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*28]
 		x := x[:n*189]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*28]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1406,8 +1399,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:18]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*189:(s+1)*189], cs)
-			kernels.Gemm(false, true, 1, 18, 28, dy[s*28:(s+1)*28], 28, cs, 28, gw, 18)
+			kernels.ConvWeightGrad(&win0, dy[s*28:(s+1)*28], x[s*189:(s+1)*189], gw)
 		}
 	}
 }

@@ -523,12 +523,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 15 per sample
-	cols0  []float32    // layer conv0 patches (im2col) of one sample, 3×5, for the weight gradient
-	dcols0 []float32    // layer conv0 patch gradients of one sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample, 3×5
 	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 6 per sample
-	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×6, for the weight gradient
-	dcols2 []float32    // layer conv1 patch gradients of one sample
+	dcols2 []float32    // layer conv1 patch gradients of one sample, 6×6
 	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 5 per sample
 	a6     []float32    // layer fc0 output, 2 per sample
@@ -595,10 +593,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*5)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, 15)
 	m.bat.dcols0 = make([]float32, 15)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.cols2 = make([]float32, 36)
 	m.bat.dcols2 = make([]float32, 36)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*15)
@@ -714,7 +710,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*6]
 		x := m.bat.a0[:n*15]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*6]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -725,8 +720,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[12:18]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
-			kernels.Gemm(false, true, 1, 6, 6, dy[s*6:(s+1)*6], 6, cs, 6, gw, 6)
+			kernels.ConvWeightGrad(&win2, dy[s*6:(s+1)*6], x[s*15:(s+1)*15], gw)
 		}
 		dx := m.bat.g[0][:n*15]
 		clear(dx)
@@ -742,7 +736,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*15]
 		x := x[:n*27]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*15]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
@@ -751,8 +744,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*27:(s+1)*27], cs)
-			kernels.Gemm(false, true, 3, 3, 5, dy[s*15:(s+1)*15], 5, cs, 5, gw, 3)
+			kernels.ConvWeightGrad(&win0, dy[s*15:(s+1)*15], x[s*27:(s+1)*27], gw)
 		}
 	}
 }

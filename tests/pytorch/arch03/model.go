@@ -722,12 +722,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 15 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×5, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 6×5
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 16 per sample
-	cols2  []float32    // layer conv1 patches (im2col) of one sample, 6×4, for the weight gradient
-	dcols2 []float32    // layer conv1 patch gradients of one sample
+	dcols2 []float32    // layer conv1 patch gradients of one sample, 6×4
 	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 2 per sample
@@ -796,10 +794,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*8)
 	m.bat.a10 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, 30)
 	m.bat.dcols0 = make([]float32, 30)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.cols2 = make([]float32, 24)
 	m.bat.dcols2 = make([]float32, 24)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 4))
 	m.bat.g[0] = make([]float32, n*16)
@@ -941,7 +937,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*16]
 		x := m.bat.a0[:n*15]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*16]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -952,8 +947,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[18:42]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*15:(s+1)*15], cs)
-			kernels.Gemm(false, true, 4, 6, 4, dy[s*16:(s+1)*16], 4, cs, 4, gw, 6)
+			kernels.ConvWeightGrad(&win2, dy[s*16:(s+1)*16], x[s*15:(s+1)*15], gw)
 		}
 		dx := m.bat.g[1][:n*15]
 		clear(dx)
@@ -969,15 +963,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*15]
 		x := x[:n*16]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*15]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
 		}
 		gw := m.grads[0:18]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*16:(s+1)*16], cs)
-			kernels.Gemm(false, true, 3, 6, 5, dy[s*15:(s+1)*15], 5, cs, 5, gw, 6)
+			kernels.ConvWeightGrad(&win0, dy[s*15:(s+1)*15], x[s*16:(s+1)*16], gw)
 		}
 	}
 }

@@ -2315,14 +2315,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 180 per sample
-	cols0  []float32    // layer conv0 patches (im2col) of one sample, 6×45, for the weight gradient
-	dcols0 []float32    // layer conv0 patch gradients of one sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample, 6×45
 	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 32 per sample
 	arg2   []int32      // layer 2 argmax, 32 per sample
 	a3     []float32    // layer 3 output, 36 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 8×18, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 8×18
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 5 per sample
@@ -2408,11 +2406,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*5)
 	m.bat.a8 = make([]float32, n*11)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 270)
 	m.bat.dcols0 = make([]float32, 270)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 4))
 	m.bat.arg2 = make([]int32, n*32)
-	m.bat.cols3 = make([]float32, 144)
 	m.bat.dcols3 = make([]float32, 144)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*180)
@@ -2563,15 +2559,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*36]
 		x := m.bat.a2[:n*32]
-		cs := m.bat.cols3
 		gb := m.grads[44:46]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(2, 18, dy[s*36:(s+1)*36], 18, gb)
 		}
 		gw := m.grads[28:44]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*32:(s+1)*32], cs)
-			kernels.Gemm(false, true, 2, 8, 18, dy[s*36:(s+1)*36], 18, cs, 18, gw, 8)
+			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*32:(s+1)*32], gw)
 		}
 		dx := m.bat.g[1][:n*32]
 		clear(dx)
@@ -2597,7 +2591,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*180]
 		x := x[:n*56]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*180]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[24:28]
@@ -2606,8 +2599,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
-			kernels.Gemm(false, true, 4, 6, 45, dy[s*180:(s+1)*180], 45, cs, 45, gw, 6)
+			kernels.ConvWeightGrad(&win0, dy[s*180:(s+1)*180], x[s*56:(s+1)*56], gw)
 		}
 	}
 }

@@ -1461,13 +1461,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 135 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×45, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 8×45
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 96 per sample
 	a3     []float32    // layer 3 output, 27 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×9, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 18×9
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a6     []float32    // layer 6 output, 11 per sample
 	a7     []float32    // layer fc1 output, 2 per sample
@@ -1533,10 +1531,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a3 = make([]float32, n*27)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a7 = make([]float32, n*2)
-	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.cols3 = make([]float32, 162)
 	m.bat.dcols3 = make([]float32, 162)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*135)
@@ -1635,13 +1631,11 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*27]
 		x := m.bat.a2[:n*96]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*27]
 		kernels.ReluGrad(y, dy)
 		gw := m.grads[27:81]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*96:(s+1)*96], cs)
-			kernels.Gemm(false, true, 3, 18, 9, dy[s*27:(s+1)*27], 9, cs, 9, gw, 18)
+			kernels.ConvWeightGrad(&win3, dy[s*27:(s+1)*27], x[s*96:(s+1)*96], gw)
 		}
 		dx := m.bat.g[1][:n*96]
 		clear(dx)
@@ -1666,7 +1660,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*135]
 		x := x[:n*64]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*135]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1677,8 +1670,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:24]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
-			kernels.Gemm(false, true, 3, 8, 45, dy[s*135:(s+1)*135], 45, cs, 45, gw, 8)
+			kernels.ConvWeightGrad(&win0, dy[s*135:(s+1)*135], x[s*64:(s+1)*64], gw)
 		}
 	}
 }

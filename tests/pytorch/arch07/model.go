@@ -825,12 +825,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 30 per sample
-	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×15, for the weight gradient
-	dcols0 []float32    // layer conv0 patch gradients of one sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample, 24×15
 	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 8 per sample
-	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×8, for the weight gradient
-	dcols2 []float32    // layer 2 patch gradients of one sample
+	dcols2 []float32    // layer 2 patch gradients of one sample, 8×8
 	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer fc0 output, 6 per sample
 	g      [2][]float32 // gradients of activations, 30 per sample, used in turn
@@ -877,10 +875,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*30)
 	m.bat.a2 = make([]float32, n*8)
 	m.bat.a5 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, 360)
 	m.bat.dcols0 = make([]float32, 360)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.cols2 = make([]float32, 64)
 	m.bat.dcols2 = make([]float32, 64)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*30)
@@ -952,7 +948,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*8]
 		x := m.bat.a0[:n*30]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*8]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -963,8 +958,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*30:(s+1)*30], cs)
-			kernels.Gemm(false, true, 1, 8, 8, dy[s*8:(s+1)*8], 8, cs, 8, gw, 8)
+			kernels.ConvWeightGrad(&win2, dy[s*8:(s+1)*8], x[s*30:(s+1)*30], gw)
 		}
 		dx := m.bat.g[0][:n*30]
 		clear(dx)
@@ -980,7 +974,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*30]
 		x := x[:n*162]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*30]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -991,8 +984,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*162:(s+1)*162], cs)
-			kernels.Gemm(false, true, 2, 24, 15, dy[s*30:(s+1)*30], 15, cs, 15, gw, 24)
+			kernels.ConvWeightGrad(&win0, dy[s*30:(s+1)*30], x[s*162:(s+1)*162], gw)
 		}
 	}
 }

@@ -1217,8 +1217,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 200 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 8×100, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 8×100
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 50 per sample
 	arg2   []int32      // layer 2 argmax, 50 per sample
@@ -1269,7 +1268,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*50)
 	m.bat.a4 = make([]float32, n*12)
 	m.bat.a6 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 800)
 	m.bat.dcols0 = make([]float32, 800)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*50)
@@ -1376,7 +1374,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*200]
 		x := x[:n*63]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*200]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1387,8 +1384,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:16]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*63:(s+1)*63], cs)
-			kernels.Gemm(false, true, 2, 8, 100, dy[s*200:(s+1)*200], 100, cs, 100, gw, 8)
+			kernels.ConvWeightGrad(&win0, dy[s*200:(s+1)*200], x[s*63:(s+1)*63], gw)
 		}
 	}
 }

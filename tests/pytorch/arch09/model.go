@@ -881,12 +881,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 10 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 16×5, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 16×5
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 24 per sample
-	cols2  []float32    // layer 2 patches (im2col) of one sample, 16×24, for the weight gradient
-	dcols2 []float32    // layer 2 patch gradients of one sample
+	dcols2 []float32    // layer 2 patch gradients of one sample, 16×24
 	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 6 per sample
 	a6     []float32    // layer 6 output, 2 per sample
@@ -953,10 +951,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*6)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 80)
 	m.bat.dcols0 = make([]float32, 80)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.cols2 = make([]float32, 384)
 	m.bat.dcols2 = make([]float32, 384)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*24)
@@ -1074,7 +1070,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*24]
 		x := m.bat.a0[:n*10]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*24]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1085,8 +1080,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[34:50]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*10:(s+1)*10], cs)
-			kernels.Gemm(false, true, 1, 16, 24, dy[s*24:(s+1)*24], 24, cs, 24, gw, 16)
+			kernels.ConvWeightGrad(&win2, dy[s*24:(s+1)*24], x[s*10:(s+1)*10], gw)
 		}
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
@@ -1102,7 +1096,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*10]
 		x := x[:n*60]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*10]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1113,8 +1106,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:32]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*60:(s+1)*60], cs)
-			kernels.Gemm(false, true, 2, 16, 5, dy[s*10:(s+1)*10], 5, cs, 5, gw, 16)
+			kernels.ConvWeightGrad(&win0, dy[s*10:(s+1)*10], x[s*60:(s+1)*60], gw)
 		}
 	}
 }

@@ -497,13 +497,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 11 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×11, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 2×11
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 5 per sample
 	a3     []float32    // layer 3 output, 3 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 3×3, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 3×3
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 1 per sample
 	arg4   []int32      // layer 4 argmax, 1 per sample
@@ -590,10 +588,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*1)
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a8 = make([]float32, n*5)
-	m.bat.cols0 = make([]float32, 22)
 	m.bat.dcols0 = make([]float32, 22)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.cols3 = make([]float32, 9)
 	m.bat.dcols3 = make([]float32, 9)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 1))
 	m.bat.arg4 = make([]int32, n*1)
@@ -721,15 +717,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*3]
 		x := m.bat.a2[:n*5]
-		cs := m.bat.cols3
 		gb := m.grads[6:7]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(1, 3, dy[s*3:(s+1)*3], 3, gb)
 		}
 		gw := m.grads[3:6]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*5:(s+1)*5], cs)
-			kernels.Gemm(false, true, 1, 3, 3, dy[s*3:(s+1)*3], 3, cs, 3, gw, 3)
+			kernels.ConvWeightGrad(&win3, dy[s*3:(s+1)*3], x[s*5:(s+1)*5], gw)
 		}
 		dx := m.bat.g[1][:n*5]
 		clear(dx)
@@ -754,7 +748,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*11]
 		x := x[:n*10]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*11]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[2:3]
@@ -763,8 +756,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*10:(s+1)*10], cs)
-			kernels.Gemm(false, true, 1, 2, 11, dy[s*11:(s+1)*11], 11, cs, 11, gw, 2)
+			kernels.ConvWeightGrad(&win0, dy[s*11:(s+1)*11], x[s*10:(s+1)*10], gw)
 		}
 	}
 }

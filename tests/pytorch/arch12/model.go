@@ -1956,14 +1956,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 120 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×40, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 3×40
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 84 per sample
 	a3     []float32    // layer 3 output, 84 per sample
 	a4     []float32    // layer conv1 output, 60 per sample
-	cols4  []float32    // layer conv1 patches (im2col) of one sample, 9×30, for the weight gradient
-	dcols4 []float32    // layer conv1 patch gradients of one sample
+	dcols4 []float32    // layer conv1 patch gradients of one sample, 9×30
 	wt4    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a6     []float32    // layer 6 output, 8 per sample
 	a7     []float32    // layer 7 output, 8 per sample
@@ -2050,10 +2048,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a9 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 120)
 	m.bat.dcols0 = make([]float32, 120)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.cols4 = make([]float32, 270)
 	m.bat.dcols4 = make([]float32, 270)
 	m.bat.wt4 = make([]float32, kernels.ConvPackedLen(&win4, 2))
 	m.bat.g[0] = make([]float32, n*120)
@@ -2198,7 +2194,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*60]
 		x := m.bat.a3[:n*84]
-		cs := m.bat.cols4
 		y := m.bat.a4[:n*60]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -2209,8 +2204,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[12:30]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win4, x[s*84:(s+1)*84], cs)
-			kernels.Gemm(false, true, 2, 9, 30, dy[s*60:(s+1)*60], 30, cs, 30, gw, 9)
+			kernels.ConvWeightGrad(&win4, dy[s*60:(s+1)*60], x[s*84:(s+1)*84], gw)
 		}
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
@@ -2247,7 +2241,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*120]
 		x := x[:n*240]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*120]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:12]
@@ -2256,8 +2249,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*240:(s+1)*240], cs)
-			kernels.Gemm(false, true, 3, 3, 40, dy[s*120:(s+1)*120], 40, cs, 40, gw, 3)
+			kernels.ConvWeightGrad(&win0, dy[s*120:(s+1)*120], x[s*240:(s+1)*240], gw)
 		}
 	}
 }

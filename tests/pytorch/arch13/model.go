@@ -1326,12 +1326,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 72 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 2×72, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 2×72
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer conv1 output, 21 per sample
-	cols2  []float32    // layer conv1 patches (im2col) of one sample, 16×21, for the weight gradient
-	dcols2 []float32    // layer conv1 patch gradients of one sample
+	dcols2 []float32    // layer conv1 patch gradients of one sample, 16×21
 	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a4     []float32    // layer 4 output, 8 per sample
 	a6     []float32    // layer 6 output, 11 per sample
@@ -1382,10 +1380,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*8)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a8 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.cols2 = make([]float32, 336)
 	m.bat.dcols2 = make([]float32, 336)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*72)
@@ -1512,15 +1508,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*21]
 		x := m.bat.a0[:n*72]
-		cs := m.bat.cols2
 		gb := m.grads[19:20]
 		for s := 0; s < n; s++ {
 			kernels.RowSums(1, 21, dy[s*21:(s+1)*21], 21, gb)
 		}
 		gw := m.grads[3:19]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*72:(s+1)*72], cs)
-			kernels.Gemm(false, true, 1, 16, 21, dy[s*21:(s+1)*21], 21, cs, 21, gw, 16)
+			kernels.ConvWeightGrad(&win2, dy[s*21:(s+1)*21], x[s*72:(s+1)*72], gw)
 		}
 		dx := m.bat.g[0][:n*72]
 		clear(dx)
@@ -1536,7 +1530,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*72]
 		x := x[:n*45]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*72]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -1547,8 +1540,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:2]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*45:(s+1)*45], cs)
-			kernels.Gemm(false, true, 1, 2, 72, dy[s*72:(s+1)*72], 72, cs, 72, gw, 2)
+			kernels.ConvWeightGrad(&win0, dy[s*72:(s+1)*72], x[s*45:(s+1)*45], gw)
 		}
 	}
 }

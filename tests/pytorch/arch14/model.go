@@ -913,8 +913,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 110 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 4×55, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 4×55
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 20 per sample
 	a4     []float32    // layer 4 output, 3 per sample
@@ -962,7 +961,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*110)
 	m.bat.a2 = make([]float32, n*20)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, 220)
 	m.bat.dcols0 = make([]float32, 220)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.g[0] = make([]float32, n*110)
@@ -1037,7 +1035,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*110]
 		x := x[:n*56]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*110]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1048,8 +1045,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:8]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*56:(s+1)*56], cs)
-			kernels.Gemm(false, true, 2, 4, 55, dy[s*110:(s+1)*110], 55, cs, 55, gw, 4)
+			kernels.ConvWeightGrad(&win0, dy[s*110:(s+1)*110], x[s*56:(s+1)*56], gw)
 		}
 	}
 }

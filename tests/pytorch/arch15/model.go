@@ -1209,13 +1209,11 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 44 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×44, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 6×44
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 10 per sample
 	a3     []float32    // layer conv1 output, 36 per sample
-	cols3  []float32    // layer conv1 patches (im2col) of one sample, 2×12, for the weight gradient
-	dcols3 []float32    // layer conv1 patch gradients of one sample
+	dcols3 []float32    // layer conv1 patch gradients of one sample, 2×12
 	wt3    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 9 per sample
 	a6     []float32    // layer 6 output, 9 per sample
@@ -1303,10 +1301,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*12)
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 264)
 	m.bat.dcols0 = make([]float32, 264)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.cols3 = make([]float32, 24)
 	m.bat.dcols3 = make([]float32, 24)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*44)
@@ -1480,7 +1476,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*36]
 		x := m.bat.a2[:n*10]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*36]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -1491,8 +1486,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[6:12]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*10:(s+1)*10], cs)
-			kernels.Gemm(false, true, 3, 2, 12, dy[s*36:(s+1)*36], 12, cs, 12, gw, 2)
+			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*10:(s+1)*10], gw)
 		}
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
@@ -1517,15 +1511,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*44]
 		x := x[:n*72]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*44]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
 		}
 		gw := m.grads[0:6]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*72:(s+1)*72], cs)
-			kernels.Gemm(false, true, 1, 6, 44, dy[s*44:(s+1)*44], 44, cs, 44, gw, 6)
+			kernels.ConvWeightGrad(&win0, dy[s*44:(s+1)*44], x[s*72:(s+1)*72], gw)
 		}
 	}
 }

@@ -965,12 +965,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer conv0 output, 40 per sample
-	cols0  []float32    // layer conv0 patches (im2col) of one sample, 24×20, for the weight gradient
-	dcols0 []float32    // layer conv0 patch gradients of one sample
+	dcols0 []float32    // layer conv0 patch gradients of one sample, 24×20
 	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 12 per sample
-	cols2  []float32    // layer 2 patches (im2col) of one sample, 8×12, for the weight gradient
-	dcols2 []float32    // layer 2 patch gradients of one sample
+	dcols2 []float32    // layer 2 patch gradients of one sample, 8×12
 	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 5 per sample
 	g      [2][]float32 // gradients of activations, 40 per sample, used in turn
@@ -1017,10 +1015,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*40)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a5 = make([]float32, n*5)
-	m.bat.cols0 = make([]float32, 480)
 	m.bat.dcols0 = make([]float32, 480)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.cols2 = make([]float32, 96)
 	m.bat.dcols2 = make([]float32, 96)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*40)
@@ -1088,7 +1084,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*12]
 		x := m.bat.a0[:n*40]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*12]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[58:59]
@@ -1097,8 +1092,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[50:58]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*40:(s+1)*40], cs)
-			kernels.Gemm(false, true, 1, 8, 12, dy[s*12:(s+1)*12], 12, cs, 12, gw, 8)
+			kernels.ConvWeightGrad(&win2, dy[s*12:(s+1)*12], x[s*40:(s+1)*40], gw)
 		}
 		dx := m.bat.g[0][:n*40]
 		clear(dx)
@@ -1114,7 +1108,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*40]
 		x := x[:n*210]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*40]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[48:50]
@@ -1123,8 +1116,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:48]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*210:(s+1)*210], cs)
-			kernels.Gemm(false, true, 2, 24, 20, dy[s*40:(s+1)*40], 20, cs, 20, gw, 24)
+			kernels.ConvWeightGrad(&win0, dy[s*40:(s+1)*40], x[s*210:(s+1)*210], gw)
 		}
 	}
 }

@@ -492,8 +492,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 36 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 12×12, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 12×12
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 6 per sample
 	a4     []float32    // layer fc0 output, 3 per sample
@@ -541,7 +540,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.g[0] = make([]float32, n*36)
@@ -608,7 +606,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*36]
 		x := x[:n*50]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*36]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[36:39]
@@ -617,8 +614,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:36]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*50:(s+1)*50], cs)
-			kernels.Gemm(false, true, 3, 12, 12, dy[s*36:(s+1)*36], 12, cs, 12, gw, 12)
+			kernels.ConvWeightGrad(&win0, dy[s*36:(s+1)*36], x[s*50:(s+1)*50], gw)
 		}
 	}
 }

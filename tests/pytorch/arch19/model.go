@@ -976,8 +976,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 56 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 6×28, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 6×28
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 6 per sample
 	arg2   []int32      // layer 2 argmax, 6 per sample
@@ -1028,7 +1027,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a3 = make([]float32, n*6)
 	m.bat.a5 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, 168)
 	m.bat.dcols0 = make([]float32, 168)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*6)
@@ -1124,7 +1122,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*56]
 		x := x[:n*180]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*56]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[12:14]
@@ -1133,8 +1130,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:12]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*180:(s+1)*180], cs)
-			kernels.Gemm(false, true, 2, 6, 28, dy[s*56:(s+1)*56], 28, cs, 28, gw, 6)
+			kernels.ConvWeightGrad(&win0, dy[s*56:(s+1)*56], x[s*180:(s+1)*180], gw)
 		}
 	}
 }

@@ -184,8 +184,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 6 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 3×6, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 3×6
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 6 per sample, used in turn
 }
@@ -213,7 +212,6 @@ func (m *Model) growBatch(n int) {
 	}
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*6)
-	m.bat.cols0 = make([]float32, 18)
 	m.bat.dcols0 = make([]float32, 18)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.g[0] = make([]float32, n*6)
@@ -245,11 +243,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*6]
 		x := x[:n*8]
-		cs := m.bat.cols0
 		gw := m.grads[0:3]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*8:(s+1)*8], cs)
-			kernels.Gemm(false, true, 1, 3, 6, dy[s*6:(s+1)*6], 6, cs, 6, gw, 3)
+			kernels.ConvWeightGrad(&win0, dy[s*6:(s+1)*6], x[s*8:(s+1)*8], gw)
 		}
 	}
 }

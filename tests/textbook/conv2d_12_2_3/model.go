@@ -233,8 +233,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 9 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×9, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 9×9
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 9 per sample, used in turn
 }
@@ -262,7 +261,6 @@ func (m *Model) growBatch(n int) {
 	}
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*9)
-	m.bat.cols0 = make([]float32, 81)
 	m.bat.dcols0 = make([]float32, 81)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.g[0] = make([]float32, n*9)
@@ -294,11 +292,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*9]
 		x := x[:n*25]
-		cs := m.bat.cols0
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*25:(s+1)*25], cs)
-			kernels.Gemm(false, true, 1, 9, 9, dy[s*9:(s+1)*9], 9, cs, 9, gw, 9)
+			kernels.ConvWeightGrad(&win0, dy[s*9:(s+1)*9], x[s*25:(s+1)*25], gw)
 		}
 	}
 }

@@ -448,12 +448,10 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 36 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×36, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 9×36
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 1 per sample
-	cols2  []float32    // layer 2 patches (im2col) of one sample, 36×1, for the weight gradient
-	dcols2 []float32    // layer 2 patch gradients of one sample
+	dcols2 []float32    // layer 2 patch gradients of one sample, 36×1
 	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	g      [2][]float32 // gradients of activations, 36 per sample, used in turn
 }
@@ -498,10 +496,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*1)
-	m.bat.cols0 = make([]float32, 324)
 	m.bat.dcols0 = make([]float32, 324)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.cols2 = make([]float32, 36)
 	m.bat.dcols2 = make([]float32, 36)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*36)
@@ -549,7 +545,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*1]
 		x := m.bat.a0[:n*36]
-		cs := m.bat.cols2
 		y := m.bat.a2[:n*1]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]) * y[i]
@@ -560,8 +555,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[10:46]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win2, x[s*36:(s+1)*36], cs)
-			kernels.Gemm(false, true, 1, 36, 1, dy[s*1:(s+1)*1], 1, cs, 1, gw, 36)
+			kernels.ConvWeightGrad(&win2, dy[s*1:(s+1)*1], x[s*36:(s+1)*36], gw)
 		}
 		dx := m.bat.g[1][:n*36]
 		clear(dx)
@@ -577,7 +571,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*36]
 		x := x[:n*64]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*36]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[9:10]
@@ -586,8 +579,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:9]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*64:(s+1)*64], cs)
-			kernels.Gemm(false, true, 1, 9, 36, dy[s*36:(s+1)*36], 36, cs, 36, gw, 9)
+			kernels.ConvWeightGrad(&win0, dy[s*36:(s+1)*36], x[s*64:(s+1)*64], gw)
 		}
 	}
 }

@@ -717,8 +717,7 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 48 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 9×16, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 9×16
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 12 per sample
 	arg2   []int32      // layer 2 argmax, 12 per sample
@@ -767,7 +766,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*48)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.cols0 = make([]float32, 144)
 	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*12)
@@ -843,7 +841,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*48]
 		x := x[:n*36]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*48]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[27:30]
@@ -852,8 +849,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:27]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*36:(s+1)*36], cs)
-			kernels.Gemm(false, true, 3, 9, 16, dy[s*48:(s+1)*48], 16, cs, 16, gw, 9)
+			kernels.ConvWeightGrad(&win0, dy[s*48:(s+1)*48], x[s*36:(s+1)*36], gw)
 		}
 	}
 }

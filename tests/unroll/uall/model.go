@@ -6608,14 +6608,12 @@ func (m *Model) Loss() string {
 type batchState struct {
 	n      int          // capacity, in samples
 	a0     []float32    // layer 0 output, 120 per sample
-	cols0  []float32    // layer 0 patches (im2col) of one sample, 18×40, for the weight gradient
-	dcols0 []float32    // layer 0 patch gradients of one sample
+	dcols0 []float32    // layer 0 patch gradients of one sample, 18×40
 	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a2     []float32    // layer 2 output, 84 per sample
 	arg2   []int32      // layer 2 argmax, 84 per sample
 	a3     []float32    // layer 3 output, 90 per sample
-	cols3  []float32    // layer 3 patches (im2col) of one sample, 18×45, for the weight gradient
-	dcols3 []float32    // layer 3 patch gradients of one sample
+	dcols3 []float32    // layer 3 patch gradients of one sample, 18×45
 	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
 	a5     []float32    // layer 5 output, 16 per sample
 	a6     []float32    // layer 6 output, 16 per sample
@@ -6701,11 +6699,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*16)
 	m.bat.a8 = make([]float32, n*7)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.cols0 = make([]float32, 720)
 	m.bat.dcols0 = make([]float32, 720)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*84)
-	m.bat.cols3 = make([]float32, 810)
 	m.bat.dcols3 = make([]float32, 810)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*120)
@@ -6843,7 +6839,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*90]
 		x := m.bat.a2[:n*84]
-		cs := m.bat.cols3
 		y := m.bat.a3[:n*90]
 		kernels.ReluGrad(y, dy)
 		gb := m.grads[93:95]
@@ -6852,8 +6847,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[57:93]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win3, x[s*84:(s+1)*84], cs)
-			kernels.Gemm(false, true, 2, 18, 45, dy[s*90:(s+1)*90], 45, cs, 45, gw, 18)
+			kernels.ConvWeightGrad(&win3, dy[s*90:(s+1)*90], x[s*84:(s+1)*84], gw)
 		}
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
@@ -6879,7 +6873,6 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*120]
 		x := x[:n*144]
-		cs := m.bat.cols0
 		y := m.bat.a0[:n*120]
 		for i := range dy {
 			dy[i] = dy[i] * (1 - y[i]*y[i])
@@ -6890,8 +6883,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		}
 		gw := m.grads[0:54]
 		for s := 0; s < n; s++ {
-			kernels.Im2col(&win0, x[s*144:(s+1)*144], cs)
-			kernels.Gemm(false, true, 3, 18, 40, dy[s*120:(s+1)*120], 40, cs, 40, gw, 18)
+			kernels.ConvWeightGrad(&win0, dy[s*120:(s+1)*120], x[s*144:(s+1)*144], gw)
 		}
 	}
 }
