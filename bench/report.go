@@ -228,8 +228,10 @@ func (r *report) ratio(net, other string, m metric, t int) float64 {
 func (r *report) svg() []byte {
 	others := r.others()
 	const (
-		groupW, barW, left, top, panelH, gap = 54.0, 16.0, 60.0, 40.0, 220.0, 70.0
+		barW, left, top, panelH, gap = 14.0, 60.0, 40.0, 220.0, 70.0
 	)
+	// A group holds one bar per other engine and a gap.
+	groupW := barW*float64(len(others)) + 10
 	groups := len(r.cases) * len(metrics)
 	width := left + float64(groups)*groupW + 20
 	height := top + float64(len(r.threads))*(panelH+gap) + 20
@@ -254,7 +256,7 @@ func (r *report) svg() []byte {
 	w(`<rect width="100%%" height="100%%" fill="white"/>` + "\n")
 	w(`<text x="%.0f" y="18" font-size="14">Speed-up of nngen %s (time of the other engine / nngen's, log scale)</text>`+"\n", left, strings.TrimPrefix(r.best[0], "nngen "))
 	for i, o := range others {
-		x := left + 420 + float64(i)*110
+		x := width - 20 - float64(len(others)-i)*110
 		w(`<rect x="%.0f" y="24" width="10" height="10" fill="%s"/><text x="%.0f" y="33">vs %s</text>`+"\n", x, colors[i%len(colors)], x+14, o)
 	}
 	for pi, t := range r.threads {
