@@ -57,41 +57,24 @@ func kernel(R, V int) {
 		rows[r] = GP64()
 		MOVQ(Mem{Base: rp, Disp: 8 * r}, rows[r])
 	}
-	acc := make([][]reg.VecVirtual, R)
-	for r := range acc {
-		acc[r] = make([]reg.VecVirtual, V)
-		for v := range acc[r] {
-			acc[r][v] = YMM()
-			VXORPS(acc[r][v], acc[r][v], acc[r][v])
+	acc := zeroed(R, V)
+	tapLoop(name, n, off, x, func(xp reg.Register) {
+		xs := make([]reg.VecVirtual, V)
+		for v := range xs {
+			xs[v] = YMM()
+			VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xs[v])
 		}
-	}
-	Label(name + "_loop")
-	TESTQ(n, n)
-	JZ(LabelRef(name + "_done"))
-	o := GP64()
-	MOVLQSX(Mem{Base: off}, o)
-	xp := GP64()
-	LEAQ(Mem{Base: x, Index: o, Scale: 4}, xp)
-	xs := make([]reg.VecVirtual, V)
-	for v := range xs {
-		xs[v] = YMM()
-		VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xs[v])
-	}
-	for r := 0; r < R; r++ {
-		b := YMM()
-		VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
-		for v := 0; v < V; v++ {
-			p := YMM()
-			VMULPS(xs[v], b, p)
-			VADDPS(p, acc[r][v], acc[r][v])
+		for r := 0; r < R; r++ {
+			b := YMM()
+			VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
+			for v := 0; v < V; v++ {
+				p := YMM()
+				VMULPS(xs[v], b, p)
+				VADDPS(p, acc[r][v], acc[r][v])
+			}
 		}
-	}
-	ADDQ(U8(4), w)
-	ADDQ(U8(4), off)
-	DECQ(n)
-	JMP(LabelRef(name + "_loop"))
-
-	Label(name + "_done")
+		ADDQ(U8(4), w)
+	})
 	ys := Load(Param("ys"), GP64())
 	in := Load(Param("init"), GP64())
 	mp := Load(Param("mask"), GP64())
@@ -161,37 +144,22 @@ func channels(np int) {
 		pos[q] = GP64()
 		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
 	}
-	acc := make([][2]reg.VecVirtual, np)
-	for q := range acc {
-		for h := range acc[q] {
-			acc[q][h] = YMM()
-			VXORPS(acc[q][h], acc[q][h], acc[q][h])
+	acc := zeroed(np, 2)
+	tapLoop(name, n, off, x, func(xp reg.Register) {
+		w0, w1 := YMM(), YMM()
+		VMOVUPS(Mem{Base: wt}, w0)
+		VMOVUPS(Mem{Base: wt, Disp: 32}, w1)
+		for q := 0; q < np; q++ {
+			b := YMM()
+			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
+			for h, w := range []reg.VecVirtual{w0, w1} {
+				p := YMM()
+				VMULPS(w, b, p)
+				VADDPS(p, acc[q][h], acc[q][h])
+			}
 		}
-	}
-	Label(name + "_loop")
-	TESTQ(n, n)
-	JZ(LabelRef(name + "_done"))
-	o := GP64()
-	MOVLQSX(Mem{Base: off}, o)
-	xp := GP64()
-	LEAQ(Mem{Base: x, Index: o, Scale: 4}, xp)
-	w0, w1 := YMM(), YMM()
-	VMOVUPS(Mem{Base: wt}, w0)
-	VMOVUPS(Mem{Base: wt, Disp: 32}, w1)
-	for q := 0; q < np; q++ {
-		b := YMM()
-		VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
-		for h, w := range []reg.VecVirtual{w0, w1} {
-			p := YMM()
-			VMULPS(w, b, p)
-			VADDPS(p, acc[q][h], acc[q][h])
-		}
-	}
-	ADDQ(U8(64), wt)
-	ADDQ(U8(4), off)
-	DECQ(n)
-	JMP(LabelRef(name + "_loop"))
-	Label(name + "_done")
+		ADDQ(U8(64), wt)
+	})
 	t := Load(Param("t"), GP64())
 	for q := 0; q < np; q++ {
 		for h := 0; h < 2; h++ {
@@ -200,4 +168,36 @@ func channels(np int) {
 	}
 	VZEROUPPER()
 	RET()
+}
+
+// zeroed allocates rows×cols YMM accumulators, cleared.
+func zeroed(rows, cols int) [][]reg.VecVirtual {
+	acc := make([][]reg.VecVirtual, rows)
+	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, cols)
+		for c := range acc[r] {
+			acc[r][c] = YMM()
+			VXORPS(acc[r][c], acc[r][c], acc[r][c])
+		}
+	}
+	return acc
+}
+
+// tapLoop emits the loop both kernels share: n steps, each reading its
+// int32 element offset from off (advanced by one entry a step) and handing
+// body the address x + 4·offset; body advances its own pointers. The loop
+// ends at the label name_done, which the caller emits its epilogue after.
+func tapLoop(name string, n, off, x reg.Register, body func(xp reg.Register)) {
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	o := GP64()
+	MOVLQSX(Mem{Base: off}, o)
+	xp := GP64()
+	LEAQ(Mem{Base: x, Index: o, Scale: 4}, xp)
+	body(xp)
+	ADDQ(U8(4), off)
+	DECQ(n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
 }
