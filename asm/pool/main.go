@@ -94,7 +94,7 @@ func main() {
 				VPADDD(inc1, ia, ia)
 			}
 			gt, nan := YMM(), YMM()
-			VCMPPS(U8(0x1E), v, t, gt) // t > v (ordered)
+			VCMPPS(U8(0x1E), v, t, gt)  // t > v (ordered)
 			VCMPPS(U8(0x03), t, t, nan) // t is a NaN
 			VORPS(nan, gt, gt)
 			VBLENDVPS(gt, t, v, v)

@@ -272,9 +272,9 @@ func TestConv(t *testing.T) {
 		g Window
 		O int
 	}{
-		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6}, // LeNet's first
-		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},              // LeNet's second
-		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},               // the ConvNet's first
+		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},  // LeNet's first
+		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},               // LeNet's second
+		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},                // the ConvNet's first
 		{Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7}, // 288 taps: two k-blocks
 		{Window{C: 2, H: 9, W: 45, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, Replicate: true}, 5},
 		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
