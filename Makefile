@@ -101,7 +101,7 @@ ort:
 # Benchmarks: this machine's peak per core first (runtime/kernels
 # BenchmarkPeak, the denominator of every achieved/peak figure), the kernels
 # at each level with their % of peak, the generated packages' and tests'
-# benchmarks, then the comparison with PyTorch and Gorgonia (BENCHMARKS.md).
+# benchmarks, then the engine comparison (BENCHMARKS.md).
 bench: torch
 	$(GO) test -run '^$$' -bench . -benchmem ./runtime/kernels/
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
