@@ -86,28 +86,29 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	var rows [6]int
 	var ys [6][]float32
 	var init [6]float32
+	// Output rows outermost: one output row's input window (C·KH rows of
+	// the padded input) stays in the L1 cache while every block of
+	// channels reads it.
 	for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 		cols := min(32, g.OW-ow0)
 		V := (cols + 7) / 8
 		R := convRowsR[V]
-		for oc0 := 0; oc0 < O; oc0 += R {
-			// Rows past the last channel repeat it, into a dummy output.
-			for r := range R {
-				oc := min(oc0+r, O-1)
-				rows[r] = 4 * oc * Q
-				init[r] = 0
-				if bias != nil {
-					init[r] = bias[oc]
-				}
-			}
-			for oh := 0; oh < g.OH; oh++ {
+		for oh := 0; oh < g.OH; oh++ {
+			base := oh*g.SH*wp + ow0
+			for oc0 := 0; oc0 < O; oc0 += R {
+				// Rows past the last channel repeat it, into a dummy output.
 				for r := range R {
+					oc := min(oc0+r, O-1)
+					rows[r] = 4 * oc * Q
+					init[r] = 0
+					if bias != nil {
+						init[r] = bias[oc]
+					}
 					ys[r] = dummy[:cols]
 					if oc0+r < O {
 						ys[r] = y[(oc0+r)*P+oh*g.OW+ow0:][:cols]
 					}
 				}
-				base := oh*g.SH*wp + ow0
 				for p0 := 0; p0 < Q; p0 += KC {
 					nb := min(KC, Q-p0)
 					convRowsKernel(level, V, nb, w[p0:], &rows, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols)
