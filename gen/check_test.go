@@ -172,6 +172,10 @@ func TestSpecErrors(t *testing.T) {
 			[]string{`1:1: missing key name`, `1:1: missing key input`, `1:1: missing key loss`}},
 		{"unknown top-level key", "name: n\ninput: [4]\nlayer:\n  - relu\nloss: mse\n",
 			[]string{`3:1: unknown key "layer" (known: name, input, seed, layers, loss)`, `1:1: missing key layers`}},
+		{"name main", "name: main\ninput: [4]\nlayers:\n  - linear: {out: 3}\nloss: mse\n",
+			[]string{`1:7: name must not be main: that is a command's package, and a network's package has no main function`}},
+		{"name keyword", "name: func\ninput: [4]\nlayers:\n  - linear: {out: 3}\nloss: mse\n",
+			[]string{`1:7: name must be a Go package name (lower-case letters, digits and _; starting with a letter; not a keyword), got "func"`}},
 		{"all errors collected", "name: Bad-Name\ninput: [4]\nlayers:\n  - linear: {out: -2}\n  - dense: {out: 3}\n  - linear: {out: 3, bias: maybe}\nloss: l1\n",
 			[]string{
 				`1:7: name must be a Go package name`,

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
-	"os"
 	"strconv"
 
 	"github.com/dave/jennifer/jen"
@@ -55,7 +54,13 @@ func (e *emitter) embedded(f *jen.File) error {
 	}
 	f.Commentf("LoadCompiledWeights sets the parameters to the weights compiled into this")
 	f.Commentf("package (from %s) and zeroes the gradients.", e.opt.WeightsName)
+	f.Comment("A weights.bin of another length comes from another generation (one cut")
+	f.Comment("short, say): refuse it by name rather than reading past it.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadCompiledWeights").Params().Block(
+		jen.If(jen.Len(jen.Id("compiledWeights")).Op("!=").Lit(size).Op("*").Len(jen.Id("m").Dot("params"))).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+": weights.bin holds %d bytes, the network needs %d: regenerate this package with nngen"),
+				jen.Len(jen.Id("compiledWeights")), jen.Lit(size).Op("*").Len(jen.Id("m").Dot("params")))),
+		),
 		jen.For(jen.Id("i").Op(":=").Range().Id("m").Dot("params")).Block(
 			jen.Id("m").Dot("params").Index(jen.Id("i")).Op("=").Qual("math", bits).Call(word),
 		),
@@ -146,7 +151,7 @@ func (c *opCtx) foldLit(v float64) *jen.Statement {
 // parameters (strictly, as a generated LoadWeights does) into a parameter
 // slab, for Options.Weights.
 func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return nil, err
 	}

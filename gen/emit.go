@@ -99,6 +99,11 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.Fold && opt.Weights == nil {
 		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
 	}
+	if opt.Package != "" {
+		if err := CheckPackageName(opt.Package); err != nil {
+			return nil, fmt.Errorf("package name %v", err)
+		}
+	}
 	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
 		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
 	}

@@ -2,6 +2,7 @@ package gen
 
 import (
 	"bytes"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -43,11 +44,13 @@ type Field struct {
 	ValPos Pos
 }
 
-// Limits that keep a hostile spec from costing unbounded time or memory.
-const (
-	maxSpecBytes = 1 << 20
-	maxLayers    = 10000
-)
+// MaxSpecBytes bounds a spec file's size; ReadSpecFile reads no more than
+// one byte past it.
+const MaxSpecBytes = 1 << 20
+
+// maxLayers bounds a spec's layers, so that a hostile spec cannot cost
+// unbounded time or memory.
+const maxLayers = 10000
 
 var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
@@ -57,8 +60,8 @@ var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 func ParseSpec(file string, data []byte) (*Spec, error) {
 	var e errs
 	whole := Pos{File: file}
-	if len(data) > maxSpecBytes {
-		e.add(whole, "spec is %d bytes; the limit is %d", len(data), maxSpecBytes)
+	if len(data) > MaxSpecBytes {
+		e.add(whole, "spec is %d bytes; the limit is %d", len(data), MaxSpecBytes)
 		return nil, e.err()
 	}
 	var doc yaml.Node
@@ -101,8 +104,12 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		seen[k.Value] = true
 		switch k.Value {
 		case "name":
-			if v.Kind != yaml.ScalarNode || !validPkgName(v.Value) {
-				e.add(pos(file, v), "name must be a Go package name (lower-case letters, digits and _; starting with a letter), got %q", v.Value)
+			if v.Kind != yaml.ScalarNode {
+				e.add(pos(file, v), "name must be a Go package name (lower-case letters, digits and _; starting with a letter), got %s", show(v))
+				continue
+			}
+			if err := CheckPackageName(v.Value); err != nil {
+				e.add(pos(file, v), "name %v", err)
 				continue
 			}
 			s.Name, s.NamePos = v.Value, pos(file, v)
@@ -167,6 +174,20 @@ func rejectAliases(file string, n *yaml.Node, e *errs) bool {
 	}
 	walk(n)
 	return found
+}
+
+// CheckPackageName returns an error unless s can name a generated
+// network's package: lower-case letters, digits and _, starting with a
+// letter, not a Go keyword, and not main (a command's package, which would
+// not build without a main function).
+func CheckPackageName(s string) error {
+	switch {
+	case s == "main":
+		return fmt.Errorf("must not be main: that is a command's package, and a network's package has no main function")
+	case !validPkgName(s):
+		return fmt.Errorf("must be a Go package name (lower-case letters, digits and _; starting with a letter; not a keyword), got %q", s)
+	}
+	return nil
 }
 
 func validPkgName(s string) bool {

@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func write(t *testing.T, dir, name, src string) string {
@@ -73,5 +75,126 @@ func TestUsageErrors(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	if code := run([]string{"-spec", "does-not-exist.yaml"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "does-not-exist.yaml") {
 		t.Errorf("missing spec: exit %d, %q", code, stderr.String())
+	}
+}
+
+const tinySpec = "name: tiny\ninput: [2]\nlayers:\n  - linear: {out: 2}\nloss: cross_entropy\n"
+
+// A model.go that nngen did not write is never overwritten: nngen refuses
+// the directory before writing anything.
+func TestRefusesHandWrittenFiles(t *testing.T) {
+	for _, name := range []string{"model.go", "model_test.go"} {
+		dir := t.TempDir()
+		spec := write(t, dir, "tiny.yaml", tinySpec)
+		out := filepath.Join(dir, "pkg")
+		os.MkdirAll(out, 0o755)
+		const mine = "package tiny\n\n// my own code\n"
+		write(t, out, name, mine)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-out", out, spec}, &stdout, &stderr); code != 1 {
+			t.Fatalf("%s: exit %d, want 1", name, code)
+		}
+		if !strings.Contains(stderr.String(), filepath.Join(out, name)+" exists and was not written by nngen") {
+			t.Fatalf("%s: stderr %q", name, stderr.String())
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, name)); string(got) != mine {
+			t.Fatalf("%s was changed", name)
+		}
+		entries, _ := os.ReadDir(out)
+		if len(entries) != 1 {
+			t.Fatalf("%s: nngen wrote into the directory: %v", name, entries)
+		}
+	}
+}
+
+// Regenerating without -weights or with -test=false removes the earlier
+// generation's weights.bin and model_test.go, which would otherwise break
+// the build (undefined: Predict) or test the wrong weights.
+func TestRemovesStaleGeneratedFiles(t *testing.T) {
+	dir := t.TempDir()
+	spec, err := filepath.Abs("../../examples/xor.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights, _ := filepath.Abs("../../examples/xor-textbook.safetensors")
+	out := filepath.Join(dir, "xor")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-out", out, "-weights", weights, spec}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if names := dirNames(t, out); names != "model.go model_test.go weights.bin" {
+		t.Fatalf("with -weights: %s", names)
+	}
+	if code := run([]string{"-out", out, "-test=false", spec}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if names := dirNames(t, out); names != "model.go" {
+		t.Fatalf("after regenerating without -weights and tests: %s", names)
+	}
+}
+
+func dirNames(t *testing.T, dir string) string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	return strings.Join(names, " ")
+}
+
+// Specs and weights are read only from regular files: a directory, a
+// device or a FIFO is refused at once with what it is, instead of reading
+// a device without end or blocking on a pipe; a spec over the limit is
+// refused after reading at most one byte past it.
+func TestRefusesSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	big := write(t, dir, "big.yaml", strings.Repeat("#", 3<<20))
+	spec := write(t, dir, "tiny.yaml", tinySpec)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{dir}, dir + " is a directory, not a file"},
+		{[]string{"/dev/zero"}, "/dev/zero is not a regular file"},
+		{[]string{fifo}, fifo + " is not a regular file"},
+		{[]string{big}, big + ": spec is over 1048576 bytes"},
+		{[]string{"-weights", dir, spec}, dir + " is a directory, not a file"},
+		{[]string{"-weights", "/dev/zero", spec}, "/dev/zero is not a regular file"},
+	} {
+		start := time.Now()
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"-out", filepath.Join(dir, "out")}, c.args...), &stdout, &stderr)
+		if code != 1 || !strings.Contains(stderr.String(), c.want) {
+			t.Fatalf("%v: exit %d, stderr %q; want 1 and %q", c.args, code, stderr.String(), c.want)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Fatalf("%v took %v", c.args, d)
+		}
+	}
+}
+
+// -pkg takes the same names as the spec's name key, with a one-line error
+// for anything else (a keyword, a path, _, main).
+func TestBadPackageFlag(t *testing.T) {
+	spec := write(t, t.TempDir(), "tiny.yaml", tinySpec)
+	for pkg, want := range map[string]string{
+		"func": `nngen: -pkg must be a Go package name (lower-case letters, digits and _; starting with a letter; not a keyword), got "func"`,
+		"a/b":  `got "a/b"`,
+		"_":    `got "_"`,
+		"main": "nngen: -pkg must not be main",
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-pkg", pkg, spec}, &stdout, &stderr)
+		if code != 2 || !strings.Contains(stderr.String(), want) || strings.Count(stderr.String(), "\n") != 1 {
+			t.Fatalf("-pkg %s: exit %d, stderr %q; want 2 and one line with %q", pkg, code, stderr.String(), want)
+		}
 	}
 }

@@ -580,7 +580,12 @@ var compiledWeights string
 
 // LoadCompiledWeights sets the parameters to the weights compiled into this
 // package (from lenet.safetensors) and zeroes the gradients.
+// A weights.bin of another length comes from another generation (one cut
+// short, say): refuse it by name rather than reading past it.
 func (m *Model) LoadCompiledWeights() {
+	if len(compiledWeights) != 4*len(m.params) {
+		panic(fmt.Sprintf("digitnet: weights.bin holds %d bytes, the network needs %d: regenerate this package with nngen", len(compiledWeights), 4*len(m.params)))
+	}
 	for i := range m.params {
 		m.params[i] = math.Float32frombits(uint32(compiledWeights[i*4+0]) | uint32(compiledWeights[i*4+1])<<8 | uint32(compiledWeights[i*4+2])<<16 | uint32(compiledWeights[i*4+3])<<24)
 	}

@@ -4,6 +4,7 @@ package xorfold
 
 import (
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -38,6 +39,22 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	if a := testing.AllocsPerRun(20, func() { m.Backward(&goldenInput, &[OutputSize]float32{}) }); a != 0 {
 		t.Fatalf("Backward allocates %v times per call", a)
 	}
+}
+
+// TestCompiledWeightsLengthChecked cuts the embedded weights short, as a
+// weights.bin from another generation would be, and expects New to refuse
+// them by name instead of reading past them.
+func TestCompiledWeightsLengthChecked(t *testing.T) {
+	saved := compiledWeights
+	defer func() { compiledWeights = saved }()
+	compiledWeights = saved[:len(saved)-1]
+	defer func() {
+		msg, _ := recover().(string)
+		if !strings.Contains(msg, "weights.bin holds") || !strings.Contains(msg, "regenerate this package with nngen") {
+			t.Fatalf("New with a short weights.bin: panic %q", msg)
+		}
+	}()
+	New()
 }
 
 // TestPredictMatchesForward checks the package-level Predict (which needs no
