@@ -611,6 +611,11 @@ func (e *emitter) trainBatchHead() []jen.Code {
 		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Add(count)).Block(
 			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".TrainBatch: %d inputs do not match the batch's "+what+"s"), jen.Len(jen.Id("x")))),
 		),
+		// A NaN or infinite scale would make every gradient NaN behind a
+		// finite loss.
+		jen.If(jen.Id("scale").Op("!=").Id("scale").Op("||").Qual("math", "IsInf").Call(jen.Float64().Call(jen.Id("scale")), jen.Lit(0))).Block(
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".TrainBatch: scale is %v; it must be finite (1/N for the mean loss)"), jen.Id("scale"))),
+		),
 	}
 }
 

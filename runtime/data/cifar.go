@@ -16,6 +16,9 @@ const (
 // LoadCIFAR10 loads one or more CIFAR-10 binary batch files
 // (data_batch_N.bin, test_batch.bin) as 3×32×32 images scaled to [0, 1].
 func LoadCIFAR10(paths ...string) (*Dataset, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("data: LoadCIFAR10 needs at least one batch file")
+	}
 	d := &Dataset{Name: "CIFAR-10", Shape: []int{3, 32, 32}, Classes: 10}
 	if len(paths) == 1 {
 		d.Name = paths[0]

@@ -8,6 +8,7 @@ package optim
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/nngen/nngen/runtime"
 	"github.com/nngen/nngen/runtime/kernels"
@@ -55,6 +56,9 @@ type SGD struct {
 
 // NewSGD returns an SGD optimiser over params.
 func NewSGD(params []runtime.Param, cfg SGDConfig) (*SGD, error) {
+	if err := finite("SGD", map[string]float64{"LR": cfg.LR, "Momentum": cfg.Momentum, "Dampening": cfg.Dampening, "WeightDecay": cfg.WeightDecay}); err != nil {
+		return nil, err
+	}
 	if cfg.LR < 0 || cfg.Momentum < 0 || cfg.WeightDecay < 0 {
 		return nil, fmt.Errorf("SGD: negative hyper-parameter in %+v", cfg)
 	}
@@ -179,6 +183,9 @@ func NewAdam(params []runtime.Param, cfg AdamConfig) (*Adam, error) {
 	if cfg.Eps == 0 {
 		cfg.Eps = 1e-8
 	}
+	if err := finite("Adam", map[string]float64{"LR": cfg.LR, "Beta1": cfg.Beta1, "Beta2": cfg.Beta2, "Eps": cfg.Eps, "WeightDecay": cfg.WeightDecay}); err != nil {
+		return nil, err
+	}
 	if cfg.LR < 0 || cfg.Beta1 >= 1 || cfg.Beta2 >= 1 || cfg.Beta1 < 0 || cfg.Beta2 < 0 || cfg.WeightDecay < 0 {
 		return nil, fmt.Errorf("Adam: invalid hyper-parameters %+v", cfg)
 	}
@@ -280,4 +287,21 @@ type Cosine struct {
 // LR returns Min + (Base − Min)·(1 + cos(π·e/Epochs))/2.
 func (c Cosine) LR(e int) float64 {
 	return c.Min + (c.Base-c.Min)*(1+math.Cos(math.Pi*float64(e)/float64(max(c.Epochs, 1))))/2
+}
+
+// finite returns an error naming the first (in name order) hyper-parameter
+// that is NaN or infinite: such a value turns every weight into NaN on the
+// first step.
+func finite(opt string, hyper map[string]float64) error {
+	names := make([]string, 0, len(hyper))
+	for k := range hyper {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if v := hyper[k]; math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s: %s is %v; hyper-parameters must be finite", opt, k, v)
+		}
+	}
+	return nil
 }

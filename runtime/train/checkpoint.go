@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strconv"
 
@@ -42,8 +43,18 @@ func SaveCheckpoint(path string, m Model, o optim.Optimizer, c Checkpoint) error
 }
 
 func saveCheckpoint(save func(string, func(io.Writer) error) error, path string, m Model, o optim.Optimizer, c Checkpoint) error {
+	for _, p := range m.Params() {
+		for i, v := range p.Value {
+			if v != v || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("parameter %s holds %v at index %d; a checkpoint of it could not be loaded, so it is not saved", p.Name, v, i)
+			}
+		}
+	}
 	ts, scalars := checkpointTensors(m, o)
-	sj, _ := json.Marshal(scalars)
+	sj, err := json.Marshal(scalars)
+	if err != nil {
+		return fmt.Errorf("the optimiser's state: %v", err)
+	}
 	hist := make([]map[string]float64, len(c.History))
 	for i, h := range c.History {
 		hist[i] = map[string]float64{"epoch": float64(h.Epoch), "lr": h.LR, "train_loss": h.TrainLoss, "train_acc": h.TrainAcc,
@@ -52,7 +63,10 @@ func saveCheckpoint(save func(string, func(io.Writer) error) error, path string,
 			hist[i]["val_acc"] = h.ValAcc
 		}
 	}
-	hj, _ := json.Marshal(hist)
+	hj, err := json.Marshal(hist)
+	if err != nil {
+		return fmt.Errorf("the training history: %v", err)
+	}
 	meta := map[string]string{"nngen.checkpoint": "1", "epoch": strconv.Itoa(c.Epoch), "optim": string(sj), "history": string(hj)}
 	return save(path, func(w io.Writer) error { return nn.SaveSafetensorsMeta(w, ts, meta) })
 }

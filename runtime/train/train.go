@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -93,6 +94,9 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		return nil, fmt.Errorf("train: the model's loss is %s; the trainer trains cross_entropy classifiers", m.Loss())
 	}
 	in, out := m.Sizes()
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("train: the data set %s holds no samples", ds.Name)
+	}
 	if err := ds.CheckFits(in, out); err != nil {
 		return nil, err
 	}
@@ -103,6 +107,9 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	}
 	if cfg.Optimizer == nil || cfg.NewModel == nil || cfg.Epochs <= 0 {
 		return nil, errors.New("train: Config needs Epochs > 0, an Optimizer and NewModel")
+	}
+	if err := sameNetwork(m, cfg.NewModel()); err != nil {
+		return nil, fmt.Errorf("train: Config.NewModel %v", err)
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 64
@@ -140,6 +147,9 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			st, err := LoadCheckpoint(ckpt, m, cfg.Optimizer)
 			if err != nil {
 				return nil, err
+			}
+			if st.Epoch > cfg.Epochs {
+				return nil, fmt.Errorf("train: %s was saved after epoch %d, beyond Epochs = %d; raise Epochs to train on, or start afresh without Resume", ckpt, st.Epoch, cfg.Epochs)
 			}
 			start, res.History = st.Epoch, st.History
 			fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d\n", ckpt, start)
@@ -231,6 +241,7 @@ type Parallel struct {
 	replicas []Model      // one per shard of a batch
 	params   [][]nn.Param // Params() of the master, then of each replica: views, so kept
 	jobs     chan int
+	closed   bool // Close has run
 	wg       sync.WaitGroup
 	task     func(s int) // what run hands the workers
 	trainFn  func(s int)
@@ -246,6 +257,9 @@ type Parallel struct {
 // NewParallel prepares workers goroutines (GOMAXPROCS when workers ≤ 0) and
 // replicas from newModel for batches of up to batchSize samples (larger ones
 // add replicas when first seen). Close stops the goroutines.
+//
+// NewParallel panics, as on a programming error, if newModel builds a
+// network other than master's (other sizes or parameter shapes).
 func NewParallel(master Model, newModel func() Model, workers, batchSize int) *Parallel {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -269,6 +283,9 @@ func (p *Parallel) grow(shards int) {
 	_, out := p.master.Sizes()
 	for len(p.replicas) < shards {
 		r := p.newModel()
+		if err := sameNetwork(p.master, r); err != nil {
+			panic("train: NewParallel's newModel " + err.Error())
+		}
 		p.replicas = append(p.replicas, r)
 		p.params = append(p.params, r.Params())
 		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
@@ -277,8 +294,34 @@ func (p *Parallel) grow(shards int) {
 	}
 }
 
-// Close stops the worker goroutines.
-func (p *Parallel) Close() { close(p.jobs) }
+// Close stops the workers. Closing twice is harmless; a Parallel must not be
+// used after Close.
+func (p *Parallel) Close() {
+	if !p.closed {
+		p.closed = true
+		close(p.jobs)
+	}
+}
+
+// sameNetwork returns an error unless r has m's input and output sizes and
+// parameters of the same names and shapes.
+func sameNetwork(m, r Model) error {
+	mi, mo := m.Sizes()
+	ri, ro := r.Sizes()
+	if mi != ri || mo != ro {
+		return fmt.Errorf("builds a network of sizes %d→%d, not the model's %d→%d", ri, ro, mi, mo)
+	}
+	mp, rp := m.Params(), r.Params()
+	if len(mp) != len(rp) {
+		return fmt.Errorf("builds a network with %d parameter tensors, not the model's %d", len(rp), len(mp))
+	}
+	for i := range mp {
+		if mp[i].Name != rp[i].Name || !slices.Equal(mp[i].Shape, rp[i].Shape) {
+			return fmt.Errorf("builds a network whose parameter %d is %s %v, not the model's %s %v", i, rp[i].Name, rp[i].Shape, mp[i].Name, mp[i].Shape)
+		}
+	}
+	return nil
+}
 
 // sync copies the master's parameters into every replica.
 func (p *Parallel) sync() {

@@ -263,6 +263,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float64], scale float64) (lossSum flo
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("dense_ce.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("dense_ce.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
+	}
 	for i := 0; i < n; i++ {
 		out := m.Forward((*[InputSize]float64)(x[i*InputSize:]))
 		lossSum += float64(m.loss(b.Labels[i], scale))

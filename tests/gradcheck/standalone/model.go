@@ -403,6 +403,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float64], scale float64) (lossSum flo
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("standalone.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("standalone.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
+	}
 	for i := 0; i < n; i++ {
 		m.Forward((*[InputSize]float64)(x[i*InputSize:]))
 		lossSum += float64(m.loss((*[OutputSize]float64)(b.Targets[i*OutputSize:]), scale))

@@ -189,6 +189,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("softmax.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("softmax.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
+	}
 	for i := 0; i < n; i++ {
 		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
 		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))

@@ -1430,6 +1430,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("arch01.TrainBatch: %d inputs do not match the batch's targets", len(x)))
 	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("arch01.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
+	}
 	m.growBatch(n)
 	m.forwardBatch(x, n)
 	out := m.bat.a12[:n*4]

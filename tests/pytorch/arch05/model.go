@@ -2630,6 +2630,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if len(x)%InputSize != 0 || len(b.Labels) != n {
 		panic(fmt.Sprintf("arch05.TrainBatch: %d inputs do not match the batch's labels", len(x)))
 	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("arch05.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
+	}
 	m.growBatch(n)
 	m.forwardBatch(x, n)
 	out := m.bat.a10[:n*4]

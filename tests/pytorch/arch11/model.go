@@ -22,6 +22,7 @@ import (
 	"github.com/nngen/nngen/runtime"
 	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
+	"math"
 )
 
 const (
@@ -263,6 +264,9 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(b.Targets) != n*OutputSize {
 		panic(fmt.Sprintf("arch11.TrainBatch: %d inputs do not match the batch's targets", len(x)))
+	}
+	if scale != scale || math.IsInf(float64(scale), 0) {
+		panic(fmt.Sprintf("arch11.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
 	m.forwardBatch(x, n)
