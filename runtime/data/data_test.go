@@ -30,6 +30,31 @@ func gz(b []byte) []byte {
 	return out.Bytes()
 }
 
+// flipInStored compresses b into a gzip stream of stored (uncompressed)
+// deflate blocks and flips one bit of b's last byte inside it: the stream
+// still decodes, to other data, and only the CRC can tell.
+func flipInStored(b []byte) []byte {
+	var out bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&out, gzip.NoCompression)
+	w.Write(b)
+	w.Close()
+	z := out.Bytes()
+	at := bytes.Index(z, b)
+	if at < 0 {
+		panic("the stored stream does not hold the data verbatim")
+	}
+	z[at+len(b)-1] ^= 1
+	return z
+}
+
+// patchTrailer changes one byte of the gzip trailer at offset off (0: the
+// CRC-32, 4: the length).
+func patchTrailer(z []byte, off int) []byte {
+	c := append([]byte(nil), z...)
+	c[len(c)-8+off] ^= 0x55
+	return c
+}
+
 func writeFile(t *testing.T, dir, name string, b []byte) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -79,6 +104,13 @@ func TestIDXErrors(t *testing.T) {
 		{"truncated gzip data", gz(good[:len(good)-3]), "truncated: dimensions [2 2 2] declare 8 bytes of data, found 5"},
 		{"trailing gzip data", gz(append(append([]byte(nil), good...), 1)), "declare 8 bytes of data, but more follow"},
 		{"corrupt gzip", append([]byte{0x1f, 0x8b}, 1, 2, 3), "bad gzip stream"},
+		// The gzip trailer (CRC-32, then the length, 4 bytes each) is
+		// checked, and nothing may follow the stream.
+		{"gzip data bit flipped", flipInStored(good), "after the data: gzip: invalid checksum"},
+		{"gzip CRC wrong", patchTrailer(gz(good), 0), "after the data: gzip: invalid checksum"},
+		{"gzip length wrong", patchTrailer(gz(good), 4), "after the data: gzip: invalid checksum"},
+		{"gzip trailer cut", func() []byte { z := gz(good); return z[:len(z)-4] }(), "after the data: unexpected EOF"},
+		{"garbage after gzip", append(gz(good), 'x', 'y', 'z', 'w', 'v', 'u', 't', 's', 'r', 'q'), "after the data: gzip: invalid header"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := writeFile(t, dir, "images", c.data)

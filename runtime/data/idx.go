@@ -118,8 +118,13 @@ func readIDX(r *bufio.Reader, size, limit int64) (*IDX, error) {
 	if err != nil {
 		return nil, fmt.Errorf("truncated: dimensions %v declare %d bytes of data, found %d", dims, total, n)
 	}
-	if _, err := r.ReadByte(); err == nil {
+	// Reading to the end also makes a gzip reader check its trailer (CRC-32
+	// and length) and refuse anything after the stream.
+	switch _, err := r.ReadByte(); {
+	case err == nil:
 		return nil, fmt.Errorf("dimensions %v declare %d bytes of data, but more follow", dims, total)
+	case err != io.EOF:
+		return nil, fmt.Errorf("after the data: %v", err)
 	}
 	return &IDX{Dims: dims, Data: buf.Bytes()}, nil
 }
