@@ -36,10 +36,15 @@ func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 // editors and CI logs understand.
 type ErrorList []*Error
 
-// Error formats every problem, one per line.
+// Error formats the problems, one per line: the first MaxErrors, then a
+// count of the rest.
 func (l ErrorList) Error() string {
 	var b strings.Builder
 	for i, e := range l {
+		if i == MaxErrors {
+			fmt.Fprintf(&b, "\n… and %d more problems (only the first %d are listed)", len(l)-MaxErrors, MaxErrors)
+			break
+		}
 		if i > 0 {
 			b.WriteByte('\n')
 		}
@@ -80,3 +85,8 @@ func (e *errs) err() error {
 	e.list = out
 	return e.list
 }
+
+// MaxErrors bounds the problems an ErrorList's Error prints one by one; the
+// rest are counted in a last line, so that a spec of 100 000 unknown keys
+// prints a screenful, not megabytes.
+const MaxErrors = 100

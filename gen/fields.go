@@ -85,11 +85,17 @@ func (f *fieldSet) bool(key string, def bool) bool {
 	if x == nil {
 		return def
 	}
-	if x.Value.Kind != yaml.ScalarNode || x.Value.Tag != "!!bool" {
-		f.bad(x, "must be true or false, got %s", show(x.Value))
-		return def
+	// A !!bool tag does not make "maybe" a boolean: the value must be
+	// YAML's own spelling of true or false.
+	switch v := x.Value.Value; {
+	case x.Value.Kind != yaml.ScalarNode || x.Value.Tag != "!!bool":
+	case v == "true" || v == "True" || v == "TRUE":
+		return true
+	case v == "false" || v == "False" || v == "FALSE":
+		return false
 	}
-	return x.Value.Value == "true" || x.Value.Value == "True" || x.Value.Value == "TRUE"
+	f.bad(x, "must be true or false, got %s", show(x.Value))
+	return def
 }
 
 func (f *fieldSet) enum(key, def string, choices ...string) string {
@@ -145,14 +151,29 @@ func validKey(s string) bool {
 }
 
 func intNode(n *yaml.Node, zeroOK bool) (int, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(n.Value, 0, 64)
-	if err != nil || v > 1<<24 || v < 0 || v == 0 && !zeroOK {
+	v, ok := decimal(n)
+	if !ok || v > 1<<24 || v == 0 && !zeroOK {
 		return 0, false
 	}
 	return int(v), true
+}
+
+// decimal is the one rule for every integer in a spec: a plain (unquoted)
+// scalar of decimal digits without a leading zero or sign. YAML's other
+// integer spellings (octal 010, which reads as 8; hex 0x10; quoted "5")
+// are refused rather than read one way in one field and another elsewhere.
+func decimal(n *yaml.Node) (uint64, bool) {
+	if n.Kind != yaml.ScalarNode || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 ||
+		n.Tag != "!!int" && n.Tag != "" || n.Value == "" || len(n.Value) > 1 && n.Value[0] == '0' {
+		return 0, false
+	}
+	for _, c := range n.Value {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+	}
+	v, err := strconv.ParseUint(n.Value, 10, 64)
+	return v, err == nil
 }
 
 func sign(zeroOK bool) string {
@@ -165,7 +186,11 @@ func sign(zeroOK bool) string {
 func show(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.ScalarNode:
-		if n.Tag == "!!str" {
+		quoted := n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0
+		switch {
+		case n.Tag != "!!str" && quoted:
+			return n.Tag + " " + strconv.Quote(n.Value) // a tag over a quoted value
+		case n.Tag == "!!str" || quoted:
 			return strconv.Quote(n.Value)
 		}
 		return n.Value

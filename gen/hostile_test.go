@@ -1,6 +1,8 @@
 package gen
 
 import (
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -57,6 +59,33 @@ func TestHostileSpecs(t *testing.T) {
 				t.Fatalf("took %v", d)
 			}
 		})
+	}
+}
+
+// A list of too many layers is reported once (not also as empty), and a
+// spec of 100 000 unknown keys prints the first MaxErrors problems and a
+// count of the rest, not megabytes of errors.
+func TestErrorListsStayShort(t *testing.T) {
+	var layers strings.Builder
+	layers.WriteString("name: n\ninput: [4]\nlayers: [")
+	for i := 0; i < 100000; i++ {
+		layers.WriteString("relu,")
+	}
+	layers.WriteString("relu]\nloss: mse\n")
+	_, err := Load("net.yaml", []byte(layers.String()))
+	var l ErrorList
+	if !errors.As(err, &l) || len(l) != 1 || !strings.Contains(l[0].Msg, "spec has 100001 layers; the limit is 10000") {
+		t.Fatalf("100 001 layers: %v", err)
+	}
+	var keys strings.Builder
+	keys.WriteString("name: n\ninput: [4]\nlayers: [relu]\nloss: mse\n")
+	for i := 0; i < 100000; i++ {
+		fmt.Fprintf(&keys, "k%d: 1\n", i)
+	}
+	_, err = Load("net.yaml", []byte(keys.String()))
+	if !errors.As(err, &l) || len(l) != 100000 || len(err.Error()) > 20000 ||
+		!strings.HasSuffix(err.Error(), "… and 99900 more problems (only the first 100 are listed)") {
+		t.Fatalf("100 000 unknown keys: %d problems, %d bytes printed, ending %q", len(l), len(err.Error()), err.Error()[max(0, len(err.Error())-100):])
 	}
 }
 

@@ -121,7 +121,7 @@ func Check(s *Spec) (*Net, error) {
 		// ParseSpec reports the same line; errs.err drops the duplicate.
 		e.add(Pos{File: s.File, Line: 1, Col: 1}, "missing key loss (cross_entropy or mse)")
 	}
-	if len(s.Layers) == 0 && s.LayersPos.Line > 0 {
+	if len(s.Layers) == 0 && s.LayersPos.Line > 0 && !s.layersBad {
 		e.add(s.LayersPos, "layers is empty; a network needs at least one layer")
 	}
 	shape, shapeOK := n.Input, s.Input != nil

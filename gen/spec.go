@@ -3,6 +3,7 @@ package gen
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ type Spec struct {
 	LossPos  Pos
 	// LayersPos is the position of the layers key (for "no layers" errors).
 	LayersPos Pos
+	layersBad bool // the layers list itself was refused (and reported)
 }
 
 // LayerSpec is one entry of the spec's layers list.
@@ -84,6 +86,15 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		e.add(p, "YAML syntax error near line %d: %s", p.Line, msg)
 		return nil, e.err()
 	}
+	var more yaml.Node
+	if err := dec.Decode(&more); err != io.EOF {
+		line := more.Line
+		if err != nil || line == 0 {
+			line = 1
+		}
+		e.add(Pos{File: file, Line: line, Col: 1}, "a spec is one YAML document; another one follows (after ---)")
+		return nil, e.err()
+	}
 	s := &Spec{File: file}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
 		e.add(Pos{File: file, Line: 1, Col: 1}, "spec must be a mapping with the keys name, input, layers and loss")
@@ -117,15 +128,15 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 			s.InputPos = pos(file, v)
 			s.Input = parseInput(file, v, &e)
 		case "seed":
-			n, err := strconv.ParseUint(v.Value, 0, 64)
-			if v.Kind != yaml.ScalarNode || err != nil {
-				e.add(pos(file, v), "seed must be a non-negative integer, got %q", v.Value)
+			n, ok := decimal(v)
+			if !ok {
+				e.add(pos(file, v), "seed must be a non-negative decimal integer, got %s", show(v))
 				continue
 			}
 			s.Seed = n
 		case "layers":
 			s.LayersPos = kp
-			s.Layers = parseLayers(file, v, &e)
+			s.Layers, s.layersBad = parseLayers(file, v, &e)
 		case "loss":
 			// Check judges the value; an empty, null or non-scalar loss
 			// stays "" here.
@@ -232,24 +243,23 @@ func parseInput(file string, v *yaml.Node, e *errs) []int {
 
 // positiveInt decodes a scalar node holding an integer in [1, 1<<24].
 func positiveInt(n *yaml.Node) (int, bool) {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!int" {
-		return 0, false
-	}
-	v, err := strconv.ParseInt(n.Value, 0, 64)
-	if err != nil || v < 1 || v > 1<<24 {
+	v, ok := decimal(n)
+	if !ok || v < 1 || v > 1<<24 {
 		return 0, false
 	}
 	return int(v), true
 }
 
-func parseLayers(file string, v *yaml.Node, e *errs) []*LayerSpec {
+// parseLayers decodes the layers; bad reports that the list itself was
+// refused (so that no one reports it empty as well).
+func parseLayers(file string, v *yaml.Node, e *errs) (layers []*LayerSpec, bad bool) {
 	if v.Kind != yaml.SequenceNode {
 		e.add(pos(file, v), "layers must be a list of layers")
-		return nil
+		return nil, true
 	}
 	if len(v.Content) > maxLayers {
 		e.add(pos(file, v), "spec has %d layers; the limit is %d", len(v.Content), maxLayers)
-		return nil
+		return nil, true
 	}
 	var out []*LayerSpec
 	for i, item := range v.Content {
@@ -288,5 +298,5 @@ func parseLayers(file string, v *yaml.Node, e *errs) []*LayerSpec {
 		}
 		out = append(out, l)
 	}
-	return out
+	return out, false
 }
