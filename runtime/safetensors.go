@@ -103,8 +103,12 @@ type WeightsError struct {
 	Problems []string
 }
 
-// Error lists the problems, separated by semicolons.
+// Error lists the problems, separated by semicolons: the first 20, then a
+// count of the rest.
 func (e *WeightsError) Error() string {
+	if len(e.Problems) > 20 {
+		return "weights: " + strings.Join(e.Problems[:20], "; ") + fmt.Sprintf("; and %d more problems", len(e.Problems)-20)
+	}
 	return "weights: " + strings.Join(e.Problems, "; ")
 }
 
@@ -145,7 +149,9 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	if n, err := io.CopyN(&hdr, r, int64(hlen)); err != nil {
 		return nil, fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", hlen, n, 8+n)
 	}
-	entries, meta, err := parseHeader(hdr.Bytes())
+	// A few extra tensors are named as unexpected; thousands are refused
+	// while parsing, before they cost memory.
+	entries, meta, err := parseHeader(hdr.Bytes(), len(params)+64)
 	if err != nil {
 		return nil, fmt.Errorf("weights: header (offset 8): %v", err)
 	}
@@ -241,9 +247,13 @@ type entry struct {
 	h    tensorHeader
 }
 
-// parseHeader decodes the JSON header, refusing duplicate keys, unknown
-// fields, negative or reversed offsets, and negative dimensions.
-func parseHeader(b []byte) ([]entry, map[string]string, error) {
+// parseHeader decodes the JSON header, refusing duplicate keys (of tensors
+// and of a tensor's fields), fields other than dtype, shape and
+// data_offsets spelled exactly so (encoding/json would match "DType"),
+// data_offsets that are not exactly two non-negative increasing offsets,
+// negative dimensions, shapes of more than MaxRank dimensions, more than
+// maxTensors tensors, and anything but padding spaces after the object.
+func parseHeader(b []byte, maxTensors int) ([]entry, map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -266,33 +276,111 @@ func parseHeader(b []byte) ([]entry, map[string]string, error) {
 		if err := dec.Decode(&raw); err != nil {
 			return nil, nil, fmt.Errorf("bad JSON for %q: %v", name, err)
 		}
+		fields, err := strictObject(raw)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%q: %v", name, err)
+		}
 		if name == "__metadata__" {
-			if err := json.Unmarshal(raw, &meta); err != nil {
-				return nil, nil, fmt.Errorf("__metadata__ must map strings to strings")
+			for k, v := range fields {
+				var str string
+				if err := json.Unmarshal(v, &str); err != nil {
+					return nil, nil, fmt.Errorf("__metadata__ must map strings to strings; %q is not a string", k)
+				}
+				meta[k] = str
 			}
 			continue
 		}
-		var h tensorHeader
-		d := json.NewDecoder(bytes.NewReader(raw))
-		d.DisallowUnknownFields()
-		if err := d.Decode(&h); err != nil {
+		if len(out) == maxTensors {
+			return nil, nil, fmt.Errorf("the header lists more than %d tensors, far more than the model's parameters", maxTensors)
+		}
+		h, err := tensorFields(fields)
+		if err != nil {
 			return nil, nil, fmt.Errorf("tensor %q: %v", name, err)
-		}
-		if h.DataOffsets[0] < 0 || h.DataOffsets[1] < h.DataOffsets[0] {
-			return nil, nil, fmt.Errorf("tensor %q: data_offsets %v are not an increasing pair of non-negative offsets", name, h.DataOffsets)
-		}
-		for _, d := range h.Shape {
-			if d < 0 {
-				return nil, nil, fmt.Errorf("tensor %q: negative dimension in shape %v", name, h.Shape)
-			}
 		}
 		out = append(out, entry{name, h})
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, nil, fmt.Errorf("bad JSON: %v", err)
 	}
-	if dec.More() {
-		return nil, nil, errors.New("trailing data after the JSON object")
+	// The format pads the header with spaces; anything else after the
+	// object (a stray } or ]) is not a header.
+	if rest := bytes.TrimRight(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, nil, fmt.Errorf("%q after the JSON object (offset %d of the header)", clip(string(rest)), dec.InputOffset())
 	}
 	return out, meta, nil
+}
+
+// MaxRank bounds the dimensions of a tensor's shape in a weights file.
+const MaxRank = 8
+
+// strictObject decodes a JSON object into its fields, refusing duplicate
+// keys.
+func strictObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, errors.New("must be a JSON object")
+	}
+	out := map[string]json.RawMessage{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		k, _ := t.(string)
+		if _, dup := out[k]; dup {
+			return nil, fmt.Errorf("duplicate field %q", k)
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+// tensorFields decodes one tensor's fields, each spelled exactly.
+func tensorFields(f map[string]json.RawMessage) (tensorHeader, error) {
+	var h tensorHeader
+	for k := range f {
+		if k != "dtype" && k != "shape" && k != "data_offsets" {
+			return h, fmt.Errorf("unknown field %q (the fields are dtype, shape and data_offsets)", clip(k))
+		}
+	}
+	for _, k := range []string{"dtype", "shape", "data_offsets"} {
+		if _, ok := f[k]; !ok {
+			return h, fmt.Errorf("missing field %q", k)
+		}
+	}
+	if err := json.Unmarshal(f["dtype"], &h.DType); err != nil {
+		return h, fmt.Errorf("dtype must be a string")
+	}
+	var shape []json.RawMessage
+	if err := json.Unmarshal(f["shape"], &shape); err != nil {
+		return h, fmt.Errorf("shape must be a list of dimensions")
+	}
+	if len(shape) > MaxRank {
+		return h, fmt.Errorf("shape has %d dimensions; at most %d are allowed", len(shape), MaxRank)
+	}
+	for _, d := range shape {
+		var n int
+		if err := json.Unmarshal(d, &n); err != nil || n < 0 {
+			return h, fmt.Errorf("shape holds %s, not a non-negative integer", clip(string(d)))
+		}
+		h.Shape = append(h.Shape, n)
+	}
+	var offs []int64
+	if err := json.Unmarshal(f["data_offsets"], &offs); err != nil || len(offs) != 2 || offs[0] < 0 || offs[1] < offs[0] {
+		return h, fmt.Errorf("data_offsets %s are not an increasing pair of non-negative offsets", clip(string(f["data_offsets"])))
+	}
+	h.DataOffsets = [2]int64{offs[0], offs[1]}
+	return h, nil
+}
+
+// clip shortens a string from a hostile file for an error message.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -81,6 +82,18 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 
 // Every malformed file is refused with a message naming what is wrong, and
 // leaves the parameters exactly as they were.
+// manyEntries is n tensor entries of one float each.
+func manyEntries(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"t%d":{"dtype":"F32","shape":[1],"data_offsets":[%d,%d]}`, i, 4*i, 4*i+4)
+	}
+	return b.String()
+}
+
 func TestSafetensorsStrict(t *testing.T) {
 	good := saved(t)
 	w6 := f32bytes(1, 2, 3, 4, 5, 6)
@@ -109,6 +122,16 @@ func TestSafetensorsStrict(t *testing.T) {
 		{"reversed offsets", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[24,0]},`+bEntry), append(w6, b2...)), `not an increasing pair`},
 		{"truncated data", good[:len(good)-5], `file truncated at offset`},
 		{"trailing bytes", append(append([]byte(nil), good...), 0), `unexpected bytes after the data section`},
+		// Strict means strict: nothing after the header object but its
+		// space padding, exactly two offsets, each field once and spelled
+		// exactly, shapes of few dimensions, a bounded number of tensors.
+		{"brace after header", file(hdr(wEntry+","+bEntry)+"}", append(w6, b2...)), `"}" after the JSON object`},
+		{"brackets after header", file(hdr(wEntry+","+bEntry)+"]]]", append(w6, b2...)), `"]]]" after the JSON object`},
+		{"three offsets", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24,999]},`+bEntry), append(w6, b2...)), `data_offsets [0,24,999] are not an increasing pair`},
+		{"duplicate dtype", file(hdr(`"0.weight":{"dtype":"F16","dtype":"F32","shape":[2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `duplicate field "dtype"`},
+		{"field in other case", file(hdr(`"0.weight":{"DType":"F32","shape":[2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `unknown field "DType"`},
+		{"long shape", file(hdr(`"0.weight":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `shape has 11 dimensions; at most 8`},
+		{"many tensors", file(hdr(manyEntries(1000)), nil), `the header lists more than 66 tensors`},
 		{"NaN value", file(hdr(wEntry+","+bEntry), append(f32bytes(1, 2, float32(math.NaN()), 4, 5, 6), b2...)), `tensor "0.weight" holds NaN at index 2 (offset`},
 		{"infinite value", file(hdr(wEntry+","+bEntry), append(w6, f32bytes(7, float32(math.Inf(-1)))...)), `tensor "0.bias" holds -Inf at index 1`},
 	} {
