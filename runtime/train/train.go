@@ -41,7 +41,7 @@ type Config struct {
 	Schedule  optim.Schedule  // learning rate per epoch; nil keeps the optimiser's
 	Workers   int             // goroutines; 0 means GOMAXPROCS
 	Val       *data.Dataset   // evaluated after every epoch when set
-	Dir       string          // where to write NAME.safetensors, NAME.ckpt and NAME-curve.svg; "" writes nothing
+	Dir       string          // where to write NAME.safetensors, NAME.ckpt and NAME-curve.svg (NAME.lock holds the run's lock); "" writes nothing
 	Name      string          // file name stem (default "model")
 	Resume    bool            // continue from Dir/NAME.ckpt when it exists
 	Progress  io.Writer       // progress output (default os.Stderr); a terminal gets a live bar
@@ -134,6 +134,21 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		}
 		ckpt = filepath.Join(cfg.Dir, cfg.Name+".ckpt")
 		res.Checkpoint = ckpt
+		// One run at a time in a directory: the clean-up below would remove
+		// another run's temporary checkpoint, and the two would overwrite
+		// each other's files.
+		unlock, err := lockRun(filepath.Join(cfg.Dir, cfg.Name+".lock"))
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+		// Every file the run writes must be a file, found out before an
+		// epoch is spent.
+		for _, f := range []string{ckpt, filepath.Join(cfg.Dir, cfg.Name+".safetensors"), filepath.Join(cfg.Dir, cfg.Name+"-curve.svg")} {
+			if st, err := os.Stat(f); err == nil && !st.Mode().IsRegular() {
+				return nil, fmt.Errorf("train: %s is a directory or other non-file; the run writes a file there", f)
+			}
+		}
 		// A run killed while saving leaves its temporary files: remove them.
 		for _, f := range []string{ckpt, cfg.Name + ".safetensors", cfg.Name + "-curve.svg"} {
 			if err := nn.RemoveStaleTemps(filepath.Join(cfg.Dir, filepath.Base(f))); err != nil {

@@ -124,3 +124,68 @@ func TestAPIMisuse(t *testing.T) {
 		tiny.New().TrainBatch(runtime.Batch[float32]{X: d.X, Labels: d.Y}, float32(math.NaN()))
 	}()
 }
+
+// Two runs in one directory: the second is refused, naming the first's
+// process, instead of removing its temporary checkpoint and overwriting its
+// files.
+func TestOneRunPerDirectory(t *testing.T) {
+	dir := t.TempDir()
+	first := setup(t, dir, 1, 1)
+	saving, release := make(chan bool), make(chan bool)
+	first.cfg.SaveFile = func(path string, write func(io.Writer) error) error {
+		saving <- true // the first run is inside its checkpoint save
+		<-release
+		return runtime.WriteFileAtomic(path, write)
+	}
+	done := make(chan error)
+	go func() {
+		_, err := train.Train(first.m, synthetic(40, 1), first.cfg)
+		done <- err
+	}()
+	<-saving
+	second := setup(t, dir, 1, 1)
+	_, err := train.Train(second.m, synthetic(40, 1), second.cfg)
+	want := "holds " + filepath.Join(dir, "tiny.lock") + ": another run is training in this directory"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "process ") {
+		t.Errorf("second run: %v; want %q", err, want)
+	}
+	close(release)
+	for range 2 { // the checkpoint, then the weights and the curve
+		select {
+		case <-saving:
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The lock is released with the run: a third run goes ahead.
+	third := setup(t, dir, 1, 1)
+	if _, err := train.Train(third.m, synthetic(40, 1), third.cfg); err != nil {
+		t.Fatalf("after the first run ended: %v", err)
+	}
+}
+
+// A path the run writes that is a directory is found before an epoch is
+// trained, with or without Resume.
+func TestCheckpointPathIsDirectory(t *testing.T) {
+	for _, resume := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := os.Mkdir(filepath.Join(dir, "tiny.ckpt"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		r := setup(t, dir, 1, 1)
+		r.cfg.Resume = resume
+		res, err := train.Train(r.m, synthetic(40, 1), r.cfg)
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "tiny.ckpt")+" is a directory") {
+			t.Fatalf("resume %v: %v", resume, err)
+		}
+		if res != nil && len(res.History) > 0 {
+			t.Fatalf("resume %v: trained %d epochs first", resume, len(res.History))
+		}
+	}
+}
