@@ -118,10 +118,9 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	for _, p := range e.plan {
 		switch o := p.l.Op.(type) {
 		case *convOp:
-			g := o.win.grid(p.l.In)
-			qp := g.C * g.k[0] * g.k[1] * g.OH * g.OW
+			// The patch gradients are made by the backward pass, when it
+			// first runs (convBackward).
 			grow = append(grow,
-				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", p.l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(qp)),
 				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("wt%d", p.l.Index)).Op("=").Make(jen.Index().Float32(),
 					jen.Qual(KernelsPath, "ConvPackedLen").Call(jen.Op("&").Id(fmt.Sprintf("win%d", p.l.Index)), jen.Lit(o.out))))
 		case *poolOp:
@@ -414,6 +413,11 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 	if p.needDX {
 		body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
 			jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
+			// Backward-only scratch, made on the first backward pass: inference
+			// never allocates it.
+			jen.If(jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)).Op("==").Nil()).Block(
+				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(Q*P)),
+			),
 			jen.Id("dcols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)),
 			perSample(
 				jen.Clear(jen.Id("dcols")),

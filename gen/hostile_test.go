@@ -43,6 +43,8 @@ func TestHostileSpecs(t *testing.T) {
 			"4:5: linear: more than 268435456 parameters"},
 		{"huge conv output", "name: n\ninput: [1, 4096, 4096]\nlayers:\n  - conv2d: {out: 16, kernel: 1}\n  - flatten\nloss: mse\n",
 			"4:5: conv2d: output [16 4096 4096] has more than 67108864 values"},
+		{"huge convolution scratch", "name: n\ninput: [3, 512, 512]\nlayers:\n  - conv2d: {out: 8, kernel: 64}\n  - flatten\nloss: mse\n",
+			"4:5: conv2d: its input gradient needs more than 67108864 values of scratch per sample"},
 		{"too many parameters in total", "name: n\ninput: [8192]\nlayers:\n  - linear: {out: 16384}\n  - linear: {out: 8192}\nloss: mse\n",
 			"3:1: the network has 268460032 parameters; the limit is 268435456"},
 		{"10^4+ layers", manyLayers.String(), "3:9: spec has 20001 layers; the limit is 10000"},

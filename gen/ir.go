@@ -164,6 +164,12 @@ func Check(s *Spec) (*Net, error) {
 				ok = false
 			}
 		}
+		if sc, has := o.(interface{ batchScratch(Shape) (int, bool) }); ok && has {
+			if _, small := sc.batchScratch(shape); !small {
+				e.add(ls.Pos, "%s: its input gradient needs more than %d values of scratch per sample (kernel taps × output positions); use a smaller kernel or input", ls.Op, MaxElements)
+				ok = false
+			}
+		}
 		if !ok {
 			shapeOK = false
 			continue

@@ -183,3 +183,12 @@ func (o *convOp) backward(c *opCtx) {
 		b.emit(c.at("dx", g.unpadded(idx[0], i, j)).Op("+=").Add(c.at("dpad", g.pin(idx[0], idx[1], idx[2]))))
 	})
 }
+
+// batchScratch is the scratch one sample of this convolution needs in the
+// batch code beyond its activations, and whether it is within MaxElements:
+// the backward pass's patch gradients, Patch × Positions values (made only
+// when backward runs).
+func (o *convOp) batchScratch(in Shape) (int, bool) {
+	g := o.win.grid(in)
+	return boundedSize(Shape{g.C, g.k[0], g.k[1], g.OH, g.OW}, MaxElements)
+}

@@ -302,10 +302,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*400)
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.dcols0 = make([]float32, 58800)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*588)
-	m.bat.dcols3 = make([]float32, 7500)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.g[0] = make([]float32, n*2352)
 	m.bat.g[1] = make([]float32, n*2352)
@@ -436,6 +434,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*588]
 		clear(dx)
 		w := m.params[228:1428]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 7500)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

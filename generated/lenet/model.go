@@ -308,10 +308,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*120)
 	m.bat.a9 = make([]float32, n*84)
 	m.bat.a11 = make([]float32, n*10)
-	m.bat.dcols0 = make([]float32, 19600)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 6))
 	m.bat.arg2 = make([]int32, n*1176)
-	m.bat.dcols3 = make([]float32, 15000)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 16))
 	m.bat.arg5 = make([]int32, n*400)
 	m.bat.g[0] = make([]float32, n*4704)
@@ -470,6 +468,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*1176]
 		clear(dx)
 		w := m.params[156:2556]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 15000)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

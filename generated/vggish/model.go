@@ -321,12 +321,9 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*16384)
 	m.bat.a7 = make([]float32, n*4096)
 	m.bat.a9 = make([]float32, n*10)
-	m.bat.dcols0 = make([]float32, 27648)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 32))
-	m.bat.dcols2 = make([]float32, 294912)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 32))
 	m.bat.arg4 = make([]int32, n*8192)
-	m.bat.dcols5 = make([]float32, 73728)
 	m.bat.wt5 = make([]float32, kernels.ConvPackedLen(&win5, 64))
 	m.bat.arg7 = make([]int32, n*4096)
 	m.bat.g[0] = make([]float32, n*32768)
@@ -447,6 +444,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*8192]
 		clear(dx)
 		w := m.params[10144:28576]
+		if m.bat.dcols5 == nil {
+			m.bat.dcols5 = make([]float32, 73728)
+		}
 		dcols := m.bat.dcols5
 		for s := 0; s < n; s++ {
 			clear(dcols)
@@ -481,6 +481,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*32768]
 		clear(dx)
 		w := m.params[896:10112]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 294912)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -1188,9 +1188,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*5)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 504)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols3 = make([]float32, 24)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 4))
 	m.bat.arg5 = make([]int32, n*4)
 	m.bat.g[0] = make([]float32, n*28)
@@ -1369,6 +1367,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*3]
 		clear(dx)
 		w := m.params[19:43]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 24)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

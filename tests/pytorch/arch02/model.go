@@ -593,9 +593,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*5)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*6)
-	m.bat.dcols0 = make([]float32, 15)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.dcols2 = make([]float32, 36)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*15)
 	m.bat.g[1] = make([]float32, n*15)
@@ -725,6 +723,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*15]
 		clear(dx)
 		w := m.params[12:18]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 36)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

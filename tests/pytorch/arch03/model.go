@@ -794,9 +794,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*8)
 	m.bat.a10 = make([]float32, n*3)
-	m.bat.dcols0 = make([]float32, 30)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.dcols2 = make([]float32, 24)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 4))
 	m.bat.g[0] = make([]float32, n*16)
 	m.bat.g[1] = make([]float32, n*16)
@@ -952,6 +950,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*15]
 		clear(dx)
 		w := m.params[18:42]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 24)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -2406,10 +2406,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*5)
 	m.bat.a8 = make([]float32, n*11)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 270)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 4))
 	m.bat.arg2 = make([]int32, n*32)
-	m.bat.dcols3 = make([]float32, 144)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*180)
 	m.bat.g[1] = make([]float32, n*180)
@@ -2570,6 +2568,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*32]
 		clear(dx)
 		w := m.params[28:44]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 144)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -1531,9 +1531,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a3 = make([]float32, n*27)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a7 = make([]float32, n*2)
-	m.bat.dcols0 = make([]float32, 360)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.dcols3 = make([]float32, 162)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*135)
 	m.bat.g[1] = make([]float32, n*135)
@@ -1640,6 +1638,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*96]
 		clear(dx)
 		w := m.params[27:81]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 162)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

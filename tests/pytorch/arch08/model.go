@@ -1268,7 +1268,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*50)
 	m.bat.a4 = make([]float32, n*12)
 	m.bat.a6 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 800)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*50)
 	m.bat.g[0] = make([]float32, n*200)

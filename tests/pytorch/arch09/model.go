@@ -951,9 +951,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*6)
 	m.bat.a6 = make([]float32, n*2)
 	m.bat.a8 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 80)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.dcols2 = make([]float32, 384)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*24)
 	m.bat.g[1] = make([]float32, n*24)
@@ -1085,6 +1083,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
 		w := m.params[34:50]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 384)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -588,9 +588,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a5 = make([]float32, n*1)
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a8 = make([]float32, n*5)
-	m.bat.dcols0 = make([]float32, 22)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols3 = make([]float32, 9)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 1))
 	m.bat.arg4 = make([]int32, n*1)
 	m.bat.g[0] = make([]float32, n*11)
@@ -728,6 +726,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*5]
 		clear(dx)
 		w := m.params[3:6]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 9)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

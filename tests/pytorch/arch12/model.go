@@ -2048,9 +2048,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a7 = make([]float32, n*8)
 	m.bat.a9 = make([]float32, n*6)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 120)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.dcols4 = make([]float32, 270)
 	m.bat.wt4 = make([]float32, kernels.ConvPackedLen(&win4, 2))
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
@@ -2209,6 +2207,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
 		w := m.params[12:30]
+		if m.bat.dcols4 == nil {
+			m.bat.dcols4 = make([]float32, 270)
+		}
 		dcols := m.bat.dcols4
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -1380,9 +1380,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a4 = make([]float32, n*8)
 	m.bat.a6 = make([]float32, n*11)
 	m.bat.a8 = make([]float32, n*3)
-	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols2 = make([]float32, 336)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*72)
 	m.bat.g[1] = make([]float32, n*72)
@@ -1519,6 +1517,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*72]
 		clear(dx)
 		w := m.params[3:19]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 336)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

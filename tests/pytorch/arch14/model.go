@@ -961,7 +961,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*110)
 	m.bat.a2 = make([]float32, n*20)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.dcols0 = make([]float32, 220)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.g[0] = make([]float32, n*110)
 	m.bat.g[1] = make([]float32, n*110)

@@ -1301,9 +1301,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a8 = make([]float32, n*12)
 	m.bat.a10 = make([]float32, n*4)
 	m.bat.a12 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 264)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols3 = make([]float32, 24)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
 	m.bat.g[0] = make([]float32, n*44)
 	m.bat.g[1] = make([]float32, n*44)
@@ -1491,6 +1489,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*10]
 		clear(dx)
 		w := m.params[6:12]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 24)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)

@@ -1016,9 +1016,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*40)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a5 = make([]float32, n*5)
-	m.bat.dcols0 = make([]float32, 480)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.dcols2 = make([]float32, 96)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*40)
 	m.bat.g[1] = make([]float32, n*40)
@@ -1098,6 +1096,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[0][:n*40]
 		clear(dx)
 		w := m.params[50:58]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 96)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

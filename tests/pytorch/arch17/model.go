@@ -540,7 +540,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.g[0] = make([]float32, n*36)
 	m.bat.g[1] = make([]float32, n*36)

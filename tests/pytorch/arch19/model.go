@@ -1028,7 +1028,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a2 = make([]float32, n*6)
 	m.bat.a3 = make([]float32, n*6)
 	m.bat.a5 = make([]float32, n*6)
-	m.bat.dcols0 = make([]float32, 168)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
 	m.bat.arg2 = make([]int32, n*6)
 	m.bat.g[0] = make([]float32, n*56)

@@ -213,7 +213,6 @@ func (m *Model) growBatch(n int) {
 	}
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*6)
-	m.bat.dcols0 = make([]float32, 18)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
 	m.bat.g[0] = make([]float32, n*6)
 	m.bat.g[1] = make([]float32, n*6)

@@ -673,9 +673,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*64)
 	m.bat.a2 = make([]float32, n*1)
-	m.bat.dcols0 = make([]float32, 64)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols2 = make([]float32, 64)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*64)
 	m.bat.g[1] = make([]float32, n*64)
@@ -737,6 +735,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*64]
 		clear(dx)
 		w := m.params[2:66]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 64)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

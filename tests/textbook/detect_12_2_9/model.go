@@ -496,9 +496,7 @@ func (m *Model) growBatch(n int) {
 	m.bat.n = n
 	m.bat.a0 = make([]float32, n*36)
 	m.bat.a2 = make([]float32, n*1)
-	m.bat.dcols0 = make([]float32, 324)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.dcols2 = make([]float32, 36)
 	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
 	m.bat.g[0] = make([]float32, n*36)
 	m.bat.g[1] = make([]float32, n*36)
@@ -560,6 +558,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*36]
 		clear(dx)
 		w := m.params[10:46]
+		if m.bat.dcols2 == nil {
+			m.bat.dcols2 = make([]float32, 36)
+		}
 		dcols := m.bat.dcols2
 		for s := 0; s < n; s++ {
 			clear(dcols)

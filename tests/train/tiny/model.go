@@ -766,7 +766,6 @@ func (m *Model) growBatch(n int) {
 	m.bat.a0 = make([]float32, n*48)
 	m.bat.a2 = make([]float32, n*12)
 	m.bat.a4 = make([]float32, n*3)
-	m.bat.dcols0 = make([]float32, 144)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*12)
 	m.bat.g[0] = make([]float32, n*48)

@@ -6699,10 +6699,8 @@ func (m *Model) growBatch(n int) {
 	m.bat.a6 = make([]float32, n*16)
 	m.bat.a8 = make([]float32, n*7)
 	m.bat.a10 = make([]float32, n*4)
-	m.bat.dcols0 = make([]float32, 720)
 	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
 	m.bat.arg2 = make([]int32, n*84)
-	m.bat.dcols3 = make([]float32, 810)
 	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
 	m.bat.g[0] = make([]float32, n*120)
 	m.bat.g[1] = make([]float32, n*120)
@@ -6852,6 +6850,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 		dx := m.bat.g[1][:n*84]
 		clear(dx)
 		w := m.params[57:93]
+		if m.bat.dcols3 == nil {
+			m.bat.dcols3 = make([]float32, 810)
+		}
 		dcols := m.bat.dcols3
 		for s := 0; s < n; s++ {
 			clear(dcols)
