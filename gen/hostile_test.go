@@ -195,3 +195,47 @@ func declarations(t *testing.T, name string, src []byte) []string {
 	}
 	return out
 }
+
+// Generating a network too large for a golden output is fast and writes a
+// small test file that says why it has no golden; the golden input is drawn
+// from the seed in the test, not written out (a 16 Mi-value input made a
+// 203 MB test file that go vet could not read in 8 GB). The spec whose
+// reference evaluation took about 36 hours is refused by the checker for
+// its backward scratch.
+func TestGoldenWorkIsBounded(t *testing.T) {
+	start := time.Now()
+	if _, err := Load("net.yaml", []byte("name: n\ninput: [1, 2048, 2048]\nlayers:\n  - conv2d: {out: 16, kernel: 1024}\n  - flatten\n  - linear: {out: 2}\nloss: mse\n")); err == nil ||
+		!strings.Contains(err.Error(), "4:5: conv2d: its input gradient needs more than 67108864 values of scratch") || time.Since(start) > 5*time.Second {
+		t.Fatalf("the 36-hour spec: %v after %v", err, time.Since(start))
+	}
+	for _, c := range []struct{ name, src, want string }{
+		{"0.8 G multiply-adds", "name: n\ninput: [32, 128, 128]\nlayers:\n  - conv2d: {out: 64, kernel: 5, padding: 2}\n  - flatten\n  - linear: {out: 2}\nloss: mse\n",
+			"its forward pass does 8.42e+08 multiply-adds, more than the 1e+08"},
+		{"16 Mi inputs", "name: n\ninput: [1, 4096, 4096]\nlayers:\n  - conv2d: {out: 1, kernel: 1}\n  - flatten\n  - linear: {out: 2}\nloss: mse\n",
+			"its forward pass does 5.03e+07"},
+		{"wide output", "name: n\ninput: [8]\nlayers:\n  - linear: {out: 5000}\nloss: mse\n",
+			"its output has 5000 values, more than the 4096"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n, err := Load("net.yaml", []byte(c.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			files, err := Generate(n, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := time.Since(start); d > 10*time.Second {
+				t.Fatalf("took %v", d)
+			}
+			test := string(files["model_test.go"])
+			if len(test) > 64<<10 {
+				t.Fatalf("model_test.go is %d bytes", len(test))
+			}
+			if !strings.Contains(test, c.want) && !strings.Contains(test, "var goldenOutput") {
+				t.Fatalf("model_test.go neither records a golden nor says why not (want %q)", c.want)
+			}
+		})
+	}
+}

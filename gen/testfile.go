@@ -14,10 +14,48 @@ import (
 // TestData is what the generated test template sees.
 type TestData struct {
 	Pkg, Type, Weights string
-	Input, Output      string // Go literal lists
+	Output             string // Go literal list
 	Target             string // second argument of Backward
 	Tol                string
 	Predict            bool
+	// Skip says why no golden output was recorded (empty when one was).
+	Skip string
+}
+
+// Golden outputs are recorded only within these bounds, so that generating
+// a huge network neither runs the float64 reference evaluation for hours
+// nor writes a test file of megabytes: its multiply-adds (the reference
+// runs about 0.2–0.5 G a second, so this is well under a second) and its
+// output values.
+const (
+	GoldenMACs    = 1e8
+	GoldenOutputs = 4096
+)
+
+// forwardMACs counts one sample's forward multiply-adds (compares for max
+// pools, one per value for activations), as the reference evaluation does
+// them.
+func forwardMACs(n *Net) float64 {
+	var total float64
+	for _, l := range n.Layers {
+		info := l.Info()
+		window := 1.0
+		for _, k := range info.Kernel {
+			window *= float64(k)
+		}
+		out := float64(l.Out.Size())
+		switch info.Op {
+		case "linear":
+			total += float64(l.In.Size()) * out
+		case "conv1d", "conv2d":
+			total += out * float64(l.In[0]) * window
+		case "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d":
+			total += out * window
+		default:
+			total += out
+		}
+	}
+	return total
 }
 
 // slab returns the parameter values the generated New() starts from: the
@@ -48,27 +86,30 @@ func (e *emitter) slab() []float64 {
 
 // testFile renders model_test.go.
 func (e *emitter) testFile() ([]byte, error) {
-	r := runtime.NewRNG(e.n.Seed + 1)
-	in := make([]float64, e.n.Input.Size())
-	bits := 32
-	if e.opt.Float64 {
-		bits = 64
-	}
-	var ins []string
-	for i := range in {
-		v := 2*r.Float64() - 1
-		if !e.opt.Float64 {
-			v = float64(float32(v))
+	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil}
+	switch macs := forwardMACs(e.n); {
+	case macs > GoldenMACs:
+		d.Skip = fmt.Sprintf("its forward pass does %.3g multiply-adds, more than the %g nngen evaluates for a golden", macs, float64(GoldenMACs))
+	case e.n.Output.Size() > GoldenOutputs:
+		d.Skip = fmt.Sprintf("its output has %d values, more than the %d nngen records", e.n.Output.Size(), GoldenOutputs)
+	default:
+		// The input the generated test draws: runtime.NewRNG(Seed + 1), each
+		// value 2·Float64() − 1 in the element type.
+		r := runtime.NewRNG(e.n.Seed + 1)
+		in := make([]float64, e.n.Input.Size())
+		for i := range in {
+			v := 2*r.Float64() - 1
+			if !e.opt.Float64 {
+				v = float64(float32(v))
+			}
+			in[i] = v
 		}
-		in[i] = v
-		ins = append(ins, strconv.FormatFloat(v, 'g', -1, bits))
+		var outs []string
+		for _, v := range e.n.Eval(e.slab(), in) {
+			outs = append(outs, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		d.Output = strings.Join(outs, ", ")
 	}
-	var outs []string
-	for _, v := range e.n.Eval(e.slab(), in) {
-		outs = append(outs, strconv.FormatFloat(v, 'g', -1, 64))
-	}
-	d := TestData{Pkg: e.pkg, Type: e.ft, Input: strings.Join(ins, ", "), Output: strings.Join(outs, ", "),
-		Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil}
 	if e.opt.Weights != nil {
 		d.Weights = "the weights compiled in from " + e.opt.WeightsName
 	}

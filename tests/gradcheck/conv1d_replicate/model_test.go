@@ -5,13 +5,23 @@ package conv1d_replicate
 import (
 	"math"
 	"testing"
+
+	"github.com/nngen/nngen/runtime"
 )
 
-// goldenInput and goldenOutput were recorded when nngen generated this
-// package: the output is nngen's float64 reference evaluation of the network
-// (an implementation separate from this code) with the default initialisation from Seed.
-var goldenInput = [InputSize]float64{0.1331231503445618, 0.49156351452540226, 0.9420055071735924, -0.11128156588845584, -0.1114705983472839, 0.525788783823522, 0.754697373528346, 0.04613435970196278, -0.4289826312060667, 0.5879932113246111, -0.19171566189954858, 0.21084073795065827, -0.09012418505942077, 0.060157995003177867, -0.12806920035054992, -0.6659300217188979, 0.2906692804390121, 0.6307011667361995}
+// goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
+// exactly as nngen drew it when it recorded goldenOutput.
+var goldenInput = func() (x [InputSize]float64) {
+	r := runtime.NewRNG(Seed + 1)
+	for i := range x {
+		x[i] = float64(2*r.Float64() - 1)
+	}
+	return x
+}()
 
+// goldenOutput was recorded when nngen generated this package: nngen's
+// float64 reference evaluation of the network (an implementation separate
+// from this code) on goldenInput with the default initialisation from Seed.
 var goldenOutput = [OutputSize]float64{0.35912439740610114, -0.4584215779225099}
 
 // TestForwardMatchesGolden checks Forward against the golden pair. The bound

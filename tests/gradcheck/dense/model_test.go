@@ -5,13 +5,23 @@ package dense
 import (
 	"math"
 	"testing"
+
+	"github.com/nngen/nngen/runtime"
 )
 
-// goldenInput and goldenOutput were recorded when nngen generated this
-// package: the output is nngen's float64 reference evaluation of the network
-// (an implementation separate from this code) with the default initialisation from Seed.
-var goldenInput = [InputSize]float64{0.1331231503445618, 0.49156351452540226, 0.9420055071735924, -0.11128156588845584, -0.1114705983472839}
+// goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
+// exactly as nngen drew it when it recorded goldenOutput.
+var goldenInput = func() (x [InputSize]float64) {
+	r := runtime.NewRNG(Seed + 1)
+	for i := range x {
+		x[i] = float64(2*r.Float64() - 1)
+	}
+	return x
+}()
 
+// goldenOutput was recorded when nngen generated this package: nngen's
+// float64 reference evaluation of the network (an implementation separate
+// from this code) on goldenInput with the default initialisation from Seed.
 var goldenOutput = [OutputSize]float64{0.39860446024499, -0.09852733852981317, 0.10214724505378571}
 
 // TestForwardMatchesGolden checks Forward against the golden pair. The bound

@@ -5,13 +5,23 @@ package dense_ce
 import (
 	"math"
 	"testing"
+
+	"github.com/nngen/nngen/runtime"
 )
 
-// goldenInput and goldenOutput were recorded when nngen generated this
-// package: the output is nngen's float64 reference evaluation of the network
-// (an implementation separate from this code) with the default initialisation from Seed.
-var goldenInput = [InputSize]float64{0.1331231503445618, 0.49156351452540226, 0.9420055071735924, -0.11128156588845584, -0.1114705983472839, 0.525788783823522}
+// goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
+// exactly as nngen drew it when it recorded goldenOutput.
+var goldenInput = func() (x [InputSize]float64) {
+	r := runtime.NewRNG(Seed + 1)
+	for i := range x {
+		x[i] = float64(2*r.Float64() - 1)
+	}
+	return x
+}()
 
+// goldenOutput was recorded when nngen generated this package: nngen's
+// float64 reference evaluation of the network (an implementation separate
+// from this code) on goldenInput with the default initialisation from Seed.
 var goldenOutput = [OutputSize]float64{-0.0778043914682408, 0.12237641062972866, -0.15018014573220922, 0.118025364333289}
 
 // TestForwardMatchesGolden checks Forward against the golden pair. The bound

@@ -5,13 +5,23 @@ package softmax
 import (
 	"math"
 	"testing"
+
+	"github.com/nngen/nngen/runtime"
 )
 
-// goldenInput and goldenOutput were recorded when nngen generated this
-// package: the output is nngen's float64 reference evaluation of the network
-// (an implementation separate from this code) with the default initialisation from Seed.
-var goldenInput = [InputSize]float32{0.13312314, 0.49156353, 0.9420055, -0.11128157}
+// goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
+// exactly as nngen drew it when it recorded goldenOutput.
+var goldenInput = func() (x [InputSize]float32) {
+	r := runtime.NewRNG(Seed + 1)
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	return x
+}()
 
+// goldenOutput was recorded when nngen generated this package: nngen's
+// float64 reference evaluation of the network (an implementation separate
+// from this code) on goldenInput with the default initialisation from Seed.
 var goldenOutput = [OutputSize]float64{0.18316147514701375, 0.2621216020102354, 0.4112702381676426, 0.14344668467510818}
 
 // TestForwardMatchesGolden checks Forward against the golden pair. The bound

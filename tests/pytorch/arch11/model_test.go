@@ -5,13 +5,23 @@ package arch11
 import (
 	"math"
 	"testing"
+
+	"github.com/nngen/nngen/runtime"
 )
 
-// goldenInput and goldenOutput were recorded when nngen generated this
-// package: the output is nngen's float64 reference evaluation of the network
-// (an implementation separate from this code) with the default initialisation from Seed.
-var goldenInput = [InputSize]float32{0.13312314, 0.49156353, 0.9420055, -0.11128157, -0.111470595, 0.5257888, 0.7546974}
+// goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
+// exactly as nngen drew it when it recorded goldenOutput.
+var goldenInput = func() (x [InputSize]float32) {
+	r := runtime.NewRNG(Seed + 1)
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	return x
+}()
 
+// goldenOutput was recorded when nngen generated this package: nngen's
+// float64 reference evaluation of the network (an implementation separate
+// from this code) on goldenInput with the default initialisation from Seed.
 var goldenOutput = [OutputSize]float64{-0.585220359470019, 0.2824194202448055, 0.36212296969154756, -0.1583383986165095}
 
 // TestForwardMatchesGolden checks Forward against the golden pair. The bound
