@@ -47,6 +47,13 @@ type Options struct {
 // DefaultFoldLimit is the default bound on a folded Predict's size.
 const DefaultFoldLimit = 100000
 
+// MaxCodeBytes bounds a generated model.go. Measured with go build (Go
+// 1.26, one core of an AMD EPYC family 19h): 1.1 MB compiled in about 6 s
+// and 0.5 GB, 4.5 MB in 21 s and 2.0 GB, 9.1 MB in 55 s and 4.1 GB; a
+// 34 MB file (-unroll 1048576 on a wide network) did not compile in 8 GB,
+// nor 2 000 layers at the default budget.
+const MaxCodeBytes = 4 << 20
+
 // MaxUnroll bounds the unroll budget (and FoldLimit): past it the generated
 // code would only grow, and so would the time to generate and compile it.
 const MaxUnroll = 1 << 20
@@ -147,6 +154,9 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	var buf bytes.Buffer
 	if err := f.Render(&buf); err != nil {
 		return nil, fmt.Errorf("rendering %s: %v", n.Name, err)
+	}
+	if buf.Len() > MaxCodeBytes {
+		return nil, fmt.Errorf("%s: the generated model.go would be %.1f MB; the limit is %d MiB, about what go build compiles in 20 s and 2 GB of memory: lower -unroll (now %d), or use fewer or smaller layers", n.Name, float64(buf.Len())/1e6, MaxCodeBytes>>20, opt.Unroll)
 	}
 	files["model.go"] = buf.Bytes()
 	if !opt.NoTest {

@@ -239,3 +239,29 @@ func TestGoldenWorkIsBounded(t *testing.T) {
 		})
 	}
 }
+
+// A network whose generated code would be more than go build compiles in
+// reasonable time and memory is refused with the figure: fully unrolled
+// (the documented maximum -unroll), and 5 000 small layers at the default
+// budget.
+func TestCodeSizeIsBounded(t *testing.T) {
+	wide := "name: n\ninput: [48]\nlayers:\n" + strings.Repeat("  - linear: {out: 48}\n  - relu\n", 40) + "loss: mse\n"
+	many := "name: n\ninput: [4]\nlayers:\n" + strings.Repeat("  - linear: {out: 4}\n  - relu\n", 2500) + "loss: mse\n"
+	for _, c := range []struct {
+		name, src string
+		unroll    int
+	}{{"fully unrolled", wide, MaxUnroll}, {"5000 layers", many, 0}} {
+		n, err := Load("net.yaml", []byte(c.src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		_, err = Generate(n, Options{Unroll: c.unroll, NoTest: true})
+		if err == nil || !strings.Contains(err.Error(), "MB; the limit is 4 MiB, about what go build compiles in 20 s and 2 GB") {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if d := time.Since(start); d > 30*time.Second {
+			t.Fatalf("%s: refusing took %v", c.name, d)
+		}
+	}
+}
