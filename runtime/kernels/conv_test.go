@@ -333,12 +333,12 @@ var exampleConvs = []struct {
 	g    Window
 	O    int
 }{
-		{"lenet1-1x28x28-6k5p2", Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},
-		{"lenet2-6x14x14-16k5", Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
-		{"convnet1-3x32x32-3k5", Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
-		{"convnet2-3x14x14-16k5", Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
-		{"vggish2-32x32x32-32k3p1", Window{C: 32, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32},
-		{"vggish3-32x16x16-64k3p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64},
+	{"lenet1-1x28x28-6k5p2", Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},
+	{"lenet2-6x14x14-16k5", Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+	{"convnet1-3x32x32-3k5", Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
+	{"convnet2-3x14x14-16k5", Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+	{"vggish2-32x32x32-32k3p1", Window{C: 32, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32},
+	{"vggish3-32x16x16-64k3p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64},
 }
 
 // BenchmarkConv: the direct convolution against Im2col and Gemm on the
