@@ -8,13 +8,13 @@
 // and stores y[r][j] = init[r] + t[r][j] (first k-block) or y[r][j] + t[r][j]
 // (later ones), the last vector of columns through a mask. The weights of
 // channel r lie at byte offset rows[r] from w, one per tap; each tap's input
-// lies at element offset off[p] from x. Every product is rounded (VMULPS),
-// then added (VADDPS), in increasing tap order from zero: the order in which
+// lies at element offset off[p] from x. Each term is one fused multiply-add
+// (VFMADD231PS), in increasing tap order from zero: the order in which
 // kernels.Gemm sums a k-block of W·Im2col(x), so a convolution computed here
 // has Gemm's bits. The vectors run along the output row; each tap's V input
 // vectors are loaded once and serve all R channels. A second kind, for
 // layers of 16 channels or more, runs its vectors along the channels
-// instead (see channels). No FMA, as in every kernel here.
+// instead (see channels).
 //
 //	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
 package main
@@ -68,9 +68,7 @@ func kernel(R, V int) {
 			b := YMM()
 			VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
 			for v := 0; v < V; v++ {
-				p := YMM()
-				VMULPS(xs[v], b, p)
-				VADDPS(p, acc[r][v], acc[r][v])
+				VFMADD231PS(xs[v], b, acc[r][v])
 			}
 		}
 		ADDQ(U8(4), w)
@@ -153,9 +151,7 @@ func channels(np int) {
 			b := YMM()
 			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
 			for h, w := range []reg.VecVirtual{w0, w1} {
-				p := YMM()
-				VMULPS(w, b, p)
-				VADDPS(p, acc[q][h], acc[q][h])
+				VFMADD231PS(w, b, acc[q][h])
 			}
 		}
 		ADDQ(U8(64), wt)

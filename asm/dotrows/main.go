@@ -4,8 +4,8 @@
 //
 //	t[j] = 0 + x[0]·B[j][0] + x[1]·B[j][1] + …   (j < 8, k8 terms)
 //
-// every product rounded (VMULPS) and added (VADDPS) in increasing k, the
-// order in which Gemm sums one k-block, so the bits are Gemm's. The eight
+// one fused multiply-add (VFMADD231PS) per term in increasing k, as Gemm
+// sums one k-block, so the bits are Gemm's. The eight
 // sums sit in the lanes of one register; each step loads eight terms of
 // each of the eight rows and transposes them in registers (unpack, shuffle,
 // lane permute) into eight vectors of one k each.
@@ -91,8 +91,7 @@ func main() {
 	for p := 0; p < 8; p++ {
 		xb := YMM()
 		VBROADCASTSS(Mem{Base: x, Disp: 4 * p}, xb)
-		VMULPS(cols[p], xb, xb)
-		VADDPS(xb, acc, acc)
+		VFMADD231PS(cols[p], xb, acc)
 	}
 	ADDQ(U8(32), x)
 	ADDQ(U8(32), b)

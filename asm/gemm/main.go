@@ -3,11 +3,11 @@
 // panel (6 values per k), B nr values per k at a stride of ldb (a packed
 // panel, ldb = nr, or rows of B read in place).
 //
-// They keep the rounding contract of kernels.Gemm: each product is rounded
-// (VMULPS), then added to an accumulator that starts at zero (VADDPS), in
-// increasing k; the tile is added to C at the end. No FMA: on this machine a
-// separate multiply and add reach the same peak (runtime/kernels
-// BenchmarkPeak), and the pure-Go kernel computes exactly the same bits.
+// They keep the rounding contract of kernels.Gemm: each product is added to
+// an accumulator that starts at zero by one fused multiply-add
+// (VFMADD231PS, rounded once), in increasing k; the tile is added to C at
+// the end. The pure-Go kernel computes exactly the same bits with
+// kernels.FMA.
 //
 //	go run ./gemm -out ../runtime/kernels/gemm_amd64.s -stubs ../runtime/kernels/gemm_stub_amd64.go -pkg kernels
 package main
@@ -66,9 +66,7 @@ func kernel(name string, zmm bool) {
 		ai := vec()
 		VBROADCASTSS(Mem{Base: a, Disp: 4 * i}, ai)
 		for j, bj := range []reg.VecVirtual{b0, b1} {
-			t := vec()
-			VMULPS(bj, ai, t)
-			VADDPS(t, acc[i][j], acc[i][j])
+			VFMADD231PS(bj, ai, acc[i][j])
 		}
 	}
 	ADDQ(U32(4*mr), a)

@@ -1,13 +1,13 @@
 // Command gemv writes runtime/kernels/gemv_amd64.s and its Go stubs: the
 // kernels of one sample's linear layer. gemvLanes computes the lane sums of
 // a matrix-vector product, four rows at a time; axpy adds a scaled vector
-// (y += round(alpha·x), element by element), from which kernels.GemvT and
+// (y = FMA(alpha, x, y), element by element), from which kernels.GemvT and
 // kernels.Ger build the backward products.
 //
 // For each of four rows r (row stride lda elements) and each lane j of 16,
 // s[16r+j] = sum over p ≡ j (mod 16), p < k16, in increasing p, of
-// round(a[r][p]·x[p]): every product rounded (VMULPS), then added to a
-// lane that starts at zero (VADDPS). AVX2 keeps lanes 0–7 and 8–15 of a row
+// a[r][p]·x[p], one fused multiply-add (VFMADD231PS) each into a lane that
+// starts at zero. AVX2 keeps lanes 0–7 and 8–15 of a row
 // in two YMM registers, AVX-512 all 16 in one ZMM; the pure-Go twin in
 // runtime/kernels keeps 16 scalars. kernels.Gemv then adds the lanes in one
 // fixed tree and the tail in Go, so every level gives the same bits.
@@ -72,9 +72,7 @@ func kernel(name string, zmm bool) {
 	}
 	for r := 0; r < rows; r++ {
 		for q := 0; q < parts; q++ {
-			t := sh.Reg()
-			VMULPS(Mem{Base: row[r], Disp: 4 * width * q}, xv[q], t)
-			VADDPS(t, acc[r][q], acc[r][q])
+			VFMADD231PS(Mem{Base: row[r], Disp: 4 * width * q}, xv[q], acc[r][q])
 		}
 	}
 	for r := 0; r < rows; r++ {
@@ -94,12 +92,13 @@ func kernel(name string, zmm bool) {
 }
 
 // axpy emits func(n16 int, alpha float32, x, y *float32): y[i] +=
-// round(alpha·x[i]) for i < n16, a multiple of 16, 16 elements per step.
+// alpha·x[i], rounded once (FMA), for i < n16, a multiple of 16, 16 elements
+// per step.
 func axpy(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
 	Pragma("noescape")
 	sh := vec.Of(zmm)
-	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.", name, sh.ISA))
+	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (one FMA) for i < n16, a multiple of 16.", name, sh.ISA))
 	n := Load(Param("n16"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -109,8 +108,8 @@ func axpy(name string, zmm bool) {
 	JZ(LabelRef(name + "_done"))
 	for q := 0; q < sh.Parts; q++ {
 		t, off := sh.Reg(), 4*sh.Floats*q
-		VMULPS(Mem{Base: x, Disp: off}, al, t)
-		VADDPS(Mem{Base: y, Disp: off}, t, t)
+		VMOVUPS(Mem{Base: y, Disp: off}, t)
+		VFMADD231PS(Mem{Base: x, Disp: off}, al, t)
 		VMOVUPS(t, Mem{Base: y, Disp: off})
 	}
 	ADDQ(U8(64), x)

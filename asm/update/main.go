@@ -3,12 +3,12 @@
 // step,
 //
 //	buf = round(round(buf·momentum) + round(dampening·grad))
-//	p   = round(p + round(lr·buf))
+//	p   = round(p + lr·buf)   (one fused multiply-add, VFMADD231PS)
 //
-// and Adam's (see kernels.Adam), every product rounded before it is added
-// (VMULPS then VADDPS, no FMA) and the square root and divisions correctly
-// rounded (VSQRTPS, VDIVPS), which is what Go computes on amd64, so every
-// level gives the same bits as the pure-Go loops in runtime/kernels.
+// and Adam's (see kernels.Adam), every other product rounded before it is
+// added (VMULPS then VADDPS) and the square root and divisions correctly
+// rounded (VSQRTPS, VDIVPS), so every level gives the same bits as the
+// pure-Go loops in runtime/kernels, which round the same way explicitly.
 //
 //	go run ./update -out ../runtime/kernels/update_amd64.s -stubs ../runtime/kernels/update_stub_amd64.go -pkg kernels
 package main
@@ -36,7 +36,7 @@ func kernel(name string, zmm bool) {
 	TEXT(name, NOSPLIT, "func(n16 int, momentum, dampening, lr float32, grad, buf, p *float32)")
 	Pragma("noescape")
 	sh := vec.Of(zmm)
-	Doc(fmt.Sprintf("%s needs %s: buf = buf·momentum + dampening·grad, then p += lr·buf, for the first n16 elements (a multiple of 16).", name, sh.ISA))
+	Doc(fmt.Sprintf("%s needs %s: buf = buf·momentum + dampening·grad, then p += lr·buf (fused), for the first n16 elements (a multiple of 16).", name, sh.ISA))
 	n := Load(Param("n16"), GP64())
 	g := Load(Param("grad"), GP64())
 	b := Load(Param("buf"), GP64())
@@ -52,9 +52,9 @@ func kernel(name string, zmm bool) {
 		VMULPS(Mem{Base: g, Disp: off}, damp, u) // dampening·grad
 		VADDPS(u, t, t)
 		VMOVUPS(t, Mem{Base: b, Disp: off})
-		VMULPS(t, lr, t) // lr·buf
-		VADDPS(Mem{Base: p, Disp: off}, t, t)
-		VMOVUPS(t, Mem{Base: p, Disp: off})
+		VMOVUPS(Mem{Base: p, Disp: off}, u)
+		VFMADD231PS(t, lr, u) // p + lr·buf, rounded once
+		VMOVUPS(u, Mem{Base: p, Disp: off})
 	}
 	ADDQ(U8(64), g)
 	ADDQ(U8(64), b)

@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·convRows6x1y(SB), NOSPLIT, $0-72
 	MOVQ   n+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -32,23 +32,17 @@ convRows6x1y_loop:
 	LEAQ         (BX)(R12*4), R12
 	VMOVUPS      (R12), Y6
 	VBROADCASTSS (CX)(DI*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y0, Y0
+	VFMADD231PS  Y6, Y7, Y0
 	VBROADCASTSS (CX)(R8*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y1, Y1
+	VFMADD231PS  Y6, Y7, Y1
 	VBROADCASTSS (CX)(R9*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y2, Y2
+	VFMADD231PS  Y6, Y7, Y2
 	VBROADCASTSS (CX)(R10*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y3, Y3
+	VFMADD231PS  Y6, Y7, Y3
 	VBROADCASTSS (CX)(R11*1), Y7
-	VMULPS       Y6, Y7, Y7
-	VADDPS       Y7, Y4, Y4
+	VFMADD231PS  Y6, Y7, Y4
 	VBROADCASTSS (CX)(SI*1), Y7
-	VMULPS       Y6, Y7, Y6
-	VADDPS       Y6, Y5, Y5
+	VFMADD231PS  Y6, Y7, Y5
 	ADDQ         $0x04, CX
 	ADDQ         $0x04, DX
 	DECQ         AX
@@ -119,7 +113,7 @@ convRows6x1y_end:
 	RET
 
 // func convRows5x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·convRows5x2y(SB), NOSPLIT, $0-72
 	MOVQ   n+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -150,30 +144,20 @@ convRows5x2y_loop:
 	VMOVUPS      (R11), Y10
 	VMOVUPS      32(R11), Y11
 	VBROADCASTSS (CX)(DI*1), Y12
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y0, Y0
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y1, Y1
+	VFMADD231PS  Y10, Y12, Y0
+	VFMADD231PS  Y11, Y12, Y1
 	VBROADCASTSS (CX)(R8*1), Y12
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y2, Y2
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y3, Y3
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
 	VBROADCASTSS (CX)(R9*1), Y12
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y4, Y4
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y5, Y5
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
 	VBROADCASTSS (CX)(R10*1), Y12
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y6, Y6
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y7, Y7
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
 	VBROADCASTSS (CX)(SI*1), Y12
-	VMULPS       Y10, Y12, Y10
-	VADDPS       Y10, Y8, Y8
-	VMULPS       Y11, Y12, Y10
-	VADDPS       Y10, Y9, Y9
+	VFMADD231PS  Y10, Y12, Y8
+	VFMADD231PS  Y11, Y12, Y9
 	ADDQ         $0x04, CX
 	ADDQ         $0x04, DX
 	DECQ         AX
@@ -266,7 +250,7 @@ convRows5x2y_end:
 	RET
 
 // func convRows3x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·convRows3x3y(SB), NOSPLIT, $0-72
 	MOVQ   n+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -295,26 +279,17 @@ convRows3x3y_loop:
 	VMOVUPS      32(R9), Y10
 	VMOVUPS      64(R9), Y11
 	VBROADCASTSS (CX)(DI*1), Y12
-	VMULPS       Y9, Y12, Y13
-	VADDPS       Y13, Y0, Y0
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y1, Y1
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y2, Y2
+	VFMADD231PS  Y9, Y12, Y0
+	VFMADD231PS  Y10, Y12, Y1
+	VFMADD231PS  Y11, Y12, Y2
 	VBROADCASTSS (CX)(R8*1), Y12
-	VMULPS       Y9, Y12, Y13
-	VADDPS       Y13, Y3, Y3
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y4, Y4
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y5, Y5
+	VFMADD231PS  Y9, Y12, Y3
+	VFMADD231PS  Y10, Y12, Y4
+	VFMADD231PS  Y11, Y12, Y5
 	VBROADCASTSS (CX)(SI*1), Y12
-	VMULPS       Y9, Y12, Y9
-	VADDPS       Y9, Y6, Y6
-	VMULPS       Y10, Y12, Y9
-	VADDPS       Y9, Y7, Y7
-	VMULPS       Y11, Y12, Y9
-	VADDPS       Y9, Y8, Y8
+	VFMADD231PS  Y9, Y12, Y6
+	VFMADD231PS  Y10, Y12, Y7
+	VFMADD231PS  Y11, Y12, Y8
 	ADDQ         $0x04, CX
 	ADDQ         $0x04, DX
 	DECQ         AX
@@ -397,7 +372,7 @@ convRows3x3y_end:
 	RET
 
 // func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·convRows2x4y(SB), NOSPLIT, $0-72
 	MOVQ   n+0(FP), AX
 	MOVQ   w+8(FP), CX
@@ -425,23 +400,15 @@ convRows2x4y_loop:
 	VMOVUPS      64(R8), Y10
 	VMOVUPS      96(R8), Y11
 	VBROADCASTSS (CX)(DI*1), Y12
-	VMULPS       Y8, Y12, Y13
-	VADDPS       Y13, Y0, Y0
-	VMULPS       Y9, Y12, Y13
-	VADDPS       Y13, Y1, Y1
-	VMULPS       Y10, Y12, Y13
-	VADDPS       Y13, Y2, Y2
-	VMULPS       Y11, Y12, Y12
-	VADDPS       Y12, Y3, Y3
+	VFMADD231PS  Y8, Y12, Y0
+	VFMADD231PS  Y9, Y12, Y1
+	VFMADD231PS  Y10, Y12, Y2
+	VFMADD231PS  Y11, Y12, Y3
 	VBROADCASTSS (CX)(SI*1), Y12
-	VMULPS       Y8, Y12, Y8
-	VADDPS       Y8, Y4, Y4
-	VMULPS       Y9, Y12, Y8
-	VADDPS       Y8, Y5, Y5
-	VMULPS       Y10, Y12, Y8
-	VADDPS       Y8, Y6, Y6
-	VMULPS       Y11, Y12, Y8
-	VADDPS       Y8, Y7, Y7
+	VFMADD231PS  Y8, Y12, Y4
+	VFMADD231PS  Y9, Y12, Y5
+	VFMADD231PS  Y10, Y12, Y6
+	VFMADD231PS  Y11, Y12, Y7
 	ADDQ         $0x04, CX
 	ADDQ         $0x04, DX
 	DECQ         AX
@@ -516,7 +483,7 @@ convRows2x4y_end:
 	RET
 
 // func convChans16x6y(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·convChans16x6y(SB), NOSPLIT, $0-48
 	MOVQ   n+0(FP), AX
 	MOVQ   wt+8(FP), CX
@@ -550,35 +517,23 @@ convChans16x6y_loop:
 	VMOVUPS      (CX), Y12
 	VMOVUPS      32(CX), Y13
 	VBROADCASTSS (R12)(DI*1), Y14
-	VMULPS       Y12, Y14, Y15
-	VADDPS       Y15, Y0, Y0
-	VMULPS       Y13, Y14, Y14
-	VADDPS       Y14, Y1, Y1
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
 	VBROADCASTSS (R12)(R8*1), Y14
-	VMULPS       Y12, Y14, Y15
-	VADDPS       Y15, Y2, Y2
-	VMULPS       Y13, Y14, Y14
-	VADDPS       Y14, Y3, Y3
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
 	VBROADCASTSS (R12)(R9*1), Y14
-	VMULPS       Y12, Y14, Y15
-	VADDPS       Y15, Y4, Y4
-	VMULPS       Y13, Y14, Y14
-	VADDPS       Y14, Y5, Y5
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
 	VBROADCASTSS (R12)(R10*1), Y14
-	VMULPS       Y12, Y14, Y15
-	VADDPS       Y15, Y6, Y6
-	VMULPS       Y13, Y14, Y14
-	VADDPS       Y14, Y7, Y7
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
 	VBROADCASTSS (R12)(R11*1), Y14
-	VMULPS       Y12, Y14, Y15
-	VADDPS       Y15, Y8, Y8
-	VMULPS       Y13, Y14, Y14
-	VADDPS       Y14, Y9, Y9
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
 	VBROADCASTSS (R12)(SI*1), Y14
-	VMULPS       Y12, Y14, Y12
-	VADDPS       Y12, Y10, Y10
-	VMULPS       Y13, Y14, Y12
-	VADDPS       Y12, Y11, Y11
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x40, CX
 	ADDQ         $0x04, DX
 	DECQ         AX

@@ -11,8 +11,8 @@ var convRowsR = [5]int{0, 6, 5, 3, 2}
 // the bits of filling y with the bias (or zeros) and calling
 // Gemm(false, false, O, Positions(), Patch(), w, Patch(), cols, …) on
 // Im2col's cols, at every level: each output is its initial value plus the
-// sum, from zero, of one k-block (KC taps) of rounded products in tap order,
-// block after block.
+// sum, from zero, of one k-block (KC taps) of products in tap order, one
+// fused multiply-add each, block after block.
 //
 // A window of horizontal stride 1 runs on direct kernels: no im2col matrix,
 // the input copied once into a padded buffer, and for each output row,
@@ -229,14 +229,15 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 }
 
 // goConvChans is the pure-Go twin of the channel kernel:
-// t[q][c] = 0 + Σ_p round(wt[16p+c]·x[off[p]+pos[q]/4]) in tap order.
+// t[q][c] = 0 + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] in tap order, one FMA per
+// term.
 func goConvChans(n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
 	off = off[:n]
 	for q := 0; q < 6; q++ {
 		for c := 0; c < 16; c++ {
 			var s float32
 			for p, o := range off {
-				s += float32(wt[16*p+c] * x[int(o)+pos[q]/4])
+				s = FMA(wt[16*p+c], x[int(o)+pos[q]/4], s)
 			}
 			t[q*16+c] = s
 		}
@@ -271,7 +272,7 @@ func padInput(g *Window, x, xp []float32, hp, wp int) {
 // goConvRows is the pure-Go twin of the row kernels: for the R channels
 // whose weights start rows[r]/4 elements into w, and the first cols
 // columns, ys[r][j] = (init[r], or ys[r][j] when accumulating) +
-// (0 + Σ_p round(w·x)), in tap order.
+// (0 + Σ_p w·x, one FMA per term, in tap order).
 func goConvRows(V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
 	off = off[:n]
 	for r := 0; r < convRowsR[V]; r++ {
@@ -279,7 +280,7 @@ func goConvRows(V, n int, w []float32, rows *[6]int, off []int32, x []float32, y
 		for j := range yr {
 			var s float32
 			for p, o := range off {
-				s += float32(wr[p] * x[int(o)+j])
+				s = FMA(wr[p], x[int(o)+j], s)
 			}
 			if accumulate {
 				yr[j] += s
@@ -306,7 +307,7 @@ var convMasks = func() (m [9][8]int32) {
 // output gradient. The result has exactly the bits of
 // Gemm(false, true, O, Patch(), Positions(), dy, …, Im2col(x), …, gw, …): each
 // element is gw plus, block after block of KC positions, the sum from zero of
-// the rounded products in increasing position.
+// the products in increasing position, one fused multiply-add each.
 //
 // It runs without an im2col matrix on Conv's channel kernel with the roles
 // of taps and positions exchanged: 16 channels of dY, laid out

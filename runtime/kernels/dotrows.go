@@ -13,7 +13,7 @@ const DotRowsMax = 4
 
 // gemmDotRows is Gemm for transB and m ≤ DotRowsMax. Each element of C is
 // summed exactly as Gemm defines it (per k-block: c = c + (0 + a₀b₀ + …),
-// every product and sum rounded, increasing k), eight elements of a row at
+// one FMA per term in increasing k), eight elements of a row at
 // a time in independent chains.
 func gemmDotRows(transA bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	var sc *scratch
@@ -49,7 +49,7 @@ func dotRows(x, b []float32, ldb, n int, c []float32) {
 		for pc := 0; pc < k; pc += KC {
 			var s float32
 			for p := pc; p < min(pc+KC, k); p++ {
-				s += float32(x[p] * row[p])
+				s = FMA(x[p], row[p], s)
 			}
 			c[j] += s
 		}
@@ -72,7 +72,7 @@ func dot8(x, b []float32, ldb int, c []float32) {
 			row := b[j*ldb : j*ldb+end]
 			s := t[j]
 			for p := pc + k8; p < end; p++ {
-				s += float32(x[p] * row[p])
+				s = FMA(x[p], row[p], s)
 			}
 			c[j] += s
 		}
@@ -80,21 +80,21 @@ func dot8(x, b []float32, ldb int, c []float32) {
 }
 
 // goDot8 is the pure-Go twin of the dot-product kernel: t[j] = 0 +
-// Σ_{p<k8} round(x[p]·b[j·ldb+p]) in increasing p, for j < 8.
+// Σ_{p<k8} x[p]·b[j·ldb+p] in increasing p, one FMA per term, for j < 8.
 func goDot8(k8 int, x, b []float32, ldb int, t *[8]float32) {
 	x = x[:k8]
 	r0, r1, r2, r3 := b[:k8], b[ldb:ldb+k8], b[2*ldb:2*ldb+k8], b[3*ldb:3*ldb+k8]
 	r4, r5, r6, r7 := b[4*ldb:4*ldb+k8], b[5*ldb:5*ldb+k8], b[6*ldb:6*ldb+k8], b[7*ldb:7*ldb+k8]
 	var s0, s1, s2, s3, s4, s5, s6, s7 float32
 	for p, v := range x {
-		s0 += float32(v * r0[p])
-		s1 += float32(v * r1[p])
-		s2 += float32(v * r2[p])
-		s3 += float32(v * r3[p])
-		s4 += float32(v * r4[p])
-		s5 += float32(v * r5[p])
-		s6 += float32(v * r6[p])
-		s7 += float32(v * r7[p])
+		s0 = FMA(v, r0[p], s0)
+		s1 = FMA(v, r1[p], s1)
+		s2 = FMA(v, r2[p], s2)
+		s3 = FMA(v, r3[p], s3)
+		s4 = FMA(v, r4[p], s4)
+		s5 = FMA(v, r5[p], s5)
+		s6 = FMA(v, r6[p], s6)
+		s7 = FMA(v, r7[p], s7)
 	}
 	*t = [8]float32{s0, s1, s2, s3, s4, s5, s6, s7}
 }

@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func dotRows8y(k8 int, x *float32, b *float32, ldb int, t *[8]float32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·dotRows8y(SB), NOSPLIT, $0-40
 	MOVQ   k8+0(FP), AX
 	MOVQ   x+8(FP), CX
@@ -52,29 +52,21 @@ dotRows8y_loop:
 	VPERM2F128   $0x20, Y4, Y1, Y9
 	VPERM2F128   $0x31, Y4, Y1, Y1
 	VBROADCASTSS (CX), Y4
-	VMULPS       Y6, Y4, Y4
-	VADDPS       Y4, Y0, Y0
+	VFMADD231PS  Y6, Y4, Y0
 	VBROADCASTSS 4(CX), Y4
-	VMULPS       Y8, Y4, Y4
-	VADDPS       Y4, Y0, Y0
+	VFMADD231PS  Y8, Y4, Y0
 	VBROADCASTSS 8(CX), Y4
-	VMULPS       Y7, Y4, Y4
-	VADDPS       Y4, Y0, Y0
+	VFMADD231PS  Y7, Y4, Y0
 	VBROADCASTSS 12(CX), Y4
-	VMULPS       Y9, Y4, Y4
-	VADDPS       Y4, Y0, Y0
+	VFMADD231PS  Y9, Y4, Y0
 	VBROADCASTSS 16(CX), Y4
-	VMULPS       Y2, Y4, Y4
-	VADDPS       Y4, Y0, Y0
+	VFMADD231PS  Y2, Y4, Y0
 	VBROADCASTSS 20(CX), Y2
-	VMULPS       Y3, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VFMADD231PS  Y3, Y2, Y0
 	VBROADCASTSS 24(CX), Y2
-	VMULPS       Y5, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VFMADD231PS  Y5, Y2, Y0
 	VBROADCASTSS 28(CX), Y2
-	VMULPS       Y1, Y2, Y2
-	VADDPS       Y2, Y0, Y0
+	VFMADD231PS  Y1, Y2, Y0
 	ADDQ         $0x20, CX
 	ADDQ         $0x20, DX
 	ADDQ         $0x20, DI

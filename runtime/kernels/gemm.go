@@ -22,10 +22,12 @@ const KC = 256
 // does not depend on the instruction-set level, the tile shape or how work is
 // split: every element of C is computed as
 //
-//	for each k-block of KC (in order): c = c + (0 + a₀b₀ + a₁b₁ + …)
+//	for each k-block of KC (in order): s = 0; s = s + a_p·b_p for each p
+//	of the block in increasing order; c = c + s
 //
-// with every product and every sum rounded to float32 (no fused
-// multiply-add), in increasing k. Gemm panics if a slice is too short for
+// where each s + a_p·b_p is a fused multiply-add, rounded once to float32
+// (FMA; the VFMADD instructions), and c + s is an ordinary rounded sum.
+// Gemm panics if a slice is too short for
 // the dimensions given, as an out-of-range index would.
 func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m == 0 || n == 0 || k == 0 {
@@ -229,15 +231,15 @@ type microKernel struct {
 }
 
 // goKernel is the pure-Go micro-kernel, and the twin every assembly kernel
-// must match bit for bit: a sum from zero in increasing p, each product
-// rounded (the float32 conversion forbids fusing), then added to C.
+// must match bit for bit: a sum from zero in increasing p, one fused
+// multiply-add per term (FMA), then added to C.
 func goKernel(kc int, a, b, c []float32, ldc, ldb int) {
 	const mr, nr = 4, 4
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
 			var s float32
 			for p := 0; p < kc; p++ {
-				s += float32(a[p*mr+i] * b[p*ldb+j])
+				s = FMA(a[p*mr+i], b[p*ldb+j], s)
 			}
 			c[i*ldc+j] += s
 		}

@@ -12,10 +12,11 @@ const Lanes = 16
 // stride lda ≥ k: the matrix-vector product of a linear layer on one sample.
 //
 // Every level computes each dot product the same way, so the bits do not
-// depend on it: 16 lane sums, lane j adding round(A[i][p]·x[p]) for
-// p ≡ j (mod 16) below k rounded down to a multiple of 16, in increasing p
-// from zero; then the lanes added as a tree (j and j+8, then j and j+4,
-// then 0+2 and 1+3, then those two); then the remaining products one by one;
+// depend on it: 16 lane sums, lane j adding A[i][p]·x[p] for p ≡ j
+// (mod 16) below k rounded down to a multiple of 16, in increasing p from
+// zero, one fused multiply-add (FMA) each; then the lanes added as a tree (j
+// and j+8, then j and j+4, then 0+2 and 1+3, then those two); then the
+// remaining products one by one, by FMA;
 // then the total added to y[i]. Gemv panics if a slice is too short for the
 // dimensions given, as an out-of-range index would.
 func Gemv(m, k int, a []float32, lda int, x, y []float32) {
@@ -50,7 +51,7 @@ func goLanes(k16 int, row, x, s []float32) {
 	for p := 0; p < k16; p += Lanes {
 		r, v := row[p:p+Lanes], x[p:p+Lanes]
 		for j := range l {
-			l[j] += float32(r[j] * v[j])
+			l[j] = FMA(r[j], v[j], l[j])
 		}
 	}
 	copy(s, l[:])
@@ -74,32 +75,31 @@ func finishDot(s, rowTail, xTail []float32) float32 {
 	}
 	total := (t[0] + t[2]) + (t[1] + t[3])
 	for p, v := range rowTail {
-		total += float32(v * xTail[p])
+		total = FMA(v, xTail[p], total)
 	}
 	return total
 }
 
-// Axpy adds alpha·x to y element by element, each product rounded and then
-// added (so every level, and plain Go's y[i] += float32(alpha*x[i]), give
-// the same bits). y must be at least as long as x.
+// Axpy adds alpha·x to y element by element, y[i] = FMA(alpha, x[i], y[i]):
+// each rounded once, at every level. y must be at least as long as x.
 func Axpy(alpha float32, x, y []float32) {
 	y = y[:len(x)]
 	n16 := len(x) &^ (Lanes - 1)
 	axpyKernel(Level)(n16, alpha, x, y)
 	for i := n16; i < len(x); i++ {
-		y[i] += float32(alpha * x[i])
+		y[i] = FMA(alpha, x[i], y[i])
 	}
 }
 
 func goAxpy(n16 int, alpha float32, x, y []float32) {
 	for i := 0; i < n16; i++ {
-		y[i] += float32(alpha * x[i])
+		y[i] = FMA(alpha, x[i], y[i])
 	}
 }
 
 // GemvT computes y += Aᵀ·x for a row-major m×k matrix A (row stride lda ≥
 // k): the input gradient of a linear layer on one sample. Each y[j] adds
-// round(A[i][j]·x[i]) for i in increasing order, at every level.
+// A[i][j]·x[i] for i in increasing order, one FMA each, at every level.
 func GemvT(m, k int, a []float32, lda int, x, y []float32) {
 	checkMatrix("A", false, m, k, a, lda)
 	if len(x) < m || len(y) < k {
@@ -112,7 +112,7 @@ func GemvT(m, k int, a []float32, lda int, x, y []float32) {
 
 // Ger computes A += x·yᵀ for a row-major m×n matrix A (row stride lda ≥ n):
 // the weight gradient of a linear layer on one sample. Each element adds
-// round(x[i]·y[j]) once.
+// x[i]·y[j] once, by FMA.
 func Ger(m, n int, x, y, a []float32, lda int) {
 	checkMatrix("A", false, m, n, a, lda)
 	if len(x) < m || len(y) < n {

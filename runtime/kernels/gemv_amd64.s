@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func gemvLanes4x16y(k16 int, a *float32, lda int, x *float32, s *float32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·gemvLanes4x16y(SB), NOSPLIT, $0-40
 	MOVQ   k16+0(FP), AX
 	MOVQ   a+8(FP), CX
@@ -29,33 +29,25 @@ TEXT ·gemvLanes4x16y(SB), NOSPLIT, $0-40
 	VXORPS Y7, Y7, Y7
 
 gemvLanes4x16y_loop:
-	TESTQ   AX, AX
-	JZ      gemvLanes4x16y_done
-	VMOVUPS (BX), Y8
-	VMOVUPS 32(BX), Y9
-	VMULPS  (CX), Y8, Y10
-	VADDPS  Y10, Y0, Y0
-	VMULPS  32(CX), Y9, Y10
-	VADDPS  Y10, Y1, Y1
-	VMULPS  (DI), Y8, Y10
-	VADDPS  Y10, Y2, Y2
-	VMULPS  32(DI), Y9, Y10
-	VADDPS  Y10, Y3, Y3
-	VMULPS  (R8), Y8, Y10
-	VADDPS  Y10, Y4, Y4
-	VMULPS  32(R8), Y9, Y10
-	VADDPS  Y10, Y5, Y5
-	VMULPS  (R9), Y8, Y8
-	VADDPS  Y8, Y6, Y6
-	VMULPS  32(R9), Y9, Y8
-	VADDPS  Y8, Y7, Y7
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DI
-	ADDQ    $0x40, R8
-	ADDQ    $0x40, R9
-	ADDQ    $0x40, BX
-	SUBQ    $0x10, AX
-	JMP     gemvLanes4x16y_loop
+	TESTQ       AX, AX
+	JZ          gemvLanes4x16y_done
+	VMOVUPS     (BX), Y8
+	VMOVUPS     32(BX), Y9
+	VFMADD231PS (CX), Y8, Y0
+	VFMADD231PS 32(CX), Y9, Y1
+	VFMADD231PS (DI), Y8, Y2
+	VFMADD231PS 32(DI), Y9, Y3
+	VFMADD231PS (R8), Y8, Y4
+	VFMADD231PS 32(R8), Y9, Y5
+	VFMADD231PS (R9), Y8, Y6
+	VFMADD231PS 32(R9), Y9, Y7
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         gemvLanes4x16y_loop
 
 gemvLanes4x16y_done:
 	VMOVUPS Y0, (SI)
@@ -90,24 +82,20 @@ TEXT ·gemvLanes4x16z(SB), NOSPLIT, $0-40
 	VPXORD Z3, Z3, Z3
 
 gemvLanes4x16z_loop:
-	TESTQ   AX, AX
-	JZ      gemvLanes4x16z_done
-	VMOVUPS (BX), Z4
-	VMULPS  (CX), Z4, Z5
-	VADDPS  Z5, Z0, Z0
-	VMULPS  (DI), Z4, Z5
-	VADDPS  Z5, Z1, Z1
-	VMULPS  (R8), Z4, Z5
-	VADDPS  Z5, Z2, Z2
-	VMULPS  (R9), Z4, Z4
-	VADDPS  Z4, Z3, Z3
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DI
-	ADDQ    $0x40, R8
-	ADDQ    $0x40, R9
-	ADDQ    $0x40, BX
-	SUBQ    $0x10, AX
-	JMP     gemvLanes4x16z_loop
+	TESTQ       AX, AX
+	JZ          gemvLanes4x16z_done
+	VMOVUPS     (BX), Z4
+	VFMADD231PS (CX), Z4, Z0
+	VFMADD231PS (DI), Z4, Z1
+	VFMADD231PS (R8), Z4, Z2
+	VFMADD231PS (R9), Z4, Z3
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DI
+	ADDQ        $0x40, R8
+	ADDQ        $0x40, R9
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         gemvLanes4x16z_loop
 
 gemvLanes4x16z_done:
 	VMOVUPS Z0, (SI)
@@ -118,7 +106,7 @@ gemvLanes4x16z_done:
 	RET
 
 // func axpy16y(n16 int, alpha float32, x *float32, y *float32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·axpy16y(SB), NOSPLIT, $0-32
 	MOVQ         n16+0(FP), AX
 	MOVQ         x+16(FP), CX
@@ -126,18 +114,18 @@ TEXT ·axpy16y(SB), NOSPLIT, $0-32
 	VBROADCASTSS alpha+8(FP), Y0
 
 axpy16y_loop:
-	TESTQ   AX, AX
-	JZ      axpy16y_done
-	VMULPS  (CX), Y0, Y1
-	VADDPS  (DX), Y1, Y1
-	VMOVUPS Y1, (DX)
-	VMULPS  32(CX), Y0, Y1
-	VADDPS  32(DX), Y1, Y1
-	VMOVUPS Y1, 32(DX)
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DX
-	SUBQ    $0x10, AX
-	JMP     axpy16y_loop
+	TESTQ       AX, AX
+	JZ          axpy16y_done
+	VMOVUPS     (DX), Y1
+	VFMADD231PS (CX), Y0, Y1
+	VMOVUPS     Y1, (DX)
+	VMOVUPS     32(DX), Y1
+	VFMADD231PS 32(CX), Y0, Y1
+	VMOVUPS     Y1, 32(DX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, AX
+	JMP         axpy16y_loop
 
 axpy16y_done:
 	VZEROUPPER
@@ -152,15 +140,15 @@ TEXT ·axpy16z(SB), NOSPLIT, $0-32
 	VBROADCASTSS alpha+8(FP), Z0
 
 axpy16z_loop:
-	TESTQ   AX, AX
-	JZ      axpy16z_done
-	VMULPS  (CX), Z0, Z1
-	VADDPS  (DX), Z1, Z1
-	VMOVUPS Z1, (DX)
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DX
-	SUBQ    $0x10, AX
-	JMP     axpy16z_loop
+	TESTQ       AX, AX
+	JZ          axpy16z_done
+	VMOVUPS     (DX), Z1
+	VFMADD231PS (CX), Z0, Z1
+	VMOVUPS     Z1, (DX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	SUBQ        $0x10, AX
+	JMP         axpy16z_loop
 
 axpy16z_done:
 	VZEROUPPER

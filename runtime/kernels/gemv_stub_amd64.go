@@ -14,12 +14,12 @@ func gemvLanes4x16y(k16 int, a *float32, lda int, x *float32, s *float32)
 //go:noescape
 func gemvLanes4x16z(k16 int, a *float32, lda int, x *float32, s *float32)
 
-// axpy16y needs AVX: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.
+// axpy16y needs AVX: y[i] += alpha·x[i] (one FMA) for i < n16, a multiple of 16.
 //
 //go:noescape
 func axpy16y(n16 int, alpha float32, x *float32, y *float32)
 
-// axpy16z needs AVX-512F: y[i] += alpha·x[i] (the product rounded, then added) for i < n16, a multiple of 16.
+// axpy16z needs AVX-512F: y[i] += alpha·x[i] (one FMA) for i < n16, a multiple of 16.
 //
 //go:noescape
 func axpy16z(n16 int, alpha float32, x *float32, y *float32)

@@ -16,7 +16,7 @@ func gemvRef(m, k int, a []float32, lda int, x, y []float32) {
 	for i := 0; i < m; i++ {
 		var l [16]float32
 		for p := 0; p < k16; p++ {
-			l[p%16] += float32(a[i*lda+p] * x[p])
+			l[p%16] = FMA(a[i*lda+p], x[p], l[p%16])
 		}
 		var t8 [8]float32
 		for j := 0; j < 8; j++ {
@@ -28,7 +28,7 @@ func gemvRef(m, k int, a []float32, lda int, x, y []float32) {
 		}
 		total := (t4[0] + t4[2]) + (t4[1] + t4[3])
 		for p := k16; p < k; p++ {
-			total += float32(a[i*lda+p] * x[p])
+			total = FMA(a[i*lda+p], x[p], total)
 		}
 		y[i] += total
 	}
@@ -134,13 +134,13 @@ func TestGemvTAndGer(t *testing.T) {
 			wantT := append([]float32(nil), y...)
 			for i := 0; i < m; i++ {
 				for j := 0; j < k; j++ {
-					wantT[j] += float32(a[i*lda+j] * x[i])
+					wantT[j] = FMA(a[i*lda+j], x[i], wantT[j])
 				}
 			}
 			wantG := append([]float32(nil), a...)
 			for i := 0; i < m; i++ {
 				for j := 0; j < k; j++ {
-					wantG[i*lda+j] += float32(x[i] * y[j])
+					wantG[i*lda+j] = FMA(x[i], y[j], wantG[i*lda+j])
 				}
 			}
 			for _, level := range levels() {

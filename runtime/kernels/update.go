@@ -9,12 +9,12 @@ import (
 // Nesterov) to a parameter tensor p with gradient grad and momentum buffer
 // buf, element by element:
 //
-//	buf = buf·momentum + dampening·grad
-//	p   = p + lr·buf
+//	buf = round(buf·momentum) + round(dampening·grad)
+//	p   = p + lr·buf, rounded once (FMA, as Axpy)
 //
-// (lr is negative for descent). Each product is rounded before it is added,
-// as Go computes buf*momentum + dampening*grad on amd64, so every level gives
-// the bits of that plain loop. The three slices must have the same length.
+// (lr is negative for descent), so every level gives the bits of the plain
+// loop in Go, which writes each rounding out. The three slices must have the
+// same length.
 func Momentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 	if len(buf) != len(grad) || len(p) != len(grad) {
 		panic(fmt.Sprintf("kernels.Momentum: grad, buf and p have %d, %d and %d elements", len(grad), len(buf), len(p)))
@@ -27,9 +27,9 @@ func Momentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 func goMomentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 	buf, p = buf[:len(grad)], p[:len(grad)]
 	for i, g := range grad {
-		b := buf[i]*momentum + dampening*g
+		b := float32(buf[i]*momentum) + float32(dampening*g)
 		buf[i] = b
-		p[i] += lr * b
+		p[i] = FMA(lr, b, p[i])
 	}
 }
 
@@ -62,8 +62,9 @@ func Adam(h AdamHyper, grad, m, v, p []float32) {
 func goAdam(h AdamHyper, grad, m, v, p []float32) {
 	m, v, p = m[:len(grad)], v[:len(grad)], p[:len(grad)]
 	for i, g := range grad {
-		m[i] = m[i]*h.B1 + h.C1*g
-		v[i] = v[i]*h.B2 + h.C2*g*g
+		// The conversions round each product, so no compiler fuses them.
+		m[i] = float32(m[i]*h.B1) + float32(h.C1*g)
+		v[i] = float32(v[i]*h.B2) + float32(h.C2*g*g)
 		denom := float32(math.Sqrt(float64(v[i])))/h.BC2 + h.Eps
 		p[i] += h.Step * m[i] / denom
 	}

@@ -5,7 +5,7 @@
 #include "textflag.h"
 
 // func momentum16y(n16 int, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
-// Requires: AVX
+// Requires: AVX, FMA3
 TEXT ·momentum16y(SB), NOSPLIT, $0-48
 	MOVQ         n16+0(FP), AX
 	MOVQ         grad+24(FP), CX
@@ -16,27 +16,27 @@ TEXT ·momentum16y(SB), NOSPLIT, $0-48
 	VBROADCASTSS lr+16(FP), Y2
 
 momentum16y_loop:
-	TESTQ   AX, AX
-	JZ      momentum16y_done
-	VMULPS  (DX), Y0, Y3
-	VMULPS  (CX), Y1, Y4
-	VADDPS  Y4, Y3, Y3
-	VMOVUPS Y3, (DX)
-	VMULPS  Y3, Y2, Y3
-	VADDPS  (BX), Y3, Y3
-	VMOVUPS Y3, (BX)
-	VMULPS  32(DX), Y0, Y3
-	VMULPS  32(CX), Y1, Y4
-	VADDPS  Y4, Y3, Y3
-	VMOVUPS Y3, 32(DX)
-	VMULPS  Y3, Y2, Y3
-	VADDPS  32(BX), Y3, Y3
-	VMOVUPS Y3, 32(BX)
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DX
-	ADDQ    $0x40, BX
-	SUBQ    $0x10, AX
-	JMP     momentum16y_loop
+	TESTQ       AX, AX
+	JZ          momentum16y_done
+	VMULPS      (DX), Y0, Y3
+	VMULPS      (CX), Y1, Y4
+	VADDPS      Y4, Y3, Y3
+	VMOVUPS     Y3, (DX)
+	VMOVUPS     (BX), Y4
+	VFMADD231PS Y3, Y2, Y4
+	VMOVUPS     Y4, (BX)
+	VMULPS      32(DX), Y0, Y3
+	VMULPS      32(CX), Y1, Y4
+	VADDPS      Y4, Y3, Y3
+	VMOVUPS     Y3, 32(DX)
+	VMOVUPS     32(BX), Y4
+	VFMADD231PS Y3, Y2, Y4
+	VMOVUPS     Y4, 32(BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         momentum16y_loop
 
 momentum16y_done:
 	VZEROUPPER
@@ -54,20 +54,20 @@ TEXT ·momentum16z(SB), NOSPLIT, $0-48
 	VBROADCASTSS lr+16(FP), Z2
 
 momentum16z_loop:
-	TESTQ   AX, AX
-	JZ      momentum16z_done
-	VMULPS  (DX), Z0, Z3
-	VMULPS  (CX), Z1, Z4
-	VADDPS  Z4, Z3, Z3
-	VMOVUPS Z3, (DX)
-	VMULPS  Z3, Z2, Z3
-	VADDPS  (BX), Z3, Z3
-	VMOVUPS Z3, (BX)
-	ADDQ    $0x40, CX
-	ADDQ    $0x40, DX
-	ADDQ    $0x40, BX
-	SUBQ    $0x10, AX
-	JMP     momentum16z_loop
+	TESTQ       AX, AX
+	JZ          momentum16z_done
+	VMULPS      (DX), Z0, Z3
+	VMULPS      (CX), Z1, Z4
+	VADDPS      Z4, Z3, Z3
+	VMOVUPS     Z3, (DX)
+	VMOVUPS     (BX), Z4
+	VFMADD231PS Z3, Z2, Z4
+	VMOVUPS     Z4, (BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         momentum16z_loop
 
 momentum16z_done:
 	VZEROUPPER

@@ -4,12 +4,12 @@
 
 package kernels
 
-// momentum16y needs AVX: buf = buf·momentum + dampening·grad, then p += lr·buf, for the first n16 elements (a multiple of 16).
+// momentum16y needs AVX: buf = buf·momentum + dampening·grad, then p += lr·buf (fused), for the first n16 elements (a multiple of 16).
 //
 //go:noescape
 func momentum16y(n16 int, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
 
-// momentum16z needs AVX-512F: buf = buf·momentum + dampening·grad, then p += lr·buf, for the first n16 elements (a multiple of 16).
+// momentum16z needs AVX-512F: buf = buf·momentum + dampening·grad, then p += lr·buf (fused), for the first n16 elements (a multiple of 16).
 //
 //go:noescape
 func momentum16z(n16 int, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)

@@ -7,7 +7,7 @@ import (
 	"github.com/nngen/nngen/runtime"
 )
 
-// Momentum gives the bits of the plain Go loop at every level, for lengths
+// Momentum gives the bits of its rule, written out in Go, at every level, for lengths
 // around the 16-element steps.
 func TestMomentum(t *testing.T) {
 	r := runtime.NewRNG(12)
@@ -23,8 +23,8 @@ func TestMomentum(t *testing.T) {
 		const mom, damp, lr = 0.9, 0.75, -0.01
 		wantB, wantP := append([]float32(nil), b0...), append([]float32(nil), p0...)
 		for i := range g {
-			wantB[i] = wantB[i]*mom + damp*g[i]
-			wantP[i] += lr * wantB[i]
+			wantB[i] = float32(wantB[i]*mom) + float32(damp*g[i])
+			wantP[i] = FMA(lr, wantB[i], wantP[i])
 		}
 		for _, level := range levels() {
 			b, p := append([]float32(nil), b0...), append([]float32(nil), p0...)
@@ -65,8 +65,8 @@ func TestAdam(t *testing.T) {
 				h := AdamHyper{B1: 0.9, C1: 0.1, B2: 0.999, C2: float32(1 - 0.999), BC2: float32(math.Sqrt(1 - math.Pow(0.999, float64(step)))),
 					Eps: 1e-8, Step: float32(-1e-3 / (1 - math.Pow(0.9, float64(step))))}
 				for i, gi := range g {
-					wm[i] = wm[i]*h.B1 + h.C1*gi
-					wv[i] = wv[i]*h.B2 + h.C2*gi*gi
+					wm[i] = float32(wm[i]*h.B1) + float32(h.C1*gi)
+					wv[i] = float32(wv[i]*h.B2) + float32(h.C2*gi*gi)
 					denom := float32(math.Sqrt(float64(wv[i])))/h.BC2 + h.Eps
 					wp[i] += h.Step * wm[i] / denom
 				}

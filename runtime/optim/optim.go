@@ -94,24 +94,27 @@ func (s *SGD) Step() {
 			kernels.Momentum(mom, damp, lr, p.Grad, s.buf[pi], p.Value)
 			continue
 		}
+		// The same roundings as the kernels: products rounded before they
+		// are added (the conversions stop any compiler fusing them), and
+		// the step itself one fused multiply-add.
 		for i, g := range p.Grad {
 			if wd != 0 {
-				g += wd * p.Value[i]
+				g += float32(wd * p.Value[i])
 			}
 			if mom != 0 {
 				b := &s.buf[pi][i]
 				if s.started {
-					*b = *b*mom + damp*g
+					*b = float32(*b*mom) + float32(damp*g)
 				} else {
 					*b = g
 				}
 				if s.cfg.Nesterov {
-					g += mom * *b
+					g += float32(mom * *b)
 				} else {
 					g = *b
 				}
 			}
-			p.Value[i] += lr * g
+			p.Value[i] = kernels.FMA(lr, g, p.Value[i])
 		}
 	}
 	s.started = true
@@ -215,12 +218,14 @@ func (a *Adam) Step() {
 			kernels.Adam(h, p.Grad, m, v, p.Value)
 			continue
 		}
+		// Kernels.Adam's roundings: each product rounded before it is added
+		// (the conversions stop any compiler fusing them).
 		for i, g := range p.Grad {
 			if wd != 0 {
-				g += wd * p.Value[i]
+				g += float32(wd * p.Value[i])
 			}
-			m[i] = m[i]*fb1 + c1*g
-			v[i] = v[i]*fb2 + c2*g*g
+			m[i] = float32(m[i]*fb1) + float32(c1*g)
+			v[i] = float32(v[i]*fb2) + float32(c2*g*g)
 			denom := float32(math.Sqrt(float64(v[i])))/bc2 + eps
 			p.Value[i] += stepSize * m[i] / denom // addcdiv: p + (value·m)/denom
 		}

@@ -172,20 +172,20 @@ func TestStateRoundTrip(t *testing.T) {
 func sgdRef(cfg SGDConfig, started bool, g float32, b, p *float32) {
 	wd, mom := float32(cfg.WeightDecay), float32(cfg.Momentum)
 	damp, lr := float32(1-cfg.Dampening), float32(-cfg.LR)
-	g += wd * *p
+	g += float32(wd * *p)
 	if mom != 0 {
 		if started {
-			*b = *b*mom + damp*g
+			*b = float32(*b*mom) + float32(damp*g)
 		} else {
 			*b = g
 		}
 		if cfg.Nesterov {
-			g += mom * *b
+			g += float32(mom * *b)
 		} else {
 			g = *b
 		}
 	}
-	*p += lr * g
+	*p = kernels.FMA(lr, g, *p)
 }
 
 // Every configuration, at every kernel level, over three steps, gives the
