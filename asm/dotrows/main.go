@@ -17,6 +17,8 @@ import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/nngen/nngen/asm/internal/vec"
 )
 
 func main() {
@@ -56,38 +58,14 @@ func main() {
 		}
 		return Mem{Base: base, Index: l3, Scale: 1}
 	}
-	// Unpack pairs of rows: lo holds (a0 b0 a1 b1 | a4 b4 a5 b5), hi the rest.
-	var lo, hi [4]reg.VecVirtual
-	for i := 0; i < 4; i++ {
-		ra, rb := YMM(), YMM()
-		VMOVUPS(rowAddr(2*i), ra)
-		VMOVUPS(rowAddr(2*i+1), rb)
-		lo[i], hi[i] = YMM(), YMM()
-		VUNPCKLPS(rb, ra, lo[i])
-		VUNPCKHPS(rb, ra, hi[i])
+	// Eight terms of each of the eight rows, transposed into eight vectors
+	// of one k each; then the eight steps in order.
+	var rows [8]reg.VecVirtual
+	for j := range rows {
+		rows[j] = YMM()
+		VMOVUPS(rowAddr(j), rows[j])
 	}
-	// Shuffle: q[i] holds column i of rows 0–3 in its low 128 bits per lane
-	// half, for rows 0–3 (from lo/hi 0 and 1) and rows 4–7 (2 and 3).
-	var q [8]reg.VecVirtual // q[4h+c]: column c (and c+4) of rows 4h…4h+3
-	for h := 0; h < 2; h++ {
-		l0, l1, h0, h1 := lo[2*h], lo[2*h+1], hi[2*h], hi[2*h+1]
-		for c, src := range [][2]reg.VecVirtual{{l0, l1}, {l0, l1}, {h0, h1}, {h0, h1}} {
-			imm := U8(0x44)
-			if c%2 == 1 {
-				imm = U8(0xEE)
-			}
-			q[4*h+c] = YMM()
-			VSHUFPS(imm, src[1], src[0], q[4*h+c])
-		}
-	}
-	// Lane permute: column c of all eight rows from the low halves, column
-	// c+4 from the high halves; then the eight steps in order.
-	cols := make([]reg.VecVirtual, 8)
-	for c := 0; c < 4; c++ {
-		cols[c], cols[c+4] = YMM(), YMM()
-		VPERM2F128(U8(0x20), q[4+c], q[c], cols[c])
-		VPERM2F128(U8(0x31), q[4+c], q[c], cols[c+4])
-	}
+	cols := vec.Transpose8(rows)
 	for p := 0; p < 8; p++ {
 		xb := YMM()
 		VBROADCASTSS(Mem{Base: x, Disp: 4 * p}, xb)

@@ -74,20 +74,30 @@ const NC = 512
 // rows (6 rows each at AVX2 and AVX-512, 4 in pure Go) reads an
 // untransposed B in place instead of packing it, since each packed value
 // would be used that few times. Measured (one core, AVX2): 6×784×25
-// (LeNet's first convolution) 9.3 → 3.6 µs, 3×784×75 (the ConvNet's)
-// 25.6 → 10.5 µs, 16×100×150 13.2 → 9.9 µs, and at 32×1024×288, six
-// panels, packing is 2% faster.
+// (LeNet's first convolution) 9.3 → 3.6 µs, 3×784×75 25.6 → 10.5 µs,
+// 16×100×150 13.2 → 9.9 µs; reading B in place at any number of panels
+// instead made 256×784×64 18 % and 256³ 8 % slower (family 19h, model 01h).
 const DirectRowPanels = 3
 
-// gemmPanel is gemmSerial on one column block.
+// gemmPanel is gemmSerial on one column block. The micro-kernel reads the
+// rows of an untransposed A where they lie, so only a last, partial panel
+// of rows is copied, into a zero-padded panel; a transposed A is packed
+// (each panel's mr values of one k are a contiguous run of A, but read in
+// place one k-step a row apart they would miss the L1 cache: measured 2×
+// slower). B is packed into panels of nr columns unless it is read in place.
 func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mp := (m + mr - 1) / mr
+	full := m / mr * mr // rows in whole panels
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	sc.b = grow(sc.b, np*nr*min(k, KC))
-	sc.a = grow(sc.a, mp*mr*min(k, KC))
+	apanels := 1
+	if transA {
+		apanels = mp
+	}
+	sc.a = grow(sc.a, apanels*mr*min(k, KC))
 	sc.tile = grow(sc.tile, mr*nr)
 	bp, ap, tile := sc.b, sc.a, sc.tile
 	// With few row panels, packing B costs more than it saves: the kernel
@@ -96,13 +106,17 @@ func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, 
 	for pc := 0; pc < k; pc += KC {
 		kc := min(KC, k-pc)
 		if direct {
-			if full := n / nr * nr; full < n {
-				packB(bp, false, b[full:], ldb, pc, kc, n-full, nr)
+			if fullCols := n / nr * nr; fullCols < n {
+				packB(bp, false, b[fullCols:], ldb, pc, kc, n-fullCols, nr)
 			}
 		} else {
 			packB(bp, transB, b, ldb, pc, kc, n, nr)
 		}
-		packA(ap, transA, a, lda, pc, kc, m, mr)
+		if transA {
+			packA(ap, true, a, lda, pc, kc, 0, m, mr)
+		} else if full < m {
+			packA(ap, false, a, lda, pc, kc, full, m, mr)
+		}
 		for jp := 0; jp < np; jp++ {
 			j0 := jp * nr
 			bv, bs := bp[jp*nr*kc:(jp+1)*nr*kc], nr
@@ -115,9 +129,19 @@ func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, 
 			}
 			for ip := 0; ip < mp; ip++ {
 				i0 := ip * mr
-				av := ap[ip*mr*kc : (ip+1)*mr*kc]
+				// op(A)'s element (i, p) is av[i·ars + p·acs].
+				var av []float32
+				ars, acs := 1, mr
+				switch {
+				case transA:
+					av = ap[ip*mr*kc:]
+				case i0 >= full:
+					av = ap
+				default:
+					av, ars, acs = a[i0*lda+pc:], lda, 1
+				}
 				if i0+mr <= m && j0+nr <= n {
-					kern.run(kc, av, bv, c[i0*ldc+j0:], ldc, bs)
+					kern.run(kc, av, ars, acs, bv, bs, c[i0*ldc+j0:], ldc)
 					continue
 				}
 				// An edge tile: run on a copy, then write back what is inside C.
@@ -126,7 +150,7 @@ func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, 
 				for i := 0; i < rows; i++ {
 					copy(tile[i*nr:i*nr+cols], c[(i0+i)*ldc+j0:])
 				}
-				kern.run(kc, av, bv, tile, nr, bs)
+				kern.run(kc, av, ars, acs, bv, bs, tile, nr)
 				for i := 0; i < rows; i++ {
 					copy(c[(i0+i)*ldc+j0:(i0+i)*ldc+j0+cols], tile[i*nr:])
 				}
@@ -144,26 +168,25 @@ func checkMatrix(name string, trans bool, rows, cols int, s []float32, ld int) {
 	}
 }
 
-// packA copies rows [0, m) of op(A), columns [pc, pc+kc), into panels of mr
-// rows: panel ip holds, for each p, the mr values op(A)[ip·mr+i][pc+p]
-// (zero past row m).
-func packA(dst []float32, trans bool, a []float32, lda, pc, kc, m, mr int) {
-	for ip := 0; ip*mr < m; ip++ {
-		panel := dst[ip*mr*kc : (ip+1)*mr*kc]
-		rows := min(mr, m-ip*mr)
+// packA copies rows [i0, m) of op(A), columns [pc, pc+kc), into panels of
+// mr rows: panel q holds, for each p, the mr values op(A)[i0+q·mr+i][pc+p],
+// zero past row m.
+func packA(dst []float32, trans bool, a []float32, lda, pc, kc, i0, m, mr int) {
+	for q := 0; i0+q*mr < m; q++ {
+		panel := dst[q*mr*kc : (q+1)*mr*kc]
+		r0 := i0 + q*mr
+		rows := min(mr, m-r0)
 		if rows < mr {
 			clear(panel)
 		}
-		for i := 0; i < rows; i++ {
-			row := ip*mr + i
-			if trans { // op(A)[row][pc+p] = A[pc+p][row]
-				for p := 0; p < kc; p++ {
-					panel[p*mr+i] = a[(pc+p)*lda+row]
-				}
-				continue
+		if trans { // op(A)[r0+i][pc+p] = A[pc+p][r0+i]: runs of A's rows
+			for p := 0; p < kc; p++ {
+				copy(panel[p*mr:p*mr+rows], a[(pc+p)*lda+r0:])
 			}
-			src := a[row*lda+pc : row*lda+pc+kc]
-			for p, v := range src {
+			continue
+		}
+		for i := 0; i < rows; i++ {
+			for p, v := range a[(r0+i)*lda+pc : (r0+i)*lda+pc+kc] {
 				panel[p*mr+i] = v
 			}
 		}
@@ -185,16 +208,17 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 			}
 			continue
 		}
-		// op(B)[pc+p][col] = B[col][pc+p]: a transpose, four rows of B at a
-		// time so that each step writes four neighbours of the panel.
+		// op(B)[pc+p][col] = B[col][pc+p]: a transpose, eight rows of B at
+		// a time (in registers above Generic), the rest one by one.
 		j := 0
-		for ; j+4 <= cols; j += 4 {
+		for ; j+8 <= cols; j += 8 {
 			r := (jp*nr+j)*ldb + pc
-			s0 := b[r : r+kc]
-			s1, s2, s3 := b[r+ldb : r+ldb+kc][:len(s0)], b[r+2*ldb : r+2*ldb+kc][:len(s0)], b[r+3*ldb : r+3*ldb+kc][:len(s0)]
-			for p := range s0 {
-				d := panel[p*nr+j : p*nr+j+4]
-				d[0], d[1], d[2], d[3] = s0[p], s1[p], s2[p], s3[p]
+			k8 := kc &^ 7
+			packT8(Level, k8, b[r:], ldb, panel[j:], nr)
+			for p := k8; p < kc; p++ {
+				for i := 0; i < 8; i++ {
+					panel[p*nr+j+i] = b[r+i*ldb+p]
+				}
 			}
 		}
 		for ; j < cols; j++ {
@@ -202,6 +226,16 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 			for p, v := range src {
 				panel[p*nr+j] = v
 			}
+		}
+	}
+}
+
+// goPackT8 is the pure-Go transposing pack: dst[p·ds + r] = b[r·ldb + p]
+// for r < 8 and p < k8.
+func goPackT8(k8 int, b []float32, ldb int, dst []float32, ds int) {
+	for r := 0; r < 8; r++ {
+		for p, v := range b[r*ldb : r*ldb+k8] {
+			dst[p*ds+r] = v
 		}
 	}
 }
@@ -223,23 +257,24 @@ func grow(s []float32, n int) []float32 {
 	return s[:n]
 }
 
-// microKernel computes C[mr×nr] += Apanel·B for one k-block, B's nr values
-// of each k ldb apart (a packed panel has ldb = nr).
+// microKernel computes C[mr×nr] += A·B for one k-block: A's element (i,
+// p) at a[i·rs + p·cs], B's nr values of each p ldb apart (a packed panel
+// has ldb = nr).
 type microKernel struct {
 	mr, nr int
-	run    func(kc int, a, b, c []float32, ldc, ldb int)
+	run    func(kc int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int)
 }
 
 // goKernel is the pure-Go micro-kernel, and the twin every assembly kernel
 // must match bit for bit: a sum from zero in increasing p, one fused
 // multiply-add per term (FMA), then added to C.
-func goKernel(kc int, a, b, c []float32, ldc, ldb int) {
+func goKernel(kc int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int) {
 	const mr, nr = 4, 4
 	for i := 0; i < mr; i++ {
 		for j := 0; j < nr; j++ {
 			var s float32
 			for p := 0; p < kc; p++ {
-				s = FMA(a[p*mr+i], b[p*ldb+j], s)
+				s = FMA(a[i*rs+p*cs], b[p*ldb+j], s)
 			}
 			c[i*ldc+j] += s
 		}

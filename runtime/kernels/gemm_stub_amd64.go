@@ -4,12 +4,17 @@
 
 package kernels
 
-// gemm6x16 needs AVX: C[6×16] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).
+// gemm6x16 needs AVX: C[6×16] (row stride ldc) += A·B for kc steps, A's (i, p) at a[i·rs+p·cs], B's rows ldb apart.
 //
 //go:noescape
-func gemm6x16(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)
+func gemm6x16(kc int, a *float32, rs int, cs int, b *float32, ldb int, c *float32, ldc int)
 
-// gemm6x32 needs AVX-512F: C[6×32] (row stride ldc) += A·B for kc steps of a packed A panel and B rows ldb apart (a packed panel, or B itself).
+// gemm6x32 needs AVX-512F: C[6×32] (row stride ldc) += A·B for kc steps, A's (i, p) at a[i·rs+p·cs], B's rows ldb apart.
 //
 //go:noescape
-func gemm6x32(kc int, a *float32, b *float32, c *float32, ldc int, ldb int)
+func gemm6x32(kc int, a *float32, rs int, cs int, b *float32, ldb int, c *float32, ldc int)
+
+// packT8y needs AVX: dst[p·ds+r] = b[r·ldb+p] for r < 8 and p < k8, a multiple of 8 (strides in elements).
+//
+//go:noescape
+func packT8y(k8 int, b *float32, ldb int, dst *float32, ds int)

@@ -304,7 +304,7 @@ func BenchmarkMicroKernel(b *testing.B) {
 			}
 			start := time.Now()
 			for b.Loop() {
-				kern.run(KC, a, bb, c, kern.nr, kern.nr)
+				kern.run(KC, a, 1, kern.mr, bb, kern.nr, c, kern.nr)
 			}
 			report(b, float64(2*kern.mr*kern.nr*KC), start, peak)
 		})

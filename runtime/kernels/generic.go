@@ -29,6 +29,10 @@ func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x [
 	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols)
 }
 
+func packT8(_ ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {
+	goPackT8(k8, b, ldb, dst, ds)
+}
+
 func dot8Kernel(_ ISA, k8 int, x, b []float32, ldb int, t *[8]float32) { goDot8(k8, x, b, ldb, t) }
 
 func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {

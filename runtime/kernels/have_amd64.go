@@ -25,14 +25,14 @@ func peakKernel(level ISA, fused bool) (func(int) float32, int, bool) {
 func micro(level ISA) microKernel {
 	switch level {
 	case AVX2:
-		return microKernel{6, 16, func(kc int, a, b, c []float32, ldc, ldb int) {
-			_, _, _ = a[6*kc-1], b[(kc-1)*ldb+15], c[5*ldc+15]
-			gemm6x16(kc, &a[0], &b[0], &c[0], ldc, ldb)
+		return microKernel{6, 16, func(kc int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int) {
+			_, _, _ = a[5*rs+(kc-1)*cs], b[(kc-1)*ldb+15], c[5*ldc+15]
+			gemm6x16(kc, &a[0], rs, cs, &b[0], ldb, &c[0], ldc)
 		}}
 	case AVX512:
-		return microKernel{6, 32, func(kc int, a, b, c []float32, ldc, ldb int) {
-			_, _, _ = a[6*kc-1], b[(kc-1)*ldb+31], c[5*ldc+31]
-			gemm6x32(kc, &a[0], &b[0], &c[0], ldc, ldb)
+		return microKernel{6, 32, func(kc int, a []float32, rs, cs int, b []float32, ldb int, c []float32, ldc int) {
+			_, _, _ = a[5*rs+(kc-1)*cs], b[(kc-1)*ldb+31], c[5*ldc+31]
+			gemm6x32(kc, &a[0], rs, cs, &b[0], ldb, &c[0], ldc)
 		}}
 	}
 	return generic
@@ -154,6 +154,17 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 // dot8Kernel runs a level's eight-row dot-product kernel over k8 terms (a
 // multiple of 8), with the extent of x and of the eight rows checked
 // before assembly reads them. AVX-512 machines run the AVX kernel.
+// packT8 runs a level's transposing pack (goPackT8 at Generic, AVX2's
+// kernel above it), with the extent of both sides checked first.
+func packT8(level ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {
+	if k8 == 0 || level == Generic {
+		goPackT8(k8, b, ldb, dst, ds)
+		return
+	}
+	_, _ = b[7*ldb+k8-1], dst[(k8-1)*ds+7]
+	packT8y(k8, &b[0], ldb, &dst[0], ds)
+}
+
 func dot8Kernel(level ISA, k8 int, x, b []float32, ldb int, t *[8]float32) {
 	if k8 == 0 || level == Generic {
 		goDot8(k8, x, b, ldb, t)

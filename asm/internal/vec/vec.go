@@ -4,6 +4,7 @@ package vec
 
 import (
 	. "github.com/mmcloughlin/avo/build"
+	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
 
@@ -51,4 +52,38 @@ func (s Shape) Broadcast(name string) reg.VecVirtual {
 	}
 	VBROADCASTSS(a.Addr, v)
 	return v
+}
+
+// Transpose8 transposes the 8×8 block of float32s whose rows are in r (YMM
+// registers) and returns its columns: pairs of rows unpacked, shuffled
+// within 128-bit lanes, then the lanes permuted.
+func Transpose8(r [8]reg.VecVirtual) [8]reg.VecVirtual {
+	// lo[i] holds (a0 b0 a1 b1 | a4 b4 a5 b5) of rows a = 2i, b = 2i+1; hi
+	// the rest.
+	var lo, hi [4]reg.VecVirtual
+	for i := 0; i < 4; i++ {
+		lo[i], hi[i] = YMM(), YMM()
+		VUNPCKLPS(r[2*i+1], r[2*i], lo[i])
+		VUNPCKHPS(r[2*i+1], r[2*i], hi[i])
+	}
+	// q[4h+c] holds column c (low lane) and c+4 (high lane) of rows 4h…4h+3.
+	var q [8]reg.VecVirtual
+	for h := 0; h < 2; h++ {
+		l0, l1, h0, h1 := lo[2*h], lo[2*h+1], hi[2*h], hi[2*h+1]
+		for c, src := range [][2]reg.VecVirtual{{l0, l1}, {l0, l1}, {h0, h1}, {h0, h1}} {
+			imm := U8(0x44)
+			if c%2 == 1 {
+				imm = U8(0xEE)
+			}
+			q[4*h+c] = YMM()
+			VSHUFPS(imm, src[1], src[0], q[4*h+c])
+		}
+	}
+	var cols [8]reg.VecVirtual
+	for c := 0; c < 4; c++ {
+		cols[c], cols[c+4] = YMM(), YMM()
+		VPERM2F128(U8(0x20), q[4+c], q[c], cols[c])
+		VPERM2F128(U8(0x31), q[4+c], q[c], cols[c+4])
+	}
+	return cols
 }
