@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkLayers times, on one sample, every convolution, pool and linear
-// layer of the example LeNet and ConvNet at its exact shape, with the
+// layer of the example LeNet, ConvNet and vggish at its exact shape, with the
 // kernel the generated code calls ("direct") and with the general path it
 // replaced ("general": im2col and Gemm for convolutions, Gemm on packed
 // panels for linear layers, the general pooling loop), reporting GFLOP/s
@@ -39,10 +39,18 @@ func BenchmarkLayers(b *testing.B) {
 			{name: "7-linear-400x120", n: 120, k: 400},
 			{name: "9-linear-120x10", n: 10, k: 120},
 		},
+		"vggish": {
+			conv("0-conv-3x32x32-32k3p1", Window{C: 3, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32),
+			conv("2-conv-32x32x32-32k3p1", Window{C: 32, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32),
+			pool("4-maxpool-32x32x32", Window{C: 32, H: 32, W: 32, KH: 2, KW: 2, SH: 2, SW: 2}),
+			conv("5-conv-32x16x16-64k3p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64),
+			pool("7-maxpool-64x16x16", Window{C: 64, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2}),
+			{name: "10-linear-4096x10", n: 10, k: 4096},
+		},
 	}
 	level := Level
 	peak := peakOf(max(level, AVX2))
-	for _, net := range []string{"lenet", "convnet"} {
+	for _, net := range []string{"lenet", "convnet", "vggish"} {
 		for _, l := range nets[net] {
 			g := l.g
 			for _, way := range []string{"direct", "general"} {
