@@ -343,15 +343,13 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 	var taps [6]int
 	for b := 0; b*16 < O; b++ {
 		chans := min(16, O-b*16)
-		for pos := 0; pos < P; pos++ {
-			d := dyT[pos*16 : pos*16+16]
-			for c := range d {
-				d[c] = 0
-				if c < chans {
-					d[c] = dy[(b*16+c)*P+pos]
-				}
+		// dyT[pos·16 + c] = dy[(b·16+c)·P + pos], zero past the last channel.
+		if chans < 16 {
+			for pos := 0; pos < P; pos++ {
+				clear(dyT[pos*16+chans : pos*16+16])
 			}
 		}
+		transpose(level, dy[b*16*P:], P, chans, P, dyT, 16)
 		for p0 := 0; p0 < Q; p0 += 6 {
 			n := min(6, Q-p0)
 			// Taps past the last repeat it; their sums are dropped.

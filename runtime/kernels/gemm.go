@@ -208,29 +208,33 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 			}
 			continue
 		}
-		// op(B)[pc+p][col] = B[col][pc+p]: a transpose, eight rows of B at
-		// a time (in registers above Generic), the rest one by one.
-		j := 0
-		for ; j+8 <= cols; j += 8 {
-			r := (jp*nr+j)*ldb + pc
-			k8 := kc &^ 7
-			packT8(Level, k8, b[r:], ldb, panel[j:], nr)
-			for p := k8; p < kc; p++ {
-				for i := 0; i < 8; i++ {
-					panel[p*nr+j+i] = b[r+i*ldb+p]
-				}
+		// op(B)[pc+p][col] = B[col][pc+p]: a transpose.
+		transpose(Level, b[jp*nr*ldb+pc:], ldb, cols, kc, panel, nr)
+	}
+}
+
+// transpose writes dst[p·ds + r] = src[r·ld + p] for r < rows and p < cols:
+// eight rows at a time through the level's in-register transpose (packT8),
+// the rest one by one.
+func transpose(level ISA, src []float32, ld, rows, cols int, dst []float32, ds int) {
+	k8 := cols &^ 7
+	r := 0
+	for ; r+8 <= rows; r += 8 {
+		packT8(level, k8, src[r*ld:], ld, dst[r:], ds)
+		for p := k8; p < cols; p++ {
+			for i := 0; i < 8; i++ {
+				dst[p*ds+r+i] = src[(r+i)*ld+p]
 			}
 		}
-		for ; j < cols; j++ {
-			src := b[(jp*nr+j)*ldb+pc : (jp*nr+j)*ldb+pc+kc]
-			for p, v := range src {
-				panel[p*nr+j] = v
-			}
+	}
+	for ; r < rows; r++ {
+		for p, v := range src[r*ld : r*ld+cols] {
+			dst[p*ds+r] = v
 		}
 	}
 }
 
-// goPackT8 is the pure-Go transposing pack: dst[p·ds + r] = b[r·ldb + p]
+// goPackT8 is the pure-Go twin of packT8: dst[p·ds + r] = b[r·ldb + p]
 // for r < 8 and p < k8.
 func goPackT8(k8 int, b []float32, ldb int, dst []float32, ds int) {
 	for r := 0; r < 8; r++ {
