@@ -39,20 +39,28 @@ func gemmDotRows(transA bool, m, n, k int, a []float32, lda int, b []float32, ld
 // dotRows adds to c[j] the dot product of x with row j of b (stride ldb),
 // for j < len(c), in Gemm's order.
 func dotRows(x, b []float32, ldb, n int, c []float32) {
-	k := len(x)
 	j := 0
 	for ; j+8 <= n; j += 8 {
 		dot8(x, b[j*ldb:], ldb, c[j:j+8])
 	}
+	if j == n {
+		return
+	}
+	// The last rows on the level's kernel too, since each row's sums depend
+	// only on that row: the eight rows ending at row n−1, on a copy of their
+	// elements of c of which only the new rows are kept; with fewer than
+	// eight rows, each row read eight times (a stride of zero).
+	var t [8]float32
+	if n >= 8 {
+		copy(t[:], c[n-8:n])
+		dot8(x, b[(n-8)*ldb:], ldb, t[:])
+		copy(c[j:n], t[8-(n-j):])
+		return
+	}
 	for ; j < n; j++ {
-		row := b[j*ldb : j*ldb+k]
-		for pc := 0; pc < k; pc += KC {
-			var s float32
-			for p := pc; p < min(pc+KC, k); p++ {
-				s = FMA(x[p], row[p], s)
-			}
-			c[j] += s
-		}
+		t = [8]float32{c[j], c[j], c[j], c[j], c[j], c[j], c[j], c[j]}
+		dot8(x, b[j*ldb:], 0, t[:])
+		c[j] = t[0]
 	}
 }
 

@@ -29,24 +29,32 @@ func Gemv(m, k int, a []float32, lda int, x, y []float32) {
 	}
 	k16 := k &^ (Lanes - 1)
 	level := Level
-	var s [4 * Lanes]float32
+	var s [GemvRows]float32
 	i := 0
-	for ; i+4 <= m; i += 4 {
-		gemvLanes4(level, k16, a[i*lda:], lda, x, &s)
-		for r := 0; r < 4; r++ {
+	for ; i+GemvRows <= m; i += GemvRows {
+		gemvLanes(level, k16, a[i*lda:], lda, x, &s)
+		for r := 0; r < GemvRows; r++ {
 			row := a[(i+r)*lda : (i+r)*lda+k]
-			y[i+r] += finishDot(s[r*Lanes:(r+1)*Lanes], row[k16:], x[k16:k])
+			y[i+r] += finishDot(s[r], row[k16:], x[k16:k])
 		}
 	}
+	// The last rows on the level's kernel too: each row's lanes depend only
+	// on that row, so the GemvRows rows ending at row m−1 serve, or with
+	// fewer rows than that, one row read GemvRows times (a stride of zero).
 	for ; i < m; i++ {
+		r0, r, stride := m-GemvRows, i-(m-GemvRows), lda
+		if m < GemvRows {
+			r0, r, stride = i, 0, 0
+		}
+		gemvLanes(level, k16, a[r0*lda:], stride, x, &s)
 		row := a[i*lda : i*lda+k]
-		goLanes(k16, row, x, s[:Lanes])
-		y[i] += finishDot(s[:Lanes], row[k16:], x[k16:k])
+		y[i] += finishDot(s[r], row[k16:], x[k16:k])
 	}
 }
 
-// goLanes is the pure-Go lane sum of one row, the twin of the assembly.
-func goLanes(k16 int, row, x, s []float32) {
+// goLanes is the pure-Go twin of the assembly for one row: its 16 lane
+// sums, added as a tree.
+func goLanes(k16 int, row, x []float32) float32 {
 	var l [Lanes]float32
 	for p := 0; p < k16; p += Lanes {
 		r, v := row[p:p+Lanes], x[p:p+Lanes]
@@ -54,26 +62,28 @@ func goLanes(k16 int, row, x, s []float32) {
 			l[j] = FMA(r[j], v[j], l[j])
 		}
 	}
-	copy(s, l[:])
-}
-
-// goLanes4 runs goLanes on four rows.
-func goLanes4(k16 int, a []float32, lda int, x, s []float32) {
-	for r := 0; r < 4; r++ {
-		goLanes(k16, a[r*lda:r*lda+k16], x, s[r*Lanes:(r+1)*Lanes])
-	}
-}
-
-// finishDot adds a row's 16 lanes as a fixed tree, then its tail products.
-func finishDot(s, rowTail, xTail []float32) float32 {
 	var t [8]float32
 	for j := range t {
-		t[j] = s[j] + s[j+8]
+		t[j] = l[j] + l[j+8]
 	}
 	for j := 0; j < 4; j++ {
 		t[j] += t[j+4]
 	}
-	total := (t[0] + t[2]) + (t[1] + t[3])
+	return (t[0] + t[2]) + (t[1] + t[3])
+}
+
+// GemvRows is how many rows Gemv's kernel sums at once.
+const GemvRows = 6
+
+// goLanesRows runs goLanes on GemvRows rows.
+func goLanesRows(k16 int, a []float32, lda int, x []float32, s *[GemvRows]float32) {
+	for r := range s {
+		s[r] = goLanes(k16, a[r*lda:r*lda+k16], x)
+	}
+}
+
+// finishDot adds a row's tail products to the sum of its lanes.
+func finishDot(total float32, rowTail, xTail []float32) float32 {
 	for p, v := range rowTail {
 		total = FMA(v, xTail[p], total)
 	}

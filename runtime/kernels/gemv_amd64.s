@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func gemvLanes4x16y(k16 int, a *float32, lda int, x *float32, s *float32)
+// func gemvLanes6x16y(k16 int, a *float32, lda int, x *float32, s *float32)
 // Requires: AVX, FMA3
-TEXT ·gemvLanes4x16y(SB), NOSPLIT, $0-40
+TEXT ·gemvLanes6x16y(SB), NOSPLIT, $0-40
 	MOVQ   k16+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   lda+16(FP), DX
@@ -19,6 +19,10 @@ TEXT ·gemvLanes4x16y(SB), NOSPLIT, $0-40
 	ADDQ   DX, R8
 	MOVQ   R8, R9
 	ADDQ   DX, R9
+	MOVQ   R9, R10
+	ADDQ   DX, R10
+	MOVQ   R10, R11
+	ADDQ   DX, R11
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -27,43 +31,93 @@ TEXT ·gemvLanes4x16y(SB), NOSPLIT, $0-40
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 
-gemvLanes4x16y_loop:
+gemvLanes6x16y_loop:
 	TESTQ       AX, AX
-	JZ          gemvLanes4x16y_done
-	VMOVUPS     (BX), Y8
-	VMOVUPS     32(BX), Y9
-	VFMADD231PS (CX), Y8, Y0
-	VFMADD231PS 32(CX), Y9, Y1
-	VFMADD231PS (DI), Y8, Y2
-	VFMADD231PS 32(DI), Y9, Y3
-	VFMADD231PS (R8), Y8, Y4
-	VFMADD231PS 32(R8), Y9, Y5
-	VFMADD231PS (R9), Y8, Y6
-	VFMADD231PS 32(R9), Y9, Y7
+	JZ          gemvLanes6x16y_done
+	VMOVUPS     (BX), Y12
+	VMOVUPS     32(BX), Y13
+	VFMADD231PS (CX), Y12, Y0
+	VFMADD231PS 32(CX), Y13, Y1
+	VFMADD231PS (DI), Y12, Y2
+	VFMADD231PS 32(DI), Y13, Y3
+	VFMADD231PS (R8), Y12, Y4
+	VFMADD231PS 32(R8), Y13, Y5
+	VFMADD231PS (R9), Y12, Y6
+	VFMADD231PS 32(R9), Y13, Y7
+	VFMADD231PS (R10), Y12, Y8
+	VFMADD231PS 32(R10), Y13, Y9
+	VFMADD231PS (R11), Y12, Y10
+	VFMADD231PS 32(R11), Y13, Y11
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DI
 	ADDQ        $0x40, R8
 	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, BX
 	SUBQ        $0x10, AX
-	JMP         gemvLanes4x16y_loop
+	JMP         gemvLanes6x16y_loop
 
-gemvLanes4x16y_done:
-	VMOVUPS Y0, (SI)
-	VMOVUPS Y1, 32(SI)
-	VMOVUPS Y2, 64(SI)
-	VMOVUPS Y3, 96(SI)
-	VMOVUPS Y4, 128(SI)
-	VMOVUPS Y5, 160(SI)
-	VMOVUPS Y6, 192(SI)
-	VMOVUPS Y7, 224(SI)
+gemvLanes6x16y_done:
+	VADDPS       Y1, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, (SI)
+	VADDPS       Y3, Y2, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, 4(SI)
+	VADDPS       Y5, Y4, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, 8(SI)
+	VADDPS       Y7, Y6, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, 12(SI)
+	VADDPS       Y9, Y8, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, 16(SI)
+	VADDPS       Y11, Y10, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X0
+	VMOVSHDUP    X0, X1
+	VADDSS       X1, X0, X1
+	VMOVSS       X1, 20(SI)
 	VZEROUPPER
 	RET
 
-// func gemvLanes4x16z(k16 int, a *float32, lda int, x *float32, s *float32)
+// func gemvLanes6x16z(k16 int, a *float32, lda int, x *float32, s *float32)
 // Requires: AVX, AVX512F
-TEXT ·gemvLanes4x16z(SB), NOSPLIT, $0-40
+TEXT ·gemvLanes6x16z(SB), NOSPLIT, $0-40
 	MOVQ   k16+0(FP), AX
 	MOVQ   a+8(FP), CX
 	MOVQ   lda+16(FP), DX
@@ -76,32 +130,92 @@ TEXT ·gemvLanes4x16z(SB), NOSPLIT, $0-40
 	ADDQ   DX, R8
 	MOVQ   R8, R9
 	ADDQ   DX, R9
+	MOVQ   R9, R10
+	ADDQ   DX, R10
+	MOVQ   R10, R11
+	ADDQ   DX, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
 	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
 
-gemvLanes4x16z_loop:
+gemvLanes6x16z_loop:
 	TESTQ       AX, AX
-	JZ          gemvLanes4x16z_done
-	VMOVUPS     (BX), Z4
-	VFMADD231PS (CX), Z4, Z0
-	VFMADD231PS (DI), Z4, Z1
-	VFMADD231PS (R8), Z4, Z2
-	VFMADD231PS (R9), Z4, Z3
+	JZ          gemvLanes6x16z_done
+	VMOVUPS     (BX), Z6
+	VFMADD231PS (CX), Z6, Z0
+	VFMADD231PS (DI), Z6, Z1
+	VFMADD231PS (R8), Z6, Z2
+	VFMADD231PS (R9), Z6, Z3
+	VFMADD231PS (R10), Z6, Z4
+	VFMADD231PS (R11), Z6, Z5
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, DI
 	ADDQ        $0x40, R8
 	ADDQ        $0x40, R9
+	ADDQ        $0x40, R10
+	ADDQ        $0x40, R11
 	ADDQ        $0x40, BX
 	SUBQ        $0x10, AX
-	JMP         gemvLanes4x16z_loop
+	JMP         gemvLanes6x16z_loop
 
-gemvLanes4x16z_done:
-	VMOVUPS Z0, (SI)
-	VMOVUPS Z1, 64(SI)
-	VMOVUPS Z2, 128(SI)
-	VMOVUPS Z3, 192(SI)
+gemvLanes6x16z_done:
+	VEXTRACTF64X4 $0x01, Z0, Y6
+	VADDPS        Y6, Y0, Y6
+	VEXTRACTF128  $0x01, Y6, X0
+	VADDPS        X0, X6, X0
+	VMOVHLPS      X0, X0, X6
+	VADDPS        X6, X0, X6
+	VMOVSHDUP     X6, X0
+	VADDSS        X0, X6, X0
+	VMOVSS        X0, (SI)
+	VEXTRACTF64X4 $0x01, Z1, Y0
+	VADDPS        Y0, Y1, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X1
+	VMOVSS        X1, 4(SI)
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X1
+	VMOVSS        X1, 8(SI)
+	VEXTRACTF64X4 $0x01, Z3, Y0
+	VADDPS        Y0, Y3, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X1
+	VMOVSS        X1, 12(SI)
+	VEXTRACTF64X4 $0x01, Z4, Y0
+	VADDPS        Y0, Y4, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X1
+	VMOVSS        X1, 16(SI)
+	VEXTRACTF64X4 $0x01, Z5, Y0
+	VADDPS        Y0, Y5, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X1
+	VMOVHLPS      X1, X1, X0
+	VADDPS        X0, X1, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X1
+	VMOVSS        X1, 20(SI)
 	VZEROUPPER
 	RET
 

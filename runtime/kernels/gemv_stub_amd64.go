@@ -4,15 +4,15 @@
 
 package kernels
 
-// gemvLanes4x16y needs AVX: the 16 lane sums of rows 0–3 of a (row stride lda) times x over k16 (a multiple of 16) elements, into s[0:64].
+// gemvLanes6x16y needs AVX: for rows 0–5 of a (row stride lda) and x over k16 (a multiple of 16) elements, the 16 lane sums of the row added as Gemv's tree, into s[0:6].
 //
 //go:noescape
-func gemvLanes4x16y(k16 int, a *float32, lda int, x *float32, s *float32)
+func gemvLanes6x16y(k16 int, a *float32, lda int, x *float32, s *float32)
 
-// gemvLanes4x16z needs AVX-512F: the 16 lane sums of rows 0–3 of a (row stride lda) times x over k16 (a multiple of 16) elements, into s[0:64].
+// gemvLanes6x16z needs AVX-512F: for rows 0–5 of a (row stride lda) and x over k16 (a multiple of 16) elements, the 16 lane sums of the row added as Gemv's tree, into s[0:6].
 //
 //go:noescape
-func gemvLanes4x16z(k16 int, a *float32, lda int, x *float32, s *float32)
+func gemvLanes6x16z(k16 int, a *float32, lda int, x *float32, s *float32)
 
 // axpy16y needs AVX: y[i] += alpha·x[i] (one FMA) for i < n16, a multiple of 16.
 //

@@ -35,12 +35,12 @@ func gemvRef(m, k int, a []float32, lda int, x, y []float32) {
 }
 
 // Gemv gives the bits of its definition at every level, for row counts
-// around the 4-row blocks and lengths around the 16 lanes, with padded rows;
+// around the 6-row blocks and lengths around the 16 lanes, with padded rows;
 // it writes nothing past y[m-1] and is within the float32 bound of the
 // product computed in float64.
 func TestGemv(t *testing.T) {
 	r := runtime.NewRNG(8)
-	for _, m := range []int{1, 2, 3, 4, 5, 7, 8, 9, 17, 64} {
+	for _, m := range []int{1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 17, 64} {
 		for _, k := range []int{1, 2, 15, 16, 17, 31, 32, 33, 100, 784} {
 			lda := k + r.Intn(3)
 			a := make([]float32, m*lda+r.Intn(2))

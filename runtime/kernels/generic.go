@@ -9,8 +9,8 @@ func peakKernel(ISA, bool) (func(int) float32, int, bool) { return nil, 0, false
 
 func micro(ISA) microKernel { return generic }
 
-func gemvLanes4(_ ISA, k16 int, a []float32, lda int, x []float32, s *[4 * Lanes]float32) {
-	goLanes4(k16, a, lda, x, s[:])
+func gemvLanes(_ ISA, k16 int, a []float32, lda int, x []float32, s *[GemvRows]float32) {
+	goLanesRows(k16, a, lda, x, s)
 }
 
 func axpyKernel(ISA) func(n16 int, alpha float32, x, y []float32) { return goAxpy }

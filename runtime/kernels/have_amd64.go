@@ -38,19 +38,20 @@ func micro(level ISA) microKernel {
 	return generic
 }
 
-// gemvLanes4 runs a level's four-row lane-sum kernel, with the extent of
-// the four rows and of x checked before assembly reads them. (A direct
-// call, so that s stays on the caller's stack.)
-func gemvLanes4(level ISA, k16 int, a []float32, lda int, x []float32, s *[4 * Lanes]float32) {
+// gemvLanes runs a level's GemvRows-row lane-sum kernel (each row's lanes
+// added as Gemv's tree), with the extent
+// of the rows and of x checked before assembly reads them. (A direct call,
+// so that s stays on the caller's stack.)
+func gemvLanes(level ISA, k16 int, a []float32, lda int, x []float32, s *[GemvRows]float32) {
 	if k16 == 0 || level == Generic {
-		goLanes4(k16, a, lda, x, s[:])
+		goLanesRows(k16, a, lda, x, s)
 		return
 	}
-	_, _ = a[3*lda+k16-1], x[k16-1]
+	_, _ = a[(GemvRows-1)*lda+k16-1], x[k16-1]
 	if level == AVX512 {
-		gemvLanes4x16z(k16, &a[0], lda, &x[0], &s[0])
+		gemvLanes6x16z(k16, &a[0], lda, &x[0], &s[0])
 	} else {
-		gemvLanes4x16y(k16, &a[0], lda, &x[0], &s[0])
+		gemvLanes6x16y(k16, &a[0], lda, &x[0], &s[0])
 	}
 }
 
