@@ -37,11 +37,15 @@ func gemmDotRows(transA bool, m, n, k int, a []float32, lda int, b []float32, ld
 }
 
 // dotRows adds to c[j] the dot product of x with row j of b (stride ldb),
-// for j < len(c), in Gemm's order.
+// for j < len(c), in Gemm's order: 24 rows a call while they last, then 8,
+// then the rest on the last whole block of rows.
 func dotRows(x, b []float32, ldb, n int, c []float32) {
 	j := 0
+	for ; j+24 <= n; j += 24 {
+		dotBlock(x, b[j*ldb:], ldb, c[j:j+24])
+	}
 	for ; j+8 <= n; j += 8 {
-		dot8(x, b[j*ldb:], ldb, c[j:j+8])
+		dotBlock(x, b[j*ldb:], ldb, c[j:j+8])
 	}
 	if j == n {
 		return
@@ -53,30 +57,29 @@ func dotRows(x, b []float32, ldb, n int, c []float32) {
 	var t [8]float32
 	if n >= 8 {
 		copy(t[:], c[n-8:n])
-		dot8(x, b[(n-8)*ldb:], ldb, t[:])
+		dotBlock(x, b[(n-8)*ldb:], ldb, t[:])
 		copy(c[j:n], t[8-(n-j):])
 		return
 	}
 	for ; j < n; j++ {
 		t = [8]float32{c[j], c[j], c[j], c[j], c[j], c[j], c[j], c[j]}
-		dot8(x, b[j*ldb:], 0, t[:])
+		dotBlock(x, b[j*ldb:], 0, t[:])
 		c[j] = t[0]
 	}
 }
 
-// dot8 is dotRows on eight rows of b at once: per k-block, the level's
-// kernel sums the first multiple of eight terms from zero, the rest follow
-// in order, and the block's sums are added to c.
-func dot8(x, b []float32, ldb int, c []float32) {
+// dotBlock is dotRows on len(c) rows of b at once, 8 or 24: per k-block,
+// the level's kernel sums the first multiple of eight terms from zero, the
+// rest follow in order, and the block's sums are added to c.
+func dotBlock(x, b []float32, ldb int, c []float32) {
 	k := len(x)
-	c = c[:8]
 	level := Level
 	for pc := 0; pc < k; pc += KC {
 		end := min(pc+KC, k)
 		k8 := (end - pc) &^ 7
-		var t [8]float32
-		dot8Kernel(level, k8, x[pc:end], b[pc:], ldb, &t)
-		for j := range t {
+		var t [24]float32
+		dotKernel(level, len(c), k8, x[pc:end], b[pc:], ldb, &t)
+		for j := range c {
 			row := b[j*ldb : j*ldb+end]
 			s := t[j]
 			for p := pc + k8; p < end; p++ {
@@ -84,6 +87,14 @@ func dot8(x, b []float32, ldb int, c []float32) {
 			}
 			c[j] += s
 		}
+	}
+}
+
+// goDots is the pure-Go twin of the dot-product kernels: goDot8 on each
+// group of eight of the n rows.
+func goDots(n, k8 int, x, b []float32, ldb int, t *[24]float32) {
+	for g := 0; g < n; g += 8 {
+		goDot8(k8, x, b[g*ldb:], ldb, (*[8]float32)(t[g:g+8]))
 	}
 }
 

@@ -8,3 +8,8 @@ package kernels
 //
 //go:noescape
 func dotRows8y(k8 int, x *float32, b *float32, ldb int, t *[8]float32)
+
+// dotRows24y needs AVX: t[j] = Σ_{p<k8} x[p]·b[j·ldb+p] for j < 24, in increasing p from zero; k8 is a multiple of 8.
+//
+//go:noescape
+func dotRows24y(k8 int, x *float32, b *float32, ldb int, t *[24]float32)

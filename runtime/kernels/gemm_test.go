@@ -377,7 +377,7 @@ func TestGemmDotRows(t *testing.T) {
 	r := runtime.NewRNG(3)
 	for _, ta := range []bool{false, true} {
 		for m := 1; m <= DotRowsMax+1; m++ {
-			for _, n := range []int{1, 7, 8, 9, 16, 23, 120} {
+			for _, n := range []int{1, 7, 8, 9, 16, 23, 24, 31, 33, 50, 120} {
 				for _, k := range []int{1, 5, 84, KC, KC + 1, 2*KC + 17} {
 					g := newCase(r, ta, true, m, n, k)
 					// The same op(B), stored k×n.

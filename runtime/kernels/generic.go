@@ -33,7 +33,9 @@ func packT8(_ ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {
 	goPackT8(k8, b, ldb, dst, ds)
 }
 
-func dot8Kernel(_ ISA, k8 int, x, b []float32, ldb int, t *[8]float32) { goDot8(k8, x, b, ldb, t) }
+func dotKernel(_ ISA, n, k8 int, x, b []float32, ldb int, t *[24]float32) {
+	goDots(n, k8, x, b, ldb, t)
+}
 
 func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
 	goConvChans(n, wt, off, x, pos, t)

@@ -152,9 +152,6 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 	}
 }
 
-// dot8Kernel runs a level's eight-row dot-product kernel over k8 terms (a
-// multiple of 8), with the extent of x and of the eight rows checked
-// before assembly reads them. AVX-512 machines run the AVX kernel.
 // packT8 runs a level's transposing pack (goPackT8 at Generic, AVX2's
 // kernel above it), with the extent of both sides checked first.
 func packT8(level ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {
@@ -166,13 +163,20 @@ func packT8(level ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {
 	packT8y(k8, &b[0], ldb, &dst[0], ds)
 }
 
-func dot8Kernel(level ISA, k8 int, x, b []float32, ldb int, t *[8]float32) {
+// dotKernel runs a level's dot-product kernel for n rows (8 or 24) over k8
+// terms (a multiple of 8), with the extent of x and of the rows checked
+// before assembly reads them. AVX-512 machines run the AVX kernels.
+func dotKernel(level ISA, n, k8 int, x, b []float32, ldb int, t *[24]float32) {
 	if k8 == 0 || level == Generic {
-		goDot8(k8, x, b, ldb, t)
+		goDots(n, k8, x, b, ldb, t)
 		return
 	}
-	_, _ = x[k8-1], b[7*ldb+k8-1]
-	dotRows8y(k8, &x[0], &b[0], ldb, t)
+	_, _ = x[k8-1], b[(n-1)*ldb+k8-1]
+	if n == 24 {
+		dotRows24y(k8, &x[0], &b[0], ldb, t)
+		return
+	}
+	dotRows8y(k8, &x[0], &b[0], ldb, (*[8]float32)(t[:8]))
 }
 
 // convChansKernel runs a level's 16-channel by 6-position convolution
