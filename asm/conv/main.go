@@ -44,51 +44,55 @@ func main() {
 
 func kernel(R, V int) {
 	name := fmt.Sprintf("convRows%dx%dy", R, V)
-	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)")
+	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows, xs, yst int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s needs AVX: for %d channels r and %d columns j, ys[r][j] = (init[r], or ys[r][j] if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.", name, R, 8*V))
-	n := Load(Param("n"), GP64())
-	w := Load(Param("w"), GP64())
-	off := Load(Param("off"), GP64())
-	x := Load(Param("x"), GP64())
+	Doc(fmt.Sprintf("%s needs AVX: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.", name, R, 8*V))
 	rp := Load(Param("rows"), GP64())
 	rows := make([]reg.GPVirtual, R)
 	for r := range rows {
 		rows[r] = GP64()
 		MOVQ(Mem{Base: rp, Disp: 8 * r}, rows[r])
 	}
+	x := Load(Param("x"), GP64())
+	yo := GP64() // byte offset of row i in every output
+	XORQ(yo, yo)
+	left := Load(Param("nrows"), GP64())
+	Label(name + "_row")
+	n := Load(Param("n"), GP64())
+	w := Load(Param("w"), GP64())
+	off := Load(Param("off"), GP64())
 	acc := zeroed(R, V)
 	tapLoop(name, n, off, x, func(xp reg.Register) {
-		xs := make([]reg.VecVirtual, V)
-		for v := range xs {
-			xs[v] = YMM()
-			VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xs[v])
+		xv := make([]reg.VecVirtual, V)
+		for v := range xv {
+			xv[v] = YMM()
+			VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xv[v])
 		}
 		for r := 0; r < R; r++ {
 			b := YMM()
 			VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
 			for v := 0; v < V; v++ {
-				VFMADD231PS(xs[v], b, acc[r][v])
+				VFMADD231PS(xv[v], b, acc[r][v])
 			}
 		}
 		ADDQ(U8(4), w)
 	})
 	ys := Load(Param("ys"), GP64())
-	in := Load(Param("init"), GP64())
 	mp := Load(Param("mask"), GP64())
 	mask := YMM()
 	VMOVDQU(Mem{Base: mp}, mask)
 	mode := Load(Param("accumulate"), GP64())
 	TESTQ(mode, mode)
 	JNZ(LabelRef(name + "_accumulate"))
-	epilogue(R, V, acc, ys, mask, func(r, v int, y reg.Register) reg.VecVirtual {
+	in := Load(Param("init"), GP64())
+	epilogue(R, V, acc, ys, yo, mask, func(r, v int, y reg.Register) reg.VecVirtual {
 		b := YMM()
 		VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
 		return b
 	})
-	JMP(LabelRef(name + "_end"))
+	JMP(LabelRef(name + "_next"))
 	Label(name + "_accumulate")
-	epilogue(R, V, acc, ys, mask, func(r, v int, y reg.Register) reg.VecVirtual {
+	epilogue(R, V, acc, ys, yo, mask, func(r, v int, y reg.Register) reg.VecVirtual {
 		b := YMM()
 		if v < V-1 {
 			VMOVUPS(Mem{Base: y, Disp: 32 * v}, b)
@@ -97,17 +101,24 @@ func kernel(R, V int) {
 		}
 		return b
 	})
-	Label(name + "_end")
+	Label(name + "_next")
+	xs := Load(Param("xs"), GP64())
+	LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
+	yst := Load(Param("yst"), GP64())
+	LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
+	DECQ(left)
+	JNZ(LabelRef(name + "_row"))
 	VZEROUPPER()
 	RET()
 }
 
-// epilogue stores base + acc into each channel's output row, the last
-// vector through the mask.
-func epilogue(R, V int, acc [][]reg.VecVirtual, ys reg.Register, mask reg.VecVirtual, base func(r, v int, y reg.Register) reg.VecVirtual) {
+// epilogue stores base + acc into each channel's output row (ys[r] plus the
+// byte offset yo), the last vector through the mask.
+func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, base func(r, v int, y reg.Register) reg.VecVirtual) {
 	for r := 0; r < R; r++ {
 		y := GP64()
 		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
+		ADDQ(yo, y)
 		for v := 0; v < V; v++ {
 			b := base(r, v, y)
 			VADDPS(acc[r][v], b, b)

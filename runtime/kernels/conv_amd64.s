@@ -4,20 +4,24 @@
 
 #include "textflag.h"
 
-// func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
+// func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows6x1y(SB), NOSPLIT, $0-72
-	MOVQ   n+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   off+24(FP), DX
-	MOVQ   x+32(FP), BX
-	MOVQ   rows+16(FP), SI
-	MOVQ   (SI), DI
-	MOVQ   8(SI), R8
-	MOVQ   16(SI), R9
-	MOVQ   24(SI), R10
-	MOVQ   32(SI), R11
-	MOVQ   40(SI), SI
+TEXT ·convRows6x1y(SB), NOSPLIT, $0-96
+	MOVQ rows+16(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), BX
+	MOVQ 24(AX), SI
+	MOVQ 32(AX), DI
+	MOVQ 40(AX), AX
+	MOVQ x+32(FP), R8
+	XORQ R9, R9
+	MOVQ nrows+72(FP), R10
+
+convRows6x1y_row:
+	MOVQ   n+0(FP), R11
+	MOVQ   w+8(FP), R12
+	MOVQ   off+24(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -26,105 +30,127 @@ TEXT ·convRows6x1y(SB), NOSPLIT, $0-72
 	VXORPS Y5, Y5, Y5
 
 convRows6x1y_loop:
-	TESTQ        AX, AX
+	TESTQ        R11, R11
 	JZ           convRows6x1y_done
-	MOVLQSX      (DX), R12
-	LEAQ         (BX)(R12*4), R12
-	VMOVUPS      (R12), Y6
-	VBROADCASTSS (CX)(DI*1), Y7
+	MOVLQSX      (R13), R14
+	LEAQ         (R8)(R14*4), R14
+	VMOVUPS      (R14), Y6
+	VBROADCASTSS (R12)(CX*1), Y7
 	VFMADD231PS  Y6, Y7, Y0
-	VBROADCASTSS (CX)(R8*1), Y7
+	VBROADCASTSS (R12)(DX*1), Y7
 	VFMADD231PS  Y6, Y7, Y1
-	VBROADCASTSS (CX)(R9*1), Y7
+	VBROADCASTSS (R12)(BX*1), Y7
 	VFMADD231PS  Y6, Y7, Y2
-	VBROADCASTSS (CX)(R10*1), Y7
+	VBROADCASTSS (R12)(SI*1), Y7
 	VFMADD231PS  Y6, Y7, Y3
-	VBROADCASTSS (CX)(R11*1), Y7
+	VBROADCASTSS (R12)(DI*1), Y7
 	VFMADD231PS  Y6, Y7, Y4
-	VBROADCASTSS (CX)(SI*1), Y7
+	VBROADCASTSS (R12)(AX*1), Y7
 	VFMADD231PS  Y6, Y7, Y5
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, DX
-	DECQ         AX
+	ADDQ         $0x04, R12
+	ADDQ         $0x04, R13
+	DECQ         R11
 	JMP          convRows6x1y_loop
 
 convRows6x1y_done:
-	MOVQ         ys+40(FP), AX
-	MOVQ         init+48(FP), CX
-	MOVQ         mask+64(FP), DX
-	VMOVDQU      (DX), Y6
-	MOVQ         accumulate+56(FP), DX
-	TESTQ        DX, DX
+	MOVQ         ys+40(FP), R11
+	MOVQ         mask+64(FP), R12
+	VMOVDQU      (R12), Y6
+	MOVQ         accumulate+56(FP), R12
+	TESTQ        R12, R12
 	JNZ          convRows6x1y_accumulate
-	MOVQ         (AX), DX
-	VBROADCASTSS (CX), Y7
+	MOVQ         init+48(FP), R12
+	MOVQ         (R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS (R12), Y7
 	VADDPS       Y0, Y7, Y7
-	VMASKMOVPS   Y7, Y6, (DX)
-	MOVQ         8(AX), DX
-	VBROADCASTSS 4(CX), Y0
+	VMASKMOVPS   Y7, Y6, (R13)
+	MOVQ         8(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 4(R12), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (DX)
-	MOVQ         16(AX), DX
-	VBROADCASTSS 8(CX), Y0
+	VMASKMOVPS   Y0, Y6, (R13)
+	MOVQ         16(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 8(R12), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (DX)
-	MOVQ         24(AX), DX
-	VBROADCASTSS 12(CX), Y0
+	VMASKMOVPS   Y0, Y6, (R13)
+	MOVQ         24(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 12(R12), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (DX)
-	MOVQ         32(AX), DX
-	VBROADCASTSS 16(CX), Y0
+	VMASKMOVPS   Y0, Y6, (R13)
+	MOVQ         32(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 16(R12), Y0
 	VADDPS       Y4, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (DX)
-	MOVQ         40(AX), AX
-	VBROADCASTSS 20(CX), Y0
+	VMASKMOVPS   Y0, Y6, (R13)
+	MOVQ         40(R11), R11
+	ADDQ         R9, R11
+	VBROADCASTSS 20(R12), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (AX)
-	JMP          convRows6x1y_end
+	VMASKMOVPS   Y0, Y6, (R11)
+	JMP          convRows6x1y_next
 
 convRows6x1y_accumulate:
-	MOVQ       (AX), CX
-	VMASKMOVPS (CX), Y6, Y7
+	MOVQ       (R11), R12
+	ADDQ       R9, R12
+	VMASKMOVPS (R12), Y6, Y7
 	VADDPS     Y0, Y7, Y7
-	VMASKMOVPS Y7, Y6, (CX)
-	MOVQ       8(AX), CX
-	VMASKMOVPS (CX), Y6, Y0
+	VMASKMOVPS Y7, Y6, (R12)
+	MOVQ       8(R11), R12
+	ADDQ       R9, R12
+	VMASKMOVPS (R12), Y6, Y0
 	VADDPS     Y1, Y0, Y0
-	VMASKMOVPS Y0, Y6, (CX)
-	MOVQ       16(AX), CX
-	VMASKMOVPS (CX), Y6, Y0
+	VMASKMOVPS Y0, Y6, (R12)
+	MOVQ       16(R11), R12
+	ADDQ       R9, R12
+	VMASKMOVPS (R12), Y6, Y0
 	VADDPS     Y2, Y0, Y0
-	VMASKMOVPS Y0, Y6, (CX)
-	MOVQ       24(AX), CX
-	VMASKMOVPS (CX), Y6, Y0
+	VMASKMOVPS Y0, Y6, (R12)
+	MOVQ       24(R11), R12
+	ADDQ       R9, R12
+	VMASKMOVPS (R12), Y6, Y0
 	VADDPS     Y3, Y0, Y0
-	VMASKMOVPS Y0, Y6, (CX)
-	MOVQ       32(AX), CX
-	VMASKMOVPS (CX), Y6, Y0
+	VMASKMOVPS Y0, Y6, (R12)
+	MOVQ       32(R11), R12
+	ADDQ       R9, R12
+	VMASKMOVPS (R12), Y6, Y0
 	VADDPS     Y4, Y0, Y0
-	VMASKMOVPS Y0, Y6, (CX)
-	MOVQ       40(AX), AX
-	VMASKMOVPS (AX), Y6, Y0
+	VMASKMOVPS Y0, Y6, (R12)
+	MOVQ       40(R11), R11
+	ADDQ       R9, R11
+	VMASKMOVPS (R11), Y6, Y0
 	VADDPS     Y5, Y0, Y0
-	VMASKMOVPS Y0, Y6, (AX)
+	VMASKMOVPS Y0, Y6, (R11)
 
-convRows6x1y_end:
+convRows6x1y_next:
+	MOVQ xs+80(FP), R11
+	LEAQ (R8)(R11*4), R8
+	MOVQ yst+88(FP), R11
+	LEAQ (R9)(R11*4), R9
+	DECQ R10
+	JNZ  convRows6x1y_row
 	VZEROUPPER
 	RET
 
-// func convRows5x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
+// func convRows5x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows5x2y(SB), NOSPLIT, $0-72
-	MOVQ   n+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   off+24(FP), DX
-	MOVQ   x+32(FP), BX
-	MOVQ   rows+16(FP), SI
-	MOVQ   (SI), DI
-	MOVQ   8(SI), R8
-	MOVQ   16(SI), R9
-	MOVQ   24(SI), R10
-	MOVQ   32(SI), SI
+TEXT ·convRows5x2y(SB), NOSPLIT, $0-96
+	MOVQ rows+16(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), BX
+	MOVQ 24(AX), SI
+	MOVQ 32(AX), AX
+	MOVQ x+32(FP), DI
+	XORQ R8, R8
+	MOVQ nrows+72(FP), R9
+
+convRows5x2y_row:
+	MOVQ   n+0(FP), R10
+	MOVQ   w+8(FP), R11
+	MOVQ   off+24(FP), R12
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -137,129 +163,149 @@ TEXT ·convRows5x2y(SB), NOSPLIT, $0-72
 	VXORPS Y9, Y9, Y9
 
 convRows5x2y_loop:
-	TESTQ        AX, AX
+	TESTQ        R10, R10
 	JZ           convRows5x2y_done
-	MOVLQSX      (DX), R11
-	LEAQ         (BX)(R11*4), R11
-	VMOVUPS      (R11), Y10
-	VMOVUPS      32(R11), Y11
-	VBROADCASTSS (CX)(DI*1), Y12
+	MOVLQSX      (R12), R13
+	LEAQ         (DI)(R13*4), R13
+	VMOVUPS      (R13), Y10
+	VMOVUPS      32(R13), Y11
+	VBROADCASTSS (R11)(CX*1), Y12
 	VFMADD231PS  Y10, Y12, Y0
 	VFMADD231PS  Y11, Y12, Y1
-	VBROADCASTSS (CX)(R8*1), Y12
+	VBROADCASTSS (R11)(DX*1), Y12
 	VFMADD231PS  Y10, Y12, Y2
 	VFMADD231PS  Y11, Y12, Y3
-	VBROADCASTSS (CX)(R9*1), Y12
+	VBROADCASTSS (R11)(BX*1), Y12
 	VFMADD231PS  Y10, Y12, Y4
 	VFMADD231PS  Y11, Y12, Y5
-	VBROADCASTSS (CX)(R10*1), Y12
+	VBROADCASTSS (R11)(SI*1), Y12
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (CX)(SI*1), Y12
+	VBROADCASTSS (R11)(AX*1), Y12
 	VFMADD231PS  Y10, Y12, Y8
 	VFMADD231PS  Y11, Y12, Y9
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, DX
-	DECQ         AX
+	ADDQ         $0x04, R11
+	ADDQ         $0x04, R12
+	DECQ         R10
 	JMP          convRows5x2y_loop
 
 convRows5x2y_done:
-	MOVQ         ys+40(FP), AX
-	MOVQ         init+48(FP), CX
-	MOVQ         mask+64(FP), DX
-	VMOVDQU      (DX), Y10
-	MOVQ         accumulate+56(FP), DX
-	TESTQ        DX, DX
+	MOVQ         ys+40(FP), R10
+	MOVQ         mask+64(FP), R11
+	VMOVDQU      (R11), Y10
+	MOVQ         accumulate+56(FP), R11
+	TESTQ        R11, R11
 	JNZ          convRows5x2y_accumulate
-	MOVQ         (AX), DX
-	VBROADCASTSS (CX), Y11
+	MOVQ         init+48(FP), R11
+	MOVQ         (R10), R12
+	ADDQ         R8, R12
+	VBROADCASTSS (R11), Y11
 	VADDPS       Y0, Y11, Y11
-	VMOVUPS      Y11, (DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y11, (R12)
+	VBROADCASTSS (R11), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(DX)
-	MOVQ         8(AX), DX
-	VBROADCASTSS 4(CX), Y0
+	VMASKMOVPS   Y0, Y10, 32(R12)
+	MOVQ         8(R10), R12
+	ADDQ         R8, R12
+	VBROADCASTSS 4(R11), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (DX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, (R12)
+	VBROADCASTSS 4(R11), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(DX)
-	MOVQ         16(AX), DX
-	VBROADCASTSS 8(CX), Y0
+	VMASKMOVPS   Y0, Y10, 32(R12)
+	MOVQ         16(R10), R12
+	ADDQ         R8, R12
+	VBROADCASTSS 8(R11), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (DX)
-	VBROADCASTSS 8(CX), Y0
+	VMOVUPS      Y0, (R12)
+	VBROADCASTSS 8(R11), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(DX)
-	MOVQ         24(AX), DX
-	VBROADCASTSS 12(CX), Y0
+	VMASKMOVPS   Y0, Y10, 32(R12)
+	MOVQ         24(R10), R12
+	ADDQ         R8, R12
+	VBROADCASTSS 12(R11), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (DX)
-	VBROADCASTSS 12(CX), Y0
+	VMOVUPS      Y0, (R12)
+	VBROADCASTSS 12(R11), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(DX)
-	MOVQ         32(AX), AX
-	VBROADCASTSS 16(CX), Y0
+	VMASKMOVPS   Y0, Y10, 32(R12)
+	MOVQ         32(R10), R10
+	ADDQ         R8, R10
+	VBROADCASTSS 16(R11), Y0
 	VADDPS       Y8, Y0, Y0
-	VMOVUPS      Y0, (AX)
-	VBROADCASTSS 16(CX), Y0
+	VMOVUPS      Y0, (R10)
+	VBROADCASTSS 16(R11), Y0
 	VADDPS       Y9, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(AX)
-	JMP          convRows5x2y_end
+	VMASKMOVPS   Y0, Y10, 32(R10)
+	JMP          convRows5x2y_next
 
 convRows5x2y_accumulate:
-	MOVQ       (AX), CX
-	VMOVUPS    (CX), Y11
+	MOVQ       (R10), R11
+	ADDQ       R8, R11
+	VMOVUPS    (R11), Y11
 	VADDPS     Y0, Y11, Y11
-	VMOVUPS    Y11, (CX)
-	VMASKMOVPS 32(CX), Y10, Y0
+	VMOVUPS    Y11, (R11)
+	VMASKMOVPS 32(R11), Y10, Y0
 	VADDPS     Y1, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(CX)
-	MOVQ       8(AX), CX
-	VMOVUPS    (CX), Y0
+	VMASKMOVPS Y0, Y10, 32(R11)
+	MOVQ       8(R10), R11
+	ADDQ       R8, R11
+	VMOVUPS    (R11), Y0
 	VADDPS     Y2, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMASKMOVPS 32(CX), Y10, Y0
+	VMOVUPS    Y0, (R11)
+	VMASKMOVPS 32(R11), Y10, Y0
 	VADDPS     Y3, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(CX)
-	MOVQ       16(AX), CX
-	VMOVUPS    (CX), Y0
+	VMASKMOVPS Y0, Y10, 32(R11)
+	MOVQ       16(R10), R11
+	ADDQ       R8, R11
+	VMOVUPS    (R11), Y0
 	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMASKMOVPS 32(CX), Y10, Y0
+	VMOVUPS    Y0, (R11)
+	VMASKMOVPS 32(R11), Y10, Y0
 	VADDPS     Y5, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(CX)
-	MOVQ       24(AX), CX
-	VMOVUPS    (CX), Y0
+	VMASKMOVPS Y0, Y10, 32(R11)
+	MOVQ       24(R10), R11
+	ADDQ       R8, R11
+	VMOVUPS    (R11), Y0
 	VADDPS     Y6, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMASKMOVPS 32(CX), Y10, Y0
+	VMOVUPS    Y0, (R11)
+	VMASKMOVPS 32(R11), Y10, Y0
 	VADDPS     Y7, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(CX)
-	MOVQ       32(AX), AX
-	VMOVUPS    (AX), Y0
+	VMASKMOVPS Y0, Y10, 32(R11)
+	MOVQ       32(R10), R10
+	ADDQ       R8, R10
+	VMOVUPS    (R10), Y0
 	VADDPS     Y8, Y0, Y0
-	VMOVUPS    Y0, (AX)
-	VMASKMOVPS 32(AX), Y10, Y0
+	VMOVUPS    Y0, (R10)
+	VMASKMOVPS 32(R10), Y10, Y0
 	VADDPS     Y9, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(AX)
+	VMASKMOVPS Y0, Y10, 32(R10)
 
-convRows5x2y_end:
+convRows5x2y_next:
+	MOVQ xs+80(FP), R10
+	LEAQ (DI)(R10*4), DI
+	MOVQ yst+88(FP), R10
+	LEAQ (R8)(R10*4), R8
+	DECQ R9
+	JNZ  convRows5x2y_row
 	VZEROUPPER
 	RET
 
-// func convRows3x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
+// func convRows3x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x3y(SB), NOSPLIT, $0-72
-	MOVQ   n+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   off+24(FP), DX
-	MOVQ   x+32(FP), BX
-	MOVQ   rows+16(FP), SI
-	MOVQ   (SI), DI
-	MOVQ   8(SI), R8
-	MOVQ   16(SI), SI
+TEXT ·convRows3x3y(SB), NOSPLIT, $0-96
+	MOVQ rows+16(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), AX
+	MOVQ x+32(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convRows3x3y_row:
+	MOVQ   n+0(FP), R8
+	MOVQ   w+8(FP), R9
+	MOVQ   off+24(FP), R10
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -271,116 +317,132 @@ TEXT ·convRows3x3y(SB), NOSPLIT, $0-72
 	VXORPS Y8, Y8, Y8
 
 convRows3x3y_loop:
-	TESTQ        AX, AX
+	TESTQ        R8, R8
 	JZ           convRows3x3y_done
-	MOVLQSX      (DX), R9
-	LEAQ         (BX)(R9*4), R9
-	VMOVUPS      (R9), Y9
-	VMOVUPS      32(R9), Y10
-	VMOVUPS      64(R9), Y11
-	VBROADCASTSS (CX)(DI*1), Y12
+	MOVLQSX      (R10), R11
+	LEAQ         (BX)(R11*4), R11
+	VMOVUPS      (R11), Y9
+	VMOVUPS      32(R11), Y10
+	VMOVUPS      64(R11), Y11
+	VBROADCASTSS (R9)(CX*1), Y12
 	VFMADD231PS  Y9, Y12, Y0
 	VFMADD231PS  Y10, Y12, Y1
 	VFMADD231PS  Y11, Y12, Y2
-	VBROADCASTSS (CX)(R8*1), Y12
+	VBROADCASTSS (R9)(DX*1), Y12
 	VFMADD231PS  Y9, Y12, Y3
 	VFMADD231PS  Y10, Y12, Y4
 	VFMADD231PS  Y11, Y12, Y5
-	VBROADCASTSS (CX)(SI*1), Y12
+	VBROADCASTSS (R9)(AX*1), Y12
 	VFMADD231PS  Y9, Y12, Y6
 	VFMADD231PS  Y10, Y12, Y7
 	VFMADD231PS  Y11, Y12, Y8
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, DX
-	DECQ         AX
+	ADDQ         $0x04, R9
+	ADDQ         $0x04, R10
+	DECQ         R8
 	JMP          convRows3x3y_loop
 
 convRows3x3y_done:
-	MOVQ         ys+40(FP), AX
-	MOVQ         init+48(FP), CX
-	MOVQ         mask+64(FP), DX
-	VMOVDQU      (DX), Y9
-	MOVQ         accumulate+56(FP), DX
-	TESTQ        DX, DX
+	MOVQ         ys+40(FP), R8
+	MOVQ         mask+64(FP), R9
+	VMOVDQU      (R9), Y9
+	MOVQ         accumulate+56(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows3x3y_accumulate
-	MOVQ         (AX), DX
-	VBROADCASTSS (CX), Y10
+	MOVQ         init+48(FP), R9
+	MOVQ         (R8), R10
+	ADDQ         SI, R10
+	VBROADCASTSS (R9), Y10
 	VADDPS       Y0, Y10, Y10
-	VMOVUPS      Y10, (DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y10, (R10)
+	VBROADCASTSS (R9), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y0, 32(R10)
+	VBROADCASTSS (R9), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(DX)
-	MOVQ         8(AX), DX
-	VBROADCASTSS 4(CX), Y0
+	VMASKMOVPS   Y0, Y9, 64(R10)
+	MOVQ         8(R8), R10
+	ADDQ         SI, R10
+	VBROADCASTSS 4(R9), Y0
 	VADDPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (DX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, (R10)
+	VBROADCASTSS 4(R9), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(DX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, 32(R10)
+	VBROADCASTSS 4(R9), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(DX)
-	MOVQ         16(AX), AX
-	VBROADCASTSS 8(CX), Y0
+	VMASKMOVPS   Y0, Y9, 64(R10)
+	MOVQ         16(R8), R8
+	ADDQ         SI, R8
+	VBROADCASTSS 8(R9), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (AX)
-	VBROADCASTSS 8(CX), Y0
+	VMOVUPS      Y0, (R8)
+	VBROADCASTSS 8(R9), Y0
 	VADDPS       Y7, Y0, Y0
-	VMOVUPS      Y0, 32(AX)
-	VBROADCASTSS 8(CX), Y0
+	VMOVUPS      Y0, 32(R8)
+	VBROADCASTSS 8(R9), Y0
 	VADDPS       Y8, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(AX)
-	JMP          convRows3x3y_end
+	VMASKMOVPS   Y0, Y9, 64(R8)
+	JMP          convRows3x3y_next
 
 convRows3x3y_accumulate:
-	MOVQ       (AX), CX
-	VMOVUPS    (CX), Y10
+	MOVQ       (R8), R9
+	ADDQ       SI, R9
+	VMOVUPS    (R9), Y10
 	VADDPS     Y0, Y10, Y10
-	VMOVUPS    Y10, (CX)
-	VMOVUPS    32(CX), Y0
+	VMOVUPS    Y10, (R9)
+	VMOVUPS    32(R9), Y0
 	VADDPS     Y1, Y0, Y0
-	VMOVUPS    Y0, 32(CX)
-	VMASKMOVPS 64(CX), Y9, Y0
+	VMOVUPS    Y0, 32(R9)
+	VMASKMOVPS 64(R9), Y9, Y0
 	VADDPS     Y2, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(CX)
-	MOVQ       8(AX), CX
-	VMOVUPS    (CX), Y0
+	VMASKMOVPS Y0, Y9, 64(R9)
+	MOVQ       8(R8), R9
+	ADDQ       SI, R9
+	VMOVUPS    (R9), Y0
 	VADDPS     Y3, Y0, Y0
-	VMOVUPS    Y0, (CX)
-	VMOVUPS    32(CX), Y0
+	VMOVUPS    Y0, (R9)
+	VMOVUPS    32(R9), Y0
 	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, 32(CX)
-	VMASKMOVPS 64(CX), Y9, Y0
+	VMOVUPS    Y0, 32(R9)
+	VMASKMOVPS 64(R9), Y9, Y0
 	VADDPS     Y5, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(CX)
-	MOVQ       16(AX), AX
-	VMOVUPS    (AX), Y0
+	VMASKMOVPS Y0, Y9, 64(R9)
+	MOVQ       16(R8), R8
+	ADDQ       SI, R8
+	VMOVUPS    (R8), Y0
 	VADDPS     Y6, Y0, Y0
-	VMOVUPS    Y0, (AX)
-	VMOVUPS    32(AX), Y0
+	VMOVUPS    Y0, (R8)
+	VMOVUPS    32(R8), Y0
 	VADDPS     Y7, Y0, Y0
-	VMOVUPS    Y0, 32(AX)
-	VMASKMOVPS 64(AX), Y9, Y0
+	VMOVUPS    Y0, 32(R8)
+	VMASKMOVPS 64(R8), Y9, Y0
 	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(AX)
+	VMASKMOVPS Y0, Y9, 64(R8)
 
-convRows3x3y_end:
+convRows3x3y_next:
+	MOVQ xs+80(FP), R8
+	LEAQ (BX)(R8*4), BX
+	MOVQ yst+88(FP), R8
+	LEAQ (SI)(R8*4), SI
+	DECQ DI
+	JNZ  convRows3x3y_row
 	VZEROUPPER
 	RET
 
-// func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32)
+// func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows2x4y(SB), NOSPLIT, $0-72
-	MOVQ   n+0(FP), AX
-	MOVQ   w+8(FP), CX
-	MOVQ   off+24(FP), DX
-	MOVQ   x+32(FP), BX
-	MOVQ   rows+16(FP), SI
-	MOVQ   (SI), DI
-	MOVQ   8(SI), SI
+TEXT ·convRows2x4y(SB), NOSPLIT, $0-96
+	MOVQ rows+16(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), AX
+	MOVQ x+32(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convRows2x4y_row:
+	MOVQ   n+0(FP), DI
+	MOVQ   w+8(FP), R8
+	MOVQ   off+24(FP), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -391,94 +453,104 @@ TEXT ·convRows2x4y(SB), NOSPLIT, $0-72
 	VXORPS Y7, Y7, Y7
 
 convRows2x4y_loop:
-	TESTQ        AX, AX
+	TESTQ        DI, DI
 	JZ           convRows2x4y_done
-	MOVLQSX      (DX), R8
-	LEAQ         (BX)(R8*4), R8
-	VMOVUPS      (R8), Y8
-	VMOVUPS      32(R8), Y9
-	VMOVUPS      64(R8), Y10
-	VMOVUPS      96(R8), Y11
-	VBROADCASTSS (CX)(DI*1), Y12
+	MOVLQSX      (R9), R10
+	LEAQ         (DX)(R10*4), R10
+	VMOVUPS      (R10), Y8
+	VMOVUPS      32(R10), Y9
+	VMOVUPS      64(R10), Y10
+	VMOVUPS      96(R10), Y11
+	VBROADCASTSS (R8)(CX*1), Y12
 	VFMADD231PS  Y8, Y12, Y0
 	VFMADD231PS  Y9, Y12, Y1
 	VFMADD231PS  Y10, Y12, Y2
 	VFMADD231PS  Y11, Y12, Y3
-	VBROADCASTSS (CX)(SI*1), Y12
+	VBROADCASTSS (R8)(AX*1), Y12
 	VFMADD231PS  Y8, Y12, Y4
 	VFMADD231PS  Y9, Y12, Y5
 	VFMADD231PS  Y10, Y12, Y6
 	VFMADD231PS  Y11, Y12, Y7
-	ADDQ         $0x04, CX
-	ADDQ         $0x04, DX
-	DECQ         AX
+	ADDQ         $0x04, R8
+	ADDQ         $0x04, R9
+	DECQ         DI
 	JMP          convRows2x4y_loop
 
 convRows2x4y_done:
-	MOVQ         ys+40(FP), AX
-	MOVQ         init+48(FP), CX
-	MOVQ         mask+64(FP), DX
-	VMOVDQU      (DX), Y8
-	MOVQ         accumulate+56(FP), DX
-	TESTQ        DX, DX
+	MOVQ         ys+40(FP), DI
+	MOVQ         mask+64(FP), R8
+	VMOVDQU      (R8), Y8
+	MOVQ         accumulate+56(FP), R8
+	TESTQ        R8, R8
 	JNZ          convRows2x4y_accumulate
-	MOVQ         (AX), DX
-	VBROADCASTSS (CX), Y9
+	MOVQ         init+48(FP), R8
+	MOVQ         (DI), R9
+	ADDQ         BX, R9
+	VBROADCASTSS (R8), Y9
 	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y9, (R9)
+	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y0, 32(R9)
+	VBROADCASTSS (R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(DX)
-	VBROADCASTSS (CX), Y0
+	VMOVUPS      Y0, 64(R9)
+	VBROADCASTSS (R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 96(DX)
-	MOVQ         8(AX), AX
-	VBROADCASTSS 4(CX), Y0
+	VMASKMOVPS   Y0, Y8, 96(R9)
+	MOVQ         8(DI), DI
+	ADDQ         BX, DI
+	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (AX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, (DI)
+	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(AX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, 32(DI)
+	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, 64(AX)
-	VBROADCASTSS 4(CX), Y0
+	VMOVUPS      Y0, 64(DI)
+	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 96(AX)
-	JMP          convRows2x4y_end
+	VMASKMOVPS   Y0, Y8, 96(DI)
+	JMP          convRows2x4y_next
 
 convRows2x4y_accumulate:
-	MOVQ       (AX), CX
-	VMOVUPS    (CX), Y9
+	MOVQ       (DI), R8
+	ADDQ       BX, R8
+	VMOVUPS    (R8), Y9
 	VADDPS     Y0, Y9, Y9
-	VMOVUPS    Y9, (CX)
-	VMOVUPS    32(CX), Y0
+	VMOVUPS    Y9, (R8)
+	VMOVUPS    32(R8), Y0
 	VADDPS     Y1, Y0, Y0
-	VMOVUPS    Y0, 32(CX)
-	VMOVUPS    64(CX), Y0
+	VMOVUPS    Y0, 32(R8)
+	VMOVUPS    64(R8), Y0
 	VADDPS     Y2, Y0, Y0
-	VMOVUPS    Y0, 64(CX)
-	VMASKMOVPS 96(CX), Y8, Y0
+	VMOVUPS    Y0, 64(R8)
+	VMASKMOVPS 96(R8), Y8, Y0
 	VADDPS     Y3, Y0, Y0
-	VMASKMOVPS Y0, Y8, 96(CX)
-	MOVQ       8(AX), AX
-	VMOVUPS    (AX), Y0
+	VMASKMOVPS Y0, Y8, 96(R8)
+	MOVQ       8(DI), DI
+	ADDQ       BX, DI
+	VMOVUPS    (DI), Y0
 	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, (AX)
-	VMOVUPS    32(AX), Y0
+	VMOVUPS    Y0, (DI)
+	VMOVUPS    32(DI), Y0
 	VADDPS     Y5, Y0, Y0
-	VMOVUPS    Y0, 32(AX)
-	VMOVUPS    64(AX), Y0
+	VMOVUPS    Y0, 32(DI)
+	VMOVUPS    64(DI), Y0
 	VADDPS     Y6, Y0, Y0
-	VMOVUPS    Y0, 64(AX)
-	VMASKMOVPS 96(AX), Y8, Y0
+	VMOVUPS    Y0, 64(DI)
+	VMASKMOVPS 96(DI), Y8, Y0
 	VADDPS     Y7, Y0, Y0
-	VMASKMOVPS Y0, Y8, 96(AX)
+	VMASKMOVPS Y0, Y8, 96(DI)
 
-convRows2x4y_end:
+convRows2x4y_next:
+	MOVQ xs+80(FP), DI
+	LEAQ (DX)(DI*4), DX
+	MOVQ yst+88(FP), DI
+	LEAQ (BX)(DI*4), BX
+	DECQ SI
+	JNZ  convRows2x4y_row
 	VZEROUPPER
 	RET
 

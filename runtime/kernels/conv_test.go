@@ -280,6 +280,12 @@ func TestConv(t *testing.T) {
 		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
 		{Window{C: 1, H: 1, W: 19, KH: 1, KW: 4, SH: 1, SW: 1, PW: 3, Replicate: true}, 13},
 		{Window{C: 4, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1}, 1},
+		// Output rows in several chunks of one kernel call each (convWindowBytes),
+		// with a last, shorter chunk: along two row blocks, at a vertical
+		// stride, and over two k-blocks.
+		{Window{C: 8, H: 40, W: 40, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7},
+		{Window{C: 4, H: 50, W: 30, KH: 3, KW: 3, SH: 2, SW: 1, PH: 1, PW: 1}, 5},
+		{Window{C: 30, H: 20, W: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 5},
 		// Vectors along the channels (the last four): a partial last block
 		// of 16, two k-blocks, replicated padding, rows that are not a
 		// multiple of six columns.

@@ -80,21 +80,25 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 		convChannels(g, O, packed, bias, xp, wp, off, y, sc.tile)
 		return
 	}
-	sc.tile = grow(sc.tile, 32)
+	// Output rows in chunks whose input window (C·((rows−1)·SH + KH) rows
+	// of the padded input) fits in half the L1 cache, so that it stays
+	// there while every block of channels reads it; one kernel call runs a
+	// chunk.
+	chunk := max(1, min(g.OH, (convWindowBytes/(4*wp*g.C)-g.KH)/g.SH+1))
+	sc.tile = grow(sc.tile, (chunk-1)*g.OW+32)
 	dummy := sc.tile // the output of rows past the last channel
 	level := Level
 	var rows [6]int
 	var ys [6][]float32
 	var init [6]float32
-	// Output rows outermost: one output row's input window (C·KH rows of
-	// the padded input) stays in the L1 cache while every block of
-	// channels reads it.
 	for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 		cols := min(32, g.OW-ow0)
 		V := (cols + 7) / 8
 		R := convRowsR[V]
-		for oh := 0; oh < g.OH; oh++ {
-			base := oh*g.SH*wp + ow0
+		for oh0 := 0; oh0 < g.OH; oh0 += chunk {
+			nr := min(chunk, g.OH-oh0)
+			span := (nr-1)*g.OW + cols
+			base := oh0*g.SH*wp + ow0
 			for oc0 := 0; oc0 < O; oc0 += R {
 				// Rows past the last channel repeat it, into a dummy output.
 				for r := range R {
@@ -104,19 +108,23 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 					if bias != nil {
 						init[r] = bias[oc]
 					}
-					ys[r] = dummy[:cols]
+					ys[r] = dummy[:span]
 					if oc0+r < O {
-						ys[r] = y[(oc0+r)*P+oh*g.OW+ow0:][:cols]
+						ys[r] = y[(oc0+r)*P+oh0*g.OW+ow0:][:span]
 					}
 				}
 				for p0 := 0; p0 < Q; p0 += KC {
 					nb := min(KC, Q-p0)
-					convRowsKernel(level, V, nb, w[p0:], &rows, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols)
+					convRowsKernel(level, V, nb, w[p0:], &rows, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols, nr, g.SH*wp, g.OW)
 				}
 			}
 		}
 	}
 }
+
+// convWindowBytes bounds the input one call of a row kernel reads: half
+// the 32 KiB L1 data cache of the CPUs this project runs on.
+const convWindowBytes = 16 << 10
 
 // ConvChannelsMin is the least number of output channels for which Conv
 // may run its vectors along the channels rather than along the output row.
@@ -269,14 +277,23 @@ func padInput(g *Window, x, xp []float32, hp, wp int) {
 	}
 }
 
-// goConvRows is the pure-Go twin of the row kernels: for the R channels
-// whose weights start rows[r]/4 elements into w, and the first cols
-// columns, ys[r][j] = (init[r], or ys[r][j] when accumulating) +
-// (0 + Σ_p w·x, one FMA per term, in tap order).
-func goConvRows(V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
+// goConvRows is the pure-Go twin of the row kernels: for nrows output rows
+// i, the R channels whose weights start rows[r]/4 elements into w, and the
+// first cols columns, ys[r][i·yst+j] = (init[r], or itself when
+// accumulating) + (0 + Σ_p w·x[i·xs+off[p]+j], one FMA per term, in tap
+// order).
+func goConvRows(V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
 	off = off[:n]
+	for i := 0; i < nrows; i++ {
+		goConvRow(V, w, rows, off, x[i*xs:], ys, i*yst, init, accumulate, cols)
+	}
+}
+
+// goConvRow is goConvRows on one output row, starting at element yo of
+// each output.
+func goConvRow(V int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, yo int, init *[6]float32, accumulate bool, cols int) {
 	for r := 0; r < convRowsR[V]; r++ {
-		wr, yr := w[rows[r]/4:][:n], ys[r][:cols]
+		wr, yr := w[rows[r]/4:][:len(off)], ys[r][yo:yo+cols]
 		for j := range yr {
 			var s float32
 			for p, o := range off {

@@ -25,8 +25,8 @@ func adamKernel(_ ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 	goAdam(h, grad[:n16], m, v, p)
 }
 
-func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
-	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols)
+func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
+	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols, nrows, xs, yst)
 }
 
 func packT8(_ ISA, k8 int, b []float32, ldb int, dst []float32, ds int) {

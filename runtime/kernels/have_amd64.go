@@ -120,21 +120,23 @@ func adamKernel(level ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 // of columns (convRowsR[V] channels), with the extent of the weights, the
 // taps, the input and the outputs checked before assembly touches them.
 // AVX-512 machines run the AVX kernel.
-func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols int) {
+func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
 	if level == Generic {
-		goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols)
+		goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols, nrows, xs, yst)
 		return
 	}
 	R := convRowsR[V]
 	var yp [6]*float32
+	last := (nrows-1)*yst + cols // elements of each output the rows span
 	for r := 0; r < R; r++ {
 		_ = w[rows[r]/4+n-1]
-		yp[r] = &ys[r][:cols][0]
+		yp[r] = &ys[r][:last][0]
 	}
 	// Tap offsets increase with the tap (Conv lays them out so), so the
-	// last is the farthest read; the kernel reads 8·V columns from it.
+	// last is the farthest read; the kernel reads 8·V columns from it, in
+	// the last row.
 	_ = off[n-1]
-	_ = x[int(off[n-1])+8*V-1]
+	_ = x[(nrows-1)*xs+int(off[n-1])+8*V-1]
 	acc := 0
 	if accumulate {
 		acc = 1
@@ -142,13 +144,13 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 	mask := &convMasks[cols-8*(V-1)]
 	switch V {
 	case 1:
-		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask)
+		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	case 2:
-		convRows5x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask)
+		convRows5x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	case 3:
-		convRows3x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask)
+		convRows3x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	default:
-		convRows2x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask)
+		convRows2x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	}
 }
 
