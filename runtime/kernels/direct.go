@@ -45,9 +45,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 				clear(row)
 				continue
 			}
-			for i := range row {
-				row[i] = bias[oc]
-			}
+			fill(row, bias[oc])
 		}
 		Gemm(false, false, O, P, Q, w, Q, sc.cols, P, y, P)
 		return
@@ -176,29 +174,33 @@ func PackConv(g *Window, w, dst []float32) []float32 {
 	dst = dst[:n]
 	for b := 0; b*16 < O; b++ {
 		blk := dst[b*16*Q : (b+1)*16*Q]
-		for c := 0; c < 16; c++ {
-			oc := b*16 + c
-			if oc >= O {
-				for p := 0; p < Q; p++ {
-					blk[p*16+c] = 0
-				}
-				continue
-			}
-			for p, v := range w[oc*Q : (oc+1)*Q] {
-				blk[p*16+c] = v
+		chans := min(16, O-b*16)
+		if chans < 16 {
+			for p := 0; p < Q; p++ {
+				clear(blk[p*16+chans : p*16+16])
 			}
 		}
+		transpose(Level, w[b*16*Q:], Q, chans, Q, blk, 16)
 	}
 	return dst
 }
 
 // convChannels is Conv with vectors along the output channels: for each
 // block of 16 channels, output row and six neighbouring columns, the
-// kernel sums one k-block into t, which is then added to the outputs.
+// kernel sums one k-block into t, which is then added to the outputs, set
+// to the bias first (the bits of bias + t, then + t of later blocks).
 func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []int32, y, t []float32) {
 	Q, P := g.Patch(), g.Positions()
 	level := Level
 	var pos [6]int
+	for oc := 0; oc < O; oc++ {
+		row := y[oc*P : (oc+1)*P]
+		if bias == nil {
+			clear(row)
+			continue
+		}
+		fill(row, bias[oc])
+	}
 	for b := 0; b*16 < O; b++ {
 		wb := packed[b*16*Q : (b+1)*16*Q]
 		chans := min(16, O-b*16)
@@ -213,26 +215,30 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 				for p0 := 0; p0 < Q; p0 += KC {
 					nb := min(KC, Q-p0)
 					convChansKernel(level, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, t)
-					for c := 0; c < chans; c++ {
-						oc := b*16 + c
-						yr := y[oc*P+oh*g.OW+ow0:][:cols]
-						if p0 > 0 {
-							for q := range yr {
-								yr[q] += t[q*16+c]
-							}
-							continue
-						}
-						var init float32
-						if bias != nil {
-							init = bias[oc]
-						}
-						for q := range yr {
-							yr[q] = init + t[q*16+c]
+					// Add the tile to the outputs (which start at the bias):
+					// position by position, its channels P apart.
+					yb := y[b*16*P+oh*g.OW+ow0:]
+					for q := 0; q < cols; q++ {
+						yq := yb[q : q+(chans-1)*P+1]
+						for c, v := range t[q*16 : q*16+chans] {
+							yq[c*P] += v
 						}
 					}
 				}
 			}
 		}
+	}
+}
+
+// fill sets every element of s to v, doubling a copied prefix (memmove
+// runs vectorised; a plain loop does not).
+func fill(s []float32, v float32) {
+	if len(s) == 0 {
+		return
+	}
+	s[0] = v
+	for i := 1; i < len(s); i *= 2 {
+		copy(s[i:], s[:i])
 	}
 }
 
