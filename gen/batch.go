@@ -85,10 +85,8 @@ func (e *emitter) batchFields() []jen.Code {
 		}
 		switch o := p.l.Op.(type) {
 		case *convOp:
-			g := o.win.grid(p.l.In)
-			q, pp := g.C*g.k[0]*g.k[1], g.OH*g.OW
 			fields = append(fields,
-				jen.Id(fmt.Sprintf("dcols%d", p.l.Index)).Index().Float32().Commentf("layer %s patch gradients of one sample, %d×%d", p.l.Key, q, pp),
+				jen.Id(fmt.Sprintf("wg%d", p.l.Index)).Index().Float32().Commentf("layer %s weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)", p.l.Key),
 				jen.Id(fmt.Sprintf("wt%d", p.l.Index)).Index().Float32().Commentf("layer %s weights as kernels.Conv's channel kernels read them (empty if they do not)", p.l.Key))
 		case *poolOp:
 			if o.max {
@@ -392,7 +390,7 @@ func (e *emitter) convForward(p *layerPlan, o *convOp, c *opCtx) jen.Code {
 func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Code) jen.Code {
 	l := p.l
 	g := o.win.grid(l.In)
-	K, Q, P := l.In.Size(), g.C*g.k[0]*g.k[1], g.OH*g.OW
+	K, P := l.In.Size(), g.OH*g.OW
 	O := o.out
 	w := l.Params[0]
 	body := []jen.Code{
@@ -411,19 +409,20 @@ func (e *emitter) convBackward(p *layerPlan, o *convOp, c *opCtx, gy, gx jen.Cod
 	body = append(body, jen.Id("gw").Op(":=").Id("m").Dot("grads").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
 		perSample(jen.Qual(KernelsPath, "ConvWeightGrad").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("dy", O*P), sample("x", K), jen.Id("gw"))))
 	if p.needDX {
-		body = append(body, jen.Id("dx").Op(":=").Add(gx), jen.Clear(jen.Id("dx")),
+		win := jen.Op("&").Id(fmt.Sprintf("win%d", l.Index))
+		wg := jen.Id("m").Dot("bat").Dot(fmt.Sprintf("wg%d", l.Index))
+		body = append(body, jen.Id("dx").Op(":=").Add(gx),
 			jen.Id("w").Op(":=").Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)),
 			// Backward-only scratch, made on the first backward pass: inference
 			// never allocates it.
-			jen.If(jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)).Op("==").Nil()).Block(
-				jen.Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)).Op("=").Make(jen.Index().Float32(), jen.Lit(Q*P)),
+			jen.If(wg.Clone().Op("==").Nil()).Block(
+				wg.Clone().Op("=").Make(jen.Index().Float32(), jen.Qual(KernelsPath, "ConvInputGradPackedLen").Call(win, jen.Lit(O))),
 			),
-			jen.Id("dcols").Op(":=").Id("m").Dot("bat").Dot(fmt.Sprintf("dcols%d", l.Index)),
+			// The weights laid out once per batch; each sample's input
+			// gradient is written whole.
+			jen.Id("wt").Op(":=").Qual(KernelsPath, "PackConvInputGrad").Call(win, jen.Id("w"), wg),
 			perSample(
-				jen.Clear(jen.Id("dcols")),
-				jen.Qual(KernelsPath, "Gemm").Call(jen.True(), jen.False(), jen.Lit(Q), jen.Lit(P), jen.Lit(O),
-					jen.Id("w"), jen.Lit(Q), sample("dy", O*P), jen.Lit(P), jen.Id("dcols"), jen.Lit(P)),
-				jen.Qual(KernelsPath, "Col2im").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), jen.Id("dcols"), sample("dx", K)),
+				jen.Qual(KernelsPath, "ConvInputGrad").Call(win, jen.Id("w"), jen.Id("wt"), sample("dy", O*P), sample("dx", K)),
 			))
 	}
 	return jen.Comment(e.header(l)).Line().Block(body...)

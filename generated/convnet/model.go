@@ -211,19 +211,19 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer conv1 output, 2352 per sample
-	dcols0 []float32    // layer conv1 patch gradients of one sample, 75×784
-	wt0    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 588 per sample
-	arg2   []int32      // layer 2 argmax, 588 per sample
-	a3     []float32    // layer conv2 output, 1600 per sample
-	dcols3 []float32    // layer conv2 patch gradients of one sample, 75×100
-	wt3    []float32    // layer conv2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 400 per sample
-	a7     []float32    // layer fc1 output, 120 per sample
-	a9     []float32    // layer fc2 output, 10 per sample
-	g      [2][]float32 // gradients of activations, 2352 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer conv1 output, 2352 per sample
+	wg0  []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 588 per sample
+	arg2 []int32      // layer 2 argmax, 588 per sample
+	a3   []float32    // layer conv2 output, 1600 per sample
+	wg3  []float32    // layer conv2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer conv2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5   []float32    // layer 5 output, 400 per sample
+	a7   []float32    // layer fc1 output, 120 per sample
+	a9   []float32    // layer fc2 output, 10 per sample
+	g    [2][]float32 // gradients of activations, 2352 per sample, used in turn
 }
 
 // win0 is the window geometry of layer conv1.
@@ -432,16 +432,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*588:(s+1)*588], gw)
 		}
 		dx := m.bat.g[0][:n*588]
-		clear(dx)
 		w := m.params[228:1428]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 7500)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 75, 100, 16, w, 75, dy[s*1600:(s+1)*1600], 100, dcols, 100)
-			kernels.Col2im(&win3, dcols, dx[s*588:(s+1)*588])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*1600:(s+1)*1600], dx[s*588:(s+1)*588])
 		}
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)

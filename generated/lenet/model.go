@@ -214,21 +214,21 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 4704 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 25×784
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 1176 per sample
-	arg2   []int32      // layer 2 argmax, 1176 per sample
-	a3     []float32    // layer 3 output, 1600 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 150×100
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 400 per sample
-	arg5   []int32      // layer 5 argmax, 400 per sample
-	a7     []float32    // layer 7 output, 120 per sample
-	a9     []float32    // layer 9 output, 84 per sample
-	a11    []float32    // layer 11 output, 10 per sample
-	g      [2][]float32 // gradients of activations, 4704 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 4704 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 1176 per sample
+	arg2 []int32      // layer 2 argmax, 1176 per sample
+	a3   []float32    // layer 3 output, 1600 per sample
+	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5   []float32    // layer 5 output, 400 per sample
+	arg5 []int32      // layer 5 argmax, 400 per sample
+	a7   []float32    // layer 7 output, 120 per sample
+	a9   []float32    // layer 9 output, 84 per sample
+	a11  []float32    // layer 11 output, 10 per sample
+	g    [2][]float32 // gradients of activations, 4704 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -466,16 +466,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*1176:(s+1)*1176], gw)
 		}
 		dx := m.bat.g[1][:n*1176]
-		clear(dx)
 		w := m.params[156:2556]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 15000)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 150, 100, 16, w, 150, dy[s*1600:(s+1)*1600], 100, dcols, 100)
-			kernels.Col2im(&win3, dcols, dx[s*1176:(s+1)*1176])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*1600:(s+1)*1600], dx[s*1176:(s+1)*1176])
 		}
 	}
 	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)

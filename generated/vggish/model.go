@@ -211,22 +211,22 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 32768 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 27×1024
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 32768 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 288×1024
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 8192 per sample
-	arg4   []int32      // layer 4 argmax, 8192 per sample
-	a5     []float32    // layer 5 output, 16384 per sample
-	dcols5 []float32    // layer 5 patch gradients of one sample, 288×256
-	wt5    []float32    // layer 5 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a7     []float32    // layer 7 output, 4096 per sample
-	arg7   []int32      // layer 7 argmax, 4096 per sample
-	a9     []float32    // layer 9 output, 10 per sample
-	g      [2][]float32 // gradients of activations, 32768 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 32768 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 32768 per sample
+	wg2  []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2  []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4   []float32    // layer 4 output, 8192 per sample
+	arg4 []int32      // layer 4 argmax, 8192 per sample
+	a5   []float32    // layer 5 output, 16384 per sample
+	wg5  []float32    // layer 5 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt5  []float32    // layer 5 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a7   []float32    // layer 7 output, 4096 per sample
+	arg7 []int32      // layer 7 argmax, 4096 per sample
+	a9   []float32    // layer 9 output, 10 per sample
+	g    [2][]float32 // gradients of activations, 32768 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -442,16 +442,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win5, dy[s*16384:(s+1)*16384], x[s*8192:(s+1)*8192], gw)
 		}
 		dx := m.bat.g[1][:n*8192]
-		clear(dx)
 		w := m.params[10144:28576]
-		if m.bat.dcols5 == nil {
-			m.bat.dcols5 = make([]float32, 73728)
+		if m.bat.wg5 == nil {
+			m.bat.wg5 = make([]float32, kernels.ConvInputGradPackedLen(&win5, 64))
 		}
-		dcols := m.bat.dcols5
+		wt := kernels.PackConvInputGrad(&win5, w, m.bat.wg5)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 288, 256, 64, w, 288, dy[s*16384:(s+1)*16384], 256, dcols, 256)
-			kernels.Col2im(&win5, dcols, dx[s*8192:(s+1)*8192])
+			kernels.ConvInputGrad(&win5, w, wt, dy[s*16384:(s+1)*16384], dx[s*8192:(s+1)*8192])
 		}
 	}
 	// layer 4: maxpool2d k2 s2 p0, [32 32 32] → [32 16 16] (vggish.yaml:11)
@@ -479,16 +476,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*32768:(s+1)*32768], x[s*32768:(s+1)*32768], gw)
 		}
 		dx := m.bat.g[1][:n*32768]
-		clear(dx)
 		w := m.params[896:10112]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 294912)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 32))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 288, 1024, 32, w, 288, dy[s*32768:(s+1)*32768], 1024, dcols, 1024)
-			kernels.Col2im(&win2, dcols, dx[s*32768:(s+1)*32768])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*32768:(s+1)*32768], dx[s*32768:(s+1)*32768])
 		}
 	}
 	// layer 0: conv2d 3→32 k3 s1 p1 + relu, [3 32 32] → [32 32 32] (vggish.yaml:7)

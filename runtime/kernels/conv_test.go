@@ -261,6 +261,37 @@ func convRef(g *Window, w, bias, x []float32, O int) []float32 {
 	return y
 }
 
+// convCases are the windows and channel counts the convolution tests run:
+// the example networks' layers, both kernel kinds and their edges, strides,
+// both paddings, and the Im2col path.
+var convCases = []struct {
+	g Window
+	O int
+}{
+	{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},  // LeNet's first
+	{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},               // LeNet's second
+	{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},                // the ConvNet's first
+	{Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7}, // 288 taps: two k-blocks
+	{Window{C: 2, H: 9, W: 45, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, Replicate: true}, 5},
+	{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
+	{Window{C: 1, H: 1, W: 19, KH: 1, KW: 4, SH: 1, SW: 1, PW: 3, Replicate: true}, 13},
+	{Window{C: 4, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1}, 1},
+	// Output rows in several chunks of one kernel call each (convWindowBytes),
+	// with a last, shorter chunk: along two row blocks, at a vertical
+	// stride, and over two k-blocks.
+	{Window{C: 8, H: 40, W: 40, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7},
+	{Window{C: 4, H: 50, W: 30, KH: 3, KW: 3, SH: 2, SW: 1, PH: 1, PW: 1}, 5},
+	{Window{C: 30, H: 20, W: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 5},
+	// Vectors along the channels (the last four): a partial last block
+	// of 16, two k-blocks, replicated padding, rows that are not a
+	// multiple of six columns.
+	{Window{C: 32, H: 6, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 21},
+	{Window{C: 32, H: 6, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 30},
+	{Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+	{Window{C: 2, H: 8, W: 9, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1, Replicate: true}, 31},
+	{Window{C: 1, H: 1, W: 1, KH: 1, KW: 1, SH: 1, SW: 1}, 16},
+}
+
 // Conv gives the bits of Im2col followed by Gemm at every level: zero and
 // replicated padding, strides, output widths that are and are not
 // multiples of eight and wider than one 32-column tile, channel counts
@@ -268,33 +299,7 @@ func convRef(g *Window, w, bias, x []float32, O int) []float32 {
 // with and without bias.
 func TestConv(t *testing.T) {
 	r := runtime.NewRNG(5)
-	for _, c := range []struct {
-		g Window
-		O int
-	}{
-		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},  // LeNet's first
-		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},               // LeNet's second
-		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},                // the ConvNet's first
-		{Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7}, // 288 taps: two k-blocks
-		{Window{C: 2, H: 9, W: 45, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1, Replicate: true}, 5},
-		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4}, // Im2col path
-		{Window{C: 1, H: 1, W: 19, KH: 1, KW: 4, SH: 1, SW: 1, PW: 3, Replicate: true}, 13},
-		{Window{C: 4, H: 3, W: 3, KH: 3, KW: 3, SH: 1, SW: 1}, 1},
-		// Output rows in several chunks of one kernel call each (convWindowBytes),
-		// with a last, shorter chunk: along two row blocks, at a vertical
-		// stride, and over two k-blocks.
-		{Window{C: 8, H: 40, W: 40, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7},
-		{Window{C: 4, H: 50, W: 30, KH: 3, KW: 3, SH: 2, SW: 1, PH: 1, PW: 1}, 5},
-		{Window{C: 30, H: 20, W: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 5},
-		// Vectors along the channels (the last four): a partial last block
-		// of 16, two k-blocks, replicated padding, rows that are not a
-		// multiple of six columns.
-		{Window{C: 32, H: 6, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 21},
-		{Window{C: 32, H: 6, W: 11, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 30},
-		{Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
-		{Window{C: 2, H: 8, W: 9, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1, Replicate: true}, 31},
-		{Window{C: 1, H: 1, W: 1, KH: 1, KW: 1, SH: 1, SW: 1}, 16},
-	} {
+	for _, c := range convCases {
 		g := convWindow(c.g)
 		if got, want := convChannelsFor(&g, c.O), c.O == 30 || c.O == 31 || c.O == 16; got != want {
 			t.Fatalf("%+v O=%d: along the channels %v, want %v", g, c.O, got, want)
@@ -438,6 +443,91 @@ func BenchmarkConvWeightGrad(b *testing.B) {
 			for b.Loop() {
 				Im2col(&g, x, cols)
 				Gemm(false, true, c.O, Q, P, dy, P, cols, P, gw, Q)
+			}
+			report(b, flops, start, 0)
+		})
+	}
+}
+
+// ConvInputGrad gives the bits of clearing dx, then Gemm(Wᵀ, dY) into a
+// cleared matrix and Col2im from it, at every level, on every convolution
+// case, with and without its packed weights, and on more channels than one
+// k-block (both on the Gemm path); it writes every element of dx and nothing past it.
+func TestConvInputGrad(t *testing.T) {
+	r := runtime.NewRNG(13)
+	cases := append(convCases[:len(convCases):len(convCases)], struct {
+		g Window
+		O int
+	}{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC + 5})
+	for _, c := range cases {
+		g := convWindow(c.g)
+		Q, P := g.Patch(), g.Positions()
+		w, dy := make([]float32, c.O*Q), make([]float32, c.O*P)
+		for _, s := range [][]float32{w, dy} {
+			for i := range s {
+				s[i] = float32(2*r.Float64() - 1)
+			}
+		}
+		for i := 0; i < len(dy); i += 7 {
+			dy[i] = 0 // ReLU zeros, and exact cancellations into zero
+		}
+		K := g.C * g.H * g.W
+		want := make([]float32, K)
+		cols := make([]float32, Q*P)
+		Gemm(true, false, Q, P, c.O, w, Q, dy, P, cols, P)
+		Col2im(&g, cols, want)
+		for _, level := range levels() {
+			saved := Level
+			Level = level
+			for _, pack := range []bool{false, true} {
+				var wt []float32
+				if pack {
+					wt = PackConvInputGrad(&g, w, make([]float32, ConvInputGradPackedLen(&g, c.O)))
+				}
+				got := make([]float32, K+1)
+				for i := range got {
+					got[i] = float32(math.NaN())
+				}
+				got[K] = 42
+				ConvInputGrad(&g, w, wt, dy, got[:K])
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %+v O=%d packed %v: dx[%d] is %v, Gemm and Col2im give %v", level, g, c.O, pack, i, got[i], want[i])
+					}
+				}
+				if got[K] != 42 {
+					t.Fatalf("%s %+v O=%d: wrote past dx", level, g, c.O)
+				}
+			}
+			Level = saved
+		}
+	}
+}
+
+// BenchmarkConvInputGrad: the input gradient on the row kernels against
+// Gemm and Col2im on the example networks' convolutions, one sample.
+func BenchmarkConvInputGrad(b *testing.B) {
+	for _, c := range exampleConvs {
+		g := convWindow(c.g)
+		Q, P := g.Patch(), g.Positions()
+		w, dy, dx := make([]float32, c.O*Q), make([]float32, c.O*P), make([]float32, g.C*g.H*g.W)
+		wt := PackConvInputGrad(&g, w, make([]float32, ConvInputGradPackedLen(&g, c.O)))
+		cols := make([]float32, Q*P)
+		flops := float64(2 * c.O * Q * P)
+		b.Run(c.name+"/direct", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				ConvInputGrad(&g, w, wt, dy, dx)
+			}
+			report(b, flops, start, 0)
+		})
+		b.Run(c.name+"/col2im", func(b *testing.B) {
+			start := time.Now()
+			for b.Loop() {
+				clear(cols)
+				clear(dx)
+				Gemm(true, false, Q, P, c.O, w, Q, dy, P, cols, P)
+				Col2im(&g, cols, dx)
 			}
 			report(b, flops, start, 0)
 		})

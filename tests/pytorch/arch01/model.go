@@ -1093,21 +1093,21 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 28 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 18×28
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 3 per sample
-	a3     []float32    // layer 3 output, 16 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 6×4
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 4 per sample
-	arg5   []int32      // layer 5 argmax, 4 per sample
-	a6     []float32    // layer 6 output, 4 per sample
-	a8     []float32    // layer 8 output, 6 per sample
-	a10    []float32    // layer 10 output, 5 per sample
-	a12    []float32    // layer 12 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 28 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 28 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 3 per sample
+	a3   []float32    // layer 3 output, 16 per sample
+	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5   []float32    // layer 5 output, 4 per sample
+	arg5 []int32      // layer 5 argmax, 4 per sample
+	a6   []float32    // layer 6 output, 4 per sample
+	a8   []float32    // layer 8 output, 6 per sample
+	a10  []float32    // layer 10 output, 5 per sample
+	a12  []float32    // layer 12 output, 4 per sample
+	g    [2][]float32 // gradients of activations, 28 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -1365,16 +1365,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*16:(s+1)*16], x[s*3:(s+1)*3], gw)
 		}
 		dx := m.bat.g[0][:n*3]
-		clear(dx)
 		w := m.params[19:43]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 24)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 4))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 6, 4, 4, w, 6, dy[s*16:(s+1)*16], 4, dcols, 4)
-			kernels.Col2im(&win3, dcols, dx[s*3:(s+1)*3])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*16:(s+1)*16], dx[s*3:(s+1)*3])
 		}
 	}
 	// layer 2: avgpool2d k3 s2 p0, [1 7 4] → [1 3 1] (arch01.yaml:7)

@@ -521,17 +521,17 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer conv0 output, 15 per sample
-	dcols0 []float32    // layer conv0 patch gradients of one sample, 3×5
-	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer conv1 output, 6 per sample
-	dcols2 []float32    // layer conv1 patch gradients of one sample, 6×6
-	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 5 per sample
-	a6     []float32    // layer fc0 output, 2 per sample
-	a8     []float32    // layer 8 output, 6 per sample
-	g      [2][]float32 // gradients of activations, 15 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer conv0 output, 15 per sample
+	wg0 []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer conv1 output, 6 per sample
+	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4  []float32    // layer 4 output, 5 per sample
+	a6  []float32    // layer fc0 output, 2 per sample
+	a8  []float32    // layer 8 output, 6 per sample
+	g   [2][]float32 // gradients of activations, 15 per sample, used in turn
 }
 
 // win0 is the window geometry of layer conv0.
@@ -721,16 +721,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*6:(s+1)*6], x[s*15:(s+1)*15], gw)
 		}
 		dx := m.bat.g[0][:n*15]
-		clear(dx)
 		w := m.params[12:18]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 36)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 6, 6, 1, w, 6, dy[s*6:(s+1)*6], 6, dcols, 6)
-			kernels.Col2im(&win2, dcols, dx[s*15:(s+1)*15])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*6:(s+1)*6], dx[s*15:(s+1)*15])
 		}
 	}
 	// layer conv0: conv1d 3→3 k1 s2 p0 + relu, [3 9] → [3 5] (arch02.yaml:5)

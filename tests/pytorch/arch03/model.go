@@ -720,18 +720,18 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 15 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 6×5
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer conv1 output, 16 per sample
-	dcols2 []float32    // layer conv1 patch gradients of one sample, 6×4
-	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 8 per sample
-	a6     []float32    // layer 6 output, 2 per sample
-	a8     []float32    // layer 8 output, 8 per sample
-	a10    []float32    // layer 10 output, 3 per sample
-	g      [2][]float32 // gradients of activations, 16 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 15 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer conv1 output, 16 per sample
+	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4  []float32    // layer 4 output, 8 per sample
+	a6  []float32    // layer 6 output, 2 per sample
+	a8  []float32    // layer 8 output, 8 per sample
+	a10 []float32    // layer 10 output, 3 per sample
+	g   [2][]float32 // gradients of activations, 16 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -948,16 +948,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*16:(s+1)*16], x[s*15:(s+1)*15], gw)
 		}
 		dx := m.bat.g[1][:n*15]
-		clear(dx)
 		w := m.params[18:42]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 24)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 4))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 6, 4, 4, w, 6, dy[s*16:(s+1)*16], 4, dcols, 4)
-			kernels.Col2im(&win2, dcols, dx[s*15:(s+1)*15])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*16:(s+1)*16], dx[s*15:(s+1)*15])
 		}
 	}
 	// layer 0: conv1d 2→3 k3 s2 p2 replicate no bias + tanh, [2 8] → [3 5] (arch03.yaml:5)

@@ -2313,20 +2313,20 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer conv0 output, 180 per sample
-	dcols0 []float32    // layer conv0 patch gradients of one sample, 6×45
-	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 32 per sample
-	arg2   []int32      // layer 2 argmax, 32 per sample
-	a3     []float32    // layer 3 output, 36 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 8×18
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 6 per sample
-	a6     []float32    // layer 6 output, 5 per sample
-	a8     []float32    // layer 8 output, 11 per sample
-	a10    []float32    // layer fc2 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 180 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer conv0 output, 180 per sample
+	wg0  []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 32 per sample
+	arg2 []int32      // layer 2 argmax, 32 per sample
+	a3   []float32    // layer 3 output, 36 per sample
+	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4   []float32    // layer 4 output, 6 per sample
+	a6   []float32    // layer 6 output, 5 per sample
+	a8   []float32    // layer 8 output, 11 per sample
+	a10  []float32    // layer fc2 output, 4 per sample
+	g    [2][]float32 // gradients of activations, 180 per sample, used in turn
 }
 
 // win0 is the window geometry of layer conv0.
@@ -2566,16 +2566,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*32:(s+1)*32], gw)
 		}
 		dx := m.bat.g[1][:n*32]
-		clear(dx)
 		w := m.params[28:44]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 144)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 2))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 8, 18, 2, w, 8, dy[s*36:(s+1)*36], 18, dcols, 18)
-			kernels.Col2im(&win3, dcols, dx[s*32:(s+1)*32])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*36:(s+1)*36], dx[s*32:(s+1)*32])
 		}
 	}
 	// layer 2: maxpool2d k2 s2 p0, [4 5 9] → [4 2 4] (arch05.yaml:7)

@@ -1459,17 +1459,17 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 135 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 8×45
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 96 per sample
-	a3     []float32    // layer 3 output, 27 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 18×9
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a6     []float32    // layer 6 output, 11 per sample
-	a7     []float32    // layer fc1 output, 2 per sample
-	g      [2][]float32 // gradients of activations, 135 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 135 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 96 per sample
+	a3  []float32    // layer 3 output, 27 per sample
+	wg3 []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3 []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a6  []float32    // layer 6 output, 11 per sample
+	a7  []float32    // layer fc1 output, 2 per sample
+	g   [2][]float32 // gradients of activations, 135 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -1636,16 +1636,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*27:(s+1)*27], x[s*96:(s+1)*96], gw)
 		}
 		dx := m.bat.g[1][:n*96]
-		clear(dx)
 		w := m.params[27:81]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 162)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 3))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 18, 9, 3, w, 18, dy[s*27:(s+1)*27], 9, dcols, 9)
-			kernels.Col2im(&win3, dcols, dx[s*96:(s+1)*96])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*27:(s+1)*27], dx[s*96:(s+1)*96])
 		}
 	}
 	// layer 2: avgpool2d k2 s1 p0, [3 9 5] → [3 8 4] (arch06.yaml:7)

@@ -823,15 +823,15 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer conv0 output, 30 per sample
-	dcols0 []float32    // layer conv0 patch gradients of one sample, 24×15
-	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 8 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 8×8
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer fc0 output, 6 per sample
-	g      [2][]float32 // gradients of activations, 30 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer conv0 output, 30 per sample
+	wg0 []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 8 per sample
+	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5  []float32    // layer fc0 output, 6 per sample
+	g   [2][]float32 // gradients of activations, 30 per sample, used in turn
 }
 
 // win0 is the window geometry of layer conv0.
@@ -959,16 +959,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*8:(s+1)*8], x[s*30:(s+1)*30], gw)
 		}
 		dx := m.bat.g[0][:n*30]
-		clear(dx)
 		w := m.params[50:58]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 64)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 8, 8, 1, w, 8, dy[s*8:(s+1)*8], 8, dcols, 8)
-			kernels.Col2im(&win2, dcols, dx[s*30:(s+1)*30])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*8:(s+1)*8], dx[s*30:(s+1)*30])
 		}
 	}
 	// layer conv0: conv2d 3→2 k2x4 s2x1 p1x0 + tanh, [3 9 6] → [2 5 3] (arch07.yaml:5)

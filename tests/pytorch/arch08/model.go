@@ -1215,15 +1215,15 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 200 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 8×100
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 50 per sample
-	arg2   []int32      // layer 2 argmax, 50 per sample
-	a4     []float32    // layer 4 output, 12 per sample
-	a6     []float32    // layer 6 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 200 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 200 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 50 per sample
+	arg2 []int32      // layer 2 argmax, 50 per sample
+	a4   []float32    // layer 4 output, 12 per sample
+	a6   []float32    // layer 6 output, 4 per sample
+	g    [2][]float32 // gradients of activations, 200 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.

@@ -879,17 +879,17 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 10 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 16×5
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 24 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 16×24
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 6 per sample
-	a6     []float32    // layer 6 output, 2 per sample
-	a8     []float32    // layer 8 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 24 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 10 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 24 per sample
+	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4  []float32    // layer 4 output, 6 per sample
+	a6  []float32    // layer 6 output, 2 per sample
+	a8  []float32    // layer 8 output, 4 per sample
+	g   [2][]float32 // gradients of activations, 24 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -1081,16 +1081,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*24:(s+1)*24], x[s*10:(s+1)*10], gw)
 		}
 		dx := m.bat.g[0][:n*10]
-		clear(dx)
 		w := m.params[34:50]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 384)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 16, 24, 1, w, 16, dy[s*24:(s+1)*24], 24, dcols, 24)
-			kernels.Col2im(&win2, dcols, dx[s*10:(s+1)*10])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*24:(s+1)*24], dx[s*10:(s+1)*10])
 		}
 	}
 	// layer 0: conv2d 2→2 k2x4 s2 p2x0 + tanh, [2 6 5] → [2 5 1] (arch09.yaml:5)

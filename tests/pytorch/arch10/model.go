@@ -495,20 +495,20 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 11 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 2×11
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 5 per sample
-	a3     []float32    // layer 3 output, 3 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 3×3
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 1 per sample
-	arg4   []int32      // layer 4 argmax, 1 per sample
-	a5     []float32    // layer 5 output, 1 per sample
-	a7     []float32    // layer 7 output, 8 per sample
-	a8     []float32    // layer 8 output, 5 per sample
-	g      [2][]float32 // gradients of activations, 11 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 11 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 5 per sample
+	a3   []float32    // layer 3 output, 3 per sample
+	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4   []float32    // layer 4 output, 1 per sample
+	arg4 []int32      // layer 4 argmax, 1 per sample
+	a5   []float32    // layer 5 output, 1 per sample
+	a7   []float32    // layer 7 output, 8 per sample
+	a8   []float32    // layer 8 output, 5 per sample
+	g    [2][]float32 // gradients of activations, 11 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -724,16 +724,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*3:(s+1)*3], x[s*5:(s+1)*5], gw)
 		}
 		dx := m.bat.g[1][:n*5]
-		clear(dx)
 		w := m.params[3:6]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 9)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 1))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 3, 3, 1, w, 3, dy[s*3:(s+1)*3], 3, dcols, 3)
-			kernels.Col2im(&win3, dcols, dx[s*5:(s+1)*5])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*3:(s+1)*3], dx[s*5:(s+1)*5])
 		}
 	}
 	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)

@@ -1954,20 +1954,20 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 120 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 3×40
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 84 per sample
-	a3     []float32    // layer 3 output, 84 per sample
-	a4     []float32    // layer conv1 output, 60 per sample
-	dcols4 []float32    // layer conv1 patch gradients of one sample, 9×30
-	wt4    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a6     []float32    // layer 6 output, 8 per sample
-	a7     []float32    // layer 7 output, 8 per sample
-	a9     []float32    // layer 9 output, 6 per sample
-	a10    []float32    // layer fc1 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 120 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 120 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 84 per sample
+	a3  []float32    // layer 3 output, 84 per sample
+	a4  []float32    // layer conv1 output, 60 per sample
+	wg4 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt4 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a6  []float32    // layer 6 output, 8 per sample
+	a7  []float32    // layer 7 output, 8 per sample
+	a9  []float32    // layer 9 output, 6 per sample
+	a10 []float32    // layer fc1 output, 4 per sample
+	g   [2][]float32 // gradients of activations, 120 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -2205,16 +2205,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win4, dy[s*60:(s+1)*60], x[s*84:(s+1)*84], gw)
 		}
 		dx := m.bat.g[1][:n*84]
-		clear(dx)
 		w := m.params[12:30]
-		if m.bat.dcols4 == nil {
-			m.bat.dcols4 = make([]float32, 270)
+		if m.bat.wg4 == nil {
+			m.bat.wg4 = make([]float32, kernels.ConvInputGradPackedLen(&win4, 2))
 		}
-		dcols := m.bat.dcols4
+		wt := kernels.PackConvInputGrad(&win4, w, m.bat.wg4)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 9, 30, 2, w, 9, dy[s*60:(s+1)*60], 30, dcols, 30)
-			kernels.Col2im(&win4, dcols, dx[s*84:(s+1)*84])
+			kernels.ConvInputGrad(&win4, w, wt, dy[s*60:(s+1)*60], dx[s*84:(s+1)*84])
 		}
 	}
 	// layer 3: relu, [3 7 4] → [3 7 4] (arch12.yaml:8)

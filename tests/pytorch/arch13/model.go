@@ -1324,17 +1324,17 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 72 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 2×72
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer conv1 output, 21 per sample
-	dcols2 []float32    // layer conv1 patch gradients of one sample, 16×21
-	wt2    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4     []float32    // layer 4 output, 8 per sample
-	a6     []float32    // layer 6 output, 11 per sample
-	a8     []float32    // layer 8 output, 3 per sample
-	g      [2][]float32 // gradients of activations, 72 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 72 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer conv1 output, 21 per sample
+	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a4  []float32    // layer 4 output, 8 per sample
+	a6  []float32    // layer 6 output, 11 per sample
+	a8  []float32    // layer 8 output, 3 per sample
+	g   [2][]float32 // gradients of activations, 72 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -1515,16 +1515,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*21:(s+1)*21], x[s*72:(s+1)*72], gw)
 		}
 		dx := m.bat.g[0][:n*72]
-		clear(dx)
 		w := m.params[3:19]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 336)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 16, 21, 1, w, 16, dy[s*21:(s+1)*21], 21, dcols, 21)
-			kernels.Col2im(&win2, dcols, dx[s*72:(s+1)*72])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*21:(s+1)*21], dx[s*72:(s+1)*72])
 		}
 	}
 	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)

@@ -1207,20 +1207,20 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 44 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 6×44
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 10 per sample
-	a3     []float32    // layer conv1 output, 36 per sample
-	dcols3 []float32    // layer conv1 patch gradients of one sample, 2×12
-	wt3    []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 9 per sample
-	a6     []float32    // layer 6 output, 9 per sample
-	a8     []float32    // layer fc0 output, 12 per sample
-	a10    []float32    // layer fc1 output, 4 per sample
-	a12    []float32    // layer 12 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 44 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 44 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 10 per sample
+	a3  []float32    // layer conv1 output, 36 per sample
+	wg3 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5  []float32    // layer 5 output, 9 per sample
+	a6  []float32    // layer 6 output, 9 per sample
+	a8  []float32    // layer fc0 output, 12 per sample
+	a10 []float32    // layer fc1 output, 4 per sample
+	a12 []float32    // layer 12 output, 4 per sample
+	g   [2][]float32 // gradients of activations, 44 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -1487,16 +1487,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*10:(s+1)*10], gw)
 		}
 		dx := m.bat.g[0][:n*10]
-		clear(dx)
 		w := m.params[6:12]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 24)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 3))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 2, 12, 3, w, 2, dy[s*36:(s+1)*36], 12, dcols, 12)
-			kernels.Col2im(&win3, dcols, dx[s*10:(s+1)*10])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*36:(s+1)*36], dx[s*10:(s+1)*10])
 		}
 	}
 	// layer 2: avgpool2d k2 s2 p0, [1 4 11] → [1 2 5] (arch15.yaml:7)

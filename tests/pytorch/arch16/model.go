@@ -964,15 +964,15 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer conv0 output, 40 per sample
-	dcols0 []float32    // layer conv0 patch gradients of one sample, 24×20
-	wt0    []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 12 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 8×12
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 5 per sample
-	g      [2][]float32 // gradients of activations, 40 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer conv0 output, 40 per sample
+	wg0 []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 12 per sample
+	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5  []float32    // layer 5 output, 5 per sample
+	g   [2][]float32 // gradients of activations, 40 per sample, used in turn
 }
 
 // win0 is the window geometry of layer conv0.
@@ -1094,16 +1094,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*12:(s+1)*12], x[s*40:(s+1)*40], gw)
 		}
 		dx := m.bat.g[0][:n*40]
-		clear(dx)
 		w := m.params[50:58]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 96)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 8, 12, 1, w, 8, dy[s*12:(s+1)*12], 12, dcols, 12)
-			kernels.Col2im(&win2, dcols, dx[s*40:(s+1)*40])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*12:(s+1)*12], dx[s*40:(s+1)*40])
 		}
 	}
 	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)

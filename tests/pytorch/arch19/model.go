@@ -975,15 +975,15 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 56 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 6×28
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 6 per sample
-	arg2   []int32      // layer 2 argmax, 6 per sample
-	a3     []float32    // layer 3 output, 6 per sample
-	a5     []float32    // layer 5 output, 6 per sample
-	g      [2][]float32 // gradients of activations, 56 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 56 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 6 per sample
+	arg2 []int32      // layer 2 argmax, 6 per sample
+	a3   []float32    // layer 3 output, 6 per sample
+	a5   []float32    // layer 5 output, 6 per sample
+	g    [2][]float32 // gradients of activations, 56 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.

@@ -623,14 +623,14 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 64 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 1×64
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 1 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 64×1
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	g      [2][]float32 // gradients of activations, 64 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 64 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 1 per sample
+	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	g   [2][]float32 // gradients of activations, 64 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -733,16 +733,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*1:(s+1)*1], x[s*64:(s+1)*64], gw)
 		}
 		dx := m.bat.g[1][:n*64]
-		clear(dx)
 		w := m.params[2:66]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 64)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 64, 1, 1, w, 64, dy[s*1:(s+1)*1], 1, dcols, 1)
-			kernels.Col2im(&win2, dcols, dx[s*64:(s+1)*64])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*1:(s+1)*1], dx[s*64:(s+1)*64])
 		}
 	}
 	// layer 0: conv2d 1→1 k1 s1 p0 + relu, [1 8 8] → [1 8 8] (detect_12_2_8.yaml:5)

@@ -446,14 +446,14 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 36 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 9×36
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 1 per sample
-	dcols2 []float32    // layer 2 patch gradients of one sample, 36×1
-	wt2    []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	g      [2][]float32 // gradients of activations, 36 per sample, used in turn
+	n   int          // capacity, in samples
+	a0  []float32    // layer 0 output, 36 per sample
+	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2  []float32    // layer 2 output, 1 per sample
+	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	g   [2][]float32 // gradients of activations, 36 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -556,16 +556,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win2, dy[s*1:(s+1)*1], x[s*36:(s+1)*36], gw)
 		}
 		dx := m.bat.g[1][:n*36]
-		clear(dx)
 		w := m.params[10:46]
-		if m.bat.dcols2 == nil {
-			m.bat.dcols2 = make([]float32, 36)
+		if m.bat.wg2 == nil {
+			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
 		}
-		dcols := m.bat.dcols2
+		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 36, 1, 1, w, 36, dy[s*1:(s+1)*1], 1, dcols, 1)
-			kernels.Col2im(&win2, dcols, dx[s*36:(s+1)*36])
+			kernels.ConvInputGrad(&win2, w, wt, dy[s*1:(s+1)*1], dx[s*36:(s+1)*36])
 		}
 	}
 	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)

@@ -6606,20 +6606,20 @@ func (m *Model) Loss() string {
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
-	n      int          // capacity, in samples
-	a0     []float32    // layer 0 output, 120 per sample
-	dcols0 []float32    // layer 0 patch gradients of one sample, 18×40
-	wt0    []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2     []float32    // layer 2 output, 84 per sample
-	arg2   []int32      // layer 2 argmax, 84 per sample
-	a3     []float32    // layer 3 output, 90 per sample
-	dcols3 []float32    // layer 3 patch gradients of one sample, 18×45
-	wt3    []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5     []float32    // layer 5 output, 16 per sample
-	a6     []float32    // layer 6 output, 16 per sample
-	a8     []float32    // layer 8 output, 7 per sample
-	a10    []float32    // layer 10 output, 4 per sample
-	g      [2][]float32 // gradients of activations, 120 per sample, used in turn
+	n    int          // capacity, in samples
+	a0   []float32    // layer 0 output, 120 per sample
+	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a2   []float32    // layer 2 output, 84 per sample
+	arg2 []int32      // layer 2 argmax, 84 per sample
+	a3   []float32    // layer 3 output, 90 per sample
+	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
+	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	a5   []float32    // layer 5 output, 16 per sample
+	a6   []float32    // layer 6 output, 16 per sample
+	a8   []float32    // layer 8 output, 7 per sample
+	a10  []float32    // layer 10 output, 4 per sample
+	g    [2][]float32 // gradients of activations, 120 per sample, used in turn
 }
 
 // win0 is the window geometry of layer 0.
@@ -6848,16 +6848,13 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.ConvWeightGrad(&win3, dy[s*90:(s+1)*90], x[s*84:(s+1)*84], gw)
 		}
 		dx := m.bat.g[1][:n*84]
-		clear(dx)
 		w := m.params[57:93]
-		if m.bat.dcols3 == nil {
-			m.bat.dcols3 = make([]float32, 810)
+		if m.bat.wg3 == nil {
+			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 2))
 		}
-		dcols := m.bat.dcols3
+		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
 		for s := 0; s < n; s++ {
-			clear(dcols)
-			kernels.Gemm(true, false, 18, 45, 2, w, 18, dy[s*90:(s+1)*90], 45, dcols, 45)
-			kernels.Col2im(&win3, dcols, dx[s*84:(s+1)*84])
+			kernels.ConvInputGrad(&win3, w, wt, dy[s*90:(s+1)*90], dx[s*84:(s+1)*84])
 		}
 	}
 	// layer 2: maxpool2d k2 s1 p0, [3 5 8] → [3 4 7] (net.yaml:8)
