@@ -38,7 +38,8 @@ func main() {
 	for _, s := range Shapes {
 		kernel(s[0], s[1])
 	}
-	channels(6)
+	channels(2, 6)
+	channels(1, 8)
 	Generate()
 }
 
@@ -131,18 +132,23 @@ func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.Ve
 	}
 }
 
-// channels emits the kernel for layers of many channels: 16 output channels
-// (two YMM vectors, from weights laid out tap-major, 16 per tap) by np
-// positions of one output row, each position's input broadcast per tap:
+// channels emits the kernels for layers of many channels: 8·nv output
+// channels (nv YMM vectors, from weights laid out tap-major, 8·nv per tap)
+// by np positions of one output row, each position's input broadcast per
+// tap:
 //
 //	t[q][c] = 0 + Σ_p wt[p][c]·x[off[p] + pos[q]/4]
 //
-// in tap order, as Gemm sums a k-block; t is np×16, row-major.
-func channels(np int) {
-	name := fmt.Sprintf("convChans16x%dy", np)
-	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)")
+// in tap order, as Gemm sums a k-block; t is np×(8·nv), row-major. The
+// 16×6 kernel serves Conv and ConvWeightGrad of 16 channels or more; the
+// 8×8 one ConvWeightGrad of at most 8 (eight chains of FMAs either way:
+// 12 and 8 accumulators).
+func channels(nv, np int) {
+	lanes := 8 * nv
+	name := fmt.Sprintf("convChans%dx%dy", lanes, np)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(n int, wt *float32, off *int32, x *float32, pos *[%d]int, t *float32)", np))
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s needs AVX: t[q][c] = Σ_p wt[16p+c]·x[off[p]+pos[q]/4] for 16 channels c and %d positions q, over n taps in order (t is %d×16, row-major).", name, np, np))
+	Doc(fmt.Sprintf("%s needs AVX: t[q][c] = Σ_p wt[%dp+c]·x[off[p]+pos[q]/4] for %d channels c and %d positions q, over n taps in order (t is %d×%d, row-major).", name, lanes, lanes, np, np, lanes))
 	n := Load(Param("n"), GP64())
 	wt := Load(Param("wt"), GP64())
 	off := Load(Param("off"), GP64())
@@ -153,24 +159,26 @@ func channels(np int) {
 		pos[q] = GP64()
 		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
 	}
-	acc := zeroed(np, 2)
+	acc := zeroed(np, nv)
 	tapLoop(name, n, off, x, func(xp reg.Register) {
-		w0, w1 := YMM(), YMM()
-		VMOVUPS(Mem{Base: wt}, w0)
-		VMOVUPS(Mem{Base: wt, Disp: 32}, w1)
+		ws := make([]reg.VecVirtual, nv)
+		for h := range ws {
+			ws[h] = YMM()
+			VMOVUPS(Mem{Base: wt, Disp: 32 * h}, ws[h])
+		}
 		for q := 0; q < np; q++ {
 			b := YMM()
 			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
-			for h, w := range []reg.VecVirtual{w0, w1} {
+			for h, w := range ws {
 				VFMADD231PS(w, b, acc[q][h])
 			}
 		}
-		ADDQ(U8(64), wt)
+		ADDQ(U8(4*lanes), wt)
 	})
 	t := Load(Param("t"), GP64())
 	for q := 0; q < np; q++ {
-		for h := 0; h < 2; h++ {
-			VMOVUPS(acc[q][h], Mem{Base: t, Disp: 64*q + 32*h})
+		for h := 0; h < nv; h++ {
+			VMOVUPS(acc[q][h], Mem{Base: t, Disp: 4*lanes*q + 32*h})
 		}
 	}
 	VZEROUPPER()

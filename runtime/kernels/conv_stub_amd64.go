@@ -28,3 +28,8 @@ func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[
 //
 //go:noescape
 func convChans16x6y(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *float32)
+
+// convChans8x8y needs AVX: t[q][c] = Σ_p wt[8p+c]·x[off[p]+pos[q]/4] for 8 channels c and 8 positions q, over n taps in order (t is 8×8, row-major).
+//
+//go:noescape
+func convChans8x8y(n int, wt *float32, off *int32, x *float32, pos *[8]int, t *float32)

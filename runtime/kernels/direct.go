@@ -242,18 +242,18 @@ func fill(s []float32, v float32) {
 	}
 }
 
-// goConvChans is the pure-Go twin of the channel kernel:
-// t[q][c] = 0 + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] in tap order, one FMA per
-// term.
-func goConvChans(n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
+// goConvChans is the pure-Go twin of the channel kernels, for lanes
+// channels and len(pos) positions: t[q][c] = 0 + Σ_p wt[lanes·p+c]·
+// x[off[p]+pos[q]/4] in tap order, one FMA per term.
+func goConvChans(lanes, n int, wt []float32, off []int32, x []float32, pos []int, t []float32) {
 	off = off[:n]
-	for q := 0; q < 6; q++ {
-		for c := 0; c < 16; c++ {
+	for q := range pos {
+		for c := 0; c < lanes; c++ {
 			var s float32
 			for p, o := range off {
-				s = FMA(wt[16*p+c], x[int(o)+pos[q]/4], s)
+				s = FMA(wt[lanes*p+c], x[int(o)+pos[q]/4], s)
 			}
-			t[q*16+c] = s
+			t[q*lanes+c] = s
 		}
 	}
 }
@@ -358,36 +358,48 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
 		}
 	}
-	sc.cols = grow(sc.cols, 16*P)
+	// Blocks of 16 channels on the 16×6 kernel, or with at most 8 channels
+	// one block of 8 on the 8×8 one (fewer idle lanes).
+	lanes, np := 16, 6
+	if O <= 8 {
+		lanes, np = 8, 8
+	}
+	sc.cols = grow(sc.cols, lanes*P)
 	dyT := sc.cols
-	sc.tile = grow(sc.tile, 6*16)
+	sc.tile = grow(sc.tile, np*lanes)
 	t := sc.tile
 	level := Level
-	var taps [6]int
-	for b := 0; b*16 < O; b++ {
-		chans := min(16, O-b*16)
-		// dyT[pos·16 + c] = dy[(b·16+c)·P + pos], zero past the last channel.
-		if chans < 16 {
+	var taps [8]int
+	for b := 0; b*lanes < O; b++ {
+		chans := min(lanes, O-b*lanes)
+		// dyT[pos·lanes + c] = dy[(b·lanes+c)·P + pos], zero past the last
+		// channel (transpose zeroes up to a multiple of eight, the rest is
+		// cleared here).
+		if z := (chans + 7) &^ 7; z < lanes {
 			for pos := 0; pos < P; pos++ {
-				clear(dyT[pos*16+chans : pos*16+16])
+				clear(dyT[pos*lanes+z : pos*lanes+lanes])
 			}
 		}
-		transpose(level, dy[b*16*P:], P, chans, P, dyT, 16)
-		for p0 := 0; p0 < Q; p0 += 6 {
-			n := min(6, Q-p0)
+		transpose(level, dy[b*lanes*P:], P, chans, P, dyT, lanes)
+		for p0 := 0; p0 < Q; p0 += np {
+			n := min(np, Q-p0)
 			// Taps past the last repeat it; their sums are dropped.
-			for j := range taps {
+			for j := range np {
 				p := p0 + min(j, n-1)
 				c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
 				taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
 			}
 			for k0 := 0; k0 < P; k0 += KC {
 				kb := min(KC, P-k0)
-				convChansKernel(level, kb, dyT[16*k0:], posOff[k0:k0+kb], xp, &taps, t)
+				if lanes == 8 {
+					convChans8Kernel(level, kb, dyT[8*k0:], posOff[k0:k0+kb], xp, &taps, t)
+				} else {
+					convChansKernel(level, kb, dyT[16*k0:], posOff[k0:k0+kb], xp, (*[6]int)(taps[:6]), t)
+				}
 				for c := 0; c < chans; c++ {
-					row := gw[(b*16+c)*Q+p0:][:n]
+					row := gw[(b*lanes+c)*Q+p0:][:n]
 					for j := range row {
-						row[j] += t[j*16+c]
+						row[j] += t[j*lanes+c]
 					}
 				}
 			}

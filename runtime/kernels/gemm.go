@@ -214,8 +214,10 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 }
 
 // transpose writes dst[p·ds + r] = src[r·ld + p] for r < rows and p < cols:
-// eight rows at a time through the level's in-register transpose (packT8),
-// the rest one by one.
+// eight rows at a time through the level's in-register transpose (packT8).
+// The last rows (fewer than eight) go the same way from a zero-padded copy
+// when ds leaves room for eight columns, so dst's columns up to the next
+// multiple of eight are then zero; otherwise they go one by one.
 func transpose(level ISA, src []float32, ld, rows, cols int, dst []float32, ds int) {
 	k8 := cols &^ 7
 	r := 0
@@ -226,6 +228,26 @@ func transpose(level ISA, src []float32, ld, rows, cols int, dst []float32, ds i
 				dst[p*ds+r+i] = src[(r+i)*ld+p]
 			}
 		}
+	}
+	if r < rows && r+8 <= ds {
+		sc := scratchPool.Get().(*scratch)
+		defer scratchPool.Put(sc)
+		sc.tpad = grow(sc.tpad, 8*cols)
+		pad := sc.tpad
+		for i := 0; i < 8; i++ {
+			if r+i < rows {
+				copy(pad[i*cols:(i+1)*cols], src[(r+i)*ld:])
+			} else {
+				clear(pad[i*cols : (i+1)*cols])
+			}
+		}
+		packT8(level, k8, pad, cols, dst[r:], ds)
+		for p := k8; p < cols; p++ {
+			for i := 0; i < 8; i++ {
+				dst[p*ds+r+i] = pad[i*cols+p]
+			}
+		}
+		return
 	}
 	for ; r < rows; r++ {
 		for p, v := range src[r*ld : r*ld+cols] {
@@ -248,6 +270,7 @@ func goPackT8(k8 int, b []float32, ldb int, dst []float32, ds int) {
 // allocates nothing once its sizes have been seen.
 type scratch struct {
 	a, b, tile []float32
+	tpad       []float32 // transpose's zero-padded rows
 	cols, pad  []float32 // Conv's im2col matrix and padded input
 	off        []int32   // Conv's tap offsets
 }

@@ -38,7 +38,11 @@ func dotKernel(_ ISA, n, k8 int, x, b []float32, ldb int, t *[24]float32) {
 }
 
 func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
-	goConvChans(n, wt, off, x, pos, t)
+	goConvChans(16, n, wt, off, x, pos[:], t)
+}
+
+func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
+	goConvChans(8, n, wt, off, x, pos[:], t)
 }
 
 func maxPool22Kernel(ISA, int, []float32, int, []float32, []int32, int) bool { return false }

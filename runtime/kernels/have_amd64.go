@@ -186,13 +186,24 @@ func dotKernel(level ISA, n, k8 int, x, b []float32, ldb int, t *[24]float32) {
 // checked before assembly reads them. AVX-512 machines run the AVX kernel.
 func convChansKernel(level ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
 	if level == Generic {
-		goConvChans(n, wt, off, x, pos, t)
+		goConvChans(16, n, wt, off, x, pos[:], t)
 		return
 	}
 	_, _, _ = wt[16*n-1], off[n-1], t[6*16-1]
 	// The last tap's offset is the largest; the positions are at most 5.
 	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
 	convChans16x6y(n, &wt[0], &off[0], &x[0], pos, &t[0])
+}
+
+// convChans8Kernel is convChansKernel for 8 channels by 8 positions.
+func convChans8Kernel(level ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
+	if level == Generic {
+		goConvChans(8, n, wt, off, x, pos[:], t)
+		return
+	}
+	_, _, _ = wt[8*n-1], off[n-1], t[8*8-1]
+	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5], pos[6], pos[7])/4]
+	convChans8x8y(n, &wt[0], &off[0], &x[0], pos, &t[0])
 }
 
 // maxPool22Kernel pools one channel (x from the first input row, of width
