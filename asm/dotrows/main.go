@@ -63,25 +63,13 @@ func kernel(G int) {
 	Label(name + "_loop")
 	TESTQ(k, k)
 	JZ(LabelRef(name + "_done"))
-	rowAddr := func(g, j int) Mem {
-		bs := base[2*g+j/4]
-		switch j % 4 {
-		case 0:
-			return Mem{Base: bs}
-		case 1:
-			return Mem{Base: bs, Index: ldb, Scale: 1}
-		case 2:
-			return Mem{Base: bs, Index: ldb, Scale: 2}
-		}
-		return Mem{Base: bs, Index: l3, Scale: 1}
-	}
 	for g := 0; g < G; g++ {
 		// Eight terms of each of the group's rows, transposed into eight
 		// vectors of one k each; then the eight steps in order.
 		var rows [8]reg.VecVirtual
 		for j := range rows {
 			rows[j] = YMM()
-			VMOVUPS(rowAddr(g, j), rows[j])
+			VMOVUPS(vec.Row(base[2*g+j/4], ldb, l3, j%4), rows[j])
 		}
 		cols := vec.Transpose8(rows)
 		for p := 0; p < 8; p++ {

@@ -127,17 +127,6 @@ func packT() {
 	LEAQ(Mem{Base: ds, Index: ds, Scale: 2}, d3)
 	MOVQ(ds, ds8)
 	SHLQ(U8(3), ds8)
-	at := func(base, l, l3 reg.Register, j int) Mem {
-		switch j {
-		case 0:
-			return Mem{Base: base}
-		case 1:
-			return Mem{Base: base, Index: l, Scale: 1}
-		case 2:
-			return Mem{Base: base, Index: l, Scale: 2}
-		}
-		return Mem{Base: base, Index: l3, Scale: 1}
-	}
 	d4 := GP64()
 	Label("packT8y_loop")
 	TESTQ(k, k)
@@ -149,7 +138,7 @@ func packT() {
 		if j >= 4 {
 			base = b4
 		}
-		VMOVUPS(at(base, ldb, l3, j%4), rows[j])
+		VMOVUPS(vec.Row(base, ldb, l3, j%4), rows[j])
 	}
 	cols := vec.Transpose8(rows)
 	LEAQ(Mem{Base: dst, Index: ds, Scale: 4}, d4)
@@ -158,7 +147,7 @@ func packT() {
 		if c >= 4 {
 			base = d4
 		}
-		VMOVUPS(cols[c], at(base, ds, d3, c%4))
+		VMOVUPS(cols[c], vec.Row(base, ds, d3, c%4))
 	}
 	ADDQ(U8(32), b)
 	ADDQ(U8(32), b4)

@@ -4,7 +4,9 @@
 // chains, enough to cover the latency of both FMA pipes, with operands in
 // registers so that nothing but arithmetic is measured. The "fused" kernels
 // issue one FMA per chain per round; the others a multiply and an add, the
-// two ways a GEMM kernel can accumulate.
+// two ways a GEMM kernel can accumulate. readStream8y measures read
+// bandwidth instead: it adds a buffer into eight vector accumulators, so
+// that loads, not the additions, bound it.
 //
 //	go run ./peak -out ../runtime/kernels/peak_amd64.s -stubs ../runtime/kernels/peak_amd64.go -pkg kernels
 package main
@@ -28,6 +30,7 @@ func main() {
 	DATA(0, U32(math.Float32bits(1)))
 
 	kernel("peakFMA256", "AVX2 and FMA", one, false, true)
+	stream()
 	kernel("peakMulAdd256", "AVX", one, false, false)
 	kernel("peakFMA512", "AVX-512F", one, true, true)
 	kernel("peakMulAdd512", "AVX-512F", one, true, false)
@@ -90,5 +93,45 @@ func kernel(name, isa string, one Mem, zmm, fused bool) {
 	}
 	VZEROUPPER()
 	Store(acc[0].AsX(), ReturnIndex(0))
+	RET()
+}
+
+// stream emits readStream8y(n int, p *float32) float32: the sum of the n
+// floats at p (n a multiple of 64) in eight lane-wise accumulators, folded
+// at the end, so that every load is used.
+func stream() {
+	TEXT("readStream8y", NOSPLIT, "func(n int, p *float32) float32")
+	Pragma("noescape")
+	Doc("readStream8y needs AVX: reads n float32s from p (n a multiple of 64), 256 bytes a step, and returns a sum of them.")
+	n := Load(Param("n"), GP64())
+	p := Load(Param("p"), GP64())
+	acc := make([]reg.VecVirtual, 8)
+	for i := range acc {
+		acc[i] = YMM()
+		VXORPS(acc[i], acc[i], acc[i])
+	}
+	Label("readStream8y_loop")
+	TESTQ(n, n)
+	JZ(LabelRef("readStream8y_done"))
+	for i := range acc {
+		VADDPS(Mem{Base: p, Disp: 32 * i}, acc[i], acc[i])
+	}
+	ADDQ(U32(256), p)
+	SUBQ(U8(64), n)
+	JMP(LabelRef("readStream8y_loop"))
+	Label("readStream8y_done")
+	for i := 1; i < len(acc); i++ {
+		VADDPS(acc[i], acc[0], acc[0])
+	}
+	t := XMM()
+	VEXTRACTF128(U8(1), acc[0], t)
+	VADDPS(t, acc[0].AsX(), t)
+	u := XMM()
+	VMOVHLPS(t, t, u)
+	VADDPS(u, t, t)
+	VMOVSHDUP(t, u)
+	VADDSS(u, t, t)
+	VZEROUPPER()
+	Store(t, ReturnIndex(0))
 	RET()
 }

@@ -93,7 +93,9 @@ func TestGemvChecksLengths(t *testing.T) {
 }
 
 // BenchmarkGemv runs the MLP's batch-1 forward products, 256×784 and
-// 128×256, at every level.
+// 128×256, at every level, reporting GFLOP/s against the FMA peak and the
+// matrix's bytes per second against the read bandwidth of a buffer of its
+// size (streamGBs, the same run).
 func BenchmarkGemv(b *testing.B) {
 	for _, level := range levels() {
 		peak := peakOf(max(level, AVX2))
@@ -105,11 +107,19 @@ func BenchmarkGemv(b *testing.B) {
 				saved := Level
 				Level = level
 				defer func() { Level = saved }()
+				// This core's read bandwidth from wherever a buffer of A's size
+				// lives, measured just before: Gemv's bytes per second as a
+				// fraction of it.
+				stream := streamGBs(make([]float32, (len(a)+63)&^63), 20*time.Millisecond)
 				start := time.Now()
 				for b.Loop() {
 					Gemv(s[0], s[1], a, s[1], x, y)
 				}
 				report(b, float64(2*s[0]*s[1]), start, peak)
+				if gbs := float64(4*len(a)) * float64(b.N) / time.Since(start).Seconds() / 1e9; stream > 0 {
+					b.ReportMetric(gbs, "GB/s")
+					b.ReportMetric(100*gbs/stream, "%stream")
+				}
 			})
 		}
 	}
@@ -197,5 +207,43 @@ func TestRowSums(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// streamGBs measures, for about d, this core's read bandwidth in GB/s over
+// buf on the streaming kernel (buf stays wherever its size puts it in the
+// cache hierarchy); 0 where there is no such kernel.
+func streamGBs(buf []float32, d time.Duration) float64 {
+	if _, ok := readStream(buf); !ok {
+		return 0
+	}
+	n := 0
+	start := time.Now()
+	for time.Since(start) < d {
+		readStream(buf)
+		n++
+	}
+	return float64(4*len(buf)) * float64(n) / time.Since(start).Seconds() / 1e9
+}
+
+// BenchmarkBandwidth measures this core's read bandwidth from the L1 and L2
+// caches and from memory (16 KiB, 256 KiB, 256 MiB): the roofline of
+// batch-1 linear layers, which read each weight once.
+func BenchmarkBandwidth(b *testing.B) {
+	for _, size := range []struct {
+		name  string
+		bytes int
+	}{{"L1-16KiB", 16 << 10}, {"L2-256KiB", 256 << 10}, {"memory-256MiB", 256 << 20}} {
+		b.Run(size.name, func(b *testing.B) {
+			buf := make([]float32, size.bytes/4)
+			if _, ok := readStream(buf); !ok {
+				b.Skip("no streaming kernel at this level")
+			}
+			start := time.Now()
+			for b.Loop() {
+				readStream(buf)
+			}
+			b.ReportMetric(float64(size.bytes)*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
+		})
 	}
 }

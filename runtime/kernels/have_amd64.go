@@ -227,3 +227,12 @@ func maxPool22Kernel(level ISA, rows int, x []float32, w int, y []float32, arg [
 	maxPool22y(rows, n, &x[0], w, &y[0], &arg[0], &idx, &masks)
 	return true
 }
+
+// readStream sums s (its length a multiple of 64) on the AVX read-bandwidth
+// kernel, and reports whether this machine has it.
+func readStream(s []float32) (float32, bool) {
+	if Detected < AVX2 || len(s) == 0 || len(s)%64 != 0 {
+		return 0, false
+	}
+	return readStream8y(len(s), &s[0]), true
+}

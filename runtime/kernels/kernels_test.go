@@ -100,3 +100,19 @@ func BenchmarkPeak(b *testing.B) {
 		}
 	}
 }
+
+// The streaming kernel reads every element: its sum of small integers is
+// exact.
+func TestReadStream(t *testing.T) {
+	s := make([]float32, 640)
+	for i := range s {
+		s[i] = float32(i % 5)
+	}
+	got, ok := readStream(s)
+	if !ok {
+		t.Skip("no streaming kernel at this level")
+	}
+	if got != 1280 {
+		t.Fatalf("readStream = %v, want 1280", got)
+	}
+}

@@ -7,6 +7,11 @@ package kernels
 // peakFMA256 needs AVX2 and FMA: per round, one FMA in each of 12 chains of 8 lanes.
 func peakFMA256(rounds int) float32
 
+// readStream8y needs AVX: reads n float32s from p (n a multiple of 64), 256 bytes a step, and returns a sum of them.
+//
+//go:noescape
+func readStream8y(n int, p *float32) float32
+
 // peakMulAdd256 needs AVX: per round, a multiply and an add in each of 12 chains of 8 lanes.
 func peakMulAdd256(rounds int) float32
 

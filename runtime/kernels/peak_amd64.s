@@ -59,6 +59,53 @@ peakFMA256_done:
 	MOVSS  X1, ret+8(FP)
 	RET
 
+// func readStream8y(n int, p *float32) float32
+// Requires: AVX, SSE
+TEXT ·readStream8y(SB), NOSPLIT, $0-20
+	MOVQ   n+0(FP), AX
+	MOVQ   p+8(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+readStream8y_loop:
+	TESTQ  AX, AX
+	JZ     readStream8y_done
+	VADDPS (CX), Y0, Y0
+	VADDPS 32(CX), Y1, Y1
+	VADDPS 64(CX), Y2, Y2
+	VADDPS 96(CX), Y3, Y3
+	VADDPS 128(CX), Y4, Y4
+	VADDPS 160(CX), Y5, Y5
+	VADDPS 192(CX), Y6, Y6
+	VADDPS 224(CX), Y7, Y7
+	ADDQ   $0x00000100, CX
+	SUBQ   $0x40, AX
+	JMP    readStream8y_loop
+
+readStream8y_done:
+	VADDPS       Y1, Y0, Y0
+	VADDPS       Y2, Y0, Y0
+	VADDPS       Y3, Y0, Y0
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y0, Y0
+	VADDPS       Y6, Y0, Y0
+	VADDPS       Y7, Y0, Y0
+	VEXTRACTF128 $0x01, Y0, X1
+	VADDPS       X1, X0, X1
+	VMOVHLPS     X1, X1, X0
+	VADDPS       X0, X1, X1
+	VMOVSHDUP    X1, X0
+	VADDSS       X0, X1, X1
+	VZEROUPPER
+	MOVSS        X1, ret+16(FP)
+	RET
+
 // func peakMulAdd256(rounds int) float32
 // Requires: AVX, SSE
 TEXT ·peakMulAdd256(SB), NOSPLIT, $0-12

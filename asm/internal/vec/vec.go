@@ -87,3 +87,18 @@ func Transpose8(r [8]reg.VecVirtual) [8]reg.VecVirtual {
 	}
 	return cols
 }
+
+// Row returns the address of row j < 4 of rows l bytes apart from base:
+// base, base+l, base+2l or base+l3, where l3 holds 3l (x86 scales go up to
+// 8, and only by 1, 2, 4 or 8).
+func Row(base, l, l3 reg.Register, j int) Mem {
+	switch j {
+	case 0:
+		return Mem{Base: base}
+	case 1:
+		return Mem{Base: base, Index: l, Scale: 1}
+	case 2:
+		return Mem{Base: base, Index: l, Scale: 2}
+	}
+	return Mem{Base: base, Index: l3, Scale: 1}
+}
