@@ -28,10 +28,12 @@ import (
 )
 
 // Shapes holds, for V = 1…4 YMM vectors of columns, the number of output
-// channels R a kernel computes at once: R·V accumulators, V input vectors,
-// a broadcast weight and a product fit the 16 YMM registers.
+// channels R a kernel computes at once: R·V accumulators (12 independent
+// FMA chains where R ≤ 6 allows, enough to cover the FMA latency), the
+// input vectors and a broadcast weight in the 16 YMM registers; an input
+// vector that does not fit is an FMA's memory operand instead.
 // kernels.convRowsR must hold the same numbers.
-var Shapes = [][2]int{{6, 1}, {5, 2}, {3, 3}, {2, 4}}
+var Shapes = [][2]int{{6, 1}, {6, 2}, {4, 3}, {3, 4}}
 
 func main() {
 	ConstraintExpr("!purego")
@@ -63,11 +65,16 @@ func kernel(R, V int) {
 	w := Load(Param("w"), GP64())
 	off := Load(Param("off"), GP64())
 	acc := zeroed(R, V)
+	inReg := min(V, 16-R*V-1) // input vectors held in registers
 	tapLoop(name, n, off, x, func(xp reg.Register) {
-		xv := make([]reg.VecVirtual, V)
+		xv := make([]Op, V)
 		for v := range xv {
-			xv[v] = YMM()
-			VMOVUPS(Mem{Base: xp, Disp: 32 * v}, xv[v])
+			xv[v] = Mem{Base: xp, Disp: 32 * v}
+			if v < inReg {
+				r := YMM()
+				VMOVUPS(xv[v], r)
+				xv[v] = r
+			}
 		}
 		for r := 0; r < R; r++ {
 			b := YMM()

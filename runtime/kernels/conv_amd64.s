@@ -134,23 +134,24 @@ convRows6x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows6x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows5x2y(SB), NOSPLIT, $0-96
+TEXT ·convRows6x2y(SB), NOSPLIT, $0-96
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
 	MOVQ 16(AX), BX
 	MOVQ 24(AX), SI
-	MOVQ 32(AX), AX
-	MOVQ x+32(FP), DI
-	XORQ R8, R8
-	MOVQ nrows+72(FP), R9
+	MOVQ 32(AX), DI
+	MOVQ 40(AX), AX
+	MOVQ x+32(FP), R8
+	XORQ R9, R9
+	MOVQ nrows+72(FP), R10
 
-convRows5x2y_row:
-	MOVQ   n+0(FP), R10
-	MOVQ   w+8(FP), R11
-	MOVQ   off+24(FP), R12
+convRows6x2y_row:
+	MOVQ   n+0(FP), R11
+	MOVQ   w+8(FP), R12
+	MOVQ   off+24(FP), R13
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -161,139 +162,328 @@ convRows5x2y_row:
 	VXORPS Y7, Y7, Y7
 	VXORPS Y8, Y8, Y8
 	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 
-convRows5x2y_loop:
-	TESTQ        R10, R10
-	JZ           convRows5x2y_done
-	MOVLQSX      (R12), R13
-	LEAQ         (DI)(R13*4), R13
-	VMOVUPS      (R13), Y10
-	VMOVUPS      32(R13), Y11
-	VBROADCASTSS (R11)(CX*1), Y12
-	VFMADD231PS  Y10, Y12, Y0
-	VFMADD231PS  Y11, Y12, Y1
-	VBROADCASTSS (R11)(DX*1), Y12
-	VFMADD231PS  Y10, Y12, Y2
-	VFMADD231PS  Y11, Y12, Y3
-	VBROADCASTSS (R11)(BX*1), Y12
-	VFMADD231PS  Y10, Y12, Y4
-	VFMADD231PS  Y11, Y12, Y5
-	VBROADCASTSS (R11)(SI*1), Y12
-	VFMADD231PS  Y10, Y12, Y6
-	VFMADD231PS  Y11, Y12, Y7
-	VBROADCASTSS (R11)(AX*1), Y12
-	VFMADD231PS  Y10, Y12, Y8
-	VFMADD231PS  Y11, Y12, Y9
-	ADDQ         $0x04, R11
-	ADDQ         $0x04, R12
-	DECQ         R10
-	JMP          convRows5x2y_loop
-
-convRows5x2y_done:
-	MOVQ         ys+40(FP), R10
-	MOVQ         mask+64(FP), R11
-	VMOVDQU      (R11), Y10
-	MOVQ         accumulate+56(FP), R11
+convRows6x2y_loop:
 	TESTQ        R11, R11
-	JNZ          convRows5x2y_accumulate
-	MOVQ         init+48(FP), R11
-	MOVQ         (R10), R12
-	ADDQ         R8, R12
-	VBROADCASTSS (R11), Y11
-	VADDPS       Y0, Y11, Y11
-	VMOVUPS      Y11, (R12)
-	VBROADCASTSS (R11), Y0
+	JZ           convRows6x2y_done
+	MOVLQSX      (R13), R14
+	LEAQ         (R8)(R14*4), R14
+	VMOVUPS      (R14), Y12
+	VMOVUPS      32(R14), Y13
+	VBROADCASTSS (R12)(CX*1), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R12)(DX*1), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R12)(BX*1), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R12)(SI*1), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R12)(DI*1), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R12)(AX*1), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x04, R12
+	ADDQ         $0x04, R13
+	DECQ         R11
+	JMP          convRows6x2y_loop
+
+convRows6x2y_done:
+	MOVQ         ys+40(FP), R11
+	MOVQ         mask+64(FP), R12
+	VMOVDQU      (R12), Y12
+	MOVQ         accumulate+56(FP), R12
+	TESTQ        R12, R12
+	JNZ          convRows6x2y_accumulate
+	MOVQ         init+48(FP), R12
+	MOVQ         (R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS (R12), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R13)
+	VBROADCASTSS (R12), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R12)
-	MOVQ         8(R10), R12
-	ADDQ         R8, R12
-	VBROADCASTSS 4(R11), Y0
+	VMASKMOVPS   Y0, Y12, 32(R13)
+	MOVQ         8(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 4(R12), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R12)
-	VBROADCASTSS 4(R11), Y0
+	VMOVUPS      Y0, (R13)
+	VBROADCASTSS 4(R12), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R12)
-	MOVQ         16(R10), R12
-	ADDQ         R8, R12
-	VBROADCASTSS 8(R11), Y0
+	VMASKMOVPS   Y0, Y12, 32(R13)
+	MOVQ         16(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 8(R12), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R12)
-	VBROADCASTSS 8(R11), Y0
+	VMOVUPS      Y0, (R13)
+	VBROADCASTSS 8(R12), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R12)
-	MOVQ         24(R10), R12
-	ADDQ         R8, R12
-	VBROADCASTSS 12(R11), Y0
+	VMASKMOVPS   Y0, Y12, 32(R13)
+	MOVQ         24(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 12(R12), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R12)
-	VBROADCASTSS 12(R11), Y0
+	VMOVUPS      Y0, (R13)
+	VBROADCASTSS 12(R12), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R12)
-	MOVQ         32(R10), R10
-	ADDQ         R8, R10
-	VBROADCASTSS 16(R11), Y0
+	VMASKMOVPS   Y0, Y12, 32(R13)
+	MOVQ         32(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 16(R12), Y0
 	VADDPS       Y8, Y0, Y0
-	VMOVUPS      Y0, (R10)
-	VBROADCASTSS 16(R11), Y0
+	VMOVUPS      Y0, (R13)
+	VBROADCASTSS 16(R12), Y0
 	VADDPS       Y9, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R10)
-	JMP          convRows5x2y_next
+	VMASKMOVPS   Y0, Y12, 32(R13)
+	MOVQ         40(R11), R11
+	ADDQ         R9, R11
+	VBROADCASTSS 20(R12), Y0
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VBROADCASTSS 20(R12), Y0
+	VADDPS       Y11, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R11)
+	JMP          convRows6x2y_next
 
-convRows5x2y_accumulate:
-	MOVQ       (R10), R11
-	ADDQ       R8, R11
-	VMOVUPS    (R11), Y11
-	VADDPS     Y0, Y11, Y11
-	VMOVUPS    Y11, (R11)
-	VMASKMOVPS 32(R11), Y10, Y0
+convRows6x2y_accumulate:
+	MOVQ       (R11), R12
+	ADDQ       R9, R12
+	VMOVUPS    (R12), Y13
+	VADDPS     Y0, Y13, Y13
+	VMOVUPS    Y13, (R12)
+	VMASKMOVPS 32(R12), Y12, Y0
 	VADDPS     Y1, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(R11)
-	MOVQ       8(R10), R11
-	ADDQ       R8, R11
-	VMOVUPS    (R11), Y0
+	VMASKMOVPS Y0, Y12, 32(R12)
+	MOVQ       8(R11), R12
+	ADDQ       R9, R12
+	VMOVUPS    (R12), Y0
 	VADDPS     Y2, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMASKMOVPS 32(R11), Y10, Y0
+	VMOVUPS    Y0, (R12)
+	VMASKMOVPS 32(R12), Y12, Y0
 	VADDPS     Y3, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(R11)
-	MOVQ       16(R10), R11
-	ADDQ       R8, R11
-	VMOVUPS    (R11), Y0
+	VMASKMOVPS Y0, Y12, 32(R12)
+	MOVQ       16(R11), R12
+	ADDQ       R9, R12
+	VMOVUPS    (R12), Y0
 	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMASKMOVPS 32(R11), Y10, Y0
+	VMOVUPS    Y0, (R12)
+	VMASKMOVPS 32(R12), Y12, Y0
 	VADDPS     Y5, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(R11)
-	MOVQ       24(R10), R11
-	ADDQ       R8, R11
-	VMOVUPS    (R11), Y0
+	VMASKMOVPS Y0, Y12, 32(R12)
+	MOVQ       24(R11), R12
+	ADDQ       R9, R12
+	VMOVUPS    (R12), Y0
 	VADDPS     Y6, Y0, Y0
-	VMOVUPS    Y0, (R11)
-	VMASKMOVPS 32(R11), Y10, Y0
+	VMOVUPS    Y0, (R12)
+	VMASKMOVPS 32(R12), Y12, Y0
 	VADDPS     Y7, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(R11)
-	MOVQ       32(R10), R10
-	ADDQ       R8, R10
-	VMOVUPS    (R10), Y0
+	VMASKMOVPS Y0, Y12, 32(R12)
+	MOVQ       32(R11), R12
+	ADDQ       R9, R12
+	VMOVUPS    (R12), Y0
 	VADDPS     Y8, Y0, Y0
-	VMOVUPS    Y0, (R10)
-	VMASKMOVPS 32(R10), Y10, Y0
+	VMOVUPS    Y0, (R12)
+	VMASKMOVPS 32(R12), Y12, Y0
 	VADDPS     Y9, Y0, Y0
-	VMASKMOVPS Y0, Y10, 32(R10)
+	VMASKMOVPS Y0, Y12, 32(R12)
+	MOVQ       40(R11), R11
+	ADDQ       R9, R11
+	VMOVUPS    (R11), Y0
+	VADDPS     Y10, Y0, Y0
+	VMOVUPS    Y0, (R11)
+	VMASKMOVPS 32(R11), Y12, Y0
+	VADDPS     Y11, Y0, Y0
+	VMASKMOVPS Y0, Y12, 32(R11)
 
-convRows5x2y_next:
-	MOVQ xs+80(FP), R10
-	LEAQ (DI)(R10*4), DI
-	MOVQ yst+88(FP), R10
-	LEAQ (R8)(R10*4), R8
-	DECQ R9
-	JNZ  convRows5x2y_row
+convRows6x2y_next:
+	MOVQ xs+80(FP), R11
+	LEAQ (R8)(R11*4), R8
+	MOVQ yst+88(FP), R11
+	LEAQ (R9)(R11*4), R9
+	DECQ R10
+	JNZ  convRows6x2y_row
 	VZEROUPPER
 	RET
 
-// func convRows3x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows4x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x3y(SB), NOSPLIT, $0-96
+TEXT ·convRows4x3y(SB), NOSPLIT, $0-96
+	MOVQ rows+16(FP), AX
+	MOVQ (AX), CX
+	MOVQ 8(AX), DX
+	MOVQ 16(AX), BX
+	MOVQ 24(AX), AX
+	MOVQ x+32(FP), SI
+	XORQ DI, DI
+	MOVQ nrows+72(FP), R8
+
+convRows4x3y_row:
+	MOVQ   n+0(FP), R9
+	MOVQ   w+8(FP), R10
+	MOVQ   off+24(FP), R11
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+
+convRows4x3y_loop:
+	TESTQ        R9, R9
+	JZ           convRows4x3y_done
+	MOVLQSX      (R11), R12
+	LEAQ         (SI)(R12*4), R12
+	VMOVUPS      (R12), Y12
+	VMOVUPS      32(R12), Y13
+	VMOVUPS      64(R12), Y14
+	VBROADCASTSS (R10)(CX*1), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VBROADCASTSS (R10)(DX*1), Y15
+	VFMADD231PS  Y12, Y15, Y3
+	VFMADD231PS  Y13, Y15, Y4
+	VFMADD231PS  Y14, Y15, Y5
+	VBROADCASTSS (R10)(BX*1), Y15
+	VFMADD231PS  Y12, Y15, Y6
+	VFMADD231PS  Y13, Y15, Y7
+	VFMADD231PS  Y14, Y15, Y8
+	VBROADCASTSS (R10)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y9
+	VFMADD231PS  Y13, Y15, Y10
+	VFMADD231PS  Y14, Y15, Y11
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	DECQ         R9
+	JMP          convRows4x3y_loop
+
+convRows4x3y_done:
+	MOVQ         ys+40(FP), R9
+	MOVQ         mask+64(FP), R10
+	VMOVDQU      (R10), Y12
+	MOVQ         accumulate+56(FP), R10
+	TESTQ        R10, R10
+	JNZ          convRows4x3y_accumulate
+	MOVQ         init+48(FP), R10
+	MOVQ         (R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS (R10), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R11)
+	VBROADCASTSS (R10), Y0
+	VADDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VBROADCASTSS (R10), Y0
+	VADDPS       Y2, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R11)
+	MOVQ         8(R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS 4(R10), Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VBROADCASTSS 4(R10), Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VBROADCASTSS 4(R10), Y0
+	VADDPS       Y5, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R11)
+	MOVQ         16(R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS 8(R10), Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VBROADCASTSS 8(R10), Y0
+	VADDPS       Y7, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VBROADCASTSS 8(R10), Y0
+	VADDPS       Y8, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R11)
+	MOVQ         24(R9), R9
+	ADDQ         DI, R9
+	VBROADCASTSS 12(R10), Y0
+	VADDPS       Y9, Y0, Y0
+	VMOVUPS      Y0, (R9)
+	VBROADCASTSS 12(R10), Y0
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
+	VBROADCASTSS 12(R10), Y0
+	VADDPS       Y11, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R9)
+	JMP          convRows4x3y_next
+
+convRows4x3y_accumulate:
+	MOVQ       (R9), R10
+	ADDQ       DI, R10
+	VMOVUPS    (R10), Y13
+	VADDPS     Y0, Y13, Y13
+	VMOVUPS    Y13, (R10)
+	VMOVUPS    32(R10), Y0
+	VADDPS     Y1, Y0, Y0
+	VMOVUPS    Y0, 32(R10)
+	VMASKMOVPS 64(R10), Y12, Y0
+	VADDPS     Y2, Y0, Y0
+	VMASKMOVPS Y0, Y12, 64(R10)
+	MOVQ       8(R9), R10
+	ADDQ       DI, R10
+	VMOVUPS    (R10), Y0
+	VADDPS     Y3, Y0, Y0
+	VMOVUPS    Y0, (R10)
+	VMOVUPS    32(R10), Y0
+	VADDPS     Y4, Y0, Y0
+	VMOVUPS    Y0, 32(R10)
+	VMASKMOVPS 64(R10), Y12, Y0
+	VADDPS     Y5, Y0, Y0
+	VMASKMOVPS Y0, Y12, 64(R10)
+	MOVQ       16(R9), R10
+	ADDQ       DI, R10
+	VMOVUPS    (R10), Y0
+	VADDPS     Y6, Y0, Y0
+	VMOVUPS    Y0, (R10)
+	VMOVUPS    32(R10), Y0
+	VADDPS     Y7, Y0, Y0
+	VMOVUPS    Y0, 32(R10)
+	VMASKMOVPS 64(R10), Y12, Y0
+	VADDPS     Y8, Y0, Y0
+	VMASKMOVPS Y0, Y12, 64(R10)
+	MOVQ       24(R9), R9
+	ADDQ       DI, R9
+	VMOVUPS    (R9), Y0
+	VADDPS     Y9, Y0, Y0
+	VMOVUPS    Y0, (R9)
+	VMOVUPS    32(R9), Y0
+	VADDPS     Y10, Y0, Y0
+	VMOVUPS    Y0, 32(R9)
+	VMASKMOVPS 64(R9), Y12, Y0
+	VADDPS     Y11, Y0, Y0
+	VMASKMOVPS Y0, Y12, 64(R9)
+
+convRows4x3y_next:
+	MOVQ xs+80(FP), R9
+	LEAQ (SI)(R9*4), SI
+	MOVQ yst+88(FP), R9
+	LEAQ (DI)(R9*4), DI
+	DECQ R8
+	JNZ  convRows4x3y_row
+	VZEROUPPER
+	RET
+
+// func convRows3x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// Requires: AVX, FMA3
+TEXT ·convRows3x4y(SB), NOSPLIT, $0-96
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
@@ -302,7 +492,7 @@ TEXT ·convRows3x3y(SB), NOSPLIT, $0-96
 	XORQ SI, SI
 	MOVQ nrows+72(FP), DI
 
-convRows3x3y_row:
+convRows3x4y_row:
 	MOVQ   n+0(FP), R8
 	MOVQ   w+8(FP), R9
 	MOVQ   off+24(FP), R10
@@ -315,242 +505,141 @@ convRows3x3y_row:
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
 	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 
-convRows3x3y_loop:
+convRows3x4y_loop:
 	TESTQ        R8, R8
-	JZ           convRows3x3y_done
+	JZ           convRows3x4y_done
 	MOVLQSX      (R10), R11
 	LEAQ         (BX)(R11*4), R11
-	VMOVUPS      (R11), Y9
-	VMOVUPS      32(R11), Y10
-	VMOVUPS      64(R11), Y11
-	VBROADCASTSS (R9)(CX*1), Y12
-	VFMADD231PS  Y9, Y12, Y0
-	VFMADD231PS  Y10, Y12, Y1
-	VFMADD231PS  Y11, Y12, Y2
-	VBROADCASTSS (R9)(DX*1), Y12
-	VFMADD231PS  Y9, Y12, Y3
-	VFMADD231PS  Y10, Y12, Y4
-	VFMADD231PS  Y11, Y12, Y5
-	VBROADCASTSS (R9)(AX*1), Y12
-	VFMADD231PS  Y9, Y12, Y6
-	VFMADD231PS  Y10, Y12, Y7
-	VFMADD231PS  Y11, Y12, Y8
+	VMOVUPS      (R11), Y12
+	VMOVUPS      32(R11), Y13
+	VMOVUPS      64(R11), Y14
+	VBROADCASTSS (R9)(CX*1), Y15
+	VFMADD231PS  Y12, Y15, Y0
+	VFMADD231PS  Y13, Y15, Y1
+	VFMADD231PS  Y14, Y15, Y2
+	VFMADD231PS  96(R11), Y15, Y3
+	VBROADCASTSS (R9)(DX*1), Y15
+	VFMADD231PS  Y12, Y15, Y4
+	VFMADD231PS  Y13, Y15, Y5
+	VFMADD231PS  Y14, Y15, Y6
+	VFMADD231PS  96(R11), Y15, Y7
+	VBROADCASTSS (R9)(AX*1), Y15
+	VFMADD231PS  Y12, Y15, Y8
+	VFMADD231PS  Y13, Y15, Y9
+	VFMADD231PS  Y14, Y15, Y10
+	VFMADD231PS  96(R11), Y15, Y11
 	ADDQ         $0x04, R9
 	ADDQ         $0x04, R10
 	DECQ         R8
-	JMP          convRows3x3y_loop
+	JMP          convRows3x4y_loop
 
-convRows3x3y_done:
+convRows3x4y_done:
 	MOVQ         ys+40(FP), R8
 	MOVQ         mask+64(FP), R9
-	VMOVDQU      (R9), Y9
+	VMOVDQU      (R9), Y12
 	MOVQ         accumulate+56(FP), R9
 	TESTQ        R9, R9
-	JNZ          convRows3x3y_accumulate
+	JNZ          convRows3x4y_accumulate
 	MOVQ         init+48(FP), R9
 	MOVQ         (R8), R10
 	ADDQ         SI, R10
-	VBROADCASTSS (R9), Y10
-	VADDPS       Y0, Y10, Y10
-	VMOVUPS      Y10, (R10)
+	VBROADCASTSS (R9), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R10)
 	VBROADCASTSS (R9), Y0
 	VADDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(R10)
 	VBROADCASTSS (R9), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(R10)
+	VMOVUPS      Y0, 64(R10)
+	VBROADCASTSS (R9), Y0
+	VADDPS       Y3, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 96(R10)
 	MOVQ         8(R8), R10
 	ADDQ         SI, R10
 	VBROADCASTSS 4(R9), Y0
-	VADDPS       Y3, Y0, Y0
+	VADDPS       Y4, Y0, Y0
 	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R9), Y0
-	VADDPS       Y4, Y0, Y0
+	VADDPS       Y5, Y0, Y0
 	VMOVUPS      Y0, 32(R10)
 	VBROADCASTSS 4(R9), Y0
-	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(R10)
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y0, 64(R10)
+	VBROADCASTSS 4(R9), Y0
+	VADDPS       Y7, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 96(R10)
 	MOVQ         16(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 8(R9), Y0
-	VADDPS       Y6, Y0, Y0
+	VADDPS       Y8, Y0, Y0
 	VMOVUPS      Y0, (R8)
 	VBROADCASTSS 8(R9), Y0
-	VADDPS       Y7, Y0, Y0
+	VADDPS       Y9, Y0, Y0
 	VMOVUPS      Y0, 32(R8)
 	VBROADCASTSS 8(R9), Y0
-	VADDPS       Y8, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(R8)
-	JMP          convRows3x3y_next
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, 64(R8)
+	VBROADCASTSS 8(R9), Y0
+	VADDPS       Y11, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 96(R8)
+	JMP          convRows3x4y_next
 
-convRows3x3y_accumulate:
+convRows3x4y_accumulate:
 	MOVQ       (R8), R9
 	ADDQ       SI, R9
-	VMOVUPS    (R9), Y10
-	VADDPS     Y0, Y10, Y10
-	VMOVUPS    Y10, (R9)
+	VMOVUPS    (R9), Y13
+	VADDPS     Y0, Y13, Y13
+	VMOVUPS    Y13, (R9)
 	VMOVUPS    32(R9), Y0
 	VADDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(R9)
-	VMASKMOVPS 64(R9), Y9, Y0
+	VMOVUPS    64(R9), Y0
 	VADDPS     Y2, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(R9)
+	VMOVUPS    Y0, 64(R9)
+	VMASKMOVPS 96(R9), Y12, Y0
+	VADDPS     Y3, Y0, Y0
+	VMASKMOVPS Y0, Y12, 96(R9)
 	MOVQ       8(R8), R9
 	ADDQ       SI, R9
 	VMOVUPS    (R9), Y0
-	VADDPS     Y3, Y0, Y0
+	VADDPS     Y4, Y0, Y0
 	VMOVUPS    Y0, (R9)
 	VMOVUPS    32(R9), Y0
-	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, 32(R9)
-	VMASKMOVPS 64(R9), Y9, Y0
 	VADDPS     Y5, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(R9)
+	VMOVUPS    Y0, 32(R9)
+	VMOVUPS    64(R9), Y0
+	VADDPS     Y6, Y0, Y0
+	VMOVUPS    Y0, 64(R9)
+	VMASKMOVPS 96(R9), Y12, Y0
+	VADDPS     Y7, Y0, Y0
+	VMASKMOVPS Y0, Y12, 96(R9)
 	MOVQ       16(R8), R8
 	ADDQ       SI, R8
 	VMOVUPS    (R8), Y0
-	VADDPS     Y6, Y0, Y0
+	VADDPS     Y8, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMOVUPS    32(R8), Y0
-	VADDPS     Y7, Y0, Y0
+	VADDPS     Y9, Y0, Y0
 	VMOVUPS    Y0, 32(R8)
-	VMASKMOVPS 64(R8), Y9, Y0
-	VADDPS     Y8, Y0, Y0
-	VMASKMOVPS Y0, Y9, 64(R8)
+	VMOVUPS    64(R8), Y0
+	VADDPS     Y10, Y0, Y0
+	VMOVUPS    Y0, 64(R8)
+	VMASKMOVPS 96(R8), Y12, Y0
+	VADDPS     Y11, Y0, Y0
+	VMASKMOVPS Y0, Y12, 96(R8)
 
-convRows3x3y_next:
+convRows3x4y_next:
 	MOVQ xs+80(FP), R8
 	LEAQ (BX)(R8*4), BX
 	MOVQ yst+88(FP), R8
 	LEAQ (SI)(R8*4), SI
 	DECQ DI
-	JNZ  convRows3x3y_row
-	VZEROUPPER
-	RET
-
-// func convRows2x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
-// Requires: AVX, FMA3
-TEXT ·convRows2x4y(SB), NOSPLIT, $0-96
-	MOVQ rows+16(FP), AX
-	MOVQ (AX), CX
-	MOVQ 8(AX), AX
-	MOVQ x+32(FP), DX
-	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
-
-convRows2x4y_row:
-	MOVQ   n+0(FP), DI
-	MOVQ   w+8(FP), R8
-	MOVQ   off+24(FP), R9
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
-
-convRows2x4y_loop:
-	TESTQ        DI, DI
-	JZ           convRows2x4y_done
-	MOVLQSX      (R9), R10
-	LEAQ         (DX)(R10*4), R10
-	VMOVUPS      (R10), Y8
-	VMOVUPS      32(R10), Y9
-	VMOVUPS      64(R10), Y10
-	VMOVUPS      96(R10), Y11
-	VBROADCASTSS (R8)(CX*1), Y12
-	VFMADD231PS  Y8, Y12, Y0
-	VFMADD231PS  Y9, Y12, Y1
-	VFMADD231PS  Y10, Y12, Y2
-	VFMADD231PS  Y11, Y12, Y3
-	VBROADCASTSS (R8)(AX*1), Y12
-	VFMADD231PS  Y8, Y12, Y4
-	VFMADD231PS  Y9, Y12, Y5
-	VFMADD231PS  Y10, Y12, Y6
-	VFMADD231PS  Y11, Y12, Y7
-	ADDQ         $0x04, R8
-	ADDQ         $0x04, R9
-	DECQ         DI
-	JMP          convRows2x4y_loop
-
-convRows2x4y_done:
-	MOVQ         ys+40(FP), DI
-	MOVQ         mask+64(FP), R8
-	VMOVDQU      (R8), Y8
-	MOVQ         accumulate+56(FP), R8
-	TESTQ        R8, R8
-	JNZ          convRows2x4y_accumulate
-	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y9
-	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (R9)
-	VBROADCASTSS (R8), Y0
-	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
-	VBROADCASTSS (R8), Y0
-	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(R9)
-	VBROADCASTSS (R8), Y0
-	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 96(R9)
-	MOVQ         8(DI), DI
-	ADDQ         BX, DI
-	VBROADCASTSS 4(R8), Y0
-	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (DI)
-	VBROADCASTSS 4(R8), Y0
-	VADDPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(DI)
-	VBROADCASTSS 4(R8), Y0
-	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, 64(DI)
-	VBROADCASTSS 4(R8), Y0
-	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 96(DI)
-	JMP          convRows2x4y_next
-
-convRows2x4y_accumulate:
-	MOVQ       (DI), R8
-	ADDQ       BX, R8
-	VMOVUPS    (R8), Y9
-	VADDPS     Y0, Y9, Y9
-	VMOVUPS    Y9, (R8)
-	VMOVUPS    32(R8), Y0
-	VADDPS     Y1, Y0, Y0
-	VMOVUPS    Y0, 32(R8)
-	VMOVUPS    64(R8), Y0
-	VADDPS     Y2, Y0, Y0
-	VMOVUPS    Y0, 64(R8)
-	VMASKMOVPS 96(R8), Y8, Y0
-	VADDPS     Y3, Y0, Y0
-	VMASKMOVPS Y0, Y8, 96(R8)
-	MOVQ       8(DI), DI
-	ADDQ       BX, DI
-	VMOVUPS    (DI), Y0
-	VADDPS     Y4, Y0, Y0
-	VMOVUPS    Y0, (DI)
-	VMOVUPS    32(DI), Y0
-	VADDPS     Y5, Y0, Y0
-	VMOVUPS    Y0, 32(DI)
-	VMOVUPS    64(DI), Y0
-	VADDPS     Y6, Y0, Y0
-	VMOVUPS    Y0, 64(DI)
-	VMASKMOVPS 96(DI), Y8, Y0
-	VADDPS     Y7, Y0, Y0
-	VMASKMOVPS Y0, Y8, 96(DI)
-
-convRows2x4y_next:
-	MOVQ xs+80(FP), DI
-	LEAQ (DX)(DI*4), DX
-	MOVQ yst+88(FP), DI
-	LEAQ (BX)(DI*4), BX
-	DECQ SI
-	JNZ  convRows2x4y_row
+	JNZ  convRows3x4y_row
 	VZEROUPPER
 	RET
 

@@ -3,7 +3,7 @@ package kernels
 // convRowsR is, for V = 1…4 vectors of eight output columns, how many output
 // channels one call of the row kernel computes (asm/conv: R·V accumulators
 // fill the YMM registers). The pure-Go twin computes the same tiles.
-var convRowsR = [5]int{0, 6, 5, 3, 2}
+var convRowsR = [5]int{0, 6, 6, 4, 3}
 
 // Conv computes one sample's convolution into y (O×Positions(), row-major,
 // O = len(y)/Positions()): y = bias + W·Im2col(x), with W the O×Patch()

@@ -146,11 +146,11 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 	case 1:
 		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	case 2:
-		convRows5x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows6x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	case 3:
-		convRows3x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows4x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	default:
-		convRows2x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows3x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
 	}
 }
 
