@@ -101,8 +101,10 @@ func BenchmarkGemv(b *testing.B) {
 		peak := peakOf(max(level, AVX2))
 		for _, s := range [][2]int{{256, 784}, {128, 256}, {10, 128}} {
 			b.Run(fmt.Sprintf("%s/%dx%d", level, s[0], s[1]), func(b *testing.B) {
-				a := make([]float32, s[0]*s[1])
-				x := make([]float32, s[1])
+				// Written, so that every page is backed by its own memory
+				// (untouched pages all map the one zero page, which caches).
+				a := filled(s[0] * s[1])
+				x := filled(s[1])
 				y := make([]float32, s[0])
 				saved := Level
 				Level = level
@@ -110,7 +112,7 @@ func BenchmarkGemv(b *testing.B) {
 				// This core's read bandwidth from wherever a buffer of A's size
 				// lives, measured just before: Gemv's bytes per second as a
 				// fraction of it.
-				stream := streamGBs(make([]float32, (len(a)+63)&^63), 20*time.Millisecond)
+				stream := streamGBs(filled((len(a)+63)&^63), 20*time.Millisecond)
 				start := time.Now()
 				for b.Loop() {
 					Gemv(s[0], s[1], a, s[1], x, y)
@@ -235,7 +237,7 @@ func BenchmarkBandwidth(b *testing.B) {
 		bytes int
 	}{{"L1-16KiB", 16 << 10}, {"L2-256KiB", 256 << 10}, {"memory-256MiB", 256 << 20}} {
 		b.Run(size.name, func(b *testing.B) {
-			buf := make([]float32, size.bytes/4)
+			buf := filled(size.bytes / 4)
 			if _, ok := readStream(buf); !ok {
 				b.Skip("no streaming kernel at this level")
 			}
@@ -246,4 +248,13 @@ func BenchmarkBandwidth(b *testing.B) {
 			b.ReportMetric(float64(size.bytes)*float64(b.N)/time.Since(start).Seconds()/1e9, "GB/s")
 		})
 	}
+}
+
+// filled returns n floats of small values, every page written.
+func filled(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(i%7) / 8
+	}
+	return s
 }
