@@ -6,10 +6,11 @@ package kernels
 // packing B: each packed value would be used that few times, and packing
 // costs more than the arithmetic it serves. This is the product of a
 // linear layer on a small batch, above all one sample. Measured on one
-// core at AVX2 (BenchmarkDotRows, ×120×400): 1 row 6.4 µs against 31.1
-// packed, 4 rows 26.2 against 33.5, 6 rows 39.0 against 32.5; in pure Go
-// the packed path is slower still.
-const DotRowsMax = 4
+// core at AVX2 (BenchmarkDotRows, ×120×400, family 19h, model 01h): 1 row
+// 9.6 µs against 28.4 packed, 2 rows 14.3 against 21.3, 3 rows 21.1
+// against 17.1–22.3, 4 rows 22.0 against 15.7–16.6; in pure Go the packed
+// path is slower still.
+const DotRowsMax = 2
 
 // gemmDotRows is Gemm for transB and m ≤ DotRowsMax. Each element of C is
 // summed exactly as Gemm defines it (per k-block: c = c + (0 + a₀b₀ + …),

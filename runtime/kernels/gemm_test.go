@@ -411,7 +411,7 @@ func TestGemmDotRows(t *testing.T) {
 // product X·Wᵀ on a few samples, with W's rows read in place as dot
 // products against packing W for the micro-kernel.
 func BenchmarkDotRows(b *testing.B) {
-	for _, s := range [][3]int{{1, 120, 400}, {1, 256, 784}, {2, 120, 400}, {4, 120, 400}, {6, 120, 400}, {8, 120, 400}} {
+	for _, s := range [][3]int{{1, 120, 400}, {1, 256, 784}, {2, 120, 400}, {3, 120, 400}, {4, 120, 400}, {6, 120, 400}, {8, 120, 400}} {
 		m, n, k := s[0], s[1], s[2]
 		g := newCase(runtime.NewRNG(1), false, true, m, n, k)
 		c := append([]float32(nil), g.c...)
