@@ -133,9 +133,10 @@ const ConvChannelsMin = 16
 // fills more of the vector lanes than the row kernels would (16-channel
 // blocks by 6-column tiles, against 8-column vectors of the row). Measured
 // (BenchmarkConv, one core, AVX2, µs, along the row against along the
-// channels): LeNet's second convolution (16 channels, rows of 10) 16.0
-// against 13.0, the ConvNet's (16, 10) 9.0 against 7.2, vggish's second (32,
-// 32) 349 against 453 and third (64, 16) 178 against 214.
+// channels, with the 12-accumulator row tiles): LeNet's second convolution
+// (16 channels, rows of 10) 17.1 against 16.4, the ConvNet's (16, 10) 9.5
+// against 10.9, vggish's second (32, 32) 449 against 879 and third (64,
+// 16) 191 against 267 (family 19h, model 01h).
 func convChannelsFor(g *Window, O int) bool {
 	if O < ConvChannelsMin || g.SW != 1 {
 		return false
