@@ -515,7 +515,7 @@ func (e *emitter) lossFunc(f *jen.File) {
 		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
 			b.emit(c.at("dy", idx[0]).Op("=").Add(c.at("out", idx[0])).Op("-").Add(c.at("target", idx[0])))
 		})
-		s := b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code { return c.at("dy", idx[0]).Op("*").Add(c.at("dy", idx[0])) })
+		s := b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code { return c.times(c.at("dy", idx[0]), c.at("dy", idx[0])) })
 		b.emit(jen.Id("loss").Op(":=").Parens(s).Op("/").Lit(n))
 		b.emit(jen.Id("k").Op(":=").Add(num(2.0 / float64(n))).Op("*").Id("scale"))
 		b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {

@@ -77,7 +77,7 @@ func (o *softmaxOp) backward(c *opCtx) {
 	}
 	n := c.l.In.Size()
 	s := c.b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code {
-		return c.at("dy", idx[0]).Op("*").Add(c.at("y", idx[0]))
+		return c.times(c.at("dy", idx[0]), c.at("y", idx[0]))
 	})
 	dot := c.b.local("dot")
 	c.b.emit(jen.Id(dot).Op(":=").Add(s))

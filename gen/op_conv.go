@@ -148,7 +148,7 @@ func (o *convOp) backward(c *opCtx) {
 	c.b.nest([]dim{{"oc", o.out}, {"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
 		wi := o.wAt(g, idx[0], idx[1], idx[2], idx[3])
 		s := b.sum(c.at("gw", wi), outDims, func(k []ix) jen.Code {
-			return c.at("dy", g.pout(idx[0], k[0], k[1])).Op("*").Add(c.at(src, g.tap(idx[1], k[0], k[1], idx[2], idx[3])))
+			return c.times(c.at("dy", g.pout(idx[0], k[0], k[1])), c.at(src, g.tap(idx[1], k[0], k[1], idx[2], idx[3])))
 		})
 		b.emit(c.at("gw", wi).Op("=").Add(s))
 	})
@@ -163,7 +163,7 @@ func (o *convOp) backward(c *opCtx) {
 	c.clearArr(dst)
 	c.b.nest([]dim{{"oc", o.out}, {"oy", g.OH}, {"ox", g.OW}, {"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
 		b.emit(c.at(dst, g.tap(idx[3], idx[1], idx[2], idx[4], idx[5])).Op("+=").
-			Add(c.at("w", o.wAt(g, idx[0], idx[3], idx[4], idx[5]))).Op("*").Add(c.at("dy", g.pout(idx[0], idx[1], idx[2]))))
+			Add(c.times(c.at("w", o.wAt(g, idx[0], idx[3], idx[4], idx[5])), c.at("dy", g.pout(idx[0], idx[1], idx[2])))))
 	})
 	if !g.padded() {
 		return

@@ -106,14 +106,14 @@ func (o *linearOp) backward(c *opCtx) {
 		return
 	}
 	c.b.nest([]dim{{"o", o.out}, {"k", K}}, func(b *block, idx []ix) {
-		b.emit(c.at("gw", idx[0].mul(K).add(idx[1])).Op("+=").Add(c.at("dy", idx[0])).Op("*").Add(c.at("x", idx[1])))
+		b.emit(c.at("gw", idx[0].mul(K).add(idx[1])).Op("+=").Add(c.times(c.at("dy", idx[0]), c.at("x", idx[1]))))
 	})
 	if !c.needDX {
 		return
 	}
 	c.b.nest([]dim{{"k", K}}, func(b *block, idx []ix) {
 		s := b.sum(nil, []dim{{"o", o.out}}, func(oi []ix) jen.Code {
-			return c.at("w", oi[0].mul(K).add(idx[0])).Op("*").Add(c.at("dy", oi[0]))
+			return c.times(c.at("w", oi[0].mul(K).add(idx[0])), c.at("dy", oi[0]))
 		})
 		b.emit(c.at("dx", idx[0]).Op("=").Add(s))
 	})

@@ -118,7 +118,15 @@ func (c *opCtx) mul(a string, ai ix, b string, bi ix) jen.Code {
 			return c.at(b, bi)
 		}
 	}
-	return c.at(a, ai).Op("*").Add(c.at(b, bi))
+	return c.times(c.at(a, ai), c.at(b, bi))
+}
+
+// times renders the product x·y rounded to the element type on its own:
+// the conversion forbids the Go compiler to fuse it with the addition it
+// feeds (which it does on arm64, ppc64, s390x and riscv64), so the
+// straight-line code gives the same bits on every platform and build.
+func (c *opCtx) times(x, y jen.Code) *jen.Statement {
+	return jen.Id(c.ft).Call(jen.Add(x).Op("*").Add(y))
 }
 
 // bias renders b[i] as a reduction's start, or nil for a folded zero.

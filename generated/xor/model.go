@@ -95,8 +95,8 @@ func (m *Model) forward() {
 		y := &m.a0
 		w := (*[4]float32)(m.params[0:4])
 		b := (*[2]float32)(m.params[4:6])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[1], 0)
-		y[1] = max(b[1]+w[2]*x[0]+w[3]*x[1], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[1]), 0)
+		y[1] = max(b[1]+float32(w[2]*x[0])+float32(w[3]*x[1]), 0)
 	}
 	// layer 2: linear 2→1 + relu, [2] → [1] (xor.yaml:7)
 	{
@@ -104,7 +104,7 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[2]float32)(m.params[6:8])
 		b := (*[1]float32)(m.params[8:9])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[1], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[1]), 0)
 	}
 }
 
@@ -132,10 +132,10 @@ func (m *Model) backward() {
 			dy[0] = 0
 		}
 		gb[0] += dy[0]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		dx[0] = w[0] * dy[0]
-		dx[1] = w[1] * dy[0]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		dx[0] = float32(w[0] * dy[0])
+		dx[1] = float32(w[1] * dy[0])
 	}
 	// layer 0: linear 2→2 + relu, [2] → [2] (xor.yaml:5)
 	{
@@ -152,10 +152,10 @@ func (m *Model) backward() {
 		}
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
 	}
 }
 
@@ -181,7 +181,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	out := &m.a2
 	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	dy[0] = out[0] - target[0]
-	loss := (dy[0] * dy[0]) / 1
+	loss := (float32(dy[0] * dy[0])) / 1
 	k := 2 * scale
 	dy[0] *= k
 	return loss

@@ -109,9 +109,9 @@ func (m *Model) forward() {
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 1; oy++ {
 				for ox := 0; ox < 10; ox++ {
-					y[oc*10+oy*10+ox] = 1 / (1 + math.Exp(-(b[oc] + w[oc*8]*pad[oy*13+ox] + w[oc*8+1]*pad[oy*13+ox+1] + w[oc*8+2]*pad[oy*13+ox+2] +
-						w[oc*8+3]*pad[oy*13+ox+3] + w[oc*8+4]*pad[oy*13+ox+13] + w[oc*8+5]*pad[oy*13+ox+14] + w[oc*8+6]*pad[oy*13+ox+15] +
-						w[oc*8+7]*pad[oy*13+ox+16])))
+					y[oc*10+oy*10+ox] = 1 / (1 + math.Exp(-(b[oc] + float64(w[oc*8]*pad[oy*13+ox]) + float64(w[oc*8+1]*pad[oy*13+ox+1]) + float64(w[oc*8+2]*pad[oy*13+ox+2]) +
+						float64(w[oc*8+3]*pad[oy*13+ox+3]) + float64(w[oc*8+4]*pad[oy*13+ox+13]) + float64(w[oc*8+5]*pad[oy*13+ox+14]) + float64(w[oc*8+6]*pad[oy*13+ox+15]) +
+						float64(w[oc*8+7]*pad[oy*13+ox+16]))))
 				}
 			}
 		}
@@ -138,14 +138,14 @@ func (m *Model) forward() {
 		{
 			var s float64 = b[0]
 			for k := 0; k < 18; k++ {
-				s += w[k] * x[k]
+				s += float64(w[k] * x[k])
 			}
 			y[0] = s
 		}
 		{
 			var s float64 = b[1]
 			for k := 0; k < 18; k++ {
-				s += w[k+18] * x[k]
+				s += float64(w[k+18] * x[k])
 			}
 			y[1] = s
 		}
@@ -175,11 +175,11 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		for o := 0; o < 2; o++ {
 			for k := 0; k < 18; k++ {
-				gw[o*18+k] += dy[o] * x[k]
+				gw[o*18+k] += float64(dy[o] * x[k])
 			}
 		}
 		for k := 0; k < 18; k++ {
-			dx[k] = w[k]*dy[0] + w[k+18]*dy[1]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+18]*dy[1])
 		}
 	}
 	// layer 3: flatten, [2 9] → [18] (conv1d_replicate.yaml:7): nothing to compute
@@ -223,7 +223,7 @@ func (m *Model) backward() {
 						var s float64 = gw[oc*8+c*4+ky*4+kx]
 						for oy := 0; oy < 1; oy++ {
 							for ox := 0; ox < 10; ox++ {
-								s += dy[oc*10+oy*10+ox] * pad[c*13+oy*13+ky*13+ox+kx]
+								s += float64(dy[oc*10+oy*10+ox] * pad[c*13+oy*13+ky*13+ox+kx])
 							}
 						}
 						gw[oc*8+c*4+ky*4+kx] = s
@@ -257,7 +257,7 @@ func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
 	dy := (*[OutputSize]float64)(m.grad[0][:OutputSize])
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1]) / 2
+	loss := (float64(dy[0]*dy[0]) + float64(dy[1]*dy[1])) / 2
 	k := 1 * scale
 	dy[0] *= k
 	dy[1] *= k

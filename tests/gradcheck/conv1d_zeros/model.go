@@ -110,8 +110,8 @@ func (m *Model) forward() {
 		for oc := 0; oc < 3; oc++ {
 			for oy := 0; oy < 1; oy++ {
 				for ox := 0; ox < 6; ox++ {
-					y[oc*6+oy*6+ox] = math.Tanh(b[oc] + w[oc*6]*pad[oy*13+ox*2] + w[oc*6+1]*pad[oy*13+ox*2+1] + w[oc*6+2]*pad[oy*13+ox*2+2] +
-						w[oc*6+3]*pad[oy*13+ox*2+13] + w[oc*6+4]*pad[oy*13+ox*2+14] + w[oc*6+5]*pad[oy*13+ox*2+15])
+					y[oc*6+oy*6+ox] = math.Tanh(b[oc] + float64(w[oc*6]*pad[oy*13+ox*2]) + float64(w[oc*6+1]*pad[oy*13+ox*2+1]) + float64(w[oc*6+2]*pad[oy*13+ox*2+2]) +
+						float64(w[oc*6+3]*pad[oy*13+ox*2+13]) + float64(w[oc*6+4]*pad[oy*13+ox*2+14]) + float64(w[oc*6+5]*pad[oy*13+ox*2+15]))
 				}
 			}
 		}
@@ -144,7 +144,7 @@ func (m *Model) forward() {
 		for o := 0; o < 3; o++ {
 			var s float64 = b[o]
 			for k := 0; k < 9; k++ {
-				s += w[o*9+k] * x[k]
+				s += float64(w[o*9+k] * x[k])
 			}
 			y[o] = s
 		}
@@ -175,11 +175,11 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		for o := 0; o < 3; o++ {
 			for k := 0; k < 9; k++ {
-				gw[o*9+k] += dy[o] * x[k]
+				gw[o*9+k] += float64(dy[o] * x[k])
 			}
 		}
 		for k := 0; k < 9; k++ {
-			dx[k] = w[k]*dy[0] + w[k+9]*dy[1] + w[k+18]*dy[2]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+9]*dy[1]) + float64(w[k+18]*dy[2])
 		}
 	}
 	// layer 3: flatten, [3 3] → [9] (conv1d_zeros.yaml:7): nothing to compute
@@ -211,8 +211,8 @@ func (m *Model) backward() {
 			for c := 0; c < 2; c++ {
 				for ky := 0; ky < 1; ky++ {
 					for kx := 0; kx < 3; kx++ {
-						gw[oc*6+c*3+ky*3+kx] = gw[oc*6+c*3+ky*3+kx] + dy[oc*6]*pad[c*13+ky*13+kx] + dy[oc*6+1]*pad[c*13+ky*13+kx+2] + dy[oc*6+2]*pad[c*13+ky*13+kx+4] +
-							dy[oc*6+3]*pad[c*13+ky*13+kx+6] + dy[oc*6+4]*pad[c*13+ky*13+kx+8] + dy[oc*6+5]*pad[c*13+ky*13+kx+10]
+						gw[oc*6+c*3+ky*3+kx] = gw[oc*6+c*3+ky*3+kx] + float64(dy[oc*6]*pad[c*13+ky*13+kx]) + float64(dy[oc*6+1]*pad[c*13+ky*13+kx+2]) + float64(dy[oc*6+2]*pad[c*13+ky*13+kx+4]) +
+							float64(dy[oc*6+3]*pad[c*13+ky*13+kx+6]) + float64(dy[oc*6+4]*pad[c*13+ky*13+kx+8]) + float64(dy[oc*6+5]*pad[c*13+ky*13+kx+10])
 					}
 				}
 			}

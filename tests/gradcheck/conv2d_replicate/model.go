@@ -110,7 +110,7 @@ func (m *Model) forward() {
 					var s float64 = b[oc]
 					for c := 0; c < 1; c++ {
 						for ky := 0; ky < 3; ky++ {
-							s = s + w[oc*9+c*9+ky*3]*pad[c*100+oy*20+ky*10+ox*2] + w[oc*9+c*9+ky*3+1]*pad[c*100+oy*20+ky*10+ox*2+1] + w[oc*9+c*9+ky*3+2]*pad[c*100+oy*20+ky*10+ox*2+2]
+							s = s + float64(w[oc*9+c*9+ky*3]*pad[c*100+oy*20+ky*10+ox*2]) + float64(w[oc*9+c*9+ky*3+1]*pad[c*100+oy*20+ky*10+ox*2+1]) + float64(w[oc*9+c*9+ky*3+2]*pad[c*100+oy*20+ky*10+ox*2+2])
 						}
 					}
 					y[oc*16+oy*4+ox] = math.Tanh(s)
@@ -172,7 +172,7 @@ func (m *Model) backward() {
 		dx := (*[18]float64)(m.grad[1][:18])
 		var s float64 = 0
 		for i := 0; i < 18; i++ {
-			s += dy[i] * y[i]
+			s += float64(dy[i] * y[i])
 		}
 		dot := s
 		for i := 0; i < 18; i++ {
@@ -220,8 +220,8 @@ func (m *Model) backward() {
 					for kx := 0; kx < 3; kx++ {
 						var s float64 = gw[oc*9+c*9+ky*3+kx]
 						for oy := 0; oy < 4; oy++ {
-							s = s + dy[oc*16+oy*4]*pad[c*100+oy*20+ky*10+kx] + dy[oc*16+oy*4+1]*pad[c*100+oy*20+ky*10+kx+2] + dy[oc*16+oy*4+2]*pad[c*100+oy*20+ky*10+kx+4] +
-								dy[oc*16+oy*4+3]*pad[c*100+oy*20+ky*10+kx+6]
+							s = s + float64(dy[oc*16+oy*4]*pad[c*100+oy*20+ky*10+kx]) + float64(dy[oc*16+oy*4+1]*pad[c*100+oy*20+ky*10+kx+2]) + float64(dy[oc*16+oy*4+2]*pad[c*100+oy*20+ky*10+kx+4]) +
+								float64(dy[oc*16+oy*4+3]*pad[c*100+oy*20+ky*10+kx+6])
 						}
 						gw[oc*9+c*9+ky*3+kx] = s
 					}
@@ -257,7 +257,7 @@ func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
 	}
 	var s float64 = 0
 	for i := 0; i < 18; i++ {
-		s += dy[i] * dy[i]
+		s += float64(dy[i] * dy[i])
 	}
 	loss := (s) / 18
 	k := 0.1111111111111111 * scale

@@ -115,8 +115,8 @@ func (m *Model) forward() {
 				for ox := 0; ox < 9; ox++ {
 					var s float64 = b[oc]
 					for c := 0; c < 2; c++ {
-						s = s + w[oc*12+c*6]*pad[c*90+oy*20+ox] + w[oc*12+c*6+1]*pad[c*90+oy*20+ox+1] + w[oc*12+c*6+2]*pad[c*90+oy*20+ox+10] +
-							w[oc*12+c*6+3]*pad[c*90+oy*20+ox+11] + w[oc*12+c*6+4]*pad[c*90+oy*20+ox+20] + w[oc*12+c*6+5]*pad[c*90+oy*20+ox+21]
+						s = s + float64(w[oc*12+c*6]*pad[c*90+oy*20+ox]) + float64(w[oc*12+c*6+1]*pad[c*90+oy*20+ox+1]) + float64(w[oc*12+c*6+2]*pad[c*90+oy*20+ox+10]) +
+							float64(w[oc*12+c*6+3]*pad[c*90+oy*20+ox+11]) + float64(w[oc*12+c*6+4]*pad[c*90+oy*20+ox+20]) + float64(w[oc*12+c*6+5]*pad[c*90+oy*20+ox+21])
 					}
 					y[oc*36+oy*9+ox] = max(s, 0)
 				}
@@ -157,7 +157,7 @@ func (m *Model) forward() {
 		for o := 0; o < 3; o++ {
 			var s float64 = b[o]
 			for k := 0; k < 72; k++ {
-				s += w[o*72+k] * x[k]
+				s += float64(w[o*72+k] * x[k])
 			}
 			y[o] = s
 		}
@@ -188,11 +188,11 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		for o := 0; o < 3; o++ {
 			for k := 0; k < 72; k++ {
-				gw[o*72+k] += dy[o] * x[k]
+				gw[o*72+k] += float64(dy[o] * x[k])
 			}
 		}
 		for k := 0; k < 72; k++ {
-			dx[k] = w[k]*dy[0] + w[k+72]*dy[1] + w[k+144]*dy[2]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+72]*dy[1]) + float64(w[k+144]*dy[2])
 		}
 	}
 	// layer 3: flatten, [3 3 8] → [72] (conv2d_zeros.yaml:7): nothing to compute
@@ -234,7 +234,7 @@ func (m *Model) backward() {
 						var s float64 = gw[oc*12+c*6+ky*2+kx]
 						for oy := 0; oy < 4; oy++ {
 							for ox := 0; ox < 9; ox++ {
-								s += dy[oc*36+oy*9+ox] * pad[c*90+oy*20+ky*10+ox+kx]
+								s += float64(dy[oc*36+oy*9+ox] * pad[c*90+oy*20+ky*10+ox+kx])
 							}
 						}
 						gw[oc*12+c*6+ky*2+kx] = s

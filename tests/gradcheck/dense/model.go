@@ -101,8 +101,8 @@ func (m *Model) forward() {
 		w := (*[20]float64)(m.params[0:20])
 		b := (*[4]float64)(m.params[20:24])
 		for o := 0; o < 4; o++ {
-			y[o] = 1 / (1 + math.Exp(-(b[o] + w[o*5]*x[0] + w[o*5+1]*x[1] + w[o*5+2]*x[2] +
-				w[o*5+3]*x[3] + w[o*5+4]*x[4])))
+			y[o] = 1 / (1 + math.Exp(-(b[o] + float64(w[o*5]*x[0]) + float64(w[o*5+1]*x[1]) + float64(w[o*5+2]*x[2]) +
+				float64(w[o*5+3]*x[3]) + float64(w[o*5+4]*x[4]))))
 		}
 	}
 	// layer 2: linear 4→6 no bias + tanh, [4] → [6] (dense.yaml:6)
@@ -111,7 +111,7 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[24]float64)(m.params[24:48])
 		for o := 0; o < 6; o++ {
-			y[o] = math.Tanh(w[o*4]*x[0] + w[o*4+1]*x[1] + w[o*4+2]*x[2] + w[o*4+3]*x[3])
+			y[o] = math.Tanh(float64(w[o*4]*x[0]) + float64(w[o*4+1]*x[1]) + float64(w[o*4+2]*x[2]) + float64(w[o*4+3]*x[3]))
 		}
 	}
 	// layer 4: linear 6→3 + relu, [6] → [3] (dense.yaml:8)
@@ -121,8 +121,8 @@ func (m *Model) forward() {
 		w := (*[18]float64)(m.params[48:66])
 		b := (*[3]float64)(m.params[66:69])
 		for o := 0; o < 3; o++ {
-			y[o] = max(b[o]+w[o*6]*x[0]+w[o*6+1]*x[1]+w[o*6+2]*x[2]+
-				w[o*6+3]*x[3]+w[o*6+4]*x[4]+w[o*6+5]*x[5], 0)
+			y[o] = max(b[o]+float64(w[o*6]*x[0])+float64(w[o*6+1]*x[1])+float64(w[o*6+2]*x[2])+
+				float64(w[o*6+3]*x[3])+float64(w[o*6+4]*x[4])+float64(w[o*6+5]*x[5]), 0)
 		}
 	}
 	// layer 6: linear 3→3, [3] → [3] (dense.yaml:10)
@@ -132,7 +132,7 @@ func (m *Model) forward() {
 		w := (*[9]float64)(m.params[69:78])
 		b := (*[3]float64)(m.params[78:81])
 		for o := 0; o < 3; o++ {
-			y[o] = b[o] + w[o*3]*x[0] + w[o*3+1]*x[1] + w[o*3+2]*x[2]
+			y[o] = b[o] + float64(w[o*3]*x[0]) + float64(w[o*3+1]*x[1]) + float64(w[o*3+2]*x[2])
 		}
 	}
 }
@@ -160,12 +160,12 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		for o := 0; o < 3; o++ {
-			gw[o*3] += dy[o] * x[0]
-			gw[o*3+1] += dy[o] * x[1]
-			gw[o*3+2] += dy[o] * x[2]
+			gw[o*3] += float64(dy[o] * x[0])
+			gw[o*3+1] += float64(dy[o] * x[1])
+			gw[o*3+2] += float64(dy[o] * x[2])
 		}
 		for k := 0; k < 3; k++ {
-			dx[k] = w[k]*dy[0] + w[k+3]*dy[1] + w[k+6]*dy[2]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+3]*dy[1]) + float64(w[k+6]*dy[2])
 		}
 	}
 	// layer 4: linear 6→3 + relu, [6] → [3] (dense.yaml:8)
@@ -190,15 +190,15 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		for o := 0; o < 3; o++ {
-			gw[o*6] += dy[o] * x[0]
-			gw[o*6+1] += dy[o] * x[1]
-			gw[o*6+2] += dy[o] * x[2]
-			gw[o*6+3] += dy[o] * x[3]
-			gw[o*6+4] += dy[o] * x[4]
-			gw[o*6+5] += dy[o] * x[5]
+			gw[o*6] += float64(dy[o] * x[0])
+			gw[o*6+1] += float64(dy[o] * x[1])
+			gw[o*6+2] += float64(dy[o] * x[2])
+			gw[o*6+3] += float64(dy[o] * x[3])
+			gw[o*6+4] += float64(dy[o] * x[4])
+			gw[o*6+5] += float64(dy[o] * x[5])
 		}
 		for k := 0; k < 6; k++ {
-			dx[k] = w[k]*dy[0] + w[k+6]*dy[1] + w[k+12]*dy[2]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+6]*dy[1]) + float64(w[k+12]*dy[2])
 		}
 	}
 	// layer 2: linear 4→6 no bias + tanh, [4] → [6] (dense.yaml:6)
@@ -216,14 +216,14 @@ func (m *Model) backward() {
 		dy[4] = dy[4] * (1 - y[4]*y[4])
 		dy[5] = dy[5] * (1 - y[5]*y[5])
 		for o := 0; o < 6; o++ {
-			gw[o*4] += dy[o] * x[0]
-			gw[o*4+1] += dy[o] * x[1]
-			gw[o*4+2] += dy[o] * x[2]
-			gw[o*4+3] += dy[o] * x[3]
+			gw[o*4] += float64(dy[o] * x[0])
+			gw[o*4+1] += float64(dy[o] * x[1])
+			gw[o*4+2] += float64(dy[o] * x[2])
+			gw[o*4+3] += float64(dy[o] * x[3])
 		}
 		for k := 0; k < 4; k++ {
-			dx[k] = w[k]*dy[0] + w[k+4]*dy[1] + w[k+8]*dy[2] + w[k+12]*dy[3] +
-				w[k+16]*dy[4] + w[k+20]*dy[5]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+4]*dy[1]) + float64(w[k+8]*dy[2]) + float64(w[k+12]*dy[3]) +
+				float64(w[k+16]*dy[4]) + float64(w[k+20]*dy[5])
 		}
 	}
 	// layer 0: linear 5→4 + sigmoid, [5] → [4] (dense.yaml:4)
@@ -242,11 +242,11 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		gb[3] += dy[3]
 		for o := 0; o < 4; o++ {
-			gw[o*5] += dy[o] * x[0]
-			gw[o*5+1] += dy[o] * x[1]
-			gw[o*5+2] += dy[o] * x[2]
-			gw[o*5+3] += dy[o] * x[3]
-			gw[o*5+4] += dy[o] * x[4]
+			gw[o*5] += float64(dy[o] * x[0])
+			gw[o*5+1] += float64(dy[o] * x[1])
+			gw[o*5+2] += float64(dy[o] * x[2])
+			gw[o*5+3] += float64(dy[o] * x[3])
+			gw[o*5+4] += float64(dy[o] * x[4])
 		}
 	}
 }
@@ -275,7 +275,7 @@ func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2]) / 3
+	loss := (float64(dy[0]*dy[0]) + float64(dy[1]*dy[1]) + float64(dy[2]*dy[2])) / 3
 	k := 0.6666666666666666 * scale
 	dy[0] *= k
 	dy[1] *= k

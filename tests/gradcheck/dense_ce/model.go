@@ -93,8 +93,8 @@ func (m *Model) forward() {
 		w := (*[30]float64)(m.params[0:30])
 		b := (*[5]float64)(m.params[30:35])
 		for o := 0; o < 5; o++ {
-			y[o] = max(b[o]+w[o*6]*x[0]+w[o*6+1]*x[1]+w[o*6+2]*x[2]+
-				w[o*6+3]*x[3]+w[o*6+4]*x[4]+w[o*6+5]*x[5], 0)
+			y[o] = max(b[o]+float64(w[o*6]*x[0])+float64(w[o*6+1]*x[1])+float64(w[o*6+2]*x[2])+
+				float64(w[o*6+3]*x[3])+float64(w[o*6+4]*x[4])+float64(w[o*6+5]*x[5]), 0)
 		}
 	}
 	// layer 2: linear 5→4 no bias, [5] → [4] (dense_ce.yaml:6)
@@ -103,8 +103,8 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[20]float64)(m.params[35:55])
 		for o := 0; o < 4; o++ {
-			y[o] = w[o*5]*x[0] + w[o*5+1]*x[1] + w[o*5+2]*x[2] + w[o*5+3]*x[3] +
-				w[o*5+4]*x[4]
+			y[o] = float64(w[o*5]*x[0]) + float64(w[o*5+1]*x[1]) + float64(w[o*5+2]*x[2]) + float64(w[o*5+3]*x[3]) +
+				float64(w[o*5+4]*x[4])
 		}
 	}
 }
@@ -128,14 +128,14 @@ func (m *Model) backward() {
 		dy := (*[4]float64)(m.grad[0][:4])
 		dx := (*[5]float64)(m.grad[1][:5])
 		for o := 0; o < 4; o++ {
-			gw[o*5] += dy[o] * x[0]
-			gw[o*5+1] += dy[o] * x[1]
-			gw[o*5+2] += dy[o] * x[2]
-			gw[o*5+3] += dy[o] * x[3]
-			gw[o*5+4] += dy[o] * x[4]
+			gw[o*5] += float64(dy[o] * x[0])
+			gw[o*5+1] += float64(dy[o] * x[1])
+			gw[o*5+2] += float64(dy[o] * x[2])
+			gw[o*5+3] += float64(dy[o] * x[3])
+			gw[o*5+4] += float64(dy[o] * x[4])
 		}
 		for k := 0; k < 5; k++ {
-			dx[k] = w[k]*dy[0] + w[k+5]*dy[1] + w[k+10]*dy[2] + w[k+15]*dy[3]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+5]*dy[1]) + float64(w[k+10]*dy[2]) + float64(w[k+15]*dy[3])
 		}
 	}
 	// layer 0: linear 6→5 + relu, [6] → [5] (dense_ce.yaml:4)
@@ -166,12 +166,12 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		for o := 0; o < 5; o++ {
-			gw[o*6] += dy[o] * x[0]
-			gw[o*6+1] += dy[o] * x[1]
-			gw[o*6+2] += dy[o] * x[2]
-			gw[o*6+3] += dy[o] * x[3]
-			gw[o*6+4] += dy[o] * x[4]
-			gw[o*6+5] += dy[o] * x[5]
+			gw[o*6] += float64(dy[o] * x[0])
+			gw[o*6+1] += float64(dy[o] * x[1])
+			gw[o*6+2] += float64(dy[o] * x[2])
+			gw[o*6+3] += float64(dy[o] * x[3])
+			gw[o*6+4] += float64(dy[o] * x[4])
+			gw[o*6+5] += float64(dy[o] * x[5])
 		}
 	}
 }

@@ -140,8 +140,8 @@ func (m *Model) forward() {
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 3; oy++ {
 				for ox := 0; ox < 3; ox++ {
-					y[oc*9+oy*3+ox] = 1 / (1 + math.Exp(-(w[oc*8]*x[oy*4+ox] + w[oc*8+1]*x[oy*4+ox+1] + w[oc*8+2]*x[oy*4+ox+4] + w[oc*8+3]*x[oy*4+ox+5] +
-						w[oc*8+4]*x[oy*4+ox+16] + w[oc*8+5]*x[oy*4+ox+17] + w[oc*8+6]*x[oy*4+ox+20] + w[oc*8+7]*x[oy*4+ox+21])))
+					y[oc*9+oy*3+ox] = 1 / (1 + math.Exp(-(float64(w[oc*8]*x[oy*4+ox]) + float64(w[oc*8+1]*x[oy*4+ox+1]) + float64(w[oc*8+2]*x[oy*4+ox+4]) + float64(w[oc*8+3]*x[oy*4+ox+5]) +
+						float64(w[oc*8+4]*x[oy*4+ox+16]) + float64(w[oc*8+5]*x[oy*4+ox+17]) + float64(w[oc*8+6]*x[oy*4+ox+20]) + float64(w[oc*8+7]*x[oy*4+ox+21]))))
 				}
 			}
 		}
@@ -191,9 +191,9 @@ func (m *Model) forward() {
 		w := (*[24]float64)(m.params[16:40])
 		b := (*[3]float64)(m.params[40:43])
 		for o := 0; o < 3; o++ {
-			y[o] = b[o] + w[o*8]*x[0] + w[o*8+1]*x[1] + w[o*8+2]*x[2] +
-				w[o*8+3]*x[3] + w[o*8+4]*x[4] + w[o*8+5]*x[5] + w[o*8+6]*x[6] +
-				w[o*8+7]*x[7]
+			y[o] = b[o] + float64(w[o*8]*x[0]) + float64(w[o*8+1]*x[1]) + float64(w[o*8+2]*x[2]) +
+				float64(w[o*8+3]*x[3]) + float64(w[o*8+4]*x[4]) + float64(w[o*8+5]*x[5]) + float64(w[o*8+6]*x[6]) +
+				float64(w[o*8+7]*x[7])
 		}
 	}
 	// layer 9: softmax, [3] → [3] (standalone.yaml:15)
@@ -230,7 +230,7 @@ func (m *Model) backward() {
 		y := &m.a9
 		dy := (*[3]float64)(m.grad[0][:3])
 		dx := (*[3]float64)(m.grad[1][:3])
-		dot := dy[0]*y[0] + dy[1]*y[1] + dy[2]*y[2]
+		dot := float64(dy[0]*y[0]) + float64(dy[1]*y[1]) + float64(dy[2]*y[2])
 		dx[0] = y[0] * (dy[0] - dot)
 		dx[1] = y[1] * (dy[1] - dot)
 		dx[2] = y[2] * (dy[2] - dot)
@@ -247,17 +247,17 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		for o := 0; o < 3; o++ {
-			gw[o*8] += dy[o] * x[0]
-			gw[o*8+1] += dy[o] * x[1]
-			gw[o*8+2] += dy[o] * x[2]
-			gw[o*8+3] += dy[o] * x[3]
-			gw[o*8+4] += dy[o] * x[4]
-			gw[o*8+5] += dy[o] * x[5]
-			gw[o*8+6] += dy[o] * x[6]
-			gw[o*8+7] += dy[o] * x[7]
+			gw[o*8] += float64(dy[o] * x[0])
+			gw[o*8+1] += float64(dy[o] * x[1])
+			gw[o*8+2] += float64(dy[o] * x[2])
+			gw[o*8+3] += float64(dy[o] * x[3])
+			gw[o*8+4] += float64(dy[o] * x[4])
+			gw[o*8+5] += float64(dy[o] * x[5])
+			gw[o*8+6] += float64(dy[o] * x[6])
+			gw[o*8+7] += float64(dy[o] * x[7])
 		}
 		for k := 0; k < 8; k++ {
-			dx[k] = w[k]*dy[0] + w[k+8]*dy[1] + w[k+16]*dy[2]
+			dx[k] = float64(w[k]*dy[0]) + float64(w[k+8]*dy[1]) + float64(w[k+16]*dy[2])
 		}
 	}
 	// layer 7: tanh, [8] → [8] (standalone.yaml:13)
@@ -320,7 +320,7 @@ func (m *Model) backward() {
 					for kx := 0; kx < 2; kx++ {
 						var s float64 = gw[oc*8+c*4+ky*2+kx]
 						for oy := 0; oy < 3; oy++ {
-							s = s + dy[oc*9+oy*3]*x[c*16+oy*4+ky*4+kx] + dy[oc*9+oy*3+1]*x[c*16+oy*4+ky*4+kx+1] + dy[oc*9+oy*3+2]*x[c*16+oy*4+ky*4+kx+2]
+							s = s + float64(dy[oc*9+oy*3]*x[c*16+oy*4+ky*4+kx]) + float64(dy[oc*9+oy*3+1]*x[c*16+oy*4+ky*4+kx+1]) + float64(dy[oc*9+oy*3+2]*x[c*16+oy*4+ky*4+kx+2])
 						}
 						gw[oc*8+c*4+ky*2+kx] = s
 					}
@@ -356,7 +356,7 @@ func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2]) / 3
+	loss := (float64(dy[0]*dy[0]) + float64(dy[1]*dy[1]) + float64(dy[2]*dy[2])) / 3
 	k := 0.6666666666666666 * scale
 	dy[0] *= k
 	dy[1] *= k

@@ -141,7 +141,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3]) / 4
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
 	k := 0.5 * scale
 	dy[0] *= k
 	dy[1] *= k

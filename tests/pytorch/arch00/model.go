@@ -200,26 +200,26 @@ func (m *Model) forward() {
 		pad[119] = x[89]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 9; oy++ {
-				y[oc*45+oy*5] = float32(math.Tanh(float64(b[oc] + w[oc*12]*pad[oy*11] + w[oc*12+1]*pad[oy*11+1] + w[oc*12+2]*pad[oy*11+2] +
-					w[oc*12+3]*pad[oy*11+11] + w[oc*12+4]*pad[oy*11+12] + w[oc*12+5]*pad[oy*11+13] + w[oc*12+6]*pad[oy*11+22] +
-					w[oc*12+7]*pad[oy*11+23] + w[oc*12+8]*pad[oy*11+24] + w[oc*12+9]*pad[oy*11+33] + w[oc*12+10]*pad[oy*11+34] +
-					w[oc*12+11]*pad[oy*11+35])))
-				y[oc*45+oy*5+1] = float32(math.Tanh(float64(b[oc] + w[oc*12]*pad[oy*11+2] + w[oc*12+1]*pad[oy*11+3] + w[oc*12+2]*pad[oy*11+4] +
-					w[oc*12+3]*pad[oy*11+13] + w[oc*12+4]*pad[oy*11+14] + w[oc*12+5]*pad[oy*11+15] + w[oc*12+6]*pad[oy*11+24] +
-					w[oc*12+7]*pad[oy*11+25] + w[oc*12+8]*pad[oy*11+26] + w[oc*12+9]*pad[oy*11+35] + w[oc*12+10]*pad[oy*11+36] +
-					w[oc*12+11]*pad[oy*11+37])))
-				y[oc*45+oy*5+2] = float32(math.Tanh(float64(b[oc] + w[oc*12]*pad[oy*11+4] + w[oc*12+1]*pad[oy*11+5] + w[oc*12+2]*pad[oy*11+6] +
-					w[oc*12+3]*pad[oy*11+15] + w[oc*12+4]*pad[oy*11+16] + w[oc*12+5]*pad[oy*11+17] + w[oc*12+6]*pad[oy*11+26] +
-					w[oc*12+7]*pad[oy*11+27] + w[oc*12+8]*pad[oy*11+28] + w[oc*12+9]*pad[oy*11+37] + w[oc*12+10]*pad[oy*11+38] +
-					w[oc*12+11]*pad[oy*11+39])))
-				y[oc*45+oy*5+3] = float32(math.Tanh(float64(b[oc] + w[oc*12]*pad[oy*11+6] + w[oc*12+1]*pad[oy*11+7] + w[oc*12+2]*pad[oy*11+8] +
-					w[oc*12+3]*pad[oy*11+17] + w[oc*12+4]*pad[oy*11+18] + w[oc*12+5]*pad[oy*11+19] + w[oc*12+6]*pad[oy*11+28] +
-					w[oc*12+7]*pad[oy*11+29] + w[oc*12+8]*pad[oy*11+30] + w[oc*12+9]*pad[oy*11+39] + w[oc*12+10]*pad[oy*11+40] +
-					w[oc*12+11]*pad[oy*11+41])))
-				y[oc*45+oy*5+4] = float32(math.Tanh(float64(b[oc] + w[oc*12]*pad[oy*11+8] + w[oc*12+1]*pad[oy*11+9] + w[oc*12+2]*pad[oy*11+10] +
-					w[oc*12+3]*pad[oy*11+19] + w[oc*12+4]*pad[oy*11+20] + w[oc*12+5]*pad[oy*11+21] + w[oc*12+6]*pad[oy*11+30] +
-					w[oc*12+7]*pad[oy*11+31] + w[oc*12+8]*pad[oy*11+32] + w[oc*12+9]*pad[oy*11+41] + w[oc*12+10]*pad[oy*11+42] +
-					w[oc*12+11]*pad[oy*11+43])))
+				y[oc*45+oy*5] = float32(math.Tanh(float64(b[oc] + float32(w[oc*12]*pad[oy*11]) + float32(w[oc*12+1]*pad[oy*11+1]) + float32(w[oc*12+2]*pad[oy*11+2]) +
+					float32(w[oc*12+3]*pad[oy*11+11]) + float32(w[oc*12+4]*pad[oy*11+12]) + float32(w[oc*12+5]*pad[oy*11+13]) + float32(w[oc*12+6]*pad[oy*11+22]) +
+					float32(w[oc*12+7]*pad[oy*11+23]) + float32(w[oc*12+8]*pad[oy*11+24]) + float32(w[oc*12+9]*pad[oy*11+33]) + float32(w[oc*12+10]*pad[oy*11+34]) +
+					float32(w[oc*12+11]*pad[oy*11+35]))))
+				y[oc*45+oy*5+1] = float32(math.Tanh(float64(b[oc] + float32(w[oc*12]*pad[oy*11+2]) + float32(w[oc*12+1]*pad[oy*11+3]) + float32(w[oc*12+2]*pad[oy*11+4]) +
+					float32(w[oc*12+3]*pad[oy*11+13]) + float32(w[oc*12+4]*pad[oy*11+14]) + float32(w[oc*12+5]*pad[oy*11+15]) + float32(w[oc*12+6]*pad[oy*11+24]) +
+					float32(w[oc*12+7]*pad[oy*11+25]) + float32(w[oc*12+8]*pad[oy*11+26]) + float32(w[oc*12+9]*pad[oy*11+35]) + float32(w[oc*12+10]*pad[oy*11+36]) +
+					float32(w[oc*12+11]*pad[oy*11+37]))))
+				y[oc*45+oy*5+2] = float32(math.Tanh(float64(b[oc] + float32(w[oc*12]*pad[oy*11+4]) + float32(w[oc*12+1]*pad[oy*11+5]) + float32(w[oc*12+2]*pad[oy*11+6]) +
+					float32(w[oc*12+3]*pad[oy*11+15]) + float32(w[oc*12+4]*pad[oy*11+16]) + float32(w[oc*12+5]*pad[oy*11+17]) + float32(w[oc*12+6]*pad[oy*11+26]) +
+					float32(w[oc*12+7]*pad[oy*11+27]) + float32(w[oc*12+8]*pad[oy*11+28]) + float32(w[oc*12+9]*pad[oy*11+37]) + float32(w[oc*12+10]*pad[oy*11+38]) +
+					float32(w[oc*12+11]*pad[oy*11+39]))))
+				y[oc*45+oy*5+3] = float32(math.Tanh(float64(b[oc] + float32(w[oc*12]*pad[oy*11+6]) + float32(w[oc*12+1]*pad[oy*11+7]) + float32(w[oc*12+2]*pad[oy*11+8]) +
+					float32(w[oc*12+3]*pad[oy*11+17]) + float32(w[oc*12+4]*pad[oy*11+18]) + float32(w[oc*12+5]*pad[oy*11+19]) + float32(w[oc*12+6]*pad[oy*11+28]) +
+					float32(w[oc*12+7]*pad[oy*11+29]) + float32(w[oc*12+8]*pad[oy*11+30]) + float32(w[oc*12+9]*pad[oy*11+39]) + float32(w[oc*12+10]*pad[oy*11+40]) +
+					float32(w[oc*12+11]*pad[oy*11+41]))))
+				y[oc*45+oy*5+4] = float32(math.Tanh(float64(b[oc] + float32(w[oc*12]*pad[oy*11+8]) + float32(w[oc*12+1]*pad[oy*11+9]) + float32(w[oc*12+2]*pad[oy*11+10]) +
+					float32(w[oc*12+3]*pad[oy*11+19]) + float32(w[oc*12+4]*pad[oy*11+20]) + float32(w[oc*12+5]*pad[oy*11+21]) + float32(w[oc*12+6]*pad[oy*11+30]) +
+					float32(w[oc*12+7]*pad[oy*11+31]) + float32(w[oc*12+8]*pad[oy*11+32]) + float32(w[oc*12+9]*pad[oy*11+41]) + float32(w[oc*12+10]*pad[oy*11+42]) +
+					float32(w[oc*12+11]*pad[oy*11+43]))))
 			}
 		}
 	}
@@ -358,21 +358,21 @@ func (m *Model) forward() {
 		pad[125] = x[89]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 6; oy++ {
-				y[oc*18+oy*3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*16]*pad[oy*7] + w[oc*16+1]*pad[oy*7+1] + w[oc*16+2]*pad[oy*7+7] +
-					w[oc*16+3]*pad[oy*7+8] + w[oc*16+4]*pad[oy*7+14] + w[oc*16+5]*pad[oy*7+15] + w[oc*16+6]*pad[oy*7+21] +
-					w[oc*16+7]*pad[oy*7+22] + w[oc*16+8]*pad[oy*7+63] + w[oc*16+9]*pad[oy*7+64] + w[oc*16+10]*pad[oy*7+70] +
-					w[oc*16+11]*pad[oy*7+71] + w[oc*16+12]*pad[oy*7+77] + w[oc*16+13]*pad[oy*7+78] + w[oc*16+14]*pad[oy*7+84] +
-					w[oc*16+15]*pad[oy*7+85])))))
-				y[oc*18+oy*3+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*16]*pad[oy*7+2] + w[oc*16+1]*pad[oy*7+3] + w[oc*16+2]*pad[oy*7+9] +
-					w[oc*16+3]*pad[oy*7+10] + w[oc*16+4]*pad[oy*7+16] + w[oc*16+5]*pad[oy*7+17] + w[oc*16+6]*pad[oy*7+23] +
-					w[oc*16+7]*pad[oy*7+24] + w[oc*16+8]*pad[oy*7+65] + w[oc*16+9]*pad[oy*7+66] + w[oc*16+10]*pad[oy*7+72] +
-					w[oc*16+11]*pad[oy*7+73] + w[oc*16+12]*pad[oy*7+79] + w[oc*16+13]*pad[oy*7+80] + w[oc*16+14]*pad[oy*7+86] +
-					w[oc*16+15]*pad[oy*7+87])))))
-				y[oc*18+oy*3+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*16]*pad[oy*7+4] + w[oc*16+1]*pad[oy*7+5] + w[oc*16+2]*pad[oy*7+11] +
-					w[oc*16+3]*pad[oy*7+12] + w[oc*16+4]*pad[oy*7+18] + w[oc*16+5]*pad[oy*7+19] + w[oc*16+6]*pad[oy*7+25] +
-					w[oc*16+7]*pad[oy*7+26] + w[oc*16+8]*pad[oy*7+67] + w[oc*16+9]*pad[oy*7+68] + w[oc*16+10]*pad[oy*7+74] +
-					w[oc*16+11]*pad[oy*7+75] + w[oc*16+12]*pad[oy*7+81] + w[oc*16+13]*pad[oy*7+82] + w[oc*16+14]*pad[oy*7+88] +
-					w[oc*16+15]*pad[oy*7+89])))))
+				y[oc*18+oy*3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*16]*pad[oy*7]) + float32(w[oc*16+1]*pad[oy*7+1]) + float32(w[oc*16+2]*pad[oy*7+7]) +
+					float32(w[oc*16+3]*pad[oy*7+8]) + float32(w[oc*16+4]*pad[oy*7+14]) + float32(w[oc*16+5]*pad[oy*7+15]) + float32(w[oc*16+6]*pad[oy*7+21]) +
+					float32(w[oc*16+7]*pad[oy*7+22]) + float32(w[oc*16+8]*pad[oy*7+63]) + float32(w[oc*16+9]*pad[oy*7+64]) + float32(w[oc*16+10]*pad[oy*7+70]) +
+					float32(w[oc*16+11]*pad[oy*7+71]) + float32(w[oc*16+12]*pad[oy*7+77]) + float32(w[oc*16+13]*pad[oy*7+78]) + float32(w[oc*16+14]*pad[oy*7+84]) +
+					float32(w[oc*16+15]*pad[oy*7+85]))))))
+				y[oc*18+oy*3+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*16]*pad[oy*7+2]) + float32(w[oc*16+1]*pad[oy*7+3]) + float32(w[oc*16+2]*pad[oy*7+9]) +
+					float32(w[oc*16+3]*pad[oy*7+10]) + float32(w[oc*16+4]*pad[oy*7+16]) + float32(w[oc*16+5]*pad[oy*7+17]) + float32(w[oc*16+6]*pad[oy*7+23]) +
+					float32(w[oc*16+7]*pad[oy*7+24]) + float32(w[oc*16+8]*pad[oy*7+65]) + float32(w[oc*16+9]*pad[oy*7+66]) + float32(w[oc*16+10]*pad[oy*7+72]) +
+					float32(w[oc*16+11]*pad[oy*7+73]) + float32(w[oc*16+12]*pad[oy*7+79]) + float32(w[oc*16+13]*pad[oy*7+80]) + float32(w[oc*16+14]*pad[oy*7+86]) +
+					float32(w[oc*16+15]*pad[oy*7+87]))))))
+				y[oc*18+oy*3+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*16]*pad[oy*7+4]) + float32(w[oc*16+1]*pad[oy*7+5]) + float32(w[oc*16+2]*pad[oy*7+11]) +
+					float32(w[oc*16+3]*pad[oy*7+12]) + float32(w[oc*16+4]*pad[oy*7+18]) + float32(w[oc*16+5]*pad[oy*7+19]) + float32(w[oc*16+6]*pad[oy*7+25]) +
+					float32(w[oc*16+7]*pad[oy*7+26]) + float32(w[oc*16+8]*pad[oy*7+67]) + float32(w[oc*16+9]*pad[oy*7+68]) + float32(w[oc*16+10]*pad[oy*7+74]) +
+					float32(w[oc*16+11]*pad[oy*7+75]) + float32(w[oc*16+12]*pad[oy*7+81]) + float32(w[oc*16+13]*pad[oy*7+82]) + float32(w[oc*16+14]*pad[oy*7+88]) +
+					float32(w[oc*16+15]*pad[oy*7+89]))))))
 			}
 		}
 	}
@@ -621,15 +621,15 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[24]float32)(m.params[60:84])
 		b := (*[3]float32)(m.params[84:87])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7]
-		y[1] = b[1] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3] + w[12]*x[4] + w[13]*x[5] + w[14]*x[6] +
-			w[15]*x[7]
-		y[2] = b[2] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3] + w[20]*x[4] + w[21]*x[5] + w[22]*x[6] +
-			w[23]*x[7]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7])
+		y[1] = b[1] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]) + float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7])
+		y[2] = b[2] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]) + float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) +
+			float32(w[23]*x[7])
 	}
 	// layer 7: softmax, [3] → [3] (arch00.yaml:12)
 	{
@@ -665,7 +665,7 @@ func (m *Model) backward() {
 		y := &m.a7
 		dy := (*[3]float32)(m.grad[0][:3])
 		dx := (*[3]float32)(m.grad[1][:3])
-		dot := dy[0]*y[0] + dy[1]*y[1] + dy[2]*y[2]
+		dot := float32(dy[0]*y[0]) + float32(dy[1]*y[1]) + float32(dy[2]*y[2])
 		dx[0] = y[0] * (dy[0] - dot)
 		dx[1] = y[1] * (dy[1] - dot)
 		dx[2] = y[2] * (dy[2] - dot)
@@ -681,38 +681,38 @@ func (m *Model) backward() {
 		gb[0] += dy[0]
 		gb[1] += dy[1]
 		gb[2] += dy[2]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2])
 	}
 	// layer 5: flatten, [2 4 1] → [8] (arch00.yaml:10): nothing to compute
 	// layer 4: maxpool2d k3 s1 p0, [2 6 3] → [2 4 1] (arch00.yaml:9)
@@ -788,99 +788,99 @@ func (m *Model) backward() {
 			dy[33] + dy[34] + dy[35]
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 2; c++ {
-				gw[oc*16+c*8] = gw[oc*16+c*8] + dy[oc*18]*pad[c*63] + dy[oc*18+1]*pad[c*63+2] + dy[oc*18+2]*pad[c*63+4] +
-					dy[oc*18+3]*pad[c*63+7] + dy[oc*18+4]*pad[c*63+9] + dy[oc*18+5]*pad[c*63+11] + dy[oc*18+6]*pad[c*63+14] +
-					dy[oc*18+7]*pad[c*63+16] + dy[oc*18+8]*pad[c*63+18] + dy[oc*18+9]*pad[c*63+21] + dy[oc*18+10]*pad[c*63+23] +
-					dy[oc*18+11]*pad[c*63+25] + dy[oc*18+12]*pad[c*63+28] + dy[oc*18+13]*pad[c*63+30] + dy[oc*18+14]*pad[c*63+32] +
-					dy[oc*18+15]*pad[c*63+35] + dy[oc*18+16]*pad[c*63+37] + dy[oc*18+17]*pad[c*63+39]
-				gw[oc*16+c*8+1] = gw[oc*16+c*8+1] + dy[oc*18]*pad[c*63+1] + dy[oc*18+1]*pad[c*63+3] + dy[oc*18+2]*pad[c*63+5] +
-					dy[oc*18+3]*pad[c*63+8] + dy[oc*18+4]*pad[c*63+10] + dy[oc*18+5]*pad[c*63+12] + dy[oc*18+6]*pad[c*63+15] +
-					dy[oc*18+7]*pad[c*63+17] + dy[oc*18+8]*pad[c*63+19] + dy[oc*18+9]*pad[c*63+22] + dy[oc*18+10]*pad[c*63+24] +
-					dy[oc*18+11]*pad[c*63+26] + dy[oc*18+12]*pad[c*63+29] + dy[oc*18+13]*pad[c*63+31] + dy[oc*18+14]*pad[c*63+33] +
-					dy[oc*18+15]*pad[c*63+36] + dy[oc*18+16]*pad[c*63+38] + dy[oc*18+17]*pad[c*63+40]
-				gw[oc*16+c*8+2] = gw[oc*16+c*8+2] + dy[oc*18]*pad[c*63+7] + dy[oc*18+1]*pad[c*63+9] + dy[oc*18+2]*pad[c*63+11] +
-					dy[oc*18+3]*pad[c*63+14] + dy[oc*18+4]*pad[c*63+16] + dy[oc*18+5]*pad[c*63+18] + dy[oc*18+6]*pad[c*63+21] +
-					dy[oc*18+7]*pad[c*63+23] + dy[oc*18+8]*pad[c*63+25] + dy[oc*18+9]*pad[c*63+28] + dy[oc*18+10]*pad[c*63+30] +
-					dy[oc*18+11]*pad[c*63+32] + dy[oc*18+12]*pad[c*63+35] + dy[oc*18+13]*pad[c*63+37] + dy[oc*18+14]*pad[c*63+39] +
-					dy[oc*18+15]*pad[c*63+42] + dy[oc*18+16]*pad[c*63+44] + dy[oc*18+17]*pad[c*63+46]
-				gw[oc*16+c*8+3] = gw[oc*16+c*8+3] + dy[oc*18]*pad[c*63+8] + dy[oc*18+1]*pad[c*63+10] + dy[oc*18+2]*pad[c*63+12] +
-					dy[oc*18+3]*pad[c*63+15] + dy[oc*18+4]*pad[c*63+17] + dy[oc*18+5]*pad[c*63+19] + dy[oc*18+6]*pad[c*63+22] +
-					dy[oc*18+7]*pad[c*63+24] + dy[oc*18+8]*pad[c*63+26] + dy[oc*18+9]*pad[c*63+29] + dy[oc*18+10]*pad[c*63+31] +
-					dy[oc*18+11]*pad[c*63+33] + dy[oc*18+12]*pad[c*63+36] + dy[oc*18+13]*pad[c*63+38] + dy[oc*18+14]*pad[c*63+40] +
-					dy[oc*18+15]*pad[c*63+43] + dy[oc*18+16]*pad[c*63+45] + dy[oc*18+17]*pad[c*63+47]
-				gw[oc*16+c*8+4] = gw[oc*16+c*8+4] + dy[oc*18]*pad[c*63+14] + dy[oc*18+1]*pad[c*63+16] + dy[oc*18+2]*pad[c*63+18] +
-					dy[oc*18+3]*pad[c*63+21] + dy[oc*18+4]*pad[c*63+23] + dy[oc*18+5]*pad[c*63+25] + dy[oc*18+6]*pad[c*63+28] +
-					dy[oc*18+7]*pad[c*63+30] + dy[oc*18+8]*pad[c*63+32] + dy[oc*18+9]*pad[c*63+35] + dy[oc*18+10]*pad[c*63+37] +
-					dy[oc*18+11]*pad[c*63+39] + dy[oc*18+12]*pad[c*63+42] + dy[oc*18+13]*pad[c*63+44] + dy[oc*18+14]*pad[c*63+46] +
-					dy[oc*18+15]*pad[c*63+49] + dy[oc*18+16]*pad[c*63+51] + dy[oc*18+17]*pad[c*63+53]
-				gw[oc*16+c*8+5] = gw[oc*16+c*8+5] + dy[oc*18]*pad[c*63+15] + dy[oc*18+1]*pad[c*63+17] + dy[oc*18+2]*pad[c*63+19] +
-					dy[oc*18+3]*pad[c*63+22] + dy[oc*18+4]*pad[c*63+24] + dy[oc*18+5]*pad[c*63+26] + dy[oc*18+6]*pad[c*63+29] +
-					dy[oc*18+7]*pad[c*63+31] + dy[oc*18+8]*pad[c*63+33] + dy[oc*18+9]*pad[c*63+36] + dy[oc*18+10]*pad[c*63+38] +
-					dy[oc*18+11]*pad[c*63+40] + dy[oc*18+12]*pad[c*63+43] + dy[oc*18+13]*pad[c*63+45] + dy[oc*18+14]*pad[c*63+47] +
-					dy[oc*18+15]*pad[c*63+50] + dy[oc*18+16]*pad[c*63+52] + dy[oc*18+17]*pad[c*63+54]
-				gw[oc*16+c*8+6] = gw[oc*16+c*8+6] + dy[oc*18]*pad[c*63+21] + dy[oc*18+1]*pad[c*63+23] + dy[oc*18+2]*pad[c*63+25] +
-					dy[oc*18+3]*pad[c*63+28] + dy[oc*18+4]*pad[c*63+30] + dy[oc*18+5]*pad[c*63+32] + dy[oc*18+6]*pad[c*63+35] +
-					dy[oc*18+7]*pad[c*63+37] + dy[oc*18+8]*pad[c*63+39] + dy[oc*18+9]*pad[c*63+42] + dy[oc*18+10]*pad[c*63+44] +
-					dy[oc*18+11]*pad[c*63+46] + dy[oc*18+12]*pad[c*63+49] + dy[oc*18+13]*pad[c*63+51] + dy[oc*18+14]*pad[c*63+53] +
-					dy[oc*18+15]*pad[c*63+56] + dy[oc*18+16]*pad[c*63+58] + dy[oc*18+17]*pad[c*63+60]
-				gw[oc*16+c*8+7] = gw[oc*16+c*8+7] + dy[oc*18]*pad[c*63+22] + dy[oc*18+1]*pad[c*63+24] + dy[oc*18+2]*pad[c*63+26] +
-					dy[oc*18+3]*pad[c*63+29] + dy[oc*18+4]*pad[c*63+31] + dy[oc*18+5]*pad[c*63+33] + dy[oc*18+6]*pad[c*63+36] +
-					dy[oc*18+7]*pad[c*63+38] + dy[oc*18+8]*pad[c*63+40] + dy[oc*18+9]*pad[c*63+43] + dy[oc*18+10]*pad[c*63+45] +
-					dy[oc*18+11]*pad[c*63+47] + dy[oc*18+12]*pad[c*63+50] + dy[oc*18+13]*pad[c*63+52] + dy[oc*18+14]*pad[c*63+54] +
-					dy[oc*18+15]*pad[c*63+57] + dy[oc*18+16]*pad[c*63+59] + dy[oc*18+17]*pad[c*63+61]
+				gw[oc*16+c*8] = gw[oc*16+c*8] + float32(dy[oc*18]*pad[c*63]) + float32(dy[oc*18+1]*pad[c*63+2]) + float32(dy[oc*18+2]*pad[c*63+4]) +
+					float32(dy[oc*18+3]*pad[c*63+7]) + float32(dy[oc*18+4]*pad[c*63+9]) + float32(dy[oc*18+5]*pad[c*63+11]) + float32(dy[oc*18+6]*pad[c*63+14]) +
+					float32(dy[oc*18+7]*pad[c*63+16]) + float32(dy[oc*18+8]*pad[c*63+18]) + float32(dy[oc*18+9]*pad[c*63+21]) + float32(dy[oc*18+10]*pad[c*63+23]) +
+					float32(dy[oc*18+11]*pad[c*63+25]) + float32(dy[oc*18+12]*pad[c*63+28]) + float32(dy[oc*18+13]*pad[c*63+30]) + float32(dy[oc*18+14]*pad[c*63+32]) +
+					float32(dy[oc*18+15]*pad[c*63+35]) + float32(dy[oc*18+16]*pad[c*63+37]) + float32(dy[oc*18+17]*pad[c*63+39])
+				gw[oc*16+c*8+1] = gw[oc*16+c*8+1] + float32(dy[oc*18]*pad[c*63+1]) + float32(dy[oc*18+1]*pad[c*63+3]) + float32(dy[oc*18+2]*pad[c*63+5]) +
+					float32(dy[oc*18+3]*pad[c*63+8]) + float32(dy[oc*18+4]*pad[c*63+10]) + float32(dy[oc*18+5]*pad[c*63+12]) + float32(dy[oc*18+6]*pad[c*63+15]) +
+					float32(dy[oc*18+7]*pad[c*63+17]) + float32(dy[oc*18+8]*pad[c*63+19]) + float32(dy[oc*18+9]*pad[c*63+22]) + float32(dy[oc*18+10]*pad[c*63+24]) +
+					float32(dy[oc*18+11]*pad[c*63+26]) + float32(dy[oc*18+12]*pad[c*63+29]) + float32(dy[oc*18+13]*pad[c*63+31]) + float32(dy[oc*18+14]*pad[c*63+33]) +
+					float32(dy[oc*18+15]*pad[c*63+36]) + float32(dy[oc*18+16]*pad[c*63+38]) + float32(dy[oc*18+17]*pad[c*63+40])
+				gw[oc*16+c*8+2] = gw[oc*16+c*8+2] + float32(dy[oc*18]*pad[c*63+7]) + float32(dy[oc*18+1]*pad[c*63+9]) + float32(dy[oc*18+2]*pad[c*63+11]) +
+					float32(dy[oc*18+3]*pad[c*63+14]) + float32(dy[oc*18+4]*pad[c*63+16]) + float32(dy[oc*18+5]*pad[c*63+18]) + float32(dy[oc*18+6]*pad[c*63+21]) +
+					float32(dy[oc*18+7]*pad[c*63+23]) + float32(dy[oc*18+8]*pad[c*63+25]) + float32(dy[oc*18+9]*pad[c*63+28]) + float32(dy[oc*18+10]*pad[c*63+30]) +
+					float32(dy[oc*18+11]*pad[c*63+32]) + float32(dy[oc*18+12]*pad[c*63+35]) + float32(dy[oc*18+13]*pad[c*63+37]) + float32(dy[oc*18+14]*pad[c*63+39]) +
+					float32(dy[oc*18+15]*pad[c*63+42]) + float32(dy[oc*18+16]*pad[c*63+44]) + float32(dy[oc*18+17]*pad[c*63+46])
+				gw[oc*16+c*8+3] = gw[oc*16+c*8+3] + float32(dy[oc*18]*pad[c*63+8]) + float32(dy[oc*18+1]*pad[c*63+10]) + float32(dy[oc*18+2]*pad[c*63+12]) +
+					float32(dy[oc*18+3]*pad[c*63+15]) + float32(dy[oc*18+4]*pad[c*63+17]) + float32(dy[oc*18+5]*pad[c*63+19]) + float32(dy[oc*18+6]*pad[c*63+22]) +
+					float32(dy[oc*18+7]*pad[c*63+24]) + float32(dy[oc*18+8]*pad[c*63+26]) + float32(dy[oc*18+9]*pad[c*63+29]) + float32(dy[oc*18+10]*pad[c*63+31]) +
+					float32(dy[oc*18+11]*pad[c*63+33]) + float32(dy[oc*18+12]*pad[c*63+36]) + float32(dy[oc*18+13]*pad[c*63+38]) + float32(dy[oc*18+14]*pad[c*63+40]) +
+					float32(dy[oc*18+15]*pad[c*63+43]) + float32(dy[oc*18+16]*pad[c*63+45]) + float32(dy[oc*18+17]*pad[c*63+47])
+				gw[oc*16+c*8+4] = gw[oc*16+c*8+4] + float32(dy[oc*18]*pad[c*63+14]) + float32(dy[oc*18+1]*pad[c*63+16]) + float32(dy[oc*18+2]*pad[c*63+18]) +
+					float32(dy[oc*18+3]*pad[c*63+21]) + float32(dy[oc*18+4]*pad[c*63+23]) + float32(dy[oc*18+5]*pad[c*63+25]) + float32(dy[oc*18+6]*pad[c*63+28]) +
+					float32(dy[oc*18+7]*pad[c*63+30]) + float32(dy[oc*18+8]*pad[c*63+32]) + float32(dy[oc*18+9]*pad[c*63+35]) + float32(dy[oc*18+10]*pad[c*63+37]) +
+					float32(dy[oc*18+11]*pad[c*63+39]) + float32(dy[oc*18+12]*pad[c*63+42]) + float32(dy[oc*18+13]*pad[c*63+44]) + float32(dy[oc*18+14]*pad[c*63+46]) +
+					float32(dy[oc*18+15]*pad[c*63+49]) + float32(dy[oc*18+16]*pad[c*63+51]) + float32(dy[oc*18+17]*pad[c*63+53])
+				gw[oc*16+c*8+5] = gw[oc*16+c*8+5] + float32(dy[oc*18]*pad[c*63+15]) + float32(dy[oc*18+1]*pad[c*63+17]) + float32(dy[oc*18+2]*pad[c*63+19]) +
+					float32(dy[oc*18+3]*pad[c*63+22]) + float32(dy[oc*18+4]*pad[c*63+24]) + float32(dy[oc*18+5]*pad[c*63+26]) + float32(dy[oc*18+6]*pad[c*63+29]) +
+					float32(dy[oc*18+7]*pad[c*63+31]) + float32(dy[oc*18+8]*pad[c*63+33]) + float32(dy[oc*18+9]*pad[c*63+36]) + float32(dy[oc*18+10]*pad[c*63+38]) +
+					float32(dy[oc*18+11]*pad[c*63+40]) + float32(dy[oc*18+12]*pad[c*63+43]) + float32(dy[oc*18+13]*pad[c*63+45]) + float32(dy[oc*18+14]*pad[c*63+47]) +
+					float32(dy[oc*18+15]*pad[c*63+50]) + float32(dy[oc*18+16]*pad[c*63+52]) + float32(dy[oc*18+17]*pad[c*63+54])
+				gw[oc*16+c*8+6] = gw[oc*16+c*8+6] + float32(dy[oc*18]*pad[c*63+21]) + float32(dy[oc*18+1]*pad[c*63+23]) + float32(dy[oc*18+2]*pad[c*63+25]) +
+					float32(dy[oc*18+3]*pad[c*63+28]) + float32(dy[oc*18+4]*pad[c*63+30]) + float32(dy[oc*18+5]*pad[c*63+32]) + float32(dy[oc*18+6]*pad[c*63+35]) +
+					float32(dy[oc*18+7]*pad[c*63+37]) + float32(dy[oc*18+8]*pad[c*63+39]) + float32(dy[oc*18+9]*pad[c*63+42]) + float32(dy[oc*18+10]*pad[c*63+44]) +
+					float32(dy[oc*18+11]*pad[c*63+46]) + float32(dy[oc*18+12]*pad[c*63+49]) + float32(dy[oc*18+13]*pad[c*63+51]) + float32(dy[oc*18+14]*pad[c*63+53]) +
+					float32(dy[oc*18+15]*pad[c*63+56]) + float32(dy[oc*18+16]*pad[c*63+58]) + float32(dy[oc*18+17]*pad[c*63+60])
+				gw[oc*16+c*8+7] = gw[oc*16+c*8+7] + float32(dy[oc*18]*pad[c*63+22]) + float32(dy[oc*18+1]*pad[c*63+24]) + float32(dy[oc*18+2]*pad[c*63+26]) +
+					float32(dy[oc*18+3]*pad[c*63+29]) + float32(dy[oc*18+4]*pad[c*63+31]) + float32(dy[oc*18+5]*pad[c*63+33]) + float32(dy[oc*18+6]*pad[c*63+36]) +
+					float32(dy[oc*18+7]*pad[c*63+38]) + float32(dy[oc*18+8]*pad[c*63+40]) + float32(dy[oc*18+9]*pad[c*63+43]) + float32(dy[oc*18+10]*pad[c*63+45]) +
+					float32(dy[oc*18+11]*pad[c*63+47]) + float32(dy[oc*18+12]*pad[c*63+50]) + float32(dy[oc*18+13]*pad[c*63+52]) + float32(dy[oc*18+14]*pad[c*63+54]) +
+					float32(dy[oc*18+15]*pad[c*63+57]) + float32(dy[oc*18+16]*pad[c*63+59]) + float32(dy[oc*18+17]*pad[c*63+61])
 			}
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 6; oy++ {
-				dpad[oy*7] += w[oc*16] * dy[oc*18+oy*3]
-				dpad[oy*7+1] += w[oc*16+1] * dy[oc*18+oy*3]
-				dpad[oy*7+7] += w[oc*16+2] * dy[oc*18+oy*3]
-				dpad[oy*7+8] += w[oc*16+3] * dy[oc*18+oy*3]
-				dpad[oy*7+14] += w[oc*16+4] * dy[oc*18+oy*3]
-				dpad[oy*7+15] += w[oc*16+5] * dy[oc*18+oy*3]
-				dpad[oy*7+21] += w[oc*16+6] * dy[oc*18+oy*3]
-				dpad[oy*7+22] += w[oc*16+7] * dy[oc*18+oy*3]
-				dpad[oy*7+63] += w[oc*16+8] * dy[oc*18+oy*3]
-				dpad[oy*7+64] += w[oc*16+9] * dy[oc*18+oy*3]
-				dpad[oy*7+70] += w[oc*16+10] * dy[oc*18+oy*3]
-				dpad[oy*7+71] += w[oc*16+11] * dy[oc*18+oy*3]
-				dpad[oy*7+77] += w[oc*16+12] * dy[oc*18+oy*3]
-				dpad[oy*7+78] += w[oc*16+13] * dy[oc*18+oy*3]
-				dpad[oy*7+84] += w[oc*16+14] * dy[oc*18+oy*3]
-				dpad[oy*7+85] += w[oc*16+15] * dy[oc*18+oy*3]
-				dpad[oy*7+2] += w[oc*16] * dy[oc*18+oy*3+1]
-				dpad[oy*7+3] += w[oc*16+1] * dy[oc*18+oy*3+1]
-				dpad[oy*7+9] += w[oc*16+2] * dy[oc*18+oy*3+1]
-				dpad[oy*7+10] += w[oc*16+3] * dy[oc*18+oy*3+1]
-				dpad[oy*7+16] += w[oc*16+4] * dy[oc*18+oy*3+1]
-				dpad[oy*7+17] += w[oc*16+5] * dy[oc*18+oy*3+1]
-				dpad[oy*7+23] += w[oc*16+6] * dy[oc*18+oy*3+1]
-				dpad[oy*7+24] += w[oc*16+7] * dy[oc*18+oy*3+1]
-				dpad[oy*7+65] += w[oc*16+8] * dy[oc*18+oy*3+1]
-				dpad[oy*7+66] += w[oc*16+9] * dy[oc*18+oy*3+1]
-				dpad[oy*7+72] += w[oc*16+10] * dy[oc*18+oy*3+1]
-				dpad[oy*7+73] += w[oc*16+11] * dy[oc*18+oy*3+1]
-				dpad[oy*7+79] += w[oc*16+12] * dy[oc*18+oy*3+1]
-				dpad[oy*7+80] += w[oc*16+13] * dy[oc*18+oy*3+1]
-				dpad[oy*7+86] += w[oc*16+14] * dy[oc*18+oy*3+1]
-				dpad[oy*7+87] += w[oc*16+15] * dy[oc*18+oy*3+1]
-				dpad[oy*7+4] += w[oc*16] * dy[oc*18+oy*3+2]
-				dpad[oy*7+5] += w[oc*16+1] * dy[oc*18+oy*3+2]
-				dpad[oy*7+11] += w[oc*16+2] * dy[oc*18+oy*3+2]
-				dpad[oy*7+12] += w[oc*16+3] * dy[oc*18+oy*3+2]
-				dpad[oy*7+18] += w[oc*16+4] * dy[oc*18+oy*3+2]
-				dpad[oy*7+19] += w[oc*16+5] * dy[oc*18+oy*3+2]
-				dpad[oy*7+25] += w[oc*16+6] * dy[oc*18+oy*3+2]
-				dpad[oy*7+26] += w[oc*16+7] * dy[oc*18+oy*3+2]
-				dpad[oy*7+67] += w[oc*16+8] * dy[oc*18+oy*3+2]
-				dpad[oy*7+68] += w[oc*16+9] * dy[oc*18+oy*3+2]
-				dpad[oy*7+74] += w[oc*16+10] * dy[oc*18+oy*3+2]
-				dpad[oy*7+75] += w[oc*16+11] * dy[oc*18+oy*3+2]
-				dpad[oy*7+81] += w[oc*16+12] * dy[oc*18+oy*3+2]
-				dpad[oy*7+82] += w[oc*16+13] * dy[oc*18+oy*3+2]
-				dpad[oy*7+88] += w[oc*16+14] * dy[oc*18+oy*3+2]
-				dpad[oy*7+89] += w[oc*16+15] * dy[oc*18+oy*3+2]
+				dpad[oy*7] += float32(w[oc*16] * dy[oc*18+oy*3])
+				dpad[oy*7+1] += float32(w[oc*16+1] * dy[oc*18+oy*3])
+				dpad[oy*7+7] += float32(w[oc*16+2] * dy[oc*18+oy*3])
+				dpad[oy*7+8] += float32(w[oc*16+3] * dy[oc*18+oy*3])
+				dpad[oy*7+14] += float32(w[oc*16+4] * dy[oc*18+oy*3])
+				dpad[oy*7+15] += float32(w[oc*16+5] * dy[oc*18+oy*3])
+				dpad[oy*7+21] += float32(w[oc*16+6] * dy[oc*18+oy*3])
+				dpad[oy*7+22] += float32(w[oc*16+7] * dy[oc*18+oy*3])
+				dpad[oy*7+63] += float32(w[oc*16+8] * dy[oc*18+oy*3])
+				dpad[oy*7+64] += float32(w[oc*16+9] * dy[oc*18+oy*3])
+				dpad[oy*7+70] += float32(w[oc*16+10] * dy[oc*18+oy*3])
+				dpad[oy*7+71] += float32(w[oc*16+11] * dy[oc*18+oy*3])
+				dpad[oy*7+77] += float32(w[oc*16+12] * dy[oc*18+oy*3])
+				dpad[oy*7+78] += float32(w[oc*16+13] * dy[oc*18+oy*3])
+				dpad[oy*7+84] += float32(w[oc*16+14] * dy[oc*18+oy*3])
+				dpad[oy*7+85] += float32(w[oc*16+15] * dy[oc*18+oy*3])
+				dpad[oy*7+2] += float32(w[oc*16] * dy[oc*18+oy*3+1])
+				dpad[oy*7+3] += float32(w[oc*16+1] * dy[oc*18+oy*3+1])
+				dpad[oy*7+9] += float32(w[oc*16+2] * dy[oc*18+oy*3+1])
+				dpad[oy*7+10] += float32(w[oc*16+3] * dy[oc*18+oy*3+1])
+				dpad[oy*7+16] += float32(w[oc*16+4] * dy[oc*18+oy*3+1])
+				dpad[oy*7+17] += float32(w[oc*16+5] * dy[oc*18+oy*3+1])
+				dpad[oy*7+23] += float32(w[oc*16+6] * dy[oc*18+oy*3+1])
+				dpad[oy*7+24] += float32(w[oc*16+7] * dy[oc*18+oy*3+1])
+				dpad[oy*7+65] += float32(w[oc*16+8] * dy[oc*18+oy*3+1])
+				dpad[oy*7+66] += float32(w[oc*16+9] * dy[oc*18+oy*3+1])
+				dpad[oy*7+72] += float32(w[oc*16+10] * dy[oc*18+oy*3+1])
+				dpad[oy*7+73] += float32(w[oc*16+11] * dy[oc*18+oy*3+1])
+				dpad[oy*7+79] += float32(w[oc*16+12] * dy[oc*18+oy*3+1])
+				dpad[oy*7+80] += float32(w[oc*16+13] * dy[oc*18+oy*3+1])
+				dpad[oy*7+86] += float32(w[oc*16+14] * dy[oc*18+oy*3+1])
+				dpad[oy*7+87] += float32(w[oc*16+15] * dy[oc*18+oy*3+1])
+				dpad[oy*7+4] += float32(w[oc*16] * dy[oc*18+oy*3+2])
+				dpad[oy*7+5] += float32(w[oc*16+1] * dy[oc*18+oy*3+2])
+				dpad[oy*7+11] += float32(w[oc*16+2] * dy[oc*18+oy*3+2])
+				dpad[oy*7+12] += float32(w[oc*16+3] * dy[oc*18+oy*3+2])
+				dpad[oy*7+18] += float32(w[oc*16+4] * dy[oc*18+oy*3+2])
+				dpad[oy*7+19] += float32(w[oc*16+5] * dy[oc*18+oy*3+2])
+				dpad[oy*7+25] += float32(w[oc*16+6] * dy[oc*18+oy*3+2])
+				dpad[oy*7+26] += float32(w[oc*16+7] * dy[oc*18+oy*3+2])
+				dpad[oy*7+67] += float32(w[oc*16+8] * dy[oc*18+oy*3+2])
+				dpad[oy*7+68] += float32(w[oc*16+9] * dy[oc*18+oy*3+2])
+				dpad[oy*7+74] += float32(w[oc*16+10] * dy[oc*18+oy*3+2])
+				dpad[oy*7+75] += float32(w[oc*16+11] * dy[oc*18+oy*3+2])
+				dpad[oy*7+81] += float32(w[oc*16+12] * dy[oc*18+oy*3+2])
+				dpad[oy*7+82] += float32(w[oc*16+13] * dy[oc*18+oy*3+2])
+				dpad[oy*7+88] += float32(w[oc*16+14] * dy[oc*18+oy*3+2])
+				dpad[oy*7+89] += float32(w[oc*16+15] * dy[oc*18+oy*3+2])
 			}
 		}
 		clear(dx[:])
@@ -1135,42 +1135,42 @@ func (m *Model) backward() {
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 4; ky++ {
-					gw[oc*12+c*12+ky*3] = gw[oc*12+c*12+ky*3] + dy[oc*45]*pad[c*132+ky*11] + dy[oc*45+1]*pad[c*132+ky*11+2] + dy[oc*45+2]*pad[c*132+ky*11+4] +
-						dy[oc*45+3]*pad[c*132+ky*11+6] + dy[oc*45+4]*pad[c*132+ky*11+8] + dy[oc*45+5]*pad[c*132+ky*11+11] + dy[oc*45+6]*pad[c*132+ky*11+13] +
-						dy[oc*45+7]*pad[c*132+ky*11+15] + dy[oc*45+8]*pad[c*132+ky*11+17] + dy[oc*45+9]*pad[c*132+ky*11+19] + dy[oc*45+10]*pad[c*132+ky*11+22] +
-						dy[oc*45+11]*pad[c*132+ky*11+24] + dy[oc*45+12]*pad[c*132+ky*11+26] + dy[oc*45+13]*pad[c*132+ky*11+28] + dy[oc*45+14]*pad[c*132+ky*11+30] +
-						dy[oc*45+15]*pad[c*132+ky*11+33] + dy[oc*45+16]*pad[c*132+ky*11+35] + dy[oc*45+17]*pad[c*132+ky*11+37] + dy[oc*45+18]*pad[c*132+ky*11+39] +
-						dy[oc*45+19]*pad[c*132+ky*11+41] + dy[oc*45+20]*pad[c*132+ky*11+44] + dy[oc*45+21]*pad[c*132+ky*11+46] + dy[oc*45+22]*pad[c*132+ky*11+48] +
-						dy[oc*45+23]*pad[c*132+ky*11+50] + dy[oc*45+24]*pad[c*132+ky*11+52] + dy[oc*45+25]*pad[c*132+ky*11+55] + dy[oc*45+26]*pad[c*132+ky*11+57] +
-						dy[oc*45+27]*pad[c*132+ky*11+59] + dy[oc*45+28]*pad[c*132+ky*11+61] + dy[oc*45+29]*pad[c*132+ky*11+63] + dy[oc*45+30]*pad[c*132+ky*11+66] +
-						dy[oc*45+31]*pad[c*132+ky*11+68] + dy[oc*45+32]*pad[c*132+ky*11+70] + dy[oc*45+33]*pad[c*132+ky*11+72] + dy[oc*45+34]*pad[c*132+ky*11+74] +
-						dy[oc*45+35]*pad[c*132+ky*11+77] + dy[oc*45+36]*pad[c*132+ky*11+79] + dy[oc*45+37]*pad[c*132+ky*11+81] + dy[oc*45+38]*pad[c*132+ky*11+83] +
-						dy[oc*45+39]*pad[c*132+ky*11+85] + dy[oc*45+40]*pad[c*132+ky*11+88] + dy[oc*45+41]*pad[c*132+ky*11+90] + dy[oc*45+42]*pad[c*132+ky*11+92] +
-						dy[oc*45+43]*pad[c*132+ky*11+94] + dy[oc*45+44]*pad[c*132+ky*11+96]
-					gw[oc*12+c*12+ky*3+1] = gw[oc*12+c*12+ky*3+1] + dy[oc*45]*pad[c*132+ky*11+1] + dy[oc*45+1]*pad[c*132+ky*11+3] + dy[oc*45+2]*pad[c*132+ky*11+5] +
-						dy[oc*45+3]*pad[c*132+ky*11+7] + dy[oc*45+4]*pad[c*132+ky*11+9] + dy[oc*45+5]*pad[c*132+ky*11+12] + dy[oc*45+6]*pad[c*132+ky*11+14] +
-						dy[oc*45+7]*pad[c*132+ky*11+16] + dy[oc*45+8]*pad[c*132+ky*11+18] + dy[oc*45+9]*pad[c*132+ky*11+20] + dy[oc*45+10]*pad[c*132+ky*11+23] +
-						dy[oc*45+11]*pad[c*132+ky*11+25] + dy[oc*45+12]*pad[c*132+ky*11+27] + dy[oc*45+13]*pad[c*132+ky*11+29] + dy[oc*45+14]*pad[c*132+ky*11+31] +
-						dy[oc*45+15]*pad[c*132+ky*11+34] + dy[oc*45+16]*pad[c*132+ky*11+36] + dy[oc*45+17]*pad[c*132+ky*11+38] + dy[oc*45+18]*pad[c*132+ky*11+40] +
-						dy[oc*45+19]*pad[c*132+ky*11+42] + dy[oc*45+20]*pad[c*132+ky*11+45] + dy[oc*45+21]*pad[c*132+ky*11+47] + dy[oc*45+22]*pad[c*132+ky*11+49] +
-						dy[oc*45+23]*pad[c*132+ky*11+51] + dy[oc*45+24]*pad[c*132+ky*11+53] + dy[oc*45+25]*pad[c*132+ky*11+56] + dy[oc*45+26]*pad[c*132+ky*11+58] +
-						dy[oc*45+27]*pad[c*132+ky*11+60] + dy[oc*45+28]*pad[c*132+ky*11+62] + dy[oc*45+29]*pad[c*132+ky*11+64] + dy[oc*45+30]*pad[c*132+ky*11+67] +
-						dy[oc*45+31]*pad[c*132+ky*11+69] + dy[oc*45+32]*pad[c*132+ky*11+71] + dy[oc*45+33]*pad[c*132+ky*11+73] + dy[oc*45+34]*pad[c*132+ky*11+75] +
-						dy[oc*45+35]*pad[c*132+ky*11+78] + dy[oc*45+36]*pad[c*132+ky*11+80] + dy[oc*45+37]*pad[c*132+ky*11+82] + dy[oc*45+38]*pad[c*132+ky*11+84] +
-						dy[oc*45+39]*pad[c*132+ky*11+86] + dy[oc*45+40]*pad[c*132+ky*11+89] + dy[oc*45+41]*pad[c*132+ky*11+91] + dy[oc*45+42]*pad[c*132+ky*11+93] +
-						dy[oc*45+43]*pad[c*132+ky*11+95] + dy[oc*45+44]*pad[c*132+ky*11+97]
-					gw[oc*12+c*12+ky*3+2] = gw[oc*12+c*12+ky*3+2] + dy[oc*45]*pad[c*132+ky*11+2] + dy[oc*45+1]*pad[c*132+ky*11+4] + dy[oc*45+2]*pad[c*132+ky*11+6] +
-						dy[oc*45+3]*pad[c*132+ky*11+8] + dy[oc*45+4]*pad[c*132+ky*11+10] + dy[oc*45+5]*pad[c*132+ky*11+13] + dy[oc*45+6]*pad[c*132+ky*11+15] +
-						dy[oc*45+7]*pad[c*132+ky*11+17] + dy[oc*45+8]*pad[c*132+ky*11+19] + dy[oc*45+9]*pad[c*132+ky*11+21] + dy[oc*45+10]*pad[c*132+ky*11+24] +
-						dy[oc*45+11]*pad[c*132+ky*11+26] + dy[oc*45+12]*pad[c*132+ky*11+28] + dy[oc*45+13]*pad[c*132+ky*11+30] + dy[oc*45+14]*pad[c*132+ky*11+32] +
-						dy[oc*45+15]*pad[c*132+ky*11+35] + dy[oc*45+16]*pad[c*132+ky*11+37] + dy[oc*45+17]*pad[c*132+ky*11+39] + dy[oc*45+18]*pad[c*132+ky*11+41] +
-						dy[oc*45+19]*pad[c*132+ky*11+43] + dy[oc*45+20]*pad[c*132+ky*11+46] + dy[oc*45+21]*pad[c*132+ky*11+48] + dy[oc*45+22]*pad[c*132+ky*11+50] +
-						dy[oc*45+23]*pad[c*132+ky*11+52] + dy[oc*45+24]*pad[c*132+ky*11+54] + dy[oc*45+25]*pad[c*132+ky*11+57] + dy[oc*45+26]*pad[c*132+ky*11+59] +
-						dy[oc*45+27]*pad[c*132+ky*11+61] + dy[oc*45+28]*pad[c*132+ky*11+63] + dy[oc*45+29]*pad[c*132+ky*11+65] + dy[oc*45+30]*pad[c*132+ky*11+68] +
-						dy[oc*45+31]*pad[c*132+ky*11+70] + dy[oc*45+32]*pad[c*132+ky*11+72] + dy[oc*45+33]*pad[c*132+ky*11+74] + dy[oc*45+34]*pad[c*132+ky*11+76] +
-						dy[oc*45+35]*pad[c*132+ky*11+79] + dy[oc*45+36]*pad[c*132+ky*11+81] + dy[oc*45+37]*pad[c*132+ky*11+83] + dy[oc*45+38]*pad[c*132+ky*11+85] +
-						dy[oc*45+39]*pad[c*132+ky*11+87] + dy[oc*45+40]*pad[c*132+ky*11+90] + dy[oc*45+41]*pad[c*132+ky*11+92] + dy[oc*45+42]*pad[c*132+ky*11+94] +
-						dy[oc*45+43]*pad[c*132+ky*11+96] + dy[oc*45+44]*pad[c*132+ky*11+98]
+					gw[oc*12+c*12+ky*3] = gw[oc*12+c*12+ky*3] + float32(dy[oc*45]*pad[c*132+ky*11]) + float32(dy[oc*45+1]*pad[c*132+ky*11+2]) + float32(dy[oc*45+2]*pad[c*132+ky*11+4]) +
+						float32(dy[oc*45+3]*pad[c*132+ky*11+6]) + float32(dy[oc*45+4]*pad[c*132+ky*11+8]) + float32(dy[oc*45+5]*pad[c*132+ky*11+11]) + float32(dy[oc*45+6]*pad[c*132+ky*11+13]) +
+						float32(dy[oc*45+7]*pad[c*132+ky*11+15]) + float32(dy[oc*45+8]*pad[c*132+ky*11+17]) + float32(dy[oc*45+9]*pad[c*132+ky*11+19]) + float32(dy[oc*45+10]*pad[c*132+ky*11+22]) +
+						float32(dy[oc*45+11]*pad[c*132+ky*11+24]) + float32(dy[oc*45+12]*pad[c*132+ky*11+26]) + float32(dy[oc*45+13]*pad[c*132+ky*11+28]) + float32(dy[oc*45+14]*pad[c*132+ky*11+30]) +
+						float32(dy[oc*45+15]*pad[c*132+ky*11+33]) + float32(dy[oc*45+16]*pad[c*132+ky*11+35]) + float32(dy[oc*45+17]*pad[c*132+ky*11+37]) + float32(dy[oc*45+18]*pad[c*132+ky*11+39]) +
+						float32(dy[oc*45+19]*pad[c*132+ky*11+41]) + float32(dy[oc*45+20]*pad[c*132+ky*11+44]) + float32(dy[oc*45+21]*pad[c*132+ky*11+46]) + float32(dy[oc*45+22]*pad[c*132+ky*11+48]) +
+						float32(dy[oc*45+23]*pad[c*132+ky*11+50]) + float32(dy[oc*45+24]*pad[c*132+ky*11+52]) + float32(dy[oc*45+25]*pad[c*132+ky*11+55]) + float32(dy[oc*45+26]*pad[c*132+ky*11+57]) +
+						float32(dy[oc*45+27]*pad[c*132+ky*11+59]) + float32(dy[oc*45+28]*pad[c*132+ky*11+61]) + float32(dy[oc*45+29]*pad[c*132+ky*11+63]) + float32(dy[oc*45+30]*pad[c*132+ky*11+66]) +
+						float32(dy[oc*45+31]*pad[c*132+ky*11+68]) + float32(dy[oc*45+32]*pad[c*132+ky*11+70]) + float32(dy[oc*45+33]*pad[c*132+ky*11+72]) + float32(dy[oc*45+34]*pad[c*132+ky*11+74]) +
+						float32(dy[oc*45+35]*pad[c*132+ky*11+77]) + float32(dy[oc*45+36]*pad[c*132+ky*11+79]) + float32(dy[oc*45+37]*pad[c*132+ky*11+81]) + float32(dy[oc*45+38]*pad[c*132+ky*11+83]) +
+						float32(dy[oc*45+39]*pad[c*132+ky*11+85]) + float32(dy[oc*45+40]*pad[c*132+ky*11+88]) + float32(dy[oc*45+41]*pad[c*132+ky*11+90]) + float32(dy[oc*45+42]*pad[c*132+ky*11+92]) +
+						float32(dy[oc*45+43]*pad[c*132+ky*11+94]) + float32(dy[oc*45+44]*pad[c*132+ky*11+96])
+					gw[oc*12+c*12+ky*3+1] = gw[oc*12+c*12+ky*3+1] + float32(dy[oc*45]*pad[c*132+ky*11+1]) + float32(dy[oc*45+1]*pad[c*132+ky*11+3]) + float32(dy[oc*45+2]*pad[c*132+ky*11+5]) +
+						float32(dy[oc*45+3]*pad[c*132+ky*11+7]) + float32(dy[oc*45+4]*pad[c*132+ky*11+9]) + float32(dy[oc*45+5]*pad[c*132+ky*11+12]) + float32(dy[oc*45+6]*pad[c*132+ky*11+14]) +
+						float32(dy[oc*45+7]*pad[c*132+ky*11+16]) + float32(dy[oc*45+8]*pad[c*132+ky*11+18]) + float32(dy[oc*45+9]*pad[c*132+ky*11+20]) + float32(dy[oc*45+10]*pad[c*132+ky*11+23]) +
+						float32(dy[oc*45+11]*pad[c*132+ky*11+25]) + float32(dy[oc*45+12]*pad[c*132+ky*11+27]) + float32(dy[oc*45+13]*pad[c*132+ky*11+29]) + float32(dy[oc*45+14]*pad[c*132+ky*11+31]) +
+						float32(dy[oc*45+15]*pad[c*132+ky*11+34]) + float32(dy[oc*45+16]*pad[c*132+ky*11+36]) + float32(dy[oc*45+17]*pad[c*132+ky*11+38]) + float32(dy[oc*45+18]*pad[c*132+ky*11+40]) +
+						float32(dy[oc*45+19]*pad[c*132+ky*11+42]) + float32(dy[oc*45+20]*pad[c*132+ky*11+45]) + float32(dy[oc*45+21]*pad[c*132+ky*11+47]) + float32(dy[oc*45+22]*pad[c*132+ky*11+49]) +
+						float32(dy[oc*45+23]*pad[c*132+ky*11+51]) + float32(dy[oc*45+24]*pad[c*132+ky*11+53]) + float32(dy[oc*45+25]*pad[c*132+ky*11+56]) + float32(dy[oc*45+26]*pad[c*132+ky*11+58]) +
+						float32(dy[oc*45+27]*pad[c*132+ky*11+60]) + float32(dy[oc*45+28]*pad[c*132+ky*11+62]) + float32(dy[oc*45+29]*pad[c*132+ky*11+64]) + float32(dy[oc*45+30]*pad[c*132+ky*11+67]) +
+						float32(dy[oc*45+31]*pad[c*132+ky*11+69]) + float32(dy[oc*45+32]*pad[c*132+ky*11+71]) + float32(dy[oc*45+33]*pad[c*132+ky*11+73]) + float32(dy[oc*45+34]*pad[c*132+ky*11+75]) +
+						float32(dy[oc*45+35]*pad[c*132+ky*11+78]) + float32(dy[oc*45+36]*pad[c*132+ky*11+80]) + float32(dy[oc*45+37]*pad[c*132+ky*11+82]) + float32(dy[oc*45+38]*pad[c*132+ky*11+84]) +
+						float32(dy[oc*45+39]*pad[c*132+ky*11+86]) + float32(dy[oc*45+40]*pad[c*132+ky*11+89]) + float32(dy[oc*45+41]*pad[c*132+ky*11+91]) + float32(dy[oc*45+42]*pad[c*132+ky*11+93]) +
+						float32(dy[oc*45+43]*pad[c*132+ky*11+95]) + float32(dy[oc*45+44]*pad[c*132+ky*11+97])
+					gw[oc*12+c*12+ky*3+2] = gw[oc*12+c*12+ky*3+2] + float32(dy[oc*45]*pad[c*132+ky*11+2]) + float32(dy[oc*45+1]*pad[c*132+ky*11+4]) + float32(dy[oc*45+2]*pad[c*132+ky*11+6]) +
+						float32(dy[oc*45+3]*pad[c*132+ky*11+8]) + float32(dy[oc*45+4]*pad[c*132+ky*11+10]) + float32(dy[oc*45+5]*pad[c*132+ky*11+13]) + float32(dy[oc*45+6]*pad[c*132+ky*11+15]) +
+						float32(dy[oc*45+7]*pad[c*132+ky*11+17]) + float32(dy[oc*45+8]*pad[c*132+ky*11+19]) + float32(dy[oc*45+9]*pad[c*132+ky*11+21]) + float32(dy[oc*45+10]*pad[c*132+ky*11+24]) +
+						float32(dy[oc*45+11]*pad[c*132+ky*11+26]) + float32(dy[oc*45+12]*pad[c*132+ky*11+28]) + float32(dy[oc*45+13]*pad[c*132+ky*11+30]) + float32(dy[oc*45+14]*pad[c*132+ky*11+32]) +
+						float32(dy[oc*45+15]*pad[c*132+ky*11+35]) + float32(dy[oc*45+16]*pad[c*132+ky*11+37]) + float32(dy[oc*45+17]*pad[c*132+ky*11+39]) + float32(dy[oc*45+18]*pad[c*132+ky*11+41]) +
+						float32(dy[oc*45+19]*pad[c*132+ky*11+43]) + float32(dy[oc*45+20]*pad[c*132+ky*11+46]) + float32(dy[oc*45+21]*pad[c*132+ky*11+48]) + float32(dy[oc*45+22]*pad[c*132+ky*11+50]) +
+						float32(dy[oc*45+23]*pad[c*132+ky*11+52]) + float32(dy[oc*45+24]*pad[c*132+ky*11+54]) + float32(dy[oc*45+25]*pad[c*132+ky*11+57]) + float32(dy[oc*45+26]*pad[c*132+ky*11+59]) +
+						float32(dy[oc*45+27]*pad[c*132+ky*11+61]) + float32(dy[oc*45+28]*pad[c*132+ky*11+63]) + float32(dy[oc*45+29]*pad[c*132+ky*11+65]) + float32(dy[oc*45+30]*pad[c*132+ky*11+68]) +
+						float32(dy[oc*45+31]*pad[c*132+ky*11+70]) + float32(dy[oc*45+32]*pad[c*132+ky*11+72]) + float32(dy[oc*45+33]*pad[c*132+ky*11+74]) + float32(dy[oc*45+34]*pad[c*132+ky*11+76]) +
+						float32(dy[oc*45+35]*pad[c*132+ky*11+79]) + float32(dy[oc*45+36]*pad[c*132+ky*11+81]) + float32(dy[oc*45+37]*pad[c*132+ky*11+83]) + float32(dy[oc*45+38]*pad[c*132+ky*11+85]) +
+						float32(dy[oc*45+39]*pad[c*132+ky*11+87]) + float32(dy[oc*45+40]*pad[c*132+ky*11+90]) + float32(dy[oc*45+41]*pad[c*132+ky*11+92]) + float32(dy[oc*45+42]*pad[c*132+ky*11+94]) +
+						float32(dy[oc*45+43]*pad[c*132+ky*11+96]) + float32(dy[oc*45+44]*pad[c*132+ky*11+98])
 				}
 			}
 		}
@@ -1201,7 +1201,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2]) / 3
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2])) / 3
 	k := 0.6666666666666666 * scale
 	dy[0] *= k
 	dy[1] *= k

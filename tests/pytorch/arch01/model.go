@@ -310,26 +310,26 @@ func (m *Model) forward() {
 		pad[233] = x[188]
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 7; oy++ {
-				y[oc*28+oy*4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*18]*pad[oy*9] + w[oc*18+1]*pad[oy*9+1] + w[oc*18+2]*pad[oy*9+9] +
-					w[oc*18+3]*pad[oy*9+10] + w[oc*18+4]*pad[oy*9+18] + w[oc*18+5]*pad[oy*9+19] + w[oc*18+6]*pad[oy*9+81] +
-					w[oc*18+7]*pad[oy*9+82] + w[oc*18+8]*pad[oy*9+90] + w[oc*18+9]*pad[oy*9+91] + w[oc*18+10]*pad[oy*9+99] +
-					w[oc*18+11]*pad[oy*9+100] + w[oc*18+12]*pad[oy*9+162] + w[oc*18+13]*pad[oy*9+163] + w[oc*18+14]*pad[oy*9+171] +
-					w[oc*18+15]*pad[oy*9+172] + w[oc*18+16]*pad[oy*9+180] + w[oc*18+17]*pad[oy*9+181])))))
-				y[oc*28+oy*4+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*18]*pad[oy*9+2] + w[oc*18+1]*pad[oy*9+3] + w[oc*18+2]*pad[oy*9+11] +
-					w[oc*18+3]*pad[oy*9+12] + w[oc*18+4]*pad[oy*9+20] + w[oc*18+5]*pad[oy*9+21] + w[oc*18+6]*pad[oy*9+83] +
-					w[oc*18+7]*pad[oy*9+84] + w[oc*18+8]*pad[oy*9+92] + w[oc*18+9]*pad[oy*9+93] + w[oc*18+10]*pad[oy*9+101] +
-					w[oc*18+11]*pad[oy*9+102] + w[oc*18+12]*pad[oy*9+164] + w[oc*18+13]*pad[oy*9+165] + w[oc*18+14]*pad[oy*9+173] +
-					w[oc*18+15]*pad[oy*9+174] + w[oc*18+16]*pad[oy*9+182] + w[oc*18+17]*pad[oy*9+183])))))
-				y[oc*28+oy*4+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*18]*pad[oy*9+4] + w[oc*18+1]*pad[oy*9+5] + w[oc*18+2]*pad[oy*9+13] +
-					w[oc*18+3]*pad[oy*9+14] + w[oc*18+4]*pad[oy*9+22] + w[oc*18+5]*pad[oy*9+23] + w[oc*18+6]*pad[oy*9+85] +
-					w[oc*18+7]*pad[oy*9+86] + w[oc*18+8]*pad[oy*9+94] + w[oc*18+9]*pad[oy*9+95] + w[oc*18+10]*pad[oy*9+103] +
-					w[oc*18+11]*pad[oy*9+104] + w[oc*18+12]*pad[oy*9+166] + w[oc*18+13]*pad[oy*9+167] + w[oc*18+14]*pad[oy*9+175] +
-					w[oc*18+15]*pad[oy*9+176] + w[oc*18+16]*pad[oy*9+184] + w[oc*18+17]*pad[oy*9+185])))))
-				y[oc*28+oy*4+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*18]*pad[oy*9+6] + w[oc*18+1]*pad[oy*9+7] + w[oc*18+2]*pad[oy*9+15] +
-					w[oc*18+3]*pad[oy*9+16] + w[oc*18+4]*pad[oy*9+24] + w[oc*18+5]*pad[oy*9+25] + w[oc*18+6]*pad[oy*9+87] +
-					w[oc*18+7]*pad[oy*9+88] + w[oc*18+8]*pad[oy*9+96] + w[oc*18+9]*pad[oy*9+97] + w[oc*18+10]*pad[oy*9+105] +
-					w[oc*18+11]*pad[oy*9+106] + w[oc*18+12]*pad[oy*9+168] + w[oc*18+13]*pad[oy*9+169] + w[oc*18+14]*pad[oy*9+177] +
-					w[oc*18+15]*pad[oy*9+178] + w[oc*18+16]*pad[oy*9+186] + w[oc*18+17]*pad[oy*9+187])))))
+				y[oc*28+oy*4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*18]*pad[oy*9]) + float32(w[oc*18+1]*pad[oy*9+1]) + float32(w[oc*18+2]*pad[oy*9+9]) +
+					float32(w[oc*18+3]*pad[oy*9+10]) + float32(w[oc*18+4]*pad[oy*9+18]) + float32(w[oc*18+5]*pad[oy*9+19]) + float32(w[oc*18+6]*pad[oy*9+81]) +
+					float32(w[oc*18+7]*pad[oy*9+82]) + float32(w[oc*18+8]*pad[oy*9+90]) + float32(w[oc*18+9]*pad[oy*9+91]) + float32(w[oc*18+10]*pad[oy*9+99]) +
+					float32(w[oc*18+11]*pad[oy*9+100]) + float32(w[oc*18+12]*pad[oy*9+162]) + float32(w[oc*18+13]*pad[oy*9+163]) + float32(w[oc*18+14]*pad[oy*9+171]) +
+					float32(w[oc*18+15]*pad[oy*9+172]) + float32(w[oc*18+16]*pad[oy*9+180]) + float32(w[oc*18+17]*pad[oy*9+181]))))))
+				y[oc*28+oy*4+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*18]*pad[oy*9+2]) + float32(w[oc*18+1]*pad[oy*9+3]) + float32(w[oc*18+2]*pad[oy*9+11]) +
+					float32(w[oc*18+3]*pad[oy*9+12]) + float32(w[oc*18+4]*pad[oy*9+20]) + float32(w[oc*18+5]*pad[oy*9+21]) + float32(w[oc*18+6]*pad[oy*9+83]) +
+					float32(w[oc*18+7]*pad[oy*9+84]) + float32(w[oc*18+8]*pad[oy*9+92]) + float32(w[oc*18+9]*pad[oy*9+93]) + float32(w[oc*18+10]*pad[oy*9+101]) +
+					float32(w[oc*18+11]*pad[oy*9+102]) + float32(w[oc*18+12]*pad[oy*9+164]) + float32(w[oc*18+13]*pad[oy*9+165]) + float32(w[oc*18+14]*pad[oy*9+173]) +
+					float32(w[oc*18+15]*pad[oy*9+174]) + float32(w[oc*18+16]*pad[oy*9+182]) + float32(w[oc*18+17]*pad[oy*9+183]))))))
+				y[oc*28+oy*4+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*18]*pad[oy*9+4]) + float32(w[oc*18+1]*pad[oy*9+5]) + float32(w[oc*18+2]*pad[oy*9+13]) +
+					float32(w[oc*18+3]*pad[oy*9+14]) + float32(w[oc*18+4]*pad[oy*9+22]) + float32(w[oc*18+5]*pad[oy*9+23]) + float32(w[oc*18+6]*pad[oy*9+85]) +
+					float32(w[oc*18+7]*pad[oy*9+86]) + float32(w[oc*18+8]*pad[oy*9+94]) + float32(w[oc*18+9]*pad[oy*9+95]) + float32(w[oc*18+10]*pad[oy*9+103]) +
+					float32(w[oc*18+11]*pad[oy*9+104]) + float32(w[oc*18+12]*pad[oy*9+166]) + float32(w[oc*18+13]*pad[oy*9+167]) + float32(w[oc*18+14]*pad[oy*9+175]) +
+					float32(w[oc*18+15]*pad[oy*9+176]) + float32(w[oc*18+16]*pad[oy*9+184]) + float32(w[oc*18+17]*pad[oy*9+185]))))))
+				y[oc*28+oy*4+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*18]*pad[oy*9+6]) + float32(w[oc*18+1]*pad[oy*9+7]) + float32(w[oc*18+2]*pad[oy*9+15]) +
+					float32(w[oc*18+3]*pad[oy*9+16]) + float32(w[oc*18+4]*pad[oy*9+24]) + float32(w[oc*18+5]*pad[oy*9+25]) + float32(w[oc*18+6]*pad[oy*9+87]) +
+					float32(w[oc*18+7]*pad[oy*9+88]) + float32(w[oc*18+8]*pad[oy*9+96]) + float32(w[oc*18+9]*pad[oy*9+97]) + float32(w[oc*18+10]*pad[oy*9+105]) +
+					float32(w[oc*18+11]*pad[oy*9+106]) + float32(w[oc*18+12]*pad[oy*9+168]) + float32(w[oc*18+13]*pad[oy*9+169]) + float32(w[oc*18+14]*pad[oy*9+177]) +
+					float32(w[oc*18+15]*pad[oy*9+178]) + float32(w[oc*18+16]*pad[oy*9+186]) + float32(w[oc*18+17]*pad[oy*9+187]))))))
 			}
 		}
 	}
@@ -357,38 +357,38 @@ func (m *Model) forward() {
 		pad[2] = x[0]
 		pad[7] = x[1]
 		pad[12] = x[2]
-		y[0] = max(b[0]+w[0]*pad[0]+w[1]*pad[1]+w[2]*pad[2]+
-			w[3]*pad[5]+w[4]*pad[6]+w[5]*pad[7], 0)
-		y[1] = max(b[0]+w[0]*pad[2]+w[1]*pad[3]+w[2]*pad[4]+
-			w[3]*pad[7]+w[4]*pad[8]+w[5]*pad[9], 0)
-		y[2] = max(b[0]+w[0]*pad[5]+w[1]*pad[6]+w[2]*pad[7]+
-			w[3]*pad[10]+w[4]*pad[11]+w[5]*pad[12], 0)
-		y[3] = max(b[0]+w[0]*pad[7]+w[1]*pad[8]+w[2]*pad[9]+
-			w[3]*pad[12]+w[4]*pad[13]+w[5]*pad[14], 0)
-		y[4] = max(b[1]+w[6]*pad[0]+w[7]*pad[1]+w[8]*pad[2]+
-			w[9]*pad[5]+w[10]*pad[6]+w[11]*pad[7], 0)
-		y[5] = max(b[1]+w[6]*pad[2]+w[7]*pad[3]+w[8]*pad[4]+
-			w[9]*pad[7]+w[10]*pad[8]+w[11]*pad[9], 0)
-		y[6] = max(b[1]+w[6]*pad[5]+w[7]*pad[6]+w[8]*pad[7]+
-			w[9]*pad[10]+w[10]*pad[11]+w[11]*pad[12], 0)
-		y[7] = max(b[1]+w[6]*pad[7]+w[7]*pad[8]+w[8]*pad[9]+
-			w[9]*pad[12]+w[10]*pad[13]+w[11]*pad[14], 0)
-		y[8] = max(b[2]+w[12]*pad[0]+w[13]*pad[1]+w[14]*pad[2]+
-			w[15]*pad[5]+w[16]*pad[6]+w[17]*pad[7], 0)
-		y[9] = max(b[2]+w[12]*pad[2]+w[13]*pad[3]+w[14]*pad[4]+
-			w[15]*pad[7]+w[16]*pad[8]+w[17]*pad[9], 0)
-		y[10] = max(b[2]+w[12]*pad[5]+w[13]*pad[6]+w[14]*pad[7]+
-			w[15]*pad[10]+w[16]*pad[11]+w[17]*pad[12], 0)
-		y[11] = max(b[2]+w[12]*pad[7]+w[13]*pad[8]+w[14]*pad[9]+
-			w[15]*pad[12]+w[16]*pad[13]+w[17]*pad[14], 0)
-		y[12] = max(b[3]+w[18]*pad[0]+w[19]*pad[1]+w[20]*pad[2]+
-			w[21]*pad[5]+w[22]*pad[6]+w[23]*pad[7], 0)
-		y[13] = max(b[3]+w[18]*pad[2]+w[19]*pad[3]+w[20]*pad[4]+
-			w[21]*pad[7]+w[22]*pad[8]+w[23]*pad[9], 0)
-		y[14] = max(b[3]+w[18]*pad[5]+w[19]*pad[6]+w[20]*pad[7]+
-			w[21]*pad[10]+w[22]*pad[11]+w[23]*pad[12], 0)
-		y[15] = max(b[3]+w[18]*pad[7]+w[19]*pad[8]+w[20]*pad[9]+
-			w[21]*pad[12]+w[22]*pad[13]+w[23]*pad[14], 0)
+		y[0] = max(b[0]+float32(w[0]*pad[0])+float32(w[1]*pad[1])+float32(w[2]*pad[2])+
+			float32(w[3]*pad[5])+float32(w[4]*pad[6])+float32(w[5]*pad[7]), 0)
+		y[1] = max(b[0]+float32(w[0]*pad[2])+float32(w[1]*pad[3])+float32(w[2]*pad[4])+
+			float32(w[3]*pad[7])+float32(w[4]*pad[8])+float32(w[5]*pad[9]), 0)
+		y[2] = max(b[0]+float32(w[0]*pad[5])+float32(w[1]*pad[6])+float32(w[2]*pad[7])+
+			float32(w[3]*pad[10])+float32(w[4]*pad[11])+float32(w[5]*pad[12]), 0)
+		y[3] = max(b[0]+float32(w[0]*pad[7])+float32(w[1]*pad[8])+float32(w[2]*pad[9])+
+			float32(w[3]*pad[12])+float32(w[4]*pad[13])+float32(w[5]*pad[14]), 0)
+		y[4] = max(b[1]+float32(w[6]*pad[0])+float32(w[7]*pad[1])+float32(w[8]*pad[2])+
+			float32(w[9]*pad[5])+float32(w[10]*pad[6])+float32(w[11]*pad[7]), 0)
+		y[5] = max(b[1]+float32(w[6]*pad[2])+float32(w[7]*pad[3])+float32(w[8]*pad[4])+
+			float32(w[9]*pad[7])+float32(w[10]*pad[8])+float32(w[11]*pad[9]), 0)
+		y[6] = max(b[1]+float32(w[6]*pad[5])+float32(w[7]*pad[6])+float32(w[8]*pad[7])+
+			float32(w[9]*pad[10])+float32(w[10]*pad[11])+float32(w[11]*pad[12]), 0)
+		y[7] = max(b[1]+float32(w[6]*pad[7])+float32(w[7]*pad[8])+float32(w[8]*pad[9])+
+			float32(w[9]*pad[12])+float32(w[10]*pad[13])+float32(w[11]*pad[14]), 0)
+		y[8] = max(b[2]+float32(w[12]*pad[0])+float32(w[13]*pad[1])+float32(w[14]*pad[2])+
+			float32(w[15]*pad[5])+float32(w[16]*pad[6])+float32(w[17]*pad[7]), 0)
+		y[9] = max(b[2]+float32(w[12]*pad[2])+float32(w[13]*pad[3])+float32(w[14]*pad[4])+
+			float32(w[15]*pad[7])+float32(w[16]*pad[8])+float32(w[17]*pad[9]), 0)
+		y[10] = max(b[2]+float32(w[12]*pad[5])+float32(w[13]*pad[6])+float32(w[14]*pad[7])+
+			float32(w[15]*pad[10])+float32(w[16]*pad[11])+float32(w[17]*pad[12]), 0)
+		y[11] = max(b[2]+float32(w[12]*pad[7])+float32(w[13]*pad[8])+float32(w[14]*pad[9])+
+			float32(w[15]*pad[12])+float32(w[16]*pad[13])+float32(w[17]*pad[14]), 0)
+		y[12] = max(b[3]+float32(w[18]*pad[0])+float32(w[19]*pad[1])+float32(w[20]*pad[2])+
+			float32(w[21]*pad[5])+float32(w[22]*pad[6])+float32(w[23]*pad[7]), 0)
+		y[13] = max(b[3]+float32(w[18]*pad[2])+float32(w[19]*pad[3])+float32(w[20]*pad[4])+
+			float32(w[21]*pad[7])+float32(w[22]*pad[8])+float32(w[23]*pad[9]), 0)
+		y[14] = max(b[3]+float32(w[18]*pad[5])+float32(w[19]*pad[6])+float32(w[20]*pad[7])+
+			float32(w[21]*pad[10])+float32(w[22]*pad[11])+float32(w[23]*pad[12]), 0)
+		y[15] = max(b[3]+float32(w[18]*pad[7])+float32(w[19]*pad[8])+float32(w[20]*pad[9])+
+			float32(w[21]*pad[12])+float32(w[22]*pad[13])+float32(w[23]*pad[14]), 0)
 	}
 	// layer 5: maxpool2d k2 s2 p0, [4 2 2] → [4 1 1] (arch01.yaml:10)
 	{
@@ -468,34 +468,34 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[24]float32)(m.params[47:71])
 		b := (*[6]float32)(m.params[71:77])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[4]*x[0] + w[5]*x[1] + w[6]*x[2] +
-			w[7]*x[3])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + w[20]*x[0] + w[21]*x[1] + w[22]*x[2] +
-			w[23]*x[3])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[4]*x[0]) + float32(w[5]*x[1]) + float32(w[6]*x[2]) +
+			float32(w[7]*x[3]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + float32(w[20]*x[0]) + float32(w[21]*x[1]) + float32(w[22]*x[2]) +
+			float32(w[23]*x[3]))))))
 	}
 	// layer 10: linear 6→5 no bias + tanh, [6] → [5] (arch01.yaml:15)
 	{
 		x := &m.a8
 		y := &m.a10
 		w := (*[30]float32)(m.params[77:107])
-		y[0] = float32(math.Tanh(float64(w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[3] +
-			w[4]*x[4] + w[5]*x[5])))
-		y[1] = float32(math.Tanh(float64(w[6]*x[0] + w[7]*x[1] + w[8]*x[2] + w[9]*x[3] +
-			w[10]*x[4] + w[11]*x[5])))
-		y[2] = float32(math.Tanh(float64(w[12]*x[0] + w[13]*x[1] + w[14]*x[2] + w[15]*x[3] +
-			w[16]*x[4] + w[17]*x[5])))
-		y[3] = float32(math.Tanh(float64(w[18]*x[0] + w[19]*x[1] + w[20]*x[2] + w[21]*x[3] +
-			w[22]*x[4] + w[23]*x[5])))
-		y[4] = float32(math.Tanh(float64(w[24]*x[0] + w[25]*x[1] + w[26]*x[2] + w[27]*x[3] +
-			w[28]*x[4] + w[29]*x[5])))
+		y[0] = float32(math.Tanh(float64(float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) + float32(w[3]*x[3]) +
+			float32(w[4]*x[4]) + float32(w[5]*x[5]))))
+		y[1] = float32(math.Tanh(float64(float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) + float32(w[9]*x[3]) +
+			float32(w[10]*x[4]) + float32(w[11]*x[5]))))
+		y[2] = float32(math.Tanh(float64(float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) + float32(w[15]*x[3]) +
+			float32(w[16]*x[4]) + float32(w[17]*x[5]))))
+		y[3] = float32(math.Tanh(float64(float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[2]) + float32(w[21]*x[3]) +
+			float32(w[22]*x[4]) + float32(w[23]*x[5]))))
+		y[4] = float32(math.Tanh(float64(float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) + float32(w[27]*x[3]) +
+			float32(w[28]*x[4]) + float32(w[29]*x[5]))))
 	}
 	// layer 12: linear 5→4, [5] → [4] (arch01.yaml:17)
 	{
@@ -503,14 +503,14 @@ func (m *Model) forward() {
 		y := &m.a12
 		w := (*[20]float32)(m.params[107:127])
 		b := (*[4]float32)(m.params[127:131])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4]
-		y[1] = b[1] + w[5]*x[0] + w[6]*x[1] + w[7]*x[2] +
-			w[8]*x[3] + w[9]*x[4]
-		y[2] = b[2] + w[10]*x[0] + w[11]*x[1] + w[12]*x[2] +
-			w[13]*x[3] + w[14]*x[4]
-		y[3] = b[3] + w[15]*x[0] + w[16]*x[1] + w[17]*x[2] +
-			w[18]*x[3] + w[19]*x[4]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4])
+		y[1] = b[1] + float32(w[5]*x[0]) + float32(w[6]*x[1]) + float32(w[7]*x[2]) +
+			float32(w[8]*x[3]) + float32(w[9]*x[4])
+		y[2] = b[2] + float32(w[10]*x[0]) + float32(w[11]*x[1]) + float32(w[12]*x[2]) +
+			float32(w[13]*x[3]) + float32(w[14]*x[4])
+		y[3] = b[3] + float32(w[15]*x[0]) + float32(w[16]*x[1]) + float32(w[17]*x[2]) +
+			float32(w[18]*x[3]) + float32(w[19]*x[4])
 	}
 }
 
@@ -537,31 +537,31 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[1] * x[0]
-		gw[6] += dy[1] * x[1]
-		gw[7] += dy[1] * x[2]
-		gw[8] += dy[1] * x[3]
-		gw[9] += dy[1] * x[4]
-		gw[10] += dy[2] * x[0]
-		gw[11] += dy[2] * x[1]
-		gw[12] += dy[2] * x[2]
-		gw[13] += dy[2] * x[3]
-		gw[14] += dy[2] * x[4]
-		gw[15] += dy[3] * x[0]
-		gw[16] += dy[3] * x[1]
-		gw[17] += dy[3] * x[2]
-		gw[18] += dy[3] * x[3]
-		gw[19] += dy[3] * x[4]
-		dx[0] = w[0]*dy[0] + w[5]*dy[1] + w[10]*dy[2] + w[15]*dy[3]
-		dx[1] = w[1]*dy[0] + w[6]*dy[1] + w[11]*dy[2] + w[16]*dy[3]
-		dx[2] = w[2]*dy[0] + w[7]*dy[1] + w[12]*dy[2] + w[17]*dy[3]
-		dx[3] = w[3]*dy[0] + w[8]*dy[1] + w[13]*dy[2] + w[18]*dy[3]
-		dx[4] = w[4]*dy[0] + w[9]*dy[1] + w[14]*dy[2] + w[19]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[1] * x[0])
+		gw[6] += float32(dy[1] * x[1])
+		gw[7] += float32(dy[1] * x[2])
+		gw[8] += float32(dy[1] * x[3])
+		gw[9] += float32(dy[1] * x[4])
+		gw[10] += float32(dy[2] * x[0])
+		gw[11] += float32(dy[2] * x[1])
+		gw[12] += float32(dy[2] * x[2])
+		gw[13] += float32(dy[2] * x[3])
+		gw[14] += float32(dy[2] * x[4])
+		gw[15] += float32(dy[3] * x[0])
+		gw[16] += float32(dy[3] * x[1])
+		gw[17] += float32(dy[3] * x[2])
+		gw[18] += float32(dy[3] * x[3])
+		gw[19] += float32(dy[3] * x[4])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[5]*dy[1]) + float32(w[10]*dy[2]) + float32(w[15]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[6]*dy[1]) + float32(w[11]*dy[2]) + float32(w[16]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[7]*dy[1]) + float32(w[12]*dy[2]) + float32(w[17]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[8]*dy[1]) + float32(w[13]*dy[2]) + float32(w[18]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[9]*dy[1]) + float32(w[14]*dy[2]) + float32(w[19]*dy[3])
 	}
 	// layer 10: linear 6→5 no bias + tanh, [6] → [5] (arch01.yaml:15)
 	{
@@ -576,48 +576,48 @@ func (m *Model) backward() {
 		dy[2] = dy[2] * (1 - y[2]*y[2])
 		dy[3] = dy[3] * (1 - y[3]*y[3])
 		dy[4] = dy[4] * (1 - y[4]*y[4])
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		gw[12] += dy[2] * x[0]
-		gw[13] += dy[2] * x[1]
-		gw[14] += dy[2] * x[2]
-		gw[15] += dy[2] * x[3]
-		gw[16] += dy[2] * x[4]
-		gw[17] += dy[2] * x[5]
-		gw[18] += dy[3] * x[0]
-		gw[19] += dy[3] * x[1]
-		gw[20] += dy[3] * x[2]
-		gw[21] += dy[3] * x[3]
-		gw[22] += dy[3] * x[4]
-		gw[23] += dy[3] * x[5]
-		gw[24] += dy[4] * x[0]
-		gw[25] += dy[4] * x[1]
-		gw[26] += dy[4] * x[2]
-		gw[27] += dy[4] * x[3]
-		gw[28] += dy[4] * x[4]
-		gw[29] += dy[4] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1] + w[12]*dy[2] + w[18]*dy[3] +
-			w[24]*dy[4]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1] + w[13]*dy[2] + w[19]*dy[3] +
-			w[25]*dy[4]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1] + w[14]*dy[2] + w[20]*dy[3] +
-			w[26]*dy[4]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1] + w[15]*dy[2] + w[21]*dy[3] +
-			w[27]*dy[4]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1] + w[16]*dy[2] + w[22]*dy[3] +
-			w[28]*dy[4]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1] + w[17]*dy[2] + w[23]*dy[3] +
-			w[29]*dy[4]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		gw[12] += float32(dy[2] * x[0])
+		gw[13] += float32(dy[2] * x[1])
+		gw[14] += float32(dy[2] * x[2])
+		gw[15] += float32(dy[2] * x[3])
+		gw[16] += float32(dy[2] * x[4])
+		gw[17] += float32(dy[2] * x[5])
+		gw[18] += float32(dy[3] * x[0])
+		gw[19] += float32(dy[3] * x[1])
+		gw[20] += float32(dy[3] * x[2])
+		gw[21] += float32(dy[3] * x[3])
+		gw[22] += float32(dy[3] * x[4])
+		gw[23] += float32(dy[3] * x[5])
+		gw[24] += float32(dy[4] * x[0])
+		gw[25] += float32(dy[4] * x[1])
+		gw[26] += float32(dy[4] * x[2])
+		gw[27] += float32(dy[4] * x[3])
+		gw[28] += float32(dy[4] * x[4])
+		gw[29] += float32(dy[4] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1]) + float32(w[12]*dy[2]) + float32(w[18]*dy[3]) +
+			float32(w[24]*dy[4])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1]) + float32(w[13]*dy[2]) + float32(w[19]*dy[3]) +
+			float32(w[25]*dy[4])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1]) + float32(w[14]*dy[2]) + float32(w[20]*dy[3]) +
+			float32(w[26]*dy[4])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1]) + float32(w[15]*dy[2]) + float32(w[21]*dy[3]) +
+			float32(w[27]*dy[4])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1]) + float32(w[16]*dy[2]) + float32(w[22]*dy[3]) +
+			float32(w[28]*dy[4])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1]) + float32(w[17]*dy[2]) + float32(w[23]*dy[3]) +
+			float32(w[29]*dy[4])
 	}
 	// layer 8: linear 4→6 + sigmoid, [4] → [6] (arch01.yaml:13)
 	{
@@ -640,38 +640,38 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		gb[5] += dy[5]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[1] * x[0]
-		gw[5] += dy[1] * x[1]
-		gw[6] += dy[1] * x[2]
-		gw[7] += dy[1] * x[3]
-		gw[8] += dy[2] * x[0]
-		gw[9] += dy[2] * x[1]
-		gw[10] += dy[2] * x[2]
-		gw[11] += dy[2] * x[3]
-		gw[12] += dy[3] * x[0]
-		gw[13] += dy[3] * x[1]
-		gw[14] += dy[3] * x[2]
-		gw[15] += dy[3] * x[3]
-		gw[16] += dy[4] * x[0]
-		gw[17] += dy[4] * x[1]
-		gw[18] += dy[4] * x[2]
-		gw[19] += dy[4] * x[3]
-		gw[20] += dy[5] * x[0]
-		gw[21] += dy[5] * x[1]
-		gw[22] += dy[5] * x[2]
-		gw[23] += dy[5] * x[3]
-		dx[0] = w[0]*dy[0] + w[4]*dy[1] + w[8]*dy[2] + w[12]*dy[3] +
-			w[16]*dy[4] + w[20]*dy[5]
-		dx[1] = w[1]*dy[0] + w[5]*dy[1] + w[9]*dy[2] + w[13]*dy[3] +
-			w[17]*dy[4] + w[21]*dy[5]
-		dx[2] = w[2]*dy[0] + w[6]*dy[1] + w[10]*dy[2] + w[14]*dy[3] +
-			w[18]*dy[4] + w[22]*dy[5]
-		dx[3] = w[3]*dy[0] + w[7]*dy[1] + w[11]*dy[2] + w[15]*dy[3] +
-			w[19]*dy[4] + w[23]*dy[5]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[1] * x[0])
+		gw[5] += float32(dy[1] * x[1])
+		gw[6] += float32(dy[1] * x[2])
+		gw[7] += float32(dy[1] * x[3])
+		gw[8] += float32(dy[2] * x[0])
+		gw[9] += float32(dy[2] * x[1])
+		gw[10] += float32(dy[2] * x[2])
+		gw[11] += float32(dy[2] * x[3])
+		gw[12] += float32(dy[3] * x[0])
+		gw[13] += float32(dy[3] * x[1])
+		gw[14] += float32(dy[3] * x[2])
+		gw[15] += float32(dy[3] * x[3])
+		gw[16] += float32(dy[4] * x[0])
+		gw[17] += float32(dy[4] * x[1])
+		gw[18] += float32(dy[4] * x[2])
+		gw[19] += float32(dy[4] * x[3])
+		gw[20] += float32(dy[5] * x[0])
+		gw[21] += float32(dy[5] * x[1])
+		gw[22] += float32(dy[5] * x[2])
+		gw[23] += float32(dy[5] * x[3])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[4]*dy[1]) + float32(w[8]*dy[2]) + float32(w[12]*dy[3]) +
+			float32(w[16]*dy[4]) + float32(w[20]*dy[5])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[5]*dy[1]) + float32(w[9]*dy[2]) + float32(w[13]*dy[3]) +
+			float32(w[17]*dy[4]) + float32(w[21]*dy[5])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[6]*dy[1]) + float32(w[10]*dy[2]) + float32(w[14]*dy[3]) +
+			float32(w[18]*dy[4]) + float32(w[22]*dy[5])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[7]*dy[1]) + float32(w[11]*dy[2]) + float32(w[15]*dy[3]) +
+			float32(w[19]*dy[4]) + float32(w[23]*dy[5])
 	}
 	// layer 7: flatten, [4 1 1] → [4] (arch01.yaml:12): nothing to compute
 	// layer 6: sigmoid, [4 1 1] → [4 1 1] (arch01.yaml:11)
@@ -761,151 +761,151 @@ func (m *Model) backward() {
 			dy[11]
 		gb[3] = gb[3] + dy[12] + dy[13] + dy[14] +
 			dy[15]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[2] + dy[2]*pad[5] +
-			dy[3]*pad[7]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[3] + dy[2]*pad[6] +
-			dy[3]*pad[8]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[4] + dy[2]*pad[7] +
-			dy[3]*pad[9]
-		gw[3] = gw[3] + dy[0]*pad[5] + dy[1]*pad[7] + dy[2]*pad[10] +
-			dy[3]*pad[12]
-		gw[4] = gw[4] + dy[0]*pad[6] + dy[1]*pad[8] + dy[2]*pad[11] +
-			dy[3]*pad[13]
-		gw[5] = gw[5] + dy[0]*pad[7] + dy[1]*pad[9] + dy[2]*pad[12] +
-			dy[3]*pad[14]
-		gw[6] = gw[6] + dy[4]*pad[0] + dy[5]*pad[2] + dy[6]*pad[5] +
-			dy[7]*pad[7]
-		gw[7] = gw[7] + dy[4]*pad[1] + dy[5]*pad[3] + dy[6]*pad[6] +
-			dy[7]*pad[8]
-		gw[8] = gw[8] + dy[4]*pad[2] + dy[5]*pad[4] + dy[6]*pad[7] +
-			dy[7]*pad[9]
-		gw[9] = gw[9] + dy[4]*pad[5] + dy[5]*pad[7] + dy[6]*pad[10] +
-			dy[7]*pad[12]
-		gw[10] = gw[10] + dy[4]*pad[6] + dy[5]*pad[8] + dy[6]*pad[11] +
-			dy[7]*pad[13]
-		gw[11] = gw[11] + dy[4]*pad[7] + dy[5]*pad[9] + dy[6]*pad[12] +
-			dy[7]*pad[14]
-		gw[12] = gw[12] + dy[8]*pad[0] + dy[9]*pad[2] + dy[10]*pad[5] +
-			dy[11]*pad[7]
-		gw[13] = gw[13] + dy[8]*pad[1] + dy[9]*pad[3] + dy[10]*pad[6] +
-			dy[11]*pad[8]
-		gw[14] = gw[14] + dy[8]*pad[2] + dy[9]*pad[4] + dy[10]*pad[7] +
-			dy[11]*pad[9]
-		gw[15] = gw[15] + dy[8]*pad[5] + dy[9]*pad[7] + dy[10]*pad[10] +
-			dy[11]*pad[12]
-		gw[16] = gw[16] + dy[8]*pad[6] + dy[9]*pad[8] + dy[10]*pad[11] +
-			dy[11]*pad[13]
-		gw[17] = gw[17] + dy[8]*pad[7] + dy[9]*pad[9] + dy[10]*pad[12] +
-			dy[11]*pad[14]
-		gw[18] = gw[18] + dy[12]*pad[0] + dy[13]*pad[2] + dy[14]*pad[5] +
-			dy[15]*pad[7]
-		gw[19] = gw[19] + dy[12]*pad[1] + dy[13]*pad[3] + dy[14]*pad[6] +
-			dy[15]*pad[8]
-		gw[20] = gw[20] + dy[12]*pad[2] + dy[13]*pad[4] + dy[14]*pad[7] +
-			dy[15]*pad[9]
-		gw[21] = gw[21] + dy[12]*pad[5] + dy[13]*pad[7] + dy[14]*pad[10] +
-			dy[15]*pad[12]
-		gw[22] = gw[22] + dy[12]*pad[6] + dy[13]*pad[8] + dy[14]*pad[11] +
-			dy[15]*pad[13]
-		gw[23] = gw[23] + dy[12]*pad[7] + dy[13]*pad[9] + dy[14]*pad[12] +
-			dy[15]*pad[14]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[5]) +
+			float32(dy[3]*pad[7])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[6]) +
+			float32(dy[3]*pad[8])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[4]) + float32(dy[2]*pad[7]) +
+			float32(dy[3]*pad[9])
+		gw[3] = gw[3] + float32(dy[0]*pad[5]) + float32(dy[1]*pad[7]) + float32(dy[2]*pad[10]) +
+			float32(dy[3]*pad[12])
+		gw[4] = gw[4] + float32(dy[0]*pad[6]) + float32(dy[1]*pad[8]) + float32(dy[2]*pad[11]) +
+			float32(dy[3]*pad[13])
+		gw[5] = gw[5] + float32(dy[0]*pad[7]) + float32(dy[1]*pad[9]) + float32(dy[2]*pad[12]) +
+			float32(dy[3]*pad[14])
+		gw[6] = gw[6] + float32(dy[4]*pad[0]) + float32(dy[5]*pad[2]) + float32(dy[6]*pad[5]) +
+			float32(dy[7]*pad[7])
+		gw[7] = gw[7] + float32(dy[4]*pad[1]) + float32(dy[5]*pad[3]) + float32(dy[6]*pad[6]) +
+			float32(dy[7]*pad[8])
+		gw[8] = gw[8] + float32(dy[4]*pad[2]) + float32(dy[5]*pad[4]) + float32(dy[6]*pad[7]) +
+			float32(dy[7]*pad[9])
+		gw[9] = gw[9] + float32(dy[4]*pad[5]) + float32(dy[5]*pad[7]) + float32(dy[6]*pad[10]) +
+			float32(dy[7]*pad[12])
+		gw[10] = gw[10] + float32(dy[4]*pad[6]) + float32(dy[5]*pad[8]) + float32(dy[6]*pad[11]) +
+			float32(dy[7]*pad[13])
+		gw[11] = gw[11] + float32(dy[4]*pad[7]) + float32(dy[5]*pad[9]) + float32(dy[6]*pad[12]) +
+			float32(dy[7]*pad[14])
+		gw[12] = gw[12] + float32(dy[8]*pad[0]) + float32(dy[9]*pad[2]) + float32(dy[10]*pad[5]) +
+			float32(dy[11]*pad[7])
+		gw[13] = gw[13] + float32(dy[8]*pad[1]) + float32(dy[9]*pad[3]) + float32(dy[10]*pad[6]) +
+			float32(dy[11]*pad[8])
+		gw[14] = gw[14] + float32(dy[8]*pad[2]) + float32(dy[9]*pad[4]) + float32(dy[10]*pad[7]) +
+			float32(dy[11]*pad[9])
+		gw[15] = gw[15] + float32(dy[8]*pad[5]) + float32(dy[9]*pad[7]) + float32(dy[10]*pad[10]) +
+			float32(dy[11]*pad[12])
+		gw[16] = gw[16] + float32(dy[8]*pad[6]) + float32(dy[9]*pad[8]) + float32(dy[10]*pad[11]) +
+			float32(dy[11]*pad[13])
+		gw[17] = gw[17] + float32(dy[8]*pad[7]) + float32(dy[9]*pad[9]) + float32(dy[10]*pad[12]) +
+			float32(dy[11]*pad[14])
+		gw[18] = gw[18] + float32(dy[12]*pad[0]) + float32(dy[13]*pad[2]) + float32(dy[14]*pad[5]) +
+			float32(dy[15]*pad[7])
+		gw[19] = gw[19] + float32(dy[12]*pad[1]) + float32(dy[13]*pad[3]) + float32(dy[14]*pad[6]) +
+			float32(dy[15]*pad[8])
+		gw[20] = gw[20] + float32(dy[12]*pad[2]) + float32(dy[13]*pad[4]) + float32(dy[14]*pad[7]) +
+			float32(dy[15]*pad[9])
+		gw[21] = gw[21] + float32(dy[12]*pad[5]) + float32(dy[13]*pad[7]) + float32(dy[14]*pad[10]) +
+			float32(dy[15]*pad[12])
+		gw[22] = gw[22] + float32(dy[12]*pad[6]) + float32(dy[13]*pad[8]) + float32(dy[14]*pad[11]) +
+			float32(dy[15]*pad[13])
+		gw[23] = gw[23] + float32(dy[12]*pad[7]) + float32(dy[13]*pad[9]) + float32(dy[14]*pad[12]) +
+			float32(dy[15]*pad[14])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[2] += w[2] * dy[0]
-		dpad[5] += w[3] * dy[0]
-		dpad[6] += w[4] * dy[0]
-		dpad[7] += w[5] * dy[0]
-		dpad[2] += w[0] * dy[1]
-		dpad[3] += w[1] * dy[1]
-		dpad[4] += w[2] * dy[1]
-		dpad[7] += w[3] * dy[1]
-		dpad[8] += w[4] * dy[1]
-		dpad[9] += w[5] * dy[1]
-		dpad[5] += w[0] * dy[2]
-		dpad[6] += w[1] * dy[2]
-		dpad[7] += w[2] * dy[2]
-		dpad[10] += w[3] * dy[2]
-		dpad[11] += w[4] * dy[2]
-		dpad[12] += w[5] * dy[2]
-		dpad[7] += w[0] * dy[3]
-		dpad[8] += w[1] * dy[3]
-		dpad[9] += w[2] * dy[3]
-		dpad[12] += w[3] * dy[3]
-		dpad[13] += w[4] * dy[3]
-		dpad[14] += w[5] * dy[3]
-		dpad[0] += w[6] * dy[4]
-		dpad[1] += w[7] * dy[4]
-		dpad[2] += w[8] * dy[4]
-		dpad[5] += w[9] * dy[4]
-		dpad[6] += w[10] * dy[4]
-		dpad[7] += w[11] * dy[4]
-		dpad[2] += w[6] * dy[5]
-		dpad[3] += w[7] * dy[5]
-		dpad[4] += w[8] * dy[5]
-		dpad[7] += w[9] * dy[5]
-		dpad[8] += w[10] * dy[5]
-		dpad[9] += w[11] * dy[5]
-		dpad[5] += w[6] * dy[6]
-		dpad[6] += w[7] * dy[6]
-		dpad[7] += w[8] * dy[6]
-		dpad[10] += w[9] * dy[6]
-		dpad[11] += w[10] * dy[6]
-		dpad[12] += w[11] * dy[6]
-		dpad[7] += w[6] * dy[7]
-		dpad[8] += w[7] * dy[7]
-		dpad[9] += w[8] * dy[7]
-		dpad[12] += w[9] * dy[7]
-		dpad[13] += w[10] * dy[7]
-		dpad[14] += w[11] * dy[7]
-		dpad[0] += w[12] * dy[8]
-		dpad[1] += w[13] * dy[8]
-		dpad[2] += w[14] * dy[8]
-		dpad[5] += w[15] * dy[8]
-		dpad[6] += w[16] * dy[8]
-		dpad[7] += w[17] * dy[8]
-		dpad[2] += w[12] * dy[9]
-		dpad[3] += w[13] * dy[9]
-		dpad[4] += w[14] * dy[9]
-		dpad[7] += w[15] * dy[9]
-		dpad[8] += w[16] * dy[9]
-		dpad[9] += w[17] * dy[9]
-		dpad[5] += w[12] * dy[10]
-		dpad[6] += w[13] * dy[10]
-		dpad[7] += w[14] * dy[10]
-		dpad[10] += w[15] * dy[10]
-		dpad[11] += w[16] * dy[10]
-		dpad[12] += w[17] * dy[10]
-		dpad[7] += w[12] * dy[11]
-		dpad[8] += w[13] * dy[11]
-		dpad[9] += w[14] * dy[11]
-		dpad[12] += w[15] * dy[11]
-		dpad[13] += w[16] * dy[11]
-		dpad[14] += w[17] * dy[11]
-		dpad[0] += w[18] * dy[12]
-		dpad[1] += w[19] * dy[12]
-		dpad[2] += w[20] * dy[12]
-		dpad[5] += w[21] * dy[12]
-		dpad[6] += w[22] * dy[12]
-		dpad[7] += w[23] * dy[12]
-		dpad[2] += w[18] * dy[13]
-		dpad[3] += w[19] * dy[13]
-		dpad[4] += w[20] * dy[13]
-		dpad[7] += w[21] * dy[13]
-		dpad[8] += w[22] * dy[13]
-		dpad[9] += w[23] * dy[13]
-		dpad[5] += w[18] * dy[14]
-		dpad[6] += w[19] * dy[14]
-		dpad[7] += w[20] * dy[14]
-		dpad[10] += w[21] * dy[14]
-		dpad[11] += w[22] * dy[14]
-		dpad[12] += w[23] * dy[14]
-		dpad[7] += w[18] * dy[15]
-		dpad[8] += w[19] * dy[15]
-		dpad[9] += w[20] * dy[15]
-		dpad[12] += w[21] * dy[15]
-		dpad[13] += w[22] * dy[15]
-		dpad[14] += w[23] * dy[15]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[2] += float32(w[2] * dy[0])
+		dpad[5] += float32(w[3] * dy[0])
+		dpad[6] += float32(w[4] * dy[0])
+		dpad[7] += float32(w[5] * dy[0])
+		dpad[2] += float32(w[0] * dy[1])
+		dpad[3] += float32(w[1] * dy[1])
+		dpad[4] += float32(w[2] * dy[1])
+		dpad[7] += float32(w[3] * dy[1])
+		dpad[8] += float32(w[4] * dy[1])
+		dpad[9] += float32(w[5] * dy[1])
+		dpad[5] += float32(w[0] * dy[2])
+		dpad[6] += float32(w[1] * dy[2])
+		dpad[7] += float32(w[2] * dy[2])
+		dpad[10] += float32(w[3] * dy[2])
+		dpad[11] += float32(w[4] * dy[2])
+		dpad[12] += float32(w[5] * dy[2])
+		dpad[7] += float32(w[0] * dy[3])
+		dpad[8] += float32(w[1] * dy[3])
+		dpad[9] += float32(w[2] * dy[3])
+		dpad[12] += float32(w[3] * dy[3])
+		dpad[13] += float32(w[4] * dy[3])
+		dpad[14] += float32(w[5] * dy[3])
+		dpad[0] += float32(w[6] * dy[4])
+		dpad[1] += float32(w[7] * dy[4])
+		dpad[2] += float32(w[8] * dy[4])
+		dpad[5] += float32(w[9] * dy[4])
+		dpad[6] += float32(w[10] * dy[4])
+		dpad[7] += float32(w[11] * dy[4])
+		dpad[2] += float32(w[6] * dy[5])
+		dpad[3] += float32(w[7] * dy[5])
+		dpad[4] += float32(w[8] * dy[5])
+		dpad[7] += float32(w[9] * dy[5])
+		dpad[8] += float32(w[10] * dy[5])
+		dpad[9] += float32(w[11] * dy[5])
+		dpad[5] += float32(w[6] * dy[6])
+		dpad[6] += float32(w[7] * dy[6])
+		dpad[7] += float32(w[8] * dy[6])
+		dpad[10] += float32(w[9] * dy[6])
+		dpad[11] += float32(w[10] * dy[6])
+		dpad[12] += float32(w[11] * dy[6])
+		dpad[7] += float32(w[6] * dy[7])
+		dpad[8] += float32(w[7] * dy[7])
+		dpad[9] += float32(w[8] * dy[7])
+		dpad[12] += float32(w[9] * dy[7])
+		dpad[13] += float32(w[10] * dy[7])
+		dpad[14] += float32(w[11] * dy[7])
+		dpad[0] += float32(w[12] * dy[8])
+		dpad[1] += float32(w[13] * dy[8])
+		dpad[2] += float32(w[14] * dy[8])
+		dpad[5] += float32(w[15] * dy[8])
+		dpad[6] += float32(w[16] * dy[8])
+		dpad[7] += float32(w[17] * dy[8])
+		dpad[2] += float32(w[12] * dy[9])
+		dpad[3] += float32(w[13] * dy[9])
+		dpad[4] += float32(w[14] * dy[9])
+		dpad[7] += float32(w[15] * dy[9])
+		dpad[8] += float32(w[16] * dy[9])
+		dpad[9] += float32(w[17] * dy[9])
+		dpad[5] += float32(w[12] * dy[10])
+		dpad[6] += float32(w[13] * dy[10])
+		dpad[7] += float32(w[14] * dy[10])
+		dpad[10] += float32(w[15] * dy[10])
+		dpad[11] += float32(w[16] * dy[10])
+		dpad[12] += float32(w[17] * dy[10])
+		dpad[7] += float32(w[12] * dy[11])
+		dpad[8] += float32(w[13] * dy[11])
+		dpad[9] += float32(w[14] * dy[11])
+		dpad[12] += float32(w[15] * dy[11])
+		dpad[13] += float32(w[16] * dy[11])
+		dpad[14] += float32(w[17] * dy[11])
+		dpad[0] += float32(w[18] * dy[12])
+		dpad[1] += float32(w[19] * dy[12])
+		dpad[2] += float32(w[20] * dy[12])
+		dpad[5] += float32(w[21] * dy[12])
+		dpad[6] += float32(w[22] * dy[12])
+		dpad[7] += float32(w[23] * dy[12])
+		dpad[2] += float32(w[18] * dy[13])
+		dpad[3] += float32(w[19] * dy[13])
+		dpad[4] += float32(w[20] * dy[13])
+		dpad[7] += float32(w[21] * dy[13])
+		dpad[8] += float32(w[22] * dy[13])
+		dpad[9] += float32(w[23] * dy[13])
+		dpad[5] += float32(w[18] * dy[14])
+		dpad[6] += float32(w[19] * dy[14])
+		dpad[7] += float32(w[20] * dy[14])
+		dpad[10] += float32(w[21] * dy[14])
+		dpad[11] += float32(w[22] * dy[14])
+		dpad[12] += float32(w[23] * dy[14])
+		dpad[7] += float32(w[18] * dy[15])
+		dpad[8] += float32(w[19] * dy[15])
+		dpad[9] += float32(w[20] * dy[15])
+		dpad[12] += float32(w[21] * dy[15])
+		dpad[13] += float32(w[22] * dy[15])
+		dpad[14] += float32(w[23] * dy[15])
 		dx[0] = dpad[2]
 		dx[1] = dpad[7]
 		dx[2] = dpad[12]
@@ -988,54 +988,54 @@ func (m *Model) backward() {
 			dy[27]
 		for oc := 0; oc < 1; oc++ {
 			for c := 0; c < 3; c++ {
-				gw[oc*18+c*6] = gw[oc*18+c*6] + dy[oc*28]*pad[c*81] + dy[oc*28+1]*pad[c*81+2] + dy[oc*28+2]*pad[c*81+4] +
-					dy[oc*28+3]*pad[c*81+6] + dy[oc*28+4]*pad[c*81+9] + dy[oc*28+5]*pad[c*81+11] + dy[oc*28+6]*pad[c*81+13] +
-					dy[oc*28+7]*pad[c*81+15] + dy[oc*28+8]*pad[c*81+18] + dy[oc*28+9]*pad[c*81+20] + dy[oc*28+10]*pad[c*81+22] +
-					dy[oc*28+11]*pad[c*81+24] + dy[oc*28+12]*pad[c*81+27] + dy[oc*28+13]*pad[c*81+29] + dy[oc*28+14]*pad[c*81+31] +
-					dy[oc*28+15]*pad[c*81+33] + dy[oc*28+16]*pad[c*81+36] + dy[oc*28+17]*pad[c*81+38] + dy[oc*28+18]*pad[c*81+40] +
-					dy[oc*28+19]*pad[c*81+42] + dy[oc*28+20]*pad[c*81+45] + dy[oc*28+21]*pad[c*81+47] + dy[oc*28+22]*pad[c*81+49] +
-					dy[oc*28+23]*pad[c*81+51] + dy[oc*28+24]*pad[c*81+54] + dy[oc*28+25]*pad[c*81+56] + dy[oc*28+26]*pad[c*81+58] +
-					dy[oc*28+27]*pad[c*81+60]
-				gw[oc*18+c*6+1] = gw[oc*18+c*6+1] + dy[oc*28]*pad[c*81+1] + dy[oc*28+1]*pad[c*81+3] + dy[oc*28+2]*pad[c*81+5] +
-					dy[oc*28+3]*pad[c*81+7] + dy[oc*28+4]*pad[c*81+10] + dy[oc*28+5]*pad[c*81+12] + dy[oc*28+6]*pad[c*81+14] +
-					dy[oc*28+7]*pad[c*81+16] + dy[oc*28+8]*pad[c*81+19] + dy[oc*28+9]*pad[c*81+21] + dy[oc*28+10]*pad[c*81+23] +
-					dy[oc*28+11]*pad[c*81+25] + dy[oc*28+12]*pad[c*81+28] + dy[oc*28+13]*pad[c*81+30] + dy[oc*28+14]*pad[c*81+32] +
-					dy[oc*28+15]*pad[c*81+34] + dy[oc*28+16]*pad[c*81+37] + dy[oc*28+17]*pad[c*81+39] + dy[oc*28+18]*pad[c*81+41] +
-					dy[oc*28+19]*pad[c*81+43] + dy[oc*28+20]*pad[c*81+46] + dy[oc*28+21]*pad[c*81+48] + dy[oc*28+22]*pad[c*81+50] +
-					dy[oc*28+23]*pad[c*81+52] + dy[oc*28+24]*pad[c*81+55] + dy[oc*28+25]*pad[c*81+57] + dy[oc*28+26]*pad[c*81+59] +
-					dy[oc*28+27]*pad[c*81+61]
-				gw[oc*18+c*6+2] = gw[oc*18+c*6+2] + dy[oc*28]*pad[c*81+9] + dy[oc*28+1]*pad[c*81+11] + dy[oc*28+2]*pad[c*81+13] +
-					dy[oc*28+3]*pad[c*81+15] + dy[oc*28+4]*pad[c*81+18] + dy[oc*28+5]*pad[c*81+20] + dy[oc*28+6]*pad[c*81+22] +
-					dy[oc*28+7]*pad[c*81+24] + dy[oc*28+8]*pad[c*81+27] + dy[oc*28+9]*pad[c*81+29] + dy[oc*28+10]*pad[c*81+31] +
-					dy[oc*28+11]*pad[c*81+33] + dy[oc*28+12]*pad[c*81+36] + dy[oc*28+13]*pad[c*81+38] + dy[oc*28+14]*pad[c*81+40] +
-					dy[oc*28+15]*pad[c*81+42] + dy[oc*28+16]*pad[c*81+45] + dy[oc*28+17]*pad[c*81+47] + dy[oc*28+18]*pad[c*81+49] +
-					dy[oc*28+19]*pad[c*81+51] + dy[oc*28+20]*pad[c*81+54] + dy[oc*28+21]*pad[c*81+56] + dy[oc*28+22]*pad[c*81+58] +
-					dy[oc*28+23]*pad[c*81+60] + dy[oc*28+24]*pad[c*81+63] + dy[oc*28+25]*pad[c*81+65] + dy[oc*28+26]*pad[c*81+67] +
-					dy[oc*28+27]*pad[c*81+69]
-				gw[oc*18+c*6+3] = gw[oc*18+c*6+3] + dy[oc*28]*pad[c*81+10] + dy[oc*28+1]*pad[c*81+12] + dy[oc*28+2]*pad[c*81+14] +
-					dy[oc*28+3]*pad[c*81+16] + dy[oc*28+4]*pad[c*81+19] + dy[oc*28+5]*pad[c*81+21] + dy[oc*28+6]*pad[c*81+23] +
-					dy[oc*28+7]*pad[c*81+25] + dy[oc*28+8]*pad[c*81+28] + dy[oc*28+9]*pad[c*81+30] + dy[oc*28+10]*pad[c*81+32] +
-					dy[oc*28+11]*pad[c*81+34] + dy[oc*28+12]*pad[c*81+37] + dy[oc*28+13]*pad[c*81+39] + dy[oc*28+14]*pad[c*81+41] +
-					dy[oc*28+15]*pad[c*81+43] + dy[oc*28+16]*pad[c*81+46] + dy[oc*28+17]*pad[c*81+48] + dy[oc*28+18]*pad[c*81+50] +
-					dy[oc*28+19]*pad[c*81+52] + dy[oc*28+20]*pad[c*81+55] + dy[oc*28+21]*pad[c*81+57] + dy[oc*28+22]*pad[c*81+59] +
-					dy[oc*28+23]*pad[c*81+61] + dy[oc*28+24]*pad[c*81+64] + dy[oc*28+25]*pad[c*81+66] + dy[oc*28+26]*pad[c*81+68] +
-					dy[oc*28+27]*pad[c*81+70]
-				gw[oc*18+c*6+4] = gw[oc*18+c*6+4] + dy[oc*28]*pad[c*81+18] + dy[oc*28+1]*pad[c*81+20] + dy[oc*28+2]*pad[c*81+22] +
-					dy[oc*28+3]*pad[c*81+24] + dy[oc*28+4]*pad[c*81+27] + dy[oc*28+5]*pad[c*81+29] + dy[oc*28+6]*pad[c*81+31] +
-					dy[oc*28+7]*pad[c*81+33] + dy[oc*28+8]*pad[c*81+36] + dy[oc*28+9]*pad[c*81+38] + dy[oc*28+10]*pad[c*81+40] +
-					dy[oc*28+11]*pad[c*81+42] + dy[oc*28+12]*pad[c*81+45] + dy[oc*28+13]*pad[c*81+47] + dy[oc*28+14]*pad[c*81+49] +
-					dy[oc*28+15]*pad[c*81+51] + dy[oc*28+16]*pad[c*81+54] + dy[oc*28+17]*pad[c*81+56] + dy[oc*28+18]*pad[c*81+58] +
-					dy[oc*28+19]*pad[c*81+60] + dy[oc*28+20]*pad[c*81+63] + dy[oc*28+21]*pad[c*81+65] + dy[oc*28+22]*pad[c*81+67] +
-					dy[oc*28+23]*pad[c*81+69] + dy[oc*28+24]*pad[c*81+72] + dy[oc*28+25]*pad[c*81+74] + dy[oc*28+26]*pad[c*81+76] +
-					dy[oc*28+27]*pad[c*81+78]
-				gw[oc*18+c*6+5] = gw[oc*18+c*6+5] + dy[oc*28]*pad[c*81+19] + dy[oc*28+1]*pad[c*81+21] + dy[oc*28+2]*pad[c*81+23] +
-					dy[oc*28+3]*pad[c*81+25] + dy[oc*28+4]*pad[c*81+28] + dy[oc*28+5]*pad[c*81+30] + dy[oc*28+6]*pad[c*81+32] +
-					dy[oc*28+7]*pad[c*81+34] + dy[oc*28+8]*pad[c*81+37] + dy[oc*28+9]*pad[c*81+39] + dy[oc*28+10]*pad[c*81+41] +
-					dy[oc*28+11]*pad[c*81+43] + dy[oc*28+12]*pad[c*81+46] + dy[oc*28+13]*pad[c*81+48] + dy[oc*28+14]*pad[c*81+50] +
-					dy[oc*28+15]*pad[c*81+52] + dy[oc*28+16]*pad[c*81+55] + dy[oc*28+17]*pad[c*81+57] + dy[oc*28+18]*pad[c*81+59] +
-					dy[oc*28+19]*pad[c*81+61] + dy[oc*28+20]*pad[c*81+64] + dy[oc*28+21]*pad[c*81+66] + dy[oc*28+22]*pad[c*81+68] +
-					dy[oc*28+23]*pad[c*81+70] + dy[oc*28+24]*pad[c*81+73] + dy[oc*28+25]*pad[c*81+75] + dy[oc*28+26]*pad[c*81+77] +
-					dy[oc*28+27]*pad[c*81+79]
+				gw[oc*18+c*6] = gw[oc*18+c*6] + float32(dy[oc*28]*pad[c*81]) + float32(dy[oc*28+1]*pad[c*81+2]) + float32(dy[oc*28+2]*pad[c*81+4]) +
+					float32(dy[oc*28+3]*pad[c*81+6]) + float32(dy[oc*28+4]*pad[c*81+9]) + float32(dy[oc*28+5]*pad[c*81+11]) + float32(dy[oc*28+6]*pad[c*81+13]) +
+					float32(dy[oc*28+7]*pad[c*81+15]) + float32(dy[oc*28+8]*pad[c*81+18]) + float32(dy[oc*28+9]*pad[c*81+20]) + float32(dy[oc*28+10]*pad[c*81+22]) +
+					float32(dy[oc*28+11]*pad[c*81+24]) + float32(dy[oc*28+12]*pad[c*81+27]) + float32(dy[oc*28+13]*pad[c*81+29]) + float32(dy[oc*28+14]*pad[c*81+31]) +
+					float32(dy[oc*28+15]*pad[c*81+33]) + float32(dy[oc*28+16]*pad[c*81+36]) + float32(dy[oc*28+17]*pad[c*81+38]) + float32(dy[oc*28+18]*pad[c*81+40]) +
+					float32(dy[oc*28+19]*pad[c*81+42]) + float32(dy[oc*28+20]*pad[c*81+45]) + float32(dy[oc*28+21]*pad[c*81+47]) + float32(dy[oc*28+22]*pad[c*81+49]) +
+					float32(dy[oc*28+23]*pad[c*81+51]) + float32(dy[oc*28+24]*pad[c*81+54]) + float32(dy[oc*28+25]*pad[c*81+56]) + float32(dy[oc*28+26]*pad[c*81+58]) +
+					float32(dy[oc*28+27]*pad[c*81+60])
+				gw[oc*18+c*6+1] = gw[oc*18+c*6+1] + float32(dy[oc*28]*pad[c*81+1]) + float32(dy[oc*28+1]*pad[c*81+3]) + float32(dy[oc*28+2]*pad[c*81+5]) +
+					float32(dy[oc*28+3]*pad[c*81+7]) + float32(dy[oc*28+4]*pad[c*81+10]) + float32(dy[oc*28+5]*pad[c*81+12]) + float32(dy[oc*28+6]*pad[c*81+14]) +
+					float32(dy[oc*28+7]*pad[c*81+16]) + float32(dy[oc*28+8]*pad[c*81+19]) + float32(dy[oc*28+9]*pad[c*81+21]) + float32(dy[oc*28+10]*pad[c*81+23]) +
+					float32(dy[oc*28+11]*pad[c*81+25]) + float32(dy[oc*28+12]*pad[c*81+28]) + float32(dy[oc*28+13]*pad[c*81+30]) + float32(dy[oc*28+14]*pad[c*81+32]) +
+					float32(dy[oc*28+15]*pad[c*81+34]) + float32(dy[oc*28+16]*pad[c*81+37]) + float32(dy[oc*28+17]*pad[c*81+39]) + float32(dy[oc*28+18]*pad[c*81+41]) +
+					float32(dy[oc*28+19]*pad[c*81+43]) + float32(dy[oc*28+20]*pad[c*81+46]) + float32(dy[oc*28+21]*pad[c*81+48]) + float32(dy[oc*28+22]*pad[c*81+50]) +
+					float32(dy[oc*28+23]*pad[c*81+52]) + float32(dy[oc*28+24]*pad[c*81+55]) + float32(dy[oc*28+25]*pad[c*81+57]) + float32(dy[oc*28+26]*pad[c*81+59]) +
+					float32(dy[oc*28+27]*pad[c*81+61])
+				gw[oc*18+c*6+2] = gw[oc*18+c*6+2] + float32(dy[oc*28]*pad[c*81+9]) + float32(dy[oc*28+1]*pad[c*81+11]) + float32(dy[oc*28+2]*pad[c*81+13]) +
+					float32(dy[oc*28+3]*pad[c*81+15]) + float32(dy[oc*28+4]*pad[c*81+18]) + float32(dy[oc*28+5]*pad[c*81+20]) + float32(dy[oc*28+6]*pad[c*81+22]) +
+					float32(dy[oc*28+7]*pad[c*81+24]) + float32(dy[oc*28+8]*pad[c*81+27]) + float32(dy[oc*28+9]*pad[c*81+29]) + float32(dy[oc*28+10]*pad[c*81+31]) +
+					float32(dy[oc*28+11]*pad[c*81+33]) + float32(dy[oc*28+12]*pad[c*81+36]) + float32(dy[oc*28+13]*pad[c*81+38]) + float32(dy[oc*28+14]*pad[c*81+40]) +
+					float32(dy[oc*28+15]*pad[c*81+42]) + float32(dy[oc*28+16]*pad[c*81+45]) + float32(dy[oc*28+17]*pad[c*81+47]) + float32(dy[oc*28+18]*pad[c*81+49]) +
+					float32(dy[oc*28+19]*pad[c*81+51]) + float32(dy[oc*28+20]*pad[c*81+54]) + float32(dy[oc*28+21]*pad[c*81+56]) + float32(dy[oc*28+22]*pad[c*81+58]) +
+					float32(dy[oc*28+23]*pad[c*81+60]) + float32(dy[oc*28+24]*pad[c*81+63]) + float32(dy[oc*28+25]*pad[c*81+65]) + float32(dy[oc*28+26]*pad[c*81+67]) +
+					float32(dy[oc*28+27]*pad[c*81+69])
+				gw[oc*18+c*6+3] = gw[oc*18+c*6+3] + float32(dy[oc*28]*pad[c*81+10]) + float32(dy[oc*28+1]*pad[c*81+12]) + float32(dy[oc*28+2]*pad[c*81+14]) +
+					float32(dy[oc*28+3]*pad[c*81+16]) + float32(dy[oc*28+4]*pad[c*81+19]) + float32(dy[oc*28+5]*pad[c*81+21]) + float32(dy[oc*28+6]*pad[c*81+23]) +
+					float32(dy[oc*28+7]*pad[c*81+25]) + float32(dy[oc*28+8]*pad[c*81+28]) + float32(dy[oc*28+9]*pad[c*81+30]) + float32(dy[oc*28+10]*pad[c*81+32]) +
+					float32(dy[oc*28+11]*pad[c*81+34]) + float32(dy[oc*28+12]*pad[c*81+37]) + float32(dy[oc*28+13]*pad[c*81+39]) + float32(dy[oc*28+14]*pad[c*81+41]) +
+					float32(dy[oc*28+15]*pad[c*81+43]) + float32(dy[oc*28+16]*pad[c*81+46]) + float32(dy[oc*28+17]*pad[c*81+48]) + float32(dy[oc*28+18]*pad[c*81+50]) +
+					float32(dy[oc*28+19]*pad[c*81+52]) + float32(dy[oc*28+20]*pad[c*81+55]) + float32(dy[oc*28+21]*pad[c*81+57]) + float32(dy[oc*28+22]*pad[c*81+59]) +
+					float32(dy[oc*28+23]*pad[c*81+61]) + float32(dy[oc*28+24]*pad[c*81+64]) + float32(dy[oc*28+25]*pad[c*81+66]) + float32(dy[oc*28+26]*pad[c*81+68]) +
+					float32(dy[oc*28+27]*pad[c*81+70])
+				gw[oc*18+c*6+4] = gw[oc*18+c*6+4] + float32(dy[oc*28]*pad[c*81+18]) + float32(dy[oc*28+1]*pad[c*81+20]) + float32(dy[oc*28+2]*pad[c*81+22]) +
+					float32(dy[oc*28+3]*pad[c*81+24]) + float32(dy[oc*28+4]*pad[c*81+27]) + float32(dy[oc*28+5]*pad[c*81+29]) + float32(dy[oc*28+6]*pad[c*81+31]) +
+					float32(dy[oc*28+7]*pad[c*81+33]) + float32(dy[oc*28+8]*pad[c*81+36]) + float32(dy[oc*28+9]*pad[c*81+38]) + float32(dy[oc*28+10]*pad[c*81+40]) +
+					float32(dy[oc*28+11]*pad[c*81+42]) + float32(dy[oc*28+12]*pad[c*81+45]) + float32(dy[oc*28+13]*pad[c*81+47]) + float32(dy[oc*28+14]*pad[c*81+49]) +
+					float32(dy[oc*28+15]*pad[c*81+51]) + float32(dy[oc*28+16]*pad[c*81+54]) + float32(dy[oc*28+17]*pad[c*81+56]) + float32(dy[oc*28+18]*pad[c*81+58]) +
+					float32(dy[oc*28+19]*pad[c*81+60]) + float32(dy[oc*28+20]*pad[c*81+63]) + float32(dy[oc*28+21]*pad[c*81+65]) + float32(dy[oc*28+22]*pad[c*81+67]) +
+					float32(dy[oc*28+23]*pad[c*81+69]) + float32(dy[oc*28+24]*pad[c*81+72]) + float32(dy[oc*28+25]*pad[c*81+74]) + float32(dy[oc*28+26]*pad[c*81+76]) +
+					float32(dy[oc*28+27]*pad[c*81+78])
+				gw[oc*18+c*6+5] = gw[oc*18+c*6+5] + float32(dy[oc*28]*pad[c*81+19]) + float32(dy[oc*28+1]*pad[c*81+21]) + float32(dy[oc*28+2]*pad[c*81+23]) +
+					float32(dy[oc*28+3]*pad[c*81+25]) + float32(dy[oc*28+4]*pad[c*81+28]) + float32(dy[oc*28+5]*pad[c*81+30]) + float32(dy[oc*28+6]*pad[c*81+32]) +
+					float32(dy[oc*28+7]*pad[c*81+34]) + float32(dy[oc*28+8]*pad[c*81+37]) + float32(dy[oc*28+9]*pad[c*81+39]) + float32(dy[oc*28+10]*pad[c*81+41]) +
+					float32(dy[oc*28+11]*pad[c*81+43]) + float32(dy[oc*28+12]*pad[c*81+46]) + float32(dy[oc*28+13]*pad[c*81+48]) + float32(dy[oc*28+14]*pad[c*81+50]) +
+					float32(dy[oc*28+15]*pad[c*81+52]) + float32(dy[oc*28+16]*pad[c*81+55]) + float32(dy[oc*28+17]*pad[c*81+57]) + float32(dy[oc*28+18]*pad[c*81+59]) +
+					float32(dy[oc*28+19]*pad[c*81+61]) + float32(dy[oc*28+20]*pad[c*81+64]) + float32(dy[oc*28+21]*pad[c*81+66]) + float32(dy[oc*28+22]*pad[c*81+68]) +
+					float32(dy[oc*28+23]*pad[c*81+70]) + float32(dy[oc*28+24]*pad[c*81+73]) + float32(dy[oc*28+25]*pad[c*81+75]) + float32(dy[oc*28+26]*pad[c*81+77]) +
+					float32(dy[oc*28+27]*pad[c*81+79])
 			}
 		}
 	}
@@ -1066,7 +1066,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3]) / 4
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
 	k := 0.5 * scale
 	dy[0] *= k
 	dy[1] *= k

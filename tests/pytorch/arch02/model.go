@@ -108,21 +108,21 @@ func (m *Model) forward() {
 		y := &m.a0
 		w := (*[9]float32)(m.params[0:9])
 		b := (*[3]float32)(m.params[9:12])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[9]+w[2]*x[18], 0)
-		y[1] = max(b[0]+w[0]*x[2]+w[1]*x[11]+w[2]*x[20], 0)
-		y[2] = max(b[0]+w[0]*x[4]+w[1]*x[13]+w[2]*x[22], 0)
-		y[3] = max(b[0]+w[0]*x[6]+w[1]*x[15]+w[2]*x[24], 0)
-		y[4] = max(b[0]+w[0]*x[8]+w[1]*x[17]+w[2]*x[26], 0)
-		y[5] = max(b[1]+w[3]*x[0]+w[4]*x[9]+w[5]*x[18], 0)
-		y[6] = max(b[1]+w[3]*x[2]+w[4]*x[11]+w[5]*x[20], 0)
-		y[7] = max(b[1]+w[3]*x[4]+w[4]*x[13]+w[5]*x[22], 0)
-		y[8] = max(b[1]+w[3]*x[6]+w[4]*x[15]+w[5]*x[24], 0)
-		y[9] = max(b[1]+w[3]*x[8]+w[4]*x[17]+w[5]*x[26], 0)
-		y[10] = max(b[2]+w[6]*x[0]+w[7]*x[9]+w[8]*x[18], 0)
-		y[11] = max(b[2]+w[6]*x[2]+w[7]*x[11]+w[8]*x[20], 0)
-		y[12] = max(b[2]+w[6]*x[4]+w[7]*x[13]+w[8]*x[22], 0)
-		y[13] = max(b[2]+w[6]*x[6]+w[7]*x[15]+w[8]*x[24], 0)
-		y[14] = max(b[2]+w[6]*x[8]+w[7]*x[17]+w[8]*x[26], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[9])+float32(w[2]*x[18]), 0)
+		y[1] = max(b[0]+float32(w[0]*x[2])+float32(w[1]*x[11])+float32(w[2]*x[20]), 0)
+		y[2] = max(b[0]+float32(w[0]*x[4])+float32(w[1]*x[13])+float32(w[2]*x[22]), 0)
+		y[3] = max(b[0]+float32(w[0]*x[6])+float32(w[1]*x[15])+float32(w[2]*x[24]), 0)
+		y[4] = max(b[0]+float32(w[0]*x[8])+float32(w[1]*x[17])+float32(w[2]*x[26]), 0)
+		y[5] = max(b[1]+float32(w[3]*x[0])+float32(w[4]*x[9])+float32(w[5]*x[18]), 0)
+		y[6] = max(b[1]+float32(w[3]*x[2])+float32(w[4]*x[11])+float32(w[5]*x[20]), 0)
+		y[7] = max(b[1]+float32(w[3]*x[4])+float32(w[4]*x[13])+float32(w[5]*x[22]), 0)
+		y[8] = max(b[1]+float32(w[3]*x[6])+float32(w[4]*x[15])+float32(w[5]*x[24]), 0)
+		y[9] = max(b[1]+float32(w[3]*x[8])+float32(w[4]*x[17])+float32(w[5]*x[26]), 0)
+		y[10] = max(b[2]+float32(w[6]*x[0])+float32(w[7]*x[9])+float32(w[8]*x[18]), 0)
+		y[11] = max(b[2]+float32(w[6]*x[2])+float32(w[7]*x[11])+float32(w[8]*x[20]), 0)
+		y[12] = max(b[2]+float32(w[6]*x[4])+float32(w[7]*x[13])+float32(w[8]*x[22]), 0)
+		y[13] = max(b[2]+float32(w[6]*x[6])+float32(w[7]*x[15])+float32(w[8]*x[24]), 0)
+		y[14] = max(b[2]+float32(w[6]*x[8])+float32(w[7]*x[17])+float32(w[8]*x[26]), 0)
 	}
 	// layer conv1: conv1d 3→1 k2 s1 p1 + tanh, [3 5] → [1 6] (arch02.yaml:7)
 	{
@@ -146,18 +146,18 @@ func (m *Model) forward() {
 		pad[17] = x[12]
 		pad[18] = x[13]
 		pad[19] = x[14]
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[7] +
-			w[3]*pad[8] + w[4]*pad[14] + w[5]*pad[15])))
-		y[1] = float32(math.Tanh(float64(b[0] + w[0]*pad[1] + w[1]*pad[2] + w[2]*pad[8] +
-			w[3]*pad[9] + w[4]*pad[15] + w[5]*pad[16])))
-		y[2] = float32(math.Tanh(float64(b[0] + w[0]*pad[2] + w[1]*pad[3] + w[2]*pad[9] +
-			w[3]*pad[10] + w[4]*pad[16] + w[5]*pad[17])))
-		y[3] = float32(math.Tanh(float64(b[0] + w[0]*pad[3] + w[1]*pad[4] + w[2]*pad[10] +
-			w[3]*pad[11] + w[4]*pad[17] + w[5]*pad[18])))
-		y[4] = float32(math.Tanh(float64(b[0] + w[0]*pad[4] + w[1]*pad[5] + w[2]*pad[11] +
-			w[3]*pad[12] + w[4]*pad[18] + w[5]*pad[19])))
-		y[5] = float32(math.Tanh(float64(b[0] + w[0]*pad[5] + w[1]*pad[6] + w[2]*pad[12] +
-			w[3]*pad[13] + w[4]*pad[19] + w[5]*pad[20])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[7]) +
+			float32(w[3]*pad[8]) + float32(w[4]*pad[14]) + float32(w[5]*pad[15]))))
+		y[1] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[1]) + float32(w[1]*pad[2]) + float32(w[2]*pad[8]) +
+			float32(w[3]*pad[9]) + float32(w[4]*pad[15]) + float32(w[5]*pad[16]))))
+		y[2] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[2]) + float32(w[1]*pad[3]) + float32(w[2]*pad[9]) +
+			float32(w[3]*pad[10]) + float32(w[4]*pad[16]) + float32(w[5]*pad[17]))))
+		y[3] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[3]) + float32(w[1]*pad[4]) + float32(w[2]*pad[10]) +
+			float32(w[3]*pad[11]) + float32(w[4]*pad[17]) + float32(w[5]*pad[18]))))
+		y[4] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[4]) + float32(w[1]*pad[5]) + float32(w[2]*pad[11]) +
+			float32(w[3]*pad[12]) + float32(w[4]*pad[18]) + float32(w[5]*pad[19]))))
+		y[5] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[5]) + float32(w[1]*pad[6]) + float32(w[2]*pad[12]) +
+			float32(w[3]*pad[13]) + float32(w[4]*pad[19]) + float32(w[5]*pad[20]))))
 	}
 	// layer 4: avgpool1d k2 s1 p0, [1 6] → [1 5] (arch02.yaml:9)
 	{
@@ -176,10 +176,10 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[10]float32)(m.params[19:29])
 		b := (*[2]float32)(m.params[29:31])
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4])))
-		y[1] = float32(math.Tanh(float64(b[1] + w[5]*x[0] + w[6]*x[1] + w[7]*x[2] +
-			w[8]*x[3] + w[9]*x[4])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]))))
+		y[1] = float32(math.Tanh(float64(b[1] + float32(w[5]*x[0]) + float32(w[6]*x[1]) + float32(w[7]*x[2]) +
+			float32(w[8]*x[3]) + float32(w[9]*x[4]))))
 	}
 	// layer 8: linear 2→6, [2] → [6] (arch02.yaml:13)
 	{
@@ -187,12 +187,12 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[12]float32)(m.params[31:43])
 		b := (*[6]float32)(m.params[43:49])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1]
-		y[1] = b[1] + w[2]*x[0] + w[3]*x[1]
-		y[2] = b[2] + w[4]*x[0] + w[5]*x[1]
-		y[3] = b[3] + w[6]*x[0] + w[7]*x[1]
-		y[4] = b[4] + w[8]*x[0] + w[9]*x[1]
-		y[5] = b[5] + w[10]*x[0] + w[11]*x[1]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1])
+		y[1] = b[1] + float32(w[2]*x[0]) + float32(w[3]*x[1])
+		y[2] = b[2] + float32(w[4]*x[0]) + float32(w[5]*x[1])
+		y[3] = b[3] + float32(w[6]*x[0]) + float32(w[7]*x[1])
+		y[4] = b[4] + float32(w[8]*x[0]) + float32(w[9]*x[1])
+		y[5] = b[5] + float32(w[10]*x[0]) + float32(w[11]*x[1])
 	}
 }
 
@@ -221,22 +221,22 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		gb[5] += dy[5]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
-		gw[4] += dy[2] * x[0]
-		gw[5] += dy[2] * x[1]
-		gw[6] += dy[3] * x[0]
-		gw[7] += dy[3] * x[1]
-		gw[8] += dy[4] * x[0]
-		gw[9] += dy[4] * x[1]
-		gw[10] += dy[5] * x[0]
-		gw[11] += dy[5] * x[1]
-		dx[0] = w[0]*dy[0] + w[2]*dy[1] + w[4]*dy[2] + w[6]*dy[3] +
-			w[8]*dy[4] + w[10]*dy[5]
-		dx[1] = w[1]*dy[0] + w[3]*dy[1] + w[5]*dy[2] + w[7]*dy[3] +
-			w[9]*dy[4] + w[11]*dy[5]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
+		gw[4] += float32(dy[2] * x[0])
+		gw[5] += float32(dy[2] * x[1])
+		gw[6] += float32(dy[3] * x[0])
+		gw[7] += float32(dy[3] * x[1])
+		gw[8] += float32(dy[4] * x[0])
+		gw[9] += float32(dy[4] * x[1])
+		gw[10] += float32(dy[5] * x[0])
+		gw[11] += float32(dy[5] * x[1])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[2]*dy[1]) + float32(w[4]*dy[2]) + float32(w[6]*dy[3]) +
+			float32(w[8]*dy[4]) + float32(w[10]*dy[5])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[3]*dy[1]) + float32(w[5]*dy[2]) + float32(w[7]*dy[3]) +
+			float32(w[9]*dy[4]) + float32(w[11]*dy[5])
 	}
 	// layer fc0: linear 5→2 + tanh, [5] → [2] (arch02.yaml:11)
 	{
@@ -251,21 +251,21 @@ func (m *Model) backward() {
 		dy[1] = dy[1] * (1 - y[1]*y[1])
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[1] * x[0]
-		gw[6] += dy[1] * x[1]
-		gw[7] += dy[1] * x[2]
-		gw[8] += dy[1] * x[3]
-		gw[9] += dy[1] * x[4]
-		dx[0] = w[0]*dy[0] + w[5]*dy[1]
-		dx[1] = w[1]*dy[0] + w[6]*dy[1]
-		dx[2] = w[2]*dy[0] + w[7]*dy[1]
-		dx[3] = w[3]*dy[0] + w[8]*dy[1]
-		dx[4] = w[4]*dy[0] + w[9]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[1] * x[0])
+		gw[6] += float32(dy[1] * x[1])
+		gw[7] += float32(dy[1] * x[2])
+		gw[8] += float32(dy[1] * x[3])
+		gw[9] += float32(dy[1] * x[4])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[5]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[6]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[7]*dy[1])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[8]*dy[1])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[9]*dy[1])
 	}
 	// layer 5: flatten, [1 5] → [5] (arch02.yaml:10): nothing to compute
 	// layer 4: avgpool1d k2 s1 p0, [1 6] → [1 5] (arch02.yaml:9)
@@ -302,55 +302,55 @@ func (m *Model) backward() {
 		dy[5] = dy[5] * (1 - y[5]*y[5])
 		gb[0] = gb[0] + dy[0] + dy[1] + dy[2] +
 			dy[3] + dy[4] + dy[5]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6]
-		gw[2] = gw[2] + dy[0]*pad[7] + dy[1]*pad[8] + dy[2]*pad[9] +
-			dy[3]*pad[10] + dy[4]*pad[11] + dy[5]*pad[12]
-		gw[3] = gw[3] + dy[0]*pad[8] + dy[1]*pad[9] + dy[2]*pad[10] +
-			dy[3]*pad[11] + dy[4]*pad[12] + dy[5]*pad[13]
-		gw[4] = gw[4] + dy[0]*pad[14] + dy[1]*pad[15] + dy[2]*pad[16] +
-			dy[3]*pad[17] + dy[4]*pad[18] + dy[5]*pad[19]
-		gw[5] = gw[5] + dy[0]*pad[15] + dy[1]*pad[16] + dy[2]*pad[17] +
-			dy[3]*pad[18] + dy[4]*pad[19] + dy[5]*pad[20]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6])
+		gw[2] = gw[2] + float32(dy[0]*pad[7]) + float32(dy[1]*pad[8]) + float32(dy[2]*pad[9]) +
+			float32(dy[3]*pad[10]) + float32(dy[4]*pad[11]) + float32(dy[5]*pad[12])
+		gw[3] = gw[3] + float32(dy[0]*pad[8]) + float32(dy[1]*pad[9]) + float32(dy[2]*pad[10]) +
+			float32(dy[3]*pad[11]) + float32(dy[4]*pad[12]) + float32(dy[5]*pad[13])
+		gw[4] = gw[4] + float32(dy[0]*pad[14]) + float32(dy[1]*pad[15]) + float32(dy[2]*pad[16]) +
+			float32(dy[3]*pad[17]) + float32(dy[4]*pad[18]) + float32(dy[5]*pad[19])
+		gw[5] = gw[5] + float32(dy[0]*pad[15]) + float32(dy[1]*pad[16]) + float32(dy[2]*pad[17]) +
+			float32(dy[3]*pad[18]) + float32(dy[4]*pad[19]) + float32(dy[5]*pad[20])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[7] += w[2] * dy[0]
-		dpad[8] += w[3] * dy[0]
-		dpad[14] += w[4] * dy[0]
-		dpad[15] += w[5] * dy[0]
-		dpad[1] += w[0] * dy[1]
-		dpad[2] += w[1] * dy[1]
-		dpad[8] += w[2] * dy[1]
-		dpad[9] += w[3] * dy[1]
-		dpad[15] += w[4] * dy[1]
-		dpad[16] += w[5] * dy[1]
-		dpad[2] += w[0] * dy[2]
-		dpad[3] += w[1] * dy[2]
-		dpad[9] += w[2] * dy[2]
-		dpad[10] += w[3] * dy[2]
-		dpad[16] += w[4] * dy[2]
-		dpad[17] += w[5] * dy[2]
-		dpad[3] += w[0] * dy[3]
-		dpad[4] += w[1] * dy[3]
-		dpad[10] += w[2] * dy[3]
-		dpad[11] += w[3] * dy[3]
-		dpad[17] += w[4] * dy[3]
-		dpad[18] += w[5] * dy[3]
-		dpad[4] += w[0] * dy[4]
-		dpad[5] += w[1] * dy[4]
-		dpad[11] += w[2] * dy[4]
-		dpad[12] += w[3] * dy[4]
-		dpad[18] += w[4] * dy[4]
-		dpad[19] += w[5] * dy[4]
-		dpad[5] += w[0] * dy[5]
-		dpad[6] += w[1] * dy[5]
-		dpad[12] += w[2] * dy[5]
-		dpad[13] += w[3] * dy[5]
-		dpad[19] += w[4] * dy[5]
-		dpad[20] += w[5] * dy[5]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[7] += float32(w[2] * dy[0])
+		dpad[8] += float32(w[3] * dy[0])
+		dpad[14] += float32(w[4] * dy[0])
+		dpad[15] += float32(w[5] * dy[0])
+		dpad[1] += float32(w[0] * dy[1])
+		dpad[2] += float32(w[1] * dy[1])
+		dpad[8] += float32(w[2] * dy[1])
+		dpad[9] += float32(w[3] * dy[1])
+		dpad[15] += float32(w[4] * dy[1])
+		dpad[16] += float32(w[5] * dy[1])
+		dpad[2] += float32(w[0] * dy[2])
+		dpad[3] += float32(w[1] * dy[2])
+		dpad[9] += float32(w[2] * dy[2])
+		dpad[10] += float32(w[3] * dy[2])
+		dpad[16] += float32(w[4] * dy[2])
+		dpad[17] += float32(w[5] * dy[2])
+		dpad[3] += float32(w[0] * dy[3])
+		dpad[4] += float32(w[1] * dy[3])
+		dpad[10] += float32(w[2] * dy[3])
+		dpad[11] += float32(w[3] * dy[3])
+		dpad[17] += float32(w[4] * dy[3])
+		dpad[18] += float32(w[5] * dy[3])
+		dpad[4] += float32(w[0] * dy[4])
+		dpad[5] += float32(w[1] * dy[4])
+		dpad[11] += float32(w[2] * dy[4])
+		dpad[12] += float32(w[3] * dy[4])
+		dpad[18] += float32(w[4] * dy[4])
+		dpad[19] += float32(w[5] * dy[4])
+		dpad[5] += float32(w[0] * dy[5])
+		dpad[6] += float32(w[1] * dy[5])
+		dpad[12] += float32(w[2] * dy[5])
+		dpad[13] += float32(w[3] * dy[5])
+		dpad[19] += float32(w[4] * dy[5])
+		dpad[20] += float32(w[5] * dy[5])
 		dx[0] = dpad[1]
 		dx[1] = dpad[2]
 		dx[2] = dpad[3]
@@ -425,24 +425,24 @@ func (m *Model) backward() {
 			dy[8] + dy[9]
 		gb[2] = gb[2] + dy[10] + dy[11] + dy[12] +
 			dy[13] + dy[14]
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[2] + dy[2]*x[4] +
-			dy[3]*x[6] + dy[4]*x[8]
-		gw[1] = gw[1] + dy[0]*x[9] + dy[1]*x[11] + dy[2]*x[13] +
-			dy[3]*x[15] + dy[4]*x[17]
-		gw[2] = gw[2] + dy[0]*x[18] + dy[1]*x[20] + dy[2]*x[22] +
-			dy[3]*x[24] + dy[4]*x[26]
-		gw[3] = gw[3] + dy[5]*x[0] + dy[6]*x[2] + dy[7]*x[4] +
-			dy[8]*x[6] + dy[9]*x[8]
-		gw[4] = gw[4] + dy[5]*x[9] + dy[6]*x[11] + dy[7]*x[13] +
-			dy[8]*x[15] + dy[9]*x[17]
-		gw[5] = gw[5] + dy[5]*x[18] + dy[6]*x[20] + dy[7]*x[22] +
-			dy[8]*x[24] + dy[9]*x[26]
-		gw[6] = gw[6] + dy[10]*x[0] + dy[11]*x[2] + dy[12]*x[4] +
-			dy[13]*x[6] + dy[14]*x[8]
-		gw[7] = gw[7] + dy[10]*x[9] + dy[11]*x[11] + dy[12]*x[13] +
-			dy[13]*x[15] + dy[14]*x[17]
-		gw[8] = gw[8] + dy[10]*x[18] + dy[11]*x[20] + dy[12]*x[22] +
-			dy[13]*x[24] + dy[14]*x[26]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[2]) + float32(dy[2]*x[4]) +
+			float32(dy[3]*x[6]) + float32(dy[4]*x[8])
+		gw[1] = gw[1] + float32(dy[0]*x[9]) + float32(dy[1]*x[11]) + float32(dy[2]*x[13]) +
+			float32(dy[3]*x[15]) + float32(dy[4]*x[17])
+		gw[2] = gw[2] + float32(dy[0]*x[18]) + float32(dy[1]*x[20]) + float32(dy[2]*x[22]) +
+			float32(dy[3]*x[24]) + float32(dy[4]*x[26])
+		gw[3] = gw[3] + float32(dy[5]*x[0]) + float32(dy[6]*x[2]) + float32(dy[7]*x[4]) +
+			float32(dy[8]*x[6]) + float32(dy[9]*x[8])
+		gw[4] = gw[4] + float32(dy[5]*x[9]) + float32(dy[6]*x[11]) + float32(dy[7]*x[13]) +
+			float32(dy[8]*x[15]) + float32(dy[9]*x[17])
+		gw[5] = gw[5] + float32(dy[5]*x[18]) + float32(dy[6]*x[20]) + float32(dy[7]*x[22]) +
+			float32(dy[8]*x[24]) + float32(dy[9]*x[26])
+		gw[6] = gw[6] + float32(dy[10]*x[0]) + float32(dy[11]*x[2]) + float32(dy[12]*x[4]) +
+			float32(dy[13]*x[6]) + float32(dy[14]*x[8])
+		gw[7] = gw[7] + float32(dy[10]*x[9]) + float32(dy[11]*x[11]) + float32(dy[12]*x[13]) +
+			float32(dy[13]*x[15]) + float32(dy[14]*x[17])
+		gw[8] = gw[8] + float32(dy[10]*x[18]) + float32(dy[11]*x[20]) + float32(dy[12]*x[22]) +
+			float32(dy[13]*x[24]) + float32(dy[14]*x[26])
 	}
 }
 

@@ -135,36 +135,36 @@ func (m *Model) forward() {
 		pad[21] = x[15]
 		pad[22] = x[15]
 		pad[23] = x[15]
-		y[0] = float32(math.Tanh(float64(w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[2] + w[3]*pad[12] +
-			w[4]*pad[13] + w[5]*pad[14])))
-		y[1] = float32(math.Tanh(float64(w[0]*pad[2] + w[1]*pad[3] + w[2]*pad[4] + w[3]*pad[14] +
-			w[4]*pad[15] + w[5]*pad[16])))
-		y[2] = float32(math.Tanh(float64(w[0]*pad[4] + w[1]*pad[5] + w[2]*pad[6] + w[3]*pad[16] +
-			w[4]*pad[17] + w[5]*pad[18])))
-		y[3] = float32(math.Tanh(float64(w[0]*pad[6] + w[1]*pad[7] + w[2]*pad[8] + w[3]*pad[18] +
-			w[4]*pad[19] + w[5]*pad[20])))
-		y[4] = float32(math.Tanh(float64(w[0]*pad[8] + w[1]*pad[9] + w[2]*pad[10] + w[3]*pad[20] +
-			w[4]*pad[21] + w[5]*pad[22])))
-		y[5] = float32(math.Tanh(float64(w[6]*pad[0] + w[7]*pad[1] + w[8]*pad[2] + w[9]*pad[12] +
-			w[10]*pad[13] + w[11]*pad[14])))
-		y[6] = float32(math.Tanh(float64(w[6]*pad[2] + w[7]*pad[3] + w[8]*pad[4] + w[9]*pad[14] +
-			w[10]*pad[15] + w[11]*pad[16])))
-		y[7] = float32(math.Tanh(float64(w[6]*pad[4] + w[7]*pad[5] + w[8]*pad[6] + w[9]*pad[16] +
-			w[10]*pad[17] + w[11]*pad[18])))
-		y[8] = float32(math.Tanh(float64(w[6]*pad[6] + w[7]*pad[7] + w[8]*pad[8] + w[9]*pad[18] +
-			w[10]*pad[19] + w[11]*pad[20])))
-		y[9] = float32(math.Tanh(float64(w[6]*pad[8] + w[7]*pad[9] + w[8]*pad[10] + w[9]*pad[20] +
-			w[10]*pad[21] + w[11]*pad[22])))
-		y[10] = float32(math.Tanh(float64(w[12]*pad[0] + w[13]*pad[1] + w[14]*pad[2] + w[15]*pad[12] +
-			w[16]*pad[13] + w[17]*pad[14])))
-		y[11] = float32(math.Tanh(float64(w[12]*pad[2] + w[13]*pad[3] + w[14]*pad[4] + w[15]*pad[14] +
-			w[16]*pad[15] + w[17]*pad[16])))
-		y[12] = float32(math.Tanh(float64(w[12]*pad[4] + w[13]*pad[5] + w[14]*pad[6] + w[15]*pad[16] +
-			w[16]*pad[17] + w[17]*pad[18])))
-		y[13] = float32(math.Tanh(float64(w[12]*pad[6] + w[13]*pad[7] + w[14]*pad[8] + w[15]*pad[18] +
-			w[16]*pad[19] + w[17]*pad[20])))
-		y[14] = float32(math.Tanh(float64(w[12]*pad[8] + w[13]*pad[9] + w[14]*pad[10] + w[15]*pad[20] +
-			w[16]*pad[21] + w[17]*pad[22])))
+		y[0] = float32(math.Tanh(float64(float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[2]) + float32(w[3]*pad[12]) +
+			float32(w[4]*pad[13]) + float32(w[5]*pad[14]))))
+		y[1] = float32(math.Tanh(float64(float32(w[0]*pad[2]) + float32(w[1]*pad[3]) + float32(w[2]*pad[4]) + float32(w[3]*pad[14]) +
+			float32(w[4]*pad[15]) + float32(w[5]*pad[16]))))
+		y[2] = float32(math.Tanh(float64(float32(w[0]*pad[4]) + float32(w[1]*pad[5]) + float32(w[2]*pad[6]) + float32(w[3]*pad[16]) +
+			float32(w[4]*pad[17]) + float32(w[5]*pad[18]))))
+		y[3] = float32(math.Tanh(float64(float32(w[0]*pad[6]) + float32(w[1]*pad[7]) + float32(w[2]*pad[8]) + float32(w[3]*pad[18]) +
+			float32(w[4]*pad[19]) + float32(w[5]*pad[20]))))
+		y[4] = float32(math.Tanh(float64(float32(w[0]*pad[8]) + float32(w[1]*pad[9]) + float32(w[2]*pad[10]) + float32(w[3]*pad[20]) +
+			float32(w[4]*pad[21]) + float32(w[5]*pad[22]))))
+		y[5] = float32(math.Tanh(float64(float32(w[6]*pad[0]) + float32(w[7]*pad[1]) + float32(w[8]*pad[2]) + float32(w[9]*pad[12]) +
+			float32(w[10]*pad[13]) + float32(w[11]*pad[14]))))
+		y[6] = float32(math.Tanh(float64(float32(w[6]*pad[2]) + float32(w[7]*pad[3]) + float32(w[8]*pad[4]) + float32(w[9]*pad[14]) +
+			float32(w[10]*pad[15]) + float32(w[11]*pad[16]))))
+		y[7] = float32(math.Tanh(float64(float32(w[6]*pad[4]) + float32(w[7]*pad[5]) + float32(w[8]*pad[6]) + float32(w[9]*pad[16]) +
+			float32(w[10]*pad[17]) + float32(w[11]*pad[18]))))
+		y[8] = float32(math.Tanh(float64(float32(w[6]*pad[6]) + float32(w[7]*pad[7]) + float32(w[8]*pad[8]) + float32(w[9]*pad[18]) +
+			float32(w[10]*pad[19]) + float32(w[11]*pad[20]))))
+		y[9] = float32(math.Tanh(float64(float32(w[6]*pad[8]) + float32(w[7]*pad[9]) + float32(w[8]*pad[10]) + float32(w[9]*pad[20]) +
+			float32(w[10]*pad[21]) + float32(w[11]*pad[22]))))
+		y[10] = float32(math.Tanh(float64(float32(w[12]*pad[0]) + float32(w[13]*pad[1]) + float32(w[14]*pad[2]) + float32(w[15]*pad[12]) +
+			float32(w[16]*pad[13]) + float32(w[17]*pad[14]))))
+		y[11] = float32(math.Tanh(float64(float32(w[12]*pad[2]) + float32(w[13]*pad[3]) + float32(w[14]*pad[4]) + float32(w[15]*pad[14]) +
+			float32(w[16]*pad[15]) + float32(w[17]*pad[16]))))
+		y[12] = float32(math.Tanh(float64(float32(w[12]*pad[4]) + float32(w[13]*pad[5]) + float32(w[14]*pad[6]) + float32(w[15]*pad[16]) +
+			float32(w[16]*pad[17]) + float32(w[17]*pad[18]))))
+		y[13] = float32(math.Tanh(float64(float32(w[12]*pad[6]) + float32(w[13]*pad[7]) + float32(w[14]*pad[8]) + float32(w[15]*pad[18]) +
+			float32(w[16]*pad[19]) + float32(w[17]*pad[20]))))
+		y[14] = float32(math.Tanh(float64(float32(w[12]*pad[8]) + float32(w[13]*pad[9]) + float32(w[14]*pad[10]) + float32(w[15]*pad[20]) +
+			float32(w[16]*pad[21]) + float32(w[17]*pad[22]))))
 	}
 	// layer conv1: conv1d 3→4 k2 s1 p0 + sigmoid, [3 5] → [4 4] (arch03.yaml:7)
 	{
@@ -172,38 +172,38 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[24]float32)(m.params[18:42])
 		b := (*[4]float32)(m.params[42:46])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[5] +
-			w[3]*x[6] + w[4]*x[10] + w[5]*x[11])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[1] + w[1]*x[2] + w[2]*x[6] +
-			w[3]*x[7] + w[4]*x[11] + w[5]*x[12])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[2] + w[1]*x[3] + w[2]*x[7] +
-			w[3]*x[8] + w[4]*x[12] + w[5]*x[13])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[3] + w[1]*x[4] + w[2]*x[8] +
-			w[3]*x[9] + w[4]*x[13] + w[5]*x[14])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[0] + w[7]*x[1] + w[8]*x[5] +
-			w[9]*x[6] + w[10]*x[10] + w[11]*x[11])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[1] + w[7]*x[2] + w[8]*x[6] +
-			w[9]*x[7] + w[10]*x[11] + w[11]*x[12])))))
-		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[2] + w[7]*x[3] + w[8]*x[7] +
-			w[9]*x[8] + w[10]*x[12] + w[11]*x[13])))))
-		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[3] + w[7]*x[4] + w[8]*x[8] +
-			w[9]*x[9] + w[10]*x[13] + w[11]*x[14])))))
-		y[8] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[12]*x[0] + w[13]*x[1] + w[14]*x[5] +
-			w[15]*x[6] + w[16]*x[10] + w[17]*x[11])))))
-		y[9] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[12]*x[1] + w[13]*x[2] + w[14]*x[6] +
-			w[15]*x[7] + w[16]*x[11] + w[17]*x[12])))))
-		y[10] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[12]*x[2] + w[13]*x[3] + w[14]*x[7] +
-			w[15]*x[8] + w[16]*x[12] + w[17]*x[13])))))
-		y[11] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[12]*x[3] + w[13]*x[4] + w[14]*x[8] +
-			w[15]*x[9] + w[16]*x[13] + w[17]*x[14])))))
-		y[12] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[18]*x[0] + w[19]*x[1] + w[20]*x[5] +
-			w[21]*x[6] + w[22]*x[10] + w[23]*x[11])))))
-		y[13] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[18]*x[1] + w[19]*x[2] + w[20]*x[6] +
-			w[21]*x[7] + w[22]*x[11] + w[23]*x[12])))))
-		y[14] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[18]*x[2] + w[19]*x[3] + w[20]*x[7] +
-			w[21]*x[8] + w[22]*x[12] + w[23]*x[13])))))
-		y[15] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[18]*x[3] + w[19]*x[4] + w[20]*x[8] +
-			w[21]*x[9] + w[22]*x[13] + w[23]*x[14])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[5]) +
+			float32(w[3]*x[6]) + float32(w[4]*x[10]) + float32(w[5]*x[11]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[1]) + float32(w[1]*x[2]) + float32(w[2]*x[6]) +
+			float32(w[3]*x[7]) + float32(w[4]*x[11]) + float32(w[5]*x[12]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[2]) + float32(w[1]*x[3]) + float32(w[2]*x[7]) +
+			float32(w[3]*x[8]) + float32(w[4]*x[12]) + float32(w[5]*x[13]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[3]) + float32(w[1]*x[4]) + float32(w[2]*x[8]) +
+			float32(w[3]*x[9]) + float32(w[4]*x[13]) + float32(w[5]*x[14]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[5]) +
+			float32(w[9]*x[6]) + float32(w[10]*x[10]) + float32(w[11]*x[11]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[1]) + float32(w[7]*x[2]) + float32(w[8]*x[6]) +
+			float32(w[9]*x[7]) + float32(w[10]*x[11]) + float32(w[11]*x[12]))))))
+		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[2]) + float32(w[7]*x[3]) + float32(w[8]*x[7]) +
+			float32(w[9]*x[8]) + float32(w[10]*x[12]) + float32(w[11]*x[13]))))))
+		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[3]) + float32(w[7]*x[4]) + float32(w[8]*x[8]) +
+			float32(w[9]*x[9]) + float32(w[10]*x[13]) + float32(w[11]*x[14]))))))
+		y[8] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[5]) +
+			float32(w[15]*x[6]) + float32(w[16]*x[10]) + float32(w[17]*x[11]))))))
+		y[9] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[12]*x[1]) + float32(w[13]*x[2]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7]) + float32(w[16]*x[11]) + float32(w[17]*x[12]))))))
+		y[10] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[12]*x[2]) + float32(w[13]*x[3]) + float32(w[14]*x[7]) +
+			float32(w[15]*x[8]) + float32(w[16]*x[12]) + float32(w[17]*x[13]))))))
+		y[11] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[12]*x[3]) + float32(w[13]*x[4]) + float32(w[14]*x[8]) +
+			float32(w[15]*x[9]) + float32(w[16]*x[13]) + float32(w[17]*x[14]))))))
+		y[12] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[5]) +
+			float32(w[21]*x[6]) + float32(w[22]*x[10]) + float32(w[23]*x[11]))))))
+		y[13] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[18]*x[1]) + float32(w[19]*x[2]) + float32(w[20]*x[6]) +
+			float32(w[21]*x[7]) + float32(w[22]*x[11]) + float32(w[23]*x[12]))))))
+		y[14] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[18]*x[2]) + float32(w[19]*x[3]) + float32(w[20]*x[7]) +
+			float32(w[21]*x[8]) + float32(w[22]*x[12]) + float32(w[23]*x[13]))))))
+		y[15] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[18]*x[3]) + float32(w[19]*x[4]) + float32(w[20]*x[8]) +
+			float32(w[21]*x[9]) + float32(w[22]*x[13]) + float32(w[23]*x[14]))))))
 	}
 	// layer 4: avgpool1d k2 s2 p0, [4 4] → [4 2] (arch03.yaml:9)
 	{
@@ -225,12 +225,12 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[16]float32)(m.params[46:62])
 		b := (*[2]float32)(m.params[62:64])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[1]+w[2]*x[2]+
-			w[3]*x[3]+w[4]*x[4]+w[5]*x[5]+w[6]*x[6]+
-			w[7]*x[7], 0)
-		y[1] = max(b[1]+w[8]*x[0]+w[9]*x[1]+w[10]*x[2]+
-			w[11]*x[3]+w[12]*x[4]+w[13]*x[5]+w[14]*x[6]+
-			w[15]*x[7], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[1])+float32(w[2]*x[2])+
+			float32(w[3]*x[3])+float32(w[4]*x[4])+float32(w[5]*x[5])+float32(w[6]*x[6])+
+			float32(w[7]*x[7]), 0)
+		y[1] = max(b[1]+float32(w[8]*x[0])+float32(w[9]*x[1])+float32(w[10]*x[2])+
+			float32(w[11]*x[3])+float32(w[12]*x[4])+float32(w[13]*x[5])+float32(w[14]*x[6])+
+			float32(w[15]*x[7]), 0)
 	}
 	// layer 8: linear 2→8 + sigmoid, [2] → [8] (arch03.yaml:13)
 	{
@@ -238,14 +238,14 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[16]float32)(m.params[64:80])
 		b := (*[8]float32)(m.params[80:88])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[2]*x[0] + w[3]*x[1])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[4]*x[0] + w[5]*x[1])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[6]*x[0] + w[7]*x[1])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + w[8]*x[0] + w[9]*x[1])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + w[10]*x[0] + w[11]*x[1])))))
-		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + w[12]*x[0] + w[13]*x[1])))))
-		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + w[14]*x[0] + w[15]*x[1])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[2]*x[0]) + float32(w[3]*x[1]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[4]*x[0]) + float32(w[5]*x[1]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[6]*x[0]) + float32(w[7]*x[1]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + float32(w[8]*x[0]) + float32(w[9]*x[1]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + float32(w[10]*x[0]) + float32(w[11]*x[1]))))))
+		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + float32(w[12]*x[0]) + float32(w[13]*x[1]))))))
+		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + float32(w[14]*x[0]) + float32(w[15]*x[1]))))))
 	}
 	// layer 10: linear 8→3, [8] → [3] (arch03.yaml:15)
 	{
@@ -253,15 +253,15 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[24]float32)(m.params[88:112])
 		b := (*[3]float32)(m.params[112:115])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7]
-		y[1] = b[1] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3] + w[12]*x[4] + w[13]*x[5] + w[14]*x[6] +
-			w[15]*x[7]
-		y[2] = b[2] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3] + w[20]*x[4] + w[21]*x[5] + w[22]*x[6] +
-			w[23]*x[7]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7])
+		y[1] = b[1] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]) + float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7])
+		y[2] = b[2] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]) + float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) +
+			float32(w[23]*x[7])
 	}
 }
 
@@ -287,38 +287,38 @@ func (m *Model) backward() {
 		gb[0] += dy[0]
 		gb[1] += dy[1]
 		gb[2] += dy[2]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2])
 	}
 	// layer 8: linear 2→8 + sigmoid, [2] → [8] (arch03.yaml:13)
 	{
@@ -345,26 +345,26 @@ func (m *Model) backward() {
 		gb[5] += dy[5]
 		gb[6] += dy[6]
 		gb[7] += dy[7]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
-		gw[4] += dy[2] * x[0]
-		gw[5] += dy[2] * x[1]
-		gw[6] += dy[3] * x[0]
-		gw[7] += dy[3] * x[1]
-		gw[8] += dy[4] * x[0]
-		gw[9] += dy[4] * x[1]
-		gw[10] += dy[5] * x[0]
-		gw[11] += dy[5] * x[1]
-		gw[12] += dy[6] * x[0]
-		gw[13] += dy[6] * x[1]
-		gw[14] += dy[7] * x[0]
-		gw[15] += dy[7] * x[1]
-		dx[0] = w[0]*dy[0] + w[2]*dy[1] + w[4]*dy[2] + w[6]*dy[3] +
-			w[8]*dy[4] + w[10]*dy[5] + w[12]*dy[6] + w[14]*dy[7]
-		dx[1] = w[1]*dy[0] + w[3]*dy[1] + w[5]*dy[2] + w[7]*dy[3] +
-			w[9]*dy[4] + w[11]*dy[5] + w[13]*dy[6] + w[15]*dy[7]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
+		gw[4] += float32(dy[2] * x[0])
+		gw[5] += float32(dy[2] * x[1])
+		gw[6] += float32(dy[3] * x[0])
+		gw[7] += float32(dy[3] * x[1])
+		gw[8] += float32(dy[4] * x[0])
+		gw[9] += float32(dy[4] * x[1])
+		gw[10] += float32(dy[5] * x[0])
+		gw[11] += float32(dy[5] * x[1])
+		gw[12] += float32(dy[6] * x[0])
+		gw[13] += float32(dy[6] * x[1])
+		gw[14] += float32(dy[7] * x[0])
+		gw[15] += float32(dy[7] * x[1])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[2]*dy[1]) + float32(w[4]*dy[2]) + float32(w[6]*dy[3]) +
+			float32(w[8]*dy[4]) + float32(w[10]*dy[5]) + float32(w[12]*dy[6]) + float32(w[14]*dy[7])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[3]*dy[1]) + float32(w[5]*dy[2]) + float32(w[7]*dy[3]) +
+			float32(w[9]*dy[4]) + float32(w[11]*dy[5]) + float32(w[13]*dy[6]) + float32(w[15]*dy[7])
 	}
 	// layer 6: linear 8→2 + relu, [8] → [2] (arch03.yaml:11)
 	{
@@ -383,30 +383,30 @@ func (m *Model) backward() {
 		}
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1])
 	}
 	// layer 5: flatten, [4 2] → [8] (arch03.yaml:10): nothing to compute
 	// layer 4: avgpool1d k2 s2 p0, [4 4] → [4 2] (arch03.yaml:9)
@@ -464,151 +464,151 @@ func (m *Model) backward() {
 			dy[11]
 		gb[3] = gb[3] + dy[12] + dy[13] + dy[14] +
 			dy[15]
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[1] + dy[2]*x[2] +
-			dy[3]*x[3]
-		gw[1] = gw[1] + dy[0]*x[1] + dy[1]*x[2] + dy[2]*x[3] +
-			dy[3]*x[4]
-		gw[2] = gw[2] + dy[0]*x[5] + dy[1]*x[6] + dy[2]*x[7] +
-			dy[3]*x[8]
-		gw[3] = gw[3] + dy[0]*x[6] + dy[1]*x[7] + dy[2]*x[8] +
-			dy[3]*x[9]
-		gw[4] = gw[4] + dy[0]*x[10] + dy[1]*x[11] + dy[2]*x[12] +
-			dy[3]*x[13]
-		gw[5] = gw[5] + dy[0]*x[11] + dy[1]*x[12] + dy[2]*x[13] +
-			dy[3]*x[14]
-		gw[6] = gw[6] + dy[4]*x[0] + dy[5]*x[1] + dy[6]*x[2] +
-			dy[7]*x[3]
-		gw[7] = gw[7] + dy[4]*x[1] + dy[5]*x[2] + dy[6]*x[3] +
-			dy[7]*x[4]
-		gw[8] = gw[8] + dy[4]*x[5] + dy[5]*x[6] + dy[6]*x[7] +
-			dy[7]*x[8]
-		gw[9] = gw[9] + dy[4]*x[6] + dy[5]*x[7] + dy[6]*x[8] +
-			dy[7]*x[9]
-		gw[10] = gw[10] + dy[4]*x[10] + dy[5]*x[11] + dy[6]*x[12] +
-			dy[7]*x[13]
-		gw[11] = gw[11] + dy[4]*x[11] + dy[5]*x[12] + dy[6]*x[13] +
-			dy[7]*x[14]
-		gw[12] = gw[12] + dy[8]*x[0] + dy[9]*x[1] + dy[10]*x[2] +
-			dy[11]*x[3]
-		gw[13] = gw[13] + dy[8]*x[1] + dy[9]*x[2] + dy[10]*x[3] +
-			dy[11]*x[4]
-		gw[14] = gw[14] + dy[8]*x[5] + dy[9]*x[6] + dy[10]*x[7] +
-			dy[11]*x[8]
-		gw[15] = gw[15] + dy[8]*x[6] + dy[9]*x[7] + dy[10]*x[8] +
-			dy[11]*x[9]
-		gw[16] = gw[16] + dy[8]*x[10] + dy[9]*x[11] + dy[10]*x[12] +
-			dy[11]*x[13]
-		gw[17] = gw[17] + dy[8]*x[11] + dy[9]*x[12] + dy[10]*x[13] +
-			dy[11]*x[14]
-		gw[18] = gw[18] + dy[12]*x[0] + dy[13]*x[1] + dy[14]*x[2] +
-			dy[15]*x[3]
-		gw[19] = gw[19] + dy[12]*x[1] + dy[13]*x[2] + dy[14]*x[3] +
-			dy[15]*x[4]
-		gw[20] = gw[20] + dy[12]*x[5] + dy[13]*x[6] + dy[14]*x[7] +
-			dy[15]*x[8]
-		gw[21] = gw[21] + dy[12]*x[6] + dy[13]*x[7] + dy[14]*x[8] +
-			dy[15]*x[9]
-		gw[22] = gw[22] + dy[12]*x[10] + dy[13]*x[11] + dy[14]*x[12] +
-			dy[15]*x[13]
-		gw[23] = gw[23] + dy[12]*x[11] + dy[13]*x[12] + dy[14]*x[13] +
-			dy[15]*x[14]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[1]) + float32(dy[2]*x[2]) +
+			float32(dy[3]*x[3])
+		gw[1] = gw[1] + float32(dy[0]*x[1]) + float32(dy[1]*x[2]) + float32(dy[2]*x[3]) +
+			float32(dy[3]*x[4])
+		gw[2] = gw[2] + float32(dy[0]*x[5]) + float32(dy[1]*x[6]) + float32(dy[2]*x[7]) +
+			float32(dy[3]*x[8])
+		gw[3] = gw[3] + float32(dy[0]*x[6]) + float32(dy[1]*x[7]) + float32(dy[2]*x[8]) +
+			float32(dy[3]*x[9])
+		gw[4] = gw[4] + float32(dy[0]*x[10]) + float32(dy[1]*x[11]) + float32(dy[2]*x[12]) +
+			float32(dy[3]*x[13])
+		gw[5] = gw[5] + float32(dy[0]*x[11]) + float32(dy[1]*x[12]) + float32(dy[2]*x[13]) +
+			float32(dy[3]*x[14])
+		gw[6] = gw[6] + float32(dy[4]*x[0]) + float32(dy[5]*x[1]) + float32(dy[6]*x[2]) +
+			float32(dy[7]*x[3])
+		gw[7] = gw[7] + float32(dy[4]*x[1]) + float32(dy[5]*x[2]) + float32(dy[6]*x[3]) +
+			float32(dy[7]*x[4])
+		gw[8] = gw[8] + float32(dy[4]*x[5]) + float32(dy[5]*x[6]) + float32(dy[6]*x[7]) +
+			float32(dy[7]*x[8])
+		gw[9] = gw[9] + float32(dy[4]*x[6]) + float32(dy[5]*x[7]) + float32(dy[6]*x[8]) +
+			float32(dy[7]*x[9])
+		gw[10] = gw[10] + float32(dy[4]*x[10]) + float32(dy[5]*x[11]) + float32(dy[6]*x[12]) +
+			float32(dy[7]*x[13])
+		gw[11] = gw[11] + float32(dy[4]*x[11]) + float32(dy[5]*x[12]) + float32(dy[6]*x[13]) +
+			float32(dy[7]*x[14])
+		gw[12] = gw[12] + float32(dy[8]*x[0]) + float32(dy[9]*x[1]) + float32(dy[10]*x[2]) +
+			float32(dy[11]*x[3])
+		gw[13] = gw[13] + float32(dy[8]*x[1]) + float32(dy[9]*x[2]) + float32(dy[10]*x[3]) +
+			float32(dy[11]*x[4])
+		gw[14] = gw[14] + float32(dy[8]*x[5]) + float32(dy[9]*x[6]) + float32(dy[10]*x[7]) +
+			float32(dy[11]*x[8])
+		gw[15] = gw[15] + float32(dy[8]*x[6]) + float32(dy[9]*x[7]) + float32(dy[10]*x[8]) +
+			float32(dy[11]*x[9])
+		gw[16] = gw[16] + float32(dy[8]*x[10]) + float32(dy[9]*x[11]) + float32(dy[10]*x[12]) +
+			float32(dy[11]*x[13])
+		gw[17] = gw[17] + float32(dy[8]*x[11]) + float32(dy[9]*x[12]) + float32(dy[10]*x[13]) +
+			float32(dy[11]*x[14])
+		gw[18] = gw[18] + float32(dy[12]*x[0]) + float32(dy[13]*x[1]) + float32(dy[14]*x[2]) +
+			float32(dy[15]*x[3])
+		gw[19] = gw[19] + float32(dy[12]*x[1]) + float32(dy[13]*x[2]) + float32(dy[14]*x[3]) +
+			float32(dy[15]*x[4])
+		gw[20] = gw[20] + float32(dy[12]*x[5]) + float32(dy[13]*x[6]) + float32(dy[14]*x[7]) +
+			float32(dy[15]*x[8])
+		gw[21] = gw[21] + float32(dy[12]*x[6]) + float32(dy[13]*x[7]) + float32(dy[14]*x[8]) +
+			float32(dy[15]*x[9])
+		gw[22] = gw[22] + float32(dy[12]*x[10]) + float32(dy[13]*x[11]) + float32(dy[14]*x[12]) +
+			float32(dy[15]*x[13])
+		gw[23] = gw[23] + float32(dy[12]*x[11]) + float32(dy[13]*x[12]) + float32(dy[14]*x[13]) +
+			float32(dy[15]*x[14])
 		clear(dx[:])
-		dx[0] += w[0] * dy[0]
-		dx[1] += w[1] * dy[0]
-		dx[5] += w[2] * dy[0]
-		dx[6] += w[3] * dy[0]
-		dx[10] += w[4] * dy[0]
-		dx[11] += w[5] * dy[0]
-		dx[1] += w[0] * dy[1]
-		dx[2] += w[1] * dy[1]
-		dx[6] += w[2] * dy[1]
-		dx[7] += w[3] * dy[1]
-		dx[11] += w[4] * dy[1]
-		dx[12] += w[5] * dy[1]
-		dx[2] += w[0] * dy[2]
-		dx[3] += w[1] * dy[2]
-		dx[7] += w[2] * dy[2]
-		dx[8] += w[3] * dy[2]
-		dx[12] += w[4] * dy[2]
-		dx[13] += w[5] * dy[2]
-		dx[3] += w[0] * dy[3]
-		dx[4] += w[1] * dy[3]
-		dx[8] += w[2] * dy[3]
-		dx[9] += w[3] * dy[3]
-		dx[13] += w[4] * dy[3]
-		dx[14] += w[5] * dy[3]
-		dx[0] += w[6] * dy[4]
-		dx[1] += w[7] * dy[4]
-		dx[5] += w[8] * dy[4]
-		dx[6] += w[9] * dy[4]
-		dx[10] += w[10] * dy[4]
-		dx[11] += w[11] * dy[4]
-		dx[1] += w[6] * dy[5]
-		dx[2] += w[7] * dy[5]
-		dx[6] += w[8] * dy[5]
-		dx[7] += w[9] * dy[5]
-		dx[11] += w[10] * dy[5]
-		dx[12] += w[11] * dy[5]
-		dx[2] += w[6] * dy[6]
-		dx[3] += w[7] * dy[6]
-		dx[7] += w[8] * dy[6]
-		dx[8] += w[9] * dy[6]
-		dx[12] += w[10] * dy[6]
-		dx[13] += w[11] * dy[6]
-		dx[3] += w[6] * dy[7]
-		dx[4] += w[7] * dy[7]
-		dx[8] += w[8] * dy[7]
-		dx[9] += w[9] * dy[7]
-		dx[13] += w[10] * dy[7]
-		dx[14] += w[11] * dy[7]
-		dx[0] += w[12] * dy[8]
-		dx[1] += w[13] * dy[8]
-		dx[5] += w[14] * dy[8]
-		dx[6] += w[15] * dy[8]
-		dx[10] += w[16] * dy[8]
-		dx[11] += w[17] * dy[8]
-		dx[1] += w[12] * dy[9]
-		dx[2] += w[13] * dy[9]
-		dx[6] += w[14] * dy[9]
-		dx[7] += w[15] * dy[9]
-		dx[11] += w[16] * dy[9]
-		dx[12] += w[17] * dy[9]
-		dx[2] += w[12] * dy[10]
-		dx[3] += w[13] * dy[10]
-		dx[7] += w[14] * dy[10]
-		dx[8] += w[15] * dy[10]
-		dx[12] += w[16] * dy[10]
-		dx[13] += w[17] * dy[10]
-		dx[3] += w[12] * dy[11]
-		dx[4] += w[13] * dy[11]
-		dx[8] += w[14] * dy[11]
-		dx[9] += w[15] * dy[11]
-		dx[13] += w[16] * dy[11]
-		dx[14] += w[17] * dy[11]
-		dx[0] += w[18] * dy[12]
-		dx[1] += w[19] * dy[12]
-		dx[5] += w[20] * dy[12]
-		dx[6] += w[21] * dy[12]
-		dx[10] += w[22] * dy[12]
-		dx[11] += w[23] * dy[12]
-		dx[1] += w[18] * dy[13]
-		dx[2] += w[19] * dy[13]
-		dx[6] += w[20] * dy[13]
-		dx[7] += w[21] * dy[13]
-		dx[11] += w[22] * dy[13]
-		dx[12] += w[23] * dy[13]
-		dx[2] += w[18] * dy[14]
-		dx[3] += w[19] * dy[14]
-		dx[7] += w[20] * dy[14]
-		dx[8] += w[21] * dy[14]
-		dx[12] += w[22] * dy[14]
-		dx[13] += w[23] * dy[14]
-		dx[3] += w[18] * dy[15]
-		dx[4] += w[19] * dy[15]
-		dx[8] += w[20] * dy[15]
-		dx[9] += w[21] * dy[15]
-		dx[13] += w[22] * dy[15]
-		dx[14] += w[23] * dy[15]
+		dx[0] += float32(w[0] * dy[0])
+		dx[1] += float32(w[1] * dy[0])
+		dx[5] += float32(w[2] * dy[0])
+		dx[6] += float32(w[3] * dy[0])
+		dx[10] += float32(w[4] * dy[0])
+		dx[11] += float32(w[5] * dy[0])
+		dx[1] += float32(w[0] * dy[1])
+		dx[2] += float32(w[1] * dy[1])
+		dx[6] += float32(w[2] * dy[1])
+		dx[7] += float32(w[3] * dy[1])
+		dx[11] += float32(w[4] * dy[1])
+		dx[12] += float32(w[5] * dy[1])
+		dx[2] += float32(w[0] * dy[2])
+		dx[3] += float32(w[1] * dy[2])
+		dx[7] += float32(w[2] * dy[2])
+		dx[8] += float32(w[3] * dy[2])
+		dx[12] += float32(w[4] * dy[2])
+		dx[13] += float32(w[5] * dy[2])
+		dx[3] += float32(w[0] * dy[3])
+		dx[4] += float32(w[1] * dy[3])
+		dx[8] += float32(w[2] * dy[3])
+		dx[9] += float32(w[3] * dy[3])
+		dx[13] += float32(w[4] * dy[3])
+		dx[14] += float32(w[5] * dy[3])
+		dx[0] += float32(w[6] * dy[4])
+		dx[1] += float32(w[7] * dy[4])
+		dx[5] += float32(w[8] * dy[4])
+		dx[6] += float32(w[9] * dy[4])
+		dx[10] += float32(w[10] * dy[4])
+		dx[11] += float32(w[11] * dy[4])
+		dx[1] += float32(w[6] * dy[5])
+		dx[2] += float32(w[7] * dy[5])
+		dx[6] += float32(w[8] * dy[5])
+		dx[7] += float32(w[9] * dy[5])
+		dx[11] += float32(w[10] * dy[5])
+		dx[12] += float32(w[11] * dy[5])
+		dx[2] += float32(w[6] * dy[6])
+		dx[3] += float32(w[7] * dy[6])
+		dx[7] += float32(w[8] * dy[6])
+		dx[8] += float32(w[9] * dy[6])
+		dx[12] += float32(w[10] * dy[6])
+		dx[13] += float32(w[11] * dy[6])
+		dx[3] += float32(w[6] * dy[7])
+		dx[4] += float32(w[7] * dy[7])
+		dx[8] += float32(w[8] * dy[7])
+		dx[9] += float32(w[9] * dy[7])
+		dx[13] += float32(w[10] * dy[7])
+		dx[14] += float32(w[11] * dy[7])
+		dx[0] += float32(w[12] * dy[8])
+		dx[1] += float32(w[13] * dy[8])
+		dx[5] += float32(w[14] * dy[8])
+		dx[6] += float32(w[15] * dy[8])
+		dx[10] += float32(w[16] * dy[8])
+		dx[11] += float32(w[17] * dy[8])
+		dx[1] += float32(w[12] * dy[9])
+		dx[2] += float32(w[13] * dy[9])
+		dx[6] += float32(w[14] * dy[9])
+		dx[7] += float32(w[15] * dy[9])
+		dx[11] += float32(w[16] * dy[9])
+		dx[12] += float32(w[17] * dy[9])
+		dx[2] += float32(w[12] * dy[10])
+		dx[3] += float32(w[13] * dy[10])
+		dx[7] += float32(w[14] * dy[10])
+		dx[8] += float32(w[15] * dy[10])
+		dx[12] += float32(w[16] * dy[10])
+		dx[13] += float32(w[17] * dy[10])
+		dx[3] += float32(w[12] * dy[11])
+		dx[4] += float32(w[13] * dy[11])
+		dx[8] += float32(w[14] * dy[11])
+		dx[9] += float32(w[15] * dy[11])
+		dx[13] += float32(w[16] * dy[11])
+		dx[14] += float32(w[17] * dy[11])
+		dx[0] += float32(w[18] * dy[12])
+		dx[1] += float32(w[19] * dy[12])
+		dx[5] += float32(w[20] * dy[12])
+		dx[6] += float32(w[21] * dy[12])
+		dx[10] += float32(w[22] * dy[12])
+		dx[11] += float32(w[23] * dy[12])
+		dx[1] += float32(w[18] * dy[13])
+		dx[2] += float32(w[19] * dy[13])
+		dx[6] += float32(w[20] * dy[13])
+		dx[7] += float32(w[21] * dy[13])
+		dx[11] += float32(w[22] * dy[13])
+		dx[12] += float32(w[23] * dy[13])
+		dx[2] += float32(w[18] * dy[14])
+		dx[3] += float32(w[19] * dy[14])
+		dx[7] += float32(w[20] * dy[14])
+		dx[8] += float32(w[21] * dy[14])
+		dx[12] += float32(w[22] * dy[14])
+		dx[13] += float32(w[23] * dy[14])
+		dx[3] += float32(w[18] * dy[15])
+		dx[4] += float32(w[19] * dy[15])
+		dx[8] += float32(w[20] * dy[15])
+		dx[9] += float32(w[21] * dy[15])
+		dx[13] += float32(w[22] * dy[15])
+		dx[14] += float32(w[23] * dy[15])
 	}
 	// layer 0: conv1d 2→3 k3 s2 p2 replicate no bias + tanh, [2 8] → [3 5] (arch03.yaml:5)
 	{
@@ -631,42 +631,42 @@ func (m *Model) backward() {
 		dy[12] = dy[12] * (1 - y[12]*y[12])
 		dy[13] = dy[13] * (1 - y[13]*y[13])
 		dy[14] = dy[14] * (1 - y[14]*y[14])
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[2] + dy[2]*pad[4] +
-			dy[3]*pad[6] + dy[4]*pad[8]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[3] + dy[2]*pad[5] +
-			dy[3]*pad[7] + dy[4]*pad[9]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[4] + dy[2]*pad[6] +
-			dy[3]*pad[8] + dy[4]*pad[10]
-		gw[3] = gw[3] + dy[0]*pad[12] + dy[1]*pad[14] + dy[2]*pad[16] +
-			dy[3]*pad[18] + dy[4]*pad[20]
-		gw[4] = gw[4] + dy[0]*pad[13] + dy[1]*pad[15] + dy[2]*pad[17] +
-			dy[3]*pad[19] + dy[4]*pad[21]
-		gw[5] = gw[5] + dy[0]*pad[14] + dy[1]*pad[16] + dy[2]*pad[18] +
-			dy[3]*pad[20] + dy[4]*pad[22]
-		gw[6] = gw[6] + dy[5]*pad[0] + dy[6]*pad[2] + dy[7]*pad[4] +
-			dy[8]*pad[6] + dy[9]*pad[8]
-		gw[7] = gw[7] + dy[5]*pad[1] + dy[6]*pad[3] + dy[7]*pad[5] +
-			dy[8]*pad[7] + dy[9]*pad[9]
-		gw[8] = gw[8] + dy[5]*pad[2] + dy[6]*pad[4] + dy[7]*pad[6] +
-			dy[8]*pad[8] + dy[9]*pad[10]
-		gw[9] = gw[9] + dy[5]*pad[12] + dy[6]*pad[14] + dy[7]*pad[16] +
-			dy[8]*pad[18] + dy[9]*pad[20]
-		gw[10] = gw[10] + dy[5]*pad[13] + dy[6]*pad[15] + dy[7]*pad[17] +
-			dy[8]*pad[19] + dy[9]*pad[21]
-		gw[11] = gw[11] + dy[5]*pad[14] + dy[6]*pad[16] + dy[7]*pad[18] +
-			dy[8]*pad[20] + dy[9]*pad[22]
-		gw[12] = gw[12] + dy[10]*pad[0] + dy[11]*pad[2] + dy[12]*pad[4] +
-			dy[13]*pad[6] + dy[14]*pad[8]
-		gw[13] = gw[13] + dy[10]*pad[1] + dy[11]*pad[3] + dy[12]*pad[5] +
-			dy[13]*pad[7] + dy[14]*pad[9]
-		gw[14] = gw[14] + dy[10]*pad[2] + dy[11]*pad[4] + dy[12]*pad[6] +
-			dy[13]*pad[8] + dy[14]*pad[10]
-		gw[15] = gw[15] + dy[10]*pad[12] + dy[11]*pad[14] + dy[12]*pad[16] +
-			dy[13]*pad[18] + dy[14]*pad[20]
-		gw[16] = gw[16] + dy[10]*pad[13] + dy[11]*pad[15] + dy[12]*pad[17] +
-			dy[13]*pad[19] + dy[14]*pad[21]
-		gw[17] = gw[17] + dy[10]*pad[14] + dy[11]*pad[16] + dy[12]*pad[18] +
-			dy[13]*pad[20] + dy[14]*pad[22]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[4]) +
+			float32(dy[3]*pad[6]) + float32(dy[4]*pad[8])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[5]) +
+			float32(dy[3]*pad[7]) + float32(dy[4]*pad[9])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[4]) + float32(dy[2]*pad[6]) +
+			float32(dy[3]*pad[8]) + float32(dy[4]*pad[10])
+		gw[3] = gw[3] + float32(dy[0]*pad[12]) + float32(dy[1]*pad[14]) + float32(dy[2]*pad[16]) +
+			float32(dy[3]*pad[18]) + float32(dy[4]*pad[20])
+		gw[4] = gw[4] + float32(dy[0]*pad[13]) + float32(dy[1]*pad[15]) + float32(dy[2]*pad[17]) +
+			float32(dy[3]*pad[19]) + float32(dy[4]*pad[21])
+		gw[5] = gw[5] + float32(dy[0]*pad[14]) + float32(dy[1]*pad[16]) + float32(dy[2]*pad[18]) +
+			float32(dy[3]*pad[20]) + float32(dy[4]*pad[22])
+		gw[6] = gw[6] + float32(dy[5]*pad[0]) + float32(dy[6]*pad[2]) + float32(dy[7]*pad[4]) +
+			float32(dy[8]*pad[6]) + float32(dy[9]*pad[8])
+		gw[7] = gw[7] + float32(dy[5]*pad[1]) + float32(dy[6]*pad[3]) + float32(dy[7]*pad[5]) +
+			float32(dy[8]*pad[7]) + float32(dy[9]*pad[9])
+		gw[8] = gw[8] + float32(dy[5]*pad[2]) + float32(dy[6]*pad[4]) + float32(dy[7]*pad[6]) +
+			float32(dy[8]*pad[8]) + float32(dy[9]*pad[10])
+		gw[9] = gw[9] + float32(dy[5]*pad[12]) + float32(dy[6]*pad[14]) + float32(dy[7]*pad[16]) +
+			float32(dy[8]*pad[18]) + float32(dy[9]*pad[20])
+		gw[10] = gw[10] + float32(dy[5]*pad[13]) + float32(dy[6]*pad[15]) + float32(dy[7]*pad[17]) +
+			float32(dy[8]*pad[19]) + float32(dy[9]*pad[21])
+		gw[11] = gw[11] + float32(dy[5]*pad[14]) + float32(dy[6]*pad[16]) + float32(dy[7]*pad[18]) +
+			float32(dy[8]*pad[20]) + float32(dy[9]*pad[22])
+		gw[12] = gw[12] + float32(dy[10]*pad[0]) + float32(dy[11]*pad[2]) + float32(dy[12]*pad[4]) +
+			float32(dy[13]*pad[6]) + float32(dy[14]*pad[8])
+		gw[13] = gw[13] + float32(dy[10]*pad[1]) + float32(dy[11]*pad[3]) + float32(dy[12]*pad[5]) +
+			float32(dy[13]*pad[7]) + float32(dy[14]*pad[9])
+		gw[14] = gw[14] + float32(dy[10]*pad[2]) + float32(dy[11]*pad[4]) + float32(dy[12]*pad[6]) +
+			float32(dy[13]*pad[8]) + float32(dy[14]*pad[10])
+		gw[15] = gw[15] + float32(dy[10]*pad[12]) + float32(dy[11]*pad[14]) + float32(dy[12]*pad[16]) +
+			float32(dy[13]*pad[18]) + float32(dy[14]*pad[20])
+		gw[16] = gw[16] + float32(dy[10]*pad[13]) + float32(dy[11]*pad[15]) + float32(dy[12]*pad[17]) +
+			float32(dy[13]*pad[19]) + float32(dy[14]*pad[21])
+		gw[17] = gw[17] + float32(dy[10]*pad[14]) + float32(dy[11]*pad[16]) + float32(dy[12]*pad[18]) +
+			float32(dy[13]*pad[20]) + float32(dy[14]*pad[22])
 	}
 }
 
@@ -694,7 +694,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2]) / 3
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2])) / 3
 	k := 0.6666666666666666 * scale
 	dy[0] *= k
 	dy[1] *= k

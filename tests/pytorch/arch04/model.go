@@ -91,14 +91,14 @@ func (m *Model) forward() {
 		y := &m.a0
 		w := (*[16]float32)(m.params[0:16])
 		b := (*[4]float32)(m.params[16:20])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3]
-		y[1] = b[1] + w[4]*x[0] + w[5]*x[1] + w[6]*x[2] +
-			w[7]*x[3]
-		y[2] = b[2] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3]
-		y[3] = b[3] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3])
+		y[1] = b[1] + float32(w[4]*x[0]) + float32(w[5]*x[1]) + float32(w[6]*x[2]) +
+			float32(w[7]*x[3])
+		y[2] = b[2] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3])
+		y[3] = b[3] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3])
 	}
 }
 
@@ -123,22 +123,22 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[1] * x[0]
-		gw[5] += dy[1] * x[1]
-		gw[6] += dy[1] * x[2]
-		gw[7] += dy[1] * x[3]
-		gw[8] += dy[2] * x[0]
-		gw[9] += dy[2] * x[1]
-		gw[10] += dy[2] * x[2]
-		gw[11] += dy[2] * x[3]
-		gw[12] += dy[3] * x[0]
-		gw[13] += dy[3] * x[1]
-		gw[14] += dy[3] * x[2]
-		gw[15] += dy[3] * x[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[1] * x[0])
+		gw[5] += float32(dy[1] * x[1])
+		gw[6] += float32(dy[1] * x[2])
+		gw[7] += float32(dy[1] * x[3])
+		gw[8] += float32(dy[2] * x[0])
+		gw[9] += float32(dy[2] * x[1])
+		gw[10] += float32(dy[2] * x[2])
+		gw[11] += float32(dy[2] * x[3])
+		gw[12] += float32(dy[3] * x[0])
+		gw[13] += float32(dy[3] * x[1])
+		gw[14] += float32(dy[3] * x[2])
+		gw[15] += float32(dy[3] * x[3])
 	}
 }
 

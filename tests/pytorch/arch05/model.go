@@ -190,24 +190,24 @@ func (m *Model) forward() {
 		pad[69] = x[55]
 		for oc := 0; oc < 4; oc++ {
 			for oy := 0; oy < 5; oy++ {
-				y[oc*45+oy*9] = max(b[oc]+w[oc*6]*pad[oy*10]+w[oc*6+1]*pad[oy*10+1]+w[oc*6+2]*pad[oy*10+10]+
-					w[oc*6+3]*pad[oy*10+11]+w[oc*6+4]*pad[oy*10+20]+w[oc*6+5]*pad[oy*10+21], 0)
-				y[oc*45+oy*9+1] = max(b[oc]+w[oc*6]*pad[oy*10+1]+w[oc*6+1]*pad[oy*10+2]+w[oc*6+2]*pad[oy*10+11]+
-					w[oc*6+3]*pad[oy*10+12]+w[oc*6+4]*pad[oy*10+21]+w[oc*6+5]*pad[oy*10+22], 0)
-				y[oc*45+oy*9+2] = max(b[oc]+w[oc*6]*pad[oy*10+2]+w[oc*6+1]*pad[oy*10+3]+w[oc*6+2]*pad[oy*10+12]+
-					w[oc*6+3]*pad[oy*10+13]+w[oc*6+4]*pad[oy*10+22]+w[oc*6+5]*pad[oy*10+23], 0)
-				y[oc*45+oy*9+3] = max(b[oc]+w[oc*6]*pad[oy*10+3]+w[oc*6+1]*pad[oy*10+4]+w[oc*6+2]*pad[oy*10+13]+
-					w[oc*6+3]*pad[oy*10+14]+w[oc*6+4]*pad[oy*10+23]+w[oc*6+5]*pad[oy*10+24], 0)
-				y[oc*45+oy*9+4] = max(b[oc]+w[oc*6]*pad[oy*10+4]+w[oc*6+1]*pad[oy*10+5]+w[oc*6+2]*pad[oy*10+14]+
-					w[oc*6+3]*pad[oy*10+15]+w[oc*6+4]*pad[oy*10+24]+w[oc*6+5]*pad[oy*10+25], 0)
-				y[oc*45+oy*9+5] = max(b[oc]+w[oc*6]*pad[oy*10+5]+w[oc*6+1]*pad[oy*10+6]+w[oc*6+2]*pad[oy*10+15]+
-					w[oc*6+3]*pad[oy*10+16]+w[oc*6+4]*pad[oy*10+25]+w[oc*6+5]*pad[oy*10+26], 0)
-				y[oc*45+oy*9+6] = max(b[oc]+w[oc*6]*pad[oy*10+6]+w[oc*6+1]*pad[oy*10+7]+w[oc*6+2]*pad[oy*10+16]+
-					w[oc*6+3]*pad[oy*10+17]+w[oc*6+4]*pad[oy*10+26]+w[oc*6+5]*pad[oy*10+27], 0)
-				y[oc*45+oy*9+7] = max(b[oc]+w[oc*6]*pad[oy*10+7]+w[oc*6+1]*pad[oy*10+8]+w[oc*6+2]*pad[oy*10+17]+
-					w[oc*6+3]*pad[oy*10+18]+w[oc*6+4]*pad[oy*10+27]+w[oc*6+5]*pad[oy*10+28], 0)
-				y[oc*45+oy*9+8] = max(b[oc]+w[oc*6]*pad[oy*10+8]+w[oc*6+1]*pad[oy*10+9]+w[oc*6+2]*pad[oy*10+18]+
-					w[oc*6+3]*pad[oy*10+19]+w[oc*6+4]*pad[oy*10+28]+w[oc*6+5]*pad[oy*10+29], 0)
+				y[oc*45+oy*9] = max(b[oc]+float32(w[oc*6]*pad[oy*10])+float32(w[oc*6+1]*pad[oy*10+1])+float32(w[oc*6+2]*pad[oy*10+10])+
+					float32(w[oc*6+3]*pad[oy*10+11])+float32(w[oc*6+4]*pad[oy*10+20])+float32(w[oc*6+5]*pad[oy*10+21]), 0)
+				y[oc*45+oy*9+1] = max(b[oc]+float32(w[oc*6]*pad[oy*10+1])+float32(w[oc*6+1]*pad[oy*10+2])+float32(w[oc*6+2]*pad[oy*10+11])+
+					float32(w[oc*6+3]*pad[oy*10+12])+float32(w[oc*6+4]*pad[oy*10+21])+float32(w[oc*6+5]*pad[oy*10+22]), 0)
+				y[oc*45+oy*9+2] = max(b[oc]+float32(w[oc*6]*pad[oy*10+2])+float32(w[oc*6+1]*pad[oy*10+3])+float32(w[oc*6+2]*pad[oy*10+12])+
+					float32(w[oc*6+3]*pad[oy*10+13])+float32(w[oc*6+4]*pad[oy*10+22])+float32(w[oc*6+5]*pad[oy*10+23]), 0)
+				y[oc*45+oy*9+3] = max(b[oc]+float32(w[oc*6]*pad[oy*10+3])+float32(w[oc*6+1]*pad[oy*10+4])+float32(w[oc*6+2]*pad[oy*10+13])+
+					float32(w[oc*6+3]*pad[oy*10+14])+float32(w[oc*6+4]*pad[oy*10+23])+float32(w[oc*6+5]*pad[oy*10+24]), 0)
+				y[oc*45+oy*9+4] = max(b[oc]+float32(w[oc*6]*pad[oy*10+4])+float32(w[oc*6+1]*pad[oy*10+5])+float32(w[oc*6+2]*pad[oy*10+14])+
+					float32(w[oc*6+3]*pad[oy*10+15])+float32(w[oc*6+4]*pad[oy*10+24])+float32(w[oc*6+5]*pad[oy*10+25]), 0)
+				y[oc*45+oy*9+5] = max(b[oc]+float32(w[oc*6]*pad[oy*10+5])+float32(w[oc*6+1]*pad[oy*10+6])+float32(w[oc*6+2]*pad[oy*10+15])+
+					float32(w[oc*6+3]*pad[oy*10+16])+float32(w[oc*6+4]*pad[oy*10+25])+float32(w[oc*6+5]*pad[oy*10+26]), 0)
+				y[oc*45+oy*9+6] = max(b[oc]+float32(w[oc*6]*pad[oy*10+6])+float32(w[oc*6+1]*pad[oy*10+7])+float32(w[oc*6+2]*pad[oy*10+16])+
+					float32(w[oc*6+3]*pad[oy*10+17])+float32(w[oc*6+4]*pad[oy*10+26])+float32(w[oc*6+5]*pad[oy*10+27]), 0)
+				y[oc*45+oy*9+7] = max(b[oc]+float32(w[oc*6]*pad[oy*10+7])+float32(w[oc*6+1]*pad[oy*10+8])+float32(w[oc*6+2]*pad[oy*10+17])+
+					float32(w[oc*6+3]*pad[oy*10+18])+float32(w[oc*6+4]*pad[oy*10+27])+float32(w[oc*6+5]*pad[oy*10+28]), 0)
+				y[oc*45+oy*9+8] = max(b[oc]+float32(w[oc*6]*pad[oy*10+8])+float32(w[oc*6+1]*pad[oy*10+9])+float32(w[oc*6+2]*pad[oy*10+18])+
+					float32(w[oc*6+3]*pad[oy*10+19])+float32(w[oc*6+4]*pad[oy*10+28])+float32(w[oc*6+5]*pad[oy*10+29]), 0)
 			}
 		}
 	}
@@ -817,60 +817,60 @@ func (m *Model) forward() {
 		pad[142] = x[31]
 		pad[143] = x[31]
 		for oc := 0; oc < 2; oc++ {
-			y[oc*18] = b[oc] + w[oc*8]*pad[0] + w[oc*8+1]*pad[6] + w[oc*8+2]*pad[36] +
-				w[oc*8+3]*pad[42] + w[oc*8+4]*pad[72] + w[oc*8+5]*pad[78] + w[oc*8+6]*pad[108] +
-				w[oc*8+7]*pad[114]
-			y[oc*18+1] = b[oc] + w[oc*8]*pad[1] + w[oc*8+1]*pad[7] + w[oc*8+2]*pad[37] +
-				w[oc*8+3]*pad[43] + w[oc*8+4]*pad[73] + w[oc*8+5]*pad[79] + w[oc*8+6]*pad[109] +
-				w[oc*8+7]*pad[115]
-			y[oc*18+2] = b[oc] + w[oc*8]*pad[2] + w[oc*8+1]*pad[8] + w[oc*8+2]*pad[38] +
-				w[oc*8+3]*pad[44] + w[oc*8+4]*pad[74] + w[oc*8+5]*pad[80] + w[oc*8+6]*pad[110] +
-				w[oc*8+7]*pad[116]
-			y[oc*18+3] = b[oc] + w[oc*8]*pad[3] + w[oc*8+1]*pad[9] + w[oc*8+2]*pad[39] +
-				w[oc*8+3]*pad[45] + w[oc*8+4]*pad[75] + w[oc*8+5]*pad[81] + w[oc*8+6]*pad[111] +
-				w[oc*8+7]*pad[117]
-			y[oc*18+4] = b[oc] + w[oc*8]*pad[4] + w[oc*8+1]*pad[10] + w[oc*8+2]*pad[40] +
-				w[oc*8+3]*pad[46] + w[oc*8+4]*pad[76] + w[oc*8+5]*pad[82] + w[oc*8+6]*pad[112] +
-				w[oc*8+7]*pad[118]
-			y[oc*18+5] = b[oc] + w[oc*8]*pad[5] + w[oc*8+1]*pad[11] + w[oc*8+2]*pad[41] +
-				w[oc*8+3]*pad[47] + w[oc*8+4]*pad[77] + w[oc*8+5]*pad[83] + w[oc*8+6]*pad[113] +
-				w[oc*8+7]*pad[119]
-			y[oc*18+6] = b[oc] + w[oc*8]*pad[12] + w[oc*8+1]*pad[18] + w[oc*8+2]*pad[48] +
-				w[oc*8+3]*pad[54] + w[oc*8+4]*pad[84] + w[oc*8+5]*pad[90] + w[oc*8+6]*pad[120] +
-				w[oc*8+7]*pad[126]
-			y[oc*18+7] = b[oc] + w[oc*8]*pad[13] + w[oc*8+1]*pad[19] + w[oc*8+2]*pad[49] +
-				w[oc*8+3]*pad[55] + w[oc*8+4]*pad[85] + w[oc*8+5]*pad[91] + w[oc*8+6]*pad[121] +
-				w[oc*8+7]*pad[127]
-			y[oc*18+8] = b[oc] + w[oc*8]*pad[14] + w[oc*8+1]*pad[20] + w[oc*8+2]*pad[50] +
-				w[oc*8+3]*pad[56] + w[oc*8+4]*pad[86] + w[oc*8+5]*pad[92] + w[oc*8+6]*pad[122] +
-				w[oc*8+7]*pad[128]
-			y[oc*18+9] = b[oc] + w[oc*8]*pad[15] + w[oc*8+1]*pad[21] + w[oc*8+2]*pad[51] +
-				w[oc*8+3]*pad[57] + w[oc*8+4]*pad[87] + w[oc*8+5]*pad[93] + w[oc*8+6]*pad[123] +
-				w[oc*8+7]*pad[129]
-			y[oc*18+10] = b[oc] + w[oc*8]*pad[16] + w[oc*8+1]*pad[22] + w[oc*8+2]*pad[52] +
-				w[oc*8+3]*pad[58] + w[oc*8+4]*pad[88] + w[oc*8+5]*pad[94] + w[oc*8+6]*pad[124] +
-				w[oc*8+7]*pad[130]
-			y[oc*18+11] = b[oc] + w[oc*8]*pad[17] + w[oc*8+1]*pad[23] + w[oc*8+2]*pad[53] +
-				w[oc*8+3]*pad[59] + w[oc*8+4]*pad[89] + w[oc*8+5]*pad[95] + w[oc*8+6]*pad[125] +
-				w[oc*8+7]*pad[131]
-			y[oc*18+12] = b[oc] + w[oc*8]*pad[24] + w[oc*8+1]*pad[30] + w[oc*8+2]*pad[60] +
-				w[oc*8+3]*pad[66] + w[oc*8+4]*pad[96] + w[oc*8+5]*pad[102] + w[oc*8+6]*pad[132] +
-				w[oc*8+7]*pad[138]
-			y[oc*18+13] = b[oc] + w[oc*8]*pad[25] + w[oc*8+1]*pad[31] + w[oc*8+2]*pad[61] +
-				w[oc*8+3]*pad[67] + w[oc*8+4]*pad[97] + w[oc*8+5]*pad[103] + w[oc*8+6]*pad[133] +
-				w[oc*8+7]*pad[139]
-			y[oc*18+14] = b[oc] + w[oc*8]*pad[26] + w[oc*8+1]*pad[32] + w[oc*8+2]*pad[62] +
-				w[oc*8+3]*pad[68] + w[oc*8+4]*pad[98] + w[oc*8+5]*pad[104] + w[oc*8+6]*pad[134] +
-				w[oc*8+7]*pad[140]
-			y[oc*18+15] = b[oc] + w[oc*8]*pad[27] + w[oc*8+1]*pad[33] + w[oc*8+2]*pad[63] +
-				w[oc*8+3]*pad[69] + w[oc*8+4]*pad[99] + w[oc*8+5]*pad[105] + w[oc*8+6]*pad[135] +
-				w[oc*8+7]*pad[141]
-			y[oc*18+16] = b[oc] + w[oc*8]*pad[28] + w[oc*8+1]*pad[34] + w[oc*8+2]*pad[64] +
-				w[oc*8+3]*pad[70] + w[oc*8+4]*pad[100] + w[oc*8+5]*pad[106] + w[oc*8+6]*pad[136] +
-				w[oc*8+7]*pad[142]
-			y[oc*18+17] = b[oc] + w[oc*8]*pad[29] + w[oc*8+1]*pad[35] + w[oc*8+2]*pad[65] +
-				w[oc*8+3]*pad[71] + w[oc*8+4]*pad[101] + w[oc*8+5]*pad[107] + w[oc*8+6]*pad[137] +
-				w[oc*8+7]*pad[143]
+			y[oc*18] = b[oc] + float32(w[oc*8]*pad[0]) + float32(w[oc*8+1]*pad[6]) + float32(w[oc*8+2]*pad[36]) +
+				float32(w[oc*8+3]*pad[42]) + float32(w[oc*8+4]*pad[72]) + float32(w[oc*8+5]*pad[78]) + float32(w[oc*8+6]*pad[108]) +
+				float32(w[oc*8+7]*pad[114])
+			y[oc*18+1] = b[oc] + float32(w[oc*8]*pad[1]) + float32(w[oc*8+1]*pad[7]) + float32(w[oc*8+2]*pad[37]) +
+				float32(w[oc*8+3]*pad[43]) + float32(w[oc*8+4]*pad[73]) + float32(w[oc*8+5]*pad[79]) + float32(w[oc*8+6]*pad[109]) +
+				float32(w[oc*8+7]*pad[115])
+			y[oc*18+2] = b[oc] + float32(w[oc*8]*pad[2]) + float32(w[oc*8+1]*pad[8]) + float32(w[oc*8+2]*pad[38]) +
+				float32(w[oc*8+3]*pad[44]) + float32(w[oc*8+4]*pad[74]) + float32(w[oc*8+5]*pad[80]) + float32(w[oc*8+6]*pad[110]) +
+				float32(w[oc*8+7]*pad[116])
+			y[oc*18+3] = b[oc] + float32(w[oc*8]*pad[3]) + float32(w[oc*8+1]*pad[9]) + float32(w[oc*8+2]*pad[39]) +
+				float32(w[oc*8+3]*pad[45]) + float32(w[oc*8+4]*pad[75]) + float32(w[oc*8+5]*pad[81]) + float32(w[oc*8+6]*pad[111]) +
+				float32(w[oc*8+7]*pad[117])
+			y[oc*18+4] = b[oc] + float32(w[oc*8]*pad[4]) + float32(w[oc*8+1]*pad[10]) + float32(w[oc*8+2]*pad[40]) +
+				float32(w[oc*8+3]*pad[46]) + float32(w[oc*8+4]*pad[76]) + float32(w[oc*8+5]*pad[82]) + float32(w[oc*8+6]*pad[112]) +
+				float32(w[oc*8+7]*pad[118])
+			y[oc*18+5] = b[oc] + float32(w[oc*8]*pad[5]) + float32(w[oc*8+1]*pad[11]) + float32(w[oc*8+2]*pad[41]) +
+				float32(w[oc*8+3]*pad[47]) + float32(w[oc*8+4]*pad[77]) + float32(w[oc*8+5]*pad[83]) + float32(w[oc*8+6]*pad[113]) +
+				float32(w[oc*8+7]*pad[119])
+			y[oc*18+6] = b[oc] + float32(w[oc*8]*pad[12]) + float32(w[oc*8+1]*pad[18]) + float32(w[oc*8+2]*pad[48]) +
+				float32(w[oc*8+3]*pad[54]) + float32(w[oc*8+4]*pad[84]) + float32(w[oc*8+5]*pad[90]) + float32(w[oc*8+6]*pad[120]) +
+				float32(w[oc*8+7]*pad[126])
+			y[oc*18+7] = b[oc] + float32(w[oc*8]*pad[13]) + float32(w[oc*8+1]*pad[19]) + float32(w[oc*8+2]*pad[49]) +
+				float32(w[oc*8+3]*pad[55]) + float32(w[oc*8+4]*pad[85]) + float32(w[oc*8+5]*pad[91]) + float32(w[oc*8+6]*pad[121]) +
+				float32(w[oc*8+7]*pad[127])
+			y[oc*18+8] = b[oc] + float32(w[oc*8]*pad[14]) + float32(w[oc*8+1]*pad[20]) + float32(w[oc*8+2]*pad[50]) +
+				float32(w[oc*8+3]*pad[56]) + float32(w[oc*8+4]*pad[86]) + float32(w[oc*8+5]*pad[92]) + float32(w[oc*8+6]*pad[122]) +
+				float32(w[oc*8+7]*pad[128])
+			y[oc*18+9] = b[oc] + float32(w[oc*8]*pad[15]) + float32(w[oc*8+1]*pad[21]) + float32(w[oc*8+2]*pad[51]) +
+				float32(w[oc*8+3]*pad[57]) + float32(w[oc*8+4]*pad[87]) + float32(w[oc*8+5]*pad[93]) + float32(w[oc*8+6]*pad[123]) +
+				float32(w[oc*8+7]*pad[129])
+			y[oc*18+10] = b[oc] + float32(w[oc*8]*pad[16]) + float32(w[oc*8+1]*pad[22]) + float32(w[oc*8+2]*pad[52]) +
+				float32(w[oc*8+3]*pad[58]) + float32(w[oc*8+4]*pad[88]) + float32(w[oc*8+5]*pad[94]) + float32(w[oc*8+6]*pad[124]) +
+				float32(w[oc*8+7]*pad[130])
+			y[oc*18+11] = b[oc] + float32(w[oc*8]*pad[17]) + float32(w[oc*8+1]*pad[23]) + float32(w[oc*8+2]*pad[53]) +
+				float32(w[oc*8+3]*pad[59]) + float32(w[oc*8+4]*pad[89]) + float32(w[oc*8+5]*pad[95]) + float32(w[oc*8+6]*pad[125]) +
+				float32(w[oc*8+7]*pad[131])
+			y[oc*18+12] = b[oc] + float32(w[oc*8]*pad[24]) + float32(w[oc*8+1]*pad[30]) + float32(w[oc*8+2]*pad[60]) +
+				float32(w[oc*8+3]*pad[66]) + float32(w[oc*8+4]*pad[96]) + float32(w[oc*8+5]*pad[102]) + float32(w[oc*8+6]*pad[132]) +
+				float32(w[oc*8+7]*pad[138])
+			y[oc*18+13] = b[oc] + float32(w[oc*8]*pad[25]) + float32(w[oc*8+1]*pad[31]) + float32(w[oc*8+2]*pad[61]) +
+				float32(w[oc*8+3]*pad[67]) + float32(w[oc*8+4]*pad[97]) + float32(w[oc*8+5]*pad[103]) + float32(w[oc*8+6]*pad[133]) +
+				float32(w[oc*8+7]*pad[139])
+			y[oc*18+14] = b[oc] + float32(w[oc*8]*pad[26]) + float32(w[oc*8+1]*pad[32]) + float32(w[oc*8+2]*pad[62]) +
+				float32(w[oc*8+3]*pad[68]) + float32(w[oc*8+4]*pad[98]) + float32(w[oc*8+5]*pad[104]) + float32(w[oc*8+6]*pad[134]) +
+				float32(w[oc*8+7]*pad[140])
+			y[oc*18+15] = b[oc] + float32(w[oc*8]*pad[27]) + float32(w[oc*8+1]*pad[33]) + float32(w[oc*8+2]*pad[63]) +
+				float32(w[oc*8+3]*pad[69]) + float32(w[oc*8+4]*pad[99]) + float32(w[oc*8+5]*pad[105]) + float32(w[oc*8+6]*pad[135]) +
+				float32(w[oc*8+7]*pad[141])
+			y[oc*18+16] = b[oc] + float32(w[oc*8]*pad[28]) + float32(w[oc*8+1]*pad[34]) + float32(w[oc*8+2]*pad[64]) +
+				float32(w[oc*8+3]*pad[70]) + float32(w[oc*8+4]*pad[100]) + float32(w[oc*8+5]*pad[106]) + float32(w[oc*8+6]*pad[136]) +
+				float32(w[oc*8+7]*pad[142])
+			y[oc*18+17] = b[oc] + float32(w[oc*8]*pad[29]) + float32(w[oc*8+1]*pad[35]) + float32(w[oc*8+2]*pad[65]) +
+				float32(w[oc*8+3]*pad[71]) + float32(w[oc*8+4]*pad[101]) + float32(w[oc*8+5]*pad[107]) + float32(w[oc*8+6]*pad[137]) +
+				float32(w[oc*8+7]*pad[143])
 		}
 	}
 	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)
@@ -891,16 +891,16 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[30]float32)(m.params[46:76])
 		b := (*[5]float32)(m.params[76:81])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[0] + w[7]*x[1] + w[8]*x[2] +
-			w[9]*x[3] + w[10]*x[4] + w[11]*x[5])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[18]*x[0] + w[19]*x[1] + w[20]*x[2] +
-			w[21]*x[3] + w[22]*x[4] + w[23]*x[5])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) +
+			float32(w[9]*x[3]) + float32(w[10]*x[4]) + float32(w[11]*x[5]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[2]) +
+			float32(w[21]*x[3]) + float32(w[22]*x[4]) + float32(w[23]*x[5]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]))))))
 	}
 	// layer 8: linear 5→11 + sigmoid, [5] → [11] (arch05.yaml:13)
 	{
@@ -908,28 +908,28 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[55]float32)(m.params[81:136])
 		b := (*[11]float32)(m.params[136:147])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[5]*x[0] + w[6]*x[1] + w[7]*x[2] +
-			w[8]*x[3] + w[9]*x[4])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[10]*x[0] + w[11]*x[1] + w[12]*x[2] +
-			w[13]*x[3] + w[14]*x[4])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[15]*x[0] + w[16]*x[1] + w[17]*x[2] +
-			w[18]*x[3] + w[19]*x[4])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + w[20]*x[0] + w[21]*x[1] + w[22]*x[2] +
-			w[23]*x[3] + w[24]*x[4])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + w[25]*x[0] + w[26]*x[1] + w[27]*x[2] +
-			w[28]*x[3] + w[29]*x[4])))))
-		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + w[30]*x[0] + w[31]*x[1] + w[32]*x[2] +
-			w[33]*x[3] + w[34]*x[4])))))
-		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + w[35]*x[0] + w[36]*x[1] + w[37]*x[2] +
-			w[38]*x[3] + w[39]*x[4])))))
-		y[8] = 1 / (1 + float32(math.Exp(float64(-(b[8] + w[40]*x[0] + w[41]*x[1] + w[42]*x[2] +
-			w[43]*x[3] + w[44]*x[4])))))
-		y[9] = 1 / (1 + float32(math.Exp(float64(-(b[9] + w[45]*x[0] + w[46]*x[1] + w[47]*x[2] +
-			w[48]*x[3] + w[49]*x[4])))))
-		y[10] = 1 / (1 + float32(math.Exp(float64(-(b[10] + w[50]*x[0] + w[51]*x[1] + w[52]*x[2] +
-			w[53]*x[3] + w[54]*x[4])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[5]*x[0]) + float32(w[6]*x[1]) + float32(w[7]*x[2]) +
+			float32(w[8]*x[3]) + float32(w[9]*x[4]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[10]*x[0]) + float32(w[11]*x[1]) + float32(w[12]*x[2]) +
+			float32(w[13]*x[3]) + float32(w[14]*x[4]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[15]*x[0]) + float32(w[16]*x[1]) + float32(w[17]*x[2]) +
+			float32(w[18]*x[3]) + float32(w[19]*x[4]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + float32(w[20]*x[0]) + float32(w[21]*x[1]) + float32(w[22]*x[2]) +
+			float32(w[23]*x[3]) + float32(w[24]*x[4]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + float32(w[25]*x[0]) + float32(w[26]*x[1]) + float32(w[27]*x[2]) +
+			float32(w[28]*x[3]) + float32(w[29]*x[4]))))))
+		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + float32(w[30]*x[0]) + float32(w[31]*x[1]) + float32(w[32]*x[2]) +
+			float32(w[33]*x[3]) + float32(w[34]*x[4]))))))
+		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + float32(w[35]*x[0]) + float32(w[36]*x[1]) + float32(w[37]*x[2]) +
+			float32(w[38]*x[3]) + float32(w[39]*x[4]))))))
+		y[8] = 1 / (1 + float32(math.Exp(float64(-(b[8] + float32(w[40]*x[0]) + float32(w[41]*x[1]) + float32(w[42]*x[2]) +
+			float32(w[43]*x[3]) + float32(w[44]*x[4]))))))
+		y[9] = 1 / (1 + float32(math.Exp(float64(-(b[9] + float32(w[45]*x[0]) + float32(w[46]*x[1]) + float32(w[47]*x[2]) +
+			float32(w[48]*x[3]) + float32(w[49]*x[4]))))))
+		y[10] = 1 / (1 + float32(math.Exp(float64(-(b[10] + float32(w[50]*x[0]) + float32(w[51]*x[1]) + float32(w[52]*x[2]) +
+			float32(w[53]*x[3]) + float32(w[54]*x[4]))))))
 	}
 	// layer fc2: linear 11→4, [11] → [4] (arch05.yaml:15)
 	{
@@ -937,18 +937,18 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[44]float32)(m.params[147:191])
 		b := (*[4]float32)(m.params[191:195])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10]
-		y[1] = b[1] + w[11]*x[0] + w[12]*x[1] + w[13]*x[2] +
-			w[14]*x[3] + w[15]*x[4] + w[16]*x[5] + w[17]*x[6] +
-			w[18]*x[7] + w[19]*x[8] + w[20]*x[9] + w[21]*x[10]
-		y[2] = b[2] + w[22]*x[0] + w[23]*x[1] + w[24]*x[2] +
-			w[25]*x[3] + w[26]*x[4] + w[27]*x[5] + w[28]*x[6] +
-			w[29]*x[7] + w[30]*x[8] + w[31]*x[9] + w[32]*x[10]
-		y[3] = b[3] + w[33]*x[0] + w[34]*x[1] + w[35]*x[2] +
-			w[36]*x[3] + w[37]*x[4] + w[38]*x[5] + w[39]*x[6] +
-			w[40]*x[7] + w[41]*x[8] + w[42]*x[9] + w[43]*x[10]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10])
+		y[1] = b[1] + float32(w[11]*x[0]) + float32(w[12]*x[1]) + float32(w[13]*x[2]) +
+			float32(w[14]*x[3]) + float32(w[15]*x[4]) + float32(w[16]*x[5]) + float32(w[17]*x[6]) +
+			float32(w[18]*x[7]) + float32(w[19]*x[8]) + float32(w[20]*x[9]) + float32(w[21]*x[10])
+		y[2] = b[2] + float32(w[22]*x[0]) + float32(w[23]*x[1]) + float32(w[24]*x[2]) +
+			float32(w[25]*x[3]) + float32(w[26]*x[4]) + float32(w[27]*x[5]) + float32(w[28]*x[6]) +
+			float32(w[29]*x[7]) + float32(w[30]*x[8]) + float32(w[31]*x[9]) + float32(w[32]*x[10])
+		y[3] = b[3] + float32(w[33]*x[0]) + float32(w[34]*x[1]) + float32(w[35]*x[2]) +
+			float32(w[36]*x[3]) + float32(w[37]*x[4]) + float32(w[38]*x[5]) + float32(w[39]*x[6]) +
+			float32(w[40]*x[7]) + float32(w[41]*x[8]) + float32(w[42]*x[9]) + float32(w[43]*x[10])
 	}
 }
 
@@ -975,61 +975,61 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[1] * x[0]
-		gw[12] += dy[1] * x[1]
-		gw[13] += dy[1] * x[2]
-		gw[14] += dy[1] * x[3]
-		gw[15] += dy[1] * x[4]
-		gw[16] += dy[1] * x[5]
-		gw[17] += dy[1] * x[6]
-		gw[18] += dy[1] * x[7]
-		gw[19] += dy[1] * x[8]
-		gw[20] += dy[1] * x[9]
-		gw[21] += dy[1] * x[10]
-		gw[22] += dy[2] * x[0]
-		gw[23] += dy[2] * x[1]
-		gw[24] += dy[2] * x[2]
-		gw[25] += dy[2] * x[3]
-		gw[26] += dy[2] * x[4]
-		gw[27] += dy[2] * x[5]
-		gw[28] += dy[2] * x[6]
-		gw[29] += dy[2] * x[7]
-		gw[30] += dy[2] * x[8]
-		gw[31] += dy[2] * x[9]
-		gw[32] += dy[2] * x[10]
-		gw[33] += dy[3] * x[0]
-		gw[34] += dy[3] * x[1]
-		gw[35] += dy[3] * x[2]
-		gw[36] += dy[3] * x[3]
-		gw[37] += dy[3] * x[4]
-		gw[38] += dy[3] * x[5]
-		gw[39] += dy[3] * x[6]
-		gw[40] += dy[3] * x[7]
-		gw[41] += dy[3] * x[8]
-		gw[42] += dy[3] * x[9]
-		gw[43] += dy[3] * x[10]
-		dx[0] = w[0]*dy[0] + w[11]*dy[1] + w[22]*dy[2] + w[33]*dy[3]
-		dx[1] = w[1]*dy[0] + w[12]*dy[1] + w[23]*dy[2] + w[34]*dy[3]
-		dx[2] = w[2]*dy[0] + w[13]*dy[1] + w[24]*dy[2] + w[35]*dy[3]
-		dx[3] = w[3]*dy[0] + w[14]*dy[1] + w[25]*dy[2] + w[36]*dy[3]
-		dx[4] = w[4]*dy[0] + w[15]*dy[1] + w[26]*dy[2] + w[37]*dy[3]
-		dx[5] = w[5]*dy[0] + w[16]*dy[1] + w[27]*dy[2] + w[38]*dy[3]
-		dx[6] = w[6]*dy[0] + w[17]*dy[1] + w[28]*dy[2] + w[39]*dy[3]
-		dx[7] = w[7]*dy[0] + w[18]*dy[1] + w[29]*dy[2] + w[40]*dy[3]
-		dx[8] = w[8]*dy[0] + w[19]*dy[1] + w[30]*dy[2] + w[41]*dy[3]
-		dx[9] = w[9]*dy[0] + w[20]*dy[1] + w[31]*dy[2] + w[42]*dy[3]
-		dx[10] = w[10]*dy[0] + w[21]*dy[1] + w[32]*dy[2] + w[43]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[1] * x[0])
+		gw[12] += float32(dy[1] * x[1])
+		gw[13] += float32(dy[1] * x[2])
+		gw[14] += float32(dy[1] * x[3])
+		gw[15] += float32(dy[1] * x[4])
+		gw[16] += float32(dy[1] * x[5])
+		gw[17] += float32(dy[1] * x[6])
+		gw[18] += float32(dy[1] * x[7])
+		gw[19] += float32(dy[1] * x[8])
+		gw[20] += float32(dy[1] * x[9])
+		gw[21] += float32(dy[1] * x[10])
+		gw[22] += float32(dy[2] * x[0])
+		gw[23] += float32(dy[2] * x[1])
+		gw[24] += float32(dy[2] * x[2])
+		gw[25] += float32(dy[2] * x[3])
+		gw[26] += float32(dy[2] * x[4])
+		gw[27] += float32(dy[2] * x[5])
+		gw[28] += float32(dy[2] * x[6])
+		gw[29] += float32(dy[2] * x[7])
+		gw[30] += float32(dy[2] * x[8])
+		gw[31] += float32(dy[2] * x[9])
+		gw[32] += float32(dy[2] * x[10])
+		gw[33] += float32(dy[3] * x[0])
+		gw[34] += float32(dy[3] * x[1])
+		gw[35] += float32(dy[3] * x[2])
+		gw[36] += float32(dy[3] * x[3])
+		gw[37] += float32(dy[3] * x[4])
+		gw[38] += float32(dy[3] * x[5])
+		gw[39] += float32(dy[3] * x[6])
+		gw[40] += float32(dy[3] * x[7])
+		gw[41] += float32(dy[3] * x[8])
+		gw[42] += float32(dy[3] * x[9])
+		gw[43] += float32(dy[3] * x[10])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[11]*dy[1]) + float32(w[22]*dy[2]) + float32(w[33]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[12]*dy[1]) + float32(w[23]*dy[2]) + float32(w[34]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[13]*dy[1]) + float32(w[24]*dy[2]) + float32(w[35]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[14]*dy[1]) + float32(w[25]*dy[2]) + float32(w[36]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[15]*dy[1]) + float32(w[26]*dy[2]) + float32(w[37]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[16]*dy[1]) + float32(w[27]*dy[2]) + float32(w[38]*dy[3])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[17]*dy[1]) + float32(w[28]*dy[2]) + float32(w[39]*dy[3])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[18]*dy[1]) + float32(w[29]*dy[2]) + float32(w[40]*dy[3])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[19]*dy[1]) + float32(w[30]*dy[2]) + float32(w[41]*dy[3])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[20]*dy[1]) + float32(w[31]*dy[2]) + float32(w[42]*dy[3])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[21]*dy[1]) + float32(w[32]*dy[2]) + float32(w[43]*dy[3])
 	}
 	// layer 8: linear 5→11 + sigmoid, [5] → [11] (arch05.yaml:13)
 	{
@@ -1062,76 +1062,76 @@ func (m *Model) backward() {
 		gb[8] += dy[8]
 		gb[9] += dy[9]
 		gb[10] += dy[10]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[1] * x[0]
-		gw[6] += dy[1] * x[1]
-		gw[7] += dy[1] * x[2]
-		gw[8] += dy[1] * x[3]
-		gw[9] += dy[1] * x[4]
-		gw[10] += dy[2] * x[0]
-		gw[11] += dy[2] * x[1]
-		gw[12] += dy[2] * x[2]
-		gw[13] += dy[2] * x[3]
-		gw[14] += dy[2] * x[4]
-		gw[15] += dy[3] * x[0]
-		gw[16] += dy[3] * x[1]
-		gw[17] += dy[3] * x[2]
-		gw[18] += dy[3] * x[3]
-		gw[19] += dy[3] * x[4]
-		gw[20] += dy[4] * x[0]
-		gw[21] += dy[4] * x[1]
-		gw[22] += dy[4] * x[2]
-		gw[23] += dy[4] * x[3]
-		gw[24] += dy[4] * x[4]
-		gw[25] += dy[5] * x[0]
-		gw[26] += dy[5] * x[1]
-		gw[27] += dy[5] * x[2]
-		gw[28] += dy[5] * x[3]
-		gw[29] += dy[5] * x[4]
-		gw[30] += dy[6] * x[0]
-		gw[31] += dy[6] * x[1]
-		gw[32] += dy[6] * x[2]
-		gw[33] += dy[6] * x[3]
-		gw[34] += dy[6] * x[4]
-		gw[35] += dy[7] * x[0]
-		gw[36] += dy[7] * x[1]
-		gw[37] += dy[7] * x[2]
-		gw[38] += dy[7] * x[3]
-		gw[39] += dy[7] * x[4]
-		gw[40] += dy[8] * x[0]
-		gw[41] += dy[8] * x[1]
-		gw[42] += dy[8] * x[2]
-		gw[43] += dy[8] * x[3]
-		gw[44] += dy[8] * x[4]
-		gw[45] += dy[9] * x[0]
-		gw[46] += dy[9] * x[1]
-		gw[47] += dy[9] * x[2]
-		gw[48] += dy[9] * x[3]
-		gw[49] += dy[9] * x[4]
-		gw[50] += dy[10] * x[0]
-		gw[51] += dy[10] * x[1]
-		gw[52] += dy[10] * x[2]
-		gw[53] += dy[10] * x[3]
-		gw[54] += dy[10] * x[4]
-		dx[0] = w[0]*dy[0] + w[5]*dy[1] + w[10]*dy[2] + w[15]*dy[3] +
-			w[20]*dy[4] + w[25]*dy[5] + w[30]*dy[6] + w[35]*dy[7] +
-			w[40]*dy[8] + w[45]*dy[9] + w[50]*dy[10]
-		dx[1] = w[1]*dy[0] + w[6]*dy[1] + w[11]*dy[2] + w[16]*dy[3] +
-			w[21]*dy[4] + w[26]*dy[5] + w[31]*dy[6] + w[36]*dy[7] +
-			w[41]*dy[8] + w[46]*dy[9] + w[51]*dy[10]
-		dx[2] = w[2]*dy[0] + w[7]*dy[1] + w[12]*dy[2] + w[17]*dy[3] +
-			w[22]*dy[4] + w[27]*dy[5] + w[32]*dy[6] + w[37]*dy[7] +
-			w[42]*dy[8] + w[47]*dy[9] + w[52]*dy[10]
-		dx[3] = w[3]*dy[0] + w[8]*dy[1] + w[13]*dy[2] + w[18]*dy[3] +
-			w[23]*dy[4] + w[28]*dy[5] + w[33]*dy[6] + w[38]*dy[7] +
-			w[43]*dy[8] + w[48]*dy[9] + w[53]*dy[10]
-		dx[4] = w[4]*dy[0] + w[9]*dy[1] + w[14]*dy[2] + w[19]*dy[3] +
-			w[24]*dy[4] + w[29]*dy[5] + w[34]*dy[6] + w[39]*dy[7] +
-			w[44]*dy[8] + w[49]*dy[9] + w[54]*dy[10]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[1] * x[0])
+		gw[6] += float32(dy[1] * x[1])
+		gw[7] += float32(dy[1] * x[2])
+		gw[8] += float32(dy[1] * x[3])
+		gw[9] += float32(dy[1] * x[4])
+		gw[10] += float32(dy[2] * x[0])
+		gw[11] += float32(dy[2] * x[1])
+		gw[12] += float32(dy[2] * x[2])
+		gw[13] += float32(dy[2] * x[3])
+		gw[14] += float32(dy[2] * x[4])
+		gw[15] += float32(dy[3] * x[0])
+		gw[16] += float32(dy[3] * x[1])
+		gw[17] += float32(dy[3] * x[2])
+		gw[18] += float32(dy[3] * x[3])
+		gw[19] += float32(dy[3] * x[4])
+		gw[20] += float32(dy[4] * x[0])
+		gw[21] += float32(dy[4] * x[1])
+		gw[22] += float32(dy[4] * x[2])
+		gw[23] += float32(dy[4] * x[3])
+		gw[24] += float32(dy[4] * x[4])
+		gw[25] += float32(dy[5] * x[0])
+		gw[26] += float32(dy[5] * x[1])
+		gw[27] += float32(dy[5] * x[2])
+		gw[28] += float32(dy[5] * x[3])
+		gw[29] += float32(dy[5] * x[4])
+		gw[30] += float32(dy[6] * x[0])
+		gw[31] += float32(dy[6] * x[1])
+		gw[32] += float32(dy[6] * x[2])
+		gw[33] += float32(dy[6] * x[3])
+		gw[34] += float32(dy[6] * x[4])
+		gw[35] += float32(dy[7] * x[0])
+		gw[36] += float32(dy[7] * x[1])
+		gw[37] += float32(dy[7] * x[2])
+		gw[38] += float32(dy[7] * x[3])
+		gw[39] += float32(dy[7] * x[4])
+		gw[40] += float32(dy[8] * x[0])
+		gw[41] += float32(dy[8] * x[1])
+		gw[42] += float32(dy[8] * x[2])
+		gw[43] += float32(dy[8] * x[3])
+		gw[44] += float32(dy[8] * x[4])
+		gw[45] += float32(dy[9] * x[0])
+		gw[46] += float32(dy[9] * x[1])
+		gw[47] += float32(dy[9] * x[2])
+		gw[48] += float32(dy[9] * x[3])
+		gw[49] += float32(dy[9] * x[4])
+		gw[50] += float32(dy[10] * x[0])
+		gw[51] += float32(dy[10] * x[1])
+		gw[52] += float32(dy[10] * x[2])
+		gw[53] += float32(dy[10] * x[3])
+		gw[54] += float32(dy[10] * x[4])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[5]*dy[1]) + float32(w[10]*dy[2]) + float32(w[15]*dy[3]) +
+			float32(w[20]*dy[4]) + float32(w[25]*dy[5]) + float32(w[30]*dy[6]) + float32(w[35]*dy[7]) +
+			float32(w[40]*dy[8]) + float32(w[45]*dy[9]) + float32(w[50]*dy[10])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[6]*dy[1]) + float32(w[11]*dy[2]) + float32(w[16]*dy[3]) +
+			float32(w[21]*dy[4]) + float32(w[26]*dy[5]) + float32(w[31]*dy[6]) + float32(w[36]*dy[7]) +
+			float32(w[41]*dy[8]) + float32(w[46]*dy[9]) + float32(w[51]*dy[10])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[7]*dy[1]) + float32(w[12]*dy[2]) + float32(w[17]*dy[3]) +
+			float32(w[22]*dy[4]) + float32(w[27]*dy[5]) + float32(w[32]*dy[6]) + float32(w[37]*dy[7]) +
+			float32(w[42]*dy[8]) + float32(w[47]*dy[9]) + float32(w[52]*dy[10])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[8]*dy[1]) + float32(w[13]*dy[2]) + float32(w[18]*dy[3]) +
+			float32(w[23]*dy[4]) + float32(w[28]*dy[5]) + float32(w[33]*dy[6]) + float32(w[38]*dy[7]) +
+			float32(w[43]*dy[8]) + float32(w[48]*dy[9]) + float32(w[53]*dy[10])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[9]*dy[1]) + float32(w[14]*dy[2]) + float32(w[19]*dy[3]) +
+			float32(w[24]*dy[4]) + float32(w[29]*dy[5]) + float32(w[34]*dy[6]) + float32(w[39]*dy[7]) +
+			float32(w[44]*dy[8]) + float32(w[49]*dy[9]) + float32(w[54]*dy[10])
 	}
 	// layer 6: linear 6→5 + sigmoid, [6] → [5] (arch05.yaml:11)
 	{
@@ -1152,48 +1152,48 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		gb[3] += dy[3]
 		gb[4] += dy[4]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		gw[12] += dy[2] * x[0]
-		gw[13] += dy[2] * x[1]
-		gw[14] += dy[2] * x[2]
-		gw[15] += dy[2] * x[3]
-		gw[16] += dy[2] * x[4]
-		gw[17] += dy[2] * x[5]
-		gw[18] += dy[3] * x[0]
-		gw[19] += dy[3] * x[1]
-		gw[20] += dy[3] * x[2]
-		gw[21] += dy[3] * x[3]
-		gw[22] += dy[3] * x[4]
-		gw[23] += dy[3] * x[5]
-		gw[24] += dy[4] * x[0]
-		gw[25] += dy[4] * x[1]
-		gw[26] += dy[4] * x[2]
-		gw[27] += dy[4] * x[3]
-		gw[28] += dy[4] * x[4]
-		gw[29] += dy[4] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1] + w[12]*dy[2] + w[18]*dy[3] +
-			w[24]*dy[4]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1] + w[13]*dy[2] + w[19]*dy[3] +
-			w[25]*dy[4]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1] + w[14]*dy[2] + w[20]*dy[3] +
-			w[26]*dy[4]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1] + w[15]*dy[2] + w[21]*dy[3] +
-			w[27]*dy[4]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1] + w[16]*dy[2] + w[22]*dy[3] +
-			w[28]*dy[4]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1] + w[17]*dy[2] + w[23]*dy[3] +
-			w[29]*dy[4]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		gw[12] += float32(dy[2] * x[0])
+		gw[13] += float32(dy[2] * x[1])
+		gw[14] += float32(dy[2] * x[2])
+		gw[15] += float32(dy[2] * x[3])
+		gw[16] += float32(dy[2] * x[4])
+		gw[17] += float32(dy[2] * x[5])
+		gw[18] += float32(dy[3] * x[0])
+		gw[19] += float32(dy[3] * x[1])
+		gw[20] += float32(dy[3] * x[2])
+		gw[21] += float32(dy[3] * x[3])
+		gw[22] += float32(dy[3] * x[4])
+		gw[23] += float32(dy[3] * x[5])
+		gw[24] += float32(dy[4] * x[0])
+		gw[25] += float32(dy[4] * x[1])
+		gw[26] += float32(dy[4] * x[2])
+		gw[27] += float32(dy[4] * x[3])
+		gw[28] += float32(dy[4] * x[4])
+		gw[29] += float32(dy[4] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1]) + float32(w[12]*dy[2]) + float32(w[18]*dy[3]) +
+			float32(w[24]*dy[4])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1]) + float32(w[13]*dy[2]) + float32(w[19]*dy[3]) +
+			float32(w[25]*dy[4])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1]) + float32(w[14]*dy[2]) + float32(w[20]*dy[3]) +
+			float32(w[26]*dy[4])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1]) + float32(w[15]*dy[2]) + float32(w[21]*dy[3]) +
+			float32(w[27]*dy[4])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1]) + float32(w[16]*dy[2]) + float32(w[22]*dy[3]) +
+			float32(w[28]*dy[4])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1]) + float32(w[17]*dy[2]) + float32(w[23]*dy[3]) +
+			float32(w[29]*dy[4])
 	}
 	// layer 5: flatten, [2 1 3] → [6] (arch05.yaml:10): nothing to compute
 	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)
@@ -1246,193 +1246,193 @@ func (m *Model) backward() {
 			dy[29] + dy[30] + dy[31] + dy[32] +
 			dy[33] + dy[34] + dy[35]
 		for oc := 0; oc < 2; oc++ {
-			gw[oc*8] = gw[oc*8] + dy[oc*18]*pad[0] + dy[oc*18+1]*pad[1] + dy[oc*18+2]*pad[2] +
-				dy[oc*18+3]*pad[3] + dy[oc*18+4]*pad[4] + dy[oc*18+5]*pad[5] + dy[oc*18+6]*pad[12] +
-				dy[oc*18+7]*pad[13] + dy[oc*18+8]*pad[14] + dy[oc*18+9]*pad[15] + dy[oc*18+10]*pad[16] +
-				dy[oc*18+11]*pad[17] + dy[oc*18+12]*pad[24] + dy[oc*18+13]*pad[25] + dy[oc*18+14]*pad[26] +
-				dy[oc*18+15]*pad[27] + dy[oc*18+16]*pad[28] + dy[oc*18+17]*pad[29]
-			gw[oc*8+1] = gw[oc*8+1] + dy[oc*18]*pad[6] + dy[oc*18+1]*pad[7] + dy[oc*18+2]*pad[8] +
-				dy[oc*18+3]*pad[9] + dy[oc*18+4]*pad[10] + dy[oc*18+5]*pad[11] + dy[oc*18+6]*pad[18] +
-				dy[oc*18+7]*pad[19] + dy[oc*18+8]*pad[20] + dy[oc*18+9]*pad[21] + dy[oc*18+10]*pad[22] +
-				dy[oc*18+11]*pad[23] + dy[oc*18+12]*pad[30] + dy[oc*18+13]*pad[31] + dy[oc*18+14]*pad[32] +
-				dy[oc*18+15]*pad[33] + dy[oc*18+16]*pad[34] + dy[oc*18+17]*pad[35]
-			gw[oc*8+2] = gw[oc*8+2] + dy[oc*18]*pad[36] + dy[oc*18+1]*pad[37] + dy[oc*18+2]*pad[38] +
-				dy[oc*18+3]*pad[39] + dy[oc*18+4]*pad[40] + dy[oc*18+5]*pad[41] + dy[oc*18+6]*pad[48] +
-				dy[oc*18+7]*pad[49] + dy[oc*18+8]*pad[50] + dy[oc*18+9]*pad[51] + dy[oc*18+10]*pad[52] +
-				dy[oc*18+11]*pad[53] + dy[oc*18+12]*pad[60] + dy[oc*18+13]*pad[61] + dy[oc*18+14]*pad[62] +
-				dy[oc*18+15]*pad[63] + dy[oc*18+16]*pad[64] + dy[oc*18+17]*pad[65]
-			gw[oc*8+3] = gw[oc*8+3] + dy[oc*18]*pad[42] + dy[oc*18+1]*pad[43] + dy[oc*18+2]*pad[44] +
-				dy[oc*18+3]*pad[45] + dy[oc*18+4]*pad[46] + dy[oc*18+5]*pad[47] + dy[oc*18+6]*pad[54] +
-				dy[oc*18+7]*pad[55] + dy[oc*18+8]*pad[56] + dy[oc*18+9]*pad[57] + dy[oc*18+10]*pad[58] +
-				dy[oc*18+11]*pad[59] + dy[oc*18+12]*pad[66] + dy[oc*18+13]*pad[67] + dy[oc*18+14]*pad[68] +
-				dy[oc*18+15]*pad[69] + dy[oc*18+16]*pad[70] + dy[oc*18+17]*pad[71]
-			gw[oc*8+4] = gw[oc*8+4] + dy[oc*18]*pad[72] + dy[oc*18+1]*pad[73] + dy[oc*18+2]*pad[74] +
-				dy[oc*18+3]*pad[75] + dy[oc*18+4]*pad[76] + dy[oc*18+5]*pad[77] + dy[oc*18+6]*pad[84] +
-				dy[oc*18+7]*pad[85] + dy[oc*18+8]*pad[86] + dy[oc*18+9]*pad[87] + dy[oc*18+10]*pad[88] +
-				dy[oc*18+11]*pad[89] + dy[oc*18+12]*pad[96] + dy[oc*18+13]*pad[97] + dy[oc*18+14]*pad[98] +
-				dy[oc*18+15]*pad[99] + dy[oc*18+16]*pad[100] + dy[oc*18+17]*pad[101]
-			gw[oc*8+5] = gw[oc*8+5] + dy[oc*18]*pad[78] + dy[oc*18+1]*pad[79] + dy[oc*18+2]*pad[80] +
-				dy[oc*18+3]*pad[81] + dy[oc*18+4]*pad[82] + dy[oc*18+5]*pad[83] + dy[oc*18+6]*pad[90] +
-				dy[oc*18+7]*pad[91] + dy[oc*18+8]*pad[92] + dy[oc*18+9]*pad[93] + dy[oc*18+10]*pad[94] +
-				dy[oc*18+11]*pad[95] + dy[oc*18+12]*pad[102] + dy[oc*18+13]*pad[103] + dy[oc*18+14]*pad[104] +
-				dy[oc*18+15]*pad[105] + dy[oc*18+16]*pad[106] + dy[oc*18+17]*pad[107]
-			gw[oc*8+6] = gw[oc*8+6] + dy[oc*18]*pad[108] + dy[oc*18+1]*pad[109] + dy[oc*18+2]*pad[110] +
-				dy[oc*18+3]*pad[111] + dy[oc*18+4]*pad[112] + dy[oc*18+5]*pad[113] + dy[oc*18+6]*pad[120] +
-				dy[oc*18+7]*pad[121] + dy[oc*18+8]*pad[122] + dy[oc*18+9]*pad[123] + dy[oc*18+10]*pad[124] +
-				dy[oc*18+11]*pad[125] + dy[oc*18+12]*pad[132] + dy[oc*18+13]*pad[133] + dy[oc*18+14]*pad[134] +
-				dy[oc*18+15]*pad[135] + dy[oc*18+16]*pad[136] + dy[oc*18+17]*pad[137]
-			gw[oc*8+7] = gw[oc*8+7] + dy[oc*18]*pad[114] + dy[oc*18+1]*pad[115] + dy[oc*18+2]*pad[116] +
-				dy[oc*18+3]*pad[117] + dy[oc*18+4]*pad[118] + dy[oc*18+5]*pad[119] + dy[oc*18+6]*pad[126] +
-				dy[oc*18+7]*pad[127] + dy[oc*18+8]*pad[128] + dy[oc*18+9]*pad[129] + dy[oc*18+10]*pad[130] +
-				dy[oc*18+11]*pad[131] + dy[oc*18+12]*pad[138] + dy[oc*18+13]*pad[139] + dy[oc*18+14]*pad[140] +
-				dy[oc*18+15]*pad[141] + dy[oc*18+16]*pad[142] + dy[oc*18+17]*pad[143]
+			gw[oc*8] = gw[oc*8] + float32(dy[oc*18]*pad[0]) + float32(dy[oc*18+1]*pad[1]) + float32(dy[oc*18+2]*pad[2]) +
+				float32(dy[oc*18+3]*pad[3]) + float32(dy[oc*18+4]*pad[4]) + float32(dy[oc*18+5]*pad[5]) + float32(dy[oc*18+6]*pad[12]) +
+				float32(dy[oc*18+7]*pad[13]) + float32(dy[oc*18+8]*pad[14]) + float32(dy[oc*18+9]*pad[15]) + float32(dy[oc*18+10]*pad[16]) +
+				float32(dy[oc*18+11]*pad[17]) + float32(dy[oc*18+12]*pad[24]) + float32(dy[oc*18+13]*pad[25]) + float32(dy[oc*18+14]*pad[26]) +
+				float32(dy[oc*18+15]*pad[27]) + float32(dy[oc*18+16]*pad[28]) + float32(dy[oc*18+17]*pad[29])
+			gw[oc*8+1] = gw[oc*8+1] + float32(dy[oc*18]*pad[6]) + float32(dy[oc*18+1]*pad[7]) + float32(dy[oc*18+2]*pad[8]) +
+				float32(dy[oc*18+3]*pad[9]) + float32(dy[oc*18+4]*pad[10]) + float32(dy[oc*18+5]*pad[11]) + float32(dy[oc*18+6]*pad[18]) +
+				float32(dy[oc*18+7]*pad[19]) + float32(dy[oc*18+8]*pad[20]) + float32(dy[oc*18+9]*pad[21]) + float32(dy[oc*18+10]*pad[22]) +
+				float32(dy[oc*18+11]*pad[23]) + float32(dy[oc*18+12]*pad[30]) + float32(dy[oc*18+13]*pad[31]) + float32(dy[oc*18+14]*pad[32]) +
+				float32(dy[oc*18+15]*pad[33]) + float32(dy[oc*18+16]*pad[34]) + float32(dy[oc*18+17]*pad[35])
+			gw[oc*8+2] = gw[oc*8+2] + float32(dy[oc*18]*pad[36]) + float32(dy[oc*18+1]*pad[37]) + float32(dy[oc*18+2]*pad[38]) +
+				float32(dy[oc*18+3]*pad[39]) + float32(dy[oc*18+4]*pad[40]) + float32(dy[oc*18+5]*pad[41]) + float32(dy[oc*18+6]*pad[48]) +
+				float32(dy[oc*18+7]*pad[49]) + float32(dy[oc*18+8]*pad[50]) + float32(dy[oc*18+9]*pad[51]) + float32(dy[oc*18+10]*pad[52]) +
+				float32(dy[oc*18+11]*pad[53]) + float32(dy[oc*18+12]*pad[60]) + float32(dy[oc*18+13]*pad[61]) + float32(dy[oc*18+14]*pad[62]) +
+				float32(dy[oc*18+15]*pad[63]) + float32(dy[oc*18+16]*pad[64]) + float32(dy[oc*18+17]*pad[65])
+			gw[oc*8+3] = gw[oc*8+3] + float32(dy[oc*18]*pad[42]) + float32(dy[oc*18+1]*pad[43]) + float32(dy[oc*18+2]*pad[44]) +
+				float32(dy[oc*18+3]*pad[45]) + float32(dy[oc*18+4]*pad[46]) + float32(dy[oc*18+5]*pad[47]) + float32(dy[oc*18+6]*pad[54]) +
+				float32(dy[oc*18+7]*pad[55]) + float32(dy[oc*18+8]*pad[56]) + float32(dy[oc*18+9]*pad[57]) + float32(dy[oc*18+10]*pad[58]) +
+				float32(dy[oc*18+11]*pad[59]) + float32(dy[oc*18+12]*pad[66]) + float32(dy[oc*18+13]*pad[67]) + float32(dy[oc*18+14]*pad[68]) +
+				float32(dy[oc*18+15]*pad[69]) + float32(dy[oc*18+16]*pad[70]) + float32(dy[oc*18+17]*pad[71])
+			gw[oc*8+4] = gw[oc*8+4] + float32(dy[oc*18]*pad[72]) + float32(dy[oc*18+1]*pad[73]) + float32(dy[oc*18+2]*pad[74]) +
+				float32(dy[oc*18+3]*pad[75]) + float32(dy[oc*18+4]*pad[76]) + float32(dy[oc*18+5]*pad[77]) + float32(dy[oc*18+6]*pad[84]) +
+				float32(dy[oc*18+7]*pad[85]) + float32(dy[oc*18+8]*pad[86]) + float32(dy[oc*18+9]*pad[87]) + float32(dy[oc*18+10]*pad[88]) +
+				float32(dy[oc*18+11]*pad[89]) + float32(dy[oc*18+12]*pad[96]) + float32(dy[oc*18+13]*pad[97]) + float32(dy[oc*18+14]*pad[98]) +
+				float32(dy[oc*18+15]*pad[99]) + float32(dy[oc*18+16]*pad[100]) + float32(dy[oc*18+17]*pad[101])
+			gw[oc*8+5] = gw[oc*8+5] + float32(dy[oc*18]*pad[78]) + float32(dy[oc*18+1]*pad[79]) + float32(dy[oc*18+2]*pad[80]) +
+				float32(dy[oc*18+3]*pad[81]) + float32(dy[oc*18+4]*pad[82]) + float32(dy[oc*18+5]*pad[83]) + float32(dy[oc*18+6]*pad[90]) +
+				float32(dy[oc*18+7]*pad[91]) + float32(dy[oc*18+8]*pad[92]) + float32(dy[oc*18+9]*pad[93]) + float32(dy[oc*18+10]*pad[94]) +
+				float32(dy[oc*18+11]*pad[95]) + float32(dy[oc*18+12]*pad[102]) + float32(dy[oc*18+13]*pad[103]) + float32(dy[oc*18+14]*pad[104]) +
+				float32(dy[oc*18+15]*pad[105]) + float32(dy[oc*18+16]*pad[106]) + float32(dy[oc*18+17]*pad[107])
+			gw[oc*8+6] = gw[oc*8+6] + float32(dy[oc*18]*pad[108]) + float32(dy[oc*18+1]*pad[109]) + float32(dy[oc*18+2]*pad[110]) +
+				float32(dy[oc*18+3]*pad[111]) + float32(dy[oc*18+4]*pad[112]) + float32(dy[oc*18+5]*pad[113]) + float32(dy[oc*18+6]*pad[120]) +
+				float32(dy[oc*18+7]*pad[121]) + float32(dy[oc*18+8]*pad[122]) + float32(dy[oc*18+9]*pad[123]) + float32(dy[oc*18+10]*pad[124]) +
+				float32(dy[oc*18+11]*pad[125]) + float32(dy[oc*18+12]*pad[132]) + float32(dy[oc*18+13]*pad[133]) + float32(dy[oc*18+14]*pad[134]) +
+				float32(dy[oc*18+15]*pad[135]) + float32(dy[oc*18+16]*pad[136]) + float32(dy[oc*18+17]*pad[137])
+			gw[oc*8+7] = gw[oc*8+7] + float32(dy[oc*18]*pad[114]) + float32(dy[oc*18+1]*pad[115]) + float32(dy[oc*18+2]*pad[116]) +
+				float32(dy[oc*18+3]*pad[117]) + float32(dy[oc*18+4]*pad[118]) + float32(dy[oc*18+5]*pad[119]) + float32(dy[oc*18+6]*pad[126]) +
+				float32(dy[oc*18+7]*pad[127]) + float32(dy[oc*18+8]*pad[128]) + float32(dy[oc*18+9]*pad[129]) + float32(dy[oc*18+10]*pad[130]) +
+				float32(dy[oc*18+11]*pad[131]) + float32(dy[oc*18+12]*pad[138]) + float32(dy[oc*18+13]*pad[139]) + float32(dy[oc*18+14]*pad[140]) +
+				float32(dy[oc*18+15]*pad[141]) + float32(dy[oc*18+16]*pad[142]) + float32(dy[oc*18+17]*pad[143])
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 2; oc++ {
-			dpad[0] += w[oc*8] * dy[oc*18]
-			dpad[6] += w[oc*8+1] * dy[oc*18]
-			dpad[36] += w[oc*8+2] * dy[oc*18]
-			dpad[42] += w[oc*8+3] * dy[oc*18]
-			dpad[72] += w[oc*8+4] * dy[oc*18]
-			dpad[78] += w[oc*8+5] * dy[oc*18]
-			dpad[108] += w[oc*8+6] * dy[oc*18]
-			dpad[114] += w[oc*8+7] * dy[oc*18]
-			dpad[1] += w[oc*8] * dy[oc*18+1]
-			dpad[7] += w[oc*8+1] * dy[oc*18+1]
-			dpad[37] += w[oc*8+2] * dy[oc*18+1]
-			dpad[43] += w[oc*8+3] * dy[oc*18+1]
-			dpad[73] += w[oc*8+4] * dy[oc*18+1]
-			dpad[79] += w[oc*8+5] * dy[oc*18+1]
-			dpad[109] += w[oc*8+6] * dy[oc*18+1]
-			dpad[115] += w[oc*8+7] * dy[oc*18+1]
-			dpad[2] += w[oc*8] * dy[oc*18+2]
-			dpad[8] += w[oc*8+1] * dy[oc*18+2]
-			dpad[38] += w[oc*8+2] * dy[oc*18+2]
-			dpad[44] += w[oc*8+3] * dy[oc*18+2]
-			dpad[74] += w[oc*8+4] * dy[oc*18+2]
-			dpad[80] += w[oc*8+5] * dy[oc*18+2]
-			dpad[110] += w[oc*8+6] * dy[oc*18+2]
-			dpad[116] += w[oc*8+7] * dy[oc*18+2]
-			dpad[3] += w[oc*8] * dy[oc*18+3]
-			dpad[9] += w[oc*8+1] * dy[oc*18+3]
-			dpad[39] += w[oc*8+2] * dy[oc*18+3]
-			dpad[45] += w[oc*8+3] * dy[oc*18+3]
-			dpad[75] += w[oc*8+4] * dy[oc*18+3]
-			dpad[81] += w[oc*8+5] * dy[oc*18+3]
-			dpad[111] += w[oc*8+6] * dy[oc*18+3]
-			dpad[117] += w[oc*8+7] * dy[oc*18+3]
-			dpad[4] += w[oc*8] * dy[oc*18+4]
-			dpad[10] += w[oc*8+1] * dy[oc*18+4]
-			dpad[40] += w[oc*8+2] * dy[oc*18+4]
-			dpad[46] += w[oc*8+3] * dy[oc*18+4]
-			dpad[76] += w[oc*8+4] * dy[oc*18+4]
-			dpad[82] += w[oc*8+5] * dy[oc*18+4]
-			dpad[112] += w[oc*8+6] * dy[oc*18+4]
-			dpad[118] += w[oc*8+7] * dy[oc*18+4]
-			dpad[5] += w[oc*8] * dy[oc*18+5]
-			dpad[11] += w[oc*8+1] * dy[oc*18+5]
-			dpad[41] += w[oc*8+2] * dy[oc*18+5]
-			dpad[47] += w[oc*8+3] * dy[oc*18+5]
-			dpad[77] += w[oc*8+4] * dy[oc*18+5]
-			dpad[83] += w[oc*8+5] * dy[oc*18+5]
-			dpad[113] += w[oc*8+6] * dy[oc*18+5]
-			dpad[119] += w[oc*8+7] * dy[oc*18+5]
-			dpad[12] += w[oc*8] * dy[oc*18+6]
-			dpad[18] += w[oc*8+1] * dy[oc*18+6]
-			dpad[48] += w[oc*8+2] * dy[oc*18+6]
-			dpad[54] += w[oc*8+3] * dy[oc*18+6]
-			dpad[84] += w[oc*8+4] * dy[oc*18+6]
-			dpad[90] += w[oc*8+5] * dy[oc*18+6]
-			dpad[120] += w[oc*8+6] * dy[oc*18+6]
-			dpad[126] += w[oc*8+7] * dy[oc*18+6]
-			dpad[13] += w[oc*8] * dy[oc*18+7]
-			dpad[19] += w[oc*8+1] * dy[oc*18+7]
-			dpad[49] += w[oc*8+2] * dy[oc*18+7]
-			dpad[55] += w[oc*8+3] * dy[oc*18+7]
-			dpad[85] += w[oc*8+4] * dy[oc*18+7]
-			dpad[91] += w[oc*8+5] * dy[oc*18+7]
-			dpad[121] += w[oc*8+6] * dy[oc*18+7]
-			dpad[127] += w[oc*8+7] * dy[oc*18+7]
-			dpad[14] += w[oc*8] * dy[oc*18+8]
-			dpad[20] += w[oc*8+1] * dy[oc*18+8]
-			dpad[50] += w[oc*8+2] * dy[oc*18+8]
-			dpad[56] += w[oc*8+3] * dy[oc*18+8]
-			dpad[86] += w[oc*8+4] * dy[oc*18+8]
-			dpad[92] += w[oc*8+5] * dy[oc*18+8]
-			dpad[122] += w[oc*8+6] * dy[oc*18+8]
-			dpad[128] += w[oc*8+7] * dy[oc*18+8]
-			dpad[15] += w[oc*8] * dy[oc*18+9]
-			dpad[21] += w[oc*8+1] * dy[oc*18+9]
-			dpad[51] += w[oc*8+2] * dy[oc*18+9]
-			dpad[57] += w[oc*8+3] * dy[oc*18+9]
-			dpad[87] += w[oc*8+4] * dy[oc*18+9]
-			dpad[93] += w[oc*8+5] * dy[oc*18+9]
-			dpad[123] += w[oc*8+6] * dy[oc*18+9]
-			dpad[129] += w[oc*8+7] * dy[oc*18+9]
-			dpad[16] += w[oc*8] * dy[oc*18+10]
-			dpad[22] += w[oc*8+1] * dy[oc*18+10]
-			dpad[52] += w[oc*8+2] * dy[oc*18+10]
-			dpad[58] += w[oc*8+3] * dy[oc*18+10]
-			dpad[88] += w[oc*8+4] * dy[oc*18+10]
-			dpad[94] += w[oc*8+5] * dy[oc*18+10]
-			dpad[124] += w[oc*8+6] * dy[oc*18+10]
-			dpad[130] += w[oc*8+7] * dy[oc*18+10]
-			dpad[17] += w[oc*8] * dy[oc*18+11]
-			dpad[23] += w[oc*8+1] * dy[oc*18+11]
-			dpad[53] += w[oc*8+2] * dy[oc*18+11]
-			dpad[59] += w[oc*8+3] * dy[oc*18+11]
-			dpad[89] += w[oc*8+4] * dy[oc*18+11]
-			dpad[95] += w[oc*8+5] * dy[oc*18+11]
-			dpad[125] += w[oc*8+6] * dy[oc*18+11]
-			dpad[131] += w[oc*8+7] * dy[oc*18+11]
-			dpad[24] += w[oc*8] * dy[oc*18+12]
-			dpad[30] += w[oc*8+1] * dy[oc*18+12]
-			dpad[60] += w[oc*8+2] * dy[oc*18+12]
-			dpad[66] += w[oc*8+3] * dy[oc*18+12]
-			dpad[96] += w[oc*8+4] * dy[oc*18+12]
-			dpad[102] += w[oc*8+5] * dy[oc*18+12]
-			dpad[132] += w[oc*8+6] * dy[oc*18+12]
-			dpad[138] += w[oc*8+7] * dy[oc*18+12]
-			dpad[25] += w[oc*8] * dy[oc*18+13]
-			dpad[31] += w[oc*8+1] * dy[oc*18+13]
-			dpad[61] += w[oc*8+2] * dy[oc*18+13]
-			dpad[67] += w[oc*8+3] * dy[oc*18+13]
-			dpad[97] += w[oc*8+4] * dy[oc*18+13]
-			dpad[103] += w[oc*8+5] * dy[oc*18+13]
-			dpad[133] += w[oc*8+6] * dy[oc*18+13]
-			dpad[139] += w[oc*8+7] * dy[oc*18+13]
-			dpad[26] += w[oc*8] * dy[oc*18+14]
-			dpad[32] += w[oc*8+1] * dy[oc*18+14]
-			dpad[62] += w[oc*8+2] * dy[oc*18+14]
-			dpad[68] += w[oc*8+3] * dy[oc*18+14]
-			dpad[98] += w[oc*8+4] * dy[oc*18+14]
-			dpad[104] += w[oc*8+5] * dy[oc*18+14]
-			dpad[134] += w[oc*8+6] * dy[oc*18+14]
-			dpad[140] += w[oc*8+7] * dy[oc*18+14]
-			dpad[27] += w[oc*8] * dy[oc*18+15]
-			dpad[33] += w[oc*8+1] * dy[oc*18+15]
-			dpad[63] += w[oc*8+2] * dy[oc*18+15]
-			dpad[69] += w[oc*8+3] * dy[oc*18+15]
-			dpad[99] += w[oc*8+4] * dy[oc*18+15]
-			dpad[105] += w[oc*8+5] * dy[oc*18+15]
-			dpad[135] += w[oc*8+6] * dy[oc*18+15]
-			dpad[141] += w[oc*8+7] * dy[oc*18+15]
-			dpad[28] += w[oc*8] * dy[oc*18+16]
-			dpad[34] += w[oc*8+1] * dy[oc*18+16]
-			dpad[64] += w[oc*8+2] * dy[oc*18+16]
-			dpad[70] += w[oc*8+3] * dy[oc*18+16]
-			dpad[100] += w[oc*8+4] * dy[oc*18+16]
-			dpad[106] += w[oc*8+5] * dy[oc*18+16]
-			dpad[136] += w[oc*8+6] * dy[oc*18+16]
-			dpad[142] += w[oc*8+7] * dy[oc*18+16]
-			dpad[29] += w[oc*8] * dy[oc*18+17]
-			dpad[35] += w[oc*8+1] * dy[oc*18+17]
-			dpad[65] += w[oc*8+2] * dy[oc*18+17]
-			dpad[71] += w[oc*8+3] * dy[oc*18+17]
-			dpad[101] += w[oc*8+4] * dy[oc*18+17]
-			dpad[107] += w[oc*8+5] * dy[oc*18+17]
-			dpad[137] += w[oc*8+6] * dy[oc*18+17]
-			dpad[143] += w[oc*8+7] * dy[oc*18+17]
+			dpad[0] += float32(w[oc*8] * dy[oc*18])
+			dpad[6] += float32(w[oc*8+1] * dy[oc*18])
+			dpad[36] += float32(w[oc*8+2] * dy[oc*18])
+			dpad[42] += float32(w[oc*8+3] * dy[oc*18])
+			dpad[72] += float32(w[oc*8+4] * dy[oc*18])
+			dpad[78] += float32(w[oc*8+5] * dy[oc*18])
+			dpad[108] += float32(w[oc*8+6] * dy[oc*18])
+			dpad[114] += float32(w[oc*8+7] * dy[oc*18])
+			dpad[1] += float32(w[oc*8] * dy[oc*18+1])
+			dpad[7] += float32(w[oc*8+1] * dy[oc*18+1])
+			dpad[37] += float32(w[oc*8+2] * dy[oc*18+1])
+			dpad[43] += float32(w[oc*8+3] * dy[oc*18+1])
+			dpad[73] += float32(w[oc*8+4] * dy[oc*18+1])
+			dpad[79] += float32(w[oc*8+5] * dy[oc*18+1])
+			dpad[109] += float32(w[oc*8+6] * dy[oc*18+1])
+			dpad[115] += float32(w[oc*8+7] * dy[oc*18+1])
+			dpad[2] += float32(w[oc*8] * dy[oc*18+2])
+			dpad[8] += float32(w[oc*8+1] * dy[oc*18+2])
+			dpad[38] += float32(w[oc*8+2] * dy[oc*18+2])
+			dpad[44] += float32(w[oc*8+3] * dy[oc*18+2])
+			dpad[74] += float32(w[oc*8+4] * dy[oc*18+2])
+			dpad[80] += float32(w[oc*8+5] * dy[oc*18+2])
+			dpad[110] += float32(w[oc*8+6] * dy[oc*18+2])
+			dpad[116] += float32(w[oc*8+7] * dy[oc*18+2])
+			dpad[3] += float32(w[oc*8] * dy[oc*18+3])
+			dpad[9] += float32(w[oc*8+1] * dy[oc*18+3])
+			dpad[39] += float32(w[oc*8+2] * dy[oc*18+3])
+			dpad[45] += float32(w[oc*8+3] * dy[oc*18+3])
+			dpad[75] += float32(w[oc*8+4] * dy[oc*18+3])
+			dpad[81] += float32(w[oc*8+5] * dy[oc*18+3])
+			dpad[111] += float32(w[oc*8+6] * dy[oc*18+3])
+			dpad[117] += float32(w[oc*8+7] * dy[oc*18+3])
+			dpad[4] += float32(w[oc*8] * dy[oc*18+4])
+			dpad[10] += float32(w[oc*8+1] * dy[oc*18+4])
+			dpad[40] += float32(w[oc*8+2] * dy[oc*18+4])
+			dpad[46] += float32(w[oc*8+3] * dy[oc*18+4])
+			dpad[76] += float32(w[oc*8+4] * dy[oc*18+4])
+			dpad[82] += float32(w[oc*8+5] * dy[oc*18+4])
+			dpad[112] += float32(w[oc*8+6] * dy[oc*18+4])
+			dpad[118] += float32(w[oc*8+7] * dy[oc*18+4])
+			dpad[5] += float32(w[oc*8] * dy[oc*18+5])
+			dpad[11] += float32(w[oc*8+1] * dy[oc*18+5])
+			dpad[41] += float32(w[oc*8+2] * dy[oc*18+5])
+			dpad[47] += float32(w[oc*8+3] * dy[oc*18+5])
+			dpad[77] += float32(w[oc*8+4] * dy[oc*18+5])
+			dpad[83] += float32(w[oc*8+5] * dy[oc*18+5])
+			dpad[113] += float32(w[oc*8+6] * dy[oc*18+5])
+			dpad[119] += float32(w[oc*8+7] * dy[oc*18+5])
+			dpad[12] += float32(w[oc*8] * dy[oc*18+6])
+			dpad[18] += float32(w[oc*8+1] * dy[oc*18+6])
+			dpad[48] += float32(w[oc*8+2] * dy[oc*18+6])
+			dpad[54] += float32(w[oc*8+3] * dy[oc*18+6])
+			dpad[84] += float32(w[oc*8+4] * dy[oc*18+6])
+			dpad[90] += float32(w[oc*8+5] * dy[oc*18+6])
+			dpad[120] += float32(w[oc*8+6] * dy[oc*18+6])
+			dpad[126] += float32(w[oc*8+7] * dy[oc*18+6])
+			dpad[13] += float32(w[oc*8] * dy[oc*18+7])
+			dpad[19] += float32(w[oc*8+1] * dy[oc*18+7])
+			dpad[49] += float32(w[oc*8+2] * dy[oc*18+7])
+			dpad[55] += float32(w[oc*8+3] * dy[oc*18+7])
+			dpad[85] += float32(w[oc*8+4] * dy[oc*18+7])
+			dpad[91] += float32(w[oc*8+5] * dy[oc*18+7])
+			dpad[121] += float32(w[oc*8+6] * dy[oc*18+7])
+			dpad[127] += float32(w[oc*8+7] * dy[oc*18+7])
+			dpad[14] += float32(w[oc*8] * dy[oc*18+8])
+			dpad[20] += float32(w[oc*8+1] * dy[oc*18+8])
+			dpad[50] += float32(w[oc*8+2] * dy[oc*18+8])
+			dpad[56] += float32(w[oc*8+3] * dy[oc*18+8])
+			dpad[86] += float32(w[oc*8+4] * dy[oc*18+8])
+			dpad[92] += float32(w[oc*8+5] * dy[oc*18+8])
+			dpad[122] += float32(w[oc*8+6] * dy[oc*18+8])
+			dpad[128] += float32(w[oc*8+7] * dy[oc*18+8])
+			dpad[15] += float32(w[oc*8] * dy[oc*18+9])
+			dpad[21] += float32(w[oc*8+1] * dy[oc*18+9])
+			dpad[51] += float32(w[oc*8+2] * dy[oc*18+9])
+			dpad[57] += float32(w[oc*8+3] * dy[oc*18+9])
+			dpad[87] += float32(w[oc*8+4] * dy[oc*18+9])
+			dpad[93] += float32(w[oc*8+5] * dy[oc*18+9])
+			dpad[123] += float32(w[oc*8+6] * dy[oc*18+9])
+			dpad[129] += float32(w[oc*8+7] * dy[oc*18+9])
+			dpad[16] += float32(w[oc*8] * dy[oc*18+10])
+			dpad[22] += float32(w[oc*8+1] * dy[oc*18+10])
+			dpad[52] += float32(w[oc*8+2] * dy[oc*18+10])
+			dpad[58] += float32(w[oc*8+3] * dy[oc*18+10])
+			dpad[88] += float32(w[oc*8+4] * dy[oc*18+10])
+			dpad[94] += float32(w[oc*8+5] * dy[oc*18+10])
+			dpad[124] += float32(w[oc*8+6] * dy[oc*18+10])
+			dpad[130] += float32(w[oc*8+7] * dy[oc*18+10])
+			dpad[17] += float32(w[oc*8] * dy[oc*18+11])
+			dpad[23] += float32(w[oc*8+1] * dy[oc*18+11])
+			dpad[53] += float32(w[oc*8+2] * dy[oc*18+11])
+			dpad[59] += float32(w[oc*8+3] * dy[oc*18+11])
+			dpad[89] += float32(w[oc*8+4] * dy[oc*18+11])
+			dpad[95] += float32(w[oc*8+5] * dy[oc*18+11])
+			dpad[125] += float32(w[oc*8+6] * dy[oc*18+11])
+			dpad[131] += float32(w[oc*8+7] * dy[oc*18+11])
+			dpad[24] += float32(w[oc*8] * dy[oc*18+12])
+			dpad[30] += float32(w[oc*8+1] * dy[oc*18+12])
+			dpad[60] += float32(w[oc*8+2] * dy[oc*18+12])
+			dpad[66] += float32(w[oc*8+3] * dy[oc*18+12])
+			dpad[96] += float32(w[oc*8+4] * dy[oc*18+12])
+			dpad[102] += float32(w[oc*8+5] * dy[oc*18+12])
+			dpad[132] += float32(w[oc*8+6] * dy[oc*18+12])
+			dpad[138] += float32(w[oc*8+7] * dy[oc*18+12])
+			dpad[25] += float32(w[oc*8] * dy[oc*18+13])
+			dpad[31] += float32(w[oc*8+1] * dy[oc*18+13])
+			dpad[61] += float32(w[oc*8+2] * dy[oc*18+13])
+			dpad[67] += float32(w[oc*8+3] * dy[oc*18+13])
+			dpad[97] += float32(w[oc*8+4] * dy[oc*18+13])
+			dpad[103] += float32(w[oc*8+5] * dy[oc*18+13])
+			dpad[133] += float32(w[oc*8+6] * dy[oc*18+13])
+			dpad[139] += float32(w[oc*8+7] * dy[oc*18+13])
+			dpad[26] += float32(w[oc*8] * dy[oc*18+14])
+			dpad[32] += float32(w[oc*8+1] * dy[oc*18+14])
+			dpad[62] += float32(w[oc*8+2] * dy[oc*18+14])
+			dpad[68] += float32(w[oc*8+3] * dy[oc*18+14])
+			dpad[98] += float32(w[oc*8+4] * dy[oc*18+14])
+			dpad[104] += float32(w[oc*8+5] * dy[oc*18+14])
+			dpad[134] += float32(w[oc*8+6] * dy[oc*18+14])
+			dpad[140] += float32(w[oc*8+7] * dy[oc*18+14])
+			dpad[27] += float32(w[oc*8] * dy[oc*18+15])
+			dpad[33] += float32(w[oc*8+1] * dy[oc*18+15])
+			dpad[63] += float32(w[oc*8+2] * dy[oc*18+15])
+			dpad[69] += float32(w[oc*8+3] * dy[oc*18+15])
+			dpad[99] += float32(w[oc*8+4] * dy[oc*18+15])
+			dpad[105] += float32(w[oc*8+5] * dy[oc*18+15])
+			dpad[135] += float32(w[oc*8+6] * dy[oc*18+15])
+			dpad[141] += float32(w[oc*8+7] * dy[oc*18+15])
+			dpad[28] += float32(w[oc*8] * dy[oc*18+16])
+			dpad[34] += float32(w[oc*8+1] * dy[oc*18+16])
+			dpad[64] += float32(w[oc*8+2] * dy[oc*18+16])
+			dpad[70] += float32(w[oc*8+3] * dy[oc*18+16])
+			dpad[100] += float32(w[oc*8+4] * dy[oc*18+16])
+			dpad[106] += float32(w[oc*8+5] * dy[oc*18+16])
+			dpad[136] += float32(w[oc*8+6] * dy[oc*18+16])
+			dpad[142] += float32(w[oc*8+7] * dy[oc*18+16])
+			dpad[29] += float32(w[oc*8] * dy[oc*18+17])
+			dpad[35] += float32(w[oc*8+1] * dy[oc*18+17])
+			dpad[65] += float32(w[oc*8+2] * dy[oc*18+17])
+			dpad[71] += float32(w[oc*8+3] * dy[oc*18+17])
+			dpad[101] += float32(w[oc*8+4] * dy[oc*18+17])
+			dpad[107] += float32(w[oc*8+5] * dy[oc*18+17])
+			dpad[137] += float32(w[oc*8+6] * dy[oc*18+17])
+			dpad[143] += float32(w[oc*8+7] * dy[oc*18+17])
 		}
 		clear(dx[:])
 		dx[0] += dpad[0]
@@ -2217,30 +2217,30 @@ func (m *Model) backward() {
 		for oc := 0; oc < 4; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 3; ky++ {
-					gw[oc*6+c*6+ky*2] = gw[oc*6+c*6+ky*2] + dy[oc*45]*pad[c*70+ky*10] + dy[oc*45+1]*pad[c*70+ky*10+1] + dy[oc*45+2]*pad[c*70+ky*10+2] +
-						dy[oc*45+3]*pad[c*70+ky*10+3] + dy[oc*45+4]*pad[c*70+ky*10+4] + dy[oc*45+5]*pad[c*70+ky*10+5] + dy[oc*45+6]*pad[c*70+ky*10+6] +
-						dy[oc*45+7]*pad[c*70+ky*10+7] + dy[oc*45+8]*pad[c*70+ky*10+8] + dy[oc*45+9]*pad[c*70+ky*10+10] + dy[oc*45+10]*pad[c*70+ky*10+11] +
-						dy[oc*45+11]*pad[c*70+ky*10+12] + dy[oc*45+12]*pad[c*70+ky*10+13] + dy[oc*45+13]*pad[c*70+ky*10+14] + dy[oc*45+14]*pad[c*70+ky*10+15] +
-						dy[oc*45+15]*pad[c*70+ky*10+16] + dy[oc*45+16]*pad[c*70+ky*10+17] + dy[oc*45+17]*pad[c*70+ky*10+18] + dy[oc*45+18]*pad[c*70+ky*10+20] +
-						dy[oc*45+19]*pad[c*70+ky*10+21] + dy[oc*45+20]*pad[c*70+ky*10+22] + dy[oc*45+21]*pad[c*70+ky*10+23] + dy[oc*45+22]*pad[c*70+ky*10+24] +
-						dy[oc*45+23]*pad[c*70+ky*10+25] + dy[oc*45+24]*pad[c*70+ky*10+26] + dy[oc*45+25]*pad[c*70+ky*10+27] + dy[oc*45+26]*pad[c*70+ky*10+28] +
-						dy[oc*45+27]*pad[c*70+ky*10+30] + dy[oc*45+28]*pad[c*70+ky*10+31] + dy[oc*45+29]*pad[c*70+ky*10+32] + dy[oc*45+30]*pad[c*70+ky*10+33] +
-						dy[oc*45+31]*pad[c*70+ky*10+34] + dy[oc*45+32]*pad[c*70+ky*10+35] + dy[oc*45+33]*pad[c*70+ky*10+36] + dy[oc*45+34]*pad[c*70+ky*10+37] +
-						dy[oc*45+35]*pad[c*70+ky*10+38] + dy[oc*45+36]*pad[c*70+ky*10+40] + dy[oc*45+37]*pad[c*70+ky*10+41] + dy[oc*45+38]*pad[c*70+ky*10+42] +
-						dy[oc*45+39]*pad[c*70+ky*10+43] + dy[oc*45+40]*pad[c*70+ky*10+44] + dy[oc*45+41]*pad[c*70+ky*10+45] + dy[oc*45+42]*pad[c*70+ky*10+46] +
-						dy[oc*45+43]*pad[c*70+ky*10+47] + dy[oc*45+44]*pad[c*70+ky*10+48]
-					gw[oc*6+c*6+ky*2+1] = gw[oc*6+c*6+ky*2+1] + dy[oc*45]*pad[c*70+ky*10+1] + dy[oc*45+1]*pad[c*70+ky*10+2] + dy[oc*45+2]*pad[c*70+ky*10+3] +
-						dy[oc*45+3]*pad[c*70+ky*10+4] + dy[oc*45+4]*pad[c*70+ky*10+5] + dy[oc*45+5]*pad[c*70+ky*10+6] + dy[oc*45+6]*pad[c*70+ky*10+7] +
-						dy[oc*45+7]*pad[c*70+ky*10+8] + dy[oc*45+8]*pad[c*70+ky*10+9] + dy[oc*45+9]*pad[c*70+ky*10+11] + dy[oc*45+10]*pad[c*70+ky*10+12] +
-						dy[oc*45+11]*pad[c*70+ky*10+13] + dy[oc*45+12]*pad[c*70+ky*10+14] + dy[oc*45+13]*pad[c*70+ky*10+15] + dy[oc*45+14]*pad[c*70+ky*10+16] +
-						dy[oc*45+15]*pad[c*70+ky*10+17] + dy[oc*45+16]*pad[c*70+ky*10+18] + dy[oc*45+17]*pad[c*70+ky*10+19] + dy[oc*45+18]*pad[c*70+ky*10+21] +
-						dy[oc*45+19]*pad[c*70+ky*10+22] + dy[oc*45+20]*pad[c*70+ky*10+23] + dy[oc*45+21]*pad[c*70+ky*10+24] + dy[oc*45+22]*pad[c*70+ky*10+25] +
-						dy[oc*45+23]*pad[c*70+ky*10+26] + dy[oc*45+24]*pad[c*70+ky*10+27] + dy[oc*45+25]*pad[c*70+ky*10+28] + dy[oc*45+26]*pad[c*70+ky*10+29] +
-						dy[oc*45+27]*pad[c*70+ky*10+31] + dy[oc*45+28]*pad[c*70+ky*10+32] + dy[oc*45+29]*pad[c*70+ky*10+33] + dy[oc*45+30]*pad[c*70+ky*10+34] +
-						dy[oc*45+31]*pad[c*70+ky*10+35] + dy[oc*45+32]*pad[c*70+ky*10+36] + dy[oc*45+33]*pad[c*70+ky*10+37] + dy[oc*45+34]*pad[c*70+ky*10+38] +
-						dy[oc*45+35]*pad[c*70+ky*10+39] + dy[oc*45+36]*pad[c*70+ky*10+41] + dy[oc*45+37]*pad[c*70+ky*10+42] + dy[oc*45+38]*pad[c*70+ky*10+43] +
-						dy[oc*45+39]*pad[c*70+ky*10+44] + dy[oc*45+40]*pad[c*70+ky*10+45] + dy[oc*45+41]*pad[c*70+ky*10+46] + dy[oc*45+42]*pad[c*70+ky*10+47] +
-						dy[oc*45+43]*pad[c*70+ky*10+48] + dy[oc*45+44]*pad[c*70+ky*10+49]
+					gw[oc*6+c*6+ky*2] = gw[oc*6+c*6+ky*2] + float32(dy[oc*45]*pad[c*70+ky*10]) + float32(dy[oc*45+1]*pad[c*70+ky*10+1]) + float32(dy[oc*45+2]*pad[c*70+ky*10+2]) +
+						float32(dy[oc*45+3]*pad[c*70+ky*10+3]) + float32(dy[oc*45+4]*pad[c*70+ky*10+4]) + float32(dy[oc*45+5]*pad[c*70+ky*10+5]) + float32(dy[oc*45+6]*pad[c*70+ky*10+6]) +
+						float32(dy[oc*45+7]*pad[c*70+ky*10+7]) + float32(dy[oc*45+8]*pad[c*70+ky*10+8]) + float32(dy[oc*45+9]*pad[c*70+ky*10+10]) + float32(dy[oc*45+10]*pad[c*70+ky*10+11]) +
+						float32(dy[oc*45+11]*pad[c*70+ky*10+12]) + float32(dy[oc*45+12]*pad[c*70+ky*10+13]) + float32(dy[oc*45+13]*pad[c*70+ky*10+14]) + float32(dy[oc*45+14]*pad[c*70+ky*10+15]) +
+						float32(dy[oc*45+15]*pad[c*70+ky*10+16]) + float32(dy[oc*45+16]*pad[c*70+ky*10+17]) + float32(dy[oc*45+17]*pad[c*70+ky*10+18]) + float32(dy[oc*45+18]*pad[c*70+ky*10+20]) +
+						float32(dy[oc*45+19]*pad[c*70+ky*10+21]) + float32(dy[oc*45+20]*pad[c*70+ky*10+22]) + float32(dy[oc*45+21]*pad[c*70+ky*10+23]) + float32(dy[oc*45+22]*pad[c*70+ky*10+24]) +
+						float32(dy[oc*45+23]*pad[c*70+ky*10+25]) + float32(dy[oc*45+24]*pad[c*70+ky*10+26]) + float32(dy[oc*45+25]*pad[c*70+ky*10+27]) + float32(dy[oc*45+26]*pad[c*70+ky*10+28]) +
+						float32(dy[oc*45+27]*pad[c*70+ky*10+30]) + float32(dy[oc*45+28]*pad[c*70+ky*10+31]) + float32(dy[oc*45+29]*pad[c*70+ky*10+32]) + float32(dy[oc*45+30]*pad[c*70+ky*10+33]) +
+						float32(dy[oc*45+31]*pad[c*70+ky*10+34]) + float32(dy[oc*45+32]*pad[c*70+ky*10+35]) + float32(dy[oc*45+33]*pad[c*70+ky*10+36]) + float32(dy[oc*45+34]*pad[c*70+ky*10+37]) +
+						float32(dy[oc*45+35]*pad[c*70+ky*10+38]) + float32(dy[oc*45+36]*pad[c*70+ky*10+40]) + float32(dy[oc*45+37]*pad[c*70+ky*10+41]) + float32(dy[oc*45+38]*pad[c*70+ky*10+42]) +
+						float32(dy[oc*45+39]*pad[c*70+ky*10+43]) + float32(dy[oc*45+40]*pad[c*70+ky*10+44]) + float32(dy[oc*45+41]*pad[c*70+ky*10+45]) + float32(dy[oc*45+42]*pad[c*70+ky*10+46]) +
+						float32(dy[oc*45+43]*pad[c*70+ky*10+47]) + float32(dy[oc*45+44]*pad[c*70+ky*10+48])
+					gw[oc*6+c*6+ky*2+1] = gw[oc*6+c*6+ky*2+1] + float32(dy[oc*45]*pad[c*70+ky*10+1]) + float32(dy[oc*45+1]*pad[c*70+ky*10+2]) + float32(dy[oc*45+2]*pad[c*70+ky*10+3]) +
+						float32(dy[oc*45+3]*pad[c*70+ky*10+4]) + float32(dy[oc*45+4]*pad[c*70+ky*10+5]) + float32(dy[oc*45+5]*pad[c*70+ky*10+6]) + float32(dy[oc*45+6]*pad[c*70+ky*10+7]) +
+						float32(dy[oc*45+7]*pad[c*70+ky*10+8]) + float32(dy[oc*45+8]*pad[c*70+ky*10+9]) + float32(dy[oc*45+9]*pad[c*70+ky*10+11]) + float32(dy[oc*45+10]*pad[c*70+ky*10+12]) +
+						float32(dy[oc*45+11]*pad[c*70+ky*10+13]) + float32(dy[oc*45+12]*pad[c*70+ky*10+14]) + float32(dy[oc*45+13]*pad[c*70+ky*10+15]) + float32(dy[oc*45+14]*pad[c*70+ky*10+16]) +
+						float32(dy[oc*45+15]*pad[c*70+ky*10+17]) + float32(dy[oc*45+16]*pad[c*70+ky*10+18]) + float32(dy[oc*45+17]*pad[c*70+ky*10+19]) + float32(dy[oc*45+18]*pad[c*70+ky*10+21]) +
+						float32(dy[oc*45+19]*pad[c*70+ky*10+22]) + float32(dy[oc*45+20]*pad[c*70+ky*10+23]) + float32(dy[oc*45+21]*pad[c*70+ky*10+24]) + float32(dy[oc*45+22]*pad[c*70+ky*10+25]) +
+						float32(dy[oc*45+23]*pad[c*70+ky*10+26]) + float32(dy[oc*45+24]*pad[c*70+ky*10+27]) + float32(dy[oc*45+25]*pad[c*70+ky*10+28]) + float32(dy[oc*45+26]*pad[c*70+ky*10+29]) +
+						float32(dy[oc*45+27]*pad[c*70+ky*10+31]) + float32(dy[oc*45+28]*pad[c*70+ky*10+32]) + float32(dy[oc*45+29]*pad[c*70+ky*10+33]) + float32(dy[oc*45+30]*pad[c*70+ky*10+34]) +
+						float32(dy[oc*45+31]*pad[c*70+ky*10+35]) + float32(dy[oc*45+32]*pad[c*70+ky*10+36]) + float32(dy[oc*45+33]*pad[c*70+ky*10+37]) + float32(dy[oc*45+34]*pad[c*70+ky*10+38]) +
+						float32(dy[oc*45+35]*pad[c*70+ky*10+39]) + float32(dy[oc*45+36]*pad[c*70+ky*10+41]) + float32(dy[oc*45+37]*pad[c*70+ky*10+42]) + float32(dy[oc*45+38]*pad[c*70+ky*10+43]) +
+						float32(dy[oc*45+39]*pad[c*70+ky*10+44]) + float32(dy[oc*45+40]*pad[c*70+ky*10+45]) + float32(dy[oc*45+41]*pad[c*70+ky*10+46]) + float32(dy[oc*45+42]*pad[c*70+ky*10+47]) +
+						float32(dy[oc*45+43]*pad[c*70+ky*10+48]) + float32(dy[oc*45+44]*pad[c*70+ky*10+49])
 				}
 			}
 		}

@@ -176,21 +176,21 @@ func (m *Model) forward() {
 		pad[105] = x[63]
 		for oc := 0; oc < 3; oc++ {
 			for oy := 0; oy < 9; oy++ {
-				y[oc*45+oy*5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*12] + w[oc*8+1]*pad[oy*12+1] + w[oc*8+2]*pad[oy*12+2] +
-					w[oc*8+3]*pad[oy*12+3] + w[oc*8+4]*pad[oy*12+12] + w[oc*8+5]*pad[oy*12+13] + w[oc*8+6]*pad[oy*12+14] +
-					w[oc*8+7]*pad[oy*12+15])))))
-				y[oc*45+oy*5+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*12+2] + w[oc*8+1]*pad[oy*12+3] + w[oc*8+2]*pad[oy*12+4] +
-					w[oc*8+3]*pad[oy*12+5] + w[oc*8+4]*pad[oy*12+14] + w[oc*8+5]*pad[oy*12+15] + w[oc*8+6]*pad[oy*12+16] +
-					w[oc*8+7]*pad[oy*12+17])))))
-				y[oc*45+oy*5+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*12+4] + w[oc*8+1]*pad[oy*12+5] + w[oc*8+2]*pad[oy*12+6] +
-					w[oc*8+3]*pad[oy*12+7] + w[oc*8+4]*pad[oy*12+16] + w[oc*8+5]*pad[oy*12+17] + w[oc*8+6]*pad[oy*12+18] +
-					w[oc*8+7]*pad[oy*12+19])))))
-				y[oc*45+oy*5+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*12+6] + w[oc*8+1]*pad[oy*12+7] + w[oc*8+2]*pad[oy*12+8] +
-					w[oc*8+3]*pad[oy*12+9] + w[oc*8+4]*pad[oy*12+18] + w[oc*8+5]*pad[oy*12+19] + w[oc*8+6]*pad[oy*12+20] +
-					w[oc*8+7]*pad[oy*12+21])))))
-				y[oc*45+oy*5+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*12+8] + w[oc*8+1]*pad[oy*12+9] + w[oc*8+2]*pad[oy*12+10] +
-					w[oc*8+3]*pad[oy*12+11] + w[oc*8+4]*pad[oy*12+20] + w[oc*8+5]*pad[oy*12+21] + w[oc*8+6]*pad[oy*12+22] +
-					w[oc*8+7]*pad[oy*12+23])))))
+				y[oc*45+oy*5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*12]) + float32(w[oc*8+1]*pad[oy*12+1]) + float32(w[oc*8+2]*pad[oy*12+2]) +
+					float32(w[oc*8+3]*pad[oy*12+3]) + float32(w[oc*8+4]*pad[oy*12+12]) + float32(w[oc*8+5]*pad[oy*12+13]) + float32(w[oc*8+6]*pad[oy*12+14]) +
+					float32(w[oc*8+7]*pad[oy*12+15]))))))
+				y[oc*45+oy*5+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*12+2]) + float32(w[oc*8+1]*pad[oy*12+3]) + float32(w[oc*8+2]*pad[oy*12+4]) +
+					float32(w[oc*8+3]*pad[oy*12+5]) + float32(w[oc*8+4]*pad[oy*12+14]) + float32(w[oc*8+5]*pad[oy*12+15]) + float32(w[oc*8+6]*pad[oy*12+16]) +
+					float32(w[oc*8+7]*pad[oy*12+17]))))))
+				y[oc*45+oy*5+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*12+4]) + float32(w[oc*8+1]*pad[oy*12+5]) + float32(w[oc*8+2]*pad[oy*12+6]) +
+					float32(w[oc*8+3]*pad[oy*12+7]) + float32(w[oc*8+4]*pad[oy*12+16]) + float32(w[oc*8+5]*pad[oy*12+17]) + float32(w[oc*8+6]*pad[oy*12+18]) +
+					float32(w[oc*8+7]*pad[oy*12+19]))))))
+				y[oc*45+oy*5+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*12+6]) + float32(w[oc*8+1]*pad[oy*12+7]) + float32(w[oc*8+2]*pad[oy*12+8]) +
+					float32(w[oc*8+3]*pad[oy*12+9]) + float32(w[oc*8+4]*pad[oy*12+18]) + float32(w[oc*8+5]*pad[oy*12+19]) + float32(w[oc*8+6]*pad[oy*12+20]) +
+					float32(w[oc*8+7]*pad[oy*12+21]))))))
+				y[oc*45+oy*5+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*12+8]) + float32(w[oc*8+1]*pad[oy*12+9]) + float32(w[oc*8+2]*pad[oy*12+10]) +
+					float32(w[oc*8+3]*pad[oy*12+11]) + float32(w[oc*8+4]*pad[oy*12+20]) + float32(w[oc*8+5]*pad[oy*12+21]) + float32(w[oc*8+6]*pad[oy*12+22]) +
+					float32(w[oc*8+7]*pad[oy*12+23]))))))
 			}
 		}
 	}
@@ -384,51 +384,51 @@ func (m *Model) forward() {
 		pad[142] = x[95]
 		pad[143] = x[95]
 		for oc := 0; oc < 3; oc++ {
-			y[oc*9] = max(w[oc*18]*pad[0]+w[oc*18+1]*pad[1]+w[oc*18+2]*pad[6]+w[oc*18+3]*pad[7]+
-				w[oc*18+4]*pad[12]+w[oc*18+5]*pad[13]+w[oc*18+6]*pad[48]+w[oc*18+7]*pad[49]+
-				w[oc*18+8]*pad[54]+w[oc*18+9]*pad[55]+w[oc*18+10]*pad[60]+w[oc*18+11]*pad[61]+
-				w[oc*18+12]*pad[96]+w[oc*18+13]*pad[97]+w[oc*18+14]*pad[102]+w[oc*18+15]*pad[103]+
-				w[oc*18+16]*pad[108]+w[oc*18+17]*pad[109], 0)
-			y[oc*9+1] = max(w[oc*18]*pad[2]+w[oc*18+1]*pad[3]+w[oc*18+2]*pad[8]+w[oc*18+3]*pad[9]+
-				w[oc*18+4]*pad[14]+w[oc*18+5]*pad[15]+w[oc*18+6]*pad[50]+w[oc*18+7]*pad[51]+
-				w[oc*18+8]*pad[56]+w[oc*18+9]*pad[57]+w[oc*18+10]*pad[62]+w[oc*18+11]*pad[63]+
-				w[oc*18+12]*pad[98]+w[oc*18+13]*pad[99]+w[oc*18+14]*pad[104]+w[oc*18+15]*pad[105]+
-				w[oc*18+16]*pad[110]+w[oc*18+17]*pad[111], 0)
-			y[oc*9+2] = max(w[oc*18]*pad[4]+w[oc*18+1]*pad[5]+w[oc*18+2]*pad[10]+w[oc*18+3]*pad[11]+
-				w[oc*18+4]*pad[16]+w[oc*18+5]*pad[17]+w[oc*18+6]*pad[52]+w[oc*18+7]*pad[53]+
-				w[oc*18+8]*pad[58]+w[oc*18+9]*pad[59]+w[oc*18+10]*pad[64]+w[oc*18+11]*pad[65]+
-				w[oc*18+12]*pad[100]+w[oc*18+13]*pad[101]+w[oc*18+14]*pad[106]+w[oc*18+15]*pad[107]+
-				w[oc*18+16]*pad[112]+w[oc*18+17]*pad[113], 0)
-			y[oc*9+3] = max(w[oc*18]*pad[12]+w[oc*18+1]*pad[13]+w[oc*18+2]*pad[18]+w[oc*18+3]*pad[19]+
-				w[oc*18+4]*pad[24]+w[oc*18+5]*pad[25]+w[oc*18+6]*pad[60]+w[oc*18+7]*pad[61]+
-				w[oc*18+8]*pad[66]+w[oc*18+9]*pad[67]+w[oc*18+10]*pad[72]+w[oc*18+11]*pad[73]+
-				w[oc*18+12]*pad[108]+w[oc*18+13]*pad[109]+w[oc*18+14]*pad[114]+w[oc*18+15]*pad[115]+
-				w[oc*18+16]*pad[120]+w[oc*18+17]*pad[121], 0)
-			y[oc*9+4] = max(w[oc*18]*pad[14]+w[oc*18+1]*pad[15]+w[oc*18+2]*pad[20]+w[oc*18+3]*pad[21]+
-				w[oc*18+4]*pad[26]+w[oc*18+5]*pad[27]+w[oc*18+6]*pad[62]+w[oc*18+7]*pad[63]+
-				w[oc*18+8]*pad[68]+w[oc*18+9]*pad[69]+w[oc*18+10]*pad[74]+w[oc*18+11]*pad[75]+
-				w[oc*18+12]*pad[110]+w[oc*18+13]*pad[111]+w[oc*18+14]*pad[116]+w[oc*18+15]*pad[117]+
-				w[oc*18+16]*pad[122]+w[oc*18+17]*pad[123], 0)
-			y[oc*9+5] = max(w[oc*18]*pad[16]+w[oc*18+1]*pad[17]+w[oc*18+2]*pad[22]+w[oc*18+3]*pad[23]+
-				w[oc*18+4]*pad[28]+w[oc*18+5]*pad[29]+w[oc*18+6]*pad[64]+w[oc*18+7]*pad[65]+
-				w[oc*18+8]*pad[70]+w[oc*18+9]*pad[71]+w[oc*18+10]*pad[76]+w[oc*18+11]*pad[77]+
-				w[oc*18+12]*pad[112]+w[oc*18+13]*pad[113]+w[oc*18+14]*pad[118]+w[oc*18+15]*pad[119]+
-				w[oc*18+16]*pad[124]+w[oc*18+17]*pad[125], 0)
-			y[oc*9+6] = max(w[oc*18]*pad[24]+w[oc*18+1]*pad[25]+w[oc*18+2]*pad[30]+w[oc*18+3]*pad[31]+
-				w[oc*18+4]*pad[36]+w[oc*18+5]*pad[37]+w[oc*18+6]*pad[72]+w[oc*18+7]*pad[73]+
-				w[oc*18+8]*pad[78]+w[oc*18+9]*pad[79]+w[oc*18+10]*pad[84]+w[oc*18+11]*pad[85]+
-				w[oc*18+12]*pad[120]+w[oc*18+13]*pad[121]+w[oc*18+14]*pad[126]+w[oc*18+15]*pad[127]+
-				w[oc*18+16]*pad[132]+w[oc*18+17]*pad[133], 0)
-			y[oc*9+7] = max(w[oc*18]*pad[26]+w[oc*18+1]*pad[27]+w[oc*18+2]*pad[32]+w[oc*18+3]*pad[33]+
-				w[oc*18+4]*pad[38]+w[oc*18+5]*pad[39]+w[oc*18+6]*pad[74]+w[oc*18+7]*pad[75]+
-				w[oc*18+8]*pad[80]+w[oc*18+9]*pad[81]+w[oc*18+10]*pad[86]+w[oc*18+11]*pad[87]+
-				w[oc*18+12]*pad[122]+w[oc*18+13]*pad[123]+w[oc*18+14]*pad[128]+w[oc*18+15]*pad[129]+
-				w[oc*18+16]*pad[134]+w[oc*18+17]*pad[135], 0)
-			y[oc*9+8] = max(w[oc*18]*pad[28]+w[oc*18+1]*pad[29]+w[oc*18+2]*pad[34]+w[oc*18+3]*pad[35]+
-				w[oc*18+4]*pad[40]+w[oc*18+5]*pad[41]+w[oc*18+6]*pad[76]+w[oc*18+7]*pad[77]+
-				w[oc*18+8]*pad[82]+w[oc*18+9]*pad[83]+w[oc*18+10]*pad[88]+w[oc*18+11]*pad[89]+
-				w[oc*18+12]*pad[124]+w[oc*18+13]*pad[125]+w[oc*18+14]*pad[130]+w[oc*18+15]*pad[131]+
-				w[oc*18+16]*pad[136]+w[oc*18+17]*pad[137], 0)
+			y[oc*9] = max(float32(w[oc*18]*pad[0])+float32(w[oc*18+1]*pad[1])+float32(w[oc*18+2]*pad[6])+float32(w[oc*18+3]*pad[7])+
+				float32(w[oc*18+4]*pad[12])+float32(w[oc*18+5]*pad[13])+float32(w[oc*18+6]*pad[48])+float32(w[oc*18+7]*pad[49])+
+				float32(w[oc*18+8]*pad[54])+float32(w[oc*18+9]*pad[55])+float32(w[oc*18+10]*pad[60])+float32(w[oc*18+11]*pad[61])+
+				float32(w[oc*18+12]*pad[96])+float32(w[oc*18+13]*pad[97])+float32(w[oc*18+14]*pad[102])+float32(w[oc*18+15]*pad[103])+
+				float32(w[oc*18+16]*pad[108])+float32(w[oc*18+17]*pad[109]), 0)
+			y[oc*9+1] = max(float32(w[oc*18]*pad[2])+float32(w[oc*18+1]*pad[3])+float32(w[oc*18+2]*pad[8])+float32(w[oc*18+3]*pad[9])+
+				float32(w[oc*18+4]*pad[14])+float32(w[oc*18+5]*pad[15])+float32(w[oc*18+6]*pad[50])+float32(w[oc*18+7]*pad[51])+
+				float32(w[oc*18+8]*pad[56])+float32(w[oc*18+9]*pad[57])+float32(w[oc*18+10]*pad[62])+float32(w[oc*18+11]*pad[63])+
+				float32(w[oc*18+12]*pad[98])+float32(w[oc*18+13]*pad[99])+float32(w[oc*18+14]*pad[104])+float32(w[oc*18+15]*pad[105])+
+				float32(w[oc*18+16]*pad[110])+float32(w[oc*18+17]*pad[111]), 0)
+			y[oc*9+2] = max(float32(w[oc*18]*pad[4])+float32(w[oc*18+1]*pad[5])+float32(w[oc*18+2]*pad[10])+float32(w[oc*18+3]*pad[11])+
+				float32(w[oc*18+4]*pad[16])+float32(w[oc*18+5]*pad[17])+float32(w[oc*18+6]*pad[52])+float32(w[oc*18+7]*pad[53])+
+				float32(w[oc*18+8]*pad[58])+float32(w[oc*18+9]*pad[59])+float32(w[oc*18+10]*pad[64])+float32(w[oc*18+11]*pad[65])+
+				float32(w[oc*18+12]*pad[100])+float32(w[oc*18+13]*pad[101])+float32(w[oc*18+14]*pad[106])+float32(w[oc*18+15]*pad[107])+
+				float32(w[oc*18+16]*pad[112])+float32(w[oc*18+17]*pad[113]), 0)
+			y[oc*9+3] = max(float32(w[oc*18]*pad[12])+float32(w[oc*18+1]*pad[13])+float32(w[oc*18+2]*pad[18])+float32(w[oc*18+3]*pad[19])+
+				float32(w[oc*18+4]*pad[24])+float32(w[oc*18+5]*pad[25])+float32(w[oc*18+6]*pad[60])+float32(w[oc*18+7]*pad[61])+
+				float32(w[oc*18+8]*pad[66])+float32(w[oc*18+9]*pad[67])+float32(w[oc*18+10]*pad[72])+float32(w[oc*18+11]*pad[73])+
+				float32(w[oc*18+12]*pad[108])+float32(w[oc*18+13]*pad[109])+float32(w[oc*18+14]*pad[114])+float32(w[oc*18+15]*pad[115])+
+				float32(w[oc*18+16]*pad[120])+float32(w[oc*18+17]*pad[121]), 0)
+			y[oc*9+4] = max(float32(w[oc*18]*pad[14])+float32(w[oc*18+1]*pad[15])+float32(w[oc*18+2]*pad[20])+float32(w[oc*18+3]*pad[21])+
+				float32(w[oc*18+4]*pad[26])+float32(w[oc*18+5]*pad[27])+float32(w[oc*18+6]*pad[62])+float32(w[oc*18+7]*pad[63])+
+				float32(w[oc*18+8]*pad[68])+float32(w[oc*18+9]*pad[69])+float32(w[oc*18+10]*pad[74])+float32(w[oc*18+11]*pad[75])+
+				float32(w[oc*18+12]*pad[110])+float32(w[oc*18+13]*pad[111])+float32(w[oc*18+14]*pad[116])+float32(w[oc*18+15]*pad[117])+
+				float32(w[oc*18+16]*pad[122])+float32(w[oc*18+17]*pad[123]), 0)
+			y[oc*9+5] = max(float32(w[oc*18]*pad[16])+float32(w[oc*18+1]*pad[17])+float32(w[oc*18+2]*pad[22])+float32(w[oc*18+3]*pad[23])+
+				float32(w[oc*18+4]*pad[28])+float32(w[oc*18+5]*pad[29])+float32(w[oc*18+6]*pad[64])+float32(w[oc*18+7]*pad[65])+
+				float32(w[oc*18+8]*pad[70])+float32(w[oc*18+9]*pad[71])+float32(w[oc*18+10]*pad[76])+float32(w[oc*18+11]*pad[77])+
+				float32(w[oc*18+12]*pad[112])+float32(w[oc*18+13]*pad[113])+float32(w[oc*18+14]*pad[118])+float32(w[oc*18+15]*pad[119])+
+				float32(w[oc*18+16]*pad[124])+float32(w[oc*18+17]*pad[125]), 0)
+			y[oc*9+6] = max(float32(w[oc*18]*pad[24])+float32(w[oc*18+1]*pad[25])+float32(w[oc*18+2]*pad[30])+float32(w[oc*18+3]*pad[31])+
+				float32(w[oc*18+4]*pad[36])+float32(w[oc*18+5]*pad[37])+float32(w[oc*18+6]*pad[72])+float32(w[oc*18+7]*pad[73])+
+				float32(w[oc*18+8]*pad[78])+float32(w[oc*18+9]*pad[79])+float32(w[oc*18+10]*pad[84])+float32(w[oc*18+11]*pad[85])+
+				float32(w[oc*18+12]*pad[120])+float32(w[oc*18+13]*pad[121])+float32(w[oc*18+14]*pad[126])+float32(w[oc*18+15]*pad[127])+
+				float32(w[oc*18+16]*pad[132])+float32(w[oc*18+17]*pad[133]), 0)
+			y[oc*9+7] = max(float32(w[oc*18]*pad[26])+float32(w[oc*18+1]*pad[27])+float32(w[oc*18+2]*pad[32])+float32(w[oc*18+3]*pad[33])+
+				float32(w[oc*18+4]*pad[38])+float32(w[oc*18+5]*pad[39])+float32(w[oc*18+6]*pad[74])+float32(w[oc*18+7]*pad[75])+
+				float32(w[oc*18+8]*pad[80])+float32(w[oc*18+9]*pad[81])+float32(w[oc*18+10]*pad[86])+float32(w[oc*18+11]*pad[87])+
+				float32(w[oc*18+12]*pad[122])+float32(w[oc*18+13]*pad[123])+float32(w[oc*18+14]*pad[128])+float32(w[oc*18+15]*pad[129])+
+				float32(w[oc*18+16]*pad[134])+float32(w[oc*18+17]*pad[135]), 0)
+			y[oc*9+8] = max(float32(w[oc*18]*pad[28])+float32(w[oc*18+1]*pad[29])+float32(w[oc*18+2]*pad[34])+float32(w[oc*18+3]*pad[35])+
+				float32(w[oc*18+4]*pad[40])+float32(w[oc*18+5]*pad[41])+float32(w[oc*18+6]*pad[76])+float32(w[oc*18+7]*pad[77])+
+				float32(w[oc*18+8]*pad[82])+float32(w[oc*18+9]*pad[83])+float32(w[oc*18+10]*pad[88])+float32(w[oc*18+11]*pad[89])+
+				float32(w[oc*18+12]*pad[124])+float32(w[oc*18+13]*pad[125])+float32(w[oc*18+14]*pad[130])+float32(w[oc*18+15]*pad[131])+
+				float32(w[oc*18+16]*pad[136])+float32(w[oc*18+17]*pad[137]), 0)
 		}
 	}
 	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
@@ -439,13 +439,13 @@ func (m *Model) forward() {
 		w := (*[297]float32)(m.params[81:378])
 		b := (*[11]float32)(m.params[378:389])
 		for o := 0; o < 11; o++ {
-			y[o] = b[o] + w[o*27]*x[0] + w[o*27+1]*x[1] + w[o*27+2]*x[2] +
-				w[o*27+3]*x[3] + w[o*27+4]*x[4] + w[o*27+5]*x[5] + w[o*27+6]*x[6] +
-				w[o*27+7]*x[7] + w[o*27+8]*x[8] + w[o*27+9]*x[9] + w[o*27+10]*x[10] +
-				w[o*27+11]*x[11] + w[o*27+12]*x[12] + w[o*27+13]*x[13] + w[o*27+14]*x[14] +
-				w[o*27+15]*x[15] + w[o*27+16]*x[16] + w[o*27+17]*x[17] + w[o*27+18]*x[18] +
-				w[o*27+19]*x[19] + w[o*27+20]*x[20] + w[o*27+21]*x[21] + w[o*27+22]*x[22] +
-				w[o*27+23]*x[23] + w[o*27+24]*x[24] + w[o*27+25]*x[25] + w[o*27+26]*x[26]
+			y[o] = b[o] + float32(w[o*27]*x[0]) + float32(w[o*27+1]*x[1]) + float32(w[o*27+2]*x[2]) +
+				float32(w[o*27+3]*x[3]) + float32(w[o*27+4]*x[4]) + float32(w[o*27+5]*x[5]) + float32(w[o*27+6]*x[6]) +
+				float32(w[o*27+7]*x[7]) + float32(w[o*27+8]*x[8]) + float32(w[o*27+9]*x[9]) + float32(w[o*27+10]*x[10]) +
+				float32(w[o*27+11]*x[11]) + float32(w[o*27+12]*x[12]) + float32(w[o*27+13]*x[13]) + float32(w[o*27+14]*x[14]) +
+				float32(w[o*27+15]*x[15]) + float32(w[o*27+16]*x[16]) + float32(w[o*27+17]*x[17]) + float32(w[o*27+18]*x[18]) +
+				float32(w[o*27+19]*x[19]) + float32(w[o*27+20]*x[20]) + float32(w[o*27+21]*x[21]) + float32(w[o*27+22]*x[22]) +
+				float32(w[o*27+23]*x[23]) + float32(w[o*27+24]*x[24]) + float32(w[o*27+25]*x[25]) + float32(w[o*27+26]*x[26])
 		}
 	}
 	// layer fc1: linear 11→2, [11] → [2] (arch06.yaml:12)
@@ -454,12 +454,12 @@ func (m *Model) forward() {
 		y := &m.a7
 		w := (*[22]float32)(m.params[389:411])
 		b := (*[2]float32)(m.params[411:413])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10]
-		y[1] = b[1] + w[11]*x[0] + w[12]*x[1] + w[13]*x[2] +
-			w[14]*x[3] + w[15]*x[4] + w[16]*x[5] + w[17]*x[6] +
-			w[18]*x[7] + w[19]*x[8] + w[20]*x[9] + w[21]*x[10]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10])
+		y[1] = b[1] + float32(w[11]*x[0]) + float32(w[12]*x[1]) + float32(w[13]*x[2]) +
+			float32(w[14]*x[3]) + float32(w[15]*x[4]) + float32(w[16]*x[5]) + float32(w[17]*x[6]) +
+			float32(w[18]*x[7]) + float32(w[19]*x[8]) + float32(w[20]*x[9]) + float32(w[21]*x[10])
 	}
 }
 
@@ -484,39 +484,39 @@ func (m *Model) backward() {
 		dx := (*[11]float32)(m.grad[1][:11])
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[1] * x[0]
-		gw[12] += dy[1] * x[1]
-		gw[13] += dy[1] * x[2]
-		gw[14] += dy[1] * x[3]
-		gw[15] += dy[1] * x[4]
-		gw[16] += dy[1] * x[5]
-		gw[17] += dy[1] * x[6]
-		gw[18] += dy[1] * x[7]
-		gw[19] += dy[1] * x[8]
-		gw[20] += dy[1] * x[9]
-		gw[21] += dy[1] * x[10]
-		dx[0] = w[0]*dy[0] + w[11]*dy[1]
-		dx[1] = w[1]*dy[0] + w[12]*dy[1]
-		dx[2] = w[2]*dy[0] + w[13]*dy[1]
-		dx[3] = w[3]*dy[0] + w[14]*dy[1]
-		dx[4] = w[4]*dy[0] + w[15]*dy[1]
-		dx[5] = w[5]*dy[0] + w[16]*dy[1]
-		dx[6] = w[6]*dy[0] + w[17]*dy[1]
-		dx[7] = w[7]*dy[0] + w[18]*dy[1]
-		dx[8] = w[8]*dy[0] + w[19]*dy[1]
-		dx[9] = w[9]*dy[0] + w[20]*dy[1]
-		dx[10] = w[10]*dy[0] + w[21]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[1] * x[0])
+		gw[12] += float32(dy[1] * x[1])
+		gw[13] += float32(dy[1] * x[2])
+		gw[14] += float32(dy[1] * x[3])
+		gw[15] += float32(dy[1] * x[4])
+		gw[16] += float32(dy[1] * x[5])
+		gw[17] += float32(dy[1] * x[6])
+		gw[18] += float32(dy[1] * x[7])
+		gw[19] += float32(dy[1] * x[8])
+		gw[20] += float32(dy[1] * x[9])
+		gw[21] += float32(dy[1] * x[10])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[11]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[12]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[13]*dy[1])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[14]*dy[1])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[15]*dy[1])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[16]*dy[1])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[17]*dy[1])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[18]*dy[1])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[19]*dy[1])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[20]*dy[1])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[21]*dy[1])
 	}
 	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
 	{
@@ -538,38 +538,38 @@ func (m *Model) backward() {
 		gb[9] += dy[9]
 		gb[10] += dy[10]
 		for o := 0; o < 11; o++ {
-			gw[o*27] += dy[o] * x[0]
-			gw[o*27+1] += dy[o] * x[1]
-			gw[o*27+2] += dy[o] * x[2]
-			gw[o*27+3] += dy[o] * x[3]
-			gw[o*27+4] += dy[o] * x[4]
-			gw[o*27+5] += dy[o] * x[5]
-			gw[o*27+6] += dy[o] * x[6]
-			gw[o*27+7] += dy[o] * x[7]
-			gw[o*27+8] += dy[o] * x[8]
-			gw[o*27+9] += dy[o] * x[9]
-			gw[o*27+10] += dy[o] * x[10]
-			gw[o*27+11] += dy[o] * x[11]
-			gw[o*27+12] += dy[o] * x[12]
-			gw[o*27+13] += dy[o] * x[13]
-			gw[o*27+14] += dy[o] * x[14]
-			gw[o*27+15] += dy[o] * x[15]
-			gw[o*27+16] += dy[o] * x[16]
-			gw[o*27+17] += dy[o] * x[17]
-			gw[o*27+18] += dy[o] * x[18]
-			gw[o*27+19] += dy[o] * x[19]
-			gw[o*27+20] += dy[o] * x[20]
-			gw[o*27+21] += dy[o] * x[21]
-			gw[o*27+22] += dy[o] * x[22]
-			gw[o*27+23] += dy[o] * x[23]
-			gw[o*27+24] += dy[o] * x[24]
-			gw[o*27+25] += dy[o] * x[25]
-			gw[o*27+26] += dy[o] * x[26]
+			gw[o*27] += float32(dy[o] * x[0])
+			gw[o*27+1] += float32(dy[o] * x[1])
+			gw[o*27+2] += float32(dy[o] * x[2])
+			gw[o*27+3] += float32(dy[o] * x[3])
+			gw[o*27+4] += float32(dy[o] * x[4])
+			gw[o*27+5] += float32(dy[o] * x[5])
+			gw[o*27+6] += float32(dy[o] * x[6])
+			gw[o*27+7] += float32(dy[o] * x[7])
+			gw[o*27+8] += float32(dy[o] * x[8])
+			gw[o*27+9] += float32(dy[o] * x[9])
+			gw[o*27+10] += float32(dy[o] * x[10])
+			gw[o*27+11] += float32(dy[o] * x[11])
+			gw[o*27+12] += float32(dy[o] * x[12])
+			gw[o*27+13] += float32(dy[o] * x[13])
+			gw[o*27+14] += float32(dy[o] * x[14])
+			gw[o*27+15] += float32(dy[o] * x[15])
+			gw[o*27+16] += float32(dy[o] * x[16])
+			gw[o*27+17] += float32(dy[o] * x[17])
+			gw[o*27+18] += float32(dy[o] * x[18])
+			gw[o*27+19] += float32(dy[o] * x[19])
+			gw[o*27+20] += float32(dy[o] * x[20])
+			gw[o*27+21] += float32(dy[o] * x[21])
+			gw[o*27+22] += float32(dy[o] * x[22])
+			gw[o*27+23] += float32(dy[o] * x[23])
+			gw[o*27+24] += float32(dy[o] * x[24])
+			gw[o*27+25] += float32(dy[o] * x[25])
+			gw[o*27+26] += float32(dy[o] * x[26])
 		}
 		for k := 0; k < 27; k++ {
-			dx[k] = w[k]*dy[0] + w[k+27]*dy[1] + w[k+54]*dy[2] + w[k+81]*dy[3] +
-				w[k+108]*dy[4] + w[k+135]*dy[5] + w[k+162]*dy[6] + w[k+189]*dy[7] +
-				w[k+216]*dy[8] + w[k+243]*dy[9] + w[k+270]*dy[10]
+			dx[k] = float32(w[k]*dy[0]) + float32(w[k+27]*dy[1]) + float32(w[k+54]*dy[2]) + float32(w[k+81]*dy[3]) +
+				float32(w[k+108]*dy[4]) + float32(w[k+135]*dy[5]) + float32(w[k+162]*dy[6]) + float32(w[k+189]*dy[7]) +
+				float32(w[k+216]*dy[8]) + float32(w[k+243]*dy[9]) + float32(w[k+270]*dy[10])
 		}
 	}
 	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
@@ -664,225 +664,225 @@ func (m *Model) backward() {
 			dy[26] = 0
 		}
 		for oc := 0; oc < 3; oc++ {
-			gw[oc*18] = gw[oc*18] + dy[oc*9]*pad[0] + dy[oc*9+1]*pad[2] + dy[oc*9+2]*pad[4] +
-				dy[oc*9+3]*pad[12] + dy[oc*9+4]*pad[14] + dy[oc*9+5]*pad[16] + dy[oc*9+6]*pad[24] +
-				dy[oc*9+7]*pad[26] + dy[oc*9+8]*pad[28]
-			gw[oc*18+1] = gw[oc*18+1] + dy[oc*9]*pad[1] + dy[oc*9+1]*pad[3] + dy[oc*9+2]*pad[5] +
-				dy[oc*9+3]*pad[13] + dy[oc*9+4]*pad[15] + dy[oc*9+5]*pad[17] + dy[oc*9+6]*pad[25] +
-				dy[oc*9+7]*pad[27] + dy[oc*9+8]*pad[29]
-			gw[oc*18+2] = gw[oc*18+2] + dy[oc*9]*pad[6] + dy[oc*9+1]*pad[8] + dy[oc*9+2]*pad[10] +
-				dy[oc*9+3]*pad[18] + dy[oc*9+4]*pad[20] + dy[oc*9+5]*pad[22] + dy[oc*9+6]*pad[30] +
-				dy[oc*9+7]*pad[32] + dy[oc*9+8]*pad[34]
-			gw[oc*18+3] = gw[oc*18+3] + dy[oc*9]*pad[7] + dy[oc*9+1]*pad[9] + dy[oc*9+2]*pad[11] +
-				dy[oc*9+3]*pad[19] + dy[oc*9+4]*pad[21] + dy[oc*9+5]*pad[23] + dy[oc*9+6]*pad[31] +
-				dy[oc*9+7]*pad[33] + dy[oc*9+8]*pad[35]
-			gw[oc*18+4] = gw[oc*18+4] + dy[oc*9]*pad[12] + dy[oc*9+1]*pad[14] + dy[oc*9+2]*pad[16] +
-				dy[oc*9+3]*pad[24] + dy[oc*9+4]*pad[26] + dy[oc*9+5]*pad[28] + dy[oc*9+6]*pad[36] +
-				dy[oc*9+7]*pad[38] + dy[oc*9+8]*pad[40]
-			gw[oc*18+5] = gw[oc*18+5] + dy[oc*9]*pad[13] + dy[oc*9+1]*pad[15] + dy[oc*9+2]*pad[17] +
-				dy[oc*9+3]*pad[25] + dy[oc*9+4]*pad[27] + dy[oc*9+5]*pad[29] + dy[oc*9+6]*pad[37] +
-				dy[oc*9+7]*pad[39] + dy[oc*9+8]*pad[41]
-			gw[oc*18+6] = gw[oc*18+6] + dy[oc*9]*pad[48] + dy[oc*9+1]*pad[50] + dy[oc*9+2]*pad[52] +
-				dy[oc*9+3]*pad[60] + dy[oc*9+4]*pad[62] + dy[oc*9+5]*pad[64] + dy[oc*9+6]*pad[72] +
-				dy[oc*9+7]*pad[74] + dy[oc*9+8]*pad[76]
-			gw[oc*18+7] = gw[oc*18+7] + dy[oc*9]*pad[49] + dy[oc*9+1]*pad[51] + dy[oc*9+2]*pad[53] +
-				dy[oc*9+3]*pad[61] + dy[oc*9+4]*pad[63] + dy[oc*9+5]*pad[65] + dy[oc*9+6]*pad[73] +
-				dy[oc*9+7]*pad[75] + dy[oc*9+8]*pad[77]
-			gw[oc*18+8] = gw[oc*18+8] + dy[oc*9]*pad[54] + dy[oc*9+1]*pad[56] + dy[oc*9+2]*pad[58] +
-				dy[oc*9+3]*pad[66] + dy[oc*9+4]*pad[68] + dy[oc*9+5]*pad[70] + dy[oc*9+6]*pad[78] +
-				dy[oc*9+7]*pad[80] + dy[oc*9+8]*pad[82]
-			gw[oc*18+9] = gw[oc*18+9] + dy[oc*9]*pad[55] + dy[oc*9+1]*pad[57] + dy[oc*9+2]*pad[59] +
-				dy[oc*9+3]*pad[67] + dy[oc*9+4]*pad[69] + dy[oc*9+5]*pad[71] + dy[oc*9+6]*pad[79] +
-				dy[oc*9+7]*pad[81] + dy[oc*9+8]*pad[83]
-			gw[oc*18+10] = gw[oc*18+10] + dy[oc*9]*pad[60] + dy[oc*9+1]*pad[62] + dy[oc*9+2]*pad[64] +
-				dy[oc*9+3]*pad[72] + dy[oc*9+4]*pad[74] + dy[oc*9+5]*pad[76] + dy[oc*9+6]*pad[84] +
-				dy[oc*9+7]*pad[86] + dy[oc*9+8]*pad[88]
-			gw[oc*18+11] = gw[oc*18+11] + dy[oc*9]*pad[61] + dy[oc*9+1]*pad[63] + dy[oc*9+2]*pad[65] +
-				dy[oc*9+3]*pad[73] + dy[oc*9+4]*pad[75] + dy[oc*9+5]*pad[77] + dy[oc*9+6]*pad[85] +
-				dy[oc*9+7]*pad[87] + dy[oc*9+8]*pad[89]
-			gw[oc*18+12] = gw[oc*18+12] + dy[oc*9]*pad[96] + dy[oc*9+1]*pad[98] + dy[oc*9+2]*pad[100] +
-				dy[oc*9+3]*pad[108] + dy[oc*9+4]*pad[110] + dy[oc*9+5]*pad[112] + dy[oc*9+6]*pad[120] +
-				dy[oc*9+7]*pad[122] + dy[oc*9+8]*pad[124]
-			gw[oc*18+13] = gw[oc*18+13] + dy[oc*9]*pad[97] + dy[oc*9+1]*pad[99] + dy[oc*9+2]*pad[101] +
-				dy[oc*9+3]*pad[109] + dy[oc*9+4]*pad[111] + dy[oc*9+5]*pad[113] + dy[oc*9+6]*pad[121] +
-				dy[oc*9+7]*pad[123] + dy[oc*9+8]*pad[125]
-			gw[oc*18+14] = gw[oc*18+14] + dy[oc*9]*pad[102] + dy[oc*9+1]*pad[104] + dy[oc*9+2]*pad[106] +
-				dy[oc*9+3]*pad[114] + dy[oc*9+4]*pad[116] + dy[oc*9+5]*pad[118] + dy[oc*9+6]*pad[126] +
-				dy[oc*9+7]*pad[128] + dy[oc*9+8]*pad[130]
-			gw[oc*18+15] = gw[oc*18+15] + dy[oc*9]*pad[103] + dy[oc*9+1]*pad[105] + dy[oc*9+2]*pad[107] +
-				dy[oc*9+3]*pad[115] + dy[oc*9+4]*pad[117] + dy[oc*9+5]*pad[119] + dy[oc*9+6]*pad[127] +
-				dy[oc*9+7]*pad[129] + dy[oc*9+8]*pad[131]
-			gw[oc*18+16] = gw[oc*18+16] + dy[oc*9]*pad[108] + dy[oc*9+1]*pad[110] + dy[oc*9+2]*pad[112] +
-				dy[oc*9+3]*pad[120] + dy[oc*9+4]*pad[122] + dy[oc*9+5]*pad[124] + dy[oc*9+6]*pad[132] +
-				dy[oc*9+7]*pad[134] + dy[oc*9+8]*pad[136]
-			gw[oc*18+17] = gw[oc*18+17] + dy[oc*9]*pad[109] + dy[oc*9+1]*pad[111] + dy[oc*9+2]*pad[113] +
-				dy[oc*9+3]*pad[121] + dy[oc*9+4]*pad[123] + dy[oc*9+5]*pad[125] + dy[oc*9+6]*pad[133] +
-				dy[oc*9+7]*pad[135] + dy[oc*9+8]*pad[137]
+			gw[oc*18] = gw[oc*18] + float32(dy[oc*9]*pad[0]) + float32(dy[oc*9+1]*pad[2]) + float32(dy[oc*9+2]*pad[4]) +
+				float32(dy[oc*9+3]*pad[12]) + float32(dy[oc*9+4]*pad[14]) + float32(dy[oc*9+5]*pad[16]) + float32(dy[oc*9+6]*pad[24]) +
+				float32(dy[oc*9+7]*pad[26]) + float32(dy[oc*9+8]*pad[28])
+			gw[oc*18+1] = gw[oc*18+1] + float32(dy[oc*9]*pad[1]) + float32(dy[oc*9+1]*pad[3]) + float32(dy[oc*9+2]*pad[5]) +
+				float32(dy[oc*9+3]*pad[13]) + float32(dy[oc*9+4]*pad[15]) + float32(dy[oc*9+5]*pad[17]) + float32(dy[oc*9+6]*pad[25]) +
+				float32(dy[oc*9+7]*pad[27]) + float32(dy[oc*9+8]*pad[29])
+			gw[oc*18+2] = gw[oc*18+2] + float32(dy[oc*9]*pad[6]) + float32(dy[oc*9+1]*pad[8]) + float32(dy[oc*9+2]*pad[10]) +
+				float32(dy[oc*9+3]*pad[18]) + float32(dy[oc*9+4]*pad[20]) + float32(dy[oc*9+5]*pad[22]) + float32(dy[oc*9+6]*pad[30]) +
+				float32(dy[oc*9+7]*pad[32]) + float32(dy[oc*9+8]*pad[34])
+			gw[oc*18+3] = gw[oc*18+3] + float32(dy[oc*9]*pad[7]) + float32(dy[oc*9+1]*pad[9]) + float32(dy[oc*9+2]*pad[11]) +
+				float32(dy[oc*9+3]*pad[19]) + float32(dy[oc*9+4]*pad[21]) + float32(dy[oc*9+5]*pad[23]) + float32(dy[oc*9+6]*pad[31]) +
+				float32(dy[oc*9+7]*pad[33]) + float32(dy[oc*9+8]*pad[35])
+			gw[oc*18+4] = gw[oc*18+4] + float32(dy[oc*9]*pad[12]) + float32(dy[oc*9+1]*pad[14]) + float32(dy[oc*9+2]*pad[16]) +
+				float32(dy[oc*9+3]*pad[24]) + float32(dy[oc*9+4]*pad[26]) + float32(dy[oc*9+5]*pad[28]) + float32(dy[oc*9+6]*pad[36]) +
+				float32(dy[oc*9+7]*pad[38]) + float32(dy[oc*9+8]*pad[40])
+			gw[oc*18+5] = gw[oc*18+5] + float32(dy[oc*9]*pad[13]) + float32(dy[oc*9+1]*pad[15]) + float32(dy[oc*9+2]*pad[17]) +
+				float32(dy[oc*9+3]*pad[25]) + float32(dy[oc*9+4]*pad[27]) + float32(dy[oc*9+5]*pad[29]) + float32(dy[oc*9+6]*pad[37]) +
+				float32(dy[oc*9+7]*pad[39]) + float32(dy[oc*9+8]*pad[41])
+			gw[oc*18+6] = gw[oc*18+6] + float32(dy[oc*9]*pad[48]) + float32(dy[oc*9+1]*pad[50]) + float32(dy[oc*9+2]*pad[52]) +
+				float32(dy[oc*9+3]*pad[60]) + float32(dy[oc*9+4]*pad[62]) + float32(dy[oc*9+5]*pad[64]) + float32(dy[oc*9+6]*pad[72]) +
+				float32(dy[oc*9+7]*pad[74]) + float32(dy[oc*9+8]*pad[76])
+			gw[oc*18+7] = gw[oc*18+7] + float32(dy[oc*9]*pad[49]) + float32(dy[oc*9+1]*pad[51]) + float32(dy[oc*9+2]*pad[53]) +
+				float32(dy[oc*9+3]*pad[61]) + float32(dy[oc*9+4]*pad[63]) + float32(dy[oc*9+5]*pad[65]) + float32(dy[oc*9+6]*pad[73]) +
+				float32(dy[oc*9+7]*pad[75]) + float32(dy[oc*9+8]*pad[77])
+			gw[oc*18+8] = gw[oc*18+8] + float32(dy[oc*9]*pad[54]) + float32(dy[oc*9+1]*pad[56]) + float32(dy[oc*9+2]*pad[58]) +
+				float32(dy[oc*9+3]*pad[66]) + float32(dy[oc*9+4]*pad[68]) + float32(dy[oc*9+5]*pad[70]) + float32(dy[oc*9+6]*pad[78]) +
+				float32(dy[oc*9+7]*pad[80]) + float32(dy[oc*9+8]*pad[82])
+			gw[oc*18+9] = gw[oc*18+9] + float32(dy[oc*9]*pad[55]) + float32(dy[oc*9+1]*pad[57]) + float32(dy[oc*9+2]*pad[59]) +
+				float32(dy[oc*9+3]*pad[67]) + float32(dy[oc*9+4]*pad[69]) + float32(dy[oc*9+5]*pad[71]) + float32(dy[oc*9+6]*pad[79]) +
+				float32(dy[oc*9+7]*pad[81]) + float32(dy[oc*9+8]*pad[83])
+			gw[oc*18+10] = gw[oc*18+10] + float32(dy[oc*9]*pad[60]) + float32(dy[oc*9+1]*pad[62]) + float32(dy[oc*9+2]*pad[64]) +
+				float32(dy[oc*9+3]*pad[72]) + float32(dy[oc*9+4]*pad[74]) + float32(dy[oc*9+5]*pad[76]) + float32(dy[oc*9+6]*pad[84]) +
+				float32(dy[oc*9+7]*pad[86]) + float32(dy[oc*9+8]*pad[88])
+			gw[oc*18+11] = gw[oc*18+11] + float32(dy[oc*9]*pad[61]) + float32(dy[oc*9+1]*pad[63]) + float32(dy[oc*9+2]*pad[65]) +
+				float32(dy[oc*9+3]*pad[73]) + float32(dy[oc*9+4]*pad[75]) + float32(dy[oc*9+5]*pad[77]) + float32(dy[oc*9+6]*pad[85]) +
+				float32(dy[oc*9+7]*pad[87]) + float32(dy[oc*9+8]*pad[89])
+			gw[oc*18+12] = gw[oc*18+12] + float32(dy[oc*9]*pad[96]) + float32(dy[oc*9+1]*pad[98]) + float32(dy[oc*9+2]*pad[100]) +
+				float32(dy[oc*9+3]*pad[108]) + float32(dy[oc*9+4]*pad[110]) + float32(dy[oc*9+5]*pad[112]) + float32(dy[oc*9+6]*pad[120]) +
+				float32(dy[oc*9+7]*pad[122]) + float32(dy[oc*9+8]*pad[124])
+			gw[oc*18+13] = gw[oc*18+13] + float32(dy[oc*9]*pad[97]) + float32(dy[oc*9+1]*pad[99]) + float32(dy[oc*9+2]*pad[101]) +
+				float32(dy[oc*9+3]*pad[109]) + float32(dy[oc*9+4]*pad[111]) + float32(dy[oc*9+5]*pad[113]) + float32(dy[oc*9+6]*pad[121]) +
+				float32(dy[oc*9+7]*pad[123]) + float32(dy[oc*9+8]*pad[125])
+			gw[oc*18+14] = gw[oc*18+14] + float32(dy[oc*9]*pad[102]) + float32(dy[oc*9+1]*pad[104]) + float32(dy[oc*9+2]*pad[106]) +
+				float32(dy[oc*9+3]*pad[114]) + float32(dy[oc*9+4]*pad[116]) + float32(dy[oc*9+5]*pad[118]) + float32(dy[oc*9+6]*pad[126]) +
+				float32(dy[oc*9+7]*pad[128]) + float32(dy[oc*9+8]*pad[130])
+			gw[oc*18+15] = gw[oc*18+15] + float32(dy[oc*9]*pad[103]) + float32(dy[oc*9+1]*pad[105]) + float32(dy[oc*9+2]*pad[107]) +
+				float32(dy[oc*9+3]*pad[115]) + float32(dy[oc*9+4]*pad[117]) + float32(dy[oc*9+5]*pad[119]) + float32(dy[oc*9+6]*pad[127]) +
+				float32(dy[oc*9+7]*pad[129]) + float32(dy[oc*9+8]*pad[131])
+			gw[oc*18+16] = gw[oc*18+16] + float32(dy[oc*9]*pad[108]) + float32(dy[oc*9+1]*pad[110]) + float32(dy[oc*9+2]*pad[112]) +
+				float32(dy[oc*9+3]*pad[120]) + float32(dy[oc*9+4]*pad[122]) + float32(dy[oc*9+5]*pad[124]) + float32(dy[oc*9+6]*pad[132]) +
+				float32(dy[oc*9+7]*pad[134]) + float32(dy[oc*9+8]*pad[136])
+			gw[oc*18+17] = gw[oc*18+17] + float32(dy[oc*9]*pad[109]) + float32(dy[oc*9+1]*pad[111]) + float32(dy[oc*9+2]*pad[113]) +
+				float32(dy[oc*9+3]*pad[121]) + float32(dy[oc*9+4]*pad[123]) + float32(dy[oc*9+5]*pad[125]) + float32(dy[oc*9+6]*pad[133]) +
+				float32(dy[oc*9+7]*pad[135]) + float32(dy[oc*9+8]*pad[137])
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 3; oc++ {
-			dpad[0] += w[oc*18] * dy[oc*9]
-			dpad[1] += w[oc*18+1] * dy[oc*9]
-			dpad[6] += w[oc*18+2] * dy[oc*9]
-			dpad[7] += w[oc*18+3] * dy[oc*9]
-			dpad[12] += w[oc*18+4] * dy[oc*9]
-			dpad[13] += w[oc*18+5] * dy[oc*9]
-			dpad[48] += w[oc*18+6] * dy[oc*9]
-			dpad[49] += w[oc*18+7] * dy[oc*9]
-			dpad[54] += w[oc*18+8] * dy[oc*9]
-			dpad[55] += w[oc*18+9] * dy[oc*9]
-			dpad[60] += w[oc*18+10] * dy[oc*9]
-			dpad[61] += w[oc*18+11] * dy[oc*9]
-			dpad[96] += w[oc*18+12] * dy[oc*9]
-			dpad[97] += w[oc*18+13] * dy[oc*9]
-			dpad[102] += w[oc*18+14] * dy[oc*9]
-			dpad[103] += w[oc*18+15] * dy[oc*9]
-			dpad[108] += w[oc*18+16] * dy[oc*9]
-			dpad[109] += w[oc*18+17] * dy[oc*9]
-			dpad[2] += w[oc*18] * dy[oc*9+1]
-			dpad[3] += w[oc*18+1] * dy[oc*9+1]
-			dpad[8] += w[oc*18+2] * dy[oc*9+1]
-			dpad[9] += w[oc*18+3] * dy[oc*9+1]
-			dpad[14] += w[oc*18+4] * dy[oc*9+1]
-			dpad[15] += w[oc*18+5] * dy[oc*9+1]
-			dpad[50] += w[oc*18+6] * dy[oc*9+1]
-			dpad[51] += w[oc*18+7] * dy[oc*9+1]
-			dpad[56] += w[oc*18+8] * dy[oc*9+1]
-			dpad[57] += w[oc*18+9] * dy[oc*9+1]
-			dpad[62] += w[oc*18+10] * dy[oc*9+1]
-			dpad[63] += w[oc*18+11] * dy[oc*9+1]
-			dpad[98] += w[oc*18+12] * dy[oc*9+1]
-			dpad[99] += w[oc*18+13] * dy[oc*9+1]
-			dpad[104] += w[oc*18+14] * dy[oc*9+1]
-			dpad[105] += w[oc*18+15] * dy[oc*9+1]
-			dpad[110] += w[oc*18+16] * dy[oc*9+1]
-			dpad[111] += w[oc*18+17] * dy[oc*9+1]
-			dpad[4] += w[oc*18] * dy[oc*9+2]
-			dpad[5] += w[oc*18+1] * dy[oc*9+2]
-			dpad[10] += w[oc*18+2] * dy[oc*9+2]
-			dpad[11] += w[oc*18+3] * dy[oc*9+2]
-			dpad[16] += w[oc*18+4] * dy[oc*9+2]
-			dpad[17] += w[oc*18+5] * dy[oc*9+2]
-			dpad[52] += w[oc*18+6] * dy[oc*9+2]
-			dpad[53] += w[oc*18+7] * dy[oc*9+2]
-			dpad[58] += w[oc*18+8] * dy[oc*9+2]
-			dpad[59] += w[oc*18+9] * dy[oc*9+2]
-			dpad[64] += w[oc*18+10] * dy[oc*9+2]
-			dpad[65] += w[oc*18+11] * dy[oc*9+2]
-			dpad[100] += w[oc*18+12] * dy[oc*9+2]
-			dpad[101] += w[oc*18+13] * dy[oc*9+2]
-			dpad[106] += w[oc*18+14] * dy[oc*9+2]
-			dpad[107] += w[oc*18+15] * dy[oc*9+2]
-			dpad[112] += w[oc*18+16] * dy[oc*9+2]
-			dpad[113] += w[oc*18+17] * dy[oc*9+2]
-			dpad[12] += w[oc*18] * dy[oc*9+3]
-			dpad[13] += w[oc*18+1] * dy[oc*9+3]
-			dpad[18] += w[oc*18+2] * dy[oc*9+3]
-			dpad[19] += w[oc*18+3] * dy[oc*9+3]
-			dpad[24] += w[oc*18+4] * dy[oc*9+3]
-			dpad[25] += w[oc*18+5] * dy[oc*9+3]
-			dpad[60] += w[oc*18+6] * dy[oc*9+3]
-			dpad[61] += w[oc*18+7] * dy[oc*9+3]
-			dpad[66] += w[oc*18+8] * dy[oc*9+3]
-			dpad[67] += w[oc*18+9] * dy[oc*9+3]
-			dpad[72] += w[oc*18+10] * dy[oc*9+3]
-			dpad[73] += w[oc*18+11] * dy[oc*9+3]
-			dpad[108] += w[oc*18+12] * dy[oc*9+3]
-			dpad[109] += w[oc*18+13] * dy[oc*9+3]
-			dpad[114] += w[oc*18+14] * dy[oc*9+3]
-			dpad[115] += w[oc*18+15] * dy[oc*9+3]
-			dpad[120] += w[oc*18+16] * dy[oc*9+3]
-			dpad[121] += w[oc*18+17] * dy[oc*9+3]
-			dpad[14] += w[oc*18] * dy[oc*9+4]
-			dpad[15] += w[oc*18+1] * dy[oc*9+4]
-			dpad[20] += w[oc*18+2] * dy[oc*9+4]
-			dpad[21] += w[oc*18+3] * dy[oc*9+4]
-			dpad[26] += w[oc*18+4] * dy[oc*9+4]
-			dpad[27] += w[oc*18+5] * dy[oc*9+4]
-			dpad[62] += w[oc*18+6] * dy[oc*9+4]
-			dpad[63] += w[oc*18+7] * dy[oc*9+4]
-			dpad[68] += w[oc*18+8] * dy[oc*9+4]
-			dpad[69] += w[oc*18+9] * dy[oc*9+4]
-			dpad[74] += w[oc*18+10] * dy[oc*9+4]
-			dpad[75] += w[oc*18+11] * dy[oc*9+4]
-			dpad[110] += w[oc*18+12] * dy[oc*9+4]
-			dpad[111] += w[oc*18+13] * dy[oc*9+4]
-			dpad[116] += w[oc*18+14] * dy[oc*9+4]
-			dpad[117] += w[oc*18+15] * dy[oc*9+4]
-			dpad[122] += w[oc*18+16] * dy[oc*9+4]
-			dpad[123] += w[oc*18+17] * dy[oc*9+4]
-			dpad[16] += w[oc*18] * dy[oc*9+5]
-			dpad[17] += w[oc*18+1] * dy[oc*9+5]
-			dpad[22] += w[oc*18+2] * dy[oc*9+5]
-			dpad[23] += w[oc*18+3] * dy[oc*9+5]
-			dpad[28] += w[oc*18+4] * dy[oc*9+5]
-			dpad[29] += w[oc*18+5] * dy[oc*9+5]
-			dpad[64] += w[oc*18+6] * dy[oc*9+5]
-			dpad[65] += w[oc*18+7] * dy[oc*9+5]
-			dpad[70] += w[oc*18+8] * dy[oc*9+5]
-			dpad[71] += w[oc*18+9] * dy[oc*9+5]
-			dpad[76] += w[oc*18+10] * dy[oc*9+5]
-			dpad[77] += w[oc*18+11] * dy[oc*9+5]
-			dpad[112] += w[oc*18+12] * dy[oc*9+5]
-			dpad[113] += w[oc*18+13] * dy[oc*9+5]
-			dpad[118] += w[oc*18+14] * dy[oc*9+5]
-			dpad[119] += w[oc*18+15] * dy[oc*9+5]
-			dpad[124] += w[oc*18+16] * dy[oc*9+5]
-			dpad[125] += w[oc*18+17] * dy[oc*9+5]
-			dpad[24] += w[oc*18] * dy[oc*9+6]
-			dpad[25] += w[oc*18+1] * dy[oc*9+6]
-			dpad[30] += w[oc*18+2] * dy[oc*9+6]
-			dpad[31] += w[oc*18+3] * dy[oc*9+6]
-			dpad[36] += w[oc*18+4] * dy[oc*9+6]
-			dpad[37] += w[oc*18+5] * dy[oc*9+6]
-			dpad[72] += w[oc*18+6] * dy[oc*9+6]
-			dpad[73] += w[oc*18+7] * dy[oc*9+6]
-			dpad[78] += w[oc*18+8] * dy[oc*9+6]
-			dpad[79] += w[oc*18+9] * dy[oc*9+6]
-			dpad[84] += w[oc*18+10] * dy[oc*9+6]
-			dpad[85] += w[oc*18+11] * dy[oc*9+6]
-			dpad[120] += w[oc*18+12] * dy[oc*9+6]
-			dpad[121] += w[oc*18+13] * dy[oc*9+6]
-			dpad[126] += w[oc*18+14] * dy[oc*9+6]
-			dpad[127] += w[oc*18+15] * dy[oc*9+6]
-			dpad[132] += w[oc*18+16] * dy[oc*9+6]
-			dpad[133] += w[oc*18+17] * dy[oc*9+6]
-			dpad[26] += w[oc*18] * dy[oc*9+7]
-			dpad[27] += w[oc*18+1] * dy[oc*9+7]
-			dpad[32] += w[oc*18+2] * dy[oc*9+7]
-			dpad[33] += w[oc*18+3] * dy[oc*9+7]
-			dpad[38] += w[oc*18+4] * dy[oc*9+7]
-			dpad[39] += w[oc*18+5] * dy[oc*9+7]
-			dpad[74] += w[oc*18+6] * dy[oc*9+7]
-			dpad[75] += w[oc*18+7] * dy[oc*9+7]
-			dpad[80] += w[oc*18+8] * dy[oc*9+7]
-			dpad[81] += w[oc*18+9] * dy[oc*9+7]
-			dpad[86] += w[oc*18+10] * dy[oc*9+7]
-			dpad[87] += w[oc*18+11] * dy[oc*9+7]
-			dpad[122] += w[oc*18+12] * dy[oc*9+7]
-			dpad[123] += w[oc*18+13] * dy[oc*9+7]
-			dpad[128] += w[oc*18+14] * dy[oc*9+7]
-			dpad[129] += w[oc*18+15] * dy[oc*9+7]
-			dpad[134] += w[oc*18+16] * dy[oc*9+7]
-			dpad[135] += w[oc*18+17] * dy[oc*9+7]
-			dpad[28] += w[oc*18] * dy[oc*9+8]
-			dpad[29] += w[oc*18+1] * dy[oc*9+8]
-			dpad[34] += w[oc*18+2] * dy[oc*9+8]
-			dpad[35] += w[oc*18+3] * dy[oc*9+8]
-			dpad[40] += w[oc*18+4] * dy[oc*9+8]
-			dpad[41] += w[oc*18+5] * dy[oc*9+8]
-			dpad[76] += w[oc*18+6] * dy[oc*9+8]
-			dpad[77] += w[oc*18+7] * dy[oc*9+8]
-			dpad[82] += w[oc*18+8] * dy[oc*9+8]
-			dpad[83] += w[oc*18+9] * dy[oc*9+8]
-			dpad[88] += w[oc*18+10] * dy[oc*9+8]
-			dpad[89] += w[oc*18+11] * dy[oc*9+8]
-			dpad[124] += w[oc*18+12] * dy[oc*9+8]
-			dpad[125] += w[oc*18+13] * dy[oc*9+8]
-			dpad[130] += w[oc*18+14] * dy[oc*9+8]
-			dpad[131] += w[oc*18+15] * dy[oc*9+8]
-			dpad[136] += w[oc*18+16] * dy[oc*9+8]
-			dpad[137] += w[oc*18+17] * dy[oc*9+8]
+			dpad[0] += float32(w[oc*18] * dy[oc*9])
+			dpad[1] += float32(w[oc*18+1] * dy[oc*9])
+			dpad[6] += float32(w[oc*18+2] * dy[oc*9])
+			dpad[7] += float32(w[oc*18+3] * dy[oc*9])
+			dpad[12] += float32(w[oc*18+4] * dy[oc*9])
+			dpad[13] += float32(w[oc*18+5] * dy[oc*9])
+			dpad[48] += float32(w[oc*18+6] * dy[oc*9])
+			dpad[49] += float32(w[oc*18+7] * dy[oc*9])
+			dpad[54] += float32(w[oc*18+8] * dy[oc*9])
+			dpad[55] += float32(w[oc*18+9] * dy[oc*9])
+			dpad[60] += float32(w[oc*18+10] * dy[oc*9])
+			dpad[61] += float32(w[oc*18+11] * dy[oc*9])
+			dpad[96] += float32(w[oc*18+12] * dy[oc*9])
+			dpad[97] += float32(w[oc*18+13] * dy[oc*9])
+			dpad[102] += float32(w[oc*18+14] * dy[oc*9])
+			dpad[103] += float32(w[oc*18+15] * dy[oc*9])
+			dpad[108] += float32(w[oc*18+16] * dy[oc*9])
+			dpad[109] += float32(w[oc*18+17] * dy[oc*9])
+			dpad[2] += float32(w[oc*18] * dy[oc*9+1])
+			dpad[3] += float32(w[oc*18+1] * dy[oc*9+1])
+			dpad[8] += float32(w[oc*18+2] * dy[oc*9+1])
+			dpad[9] += float32(w[oc*18+3] * dy[oc*9+1])
+			dpad[14] += float32(w[oc*18+4] * dy[oc*9+1])
+			dpad[15] += float32(w[oc*18+5] * dy[oc*9+1])
+			dpad[50] += float32(w[oc*18+6] * dy[oc*9+1])
+			dpad[51] += float32(w[oc*18+7] * dy[oc*9+1])
+			dpad[56] += float32(w[oc*18+8] * dy[oc*9+1])
+			dpad[57] += float32(w[oc*18+9] * dy[oc*9+1])
+			dpad[62] += float32(w[oc*18+10] * dy[oc*9+1])
+			dpad[63] += float32(w[oc*18+11] * dy[oc*9+1])
+			dpad[98] += float32(w[oc*18+12] * dy[oc*9+1])
+			dpad[99] += float32(w[oc*18+13] * dy[oc*9+1])
+			dpad[104] += float32(w[oc*18+14] * dy[oc*9+1])
+			dpad[105] += float32(w[oc*18+15] * dy[oc*9+1])
+			dpad[110] += float32(w[oc*18+16] * dy[oc*9+1])
+			dpad[111] += float32(w[oc*18+17] * dy[oc*9+1])
+			dpad[4] += float32(w[oc*18] * dy[oc*9+2])
+			dpad[5] += float32(w[oc*18+1] * dy[oc*9+2])
+			dpad[10] += float32(w[oc*18+2] * dy[oc*9+2])
+			dpad[11] += float32(w[oc*18+3] * dy[oc*9+2])
+			dpad[16] += float32(w[oc*18+4] * dy[oc*9+2])
+			dpad[17] += float32(w[oc*18+5] * dy[oc*9+2])
+			dpad[52] += float32(w[oc*18+6] * dy[oc*9+2])
+			dpad[53] += float32(w[oc*18+7] * dy[oc*9+2])
+			dpad[58] += float32(w[oc*18+8] * dy[oc*9+2])
+			dpad[59] += float32(w[oc*18+9] * dy[oc*9+2])
+			dpad[64] += float32(w[oc*18+10] * dy[oc*9+2])
+			dpad[65] += float32(w[oc*18+11] * dy[oc*9+2])
+			dpad[100] += float32(w[oc*18+12] * dy[oc*9+2])
+			dpad[101] += float32(w[oc*18+13] * dy[oc*9+2])
+			dpad[106] += float32(w[oc*18+14] * dy[oc*9+2])
+			dpad[107] += float32(w[oc*18+15] * dy[oc*9+2])
+			dpad[112] += float32(w[oc*18+16] * dy[oc*9+2])
+			dpad[113] += float32(w[oc*18+17] * dy[oc*9+2])
+			dpad[12] += float32(w[oc*18] * dy[oc*9+3])
+			dpad[13] += float32(w[oc*18+1] * dy[oc*9+3])
+			dpad[18] += float32(w[oc*18+2] * dy[oc*9+3])
+			dpad[19] += float32(w[oc*18+3] * dy[oc*9+3])
+			dpad[24] += float32(w[oc*18+4] * dy[oc*9+3])
+			dpad[25] += float32(w[oc*18+5] * dy[oc*9+3])
+			dpad[60] += float32(w[oc*18+6] * dy[oc*9+3])
+			dpad[61] += float32(w[oc*18+7] * dy[oc*9+3])
+			dpad[66] += float32(w[oc*18+8] * dy[oc*9+3])
+			dpad[67] += float32(w[oc*18+9] * dy[oc*9+3])
+			dpad[72] += float32(w[oc*18+10] * dy[oc*9+3])
+			dpad[73] += float32(w[oc*18+11] * dy[oc*9+3])
+			dpad[108] += float32(w[oc*18+12] * dy[oc*9+3])
+			dpad[109] += float32(w[oc*18+13] * dy[oc*9+3])
+			dpad[114] += float32(w[oc*18+14] * dy[oc*9+3])
+			dpad[115] += float32(w[oc*18+15] * dy[oc*9+3])
+			dpad[120] += float32(w[oc*18+16] * dy[oc*9+3])
+			dpad[121] += float32(w[oc*18+17] * dy[oc*9+3])
+			dpad[14] += float32(w[oc*18] * dy[oc*9+4])
+			dpad[15] += float32(w[oc*18+1] * dy[oc*9+4])
+			dpad[20] += float32(w[oc*18+2] * dy[oc*9+4])
+			dpad[21] += float32(w[oc*18+3] * dy[oc*9+4])
+			dpad[26] += float32(w[oc*18+4] * dy[oc*9+4])
+			dpad[27] += float32(w[oc*18+5] * dy[oc*9+4])
+			dpad[62] += float32(w[oc*18+6] * dy[oc*9+4])
+			dpad[63] += float32(w[oc*18+7] * dy[oc*9+4])
+			dpad[68] += float32(w[oc*18+8] * dy[oc*9+4])
+			dpad[69] += float32(w[oc*18+9] * dy[oc*9+4])
+			dpad[74] += float32(w[oc*18+10] * dy[oc*9+4])
+			dpad[75] += float32(w[oc*18+11] * dy[oc*9+4])
+			dpad[110] += float32(w[oc*18+12] * dy[oc*9+4])
+			dpad[111] += float32(w[oc*18+13] * dy[oc*9+4])
+			dpad[116] += float32(w[oc*18+14] * dy[oc*9+4])
+			dpad[117] += float32(w[oc*18+15] * dy[oc*9+4])
+			dpad[122] += float32(w[oc*18+16] * dy[oc*9+4])
+			dpad[123] += float32(w[oc*18+17] * dy[oc*9+4])
+			dpad[16] += float32(w[oc*18] * dy[oc*9+5])
+			dpad[17] += float32(w[oc*18+1] * dy[oc*9+5])
+			dpad[22] += float32(w[oc*18+2] * dy[oc*9+5])
+			dpad[23] += float32(w[oc*18+3] * dy[oc*9+5])
+			dpad[28] += float32(w[oc*18+4] * dy[oc*9+5])
+			dpad[29] += float32(w[oc*18+5] * dy[oc*9+5])
+			dpad[64] += float32(w[oc*18+6] * dy[oc*9+5])
+			dpad[65] += float32(w[oc*18+7] * dy[oc*9+5])
+			dpad[70] += float32(w[oc*18+8] * dy[oc*9+5])
+			dpad[71] += float32(w[oc*18+9] * dy[oc*9+5])
+			dpad[76] += float32(w[oc*18+10] * dy[oc*9+5])
+			dpad[77] += float32(w[oc*18+11] * dy[oc*9+5])
+			dpad[112] += float32(w[oc*18+12] * dy[oc*9+5])
+			dpad[113] += float32(w[oc*18+13] * dy[oc*9+5])
+			dpad[118] += float32(w[oc*18+14] * dy[oc*9+5])
+			dpad[119] += float32(w[oc*18+15] * dy[oc*9+5])
+			dpad[124] += float32(w[oc*18+16] * dy[oc*9+5])
+			dpad[125] += float32(w[oc*18+17] * dy[oc*9+5])
+			dpad[24] += float32(w[oc*18] * dy[oc*9+6])
+			dpad[25] += float32(w[oc*18+1] * dy[oc*9+6])
+			dpad[30] += float32(w[oc*18+2] * dy[oc*9+6])
+			dpad[31] += float32(w[oc*18+3] * dy[oc*9+6])
+			dpad[36] += float32(w[oc*18+4] * dy[oc*9+6])
+			dpad[37] += float32(w[oc*18+5] * dy[oc*9+6])
+			dpad[72] += float32(w[oc*18+6] * dy[oc*9+6])
+			dpad[73] += float32(w[oc*18+7] * dy[oc*9+6])
+			dpad[78] += float32(w[oc*18+8] * dy[oc*9+6])
+			dpad[79] += float32(w[oc*18+9] * dy[oc*9+6])
+			dpad[84] += float32(w[oc*18+10] * dy[oc*9+6])
+			dpad[85] += float32(w[oc*18+11] * dy[oc*9+6])
+			dpad[120] += float32(w[oc*18+12] * dy[oc*9+6])
+			dpad[121] += float32(w[oc*18+13] * dy[oc*9+6])
+			dpad[126] += float32(w[oc*18+14] * dy[oc*9+6])
+			dpad[127] += float32(w[oc*18+15] * dy[oc*9+6])
+			dpad[132] += float32(w[oc*18+16] * dy[oc*9+6])
+			dpad[133] += float32(w[oc*18+17] * dy[oc*9+6])
+			dpad[26] += float32(w[oc*18] * dy[oc*9+7])
+			dpad[27] += float32(w[oc*18+1] * dy[oc*9+7])
+			dpad[32] += float32(w[oc*18+2] * dy[oc*9+7])
+			dpad[33] += float32(w[oc*18+3] * dy[oc*9+7])
+			dpad[38] += float32(w[oc*18+4] * dy[oc*9+7])
+			dpad[39] += float32(w[oc*18+5] * dy[oc*9+7])
+			dpad[74] += float32(w[oc*18+6] * dy[oc*9+7])
+			dpad[75] += float32(w[oc*18+7] * dy[oc*9+7])
+			dpad[80] += float32(w[oc*18+8] * dy[oc*9+7])
+			dpad[81] += float32(w[oc*18+9] * dy[oc*9+7])
+			dpad[86] += float32(w[oc*18+10] * dy[oc*9+7])
+			dpad[87] += float32(w[oc*18+11] * dy[oc*9+7])
+			dpad[122] += float32(w[oc*18+12] * dy[oc*9+7])
+			dpad[123] += float32(w[oc*18+13] * dy[oc*9+7])
+			dpad[128] += float32(w[oc*18+14] * dy[oc*9+7])
+			dpad[129] += float32(w[oc*18+15] * dy[oc*9+7])
+			dpad[134] += float32(w[oc*18+16] * dy[oc*9+7])
+			dpad[135] += float32(w[oc*18+17] * dy[oc*9+7])
+			dpad[28] += float32(w[oc*18] * dy[oc*9+8])
+			dpad[29] += float32(w[oc*18+1] * dy[oc*9+8])
+			dpad[34] += float32(w[oc*18+2] * dy[oc*9+8])
+			dpad[35] += float32(w[oc*18+3] * dy[oc*9+8])
+			dpad[40] += float32(w[oc*18+4] * dy[oc*9+8])
+			dpad[41] += float32(w[oc*18+5] * dy[oc*9+8])
+			dpad[76] += float32(w[oc*18+6] * dy[oc*9+8])
+			dpad[77] += float32(w[oc*18+7] * dy[oc*9+8])
+			dpad[82] += float32(w[oc*18+8] * dy[oc*9+8])
+			dpad[83] += float32(w[oc*18+9] * dy[oc*9+8])
+			dpad[88] += float32(w[oc*18+10] * dy[oc*9+8])
+			dpad[89] += float32(w[oc*18+11] * dy[oc*9+8])
+			dpad[124] += float32(w[oc*18+12] * dy[oc*9+8])
+			dpad[125] += float32(w[oc*18+13] * dy[oc*9+8])
+			dpad[130] += float32(w[oc*18+14] * dy[oc*9+8])
+			dpad[131] += float32(w[oc*18+15] * dy[oc*9+8])
+			dpad[136] += float32(w[oc*18+16] * dy[oc*9+8])
+			dpad[137] += float32(w[oc*18+17] * dy[oc*9+8])
 		}
 		clear(dx[:])
 		dx[0] += dpad[0]
@@ -1347,54 +1347,54 @@ func (m *Model) backward() {
 		for oc := 0; oc < 3; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 2; ky++ {
-					gw[oc*8+c*8+ky*4] = gw[oc*8+c*8+ky*4] + dy[oc*45]*pad[c*120+ky*12] + dy[oc*45+1]*pad[c*120+ky*12+2] + dy[oc*45+2]*pad[c*120+ky*12+4] +
-						dy[oc*45+3]*pad[c*120+ky*12+6] + dy[oc*45+4]*pad[c*120+ky*12+8] + dy[oc*45+5]*pad[c*120+ky*12+12] + dy[oc*45+6]*pad[c*120+ky*12+14] +
-						dy[oc*45+7]*pad[c*120+ky*12+16] + dy[oc*45+8]*pad[c*120+ky*12+18] + dy[oc*45+9]*pad[c*120+ky*12+20] + dy[oc*45+10]*pad[c*120+ky*12+24] +
-						dy[oc*45+11]*pad[c*120+ky*12+26] + dy[oc*45+12]*pad[c*120+ky*12+28] + dy[oc*45+13]*pad[c*120+ky*12+30] + dy[oc*45+14]*pad[c*120+ky*12+32] +
-						dy[oc*45+15]*pad[c*120+ky*12+36] + dy[oc*45+16]*pad[c*120+ky*12+38] + dy[oc*45+17]*pad[c*120+ky*12+40] + dy[oc*45+18]*pad[c*120+ky*12+42] +
-						dy[oc*45+19]*pad[c*120+ky*12+44] + dy[oc*45+20]*pad[c*120+ky*12+48] + dy[oc*45+21]*pad[c*120+ky*12+50] + dy[oc*45+22]*pad[c*120+ky*12+52] +
-						dy[oc*45+23]*pad[c*120+ky*12+54] + dy[oc*45+24]*pad[c*120+ky*12+56] + dy[oc*45+25]*pad[c*120+ky*12+60] + dy[oc*45+26]*pad[c*120+ky*12+62] +
-						dy[oc*45+27]*pad[c*120+ky*12+64] + dy[oc*45+28]*pad[c*120+ky*12+66] + dy[oc*45+29]*pad[c*120+ky*12+68] + dy[oc*45+30]*pad[c*120+ky*12+72] +
-						dy[oc*45+31]*pad[c*120+ky*12+74] + dy[oc*45+32]*pad[c*120+ky*12+76] + dy[oc*45+33]*pad[c*120+ky*12+78] + dy[oc*45+34]*pad[c*120+ky*12+80] +
-						dy[oc*45+35]*pad[c*120+ky*12+84] + dy[oc*45+36]*pad[c*120+ky*12+86] + dy[oc*45+37]*pad[c*120+ky*12+88] + dy[oc*45+38]*pad[c*120+ky*12+90] +
-						dy[oc*45+39]*pad[c*120+ky*12+92] + dy[oc*45+40]*pad[c*120+ky*12+96] + dy[oc*45+41]*pad[c*120+ky*12+98] + dy[oc*45+42]*pad[c*120+ky*12+100] +
-						dy[oc*45+43]*pad[c*120+ky*12+102] + dy[oc*45+44]*pad[c*120+ky*12+104]
-					gw[oc*8+c*8+ky*4+1] = gw[oc*8+c*8+ky*4+1] + dy[oc*45]*pad[c*120+ky*12+1] + dy[oc*45+1]*pad[c*120+ky*12+3] + dy[oc*45+2]*pad[c*120+ky*12+5] +
-						dy[oc*45+3]*pad[c*120+ky*12+7] + dy[oc*45+4]*pad[c*120+ky*12+9] + dy[oc*45+5]*pad[c*120+ky*12+13] + dy[oc*45+6]*pad[c*120+ky*12+15] +
-						dy[oc*45+7]*pad[c*120+ky*12+17] + dy[oc*45+8]*pad[c*120+ky*12+19] + dy[oc*45+9]*pad[c*120+ky*12+21] + dy[oc*45+10]*pad[c*120+ky*12+25] +
-						dy[oc*45+11]*pad[c*120+ky*12+27] + dy[oc*45+12]*pad[c*120+ky*12+29] + dy[oc*45+13]*pad[c*120+ky*12+31] + dy[oc*45+14]*pad[c*120+ky*12+33] +
-						dy[oc*45+15]*pad[c*120+ky*12+37] + dy[oc*45+16]*pad[c*120+ky*12+39] + dy[oc*45+17]*pad[c*120+ky*12+41] + dy[oc*45+18]*pad[c*120+ky*12+43] +
-						dy[oc*45+19]*pad[c*120+ky*12+45] + dy[oc*45+20]*pad[c*120+ky*12+49] + dy[oc*45+21]*pad[c*120+ky*12+51] + dy[oc*45+22]*pad[c*120+ky*12+53] +
-						dy[oc*45+23]*pad[c*120+ky*12+55] + dy[oc*45+24]*pad[c*120+ky*12+57] + dy[oc*45+25]*pad[c*120+ky*12+61] + dy[oc*45+26]*pad[c*120+ky*12+63] +
-						dy[oc*45+27]*pad[c*120+ky*12+65] + dy[oc*45+28]*pad[c*120+ky*12+67] + dy[oc*45+29]*pad[c*120+ky*12+69] + dy[oc*45+30]*pad[c*120+ky*12+73] +
-						dy[oc*45+31]*pad[c*120+ky*12+75] + dy[oc*45+32]*pad[c*120+ky*12+77] + dy[oc*45+33]*pad[c*120+ky*12+79] + dy[oc*45+34]*pad[c*120+ky*12+81] +
-						dy[oc*45+35]*pad[c*120+ky*12+85] + dy[oc*45+36]*pad[c*120+ky*12+87] + dy[oc*45+37]*pad[c*120+ky*12+89] + dy[oc*45+38]*pad[c*120+ky*12+91] +
-						dy[oc*45+39]*pad[c*120+ky*12+93] + dy[oc*45+40]*pad[c*120+ky*12+97] + dy[oc*45+41]*pad[c*120+ky*12+99] + dy[oc*45+42]*pad[c*120+ky*12+101] +
-						dy[oc*45+43]*pad[c*120+ky*12+103] + dy[oc*45+44]*pad[c*120+ky*12+105]
-					gw[oc*8+c*8+ky*4+2] = gw[oc*8+c*8+ky*4+2] + dy[oc*45]*pad[c*120+ky*12+2] + dy[oc*45+1]*pad[c*120+ky*12+4] + dy[oc*45+2]*pad[c*120+ky*12+6] +
-						dy[oc*45+3]*pad[c*120+ky*12+8] + dy[oc*45+4]*pad[c*120+ky*12+10] + dy[oc*45+5]*pad[c*120+ky*12+14] + dy[oc*45+6]*pad[c*120+ky*12+16] +
-						dy[oc*45+7]*pad[c*120+ky*12+18] + dy[oc*45+8]*pad[c*120+ky*12+20] + dy[oc*45+9]*pad[c*120+ky*12+22] + dy[oc*45+10]*pad[c*120+ky*12+26] +
-						dy[oc*45+11]*pad[c*120+ky*12+28] + dy[oc*45+12]*pad[c*120+ky*12+30] + dy[oc*45+13]*pad[c*120+ky*12+32] + dy[oc*45+14]*pad[c*120+ky*12+34] +
-						dy[oc*45+15]*pad[c*120+ky*12+38] + dy[oc*45+16]*pad[c*120+ky*12+40] + dy[oc*45+17]*pad[c*120+ky*12+42] + dy[oc*45+18]*pad[c*120+ky*12+44] +
-						dy[oc*45+19]*pad[c*120+ky*12+46] + dy[oc*45+20]*pad[c*120+ky*12+50] + dy[oc*45+21]*pad[c*120+ky*12+52] + dy[oc*45+22]*pad[c*120+ky*12+54] +
-						dy[oc*45+23]*pad[c*120+ky*12+56] + dy[oc*45+24]*pad[c*120+ky*12+58] + dy[oc*45+25]*pad[c*120+ky*12+62] + dy[oc*45+26]*pad[c*120+ky*12+64] +
-						dy[oc*45+27]*pad[c*120+ky*12+66] + dy[oc*45+28]*pad[c*120+ky*12+68] + dy[oc*45+29]*pad[c*120+ky*12+70] + dy[oc*45+30]*pad[c*120+ky*12+74] +
-						dy[oc*45+31]*pad[c*120+ky*12+76] + dy[oc*45+32]*pad[c*120+ky*12+78] + dy[oc*45+33]*pad[c*120+ky*12+80] + dy[oc*45+34]*pad[c*120+ky*12+82] +
-						dy[oc*45+35]*pad[c*120+ky*12+86] + dy[oc*45+36]*pad[c*120+ky*12+88] + dy[oc*45+37]*pad[c*120+ky*12+90] + dy[oc*45+38]*pad[c*120+ky*12+92] +
-						dy[oc*45+39]*pad[c*120+ky*12+94] + dy[oc*45+40]*pad[c*120+ky*12+98] + dy[oc*45+41]*pad[c*120+ky*12+100] + dy[oc*45+42]*pad[c*120+ky*12+102] +
-						dy[oc*45+43]*pad[c*120+ky*12+104] + dy[oc*45+44]*pad[c*120+ky*12+106]
-					gw[oc*8+c*8+ky*4+3] = gw[oc*8+c*8+ky*4+3] + dy[oc*45]*pad[c*120+ky*12+3] + dy[oc*45+1]*pad[c*120+ky*12+5] + dy[oc*45+2]*pad[c*120+ky*12+7] +
-						dy[oc*45+3]*pad[c*120+ky*12+9] + dy[oc*45+4]*pad[c*120+ky*12+11] + dy[oc*45+5]*pad[c*120+ky*12+15] + dy[oc*45+6]*pad[c*120+ky*12+17] +
-						dy[oc*45+7]*pad[c*120+ky*12+19] + dy[oc*45+8]*pad[c*120+ky*12+21] + dy[oc*45+9]*pad[c*120+ky*12+23] + dy[oc*45+10]*pad[c*120+ky*12+27] +
-						dy[oc*45+11]*pad[c*120+ky*12+29] + dy[oc*45+12]*pad[c*120+ky*12+31] + dy[oc*45+13]*pad[c*120+ky*12+33] + dy[oc*45+14]*pad[c*120+ky*12+35] +
-						dy[oc*45+15]*pad[c*120+ky*12+39] + dy[oc*45+16]*pad[c*120+ky*12+41] + dy[oc*45+17]*pad[c*120+ky*12+43] + dy[oc*45+18]*pad[c*120+ky*12+45] +
-						dy[oc*45+19]*pad[c*120+ky*12+47] + dy[oc*45+20]*pad[c*120+ky*12+51] + dy[oc*45+21]*pad[c*120+ky*12+53] + dy[oc*45+22]*pad[c*120+ky*12+55] +
-						dy[oc*45+23]*pad[c*120+ky*12+57] + dy[oc*45+24]*pad[c*120+ky*12+59] + dy[oc*45+25]*pad[c*120+ky*12+63] + dy[oc*45+26]*pad[c*120+ky*12+65] +
-						dy[oc*45+27]*pad[c*120+ky*12+67] + dy[oc*45+28]*pad[c*120+ky*12+69] + dy[oc*45+29]*pad[c*120+ky*12+71] + dy[oc*45+30]*pad[c*120+ky*12+75] +
-						dy[oc*45+31]*pad[c*120+ky*12+77] + dy[oc*45+32]*pad[c*120+ky*12+79] + dy[oc*45+33]*pad[c*120+ky*12+81] + dy[oc*45+34]*pad[c*120+ky*12+83] +
-						dy[oc*45+35]*pad[c*120+ky*12+87] + dy[oc*45+36]*pad[c*120+ky*12+89] + dy[oc*45+37]*pad[c*120+ky*12+91] + dy[oc*45+38]*pad[c*120+ky*12+93] +
-						dy[oc*45+39]*pad[c*120+ky*12+95] + dy[oc*45+40]*pad[c*120+ky*12+99] + dy[oc*45+41]*pad[c*120+ky*12+101] + dy[oc*45+42]*pad[c*120+ky*12+103] +
-						dy[oc*45+43]*pad[c*120+ky*12+105] + dy[oc*45+44]*pad[c*120+ky*12+107]
+					gw[oc*8+c*8+ky*4] = gw[oc*8+c*8+ky*4] + float32(dy[oc*45]*pad[c*120+ky*12]) + float32(dy[oc*45+1]*pad[c*120+ky*12+2]) + float32(dy[oc*45+2]*pad[c*120+ky*12+4]) +
+						float32(dy[oc*45+3]*pad[c*120+ky*12+6]) + float32(dy[oc*45+4]*pad[c*120+ky*12+8]) + float32(dy[oc*45+5]*pad[c*120+ky*12+12]) + float32(dy[oc*45+6]*pad[c*120+ky*12+14]) +
+						float32(dy[oc*45+7]*pad[c*120+ky*12+16]) + float32(dy[oc*45+8]*pad[c*120+ky*12+18]) + float32(dy[oc*45+9]*pad[c*120+ky*12+20]) + float32(dy[oc*45+10]*pad[c*120+ky*12+24]) +
+						float32(dy[oc*45+11]*pad[c*120+ky*12+26]) + float32(dy[oc*45+12]*pad[c*120+ky*12+28]) + float32(dy[oc*45+13]*pad[c*120+ky*12+30]) + float32(dy[oc*45+14]*pad[c*120+ky*12+32]) +
+						float32(dy[oc*45+15]*pad[c*120+ky*12+36]) + float32(dy[oc*45+16]*pad[c*120+ky*12+38]) + float32(dy[oc*45+17]*pad[c*120+ky*12+40]) + float32(dy[oc*45+18]*pad[c*120+ky*12+42]) +
+						float32(dy[oc*45+19]*pad[c*120+ky*12+44]) + float32(dy[oc*45+20]*pad[c*120+ky*12+48]) + float32(dy[oc*45+21]*pad[c*120+ky*12+50]) + float32(dy[oc*45+22]*pad[c*120+ky*12+52]) +
+						float32(dy[oc*45+23]*pad[c*120+ky*12+54]) + float32(dy[oc*45+24]*pad[c*120+ky*12+56]) + float32(dy[oc*45+25]*pad[c*120+ky*12+60]) + float32(dy[oc*45+26]*pad[c*120+ky*12+62]) +
+						float32(dy[oc*45+27]*pad[c*120+ky*12+64]) + float32(dy[oc*45+28]*pad[c*120+ky*12+66]) + float32(dy[oc*45+29]*pad[c*120+ky*12+68]) + float32(dy[oc*45+30]*pad[c*120+ky*12+72]) +
+						float32(dy[oc*45+31]*pad[c*120+ky*12+74]) + float32(dy[oc*45+32]*pad[c*120+ky*12+76]) + float32(dy[oc*45+33]*pad[c*120+ky*12+78]) + float32(dy[oc*45+34]*pad[c*120+ky*12+80]) +
+						float32(dy[oc*45+35]*pad[c*120+ky*12+84]) + float32(dy[oc*45+36]*pad[c*120+ky*12+86]) + float32(dy[oc*45+37]*pad[c*120+ky*12+88]) + float32(dy[oc*45+38]*pad[c*120+ky*12+90]) +
+						float32(dy[oc*45+39]*pad[c*120+ky*12+92]) + float32(dy[oc*45+40]*pad[c*120+ky*12+96]) + float32(dy[oc*45+41]*pad[c*120+ky*12+98]) + float32(dy[oc*45+42]*pad[c*120+ky*12+100]) +
+						float32(dy[oc*45+43]*pad[c*120+ky*12+102]) + float32(dy[oc*45+44]*pad[c*120+ky*12+104])
+					gw[oc*8+c*8+ky*4+1] = gw[oc*8+c*8+ky*4+1] + float32(dy[oc*45]*pad[c*120+ky*12+1]) + float32(dy[oc*45+1]*pad[c*120+ky*12+3]) + float32(dy[oc*45+2]*pad[c*120+ky*12+5]) +
+						float32(dy[oc*45+3]*pad[c*120+ky*12+7]) + float32(dy[oc*45+4]*pad[c*120+ky*12+9]) + float32(dy[oc*45+5]*pad[c*120+ky*12+13]) + float32(dy[oc*45+6]*pad[c*120+ky*12+15]) +
+						float32(dy[oc*45+7]*pad[c*120+ky*12+17]) + float32(dy[oc*45+8]*pad[c*120+ky*12+19]) + float32(dy[oc*45+9]*pad[c*120+ky*12+21]) + float32(dy[oc*45+10]*pad[c*120+ky*12+25]) +
+						float32(dy[oc*45+11]*pad[c*120+ky*12+27]) + float32(dy[oc*45+12]*pad[c*120+ky*12+29]) + float32(dy[oc*45+13]*pad[c*120+ky*12+31]) + float32(dy[oc*45+14]*pad[c*120+ky*12+33]) +
+						float32(dy[oc*45+15]*pad[c*120+ky*12+37]) + float32(dy[oc*45+16]*pad[c*120+ky*12+39]) + float32(dy[oc*45+17]*pad[c*120+ky*12+41]) + float32(dy[oc*45+18]*pad[c*120+ky*12+43]) +
+						float32(dy[oc*45+19]*pad[c*120+ky*12+45]) + float32(dy[oc*45+20]*pad[c*120+ky*12+49]) + float32(dy[oc*45+21]*pad[c*120+ky*12+51]) + float32(dy[oc*45+22]*pad[c*120+ky*12+53]) +
+						float32(dy[oc*45+23]*pad[c*120+ky*12+55]) + float32(dy[oc*45+24]*pad[c*120+ky*12+57]) + float32(dy[oc*45+25]*pad[c*120+ky*12+61]) + float32(dy[oc*45+26]*pad[c*120+ky*12+63]) +
+						float32(dy[oc*45+27]*pad[c*120+ky*12+65]) + float32(dy[oc*45+28]*pad[c*120+ky*12+67]) + float32(dy[oc*45+29]*pad[c*120+ky*12+69]) + float32(dy[oc*45+30]*pad[c*120+ky*12+73]) +
+						float32(dy[oc*45+31]*pad[c*120+ky*12+75]) + float32(dy[oc*45+32]*pad[c*120+ky*12+77]) + float32(dy[oc*45+33]*pad[c*120+ky*12+79]) + float32(dy[oc*45+34]*pad[c*120+ky*12+81]) +
+						float32(dy[oc*45+35]*pad[c*120+ky*12+85]) + float32(dy[oc*45+36]*pad[c*120+ky*12+87]) + float32(dy[oc*45+37]*pad[c*120+ky*12+89]) + float32(dy[oc*45+38]*pad[c*120+ky*12+91]) +
+						float32(dy[oc*45+39]*pad[c*120+ky*12+93]) + float32(dy[oc*45+40]*pad[c*120+ky*12+97]) + float32(dy[oc*45+41]*pad[c*120+ky*12+99]) + float32(dy[oc*45+42]*pad[c*120+ky*12+101]) +
+						float32(dy[oc*45+43]*pad[c*120+ky*12+103]) + float32(dy[oc*45+44]*pad[c*120+ky*12+105])
+					gw[oc*8+c*8+ky*4+2] = gw[oc*8+c*8+ky*4+2] + float32(dy[oc*45]*pad[c*120+ky*12+2]) + float32(dy[oc*45+1]*pad[c*120+ky*12+4]) + float32(dy[oc*45+2]*pad[c*120+ky*12+6]) +
+						float32(dy[oc*45+3]*pad[c*120+ky*12+8]) + float32(dy[oc*45+4]*pad[c*120+ky*12+10]) + float32(dy[oc*45+5]*pad[c*120+ky*12+14]) + float32(dy[oc*45+6]*pad[c*120+ky*12+16]) +
+						float32(dy[oc*45+7]*pad[c*120+ky*12+18]) + float32(dy[oc*45+8]*pad[c*120+ky*12+20]) + float32(dy[oc*45+9]*pad[c*120+ky*12+22]) + float32(dy[oc*45+10]*pad[c*120+ky*12+26]) +
+						float32(dy[oc*45+11]*pad[c*120+ky*12+28]) + float32(dy[oc*45+12]*pad[c*120+ky*12+30]) + float32(dy[oc*45+13]*pad[c*120+ky*12+32]) + float32(dy[oc*45+14]*pad[c*120+ky*12+34]) +
+						float32(dy[oc*45+15]*pad[c*120+ky*12+38]) + float32(dy[oc*45+16]*pad[c*120+ky*12+40]) + float32(dy[oc*45+17]*pad[c*120+ky*12+42]) + float32(dy[oc*45+18]*pad[c*120+ky*12+44]) +
+						float32(dy[oc*45+19]*pad[c*120+ky*12+46]) + float32(dy[oc*45+20]*pad[c*120+ky*12+50]) + float32(dy[oc*45+21]*pad[c*120+ky*12+52]) + float32(dy[oc*45+22]*pad[c*120+ky*12+54]) +
+						float32(dy[oc*45+23]*pad[c*120+ky*12+56]) + float32(dy[oc*45+24]*pad[c*120+ky*12+58]) + float32(dy[oc*45+25]*pad[c*120+ky*12+62]) + float32(dy[oc*45+26]*pad[c*120+ky*12+64]) +
+						float32(dy[oc*45+27]*pad[c*120+ky*12+66]) + float32(dy[oc*45+28]*pad[c*120+ky*12+68]) + float32(dy[oc*45+29]*pad[c*120+ky*12+70]) + float32(dy[oc*45+30]*pad[c*120+ky*12+74]) +
+						float32(dy[oc*45+31]*pad[c*120+ky*12+76]) + float32(dy[oc*45+32]*pad[c*120+ky*12+78]) + float32(dy[oc*45+33]*pad[c*120+ky*12+80]) + float32(dy[oc*45+34]*pad[c*120+ky*12+82]) +
+						float32(dy[oc*45+35]*pad[c*120+ky*12+86]) + float32(dy[oc*45+36]*pad[c*120+ky*12+88]) + float32(dy[oc*45+37]*pad[c*120+ky*12+90]) + float32(dy[oc*45+38]*pad[c*120+ky*12+92]) +
+						float32(dy[oc*45+39]*pad[c*120+ky*12+94]) + float32(dy[oc*45+40]*pad[c*120+ky*12+98]) + float32(dy[oc*45+41]*pad[c*120+ky*12+100]) + float32(dy[oc*45+42]*pad[c*120+ky*12+102]) +
+						float32(dy[oc*45+43]*pad[c*120+ky*12+104]) + float32(dy[oc*45+44]*pad[c*120+ky*12+106])
+					gw[oc*8+c*8+ky*4+3] = gw[oc*8+c*8+ky*4+3] + float32(dy[oc*45]*pad[c*120+ky*12+3]) + float32(dy[oc*45+1]*pad[c*120+ky*12+5]) + float32(dy[oc*45+2]*pad[c*120+ky*12+7]) +
+						float32(dy[oc*45+3]*pad[c*120+ky*12+9]) + float32(dy[oc*45+4]*pad[c*120+ky*12+11]) + float32(dy[oc*45+5]*pad[c*120+ky*12+15]) + float32(dy[oc*45+6]*pad[c*120+ky*12+17]) +
+						float32(dy[oc*45+7]*pad[c*120+ky*12+19]) + float32(dy[oc*45+8]*pad[c*120+ky*12+21]) + float32(dy[oc*45+9]*pad[c*120+ky*12+23]) + float32(dy[oc*45+10]*pad[c*120+ky*12+27]) +
+						float32(dy[oc*45+11]*pad[c*120+ky*12+29]) + float32(dy[oc*45+12]*pad[c*120+ky*12+31]) + float32(dy[oc*45+13]*pad[c*120+ky*12+33]) + float32(dy[oc*45+14]*pad[c*120+ky*12+35]) +
+						float32(dy[oc*45+15]*pad[c*120+ky*12+39]) + float32(dy[oc*45+16]*pad[c*120+ky*12+41]) + float32(dy[oc*45+17]*pad[c*120+ky*12+43]) + float32(dy[oc*45+18]*pad[c*120+ky*12+45]) +
+						float32(dy[oc*45+19]*pad[c*120+ky*12+47]) + float32(dy[oc*45+20]*pad[c*120+ky*12+51]) + float32(dy[oc*45+21]*pad[c*120+ky*12+53]) + float32(dy[oc*45+22]*pad[c*120+ky*12+55]) +
+						float32(dy[oc*45+23]*pad[c*120+ky*12+57]) + float32(dy[oc*45+24]*pad[c*120+ky*12+59]) + float32(dy[oc*45+25]*pad[c*120+ky*12+63]) + float32(dy[oc*45+26]*pad[c*120+ky*12+65]) +
+						float32(dy[oc*45+27]*pad[c*120+ky*12+67]) + float32(dy[oc*45+28]*pad[c*120+ky*12+69]) + float32(dy[oc*45+29]*pad[c*120+ky*12+71]) + float32(dy[oc*45+30]*pad[c*120+ky*12+75]) +
+						float32(dy[oc*45+31]*pad[c*120+ky*12+77]) + float32(dy[oc*45+32]*pad[c*120+ky*12+79]) + float32(dy[oc*45+33]*pad[c*120+ky*12+81]) + float32(dy[oc*45+34]*pad[c*120+ky*12+83]) +
+						float32(dy[oc*45+35]*pad[c*120+ky*12+87]) + float32(dy[oc*45+36]*pad[c*120+ky*12+89]) + float32(dy[oc*45+37]*pad[c*120+ky*12+91]) + float32(dy[oc*45+38]*pad[c*120+ky*12+93]) +
+						float32(dy[oc*45+39]*pad[c*120+ky*12+95]) + float32(dy[oc*45+40]*pad[c*120+ky*12+99]) + float32(dy[oc*45+41]*pad[c*120+ky*12+101]) + float32(dy[oc*45+42]*pad[c*120+ky*12+103]) +
+						float32(dy[oc*45+43]*pad[c*120+ky*12+105]) + float32(dy[oc*45+44]*pad[c*120+ky*12+107])
 				}
 			}
 		}

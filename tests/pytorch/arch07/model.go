@@ -269,27 +269,27 @@ func (m *Model) forward() {
 		pad[191] = x[161]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
-				y[oc*15+oy*3] = float32(math.Tanh(float64(b[oc] + w[oc*24]*pad[oy*12] + w[oc*24+1]*pad[oy*12+1] + w[oc*24+2]*pad[oy*12+2] +
-					w[oc*24+3]*pad[oy*12+3] + w[oc*24+4]*pad[oy*12+6] + w[oc*24+5]*pad[oy*12+7] + w[oc*24+6]*pad[oy*12+8] +
-					w[oc*24+7]*pad[oy*12+9] + w[oc*24+8]*pad[oy*12+66] + w[oc*24+9]*pad[oy*12+67] + w[oc*24+10]*pad[oy*12+68] +
-					w[oc*24+11]*pad[oy*12+69] + w[oc*24+12]*pad[oy*12+72] + w[oc*24+13]*pad[oy*12+73] + w[oc*24+14]*pad[oy*12+74] +
-					w[oc*24+15]*pad[oy*12+75] + w[oc*24+16]*pad[oy*12+132] + w[oc*24+17]*pad[oy*12+133] + w[oc*24+18]*pad[oy*12+134] +
-					w[oc*24+19]*pad[oy*12+135] + w[oc*24+20]*pad[oy*12+138] + w[oc*24+21]*pad[oy*12+139] + w[oc*24+22]*pad[oy*12+140] +
-					w[oc*24+23]*pad[oy*12+141])))
-				y[oc*15+oy*3+1] = float32(math.Tanh(float64(b[oc] + w[oc*24]*pad[oy*12+1] + w[oc*24+1]*pad[oy*12+2] + w[oc*24+2]*pad[oy*12+3] +
-					w[oc*24+3]*pad[oy*12+4] + w[oc*24+4]*pad[oy*12+7] + w[oc*24+5]*pad[oy*12+8] + w[oc*24+6]*pad[oy*12+9] +
-					w[oc*24+7]*pad[oy*12+10] + w[oc*24+8]*pad[oy*12+67] + w[oc*24+9]*pad[oy*12+68] + w[oc*24+10]*pad[oy*12+69] +
-					w[oc*24+11]*pad[oy*12+70] + w[oc*24+12]*pad[oy*12+73] + w[oc*24+13]*pad[oy*12+74] + w[oc*24+14]*pad[oy*12+75] +
-					w[oc*24+15]*pad[oy*12+76] + w[oc*24+16]*pad[oy*12+133] + w[oc*24+17]*pad[oy*12+134] + w[oc*24+18]*pad[oy*12+135] +
-					w[oc*24+19]*pad[oy*12+136] + w[oc*24+20]*pad[oy*12+139] + w[oc*24+21]*pad[oy*12+140] + w[oc*24+22]*pad[oy*12+141] +
-					w[oc*24+23]*pad[oy*12+142])))
-				y[oc*15+oy*3+2] = float32(math.Tanh(float64(b[oc] + w[oc*24]*pad[oy*12+2] + w[oc*24+1]*pad[oy*12+3] + w[oc*24+2]*pad[oy*12+4] +
-					w[oc*24+3]*pad[oy*12+5] + w[oc*24+4]*pad[oy*12+8] + w[oc*24+5]*pad[oy*12+9] + w[oc*24+6]*pad[oy*12+10] +
-					w[oc*24+7]*pad[oy*12+11] + w[oc*24+8]*pad[oy*12+68] + w[oc*24+9]*pad[oy*12+69] + w[oc*24+10]*pad[oy*12+70] +
-					w[oc*24+11]*pad[oy*12+71] + w[oc*24+12]*pad[oy*12+74] + w[oc*24+13]*pad[oy*12+75] + w[oc*24+14]*pad[oy*12+76] +
-					w[oc*24+15]*pad[oy*12+77] + w[oc*24+16]*pad[oy*12+134] + w[oc*24+17]*pad[oy*12+135] + w[oc*24+18]*pad[oy*12+136] +
-					w[oc*24+19]*pad[oy*12+137] + w[oc*24+20]*pad[oy*12+140] + w[oc*24+21]*pad[oy*12+141] + w[oc*24+22]*pad[oy*12+142] +
-					w[oc*24+23]*pad[oy*12+143])))
+				y[oc*15+oy*3] = float32(math.Tanh(float64(b[oc] + float32(w[oc*24]*pad[oy*12]) + float32(w[oc*24+1]*pad[oy*12+1]) + float32(w[oc*24+2]*pad[oy*12+2]) +
+					float32(w[oc*24+3]*pad[oy*12+3]) + float32(w[oc*24+4]*pad[oy*12+6]) + float32(w[oc*24+5]*pad[oy*12+7]) + float32(w[oc*24+6]*pad[oy*12+8]) +
+					float32(w[oc*24+7]*pad[oy*12+9]) + float32(w[oc*24+8]*pad[oy*12+66]) + float32(w[oc*24+9]*pad[oy*12+67]) + float32(w[oc*24+10]*pad[oy*12+68]) +
+					float32(w[oc*24+11]*pad[oy*12+69]) + float32(w[oc*24+12]*pad[oy*12+72]) + float32(w[oc*24+13]*pad[oy*12+73]) + float32(w[oc*24+14]*pad[oy*12+74]) +
+					float32(w[oc*24+15]*pad[oy*12+75]) + float32(w[oc*24+16]*pad[oy*12+132]) + float32(w[oc*24+17]*pad[oy*12+133]) + float32(w[oc*24+18]*pad[oy*12+134]) +
+					float32(w[oc*24+19]*pad[oy*12+135]) + float32(w[oc*24+20]*pad[oy*12+138]) + float32(w[oc*24+21]*pad[oy*12+139]) + float32(w[oc*24+22]*pad[oy*12+140]) +
+					float32(w[oc*24+23]*pad[oy*12+141]))))
+				y[oc*15+oy*3+1] = float32(math.Tanh(float64(b[oc] + float32(w[oc*24]*pad[oy*12+1]) + float32(w[oc*24+1]*pad[oy*12+2]) + float32(w[oc*24+2]*pad[oy*12+3]) +
+					float32(w[oc*24+3]*pad[oy*12+4]) + float32(w[oc*24+4]*pad[oy*12+7]) + float32(w[oc*24+5]*pad[oy*12+8]) + float32(w[oc*24+6]*pad[oy*12+9]) +
+					float32(w[oc*24+7]*pad[oy*12+10]) + float32(w[oc*24+8]*pad[oy*12+67]) + float32(w[oc*24+9]*pad[oy*12+68]) + float32(w[oc*24+10]*pad[oy*12+69]) +
+					float32(w[oc*24+11]*pad[oy*12+70]) + float32(w[oc*24+12]*pad[oy*12+73]) + float32(w[oc*24+13]*pad[oy*12+74]) + float32(w[oc*24+14]*pad[oy*12+75]) +
+					float32(w[oc*24+15]*pad[oy*12+76]) + float32(w[oc*24+16]*pad[oy*12+133]) + float32(w[oc*24+17]*pad[oy*12+134]) + float32(w[oc*24+18]*pad[oy*12+135]) +
+					float32(w[oc*24+19]*pad[oy*12+136]) + float32(w[oc*24+20]*pad[oy*12+139]) + float32(w[oc*24+21]*pad[oy*12+140]) + float32(w[oc*24+22]*pad[oy*12+141]) +
+					float32(w[oc*24+23]*pad[oy*12+142]))))
+				y[oc*15+oy*3+2] = float32(math.Tanh(float64(b[oc] + float32(w[oc*24]*pad[oy*12+2]) + float32(w[oc*24+1]*pad[oy*12+3]) + float32(w[oc*24+2]*pad[oy*12+4]) +
+					float32(w[oc*24+3]*pad[oy*12+5]) + float32(w[oc*24+4]*pad[oy*12+8]) + float32(w[oc*24+5]*pad[oy*12+9]) + float32(w[oc*24+6]*pad[oy*12+10]) +
+					float32(w[oc*24+7]*pad[oy*12+11]) + float32(w[oc*24+8]*pad[oy*12+68]) + float32(w[oc*24+9]*pad[oy*12+69]) + float32(w[oc*24+10]*pad[oy*12+70]) +
+					float32(w[oc*24+11]*pad[oy*12+71]) + float32(w[oc*24+12]*pad[oy*12+74]) + float32(w[oc*24+13]*pad[oy*12+75]) + float32(w[oc*24+14]*pad[oy*12+76]) +
+					float32(w[oc*24+15]*pad[oy*12+77]) + float32(w[oc*24+16]*pad[oy*12+134]) + float32(w[oc*24+17]*pad[oy*12+135]) + float32(w[oc*24+18]*pad[oy*12+136]) +
+					float32(w[oc*24+19]*pad[oy*12+137]) + float32(w[oc*24+20]*pad[oy*12+140]) + float32(w[oc*24+21]*pad[oy*12+141]) + float32(w[oc*24+22]*pad[oy*12+142]) +
+					float32(w[oc*24+23]*pad[oy*12+143]))))
 			}
 		}
 	}
@@ -354,30 +354,30 @@ func (m *Model) forward() {
 		pad[51] = x[27]
 		pad[52] = x[28]
 		pad[53] = x[29]
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[3] +
-			w[3]*pad[4] + w[4]*pad[27] + w[5]*pad[28] + w[6]*pad[30] +
-			w[7]*pad[31])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[3] + w[1]*pad[4] + w[2]*pad[6] +
-			w[3]*pad[7] + w[4]*pad[30] + w[5]*pad[31] + w[6]*pad[33] +
-			w[7]*pad[34])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[6] + w[1]*pad[7] + w[2]*pad[9] +
-			w[3]*pad[10] + w[4]*pad[33] + w[5]*pad[34] + w[6]*pad[36] +
-			w[7]*pad[37])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[9] + w[1]*pad[10] + w[2]*pad[12] +
-			w[3]*pad[13] + w[4]*pad[36] + w[5]*pad[37] + w[6]*pad[39] +
-			w[7]*pad[40])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[12] + w[1]*pad[13] + w[2]*pad[15] +
-			w[3]*pad[16] + w[4]*pad[39] + w[5]*pad[40] + w[6]*pad[42] +
-			w[7]*pad[43])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[15] + w[1]*pad[16] + w[2]*pad[18] +
-			w[3]*pad[19] + w[4]*pad[42] + w[5]*pad[43] + w[6]*pad[45] +
-			w[7]*pad[46])))))
-		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[18] + w[1]*pad[19] + w[2]*pad[21] +
-			w[3]*pad[22] + w[4]*pad[45] + w[5]*pad[46] + w[6]*pad[48] +
-			w[7]*pad[49])))))
-		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*pad[21] + w[1]*pad[22] + w[2]*pad[24] +
-			w[3]*pad[25] + w[4]*pad[48] + w[5]*pad[49] + w[6]*pad[51] +
-			w[7]*pad[52])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[3]) +
+			float32(w[3]*pad[4]) + float32(w[4]*pad[27]) + float32(w[5]*pad[28]) + float32(w[6]*pad[30]) +
+			float32(w[7]*pad[31]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[3]) + float32(w[1]*pad[4]) + float32(w[2]*pad[6]) +
+			float32(w[3]*pad[7]) + float32(w[4]*pad[30]) + float32(w[5]*pad[31]) + float32(w[6]*pad[33]) +
+			float32(w[7]*pad[34]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[6]) + float32(w[1]*pad[7]) + float32(w[2]*pad[9]) +
+			float32(w[3]*pad[10]) + float32(w[4]*pad[33]) + float32(w[5]*pad[34]) + float32(w[6]*pad[36]) +
+			float32(w[7]*pad[37]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[9]) + float32(w[1]*pad[10]) + float32(w[2]*pad[12]) +
+			float32(w[3]*pad[13]) + float32(w[4]*pad[36]) + float32(w[5]*pad[37]) + float32(w[6]*pad[39]) +
+			float32(w[7]*pad[40]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[12]) + float32(w[1]*pad[13]) + float32(w[2]*pad[15]) +
+			float32(w[3]*pad[16]) + float32(w[4]*pad[39]) + float32(w[5]*pad[40]) + float32(w[6]*pad[42]) +
+			float32(w[7]*pad[43]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[15]) + float32(w[1]*pad[16]) + float32(w[2]*pad[18]) +
+			float32(w[3]*pad[19]) + float32(w[4]*pad[42]) + float32(w[5]*pad[43]) + float32(w[6]*pad[45]) +
+			float32(w[7]*pad[46]))))))
+		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[18]) + float32(w[1]*pad[19]) + float32(w[2]*pad[21]) +
+			float32(w[3]*pad[22]) + float32(w[4]*pad[45]) + float32(w[5]*pad[46]) + float32(w[6]*pad[48]) +
+			float32(w[7]*pad[49]))))))
+		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*pad[21]) + float32(w[1]*pad[22]) + float32(w[2]*pad[24]) +
+			float32(w[3]*pad[25]) + float32(w[4]*pad[48]) + float32(w[5]*pad[49]) + float32(w[6]*pad[51]) +
+			float32(w[7]*pad[52]))))))
 	}
 	// layer 4: flatten, [1 8 1] → [8] (arch07.yaml:9): nothing to compute
 	// layer fc0: linear 8→6, [8] → [6] (arch07.yaml:10)
@@ -386,24 +386,24 @@ func (m *Model) forward() {
 		y := &m.a5
 		w := (*[48]float32)(m.params[59:107])
 		b := (*[6]float32)(m.params[107:113])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7]
-		y[1] = b[1] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3] + w[12]*x[4] + w[13]*x[5] + w[14]*x[6] +
-			w[15]*x[7]
-		y[2] = b[2] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3] + w[20]*x[4] + w[21]*x[5] + w[22]*x[6] +
-			w[23]*x[7]
-		y[3] = b[3] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7]
-		y[4] = b[4] + w[32]*x[0] + w[33]*x[1] + w[34]*x[2] +
-			w[35]*x[3] + w[36]*x[4] + w[37]*x[5] + w[38]*x[6] +
-			w[39]*x[7]
-		y[5] = b[5] + w[40]*x[0] + w[41]*x[1] + w[42]*x[2] +
-			w[43]*x[3] + w[44]*x[4] + w[45]*x[5] + w[46]*x[6] +
-			w[47]*x[7]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7])
+		y[1] = b[1] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]) + float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7])
+		y[2] = b[2] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]) + float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) +
+			float32(w[23]*x[7])
+		y[3] = b[3] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7])
+		y[4] = b[4] + float32(w[32]*x[0]) + float32(w[33]*x[1]) + float32(w[34]*x[2]) +
+			float32(w[35]*x[3]) + float32(w[36]*x[4]) + float32(w[37]*x[5]) + float32(w[38]*x[6]) +
+			float32(w[39]*x[7])
+		y[5] = b[5] + float32(w[40]*x[0]) + float32(w[41]*x[1]) + float32(w[42]*x[2]) +
+			float32(w[43]*x[3]) + float32(w[44]*x[4]) + float32(w[45]*x[5]) + float32(w[46]*x[6]) +
+			float32(w[47]*x[7])
 	}
 }
 
@@ -432,70 +432,70 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		gb[5] += dy[5]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		gw[24] += dy[3] * x[0]
-		gw[25] += dy[3] * x[1]
-		gw[26] += dy[3] * x[2]
-		gw[27] += dy[3] * x[3]
-		gw[28] += dy[3] * x[4]
-		gw[29] += dy[3] * x[5]
-		gw[30] += dy[3] * x[6]
-		gw[31] += dy[3] * x[7]
-		gw[32] += dy[4] * x[0]
-		gw[33] += dy[4] * x[1]
-		gw[34] += dy[4] * x[2]
-		gw[35] += dy[4] * x[3]
-		gw[36] += dy[4] * x[4]
-		gw[37] += dy[4] * x[5]
-		gw[38] += dy[4] * x[6]
-		gw[39] += dy[4] * x[7]
-		gw[40] += dy[5] * x[0]
-		gw[41] += dy[5] * x[1]
-		gw[42] += dy[5] * x[2]
-		gw[43] += dy[5] * x[3]
-		gw[44] += dy[5] * x[4]
-		gw[45] += dy[5] * x[5]
-		gw[46] += dy[5] * x[6]
-		gw[47] += dy[5] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2] + w[24]*dy[3] +
-			w[32]*dy[4] + w[40]*dy[5]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2] + w[25]*dy[3] +
-			w[33]*dy[4] + w[41]*dy[5]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2] + w[26]*dy[3] +
-			w[34]*dy[4] + w[42]*dy[5]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2] + w[27]*dy[3] +
-			w[35]*dy[4] + w[43]*dy[5]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2] + w[28]*dy[3] +
-			w[36]*dy[4] + w[44]*dy[5]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2] + w[29]*dy[3] +
-			w[37]*dy[4] + w[45]*dy[5]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2] + w[30]*dy[3] +
-			w[38]*dy[4] + w[46]*dy[5]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2] + w[31]*dy[3] +
-			w[39]*dy[4] + w[47]*dy[5]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		gw[24] += float32(dy[3] * x[0])
+		gw[25] += float32(dy[3] * x[1])
+		gw[26] += float32(dy[3] * x[2])
+		gw[27] += float32(dy[3] * x[3])
+		gw[28] += float32(dy[3] * x[4])
+		gw[29] += float32(dy[3] * x[5])
+		gw[30] += float32(dy[3] * x[6])
+		gw[31] += float32(dy[3] * x[7])
+		gw[32] += float32(dy[4] * x[0])
+		gw[33] += float32(dy[4] * x[1])
+		gw[34] += float32(dy[4] * x[2])
+		gw[35] += float32(dy[4] * x[3])
+		gw[36] += float32(dy[4] * x[4])
+		gw[37] += float32(dy[4] * x[5])
+		gw[38] += float32(dy[4] * x[6])
+		gw[39] += float32(dy[4] * x[7])
+		gw[40] += float32(dy[5] * x[0])
+		gw[41] += float32(dy[5] * x[1])
+		gw[42] += float32(dy[5] * x[2])
+		gw[43] += float32(dy[5] * x[3])
+		gw[44] += float32(dy[5] * x[4])
+		gw[45] += float32(dy[5] * x[5])
+		gw[46] += float32(dy[5] * x[6])
+		gw[47] += float32(dy[5] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2]) + float32(w[24]*dy[3]) +
+			float32(w[32]*dy[4]) + float32(w[40]*dy[5])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2]) + float32(w[25]*dy[3]) +
+			float32(w[33]*dy[4]) + float32(w[41]*dy[5])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2]) + float32(w[26]*dy[3]) +
+			float32(w[34]*dy[4]) + float32(w[42]*dy[5])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2]) + float32(w[27]*dy[3]) +
+			float32(w[35]*dy[4]) + float32(w[43]*dy[5])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2]) + float32(w[28]*dy[3]) +
+			float32(w[36]*dy[4]) + float32(w[44]*dy[5])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2]) + float32(w[29]*dy[3]) +
+			float32(w[37]*dy[4]) + float32(w[45]*dy[5])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2]) + float32(w[30]*dy[3]) +
+			float32(w[38]*dy[4]) + float32(w[46]*dy[5])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2]) + float32(w[31]*dy[3]) +
+			float32(w[39]*dy[4]) + float32(w[47]*dy[5])
 	}
 	// layer 4: flatten, [1 8 1] → [8] (arch07.yaml:9): nothing to compute
 	// layer 2: conv2d 2→1 k2 s1x2 p2x0 replicate + sigmoid, [2 5 3] → [1 8 1] (arch07.yaml:7)
@@ -519,95 +519,95 @@ func (m *Model) backward() {
 		gb[0] = gb[0] + dy[0] + dy[1] + dy[2] +
 			dy[3] + dy[4] + dy[5] + dy[6] +
 			dy[7]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[3] + dy[2]*pad[6] +
-			dy[3]*pad[9] + dy[4]*pad[12] + dy[5]*pad[15] + dy[6]*pad[18] +
-			dy[7]*pad[21]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[4] + dy[2]*pad[7] +
-			dy[3]*pad[10] + dy[4]*pad[13] + dy[5]*pad[16] + dy[6]*pad[19] +
-			dy[7]*pad[22]
-		gw[2] = gw[2] + dy[0]*pad[3] + dy[1]*pad[6] + dy[2]*pad[9] +
-			dy[3]*pad[12] + dy[4]*pad[15] + dy[5]*pad[18] + dy[6]*pad[21] +
-			dy[7]*pad[24]
-		gw[3] = gw[3] + dy[0]*pad[4] + dy[1]*pad[7] + dy[2]*pad[10] +
-			dy[3]*pad[13] + dy[4]*pad[16] + dy[5]*pad[19] + dy[6]*pad[22] +
-			dy[7]*pad[25]
-		gw[4] = gw[4] + dy[0]*pad[27] + dy[1]*pad[30] + dy[2]*pad[33] +
-			dy[3]*pad[36] + dy[4]*pad[39] + dy[5]*pad[42] + dy[6]*pad[45] +
-			dy[7]*pad[48]
-		gw[5] = gw[5] + dy[0]*pad[28] + dy[1]*pad[31] + dy[2]*pad[34] +
-			dy[3]*pad[37] + dy[4]*pad[40] + dy[5]*pad[43] + dy[6]*pad[46] +
-			dy[7]*pad[49]
-		gw[6] = gw[6] + dy[0]*pad[30] + dy[1]*pad[33] + dy[2]*pad[36] +
-			dy[3]*pad[39] + dy[4]*pad[42] + dy[5]*pad[45] + dy[6]*pad[48] +
-			dy[7]*pad[51]
-		gw[7] = gw[7] + dy[0]*pad[31] + dy[1]*pad[34] + dy[2]*pad[37] +
-			dy[3]*pad[40] + dy[4]*pad[43] + dy[5]*pad[46] + dy[6]*pad[49] +
-			dy[7]*pad[52]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[6]) +
+			float32(dy[3]*pad[9]) + float32(dy[4]*pad[12]) + float32(dy[5]*pad[15]) + float32(dy[6]*pad[18]) +
+			float32(dy[7]*pad[21])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[4]) + float32(dy[2]*pad[7]) +
+			float32(dy[3]*pad[10]) + float32(dy[4]*pad[13]) + float32(dy[5]*pad[16]) + float32(dy[6]*pad[19]) +
+			float32(dy[7]*pad[22])
+		gw[2] = gw[2] + float32(dy[0]*pad[3]) + float32(dy[1]*pad[6]) + float32(dy[2]*pad[9]) +
+			float32(dy[3]*pad[12]) + float32(dy[4]*pad[15]) + float32(dy[5]*pad[18]) + float32(dy[6]*pad[21]) +
+			float32(dy[7]*pad[24])
+		gw[3] = gw[3] + float32(dy[0]*pad[4]) + float32(dy[1]*pad[7]) + float32(dy[2]*pad[10]) +
+			float32(dy[3]*pad[13]) + float32(dy[4]*pad[16]) + float32(dy[5]*pad[19]) + float32(dy[6]*pad[22]) +
+			float32(dy[7]*pad[25])
+		gw[4] = gw[4] + float32(dy[0]*pad[27]) + float32(dy[1]*pad[30]) + float32(dy[2]*pad[33]) +
+			float32(dy[3]*pad[36]) + float32(dy[4]*pad[39]) + float32(dy[5]*pad[42]) + float32(dy[6]*pad[45]) +
+			float32(dy[7]*pad[48])
+		gw[5] = gw[5] + float32(dy[0]*pad[28]) + float32(dy[1]*pad[31]) + float32(dy[2]*pad[34]) +
+			float32(dy[3]*pad[37]) + float32(dy[4]*pad[40]) + float32(dy[5]*pad[43]) + float32(dy[6]*pad[46]) +
+			float32(dy[7]*pad[49])
+		gw[6] = gw[6] + float32(dy[0]*pad[30]) + float32(dy[1]*pad[33]) + float32(dy[2]*pad[36]) +
+			float32(dy[3]*pad[39]) + float32(dy[4]*pad[42]) + float32(dy[5]*pad[45]) + float32(dy[6]*pad[48]) +
+			float32(dy[7]*pad[51])
+		gw[7] = gw[7] + float32(dy[0]*pad[31]) + float32(dy[1]*pad[34]) + float32(dy[2]*pad[37]) +
+			float32(dy[3]*pad[40]) + float32(dy[4]*pad[43]) + float32(dy[5]*pad[46]) + float32(dy[6]*pad[49]) +
+			float32(dy[7]*pad[52])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[3] += w[2] * dy[0]
-		dpad[4] += w[3] * dy[0]
-		dpad[27] += w[4] * dy[0]
-		dpad[28] += w[5] * dy[0]
-		dpad[30] += w[6] * dy[0]
-		dpad[31] += w[7] * dy[0]
-		dpad[3] += w[0] * dy[1]
-		dpad[4] += w[1] * dy[1]
-		dpad[6] += w[2] * dy[1]
-		dpad[7] += w[3] * dy[1]
-		dpad[30] += w[4] * dy[1]
-		dpad[31] += w[5] * dy[1]
-		dpad[33] += w[6] * dy[1]
-		dpad[34] += w[7] * dy[1]
-		dpad[6] += w[0] * dy[2]
-		dpad[7] += w[1] * dy[2]
-		dpad[9] += w[2] * dy[2]
-		dpad[10] += w[3] * dy[2]
-		dpad[33] += w[4] * dy[2]
-		dpad[34] += w[5] * dy[2]
-		dpad[36] += w[6] * dy[2]
-		dpad[37] += w[7] * dy[2]
-		dpad[9] += w[0] * dy[3]
-		dpad[10] += w[1] * dy[3]
-		dpad[12] += w[2] * dy[3]
-		dpad[13] += w[3] * dy[3]
-		dpad[36] += w[4] * dy[3]
-		dpad[37] += w[5] * dy[3]
-		dpad[39] += w[6] * dy[3]
-		dpad[40] += w[7] * dy[3]
-		dpad[12] += w[0] * dy[4]
-		dpad[13] += w[1] * dy[4]
-		dpad[15] += w[2] * dy[4]
-		dpad[16] += w[3] * dy[4]
-		dpad[39] += w[4] * dy[4]
-		dpad[40] += w[5] * dy[4]
-		dpad[42] += w[6] * dy[4]
-		dpad[43] += w[7] * dy[4]
-		dpad[15] += w[0] * dy[5]
-		dpad[16] += w[1] * dy[5]
-		dpad[18] += w[2] * dy[5]
-		dpad[19] += w[3] * dy[5]
-		dpad[42] += w[4] * dy[5]
-		dpad[43] += w[5] * dy[5]
-		dpad[45] += w[6] * dy[5]
-		dpad[46] += w[7] * dy[5]
-		dpad[18] += w[0] * dy[6]
-		dpad[19] += w[1] * dy[6]
-		dpad[21] += w[2] * dy[6]
-		dpad[22] += w[3] * dy[6]
-		dpad[45] += w[4] * dy[6]
-		dpad[46] += w[5] * dy[6]
-		dpad[48] += w[6] * dy[6]
-		dpad[49] += w[7] * dy[6]
-		dpad[21] += w[0] * dy[7]
-		dpad[22] += w[1] * dy[7]
-		dpad[24] += w[2] * dy[7]
-		dpad[25] += w[3] * dy[7]
-		dpad[48] += w[4] * dy[7]
-		dpad[49] += w[5] * dy[7]
-		dpad[51] += w[6] * dy[7]
-		dpad[52] += w[7] * dy[7]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[3] += float32(w[2] * dy[0])
+		dpad[4] += float32(w[3] * dy[0])
+		dpad[27] += float32(w[4] * dy[0])
+		dpad[28] += float32(w[5] * dy[0])
+		dpad[30] += float32(w[6] * dy[0])
+		dpad[31] += float32(w[7] * dy[0])
+		dpad[3] += float32(w[0] * dy[1])
+		dpad[4] += float32(w[1] * dy[1])
+		dpad[6] += float32(w[2] * dy[1])
+		dpad[7] += float32(w[3] * dy[1])
+		dpad[30] += float32(w[4] * dy[1])
+		dpad[31] += float32(w[5] * dy[1])
+		dpad[33] += float32(w[6] * dy[1])
+		dpad[34] += float32(w[7] * dy[1])
+		dpad[6] += float32(w[0] * dy[2])
+		dpad[7] += float32(w[1] * dy[2])
+		dpad[9] += float32(w[2] * dy[2])
+		dpad[10] += float32(w[3] * dy[2])
+		dpad[33] += float32(w[4] * dy[2])
+		dpad[34] += float32(w[5] * dy[2])
+		dpad[36] += float32(w[6] * dy[2])
+		dpad[37] += float32(w[7] * dy[2])
+		dpad[9] += float32(w[0] * dy[3])
+		dpad[10] += float32(w[1] * dy[3])
+		dpad[12] += float32(w[2] * dy[3])
+		dpad[13] += float32(w[3] * dy[3])
+		dpad[36] += float32(w[4] * dy[3])
+		dpad[37] += float32(w[5] * dy[3])
+		dpad[39] += float32(w[6] * dy[3])
+		dpad[40] += float32(w[7] * dy[3])
+		dpad[12] += float32(w[0] * dy[4])
+		dpad[13] += float32(w[1] * dy[4])
+		dpad[15] += float32(w[2] * dy[4])
+		dpad[16] += float32(w[3] * dy[4])
+		dpad[39] += float32(w[4] * dy[4])
+		dpad[40] += float32(w[5] * dy[4])
+		dpad[42] += float32(w[6] * dy[4])
+		dpad[43] += float32(w[7] * dy[4])
+		dpad[15] += float32(w[0] * dy[5])
+		dpad[16] += float32(w[1] * dy[5])
+		dpad[18] += float32(w[2] * dy[5])
+		dpad[19] += float32(w[3] * dy[5])
+		dpad[42] += float32(w[4] * dy[5])
+		dpad[43] += float32(w[5] * dy[5])
+		dpad[45] += float32(w[6] * dy[5])
+		dpad[46] += float32(w[7] * dy[5])
+		dpad[18] += float32(w[0] * dy[6])
+		dpad[19] += float32(w[1] * dy[6])
+		dpad[21] += float32(w[2] * dy[6])
+		dpad[22] += float32(w[3] * dy[6])
+		dpad[45] += float32(w[4] * dy[6])
+		dpad[46] += float32(w[5] * dy[6])
+		dpad[48] += float32(w[6] * dy[6])
+		dpad[49] += float32(w[7] * dy[6])
+		dpad[21] += float32(w[0] * dy[7])
+		dpad[22] += float32(w[1] * dy[7])
+		dpad[24] += float32(w[2] * dy[7])
+		dpad[25] += float32(w[3] * dy[7])
+		dpad[48] += float32(w[4] * dy[7])
+		dpad[49] += float32(w[5] * dy[7])
+		dpad[51] += float32(w[6] * dy[7])
+		dpad[52] += float32(w[7] * dy[7])
 		clear(dx[:])
 		dx[0] += dpad[0]
 		dx[1] += dpad[1]
@@ -711,38 +711,38 @@ func (m *Model) backward() {
 			dy[26] + dy[27] + dy[28] + dy[29]
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 3; c++ {
-				gw[oc*24+c*8] = gw[oc*24+c*8] + dy[oc*15]*pad[c*66] + dy[oc*15+1]*pad[c*66+1] + dy[oc*15+2]*pad[c*66+2] +
-					dy[oc*15+3]*pad[c*66+12] + dy[oc*15+4]*pad[c*66+13] + dy[oc*15+5]*pad[c*66+14] + dy[oc*15+6]*pad[c*66+24] +
-					dy[oc*15+7]*pad[c*66+25] + dy[oc*15+8]*pad[c*66+26] + dy[oc*15+9]*pad[c*66+36] + dy[oc*15+10]*pad[c*66+37] +
-					dy[oc*15+11]*pad[c*66+38] + dy[oc*15+12]*pad[c*66+48] + dy[oc*15+13]*pad[c*66+49] + dy[oc*15+14]*pad[c*66+50]
-				gw[oc*24+c*8+1] = gw[oc*24+c*8+1] + dy[oc*15]*pad[c*66+1] + dy[oc*15+1]*pad[c*66+2] + dy[oc*15+2]*pad[c*66+3] +
-					dy[oc*15+3]*pad[c*66+13] + dy[oc*15+4]*pad[c*66+14] + dy[oc*15+5]*pad[c*66+15] + dy[oc*15+6]*pad[c*66+25] +
-					dy[oc*15+7]*pad[c*66+26] + dy[oc*15+8]*pad[c*66+27] + dy[oc*15+9]*pad[c*66+37] + dy[oc*15+10]*pad[c*66+38] +
-					dy[oc*15+11]*pad[c*66+39] + dy[oc*15+12]*pad[c*66+49] + dy[oc*15+13]*pad[c*66+50] + dy[oc*15+14]*pad[c*66+51]
-				gw[oc*24+c*8+2] = gw[oc*24+c*8+2] + dy[oc*15]*pad[c*66+2] + dy[oc*15+1]*pad[c*66+3] + dy[oc*15+2]*pad[c*66+4] +
-					dy[oc*15+3]*pad[c*66+14] + dy[oc*15+4]*pad[c*66+15] + dy[oc*15+5]*pad[c*66+16] + dy[oc*15+6]*pad[c*66+26] +
-					dy[oc*15+7]*pad[c*66+27] + dy[oc*15+8]*pad[c*66+28] + dy[oc*15+9]*pad[c*66+38] + dy[oc*15+10]*pad[c*66+39] +
-					dy[oc*15+11]*pad[c*66+40] + dy[oc*15+12]*pad[c*66+50] + dy[oc*15+13]*pad[c*66+51] + dy[oc*15+14]*pad[c*66+52]
-				gw[oc*24+c*8+3] = gw[oc*24+c*8+3] + dy[oc*15]*pad[c*66+3] + dy[oc*15+1]*pad[c*66+4] + dy[oc*15+2]*pad[c*66+5] +
-					dy[oc*15+3]*pad[c*66+15] + dy[oc*15+4]*pad[c*66+16] + dy[oc*15+5]*pad[c*66+17] + dy[oc*15+6]*pad[c*66+27] +
-					dy[oc*15+7]*pad[c*66+28] + dy[oc*15+8]*pad[c*66+29] + dy[oc*15+9]*pad[c*66+39] + dy[oc*15+10]*pad[c*66+40] +
-					dy[oc*15+11]*pad[c*66+41] + dy[oc*15+12]*pad[c*66+51] + dy[oc*15+13]*pad[c*66+52] + dy[oc*15+14]*pad[c*66+53]
-				gw[oc*24+c*8+4] = gw[oc*24+c*8+4] + dy[oc*15]*pad[c*66+6] + dy[oc*15+1]*pad[c*66+7] + dy[oc*15+2]*pad[c*66+8] +
-					dy[oc*15+3]*pad[c*66+18] + dy[oc*15+4]*pad[c*66+19] + dy[oc*15+5]*pad[c*66+20] + dy[oc*15+6]*pad[c*66+30] +
-					dy[oc*15+7]*pad[c*66+31] + dy[oc*15+8]*pad[c*66+32] + dy[oc*15+9]*pad[c*66+42] + dy[oc*15+10]*pad[c*66+43] +
-					dy[oc*15+11]*pad[c*66+44] + dy[oc*15+12]*pad[c*66+54] + dy[oc*15+13]*pad[c*66+55] + dy[oc*15+14]*pad[c*66+56]
-				gw[oc*24+c*8+5] = gw[oc*24+c*8+5] + dy[oc*15]*pad[c*66+7] + dy[oc*15+1]*pad[c*66+8] + dy[oc*15+2]*pad[c*66+9] +
-					dy[oc*15+3]*pad[c*66+19] + dy[oc*15+4]*pad[c*66+20] + dy[oc*15+5]*pad[c*66+21] + dy[oc*15+6]*pad[c*66+31] +
-					dy[oc*15+7]*pad[c*66+32] + dy[oc*15+8]*pad[c*66+33] + dy[oc*15+9]*pad[c*66+43] + dy[oc*15+10]*pad[c*66+44] +
-					dy[oc*15+11]*pad[c*66+45] + dy[oc*15+12]*pad[c*66+55] + dy[oc*15+13]*pad[c*66+56] + dy[oc*15+14]*pad[c*66+57]
-				gw[oc*24+c*8+6] = gw[oc*24+c*8+6] + dy[oc*15]*pad[c*66+8] + dy[oc*15+1]*pad[c*66+9] + dy[oc*15+2]*pad[c*66+10] +
-					dy[oc*15+3]*pad[c*66+20] + dy[oc*15+4]*pad[c*66+21] + dy[oc*15+5]*pad[c*66+22] + dy[oc*15+6]*pad[c*66+32] +
-					dy[oc*15+7]*pad[c*66+33] + dy[oc*15+8]*pad[c*66+34] + dy[oc*15+9]*pad[c*66+44] + dy[oc*15+10]*pad[c*66+45] +
-					dy[oc*15+11]*pad[c*66+46] + dy[oc*15+12]*pad[c*66+56] + dy[oc*15+13]*pad[c*66+57] + dy[oc*15+14]*pad[c*66+58]
-				gw[oc*24+c*8+7] = gw[oc*24+c*8+7] + dy[oc*15]*pad[c*66+9] + dy[oc*15+1]*pad[c*66+10] + dy[oc*15+2]*pad[c*66+11] +
-					dy[oc*15+3]*pad[c*66+21] + dy[oc*15+4]*pad[c*66+22] + dy[oc*15+5]*pad[c*66+23] + dy[oc*15+6]*pad[c*66+33] +
-					dy[oc*15+7]*pad[c*66+34] + dy[oc*15+8]*pad[c*66+35] + dy[oc*15+9]*pad[c*66+45] + dy[oc*15+10]*pad[c*66+46] +
-					dy[oc*15+11]*pad[c*66+47] + dy[oc*15+12]*pad[c*66+57] + dy[oc*15+13]*pad[c*66+58] + dy[oc*15+14]*pad[c*66+59]
+				gw[oc*24+c*8] = gw[oc*24+c*8] + float32(dy[oc*15]*pad[c*66]) + float32(dy[oc*15+1]*pad[c*66+1]) + float32(dy[oc*15+2]*pad[c*66+2]) +
+					float32(dy[oc*15+3]*pad[c*66+12]) + float32(dy[oc*15+4]*pad[c*66+13]) + float32(dy[oc*15+5]*pad[c*66+14]) + float32(dy[oc*15+6]*pad[c*66+24]) +
+					float32(dy[oc*15+7]*pad[c*66+25]) + float32(dy[oc*15+8]*pad[c*66+26]) + float32(dy[oc*15+9]*pad[c*66+36]) + float32(dy[oc*15+10]*pad[c*66+37]) +
+					float32(dy[oc*15+11]*pad[c*66+38]) + float32(dy[oc*15+12]*pad[c*66+48]) + float32(dy[oc*15+13]*pad[c*66+49]) + float32(dy[oc*15+14]*pad[c*66+50])
+				gw[oc*24+c*8+1] = gw[oc*24+c*8+1] + float32(dy[oc*15]*pad[c*66+1]) + float32(dy[oc*15+1]*pad[c*66+2]) + float32(dy[oc*15+2]*pad[c*66+3]) +
+					float32(dy[oc*15+3]*pad[c*66+13]) + float32(dy[oc*15+4]*pad[c*66+14]) + float32(dy[oc*15+5]*pad[c*66+15]) + float32(dy[oc*15+6]*pad[c*66+25]) +
+					float32(dy[oc*15+7]*pad[c*66+26]) + float32(dy[oc*15+8]*pad[c*66+27]) + float32(dy[oc*15+9]*pad[c*66+37]) + float32(dy[oc*15+10]*pad[c*66+38]) +
+					float32(dy[oc*15+11]*pad[c*66+39]) + float32(dy[oc*15+12]*pad[c*66+49]) + float32(dy[oc*15+13]*pad[c*66+50]) + float32(dy[oc*15+14]*pad[c*66+51])
+				gw[oc*24+c*8+2] = gw[oc*24+c*8+2] + float32(dy[oc*15]*pad[c*66+2]) + float32(dy[oc*15+1]*pad[c*66+3]) + float32(dy[oc*15+2]*pad[c*66+4]) +
+					float32(dy[oc*15+3]*pad[c*66+14]) + float32(dy[oc*15+4]*pad[c*66+15]) + float32(dy[oc*15+5]*pad[c*66+16]) + float32(dy[oc*15+6]*pad[c*66+26]) +
+					float32(dy[oc*15+7]*pad[c*66+27]) + float32(dy[oc*15+8]*pad[c*66+28]) + float32(dy[oc*15+9]*pad[c*66+38]) + float32(dy[oc*15+10]*pad[c*66+39]) +
+					float32(dy[oc*15+11]*pad[c*66+40]) + float32(dy[oc*15+12]*pad[c*66+50]) + float32(dy[oc*15+13]*pad[c*66+51]) + float32(dy[oc*15+14]*pad[c*66+52])
+				gw[oc*24+c*8+3] = gw[oc*24+c*8+3] + float32(dy[oc*15]*pad[c*66+3]) + float32(dy[oc*15+1]*pad[c*66+4]) + float32(dy[oc*15+2]*pad[c*66+5]) +
+					float32(dy[oc*15+3]*pad[c*66+15]) + float32(dy[oc*15+4]*pad[c*66+16]) + float32(dy[oc*15+5]*pad[c*66+17]) + float32(dy[oc*15+6]*pad[c*66+27]) +
+					float32(dy[oc*15+7]*pad[c*66+28]) + float32(dy[oc*15+8]*pad[c*66+29]) + float32(dy[oc*15+9]*pad[c*66+39]) + float32(dy[oc*15+10]*pad[c*66+40]) +
+					float32(dy[oc*15+11]*pad[c*66+41]) + float32(dy[oc*15+12]*pad[c*66+51]) + float32(dy[oc*15+13]*pad[c*66+52]) + float32(dy[oc*15+14]*pad[c*66+53])
+				gw[oc*24+c*8+4] = gw[oc*24+c*8+4] + float32(dy[oc*15]*pad[c*66+6]) + float32(dy[oc*15+1]*pad[c*66+7]) + float32(dy[oc*15+2]*pad[c*66+8]) +
+					float32(dy[oc*15+3]*pad[c*66+18]) + float32(dy[oc*15+4]*pad[c*66+19]) + float32(dy[oc*15+5]*pad[c*66+20]) + float32(dy[oc*15+6]*pad[c*66+30]) +
+					float32(dy[oc*15+7]*pad[c*66+31]) + float32(dy[oc*15+8]*pad[c*66+32]) + float32(dy[oc*15+9]*pad[c*66+42]) + float32(dy[oc*15+10]*pad[c*66+43]) +
+					float32(dy[oc*15+11]*pad[c*66+44]) + float32(dy[oc*15+12]*pad[c*66+54]) + float32(dy[oc*15+13]*pad[c*66+55]) + float32(dy[oc*15+14]*pad[c*66+56])
+				gw[oc*24+c*8+5] = gw[oc*24+c*8+5] + float32(dy[oc*15]*pad[c*66+7]) + float32(dy[oc*15+1]*pad[c*66+8]) + float32(dy[oc*15+2]*pad[c*66+9]) +
+					float32(dy[oc*15+3]*pad[c*66+19]) + float32(dy[oc*15+4]*pad[c*66+20]) + float32(dy[oc*15+5]*pad[c*66+21]) + float32(dy[oc*15+6]*pad[c*66+31]) +
+					float32(dy[oc*15+7]*pad[c*66+32]) + float32(dy[oc*15+8]*pad[c*66+33]) + float32(dy[oc*15+9]*pad[c*66+43]) + float32(dy[oc*15+10]*pad[c*66+44]) +
+					float32(dy[oc*15+11]*pad[c*66+45]) + float32(dy[oc*15+12]*pad[c*66+55]) + float32(dy[oc*15+13]*pad[c*66+56]) + float32(dy[oc*15+14]*pad[c*66+57])
+				gw[oc*24+c*8+6] = gw[oc*24+c*8+6] + float32(dy[oc*15]*pad[c*66+8]) + float32(dy[oc*15+1]*pad[c*66+9]) + float32(dy[oc*15+2]*pad[c*66+10]) +
+					float32(dy[oc*15+3]*pad[c*66+20]) + float32(dy[oc*15+4]*pad[c*66+21]) + float32(dy[oc*15+5]*pad[c*66+22]) + float32(dy[oc*15+6]*pad[c*66+32]) +
+					float32(dy[oc*15+7]*pad[c*66+33]) + float32(dy[oc*15+8]*pad[c*66+34]) + float32(dy[oc*15+9]*pad[c*66+44]) + float32(dy[oc*15+10]*pad[c*66+45]) +
+					float32(dy[oc*15+11]*pad[c*66+46]) + float32(dy[oc*15+12]*pad[c*66+56]) + float32(dy[oc*15+13]*pad[c*66+57]) + float32(dy[oc*15+14]*pad[c*66+58])
+				gw[oc*24+c*8+7] = gw[oc*24+c*8+7] + float32(dy[oc*15]*pad[c*66+9]) + float32(dy[oc*15+1]*pad[c*66+10]) + float32(dy[oc*15+2]*pad[c*66+11]) +
+					float32(dy[oc*15+3]*pad[c*66+21]) + float32(dy[oc*15+4]*pad[c*66+22]) + float32(dy[oc*15+5]*pad[c*66+23]) + float32(dy[oc*15+6]*pad[c*66+33]) +
+					float32(dy[oc*15+7]*pad[c*66+34]) + float32(dy[oc*15+8]*pad[c*66+35]) + float32(dy[oc*15+9]*pad[c*66+45]) + float32(dy[oc*15+10]*pad[c*66+46]) +
+					float32(dy[oc*15+11]*pad[c*66+47]) + float32(dy[oc*15+12]*pad[c*66+57]) + float32(dy[oc*15+13]*pad[c*66+58]) + float32(dy[oc*15+14]*pad[c*66+59])
 			}
 		}
 	}

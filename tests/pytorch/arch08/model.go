@@ -171,36 +171,36 @@ func (m *Model) forward() {
 		pad[118] = x[62]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 10; oy++ {
-				y[oc*100+oy*10] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11] + w[oc*8+1]*pad[oy*11+1] + w[oc*8+2]*pad[oy*11+11] +
-					w[oc*8+3]*pad[oy*11+12] + w[oc*8+4]*pad[oy*11+22] + w[oc*8+5]*pad[oy*11+23] + w[oc*8+6]*pad[oy*11+33] +
-					w[oc*8+7]*pad[oy*11+34])))))
-				y[oc*100+oy*10+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+1] + w[oc*8+1]*pad[oy*11+2] + w[oc*8+2]*pad[oy*11+12] +
-					w[oc*8+3]*pad[oy*11+13] + w[oc*8+4]*pad[oy*11+23] + w[oc*8+5]*pad[oy*11+24] + w[oc*8+6]*pad[oy*11+34] +
-					w[oc*8+7]*pad[oy*11+35])))))
-				y[oc*100+oy*10+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+2] + w[oc*8+1]*pad[oy*11+3] + w[oc*8+2]*pad[oy*11+13] +
-					w[oc*8+3]*pad[oy*11+14] + w[oc*8+4]*pad[oy*11+24] + w[oc*8+5]*pad[oy*11+25] + w[oc*8+6]*pad[oy*11+35] +
-					w[oc*8+7]*pad[oy*11+36])))))
-				y[oc*100+oy*10+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+3] + w[oc*8+1]*pad[oy*11+4] + w[oc*8+2]*pad[oy*11+14] +
-					w[oc*8+3]*pad[oy*11+15] + w[oc*8+4]*pad[oy*11+25] + w[oc*8+5]*pad[oy*11+26] + w[oc*8+6]*pad[oy*11+36] +
-					w[oc*8+7]*pad[oy*11+37])))))
-				y[oc*100+oy*10+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+4] + w[oc*8+1]*pad[oy*11+5] + w[oc*8+2]*pad[oy*11+15] +
-					w[oc*8+3]*pad[oy*11+16] + w[oc*8+4]*pad[oy*11+26] + w[oc*8+5]*pad[oy*11+27] + w[oc*8+6]*pad[oy*11+37] +
-					w[oc*8+7]*pad[oy*11+38])))))
-				y[oc*100+oy*10+5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+5] + w[oc*8+1]*pad[oy*11+6] + w[oc*8+2]*pad[oy*11+16] +
-					w[oc*8+3]*pad[oy*11+17] + w[oc*8+4]*pad[oy*11+27] + w[oc*8+5]*pad[oy*11+28] + w[oc*8+6]*pad[oy*11+38] +
-					w[oc*8+7]*pad[oy*11+39])))))
-				y[oc*100+oy*10+6] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+6] + w[oc*8+1]*pad[oy*11+7] + w[oc*8+2]*pad[oy*11+17] +
-					w[oc*8+3]*pad[oy*11+18] + w[oc*8+4]*pad[oy*11+28] + w[oc*8+5]*pad[oy*11+29] + w[oc*8+6]*pad[oy*11+39] +
-					w[oc*8+7]*pad[oy*11+40])))))
-				y[oc*100+oy*10+7] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+7] + w[oc*8+1]*pad[oy*11+8] + w[oc*8+2]*pad[oy*11+18] +
-					w[oc*8+3]*pad[oy*11+19] + w[oc*8+4]*pad[oy*11+29] + w[oc*8+5]*pad[oy*11+30] + w[oc*8+6]*pad[oy*11+40] +
-					w[oc*8+7]*pad[oy*11+41])))))
-				y[oc*100+oy*10+8] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+8] + w[oc*8+1]*pad[oy*11+9] + w[oc*8+2]*pad[oy*11+19] +
-					w[oc*8+3]*pad[oy*11+20] + w[oc*8+4]*pad[oy*11+30] + w[oc*8+5]*pad[oy*11+31] + w[oc*8+6]*pad[oy*11+41] +
-					w[oc*8+7]*pad[oy*11+42])))))
-				y[oc*100+oy*10+9] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*8]*pad[oy*11+9] + w[oc*8+1]*pad[oy*11+10] + w[oc*8+2]*pad[oy*11+20] +
-					w[oc*8+3]*pad[oy*11+21] + w[oc*8+4]*pad[oy*11+31] + w[oc*8+5]*pad[oy*11+32] + w[oc*8+6]*pad[oy*11+42] +
-					w[oc*8+7]*pad[oy*11+43])))))
+				y[oc*100+oy*10] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11]) + float32(w[oc*8+1]*pad[oy*11+1]) + float32(w[oc*8+2]*pad[oy*11+11]) +
+					float32(w[oc*8+3]*pad[oy*11+12]) + float32(w[oc*8+4]*pad[oy*11+22]) + float32(w[oc*8+5]*pad[oy*11+23]) + float32(w[oc*8+6]*pad[oy*11+33]) +
+					float32(w[oc*8+7]*pad[oy*11+34]))))))
+				y[oc*100+oy*10+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+1]) + float32(w[oc*8+1]*pad[oy*11+2]) + float32(w[oc*8+2]*pad[oy*11+12]) +
+					float32(w[oc*8+3]*pad[oy*11+13]) + float32(w[oc*8+4]*pad[oy*11+23]) + float32(w[oc*8+5]*pad[oy*11+24]) + float32(w[oc*8+6]*pad[oy*11+34]) +
+					float32(w[oc*8+7]*pad[oy*11+35]))))))
+				y[oc*100+oy*10+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+2]) + float32(w[oc*8+1]*pad[oy*11+3]) + float32(w[oc*8+2]*pad[oy*11+13]) +
+					float32(w[oc*8+3]*pad[oy*11+14]) + float32(w[oc*8+4]*pad[oy*11+24]) + float32(w[oc*8+5]*pad[oy*11+25]) + float32(w[oc*8+6]*pad[oy*11+35]) +
+					float32(w[oc*8+7]*pad[oy*11+36]))))))
+				y[oc*100+oy*10+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+3]) + float32(w[oc*8+1]*pad[oy*11+4]) + float32(w[oc*8+2]*pad[oy*11+14]) +
+					float32(w[oc*8+3]*pad[oy*11+15]) + float32(w[oc*8+4]*pad[oy*11+25]) + float32(w[oc*8+5]*pad[oy*11+26]) + float32(w[oc*8+6]*pad[oy*11+36]) +
+					float32(w[oc*8+7]*pad[oy*11+37]))))))
+				y[oc*100+oy*10+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+4]) + float32(w[oc*8+1]*pad[oy*11+5]) + float32(w[oc*8+2]*pad[oy*11+15]) +
+					float32(w[oc*8+3]*pad[oy*11+16]) + float32(w[oc*8+4]*pad[oy*11+26]) + float32(w[oc*8+5]*pad[oy*11+27]) + float32(w[oc*8+6]*pad[oy*11+37]) +
+					float32(w[oc*8+7]*pad[oy*11+38]))))))
+				y[oc*100+oy*10+5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+5]) + float32(w[oc*8+1]*pad[oy*11+6]) + float32(w[oc*8+2]*pad[oy*11+16]) +
+					float32(w[oc*8+3]*pad[oy*11+17]) + float32(w[oc*8+4]*pad[oy*11+27]) + float32(w[oc*8+5]*pad[oy*11+28]) + float32(w[oc*8+6]*pad[oy*11+38]) +
+					float32(w[oc*8+7]*pad[oy*11+39]))))))
+				y[oc*100+oy*10+6] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+6]) + float32(w[oc*8+1]*pad[oy*11+7]) + float32(w[oc*8+2]*pad[oy*11+17]) +
+					float32(w[oc*8+3]*pad[oy*11+18]) + float32(w[oc*8+4]*pad[oy*11+28]) + float32(w[oc*8+5]*pad[oy*11+29]) + float32(w[oc*8+6]*pad[oy*11+39]) +
+					float32(w[oc*8+7]*pad[oy*11+40]))))))
+				y[oc*100+oy*10+7] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+7]) + float32(w[oc*8+1]*pad[oy*11+8]) + float32(w[oc*8+2]*pad[oy*11+18]) +
+					float32(w[oc*8+3]*pad[oy*11+19]) + float32(w[oc*8+4]*pad[oy*11+29]) + float32(w[oc*8+5]*pad[oy*11+30]) + float32(w[oc*8+6]*pad[oy*11+40]) +
+					float32(w[oc*8+7]*pad[oy*11+41]))))))
+				y[oc*100+oy*10+8] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+8]) + float32(w[oc*8+1]*pad[oy*11+9]) + float32(w[oc*8+2]*pad[oy*11+19]) +
+					float32(w[oc*8+3]*pad[oy*11+20]) + float32(w[oc*8+4]*pad[oy*11+30]) + float32(w[oc*8+5]*pad[oy*11+31]) + float32(w[oc*8+6]*pad[oy*11+41]) +
+					float32(w[oc*8+7]*pad[oy*11+42]))))))
+				y[oc*100+oy*10+9] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*8]*pad[oy*11+9]) + float32(w[oc*8+1]*pad[oy*11+10]) + float32(w[oc*8+2]*pad[oy*11+20]) +
+					float32(w[oc*8+3]*pad[oy*11+21]) + float32(w[oc*8+4]*pad[oy*11+31]) + float32(w[oc*8+5]*pad[oy*11+32]) + float32(w[oc*8+6]*pad[oy*11+42]) +
+					float32(w[oc*8+7]*pad[oy*11+43]))))))
 			}
 		}
 	}
@@ -570,19 +570,19 @@ func (m *Model) forward() {
 		w := (*[600]float32)(m.params[18:618])
 		b := (*[12]float32)(m.params[618:630])
 		for o := 0; o < 12; o++ {
-			y[o] = float32(math.Tanh(float64(b[o] + w[o*50]*x[0] + w[o*50+1]*x[1] + w[o*50+2]*x[2] +
-				w[o*50+3]*x[3] + w[o*50+4]*x[4] + w[o*50+5]*x[5] + w[o*50+6]*x[6] +
-				w[o*50+7]*x[7] + w[o*50+8]*x[8] + w[o*50+9]*x[9] + w[o*50+10]*x[10] +
-				w[o*50+11]*x[11] + w[o*50+12]*x[12] + w[o*50+13]*x[13] + w[o*50+14]*x[14] +
-				w[o*50+15]*x[15] + w[o*50+16]*x[16] + w[o*50+17]*x[17] + w[o*50+18]*x[18] +
-				w[o*50+19]*x[19] + w[o*50+20]*x[20] + w[o*50+21]*x[21] + w[o*50+22]*x[22] +
-				w[o*50+23]*x[23] + w[o*50+24]*x[24] + w[o*50+25]*x[25] + w[o*50+26]*x[26] +
-				w[o*50+27]*x[27] + w[o*50+28]*x[28] + w[o*50+29]*x[29] + w[o*50+30]*x[30] +
-				w[o*50+31]*x[31] + w[o*50+32]*x[32] + w[o*50+33]*x[33] + w[o*50+34]*x[34] +
-				w[o*50+35]*x[35] + w[o*50+36]*x[36] + w[o*50+37]*x[37] + w[o*50+38]*x[38] +
-				w[o*50+39]*x[39] + w[o*50+40]*x[40] + w[o*50+41]*x[41] + w[o*50+42]*x[42] +
-				w[o*50+43]*x[43] + w[o*50+44]*x[44] + w[o*50+45]*x[45] + w[o*50+46]*x[46] +
-				w[o*50+47]*x[47] + w[o*50+48]*x[48] + w[o*50+49]*x[49])))
+			y[o] = float32(math.Tanh(float64(b[o] + float32(w[o*50]*x[0]) + float32(w[o*50+1]*x[1]) + float32(w[o*50+2]*x[2]) +
+				float32(w[o*50+3]*x[3]) + float32(w[o*50+4]*x[4]) + float32(w[o*50+5]*x[5]) + float32(w[o*50+6]*x[6]) +
+				float32(w[o*50+7]*x[7]) + float32(w[o*50+8]*x[8]) + float32(w[o*50+9]*x[9]) + float32(w[o*50+10]*x[10]) +
+				float32(w[o*50+11]*x[11]) + float32(w[o*50+12]*x[12]) + float32(w[o*50+13]*x[13]) + float32(w[o*50+14]*x[14]) +
+				float32(w[o*50+15]*x[15]) + float32(w[o*50+16]*x[16]) + float32(w[o*50+17]*x[17]) + float32(w[o*50+18]*x[18]) +
+				float32(w[o*50+19]*x[19]) + float32(w[o*50+20]*x[20]) + float32(w[o*50+21]*x[21]) + float32(w[o*50+22]*x[22]) +
+				float32(w[o*50+23]*x[23]) + float32(w[o*50+24]*x[24]) + float32(w[o*50+25]*x[25]) + float32(w[o*50+26]*x[26]) +
+				float32(w[o*50+27]*x[27]) + float32(w[o*50+28]*x[28]) + float32(w[o*50+29]*x[29]) + float32(w[o*50+30]*x[30]) +
+				float32(w[o*50+31]*x[31]) + float32(w[o*50+32]*x[32]) + float32(w[o*50+33]*x[33]) + float32(w[o*50+34]*x[34]) +
+				float32(w[o*50+35]*x[35]) + float32(w[o*50+36]*x[36]) + float32(w[o*50+37]*x[37]) + float32(w[o*50+38]*x[38]) +
+				float32(w[o*50+39]*x[39]) + float32(w[o*50+40]*x[40]) + float32(w[o*50+41]*x[41]) + float32(w[o*50+42]*x[42]) +
+				float32(w[o*50+43]*x[43]) + float32(w[o*50+44]*x[44]) + float32(w[o*50+45]*x[45]) + float32(w[o*50+46]*x[46]) +
+				float32(w[o*50+47]*x[47]) + float32(w[o*50+48]*x[48]) + float32(w[o*50+49]*x[49]))))
 		}
 	}
 	// layer 6: linear 12→4, [12] → [4] (arch08.yaml:11)
@@ -591,22 +591,22 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[48]float32)(m.params[630:678])
 		b := (*[4]float32)(m.params[678:682])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11]
-		y[1] = b[1] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5] + w[18]*x[6] +
-			w[19]*x[7] + w[20]*x[8] + w[21]*x[9] + w[22]*x[10] +
-			w[23]*x[11]
-		y[2] = b[2] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7] + w[32]*x[8] + w[33]*x[9] + w[34]*x[10] +
-			w[35]*x[11]
-		y[3] = b[3] + w[36]*x[0] + w[37]*x[1] + w[38]*x[2] +
-			w[39]*x[3] + w[40]*x[4] + w[41]*x[5] + w[42]*x[6] +
-			w[43]*x[7] + w[44]*x[8] + w[45]*x[9] + w[46]*x[10] +
-			w[47]*x[11]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11])
+		y[1] = b[1] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5]) + float32(w[18]*x[6]) +
+			float32(w[19]*x[7]) + float32(w[20]*x[8]) + float32(w[21]*x[9]) + float32(w[22]*x[10]) +
+			float32(w[23]*x[11])
+		y[2] = b[2] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7]) + float32(w[32]*x[8]) + float32(w[33]*x[9]) + float32(w[34]*x[10]) +
+			float32(w[35]*x[11])
+		y[3] = b[3] + float32(w[36]*x[0]) + float32(w[37]*x[1]) + float32(w[38]*x[2]) +
+			float32(w[39]*x[3]) + float32(w[40]*x[4]) + float32(w[41]*x[5]) + float32(w[42]*x[6]) +
+			float32(w[43]*x[7]) + float32(w[44]*x[8]) + float32(w[45]*x[9]) + float32(w[46]*x[10]) +
+			float32(w[47]*x[11])
 	}
 }
 
@@ -633,66 +633,66 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[1] * x[0]
-		gw[13] += dy[1] * x[1]
-		gw[14] += dy[1] * x[2]
-		gw[15] += dy[1] * x[3]
-		gw[16] += dy[1] * x[4]
-		gw[17] += dy[1] * x[5]
-		gw[18] += dy[1] * x[6]
-		gw[19] += dy[1] * x[7]
-		gw[20] += dy[1] * x[8]
-		gw[21] += dy[1] * x[9]
-		gw[22] += dy[1] * x[10]
-		gw[23] += dy[1] * x[11]
-		gw[24] += dy[2] * x[0]
-		gw[25] += dy[2] * x[1]
-		gw[26] += dy[2] * x[2]
-		gw[27] += dy[2] * x[3]
-		gw[28] += dy[2] * x[4]
-		gw[29] += dy[2] * x[5]
-		gw[30] += dy[2] * x[6]
-		gw[31] += dy[2] * x[7]
-		gw[32] += dy[2] * x[8]
-		gw[33] += dy[2] * x[9]
-		gw[34] += dy[2] * x[10]
-		gw[35] += dy[2] * x[11]
-		gw[36] += dy[3] * x[0]
-		gw[37] += dy[3] * x[1]
-		gw[38] += dy[3] * x[2]
-		gw[39] += dy[3] * x[3]
-		gw[40] += dy[3] * x[4]
-		gw[41] += dy[3] * x[5]
-		gw[42] += dy[3] * x[6]
-		gw[43] += dy[3] * x[7]
-		gw[44] += dy[3] * x[8]
-		gw[45] += dy[3] * x[9]
-		gw[46] += dy[3] * x[10]
-		gw[47] += dy[3] * x[11]
-		dx[0] = w[0]*dy[0] + w[12]*dy[1] + w[24]*dy[2] + w[36]*dy[3]
-		dx[1] = w[1]*dy[0] + w[13]*dy[1] + w[25]*dy[2] + w[37]*dy[3]
-		dx[2] = w[2]*dy[0] + w[14]*dy[1] + w[26]*dy[2] + w[38]*dy[3]
-		dx[3] = w[3]*dy[0] + w[15]*dy[1] + w[27]*dy[2] + w[39]*dy[3]
-		dx[4] = w[4]*dy[0] + w[16]*dy[1] + w[28]*dy[2] + w[40]*dy[3]
-		dx[5] = w[5]*dy[0] + w[17]*dy[1] + w[29]*dy[2] + w[41]*dy[3]
-		dx[6] = w[6]*dy[0] + w[18]*dy[1] + w[30]*dy[2] + w[42]*dy[3]
-		dx[7] = w[7]*dy[0] + w[19]*dy[1] + w[31]*dy[2] + w[43]*dy[3]
-		dx[8] = w[8]*dy[0] + w[20]*dy[1] + w[32]*dy[2] + w[44]*dy[3]
-		dx[9] = w[9]*dy[0] + w[21]*dy[1] + w[33]*dy[2] + w[45]*dy[3]
-		dx[10] = w[10]*dy[0] + w[22]*dy[1] + w[34]*dy[2] + w[46]*dy[3]
-		dx[11] = w[11]*dy[0] + w[23]*dy[1] + w[35]*dy[2] + w[47]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[1] * x[0])
+		gw[13] += float32(dy[1] * x[1])
+		gw[14] += float32(dy[1] * x[2])
+		gw[15] += float32(dy[1] * x[3])
+		gw[16] += float32(dy[1] * x[4])
+		gw[17] += float32(dy[1] * x[5])
+		gw[18] += float32(dy[1] * x[6])
+		gw[19] += float32(dy[1] * x[7])
+		gw[20] += float32(dy[1] * x[8])
+		gw[21] += float32(dy[1] * x[9])
+		gw[22] += float32(dy[1] * x[10])
+		gw[23] += float32(dy[1] * x[11])
+		gw[24] += float32(dy[2] * x[0])
+		gw[25] += float32(dy[2] * x[1])
+		gw[26] += float32(dy[2] * x[2])
+		gw[27] += float32(dy[2] * x[3])
+		gw[28] += float32(dy[2] * x[4])
+		gw[29] += float32(dy[2] * x[5])
+		gw[30] += float32(dy[2] * x[6])
+		gw[31] += float32(dy[2] * x[7])
+		gw[32] += float32(dy[2] * x[8])
+		gw[33] += float32(dy[2] * x[9])
+		gw[34] += float32(dy[2] * x[10])
+		gw[35] += float32(dy[2] * x[11])
+		gw[36] += float32(dy[3] * x[0])
+		gw[37] += float32(dy[3] * x[1])
+		gw[38] += float32(dy[3] * x[2])
+		gw[39] += float32(dy[3] * x[3])
+		gw[40] += float32(dy[3] * x[4])
+		gw[41] += float32(dy[3] * x[5])
+		gw[42] += float32(dy[3] * x[6])
+		gw[43] += float32(dy[3] * x[7])
+		gw[44] += float32(dy[3] * x[8])
+		gw[45] += float32(dy[3] * x[9])
+		gw[46] += float32(dy[3] * x[10])
+		gw[47] += float32(dy[3] * x[11])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[12]*dy[1]) + float32(w[24]*dy[2]) + float32(w[36]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[13]*dy[1]) + float32(w[25]*dy[2]) + float32(w[37]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[14]*dy[1]) + float32(w[26]*dy[2]) + float32(w[38]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[15]*dy[1]) + float32(w[27]*dy[2]) + float32(w[39]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[16]*dy[1]) + float32(w[28]*dy[2]) + float32(w[40]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[17]*dy[1]) + float32(w[29]*dy[2]) + float32(w[41]*dy[3])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[18]*dy[1]) + float32(w[30]*dy[2]) + float32(w[42]*dy[3])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[19]*dy[1]) + float32(w[31]*dy[2]) + float32(w[43]*dy[3])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[20]*dy[1]) + float32(w[32]*dy[2]) + float32(w[44]*dy[3])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[21]*dy[1]) + float32(w[33]*dy[2]) + float32(w[45]*dy[3])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[22]*dy[1]) + float32(w[34]*dy[2]) + float32(w[46]*dy[3])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[23]*dy[1]) + float32(w[35]*dy[2]) + float32(w[47]*dy[3])
 	}
 	// layer 4: linear 50→12 + tanh, [50] → [12] (arch08.yaml:9)
 	{
@@ -728,61 +728,61 @@ func (m *Model) backward() {
 		gb[10] += dy[10]
 		gb[11] += dy[11]
 		for o := 0; o < 12; o++ {
-			gw[o*50] += dy[o] * x[0]
-			gw[o*50+1] += dy[o] * x[1]
-			gw[o*50+2] += dy[o] * x[2]
-			gw[o*50+3] += dy[o] * x[3]
-			gw[o*50+4] += dy[o] * x[4]
-			gw[o*50+5] += dy[o] * x[5]
-			gw[o*50+6] += dy[o] * x[6]
-			gw[o*50+7] += dy[o] * x[7]
-			gw[o*50+8] += dy[o] * x[8]
-			gw[o*50+9] += dy[o] * x[9]
-			gw[o*50+10] += dy[o] * x[10]
-			gw[o*50+11] += dy[o] * x[11]
-			gw[o*50+12] += dy[o] * x[12]
-			gw[o*50+13] += dy[o] * x[13]
-			gw[o*50+14] += dy[o] * x[14]
-			gw[o*50+15] += dy[o] * x[15]
-			gw[o*50+16] += dy[o] * x[16]
-			gw[o*50+17] += dy[o] * x[17]
-			gw[o*50+18] += dy[o] * x[18]
-			gw[o*50+19] += dy[o] * x[19]
-			gw[o*50+20] += dy[o] * x[20]
-			gw[o*50+21] += dy[o] * x[21]
-			gw[o*50+22] += dy[o] * x[22]
-			gw[o*50+23] += dy[o] * x[23]
-			gw[o*50+24] += dy[o] * x[24]
-			gw[o*50+25] += dy[o] * x[25]
-			gw[o*50+26] += dy[o] * x[26]
-			gw[o*50+27] += dy[o] * x[27]
-			gw[o*50+28] += dy[o] * x[28]
-			gw[o*50+29] += dy[o] * x[29]
-			gw[o*50+30] += dy[o] * x[30]
-			gw[o*50+31] += dy[o] * x[31]
-			gw[o*50+32] += dy[o] * x[32]
-			gw[o*50+33] += dy[o] * x[33]
-			gw[o*50+34] += dy[o] * x[34]
-			gw[o*50+35] += dy[o] * x[35]
-			gw[o*50+36] += dy[o] * x[36]
-			gw[o*50+37] += dy[o] * x[37]
-			gw[o*50+38] += dy[o] * x[38]
-			gw[o*50+39] += dy[o] * x[39]
-			gw[o*50+40] += dy[o] * x[40]
-			gw[o*50+41] += dy[o] * x[41]
-			gw[o*50+42] += dy[o] * x[42]
-			gw[o*50+43] += dy[o] * x[43]
-			gw[o*50+44] += dy[o] * x[44]
-			gw[o*50+45] += dy[o] * x[45]
-			gw[o*50+46] += dy[o] * x[46]
-			gw[o*50+47] += dy[o] * x[47]
-			gw[o*50+48] += dy[o] * x[48]
-			gw[o*50+49] += dy[o] * x[49]
+			gw[o*50] += float32(dy[o] * x[0])
+			gw[o*50+1] += float32(dy[o] * x[1])
+			gw[o*50+2] += float32(dy[o] * x[2])
+			gw[o*50+3] += float32(dy[o] * x[3])
+			gw[o*50+4] += float32(dy[o] * x[4])
+			gw[o*50+5] += float32(dy[o] * x[5])
+			gw[o*50+6] += float32(dy[o] * x[6])
+			gw[o*50+7] += float32(dy[o] * x[7])
+			gw[o*50+8] += float32(dy[o] * x[8])
+			gw[o*50+9] += float32(dy[o] * x[9])
+			gw[o*50+10] += float32(dy[o] * x[10])
+			gw[o*50+11] += float32(dy[o] * x[11])
+			gw[o*50+12] += float32(dy[o] * x[12])
+			gw[o*50+13] += float32(dy[o] * x[13])
+			gw[o*50+14] += float32(dy[o] * x[14])
+			gw[o*50+15] += float32(dy[o] * x[15])
+			gw[o*50+16] += float32(dy[o] * x[16])
+			gw[o*50+17] += float32(dy[o] * x[17])
+			gw[o*50+18] += float32(dy[o] * x[18])
+			gw[o*50+19] += float32(dy[o] * x[19])
+			gw[o*50+20] += float32(dy[o] * x[20])
+			gw[o*50+21] += float32(dy[o] * x[21])
+			gw[o*50+22] += float32(dy[o] * x[22])
+			gw[o*50+23] += float32(dy[o] * x[23])
+			gw[o*50+24] += float32(dy[o] * x[24])
+			gw[o*50+25] += float32(dy[o] * x[25])
+			gw[o*50+26] += float32(dy[o] * x[26])
+			gw[o*50+27] += float32(dy[o] * x[27])
+			gw[o*50+28] += float32(dy[o] * x[28])
+			gw[o*50+29] += float32(dy[o] * x[29])
+			gw[o*50+30] += float32(dy[o] * x[30])
+			gw[o*50+31] += float32(dy[o] * x[31])
+			gw[o*50+32] += float32(dy[o] * x[32])
+			gw[o*50+33] += float32(dy[o] * x[33])
+			gw[o*50+34] += float32(dy[o] * x[34])
+			gw[o*50+35] += float32(dy[o] * x[35])
+			gw[o*50+36] += float32(dy[o] * x[36])
+			gw[o*50+37] += float32(dy[o] * x[37])
+			gw[o*50+38] += float32(dy[o] * x[38])
+			gw[o*50+39] += float32(dy[o] * x[39])
+			gw[o*50+40] += float32(dy[o] * x[40])
+			gw[o*50+41] += float32(dy[o] * x[41])
+			gw[o*50+42] += float32(dy[o] * x[42])
+			gw[o*50+43] += float32(dy[o] * x[43])
+			gw[o*50+44] += float32(dy[o] * x[44])
+			gw[o*50+45] += float32(dy[o] * x[45])
+			gw[o*50+46] += float32(dy[o] * x[46])
+			gw[o*50+47] += float32(dy[o] * x[47])
+			gw[o*50+48] += float32(dy[o] * x[48])
+			gw[o*50+49] += float32(dy[o] * x[49])
 		}
 		for k := 0; k < 50; k++ {
-			dx[k] = w[k]*dy[0] + w[k+50]*dy[1] + w[k+100]*dy[2] + w[k+150]*dy[3] +
-				w[k+200]*dy[4] + w[k+250]*dy[5] + w[k+300]*dy[6] + w[k+350]*dy[7] +
-				w[k+400]*dy[8] + w[k+450]*dy[9] + w[k+500]*dy[10] + w[k+550]*dy[11]
+			dx[k] = float32(w[k]*dy[0]) + float32(w[k+50]*dy[1]) + float32(w[k+100]*dy[2]) + float32(w[k+150]*dy[3]) +
+				float32(w[k+200]*dy[4]) + float32(w[k+250]*dy[5]) + float32(w[k+300]*dy[6]) + float32(w[k+350]*dy[7]) +
+				float32(w[k+400]*dy[8]) + float32(w[k+450]*dy[9]) + float32(w[k+500]*dy[10]) + float32(w[k+550]*dy[11])
 		}
 	}
 	// layer 3: flatten, [2 5 5] → [50] (arch08.yaml:8): nothing to compute
@@ -1105,58 +1105,58 @@ func (m *Model) backward() {
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 4; ky++ {
-					gw[oc*8+c*8+ky*2] = gw[oc*8+c*8+ky*2] + dy[oc*100]*pad[c*143+ky*11] + dy[oc*100+1]*pad[c*143+ky*11+1] + dy[oc*100+2]*pad[c*143+ky*11+2] +
-						dy[oc*100+3]*pad[c*143+ky*11+3] + dy[oc*100+4]*pad[c*143+ky*11+4] + dy[oc*100+5]*pad[c*143+ky*11+5] + dy[oc*100+6]*pad[c*143+ky*11+6] +
-						dy[oc*100+7]*pad[c*143+ky*11+7] + dy[oc*100+8]*pad[c*143+ky*11+8] + dy[oc*100+9]*pad[c*143+ky*11+9] + dy[oc*100+10]*pad[c*143+ky*11+11] +
-						dy[oc*100+11]*pad[c*143+ky*11+12] + dy[oc*100+12]*pad[c*143+ky*11+13] + dy[oc*100+13]*pad[c*143+ky*11+14] + dy[oc*100+14]*pad[c*143+ky*11+15] +
-						dy[oc*100+15]*pad[c*143+ky*11+16] + dy[oc*100+16]*pad[c*143+ky*11+17] + dy[oc*100+17]*pad[c*143+ky*11+18] + dy[oc*100+18]*pad[c*143+ky*11+19] +
-						dy[oc*100+19]*pad[c*143+ky*11+20] + dy[oc*100+20]*pad[c*143+ky*11+22] + dy[oc*100+21]*pad[c*143+ky*11+23] + dy[oc*100+22]*pad[c*143+ky*11+24] +
-						dy[oc*100+23]*pad[c*143+ky*11+25] + dy[oc*100+24]*pad[c*143+ky*11+26] + dy[oc*100+25]*pad[c*143+ky*11+27] + dy[oc*100+26]*pad[c*143+ky*11+28] +
-						dy[oc*100+27]*pad[c*143+ky*11+29] + dy[oc*100+28]*pad[c*143+ky*11+30] + dy[oc*100+29]*pad[c*143+ky*11+31] + dy[oc*100+30]*pad[c*143+ky*11+33] +
-						dy[oc*100+31]*pad[c*143+ky*11+34] + dy[oc*100+32]*pad[c*143+ky*11+35] + dy[oc*100+33]*pad[c*143+ky*11+36] + dy[oc*100+34]*pad[c*143+ky*11+37] +
-						dy[oc*100+35]*pad[c*143+ky*11+38] + dy[oc*100+36]*pad[c*143+ky*11+39] + dy[oc*100+37]*pad[c*143+ky*11+40] + dy[oc*100+38]*pad[c*143+ky*11+41] +
-						dy[oc*100+39]*pad[c*143+ky*11+42] + dy[oc*100+40]*pad[c*143+ky*11+44] + dy[oc*100+41]*pad[c*143+ky*11+45] + dy[oc*100+42]*pad[c*143+ky*11+46] +
-						dy[oc*100+43]*pad[c*143+ky*11+47] + dy[oc*100+44]*pad[c*143+ky*11+48] + dy[oc*100+45]*pad[c*143+ky*11+49] + dy[oc*100+46]*pad[c*143+ky*11+50] +
-						dy[oc*100+47]*pad[c*143+ky*11+51] + dy[oc*100+48]*pad[c*143+ky*11+52] + dy[oc*100+49]*pad[c*143+ky*11+53] + dy[oc*100+50]*pad[c*143+ky*11+55] +
-						dy[oc*100+51]*pad[c*143+ky*11+56] + dy[oc*100+52]*pad[c*143+ky*11+57] + dy[oc*100+53]*pad[c*143+ky*11+58] + dy[oc*100+54]*pad[c*143+ky*11+59] +
-						dy[oc*100+55]*pad[c*143+ky*11+60] + dy[oc*100+56]*pad[c*143+ky*11+61] + dy[oc*100+57]*pad[c*143+ky*11+62] + dy[oc*100+58]*pad[c*143+ky*11+63] +
-						dy[oc*100+59]*pad[c*143+ky*11+64] + dy[oc*100+60]*pad[c*143+ky*11+66] + dy[oc*100+61]*pad[c*143+ky*11+67] + dy[oc*100+62]*pad[c*143+ky*11+68] +
-						dy[oc*100+63]*pad[c*143+ky*11+69] + dy[oc*100+64]*pad[c*143+ky*11+70] + dy[oc*100+65]*pad[c*143+ky*11+71] + dy[oc*100+66]*pad[c*143+ky*11+72] +
-						dy[oc*100+67]*pad[c*143+ky*11+73] + dy[oc*100+68]*pad[c*143+ky*11+74] + dy[oc*100+69]*pad[c*143+ky*11+75] + dy[oc*100+70]*pad[c*143+ky*11+77] +
-						dy[oc*100+71]*pad[c*143+ky*11+78] + dy[oc*100+72]*pad[c*143+ky*11+79] + dy[oc*100+73]*pad[c*143+ky*11+80] + dy[oc*100+74]*pad[c*143+ky*11+81] +
-						dy[oc*100+75]*pad[c*143+ky*11+82] + dy[oc*100+76]*pad[c*143+ky*11+83] + dy[oc*100+77]*pad[c*143+ky*11+84] + dy[oc*100+78]*pad[c*143+ky*11+85] +
-						dy[oc*100+79]*pad[c*143+ky*11+86] + dy[oc*100+80]*pad[c*143+ky*11+88] + dy[oc*100+81]*pad[c*143+ky*11+89] + dy[oc*100+82]*pad[c*143+ky*11+90] +
-						dy[oc*100+83]*pad[c*143+ky*11+91] + dy[oc*100+84]*pad[c*143+ky*11+92] + dy[oc*100+85]*pad[c*143+ky*11+93] + dy[oc*100+86]*pad[c*143+ky*11+94] +
-						dy[oc*100+87]*pad[c*143+ky*11+95] + dy[oc*100+88]*pad[c*143+ky*11+96] + dy[oc*100+89]*pad[c*143+ky*11+97] + dy[oc*100+90]*pad[c*143+ky*11+99] +
-						dy[oc*100+91]*pad[c*143+ky*11+100] + dy[oc*100+92]*pad[c*143+ky*11+101] + dy[oc*100+93]*pad[c*143+ky*11+102] + dy[oc*100+94]*pad[c*143+ky*11+103] +
-						dy[oc*100+95]*pad[c*143+ky*11+104] + dy[oc*100+96]*pad[c*143+ky*11+105] + dy[oc*100+97]*pad[c*143+ky*11+106] + dy[oc*100+98]*pad[c*143+ky*11+107] +
-						dy[oc*100+99]*pad[c*143+ky*11+108]
-					gw[oc*8+c*8+ky*2+1] = gw[oc*8+c*8+ky*2+1] + dy[oc*100]*pad[c*143+ky*11+1] + dy[oc*100+1]*pad[c*143+ky*11+2] + dy[oc*100+2]*pad[c*143+ky*11+3] +
-						dy[oc*100+3]*pad[c*143+ky*11+4] + dy[oc*100+4]*pad[c*143+ky*11+5] + dy[oc*100+5]*pad[c*143+ky*11+6] + dy[oc*100+6]*pad[c*143+ky*11+7] +
-						dy[oc*100+7]*pad[c*143+ky*11+8] + dy[oc*100+8]*pad[c*143+ky*11+9] + dy[oc*100+9]*pad[c*143+ky*11+10] + dy[oc*100+10]*pad[c*143+ky*11+12] +
-						dy[oc*100+11]*pad[c*143+ky*11+13] + dy[oc*100+12]*pad[c*143+ky*11+14] + dy[oc*100+13]*pad[c*143+ky*11+15] + dy[oc*100+14]*pad[c*143+ky*11+16] +
-						dy[oc*100+15]*pad[c*143+ky*11+17] + dy[oc*100+16]*pad[c*143+ky*11+18] + dy[oc*100+17]*pad[c*143+ky*11+19] + dy[oc*100+18]*pad[c*143+ky*11+20] +
-						dy[oc*100+19]*pad[c*143+ky*11+21] + dy[oc*100+20]*pad[c*143+ky*11+23] + dy[oc*100+21]*pad[c*143+ky*11+24] + dy[oc*100+22]*pad[c*143+ky*11+25] +
-						dy[oc*100+23]*pad[c*143+ky*11+26] + dy[oc*100+24]*pad[c*143+ky*11+27] + dy[oc*100+25]*pad[c*143+ky*11+28] + dy[oc*100+26]*pad[c*143+ky*11+29] +
-						dy[oc*100+27]*pad[c*143+ky*11+30] + dy[oc*100+28]*pad[c*143+ky*11+31] + dy[oc*100+29]*pad[c*143+ky*11+32] + dy[oc*100+30]*pad[c*143+ky*11+34] +
-						dy[oc*100+31]*pad[c*143+ky*11+35] + dy[oc*100+32]*pad[c*143+ky*11+36] + dy[oc*100+33]*pad[c*143+ky*11+37] + dy[oc*100+34]*pad[c*143+ky*11+38] +
-						dy[oc*100+35]*pad[c*143+ky*11+39] + dy[oc*100+36]*pad[c*143+ky*11+40] + dy[oc*100+37]*pad[c*143+ky*11+41] + dy[oc*100+38]*pad[c*143+ky*11+42] +
-						dy[oc*100+39]*pad[c*143+ky*11+43] + dy[oc*100+40]*pad[c*143+ky*11+45] + dy[oc*100+41]*pad[c*143+ky*11+46] + dy[oc*100+42]*pad[c*143+ky*11+47] +
-						dy[oc*100+43]*pad[c*143+ky*11+48] + dy[oc*100+44]*pad[c*143+ky*11+49] + dy[oc*100+45]*pad[c*143+ky*11+50] + dy[oc*100+46]*pad[c*143+ky*11+51] +
-						dy[oc*100+47]*pad[c*143+ky*11+52] + dy[oc*100+48]*pad[c*143+ky*11+53] + dy[oc*100+49]*pad[c*143+ky*11+54] + dy[oc*100+50]*pad[c*143+ky*11+56] +
-						dy[oc*100+51]*pad[c*143+ky*11+57] + dy[oc*100+52]*pad[c*143+ky*11+58] + dy[oc*100+53]*pad[c*143+ky*11+59] + dy[oc*100+54]*pad[c*143+ky*11+60] +
-						dy[oc*100+55]*pad[c*143+ky*11+61] + dy[oc*100+56]*pad[c*143+ky*11+62] + dy[oc*100+57]*pad[c*143+ky*11+63] + dy[oc*100+58]*pad[c*143+ky*11+64] +
-						dy[oc*100+59]*pad[c*143+ky*11+65] + dy[oc*100+60]*pad[c*143+ky*11+67] + dy[oc*100+61]*pad[c*143+ky*11+68] + dy[oc*100+62]*pad[c*143+ky*11+69] +
-						dy[oc*100+63]*pad[c*143+ky*11+70] + dy[oc*100+64]*pad[c*143+ky*11+71] + dy[oc*100+65]*pad[c*143+ky*11+72] + dy[oc*100+66]*pad[c*143+ky*11+73] +
-						dy[oc*100+67]*pad[c*143+ky*11+74] + dy[oc*100+68]*pad[c*143+ky*11+75] + dy[oc*100+69]*pad[c*143+ky*11+76] + dy[oc*100+70]*pad[c*143+ky*11+78] +
-						dy[oc*100+71]*pad[c*143+ky*11+79] + dy[oc*100+72]*pad[c*143+ky*11+80] + dy[oc*100+73]*pad[c*143+ky*11+81] + dy[oc*100+74]*pad[c*143+ky*11+82] +
-						dy[oc*100+75]*pad[c*143+ky*11+83] + dy[oc*100+76]*pad[c*143+ky*11+84] + dy[oc*100+77]*pad[c*143+ky*11+85] + dy[oc*100+78]*pad[c*143+ky*11+86] +
-						dy[oc*100+79]*pad[c*143+ky*11+87] + dy[oc*100+80]*pad[c*143+ky*11+89] + dy[oc*100+81]*pad[c*143+ky*11+90] + dy[oc*100+82]*pad[c*143+ky*11+91] +
-						dy[oc*100+83]*pad[c*143+ky*11+92] + dy[oc*100+84]*pad[c*143+ky*11+93] + dy[oc*100+85]*pad[c*143+ky*11+94] + dy[oc*100+86]*pad[c*143+ky*11+95] +
-						dy[oc*100+87]*pad[c*143+ky*11+96] + dy[oc*100+88]*pad[c*143+ky*11+97] + dy[oc*100+89]*pad[c*143+ky*11+98] + dy[oc*100+90]*pad[c*143+ky*11+100] +
-						dy[oc*100+91]*pad[c*143+ky*11+101] + dy[oc*100+92]*pad[c*143+ky*11+102] + dy[oc*100+93]*pad[c*143+ky*11+103] + dy[oc*100+94]*pad[c*143+ky*11+104] +
-						dy[oc*100+95]*pad[c*143+ky*11+105] + dy[oc*100+96]*pad[c*143+ky*11+106] + dy[oc*100+97]*pad[c*143+ky*11+107] + dy[oc*100+98]*pad[c*143+ky*11+108] +
-						dy[oc*100+99]*pad[c*143+ky*11+109]
+					gw[oc*8+c*8+ky*2] = gw[oc*8+c*8+ky*2] + float32(dy[oc*100]*pad[c*143+ky*11]) + float32(dy[oc*100+1]*pad[c*143+ky*11+1]) + float32(dy[oc*100+2]*pad[c*143+ky*11+2]) +
+						float32(dy[oc*100+3]*pad[c*143+ky*11+3]) + float32(dy[oc*100+4]*pad[c*143+ky*11+4]) + float32(dy[oc*100+5]*pad[c*143+ky*11+5]) + float32(dy[oc*100+6]*pad[c*143+ky*11+6]) +
+						float32(dy[oc*100+7]*pad[c*143+ky*11+7]) + float32(dy[oc*100+8]*pad[c*143+ky*11+8]) + float32(dy[oc*100+9]*pad[c*143+ky*11+9]) + float32(dy[oc*100+10]*pad[c*143+ky*11+11]) +
+						float32(dy[oc*100+11]*pad[c*143+ky*11+12]) + float32(dy[oc*100+12]*pad[c*143+ky*11+13]) + float32(dy[oc*100+13]*pad[c*143+ky*11+14]) + float32(dy[oc*100+14]*pad[c*143+ky*11+15]) +
+						float32(dy[oc*100+15]*pad[c*143+ky*11+16]) + float32(dy[oc*100+16]*pad[c*143+ky*11+17]) + float32(dy[oc*100+17]*pad[c*143+ky*11+18]) + float32(dy[oc*100+18]*pad[c*143+ky*11+19]) +
+						float32(dy[oc*100+19]*pad[c*143+ky*11+20]) + float32(dy[oc*100+20]*pad[c*143+ky*11+22]) + float32(dy[oc*100+21]*pad[c*143+ky*11+23]) + float32(dy[oc*100+22]*pad[c*143+ky*11+24]) +
+						float32(dy[oc*100+23]*pad[c*143+ky*11+25]) + float32(dy[oc*100+24]*pad[c*143+ky*11+26]) + float32(dy[oc*100+25]*pad[c*143+ky*11+27]) + float32(dy[oc*100+26]*pad[c*143+ky*11+28]) +
+						float32(dy[oc*100+27]*pad[c*143+ky*11+29]) + float32(dy[oc*100+28]*pad[c*143+ky*11+30]) + float32(dy[oc*100+29]*pad[c*143+ky*11+31]) + float32(dy[oc*100+30]*pad[c*143+ky*11+33]) +
+						float32(dy[oc*100+31]*pad[c*143+ky*11+34]) + float32(dy[oc*100+32]*pad[c*143+ky*11+35]) + float32(dy[oc*100+33]*pad[c*143+ky*11+36]) + float32(dy[oc*100+34]*pad[c*143+ky*11+37]) +
+						float32(dy[oc*100+35]*pad[c*143+ky*11+38]) + float32(dy[oc*100+36]*pad[c*143+ky*11+39]) + float32(dy[oc*100+37]*pad[c*143+ky*11+40]) + float32(dy[oc*100+38]*pad[c*143+ky*11+41]) +
+						float32(dy[oc*100+39]*pad[c*143+ky*11+42]) + float32(dy[oc*100+40]*pad[c*143+ky*11+44]) + float32(dy[oc*100+41]*pad[c*143+ky*11+45]) + float32(dy[oc*100+42]*pad[c*143+ky*11+46]) +
+						float32(dy[oc*100+43]*pad[c*143+ky*11+47]) + float32(dy[oc*100+44]*pad[c*143+ky*11+48]) + float32(dy[oc*100+45]*pad[c*143+ky*11+49]) + float32(dy[oc*100+46]*pad[c*143+ky*11+50]) +
+						float32(dy[oc*100+47]*pad[c*143+ky*11+51]) + float32(dy[oc*100+48]*pad[c*143+ky*11+52]) + float32(dy[oc*100+49]*pad[c*143+ky*11+53]) + float32(dy[oc*100+50]*pad[c*143+ky*11+55]) +
+						float32(dy[oc*100+51]*pad[c*143+ky*11+56]) + float32(dy[oc*100+52]*pad[c*143+ky*11+57]) + float32(dy[oc*100+53]*pad[c*143+ky*11+58]) + float32(dy[oc*100+54]*pad[c*143+ky*11+59]) +
+						float32(dy[oc*100+55]*pad[c*143+ky*11+60]) + float32(dy[oc*100+56]*pad[c*143+ky*11+61]) + float32(dy[oc*100+57]*pad[c*143+ky*11+62]) + float32(dy[oc*100+58]*pad[c*143+ky*11+63]) +
+						float32(dy[oc*100+59]*pad[c*143+ky*11+64]) + float32(dy[oc*100+60]*pad[c*143+ky*11+66]) + float32(dy[oc*100+61]*pad[c*143+ky*11+67]) + float32(dy[oc*100+62]*pad[c*143+ky*11+68]) +
+						float32(dy[oc*100+63]*pad[c*143+ky*11+69]) + float32(dy[oc*100+64]*pad[c*143+ky*11+70]) + float32(dy[oc*100+65]*pad[c*143+ky*11+71]) + float32(dy[oc*100+66]*pad[c*143+ky*11+72]) +
+						float32(dy[oc*100+67]*pad[c*143+ky*11+73]) + float32(dy[oc*100+68]*pad[c*143+ky*11+74]) + float32(dy[oc*100+69]*pad[c*143+ky*11+75]) + float32(dy[oc*100+70]*pad[c*143+ky*11+77]) +
+						float32(dy[oc*100+71]*pad[c*143+ky*11+78]) + float32(dy[oc*100+72]*pad[c*143+ky*11+79]) + float32(dy[oc*100+73]*pad[c*143+ky*11+80]) + float32(dy[oc*100+74]*pad[c*143+ky*11+81]) +
+						float32(dy[oc*100+75]*pad[c*143+ky*11+82]) + float32(dy[oc*100+76]*pad[c*143+ky*11+83]) + float32(dy[oc*100+77]*pad[c*143+ky*11+84]) + float32(dy[oc*100+78]*pad[c*143+ky*11+85]) +
+						float32(dy[oc*100+79]*pad[c*143+ky*11+86]) + float32(dy[oc*100+80]*pad[c*143+ky*11+88]) + float32(dy[oc*100+81]*pad[c*143+ky*11+89]) + float32(dy[oc*100+82]*pad[c*143+ky*11+90]) +
+						float32(dy[oc*100+83]*pad[c*143+ky*11+91]) + float32(dy[oc*100+84]*pad[c*143+ky*11+92]) + float32(dy[oc*100+85]*pad[c*143+ky*11+93]) + float32(dy[oc*100+86]*pad[c*143+ky*11+94]) +
+						float32(dy[oc*100+87]*pad[c*143+ky*11+95]) + float32(dy[oc*100+88]*pad[c*143+ky*11+96]) + float32(dy[oc*100+89]*pad[c*143+ky*11+97]) + float32(dy[oc*100+90]*pad[c*143+ky*11+99]) +
+						float32(dy[oc*100+91]*pad[c*143+ky*11+100]) + float32(dy[oc*100+92]*pad[c*143+ky*11+101]) + float32(dy[oc*100+93]*pad[c*143+ky*11+102]) + float32(dy[oc*100+94]*pad[c*143+ky*11+103]) +
+						float32(dy[oc*100+95]*pad[c*143+ky*11+104]) + float32(dy[oc*100+96]*pad[c*143+ky*11+105]) + float32(dy[oc*100+97]*pad[c*143+ky*11+106]) + float32(dy[oc*100+98]*pad[c*143+ky*11+107]) +
+						float32(dy[oc*100+99]*pad[c*143+ky*11+108])
+					gw[oc*8+c*8+ky*2+1] = gw[oc*8+c*8+ky*2+1] + float32(dy[oc*100]*pad[c*143+ky*11+1]) + float32(dy[oc*100+1]*pad[c*143+ky*11+2]) + float32(dy[oc*100+2]*pad[c*143+ky*11+3]) +
+						float32(dy[oc*100+3]*pad[c*143+ky*11+4]) + float32(dy[oc*100+4]*pad[c*143+ky*11+5]) + float32(dy[oc*100+5]*pad[c*143+ky*11+6]) + float32(dy[oc*100+6]*pad[c*143+ky*11+7]) +
+						float32(dy[oc*100+7]*pad[c*143+ky*11+8]) + float32(dy[oc*100+8]*pad[c*143+ky*11+9]) + float32(dy[oc*100+9]*pad[c*143+ky*11+10]) + float32(dy[oc*100+10]*pad[c*143+ky*11+12]) +
+						float32(dy[oc*100+11]*pad[c*143+ky*11+13]) + float32(dy[oc*100+12]*pad[c*143+ky*11+14]) + float32(dy[oc*100+13]*pad[c*143+ky*11+15]) + float32(dy[oc*100+14]*pad[c*143+ky*11+16]) +
+						float32(dy[oc*100+15]*pad[c*143+ky*11+17]) + float32(dy[oc*100+16]*pad[c*143+ky*11+18]) + float32(dy[oc*100+17]*pad[c*143+ky*11+19]) + float32(dy[oc*100+18]*pad[c*143+ky*11+20]) +
+						float32(dy[oc*100+19]*pad[c*143+ky*11+21]) + float32(dy[oc*100+20]*pad[c*143+ky*11+23]) + float32(dy[oc*100+21]*pad[c*143+ky*11+24]) + float32(dy[oc*100+22]*pad[c*143+ky*11+25]) +
+						float32(dy[oc*100+23]*pad[c*143+ky*11+26]) + float32(dy[oc*100+24]*pad[c*143+ky*11+27]) + float32(dy[oc*100+25]*pad[c*143+ky*11+28]) + float32(dy[oc*100+26]*pad[c*143+ky*11+29]) +
+						float32(dy[oc*100+27]*pad[c*143+ky*11+30]) + float32(dy[oc*100+28]*pad[c*143+ky*11+31]) + float32(dy[oc*100+29]*pad[c*143+ky*11+32]) + float32(dy[oc*100+30]*pad[c*143+ky*11+34]) +
+						float32(dy[oc*100+31]*pad[c*143+ky*11+35]) + float32(dy[oc*100+32]*pad[c*143+ky*11+36]) + float32(dy[oc*100+33]*pad[c*143+ky*11+37]) + float32(dy[oc*100+34]*pad[c*143+ky*11+38]) +
+						float32(dy[oc*100+35]*pad[c*143+ky*11+39]) + float32(dy[oc*100+36]*pad[c*143+ky*11+40]) + float32(dy[oc*100+37]*pad[c*143+ky*11+41]) + float32(dy[oc*100+38]*pad[c*143+ky*11+42]) +
+						float32(dy[oc*100+39]*pad[c*143+ky*11+43]) + float32(dy[oc*100+40]*pad[c*143+ky*11+45]) + float32(dy[oc*100+41]*pad[c*143+ky*11+46]) + float32(dy[oc*100+42]*pad[c*143+ky*11+47]) +
+						float32(dy[oc*100+43]*pad[c*143+ky*11+48]) + float32(dy[oc*100+44]*pad[c*143+ky*11+49]) + float32(dy[oc*100+45]*pad[c*143+ky*11+50]) + float32(dy[oc*100+46]*pad[c*143+ky*11+51]) +
+						float32(dy[oc*100+47]*pad[c*143+ky*11+52]) + float32(dy[oc*100+48]*pad[c*143+ky*11+53]) + float32(dy[oc*100+49]*pad[c*143+ky*11+54]) + float32(dy[oc*100+50]*pad[c*143+ky*11+56]) +
+						float32(dy[oc*100+51]*pad[c*143+ky*11+57]) + float32(dy[oc*100+52]*pad[c*143+ky*11+58]) + float32(dy[oc*100+53]*pad[c*143+ky*11+59]) + float32(dy[oc*100+54]*pad[c*143+ky*11+60]) +
+						float32(dy[oc*100+55]*pad[c*143+ky*11+61]) + float32(dy[oc*100+56]*pad[c*143+ky*11+62]) + float32(dy[oc*100+57]*pad[c*143+ky*11+63]) + float32(dy[oc*100+58]*pad[c*143+ky*11+64]) +
+						float32(dy[oc*100+59]*pad[c*143+ky*11+65]) + float32(dy[oc*100+60]*pad[c*143+ky*11+67]) + float32(dy[oc*100+61]*pad[c*143+ky*11+68]) + float32(dy[oc*100+62]*pad[c*143+ky*11+69]) +
+						float32(dy[oc*100+63]*pad[c*143+ky*11+70]) + float32(dy[oc*100+64]*pad[c*143+ky*11+71]) + float32(dy[oc*100+65]*pad[c*143+ky*11+72]) + float32(dy[oc*100+66]*pad[c*143+ky*11+73]) +
+						float32(dy[oc*100+67]*pad[c*143+ky*11+74]) + float32(dy[oc*100+68]*pad[c*143+ky*11+75]) + float32(dy[oc*100+69]*pad[c*143+ky*11+76]) + float32(dy[oc*100+70]*pad[c*143+ky*11+78]) +
+						float32(dy[oc*100+71]*pad[c*143+ky*11+79]) + float32(dy[oc*100+72]*pad[c*143+ky*11+80]) + float32(dy[oc*100+73]*pad[c*143+ky*11+81]) + float32(dy[oc*100+74]*pad[c*143+ky*11+82]) +
+						float32(dy[oc*100+75]*pad[c*143+ky*11+83]) + float32(dy[oc*100+76]*pad[c*143+ky*11+84]) + float32(dy[oc*100+77]*pad[c*143+ky*11+85]) + float32(dy[oc*100+78]*pad[c*143+ky*11+86]) +
+						float32(dy[oc*100+79]*pad[c*143+ky*11+87]) + float32(dy[oc*100+80]*pad[c*143+ky*11+89]) + float32(dy[oc*100+81]*pad[c*143+ky*11+90]) + float32(dy[oc*100+82]*pad[c*143+ky*11+91]) +
+						float32(dy[oc*100+83]*pad[c*143+ky*11+92]) + float32(dy[oc*100+84]*pad[c*143+ky*11+93]) + float32(dy[oc*100+85]*pad[c*143+ky*11+94]) + float32(dy[oc*100+86]*pad[c*143+ky*11+95]) +
+						float32(dy[oc*100+87]*pad[c*143+ky*11+96]) + float32(dy[oc*100+88]*pad[c*143+ky*11+97]) + float32(dy[oc*100+89]*pad[c*143+ky*11+98]) + float32(dy[oc*100+90]*pad[c*143+ky*11+100]) +
+						float32(dy[oc*100+91]*pad[c*143+ky*11+101]) + float32(dy[oc*100+92]*pad[c*143+ky*11+102]) + float32(dy[oc*100+93]*pad[c*143+ky*11+103]) + float32(dy[oc*100+94]*pad[c*143+ky*11+104]) +
+						float32(dy[oc*100+95]*pad[c*143+ky*11+105]) + float32(dy[oc*100+96]*pad[c*143+ky*11+106]) + float32(dy[oc*100+97]*pad[c*143+ky*11+107]) + float32(dy[oc*100+98]*pad[c*143+ky*11+108]) +
+						float32(dy[oc*100+99]*pad[c*143+ky*11+109])
 				}
 			}
 		}
@@ -1188,7 +1188,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3]) / 4
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
 	k := 0.5 * scale
 	dy[0] *= k
 	dy[1] *= k

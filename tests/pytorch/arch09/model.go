@@ -171,56 +171,56 @@ func (m *Model) forward() {
 		pad[87] = x[57]
 		pad[88] = x[58]
 		pad[89] = x[59]
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[2] +
-			w[3]*pad[3] + w[4]*pad[5] + w[5]*pad[6] + w[6]*pad[7] +
-			w[7]*pad[8] + w[8]*pad[50] + w[9]*pad[51] + w[10]*pad[52] +
-			w[11]*pad[53] + w[12]*pad[55] + w[13]*pad[56] + w[14]*pad[57] +
-			w[15]*pad[58])))
-		y[1] = float32(math.Tanh(float64(b[0] + w[0]*pad[10] + w[1]*pad[11] + w[2]*pad[12] +
-			w[3]*pad[13] + w[4]*pad[15] + w[5]*pad[16] + w[6]*pad[17] +
-			w[7]*pad[18] + w[8]*pad[60] + w[9]*pad[61] + w[10]*pad[62] +
-			w[11]*pad[63] + w[12]*pad[65] + w[13]*pad[66] + w[14]*pad[67] +
-			w[15]*pad[68])))
-		y[2] = float32(math.Tanh(float64(b[0] + w[0]*pad[20] + w[1]*pad[21] + w[2]*pad[22] +
-			w[3]*pad[23] + w[4]*pad[25] + w[5]*pad[26] + w[6]*pad[27] +
-			w[7]*pad[28] + w[8]*pad[70] + w[9]*pad[71] + w[10]*pad[72] +
-			w[11]*pad[73] + w[12]*pad[75] + w[13]*pad[76] + w[14]*pad[77] +
-			w[15]*pad[78])))
-		y[3] = float32(math.Tanh(float64(b[0] + w[0]*pad[30] + w[1]*pad[31] + w[2]*pad[32] +
-			w[3]*pad[33] + w[4]*pad[35] + w[5]*pad[36] + w[6]*pad[37] +
-			w[7]*pad[38] + w[8]*pad[80] + w[9]*pad[81] + w[10]*pad[82] +
-			w[11]*pad[83] + w[12]*pad[85] + w[13]*pad[86] + w[14]*pad[87] +
-			w[15]*pad[88])))
-		y[4] = float32(math.Tanh(float64(b[0] + w[0]*pad[40] + w[1]*pad[41] + w[2]*pad[42] +
-			w[3]*pad[43] + w[4]*pad[45] + w[5]*pad[46] + w[6]*pad[47] +
-			w[7]*pad[48] + w[8]*pad[90] + w[9]*pad[91] + w[10]*pad[92] +
-			w[11]*pad[93] + w[12]*pad[95] + w[13]*pad[96] + w[14]*pad[97] +
-			w[15]*pad[98])))
-		y[5] = float32(math.Tanh(float64(b[1] + w[16]*pad[0] + w[17]*pad[1] + w[18]*pad[2] +
-			w[19]*pad[3] + w[20]*pad[5] + w[21]*pad[6] + w[22]*pad[7] +
-			w[23]*pad[8] + w[24]*pad[50] + w[25]*pad[51] + w[26]*pad[52] +
-			w[27]*pad[53] + w[28]*pad[55] + w[29]*pad[56] + w[30]*pad[57] +
-			w[31]*pad[58])))
-		y[6] = float32(math.Tanh(float64(b[1] + w[16]*pad[10] + w[17]*pad[11] + w[18]*pad[12] +
-			w[19]*pad[13] + w[20]*pad[15] + w[21]*pad[16] + w[22]*pad[17] +
-			w[23]*pad[18] + w[24]*pad[60] + w[25]*pad[61] + w[26]*pad[62] +
-			w[27]*pad[63] + w[28]*pad[65] + w[29]*pad[66] + w[30]*pad[67] +
-			w[31]*pad[68])))
-		y[7] = float32(math.Tanh(float64(b[1] + w[16]*pad[20] + w[17]*pad[21] + w[18]*pad[22] +
-			w[19]*pad[23] + w[20]*pad[25] + w[21]*pad[26] + w[22]*pad[27] +
-			w[23]*pad[28] + w[24]*pad[70] + w[25]*pad[71] + w[26]*pad[72] +
-			w[27]*pad[73] + w[28]*pad[75] + w[29]*pad[76] + w[30]*pad[77] +
-			w[31]*pad[78])))
-		y[8] = float32(math.Tanh(float64(b[1] + w[16]*pad[30] + w[17]*pad[31] + w[18]*pad[32] +
-			w[19]*pad[33] + w[20]*pad[35] + w[21]*pad[36] + w[22]*pad[37] +
-			w[23]*pad[38] + w[24]*pad[80] + w[25]*pad[81] + w[26]*pad[82] +
-			w[27]*pad[83] + w[28]*pad[85] + w[29]*pad[86] + w[30]*pad[87] +
-			w[31]*pad[88])))
-		y[9] = float32(math.Tanh(float64(b[1] + w[16]*pad[40] + w[17]*pad[41] + w[18]*pad[42] +
-			w[19]*pad[43] + w[20]*pad[45] + w[21]*pad[46] + w[22]*pad[47] +
-			w[23]*pad[48] + w[24]*pad[90] + w[25]*pad[91] + w[26]*pad[92] +
-			w[27]*pad[93] + w[28]*pad[95] + w[29]*pad[96] + w[30]*pad[97] +
-			w[31]*pad[98])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[2]) +
+			float32(w[3]*pad[3]) + float32(w[4]*pad[5]) + float32(w[5]*pad[6]) + float32(w[6]*pad[7]) +
+			float32(w[7]*pad[8]) + float32(w[8]*pad[50]) + float32(w[9]*pad[51]) + float32(w[10]*pad[52]) +
+			float32(w[11]*pad[53]) + float32(w[12]*pad[55]) + float32(w[13]*pad[56]) + float32(w[14]*pad[57]) +
+			float32(w[15]*pad[58]))))
+		y[1] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[10]) + float32(w[1]*pad[11]) + float32(w[2]*pad[12]) +
+			float32(w[3]*pad[13]) + float32(w[4]*pad[15]) + float32(w[5]*pad[16]) + float32(w[6]*pad[17]) +
+			float32(w[7]*pad[18]) + float32(w[8]*pad[60]) + float32(w[9]*pad[61]) + float32(w[10]*pad[62]) +
+			float32(w[11]*pad[63]) + float32(w[12]*pad[65]) + float32(w[13]*pad[66]) + float32(w[14]*pad[67]) +
+			float32(w[15]*pad[68]))))
+		y[2] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[20]) + float32(w[1]*pad[21]) + float32(w[2]*pad[22]) +
+			float32(w[3]*pad[23]) + float32(w[4]*pad[25]) + float32(w[5]*pad[26]) + float32(w[6]*pad[27]) +
+			float32(w[7]*pad[28]) + float32(w[8]*pad[70]) + float32(w[9]*pad[71]) + float32(w[10]*pad[72]) +
+			float32(w[11]*pad[73]) + float32(w[12]*pad[75]) + float32(w[13]*pad[76]) + float32(w[14]*pad[77]) +
+			float32(w[15]*pad[78]))))
+		y[3] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[30]) + float32(w[1]*pad[31]) + float32(w[2]*pad[32]) +
+			float32(w[3]*pad[33]) + float32(w[4]*pad[35]) + float32(w[5]*pad[36]) + float32(w[6]*pad[37]) +
+			float32(w[7]*pad[38]) + float32(w[8]*pad[80]) + float32(w[9]*pad[81]) + float32(w[10]*pad[82]) +
+			float32(w[11]*pad[83]) + float32(w[12]*pad[85]) + float32(w[13]*pad[86]) + float32(w[14]*pad[87]) +
+			float32(w[15]*pad[88]))))
+		y[4] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[40]) + float32(w[1]*pad[41]) + float32(w[2]*pad[42]) +
+			float32(w[3]*pad[43]) + float32(w[4]*pad[45]) + float32(w[5]*pad[46]) + float32(w[6]*pad[47]) +
+			float32(w[7]*pad[48]) + float32(w[8]*pad[90]) + float32(w[9]*pad[91]) + float32(w[10]*pad[92]) +
+			float32(w[11]*pad[93]) + float32(w[12]*pad[95]) + float32(w[13]*pad[96]) + float32(w[14]*pad[97]) +
+			float32(w[15]*pad[98]))))
+		y[5] = float32(math.Tanh(float64(b[1] + float32(w[16]*pad[0]) + float32(w[17]*pad[1]) + float32(w[18]*pad[2]) +
+			float32(w[19]*pad[3]) + float32(w[20]*pad[5]) + float32(w[21]*pad[6]) + float32(w[22]*pad[7]) +
+			float32(w[23]*pad[8]) + float32(w[24]*pad[50]) + float32(w[25]*pad[51]) + float32(w[26]*pad[52]) +
+			float32(w[27]*pad[53]) + float32(w[28]*pad[55]) + float32(w[29]*pad[56]) + float32(w[30]*pad[57]) +
+			float32(w[31]*pad[58]))))
+		y[6] = float32(math.Tanh(float64(b[1] + float32(w[16]*pad[10]) + float32(w[17]*pad[11]) + float32(w[18]*pad[12]) +
+			float32(w[19]*pad[13]) + float32(w[20]*pad[15]) + float32(w[21]*pad[16]) + float32(w[22]*pad[17]) +
+			float32(w[23]*pad[18]) + float32(w[24]*pad[60]) + float32(w[25]*pad[61]) + float32(w[26]*pad[62]) +
+			float32(w[27]*pad[63]) + float32(w[28]*pad[65]) + float32(w[29]*pad[66]) + float32(w[30]*pad[67]) +
+			float32(w[31]*pad[68]))))
+		y[7] = float32(math.Tanh(float64(b[1] + float32(w[16]*pad[20]) + float32(w[17]*pad[21]) + float32(w[18]*pad[22]) +
+			float32(w[19]*pad[23]) + float32(w[20]*pad[25]) + float32(w[21]*pad[26]) + float32(w[22]*pad[27]) +
+			float32(w[23]*pad[28]) + float32(w[24]*pad[70]) + float32(w[25]*pad[71]) + float32(w[26]*pad[72]) +
+			float32(w[27]*pad[73]) + float32(w[28]*pad[75]) + float32(w[29]*pad[76]) + float32(w[30]*pad[77]) +
+			float32(w[31]*pad[78]))))
+		y[8] = float32(math.Tanh(float64(b[1] + float32(w[16]*pad[30]) + float32(w[17]*pad[31]) + float32(w[18]*pad[32]) +
+			float32(w[19]*pad[33]) + float32(w[20]*pad[35]) + float32(w[21]*pad[36]) + float32(w[22]*pad[37]) +
+			float32(w[23]*pad[38]) + float32(w[24]*pad[80]) + float32(w[25]*pad[81]) + float32(w[26]*pad[82]) +
+			float32(w[27]*pad[83]) + float32(w[28]*pad[85]) + float32(w[29]*pad[86]) + float32(w[30]*pad[87]) +
+			float32(w[31]*pad[88]))))
+		y[9] = float32(math.Tanh(float64(b[1] + float32(w[16]*pad[40]) + float32(w[17]*pad[41]) + float32(w[18]*pad[42]) +
+			float32(w[19]*pad[43]) + float32(w[20]*pad[45]) + float32(w[21]*pad[46]) + float32(w[22]*pad[47]) +
+			float32(w[23]*pad[48]) + float32(w[24]*pad[90]) + float32(w[25]*pad[91]) + float32(w[26]*pad[92]) +
+			float32(w[27]*pad[93]) + float32(w[28]*pad[95]) + float32(w[29]*pad[96]) + float32(w[30]*pad[97]) +
+			float32(w[31]*pad[98]))))
 	}
 	// layer 2: conv2d 2→1 k4x2 s1 p2 replicate + tanh, [2 5 1] → [1 6 4] (arch09.yaml:7)
 	{
@@ -321,26 +321,26 @@ func (m *Model) forward() {
 		pad[89] = x[9]
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 6; oy++ {
-				y[oc*24+oy*4] = float32(math.Tanh(float64(b[oc] + w[oc*16]*pad[oy*5] + w[oc*16+1]*pad[oy*5+1] + w[oc*16+2]*pad[oy*5+5] +
-					w[oc*16+3]*pad[oy*5+6] + w[oc*16+4]*pad[oy*5+10] + w[oc*16+5]*pad[oy*5+11] + w[oc*16+6]*pad[oy*5+15] +
-					w[oc*16+7]*pad[oy*5+16] + w[oc*16+8]*pad[oy*5+45] + w[oc*16+9]*pad[oy*5+46] + w[oc*16+10]*pad[oy*5+50] +
-					w[oc*16+11]*pad[oy*5+51] + w[oc*16+12]*pad[oy*5+55] + w[oc*16+13]*pad[oy*5+56] + w[oc*16+14]*pad[oy*5+60] +
-					w[oc*16+15]*pad[oy*5+61])))
-				y[oc*24+oy*4+1] = float32(math.Tanh(float64(b[oc] + w[oc*16]*pad[oy*5+1] + w[oc*16+1]*pad[oy*5+2] + w[oc*16+2]*pad[oy*5+6] +
-					w[oc*16+3]*pad[oy*5+7] + w[oc*16+4]*pad[oy*5+11] + w[oc*16+5]*pad[oy*5+12] + w[oc*16+6]*pad[oy*5+16] +
-					w[oc*16+7]*pad[oy*5+17] + w[oc*16+8]*pad[oy*5+46] + w[oc*16+9]*pad[oy*5+47] + w[oc*16+10]*pad[oy*5+51] +
-					w[oc*16+11]*pad[oy*5+52] + w[oc*16+12]*pad[oy*5+56] + w[oc*16+13]*pad[oy*5+57] + w[oc*16+14]*pad[oy*5+61] +
-					w[oc*16+15]*pad[oy*5+62])))
-				y[oc*24+oy*4+2] = float32(math.Tanh(float64(b[oc] + w[oc*16]*pad[oy*5+2] + w[oc*16+1]*pad[oy*5+3] + w[oc*16+2]*pad[oy*5+7] +
-					w[oc*16+3]*pad[oy*5+8] + w[oc*16+4]*pad[oy*5+12] + w[oc*16+5]*pad[oy*5+13] + w[oc*16+6]*pad[oy*5+17] +
-					w[oc*16+7]*pad[oy*5+18] + w[oc*16+8]*pad[oy*5+47] + w[oc*16+9]*pad[oy*5+48] + w[oc*16+10]*pad[oy*5+52] +
-					w[oc*16+11]*pad[oy*5+53] + w[oc*16+12]*pad[oy*5+57] + w[oc*16+13]*pad[oy*5+58] + w[oc*16+14]*pad[oy*5+62] +
-					w[oc*16+15]*pad[oy*5+63])))
-				y[oc*24+oy*4+3] = float32(math.Tanh(float64(b[oc] + w[oc*16]*pad[oy*5+3] + w[oc*16+1]*pad[oy*5+4] + w[oc*16+2]*pad[oy*5+8] +
-					w[oc*16+3]*pad[oy*5+9] + w[oc*16+4]*pad[oy*5+13] + w[oc*16+5]*pad[oy*5+14] + w[oc*16+6]*pad[oy*5+18] +
-					w[oc*16+7]*pad[oy*5+19] + w[oc*16+8]*pad[oy*5+48] + w[oc*16+9]*pad[oy*5+49] + w[oc*16+10]*pad[oy*5+53] +
-					w[oc*16+11]*pad[oy*5+54] + w[oc*16+12]*pad[oy*5+58] + w[oc*16+13]*pad[oy*5+59] + w[oc*16+14]*pad[oy*5+63] +
-					w[oc*16+15]*pad[oy*5+64])))
+				y[oc*24+oy*4] = float32(math.Tanh(float64(b[oc] + float32(w[oc*16]*pad[oy*5]) + float32(w[oc*16+1]*pad[oy*5+1]) + float32(w[oc*16+2]*pad[oy*5+5]) +
+					float32(w[oc*16+3]*pad[oy*5+6]) + float32(w[oc*16+4]*pad[oy*5+10]) + float32(w[oc*16+5]*pad[oy*5+11]) + float32(w[oc*16+6]*pad[oy*5+15]) +
+					float32(w[oc*16+7]*pad[oy*5+16]) + float32(w[oc*16+8]*pad[oy*5+45]) + float32(w[oc*16+9]*pad[oy*5+46]) + float32(w[oc*16+10]*pad[oy*5+50]) +
+					float32(w[oc*16+11]*pad[oy*5+51]) + float32(w[oc*16+12]*pad[oy*5+55]) + float32(w[oc*16+13]*pad[oy*5+56]) + float32(w[oc*16+14]*pad[oy*5+60]) +
+					float32(w[oc*16+15]*pad[oy*5+61]))))
+				y[oc*24+oy*4+1] = float32(math.Tanh(float64(b[oc] + float32(w[oc*16]*pad[oy*5+1]) + float32(w[oc*16+1]*pad[oy*5+2]) + float32(w[oc*16+2]*pad[oy*5+6]) +
+					float32(w[oc*16+3]*pad[oy*5+7]) + float32(w[oc*16+4]*pad[oy*5+11]) + float32(w[oc*16+5]*pad[oy*5+12]) + float32(w[oc*16+6]*pad[oy*5+16]) +
+					float32(w[oc*16+7]*pad[oy*5+17]) + float32(w[oc*16+8]*pad[oy*5+46]) + float32(w[oc*16+9]*pad[oy*5+47]) + float32(w[oc*16+10]*pad[oy*5+51]) +
+					float32(w[oc*16+11]*pad[oy*5+52]) + float32(w[oc*16+12]*pad[oy*5+56]) + float32(w[oc*16+13]*pad[oy*5+57]) + float32(w[oc*16+14]*pad[oy*5+61]) +
+					float32(w[oc*16+15]*pad[oy*5+62]))))
+				y[oc*24+oy*4+2] = float32(math.Tanh(float64(b[oc] + float32(w[oc*16]*pad[oy*5+2]) + float32(w[oc*16+1]*pad[oy*5+3]) + float32(w[oc*16+2]*pad[oy*5+7]) +
+					float32(w[oc*16+3]*pad[oy*5+8]) + float32(w[oc*16+4]*pad[oy*5+12]) + float32(w[oc*16+5]*pad[oy*5+13]) + float32(w[oc*16+6]*pad[oy*5+17]) +
+					float32(w[oc*16+7]*pad[oy*5+18]) + float32(w[oc*16+8]*pad[oy*5+47]) + float32(w[oc*16+9]*pad[oy*5+48]) + float32(w[oc*16+10]*pad[oy*5+52]) +
+					float32(w[oc*16+11]*pad[oy*5+53]) + float32(w[oc*16+12]*pad[oy*5+57]) + float32(w[oc*16+13]*pad[oy*5+58]) + float32(w[oc*16+14]*pad[oy*5+62]) +
+					float32(w[oc*16+15]*pad[oy*5+63]))))
+				y[oc*24+oy*4+3] = float32(math.Tanh(float64(b[oc] + float32(w[oc*16]*pad[oy*5+3]) + float32(w[oc*16+1]*pad[oy*5+4]) + float32(w[oc*16+2]*pad[oy*5+8]) +
+					float32(w[oc*16+3]*pad[oy*5+9]) + float32(w[oc*16+4]*pad[oy*5+13]) + float32(w[oc*16+5]*pad[oy*5+14]) + float32(w[oc*16+6]*pad[oy*5+18]) +
+					float32(w[oc*16+7]*pad[oy*5+19]) + float32(w[oc*16+8]*pad[oy*5+48]) + float32(w[oc*16+9]*pad[oy*5+49]) + float32(w[oc*16+10]*pad[oy*5+53]) +
+					float32(w[oc*16+11]*pad[oy*5+54]) + float32(w[oc*16+12]*pad[oy*5+58]) + float32(w[oc*16+13]*pad[oy*5+59]) + float32(w[oc*16+14]*pad[oy*5+63]) +
+					float32(w[oc*16+15]*pad[oy*5+64]))))
 			}
 		}
 	}
@@ -362,10 +362,10 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[12]float32)(m.params[51:63])
 		b := (*[2]float32)(m.params[63:65])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[6]*x[0] + w[7]*x[1] + w[8]*x[2] +
-			w[9]*x[3] + w[10]*x[4] + w[11]*x[5])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) +
+			float32(w[9]*x[3]) + float32(w[10]*x[4]) + float32(w[11]*x[5]))))))
 	}
 	// layer 8: linear 2→4, [2] → [4] (arch09.yaml:13)
 	{
@@ -373,10 +373,10 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[8]float32)(m.params[65:73])
 		b := (*[4]float32)(m.params[73:77])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1]
-		y[1] = b[1] + w[2]*x[0] + w[3]*x[1]
-		y[2] = b[2] + w[4]*x[0] + w[5]*x[1]
-		y[3] = b[3] + w[6]*x[0] + w[7]*x[1]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1])
+		y[1] = b[1] + float32(w[2]*x[0]) + float32(w[3]*x[1])
+		y[2] = b[2] + float32(w[4]*x[0]) + float32(w[5]*x[1])
+		y[3] = b[3] + float32(w[6]*x[0]) + float32(w[7]*x[1])
 	}
 }
 
@@ -403,16 +403,16 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
-		gw[4] += dy[2] * x[0]
-		gw[5] += dy[2] * x[1]
-		gw[6] += dy[3] * x[0]
-		gw[7] += dy[3] * x[1]
-		dx[0] = w[0]*dy[0] + w[2]*dy[1] + w[4]*dy[2] + w[6]*dy[3]
-		dx[1] = w[1]*dy[0] + w[3]*dy[1] + w[5]*dy[2] + w[7]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
+		gw[4] += float32(dy[2] * x[0])
+		gw[5] += float32(dy[2] * x[1])
+		gw[6] += float32(dy[3] * x[0])
+		gw[7] += float32(dy[3] * x[1])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[2]*dy[1]) + float32(w[4]*dy[2]) + float32(w[6]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[3]*dy[1]) + float32(w[5]*dy[2]) + float32(w[7]*dy[3])
 	}
 	// layer 6: linear 6→2 + sigmoid, [6] → [2] (arch09.yaml:11)
 	{
@@ -427,24 +427,24 @@ func (m *Model) backward() {
 		dy[1] = dy[1] * (1 - y[1]) * y[1]
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1])
 	}
 	// layer 5: flatten, [1 3 2] → [6] (arch09.yaml:10): nothing to compute
 	// layer 4: avgpool2d k2 s2 p0, [1 6 4] → [1 3 2] (arch09.yaml:9)
@@ -520,131 +520,131 @@ func (m *Model) backward() {
 			dy[23]
 		for oc := 0; oc < 1; oc++ {
 			for c := 0; c < 2; c++ {
-				gw[oc*16+c*8] = gw[oc*16+c*8] + dy[oc*24]*pad[c*45] + dy[oc*24+1]*pad[c*45+1] + dy[oc*24+2]*pad[c*45+2] +
-					dy[oc*24+3]*pad[c*45+3] + dy[oc*24+4]*pad[c*45+5] + dy[oc*24+5]*pad[c*45+6] + dy[oc*24+6]*pad[c*45+7] +
-					dy[oc*24+7]*pad[c*45+8] + dy[oc*24+8]*pad[c*45+10] + dy[oc*24+9]*pad[c*45+11] + dy[oc*24+10]*pad[c*45+12] +
-					dy[oc*24+11]*pad[c*45+13] + dy[oc*24+12]*pad[c*45+15] + dy[oc*24+13]*pad[c*45+16] + dy[oc*24+14]*pad[c*45+17] +
-					dy[oc*24+15]*pad[c*45+18] + dy[oc*24+16]*pad[c*45+20] + dy[oc*24+17]*pad[c*45+21] + dy[oc*24+18]*pad[c*45+22] +
-					dy[oc*24+19]*pad[c*45+23] + dy[oc*24+20]*pad[c*45+25] + dy[oc*24+21]*pad[c*45+26] + dy[oc*24+22]*pad[c*45+27] +
-					dy[oc*24+23]*pad[c*45+28]
-				gw[oc*16+c*8+1] = gw[oc*16+c*8+1] + dy[oc*24]*pad[c*45+1] + dy[oc*24+1]*pad[c*45+2] + dy[oc*24+2]*pad[c*45+3] +
-					dy[oc*24+3]*pad[c*45+4] + dy[oc*24+4]*pad[c*45+6] + dy[oc*24+5]*pad[c*45+7] + dy[oc*24+6]*pad[c*45+8] +
-					dy[oc*24+7]*pad[c*45+9] + dy[oc*24+8]*pad[c*45+11] + dy[oc*24+9]*pad[c*45+12] + dy[oc*24+10]*pad[c*45+13] +
-					dy[oc*24+11]*pad[c*45+14] + dy[oc*24+12]*pad[c*45+16] + dy[oc*24+13]*pad[c*45+17] + dy[oc*24+14]*pad[c*45+18] +
-					dy[oc*24+15]*pad[c*45+19] + dy[oc*24+16]*pad[c*45+21] + dy[oc*24+17]*pad[c*45+22] + dy[oc*24+18]*pad[c*45+23] +
-					dy[oc*24+19]*pad[c*45+24] + dy[oc*24+20]*pad[c*45+26] + dy[oc*24+21]*pad[c*45+27] + dy[oc*24+22]*pad[c*45+28] +
-					dy[oc*24+23]*pad[c*45+29]
-				gw[oc*16+c*8+2] = gw[oc*16+c*8+2] + dy[oc*24]*pad[c*45+5] + dy[oc*24+1]*pad[c*45+6] + dy[oc*24+2]*pad[c*45+7] +
-					dy[oc*24+3]*pad[c*45+8] + dy[oc*24+4]*pad[c*45+10] + dy[oc*24+5]*pad[c*45+11] + dy[oc*24+6]*pad[c*45+12] +
-					dy[oc*24+7]*pad[c*45+13] + dy[oc*24+8]*pad[c*45+15] + dy[oc*24+9]*pad[c*45+16] + dy[oc*24+10]*pad[c*45+17] +
-					dy[oc*24+11]*pad[c*45+18] + dy[oc*24+12]*pad[c*45+20] + dy[oc*24+13]*pad[c*45+21] + dy[oc*24+14]*pad[c*45+22] +
-					dy[oc*24+15]*pad[c*45+23] + dy[oc*24+16]*pad[c*45+25] + dy[oc*24+17]*pad[c*45+26] + dy[oc*24+18]*pad[c*45+27] +
-					dy[oc*24+19]*pad[c*45+28] + dy[oc*24+20]*pad[c*45+30] + dy[oc*24+21]*pad[c*45+31] + dy[oc*24+22]*pad[c*45+32] +
-					dy[oc*24+23]*pad[c*45+33]
-				gw[oc*16+c*8+3] = gw[oc*16+c*8+3] + dy[oc*24]*pad[c*45+6] + dy[oc*24+1]*pad[c*45+7] + dy[oc*24+2]*pad[c*45+8] +
-					dy[oc*24+3]*pad[c*45+9] + dy[oc*24+4]*pad[c*45+11] + dy[oc*24+5]*pad[c*45+12] + dy[oc*24+6]*pad[c*45+13] +
-					dy[oc*24+7]*pad[c*45+14] + dy[oc*24+8]*pad[c*45+16] + dy[oc*24+9]*pad[c*45+17] + dy[oc*24+10]*pad[c*45+18] +
-					dy[oc*24+11]*pad[c*45+19] + dy[oc*24+12]*pad[c*45+21] + dy[oc*24+13]*pad[c*45+22] + dy[oc*24+14]*pad[c*45+23] +
-					dy[oc*24+15]*pad[c*45+24] + dy[oc*24+16]*pad[c*45+26] + dy[oc*24+17]*pad[c*45+27] + dy[oc*24+18]*pad[c*45+28] +
-					dy[oc*24+19]*pad[c*45+29] + dy[oc*24+20]*pad[c*45+31] + dy[oc*24+21]*pad[c*45+32] + dy[oc*24+22]*pad[c*45+33] +
-					dy[oc*24+23]*pad[c*45+34]
-				gw[oc*16+c*8+4] = gw[oc*16+c*8+4] + dy[oc*24]*pad[c*45+10] + dy[oc*24+1]*pad[c*45+11] + dy[oc*24+2]*pad[c*45+12] +
-					dy[oc*24+3]*pad[c*45+13] + dy[oc*24+4]*pad[c*45+15] + dy[oc*24+5]*pad[c*45+16] + dy[oc*24+6]*pad[c*45+17] +
-					dy[oc*24+7]*pad[c*45+18] + dy[oc*24+8]*pad[c*45+20] + dy[oc*24+9]*pad[c*45+21] + dy[oc*24+10]*pad[c*45+22] +
-					dy[oc*24+11]*pad[c*45+23] + dy[oc*24+12]*pad[c*45+25] + dy[oc*24+13]*pad[c*45+26] + dy[oc*24+14]*pad[c*45+27] +
-					dy[oc*24+15]*pad[c*45+28] + dy[oc*24+16]*pad[c*45+30] + dy[oc*24+17]*pad[c*45+31] + dy[oc*24+18]*pad[c*45+32] +
-					dy[oc*24+19]*pad[c*45+33] + dy[oc*24+20]*pad[c*45+35] + dy[oc*24+21]*pad[c*45+36] + dy[oc*24+22]*pad[c*45+37] +
-					dy[oc*24+23]*pad[c*45+38]
-				gw[oc*16+c*8+5] = gw[oc*16+c*8+5] + dy[oc*24]*pad[c*45+11] + dy[oc*24+1]*pad[c*45+12] + dy[oc*24+2]*pad[c*45+13] +
-					dy[oc*24+3]*pad[c*45+14] + dy[oc*24+4]*pad[c*45+16] + dy[oc*24+5]*pad[c*45+17] + dy[oc*24+6]*pad[c*45+18] +
-					dy[oc*24+7]*pad[c*45+19] + dy[oc*24+8]*pad[c*45+21] + dy[oc*24+9]*pad[c*45+22] + dy[oc*24+10]*pad[c*45+23] +
-					dy[oc*24+11]*pad[c*45+24] + dy[oc*24+12]*pad[c*45+26] + dy[oc*24+13]*pad[c*45+27] + dy[oc*24+14]*pad[c*45+28] +
-					dy[oc*24+15]*pad[c*45+29] + dy[oc*24+16]*pad[c*45+31] + dy[oc*24+17]*pad[c*45+32] + dy[oc*24+18]*pad[c*45+33] +
-					dy[oc*24+19]*pad[c*45+34] + dy[oc*24+20]*pad[c*45+36] + dy[oc*24+21]*pad[c*45+37] + dy[oc*24+22]*pad[c*45+38] +
-					dy[oc*24+23]*pad[c*45+39]
-				gw[oc*16+c*8+6] = gw[oc*16+c*8+6] + dy[oc*24]*pad[c*45+15] + dy[oc*24+1]*pad[c*45+16] + dy[oc*24+2]*pad[c*45+17] +
-					dy[oc*24+3]*pad[c*45+18] + dy[oc*24+4]*pad[c*45+20] + dy[oc*24+5]*pad[c*45+21] + dy[oc*24+6]*pad[c*45+22] +
-					dy[oc*24+7]*pad[c*45+23] + dy[oc*24+8]*pad[c*45+25] + dy[oc*24+9]*pad[c*45+26] + dy[oc*24+10]*pad[c*45+27] +
-					dy[oc*24+11]*pad[c*45+28] + dy[oc*24+12]*pad[c*45+30] + dy[oc*24+13]*pad[c*45+31] + dy[oc*24+14]*pad[c*45+32] +
-					dy[oc*24+15]*pad[c*45+33] + dy[oc*24+16]*pad[c*45+35] + dy[oc*24+17]*pad[c*45+36] + dy[oc*24+18]*pad[c*45+37] +
-					dy[oc*24+19]*pad[c*45+38] + dy[oc*24+20]*pad[c*45+40] + dy[oc*24+21]*pad[c*45+41] + dy[oc*24+22]*pad[c*45+42] +
-					dy[oc*24+23]*pad[c*45+43]
-				gw[oc*16+c*8+7] = gw[oc*16+c*8+7] + dy[oc*24]*pad[c*45+16] + dy[oc*24+1]*pad[c*45+17] + dy[oc*24+2]*pad[c*45+18] +
-					dy[oc*24+3]*pad[c*45+19] + dy[oc*24+4]*pad[c*45+21] + dy[oc*24+5]*pad[c*45+22] + dy[oc*24+6]*pad[c*45+23] +
-					dy[oc*24+7]*pad[c*45+24] + dy[oc*24+8]*pad[c*45+26] + dy[oc*24+9]*pad[c*45+27] + dy[oc*24+10]*pad[c*45+28] +
-					dy[oc*24+11]*pad[c*45+29] + dy[oc*24+12]*pad[c*45+31] + dy[oc*24+13]*pad[c*45+32] + dy[oc*24+14]*pad[c*45+33] +
-					dy[oc*24+15]*pad[c*45+34] + dy[oc*24+16]*pad[c*45+36] + dy[oc*24+17]*pad[c*45+37] + dy[oc*24+18]*pad[c*45+38] +
-					dy[oc*24+19]*pad[c*45+39] + dy[oc*24+20]*pad[c*45+41] + dy[oc*24+21]*pad[c*45+42] + dy[oc*24+22]*pad[c*45+43] +
-					dy[oc*24+23]*pad[c*45+44]
+				gw[oc*16+c*8] = gw[oc*16+c*8] + float32(dy[oc*24]*pad[c*45]) + float32(dy[oc*24+1]*pad[c*45+1]) + float32(dy[oc*24+2]*pad[c*45+2]) +
+					float32(dy[oc*24+3]*pad[c*45+3]) + float32(dy[oc*24+4]*pad[c*45+5]) + float32(dy[oc*24+5]*pad[c*45+6]) + float32(dy[oc*24+6]*pad[c*45+7]) +
+					float32(dy[oc*24+7]*pad[c*45+8]) + float32(dy[oc*24+8]*pad[c*45+10]) + float32(dy[oc*24+9]*pad[c*45+11]) + float32(dy[oc*24+10]*pad[c*45+12]) +
+					float32(dy[oc*24+11]*pad[c*45+13]) + float32(dy[oc*24+12]*pad[c*45+15]) + float32(dy[oc*24+13]*pad[c*45+16]) + float32(dy[oc*24+14]*pad[c*45+17]) +
+					float32(dy[oc*24+15]*pad[c*45+18]) + float32(dy[oc*24+16]*pad[c*45+20]) + float32(dy[oc*24+17]*pad[c*45+21]) + float32(dy[oc*24+18]*pad[c*45+22]) +
+					float32(dy[oc*24+19]*pad[c*45+23]) + float32(dy[oc*24+20]*pad[c*45+25]) + float32(dy[oc*24+21]*pad[c*45+26]) + float32(dy[oc*24+22]*pad[c*45+27]) +
+					float32(dy[oc*24+23]*pad[c*45+28])
+				gw[oc*16+c*8+1] = gw[oc*16+c*8+1] + float32(dy[oc*24]*pad[c*45+1]) + float32(dy[oc*24+1]*pad[c*45+2]) + float32(dy[oc*24+2]*pad[c*45+3]) +
+					float32(dy[oc*24+3]*pad[c*45+4]) + float32(dy[oc*24+4]*pad[c*45+6]) + float32(dy[oc*24+5]*pad[c*45+7]) + float32(dy[oc*24+6]*pad[c*45+8]) +
+					float32(dy[oc*24+7]*pad[c*45+9]) + float32(dy[oc*24+8]*pad[c*45+11]) + float32(dy[oc*24+9]*pad[c*45+12]) + float32(dy[oc*24+10]*pad[c*45+13]) +
+					float32(dy[oc*24+11]*pad[c*45+14]) + float32(dy[oc*24+12]*pad[c*45+16]) + float32(dy[oc*24+13]*pad[c*45+17]) + float32(dy[oc*24+14]*pad[c*45+18]) +
+					float32(dy[oc*24+15]*pad[c*45+19]) + float32(dy[oc*24+16]*pad[c*45+21]) + float32(dy[oc*24+17]*pad[c*45+22]) + float32(dy[oc*24+18]*pad[c*45+23]) +
+					float32(dy[oc*24+19]*pad[c*45+24]) + float32(dy[oc*24+20]*pad[c*45+26]) + float32(dy[oc*24+21]*pad[c*45+27]) + float32(dy[oc*24+22]*pad[c*45+28]) +
+					float32(dy[oc*24+23]*pad[c*45+29])
+				gw[oc*16+c*8+2] = gw[oc*16+c*8+2] + float32(dy[oc*24]*pad[c*45+5]) + float32(dy[oc*24+1]*pad[c*45+6]) + float32(dy[oc*24+2]*pad[c*45+7]) +
+					float32(dy[oc*24+3]*pad[c*45+8]) + float32(dy[oc*24+4]*pad[c*45+10]) + float32(dy[oc*24+5]*pad[c*45+11]) + float32(dy[oc*24+6]*pad[c*45+12]) +
+					float32(dy[oc*24+7]*pad[c*45+13]) + float32(dy[oc*24+8]*pad[c*45+15]) + float32(dy[oc*24+9]*pad[c*45+16]) + float32(dy[oc*24+10]*pad[c*45+17]) +
+					float32(dy[oc*24+11]*pad[c*45+18]) + float32(dy[oc*24+12]*pad[c*45+20]) + float32(dy[oc*24+13]*pad[c*45+21]) + float32(dy[oc*24+14]*pad[c*45+22]) +
+					float32(dy[oc*24+15]*pad[c*45+23]) + float32(dy[oc*24+16]*pad[c*45+25]) + float32(dy[oc*24+17]*pad[c*45+26]) + float32(dy[oc*24+18]*pad[c*45+27]) +
+					float32(dy[oc*24+19]*pad[c*45+28]) + float32(dy[oc*24+20]*pad[c*45+30]) + float32(dy[oc*24+21]*pad[c*45+31]) + float32(dy[oc*24+22]*pad[c*45+32]) +
+					float32(dy[oc*24+23]*pad[c*45+33])
+				gw[oc*16+c*8+3] = gw[oc*16+c*8+3] + float32(dy[oc*24]*pad[c*45+6]) + float32(dy[oc*24+1]*pad[c*45+7]) + float32(dy[oc*24+2]*pad[c*45+8]) +
+					float32(dy[oc*24+3]*pad[c*45+9]) + float32(dy[oc*24+4]*pad[c*45+11]) + float32(dy[oc*24+5]*pad[c*45+12]) + float32(dy[oc*24+6]*pad[c*45+13]) +
+					float32(dy[oc*24+7]*pad[c*45+14]) + float32(dy[oc*24+8]*pad[c*45+16]) + float32(dy[oc*24+9]*pad[c*45+17]) + float32(dy[oc*24+10]*pad[c*45+18]) +
+					float32(dy[oc*24+11]*pad[c*45+19]) + float32(dy[oc*24+12]*pad[c*45+21]) + float32(dy[oc*24+13]*pad[c*45+22]) + float32(dy[oc*24+14]*pad[c*45+23]) +
+					float32(dy[oc*24+15]*pad[c*45+24]) + float32(dy[oc*24+16]*pad[c*45+26]) + float32(dy[oc*24+17]*pad[c*45+27]) + float32(dy[oc*24+18]*pad[c*45+28]) +
+					float32(dy[oc*24+19]*pad[c*45+29]) + float32(dy[oc*24+20]*pad[c*45+31]) + float32(dy[oc*24+21]*pad[c*45+32]) + float32(dy[oc*24+22]*pad[c*45+33]) +
+					float32(dy[oc*24+23]*pad[c*45+34])
+				gw[oc*16+c*8+4] = gw[oc*16+c*8+4] + float32(dy[oc*24]*pad[c*45+10]) + float32(dy[oc*24+1]*pad[c*45+11]) + float32(dy[oc*24+2]*pad[c*45+12]) +
+					float32(dy[oc*24+3]*pad[c*45+13]) + float32(dy[oc*24+4]*pad[c*45+15]) + float32(dy[oc*24+5]*pad[c*45+16]) + float32(dy[oc*24+6]*pad[c*45+17]) +
+					float32(dy[oc*24+7]*pad[c*45+18]) + float32(dy[oc*24+8]*pad[c*45+20]) + float32(dy[oc*24+9]*pad[c*45+21]) + float32(dy[oc*24+10]*pad[c*45+22]) +
+					float32(dy[oc*24+11]*pad[c*45+23]) + float32(dy[oc*24+12]*pad[c*45+25]) + float32(dy[oc*24+13]*pad[c*45+26]) + float32(dy[oc*24+14]*pad[c*45+27]) +
+					float32(dy[oc*24+15]*pad[c*45+28]) + float32(dy[oc*24+16]*pad[c*45+30]) + float32(dy[oc*24+17]*pad[c*45+31]) + float32(dy[oc*24+18]*pad[c*45+32]) +
+					float32(dy[oc*24+19]*pad[c*45+33]) + float32(dy[oc*24+20]*pad[c*45+35]) + float32(dy[oc*24+21]*pad[c*45+36]) + float32(dy[oc*24+22]*pad[c*45+37]) +
+					float32(dy[oc*24+23]*pad[c*45+38])
+				gw[oc*16+c*8+5] = gw[oc*16+c*8+5] + float32(dy[oc*24]*pad[c*45+11]) + float32(dy[oc*24+1]*pad[c*45+12]) + float32(dy[oc*24+2]*pad[c*45+13]) +
+					float32(dy[oc*24+3]*pad[c*45+14]) + float32(dy[oc*24+4]*pad[c*45+16]) + float32(dy[oc*24+5]*pad[c*45+17]) + float32(dy[oc*24+6]*pad[c*45+18]) +
+					float32(dy[oc*24+7]*pad[c*45+19]) + float32(dy[oc*24+8]*pad[c*45+21]) + float32(dy[oc*24+9]*pad[c*45+22]) + float32(dy[oc*24+10]*pad[c*45+23]) +
+					float32(dy[oc*24+11]*pad[c*45+24]) + float32(dy[oc*24+12]*pad[c*45+26]) + float32(dy[oc*24+13]*pad[c*45+27]) + float32(dy[oc*24+14]*pad[c*45+28]) +
+					float32(dy[oc*24+15]*pad[c*45+29]) + float32(dy[oc*24+16]*pad[c*45+31]) + float32(dy[oc*24+17]*pad[c*45+32]) + float32(dy[oc*24+18]*pad[c*45+33]) +
+					float32(dy[oc*24+19]*pad[c*45+34]) + float32(dy[oc*24+20]*pad[c*45+36]) + float32(dy[oc*24+21]*pad[c*45+37]) + float32(dy[oc*24+22]*pad[c*45+38]) +
+					float32(dy[oc*24+23]*pad[c*45+39])
+				gw[oc*16+c*8+6] = gw[oc*16+c*8+6] + float32(dy[oc*24]*pad[c*45+15]) + float32(dy[oc*24+1]*pad[c*45+16]) + float32(dy[oc*24+2]*pad[c*45+17]) +
+					float32(dy[oc*24+3]*pad[c*45+18]) + float32(dy[oc*24+4]*pad[c*45+20]) + float32(dy[oc*24+5]*pad[c*45+21]) + float32(dy[oc*24+6]*pad[c*45+22]) +
+					float32(dy[oc*24+7]*pad[c*45+23]) + float32(dy[oc*24+8]*pad[c*45+25]) + float32(dy[oc*24+9]*pad[c*45+26]) + float32(dy[oc*24+10]*pad[c*45+27]) +
+					float32(dy[oc*24+11]*pad[c*45+28]) + float32(dy[oc*24+12]*pad[c*45+30]) + float32(dy[oc*24+13]*pad[c*45+31]) + float32(dy[oc*24+14]*pad[c*45+32]) +
+					float32(dy[oc*24+15]*pad[c*45+33]) + float32(dy[oc*24+16]*pad[c*45+35]) + float32(dy[oc*24+17]*pad[c*45+36]) + float32(dy[oc*24+18]*pad[c*45+37]) +
+					float32(dy[oc*24+19]*pad[c*45+38]) + float32(dy[oc*24+20]*pad[c*45+40]) + float32(dy[oc*24+21]*pad[c*45+41]) + float32(dy[oc*24+22]*pad[c*45+42]) +
+					float32(dy[oc*24+23]*pad[c*45+43])
+				gw[oc*16+c*8+7] = gw[oc*16+c*8+7] + float32(dy[oc*24]*pad[c*45+16]) + float32(dy[oc*24+1]*pad[c*45+17]) + float32(dy[oc*24+2]*pad[c*45+18]) +
+					float32(dy[oc*24+3]*pad[c*45+19]) + float32(dy[oc*24+4]*pad[c*45+21]) + float32(dy[oc*24+5]*pad[c*45+22]) + float32(dy[oc*24+6]*pad[c*45+23]) +
+					float32(dy[oc*24+7]*pad[c*45+24]) + float32(dy[oc*24+8]*pad[c*45+26]) + float32(dy[oc*24+9]*pad[c*45+27]) + float32(dy[oc*24+10]*pad[c*45+28]) +
+					float32(dy[oc*24+11]*pad[c*45+29]) + float32(dy[oc*24+12]*pad[c*45+31]) + float32(dy[oc*24+13]*pad[c*45+32]) + float32(dy[oc*24+14]*pad[c*45+33]) +
+					float32(dy[oc*24+15]*pad[c*45+34]) + float32(dy[oc*24+16]*pad[c*45+36]) + float32(dy[oc*24+17]*pad[c*45+37]) + float32(dy[oc*24+18]*pad[c*45+38]) +
+					float32(dy[oc*24+19]*pad[c*45+39]) + float32(dy[oc*24+20]*pad[c*45+41]) + float32(dy[oc*24+21]*pad[c*45+42]) + float32(dy[oc*24+22]*pad[c*45+43]) +
+					float32(dy[oc*24+23]*pad[c*45+44])
 			}
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 6; oy++ {
-				dpad[oy*5] += w[oc*16] * dy[oc*24+oy*4]
-				dpad[oy*5+1] += w[oc*16+1] * dy[oc*24+oy*4]
-				dpad[oy*5+5] += w[oc*16+2] * dy[oc*24+oy*4]
-				dpad[oy*5+6] += w[oc*16+3] * dy[oc*24+oy*4]
-				dpad[oy*5+10] += w[oc*16+4] * dy[oc*24+oy*4]
-				dpad[oy*5+11] += w[oc*16+5] * dy[oc*24+oy*4]
-				dpad[oy*5+15] += w[oc*16+6] * dy[oc*24+oy*4]
-				dpad[oy*5+16] += w[oc*16+7] * dy[oc*24+oy*4]
-				dpad[oy*5+45] += w[oc*16+8] * dy[oc*24+oy*4]
-				dpad[oy*5+46] += w[oc*16+9] * dy[oc*24+oy*4]
-				dpad[oy*5+50] += w[oc*16+10] * dy[oc*24+oy*4]
-				dpad[oy*5+51] += w[oc*16+11] * dy[oc*24+oy*4]
-				dpad[oy*5+55] += w[oc*16+12] * dy[oc*24+oy*4]
-				dpad[oy*5+56] += w[oc*16+13] * dy[oc*24+oy*4]
-				dpad[oy*5+60] += w[oc*16+14] * dy[oc*24+oy*4]
-				dpad[oy*5+61] += w[oc*16+15] * dy[oc*24+oy*4]
-				dpad[oy*5+1] += w[oc*16] * dy[oc*24+oy*4+1]
-				dpad[oy*5+2] += w[oc*16+1] * dy[oc*24+oy*4+1]
-				dpad[oy*5+6] += w[oc*16+2] * dy[oc*24+oy*4+1]
-				dpad[oy*5+7] += w[oc*16+3] * dy[oc*24+oy*4+1]
-				dpad[oy*5+11] += w[oc*16+4] * dy[oc*24+oy*4+1]
-				dpad[oy*5+12] += w[oc*16+5] * dy[oc*24+oy*4+1]
-				dpad[oy*5+16] += w[oc*16+6] * dy[oc*24+oy*4+1]
-				dpad[oy*5+17] += w[oc*16+7] * dy[oc*24+oy*4+1]
-				dpad[oy*5+46] += w[oc*16+8] * dy[oc*24+oy*4+1]
-				dpad[oy*5+47] += w[oc*16+9] * dy[oc*24+oy*4+1]
-				dpad[oy*5+51] += w[oc*16+10] * dy[oc*24+oy*4+1]
-				dpad[oy*5+52] += w[oc*16+11] * dy[oc*24+oy*4+1]
-				dpad[oy*5+56] += w[oc*16+12] * dy[oc*24+oy*4+1]
-				dpad[oy*5+57] += w[oc*16+13] * dy[oc*24+oy*4+1]
-				dpad[oy*5+61] += w[oc*16+14] * dy[oc*24+oy*4+1]
-				dpad[oy*5+62] += w[oc*16+15] * dy[oc*24+oy*4+1]
-				dpad[oy*5+2] += w[oc*16] * dy[oc*24+oy*4+2]
-				dpad[oy*5+3] += w[oc*16+1] * dy[oc*24+oy*4+2]
-				dpad[oy*5+7] += w[oc*16+2] * dy[oc*24+oy*4+2]
-				dpad[oy*5+8] += w[oc*16+3] * dy[oc*24+oy*4+2]
-				dpad[oy*5+12] += w[oc*16+4] * dy[oc*24+oy*4+2]
-				dpad[oy*5+13] += w[oc*16+5] * dy[oc*24+oy*4+2]
-				dpad[oy*5+17] += w[oc*16+6] * dy[oc*24+oy*4+2]
-				dpad[oy*5+18] += w[oc*16+7] * dy[oc*24+oy*4+2]
-				dpad[oy*5+47] += w[oc*16+8] * dy[oc*24+oy*4+2]
-				dpad[oy*5+48] += w[oc*16+9] * dy[oc*24+oy*4+2]
-				dpad[oy*5+52] += w[oc*16+10] * dy[oc*24+oy*4+2]
-				dpad[oy*5+53] += w[oc*16+11] * dy[oc*24+oy*4+2]
-				dpad[oy*5+57] += w[oc*16+12] * dy[oc*24+oy*4+2]
-				dpad[oy*5+58] += w[oc*16+13] * dy[oc*24+oy*4+2]
-				dpad[oy*5+62] += w[oc*16+14] * dy[oc*24+oy*4+2]
-				dpad[oy*5+63] += w[oc*16+15] * dy[oc*24+oy*4+2]
-				dpad[oy*5+3] += w[oc*16] * dy[oc*24+oy*4+3]
-				dpad[oy*5+4] += w[oc*16+1] * dy[oc*24+oy*4+3]
-				dpad[oy*5+8] += w[oc*16+2] * dy[oc*24+oy*4+3]
-				dpad[oy*5+9] += w[oc*16+3] * dy[oc*24+oy*4+3]
-				dpad[oy*5+13] += w[oc*16+4] * dy[oc*24+oy*4+3]
-				dpad[oy*5+14] += w[oc*16+5] * dy[oc*24+oy*4+3]
-				dpad[oy*5+18] += w[oc*16+6] * dy[oc*24+oy*4+3]
-				dpad[oy*5+19] += w[oc*16+7] * dy[oc*24+oy*4+3]
-				dpad[oy*5+48] += w[oc*16+8] * dy[oc*24+oy*4+3]
-				dpad[oy*5+49] += w[oc*16+9] * dy[oc*24+oy*4+3]
-				dpad[oy*5+53] += w[oc*16+10] * dy[oc*24+oy*4+3]
-				dpad[oy*5+54] += w[oc*16+11] * dy[oc*24+oy*4+3]
-				dpad[oy*5+58] += w[oc*16+12] * dy[oc*24+oy*4+3]
-				dpad[oy*5+59] += w[oc*16+13] * dy[oc*24+oy*4+3]
-				dpad[oy*5+63] += w[oc*16+14] * dy[oc*24+oy*4+3]
-				dpad[oy*5+64] += w[oc*16+15] * dy[oc*24+oy*4+3]
+				dpad[oy*5] += float32(w[oc*16] * dy[oc*24+oy*4])
+				dpad[oy*5+1] += float32(w[oc*16+1] * dy[oc*24+oy*4])
+				dpad[oy*5+5] += float32(w[oc*16+2] * dy[oc*24+oy*4])
+				dpad[oy*5+6] += float32(w[oc*16+3] * dy[oc*24+oy*4])
+				dpad[oy*5+10] += float32(w[oc*16+4] * dy[oc*24+oy*4])
+				dpad[oy*5+11] += float32(w[oc*16+5] * dy[oc*24+oy*4])
+				dpad[oy*5+15] += float32(w[oc*16+6] * dy[oc*24+oy*4])
+				dpad[oy*5+16] += float32(w[oc*16+7] * dy[oc*24+oy*4])
+				dpad[oy*5+45] += float32(w[oc*16+8] * dy[oc*24+oy*4])
+				dpad[oy*5+46] += float32(w[oc*16+9] * dy[oc*24+oy*4])
+				dpad[oy*5+50] += float32(w[oc*16+10] * dy[oc*24+oy*4])
+				dpad[oy*5+51] += float32(w[oc*16+11] * dy[oc*24+oy*4])
+				dpad[oy*5+55] += float32(w[oc*16+12] * dy[oc*24+oy*4])
+				dpad[oy*5+56] += float32(w[oc*16+13] * dy[oc*24+oy*4])
+				dpad[oy*5+60] += float32(w[oc*16+14] * dy[oc*24+oy*4])
+				dpad[oy*5+61] += float32(w[oc*16+15] * dy[oc*24+oy*4])
+				dpad[oy*5+1] += float32(w[oc*16] * dy[oc*24+oy*4+1])
+				dpad[oy*5+2] += float32(w[oc*16+1] * dy[oc*24+oy*4+1])
+				dpad[oy*5+6] += float32(w[oc*16+2] * dy[oc*24+oy*4+1])
+				dpad[oy*5+7] += float32(w[oc*16+3] * dy[oc*24+oy*4+1])
+				dpad[oy*5+11] += float32(w[oc*16+4] * dy[oc*24+oy*4+1])
+				dpad[oy*5+12] += float32(w[oc*16+5] * dy[oc*24+oy*4+1])
+				dpad[oy*5+16] += float32(w[oc*16+6] * dy[oc*24+oy*4+1])
+				dpad[oy*5+17] += float32(w[oc*16+7] * dy[oc*24+oy*4+1])
+				dpad[oy*5+46] += float32(w[oc*16+8] * dy[oc*24+oy*4+1])
+				dpad[oy*5+47] += float32(w[oc*16+9] * dy[oc*24+oy*4+1])
+				dpad[oy*5+51] += float32(w[oc*16+10] * dy[oc*24+oy*4+1])
+				dpad[oy*5+52] += float32(w[oc*16+11] * dy[oc*24+oy*4+1])
+				dpad[oy*5+56] += float32(w[oc*16+12] * dy[oc*24+oy*4+1])
+				dpad[oy*5+57] += float32(w[oc*16+13] * dy[oc*24+oy*4+1])
+				dpad[oy*5+61] += float32(w[oc*16+14] * dy[oc*24+oy*4+1])
+				dpad[oy*5+62] += float32(w[oc*16+15] * dy[oc*24+oy*4+1])
+				dpad[oy*5+2] += float32(w[oc*16] * dy[oc*24+oy*4+2])
+				dpad[oy*5+3] += float32(w[oc*16+1] * dy[oc*24+oy*4+2])
+				dpad[oy*5+7] += float32(w[oc*16+2] * dy[oc*24+oy*4+2])
+				dpad[oy*5+8] += float32(w[oc*16+3] * dy[oc*24+oy*4+2])
+				dpad[oy*5+12] += float32(w[oc*16+4] * dy[oc*24+oy*4+2])
+				dpad[oy*5+13] += float32(w[oc*16+5] * dy[oc*24+oy*4+2])
+				dpad[oy*5+17] += float32(w[oc*16+6] * dy[oc*24+oy*4+2])
+				dpad[oy*5+18] += float32(w[oc*16+7] * dy[oc*24+oy*4+2])
+				dpad[oy*5+47] += float32(w[oc*16+8] * dy[oc*24+oy*4+2])
+				dpad[oy*5+48] += float32(w[oc*16+9] * dy[oc*24+oy*4+2])
+				dpad[oy*5+52] += float32(w[oc*16+10] * dy[oc*24+oy*4+2])
+				dpad[oy*5+53] += float32(w[oc*16+11] * dy[oc*24+oy*4+2])
+				dpad[oy*5+57] += float32(w[oc*16+12] * dy[oc*24+oy*4+2])
+				dpad[oy*5+58] += float32(w[oc*16+13] * dy[oc*24+oy*4+2])
+				dpad[oy*5+62] += float32(w[oc*16+14] * dy[oc*24+oy*4+2])
+				dpad[oy*5+63] += float32(w[oc*16+15] * dy[oc*24+oy*4+2])
+				dpad[oy*5+3] += float32(w[oc*16] * dy[oc*24+oy*4+3])
+				dpad[oy*5+4] += float32(w[oc*16+1] * dy[oc*24+oy*4+3])
+				dpad[oy*5+8] += float32(w[oc*16+2] * dy[oc*24+oy*4+3])
+				dpad[oy*5+9] += float32(w[oc*16+3] * dy[oc*24+oy*4+3])
+				dpad[oy*5+13] += float32(w[oc*16+4] * dy[oc*24+oy*4+3])
+				dpad[oy*5+14] += float32(w[oc*16+5] * dy[oc*24+oy*4+3])
+				dpad[oy*5+18] += float32(w[oc*16+6] * dy[oc*24+oy*4+3])
+				dpad[oy*5+19] += float32(w[oc*16+7] * dy[oc*24+oy*4+3])
+				dpad[oy*5+48] += float32(w[oc*16+8] * dy[oc*24+oy*4+3])
+				dpad[oy*5+49] += float32(w[oc*16+9] * dy[oc*24+oy*4+3])
+				dpad[oy*5+53] += float32(w[oc*16+10] * dy[oc*24+oy*4+3])
+				dpad[oy*5+54] += float32(w[oc*16+11] * dy[oc*24+oy*4+3])
+				dpad[oy*5+58] += float32(w[oc*16+12] * dy[oc*24+oy*4+3])
+				dpad[oy*5+59] += float32(w[oc*16+13] * dy[oc*24+oy*4+3])
+				dpad[oy*5+63] += float32(w[oc*16+14] * dy[oc*24+oy*4+3])
+				dpad[oy*5+64] += float32(w[oc*16+15] * dy[oc*24+oy*4+3])
 			}
 		}
 		clear(dx[:])
@@ -760,70 +760,70 @@ func (m *Model) backward() {
 			dy[3] + dy[4]
 		gb[1] = gb[1] + dy[5] + dy[6] + dy[7] +
 			dy[8] + dy[9]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[10] + dy[2]*pad[20] +
-			dy[3]*pad[30] + dy[4]*pad[40]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[11] + dy[2]*pad[21] +
-			dy[3]*pad[31] + dy[4]*pad[41]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[12] + dy[2]*pad[22] +
-			dy[3]*pad[32] + dy[4]*pad[42]
-		gw[3] = gw[3] + dy[0]*pad[3] + dy[1]*pad[13] + dy[2]*pad[23] +
-			dy[3]*pad[33] + dy[4]*pad[43]
-		gw[4] = gw[4] + dy[0]*pad[5] + dy[1]*pad[15] + dy[2]*pad[25] +
-			dy[3]*pad[35] + dy[4]*pad[45]
-		gw[5] = gw[5] + dy[0]*pad[6] + dy[1]*pad[16] + dy[2]*pad[26] +
-			dy[3]*pad[36] + dy[4]*pad[46]
-		gw[6] = gw[6] + dy[0]*pad[7] + dy[1]*pad[17] + dy[2]*pad[27] +
-			dy[3]*pad[37] + dy[4]*pad[47]
-		gw[7] = gw[7] + dy[0]*pad[8] + dy[1]*pad[18] + dy[2]*pad[28] +
-			dy[3]*pad[38] + dy[4]*pad[48]
-		gw[8] = gw[8] + dy[0]*pad[50] + dy[1]*pad[60] + dy[2]*pad[70] +
-			dy[3]*pad[80] + dy[4]*pad[90]
-		gw[9] = gw[9] + dy[0]*pad[51] + dy[1]*pad[61] + dy[2]*pad[71] +
-			dy[3]*pad[81] + dy[4]*pad[91]
-		gw[10] = gw[10] + dy[0]*pad[52] + dy[1]*pad[62] + dy[2]*pad[72] +
-			dy[3]*pad[82] + dy[4]*pad[92]
-		gw[11] = gw[11] + dy[0]*pad[53] + dy[1]*pad[63] + dy[2]*pad[73] +
-			dy[3]*pad[83] + dy[4]*pad[93]
-		gw[12] = gw[12] + dy[0]*pad[55] + dy[1]*pad[65] + dy[2]*pad[75] +
-			dy[3]*pad[85] + dy[4]*pad[95]
-		gw[13] = gw[13] + dy[0]*pad[56] + dy[1]*pad[66] + dy[2]*pad[76] +
-			dy[3]*pad[86] + dy[4]*pad[96]
-		gw[14] = gw[14] + dy[0]*pad[57] + dy[1]*pad[67] + dy[2]*pad[77] +
-			dy[3]*pad[87] + dy[4]*pad[97]
-		gw[15] = gw[15] + dy[0]*pad[58] + dy[1]*pad[68] + dy[2]*pad[78] +
-			dy[3]*pad[88] + dy[4]*pad[98]
-		gw[16] = gw[16] + dy[5]*pad[0] + dy[6]*pad[10] + dy[7]*pad[20] +
-			dy[8]*pad[30] + dy[9]*pad[40]
-		gw[17] = gw[17] + dy[5]*pad[1] + dy[6]*pad[11] + dy[7]*pad[21] +
-			dy[8]*pad[31] + dy[9]*pad[41]
-		gw[18] = gw[18] + dy[5]*pad[2] + dy[6]*pad[12] + dy[7]*pad[22] +
-			dy[8]*pad[32] + dy[9]*pad[42]
-		gw[19] = gw[19] + dy[5]*pad[3] + dy[6]*pad[13] + dy[7]*pad[23] +
-			dy[8]*pad[33] + dy[9]*pad[43]
-		gw[20] = gw[20] + dy[5]*pad[5] + dy[6]*pad[15] + dy[7]*pad[25] +
-			dy[8]*pad[35] + dy[9]*pad[45]
-		gw[21] = gw[21] + dy[5]*pad[6] + dy[6]*pad[16] + dy[7]*pad[26] +
-			dy[8]*pad[36] + dy[9]*pad[46]
-		gw[22] = gw[22] + dy[5]*pad[7] + dy[6]*pad[17] + dy[7]*pad[27] +
-			dy[8]*pad[37] + dy[9]*pad[47]
-		gw[23] = gw[23] + dy[5]*pad[8] + dy[6]*pad[18] + dy[7]*pad[28] +
-			dy[8]*pad[38] + dy[9]*pad[48]
-		gw[24] = gw[24] + dy[5]*pad[50] + dy[6]*pad[60] + dy[7]*pad[70] +
-			dy[8]*pad[80] + dy[9]*pad[90]
-		gw[25] = gw[25] + dy[5]*pad[51] + dy[6]*pad[61] + dy[7]*pad[71] +
-			dy[8]*pad[81] + dy[9]*pad[91]
-		gw[26] = gw[26] + dy[5]*pad[52] + dy[6]*pad[62] + dy[7]*pad[72] +
-			dy[8]*pad[82] + dy[9]*pad[92]
-		gw[27] = gw[27] + dy[5]*pad[53] + dy[6]*pad[63] + dy[7]*pad[73] +
-			dy[8]*pad[83] + dy[9]*pad[93]
-		gw[28] = gw[28] + dy[5]*pad[55] + dy[6]*pad[65] + dy[7]*pad[75] +
-			dy[8]*pad[85] + dy[9]*pad[95]
-		gw[29] = gw[29] + dy[5]*pad[56] + dy[6]*pad[66] + dy[7]*pad[76] +
-			dy[8]*pad[86] + dy[9]*pad[96]
-		gw[30] = gw[30] + dy[5]*pad[57] + dy[6]*pad[67] + dy[7]*pad[77] +
-			dy[8]*pad[87] + dy[9]*pad[97]
-		gw[31] = gw[31] + dy[5]*pad[58] + dy[6]*pad[68] + dy[7]*pad[78] +
-			dy[8]*pad[88] + dy[9]*pad[98]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[10]) + float32(dy[2]*pad[20]) +
+			float32(dy[3]*pad[30]) + float32(dy[4]*pad[40])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[11]) + float32(dy[2]*pad[21]) +
+			float32(dy[3]*pad[31]) + float32(dy[4]*pad[41])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[12]) + float32(dy[2]*pad[22]) +
+			float32(dy[3]*pad[32]) + float32(dy[4]*pad[42])
+		gw[3] = gw[3] + float32(dy[0]*pad[3]) + float32(dy[1]*pad[13]) + float32(dy[2]*pad[23]) +
+			float32(dy[3]*pad[33]) + float32(dy[4]*pad[43])
+		gw[4] = gw[4] + float32(dy[0]*pad[5]) + float32(dy[1]*pad[15]) + float32(dy[2]*pad[25]) +
+			float32(dy[3]*pad[35]) + float32(dy[4]*pad[45])
+		gw[5] = gw[5] + float32(dy[0]*pad[6]) + float32(dy[1]*pad[16]) + float32(dy[2]*pad[26]) +
+			float32(dy[3]*pad[36]) + float32(dy[4]*pad[46])
+		gw[6] = gw[6] + float32(dy[0]*pad[7]) + float32(dy[1]*pad[17]) + float32(dy[2]*pad[27]) +
+			float32(dy[3]*pad[37]) + float32(dy[4]*pad[47])
+		gw[7] = gw[7] + float32(dy[0]*pad[8]) + float32(dy[1]*pad[18]) + float32(dy[2]*pad[28]) +
+			float32(dy[3]*pad[38]) + float32(dy[4]*pad[48])
+		gw[8] = gw[8] + float32(dy[0]*pad[50]) + float32(dy[1]*pad[60]) + float32(dy[2]*pad[70]) +
+			float32(dy[3]*pad[80]) + float32(dy[4]*pad[90])
+		gw[9] = gw[9] + float32(dy[0]*pad[51]) + float32(dy[1]*pad[61]) + float32(dy[2]*pad[71]) +
+			float32(dy[3]*pad[81]) + float32(dy[4]*pad[91])
+		gw[10] = gw[10] + float32(dy[0]*pad[52]) + float32(dy[1]*pad[62]) + float32(dy[2]*pad[72]) +
+			float32(dy[3]*pad[82]) + float32(dy[4]*pad[92])
+		gw[11] = gw[11] + float32(dy[0]*pad[53]) + float32(dy[1]*pad[63]) + float32(dy[2]*pad[73]) +
+			float32(dy[3]*pad[83]) + float32(dy[4]*pad[93])
+		gw[12] = gw[12] + float32(dy[0]*pad[55]) + float32(dy[1]*pad[65]) + float32(dy[2]*pad[75]) +
+			float32(dy[3]*pad[85]) + float32(dy[4]*pad[95])
+		gw[13] = gw[13] + float32(dy[0]*pad[56]) + float32(dy[1]*pad[66]) + float32(dy[2]*pad[76]) +
+			float32(dy[3]*pad[86]) + float32(dy[4]*pad[96])
+		gw[14] = gw[14] + float32(dy[0]*pad[57]) + float32(dy[1]*pad[67]) + float32(dy[2]*pad[77]) +
+			float32(dy[3]*pad[87]) + float32(dy[4]*pad[97])
+		gw[15] = gw[15] + float32(dy[0]*pad[58]) + float32(dy[1]*pad[68]) + float32(dy[2]*pad[78]) +
+			float32(dy[3]*pad[88]) + float32(dy[4]*pad[98])
+		gw[16] = gw[16] + float32(dy[5]*pad[0]) + float32(dy[6]*pad[10]) + float32(dy[7]*pad[20]) +
+			float32(dy[8]*pad[30]) + float32(dy[9]*pad[40])
+		gw[17] = gw[17] + float32(dy[5]*pad[1]) + float32(dy[6]*pad[11]) + float32(dy[7]*pad[21]) +
+			float32(dy[8]*pad[31]) + float32(dy[9]*pad[41])
+		gw[18] = gw[18] + float32(dy[5]*pad[2]) + float32(dy[6]*pad[12]) + float32(dy[7]*pad[22]) +
+			float32(dy[8]*pad[32]) + float32(dy[9]*pad[42])
+		gw[19] = gw[19] + float32(dy[5]*pad[3]) + float32(dy[6]*pad[13]) + float32(dy[7]*pad[23]) +
+			float32(dy[8]*pad[33]) + float32(dy[9]*pad[43])
+		gw[20] = gw[20] + float32(dy[5]*pad[5]) + float32(dy[6]*pad[15]) + float32(dy[7]*pad[25]) +
+			float32(dy[8]*pad[35]) + float32(dy[9]*pad[45])
+		gw[21] = gw[21] + float32(dy[5]*pad[6]) + float32(dy[6]*pad[16]) + float32(dy[7]*pad[26]) +
+			float32(dy[8]*pad[36]) + float32(dy[9]*pad[46])
+		gw[22] = gw[22] + float32(dy[5]*pad[7]) + float32(dy[6]*pad[17]) + float32(dy[7]*pad[27]) +
+			float32(dy[8]*pad[37]) + float32(dy[9]*pad[47])
+		gw[23] = gw[23] + float32(dy[5]*pad[8]) + float32(dy[6]*pad[18]) + float32(dy[7]*pad[28]) +
+			float32(dy[8]*pad[38]) + float32(dy[9]*pad[48])
+		gw[24] = gw[24] + float32(dy[5]*pad[50]) + float32(dy[6]*pad[60]) + float32(dy[7]*pad[70]) +
+			float32(dy[8]*pad[80]) + float32(dy[9]*pad[90])
+		gw[25] = gw[25] + float32(dy[5]*pad[51]) + float32(dy[6]*pad[61]) + float32(dy[7]*pad[71]) +
+			float32(dy[8]*pad[81]) + float32(dy[9]*pad[91])
+		gw[26] = gw[26] + float32(dy[5]*pad[52]) + float32(dy[6]*pad[62]) + float32(dy[7]*pad[72]) +
+			float32(dy[8]*pad[82]) + float32(dy[9]*pad[92])
+		gw[27] = gw[27] + float32(dy[5]*pad[53]) + float32(dy[6]*pad[63]) + float32(dy[7]*pad[73]) +
+			float32(dy[8]*pad[83]) + float32(dy[9]*pad[93])
+		gw[28] = gw[28] + float32(dy[5]*pad[55]) + float32(dy[6]*pad[65]) + float32(dy[7]*pad[75]) +
+			float32(dy[8]*pad[85]) + float32(dy[9]*pad[95])
+		gw[29] = gw[29] + float32(dy[5]*pad[56]) + float32(dy[6]*pad[66]) + float32(dy[7]*pad[76]) +
+			float32(dy[8]*pad[86]) + float32(dy[9]*pad[96])
+		gw[30] = gw[30] + float32(dy[5]*pad[57]) + float32(dy[6]*pad[67]) + float32(dy[7]*pad[77]) +
+			float32(dy[8]*pad[87]) + float32(dy[9]*pad[97])
+		gw[31] = gw[31] + float32(dy[5]*pad[58]) + float32(dy[6]*pad[68]) + float32(dy[7]*pad[78]) +
+			float32(dy[8]*pad[88]) + float32(dy[9]*pad[98])
 	}
 }
 
@@ -852,7 +852,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3]) / 4
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
 	k := 0.5 * scale
 	dy[0] *= k
 	dy[1] *= k

@@ -127,17 +127,17 @@ func (m *Model) forward() {
 		pad[9] = x[8]
 		pad[10] = x[9]
 		pad[11] = x[9]
-		y[0] = max(b[0]+w[0]*pad[0]+w[1]*pad[1], 0)
-		y[1] = max(b[0]+w[0]*pad[1]+w[1]*pad[2], 0)
-		y[2] = max(b[0]+w[0]*pad[2]+w[1]*pad[3], 0)
-		y[3] = max(b[0]+w[0]*pad[3]+w[1]*pad[4], 0)
-		y[4] = max(b[0]+w[0]*pad[4]+w[1]*pad[5], 0)
-		y[5] = max(b[0]+w[0]*pad[5]+w[1]*pad[6], 0)
-		y[6] = max(b[0]+w[0]*pad[6]+w[1]*pad[7], 0)
-		y[7] = max(b[0]+w[0]*pad[7]+w[1]*pad[8], 0)
-		y[8] = max(b[0]+w[0]*pad[8]+w[1]*pad[9], 0)
-		y[9] = max(b[0]+w[0]*pad[9]+w[1]*pad[10], 0)
-		y[10] = max(b[0]+w[0]*pad[10]+w[1]*pad[11], 0)
+		y[0] = max(b[0]+float32(w[0]*pad[0])+float32(w[1]*pad[1]), 0)
+		y[1] = max(b[0]+float32(w[0]*pad[1])+float32(w[1]*pad[2]), 0)
+		y[2] = max(b[0]+float32(w[0]*pad[2])+float32(w[1]*pad[3]), 0)
+		y[3] = max(b[0]+float32(w[0]*pad[3])+float32(w[1]*pad[4]), 0)
+		y[4] = max(b[0]+float32(w[0]*pad[4])+float32(w[1]*pad[5]), 0)
+		y[5] = max(b[0]+float32(w[0]*pad[5])+float32(w[1]*pad[6]), 0)
+		y[6] = max(b[0]+float32(w[0]*pad[6])+float32(w[1]*pad[7]), 0)
+		y[7] = max(b[0]+float32(w[0]*pad[7])+float32(w[1]*pad[8]), 0)
+		y[8] = max(b[0]+float32(w[0]*pad[8])+float32(w[1]*pad[9]), 0)
+		y[9] = max(b[0]+float32(w[0]*pad[9])+float32(w[1]*pad[10]), 0)
+		y[10] = max(b[0]+float32(w[0]*pad[10])+float32(w[1]*pad[11]), 0)
 	}
 	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
 	{
@@ -161,9 +161,9 @@ func (m *Model) forward() {
 		pad[3] = x[2]
 		pad[4] = x[3]
 		pad[5] = x[4]
-		y[0] = b[0] + w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[2]
-		y[1] = b[0] + w[0]*pad[2] + w[1]*pad[3] + w[2]*pad[4]
-		y[2] = b[0] + w[0]*pad[4] + w[1]*pad[5] + w[2]*pad[6]
+		y[0] = b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[2])
+		y[1] = b[0] + float32(w[0]*pad[2]) + float32(w[1]*pad[3]) + float32(w[2]*pad[4])
+		y[2] = b[0] + float32(w[0]*pad[4]) + float32(w[1]*pad[5]) + float32(w[2]*pad[6])
 	}
 	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
 	{
@@ -193,30 +193,30 @@ func (m *Model) forward() {
 		y := &m.a7
 		w := (*[8]float32)(m.params[7:15])
 		b := (*[8]float32)(m.params[15:23])
-		y[0] = b[0] + w[0]*x[0]
-		y[1] = b[1] + w[1]*x[0]
-		y[2] = b[2] + w[2]*x[0]
-		y[3] = b[3] + w[3]*x[0]
-		y[4] = b[4] + w[4]*x[0]
-		y[5] = b[5] + w[5]*x[0]
-		y[6] = b[6] + w[6]*x[0]
-		y[7] = b[7] + w[7]*x[0]
+		y[0] = b[0] + float32(w[0]*x[0])
+		y[1] = b[1] + float32(w[1]*x[0])
+		y[2] = b[2] + float32(w[2]*x[0])
+		y[3] = b[3] + float32(w[3]*x[0])
+		y[4] = b[4] + float32(w[4]*x[0])
+		y[5] = b[5] + float32(w[5]*x[0])
+		y[6] = b[6] + float32(w[6]*x[0])
+		y[7] = b[7] + float32(w[7]*x[0])
 	}
 	// layer 8: linear 8→5 no bias, [8] → [5] (arch10.yaml:13)
 	{
 		x := &m.a7
 		y := &m.a8
 		w := (*[40]float32)(m.params[23:63])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[3] +
-			w[4]*x[4] + w[5]*x[5] + w[6]*x[6] + w[7]*x[7]
-		y[1] = w[8]*x[0] + w[9]*x[1] + w[10]*x[2] + w[11]*x[3] +
-			w[12]*x[4] + w[13]*x[5] + w[14]*x[6] + w[15]*x[7]
-		y[2] = w[16]*x[0] + w[17]*x[1] + w[18]*x[2] + w[19]*x[3] +
-			w[20]*x[4] + w[21]*x[5] + w[22]*x[6] + w[23]*x[7]
-		y[3] = w[24]*x[0] + w[25]*x[1] + w[26]*x[2] + w[27]*x[3] +
-			w[28]*x[4] + w[29]*x[5] + w[30]*x[6] + w[31]*x[7]
-		y[4] = w[32]*x[0] + w[33]*x[1] + w[34]*x[2] + w[35]*x[3] +
-			w[36]*x[4] + w[37]*x[5] + w[38]*x[6] + w[39]*x[7]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) + float32(w[3]*x[3]) +
+			float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) + float32(w[7]*x[7])
+		y[1] = float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) + float32(w[11]*x[3]) +
+			float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) + float32(w[15]*x[7])
+		y[2] = float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) + float32(w[19]*x[3]) +
+			float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) + float32(w[23]*x[7])
+		y[3] = float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) + float32(w[27]*x[3]) +
+			float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) + float32(w[31]*x[7])
+		y[4] = float32(w[32]*x[0]) + float32(w[33]*x[1]) + float32(w[34]*x[2]) + float32(w[35]*x[3]) +
+			float32(w[36]*x[4]) + float32(w[37]*x[5]) + float32(w[38]*x[6]) + float32(w[39]*x[7])
 	}
 }
 
@@ -238,62 +238,62 @@ func (m *Model) backward() {
 		gw := (*[40]float32)(m.grads[23:63])
 		dy := (*[5]float32)(m.grad[0][:5])
 		dx := (*[8]float32)(m.grad[1][:8])
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		gw[24] += dy[3] * x[0]
-		gw[25] += dy[3] * x[1]
-		gw[26] += dy[3] * x[2]
-		gw[27] += dy[3] * x[3]
-		gw[28] += dy[3] * x[4]
-		gw[29] += dy[3] * x[5]
-		gw[30] += dy[3] * x[6]
-		gw[31] += dy[3] * x[7]
-		gw[32] += dy[4] * x[0]
-		gw[33] += dy[4] * x[1]
-		gw[34] += dy[4] * x[2]
-		gw[35] += dy[4] * x[3]
-		gw[36] += dy[4] * x[4]
-		gw[37] += dy[4] * x[5]
-		gw[38] += dy[4] * x[6]
-		gw[39] += dy[4] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2] + w[24]*dy[3] +
-			w[32]*dy[4]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2] + w[25]*dy[3] +
-			w[33]*dy[4]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2] + w[26]*dy[3] +
-			w[34]*dy[4]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2] + w[27]*dy[3] +
-			w[35]*dy[4]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2] + w[28]*dy[3] +
-			w[36]*dy[4]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2] + w[29]*dy[3] +
-			w[37]*dy[4]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2] + w[30]*dy[3] +
-			w[38]*dy[4]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2] + w[31]*dy[3] +
-			w[39]*dy[4]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		gw[24] += float32(dy[3] * x[0])
+		gw[25] += float32(dy[3] * x[1])
+		gw[26] += float32(dy[3] * x[2])
+		gw[27] += float32(dy[3] * x[3])
+		gw[28] += float32(dy[3] * x[4])
+		gw[29] += float32(dy[3] * x[5])
+		gw[30] += float32(dy[3] * x[6])
+		gw[31] += float32(dy[3] * x[7])
+		gw[32] += float32(dy[4] * x[0])
+		gw[33] += float32(dy[4] * x[1])
+		gw[34] += float32(dy[4] * x[2])
+		gw[35] += float32(dy[4] * x[3])
+		gw[36] += float32(dy[4] * x[4])
+		gw[37] += float32(dy[4] * x[5])
+		gw[38] += float32(dy[4] * x[6])
+		gw[39] += float32(dy[4] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2]) + float32(w[24]*dy[3]) +
+			float32(w[32]*dy[4])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2]) + float32(w[25]*dy[3]) +
+			float32(w[33]*dy[4])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2]) + float32(w[26]*dy[3]) +
+			float32(w[34]*dy[4])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2]) + float32(w[27]*dy[3]) +
+			float32(w[35]*dy[4])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2]) + float32(w[28]*dy[3]) +
+			float32(w[36]*dy[4])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2]) + float32(w[29]*dy[3]) +
+			float32(w[37]*dy[4])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2]) + float32(w[30]*dy[3]) +
+			float32(w[38]*dy[4])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2]) + float32(w[31]*dy[3]) +
+			float32(w[39]*dy[4])
 	}
 	// layer 7: linear 1→8, [1] → [8] (arch10.yaml:12)
 	{
@@ -311,16 +311,16 @@ func (m *Model) backward() {
 		gb[5] += dy[5]
 		gb[6] += dy[6]
 		gb[7] += dy[7]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[1] * x[0]
-		gw[2] += dy[2] * x[0]
-		gw[3] += dy[3] * x[0]
-		gw[4] += dy[4] * x[0]
-		gw[5] += dy[5] * x[0]
-		gw[6] += dy[6] * x[0]
-		gw[7] += dy[7] * x[0]
-		dx[0] = w[0]*dy[0] + w[1]*dy[1] + w[2]*dy[2] + w[3]*dy[3] +
-			w[4]*dy[4] + w[5]*dy[5] + w[6]*dy[6] + w[7]*dy[7]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[1] * x[0])
+		gw[2] += float32(dy[2] * x[0])
+		gw[3] += float32(dy[3] * x[0])
+		gw[4] += float32(dy[4] * x[0])
+		gw[5] += float32(dy[5] * x[0])
+		gw[6] += float32(dy[6] * x[0])
+		gw[7] += float32(dy[7] * x[0])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[1]*dy[1]) + float32(w[2]*dy[2]) + float32(w[3]*dy[3]) +
+			float32(w[4]*dy[4]) + float32(w[5]*dy[5]) + float32(w[6]*dy[6]) + float32(w[7]*dy[7])
 	}
 	// layer 6: flatten, [1 1] → [1] (arch10.yaml:11): nothing to compute
 	// layer 5: tanh, [1 1] → [1 1] (arch10.yaml:10)
@@ -348,19 +348,19 @@ func (m *Model) backward() {
 		dy := (*[3]float32)(m.grad[0][:3])
 		dx := (*[5]float32)(m.grad[1][:5])
 		gb[0] = gb[0] + dy[0] + dy[1] + dy[2]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[2] + dy[2]*pad[4]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[3] + dy[2]*pad[5]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[4] + dy[2]*pad[6]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[4])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[5])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[4]) + float32(dy[2]*pad[6])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[2] += w[2] * dy[0]
-		dpad[2] += w[0] * dy[1]
-		dpad[3] += w[1] * dy[1]
-		dpad[4] += w[2] * dy[1]
-		dpad[4] += w[0] * dy[2]
-		dpad[5] += w[1] * dy[2]
-		dpad[6] += w[2] * dy[2]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[2] += float32(w[2] * dy[0])
+		dpad[2] += float32(w[0] * dy[1])
+		dpad[3] += float32(w[1] * dy[1])
+		dpad[4] += float32(w[2] * dy[1])
+		dpad[4] += float32(w[0] * dy[2])
+		dpad[5] += float32(w[1] * dy[2])
+		dpad[6] += float32(w[2] * dy[2])
 		dx[0] = dpad[1]
 		dx[1] = dpad[2]
 		dx[2] = dpad[3]
@@ -431,12 +431,12 @@ func (m *Model) backward() {
 		gb[0] = gb[0] + dy[0] + dy[1] + dy[2] +
 			dy[3] + dy[4] + dy[5] + dy[6] +
 			dy[7] + dy[8] + dy[9] + dy[10]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5] + dy[6]*pad[6] +
-			dy[7]*pad[7] + dy[8]*pad[8] + dy[9]*pad[9] + dy[10]*pad[10]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6] + dy[6]*pad[7] +
-			dy[7]*pad[8] + dy[8]*pad[9] + dy[9]*pad[10] + dy[10]*pad[11]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5]) + float32(dy[6]*pad[6]) +
+			float32(dy[7]*pad[7]) + float32(dy[8]*pad[8]) + float32(dy[9]*pad[9]) + float32(dy[10]*pad[10])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6]) + float32(dy[6]*pad[7]) +
+			float32(dy[7]*pad[8]) + float32(dy[8]*pad[9]) + float32(dy[9]*pad[10]) + float32(dy[10]*pad[11])
 	}
 }
 
@@ -466,8 +466,8 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
 	dy[4] = out[4] - target[4]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3] +
-		dy[4]*dy[4]) / 5
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
+		float32(dy[4]*dy[4])) / 5
 	k := 0.4 * scale
 	dy[0] *= k
 	dy[1] *= k

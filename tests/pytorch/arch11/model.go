@@ -89,14 +89,14 @@ func (m *Model) forward() {
 		x := &m.in
 		y := &m.a0
 		w := (*[28]float32)(m.params[0:28])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[3] +
-			w[4]*x[4] + w[5]*x[5] + w[6]*x[6]
-		y[1] = w[7]*x[0] + w[8]*x[1] + w[9]*x[2] + w[10]*x[3] +
-			w[11]*x[4] + w[12]*x[5] + w[13]*x[6]
-		y[2] = w[14]*x[0] + w[15]*x[1] + w[16]*x[2] + w[17]*x[3] +
-			w[18]*x[4] + w[19]*x[5] + w[20]*x[6]
-		y[3] = w[21]*x[0] + w[22]*x[1] + w[23]*x[2] + w[24]*x[3] +
-			w[25]*x[4] + w[26]*x[5] + w[27]*x[6]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) + float32(w[3]*x[3]) +
+			float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6])
+		y[1] = float32(w[7]*x[0]) + float32(w[8]*x[1]) + float32(w[9]*x[2]) + float32(w[10]*x[3]) +
+			float32(w[11]*x[4]) + float32(w[12]*x[5]) + float32(w[13]*x[6])
+		y[2] = float32(w[14]*x[0]) + float32(w[15]*x[1]) + float32(w[16]*x[2]) + float32(w[17]*x[3]) +
+			float32(w[18]*x[4]) + float32(w[19]*x[5]) + float32(w[20]*x[6])
+		y[3] = float32(w[21]*x[0]) + float32(w[22]*x[1]) + float32(w[23]*x[2]) + float32(w[24]*x[3]) +
+			float32(w[25]*x[4]) + float32(w[26]*x[5]) + float32(w[27]*x[6])
 	}
 }
 
@@ -116,34 +116,34 @@ func (m *Model) backward() {
 		x := &m.in
 		gw := (*[28]float32)(m.grads[0:28])
 		dy := (*[4]float32)(m.grad[0][:4])
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[1] * x[0]
-		gw[8] += dy[1] * x[1]
-		gw[9] += dy[1] * x[2]
-		gw[10] += dy[1] * x[3]
-		gw[11] += dy[1] * x[4]
-		gw[12] += dy[1] * x[5]
-		gw[13] += dy[1] * x[6]
-		gw[14] += dy[2] * x[0]
-		gw[15] += dy[2] * x[1]
-		gw[16] += dy[2] * x[2]
-		gw[17] += dy[2] * x[3]
-		gw[18] += dy[2] * x[4]
-		gw[19] += dy[2] * x[5]
-		gw[20] += dy[2] * x[6]
-		gw[21] += dy[3] * x[0]
-		gw[22] += dy[3] * x[1]
-		gw[23] += dy[3] * x[2]
-		gw[24] += dy[3] * x[3]
-		gw[25] += dy[3] * x[4]
-		gw[26] += dy[3] * x[5]
-		gw[27] += dy[3] * x[6]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[1] * x[0])
+		gw[8] += float32(dy[1] * x[1])
+		gw[9] += float32(dy[1] * x[2])
+		gw[10] += float32(dy[1] * x[3])
+		gw[11] += float32(dy[1] * x[4])
+		gw[12] += float32(dy[1] * x[5])
+		gw[13] += float32(dy[1] * x[6])
+		gw[14] += float32(dy[2] * x[0])
+		gw[15] += float32(dy[2] * x[1])
+		gw[16] += float32(dy[2] * x[2])
+		gw[17] += float32(dy[2] * x[3])
+		gw[18] += float32(dy[2] * x[4])
+		gw[19] += float32(dy[2] * x[5])
+		gw[20] += float32(dy[2] * x[6])
+		gw[21] += float32(dy[3] * x[0])
+		gw[22] += float32(dy[3] * x[1])
+		gw[23] += float32(dy[3] * x[2])
+		gw[24] += float32(dy[3] * x[3])
+		gw[25] += float32(dy[3] * x[4])
+		gw[26] += float32(dy[3] * x[5])
+		gw[27] += float32(dy[3] * x[6])
 	}
 }
 
@@ -172,7 +172,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[1] = out[1] - target[1]
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3]) / 4
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
 	k := 0.5 * scale
 	dy[0] *= k
 	dy[1] *= k

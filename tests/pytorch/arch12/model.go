@@ -115,46 +115,46 @@ func (m *Model) forward() {
 		w := (*[9]float32)(m.params[0:9])
 		b := (*[3]float32)(m.params[9:12])
 		for oc := 0; oc < 3; oc++ {
-			y[oc*40] = max(b[oc]+w[oc*3]*x[0]+w[oc*3+1]*x[80]+w[oc*3+2]*x[160], 0)
-			y[oc*40+1] = max(b[oc]+w[oc*3]*x[2]+w[oc*3+1]*x[82]+w[oc*3+2]*x[162], 0)
-			y[oc*40+2] = max(b[oc]+w[oc*3]*x[4]+w[oc*3+1]*x[84]+w[oc*3+2]*x[164], 0)
-			y[oc*40+3] = max(b[oc]+w[oc*3]*x[6]+w[oc*3+1]*x[86]+w[oc*3+2]*x[166], 0)
-			y[oc*40+4] = max(b[oc]+w[oc*3]*x[8]+w[oc*3+1]*x[88]+w[oc*3+2]*x[168], 0)
-			y[oc*40+5] = max(b[oc]+w[oc*3]*x[10]+w[oc*3+1]*x[90]+w[oc*3+2]*x[170], 0)
-			y[oc*40+6] = max(b[oc]+w[oc*3]*x[12]+w[oc*3+1]*x[92]+w[oc*3+2]*x[172], 0)
-			y[oc*40+7] = max(b[oc]+w[oc*3]*x[14]+w[oc*3+1]*x[94]+w[oc*3+2]*x[174], 0)
-			y[oc*40+8] = max(b[oc]+w[oc*3]*x[16]+w[oc*3+1]*x[96]+w[oc*3+2]*x[176], 0)
-			y[oc*40+9] = max(b[oc]+w[oc*3]*x[18]+w[oc*3+1]*x[98]+w[oc*3+2]*x[178], 0)
-			y[oc*40+10] = max(b[oc]+w[oc*3]*x[20]+w[oc*3+1]*x[100]+w[oc*3+2]*x[180], 0)
-			y[oc*40+11] = max(b[oc]+w[oc*3]*x[22]+w[oc*3+1]*x[102]+w[oc*3+2]*x[182], 0)
-			y[oc*40+12] = max(b[oc]+w[oc*3]*x[24]+w[oc*3+1]*x[104]+w[oc*3+2]*x[184], 0)
-			y[oc*40+13] = max(b[oc]+w[oc*3]*x[26]+w[oc*3+1]*x[106]+w[oc*3+2]*x[186], 0)
-			y[oc*40+14] = max(b[oc]+w[oc*3]*x[28]+w[oc*3+1]*x[108]+w[oc*3+2]*x[188], 0)
-			y[oc*40+15] = max(b[oc]+w[oc*3]*x[30]+w[oc*3+1]*x[110]+w[oc*3+2]*x[190], 0)
-			y[oc*40+16] = max(b[oc]+w[oc*3]*x[32]+w[oc*3+1]*x[112]+w[oc*3+2]*x[192], 0)
-			y[oc*40+17] = max(b[oc]+w[oc*3]*x[34]+w[oc*3+1]*x[114]+w[oc*3+2]*x[194], 0)
-			y[oc*40+18] = max(b[oc]+w[oc*3]*x[36]+w[oc*3+1]*x[116]+w[oc*3+2]*x[196], 0)
-			y[oc*40+19] = max(b[oc]+w[oc*3]*x[38]+w[oc*3+1]*x[118]+w[oc*3+2]*x[198], 0)
-			y[oc*40+20] = max(b[oc]+w[oc*3]*x[40]+w[oc*3+1]*x[120]+w[oc*3+2]*x[200], 0)
-			y[oc*40+21] = max(b[oc]+w[oc*3]*x[42]+w[oc*3+1]*x[122]+w[oc*3+2]*x[202], 0)
-			y[oc*40+22] = max(b[oc]+w[oc*3]*x[44]+w[oc*3+1]*x[124]+w[oc*3+2]*x[204], 0)
-			y[oc*40+23] = max(b[oc]+w[oc*3]*x[46]+w[oc*3+1]*x[126]+w[oc*3+2]*x[206], 0)
-			y[oc*40+24] = max(b[oc]+w[oc*3]*x[48]+w[oc*3+1]*x[128]+w[oc*3+2]*x[208], 0)
-			y[oc*40+25] = max(b[oc]+w[oc*3]*x[50]+w[oc*3+1]*x[130]+w[oc*3+2]*x[210], 0)
-			y[oc*40+26] = max(b[oc]+w[oc*3]*x[52]+w[oc*3+1]*x[132]+w[oc*3+2]*x[212], 0)
-			y[oc*40+27] = max(b[oc]+w[oc*3]*x[54]+w[oc*3+1]*x[134]+w[oc*3+2]*x[214], 0)
-			y[oc*40+28] = max(b[oc]+w[oc*3]*x[56]+w[oc*3+1]*x[136]+w[oc*3+2]*x[216], 0)
-			y[oc*40+29] = max(b[oc]+w[oc*3]*x[58]+w[oc*3+1]*x[138]+w[oc*3+2]*x[218], 0)
-			y[oc*40+30] = max(b[oc]+w[oc*3]*x[60]+w[oc*3+1]*x[140]+w[oc*3+2]*x[220], 0)
-			y[oc*40+31] = max(b[oc]+w[oc*3]*x[62]+w[oc*3+1]*x[142]+w[oc*3+2]*x[222], 0)
-			y[oc*40+32] = max(b[oc]+w[oc*3]*x[64]+w[oc*3+1]*x[144]+w[oc*3+2]*x[224], 0)
-			y[oc*40+33] = max(b[oc]+w[oc*3]*x[66]+w[oc*3+1]*x[146]+w[oc*3+2]*x[226], 0)
-			y[oc*40+34] = max(b[oc]+w[oc*3]*x[68]+w[oc*3+1]*x[148]+w[oc*3+2]*x[228], 0)
-			y[oc*40+35] = max(b[oc]+w[oc*3]*x[70]+w[oc*3+1]*x[150]+w[oc*3+2]*x[230], 0)
-			y[oc*40+36] = max(b[oc]+w[oc*3]*x[72]+w[oc*3+1]*x[152]+w[oc*3+2]*x[232], 0)
-			y[oc*40+37] = max(b[oc]+w[oc*3]*x[74]+w[oc*3+1]*x[154]+w[oc*3+2]*x[234], 0)
-			y[oc*40+38] = max(b[oc]+w[oc*3]*x[76]+w[oc*3+1]*x[156]+w[oc*3+2]*x[236], 0)
-			y[oc*40+39] = max(b[oc]+w[oc*3]*x[78]+w[oc*3+1]*x[158]+w[oc*3+2]*x[238], 0)
+			y[oc*40] = max(b[oc]+float32(w[oc*3]*x[0])+float32(w[oc*3+1]*x[80])+float32(w[oc*3+2]*x[160]), 0)
+			y[oc*40+1] = max(b[oc]+float32(w[oc*3]*x[2])+float32(w[oc*3+1]*x[82])+float32(w[oc*3+2]*x[162]), 0)
+			y[oc*40+2] = max(b[oc]+float32(w[oc*3]*x[4])+float32(w[oc*3+1]*x[84])+float32(w[oc*3+2]*x[164]), 0)
+			y[oc*40+3] = max(b[oc]+float32(w[oc*3]*x[6])+float32(w[oc*3+1]*x[86])+float32(w[oc*3+2]*x[166]), 0)
+			y[oc*40+4] = max(b[oc]+float32(w[oc*3]*x[8])+float32(w[oc*3+1]*x[88])+float32(w[oc*3+2]*x[168]), 0)
+			y[oc*40+5] = max(b[oc]+float32(w[oc*3]*x[10])+float32(w[oc*3+1]*x[90])+float32(w[oc*3+2]*x[170]), 0)
+			y[oc*40+6] = max(b[oc]+float32(w[oc*3]*x[12])+float32(w[oc*3+1]*x[92])+float32(w[oc*3+2]*x[172]), 0)
+			y[oc*40+7] = max(b[oc]+float32(w[oc*3]*x[14])+float32(w[oc*3+1]*x[94])+float32(w[oc*3+2]*x[174]), 0)
+			y[oc*40+8] = max(b[oc]+float32(w[oc*3]*x[16])+float32(w[oc*3+1]*x[96])+float32(w[oc*3+2]*x[176]), 0)
+			y[oc*40+9] = max(b[oc]+float32(w[oc*3]*x[18])+float32(w[oc*3+1]*x[98])+float32(w[oc*3+2]*x[178]), 0)
+			y[oc*40+10] = max(b[oc]+float32(w[oc*3]*x[20])+float32(w[oc*3+1]*x[100])+float32(w[oc*3+2]*x[180]), 0)
+			y[oc*40+11] = max(b[oc]+float32(w[oc*3]*x[22])+float32(w[oc*3+1]*x[102])+float32(w[oc*3+2]*x[182]), 0)
+			y[oc*40+12] = max(b[oc]+float32(w[oc*3]*x[24])+float32(w[oc*3+1]*x[104])+float32(w[oc*3+2]*x[184]), 0)
+			y[oc*40+13] = max(b[oc]+float32(w[oc*3]*x[26])+float32(w[oc*3+1]*x[106])+float32(w[oc*3+2]*x[186]), 0)
+			y[oc*40+14] = max(b[oc]+float32(w[oc*3]*x[28])+float32(w[oc*3+1]*x[108])+float32(w[oc*3+2]*x[188]), 0)
+			y[oc*40+15] = max(b[oc]+float32(w[oc*3]*x[30])+float32(w[oc*3+1]*x[110])+float32(w[oc*3+2]*x[190]), 0)
+			y[oc*40+16] = max(b[oc]+float32(w[oc*3]*x[32])+float32(w[oc*3+1]*x[112])+float32(w[oc*3+2]*x[192]), 0)
+			y[oc*40+17] = max(b[oc]+float32(w[oc*3]*x[34])+float32(w[oc*3+1]*x[114])+float32(w[oc*3+2]*x[194]), 0)
+			y[oc*40+18] = max(b[oc]+float32(w[oc*3]*x[36])+float32(w[oc*3+1]*x[116])+float32(w[oc*3+2]*x[196]), 0)
+			y[oc*40+19] = max(b[oc]+float32(w[oc*3]*x[38])+float32(w[oc*3+1]*x[118])+float32(w[oc*3+2]*x[198]), 0)
+			y[oc*40+20] = max(b[oc]+float32(w[oc*3]*x[40])+float32(w[oc*3+1]*x[120])+float32(w[oc*3+2]*x[200]), 0)
+			y[oc*40+21] = max(b[oc]+float32(w[oc*3]*x[42])+float32(w[oc*3+1]*x[122])+float32(w[oc*3+2]*x[202]), 0)
+			y[oc*40+22] = max(b[oc]+float32(w[oc*3]*x[44])+float32(w[oc*3+1]*x[124])+float32(w[oc*3+2]*x[204]), 0)
+			y[oc*40+23] = max(b[oc]+float32(w[oc*3]*x[46])+float32(w[oc*3+1]*x[126])+float32(w[oc*3+2]*x[206]), 0)
+			y[oc*40+24] = max(b[oc]+float32(w[oc*3]*x[48])+float32(w[oc*3+1]*x[128])+float32(w[oc*3+2]*x[208]), 0)
+			y[oc*40+25] = max(b[oc]+float32(w[oc*3]*x[50])+float32(w[oc*3+1]*x[130])+float32(w[oc*3+2]*x[210]), 0)
+			y[oc*40+26] = max(b[oc]+float32(w[oc*3]*x[52])+float32(w[oc*3+1]*x[132])+float32(w[oc*3+2]*x[212]), 0)
+			y[oc*40+27] = max(b[oc]+float32(w[oc*3]*x[54])+float32(w[oc*3+1]*x[134])+float32(w[oc*3+2]*x[214]), 0)
+			y[oc*40+28] = max(b[oc]+float32(w[oc*3]*x[56])+float32(w[oc*3+1]*x[136])+float32(w[oc*3+2]*x[216]), 0)
+			y[oc*40+29] = max(b[oc]+float32(w[oc*3]*x[58])+float32(w[oc*3+1]*x[138])+float32(w[oc*3+2]*x[218]), 0)
+			y[oc*40+30] = max(b[oc]+float32(w[oc*3]*x[60])+float32(w[oc*3+1]*x[140])+float32(w[oc*3+2]*x[220]), 0)
+			y[oc*40+31] = max(b[oc]+float32(w[oc*3]*x[62])+float32(w[oc*3+1]*x[142])+float32(w[oc*3+2]*x[222]), 0)
+			y[oc*40+32] = max(b[oc]+float32(w[oc*3]*x[64])+float32(w[oc*3+1]*x[144])+float32(w[oc*3+2]*x[224]), 0)
+			y[oc*40+33] = max(b[oc]+float32(w[oc*3]*x[66])+float32(w[oc*3+1]*x[146])+float32(w[oc*3+2]*x[226]), 0)
+			y[oc*40+34] = max(b[oc]+float32(w[oc*3]*x[68])+float32(w[oc*3+1]*x[148])+float32(w[oc*3+2]*x[228]), 0)
+			y[oc*40+35] = max(b[oc]+float32(w[oc*3]*x[70])+float32(w[oc*3+1]*x[150])+float32(w[oc*3+2]*x[230]), 0)
+			y[oc*40+36] = max(b[oc]+float32(w[oc*3]*x[72])+float32(w[oc*3+1]*x[152])+float32(w[oc*3+2]*x[232]), 0)
+			y[oc*40+37] = max(b[oc]+float32(w[oc*3]*x[74])+float32(w[oc*3+1]*x[154])+float32(w[oc*3+2]*x[234]), 0)
+			y[oc*40+38] = max(b[oc]+float32(w[oc*3]*x[76])+float32(w[oc*3+1]*x[156])+float32(w[oc*3+2]*x[236]), 0)
+			y[oc*40+39] = max(b[oc]+float32(w[oc*3]*x[78])+float32(w[oc*3+1]*x[158])+float32(w[oc*3+2]*x[238]), 0)
 		}
 	}
 	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
@@ -374,24 +374,24 @@ func (m *Model) forward() {
 		pad[205] = x[83]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
-				y[oc*30+oy*6] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16] + w[oc*9+1]*pad[oy*16+1] + w[oc*9+2]*pad[oy*16+2] +
-					w[oc*9+3]*pad[oy*16+72] + w[oc*9+4]*pad[oy*16+73] + w[oc*9+5]*pad[oy*16+74] + w[oc*9+6]*pad[oy*16+144] +
-					w[oc*9+7]*pad[oy*16+145] + w[oc*9+8]*pad[oy*16+146])))
-				y[oc*30+oy*6+1] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16+1] + w[oc*9+1]*pad[oy*16+2] + w[oc*9+2]*pad[oy*16+3] +
-					w[oc*9+3]*pad[oy*16+73] + w[oc*9+4]*pad[oy*16+74] + w[oc*9+5]*pad[oy*16+75] + w[oc*9+6]*pad[oy*16+145] +
-					w[oc*9+7]*pad[oy*16+146] + w[oc*9+8]*pad[oy*16+147])))
-				y[oc*30+oy*6+2] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16+2] + w[oc*9+1]*pad[oy*16+3] + w[oc*9+2]*pad[oy*16+4] +
-					w[oc*9+3]*pad[oy*16+74] + w[oc*9+4]*pad[oy*16+75] + w[oc*9+5]*pad[oy*16+76] + w[oc*9+6]*pad[oy*16+146] +
-					w[oc*9+7]*pad[oy*16+147] + w[oc*9+8]*pad[oy*16+148])))
-				y[oc*30+oy*6+3] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16+3] + w[oc*9+1]*pad[oy*16+4] + w[oc*9+2]*pad[oy*16+5] +
-					w[oc*9+3]*pad[oy*16+75] + w[oc*9+4]*pad[oy*16+76] + w[oc*9+5]*pad[oy*16+77] + w[oc*9+6]*pad[oy*16+147] +
-					w[oc*9+7]*pad[oy*16+148] + w[oc*9+8]*pad[oy*16+149])))
-				y[oc*30+oy*6+4] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16+4] + w[oc*9+1]*pad[oy*16+5] + w[oc*9+2]*pad[oy*16+6] +
-					w[oc*9+3]*pad[oy*16+76] + w[oc*9+4]*pad[oy*16+77] + w[oc*9+5]*pad[oy*16+78] + w[oc*9+6]*pad[oy*16+148] +
-					w[oc*9+7]*pad[oy*16+149] + w[oc*9+8]*pad[oy*16+150])))
-				y[oc*30+oy*6+5] = float32(math.Tanh(float64(b[oc] + w[oc*9]*pad[oy*16+5] + w[oc*9+1]*pad[oy*16+6] + w[oc*9+2]*pad[oy*16+7] +
-					w[oc*9+3]*pad[oy*16+77] + w[oc*9+4]*pad[oy*16+78] + w[oc*9+5]*pad[oy*16+79] + w[oc*9+6]*pad[oy*16+149] +
-					w[oc*9+7]*pad[oy*16+150] + w[oc*9+8]*pad[oy*16+151])))
+				y[oc*30+oy*6] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16]) + float32(w[oc*9+1]*pad[oy*16+1]) + float32(w[oc*9+2]*pad[oy*16+2]) +
+					float32(w[oc*9+3]*pad[oy*16+72]) + float32(w[oc*9+4]*pad[oy*16+73]) + float32(w[oc*9+5]*pad[oy*16+74]) + float32(w[oc*9+6]*pad[oy*16+144]) +
+					float32(w[oc*9+7]*pad[oy*16+145]) + float32(w[oc*9+8]*pad[oy*16+146]))))
+				y[oc*30+oy*6+1] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16+1]) + float32(w[oc*9+1]*pad[oy*16+2]) + float32(w[oc*9+2]*pad[oy*16+3]) +
+					float32(w[oc*9+3]*pad[oy*16+73]) + float32(w[oc*9+4]*pad[oy*16+74]) + float32(w[oc*9+5]*pad[oy*16+75]) + float32(w[oc*9+6]*pad[oy*16+145]) +
+					float32(w[oc*9+7]*pad[oy*16+146]) + float32(w[oc*9+8]*pad[oy*16+147]))))
+				y[oc*30+oy*6+2] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16+2]) + float32(w[oc*9+1]*pad[oy*16+3]) + float32(w[oc*9+2]*pad[oy*16+4]) +
+					float32(w[oc*9+3]*pad[oy*16+74]) + float32(w[oc*9+4]*pad[oy*16+75]) + float32(w[oc*9+5]*pad[oy*16+76]) + float32(w[oc*9+6]*pad[oy*16+146]) +
+					float32(w[oc*9+7]*pad[oy*16+147]) + float32(w[oc*9+8]*pad[oy*16+148]))))
+				y[oc*30+oy*6+3] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16+3]) + float32(w[oc*9+1]*pad[oy*16+4]) + float32(w[oc*9+2]*pad[oy*16+5]) +
+					float32(w[oc*9+3]*pad[oy*16+75]) + float32(w[oc*9+4]*pad[oy*16+76]) + float32(w[oc*9+5]*pad[oy*16+77]) + float32(w[oc*9+6]*pad[oy*16+147]) +
+					float32(w[oc*9+7]*pad[oy*16+148]) + float32(w[oc*9+8]*pad[oy*16+149]))))
+				y[oc*30+oy*6+4] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16+4]) + float32(w[oc*9+1]*pad[oy*16+5]) + float32(w[oc*9+2]*pad[oy*16+6]) +
+					float32(w[oc*9+3]*pad[oy*16+76]) + float32(w[oc*9+4]*pad[oy*16+77]) + float32(w[oc*9+5]*pad[oy*16+78]) + float32(w[oc*9+6]*pad[oy*16+148]) +
+					float32(w[oc*9+7]*pad[oy*16+149]) + float32(w[oc*9+8]*pad[oy*16+150]))))
+				y[oc*30+oy*6+5] = float32(math.Tanh(float64(b[oc] + float32(w[oc*9]*pad[oy*16+5]) + float32(w[oc*9+1]*pad[oy*16+6]) + float32(w[oc*9+2]*pad[oy*16+7]) +
+					float32(w[oc*9+3]*pad[oy*16+77]) + float32(w[oc*9+4]*pad[oy*16+78]) + float32(w[oc*9+5]*pad[oy*16+79]) + float32(w[oc*9+6]*pad[oy*16+149]) +
+					float32(w[oc*9+7]*pad[oy*16+150]) + float32(w[oc*9+8]*pad[oy*16+151]))))
 			}
 		}
 	}
@@ -444,24 +444,24 @@ func (m *Model) forward() {
 		y := &m.a9
 		w := (*[48]float32)(m.params[32:80])
 		b := (*[6]float32)(m.params[80:86])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7]
-		y[1] = b[1] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3] + w[12]*x[4] + w[13]*x[5] + w[14]*x[6] +
-			w[15]*x[7]
-		y[2] = b[2] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3] + w[20]*x[4] + w[21]*x[5] + w[22]*x[6] +
-			w[23]*x[7]
-		y[3] = b[3] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7]
-		y[4] = b[4] + w[32]*x[0] + w[33]*x[1] + w[34]*x[2] +
-			w[35]*x[3] + w[36]*x[4] + w[37]*x[5] + w[38]*x[6] +
-			w[39]*x[7]
-		y[5] = b[5] + w[40]*x[0] + w[41]*x[1] + w[42]*x[2] +
-			w[43]*x[3] + w[44]*x[4] + w[45]*x[5] + w[46]*x[6] +
-			w[47]*x[7]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7])
+		y[1] = b[1] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]) + float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7])
+		y[2] = b[2] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]) + float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) +
+			float32(w[23]*x[7])
+		y[3] = b[3] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7])
+		y[4] = b[4] + float32(w[32]*x[0]) + float32(w[33]*x[1]) + float32(w[34]*x[2]) +
+			float32(w[35]*x[3]) + float32(w[36]*x[4]) + float32(w[37]*x[5]) + float32(w[38]*x[6]) +
+			float32(w[39]*x[7])
+		y[5] = b[5] + float32(w[40]*x[0]) + float32(w[41]*x[1]) + float32(w[42]*x[2]) +
+			float32(w[43]*x[3]) + float32(w[44]*x[4]) + float32(w[45]*x[5]) + float32(w[46]*x[6]) +
+			float32(w[47]*x[7])
 	}
 	// layer fc1: linear 6→4, [6] → [4] (arch12.yaml:15)
 	{
@@ -469,14 +469,14 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[24]float32)(m.params[86:110])
 		b := (*[4]float32)(m.params[110:114])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5]
-		y[1] = b[1] + w[6]*x[0] + w[7]*x[1] + w[8]*x[2] +
-			w[9]*x[3] + w[10]*x[4] + w[11]*x[5]
-		y[2] = b[2] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5]
-		y[3] = b[3] + w[18]*x[0] + w[19]*x[1] + w[20]*x[2] +
-			w[21]*x[3] + w[22]*x[4] + w[23]*x[5]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5])
+		y[1] = b[1] + float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) +
+			float32(w[9]*x[3]) + float32(w[10]*x[4]) + float32(w[11]*x[5])
+		y[2] = b[2] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5])
+		y[3] = b[3] + float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[2]) +
+			float32(w[21]*x[3]) + float32(w[22]*x[4]) + float32(w[23]*x[5])
 	}
 }
 
@@ -503,36 +503,36 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		gw[12] += dy[2] * x[0]
-		gw[13] += dy[2] * x[1]
-		gw[14] += dy[2] * x[2]
-		gw[15] += dy[2] * x[3]
-		gw[16] += dy[2] * x[4]
-		gw[17] += dy[2] * x[5]
-		gw[18] += dy[3] * x[0]
-		gw[19] += dy[3] * x[1]
-		gw[20] += dy[3] * x[2]
-		gw[21] += dy[3] * x[3]
-		gw[22] += dy[3] * x[4]
-		gw[23] += dy[3] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1] + w[12]*dy[2] + w[18]*dy[3]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1] + w[13]*dy[2] + w[19]*dy[3]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1] + w[14]*dy[2] + w[20]*dy[3]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1] + w[15]*dy[2] + w[21]*dy[3]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1] + w[16]*dy[2] + w[22]*dy[3]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1] + w[17]*dy[2] + w[23]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		gw[12] += float32(dy[2] * x[0])
+		gw[13] += float32(dy[2] * x[1])
+		gw[14] += float32(dy[2] * x[2])
+		gw[15] += float32(dy[2] * x[3])
+		gw[16] += float32(dy[2] * x[4])
+		gw[17] += float32(dy[2] * x[5])
+		gw[18] += float32(dy[3] * x[0])
+		gw[19] += float32(dy[3] * x[1])
+		gw[20] += float32(dy[3] * x[2])
+		gw[21] += float32(dy[3] * x[3])
+		gw[22] += float32(dy[3] * x[4])
+		gw[23] += float32(dy[3] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1]) + float32(w[12]*dy[2]) + float32(w[18]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1]) + float32(w[13]*dy[2]) + float32(w[19]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1]) + float32(w[14]*dy[2]) + float32(w[20]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1]) + float32(w[15]*dy[2]) + float32(w[21]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1]) + float32(w[16]*dy[2]) + float32(w[22]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1]) + float32(w[17]*dy[2]) + float32(w[23]*dy[3])
 	}
 	// layer 9: linear 8→6, [8] → [6] (arch12.yaml:14)
 	{
@@ -548,70 +548,70 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		gb[5] += dy[5]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		gw[24] += dy[3] * x[0]
-		gw[25] += dy[3] * x[1]
-		gw[26] += dy[3] * x[2]
-		gw[27] += dy[3] * x[3]
-		gw[28] += dy[3] * x[4]
-		gw[29] += dy[3] * x[5]
-		gw[30] += dy[3] * x[6]
-		gw[31] += dy[3] * x[7]
-		gw[32] += dy[4] * x[0]
-		gw[33] += dy[4] * x[1]
-		gw[34] += dy[4] * x[2]
-		gw[35] += dy[4] * x[3]
-		gw[36] += dy[4] * x[4]
-		gw[37] += dy[4] * x[5]
-		gw[38] += dy[4] * x[6]
-		gw[39] += dy[4] * x[7]
-		gw[40] += dy[5] * x[0]
-		gw[41] += dy[5] * x[1]
-		gw[42] += dy[5] * x[2]
-		gw[43] += dy[5] * x[3]
-		gw[44] += dy[5] * x[4]
-		gw[45] += dy[5] * x[5]
-		gw[46] += dy[5] * x[6]
-		gw[47] += dy[5] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2] + w[24]*dy[3] +
-			w[32]*dy[4] + w[40]*dy[5]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2] + w[25]*dy[3] +
-			w[33]*dy[4] + w[41]*dy[5]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2] + w[26]*dy[3] +
-			w[34]*dy[4] + w[42]*dy[5]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2] + w[27]*dy[3] +
-			w[35]*dy[4] + w[43]*dy[5]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2] + w[28]*dy[3] +
-			w[36]*dy[4] + w[44]*dy[5]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2] + w[29]*dy[3] +
-			w[37]*dy[4] + w[45]*dy[5]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2] + w[30]*dy[3] +
-			w[38]*dy[4] + w[46]*dy[5]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2] + w[31]*dy[3] +
-			w[39]*dy[4] + w[47]*dy[5]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		gw[24] += float32(dy[3] * x[0])
+		gw[25] += float32(dy[3] * x[1])
+		gw[26] += float32(dy[3] * x[2])
+		gw[27] += float32(dy[3] * x[3])
+		gw[28] += float32(dy[3] * x[4])
+		gw[29] += float32(dy[3] * x[5])
+		gw[30] += float32(dy[3] * x[6])
+		gw[31] += float32(dy[3] * x[7])
+		gw[32] += float32(dy[4] * x[0])
+		gw[33] += float32(dy[4] * x[1])
+		gw[34] += float32(dy[4] * x[2])
+		gw[35] += float32(dy[4] * x[3])
+		gw[36] += float32(dy[4] * x[4])
+		gw[37] += float32(dy[4] * x[5])
+		gw[38] += float32(dy[4] * x[6])
+		gw[39] += float32(dy[4] * x[7])
+		gw[40] += float32(dy[5] * x[0])
+		gw[41] += float32(dy[5] * x[1])
+		gw[42] += float32(dy[5] * x[2])
+		gw[43] += float32(dy[5] * x[3])
+		gw[44] += float32(dy[5] * x[4])
+		gw[45] += float32(dy[5] * x[5])
+		gw[46] += float32(dy[5] * x[6])
+		gw[47] += float32(dy[5] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2]) + float32(w[24]*dy[3]) +
+			float32(w[32]*dy[4]) + float32(w[40]*dy[5])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2]) + float32(w[25]*dy[3]) +
+			float32(w[33]*dy[4]) + float32(w[41]*dy[5])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2]) + float32(w[26]*dy[3]) +
+			float32(w[34]*dy[4]) + float32(w[42]*dy[5])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2]) + float32(w[27]*dy[3]) +
+			float32(w[35]*dy[4]) + float32(w[43]*dy[5])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2]) + float32(w[28]*dy[3]) +
+			float32(w[36]*dy[4]) + float32(w[44]*dy[5])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2]) + float32(w[29]*dy[3]) +
+			float32(w[37]*dy[4]) + float32(w[45]*dy[5])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2]) + float32(w[30]*dy[3]) +
+			float32(w[38]*dy[4]) + float32(w[46]*dy[5])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2]) + float32(w[31]*dy[3]) +
+			float32(w[39]*dy[4]) + float32(w[47]*dy[5])
 	}
 	// layer 8: flatten, [2 2 2] → [8] (arch12.yaml:13): nothing to compute
 	// layer 7: relu, [2 2 2] → [2 2 2] (arch12.yaml:12)
@@ -818,89 +818,89 @@ func (m *Model) backward() {
 			dy[57] + dy[58] + dy[59]
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 3; c++ {
-				gw[oc*9+c*3] = gw[oc*9+c*3] + dy[oc*30]*pad[c*72] + dy[oc*30+1]*pad[c*72+1] + dy[oc*30+2]*pad[c*72+2] +
-					dy[oc*30+3]*pad[c*72+3] + dy[oc*30+4]*pad[c*72+4] + dy[oc*30+5]*pad[c*72+5] + dy[oc*30+6]*pad[c*72+16] +
-					dy[oc*30+7]*pad[c*72+17] + dy[oc*30+8]*pad[c*72+18] + dy[oc*30+9]*pad[c*72+19] + dy[oc*30+10]*pad[c*72+20] +
-					dy[oc*30+11]*pad[c*72+21] + dy[oc*30+12]*pad[c*72+32] + dy[oc*30+13]*pad[c*72+33] + dy[oc*30+14]*pad[c*72+34] +
-					dy[oc*30+15]*pad[c*72+35] + dy[oc*30+16]*pad[c*72+36] + dy[oc*30+17]*pad[c*72+37] + dy[oc*30+18]*pad[c*72+48] +
-					dy[oc*30+19]*pad[c*72+49] + dy[oc*30+20]*pad[c*72+50] + dy[oc*30+21]*pad[c*72+51] + dy[oc*30+22]*pad[c*72+52] +
-					dy[oc*30+23]*pad[c*72+53] + dy[oc*30+24]*pad[c*72+64] + dy[oc*30+25]*pad[c*72+65] + dy[oc*30+26]*pad[c*72+66] +
-					dy[oc*30+27]*pad[c*72+67] + dy[oc*30+28]*pad[c*72+68] + dy[oc*30+29]*pad[c*72+69]
-				gw[oc*9+c*3+1] = gw[oc*9+c*3+1] + dy[oc*30]*pad[c*72+1] + dy[oc*30+1]*pad[c*72+2] + dy[oc*30+2]*pad[c*72+3] +
-					dy[oc*30+3]*pad[c*72+4] + dy[oc*30+4]*pad[c*72+5] + dy[oc*30+5]*pad[c*72+6] + dy[oc*30+6]*pad[c*72+17] +
-					dy[oc*30+7]*pad[c*72+18] + dy[oc*30+8]*pad[c*72+19] + dy[oc*30+9]*pad[c*72+20] + dy[oc*30+10]*pad[c*72+21] +
-					dy[oc*30+11]*pad[c*72+22] + dy[oc*30+12]*pad[c*72+33] + dy[oc*30+13]*pad[c*72+34] + dy[oc*30+14]*pad[c*72+35] +
-					dy[oc*30+15]*pad[c*72+36] + dy[oc*30+16]*pad[c*72+37] + dy[oc*30+17]*pad[c*72+38] + dy[oc*30+18]*pad[c*72+49] +
-					dy[oc*30+19]*pad[c*72+50] + dy[oc*30+20]*pad[c*72+51] + dy[oc*30+21]*pad[c*72+52] + dy[oc*30+22]*pad[c*72+53] +
-					dy[oc*30+23]*pad[c*72+54] + dy[oc*30+24]*pad[c*72+65] + dy[oc*30+25]*pad[c*72+66] + dy[oc*30+26]*pad[c*72+67] +
-					dy[oc*30+27]*pad[c*72+68] + dy[oc*30+28]*pad[c*72+69] + dy[oc*30+29]*pad[c*72+70]
-				gw[oc*9+c*3+2] = gw[oc*9+c*3+2] + dy[oc*30]*pad[c*72+2] + dy[oc*30+1]*pad[c*72+3] + dy[oc*30+2]*pad[c*72+4] +
-					dy[oc*30+3]*pad[c*72+5] + dy[oc*30+4]*pad[c*72+6] + dy[oc*30+5]*pad[c*72+7] + dy[oc*30+6]*pad[c*72+18] +
-					dy[oc*30+7]*pad[c*72+19] + dy[oc*30+8]*pad[c*72+20] + dy[oc*30+9]*pad[c*72+21] + dy[oc*30+10]*pad[c*72+22] +
-					dy[oc*30+11]*pad[c*72+23] + dy[oc*30+12]*pad[c*72+34] + dy[oc*30+13]*pad[c*72+35] + dy[oc*30+14]*pad[c*72+36] +
-					dy[oc*30+15]*pad[c*72+37] + dy[oc*30+16]*pad[c*72+38] + dy[oc*30+17]*pad[c*72+39] + dy[oc*30+18]*pad[c*72+50] +
-					dy[oc*30+19]*pad[c*72+51] + dy[oc*30+20]*pad[c*72+52] + dy[oc*30+21]*pad[c*72+53] + dy[oc*30+22]*pad[c*72+54] +
-					dy[oc*30+23]*pad[c*72+55] + dy[oc*30+24]*pad[c*72+66] + dy[oc*30+25]*pad[c*72+67] + dy[oc*30+26]*pad[c*72+68] +
-					dy[oc*30+27]*pad[c*72+69] + dy[oc*30+28]*pad[c*72+70] + dy[oc*30+29]*pad[c*72+71]
+				gw[oc*9+c*3] = gw[oc*9+c*3] + float32(dy[oc*30]*pad[c*72]) + float32(dy[oc*30+1]*pad[c*72+1]) + float32(dy[oc*30+2]*pad[c*72+2]) +
+					float32(dy[oc*30+3]*pad[c*72+3]) + float32(dy[oc*30+4]*pad[c*72+4]) + float32(dy[oc*30+5]*pad[c*72+5]) + float32(dy[oc*30+6]*pad[c*72+16]) +
+					float32(dy[oc*30+7]*pad[c*72+17]) + float32(dy[oc*30+8]*pad[c*72+18]) + float32(dy[oc*30+9]*pad[c*72+19]) + float32(dy[oc*30+10]*pad[c*72+20]) +
+					float32(dy[oc*30+11]*pad[c*72+21]) + float32(dy[oc*30+12]*pad[c*72+32]) + float32(dy[oc*30+13]*pad[c*72+33]) + float32(dy[oc*30+14]*pad[c*72+34]) +
+					float32(dy[oc*30+15]*pad[c*72+35]) + float32(dy[oc*30+16]*pad[c*72+36]) + float32(dy[oc*30+17]*pad[c*72+37]) + float32(dy[oc*30+18]*pad[c*72+48]) +
+					float32(dy[oc*30+19]*pad[c*72+49]) + float32(dy[oc*30+20]*pad[c*72+50]) + float32(dy[oc*30+21]*pad[c*72+51]) + float32(dy[oc*30+22]*pad[c*72+52]) +
+					float32(dy[oc*30+23]*pad[c*72+53]) + float32(dy[oc*30+24]*pad[c*72+64]) + float32(dy[oc*30+25]*pad[c*72+65]) + float32(dy[oc*30+26]*pad[c*72+66]) +
+					float32(dy[oc*30+27]*pad[c*72+67]) + float32(dy[oc*30+28]*pad[c*72+68]) + float32(dy[oc*30+29]*pad[c*72+69])
+				gw[oc*9+c*3+1] = gw[oc*9+c*3+1] + float32(dy[oc*30]*pad[c*72+1]) + float32(dy[oc*30+1]*pad[c*72+2]) + float32(dy[oc*30+2]*pad[c*72+3]) +
+					float32(dy[oc*30+3]*pad[c*72+4]) + float32(dy[oc*30+4]*pad[c*72+5]) + float32(dy[oc*30+5]*pad[c*72+6]) + float32(dy[oc*30+6]*pad[c*72+17]) +
+					float32(dy[oc*30+7]*pad[c*72+18]) + float32(dy[oc*30+8]*pad[c*72+19]) + float32(dy[oc*30+9]*pad[c*72+20]) + float32(dy[oc*30+10]*pad[c*72+21]) +
+					float32(dy[oc*30+11]*pad[c*72+22]) + float32(dy[oc*30+12]*pad[c*72+33]) + float32(dy[oc*30+13]*pad[c*72+34]) + float32(dy[oc*30+14]*pad[c*72+35]) +
+					float32(dy[oc*30+15]*pad[c*72+36]) + float32(dy[oc*30+16]*pad[c*72+37]) + float32(dy[oc*30+17]*pad[c*72+38]) + float32(dy[oc*30+18]*pad[c*72+49]) +
+					float32(dy[oc*30+19]*pad[c*72+50]) + float32(dy[oc*30+20]*pad[c*72+51]) + float32(dy[oc*30+21]*pad[c*72+52]) + float32(dy[oc*30+22]*pad[c*72+53]) +
+					float32(dy[oc*30+23]*pad[c*72+54]) + float32(dy[oc*30+24]*pad[c*72+65]) + float32(dy[oc*30+25]*pad[c*72+66]) + float32(dy[oc*30+26]*pad[c*72+67]) +
+					float32(dy[oc*30+27]*pad[c*72+68]) + float32(dy[oc*30+28]*pad[c*72+69]) + float32(dy[oc*30+29]*pad[c*72+70])
+				gw[oc*9+c*3+2] = gw[oc*9+c*3+2] + float32(dy[oc*30]*pad[c*72+2]) + float32(dy[oc*30+1]*pad[c*72+3]) + float32(dy[oc*30+2]*pad[c*72+4]) +
+					float32(dy[oc*30+3]*pad[c*72+5]) + float32(dy[oc*30+4]*pad[c*72+6]) + float32(dy[oc*30+5]*pad[c*72+7]) + float32(dy[oc*30+6]*pad[c*72+18]) +
+					float32(dy[oc*30+7]*pad[c*72+19]) + float32(dy[oc*30+8]*pad[c*72+20]) + float32(dy[oc*30+9]*pad[c*72+21]) + float32(dy[oc*30+10]*pad[c*72+22]) +
+					float32(dy[oc*30+11]*pad[c*72+23]) + float32(dy[oc*30+12]*pad[c*72+34]) + float32(dy[oc*30+13]*pad[c*72+35]) + float32(dy[oc*30+14]*pad[c*72+36]) +
+					float32(dy[oc*30+15]*pad[c*72+37]) + float32(dy[oc*30+16]*pad[c*72+38]) + float32(dy[oc*30+17]*pad[c*72+39]) + float32(dy[oc*30+18]*pad[c*72+50]) +
+					float32(dy[oc*30+19]*pad[c*72+51]) + float32(dy[oc*30+20]*pad[c*72+52]) + float32(dy[oc*30+21]*pad[c*72+53]) + float32(dy[oc*30+22]*pad[c*72+54]) +
+					float32(dy[oc*30+23]*pad[c*72+55]) + float32(dy[oc*30+24]*pad[c*72+66]) + float32(dy[oc*30+25]*pad[c*72+67]) + float32(dy[oc*30+26]*pad[c*72+68]) +
+					float32(dy[oc*30+27]*pad[c*72+69]) + float32(dy[oc*30+28]*pad[c*72+70]) + float32(dy[oc*30+29]*pad[c*72+71])
 			}
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
-				dpad[oy*16] += w[oc*9] * dy[oc*30+oy*6]
-				dpad[oy*16+1] += w[oc*9+1] * dy[oc*30+oy*6]
-				dpad[oy*16+2] += w[oc*9+2] * dy[oc*30+oy*6]
-				dpad[oy*16+72] += w[oc*9+3] * dy[oc*30+oy*6]
-				dpad[oy*16+73] += w[oc*9+4] * dy[oc*30+oy*6]
-				dpad[oy*16+74] += w[oc*9+5] * dy[oc*30+oy*6]
-				dpad[oy*16+144] += w[oc*9+6] * dy[oc*30+oy*6]
-				dpad[oy*16+145] += w[oc*9+7] * dy[oc*30+oy*6]
-				dpad[oy*16+146] += w[oc*9+8] * dy[oc*30+oy*6]
-				dpad[oy*16+1] += w[oc*9] * dy[oc*30+oy*6+1]
-				dpad[oy*16+2] += w[oc*9+1] * dy[oc*30+oy*6+1]
-				dpad[oy*16+3] += w[oc*9+2] * dy[oc*30+oy*6+1]
-				dpad[oy*16+73] += w[oc*9+3] * dy[oc*30+oy*6+1]
-				dpad[oy*16+74] += w[oc*9+4] * dy[oc*30+oy*6+1]
-				dpad[oy*16+75] += w[oc*9+5] * dy[oc*30+oy*6+1]
-				dpad[oy*16+145] += w[oc*9+6] * dy[oc*30+oy*6+1]
-				dpad[oy*16+146] += w[oc*9+7] * dy[oc*30+oy*6+1]
-				dpad[oy*16+147] += w[oc*9+8] * dy[oc*30+oy*6+1]
-				dpad[oy*16+2] += w[oc*9] * dy[oc*30+oy*6+2]
-				dpad[oy*16+3] += w[oc*9+1] * dy[oc*30+oy*6+2]
-				dpad[oy*16+4] += w[oc*9+2] * dy[oc*30+oy*6+2]
-				dpad[oy*16+74] += w[oc*9+3] * dy[oc*30+oy*6+2]
-				dpad[oy*16+75] += w[oc*9+4] * dy[oc*30+oy*6+2]
-				dpad[oy*16+76] += w[oc*9+5] * dy[oc*30+oy*6+2]
-				dpad[oy*16+146] += w[oc*9+6] * dy[oc*30+oy*6+2]
-				dpad[oy*16+147] += w[oc*9+7] * dy[oc*30+oy*6+2]
-				dpad[oy*16+148] += w[oc*9+8] * dy[oc*30+oy*6+2]
-				dpad[oy*16+3] += w[oc*9] * dy[oc*30+oy*6+3]
-				dpad[oy*16+4] += w[oc*9+1] * dy[oc*30+oy*6+3]
-				dpad[oy*16+5] += w[oc*9+2] * dy[oc*30+oy*6+3]
-				dpad[oy*16+75] += w[oc*9+3] * dy[oc*30+oy*6+3]
-				dpad[oy*16+76] += w[oc*9+4] * dy[oc*30+oy*6+3]
-				dpad[oy*16+77] += w[oc*9+5] * dy[oc*30+oy*6+3]
-				dpad[oy*16+147] += w[oc*9+6] * dy[oc*30+oy*6+3]
-				dpad[oy*16+148] += w[oc*9+7] * dy[oc*30+oy*6+3]
-				dpad[oy*16+149] += w[oc*9+8] * dy[oc*30+oy*6+3]
-				dpad[oy*16+4] += w[oc*9] * dy[oc*30+oy*6+4]
-				dpad[oy*16+5] += w[oc*9+1] * dy[oc*30+oy*6+4]
-				dpad[oy*16+6] += w[oc*9+2] * dy[oc*30+oy*6+4]
-				dpad[oy*16+76] += w[oc*9+3] * dy[oc*30+oy*6+4]
-				dpad[oy*16+77] += w[oc*9+4] * dy[oc*30+oy*6+4]
-				dpad[oy*16+78] += w[oc*9+5] * dy[oc*30+oy*6+4]
-				dpad[oy*16+148] += w[oc*9+6] * dy[oc*30+oy*6+4]
-				dpad[oy*16+149] += w[oc*9+7] * dy[oc*30+oy*6+4]
-				dpad[oy*16+150] += w[oc*9+8] * dy[oc*30+oy*6+4]
-				dpad[oy*16+5] += w[oc*9] * dy[oc*30+oy*6+5]
-				dpad[oy*16+6] += w[oc*9+1] * dy[oc*30+oy*6+5]
-				dpad[oy*16+7] += w[oc*9+2] * dy[oc*30+oy*6+5]
-				dpad[oy*16+77] += w[oc*9+3] * dy[oc*30+oy*6+5]
-				dpad[oy*16+78] += w[oc*9+4] * dy[oc*30+oy*6+5]
-				dpad[oy*16+79] += w[oc*9+5] * dy[oc*30+oy*6+5]
-				dpad[oy*16+149] += w[oc*9+6] * dy[oc*30+oy*6+5]
-				dpad[oy*16+150] += w[oc*9+7] * dy[oc*30+oy*6+5]
-				dpad[oy*16+151] += w[oc*9+8] * dy[oc*30+oy*6+5]
+				dpad[oy*16] += float32(w[oc*9] * dy[oc*30+oy*6])
+				dpad[oy*16+1] += float32(w[oc*9+1] * dy[oc*30+oy*6])
+				dpad[oy*16+2] += float32(w[oc*9+2] * dy[oc*30+oy*6])
+				dpad[oy*16+72] += float32(w[oc*9+3] * dy[oc*30+oy*6])
+				dpad[oy*16+73] += float32(w[oc*9+4] * dy[oc*30+oy*6])
+				dpad[oy*16+74] += float32(w[oc*9+5] * dy[oc*30+oy*6])
+				dpad[oy*16+144] += float32(w[oc*9+6] * dy[oc*30+oy*6])
+				dpad[oy*16+145] += float32(w[oc*9+7] * dy[oc*30+oy*6])
+				dpad[oy*16+146] += float32(w[oc*9+8] * dy[oc*30+oy*6])
+				dpad[oy*16+1] += float32(w[oc*9] * dy[oc*30+oy*6+1])
+				dpad[oy*16+2] += float32(w[oc*9+1] * dy[oc*30+oy*6+1])
+				dpad[oy*16+3] += float32(w[oc*9+2] * dy[oc*30+oy*6+1])
+				dpad[oy*16+73] += float32(w[oc*9+3] * dy[oc*30+oy*6+1])
+				dpad[oy*16+74] += float32(w[oc*9+4] * dy[oc*30+oy*6+1])
+				dpad[oy*16+75] += float32(w[oc*9+5] * dy[oc*30+oy*6+1])
+				dpad[oy*16+145] += float32(w[oc*9+6] * dy[oc*30+oy*6+1])
+				dpad[oy*16+146] += float32(w[oc*9+7] * dy[oc*30+oy*6+1])
+				dpad[oy*16+147] += float32(w[oc*9+8] * dy[oc*30+oy*6+1])
+				dpad[oy*16+2] += float32(w[oc*9] * dy[oc*30+oy*6+2])
+				dpad[oy*16+3] += float32(w[oc*9+1] * dy[oc*30+oy*6+2])
+				dpad[oy*16+4] += float32(w[oc*9+2] * dy[oc*30+oy*6+2])
+				dpad[oy*16+74] += float32(w[oc*9+3] * dy[oc*30+oy*6+2])
+				dpad[oy*16+75] += float32(w[oc*9+4] * dy[oc*30+oy*6+2])
+				dpad[oy*16+76] += float32(w[oc*9+5] * dy[oc*30+oy*6+2])
+				dpad[oy*16+146] += float32(w[oc*9+6] * dy[oc*30+oy*6+2])
+				dpad[oy*16+147] += float32(w[oc*9+7] * dy[oc*30+oy*6+2])
+				dpad[oy*16+148] += float32(w[oc*9+8] * dy[oc*30+oy*6+2])
+				dpad[oy*16+3] += float32(w[oc*9] * dy[oc*30+oy*6+3])
+				dpad[oy*16+4] += float32(w[oc*9+1] * dy[oc*30+oy*6+3])
+				dpad[oy*16+5] += float32(w[oc*9+2] * dy[oc*30+oy*6+3])
+				dpad[oy*16+75] += float32(w[oc*9+3] * dy[oc*30+oy*6+3])
+				dpad[oy*16+76] += float32(w[oc*9+4] * dy[oc*30+oy*6+3])
+				dpad[oy*16+77] += float32(w[oc*9+5] * dy[oc*30+oy*6+3])
+				dpad[oy*16+147] += float32(w[oc*9+6] * dy[oc*30+oy*6+3])
+				dpad[oy*16+148] += float32(w[oc*9+7] * dy[oc*30+oy*6+3])
+				dpad[oy*16+149] += float32(w[oc*9+8] * dy[oc*30+oy*6+3])
+				dpad[oy*16+4] += float32(w[oc*9] * dy[oc*30+oy*6+4])
+				dpad[oy*16+5] += float32(w[oc*9+1] * dy[oc*30+oy*6+4])
+				dpad[oy*16+6] += float32(w[oc*9+2] * dy[oc*30+oy*6+4])
+				dpad[oy*16+76] += float32(w[oc*9+3] * dy[oc*30+oy*6+4])
+				dpad[oy*16+77] += float32(w[oc*9+4] * dy[oc*30+oy*6+4])
+				dpad[oy*16+78] += float32(w[oc*9+5] * dy[oc*30+oy*6+4])
+				dpad[oy*16+148] += float32(w[oc*9+6] * dy[oc*30+oy*6+4])
+				dpad[oy*16+149] += float32(w[oc*9+7] * dy[oc*30+oy*6+4])
+				dpad[oy*16+150] += float32(w[oc*9+8] * dy[oc*30+oy*6+4])
+				dpad[oy*16+5] += float32(w[oc*9] * dy[oc*30+oy*6+5])
+				dpad[oy*16+6] += float32(w[oc*9+1] * dy[oc*30+oy*6+5])
+				dpad[oy*16+7] += float32(w[oc*9+2] * dy[oc*30+oy*6+5])
+				dpad[oy*16+77] += float32(w[oc*9+3] * dy[oc*30+oy*6+5])
+				dpad[oy*16+78] += float32(w[oc*9+4] * dy[oc*30+oy*6+5])
+				dpad[oy*16+79] += float32(w[oc*9+5] * dy[oc*30+oy*6+5])
+				dpad[oy*16+149] += float32(w[oc*9+6] * dy[oc*30+oy*6+5])
+				dpad[oy*16+150] += float32(w[oc*9+7] * dy[oc*30+oy*6+5])
+				dpad[oy*16+151] += float32(w[oc*9+8] * dy[oc*30+oy*6+5])
 			}
 		}
 		dx[0] = dpad[10]
@@ -1851,39 +1851,39 @@ func (m *Model) backward() {
 			dy[115] + dy[116] + dy[117] + dy[118] +
 			dy[119]
 		for oc := 0; oc < 3; oc++ {
-			gw[oc*3] = gw[oc*3] + dy[oc*40]*x[0] + dy[oc*40+1]*x[2] + dy[oc*40+2]*x[4] +
-				dy[oc*40+3]*x[6] + dy[oc*40+4]*x[8] + dy[oc*40+5]*x[10] + dy[oc*40+6]*x[12] +
-				dy[oc*40+7]*x[14] + dy[oc*40+8]*x[16] + dy[oc*40+9]*x[18] + dy[oc*40+10]*x[20] +
-				dy[oc*40+11]*x[22] + dy[oc*40+12]*x[24] + dy[oc*40+13]*x[26] + dy[oc*40+14]*x[28] +
-				dy[oc*40+15]*x[30] + dy[oc*40+16]*x[32] + dy[oc*40+17]*x[34] + dy[oc*40+18]*x[36] +
-				dy[oc*40+19]*x[38] + dy[oc*40+20]*x[40] + dy[oc*40+21]*x[42] + dy[oc*40+22]*x[44] +
-				dy[oc*40+23]*x[46] + dy[oc*40+24]*x[48] + dy[oc*40+25]*x[50] + dy[oc*40+26]*x[52] +
-				dy[oc*40+27]*x[54] + dy[oc*40+28]*x[56] + dy[oc*40+29]*x[58] + dy[oc*40+30]*x[60] +
-				dy[oc*40+31]*x[62] + dy[oc*40+32]*x[64] + dy[oc*40+33]*x[66] + dy[oc*40+34]*x[68] +
-				dy[oc*40+35]*x[70] + dy[oc*40+36]*x[72] + dy[oc*40+37]*x[74] + dy[oc*40+38]*x[76] +
-				dy[oc*40+39]*x[78]
-			gw[oc*3+1] = gw[oc*3+1] + dy[oc*40]*x[80] + dy[oc*40+1]*x[82] + dy[oc*40+2]*x[84] +
-				dy[oc*40+3]*x[86] + dy[oc*40+4]*x[88] + dy[oc*40+5]*x[90] + dy[oc*40+6]*x[92] +
-				dy[oc*40+7]*x[94] + dy[oc*40+8]*x[96] + dy[oc*40+9]*x[98] + dy[oc*40+10]*x[100] +
-				dy[oc*40+11]*x[102] + dy[oc*40+12]*x[104] + dy[oc*40+13]*x[106] + dy[oc*40+14]*x[108] +
-				dy[oc*40+15]*x[110] + dy[oc*40+16]*x[112] + dy[oc*40+17]*x[114] + dy[oc*40+18]*x[116] +
-				dy[oc*40+19]*x[118] + dy[oc*40+20]*x[120] + dy[oc*40+21]*x[122] + dy[oc*40+22]*x[124] +
-				dy[oc*40+23]*x[126] + dy[oc*40+24]*x[128] + dy[oc*40+25]*x[130] + dy[oc*40+26]*x[132] +
-				dy[oc*40+27]*x[134] + dy[oc*40+28]*x[136] + dy[oc*40+29]*x[138] + dy[oc*40+30]*x[140] +
-				dy[oc*40+31]*x[142] + dy[oc*40+32]*x[144] + dy[oc*40+33]*x[146] + dy[oc*40+34]*x[148] +
-				dy[oc*40+35]*x[150] + dy[oc*40+36]*x[152] + dy[oc*40+37]*x[154] + dy[oc*40+38]*x[156] +
-				dy[oc*40+39]*x[158]
-			gw[oc*3+2] = gw[oc*3+2] + dy[oc*40]*x[160] + dy[oc*40+1]*x[162] + dy[oc*40+2]*x[164] +
-				dy[oc*40+3]*x[166] + dy[oc*40+4]*x[168] + dy[oc*40+5]*x[170] + dy[oc*40+6]*x[172] +
-				dy[oc*40+7]*x[174] + dy[oc*40+8]*x[176] + dy[oc*40+9]*x[178] + dy[oc*40+10]*x[180] +
-				dy[oc*40+11]*x[182] + dy[oc*40+12]*x[184] + dy[oc*40+13]*x[186] + dy[oc*40+14]*x[188] +
-				dy[oc*40+15]*x[190] + dy[oc*40+16]*x[192] + dy[oc*40+17]*x[194] + dy[oc*40+18]*x[196] +
-				dy[oc*40+19]*x[198] + dy[oc*40+20]*x[200] + dy[oc*40+21]*x[202] + dy[oc*40+22]*x[204] +
-				dy[oc*40+23]*x[206] + dy[oc*40+24]*x[208] + dy[oc*40+25]*x[210] + dy[oc*40+26]*x[212] +
-				dy[oc*40+27]*x[214] + dy[oc*40+28]*x[216] + dy[oc*40+29]*x[218] + dy[oc*40+30]*x[220] +
-				dy[oc*40+31]*x[222] + dy[oc*40+32]*x[224] + dy[oc*40+33]*x[226] + dy[oc*40+34]*x[228] +
-				dy[oc*40+35]*x[230] + dy[oc*40+36]*x[232] + dy[oc*40+37]*x[234] + dy[oc*40+38]*x[236] +
-				dy[oc*40+39]*x[238]
+			gw[oc*3] = gw[oc*3] + float32(dy[oc*40]*x[0]) + float32(dy[oc*40+1]*x[2]) + float32(dy[oc*40+2]*x[4]) +
+				float32(dy[oc*40+3]*x[6]) + float32(dy[oc*40+4]*x[8]) + float32(dy[oc*40+5]*x[10]) + float32(dy[oc*40+6]*x[12]) +
+				float32(dy[oc*40+7]*x[14]) + float32(dy[oc*40+8]*x[16]) + float32(dy[oc*40+9]*x[18]) + float32(dy[oc*40+10]*x[20]) +
+				float32(dy[oc*40+11]*x[22]) + float32(dy[oc*40+12]*x[24]) + float32(dy[oc*40+13]*x[26]) + float32(dy[oc*40+14]*x[28]) +
+				float32(dy[oc*40+15]*x[30]) + float32(dy[oc*40+16]*x[32]) + float32(dy[oc*40+17]*x[34]) + float32(dy[oc*40+18]*x[36]) +
+				float32(dy[oc*40+19]*x[38]) + float32(dy[oc*40+20]*x[40]) + float32(dy[oc*40+21]*x[42]) + float32(dy[oc*40+22]*x[44]) +
+				float32(dy[oc*40+23]*x[46]) + float32(dy[oc*40+24]*x[48]) + float32(dy[oc*40+25]*x[50]) + float32(dy[oc*40+26]*x[52]) +
+				float32(dy[oc*40+27]*x[54]) + float32(dy[oc*40+28]*x[56]) + float32(dy[oc*40+29]*x[58]) + float32(dy[oc*40+30]*x[60]) +
+				float32(dy[oc*40+31]*x[62]) + float32(dy[oc*40+32]*x[64]) + float32(dy[oc*40+33]*x[66]) + float32(dy[oc*40+34]*x[68]) +
+				float32(dy[oc*40+35]*x[70]) + float32(dy[oc*40+36]*x[72]) + float32(dy[oc*40+37]*x[74]) + float32(dy[oc*40+38]*x[76]) +
+				float32(dy[oc*40+39]*x[78])
+			gw[oc*3+1] = gw[oc*3+1] + float32(dy[oc*40]*x[80]) + float32(dy[oc*40+1]*x[82]) + float32(dy[oc*40+2]*x[84]) +
+				float32(dy[oc*40+3]*x[86]) + float32(dy[oc*40+4]*x[88]) + float32(dy[oc*40+5]*x[90]) + float32(dy[oc*40+6]*x[92]) +
+				float32(dy[oc*40+7]*x[94]) + float32(dy[oc*40+8]*x[96]) + float32(dy[oc*40+9]*x[98]) + float32(dy[oc*40+10]*x[100]) +
+				float32(dy[oc*40+11]*x[102]) + float32(dy[oc*40+12]*x[104]) + float32(dy[oc*40+13]*x[106]) + float32(dy[oc*40+14]*x[108]) +
+				float32(dy[oc*40+15]*x[110]) + float32(dy[oc*40+16]*x[112]) + float32(dy[oc*40+17]*x[114]) + float32(dy[oc*40+18]*x[116]) +
+				float32(dy[oc*40+19]*x[118]) + float32(dy[oc*40+20]*x[120]) + float32(dy[oc*40+21]*x[122]) + float32(dy[oc*40+22]*x[124]) +
+				float32(dy[oc*40+23]*x[126]) + float32(dy[oc*40+24]*x[128]) + float32(dy[oc*40+25]*x[130]) + float32(dy[oc*40+26]*x[132]) +
+				float32(dy[oc*40+27]*x[134]) + float32(dy[oc*40+28]*x[136]) + float32(dy[oc*40+29]*x[138]) + float32(dy[oc*40+30]*x[140]) +
+				float32(dy[oc*40+31]*x[142]) + float32(dy[oc*40+32]*x[144]) + float32(dy[oc*40+33]*x[146]) + float32(dy[oc*40+34]*x[148]) +
+				float32(dy[oc*40+35]*x[150]) + float32(dy[oc*40+36]*x[152]) + float32(dy[oc*40+37]*x[154]) + float32(dy[oc*40+38]*x[156]) +
+				float32(dy[oc*40+39]*x[158])
+			gw[oc*3+2] = gw[oc*3+2] + float32(dy[oc*40]*x[160]) + float32(dy[oc*40+1]*x[162]) + float32(dy[oc*40+2]*x[164]) +
+				float32(dy[oc*40+3]*x[166]) + float32(dy[oc*40+4]*x[168]) + float32(dy[oc*40+5]*x[170]) + float32(dy[oc*40+6]*x[172]) +
+				float32(dy[oc*40+7]*x[174]) + float32(dy[oc*40+8]*x[176]) + float32(dy[oc*40+9]*x[178]) + float32(dy[oc*40+10]*x[180]) +
+				float32(dy[oc*40+11]*x[182]) + float32(dy[oc*40+12]*x[184]) + float32(dy[oc*40+13]*x[186]) + float32(dy[oc*40+14]*x[188]) +
+				float32(dy[oc*40+15]*x[190]) + float32(dy[oc*40+16]*x[192]) + float32(dy[oc*40+17]*x[194]) + float32(dy[oc*40+18]*x[196]) +
+				float32(dy[oc*40+19]*x[198]) + float32(dy[oc*40+20]*x[200]) + float32(dy[oc*40+21]*x[202]) + float32(dy[oc*40+22]*x[204]) +
+				float32(dy[oc*40+23]*x[206]) + float32(dy[oc*40+24]*x[208]) + float32(dy[oc*40+25]*x[210]) + float32(dy[oc*40+26]*x[212]) +
+				float32(dy[oc*40+27]*x[214]) + float32(dy[oc*40+28]*x[216]) + float32(dy[oc*40+29]*x[218]) + float32(dy[oc*40+30]*x[220]) +
+				float32(dy[oc*40+31]*x[222]) + float32(dy[oc*40+32]*x[224]) + float32(dy[oc*40+33]*x[226]) + float32(dy[oc*40+34]*x[228]) +
+				float32(dy[oc*40+35]*x[230]) + float32(dy[oc*40+36]*x[232]) + float32(dy[oc*40+37]*x[234]) + float32(dy[oc*40+38]*x[236]) +
+				float32(dy[oc*40+39]*x[238])
 		}
 	}
 }

@@ -196,14 +196,14 @@ func (m *Model) forward() {
 		pad[80] = x[44]
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 9; oy++ {
-				y[oc*72+oy*8] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9] + w[oc*2+1]*pad[oy*9+1])))))
-				y[oc*72+oy*8+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+1] + w[oc*2+1]*pad[oy*9+2])))))
-				y[oc*72+oy*8+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+2] + w[oc*2+1]*pad[oy*9+3])))))
-				y[oc*72+oy*8+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+3] + w[oc*2+1]*pad[oy*9+4])))))
-				y[oc*72+oy*8+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+4] + w[oc*2+1]*pad[oy*9+5])))))
-				y[oc*72+oy*8+5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+5] + w[oc*2+1]*pad[oy*9+6])))))
-				y[oc*72+oy*8+6] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+6] + w[oc*2+1]*pad[oy*9+7])))))
-				y[oc*72+oy*8+7] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + w[oc*2]*pad[oy*9+7] + w[oc*2+1]*pad[oy*9+8])))))
+				y[oc*72+oy*8] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9]) + float32(w[oc*2+1]*pad[oy*9+1]))))))
+				y[oc*72+oy*8+1] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+1]) + float32(w[oc*2+1]*pad[oy*9+2]))))))
+				y[oc*72+oy*8+2] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+2]) + float32(w[oc*2+1]*pad[oy*9+3]))))))
+				y[oc*72+oy*8+3] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+3]) + float32(w[oc*2+1]*pad[oy*9+4]))))))
+				y[oc*72+oy*8+4] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+4]) + float32(w[oc*2+1]*pad[oy*9+5]))))))
+				y[oc*72+oy*8+5] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+5]) + float32(w[oc*2+1]*pad[oy*9+6]))))))
+				y[oc*72+oy*8+6] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+6]) + float32(w[oc*2+1]*pad[oy*9+7]))))))
+				y[oc*72+oy*8+7] = 1 / (1 + float32(math.Exp(float64(-(b[oc] + float32(w[oc*2]*pad[oy*9+7]) + float32(w[oc*2+1]*pad[oy*9+8]))))))
 			}
 		}
 	}
@@ -288,41 +288,41 @@ func (m *Model) forward() {
 		pad[88] = x[71]
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 3; oy++ {
-				y[oc*21+oy*7] = b[oc] + w[oc*16]*pad[oy*20] + w[oc*16+1]*pad[oy*20+1] + w[oc*16+2]*pad[oy*20+2] +
-					w[oc*16+3]*pad[oy*20+3] + w[oc*16+4]*pad[oy*20+10] + w[oc*16+5]*pad[oy*20+11] + w[oc*16+6]*pad[oy*20+12] +
-					w[oc*16+7]*pad[oy*20+13] + w[oc*16+8]*pad[oy*20+20] + w[oc*16+9]*pad[oy*20+21] + w[oc*16+10]*pad[oy*20+22] +
-					w[oc*16+11]*pad[oy*20+23] + w[oc*16+12]*pad[oy*20+30] + w[oc*16+13]*pad[oy*20+31] + w[oc*16+14]*pad[oy*20+32] +
-					w[oc*16+15]*pad[oy*20+33]
-				y[oc*21+oy*7+1] = b[oc] + w[oc*16]*pad[oy*20+1] + w[oc*16+1]*pad[oy*20+2] + w[oc*16+2]*pad[oy*20+3] +
-					w[oc*16+3]*pad[oy*20+4] + w[oc*16+4]*pad[oy*20+11] + w[oc*16+5]*pad[oy*20+12] + w[oc*16+6]*pad[oy*20+13] +
-					w[oc*16+7]*pad[oy*20+14] + w[oc*16+8]*pad[oy*20+21] + w[oc*16+9]*pad[oy*20+22] + w[oc*16+10]*pad[oy*20+23] +
-					w[oc*16+11]*pad[oy*20+24] + w[oc*16+12]*pad[oy*20+31] + w[oc*16+13]*pad[oy*20+32] + w[oc*16+14]*pad[oy*20+33] +
-					w[oc*16+15]*pad[oy*20+34]
-				y[oc*21+oy*7+2] = b[oc] + w[oc*16]*pad[oy*20+2] + w[oc*16+1]*pad[oy*20+3] + w[oc*16+2]*pad[oy*20+4] +
-					w[oc*16+3]*pad[oy*20+5] + w[oc*16+4]*pad[oy*20+12] + w[oc*16+5]*pad[oy*20+13] + w[oc*16+6]*pad[oy*20+14] +
-					w[oc*16+7]*pad[oy*20+15] + w[oc*16+8]*pad[oy*20+22] + w[oc*16+9]*pad[oy*20+23] + w[oc*16+10]*pad[oy*20+24] +
-					w[oc*16+11]*pad[oy*20+25] + w[oc*16+12]*pad[oy*20+32] + w[oc*16+13]*pad[oy*20+33] + w[oc*16+14]*pad[oy*20+34] +
-					w[oc*16+15]*pad[oy*20+35]
-				y[oc*21+oy*7+3] = b[oc] + w[oc*16]*pad[oy*20+3] + w[oc*16+1]*pad[oy*20+4] + w[oc*16+2]*pad[oy*20+5] +
-					w[oc*16+3]*pad[oy*20+6] + w[oc*16+4]*pad[oy*20+13] + w[oc*16+5]*pad[oy*20+14] + w[oc*16+6]*pad[oy*20+15] +
-					w[oc*16+7]*pad[oy*20+16] + w[oc*16+8]*pad[oy*20+23] + w[oc*16+9]*pad[oy*20+24] + w[oc*16+10]*pad[oy*20+25] +
-					w[oc*16+11]*pad[oy*20+26] + w[oc*16+12]*pad[oy*20+33] + w[oc*16+13]*pad[oy*20+34] + w[oc*16+14]*pad[oy*20+35] +
-					w[oc*16+15]*pad[oy*20+36]
-				y[oc*21+oy*7+4] = b[oc] + w[oc*16]*pad[oy*20+4] + w[oc*16+1]*pad[oy*20+5] + w[oc*16+2]*pad[oy*20+6] +
-					w[oc*16+3]*pad[oy*20+7] + w[oc*16+4]*pad[oy*20+14] + w[oc*16+5]*pad[oy*20+15] + w[oc*16+6]*pad[oy*20+16] +
-					w[oc*16+7]*pad[oy*20+17] + w[oc*16+8]*pad[oy*20+24] + w[oc*16+9]*pad[oy*20+25] + w[oc*16+10]*pad[oy*20+26] +
-					w[oc*16+11]*pad[oy*20+27] + w[oc*16+12]*pad[oy*20+34] + w[oc*16+13]*pad[oy*20+35] + w[oc*16+14]*pad[oy*20+36] +
-					w[oc*16+15]*pad[oy*20+37]
-				y[oc*21+oy*7+5] = b[oc] + w[oc*16]*pad[oy*20+5] + w[oc*16+1]*pad[oy*20+6] + w[oc*16+2]*pad[oy*20+7] +
-					w[oc*16+3]*pad[oy*20+8] + w[oc*16+4]*pad[oy*20+15] + w[oc*16+5]*pad[oy*20+16] + w[oc*16+6]*pad[oy*20+17] +
-					w[oc*16+7]*pad[oy*20+18] + w[oc*16+8]*pad[oy*20+25] + w[oc*16+9]*pad[oy*20+26] + w[oc*16+10]*pad[oy*20+27] +
-					w[oc*16+11]*pad[oy*20+28] + w[oc*16+12]*pad[oy*20+35] + w[oc*16+13]*pad[oy*20+36] + w[oc*16+14]*pad[oy*20+37] +
-					w[oc*16+15]*pad[oy*20+38]
-				y[oc*21+oy*7+6] = b[oc] + w[oc*16]*pad[oy*20+6] + w[oc*16+1]*pad[oy*20+7] + w[oc*16+2]*pad[oy*20+8] +
-					w[oc*16+3]*pad[oy*20+9] + w[oc*16+4]*pad[oy*20+16] + w[oc*16+5]*pad[oy*20+17] + w[oc*16+6]*pad[oy*20+18] +
-					w[oc*16+7]*pad[oy*20+19] + w[oc*16+8]*pad[oy*20+26] + w[oc*16+9]*pad[oy*20+27] + w[oc*16+10]*pad[oy*20+28] +
-					w[oc*16+11]*pad[oy*20+29] + w[oc*16+12]*pad[oy*20+36] + w[oc*16+13]*pad[oy*20+37] + w[oc*16+14]*pad[oy*20+38] +
-					w[oc*16+15]*pad[oy*20+39]
+				y[oc*21+oy*7] = b[oc] + float32(w[oc*16]*pad[oy*20]) + float32(w[oc*16+1]*pad[oy*20+1]) + float32(w[oc*16+2]*pad[oy*20+2]) +
+					float32(w[oc*16+3]*pad[oy*20+3]) + float32(w[oc*16+4]*pad[oy*20+10]) + float32(w[oc*16+5]*pad[oy*20+11]) + float32(w[oc*16+6]*pad[oy*20+12]) +
+					float32(w[oc*16+7]*pad[oy*20+13]) + float32(w[oc*16+8]*pad[oy*20+20]) + float32(w[oc*16+9]*pad[oy*20+21]) + float32(w[oc*16+10]*pad[oy*20+22]) +
+					float32(w[oc*16+11]*pad[oy*20+23]) + float32(w[oc*16+12]*pad[oy*20+30]) + float32(w[oc*16+13]*pad[oy*20+31]) + float32(w[oc*16+14]*pad[oy*20+32]) +
+					float32(w[oc*16+15]*pad[oy*20+33])
+				y[oc*21+oy*7+1] = b[oc] + float32(w[oc*16]*pad[oy*20+1]) + float32(w[oc*16+1]*pad[oy*20+2]) + float32(w[oc*16+2]*pad[oy*20+3]) +
+					float32(w[oc*16+3]*pad[oy*20+4]) + float32(w[oc*16+4]*pad[oy*20+11]) + float32(w[oc*16+5]*pad[oy*20+12]) + float32(w[oc*16+6]*pad[oy*20+13]) +
+					float32(w[oc*16+7]*pad[oy*20+14]) + float32(w[oc*16+8]*pad[oy*20+21]) + float32(w[oc*16+9]*pad[oy*20+22]) + float32(w[oc*16+10]*pad[oy*20+23]) +
+					float32(w[oc*16+11]*pad[oy*20+24]) + float32(w[oc*16+12]*pad[oy*20+31]) + float32(w[oc*16+13]*pad[oy*20+32]) + float32(w[oc*16+14]*pad[oy*20+33]) +
+					float32(w[oc*16+15]*pad[oy*20+34])
+				y[oc*21+oy*7+2] = b[oc] + float32(w[oc*16]*pad[oy*20+2]) + float32(w[oc*16+1]*pad[oy*20+3]) + float32(w[oc*16+2]*pad[oy*20+4]) +
+					float32(w[oc*16+3]*pad[oy*20+5]) + float32(w[oc*16+4]*pad[oy*20+12]) + float32(w[oc*16+5]*pad[oy*20+13]) + float32(w[oc*16+6]*pad[oy*20+14]) +
+					float32(w[oc*16+7]*pad[oy*20+15]) + float32(w[oc*16+8]*pad[oy*20+22]) + float32(w[oc*16+9]*pad[oy*20+23]) + float32(w[oc*16+10]*pad[oy*20+24]) +
+					float32(w[oc*16+11]*pad[oy*20+25]) + float32(w[oc*16+12]*pad[oy*20+32]) + float32(w[oc*16+13]*pad[oy*20+33]) + float32(w[oc*16+14]*pad[oy*20+34]) +
+					float32(w[oc*16+15]*pad[oy*20+35])
+				y[oc*21+oy*7+3] = b[oc] + float32(w[oc*16]*pad[oy*20+3]) + float32(w[oc*16+1]*pad[oy*20+4]) + float32(w[oc*16+2]*pad[oy*20+5]) +
+					float32(w[oc*16+3]*pad[oy*20+6]) + float32(w[oc*16+4]*pad[oy*20+13]) + float32(w[oc*16+5]*pad[oy*20+14]) + float32(w[oc*16+6]*pad[oy*20+15]) +
+					float32(w[oc*16+7]*pad[oy*20+16]) + float32(w[oc*16+8]*pad[oy*20+23]) + float32(w[oc*16+9]*pad[oy*20+24]) + float32(w[oc*16+10]*pad[oy*20+25]) +
+					float32(w[oc*16+11]*pad[oy*20+26]) + float32(w[oc*16+12]*pad[oy*20+33]) + float32(w[oc*16+13]*pad[oy*20+34]) + float32(w[oc*16+14]*pad[oy*20+35]) +
+					float32(w[oc*16+15]*pad[oy*20+36])
+				y[oc*21+oy*7+4] = b[oc] + float32(w[oc*16]*pad[oy*20+4]) + float32(w[oc*16+1]*pad[oy*20+5]) + float32(w[oc*16+2]*pad[oy*20+6]) +
+					float32(w[oc*16+3]*pad[oy*20+7]) + float32(w[oc*16+4]*pad[oy*20+14]) + float32(w[oc*16+5]*pad[oy*20+15]) + float32(w[oc*16+6]*pad[oy*20+16]) +
+					float32(w[oc*16+7]*pad[oy*20+17]) + float32(w[oc*16+8]*pad[oy*20+24]) + float32(w[oc*16+9]*pad[oy*20+25]) + float32(w[oc*16+10]*pad[oy*20+26]) +
+					float32(w[oc*16+11]*pad[oy*20+27]) + float32(w[oc*16+12]*pad[oy*20+34]) + float32(w[oc*16+13]*pad[oy*20+35]) + float32(w[oc*16+14]*pad[oy*20+36]) +
+					float32(w[oc*16+15]*pad[oy*20+37])
+				y[oc*21+oy*7+5] = b[oc] + float32(w[oc*16]*pad[oy*20+5]) + float32(w[oc*16+1]*pad[oy*20+6]) + float32(w[oc*16+2]*pad[oy*20+7]) +
+					float32(w[oc*16+3]*pad[oy*20+8]) + float32(w[oc*16+4]*pad[oy*20+15]) + float32(w[oc*16+5]*pad[oy*20+16]) + float32(w[oc*16+6]*pad[oy*20+17]) +
+					float32(w[oc*16+7]*pad[oy*20+18]) + float32(w[oc*16+8]*pad[oy*20+25]) + float32(w[oc*16+9]*pad[oy*20+26]) + float32(w[oc*16+10]*pad[oy*20+27]) +
+					float32(w[oc*16+11]*pad[oy*20+28]) + float32(w[oc*16+12]*pad[oy*20+35]) + float32(w[oc*16+13]*pad[oy*20+36]) + float32(w[oc*16+14]*pad[oy*20+37]) +
+					float32(w[oc*16+15]*pad[oy*20+38])
+				y[oc*21+oy*7+6] = b[oc] + float32(w[oc*16]*pad[oy*20+6]) + float32(w[oc*16+1]*pad[oy*20+7]) + float32(w[oc*16+2]*pad[oy*20+8]) +
+					float32(w[oc*16+3]*pad[oy*20+9]) + float32(w[oc*16+4]*pad[oy*20+16]) + float32(w[oc*16+5]*pad[oy*20+17]) + float32(w[oc*16+6]*pad[oy*20+18]) +
+					float32(w[oc*16+7]*pad[oy*20+19]) + float32(w[oc*16+8]*pad[oy*20+26]) + float32(w[oc*16+9]*pad[oy*20+27]) + float32(w[oc*16+10]*pad[oy*20+28]) +
+					float32(w[oc*16+11]*pad[oy*20+29]) + float32(w[oc*16+12]*pad[oy*20+36]) + float32(w[oc*16+13]*pad[oy*20+37]) + float32(w[oc*16+14]*pad[oy*20+38]) +
+					float32(w[oc*16+15]*pad[oy*20+39])
 			}
 		}
 	}
@@ -333,54 +333,54 @@ func (m *Model) forward() {
 		y := &m.a4
 		w := (*[168]float32)(m.params[20:188])
 		b := (*[8]float32)(m.params[188:196])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11] + w[12]*x[12] + w[13]*x[13] + w[14]*x[14] +
-			w[15]*x[15] + w[16]*x[16] + w[17]*x[17] + w[18]*x[18] +
-			w[19]*x[19] + w[20]*x[20])))))
-		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + w[21]*x[0] + w[22]*x[1] + w[23]*x[2] +
-			w[24]*x[3] + w[25]*x[4] + w[26]*x[5] + w[27]*x[6] +
-			w[28]*x[7] + w[29]*x[8] + w[30]*x[9] + w[31]*x[10] +
-			w[32]*x[11] + w[33]*x[12] + w[34]*x[13] + w[35]*x[14] +
-			w[36]*x[15] + w[37]*x[16] + w[38]*x[17] + w[39]*x[18] +
-			w[40]*x[19] + w[41]*x[20])))))
-		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + w[42]*x[0] + w[43]*x[1] + w[44]*x[2] +
-			w[45]*x[3] + w[46]*x[4] + w[47]*x[5] + w[48]*x[6] +
-			w[49]*x[7] + w[50]*x[8] + w[51]*x[9] + w[52]*x[10] +
-			w[53]*x[11] + w[54]*x[12] + w[55]*x[13] + w[56]*x[14] +
-			w[57]*x[15] + w[58]*x[16] + w[59]*x[17] + w[60]*x[18] +
-			w[61]*x[19] + w[62]*x[20])))))
-		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + w[63]*x[0] + w[64]*x[1] + w[65]*x[2] +
-			w[66]*x[3] + w[67]*x[4] + w[68]*x[5] + w[69]*x[6] +
-			w[70]*x[7] + w[71]*x[8] + w[72]*x[9] + w[73]*x[10] +
-			w[74]*x[11] + w[75]*x[12] + w[76]*x[13] + w[77]*x[14] +
-			w[78]*x[15] + w[79]*x[16] + w[80]*x[17] + w[81]*x[18] +
-			w[82]*x[19] + w[83]*x[20])))))
-		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + w[84]*x[0] + w[85]*x[1] + w[86]*x[2] +
-			w[87]*x[3] + w[88]*x[4] + w[89]*x[5] + w[90]*x[6] +
-			w[91]*x[7] + w[92]*x[8] + w[93]*x[9] + w[94]*x[10] +
-			w[95]*x[11] + w[96]*x[12] + w[97]*x[13] + w[98]*x[14] +
-			w[99]*x[15] + w[100]*x[16] + w[101]*x[17] + w[102]*x[18] +
-			w[103]*x[19] + w[104]*x[20])))))
-		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + w[105]*x[0] + w[106]*x[1] + w[107]*x[2] +
-			w[108]*x[3] + w[109]*x[4] + w[110]*x[5] + w[111]*x[6] +
-			w[112]*x[7] + w[113]*x[8] + w[114]*x[9] + w[115]*x[10] +
-			w[116]*x[11] + w[117]*x[12] + w[118]*x[13] + w[119]*x[14] +
-			w[120]*x[15] + w[121]*x[16] + w[122]*x[17] + w[123]*x[18] +
-			w[124]*x[19] + w[125]*x[20])))))
-		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + w[126]*x[0] + w[127]*x[1] + w[128]*x[2] +
-			w[129]*x[3] + w[130]*x[4] + w[131]*x[5] + w[132]*x[6] +
-			w[133]*x[7] + w[134]*x[8] + w[135]*x[9] + w[136]*x[10] +
-			w[137]*x[11] + w[138]*x[12] + w[139]*x[13] + w[140]*x[14] +
-			w[141]*x[15] + w[142]*x[16] + w[143]*x[17] + w[144]*x[18] +
-			w[145]*x[19] + w[146]*x[20])))))
-		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + w[147]*x[0] + w[148]*x[1] + w[149]*x[2] +
-			w[150]*x[3] + w[151]*x[4] + w[152]*x[5] + w[153]*x[6] +
-			w[154]*x[7] + w[155]*x[8] + w[156]*x[9] + w[157]*x[10] +
-			w[158]*x[11] + w[159]*x[12] + w[160]*x[13] + w[161]*x[14] +
-			w[162]*x[15] + w[163]*x[16] + w[164]*x[17] + w[165]*x[18] +
-			w[166]*x[19] + w[167]*x[20])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11]) + float32(w[12]*x[12]) + float32(w[13]*x[13]) + float32(w[14]*x[14]) +
+			float32(w[15]*x[15]) + float32(w[16]*x[16]) + float32(w[17]*x[17]) + float32(w[18]*x[18]) +
+			float32(w[19]*x[19]) + float32(w[20]*x[20]))))))
+		y[1] = 1 / (1 + float32(math.Exp(float64(-(b[1] + float32(w[21]*x[0]) + float32(w[22]*x[1]) + float32(w[23]*x[2]) +
+			float32(w[24]*x[3]) + float32(w[25]*x[4]) + float32(w[26]*x[5]) + float32(w[27]*x[6]) +
+			float32(w[28]*x[7]) + float32(w[29]*x[8]) + float32(w[30]*x[9]) + float32(w[31]*x[10]) +
+			float32(w[32]*x[11]) + float32(w[33]*x[12]) + float32(w[34]*x[13]) + float32(w[35]*x[14]) +
+			float32(w[36]*x[15]) + float32(w[37]*x[16]) + float32(w[38]*x[17]) + float32(w[39]*x[18]) +
+			float32(w[40]*x[19]) + float32(w[41]*x[20]))))))
+		y[2] = 1 / (1 + float32(math.Exp(float64(-(b[2] + float32(w[42]*x[0]) + float32(w[43]*x[1]) + float32(w[44]*x[2]) +
+			float32(w[45]*x[3]) + float32(w[46]*x[4]) + float32(w[47]*x[5]) + float32(w[48]*x[6]) +
+			float32(w[49]*x[7]) + float32(w[50]*x[8]) + float32(w[51]*x[9]) + float32(w[52]*x[10]) +
+			float32(w[53]*x[11]) + float32(w[54]*x[12]) + float32(w[55]*x[13]) + float32(w[56]*x[14]) +
+			float32(w[57]*x[15]) + float32(w[58]*x[16]) + float32(w[59]*x[17]) + float32(w[60]*x[18]) +
+			float32(w[61]*x[19]) + float32(w[62]*x[20]))))))
+		y[3] = 1 / (1 + float32(math.Exp(float64(-(b[3] + float32(w[63]*x[0]) + float32(w[64]*x[1]) + float32(w[65]*x[2]) +
+			float32(w[66]*x[3]) + float32(w[67]*x[4]) + float32(w[68]*x[5]) + float32(w[69]*x[6]) +
+			float32(w[70]*x[7]) + float32(w[71]*x[8]) + float32(w[72]*x[9]) + float32(w[73]*x[10]) +
+			float32(w[74]*x[11]) + float32(w[75]*x[12]) + float32(w[76]*x[13]) + float32(w[77]*x[14]) +
+			float32(w[78]*x[15]) + float32(w[79]*x[16]) + float32(w[80]*x[17]) + float32(w[81]*x[18]) +
+			float32(w[82]*x[19]) + float32(w[83]*x[20]))))))
+		y[4] = 1 / (1 + float32(math.Exp(float64(-(b[4] + float32(w[84]*x[0]) + float32(w[85]*x[1]) + float32(w[86]*x[2]) +
+			float32(w[87]*x[3]) + float32(w[88]*x[4]) + float32(w[89]*x[5]) + float32(w[90]*x[6]) +
+			float32(w[91]*x[7]) + float32(w[92]*x[8]) + float32(w[93]*x[9]) + float32(w[94]*x[10]) +
+			float32(w[95]*x[11]) + float32(w[96]*x[12]) + float32(w[97]*x[13]) + float32(w[98]*x[14]) +
+			float32(w[99]*x[15]) + float32(w[100]*x[16]) + float32(w[101]*x[17]) + float32(w[102]*x[18]) +
+			float32(w[103]*x[19]) + float32(w[104]*x[20]))))))
+		y[5] = 1 / (1 + float32(math.Exp(float64(-(b[5] + float32(w[105]*x[0]) + float32(w[106]*x[1]) + float32(w[107]*x[2]) +
+			float32(w[108]*x[3]) + float32(w[109]*x[4]) + float32(w[110]*x[5]) + float32(w[111]*x[6]) +
+			float32(w[112]*x[7]) + float32(w[113]*x[8]) + float32(w[114]*x[9]) + float32(w[115]*x[10]) +
+			float32(w[116]*x[11]) + float32(w[117]*x[12]) + float32(w[118]*x[13]) + float32(w[119]*x[14]) +
+			float32(w[120]*x[15]) + float32(w[121]*x[16]) + float32(w[122]*x[17]) + float32(w[123]*x[18]) +
+			float32(w[124]*x[19]) + float32(w[125]*x[20]))))))
+		y[6] = 1 / (1 + float32(math.Exp(float64(-(b[6] + float32(w[126]*x[0]) + float32(w[127]*x[1]) + float32(w[128]*x[2]) +
+			float32(w[129]*x[3]) + float32(w[130]*x[4]) + float32(w[131]*x[5]) + float32(w[132]*x[6]) +
+			float32(w[133]*x[7]) + float32(w[134]*x[8]) + float32(w[135]*x[9]) + float32(w[136]*x[10]) +
+			float32(w[137]*x[11]) + float32(w[138]*x[12]) + float32(w[139]*x[13]) + float32(w[140]*x[14]) +
+			float32(w[141]*x[15]) + float32(w[142]*x[16]) + float32(w[143]*x[17]) + float32(w[144]*x[18]) +
+			float32(w[145]*x[19]) + float32(w[146]*x[20]))))))
+		y[7] = 1 / (1 + float32(math.Exp(float64(-(b[7] + float32(w[147]*x[0]) + float32(w[148]*x[1]) + float32(w[149]*x[2]) +
+			float32(w[150]*x[3]) + float32(w[151]*x[4]) + float32(w[152]*x[5]) + float32(w[153]*x[6]) +
+			float32(w[154]*x[7]) + float32(w[155]*x[8]) + float32(w[156]*x[9]) + float32(w[157]*x[10]) +
+			float32(w[158]*x[11]) + float32(w[159]*x[12]) + float32(w[160]*x[13]) + float32(w[161]*x[14]) +
+			float32(w[162]*x[15]) + float32(w[163]*x[16]) + float32(w[164]*x[17]) + float32(w[165]*x[18]) +
+			float32(w[166]*x[19]) + float32(w[167]*x[20]))))))
 	}
 	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
 	{
@@ -388,39 +388,39 @@ func (m *Model) forward() {
 		y := &m.a6
 		w := (*[88]float32)(m.params[196:284])
 		b := (*[11]float32)(m.params[284:295])
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7])))
-		y[1] = float32(math.Tanh(float64(b[1] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3] + w[12]*x[4] + w[13]*x[5] + w[14]*x[6] +
-			w[15]*x[7])))
-		y[2] = float32(math.Tanh(float64(b[2] + w[16]*x[0] + w[17]*x[1] + w[18]*x[2] +
-			w[19]*x[3] + w[20]*x[4] + w[21]*x[5] + w[22]*x[6] +
-			w[23]*x[7])))
-		y[3] = float32(math.Tanh(float64(b[3] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7])))
-		y[4] = float32(math.Tanh(float64(b[4] + w[32]*x[0] + w[33]*x[1] + w[34]*x[2] +
-			w[35]*x[3] + w[36]*x[4] + w[37]*x[5] + w[38]*x[6] +
-			w[39]*x[7])))
-		y[5] = float32(math.Tanh(float64(b[5] + w[40]*x[0] + w[41]*x[1] + w[42]*x[2] +
-			w[43]*x[3] + w[44]*x[4] + w[45]*x[5] + w[46]*x[6] +
-			w[47]*x[7])))
-		y[6] = float32(math.Tanh(float64(b[6] + w[48]*x[0] + w[49]*x[1] + w[50]*x[2] +
-			w[51]*x[3] + w[52]*x[4] + w[53]*x[5] + w[54]*x[6] +
-			w[55]*x[7])))
-		y[7] = float32(math.Tanh(float64(b[7] + w[56]*x[0] + w[57]*x[1] + w[58]*x[2] +
-			w[59]*x[3] + w[60]*x[4] + w[61]*x[5] + w[62]*x[6] +
-			w[63]*x[7])))
-		y[8] = float32(math.Tanh(float64(b[8] + w[64]*x[0] + w[65]*x[1] + w[66]*x[2] +
-			w[67]*x[3] + w[68]*x[4] + w[69]*x[5] + w[70]*x[6] +
-			w[71]*x[7])))
-		y[9] = float32(math.Tanh(float64(b[9] + w[72]*x[0] + w[73]*x[1] + w[74]*x[2] +
-			w[75]*x[3] + w[76]*x[4] + w[77]*x[5] + w[78]*x[6] +
-			w[79]*x[7])))
-		y[10] = float32(math.Tanh(float64(b[10] + w[80]*x[0] + w[81]*x[1] + w[82]*x[2] +
-			w[83]*x[3] + w[84]*x[4] + w[85]*x[5] + w[86]*x[6] +
-			w[87]*x[7])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]))))
+		y[1] = float32(math.Tanh(float64(b[1] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3]) + float32(w[12]*x[4]) + float32(w[13]*x[5]) + float32(w[14]*x[6]) +
+			float32(w[15]*x[7]))))
+		y[2] = float32(math.Tanh(float64(b[2] + float32(w[16]*x[0]) + float32(w[17]*x[1]) + float32(w[18]*x[2]) +
+			float32(w[19]*x[3]) + float32(w[20]*x[4]) + float32(w[21]*x[5]) + float32(w[22]*x[6]) +
+			float32(w[23]*x[7]))))
+		y[3] = float32(math.Tanh(float64(b[3] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7]))))
+		y[4] = float32(math.Tanh(float64(b[4] + float32(w[32]*x[0]) + float32(w[33]*x[1]) + float32(w[34]*x[2]) +
+			float32(w[35]*x[3]) + float32(w[36]*x[4]) + float32(w[37]*x[5]) + float32(w[38]*x[6]) +
+			float32(w[39]*x[7]))))
+		y[5] = float32(math.Tanh(float64(b[5] + float32(w[40]*x[0]) + float32(w[41]*x[1]) + float32(w[42]*x[2]) +
+			float32(w[43]*x[3]) + float32(w[44]*x[4]) + float32(w[45]*x[5]) + float32(w[46]*x[6]) +
+			float32(w[47]*x[7]))))
+		y[6] = float32(math.Tanh(float64(b[6] + float32(w[48]*x[0]) + float32(w[49]*x[1]) + float32(w[50]*x[2]) +
+			float32(w[51]*x[3]) + float32(w[52]*x[4]) + float32(w[53]*x[5]) + float32(w[54]*x[6]) +
+			float32(w[55]*x[7]))))
+		y[7] = float32(math.Tanh(float64(b[7] + float32(w[56]*x[0]) + float32(w[57]*x[1]) + float32(w[58]*x[2]) +
+			float32(w[59]*x[3]) + float32(w[60]*x[4]) + float32(w[61]*x[5]) + float32(w[62]*x[6]) +
+			float32(w[63]*x[7]))))
+		y[8] = float32(math.Tanh(float64(b[8] + float32(w[64]*x[0]) + float32(w[65]*x[1]) + float32(w[66]*x[2]) +
+			float32(w[67]*x[3]) + float32(w[68]*x[4]) + float32(w[69]*x[5]) + float32(w[70]*x[6]) +
+			float32(w[71]*x[7]))))
+		y[9] = float32(math.Tanh(float64(b[9] + float32(w[72]*x[0]) + float32(w[73]*x[1]) + float32(w[74]*x[2]) +
+			float32(w[75]*x[3]) + float32(w[76]*x[4]) + float32(w[77]*x[5]) + float32(w[78]*x[6]) +
+			float32(w[79]*x[7]))))
+		y[10] = float32(math.Tanh(float64(b[10] + float32(w[80]*x[0]) + float32(w[81]*x[1]) + float32(w[82]*x[2]) +
+			float32(w[83]*x[3]) + float32(w[84]*x[4]) + float32(w[85]*x[5]) + float32(w[86]*x[6]) +
+			float32(w[87]*x[7]))))
 	}
 	// layer 8: linear 11→3, [11] → [3] (arch13.yaml:13)
 	{
@@ -428,15 +428,15 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[33]float32)(m.params[295:328])
 		b := (*[3]float32)(m.params[328:331])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10]
-		y[1] = b[1] + w[11]*x[0] + w[12]*x[1] + w[13]*x[2] +
-			w[14]*x[3] + w[15]*x[4] + w[16]*x[5] + w[17]*x[6] +
-			w[18]*x[7] + w[19]*x[8] + w[20]*x[9] + w[21]*x[10]
-		y[2] = b[2] + w[22]*x[0] + w[23]*x[1] + w[24]*x[2] +
-			w[25]*x[3] + w[26]*x[4] + w[27]*x[5] + w[28]*x[6] +
-			w[29]*x[7] + w[30]*x[8] + w[31]*x[9] + w[32]*x[10]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10])
+		y[1] = b[1] + float32(w[11]*x[0]) + float32(w[12]*x[1]) + float32(w[13]*x[2]) +
+			float32(w[14]*x[3]) + float32(w[15]*x[4]) + float32(w[16]*x[5]) + float32(w[17]*x[6]) +
+			float32(w[18]*x[7]) + float32(w[19]*x[8]) + float32(w[20]*x[9]) + float32(w[21]*x[10])
+		y[2] = b[2] + float32(w[22]*x[0]) + float32(w[23]*x[1]) + float32(w[24]*x[2]) +
+			float32(w[25]*x[3]) + float32(w[26]*x[4]) + float32(w[27]*x[5]) + float32(w[28]*x[6]) +
+			float32(w[29]*x[7]) + float32(w[30]*x[8]) + float32(w[31]*x[9]) + float32(w[32]*x[10])
 	}
 }
 
@@ -462,50 +462,50 @@ func (m *Model) backward() {
 		gb[0] += dy[0]
 		gb[1] += dy[1]
 		gb[2] += dy[2]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[1] * x[0]
-		gw[12] += dy[1] * x[1]
-		gw[13] += dy[1] * x[2]
-		gw[14] += dy[1] * x[3]
-		gw[15] += dy[1] * x[4]
-		gw[16] += dy[1] * x[5]
-		gw[17] += dy[1] * x[6]
-		gw[18] += dy[1] * x[7]
-		gw[19] += dy[1] * x[8]
-		gw[20] += dy[1] * x[9]
-		gw[21] += dy[1] * x[10]
-		gw[22] += dy[2] * x[0]
-		gw[23] += dy[2] * x[1]
-		gw[24] += dy[2] * x[2]
-		gw[25] += dy[2] * x[3]
-		gw[26] += dy[2] * x[4]
-		gw[27] += dy[2] * x[5]
-		gw[28] += dy[2] * x[6]
-		gw[29] += dy[2] * x[7]
-		gw[30] += dy[2] * x[8]
-		gw[31] += dy[2] * x[9]
-		gw[32] += dy[2] * x[10]
-		dx[0] = w[0]*dy[0] + w[11]*dy[1] + w[22]*dy[2]
-		dx[1] = w[1]*dy[0] + w[12]*dy[1] + w[23]*dy[2]
-		dx[2] = w[2]*dy[0] + w[13]*dy[1] + w[24]*dy[2]
-		dx[3] = w[3]*dy[0] + w[14]*dy[1] + w[25]*dy[2]
-		dx[4] = w[4]*dy[0] + w[15]*dy[1] + w[26]*dy[2]
-		dx[5] = w[5]*dy[0] + w[16]*dy[1] + w[27]*dy[2]
-		dx[6] = w[6]*dy[0] + w[17]*dy[1] + w[28]*dy[2]
-		dx[7] = w[7]*dy[0] + w[18]*dy[1] + w[29]*dy[2]
-		dx[8] = w[8]*dy[0] + w[19]*dy[1] + w[30]*dy[2]
-		dx[9] = w[9]*dy[0] + w[20]*dy[1] + w[31]*dy[2]
-		dx[10] = w[10]*dy[0] + w[21]*dy[1] + w[32]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[1] * x[0])
+		gw[12] += float32(dy[1] * x[1])
+		gw[13] += float32(dy[1] * x[2])
+		gw[14] += float32(dy[1] * x[3])
+		gw[15] += float32(dy[1] * x[4])
+		gw[16] += float32(dy[1] * x[5])
+		gw[17] += float32(dy[1] * x[6])
+		gw[18] += float32(dy[1] * x[7])
+		gw[19] += float32(dy[1] * x[8])
+		gw[20] += float32(dy[1] * x[9])
+		gw[21] += float32(dy[1] * x[10])
+		gw[22] += float32(dy[2] * x[0])
+		gw[23] += float32(dy[2] * x[1])
+		gw[24] += float32(dy[2] * x[2])
+		gw[25] += float32(dy[2] * x[3])
+		gw[26] += float32(dy[2] * x[4])
+		gw[27] += float32(dy[2] * x[5])
+		gw[28] += float32(dy[2] * x[6])
+		gw[29] += float32(dy[2] * x[7])
+		gw[30] += float32(dy[2] * x[8])
+		gw[31] += float32(dy[2] * x[9])
+		gw[32] += float32(dy[2] * x[10])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[11]*dy[1]) + float32(w[22]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[12]*dy[1]) + float32(w[23]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[13]*dy[1]) + float32(w[24]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[14]*dy[1]) + float32(w[25]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[15]*dy[1]) + float32(w[26]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[16]*dy[1]) + float32(w[27]*dy[2])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[17]*dy[1]) + float32(w[28]*dy[2])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[18]*dy[1]) + float32(w[29]*dy[2])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[19]*dy[1]) + float32(w[30]*dy[2])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[20]*dy[1]) + float32(w[31]*dy[2])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[21]*dy[1]) + float32(w[32]*dy[2])
 	}
 	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
 	{
@@ -538,118 +538,118 @@ func (m *Model) backward() {
 		gb[8] += dy[8]
 		gb[9] += dy[9]
 		gb[10] += dy[10]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[1] * x[0]
-		gw[9] += dy[1] * x[1]
-		gw[10] += dy[1] * x[2]
-		gw[11] += dy[1] * x[3]
-		gw[12] += dy[1] * x[4]
-		gw[13] += dy[1] * x[5]
-		gw[14] += dy[1] * x[6]
-		gw[15] += dy[1] * x[7]
-		gw[16] += dy[2] * x[0]
-		gw[17] += dy[2] * x[1]
-		gw[18] += dy[2] * x[2]
-		gw[19] += dy[2] * x[3]
-		gw[20] += dy[2] * x[4]
-		gw[21] += dy[2] * x[5]
-		gw[22] += dy[2] * x[6]
-		gw[23] += dy[2] * x[7]
-		gw[24] += dy[3] * x[0]
-		gw[25] += dy[3] * x[1]
-		gw[26] += dy[3] * x[2]
-		gw[27] += dy[3] * x[3]
-		gw[28] += dy[3] * x[4]
-		gw[29] += dy[3] * x[5]
-		gw[30] += dy[3] * x[6]
-		gw[31] += dy[3] * x[7]
-		gw[32] += dy[4] * x[0]
-		gw[33] += dy[4] * x[1]
-		gw[34] += dy[4] * x[2]
-		gw[35] += dy[4] * x[3]
-		gw[36] += dy[4] * x[4]
-		gw[37] += dy[4] * x[5]
-		gw[38] += dy[4] * x[6]
-		gw[39] += dy[4] * x[7]
-		gw[40] += dy[5] * x[0]
-		gw[41] += dy[5] * x[1]
-		gw[42] += dy[5] * x[2]
-		gw[43] += dy[5] * x[3]
-		gw[44] += dy[5] * x[4]
-		gw[45] += dy[5] * x[5]
-		gw[46] += dy[5] * x[6]
-		gw[47] += dy[5] * x[7]
-		gw[48] += dy[6] * x[0]
-		gw[49] += dy[6] * x[1]
-		gw[50] += dy[6] * x[2]
-		gw[51] += dy[6] * x[3]
-		gw[52] += dy[6] * x[4]
-		gw[53] += dy[6] * x[5]
-		gw[54] += dy[6] * x[6]
-		gw[55] += dy[6] * x[7]
-		gw[56] += dy[7] * x[0]
-		gw[57] += dy[7] * x[1]
-		gw[58] += dy[7] * x[2]
-		gw[59] += dy[7] * x[3]
-		gw[60] += dy[7] * x[4]
-		gw[61] += dy[7] * x[5]
-		gw[62] += dy[7] * x[6]
-		gw[63] += dy[7] * x[7]
-		gw[64] += dy[8] * x[0]
-		gw[65] += dy[8] * x[1]
-		gw[66] += dy[8] * x[2]
-		gw[67] += dy[8] * x[3]
-		gw[68] += dy[8] * x[4]
-		gw[69] += dy[8] * x[5]
-		gw[70] += dy[8] * x[6]
-		gw[71] += dy[8] * x[7]
-		gw[72] += dy[9] * x[0]
-		gw[73] += dy[9] * x[1]
-		gw[74] += dy[9] * x[2]
-		gw[75] += dy[9] * x[3]
-		gw[76] += dy[9] * x[4]
-		gw[77] += dy[9] * x[5]
-		gw[78] += dy[9] * x[6]
-		gw[79] += dy[9] * x[7]
-		gw[80] += dy[10] * x[0]
-		gw[81] += dy[10] * x[1]
-		gw[82] += dy[10] * x[2]
-		gw[83] += dy[10] * x[3]
-		gw[84] += dy[10] * x[4]
-		gw[85] += dy[10] * x[5]
-		gw[86] += dy[10] * x[6]
-		gw[87] += dy[10] * x[7]
-		dx[0] = w[0]*dy[0] + w[8]*dy[1] + w[16]*dy[2] + w[24]*dy[3] +
-			w[32]*dy[4] + w[40]*dy[5] + w[48]*dy[6] + w[56]*dy[7] +
-			w[64]*dy[8] + w[72]*dy[9] + w[80]*dy[10]
-		dx[1] = w[1]*dy[0] + w[9]*dy[1] + w[17]*dy[2] + w[25]*dy[3] +
-			w[33]*dy[4] + w[41]*dy[5] + w[49]*dy[6] + w[57]*dy[7] +
-			w[65]*dy[8] + w[73]*dy[9] + w[81]*dy[10]
-		dx[2] = w[2]*dy[0] + w[10]*dy[1] + w[18]*dy[2] + w[26]*dy[3] +
-			w[34]*dy[4] + w[42]*dy[5] + w[50]*dy[6] + w[58]*dy[7] +
-			w[66]*dy[8] + w[74]*dy[9] + w[82]*dy[10]
-		dx[3] = w[3]*dy[0] + w[11]*dy[1] + w[19]*dy[2] + w[27]*dy[3] +
-			w[35]*dy[4] + w[43]*dy[5] + w[51]*dy[6] + w[59]*dy[7] +
-			w[67]*dy[8] + w[75]*dy[9] + w[83]*dy[10]
-		dx[4] = w[4]*dy[0] + w[12]*dy[1] + w[20]*dy[2] + w[28]*dy[3] +
-			w[36]*dy[4] + w[44]*dy[5] + w[52]*dy[6] + w[60]*dy[7] +
-			w[68]*dy[8] + w[76]*dy[9] + w[84]*dy[10]
-		dx[5] = w[5]*dy[0] + w[13]*dy[1] + w[21]*dy[2] + w[29]*dy[3] +
-			w[37]*dy[4] + w[45]*dy[5] + w[53]*dy[6] + w[61]*dy[7] +
-			w[69]*dy[8] + w[77]*dy[9] + w[85]*dy[10]
-		dx[6] = w[6]*dy[0] + w[14]*dy[1] + w[22]*dy[2] + w[30]*dy[3] +
-			w[38]*dy[4] + w[46]*dy[5] + w[54]*dy[6] + w[62]*dy[7] +
-			w[70]*dy[8] + w[78]*dy[9] + w[86]*dy[10]
-		dx[7] = w[7]*dy[0] + w[15]*dy[1] + w[23]*dy[2] + w[31]*dy[3] +
-			w[39]*dy[4] + w[47]*dy[5] + w[55]*dy[6] + w[63]*dy[7] +
-			w[71]*dy[8] + w[79]*dy[9] + w[87]*dy[10]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[1] * x[0])
+		gw[9] += float32(dy[1] * x[1])
+		gw[10] += float32(dy[1] * x[2])
+		gw[11] += float32(dy[1] * x[3])
+		gw[12] += float32(dy[1] * x[4])
+		gw[13] += float32(dy[1] * x[5])
+		gw[14] += float32(dy[1] * x[6])
+		gw[15] += float32(dy[1] * x[7])
+		gw[16] += float32(dy[2] * x[0])
+		gw[17] += float32(dy[2] * x[1])
+		gw[18] += float32(dy[2] * x[2])
+		gw[19] += float32(dy[2] * x[3])
+		gw[20] += float32(dy[2] * x[4])
+		gw[21] += float32(dy[2] * x[5])
+		gw[22] += float32(dy[2] * x[6])
+		gw[23] += float32(dy[2] * x[7])
+		gw[24] += float32(dy[3] * x[0])
+		gw[25] += float32(dy[3] * x[1])
+		gw[26] += float32(dy[3] * x[2])
+		gw[27] += float32(dy[3] * x[3])
+		gw[28] += float32(dy[3] * x[4])
+		gw[29] += float32(dy[3] * x[5])
+		gw[30] += float32(dy[3] * x[6])
+		gw[31] += float32(dy[3] * x[7])
+		gw[32] += float32(dy[4] * x[0])
+		gw[33] += float32(dy[4] * x[1])
+		gw[34] += float32(dy[4] * x[2])
+		gw[35] += float32(dy[4] * x[3])
+		gw[36] += float32(dy[4] * x[4])
+		gw[37] += float32(dy[4] * x[5])
+		gw[38] += float32(dy[4] * x[6])
+		gw[39] += float32(dy[4] * x[7])
+		gw[40] += float32(dy[5] * x[0])
+		gw[41] += float32(dy[5] * x[1])
+		gw[42] += float32(dy[5] * x[2])
+		gw[43] += float32(dy[5] * x[3])
+		gw[44] += float32(dy[5] * x[4])
+		gw[45] += float32(dy[5] * x[5])
+		gw[46] += float32(dy[5] * x[6])
+		gw[47] += float32(dy[5] * x[7])
+		gw[48] += float32(dy[6] * x[0])
+		gw[49] += float32(dy[6] * x[1])
+		gw[50] += float32(dy[6] * x[2])
+		gw[51] += float32(dy[6] * x[3])
+		gw[52] += float32(dy[6] * x[4])
+		gw[53] += float32(dy[6] * x[5])
+		gw[54] += float32(dy[6] * x[6])
+		gw[55] += float32(dy[6] * x[7])
+		gw[56] += float32(dy[7] * x[0])
+		gw[57] += float32(dy[7] * x[1])
+		gw[58] += float32(dy[7] * x[2])
+		gw[59] += float32(dy[7] * x[3])
+		gw[60] += float32(dy[7] * x[4])
+		gw[61] += float32(dy[7] * x[5])
+		gw[62] += float32(dy[7] * x[6])
+		gw[63] += float32(dy[7] * x[7])
+		gw[64] += float32(dy[8] * x[0])
+		gw[65] += float32(dy[8] * x[1])
+		gw[66] += float32(dy[8] * x[2])
+		gw[67] += float32(dy[8] * x[3])
+		gw[68] += float32(dy[8] * x[4])
+		gw[69] += float32(dy[8] * x[5])
+		gw[70] += float32(dy[8] * x[6])
+		gw[71] += float32(dy[8] * x[7])
+		gw[72] += float32(dy[9] * x[0])
+		gw[73] += float32(dy[9] * x[1])
+		gw[74] += float32(dy[9] * x[2])
+		gw[75] += float32(dy[9] * x[3])
+		gw[76] += float32(dy[9] * x[4])
+		gw[77] += float32(dy[9] * x[5])
+		gw[78] += float32(dy[9] * x[6])
+		gw[79] += float32(dy[9] * x[7])
+		gw[80] += float32(dy[10] * x[0])
+		gw[81] += float32(dy[10] * x[1])
+		gw[82] += float32(dy[10] * x[2])
+		gw[83] += float32(dy[10] * x[3])
+		gw[84] += float32(dy[10] * x[4])
+		gw[85] += float32(dy[10] * x[5])
+		gw[86] += float32(dy[10] * x[6])
+		gw[87] += float32(dy[10] * x[7])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[8]*dy[1]) + float32(w[16]*dy[2]) + float32(w[24]*dy[3]) +
+			float32(w[32]*dy[4]) + float32(w[40]*dy[5]) + float32(w[48]*dy[6]) + float32(w[56]*dy[7]) +
+			float32(w[64]*dy[8]) + float32(w[72]*dy[9]) + float32(w[80]*dy[10])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[9]*dy[1]) + float32(w[17]*dy[2]) + float32(w[25]*dy[3]) +
+			float32(w[33]*dy[4]) + float32(w[41]*dy[5]) + float32(w[49]*dy[6]) + float32(w[57]*dy[7]) +
+			float32(w[65]*dy[8]) + float32(w[73]*dy[9]) + float32(w[81]*dy[10])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[10]*dy[1]) + float32(w[18]*dy[2]) + float32(w[26]*dy[3]) +
+			float32(w[34]*dy[4]) + float32(w[42]*dy[5]) + float32(w[50]*dy[6]) + float32(w[58]*dy[7]) +
+			float32(w[66]*dy[8]) + float32(w[74]*dy[9]) + float32(w[82]*dy[10])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[11]*dy[1]) + float32(w[19]*dy[2]) + float32(w[27]*dy[3]) +
+			float32(w[35]*dy[4]) + float32(w[43]*dy[5]) + float32(w[51]*dy[6]) + float32(w[59]*dy[7]) +
+			float32(w[67]*dy[8]) + float32(w[75]*dy[9]) + float32(w[83]*dy[10])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[12]*dy[1]) + float32(w[20]*dy[2]) + float32(w[28]*dy[3]) +
+			float32(w[36]*dy[4]) + float32(w[44]*dy[5]) + float32(w[52]*dy[6]) + float32(w[60]*dy[7]) +
+			float32(w[68]*dy[8]) + float32(w[76]*dy[9]) + float32(w[84]*dy[10])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[13]*dy[1]) + float32(w[21]*dy[2]) + float32(w[29]*dy[3]) +
+			float32(w[37]*dy[4]) + float32(w[45]*dy[5]) + float32(w[53]*dy[6]) + float32(w[61]*dy[7]) +
+			float32(w[69]*dy[8]) + float32(w[77]*dy[9]) + float32(w[85]*dy[10])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[14]*dy[1]) + float32(w[22]*dy[2]) + float32(w[30]*dy[3]) +
+			float32(w[38]*dy[4]) + float32(w[46]*dy[5]) + float32(w[54]*dy[6]) + float32(w[62]*dy[7]) +
+			float32(w[70]*dy[8]) + float32(w[78]*dy[9]) + float32(w[86]*dy[10])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[15]*dy[1]) + float32(w[23]*dy[2]) + float32(w[31]*dy[3]) +
+			float32(w[39]*dy[4]) + float32(w[47]*dy[5]) + float32(w[55]*dy[6]) + float32(w[63]*dy[7]) +
+			float32(w[71]*dy[8]) + float32(w[79]*dy[9]) + float32(w[87]*dy[10])
 	}
 	// layer 4: linear 21→8 + sigmoid, [21] → [8] (arch13.yaml:9)
 	{
@@ -676,216 +676,216 @@ func (m *Model) backward() {
 		gb[5] += dy[5]
 		gb[6] += dy[6]
 		gb[7] += dy[7]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[0] * x[12]
-		gw[13] += dy[0] * x[13]
-		gw[14] += dy[0] * x[14]
-		gw[15] += dy[0] * x[15]
-		gw[16] += dy[0] * x[16]
-		gw[17] += dy[0] * x[17]
-		gw[18] += dy[0] * x[18]
-		gw[19] += dy[0] * x[19]
-		gw[20] += dy[0] * x[20]
-		gw[21] += dy[1] * x[0]
-		gw[22] += dy[1] * x[1]
-		gw[23] += dy[1] * x[2]
-		gw[24] += dy[1] * x[3]
-		gw[25] += dy[1] * x[4]
-		gw[26] += dy[1] * x[5]
-		gw[27] += dy[1] * x[6]
-		gw[28] += dy[1] * x[7]
-		gw[29] += dy[1] * x[8]
-		gw[30] += dy[1] * x[9]
-		gw[31] += dy[1] * x[10]
-		gw[32] += dy[1] * x[11]
-		gw[33] += dy[1] * x[12]
-		gw[34] += dy[1] * x[13]
-		gw[35] += dy[1] * x[14]
-		gw[36] += dy[1] * x[15]
-		gw[37] += dy[1] * x[16]
-		gw[38] += dy[1] * x[17]
-		gw[39] += dy[1] * x[18]
-		gw[40] += dy[1] * x[19]
-		gw[41] += dy[1] * x[20]
-		gw[42] += dy[2] * x[0]
-		gw[43] += dy[2] * x[1]
-		gw[44] += dy[2] * x[2]
-		gw[45] += dy[2] * x[3]
-		gw[46] += dy[2] * x[4]
-		gw[47] += dy[2] * x[5]
-		gw[48] += dy[2] * x[6]
-		gw[49] += dy[2] * x[7]
-		gw[50] += dy[2] * x[8]
-		gw[51] += dy[2] * x[9]
-		gw[52] += dy[2] * x[10]
-		gw[53] += dy[2] * x[11]
-		gw[54] += dy[2] * x[12]
-		gw[55] += dy[2] * x[13]
-		gw[56] += dy[2] * x[14]
-		gw[57] += dy[2] * x[15]
-		gw[58] += dy[2] * x[16]
-		gw[59] += dy[2] * x[17]
-		gw[60] += dy[2] * x[18]
-		gw[61] += dy[2] * x[19]
-		gw[62] += dy[2] * x[20]
-		gw[63] += dy[3] * x[0]
-		gw[64] += dy[3] * x[1]
-		gw[65] += dy[3] * x[2]
-		gw[66] += dy[3] * x[3]
-		gw[67] += dy[3] * x[4]
-		gw[68] += dy[3] * x[5]
-		gw[69] += dy[3] * x[6]
-		gw[70] += dy[3] * x[7]
-		gw[71] += dy[3] * x[8]
-		gw[72] += dy[3] * x[9]
-		gw[73] += dy[3] * x[10]
-		gw[74] += dy[3] * x[11]
-		gw[75] += dy[3] * x[12]
-		gw[76] += dy[3] * x[13]
-		gw[77] += dy[3] * x[14]
-		gw[78] += dy[3] * x[15]
-		gw[79] += dy[3] * x[16]
-		gw[80] += dy[3] * x[17]
-		gw[81] += dy[3] * x[18]
-		gw[82] += dy[3] * x[19]
-		gw[83] += dy[3] * x[20]
-		gw[84] += dy[4] * x[0]
-		gw[85] += dy[4] * x[1]
-		gw[86] += dy[4] * x[2]
-		gw[87] += dy[4] * x[3]
-		gw[88] += dy[4] * x[4]
-		gw[89] += dy[4] * x[5]
-		gw[90] += dy[4] * x[6]
-		gw[91] += dy[4] * x[7]
-		gw[92] += dy[4] * x[8]
-		gw[93] += dy[4] * x[9]
-		gw[94] += dy[4] * x[10]
-		gw[95] += dy[4] * x[11]
-		gw[96] += dy[4] * x[12]
-		gw[97] += dy[4] * x[13]
-		gw[98] += dy[4] * x[14]
-		gw[99] += dy[4] * x[15]
-		gw[100] += dy[4] * x[16]
-		gw[101] += dy[4] * x[17]
-		gw[102] += dy[4] * x[18]
-		gw[103] += dy[4] * x[19]
-		gw[104] += dy[4] * x[20]
-		gw[105] += dy[5] * x[0]
-		gw[106] += dy[5] * x[1]
-		gw[107] += dy[5] * x[2]
-		gw[108] += dy[5] * x[3]
-		gw[109] += dy[5] * x[4]
-		gw[110] += dy[5] * x[5]
-		gw[111] += dy[5] * x[6]
-		gw[112] += dy[5] * x[7]
-		gw[113] += dy[5] * x[8]
-		gw[114] += dy[5] * x[9]
-		gw[115] += dy[5] * x[10]
-		gw[116] += dy[5] * x[11]
-		gw[117] += dy[5] * x[12]
-		gw[118] += dy[5] * x[13]
-		gw[119] += dy[5] * x[14]
-		gw[120] += dy[5] * x[15]
-		gw[121] += dy[5] * x[16]
-		gw[122] += dy[5] * x[17]
-		gw[123] += dy[5] * x[18]
-		gw[124] += dy[5] * x[19]
-		gw[125] += dy[5] * x[20]
-		gw[126] += dy[6] * x[0]
-		gw[127] += dy[6] * x[1]
-		gw[128] += dy[6] * x[2]
-		gw[129] += dy[6] * x[3]
-		gw[130] += dy[6] * x[4]
-		gw[131] += dy[6] * x[5]
-		gw[132] += dy[6] * x[6]
-		gw[133] += dy[6] * x[7]
-		gw[134] += dy[6] * x[8]
-		gw[135] += dy[6] * x[9]
-		gw[136] += dy[6] * x[10]
-		gw[137] += dy[6] * x[11]
-		gw[138] += dy[6] * x[12]
-		gw[139] += dy[6] * x[13]
-		gw[140] += dy[6] * x[14]
-		gw[141] += dy[6] * x[15]
-		gw[142] += dy[6] * x[16]
-		gw[143] += dy[6] * x[17]
-		gw[144] += dy[6] * x[18]
-		gw[145] += dy[6] * x[19]
-		gw[146] += dy[6] * x[20]
-		gw[147] += dy[7] * x[0]
-		gw[148] += dy[7] * x[1]
-		gw[149] += dy[7] * x[2]
-		gw[150] += dy[7] * x[3]
-		gw[151] += dy[7] * x[4]
-		gw[152] += dy[7] * x[5]
-		gw[153] += dy[7] * x[6]
-		gw[154] += dy[7] * x[7]
-		gw[155] += dy[7] * x[8]
-		gw[156] += dy[7] * x[9]
-		gw[157] += dy[7] * x[10]
-		gw[158] += dy[7] * x[11]
-		gw[159] += dy[7] * x[12]
-		gw[160] += dy[7] * x[13]
-		gw[161] += dy[7] * x[14]
-		gw[162] += dy[7] * x[15]
-		gw[163] += dy[7] * x[16]
-		gw[164] += dy[7] * x[17]
-		gw[165] += dy[7] * x[18]
-		gw[166] += dy[7] * x[19]
-		gw[167] += dy[7] * x[20]
-		dx[0] = w[0]*dy[0] + w[21]*dy[1] + w[42]*dy[2] + w[63]*dy[3] +
-			w[84]*dy[4] + w[105]*dy[5] + w[126]*dy[6] + w[147]*dy[7]
-		dx[1] = w[1]*dy[0] + w[22]*dy[1] + w[43]*dy[2] + w[64]*dy[3] +
-			w[85]*dy[4] + w[106]*dy[5] + w[127]*dy[6] + w[148]*dy[7]
-		dx[2] = w[2]*dy[0] + w[23]*dy[1] + w[44]*dy[2] + w[65]*dy[3] +
-			w[86]*dy[4] + w[107]*dy[5] + w[128]*dy[6] + w[149]*dy[7]
-		dx[3] = w[3]*dy[0] + w[24]*dy[1] + w[45]*dy[2] + w[66]*dy[3] +
-			w[87]*dy[4] + w[108]*dy[5] + w[129]*dy[6] + w[150]*dy[7]
-		dx[4] = w[4]*dy[0] + w[25]*dy[1] + w[46]*dy[2] + w[67]*dy[3] +
-			w[88]*dy[4] + w[109]*dy[5] + w[130]*dy[6] + w[151]*dy[7]
-		dx[5] = w[5]*dy[0] + w[26]*dy[1] + w[47]*dy[2] + w[68]*dy[3] +
-			w[89]*dy[4] + w[110]*dy[5] + w[131]*dy[6] + w[152]*dy[7]
-		dx[6] = w[6]*dy[0] + w[27]*dy[1] + w[48]*dy[2] + w[69]*dy[3] +
-			w[90]*dy[4] + w[111]*dy[5] + w[132]*dy[6] + w[153]*dy[7]
-		dx[7] = w[7]*dy[0] + w[28]*dy[1] + w[49]*dy[2] + w[70]*dy[3] +
-			w[91]*dy[4] + w[112]*dy[5] + w[133]*dy[6] + w[154]*dy[7]
-		dx[8] = w[8]*dy[0] + w[29]*dy[1] + w[50]*dy[2] + w[71]*dy[3] +
-			w[92]*dy[4] + w[113]*dy[5] + w[134]*dy[6] + w[155]*dy[7]
-		dx[9] = w[9]*dy[0] + w[30]*dy[1] + w[51]*dy[2] + w[72]*dy[3] +
-			w[93]*dy[4] + w[114]*dy[5] + w[135]*dy[6] + w[156]*dy[7]
-		dx[10] = w[10]*dy[0] + w[31]*dy[1] + w[52]*dy[2] + w[73]*dy[3] +
-			w[94]*dy[4] + w[115]*dy[5] + w[136]*dy[6] + w[157]*dy[7]
-		dx[11] = w[11]*dy[0] + w[32]*dy[1] + w[53]*dy[2] + w[74]*dy[3] +
-			w[95]*dy[4] + w[116]*dy[5] + w[137]*dy[6] + w[158]*dy[7]
-		dx[12] = w[12]*dy[0] + w[33]*dy[1] + w[54]*dy[2] + w[75]*dy[3] +
-			w[96]*dy[4] + w[117]*dy[5] + w[138]*dy[6] + w[159]*dy[7]
-		dx[13] = w[13]*dy[0] + w[34]*dy[1] + w[55]*dy[2] + w[76]*dy[3] +
-			w[97]*dy[4] + w[118]*dy[5] + w[139]*dy[6] + w[160]*dy[7]
-		dx[14] = w[14]*dy[0] + w[35]*dy[1] + w[56]*dy[2] + w[77]*dy[3] +
-			w[98]*dy[4] + w[119]*dy[5] + w[140]*dy[6] + w[161]*dy[7]
-		dx[15] = w[15]*dy[0] + w[36]*dy[1] + w[57]*dy[2] + w[78]*dy[3] +
-			w[99]*dy[4] + w[120]*dy[5] + w[141]*dy[6] + w[162]*dy[7]
-		dx[16] = w[16]*dy[0] + w[37]*dy[1] + w[58]*dy[2] + w[79]*dy[3] +
-			w[100]*dy[4] + w[121]*dy[5] + w[142]*dy[6] + w[163]*dy[7]
-		dx[17] = w[17]*dy[0] + w[38]*dy[1] + w[59]*dy[2] + w[80]*dy[3] +
-			w[101]*dy[4] + w[122]*dy[5] + w[143]*dy[6] + w[164]*dy[7]
-		dx[18] = w[18]*dy[0] + w[39]*dy[1] + w[60]*dy[2] + w[81]*dy[3] +
-			w[102]*dy[4] + w[123]*dy[5] + w[144]*dy[6] + w[165]*dy[7]
-		dx[19] = w[19]*dy[0] + w[40]*dy[1] + w[61]*dy[2] + w[82]*dy[3] +
-			w[103]*dy[4] + w[124]*dy[5] + w[145]*dy[6] + w[166]*dy[7]
-		dx[20] = w[20]*dy[0] + w[41]*dy[1] + w[62]*dy[2] + w[83]*dy[3] +
-			w[104]*dy[4] + w[125]*dy[5] + w[146]*dy[6] + w[167]*dy[7]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[0] * x[12])
+		gw[13] += float32(dy[0] * x[13])
+		gw[14] += float32(dy[0] * x[14])
+		gw[15] += float32(dy[0] * x[15])
+		gw[16] += float32(dy[0] * x[16])
+		gw[17] += float32(dy[0] * x[17])
+		gw[18] += float32(dy[0] * x[18])
+		gw[19] += float32(dy[0] * x[19])
+		gw[20] += float32(dy[0] * x[20])
+		gw[21] += float32(dy[1] * x[0])
+		gw[22] += float32(dy[1] * x[1])
+		gw[23] += float32(dy[1] * x[2])
+		gw[24] += float32(dy[1] * x[3])
+		gw[25] += float32(dy[1] * x[4])
+		gw[26] += float32(dy[1] * x[5])
+		gw[27] += float32(dy[1] * x[6])
+		gw[28] += float32(dy[1] * x[7])
+		gw[29] += float32(dy[1] * x[8])
+		gw[30] += float32(dy[1] * x[9])
+		gw[31] += float32(dy[1] * x[10])
+		gw[32] += float32(dy[1] * x[11])
+		gw[33] += float32(dy[1] * x[12])
+		gw[34] += float32(dy[1] * x[13])
+		gw[35] += float32(dy[1] * x[14])
+		gw[36] += float32(dy[1] * x[15])
+		gw[37] += float32(dy[1] * x[16])
+		gw[38] += float32(dy[1] * x[17])
+		gw[39] += float32(dy[1] * x[18])
+		gw[40] += float32(dy[1] * x[19])
+		gw[41] += float32(dy[1] * x[20])
+		gw[42] += float32(dy[2] * x[0])
+		gw[43] += float32(dy[2] * x[1])
+		gw[44] += float32(dy[2] * x[2])
+		gw[45] += float32(dy[2] * x[3])
+		gw[46] += float32(dy[2] * x[4])
+		gw[47] += float32(dy[2] * x[5])
+		gw[48] += float32(dy[2] * x[6])
+		gw[49] += float32(dy[2] * x[7])
+		gw[50] += float32(dy[2] * x[8])
+		gw[51] += float32(dy[2] * x[9])
+		gw[52] += float32(dy[2] * x[10])
+		gw[53] += float32(dy[2] * x[11])
+		gw[54] += float32(dy[2] * x[12])
+		gw[55] += float32(dy[2] * x[13])
+		gw[56] += float32(dy[2] * x[14])
+		gw[57] += float32(dy[2] * x[15])
+		gw[58] += float32(dy[2] * x[16])
+		gw[59] += float32(dy[2] * x[17])
+		gw[60] += float32(dy[2] * x[18])
+		gw[61] += float32(dy[2] * x[19])
+		gw[62] += float32(dy[2] * x[20])
+		gw[63] += float32(dy[3] * x[0])
+		gw[64] += float32(dy[3] * x[1])
+		gw[65] += float32(dy[3] * x[2])
+		gw[66] += float32(dy[3] * x[3])
+		gw[67] += float32(dy[3] * x[4])
+		gw[68] += float32(dy[3] * x[5])
+		gw[69] += float32(dy[3] * x[6])
+		gw[70] += float32(dy[3] * x[7])
+		gw[71] += float32(dy[3] * x[8])
+		gw[72] += float32(dy[3] * x[9])
+		gw[73] += float32(dy[3] * x[10])
+		gw[74] += float32(dy[3] * x[11])
+		gw[75] += float32(dy[3] * x[12])
+		gw[76] += float32(dy[3] * x[13])
+		gw[77] += float32(dy[3] * x[14])
+		gw[78] += float32(dy[3] * x[15])
+		gw[79] += float32(dy[3] * x[16])
+		gw[80] += float32(dy[3] * x[17])
+		gw[81] += float32(dy[3] * x[18])
+		gw[82] += float32(dy[3] * x[19])
+		gw[83] += float32(dy[3] * x[20])
+		gw[84] += float32(dy[4] * x[0])
+		gw[85] += float32(dy[4] * x[1])
+		gw[86] += float32(dy[4] * x[2])
+		gw[87] += float32(dy[4] * x[3])
+		gw[88] += float32(dy[4] * x[4])
+		gw[89] += float32(dy[4] * x[5])
+		gw[90] += float32(dy[4] * x[6])
+		gw[91] += float32(dy[4] * x[7])
+		gw[92] += float32(dy[4] * x[8])
+		gw[93] += float32(dy[4] * x[9])
+		gw[94] += float32(dy[4] * x[10])
+		gw[95] += float32(dy[4] * x[11])
+		gw[96] += float32(dy[4] * x[12])
+		gw[97] += float32(dy[4] * x[13])
+		gw[98] += float32(dy[4] * x[14])
+		gw[99] += float32(dy[4] * x[15])
+		gw[100] += float32(dy[4] * x[16])
+		gw[101] += float32(dy[4] * x[17])
+		gw[102] += float32(dy[4] * x[18])
+		gw[103] += float32(dy[4] * x[19])
+		gw[104] += float32(dy[4] * x[20])
+		gw[105] += float32(dy[5] * x[0])
+		gw[106] += float32(dy[5] * x[1])
+		gw[107] += float32(dy[5] * x[2])
+		gw[108] += float32(dy[5] * x[3])
+		gw[109] += float32(dy[5] * x[4])
+		gw[110] += float32(dy[5] * x[5])
+		gw[111] += float32(dy[5] * x[6])
+		gw[112] += float32(dy[5] * x[7])
+		gw[113] += float32(dy[5] * x[8])
+		gw[114] += float32(dy[5] * x[9])
+		gw[115] += float32(dy[5] * x[10])
+		gw[116] += float32(dy[5] * x[11])
+		gw[117] += float32(dy[5] * x[12])
+		gw[118] += float32(dy[5] * x[13])
+		gw[119] += float32(dy[5] * x[14])
+		gw[120] += float32(dy[5] * x[15])
+		gw[121] += float32(dy[5] * x[16])
+		gw[122] += float32(dy[5] * x[17])
+		gw[123] += float32(dy[5] * x[18])
+		gw[124] += float32(dy[5] * x[19])
+		gw[125] += float32(dy[5] * x[20])
+		gw[126] += float32(dy[6] * x[0])
+		gw[127] += float32(dy[6] * x[1])
+		gw[128] += float32(dy[6] * x[2])
+		gw[129] += float32(dy[6] * x[3])
+		gw[130] += float32(dy[6] * x[4])
+		gw[131] += float32(dy[6] * x[5])
+		gw[132] += float32(dy[6] * x[6])
+		gw[133] += float32(dy[6] * x[7])
+		gw[134] += float32(dy[6] * x[8])
+		gw[135] += float32(dy[6] * x[9])
+		gw[136] += float32(dy[6] * x[10])
+		gw[137] += float32(dy[6] * x[11])
+		gw[138] += float32(dy[6] * x[12])
+		gw[139] += float32(dy[6] * x[13])
+		gw[140] += float32(dy[6] * x[14])
+		gw[141] += float32(dy[6] * x[15])
+		gw[142] += float32(dy[6] * x[16])
+		gw[143] += float32(dy[6] * x[17])
+		gw[144] += float32(dy[6] * x[18])
+		gw[145] += float32(dy[6] * x[19])
+		gw[146] += float32(dy[6] * x[20])
+		gw[147] += float32(dy[7] * x[0])
+		gw[148] += float32(dy[7] * x[1])
+		gw[149] += float32(dy[7] * x[2])
+		gw[150] += float32(dy[7] * x[3])
+		gw[151] += float32(dy[7] * x[4])
+		gw[152] += float32(dy[7] * x[5])
+		gw[153] += float32(dy[7] * x[6])
+		gw[154] += float32(dy[7] * x[7])
+		gw[155] += float32(dy[7] * x[8])
+		gw[156] += float32(dy[7] * x[9])
+		gw[157] += float32(dy[7] * x[10])
+		gw[158] += float32(dy[7] * x[11])
+		gw[159] += float32(dy[7] * x[12])
+		gw[160] += float32(dy[7] * x[13])
+		gw[161] += float32(dy[7] * x[14])
+		gw[162] += float32(dy[7] * x[15])
+		gw[163] += float32(dy[7] * x[16])
+		gw[164] += float32(dy[7] * x[17])
+		gw[165] += float32(dy[7] * x[18])
+		gw[166] += float32(dy[7] * x[19])
+		gw[167] += float32(dy[7] * x[20])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[21]*dy[1]) + float32(w[42]*dy[2]) + float32(w[63]*dy[3]) +
+			float32(w[84]*dy[4]) + float32(w[105]*dy[5]) + float32(w[126]*dy[6]) + float32(w[147]*dy[7])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[22]*dy[1]) + float32(w[43]*dy[2]) + float32(w[64]*dy[3]) +
+			float32(w[85]*dy[4]) + float32(w[106]*dy[5]) + float32(w[127]*dy[6]) + float32(w[148]*dy[7])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[23]*dy[1]) + float32(w[44]*dy[2]) + float32(w[65]*dy[3]) +
+			float32(w[86]*dy[4]) + float32(w[107]*dy[5]) + float32(w[128]*dy[6]) + float32(w[149]*dy[7])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[24]*dy[1]) + float32(w[45]*dy[2]) + float32(w[66]*dy[3]) +
+			float32(w[87]*dy[4]) + float32(w[108]*dy[5]) + float32(w[129]*dy[6]) + float32(w[150]*dy[7])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[25]*dy[1]) + float32(w[46]*dy[2]) + float32(w[67]*dy[3]) +
+			float32(w[88]*dy[4]) + float32(w[109]*dy[5]) + float32(w[130]*dy[6]) + float32(w[151]*dy[7])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[26]*dy[1]) + float32(w[47]*dy[2]) + float32(w[68]*dy[3]) +
+			float32(w[89]*dy[4]) + float32(w[110]*dy[5]) + float32(w[131]*dy[6]) + float32(w[152]*dy[7])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[27]*dy[1]) + float32(w[48]*dy[2]) + float32(w[69]*dy[3]) +
+			float32(w[90]*dy[4]) + float32(w[111]*dy[5]) + float32(w[132]*dy[6]) + float32(w[153]*dy[7])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[28]*dy[1]) + float32(w[49]*dy[2]) + float32(w[70]*dy[3]) +
+			float32(w[91]*dy[4]) + float32(w[112]*dy[5]) + float32(w[133]*dy[6]) + float32(w[154]*dy[7])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[29]*dy[1]) + float32(w[50]*dy[2]) + float32(w[71]*dy[3]) +
+			float32(w[92]*dy[4]) + float32(w[113]*dy[5]) + float32(w[134]*dy[6]) + float32(w[155]*dy[7])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[30]*dy[1]) + float32(w[51]*dy[2]) + float32(w[72]*dy[3]) +
+			float32(w[93]*dy[4]) + float32(w[114]*dy[5]) + float32(w[135]*dy[6]) + float32(w[156]*dy[7])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[31]*dy[1]) + float32(w[52]*dy[2]) + float32(w[73]*dy[3]) +
+			float32(w[94]*dy[4]) + float32(w[115]*dy[5]) + float32(w[136]*dy[6]) + float32(w[157]*dy[7])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[32]*dy[1]) + float32(w[53]*dy[2]) + float32(w[74]*dy[3]) +
+			float32(w[95]*dy[4]) + float32(w[116]*dy[5]) + float32(w[137]*dy[6]) + float32(w[158]*dy[7])
+		dx[12] = float32(w[12]*dy[0]) + float32(w[33]*dy[1]) + float32(w[54]*dy[2]) + float32(w[75]*dy[3]) +
+			float32(w[96]*dy[4]) + float32(w[117]*dy[5]) + float32(w[138]*dy[6]) + float32(w[159]*dy[7])
+		dx[13] = float32(w[13]*dy[0]) + float32(w[34]*dy[1]) + float32(w[55]*dy[2]) + float32(w[76]*dy[3]) +
+			float32(w[97]*dy[4]) + float32(w[118]*dy[5]) + float32(w[139]*dy[6]) + float32(w[160]*dy[7])
+		dx[14] = float32(w[14]*dy[0]) + float32(w[35]*dy[1]) + float32(w[56]*dy[2]) + float32(w[77]*dy[3]) +
+			float32(w[98]*dy[4]) + float32(w[119]*dy[5]) + float32(w[140]*dy[6]) + float32(w[161]*dy[7])
+		dx[15] = float32(w[15]*dy[0]) + float32(w[36]*dy[1]) + float32(w[57]*dy[2]) + float32(w[78]*dy[3]) +
+			float32(w[99]*dy[4]) + float32(w[120]*dy[5]) + float32(w[141]*dy[6]) + float32(w[162]*dy[7])
+		dx[16] = float32(w[16]*dy[0]) + float32(w[37]*dy[1]) + float32(w[58]*dy[2]) + float32(w[79]*dy[3]) +
+			float32(w[100]*dy[4]) + float32(w[121]*dy[5]) + float32(w[142]*dy[6]) + float32(w[163]*dy[7])
+		dx[17] = float32(w[17]*dy[0]) + float32(w[38]*dy[1]) + float32(w[59]*dy[2]) + float32(w[80]*dy[3]) +
+			float32(w[101]*dy[4]) + float32(w[122]*dy[5]) + float32(w[143]*dy[6]) + float32(w[164]*dy[7])
+		dx[18] = float32(w[18]*dy[0]) + float32(w[39]*dy[1]) + float32(w[60]*dy[2]) + float32(w[81]*dy[3]) +
+			float32(w[102]*dy[4]) + float32(w[123]*dy[5]) + float32(w[144]*dy[6]) + float32(w[165]*dy[7])
+		dx[19] = float32(w[19]*dy[0]) + float32(w[40]*dy[1]) + float32(w[61]*dy[2]) + float32(w[82]*dy[3]) +
+			float32(w[103]*dy[4]) + float32(w[124]*dy[5]) + float32(w[145]*dy[6]) + float32(w[166]*dy[7])
+		dx[20] = float32(w[20]*dy[0]) + float32(w[41]*dy[1]) + float32(w[62]*dy[2]) + float32(w[83]*dy[3]) +
+			float32(w[104]*dy[4]) + float32(w[125]*dy[5]) + float32(w[146]*dy[6]) + float32(w[167]*dy[7])
 	}
 	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
 	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
@@ -906,148 +906,148 @@ func (m *Model) backward() {
 		for oc := 0; oc < 1; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 4; ky++ {
-					gw[oc*16+c*16+ky*4] = gw[oc*16+c*16+ky*4] + dy[oc*21]*pad[c*90+ky*10] + dy[oc*21+1]*pad[c*90+ky*10+1] + dy[oc*21+2]*pad[c*90+ky*10+2] +
-						dy[oc*21+3]*pad[c*90+ky*10+3] + dy[oc*21+4]*pad[c*90+ky*10+4] + dy[oc*21+5]*pad[c*90+ky*10+5] + dy[oc*21+6]*pad[c*90+ky*10+6] +
-						dy[oc*21+7]*pad[c*90+ky*10+20] + dy[oc*21+8]*pad[c*90+ky*10+21] + dy[oc*21+9]*pad[c*90+ky*10+22] + dy[oc*21+10]*pad[c*90+ky*10+23] +
-						dy[oc*21+11]*pad[c*90+ky*10+24] + dy[oc*21+12]*pad[c*90+ky*10+25] + dy[oc*21+13]*pad[c*90+ky*10+26] + dy[oc*21+14]*pad[c*90+ky*10+40] +
-						dy[oc*21+15]*pad[c*90+ky*10+41] + dy[oc*21+16]*pad[c*90+ky*10+42] + dy[oc*21+17]*pad[c*90+ky*10+43] + dy[oc*21+18]*pad[c*90+ky*10+44] +
-						dy[oc*21+19]*pad[c*90+ky*10+45] + dy[oc*21+20]*pad[c*90+ky*10+46]
-					gw[oc*16+c*16+ky*4+1] = gw[oc*16+c*16+ky*4+1] + dy[oc*21]*pad[c*90+ky*10+1] + dy[oc*21+1]*pad[c*90+ky*10+2] + dy[oc*21+2]*pad[c*90+ky*10+3] +
-						dy[oc*21+3]*pad[c*90+ky*10+4] + dy[oc*21+4]*pad[c*90+ky*10+5] + dy[oc*21+5]*pad[c*90+ky*10+6] + dy[oc*21+6]*pad[c*90+ky*10+7] +
-						dy[oc*21+7]*pad[c*90+ky*10+21] + dy[oc*21+8]*pad[c*90+ky*10+22] + dy[oc*21+9]*pad[c*90+ky*10+23] + dy[oc*21+10]*pad[c*90+ky*10+24] +
-						dy[oc*21+11]*pad[c*90+ky*10+25] + dy[oc*21+12]*pad[c*90+ky*10+26] + dy[oc*21+13]*pad[c*90+ky*10+27] + dy[oc*21+14]*pad[c*90+ky*10+41] +
-						dy[oc*21+15]*pad[c*90+ky*10+42] + dy[oc*21+16]*pad[c*90+ky*10+43] + dy[oc*21+17]*pad[c*90+ky*10+44] + dy[oc*21+18]*pad[c*90+ky*10+45] +
-						dy[oc*21+19]*pad[c*90+ky*10+46] + dy[oc*21+20]*pad[c*90+ky*10+47]
-					gw[oc*16+c*16+ky*4+2] = gw[oc*16+c*16+ky*4+2] + dy[oc*21]*pad[c*90+ky*10+2] + dy[oc*21+1]*pad[c*90+ky*10+3] + dy[oc*21+2]*pad[c*90+ky*10+4] +
-						dy[oc*21+3]*pad[c*90+ky*10+5] + dy[oc*21+4]*pad[c*90+ky*10+6] + dy[oc*21+5]*pad[c*90+ky*10+7] + dy[oc*21+6]*pad[c*90+ky*10+8] +
-						dy[oc*21+7]*pad[c*90+ky*10+22] + dy[oc*21+8]*pad[c*90+ky*10+23] + dy[oc*21+9]*pad[c*90+ky*10+24] + dy[oc*21+10]*pad[c*90+ky*10+25] +
-						dy[oc*21+11]*pad[c*90+ky*10+26] + dy[oc*21+12]*pad[c*90+ky*10+27] + dy[oc*21+13]*pad[c*90+ky*10+28] + dy[oc*21+14]*pad[c*90+ky*10+42] +
-						dy[oc*21+15]*pad[c*90+ky*10+43] + dy[oc*21+16]*pad[c*90+ky*10+44] + dy[oc*21+17]*pad[c*90+ky*10+45] + dy[oc*21+18]*pad[c*90+ky*10+46] +
-						dy[oc*21+19]*pad[c*90+ky*10+47] + dy[oc*21+20]*pad[c*90+ky*10+48]
-					gw[oc*16+c*16+ky*4+3] = gw[oc*16+c*16+ky*4+3] + dy[oc*21]*pad[c*90+ky*10+3] + dy[oc*21+1]*pad[c*90+ky*10+4] + dy[oc*21+2]*pad[c*90+ky*10+5] +
-						dy[oc*21+3]*pad[c*90+ky*10+6] + dy[oc*21+4]*pad[c*90+ky*10+7] + dy[oc*21+5]*pad[c*90+ky*10+8] + dy[oc*21+6]*pad[c*90+ky*10+9] +
-						dy[oc*21+7]*pad[c*90+ky*10+23] + dy[oc*21+8]*pad[c*90+ky*10+24] + dy[oc*21+9]*pad[c*90+ky*10+25] + dy[oc*21+10]*pad[c*90+ky*10+26] +
-						dy[oc*21+11]*pad[c*90+ky*10+27] + dy[oc*21+12]*pad[c*90+ky*10+28] + dy[oc*21+13]*pad[c*90+ky*10+29] + dy[oc*21+14]*pad[c*90+ky*10+43] +
-						dy[oc*21+15]*pad[c*90+ky*10+44] + dy[oc*21+16]*pad[c*90+ky*10+45] + dy[oc*21+17]*pad[c*90+ky*10+46] + dy[oc*21+18]*pad[c*90+ky*10+47] +
-						dy[oc*21+19]*pad[c*90+ky*10+48] + dy[oc*21+20]*pad[c*90+ky*10+49]
+					gw[oc*16+c*16+ky*4] = gw[oc*16+c*16+ky*4] + float32(dy[oc*21]*pad[c*90+ky*10]) + float32(dy[oc*21+1]*pad[c*90+ky*10+1]) + float32(dy[oc*21+2]*pad[c*90+ky*10+2]) +
+						float32(dy[oc*21+3]*pad[c*90+ky*10+3]) + float32(dy[oc*21+4]*pad[c*90+ky*10+4]) + float32(dy[oc*21+5]*pad[c*90+ky*10+5]) + float32(dy[oc*21+6]*pad[c*90+ky*10+6]) +
+						float32(dy[oc*21+7]*pad[c*90+ky*10+20]) + float32(dy[oc*21+8]*pad[c*90+ky*10+21]) + float32(dy[oc*21+9]*pad[c*90+ky*10+22]) + float32(dy[oc*21+10]*pad[c*90+ky*10+23]) +
+						float32(dy[oc*21+11]*pad[c*90+ky*10+24]) + float32(dy[oc*21+12]*pad[c*90+ky*10+25]) + float32(dy[oc*21+13]*pad[c*90+ky*10+26]) + float32(dy[oc*21+14]*pad[c*90+ky*10+40]) +
+						float32(dy[oc*21+15]*pad[c*90+ky*10+41]) + float32(dy[oc*21+16]*pad[c*90+ky*10+42]) + float32(dy[oc*21+17]*pad[c*90+ky*10+43]) + float32(dy[oc*21+18]*pad[c*90+ky*10+44]) +
+						float32(dy[oc*21+19]*pad[c*90+ky*10+45]) + float32(dy[oc*21+20]*pad[c*90+ky*10+46])
+					gw[oc*16+c*16+ky*4+1] = gw[oc*16+c*16+ky*4+1] + float32(dy[oc*21]*pad[c*90+ky*10+1]) + float32(dy[oc*21+1]*pad[c*90+ky*10+2]) + float32(dy[oc*21+2]*pad[c*90+ky*10+3]) +
+						float32(dy[oc*21+3]*pad[c*90+ky*10+4]) + float32(dy[oc*21+4]*pad[c*90+ky*10+5]) + float32(dy[oc*21+5]*pad[c*90+ky*10+6]) + float32(dy[oc*21+6]*pad[c*90+ky*10+7]) +
+						float32(dy[oc*21+7]*pad[c*90+ky*10+21]) + float32(dy[oc*21+8]*pad[c*90+ky*10+22]) + float32(dy[oc*21+9]*pad[c*90+ky*10+23]) + float32(dy[oc*21+10]*pad[c*90+ky*10+24]) +
+						float32(dy[oc*21+11]*pad[c*90+ky*10+25]) + float32(dy[oc*21+12]*pad[c*90+ky*10+26]) + float32(dy[oc*21+13]*pad[c*90+ky*10+27]) + float32(dy[oc*21+14]*pad[c*90+ky*10+41]) +
+						float32(dy[oc*21+15]*pad[c*90+ky*10+42]) + float32(dy[oc*21+16]*pad[c*90+ky*10+43]) + float32(dy[oc*21+17]*pad[c*90+ky*10+44]) + float32(dy[oc*21+18]*pad[c*90+ky*10+45]) +
+						float32(dy[oc*21+19]*pad[c*90+ky*10+46]) + float32(dy[oc*21+20]*pad[c*90+ky*10+47])
+					gw[oc*16+c*16+ky*4+2] = gw[oc*16+c*16+ky*4+2] + float32(dy[oc*21]*pad[c*90+ky*10+2]) + float32(dy[oc*21+1]*pad[c*90+ky*10+3]) + float32(dy[oc*21+2]*pad[c*90+ky*10+4]) +
+						float32(dy[oc*21+3]*pad[c*90+ky*10+5]) + float32(dy[oc*21+4]*pad[c*90+ky*10+6]) + float32(dy[oc*21+5]*pad[c*90+ky*10+7]) + float32(dy[oc*21+6]*pad[c*90+ky*10+8]) +
+						float32(dy[oc*21+7]*pad[c*90+ky*10+22]) + float32(dy[oc*21+8]*pad[c*90+ky*10+23]) + float32(dy[oc*21+9]*pad[c*90+ky*10+24]) + float32(dy[oc*21+10]*pad[c*90+ky*10+25]) +
+						float32(dy[oc*21+11]*pad[c*90+ky*10+26]) + float32(dy[oc*21+12]*pad[c*90+ky*10+27]) + float32(dy[oc*21+13]*pad[c*90+ky*10+28]) + float32(dy[oc*21+14]*pad[c*90+ky*10+42]) +
+						float32(dy[oc*21+15]*pad[c*90+ky*10+43]) + float32(dy[oc*21+16]*pad[c*90+ky*10+44]) + float32(dy[oc*21+17]*pad[c*90+ky*10+45]) + float32(dy[oc*21+18]*pad[c*90+ky*10+46]) +
+						float32(dy[oc*21+19]*pad[c*90+ky*10+47]) + float32(dy[oc*21+20]*pad[c*90+ky*10+48])
+					gw[oc*16+c*16+ky*4+3] = gw[oc*16+c*16+ky*4+3] + float32(dy[oc*21]*pad[c*90+ky*10+3]) + float32(dy[oc*21+1]*pad[c*90+ky*10+4]) + float32(dy[oc*21+2]*pad[c*90+ky*10+5]) +
+						float32(dy[oc*21+3]*pad[c*90+ky*10+6]) + float32(dy[oc*21+4]*pad[c*90+ky*10+7]) + float32(dy[oc*21+5]*pad[c*90+ky*10+8]) + float32(dy[oc*21+6]*pad[c*90+ky*10+9]) +
+						float32(dy[oc*21+7]*pad[c*90+ky*10+23]) + float32(dy[oc*21+8]*pad[c*90+ky*10+24]) + float32(dy[oc*21+9]*pad[c*90+ky*10+25]) + float32(dy[oc*21+10]*pad[c*90+ky*10+26]) +
+						float32(dy[oc*21+11]*pad[c*90+ky*10+27]) + float32(dy[oc*21+12]*pad[c*90+ky*10+28]) + float32(dy[oc*21+13]*pad[c*90+ky*10+29]) + float32(dy[oc*21+14]*pad[c*90+ky*10+43]) +
+						float32(dy[oc*21+15]*pad[c*90+ky*10+44]) + float32(dy[oc*21+16]*pad[c*90+ky*10+45]) + float32(dy[oc*21+17]*pad[c*90+ky*10+46]) + float32(dy[oc*21+18]*pad[c*90+ky*10+47]) +
+						float32(dy[oc*21+19]*pad[c*90+ky*10+48]) + float32(dy[oc*21+20]*pad[c*90+ky*10+49])
 				}
 			}
 		}
 		clear(dpad[:])
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 3; oy++ {
-				dpad[oy*20] += w[oc*16] * dy[oc*21+oy*7]
-				dpad[oy*20+1] += w[oc*16+1] * dy[oc*21+oy*7]
-				dpad[oy*20+2] += w[oc*16+2] * dy[oc*21+oy*7]
-				dpad[oy*20+3] += w[oc*16+3] * dy[oc*21+oy*7]
-				dpad[oy*20+10] += w[oc*16+4] * dy[oc*21+oy*7]
-				dpad[oy*20+11] += w[oc*16+5] * dy[oc*21+oy*7]
-				dpad[oy*20+12] += w[oc*16+6] * dy[oc*21+oy*7]
-				dpad[oy*20+13] += w[oc*16+7] * dy[oc*21+oy*7]
-				dpad[oy*20+20] += w[oc*16+8] * dy[oc*21+oy*7]
-				dpad[oy*20+21] += w[oc*16+9] * dy[oc*21+oy*7]
-				dpad[oy*20+22] += w[oc*16+10] * dy[oc*21+oy*7]
-				dpad[oy*20+23] += w[oc*16+11] * dy[oc*21+oy*7]
-				dpad[oy*20+30] += w[oc*16+12] * dy[oc*21+oy*7]
-				dpad[oy*20+31] += w[oc*16+13] * dy[oc*21+oy*7]
-				dpad[oy*20+32] += w[oc*16+14] * dy[oc*21+oy*7]
-				dpad[oy*20+33] += w[oc*16+15] * dy[oc*21+oy*7]
-				dpad[oy*20+1] += w[oc*16] * dy[oc*21+oy*7+1]
-				dpad[oy*20+2] += w[oc*16+1] * dy[oc*21+oy*7+1]
-				dpad[oy*20+3] += w[oc*16+2] * dy[oc*21+oy*7+1]
-				dpad[oy*20+4] += w[oc*16+3] * dy[oc*21+oy*7+1]
-				dpad[oy*20+11] += w[oc*16+4] * dy[oc*21+oy*7+1]
-				dpad[oy*20+12] += w[oc*16+5] * dy[oc*21+oy*7+1]
-				dpad[oy*20+13] += w[oc*16+6] * dy[oc*21+oy*7+1]
-				dpad[oy*20+14] += w[oc*16+7] * dy[oc*21+oy*7+1]
-				dpad[oy*20+21] += w[oc*16+8] * dy[oc*21+oy*7+1]
-				dpad[oy*20+22] += w[oc*16+9] * dy[oc*21+oy*7+1]
-				dpad[oy*20+23] += w[oc*16+10] * dy[oc*21+oy*7+1]
-				dpad[oy*20+24] += w[oc*16+11] * dy[oc*21+oy*7+1]
-				dpad[oy*20+31] += w[oc*16+12] * dy[oc*21+oy*7+1]
-				dpad[oy*20+32] += w[oc*16+13] * dy[oc*21+oy*7+1]
-				dpad[oy*20+33] += w[oc*16+14] * dy[oc*21+oy*7+1]
-				dpad[oy*20+34] += w[oc*16+15] * dy[oc*21+oy*7+1]
-				dpad[oy*20+2] += w[oc*16] * dy[oc*21+oy*7+2]
-				dpad[oy*20+3] += w[oc*16+1] * dy[oc*21+oy*7+2]
-				dpad[oy*20+4] += w[oc*16+2] * dy[oc*21+oy*7+2]
-				dpad[oy*20+5] += w[oc*16+3] * dy[oc*21+oy*7+2]
-				dpad[oy*20+12] += w[oc*16+4] * dy[oc*21+oy*7+2]
-				dpad[oy*20+13] += w[oc*16+5] * dy[oc*21+oy*7+2]
-				dpad[oy*20+14] += w[oc*16+6] * dy[oc*21+oy*7+2]
-				dpad[oy*20+15] += w[oc*16+7] * dy[oc*21+oy*7+2]
-				dpad[oy*20+22] += w[oc*16+8] * dy[oc*21+oy*7+2]
-				dpad[oy*20+23] += w[oc*16+9] * dy[oc*21+oy*7+2]
-				dpad[oy*20+24] += w[oc*16+10] * dy[oc*21+oy*7+2]
-				dpad[oy*20+25] += w[oc*16+11] * dy[oc*21+oy*7+2]
-				dpad[oy*20+32] += w[oc*16+12] * dy[oc*21+oy*7+2]
-				dpad[oy*20+33] += w[oc*16+13] * dy[oc*21+oy*7+2]
-				dpad[oy*20+34] += w[oc*16+14] * dy[oc*21+oy*7+2]
-				dpad[oy*20+35] += w[oc*16+15] * dy[oc*21+oy*7+2]
-				dpad[oy*20+3] += w[oc*16] * dy[oc*21+oy*7+3]
-				dpad[oy*20+4] += w[oc*16+1] * dy[oc*21+oy*7+3]
-				dpad[oy*20+5] += w[oc*16+2] * dy[oc*21+oy*7+3]
-				dpad[oy*20+6] += w[oc*16+3] * dy[oc*21+oy*7+3]
-				dpad[oy*20+13] += w[oc*16+4] * dy[oc*21+oy*7+3]
-				dpad[oy*20+14] += w[oc*16+5] * dy[oc*21+oy*7+3]
-				dpad[oy*20+15] += w[oc*16+6] * dy[oc*21+oy*7+3]
-				dpad[oy*20+16] += w[oc*16+7] * dy[oc*21+oy*7+3]
-				dpad[oy*20+23] += w[oc*16+8] * dy[oc*21+oy*7+3]
-				dpad[oy*20+24] += w[oc*16+9] * dy[oc*21+oy*7+3]
-				dpad[oy*20+25] += w[oc*16+10] * dy[oc*21+oy*7+3]
-				dpad[oy*20+26] += w[oc*16+11] * dy[oc*21+oy*7+3]
-				dpad[oy*20+33] += w[oc*16+12] * dy[oc*21+oy*7+3]
-				dpad[oy*20+34] += w[oc*16+13] * dy[oc*21+oy*7+3]
-				dpad[oy*20+35] += w[oc*16+14] * dy[oc*21+oy*7+3]
-				dpad[oy*20+36] += w[oc*16+15] * dy[oc*21+oy*7+3]
-				dpad[oy*20+4] += w[oc*16] * dy[oc*21+oy*7+4]
-				dpad[oy*20+5] += w[oc*16+1] * dy[oc*21+oy*7+4]
-				dpad[oy*20+6] += w[oc*16+2] * dy[oc*21+oy*7+4]
-				dpad[oy*20+7] += w[oc*16+3] * dy[oc*21+oy*7+4]
-				dpad[oy*20+14] += w[oc*16+4] * dy[oc*21+oy*7+4]
-				dpad[oy*20+15] += w[oc*16+5] * dy[oc*21+oy*7+4]
-				dpad[oy*20+16] += w[oc*16+6] * dy[oc*21+oy*7+4]
-				dpad[oy*20+17] += w[oc*16+7] * dy[oc*21+oy*7+4]
-				dpad[oy*20+24] += w[oc*16+8] * dy[oc*21+oy*7+4]
-				dpad[oy*20+25] += w[oc*16+9] * dy[oc*21+oy*7+4]
-				dpad[oy*20+26] += w[oc*16+10] * dy[oc*21+oy*7+4]
-				dpad[oy*20+27] += w[oc*16+11] * dy[oc*21+oy*7+4]
-				dpad[oy*20+34] += w[oc*16+12] * dy[oc*21+oy*7+4]
-				dpad[oy*20+35] += w[oc*16+13] * dy[oc*21+oy*7+4]
-				dpad[oy*20+36] += w[oc*16+14] * dy[oc*21+oy*7+4]
-				dpad[oy*20+37] += w[oc*16+15] * dy[oc*21+oy*7+4]
-				dpad[oy*20+5] += w[oc*16] * dy[oc*21+oy*7+5]
-				dpad[oy*20+6] += w[oc*16+1] * dy[oc*21+oy*7+5]
-				dpad[oy*20+7] += w[oc*16+2] * dy[oc*21+oy*7+5]
-				dpad[oy*20+8] += w[oc*16+3] * dy[oc*21+oy*7+5]
-				dpad[oy*20+15] += w[oc*16+4] * dy[oc*21+oy*7+5]
-				dpad[oy*20+16] += w[oc*16+5] * dy[oc*21+oy*7+5]
-				dpad[oy*20+17] += w[oc*16+6] * dy[oc*21+oy*7+5]
-				dpad[oy*20+18] += w[oc*16+7] * dy[oc*21+oy*7+5]
-				dpad[oy*20+25] += w[oc*16+8] * dy[oc*21+oy*7+5]
-				dpad[oy*20+26] += w[oc*16+9] * dy[oc*21+oy*7+5]
-				dpad[oy*20+27] += w[oc*16+10] * dy[oc*21+oy*7+5]
-				dpad[oy*20+28] += w[oc*16+11] * dy[oc*21+oy*7+5]
-				dpad[oy*20+35] += w[oc*16+12] * dy[oc*21+oy*7+5]
-				dpad[oy*20+36] += w[oc*16+13] * dy[oc*21+oy*7+5]
-				dpad[oy*20+37] += w[oc*16+14] * dy[oc*21+oy*7+5]
-				dpad[oy*20+38] += w[oc*16+15] * dy[oc*21+oy*7+5]
-				dpad[oy*20+6] += w[oc*16] * dy[oc*21+oy*7+6]
-				dpad[oy*20+7] += w[oc*16+1] * dy[oc*21+oy*7+6]
-				dpad[oy*20+8] += w[oc*16+2] * dy[oc*21+oy*7+6]
-				dpad[oy*20+9] += w[oc*16+3] * dy[oc*21+oy*7+6]
-				dpad[oy*20+16] += w[oc*16+4] * dy[oc*21+oy*7+6]
-				dpad[oy*20+17] += w[oc*16+5] * dy[oc*21+oy*7+6]
-				dpad[oy*20+18] += w[oc*16+6] * dy[oc*21+oy*7+6]
-				dpad[oy*20+19] += w[oc*16+7] * dy[oc*21+oy*7+6]
-				dpad[oy*20+26] += w[oc*16+8] * dy[oc*21+oy*7+6]
-				dpad[oy*20+27] += w[oc*16+9] * dy[oc*21+oy*7+6]
-				dpad[oy*20+28] += w[oc*16+10] * dy[oc*21+oy*7+6]
-				dpad[oy*20+29] += w[oc*16+11] * dy[oc*21+oy*7+6]
-				dpad[oy*20+36] += w[oc*16+12] * dy[oc*21+oy*7+6]
-				dpad[oy*20+37] += w[oc*16+13] * dy[oc*21+oy*7+6]
-				dpad[oy*20+38] += w[oc*16+14] * dy[oc*21+oy*7+6]
-				dpad[oy*20+39] += w[oc*16+15] * dy[oc*21+oy*7+6]
+				dpad[oy*20] += float32(w[oc*16] * dy[oc*21+oy*7])
+				dpad[oy*20+1] += float32(w[oc*16+1] * dy[oc*21+oy*7])
+				dpad[oy*20+2] += float32(w[oc*16+2] * dy[oc*21+oy*7])
+				dpad[oy*20+3] += float32(w[oc*16+3] * dy[oc*21+oy*7])
+				dpad[oy*20+10] += float32(w[oc*16+4] * dy[oc*21+oy*7])
+				dpad[oy*20+11] += float32(w[oc*16+5] * dy[oc*21+oy*7])
+				dpad[oy*20+12] += float32(w[oc*16+6] * dy[oc*21+oy*7])
+				dpad[oy*20+13] += float32(w[oc*16+7] * dy[oc*21+oy*7])
+				dpad[oy*20+20] += float32(w[oc*16+8] * dy[oc*21+oy*7])
+				dpad[oy*20+21] += float32(w[oc*16+9] * dy[oc*21+oy*7])
+				dpad[oy*20+22] += float32(w[oc*16+10] * dy[oc*21+oy*7])
+				dpad[oy*20+23] += float32(w[oc*16+11] * dy[oc*21+oy*7])
+				dpad[oy*20+30] += float32(w[oc*16+12] * dy[oc*21+oy*7])
+				dpad[oy*20+31] += float32(w[oc*16+13] * dy[oc*21+oy*7])
+				dpad[oy*20+32] += float32(w[oc*16+14] * dy[oc*21+oy*7])
+				dpad[oy*20+33] += float32(w[oc*16+15] * dy[oc*21+oy*7])
+				dpad[oy*20+1] += float32(w[oc*16] * dy[oc*21+oy*7+1])
+				dpad[oy*20+2] += float32(w[oc*16+1] * dy[oc*21+oy*7+1])
+				dpad[oy*20+3] += float32(w[oc*16+2] * dy[oc*21+oy*7+1])
+				dpad[oy*20+4] += float32(w[oc*16+3] * dy[oc*21+oy*7+1])
+				dpad[oy*20+11] += float32(w[oc*16+4] * dy[oc*21+oy*7+1])
+				dpad[oy*20+12] += float32(w[oc*16+5] * dy[oc*21+oy*7+1])
+				dpad[oy*20+13] += float32(w[oc*16+6] * dy[oc*21+oy*7+1])
+				dpad[oy*20+14] += float32(w[oc*16+7] * dy[oc*21+oy*7+1])
+				dpad[oy*20+21] += float32(w[oc*16+8] * dy[oc*21+oy*7+1])
+				dpad[oy*20+22] += float32(w[oc*16+9] * dy[oc*21+oy*7+1])
+				dpad[oy*20+23] += float32(w[oc*16+10] * dy[oc*21+oy*7+1])
+				dpad[oy*20+24] += float32(w[oc*16+11] * dy[oc*21+oy*7+1])
+				dpad[oy*20+31] += float32(w[oc*16+12] * dy[oc*21+oy*7+1])
+				dpad[oy*20+32] += float32(w[oc*16+13] * dy[oc*21+oy*7+1])
+				dpad[oy*20+33] += float32(w[oc*16+14] * dy[oc*21+oy*7+1])
+				dpad[oy*20+34] += float32(w[oc*16+15] * dy[oc*21+oy*7+1])
+				dpad[oy*20+2] += float32(w[oc*16] * dy[oc*21+oy*7+2])
+				dpad[oy*20+3] += float32(w[oc*16+1] * dy[oc*21+oy*7+2])
+				dpad[oy*20+4] += float32(w[oc*16+2] * dy[oc*21+oy*7+2])
+				dpad[oy*20+5] += float32(w[oc*16+3] * dy[oc*21+oy*7+2])
+				dpad[oy*20+12] += float32(w[oc*16+4] * dy[oc*21+oy*7+2])
+				dpad[oy*20+13] += float32(w[oc*16+5] * dy[oc*21+oy*7+2])
+				dpad[oy*20+14] += float32(w[oc*16+6] * dy[oc*21+oy*7+2])
+				dpad[oy*20+15] += float32(w[oc*16+7] * dy[oc*21+oy*7+2])
+				dpad[oy*20+22] += float32(w[oc*16+8] * dy[oc*21+oy*7+2])
+				dpad[oy*20+23] += float32(w[oc*16+9] * dy[oc*21+oy*7+2])
+				dpad[oy*20+24] += float32(w[oc*16+10] * dy[oc*21+oy*7+2])
+				dpad[oy*20+25] += float32(w[oc*16+11] * dy[oc*21+oy*7+2])
+				dpad[oy*20+32] += float32(w[oc*16+12] * dy[oc*21+oy*7+2])
+				dpad[oy*20+33] += float32(w[oc*16+13] * dy[oc*21+oy*7+2])
+				dpad[oy*20+34] += float32(w[oc*16+14] * dy[oc*21+oy*7+2])
+				dpad[oy*20+35] += float32(w[oc*16+15] * dy[oc*21+oy*7+2])
+				dpad[oy*20+3] += float32(w[oc*16] * dy[oc*21+oy*7+3])
+				dpad[oy*20+4] += float32(w[oc*16+1] * dy[oc*21+oy*7+3])
+				dpad[oy*20+5] += float32(w[oc*16+2] * dy[oc*21+oy*7+3])
+				dpad[oy*20+6] += float32(w[oc*16+3] * dy[oc*21+oy*7+3])
+				dpad[oy*20+13] += float32(w[oc*16+4] * dy[oc*21+oy*7+3])
+				dpad[oy*20+14] += float32(w[oc*16+5] * dy[oc*21+oy*7+3])
+				dpad[oy*20+15] += float32(w[oc*16+6] * dy[oc*21+oy*7+3])
+				dpad[oy*20+16] += float32(w[oc*16+7] * dy[oc*21+oy*7+3])
+				dpad[oy*20+23] += float32(w[oc*16+8] * dy[oc*21+oy*7+3])
+				dpad[oy*20+24] += float32(w[oc*16+9] * dy[oc*21+oy*7+3])
+				dpad[oy*20+25] += float32(w[oc*16+10] * dy[oc*21+oy*7+3])
+				dpad[oy*20+26] += float32(w[oc*16+11] * dy[oc*21+oy*7+3])
+				dpad[oy*20+33] += float32(w[oc*16+12] * dy[oc*21+oy*7+3])
+				dpad[oy*20+34] += float32(w[oc*16+13] * dy[oc*21+oy*7+3])
+				dpad[oy*20+35] += float32(w[oc*16+14] * dy[oc*21+oy*7+3])
+				dpad[oy*20+36] += float32(w[oc*16+15] * dy[oc*21+oy*7+3])
+				dpad[oy*20+4] += float32(w[oc*16] * dy[oc*21+oy*7+4])
+				dpad[oy*20+5] += float32(w[oc*16+1] * dy[oc*21+oy*7+4])
+				dpad[oy*20+6] += float32(w[oc*16+2] * dy[oc*21+oy*7+4])
+				dpad[oy*20+7] += float32(w[oc*16+3] * dy[oc*21+oy*7+4])
+				dpad[oy*20+14] += float32(w[oc*16+4] * dy[oc*21+oy*7+4])
+				dpad[oy*20+15] += float32(w[oc*16+5] * dy[oc*21+oy*7+4])
+				dpad[oy*20+16] += float32(w[oc*16+6] * dy[oc*21+oy*7+4])
+				dpad[oy*20+17] += float32(w[oc*16+7] * dy[oc*21+oy*7+4])
+				dpad[oy*20+24] += float32(w[oc*16+8] * dy[oc*21+oy*7+4])
+				dpad[oy*20+25] += float32(w[oc*16+9] * dy[oc*21+oy*7+4])
+				dpad[oy*20+26] += float32(w[oc*16+10] * dy[oc*21+oy*7+4])
+				dpad[oy*20+27] += float32(w[oc*16+11] * dy[oc*21+oy*7+4])
+				dpad[oy*20+34] += float32(w[oc*16+12] * dy[oc*21+oy*7+4])
+				dpad[oy*20+35] += float32(w[oc*16+13] * dy[oc*21+oy*7+4])
+				dpad[oy*20+36] += float32(w[oc*16+14] * dy[oc*21+oy*7+4])
+				dpad[oy*20+37] += float32(w[oc*16+15] * dy[oc*21+oy*7+4])
+				dpad[oy*20+5] += float32(w[oc*16] * dy[oc*21+oy*7+5])
+				dpad[oy*20+6] += float32(w[oc*16+1] * dy[oc*21+oy*7+5])
+				dpad[oy*20+7] += float32(w[oc*16+2] * dy[oc*21+oy*7+5])
+				dpad[oy*20+8] += float32(w[oc*16+3] * dy[oc*21+oy*7+5])
+				dpad[oy*20+15] += float32(w[oc*16+4] * dy[oc*21+oy*7+5])
+				dpad[oy*20+16] += float32(w[oc*16+5] * dy[oc*21+oy*7+5])
+				dpad[oy*20+17] += float32(w[oc*16+6] * dy[oc*21+oy*7+5])
+				dpad[oy*20+18] += float32(w[oc*16+7] * dy[oc*21+oy*7+5])
+				dpad[oy*20+25] += float32(w[oc*16+8] * dy[oc*21+oy*7+5])
+				dpad[oy*20+26] += float32(w[oc*16+9] * dy[oc*21+oy*7+5])
+				dpad[oy*20+27] += float32(w[oc*16+10] * dy[oc*21+oy*7+5])
+				dpad[oy*20+28] += float32(w[oc*16+11] * dy[oc*21+oy*7+5])
+				dpad[oy*20+35] += float32(w[oc*16+12] * dy[oc*21+oy*7+5])
+				dpad[oy*20+36] += float32(w[oc*16+13] * dy[oc*21+oy*7+5])
+				dpad[oy*20+37] += float32(w[oc*16+14] * dy[oc*21+oy*7+5])
+				dpad[oy*20+38] += float32(w[oc*16+15] * dy[oc*21+oy*7+5])
+				dpad[oy*20+6] += float32(w[oc*16] * dy[oc*21+oy*7+6])
+				dpad[oy*20+7] += float32(w[oc*16+1] * dy[oc*21+oy*7+6])
+				dpad[oy*20+8] += float32(w[oc*16+2] * dy[oc*21+oy*7+6])
+				dpad[oy*20+9] += float32(w[oc*16+3] * dy[oc*21+oy*7+6])
+				dpad[oy*20+16] += float32(w[oc*16+4] * dy[oc*21+oy*7+6])
+				dpad[oy*20+17] += float32(w[oc*16+5] * dy[oc*21+oy*7+6])
+				dpad[oy*20+18] += float32(w[oc*16+6] * dy[oc*21+oy*7+6])
+				dpad[oy*20+19] += float32(w[oc*16+7] * dy[oc*21+oy*7+6])
+				dpad[oy*20+26] += float32(w[oc*16+8] * dy[oc*21+oy*7+6])
+				dpad[oy*20+27] += float32(w[oc*16+9] * dy[oc*21+oy*7+6])
+				dpad[oy*20+28] += float32(w[oc*16+10] * dy[oc*21+oy*7+6])
+				dpad[oy*20+29] += float32(w[oc*16+11] * dy[oc*21+oy*7+6])
+				dpad[oy*20+36] += float32(w[oc*16+12] * dy[oc*21+oy*7+6])
+				dpad[oy*20+37] += float32(w[oc*16+13] * dy[oc*21+oy*7+6])
+				dpad[oy*20+38] += float32(w[oc*16+14] * dy[oc*21+oy*7+6])
+				dpad[oy*20+39] += float32(w[oc*16+15] * dy[oc*21+oy*7+6])
 			}
 		}
 		dx[0] = dpad[1]
@@ -1221,44 +1221,44 @@ func (m *Model) backward() {
 			dy[63] + dy[64] + dy[65] + dy[66] +
 			dy[67] + dy[68] + dy[69] + dy[70] +
 			dy[71]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5] + dy[6]*pad[6] +
-			dy[7]*pad[7] + dy[8]*pad[9] + dy[9]*pad[10] + dy[10]*pad[11] +
-			dy[11]*pad[12] + dy[12]*pad[13] + dy[13]*pad[14] + dy[14]*pad[15] +
-			dy[15]*pad[16] + dy[16]*pad[18] + dy[17]*pad[19] + dy[18]*pad[20] +
-			dy[19]*pad[21] + dy[20]*pad[22] + dy[21]*pad[23] + dy[22]*pad[24] +
-			dy[23]*pad[25] + dy[24]*pad[27] + dy[25]*pad[28] + dy[26]*pad[29] +
-			dy[27]*pad[30] + dy[28]*pad[31] + dy[29]*pad[32] + dy[30]*pad[33] +
-			dy[31]*pad[34] + dy[32]*pad[36] + dy[33]*pad[37] + dy[34]*pad[38] +
-			dy[35]*pad[39] + dy[36]*pad[40] + dy[37]*pad[41] + dy[38]*pad[42] +
-			dy[39]*pad[43] + dy[40]*pad[45] + dy[41]*pad[46] + dy[42]*pad[47] +
-			dy[43]*pad[48] + dy[44]*pad[49] + dy[45]*pad[50] + dy[46]*pad[51] +
-			dy[47]*pad[52] + dy[48]*pad[54] + dy[49]*pad[55] + dy[50]*pad[56] +
-			dy[51]*pad[57] + dy[52]*pad[58] + dy[53]*pad[59] + dy[54]*pad[60] +
-			dy[55]*pad[61] + dy[56]*pad[63] + dy[57]*pad[64] + dy[58]*pad[65] +
-			dy[59]*pad[66] + dy[60]*pad[67] + dy[61]*pad[68] + dy[62]*pad[69] +
-			dy[63]*pad[70] + dy[64]*pad[72] + dy[65]*pad[73] + dy[66]*pad[74] +
-			dy[67]*pad[75] + dy[68]*pad[76] + dy[69]*pad[77] + dy[70]*pad[78] +
-			dy[71]*pad[79]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6] + dy[6]*pad[7] +
-			dy[7]*pad[8] + dy[8]*pad[10] + dy[9]*pad[11] + dy[10]*pad[12] +
-			dy[11]*pad[13] + dy[12]*pad[14] + dy[13]*pad[15] + dy[14]*pad[16] +
-			dy[15]*pad[17] + dy[16]*pad[19] + dy[17]*pad[20] + dy[18]*pad[21] +
-			dy[19]*pad[22] + dy[20]*pad[23] + dy[21]*pad[24] + dy[22]*pad[25] +
-			dy[23]*pad[26] + dy[24]*pad[28] + dy[25]*pad[29] + dy[26]*pad[30] +
-			dy[27]*pad[31] + dy[28]*pad[32] + dy[29]*pad[33] + dy[30]*pad[34] +
-			dy[31]*pad[35] + dy[32]*pad[37] + dy[33]*pad[38] + dy[34]*pad[39] +
-			dy[35]*pad[40] + dy[36]*pad[41] + dy[37]*pad[42] + dy[38]*pad[43] +
-			dy[39]*pad[44] + dy[40]*pad[46] + dy[41]*pad[47] + dy[42]*pad[48] +
-			dy[43]*pad[49] + dy[44]*pad[50] + dy[45]*pad[51] + dy[46]*pad[52] +
-			dy[47]*pad[53] + dy[48]*pad[55] + dy[49]*pad[56] + dy[50]*pad[57] +
-			dy[51]*pad[58] + dy[52]*pad[59] + dy[53]*pad[60] + dy[54]*pad[61] +
-			dy[55]*pad[62] + dy[56]*pad[64] + dy[57]*pad[65] + dy[58]*pad[66] +
-			dy[59]*pad[67] + dy[60]*pad[68] + dy[61]*pad[69] + dy[62]*pad[70] +
-			dy[63]*pad[71] + dy[64]*pad[73] + dy[65]*pad[74] + dy[66]*pad[75] +
-			dy[67]*pad[76] + dy[68]*pad[77] + dy[69]*pad[78] + dy[70]*pad[79] +
-			dy[71]*pad[80]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5]) + float32(dy[6]*pad[6]) +
+			float32(dy[7]*pad[7]) + float32(dy[8]*pad[9]) + float32(dy[9]*pad[10]) + float32(dy[10]*pad[11]) +
+			float32(dy[11]*pad[12]) + float32(dy[12]*pad[13]) + float32(dy[13]*pad[14]) + float32(dy[14]*pad[15]) +
+			float32(dy[15]*pad[16]) + float32(dy[16]*pad[18]) + float32(dy[17]*pad[19]) + float32(dy[18]*pad[20]) +
+			float32(dy[19]*pad[21]) + float32(dy[20]*pad[22]) + float32(dy[21]*pad[23]) + float32(dy[22]*pad[24]) +
+			float32(dy[23]*pad[25]) + float32(dy[24]*pad[27]) + float32(dy[25]*pad[28]) + float32(dy[26]*pad[29]) +
+			float32(dy[27]*pad[30]) + float32(dy[28]*pad[31]) + float32(dy[29]*pad[32]) + float32(dy[30]*pad[33]) +
+			float32(dy[31]*pad[34]) + float32(dy[32]*pad[36]) + float32(dy[33]*pad[37]) + float32(dy[34]*pad[38]) +
+			float32(dy[35]*pad[39]) + float32(dy[36]*pad[40]) + float32(dy[37]*pad[41]) + float32(dy[38]*pad[42]) +
+			float32(dy[39]*pad[43]) + float32(dy[40]*pad[45]) + float32(dy[41]*pad[46]) + float32(dy[42]*pad[47]) +
+			float32(dy[43]*pad[48]) + float32(dy[44]*pad[49]) + float32(dy[45]*pad[50]) + float32(dy[46]*pad[51]) +
+			float32(dy[47]*pad[52]) + float32(dy[48]*pad[54]) + float32(dy[49]*pad[55]) + float32(dy[50]*pad[56]) +
+			float32(dy[51]*pad[57]) + float32(dy[52]*pad[58]) + float32(dy[53]*pad[59]) + float32(dy[54]*pad[60]) +
+			float32(dy[55]*pad[61]) + float32(dy[56]*pad[63]) + float32(dy[57]*pad[64]) + float32(dy[58]*pad[65]) +
+			float32(dy[59]*pad[66]) + float32(dy[60]*pad[67]) + float32(dy[61]*pad[68]) + float32(dy[62]*pad[69]) +
+			float32(dy[63]*pad[70]) + float32(dy[64]*pad[72]) + float32(dy[65]*pad[73]) + float32(dy[66]*pad[74]) +
+			float32(dy[67]*pad[75]) + float32(dy[68]*pad[76]) + float32(dy[69]*pad[77]) + float32(dy[70]*pad[78]) +
+			float32(dy[71]*pad[79])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6]) + float32(dy[6]*pad[7]) +
+			float32(dy[7]*pad[8]) + float32(dy[8]*pad[10]) + float32(dy[9]*pad[11]) + float32(dy[10]*pad[12]) +
+			float32(dy[11]*pad[13]) + float32(dy[12]*pad[14]) + float32(dy[13]*pad[15]) + float32(dy[14]*pad[16]) +
+			float32(dy[15]*pad[17]) + float32(dy[16]*pad[19]) + float32(dy[17]*pad[20]) + float32(dy[18]*pad[21]) +
+			float32(dy[19]*pad[22]) + float32(dy[20]*pad[23]) + float32(dy[21]*pad[24]) + float32(dy[22]*pad[25]) +
+			float32(dy[23]*pad[26]) + float32(dy[24]*pad[28]) + float32(dy[25]*pad[29]) + float32(dy[26]*pad[30]) +
+			float32(dy[27]*pad[31]) + float32(dy[28]*pad[32]) + float32(dy[29]*pad[33]) + float32(dy[30]*pad[34]) +
+			float32(dy[31]*pad[35]) + float32(dy[32]*pad[37]) + float32(dy[33]*pad[38]) + float32(dy[34]*pad[39]) +
+			float32(dy[35]*pad[40]) + float32(dy[36]*pad[41]) + float32(dy[37]*pad[42]) + float32(dy[38]*pad[43]) +
+			float32(dy[39]*pad[44]) + float32(dy[40]*pad[46]) + float32(dy[41]*pad[47]) + float32(dy[42]*pad[48]) +
+			float32(dy[43]*pad[49]) + float32(dy[44]*pad[50]) + float32(dy[45]*pad[51]) + float32(dy[46]*pad[52]) +
+			float32(dy[47]*pad[53]) + float32(dy[48]*pad[55]) + float32(dy[49]*pad[56]) + float32(dy[50]*pad[57]) +
+			float32(dy[51]*pad[58]) + float32(dy[52]*pad[59]) + float32(dy[53]*pad[60]) + float32(dy[54]*pad[61]) +
+			float32(dy[55]*pad[62]) + float32(dy[56]*pad[64]) + float32(dy[57]*pad[65]) + float32(dy[58]*pad[66]) +
+			float32(dy[59]*pad[67]) + float32(dy[60]*pad[68]) + float32(dy[61]*pad[69]) + float32(dy[62]*pad[70]) +
+			float32(dy[63]*pad[71]) + float32(dy[64]*pad[73]) + float32(dy[65]*pad[74]) + float32(dy[66]*pad[75]) +
+			float32(dy[67]*pad[76]) + float32(dy[68]*pad[77]) + float32(dy[69]*pad[78]) + float32(dy[70]*pad[79]) +
+			float32(dy[71]*pad[80])
 	}
 }
 

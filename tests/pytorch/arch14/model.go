@@ -235,28 +235,28 @@ func (m *Model) forward() {
 		pad[131] = x[55]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
-				y[oc*55+oy*11] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24] + w[oc*4+1]*pad[oy*24+1] + w[oc*4+2]*pad[oy*24+12] +
-					w[oc*4+3]*pad[oy*24+13])))
-				y[oc*55+oy*11+1] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+1] + w[oc*4+1]*pad[oy*24+2] + w[oc*4+2]*pad[oy*24+13] +
-					w[oc*4+3]*pad[oy*24+14])))
-				y[oc*55+oy*11+2] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+2] + w[oc*4+1]*pad[oy*24+3] + w[oc*4+2]*pad[oy*24+14] +
-					w[oc*4+3]*pad[oy*24+15])))
-				y[oc*55+oy*11+3] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+3] + w[oc*4+1]*pad[oy*24+4] + w[oc*4+2]*pad[oy*24+15] +
-					w[oc*4+3]*pad[oy*24+16])))
-				y[oc*55+oy*11+4] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+4] + w[oc*4+1]*pad[oy*24+5] + w[oc*4+2]*pad[oy*24+16] +
-					w[oc*4+3]*pad[oy*24+17])))
-				y[oc*55+oy*11+5] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+5] + w[oc*4+1]*pad[oy*24+6] + w[oc*4+2]*pad[oy*24+17] +
-					w[oc*4+3]*pad[oy*24+18])))
-				y[oc*55+oy*11+6] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+6] + w[oc*4+1]*pad[oy*24+7] + w[oc*4+2]*pad[oy*24+18] +
-					w[oc*4+3]*pad[oy*24+19])))
-				y[oc*55+oy*11+7] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+7] + w[oc*4+1]*pad[oy*24+8] + w[oc*4+2]*pad[oy*24+19] +
-					w[oc*4+3]*pad[oy*24+20])))
-				y[oc*55+oy*11+8] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+8] + w[oc*4+1]*pad[oy*24+9] + w[oc*4+2]*pad[oy*24+20] +
-					w[oc*4+3]*pad[oy*24+21])))
-				y[oc*55+oy*11+9] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+9] + w[oc*4+1]*pad[oy*24+10] + w[oc*4+2]*pad[oy*24+21] +
-					w[oc*4+3]*pad[oy*24+22])))
-				y[oc*55+oy*11+10] = float32(math.Tanh(float64(b[oc] + w[oc*4]*pad[oy*24+10] + w[oc*4+1]*pad[oy*24+11] + w[oc*4+2]*pad[oy*24+22] +
-					w[oc*4+3]*pad[oy*24+23])))
+				y[oc*55+oy*11] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24]) + float32(w[oc*4+1]*pad[oy*24+1]) + float32(w[oc*4+2]*pad[oy*24+12]) +
+					float32(w[oc*4+3]*pad[oy*24+13]))))
+				y[oc*55+oy*11+1] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+1]) + float32(w[oc*4+1]*pad[oy*24+2]) + float32(w[oc*4+2]*pad[oy*24+13]) +
+					float32(w[oc*4+3]*pad[oy*24+14]))))
+				y[oc*55+oy*11+2] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+2]) + float32(w[oc*4+1]*pad[oy*24+3]) + float32(w[oc*4+2]*pad[oy*24+14]) +
+					float32(w[oc*4+3]*pad[oy*24+15]))))
+				y[oc*55+oy*11+3] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+3]) + float32(w[oc*4+1]*pad[oy*24+4]) + float32(w[oc*4+2]*pad[oy*24+15]) +
+					float32(w[oc*4+3]*pad[oy*24+16]))))
+				y[oc*55+oy*11+4] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+4]) + float32(w[oc*4+1]*pad[oy*24+5]) + float32(w[oc*4+2]*pad[oy*24+16]) +
+					float32(w[oc*4+3]*pad[oy*24+17]))))
+				y[oc*55+oy*11+5] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+5]) + float32(w[oc*4+1]*pad[oy*24+6]) + float32(w[oc*4+2]*pad[oy*24+17]) +
+					float32(w[oc*4+3]*pad[oy*24+18]))))
+				y[oc*55+oy*11+6] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+6]) + float32(w[oc*4+1]*pad[oy*24+7]) + float32(w[oc*4+2]*pad[oy*24+18]) +
+					float32(w[oc*4+3]*pad[oy*24+19]))))
+				y[oc*55+oy*11+7] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+7]) + float32(w[oc*4+1]*pad[oy*24+8]) + float32(w[oc*4+2]*pad[oy*24+19]) +
+					float32(w[oc*4+3]*pad[oy*24+20]))))
+				y[oc*55+oy*11+8] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+8]) + float32(w[oc*4+1]*pad[oy*24+9]) + float32(w[oc*4+2]*pad[oy*24+20]) +
+					float32(w[oc*4+3]*pad[oy*24+21]))))
+				y[oc*55+oy*11+9] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+9]) + float32(w[oc*4+1]*pad[oy*24+10]) + float32(w[oc*4+2]*pad[oy*24+21]) +
+					float32(w[oc*4+3]*pad[oy*24+22]))))
+				y[oc*55+oy*11+10] = float32(math.Tanh(float64(b[oc] + float32(w[oc*4]*pad[oy*24+10]) + float32(w[oc*4+1]*pad[oy*24+11]) + float32(w[oc*4+2]*pad[oy*24+22]) +
+					float32(w[oc*4+3]*pad[oy*24+23]))))
 			}
 		}
 	}
@@ -332,24 +332,24 @@ func (m *Model) forward() {
 		y := &m.a4
 		w := (*[60]float32)(m.params[10:70])
 		b := (*[3]float32)(m.params[70:73])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11] + w[12]*x[12] + w[13]*x[13] + w[14]*x[14] +
-			w[15]*x[15] + w[16]*x[16] + w[17]*x[17] + w[18]*x[18] +
-			w[19]*x[19]
-		y[1] = b[1] + w[20]*x[0] + w[21]*x[1] + w[22]*x[2] +
-			w[23]*x[3] + w[24]*x[4] + w[25]*x[5] + w[26]*x[6] +
-			w[27]*x[7] + w[28]*x[8] + w[29]*x[9] + w[30]*x[10] +
-			w[31]*x[11] + w[32]*x[12] + w[33]*x[13] + w[34]*x[14] +
-			w[35]*x[15] + w[36]*x[16] + w[37]*x[17] + w[38]*x[18] +
-			w[39]*x[19]
-		y[2] = b[2] + w[40]*x[0] + w[41]*x[1] + w[42]*x[2] +
-			w[43]*x[3] + w[44]*x[4] + w[45]*x[5] + w[46]*x[6] +
-			w[47]*x[7] + w[48]*x[8] + w[49]*x[9] + w[50]*x[10] +
-			w[51]*x[11] + w[52]*x[12] + w[53]*x[13] + w[54]*x[14] +
-			w[55]*x[15] + w[56]*x[16] + w[57]*x[17] + w[58]*x[18] +
-			w[59]*x[19]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11]) + float32(w[12]*x[12]) + float32(w[13]*x[13]) + float32(w[14]*x[14]) +
+			float32(w[15]*x[15]) + float32(w[16]*x[16]) + float32(w[17]*x[17]) + float32(w[18]*x[18]) +
+			float32(w[19]*x[19])
+		y[1] = b[1] + float32(w[20]*x[0]) + float32(w[21]*x[1]) + float32(w[22]*x[2]) +
+			float32(w[23]*x[3]) + float32(w[24]*x[4]) + float32(w[25]*x[5]) + float32(w[26]*x[6]) +
+			float32(w[27]*x[7]) + float32(w[28]*x[8]) + float32(w[29]*x[9]) + float32(w[30]*x[10]) +
+			float32(w[31]*x[11]) + float32(w[32]*x[12]) + float32(w[33]*x[13]) + float32(w[34]*x[14]) +
+			float32(w[35]*x[15]) + float32(w[36]*x[16]) + float32(w[37]*x[17]) + float32(w[38]*x[18]) +
+			float32(w[39]*x[19])
+		y[2] = b[2] + float32(w[40]*x[0]) + float32(w[41]*x[1]) + float32(w[42]*x[2]) +
+			float32(w[43]*x[3]) + float32(w[44]*x[4]) + float32(w[45]*x[5]) + float32(w[46]*x[6]) +
+			float32(w[47]*x[7]) + float32(w[48]*x[8]) + float32(w[49]*x[9]) + float32(w[50]*x[10]) +
+			float32(w[51]*x[11]) + float32(w[52]*x[12]) + float32(w[53]*x[13]) + float32(w[54]*x[14]) +
+			float32(w[55]*x[15]) + float32(w[56]*x[16]) + float32(w[57]*x[17]) + float32(w[58]*x[18]) +
+			float32(w[59]*x[19])
 	}
 }
 
@@ -375,86 +375,86 @@ func (m *Model) backward() {
 		gb[0] += dy[0]
 		gb[1] += dy[1]
 		gb[2] += dy[2]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[0] * x[12]
-		gw[13] += dy[0] * x[13]
-		gw[14] += dy[0] * x[14]
-		gw[15] += dy[0] * x[15]
-		gw[16] += dy[0] * x[16]
-		gw[17] += dy[0] * x[17]
-		gw[18] += dy[0] * x[18]
-		gw[19] += dy[0] * x[19]
-		gw[20] += dy[1] * x[0]
-		gw[21] += dy[1] * x[1]
-		gw[22] += dy[1] * x[2]
-		gw[23] += dy[1] * x[3]
-		gw[24] += dy[1] * x[4]
-		gw[25] += dy[1] * x[5]
-		gw[26] += dy[1] * x[6]
-		gw[27] += dy[1] * x[7]
-		gw[28] += dy[1] * x[8]
-		gw[29] += dy[1] * x[9]
-		gw[30] += dy[1] * x[10]
-		gw[31] += dy[1] * x[11]
-		gw[32] += dy[1] * x[12]
-		gw[33] += dy[1] * x[13]
-		gw[34] += dy[1] * x[14]
-		gw[35] += dy[1] * x[15]
-		gw[36] += dy[1] * x[16]
-		gw[37] += dy[1] * x[17]
-		gw[38] += dy[1] * x[18]
-		gw[39] += dy[1] * x[19]
-		gw[40] += dy[2] * x[0]
-		gw[41] += dy[2] * x[1]
-		gw[42] += dy[2] * x[2]
-		gw[43] += dy[2] * x[3]
-		gw[44] += dy[2] * x[4]
-		gw[45] += dy[2] * x[5]
-		gw[46] += dy[2] * x[6]
-		gw[47] += dy[2] * x[7]
-		gw[48] += dy[2] * x[8]
-		gw[49] += dy[2] * x[9]
-		gw[50] += dy[2] * x[10]
-		gw[51] += dy[2] * x[11]
-		gw[52] += dy[2] * x[12]
-		gw[53] += dy[2] * x[13]
-		gw[54] += dy[2] * x[14]
-		gw[55] += dy[2] * x[15]
-		gw[56] += dy[2] * x[16]
-		gw[57] += dy[2] * x[17]
-		gw[58] += dy[2] * x[18]
-		gw[59] += dy[2] * x[19]
-		dx[0] = w[0]*dy[0] + w[20]*dy[1] + w[40]*dy[2]
-		dx[1] = w[1]*dy[0] + w[21]*dy[1] + w[41]*dy[2]
-		dx[2] = w[2]*dy[0] + w[22]*dy[1] + w[42]*dy[2]
-		dx[3] = w[3]*dy[0] + w[23]*dy[1] + w[43]*dy[2]
-		dx[4] = w[4]*dy[0] + w[24]*dy[1] + w[44]*dy[2]
-		dx[5] = w[5]*dy[0] + w[25]*dy[1] + w[45]*dy[2]
-		dx[6] = w[6]*dy[0] + w[26]*dy[1] + w[46]*dy[2]
-		dx[7] = w[7]*dy[0] + w[27]*dy[1] + w[47]*dy[2]
-		dx[8] = w[8]*dy[0] + w[28]*dy[1] + w[48]*dy[2]
-		dx[9] = w[9]*dy[0] + w[29]*dy[1] + w[49]*dy[2]
-		dx[10] = w[10]*dy[0] + w[30]*dy[1] + w[50]*dy[2]
-		dx[11] = w[11]*dy[0] + w[31]*dy[1] + w[51]*dy[2]
-		dx[12] = w[12]*dy[0] + w[32]*dy[1] + w[52]*dy[2]
-		dx[13] = w[13]*dy[0] + w[33]*dy[1] + w[53]*dy[2]
-		dx[14] = w[14]*dy[0] + w[34]*dy[1] + w[54]*dy[2]
-		dx[15] = w[15]*dy[0] + w[35]*dy[1] + w[55]*dy[2]
-		dx[16] = w[16]*dy[0] + w[36]*dy[1] + w[56]*dy[2]
-		dx[17] = w[17]*dy[0] + w[37]*dy[1] + w[57]*dy[2]
-		dx[18] = w[18]*dy[0] + w[38]*dy[1] + w[58]*dy[2]
-		dx[19] = w[19]*dy[0] + w[39]*dy[1] + w[59]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[0] * x[12])
+		gw[13] += float32(dy[0] * x[13])
+		gw[14] += float32(dy[0] * x[14])
+		gw[15] += float32(dy[0] * x[15])
+		gw[16] += float32(dy[0] * x[16])
+		gw[17] += float32(dy[0] * x[17])
+		gw[18] += float32(dy[0] * x[18])
+		gw[19] += float32(dy[0] * x[19])
+		gw[20] += float32(dy[1] * x[0])
+		gw[21] += float32(dy[1] * x[1])
+		gw[22] += float32(dy[1] * x[2])
+		gw[23] += float32(dy[1] * x[3])
+		gw[24] += float32(dy[1] * x[4])
+		gw[25] += float32(dy[1] * x[5])
+		gw[26] += float32(dy[1] * x[6])
+		gw[27] += float32(dy[1] * x[7])
+		gw[28] += float32(dy[1] * x[8])
+		gw[29] += float32(dy[1] * x[9])
+		gw[30] += float32(dy[1] * x[10])
+		gw[31] += float32(dy[1] * x[11])
+		gw[32] += float32(dy[1] * x[12])
+		gw[33] += float32(dy[1] * x[13])
+		gw[34] += float32(dy[1] * x[14])
+		gw[35] += float32(dy[1] * x[15])
+		gw[36] += float32(dy[1] * x[16])
+		gw[37] += float32(dy[1] * x[17])
+		gw[38] += float32(dy[1] * x[18])
+		gw[39] += float32(dy[1] * x[19])
+		gw[40] += float32(dy[2] * x[0])
+		gw[41] += float32(dy[2] * x[1])
+		gw[42] += float32(dy[2] * x[2])
+		gw[43] += float32(dy[2] * x[3])
+		gw[44] += float32(dy[2] * x[4])
+		gw[45] += float32(dy[2] * x[5])
+		gw[46] += float32(dy[2] * x[6])
+		gw[47] += float32(dy[2] * x[7])
+		gw[48] += float32(dy[2] * x[8])
+		gw[49] += float32(dy[2] * x[9])
+		gw[50] += float32(dy[2] * x[10])
+		gw[51] += float32(dy[2] * x[11])
+		gw[52] += float32(dy[2] * x[12])
+		gw[53] += float32(dy[2] * x[13])
+		gw[54] += float32(dy[2] * x[14])
+		gw[55] += float32(dy[2] * x[15])
+		gw[56] += float32(dy[2] * x[16])
+		gw[57] += float32(dy[2] * x[17])
+		gw[58] += float32(dy[2] * x[18])
+		gw[59] += float32(dy[2] * x[19])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[20]*dy[1]) + float32(w[40]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[21]*dy[1]) + float32(w[41]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[22]*dy[1]) + float32(w[42]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[23]*dy[1]) + float32(w[43]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[24]*dy[1]) + float32(w[44]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[25]*dy[1]) + float32(w[45]*dy[2])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[26]*dy[1]) + float32(w[46]*dy[2])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[27]*dy[1]) + float32(w[47]*dy[2])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[28]*dy[1]) + float32(w[48]*dy[2])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[29]*dy[1]) + float32(w[49]*dy[2])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[30]*dy[1]) + float32(w[50]*dy[2])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[31]*dy[1]) + float32(w[51]*dy[2])
+		dx[12] = float32(w[12]*dy[0]) + float32(w[32]*dy[1]) + float32(w[52]*dy[2])
+		dx[13] = float32(w[13]*dy[0]) + float32(w[33]*dy[1]) + float32(w[53]*dy[2])
+		dx[14] = float32(w[14]*dy[0]) + float32(w[34]*dy[1]) + float32(w[54]*dy[2])
+		dx[15] = float32(w[15]*dy[0]) + float32(w[35]*dy[1]) + float32(w[55]*dy[2])
+		dx[16] = float32(w[16]*dy[0]) + float32(w[36]*dy[1]) + float32(w[56]*dy[2])
+		dx[17] = float32(w[17]*dy[0]) + float32(w[37]*dy[1]) + float32(w[57]*dy[2])
+		dx[18] = float32(w[18]*dy[0]) + float32(w[38]*dy[1]) + float32(w[58]*dy[2])
+		dx[19] = float32(w[19]*dy[0]) + float32(w[39]*dy[1]) + float32(w[59]*dy[2])
 	}
 	// layer 3: flatten, [2 2 5] → [20] (arch14.yaml:8): nothing to compute
 	// layer 2: avgpool2d k3 s2 p0, [2 5 11] → [2 2 5] (arch14.yaml:7)
@@ -789,62 +789,62 @@ func (m *Model) backward() {
 			dy[102] + dy[103] + dy[104] + dy[105] +
 			dy[106] + dy[107] + dy[108] + dy[109]
 		for oc := 0; oc < 2; oc++ {
-			gw[oc*4] = gw[oc*4] + dy[oc*55]*pad[0] + dy[oc*55+1]*pad[1] + dy[oc*55+2]*pad[2] +
-				dy[oc*55+3]*pad[3] + dy[oc*55+4]*pad[4] + dy[oc*55+5]*pad[5] + dy[oc*55+6]*pad[6] +
-				dy[oc*55+7]*pad[7] + dy[oc*55+8]*pad[8] + dy[oc*55+9]*pad[9] + dy[oc*55+10]*pad[10] +
-				dy[oc*55+11]*pad[24] + dy[oc*55+12]*pad[25] + dy[oc*55+13]*pad[26] + dy[oc*55+14]*pad[27] +
-				dy[oc*55+15]*pad[28] + dy[oc*55+16]*pad[29] + dy[oc*55+17]*pad[30] + dy[oc*55+18]*pad[31] +
-				dy[oc*55+19]*pad[32] + dy[oc*55+20]*pad[33] + dy[oc*55+21]*pad[34] + dy[oc*55+22]*pad[48] +
-				dy[oc*55+23]*pad[49] + dy[oc*55+24]*pad[50] + dy[oc*55+25]*pad[51] + dy[oc*55+26]*pad[52] +
-				dy[oc*55+27]*pad[53] + dy[oc*55+28]*pad[54] + dy[oc*55+29]*pad[55] + dy[oc*55+30]*pad[56] +
-				dy[oc*55+31]*pad[57] + dy[oc*55+32]*pad[58] + dy[oc*55+33]*pad[72] + dy[oc*55+34]*pad[73] +
-				dy[oc*55+35]*pad[74] + dy[oc*55+36]*pad[75] + dy[oc*55+37]*pad[76] + dy[oc*55+38]*pad[77] +
-				dy[oc*55+39]*pad[78] + dy[oc*55+40]*pad[79] + dy[oc*55+41]*pad[80] + dy[oc*55+42]*pad[81] +
-				dy[oc*55+43]*pad[82] + dy[oc*55+44]*pad[96] + dy[oc*55+45]*pad[97] + dy[oc*55+46]*pad[98] +
-				dy[oc*55+47]*pad[99] + dy[oc*55+48]*pad[100] + dy[oc*55+49]*pad[101] + dy[oc*55+50]*pad[102] +
-				dy[oc*55+51]*pad[103] + dy[oc*55+52]*pad[104] + dy[oc*55+53]*pad[105] + dy[oc*55+54]*pad[106]
-			gw[oc*4+1] = gw[oc*4+1] + dy[oc*55]*pad[1] + dy[oc*55+1]*pad[2] + dy[oc*55+2]*pad[3] +
-				dy[oc*55+3]*pad[4] + dy[oc*55+4]*pad[5] + dy[oc*55+5]*pad[6] + dy[oc*55+6]*pad[7] +
-				dy[oc*55+7]*pad[8] + dy[oc*55+8]*pad[9] + dy[oc*55+9]*pad[10] + dy[oc*55+10]*pad[11] +
-				dy[oc*55+11]*pad[25] + dy[oc*55+12]*pad[26] + dy[oc*55+13]*pad[27] + dy[oc*55+14]*pad[28] +
-				dy[oc*55+15]*pad[29] + dy[oc*55+16]*pad[30] + dy[oc*55+17]*pad[31] + dy[oc*55+18]*pad[32] +
-				dy[oc*55+19]*pad[33] + dy[oc*55+20]*pad[34] + dy[oc*55+21]*pad[35] + dy[oc*55+22]*pad[49] +
-				dy[oc*55+23]*pad[50] + dy[oc*55+24]*pad[51] + dy[oc*55+25]*pad[52] + dy[oc*55+26]*pad[53] +
-				dy[oc*55+27]*pad[54] + dy[oc*55+28]*pad[55] + dy[oc*55+29]*pad[56] + dy[oc*55+30]*pad[57] +
-				dy[oc*55+31]*pad[58] + dy[oc*55+32]*pad[59] + dy[oc*55+33]*pad[73] + dy[oc*55+34]*pad[74] +
-				dy[oc*55+35]*pad[75] + dy[oc*55+36]*pad[76] + dy[oc*55+37]*pad[77] + dy[oc*55+38]*pad[78] +
-				dy[oc*55+39]*pad[79] + dy[oc*55+40]*pad[80] + dy[oc*55+41]*pad[81] + dy[oc*55+42]*pad[82] +
-				dy[oc*55+43]*pad[83] + dy[oc*55+44]*pad[97] + dy[oc*55+45]*pad[98] + dy[oc*55+46]*pad[99] +
-				dy[oc*55+47]*pad[100] + dy[oc*55+48]*pad[101] + dy[oc*55+49]*pad[102] + dy[oc*55+50]*pad[103] +
-				dy[oc*55+51]*pad[104] + dy[oc*55+52]*pad[105] + dy[oc*55+53]*pad[106] + dy[oc*55+54]*pad[107]
-			gw[oc*4+2] = gw[oc*4+2] + dy[oc*55]*pad[12] + dy[oc*55+1]*pad[13] + dy[oc*55+2]*pad[14] +
-				dy[oc*55+3]*pad[15] + dy[oc*55+4]*pad[16] + dy[oc*55+5]*pad[17] + dy[oc*55+6]*pad[18] +
-				dy[oc*55+7]*pad[19] + dy[oc*55+8]*pad[20] + dy[oc*55+9]*pad[21] + dy[oc*55+10]*pad[22] +
-				dy[oc*55+11]*pad[36] + dy[oc*55+12]*pad[37] + dy[oc*55+13]*pad[38] + dy[oc*55+14]*pad[39] +
-				dy[oc*55+15]*pad[40] + dy[oc*55+16]*pad[41] + dy[oc*55+17]*pad[42] + dy[oc*55+18]*pad[43] +
-				dy[oc*55+19]*pad[44] + dy[oc*55+20]*pad[45] + dy[oc*55+21]*pad[46] + dy[oc*55+22]*pad[60] +
-				dy[oc*55+23]*pad[61] + dy[oc*55+24]*pad[62] + dy[oc*55+25]*pad[63] + dy[oc*55+26]*pad[64] +
-				dy[oc*55+27]*pad[65] + dy[oc*55+28]*pad[66] + dy[oc*55+29]*pad[67] + dy[oc*55+30]*pad[68] +
-				dy[oc*55+31]*pad[69] + dy[oc*55+32]*pad[70] + dy[oc*55+33]*pad[84] + dy[oc*55+34]*pad[85] +
-				dy[oc*55+35]*pad[86] + dy[oc*55+36]*pad[87] + dy[oc*55+37]*pad[88] + dy[oc*55+38]*pad[89] +
-				dy[oc*55+39]*pad[90] + dy[oc*55+40]*pad[91] + dy[oc*55+41]*pad[92] + dy[oc*55+42]*pad[93] +
-				dy[oc*55+43]*pad[94] + dy[oc*55+44]*pad[108] + dy[oc*55+45]*pad[109] + dy[oc*55+46]*pad[110] +
-				dy[oc*55+47]*pad[111] + dy[oc*55+48]*pad[112] + dy[oc*55+49]*pad[113] + dy[oc*55+50]*pad[114] +
-				dy[oc*55+51]*pad[115] + dy[oc*55+52]*pad[116] + dy[oc*55+53]*pad[117] + dy[oc*55+54]*pad[118]
-			gw[oc*4+3] = gw[oc*4+3] + dy[oc*55]*pad[13] + dy[oc*55+1]*pad[14] + dy[oc*55+2]*pad[15] +
-				dy[oc*55+3]*pad[16] + dy[oc*55+4]*pad[17] + dy[oc*55+5]*pad[18] + dy[oc*55+6]*pad[19] +
-				dy[oc*55+7]*pad[20] + dy[oc*55+8]*pad[21] + dy[oc*55+9]*pad[22] + dy[oc*55+10]*pad[23] +
-				dy[oc*55+11]*pad[37] + dy[oc*55+12]*pad[38] + dy[oc*55+13]*pad[39] + dy[oc*55+14]*pad[40] +
-				dy[oc*55+15]*pad[41] + dy[oc*55+16]*pad[42] + dy[oc*55+17]*pad[43] + dy[oc*55+18]*pad[44] +
-				dy[oc*55+19]*pad[45] + dy[oc*55+20]*pad[46] + dy[oc*55+21]*pad[47] + dy[oc*55+22]*pad[61] +
-				dy[oc*55+23]*pad[62] + dy[oc*55+24]*pad[63] + dy[oc*55+25]*pad[64] + dy[oc*55+26]*pad[65] +
-				dy[oc*55+27]*pad[66] + dy[oc*55+28]*pad[67] + dy[oc*55+29]*pad[68] + dy[oc*55+30]*pad[69] +
-				dy[oc*55+31]*pad[70] + dy[oc*55+32]*pad[71] + dy[oc*55+33]*pad[85] + dy[oc*55+34]*pad[86] +
-				dy[oc*55+35]*pad[87] + dy[oc*55+36]*pad[88] + dy[oc*55+37]*pad[89] + dy[oc*55+38]*pad[90] +
-				dy[oc*55+39]*pad[91] + dy[oc*55+40]*pad[92] + dy[oc*55+41]*pad[93] + dy[oc*55+42]*pad[94] +
-				dy[oc*55+43]*pad[95] + dy[oc*55+44]*pad[109] + dy[oc*55+45]*pad[110] + dy[oc*55+46]*pad[111] +
-				dy[oc*55+47]*pad[112] + dy[oc*55+48]*pad[113] + dy[oc*55+49]*pad[114] + dy[oc*55+50]*pad[115] +
-				dy[oc*55+51]*pad[116] + dy[oc*55+52]*pad[117] + dy[oc*55+53]*pad[118] + dy[oc*55+54]*pad[119]
+			gw[oc*4] = gw[oc*4] + float32(dy[oc*55]*pad[0]) + float32(dy[oc*55+1]*pad[1]) + float32(dy[oc*55+2]*pad[2]) +
+				float32(dy[oc*55+3]*pad[3]) + float32(dy[oc*55+4]*pad[4]) + float32(dy[oc*55+5]*pad[5]) + float32(dy[oc*55+6]*pad[6]) +
+				float32(dy[oc*55+7]*pad[7]) + float32(dy[oc*55+8]*pad[8]) + float32(dy[oc*55+9]*pad[9]) + float32(dy[oc*55+10]*pad[10]) +
+				float32(dy[oc*55+11]*pad[24]) + float32(dy[oc*55+12]*pad[25]) + float32(dy[oc*55+13]*pad[26]) + float32(dy[oc*55+14]*pad[27]) +
+				float32(dy[oc*55+15]*pad[28]) + float32(dy[oc*55+16]*pad[29]) + float32(dy[oc*55+17]*pad[30]) + float32(dy[oc*55+18]*pad[31]) +
+				float32(dy[oc*55+19]*pad[32]) + float32(dy[oc*55+20]*pad[33]) + float32(dy[oc*55+21]*pad[34]) + float32(dy[oc*55+22]*pad[48]) +
+				float32(dy[oc*55+23]*pad[49]) + float32(dy[oc*55+24]*pad[50]) + float32(dy[oc*55+25]*pad[51]) + float32(dy[oc*55+26]*pad[52]) +
+				float32(dy[oc*55+27]*pad[53]) + float32(dy[oc*55+28]*pad[54]) + float32(dy[oc*55+29]*pad[55]) + float32(dy[oc*55+30]*pad[56]) +
+				float32(dy[oc*55+31]*pad[57]) + float32(dy[oc*55+32]*pad[58]) + float32(dy[oc*55+33]*pad[72]) + float32(dy[oc*55+34]*pad[73]) +
+				float32(dy[oc*55+35]*pad[74]) + float32(dy[oc*55+36]*pad[75]) + float32(dy[oc*55+37]*pad[76]) + float32(dy[oc*55+38]*pad[77]) +
+				float32(dy[oc*55+39]*pad[78]) + float32(dy[oc*55+40]*pad[79]) + float32(dy[oc*55+41]*pad[80]) + float32(dy[oc*55+42]*pad[81]) +
+				float32(dy[oc*55+43]*pad[82]) + float32(dy[oc*55+44]*pad[96]) + float32(dy[oc*55+45]*pad[97]) + float32(dy[oc*55+46]*pad[98]) +
+				float32(dy[oc*55+47]*pad[99]) + float32(dy[oc*55+48]*pad[100]) + float32(dy[oc*55+49]*pad[101]) + float32(dy[oc*55+50]*pad[102]) +
+				float32(dy[oc*55+51]*pad[103]) + float32(dy[oc*55+52]*pad[104]) + float32(dy[oc*55+53]*pad[105]) + float32(dy[oc*55+54]*pad[106])
+			gw[oc*4+1] = gw[oc*4+1] + float32(dy[oc*55]*pad[1]) + float32(dy[oc*55+1]*pad[2]) + float32(dy[oc*55+2]*pad[3]) +
+				float32(dy[oc*55+3]*pad[4]) + float32(dy[oc*55+4]*pad[5]) + float32(dy[oc*55+5]*pad[6]) + float32(dy[oc*55+6]*pad[7]) +
+				float32(dy[oc*55+7]*pad[8]) + float32(dy[oc*55+8]*pad[9]) + float32(dy[oc*55+9]*pad[10]) + float32(dy[oc*55+10]*pad[11]) +
+				float32(dy[oc*55+11]*pad[25]) + float32(dy[oc*55+12]*pad[26]) + float32(dy[oc*55+13]*pad[27]) + float32(dy[oc*55+14]*pad[28]) +
+				float32(dy[oc*55+15]*pad[29]) + float32(dy[oc*55+16]*pad[30]) + float32(dy[oc*55+17]*pad[31]) + float32(dy[oc*55+18]*pad[32]) +
+				float32(dy[oc*55+19]*pad[33]) + float32(dy[oc*55+20]*pad[34]) + float32(dy[oc*55+21]*pad[35]) + float32(dy[oc*55+22]*pad[49]) +
+				float32(dy[oc*55+23]*pad[50]) + float32(dy[oc*55+24]*pad[51]) + float32(dy[oc*55+25]*pad[52]) + float32(dy[oc*55+26]*pad[53]) +
+				float32(dy[oc*55+27]*pad[54]) + float32(dy[oc*55+28]*pad[55]) + float32(dy[oc*55+29]*pad[56]) + float32(dy[oc*55+30]*pad[57]) +
+				float32(dy[oc*55+31]*pad[58]) + float32(dy[oc*55+32]*pad[59]) + float32(dy[oc*55+33]*pad[73]) + float32(dy[oc*55+34]*pad[74]) +
+				float32(dy[oc*55+35]*pad[75]) + float32(dy[oc*55+36]*pad[76]) + float32(dy[oc*55+37]*pad[77]) + float32(dy[oc*55+38]*pad[78]) +
+				float32(dy[oc*55+39]*pad[79]) + float32(dy[oc*55+40]*pad[80]) + float32(dy[oc*55+41]*pad[81]) + float32(dy[oc*55+42]*pad[82]) +
+				float32(dy[oc*55+43]*pad[83]) + float32(dy[oc*55+44]*pad[97]) + float32(dy[oc*55+45]*pad[98]) + float32(dy[oc*55+46]*pad[99]) +
+				float32(dy[oc*55+47]*pad[100]) + float32(dy[oc*55+48]*pad[101]) + float32(dy[oc*55+49]*pad[102]) + float32(dy[oc*55+50]*pad[103]) +
+				float32(dy[oc*55+51]*pad[104]) + float32(dy[oc*55+52]*pad[105]) + float32(dy[oc*55+53]*pad[106]) + float32(dy[oc*55+54]*pad[107])
+			gw[oc*4+2] = gw[oc*4+2] + float32(dy[oc*55]*pad[12]) + float32(dy[oc*55+1]*pad[13]) + float32(dy[oc*55+2]*pad[14]) +
+				float32(dy[oc*55+3]*pad[15]) + float32(dy[oc*55+4]*pad[16]) + float32(dy[oc*55+5]*pad[17]) + float32(dy[oc*55+6]*pad[18]) +
+				float32(dy[oc*55+7]*pad[19]) + float32(dy[oc*55+8]*pad[20]) + float32(dy[oc*55+9]*pad[21]) + float32(dy[oc*55+10]*pad[22]) +
+				float32(dy[oc*55+11]*pad[36]) + float32(dy[oc*55+12]*pad[37]) + float32(dy[oc*55+13]*pad[38]) + float32(dy[oc*55+14]*pad[39]) +
+				float32(dy[oc*55+15]*pad[40]) + float32(dy[oc*55+16]*pad[41]) + float32(dy[oc*55+17]*pad[42]) + float32(dy[oc*55+18]*pad[43]) +
+				float32(dy[oc*55+19]*pad[44]) + float32(dy[oc*55+20]*pad[45]) + float32(dy[oc*55+21]*pad[46]) + float32(dy[oc*55+22]*pad[60]) +
+				float32(dy[oc*55+23]*pad[61]) + float32(dy[oc*55+24]*pad[62]) + float32(dy[oc*55+25]*pad[63]) + float32(dy[oc*55+26]*pad[64]) +
+				float32(dy[oc*55+27]*pad[65]) + float32(dy[oc*55+28]*pad[66]) + float32(dy[oc*55+29]*pad[67]) + float32(dy[oc*55+30]*pad[68]) +
+				float32(dy[oc*55+31]*pad[69]) + float32(dy[oc*55+32]*pad[70]) + float32(dy[oc*55+33]*pad[84]) + float32(dy[oc*55+34]*pad[85]) +
+				float32(dy[oc*55+35]*pad[86]) + float32(dy[oc*55+36]*pad[87]) + float32(dy[oc*55+37]*pad[88]) + float32(dy[oc*55+38]*pad[89]) +
+				float32(dy[oc*55+39]*pad[90]) + float32(dy[oc*55+40]*pad[91]) + float32(dy[oc*55+41]*pad[92]) + float32(dy[oc*55+42]*pad[93]) +
+				float32(dy[oc*55+43]*pad[94]) + float32(dy[oc*55+44]*pad[108]) + float32(dy[oc*55+45]*pad[109]) + float32(dy[oc*55+46]*pad[110]) +
+				float32(dy[oc*55+47]*pad[111]) + float32(dy[oc*55+48]*pad[112]) + float32(dy[oc*55+49]*pad[113]) + float32(dy[oc*55+50]*pad[114]) +
+				float32(dy[oc*55+51]*pad[115]) + float32(dy[oc*55+52]*pad[116]) + float32(dy[oc*55+53]*pad[117]) + float32(dy[oc*55+54]*pad[118])
+			gw[oc*4+3] = gw[oc*4+3] + float32(dy[oc*55]*pad[13]) + float32(dy[oc*55+1]*pad[14]) + float32(dy[oc*55+2]*pad[15]) +
+				float32(dy[oc*55+3]*pad[16]) + float32(dy[oc*55+4]*pad[17]) + float32(dy[oc*55+5]*pad[18]) + float32(dy[oc*55+6]*pad[19]) +
+				float32(dy[oc*55+7]*pad[20]) + float32(dy[oc*55+8]*pad[21]) + float32(dy[oc*55+9]*pad[22]) + float32(dy[oc*55+10]*pad[23]) +
+				float32(dy[oc*55+11]*pad[37]) + float32(dy[oc*55+12]*pad[38]) + float32(dy[oc*55+13]*pad[39]) + float32(dy[oc*55+14]*pad[40]) +
+				float32(dy[oc*55+15]*pad[41]) + float32(dy[oc*55+16]*pad[42]) + float32(dy[oc*55+17]*pad[43]) + float32(dy[oc*55+18]*pad[44]) +
+				float32(dy[oc*55+19]*pad[45]) + float32(dy[oc*55+20]*pad[46]) + float32(dy[oc*55+21]*pad[47]) + float32(dy[oc*55+22]*pad[61]) +
+				float32(dy[oc*55+23]*pad[62]) + float32(dy[oc*55+24]*pad[63]) + float32(dy[oc*55+25]*pad[64]) + float32(dy[oc*55+26]*pad[65]) +
+				float32(dy[oc*55+27]*pad[66]) + float32(dy[oc*55+28]*pad[67]) + float32(dy[oc*55+29]*pad[68]) + float32(dy[oc*55+30]*pad[69]) +
+				float32(dy[oc*55+31]*pad[70]) + float32(dy[oc*55+32]*pad[71]) + float32(dy[oc*55+33]*pad[85]) + float32(dy[oc*55+34]*pad[86]) +
+				float32(dy[oc*55+35]*pad[87]) + float32(dy[oc*55+36]*pad[88]) + float32(dy[oc*55+37]*pad[89]) + float32(dy[oc*55+38]*pad[90]) +
+				float32(dy[oc*55+39]*pad[91]) + float32(dy[oc*55+40]*pad[92]) + float32(dy[oc*55+41]*pad[93]) + float32(dy[oc*55+42]*pad[94]) +
+				float32(dy[oc*55+43]*pad[95]) + float32(dy[oc*55+44]*pad[109]) + float32(dy[oc*55+45]*pad[110]) + float32(dy[oc*55+46]*pad[111]) +
+				float32(dy[oc*55+47]*pad[112]) + float32(dy[oc*55+48]*pad[113]) + float32(dy[oc*55+49]*pad[114]) + float32(dy[oc*55+50]*pad[115]) +
+				float32(dy[oc*55+51]*pad[116]) + float32(dy[oc*55+52]*pad[117]) + float32(dy[oc*55+53]*pad[118]) + float32(dy[oc*55+54]*pad[119])
 		}
 	}
 }

@@ -227,28 +227,28 @@ func (m *Model) forward() {
 		pad[107] = x[71]
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 4; oy++ {
-				y[oc*44+oy*11] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24] + w[oc*6+1]*pad[oy*24+1] + w[oc*6+2]*pad[oy*24+12] + w[oc*6+3]*pad[oy*24+13] +
-					w[oc*6+4]*pad[oy*24+24] + w[oc*6+5]*pad[oy*24+25])))))
-				y[oc*44+oy*11+1] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+1] + w[oc*6+1]*pad[oy*24+2] + w[oc*6+2]*pad[oy*24+13] + w[oc*6+3]*pad[oy*24+14] +
-					w[oc*6+4]*pad[oy*24+25] + w[oc*6+5]*pad[oy*24+26])))))
-				y[oc*44+oy*11+2] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+2] + w[oc*6+1]*pad[oy*24+3] + w[oc*6+2]*pad[oy*24+14] + w[oc*6+3]*pad[oy*24+15] +
-					w[oc*6+4]*pad[oy*24+26] + w[oc*6+5]*pad[oy*24+27])))))
-				y[oc*44+oy*11+3] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+3] + w[oc*6+1]*pad[oy*24+4] + w[oc*6+2]*pad[oy*24+15] + w[oc*6+3]*pad[oy*24+16] +
-					w[oc*6+4]*pad[oy*24+27] + w[oc*6+5]*pad[oy*24+28])))))
-				y[oc*44+oy*11+4] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+4] + w[oc*6+1]*pad[oy*24+5] + w[oc*6+2]*pad[oy*24+16] + w[oc*6+3]*pad[oy*24+17] +
-					w[oc*6+4]*pad[oy*24+28] + w[oc*6+5]*pad[oy*24+29])))))
-				y[oc*44+oy*11+5] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+5] + w[oc*6+1]*pad[oy*24+6] + w[oc*6+2]*pad[oy*24+17] + w[oc*6+3]*pad[oy*24+18] +
-					w[oc*6+4]*pad[oy*24+29] + w[oc*6+5]*pad[oy*24+30])))))
-				y[oc*44+oy*11+6] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+6] + w[oc*6+1]*pad[oy*24+7] + w[oc*6+2]*pad[oy*24+18] + w[oc*6+3]*pad[oy*24+19] +
-					w[oc*6+4]*pad[oy*24+30] + w[oc*6+5]*pad[oy*24+31])))))
-				y[oc*44+oy*11+7] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+7] + w[oc*6+1]*pad[oy*24+8] + w[oc*6+2]*pad[oy*24+19] + w[oc*6+3]*pad[oy*24+20] +
-					w[oc*6+4]*pad[oy*24+31] + w[oc*6+5]*pad[oy*24+32])))))
-				y[oc*44+oy*11+8] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+8] + w[oc*6+1]*pad[oy*24+9] + w[oc*6+2]*pad[oy*24+20] + w[oc*6+3]*pad[oy*24+21] +
-					w[oc*6+4]*pad[oy*24+32] + w[oc*6+5]*pad[oy*24+33])))))
-				y[oc*44+oy*11+9] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+9] + w[oc*6+1]*pad[oy*24+10] + w[oc*6+2]*pad[oy*24+21] + w[oc*6+3]*pad[oy*24+22] +
-					w[oc*6+4]*pad[oy*24+33] + w[oc*6+5]*pad[oy*24+34])))))
-				y[oc*44+oy*11+10] = 1 / (1 + float32(math.Exp(float64(-(w[oc*6]*pad[oy*24+10] + w[oc*6+1]*pad[oy*24+11] + w[oc*6+2]*pad[oy*24+22] + w[oc*6+3]*pad[oy*24+23] +
-					w[oc*6+4]*pad[oy*24+34] + w[oc*6+5]*pad[oy*24+35])))))
+				y[oc*44+oy*11] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24]) + float32(w[oc*6+1]*pad[oy*24+1]) + float32(w[oc*6+2]*pad[oy*24+12]) + float32(w[oc*6+3]*pad[oy*24+13]) +
+					float32(w[oc*6+4]*pad[oy*24+24]) + float32(w[oc*6+5]*pad[oy*24+25]))))))
+				y[oc*44+oy*11+1] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+1]) + float32(w[oc*6+1]*pad[oy*24+2]) + float32(w[oc*6+2]*pad[oy*24+13]) + float32(w[oc*6+3]*pad[oy*24+14]) +
+					float32(w[oc*6+4]*pad[oy*24+25]) + float32(w[oc*6+5]*pad[oy*24+26]))))))
+				y[oc*44+oy*11+2] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+2]) + float32(w[oc*6+1]*pad[oy*24+3]) + float32(w[oc*6+2]*pad[oy*24+14]) + float32(w[oc*6+3]*pad[oy*24+15]) +
+					float32(w[oc*6+4]*pad[oy*24+26]) + float32(w[oc*6+5]*pad[oy*24+27]))))))
+				y[oc*44+oy*11+3] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+3]) + float32(w[oc*6+1]*pad[oy*24+4]) + float32(w[oc*6+2]*pad[oy*24+15]) + float32(w[oc*6+3]*pad[oy*24+16]) +
+					float32(w[oc*6+4]*pad[oy*24+27]) + float32(w[oc*6+5]*pad[oy*24+28]))))))
+				y[oc*44+oy*11+4] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+4]) + float32(w[oc*6+1]*pad[oy*24+5]) + float32(w[oc*6+2]*pad[oy*24+16]) + float32(w[oc*6+3]*pad[oy*24+17]) +
+					float32(w[oc*6+4]*pad[oy*24+28]) + float32(w[oc*6+5]*pad[oy*24+29]))))))
+				y[oc*44+oy*11+5] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+5]) + float32(w[oc*6+1]*pad[oy*24+6]) + float32(w[oc*6+2]*pad[oy*24+17]) + float32(w[oc*6+3]*pad[oy*24+18]) +
+					float32(w[oc*6+4]*pad[oy*24+29]) + float32(w[oc*6+5]*pad[oy*24+30]))))))
+				y[oc*44+oy*11+6] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+6]) + float32(w[oc*6+1]*pad[oy*24+7]) + float32(w[oc*6+2]*pad[oy*24+18]) + float32(w[oc*6+3]*pad[oy*24+19]) +
+					float32(w[oc*6+4]*pad[oy*24+30]) + float32(w[oc*6+5]*pad[oy*24+31]))))))
+				y[oc*44+oy*11+7] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+7]) + float32(w[oc*6+1]*pad[oy*24+8]) + float32(w[oc*6+2]*pad[oy*24+19]) + float32(w[oc*6+3]*pad[oy*24+20]) +
+					float32(w[oc*6+4]*pad[oy*24+31]) + float32(w[oc*6+5]*pad[oy*24+32]))))))
+				y[oc*44+oy*11+8] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+8]) + float32(w[oc*6+1]*pad[oy*24+9]) + float32(w[oc*6+2]*pad[oy*24+20]) + float32(w[oc*6+3]*pad[oy*24+21]) +
+					float32(w[oc*6+4]*pad[oy*24+32]) + float32(w[oc*6+5]*pad[oy*24+33]))))))
+				y[oc*44+oy*11+9] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+9]) + float32(w[oc*6+1]*pad[oy*24+10]) + float32(w[oc*6+2]*pad[oy*24+21]) + float32(w[oc*6+3]*pad[oy*24+22]) +
+					float32(w[oc*6+4]*pad[oy*24+33]) + float32(w[oc*6+5]*pad[oy*24+34]))))))
+				y[oc*44+oy*11+10] = 1 / (1 + float32(math.Exp(float64(-(float32(w[oc*6]*pad[oy*24+10]) + float32(w[oc*6+1]*pad[oy*24+11]) + float32(w[oc*6+2]*pad[oy*24+22]) + float32(w[oc*6+3]*pad[oy*24+23]) +
+					float32(w[oc*6+4]*pad[oy*24+34]) + float32(w[oc*6+5]*pad[oy*24+35]))))))
 			}
 		}
 	}
@@ -302,42 +302,42 @@ func (m *Model) forward() {
 		pad[25] = x[8]
 		pad[26] = x[9]
 		pad[27] = x[9]
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*pad[0] + w[1]*pad[1])))
-		y[1] = float32(math.Tanh(float64(b[0] + w[0]*pad[1] + w[1]*pad[2])))
-		y[2] = float32(math.Tanh(float64(b[0] + w[0]*pad[2] + w[1]*pad[3])))
-		y[3] = float32(math.Tanh(float64(b[0] + w[0]*pad[3] + w[1]*pad[4])))
-		y[4] = float32(math.Tanh(float64(b[0] + w[0]*pad[4] + w[1]*pad[5])))
-		y[5] = float32(math.Tanh(float64(b[0] + w[0]*pad[5] + w[1]*pad[6])))
-		y[6] = float32(math.Tanh(float64(b[0] + w[0]*pad[14] + w[1]*pad[15])))
-		y[7] = float32(math.Tanh(float64(b[0] + w[0]*pad[15] + w[1]*pad[16])))
-		y[8] = float32(math.Tanh(float64(b[0] + w[0]*pad[16] + w[1]*pad[17])))
-		y[9] = float32(math.Tanh(float64(b[0] + w[0]*pad[17] + w[1]*pad[18])))
-		y[10] = float32(math.Tanh(float64(b[0] + w[0]*pad[18] + w[1]*pad[19])))
-		y[11] = float32(math.Tanh(float64(b[0] + w[0]*pad[19] + w[1]*pad[20])))
-		y[12] = float32(math.Tanh(float64(b[1] + w[2]*pad[0] + w[3]*pad[1])))
-		y[13] = float32(math.Tanh(float64(b[1] + w[2]*pad[1] + w[3]*pad[2])))
-		y[14] = float32(math.Tanh(float64(b[1] + w[2]*pad[2] + w[3]*pad[3])))
-		y[15] = float32(math.Tanh(float64(b[1] + w[2]*pad[3] + w[3]*pad[4])))
-		y[16] = float32(math.Tanh(float64(b[1] + w[2]*pad[4] + w[3]*pad[5])))
-		y[17] = float32(math.Tanh(float64(b[1] + w[2]*pad[5] + w[3]*pad[6])))
-		y[18] = float32(math.Tanh(float64(b[1] + w[2]*pad[14] + w[3]*pad[15])))
-		y[19] = float32(math.Tanh(float64(b[1] + w[2]*pad[15] + w[3]*pad[16])))
-		y[20] = float32(math.Tanh(float64(b[1] + w[2]*pad[16] + w[3]*pad[17])))
-		y[21] = float32(math.Tanh(float64(b[1] + w[2]*pad[17] + w[3]*pad[18])))
-		y[22] = float32(math.Tanh(float64(b[1] + w[2]*pad[18] + w[3]*pad[19])))
-		y[23] = float32(math.Tanh(float64(b[1] + w[2]*pad[19] + w[3]*pad[20])))
-		y[24] = float32(math.Tanh(float64(b[2] + w[4]*pad[0] + w[5]*pad[1])))
-		y[25] = float32(math.Tanh(float64(b[2] + w[4]*pad[1] + w[5]*pad[2])))
-		y[26] = float32(math.Tanh(float64(b[2] + w[4]*pad[2] + w[5]*pad[3])))
-		y[27] = float32(math.Tanh(float64(b[2] + w[4]*pad[3] + w[5]*pad[4])))
-		y[28] = float32(math.Tanh(float64(b[2] + w[4]*pad[4] + w[5]*pad[5])))
-		y[29] = float32(math.Tanh(float64(b[2] + w[4]*pad[5] + w[5]*pad[6])))
-		y[30] = float32(math.Tanh(float64(b[2] + w[4]*pad[14] + w[5]*pad[15])))
-		y[31] = float32(math.Tanh(float64(b[2] + w[4]*pad[15] + w[5]*pad[16])))
-		y[32] = float32(math.Tanh(float64(b[2] + w[4]*pad[16] + w[5]*pad[17])))
-		y[33] = float32(math.Tanh(float64(b[2] + w[4]*pad[17] + w[5]*pad[18])))
-		y[34] = float32(math.Tanh(float64(b[2] + w[4]*pad[18] + w[5]*pad[19])))
-		y[35] = float32(math.Tanh(float64(b[2] + w[4]*pad[19] + w[5]*pad[20])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]))))
+		y[1] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[1]) + float32(w[1]*pad[2]))))
+		y[2] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[2]) + float32(w[1]*pad[3]))))
+		y[3] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[3]) + float32(w[1]*pad[4]))))
+		y[4] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[4]) + float32(w[1]*pad[5]))))
+		y[5] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[5]) + float32(w[1]*pad[6]))))
+		y[6] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[14]) + float32(w[1]*pad[15]))))
+		y[7] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[15]) + float32(w[1]*pad[16]))))
+		y[8] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[16]) + float32(w[1]*pad[17]))))
+		y[9] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[17]) + float32(w[1]*pad[18]))))
+		y[10] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[18]) + float32(w[1]*pad[19]))))
+		y[11] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[19]) + float32(w[1]*pad[20]))))
+		y[12] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[0]) + float32(w[3]*pad[1]))))
+		y[13] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[1]) + float32(w[3]*pad[2]))))
+		y[14] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[2]) + float32(w[3]*pad[3]))))
+		y[15] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[3]) + float32(w[3]*pad[4]))))
+		y[16] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[4]) + float32(w[3]*pad[5]))))
+		y[17] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[5]) + float32(w[3]*pad[6]))))
+		y[18] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[14]) + float32(w[3]*pad[15]))))
+		y[19] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[15]) + float32(w[3]*pad[16]))))
+		y[20] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[16]) + float32(w[3]*pad[17]))))
+		y[21] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[17]) + float32(w[3]*pad[18]))))
+		y[22] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[18]) + float32(w[3]*pad[19]))))
+		y[23] = float32(math.Tanh(float64(b[1] + float32(w[2]*pad[19]) + float32(w[3]*pad[20]))))
+		y[24] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[0]) + float32(w[5]*pad[1]))))
+		y[25] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[1]) + float32(w[5]*pad[2]))))
+		y[26] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[2]) + float32(w[5]*pad[3]))))
+		y[27] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[3]) + float32(w[5]*pad[4]))))
+		y[28] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[4]) + float32(w[5]*pad[5]))))
+		y[29] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[5]) + float32(w[5]*pad[6]))))
+		y[30] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[14]) + float32(w[5]*pad[15]))))
+		y[31] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[15]) + float32(w[5]*pad[16]))))
+		y[32] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[16]) + float32(w[5]*pad[17]))))
+		y[33] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[17]) + float32(w[5]*pad[18]))))
+		y[34] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[18]) + float32(w[5]*pad[19]))))
+		y[35] = float32(math.Tanh(float64(b[2] + float32(w[4]*pad[19]) + float32(w[5]*pad[20]))))
 	}
 	// layer 5: avgpool2d k2 s2 p0, [3 2 6] → [3 1 3] (arch15.yaml:10)
 	{
@@ -374,42 +374,42 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[108]float32)(m.params[15:123])
 		b := (*[12]float32)(m.params[123:135])
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8])))
-		y[1] = float32(math.Tanh(float64(b[1] + w[9]*x[0] + w[10]*x[1] + w[11]*x[2] +
-			w[12]*x[3] + w[13]*x[4] + w[14]*x[5] + w[15]*x[6] +
-			w[16]*x[7] + w[17]*x[8])))
-		y[2] = float32(math.Tanh(float64(b[2] + w[18]*x[0] + w[19]*x[1] + w[20]*x[2] +
-			w[21]*x[3] + w[22]*x[4] + w[23]*x[5] + w[24]*x[6] +
-			w[25]*x[7] + w[26]*x[8])))
-		y[3] = float32(math.Tanh(float64(b[3] + w[27]*x[0] + w[28]*x[1] + w[29]*x[2] +
-			w[30]*x[3] + w[31]*x[4] + w[32]*x[5] + w[33]*x[6] +
-			w[34]*x[7] + w[35]*x[8])))
-		y[4] = float32(math.Tanh(float64(b[4] + w[36]*x[0] + w[37]*x[1] + w[38]*x[2] +
-			w[39]*x[3] + w[40]*x[4] + w[41]*x[5] + w[42]*x[6] +
-			w[43]*x[7] + w[44]*x[8])))
-		y[5] = float32(math.Tanh(float64(b[5] + w[45]*x[0] + w[46]*x[1] + w[47]*x[2] +
-			w[48]*x[3] + w[49]*x[4] + w[50]*x[5] + w[51]*x[6] +
-			w[52]*x[7] + w[53]*x[8])))
-		y[6] = float32(math.Tanh(float64(b[6] + w[54]*x[0] + w[55]*x[1] + w[56]*x[2] +
-			w[57]*x[3] + w[58]*x[4] + w[59]*x[5] + w[60]*x[6] +
-			w[61]*x[7] + w[62]*x[8])))
-		y[7] = float32(math.Tanh(float64(b[7] + w[63]*x[0] + w[64]*x[1] + w[65]*x[2] +
-			w[66]*x[3] + w[67]*x[4] + w[68]*x[5] + w[69]*x[6] +
-			w[70]*x[7] + w[71]*x[8])))
-		y[8] = float32(math.Tanh(float64(b[8] + w[72]*x[0] + w[73]*x[1] + w[74]*x[2] +
-			w[75]*x[3] + w[76]*x[4] + w[77]*x[5] + w[78]*x[6] +
-			w[79]*x[7] + w[80]*x[8])))
-		y[9] = float32(math.Tanh(float64(b[9] + w[81]*x[0] + w[82]*x[1] + w[83]*x[2] +
-			w[84]*x[3] + w[85]*x[4] + w[86]*x[5] + w[87]*x[6] +
-			w[88]*x[7] + w[89]*x[8])))
-		y[10] = float32(math.Tanh(float64(b[10] + w[90]*x[0] + w[91]*x[1] + w[92]*x[2] +
-			w[93]*x[3] + w[94]*x[4] + w[95]*x[5] + w[96]*x[6] +
-			w[97]*x[7] + w[98]*x[8])))
-		y[11] = float32(math.Tanh(float64(b[11] + w[99]*x[0] + w[100]*x[1] + w[101]*x[2] +
-			w[102]*x[3] + w[103]*x[4] + w[104]*x[5] + w[105]*x[6] +
-			w[106]*x[7] + w[107]*x[8])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]))))
+		y[1] = float32(math.Tanh(float64(b[1] + float32(w[9]*x[0]) + float32(w[10]*x[1]) + float32(w[11]*x[2]) +
+			float32(w[12]*x[3]) + float32(w[13]*x[4]) + float32(w[14]*x[5]) + float32(w[15]*x[6]) +
+			float32(w[16]*x[7]) + float32(w[17]*x[8]))))
+		y[2] = float32(math.Tanh(float64(b[2] + float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[2]) +
+			float32(w[21]*x[3]) + float32(w[22]*x[4]) + float32(w[23]*x[5]) + float32(w[24]*x[6]) +
+			float32(w[25]*x[7]) + float32(w[26]*x[8]))))
+		y[3] = float32(math.Tanh(float64(b[3] + float32(w[27]*x[0]) + float32(w[28]*x[1]) + float32(w[29]*x[2]) +
+			float32(w[30]*x[3]) + float32(w[31]*x[4]) + float32(w[32]*x[5]) + float32(w[33]*x[6]) +
+			float32(w[34]*x[7]) + float32(w[35]*x[8]))))
+		y[4] = float32(math.Tanh(float64(b[4] + float32(w[36]*x[0]) + float32(w[37]*x[1]) + float32(w[38]*x[2]) +
+			float32(w[39]*x[3]) + float32(w[40]*x[4]) + float32(w[41]*x[5]) + float32(w[42]*x[6]) +
+			float32(w[43]*x[7]) + float32(w[44]*x[8]))))
+		y[5] = float32(math.Tanh(float64(b[5] + float32(w[45]*x[0]) + float32(w[46]*x[1]) + float32(w[47]*x[2]) +
+			float32(w[48]*x[3]) + float32(w[49]*x[4]) + float32(w[50]*x[5]) + float32(w[51]*x[6]) +
+			float32(w[52]*x[7]) + float32(w[53]*x[8]))))
+		y[6] = float32(math.Tanh(float64(b[6] + float32(w[54]*x[0]) + float32(w[55]*x[1]) + float32(w[56]*x[2]) +
+			float32(w[57]*x[3]) + float32(w[58]*x[4]) + float32(w[59]*x[5]) + float32(w[60]*x[6]) +
+			float32(w[61]*x[7]) + float32(w[62]*x[8]))))
+		y[7] = float32(math.Tanh(float64(b[7] + float32(w[63]*x[0]) + float32(w[64]*x[1]) + float32(w[65]*x[2]) +
+			float32(w[66]*x[3]) + float32(w[67]*x[4]) + float32(w[68]*x[5]) + float32(w[69]*x[6]) +
+			float32(w[70]*x[7]) + float32(w[71]*x[8]))))
+		y[8] = float32(math.Tanh(float64(b[8] + float32(w[72]*x[0]) + float32(w[73]*x[1]) + float32(w[74]*x[2]) +
+			float32(w[75]*x[3]) + float32(w[76]*x[4]) + float32(w[77]*x[5]) + float32(w[78]*x[6]) +
+			float32(w[79]*x[7]) + float32(w[80]*x[8]))))
+		y[9] = float32(math.Tanh(float64(b[9] + float32(w[81]*x[0]) + float32(w[82]*x[1]) + float32(w[83]*x[2]) +
+			float32(w[84]*x[3]) + float32(w[85]*x[4]) + float32(w[86]*x[5]) + float32(w[87]*x[6]) +
+			float32(w[88]*x[7]) + float32(w[89]*x[8]))))
+		y[10] = float32(math.Tanh(float64(b[10] + float32(w[90]*x[0]) + float32(w[91]*x[1]) + float32(w[92]*x[2]) +
+			float32(w[93]*x[3]) + float32(w[94]*x[4]) + float32(w[95]*x[5]) + float32(w[96]*x[6]) +
+			float32(w[97]*x[7]) + float32(w[98]*x[8]))))
+		y[11] = float32(math.Tanh(float64(b[11] + float32(w[99]*x[0]) + float32(w[100]*x[1]) + float32(w[101]*x[2]) +
+			float32(w[102]*x[3]) + float32(w[103]*x[4]) + float32(w[104]*x[5]) + float32(w[105]*x[6]) +
+			float32(w[106]*x[7]) + float32(w[107]*x[8]))))
 	}
 	// layer fc1: linear 12→4 + tanh, [12] → [4] (arch15.yaml:15)
 	{
@@ -417,22 +417,22 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[48]float32)(m.params[135:183])
 		b := (*[4]float32)(m.params[183:187])
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11])))
-		y[1] = float32(math.Tanh(float64(b[1] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5] + w[18]*x[6] +
-			w[19]*x[7] + w[20]*x[8] + w[21]*x[9] + w[22]*x[10] +
-			w[23]*x[11])))
-		y[2] = float32(math.Tanh(float64(b[2] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7] + w[32]*x[8] + w[33]*x[9] + w[34]*x[10] +
-			w[35]*x[11])))
-		y[3] = float32(math.Tanh(float64(b[3] + w[36]*x[0] + w[37]*x[1] + w[38]*x[2] +
-			w[39]*x[3] + w[40]*x[4] + w[41]*x[5] + w[42]*x[6] +
-			w[43]*x[7] + w[44]*x[8] + w[45]*x[9] + w[46]*x[10] +
-			w[47]*x[11])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11]))))
+		y[1] = float32(math.Tanh(float64(b[1] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5]) + float32(w[18]*x[6]) +
+			float32(w[19]*x[7]) + float32(w[20]*x[8]) + float32(w[21]*x[9]) + float32(w[22]*x[10]) +
+			float32(w[23]*x[11]))))
+		y[2] = float32(math.Tanh(float64(b[2] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7]) + float32(w[32]*x[8]) + float32(w[33]*x[9]) + float32(w[34]*x[10]) +
+			float32(w[35]*x[11]))))
+		y[3] = float32(math.Tanh(float64(b[3] + float32(w[36]*x[0]) + float32(w[37]*x[1]) + float32(w[38]*x[2]) +
+			float32(w[39]*x[3]) + float32(w[40]*x[4]) + float32(w[41]*x[5]) + float32(w[42]*x[6]) +
+			float32(w[43]*x[7]) + float32(w[44]*x[8]) + float32(w[45]*x[9]) + float32(w[46]*x[10]) +
+			float32(w[47]*x[11]))))
 	}
 	// layer 12: linear 4→4, [4] → [4] (arch15.yaml:17)
 	{
@@ -440,14 +440,14 @@ func (m *Model) forward() {
 		y := &m.a12
 		w := (*[16]float32)(m.params[187:203])
 		b := (*[4]float32)(m.params[203:207])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3]
-		y[1] = b[1] + w[4]*x[0] + w[5]*x[1] + w[6]*x[2] +
-			w[7]*x[3]
-		y[2] = b[2] + w[8]*x[0] + w[9]*x[1] + w[10]*x[2] +
-			w[11]*x[3]
-		y[3] = b[3] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3])
+		y[1] = b[1] + float32(w[4]*x[0]) + float32(w[5]*x[1]) + float32(w[6]*x[2]) +
+			float32(w[7]*x[3])
+		y[2] = b[2] + float32(w[8]*x[0]) + float32(w[9]*x[1]) + float32(w[10]*x[2]) +
+			float32(w[11]*x[3])
+		y[3] = b[3] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3])
 	}
 }
 
@@ -474,26 +474,26 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[1] * x[0]
-		gw[5] += dy[1] * x[1]
-		gw[6] += dy[1] * x[2]
-		gw[7] += dy[1] * x[3]
-		gw[8] += dy[2] * x[0]
-		gw[9] += dy[2] * x[1]
-		gw[10] += dy[2] * x[2]
-		gw[11] += dy[2] * x[3]
-		gw[12] += dy[3] * x[0]
-		gw[13] += dy[3] * x[1]
-		gw[14] += dy[3] * x[2]
-		gw[15] += dy[3] * x[3]
-		dx[0] = w[0]*dy[0] + w[4]*dy[1] + w[8]*dy[2] + w[12]*dy[3]
-		dx[1] = w[1]*dy[0] + w[5]*dy[1] + w[9]*dy[2] + w[13]*dy[3]
-		dx[2] = w[2]*dy[0] + w[6]*dy[1] + w[10]*dy[2] + w[14]*dy[3]
-		dx[3] = w[3]*dy[0] + w[7]*dy[1] + w[11]*dy[2] + w[15]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[1] * x[0])
+		gw[5] += float32(dy[1] * x[1])
+		gw[6] += float32(dy[1] * x[2])
+		gw[7] += float32(dy[1] * x[3])
+		gw[8] += float32(dy[2] * x[0])
+		gw[9] += float32(dy[2] * x[1])
+		gw[10] += float32(dy[2] * x[2])
+		gw[11] += float32(dy[2] * x[3])
+		gw[12] += float32(dy[3] * x[0])
+		gw[13] += float32(dy[3] * x[1])
+		gw[14] += float32(dy[3] * x[2])
+		gw[15] += float32(dy[3] * x[3])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[4]*dy[1]) + float32(w[8]*dy[2]) + float32(w[12]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[5]*dy[1]) + float32(w[9]*dy[2]) + float32(w[13]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[6]*dy[1]) + float32(w[10]*dy[2]) + float32(w[14]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[7]*dy[1]) + float32(w[11]*dy[2]) + float32(w[15]*dy[3])
 	}
 	// layer fc1: linear 12→4 + tanh, [12] → [4] (arch15.yaml:15)
 	{
@@ -512,66 +512,66 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[1] * x[0]
-		gw[13] += dy[1] * x[1]
-		gw[14] += dy[1] * x[2]
-		gw[15] += dy[1] * x[3]
-		gw[16] += dy[1] * x[4]
-		gw[17] += dy[1] * x[5]
-		gw[18] += dy[1] * x[6]
-		gw[19] += dy[1] * x[7]
-		gw[20] += dy[1] * x[8]
-		gw[21] += dy[1] * x[9]
-		gw[22] += dy[1] * x[10]
-		gw[23] += dy[1] * x[11]
-		gw[24] += dy[2] * x[0]
-		gw[25] += dy[2] * x[1]
-		gw[26] += dy[2] * x[2]
-		gw[27] += dy[2] * x[3]
-		gw[28] += dy[2] * x[4]
-		gw[29] += dy[2] * x[5]
-		gw[30] += dy[2] * x[6]
-		gw[31] += dy[2] * x[7]
-		gw[32] += dy[2] * x[8]
-		gw[33] += dy[2] * x[9]
-		gw[34] += dy[2] * x[10]
-		gw[35] += dy[2] * x[11]
-		gw[36] += dy[3] * x[0]
-		gw[37] += dy[3] * x[1]
-		gw[38] += dy[3] * x[2]
-		gw[39] += dy[3] * x[3]
-		gw[40] += dy[3] * x[4]
-		gw[41] += dy[3] * x[5]
-		gw[42] += dy[3] * x[6]
-		gw[43] += dy[3] * x[7]
-		gw[44] += dy[3] * x[8]
-		gw[45] += dy[3] * x[9]
-		gw[46] += dy[3] * x[10]
-		gw[47] += dy[3] * x[11]
-		dx[0] = w[0]*dy[0] + w[12]*dy[1] + w[24]*dy[2] + w[36]*dy[3]
-		dx[1] = w[1]*dy[0] + w[13]*dy[1] + w[25]*dy[2] + w[37]*dy[3]
-		dx[2] = w[2]*dy[0] + w[14]*dy[1] + w[26]*dy[2] + w[38]*dy[3]
-		dx[3] = w[3]*dy[0] + w[15]*dy[1] + w[27]*dy[2] + w[39]*dy[3]
-		dx[4] = w[4]*dy[0] + w[16]*dy[1] + w[28]*dy[2] + w[40]*dy[3]
-		dx[5] = w[5]*dy[0] + w[17]*dy[1] + w[29]*dy[2] + w[41]*dy[3]
-		dx[6] = w[6]*dy[0] + w[18]*dy[1] + w[30]*dy[2] + w[42]*dy[3]
-		dx[7] = w[7]*dy[0] + w[19]*dy[1] + w[31]*dy[2] + w[43]*dy[3]
-		dx[8] = w[8]*dy[0] + w[20]*dy[1] + w[32]*dy[2] + w[44]*dy[3]
-		dx[9] = w[9]*dy[0] + w[21]*dy[1] + w[33]*dy[2] + w[45]*dy[3]
-		dx[10] = w[10]*dy[0] + w[22]*dy[1] + w[34]*dy[2] + w[46]*dy[3]
-		dx[11] = w[11]*dy[0] + w[23]*dy[1] + w[35]*dy[2] + w[47]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[1] * x[0])
+		gw[13] += float32(dy[1] * x[1])
+		gw[14] += float32(dy[1] * x[2])
+		gw[15] += float32(dy[1] * x[3])
+		gw[16] += float32(dy[1] * x[4])
+		gw[17] += float32(dy[1] * x[5])
+		gw[18] += float32(dy[1] * x[6])
+		gw[19] += float32(dy[1] * x[7])
+		gw[20] += float32(dy[1] * x[8])
+		gw[21] += float32(dy[1] * x[9])
+		gw[22] += float32(dy[1] * x[10])
+		gw[23] += float32(dy[1] * x[11])
+		gw[24] += float32(dy[2] * x[0])
+		gw[25] += float32(dy[2] * x[1])
+		gw[26] += float32(dy[2] * x[2])
+		gw[27] += float32(dy[2] * x[3])
+		gw[28] += float32(dy[2] * x[4])
+		gw[29] += float32(dy[2] * x[5])
+		gw[30] += float32(dy[2] * x[6])
+		gw[31] += float32(dy[2] * x[7])
+		gw[32] += float32(dy[2] * x[8])
+		gw[33] += float32(dy[2] * x[9])
+		gw[34] += float32(dy[2] * x[10])
+		gw[35] += float32(dy[2] * x[11])
+		gw[36] += float32(dy[3] * x[0])
+		gw[37] += float32(dy[3] * x[1])
+		gw[38] += float32(dy[3] * x[2])
+		gw[39] += float32(dy[3] * x[3])
+		gw[40] += float32(dy[3] * x[4])
+		gw[41] += float32(dy[3] * x[5])
+		gw[42] += float32(dy[3] * x[6])
+		gw[43] += float32(dy[3] * x[7])
+		gw[44] += float32(dy[3] * x[8])
+		gw[45] += float32(dy[3] * x[9])
+		gw[46] += float32(dy[3] * x[10])
+		gw[47] += float32(dy[3] * x[11])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[12]*dy[1]) + float32(w[24]*dy[2]) + float32(w[36]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[13]*dy[1]) + float32(w[25]*dy[2]) + float32(w[37]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[14]*dy[1]) + float32(w[26]*dy[2]) + float32(w[38]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[15]*dy[1]) + float32(w[27]*dy[2]) + float32(w[39]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[16]*dy[1]) + float32(w[28]*dy[2]) + float32(w[40]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[17]*dy[1]) + float32(w[29]*dy[2]) + float32(w[41]*dy[3])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[18]*dy[1]) + float32(w[30]*dy[2]) + float32(w[42]*dy[3])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[19]*dy[1]) + float32(w[31]*dy[2]) + float32(w[43]*dy[3])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[20]*dy[1]) + float32(w[32]*dy[2]) + float32(w[44]*dy[3])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[21]*dy[1]) + float32(w[33]*dy[2]) + float32(w[45]*dy[3])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[22]*dy[1]) + float32(w[34]*dy[2]) + float32(w[46]*dy[3])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[23]*dy[1]) + float32(w[35]*dy[2]) + float32(w[47]*dy[3])
 	}
 	// layer fc0: linear 9→12 + tanh, [9] → [12] (arch15.yaml:13)
 	{
@@ -606,141 +606,141 @@ func (m *Model) backward() {
 		gb[9] += dy[9]
 		gb[10] += dy[10]
 		gb[11] += dy[11]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[1] * x[0]
-		gw[10] += dy[1] * x[1]
-		gw[11] += dy[1] * x[2]
-		gw[12] += dy[1] * x[3]
-		gw[13] += dy[1] * x[4]
-		gw[14] += dy[1] * x[5]
-		gw[15] += dy[1] * x[6]
-		gw[16] += dy[1] * x[7]
-		gw[17] += dy[1] * x[8]
-		gw[18] += dy[2] * x[0]
-		gw[19] += dy[2] * x[1]
-		gw[20] += dy[2] * x[2]
-		gw[21] += dy[2] * x[3]
-		gw[22] += dy[2] * x[4]
-		gw[23] += dy[2] * x[5]
-		gw[24] += dy[2] * x[6]
-		gw[25] += dy[2] * x[7]
-		gw[26] += dy[2] * x[8]
-		gw[27] += dy[3] * x[0]
-		gw[28] += dy[3] * x[1]
-		gw[29] += dy[3] * x[2]
-		gw[30] += dy[3] * x[3]
-		gw[31] += dy[3] * x[4]
-		gw[32] += dy[3] * x[5]
-		gw[33] += dy[3] * x[6]
-		gw[34] += dy[3] * x[7]
-		gw[35] += dy[3] * x[8]
-		gw[36] += dy[4] * x[0]
-		gw[37] += dy[4] * x[1]
-		gw[38] += dy[4] * x[2]
-		gw[39] += dy[4] * x[3]
-		gw[40] += dy[4] * x[4]
-		gw[41] += dy[4] * x[5]
-		gw[42] += dy[4] * x[6]
-		gw[43] += dy[4] * x[7]
-		gw[44] += dy[4] * x[8]
-		gw[45] += dy[5] * x[0]
-		gw[46] += dy[5] * x[1]
-		gw[47] += dy[5] * x[2]
-		gw[48] += dy[5] * x[3]
-		gw[49] += dy[5] * x[4]
-		gw[50] += dy[5] * x[5]
-		gw[51] += dy[5] * x[6]
-		gw[52] += dy[5] * x[7]
-		gw[53] += dy[5] * x[8]
-		gw[54] += dy[6] * x[0]
-		gw[55] += dy[6] * x[1]
-		gw[56] += dy[6] * x[2]
-		gw[57] += dy[6] * x[3]
-		gw[58] += dy[6] * x[4]
-		gw[59] += dy[6] * x[5]
-		gw[60] += dy[6] * x[6]
-		gw[61] += dy[6] * x[7]
-		gw[62] += dy[6] * x[8]
-		gw[63] += dy[7] * x[0]
-		gw[64] += dy[7] * x[1]
-		gw[65] += dy[7] * x[2]
-		gw[66] += dy[7] * x[3]
-		gw[67] += dy[7] * x[4]
-		gw[68] += dy[7] * x[5]
-		gw[69] += dy[7] * x[6]
-		gw[70] += dy[7] * x[7]
-		gw[71] += dy[7] * x[8]
-		gw[72] += dy[8] * x[0]
-		gw[73] += dy[8] * x[1]
-		gw[74] += dy[8] * x[2]
-		gw[75] += dy[8] * x[3]
-		gw[76] += dy[8] * x[4]
-		gw[77] += dy[8] * x[5]
-		gw[78] += dy[8] * x[6]
-		gw[79] += dy[8] * x[7]
-		gw[80] += dy[8] * x[8]
-		gw[81] += dy[9] * x[0]
-		gw[82] += dy[9] * x[1]
-		gw[83] += dy[9] * x[2]
-		gw[84] += dy[9] * x[3]
-		gw[85] += dy[9] * x[4]
-		gw[86] += dy[9] * x[5]
-		gw[87] += dy[9] * x[6]
-		gw[88] += dy[9] * x[7]
-		gw[89] += dy[9] * x[8]
-		gw[90] += dy[10] * x[0]
-		gw[91] += dy[10] * x[1]
-		gw[92] += dy[10] * x[2]
-		gw[93] += dy[10] * x[3]
-		gw[94] += dy[10] * x[4]
-		gw[95] += dy[10] * x[5]
-		gw[96] += dy[10] * x[6]
-		gw[97] += dy[10] * x[7]
-		gw[98] += dy[10] * x[8]
-		gw[99] += dy[11] * x[0]
-		gw[100] += dy[11] * x[1]
-		gw[101] += dy[11] * x[2]
-		gw[102] += dy[11] * x[3]
-		gw[103] += dy[11] * x[4]
-		gw[104] += dy[11] * x[5]
-		gw[105] += dy[11] * x[6]
-		gw[106] += dy[11] * x[7]
-		gw[107] += dy[11] * x[8]
-		dx[0] = w[0]*dy[0] + w[9]*dy[1] + w[18]*dy[2] + w[27]*dy[3] +
-			w[36]*dy[4] + w[45]*dy[5] + w[54]*dy[6] + w[63]*dy[7] +
-			w[72]*dy[8] + w[81]*dy[9] + w[90]*dy[10] + w[99]*dy[11]
-		dx[1] = w[1]*dy[0] + w[10]*dy[1] + w[19]*dy[2] + w[28]*dy[3] +
-			w[37]*dy[4] + w[46]*dy[5] + w[55]*dy[6] + w[64]*dy[7] +
-			w[73]*dy[8] + w[82]*dy[9] + w[91]*dy[10] + w[100]*dy[11]
-		dx[2] = w[2]*dy[0] + w[11]*dy[1] + w[20]*dy[2] + w[29]*dy[3] +
-			w[38]*dy[4] + w[47]*dy[5] + w[56]*dy[6] + w[65]*dy[7] +
-			w[74]*dy[8] + w[83]*dy[9] + w[92]*dy[10] + w[101]*dy[11]
-		dx[3] = w[3]*dy[0] + w[12]*dy[1] + w[21]*dy[2] + w[30]*dy[3] +
-			w[39]*dy[4] + w[48]*dy[5] + w[57]*dy[6] + w[66]*dy[7] +
-			w[75]*dy[8] + w[84]*dy[9] + w[93]*dy[10] + w[102]*dy[11]
-		dx[4] = w[4]*dy[0] + w[13]*dy[1] + w[22]*dy[2] + w[31]*dy[3] +
-			w[40]*dy[4] + w[49]*dy[5] + w[58]*dy[6] + w[67]*dy[7] +
-			w[76]*dy[8] + w[85]*dy[9] + w[94]*dy[10] + w[103]*dy[11]
-		dx[5] = w[5]*dy[0] + w[14]*dy[1] + w[23]*dy[2] + w[32]*dy[3] +
-			w[41]*dy[4] + w[50]*dy[5] + w[59]*dy[6] + w[68]*dy[7] +
-			w[77]*dy[8] + w[86]*dy[9] + w[95]*dy[10] + w[104]*dy[11]
-		dx[6] = w[6]*dy[0] + w[15]*dy[1] + w[24]*dy[2] + w[33]*dy[3] +
-			w[42]*dy[4] + w[51]*dy[5] + w[60]*dy[6] + w[69]*dy[7] +
-			w[78]*dy[8] + w[87]*dy[9] + w[96]*dy[10] + w[105]*dy[11]
-		dx[7] = w[7]*dy[0] + w[16]*dy[1] + w[25]*dy[2] + w[34]*dy[3] +
-			w[43]*dy[4] + w[52]*dy[5] + w[61]*dy[6] + w[70]*dy[7] +
-			w[79]*dy[8] + w[88]*dy[9] + w[97]*dy[10] + w[106]*dy[11]
-		dx[8] = w[8]*dy[0] + w[17]*dy[1] + w[26]*dy[2] + w[35]*dy[3] +
-			w[44]*dy[4] + w[53]*dy[5] + w[62]*dy[6] + w[71]*dy[7] +
-			w[80]*dy[8] + w[89]*dy[9] + w[98]*dy[10] + w[107]*dy[11]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[1] * x[0])
+		gw[10] += float32(dy[1] * x[1])
+		gw[11] += float32(dy[1] * x[2])
+		gw[12] += float32(dy[1] * x[3])
+		gw[13] += float32(dy[1] * x[4])
+		gw[14] += float32(dy[1] * x[5])
+		gw[15] += float32(dy[1] * x[6])
+		gw[16] += float32(dy[1] * x[7])
+		gw[17] += float32(dy[1] * x[8])
+		gw[18] += float32(dy[2] * x[0])
+		gw[19] += float32(dy[2] * x[1])
+		gw[20] += float32(dy[2] * x[2])
+		gw[21] += float32(dy[2] * x[3])
+		gw[22] += float32(dy[2] * x[4])
+		gw[23] += float32(dy[2] * x[5])
+		gw[24] += float32(dy[2] * x[6])
+		gw[25] += float32(dy[2] * x[7])
+		gw[26] += float32(dy[2] * x[8])
+		gw[27] += float32(dy[3] * x[0])
+		gw[28] += float32(dy[3] * x[1])
+		gw[29] += float32(dy[3] * x[2])
+		gw[30] += float32(dy[3] * x[3])
+		gw[31] += float32(dy[3] * x[4])
+		gw[32] += float32(dy[3] * x[5])
+		gw[33] += float32(dy[3] * x[6])
+		gw[34] += float32(dy[3] * x[7])
+		gw[35] += float32(dy[3] * x[8])
+		gw[36] += float32(dy[4] * x[0])
+		gw[37] += float32(dy[4] * x[1])
+		gw[38] += float32(dy[4] * x[2])
+		gw[39] += float32(dy[4] * x[3])
+		gw[40] += float32(dy[4] * x[4])
+		gw[41] += float32(dy[4] * x[5])
+		gw[42] += float32(dy[4] * x[6])
+		gw[43] += float32(dy[4] * x[7])
+		gw[44] += float32(dy[4] * x[8])
+		gw[45] += float32(dy[5] * x[0])
+		gw[46] += float32(dy[5] * x[1])
+		gw[47] += float32(dy[5] * x[2])
+		gw[48] += float32(dy[5] * x[3])
+		gw[49] += float32(dy[5] * x[4])
+		gw[50] += float32(dy[5] * x[5])
+		gw[51] += float32(dy[5] * x[6])
+		gw[52] += float32(dy[5] * x[7])
+		gw[53] += float32(dy[5] * x[8])
+		gw[54] += float32(dy[6] * x[0])
+		gw[55] += float32(dy[6] * x[1])
+		gw[56] += float32(dy[6] * x[2])
+		gw[57] += float32(dy[6] * x[3])
+		gw[58] += float32(dy[6] * x[4])
+		gw[59] += float32(dy[6] * x[5])
+		gw[60] += float32(dy[6] * x[6])
+		gw[61] += float32(dy[6] * x[7])
+		gw[62] += float32(dy[6] * x[8])
+		gw[63] += float32(dy[7] * x[0])
+		gw[64] += float32(dy[7] * x[1])
+		gw[65] += float32(dy[7] * x[2])
+		gw[66] += float32(dy[7] * x[3])
+		gw[67] += float32(dy[7] * x[4])
+		gw[68] += float32(dy[7] * x[5])
+		gw[69] += float32(dy[7] * x[6])
+		gw[70] += float32(dy[7] * x[7])
+		gw[71] += float32(dy[7] * x[8])
+		gw[72] += float32(dy[8] * x[0])
+		gw[73] += float32(dy[8] * x[1])
+		gw[74] += float32(dy[8] * x[2])
+		gw[75] += float32(dy[8] * x[3])
+		gw[76] += float32(dy[8] * x[4])
+		gw[77] += float32(dy[8] * x[5])
+		gw[78] += float32(dy[8] * x[6])
+		gw[79] += float32(dy[8] * x[7])
+		gw[80] += float32(dy[8] * x[8])
+		gw[81] += float32(dy[9] * x[0])
+		gw[82] += float32(dy[9] * x[1])
+		gw[83] += float32(dy[9] * x[2])
+		gw[84] += float32(dy[9] * x[3])
+		gw[85] += float32(dy[9] * x[4])
+		gw[86] += float32(dy[9] * x[5])
+		gw[87] += float32(dy[9] * x[6])
+		gw[88] += float32(dy[9] * x[7])
+		gw[89] += float32(dy[9] * x[8])
+		gw[90] += float32(dy[10] * x[0])
+		gw[91] += float32(dy[10] * x[1])
+		gw[92] += float32(dy[10] * x[2])
+		gw[93] += float32(dy[10] * x[3])
+		gw[94] += float32(dy[10] * x[4])
+		gw[95] += float32(dy[10] * x[5])
+		gw[96] += float32(dy[10] * x[6])
+		gw[97] += float32(dy[10] * x[7])
+		gw[98] += float32(dy[10] * x[8])
+		gw[99] += float32(dy[11] * x[0])
+		gw[100] += float32(dy[11] * x[1])
+		gw[101] += float32(dy[11] * x[2])
+		gw[102] += float32(dy[11] * x[3])
+		gw[103] += float32(dy[11] * x[4])
+		gw[104] += float32(dy[11] * x[5])
+		gw[105] += float32(dy[11] * x[6])
+		gw[106] += float32(dy[11] * x[7])
+		gw[107] += float32(dy[11] * x[8])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[9]*dy[1]) + float32(w[18]*dy[2]) + float32(w[27]*dy[3]) +
+			float32(w[36]*dy[4]) + float32(w[45]*dy[5]) + float32(w[54]*dy[6]) + float32(w[63]*dy[7]) +
+			float32(w[72]*dy[8]) + float32(w[81]*dy[9]) + float32(w[90]*dy[10]) + float32(w[99]*dy[11])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[10]*dy[1]) + float32(w[19]*dy[2]) + float32(w[28]*dy[3]) +
+			float32(w[37]*dy[4]) + float32(w[46]*dy[5]) + float32(w[55]*dy[6]) + float32(w[64]*dy[7]) +
+			float32(w[73]*dy[8]) + float32(w[82]*dy[9]) + float32(w[91]*dy[10]) + float32(w[100]*dy[11])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[11]*dy[1]) + float32(w[20]*dy[2]) + float32(w[29]*dy[3]) +
+			float32(w[38]*dy[4]) + float32(w[47]*dy[5]) + float32(w[56]*dy[6]) + float32(w[65]*dy[7]) +
+			float32(w[74]*dy[8]) + float32(w[83]*dy[9]) + float32(w[92]*dy[10]) + float32(w[101]*dy[11])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[12]*dy[1]) + float32(w[21]*dy[2]) + float32(w[30]*dy[3]) +
+			float32(w[39]*dy[4]) + float32(w[48]*dy[5]) + float32(w[57]*dy[6]) + float32(w[66]*dy[7]) +
+			float32(w[75]*dy[8]) + float32(w[84]*dy[9]) + float32(w[93]*dy[10]) + float32(w[102]*dy[11])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[13]*dy[1]) + float32(w[22]*dy[2]) + float32(w[31]*dy[3]) +
+			float32(w[40]*dy[4]) + float32(w[49]*dy[5]) + float32(w[58]*dy[6]) + float32(w[67]*dy[7]) +
+			float32(w[76]*dy[8]) + float32(w[85]*dy[9]) + float32(w[94]*dy[10]) + float32(w[103]*dy[11])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[14]*dy[1]) + float32(w[23]*dy[2]) + float32(w[32]*dy[3]) +
+			float32(w[41]*dy[4]) + float32(w[50]*dy[5]) + float32(w[59]*dy[6]) + float32(w[68]*dy[7]) +
+			float32(w[77]*dy[8]) + float32(w[86]*dy[9]) + float32(w[95]*dy[10]) + float32(w[104]*dy[11])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[15]*dy[1]) + float32(w[24]*dy[2]) + float32(w[33]*dy[3]) +
+			float32(w[42]*dy[4]) + float32(w[51]*dy[5]) + float32(w[60]*dy[6]) + float32(w[69]*dy[7]) +
+			float32(w[78]*dy[8]) + float32(w[87]*dy[9]) + float32(w[96]*dy[10]) + float32(w[105]*dy[11])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[16]*dy[1]) + float32(w[25]*dy[2]) + float32(w[34]*dy[3]) +
+			float32(w[43]*dy[4]) + float32(w[52]*dy[5]) + float32(w[61]*dy[6]) + float32(w[70]*dy[7]) +
+			float32(w[79]*dy[8]) + float32(w[88]*dy[9]) + float32(w[97]*dy[10]) + float32(w[106]*dy[11])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[17]*dy[1]) + float32(w[26]*dy[2]) + float32(w[35]*dy[3]) +
+			float32(w[44]*dy[4]) + float32(w[53]*dy[5]) + float32(w[62]*dy[6]) + float32(w[71]*dy[7]) +
+			float32(w[80]*dy[8]) + float32(w[89]*dy[9]) + float32(w[98]*dy[10]) + float32(w[107]*dy[11])
 	}
 	// layer 7: flatten, [3 1 3] → [9] (arch15.yaml:12): nothing to compute
 	// layer 6: relu, [3 1 3] → [3 1 3] (arch15.yaml:11)
@@ -885,103 +885,103 @@ func (m *Model) backward() {
 			dy[27] + dy[28] + dy[29] + dy[30] +
 			dy[31] + dy[32] + dy[33] + dy[34] +
 			dy[35]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5] + dy[6]*pad[14] +
-			dy[7]*pad[15] + dy[8]*pad[16] + dy[9]*pad[17] + dy[10]*pad[18] +
-			dy[11]*pad[19]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6] + dy[6]*pad[15] +
-			dy[7]*pad[16] + dy[8]*pad[17] + dy[9]*pad[18] + dy[10]*pad[19] +
-			dy[11]*pad[20]
-		gw[2] = gw[2] + dy[12]*pad[0] + dy[13]*pad[1] + dy[14]*pad[2] +
-			dy[15]*pad[3] + dy[16]*pad[4] + dy[17]*pad[5] + dy[18]*pad[14] +
-			dy[19]*pad[15] + dy[20]*pad[16] + dy[21]*pad[17] + dy[22]*pad[18] +
-			dy[23]*pad[19]
-		gw[3] = gw[3] + dy[12]*pad[1] + dy[13]*pad[2] + dy[14]*pad[3] +
-			dy[15]*pad[4] + dy[16]*pad[5] + dy[17]*pad[6] + dy[18]*pad[15] +
-			dy[19]*pad[16] + dy[20]*pad[17] + dy[21]*pad[18] + dy[22]*pad[19] +
-			dy[23]*pad[20]
-		gw[4] = gw[4] + dy[24]*pad[0] + dy[25]*pad[1] + dy[26]*pad[2] +
-			dy[27]*pad[3] + dy[28]*pad[4] + dy[29]*pad[5] + dy[30]*pad[14] +
-			dy[31]*pad[15] + dy[32]*pad[16] + dy[33]*pad[17] + dy[34]*pad[18] +
-			dy[35]*pad[19]
-		gw[5] = gw[5] + dy[24]*pad[1] + dy[25]*pad[2] + dy[26]*pad[3] +
-			dy[27]*pad[4] + dy[28]*pad[5] + dy[29]*pad[6] + dy[30]*pad[15] +
-			dy[31]*pad[16] + dy[32]*pad[17] + dy[33]*pad[18] + dy[34]*pad[19] +
-			dy[35]*pad[20]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5]) + float32(dy[6]*pad[14]) +
+			float32(dy[7]*pad[15]) + float32(dy[8]*pad[16]) + float32(dy[9]*pad[17]) + float32(dy[10]*pad[18]) +
+			float32(dy[11]*pad[19])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6]) + float32(dy[6]*pad[15]) +
+			float32(dy[7]*pad[16]) + float32(dy[8]*pad[17]) + float32(dy[9]*pad[18]) + float32(dy[10]*pad[19]) +
+			float32(dy[11]*pad[20])
+		gw[2] = gw[2] + float32(dy[12]*pad[0]) + float32(dy[13]*pad[1]) + float32(dy[14]*pad[2]) +
+			float32(dy[15]*pad[3]) + float32(dy[16]*pad[4]) + float32(dy[17]*pad[5]) + float32(dy[18]*pad[14]) +
+			float32(dy[19]*pad[15]) + float32(dy[20]*pad[16]) + float32(dy[21]*pad[17]) + float32(dy[22]*pad[18]) +
+			float32(dy[23]*pad[19])
+		gw[3] = gw[3] + float32(dy[12]*pad[1]) + float32(dy[13]*pad[2]) + float32(dy[14]*pad[3]) +
+			float32(dy[15]*pad[4]) + float32(dy[16]*pad[5]) + float32(dy[17]*pad[6]) + float32(dy[18]*pad[15]) +
+			float32(dy[19]*pad[16]) + float32(dy[20]*pad[17]) + float32(dy[21]*pad[18]) + float32(dy[22]*pad[19]) +
+			float32(dy[23]*pad[20])
+		gw[4] = gw[4] + float32(dy[24]*pad[0]) + float32(dy[25]*pad[1]) + float32(dy[26]*pad[2]) +
+			float32(dy[27]*pad[3]) + float32(dy[28]*pad[4]) + float32(dy[29]*pad[5]) + float32(dy[30]*pad[14]) +
+			float32(dy[31]*pad[15]) + float32(dy[32]*pad[16]) + float32(dy[33]*pad[17]) + float32(dy[34]*pad[18]) +
+			float32(dy[35]*pad[19])
+		gw[5] = gw[5] + float32(dy[24]*pad[1]) + float32(dy[25]*pad[2]) + float32(dy[26]*pad[3]) +
+			float32(dy[27]*pad[4]) + float32(dy[28]*pad[5]) + float32(dy[29]*pad[6]) + float32(dy[30]*pad[15]) +
+			float32(dy[31]*pad[16]) + float32(dy[32]*pad[17]) + float32(dy[33]*pad[18]) + float32(dy[34]*pad[19]) +
+			float32(dy[35]*pad[20])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[1] += w[0] * dy[1]
-		dpad[2] += w[1] * dy[1]
-		dpad[2] += w[0] * dy[2]
-		dpad[3] += w[1] * dy[2]
-		dpad[3] += w[0] * dy[3]
-		dpad[4] += w[1] * dy[3]
-		dpad[4] += w[0] * dy[4]
-		dpad[5] += w[1] * dy[4]
-		dpad[5] += w[0] * dy[5]
-		dpad[6] += w[1] * dy[5]
-		dpad[14] += w[0] * dy[6]
-		dpad[15] += w[1] * dy[6]
-		dpad[15] += w[0] * dy[7]
-		dpad[16] += w[1] * dy[7]
-		dpad[16] += w[0] * dy[8]
-		dpad[17] += w[1] * dy[8]
-		dpad[17] += w[0] * dy[9]
-		dpad[18] += w[1] * dy[9]
-		dpad[18] += w[0] * dy[10]
-		dpad[19] += w[1] * dy[10]
-		dpad[19] += w[0] * dy[11]
-		dpad[20] += w[1] * dy[11]
-		dpad[0] += w[2] * dy[12]
-		dpad[1] += w[3] * dy[12]
-		dpad[1] += w[2] * dy[13]
-		dpad[2] += w[3] * dy[13]
-		dpad[2] += w[2] * dy[14]
-		dpad[3] += w[3] * dy[14]
-		dpad[3] += w[2] * dy[15]
-		dpad[4] += w[3] * dy[15]
-		dpad[4] += w[2] * dy[16]
-		dpad[5] += w[3] * dy[16]
-		dpad[5] += w[2] * dy[17]
-		dpad[6] += w[3] * dy[17]
-		dpad[14] += w[2] * dy[18]
-		dpad[15] += w[3] * dy[18]
-		dpad[15] += w[2] * dy[19]
-		dpad[16] += w[3] * dy[19]
-		dpad[16] += w[2] * dy[20]
-		dpad[17] += w[3] * dy[20]
-		dpad[17] += w[2] * dy[21]
-		dpad[18] += w[3] * dy[21]
-		dpad[18] += w[2] * dy[22]
-		dpad[19] += w[3] * dy[22]
-		dpad[19] += w[2] * dy[23]
-		dpad[20] += w[3] * dy[23]
-		dpad[0] += w[4] * dy[24]
-		dpad[1] += w[5] * dy[24]
-		dpad[1] += w[4] * dy[25]
-		dpad[2] += w[5] * dy[25]
-		dpad[2] += w[4] * dy[26]
-		dpad[3] += w[5] * dy[26]
-		dpad[3] += w[4] * dy[27]
-		dpad[4] += w[5] * dy[27]
-		dpad[4] += w[4] * dy[28]
-		dpad[5] += w[5] * dy[28]
-		dpad[5] += w[4] * dy[29]
-		dpad[6] += w[5] * dy[29]
-		dpad[14] += w[4] * dy[30]
-		dpad[15] += w[5] * dy[30]
-		dpad[15] += w[4] * dy[31]
-		dpad[16] += w[5] * dy[31]
-		dpad[16] += w[4] * dy[32]
-		dpad[17] += w[5] * dy[32]
-		dpad[17] += w[4] * dy[33]
-		dpad[18] += w[5] * dy[33]
-		dpad[18] += w[4] * dy[34]
-		dpad[19] += w[5] * dy[34]
-		dpad[19] += w[4] * dy[35]
-		dpad[20] += w[5] * dy[35]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[1] += float32(w[0] * dy[1])
+		dpad[2] += float32(w[1] * dy[1])
+		dpad[2] += float32(w[0] * dy[2])
+		dpad[3] += float32(w[1] * dy[2])
+		dpad[3] += float32(w[0] * dy[3])
+		dpad[4] += float32(w[1] * dy[3])
+		dpad[4] += float32(w[0] * dy[4])
+		dpad[5] += float32(w[1] * dy[4])
+		dpad[5] += float32(w[0] * dy[5])
+		dpad[6] += float32(w[1] * dy[5])
+		dpad[14] += float32(w[0] * dy[6])
+		dpad[15] += float32(w[1] * dy[6])
+		dpad[15] += float32(w[0] * dy[7])
+		dpad[16] += float32(w[1] * dy[7])
+		dpad[16] += float32(w[0] * dy[8])
+		dpad[17] += float32(w[1] * dy[8])
+		dpad[17] += float32(w[0] * dy[9])
+		dpad[18] += float32(w[1] * dy[9])
+		dpad[18] += float32(w[0] * dy[10])
+		dpad[19] += float32(w[1] * dy[10])
+		dpad[19] += float32(w[0] * dy[11])
+		dpad[20] += float32(w[1] * dy[11])
+		dpad[0] += float32(w[2] * dy[12])
+		dpad[1] += float32(w[3] * dy[12])
+		dpad[1] += float32(w[2] * dy[13])
+		dpad[2] += float32(w[3] * dy[13])
+		dpad[2] += float32(w[2] * dy[14])
+		dpad[3] += float32(w[3] * dy[14])
+		dpad[3] += float32(w[2] * dy[15])
+		dpad[4] += float32(w[3] * dy[15])
+		dpad[4] += float32(w[2] * dy[16])
+		dpad[5] += float32(w[3] * dy[16])
+		dpad[5] += float32(w[2] * dy[17])
+		dpad[6] += float32(w[3] * dy[17])
+		dpad[14] += float32(w[2] * dy[18])
+		dpad[15] += float32(w[3] * dy[18])
+		dpad[15] += float32(w[2] * dy[19])
+		dpad[16] += float32(w[3] * dy[19])
+		dpad[16] += float32(w[2] * dy[20])
+		dpad[17] += float32(w[3] * dy[20])
+		dpad[17] += float32(w[2] * dy[21])
+		dpad[18] += float32(w[3] * dy[21])
+		dpad[18] += float32(w[2] * dy[22])
+		dpad[19] += float32(w[3] * dy[22])
+		dpad[19] += float32(w[2] * dy[23])
+		dpad[20] += float32(w[3] * dy[23])
+		dpad[0] += float32(w[4] * dy[24])
+		dpad[1] += float32(w[5] * dy[24])
+		dpad[1] += float32(w[4] * dy[25])
+		dpad[2] += float32(w[5] * dy[25])
+		dpad[2] += float32(w[4] * dy[26])
+		dpad[3] += float32(w[5] * dy[26])
+		dpad[3] += float32(w[4] * dy[27])
+		dpad[4] += float32(w[5] * dy[27])
+		dpad[4] += float32(w[4] * dy[28])
+		dpad[5] += float32(w[5] * dy[28])
+		dpad[5] += float32(w[4] * dy[29])
+		dpad[6] += float32(w[5] * dy[29])
+		dpad[14] += float32(w[4] * dy[30])
+		dpad[15] += float32(w[5] * dy[30])
+		dpad[15] += float32(w[4] * dy[31])
+		dpad[16] += float32(w[5] * dy[31])
+		dpad[16] += float32(w[4] * dy[32])
+		dpad[17] += float32(w[5] * dy[32])
+		dpad[17] += float32(w[4] * dy[33])
+		dpad[18] += float32(w[5] * dy[33])
+		dpad[18] += float32(w[4] * dy[34])
+		dpad[19] += float32(w[5] * dy[34])
+		dpad[19] += float32(w[4] * dy[35])
+		dpad[20] += float32(w[5] * dy[35])
 		clear(dx[:])
 		dx[0] += dpad[0]
 		dx[0] += dpad[1]
@@ -1111,30 +1111,30 @@ func (m *Model) backward() {
 		for oc := 0; oc < 1; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 3; ky++ {
-					gw[oc*6+c*6+ky*2] = gw[oc*6+c*6+ky*2] + dy[oc*44]*pad[c*108+ky*12] + dy[oc*44+1]*pad[c*108+ky*12+1] + dy[oc*44+2]*pad[c*108+ky*12+2] +
-						dy[oc*44+3]*pad[c*108+ky*12+3] + dy[oc*44+4]*pad[c*108+ky*12+4] + dy[oc*44+5]*pad[c*108+ky*12+5] + dy[oc*44+6]*pad[c*108+ky*12+6] +
-						dy[oc*44+7]*pad[c*108+ky*12+7] + dy[oc*44+8]*pad[c*108+ky*12+8] + dy[oc*44+9]*pad[c*108+ky*12+9] + dy[oc*44+10]*pad[c*108+ky*12+10] +
-						dy[oc*44+11]*pad[c*108+ky*12+24] + dy[oc*44+12]*pad[c*108+ky*12+25] + dy[oc*44+13]*pad[c*108+ky*12+26] + dy[oc*44+14]*pad[c*108+ky*12+27] +
-						dy[oc*44+15]*pad[c*108+ky*12+28] + dy[oc*44+16]*pad[c*108+ky*12+29] + dy[oc*44+17]*pad[c*108+ky*12+30] + dy[oc*44+18]*pad[c*108+ky*12+31] +
-						dy[oc*44+19]*pad[c*108+ky*12+32] + dy[oc*44+20]*pad[c*108+ky*12+33] + dy[oc*44+21]*pad[c*108+ky*12+34] + dy[oc*44+22]*pad[c*108+ky*12+48] +
-						dy[oc*44+23]*pad[c*108+ky*12+49] + dy[oc*44+24]*pad[c*108+ky*12+50] + dy[oc*44+25]*pad[c*108+ky*12+51] + dy[oc*44+26]*pad[c*108+ky*12+52] +
-						dy[oc*44+27]*pad[c*108+ky*12+53] + dy[oc*44+28]*pad[c*108+ky*12+54] + dy[oc*44+29]*pad[c*108+ky*12+55] + dy[oc*44+30]*pad[c*108+ky*12+56] +
-						dy[oc*44+31]*pad[c*108+ky*12+57] + dy[oc*44+32]*pad[c*108+ky*12+58] + dy[oc*44+33]*pad[c*108+ky*12+72] + dy[oc*44+34]*pad[c*108+ky*12+73] +
-						dy[oc*44+35]*pad[c*108+ky*12+74] + dy[oc*44+36]*pad[c*108+ky*12+75] + dy[oc*44+37]*pad[c*108+ky*12+76] + dy[oc*44+38]*pad[c*108+ky*12+77] +
-						dy[oc*44+39]*pad[c*108+ky*12+78] + dy[oc*44+40]*pad[c*108+ky*12+79] + dy[oc*44+41]*pad[c*108+ky*12+80] + dy[oc*44+42]*pad[c*108+ky*12+81] +
-						dy[oc*44+43]*pad[c*108+ky*12+82]
-					gw[oc*6+c*6+ky*2+1] = gw[oc*6+c*6+ky*2+1] + dy[oc*44]*pad[c*108+ky*12+1] + dy[oc*44+1]*pad[c*108+ky*12+2] + dy[oc*44+2]*pad[c*108+ky*12+3] +
-						dy[oc*44+3]*pad[c*108+ky*12+4] + dy[oc*44+4]*pad[c*108+ky*12+5] + dy[oc*44+5]*pad[c*108+ky*12+6] + dy[oc*44+6]*pad[c*108+ky*12+7] +
-						dy[oc*44+7]*pad[c*108+ky*12+8] + dy[oc*44+8]*pad[c*108+ky*12+9] + dy[oc*44+9]*pad[c*108+ky*12+10] + dy[oc*44+10]*pad[c*108+ky*12+11] +
-						dy[oc*44+11]*pad[c*108+ky*12+25] + dy[oc*44+12]*pad[c*108+ky*12+26] + dy[oc*44+13]*pad[c*108+ky*12+27] + dy[oc*44+14]*pad[c*108+ky*12+28] +
-						dy[oc*44+15]*pad[c*108+ky*12+29] + dy[oc*44+16]*pad[c*108+ky*12+30] + dy[oc*44+17]*pad[c*108+ky*12+31] + dy[oc*44+18]*pad[c*108+ky*12+32] +
-						dy[oc*44+19]*pad[c*108+ky*12+33] + dy[oc*44+20]*pad[c*108+ky*12+34] + dy[oc*44+21]*pad[c*108+ky*12+35] + dy[oc*44+22]*pad[c*108+ky*12+49] +
-						dy[oc*44+23]*pad[c*108+ky*12+50] + dy[oc*44+24]*pad[c*108+ky*12+51] + dy[oc*44+25]*pad[c*108+ky*12+52] + dy[oc*44+26]*pad[c*108+ky*12+53] +
-						dy[oc*44+27]*pad[c*108+ky*12+54] + dy[oc*44+28]*pad[c*108+ky*12+55] + dy[oc*44+29]*pad[c*108+ky*12+56] + dy[oc*44+30]*pad[c*108+ky*12+57] +
-						dy[oc*44+31]*pad[c*108+ky*12+58] + dy[oc*44+32]*pad[c*108+ky*12+59] + dy[oc*44+33]*pad[c*108+ky*12+73] + dy[oc*44+34]*pad[c*108+ky*12+74] +
-						dy[oc*44+35]*pad[c*108+ky*12+75] + dy[oc*44+36]*pad[c*108+ky*12+76] + dy[oc*44+37]*pad[c*108+ky*12+77] + dy[oc*44+38]*pad[c*108+ky*12+78] +
-						dy[oc*44+39]*pad[c*108+ky*12+79] + dy[oc*44+40]*pad[c*108+ky*12+80] + dy[oc*44+41]*pad[c*108+ky*12+81] + dy[oc*44+42]*pad[c*108+ky*12+82] +
-						dy[oc*44+43]*pad[c*108+ky*12+83]
+					gw[oc*6+c*6+ky*2] = gw[oc*6+c*6+ky*2] + float32(dy[oc*44]*pad[c*108+ky*12]) + float32(dy[oc*44+1]*pad[c*108+ky*12+1]) + float32(dy[oc*44+2]*pad[c*108+ky*12+2]) +
+						float32(dy[oc*44+3]*pad[c*108+ky*12+3]) + float32(dy[oc*44+4]*pad[c*108+ky*12+4]) + float32(dy[oc*44+5]*pad[c*108+ky*12+5]) + float32(dy[oc*44+6]*pad[c*108+ky*12+6]) +
+						float32(dy[oc*44+7]*pad[c*108+ky*12+7]) + float32(dy[oc*44+8]*pad[c*108+ky*12+8]) + float32(dy[oc*44+9]*pad[c*108+ky*12+9]) + float32(dy[oc*44+10]*pad[c*108+ky*12+10]) +
+						float32(dy[oc*44+11]*pad[c*108+ky*12+24]) + float32(dy[oc*44+12]*pad[c*108+ky*12+25]) + float32(dy[oc*44+13]*pad[c*108+ky*12+26]) + float32(dy[oc*44+14]*pad[c*108+ky*12+27]) +
+						float32(dy[oc*44+15]*pad[c*108+ky*12+28]) + float32(dy[oc*44+16]*pad[c*108+ky*12+29]) + float32(dy[oc*44+17]*pad[c*108+ky*12+30]) + float32(dy[oc*44+18]*pad[c*108+ky*12+31]) +
+						float32(dy[oc*44+19]*pad[c*108+ky*12+32]) + float32(dy[oc*44+20]*pad[c*108+ky*12+33]) + float32(dy[oc*44+21]*pad[c*108+ky*12+34]) + float32(dy[oc*44+22]*pad[c*108+ky*12+48]) +
+						float32(dy[oc*44+23]*pad[c*108+ky*12+49]) + float32(dy[oc*44+24]*pad[c*108+ky*12+50]) + float32(dy[oc*44+25]*pad[c*108+ky*12+51]) + float32(dy[oc*44+26]*pad[c*108+ky*12+52]) +
+						float32(dy[oc*44+27]*pad[c*108+ky*12+53]) + float32(dy[oc*44+28]*pad[c*108+ky*12+54]) + float32(dy[oc*44+29]*pad[c*108+ky*12+55]) + float32(dy[oc*44+30]*pad[c*108+ky*12+56]) +
+						float32(dy[oc*44+31]*pad[c*108+ky*12+57]) + float32(dy[oc*44+32]*pad[c*108+ky*12+58]) + float32(dy[oc*44+33]*pad[c*108+ky*12+72]) + float32(dy[oc*44+34]*pad[c*108+ky*12+73]) +
+						float32(dy[oc*44+35]*pad[c*108+ky*12+74]) + float32(dy[oc*44+36]*pad[c*108+ky*12+75]) + float32(dy[oc*44+37]*pad[c*108+ky*12+76]) + float32(dy[oc*44+38]*pad[c*108+ky*12+77]) +
+						float32(dy[oc*44+39]*pad[c*108+ky*12+78]) + float32(dy[oc*44+40]*pad[c*108+ky*12+79]) + float32(dy[oc*44+41]*pad[c*108+ky*12+80]) + float32(dy[oc*44+42]*pad[c*108+ky*12+81]) +
+						float32(dy[oc*44+43]*pad[c*108+ky*12+82])
+					gw[oc*6+c*6+ky*2+1] = gw[oc*6+c*6+ky*2+1] + float32(dy[oc*44]*pad[c*108+ky*12+1]) + float32(dy[oc*44+1]*pad[c*108+ky*12+2]) + float32(dy[oc*44+2]*pad[c*108+ky*12+3]) +
+						float32(dy[oc*44+3]*pad[c*108+ky*12+4]) + float32(dy[oc*44+4]*pad[c*108+ky*12+5]) + float32(dy[oc*44+5]*pad[c*108+ky*12+6]) + float32(dy[oc*44+6]*pad[c*108+ky*12+7]) +
+						float32(dy[oc*44+7]*pad[c*108+ky*12+8]) + float32(dy[oc*44+8]*pad[c*108+ky*12+9]) + float32(dy[oc*44+9]*pad[c*108+ky*12+10]) + float32(dy[oc*44+10]*pad[c*108+ky*12+11]) +
+						float32(dy[oc*44+11]*pad[c*108+ky*12+25]) + float32(dy[oc*44+12]*pad[c*108+ky*12+26]) + float32(dy[oc*44+13]*pad[c*108+ky*12+27]) + float32(dy[oc*44+14]*pad[c*108+ky*12+28]) +
+						float32(dy[oc*44+15]*pad[c*108+ky*12+29]) + float32(dy[oc*44+16]*pad[c*108+ky*12+30]) + float32(dy[oc*44+17]*pad[c*108+ky*12+31]) + float32(dy[oc*44+18]*pad[c*108+ky*12+32]) +
+						float32(dy[oc*44+19]*pad[c*108+ky*12+33]) + float32(dy[oc*44+20]*pad[c*108+ky*12+34]) + float32(dy[oc*44+21]*pad[c*108+ky*12+35]) + float32(dy[oc*44+22]*pad[c*108+ky*12+49]) +
+						float32(dy[oc*44+23]*pad[c*108+ky*12+50]) + float32(dy[oc*44+24]*pad[c*108+ky*12+51]) + float32(dy[oc*44+25]*pad[c*108+ky*12+52]) + float32(dy[oc*44+26]*pad[c*108+ky*12+53]) +
+						float32(dy[oc*44+27]*pad[c*108+ky*12+54]) + float32(dy[oc*44+28]*pad[c*108+ky*12+55]) + float32(dy[oc*44+29]*pad[c*108+ky*12+56]) + float32(dy[oc*44+30]*pad[c*108+ky*12+57]) +
+						float32(dy[oc*44+31]*pad[c*108+ky*12+58]) + float32(dy[oc*44+32]*pad[c*108+ky*12+59]) + float32(dy[oc*44+33]*pad[c*108+ky*12+73]) + float32(dy[oc*44+34]*pad[c*108+ky*12+74]) +
+						float32(dy[oc*44+35]*pad[c*108+ky*12+75]) + float32(dy[oc*44+36]*pad[c*108+ky*12+76]) + float32(dy[oc*44+37]*pad[c*108+ky*12+77]) + float32(dy[oc*44+38]*pad[c*108+ky*12+78]) +
+						float32(dy[oc*44+39]*pad[c*108+ky*12+79]) + float32(dy[oc*44+40]*pad[c*108+ky*12+80]) + float32(dy[oc*44+41]*pad[c*108+ky*12+81]) + float32(dy[oc*44+42]*pad[c*108+ky*12+82]) +
+						float32(dy[oc*44+43]*pad[c*108+ky*12+83])
 				}
 			}
 		}

@@ -315,41 +315,41 @@ func (m *Model) forward() {
 		pad[327] = x[209]
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 4; oy++ {
-				y[oc*20+oy*5] = max(b[oc]+w[oc*24]*pad[oy*22]+w[oc*24+1]*pad[oy*22+1]+w[oc*24+2]*pad[oy*22+11]+
-					w[oc*24+3]*pad[oy*22+12]+w[oc*24+4]*pad[oy*22+22]+w[oc*24+5]*pad[oy*22+23]+w[oc*24+6]*pad[oy*22+33]+
-					w[oc*24+7]*pad[oy*22+34]+w[oc*24+8]*pad[oy*22+110]+w[oc*24+9]*pad[oy*22+111]+w[oc*24+10]*pad[oy*22+121]+
-					w[oc*24+11]*pad[oy*22+122]+w[oc*24+12]*pad[oy*22+132]+w[oc*24+13]*pad[oy*22+133]+w[oc*24+14]*pad[oy*22+143]+
-					w[oc*24+15]*pad[oy*22+144]+w[oc*24+16]*pad[oy*22+220]+w[oc*24+17]*pad[oy*22+221]+w[oc*24+18]*pad[oy*22+231]+
-					w[oc*24+19]*pad[oy*22+232]+w[oc*24+20]*pad[oy*22+242]+w[oc*24+21]*pad[oy*22+243]+w[oc*24+22]*pad[oy*22+253]+
-					w[oc*24+23]*pad[oy*22+254], 0)
-				y[oc*20+oy*5+1] = max(b[oc]+w[oc*24]*pad[oy*22+2]+w[oc*24+1]*pad[oy*22+3]+w[oc*24+2]*pad[oy*22+13]+
-					w[oc*24+3]*pad[oy*22+14]+w[oc*24+4]*pad[oy*22+24]+w[oc*24+5]*pad[oy*22+25]+w[oc*24+6]*pad[oy*22+35]+
-					w[oc*24+7]*pad[oy*22+36]+w[oc*24+8]*pad[oy*22+112]+w[oc*24+9]*pad[oy*22+113]+w[oc*24+10]*pad[oy*22+123]+
-					w[oc*24+11]*pad[oy*22+124]+w[oc*24+12]*pad[oy*22+134]+w[oc*24+13]*pad[oy*22+135]+w[oc*24+14]*pad[oy*22+145]+
-					w[oc*24+15]*pad[oy*22+146]+w[oc*24+16]*pad[oy*22+222]+w[oc*24+17]*pad[oy*22+223]+w[oc*24+18]*pad[oy*22+233]+
-					w[oc*24+19]*pad[oy*22+234]+w[oc*24+20]*pad[oy*22+244]+w[oc*24+21]*pad[oy*22+245]+w[oc*24+22]*pad[oy*22+255]+
-					w[oc*24+23]*pad[oy*22+256], 0)
-				y[oc*20+oy*5+2] = max(b[oc]+w[oc*24]*pad[oy*22+4]+w[oc*24+1]*pad[oy*22+5]+w[oc*24+2]*pad[oy*22+15]+
-					w[oc*24+3]*pad[oy*22+16]+w[oc*24+4]*pad[oy*22+26]+w[oc*24+5]*pad[oy*22+27]+w[oc*24+6]*pad[oy*22+37]+
-					w[oc*24+7]*pad[oy*22+38]+w[oc*24+8]*pad[oy*22+114]+w[oc*24+9]*pad[oy*22+115]+w[oc*24+10]*pad[oy*22+125]+
-					w[oc*24+11]*pad[oy*22+126]+w[oc*24+12]*pad[oy*22+136]+w[oc*24+13]*pad[oy*22+137]+w[oc*24+14]*pad[oy*22+147]+
-					w[oc*24+15]*pad[oy*22+148]+w[oc*24+16]*pad[oy*22+224]+w[oc*24+17]*pad[oy*22+225]+w[oc*24+18]*pad[oy*22+235]+
-					w[oc*24+19]*pad[oy*22+236]+w[oc*24+20]*pad[oy*22+246]+w[oc*24+21]*pad[oy*22+247]+w[oc*24+22]*pad[oy*22+257]+
-					w[oc*24+23]*pad[oy*22+258], 0)
-				y[oc*20+oy*5+3] = max(b[oc]+w[oc*24]*pad[oy*22+6]+w[oc*24+1]*pad[oy*22+7]+w[oc*24+2]*pad[oy*22+17]+
-					w[oc*24+3]*pad[oy*22+18]+w[oc*24+4]*pad[oy*22+28]+w[oc*24+5]*pad[oy*22+29]+w[oc*24+6]*pad[oy*22+39]+
-					w[oc*24+7]*pad[oy*22+40]+w[oc*24+8]*pad[oy*22+116]+w[oc*24+9]*pad[oy*22+117]+w[oc*24+10]*pad[oy*22+127]+
-					w[oc*24+11]*pad[oy*22+128]+w[oc*24+12]*pad[oy*22+138]+w[oc*24+13]*pad[oy*22+139]+w[oc*24+14]*pad[oy*22+149]+
-					w[oc*24+15]*pad[oy*22+150]+w[oc*24+16]*pad[oy*22+226]+w[oc*24+17]*pad[oy*22+227]+w[oc*24+18]*pad[oy*22+237]+
-					w[oc*24+19]*pad[oy*22+238]+w[oc*24+20]*pad[oy*22+248]+w[oc*24+21]*pad[oy*22+249]+w[oc*24+22]*pad[oy*22+259]+
-					w[oc*24+23]*pad[oy*22+260], 0)
-				y[oc*20+oy*5+4] = max(b[oc]+w[oc*24]*pad[oy*22+8]+w[oc*24+1]*pad[oy*22+9]+w[oc*24+2]*pad[oy*22+19]+
-					w[oc*24+3]*pad[oy*22+20]+w[oc*24+4]*pad[oy*22+30]+w[oc*24+5]*pad[oy*22+31]+w[oc*24+6]*pad[oy*22+41]+
-					w[oc*24+7]*pad[oy*22+42]+w[oc*24+8]*pad[oy*22+118]+w[oc*24+9]*pad[oy*22+119]+w[oc*24+10]*pad[oy*22+129]+
-					w[oc*24+11]*pad[oy*22+130]+w[oc*24+12]*pad[oy*22+140]+w[oc*24+13]*pad[oy*22+141]+w[oc*24+14]*pad[oy*22+151]+
-					w[oc*24+15]*pad[oy*22+152]+w[oc*24+16]*pad[oy*22+228]+w[oc*24+17]*pad[oy*22+229]+w[oc*24+18]*pad[oy*22+239]+
-					w[oc*24+19]*pad[oy*22+240]+w[oc*24+20]*pad[oy*22+250]+w[oc*24+21]*pad[oy*22+251]+w[oc*24+22]*pad[oy*22+261]+
-					w[oc*24+23]*pad[oy*22+262], 0)
+				y[oc*20+oy*5] = max(b[oc]+float32(w[oc*24]*pad[oy*22])+float32(w[oc*24+1]*pad[oy*22+1])+float32(w[oc*24+2]*pad[oy*22+11])+
+					float32(w[oc*24+3]*pad[oy*22+12])+float32(w[oc*24+4]*pad[oy*22+22])+float32(w[oc*24+5]*pad[oy*22+23])+float32(w[oc*24+6]*pad[oy*22+33])+
+					float32(w[oc*24+7]*pad[oy*22+34])+float32(w[oc*24+8]*pad[oy*22+110])+float32(w[oc*24+9]*pad[oy*22+111])+float32(w[oc*24+10]*pad[oy*22+121])+
+					float32(w[oc*24+11]*pad[oy*22+122])+float32(w[oc*24+12]*pad[oy*22+132])+float32(w[oc*24+13]*pad[oy*22+133])+float32(w[oc*24+14]*pad[oy*22+143])+
+					float32(w[oc*24+15]*pad[oy*22+144])+float32(w[oc*24+16]*pad[oy*22+220])+float32(w[oc*24+17]*pad[oy*22+221])+float32(w[oc*24+18]*pad[oy*22+231])+
+					float32(w[oc*24+19]*pad[oy*22+232])+float32(w[oc*24+20]*pad[oy*22+242])+float32(w[oc*24+21]*pad[oy*22+243])+float32(w[oc*24+22]*pad[oy*22+253])+
+					float32(w[oc*24+23]*pad[oy*22+254]), 0)
+				y[oc*20+oy*5+1] = max(b[oc]+float32(w[oc*24]*pad[oy*22+2])+float32(w[oc*24+1]*pad[oy*22+3])+float32(w[oc*24+2]*pad[oy*22+13])+
+					float32(w[oc*24+3]*pad[oy*22+14])+float32(w[oc*24+4]*pad[oy*22+24])+float32(w[oc*24+5]*pad[oy*22+25])+float32(w[oc*24+6]*pad[oy*22+35])+
+					float32(w[oc*24+7]*pad[oy*22+36])+float32(w[oc*24+8]*pad[oy*22+112])+float32(w[oc*24+9]*pad[oy*22+113])+float32(w[oc*24+10]*pad[oy*22+123])+
+					float32(w[oc*24+11]*pad[oy*22+124])+float32(w[oc*24+12]*pad[oy*22+134])+float32(w[oc*24+13]*pad[oy*22+135])+float32(w[oc*24+14]*pad[oy*22+145])+
+					float32(w[oc*24+15]*pad[oy*22+146])+float32(w[oc*24+16]*pad[oy*22+222])+float32(w[oc*24+17]*pad[oy*22+223])+float32(w[oc*24+18]*pad[oy*22+233])+
+					float32(w[oc*24+19]*pad[oy*22+234])+float32(w[oc*24+20]*pad[oy*22+244])+float32(w[oc*24+21]*pad[oy*22+245])+float32(w[oc*24+22]*pad[oy*22+255])+
+					float32(w[oc*24+23]*pad[oy*22+256]), 0)
+				y[oc*20+oy*5+2] = max(b[oc]+float32(w[oc*24]*pad[oy*22+4])+float32(w[oc*24+1]*pad[oy*22+5])+float32(w[oc*24+2]*pad[oy*22+15])+
+					float32(w[oc*24+3]*pad[oy*22+16])+float32(w[oc*24+4]*pad[oy*22+26])+float32(w[oc*24+5]*pad[oy*22+27])+float32(w[oc*24+6]*pad[oy*22+37])+
+					float32(w[oc*24+7]*pad[oy*22+38])+float32(w[oc*24+8]*pad[oy*22+114])+float32(w[oc*24+9]*pad[oy*22+115])+float32(w[oc*24+10]*pad[oy*22+125])+
+					float32(w[oc*24+11]*pad[oy*22+126])+float32(w[oc*24+12]*pad[oy*22+136])+float32(w[oc*24+13]*pad[oy*22+137])+float32(w[oc*24+14]*pad[oy*22+147])+
+					float32(w[oc*24+15]*pad[oy*22+148])+float32(w[oc*24+16]*pad[oy*22+224])+float32(w[oc*24+17]*pad[oy*22+225])+float32(w[oc*24+18]*pad[oy*22+235])+
+					float32(w[oc*24+19]*pad[oy*22+236])+float32(w[oc*24+20]*pad[oy*22+246])+float32(w[oc*24+21]*pad[oy*22+247])+float32(w[oc*24+22]*pad[oy*22+257])+
+					float32(w[oc*24+23]*pad[oy*22+258]), 0)
+				y[oc*20+oy*5+3] = max(b[oc]+float32(w[oc*24]*pad[oy*22+6])+float32(w[oc*24+1]*pad[oy*22+7])+float32(w[oc*24+2]*pad[oy*22+17])+
+					float32(w[oc*24+3]*pad[oy*22+18])+float32(w[oc*24+4]*pad[oy*22+28])+float32(w[oc*24+5]*pad[oy*22+29])+float32(w[oc*24+6]*pad[oy*22+39])+
+					float32(w[oc*24+7]*pad[oy*22+40])+float32(w[oc*24+8]*pad[oy*22+116])+float32(w[oc*24+9]*pad[oy*22+117])+float32(w[oc*24+10]*pad[oy*22+127])+
+					float32(w[oc*24+11]*pad[oy*22+128])+float32(w[oc*24+12]*pad[oy*22+138])+float32(w[oc*24+13]*pad[oy*22+139])+float32(w[oc*24+14]*pad[oy*22+149])+
+					float32(w[oc*24+15]*pad[oy*22+150])+float32(w[oc*24+16]*pad[oy*22+226])+float32(w[oc*24+17]*pad[oy*22+227])+float32(w[oc*24+18]*pad[oy*22+237])+
+					float32(w[oc*24+19]*pad[oy*22+238])+float32(w[oc*24+20]*pad[oy*22+248])+float32(w[oc*24+21]*pad[oy*22+249])+float32(w[oc*24+22]*pad[oy*22+259])+
+					float32(w[oc*24+23]*pad[oy*22+260]), 0)
+				y[oc*20+oy*5+4] = max(b[oc]+float32(w[oc*24]*pad[oy*22+8])+float32(w[oc*24+1]*pad[oy*22+9])+float32(w[oc*24+2]*pad[oy*22+19])+
+					float32(w[oc*24+3]*pad[oy*22+20])+float32(w[oc*24+4]*pad[oy*22+30])+float32(w[oc*24+5]*pad[oy*22+31])+float32(w[oc*24+6]*pad[oy*22+41])+
+					float32(w[oc*24+7]*pad[oy*22+42])+float32(w[oc*24+8]*pad[oy*22+118])+float32(w[oc*24+9]*pad[oy*22+119])+float32(w[oc*24+10]*pad[oy*22+129])+
+					float32(w[oc*24+11]*pad[oy*22+130])+float32(w[oc*24+12]*pad[oy*22+140])+float32(w[oc*24+13]*pad[oy*22+141])+float32(w[oc*24+14]*pad[oy*22+151])+
+					float32(w[oc*24+15]*pad[oy*22+152])+float32(w[oc*24+16]*pad[oy*22+228])+float32(w[oc*24+17]*pad[oy*22+229])+float32(w[oc*24+18]*pad[oy*22+239])+
+					float32(w[oc*24+19]*pad[oy*22+240])+float32(w[oc*24+20]*pad[oy*22+250])+float32(w[oc*24+21]*pad[oy*22+251])+float32(w[oc*24+22]*pad[oy*22+261])+
+					float32(w[oc*24+23]*pad[oy*22+262]), 0)
 			}
 		}
 	}
@@ -359,42 +359,42 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[8]float32)(m.params[50:58])
 		b := (*[1]float32)(m.params[58:59])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[1]+w[2]*x[5]+
-			w[3]*x[6]+w[4]*x[20]+w[5]*x[21]+w[6]*x[25]+
-			w[7]*x[26], 0)
-		y[1] = max(b[0]+w[0]*x[1]+w[1]*x[2]+w[2]*x[6]+
-			w[3]*x[7]+w[4]*x[21]+w[5]*x[22]+w[6]*x[26]+
-			w[7]*x[27], 0)
-		y[2] = max(b[0]+w[0]*x[2]+w[1]*x[3]+w[2]*x[7]+
-			w[3]*x[8]+w[4]*x[22]+w[5]*x[23]+w[6]*x[27]+
-			w[7]*x[28], 0)
-		y[3] = max(b[0]+w[0]*x[3]+w[1]*x[4]+w[2]*x[8]+
-			w[3]*x[9]+w[4]*x[23]+w[5]*x[24]+w[6]*x[28]+
-			w[7]*x[29], 0)
-		y[4] = max(b[0]+w[0]*x[5]+w[1]*x[6]+w[2]*x[10]+
-			w[3]*x[11]+w[4]*x[25]+w[5]*x[26]+w[6]*x[30]+
-			w[7]*x[31], 0)
-		y[5] = max(b[0]+w[0]*x[6]+w[1]*x[7]+w[2]*x[11]+
-			w[3]*x[12]+w[4]*x[26]+w[5]*x[27]+w[6]*x[31]+
-			w[7]*x[32], 0)
-		y[6] = max(b[0]+w[0]*x[7]+w[1]*x[8]+w[2]*x[12]+
-			w[3]*x[13]+w[4]*x[27]+w[5]*x[28]+w[6]*x[32]+
-			w[7]*x[33], 0)
-		y[7] = max(b[0]+w[0]*x[8]+w[1]*x[9]+w[2]*x[13]+
-			w[3]*x[14]+w[4]*x[28]+w[5]*x[29]+w[6]*x[33]+
-			w[7]*x[34], 0)
-		y[8] = max(b[0]+w[0]*x[10]+w[1]*x[11]+w[2]*x[15]+
-			w[3]*x[16]+w[4]*x[30]+w[5]*x[31]+w[6]*x[35]+
-			w[7]*x[36], 0)
-		y[9] = max(b[0]+w[0]*x[11]+w[1]*x[12]+w[2]*x[16]+
-			w[3]*x[17]+w[4]*x[31]+w[5]*x[32]+w[6]*x[36]+
-			w[7]*x[37], 0)
-		y[10] = max(b[0]+w[0]*x[12]+w[1]*x[13]+w[2]*x[17]+
-			w[3]*x[18]+w[4]*x[32]+w[5]*x[33]+w[6]*x[37]+
-			w[7]*x[38], 0)
-		y[11] = max(b[0]+w[0]*x[13]+w[1]*x[14]+w[2]*x[18]+
-			w[3]*x[19]+w[4]*x[33]+w[5]*x[34]+w[6]*x[38]+
-			w[7]*x[39], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[1])+float32(w[2]*x[5])+
+			float32(w[3]*x[6])+float32(w[4]*x[20])+float32(w[5]*x[21])+float32(w[6]*x[25])+
+			float32(w[7]*x[26]), 0)
+		y[1] = max(b[0]+float32(w[0]*x[1])+float32(w[1]*x[2])+float32(w[2]*x[6])+
+			float32(w[3]*x[7])+float32(w[4]*x[21])+float32(w[5]*x[22])+float32(w[6]*x[26])+
+			float32(w[7]*x[27]), 0)
+		y[2] = max(b[0]+float32(w[0]*x[2])+float32(w[1]*x[3])+float32(w[2]*x[7])+
+			float32(w[3]*x[8])+float32(w[4]*x[22])+float32(w[5]*x[23])+float32(w[6]*x[27])+
+			float32(w[7]*x[28]), 0)
+		y[3] = max(b[0]+float32(w[0]*x[3])+float32(w[1]*x[4])+float32(w[2]*x[8])+
+			float32(w[3]*x[9])+float32(w[4]*x[23])+float32(w[5]*x[24])+float32(w[6]*x[28])+
+			float32(w[7]*x[29]), 0)
+		y[4] = max(b[0]+float32(w[0]*x[5])+float32(w[1]*x[6])+float32(w[2]*x[10])+
+			float32(w[3]*x[11])+float32(w[4]*x[25])+float32(w[5]*x[26])+float32(w[6]*x[30])+
+			float32(w[7]*x[31]), 0)
+		y[5] = max(b[0]+float32(w[0]*x[6])+float32(w[1]*x[7])+float32(w[2]*x[11])+
+			float32(w[3]*x[12])+float32(w[4]*x[26])+float32(w[5]*x[27])+float32(w[6]*x[31])+
+			float32(w[7]*x[32]), 0)
+		y[6] = max(b[0]+float32(w[0]*x[7])+float32(w[1]*x[8])+float32(w[2]*x[12])+
+			float32(w[3]*x[13])+float32(w[4]*x[27])+float32(w[5]*x[28])+float32(w[6]*x[32])+
+			float32(w[7]*x[33]), 0)
+		y[7] = max(b[0]+float32(w[0]*x[8])+float32(w[1]*x[9])+float32(w[2]*x[13])+
+			float32(w[3]*x[14])+float32(w[4]*x[28])+float32(w[5]*x[29])+float32(w[6]*x[33])+
+			float32(w[7]*x[34]), 0)
+		y[8] = max(b[0]+float32(w[0]*x[10])+float32(w[1]*x[11])+float32(w[2]*x[15])+
+			float32(w[3]*x[16])+float32(w[4]*x[30])+float32(w[5]*x[31])+float32(w[6]*x[35])+
+			float32(w[7]*x[36]), 0)
+		y[9] = max(b[0]+float32(w[0]*x[11])+float32(w[1]*x[12])+float32(w[2]*x[16])+
+			float32(w[3]*x[17])+float32(w[4]*x[31])+float32(w[5]*x[32])+float32(w[6]*x[36])+
+			float32(w[7]*x[37]), 0)
+		y[10] = max(b[0]+float32(w[0]*x[12])+float32(w[1]*x[13])+float32(w[2]*x[17])+
+			float32(w[3]*x[18])+float32(w[4]*x[32])+float32(w[5]*x[33])+float32(w[6]*x[37])+
+			float32(w[7]*x[38]), 0)
+		y[11] = max(b[0]+float32(w[0]*x[13])+float32(w[1]*x[14])+float32(w[2]*x[18])+
+			float32(w[3]*x[19])+float32(w[4]*x[33])+float32(w[5]*x[34])+float32(w[6]*x[38])+
+			float32(w[7]*x[39]), 0)
 	}
 	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
 	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
@@ -403,26 +403,26 @@ func (m *Model) forward() {
 		y := &m.a5
 		w := (*[60]float32)(m.params[59:119])
 		b := (*[5]float32)(m.params[119:124])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11]
-		y[1] = b[1] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5] + w[18]*x[6] +
-			w[19]*x[7] + w[20]*x[8] + w[21]*x[9] + w[22]*x[10] +
-			w[23]*x[11]
-		y[2] = b[2] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7] + w[32]*x[8] + w[33]*x[9] + w[34]*x[10] +
-			w[35]*x[11]
-		y[3] = b[3] + w[36]*x[0] + w[37]*x[1] + w[38]*x[2] +
-			w[39]*x[3] + w[40]*x[4] + w[41]*x[5] + w[42]*x[6] +
-			w[43]*x[7] + w[44]*x[8] + w[45]*x[9] + w[46]*x[10] +
-			w[47]*x[11]
-		y[4] = b[4] + w[48]*x[0] + w[49]*x[1] + w[50]*x[2] +
-			w[51]*x[3] + w[52]*x[4] + w[53]*x[5] + w[54]*x[6] +
-			w[55]*x[7] + w[56]*x[8] + w[57]*x[9] + w[58]*x[10] +
-			w[59]*x[11]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11])
+		y[1] = b[1] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5]) + float32(w[18]*x[6]) +
+			float32(w[19]*x[7]) + float32(w[20]*x[8]) + float32(w[21]*x[9]) + float32(w[22]*x[10]) +
+			float32(w[23]*x[11])
+		y[2] = b[2] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7]) + float32(w[32]*x[8]) + float32(w[33]*x[9]) + float32(w[34]*x[10]) +
+			float32(w[35]*x[11])
+		y[3] = b[3] + float32(w[36]*x[0]) + float32(w[37]*x[1]) + float32(w[38]*x[2]) +
+			float32(w[39]*x[3]) + float32(w[40]*x[4]) + float32(w[41]*x[5]) + float32(w[42]*x[6]) +
+			float32(w[43]*x[7]) + float32(w[44]*x[8]) + float32(w[45]*x[9]) + float32(w[46]*x[10]) +
+			float32(w[47]*x[11])
+		y[4] = b[4] + float32(w[48]*x[0]) + float32(w[49]*x[1]) + float32(w[50]*x[2]) +
+			float32(w[51]*x[3]) + float32(w[52]*x[4]) + float32(w[53]*x[5]) + float32(w[54]*x[6]) +
+			float32(w[55]*x[7]) + float32(w[56]*x[8]) + float32(w[57]*x[9]) + float32(w[58]*x[10]) +
+			float32(w[59]*x[11])
 	}
 }
 
@@ -450,90 +450,90 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		gb[3] += dy[3]
 		gb[4] += dy[4]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[1] * x[0]
-		gw[13] += dy[1] * x[1]
-		gw[14] += dy[1] * x[2]
-		gw[15] += dy[1] * x[3]
-		gw[16] += dy[1] * x[4]
-		gw[17] += dy[1] * x[5]
-		gw[18] += dy[1] * x[6]
-		gw[19] += dy[1] * x[7]
-		gw[20] += dy[1] * x[8]
-		gw[21] += dy[1] * x[9]
-		gw[22] += dy[1] * x[10]
-		gw[23] += dy[1] * x[11]
-		gw[24] += dy[2] * x[0]
-		gw[25] += dy[2] * x[1]
-		gw[26] += dy[2] * x[2]
-		gw[27] += dy[2] * x[3]
-		gw[28] += dy[2] * x[4]
-		gw[29] += dy[2] * x[5]
-		gw[30] += dy[2] * x[6]
-		gw[31] += dy[2] * x[7]
-		gw[32] += dy[2] * x[8]
-		gw[33] += dy[2] * x[9]
-		gw[34] += dy[2] * x[10]
-		gw[35] += dy[2] * x[11]
-		gw[36] += dy[3] * x[0]
-		gw[37] += dy[3] * x[1]
-		gw[38] += dy[3] * x[2]
-		gw[39] += dy[3] * x[3]
-		gw[40] += dy[3] * x[4]
-		gw[41] += dy[3] * x[5]
-		gw[42] += dy[3] * x[6]
-		gw[43] += dy[3] * x[7]
-		gw[44] += dy[3] * x[8]
-		gw[45] += dy[3] * x[9]
-		gw[46] += dy[3] * x[10]
-		gw[47] += dy[3] * x[11]
-		gw[48] += dy[4] * x[0]
-		gw[49] += dy[4] * x[1]
-		gw[50] += dy[4] * x[2]
-		gw[51] += dy[4] * x[3]
-		gw[52] += dy[4] * x[4]
-		gw[53] += dy[4] * x[5]
-		gw[54] += dy[4] * x[6]
-		gw[55] += dy[4] * x[7]
-		gw[56] += dy[4] * x[8]
-		gw[57] += dy[4] * x[9]
-		gw[58] += dy[4] * x[10]
-		gw[59] += dy[4] * x[11]
-		dx[0] = w[0]*dy[0] + w[12]*dy[1] + w[24]*dy[2] + w[36]*dy[3] +
-			w[48]*dy[4]
-		dx[1] = w[1]*dy[0] + w[13]*dy[1] + w[25]*dy[2] + w[37]*dy[3] +
-			w[49]*dy[4]
-		dx[2] = w[2]*dy[0] + w[14]*dy[1] + w[26]*dy[2] + w[38]*dy[3] +
-			w[50]*dy[4]
-		dx[3] = w[3]*dy[0] + w[15]*dy[1] + w[27]*dy[2] + w[39]*dy[3] +
-			w[51]*dy[4]
-		dx[4] = w[4]*dy[0] + w[16]*dy[1] + w[28]*dy[2] + w[40]*dy[3] +
-			w[52]*dy[4]
-		dx[5] = w[5]*dy[0] + w[17]*dy[1] + w[29]*dy[2] + w[41]*dy[3] +
-			w[53]*dy[4]
-		dx[6] = w[6]*dy[0] + w[18]*dy[1] + w[30]*dy[2] + w[42]*dy[3] +
-			w[54]*dy[4]
-		dx[7] = w[7]*dy[0] + w[19]*dy[1] + w[31]*dy[2] + w[43]*dy[3] +
-			w[55]*dy[4]
-		dx[8] = w[8]*dy[0] + w[20]*dy[1] + w[32]*dy[2] + w[44]*dy[3] +
-			w[56]*dy[4]
-		dx[9] = w[9]*dy[0] + w[21]*dy[1] + w[33]*dy[2] + w[45]*dy[3] +
-			w[57]*dy[4]
-		dx[10] = w[10]*dy[0] + w[22]*dy[1] + w[34]*dy[2] + w[46]*dy[3] +
-			w[58]*dy[4]
-		dx[11] = w[11]*dy[0] + w[23]*dy[1] + w[35]*dy[2] + w[47]*dy[3] +
-			w[59]*dy[4]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[1] * x[0])
+		gw[13] += float32(dy[1] * x[1])
+		gw[14] += float32(dy[1] * x[2])
+		gw[15] += float32(dy[1] * x[3])
+		gw[16] += float32(dy[1] * x[4])
+		gw[17] += float32(dy[1] * x[5])
+		gw[18] += float32(dy[1] * x[6])
+		gw[19] += float32(dy[1] * x[7])
+		gw[20] += float32(dy[1] * x[8])
+		gw[21] += float32(dy[1] * x[9])
+		gw[22] += float32(dy[1] * x[10])
+		gw[23] += float32(dy[1] * x[11])
+		gw[24] += float32(dy[2] * x[0])
+		gw[25] += float32(dy[2] * x[1])
+		gw[26] += float32(dy[2] * x[2])
+		gw[27] += float32(dy[2] * x[3])
+		gw[28] += float32(dy[2] * x[4])
+		gw[29] += float32(dy[2] * x[5])
+		gw[30] += float32(dy[2] * x[6])
+		gw[31] += float32(dy[2] * x[7])
+		gw[32] += float32(dy[2] * x[8])
+		gw[33] += float32(dy[2] * x[9])
+		gw[34] += float32(dy[2] * x[10])
+		gw[35] += float32(dy[2] * x[11])
+		gw[36] += float32(dy[3] * x[0])
+		gw[37] += float32(dy[3] * x[1])
+		gw[38] += float32(dy[3] * x[2])
+		gw[39] += float32(dy[3] * x[3])
+		gw[40] += float32(dy[3] * x[4])
+		gw[41] += float32(dy[3] * x[5])
+		gw[42] += float32(dy[3] * x[6])
+		gw[43] += float32(dy[3] * x[7])
+		gw[44] += float32(dy[3] * x[8])
+		gw[45] += float32(dy[3] * x[9])
+		gw[46] += float32(dy[3] * x[10])
+		gw[47] += float32(dy[3] * x[11])
+		gw[48] += float32(dy[4] * x[0])
+		gw[49] += float32(dy[4] * x[1])
+		gw[50] += float32(dy[4] * x[2])
+		gw[51] += float32(dy[4] * x[3])
+		gw[52] += float32(dy[4] * x[4])
+		gw[53] += float32(dy[4] * x[5])
+		gw[54] += float32(dy[4] * x[6])
+		gw[55] += float32(dy[4] * x[7])
+		gw[56] += float32(dy[4] * x[8])
+		gw[57] += float32(dy[4] * x[9])
+		gw[58] += float32(dy[4] * x[10])
+		gw[59] += float32(dy[4] * x[11])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[12]*dy[1]) + float32(w[24]*dy[2]) + float32(w[36]*dy[3]) +
+			float32(w[48]*dy[4])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[13]*dy[1]) + float32(w[25]*dy[2]) + float32(w[37]*dy[3]) +
+			float32(w[49]*dy[4])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[14]*dy[1]) + float32(w[26]*dy[2]) + float32(w[38]*dy[3]) +
+			float32(w[50]*dy[4])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[15]*dy[1]) + float32(w[27]*dy[2]) + float32(w[39]*dy[3]) +
+			float32(w[51]*dy[4])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[16]*dy[1]) + float32(w[28]*dy[2]) + float32(w[40]*dy[3]) +
+			float32(w[52]*dy[4])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[17]*dy[1]) + float32(w[29]*dy[2]) + float32(w[41]*dy[3]) +
+			float32(w[53]*dy[4])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[18]*dy[1]) + float32(w[30]*dy[2]) + float32(w[42]*dy[3]) +
+			float32(w[54]*dy[4])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[19]*dy[1]) + float32(w[31]*dy[2]) + float32(w[43]*dy[3]) +
+			float32(w[55]*dy[4])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[20]*dy[1]) + float32(w[32]*dy[2]) + float32(w[44]*dy[3]) +
+			float32(w[56]*dy[4])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[21]*dy[1]) + float32(w[33]*dy[2]) + float32(w[45]*dy[3]) +
+			float32(w[57]*dy[4])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[22]*dy[1]) + float32(w[34]*dy[2]) + float32(w[46]*dy[3]) +
+			float32(w[58]*dy[4])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[23]*dy[1]) + float32(w[35]*dy[2]) + float32(w[47]*dy[3]) +
+			float32(w[59]*dy[4])
 	}
 	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
 	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
@@ -585,135 +585,135 @@ func (m *Model) backward() {
 			dy[3] + dy[4] + dy[5] + dy[6] +
 			dy[7] + dy[8] + dy[9] + dy[10] +
 			dy[11]
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[1] + dy[2]*x[2] +
-			dy[3]*x[3] + dy[4]*x[5] + dy[5]*x[6] + dy[6]*x[7] +
-			dy[7]*x[8] + dy[8]*x[10] + dy[9]*x[11] + dy[10]*x[12] +
-			dy[11]*x[13]
-		gw[1] = gw[1] + dy[0]*x[1] + dy[1]*x[2] + dy[2]*x[3] +
-			dy[3]*x[4] + dy[4]*x[6] + dy[5]*x[7] + dy[6]*x[8] +
-			dy[7]*x[9] + dy[8]*x[11] + dy[9]*x[12] + dy[10]*x[13] +
-			dy[11]*x[14]
-		gw[2] = gw[2] + dy[0]*x[5] + dy[1]*x[6] + dy[2]*x[7] +
-			dy[3]*x[8] + dy[4]*x[10] + dy[5]*x[11] + dy[6]*x[12] +
-			dy[7]*x[13] + dy[8]*x[15] + dy[9]*x[16] + dy[10]*x[17] +
-			dy[11]*x[18]
-		gw[3] = gw[3] + dy[0]*x[6] + dy[1]*x[7] + dy[2]*x[8] +
-			dy[3]*x[9] + dy[4]*x[11] + dy[5]*x[12] + dy[6]*x[13] +
-			dy[7]*x[14] + dy[8]*x[16] + dy[9]*x[17] + dy[10]*x[18] +
-			dy[11]*x[19]
-		gw[4] = gw[4] + dy[0]*x[20] + dy[1]*x[21] + dy[2]*x[22] +
-			dy[3]*x[23] + dy[4]*x[25] + dy[5]*x[26] + dy[6]*x[27] +
-			dy[7]*x[28] + dy[8]*x[30] + dy[9]*x[31] + dy[10]*x[32] +
-			dy[11]*x[33]
-		gw[5] = gw[5] + dy[0]*x[21] + dy[1]*x[22] + dy[2]*x[23] +
-			dy[3]*x[24] + dy[4]*x[26] + dy[5]*x[27] + dy[6]*x[28] +
-			dy[7]*x[29] + dy[8]*x[31] + dy[9]*x[32] + dy[10]*x[33] +
-			dy[11]*x[34]
-		gw[6] = gw[6] + dy[0]*x[25] + dy[1]*x[26] + dy[2]*x[27] +
-			dy[3]*x[28] + dy[4]*x[30] + dy[5]*x[31] + dy[6]*x[32] +
-			dy[7]*x[33] + dy[8]*x[35] + dy[9]*x[36] + dy[10]*x[37] +
-			dy[11]*x[38]
-		gw[7] = gw[7] + dy[0]*x[26] + dy[1]*x[27] + dy[2]*x[28] +
-			dy[3]*x[29] + dy[4]*x[31] + dy[5]*x[32] + dy[6]*x[33] +
-			dy[7]*x[34] + dy[8]*x[36] + dy[9]*x[37] + dy[10]*x[38] +
-			dy[11]*x[39]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[1]) + float32(dy[2]*x[2]) +
+			float32(dy[3]*x[3]) + float32(dy[4]*x[5]) + float32(dy[5]*x[6]) + float32(dy[6]*x[7]) +
+			float32(dy[7]*x[8]) + float32(dy[8]*x[10]) + float32(dy[9]*x[11]) + float32(dy[10]*x[12]) +
+			float32(dy[11]*x[13])
+		gw[1] = gw[1] + float32(dy[0]*x[1]) + float32(dy[1]*x[2]) + float32(dy[2]*x[3]) +
+			float32(dy[3]*x[4]) + float32(dy[4]*x[6]) + float32(dy[5]*x[7]) + float32(dy[6]*x[8]) +
+			float32(dy[7]*x[9]) + float32(dy[8]*x[11]) + float32(dy[9]*x[12]) + float32(dy[10]*x[13]) +
+			float32(dy[11]*x[14])
+		gw[2] = gw[2] + float32(dy[0]*x[5]) + float32(dy[1]*x[6]) + float32(dy[2]*x[7]) +
+			float32(dy[3]*x[8]) + float32(dy[4]*x[10]) + float32(dy[5]*x[11]) + float32(dy[6]*x[12]) +
+			float32(dy[7]*x[13]) + float32(dy[8]*x[15]) + float32(dy[9]*x[16]) + float32(dy[10]*x[17]) +
+			float32(dy[11]*x[18])
+		gw[3] = gw[3] + float32(dy[0]*x[6]) + float32(dy[1]*x[7]) + float32(dy[2]*x[8]) +
+			float32(dy[3]*x[9]) + float32(dy[4]*x[11]) + float32(dy[5]*x[12]) + float32(dy[6]*x[13]) +
+			float32(dy[7]*x[14]) + float32(dy[8]*x[16]) + float32(dy[9]*x[17]) + float32(dy[10]*x[18]) +
+			float32(dy[11]*x[19])
+		gw[4] = gw[4] + float32(dy[0]*x[20]) + float32(dy[1]*x[21]) + float32(dy[2]*x[22]) +
+			float32(dy[3]*x[23]) + float32(dy[4]*x[25]) + float32(dy[5]*x[26]) + float32(dy[6]*x[27]) +
+			float32(dy[7]*x[28]) + float32(dy[8]*x[30]) + float32(dy[9]*x[31]) + float32(dy[10]*x[32]) +
+			float32(dy[11]*x[33])
+		gw[5] = gw[5] + float32(dy[0]*x[21]) + float32(dy[1]*x[22]) + float32(dy[2]*x[23]) +
+			float32(dy[3]*x[24]) + float32(dy[4]*x[26]) + float32(dy[5]*x[27]) + float32(dy[6]*x[28]) +
+			float32(dy[7]*x[29]) + float32(dy[8]*x[31]) + float32(dy[9]*x[32]) + float32(dy[10]*x[33]) +
+			float32(dy[11]*x[34])
+		gw[6] = gw[6] + float32(dy[0]*x[25]) + float32(dy[1]*x[26]) + float32(dy[2]*x[27]) +
+			float32(dy[3]*x[28]) + float32(dy[4]*x[30]) + float32(dy[5]*x[31]) + float32(dy[6]*x[32]) +
+			float32(dy[7]*x[33]) + float32(dy[8]*x[35]) + float32(dy[9]*x[36]) + float32(dy[10]*x[37]) +
+			float32(dy[11]*x[38])
+		gw[7] = gw[7] + float32(dy[0]*x[26]) + float32(dy[1]*x[27]) + float32(dy[2]*x[28]) +
+			float32(dy[3]*x[29]) + float32(dy[4]*x[31]) + float32(dy[5]*x[32]) + float32(dy[6]*x[33]) +
+			float32(dy[7]*x[34]) + float32(dy[8]*x[36]) + float32(dy[9]*x[37]) + float32(dy[10]*x[38]) +
+			float32(dy[11]*x[39])
 		clear(dx[:])
-		dx[0] += w[0] * dy[0]
-		dx[1] += w[1] * dy[0]
-		dx[5] += w[2] * dy[0]
-		dx[6] += w[3] * dy[0]
-		dx[20] += w[4] * dy[0]
-		dx[21] += w[5] * dy[0]
-		dx[25] += w[6] * dy[0]
-		dx[26] += w[7] * dy[0]
-		dx[1] += w[0] * dy[1]
-		dx[2] += w[1] * dy[1]
-		dx[6] += w[2] * dy[1]
-		dx[7] += w[3] * dy[1]
-		dx[21] += w[4] * dy[1]
-		dx[22] += w[5] * dy[1]
-		dx[26] += w[6] * dy[1]
-		dx[27] += w[7] * dy[1]
-		dx[2] += w[0] * dy[2]
-		dx[3] += w[1] * dy[2]
-		dx[7] += w[2] * dy[2]
-		dx[8] += w[3] * dy[2]
-		dx[22] += w[4] * dy[2]
-		dx[23] += w[5] * dy[2]
-		dx[27] += w[6] * dy[2]
-		dx[28] += w[7] * dy[2]
-		dx[3] += w[0] * dy[3]
-		dx[4] += w[1] * dy[3]
-		dx[8] += w[2] * dy[3]
-		dx[9] += w[3] * dy[3]
-		dx[23] += w[4] * dy[3]
-		dx[24] += w[5] * dy[3]
-		dx[28] += w[6] * dy[3]
-		dx[29] += w[7] * dy[3]
-		dx[5] += w[0] * dy[4]
-		dx[6] += w[1] * dy[4]
-		dx[10] += w[2] * dy[4]
-		dx[11] += w[3] * dy[4]
-		dx[25] += w[4] * dy[4]
-		dx[26] += w[5] * dy[4]
-		dx[30] += w[6] * dy[4]
-		dx[31] += w[7] * dy[4]
-		dx[6] += w[0] * dy[5]
-		dx[7] += w[1] * dy[5]
-		dx[11] += w[2] * dy[5]
-		dx[12] += w[3] * dy[5]
-		dx[26] += w[4] * dy[5]
-		dx[27] += w[5] * dy[5]
-		dx[31] += w[6] * dy[5]
-		dx[32] += w[7] * dy[5]
-		dx[7] += w[0] * dy[6]
-		dx[8] += w[1] * dy[6]
-		dx[12] += w[2] * dy[6]
-		dx[13] += w[3] * dy[6]
-		dx[27] += w[4] * dy[6]
-		dx[28] += w[5] * dy[6]
-		dx[32] += w[6] * dy[6]
-		dx[33] += w[7] * dy[6]
-		dx[8] += w[0] * dy[7]
-		dx[9] += w[1] * dy[7]
-		dx[13] += w[2] * dy[7]
-		dx[14] += w[3] * dy[7]
-		dx[28] += w[4] * dy[7]
-		dx[29] += w[5] * dy[7]
-		dx[33] += w[6] * dy[7]
-		dx[34] += w[7] * dy[7]
-		dx[10] += w[0] * dy[8]
-		dx[11] += w[1] * dy[8]
-		dx[15] += w[2] * dy[8]
-		dx[16] += w[3] * dy[8]
-		dx[30] += w[4] * dy[8]
-		dx[31] += w[5] * dy[8]
-		dx[35] += w[6] * dy[8]
-		dx[36] += w[7] * dy[8]
-		dx[11] += w[0] * dy[9]
-		dx[12] += w[1] * dy[9]
-		dx[16] += w[2] * dy[9]
-		dx[17] += w[3] * dy[9]
-		dx[31] += w[4] * dy[9]
-		dx[32] += w[5] * dy[9]
-		dx[36] += w[6] * dy[9]
-		dx[37] += w[7] * dy[9]
-		dx[12] += w[0] * dy[10]
-		dx[13] += w[1] * dy[10]
-		dx[17] += w[2] * dy[10]
-		dx[18] += w[3] * dy[10]
-		dx[32] += w[4] * dy[10]
-		dx[33] += w[5] * dy[10]
-		dx[37] += w[6] * dy[10]
-		dx[38] += w[7] * dy[10]
-		dx[13] += w[0] * dy[11]
-		dx[14] += w[1] * dy[11]
-		dx[18] += w[2] * dy[11]
-		dx[19] += w[3] * dy[11]
-		dx[33] += w[4] * dy[11]
-		dx[34] += w[5] * dy[11]
-		dx[38] += w[6] * dy[11]
-		dx[39] += w[7] * dy[11]
+		dx[0] += float32(w[0] * dy[0])
+		dx[1] += float32(w[1] * dy[0])
+		dx[5] += float32(w[2] * dy[0])
+		dx[6] += float32(w[3] * dy[0])
+		dx[20] += float32(w[4] * dy[0])
+		dx[21] += float32(w[5] * dy[0])
+		dx[25] += float32(w[6] * dy[0])
+		dx[26] += float32(w[7] * dy[0])
+		dx[1] += float32(w[0] * dy[1])
+		dx[2] += float32(w[1] * dy[1])
+		dx[6] += float32(w[2] * dy[1])
+		dx[7] += float32(w[3] * dy[1])
+		dx[21] += float32(w[4] * dy[1])
+		dx[22] += float32(w[5] * dy[1])
+		dx[26] += float32(w[6] * dy[1])
+		dx[27] += float32(w[7] * dy[1])
+		dx[2] += float32(w[0] * dy[2])
+		dx[3] += float32(w[1] * dy[2])
+		dx[7] += float32(w[2] * dy[2])
+		dx[8] += float32(w[3] * dy[2])
+		dx[22] += float32(w[4] * dy[2])
+		dx[23] += float32(w[5] * dy[2])
+		dx[27] += float32(w[6] * dy[2])
+		dx[28] += float32(w[7] * dy[2])
+		dx[3] += float32(w[0] * dy[3])
+		dx[4] += float32(w[1] * dy[3])
+		dx[8] += float32(w[2] * dy[3])
+		dx[9] += float32(w[3] * dy[3])
+		dx[23] += float32(w[4] * dy[3])
+		dx[24] += float32(w[5] * dy[3])
+		dx[28] += float32(w[6] * dy[3])
+		dx[29] += float32(w[7] * dy[3])
+		dx[5] += float32(w[0] * dy[4])
+		dx[6] += float32(w[1] * dy[4])
+		dx[10] += float32(w[2] * dy[4])
+		dx[11] += float32(w[3] * dy[4])
+		dx[25] += float32(w[4] * dy[4])
+		dx[26] += float32(w[5] * dy[4])
+		dx[30] += float32(w[6] * dy[4])
+		dx[31] += float32(w[7] * dy[4])
+		dx[6] += float32(w[0] * dy[5])
+		dx[7] += float32(w[1] * dy[5])
+		dx[11] += float32(w[2] * dy[5])
+		dx[12] += float32(w[3] * dy[5])
+		dx[26] += float32(w[4] * dy[5])
+		dx[27] += float32(w[5] * dy[5])
+		dx[31] += float32(w[6] * dy[5])
+		dx[32] += float32(w[7] * dy[5])
+		dx[7] += float32(w[0] * dy[6])
+		dx[8] += float32(w[1] * dy[6])
+		dx[12] += float32(w[2] * dy[6])
+		dx[13] += float32(w[3] * dy[6])
+		dx[27] += float32(w[4] * dy[6])
+		dx[28] += float32(w[5] * dy[6])
+		dx[32] += float32(w[6] * dy[6])
+		dx[33] += float32(w[7] * dy[6])
+		dx[8] += float32(w[0] * dy[7])
+		dx[9] += float32(w[1] * dy[7])
+		dx[13] += float32(w[2] * dy[7])
+		dx[14] += float32(w[3] * dy[7])
+		dx[28] += float32(w[4] * dy[7])
+		dx[29] += float32(w[5] * dy[7])
+		dx[33] += float32(w[6] * dy[7])
+		dx[34] += float32(w[7] * dy[7])
+		dx[10] += float32(w[0] * dy[8])
+		dx[11] += float32(w[1] * dy[8])
+		dx[15] += float32(w[2] * dy[8])
+		dx[16] += float32(w[3] * dy[8])
+		dx[30] += float32(w[4] * dy[8])
+		dx[31] += float32(w[5] * dy[8])
+		dx[35] += float32(w[6] * dy[8])
+		dx[36] += float32(w[7] * dy[8])
+		dx[11] += float32(w[0] * dy[9])
+		dx[12] += float32(w[1] * dy[9])
+		dx[16] += float32(w[2] * dy[9])
+		dx[17] += float32(w[3] * dy[9])
+		dx[31] += float32(w[4] * dy[9])
+		dx[32] += float32(w[5] * dy[9])
+		dx[36] += float32(w[6] * dy[9])
+		dx[37] += float32(w[7] * dy[9])
+		dx[12] += float32(w[0] * dy[10])
+		dx[13] += float32(w[1] * dy[10])
+		dx[17] += float32(w[2] * dy[10])
+		dx[18] += float32(w[3] * dy[10])
+		dx[32] += float32(w[4] * dy[10])
+		dx[33] += float32(w[5] * dy[10])
+		dx[37] += float32(w[6] * dy[10])
+		dx[38] += float32(w[7] * dy[10])
+		dx[13] += float32(w[0] * dy[11])
+		dx[14] += float32(w[1] * dy[11])
+		dx[18] += float32(w[2] * dy[11])
+		dx[19] += float32(w[3] * dy[11])
+		dx[33] += float32(w[4] * dy[11])
+		dx[34] += float32(w[5] * dy[11])
+		dx[38] += float32(w[6] * dy[11])
+		dx[39] += float32(w[7] * dy[11])
 	}
 	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
 	{
@@ -856,54 +856,54 @@ func (m *Model) backward() {
 			dy[39]
 		for oc := 0; oc < 2; oc++ {
 			for c := 0; c < 3; c++ {
-				gw[oc*24+c*8] = gw[oc*24+c*8] + dy[oc*20]*pad[c*110] + dy[oc*20+1]*pad[c*110+2] + dy[oc*20+2]*pad[c*110+4] +
-					dy[oc*20+3]*pad[c*110+6] + dy[oc*20+4]*pad[c*110+8] + dy[oc*20+5]*pad[c*110+22] + dy[oc*20+6]*pad[c*110+24] +
-					dy[oc*20+7]*pad[c*110+26] + dy[oc*20+8]*pad[c*110+28] + dy[oc*20+9]*pad[c*110+30] + dy[oc*20+10]*pad[c*110+44] +
-					dy[oc*20+11]*pad[c*110+46] + dy[oc*20+12]*pad[c*110+48] + dy[oc*20+13]*pad[c*110+50] + dy[oc*20+14]*pad[c*110+52] +
-					dy[oc*20+15]*pad[c*110+66] + dy[oc*20+16]*pad[c*110+68] + dy[oc*20+17]*pad[c*110+70] + dy[oc*20+18]*pad[c*110+72] +
-					dy[oc*20+19]*pad[c*110+74]
-				gw[oc*24+c*8+1] = gw[oc*24+c*8+1] + dy[oc*20]*pad[c*110+1] + dy[oc*20+1]*pad[c*110+3] + dy[oc*20+2]*pad[c*110+5] +
-					dy[oc*20+3]*pad[c*110+7] + dy[oc*20+4]*pad[c*110+9] + dy[oc*20+5]*pad[c*110+23] + dy[oc*20+6]*pad[c*110+25] +
-					dy[oc*20+7]*pad[c*110+27] + dy[oc*20+8]*pad[c*110+29] + dy[oc*20+9]*pad[c*110+31] + dy[oc*20+10]*pad[c*110+45] +
-					dy[oc*20+11]*pad[c*110+47] + dy[oc*20+12]*pad[c*110+49] + dy[oc*20+13]*pad[c*110+51] + dy[oc*20+14]*pad[c*110+53] +
-					dy[oc*20+15]*pad[c*110+67] + dy[oc*20+16]*pad[c*110+69] + dy[oc*20+17]*pad[c*110+71] + dy[oc*20+18]*pad[c*110+73] +
-					dy[oc*20+19]*pad[c*110+75]
-				gw[oc*24+c*8+2] = gw[oc*24+c*8+2] + dy[oc*20]*pad[c*110+11] + dy[oc*20+1]*pad[c*110+13] + dy[oc*20+2]*pad[c*110+15] +
-					dy[oc*20+3]*pad[c*110+17] + dy[oc*20+4]*pad[c*110+19] + dy[oc*20+5]*pad[c*110+33] + dy[oc*20+6]*pad[c*110+35] +
-					dy[oc*20+7]*pad[c*110+37] + dy[oc*20+8]*pad[c*110+39] + dy[oc*20+9]*pad[c*110+41] + dy[oc*20+10]*pad[c*110+55] +
-					dy[oc*20+11]*pad[c*110+57] + dy[oc*20+12]*pad[c*110+59] + dy[oc*20+13]*pad[c*110+61] + dy[oc*20+14]*pad[c*110+63] +
-					dy[oc*20+15]*pad[c*110+77] + dy[oc*20+16]*pad[c*110+79] + dy[oc*20+17]*pad[c*110+81] + dy[oc*20+18]*pad[c*110+83] +
-					dy[oc*20+19]*pad[c*110+85]
-				gw[oc*24+c*8+3] = gw[oc*24+c*8+3] + dy[oc*20]*pad[c*110+12] + dy[oc*20+1]*pad[c*110+14] + dy[oc*20+2]*pad[c*110+16] +
-					dy[oc*20+3]*pad[c*110+18] + dy[oc*20+4]*pad[c*110+20] + dy[oc*20+5]*pad[c*110+34] + dy[oc*20+6]*pad[c*110+36] +
-					dy[oc*20+7]*pad[c*110+38] + dy[oc*20+8]*pad[c*110+40] + dy[oc*20+9]*pad[c*110+42] + dy[oc*20+10]*pad[c*110+56] +
-					dy[oc*20+11]*pad[c*110+58] + dy[oc*20+12]*pad[c*110+60] + dy[oc*20+13]*pad[c*110+62] + dy[oc*20+14]*pad[c*110+64] +
-					dy[oc*20+15]*pad[c*110+78] + dy[oc*20+16]*pad[c*110+80] + dy[oc*20+17]*pad[c*110+82] + dy[oc*20+18]*pad[c*110+84] +
-					dy[oc*20+19]*pad[c*110+86]
-				gw[oc*24+c*8+4] = gw[oc*24+c*8+4] + dy[oc*20]*pad[c*110+22] + dy[oc*20+1]*pad[c*110+24] + dy[oc*20+2]*pad[c*110+26] +
-					dy[oc*20+3]*pad[c*110+28] + dy[oc*20+4]*pad[c*110+30] + dy[oc*20+5]*pad[c*110+44] + dy[oc*20+6]*pad[c*110+46] +
-					dy[oc*20+7]*pad[c*110+48] + dy[oc*20+8]*pad[c*110+50] + dy[oc*20+9]*pad[c*110+52] + dy[oc*20+10]*pad[c*110+66] +
-					dy[oc*20+11]*pad[c*110+68] + dy[oc*20+12]*pad[c*110+70] + dy[oc*20+13]*pad[c*110+72] + dy[oc*20+14]*pad[c*110+74] +
-					dy[oc*20+15]*pad[c*110+88] + dy[oc*20+16]*pad[c*110+90] + dy[oc*20+17]*pad[c*110+92] + dy[oc*20+18]*pad[c*110+94] +
-					dy[oc*20+19]*pad[c*110+96]
-				gw[oc*24+c*8+5] = gw[oc*24+c*8+5] + dy[oc*20]*pad[c*110+23] + dy[oc*20+1]*pad[c*110+25] + dy[oc*20+2]*pad[c*110+27] +
-					dy[oc*20+3]*pad[c*110+29] + dy[oc*20+4]*pad[c*110+31] + dy[oc*20+5]*pad[c*110+45] + dy[oc*20+6]*pad[c*110+47] +
-					dy[oc*20+7]*pad[c*110+49] + dy[oc*20+8]*pad[c*110+51] + dy[oc*20+9]*pad[c*110+53] + dy[oc*20+10]*pad[c*110+67] +
-					dy[oc*20+11]*pad[c*110+69] + dy[oc*20+12]*pad[c*110+71] + dy[oc*20+13]*pad[c*110+73] + dy[oc*20+14]*pad[c*110+75] +
-					dy[oc*20+15]*pad[c*110+89] + dy[oc*20+16]*pad[c*110+91] + dy[oc*20+17]*pad[c*110+93] + dy[oc*20+18]*pad[c*110+95] +
-					dy[oc*20+19]*pad[c*110+97]
-				gw[oc*24+c*8+6] = gw[oc*24+c*8+6] + dy[oc*20]*pad[c*110+33] + dy[oc*20+1]*pad[c*110+35] + dy[oc*20+2]*pad[c*110+37] +
-					dy[oc*20+3]*pad[c*110+39] + dy[oc*20+4]*pad[c*110+41] + dy[oc*20+5]*pad[c*110+55] + dy[oc*20+6]*pad[c*110+57] +
-					dy[oc*20+7]*pad[c*110+59] + dy[oc*20+8]*pad[c*110+61] + dy[oc*20+9]*pad[c*110+63] + dy[oc*20+10]*pad[c*110+77] +
-					dy[oc*20+11]*pad[c*110+79] + dy[oc*20+12]*pad[c*110+81] + dy[oc*20+13]*pad[c*110+83] + dy[oc*20+14]*pad[c*110+85] +
-					dy[oc*20+15]*pad[c*110+99] + dy[oc*20+16]*pad[c*110+101] + dy[oc*20+17]*pad[c*110+103] + dy[oc*20+18]*pad[c*110+105] +
-					dy[oc*20+19]*pad[c*110+107]
-				gw[oc*24+c*8+7] = gw[oc*24+c*8+7] + dy[oc*20]*pad[c*110+34] + dy[oc*20+1]*pad[c*110+36] + dy[oc*20+2]*pad[c*110+38] +
-					dy[oc*20+3]*pad[c*110+40] + dy[oc*20+4]*pad[c*110+42] + dy[oc*20+5]*pad[c*110+56] + dy[oc*20+6]*pad[c*110+58] +
-					dy[oc*20+7]*pad[c*110+60] + dy[oc*20+8]*pad[c*110+62] + dy[oc*20+9]*pad[c*110+64] + dy[oc*20+10]*pad[c*110+78] +
-					dy[oc*20+11]*pad[c*110+80] + dy[oc*20+12]*pad[c*110+82] + dy[oc*20+13]*pad[c*110+84] + dy[oc*20+14]*pad[c*110+86] +
-					dy[oc*20+15]*pad[c*110+100] + dy[oc*20+16]*pad[c*110+102] + dy[oc*20+17]*pad[c*110+104] + dy[oc*20+18]*pad[c*110+106] +
-					dy[oc*20+19]*pad[c*110+108]
+				gw[oc*24+c*8] = gw[oc*24+c*8] + float32(dy[oc*20]*pad[c*110]) + float32(dy[oc*20+1]*pad[c*110+2]) + float32(dy[oc*20+2]*pad[c*110+4]) +
+					float32(dy[oc*20+3]*pad[c*110+6]) + float32(dy[oc*20+4]*pad[c*110+8]) + float32(dy[oc*20+5]*pad[c*110+22]) + float32(dy[oc*20+6]*pad[c*110+24]) +
+					float32(dy[oc*20+7]*pad[c*110+26]) + float32(dy[oc*20+8]*pad[c*110+28]) + float32(dy[oc*20+9]*pad[c*110+30]) + float32(dy[oc*20+10]*pad[c*110+44]) +
+					float32(dy[oc*20+11]*pad[c*110+46]) + float32(dy[oc*20+12]*pad[c*110+48]) + float32(dy[oc*20+13]*pad[c*110+50]) + float32(dy[oc*20+14]*pad[c*110+52]) +
+					float32(dy[oc*20+15]*pad[c*110+66]) + float32(dy[oc*20+16]*pad[c*110+68]) + float32(dy[oc*20+17]*pad[c*110+70]) + float32(dy[oc*20+18]*pad[c*110+72]) +
+					float32(dy[oc*20+19]*pad[c*110+74])
+				gw[oc*24+c*8+1] = gw[oc*24+c*8+1] + float32(dy[oc*20]*pad[c*110+1]) + float32(dy[oc*20+1]*pad[c*110+3]) + float32(dy[oc*20+2]*pad[c*110+5]) +
+					float32(dy[oc*20+3]*pad[c*110+7]) + float32(dy[oc*20+4]*pad[c*110+9]) + float32(dy[oc*20+5]*pad[c*110+23]) + float32(dy[oc*20+6]*pad[c*110+25]) +
+					float32(dy[oc*20+7]*pad[c*110+27]) + float32(dy[oc*20+8]*pad[c*110+29]) + float32(dy[oc*20+9]*pad[c*110+31]) + float32(dy[oc*20+10]*pad[c*110+45]) +
+					float32(dy[oc*20+11]*pad[c*110+47]) + float32(dy[oc*20+12]*pad[c*110+49]) + float32(dy[oc*20+13]*pad[c*110+51]) + float32(dy[oc*20+14]*pad[c*110+53]) +
+					float32(dy[oc*20+15]*pad[c*110+67]) + float32(dy[oc*20+16]*pad[c*110+69]) + float32(dy[oc*20+17]*pad[c*110+71]) + float32(dy[oc*20+18]*pad[c*110+73]) +
+					float32(dy[oc*20+19]*pad[c*110+75])
+				gw[oc*24+c*8+2] = gw[oc*24+c*8+2] + float32(dy[oc*20]*pad[c*110+11]) + float32(dy[oc*20+1]*pad[c*110+13]) + float32(dy[oc*20+2]*pad[c*110+15]) +
+					float32(dy[oc*20+3]*pad[c*110+17]) + float32(dy[oc*20+4]*pad[c*110+19]) + float32(dy[oc*20+5]*pad[c*110+33]) + float32(dy[oc*20+6]*pad[c*110+35]) +
+					float32(dy[oc*20+7]*pad[c*110+37]) + float32(dy[oc*20+8]*pad[c*110+39]) + float32(dy[oc*20+9]*pad[c*110+41]) + float32(dy[oc*20+10]*pad[c*110+55]) +
+					float32(dy[oc*20+11]*pad[c*110+57]) + float32(dy[oc*20+12]*pad[c*110+59]) + float32(dy[oc*20+13]*pad[c*110+61]) + float32(dy[oc*20+14]*pad[c*110+63]) +
+					float32(dy[oc*20+15]*pad[c*110+77]) + float32(dy[oc*20+16]*pad[c*110+79]) + float32(dy[oc*20+17]*pad[c*110+81]) + float32(dy[oc*20+18]*pad[c*110+83]) +
+					float32(dy[oc*20+19]*pad[c*110+85])
+				gw[oc*24+c*8+3] = gw[oc*24+c*8+3] + float32(dy[oc*20]*pad[c*110+12]) + float32(dy[oc*20+1]*pad[c*110+14]) + float32(dy[oc*20+2]*pad[c*110+16]) +
+					float32(dy[oc*20+3]*pad[c*110+18]) + float32(dy[oc*20+4]*pad[c*110+20]) + float32(dy[oc*20+5]*pad[c*110+34]) + float32(dy[oc*20+6]*pad[c*110+36]) +
+					float32(dy[oc*20+7]*pad[c*110+38]) + float32(dy[oc*20+8]*pad[c*110+40]) + float32(dy[oc*20+9]*pad[c*110+42]) + float32(dy[oc*20+10]*pad[c*110+56]) +
+					float32(dy[oc*20+11]*pad[c*110+58]) + float32(dy[oc*20+12]*pad[c*110+60]) + float32(dy[oc*20+13]*pad[c*110+62]) + float32(dy[oc*20+14]*pad[c*110+64]) +
+					float32(dy[oc*20+15]*pad[c*110+78]) + float32(dy[oc*20+16]*pad[c*110+80]) + float32(dy[oc*20+17]*pad[c*110+82]) + float32(dy[oc*20+18]*pad[c*110+84]) +
+					float32(dy[oc*20+19]*pad[c*110+86])
+				gw[oc*24+c*8+4] = gw[oc*24+c*8+4] + float32(dy[oc*20]*pad[c*110+22]) + float32(dy[oc*20+1]*pad[c*110+24]) + float32(dy[oc*20+2]*pad[c*110+26]) +
+					float32(dy[oc*20+3]*pad[c*110+28]) + float32(dy[oc*20+4]*pad[c*110+30]) + float32(dy[oc*20+5]*pad[c*110+44]) + float32(dy[oc*20+6]*pad[c*110+46]) +
+					float32(dy[oc*20+7]*pad[c*110+48]) + float32(dy[oc*20+8]*pad[c*110+50]) + float32(dy[oc*20+9]*pad[c*110+52]) + float32(dy[oc*20+10]*pad[c*110+66]) +
+					float32(dy[oc*20+11]*pad[c*110+68]) + float32(dy[oc*20+12]*pad[c*110+70]) + float32(dy[oc*20+13]*pad[c*110+72]) + float32(dy[oc*20+14]*pad[c*110+74]) +
+					float32(dy[oc*20+15]*pad[c*110+88]) + float32(dy[oc*20+16]*pad[c*110+90]) + float32(dy[oc*20+17]*pad[c*110+92]) + float32(dy[oc*20+18]*pad[c*110+94]) +
+					float32(dy[oc*20+19]*pad[c*110+96])
+				gw[oc*24+c*8+5] = gw[oc*24+c*8+5] + float32(dy[oc*20]*pad[c*110+23]) + float32(dy[oc*20+1]*pad[c*110+25]) + float32(dy[oc*20+2]*pad[c*110+27]) +
+					float32(dy[oc*20+3]*pad[c*110+29]) + float32(dy[oc*20+4]*pad[c*110+31]) + float32(dy[oc*20+5]*pad[c*110+45]) + float32(dy[oc*20+6]*pad[c*110+47]) +
+					float32(dy[oc*20+7]*pad[c*110+49]) + float32(dy[oc*20+8]*pad[c*110+51]) + float32(dy[oc*20+9]*pad[c*110+53]) + float32(dy[oc*20+10]*pad[c*110+67]) +
+					float32(dy[oc*20+11]*pad[c*110+69]) + float32(dy[oc*20+12]*pad[c*110+71]) + float32(dy[oc*20+13]*pad[c*110+73]) + float32(dy[oc*20+14]*pad[c*110+75]) +
+					float32(dy[oc*20+15]*pad[c*110+89]) + float32(dy[oc*20+16]*pad[c*110+91]) + float32(dy[oc*20+17]*pad[c*110+93]) + float32(dy[oc*20+18]*pad[c*110+95]) +
+					float32(dy[oc*20+19]*pad[c*110+97])
+				gw[oc*24+c*8+6] = gw[oc*24+c*8+6] + float32(dy[oc*20]*pad[c*110+33]) + float32(dy[oc*20+1]*pad[c*110+35]) + float32(dy[oc*20+2]*pad[c*110+37]) +
+					float32(dy[oc*20+3]*pad[c*110+39]) + float32(dy[oc*20+4]*pad[c*110+41]) + float32(dy[oc*20+5]*pad[c*110+55]) + float32(dy[oc*20+6]*pad[c*110+57]) +
+					float32(dy[oc*20+7]*pad[c*110+59]) + float32(dy[oc*20+8]*pad[c*110+61]) + float32(dy[oc*20+9]*pad[c*110+63]) + float32(dy[oc*20+10]*pad[c*110+77]) +
+					float32(dy[oc*20+11]*pad[c*110+79]) + float32(dy[oc*20+12]*pad[c*110+81]) + float32(dy[oc*20+13]*pad[c*110+83]) + float32(dy[oc*20+14]*pad[c*110+85]) +
+					float32(dy[oc*20+15]*pad[c*110+99]) + float32(dy[oc*20+16]*pad[c*110+101]) + float32(dy[oc*20+17]*pad[c*110+103]) + float32(dy[oc*20+18]*pad[c*110+105]) +
+					float32(dy[oc*20+19]*pad[c*110+107])
+				gw[oc*24+c*8+7] = gw[oc*24+c*8+7] + float32(dy[oc*20]*pad[c*110+34]) + float32(dy[oc*20+1]*pad[c*110+36]) + float32(dy[oc*20+2]*pad[c*110+38]) +
+					float32(dy[oc*20+3]*pad[c*110+40]) + float32(dy[oc*20+4]*pad[c*110+42]) + float32(dy[oc*20+5]*pad[c*110+56]) + float32(dy[oc*20+6]*pad[c*110+58]) +
+					float32(dy[oc*20+7]*pad[c*110+60]) + float32(dy[oc*20+8]*pad[c*110+62]) + float32(dy[oc*20+9]*pad[c*110+64]) + float32(dy[oc*20+10]*pad[c*110+78]) +
+					float32(dy[oc*20+11]*pad[c*110+80]) + float32(dy[oc*20+12]*pad[c*110+82]) + float32(dy[oc*20+13]*pad[c*110+84]) + float32(dy[oc*20+14]*pad[c*110+86]) +
+					float32(dy[oc*20+15]*pad[c*110+100]) + float32(dy[oc*20+16]*pad[c*110+102]) + float32(dy[oc*20+17]*pad[c*110+104]) + float32(dy[oc*20+18]*pad[c*110+106]) +
+					float32(dy[oc*20+19]*pad[c*110+108])
 			}
 		}
 	}
@@ -935,8 +935,8 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[2] = out[2] - target[2]
 	dy[3] = out[3] - target[3]
 	dy[4] = out[4] - target[4]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3] +
-		dy[4]*dy[4]) / 5
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
+		float32(dy[4]*dy[4])) / 5
 	k := 0.4 * scale
 	dy[0] *= k
 	dy[1] *= k

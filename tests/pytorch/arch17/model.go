@@ -98,54 +98,54 @@ func (m *Model) forward() {
 		w := (*[36]float32)(m.params[0:36])
 		b := (*[3]float32)(m.params[36:39])
 		for oc := 0; oc < 3; oc++ {
-			y[oc*12] = max(b[oc]+w[oc*12]*x[0]+w[oc*12+1]*x[1]+w[oc*12+2]*x[2]+
-				w[oc*12+3]*x[3]+w[oc*12+4]*x[10]+w[oc*12+5]*x[11]+w[oc*12+6]*x[12]+
-				w[oc*12+7]*x[13]+w[oc*12+8]*x[20]+w[oc*12+9]*x[21]+w[oc*12+10]*x[22]+
-				w[oc*12+11]*x[23], 0)
-			y[oc*12+1] = max(b[oc]+w[oc*12]*x[2]+w[oc*12+1]*x[3]+w[oc*12+2]*x[4]+
-				w[oc*12+3]*x[5]+w[oc*12+4]*x[12]+w[oc*12+5]*x[13]+w[oc*12+6]*x[14]+
-				w[oc*12+7]*x[15]+w[oc*12+8]*x[22]+w[oc*12+9]*x[23]+w[oc*12+10]*x[24]+
-				w[oc*12+11]*x[25], 0)
-			y[oc*12+2] = max(b[oc]+w[oc*12]*x[4]+w[oc*12+1]*x[5]+w[oc*12+2]*x[6]+
-				w[oc*12+3]*x[7]+w[oc*12+4]*x[14]+w[oc*12+5]*x[15]+w[oc*12+6]*x[16]+
-				w[oc*12+7]*x[17]+w[oc*12+8]*x[24]+w[oc*12+9]*x[25]+w[oc*12+10]*x[26]+
-				w[oc*12+11]*x[27], 0)
-			y[oc*12+3] = max(b[oc]+w[oc*12]*x[6]+w[oc*12+1]*x[7]+w[oc*12+2]*x[8]+
-				w[oc*12+3]*x[9]+w[oc*12+4]*x[16]+w[oc*12+5]*x[17]+w[oc*12+6]*x[18]+
-				w[oc*12+7]*x[19]+w[oc*12+8]*x[26]+w[oc*12+9]*x[27]+w[oc*12+10]*x[28]+
-				w[oc*12+11]*x[29], 0)
-			y[oc*12+4] = max(b[oc]+w[oc*12]*x[10]+w[oc*12+1]*x[11]+w[oc*12+2]*x[12]+
-				w[oc*12+3]*x[13]+w[oc*12+4]*x[20]+w[oc*12+5]*x[21]+w[oc*12+6]*x[22]+
-				w[oc*12+7]*x[23]+w[oc*12+8]*x[30]+w[oc*12+9]*x[31]+w[oc*12+10]*x[32]+
-				w[oc*12+11]*x[33], 0)
-			y[oc*12+5] = max(b[oc]+w[oc*12]*x[12]+w[oc*12+1]*x[13]+w[oc*12+2]*x[14]+
-				w[oc*12+3]*x[15]+w[oc*12+4]*x[22]+w[oc*12+5]*x[23]+w[oc*12+6]*x[24]+
-				w[oc*12+7]*x[25]+w[oc*12+8]*x[32]+w[oc*12+9]*x[33]+w[oc*12+10]*x[34]+
-				w[oc*12+11]*x[35], 0)
-			y[oc*12+6] = max(b[oc]+w[oc*12]*x[14]+w[oc*12+1]*x[15]+w[oc*12+2]*x[16]+
-				w[oc*12+3]*x[17]+w[oc*12+4]*x[24]+w[oc*12+5]*x[25]+w[oc*12+6]*x[26]+
-				w[oc*12+7]*x[27]+w[oc*12+8]*x[34]+w[oc*12+9]*x[35]+w[oc*12+10]*x[36]+
-				w[oc*12+11]*x[37], 0)
-			y[oc*12+7] = max(b[oc]+w[oc*12]*x[16]+w[oc*12+1]*x[17]+w[oc*12+2]*x[18]+
-				w[oc*12+3]*x[19]+w[oc*12+4]*x[26]+w[oc*12+5]*x[27]+w[oc*12+6]*x[28]+
-				w[oc*12+7]*x[29]+w[oc*12+8]*x[36]+w[oc*12+9]*x[37]+w[oc*12+10]*x[38]+
-				w[oc*12+11]*x[39], 0)
-			y[oc*12+8] = max(b[oc]+w[oc*12]*x[20]+w[oc*12+1]*x[21]+w[oc*12+2]*x[22]+
-				w[oc*12+3]*x[23]+w[oc*12+4]*x[30]+w[oc*12+5]*x[31]+w[oc*12+6]*x[32]+
-				w[oc*12+7]*x[33]+w[oc*12+8]*x[40]+w[oc*12+9]*x[41]+w[oc*12+10]*x[42]+
-				w[oc*12+11]*x[43], 0)
-			y[oc*12+9] = max(b[oc]+w[oc*12]*x[22]+w[oc*12+1]*x[23]+w[oc*12+2]*x[24]+
-				w[oc*12+3]*x[25]+w[oc*12+4]*x[32]+w[oc*12+5]*x[33]+w[oc*12+6]*x[34]+
-				w[oc*12+7]*x[35]+w[oc*12+8]*x[42]+w[oc*12+9]*x[43]+w[oc*12+10]*x[44]+
-				w[oc*12+11]*x[45], 0)
-			y[oc*12+10] = max(b[oc]+w[oc*12]*x[24]+w[oc*12+1]*x[25]+w[oc*12+2]*x[26]+
-				w[oc*12+3]*x[27]+w[oc*12+4]*x[34]+w[oc*12+5]*x[35]+w[oc*12+6]*x[36]+
-				w[oc*12+7]*x[37]+w[oc*12+8]*x[44]+w[oc*12+9]*x[45]+w[oc*12+10]*x[46]+
-				w[oc*12+11]*x[47], 0)
-			y[oc*12+11] = max(b[oc]+w[oc*12]*x[26]+w[oc*12+1]*x[27]+w[oc*12+2]*x[28]+
-				w[oc*12+3]*x[29]+w[oc*12+4]*x[36]+w[oc*12+5]*x[37]+w[oc*12+6]*x[38]+
-				w[oc*12+7]*x[39]+w[oc*12+8]*x[46]+w[oc*12+9]*x[47]+w[oc*12+10]*x[48]+
-				w[oc*12+11]*x[49], 0)
+			y[oc*12] = max(b[oc]+float32(w[oc*12]*x[0])+float32(w[oc*12+1]*x[1])+float32(w[oc*12+2]*x[2])+
+				float32(w[oc*12+3]*x[3])+float32(w[oc*12+4]*x[10])+float32(w[oc*12+5]*x[11])+float32(w[oc*12+6]*x[12])+
+				float32(w[oc*12+7]*x[13])+float32(w[oc*12+8]*x[20])+float32(w[oc*12+9]*x[21])+float32(w[oc*12+10]*x[22])+
+				float32(w[oc*12+11]*x[23]), 0)
+			y[oc*12+1] = max(b[oc]+float32(w[oc*12]*x[2])+float32(w[oc*12+1]*x[3])+float32(w[oc*12+2]*x[4])+
+				float32(w[oc*12+3]*x[5])+float32(w[oc*12+4]*x[12])+float32(w[oc*12+5]*x[13])+float32(w[oc*12+6]*x[14])+
+				float32(w[oc*12+7]*x[15])+float32(w[oc*12+8]*x[22])+float32(w[oc*12+9]*x[23])+float32(w[oc*12+10]*x[24])+
+				float32(w[oc*12+11]*x[25]), 0)
+			y[oc*12+2] = max(b[oc]+float32(w[oc*12]*x[4])+float32(w[oc*12+1]*x[5])+float32(w[oc*12+2]*x[6])+
+				float32(w[oc*12+3]*x[7])+float32(w[oc*12+4]*x[14])+float32(w[oc*12+5]*x[15])+float32(w[oc*12+6]*x[16])+
+				float32(w[oc*12+7]*x[17])+float32(w[oc*12+8]*x[24])+float32(w[oc*12+9]*x[25])+float32(w[oc*12+10]*x[26])+
+				float32(w[oc*12+11]*x[27]), 0)
+			y[oc*12+3] = max(b[oc]+float32(w[oc*12]*x[6])+float32(w[oc*12+1]*x[7])+float32(w[oc*12+2]*x[8])+
+				float32(w[oc*12+3]*x[9])+float32(w[oc*12+4]*x[16])+float32(w[oc*12+5]*x[17])+float32(w[oc*12+6]*x[18])+
+				float32(w[oc*12+7]*x[19])+float32(w[oc*12+8]*x[26])+float32(w[oc*12+9]*x[27])+float32(w[oc*12+10]*x[28])+
+				float32(w[oc*12+11]*x[29]), 0)
+			y[oc*12+4] = max(b[oc]+float32(w[oc*12]*x[10])+float32(w[oc*12+1]*x[11])+float32(w[oc*12+2]*x[12])+
+				float32(w[oc*12+3]*x[13])+float32(w[oc*12+4]*x[20])+float32(w[oc*12+5]*x[21])+float32(w[oc*12+6]*x[22])+
+				float32(w[oc*12+7]*x[23])+float32(w[oc*12+8]*x[30])+float32(w[oc*12+9]*x[31])+float32(w[oc*12+10]*x[32])+
+				float32(w[oc*12+11]*x[33]), 0)
+			y[oc*12+5] = max(b[oc]+float32(w[oc*12]*x[12])+float32(w[oc*12+1]*x[13])+float32(w[oc*12+2]*x[14])+
+				float32(w[oc*12+3]*x[15])+float32(w[oc*12+4]*x[22])+float32(w[oc*12+5]*x[23])+float32(w[oc*12+6]*x[24])+
+				float32(w[oc*12+7]*x[25])+float32(w[oc*12+8]*x[32])+float32(w[oc*12+9]*x[33])+float32(w[oc*12+10]*x[34])+
+				float32(w[oc*12+11]*x[35]), 0)
+			y[oc*12+6] = max(b[oc]+float32(w[oc*12]*x[14])+float32(w[oc*12+1]*x[15])+float32(w[oc*12+2]*x[16])+
+				float32(w[oc*12+3]*x[17])+float32(w[oc*12+4]*x[24])+float32(w[oc*12+5]*x[25])+float32(w[oc*12+6]*x[26])+
+				float32(w[oc*12+7]*x[27])+float32(w[oc*12+8]*x[34])+float32(w[oc*12+9]*x[35])+float32(w[oc*12+10]*x[36])+
+				float32(w[oc*12+11]*x[37]), 0)
+			y[oc*12+7] = max(b[oc]+float32(w[oc*12]*x[16])+float32(w[oc*12+1]*x[17])+float32(w[oc*12+2]*x[18])+
+				float32(w[oc*12+3]*x[19])+float32(w[oc*12+4]*x[26])+float32(w[oc*12+5]*x[27])+float32(w[oc*12+6]*x[28])+
+				float32(w[oc*12+7]*x[29])+float32(w[oc*12+8]*x[36])+float32(w[oc*12+9]*x[37])+float32(w[oc*12+10]*x[38])+
+				float32(w[oc*12+11]*x[39]), 0)
+			y[oc*12+8] = max(b[oc]+float32(w[oc*12]*x[20])+float32(w[oc*12+1]*x[21])+float32(w[oc*12+2]*x[22])+
+				float32(w[oc*12+3]*x[23])+float32(w[oc*12+4]*x[30])+float32(w[oc*12+5]*x[31])+float32(w[oc*12+6]*x[32])+
+				float32(w[oc*12+7]*x[33])+float32(w[oc*12+8]*x[40])+float32(w[oc*12+9]*x[41])+float32(w[oc*12+10]*x[42])+
+				float32(w[oc*12+11]*x[43]), 0)
+			y[oc*12+9] = max(b[oc]+float32(w[oc*12]*x[22])+float32(w[oc*12+1]*x[23])+float32(w[oc*12+2]*x[24])+
+				float32(w[oc*12+3]*x[25])+float32(w[oc*12+4]*x[32])+float32(w[oc*12+5]*x[33])+float32(w[oc*12+6]*x[34])+
+				float32(w[oc*12+7]*x[35])+float32(w[oc*12+8]*x[42])+float32(w[oc*12+9]*x[43])+float32(w[oc*12+10]*x[44])+
+				float32(w[oc*12+11]*x[45]), 0)
+			y[oc*12+10] = max(b[oc]+float32(w[oc*12]*x[24])+float32(w[oc*12+1]*x[25])+float32(w[oc*12+2]*x[26])+
+				float32(w[oc*12+3]*x[27])+float32(w[oc*12+4]*x[34])+float32(w[oc*12+5]*x[35])+float32(w[oc*12+6]*x[36])+
+				float32(w[oc*12+7]*x[37])+float32(w[oc*12+8]*x[44])+float32(w[oc*12+9]*x[45])+float32(w[oc*12+10]*x[46])+
+				float32(w[oc*12+11]*x[47]), 0)
+			y[oc*12+11] = max(b[oc]+float32(w[oc*12]*x[26])+float32(w[oc*12+1]*x[27])+float32(w[oc*12+2]*x[28])+
+				float32(w[oc*12+3]*x[29])+float32(w[oc*12+4]*x[36])+float32(w[oc*12+5]*x[37])+float32(w[oc*12+6]*x[38])+
+				float32(w[oc*12+7]*x[39])+float32(w[oc*12+8]*x[46])+float32(w[oc*12+9]*x[47])+float32(w[oc*12+10]*x[48])+
+				float32(w[oc*12+11]*x[49]), 0)
 		}
 	}
 	// layer 2: avgpool2d k2 s2 p0, [3 3 4] → [3 1 2] (arch17.yaml:7)
@@ -165,12 +165,12 @@ func (m *Model) forward() {
 		x := &m.a2
 		y := &m.a4
 		w := (*[18]float32)(m.params[39:57])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[3] +
-			w[4]*x[4] + w[5]*x[5]
-		y[1] = w[6]*x[0] + w[7]*x[1] + w[8]*x[2] + w[9]*x[3] +
-			w[10]*x[4] + w[11]*x[5]
-		y[2] = w[12]*x[0] + w[13]*x[1] + w[14]*x[2] + w[15]*x[3] +
-			w[16]*x[4] + w[17]*x[5]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) + float32(w[3]*x[3]) +
+			float32(w[4]*x[4]) + float32(w[5]*x[5])
+		y[1] = float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) + float32(w[9]*x[3]) +
+			float32(w[10]*x[4]) + float32(w[11]*x[5])
+		y[2] = float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) + float32(w[15]*x[3]) +
+			float32(w[16]*x[4]) + float32(w[17]*x[5])
 	}
 }
 
@@ -192,30 +192,30 @@ func (m *Model) backward() {
 		gw := (*[18]float32)(m.grads[39:57])
 		dy := (*[3]float32)(m.grad[0][:3])
 		dx := (*[6]float32)(m.grad[1][:6])
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		gw[12] += dy[2] * x[0]
-		gw[13] += dy[2] * x[1]
-		gw[14] += dy[2] * x[2]
-		gw[15] += dy[2] * x[3]
-		gw[16] += dy[2] * x[4]
-		gw[17] += dy[2] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1] + w[12]*dy[2]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1] + w[13]*dy[2]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1] + w[14]*dy[2]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1] + w[15]*dy[2]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1] + w[16]*dy[2]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1] + w[17]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		gw[12] += float32(dy[2] * x[0])
+		gw[13] += float32(dy[2] * x[1])
+		gw[14] += float32(dy[2] * x[2])
+		gw[15] += float32(dy[2] * x[3])
+		gw[16] += float32(dy[2] * x[4])
+		gw[17] += float32(dy[2] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1]) + float32(w[12]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1]) + float32(w[13]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1]) + float32(w[14]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1]) + float32(w[15]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1]) + float32(w[16]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1]) + float32(w[17]*dy[2])
 	}
 	// layer 3: flatten, [3 1 2] → [6] (arch17.yaml:8): nothing to compute
 	// layer 2: avgpool2d k2 s2 p0, [3 3 4] → [3 1 2] (arch17.yaml:7)
@@ -376,54 +376,54 @@ func (m *Model) backward() {
 			dy[31] + dy[32] + dy[33] + dy[34] +
 			dy[35]
 		for oc := 0; oc < 3; oc++ {
-			gw[oc*12] = gw[oc*12] + dy[oc*12]*x[0] + dy[oc*12+1]*x[2] + dy[oc*12+2]*x[4] +
-				dy[oc*12+3]*x[6] + dy[oc*12+4]*x[10] + dy[oc*12+5]*x[12] + dy[oc*12+6]*x[14] +
-				dy[oc*12+7]*x[16] + dy[oc*12+8]*x[20] + dy[oc*12+9]*x[22] + dy[oc*12+10]*x[24] +
-				dy[oc*12+11]*x[26]
-			gw[oc*12+1] = gw[oc*12+1] + dy[oc*12]*x[1] + dy[oc*12+1]*x[3] + dy[oc*12+2]*x[5] +
-				dy[oc*12+3]*x[7] + dy[oc*12+4]*x[11] + dy[oc*12+5]*x[13] + dy[oc*12+6]*x[15] +
-				dy[oc*12+7]*x[17] + dy[oc*12+8]*x[21] + dy[oc*12+9]*x[23] + dy[oc*12+10]*x[25] +
-				dy[oc*12+11]*x[27]
-			gw[oc*12+2] = gw[oc*12+2] + dy[oc*12]*x[2] + dy[oc*12+1]*x[4] + dy[oc*12+2]*x[6] +
-				dy[oc*12+3]*x[8] + dy[oc*12+4]*x[12] + dy[oc*12+5]*x[14] + dy[oc*12+6]*x[16] +
-				dy[oc*12+7]*x[18] + dy[oc*12+8]*x[22] + dy[oc*12+9]*x[24] + dy[oc*12+10]*x[26] +
-				dy[oc*12+11]*x[28]
-			gw[oc*12+3] = gw[oc*12+3] + dy[oc*12]*x[3] + dy[oc*12+1]*x[5] + dy[oc*12+2]*x[7] +
-				dy[oc*12+3]*x[9] + dy[oc*12+4]*x[13] + dy[oc*12+5]*x[15] + dy[oc*12+6]*x[17] +
-				dy[oc*12+7]*x[19] + dy[oc*12+8]*x[23] + dy[oc*12+9]*x[25] + dy[oc*12+10]*x[27] +
-				dy[oc*12+11]*x[29]
-			gw[oc*12+4] = gw[oc*12+4] + dy[oc*12]*x[10] + dy[oc*12+1]*x[12] + dy[oc*12+2]*x[14] +
-				dy[oc*12+3]*x[16] + dy[oc*12+4]*x[20] + dy[oc*12+5]*x[22] + dy[oc*12+6]*x[24] +
-				dy[oc*12+7]*x[26] + dy[oc*12+8]*x[30] + dy[oc*12+9]*x[32] + dy[oc*12+10]*x[34] +
-				dy[oc*12+11]*x[36]
-			gw[oc*12+5] = gw[oc*12+5] + dy[oc*12]*x[11] + dy[oc*12+1]*x[13] + dy[oc*12+2]*x[15] +
-				dy[oc*12+3]*x[17] + dy[oc*12+4]*x[21] + dy[oc*12+5]*x[23] + dy[oc*12+6]*x[25] +
-				dy[oc*12+7]*x[27] + dy[oc*12+8]*x[31] + dy[oc*12+9]*x[33] + dy[oc*12+10]*x[35] +
-				dy[oc*12+11]*x[37]
-			gw[oc*12+6] = gw[oc*12+6] + dy[oc*12]*x[12] + dy[oc*12+1]*x[14] + dy[oc*12+2]*x[16] +
-				dy[oc*12+3]*x[18] + dy[oc*12+4]*x[22] + dy[oc*12+5]*x[24] + dy[oc*12+6]*x[26] +
-				dy[oc*12+7]*x[28] + dy[oc*12+8]*x[32] + dy[oc*12+9]*x[34] + dy[oc*12+10]*x[36] +
-				dy[oc*12+11]*x[38]
-			gw[oc*12+7] = gw[oc*12+7] + dy[oc*12]*x[13] + dy[oc*12+1]*x[15] + dy[oc*12+2]*x[17] +
-				dy[oc*12+3]*x[19] + dy[oc*12+4]*x[23] + dy[oc*12+5]*x[25] + dy[oc*12+6]*x[27] +
-				dy[oc*12+7]*x[29] + dy[oc*12+8]*x[33] + dy[oc*12+9]*x[35] + dy[oc*12+10]*x[37] +
-				dy[oc*12+11]*x[39]
-			gw[oc*12+8] = gw[oc*12+8] + dy[oc*12]*x[20] + dy[oc*12+1]*x[22] + dy[oc*12+2]*x[24] +
-				dy[oc*12+3]*x[26] + dy[oc*12+4]*x[30] + dy[oc*12+5]*x[32] + dy[oc*12+6]*x[34] +
-				dy[oc*12+7]*x[36] + dy[oc*12+8]*x[40] + dy[oc*12+9]*x[42] + dy[oc*12+10]*x[44] +
-				dy[oc*12+11]*x[46]
-			gw[oc*12+9] = gw[oc*12+9] + dy[oc*12]*x[21] + dy[oc*12+1]*x[23] + dy[oc*12+2]*x[25] +
-				dy[oc*12+3]*x[27] + dy[oc*12+4]*x[31] + dy[oc*12+5]*x[33] + dy[oc*12+6]*x[35] +
-				dy[oc*12+7]*x[37] + dy[oc*12+8]*x[41] + dy[oc*12+9]*x[43] + dy[oc*12+10]*x[45] +
-				dy[oc*12+11]*x[47]
-			gw[oc*12+10] = gw[oc*12+10] + dy[oc*12]*x[22] + dy[oc*12+1]*x[24] + dy[oc*12+2]*x[26] +
-				dy[oc*12+3]*x[28] + dy[oc*12+4]*x[32] + dy[oc*12+5]*x[34] + dy[oc*12+6]*x[36] +
-				dy[oc*12+7]*x[38] + dy[oc*12+8]*x[42] + dy[oc*12+9]*x[44] + dy[oc*12+10]*x[46] +
-				dy[oc*12+11]*x[48]
-			gw[oc*12+11] = gw[oc*12+11] + dy[oc*12]*x[23] + dy[oc*12+1]*x[25] + dy[oc*12+2]*x[27] +
-				dy[oc*12+3]*x[29] + dy[oc*12+4]*x[33] + dy[oc*12+5]*x[35] + dy[oc*12+6]*x[37] +
-				dy[oc*12+7]*x[39] + dy[oc*12+8]*x[43] + dy[oc*12+9]*x[45] + dy[oc*12+10]*x[47] +
-				dy[oc*12+11]*x[49]
+			gw[oc*12] = gw[oc*12] + float32(dy[oc*12]*x[0]) + float32(dy[oc*12+1]*x[2]) + float32(dy[oc*12+2]*x[4]) +
+				float32(dy[oc*12+3]*x[6]) + float32(dy[oc*12+4]*x[10]) + float32(dy[oc*12+5]*x[12]) + float32(dy[oc*12+6]*x[14]) +
+				float32(dy[oc*12+7]*x[16]) + float32(dy[oc*12+8]*x[20]) + float32(dy[oc*12+9]*x[22]) + float32(dy[oc*12+10]*x[24]) +
+				float32(dy[oc*12+11]*x[26])
+			gw[oc*12+1] = gw[oc*12+1] + float32(dy[oc*12]*x[1]) + float32(dy[oc*12+1]*x[3]) + float32(dy[oc*12+2]*x[5]) +
+				float32(dy[oc*12+3]*x[7]) + float32(dy[oc*12+4]*x[11]) + float32(dy[oc*12+5]*x[13]) + float32(dy[oc*12+6]*x[15]) +
+				float32(dy[oc*12+7]*x[17]) + float32(dy[oc*12+8]*x[21]) + float32(dy[oc*12+9]*x[23]) + float32(dy[oc*12+10]*x[25]) +
+				float32(dy[oc*12+11]*x[27])
+			gw[oc*12+2] = gw[oc*12+2] + float32(dy[oc*12]*x[2]) + float32(dy[oc*12+1]*x[4]) + float32(dy[oc*12+2]*x[6]) +
+				float32(dy[oc*12+3]*x[8]) + float32(dy[oc*12+4]*x[12]) + float32(dy[oc*12+5]*x[14]) + float32(dy[oc*12+6]*x[16]) +
+				float32(dy[oc*12+7]*x[18]) + float32(dy[oc*12+8]*x[22]) + float32(dy[oc*12+9]*x[24]) + float32(dy[oc*12+10]*x[26]) +
+				float32(dy[oc*12+11]*x[28])
+			gw[oc*12+3] = gw[oc*12+3] + float32(dy[oc*12]*x[3]) + float32(dy[oc*12+1]*x[5]) + float32(dy[oc*12+2]*x[7]) +
+				float32(dy[oc*12+3]*x[9]) + float32(dy[oc*12+4]*x[13]) + float32(dy[oc*12+5]*x[15]) + float32(dy[oc*12+6]*x[17]) +
+				float32(dy[oc*12+7]*x[19]) + float32(dy[oc*12+8]*x[23]) + float32(dy[oc*12+9]*x[25]) + float32(dy[oc*12+10]*x[27]) +
+				float32(dy[oc*12+11]*x[29])
+			gw[oc*12+4] = gw[oc*12+4] + float32(dy[oc*12]*x[10]) + float32(dy[oc*12+1]*x[12]) + float32(dy[oc*12+2]*x[14]) +
+				float32(dy[oc*12+3]*x[16]) + float32(dy[oc*12+4]*x[20]) + float32(dy[oc*12+5]*x[22]) + float32(dy[oc*12+6]*x[24]) +
+				float32(dy[oc*12+7]*x[26]) + float32(dy[oc*12+8]*x[30]) + float32(dy[oc*12+9]*x[32]) + float32(dy[oc*12+10]*x[34]) +
+				float32(dy[oc*12+11]*x[36])
+			gw[oc*12+5] = gw[oc*12+5] + float32(dy[oc*12]*x[11]) + float32(dy[oc*12+1]*x[13]) + float32(dy[oc*12+2]*x[15]) +
+				float32(dy[oc*12+3]*x[17]) + float32(dy[oc*12+4]*x[21]) + float32(dy[oc*12+5]*x[23]) + float32(dy[oc*12+6]*x[25]) +
+				float32(dy[oc*12+7]*x[27]) + float32(dy[oc*12+8]*x[31]) + float32(dy[oc*12+9]*x[33]) + float32(dy[oc*12+10]*x[35]) +
+				float32(dy[oc*12+11]*x[37])
+			gw[oc*12+6] = gw[oc*12+6] + float32(dy[oc*12]*x[12]) + float32(dy[oc*12+1]*x[14]) + float32(dy[oc*12+2]*x[16]) +
+				float32(dy[oc*12+3]*x[18]) + float32(dy[oc*12+4]*x[22]) + float32(dy[oc*12+5]*x[24]) + float32(dy[oc*12+6]*x[26]) +
+				float32(dy[oc*12+7]*x[28]) + float32(dy[oc*12+8]*x[32]) + float32(dy[oc*12+9]*x[34]) + float32(dy[oc*12+10]*x[36]) +
+				float32(dy[oc*12+11]*x[38])
+			gw[oc*12+7] = gw[oc*12+7] + float32(dy[oc*12]*x[13]) + float32(dy[oc*12+1]*x[15]) + float32(dy[oc*12+2]*x[17]) +
+				float32(dy[oc*12+3]*x[19]) + float32(dy[oc*12+4]*x[23]) + float32(dy[oc*12+5]*x[25]) + float32(dy[oc*12+6]*x[27]) +
+				float32(dy[oc*12+7]*x[29]) + float32(dy[oc*12+8]*x[33]) + float32(dy[oc*12+9]*x[35]) + float32(dy[oc*12+10]*x[37]) +
+				float32(dy[oc*12+11]*x[39])
+			gw[oc*12+8] = gw[oc*12+8] + float32(dy[oc*12]*x[20]) + float32(dy[oc*12+1]*x[22]) + float32(dy[oc*12+2]*x[24]) +
+				float32(dy[oc*12+3]*x[26]) + float32(dy[oc*12+4]*x[30]) + float32(dy[oc*12+5]*x[32]) + float32(dy[oc*12+6]*x[34]) +
+				float32(dy[oc*12+7]*x[36]) + float32(dy[oc*12+8]*x[40]) + float32(dy[oc*12+9]*x[42]) + float32(dy[oc*12+10]*x[44]) +
+				float32(dy[oc*12+11]*x[46])
+			gw[oc*12+9] = gw[oc*12+9] + float32(dy[oc*12]*x[21]) + float32(dy[oc*12+1]*x[23]) + float32(dy[oc*12+2]*x[25]) +
+				float32(dy[oc*12+3]*x[27]) + float32(dy[oc*12+4]*x[31]) + float32(dy[oc*12+5]*x[33]) + float32(dy[oc*12+6]*x[35]) +
+				float32(dy[oc*12+7]*x[37]) + float32(dy[oc*12+8]*x[41]) + float32(dy[oc*12+9]*x[43]) + float32(dy[oc*12+10]*x[45]) +
+				float32(dy[oc*12+11]*x[47])
+			gw[oc*12+10] = gw[oc*12+10] + float32(dy[oc*12]*x[22]) + float32(dy[oc*12+1]*x[24]) + float32(dy[oc*12+2]*x[26]) +
+				float32(dy[oc*12+3]*x[28]) + float32(dy[oc*12+4]*x[32]) + float32(dy[oc*12+5]*x[34]) + float32(dy[oc*12+6]*x[36]) +
+				float32(dy[oc*12+7]*x[38]) + float32(dy[oc*12+8]*x[42]) + float32(dy[oc*12+9]*x[44]) + float32(dy[oc*12+10]*x[46]) +
+				float32(dy[oc*12+11]*x[48])
+			gw[oc*12+11] = gw[oc*12+11] + float32(dy[oc*12]*x[23]) + float32(dy[oc*12+1]*x[25]) + float32(dy[oc*12+2]*x[27]) +
+				float32(dy[oc*12+3]*x[29]) + float32(dy[oc*12+4]*x[33]) + float32(dy[oc*12+5]*x[35]) + float32(dy[oc*12+6]*x[37]) +
+				float32(dy[oc*12+7]*x[39]) + float32(dy[oc*12+8]*x[43]) + float32(dy[oc*12+9]*x[45]) + float32(dy[oc*12+10]*x[47]) +
+				float32(dy[oc*12+11]*x[49])
 		}
 	}
 }

@@ -95,27 +95,27 @@ func (m *Model) forward() {
 		y := &m.a0
 		w := (*[77]float32)(m.params[0:77])
 		b := (*[7]float32)(m.params[77:84])
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10])))
-		y[1] = float32(math.Tanh(float64(b[1] + w[11]*x[0] + w[12]*x[1] + w[13]*x[2] +
-			w[14]*x[3] + w[15]*x[4] + w[16]*x[5] + w[17]*x[6] +
-			w[18]*x[7] + w[19]*x[8] + w[20]*x[9] + w[21]*x[10])))
-		y[2] = float32(math.Tanh(float64(b[2] + w[22]*x[0] + w[23]*x[1] + w[24]*x[2] +
-			w[25]*x[3] + w[26]*x[4] + w[27]*x[5] + w[28]*x[6] +
-			w[29]*x[7] + w[30]*x[8] + w[31]*x[9] + w[32]*x[10])))
-		y[3] = float32(math.Tanh(float64(b[3] + w[33]*x[0] + w[34]*x[1] + w[35]*x[2] +
-			w[36]*x[3] + w[37]*x[4] + w[38]*x[5] + w[39]*x[6] +
-			w[40]*x[7] + w[41]*x[8] + w[42]*x[9] + w[43]*x[10])))
-		y[4] = float32(math.Tanh(float64(b[4] + w[44]*x[0] + w[45]*x[1] + w[46]*x[2] +
-			w[47]*x[3] + w[48]*x[4] + w[49]*x[5] + w[50]*x[6] +
-			w[51]*x[7] + w[52]*x[8] + w[53]*x[9] + w[54]*x[10])))
-		y[5] = float32(math.Tanh(float64(b[5] + w[55]*x[0] + w[56]*x[1] + w[57]*x[2] +
-			w[58]*x[3] + w[59]*x[4] + w[60]*x[5] + w[61]*x[6] +
-			w[62]*x[7] + w[63]*x[8] + w[64]*x[9] + w[65]*x[10])))
-		y[6] = float32(math.Tanh(float64(b[6] + w[66]*x[0] + w[67]*x[1] + w[68]*x[2] +
-			w[69]*x[3] + w[70]*x[4] + w[71]*x[5] + w[72]*x[6] +
-			w[73]*x[7] + w[74]*x[8] + w[75]*x[9] + w[76]*x[10])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]))))
+		y[1] = float32(math.Tanh(float64(b[1] + float32(w[11]*x[0]) + float32(w[12]*x[1]) + float32(w[13]*x[2]) +
+			float32(w[14]*x[3]) + float32(w[15]*x[4]) + float32(w[16]*x[5]) + float32(w[17]*x[6]) +
+			float32(w[18]*x[7]) + float32(w[19]*x[8]) + float32(w[20]*x[9]) + float32(w[21]*x[10]))))
+		y[2] = float32(math.Tanh(float64(b[2] + float32(w[22]*x[0]) + float32(w[23]*x[1]) + float32(w[24]*x[2]) +
+			float32(w[25]*x[3]) + float32(w[26]*x[4]) + float32(w[27]*x[5]) + float32(w[28]*x[6]) +
+			float32(w[29]*x[7]) + float32(w[30]*x[8]) + float32(w[31]*x[9]) + float32(w[32]*x[10]))))
+		y[3] = float32(math.Tanh(float64(b[3] + float32(w[33]*x[0]) + float32(w[34]*x[1]) + float32(w[35]*x[2]) +
+			float32(w[36]*x[3]) + float32(w[37]*x[4]) + float32(w[38]*x[5]) + float32(w[39]*x[6]) +
+			float32(w[40]*x[7]) + float32(w[41]*x[8]) + float32(w[42]*x[9]) + float32(w[43]*x[10]))))
+		y[4] = float32(math.Tanh(float64(b[4] + float32(w[44]*x[0]) + float32(w[45]*x[1]) + float32(w[46]*x[2]) +
+			float32(w[47]*x[3]) + float32(w[48]*x[4]) + float32(w[49]*x[5]) + float32(w[50]*x[6]) +
+			float32(w[51]*x[7]) + float32(w[52]*x[8]) + float32(w[53]*x[9]) + float32(w[54]*x[10]))))
+		y[5] = float32(math.Tanh(float64(b[5] + float32(w[55]*x[0]) + float32(w[56]*x[1]) + float32(w[57]*x[2]) +
+			float32(w[58]*x[3]) + float32(w[59]*x[4]) + float32(w[60]*x[5]) + float32(w[61]*x[6]) +
+			float32(w[62]*x[7]) + float32(w[63]*x[8]) + float32(w[64]*x[9]) + float32(w[65]*x[10]))))
+		y[6] = float32(math.Tanh(float64(b[6] + float32(w[66]*x[0]) + float32(w[67]*x[1]) + float32(w[68]*x[2]) +
+			float32(w[69]*x[3]) + float32(w[70]*x[4]) + float32(w[71]*x[5]) + float32(w[72]*x[6]) +
+			float32(w[73]*x[7]) + float32(w[74]*x[8]) + float32(w[75]*x[9]) + float32(w[76]*x[10]))))
 	}
 	// layer 2: linear 7→2, [7] → [2] (arch18.yaml:7)
 	{
@@ -123,10 +123,10 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[14]float32)(m.params[84:98])
 		b := (*[2]float32)(m.params[98:100])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6]
-		y[1] = b[1] + w[7]*x[0] + w[8]*x[1] + w[9]*x[2] +
-			w[10]*x[3] + w[11]*x[4] + w[12]*x[5] + w[13]*x[6]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6])
+		y[1] = b[1] + float32(w[7]*x[0]) + float32(w[8]*x[1]) + float32(w[9]*x[2]) +
+			float32(w[10]*x[3]) + float32(w[11]*x[4]) + float32(w[12]*x[5]) + float32(w[13]*x[6])
 	}
 }
 
@@ -151,27 +151,27 @@ func (m *Model) backward() {
 		dx := (*[7]float32)(m.grad[1][:7])
 		gb[0] += dy[0]
 		gb[1] += dy[1]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[1] * x[0]
-		gw[8] += dy[1] * x[1]
-		gw[9] += dy[1] * x[2]
-		gw[10] += dy[1] * x[3]
-		gw[11] += dy[1] * x[4]
-		gw[12] += dy[1] * x[5]
-		gw[13] += dy[1] * x[6]
-		dx[0] = w[0]*dy[0] + w[7]*dy[1]
-		dx[1] = w[1]*dy[0] + w[8]*dy[1]
-		dx[2] = w[2]*dy[0] + w[9]*dy[1]
-		dx[3] = w[3]*dy[0] + w[10]*dy[1]
-		dx[4] = w[4]*dy[0] + w[11]*dy[1]
-		dx[5] = w[5]*dy[0] + w[12]*dy[1]
-		dx[6] = w[6]*dy[0] + w[13]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[1] * x[0])
+		gw[8] += float32(dy[1] * x[1])
+		gw[9] += float32(dy[1] * x[2])
+		gw[10] += float32(dy[1] * x[3])
+		gw[11] += float32(dy[1] * x[4])
+		gw[12] += float32(dy[1] * x[5])
+		gw[13] += float32(dy[1] * x[6])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[7]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[8]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[9]*dy[1])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[10]*dy[1])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[11]*dy[1])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[12]*dy[1])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[13]*dy[1])
 	}
 	// layer 0: linear 11→7 + tanh, [11] → [7] (arch18.yaml:5)
 	{
@@ -194,83 +194,83 @@ func (m *Model) backward() {
 		gb[4] += dy[4]
 		gb[5] += dy[5]
 		gb[6] += dy[6]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[1] * x[0]
-		gw[12] += dy[1] * x[1]
-		gw[13] += dy[1] * x[2]
-		gw[14] += dy[1] * x[3]
-		gw[15] += dy[1] * x[4]
-		gw[16] += dy[1] * x[5]
-		gw[17] += dy[1] * x[6]
-		gw[18] += dy[1] * x[7]
-		gw[19] += dy[1] * x[8]
-		gw[20] += dy[1] * x[9]
-		gw[21] += dy[1] * x[10]
-		gw[22] += dy[2] * x[0]
-		gw[23] += dy[2] * x[1]
-		gw[24] += dy[2] * x[2]
-		gw[25] += dy[2] * x[3]
-		gw[26] += dy[2] * x[4]
-		gw[27] += dy[2] * x[5]
-		gw[28] += dy[2] * x[6]
-		gw[29] += dy[2] * x[7]
-		gw[30] += dy[2] * x[8]
-		gw[31] += dy[2] * x[9]
-		gw[32] += dy[2] * x[10]
-		gw[33] += dy[3] * x[0]
-		gw[34] += dy[3] * x[1]
-		gw[35] += dy[3] * x[2]
-		gw[36] += dy[3] * x[3]
-		gw[37] += dy[3] * x[4]
-		gw[38] += dy[3] * x[5]
-		gw[39] += dy[3] * x[6]
-		gw[40] += dy[3] * x[7]
-		gw[41] += dy[3] * x[8]
-		gw[42] += dy[3] * x[9]
-		gw[43] += dy[3] * x[10]
-		gw[44] += dy[4] * x[0]
-		gw[45] += dy[4] * x[1]
-		gw[46] += dy[4] * x[2]
-		gw[47] += dy[4] * x[3]
-		gw[48] += dy[4] * x[4]
-		gw[49] += dy[4] * x[5]
-		gw[50] += dy[4] * x[6]
-		gw[51] += dy[4] * x[7]
-		gw[52] += dy[4] * x[8]
-		gw[53] += dy[4] * x[9]
-		gw[54] += dy[4] * x[10]
-		gw[55] += dy[5] * x[0]
-		gw[56] += dy[5] * x[1]
-		gw[57] += dy[5] * x[2]
-		gw[58] += dy[5] * x[3]
-		gw[59] += dy[5] * x[4]
-		gw[60] += dy[5] * x[5]
-		gw[61] += dy[5] * x[6]
-		gw[62] += dy[5] * x[7]
-		gw[63] += dy[5] * x[8]
-		gw[64] += dy[5] * x[9]
-		gw[65] += dy[5] * x[10]
-		gw[66] += dy[6] * x[0]
-		gw[67] += dy[6] * x[1]
-		gw[68] += dy[6] * x[2]
-		gw[69] += dy[6] * x[3]
-		gw[70] += dy[6] * x[4]
-		gw[71] += dy[6] * x[5]
-		gw[72] += dy[6] * x[6]
-		gw[73] += dy[6] * x[7]
-		gw[74] += dy[6] * x[8]
-		gw[75] += dy[6] * x[9]
-		gw[76] += dy[6] * x[10]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[1] * x[0])
+		gw[12] += float32(dy[1] * x[1])
+		gw[13] += float32(dy[1] * x[2])
+		gw[14] += float32(dy[1] * x[3])
+		gw[15] += float32(dy[1] * x[4])
+		gw[16] += float32(dy[1] * x[5])
+		gw[17] += float32(dy[1] * x[6])
+		gw[18] += float32(dy[1] * x[7])
+		gw[19] += float32(dy[1] * x[8])
+		gw[20] += float32(dy[1] * x[9])
+		gw[21] += float32(dy[1] * x[10])
+		gw[22] += float32(dy[2] * x[0])
+		gw[23] += float32(dy[2] * x[1])
+		gw[24] += float32(dy[2] * x[2])
+		gw[25] += float32(dy[2] * x[3])
+		gw[26] += float32(dy[2] * x[4])
+		gw[27] += float32(dy[2] * x[5])
+		gw[28] += float32(dy[2] * x[6])
+		gw[29] += float32(dy[2] * x[7])
+		gw[30] += float32(dy[2] * x[8])
+		gw[31] += float32(dy[2] * x[9])
+		gw[32] += float32(dy[2] * x[10])
+		gw[33] += float32(dy[3] * x[0])
+		gw[34] += float32(dy[3] * x[1])
+		gw[35] += float32(dy[3] * x[2])
+		gw[36] += float32(dy[3] * x[3])
+		gw[37] += float32(dy[3] * x[4])
+		gw[38] += float32(dy[3] * x[5])
+		gw[39] += float32(dy[3] * x[6])
+		gw[40] += float32(dy[3] * x[7])
+		gw[41] += float32(dy[3] * x[8])
+		gw[42] += float32(dy[3] * x[9])
+		gw[43] += float32(dy[3] * x[10])
+		gw[44] += float32(dy[4] * x[0])
+		gw[45] += float32(dy[4] * x[1])
+		gw[46] += float32(dy[4] * x[2])
+		gw[47] += float32(dy[4] * x[3])
+		gw[48] += float32(dy[4] * x[4])
+		gw[49] += float32(dy[4] * x[5])
+		gw[50] += float32(dy[4] * x[6])
+		gw[51] += float32(dy[4] * x[7])
+		gw[52] += float32(dy[4] * x[8])
+		gw[53] += float32(dy[4] * x[9])
+		gw[54] += float32(dy[4] * x[10])
+		gw[55] += float32(dy[5] * x[0])
+		gw[56] += float32(dy[5] * x[1])
+		gw[57] += float32(dy[5] * x[2])
+		gw[58] += float32(dy[5] * x[3])
+		gw[59] += float32(dy[5] * x[4])
+		gw[60] += float32(dy[5] * x[5])
+		gw[61] += float32(dy[5] * x[6])
+		gw[62] += float32(dy[5] * x[7])
+		gw[63] += float32(dy[5] * x[8])
+		gw[64] += float32(dy[5] * x[9])
+		gw[65] += float32(dy[5] * x[10])
+		gw[66] += float32(dy[6] * x[0])
+		gw[67] += float32(dy[6] * x[1])
+		gw[68] += float32(dy[6] * x[2])
+		gw[69] += float32(dy[6] * x[3])
+		gw[70] += float32(dy[6] * x[4])
+		gw[71] += float32(dy[6] * x[5])
+		gw[72] += float32(dy[6] * x[6])
+		gw[73] += float32(dy[6] * x[7])
+		gw[74] += float32(dy[6] * x[8])
+		gw[75] += float32(dy[6] * x[9])
+		gw[76] += float32(dy[6] * x[10])
 	}
 }
 

@@ -285,62 +285,62 @@ func (m *Model) forward() {
 		pad[318] = x[178]
 		pad[319] = x[179]
 		for oc := 0; oc < 2; oc++ {
-			y[oc*28] = max(b[oc]+w[oc*6]*pad[0]+w[oc*6+1]*pad[1]+w[oc*6+2]*pad[112]+
-				w[oc*6+3]*pad[113]+w[oc*6+4]*pad[224]+w[oc*6+5]*pad[225], 0)
-			y[oc*28+1] = max(b[oc]+w[oc*6]*pad[2]+w[oc*6+1]*pad[3]+w[oc*6+2]*pad[114]+
-				w[oc*6+3]*pad[115]+w[oc*6+4]*pad[226]+w[oc*6+5]*pad[227], 0)
-			y[oc*28+2] = max(b[oc]+w[oc*6]*pad[4]+w[oc*6+1]*pad[5]+w[oc*6+2]*pad[116]+
-				w[oc*6+3]*pad[117]+w[oc*6+4]*pad[228]+w[oc*6+5]*pad[229], 0)
-			y[oc*28+3] = max(b[oc]+w[oc*6]*pad[6]+w[oc*6+1]*pad[7]+w[oc*6+2]*pad[118]+
-				w[oc*6+3]*pad[119]+w[oc*6+4]*pad[230]+w[oc*6+5]*pad[231], 0)
-			y[oc*28+4] = max(b[oc]+w[oc*6]*pad[8]+w[oc*6+1]*pad[9]+w[oc*6+2]*pad[120]+
-				w[oc*6+3]*pad[121]+w[oc*6+4]*pad[232]+w[oc*6+5]*pad[233], 0)
-			y[oc*28+5] = max(b[oc]+w[oc*6]*pad[10]+w[oc*6+1]*pad[11]+w[oc*6+2]*pad[122]+
-				w[oc*6+3]*pad[123]+w[oc*6+4]*pad[234]+w[oc*6+5]*pad[235], 0)
-			y[oc*28+6] = max(b[oc]+w[oc*6]*pad[12]+w[oc*6+1]*pad[13]+w[oc*6+2]*pad[124]+
-				w[oc*6+3]*pad[125]+w[oc*6+4]*pad[236]+w[oc*6+5]*pad[237], 0)
-			y[oc*28+7] = max(b[oc]+w[oc*6]*pad[28]+w[oc*6+1]*pad[29]+w[oc*6+2]*pad[140]+
-				w[oc*6+3]*pad[141]+w[oc*6+4]*pad[252]+w[oc*6+5]*pad[253], 0)
-			y[oc*28+8] = max(b[oc]+w[oc*6]*pad[30]+w[oc*6+1]*pad[31]+w[oc*6+2]*pad[142]+
-				w[oc*6+3]*pad[143]+w[oc*6+4]*pad[254]+w[oc*6+5]*pad[255], 0)
-			y[oc*28+9] = max(b[oc]+w[oc*6]*pad[32]+w[oc*6+1]*pad[33]+w[oc*6+2]*pad[144]+
-				w[oc*6+3]*pad[145]+w[oc*6+4]*pad[256]+w[oc*6+5]*pad[257], 0)
-			y[oc*28+10] = max(b[oc]+w[oc*6]*pad[34]+w[oc*6+1]*pad[35]+w[oc*6+2]*pad[146]+
-				w[oc*6+3]*pad[147]+w[oc*6+4]*pad[258]+w[oc*6+5]*pad[259], 0)
-			y[oc*28+11] = max(b[oc]+w[oc*6]*pad[36]+w[oc*6+1]*pad[37]+w[oc*6+2]*pad[148]+
-				w[oc*6+3]*pad[149]+w[oc*6+4]*pad[260]+w[oc*6+5]*pad[261], 0)
-			y[oc*28+12] = max(b[oc]+w[oc*6]*pad[38]+w[oc*6+1]*pad[39]+w[oc*6+2]*pad[150]+
-				w[oc*6+3]*pad[151]+w[oc*6+4]*pad[262]+w[oc*6+5]*pad[263], 0)
-			y[oc*28+13] = max(b[oc]+w[oc*6]*pad[40]+w[oc*6+1]*pad[41]+w[oc*6+2]*pad[152]+
-				w[oc*6+3]*pad[153]+w[oc*6+4]*pad[264]+w[oc*6+5]*pad[265], 0)
-			y[oc*28+14] = max(b[oc]+w[oc*6]*pad[56]+w[oc*6+1]*pad[57]+w[oc*6+2]*pad[168]+
-				w[oc*6+3]*pad[169]+w[oc*6+4]*pad[280]+w[oc*6+5]*pad[281], 0)
-			y[oc*28+15] = max(b[oc]+w[oc*6]*pad[58]+w[oc*6+1]*pad[59]+w[oc*6+2]*pad[170]+
-				w[oc*6+3]*pad[171]+w[oc*6+4]*pad[282]+w[oc*6+5]*pad[283], 0)
-			y[oc*28+16] = max(b[oc]+w[oc*6]*pad[60]+w[oc*6+1]*pad[61]+w[oc*6+2]*pad[172]+
-				w[oc*6+3]*pad[173]+w[oc*6+4]*pad[284]+w[oc*6+5]*pad[285], 0)
-			y[oc*28+17] = max(b[oc]+w[oc*6]*pad[62]+w[oc*6+1]*pad[63]+w[oc*6+2]*pad[174]+
-				w[oc*6+3]*pad[175]+w[oc*6+4]*pad[286]+w[oc*6+5]*pad[287], 0)
-			y[oc*28+18] = max(b[oc]+w[oc*6]*pad[64]+w[oc*6+1]*pad[65]+w[oc*6+2]*pad[176]+
-				w[oc*6+3]*pad[177]+w[oc*6+4]*pad[288]+w[oc*6+5]*pad[289], 0)
-			y[oc*28+19] = max(b[oc]+w[oc*6]*pad[66]+w[oc*6+1]*pad[67]+w[oc*6+2]*pad[178]+
-				w[oc*6+3]*pad[179]+w[oc*6+4]*pad[290]+w[oc*6+5]*pad[291], 0)
-			y[oc*28+20] = max(b[oc]+w[oc*6]*pad[68]+w[oc*6+1]*pad[69]+w[oc*6+2]*pad[180]+
-				w[oc*6+3]*pad[181]+w[oc*6+4]*pad[292]+w[oc*6+5]*pad[293], 0)
-			y[oc*28+21] = max(b[oc]+w[oc*6]*pad[84]+w[oc*6+1]*pad[85]+w[oc*6+2]*pad[196]+
-				w[oc*6+3]*pad[197]+w[oc*6+4]*pad[308]+w[oc*6+5]*pad[309], 0)
-			y[oc*28+22] = max(b[oc]+w[oc*6]*pad[86]+w[oc*6+1]*pad[87]+w[oc*6+2]*pad[198]+
-				w[oc*6+3]*pad[199]+w[oc*6+4]*pad[310]+w[oc*6+5]*pad[311], 0)
-			y[oc*28+23] = max(b[oc]+w[oc*6]*pad[88]+w[oc*6+1]*pad[89]+w[oc*6+2]*pad[200]+
-				w[oc*6+3]*pad[201]+w[oc*6+4]*pad[312]+w[oc*6+5]*pad[313], 0)
-			y[oc*28+24] = max(b[oc]+w[oc*6]*pad[90]+w[oc*6+1]*pad[91]+w[oc*6+2]*pad[202]+
-				w[oc*6+3]*pad[203]+w[oc*6+4]*pad[314]+w[oc*6+5]*pad[315], 0)
-			y[oc*28+25] = max(b[oc]+w[oc*6]*pad[92]+w[oc*6+1]*pad[93]+w[oc*6+2]*pad[204]+
-				w[oc*6+3]*pad[205]+w[oc*6+4]*pad[316]+w[oc*6+5]*pad[317], 0)
-			y[oc*28+26] = max(b[oc]+w[oc*6]*pad[94]+w[oc*6+1]*pad[95]+w[oc*6+2]*pad[206]+
-				w[oc*6+3]*pad[207]+w[oc*6+4]*pad[318]+w[oc*6+5]*pad[319], 0)
-			y[oc*28+27] = max(b[oc]+w[oc*6]*pad[96]+w[oc*6+1]*pad[97]+w[oc*6+2]*pad[208]+
-				w[oc*6+3]*pad[209]+w[oc*6+4]*pad[320]+w[oc*6+5]*pad[321], 0)
+			y[oc*28] = max(b[oc]+float32(w[oc*6]*pad[0])+float32(w[oc*6+1]*pad[1])+float32(w[oc*6+2]*pad[112])+
+				float32(w[oc*6+3]*pad[113])+float32(w[oc*6+4]*pad[224])+float32(w[oc*6+5]*pad[225]), 0)
+			y[oc*28+1] = max(b[oc]+float32(w[oc*6]*pad[2])+float32(w[oc*6+1]*pad[3])+float32(w[oc*6+2]*pad[114])+
+				float32(w[oc*6+3]*pad[115])+float32(w[oc*6+4]*pad[226])+float32(w[oc*6+5]*pad[227]), 0)
+			y[oc*28+2] = max(b[oc]+float32(w[oc*6]*pad[4])+float32(w[oc*6+1]*pad[5])+float32(w[oc*6+2]*pad[116])+
+				float32(w[oc*6+3]*pad[117])+float32(w[oc*6+4]*pad[228])+float32(w[oc*6+5]*pad[229]), 0)
+			y[oc*28+3] = max(b[oc]+float32(w[oc*6]*pad[6])+float32(w[oc*6+1]*pad[7])+float32(w[oc*6+2]*pad[118])+
+				float32(w[oc*6+3]*pad[119])+float32(w[oc*6+4]*pad[230])+float32(w[oc*6+5]*pad[231]), 0)
+			y[oc*28+4] = max(b[oc]+float32(w[oc*6]*pad[8])+float32(w[oc*6+1]*pad[9])+float32(w[oc*6+2]*pad[120])+
+				float32(w[oc*6+3]*pad[121])+float32(w[oc*6+4]*pad[232])+float32(w[oc*6+5]*pad[233]), 0)
+			y[oc*28+5] = max(b[oc]+float32(w[oc*6]*pad[10])+float32(w[oc*6+1]*pad[11])+float32(w[oc*6+2]*pad[122])+
+				float32(w[oc*6+3]*pad[123])+float32(w[oc*6+4]*pad[234])+float32(w[oc*6+5]*pad[235]), 0)
+			y[oc*28+6] = max(b[oc]+float32(w[oc*6]*pad[12])+float32(w[oc*6+1]*pad[13])+float32(w[oc*6+2]*pad[124])+
+				float32(w[oc*6+3]*pad[125])+float32(w[oc*6+4]*pad[236])+float32(w[oc*6+5]*pad[237]), 0)
+			y[oc*28+7] = max(b[oc]+float32(w[oc*6]*pad[28])+float32(w[oc*6+1]*pad[29])+float32(w[oc*6+2]*pad[140])+
+				float32(w[oc*6+3]*pad[141])+float32(w[oc*6+4]*pad[252])+float32(w[oc*6+5]*pad[253]), 0)
+			y[oc*28+8] = max(b[oc]+float32(w[oc*6]*pad[30])+float32(w[oc*6+1]*pad[31])+float32(w[oc*6+2]*pad[142])+
+				float32(w[oc*6+3]*pad[143])+float32(w[oc*6+4]*pad[254])+float32(w[oc*6+5]*pad[255]), 0)
+			y[oc*28+9] = max(b[oc]+float32(w[oc*6]*pad[32])+float32(w[oc*6+1]*pad[33])+float32(w[oc*6+2]*pad[144])+
+				float32(w[oc*6+3]*pad[145])+float32(w[oc*6+4]*pad[256])+float32(w[oc*6+5]*pad[257]), 0)
+			y[oc*28+10] = max(b[oc]+float32(w[oc*6]*pad[34])+float32(w[oc*6+1]*pad[35])+float32(w[oc*6+2]*pad[146])+
+				float32(w[oc*6+3]*pad[147])+float32(w[oc*6+4]*pad[258])+float32(w[oc*6+5]*pad[259]), 0)
+			y[oc*28+11] = max(b[oc]+float32(w[oc*6]*pad[36])+float32(w[oc*6+1]*pad[37])+float32(w[oc*6+2]*pad[148])+
+				float32(w[oc*6+3]*pad[149])+float32(w[oc*6+4]*pad[260])+float32(w[oc*6+5]*pad[261]), 0)
+			y[oc*28+12] = max(b[oc]+float32(w[oc*6]*pad[38])+float32(w[oc*6+1]*pad[39])+float32(w[oc*6+2]*pad[150])+
+				float32(w[oc*6+3]*pad[151])+float32(w[oc*6+4]*pad[262])+float32(w[oc*6+5]*pad[263]), 0)
+			y[oc*28+13] = max(b[oc]+float32(w[oc*6]*pad[40])+float32(w[oc*6+1]*pad[41])+float32(w[oc*6+2]*pad[152])+
+				float32(w[oc*6+3]*pad[153])+float32(w[oc*6+4]*pad[264])+float32(w[oc*6+5]*pad[265]), 0)
+			y[oc*28+14] = max(b[oc]+float32(w[oc*6]*pad[56])+float32(w[oc*6+1]*pad[57])+float32(w[oc*6+2]*pad[168])+
+				float32(w[oc*6+3]*pad[169])+float32(w[oc*6+4]*pad[280])+float32(w[oc*6+5]*pad[281]), 0)
+			y[oc*28+15] = max(b[oc]+float32(w[oc*6]*pad[58])+float32(w[oc*6+1]*pad[59])+float32(w[oc*6+2]*pad[170])+
+				float32(w[oc*6+3]*pad[171])+float32(w[oc*6+4]*pad[282])+float32(w[oc*6+5]*pad[283]), 0)
+			y[oc*28+16] = max(b[oc]+float32(w[oc*6]*pad[60])+float32(w[oc*6+1]*pad[61])+float32(w[oc*6+2]*pad[172])+
+				float32(w[oc*6+3]*pad[173])+float32(w[oc*6+4]*pad[284])+float32(w[oc*6+5]*pad[285]), 0)
+			y[oc*28+17] = max(b[oc]+float32(w[oc*6]*pad[62])+float32(w[oc*6+1]*pad[63])+float32(w[oc*6+2]*pad[174])+
+				float32(w[oc*6+3]*pad[175])+float32(w[oc*6+4]*pad[286])+float32(w[oc*6+5]*pad[287]), 0)
+			y[oc*28+18] = max(b[oc]+float32(w[oc*6]*pad[64])+float32(w[oc*6+1]*pad[65])+float32(w[oc*6+2]*pad[176])+
+				float32(w[oc*6+3]*pad[177])+float32(w[oc*6+4]*pad[288])+float32(w[oc*6+5]*pad[289]), 0)
+			y[oc*28+19] = max(b[oc]+float32(w[oc*6]*pad[66])+float32(w[oc*6+1]*pad[67])+float32(w[oc*6+2]*pad[178])+
+				float32(w[oc*6+3]*pad[179])+float32(w[oc*6+4]*pad[290])+float32(w[oc*6+5]*pad[291]), 0)
+			y[oc*28+20] = max(b[oc]+float32(w[oc*6]*pad[68])+float32(w[oc*6+1]*pad[69])+float32(w[oc*6+2]*pad[180])+
+				float32(w[oc*6+3]*pad[181])+float32(w[oc*6+4]*pad[292])+float32(w[oc*6+5]*pad[293]), 0)
+			y[oc*28+21] = max(b[oc]+float32(w[oc*6]*pad[84])+float32(w[oc*6+1]*pad[85])+float32(w[oc*6+2]*pad[196])+
+				float32(w[oc*6+3]*pad[197])+float32(w[oc*6+4]*pad[308])+float32(w[oc*6+5]*pad[309]), 0)
+			y[oc*28+22] = max(b[oc]+float32(w[oc*6]*pad[86])+float32(w[oc*6+1]*pad[87])+float32(w[oc*6+2]*pad[198])+
+				float32(w[oc*6+3]*pad[199])+float32(w[oc*6+4]*pad[310])+float32(w[oc*6+5]*pad[311]), 0)
+			y[oc*28+23] = max(b[oc]+float32(w[oc*6]*pad[88])+float32(w[oc*6+1]*pad[89])+float32(w[oc*6+2]*pad[200])+
+				float32(w[oc*6+3]*pad[201])+float32(w[oc*6+4]*pad[312])+float32(w[oc*6+5]*pad[313]), 0)
+			y[oc*28+24] = max(b[oc]+float32(w[oc*6]*pad[90])+float32(w[oc*6+1]*pad[91])+float32(w[oc*6+2]*pad[202])+
+				float32(w[oc*6+3]*pad[203])+float32(w[oc*6+4]*pad[314])+float32(w[oc*6+5]*pad[315]), 0)
+			y[oc*28+25] = max(b[oc]+float32(w[oc*6]*pad[92])+float32(w[oc*6+1]*pad[93])+float32(w[oc*6+2]*pad[204])+
+				float32(w[oc*6+3]*pad[205])+float32(w[oc*6+4]*pad[316])+float32(w[oc*6+5]*pad[317]), 0)
+			y[oc*28+26] = max(b[oc]+float32(w[oc*6]*pad[94])+float32(w[oc*6+1]*pad[95])+float32(w[oc*6+2]*pad[206])+
+				float32(w[oc*6+3]*pad[207])+float32(w[oc*6+4]*pad[318])+float32(w[oc*6+5]*pad[319]), 0)
+			y[oc*28+27] = max(b[oc]+float32(w[oc*6]*pad[96])+float32(w[oc*6+1]*pad[97])+float32(w[oc*6+2]*pad[208])+
+				float32(w[oc*6+3]*pad[209])+float32(w[oc*6+4]*pad[320])+float32(w[oc*6+5]*pad[321]), 0)
 		}
 	}
 	// layer 2: maxpool2d k3 s2 p0, [2 4 7] → [2 1 3] (arch19.yaml:7)
@@ -541,18 +541,18 @@ func (m *Model) forward() {
 		y := &m.a5
 		w := (*[36]float32)(m.params[14:50])
 		b := (*[6]float32)(m.params[50:56])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5]
-		y[1] = b[1] + w[6]*x[0] + w[7]*x[1] + w[8]*x[2] +
-			w[9]*x[3] + w[10]*x[4] + w[11]*x[5]
-		y[2] = b[2] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5]
-		y[3] = b[3] + w[18]*x[0] + w[19]*x[1] + w[20]*x[2] +
-			w[21]*x[3] + w[22]*x[4] + w[23]*x[5]
-		y[4] = b[4] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5]
-		y[5] = b[5] + w[30]*x[0] + w[31]*x[1] + w[32]*x[2] +
-			w[33]*x[3] + w[34]*x[4] + w[35]*x[5]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5])
+		y[1] = b[1] + float32(w[6]*x[0]) + float32(w[7]*x[1]) + float32(w[8]*x[2]) +
+			float32(w[9]*x[3]) + float32(w[10]*x[4]) + float32(w[11]*x[5])
+		y[2] = b[2] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5])
+		y[3] = b[3] + float32(w[18]*x[0]) + float32(w[19]*x[1]) + float32(w[20]*x[2]) +
+			float32(w[21]*x[3]) + float32(w[22]*x[4]) + float32(w[23]*x[5])
+		y[4] = b[4] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5])
+		y[5] = b[5] + float32(w[30]*x[0]) + float32(w[31]*x[1]) + float32(w[32]*x[2]) +
+			float32(w[33]*x[3]) + float32(w[34]*x[4]) + float32(w[35]*x[5])
 	}
 }
 
@@ -581,54 +581,54 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		gb[5] += dy[5]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[1] * x[0]
-		gw[7] += dy[1] * x[1]
-		gw[8] += dy[1] * x[2]
-		gw[9] += dy[1] * x[3]
-		gw[10] += dy[1] * x[4]
-		gw[11] += dy[1] * x[5]
-		gw[12] += dy[2] * x[0]
-		gw[13] += dy[2] * x[1]
-		gw[14] += dy[2] * x[2]
-		gw[15] += dy[2] * x[3]
-		gw[16] += dy[2] * x[4]
-		gw[17] += dy[2] * x[5]
-		gw[18] += dy[3] * x[0]
-		gw[19] += dy[3] * x[1]
-		gw[20] += dy[3] * x[2]
-		gw[21] += dy[3] * x[3]
-		gw[22] += dy[3] * x[4]
-		gw[23] += dy[3] * x[5]
-		gw[24] += dy[4] * x[0]
-		gw[25] += dy[4] * x[1]
-		gw[26] += dy[4] * x[2]
-		gw[27] += dy[4] * x[3]
-		gw[28] += dy[4] * x[4]
-		gw[29] += dy[4] * x[5]
-		gw[30] += dy[5] * x[0]
-		gw[31] += dy[5] * x[1]
-		gw[32] += dy[5] * x[2]
-		gw[33] += dy[5] * x[3]
-		gw[34] += dy[5] * x[4]
-		gw[35] += dy[5] * x[5]
-		dx[0] = w[0]*dy[0] + w[6]*dy[1] + w[12]*dy[2] + w[18]*dy[3] +
-			w[24]*dy[4] + w[30]*dy[5]
-		dx[1] = w[1]*dy[0] + w[7]*dy[1] + w[13]*dy[2] + w[19]*dy[3] +
-			w[25]*dy[4] + w[31]*dy[5]
-		dx[2] = w[2]*dy[0] + w[8]*dy[1] + w[14]*dy[2] + w[20]*dy[3] +
-			w[26]*dy[4] + w[32]*dy[5]
-		dx[3] = w[3]*dy[0] + w[9]*dy[1] + w[15]*dy[2] + w[21]*dy[3] +
-			w[27]*dy[4] + w[33]*dy[5]
-		dx[4] = w[4]*dy[0] + w[10]*dy[1] + w[16]*dy[2] + w[22]*dy[3] +
-			w[28]*dy[4] + w[34]*dy[5]
-		dx[5] = w[5]*dy[0] + w[11]*dy[1] + w[17]*dy[2] + w[23]*dy[3] +
-			w[29]*dy[4] + w[35]*dy[5]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[1] * x[0])
+		gw[7] += float32(dy[1] * x[1])
+		gw[8] += float32(dy[1] * x[2])
+		gw[9] += float32(dy[1] * x[3])
+		gw[10] += float32(dy[1] * x[4])
+		gw[11] += float32(dy[1] * x[5])
+		gw[12] += float32(dy[2] * x[0])
+		gw[13] += float32(dy[2] * x[1])
+		gw[14] += float32(dy[2] * x[2])
+		gw[15] += float32(dy[2] * x[3])
+		gw[16] += float32(dy[2] * x[4])
+		gw[17] += float32(dy[2] * x[5])
+		gw[18] += float32(dy[3] * x[0])
+		gw[19] += float32(dy[3] * x[1])
+		gw[20] += float32(dy[3] * x[2])
+		gw[21] += float32(dy[3] * x[3])
+		gw[22] += float32(dy[3] * x[4])
+		gw[23] += float32(dy[3] * x[5])
+		gw[24] += float32(dy[4] * x[0])
+		gw[25] += float32(dy[4] * x[1])
+		gw[26] += float32(dy[4] * x[2])
+		gw[27] += float32(dy[4] * x[3])
+		gw[28] += float32(dy[4] * x[4])
+		gw[29] += float32(dy[4] * x[5])
+		gw[30] += float32(dy[5] * x[0])
+		gw[31] += float32(dy[5] * x[1])
+		gw[32] += float32(dy[5] * x[2])
+		gw[33] += float32(dy[5] * x[3])
+		gw[34] += float32(dy[5] * x[4])
+		gw[35] += float32(dy[5] * x[5])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[6]*dy[1]) + float32(w[12]*dy[2]) + float32(w[18]*dy[3]) +
+			float32(w[24]*dy[4]) + float32(w[30]*dy[5])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[7]*dy[1]) + float32(w[13]*dy[2]) + float32(w[19]*dy[3]) +
+			float32(w[25]*dy[4]) + float32(w[31]*dy[5])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[8]*dy[1]) + float32(w[14]*dy[2]) + float32(w[20]*dy[3]) +
+			float32(w[26]*dy[4]) + float32(w[32]*dy[5])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[9]*dy[1]) + float32(w[15]*dy[2]) + float32(w[21]*dy[3]) +
+			float32(w[27]*dy[4]) + float32(w[33]*dy[5])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[10]*dy[1]) + float32(w[16]*dy[2]) + float32(w[22]*dy[3]) +
+			float32(w[28]*dy[4]) + float32(w[34]*dy[5])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[11]*dy[1]) + float32(w[17]*dy[2]) + float32(w[23]*dy[3]) +
+			float32(w[29]*dy[4]) + float32(w[35]*dy[5])
 	}
 	// layer 4: flatten, [2 1 3] → [6] (arch19.yaml:9): nothing to compute
 	// layer 3: relu, [2 1 3] → [2 1 3] (arch19.yaml:8)
@@ -866,54 +866,54 @@ func (m *Model) backward() {
 			dy[51] + dy[52] + dy[53] + dy[54] +
 			dy[55]
 		for oc := 0; oc < 2; oc++ {
-			gw[oc*6] = gw[oc*6] + dy[oc*28]*pad[0] + dy[oc*28+1]*pad[2] + dy[oc*28+2]*pad[4] +
-				dy[oc*28+3]*pad[6] + dy[oc*28+4]*pad[8] + dy[oc*28+5]*pad[10] + dy[oc*28+6]*pad[12] +
-				dy[oc*28+7]*pad[28] + dy[oc*28+8]*pad[30] + dy[oc*28+9]*pad[32] + dy[oc*28+10]*pad[34] +
-				dy[oc*28+11]*pad[36] + dy[oc*28+12]*pad[38] + dy[oc*28+13]*pad[40] + dy[oc*28+14]*pad[56] +
-				dy[oc*28+15]*pad[58] + dy[oc*28+16]*pad[60] + dy[oc*28+17]*pad[62] + dy[oc*28+18]*pad[64] +
-				dy[oc*28+19]*pad[66] + dy[oc*28+20]*pad[68] + dy[oc*28+21]*pad[84] + dy[oc*28+22]*pad[86] +
-				dy[oc*28+23]*pad[88] + dy[oc*28+24]*pad[90] + dy[oc*28+25]*pad[92] + dy[oc*28+26]*pad[94] +
-				dy[oc*28+27]*pad[96]
-			gw[oc*6+1] = gw[oc*6+1] + dy[oc*28]*pad[1] + dy[oc*28+1]*pad[3] + dy[oc*28+2]*pad[5] +
-				dy[oc*28+3]*pad[7] + dy[oc*28+4]*pad[9] + dy[oc*28+5]*pad[11] + dy[oc*28+6]*pad[13] +
-				dy[oc*28+7]*pad[29] + dy[oc*28+8]*pad[31] + dy[oc*28+9]*pad[33] + dy[oc*28+10]*pad[35] +
-				dy[oc*28+11]*pad[37] + dy[oc*28+12]*pad[39] + dy[oc*28+13]*pad[41] + dy[oc*28+14]*pad[57] +
-				dy[oc*28+15]*pad[59] + dy[oc*28+16]*pad[61] + dy[oc*28+17]*pad[63] + dy[oc*28+18]*pad[65] +
-				dy[oc*28+19]*pad[67] + dy[oc*28+20]*pad[69] + dy[oc*28+21]*pad[85] + dy[oc*28+22]*pad[87] +
-				dy[oc*28+23]*pad[89] + dy[oc*28+24]*pad[91] + dy[oc*28+25]*pad[93] + dy[oc*28+26]*pad[95] +
-				dy[oc*28+27]*pad[97]
-			gw[oc*6+2] = gw[oc*6+2] + dy[oc*28]*pad[112] + dy[oc*28+1]*pad[114] + dy[oc*28+2]*pad[116] +
-				dy[oc*28+3]*pad[118] + dy[oc*28+4]*pad[120] + dy[oc*28+5]*pad[122] + dy[oc*28+6]*pad[124] +
-				dy[oc*28+7]*pad[140] + dy[oc*28+8]*pad[142] + dy[oc*28+9]*pad[144] + dy[oc*28+10]*pad[146] +
-				dy[oc*28+11]*pad[148] + dy[oc*28+12]*pad[150] + dy[oc*28+13]*pad[152] + dy[oc*28+14]*pad[168] +
-				dy[oc*28+15]*pad[170] + dy[oc*28+16]*pad[172] + dy[oc*28+17]*pad[174] + dy[oc*28+18]*pad[176] +
-				dy[oc*28+19]*pad[178] + dy[oc*28+20]*pad[180] + dy[oc*28+21]*pad[196] + dy[oc*28+22]*pad[198] +
-				dy[oc*28+23]*pad[200] + dy[oc*28+24]*pad[202] + dy[oc*28+25]*pad[204] + dy[oc*28+26]*pad[206] +
-				dy[oc*28+27]*pad[208]
-			gw[oc*6+3] = gw[oc*6+3] + dy[oc*28]*pad[113] + dy[oc*28+1]*pad[115] + dy[oc*28+2]*pad[117] +
-				dy[oc*28+3]*pad[119] + dy[oc*28+4]*pad[121] + dy[oc*28+5]*pad[123] + dy[oc*28+6]*pad[125] +
-				dy[oc*28+7]*pad[141] + dy[oc*28+8]*pad[143] + dy[oc*28+9]*pad[145] + dy[oc*28+10]*pad[147] +
-				dy[oc*28+11]*pad[149] + dy[oc*28+12]*pad[151] + dy[oc*28+13]*pad[153] + dy[oc*28+14]*pad[169] +
-				dy[oc*28+15]*pad[171] + dy[oc*28+16]*pad[173] + dy[oc*28+17]*pad[175] + dy[oc*28+18]*pad[177] +
-				dy[oc*28+19]*pad[179] + dy[oc*28+20]*pad[181] + dy[oc*28+21]*pad[197] + dy[oc*28+22]*pad[199] +
-				dy[oc*28+23]*pad[201] + dy[oc*28+24]*pad[203] + dy[oc*28+25]*pad[205] + dy[oc*28+26]*pad[207] +
-				dy[oc*28+27]*pad[209]
-			gw[oc*6+4] = gw[oc*6+4] + dy[oc*28]*pad[224] + dy[oc*28+1]*pad[226] + dy[oc*28+2]*pad[228] +
-				dy[oc*28+3]*pad[230] + dy[oc*28+4]*pad[232] + dy[oc*28+5]*pad[234] + dy[oc*28+6]*pad[236] +
-				dy[oc*28+7]*pad[252] + dy[oc*28+8]*pad[254] + dy[oc*28+9]*pad[256] + dy[oc*28+10]*pad[258] +
-				dy[oc*28+11]*pad[260] + dy[oc*28+12]*pad[262] + dy[oc*28+13]*pad[264] + dy[oc*28+14]*pad[280] +
-				dy[oc*28+15]*pad[282] + dy[oc*28+16]*pad[284] + dy[oc*28+17]*pad[286] + dy[oc*28+18]*pad[288] +
-				dy[oc*28+19]*pad[290] + dy[oc*28+20]*pad[292] + dy[oc*28+21]*pad[308] + dy[oc*28+22]*pad[310] +
-				dy[oc*28+23]*pad[312] + dy[oc*28+24]*pad[314] + dy[oc*28+25]*pad[316] + dy[oc*28+26]*pad[318] +
-				dy[oc*28+27]*pad[320]
-			gw[oc*6+5] = gw[oc*6+5] + dy[oc*28]*pad[225] + dy[oc*28+1]*pad[227] + dy[oc*28+2]*pad[229] +
-				dy[oc*28+3]*pad[231] + dy[oc*28+4]*pad[233] + dy[oc*28+5]*pad[235] + dy[oc*28+6]*pad[237] +
-				dy[oc*28+7]*pad[253] + dy[oc*28+8]*pad[255] + dy[oc*28+9]*pad[257] + dy[oc*28+10]*pad[259] +
-				dy[oc*28+11]*pad[261] + dy[oc*28+12]*pad[263] + dy[oc*28+13]*pad[265] + dy[oc*28+14]*pad[281] +
-				dy[oc*28+15]*pad[283] + dy[oc*28+16]*pad[285] + dy[oc*28+17]*pad[287] + dy[oc*28+18]*pad[289] +
-				dy[oc*28+19]*pad[291] + dy[oc*28+20]*pad[293] + dy[oc*28+21]*pad[309] + dy[oc*28+22]*pad[311] +
-				dy[oc*28+23]*pad[313] + dy[oc*28+24]*pad[315] + dy[oc*28+25]*pad[317] + dy[oc*28+26]*pad[319] +
-				dy[oc*28+27]*pad[321]
+			gw[oc*6] = gw[oc*6] + float32(dy[oc*28]*pad[0]) + float32(dy[oc*28+1]*pad[2]) + float32(dy[oc*28+2]*pad[4]) +
+				float32(dy[oc*28+3]*pad[6]) + float32(dy[oc*28+4]*pad[8]) + float32(dy[oc*28+5]*pad[10]) + float32(dy[oc*28+6]*pad[12]) +
+				float32(dy[oc*28+7]*pad[28]) + float32(dy[oc*28+8]*pad[30]) + float32(dy[oc*28+9]*pad[32]) + float32(dy[oc*28+10]*pad[34]) +
+				float32(dy[oc*28+11]*pad[36]) + float32(dy[oc*28+12]*pad[38]) + float32(dy[oc*28+13]*pad[40]) + float32(dy[oc*28+14]*pad[56]) +
+				float32(dy[oc*28+15]*pad[58]) + float32(dy[oc*28+16]*pad[60]) + float32(dy[oc*28+17]*pad[62]) + float32(dy[oc*28+18]*pad[64]) +
+				float32(dy[oc*28+19]*pad[66]) + float32(dy[oc*28+20]*pad[68]) + float32(dy[oc*28+21]*pad[84]) + float32(dy[oc*28+22]*pad[86]) +
+				float32(dy[oc*28+23]*pad[88]) + float32(dy[oc*28+24]*pad[90]) + float32(dy[oc*28+25]*pad[92]) + float32(dy[oc*28+26]*pad[94]) +
+				float32(dy[oc*28+27]*pad[96])
+			gw[oc*6+1] = gw[oc*6+1] + float32(dy[oc*28]*pad[1]) + float32(dy[oc*28+1]*pad[3]) + float32(dy[oc*28+2]*pad[5]) +
+				float32(dy[oc*28+3]*pad[7]) + float32(dy[oc*28+4]*pad[9]) + float32(dy[oc*28+5]*pad[11]) + float32(dy[oc*28+6]*pad[13]) +
+				float32(dy[oc*28+7]*pad[29]) + float32(dy[oc*28+8]*pad[31]) + float32(dy[oc*28+9]*pad[33]) + float32(dy[oc*28+10]*pad[35]) +
+				float32(dy[oc*28+11]*pad[37]) + float32(dy[oc*28+12]*pad[39]) + float32(dy[oc*28+13]*pad[41]) + float32(dy[oc*28+14]*pad[57]) +
+				float32(dy[oc*28+15]*pad[59]) + float32(dy[oc*28+16]*pad[61]) + float32(dy[oc*28+17]*pad[63]) + float32(dy[oc*28+18]*pad[65]) +
+				float32(dy[oc*28+19]*pad[67]) + float32(dy[oc*28+20]*pad[69]) + float32(dy[oc*28+21]*pad[85]) + float32(dy[oc*28+22]*pad[87]) +
+				float32(dy[oc*28+23]*pad[89]) + float32(dy[oc*28+24]*pad[91]) + float32(dy[oc*28+25]*pad[93]) + float32(dy[oc*28+26]*pad[95]) +
+				float32(dy[oc*28+27]*pad[97])
+			gw[oc*6+2] = gw[oc*6+2] + float32(dy[oc*28]*pad[112]) + float32(dy[oc*28+1]*pad[114]) + float32(dy[oc*28+2]*pad[116]) +
+				float32(dy[oc*28+3]*pad[118]) + float32(dy[oc*28+4]*pad[120]) + float32(dy[oc*28+5]*pad[122]) + float32(dy[oc*28+6]*pad[124]) +
+				float32(dy[oc*28+7]*pad[140]) + float32(dy[oc*28+8]*pad[142]) + float32(dy[oc*28+9]*pad[144]) + float32(dy[oc*28+10]*pad[146]) +
+				float32(dy[oc*28+11]*pad[148]) + float32(dy[oc*28+12]*pad[150]) + float32(dy[oc*28+13]*pad[152]) + float32(dy[oc*28+14]*pad[168]) +
+				float32(dy[oc*28+15]*pad[170]) + float32(dy[oc*28+16]*pad[172]) + float32(dy[oc*28+17]*pad[174]) + float32(dy[oc*28+18]*pad[176]) +
+				float32(dy[oc*28+19]*pad[178]) + float32(dy[oc*28+20]*pad[180]) + float32(dy[oc*28+21]*pad[196]) + float32(dy[oc*28+22]*pad[198]) +
+				float32(dy[oc*28+23]*pad[200]) + float32(dy[oc*28+24]*pad[202]) + float32(dy[oc*28+25]*pad[204]) + float32(dy[oc*28+26]*pad[206]) +
+				float32(dy[oc*28+27]*pad[208])
+			gw[oc*6+3] = gw[oc*6+3] + float32(dy[oc*28]*pad[113]) + float32(dy[oc*28+1]*pad[115]) + float32(dy[oc*28+2]*pad[117]) +
+				float32(dy[oc*28+3]*pad[119]) + float32(dy[oc*28+4]*pad[121]) + float32(dy[oc*28+5]*pad[123]) + float32(dy[oc*28+6]*pad[125]) +
+				float32(dy[oc*28+7]*pad[141]) + float32(dy[oc*28+8]*pad[143]) + float32(dy[oc*28+9]*pad[145]) + float32(dy[oc*28+10]*pad[147]) +
+				float32(dy[oc*28+11]*pad[149]) + float32(dy[oc*28+12]*pad[151]) + float32(dy[oc*28+13]*pad[153]) + float32(dy[oc*28+14]*pad[169]) +
+				float32(dy[oc*28+15]*pad[171]) + float32(dy[oc*28+16]*pad[173]) + float32(dy[oc*28+17]*pad[175]) + float32(dy[oc*28+18]*pad[177]) +
+				float32(dy[oc*28+19]*pad[179]) + float32(dy[oc*28+20]*pad[181]) + float32(dy[oc*28+21]*pad[197]) + float32(dy[oc*28+22]*pad[199]) +
+				float32(dy[oc*28+23]*pad[201]) + float32(dy[oc*28+24]*pad[203]) + float32(dy[oc*28+25]*pad[205]) + float32(dy[oc*28+26]*pad[207]) +
+				float32(dy[oc*28+27]*pad[209])
+			gw[oc*6+4] = gw[oc*6+4] + float32(dy[oc*28]*pad[224]) + float32(dy[oc*28+1]*pad[226]) + float32(dy[oc*28+2]*pad[228]) +
+				float32(dy[oc*28+3]*pad[230]) + float32(dy[oc*28+4]*pad[232]) + float32(dy[oc*28+5]*pad[234]) + float32(dy[oc*28+6]*pad[236]) +
+				float32(dy[oc*28+7]*pad[252]) + float32(dy[oc*28+8]*pad[254]) + float32(dy[oc*28+9]*pad[256]) + float32(dy[oc*28+10]*pad[258]) +
+				float32(dy[oc*28+11]*pad[260]) + float32(dy[oc*28+12]*pad[262]) + float32(dy[oc*28+13]*pad[264]) + float32(dy[oc*28+14]*pad[280]) +
+				float32(dy[oc*28+15]*pad[282]) + float32(dy[oc*28+16]*pad[284]) + float32(dy[oc*28+17]*pad[286]) + float32(dy[oc*28+18]*pad[288]) +
+				float32(dy[oc*28+19]*pad[290]) + float32(dy[oc*28+20]*pad[292]) + float32(dy[oc*28+21]*pad[308]) + float32(dy[oc*28+22]*pad[310]) +
+				float32(dy[oc*28+23]*pad[312]) + float32(dy[oc*28+24]*pad[314]) + float32(dy[oc*28+25]*pad[316]) + float32(dy[oc*28+26]*pad[318]) +
+				float32(dy[oc*28+27]*pad[320])
+			gw[oc*6+5] = gw[oc*6+5] + float32(dy[oc*28]*pad[225]) + float32(dy[oc*28+1]*pad[227]) + float32(dy[oc*28+2]*pad[229]) +
+				float32(dy[oc*28+3]*pad[231]) + float32(dy[oc*28+4]*pad[233]) + float32(dy[oc*28+5]*pad[235]) + float32(dy[oc*28+6]*pad[237]) +
+				float32(dy[oc*28+7]*pad[253]) + float32(dy[oc*28+8]*pad[255]) + float32(dy[oc*28+9]*pad[257]) + float32(dy[oc*28+10]*pad[259]) +
+				float32(dy[oc*28+11]*pad[261]) + float32(dy[oc*28+12]*pad[263]) + float32(dy[oc*28+13]*pad[265]) + float32(dy[oc*28+14]*pad[281]) +
+				float32(dy[oc*28+15]*pad[283]) + float32(dy[oc*28+16]*pad[285]) + float32(dy[oc*28+17]*pad[287]) + float32(dy[oc*28+18]*pad[289]) +
+				float32(dy[oc*28+19]*pad[291]) + float32(dy[oc*28+20]*pad[293]) + float32(dy[oc*28+21]*pad[309]) + float32(dy[oc*28+22]*pad[311]) +
+				float32(dy[oc*28+23]*pad[313]) + float32(dy[oc*28+24]*pad[315]) + float32(dy[oc*28+25]*pad[317]) + float32(dy[oc*28+26]*pad[319]) +
+				float32(dy[oc*28+27]*pad[321])
 		}
 	}
 }
@@ -945,8 +945,8 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[3] = out[3] - target[3]
 	dy[4] = out[4] - target[4]
 	dy[5] = out[5] - target[5]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3] +
-		dy[4]*dy[4] + dy[5]*dy[5]) / 6
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
+		float32(dy[4]*dy[4]) + float32(dy[5]*dy[5])) / 6
 	k := 0.3333333333333333 * scale
 	dy[0] *= k
 	dy[1] *= k

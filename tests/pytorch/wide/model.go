@@ -268,24 +268,24 @@ func (m *Model) forward() {
 		w := (*[350]float32)(m.params[13750:14100])
 		b := (*[5]float32)(m.params[14100:14105])
 		for o := 0; o < 5; o++ {
-			y[o] = b[o] + w[o*70]*x[0] + w[o*70+1]*x[1] + w[o*70+2]*x[2] +
-				w[o*70+3]*x[3] + w[o*70+4]*x[4] + w[o*70+5]*x[5] + w[o*70+6]*x[6] +
-				w[o*70+7]*x[7] + w[o*70+8]*x[8] + w[o*70+9]*x[9] + w[o*70+10]*x[10] +
-				w[o*70+11]*x[11] + w[o*70+12]*x[12] + w[o*70+13]*x[13] + w[o*70+14]*x[14] +
-				w[o*70+15]*x[15] + w[o*70+16]*x[16] + w[o*70+17]*x[17] + w[o*70+18]*x[18] +
-				w[o*70+19]*x[19] + w[o*70+20]*x[20] + w[o*70+21]*x[21] + w[o*70+22]*x[22] +
-				w[o*70+23]*x[23] + w[o*70+24]*x[24] + w[o*70+25]*x[25] + w[o*70+26]*x[26] +
-				w[o*70+27]*x[27] + w[o*70+28]*x[28] + w[o*70+29]*x[29] + w[o*70+30]*x[30] +
-				w[o*70+31]*x[31] + w[o*70+32]*x[32] + w[o*70+33]*x[33] + w[o*70+34]*x[34] +
-				w[o*70+35]*x[35] + w[o*70+36]*x[36] + w[o*70+37]*x[37] + w[o*70+38]*x[38] +
-				w[o*70+39]*x[39] + w[o*70+40]*x[40] + w[o*70+41]*x[41] + w[o*70+42]*x[42] +
-				w[o*70+43]*x[43] + w[o*70+44]*x[44] + w[o*70+45]*x[45] + w[o*70+46]*x[46] +
-				w[o*70+47]*x[47] + w[o*70+48]*x[48] + w[o*70+49]*x[49] + w[o*70+50]*x[50] +
-				w[o*70+51]*x[51] + w[o*70+52]*x[52] + w[o*70+53]*x[53] + w[o*70+54]*x[54] +
-				w[o*70+55]*x[55] + w[o*70+56]*x[56] + w[o*70+57]*x[57] + w[o*70+58]*x[58] +
-				w[o*70+59]*x[59] + w[o*70+60]*x[60] + w[o*70+61]*x[61] + w[o*70+62]*x[62] +
-				w[o*70+63]*x[63] + w[o*70+64]*x[64] + w[o*70+65]*x[65] + w[o*70+66]*x[66] +
-				w[o*70+67]*x[67] + w[o*70+68]*x[68] + w[o*70+69]*x[69]
+			y[o] = b[o] + float32(w[o*70]*x[0]) + float32(w[o*70+1]*x[1]) + float32(w[o*70+2]*x[2]) +
+				float32(w[o*70+3]*x[3]) + float32(w[o*70+4]*x[4]) + float32(w[o*70+5]*x[5]) + float32(w[o*70+6]*x[6]) +
+				float32(w[o*70+7]*x[7]) + float32(w[o*70+8]*x[8]) + float32(w[o*70+9]*x[9]) + float32(w[o*70+10]*x[10]) +
+				float32(w[o*70+11]*x[11]) + float32(w[o*70+12]*x[12]) + float32(w[o*70+13]*x[13]) + float32(w[o*70+14]*x[14]) +
+				float32(w[o*70+15]*x[15]) + float32(w[o*70+16]*x[16]) + float32(w[o*70+17]*x[17]) + float32(w[o*70+18]*x[18]) +
+				float32(w[o*70+19]*x[19]) + float32(w[o*70+20]*x[20]) + float32(w[o*70+21]*x[21]) + float32(w[o*70+22]*x[22]) +
+				float32(w[o*70+23]*x[23]) + float32(w[o*70+24]*x[24]) + float32(w[o*70+25]*x[25]) + float32(w[o*70+26]*x[26]) +
+				float32(w[o*70+27]*x[27]) + float32(w[o*70+28]*x[28]) + float32(w[o*70+29]*x[29]) + float32(w[o*70+30]*x[30]) +
+				float32(w[o*70+31]*x[31]) + float32(w[o*70+32]*x[32]) + float32(w[o*70+33]*x[33]) + float32(w[o*70+34]*x[34]) +
+				float32(w[o*70+35]*x[35]) + float32(w[o*70+36]*x[36]) + float32(w[o*70+37]*x[37]) + float32(w[o*70+38]*x[38]) +
+				float32(w[o*70+39]*x[39]) + float32(w[o*70+40]*x[40]) + float32(w[o*70+41]*x[41]) + float32(w[o*70+42]*x[42]) +
+				float32(w[o*70+43]*x[43]) + float32(w[o*70+44]*x[44]) + float32(w[o*70+45]*x[45]) + float32(w[o*70+46]*x[46]) +
+				float32(w[o*70+47]*x[47]) + float32(w[o*70+48]*x[48]) + float32(w[o*70+49]*x[49]) + float32(w[o*70+50]*x[50]) +
+				float32(w[o*70+51]*x[51]) + float32(w[o*70+52]*x[52]) + float32(w[o*70+53]*x[53]) + float32(w[o*70+54]*x[54]) +
+				float32(w[o*70+55]*x[55]) + float32(w[o*70+56]*x[56]) + float32(w[o*70+57]*x[57]) + float32(w[o*70+58]*x[58]) +
+				float32(w[o*70+59]*x[59]) + float32(w[o*70+60]*x[60]) + float32(w[o*70+61]*x[61]) + float32(w[o*70+62]*x[62]) +
+				float32(w[o*70+63]*x[63]) + float32(w[o*70+64]*x[64]) + float32(w[o*70+65]*x[65]) + float32(w[o*70+66]*x[66]) +
+				float32(w[o*70+67]*x[67]) + float32(w[o*70+68]*x[68]) + float32(w[o*70+69]*x[69])
 		}
 	}
 }
@@ -315,80 +315,80 @@ func (m *Model) backward() {
 		gb[3] += dy[3]
 		gb[4] += dy[4]
 		for o := 0; o < 5; o++ {
-			gw[o*70] += dy[o] * x[0]
-			gw[o*70+1] += dy[o] * x[1]
-			gw[o*70+2] += dy[o] * x[2]
-			gw[o*70+3] += dy[o] * x[3]
-			gw[o*70+4] += dy[o] * x[4]
-			gw[o*70+5] += dy[o] * x[5]
-			gw[o*70+6] += dy[o] * x[6]
-			gw[o*70+7] += dy[o] * x[7]
-			gw[o*70+8] += dy[o] * x[8]
-			gw[o*70+9] += dy[o] * x[9]
-			gw[o*70+10] += dy[o] * x[10]
-			gw[o*70+11] += dy[o] * x[11]
-			gw[o*70+12] += dy[o] * x[12]
-			gw[o*70+13] += dy[o] * x[13]
-			gw[o*70+14] += dy[o] * x[14]
-			gw[o*70+15] += dy[o] * x[15]
-			gw[o*70+16] += dy[o] * x[16]
-			gw[o*70+17] += dy[o] * x[17]
-			gw[o*70+18] += dy[o] * x[18]
-			gw[o*70+19] += dy[o] * x[19]
-			gw[o*70+20] += dy[o] * x[20]
-			gw[o*70+21] += dy[o] * x[21]
-			gw[o*70+22] += dy[o] * x[22]
-			gw[o*70+23] += dy[o] * x[23]
-			gw[o*70+24] += dy[o] * x[24]
-			gw[o*70+25] += dy[o] * x[25]
-			gw[o*70+26] += dy[o] * x[26]
-			gw[o*70+27] += dy[o] * x[27]
-			gw[o*70+28] += dy[o] * x[28]
-			gw[o*70+29] += dy[o] * x[29]
-			gw[o*70+30] += dy[o] * x[30]
-			gw[o*70+31] += dy[o] * x[31]
-			gw[o*70+32] += dy[o] * x[32]
-			gw[o*70+33] += dy[o] * x[33]
-			gw[o*70+34] += dy[o] * x[34]
-			gw[o*70+35] += dy[o] * x[35]
-			gw[o*70+36] += dy[o] * x[36]
-			gw[o*70+37] += dy[o] * x[37]
-			gw[o*70+38] += dy[o] * x[38]
-			gw[o*70+39] += dy[o] * x[39]
-			gw[o*70+40] += dy[o] * x[40]
-			gw[o*70+41] += dy[o] * x[41]
-			gw[o*70+42] += dy[o] * x[42]
-			gw[o*70+43] += dy[o] * x[43]
-			gw[o*70+44] += dy[o] * x[44]
-			gw[o*70+45] += dy[o] * x[45]
-			gw[o*70+46] += dy[o] * x[46]
-			gw[o*70+47] += dy[o] * x[47]
-			gw[o*70+48] += dy[o] * x[48]
-			gw[o*70+49] += dy[o] * x[49]
-			gw[o*70+50] += dy[o] * x[50]
-			gw[o*70+51] += dy[o] * x[51]
-			gw[o*70+52] += dy[o] * x[52]
-			gw[o*70+53] += dy[o] * x[53]
-			gw[o*70+54] += dy[o] * x[54]
-			gw[o*70+55] += dy[o] * x[55]
-			gw[o*70+56] += dy[o] * x[56]
-			gw[o*70+57] += dy[o] * x[57]
-			gw[o*70+58] += dy[o] * x[58]
-			gw[o*70+59] += dy[o] * x[59]
-			gw[o*70+60] += dy[o] * x[60]
-			gw[o*70+61] += dy[o] * x[61]
-			gw[o*70+62] += dy[o] * x[62]
-			gw[o*70+63] += dy[o] * x[63]
-			gw[o*70+64] += dy[o] * x[64]
-			gw[o*70+65] += dy[o] * x[65]
-			gw[o*70+66] += dy[o] * x[66]
-			gw[o*70+67] += dy[o] * x[67]
-			gw[o*70+68] += dy[o] * x[68]
-			gw[o*70+69] += dy[o] * x[69]
+			gw[o*70] += float32(dy[o] * x[0])
+			gw[o*70+1] += float32(dy[o] * x[1])
+			gw[o*70+2] += float32(dy[o] * x[2])
+			gw[o*70+3] += float32(dy[o] * x[3])
+			gw[o*70+4] += float32(dy[o] * x[4])
+			gw[o*70+5] += float32(dy[o] * x[5])
+			gw[o*70+6] += float32(dy[o] * x[6])
+			gw[o*70+7] += float32(dy[o] * x[7])
+			gw[o*70+8] += float32(dy[o] * x[8])
+			gw[o*70+9] += float32(dy[o] * x[9])
+			gw[o*70+10] += float32(dy[o] * x[10])
+			gw[o*70+11] += float32(dy[o] * x[11])
+			gw[o*70+12] += float32(dy[o] * x[12])
+			gw[o*70+13] += float32(dy[o] * x[13])
+			gw[o*70+14] += float32(dy[o] * x[14])
+			gw[o*70+15] += float32(dy[o] * x[15])
+			gw[o*70+16] += float32(dy[o] * x[16])
+			gw[o*70+17] += float32(dy[o] * x[17])
+			gw[o*70+18] += float32(dy[o] * x[18])
+			gw[o*70+19] += float32(dy[o] * x[19])
+			gw[o*70+20] += float32(dy[o] * x[20])
+			gw[o*70+21] += float32(dy[o] * x[21])
+			gw[o*70+22] += float32(dy[o] * x[22])
+			gw[o*70+23] += float32(dy[o] * x[23])
+			gw[o*70+24] += float32(dy[o] * x[24])
+			gw[o*70+25] += float32(dy[o] * x[25])
+			gw[o*70+26] += float32(dy[o] * x[26])
+			gw[o*70+27] += float32(dy[o] * x[27])
+			gw[o*70+28] += float32(dy[o] * x[28])
+			gw[o*70+29] += float32(dy[o] * x[29])
+			gw[o*70+30] += float32(dy[o] * x[30])
+			gw[o*70+31] += float32(dy[o] * x[31])
+			gw[o*70+32] += float32(dy[o] * x[32])
+			gw[o*70+33] += float32(dy[o] * x[33])
+			gw[o*70+34] += float32(dy[o] * x[34])
+			gw[o*70+35] += float32(dy[o] * x[35])
+			gw[o*70+36] += float32(dy[o] * x[36])
+			gw[o*70+37] += float32(dy[o] * x[37])
+			gw[o*70+38] += float32(dy[o] * x[38])
+			gw[o*70+39] += float32(dy[o] * x[39])
+			gw[o*70+40] += float32(dy[o] * x[40])
+			gw[o*70+41] += float32(dy[o] * x[41])
+			gw[o*70+42] += float32(dy[o] * x[42])
+			gw[o*70+43] += float32(dy[o] * x[43])
+			gw[o*70+44] += float32(dy[o] * x[44])
+			gw[o*70+45] += float32(dy[o] * x[45])
+			gw[o*70+46] += float32(dy[o] * x[46])
+			gw[o*70+47] += float32(dy[o] * x[47])
+			gw[o*70+48] += float32(dy[o] * x[48])
+			gw[o*70+49] += float32(dy[o] * x[49])
+			gw[o*70+50] += float32(dy[o] * x[50])
+			gw[o*70+51] += float32(dy[o] * x[51])
+			gw[o*70+52] += float32(dy[o] * x[52])
+			gw[o*70+53] += float32(dy[o] * x[53])
+			gw[o*70+54] += float32(dy[o] * x[54])
+			gw[o*70+55] += float32(dy[o] * x[55])
+			gw[o*70+56] += float32(dy[o] * x[56])
+			gw[o*70+57] += float32(dy[o] * x[57])
+			gw[o*70+58] += float32(dy[o] * x[58])
+			gw[o*70+59] += float32(dy[o] * x[59])
+			gw[o*70+60] += float32(dy[o] * x[60])
+			gw[o*70+61] += float32(dy[o] * x[61])
+			gw[o*70+62] += float32(dy[o] * x[62])
+			gw[o*70+63] += float32(dy[o] * x[63])
+			gw[o*70+64] += float32(dy[o] * x[64])
+			gw[o*70+65] += float32(dy[o] * x[65])
+			gw[o*70+66] += float32(dy[o] * x[66])
+			gw[o*70+67] += float32(dy[o] * x[67])
+			gw[o*70+68] += float32(dy[o] * x[68])
+			gw[o*70+69] += float32(dy[o] * x[69])
 		}
 		for k := 0; k < 70; k++ {
-			dx[k] = w[k]*dy[0] + w[k+70]*dy[1] + w[k+140]*dy[2] + w[k+210]*dy[3] +
-				w[k+280]*dy[4]
+			dx[k] = float32(w[k]*dy[0]) + float32(w[k+70]*dy[1]) + float32(w[k+140]*dy[2]) + float32(w[k+210]*dy[3]) +
+				float32(w[k+280]*dy[4])
 		}
 	}
 	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)

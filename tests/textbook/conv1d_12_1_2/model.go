@@ -90,12 +90,12 @@ func (m *Model) forward() {
 		x := &m.in
 		y := &m.a0
 		w := (*[3]float32)(m.params[0:3])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2]
-		y[1] = w[0]*x[1] + w[1]*x[2] + w[2]*x[3]
-		y[2] = w[0]*x[2] + w[1]*x[3] + w[2]*x[4]
-		y[3] = w[0]*x[3] + w[1]*x[4] + w[2]*x[5]
-		y[4] = w[0]*x[4] + w[1]*x[5] + w[2]*x[6]
-		y[5] = w[0]*x[5] + w[1]*x[6] + w[2]*x[7]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2])
+		y[1] = float32(w[0]*x[1]) + float32(w[1]*x[2]) + float32(w[2]*x[3])
+		y[2] = float32(w[0]*x[2]) + float32(w[1]*x[3]) + float32(w[2]*x[4])
+		y[3] = float32(w[0]*x[3]) + float32(w[1]*x[4]) + float32(w[2]*x[5])
+		y[4] = float32(w[0]*x[4]) + float32(w[1]*x[5]) + float32(w[2]*x[6])
+		y[5] = float32(w[0]*x[5]) + float32(w[1]*x[6]) + float32(w[2]*x[7])
 	}
 	// layer 1: flatten, [1 6] → [6] (conv1d_12_1_2.yaml:6): nothing to compute
 }
@@ -117,12 +117,12 @@ func (m *Model) backward() {
 		x := &m.in
 		gw := (*[3]float32)(m.grads[0:3])
 		dy := (*[6]float32)(m.grad[0][:6])
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[1] + dy[2]*x[2] +
-			dy[3]*x[3] + dy[4]*x[4] + dy[5]*x[5]
-		gw[1] = gw[1] + dy[0]*x[1] + dy[1]*x[2] + dy[2]*x[3] +
-			dy[3]*x[4] + dy[4]*x[5] + dy[5]*x[6]
-		gw[2] = gw[2] + dy[0]*x[2] + dy[1]*x[3] + dy[2]*x[4] +
-			dy[3]*x[5] + dy[4]*x[6] + dy[5]*x[7]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[1]) + float32(dy[2]*x[2]) +
+			float32(dy[3]*x[3]) + float32(dy[4]*x[4]) + float32(dy[5]*x[5])
+		gw[1] = gw[1] + float32(dy[0]*x[1]) + float32(dy[1]*x[2]) + float32(dy[2]*x[3]) +
+			float32(dy[3]*x[4]) + float32(dy[4]*x[5]) + float32(dy[5]*x[6])
+		gw[2] = gw[2] + float32(dy[0]*x[2]) + float32(dy[1]*x[3]) + float32(dy[2]*x[4]) +
+			float32(dy[3]*x[5]) + float32(dy[4]*x[6]) + float32(dy[5]*x[7])
 	}
 }
 
@@ -153,8 +153,8 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[3] = out[3] - target[3]
 	dy[4] = out[4] - target[4]
 	dy[5] = out[5] - target[5]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3] +
-		dy[4]*dy[4] + dy[5]*dy[5]) / 6
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
+		float32(dy[4]*dy[4]) + float32(dy[5]*dy[5])) / 6
 	k := 0.3333333333333333 * scale
 	dy[0] *= k
 	dy[1] *= k

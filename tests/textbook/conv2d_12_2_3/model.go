@@ -90,33 +90,33 @@ func (m *Model) forward() {
 		x := &m.in
 		y := &m.a0
 		w := (*[9]float32)(m.params[0:9])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2] + w[3]*x[5] +
-			w[4]*x[6] + w[5]*x[7] + w[6]*x[10] + w[7]*x[11] +
-			w[8]*x[12]
-		y[1] = w[0]*x[1] + w[1]*x[2] + w[2]*x[3] + w[3]*x[6] +
-			w[4]*x[7] + w[5]*x[8] + w[6]*x[11] + w[7]*x[12] +
-			w[8]*x[13]
-		y[2] = w[0]*x[2] + w[1]*x[3] + w[2]*x[4] + w[3]*x[7] +
-			w[4]*x[8] + w[5]*x[9] + w[6]*x[12] + w[7]*x[13] +
-			w[8]*x[14]
-		y[3] = w[0]*x[5] + w[1]*x[6] + w[2]*x[7] + w[3]*x[10] +
-			w[4]*x[11] + w[5]*x[12] + w[6]*x[15] + w[7]*x[16] +
-			w[8]*x[17]
-		y[4] = w[0]*x[6] + w[1]*x[7] + w[2]*x[8] + w[3]*x[11] +
-			w[4]*x[12] + w[5]*x[13] + w[6]*x[16] + w[7]*x[17] +
-			w[8]*x[18]
-		y[5] = w[0]*x[7] + w[1]*x[8] + w[2]*x[9] + w[3]*x[12] +
-			w[4]*x[13] + w[5]*x[14] + w[6]*x[17] + w[7]*x[18] +
-			w[8]*x[19]
-		y[6] = w[0]*x[10] + w[1]*x[11] + w[2]*x[12] + w[3]*x[15] +
-			w[4]*x[16] + w[5]*x[17] + w[6]*x[20] + w[7]*x[21] +
-			w[8]*x[22]
-		y[7] = w[0]*x[11] + w[1]*x[12] + w[2]*x[13] + w[3]*x[16] +
-			w[4]*x[17] + w[5]*x[18] + w[6]*x[21] + w[7]*x[22] +
-			w[8]*x[23]
-		y[8] = w[0]*x[12] + w[1]*x[13] + w[2]*x[14] + w[3]*x[17] +
-			w[4]*x[18] + w[5]*x[19] + w[6]*x[22] + w[7]*x[23] +
-			w[8]*x[24]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) + float32(w[3]*x[5]) +
+			float32(w[4]*x[6]) + float32(w[5]*x[7]) + float32(w[6]*x[10]) + float32(w[7]*x[11]) +
+			float32(w[8]*x[12])
+		y[1] = float32(w[0]*x[1]) + float32(w[1]*x[2]) + float32(w[2]*x[3]) + float32(w[3]*x[6]) +
+			float32(w[4]*x[7]) + float32(w[5]*x[8]) + float32(w[6]*x[11]) + float32(w[7]*x[12]) +
+			float32(w[8]*x[13])
+		y[2] = float32(w[0]*x[2]) + float32(w[1]*x[3]) + float32(w[2]*x[4]) + float32(w[3]*x[7]) +
+			float32(w[4]*x[8]) + float32(w[5]*x[9]) + float32(w[6]*x[12]) + float32(w[7]*x[13]) +
+			float32(w[8]*x[14])
+		y[3] = float32(w[0]*x[5]) + float32(w[1]*x[6]) + float32(w[2]*x[7]) + float32(w[3]*x[10]) +
+			float32(w[4]*x[11]) + float32(w[5]*x[12]) + float32(w[6]*x[15]) + float32(w[7]*x[16]) +
+			float32(w[8]*x[17])
+		y[4] = float32(w[0]*x[6]) + float32(w[1]*x[7]) + float32(w[2]*x[8]) + float32(w[3]*x[11]) +
+			float32(w[4]*x[12]) + float32(w[5]*x[13]) + float32(w[6]*x[16]) + float32(w[7]*x[17]) +
+			float32(w[8]*x[18])
+		y[5] = float32(w[0]*x[7]) + float32(w[1]*x[8]) + float32(w[2]*x[9]) + float32(w[3]*x[12]) +
+			float32(w[4]*x[13]) + float32(w[5]*x[14]) + float32(w[6]*x[17]) + float32(w[7]*x[18]) +
+			float32(w[8]*x[19])
+		y[6] = float32(w[0]*x[10]) + float32(w[1]*x[11]) + float32(w[2]*x[12]) + float32(w[3]*x[15]) +
+			float32(w[4]*x[16]) + float32(w[5]*x[17]) + float32(w[6]*x[20]) + float32(w[7]*x[21]) +
+			float32(w[8]*x[22])
+		y[7] = float32(w[0]*x[11]) + float32(w[1]*x[12]) + float32(w[2]*x[13]) + float32(w[3]*x[16]) +
+			float32(w[4]*x[17]) + float32(w[5]*x[18]) + float32(w[6]*x[21]) + float32(w[7]*x[22]) +
+			float32(w[8]*x[23])
+		y[8] = float32(w[0]*x[12]) + float32(w[1]*x[13]) + float32(w[2]*x[14]) + float32(w[3]*x[17]) +
+			float32(w[4]*x[18]) + float32(w[5]*x[19]) + float32(w[6]*x[22]) + float32(w[7]*x[23]) +
+			float32(w[8]*x[24])
 	}
 	// layer 1: flatten, [1 3 3] → [9] (conv2d_12_2_3.yaml:6): nothing to compute
 }
@@ -138,33 +138,33 @@ func (m *Model) backward() {
 		x := &m.in
 		gw := (*[9]float32)(m.grads[0:9])
 		dy := (*[9]float32)(m.grad[0][:9])
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[1] + dy[2]*x[2] +
-			dy[3]*x[5] + dy[4]*x[6] + dy[5]*x[7] + dy[6]*x[10] +
-			dy[7]*x[11] + dy[8]*x[12]
-		gw[1] = gw[1] + dy[0]*x[1] + dy[1]*x[2] + dy[2]*x[3] +
-			dy[3]*x[6] + dy[4]*x[7] + dy[5]*x[8] + dy[6]*x[11] +
-			dy[7]*x[12] + dy[8]*x[13]
-		gw[2] = gw[2] + dy[0]*x[2] + dy[1]*x[3] + dy[2]*x[4] +
-			dy[3]*x[7] + dy[4]*x[8] + dy[5]*x[9] + dy[6]*x[12] +
-			dy[7]*x[13] + dy[8]*x[14]
-		gw[3] = gw[3] + dy[0]*x[5] + dy[1]*x[6] + dy[2]*x[7] +
-			dy[3]*x[10] + dy[4]*x[11] + dy[5]*x[12] + dy[6]*x[15] +
-			dy[7]*x[16] + dy[8]*x[17]
-		gw[4] = gw[4] + dy[0]*x[6] + dy[1]*x[7] + dy[2]*x[8] +
-			dy[3]*x[11] + dy[4]*x[12] + dy[5]*x[13] + dy[6]*x[16] +
-			dy[7]*x[17] + dy[8]*x[18]
-		gw[5] = gw[5] + dy[0]*x[7] + dy[1]*x[8] + dy[2]*x[9] +
-			dy[3]*x[12] + dy[4]*x[13] + dy[5]*x[14] + dy[6]*x[17] +
-			dy[7]*x[18] + dy[8]*x[19]
-		gw[6] = gw[6] + dy[0]*x[10] + dy[1]*x[11] + dy[2]*x[12] +
-			dy[3]*x[15] + dy[4]*x[16] + dy[5]*x[17] + dy[6]*x[20] +
-			dy[7]*x[21] + dy[8]*x[22]
-		gw[7] = gw[7] + dy[0]*x[11] + dy[1]*x[12] + dy[2]*x[13] +
-			dy[3]*x[16] + dy[4]*x[17] + dy[5]*x[18] + dy[6]*x[21] +
-			dy[7]*x[22] + dy[8]*x[23]
-		gw[8] = gw[8] + dy[0]*x[12] + dy[1]*x[13] + dy[2]*x[14] +
-			dy[3]*x[17] + dy[4]*x[18] + dy[5]*x[19] + dy[6]*x[22] +
-			dy[7]*x[23] + dy[8]*x[24]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[1]) + float32(dy[2]*x[2]) +
+			float32(dy[3]*x[5]) + float32(dy[4]*x[6]) + float32(dy[5]*x[7]) + float32(dy[6]*x[10]) +
+			float32(dy[7]*x[11]) + float32(dy[8]*x[12])
+		gw[1] = gw[1] + float32(dy[0]*x[1]) + float32(dy[1]*x[2]) + float32(dy[2]*x[3]) +
+			float32(dy[3]*x[6]) + float32(dy[4]*x[7]) + float32(dy[5]*x[8]) + float32(dy[6]*x[11]) +
+			float32(dy[7]*x[12]) + float32(dy[8]*x[13])
+		gw[2] = gw[2] + float32(dy[0]*x[2]) + float32(dy[1]*x[3]) + float32(dy[2]*x[4]) +
+			float32(dy[3]*x[7]) + float32(dy[4]*x[8]) + float32(dy[5]*x[9]) + float32(dy[6]*x[12]) +
+			float32(dy[7]*x[13]) + float32(dy[8]*x[14])
+		gw[3] = gw[3] + float32(dy[0]*x[5]) + float32(dy[1]*x[6]) + float32(dy[2]*x[7]) +
+			float32(dy[3]*x[10]) + float32(dy[4]*x[11]) + float32(dy[5]*x[12]) + float32(dy[6]*x[15]) +
+			float32(dy[7]*x[16]) + float32(dy[8]*x[17])
+		gw[4] = gw[4] + float32(dy[0]*x[6]) + float32(dy[1]*x[7]) + float32(dy[2]*x[8]) +
+			float32(dy[3]*x[11]) + float32(dy[4]*x[12]) + float32(dy[5]*x[13]) + float32(dy[6]*x[16]) +
+			float32(dy[7]*x[17]) + float32(dy[8]*x[18])
+		gw[5] = gw[5] + float32(dy[0]*x[7]) + float32(dy[1]*x[8]) + float32(dy[2]*x[9]) +
+			float32(dy[3]*x[12]) + float32(dy[4]*x[13]) + float32(dy[5]*x[14]) + float32(dy[6]*x[17]) +
+			float32(dy[7]*x[18]) + float32(dy[8]*x[19])
+		gw[6] = gw[6] + float32(dy[0]*x[10]) + float32(dy[1]*x[11]) + float32(dy[2]*x[12]) +
+			float32(dy[3]*x[15]) + float32(dy[4]*x[16]) + float32(dy[5]*x[17]) + float32(dy[6]*x[20]) +
+			float32(dy[7]*x[21]) + float32(dy[8]*x[22])
+		gw[7] = gw[7] + float32(dy[0]*x[11]) + float32(dy[1]*x[12]) + float32(dy[2]*x[13]) +
+			float32(dy[3]*x[16]) + float32(dy[4]*x[17]) + float32(dy[5]*x[18]) + float32(dy[6]*x[21]) +
+			float32(dy[7]*x[22]) + float32(dy[8]*x[23])
+		gw[8] = gw[8] + float32(dy[0]*x[12]) + float32(dy[1]*x[13]) + float32(dy[2]*x[14]) +
+			float32(dy[3]*x[17]) + float32(dy[4]*x[18]) + float32(dy[5]*x[19]) + float32(dy[6]*x[22]) +
+			float32(dy[7]*x[23]) + float32(dy[8]*x[24])
 	}
 }
 
@@ -198,9 +198,9 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy[6] = out[6] - target[6]
 	dy[7] = out[7] - target[7]
 	dy[8] = out[8] - target[8]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1] + dy[2]*dy[2] + dy[3]*dy[3] +
-		dy[4]*dy[4] + dy[5]*dy[5] + dy[6]*dy[6] + dy[7]*dy[7] +
-		dy[8]*dy[8]) / 9
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
+		float32(dy[4]*dy[4]) + float32(dy[5]*dy[5]) + float32(dy[6]*dy[6]) + float32(dy[7]*dy[7]) +
+		float32(dy[8]*dy[8])) / 9
 	k := 0.2222222222222222 * scale
 	dy[0] *= k
 	dy[1] *= k

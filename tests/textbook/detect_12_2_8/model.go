@@ -96,70 +96,70 @@ func (m *Model) forward() {
 		y := &m.a0
 		w := (*[1]float32)(m.params[0:1])
 		b := (*[1]float32)(m.params[1:2])
-		y[0] = max(b[0]+w[0]*x[0], 0)
-		y[1] = max(b[0]+w[0]*x[1], 0)
-		y[2] = max(b[0]+w[0]*x[2], 0)
-		y[3] = max(b[0]+w[0]*x[3], 0)
-		y[4] = max(b[0]+w[0]*x[4], 0)
-		y[5] = max(b[0]+w[0]*x[5], 0)
-		y[6] = max(b[0]+w[0]*x[6], 0)
-		y[7] = max(b[0]+w[0]*x[7], 0)
-		y[8] = max(b[0]+w[0]*x[8], 0)
-		y[9] = max(b[0]+w[0]*x[9], 0)
-		y[10] = max(b[0]+w[0]*x[10], 0)
-		y[11] = max(b[0]+w[0]*x[11], 0)
-		y[12] = max(b[0]+w[0]*x[12], 0)
-		y[13] = max(b[0]+w[0]*x[13], 0)
-		y[14] = max(b[0]+w[0]*x[14], 0)
-		y[15] = max(b[0]+w[0]*x[15], 0)
-		y[16] = max(b[0]+w[0]*x[16], 0)
-		y[17] = max(b[0]+w[0]*x[17], 0)
-		y[18] = max(b[0]+w[0]*x[18], 0)
-		y[19] = max(b[0]+w[0]*x[19], 0)
-		y[20] = max(b[0]+w[0]*x[20], 0)
-		y[21] = max(b[0]+w[0]*x[21], 0)
-		y[22] = max(b[0]+w[0]*x[22], 0)
-		y[23] = max(b[0]+w[0]*x[23], 0)
-		y[24] = max(b[0]+w[0]*x[24], 0)
-		y[25] = max(b[0]+w[0]*x[25], 0)
-		y[26] = max(b[0]+w[0]*x[26], 0)
-		y[27] = max(b[0]+w[0]*x[27], 0)
-		y[28] = max(b[0]+w[0]*x[28], 0)
-		y[29] = max(b[0]+w[0]*x[29], 0)
-		y[30] = max(b[0]+w[0]*x[30], 0)
-		y[31] = max(b[0]+w[0]*x[31], 0)
-		y[32] = max(b[0]+w[0]*x[32], 0)
-		y[33] = max(b[0]+w[0]*x[33], 0)
-		y[34] = max(b[0]+w[0]*x[34], 0)
-		y[35] = max(b[0]+w[0]*x[35], 0)
-		y[36] = max(b[0]+w[0]*x[36], 0)
-		y[37] = max(b[0]+w[0]*x[37], 0)
-		y[38] = max(b[0]+w[0]*x[38], 0)
-		y[39] = max(b[0]+w[0]*x[39], 0)
-		y[40] = max(b[0]+w[0]*x[40], 0)
-		y[41] = max(b[0]+w[0]*x[41], 0)
-		y[42] = max(b[0]+w[0]*x[42], 0)
-		y[43] = max(b[0]+w[0]*x[43], 0)
-		y[44] = max(b[0]+w[0]*x[44], 0)
-		y[45] = max(b[0]+w[0]*x[45], 0)
-		y[46] = max(b[0]+w[0]*x[46], 0)
-		y[47] = max(b[0]+w[0]*x[47], 0)
-		y[48] = max(b[0]+w[0]*x[48], 0)
-		y[49] = max(b[0]+w[0]*x[49], 0)
-		y[50] = max(b[0]+w[0]*x[50], 0)
-		y[51] = max(b[0]+w[0]*x[51], 0)
-		y[52] = max(b[0]+w[0]*x[52], 0)
-		y[53] = max(b[0]+w[0]*x[53], 0)
-		y[54] = max(b[0]+w[0]*x[54], 0)
-		y[55] = max(b[0]+w[0]*x[55], 0)
-		y[56] = max(b[0]+w[0]*x[56], 0)
-		y[57] = max(b[0]+w[0]*x[57], 0)
-		y[58] = max(b[0]+w[0]*x[58], 0)
-		y[59] = max(b[0]+w[0]*x[59], 0)
-		y[60] = max(b[0]+w[0]*x[60], 0)
-		y[61] = max(b[0]+w[0]*x[61], 0)
-		y[62] = max(b[0]+w[0]*x[62], 0)
-		y[63] = max(b[0]+w[0]*x[63], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0]), 0)
+		y[1] = max(b[0]+float32(w[0]*x[1]), 0)
+		y[2] = max(b[0]+float32(w[0]*x[2]), 0)
+		y[3] = max(b[0]+float32(w[0]*x[3]), 0)
+		y[4] = max(b[0]+float32(w[0]*x[4]), 0)
+		y[5] = max(b[0]+float32(w[0]*x[5]), 0)
+		y[6] = max(b[0]+float32(w[0]*x[6]), 0)
+		y[7] = max(b[0]+float32(w[0]*x[7]), 0)
+		y[8] = max(b[0]+float32(w[0]*x[8]), 0)
+		y[9] = max(b[0]+float32(w[0]*x[9]), 0)
+		y[10] = max(b[0]+float32(w[0]*x[10]), 0)
+		y[11] = max(b[0]+float32(w[0]*x[11]), 0)
+		y[12] = max(b[0]+float32(w[0]*x[12]), 0)
+		y[13] = max(b[0]+float32(w[0]*x[13]), 0)
+		y[14] = max(b[0]+float32(w[0]*x[14]), 0)
+		y[15] = max(b[0]+float32(w[0]*x[15]), 0)
+		y[16] = max(b[0]+float32(w[0]*x[16]), 0)
+		y[17] = max(b[0]+float32(w[0]*x[17]), 0)
+		y[18] = max(b[0]+float32(w[0]*x[18]), 0)
+		y[19] = max(b[0]+float32(w[0]*x[19]), 0)
+		y[20] = max(b[0]+float32(w[0]*x[20]), 0)
+		y[21] = max(b[0]+float32(w[0]*x[21]), 0)
+		y[22] = max(b[0]+float32(w[0]*x[22]), 0)
+		y[23] = max(b[0]+float32(w[0]*x[23]), 0)
+		y[24] = max(b[0]+float32(w[0]*x[24]), 0)
+		y[25] = max(b[0]+float32(w[0]*x[25]), 0)
+		y[26] = max(b[0]+float32(w[0]*x[26]), 0)
+		y[27] = max(b[0]+float32(w[0]*x[27]), 0)
+		y[28] = max(b[0]+float32(w[0]*x[28]), 0)
+		y[29] = max(b[0]+float32(w[0]*x[29]), 0)
+		y[30] = max(b[0]+float32(w[0]*x[30]), 0)
+		y[31] = max(b[0]+float32(w[0]*x[31]), 0)
+		y[32] = max(b[0]+float32(w[0]*x[32]), 0)
+		y[33] = max(b[0]+float32(w[0]*x[33]), 0)
+		y[34] = max(b[0]+float32(w[0]*x[34]), 0)
+		y[35] = max(b[0]+float32(w[0]*x[35]), 0)
+		y[36] = max(b[0]+float32(w[0]*x[36]), 0)
+		y[37] = max(b[0]+float32(w[0]*x[37]), 0)
+		y[38] = max(b[0]+float32(w[0]*x[38]), 0)
+		y[39] = max(b[0]+float32(w[0]*x[39]), 0)
+		y[40] = max(b[0]+float32(w[0]*x[40]), 0)
+		y[41] = max(b[0]+float32(w[0]*x[41]), 0)
+		y[42] = max(b[0]+float32(w[0]*x[42]), 0)
+		y[43] = max(b[0]+float32(w[0]*x[43]), 0)
+		y[44] = max(b[0]+float32(w[0]*x[44]), 0)
+		y[45] = max(b[0]+float32(w[0]*x[45]), 0)
+		y[46] = max(b[0]+float32(w[0]*x[46]), 0)
+		y[47] = max(b[0]+float32(w[0]*x[47]), 0)
+		y[48] = max(b[0]+float32(w[0]*x[48]), 0)
+		y[49] = max(b[0]+float32(w[0]*x[49]), 0)
+		y[50] = max(b[0]+float32(w[0]*x[50]), 0)
+		y[51] = max(b[0]+float32(w[0]*x[51]), 0)
+		y[52] = max(b[0]+float32(w[0]*x[52]), 0)
+		y[53] = max(b[0]+float32(w[0]*x[53]), 0)
+		y[54] = max(b[0]+float32(w[0]*x[54]), 0)
+		y[55] = max(b[0]+float32(w[0]*x[55]), 0)
+		y[56] = max(b[0]+float32(w[0]*x[56]), 0)
+		y[57] = max(b[0]+float32(w[0]*x[57]), 0)
+		y[58] = max(b[0]+float32(w[0]*x[58]), 0)
+		y[59] = max(b[0]+float32(w[0]*x[59]), 0)
+		y[60] = max(b[0]+float32(w[0]*x[60]), 0)
+		y[61] = max(b[0]+float32(w[0]*x[61]), 0)
+		y[62] = max(b[0]+float32(w[0]*x[62]), 0)
+		y[63] = max(b[0]+float32(w[0]*x[63]), 0)
 	}
 	// layer 2: conv2d 1→1 k8 s1 p0 + sigmoid, [1 8 8] → [1 1 1] (detect_12_2_8.yaml:7)
 	{
@@ -167,23 +167,23 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[64]float32)(m.params[2:66])
 		b := (*[1]float32)(m.params[66:67])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11] + w[12]*x[12] + w[13]*x[13] + w[14]*x[14] +
-			w[15]*x[15] + w[16]*x[16] + w[17]*x[17] + w[18]*x[18] +
-			w[19]*x[19] + w[20]*x[20] + w[21]*x[21] + w[22]*x[22] +
-			w[23]*x[23] + w[24]*x[24] + w[25]*x[25] + w[26]*x[26] +
-			w[27]*x[27] + w[28]*x[28] + w[29]*x[29] + w[30]*x[30] +
-			w[31]*x[31] + w[32]*x[32] + w[33]*x[33] + w[34]*x[34] +
-			w[35]*x[35] + w[36]*x[36] + w[37]*x[37] + w[38]*x[38] +
-			w[39]*x[39] + w[40]*x[40] + w[41]*x[41] + w[42]*x[42] +
-			w[43]*x[43] + w[44]*x[44] + w[45]*x[45] + w[46]*x[46] +
-			w[47]*x[47] + w[48]*x[48] + w[49]*x[49] + w[50]*x[50] +
-			w[51]*x[51] + w[52]*x[52] + w[53]*x[53] + w[54]*x[54] +
-			w[55]*x[55] + w[56]*x[56] + w[57]*x[57] + w[58]*x[58] +
-			w[59]*x[59] + w[60]*x[60] + w[61]*x[61] + w[62]*x[62] +
-			w[63]*x[63])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11]) + float32(w[12]*x[12]) + float32(w[13]*x[13]) + float32(w[14]*x[14]) +
+			float32(w[15]*x[15]) + float32(w[16]*x[16]) + float32(w[17]*x[17]) + float32(w[18]*x[18]) +
+			float32(w[19]*x[19]) + float32(w[20]*x[20]) + float32(w[21]*x[21]) + float32(w[22]*x[22]) +
+			float32(w[23]*x[23]) + float32(w[24]*x[24]) + float32(w[25]*x[25]) + float32(w[26]*x[26]) +
+			float32(w[27]*x[27]) + float32(w[28]*x[28]) + float32(w[29]*x[29]) + float32(w[30]*x[30]) +
+			float32(w[31]*x[31]) + float32(w[32]*x[32]) + float32(w[33]*x[33]) + float32(w[34]*x[34]) +
+			float32(w[35]*x[35]) + float32(w[36]*x[36]) + float32(w[37]*x[37]) + float32(w[38]*x[38]) +
+			float32(w[39]*x[39]) + float32(w[40]*x[40]) + float32(w[41]*x[41]) + float32(w[42]*x[42]) +
+			float32(w[43]*x[43]) + float32(w[44]*x[44]) + float32(w[45]*x[45]) + float32(w[46]*x[46]) +
+			float32(w[47]*x[47]) + float32(w[48]*x[48]) + float32(w[49]*x[49]) + float32(w[50]*x[50]) +
+			float32(w[51]*x[51]) + float32(w[52]*x[52]) + float32(w[53]*x[53]) + float32(w[54]*x[54]) +
+			float32(w[55]*x[55]) + float32(w[56]*x[56]) + float32(w[57]*x[57]) + float32(w[58]*x[58]) +
+			float32(w[59]*x[59]) + float32(w[60]*x[60]) + float32(w[61]*x[61]) + float32(w[62]*x[62]) +
+			float32(w[63]*x[63]))))))
 	}
 	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_8.yaml:9): nothing to compute
 }
@@ -211,135 +211,135 @@ func (m *Model) backward() {
 		dx := (*[64]float32)(m.grad[1][:64])
 		dy[0] = dy[0] * (1 - y[0]) * y[0]
 		gb[0] = gb[0] + dy[0]
-		gw[0] = gw[0] + dy[0]*x[0]
-		gw[1] = gw[1] + dy[0]*x[1]
-		gw[2] = gw[2] + dy[0]*x[2]
-		gw[3] = gw[3] + dy[0]*x[3]
-		gw[4] = gw[4] + dy[0]*x[4]
-		gw[5] = gw[5] + dy[0]*x[5]
-		gw[6] = gw[6] + dy[0]*x[6]
-		gw[7] = gw[7] + dy[0]*x[7]
-		gw[8] = gw[8] + dy[0]*x[8]
-		gw[9] = gw[9] + dy[0]*x[9]
-		gw[10] = gw[10] + dy[0]*x[10]
-		gw[11] = gw[11] + dy[0]*x[11]
-		gw[12] = gw[12] + dy[0]*x[12]
-		gw[13] = gw[13] + dy[0]*x[13]
-		gw[14] = gw[14] + dy[0]*x[14]
-		gw[15] = gw[15] + dy[0]*x[15]
-		gw[16] = gw[16] + dy[0]*x[16]
-		gw[17] = gw[17] + dy[0]*x[17]
-		gw[18] = gw[18] + dy[0]*x[18]
-		gw[19] = gw[19] + dy[0]*x[19]
-		gw[20] = gw[20] + dy[0]*x[20]
-		gw[21] = gw[21] + dy[0]*x[21]
-		gw[22] = gw[22] + dy[0]*x[22]
-		gw[23] = gw[23] + dy[0]*x[23]
-		gw[24] = gw[24] + dy[0]*x[24]
-		gw[25] = gw[25] + dy[0]*x[25]
-		gw[26] = gw[26] + dy[0]*x[26]
-		gw[27] = gw[27] + dy[0]*x[27]
-		gw[28] = gw[28] + dy[0]*x[28]
-		gw[29] = gw[29] + dy[0]*x[29]
-		gw[30] = gw[30] + dy[0]*x[30]
-		gw[31] = gw[31] + dy[0]*x[31]
-		gw[32] = gw[32] + dy[0]*x[32]
-		gw[33] = gw[33] + dy[0]*x[33]
-		gw[34] = gw[34] + dy[0]*x[34]
-		gw[35] = gw[35] + dy[0]*x[35]
-		gw[36] = gw[36] + dy[0]*x[36]
-		gw[37] = gw[37] + dy[0]*x[37]
-		gw[38] = gw[38] + dy[0]*x[38]
-		gw[39] = gw[39] + dy[0]*x[39]
-		gw[40] = gw[40] + dy[0]*x[40]
-		gw[41] = gw[41] + dy[0]*x[41]
-		gw[42] = gw[42] + dy[0]*x[42]
-		gw[43] = gw[43] + dy[0]*x[43]
-		gw[44] = gw[44] + dy[0]*x[44]
-		gw[45] = gw[45] + dy[0]*x[45]
-		gw[46] = gw[46] + dy[0]*x[46]
-		gw[47] = gw[47] + dy[0]*x[47]
-		gw[48] = gw[48] + dy[0]*x[48]
-		gw[49] = gw[49] + dy[0]*x[49]
-		gw[50] = gw[50] + dy[0]*x[50]
-		gw[51] = gw[51] + dy[0]*x[51]
-		gw[52] = gw[52] + dy[0]*x[52]
-		gw[53] = gw[53] + dy[0]*x[53]
-		gw[54] = gw[54] + dy[0]*x[54]
-		gw[55] = gw[55] + dy[0]*x[55]
-		gw[56] = gw[56] + dy[0]*x[56]
-		gw[57] = gw[57] + dy[0]*x[57]
-		gw[58] = gw[58] + dy[0]*x[58]
-		gw[59] = gw[59] + dy[0]*x[59]
-		gw[60] = gw[60] + dy[0]*x[60]
-		gw[61] = gw[61] + dy[0]*x[61]
-		gw[62] = gw[62] + dy[0]*x[62]
-		gw[63] = gw[63] + dy[0]*x[63]
+		gw[0] = gw[0] + float32(dy[0]*x[0])
+		gw[1] = gw[1] + float32(dy[0]*x[1])
+		gw[2] = gw[2] + float32(dy[0]*x[2])
+		gw[3] = gw[3] + float32(dy[0]*x[3])
+		gw[4] = gw[4] + float32(dy[0]*x[4])
+		gw[5] = gw[5] + float32(dy[0]*x[5])
+		gw[6] = gw[6] + float32(dy[0]*x[6])
+		gw[7] = gw[7] + float32(dy[0]*x[7])
+		gw[8] = gw[8] + float32(dy[0]*x[8])
+		gw[9] = gw[9] + float32(dy[0]*x[9])
+		gw[10] = gw[10] + float32(dy[0]*x[10])
+		gw[11] = gw[11] + float32(dy[0]*x[11])
+		gw[12] = gw[12] + float32(dy[0]*x[12])
+		gw[13] = gw[13] + float32(dy[0]*x[13])
+		gw[14] = gw[14] + float32(dy[0]*x[14])
+		gw[15] = gw[15] + float32(dy[0]*x[15])
+		gw[16] = gw[16] + float32(dy[0]*x[16])
+		gw[17] = gw[17] + float32(dy[0]*x[17])
+		gw[18] = gw[18] + float32(dy[0]*x[18])
+		gw[19] = gw[19] + float32(dy[0]*x[19])
+		gw[20] = gw[20] + float32(dy[0]*x[20])
+		gw[21] = gw[21] + float32(dy[0]*x[21])
+		gw[22] = gw[22] + float32(dy[0]*x[22])
+		gw[23] = gw[23] + float32(dy[0]*x[23])
+		gw[24] = gw[24] + float32(dy[0]*x[24])
+		gw[25] = gw[25] + float32(dy[0]*x[25])
+		gw[26] = gw[26] + float32(dy[0]*x[26])
+		gw[27] = gw[27] + float32(dy[0]*x[27])
+		gw[28] = gw[28] + float32(dy[0]*x[28])
+		gw[29] = gw[29] + float32(dy[0]*x[29])
+		gw[30] = gw[30] + float32(dy[0]*x[30])
+		gw[31] = gw[31] + float32(dy[0]*x[31])
+		gw[32] = gw[32] + float32(dy[0]*x[32])
+		gw[33] = gw[33] + float32(dy[0]*x[33])
+		gw[34] = gw[34] + float32(dy[0]*x[34])
+		gw[35] = gw[35] + float32(dy[0]*x[35])
+		gw[36] = gw[36] + float32(dy[0]*x[36])
+		gw[37] = gw[37] + float32(dy[0]*x[37])
+		gw[38] = gw[38] + float32(dy[0]*x[38])
+		gw[39] = gw[39] + float32(dy[0]*x[39])
+		gw[40] = gw[40] + float32(dy[0]*x[40])
+		gw[41] = gw[41] + float32(dy[0]*x[41])
+		gw[42] = gw[42] + float32(dy[0]*x[42])
+		gw[43] = gw[43] + float32(dy[0]*x[43])
+		gw[44] = gw[44] + float32(dy[0]*x[44])
+		gw[45] = gw[45] + float32(dy[0]*x[45])
+		gw[46] = gw[46] + float32(dy[0]*x[46])
+		gw[47] = gw[47] + float32(dy[0]*x[47])
+		gw[48] = gw[48] + float32(dy[0]*x[48])
+		gw[49] = gw[49] + float32(dy[0]*x[49])
+		gw[50] = gw[50] + float32(dy[0]*x[50])
+		gw[51] = gw[51] + float32(dy[0]*x[51])
+		gw[52] = gw[52] + float32(dy[0]*x[52])
+		gw[53] = gw[53] + float32(dy[0]*x[53])
+		gw[54] = gw[54] + float32(dy[0]*x[54])
+		gw[55] = gw[55] + float32(dy[0]*x[55])
+		gw[56] = gw[56] + float32(dy[0]*x[56])
+		gw[57] = gw[57] + float32(dy[0]*x[57])
+		gw[58] = gw[58] + float32(dy[0]*x[58])
+		gw[59] = gw[59] + float32(dy[0]*x[59])
+		gw[60] = gw[60] + float32(dy[0]*x[60])
+		gw[61] = gw[61] + float32(dy[0]*x[61])
+		gw[62] = gw[62] + float32(dy[0]*x[62])
+		gw[63] = gw[63] + float32(dy[0]*x[63])
 		clear(dx[:])
-		dx[0] += w[0] * dy[0]
-		dx[1] += w[1] * dy[0]
-		dx[2] += w[2] * dy[0]
-		dx[3] += w[3] * dy[0]
-		dx[4] += w[4] * dy[0]
-		dx[5] += w[5] * dy[0]
-		dx[6] += w[6] * dy[0]
-		dx[7] += w[7] * dy[0]
-		dx[8] += w[8] * dy[0]
-		dx[9] += w[9] * dy[0]
-		dx[10] += w[10] * dy[0]
-		dx[11] += w[11] * dy[0]
-		dx[12] += w[12] * dy[0]
-		dx[13] += w[13] * dy[0]
-		dx[14] += w[14] * dy[0]
-		dx[15] += w[15] * dy[0]
-		dx[16] += w[16] * dy[0]
-		dx[17] += w[17] * dy[0]
-		dx[18] += w[18] * dy[0]
-		dx[19] += w[19] * dy[0]
-		dx[20] += w[20] * dy[0]
-		dx[21] += w[21] * dy[0]
-		dx[22] += w[22] * dy[0]
-		dx[23] += w[23] * dy[0]
-		dx[24] += w[24] * dy[0]
-		dx[25] += w[25] * dy[0]
-		dx[26] += w[26] * dy[0]
-		dx[27] += w[27] * dy[0]
-		dx[28] += w[28] * dy[0]
-		dx[29] += w[29] * dy[0]
-		dx[30] += w[30] * dy[0]
-		dx[31] += w[31] * dy[0]
-		dx[32] += w[32] * dy[0]
-		dx[33] += w[33] * dy[0]
-		dx[34] += w[34] * dy[0]
-		dx[35] += w[35] * dy[0]
-		dx[36] += w[36] * dy[0]
-		dx[37] += w[37] * dy[0]
-		dx[38] += w[38] * dy[0]
-		dx[39] += w[39] * dy[0]
-		dx[40] += w[40] * dy[0]
-		dx[41] += w[41] * dy[0]
-		dx[42] += w[42] * dy[0]
-		dx[43] += w[43] * dy[0]
-		dx[44] += w[44] * dy[0]
-		dx[45] += w[45] * dy[0]
-		dx[46] += w[46] * dy[0]
-		dx[47] += w[47] * dy[0]
-		dx[48] += w[48] * dy[0]
-		dx[49] += w[49] * dy[0]
-		dx[50] += w[50] * dy[0]
-		dx[51] += w[51] * dy[0]
-		dx[52] += w[52] * dy[0]
-		dx[53] += w[53] * dy[0]
-		dx[54] += w[54] * dy[0]
-		dx[55] += w[55] * dy[0]
-		dx[56] += w[56] * dy[0]
-		dx[57] += w[57] * dy[0]
-		dx[58] += w[58] * dy[0]
-		dx[59] += w[59] * dy[0]
-		dx[60] += w[60] * dy[0]
-		dx[61] += w[61] * dy[0]
-		dx[62] += w[62] * dy[0]
-		dx[63] += w[63] * dy[0]
+		dx[0] += float32(w[0] * dy[0])
+		dx[1] += float32(w[1] * dy[0])
+		dx[2] += float32(w[2] * dy[0])
+		dx[3] += float32(w[3] * dy[0])
+		dx[4] += float32(w[4] * dy[0])
+		dx[5] += float32(w[5] * dy[0])
+		dx[6] += float32(w[6] * dy[0])
+		dx[7] += float32(w[7] * dy[0])
+		dx[8] += float32(w[8] * dy[0])
+		dx[9] += float32(w[9] * dy[0])
+		dx[10] += float32(w[10] * dy[0])
+		dx[11] += float32(w[11] * dy[0])
+		dx[12] += float32(w[12] * dy[0])
+		dx[13] += float32(w[13] * dy[0])
+		dx[14] += float32(w[14] * dy[0])
+		dx[15] += float32(w[15] * dy[0])
+		dx[16] += float32(w[16] * dy[0])
+		dx[17] += float32(w[17] * dy[0])
+		dx[18] += float32(w[18] * dy[0])
+		dx[19] += float32(w[19] * dy[0])
+		dx[20] += float32(w[20] * dy[0])
+		dx[21] += float32(w[21] * dy[0])
+		dx[22] += float32(w[22] * dy[0])
+		dx[23] += float32(w[23] * dy[0])
+		dx[24] += float32(w[24] * dy[0])
+		dx[25] += float32(w[25] * dy[0])
+		dx[26] += float32(w[26] * dy[0])
+		dx[27] += float32(w[27] * dy[0])
+		dx[28] += float32(w[28] * dy[0])
+		dx[29] += float32(w[29] * dy[0])
+		dx[30] += float32(w[30] * dy[0])
+		dx[31] += float32(w[31] * dy[0])
+		dx[32] += float32(w[32] * dy[0])
+		dx[33] += float32(w[33] * dy[0])
+		dx[34] += float32(w[34] * dy[0])
+		dx[35] += float32(w[35] * dy[0])
+		dx[36] += float32(w[36] * dy[0])
+		dx[37] += float32(w[37] * dy[0])
+		dx[38] += float32(w[38] * dy[0])
+		dx[39] += float32(w[39] * dy[0])
+		dx[40] += float32(w[40] * dy[0])
+		dx[41] += float32(w[41] * dy[0])
+		dx[42] += float32(w[42] * dy[0])
+		dx[43] += float32(w[43] * dy[0])
+		dx[44] += float32(w[44] * dy[0])
+		dx[45] += float32(w[45] * dy[0])
+		dx[46] += float32(w[46] * dy[0])
+		dx[47] += float32(w[47] * dy[0])
+		dx[48] += float32(w[48] * dy[0])
+		dx[49] += float32(w[49] * dy[0])
+		dx[50] += float32(w[50] * dy[0])
+		dx[51] += float32(w[51] * dy[0])
+		dx[52] += float32(w[52] * dy[0])
+		dx[53] += float32(w[53] * dy[0])
+		dx[54] += float32(w[54] * dy[0])
+		dx[55] += float32(w[55] * dy[0])
+		dx[56] += float32(w[56] * dy[0])
+		dx[57] += float32(w[57] * dy[0])
+		dx[58] += float32(w[58] * dy[0])
+		dx[59] += float32(w[59] * dy[0])
+		dx[60] += float32(w[60] * dy[0])
+		dx[61] += float32(w[61] * dy[0])
+		dx[62] += float32(w[62] * dy[0])
+		dx[63] += float32(w[63] * dy[0])
 	}
 	// layer 0: conv2d 1→1 k1 s1 p0 + relu, [1 8 8] → [1 8 8] (detect_12_2_8.yaml:5)
 	{
@@ -557,23 +557,23 @@ func (m *Model) backward() {
 			dy[55] + dy[56] + dy[57] + dy[58] +
 			dy[59] + dy[60] + dy[61] + dy[62] +
 			dy[63]
-		gw[0] = gw[0] + dy[0]*x[0] + dy[1]*x[1] + dy[2]*x[2] +
-			dy[3]*x[3] + dy[4]*x[4] + dy[5]*x[5] + dy[6]*x[6] +
-			dy[7]*x[7] + dy[8]*x[8] + dy[9]*x[9] + dy[10]*x[10] +
-			dy[11]*x[11] + dy[12]*x[12] + dy[13]*x[13] + dy[14]*x[14] +
-			dy[15]*x[15] + dy[16]*x[16] + dy[17]*x[17] + dy[18]*x[18] +
-			dy[19]*x[19] + dy[20]*x[20] + dy[21]*x[21] + dy[22]*x[22] +
-			dy[23]*x[23] + dy[24]*x[24] + dy[25]*x[25] + dy[26]*x[26] +
-			dy[27]*x[27] + dy[28]*x[28] + dy[29]*x[29] + dy[30]*x[30] +
-			dy[31]*x[31] + dy[32]*x[32] + dy[33]*x[33] + dy[34]*x[34] +
-			dy[35]*x[35] + dy[36]*x[36] + dy[37]*x[37] + dy[38]*x[38] +
-			dy[39]*x[39] + dy[40]*x[40] + dy[41]*x[41] + dy[42]*x[42] +
-			dy[43]*x[43] + dy[44]*x[44] + dy[45]*x[45] + dy[46]*x[46] +
-			dy[47]*x[47] + dy[48]*x[48] + dy[49]*x[49] + dy[50]*x[50] +
-			dy[51]*x[51] + dy[52]*x[52] + dy[53]*x[53] + dy[54]*x[54] +
-			dy[55]*x[55] + dy[56]*x[56] + dy[57]*x[57] + dy[58]*x[58] +
-			dy[59]*x[59] + dy[60]*x[60] + dy[61]*x[61] + dy[62]*x[62] +
-			dy[63]*x[63]
+		gw[0] = gw[0] + float32(dy[0]*x[0]) + float32(dy[1]*x[1]) + float32(dy[2]*x[2]) +
+			float32(dy[3]*x[3]) + float32(dy[4]*x[4]) + float32(dy[5]*x[5]) + float32(dy[6]*x[6]) +
+			float32(dy[7]*x[7]) + float32(dy[8]*x[8]) + float32(dy[9]*x[9]) + float32(dy[10]*x[10]) +
+			float32(dy[11]*x[11]) + float32(dy[12]*x[12]) + float32(dy[13]*x[13]) + float32(dy[14]*x[14]) +
+			float32(dy[15]*x[15]) + float32(dy[16]*x[16]) + float32(dy[17]*x[17]) + float32(dy[18]*x[18]) +
+			float32(dy[19]*x[19]) + float32(dy[20]*x[20]) + float32(dy[21]*x[21]) + float32(dy[22]*x[22]) +
+			float32(dy[23]*x[23]) + float32(dy[24]*x[24]) + float32(dy[25]*x[25]) + float32(dy[26]*x[26]) +
+			float32(dy[27]*x[27]) + float32(dy[28]*x[28]) + float32(dy[29]*x[29]) + float32(dy[30]*x[30]) +
+			float32(dy[31]*x[31]) + float32(dy[32]*x[32]) + float32(dy[33]*x[33]) + float32(dy[34]*x[34]) +
+			float32(dy[35]*x[35]) + float32(dy[36]*x[36]) + float32(dy[37]*x[37]) + float32(dy[38]*x[38]) +
+			float32(dy[39]*x[39]) + float32(dy[40]*x[40]) + float32(dy[41]*x[41]) + float32(dy[42]*x[42]) +
+			float32(dy[43]*x[43]) + float32(dy[44]*x[44]) + float32(dy[45]*x[45]) + float32(dy[46]*x[46]) +
+			float32(dy[47]*x[47]) + float32(dy[48]*x[48]) + float32(dy[49]*x[49]) + float32(dy[50]*x[50]) +
+			float32(dy[51]*x[51]) + float32(dy[52]*x[52]) + float32(dy[53]*x[53]) + float32(dy[54]*x[54]) +
+			float32(dy[55]*x[55]) + float32(dy[56]*x[56]) + float32(dy[57]*x[57]) + float32(dy[58]*x[58]) +
+			float32(dy[59]*x[59]) + float32(dy[60]*x[60]) + float32(dy[61]*x[61]) + float32(dy[62]*x[62]) +
+			float32(dy[63]*x[63])
 	}
 }
 
@@ -599,7 +599,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	out := &m.a2
 	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	dy[0] = out[0] - target[0]
-	loss := (dy[0] * dy[0]) / 1
+	loss := (float32(dy[0] * dy[0])) / 1
 	k := 2 * scale
 	dy[0] *= k
 	return loss

@@ -98,24 +98,24 @@ func (m *Model) forward() {
 		b := (*[1]float32)(m.params[9:10])
 		for oc := 0; oc < 1; oc++ {
 			for oy := 0; oy < 6; oy++ {
-				y[oc*36+oy*6] = max(b[oc]+w[oc*9]*x[oy*8]+w[oc*9+1]*x[oy*8+1]+w[oc*9+2]*x[oy*8+2]+
-					w[oc*9+3]*x[oy*8+8]+w[oc*9+4]*x[oy*8+9]+w[oc*9+5]*x[oy*8+10]+w[oc*9+6]*x[oy*8+16]+
-					w[oc*9+7]*x[oy*8+17]+w[oc*9+8]*x[oy*8+18], 0)
-				y[oc*36+oy*6+1] = max(b[oc]+w[oc*9]*x[oy*8+1]+w[oc*9+1]*x[oy*8+2]+w[oc*9+2]*x[oy*8+3]+
-					w[oc*9+3]*x[oy*8+9]+w[oc*9+4]*x[oy*8+10]+w[oc*9+5]*x[oy*8+11]+w[oc*9+6]*x[oy*8+17]+
-					w[oc*9+7]*x[oy*8+18]+w[oc*9+8]*x[oy*8+19], 0)
-				y[oc*36+oy*6+2] = max(b[oc]+w[oc*9]*x[oy*8+2]+w[oc*9+1]*x[oy*8+3]+w[oc*9+2]*x[oy*8+4]+
-					w[oc*9+3]*x[oy*8+10]+w[oc*9+4]*x[oy*8+11]+w[oc*9+5]*x[oy*8+12]+w[oc*9+6]*x[oy*8+18]+
-					w[oc*9+7]*x[oy*8+19]+w[oc*9+8]*x[oy*8+20], 0)
-				y[oc*36+oy*6+3] = max(b[oc]+w[oc*9]*x[oy*8+3]+w[oc*9+1]*x[oy*8+4]+w[oc*9+2]*x[oy*8+5]+
-					w[oc*9+3]*x[oy*8+11]+w[oc*9+4]*x[oy*8+12]+w[oc*9+5]*x[oy*8+13]+w[oc*9+6]*x[oy*8+19]+
-					w[oc*9+7]*x[oy*8+20]+w[oc*9+8]*x[oy*8+21], 0)
-				y[oc*36+oy*6+4] = max(b[oc]+w[oc*9]*x[oy*8+4]+w[oc*9+1]*x[oy*8+5]+w[oc*9+2]*x[oy*8+6]+
-					w[oc*9+3]*x[oy*8+12]+w[oc*9+4]*x[oy*8+13]+w[oc*9+5]*x[oy*8+14]+w[oc*9+6]*x[oy*8+20]+
-					w[oc*9+7]*x[oy*8+21]+w[oc*9+8]*x[oy*8+22], 0)
-				y[oc*36+oy*6+5] = max(b[oc]+w[oc*9]*x[oy*8+5]+w[oc*9+1]*x[oy*8+6]+w[oc*9+2]*x[oy*8+7]+
-					w[oc*9+3]*x[oy*8+13]+w[oc*9+4]*x[oy*8+14]+w[oc*9+5]*x[oy*8+15]+w[oc*9+6]*x[oy*8+21]+
-					w[oc*9+7]*x[oy*8+22]+w[oc*9+8]*x[oy*8+23], 0)
+				y[oc*36+oy*6] = max(b[oc]+float32(w[oc*9]*x[oy*8])+float32(w[oc*9+1]*x[oy*8+1])+float32(w[oc*9+2]*x[oy*8+2])+
+					float32(w[oc*9+3]*x[oy*8+8])+float32(w[oc*9+4]*x[oy*8+9])+float32(w[oc*9+5]*x[oy*8+10])+float32(w[oc*9+6]*x[oy*8+16])+
+					float32(w[oc*9+7]*x[oy*8+17])+float32(w[oc*9+8]*x[oy*8+18]), 0)
+				y[oc*36+oy*6+1] = max(b[oc]+float32(w[oc*9]*x[oy*8+1])+float32(w[oc*9+1]*x[oy*8+2])+float32(w[oc*9+2]*x[oy*8+3])+
+					float32(w[oc*9+3]*x[oy*8+9])+float32(w[oc*9+4]*x[oy*8+10])+float32(w[oc*9+5]*x[oy*8+11])+float32(w[oc*9+6]*x[oy*8+17])+
+					float32(w[oc*9+7]*x[oy*8+18])+float32(w[oc*9+8]*x[oy*8+19]), 0)
+				y[oc*36+oy*6+2] = max(b[oc]+float32(w[oc*9]*x[oy*8+2])+float32(w[oc*9+1]*x[oy*8+3])+float32(w[oc*9+2]*x[oy*8+4])+
+					float32(w[oc*9+3]*x[oy*8+10])+float32(w[oc*9+4]*x[oy*8+11])+float32(w[oc*9+5]*x[oy*8+12])+float32(w[oc*9+6]*x[oy*8+18])+
+					float32(w[oc*9+7]*x[oy*8+19])+float32(w[oc*9+8]*x[oy*8+20]), 0)
+				y[oc*36+oy*6+3] = max(b[oc]+float32(w[oc*9]*x[oy*8+3])+float32(w[oc*9+1]*x[oy*8+4])+float32(w[oc*9+2]*x[oy*8+5])+
+					float32(w[oc*9+3]*x[oy*8+11])+float32(w[oc*9+4]*x[oy*8+12])+float32(w[oc*9+5]*x[oy*8+13])+float32(w[oc*9+6]*x[oy*8+19])+
+					float32(w[oc*9+7]*x[oy*8+20])+float32(w[oc*9+8]*x[oy*8+21]), 0)
+				y[oc*36+oy*6+4] = max(b[oc]+float32(w[oc*9]*x[oy*8+4])+float32(w[oc*9+1]*x[oy*8+5])+float32(w[oc*9+2]*x[oy*8+6])+
+					float32(w[oc*9+3]*x[oy*8+12])+float32(w[oc*9+4]*x[oy*8+13])+float32(w[oc*9+5]*x[oy*8+14])+float32(w[oc*9+6]*x[oy*8+20])+
+					float32(w[oc*9+7]*x[oy*8+21])+float32(w[oc*9+8]*x[oy*8+22]), 0)
+				y[oc*36+oy*6+5] = max(b[oc]+float32(w[oc*9]*x[oy*8+5])+float32(w[oc*9+1]*x[oy*8+6])+float32(w[oc*9+2]*x[oy*8+7])+
+					float32(w[oc*9+3]*x[oy*8+13])+float32(w[oc*9+4]*x[oy*8+14])+float32(w[oc*9+5]*x[oy*8+15])+float32(w[oc*9+6]*x[oy*8+21])+
+					float32(w[oc*9+7]*x[oy*8+22])+float32(w[oc*9+8]*x[oy*8+23]), 0)
 			}
 		}
 	}
@@ -125,16 +125,16 @@ func (m *Model) forward() {
 		y := &m.a2
 		w := (*[36]float32)(m.params[10:46])
 		b := (*[1]float32)(m.params[46:47])
-		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11] + w[12]*x[12] + w[13]*x[13] + w[14]*x[14] +
-			w[15]*x[15] + w[16]*x[16] + w[17]*x[17] + w[18]*x[18] +
-			w[19]*x[19] + w[20]*x[20] + w[21]*x[21] + w[22]*x[22] +
-			w[23]*x[23] + w[24]*x[24] + w[25]*x[25] + w[26]*x[26] +
-			w[27]*x[27] + w[28]*x[28] + w[29]*x[29] + w[30]*x[30] +
-			w[31]*x[31] + w[32]*x[32] + w[33]*x[33] + w[34]*x[34] +
-			w[35]*x[35])))))
+		y[0] = 1 / (1 + float32(math.Exp(float64(-(b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11]) + float32(w[12]*x[12]) + float32(w[13]*x[13]) + float32(w[14]*x[14]) +
+			float32(w[15]*x[15]) + float32(w[16]*x[16]) + float32(w[17]*x[17]) + float32(w[18]*x[18]) +
+			float32(w[19]*x[19]) + float32(w[20]*x[20]) + float32(w[21]*x[21]) + float32(w[22]*x[22]) +
+			float32(w[23]*x[23]) + float32(w[24]*x[24]) + float32(w[25]*x[25]) + float32(w[26]*x[26]) +
+			float32(w[27]*x[27]) + float32(w[28]*x[28]) + float32(w[29]*x[29]) + float32(w[30]*x[30]) +
+			float32(w[31]*x[31]) + float32(w[32]*x[32]) + float32(w[33]*x[33]) + float32(w[34]*x[34]) +
+			float32(w[35]*x[35]))))))
 	}
 	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_9.yaml:9): nothing to compute
 }
@@ -162,79 +162,79 @@ func (m *Model) backward() {
 		dx := (*[36]float32)(m.grad[1][:36])
 		dy[0] = dy[0] * (1 - y[0]) * y[0]
 		gb[0] = gb[0] + dy[0]
-		gw[0] = gw[0] + dy[0]*x[0]
-		gw[1] = gw[1] + dy[0]*x[1]
-		gw[2] = gw[2] + dy[0]*x[2]
-		gw[3] = gw[3] + dy[0]*x[3]
-		gw[4] = gw[4] + dy[0]*x[4]
-		gw[5] = gw[5] + dy[0]*x[5]
-		gw[6] = gw[6] + dy[0]*x[6]
-		gw[7] = gw[7] + dy[0]*x[7]
-		gw[8] = gw[8] + dy[0]*x[8]
-		gw[9] = gw[9] + dy[0]*x[9]
-		gw[10] = gw[10] + dy[0]*x[10]
-		gw[11] = gw[11] + dy[0]*x[11]
-		gw[12] = gw[12] + dy[0]*x[12]
-		gw[13] = gw[13] + dy[0]*x[13]
-		gw[14] = gw[14] + dy[0]*x[14]
-		gw[15] = gw[15] + dy[0]*x[15]
-		gw[16] = gw[16] + dy[0]*x[16]
-		gw[17] = gw[17] + dy[0]*x[17]
-		gw[18] = gw[18] + dy[0]*x[18]
-		gw[19] = gw[19] + dy[0]*x[19]
-		gw[20] = gw[20] + dy[0]*x[20]
-		gw[21] = gw[21] + dy[0]*x[21]
-		gw[22] = gw[22] + dy[0]*x[22]
-		gw[23] = gw[23] + dy[0]*x[23]
-		gw[24] = gw[24] + dy[0]*x[24]
-		gw[25] = gw[25] + dy[0]*x[25]
-		gw[26] = gw[26] + dy[0]*x[26]
-		gw[27] = gw[27] + dy[0]*x[27]
-		gw[28] = gw[28] + dy[0]*x[28]
-		gw[29] = gw[29] + dy[0]*x[29]
-		gw[30] = gw[30] + dy[0]*x[30]
-		gw[31] = gw[31] + dy[0]*x[31]
-		gw[32] = gw[32] + dy[0]*x[32]
-		gw[33] = gw[33] + dy[0]*x[33]
-		gw[34] = gw[34] + dy[0]*x[34]
-		gw[35] = gw[35] + dy[0]*x[35]
+		gw[0] = gw[0] + float32(dy[0]*x[0])
+		gw[1] = gw[1] + float32(dy[0]*x[1])
+		gw[2] = gw[2] + float32(dy[0]*x[2])
+		gw[3] = gw[3] + float32(dy[0]*x[3])
+		gw[4] = gw[4] + float32(dy[0]*x[4])
+		gw[5] = gw[5] + float32(dy[0]*x[5])
+		gw[6] = gw[6] + float32(dy[0]*x[6])
+		gw[7] = gw[7] + float32(dy[0]*x[7])
+		gw[8] = gw[8] + float32(dy[0]*x[8])
+		gw[9] = gw[9] + float32(dy[0]*x[9])
+		gw[10] = gw[10] + float32(dy[0]*x[10])
+		gw[11] = gw[11] + float32(dy[0]*x[11])
+		gw[12] = gw[12] + float32(dy[0]*x[12])
+		gw[13] = gw[13] + float32(dy[0]*x[13])
+		gw[14] = gw[14] + float32(dy[0]*x[14])
+		gw[15] = gw[15] + float32(dy[0]*x[15])
+		gw[16] = gw[16] + float32(dy[0]*x[16])
+		gw[17] = gw[17] + float32(dy[0]*x[17])
+		gw[18] = gw[18] + float32(dy[0]*x[18])
+		gw[19] = gw[19] + float32(dy[0]*x[19])
+		gw[20] = gw[20] + float32(dy[0]*x[20])
+		gw[21] = gw[21] + float32(dy[0]*x[21])
+		gw[22] = gw[22] + float32(dy[0]*x[22])
+		gw[23] = gw[23] + float32(dy[0]*x[23])
+		gw[24] = gw[24] + float32(dy[0]*x[24])
+		gw[25] = gw[25] + float32(dy[0]*x[25])
+		gw[26] = gw[26] + float32(dy[0]*x[26])
+		gw[27] = gw[27] + float32(dy[0]*x[27])
+		gw[28] = gw[28] + float32(dy[0]*x[28])
+		gw[29] = gw[29] + float32(dy[0]*x[29])
+		gw[30] = gw[30] + float32(dy[0]*x[30])
+		gw[31] = gw[31] + float32(dy[0]*x[31])
+		gw[32] = gw[32] + float32(dy[0]*x[32])
+		gw[33] = gw[33] + float32(dy[0]*x[33])
+		gw[34] = gw[34] + float32(dy[0]*x[34])
+		gw[35] = gw[35] + float32(dy[0]*x[35])
 		clear(dx[:])
-		dx[0] += w[0] * dy[0]
-		dx[1] += w[1] * dy[0]
-		dx[2] += w[2] * dy[0]
-		dx[3] += w[3] * dy[0]
-		dx[4] += w[4] * dy[0]
-		dx[5] += w[5] * dy[0]
-		dx[6] += w[6] * dy[0]
-		dx[7] += w[7] * dy[0]
-		dx[8] += w[8] * dy[0]
-		dx[9] += w[9] * dy[0]
-		dx[10] += w[10] * dy[0]
-		dx[11] += w[11] * dy[0]
-		dx[12] += w[12] * dy[0]
-		dx[13] += w[13] * dy[0]
-		dx[14] += w[14] * dy[0]
-		dx[15] += w[15] * dy[0]
-		dx[16] += w[16] * dy[0]
-		dx[17] += w[17] * dy[0]
-		dx[18] += w[18] * dy[0]
-		dx[19] += w[19] * dy[0]
-		dx[20] += w[20] * dy[0]
-		dx[21] += w[21] * dy[0]
-		dx[22] += w[22] * dy[0]
-		dx[23] += w[23] * dy[0]
-		dx[24] += w[24] * dy[0]
-		dx[25] += w[25] * dy[0]
-		dx[26] += w[26] * dy[0]
-		dx[27] += w[27] * dy[0]
-		dx[28] += w[28] * dy[0]
-		dx[29] += w[29] * dy[0]
-		dx[30] += w[30] * dy[0]
-		dx[31] += w[31] * dy[0]
-		dx[32] += w[32] * dy[0]
-		dx[33] += w[33] * dy[0]
-		dx[34] += w[34] * dy[0]
-		dx[35] += w[35] * dy[0]
+		dx[0] += float32(w[0] * dy[0])
+		dx[1] += float32(w[1] * dy[0])
+		dx[2] += float32(w[2] * dy[0])
+		dx[3] += float32(w[3] * dy[0])
+		dx[4] += float32(w[4] * dy[0])
+		dx[5] += float32(w[5] * dy[0])
+		dx[6] += float32(w[6] * dy[0])
+		dx[7] += float32(w[7] * dy[0])
+		dx[8] += float32(w[8] * dy[0])
+		dx[9] += float32(w[9] * dy[0])
+		dx[10] += float32(w[10] * dy[0])
+		dx[11] += float32(w[11] * dy[0])
+		dx[12] += float32(w[12] * dy[0])
+		dx[13] += float32(w[13] * dy[0])
+		dx[14] += float32(w[14] * dy[0])
+		dx[15] += float32(w[15] * dy[0])
+		dx[16] += float32(w[16] * dy[0])
+		dx[17] += float32(w[17] * dy[0])
+		dx[18] += float32(w[18] * dy[0])
+		dx[19] += float32(w[19] * dy[0])
+		dx[20] += float32(w[20] * dy[0])
+		dx[21] += float32(w[21] * dy[0])
+		dx[22] += float32(w[22] * dy[0])
+		dx[23] += float32(w[23] * dy[0])
+		dx[24] += float32(w[24] * dy[0])
+		dx[25] += float32(w[25] * dy[0])
+		dx[26] += float32(w[26] * dy[0])
+		dx[27] += float32(w[27] * dy[0])
+		dx[28] += float32(w[28] * dy[0])
+		dx[29] += float32(w[29] * dy[0])
+		dx[30] += float32(w[30] * dy[0])
+		dx[31] += float32(w[31] * dy[0])
+		dx[32] += float32(w[32] * dy[0])
+		dx[33] += float32(w[33] * dy[0])
+		dx[34] += float32(w[34] * dy[0])
+		dx[35] += float32(w[35] * dy[0])
 	}
 	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)
 	{
@@ -364,36 +364,36 @@ func (m *Model) backward() {
 		for oc := 0; oc < 1; oc++ {
 			for c := 0; c < 1; c++ {
 				for ky := 0; ky < 3; ky++ {
-					gw[oc*9+c*9+ky*3] = gw[oc*9+c*9+ky*3] + dy[oc*36]*x[c*64+ky*8] + dy[oc*36+1]*x[c*64+ky*8+1] + dy[oc*36+2]*x[c*64+ky*8+2] +
-						dy[oc*36+3]*x[c*64+ky*8+3] + dy[oc*36+4]*x[c*64+ky*8+4] + dy[oc*36+5]*x[c*64+ky*8+5] + dy[oc*36+6]*x[c*64+ky*8+8] +
-						dy[oc*36+7]*x[c*64+ky*8+9] + dy[oc*36+8]*x[c*64+ky*8+10] + dy[oc*36+9]*x[c*64+ky*8+11] + dy[oc*36+10]*x[c*64+ky*8+12] +
-						dy[oc*36+11]*x[c*64+ky*8+13] + dy[oc*36+12]*x[c*64+ky*8+16] + dy[oc*36+13]*x[c*64+ky*8+17] + dy[oc*36+14]*x[c*64+ky*8+18] +
-						dy[oc*36+15]*x[c*64+ky*8+19] + dy[oc*36+16]*x[c*64+ky*8+20] + dy[oc*36+17]*x[c*64+ky*8+21] + dy[oc*36+18]*x[c*64+ky*8+24] +
-						dy[oc*36+19]*x[c*64+ky*8+25] + dy[oc*36+20]*x[c*64+ky*8+26] + dy[oc*36+21]*x[c*64+ky*8+27] + dy[oc*36+22]*x[c*64+ky*8+28] +
-						dy[oc*36+23]*x[c*64+ky*8+29] + dy[oc*36+24]*x[c*64+ky*8+32] + dy[oc*36+25]*x[c*64+ky*8+33] + dy[oc*36+26]*x[c*64+ky*8+34] +
-						dy[oc*36+27]*x[c*64+ky*8+35] + dy[oc*36+28]*x[c*64+ky*8+36] + dy[oc*36+29]*x[c*64+ky*8+37] + dy[oc*36+30]*x[c*64+ky*8+40] +
-						dy[oc*36+31]*x[c*64+ky*8+41] + dy[oc*36+32]*x[c*64+ky*8+42] + dy[oc*36+33]*x[c*64+ky*8+43] + dy[oc*36+34]*x[c*64+ky*8+44] +
-						dy[oc*36+35]*x[c*64+ky*8+45]
-					gw[oc*9+c*9+ky*3+1] = gw[oc*9+c*9+ky*3+1] + dy[oc*36]*x[c*64+ky*8+1] + dy[oc*36+1]*x[c*64+ky*8+2] + dy[oc*36+2]*x[c*64+ky*8+3] +
-						dy[oc*36+3]*x[c*64+ky*8+4] + dy[oc*36+4]*x[c*64+ky*8+5] + dy[oc*36+5]*x[c*64+ky*8+6] + dy[oc*36+6]*x[c*64+ky*8+9] +
-						dy[oc*36+7]*x[c*64+ky*8+10] + dy[oc*36+8]*x[c*64+ky*8+11] + dy[oc*36+9]*x[c*64+ky*8+12] + dy[oc*36+10]*x[c*64+ky*8+13] +
-						dy[oc*36+11]*x[c*64+ky*8+14] + dy[oc*36+12]*x[c*64+ky*8+17] + dy[oc*36+13]*x[c*64+ky*8+18] + dy[oc*36+14]*x[c*64+ky*8+19] +
-						dy[oc*36+15]*x[c*64+ky*8+20] + dy[oc*36+16]*x[c*64+ky*8+21] + dy[oc*36+17]*x[c*64+ky*8+22] + dy[oc*36+18]*x[c*64+ky*8+25] +
-						dy[oc*36+19]*x[c*64+ky*8+26] + dy[oc*36+20]*x[c*64+ky*8+27] + dy[oc*36+21]*x[c*64+ky*8+28] + dy[oc*36+22]*x[c*64+ky*8+29] +
-						dy[oc*36+23]*x[c*64+ky*8+30] + dy[oc*36+24]*x[c*64+ky*8+33] + dy[oc*36+25]*x[c*64+ky*8+34] + dy[oc*36+26]*x[c*64+ky*8+35] +
-						dy[oc*36+27]*x[c*64+ky*8+36] + dy[oc*36+28]*x[c*64+ky*8+37] + dy[oc*36+29]*x[c*64+ky*8+38] + dy[oc*36+30]*x[c*64+ky*8+41] +
-						dy[oc*36+31]*x[c*64+ky*8+42] + dy[oc*36+32]*x[c*64+ky*8+43] + dy[oc*36+33]*x[c*64+ky*8+44] + dy[oc*36+34]*x[c*64+ky*8+45] +
-						dy[oc*36+35]*x[c*64+ky*8+46]
-					gw[oc*9+c*9+ky*3+2] = gw[oc*9+c*9+ky*3+2] + dy[oc*36]*x[c*64+ky*8+2] + dy[oc*36+1]*x[c*64+ky*8+3] + dy[oc*36+2]*x[c*64+ky*8+4] +
-						dy[oc*36+3]*x[c*64+ky*8+5] + dy[oc*36+4]*x[c*64+ky*8+6] + dy[oc*36+5]*x[c*64+ky*8+7] + dy[oc*36+6]*x[c*64+ky*8+10] +
-						dy[oc*36+7]*x[c*64+ky*8+11] + dy[oc*36+8]*x[c*64+ky*8+12] + dy[oc*36+9]*x[c*64+ky*8+13] + dy[oc*36+10]*x[c*64+ky*8+14] +
-						dy[oc*36+11]*x[c*64+ky*8+15] + dy[oc*36+12]*x[c*64+ky*8+18] + dy[oc*36+13]*x[c*64+ky*8+19] + dy[oc*36+14]*x[c*64+ky*8+20] +
-						dy[oc*36+15]*x[c*64+ky*8+21] + dy[oc*36+16]*x[c*64+ky*8+22] + dy[oc*36+17]*x[c*64+ky*8+23] + dy[oc*36+18]*x[c*64+ky*8+26] +
-						dy[oc*36+19]*x[c*64+ky*8+27] + dy[oc*36+20]*x[c*64+ky*8+28] + dy[oc*36+21]*x[c*64+ky*8+29] + dy[oc*36+22]*x[c*64+ky*8+30] +
-						dy[oc*36+23]*x[c*64+ky*8+31] + dy[oc*36+24]*x[c*64+ky*8+34] + dy[oc*36+25]*x[c*64+ky*8+35] + dy[oc*36+26]*x[c*64+ky*8+36] +
-						dy[oc*36+27]*x[c*64+ky*8+37] + dy[oc*36+28]*x[c*64+ky*8+38] + dy[oc*36+29]*x[c*64+ky*8+39] + dy[oc*36+30]*x[c*64+ky*8+42] +
-						dy[oc*36+31]*x[c*64+ky*8+43] + dy[oc*36+32]*x[c*64+ky*8+44] + dy[oc*36+33]*x[c*64+ky*8+45] + dy[oc*36+34]*x[c*64+ky*8+46] +
-						dy[oc*36+35]*x[c*64+ky*8+47]
+					gw[oc*9+c*9+ky*3] = gw[oc*9+c*9+ky*3] + float32(dy[oc*36]*x[c*64+ky*8]) + float32(dy[oc*36+1]*x[c*64+ky*8+1]) + float32(dy[oc*36+2]*x[c*64+ky*8+2]) +
+						float32(dy[oc*36+3]*x[c*64+ky*8+3]) + float32(dy[oc*36+4]*x[c*64+ky*8+4]) + float32(dy[oc*36+5]*x[c*64+ky*8+5]) + float32(dy[oc*36+6]*x[c*64+ky*8+8]) +
+						float32(dy[oc*36+7]*x[c*64+ky*8+9]) + float32(dy[oc*36+8]*x[c*64+ky*8+10]) + float32(dy[oc*36+9]*x[c*64+ky*8+11]) + float32(dy[oc*36+10]*x[c*64+ky*8+12]) +
+						float32(dy[oc*36+11]*x[c*64+ky*8+13]) + float32(dy[oc*36+12]*x[c*64+ky*8+16]) + float32(dy[oc*36+13]*x[c*64+ky*8+17]) + float32(dy[oc*36+14]*x[c*64+ky*8+18]) +
+						float32(dy[oc*36+15]*x[c*64+ky*8+19]) + float32(dy[oc*36+16]*x[c*64+ky*8+20]) + float32(dy[oc*36+17]*x[c*64+ky*8+21]) + float32(dy[oc*36+18]*x[c*64+ky*8+24]) +
+						float32(dy[oc*36+19]*x[c*64+ky*8+25]) + float32(dy[oc*36+20]*x[c*64+ky*8+26]) + float32(dy[oc*36+21]*x[c*64+ky*8+27]) + float32(dy[oc*36+22]*x[c*64+ky*8+28]) +
+						float32(dy[oc*36+23]*x[c*64+ky*8+29]) + float32(dy[oc*36+24]*x[c*64+ky*8+32]) + float32(dy[oc*36+25]*x[c*64+ky*8+33]) + float32(dy[oc*36+26]*x[c*64+ky*8+34]) +
+						float32(dy[oc*36+27]*x[c*64+ky*8+35]) + float32(dy[oc*36+28]*x[c*64+ky*8+36]) + float32(dy[oc*36+29]*x[c*64+ky*8+37]) + float32(dy[oc*36+30]*x[c*64+ky*8+40]) +
+						float32(dy[oc*36+31]*x[c*64+ky*8+41]) + float32(dy[oc*36+32]*x[c*64+ky*8+42]) + float32(dy[oc*36+33]*x[c*64+ky*8+43]) + float32(dy[oc*36+34]*x[c*64+ky*8+44]) +
+						float32(dy[oc*36+35]*x[c*64+ky*8+45])
+					gw[oc*9+c*9+ky*3+1] = gw[oc*9+c*9+ky*3+1] + float32(dy[oc*36]*x[c*64+ky*8+1]) + float32(dy[oc*36+1]*x[c*64+ky*8+2]) + float32(dy[oc*36+2]*x[c*64+ky*8+3]) +
+						float32(dy[oc*36+3]*x[c*64+ky*8+4]) + float32(dy[oc*36+4]*x[c*64+ky*8+5]) + float32(dy[oc*36+5]*x[c*64+ky*8+6]) + float32(dy[oc*36+6]*x[c*64+ky*8+9]) +
+						float32(dy[oc*36+7]*x[c*64+ky*8+10]) + float32(dy[oc*36+8]*x[c*64+ky*8+11]) + float32(dy[oc*36+9]*x[c*64+ky*8+12]) + float32(dy[oc*36+10]*x[c*64+ky*8+13]) +
+						float32(dy[oc*36+11]*x[c*64+ky*8+14]) + float32(dy[oc*36+12]*x[c*64+ky*8+17]) + float32(dy[oc*36+13]*x[c*64+ky*8+18]) + float32(dy[oc*36+14]*x[c*64+ky*8+19]) +
+						float32(dy[oc*36+15]*x[c*64+ky*8+20]) + float32(dy[oc*36+16]*x[c*64+ky*8+21]) + float32(dy[oc*36+17]*x[c*64+ky*8+22]) + float32(dy[oc*36+18]*x[c*64+ky*8+25]) +
+						float32(dy[oc*36+19]*x[c*64+ky*8+26]) + float32(dy[oc*36+20]*x[c*64+ky*8+27]) + float32(dy[oc*36+21]*x[c*64+ky*8+28]) + float32(dy[oc*36+22]*x[c*64+ky*8+29]) +
+						float32(dy[oc*36+23]*x[c*64+ky*8+30]) + float32(dy[oc*36+24]*x[c*64+ky*8+33]) + float32(dy[oc*36+25]*x[c*64+ky*8+34]) + float32(dy[oc*36+26]*x[c*64+ky*8+35]) +
+						float32(dy[oc*36+27]*x[c*64+ky*8+36]) + float32(dy[oc*36+28]*x[c*64+ky*8+37]) + float32(dy[oc*36+29]*x[c*64+ky*8+38]) + float32(dy[oc*36+30]*x[c*64+ky*8+41]) +
+						float32(dy[oc*36+31]*x[c*64+ky*8+42]) + float32(dy[oc*36+32]*x[c*64+ky*8+43]) + float32(dy[oc*36+33]*x[c*64+ky*8+44]) + float32(dy[oc*36+34]*x[c*64+ky*8+45]) +
+						float32(dy[oc*36+35]*x[c*64+ky*8+46])
+					gw[oc*9+c*9+ky*3+2] = gw[oc*9+c*9+ky*3+2] + float32(dy[oc*36]*x[c*64+ky*8+2]) + float32(dy[oc*36+1]*x[c*64+ky*8+3]) + float32(dy[oc*36+2]*x[c*64+ky*8+4]) +
+						float32(dy[oc*36+3]*x[c*64+ky*8+5]) + float32(dy[oc*36+4]*x[c*64+ky*8+6]) + float32(dy[oc*36+5]*x[c*64+ky*8+7]) + float32(dy[oc*36+6]*x[c*64+ky*8+10]) +
+						float32(dy[oc*36+7]*x[c*64+ky*8+11]) + float32(dy[oc*36+8]*x[c*64+ky*8+12]) + float32(dy[oc*36+9]*x[c*64+ky*8+13]) + float32(dy[oc*36+10]*x[c*64+ky*8+14]) +
+						float32(dy[oc*36+11]*x[c*64+ky*8+15]) + float32(dy[oc*36+12]*x[c*64+ky*8+18]) + float32(dy[oc*36+13]*x[c*64+ky*8+19]) + float32(dy[oc*36+14]*x[c*64+ky*8+20]) +
+						float32(dy[oc*36+15]*x[c*64+ky*8+21]) + float32(dy[oc*36+16]*x[c*64+ky*8+22]) + float32(dy[oc*36+17]*x[c*64+ky*8+23]) + float32(dy[oc*36+18]*x[c*64+ky*8+26]) +
+						float32(dy[oc*36+19]*x[c*64+ky*8+27]) + float32(dy[oc*36+20]*x[c*64+ky*8+28]) + float32(dy[oc*36+21]*x[c*64+ky*8+29]) + float32(dy[oc*36+22]*x[c*64+ky*8+30]) +
+						float32(dy[oc*36+23]*x[c*64+ky*8+31]) + float32(dy[oc*36+24]*x[c*64+ky*8+34]) + float32(dy[oc*36+25]*x[c*64+ky*8+35]) + float32(dy[oc*36+26]*x[c*64+ky*8+36]) +
+						float32(dy[oc*36+27]*x[c*64+ky*8+37]) + float32(dy[oc*36+28]*x[c*64+ky*8+38]) + float32(dy[oc*36+29]*x[c*64+ky*8+39]) + float32(dy[oc*36+30]*x[c*64+ky*8+42]) +
+						float32(dy[oc*36+31]*x[c*64+ky*8+43]) + float32(dy[oc*36+32]*x[c*64+ky*8+44]) + float32(dy[oc*36+33]*x[c*64+ky*8+45]) + float32(dy[oc*36+34]*x[c*64+ky*8+46]) +
+						float32(dy[oc*36+35]*x[c*64+ky*8+47])
 				}
 			}
 		}
@@ -422,7 +422,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	out := &m.a2
 	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	dy[0] = out[0] - target[0]
-	loss := (dy[0] * dy[0]) / 1
+	loss := (float32(dy[0] * dy[0])) / 1
 	k := 2 * scale
 	dy[0] *= k
 	return loss

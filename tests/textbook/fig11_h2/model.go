@@ -92,16 +92,16 @@ func (m *Model) forward() {
 		x := &m.in
 		y := &m.a0
 		w := (*[6]float32)(m.params[0:6])
-		y[0] = max(w[0]*x[0]+w[1]*x[1]+w[2]*x[2], 0)
-		y[1] = max(w[3]*x[0]+w[4]*x[1]+w[5]*x[2], 0)
+		y[0] = max(float32(w[0]*x[0])+float32(w[1]*x[1])+float32(w[2]*x[2]), 0)
+		y[1] = max(float32(w[3]*x[0])+float32(w[4]*x[1])+float32(w[5]*x[2]), 0)
 	}
 	// layer 2: linear 2→2 no bias + relu, [2] → [2] (fig11_h2.yaml:7)
 	{
 		x := &m.a0
 		y := &m.a2
 		w := (*[4]float32)(m.params[6:10])
-		y[0] = max(w[0]*x[0]+w[1]*x[1], 0)
-		y[1] = max(w[2]*x[0]+w[3]*x[1], 0)
+		y[0] = max(float32(w[0]*x[0])+float32(w[1]*x[1]), 0)
+		y[1] = max(float32(w[2]*x[0])+float32(w[3]*x[1]), 0)
 	}
 }
 
@@ -130,12 +130,12 @@ func (m *Model) backward() {
 		if y[1] <= 0 {
 			dy[1] = 0
 		}
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
-		dx[0] = w[0]*dy[0] + w[2]*dy[1]
-		dx[1] = w[1]*dy[0] + w[3]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[2]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[3]*dy[1])
 	}
 	// layer 0: linear 3→2 no bias + relu, [3] → [2] (fig11_h2.yaml:5)
 	{
@@ -149,12 +149,12 @@ func (m *Model) backward() {
 		if y[1] <= 0 {
 			dy[1] = 0
 		}
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[1] * x[0]
-		gw[4] += dy[1] * x[1]
-		gw[5] += dy[1] * x[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[1] * x[0])
+		gw[4] += float32(dy[1] * x[1])
+		gw[5] += float32(dy[1] * x[2])
 	}
 }
 
@@ -181,7 +181,7 @@ func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
 	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	dy[0] = out[0] - target[0]
 	dy[1] = out[1] - target[1]
-	loss := (dy[0]*dy[0] + dy[1]*dy[1]) / 2
+	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1])) / 2
 	k := 1 * scale
 	dy[0] *= k
 	dy[1] *= k

@@ -95,25 +95,25 @@ func (m *Model) forward() {
 		x := &m.in
 		y := &m.a0
 		w := (*[4]float32)(m.params[0:4])
-		y[0] = max(w[0]*x[0]+w[1]*x[1], 0)
-		y[1] = max(w[2]*x[0]+w[3]*x[1], 0)
+		y[0] = max(float32(w[0]*x[0])+float32(w[1]*x[1]), 0)
+		y[1] = max(float32(w[2]*x[0])+float32(w[3]*x[1]), 0)
 	}
 	// layer hidden2: linear 2→3 no bias + relu, [2] → [3] (sec11_5.yaml:7)
 	{
 		x := &m.a0
 		y := &m.a2
 		w := (*[6]float32)(m.params[4:10])
-		y[0] = max(w[0]*x[0]+w[1]*x[1], 0)
-		y[1] = max(w[2]*x[0]+w[3]*x[1], 0)
-		y[2] = max(w[4]*x[0]+w[5]*x[1], 0)
+		y[0] = max(float32(w[0]*x[0])+float32(w[1]*x[1]), 0)
+		y[1] = max(float32(w[2]*x[0])+float32(w[3]*x[1]), 0)
+		y[2] = max(float32(w[4]*x[0])+float32(w[5]*x[1]), 0)
 	}
 	// layer hidden3: linear 3→2 no bias, [3] → [2] (sec11_5.yaml:9)
 	{
 		x := &m.a2
 		y := &m.a4
 		w := (*[6]float32)(m.params[10:16])
-		y[0] = w[0]*x[0] + w[1]*x[1] + w[2]*x[2]
-		y[1] = w[3]*x[0] + w[4]*x[1] + w[5]*x[2]
+		y[0] = float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2])
+		y[1] = float32(w[3]*x[0]) + float32(w[4]*x[1]) + float32(w[5]*x[2])
 	}
 }
 
@@ -135,15 +135,15 @@ func (m *Model) backward() {
 		gw := (*[6]float32)(m.grads[10:16])
 		dy := (*[2]float32)(m.grad[0][:2])
 		dx := (*[3]float32)(m.grad[1][:3])
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[1] * x[0]
-		gw[4] += dy[1] * x[1]
-		gw[5] += dy[1] * x[2]
-		dx[0] = w[0]*dy[0] + w[3]*dy[1]
-		dx[1] = w[1]*dy[0] + w[4]*dy[1]
-		dx[2] = w[2]*dy[0] + w[5]*dy[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[1] * x[0])
+		gw[4] += float32(dy[1] * x[1])
+		gw[5] += float32(dy[1] * x[2])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[3]*dy[1])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[4]*dy[1])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[5]*dy[1])
 	}
 	// layer hidden2: linear 2→3 no bias + relu, [2] → [3] (sec11_5.yaml:7)
 	{
@@ -162,14 +162,14 @@ func (m *Model) backward() {
 		if y[2] <= 0 {
 			dy[2] = 0
 		}
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
-		gw[4] += dy[2] * x[0]
-		gw[5] += dy[2] * x[1]
-		dx[0] = w[0]*dy[0] + w[2]*dy[1] + w[4]*dy[2]
-		dx[1] = w[1]*dy[0] + w[3]*dy[1] + w[5]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
+		gw[4] += float32(dy[2] * x[0])
+		gw[5] += float32(dy[2] * x[1])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[2]*dy[1]) + float32(w[4]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[3]*dy[1]) + float32(w[5]*dy[2])
 	}
 	// layer hidden1: linear 2→2 no bias + relu, [2] → [2] (sec11_5.yaml:5)
 	{
@@ -183,10 +183,10 @@ func (m *Model) backward() {
 		if y[1] <= 0 {
 			dy[1] = 0
 		}
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[1] * x[0]
-		gw[3] += dy[1] * x[1]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[1] * x[0])
+		gw[3] += float32(dy[1] * x[1])
 	}
 }
 

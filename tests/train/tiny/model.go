@@ -100,54 +100,54 @@ func (m *Model) forward() {
 		w := (*[27]float32)(m.params[0:27])
 		b := (*[3]float32)(m.params[27:30])
 		for oc := 0; oc < 3; oc++ {
-			y[oc*16] = max(b[oc]+w[oc*9]*x[0]+w[oc*9+1]*x[1]+w[oc*9+2]*x[2]+
-				w[oc*9+3]*x[6]+w[oc*9+4]*x[7]+w[oc*9+5]*x[8]+w[oc*9+6]*x[12]+
-				w[oc*9+7]*x[13]+w[oc*9+8]*x[14], 0)
-			y[oc*16+1] = max(b[oc]+w[oc*9]*x[1]+w[oc*9+1]*x[2]+w[oc*9+2]*x[3]+
-				w[oc*9+3]*x[7]+w[oc*9+4]*x[8]+w[oc*9+5]*x[9]+w[oc*9+6]*x[13]+
-				w[oc*9+7]*x[14]+w[oc*9+8]*x[15], 0)
-			y[oc*16+2] = max(b[oc]+w[oc*9]*x[2]+w[oc*9+1]*x[3]+w[oc*9+2]*x[4]+
-				w[oc*9+3]*x[8]+w[oc*9+4]*x[9]+w[oc*9+5]*x[10]+w[oc*9+6]*x[14]+
-				w[oc*9+7]*x[15]+w[oc*9+8]*x[16], 0)
-			y[oc*16+3] = max(b[oc]+w[oc*9]*x[3]+w[oc*9+1]*x[4]+w[oc*9+2]*x[5]+
-				w[oc*9+3]*x[9]+w[oc*9+4]*x[10]+w[oc*9+5]*x[11]+w[oc*9+6]*x[15]+
-				w[oc*9+7]*x[16]+w[oc*9+8]*x[17], 0)
-			y[oc*16+4] = max(b[oc]+w[oc*9]*x[6]+w[oc*9+1]*x[7]+w[oc*9+2]*x[8]+
-				w[oc*9+3]*x[12]+w[oc*9+4]*x[13]+w[oc*9+5]*x[14]+w[oc*9+6]*x[18]+
-				w[oc*9+7]*x[19]+w[oc*9+8]*x[20], 0)
-			y[oc*16+5] = max(b[oc]+w[oc*9]*x[7]+w[oc*9+1]*x[8]+w[oc*9+2]*x[9]+
-				w[oc*9+3]*x[13]+w[oc*9+4]*x[14]+w[oc*9+5]*x[15]+w[oc*9+6]*x[19]+
-				w[oc*9+7]*x[20]+w[oc*9+8]*x[21], 0)
-			y[oc*16+6] = max(b[oc]+w[oc*9]*x[8]+w[oc*9+1]*x[9]+w[oc*9+2]*x[10]+
-				w[oc*9+3]*x[14]+w[oc*9+4]*x[15]+w[oc*9+5]*x[16]+w[oc*9+6]*x[20]+
-				w[oc*9+7]*x[21]+w[oc*9+8]*x[22], 0)
-			y[oc*16+7] = max(b[oc]+w[oc*9]*x[9]+w[oc*9+1]*x[10]+w[oc*9+2]*x[11]+
-				w[oc*9+3]*x[15]+w[oc*9+4]*x[16]+w[oc*9+5]*x[17]+w[oc*9+6]*x[21]+
-				w[oc*9+7]*x[22]+w[oc*9+8]*x[23], 0)
-			y[oc*16+8] = max(b[oc]+w[oc*9]*x[12]+w[oc*9+1]*x[13]+w[oc*9+2]*x[14]+
-				w[oc*9+3]*x[18]+w[oc*9+4]*x[19]+w[oc*9+5]*x[20]+w[oc*9+6]*x[24]+
-				w[oc*9+7]*x[25]+w[oc*9+8]*x[26], 0)
-			y[oc*16+9] = max(b[oc]+w[oc*9]*x[13]+w[oc*9+1]*x[14]+w[oc*9+2]*x[15]+
-				w[oc*9+3]*x[19]+w[oc*9+4]*x[20]+w[oc*9+5]*x[21]+w[oc*9+6]*x[25]+
-				w[oc*9+7]*x[26]+w[oc*9+8]*x[27], 0)
-			y[oc*16+10] = max(b[oc]+w[oc*9]*x[14]+w[oc*9+1]*x[15]+w[oc*9+2]*x[16]+
-				w[oc*9+3]*x[20]+w[oc*9+4]*x[21]+w[oc*9+5]*x[22]+w[oc*9+6]*x[26]+
-				w[oc*9+7]*x[27]+w[oc*9+8]*x[28], 0)
-			y[oc*16+11] = max(b[oc]+w[oc*9]*x[15]+w[oc*9+1]*x[16]+w[oc*9+2]*x[17]+
-				w[oc*9+3]*x[21]+w[oc*9+4]*x[22]+w[oc*9+5]*x[23]+w[oc*9+6]*x[27]+
-				w[oc*9+7]*x[28]+w[oc*9+8]*x[29], 0)
-			y[oc*16+12] = max(b[oc]+w[oc*9]*x[18]+w[oc*9+1]*x[19]+w[oc*9+2]*x[20]+
-				w[oc*9+3]*x[24]+w[oc*9+4]*x[25]+w[oc*9+5]*x[26]+w[oc*9+6]*x[30]+
-				w[oc*9+7]*x[31]+w[oc*9+8]*x[32], 0)
-			y[oc*16+13] = max(b[oc]+w[oc*9]*x[19]+w[oc*9+1]*x[20]+w[oc*9+2]*x[21]+
-				w[oc*9+3]*x[25]+w[oc*9+4]*x[26]+w[oc*9+5]*x[27]+w[oc*9+6]*x[31]+
-				w[oc*9+7]*x[32]+w[oc*9+8]*x[33], 0)
-			y[oc*16+14] = max(b[oc]+w[oc*9]*x[20]+w[oc*9+1]*x[21]+w[oc*9+2]*x[22]+
-				w[oc*9+3]*x[26]+w[oc*9+4]*x[27]+w[oc*9+5]*x[28]+w[oc*9+6]*x[32]+
-				w[oc*9+7]*x[33]+w[oc*9+8]*x[34], 0)
-			y[oc*16+15] = max(b[oc]+w[oc*9]*x[21]+w[oc*9+1]*x[22]+w[oc*9+2]*x[23]+
-				w[oc*9+3]*x[27]+w[oc*9+4]*x[28]+w[oc*9+5]*x[29]+w[oc*9+6]*x[33]+
-				w[oc*9+7]*x[34]+w[oc*9+8]*x[35], 0)
+			y[oc*16] = max(b[oc]+float32(w[oc*9]*x[0])+float32(w[oc*9+1]*x[1])+float32(w[oc*9+2]*x[2])+
+				float32(w[oc*9+3]*x[6])+float32(w[oc*9+4]*x[7])+float32(w[oc*9+5]*x[8])+float32(w[oc*9+6]*x[12])+
+				float32(w[oc*9+7]*x[13])+float32(w[oc*9+8]*x[14]), 0)
+			y[oc*16+1] = max(b[oc]+float32(w[oc*9]*x[1])+float32(w[oc*9+1]*x[2])+float32(w[oc*9+2]*x[3])+
+				float32(w[oc*9+3]*x[7])+float32(w[oc*9+4]*x[8])+float32(w[oc*9+5]*x[9])+float32(w[oc*9+6]*x[13])+
+				float32(w[oc*9+7]*x[14])+float32(w[oc*9+8]*x[15]), 0)
+			y[oc*16+2] = max(b[oc]+float32(w[oc*9]*x[2])+float32(w[oc*9+1]*x[3])+float32(w[oc*9+2]*x[4])+
+				float32(w[oc*9+3]*x[8])+float32(w[oc*9+4]*x[9])+float32(w[oc*9+5]*x[10])+float32(w[oc*9+6]*x[14])+
+				float32(w[oc*9+7]*x[15])+float32(w[oc*9+8]*x[16]), 0)
+			y[oc*16+3] = max(b[oc]+float32(w[oc*9]*x[3])+float32(w[oc*9+1]*x[4])+float32(w[oc*9+2]*x[5])+
+				float32(w[oc*9+3]*x[9])+float32(w[oc*9+4]*x[10])+float32(w[oc*9+5]*x[11])+float32(w[oc*9+6]*x[15])+
+				float32(w[oc*9+7]*x[16])+float32(w[oc*9+8]*x[17]), 0)
+			y[oc*16+4] = max(b[oc]+float32(w[oc*9]*x[6])+float32(w[oc*9+1]*x[7])+float32(w[oc*9+2]*x[8])+
+				float32(w[oc*9+3]*x[12])+float32(w[oc*9+4]*x[13])+float32(w[oc*9+5]*x[14])+float32(w[oc*9+6]*x[18])+
+				float32(w[oc*9+7]*x[19])+float32(w[oc*9+8]*x[20]), 0)
+			y[oc*16+5] = max(b[oc]+float32(w[oc*9]*x[7])+float32(w[oc*9+1]*x[8])+float32(w[oc*9+2]*x[9])+
+				float32(w[oc*9+3]*x[13])+float32(w[oc*9+4]*x[14])+float32(w[oc*9+5]*x[15])+float32(w[oc*9+6]*x[19])+
+				float32(w[oc*9+7]*x[20])+float32(w[oc*9+8]*x[21]), 0)
+			y[oc*16+6] = max(b[oc]+float32(w[oc*9]*x[8])+float32(w[oc*9+1]*x[9])+float32(w[oc*9+2]*x[10])+
+				float32(w[oc*9+3]*x[14])+float32(w[oc*9+4]*x[15])+float32(w[oc*9+5]*x[16])+float32(w[oc*9+6]*x[20])+
+				float32(w[oc*9+7]*x[21])+float32(w[oc*9+8]*x[22]), 0)
+			y[oc*16+7] = max(b[oc]+float32(w[oc*9]*x[9])+float32(w[oc*9+1]*x[10])+float32(w[oc*9+2]*x[11])+
+				float32(w[oc*9+3]*x[15])+float32(w[oc*9+4]*x[16])+float32(w[oc*9+5]*x[17])+float32(w[oc*9+6]*x[21])+
+				float32(w[oc*9+7]*x[22])+float32(w[oc*9+8]*x[23]), 0)
+			y[oc*16+8] = max(b[oc]+float32(w[oc*9]*x[12])+float32(w[oc*9+1]*x[13])+float32(w[oc*9+2]*x[14])+
+				float32(w[oc*9+3]*x[18])+float32(w[oc*9+4]*x[19])+float32(w[oc*9+5]*x[20])+float32(w[oc*9+6]*x[24])+
+				float32(w[oc*9+7]*x[25])+float32(w[oc*9+8]*x[26]), 0)
+			y[oc*16+9] = max(b[oc]+float32(w[oc*9]*x[13])+float32(w[oc*9+1]*x[14])+float32(w[oc*9+2]*x[15])+
+				float32(w[oc*9+3]*x[19])+float32(w[oc*9+4]*x[20])+float32(w[oc*9+5]*x[21])+float32(w[oc*9+6]*x[25])+
+				float32(w[oc*9+7]*x[26])+float32(w[oc*9+8]*x[27]), 0)
+			y[oc*16+10] = max(b[oc]+float32(w[oc*9]*x[14])+float32(w[oc*9+1]*x[15])+float32(w[oc*9+2]*x[16])+
+				float32(w[oc*9+3]*x[20])+float32(w[oc*9+4]*x[21])+float32(w[oc*9+5]*x[22])+float32(w[oc*9+6]*x[26])+
+				float32(w[oc*9+7]*x[27])+float32(w[oc*9+8]*x[28]), 0)
+			y[oc*16+11] = max(b[oc]+float32(w[oc*9]*x[15])+float32(w[oc*9+1]*x[16])+float32(w[oc*9+2]*x[17])+
+				float32(w[oc*9+3]*x[21])+float32(w[oc*9+4]*x[22])+float32(w[oc*9+5]*x[23])+float32(w[oc*9+6]*x[27])+
+				float32(w[oc*9+7]*x[28])+float32(w[oc*9+8]*x[29]), 0)
+			y[oc*16+12] = max(b[oc]+float32(w[oc*9]*x[18])+float32(w[oc*9+1]*x[19])+float32(w[oc*9+2]*x[20])+
+				float32(w[oc*9+3]*x[24])+float32(w[oc*9+4]*x[25])+float32(w[oc*9+5]*x[26])+float32(w[oc*9+6]*x[30])+
+				float32(w[oc*9+7]*x[31])+float32(w[oc*9+8]*x[32]), 0)
+			y[oc*16+13] = max(b[oc]+float32(w[oc*9]*x[19])+float32(w[oc*9+1]*x[20])+float32(w[oc*9+2]*x[21])+
+				float32(w[oc*9+3]*x[25])+float32(w[oc*9+4]*x[26])+float32(w[oc*9+5]*x[27])+float32(w[oc*9+6]*x[31])+
+				float32(w[oc*9+7]*x[32])+float32(w[oc*9+8]*x[33]), 0)
+			y[oc*16+14] = max(b[oc]+float32(w[oc*9]*x[20])+float32(w[oc*9+1]*x[21])+float32(w[oc*9+2]*x[22])+
+				float32(w[oc*9+3]*x[26])+float32(w[oc*9+4]*x[27])+float32(w[oc*9+5]*x[28])+float32(w[oc*9+6]*x[32])+
+				float32(w[oc*9+7]*x[33])+float32(w[oc*9+8]*x[34]), 0)
+			y[oc*16+15] = max(b[oc]+float32(w[oc*9]*x[21])+float32(w[oc*9+1]*x[22])+float32(w[oc*9+2]*x[23])+
+				float32(w[oc*9+3]*x[27])+float32(w[oc*9+4]*x[28])+float32(w[oc*9+5]*x[29])+float32(w[oc*9+6]*x[33])+
+				float32(w[oc*9+7]*x[34])+float32(w[oc*9+8]*x[35]), 0)
 		}
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 4 4] → [3 2 2] (tiny.yaml:7)
@@ -331,18 +331,18 @@ func (m *Model) forward() {
 		y := &m.a4
 		w := (*[36]float32)(m.params[30:66])
 		b := (*[3]float32)(m.params[66:69])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6] +
-			w[7]*x[7] + w[8]*x[8] + w[9]*x[9] + w[10]*x[10] +
-			w[11]*x[11]
-		y[1] = b[1] + w[12]*x[0] + w[13]*x[1] + w[14]*x[2] +
-			w[15]*x[3] + w[16]*x[4] + w[17]*x[5] + w[18]*x[6] +
-			w[19]*x[7] + w[20]*x[8] + w[21]*x[9] + w[22]*x[10] +
-			w[23]*x[11]
-		y[2] = b[2] + w[24]*x[0] + w[25]*x[1] + w[26]*x[2] +
-			w[27]*x[3] + w[28]*x[4] + w[29]*x[5] + w[30]*x[6] +
-			w[31]*x[7] + w[32]*x[8] + w[33]*x[9] + w[34]*x[10] +
-			w[35]*x[11]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6]) +
+			float32(w[7]*x[7]) + float32(w[8]*x[8]) + float32(w[9]*x[9]) + float32(w[10]*x[10]) +
+			float32(w[11]*x[11])
+		y[1] = b[1] + float32(w[12]*x[0]) + float32(w[13]*x[1]) + float32(w[14]*x[2]) +
+			float32(w[15]*x[3]) + float32(w[16]*x[4]) + float32(w[17]*x[5]) + float32(w[18]*x[6]) +
+			float32(w[19]*x[7]) + float32(w[20]*x[8]) + float32(w[21]*x[9]) + float32(w[22]*x[10]) +
+			float32(w[23]*x[11])
+		y[2] = b[2] + float32(w[24]*x[0]) + float32(w[25]*x[1]) + float32(w[26]*x[2]) +
+			float32(w[27]*x[3]) + float32(w[28]*x[4]) + float32(w[29]*x[5]) + float32(w[30]*x[6]) +
+			float32(w[31]*x[7]) + float32(w[32]*x[8]) + float32(w[33]*x[9]) + float32(w[34]*x[10]) +
+			float32(w[35]*x[11])
 	}
 }
 
@@ -368,54 +368,54 @@ func (m *Model) backward() {
 		gb[0] += dy[0]
 		gb[1] += dy[1]
 		gb[2] += dy[2]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[1] * x[0]
-		gw[13] += dy[1] * x[1]
-		gw[14] += dy[1] * x[2]
-		gw[15] += dy[1] * x[3]
-		gw[16] += dy[1] * x[4]
-		gw[17] += dy[1] * x[5]
-		gw[18] += dy[1] * x[6]
-		gw[19] += dy[1] * x[7]
-		gw[20] += dy[1] * x[8]
-		gw[21] += dy[1] * x[9]
-		gw[22] += dy[1] * x[10]
-		gw[23] += dy[1] * x[11]
-		gw[24] += dy[2] * x[0]
-		gw[25] += dy[2] * x[1]
-		gw[26] += dy[2] * x[2]
-		gw[27] += dy[2] * x[3]
-		gw[28] += dy[2] * x[4]
-		gw[29] += dy[2] * x[5]
-		gw[30] += dy[2] * x[6]
-		gw[31] += dy[2] * x[7]
-		gw[32] += dy[2] * x[8]
-		gw[33] += dy[2] * x[9]
-		gw[34] += dy[2] * x[10]
-		gw[35] += dy[2] * x[11]
-		dx[0] = w[0]*dy[0] + w[12]*dy[1] + w[24]*dy[2]
-		dx[1] = w[1]*dy[0] + w[13]*dy[1] + w[25]*dy[2]
-		dx[2] = w[2]*dy[0] + w[14]*dy[1] + w[26]*dy[2]
-		dx[3] = w[3]*dy[0] + w[15]*dy[1] + w[27]*dy[2]
-		dx[4] = w[4]*dy[0] + w[16]*dy[1] + w[28]*dy[2]
-		dx[5] = w[5]*dy[0] + w[17]*dy[1] + w[29]*dy[2]
-		dx[6] = w[6]*dy[0] + w[18]*dy[1] + w[30]*dy[2]
-		dx[7] = w[7]*dy[0] + w[19]*dy[1] + w[31]*dy[2]
-		dx[8] = w[8]*dy[0] + w[20]*dy[1] + w[32]*dy[2]
-		dx[9] = w[9]*dy[0] + w[21]*dy[1] + w[33]*dy[2]
-		dx[10] = w[10]*dy[0] + w[22]*dy[1] + w[34]*dy[2]
-		dx[11] = w[11]*dy[0] + w[23]*dy[1] + w[35]*dy[2]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[1] * x[0])
+		gw[13] += float32(dy[1] * x[1])
+		gw[14] += float32(dy[1] * x[2])
+		gw[15] += float32(dy[1] * x[3])
+		gw[16] += float32(dy[1] * x[4])
+		gw[17] += float32(dy[1] * x[5])
+		gw[18] += float32(dy[1] * x[6])
+		gw[19] += float32(dy[1] * x[7])
+		gw[20] += float32(dy[1] * x[8])
+		gw[21] += float32(dy[1] * x[9])
+		gw[22] += float32(dy[1] * x[10])
+		gw[23] += float32(dy[1] * x[11])
+		gw[24] += float32(dy[2] * x[0])
+		gw[25] += float32(dy[2] * x[1])
+		gw[26] += float32(dy[2] * x[2])
+		gw[27] += float32(dy[2] * x[3])
+		gw[28] += float32(dy[2] * x[4])
+		gw[29] += float32(dy[2] * x[5])
+		gw[30] += float32(dy[2] * x[6])
+		gw[31] += float32(dy[2] * x[7])
+		gw[32] += float32(dy[2] * x[8])
+		gw[33] += float32(dy[2] * x[9])
+		gw[34] += float32(dy[2] * x[10])
+		gw[35] += float32(dy[2] * x[11])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[12]*dy[1]) + float32(w[24]*dy[2])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[13]*dy[1]) + float32(w[25]*dy[2])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[14]*dy[1]) + float32(w[26]*dy[2])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[15]*dy[1]) + float32(w[27]*dy[2])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[16]*dy[1]) + float32(w[28]*dy[2])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[17]*dy[1]) + float32(w[29]*dy[2])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[18]*dy[1]) + float32(w[30]*dy[2])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[19]*dy[1]) + float32(w[31]*dy[2])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[20]*dy[1]) + float32(w[32]*dy[2])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[21]*dy[1]) + float32(w[33]*dy[2])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[22]*dy[1]) + float32(w[34]*dy[2])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[23]*dy[1]) + float32(w[35]*dy[2])
 	}
 	// layer 3: flatten, [3 2 2] → [12] (tiny.yaml:8): nothing to compute
 	// layer 2: maxpool2d k2 s2 p0, [3 4 4] → [3 2 2] (tiny.yaml:7)
@@ -604,51 +604,51 @@ func (m *Model) backward() {
 			dy[43] + dy[44] + dy[45] + dy[46] +
 			dy[47]
 		for oc := 0; oc < 3; oc++ {
-			gw[oc*9] = gw[oc*9] + dy[oc*16]*x[0] + dy[oc*16+1]*x[1] + dy[oc*16+2]*x[2] +
-				dy[oc*16+3]*x[3] + dy[oc*16+4]*x[6] + dy[oc*16+5]*x[7] + dy[oc*16+6]*x[8] +
-				dy[oc*16+7]*x[9] + dy[oc*16+8]*x[12] + dy[oc*16+9]*x[13] + dy[oc*16+10]*x[14] +
-				dy[oc*16+11]*x[15] + dy[oc*16+12]*x[18] + dy[oc*16+13]*x[19] + dy[oc*16+14]*x[20] +
-				dy[oc*16+15]*x[21]
-			gw[oc*9+1] = gw[oc*9+1] + dy[oc*16]*x[1] + dy[oc*16+1]*x[2] + dy[oc*16+2]*x[3] +
-				dy[oc*16+3]*x[4] + dy[oc*16+4]*x[7] + dy[oc*16+5]*x[8] + dy[oc*16+6]*x[9] +
-				dy[oc*16+7]*x[10] + dy[oc*16+8]*x[13] + dy[oc*16+9]*x[14] + dy[oc*16+10]*x[15] +
-				dy[oc*16+11]*x[16] + dy[oc*16+12]*x[19] + dy[oc*16+13]*x[20] + dy[oc*16+14]*x[21] +
-				dy[oc*16+15]*x[22]
-			gw[oc*9+2] = gw[oc*9+2] + dy[oc*16]*x[2] + dy[oc*16+1]*x[3] + dy[oc*16+2]*x[4] +
-				dy[oc*16+3]*x[5] + dy[oc*16+4]*x[8] + dy[oc*16+5]*x[9] + dy[oc*16+6]*x[10] +
-				dy[oc*16+7]*x[11] + dy[oc*16+8]*x[14] + dy[oc*16+9]*x[15] + dy[oc*16+10]*x[16] +
-				dy[oc*16+11]*x[17] + dy[oc*16+12]*x[20] + dy[oc*16+13]*x[21] + dy[oc*16+14]*x[22] +
-				dy[oc*16+15]*x[23]
-			gw[oc*9+3] = gw[oc*9+3] + dy[oc*16]*x[6] + dy[oc*16+1]*x[7] + dy[oc*16+2]*x[8] +
-				dy[oc*16+3]*x[9] + dy[oc*16+4]*x[12] + dy[oc*16+5]*x[13] + dy[oc*16+6]*x[14] +
-				dy[oc*16+7]*x[15] + dy[oc*16+8]*x[18] + dy[oc*16+9]*x[19] + dy[oc*16+10]*x[20] +
-				dy[oc*16+11]*x[21] + dy[oc*16+12]*x[24] + dy[oc*16+13]*x[25] + dy[oc*16+14]*x[26] +
-				dy[oc*16+15]*x[27]
-			gw[oc*9+4] = gw[oc*9+4] + dy[oc*16]*x[7] + dy[oc*16+1]*x[8] + dy[oc*16+2]*x[9] +
-				dy[oc*16+3]*x[10] + dy[oc*16+4]*x[13] + dy[oc*16+5]*x[14] + dy[oc*16+6]*x[15] +
-				dy[oc*16+7]*x[16] + dy[oc*16+8]*x[19] + dy[oc*16+9]*x[20] + dy[oc*16+10]*x[21] +
-				dy[oc*16+11]*x[22] + dy[oc*16+12]*x[25] + dy[oc*16+13]*x[26] + dy[oc*16+14]*x[27] +
-				dy[oc*16+15]*x[28]
-			gw[oc*9+5] = gw[oc*9+5] + dy[oc*16]*x[8] + dy[oc*16+1]*x[9] + dy[oc*16+2]*x[10] +
-				dy[oc*16+3]*x[11] + dy[oc*16+4]*x[14] + dy[oc*16+5]*x[15] + dy[oc*16+6]*x[16] +
-				dy[oc*16+7]*x[17] + dy[oc*16+8]*x[20] + dy[oc*16+9]*x[21] + dy[oc*16+10]*x[22] +
-				dy[oc*16+11]*x[23] + dy[oc*16+12]*x[26] + dy[oc*16+13]*x[27] + dy[oc*16+14]*x[28] +
-				dy[oc*16+15]*x[29]
-			gw[oc*9+6] = gw[oc*9+6] + dy[oc*16]*x[12] + dy[oc*16+1]*x[13] + dy[oc*16+2]*x[14] +
-				dy[oc*16+3]*x[15] + dy[oc*16+4]*x[18] + dy[oc*16+5]*x[19] + dy[oc*16+6]*x[20] +
-				dy[oc*16+7]*x[21] + dy[oc*16+8]*x[24] + dy[oc*16+9]*x[25] + dy[oc*16+10]*x[26] +
-				dy[oc*16+11]*x[27] + dy[oc*16+12]*x[30] + dy[oc*16+13]*x[31] + dy[oc*16+14]*x[32] +
-				dy[oc*16+15]*x[33]
-			gw[oc*9+7] = gw[oc*9+7] + dy[oc*16]*x[13] + dy[oc*16+1]*x[14] + dy[oc*16+2]*x[15] +
-				dy[oc*16+3]*x[16] + dy[oc*16+4]*x[19] + dy[oc*16+5]*x[20] + dy[oc*16+6]*x[21] +
-				dy[oc*16+7]*x[22] + dy[oc*16+8]*x[25] + dy[oc*16+9]*x[26] + dy[oc*16+10]*x[27] +
-				dy[oc*16+11]*x[28] + dy[oc*16+12]*x[31] + dy[oc*16+13]*x[32] + dy[oc*16+14]*x[33] +
-				dy[oc*16+15]*x[34]
-			gw[oc*9+8] = gw[oc*9+8] + dy[oc*16]*x[14] + dy[oc*16+1]*x[15] + dy[oc*16+2]*x[16] +
-				dy[oc*16+3]*x[17] + dy[oc*16+4]*x[20] + dy[oc*16+5]*x[21] + dy[oc*16+6]*x[22] +
-				dy[oc*16+7]*x[23] + dy[oc*16+8]*x[26] + dy[oc*16+9]*x[27] + dy[oc*16+10]*x[28] +
-				dy[oc*16+11]*x[29] + dy[oc*16+12]*x[32] + dy[oc*16+13]*x[33] + dy[oc*16+14]*x[34] +
-				dy[oc*16+15]*x[35]
+			gw[oc*9] = gw[oc*9] + float32(dy[oc*16]*x[0]) + float32(dy[oc*16+1]*x[1]) + float32(dy[oc*16+2]*x[2]) +
+				float32(dy[oc*16+3]*x[3]) + float32(dy[oc*16+4]*x[6]) + float32(dy[oc*16+5]*x[7]) + float32(dy[oc*16+6]*x[8]) +
+				float32(dy[oc*16+7]*x[9]) + float32(dy[oc*16+8]*x[12]) + float32(dy[oc*16+9]*x[13]) + float32(dy[oc*16+10]*x[14]) +
+				float32(dy[oc*16+11]*x[15]) + float32(dy[oc*16+12]*x[18]) + float32(dy[oc*16+13]*x[19]) + float32(dy[oc*16+14]*x[20]) +
+				float32(dy[oc*16+15]*x[21])
+			gw[oc*9+1] = gw[oc*9+1] + float32(dy[oc*16]*x[1]) + float32(dy[oc*16+1]*x[2]) + float32(dy[oc*16+2]*x[3]) +
+				float32(dy[oc*16+3]*x[4]) + float32(dy[oc*16+4]*x[7]) + float32(dy[oc*16+5]*x[8]) + float32(dy[oc*16+6]*x[9]) +
+				float32(dy[oc*16+7]*x[10]) + float32(dy[oc*16+8]*x[13]) + float32(dy[oc*16+9]*x[14]) + float32(dy[oc*16+10]*x[15]) +
+				float32(dy[oc*16+11]*x[16]) + float32(dy[oc*16+12]*x[19]) + float32(dy[oc*16+13]*x[20]) + float32(dy[oc*16+14]*x[21]) +
+				float32(dy[oc*16+15]*x[22])
+			gw[oc*9+2] = gw[oc*9+2] + float32(dy[oc*16]*x[2]) + float32(dy[oc*16+1]*x[3]) + float32(dy[oc*16+2]*x[4]) +
+				float32(dy[oc*16+3]*x[5]) + float32(dy[oc*16+4]*x[8]) + float32(dy[oc*16+5]*x[9]) + float32(dy[oc*16+6]*x[10]) +
+				float32(dy[oc*16+7]*x[11]) + float32(dy[oc*16+8]*x[14]) + float32(dy[oc*16+9]*x[15]) + float32(dy[oc*16+10]*x[16]) +
+				float32(dy[oc*16+11]*x[17]) + float32(dy[oc*16+12]*x[20]) + float32(dy[oc*16+13]*x[21]) + float32(dy[oc*16+14]*x[22]) +
+				float32(dy[oc*16+15]*x[23])
+			gw[oc*9+3] = gw[oc*9+3] + float32(dy[oc*16]*x[6]) + float32(dy[oc*16+1]*x[7]) + float32(dy[oc*16+2]*x[8]) +
+				float32(dy[oc*16+3]*x[9]) + float32(dy[oc*16+4]*x[12]) + float32(dy[oc*16+5]*x[13]) + float32(dy[oc*16+6]*x[14]) +
+				float32(dy[oc*16+7]*x[15]) + float32(dy[oc*16+8]*x[18]) + float32(dy[oc*16+9]*x[19]) + float32(dy[oc*16+10]*x[20]) +
+				float32(dy[oc*16+11]*x[21]) + float32(dy[oc*16+12]*x[24]) + float32(dy[oc*16+13]*x[25]) + float32(dy[oc*16+14]*x[26]) +
+				float32(dy[oc*16+15]*x[27])
+			gw[oc*9+4] = gw[oc*9+4] + float32(dy[oc*16]*x[7]) + float32(dy[oc*16+1]*x[8]) + float32(dy[oc*16+2]*x[9]) +
+				float32(dy[oc*16+3]*x[10]) + float32(dy[oc*16+4]*x[13]) + float32(dy[oc*16+5]*x[14]) + float32(dy[oc*16+6]*x[15]) +
+				float32(dy[oc*16+7]*x[16]) + float32(dy[oc*16+8]*x[19]) + float32(dy[oc*16+9]*x[20]) + float32(dy[oc*16+10]*x[21]) +
+				float32(dy[oc*16+11]*x[22]) + float32(dy[oc*16+12]*x[25]) + float32(dy[oc*16+13]*x[26]) + float32(dy[oc*16+14]*x[27]) +
+				float32(dy[oc*16+15]*x[28])
+			gw[oc*9+5] = gw[oc*9+5] + float32(dy[oc*16]*x[8]) + float32(dy[oc*16+1]*x[9]) + float32(dy[oc*16+2]*x[10]) +
+				float32(dy[oc*16+3]*x[11]) + float32(dy[oc*16+4]*x[14]) + float32(dy[oc*16+5]*x[15]) + float32(dy[oc*16+6]*x[16]) +
+				float32(dy[oc*16+7]*x[17]) + float32(dy[oc*16+8]*x[20]) + float32(dy[oc*16+9]*x[21]) + float32(dy[oc*16+10]*x[22]) +
+				float32(dy[oc*16+11]*x[23]) + float32(dy[oc*16+12]*x[26]) + float32(dy[oc*16+13]*x[27]) + float32(dy[oc*16+14]*x[28]) +
+				float32(dy[oc*16+15]*x[29])
+			gw[oc*9+6] = gw[oc*9+6] + float32(dy[oc*16]*x[12]) + float32(dy[oc*16+1]*x[13]) + float32(dy[oc*16+2]*x[14]) +
+				float32(dy[oc*16+3]*x[15]) + float32(dy[oc*16+4]*x[18]) + float32(dy[oc*16+5]*x[19]) + float32(dy[oc*16+6]*x[20]) +
+				float32(dy[oc*16+7]*x[21]) + float32(dy[oc*16+8]*x[24]) + float32(dy[oc*16+9]*x[25]) + float32(dy[oc*16+10]*x[26]) +
+				float32(dy[oc*16+11]*x[27]) + float32(dy[oc*16+12]*x[30]) + float32(dy[oc*16+13]*x[31]) + float32(dy[oc*16+14]*x[32]) +
+				float32(dy[oc*16+15]*x[33])
+			gw[oc*9+7] = gw[oc*9+7] + float32(dy[oc*16]*x[13]) + float32(dy[oc*16+1]*x[14]) + float32(dy[oc*16+2]*x[15]) +
+				float32(dy[oc*16+3]*x[16]) + float32(dy[oc*16+4]*x[19]) + float32(dy[oc*16+5]*x[20]) + float32(dy[oc*16+6]*x[21]) +
+				float32(dy[oc*16+7]*x[22]) + float32(dy[oc*16+8]*x[25]) + float32(dy[oc*16+9]*x[26]) + float32(dy[oc*16+10]*x[27]) +
+				float32(dy[oc*16+11]*x[28]) + float32(dy[oc*16+12]*x[31]) + float32(dy[oc*16+13]*x[32]) + float32(dy[oc*16+14]*x[33]) +
+				float32(dy[oc*16+15]*x[34])
+			gw[oc*9+8] = gw[oc*9+8] + float32(dy[oc*16]*x[14]) + float32(dy[oc*16+1]*x[15]) + float32(dy[oc*16+2]*x[16]) +
+				float32(dy[oc*16+3]*x[17]) + float32(dy[oc*16+4]*x[20]) + float32(dy[oc*16+5]*x[21]) + float32(dy[oc*16+6]*x[22]) +
+				float32(dy[oc*16+7]*x[23]) + float32(dy[oc*16+8]*x[26]) + float32(dy[oc*16+9]*x[27]) + float32(dy[oc*16+10]*x[28]) +
+				float32(dy[oc*16+11]*x[29]) + float32(dy[oc*16+12]*x[32]) + float32(dy[oc*16+13]*x[33]) + float32(dy[oc*16+14]*x[34]) +
+				float32(dy[oc*16+15]*x[35])
 		}
 	}
 }

@@ -130,7 +130,7 @@ func (m *Model) forward() {
 					for c := 0; c < 2; c++ {
 						for ky := 0; ky < 3; ky++ {
 							for kx := 0; kx < 3; kx++ {
-								s += w[oc*18+c*9+ky*3+kx] * pad[c*110+oy*20+ky*10+ox+kx]
+								s += float32(w[oc*18+c*9+ky*3+kx] * pad[c*110+oy*20+ky*10+ox+kx])
 							}
 						}
 					}
@@ -182,7 +182,7 @@ func (m *Model) forward() {
 					for c := 0; c < 3; c++ {
 						for ky := 0; ky < 2; ky++ {
 							for kx := 0; kx < 3; kx++ {
-								s += w[oc*18+c*6+ky*3+kx] * pad[c*66+oy*11+ky*11+ox+kx]
+								s += float32(w[oc*18+c*6+ky*3+kx] * pad[c*66+oy*11+ky*11+ox+kx])
 							}
 						}
 					}
@@ -227,7 +227,7 @@ func (m *Model) forward() {
 		for o := 0; o < 7; o++ {
 			var s float32 = b[o]
 			for k := 0; k < 16; k++ {
-				s += w[o*16+k] * x[k]
+				s += float32(w[o*16+k] * x[k])
 			}
 			y[o] = max(s, 0)
 		}
@@ -241,7 +241,7 @@ func (m *Model) forward() {
 		for o := 0; o < 4; o++ {
 			var s float32 = b[o]
 			for k := 0; k < 7; k++ {
-				s += w[o*7+k] * x[k]
+				s += float32(w[o*7+k] * x[k])
 			}
 			y[o] = s
 		}
@@ -272,13 +272,13 @@ func (m *Model) backward() {
 		}
 		for o := 0; o < 4; o++ {
 			for k := 0; k < 7; k++ {
-				gw[o*7+k] += dy[o] * x[k]
+				gw[o*7+k] += float32(dy[o] * x[k])
 			}
 		}
 		for k := 0; k < 7; k++ {
 			var s float32 = 0
 			for o := 0; o < 4; o++ {
-				s += w[o*7+k] * dy[o]
+				s += float32(w[o*7+k] * dy[o])
 			}
 			dx[k] = s
 		}
@@ -302,13 +302,13 @@ func (m *Model) backward() {
 		}
 		for o := 0; o < 7; o++ {
 			for k := 0; k < 16; k++ {
-				gw[o*16+k] += dy[o] * x[k]
+				gw[o*16+k] += float32(dy[o] * x[k])
 			}
 		}
 		for k := 0; k < 16; k++ {
 			var s float32 = 0
 			for o := 0; o < 7; o++ {
-				s += w[o*16+k] * dy[o]
+				s += float32(w[o*16+k] * dy[o])
 			}
 			dx[k] = s
 		}
@@ -371,7 +371,7 @@ func (m *Model) backward() {
 						var s float32 = gw[oc*18+c*6+ky*3+kx]
 						for oy := 0; oy < 5; oy++ {
 							for ox := 0; ox < 9; ox++ {
-								s += dy[oc*45+oy*9+ox] * pad[c*66+oy*11+ky*11+ox+kx]
+								s += float32(dy[oc*45+oy*9+ox] * pad[c*66+oy*11+ky*11+ox+kx])
 							}
 						}
 						gw[oc*18+c*6+ky*3+kx] = s
@@ -386,7 +386,7 @@ func (m *Model) backward() {
 					for c := 0; c < 3; c++ {
 						for ky := 0; ky < 2; ky++ {
 							for kx := 0; kx < 3; kx++ {
-								dpad[c*66+oy*11+ky*11+ox+kx] += w[oc*18+c*6+ky*3+kx] * dy[oc*45+oy*9+ox]
+								dpad[c*66+oy*11+ky*11+ox+kx] += float32(w[oc*18+c*6+ky*3+kx] * dy[oc*45+oy*9+ox])
 							}
 						}
 					}
@@ -438,7 +438,7 @@ func (m *Model) backward() {
 						var s float32 = gw[oc*18+c*9+ky*3+kx]
 						for oy := 0; oy < 5; oy++ {
 							for ox := 0; ox < 8; ox++ {
-								s += dy[oc*40+oy*8+ox] * pad[c*110+oy*20+ky*10+ox+kx]
+								s += float32(dy[oc*40+oy*8+ox] * pad[c*110+oy*20+ky*10+ox+kx])
 							}
 						}
 						gw[oc*18+c*9+ky*3+kx] = s

@@ -131,11 +131,11 @@ func (m *Model) forward() {
 		for oc := 0; oc < 3; oc++ {
 			for oy := 0; oy < 5; oy++ {
 				for ox := 0; ox < 8; ox++ {
-					y[oc*40+oy*8+ox] = float32(math.Tanh(float64(b[oc] + w[oc*18]*pad[oy*20+ox] + w[oc*18+1]*pad[oy*20+ox+1] + w[oc*18+2]*pad[oy*20+ox+2] +
-						w[oc*18+3]*pad[oy*20+ox+10] + w[oc*18+4]*pad[oy*20+ox+11] + w[oc*18+5]*pad[oy*20+ox+12] + w[oc*18+6]*pad[oy*20+ox+20] +
-						w[oc*18+7]*pad[oy*20+ox+21] + w[oc*18+8]*pad[oy*20+ox+22] + w[oc*18+9]*pad[oy*20+ox+110] + w[oc*18+10]*pad[oy*20+ox+111] +
-						w[oc*18+11]*pad[oy*20+ox+112] + w[oc*18+12]*pad[oy*20+ox+120] + w[oc*18+13]*pad[oy*20+ox+121] + w[oc*18+14]*pad[oy*20+ox+122] +
-						w[oc*18+15]*pad[oy*20+ox+130] + w[oc*18+16]*pad[oy*20+ox+131] + w[oc*18+17]*pad[oy*20+ox+132])))
+					y[oc*40+oy*8+ox] = float32(math.Tanh(float64(b[oc] + float32(w[oc*18]*pad[oy*20+ox]) + float32(w[oc*18+1]*pad[oy*20+ox+1]) + float32(w[oc*18+2]*pad[oy*20+ox+2]) +
+						float32(w[oc*18+3]*pad[oy*20+ox+10]) + float32(w[oc*18+4]*pad[oy*20+ox+11]) + float32(w[oc*18+5]*pad[oy*20+ox+12]) + float32(w[oc*18+6]*pad[oy*20+ox+20]) +
+						float32(w[oc*18+7]*pad[oy*20+ox+21]) + float32(w[oc*18+8]*pad[oy*20+ox+22]) + float32(w[oc*18+9]*pad[oy*20+ox+110]) + float32(w[oc*18+10]*pad[oy*20+ox+111]) +
+						float32(w[oc*18+11]*pad[oy*20+ox+112]) + float32(w[oc*18+12]*pad[oy*20+ox+120]) + float32(w[oc*18+13]*pad[oy*20+ox+121]) + float32(w[oc*18+14]*pad[oy*20+ox+122]) +
+						float32(w[oc*18+15]*pad[oy*20+ox+130]) + float32(w[oc*18+16]*pad[oy*20+ox+131]) + float32(w[oc*18+17]*pad[oy*20+ox+132]))))
 				}
 			}
 		}
@@ -273,11 +273,11 @@ func (m *Model) forward() {
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
 				for ox := 0; ox < 9; ox++ {
-					y[oc*45+oy*9+ox] = max(b[oc]+w[oc*18]*pad[oy*11+ox]+w[oc*18+1]*pad[oy*11+ox+1]+w[oc*18+2]*pad[oy*11+ox+2]+
-						w[oc*18+3]*pad[oy*11+ox+11]+w[oc*18+4]*pad[oy*11+ox+12]+w[oc*18+5]*pad[oy*11+ox+13]+w[oc*18+6]*pad[oy*11+ox+66]+
-						w[oc*18+7]*pad[oy*11+ox+67]+w[oc*18+8]*pad[oy*11+ox+68]+w[oc*18+9]*pad[oy*11+ox+77]+w[oc*18+10]*pad[oy*11+ox+78]+
-						w[oc*18+11]*pad[oy*11+ox+79]+w[oc*18+12]*pad[oy*11+ox+132]+w[oc*18+13]*pad[oy*11+ox+133]+w[oc*18+14]*pad[oy*11+ox+134]+
-						w[oc*18+15]*pad[oy*11+ox+143]+w[oc*18+16]*pad[oy*11+ox+144]+w[oc*18+17]*pad[oy*11+ox+145], 0)
+					y[oc*45+oy*9+ox] = max(b[oc]+float32(w[oc*18]*pad[oy*11+ox])+float32(w[oc*18+1]*pad[oy*11+ox+1])+float32(w[oc*18+2]*pad[oy*11+ox+2])+
+						float32(w[oc*18+3]*pad[oy*11+ox+11])+float32(w[oc*18+4]*pad[oy*11+ox+12])+float32(w[oc*18+5]*pad[oy*11+ox+13])+float32(w[oc*18+6]*pad[oy*11+ox+66])+
+						float32(w[oc*18+7]*pad[oy*11+ox+67])+float32(w[oc*18+8]*pad[oy*11+ox+68])+float32(w[oc*18+9]*pad[oy*11+ox+77])+float32(w[oc*18+10]*pad[oy*11+ox+78])+
+						float32(w[oc*18+11]*pad[oy*11+ox+79])+float32(w[oc*18+12]*pad[oy*11+ox+132])+float32(w[oc*18+13]*pad[oy*11+ox+133])+float32(w[oc*18+14]*pad[oy*11+ox+134])+
+						float32(w[oc*18+15]*pad[oy*11+ox+143])+float32(w[oc*18+16]*pad[oy*11+ox+144])+float32(w[oc*18+17]*pad[oy*11+ox+145]), 0)
 				}
 			}
 		}
@@ -326,11 +326,11 @@ func (m *Model) forward() {
 		w := (*[112]float32)(m.params[95:207])
 		b := (*[7]float32)(m.params[207:214])
 		for o := 0; o < 7; o++ {
-			y[o] = max(b[o]+w[o*16]*x[0]+w[o*16+1]*x[1]+w[o*16+2]*x[2]+
-				w[o*16+3]*x[3]+w[o*16+4]*x[4]+w[o*16+5]*x[5]+w[o*16+6]*x[6]+
-				w[o*16+7]*x[7]+w[o*16+8]*x[8]+w[o*16+9]*x[9]+w[o*16+10]*x[10]+
-				w[o*16+11]*x[11]+w[o*16+12]*x[12]+w[o*16+13]*x[13]+w[o*16+14]*x[14]+
-				w[o*16+15]*x[15], 0)
+			y[o] = max(b[o]+float32(w[o*16]*x[0])+float32(w[o*16+1]*x[1])+float32(w[o*16+2]*x[2])+
+				float32(w[o*16+3]*x[3])+float32(w[o*16+4]*x[4])+float32(w[o*16+5]*x[5])+float32(w[o*16+6]*x[6])+
+				float32(w[o*16+7]*x[7])+float32(w[o*16+8]*x[8])+float32(w[o*16+9]*x[9])+float32(w[o*16+10]*x[10])+
+				float32(w[o*16+11]*x[11])+float32(w[o*16+12]*x[12])+float32(w[o*16+13]*x[13])+float32(w[o*16+14]*x[14])+
+				float32(w[o*16+15]*x[15]), 0)
 		}
 	}
 	// layer 10: linear 7→4, [7] → [4] (net.yaml:16)
@@ -339,14 +339,14 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[28]float32)(m.params[214:242])
 		b := (*[4]float32)(m.params[242:246])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6]
-		y[1] = b[1] + w[7]*x[0] + w[8]*x[1] + w[9]*x[2] +
-			w[10]*x[3] + w[11]*x[4] + w[12]*x[5] + w[13]*x[6]
-		y[2] = b[2] + w[14]*x[0] + w[15]*x[1] + w[16]*x[2] +
-			w[17]*x[3] + w[18]*x[4] + w[19]*x[5] + w[20]*x[6]
-		y[3] = b[3] + w[21]*x[0] + w[22]*x[1] + w[23]*x[2] +
-			w[24]*x[3] + w[25]*x[4] + w[26]*x[5] + w[27]*x[6]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6])
+		y[1] = b[1] + float32(w[7]*x[0]) + float32(w[8]*x[1]) + float32(w[9]*x[2]) +
+			float32(w[10]*x[3]) + float32(w[11]*x[4]) + float32(w[12]*x[5]) + float32(w[13]*x[6])
+		y[2] = b[2] + float32(w[14]*x[0]) + float32(w[15]*x[1]) + float32(w[16]*x[2]) +
+			float32(w[17]*x[3]) + float32(w[18]*x[4]) + float32(w[19]*x[5]) + float32(w[20]*x[6])
+		y[3] = b[3] + float32(w[21]*x[0]) + float32(w[22]*x[1]) + float32(w[23]*x[2]) +
+			float32(w[24]*x[3]) + float32(w[25]*x[4]) + float32(w[26]*x[5]) + float32(w[27]*x[6])
 	}
 }
 
@@ -373,41 +373,41 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[1] * x[0]
-		gw[8] += dy[1] * x[1]
-		gw[9] += dy[1] * x[2]
-		gw[10] += dy[1] * x[3]
-		gw[11] += dy[1] * x[4]
-		gw[12] += dy[1] * x[5]
-		gw[13] += dy[1] * x[6]
-		gw[14] += dy[2] * x[0]
-		gw[15] += dy[2] * x[1]
-		gw[16] += dy[2] * x[2]
-		gw[17] += dy[2] * x[3]
-		gw[18] += dy[2] * x[4]
-		gw[19] += dy[2] * x[5]
-		gw[20] += dy[2] * x[6]
-		gw[21] += dy[3] * x[0]
-		gw[22] += dy[3] * x[1]
-		gw[23] += dy[3] * x[2]
-		gw[24] += dy[3] * x[3]
-		gw[25] += dy[3] * x[4]
-		gw[26] += dy[3] * x[5]
-		gw[27] += dy[3] * x[6]
-		dx[0] = w[0]*dy[0] + w[7]*dy[1] + w[14]*dy[2] + w[21]*dy[3]
-		dx[1] = w[1]*dy[0] + w[8]*dy[1] + w[15]*dy[2] + w[22]*dy[3]
-		dx[2] = w[2]*dy[0] + w[9]*dy[1] + w[16]*dy[2] + w[23]*dy[3]
-		dx[3] = w[3]*dy[0] + w[10]*dy[1] + w[17]*dy[2] + w[24]*dy[3]
-		dx[4] = w[4]*dy[0] + w[11]*dy[1] + w[18]*dy[2] + w[25]*dy[3]
-		dx[5] = w[5]*dy[0] + w[12]*dy[1] + w[19]*dy[2] + w[26]*dy[3]
-		dx[6] = w[6]*dy[0] + w[13]*dy[1] + w[20]*dy[2] + w[27]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[1] * x[0])
+		gw[8] += float32(dy[1] * x[1])
+		gw[9] += float32(dy[1] * x[2])
+		gw[10] += float32(dy[1] * x[3])
+		gw[11] += float32(dy[1] * x[4])
+		gw[12] += float32(dy[1] * x[5])
+		gw[13] += float32(dy[1] * x[6])
+		gw[14] += float32(dy[2] * x[0])
+		gw[15] += float32(dy[2] * x[1])
+		gw[16] += float32(dy[2] * x[2])
+		gw[17] += float32(dy[2] * x[3])
+		gw[18] += float32(dy[2] * x[4])
+		gw[19] += float32(dy[2] * x[5])
+		gw[20] += float32(dy[2] * x[6])
+		gw[21] += float32(dy[3] * x[0])
+		gw[22] += float32(dy[3] * x[1])
+		gw[23] += float32(dy[3] * x[2])
+		gw[24] += float32(dy[3] * x[3])
+		gw[25] += float32(dy[3] * x[4])
+		gw[26] += float32(dy[3] * x[5])
+		gw[27] += float32(dy[3] * x[6])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[7]*dy[1]) + float32(w[14]*dy[2]) + float32(w[21]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[8]*dy[1]) + float32(w[15]*dy[2]) + float32(w[22]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[9]*dy[1]) + float32(w[16]*dy[2]) + float32(w[23]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[10]*dy[1]) + float32(w[17]*dy[2]) + float32(w[24]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[11]*dy[1]) + float32(w[18]*dy[2]) + float32(w[25]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[12]*dy[1]) + float32(w[19]*dy[2]) + float32(w[26]*dy[3])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[13]*dy[1]) + float32(w[20]*dy[2]) + float32(w[27]*dy[3])
 	}
 	// layer 8: linear 16→7 + relu, [16] → [7] (net.yaml:14)
 	{
@@ -447,26 +447,26 @@ func (m *Model) backward() {
 		gb[5] += dy[5]
 		gb[6] += dy[6]
 		for o := 0; o < 7; o++ {
-			gw[o*16] += dy[o] * x[0]
-			gw[o*16+1] += dy[o] * x[1]
-			gw[o*16+2] += dy[o] * x[2]
-			gw[o*16+3] += dy[o] * x[3]
-			gw[o*16+4] += dy[o] * x[4]
-			gw[o*16+5] += dy[o] * x[5]
-			gw[o*16+6] += dy[o] * x[6]
-			gw[o*16+7] += dy[o] * x[7]
-			gw[o*16+8] += dy[o] * x[8]
-			gw[o*16+9] += dy[o] * x[9]
-			gw[o*16+10] += dy[o] * x[10]
-			gw[o*16+11] += dy[o] * x[11]
-			gw[o*16+12] += dy[o] * x[12]
-			gw[o*16+13] += dy[o] * x[13]
-			gw[o*16+14] += dy[o] * x[14]
-			gw[o*16+15] += dy[o] * x[15]
+			gw[o*16] += float32(dy[o] * x[0])
+			gw[o*16+1] += float32(dy[o] * x[1])
+			gw[o*16+2] += float32(dy[o] * x[2])
+			gw[o*16+3] += float32(dy[o] * x[3])
+			gw[o*16+4] += float32(dy[o] * x[4])
+			gw[o*16+5] += float32(dy[o] * x[5])
+			gw[o*16+6] += float32(dy[o] * x[6])
+			gw[o*16+7] += float32(dy[o] * x[7])
+			gw[o*16+8] += float32(dy[o] * x[8])
+			gw[o*16+9] += float32(dy[o] * x[9])
+			gw[o*16+10] += float32(dy[o] * x[10])
+			gw[o*16+11] += float32(dy[o] * x[11])
+			gw[o*16+12] += float32(dy[o] * x[12])
+			gw[o*16+13] += float32(dy[o] * x[13])
+			gw[o*16+14] += float32(dy[o] * x[14])
+			gw[o*16+15] += float32(dy[o] * x[15])
 		}
 		for k := 0; k < 16; k++ {
-			dx[k] = w[k]*dy[0] + w[k+16]*dy[1] + w[k+32]*dy[2] + w[k+48]*dy[3] +
-				w[k+64]*dy[4] + w[k+80]*dy[5] + w[k+96]*dy[6]
+			dx[k] = float32(w[k]*dy[0]) + float32(w[k+16]*dy[1]) + float32(w[k+32]*dy[2]) + float32(w[k+48]*dy[3]) +
+				float32(w[k+64]*dy[4]) + float32(w[k+80]*dy[5]) + float32(w[k+96]*dy[6])
 		}
 	}
 	// layer 7: flatten, [2 2 4] → [16] (net.yaml:13): nothing to compute
@@ -595,18 +595,18 @@ func (m *Model) backward() {
 			for c := 0; c < 3; c++ {
 				for ky := 0; ky < 2; ky++ {
 					for kx := 0; kx < 3; kx++ {
-						gw[oc*18+c*6+ky*3+kx] = gw[oc*18+c*6+ky*3+kx] + dy[oc*45]*pad[c*66+ky*11+kx] + dy[oc*45+1]*pad[c*66+ky*11+kx+1] + dy[oc*45+2]*pad[c*66+ky*11+kx+2] +
-							dy[oc*45+3]*pad[c*66+ky*11+kx+3] + dy[oc*45+4]*pad[c*66+ky*11+kx+4] + dy[oc*45+5]*pad[c*66+ky*11+kx+5] + dy[oc*45+6]*pad[c*66+ky*11+kx+6] +
-							dy[oc*45+7]*pad[c*66+ky*11+kx+7] + dy[oc*45+8]*pad[c*66+ky*11+kx+8] + dy[oc*45+9]*pad[c*66+ky*11+kx+11] + dy[oc*45+10]*pad[c*66+ky*11+kx+12] +
-							dy[oc*45+11]*pad[c*66+ky*11+kx+13] + dy[oc*45+12]*pad[c*66+ky*11+kx+14] + dy[oc*45+13]*pad[c*66+ky*11+kx+15] + dy[oc*45+14]*pad[c*66+ky*11+kx+16] +
-							dy[oc*45+15]*pad[c*66+ky*11+kx+17] + dy[oc*45+16]*pad[c*66+ky*11+kx+18] + dy[oc*45+17]*pad[c*66+ky*11+kx+19] + dy[oc*45+18]*pad[c*66+ky*11+kx+22] +
-							dy[oc*45+19]*pad[c*66+ky*11+kx+23] + dy[oc*45+20]*pad[c*66+ky*11+kx+24] + dy[oc*45+21]*pad[c*66+ky*11+kx+25] + dy[oc*45+22]*pad[c*66+ky*11+kx+26] +
-							dy[oc*45+23]*pad[c*66+ky*11+kx+27] + dy[oc*45+24]*pad[c*66+ky*11+kx+28] + dy[oc*45+25]*pad[c*66+ky*11+kx+29] + dy[oc*45+26]*pad[c*66+ky*11+kx+30] +
-							dy[oc*45+27]*pad[c*66+ky*11+kx+33] + dy[oc*45+28]*pad[c*66+ky*11+kx+34] + dy[oc*45+29]*pad[c*66+ky*11+kx+35] + dy[oc*45+30]*pad[c*66+ky*11+kx+36] +
-							dy[oc*45+31]*pad[c*66+ky*11+kx+37] + dy[oc*45+32]*pad[c*66+ky*11+kx+38] + dy[oc*45+33]*pad[c*66+ky*11+kx+39] + dy[oc*45+34]*pad[c*66+ky*11+kx+40] +
-							dy[oc*45+35]*pad[c*66+ky*11+kx+41] + dy[oc*45+36]*pad[c*66+ky*11+kx+44] + dy[oc*45+37]*pad[c*66+ky*11+kx+45] + dy[oc*45+38]*pad[c*66+ky*11+kx+46] +
-							dy[oc*45+39]*pad[c*66+ky*11+kx+47] + dy[oc*45+40]*pad[c*66+ky*11+kx+48] + dy[oc*45+41]*pad[c*66+ky*11+kx+49] + dy[oc*45+42]*pad[c*66+ky*11+kx+50] +
-							dy[oc*45+43]*pad[c*66+ky*11+kx+51] + dy[oc*45+44]*pad[c*66+ky*11+kx+52]
+						gw[oc*18+c*6+ky*3+kx] = gw[oc*18+c*6+ky*3+kx] + float32(dy[oc*45]*pad[c*66+ky*11+kx]) + float32(dy[oc*45+1]*pad[c*66+ky*11+kx+1]) + float32(dy[oc*45+2]*pad[c*66+ky*11+kx+2]) +
+							float32(dy[oc*45+3]*pad[c*66+ky*11+kx+3]) + float32(dy[oc*45+4]*pad[c*66+ky*11+kx+4]) + float32(dy[oc*45+5]*pad[c*66+ky*11+kx+5]) + float32(dy[oc*45+6]*pad[c*66+ky*11+kx+6]) +
+							float32(dy[oc*45+7]*pad[c*66+ky*11+kx+7]) + float32(dy[oc*45+8]*pad[c*66+ky*11+kx+8]) + float32(dy[oc*45+9]*pad[c*66+ky*11+kx+11]) + float32(dy[oc*45+10]*pad[c*66+ky*11+kx+12]) +
+							float32(dy[oc*45+11]*pad[c*66+ky*11+kx+13]) + float32(dy[oc*45+12]*pad[c*66+ky*11+kx+14]) + float32(dy[oc*45+13]*pad[c*66+ky*11+kx+15]) + float32(dy[oc*45+14]*pad[c*66+ky*11+kx+16]) +
+							float32(dy[oc*45+15]*pad[c*66+ky*11+kx+17]) + float32(dy[oc*45+16]*pad[c*66+ky*11+kx+18]) + float32(dy[oc*45+17]*pad[c*66+ky*11+kx+19]) + float32(dy[oc*45+18]*pad[c*66+ky*11+kx+22]) +
+							float32(dy[oc*45+19]*pad[c*66+ky*11+kx+23]) + float32(dy[oc*45+20]*pad[c*66+ky*11+kx+24]) + float32(dy[oc*45+21]*pad[c*66+ky*11+kx+25]) + float32(dy[oc*45+22]*pad[c*66+ky*11+kx+26]) +
+							float32(dy[oc*45+23]*pad[c*66+ky*11+kx+27]) + float32(dy[oc*45+24]*pad[c*66+ky*11+kx+28]) + float32(dy[oc*45+25]*pad[c*66+ky*11+kx+29]) + float32(dy[oc*45+26]*pad[c*66+ky*11+kx+30]) +
+							float32(dy[oc*45+27]*pad[c*66+ky*11+kx+33]) + float32(dy[oc*45+28]*pad[c*66+ky*11+kx+34]) + float32(dy[oc*45+29]*pad[c*66+ky*11+kx+35]) + float32(dy[oc*45+30]*pad[c*66+ky*11+kx+36]) +
+							float32(dy[oc*45+31]*pad[c*66+ky*11+kx+37]) + float32(dy[oc*45+32]*pad[c*66+ky*11+kx+38]) + float32(dy[oc*45+33]*pad[c*66+ky*11+kx+39]) + float32(dy[oc*45+34]*pad[c*66+ky*11+kx+40]) +
+							float32(dy[oc*45+35]*pad[c*66+ky*11+kx+41]) + float32(dy[oc*45+36]*pad[c*66+ky*11+kx+44]) + float32(dy[oc*45+37]*pad[c*66+ky*11+kx+45]) + float32(dy[oc*45+38]*pad[c*66+ky*11+kx+46]) +
+							float32(dy[oc*45+39]*pad[c*66+ky*11+kx+47]) + float32(dy[oc*45+40]*pad[c*66+ky*11+kx+48]) + float32(dy[oc*45+41]*pad[c*66+ky*11+kx+49]) + float32(dy[oc*45+42]*pad[c*66+ky*11+kx+50]) +
+							float32(dy[oc*45+43]*pad[c*66+ky*11+kx+51]) + float32(dy[oc*45+44]*pad[c*66+ky*11+kx+52])
 					}
 				}
 			}
@@ -615,24 +615,24 @@ func (m *Model) backward() {
 		for oc := 0; oc < 2; oc++ {
 			for oy := 0; oy < 5; oy++ {
 				for ox := 0; ox < 9; ox++ {
-					dpad[oy*11+ox] += w[oc*18] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+1] += w[oc*18+1] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+2] += w[oc*18+2] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+11] += w[oc*18+3] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+12] += w[oc*18+4] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+13] += w[oc*18+5] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+66] += w[oc*18+6] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+67] += w[oc*18+7] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+68] += w[oc*18+8] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+77] += w[oc*18+9] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+78] += w[oc*18+10] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+79] += w[oc*18+11] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+132] += w[oc*18+12] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+133] += w[oc*18+13] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+134] += w[oc*18+14] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+143] += w[oc*18+15] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+144] += w[oc*18+16] * dy[oc*45+oy*9+ox]
-					dpad[oy*11+ox+145] += w[oc*18+17] * dy[oc*45+oy*9+ox]
+					dpad[oy*11+ox] += float32(w[oc*18] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+1] += float32(w[oc*18+1] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+2] += float32(w[oc*18+2] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+11] += float32(w[oc*18+3] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+12] += float32(w[oc*18+4] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+13] += float32(w[oc*18+5] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+66] += float32(w[oc*18+6] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+67] += float32(w[oc*18+7] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+68] += float32(w[oc*18+8] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+77] += float32(w[oc*18+9] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+78] += float32(w[oc*18+10] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+79] += float32(w[oc*18+11] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+132] += float32(w[oc*18+12] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+133] += float32(w[oc*18+13] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+134] += float32(w[oc*18+14] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+143] += float32(w[oc*18+15] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+144] += float32(w[oc*18+16] * dy[oc*45+oy*9+ox])
+					dpad[oy*11+ox+145] += float32(w[oc*18+17] * dy[oc*45+oy*9+ox])
 				}
 			}
 		}
@@ -690,17 +690,17 @@ func (m *Model) backward() {
 			for c := 0; c < 2; c++ {
 				for ky := 0; ky < 3; ky++ {
 					for kx := 0; kx < 3; kx++ {
-						gw[oc*18+c*9+ky*3+kx] = gw[oc*18+c*9+ky*3+kx] + dy[oc*40]*pad[c*110+ky*10+kx] + dy[oc*40+1]*pad[c*110+ky*10+kx+1] + dy[oc*40+2]*pad[c*110+ky*10+kx+2] +
-							dy[oc*40+3]*pad[c*110+ky*10+kx+3] + dy[oc*40+4]*pad[c*110+ky*10+kx+4] + dy[oc*40+5]*pad[c*110+ky*10+kx+5] + dy[oc*40+6]*pad[c*110+ky*10+kx+6] +
-							dy[oc*40+7]*pad[c*110+ky*10+kx+7] + dy[oc*40+8]*pad[c*110+ky*10+kx+20] + dy[oc*40+9]*pad[c*110+ky*10+kx+21] + dy[oc*40+10]*pad[c*110+ky*10+kx+22] +
-							dy[oc*40+11]*pad[c*110+ky*10+kx+23] + dy[oc*40+12]*pad[c*110+ky*10+kx+24] + dy[oc*40+13]*pad[c*110+ky*10+kx+25] + dy[oc*40+14]*pad[c*110+ky*10+kx+26] +
-							dy[oc*40+15]*pad[c*110+ky*10+kx+27] + dy[oc*40+16]*pad[c*110+ky*10+kx+40] + dy[oc*40+17]*pad[c*110+ky*10+kx+41] + dy[oc*40+18]*pad[c*110+ky*10+kx+42] +
-							dy[oc*40+19]*pad[c*110+ky*10+kx+43] + dy[oc*40+20]*pad[c*110+ky*10+kx+44] + dy[oc*40+21]*pad[c*110+ky*10+kx+45] + dy[oc*40+22]*pad[c*110+ky*10+kx+46] +
-							dy[oc*40+23]*pad[c*110+ky*10+kx+47] + dy[oc*40+24]*pad[c*110+ky*10+kx+60] + dy[oc*40+25]*pad[c*110+ky*10+kx+61] + dy[oc*40+26]*pad[c*110+ky*10+kx+62] +
-							dy[oc*40+27]*pad[c*110+ky*10+kx+63] + dy[oc*40+28]*pad[c*110+ky*10+kx+64] + dy[oc*40+29]*pad[c*110+ky*10+kx+65] + dy[oc*40+30]*pad[c*110+ky*10+kx+66] +
-							dy[oc*40+31]*pad[c*110+ky*10+kx+67] + dy[oc*40+32]*pad[c*110+ky*10+kx+80] + dy[oc*40+33]*pad[c*110+ky*10+kx+81] + dy[oc*40+34]*pad[c*110+ky*10+kx+82] +
-							dy[oc*40+35]*pad[c*110+ky*10+kx+83] + dy[oc*40+36]*pad[c*110+ky*10+kx+84] + dy[oc*40+37]*pad[c*110+ky*10+kx+85] + dy[oc*40+38]*pad[c*110+ky*10+kx+86] +
-							dy[oc*40+39]*pad[c*110+ky*10+kx+87]
+						gw[oc*18+c*9+ky*3+kx] = gw[oc*18+c*9+ky*3+kx] + float32(dy[oc*40]*pad[c*110+ky*10+kx]) + float32(dy[oc*40+1]*pad[c*110+ky*10+kx+1]) + float32(dy[oc*40+2]*pad[c*110+ky*10+kx+2]) +
+							float32(dy[oc*40+3]*pad[c*110+ky*10+kx+3]) + float32(dy[oc*40+4]*pad[c*110+ky*10+kx+4]) + float32(dy[oc*40+5]*pad[c*110+ky*10+kx+5]) + float32(dy[oc*40+6]*pad[c*110+ky*10+kx+6]) +
+							float32(dy[oc*40+7]*pad[c*110+ky*10+kx+7]) + float32(dy[oc*40+8]*pad[c*110+ky*10+kx+20]) + float32(dy[oc*40+9]*pad[c*110+ky*10+kx+21]) + float32(dy[oc*40+10]*pad[c*110+ky*10+kx+22]) +
+							float32(dy[oc*40+11]*pad[c*110+ky*10+kx+23]) + float32(dy[oc*40+12]*pad[c*110+ky*10+kx+24]) + float32(dy[oc*40+13]*pad[c*110+ky*10+kx+25]) + float32(dy[oc*40+14]*pad[c*110+ky*10+kx+26]) +
+							float32(dy[oc*40+15]*pad[c*110+ky*10+kx+27]) + float32(dy[oc*40+16]*pad[c*110+ky*10+kx+40]) + float32(dy[oc*40+17]*pad[c*110+ky*10+kx+41]) + float32(dy[oc*40+18]*pad[c*110+ky*10+kx+42]) +
+							float32(dy[oc*40+19]*pad[c*110+ky*10+kx+43]) + float32(dy[oc*40+20]*pad[c*110+ky*10+kx+44]) + float32(dy[oc*40+21]*pad[c*110+ky*10+kx+45]) + float32(dy[oc*40+22]*pad[c*110+ky*10+kx+46]) +
+							float32(dy[oc*40+23]*pad[c*110+ky*10+kx+47]) + float32(dy[oc*40+24]*pad[c*110+ky*10+kx+60]) + float32(dy[oc*40+25]*pad[c*110+ky*10+kx+61]) + float32(dy[oc*40+26]*pad[c*110+ky*10+kx+62]) +
+							float32(dy[oc*40+27]*pad[c*110+ky*10+kx+63]) + float32(dy[oc*40+28]*pad[c*110+ky*10+kx+64]) + float32(dy[oc*40+29]*pad[c*110+ky*10+kx+65]) + float32(dy[oc*40+30]*pad[c*110+ky*10+kx+66]) +
+							float32(dy[oc*40+31]*pad[c*110+ky*10+kx+67]) + float32(dy[oc*40+32]*pad[c*110+ky*10+kx+80]) + float32(dy[oc*40+33]*pad[c*110+ky*10+kx+81]) + float32(dy[oc*40+34]*pad[c*110+ky*10+kx+82]) +
+							float32(dy[oc*40+35]*pad[c*110+ky*10+kx+83]) + float32(dy[oc*40+36]*pad[c*110+ky*10+kx+84]) + float32(dy[oc*40+37]*pad[c*110+ky*10+kx+85]) + float32(dy[oc*40+38]*pad[c*110+ky*10+kx+86]) +
+							float32(dy[oc*40+39]*pad[c*110+ky*10+kx+87])
 					}
 				}
 			}

@@ -260,606 +260,606 @@ func (m *Model) forward() {
 		pad[206] = x[141]
 		pad[207] = x[142]
 		pad[208] = x[143]
-		y[0] = float32(math.Tanh(float64(b[0] + w[0]*pad[0] + w[1]*pad[1] + w[2]*pad[2] +
-			w[3]*pad[10] + w[4]*pad[11] + w[5]*pad[12] + w[6]*pad[20] +
-			w[7]*pad[21] + w[8]*pad[22] + w[9]*pad[110] + w[10]*pad[111] +
-			w[11]*pad[112] + w[12]*pad[120] + w[13]*pad[121] + w[14]*pad[122] +
-			w[15]*pad[130] + w[16]*pad[131] + w[17]*pad[132])))
-		y[1] = float32(math.Tanh(float64(b[0] + w[0]*pad[1] + w[1]*pad[2] + w[2]*pad[3] +
-			w[3]*pad[11] + w[4]*pad[12] + w[5]*pad[13] + w[6]*pad[21] +
-			w[7]*pad[22] + w[8]*pad[23] + w[9]*pad[111] + w[10]*pad[112] +
-			w[11]*pad[113] + w[12]*pad[121] + w[13]*pad[122] + w[14]*pad[123] +
-			w[15]*pad[131] + w[16]*pad[132] + w[17]*pad[133])))
-		y[2] = float32(math.Tanh(float64(b[0] + w[0]*pad[2] + w[1]*pad[3] + w[2]*pad[4] +
-			w[3]*pad[12] + w[4]*pad[13] + w[5]*pad[14] + w[6]*pad[22] +
-			w[7]*pad[23] + w[8]*pad[24] + w[9]*pad[112] + w[10]*pad[113] +
-			w[11]*pad[114] + w[12]*pad[122] + w[13]*pad[123] + w[14]*pad[124] +
-			w[15]*pad[132] + w[16]*pad[133] + w[17]*pad[134])))
-		y[3] = float32(math.Tanh(float64(b[0] + w[0]*pad[3] + w[1]*pad[4] + w[2]*pad[5] +
-			w[3]*pad[13] + w[4]*pad[14] + w[5]*pad[15] + w[6]*pad[23] +
-			w[7]*pad[24] + w[8]*pad[25] + w[9]*pad[113] + w[10]*pad[114] +
-			w[11]*pad[115] + w[12]*pad[123] + w[13]*pad[124] + w[14]*pad[125] +
-			w[15]*pad[133] + w[16]*pad[134] + w[17]*pad[135])))
-		y[4] = float32(math.Tanh(float64(b[0] + w[0]*pad[4] + w[1]*pad[5] + w[2]*pad[6] +
-			w[3]*pad[14] + w[4]*pad[15] + w[5]*pad[16] + w[6]*pad[24] +
-			w[7]*pad[25] + w[8]*pad[26] + w[9]*pad[114] + w[10]*pad[115] +
-			w[11]*pad[116] + w[12]*pad[124] + w[13]*pad[125] + w[14]*pad[126] +
-			w[15]*pad[134] + w[16]*pad[135] + w[17]*pad[136])))
-		y[5] = float32(math.Tanh(float64(b[0] + w[0]*pad[5] + w[1]*pad[6] + w[2]*pad[7] +
-			w[3]*pad[15] + w[4]*pad[16] + w[5]*pad[17] + w[6]*pad[25] +
-			w[7]*pad[26] + w[8]*pad[27] + w[9]*pad[115] + w[10]*pad[116] +
-			w[11]*pad[117] + w[12]*pad[125] + w[13]*pad[126] + w[14]*pad[127] +
-			w[15]*pad[135] + w[16]*pad[136] + w[17]*pad[137])))
-		y[6] = float32(math.Tanh(float64(b[0] + w[0]*pad[6] + w[1]*pad[7] + w[2]*pad[8] +
-			w[3]*pad[16] + w[4]*pad[17] + w[5]*pad[18] + w[6]*pad[26] +
-			w[7]*pad[27] + w[8]*pad[28] + w[9]*pad[116] + w[10]*pad[117] +
-			w[11]*pad[118] + w[12]*pad[126] + w[13]*pad[127] + w[14]*pad[128] +
-			w[15]*pad[136] + w[16]*pad[137] + w[17]*pad[138])))
-		y[7] = float32(math.Tanh(float64(b[0] + w[0]*pad[7] + w[1]*pad[8] + w[2]*pad[9] +
-			w[3]*pad[17] + w[4]*pad[18] + w[5]*pad[19] + w[6]*pad[27] +
-			w[7]*pad[28] + w[8]*pad[29] + w[9]*pad[117] + w[10]*pad[118] +
-			w[11]*pad[119] + w[12]*pad[127] + w[13]*pad[128] + w[14]*pad[129] +
-			w[15]*pad[137] + w[16]*pad[138] + w[17]*pad[139])))
-		y[8] = float32(math.Tanh(float64(b[0] + w[0]*pad[20] + w[1]*pad[21] + w[2]*pad[22] +
-			w[3]*pad[30] + w[4]*pad[31] + w[5]*pad[32] + w[6]*pad[40] +
-			w[7]*pad[41] + w[8]*pad[42] + w[9]*pad[130] + w[10]*pad[131] +
-			w[11]*pad[132] + w[12]*pad[140] + w[13]*pad[141] + w[14]*pad[142] +
-			w[15]*pad[150] + w[16]*pad[151] + w[17]*pad[152])))
-		y[9] = float32(math.Tanh(float64(b[0] + w[0]*pad[21] + w[1]*pad[22] + w[2]*pad[23] +
-			w[3]*pad[31] + w[4]*pad[32] + w[5]*pad[33] + w[6]*pad[41] +
-			w[7]*pad[42] + w[8]*pad[43] + w[9]*pad[131] + w[10]*pad[132] +
-			w[11]*pad[133] + w[12]*pad[141] + w[13]*pad[142] + w[14]*pad[143] +
-			w[15]*pad[151] + w[16]*pad[152] + w[17]*pad[153])))
-		y[10] = float32(math.Tanh(float64(b[0] + w[0]*pad[22] + w[1]*pad[23] + w[2]*pad[24] +
-			w[3]*pad[32] + w[4]*pad[33] + w[5]*pad[34] + w[6]*pad[42] +
-			w[7]*pad[43] + w[8]*pad[44] + w[9]*pad[132] + w[10]*pad[133] +
-			w[11]*pad[134] + w[12]*pad[142] + w[13]*pad[143] + w[14]*pad[144] +
-			w[15]*pad[152] + w[16]*pad[153] + w[17]*pad[154])))
-		y[11] = float32(math.Tanh(float64(b[0] + w[0]*pad[23] + w[1]*pad[24] + w[2]*pad[25] +
-			w[3]*pad[33] + w[4]*pad[34] + w[5]*pad[35] + w[6]*pad[43] +
-			w[7]*pad[44] + w[8]*pad[45] + w[9]*pad[133] + w[10]*pad[134] +
-			w[11]*pad[135] + w[12]*pad[143] + w[13]*pad[144] + w[14]*pad[145] +
-			w[15]*pad[153] + w[16]*pad[154] + w[17]*pad[155])))
-		y[12] = float32(math.Tanh(float64(b[0] + w[0]*pad[24] + w[1]*pad[25] + w[2]*pad[26] +
-			w[3]*pad[34] + w[4]*pad[35] + w[5]*pad[36] + w[6]*pad[44] +
-			w[7]*pad[45] + w[8]*pad[46] + w[9]*pad[134] + w[10]*pad[135] +
-			w[11]*pad[136] + w[12]*pad[144] + w[13]*pad[145] + w[14]*pad[146] +
-			w[15]*pad[154] + w[16]*pad[155] + w[17]*pad[156])))
-		y[13] = float32(math.Tanh(float64(b[0] + w[0]*pad[25] + w[1]*pad[26] + w[2]*pad[27] +
-			w[3]*pad[35] + w[4]*pad[36] + w[5]*pad[37] + w[6]*pad[45] +
-			w[7]*pad[46] + w[8]*pad[47] + w[9]*pad[135] + w[10]*pad[136] +
-			w[11]*pad[137] + w[12]*pad[145] + w[13]*pad[146] + w[14]*pad[147] +
-			w[15]*pad[155] + w[16]*pad[156] + w[17]*pad[157])))
-		y[14] = float32(math.Tanh(float64(b[0] + w[0]*pad[26] + w[1]*pad[27] + w[2]*pad[28] +
-			w[3]*pad[36] + w[4]*pad[37] + w[5]*pad[38] + w[6]*pad[46] +
-			w[7]*pad[47] + w[8]*pad[48] + w[9]*pad[136] + w[10]*pad[137] +
-			w[11]*pad[138] + w[12]*pad[146] + w[13]*pad[147] + w[14]*pad[148] +
-			w[15]*pad[156] + w[16]*pad[157] + w[17]*pad[158])))
-		y[15] = float32(math.Tanh(float64(b[0] + w[0]*pad[27] + w[1]*pad[28] + w[2]*pad[29] +
-			w[3]*pad[37] + w[4]*pad[38] + w[5]*pad[39] + w[6]*pad[47] +
-			w[7]*pad[48] + w[8]*pad[49] + w[9]*pad[137] + w[10]*pad[138] +
-			w[11]*pad[139] + w[12]*pad[147] + w[13]*pad[148] + w[14]*pad[149] +
-			w[15]*pad[157] + w[16]*pad[158] + w[17]*pad[159])))
-		y[16] = float32(math.Tanh(float64(b[0] + w[0]*pad[40] + w[1]*pad[41] + w[2]*pad[42] +
-			w[3]*pad[50] + w[4]*pad[51] + w[5]*pad[52] + w[6]*pad[60] +
-			w[7]*pad[61] + w[8]*pad[62] + w[9]*pad[150] + w[10]*pad[151] +
-			w[11]*pad[152] + w[12]*pad[160] + w[13]*pad[161] + w[14]*pad[162] +
-			w[15]*pad[170] + w[16]*pad[171] + w[17]*pad[172])))
-		y[17] = float32(math.Tanh(float64(b[0] + w[0]*pad[41] + w[1]*pad[42] + w[2]*pad[43] +
-			w[3]*pad[51] + w[4]*pad[52] + w[5]*pad[53] + w[6]*pad[61] +
-			w[7]*pad[62] + w[8]*pad[63] + w[9]*pad[151] + w[10]*pad[152] +
-			w[11]*pad[153] + w[12]*pad[161] + w[13]*pad[162] + w[14]*pad[163] +
-			w[15]*pad[171] + w[16]*pad[172] + w[17]*pad[173])))
-		y[18] = float32(math.Tanh(float64(b[0] + w[0]*pad[42] + w[1]*pad[43] + w[2]*pad[44] +
-			w[3]*pad[52] + w[4]*pad[53] + w[5]*pad[54] + w[6]*pad[62] +
-			w[7]*pad[63] + w[8]*pad[64] + w[9]*pad[152] + w[10]*pad[153] +
-			w[11]*pad[154] + w[12]*pad[162] + w[13]*pad[163] + w[14]*pad[164] +
-			w[15]*pad[172] + w[16]*pad[173] + w[17]*pad[174])))
-		y[19] = float32(math.Tanh(float64(b[0] + w[0]*pad[43] + w[1]*pad[44] + w[2]*pad[45] +
-			w[3]*pad[53] + w[4]*pad[54] + w[5]*pad[55] + w[6]*pad[63] +
-			w[7]*pad[64] + w[8]*pad[65] + w[9]*pad[153] + w[10]*pad[154] +
-			w[11]*pad[155] + w[12]*pad[163] + w[13]*pad[164] + w[14]*pad[165] +
-			w[15]*pad[173] + w[16]*pad[174] + w[17]*pad[175])))
-		y[20] = float32(math.Tanh(float64(b[0] + w[0]*pad[44] + w[1]*pad[45] + w[2]*pad[46] +
-			w[3]*pad[54] + w[4]*pad[55] + w[5]*pad[56] + w[6]*pad[64] +
-			w[7]*pad[65] + w[8]*pad[66] + w[9]*pad[154] + w[10]*pad[155] +
-			w[11]*pad[156] + w[12]*pad[164] + w[13]*pad[165] + w[14]*pad[166] +
-			w[15]*pad[174] + w[16]*pad[175] + w[17]*pad[176])))
-		y[21] = float32(math.Tanh(float64(b[0] + w[0]*pad[45] + w[1]*pad[46] + w[2]*pad[47] +
-			w[3]*pad[55] + w[4]*pad[56] + w[5]*pad[57] + w[6]*pad[65] +
-			w[7]*pad[66] + w[8]*pad[67] + w[9]*pad[155] + w[10]*pad[156] +
-			w[11]*pad[157] + w[12]*pad[165] + w[13]*pad[166] + w[14]*pad[167] +
-			w[15]*pad[175] + w[16]*pad[176] + w[17]*pad[177])))
-		y[22] = float32(math.Tanh(float64(b[0] + w[0]*pad[46] + w[1]*pad[47] + w[2]*pad[48] +
-			w[3]*pad[56] + w[4]*pad[57] + w[5]*pad[58] + w[6]*pad[66] +
-			w[7]*pad[67] + w[8]*pad[68] + w[9]*pad[156] + w[10]*pad[157] +
-			w[11]*pad[158] + w[12]*pad[166] + w[13]*pad[167] + w[14]*pad[168] +
-			w[15]*pad[176] + w[16]*pad[177] + w[17]*pad[178])))
-		y[23] = float32(math.Tanh(float64(b[0] + w[0]*pad[47] + w[1]*pad[48] + w[2]*pad[49] +
-			w[3]*pad[57] + w[4]*pad[58] + w[5]*pad[59] + w[6]*pad[67] +
-			w[7]*pad[68] + w[8]*pad[69] + w[9]*pad[157] + w[10]*pad[158] +
-			w[11]*pad[159] + w[12]*pad[167] + w[13]*pad[168] + w[14]*pad[169] +
-			w[15]*pad[177] + w[16]*pad[178] + w[17]*pad[179])))
-		y[24] = float32(math.Tanh(float64(b[0] + w[0]*pad[60] + w[1]*pad[61] + w[2]*pad[62] +
-			w[3]*pad[70] + w[4]*pad[71] + w[5]*pad[72] + w[6]*pad[80] +
-			w[7]*pad[81] + w[8]*pad[82] + w[9]*pad[170] + w[10]*pad[171] +
-			w[11]*pad[172] + w[12]*pad[180] + w[13]*pad[181] + w[14]*pad[182] +
-			w[15]*pad[190] + w[16]*pad[191] + w[17]*pad[192])))
-		y[25] = float32(math.Tanh(float64(b[0] + w[0]*pad[61] + w[1]*pad[62] + w[2]*pad[63] +
-			w[3]*pad[71] + w[4]*pad[72] + w[5]*pad[73] + w[6]*pad[81] +
-			w[7]*pad[82] + w[8]*pad[83] + w[9]*pad[171] + w[10]*pad[172] +
-			w[11]*pad[173] + w[12]*pad[181] + w[13]*pad[182] + w[14]*pad[183] +
-			w[15]*pad[191] + w[16]*pad[192] + w[17]*pad[193])))
-		y[26] = float32(math.Tanh(float64(b[0] + w[0]*pad[62] + w[1]*pad[63] + w[2]*pad[64] +
-			w[3]*pad[72] + w[4]*pad[73] + w[5]*pad[74] + w[6]*pad[82] +
-			w[7]*pad[83] + w[8]*pad[84] + w[9]*pad[172] + w[10]*pad[173] +
-			w[11]*pad[174] + w[12]*pad[182] + w[13]*pad[183] + w[14]*pad[184] +
-			w[15]*pad[192] + w[16]*pad[193] + w[17]*pad[194])))
-		y[27] = float32(math.Tanh(float64(b[0] + w[0]*pad[63] + w[1]*pad[64] + w[2]*pad[65] +
-			w[3]*pad[73] + w[4]*pad[74] + w[5]*pad[75] + w[6]*pad[83] +
-			w[7]*pad[84] + w[8]*pad[85] + w[9]*pad[173] + w[10]*pad[174] +
-			w[11]*pad[175] + w[12]*pad[183] + w[13]*pad[184] + w[14]*pad[185] +
-			w[15]*pad[193] + w[16]*pad[194] + w[17]*pad[195])))
-		y[28] = float32(math.Tanh(float64(b[0] + w[0]*pad[64] + w[1]*pad[65] + w[2]*pad[66] +
-			w[3]*pad[74] + w[4]*pad[75] + w[5]*pad[76] + w[6]*pad[84] +
-			w[7]*pad[85] + w[8]*pad[86] + w[9]*pad[174] + w[10]*pad[175] +
-			w[11]*pad[176] + w[12]*pad[184] + w[13]*pad[185] + w[14]*pad[186] +
-			w[15]*pad[194] + w[16]*pad[195] + w[17]*pad[196])))
-		y[29] = float32(math.Tanh(float64(b[0] + w[0]*pad[65] + w[1]*pad[66] + w[2]*pad[67] +
-			w[3]*pad[75] + w[4]*pad[76] + w[5]*pad[77] + w[6]*pad[85] +
-			w[7]*pad[86] + w[8]*pad[87] + w[9]*pad[175] + w[10]*pad[176] +
-			w[11]*pad[177] + w[12]*pad[185] + w[13]*pad[186] + w[14]*pad[187] +
-			w[15]*pad[195] + w[16]*pad[196] + w[17]*pad[197])))
-		y[30] = float32(math.Tanh(float64(b[0] + w[0]*pad[66] + w[1]*pad[67] + w[2]*pad[68] +
-			w[3]*pad[76] + w[4]*pad[77] + w[5]*pad[78] + w[6]*pad[86] +
-			w[7]*pad[87] + w[8]*pad[88] + w[9]*pad[176] + w[10]*pad[177] +
-			w[11]*pad[178] + w[12]*pad[186] + w[13]*pad[187] + w[14]*pad[188] +
-			w[15]*pad[196] + w[16]*pad[197] + w[17]*pad[198])))
-		y[31] = float32(math.Tanh(float64(b[0] + w[0]*pad[67] + w[1]*pad[68] + w[2]*pad[69] +
-			w[3]*pad[77] + w[4]*pad[78] + w[5]*pad[79] + w[6]*pad[87] +
-			w[7]*pad[88] + w[8]*pad[89] + w[9]*pad[177] + w[10]*pad[178] +
-			w[11]*pad[179] + w[12]*pad[187] + w[13]*pad[188] + w[14]*pad[189] +
-			w[15]*pad[197] + w[16]*pad[198] + w[17]*pad[199])))
-		y[32] = float32(math.Tanh(float64(b[0] + w[0]*pad[80] + w[1]*pad[81] + w[2]*pad[82] +
-			w[3]*pad[90] + w[4]*pad[91] + w[5]*pad[92] + w[6]*pad[100] +
-			w[7]*pad[101] + w[8]*pad[102] + w[9]*pad[190] + w[10]*pad[191] +
-			w[11]*pad[192] + w[12]*pad[200] + w[13]*pad[201] + w[14]*pad[202] +
-			w[15]*pad[210] + w[16]*pad[211] + w[17]*pad[212])))
-		y[33] = float32(math.Tanh(float64(b[0] + w[0]*pad[81] + w[1]*pad[82] + w[2]*pad[83] +
-			w[3]*pad[91] + w[4]*pad[92] + w[5]*pad[93] + w[6]*pad[101] +
-			w[7]*pad[102] + w[8]*pad[103] + w[9]*pad[191] + w[10]*pad[192] +
-			w[11]*pad[193] + w[12]*pad[201] + w[13]*pad[202] + w[14]*pad[203] +
-			w[15]*pad[211] + w[16]*pad[212] + w[17]*pad[213])))
-		y[34] = float32(math.Tanh(float64(b[0] + w[0]*pad[82] + w[1]*pad[83] + w[2]*pad[84] +
-			w[3]*pad[92] + w[4]*pad[93] + w[5]*pad[94] + w[6]*pad[102] +
-			w[7]*pad[103] + w[8]*pad[104] + w[9]*pad[192] + w[10]*pad[193] +
-			w[11]*pad[194] + w[12]*pad[202] + w[13]*pad[203] + w[14]*pad[204] +
-			w[15]*pad[212] + w[16]*pad[213] + w[17]*pad[214])))
-		y[35] = float32(math.Tanh(float64(b[0] + w[0]*pad[83] + w[1]*pad[84] + w[2]*pad[85] +
-			w[3]*pad[93] + w[4]*pad[94] + w[5]*pad[95] + w[6]*pad[103] +
-			w[7]*pad[104] + w[8]*pad[105] + w[9]*pad[193] + w[10]*pad[194] +
-			w[11]*pad[195] + w[12]*pad[203] + w[13]*pad[204] + w[14]*pad[205] +
-			w[15]*pad[213] + w[16]*pad[214] + w[17]*pad[215])))
-		y[36] = float32(math.Tanh(float64(b[0] + w[0]*pad[84] + w[1]*pad[85] + w[2]*pad[86] +
-			w[3]*pad[94] + w[4]*pad[95] + w[5]*pad[96] + w[6]*pad[104] +
-			w[7]*pad[105] + w[8]*pad[106] + w[9]*pad[194] + w[10]*pad[195] +
-			w[11]*pad[196] + w[12]*pad[204] + w[13]*pad[205] + w[14]*pad[206] +
-			w[15]*pad[214] + w[16]*pad[215] + w[17]*pad[216])))
-		y[37] = float32(math.Tanh(float64(b[0] + w[0]*pad[85] + w[1]*pad[86] + w[2]*pad[87] +
-			w[3]*pad[95] + w[4]*pad[96] + w[5]*pad[97] + w[6]*pad[105] +
-			w[7]*pad[106] + w[8]*pad[107] + w[9]*pad[195] + w[10]*pad[196] +
-			w[11]*pad[197] + w[12]*pad[205] + w[13]*pad[206] + w[14]*pad[207] +
-			w[15]*pad[215] + w[16]*pad[216] + w[17]*pad[217])))
-		y[38] = float32(math.Tanh(float64(b[0] + w[0]*pad[86] + w[1]*pad[87] + w[2]*pad[88] +
-			w[3]*pad[96] + w[4]*pad[97] + w[5]*pad[98] + w[6]*pad[106] +
-			w[7]*pad[107] + w[8]*pad[108] + w[9]*pad[196] + w[10]*pad[197] +
-			w[11]*pad[198] + w[12]*pad[206] + w[13]*pad[207] + w[14]*pad[208] +
-			w[15]*pad[216] + w[16]*pad[217] + w[17]*pad[218])))
-		y[39] = float32(math.Tanh(float64(b[0] + w[0]*pad[87] + w[1]*pad[88] + w[2]*pad[89] +
-			w[3]*pad[97] + w[4]*pad[98] + w[5]*pad[99] + w[6]*pad[107] +
-			w[7]*pad[108] + w[8]*pad[109] + w[9]*pad[197] + w[10]*pad[198] +
-			w[11]*pad[199] + w[12]*pad[207] + w[13]*pad[208] + w[14]*pad[209] +
-			w[15]*pad[217] + w[16]*pad[218] + w[17]*pad[219])))
-		y[40] = float32(math.Tanh(float64(b[1] + w[18]*pad[0] + w[19]*pad[1] + w[20]*pad[2] +
-			w[21]*pad[10] + w[22]*pad[11] + w[23]*pad[12] + w[24]*pad[20] +
-			w[25]*pad[21] + w[26]*pad[22] + w[27]*pad[110] + w[28]*pad[111] +
-			w[29]*pad[112] + w[30]*pad[120] + w[31]*pad[121] + w[32]*pad[122] +
-			w[33]*pad[130] + w[34]*pad[131] + w[35]*pad[132])))
-		y[41] = float32(math.Tanh(float64(b[1] + w[18]*pad[1] + w[19]*pad[2] + w[20]*pad[3] +
-			w[21]*pad[11] + w[22]*pad[12] + w[23]*pad[13] + w[24]*pad[21] +
-			w[25]*pad[22] + w[26]*pad[23] + w[27]*pad[111] + w[28]*pad[112] +
-			w[29]*pad[113] + w[30]*pad[121] + w[31]*pad[122] + w[32]*pad[123] +
-			w[33]*pad[131] + w[34]*pad[132] + w[35]*pad[133])))
-		y[42] = float32(math.Tanh(float64(b[1] + w[18]*pad[2] + w[19]*pad[3] + w[20]*pad[4] +
-			w[21]*pad[12] + w[22]*pad[13] + w[23]*pad[14] + w[24]*pad[22] +
-			w[25]*pad[23] + w[26]*pad[24] + w[27]*pad[112] + w[28]*pad[113] +
-			w[29]*pad[114] + w[30]*pad[122] + w[31]*pad[123] + w[32]*pad[124] +
-			w[33]*pad[132] + w[34]*pad[133] + w[35]*pad[134])))
-		y[43] = float32(math.Tanh(float64(b[1] + w[18]*pad[3] + w[19]*pad[4] + w[20]*pad[5] +
-			w[21]*pad[13] + w[22]*pad[14] + w[23]*pad[15] + w[24]*pad[23] +
-			w[25]*pad[24] + w[26]*pad[25] + w[27]*pad[113] + w[28]*pad[114] +
-			w[29]*pad[115] + w[30]*pad[123] + w[31]*pad[124] + w[32]*pad[125] +
-			w[33]*pad[133] + w[34]*pad[134] + w[35]*pad[135])))
-		y[44] = float32(math.Tanh(float64(b[1] + w[18]*pad[4] + w[19]*pad[5] + w[20]*pad[6] +
-			w[21]*pad[14] + w[22]*pad[15] + w[23]*pad[16] + w[24]*pad[24] +
-			w[25]*pad[25] + w[26]*pad[26] + w[27]*pad[114] + w[28]*pad[115] +
-			w[29]*pad[116] + w[30]*pad[124] + w[31]*pad[125] + w[32]*pad[126] +
-			w[33]*pad[134] + w[34]*pad[135] + w[35]*pad[136])))
-		y[45] = float32(math.Tanh(float64(b[1] + w[18]*pad[5] + w[19]*pad[6] + w[20]*pad[7] +
-			w[21]*pad[15] + w[22]*pad[16] + w[23]*pad[17] + w[24]*pad[25] +
-			w[25]*pad[26] + w[26]*pad[27] + w[27]*pad[115] + w[28]*pad[116] +
-			w[29]*pad[117] + w[30]*pad[125] + w[31]*pad[126] + w[32]*pad[127] +
-			w[33]*pad[135] + w[34]*pad[136] + w[35]*pad[137])))
-		y[46] = float32(math.Tanh(float64(b[1] + w[18]*pad[6] + w[19]*pad[7] + w[20]*pad[8] +
-			w[21]*pad[16] + w[22]*pad[17] + w[23]*pad[18] + w[24]*pad[26] +
-			w[25]*pad[27] + w[26]*pad[28] + w[27]*pad[116] + w[28]*pad[117] +
-			w[29]*pad[118] + w[30]*pad[126] + w[31]*pad[127] + w[32]*pad[128] +
-			w[33]*pad[136] + w[34]*pad[137] + w[35]*pad[138])))
-		y[47] = float32(math.Tanh(float64(b[1] + w[18]*pad[7] + w[19]*pad[8] + w[20]*pad[9] +
-			w[21]*pad[17] + w[22]*pad[18] + w[23]*pad[19] + w[24]*pad[27] +
-			w[25]*pad[28] + w[26]*pad[29] + w[27]*pad[117] + w[28]*pad[118] +
-			w[29]*pad[119] + w[30]*pad[127] + w[31]*pad[128] + w[32]*pad[129] +
-			w[33]*pad[137] + w[34]*pad[138] + w[35]*pad[139])))
-		y[48] = float32(math.Tanh(float64(b[1] + w[18]*pad[20] + w[19]*pad[21] + w[20]*pad[22] +
-			w[21]*pad[30] + w[22]*pad[31] + w[23]*pad[32] + w[24]*pad[40] +
-			w[25]*pad[41] + w[26]*pad[42] + w[27]*pad[130] + w[28]*pad[131] +
-			w[29]*pad[132] + w[30]*pad[140] + w[31]*pad[141] + w[32]*pad[142] +
-			w[33]*pad[150] + w[34]*pad[151] + w[35]*pad[152])))
-		y[49] = float32(math.Tanh(float64(b[1] + w[18]*pad[21] + w[19]*pad[22] + w[20]*pad[23] +
-			w[21]*pad[31] + w[22]*pad[32] + w[23]*pad[33] + w[24]*pad[41] +
-			w[25]*pad[42] + w[26]*pad[43] + w[27]*pad[131] + w[28]*pad[132] +
-			w[29]*pad[133] + w[30]*pad[141] + w[31]*pad[142] + w[32]*pad[143] +
-			w[33]*pad[151] + w[34]*pad[152] + w[35]*pad[153])))
-		y[50] = float32(math.Tanh(float64(b[1] + w[18]*pad[22] + w[19]*pad[23] + w[20]*pad[24] +
-			w[21]*pad[32] + w[22]*pad[33] + w[23]*pad[34] + w[24]*pad[42] +
-			w[25]*pad[43] + w[26]*pad[44] + w[27]*pad[132] + w[28]*pad[133] +
-			w[29]*pad[134] + w[30]*pad[142] + w[31]*pad[143] + w[32]*pad[144] +
-			w[33]*pad[152] + w[34]*pad[153] + w[35]*pad[154])))
-		y[51] = float32(math.Tanh(float64(b[1] + w[18]*pad[23] + w[19]*pad[24] + w[20]*pad[25] +
-			w[21]*pad[33] + w[22]*pad[34] + w[23]*pad[35] + w[24]*pad[43] +
-			w[25]*pad[44] + w[26]*pad[45] + w[27]*pad[133] + w[28]*pad[134] +
-			w[29]*pad[135] + w[30]*pad[143] + w[31]*pad[144] + w[32]*pad[145] +
-			w[33]*pad[153] + w[34]*pad[154] + w[35]*pad[155])))
-		y[52] = float32(math.Tanh(float64(b[1] + w[18]*pad[24] + w[19]*pad[25] + w[20]*pad[26] +
-			w[21]*pad[34] + w[22]*pad[35] + w[23]*pad[36] + w[24]*pad[44] +
-			w[25]*pad[45] + w[26]*pad[46] + w[27]*pad[134] + w[28]*pad[135] +
-			w[29]*pad[136] + w[30]*pad[144] + w[31]*pad[145] + w[32]*pad[146] +
-			w[33]*pad[154] + w[34]*pad[155] + w[35]*pad[156])))
-		y[53] = float32(math.Tanh(float64(b[1] + w[18]*pad[25] + w[19]*pad[26] + w[20]*pad[27] +
-			w[21]*pad[35] + w[22]*pad[36] + w[23]*pad[37] + w[24]*pad[45] +
-			w[25]*pad[46] + w[26]*pad[47] + w[27]*pad[135] + w[28]*pad[136] +
-			w[29]*pad[137] + w[30]*pad[145] + w[31]*pad[146] + w[32]*pad[147] +
-			w[33]*pad[155] + w[34]*pad[156] + w[35]*pad[157])))
-		y[54] = float32(math.Tanh(float64(b[1] + w[18]*pad[26] + w[19]*pad[27] + w[20]*pad[28] +
-			w[21]*pad[36] + w[22]*pad[37] + w[23]*pad[38] + w[24]*pad[46] +
-			w[25]*pad[47] + w[26]*pad[48] + w[27]*pad[136] + w[28]*pad[137] +
-			w[29]*pad[138] + w[30]*pad[146] + w[31]*pad[147] + w[32]*pad[148] +
-			w[33]*pad[156] + w[34]*pad[157] + w[35]*pad[158])))
-		y[55] = float32(math.Tanh(float64(b[1] + w[18]*pad[27] + w[19]*pad[28] + w[20]*pad[29] +
-			w[21]*pad[37] + w[22]*pad[38] + w[23]*pad[39] + w[24]*pad[47] +
-			w[25]*pad[48] + w[26]*pad[49] + w[27]*pad[137] + w[28]*pad[138] +
-			w[29]*pad[139] + w[30]*pad[147] + w[31]*pad[148] + w[32]*pad[149] +
-			w[33]*pad[157] + w[34]*pad[158] + w[35]*pad[159])))
-		y[56] = float32(math.Tanh(float64(b[1] + w[18]*pad[40] + w[19]*pad[41] + w[20]*pad[42] +
-			w[21]*pad[50] + w[22]*pad[51] + w[23]*pad[52] + w[24]*pad[60] +
-			w[25]*pad[61] + w[26]*pad[62] + w[27]*pad[150] + w[28]*pad[151] +
-			w[29]*pad[152] + w[30]*pad[160] + w[31]*pad[161] + w[32]*pad[162] +
-			w[33]*pad[170] + w[34]*pad[171] + w[35]*pad[172])))
-		y[57] = float32(math.Tanh(float64(b[1] + w[18]*pad[41] + w[19]*pad[42] + w[20]*pad[43] +
-			w[21]*pad[51] + w[22]*pad[52] + w[23]*pad[53] + w[24]*pad[61] +
-			w[25]*pad[62] + w[26]*pad[63] + w[27]*pad[151] + w[28]*pad[152] +
-			w[29]*pad[153] + w[30]*pad[161] + w[31]*pad[162] + w[32]*pad[163] +
-			w[33]*pad[171] + w[34]*pad[172] + w[35]*pad[173])))
-		y[58] = float32(math.Tanh(float64(b[1] + w[18]*pad[42] + w[19]*pad[43] + w[20]*pad[44] +
-			w[21]*pad[52] + w[22]*pad[53] + w[23]*pad[54] + w[24]*pad[62] +
-			w[25]*pad[63] + w[26]*pad[64] + w[27]*pad[152] + w[28]*pad[153] +
-			w[29]*pad[154] + w[30]*pad[162] + w[31]*pad[163] + w[32]*pad[164] +
-			w[33]*pad[172] + w[34]*pad[173] + w[35]*pad[174])))
-		y[59] = float32(math.Tanh(float64(b[1] + w[18]*pad[43] + w[19]*pad[44] + w[20]*pad[45] +
-			w[21]*pad[53] + w[22]*pad[54] + w[23]*pad[55] + w[24]*pad[63] +
-			w[25]*pad[64] + w[26]*pad[65] + w[27]*pad[153] + w[28]*pad[154] +
-			w[29]*pad[155] + w[30]*pad[163] + w[31]*pad[164] + w[32]*pad[165] +
-			w[33]*pad[173] + w[34]*pad[174] + w[35]*pad[175])))
-		y[60] = float32(math.Tanh(float64(b[1] + w[18]*pad[44] + w[19]*pad[45] + w[20]*pad[46] +
-			w[21]*pad[54] + w[22]*pad[55] + w[23]*pad[56] + w[24]*pad[64] +
-			w[25]*pad[65] + w[26]*pad[66] + w[27]*pad[154] + w[28]*pad[155] +
-			w[29]*pad[156] + w[30]*pad[164] + w[31]*pad[165] + w[32]*pad[166] +
-			w[33]*pad[174] + w[34]*pad[175] + w[35]*pad[176])))
-		y[61] = float32(math.Tanh(float64(b[1] + w[18]*pad[45] + w[19]*pad[46] + w[20]*pad[47] +
-			w[21]*pad[55] + w[22]*pad[56] + w[23]*pad[57] + w[24]*pad[65] +
-			w[25]*pad[66] + w[26]*pad[67] + w[27]*pad[155] + w[28]*pad[156] +
-			w[29]*pad[157] + w[30]*pad[165] + w[31]*pad[166] + w[32]*pad[167] +
-			w[33]*pad[175] + w[34]*pad[176] + w[35]*pad[177])))
-		y[62] = float32(math.Tanh(float64(b[1] + w[18]*pad[46] + w[19]*pad[47] + w[20]*pad[48] +
-			w[21]*pad[56] + w[22]*pad[57] + w[23]*pad[58] + w[24]*pad[66] +
-			w[25]*pad[67] + w[26]*pad[68] + w[27]*pad[156] + w[28]*pad[157] +
-			w[29]*pad[158] + w[30]*pad[166] + w[31]*pad[167] + w[32]*pad[168] +
-			w[33]*pad[176] + w[34]*pad[177] + w[35]*pad[178])))
-		y[63] = float32(math.Tanh(float64(b[1] + w[18]*pad[47] + w[19]*pad[48] + w[20]*pad[49] +
-			w[21]*pad[57] + w[22]*pad[58] + w[23]*pad[59] + w[24]*pad[67] +
-			w[25]*pad[68] + w[26]*pad[69] + w[27]*pad[157] + w[28]*pad[158] +
-			w[29]*pad[159] + w[30]*pad[167] + w[31]*pad[168] + w[32]*pad[169] +
-			w[33]*pad[177] + w[34]*pad[178] + w[35]*pad[179])))
-		y[64] = float32(math.Tanh(float64(b[1] + w[18]*pad[60] + w[19]*pad[61] + w[20]*pad[62] +
-			w[21]*pad[70] + w[22]*pad[71] + w[23]*pad[72] + w[24]*pad[80] +
-			w[25]*pad[81] + w[26]*pad[82] + w[27]*pad[170] + w[28]*pad[171] +
-			w[29]*pad[172] + w[30]*pad[180] + w[31]*pad[181] + w[32]*pad[182] +
-			w[33]*pad[190] + w[34]*pad[191] + w[35]*pad[192])))
-		y[65] = float32(math.Tanh(float64(b[1] + w[18]*pad[61] + w[19]*pad[62] + w[20]*pad[63] +
-			w[21]*pad[71] + w[22]*pad[72] + w[23]*pad[73] + w[24]*pad[81] +
-			w[25]*pad[82] + w[26]*pad[83] + w[27]*pad[171] + w[28]*pad[172] +
-			w[29]*pad[173] + w[30]*pad[181] + w[31]*pad[182] + w[32]*pad[183] +
-			w[33]*pad[191] + w[34]*pad[192] + w[35]*pad[193])))
-		y[66] = float32(math.Tanh(float64(b[1] + w[18]*pad[62] + w[19]*pad[63] + w[20]*pad[64] +
-			w[21]*pad[72] + w[22]*pad[73] + w[23]*pad[74] + w[24]*pad[82] +
-			w[25]*pad[83] + w[26]*pad[84] + w[27]*pad[172] + w[28]*pad[173] +
-			w[29]*pad[174] + w[30]*pad[182] + w[31]*pad[183] + w[32]*pad[184] +
-			w[33]*pad[192] + w[34]*pad[193] + w[35]*pad[194])))
-		y[67] = float32(math.Tanh(float64(b[1] + w[18]*pad[63] + w[19]*pad[64] + w[20]*pad[65] +
-			w[21]*pad[73] + w[22]*pad[74] + w[23]*pad[75] + w[24]*pad[83] +
-			w[25]*pad[84] + w[26]*pad[85] + w[27]*pad[173] + w[28]*pad[174] +
-			w[29]*pad[175] + w[30]*pad[183] + w[31]*pad[184] + w[32]*pad[185] +
-			w[33]*pad[193] + w[34]*pad[194] + w[35]*pad[195])))
-		y[68] = float32(math.Tanh(float64(b[1] + w[18]*pad[64] + w[19]*pad[65] + w[20]*pad[66] +
-			w[21]*pad[74] + w[22]*pad[75] + w[23]*pad[76] + w[24]*pad[84] +
-			w[25]*pad[85] + w[26]*pad[86] + w[27]*pad[174] + w[28]*pad[175] +
-			w[29]*pad[176] + w[30]*pad[184] + w[31]*pad[185] + w[32]*pad[186] +
-			w[33]*pad[194] + w[34]*pad[195] + w[35]*pad[196])))
-		y[69] = float32(math.Tanh(float64(b[1] + w[18]*pad[65] + w[19]*pad[66] + w[20]*pad[67] +
-			w[21]*pad[75] + w[22]*pad[76] + w[23]*pad[77] + w[24]*pad[85] +
-			w[25]*pad[86] + w[26]*pad[87] + w[27]*pad[175] + w[28]*pad[176] +
-			w[29]*pad[177] + w[30]*pad[185] + w[31]*pad[186] + w[32]*pad[187] +
-			w[33]*pad[195] + w[34]*pad[196] + w[35]*pad[197])))
-		y[70] = float32(math.Tanh(float64(b[1] + w[18]*pad[66] + w[19]*pad[67] + w[20]*pad[68] +
-			w[21]*pad[76] + w[22]*pad[77] + w[23]*pad[78] + w[24]*pad[86] +
-			w[25]*pad[87] + w[26]*pad[88] + w[27]*pad[176] + w[28]*pad[177] +
-			w[29]*pad[178] + w[30]*pad[186] + w[31]*pad[187] + w[32]*pad[188] +
-			w[33]*pad[196] + w[34]*pad[197] + w[35]*pad[198])))
-		y[71] = float32(math.Tanh(float64(b[1] + w[18]*pad[67] + w[19]*pad[68] + w[20]*pad[69] +
-			w[21]*pad[77] + w[22]*pad[78] + w[23]*pad[79] + w[24]*pad[87] +
-			w[25]*pad[88] + w[26]*pad[89] + w[27]*pad[177] + w[28]*pad[178] +
-			w[29]*pad[179] + w[30]*pad[187] + w[31]*pad[188] + w[32]*pad[189] +
-			w[33]*pad[197] + w[34]*pad[198] + w[35]*pad[199])))
-		y[72] = float32(math.Tanh(float64(b[1] + w[18]*pad[80] + w[19]*pad[81] + w[20]*pad[82] +
-			w[21]*pad[90] + w[22]*pad[91] + w[23]*pad[92] + w[24]*pad[100] +
-			w[25]*pad[101] + w[26]*pad[102] + w[27]*pad[190] + w[28]*pad[191] +
-			w[29]*pad[192] + w[30]*pad[200] + w[31]*pad[201] + w[32]*pad[202] +
-			w[33]*pad[210] + w[34]*pad[211] + w[35]*pad[212])))
-		y[73] = float32(math.Tanh(float64(b[1] + w[18]*pad[81] + w[19]*pad[82] + w[20]*pad[83] +
-			w[21]*pad[91] + w[22]*pad[92] + w[23]*pad[93] + w[24]*pad[101] +
-			w[25]*pad[102] + w[26]*pad[103] + w[27]*pad[191] + w[28]*pad[192] +
-			w[29]*pad[193] + w[30]*pad[201] + w[31]*pad[202] + w[32]*pad[203] +
-			w[33]*pad[211] + w[34]*pad[212] + w[35]*pad[213])))
-		y[74] = float32(math.Tanh(float64(b[1] + w[18]*pad[82] + w[19]*pad[83] + w[20]*pad[84] +
-			w[21]*pad[92] + w[22]*pad[93] + w[23]*pad[94] + w[24]*pad[102] +
-			w[25]*pad[103] + w[26]*pad[104] + w[27]*pad[192] + w[28]*pad[193] +
-			w[29]*pad[194] + w[30]*pad[202] + w[31]*pad[203] + w[32]*pad[204] +
-			w[33]*pad[212] + w[34]*pad[213] + w[35]*pad[214])))
-		y[75] = float32(math.Tanh(float64(b[1] + w[18]*pad[83] + w[19]*pad[84] + w[20]*pad[85] +
-			w[21]*pad[93] + w[22]*pad[94] + w[23]*pad[95] + w[24]*pad[103] +
-			w[25]*pad[104] + w[26]*pad[105] + w[27]*pad[193] + w[28]*pad[194] +
-			w[29]*pad[195] + w[30]*pad[203] + w[31]*pad[204] + w[32]*pad[205] +
-			w[33]*pad[213] + w[34]*pad[214] + w[35]*pad[215])))
-		y[76] = float32(math.Tanh(float64(b[1] + w[18]*pad[84] + w[19]*pad[85] + w[20]*pad[86] +
-			w[21]*pad[94] + w[22]*pad[95] + w[23]*pad[96] + w[24]*pad[104] +
-			w[25]*pad[105] + w[26]*pad[106] + w[27]*pad[194] + w[28]*pad[195] +
-			w[29]*pad[196] + w[30]*pad[204] + w[31]*pad[205] + w[32]*pad[206] +
-			w[33]*pad[214] + w[34]*pad[215] + w[35]*pad[216])))
-		y[77] = float32(math.Tanh(float64(b[1] + w[18]*pad[85] + w[19]*pad[86] + w[20]*pad[87] +
-			w[21]*pad[95] + w[22]*pad[96] + w[23]*pad[97] + w[24]*pad[105] +
-			w[25]*pad[106] + w[26]*pad[107] + w[27]*pad[195] + w[28]*pad[196] +
-			w[29]*pad[197] + w[30]*pad[205] + w[31]*pad[206] + w[32]*pad[207] +
-			w[33]*pad[215] + w[34]*pad[216] + w[35]*pad[217])))
-		y[78] = float32(math.Tanh(float64(b[1] + w[18]*pad[86] + w[19]*pad[87] + w[20]*pad[88] +
-			w[21]*pad[96] + w[22]*pad[97] + w[23]*pad[98] + w[24]*pad[106] +
-			w[25]*pad[107] + w[26]*pad[108] + w[27]*pad[196] + w[28]*pad[197] +
-			w[29]*pad[198] + w[30]*pad[206] + w[31]*pad[207] + w[32]*pad[208] +
-			w[33]*pad[216] + w[34]*pad[217] + w[35]*pad[218])))
-		y[79] = float32(math.Tanh(float64(b[1] + w[18]*pad[87] + w[19]*pad[88] + w[20]*pad[89] +
-			w[21]*pad[97] + w[22]*pad[98] + w[23]*pad[99] + w[24]*pad[107] +
-			w[25]*pad[108] + w[26]*pad[109] + w[27]*pad[197] + w[28]*pad[198] +
-			w[29]*pad[199] + w[30]*pad[207] + w[31]*pad[208] + w[32]*pad[209] +
-			w[33]*pad[217] + w[34]*pad[218] + w[35]*pad[219])))
-		y[80] = float32(math.Tanh(float64(b[2] + w[36]*pad[0] + w[37]*pad[1] + w[38]*pad[2] +
-			w[39]*pad[10] + w[40]*pad[11] + w[41]*pad[12] + w[42]*pad[20] +
-			w[43]*pad[21] + w[44]*pad[22] + w[45]*pad[110] + w[46]*pad[111] +
-			w[47]*pad[112] + w[48]*pad[120] + w[49]*pad[121] + w[50]*pad[122] +
-			w[51]*pad[130] + w[52]*pad[131] + w[53]*pad[132])))
-		y[81] = float32(math.Tanh(float64(b[2] + w[36]*pad[1] + w[37]*pad[2] + w[38]*pad[3] +
-			w[39]*pad[11] + w[40]*pad[12] + w[41]*pad[13] + w[42]*pad[21] +
-			w[43]*pad[22] + w[44]*pad[23] + w[45]*pad[111] + w[46]*pad[112] +
-			w[47]*pad[113] + w[48]*pad[121] + w[49]*pad[122] + w[50]*pad[123] +
-			w[51]*pad[131] + w[52]*pad[132] + w[53]*pad[133])))
-		y[82] = float32(math.Tanh(float64(b[2] + w[36]*pad[2] + w[37]*pad[3] + w[38]*pad[4] +
-			w[39]*pad[12] + w[40]*pad[13] + w[41]*pad[14] + w[42]*pad[22] +
-			w[43]*pad[23] + w[44]*pad[24] + w[45]*pad[112] + w[46]*pad[113] +
-			w[47]*pad[114] + w[48]*pad[122] + w[49]*pad[123] + w[50]*pad[124] +
-			w[51]*pad[132] + w[52]*pad[133] + w[53]*pad[134])))
-		y[83] = float32(math.Tanh(float64(b[2] + w[36]*pad[3] + w[37]*pad[4] + w[38]*pad[5] +
-			w[39]*pad[13] + w[40]*pad[14] + w[41]*pad[15] + w[42]*pad[23] +
-			w[43]*pad[24] + w[44]*pad[25] + w[45]*pad[113] + w[46]*pad[114] +
-			w[47]*pad[115] + w[48]*pad[123] + w[49]*pad[124] + w[50]*pad[125] +
-			w[51]*pad[133] + w[52]*pad[134] + w[53]*pad[135])))
-		y[84] = float32(math.Tanh(float64(b[2] + w[36]*pad[4] + w[37]*pad[5] + w[38]*pad[6] +
-			w[39]*pad[14] + w[40]*pad[15] + w[41]*pad[16] + w[42]*pad[24] +
-			w[43]*pad[25] + w[44]*pad[26] + w[45]*pad[114] + w[46]*pad[115] +
-			w[47]*pad[116] + w[48]*pad[124] + w[49]*pad[125] + w[50]*pad[126] +
-			w[51]*pad[134] + w[52]*pad[135] + w[53]*pad[136])))
-		y[85] = float32(math.Tanh(float64(b[2] + w[36]*pad[5] + w[37]*pad[6] + w[38]*pad[7] +
-			w[39]*pad[15] + w[40]*pad[16] + w[41]*pad[17] + w[42]*pad[25] +
-			w[43]*pad[26] + w[44]*pad[27] + w[45]*pad[115] + w[46]*pad[116] +
-			w[47]*pad[117] + w[48]*pad[125] + w[49]*pad[126] + w[50]*pad[127] +
-			w[51]*pad[135] + w[52]*pad[136] + w[53]*pad[137])))
-		y[86] = float32(math.Tanh(float64(b[2] + w[36]*pad[6] + w[37]*pad[7] + w[38]*pad[8] +
-			w[39]*pad[16] + w[40]*pad[17] + w[41]*pad[18] + w[42]*pad[26] +
-			w[43]*pad[27] + w[44]*pad[28] + w[45]*pad[116] + w[46]*pad[117] +
-			w[47]*pad[118] + w[48]*pad[126] + w[49]*pad[127] + w[50]*pad[128] +
-			w[51]*pad[136] + w[52]*pad[137] + w[53]*pad[138])))
-		y[87] = float32(math.Tanh(float64(b[2] + w[36]*pad[7] + w[37]*pad[8] + w[38]*pad[9] +
-			w[39]*pad[17] + w[40]*pad[18] + w[41]*pad[19] + w[42]*pad[27] +
-			w[43]*pad[28] + w[44]*pad[29] + w[45]*pad[117] + w[46]*pad[118] +
-			w[47]*pad[119] + w[48]*pad[127] + w[49]*pad[128] + w[50]*pad[129] +
-			w[51]*pad[137] + w[52]*pad[138] + w[53]*pad[139])))
-		y[88] = float32(math.Tanh(float64(b[2] + w[36]*pad[20] + w[37]*pad[21] + w[38]*pad[22] +
-			w[39]*pad[30] + w[40]*pad[31] + w[41]*pad[32] + w[42]*pad[40] +
-			w[43]*pad[41] + w[44]*pad[42] + w[45]*pad[130] + w[46]*pad[131] +
-			w[47]*pad[132] + w[48]*pad[140] + w[49]*pad[141] + w[50]*pad[142] +
-			w[51]*pad[150] + w[52]*pad[151] + w[53]*pad[152])))
-		y[89] = float32(math.Tanh(float64(b[2] + w[36]*pad[21] + w[37]*pad[22] + w[38]*pad[23] +
-			w[39]*pad[31] + w[40]*pad[32] + w[41]*pad[33] + w[42]*pad[41] +
-			w[43]*pad[42] + w[44]*pad[43] + w[45]*pad[131] + w[46]*pad[132] +
-			w[47]*pad[133] + w[48]*pad[141] + w[49]*pad[142] + w[50]*pad[143] +
-			w[51]*pad[151] + w[52]*pad[152] + w[53]*pad[153])))
-		y[90] = float32(math.Tanh(float64(b[2] + w[36]*pad[22] + w[37]*pad[23] + w[38]*pad[24] +
-			w[39]*pad[32] + w[40]*pad[33] + w[41]*pad[34] + w[42]*pad[42] +
-			w[43]*pad[43] + w[44]*pad[44] + w[45]*pad[132] + w[46]*pad[133] +
-			w[47]*pad[134] + w[48]*pad[142] + w[49]*pad[143] + w[50]*pad[144] +
-			w[51]*pad[152] + w[52]*pad[153] + w[53]*pad[154])))
-		y[91] = float32(math.Tanh(float64(b[2] + w[36]*pad[23] + w[37]*pad[24] + w[38]*pad[25] +
-			w[39]*pad[33] + w[40]*pad[34] + w[41]*pad[35] + w[42]*pad[43] +
-			w[43]*pad[44] + w[44]*pad[45] + w[45]*pad[133] + w[46]*pad[134] +
-			w[47]*pad[135] + w[48]*pad[143] + w[49]*pad[144] + w[50]*pad[145] +
-			w[51]*pad[153] + w[52]*pad[154] + w[53]*pad[155])))
-		y[92] = float32(math.Tanh(float64(b[2] + w[36]*pad[24] + w[37]*pad[25] + w[38]*pad[26] +
-			w[39]*pad[34] + w[40]*pad[35] + w[41]*pad[36] + w[42]*pad[44] +
-			w[43]*pad[45] + w[44]*pad[46] + w[45]*pad[134] + w[46]*pad[135] +
-			w[47]*pad[136] + w[48]*pad[144] + w[49]*pad[145] + w[50]*pad[146] +
-			w[51]*pad[154] + w[52]*pad[155] + w[53]*pad[156])))
-		y[93] = float32(math.Tanh(float64(b[2] + w[36]*pad[25] + w[37]*pad[26] + w[38]*pad[27] +
-			w[39]*pad[35] + w[40]*pad[36] + w[41]*pad[37] + w[42]*pad[45] +
-			w[43]*pad[46] + w[44]*pad[47] + w[45]*pad[135] + w[46]*pad[136] +
-			w[47]*pad[137] + w[48]*pad[145] + w[49]*pad[146] + w[50]*pad[147] +
-			w[51]*pad[155] + w[52]*pad[156] + w[53]*pad[157])))
-		y[94] = float32(math.Tanh(float64(b[2] + w[36]*pad[26] + w[37]*pad[27] + w[38]*pad[28] +
-			w[39]*pad[36] + w[40]*pad[37] + w[41]*pad[38] + w[42]*pad[46] +
-			w[43]*pad[47] + w[44]*pad[48] + w[45]*pad[136] + w[46]*pad[137] +
-			w[47]*pad[138] + w[48]*pad[146] + w[49]*pad[147] + w[50]*pad[148] +
-			w[51]*pad[156] + w[52]*pad[157] + w[53]*pad[158])))
-		y[95] = float32(math.Tanh(float64(b[2] + w[36]*pad[27] + w[37]*pad[28] + w[38]*pad[29] +
-			w[39]*pad[37] + w[40]*pad[38] + w[41]*pad[39] + w[42]*pad[47] +
-			w[43]*pad[48] + w[44]*pad[49] + w[45]*pad[137] + w[46]*pad[138] +
-			w[47]*pad[139] + w[48]*pad[147] + w[49]*pad[148] + w[50]*pad[149] +
-			w[51]*pad[157] + w[52]*pad[158] + w[53]*pad[159])))
-		y[96] = float32(math.Tanh(float64(b[2] + w[36]*pad[40] + w[37]*pad[41] + w[38]*pad[42] +
-			w[39]*pad[50] + w[40]*pad[51] + w[41]*pad[52] + w[42]*pad[60] +
-			w[43]*pad[61] + w[44]*pad[62] + w[45]*pad[150] + w[46]*pad[151] +
-			w[47]*pad[152] + w[48]*pad[160] + w[49]*pad[161] + w[50]*pad[162] +
-			w[51]*pad[170] + w[52]*pad[171] + w[53]*pad[172])))
-		y[97] = float32(math.Tanh(float64(b[2] + w[36]*pad[41] + w[37]*pad[42] + w[38]*pad[43] +
-			w[39]*pad[51] + w[40]*pad[52] + w[41]*pad[53] + w[42]*pad[61] +
-			w[43]*pad[62] + w[44]*pad[63] + w[45]*pad[151] + w[46]*pad[152] +
-			w[47]*pad[153] + w[48]*pad[161] + w[49]*pad[162] + w[50]*pad[163] +
-			w[51]*pad[171] + w[52]*pad[172] + w[53]*pad[173])))
-		y[98] = float32(math.Tanh(float64(b[2] + w[36]*pad[42] + w[37]*pad[43] + w[38]*pad[44] +
-			w[39]*pad[52] + w[40]*pad[53] + w[41]*pad[54] + w[42]*pad[62] +
-			w[43]*pad[63] + w[44]*pad[64] + w[45]*pad[152] + w[46]*pad[153] +
-			w[47]*pad[154] + w[48]*pad[162] + w[49]*pad[163] + w[50]*pad[164] +
-			w[51]*pad[172] + w[52]*pad[173] + w[53]*pad[174])))
-		y[99] = float32(math.Tanh(float64(b[2] + w[36]*pad[43] + w[37]*pad[44] + w[38]*pad[45] +
-			w[39]*pad[53] + w[40]*pad[54] + w[41]*pad[55] + w[42]*pad[63] +
-			w[43]*pad[64] + w[44]*pad[65] + w[45]*pad[153] + w[46]*pad[154] +
-			w[47]*pad[155] + w[48]*pad[163] + w[49]*pad[164] + w[50]*pad[165] +
-			w[51]*pad[173] + w[52]*pad[174] + w[53]*pad[175])))
-		y[100] = float32(math.Tanh(float64(b[2] + w[36]*pad[44] + w[37]*pad[45] + w[38]*pad[46] +
-			w[39]*pad[54] + w[40]*pad[55] + w[41]*pad[56] + w[42]*pad[64] +
-			w[43]*pad[65] + w[44]*pad[66] + w[45]*pad[154] + w[46]*pad[155] +
-			w[47]*pad[156] + w[48]*pad[164] + w[49]*pad[165] + w[50]*pad[166] +
-			w[51]*pad[174] + w[52]*pad[175] + w[53]*pad[176])))
-		y[101] = float32(math.Tanh(float64(b[2] + w[36]*pad[45] + w[37]*pad[46] + w[38]*pad[47] +
-			w[39]*pad[55] + w[40]*pad[56] + w[41]*pad[57] + w[42]*pad[65] +
-			w[43]*pad[66] + w[44]*pad[67] + w[45]*pad[155] + w[46]*pad[156] +
-			w[47]*pad[157] + w[48]*pad[165] + w[49]*pad[166] + w[50]*pad[167] +
-			w[51]*pad[175] + w[52]*pad[176] + w[53]*pad[177])))
-		y[102] = float32(math.Tanh(float64(b[2] + w[36]*pad[46] + w[37]*pad[47] + w[38]*pad[48] +
-			w[39]*pad[56] + w[40]*pad[57] + w[41]*pad[58] + w[42]*pad[66] +
-			w[43]*pad[67] + w[44]*pad[68] + w[45]*pad[156] + w[46]*pad[157] +
-			w[47]*pad[158] + w[48]*pad[166] + w[49]*pad[167] + w[50]*pad[168] +
-			w[51]*pad[176] + w[52]*pad[177] + w[53]*pad[178])))
-		y[103] = float32(math.Tanh(float64(b[2] + w[36]*pad[47] + w[37]*pad[48] + w[38]*pad[49] +
-			w[39]*pad[57] + w[40]*pad[58] + w[41]*pad[59] + w[42]*pad[67] +
-			w[43]*pad[68] + w[44]*pad[69] + w[45]*pad[157] + w[46]*pad[158] +
-			w[47]*pad[159] + w[48]*pad[167] + w[49]*pad[168] + w[50]*pad[169] +
-			w[51]*pad[177] + w[52]*pad[178] + w[53]*pad[179])))
-		y[104] = float32(math.Tanh(float64(b[2] + w[36]*pad[60] + w[37]*pad[61] + w[38]*pad[62] +
-			w[39]*pad[70] + w[40]*pad[71] + w[41]*pad[72] + w[42]*pad[80] +
-			w[43]*pad[81] + w[44]*pad[82] + w[45]*pad[170] + w[46]*pad[171] +
-			w[47]*pad[172] + w[48]*pad[180] + w[49]*pad[181] + w[50]*pad[182] +
-			w[51]*pad[190] + w[52]*pad[191] + w[53]*pad[192])))
-		y[105] = float32(math.Tanh(float64(b[2] + w[36]*pad[61] + w[37]*pad[62] + w[38]*pad[63] +
-			w[39]*pad[71] + w[40]*pad[72] + w[41]*pad[73] + w[42]*pad[81] +
-			w[43]*pad[82] + w[44]*pad[83] + w[45]*pad[171] + w[46]*pad[172] +
-			w[47]*pad[173] + w[48]*pad[181] + w[49]*pad[182] + w[50]*pad[183] +
-			w[51]*pad[191] + w[52]*pad[192] + w[53]*pad[193])))
-		y[106] = float32(math.Tanh(float64(b[2] + w[36]*pad[62] + w[37]*pad[63] + w[38]*pad[64] +
-			w[39]*pad[72] + w[40]*pad[73] + w[41]*pad[74] + w[42]*pad[82] +
-			w[43]*pad[83] + w[44]*pad[84] + w[45]*pad[172] + w[46]*pad[173] +
-			w[47]*pad[174] + w[48]*pad[182] + w[49]*pad[183] + w[50]*pad[184] +
-			w[51]*pad[192] + w[52]*pad[193] + w[53]*pad[194])))
-		y[107] = float32(math.Tanh(float64(b[2] + w[36]*pad[63] + w[37]*pad[64] + w[38]*pad[65] +
-			w[39]*pad[73] + w[40]*pad[74] + w[41]*pad[75] + w[42]*pad[83] +
-			w[43]*pad[84] + w[44]*pad[85] + w[45]*pad[173] + w[46]*pad[174] +
-			w[47]*pad[175] + w[48]*pad[183] + w[49]*pad[184] + w[50]*pad[185] +
-			w[51]*pad[193] + w[52]*pad[194] + w[53]*pad[195])))
-		y[108] = float32(math.Tanh(float64(b[2] + w[36]*pad[64] + w[37]*pad[65] + w[38]*pad[66] +
-			w[39]*pad[74] + w[40]*pad[75] + w[41]*pad[76] + w[42]*pad[84] +
-			w[43]*pad[85] + w[44]*pad[86] + w[45]*pad[174] + w[46]*pad[175] +
-			w[47]*pad[176] + w[48]*pad[184] + w[49]*pad[185] + w[50]*pad[186] +
-			w[51]*pad[194] + w[52]*pad[195] + w[53]*pad[196])))
-		y[109] = float32(math.Tanh(float64(b[2] + w[36]*pad[65] + w[37]*pad[66] + w[38]*pad[67] +
-			w[39]*pad[75] + w[40]*pad[76] + w[41]*pad[77] + w[42]*pad[85] +
-			w[43]*pad[86] + w[44]*pad[87] + w[45]*pad[175] + w[46]*pad[176] +
-			w[47]*pad[177] + w[48]*pad[185] + w[49]*pad[186] + w[50]*pad[187] +
-			w[51]*pad[195] + w[52]*pad[196] + w[53]*pad[197])))
-		y[110] = float32(math.Tanh(float64(b[2] + w[36]*pad[66] + w[37]*pad[67] + w[38]*pad[68] +
-			w[39]*pad[76] + w[40]*pad[77] + w[41]*pad[78] + w[42]*pad[86] +
-			w[43]*pad[87] + w[44]*pad[88] + w[45]*pad[176] + w[46]*pad[177] +
-			w[47]*pad[178] + w[48]*pad[186] + w[49]*pad[187] + w[50]*pad[188] +
-			w[51]*pad[196] + w[52]*pad[197] + w[53]*pad[198])))
-		y[111] = float32(math.Tanh(float64(b[2] + w[36]*pad[67] + w[37]*pad[68] + w[38]*pad[69] +
-			w[39]*pad[77] + w[40]*pad[78] + w[41]*pad[79] + w[42]*pad[87] +
-			w[43]*pad[88] + w[44]*pad[89] + w[45]*pad[177] + w[46]*pad[178] +
-			w[47]*pad[179] + w[48]*pad[187] + w[49]*pad[188] + w[50]*pad[189] +
-			w[51]*pad[197] + w[52]*pad[198] + w[53]*pad[199])))
-		y[112] = float32(math.Tanh(float64(b[2] + w[36]*pad[80] + w[37]*pad[81] + w[38]*pad[82] +
-			w[39]*pad[90] + w[40]*pad[91] + w[41]*pad[92] + w[42]*pad[100] +
-			w[43]*pad[101] + w[44]*pad[102] + w[45]*pad[190] + w[46]*pad[191] +
-			w[47]*pad[192] + w[48]*pad[200] + w[49]*pad[201] + w[50]*pad[202] +
-			w[51]*pad[210] + w[52]*pad[211] + w[53]*pad[212])))
-		y[113] = float32(math.Tanh(float64(b[2] + w[36]*pad[81] + w[37]*pad[82] + w[38]*pad[83] +
-			w[39]*pad[91] + w[40]*pad[92] + w[41]*pad[93] + w[42]*pad[101] +
-			w[43]*pad[102] + w[44]*pad[103] + w[45]*pad[191] + w[46]*pad[192] +
-			w[47]*pad[193] + w[48]*pad[201] + w[49]*pad[202] + w[50]*pad[203] +
-			w[51]*pad[211] + w[52]*pad[212] + w[53]*pad[213])))
-		y[114] = float32(math.Tanh(float64(b[2] + w[36]*pad[82] + w[37]*pad[83] + w[38]*pad[84] +
-			w[39]*pad[92] + w[40]*pad[93] + w[41]*pad[94] + w[42]*pad[102] +
-			w[43]*pad[103] + w[44]*pad[104] + w[45]*pad[192] + w[46]*pad[193] +
-			w[47]*pad[194] + w[48]*pad[202] + w[49]*pad[203] + w[50]*pad[204] +
-			w[51]*pad[212] + w[52]*pad[213] + w[53]*pad[214])))
-		y[115] = float32(math.Tanh(float64(b[2] + w[36]*pad[83] + w[37]*pad[84] + w[38]*pad[85] +
-			w[39]*pad[93] + w[40]*pad[94] + w[41]*pad[95] + w[42]*pad[103] +
-			w[43]*pad[104] + w[44]*pad[105] + w[45]*pad[193] + w[46]*pad[194] +
-			w[47]*pad[195] + w[48]*pad[203] + w[49]*pad[204] + w[50]*pad[205] +
-			w[51]*pad[213] + w[52]*pad[214] + w[53]*pad[215])))
-		y[116] = float32(math.Tanh(float64(b[2] + w[36]*pad[84] + w[37]*pad[85] + w[38]*pad[86] +
-			w[39]*pad[94] + w[40]*pad[95] + w[41]*pad[96] + w[42]*pad[104] +
-			w[43]*pad[105] + w[44]*pad[106] + w[45]*pad[194] + w[46]*pad[195] +
-			w[47]*pad[196] + w[48]*pad[204] + w[49]*pad[205] + w[50]*pad[206] +
-			w[51]*pad[214] + w[52]*pad[215] + w[53]*pad[216])))
-		y[117] = float32(math.Tanh(float64(b[2] + w[36]*pad[85] + w[37]*pad[86] + w[38]*pad[87] +
-			w[39]*pad[95] + w[40]*pad[96] + w[41]*pad[97] + w[42]*pad[105] +
-			w[43]*pad[106] + w[44]*pad[107] + w[45]*pad[195] + w[46]*pad[196] +
-			w[47]*pad[197] + w[48]*pad[205] + w[49]*pad[206] + w[50]*pad[207] +
-			w[51]*pad[215] + w[52]*pad[216] + w[53]*pad[217])))
-		y[118] = float32(math.Tanh(float64(b[2] + w[36]*pad[86] + w[37]*pad[87] + w[38]*pad[88] +
-			w[39]*pad[96] + w[40]*pad[97] + w[41]*pad[98] + w[42]*pad[106] +
-			w[43]*pad[107] + w[44]*pad[108] + w[45]*pad[196] + w[46]*pad[197] +
-			w[47]*pad[198] + w[48]*pad[206] + w[49]*pad[207] + w[50]*pad[208] +
-			w[51]*pad[216] + w[52]*pad[217] + w[53]*pad[218])))
-		y[119] = float32(math.Tanh(float64(b[2] + w[36]*pad[87] + w[37]*pad[88] + w[38]*pad[89] +
-			w[39]*pad[97] + w[40]*pad[98] + w[41]*pad[99] + w[42]*pad[107] +
-			w[43]*pad[108] + w[44]*pad[109] + w[45]*pad[197] + w[46]*pad[198] +
-			w[47]*pad[199] + w[48]*pad[207] + w[49]*pad[208] + w[50]*pad[209] +
-			w[51]*pad[217] + w[52]*pad[218] + w[53]*pad[219])))
+		y[0] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[0]) + float32(w[1]*pad[1]) + float32(w[2]*pad[2]) +
+			float32(w[3]*pad[10]) + float32(w[4]*pad[11]) + float32(w[5]*pad[12]) + float32(w[6]*pad[20]) +
+			float32(w[7]*pad[21]) + float32(w[8]*pad[22]) + float32(w[9]*pad[110]) + float32(w[10]*pad[111]) +
+			float32(w[11]*pad[112]) + float32(w[12]*pad[120]) + float32(w[13]*pad[121]) + float32(w[14]*pad[122]) +
+			float32(w[15]*pad[130]) + float32(w[16]*pad[131]) + float32(w[17]*pad[132]))))
+		y[1] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[1]) + float32(w[1]*pad[2]) + float32(w[2]*pad[3]) +
+			float32(w[3]*pad[11]) + float32(w[4]*pad[12]) + float32(w[5]*pad[13]) + float32(w[6]*pad[21]) +
+			float32(w[7]*pad[22]) + float32(w[8]*pad[23]) + float32(w[9]*pad[111]) + float32(w[10]*pad[112]) +
+			float32(w[11]*pad[113]) + float32(w[12]*pad[121]) + float32(w[13]*pad[122]) + float32(w[14]*pad[123]) +
+			float32(w[15]*pad[131]) + float32(w[16]*pad[132]) + float32(w[17]*pad[133]))))
+		y[2] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[2]) + float32(w[1]*pad[3]) + float32(w[2]*pad[4]) +
+			float32(w[3]*pad[12]) + float32(w[4]*pad[13]) + float32(w[5]*pad[14]) + float32(w[6]*pad[22]) +
+			float32(w[7]*pad[23]) + float32(w[8]*pad[24]) + float32(w[9]*pad[112]) + float32(w[10]*pad[113]) +
+			float32(w[11]*pad[114]) + float32(w[12]*pad[122]) + float32(w[13]*pad[123]) + float32(w[14]*pad[124]) +
+			float32(w[15]*pad[132]) + float32(w[16]*pad[133]) + float32(w[17]*pad[134]))))
+		y[3] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[3]) + float32(w[1]*pad[4]) + float32(w[2]*pad[5]) +
+			float32(w[3]*pad[13]) + float32(w[4]*pad[14]) + float32(w[5]*pad[15]) + float32(w[6]*pad[23]) +
+			float32(w[7]*pad[24]) + float32(w[8]*pad[25]) + float32(w[9]*pad[113]) + float32(w[10]*pad[114]) +
+			float32(w[11]*pad[115]) + float32(w[12]*pad[123]) + float32(w[13]*pad[124]) + float32(w[14]*pad[125]) +
+			float32(w[15]*pad[133]) + float32(w[16]*pad[134]) + float32(w[17]*pad[135]))))
+		y[4] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[4]) + float32(w[1]*pad[5]) + float32(w[2]*pad[6]) +
+			float32(w[3]*pad[14]) + float32(w[4]*pad[15]) + float32(w[5]*pad[16]) + float32(w[6]*pad[24]) +
+			float32(w[7]*pad[25]) + float32(w[8]*pad[26]) + float32(w[9]*pad[114]) + float32(w[10]*pad[115]) +
+			float32(w[11]*pad[116]) + float32(w[12]*pad[124]) + float32(w[13]*pad[125]) + float32(w[14]*pad[126]) +
+			float32(w[15]*pad[134]) + float32(w[16]*pad[135]) + float32(w[17]*pad[136]))))
+		y[5] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[5]) + float32(w[1]*pad[6]) + float32(w[2]*pad[7]) +
+			float32(w[3]*pad[15]) + float32(w[4]*pad[16]) + float32(w[5]*pad[17]) + float32(w[6]*pad[25]) +
+			float32(w[7]*pad[26]) + float32(w[8]*pad[27]) + float32(w[9]*pad[115]) + float32(w[10]*pad[116]) +
+			float32(w[11]*pad[117]) + float32(w[12]*pad[125]) + float32(w[13]*pad[126]) + float32(w[14]*pad[127]) +
+			float32(w[15]*pad[135]) + float32(w[16]*pad[136]) + float32(w[17]*pad[137]))))
+		y[6] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[6]) + float32(w[1]*pad[7]) + float32(w[2]*pad[8]) +
+			float32(w[3]*pad[16]) + float32(w[4]*pad[17]) + float32(w[5]*pad[18]) + float32(w[6]*pad[26]) +
+			float32(w[7]*pad[27]) + float32(w[8]*pad[28]) + float32(w[9]*pad[116]) + float32(w[10]*pad[117]) +
+			float32(w[11]*pad[118]) + float32(w[12]*pad[126]) + float32(w[13]*pad[127]) + float32(w[14]*pad[128]) +
+			float32(w[15]*pad[136]) + float32(w[16]*pad[137]) + float32(w[17]*pad[138]))))
+		y[7] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[7]) + float32(w[1]*pad[8]) + float32(w[2]*pad[9]) +
+			float32(w[3]*pad[17]) + float32(w[4]*pad[18]) + float32(w[5]*pad[19]) + float32(w[6]*pad[27]) +
+			float32(w[7]*pad[28]) + float32(w[8]*pad[29]) + float32(w[9]*pad[117]) + float32(w[10]*pad[118]) +
+			float32(w[11]*pad[119]) + float32(w[12]*pad[127]) + float32(w[13]*pad[128]) + float32(w[14]*pad[129]) +
+			float32(w[15]*pad[137]) + float32(w[16]*pad[138]) + float32(w[17]*pad[139]))))
+		y[8] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[20]) + float32(w[1]*pad[21]) + float32(w[2]*pad[22]) +
+			float32(w[3]*pad[30]) + float32(w[4]*pad[31]) + float32(w[5]*pad[32]) + float32(w[6]*pad[40]) +
+			float32(w[7]*pad[41]) + float32(w[8]*pad[42]) + float32(w[9]*pad[130]) + float32(w[10]*pad[131]) +
+			float32(w[11]*pad[132]) + float32(w[12]*pad[140]) + float32(w[13]*pad[141]) + float32(w[14]*pad[142]) +
+			float32(w[15]*pad[150]) + float32(w[16]*pad[151]) + float32(w[17]*pad[152]))))
+		y[9] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[21]) + float32(w[1]*pad[22]) + float32(w[2]*pad[23]) +
+			float32(w[3]*pad[31]) + float32(w[4]*pad[32]) + float32(w[5]*pad[33]) + float32(w[6]*pad[41]) +
+			float32(w[7]*pad[42]) + float32(w[8]*pad[43]) + float32(w[9]*pad[131]) + float32(w[10]*pad[132]) +
+			float32(w[11]*pad[133]) + float32(w[12]*pad[141]) + float32(w[13]*pad[142]) + float32(w[14]*pad[143]) +
+			float32(w[15]*pad[151]) + float32(w[16]*pad[152]) + float32(w[17]*pad[153]))))
+		y[10] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[22]) + float32(w[1]*pad[23]) + float32(w[2]*pad[24]) +
+			float32(w[3]*pad[32]) + float32(w[4]*pad[33]) + float32(w[5]*pad[34]) + float32(w[6]*pad[42]) +
+			float32(w[7]*pad[43]) + float32(w[8]*pad[44]) + float32(w[9]*pad[132]) + float32(w[10]*pad[133]) +
+			float32(w[11]*pad[134]) + float32(w[12]*pad[142]) + float32(w[13]*pad[143]) + float32(w[14]*pad[144]) +
+			float32(w[15]*pad[152]) + float32(w[16]*pad[153]) + float32(w[17]*pad[154]))))
+		y[11] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[23]) + float32(w[1]*pad[24]) + float32(w[2]*pad[25]) +
+			float32(w[3]*pad[33]) + float32(w[4]*pad[34]) + float32(w[5]*pad[35]) + float32(w[6]*pad[43]) +
+			float32(w[7]*pad[44]) + float32(w[8]*pad[45]) + float32(w[9]*pad[133]) + float32(w[10]*pad[134]) +
+			float32(w[11]*pad[135]) + float32(w[12]*pad[143]) + float32(w[13]*pad[144]) + float32(w[14]*pad[145]) +
+			float32(w[15]*pad[153]) + float32(w[16]*pad[154]) + float32(w[17]*pad[155]))))
+		y[12] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[24]) + float32(w[1]*pad[25]) + float32(w[2]*pad[26]) +
+			float32(w[3]*pad[34]) + float32(w[4]*pad[35]) + float32(w[5]*pad[36]) + float32(w[6]*pad[44]) +
+			float32(w[7]*pad[45]) + float32(w[8]*pad[46]) + float32(w[9]*pad[134]) + float32(w[10]*pad[135]) +
+			float32(w[11]*pad[136]) + float32(w[12]*pad[144]) + float32(w[13]*pad[145]) + float32(w[14]*pad[146]) +
+			float32(w[15]*pad[154]) + float32(w[16]*pad[155]) + float32(w[17]*pad[156]))))
+		y[13] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[25]) + float32(w[1]*pad[26]) + float32(w[2]*pad[27]) +
+			float32(w[3]*pad[35]) + float32(w[4]*pad[36]) + float32(w[5]*pad[37]) + float32(w[6]*pad[45]) +
+			float32(w[7]*pad[46]) + float32(w[8]*pad[47]) + float32(w[9]*pad[135]) + float32(w[10]*pad[136]) +
+			float32(w[11]*pad[137]) + float32(w[12]*pad[145]) + float32(w[13]*pad[146]) + float32(w[14]*pad[147]) +
+			float32(w[15]*pad[155]) + float32(w[16]*pad[156]) + float32(w[17]*pad[157]))))
+		y[14] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[26]) + float32(w[1]*pad[27]) + float32(w[2]*pad[28]) +
+			float32(w[3]*pad[36]) + float32(w[4]*pad[37]) + float32(w[5]*pad[38]) + float32(w[6]*pad[46]) +
+			float32(w[7]*pad[47]) + float32(w[8]*pad[48]) + float32(w[9]*pad[136]) + float32(w[10]*pad[137]) +
+			float32(w[11]*pad[138]) + float32(w[12]*pad[146]) + float32(w[13]*pad[147]) + float32(w[14]*pad[148]) +
+			float32(w[15]*pad[156]) + float32(w[16]*pad[157]) + float32(w[17]*pad[158]))))
+		y[15] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[27]) + float32(w[1]*pad[28]) + float32(w[2]*pad[29]) +
+			float32(w[3]*pad[37]) + float32(w[4]*pad[38]) + float32(w[5]*pad[39]) + float32(w[6]*pad[47]) +
+			float32(w[7]*pad[48]) + float32(w[8]*pad[49]) + float32(w[9]*pad[137]) + float32(w[10]*pad[138]) +
+			float32(w[11]*pad[139]) + float32(w[12]*pad[147]) + float32(w[13]*pad[148]) + float32(w[14]*pad[149]) +
+			float32(w[15]*pad[157]) + float32(w[16]*pad[158]) + float32(w[17]*pad[159]))))
+		y[16] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[40]) + float32(w[1]*pad[41]) + float32(w[2]*pad[42]) +
+			float32(w[3]*pad[50]) + float32(w[4]*pad[51]) + float32(w[5]*pad[52]) + float32(w[6]*pad[60]) +
+			float32(w[7]*pad[61]) + float32(w[8]*pad[62]) + float32(w[9]*pad[150]) + float32(w[10]*pad[151]) +
+			float32(w[11]*pad[152]) + float32(w[12]*pad[160]) + float32(w[13]*pad[161]) + float32(w[14]*pad[162]) +
+			float32(w[15]*pad[170]) + float32(w[16]*pad[171]) + float32(w[17]*pad[172]))))
+		y[17] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[41]) + float32(w[1]*pad[42]) + float32(w[2]*pad[43]) +
+			float32(w[3]*pad[51]) + float32(w[4]*pad[52]) + float32(w[5]*pad[53]) + float32(w[6]*pad[61]) +
+			float32(w[7]*pad[62]) + float32(w[8]*pad[63]) + float32(w[9]*pad[151]) + float32(w[10]*pad[152]) +
+			float32(w[11]*pad[153]) + float32(w[12]*pad[161]) + float32(w[13]*pad[162]) + float32(w[14]*pad[163]) +
+			float32(w[15]*pad[171]) + float32(w[16]*pad[172]) + float32(w[17]*pad[173]))))
+		y[18] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[42]) + float32(w[1]*pad[43]) + float32(w[2]*pad[44]) +
+			float32(w[3]*pad[52]) + float32(w[4]*pad[53]) + float32(w[5]*pad[54]) + float32(w[6]*pad[62]) +
+			float32(w[7]*pad[63]) + float32(w[8]*pad[64]) + float32(w[9]*pad[152]) + float32(w[10]*pad[153]) +
+			float32(w[11]*pad[154]) + float32(w[12]*pad[162]) + float32(w[13]*pad[163]) + float32(w[14]*pad[164]) +
+			float32(w[15]*pad[172]) + float32(w[16]*pad[173]) + float32(w[17]*pad[174]))))
+		y[19] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[43]) + float32(w[1]*pad[44]) + float32(w[2]*pad[45]) +
+			float32(w[3]*pad[53]) + float32(w[4]*pad[54]) + float32(w[5]*pad[55]) + float32(w[6]*pad[63]) +
+			float32(w[7]*pad[64]) + float32(w[8]*pad[65]) + float32(w[9]*pad[153]) + float32(w[10]*pad[154]) +
+			float32(w[11]*pad[155]) + float32(w[12]*pad[163]) + float32(w[13]*pad[164]) + float32(w[14]*pad[165]) +
+			float32(w[15]*pad[173]) + float32(w[16]*pad[174]) + float32(w[17]*pad[175]))))
+		y[20] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[44]) + float32(w[1]*pad[45]) + float32(w[2]*pad[46]) +
+			float32(w[3]*pad[54]) + float32(w[4]*pad[55]) + float32(w[5]*pad[56]) + float32(w[6]*pad[64]) +
+			float32(w[7]*pad[65]) + float32(w[8]*pad[66]) + float32(w[9]*pad[154]) + float32(w[10]*pad[155]) +
+			float32(w[11]*pad[156]) + float32(w[12]*pad[164]) + float32(w[13]*pad[165]) + float32(w[14]*pad[166]) +
+			float32(w[15]*pad[174]) + float32(w[16]*pad[175]) + float32(w[17]*pad[176]))))
+		y[21] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[45]) + float32(w[1]*pad[46]) + float32(w[2]*pad[47]) +
+			float32(w[3]*pad[55]) + float32(w[4]*pad[56]) + float32(w[5]*pad[57]) + float32(w[6]*pad[65]) +
+			float32(w[7]*pad[66]) + float32(w[8]*pad[67]) + float32(w[9]*pad[155]) + float32(w[10]*pad[156]) +
+			float32(w[11]*pad[157]) + float32(w[12]*pad[165]) + float32(w[13]*pad[166]) + float32(w[14]*pad[167]) +
+			float32(w[15]*pad[175]) + float32(w[16]*pad[176]) + float32(w[17]*pad[177]))))
+		y[22] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[46]) + float32(w[1]*pad[47]) + float32(w[2]*pad[48]) +
+			float32(w[3]*pad[56]) + float32(w[4]*pad[57]) + float32(w[5]*pad[58]) + float32(w[6]*pad[66]) +
+			float32(w[7]*pad[67]) + float32(w[8]*pad[68]) + float32(w[9]*pad[156]) + float32(w[10]*pad[157]) +
+			float32(w[11]*pad[158]) + float32(w[12]*pad[166]) + float32(w[13]*pad[167]) + float32(w[14]*pad[168]) +
+			float32(w[15]*pad[176]) + float32(w[16]*pad[177]) + float32(w[17]*pad[178]))))
+		y[23] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[47]) + float32(w[1]*pad[48]) + float32(w[2]*pad[49]) +
+			float32(w[3]*pad[57]) + float32(w[4]*pad[58]) + float32(w[5]*pad[59]) + float32(w[6]*pad[67]) +
+			float32(w[7]*pad[68]) + float32(w[8]*pad[69]) + float32(w[9]*pad[157]) + float32(w[10]*pad[158]) +
+			float32(w[11]*pad[159]) + float32(w[12]*pad[167]) + float32(w[13]*pad[168]) + float32(w[14]*pad[169]) +
+			float32(w[15]*pad[177]) + float32(w[16]*pad[178]) + float32(w[17]*pad[179]))))
+		y[24] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[60]) + float32(w[1]*pad[61]) + float32(w[2]*pad[62]) +
+			float32(w[3]*pad[70]) + float32(w[4]*pad[71]) + float32(w[5]*pad[72]) + float32(w[6]*pad[80]) +
+			float32(w[7]*pad[81]) + float32(w[8]*pad[82]) + float32(w[9]*pad[170]) + float32(w[10]*pad[171]) +
+			float32(w[11]*pad[172]) + float32(w[12]*pad[180]) + float32(w[13]*pad[181]) + float32(w[14]*pad[182]) +
+			float32(w[15]*pad[190]) + float32(w[16]*pad[191]) + float32(w[17]*pad[192]))))
+		y[25] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[61]) + float32(w[1]*pad[62]) + float32(w[2]*pad[63]) +
+			float32(w[3]*pad[71]) + float32(w[4]*pad[72]) + float32(w[5]*pad[73]) + float32(w[6]*pad[81]) +
+			float32(w[7]*pad[82]) + float32(w[8]*pad[83]) + float32(w[9]*pad[171]) + float32(w[10]*pad[172]) +
+			float32(w[11]*pad[173]) + float32(w[12]*pad[181]) + float32(w[13]*pad[182]) + float32(w[14]*pad[183]) +
+			float32(w[15]*pad[191]) + float32(w[16]*pad[192]) + float32(w[17]*pad[193]))))
+		y[26] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[62]) + float32(w[1]*pad[63]) + float32(w[2]*pad[64]) +
+			float32(w[3]*pad[72]) + float32(w[4]*pad[73]) + float32(w[5]*pad[74]) + float32(w[6]*pad[82]) +
+			float32(w[7]*pad[83]) + float32(w[8]*pad[84]) + float32(w[9]*pad[172]) + float32(w[10]*pad[173]) +
+			float32(w[11]*pad[174]) + float32(w[12]*pad[182]) + float32(w[13]*pad[183]) + float32(w[14]*pad[184]) +
+			float32(w[15]*pad[192]) + float32(w[16]*pad[193]) + float32(w[17]*pad[194]))))
+		y[27] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[63]) + float32(w[1]*pad[64]) + float32(w[2]*pad[65]) +
+			float32(w[3]*pad[73]) + float32(w[4]*pad[74]) + float32(w[5]*pad[75]) + float32(w[6]*pad[83]) +
+			float32(w[7]*pad[84]) + float32(w[8]*pad[85]) + float32(w[9]*pad[173]) + float32(w[10]*pad[174]) +
+			float32(w[11]*pad[175]) + float32(w[12]*pad[183]) + float32(w[13]*pad[184]) + float32(w[14]*pad[185]) +
+			float32(w[15]*pad[193]) + float32(w[16]*pad[194]) + float32(w[17]*pad[195]))))
+		y[28] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[64]) + float32(w[1]*pad[65]) + float32(w[2]*pad[66]) +
+			float32(w[3]*pad[74]) + float32(w[4]*pad[75]) + float32(w[5]*pad[76]) + float32(w[6]*pad[84]) +
+			float32(w[7]*pad[85]) + float32(w[8]*pad[86]) + float32(w[9]*pad[174]) + float32(w[10]*pad[175]) +
+			float32(w[11]*pad[176]) + float32(w[12]*pad[184]) + float32(w[13]*pad[185]) + float32(w[14]*pad[186]) +
+			float32(w[15]*pad[194]) + float32(w[16]*pad[195]) + float32(w[17]*pad[196]))))
+		y[29] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[65]) + float32(w[1]*pad[66]) + float32(w[2]*pad[67]) +
+			float32(w[3]*pad[75]) + float32(w[4]*pad[76]) + float32(w[5]*pad[77]) + float32(w[6]*pad[85]) +
+			float32(w[7]*pad[86]) + float32(w[8]*pad[87]) + float32(w[9]*pad[175]) + float32(w[10]*pad[176]) +
+			float32(w[11]*pad[177]) + float32(w[12]*pad[185]) + float32(w[13]*pad[186]) + float32(w[14]*pad[187]) +
+			float32(w[15]*pad[195]) + float32(w[16]*pad[196]) + float32(w[17]*pad[197]))))
+		y[30] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[66]) + float32(w[1]*pad[67]) + float32(w[2]*pad[68]) +
+			float32(w[3]*pad[76]) + float32(w[4]*pad[77]) + float32(w[5]*pad[78]) + float32(w[6]*pad[86]) +
+			float32(w[7]*pad[87]) + float32(w[8]*pad[88]) + float32(w[9]*pad[176]) + float32(w[10]*pad[177]) +
+			float32(w[11]*pad[178]) + float32(w[12]*pad[186]) + float32(w[13]*pad[187]) + float32(w[14]*pad[188]) +
+			float32(w[15]*pad[196]) + float32(w[16]*pad[197]) + float32(w[17]*pad[198]))))
+		y[31] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[67]) + float32(w[1]*pad[68]) + float32(w[2]*pad[69]) +
+			float32(w[3]*pad[77]) + float32(w[4]*pad[78]) + float32(w[5]*pad[79]) + float32(w[6]*pad[87]) +
+			float32(w[7]*pad[88]) + float32(w[8]*pad[89]) + float32(w[9]*pad[177]) + float32(w[10]*pad[178]) +
+			float32(w[11]*pad[179]) + float32(w[12]*pad[187]) + float32(w[13]*pad[188]) + float32(w[14]*pad[189]) +
+			float32(w[15]*pad[197]) + float32(w[16]*pad[198]) + float32(w[17]*pad[199]))))
+		y[32] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[80]) + float32(w[1]*pad[81]) + float32(w[2]*pad[82]) +
+			float32(w[3]*pad[90]) + float32(w[4]*pad[91]) + float32(w[5]*pad[92]) + float32(w[6]*pad[100]) +
+			float32(w[7]*pad[101]) + float32(w[8]*pad[102]) + float32(w[9]*pad[190]) + float32(w[10]*pad[191]) +
+			float32(w[11]*pad[192]) + float32(w[12]*pad[200]) + float32(w[13]*pad[201]) + float32(w[14]*pad[202]) +
+			float32(w[15]*pad[210]) + float32(w[16]*pad[211]) + float32(w[17]*pad[212]))))
+		y[33] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[81]) + float32(w[1]*pad[82]) + float32(w[2]*pad[83]) +
+			float32(w[3]*pad[91]) + float32(w[4]*pad[92]) + float32(w[5]*pad[93]) + float32(w[6]*pad[101]) +
+			float32(w[7]*pad[102]) + float32(w[8]*pad[103]) + float32(w[9]*pad[191]) + float32(w[10]*pad[192]) +
+			float32(w[11]*pad[193]) + float32(w[12]*pad[201]) + float32(w[13]*pad[202]) + float32(w[14]*pad[203]) +
+			float32(w[15]*pad[211]) + float32(w[16]*pad[212]) + float32(w[17]*pad[213]))))
+		y[34] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[82]) + float32(w[1]*pad[83]) + float32(w[2]*pad[84]) +
+			float32(w[3]*pad[92]) + float32(w[4]*pad[93]) + float32(w[5]*pad[94]) + float32(w[6]*pad[102]) +
+			float32(w[7]*pad[103]) + float32(w[8]*pad[104]) + float32(w[9]*pad[192]) + float32(w[10]*pad[193]) +
+			float32(w[11]*pad[194]) + float32(w[12]*pad[202]) + float32(w[13]*pad[203]) + float32(w[14]*pad[204]) +
+			float32(w[15]*pad[212]) + float32(w[16]*pad[213]) + float32(w[17]*pad[214]))))
+		y[35] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[83]) + float32(w[1]*pad[84]) + float32(w[2]*pad[85]) +
+			float32(w[3]*pad[93]) + float32(w[4]*pad[94]) + float32(w[5]*pad[95]) + float32(w[6]*pad[103]) +
+			float32(w[7]*pad[104]) + float32(w[8]*pad[105]) + float32(w[9]*pad[193]) + float32(w[10]*pad[194]) +
+			float32(w[11]*pad[195]) + float32(w[12]*pad[203]) + float32(w[13]*pad[204]) + float32(w[14]*pad[205]) +
+			float32(w[15]*pad[213]) + float32(w[16]*pad[214]) + float32(w[17]*pad[215]))))
+		y[36] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[84]) + float32(w[1]*pad[85]) + float32(w[2]*pad[86]) +
+			float32(w[3]*pad[94]) + float32(w[4]*pad[95]) + float32(w[5]*pad[96]) + float32(w[6]*pad[104]) +
+			float32(w[7]*pad[105]) + float32(w[8]*pad[106]) + float32(w[9]*pad[194]) + float32(w[10]*pad[195]) +
+			float32(w[11]*pad[196]) + float32(w[12]*pad[204]) + float32(w[13]*pad[205]) + float32(w[14]*pad[206]) +
+			float32(w[15]*pad[214]) + float32(w[16]*pad[215]) + float32(w[17]*pad[216]))))
+		y[37] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[85]) + float32(w[1]*pad[86]) + float32(w[2]*pad[87]) +
+			float32(w[3]*pad[95]) + float32(w[4]*pad[96]) + float32(w[5]*pad[97]) + float32(w[6]*pad[105]) +
+			float32(w[7]*pad[106]) + float32(w[8]*pad[107]) + float32(w[9]*pad[195]) + float32(w[10]*pad[196]) +
+			float32(w[11]*pad[197]) + float32(w[12]*pad[205]) + float32(w[13]*pad[206]) + float32(w[14]*pad[207]) +
+			float32(w[15]*pad[215]) + float32(w[16]*pad[216]) + float32(w[17]*pad[217]))))
+		y[38] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[86]) + float32(w[1]*pad[87]) + float32(w[2]*pad[88]) +
+			float32(w[3]*pad[96]) + float32(w[4]*pad[97]) + float32(w[5]*pad[98]) + float32(w[6]*pad[106]) +
+			float32(w[7]*pad[107]) + float32(w[8]*pad[108]) + float32(w[9]*pad[196]) + float32(w[10]*pad[197]) +
+			float32(w[11]*pad[198]) + float32(w[12]*pad[206]) + float32(w[13]*pad[207]) + float32(w[14]*pad[208]) +
+			float32(w[15]*pad[216]) + float32(w[16]*pad[217]) + float32(w[17]*pad[218]))))
+		y[39] = float32(math.Tanh(float64(b[0] + float32(w[0]*pad[87]) + float32(w[1]*pad[88]) + float32(w[2]*pad[89]) +
+			float32(w[3]*pad[97]) + float32(w[4]*pad[98]) + float32(w[5]*pad[99]) + float32(w[6]*pad[107]) +
+			float32(w[7]*pad[108]) + float32(w[8]*pad[109]) + float32(w[9]*pad[197]) + float32(w[10]*pad[198]) +
+			float32(w[11]*pad[199]) + float32(w[12]*pad[207]) + float32(w[13]*pad[208]) + float32(w[14]*pad[209]) +
+			float32(w[15]*pad[217]) + float32(w[16]*pad[218]) + float32(w[17]*pad[219]))))
+		y[40] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[0]) + float32(w[19]*pad[1]) + float32(w[20]*pad[2]) +
+			float32(w[21]*pad[10]) + float32(w[22]*pad[11]) + float32(w[23]*pad[12]) + float32(w[24]*pad[20]) +
+			float32(w[25]*pad[21]) + float32(w[26]*pad[22]) + float32(w[27]*pad[110]) + float32(w[28]*pad[111]) +
+			float32(w[29]*pad[112]) + float32(w[30]*pad[120]) + float32(w[31]*pad[121]) + float32(w[32]*pad[122]) +
+			float32(w[33]*pad[130]) + float32(w[34]*pad[131]) + float32(w[35]*pad[132]))))
+		y[41] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[1]) + float32(w[19]*pad[2]) + float32(w[20]*pad[3]) +
+			float32(w[21]*pad[11]) + float32(w[22]*pad[12]) + float32(w[23]*pad[13]) + float32(w[24]*pad[21]) +
+			float32(w[25]*pad[22]) + float32(w[26]*pad[23]) + float32(w[27]*pad[111]) + float32(w[28]*pad[112]) +
+			float32(w[29]*pad[113]) + float32(w[30]*pad[121]) + float32(w[31]*pad[122]) + float32(w[32]*pad[123]) +
+			float32(w[33]*pad[131]) + float32(w[34]*pad[132]) + float32(w[35]*pad[133]))))
+		y[42] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[2]) + float32(w[19]*pad[3]) + float32(w[20]*pad[4]) +
+			float32(w[21]*pad[12]) + float32(w[22]*pad[13]) + float32(w[23]*pad[14]) + float32(w[24]*pad[22]) +
+			float32(w[25]*pad[23]) + float32(w[26]*pad[24]) + float32(w[27]*pad[112]) + float32(w[28]*pad[113]) +
+			float32(w[29]*pad[114]) + float32(w[30]*pad[122]) + float32(w[31]*pad[123]) + float32(w[32]*pad[124]) +
+			float32(w[33]*pad[132]) + float32(w[34]*pad[133]) + float32(w[35]*pad[134]))))
+		y[43] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[3]) + float32(w[19]*pad[4]) + float32(w[20]*pad[5]) +
+			float32(w[21]*pad[13]) + float32(w[22]*pad[14]) + float32(w[23]*pad[15]) + float32(w[24]*pad[23]) +
+			float32(w[25]*pad[24]) + float32(w[26]*pad[25]) + float32(w[27]*pad[113]) + float32(w[28]*pad[114]) +
+			float32(w[29]*pad[115]) + float32(w[30]*pad[123]) + float32(w[31]*pad[124]) + float32(w[32]*pad[125]) +
+			float32(w[33]*pad[133]) + float32(w[34]*pad[134]) + float32(w[35]*pad[135]))))
+		y[44] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[4]) + float32(w[19]*pad[5]) + float32(w[20]*pad[6]) +
+			float32(w[21]*pad[14]) + float32(w[22]*pad[15]) + float32(w[23]*pad[16]) + float32(w[24]*pad[24]) +
+			float32(w[25]*pad[25]) + float32(w[26]*pad[26]) + float32(w[27]*pad[114]) + float32(w[28]*pad[115]) +
+			float32(w[29]*pad[116]) + float32(w[30]*pad[124]) + float32(w[31]*pad[125]) + float32(w[32]*pad[126]) +
+			float32(w[33]*pad[134]) + float32(w[34]*pad[135]) + float32(w[35]*pad[136]))))
+		y[45] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[5]) + float32(w[19]*pad[6]) + float32(w[20]*pad[7]) +
+			float32(w[21]*pad[15]) + float32(w[22]*pad[16]) + float32(w[23]*pad[17]) + float32(w[24]*pad[25]) +
+			float32(w[25]*pad[26]) + float32(w[26]*pad[27]) + float32(w[27]*pad[115]) + float32(w[28]*pad[116]) +
+			float32(w[29]*pad[117]) + float32(w[30]*pad[125]) + float32(w[31]*pad[126]) + float32(w[32]*pad[127]) +
+			float32(w[33]*pad[135]) + float32(w[34]*pad[136]) + float32(w[35]*pad[137]))))
+		y[46] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[6]) + float32(w[19]*pad[7]) + float32(w[20]*pad[8]) +
+			float32(w[21]*pad[16]) + float32(w[22]*pad[17]) + float32(w[23]*pad[18]) + float32(w[24]*pad[26]) +
+			float32(w[25]*pad[27]) + float32(w[26]*pad[28]) + float32(w[27]*pad[116]) + float32(w[28]*pad[117]) +
+			float32(w[29]*pad[118]) + float32(w[30]*pad[126]) + float32(w[31]*pad[127]) + float32(w[32]*pad[128]) +
+			float32(w[33]*pad[136]) + float32(w[34]*pad[137]) + float32(w[35]*pad[138]))))
+		y[47] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[7]) + float32(w[19]*pad[8]) + float32(w[20]*pad[9]) +
+			float32(w[21]*pad[17]) + float32(w[22]*pad[18]) + float32(w[23]*pad[19]) + float32(w[24]*pad[27]) +
+			float32(w[25]*pad[28]) + float32(w[26]*pad[29]) + float32(w[27]*pad[117]) + float32(w[28]*pad[118]) +
+			float32(w[29]*pad[119]) + float32(w[30]*pad[127]) + float32(w[31]*pad[128]) + float32(w[32]*pad[129]) +
+			float32(w[33]*pad[137]) + float32(w[34]*pad[138]) + float32(w[35]*pad[139]))))
+		y[48] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[20]) + float32(w[19]*pad[21]) + float32(w[20]*pad[22]) +
+			float32(w[21]*pad[30]) + float32(w[22]*pad[31]) + float32(w[23]*pad[32]) + float32(w[24]*pad[40]) +
+			float32(w[25]*pad[41]) + float32(w[26]*pad[42]) + float32(w[27]*pad[130]) + float32(w[28]*pad[131]) +
+			float32(w[29]*pad[132]) + float32(w[30]*pad[140]) + float32(w[31]*pad[141]) + float32(w[32]*pad[142]) +
+			float32(w[33]*pad[150]) + float32(w[34]*pad[151]) + float32(w[35]*pad[152]))))
+		y[49] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[21]) + float32(w[19]*pad[22]) + float32(w[20]*pad[23]) +
+			float32(w[21]*pad[31]) + float32(w[22]*pad[32]) + float32(w[23]*pad[33]) + float32(w[24]*pad[41]) +
+			float32(w[25]*pad[42]) + float32(w[26]*pad[43]) + float32(w[27]*pad[131]) + float32(w[28]*pad[132]) +
+			float32(w[29]*pad[133]) + float32(w[30]*pad[141]) + float32(w[31]*pad[142]) + float32(w[32]*pad[143]) +
+			float32(w[33]*pad[151]) + float32(w[34]*pad[152]) + float32(w[35]*pad[153]))))
+		y[50] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[22]) + float32(w[19]*pad[23]) + float32(w[20]*pad[24]) +
+			float32(w[21]*pad[32]) + float32(w[22]*pad[33]) + float32(w[23]*pad[34]) + float32(w[24]*pad[42]) +
+			float32(w[25]*pad[43]) + float32(w[26]*pad[44]) + float32(w[27]*pad[132]) + float32(w[28]*pad[133]) +
+			float32(w[29]*pad[134]) + float32(w[30]*pad[142]) + float32(w[31]*pad[143]) + float32(w[32]*pad[144]) +
+			float32(w[33]*pad[152]) + float32(w[34]*pad[153]) + float32(w[35]*pad[154]))))
+		y[51] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[23]) + float32(w[19]*pad[24]) + float32(w[20]*pad[25]) +
+			float32(w[21]*pad[33]) + float32(w[22]*pad[34]) + float32(w[23]*pad[35]) + float32(w[24]*pad[43]) +
+			float32(w[25]*pad[44]) + float32(w[26]*pad[45]) + float32(w[27]*pad[133]) + float32(w[28]*pad[134]) +
+			float32(w[29]*pad[135]) + float32(w[30]*pad[143]) + float32(w[31]*pad[144]) + float32(w[32]*pad[145]) +
+			float32(w[33]*pad[153]) + float32(w[34]*pad[154]) + float32(w[35]*pad[155]))))
+		y[52] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[24]) + float32(w[19]*pad[25]) + float32(w[20]*pad[26]) +
+			float32(w[21]*pad[34]) + float32(w[22]*pad[35]) + float32(w[23]*pad[36]) + float32(w[24]*pad[44]) +
+			float32(w[25]*pad[45]) + float32(w[26]*pad[46]) + float32(w[27]*pad[134]) + float32(w[28]*pad[135]) +
+			float32(w[29]*pad[136]) + float32(w[30]*pad[144]) + float32(w[31]*pad[145]) + float32(w[32]*pad[146]) +
+			float32(w[33]*pad[154]) + float32(w[34]*pad[155]) + float32(w[35]*pad[156]))))
+		y[53] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[25]) + float32(w[19]*pad[26]) + float32(w[20]*pad[27]) +
+			float32(w[21]*pad[35]) + float32(w[22]*pad[36]) + float32(w[23]*pad[37]) + float32(w[24]*pad[45]) +
+			float32(w[25]*pad[46]) + float32(w[26]*pad[47]) + float32(w[27]*pad[135]) + float32(w[28]*pad[136]) +
+			float32(w[29]*pad[137]) + float32(w[30]*pad[145]) + float32(w[31]*pad[146]) + float32(w[32]*pad[147]) +
+			float32(w[33]*pad[155]) + float32(w[34]*pad[156]) + float32(w[35]*pad[157]))))
+		y[54] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[26]) + float32(w[19]*pad[27]) + float32(w[20]*pad[28]) +
+			float32(w[21]*pad[36]) + float32(w[22]*pad[37]) + float32(w[23]*pad[38]) + float32(w[24]*pad[46]) +
+			float32(w[25]*pad[47]) + float32(w[26]*pad[48]) + float32(w[27]*pad[136]) + float32(w[28]*pad[137]) +
+			float32(w[29]*pad[138]) + float32(w[30]*pad[146]) + float32(w[31]*pad[147]) + float32(w[32]*pad[148]) +
+			float32(w[33]*pad[156]) + float32(w[34]*pad[157]) + float32(w[35]*pad[158]))))
+		y[55] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[27]) + float32(w[19]*pad[28]) + float32(w[20]*pad[29]) +
+			float32(w[21]*pad[37]) + float32(w[22]*pad[38]) + float32(w[23]*pad[39]) + float32(w[24]*pad[47]) +
+			float32(w[25]*pad[48]) + float32(w[26]*pad[49]) + float32(w[27]*pad[137]) + float32(w[28]*pad[138]) +
+			float32(w[29]*pad[139]) + float32(w[30]*pad[147]) + float32(w[31]*pad[148]) + float32(w[32]*pad[149]) +
+			float32(w[33]*pad[157]) + float32(w[34]*pad[158]) + float32(w[35]*pad[159]))))
+		y[56] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[40]) + float32(w[19]*pad[41]) + float32(w[20]*pad[42]) +
+			float32(w[21]*pad[50]) + float32(w[22]*pad[51]) + float32(w[23]*pad[52]) + float32(w[24]*pad[60]) +
+			float32(w[25]*pad[61]) + float32(w[26]*pad[62]) + float32(w[27]*pad[150]) + float32(w[28]*pad[151]) +
+			float32(w[29]*pad[152]) + float32(w[30]*pad[160]) + float32(w[31]*pad[161]) + float32(w[32]*pad[162]) +
+			float32(w[33]*pad[170]) + float32(w[34]*pad[171]) + float32(w[35]*pad[172]))))
+		y[57] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[41]) + float32(w[19]*pad[42]) + float32(w[20]*pad[43]) +
+			float32(w[21]*pad[51]) + float32(w[22]*pad[52]) + float32(w[23]*pad[53]) + float32(w[24]*pad[61]) +
+			float32(w[25]*pad[62]) + float32(w[26]*pad[63]) + float32(w[27]*pad[151]) + float32(w[28]*pad[152]) +
+			float32(w[29]*pad[153]) + float32(w[30]*pad[161]) + float32(w[31]*pad[162]) + float32(w[32]*pad[163]) +
+			float32(w[33]*pad[171]) + float32(w[34]*pad[172]) + float32(w[35]*pad[173]))))
+		y[58] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[42]) + float32(w[19]*pad[43]) + float32(w[20]*pad[44]) +
+			float32(w[21]*pad[52]) + float32(w[22]*pad[53]) + float32(w[23]*pad[54]) + float32(w[24]*pad[62]) +
+			float32(w[25]*pad[63]) + float32(w[26]*pad[64]) + float32(w[27]*pad[152]) + float32(w[28]*pad[153]) +
+			float32(w[29]*pad[154]) + float32(w[30]*pad[162]) + float32(w[31]*pad[163]) + float32(w[32]*pad[164]) +
+			float32(w[33]*pad[172]) + float32(w[34]*pad[173]) + float32(w[35]*pad[174]))))
+		y[59] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[43]) + float32(w[19]*pad[44]) + float32(w[20]*pad[45]) +
+			float32(w[21]*pad[53]) + float32(w[22]*pad[54]) + float32(w[23]*pad[55]) + float32(w[24]*pad[63]) +
+			float32(w[25]*pad[64]) + float32(w[26]*pad[65]) + float32(w[27]*pad[153]) + float32(w[28]*pad[154]) +
+			float32(w[29]*pad[155]) + float32(w[30]*pad[163]) + float32(w[31]*pad[164]) + float32(w[32]*pad[165]) +
+			float32(w[33]*pad[173]) + float32(w[34]*pad[174]) + float32(w[35]*pad[175]))))
+		y[60] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[44]) + float32(w[19]*pad[45]) + float32(w[20]*pad[46]) +
+			float32(w[21]*pad[54]) + float32(w[22]*pad[55]) + float32(w[23]*pad[56]) + float32(w[24]*pad[64]) +
+			float32(w[25]*pad[65]) + float32(w[26]*pad[66]) + float32(w[27]*pad[154]) + float32(w[28]*pad[155]) +
+			float32(w[29]*pad[156]) + float32(w[30]*pad[164]) + float32(w[31]*pad[165]) + float32(w[32]*pad[166]) +
+			float32(w[33]*pad[174]) + float32(w[34]*pad[175]) + float32(w[35]*pad[176]))))
+		y[61] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[45]) + float32(w[19]*pad[46]) + float32(w[20]*pad[47]) +
+			float32(w[21]*pad[55]) + float32(w[22]*pad[56]) + float32(w[23]*pad[57]) + float32(w[24]*pad[65]) +
+			float32(w[25]*pad[66]) + float32(w[26]*pad[67]) + float32(w[27]*pad[155]) + float32(w[28]*pad[156]) +
+			float32(w[29]*pad[157]) + float32(w[30]*pad[165]) + float32(w[31]*pad[166]) + float32(w[32]*pad[167]) +
+			float32(w[33]*pad[175]) + float32(w[34]*pad[176]) + float32(w[35]*pad[177]))))
+		y[62] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[46]) + float32(w[19]*pad[47]) + float32(w[20]*pad[48]) +
+			float32(w[21]*pad[56]) + float32(w[22]*pad[57]) + float32(w[23]*pad[58]) + float32(w[24]*pad[66]) +
+			float32(w[25]*pad[67]) + float32(w[26]*pad[68]) + float32(w[27]*pad[156]) + float32(w[28]*pad[157]) +
+			float32(w[29]*pad[158]) + float32(w[30]*pad[166]) + float32(w[31]*pad[167]) + float32(w[32]*pad[168]) +
+			float32(w[33]*pad[176]) + float32(w[34]*pad[177]) + float32(w[35]*pad[178]))))
+		y[63] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[47]) + float32(w[19]*pad[48]) + float32(w[20]*pad[49]) +
+			float32(w[21]*pad[57]) + float32(w[22]*pad[58]) + float32(w[23]*pad[59]) + float32(w[24]*pad[67]) +
+			float32(w[25]*pad[68]) + float32(w[26]*pad[69]) + float32(w[27]*pad[157]) + float32(w[28]*pad[158]) +
+			float32(w[29]*pad[159]) + float32(w[30]*pad[167]) + float32(w[31]*pad[168]) + float32(w[32]*pad[169]) +
+			float32(w[33]*pad[177]) + float32(w[34]*pad[178]) + float32(w[35]*pad[179]))))
+		y[64] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[60]) + float32(w[19]*pad[61]) + float32(w[20]*pad[62]) +
+			float32(w[21]*pad[70]) + float32(w[22]*pad[71]) + float32(w[23]*pad[72]) + float32(w[24]*pad[80]) +
+			float32(w[25]*pad[81]) + float32(w[26]*pad[82]) + float32(w[27]*pad[170]) + float32(w[28]*pad[171]) +
+			float32(w[29]*pad[172]) + float32(w[30]*pad[180]) + float32(w[31]*pad[181]) + float32(w[32]*pad[182]) +
+			float32(w[33]*pad[190]) + float32(w[34]*pad[191]) + float32(w[35]*pad[192]))))
+		y[65] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[61]) + float32(w[19]*pad[62]) + float32(w[20]*pad[63]) +
+			float32(w[21]*pad[71]) + float32(w[22]*pad[72]) + float32(w[23]*pad[73]) + float32(w[24]*pad[81]) +
+			float32(w[25]*pad[82]) + float32(w[26]*pad[83]) + float32(w[27]*pad[171]) + float32(w[28]*pad[172]) +
+			float32(w[29]*pad[173]) + float32(w[30]*pad[181]) + float32(w[31]*pad[182]) + float32(w[32]*pad[183]) +
+			float32(w[33]*pad[191]) + float32(w[34]*pad[192]) + float32(w[35]*pad[193]))))
+		y[66] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[62]) + float32(w[19]*pad[63]) + float32(w[20]*pad[64]) +
+			float32(w[21]*pad[72]) + float32(w[22]*pad[73]) + float32(w[23]*pad[74]) + float32(w[24]*pad[82]) +
+			float32(w[25]*pad[83]) + float32(w[26]*pad[84]) + float32(w[27]*pad[172]) + float32(w[28]*pad[173]) +
+			float32(w[29]*pad[174]) + float32(w[30]*pad[182]) + float32(w[31]*pad[183]) + float32(w[32]*pad[184]) +
+			float32(w[33]*pad[192]) + float32(w[34]*pad[193]) + float32(w[35]*pad[194]))))
+		y[67] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[63]) + float32(w[19]*pad[64]) + float32(w[20]*pad[65]) +
+			float32(w[21]*pad[73]) + float32(w[22]*pad[74]) + float32(w[23]*pad[75]) + float32(w[24]*pad[83]) +
+			float32(w[25]*pad[84]) + float32(w[26]*pad[85]) + float32(w[27]*pad[173]) + float32(w[28]*pad[174]) +
+			float32(w[29]*pad[175]) + float32(w[30]*pad[183]) + float32(w[31]*pad[184]) + float32(w[32]*pad[185]) +
+			float32(w[33]*pad[193]) + float32(w[34]*pad[194]) + float32(w[35]*pad[195]))))
+		y[68] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[64]) + float32(w[19]*pad[65]) + float32(w[20]*pad[66]) +
+			float32(w[21]*pad[74]) + float32(w[22]*pad[75]) + float32(w[23]*pad[76]) + float32(w[24]*pad[84]) +
+			float32(w[25]*pad[85]) + float32(w[26]*pad[86]) + float32(w[27]*pad[174]) + float32(w[28]*pad[175]) +
+			float32(w[29]*pad[176]) + float32(w[30]*pad[184]) + float32(w[31]*pad[185]) + float32(w[32]*pad[186]) +
+			float32(w[33]*pad[194]) + float32(w[34]*pad[195]) + float32(w[35]*pad[196]))))
+		y[69] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[65]) + float32(w[19]*pad[66]) + float32(w[20]*pad[67]) +
+			float32(w[21]*pad[75]) + float32(w[22]*pad[76]) + float32(w[23]*pad[77]) + float32(w[24]*pad[85]) +
+			float32(w[25]*pad[86]) + float32(w[26]*pad[87]) + float32(w[27]*pad[175]) + float32(w[28]*pad[176]) +
+			float32(w[29]*pad[177]) + float32(w[30]*pad[185]) + float32(w[31]*pad[186]) + float32(w[32]*pad[187]) +
+			float32(w[33]*pad[195]) + float32(w[34]*pad[196]) + float32(w[35]*pad[197]))))
+		y[70] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[66]) + float32(w[19]*pad[67]) + float32(w[20]*pad[68]) +
+			float32(w[21]*pad[76]) + float32(w[22]*pad[77]) + float32(w[23]*pad[78]) + float32(w[24]*pad[86]) +
+			float32(w[25]*pad[87]) + float32(w[26]*pad[88]) + float32(w[27]*pad[176]) + float32(w[28]*pad[177]) +
+			float32(w[29]*pad[178]) + float32(w[30]*pad[186]) + float32(w[31]*pad[187]) + float32(w[32]*pad[188]) +
+			float32(w[33]*pad[196]) + float32(w[34]*pad[197]) + float32(w[35]*pad[198]))))
+		y[71] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[67]) + float32(w[19]*pad[68]) + float32(w[20]*pad[69]) +
+			float32(w[21]*pad[77]) + float32(w[22]*pad[78]) + float32(w[23]*pad[79]) + float32(w[24]*pad[87]) +
+			float32(w[25]*pad[88]) + float32(w[26]*pad[89]) + float32(w[27]*pad[177]) + float32(w[28]*pad[178]) +
+			float32(w[29]*pad[179]) + float32(w[30]*pad[187]) + float32(w[31]*pad[188]) + float32(w[32]*pad[189]) +
+			float32(w[33]*pad[197]) + float32(w[34]*pad[198]) + float32(w[35]*pad[199]))))
+		y[72] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[80]) + float32(w[19]*pad[81]) + float32(w[20]*pad[82]) +
+			float32(w[21]*pad[90]) + float32(w[22]*pad[91]) + float32(w[23]*pad[92]) + float32(w[24]*pad[100]) +
+			float32(w[25]*pad[101]) + float32(w[26]*pad[102]) + float32(w[27]*pad[190]) + float32(w[28]*pad[191]) +
+			float32(w[29]*pad[192]) + float32(w[30]*pad[200]) + float32(w[31]*pad[201]) + float32(w[32]*pad[202]) +
+			float32(w[33]*pad[210]) + float32(w[34]*pad[211]) + float32(w[35]*pad[212]))))
+		y[73] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[81]) + float32(w[19]*pad[82]) + float32(w[20]*pad[83]) +
+			float32(w[21]*pad[91]) + float32(w[22]*pad[92]) + float32(w[23]*pad[93]) + float32(w[24]*pad[101]) +
+			float32(w[25]*pad[102]) + float32(w[26]*pad[103]) + float32(w[27]*pad[191]) + float32(w[28]*pad[192]) +
+			float32(w[29]*pad[193]) + float32(w[30]*pad[201]) + float32(w[31]*pad[202]) + float32(w[32]*pad[203]) +
+			float32(w[33]*pad[211]) + float32(w[34]*pad[212]) + float32(w[35]*pad[213]))))
+		y[74] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[82]) + float32(w[19]*pad[83]) + float32(w[20]*pad[84]) +
+			float32(w[21]*pad[92]) + float32(w[22]*pad[93]) + float32(w[23]*pad[94]) + float32(w[24]*pad[102]) +
+			float32(w[25]*pad[103]) + float32(w[26]*pad[104]) + float32(w[27]*pad[192]) + float32(w[28]*pad[193]) +
+			float32(w[29]*pad[194]) + float32(w[30]*pad[202]) + float32(w[31]*pad[203]) + float32(w[32]*pad[204]) +
+			float32(w[33]*pad[212]) + float32(w[34]*pad[213]) + float32(w[35]*pad[214]))))
+		y[75] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[83]) + float32(w[19]*pad[84]) + float32(w[20]*pad[85]) +
+			float32(w[21]*pad[93]) + float32(w[22]*pad[94]) + float32(w[23]*pad[95]) + float32(w[24]*pad[103]) +
+			float32(w[25]*pad[104]) + float32(w[26]*pad[105]) + float32(w[27]*pad[193]) + float32(w[28]*pad[194]) +
+			float32(w[29]*pad[195]) + float32(w[30]*pad[203]) + float32(w[31]*pad[204]) + float32(w[32]*pad[205]) +
+			float32(w[33]*pad[213]) + float32(w[34]*pad[214]) + float32(w[35]*pad[215]))))
+		y[76] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[84]) + float32(w[19]*pad[85]) + float32(w[20]*pad[86]) +
+			float32(w[21]*pad[94]) + float32(w[22]*pad[95]) + float32(w[23]*pad[96]) + float32(w[24]*pad[104]) +
+			float32(w[25]*pad[105]) + float32(w[26]*pad[106]) + float32(w[27]*pad[194]) + float32(w[28]*pad[195]) +
+			float32(w[29]*pad[196]) + float32(w[30]*pad[204]) + float32(w[31]*pad[205]) + float32(w[32]*pad[206]) +
+			float32(w[33]*pad[214]) + float32(w[34]*pad[215]) + float32(w[35]*pad[216]))))
+		y[77] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[85]) + float32(w[19]*pad[86]) + float32(w[20]*pad[87]) +
+			float32(w[21]*pad[95]) + float32(w[22]*pad[96]) + float32(w[23]*pad[97]) + float32(w[24]*pad[105]) +
+			float32(w[25]*pad[106]) + float32(w[26]*pad[107]) + float32(w[27]*pad[195]) + float32(w[28]*pad[196]) +
+			float32(w[29]*pad[197]) + float32(w[30]*pad[205]) + float32(w[31]*pad[206]) + float32(w[32]*pad[207]) +
+			float32(w[33]*pad[215]) + float32(w[34]*pad[216]) + float32(w[35]*pad[217]))))
+		y[78] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[86]) + float32(w[19]*pad[87]) + float32(w[20]*pad[88]) +
+			float32(w[21]*pad[96]) + float32(w[22]*pad[97]) + float32(w[23]*pad[98]) + float32(w[24]*pad[106]) +
+			float32(w[25]*pad[107]) + float32(w[26]*pad[108]) + float32(w[27]*pad[196]) + float32(w[28]*pad[197]) +
+			float32(w[29]*pad[198]) + float32(w[30]*pad[206]) + float32(w[31]*pad[207]) + float32(w[32]*pad[208]) +
+			float32(w[33]*pad[216]) + float32(w[34]*pad[217]) + float32(w[35]*pad[218]))))
+		y[79] = float32(math.Tanh(float64(b[1] + float32(w[18]*pad[87]) + float32(w[19]*pad[88]) + float32(w[20]*pad[89]) +
+			float32(w[21]*pad[97]) + float32(w[22]*pad[98]) + float32(w[23]*pad[99]) + float32(w[24]*pad[107]) +
+			float32(w[25]*pad[108]) + float32(w[26]*pad[109]) + float32(w[27]*pad[197]) + float32(w[28]*pad[198]) +
+			float32(w[29]*pad[199]) + float32(w[30]*pad[207]) + float32(w[31]*pad[208]) + float32(w[32]*pad[209]) +
+			float32(w[33]*pad[217]) + float32(w[34]*pad[218]) + float32(w[35]*pad[219]))))
+		y[80] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[0]) + float32(w[37]*pad[1]) + float32(w[38]*pad[2]) +
+			float32(w[39]*pad[10]) + float32(w[40]*pad[11]) + float32(w[41]*pad[12]) + float32(w[42]*pad[20]) +
+			float32(w[43]*pad[21]) + float32(w[44]*pad[22]) + float32(w[45]*pad[110]) + float32(w[46]*pad[111]) +
+			float32(w[47]*pad[112]) + float32(w[48]*pad[120]) + float32(w[49]*pad[121]) + float32(w[50]*pad[122]) +
+			float32(w[51]*pad[130]) + float32(w[52]*pad[131]) + float32(w[53]*pad[132]))))
+		y[81] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[1]) + float32(w[37]*pad[2]) + float32(w[38]*pad[3]) +
+			float32(w[39]*pad[11]) + float32(w[40]*pad[12]) + float32(w[41]*pad[13]) + float32(w[42]*pad[21]) +
+			float32(w[43]*pad[22]) + float32(w[44]*pad[23]) + float32(w[45]*pad[111]) + float32(w[46]*pad[112]) +
+			float32(w[47]*pad[113]) + float32(w[48]*pad[121]) + float32(w[49]*pad[122]) + float32(w[50]*pad[123]) +
+			float32(w[51]*pad[131]) + float32(w[52]*pad[132]) + float32(w[53]*pad[133]))))
+		y[82] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[2]) + float32(w[37]*pad[3]) + float32(w[38]*pad[4]) +
+			float32(w[39]*pad[12]) + float32(w[40]*pad[13]) + float32(w[41]*pad[14]) + float32(w[42]*pad[22]) +
+			float32(w[43]*pad[23]) + float32(w[44]*pad[24]) + float32(w[45]*pad[112]) + float32(w[46]*pad[113]) +
+			float32(w[47]*pad[114]) + float32(w[48]*pad[122]) + float32(w[49]*pad[123]) + float32(w[50]*pad[124]) +
+			float32(w[51]*pad[132]) + float32(w[52]*pad[133]) + float32(w[53]*pad[134]))))
+		y[83] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[3]) + float32(w[37]*pad[4]) + float32(w[38]*pad[5]) +
+			float32(w[39]*pad[13]) + float32(w[40]*pad[14]) + float32(w[41]*pad[15]) + float32(w[42]*pad[23]) +
+			float32(w[43]*pad[24]) + float32(w[44]*pad[25]) + float32(w[45]*pad[113]) + float32(w[46]*pad[114]) +
+			float32(w[47]*pad[115]) + float32(w[48]*pad[123]) + float32(w[49]*pad[124]) + float32(w[50]*pad[125]) +
+			float32(w[51]*pad[133]) + float32(w[52]*pad[134]) + float32(w[53]*pad[135]))))
+		y[84] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[4]) + float32(w[37]*pad[5]) + float32(w[38]*pad[6]) +
+			float32(w[39]*pad[14]) + float32(w[40]*pad[15]) + float32(w[41]*pad[16]) + float32(w[42]*pad[24]) +
+			float32(w[43]*pad[25]) + float32(w[44]*pad[26]) + float32(w[45]*pad[114]) + float32(w[46]*pad[115]) +
+			float32(w[47]*pad[116]) + float32(w[48]*pad[124]) + float32(w[49]*pad[125]) + float32(w[50]*pad[126]) +
+			float32(w[51]*pad[134]) + float32(w[52]*pad[135]) + float32(w[53]*pad[136]))))
+		y[85] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[5]) + float32(w[37]*pad[6]) + float32(w[38]*pad[7]) +
+			float32(w[39]*pad[15]) + float32(w[40]*pad[16]) + float32(w[41]*pad[17]) + float32(w[42]*pad[25]) +
+			float32(w[43]*pad[26]) + float32(w[44]*pad[27]) + float32(w[45]*pad[115]) + float32(w[46]*pad[116]) +
+			float32(w[47]*pad[117]) + float32(w[48]*pad[125]) + float32(w[49]*pad[126]) + float32(w[50]*pad[127]) +
+			float32(w[51]*pad[135]) + float32(w[52]*pad[136]) + float32(w[53]*pad[137]))))
+		y[86] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[6]) + float32(w[37]*pad[7]) + float32(w[38]*pad[8]) +
+			float32(w[39]*pad[16]) + float32(w[40]*pad[17]) + float32(w[41]*pad[18]) + float32(w[42]*pad[26]) +
+			float32(w[43]*pad[27]) + float32(w[44]*pad[28]) + float32(w[45]*pad[116]) + float32(w[46]*pad[117]) +
+			float32(w[47]*pad[118]) + float32(w[48]*pad[126]) + float32(w[49]*pad[127]) + float32(w[50]*pad[128]) +
+			float32(w[51]*pad[136]) + float32(w[52]*pad[137]) + float32(w[53]*pad[138]))))
+		y[87] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[7]) + float32(w[37]*pad[8]) + float32(w[38]*pad[9]) +
+			float32(w[39]*pad[17]) + float32(w[40]*pad[18]) + float32(w[41]*pad[19]) + float32(w[42]*pad[27]) +
+			float32(w[43]*pad[28]) + float32(w[44]*pad[29]) + float32(w[45]*pad[117]) + float32(w[46]*pad[118]) +
+			float32(w[47]*pad[119]) + float32(w[48]*pad[127]) + float32(w[49]*pad[128]) + float32(w[50]*pad[129]) +
+			float32(w[51]*pad[137]) + float32(w[52]*pad[138]) + float32(w[53]*pad[139]))))
+		y[88] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[20]) + float32(w[37]*pad[21]) + float32(w[38]*pad[22]) +
+			float32(w[39]*pad[30]) + float32(w[40]*pad[31]) + float32(w[41]*pad[32]) + float32(w[42]*pad[40]) +
+			float32(w[43]*pad[41]) + float32(w[44]*pad[42]) + float32(w[45]*pad[130]) + float32(w[46]*pad[131]) +
+			float32(w[47]*pad[132]) + float32(w[48]*pad[140]) + float32(w[49]*pad[141]) + float32(w[50]*pad[142]) +
+			float32(w[51]*pad[150]) + float32(w[52]*pad[151]) + float32(w[53]*pad[152]))))
+		y[89] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[21]) + float32(w[37]*pad[22]) + float32(w[38]*pad[23]) +
+			float32(w[39]*pad[31]) + float32(w[40]*pad[32]) + float32(w[41]*pad[33]) + float32(w[42]*pad[41]) +
+			float32(w[43]*pad[42]) + float32(w[44]*pad[43]) + float32(w[45]*pad[131]) + float32(w[46]*pad[132]) +
+			float32(w[47]*pad[133]) + float32(w[48]*pad[141]) + float32(w[49]*pad[142]) + float32(w[50]*pad[143]) +
+			float32(w[51]*pad[151]) + float32(w[52]*pad[152]) + float32(w[53]*pad[153]))))
+		y[90] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[22]) + float32(w[37]*pad[23]) + float32(w[38]*pad[24]) +
+			float32(w[39]*pad[32]) + float32(w[40]*pad[33]) + float32(w[41]*pad[34]) + float32(w[42]*pad[42]) +
+			float32(w[43]*pad[43]) + float32(w[44]*pad[44]) + float32(w[45]*pad[132]) + float32(w[46]*pad[133]) +
+			float32(w[47]*pad[134]) + float32(w[48]*pad[142]) + float32(w[49]*pad[143]) + float32(w[50]*pad[144]) +
+			float32(w[51]*pad[152]) + float32(w[52]*pad[153]) + float32(w[53]*pad[154]))))
+		y[91] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[23]) + float32(w[37]*pad[24]) + float32(w[38]*pad[25]) +
+			float32(w[39]*pad[33]) + float32(w[40]*pad[34]) + float32(w[41]*pad[35]) + float32(w[42]*pad[43]) +
+			float32(w[43]*pad[44]) + float32(w[44]*pad[45]) + float32(w[45]*pad[133]) + float32(w[46]*pad[134]) +
+			float32(w[47]*pad[135]) + float32(w[48]*pad[143]) + float32(w[49]*pad[144]) + float32(w[50]*pad[145]) +
+			float32(w[51]*pad[153]) + float32(w[52]*pad[154]) + float32(w[53]*pad[155]))))
+		y[92] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[24]) + float32(w[37]*pad[25]) + float32(w[38]*pad[26]) +
+			float32(w[39]*pad[34]) + float32(w[40]*pad[35]) + float32(w[41]*pad[36]) + float32(w[42]*pad[44]) +
+			float32(w[43]*pad[45]) + float32(w[44]*pad[46]) + float32(w[45]*pad[134]) + float32(w[46]*pad[135]) +
+			float32(w[47]*pad[136]) + float32(w[48]*pad[144]) + float32(w[49]*pad[145]) + float32(w[50]*pad[146]) +
+			float32(w[51]*pad[154]) + float32(w[52]*pad[155]) + float32(w[53]*pad[156]))))
+		y[93] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[25]) + float32(w[37]*pad[26]) + float32(w[38]*pad[27]) +
+			float32(w[39]*pad[35]) + float32(w[40]*pad[36]) + float32(w[41]*pad[37]) + float32(w[42]*pad[45]) +
+			float32(w[43]*pad[46]) + float32(w[44]*pad[47]) + float32(w[45]*pad[135]) + float32(w[46]*pad[136]) +
+			float32(w[47]*pad[137]) + float32(w[48]*pad[145]) + float32(w[49]*pad[146]) + float32(w[50]*pad[147]) +
+			float32(w[51]*pad[155]) + float32(w[52]*pad[156]) + float32(w[53]*pad[157]))))
+		y[94] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[26]) + float32(w[37]*pad[27]) + float32(w[38]*pad[28]) +
+			float32(w[39]*pad[36]) + float32(w[40]*pad[37]) + float32(w[41]*pad[38]) + float32(w[42]*pad[46]) +
+			float32(w[43]*pad[47]) + float32(w[44]*pad[48]) + float32(w[45]*pad[136]) + float32(w[46]*pad[137]) +
+			float32(w[47]*pad[138]) + float32(w[48]*pad[146]) + float32(w[49]*pad[147]) + float32(w[50]*pad[148]) +
+			float32(w[51]*pad[156]) + float32(w[52]*pad[157]) + float32(w[53]*pad[158]))))
+		y[95] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[27]) + float32(w[37]*pad[28]) + float32(w[38]*pad[29]) +
+			float32(w[39]*pad[37]) + float32(w[40]*pad[38]) + float32(w[41]*pad[39]) + float32(w[42]*pad[47]) +
+			float32(w[43]*pad[48]) + float32(w[44]*pad[49]) + float32(w[45]*pad[137]) + float32(w[46]*pad[138]) +
+			float32(w[47]*pad[139]) + float32(w[48]*pad[147]) + float32(w[49]*pad[148]) + float32(w[50]*pad[149]) +
+			float32(w[51]*pad[157]) + float32(w[52]*pad[158]) + float32(w[53]*pad[159]))))
+		y[96] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[40]) + float32(w[37]*pad[41]) + float32(w[38]*pad[42]) +
+			float32(w[39]*pad[50]) + float32(w[40]*pad[51]) + float32(w[41]*pad[52]) + float32(w[42]*pad[60]) +
+			float32(w[43]*pad[61]) + float32(w[44]*pad[62]) + float32(w[45]*pad[150]) + float32(w[46]*pad[151]) +
+			float32(w[47]*pad[152]) + float32(w[48]*pad[160]) + float32(w[49]*pad[161]) + float32(w[50]*pad[162]) +
+			float32(w[51]*pad[170]) + float32(w[52]*pad[171]) + float32(w[53]*pad[172]))))
+		y[97] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[41]) + float32(w[37]*pad[42]) + float32(w[38]*pad[43]) +
+			float32(w[39]*pad[51]) + float32(w[40]*pad[52]) + float32(w[41]*pad[53]) + float32(w[42]*pad[61]) +
+			float32(w[43]*pad[62]) + float32(w[44]*pad[63]) + float32(w[45]*pad[151]) + float32(w[46]*pad[152]) +
+			float32(w[47]*pad[153]) + float32(w[48]*pad[161]) + float32(w[49]*pad[162]) + float32(w[50]*pad[163]) +
+			float32(w[51]*pad[171]) + float32(w[52]*pad[172]) + float32(w[53]*pad[173]))))
+		y[98] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[42]) + float32(w[37]*pad[43]) + float32(w[38]*pad[44]) +
+			float32(w[39]*pad[52]) + float32(w[40]*pad[53]) + float32(w[41]*pad[54]) + float32(w[42]*pad[62]) +
+			float32(w[43]*pad[63]) + float32(w[44]*pad[64]) + float32(w[45]*pad[152]) + float32(w[46]*pad[153]) +
+			float32(w[47]*pad[154]) + float32(w[48]*pad[162]) + float32(w[49]*pad[163]) + float32(w[50]*pad[164]) +
+			float32(w[51]*pad[172]) + float32(w[52]*pad[173]) + float32(w[53]*pad[174]))))
+		y[99] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[43]) + float32(w[37]*pad[44]) + float32(w[38]*pad[45]) +
+			float32(w[39]*pad[53]) + float32(w[40]*pad[54]) + float32(w[41]*pad[55]) + float32(w[42]*pad[63]) +
+			float32(w[43]*pad[64]) + float32(w[44]*pad[65]) + float32(w[45]*pad[153]) + float32(w[46]*pad[154]) +
+			float32(w[47]*pad[155]) + float32(w[48]*pad[163]) + float32(w[49]*pad[164]) + float32(w[50]*pad[165]) +
+			float32(w[51]*pad[173]) + float32(w[52]*pad[174]) + float32(w[53]*pad[175]))))
+		y[100] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[44]) + float32(w[37]*pad[45]) + float32(w[38]*pad[46]) +
+			float32(w[39]*pad[54]) + float32(w[40]*pad[55]) + float32(w[41]*pad[56]) + float32(w[42]*pad[64]) +
+			float32(w[43]*pad[65]) + float32(w[44]*pad[66]) + float32(w[45]*pad[154]) + float32(w[46]*pad[155]) +
+			float32(w[47]*pad[156]) + float32(w[48]*pad[164]) + float32(w[49]*pad[165]) + float32(w[50]*pad[166]) +
+			float32(w[51]*pad[174]) + float32(w[52]*pad[175]) + float32(w[53]*pad[176]))))
+		y[101] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[45]) + float32(w[37]*pad[46]) + float32(w[38]*pad[47]) +
+			float32(w[39]*pad[55]) + float32(w[40]*pad[56]) + float32(w[41]*pad[57]) + float32(w[42]*pad[65]) +
+			float32(w[43]*pad[66]) + float32(w[44]*pad[67]) + float32(w[45]*pad[155]) + float32(w[46]*pad[156]) +
+			float32(w[47]*pad[157]) + float32(w[48]*pad[165]) + float32(w[49]*pad[166]) + float32(w[50]*pad[167]) +
+			float32(w[51]*pad[175]) + float32(w[52]*pad[176]) + float32(w[53]*pad[177]))))
+		y[102] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[46]) + float32(w[37]*pad[47]) + float32(w[38]*pad[48]) +
+			float32(w[39]*pad[56]) + float32(w[40]*pad[57]) + float32(w[41]*pad[58]) + float32(w[42]*pad[66]) +
+			float32(w[43]*pad[67]) + float32(w[44]*pad[68]) + float32(w[45]*pad[156]) + float32(w[46]*pad[157]) +
+			float32(w[47]*pad[158]) + float32(w[48]*pad[166]) + float32(w[49]*pad[167]) + float32(w[50]*pad[168]) +
+			float32(w[51]*pad[176]) + float32(w[52]*pad[177]) + float32(w[53]*pad[178]))))
+		y[103] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[47]) + float32(w[37]*pad[48]) + float32(w[38]*pad[49]) +
+			float32(w[39]*pad[57]) + float32(w[40]*pad[58]) + float32(w[41]*pad[59]) + float32(w[42]*pad[67]) +
+			float32(w[43]*pad[68]) + float32(w[44]*pad[69]) + float32(w[45]*pad[157]) + float32(w[46]*pad[158]) +
+			float32(w[47]*pad[159]) + float32(w[48]*pad[167]) + float32(w[49]*pad[168]) + float32(w[50]*pad[169]) +
+			float32(w[51]*pad[177]) + float32(w[52]*pad[178]) + float32(w[53]*pad[179]))))
+		y[104] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[60]) + float32(w[37]*pad[61]) + float32(w[38]*pad[62]) +
+			float32(w[39]*pad[70]) + float32(w[40]*pad[71]) + float32(w[41]*pad[72]) + float32(w[42]*pad[80]) +
+			float32(w[43]*pad[81]) + float32(w[44]*pad[82]) + float32(w[45]*pad[170]) + float32(w[46]*pad[171]) +
+			float32(w[47]*pad[172]) + float32(w[48]*pad[180]) + float32(w[49]*pad[181]) + float32(w[50]*pad[182]) +
+			float32(w[51]*pad[190]) + float32(w[52]*pad[191]) + float32(w[53]*pad[192]))))
+		y[105] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[61]) + float32(w[37]*pad[62]) + float32(w[38]*pad[63]) +
+			float32(w[39]*pad[71]) + float32(w[40]*pad[72]) + float32(w[41]*pad[73]) + float32(w[42]*pad[81]) +
+			float32(w[43]*pad[82]) + float32(w[44]*pad[83]) + float32(w[45]*pad[171]) + float32(w[46]*pad[172]) +
+			float32(w[47]*pad[173]) + float32(w[48]*pad[181]) + float32(w[49]*pad[182]) + float32(w[50]*pad[183]) +
+			float32(w[51]*pad[191]) + float32(w[52]*pad[192]) + float32(w[53]*pad[193]))))
+		y[106] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[62]) + float32(w[37]*pad[63]) + float32(w[38]*pad[64]) +
+			float32(w[39]*pad[72]) + float32(w[40]*pad[73]) + float32(w[41]*pad[74]) + float32(w[42]*pad[82]) +
+			float32(w[43]*pad[83]) + float32(w[44]*pad[84]) + float32(w[45]*pad[172]) + float32(w[46]*pad[173]) +
+			float32(w[47]*pad[174]) + float32(w[48]*pad[182]) + float32(w[49]*pad[183]) + float32(w[50]*pad[184]) +
+			float32(w[51]*pad[192]) + float32(w[52]*pad[193]) + float32(w[53]*pad[194]))))
+		y[107] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[63]) + float32(w[37]*pad[64]) + float32(w[38]*pad[65]) +
+			float32(w[39]*pad[73]) + float32(w[40]*pad[74]) + float32(w[41]*pad[75]) + float32(w[42]*pad[83]) +
+			float32(w[43]*pad[84]) + float32(w[44]*pad[85]) + float32(w[45]*pad[173]) + float32(w[46]*pad[174]) +
+			float32(w[47]*pad[175]) + float32(w[48]*pad[183]) + float32(w[49]*pad[184]) + float32(w[50]*pad[185]) +
+			float32(w[51]*pad[193]) + float32(w[52]*pad[194]) + float32(w[53]*pad[195]))))
+		y[108] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[64]) + float32(w[37]*pad[65]) + float32(w[38]*pad[66]) +
+			float32(w[39]*pad[74]) + float32(w[40]*pad[75]) + float32(w[41]*pad[76]) + float32(w[42]*pad[84]) +
+			float32(w[43]*pad[85]) + float32(w[44]*pad[86]) + float32(w[45]*pad[174]) + float32(w[46]*pad[175]) +
+			float32(w[47]*pad[176]) + float32(w[48]*pad[184]) + float32(w[49]*pad[185]) + float32(w[50]*pad[186]) +
+			float32(w[51]*pad[194]) + float32(w[52]*pad[195]) + float32(w[53]*pad[196]))))
+		y[109] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[65]) + float32(w[37]*pad[66]) + float32(w[38]*pad[67]) +
+			float32(w[39]*pad[75]) + float32(w[40]*pad[76]) + float32(w[41]*pad[77]) + float32(w[42]*pad[85]) +
+			float32(w[43]*pad[86]) + float32(w[44]*pad[87]) + float32(w[45]*pad[175]) + float32(w[46]*pad[176]) +
+			float32(w[47]*pad[177]) + float32(w[48]*pad[185]) + float32(w[49]*pad[186]) + float32(w[50]*pad[187]) +
+			float32(w[51]*pad[195]) + float32(w[52]*pad[196]) + float32(w[53]*pad[197]))))
+		y[110] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[66]) + float32(w[37]*pad[67]) + float32(w[38]*pad[68]) +
+			float32(w[39]*pad[76]) + float32(w[40]*pad[77]) + float32(w[41]*pad[78]) + float32(w[42]*pad[86]) +
+			float32(w[43]*pad[87]) + float32(w[44]*pad[88]) + float32(w[45]*pad[176]) + float32(w[46]*pad[177]) +
+			float32(w[47]*pad[178]) + float32(w[48]*pad[186]) + float32(w[49]*pad[187]) + float32(w[50]*pad[188]) +
+			float32(w[51]*pad[196]) + float32(w[52]*pad[197]) + float32(w[53]*pad[198]))))
+		y[111] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[67]) + float32(w[37]*pad[68]) + float32(w[38]*pad[69]) +
+			float32(w[39]*pad[77]) + float32(w[40]*pad[78]) + float32(w[41]*pad[79]) + float32(w[42]*pad[87]) +
+			float32(w[43]*pad[88]) + float32(w[44]*pad[89]) + float32(w[45]*pad[177]) + float32(w[46]*pad[178]) +
+			float32(w[47]*pad[179]) + float32(w[48]*pad[187]) + float32(w[49]*pad[188]) + float32(w[50]*pad[189]) +
+			float32(w[51]*pad[197]) + float32(w[52]*pad[198]) + float32(w[53]*pad[199]))))
+		y[112] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[80]) + float32(w[37]*pad[81]) + float32(w[38]*pad[82]) +
+			float32(w[39]*pad[90]) + float32(w[40]*pad[91]) + float32(w[41]*pad[92]) + float32(w[42]*pad[100]) +
+			float32(w[43]*pad[101]) + float32(w[44]*pad[102]) + float32(w[45]*pad[190]) + float32(w[46]*pad[191]) +
+			float32(w[47]*pad[192]) + float32(w[48]*pad[200]) + float32(w[49]*pad[201]) + float32(w[50]*pad[202]) +
+			float32(w[51]*pad[210]) + float32(w[52]*pad[211]) + float32(w[53]*pad[212]))))
+		y[113] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[81]) + float32(w[37]*pad[82]) + float32(w[38]*pad[83]) +
+			float32(w[39]*pad[91]) + float32(w[40]*pad[92]) + float32(w[41]*pad[93]) + float32(w[42]*pad[101]) +
+			float32(w[43]*pad[102]) + float32(w[44]*pad[103]) + float32(w[45]*pad[191]) + float32(w[46]*pad[192]) +
+			float32(w[47]*pad[193]) + float32(w[48]*pad[201]) + float32(w[49]*pad[202]) + float32(w[50]*pad[203]) +
+			float32(w[51]*pad[211]) + float32(w[52]*pad[212]) + float32(w[53]*pad[213]))))
+		y[114] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[82]) + float32(w[37]*pad[83]) + float32(w[38]*pad[84]) +
+			float32(w[39]*pad[92]) + float32(w[40]*pad[93]) + float32(w[41]*pad[94]) + float32(w[42]*pad[102]) +
+			float32(w[43]*pad[103]) + float32(w[44]*pad[104]) + float32(w[45]*pad[192]) + float32(w[46]*pad[193]) +
+			float32(w[47]*pad[194]) + float32(w[48]*pad[202]) + float32(w[49]*pad[203]) + float32(w[50]*pad[204]) +
+			float32(w[51]*pad[212]) + float32(w[52]*pad[213]) + float32(w[53]*pad[214]))))
+		y[115] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[83]) + float32(w[37]*pad[84]) + float32(w[38]*pad[85]) +
+			float32(w[39]*pad[93]) + float32(w[40]*pad[94]) + float32(w[41]*pad[95]) + float32(w[42]*pad[103]) +
+			float32(w[43]*pad[104]) + float32(w[44]*pad[105]) + float32(w[45]*pad[193]) + float32(w[46]*pad[194]) +
+			float32(w[47]*pad[195]) + float32(w[48]*pad[203]) + float32(w[49]*pad[204]) + float32(w[50]*pad[205]) +
+			float32(w[51]*pad[213]) + float32(w[52]*pad[214]) + float32(w[53]*pad[215]))))
+		y[116] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[84]) + float32(w[37]*pad[85]) + float32(w[38]*pad[86]) +
+			float32(w[39]*pad[94]) + float32(w[40]*pad[95]) + float32(w[41]*pad[96]) + float32(w[42]*pad[104]) +
+			float32(w[43]*pad[105]) + float32(w[44]*pad[106]) + float32(w[45]*pad[194]) + float32(w[46]*pad[195]) +
+			float32(w[47]*pad[196]) + float32(w[48]*pad[204]) + float32(w[49]*pad[205]) + float32(w[50]*pad[206]) +
+			float32(w[51]*pad[214]) + float32(w[52]*pad[215]) + float32(w[53]*pad[216]))))
+		y[117] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[85]) + float32(w[37]*pad[86]) + float32(w[38]*pad[87]) +
+			float32(w[39]*pad[95]) + float32(w[40]*pad[96]) + float32(w[41]*pad[97]) + float32(w[42]*pad[105]) +
+			float32(w[43]*pad[106]) + float32(w[44]*pad[107]) + float32(w[45]*pad[195]) + float32(w[46]*pad[196]) +
+			float32(w[47]*pad[197]) + float32(w[48]*pad[205]) + float32(w[49]*pad[206]) + float32(w[50]*pad[207]) +
+			float32(w[51]*pad[215]) + float32(w[52]*pad[216]) + float32(w[53]*pad[217]))))
+		y[118] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[86]) + float32(w[37]*pad[87]) + float32(w[38]*pad[88]) +
+			float32(w[39]*pad[96]) + float32(w[40]*pad[97]) + float32(w[41]*pad[98]) + float32(w[42]*pad[106]) +
+			float32(w[43]*pad[107]) + float32(w[44]*pad[108]) + float32(w[45]*pad[196]) + float32(w[46]*pad[197]) +
+			float32(w[47]*pad[198]) + float32(w[48]*pad[206]) + float32(w[49]*pad[207]) + float32(w[50]*pad[208]) +
+			float32(w[51]*pad[216]) + float32(w[52]*pad[217]) + float32(w[53]*pad[218]))))
+		y[119] = float32(math.Tanh(float64(b[2] + float32(w[36]*pad[87]) + float32(w[37]*pad[88]) + float32(w[38]*pad[89]) +
+			float32(w[39]*pad[97]) + float32(w[40]*pad[98]) + float32(w[41]*pad[99]) + float32(w[42]*pad[107]) +
+			float32(w[43]*pad[108]) + float32(w[44]*pad[109]) + float32(w[45]*pad[197]) + float32(w[46]*pad[198]) +
+			float32(w[47]*pad[199]) + float32(w[48]*pad[207]) + float32(w[49]*pad[208]) + float32(w[50]*pad[209]) +
+			float32(w[51]*pad[217]) + float32(w[52]*pad[218]) + float32(w[53]*pad[219]))))
 	}
 	// layer 2: maxpool2d k2 s1 p0, [3 5 8] → [3 4 7] (net.yaml:8)
 	{
@@ -2248,456 +2248,456 @@ func (m *Model) forward() {
 		pad[195] = x[83]
 		pad[196] = x[83]
 		pad[197] = x[83]
-		y[0] = max(b[0]+w[0]*pad[0]+w[1]*pad[1]+w[2]*pad[2]+
-			w[3]*pad[11]+w[4]*pad[12]+w[5]*pad[13]+w[6]*pad[66]+
-			w[7]*pad[67]+w[8]*pad[68]+w[9]*pad[77]+w[10]*pad[78]+
-			w[11]*pad[79]+w[12]*pad[132]+w[13]*pad[133]+w[14]*pad[134]+
-			w[15]*pad[143]+w[16]*pad[144]+w[17]*pad[145], 0)
-		y[1] = max(b[0]+w[0]*pad[1]+w[1]*pad[2]+w[2]*pad[3]+
-			w[3]*pad[12]+w[4]*pad[13]+w[5]*pad[14]+w[6]*pad[67]+
-			w[7]*pad[68]+w[8]*pad[69]+w[9]*pad[78]+w[10]*pad[79]+
-			w[11]*pad[80]+w[12]*pad[133]+w[13]*pad[134]+w[14]*pad[135]+
-			w[15]*pad[144]+w[16]*pad[145]+w[17]*pad[146], 0)
-		y[2] = max(b[0]+w[0]*pad[2]+w[1]*pad[3]+w[2]*pad[4]+
-			w[3]*pad[13]+w[4]*pad[14]+w[5]*pad[15]+w[6]*pad[68]+
-			w[7]*pad[69]+w[8]*pad[70]+w[9]*pad[79]+w[10]*pad[80]+
-			w[11]*pad[81]+w[12]*pad[134]+w[13]*pad[135]+w[14]*pad[136]+
-			w[15]*pad[145]+w[16]*pad[146]+w[17]*pad[147], 0)
-		y[3] = max(b[0]+w[0]*pad[3]+w[1]*pad[4]+w[2]*pad[5]+
-			w[3]*pad[14]+w[4]*pad[15]+w[5]*pad[16]+w[6]*pad[69]+
-			w[7]*pad[70]+w[8]*pad[71]+w[9]*pad[80]+w[10]*pad[81]+
-			w[11]*pad[82]+w[12]*pad[135]+w[13]*pad[136]+w[14]*pad[137]+
-			w[15]*pad[146]+w[16]*pad[147]+w[17]*pad[148], 0)
-		y[4] = max(b[0]+w[0]*pad[4]+w[1]*pad[5]+w[2]*pad[6]+
-			w[3]*pad[15]+w[4]*pad[16]+w[5]*pad[17]+w[6]*pad[70]+
-			w[7]*pad[71]+w[8]*pad[72]+w[9]*pad[81]+w[10]*pad[82]+
-			w[11]*pad[83]+w[12]*pad[136]+w[13]*pad[137]+w[14]*pad[138]+
-			w[15]*pad[147]+w[16]*pad[148]+w[17]*pad[149], 0)
-		y[5] = max(b[0]+w[0]*pad[5]+w[1]*pad[6]+w[2]*pad[7]+
-			w[3]*pad[16]+w[4]*pad[17]+w[5]*pad[18]+w[6]*pad[71]+
-			w[7]*pad[72]+w[8]*pad[73]+w[9]*pad[82]+w[10]*pad[83]+
-			w[11]*pad[84]+w[12]*pad[137]+w[13]*pad[138]+w[14]*pad[139]+
-			w[15]*pad[148]+w[16]*pad[149]+w[17]*pad[150], 0)
-		y[6] = max(b[0]+w[0]*pad[6]+w[1]*pad[7]+w[2]*pad[8]+
-			w[3]*pad[17]+w[4]*pad[18]+w[5]*pad[19]+w[6]*pad[72]+
-			w[7]*pad[73]+w[8]*pad[74]+w[9]*pad[83]+w[10]*pad[84]+
-			w[11]*pad[85]+w[12]*pad[138]+w[13]*pad[139]+w[14]*pad[140]+
-			w[15]*pad[149]+w[16]*pad[150]+w[17]*pad[151], 0)
-		y[7] = max(b[0]+w[0]*pad[7]+w[1]*pad[8]+w[2]*pad[9]+
-			w[3]*pad[18]+w[4]*pad[19]+w[5]*pad[20]+w[6]*pad[73]+
-			w[7]*pad[74]+w[8]*pad[75]+w[9]*pad[84]+w[10]*pad[85]+
-			w[11]*pad[86]+w[12]*pad[139]+w[13]*pad[140]+w[14]*pad[141]+
-			w[15]*pad[150]+w[16]*pad[151]+w[17]*pad[152], 0)
-		y[8] = max(b[0]+w[0]*pad[8]+w[1]*pad[9]+w[2]*pad[10]+
-			w[3]*pad[19]+w[4]*pad[20]+w[5]*pad[21]+w[6]*pad[74]+
-			w[7]*pad[75]+w[8]*pad[76]+w[9]*pad[85]+w[10]*pad[86]+
-			w[11]*pad[87]+w[12]*pad[140]+w[13]*pad[141]+w[14]*pad[142]+
-			w[15]*pad[151]+w[16]*pad[152]+w[17]*pad[153], 0)
-		y[9] = max(b[0]+w[0]*pad[11]+w[1]*pad[12]+w[2]*pad[13]+
-			w[3]*pad[22]+w[4]*pad[23]+w[5]*pad[24]+w[6]*pad[77]+
-			w[7]*pad[78]+w[8]*pad[79]+w[9]*pad[88]+w[10]*pad[89]+
-			w[11]*pad[90]+w[12]*pad[143]+w[13]*pad[144]+w[14]*pad[145]+
-			w[15]*pad[154]+w[16]*pad[155]+w[17]*pad[156], 0)
-		y[10] = max(b[0]+w[0]*pad[12]+w[1]*pad[13]+w[2]*pad[14]+
-			w[3]*pad[23]+w[4]*pad[24]+w[5]*pad[25]+w[6]*pad[78]+
-			w[7]*pad[79]+w[8]*pad[80]+w[9]*pad[89]+w[10]*pad[90]+
-			w[11]*pad[91]+w[12]*pad[144]+w[13]*pad[145]+w[14]*pad[146]+
-			w[15]*pad[155]+w[16]*pad[156]+w[17]*pad[157], 0)
-		y[11] = max(b[0]+w[0]*pad[13]+w[1]*pad[14]+w[2]*pad[15]+
-			w[3]*pad[24]+w[4]*pad[25]+w[5]*pad[26]+w[6]*pad[79]+
-			w[7]*pad[80]+w[8]*pad[81]+w[9]*pad[90]+w[10]*pad[91]+
-			w[11]*pad[92]+w[12]*pad[145]+w[13]*pad[146]+w[14]*pad[147]+
-			w[15]*pad[156]+w[16]*pad[157]+w[17]*pad[158], 0)
-		y[12] = max(b[0]+w[0]*pad[14]+w[1]*pad[15]+w[2]*pad[16]+
-			w[3]*pad[25]+w[4]*pad[26]+w[5]*pad[27]+w[6]*pad[80]+
-			w[7]*pad[81]+w[8]*pad[82]+w[9]*pad[91]+w[10]*pad[92]+
-			w[11]*pad[93]+w[12]*pad[146]+w[13]*pad[147]+w[14]*pad[148]+
-			w[15]*pad[157]+w[16]*pad[158]+w[17]*pad[159], 0)
-		y[13] = max(b[0]+w[0]*pad[15]+w[1]*pad[16]+w[2]*pad[17]+
-			w[3]*pad[26]+w[4]*pad[27]+w[5]*pad[28]+w[6]*pad[81]+
-			w[7]*pad[82]+w[8]*pad[83]+w[9]*pad[92]+w[10]*pad[93]+
-			w[11]*pad[94]+w[12]*pad[147]+w[13]*pad[148]+w[14]*pad[149]+
-			w[15]*pad[158]+w[16]*pad[159]+w[17]*pad[160], 0)
-		y[14] = max(b[0]+w[0]*pad[16]+w[1]*pad[17]+w[2]*pad[18]+
-			w[3]*pad[27]+w[4]*pad[28]+w[5]*pad[29]+w[6]*pad[82]+
-			w[7]*pad[83]+w[8]*pad[84]+w[9]*pad[93]+w[10]*pad[94]+
-			w[11]*pad[95]+w[12]*pad[148]+w[13]*pad[149]+w[14]*pad[150]+
-			w[15]*pad[159]+w[16]*pad[160]+w[17]*pad[161], 0)
-		y[15] = max(b[0]+w[0]*pad[17]+w[1]*pad[18]+w[2]*pad[19]+
-			w[3]*pad[28]+w[4]*pad[29]+w[5]*pad[30]+w[6]*pad[83]+
-			w[7]*pad[84]+w[8]*pad[85]+w[9]*pad[94]+w[10]*pad[95]+
-			w[11]*pad[96]+w[12]*pad[149]+w[13]*pad[150]+w[14]*pad[151]+
-			w[15]*pad[160]+w[16]*pad[161]+w[17]*pad[162], 0)
-		y[16] = max(b[0]+w[0]*pad[18]+w[1]*pad[19]+w[2]*pad[20]+
-			w[3]*pad[29]+w[4]*pad[30]+w[5]*pad[31]+w[6]*pad[84]+
-			w[7]*pad[85]+w[8]*pad[86]+w[9]*pad[95]+w[10]*pad[96]+
-			w[11]*pad[97]+w[12]*pad[150]+w[13]*pad[151]+w[14]*pad[152]+
-			w[15]*pad[161]+w[16]*pad[162]+w[17]*pad[163], 0)
-		y[17] = max(b[0]+w[0]*pad[19]+w[1]*pad[20]+w[2]*pad[21]+
-			w[3]*pad[30]+w[4]*pad[31]+w[5]*pad[32]+w[6]*pad[85]+
-			w[7]*pad[86]+w[8]*pad[87]+w[9]*pad[96]+w[10]*pad[97]+
-			w[11]*pad[98]+w[12]*pad[151]+w[13]*pad[152]+w[14]*pad[153]+
-			w[15]*pad[162]+w[16]*pad[163]+w[17]*pad[164], 0)
-		y[18] = max(b[0]+w[0]*pad[22]+w[1]*pad[23]+w[2]*pad[24]+
-			w[3]*pad[33]+w[4]*pad[34]+w[5]*pad[35]+w[6]*pad[88]+
-			w[7]*pad[89]+w[8]*pad[90]+w[9]*pad[99]+w[10]*pad[100]+
-			w[11]*pad[101]+w[12]*pad[154]+w[13]*pad[155]+w[14]*pad[156]+
-			w[15]*pad[165]+w[16]*pad[166]+w[17]*pad[167], 0)
-		y[19] = max(b[0]+w[0]*pad[23]+w[1]*pad[24]+w[2]*pad[25]+
-			w[3]*pad[34]+w[4]*pad[35]+w[5]*pad[36]+w[6]*pad[89]+
-			w[7]*pad[90]+w[8]*pad[91]+w[9]*pad[100]+w[10]*pad[101]+
-			w[11]*pad[102]+w[12]*pad[155]+w[13]*pad[156]+w[14]*pad[157]+
-			w[15]*pad[166]+w[16]*pad[167]+w[17]*pad[168], 0)
-		y[20] = max(b[0]+w[0]*pad[24]+w[1]*pad[25]+w[2]*pad[26]+
-			w[3]*pad[35]+w[4]*pad[36]+w[5]*pad[37]+w[6]*pad[90]+
-			w[7]*pad[91]+w[8]*pad[92]+w[9]*pad[101]+w[10]*pad[102]+
-			w[11]*pad[103]+w[12]*pad[156]+w[13]*pad[157]+w[14]*pad[158]+
-			w[15]*pad[167]+w[16]*pad[168]+w[17]*pad[169], 0)
-		y[21] = max(b[0]+w[0]*pad[25]+w[1]*pad[26]+w[2]*pad[27]+
-			w[3]*pad[36]+w[4]*pad[37]+w[5]*pad[38]+w[6]*pad[91]+
-			w[7]*pad[92]+w[8]*pad[93]+w[9]*pad[102]+w[10]*pad[103]+
-			w[11]*pad[104]+w[12]*pad[157]+w[13]*pad[158]+w[14]*pad[159]+
-			w[15]*pad[168]+w[16]*pad[169]+w[17]*pad[170], 0)
-		y[22] = max(b[0]+w[0]*pad[26]+w[1]*pad[27]+w[2]*pad[28]+
-			w[3]*pad[37]+w[4]*pad[38]+w[5]*pad[39]+w[6]*pad[92]+
-			w[7]*pad[93]+w[8]*pad[94]+w[9]*pad[103]+w[10]*pad[104]+
-			w[11]*pad[105]+w[12]*pad[158]+w[13]*pad[159]+w[14]*pad[160]+
-			w[15]*pad[169]+w[16]*pad[170]+w[17]*pad[171], 0)
-		y[23] = max(b[0]+w[0]*pad[27]+w[1]*pad[28]+w[2]*pad[29]+
-			w[3]*pad[38]+w[4]*pad[39]+w[5]*pad[40]+w[6]*pad[93]+
-			w[7]*pad[94]+w[8]*pad[95]+w[9]*pad[104]+w[10]*pad[105]+
-			w[11]*pad[106]+w[12]*pad[159]+w[13]*pad[160]+w[14]*pad[161]+
-			w[15]*pad[170]+w[16]*pad[171]+w[17]*pad[172], 0)
-		y[24] = max(b[0]+w[0]*pad[28]+w[1]*pad[29]+w[2]*pad[30]+
-			w[3]*pad[39]+w[4]*pad[40]+w[5]*pad[41]+w[6]*pad[94]+
-			w[7]*pad[95]+w[8]*pad[96]+w[9]*pad[105]+w[10]*pad[106]+
-			w[11]*pad[107]+w[12]*pad[160]+w[13]*pad[161]+w[14]*pad[162]+
-			w[15]*pad[171]+w[16]*pad[172]+w[17]*pad[173], 0)
-		y[25] = max(b[0]+w[0]*pad[29]+w[1]*pad[30]+w[2]*pad[31]+
-			w[3]*pad[40]+w[4]*pad[41]+w[5]*pad[42]+w[6]*pad[95]+
-			w[7]*pad[96]+w[8]*pad[97]+w[9]*pad[106]+w[10]*pad[107]+
-			w[11]*pad[108]+w[12]*pad[161]+w[13]*pad[162]+w[14]*pad[163]+
-			w[15]*pad[172]+w[16]*pad[173]+w[17]*pad[174], 0)
-		y[26] = max(b[0]+w[0]*pad[30]+w[1]*pad[31]+w[2]*pad[32]+
-			w[3]*pad[41]+w[4]*pad[42]+w[5]*pad[43]+w[6]*pad[96]+
-			w[7]*pad[97]+w[8]*pad[98]+w[9]*pad[107]+w[10]*pad[108]+
-			w[11]*pad[109]+w[12]*pad[162]+w[13]*pad[163]+w[14]*pad[164]+
-			w[15]*pad[173]+w[16]*pad[174]+w[17]*pad[175], 0)
-		y[27] = max(b[0]+w[0]*pad[33]+w[1]*pad[34]+w[2]*pad[35]+
-			w[3]*pad[44]+w[4]*pad[45]+w[5]*pad[46]+w[6]*pad[99]+
-			w[7]*pad[100]+w[8]*pad[101]+w[9]*pad[110]+w[10]*pad[111]+
-			w[11]*pad[112]+w[12]*pad[165]+w[13]*pad[166]+w[14]*pad[167]+
-			w[15]*pad[176]+w[16]*pad[177]+w[17]*pad[178], 0)
-		y[28] = max(b[0]+w[0]*pad[34]+w[1]*pad[35]+w[2]*pad[36]+
-			w[3]*pad[45]+w[4]*pad[46]+w[5]*pad[47]+w[6]*pad[100]+
-			w[7]*pad[101]+w[8]*pad[102]+w[9]*pad[111]+w[10]*pad[112]+
-			w[11]*pad[113]+w[12]*pad[166]+w[13]*pad[167]+w[14]*pad[168]+
-			w[15]*pad[177]+w[16]*pad[178]+w[17]*pad[179], 0)
-		y[29] = max(b[0]+w[0]*pad[35]+w[1]*pad[36]+w[2]*pad[37]+
-			w[3]*pad[46]+w[4]*pad[47]+w[5]*pad[48]+w[6]*pad[101]+
-			w[7]*pad[102]+w[8]*pad[103]+w[9]*pad[112]+w[10]*pad[113]+
-			w[11]*pad[114]+w[12]*pad[167]+w[13]*pad[168]+w[14]*pad[169]+
-			w[15]*pad[178]+w[16]*pad[179]+w[17]*pad[180], 0)
-		y[30] = max(b[0]+w[0]*pad[36]+w[1]*pad[37]+w[2]*pad[38]+
-			w[3]*pad[47]+w[4]*pad[48]+w[5]*pad[49]+w[6]*pad[102]+
-			w[7]*pad[103]+w[8]*pad[104]+w[9]*pad[113]+w[10]*pad[114]+
-			w[11]*pad[115]+w[12]*pad[168]+w[13]*pad[169]+w[14]*pad[170]+
-			w[15]*pad[179]+w[16]*pad[180]+w[17]*pad[181], 0)
-		y[31] = max(b[0]+w[0]*pad[37]+w[1]*pad[38]+w[2]*pad[39]+
-			w[3]*pad[48]+w[4]*pad[49]+w[5]*pad[50]+w[6]*pad[103]+
-			w[7]*pad[104]+w[8]*pad[105]+w[9]*pad[114]+w[10]*pad[115]+
-			w[11]*pad[116]+w[12]*pad[169]+w[13]*pad[170]+w[14]*pad[171]+
-			w[15]*pad[180]+w[16]*pad[181]+w[17]*pad[182], 0)
-		y[32] = max(b[0]+w[0]*pad[38]+w[1]*pad[39]+w[2]*pad[40]+
-			w[3]*pad[49]+w[4]*pad[50]+w[5]*pad[51]+w[6]*pad[104]+
-			w[7]*pad[105]+w[8]*pad[106]+w[9]*pad[115]+w[10]*pad[116]+
-			w[11]*pad[117]+w[12]*pad[170]+w[13]*pad[171]+w[14]*pad[172]+
-			w[15]*pad[181]+w[16]*pad[182]+w[17]*pad[183], 0)
-		y[33] = max(b[0]+w[0]*pad[39]+w[1]*pad[40]+w[2]*pad[41]+
-			w[3]*pad[50]+w[4]*pad[51]+w[5]*pad[52]+w[6]*pad[105]+
-			w[7]*pad[106]+w[8]*pad[107]+w[9]*pad[116]+w[10]*pad[117]+
-			w[11]*pad[118]+w[12]*pad[171]+w[13]*pad[172]+w[14]*pad[173]+
-			w[15]*pad[182]+w[16]*pad[183]+w[17]*pad[184], 0)
-		y[34] = max(b[0]+w[0]*pad[40]+w[1]*pad[41]+w[2]*pad[42]+
-			w[3]*pad[51]+w[4]*pad[52]+w[5]*pad[53]+w[6]*pad[106]+
-			w[7]*pad[107]+w[8]*pad[108]+w[9]*pad[117]+w[10]*pad[118]+
-			w[11]*pad[119]+w[12]*pad[172]+w[13]*pad[173]+w[14]*pad[174]+
-			w[15]*pad[183]+w[16]*pad[184]+w[17]*pad[185], 0)
-		y[35] = max(b[0]+w[0]*pad[41]+w[1]*pad[42]+w[2]*pad[43]+
-			w[3]*pad[52]+w[4]*pad[53]+w[5]*pad[54]+w[6]*pad[107]+
-			w[7]*pad[108]+w[8]*pad[109]+w[9]*pad[118]+w[10]*pad[119]+
-			w[11]*pad[120]+w[12]*pad[173]+w[13]*pad[174]+w[14]*pad[175]+
-			w[15]*pad[184]+w[16]*pad[185]+w[17]*pad[186], 0)
-		y[36] = max(b[0]+w[0]*pad[44]+w[1]*pad[45]+w[2]*pad[46]+
-			w[3]*pad[55]+w[4]*pad[56]+w[5]*pad[57]+w[6]*pad[110]+
-			w[7]*pad[111]+w[8]*pad[112]+w[9]*pad[121]+w[10]*pad[122]+
-			w[11]*pad[123]+w[12]*pad[176]+w[13]*pad[177]+w[14]*pad[178]+
-			w[15]*pad[187]+w[16]*pad[188]+w[17]*pad[189], 0)
-		y[37] = max(b[0]+w[0]*pad[45]+w[1]*pad[46]+w[2]*pad[47]+
-			w[3]*pad[56]+w[4]*pad[57]+w[5]*pad[58]+w[6]*pad[111]+
-			w[7]*pad[112]+w[8]*pad[113]+w[9]*pad[122]+w[10]*pad[123]+
-			w[11]*pad[124]+w[12]*pad[177]+w[13]*pad[178]+w[14]*pad[179]+
-			w[15]*pad[188]+w[16]*pad[189]+w[17]*pad[190], 0)
-		y[38] = max(b[0]+w[0]*pad[46]+w[1]*pad[47]+w[2]*pad[48]+
-			w[3]*pad[57]+w[4]*pad[58]+w[5]*pad[59]+w[6]*pad[112]+
-			w[7]*pad[113]+w[8]*pad[114]+w[9]*pad[123]+w[10]*pad[124]+
-			w[11]*pad[125]+w[12]*pad[178]+w[13]*pad[179]+w[14]*pad[180]+
-			w[15]*pad[189]+w[16]*pad[190]+w[17]*pad[191], 0)
-		y[39] = max(b[0]+w[0]*pad[47]+w[1]*pad[48]+w[2]*pad[49]+
-			w[3]*pad[58]+w[4]*pad[59]+w[5]*pad[60]+w[6]*pad[113]+
-			w[7]*pad[114]+w[8]*pad[115]+w[9]*pad[124]+w[10]*pad[125]+
-			w[11]*pad[126]+w[12]*pad[179]+w[13]*pad[180]+w[14]*pad[181]+
-			w[15]*pad[190]+w[16]*pad[191]+w[17]*pad[192], 0)
-		y[40] = max(b[0]+w[0]*pad[48]+w[1]*pad[49]+w[2]*pad[50]+
-			w[3]*pad[59]+w[4]*pad[60]+w[5]*pad[61]+w[6]*pad[114]+
-			w[7]*pad[115]+w[8]*pad[116]+w[9]*pad[125]+w[10]*pad[126]+
-			w[11]*pad[127]+w[12]*pad[180]+w[13]*pad[181]+w[14]*pad[182]+
-			w[15]*pad[191]+w[16]*pad[192]+w[17]*pad[193], 0)
-		y[41] = max(b[0]+w[0]*pad[49]+w[1]*pad[50]+w[2]*pad[51]+
-			w[3]*pad[60]+w[4]*pad[61]+w[5]*pad[62]+w[6]*pad[115]+
-			w[7]*pad[116]+w[8]*pad[117]+w[9]*pad[126]+w[10]*pad[127]+
-			w[11]*pad[128]+w[12]*pad[181]+w[13]*pad[182]+w[14]*pad[183]+
-			w[15]*pad[192]+w[16]*pad[193]+w[17]*pad[194], 0)
-		y[42] = max(b[0]+w[0]*pad[50]+w[1]*pad[51]+w[2]*pad[52]+
-			w[3]*pad[61]+w[4]*pad[62]+w[5]*pad[63]+w[6]*pad[116]+
-			w[7]*pad[117]+w[8]*pad[118]+w[9]*pad[127]+w[10]*pad[128]+
-			w[11]*pad[129]+w[12]*pad[182]+w[13]*pad[183]+w[14]*pad[184]+
-			w[15]*pad[193]+w[16]*pad[194]+w[17]*pad[195], 0)
-		y[43] = max(b[0]+w[0]*pad[51]+w[1]*pad[52]+w[2]*pad[53]+
-			w[3]*pad[62]+w[4]*pad[63]+w[5]*pad[64]+w[6]*pad[117]+
-			w[7]*pad[118]+w[8]*pad[119]+w[9]*pad[128]+w[10]*pad[129]+
-			w[11]*pad[130]+w[12]*pad[183]+w[13]*pad[184]+w[14]*pad[185]+
-			w[15]*pad[194]+w[16]*pad[195]+w[17]*pad[196], 0)
-		y[44] = max(b[0]+w[0]*pad[52]+w[1]*pad[53]+w[2]*pad[54]+
-			w[3]*pad[63]+w[4]*pad[64]+w[5]*pad[65]+w[6]*pad[118]+
-			w[7]*pad[119]+w[8]*pad[120]+w[9]*pad[129]+w[10]*pad[130]+
-			w[11]*pad[131]+w[12]*pad[184]+w[13]*pad[185]+w[14]*pad[186]+
-			w[15]*pad[195]+w[16]*pad[196]+w[17]*pad[197], 0)
-		y[45] = max(b[1]+w[18]*pad[0]+w[19]*pad[1]+w[20]*pad[2]+
-			w[21]*pad[11]+w[22]*pad[12]+w[23]*pad[13]+w[24]*pad[66]+
-			w[25]*pad[67]+w[26]*pad[68]+w[27]*pad[77]+w[28]*pad[78]+
-			w[29]*pad[79]+w[30]*pad[132]+w[31]*pad[133]+w[32]*pad[134]+
-			w[33]*pad[143]+w[34]*pad[144]+w[35]*pad[145], 0)
-		y[46] = max(b[1]+w[18]*pad[1]+w[19]*pad[2]+w[20]*pad[3]+
-			w[21]*pad[12]+w[22]*pad[13]+w[23]*pad[14]+w[24]*pad[67]+
-			w[25]*pad[68]+w[26]*pad[69]+w[27]*pad[78]+w[28]*pad[79]+
-			w[29]*pad[80]+w[30]*pad[133]+w[31]*pad[134]+w[32]*pad[135]+
-			w[33]*pad[144]+w[34]*pad[145]+w[35]*pad[146], 0)
-		y[47] = max(b[1]+w[18]*pad[2]+w[19]*pad[3]+w[20]*pad[4]+
-			w[21]*pad[13]+w[22]*pad[14]+w[23]*pad[15]+w[24]*pad[68]+
-			w[25]*pad[69]+w[26]*pad[70]+w[27]*pad[79]+w[28]*pad[80]+
-			w[29]*pad[81]+w[30]*pad[134]+w[31]*pad[135]+w[32]*pad[136]+
-			w[33]*pad[145]+w[34]*pad[146]+w[35]*pad[147], 0)
-		y[48] = max(b[1]+w[18]*pad[3]+w[19]*pad[4]+w[20]*pad[5]+
-			w[21]*pad[14]+w[22]*pad[15]+w[23]*pad[16]+w[24]*pad[69]+
-			w[25]*pad[70]+w[26]*pad[71]+w[27]*pad[80]+w[28]*pad[81]+
-			w[29]*pad[82]+w[30]*pad[135]+w[31]*pad[136]+w[32]*pad[137]+
-			w[33]*pad[146]+w[34]*pad[147]+w[35]*pad[148], 0)
-		y[49] = max(b[1]+w[18]*pad[4]+w[19]*pad[5]+w[20]*pad[6]+
-			w[21]*pad[15]+w[22]*pad[16]+w[23]*pad[17]+w[24]*pad[70]+
-			w[25]*pad[71]+w[26]*pad[72]+w[27]*pad[81]+w[28]*pad[82]+
-			w[29]*pad[83]+w[30]*pad[136]+w[31]*pad[137]+w[32]*pad[138]+
-			w[33]*pad[147]+w[34]*pad[148]+w[35]*pad[149], 0)
-		y[50] = max(b[1]+w[18]*pad[5]+w[19]*pad[6]+w[20]*pad[7]+
-			w[21]*pad[16]+w[22]*pad[17]+w[23]*pad[18]+w[24]*pad[71]+
-			w[25]*pad[72]+w[26]*pad[73]+w[27]*pad[82]+w[28]*pad[83]+
-			w[29]*pad[84]+w[30]*pad[137]+w[31]*pad[138]+w[32]*pad[139]+
-			w[33]*pad[148]+w[34]*pad[149]+w[35]*pad[150], 0)
-		y[51] = max(b[1]+w[18]*pad[6]+w[19]*pad[7]+w[20]*pad[8]+
-			w[21]*pad[17]+w[22]*pad[18]+w[23]*pad[19]+w[24]*pad[72]+
-			w[25]*pad[73]+w[26]*pad[74]+w[27]*pad[83]+w[28]*pad[84]+
-			w[29]*pad[85]+w[30]*pad[138]+w[31]*pad[139]+w[32]*pad[140]+
-			w[33]*pad[149]+w[34]*pad[150]+w[35]*pad[151], 0)
-		y[52] = max(b[1]+w[18]*pad[7]+w[19]*pad[8]+w[20]*pad[9]+
-			w[21]*pad[18]+w[22]*pad[19]+w[23]*pad[20]+w[24]*pad[73]+
-			w[25]*pad[74]+w[26]*pad[75]+w[27]*pad[84]+w[28]*pad[85]+
-			w[29]*pad[86]+w[30]*pad[139]+w[31]*pad[140]+w[32]*pad[141]+
-			w[33]*pad[150]+w[34]*pad[151]+w[35]*pad[152], 0)
-		y[53] = max(b[1]+w[18]*pad[8]+w[19]*pad[9]+w[20]*pad[10]+
-			w[21]*pad[19]+w[22]*pad[20]+w[23]*pad[21]+w[24]*pad[74]+
-			w[25]*pad[75]+w[26]*pad[76]+w[27]*pad[85]+w[28]*pad[86]+
-			w[29]*pad[87]+w[30]*pad[140]+w[31]*pad[141]+w[32]*pad[142]+
-			w[33]*pad[151]+w[34]*pad[152]+w[35]*pad[153], 0)
-		y[54] = max(b[1]+w[18]*pad[11]+w[19]*pad[12]+w[20]*pad[13]+
-			w[21]*pad[22]+w[22]*pad[23]+w[23]*pad[24]+w[24]*pad[77]+
-			w[25]*pad[78]+w[26]*pad[79]+w[27]*pad[88]+w[28]*pad[89]+
-			w[29]*pad[90]+w[30]*pad[143]+w[31]*pad[144]+w[32]*pad[145]+
-			w[33]*pad[154]+w[34]*pad[155]+w[35]*pad[156], 0)
-		y[55] = max(b[1]+w[18]*pad[12]+w[19]*pad[13]+w[20]*pad[14]+
-			w[21]*pad[23]+w[22]*pad[24]+w[23]*pad[25]+w[24]*pad[78]+
-			w[25]*pad[79]+w[26]*pad[80]+w[27]*pad[89]+w[28]*pad[90]+
-			w[29]*pad[91]+w[30]*pad[144]+w[31]*pad[145]+w[32]*pad[146]+
-			w[33]*pad[155]+w[34]*pad[156]+w[35]*pad[157], 0)
-		y[56] = max(b[1]+w[18]*pad[13]+w[19]*pad[14]+w[20]*pad[15]+
-			w[21]*pad[24]+w[22]*pad[25]+w[23]*pad[26]+w[24]*pad[79]+
-			w[25]*pad[80]+w[26]*pad[81]+w[27]*pad[90]+w[28]*pad[91]+
-			w[29]*pad[92]+w[30]*pad[145]+w[31]*pad[146]+w[32]*pad[147]+
-			w[33]*pad[156]+w[34]*pad[157]+w[35]*pad[158], 0)
-		y[57] = max(b[1]+w[18]*pad[14]+w[19]*pad[15]+w[20]*pad[16]+
-			w[21]*pad[25]+w[22]*pad[26]+w[23]*pad[27]+w[24]*pad[80]+
-			w[25]*pad[81]+w[26]*pad[82]+w[27]*pad[91]+w[28]*pad[92]+
-			w[29]*pad[93]+w[30]*pad[146]+w[31]*pad[147]+w[32]*pad[148]+
-			w[33]*pad[157]+w[34]*pad[158]+w[35]*pad[159], 0)
-		y[58] = max(b[1]+w[18]*pad[15]+w[19]*pad[16]+w[20]*pad[17]+
-			w[21]*pad[26]+w[22]*pad[27]+w[23]*pad[28]+w[24]*pad[81]+
-			w[25]*pad[82]+w[26]*pad[83]+w[27]*pad[92]+w[28]*pad[93]+
-			w[29]*pad[94]+w[30]*pad[147]+w[31]*pad[148]+w[32]*pad[149]+
-			w[33]*pad[158]+w[34]*pad[159]+w[35]*pad[160], 0)
-		y[59] = max(b[1]+w[18]*pad[16]+w[19]*pad[17]+w[20]*pad[18]+
-			w[21]*pad[27]+w[22]*pad[28]+w[23]*pad[29]+w[24]*pad[82]+
-			w[25]*pad[83]+w[26]*pad[84]+w[27]*pad[93]+w[28]*pad[94]+
-			w[29]*pad[95]+w[30]*pad[148]+w[31]*pad[149]+w[32]*pad[150]+
-			w[33]*pad[159]+w[34]*pad[160]+w[35]*pad[161], 0)
-		y[60] = max(b[1]+w[18]*pad[17]+w[19]*pad[18]+w[20]*pad[19]+
-			w[21]*pad[28]+w[22]*pad[29]+w[23]*pad[30]+w[24]*pad[83]+
-			w[25]*pad[84]+w[26]*pad[85]+w[27]*pad[94]+w[28]*pad[95]+
-			w[29]*pad[96]+w[30]*pad[149]+w[31]*pad[150]+w[32]*pad[151]+
-			w[33]*pad[160]+w[34]*pad[161]+w[35]*pad[162], 0)
-		y[61] = max(b[1]+w[18]*pad[18]+w[19]*pad[19]+w[20]*pad[20]+
-			w[21]*pad[29]+w[22]*pad[30]+w[23]*pad[31]+w[24]*pad[84]+
-			w[25]*pad[85]+w[26]*pad[86]+w[27]*pad[95]+w[28]*pad[96]+
-			w[29]*pad[97]+w[30]*pad[150]+w[31]*pad[151]+w[32]*pad[152]+
-			w[33]*pad[161]+w[34]*pad[162]+w[35]*pad[163], 0)
-		y[62] = max(b[1]+w[18]*pad[19]+w[19]*pad[20]+w[20]*pad[21]+
-			w[21]*pad[30]+w[22]*pad[31]+w[23]*pad[32]+w[24]*pad[85]+
-			w[25]*pad[86]+w[26]*pad[87]+w[27]*pad[96]+w[28]*pad[97]+
-			w[29]*pad[98]+w[30]*pad[151]+w[31]*pad[152]+w[32]*pad[153]+
-			w[33]*pad[162]+w[34]*pad[163]+w[35]*pad[164], 0)
-		y[63] = max(b[1]+w[18]*pad[22]+w[19]*pad[23]+w[20]*pad[24]+
-			w[21]*pad[33]+w[22]*pad[34]+w[23]*pad[35]+w[24]*pad[88]+
-			w[25]*pad[89]+w[26]*pad[90]+w[27]*pad[99]+w[28]*pad[100]+
-			w[29]*pad[101]+w[30]*pad[154]+w[31]*pad[155]+w[32]*pad[156]+
-			w[33]*pad[165]+w[34]*pad[166]+w[35]*pad[167], 0)
-		y[64] = max(b[1]+w[18]*pad[23]+w[19]*pad[24]+w[20]*pad[25]+
-			w[21]*pad[34]+w[22]*pad[35]+w[23]*pad[36]+w[24]*pad[89]+
-			w[25]*pad[90]+w[26]*pad[91]+w[27]*pad[100]+w[28]*pad[101]+
-			w[29]*pad[102]+w[30]*pad[155]+w[31]*pad[156]+w[32]*pad[157]+
-			w[33]*pad[166]+w[34]*pad[167]+w[35]*pad[168], 0)
-		y[65] = max(b[1]+w[18]*pad[24]+w[19]*pad[25]+w[20]*pad[26]+
-			w[21]*pad[35]+w[22]*pad[36]+w[23]*pad[37]+w[24]*pad[90]+
-			w[25]*pad[91]+w[26]*pad[92]+w[27]*pad[101]+w[28]*pad[102]+
-			w[29]*pad[103]+w[30]*pad[156]+w[31]*pad[157]+w[32]*pad[158]+
-			w[33]*pad[167]+w[34]*pad[168]+w[35]*pad[169], 0)
-		y[66] = max(b[1]+w[18]*pad[25]+w[19]*pad[26]+w[20]*pad[27]+
-			w[21]*pad[36]+w[22]*pad[37]+w[23]*pad[38]+w[24]*pad[91]+
-			w[25]*pad[92]+w[26]*pad[93]+w[27]*pad[102]+w[28]*pad[103]+
-			w[29]*pad[104]+w[30]*pad[157]+w[31]*pad[158]+w[32]*pad[159]+
-			w[33]*pad[168]+w[34]*pad[169]+w[35]*pad[170], 0)
-		y[67] = max(b[1]+w[18]*pad[26]+w[19]*pad[27]+w[20]*pad[28]+
-			w[21]*pad[37]+w[22]*pad[38]+w[23]*pad[39]+w[24]*pad[92]+
-			w[25]*pad[93]+w[26]*pad[94]+w[27]*pad[103]+w[28]*pad[104]+
-			w[29]*pad[105]+w[30]*pad[158]+w[31]*pad[159]+w[32]*pad[160]+
-			w[33]*pad[169]+w[34]*pad[170]+w[35]*pad[171], 0)
-		y[68] = max(b[1]+w[18]*pad[27]+w[19]*pad[28]+w[20]*pad[29]+
-			w[21]*pad[38]+w[22]*pad[39]+w[23]*pad[40]+w[24]*pad[93]+
-			w[25]*pad[94]+w[26]*pad[95]+w[27]*pad[104]+w[28]*pad[105]+
-			w[29]*pad[106]+w[30]*pad[159]+w[31]*pad[160]+w[32]*pad[161]+
-			w[33]*pad[170]+w[34]*pad[171]+w[35]*pad[172], 0)
-		y[69] = max(b[1]+w[18]*pad[28]+w[19]*pad[29]+w[20]*pad[30]+
-			w[21]*pad[39]+w[22]*pad[40]+w[23]*pad[41]+w[24]*pad[94]+
-			w[25]*pad[95]+w[26]*pad[96]+w[27]*pad[105]+w[28]*pad[106]+
-			w[29]*pad[107]+w[30]*pad[160]+w[31]*pad[161]+w[32]*pad[162]+
-			w[33]*pad[171]+w[34]*pad[172]+w[35]*pad[173], 0)
-		y[70] = max(b[1]+w[18]*pad[29]+w[19]*pad[30]+w[20]*pad[31]+
-			w[21]*pad[40]+w[22]*pad[41]+w[23]*pad[42]+w[24]*pad[95]+
-			w[25]*pad[96]+w[26]*pad[97]+w[27]*pad[106]+w[28]*pad[107]+
-			w[29]*pad[108]+w[30]*pad[161]+w[31]*pad[162]+w[32]*pad[163]+
-			w[33]*pad[172]+w[34]*pad[173]+w[35]*pad[174], 0)
-		y[71] = max(b[1]+w[18]*pad[30]+w[19]*pad[31]+w[20]*pad[32]+
-			w[21]*pad[41]+w[22]*pad[42]+w[23]*pad[43]+w[24]*pad[96]+
-			w[25]*pad[97]+w[26]*pad[98]+w[27]*pad[107]+w[28]*pad[108]+
-			w[29]*pad[109]+w[30]*pad[162]+w[31]*pad[163]+w[32]*pad[164]+
-			w[33]*pad[173]+w[34]*pad[174]+w[35]*pad[175], 0)
-		y[72] = max(b[1]+w[18]*pad[33]+w[19]*pad[34]+w[20]*pad[35]+
-			w[21]*pad[44]+w[22]*pad[45]+w[23]*pad[46]+w[24]*pad[99]+
-			w[25]*pad[100]+w[26]*pad[101]+w[27]*pad[110]+w[28]*pad[111]+
-			w[29]*pad[112]+w[30]*pad[165]+w[31]*pad[166]+w[32]*pad[167]+
-			w[33]*pad[176]+w[34]*pad[177]+w[35]*pad[178], 0)
-		y[73] = max(b[1]+w[18]*pad[34]+w[19]*pad[35]+w[20]*pad[36]+
-			w[21]*pad[45]+w[22]*pad[46]+w[23]*pad[47]+w[24]*pad[100]+
-			w[25]*pad[101]+w[26]*pad[102]+w[27]*pad[111]+w[28]*pad[112]+
-			w[29]*pad[113]+w[30]*pad[166]+w[31]*pad[167]+w[32]*pad[168]+
-			w[33]*pad[177]+w[34]*pad[178]+w[35]*pad[179], 0)
-		y[74] = max(b[1]+w[18]*pad[35]+w[19]*pad[36]+w[20]*pad[37]+
-			w[21]*pad[46]+w[22]*pad[47]+w[23]*pad[48]+w[24]*pad[101]+
-			w[25]*pad[102]+w[26]*pad[103]+w[27]*pad[112]+w[28]*pad[113]+
-			w[29]*pad[114]+w[30]*pad[167]+w[31]*pad[168]+w[32]*pad[169]+
-			w[33]*pad[178]+w[34]*pad[179]+w[35]*pad[180], 0)
-		y[75] = max(b[1]+w[18]*pad[36]+w[19]*pad[37]+w[20]*pad[38]+
-			w[21]*pad[47]+w[22]*pad[48]+w[23]*pad[49]+w[24]*pad[102]+
-			w[25]*pad[103]+w[26]*pad[104]+w[27]*pad[113]+w[28]*pad[114]+
-			w[29]*pad[115]+w[30]*pad[168]+w[31]*pad[169]+w[32]*pad[170]+
-			w[33]*pad[179]+w[34]*pad[180]+w[35]*pad[181], 0)
-		y[76] = max(b[1]+w[18]*pad[37]+w[19]*pad[38]+w[20]*pad[39]+
-			w[21]*pad[48]+w[22]*pad[49]+w[23]*pad[50]+w[24]*pad[103]+
-			w[25]*pad[104]+w[26]*pad[105]+w[27]*pad[114]+w[28]*pad[115]+
-			w[29]*pad[116]+w[30]*pad[169]+w[31]*pad[170]+w[32]*pad[171]+
-			w[33]*pad[180]+w[34]*pad[181]+w[35]*pad[182], 0)
-		y[77] = max(b[1]+w[18]*pad[38]+w[19]*pad[39]+w[20]*pad[40]+
-			w[21]*pad[49]+w[22]*pad[50]+w[23]*pad[51]+w[24]*pad[104]+
-			w[25]*pad[105]+w[26]*pad[106]+w[27]*pad[115]+w[28]*pad[116]+
-			w[29]*pad[117]+w[30]*pad[170]+w[31]*pad[171]+w[32]*pad[172]+
-			w[33]*pad[181]+w[34]*pad[182]+w[35]*pad[183], 0)
-		y[78] = max(b[1]+w[18]*pad[39]+w[19]*pad[40]+w[20]*pad[41]+
-			w[21]*pad[50]+w[22]*pad[51]+w[23]*pad[52]+w[24]*pad[105]+
-			w[25]*pad[106]+w[26]*pad[107]+w[27]*pad[116]+w[28]*pad[117]+
-			w[29]*pad[118]+w[30]*pad[171]+w[31]*pad[172]+w[32]*pad[173]+
-			w[33]*pad[182]+w[34]*pad[183]+w[35]*pad[184], 0)
-		y[79] = max(b[1]+w[18]*pad[40]+w[19]*pad[41]+w[20]*pad[42]+
-			w[21]*pad[51]+w[22]*pad[52]+w[23]*pad[53]+w[24]*pad[106]+
-			w[25]*pad[107]+w[26]*pad[108]+w[27]*pad[117]+w[28]*pad[118]+
-			w[29]*pad[119]+w[30]*pad[172]+w[31]*pad[173]+w[32]*pad[174]+
-			w[33]*pad[183]+w[34]*pad[184]+w[35]*pad[185], 0)
-		y[80] = max(b[1]+w[18]*pad[41]+w[19]*pad[42]+w[20]*pad[43]+
-			w[21]*pad[52]+w[22]*pad[53]+w[23]*pad[54]+w[24]*pad[107]+
-			w[25]*pad[108]+w[26]*pad[109]+w[27]*pad[118]+w[28]*pad[119]+
-			w[29]*pad[120]+w[30]*pad[173]+w[31]*pad[174]+w[32]*pad[175]+
-			w[33]*pad[184]+w[34]*pad[185]+w[35]*pad[186], 0)
-		y[81] = max(b[1]+w[18]*pad[44]+w[19]*pad[45]+w[20]*pad[46]+
-			w[21]*pad[55]+w[22]*pad[56]+w[23]*pad[57]+w[24]*pad[110]+
-			w[25]*pad[111]+w[26]*pad[112]+w[27]*pad[121]+w[28]*pad[122]+
-			w[29]*pad[123]+w[30]*pad[176]+w[31]*pad[177]+w[32]*pad[178]+
-			w[33]*pad[187]+w[34]*pad[188]+w[35]*pad[189], 0)
-		y[82] = max(b[1]+w[18]*pad[45]+w[19]*pad[46]+w[20]*pad[47]+
-			w[21]*pad[56]+w[22]*pad[57]+w[23]*pad[58]+w[24]*pad[111]+
-			w[25]*pad[112]+w[26]*pad[113]+w[27]*pad[122]+w[28]*pad[123]+
-			w[29]*pad[124]+w[30]*pad[177]+w[31]*pad[178]+w[32]*pad[179]+
-			w[33]*pad[188]+w[34]*pad[189]+w[35]*pad[190], 0)
-		y[83] = max(b[1]+w[18]*pad[46]+w[19]*pad[47]+w[20]*pad[48]+
-			w[21]*pad[57]+w[22]*pad[58]+w[23]*pad[59]+w[24]*pad[112]+
-			w[25]*pad[113]+w[26]*pad[114]+w[27]*pad[123]+w[28]*pad[124]+
-			w[29]*pad[125]+w[30]*pad[178]+w[31]*pad[179]+w[32]*pad[180]+
-			w[33]*pad[189]+w[34]*pad[190]+w[35]*pad[191], 0)
-		y[84] = max(b[1]+w[18]*pad[47]+w[19]*pad[48]+w[20]*pad[49]+
-			w[21]*pad[58]+w[22]*pad[59]+w[23]*pad[60]+w[24]*pad[113]+
-			w[25]*pad[114]+w[26]*pad[115]+w[27]*pad[124]+w[28]*pad[125]+
-			w[29]*pad[126]+w[30]*pad[179]+w[31]*pad[180]+w[32]*pad[181]+
-			w[33]*pad[190]+w[34]*pad[191]+w[35]*pad[192], 0)
-		y[85] = max(b[1]+w[18]*pad[48]+w[19]*pad[49]+w[20]*pad[50]+
-			w[21]*pad[59]+w[22]*pad[60]+w[23]*pad[61]+w[24]*pad[114]+
-			w[25]*pad[115]+w[26]*pad[116]+w[27]*pad[125]+w[28]*pad[126]+
-			w[29]*pad[127]+w[30]*pad[180]+w[31]*pad[181]+w[32]*pad[182]+
-			w[33]*pad[191]+w[34]*pad[192]+w[35]*pad[193], 0)
-		y[86] = max(b[1]+w[18]*pad[49]+w[19]*pad[50]+w[20]*pad[51]+
-			w[21]*pad[60]+w[22]*pad[61]+w[23]*pad[62]+w[24]*pad[115]+
-			w[25]*pad[116]+w[26]*pad[117]+w[27]*pad[126]+w[28]*pad[127]+
-			w[29]*pad[128]+w[30]*pad[181]+w[31]*pad[182]+w[32]*pad[183]+
-			w[33]*pad[192]+w[34]*pad[193]+w[35]*pad[194], 0)
-		y[87] = max(b[1]+w[18]*pad[50]+w[19]*pad[51]+w[20]*pad[52]+
-			w[21]*pad[61]+w[22]*pad[62]+w[23]*pad[63]+w[24]*pad[116]+
-			w[25]*pad[117]+w[26]*pad[118]+w[27]*pad[127]+w[28]*pad[128]+
-			w[29]*pad[129]+w[30]*pad[182]+w[31]*pad[183]+w[32]*pad[184]+
-			w[33]*pad[193]+w[34]*pad[194]+w[35]*pad[195], 0)
-		y[88] = max(b[1]+w[18]*pad[51]+w[19]*pad[52]+w[20]*pad[53]+
-			w[21]*pad[62]+w[22]*pad[63]+w[23]*pad[64]+w[24]*pad[117]+
-			w[25]*pad[118]+w[26]*pad[119]+w[27]*pad[128]+w[28]*pad[129]+
-			w[29]*pad[130]+w[30]*pad[183]+w[31]*pad[184]+w[32]*pad[185]+
-			w[33]*pad[194]+w[34]*pad[195]+w[35]*pad[196], 0)
-		y[89] = max(b[1]+w[18]*pad[52]+w[19]*pad[53]+w[20]*pad[54]+
-			w[21]*pad[63]+w[22]*pad[64]+w[23]*pad[65]+w[24]*pad[118]+
-			w[25]*pad[119]+w[26]*pad[120]+w[27]*pad[129]+w[28]*pad[130]+
-			w[29]*pad[131]+w[30]*pad[184]+w[31]*pad[185]+w[32]*pad[186]+
-			w[33]*pad[195]+w[34]*pad[196]+w[35]*pad[197], 0)
+		y[0] = max(b[0]+float32(w[0]*pad[0])+float32(w[1]*pad[1])+float32(w[2]*pad[2])+
+			float32(w[3]*pad[11])+float32(w[4]*pad[12])+float32(w[5]*pad[13])+float32(w[6]*pad[66])+
+			float32(w[7]*pad[67])+float32(w[8]*pad[68])+float32(w[9]*pad[77])+float32(w[10]*pad[78])+
+			float32(w[11]*pad[79])+float32(w[12]*pad[132])+float32(w[13]*pad[133])+float32(w[14]*pad[134])+
+			float32(w[15]*pad[143])+float32(w[16]*pad[144])+float32(w[17]*pad[145]), 0)
+		y[1] = max(b[0]+float32(w[0]*pad[1])+float32(w[1]*pad[2])+float32(w[2]*pad[3])+
+			float32(w[3]*pad[12])+float32(w[4]*pad[13])+float32(w[5]*pad[14])+float32(w[6]*pad[67])+
+			float32(w[7]*pad[68])+float32(w[8]*pad[69])+float32(w[9]*pad[78])+float32(w[10]*pad[79])+
+			float32(w[11]*pad[80])+float32(w[12]*pad[133])+float32(w[13]*pad[134])+float32(w[14]*pad[135])+
+			float32(w[15]*pad[144])+float32(w[16]*pad[145])+float32(w[17]*pad[146]), 0)
+		y[2] = max(b[0]+float32(w[0]*pad[2])+float32(w[1]*pad[3])+float32(w[2]*pad[4])+
+			float32(w[3]*pad[13])+float32(w[4]*pad[14])+float32(w[5]*pad[15])+float32(w[6]*pad[68])+
+			float32(w[7]*pad[69])+float32(w[8]*pad[70])+float32(w[9]*pad[79])+float32(w[10]*pad[80])+
+			float32(w[11]*pad[81])+float32(w[12]*pad[134])+float32(w[13]*pad[135])+float32(w[14]*pad[136])+
+			float32(w[15]*pad[145])+float32(w[16]*pad[146])+float32(w[17]*pad[147]), 0)
+		y[3] = max(b[0]+float32(w[0]*pad[3])+float32(w[1]*pad[4])+float32(w[2]*pad[5])+
+			float32(w[3]*pad[14])+float32(w[4]*pad[15])+float32(w[5]*pad[16])+float32(w[6]*pad[69])+
+			float32(w[7]*pad[70])+float32(w[8]*pad[71])+float32(w[9]*pad[80])+float32(w[10]*pad[81])+
+			float32(w[11]*pad[82])+float32(w[12]*pad[135])+float32(w[13]*pad[136])+float32(w[14]*pad[137])+
+			float32(w[15]*pad[146])+float32(w[16]*pad[147])+float32(w[17]*pad[148]), 0)
+		y[4] = max(b[0]+float32(w[0]*pad[4])+float32(w[1]*pad[5])+float32(w[2]*pad[6])+
+			float32(w[3]*pad[15])+float32(w[4]*pad[16])+float32(w[5]*pad[17])+float32(w[6]*pad[70])+
+			float32(w[7]*pad[71])+float32(w[8]*pad[72])+float32(w[9]*pad[81])+float32(w[10]*pad[82])+
+			float32(w[11]*pad[83])+float32(w[12]*pad[136])+float32(w[13]*pad[137])+float32(w[14]*pad[138])+
+			float32(w[15]*pad[147])+float32(w[16]*pad[148])+float32(w[17]*pad[149]), 0)
+		y[5] = max(b[0]+float32(w[0]*pad[5])+float32(w[1]*pad[6])+float32(w[2]*pad[7])+
+			float32(w[3]*pad[16])+float32(w[4]*pad[17])+float32(w[5]*pad[18])+float32(w[6]*pad[71])+
+			float32(w[7]*pad[72])+float32(w[8]*pad[73])+float32(w[9]*pad[82])+float32(w[10]*pad[83])+
+			float32(w[11]*pad[84])+float32(w[12]*pad[137])+float32(w[13]*pad[138])+float32(w[14]*pad[139])+
+			float32(w[15]*pad[148])+float32(w[16]*pad[149])+float32(w[17]*pad[150]), 0)
+		y[6] = max(b[0]+float32(w[0]*pad[6])+float32(w[1]*pad[7])+float32(w[2]*pad[8])+
+			float32(w[3]*pad[17])+float32(w[4]*pad[18])+float32(w[5]*pad[19])+float32(w[6]*pad[72])+
+			float32(w[7]*pad[73])+float32(w[8]*pad[74])+float32(w[9]*pad[83])+float32(w[10]*pad[84])+
+			float32(w[11]*pad[85])+float32(w[12]*pad[138])+float32(w[13]*pad[139])+float32(w[14]*pad[140])+
+			float32(w[15]*pad[149])+float32(w[16]*pad[150])+float32(w[17]*pad[151]), 0)
+		y[7] = max(b[0]+float32(w[0]*pad[7])+float32(w[1]*pad[8])+float32(w[2]*pad[9])+
+			float32(w[3]*pad[18])+float32(w[4]*pad[19])+float32(w[5]*pad[20])+float32(w[6]*pad[73])+
+			float32(w[7]*pad[74])+float32(w[8]*pad[75])+float32(w[9]*pad[84])+float32(w[10]*pad[85])+
+			float32(w[11]*pad[86])+float32(w[12]*pad[139])+float32(w[13]*pad[140])+float32(w[14]*pad[141])+
+			float32(w[15]*pad[150])+float32(w[16]*pad[151])+float32(w[17]*pad[152]), 0)
+		y[8] = max(b[0]+float32(w[0]*pad[8])+float32(w[1]*pad[9])+float32(w[2]*pad[10])+
+			float32(w[3]*pad[19])+float32(w[4]*pad[20])+float32(w[5]*pad[21])+float32(w[6]*pad[74])+
+			float32(w[7]*pad[75])+float32(w[8]*pad[76])+float32(w[9]*pad[85])+float32(w[10]*pad[86])+
+			float32(w[11]*pad[87])+float32(w[12]*pad[140])+float32(w[13]*pad[141])+float32(w[14]*pad[142])+
+			float32(w[15]*pad[151])+float32(w[16]*pad[152])+float32(w[17]*pad[153]), 0)
+		y[9] = max(b[0]+float32(w[0]*pad[11])+float32(w[1]*pad[12])+float32(w[2]*pad[13])+
+			float32(w[3]*pad[22])+float32(w[4]*pad[23])+float32(w[5]*pad[24])+float32(w[6]*pad[77])+
+			float32(w[7]*pad[78])+float32(w[8]*pad[79])+float32(w[9]*pad[88])+float32(w[10]*pad[89])+
+			float32(w[11]*pad[90])+float32(w[12]*pad[143])+float32(w[13]*pad[144])+float32(w[14]*pad[145])+
+			float32(w[15]*pad[154])+float32(w[16]*pad[155])+float32(w[17]*pad[156]), 0)
+		y[10] = max(b[0]+float32(w[0]*pad[12])+float32(w[1]*pad[13])+float32(w[2]*pad[14])+
+			float32(w[3]*pad[23])+float32(w[4]*pad[24])+float32(w[5]*pad[25])+float32(w[6]*pad[78])+
+			float32(w[7]*pad[79])+float32(w[8]*pad[80])+float32(w[9]*pad[89])+float32(w[10]*pad[90])+
+			float32(w[11]*pad[91])+float32(w[12]*pad[144])+float32(w[13]*pad[145])+float32(w[14]*pad[146])+
+			float32(w[15]*pad[155])+float32(w[16]*pad[156])+float32(w[17]*pad[157]), 0)
+		y[11] = max(b[0]+float32(w[0]*pad[13])+float32(w[1]*pad[14])+float32(w[2]*pad[15])+
+			float32(w[3]*pad[24])+float32(w[4]*pad[25])+float32(w[5]*pad[26])+float32(w[6]*pad[79])+
+			float32(w[7]*pad[80])+float32(w[8]*pad[81])+float32(w[9]*pad[90])+float32(w[10]*pad[91])+
+			float32(w[11]*pad[92])+float32(w[12]*pad[145])+float32(w[13]*pad[146])+float32(w[14]*pad[147])+
+			float32(w[15]*pad[156])+float32(w[16]*pad[157])+float32(w[17]*pad[158]), 0)
+		y[12] = max(b[0]+float32(w[0]*pad[14])+float32(w[1]*pad[15])+float32(w[2]*pad[16])+
+			float32(w[3]*pad[25])+float32(w[4]*pad[26])+float32(w[5]*pad[27])+float32(w[6]*pad[80])+
+			float32(w[7]*pad[81])+float32(w[8]*pad[82])+float32(w[9]*pad[91])+float32(w[10]*pad[92])+
+			float32(w[11]*pad[93])+float32(w[12]*pad[146])+float32(w[13]*pad[147])+float32(w[14]*pad[148])+
+			float32(w[15]*pad[157])+float32(w[16]*pad[158])+float32(w[17]*pad[159]), 0)
+		y[13] = max(b[0]+float32(w[0]*pad[15])+float32(w[1]*pad[16])+float32(w[2]*pad[17])+
+			float32(w[3]*pad[26])+float32(w[4]*pad[27])+float32(w[5]*pad[28])+float32(w[6]*pad[81])+
+			float32(w[7]*pad[82])+float32(w[8]*pad[83])+float32(w[9]*pad[92])+float32(w[10]*pad[93])+
+			float32(w[11]*pad[94])+float32(w[12]*pad[147])+float32(w[13]*pad[148])+float32(w[14]*pad[149])+
+			float32(w[15]*pad[158])+float32(w[16]*pad[159])+float32(w[17]*pad[160]), 0)
+		y[14] = max(b[0]+float32(w[0]*pad[16])+float32(w[1]*pad[17])+float32(w[2]*pad[18])+
+			float32(w[3]*pad[27])+float32(w[4]*pad[28])+float32(w[5]*pad[29])+float32(w[6]*pad[82])+
+			float32(w[7]*pad[83])+float32(w[8]*pad[84])+float32(w[9]*pad[93])+float32(w[10]*pad[94])+
+			float32(w[11]*pad[95])+float32(w[12]*pad[148])+float32(w[13]*pad[149])+float32(w[14]*pad[150])+
+			float32(w[15]*pad[159])+float32(w[16]*pad[160])+float32(w[17]*pad[161]), 0)
+		y[15] = max(b[0]+float32(w[0]*pad[17])+float32(w[1]*pad[18])+float32(w[2]*pad[19])+
+			float32(w[3]*pad[28])+float32(w[4]*pad[29])+float32(w[5]*pad[30])+float32(w[6]*pad[83])+
+			float32(w[7]*pad[84])+float32(w[8]*pad[85])+float32(w[9]*pad[94])+float32(w[10]*pad[95])+
+			float32(w[11]*pad[96])+float32(w[12]*pad[149])+float32(w[13]*pad[150])+float32(w[14]*pad[151])+
+			float32(w[15]*pad[160])+float32(w[16]*pad[161])+float32(w[17]*pad[162]), 0)
+		y[16] = max(b[0]+float32(w[0]*pad[18])+float32(w[1]*pad[19])+float32(w[2]*pad[20])+
+			float32(w[3]*pad[29])+float32(w[4]*pad[30])+float32(w[5]*pad[31])+float32(w[6]*pad[84])+
+			float32(w[7]*pad[85])+float32(w[8]*pad[86])+float32(w[9]*pad[95])+float32(w[10]*pad[96])+
+			float32(w[11]*pad[97])+float32(w[12]*pad[150])+float32(w[13]*pad[151])+float32(w[14]*pad[152])+
+			float32(w[15]*pad[161])+float32(w[16]*pad[162])+float32(w[17]*pad[163]), 0)
+		y[17] = max(b[0]+float32(w[0]*pad[19])+float32(w[1]*pad[20])+float32(w[2]*pad[21])+
+			float32(w[3]*pad[30])+float32(w[4]*pad[31])+float32(w[5]*pad[32])+float32(w[6]*pad[85])+
+			float32(w[7]*pad[86])+float32(w[8]*pad[87])+float32(w[9]*pad[96])+float32(w[10]*pad[97])+
+			float32(w[11]*pad[98])+float32(w[12]*pad[151])+float32(w[13]*pad[152])+float32(w[14]*pad[153])+
+			float32(w[15]*pad[162])+float32(w[16]*pad[163])+float32(w[17]*pad[164]), 0)
+		y[18] = max(b[0]+float32(w[0]*pad[22])+float32(w[1]*pad[23])+float32(w[2]*pad[24])+
+			float32(w[3]*pad[33])+float32(w[4]*pad[34])+float32(w[5]*pad[35])+float32(w[6]*pad[88])+
+			float32(w[7]*pad[89])+float32(w[8]*pad[90])+float32(w[9]*pad[99])+float32(w[10]*pad[100])+
+			float32(w[11]*pad[101])+float32(w[12]*pad[154])+float32(w[13]*pad[155])+float32(w[14]*pad[156])+
+			float32(w[15]*pad[165])+float32(w[16]*pad[166])+float32(w[17]*pad[167]), 0)
+		y[19] = max(b[0]+float32(w[0]*pad[23])+float32(w[1]*pad[24])+float32(w[2]*pad[25])+
+			float32(w[3]*pad[34])+float32(w[4]*pad[35])+float32(w[5]*pad[36])+float32(w[6]*pad[89])+
+			float32(w[7]*pad[90])+float32(w[8]*pad[91])+float32(w[9]*pad[100])+float32(w[10]*pad[101])+
+			float32(w[11]*pad[102])+float32(w[12]*pad[155])+float32(w[13]*pad[156])+float32(w[14]*pad[157])+
+			float32(w[15]*pad[166])+float32(w[16]*pad[167])+float32(w[17]*pad[168]), 0)
+		y[20] = max(b[0]+float32(w[0]*pad[24])+float32(w[1]*pad[25])+float32(w[2]*pad[26])+
+			float32(w[3]*pad[35])+float32(w[4]*pad[36])+float32(w[5]*pad[37])+float32(w[6]*pad[90])+
+			float32(w[7]*pad[91])+float32(w[8]*pad[92])+float32(w[9]*pad[101])+float32(w[10]*pad[102])+
+			float32(w[11]*pad[103])+float32(w[12]*pad[156])+float32(w[13]*pad[157])+float32(w[14]*pad[158])+
+			float32(w[15]*pad[167])+float32(w[16]*pad[168])+float32(w[17]*pad[169]), 0)
+		y[21] = max(b[0]+float32(w[0]*pad[25])+float32(w[1]*pad[26])+float32(w[2]*pad[27])+
+			float32(w[3]*pad[36])+float32(w[4]*pad[37])+float32(w[5]*pad[38])+float32(w[6]*pad[91])+
+			float32(w[7]*pad[92])+float32(w[8]*pad[93])+float32(w[9]*pad[102])+float32(w[10]*pad[103])+
+			float32(w[11]*pad[104])+float32(w[12]*pad[157])+float32(w[13]*pad[158])+float32(w[14]*pad[159])+
+			float32(w[15]*pad[168])+float32(w[16]*pad[169])+float32(w[17]*pad[170]), 0)
+		y[22] = max(b[0]+float32(w[0]*pad[26])+float32(w[1]*pad[27])+float32(w[2]*pad[28])+
+			float32(w[3]*pad[37])+float32(w[4]*pad[38])+float32(w[5]*pad[39])+float32(w[6]*pad[92])+
+			float32(w[7]*pad[93])+float32(w[8]*pad[94])+float32(w[9]*pad[103])+float32(w[10]*pad[104])+
+			float32(w[11]*pad[105])+float32(w[12]*pad[158])+float32(w[13]*pad[159])+float32(w[14]*pad[160])+
+			float32(w[15]*pad[169])+float32(w[16]*pad[170])+float32(w[17]*pad[171]), 0)
+		y[23] = max(b[0]+float32(w[0]*pad[27])+float32(w[1]*pad[28])+float32(w[2]*pad[29])+
+			float32(w[3]*pad[38])+float32(w[4]*pad[39])+float32(w[5]*pad[40])+float32(w[6]*pad[93])+
+			float32(w[7]*pad[94])+float32(w[8]*pad[95])+float32(w[9]*pad[104])+float32(w[10]*pad[105])+
+			float32(w[11]*pad[106])+float32(w[12]*pad[159])+float32(w[13]*pad[160])+float32(w[14]*pad[161])+
+			float32(w[15]*pad[170])+float32(w[16]*pad[171])+float32(w[17]*pad[172]), 0)
+		y[24] = max(b[0]+float32(w[0]*pad[28])+float32(w[1]*pad[29])+float32(w[2]*pad[30])+
+			float32(w[3]*pad[39])+float32(w[4]*pad[40])+float32(w[5]*pad[41])+float32(w[6]*pad[94])+
+			float32(w[7]*pad[95])+float32(w[8]*pad[96])+float32(w[9]*pad[105])+float32(w[10]*pad[106])+
+			float32(w[11]*pad[107])+float32(w[12]*pad[160])+float32(w[13]*pad[161])+float32(w[14]*pad[162])+
+			float32(w[15]*pad[171])+float32(w[16]*pad[172])+float32(w[17]*pad[173]), 0)
+		y[25] = max(b[0]+float32(w[0]*pad[29])+float32(w[1]*pad[30])+float32(w[2]*pad[31])+
+			float32(w[3]*pad[40])+float32(w[4]*pad[41])+float32(w[5]*pad[42])+float32(w[6]*pad[95])+
+			float32(w[7]*pad[96])+float32(w[8]*pad[97])+float32(w[9]*pad[106])+float32(w[10]*pad[107])+
+			float32(w[11]*pad[108])+float32(w[12]*pad[161])+float32(w[13]*pad[162])+float32(w[14]*pad[163])+
+			float32(w[15]*pad[172])+float32(w[16]*pad[173])+float32(w[17]*pad[174]), 0)
+		y[26] = max(b[0]+float32(w[0]*pad[30])+float32(w[1]*pad[31])+float32(w[2]*pad[32])+
+			float32(w[3]*pad[41])+float32(w[4]*pad[42])+float32(w[5]*pad[43])+float32(w[6]*pad[96])+
+			float32(w[7]*pad[97])+float32(w[8]*pad[98])+float32(w[9]*pad[107])+float32(w[10]*pad[108])+
+			float32(w[11]*pad[109])+float32(w[12]*pad[162])+float32(w[13]*pad[163])+float32(w[14]*pad[164])+
+			float32(w[15]*pad[173])+float32(w[16]*pad[174])+float32(w[17]*pad[175]), 0)
+		y[27] = max(b[0]+float32(w[0]*pad[33])+float32(w[1]*pad[34])+float32(w[2]*pad[35])+
+			float32(w[3]*pad[44])+float32(w[4]*pad[45])+float32(w[5]*pad[46])+float32(w[6]*pad[99])+
+			float32(w[7]*pad[100])+float32(w[8]*pad[101])+float32(w[9]*pad[110])+float32(w[10]*pad[111])+
+			float32(w[11]*pad[112])+float32(w[12]*pad[165])+float32(w[13]*pad[166])+float32(w[14]*pad[167])+
+			float32(w[15]*pad[176])+float32(w[16]*pad[177])+float32(w[17]*pad[178]), 0)
+		y[28] = max(b[0]+float32(w[0]*pad[34])+float32(w[1]*pad[35])+float32(w[2]*pad[36])+
+			float32(w[3]*pad[45])+float32(w[4]*pad[46])+float32(w[5]*pad[47])+float32(w[6]*pad[100])+
+			float32(w[7]*pad[101])+float32(w[8]*pad[102])+float32(w[9]*pad[111])+float32(w[10]*pad[112])+
+			float32(w[11]*pad[113])+float32(w[12]*pad[166])+float32(w[13]*pad[167])+float32(w[14]*pad[168])+
+			float32(w[15]*pad[177])+float32(w[16]*pad[178])+float32(w[17]*pad[179]), 0)
+		y[29] = max(b[0]+float32(w[0]*pad[35])+float32(w[1]*pad[36])+float32(w[2]*pad[37])+
+			float32(w[3]*pad[46])+float32(w[4]*pad[47])+float32(w[5]*pad[48])+float32(w[6]*pad[101])+
+			float32(w[7]*pad[102])+float32(w[8]*pad[103])+float32(w[9]*pad[112])+float32(w[10]*pad[113])+
+			float32(w[11]*pad[114])+float32(w[12]*pad[167])+float32(w[13]*pad[168])+float32(w[14]*pad[169])+
+			float32(w[15]*pad[178])+float32(w[16]*pad[179])+float32(w[17]*pad[180]), 0)
+		y[30] = max(b[0]+float32(w[0]*pad[36])+float32(w[1]*pad[37])+float32(w[2]*pad[38])+
+			float32(w[3]*pad[47])+float32(w[4]*pad[48])+float32(w[5]*pad[49])+float32(w[6]*pad[102])+
+			float32(w[7]*pad[103])+float32(w[8]*pad[104])+float32(w[9]*pad[113])+float32(w[10]*pad[114])+
+			float32(w[11]*pad[115])+float32(w[12]*pad[168])+float32(w[13]*pad[169])+float32(w[14]*pad[170])+
+			float32(w[15]*pad[179])+float32(w[16]*pad[180])+float32(w[17]*pad[181]), 0)
+		y[31] = max(b[0]+float32(w[0]*pad[37])+float32(w[1]*pad[38])+float32(w[2]*pad[39])+
+			float32(w[3]*pad[48])+float32(w[4]*pad[49])+float32(w[5]*pad[50])+float32(w[6]*pad[103])+
+			float32(w[7]*pad[104])+float32(w[8]*pad[105])+float32(w[9]*pad[114])+float32(w[10]*pad[115])+
+			float32(w[11]*pad[116])+float32(w[12]*pad[169])+float32(w[13]*pad[170])+float32(w[14]*pad[171])+
+			float32(w[15]*pad[180])+float32(w[16]*pad[181])+float32(w[17]*pad[182]), 0)
+		y[32] = max(b[0]+float32(w[0]*pad[38])+float32(w[1]*pad[39])+float32(w[2]*pad[40])+
+			float32(w[3]*pad[49])+float32(w[4]*pad[50])+float32(w[5]*pad[51])+float32(w[6]*pad[104])+
+			float32(w[7]*pad[105])+float32(w[8]*pad[106])+float32(w[9]*pad[115])+float32(w[10]*pad[116])+
+			float32(w[11]*pad[117])+float32(w[12]*pad[170])+float32(w[13]*pad[171])+float32(w[14]*pad[172])+
+			float32(w[15]*pad[181])+float32(w[16]*pad[182])+float32(w[17]*pad[183]), 0)
+		y[33] = max(b[0]+float32(w[0]*pad[39])+float32(w[1]*pad[40])+float32(w[2]*pad[41])+
+			float32(w[3]*pad[50])+float32(w[4]*pad[51])+float32(w[5]*pad[52])+float32(w[6]*pad[105])+
+			float32(w[7]*pad[106])+float32(w[8]*pad[107])+float32(w[9]*pad[116])+float32(w[10]*pad[117])+
+			float32(w[11]*pad[118])+float32(w[12]*pad[171])+float32(w[13]*pad[172])+float32(w[14]*pad[173])+
+			float32(w[15]*pad[182])+float32(w[16]*pad[183])+float32(w[17]*pad[184]), 0)
+		y[34] = max(b[0]+float32(w[0]*pad[40])+float32(w[1]*pad[41])+float32(w[2]*pad[42])+
+			float32(w[3]*pad[51])+float32(w[4]*pad[52])+float32(w[5]*pad[53])+float32(w[6]*pad[106])+
+			float32(w[7]*pad[107])+float32(w[8]*pad[108])+float32(w[9]*pad[117])+float32(w[10]*pad[118])+
+			float32(w[11]*pad[119])+float32(w[12]*pad[172])+float32(w[13]*pad[173])+float32(w[14]*pad[174])+
+			float32(w[15]*pad[183])+float32(w[16]*pad[184])+float32(w[17]*pad[185]), 0)
+		y[35] = max(b[0]+float32(w[0]*pad[41])+float32(w[1]*pad[42])+float32(w[2]*pad[43])+
+			float32(w[3]*pad[52])+float32(w[4]*pad[53])+float32(w[5]*pad[54])+float32(w[6]*pad[107])+
+			float32(w[7]*pad[108])+float32(w[8]*pad[109])+float32(w[9]*pad[118])+float32(w[10]*pad[119])+
+			float32(w[11]*pad[120])+float32(w[12]*pad[173])+float32(w[13]*pad[174])+float32(w[14]*pad[175])+
+			float32(w[15]*pad[184])+float32(w[16]*pad[185])+float32(w[17]*pad[186]), 0)
+		y[36] = max(b[0]+float32(w[0]*pad[44])+float32(w[1]*pad[45])+float32(w[2]*pad[46])+
+			float32(w[3]*pad[55])+float32(w[4]*pad[56])+float32(w[5]*pad[57])+float32(w[6]*pad[110])+
+			float32(w[7]*pad[111])+float32(w[8]*pad[112])+float32(w[9]*pad[121])+float32(w[10]*pad[122])+
+			float32(w[11]*pad[123])+float32(w[12]*pad[176])+float32(w[13]*pad[177])+float32(w[14]*pad[178])+
+			float32(w[15]*pad[187])+float32(w[16]*pad[188])+float32(w[17]*pad[189]), 0)
+		y[37] = max(b[0]+float32(w[0]*pad[45])+float32(w[1]*pad[46])+float32(w[2]*pad[47])+
+			float32(w[3]*pad[56])+float32(w[4]*pad[57])+float32(w[5]*pad[58])+float32(w[6]*pad[111])+
+			float32(w[7]*pad[112])+float32(w[8]*pad[113])+float32(w[9]*pad[122])+float32(w[10]*pad[123])+
+			float32(w[11]*pad[124])+float32(w[12]*pad[177])+float32(w[13]*pad[178])+float32(w[14]*pad[179])+
+			float32(w[15]*pad[188])+float32(w[16]*pad[189])+float32(w[17]*pad[190]), 0)
+		y[38] = max(b[0]+float32(w[0]*pad[46])+float32(w[1]*pad[47])+float32(w[2]*pad[48])+
+			float32(w[3]*pad[57])+float32(w[4]*pad[58])+float32(w[5]*pad[59])+float32(w[6]*pad[112])+
+			float32(w[7]*pad[113])+float32(w[8]*pad[114])+float32(w[9]*pad[123])+float32(w[10]*pad[124])+
+			float32(w[11]*pad[125])+float32(w[12]*pad[178])+float32(w[13]*pad[179])+float32(w[14]*pad[180])+
+			float32(w[15]*pad[189])+float32(w[16]*pad[190])+float32(w[17]*pad[191]), 0)
+		y[39] = max(b[0]+float32(w[0]*pad[47])+float32(w[1]*pad[48])+float32(w[2]*pad[49])+
+			float32(w[3]*pad[58])+float32(w[4]*pad[59])+float32(w[5]*pad[60])+float32(w[6]*pad[113])+
+			float32(w[7]*pad[114])+float32(w[8]*pad[115])+float32(w[9]*pad[124])+float32(w[10]*pad[125])+
+			float32(w[11]*pad[126])+float32(w[12]*pad[179])+float32(w[13]*pad[180])+float32(w[14]*pad[181])+
+			float32(w[15]*pad[190])+float32(w[16]*pad[191])+float32(w[17]*pad[192]), 0)
+		y[40] = max(b[0]+float32(w[0]*pad[48])+float32(w[1]*pad[49])+float32(w[2]*pad[50])+
+			float32(w[3]*pad[59])+float32(w[4]*pad[60])+float32(w[5]*pad[61])+float32(w[6]*pad[114])+
+			float32(w[7]*pad[115])+float32(w[8]*pad[116])+float32(w[9]*pad[125])+float32(w[10]*pad[126])+
+			float32(w[11]*pad[127])+float32(w[12]*pad[180])+float32(w[13]*pad[181])+float32(w[14]*pad[182])+
+			float32(w[15]*pad[191])+float32(w[16]*pad[192])+float32(w[17]*pad[193]), 0)
+		y[41] = max(b[0]+float32(w[0]*pad[49])+float32(w[1]*pad[50])+float32(w[2]*pad[51])+
+			float32(w[3]*pad[60])+float32(w[4]*pad[61])+float32(w[5]*pad[62])+float32(w[6]*pad[115])+
+			float32(w[7]*pad[116])+float32(w[8]*pad[117])+float32(w[9]*pad[126])+float32(w[10]*pad[127])+
+			float32(w[11]*pad[128])+float32(w[12]*pad[181])+float32(w[13]*pad[182])+float32(w[14]*pad[183])+
+			float32(w[15]*pad[192])+float32(w[16]*pad[193])+float32(w[17]*pad[194]), 0)
+		y[42] = max(b[0]+float32(w[0]*pad[50])+float32(w[1]*pad[51])+float32(w[2]*pad[52])+
+			float32(w[3]*pad[61])+float32(w[4]*pad[62])+float32(w[5]*pad[63])+float32(w[6]*pad[116])+
+			float32(w[7]*pad[117])+float32(w[8]*pad[118])+float32(w[9]*pad[127])+float32(w[10]*pad[128])+
+			float32(w[11]*pad[129])+float32(w[12]*pad[182])+float32(w[13]*pad[183])+float32(w[14]*pad[184])+
+			float32(w[15]*pad[193])+float32(w[16]*pad[194])+float32(w[17]*pad[195]), 0)
+		y[43] = max(b[0]+float32(w[0]*pad[51])+float32(w[1]*pad[52])+float32(w[2]*pad[53])+
+			float32(w[3]*pad[62])+float32(w[4]*pad[63])+float32(w[5]*pad[64])+float32(w[6]*pad[117])+
+			float32(w[7]*pad[118])+float32(w[8]*pad[119])+float32(w[9]*pad[128])+float32(w[10]*pad[129])+
+			float32(w[11]*pad[130])+float32(w[12]*pad[183])+float32(w[13]*pad[184])+float32(w[14]*pad[185])+
+			float32(w[15]*pad[194])+float32(w[16]*pad[195])+float32(w[17]*pad[196]), 0)
+		y[44] = max(b[0]+float32(w[0]*pad[52])+float32(w[1]*pad[53])+float32(w[2]*pad[54])+
+			float32(w[3]*pad[63])+float32(w[4]*pad[64])+float32(w[5]*pad[65])+float32(w[6]*pad[118])+
+			float32(w[7]*pad[119])+float32(w[8]*pad[120])+float32(w[9]*pad[129])+float32(w[10]*pad[130])+
+			float32(w[11]*pad[131])+float32(w[12]*pad[184])+float32(w[13]*pad[185])+float32(w[14]*pad[186])+
+			float32(w[15]*pad[195])+float32(w[16]*pad[196])+float32(w[17]*pad[197]), 0)
+		y[45] = max(b[1]+float32(w[18]*pad[0])+float32(w[19]*pad[1])+float32(w[20]*pad[2])+
+			float32(w[21]*pad[11])+float32(w[22]*pad[12])+float32(w[23]*pad[13])+float32(w[24]*pad[66])+
+			float32(w[25]*pad[67])+float32(w[26]*pad[68])+float32(w[27]*pad[77])+float32(w[28]*pad[78])+
+			float32(w[29]*pad[79])+float32(w[30]*pad[132])+float32(w[31]*pad[133])+float32(w[32]*pad[134])+
+			float32(w[33]*pad[143])+float32(w[34]*pad[144])+float32(w[35]*pad[145]), 0)
+		y[46] = max(b[1]+float32(w[18]*pad[1])+float32(w[19]*pad[2])+float32(w[20]*pad[3])+
+			float32(w[21]*pad[12])+float32(w[22]*pad[13])+float32(w[23]*pad[14])+float32(w[24]*pad[67])+
+			float32(w[25]*pad[68])+float32(w[26]*pad[69])+float32(w[27]*pad[78])+float32(w[28]*pad[79])+
+			float32(w[29]*pad[80])+float32(w[30]*pad[133])+float32(w[31]*pad[134])+float32(w[32]*pad[135])+
+			float32(w[33]*pad[144])+float32(w[34]*pad[145])+float32(w[35]*pad[146]), 0)
+		y[47] = max(b[1]+float32(w[18]*pad[2])+float32(w[19]*pad[3])+float32(w[20]*pad[4])+
+			float32(w[21]*pad[13])+float32(w[22]*pad[14])+float32(w[23]*pad[15])+float32(w[24]*pad[68])+
+			float32(w[25]*pad[69])+float32(w[26]*pad[70])+float32(w[27]*pad[79])+float32(w[28]*pad[80])+
+			float32(w[29]*pad[81])+float32(w[30]*pad[134])+float32(w[31]*pad[135])+float32(w[32]*pad[136])+
+			float32(w[33]*pad[145])+float32(w[34]*pad[146])+float32(w[35]*pad[147]), 0)
+		y[48] = max(b[1]+float32(w[18]*pad[3])+float32(w[19]*pad[4])+float32(w[20]*pad[5])+
+			float32(w[21]*pad[14])+float32(w[22]*pad[15])+float32(w[23]*pad[16])+float32(w[24]*pad[69])+
+			float32(w[25]*pad[70])+float32(w[26]*pad[71])+float32(w[27]*pad[80])+float32(w[28]*pad[81])+
+			float32(w[29]*pad[82])+float32(w[30]*pad[135])+float32(w[31]*pad[136])+float32(w[32]*pad[137])+
+			float32(w[33]*pad[146])+float32(w[34]*pad[147])+float32(w[35]*pad[148]), 0)
+		y[49] = max(b[1]+float32(w[18]*pad[4])+float32(w[19]*pad[5])+float32(w[20]*pad[6])+
+			float32(w[21]*pad[15])+float32(w[22]*pad[16])+float32(w[23]*pad[17])+float32(w[24]*pad[70])+
+			float32(w[25]*pad[71])+float32(w[26]*pad[72])+float32(w[27]*pad[81])+float32(w[28]*pad[82])+
+			float32(w[29]*pad[83])+float32(w[30]*pad[136])+float32(w[31]*pad[137])+float32(w[32]*pad[138])+
+			float32(w[33]*pad[147])+float32(w[34]*pad[148])+float32(w[35]*pad[149]), 0)
+		y[50] = max(b[1]+float32(w[18]*pad[5])+float32(w[19]*pad[6])+float32(w[20]*pad[7])+
+			float32(w[21]*pad[16])+float32(w[22]*pad[17])+float32(w[23]*pad[18])+float32(w[24]*pad[71])+
+			float32(w[25]*pad[72])+float32(w[26]*pad[73])+float32(w[27]*pad[82])+float32(w[28]*pad[83])+
+			float32(w[29]*pad[84])+float32(w[30]*pad[137])+float32(w[31]*pad[138])+float32(w[32]*pad[139])+
+			float32(w[33]*pad[148])+float32(w[34]*pad[149])+float32(w[35]*pad[150]), 0)
+		y[51] = max(b[1]+float32(w[18]*pad[6])+float32(w[19]*pad[7])+float32(w[20]*pad[8])+
+			float32(w[21]*pad[17])+float32(w[22]*pad[18])+float32(w[23]*pad[19])+float32(w[24]*pad[72])+
+			float32(w[25]*pad[73])+float32(w[26]*pad[74])+float32(w[27]*pad[83])+float32(w[28]*pad[84])+
+			float32(w[29]*pad[85])+float32(w[30]*pad[138])+float32(w[31]*pad[139])+float32(w[32]*pad[140])+
+			float32(w[33]*pad[149])+float32(w[34]*pad[150])+float32(w[35]*pad[151]), 0)
+		y[52] = max(b[1]+float32(w[18]*pad[7])+float32(w[19]*pad[8])+float32(w[20]*pad[9])+
+			float32(w[21]*pad[18])+float32(w[22]*pad[19])+float32(w[23]*pad[20])+float32(w[24]*pad[73])+
+			float32(w[25]*pad[74])+float32(w[26]*pad[75])+float32(w[27]*pad[84])+float32(w[28]*pad[85])+
+			float32(w[29]*pad[86])+float32(w[30]*pad[139])+float32(w[31]*pad[140])+float32(w[32]*pad[141])+
+			float32(w[33]*pad[150])+float32(w[34]*pad[151])+float32(w[35]*pad[152]), 0)
+		y[53] = max(b[1]+float32(w[18]*pad[8])+float32(w[19]*pad[9])+float32(w[20]*pad[10])+
+			float32(w[21]*pad[19])+float32(w[22]*pad[20])+float32(w[23]*pad[21])+float32(w[24]*pad[74])+
+			float32(w[25]*pad[75])+float32(w[26]*pad[76])+float32(w[27]*pad[85])+float32(w[28]*pad[86])+
+			float32(w[29]*pad[87])+float32(w[30]*pad[140])+float32(w[31]*pad[141])+float32(w[32]*pad[142])+
+			float32(w[33]*pad[151])+float32(w[34]*pad[152])+float32(w[35]*pad[153]), 0)
+		y[54] = max(b[1]+float32(w[18]*pad[11])+float32(w[19]*pad[12])+float32(w[20]*pad[13])+
+			float32(w[21]*pad[22])+float32(w[22]*pad[23])+float32(w[23]*pad[24])+float32(w[24]*pad[77])+
+			float32(w[25]*pad[78])+float32(w[26]*pad[79])+float32(w[27]*pad[88])+float32(w[28]*pad[89])+
+			float32(w[29]*pad[90])+float32(w[30]*pad[143])+float32(w[31]*pad[144])+float32(w[32]*pad[145])+
+			float32(w[33]*pad[154])+float32(w[34]*pad[155])+float32(w[35]*pad[156]), 0)
+		y[55] = max(b[1]+float32(w[18]*pad[12])+float32(w[19]*pad[13])+float32(w[20]*pad[14])+
+			float32(w[21]*pad[23])+float32(w[22]*pad[24])+float32(w[23]*pad[25])+float32(w[24]*pad[78])+
+			float32(w[25]*pad[79])+float32(w[26]*pad[80])+float32(w[27]*pad[89])+float32(w[28]*pad[90])+
+			float32(w[29]*pad[91])+float32(w[30]*pad[144])+float32(w[31]*pad[145])+float32(w[32]*pad[146])+
+			float32(w[33]*pad[155])+float32(w[34]*pad[156])+float32(w[35]*pad[157]), 0)
+		y[56] = max(b[1]+float32(w[18]*pad[13])+float32(w[19]*pad[14])+float32(w[20]*pad[15])+
+			float32(w[21]*pad[24])+float32(w[22]*pad[25])+float32(w[23]*pad[26])+float32(w[24]*pad[79])+
+			float32(w[25]*pad[80])+float32(w[26]*pad[81])+float32(w[27]*pad[90])+float32(w[28]*pad[91])+
+			float32(w[29]*pad[92])+float32(w[30]*pad[145])+float32(w[31]*pad[146])+float32(w[32]*pad[147])+
+			float32(w[33]*pad[156])+float32(w[34]*pad[157])+float32(w[35]*pad[158]), 0)
+		y[57] = max(b[1]+float32(w[18]*pad[14])+float32(w[19]*pad[15])+float32(w[20]*pad[16])+
+			float32(w[21]*pad[25])+float32(w[22]*pad[26])+float32(w[23]*pad[27])+float32(w[24]*pad[80])+
+			float32(w[25]*pad[81])+float32(w[26]*pad[82])+float32(w[27]*pad[91])+float32(w[28]*pad[92])+
+			float32(w[29]*pad[93])+float32(w[30]*pad[146])+float32(w[31]*pad[147])+float32(w[32]*pad[148])+
+			float32(w[33]*pad[157])+float32(w[34]*pad[158])+float32(w[35]*pad[159]), 0)
+		y[58] = max(b[1]+float32(w[18]*pad[15])+float32(w[19]*pad[16])+float32(w[20]*pad[17])+
+			float32(w[21]*pad[26])+float32(w[22]*pad[27])+float32(w[23]*pad[28])+float32(w[24]*pad[81])+
+			float32(w[25]*pad[82])+float32(w[26]*pad[83])+float32(w[27]*pad[92])+float32(w[28]*pad[93])+
+			float32(w[29]*pad[94])+float32(w[30]*pad[147])+float32(w[31]*pad[148])+float32(w[32]*pad[149])+
+			float32(w[33]*pad[158])+float32(w[34]*pad[159])+float32(w[35]*pad[160]), 0)
+		y[59] = max(b[1]+float32(w[18]*pad[16])+float32(w[19]*pad[17])+float32(w[20]*pad[18])+
+			float32(w[21]*pad[27])+float32(w[22]*pad[28])+float32(w[23]*pad[29])+float32(w[24]*pad[82])+
+			float32(w[25]*pad[83])+float32(w[26]*pad[84])+float32(w[27]*pad[93])+float32(w[28]*pad[94])+
+			float32(w[29]*pad[95])+float32(w[30]*pad[148])+float32(w[31]*pad[149])+float32(w[32]*pad[150])+
+			float32(w[33]*pad[159])+float32(w[34]*pad[160])+float32(w[35]*pad[161]), 0)
+		y[60] = max(b[1]+float32(w[18]*pad[17])+float32(w[19]*pad[18])+float32(w[20]*pad[19])+
+			float32(w[21]*pad[28])+float32(w[22]*pad[29])+float32(w[23]*pad[30])+float32(w[24]*pad[83])+
+			float32(w[25]*pad[84])+float32(w[26]*pad[85])+float32(w[27]*pad[94])+float32(w[28]*pad[95])+
+			float32(w[29]*pad[96])+float32(w[30]*pad[149])+float32(w[31]*pad[150])+float32(w[32]*pad[151])+
+			float32(w[33]*pad[160])+float32(w[34]*pad[161])+float32(w[35]*pad[162]), 0)
+		y[61] = max(b[1]+float32(w[18]*pad[18])+float32(w[19]*pad[19])+float32(w[20]*pad[20])+
+			float32(w[21]*pad[29])+float32(w[22]*pad[30])+float32(w[23]*pad[31])+float32(w[24]*pad[84])+
+			float32(w[25]*pad[85])+float32(w[26]*pad[86])+float32(w[27]*pad[95])+float32(w[28]*pad[96])+
+			float32(w[29]*pad[97])+float32(w[30]*pad[150])+float32(w[31]*pad[151])+float32(w[32]*pad[152])+
+			float32(w[33]*pad[161])+float32(w[34]*pad[162])+float32(w[35]*pad[163]), 0)
+		y[62] = max(b[1]+float32(w[18]*pad[19])+float32(w[19]*pad[20])+float32(w[20]*pad[21])+
+			float32(w[21]*pad[30])+float32(w[22]*pad[31])+float32(w[23]*pad[32])+float32(w[24]*pad[85])+
+			float32(w[25]*pad[86])+float32(w[26]*pad[87])+float32(w[27]*pad[96])+float32(w[28]*pad[97])+
+			float32(w[29]*pad[98])+float32(w[30]*pad[151])+float32(w[31]*pad[152])+float32(w[32]*pad[153])+
+			float32(w[33]*pad[162])+float32(w[34]*pad[163])+float32(w[35]*pad[164]), 0)
+		y[63] = max(b[1]+float32(w[18]*pad[22])+float32(w[19]*pad[23])+float32(w[20]*pad[24])+
+			float32(w[21]*pad[33])+float32(w[22]*pad[34])+float32(w[23]*pad[35])+float32(w[24]*pad[88])+
+			float32(w[25]*pad[89])+float32(w[26]*pad[90])+float32(w[27]*pad[99])+float32(w[28]*pad[100])+
+			float32(w[29]*pad[101])+float32(w[30]*pad[154])+float32(w[31]*pad[155])+float32(w[32]*pad[156])+
+			float32(w[33]*pad[165])+float32(w[34]*pad[166])+float32(w[35]*pad[167]), 0)
+		y[64] = max(b[1]+float32(w[18]*pad[23])+float32(w[19]*pad[24])+float32(w[20]*pad[25])+
+			float32(w[21]*pad[34])+float32(w[22]*pad[35])+float32(w[23]*pad[36])+float32(w[24]*pad[89])+
+			float32(w[25]*pad[90])+float32(w[26]*pad[91])+float32(w[27]*pad[100])+float32(w[28]*pad[101])+
+			float32(w[29]*pad[102])+float32(w[30]*pad[155])+float32(w[31]*pad[156])+float32(w[32]*pad[157])+
+			float32(w[33]*pad[166])+float32(w[34]*pad[167])+float32(w[35]*pad[168]), 0)
+		y[65] = max(b[1]+float32(w[18]*pad[24])+float32(w[19]*pad[25])+float32(w[20]*pad[26])+
+			float32(w[21]*pad[35])+float32(w[22]*pad[36])+float32(w[23]*pad[37])+float32(w[24]*pad[90])+
+			float32(w[25]*pad[91])+float32(w[26]*pad[92])+float32(w[27]*pad[101])+float32(w[28]*pad[102])+
+			float32(w[29]*pad[103])+float32(w[30]*pad[156])+float32(w[31]*pad[157])+float32(w[32]*pad[158])+
+			float32(w[33]*pad[167])+float32(w[34]*pad[168])+float32(w[35]*pad[169]), 0)
+		y[66] = max(b[1]+float32(w[18]*pad[25])+float32(w[19]*pad[26])+float32(w[20]*pad[27])+
+			float32(w[21]*pad[36])+float32(w[22]*pad[37])+float32(w[23]*pad[38])+float32(w[24]*pad[91])+
+			float32(w[25]*pad[92])+float32(w[26]*pad[93])+float32(w[27]*pad[102])+float32(w[28]*pad[103])+
+			float32(w[29]*pad[104])+float32(w[30]*pad[157])+float32(w[31]*pad[158])+float32(w[32]*pad[159])+
+			float32(w[33]*pad[168])+float32(w[34]*pad[169])+float32(w[35]*pad[170]), 0)
+		y[67] = max(b[1]+float32(w[18]*pad[26])+float32(w[19]*pad[27])+float32(w[20]*pad[28])+
+			float32(w[21]*pad[37])+float32(w[22]*pad[38])+float32(w[23]*pad[39])+float32(w[24]*pad[92])+
+			float32(w[25]*pad[93])+float32(w[26]*pad[94])+float32(w[27]*pad[103])+float32(w[28]*pad[104])+
+			float32(w[29]*pad[105])+float32(w[30]*pad[158])+float32(w[31]*pad[159])+float32(w[32]*pad[160])+
+			float32(w[33]*pad[169])+float32(w[34]*pad[170])+float32(w[35]*pad[171]), 0)
+		y[68] = max(b[1]+float32(w[18]*pad[27])+float32(w[19]*pad[28])+float32(w[20]*pad[29])+
+			float32(w[21]*pad[38])+float32(w[22]*pad[39])+float32(w[23]*pad[40])+float32(w[24]*pad[93])+
+			float32(w[25]*pad[94])+float32(w[26]*pad[95])+float32(w[27]*pad[104])+float32(w[28]*pad[105])+
+			float32(w[29]*pad[106])+float32(w[30]*pad[159])+float32(w[31]*pad[160])+float32(w[32]*pad[161])+
+			float32(w[33]*pad[170])+float32(w[34]*pad[171])+float32(w[35]*pad[172]), 0)
+		y[69] = max(b[1]+float32(w[18]*pad[28])+float32(w[19]*pad[29])+float32(w[20]*pad[30])+
+			float32(w[21]*pad[39])+float32(w[22]*pad[40])+float32(w[23]*pad[41])+float32(w[24]*pad[94])+
+			float32(w[25]*pad[95])+float32(w[26]*pad[96])+float32(w[27]*pad[105])+float32(w[28]*pad[106])+
+			float32(w[29]*pad[107])+float32(w[30]*pad[160])+float32(w[31]*pad[161])+float32(w[32]*pad[162])+
+			float32(w[33]*pad[171])+float32(w[34]*pad[172])+float32(w[35]*pad[173]), 0)
+		y[70] = max(b[1]+float32(w[18]*pad[29])+float32(w[19]*pad[30])+float32(w[20]*pad[31])+
+			float32(w[21]*pad[40])+float32(w[22]*pad[41])+float32(w[23]*pad[42])+float32(w[24]*pad[95])+
+			float32(w[25]*pad[96])+float32(w[26]*pad[97])+float32(w[27]*pad[106])+float32(w[28]*pad[107])+
+			float32(w[29]*pad[108])+float32(w[30]*pad[161])+float32(w[31]*pad[162])+float32(w[32]*pad[163])+
+			float32(w[33]*pad[172])+float32(w[34]*pad[173])+float32(w[35]*pad[174]), 0)
+		y[71] = max(b[1]+float32(w[18]*pad[30])+float32(w[19]*pad[31])+float32(w[20]*pad[32])+
+			float32(w[21]*pad[41])+float32(w[22]*pad[42])+float32(w[23]*pad[43])+float32(w[24]*pad[96])+
+			float32(w[25]*pad[97])+float32(w[26]*pad[98])+float32(w[27]*pad[107])+float32(w[28]*pad[108])+
+			float32(w[29]*pad[109])+float32(w[30]*pad[162])+float32(w[31]*pad[163])+float32(w[32]*pad[164])+
+			float32(w[33]*pad[173])+float32(w[34]*pad[174])+float32(w[35]*pad[175]), 0)
+		y[72] = max(b[1]+float32(w[18]*pad[33])+float32(w[19]*pad[34])+float32(w[20]*pad[35])+
+			float32(w[21]*pad[44])+float32(w[22]*pad[45])+float32(w[23]*pad[46])+float32(w[24]*pad[99])+
+			float32(w[25]*pad[100])+float32(w[26]*pad[101])+float32(w[27]*pad[110])+float32(w[28]*pad[111])+
+			float32(w[29]*pad[112])+float32(w[30]*pad[165])+float32(w[31]*pad[166])+float32(w[32]*pad[167])+
+			float32(w[33]*pad[176])+float32(w[34]*pad[177])+float32(w[35]*pad[178]), 0)
+		y[73] = max(b[1]+float32(w[18]*pad[34])+float32(w[19]*pad[35])+float32(w[20]*pad[36])+
+			float32(w[21]*pad[45])+float32(w[22]*pad[46])+float32(w[23]*pad[47])+float32(w[24]*pad[100])+
+			float32(w[25]*pad[101])+float32(w[26]*pad[102])+float32(w[27]*pad[111])+float32(w[28]*pad[112])+
+			float32(w[29]*pad[113])+float32(w[30]*pad[166])+float32(w[31]*pad[167])+float32(w[32]*pad[168])+
+			float32(w[33]*pad[177])+float32(w[34]*pad[178])+float32(w[35]*pad[179]), 0)
+		y[74] = max(b[1]+float32(w[18]*pad[35])+float32(w[19]*pad[36])+float32(w[20]*pad[37])+
+			float32(w[21]*pad[46])+float32(w[22]*pad[47])+float32(w[23]*pad[48])+float32(w[24]*pad[101])+
+			float32(w[25]*pad[102])+float32(w[26]*pad[103])+float32(w[27]*pad[112])+float32(w[28]*pad[113])+
+			float32(w[29]*pad[114])+float32(w[30]*pad[167])+float32(w[31]*pad[168])+float32(w[32]*pad[169])+
+			float32(w[33]*pad[178])+float32(w[34]*pad[179])+float32(w[35]*pad[180]), 0)
+		y[75] = max(b[1]+float32(w[18]*pad[36])+float32(w[19]*pad[37])+float32(w[20]*pad[38])+
+			float32(w[21]*pad[47])+float32(w[22]*pad[48])+float32(w[23]*pad[49])+float32(w[24]*pad[102])+
+			float32(w[25]*pad[103])+float32(w[26]*pad[104])+float32(w[27]*pad[113])+float32(w[28]*pad[114])+
+			float32(w[29]*pad[115])+float32(w[30]*pad[168])+float32(w[31]*pad[169])+float32(w[32]*pad[170])+
+			float32(w[33]*pad[179])+float32(w[34]*pad[180])+float32(w[35]*pad[181]), 0)
+		y[76] = max(b[1]+float32(w[18]*pad[37])+float32(w[19]*pad[38])+float32(w[20]*pad[39])+
+			float32(w[21]*pad[48])+float32(w[22]*pad[49])+float32(w[23]*pad[50])+float32(w[24]*pad[103])+
+			float32(w[25]*pad[104])+float32(w[26]*pad[105])+float32(w[27]*pad[114])+float32(w[28]*pad[115])+
+			float32(w[29]*pad[116])+float32(w[30]*pad[169])+float32(w[31]*pad[170])+float32(w[32]*pad[171])+
+			float32(w[33]*pad[180])+float32(w[34]*pad[181])+float32(w[35]*pad[182]), 0)
+		y[77] = max(b[1]+float32(w[18]*pad[38])+float32(w[19]*pad[39])+float32(w[20]*pad[40])+
+			float32(w[21]*pad[49])+float32(w[22]*pad[50])+float32(w[23]*pad[51])+float32(w[24]*pad[104])+
+			float32(w[25]*pad[105])+float32(w[26]*pad[106])+float32(w[27]*pad[115])+float32(w[28]*pad[116])+
+			float32(w[29]*pad[117])+float32(w[30]*pad[170])+float32(w[31]*pad[171])+float32(w[32]*pad[172])+
+			float32(w[33]*pad[181])+float32(w[34]*pad[182])+float32(w[35]*pad[183]), 0)
+		y[78] = max(b[1]+float32(w[18]*pad[39])+float32(w[19]*pad[40])+float32(w[20]*pad[41])+
+			float32(w[21]*pad[50])+float32(w[22]*pad[51])+float32(w[23]*pad[52])+float32(w[24]*pad[105])+
+			float32(w[25]*pad[106])+float32(w[26]*pad[107])+float32(w[27]*pad[116])+float32(w[28]*pad[117])+
+			float32(w[29]*pad[118])+float32(w[30]*pad[171])+float32(w[31]*pad[172])+float32(w[32]*pad[173])+
+			float32(w[33]*pad[182])+float32(w[34]*pad[183])+float32(w[35]*pad[184]), 0)
+		y[79] = max(b[1]+float32(w[18]*pad[40])+float32(w[19]*pad[41])+float32(w[20]*pad[42])+
+			float32(w[21]*pad[51])+float32(w[22]*pad[52])+float32(w[23]*pad[53])+float32(w[24]*pad[106])+
+			float32(w[25]*pad[107])+float32(w[26]*pad[108])+float32(w[27]*pad[117])+float32(w[28]*pad[118])+
+			float32(w[29]*pad[119])+float32(w[30]*pad[172])+float32(w[31]*pad[173])+float32(w[32]*pad[174])+
+			float32(w[33]*pad[183])+float32(w[34]*pad[184])+float32(w[35]*pad[185]), 0)
+		y[80] = max(b[1]+float32(w[18]*pad[41])+float32(w[19]*pad[42])+float32(w[20]*pad[43])+
+			float32(w[21]*pad[52])+float32(w[22]*pad[53])+float32(w[23]*pad[54])+float32(w[24]*pad[107])+
+			float32(w[25]*pad[108])+float32(w[26]*pad[109])+float32(w[27]*pad[118])+float32(w[28]*pad[119])+
+			float32(w[29]*pad[120])+float32(w[30]*pad[173])+float32(w[31]*pad[174])+float32(w[32]*pad[175])+
+			float32(w[33]*pad[184])+float32(w[34]*pad[185])+float32(w[35]*pad[186]), 0)
+		y[81] = max(b[1]+float32(w[18]*pad[44])+float32(w[19]*pad[45])+float32(w[20]*pad[46])+
+			float32(w[21]*pad[55])+float32(w[22]*pad[56])+float32(w[23]*pad[57])+float32(w[24]*pad[110])+
+			float32(w[25]*pad[111])+float32(w[26]*pad[112])+float32(w[27]*pad[121])+float32(w[28]*pad[122])+
+			float32(w[29]*pad[123])+float32(w[30]*pad[176])+float32(w[31]*pad[177])+float32(w[32]*pad[178])+
+			float32(w[33]*pad[187])+float32(w[34]*pad[188])+float32(w[35]*pad[189]), 0)
+		y[82] = max(b[1]+float32(w[18]*pad[45])+float32(w[19]*pad[46])+float32(w[20]*pad[47])+
+			float32(w[21]*pad[56])+float32(w[22]*pad[57])+float32(w[23]*pad[58])+float32(w[24]*pad[111])+
+			float32(w[25]*pad[112])+float32(w[26]*pad[113])+float32(w[27]*pad[122])+float32(w[28]*pad[123])+
+			float32(w[29]*pad[124])+float32(w[30]*pad[177])+float32(w[31]*pad[178])+float32(w[32]*pad[179])+
+			float32(w[33]*pad[188])+float32(w[34]*pad[189])+float32(w[35]*pad[190]), 0)
+		y[83] = max(b[1]+float32(w[18]*pad[46])+float32(w[19]*pad[47])+float32(w[20]*pad[48])+
+			float32(w[21]*pad[57])+float32(w[22]*pad[58])+float32(w[23]*pad[59])+float32(w[24]*pad[112])+
+			float32(w[25]*pad[113])+float32(w[26]*pad[114])+float32(w[27]*pad[123])+float32(w[28]*pad[124])+
+			float32(w[29]*pad[125])+float32(w[30]*pad[178])+float32(w[31]*pad[179])+float32(w[32]*pad[180])+
+			float32(w[33]*pad[189])+float32(w[34]*pad[190])+float32(w[35]*pad[191]), 0)
+		y[84] = max(b[1]+float32(w[18]*pad[47])+float32(w[19]*pad[48])+float32(w[20]*pad[49])+
+			float32(w[21]*pad[58])+float32(w[22]*pad[59])+float32(w[23]*pad[60])+float32(w[24]*pad[113])+
+			float32(w[25]*pad[114])+float32(w[26]*pad[115])+float32(w[27]*pad[124])+float32(w[28]*pad[125])+
+			float32(w[29]*pad[126])+float32(w[30]*pad[179])+float32(w[31]*pad[180])+float32(w[32]*pad[181])+
+			float32(w[33]*pad[190])+float32(w[34]*pad[191])+float32(w[35]*pad[192]), 0)
+		y[85] = max(b[1]+float32(w[18]*pad[48])+float32(w[19]*pad[49])+float32(w[20]*pad[50])+
+			float32(w[21]*pad[59])+float32(w[22]*pad[60])+float32(w[23]*pad[61])+float32(w[24]*pad[114])+
+			float32(w[25]*pad[115])+float32(w[26]*pad[116])+float32(w[27]*pad[125])+float32(w[28]*pad[126])+
+			float32(w[29]*pad[127])+float32(w[30]*pad[180])+float32(w[31]*pad[181])+float32(w[32]*pad[182])+
+			float32(w[33]*pad[191])+float32(w[34]*pad[192])+float32(w[35]*pad[193]), 0)
+		y[86] = max(b[1]+float32(w[18]*pad[49])+float32(w[19]*pad[50])+float32(w[20]*pad[51])+
+			float32(w[21]*pad[60])+float32(w[22]*pad[61])+float32(w[23]*pad[62])+float32(w[24]*pad[115])+
+			float32(w[25]*pad[116])+float32(w[26]*pad[117])+float32(w[27]*pad[126])+float32(w[28]*pad[127])+
+			float32(w[29]*pad[128])+float32(w[30]*pad[181])+float32(w[31]*pad[182])+float32(w[32]*pad[183])+
+			float32(w[33]*pad[192])+float32(w[34]*pad[193])+float32(w[35]*pad[194]), 0)
+		y[87] = max(b[1]+float32(w[18]*pad[50])+float32(w[19]*pad[51])+float32(w[20]*pad[52])+
+			float32(w[21]*pad[61])+float32(w[22]*pad[62])+float32(w[23]*pad[63])+float32(w[24]*pad[116])+
+			float32(w[25]*pad[117])+float32(w[26]*pad[118])+float32(w[27]*pad[127])+float32(w[28]*pad[128])+
+			float32(w[29]*pad[129])+float32(w[30]*pad[182])+float32(w[31]*pad[183])+float32(w[32]*pad[184])+
+			float32(w[33]*pad[193])+float32(w[34]*pad[194])+float32(w[35]*pad[195]), 0)
+		y[88] = max(b[1]+float32(w[18]*pad[51])+float32(w[19]*pad[52])+float32(w[20]*pad[53])+
+			float32(w[21]*pad[62])+float32(w[22]*pad[63])+float32(w[23]*pad[64])+float32(w[24]*pad[117])+
+			float32(w[25]*pad[118])+float32(w[26]*pad[119])+float32(w[27]*pad[128])+float32(w[28]*pad[129])+
+			float32(w[29]*pad[130])+float32(w[30]*pad[183])+float32(w[31]*pad[184])+float32(w[32]*pad[185])+
+			float32(w[33]*pad[194])+float32(w[34]*pad[195])+float32(w[35]*pad[196]), 0)
+		y[89] = max(b[1]+float32(w[18]*pad[52])+float32(w[19]*pad[53])+float32(w[20]*pad[54])+
+			float32(w[21]*pad[63])+float32(w[22]*pad[64])+float32(w[23]*pad[65])+float32(w[24]*pad[118])+
+			float32(w[25]*pad[119])+float32(w[26]*pad[120])+float32(w[27]*pad[129])+float32(w[28]*pad[130])+
+			float32(w[29]*pad[131])+float32(w[30]*pad[184])+float32(w[31]*pad[185])+float32(w[32]*pad[186])+
+			float32(w[33]*pad[195])+float32(w[34]*pad[196])+float32(w[35]*pad[197]), 0)
 	}
 	// layer 5: avgpool2d k2 s2 p0, [2 5 9] → [2 2 4] (net.yaml:11)
 	{
@@ -2748,41 +2748,41 @@ func (m *Model) forward() {
 		y := &m.a8
 		w := (*[112]float32)(m.params[95:207])
 		b := (*[7]float32)(m.params[207:214])
-		y[0] = max(b[0]+w[0]*x[0]+w[1]*x[1]+w[2]*x[2]+
-			w[3]*x[3]+w[4]*x[4]+w[5]*x[5]+w[6]*x[6]+
-			w[7]*x[7]+w[8]*x[8]+w[9]*x[9]+w[10]*x[10]+
-			w[11]*x[11]+w[12]*x[12]+w[13]*x[13]+w[14]*x[14]+
-			w[15]*x[15], 0)
-		y[1] = max(b[1]+w[16]*x[0]+w[17]*x[1]+w[18]*x[2]+
-			w[19]*x[3]+w[20]*x[4]+w[21]*x[5]+w[22]*x[6]+
-			w[23]*x[7]+w[24]*x[8]+w[25]*x[9]+w[26]*x[10]+
-			w[27]*x[11]+w[28]*x[12]+w[29]*x[13]+w[30]*x[14]+
-			w[31]*x[15], 0)
-		y[2] = max(b[2]+w[32]*x[0]+w[33]*x[1]+w[34]*x[2]+
-			w[35]*x[3]+w[36]*x[4]+w[37]*x[5]+w[38]*x[6]+
-			w[39]*x[7]+w[40]*x[8]+w[41]*x[9]+w[42]*x[10]+
-			w[43]*x[11]+w[44]*x[12]+w[45]*x[13]+w[46]*x[14]+
-			w[47]*x[15], 0)
-		y[3] = max(b[3]+w[48]*x[0]+w[49]*x[1]+w[50]*x[2]+
-			w[51]*x[3]+w[52]*x[4]+w[53]*x[5]+w[54]*x[6]+
-			w[55]*x[7]+w[56]*x[8]+w[57]*x[9]+w[58]*x[10]+
-			w[59]*x[11]+w[60]*x[12]+w[61]*x[13]+w[62]*x[14]+
-			w[63]*x[15], 0)
-		y[4] = max(b[4]+w[64]*x[0]+w[65]*x[1]+w[66]*x[2]+
-			w[67]*x[3]+w[68]*x[4]+w[69]*x[5]+w[70]*x[6]+
-			w[71]*x[7]+w[72]*x[8]+w[73]*x[9]+w[74]*x[10]+
-			w[75]*x[11]+w[76]*x[12]+w[77]*x[13]+w[78]*x[14]+
-			w[79]*x[15], 0)
-		y[5] = max(b[5]+w[80]*x[0]+w[81]*x[1]+w[82]*x[2]+
-			w[83]*x[3]+w[84]*x[4]+w[85]*x[5]+w[86]*x[6]+
-			w[87]*x[7]+w[88]*x[8]+w[89]*x[9]+w[90]*x[10]+
-			w[91]*x[11]+w[92]*x[12]+w[93]*x[13]+w[94]*x[14]+
-			w[95]*x[15], 0)
-		y[6] = max(b[6]+w[96]*x[0]+w[97]*x[1]+w[98]*x[2]+
-			w[99]*x[3]+w[100]*x[4]+w[101]*x[5]+w[102]*x[6]+
-			w[103]*x[7]+w[104]*x[8]+w[105]*x[9]+w[106]*x[10]+
-			w[107]*x[11]+w[108]*x[12]+w[109]*x[13]+w[110]*x[14]+
-			w[111]*x[15], 0)
+		y[0] = max(b[0]+float32(w[0]*x[0])+float32(w[1]*x[1])+float32(w[2]*x[2])+
+			float32(w[3]*x[3])+float32(w[4]*x[4])+float32(w[5]*x[5])+float32(w[6]*x[6])+
+			float32(w[7]*x[7])+float32(w[8]*x[8])+float32(w[9]*x[9])+float32(w[10]*x[10])+
+			float32(w[11]*x[11])+float32(w[12]*x[12])+float32(w[13]*x[13])+float32(w[14]*x[14])+
+			float32(w[15]*x[15]), 0)
+		y[1] = max(b[1]+float32(w[16]*x[0])+float32(w[17]*x[1])+float32(w[18]*x[2])+
+			float32(w[19]*x[3])+float32(w[20]*x[4])+float32(w[21]*x[5])+float32(w[22]*x[6])+
+			float32(w[23]*x[7])+float32(w[24]*x[8])+float32(w[25]*x[9])+float32(w[26]*x[10])+
+			float32(w[27]*x[11])+float32(w[28]*x[12])+float32(w[29]*x[13])+float32(w[30]*x[14])+
+			float32(w[31]*x[15]), 0)
+		y[2] = max(b[2]+float32(w[32]*x[0])+float32(w[33]*x[1])+float32(w[34]*x[2])+
+			float32(w[35]*x[3])+float32(w[36]*x[4])+float32(w[37]*x[5])+float32(w[38]*x[6])+
+			float32(w[39]*x[7])+float32(w[40]*x[8])+float32(w[41]*x[9])+float32(w[42]*x[10])+
+			float32(w[43]*x[11])+float32(w[44]*x[12])+float32(w[45]*x[13])+float32(w[46]*x[14])+
+			float32(w[47]*x[15]), 0)
+		y[3] = max(b[3]+float32(w[48]*x[0])+float32(w[49]*x[1])+float32(w[50]*x[2])+
+			float32(w[51]*x[3])+float32(w[52]*x[4])+float32(w[53]*x[5])+float32(w[54]*x[6])+
+			float32(w[55]*x[7])+float32(w[56]*x[8])+float32(w[57]*x[9])+float32(w[58]*x[10])+
+			float32(w[59]*x[11])+float32(w[60]*x[12])+float32(w[61]*x[13])+float32(w[62]*x[14])+
+			float32(w[63]*x[15]), 0)
+		y[4] = max(b[4]+float32(w[64]*x[0])+float32(w[65]*x[1])+float32(w[66]*x[2])+
+			float32(w[67]*x[3])+float32(w[68]*x[4])+float32(w[69]*x[5])+float32(w[70]*x[6])+
+			float32(w[71]*x[7])+float32(w[72]*x[8])+float32(w[73]*x[9])+float32(w[74]*x[10])+
+			float32(w[75]*x[11])+float32(w[76]*x[12])+float32(w[77]*x[13])+float32(w[78]*x[14])+
+			float32(w[79]*x[15]), 0)
+		y[5] = max(b[5]+float32(w[80]*x[0])+float32(w[81]*x[1])+float32(w[82]*x[2])+
+			float32(w[83]*x[3])+float32(w[84]*x[4])+float32(w[85]*x[5])+float32(w[86]*x[6])+
+			float32(w[87]*x[7])+float32(w[88]*x[8])+float32(w[89]*x[9])+float32(w[90]*x[10])+
+			float32(w[91]*x[11])+float32(w[92]*x[12])+float32(w[93]*x[13])+float32(w[94]*x[14])+
+			float32(w[95]*x[15]), 0)
+		y[6] = max(b[6]+float32(w[96]*x[0])+float32(w[97]*x[1])+float32(w[98]*x[2])+
+			float32(w[99]*x[3])+float32(w[100]*x[4])+float32(w[101]*x[5])+float32(w[102]*x[6])+
+			float32(w[103]*x[7])+float32(w[104]*x[8])+float32(w[105]*x[9])+float32(w[106]*x[10])+
+			float32(w[107]*x[11])+float32(w[108]*x[12])+float32(w[109]*x[13])+float32(w[110]*x[14])+
+			float32(w[111]*x[15]), 0)
 	}
 	// layer 10: linear 7→4, [7] → [4] (net.yaml:16)
 	{
@@ -2790,14 +2790,14 @@ func (m *Model) forward() {
 		y := &m.a10
 		w := (*[28]float32)(m.params[214:242])
 		b := (*[4]float32)(m.params[242:246])
-		y[0] = b[0] + w[0]*x[0] + w[1]*x[1] + w[2]*x[2] +
-			w[3]*x[3] + w[4]*x[4] + w[5]*x[5] + w[6]*x[6]
-		y[1] = b[1] + w[7]*x[0] + w[8]*x[1] + w[9]*x[2] +
-			w[10]*x[3] + w[11]*x[4] + w[12]*x[5] + w[13]*x[6]
-		y[2] = b[2] + w[14]*x[0] + w[15]*x[1] + w[16]*x[2] +
-			w[17]*x[3] + w[18]*x[4] + w[19]*x[5] + w[20]*x[6]
-		y[3] = b[3] + w[21]*x[0] + w[22]*x[1] + w[23]*x[2] +
-			w[24]*x[3] + w[25]*x[4] + w[26]*x[5] + w[27]*x[6]
+		y[0] = b[0] + float32(w[0]*x[0]) + float32(w[1]*x[1]) + float32(w[2]*x[2]) +
+			float32(w[3]*x[3]) + float32(w[4]*x[4]) + float32(w[5]*x[5]) + float32(w[6]*x[6])
+		y[1] = b[1] + float32(w[7]*x[0]) + float32(w[8]*x[1]) + float32(w[9]*x[2]) +
+			float32(w[10]*x[3]) + float32(w[11]*x[4]) + float32(w[12]*x[5]) + float32(w[13]*x[6])
+		y[2] = b[2] + float32(w[14]*x[0]) + float32(w[15]*x[1]) + float32(w[16]*x[2]) +
+			float32(w[17]*x[3]) + float32(w[18]*x[4]) + float32(w[19]*x[5]) + float32(w[20]*x[6])
+		y[3] = b[3] + float32(w[21]*x[0]) + float32(w[22]*x[1]) + float32(w[23]*x[2]) +
+			float32(w[24]*x[3]) + float32(w[25]*x[4]) + float32(w[26]*x[5]) + float32(w[27]*x[6])
 	}
 }
 
@@ -2824,41 +2824,41 @@ func (m *Model) backward() {
 		gb[1] += dy[1]
 		gb[2] += dy[2]
 		gb[3] += dy[3]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[1] * x[0]
-		gw[8] += dy[1] * x[1]
-		gw[9] += dy[1] * x[2]
-		gw[10] += dy[1] * x[3]
-		gw[11] += dy[1] * x[4]
-		gw[12] += dy[1] * x[5]
-		gw[13] += dy[1] * x[6]
-		gw[14] += dy[2] * x[0]
-		gw[15] += dy[2] * x[1]
-		gw[16] += dy[2] * x[2]
-		gw[17] += dy[2] * x[3]
-		gw[18] += dy[2] * x[4]
-		gw[19] += dy[2] * x[5]
-		gw[20] += dy[2] * x[6]
-		gw[21] += dy[3] * x[0]
-		gw[22] += dy[3] * x[1]
-		gw[23] += dy[3] * x[2]
-		gw[24] += dy[3] * x[3]
-		gw[25] += dy[3] * x[4]
-		gw[26] += dy[3] * x[5]
-		gw[27] += dy[3] * x[6]
-		dx[0] = w[0]*dy[0] + w[7]*dy[1] + w[14]*dy[2] + w[21]*dy[3]
-		dx[1] = w[1]*dy[0] + w[8]*dy[1] + w[15]*dy[2] + w[22]*dy[3]
-		dx[2] = w[2]*dy[0] + w[9]*dy[1] + w[16]*dy[2] + w[23]*dy[3]
-		dx[3] = w[3]*dy[0] + w[10]*dy[1] + w[17]*dy[2] + w[24]*dy[3]
-		dx[4] = w[4]*dy[0] + w[11]*dy[1] + w[18]*dy[2] + w[25]*dy[3]
-		dx[5] = w[5]*dy[0] + w[12]*dy[1] + w[19]*dy[2] + w[26]*dy[3]
-		dx[6] = w[6]*dy[0] + w[13]*dy[1] + w[20]*dy[2] + w[27]*dy[3]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[1] * x[0])
+		gw[8] += float32(dy[1] * x[1])
+		gw[9] += float32(dy[1] * x[2])
+		gw[10] += float32(dy[1] * x[3])
+		gw[11] += float32(dy[1] * x[4])
+		gw[12] += float32(dy[1] * x[5])
+		gw[13] += float32(dy[1] * x[6])
+		gw[14] += float32(dy[2] * x[0])
+		gw[15] += float32(dy[2] * x[1])
+		gw[16] += float32(dy[2] * x[2])
+		gw[17] += float32(dy[2] * x[3])
+		gw[18] += float32(dy[2] * x[4])
+		gw[19] += float32(dy[2] * x[5])
+		gw[20] += float32(dy[2] * x[6])
+		gw[21] += float32(dy[3] * x[0])
+		gw[22] += float32(dy[3] * x[1])
+		gw[23] += float32(dy[3] * x[2])
+		gw[24] += float32(dy[3] * x[3])
+		gw[25] += float32(dy[3] * x[4])
+		gw[26] += float32(dy[3] * x[5])
+		gw[27] += float32(dy[3] * x[6])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[7]*dy[1]) + float32(w[14]*dy[2]) + float32(w[21]*dy[3])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[8]*dy[1]) + float32(w[15]*dy[2]) + float32(w[22]*dy[3])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[9]*dy[1]) + float32(w[16]*dy[2]) + float32(w[23]*dy[3])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[10]*dy[1]) + float32(w[17]*dy[2]) + float32(w[24]*dy[3])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[11]*dy[1]) + float32(w[18]*dy[2]) + float32(w[25]*dy[3])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[12]*dy[1]) + float32(w[19]*dy[2]) + float32(w[26]*dy[3])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[13]*dy[1]) + float32(w[20]*dy[2]) + float32(w[27]*dy[3])
 	}
 	// layer 8: linear 16→7 + relu, [16] → [7] (net.yaml:14)
 	{
@@ -2897,150 +2897,150 @@ func (m *Model) backward() {
 		gb[4] += dy[4]
 		gb[5] += dy[5]
 		gb[6] += dy[6]
-		gw[0] += dy[0] * x[0]
-		gw[1] += dy[0] * x[1]
-		gw[2] += dy[0] * x[2]
-		gw[3] += dy[0] * x[3]
-		gw[4] += dy[0] * x[4]
-		gw[5] += dy[0] * x[5]
-		gw[6] += dy[0] * x[6]
-		gw[7] += dy[0] * x[7]
-		gw[8] += dy[0] * x[8]
-		gw[9] += dy[0] * x[9]
-		gw[10] += dy[0] * x[10]
-		gw[11] += dy[0] * x[11]
-		gw[12] += dy[0] * x[12]
-		gw[13] += dy[0] * x[13]
-		gw[14] += dy[0] * x[14]
-		gw[15] += dy[0] * x[15]
-		gw[16] += dy[1] * x[0]
-		gw[17] += dy[1] * x[1]
-		gw[18] += dy[1] * x[2]
-		gw[19] += dy[1] * x[3]
-		gw[20] += dy[1] * x[4]
-		gw[21] += dy[1] * x[5]
-		gw[22] += dy[1] * x[6]
-		gw[23] += dy[1] * x[7]
-		gw[24] += dy[1] * x[8]
-		gw[25] += dy[1] * x[9]
-		gw[26] += dy[1] * x[10]
-		gw[27] += dy[1] * x[11]
-		gw[28] += dy[1] * x[12]
-		gw[29] += dy[1] * x[13]
-		gw[30] += dy[1] * x[14]
-		gw[31] += dy[1] * x[15]
-		gw[32] += dy[2] * x[0]
-		gw[33] += dy[2] * x[1]
-		gw[34] += dy[2] * x[2]
-		gw[35] += dy[2] * x[3]
-		gw[36] += dy[2] * x[4]
-		gw[37] += dy[2] * x[5]
-		gw[38] += dy[2] * x[6]
-		gw[39] += dy[2] * x[7]
-		gw[40] += dy[2] * x[8]
-		gw[41] += dy[2] * x[9]
-		gw[42] += dy[2] * x[10]
-		gw[43] += dy[2] * x[11]
-		gw[44] += dy[2] * x[12]
-		gw[45] += dy[2] * x[13]
-		gw[46] += dy[2] * x[14]
-		gw[47] += dy[2] * x[15]
-		gw[48] += dy[3] * x[0]
-		gw[49] += dy[3] * x[1]
-		gw[50] += dy[3] * x[2]
-		gw[51] += dy[3] * x[3]
-		gw[52] += dy[3] * x[4]
-		gw[53] += dy[3] * x[5]
-		gw[54] += dy[3] * x[6]
-		gw[55] += dy[3] * x[7]
-		gw[56] += dy[3] * x[8]
-		gw[57] += dy[3] * x[9]
-		gw[58] += dy[3] * x[10]
-		gw[59] += dy[3] * x[11]
-		gw[60] += dy[3] * x[12]
-		gw[61] += dy[3] * x[13]
-		gw[62] += dy[3] * x[14]
-		gw[63] += dy[3] * x[15]
-		gw[64] += dy[4] * x[0]
-		gw[65] += dy[4] * x[1]
-		gw[66] += dy[4] * x[2]
-		gw[67] += dy[4] * x[3]
-		gw[68] += dy[4] * x[4]
-		gw[69] += dy[4] * x[5]
-		gw[70] += dy[4] * x[6]
-		gw[71] += dy[4] * x[7]
-		gw[72] += dy[4] * x[8]
-		gw[73] += dy[4] * x[9]
-		gw[74] += dy[4] * x[10]
-		gw[75] += dy[4] * x[11]
-		gw[76] += dy[4] * x[12]
-		gw[77] += dy[4] * x[13]
-		gw[78] += dy[4] * x[14]
-		gw[79] += dy[4] * x[15]
-		gw[80] += dy[5] * x[0]
-		gw[81] += dy[5] * x[1]
-		gw[82] += dy[5] * x[2]
-		gw[83] += dy[5] * x[3]
-		gw[84] += dy[5] * x[4]
-		gw[85] += dy[5] * x[5]
-		gw[86] += dy[5] * x[6]
-		gw[87] += dy[5] * x[7]
-		gw[88] += dy[5] * x[8]
-		gw[89] += dy[5] * x[9]
-		gw[90] += dy[5] * x[10]
-		gw[91] += dy[5] * x[11]
-		gw[92] += dy[5] * x[12]
-		gw[93] += dy[5] * x[13]
-		gw[94] += dy[5] * x[14]
-		gw[95] += dy[5] * x[15]
-		gw[96] += dy[6] * x[0]
-		gw[97] += dy[6] * x[1]
-		gw[98] += dy[6] * x[2]
-		gw[99] += dy[6] * x[3]
-		gw[100] += dy[6] * x[4]
-		gw[101] += dy[6] * x[5]
-		gw[102] += dy[6] * x[6]
-		gw[103] += dy[6] * x[7]
-		gw[104] += dy[6] * x[8]
-		gw[105] += dy[6] * x[9]
-		gw[106] += dy[6] * x[10]
-		gw[107] += dy[6] * x[11]
-		gw[108] += dy[6] * x[12]
-		gw[109] += dy[6] * x[13]
-		gw[110] += dy[6] * x[14]
-		gw[111] += dy[6] * x[15]
-		dx[0] = w[0]*dy[0] + w[16]*dy[1] + w[32]*dy[2] + w[48]*dy[3] +
-			w[64]*dy[4] + w[80]*dy[5] + w[96]*dy[6]
-		dx[1] = w[1]*dy[0] + w[17]*dy[1] + w[33]*dy[2] + w[49]*dy[3] +
-			w[65]*dy[4] + w[81]*dy[5] + w[97]*dy[6]
-		dx[2] = w[2]*dy[0] + w[18]*dy[1] + w[34]*dy[2] + w[50]*dy[3] +
-			w[66]*dy[4] + w[82]*dy[5] + w[98]*dy[6]
-		dx[3] = w[3]*dy[0] + w[19]*dy[1] + w[35]*dy[2] + w[51]*dy[3] +
-			w[67]*dy[4] + w[83]*dy[5] + w[99]*dy[6]
-		dx[4] = w[4]*dy[0] + w[20]*dy[1] + w[36]*dy[2] + w[52]*dy[3] +
-			w[68]*dy[4] + w[84]*dy[5] + w[100]*dy[6]
-		dx[5] = w[5]*dy[0] + w[21]*dy[1] + w[37]*dy[2] + w[53]*dy[3] +
-			w[69]*dy[4] + w[85]*dy[5] + w[101]*dy[6]
-		dx[6] = w[6]*dy[0] + w[22]*dy[1] + w[38]*dy[2] + w[54]*dy[3] +
-			w[70]*dy[4] + w[86]*dy[5] + w[102]*dy[6]
-		dx[7] = w[7]*dy[0] + w[23]*dy[1] + w[39]*dy[2] + w[55]*dy[3] +
-			w[71]*dy[4] + w[87]*dy[5] + w[103]*dy[6]
-		dx[8] = w[8]*dy[0] + w[24]*dy[1] + w[40]*dy[2] + w[56]*dy[3] +
-			w[72]*dy[4] + w[88]*dy[5] + w[104]*dy[6]
-		dx[9] = w[9]*dy[0] + w[25]*dy[1] + w[41]*dy[2] + w[57]*dy[3] +
-			w[73]*dy[4] + w[89]*dy[5] + w[105]*dy[6]
-		dx[10] = w[10]*dy[0] + w[26]*dy[1] + w[42]*dy[2] + w[58]*dy[3] +
-			w[74]*dy[4] + w[90]*dy[5] + w[106]*dy[6]
-		dx[11] = w[11]*dy[0] + w[27]*dy[1] + w[43]*dy[2] + w[59]*dy[3] +
-			w[75]*dy[4] + w[91]*dy[5] + w[107]*dy[6]
-		dx[12] = w[12]*dy[0] + w[28]*dy[1] + w[44]*dy[2] + w[60]*dy[3] +
-			w[76]*dy[4] + w[92]*dy[5] + w[108]*dy[6]
-		dx[13] = w[13]*dy[0] + w[29]*dy[1] + w[45]*dy[2] + w[61]*dy[3] +
-			w[77]*dy[4] + w[93]*dy[5] + w[109]*dy[6]
-		dx[14] = w[14]*dy[0] + w[30]*dy[1] + w[46]*dy[2] + w[62]*dy[3] +
-			w[78]*dy[4] + w[94]*dy[5] + w[110]*dy[6]
-		dx[15] = w[15]*dy[0] + w[31]*dy[1] + w[47]*dy[2] + w[63]*dy[3] +
-			w[79]*dy[4] + w[95]*dy[5] + w[111]*dy[6]
+		gw[0] += float32(dy[0] * x[0])
+		gw[1] += float32(dy[0] * x[1])
+		gw[2] += float32(dy[0] * x[2])
+		gw[3] += float32(dy[0] * x[3])
+		gw[4] += float32(dy[0] * x[4])
+		gw[5] += float32(dy[0] * x[5])
+		gw[6] += float32(dy[0] * x[6])
+		gw[7] += float32(dy[0] * x[7])
+		gw[8] += float32(dy[0] * x[8])
+		gw[9] += float32(dy[0] * x[9])
+		gw[10] += float32(dy[0] * x[10])
+		gw[11] += float32(dy[0] * x[11])
+		gw[12] += float32(dy[0] * x[12])
+		gw[13] += float32(dy[0] * x[13])
+		gw[14] += float32(dy[0] * x[14])
+		gw[15] += float32(dy[0] * x[15])
+		gw[16] += float32(dy[1] * x[0])
+		gw[17] += float32(dy[1] * x[1])
+		gw[18] += float32(dy[1] * x[2])
+		gw[19] += float32(dy[1] * x[3])
+		gw[20] += float32(dy[1] * x[4])
+		gw[21] += float32(dy[1] * x[5])
+		gw[22] += float32(dy[1] * x[6])
+		gw[23] += float32(dy[1] * x[7])
+		gw[24] += float32(dy[1] * x[8])
+		gw[25] += float32(dy[1] * x[9])
+		gw[26] += float32(dy[1] * x[10])
+		gw[27] += float32(dy[1] * x[11])
+		gw[28] += float32(dy[1] * x[12])
+		gw[29] += float32(dy[1] * x[13])
+		gw[30] += float32(dy[1] * x[14])
+		gw[31] += float32(dy[1] * x[15])
+		gw[32] += float32(dy[2] * x[0])
+		gw[33] += float32(dy[2] * x[1])
+		gw[34] += float32(dy[2] * x[2])
+		gw[35] += float32(dy[2] * x[3])
+		gw[36] += float32(dy[2] * x[4])
+		gw[37] += float32(dy[2] * x[5])
+		gw[38] += float32(dy[2] * x[6])
+		gw[39] += float32(dy[2] * x[7])
+		gw[40] += float32(dy[2] * x[8])
+		gw[41] += float32(dy[2] * x[9])
+		gw[42] += float32(dy[2] * x[10])
+		gw[43] += float32(dy[2] * x[11])
+		gw[44] += float32(dy[2] * x[12])
+		gw[45] += float32(dy[2] * x[13])
+		gw[46] += float32(dy[2] * x[14])
+		gw[47] += float32(dy[2] * x[15])
+		gw[48] += float32(dy[3] * x[0])
+		gw[49] += float32(dy[3] * x[1])
+		gw[50] += float32(dy[3] * x[2])
+		gw[51] += float32(dy[3] * x[3])
+		gw[52] += float32(dy[3] * x[4])
+		gw[53] += float32(dy[3] * x[5])
+		gw[54] += float32(dy[3] * x[6])
+		gw[55] += float32(dy[3] * x[7])
+		gw[56] += float32(dy[3] * x[8])
+		gw[57] += float32(dy[3] * x[9])
+		gw[58] += float32(dy[3] * x[10])
+		gw[59] += float32(dy[3] * x[11])
+		gw[60] += float32(dy[3] * x[12])
+		gw[61] += float32(dy[3] * x[13])
+		gw[62] += float32(dy[3] * x[14])
+		gw[63] += float32(dy[3] * x[15])
+		gw[64] += float32(dy[4] * x[0])
+		gw[65] += float32(dy[4] * x[1])
+		gw[66] += float32(dy[4] * x[2])
+		gw[67] += float32(dy[4] * x[3])
+		gw[68] += float32(dy[4] * x[4])
+		gw[69] += float32(dy[4] * x[5])
+		gw[70] += float32(dy[4] * x[6])
+		gw[71] += float32(dy[4] * x[7])
+		gw[72] += float32(dy[4] * x[8])
+		gw[73] += float32(dy[4] * x[9])
+		gw[74] += float32(dy[4] * x[10])
+		gw[75] += float32(dy[4] * x[11])
+		gw[76] += float32(dy[4] * x[12])
+		gw[77] += float32(dy[4] * x[13])
+		gw[78] += float32(dy[4] * x[14])
+		gw[79] += float32(dy[4] * x[15])
+		gw[80] += float32(dy[5] * x[0])
+		gw[81] += float32(dy[5] * x[1])
+		gw[82] += float32(dy[5] * x[2])
+		gw[83] += float32(dy[5] * x[3])
+		gw[84] += float32(dy[5] * x[4])
+		gw[85] += float32(dy[5] * x[5])
+		gw[86] += float32(dy[5] * x[6])
+		gw[87] += float32(dy[5] * x[7])
+		gw[88] += float32(dy[5] * x[8])
+		gw[89] += float32(dy[5] * x[9])
+		gw[90] += float32(dy[5] * x[10])
+		gw[91] += float32(dy[5] * x[11])
+		gw[92] += float32(dy[5] * x[12])
+		gw[93] += float32(dy[5] * x[13])
+		gw[94] += float32(dy[5] * x[14])
+		gw[95] += float32(dy[5] * x[15])
+		gw[96] += float32(dy[6] * x[0])
+		gw[97] += float32(dy[6] * x[1])
+		gw[98] += float32(dy[6] * x[2])
+		gw[99] += float32(dy[6] * x[3])
+		gw[100] += float32(dy[6] * x[4])
+		gw[101] += float32(dy[6] * x[5])
+		gw[102] += float32(dy[6] * x[6])
+		gw[103] += float32(dy[6] * x[7])
+		gw[104] += float32(dy[6] * x[8])
+		gw[105] += float32(dy[6] * x[9])
+		gw[106] += float32(dy[6] * x[10])
+		gw[107] += float32(dy[6] * x[11])
+		gw[108] += float32(dy[6] * x[12])
+		gw[109] += float32(dy[6] * x[13])
+		gw[110] += float32(dy[6] * x[14])
+		gw[111] += float32(dy[6] * x[15])
+		dx[0] = float32(w[0]*dy[0]) + float32(w[16]*dy[1]) + float32(w[32]*dy[2]) + float32(w[48]*dy[3]) +
+			float32(w[64]*dy[4]) + float32(w[80]*dy[5]) + float32(w[96]*dy[6])
+		dx[1] = float32(w[1]*dy[0]) + float32(w[17]*dy[1]) + float32(w[33]*dy[2]) + float32(w[49]*dy[3]) +
+			float32(w[65]*dy[4]) + float32(w[81]*dy[5]) + float32(w[97]*dy[6])
+		dx[2] = float32(w[2]*dy[0]) + float32(w[18]*dy[1]) + float32(w[34]*dy[2]) + float32(w[50]*dy[3]) +
+			float32(w[66]*dy[4]) + float32(w[82]*dy[5]) + float32(w[98]*dy[6])
+		dx[3] = float32(w[3]*dy[0]) + float32(w[19]*dy[1]) + float32(w[35]*dy[2]) + float32(w[51]*dy[3]) +
+			float32(w[67]*dy[4]) + float32(w[83]*dy[5]) + float32(w[99]*dy[6])
+		dx[4] = float32(w[4]*dy[0]) + float32(w[20]*dy[1]) + float32(w[36]*dy[2]) + float32(w[52]*dy[3]) +
+			float32(w[68]*dy[4]) + float32(w[84]*dy[5]) + float32(w[100]*dy[6])
+		dx[5] = float32(w[5]*dy[0]) + float32(w[21]*dy[1]) + float32(w[37]*dy[2]) + float32(w[53]*dy[3]) +
+			float32(w[69]*dy[4]) + float32(w[85]*dy[5]) + float32(w[101]*dy[6])
+		dx[6] = float32(w[6]*dy[0]) + float32(w[22]*dy[1]) + float32(w[38]*dy[2]) + float32(w[54]*dy[3]) +
+			float32(w[70]*dy[4]) + float32(w[86]*dy[5]) + float32(w[102]*dy[6])
+		dx[7] = float32(w[7]*dy[0]) + float32(w[23]*dy[1]) + float32(w[39]*dy[2]) + float32(w[55]*dy[3]) +
+			float32(w[71]*dy[4]) + float32(w[87]*dy[5]) + float32(w[103]*dy[6])
+		dx[8] = float32(w[8]*dy[0]) + float32(w[24]*dy[1]) + float32(w[40]*dy[2]) + float32(w[56]*dy[3]) +
+			float32(w[72]*dy[4]) + float32(w[88]*dy[5]) + float32(w[104]*dy[6])
+		dx[9] = float32(w[9]*dy[0]) + float32(w[25]*dy[1]) + float32(w[41]*dy[2]) + float32(w[57]*dy[3]) +
+			float32(w[73]*dy[4]) + float32(w[89]*dy[5]) + float32(w[105]*dy[6])
+		dx[10] = float32(w[10]*dy[0]) + float32(w[26]*dy[1]) + float32(w[42]*dy[2]) + float32(w[58]*dy[3]) +
+			float32(w[74]*dy[4]) + float32(w[90]*dy[5]) + float32(w[106]*dy[6])
+		dx[11] = float32(w[11]*dy[0]) + float32(w[27]*dy[1]) + float32(w[43]*dy[2]) + float32(w[59]*dy[3]) +
+			float32(w[75]*dy[4]) + float32(w[91]*dy[5]) + float32(w[107]*dy[6])
+		dx[12] = float32(w[12]*dy[0]) + float32(w[28]*dy[1]) + float32(w[44]*dy[2]) + float32(w[60]*dy[3]) +
+			float32(w[76]*dy[4]) + float32(w[92]*dy[5]) + float32(w[108]*dy[6])
+		dx[13] = float32(w[13]*dy[0]) + float32(w[29]*dy[1]) + float32(w[45]*dy[2]) + float32(w[61]*dy[3]) +
+			float32(w[77]*dy[4]) + float32(w[93]*dy[5]) + float32(w[109]*dy[6])
+		dx[14] = float32(w[14]*dy[0]) + float32(w[30]*dy[1]) + float32(w[46]*dy[2]) + float32(w[62]*dy[3]) +
+			float32(w[78]*dy[4]) + float32(w[94]*dy[5]) + float32(w[110]*dy[6])
+		dx[15] = float32(w[15]*dy[0]) + float32(w[31]*dy[1]) + float32(w[47]*dy[2]) + float32(w[63]*dy[3]) +
+			float32(w[79]*dy[4]) + float32(w[95]*dy[5]) + float32(w[111]*dy[6])
 	}
 	// layer 7: flatten, [2 2 4] → [16] (net.yaml:13): nothing to compute
 	// layer 6: sigmoid, [2 2 4] → [2 2 4] (net.yaml:12)
@@ -3439,2059 +3439,2059 @@ func (m *Model) backward() {
 			dy[80] + dy[81] + dy[82] + dy[83] +
 			dy[84] + dy[85] + dy[86] + dy[87] +
 			dy[88] + dy[89]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5] + dy[6]*pad[6] +
-			dy[7]*pad[7] + dy[8]*pad[8] + dy[9]*pad[11] + dy[10]*pad[12] +
-			dy[11]*pad[13] + dy[12]*pad[14] + dy[13]*pad[15] + dy[14]*pad[16] +
-			dy[15]*pad[17] + dy[16]*pad[18] + dy[17]*pad[19] + dy[18]*pad[22] +
-			dy[19]*pad[23] + dy[20]*pad[24] + dy[21]*pad[25] + dy[22]*pad[26] +
-			dy[23]*pad[27] + dy[24]*pad[28] + dy[25]*pad[29] + dy[26]*pad[30] +
-			dy[27]*pad[33] + dy[28]*pad[34] + dy[29]*pad[35] + dy[30]*pad[36] +
-			dy[31]*pad[37] + dy[32]*pad[38] + dy[33]*pad[39] + dy[34]*pad[40] +
-			dy[35]*pad[41] + dy[36]*pad[44] + dy[37]*pad[45] + dy[38]*pad[46] +
-			dy[39]*pad[47] + dy[40]*pad[48] + dy[41]*pad[49] + dy[42]*pad[50] +
-			dy[43]*pad[51] + dy[44]*pad[52]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6] + dy[6]*pad[7] +
-			dy[7]*pad[8] + dy[8]*pad[9] + dy[9]*pad[12] + dy[10]*pad[13] +
-			dy[11]*pad[14] + dy[12]*pad[15] + dy[13]*pad[16] + dy[14]*pad[17] +
-			dy[15]*pad[18] + dy[16]*pad[19] + dy[17]*pad[20] + dy[18]*pad[23] +
-			dy[19]*pad[24] + dy[20]*pad[25] + dy[21]*pad[26] + dy[22]*pad[27] +
-			dy[23]*pad[28] + dy[24]*pad[29] + dy[25]*pad[30] + dy[26]*pad[31] +
-			dy[27]*pad[34] + dy[28]*pad[35] + dy[29]*pad[36] + dy[30]*pad[37] +
-			dy[31]*pad[38] + dy[32]*pad[39] + dy[33]*pad[40] + dy[34]*pad[41] +
-			dy[35]*pad[42] + dy[36]*pad[45] + dy[37]*pad[46] + dy[38]*pad[47] +
-			dy[39]*pad[48] + dy[40]*pad[49] + dy[41]*pad[50] + dy[42]*pad[51] +
-			dy[43]*pad[52] + dy[44]*pad[53]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[3] + dy[2]*pad[4] +
-			dy[3]*pad[5] + dy[4]*pad[6] + dy[5]*pad[7] + dy[6]*pad[8] +
-			dy[7]*pad[9] + dy[8]*pad[10] + dy[9]*pad[13] + dy[10]*pad[14] +
-			dy[11]*pad[15] + dy[12]*pad[16] + dy[13]*pad[17] + dy[14]*pad[18] +
-			dy[15]*pad[19] + dy[16]*pad[20] + dy[17]*pad[21] + dy[18]*pad[24] +
-			dy[19]*pad[25] + dy[20]*pad[26] + dy[21]*pad[27] + dy[22]*pad[28] +
-			dy[23]*pad[29] + dy[24]*pad[30] + dy[25]*pad[31] + dy[26]*pad[32] +
-			dy[27]*pad[35] + dy[28]*pad[36] + dy[29]*pad[37] + dy[30]*pad[38] +
-			dy[31]*pad[39] + dy[32]*pad[40] + dy[33]*pad[41] + dy[34]*pad[42] +
-			dy[35]*pad[43] + dy[36]*pad[46] + dy[37]*pad[47] + dy[38]*pad[48] +
-			dy[39]*pad[49] + dy[40]*pad[50] + dy[41]*pad[51] + dy[42]*pad[52] +
-			dy[43]*pad[53] + dy[44]*pad[54]
-		gw[3] = gw[3] + dy[0]*pad[11] + dy[1]*pad[12] + dy[2]*pad[13] +
-			dy[3]*pad[14] + dy[4]*pad[15] + dy[5]*pad[16] + dy[6]*pad[17] +
-			dy[7]*pad[18] + dy[8]*pad[19] + dy[9]*pad[22] + dy[10]*pad[23] +
-			dy[11]*pad[24] + dy[12]*pad[25] + dy[13]*pad[26] + dy[14]*pad[27] +
-			dy[15]*pad[28] + dy[16]*pad[29] + dy[17]*pad[30] + dy[18]*pad[33] +
-			dy[19]*pad[34] + dy[20]*pad[35] + dy[21]*pad[36] + dy[22]*pad[37] +
-			dy[23]*pad[38] + dy[24]*pad[39] + dy[25]*pad[40] + dy[26]*pad[41] +
-			dy[27]*pad[44] + dy[28]*pad[45] + dy[29]*pad[46] + dy[30]*pad[47] +
-			dy[31]*pad[48] + dy[32]*pad[49] + dy[33]*pad[50] + dy[34]*pad[51] +
-			dy[35]*pad[52] + dy[36]*pad[55] + dy[37]*pad[56] + dy[38]*pad[57] +
-			dy[39]*pad[58] + dy[40]*pad[59] + dy[41]*pad[60] + dy[42]*pad[61] +
-			dy[43]*pad[62] + dy[44]*pad[63]
-		gw[4] = gw[4] + dy[0]*pad[12] + dy[1]*pad[13] + dy[2]*pad[14] +
-			dy[3]*pad[15] + dy[4]*pad[16] + dy[5]*pad[17] + dy[6]*pad[18] +
-			dy[7]*pad[19] + dy[8]*pad[20] + dy[9]*pad[23] + dy[10]*pad[24] +
-			dy[11]*pad[25] + dy[12]*pad[26] + dy[13]*pad[27] + dy[14]*pad[28] +
-			dy[15]*pad[29] + dy[16]*pad[30] + dy[17]*pad[31] + dy[18]*pad[34] +
-			dy[19]*pad[35] + dy[20]*pad[36] + dy[21]*pad[37] + dy[22]*pad[38] +
-			dy[23]*pad[39] + dy[24]*pad[40] + dy[25]*pad[41] + dy[26]*pad[42] +
-			dy[27]*pad[45] + dy[28]*pad[46] + dy[29]*pad[47] + dy[30]*pad[48] +
-			dy[31]*pad[49] + dy[32]*pad[50] + dy[33]*pad[51] + dy[34]*pad[52] +
-			dy[35]*pad[53] + dy[36]*pad[56] + dy[37]*pad[57] + dy[38]*pad[58] +
-			dy[39]*pad[59] + dy[40]*pad[60] + dy[41]*pad[61] + dy[42]*pad[62] +
-			dy[43]*pad[63] + dy[44]*pad[64]
-		gw[5] = gw[5] + dy[0]*pad[13] + dy[1]*pad[14] + dy[2]*pad[15] +
-			dy[3]*pad[16] + dy[4]*pad[17] + dy[5]*pad[18] + dy[6]*pad[19] +
-			dy[7]*pad[20] + dy[8]*pad[21] + dy[9]*pad[24] + dy[10]*pad[25] +
-			dy[11]*pad[26] + dy[12]*pad[27] + dy[13]*pad[28] + dy[14]*pad[29] +
-			dy[15]*pad[30] + dy[16]*pad[31] + dy[17]*pad[32] + dy[18]*pad[35] +
-			dy[19]*pad[36] + dy[20]*pad[37] + dy[21]*pad[38] + dy[22]*pad[39] +
-			dy[23]*pad[40] + dy[24]*pad[41] + dy[25]*pad[42] + dy[26]*pad[43] +
-			dy[27]*pad[46] + dy[28]*pad[47] + dy[29]*pad[48] + dy[30]*pad[49] +
-			dy[31]*pad[50] + dy[32]*pad[51] + dy[33]*pad[52] + dy[34]*pad[53] +
-			dy[35]*pad[54] + dy[36]*pad[57] + dy[37]*pad[58] + dy[38]*pad[59] +
-			dy[39]*pad[60] + dy[40]*pad[61] + dy[41]*pad[62] + dy[42]*pad[63] +
-			dy[43]*pad[64] + dy[44]*pad[65]
-		gw[6] = gw[6] + dy[0]*pad[66] + dy[1]*pad[67] + dy[2]*pad[68] +
-			dy[3]*pad[69] + dy[4]*pad[70] + dy[5]*pad[71] + dy[6]*pad[72] +
-			dy[7]*pad[73] + dy[8]*pad[74] + dy[9]*pad[77] + dy[10]*pad[78] +
-			dy[11]*pad[79] + dy[12]*pad[80] + dy[13]*pad[81] + dy[14]*pad[82] +
-			dy[15]*pad[83] + dy[16]*pad[84] + dy[17]*pad[85] + dy[18]*pad[88] +
-			dy[19]*pad[89] + dy[20]*pad[90] + dy[21]*pad[91] + dy[22]*pad[92] +
-			dy[23]*pad[93] + dy[24]*pad[94] + dy[25]*pad[95] + dy[26]*pad[96] +
-			dy[27]*pad[99] + dy[28]*pad[100] + dy[29]*pad[101] + dy[30]*pad[102] +
-			dy[31]*pad[103] + dy[32]*pad[104] + dy[33]*pad[105] + dy[34]*pad[106] +
-			dy[35]*pad[107] + dy[36]*pad[110] + dy[37]*pad[111] + dy[38]*pad[112] +
-			dy[39]*pad[113] + dy[40]*pad[114] + dy[41]*pad[115] + dy[42]*pad[116] +
-			dy[43]*pad[117] + dy[44]*pad[118]
-		gw[7] = gw[7] + dy[0]*pad[67] + dy[1]*pad[68] + dy[2]*pad[69] +
-			dy[3]*pad[70] + dy[4]*pad[71] + dy[5]*pad[72] + dy[6]*pad[73] +
-			dy[7]*pad[74] + dy[8]*pad[75] + dy[9]*pad[78] + dy[10]*pad[79] +
-			dy[11]*pad[80] + dy[12]*pad[81] + dy[13]*pad[82] + dy[14]*pad[83] +
-			dy[15]*pad[84] + dy[16]*pad[85] + dy[17]*pad[86] + dy[18]*pad[89] +
-			dy[19]*pad[90] + dy[20]*pad[91] + dy[21]*pad[92] + dy[22]*pad[93] +
-			dy[23]*pad[94] + dy[24]*pad[95] + dy[25]*pad[96] + dy[26]*pad[97] +
-			dy[27]*pad[100] + dy[28]*pad[101] + dy[29]*pad[102] + dy[30]*pad[103] +
-			dy[31]*pad[104] + dy[32]*pad[105] + dy[33]*pad[106] + dy[34]*pad[107] +
-			dy[35]*pad[108] + dy[36]*pad[111] + dy[37]*pad[112] + dy[38]*pad[113] +
-			dy[39]*pad[114] + dy[40]*pad[115] + dy[41]*pad[116] + dy[42]*pad[117] +
-			dy[43]*pad[118] + dy[44]*pad[119]
-		gw[8] = gw[8] + dy[0]*pad[68] + dy[1]*pad[69] + dy[2]*pad[70] +
-			dy[3]*pad[71] + dy[4]*pad[72] + dy[5]*pad[73] + dy[6]*pad[74] +
-			dy[7]*pad[75] + dy[8]*pad[76] + dy[9]*pad[79] + dy[10]*pad[80] +
-			dy[11]*pad[81] + dy[12]*pad[82] + dy[13]*pad[83] + dy[14]*pad[84] +
-			dy[15]*pad[85] + dy[16]*pad[86] + dy[17]*pad[87] + dy[18]*pad[90] +
-			dy[19]*pad[91] + dy[20]*pad[92] + dy[21]*pad[93] + dy[22]*pad[94] +
-			dy[23]*pad[95] + dy[24]*pad[96] + dy[25]*pad[97] + dy[26]*pad[98] +
-			dy[27]*pad[101] + dy[28]*pad[102] + dy[29]*pad[103] + dy[30]*pad[104] +
-			dy[31]*pad[105] + dy[32]*pad[106] + dy[33]*pad[107] + dy[34]*pad[108] +
-			dy[35]*pad[109] + dy[36]*pad[112] + dy[37]*pad[113] + dy[38]*pad[114] +
-			dy[39]*pad[115] + dy[40]*pad[116] + dy[41]*pad[117] + dy[42]*pad[118] +
-			dy[43]*pad[119] + dy[44]*pad[120]
-		gw[9] = gw[9] + dy[0]*pad[77] + dy[1]*pad[78] + dy[2]*pad[79] +
-			dy[3]*pad[80] + dy[4]*pad[81] + dy[5]*pad[82] + dy[6]*pad[83] +
-			dy[7]*pad[84] + dy[8]*pad[85] + dy[9]*pad[88] + dy[10]*pad[89] +
-			dy[11]*pad[90] + dy[12]*pad[91] + dy[13]*pad[92] + dy[14]*pad[93] +
-			dy[15]*pad[94] + dy[16]*pad[95] + dy[17]*pad[96] + dy[18]*pad[99] +
-			dy[19]*pad[100] + dy[20]*pad[101] + dy[21]*pad[102] + dy[22]*pad[103] +
-			dy[23]*pad[104] + dy[24]*pad[105] + dy[25]*pad[106] + dy[26]*pad[107] +
-			dy[27]*pad[110] + dy[28]*pad[111] + dy[29]*pad[112] + dy[30]*pad[113] +
-			dy[31]*pad[114] + dy[32]*pad[115] + dy[33]*pad[116] + dy[34]*pad[117] +
-			dy[35]*pad[118] + dy[36]*pad[121] + dy[37]*pad[122] + dy[38]*pad[123] +
-			dy[39]*pad[124] + dy[40]*pad[125] + dy[41]*pad[126] + dy[42]*pad[127] +
-			dy[43]*pad[128] + dy[44]*pad[129]
-		gw[10] = gw[10] + dy[0]*pad[78] + dy[1]*pad[79] + dy[2]*pad[80] +
-			dy[3]*pad[81] + dy[4]*pad[82] + dy[5]*pad[83] + dy[6]*pad[84] +
-			dy[7]*pad[85] + dy[8]*pad[86] + dy[9]*pad[89] + dy[10]*pad[90] +
-			dy[11]*pad[91] + dy[12]*pad[92] + dy[13]*pad[93] + dy[14]*pad[94] +
-			dy[15]*pad[95] + dy[16]*pad[96] + dy[17]*pad[97] + dy[18]*pad[100] +
-			dy[19]*pad[101] + dy[20]*pad[102] + dy[21]*pad[103] + dy[22]*pad[104] +
-			dy[23]*pad[105] + dy[24]*pad[106] + dy[25]*pad[107] + dy[26]*pad[108] +
-			dy[27]*pad[111] + dy[28]*pad[112] + dy[29]*pad[113] + dy[30]*pad[114] +
-			dy[31]*pad[115] + dy[32]*pad[116] + dy[33]*pad[117] + dy[34]*pad[118] +
-			dy[35]*pad[119] + dy[36]*pad[122] + dy[37]*pad[123] + dy[38]*pad[124] +
-			dy[39]*pad[125] + dy[40]*pad[126] + dy[41]*pad[127] + dy[42]*pad[128] +
-			dy[43]*pad[129] + dy[44]*pad[130]
-		gw[11] = gw[11] + dy[0]*pad[79] + dy[1]*pad[80] + dy[2]*pad[81] +
-			dy[3]*pad[82] + dy[4]*pad[83] + dy[5]*pad[84] + dy[6]*pad[85] +
-			dy[7]*pad[86] + dy[8]*pad[87] + dy[9]*pad[90] + dy[10]*pad[91] +
-			dy[11]*pad[92] + dy[12]*pad[93] + dy[13]*pad[94] + dy[14]*pad[95] +
-			dy[15]*pad[96] + dy[16]*pad[97] + dy[17]*pad[98] + dy[18]*pad[101] +
-			dy[19]*pad[102] + dy[20]*pad[103] + dy[21]*pad[104] + dy[22]*pad[105] +
-			dy[23]*pad[106] + dy[24]*pad[107] + dy[25]*pad[108] + dy[26]*pad[109] +
-			dy[27]*pad[112] + dy[28]*pad[113] + dy[29]*pad[114] + dy[30]*pad[115] +
-			dy[31]*pad[116] + dy[32]*pad[117] + dy[33]*pad[118] + dy[34]*pad[119] +
-			dy[35]*pad[120] + dy[36]*pad[123] + dy[37]*pad[124] + dy[38]*pad[125] +
-			dy[39]*pad[126] + dy[40]*pad[127] + dy[41]*pad[128] + dy[42]*pad[129] +
-			dy[43]*pad[130] + dy[44]*pad[131]
-		gw[12] = gw[12] + dy[0]*pad[132] + dy[1]*pad[133] + dy[2]*pad[134] +
-			dy[3]*pad[135] + dy[4]*pad[136] + dy[5]*pad[137] + dy[6]*pad[138] +
-			dy[7]*pad[139] + dy[8]*pad[140] + dy[9]*pad[143] + dy[10]*pad[144] +
-			dy[11]*pad[145] + dy[12]*pad[146] + dy[13]*pad[147] + dy[14]*pad[148] +
-			dy[15]*pad[149] + dy[16]*pad[150] + dy[17]*pad[151] + dy[18]*pad[154] +
-			dy[19]*pad[155] + dy[20]*pad[156] + dy[21]*pad[157] + dy[22]*pad[158] +
-			dy[23]*pad[159] + dy[24]*pad[160] + dy[25]*pad[161] + dy[26]*pad[162] +
-			dy[27]*pad[165] + dy[28]*pad[166] + dy[29]*pad[167] + dy[30]*pad[168] +
-			dy[31]*pad[169] + dy[32]*pad[170] + dy[33]*pad[171] + dy[34]*pad[172] +
-			dy[35]*pad[173] + dy[36]*pad[176] + dy[37]*pad[177] + dy[38]*pad[178] +
-			dy[39]*pad[179] + dy[40]*pad[180] + dy[41]*pad[181] + dy[42]*pad[182] +
-			dy[43]*pad[183] + dy[44]*pad[184]
-		gw[13] = gw[13] + dy[0]*pad[133] + dy[1]*pad[134] + dy[2]*pad[135] +
-			dy[3]*pad[136] + dy[4]*pad[137] + dy[5]*pad[138] + dy[6]*pad[139] +
-			dy[7]*pad[140] + dy[8]*pad[141] + dy[9]*pad[144] + dy[10]*pad[145] +
-			dy[11]*pad[146] + dy[12]*pad[147] + dy[13]*pad[148] + dy[14]*pad[149] +
-			dy[15]*pad[150] + dy[16]*pad[151] + dy[17]*pad[152] + dy[18]*pad[155] +
-			dy[19]*pad[156] + dy[20]*pad[157] + dy[21]*pad[158] + dy[22]*pad[159] +
-			dy[23]*pad[160] + dy[24]*pad[161] + dy[25]*pad[162] + dy[26]*pad[163] +
-			dy[27]*pad[166] + dy[28]*pad[167] + dy[29]*pad[168] + dy[30]*pad[169] +
-			dy[31]*pad[170] + dy[32]*pad[171] + dy[33]*pad[172] + dy[34]*pad[173] +
-			dy[35]*pad[174] + dy[36]*pad[177] + dy[37]*pad[178] + dy[38]*pad[179] +
-			dy[39]*pad[180] + dy[40]*pad[181] + dy[41]*pad[182] + dy[42]*pad[183] +
-			dy[43]*pad[184] + dy[44]*pad[185]
-		gw[14] = gw[14] + dy[0]*pad[134] + dy[1]*pad[135] + dy[2]*pad[136] +
-			dy[3]*pad[137] + dy[4]*pad[138] + dy[5]*pad[139] + dy[6]*pad[140] +
-			dy[7]*pad[141] + dy[8]*pad[142] + dy[9]*pad[145] + dy[10]*pad[146] +
-			dy[11]*pad[147] + dy[12]*pad[148] + dy[13]*pad[149] + dy[14]*pad[150] +
-			dy[15]*pad[151] + dy[16]*pad[152] + dy[17]*pad[153] + dy[18]*pad[156] +
-			dy[19]*pad[157] + dy[20]*pad[158] + dy[21]*pad[159] + dy[22]*pad[160] +
-			dy[23]*pad[161] + dy[24]*pad[162] + dy[25]*pad[163] + dy[26]*pad[164] +
-			dy[27]*pad[167] + dy[28]*pad[168] + dy[29]*pad[169] + dy[30]*pad[170] +
-			dy[31]*pad[171] + dy[32]*pad[172] + dy[33]*pad[173] + dy[34]*pad[174] +
-			dy[35]*pad[175] + dy[36]*pad[178] + dy[37]*pad[179] + dy[38]*pad[180] +
-			dy[39]*pad[181] + dy[40]*pad[182] + dy[41]*pad[183] + dy[42]*pad[184] +
-			dy[43]*pad[185] + dy[44]*pad[186]
-		gw[15] = gw[15] + dy[0]*pad[143] + dy[1]*pad[144] + dy[2]*pad[145] +
-			dy[3]*pad[146] + dy[4]*pad[147] + dy[5]*pad[148] + dy[6]*pad[149] +
-			dy[7]*pad[150] + dy[8]*pad[151] + dy[9]*pad[154] + dy[10]*pad[155] +
-			dy[11]*pad[156] + dy[12]*pad[157] + dy[13]*pad[158] + dy[14]*pad[159] +
-			dy[15]*pad[160] + dy[16]*pad[161] + dy[17]*pad[162] + dy[18]*pad[165] +
-			dy[19]*pad[166] + dy[20]*pad[167] + dy[21]*pad[168] + dy[22]*pad[169] +
-			dy[23]*pad[170] + dy[24]*pad[171] + dy[25]*pad[172] + dy[26]*pad[173] +
-			dy[27]*pad[176] + dy[28]*pad[177] + dy[29]*pad[178] + dy[30]*pad[179] +
-			dy[31]*pad[180] + dy[32]*pad[181] + dy[33]*pad[182] + dy[34]*pad[183] +
-			dy[35]*pad[184] + dy[36]*pad[187] + dy[37]*pad[188] + dy[38]*pad[189] +
-			dy[39]*pad[190] + dy[40]*pad[191] + dy[41]*pad[192] + dy[42]*pad[193] +
-			dy[43]*pad[194] + dy[44]*pad[195]
-		gw[16] = gw[16] + dy[0]*pad[144] + dy[1]*pad[145] + dy[2]*pad[146] +
-			dy[3]*pad[147] + dy[4]*pad[148] + dy[5]*pad[149] + dy[6]*pad[150] +
-			dy[7]*pad[151] + dy[8]*pad[152] + dy[9]*pad[155] + dy[10]*pad[156] +
-			dy[11]*pad[157] + dy[12]*pad[158] + dy[13]*pad[159] + dy[14]*pad[160] +
-			dy[15]*pad[161] + dy[16]*pad[162] + dy[17]*pad[163] + dy[18]*pad[166] +
-			dy[19]*pad[167] + dy[20]*pad[168] + dy[21]*pad[169] + dy[22]*pad[170] +
-			dy[23]*pad[171] + dy[24]*pad[172] + dy[25]*pad[173] + dy[26]*pad[174] +
-			dy[27]*pad[177] + dy[28]*pad[178] + dy[29]*pad[179] + dy[30]*pad[180] +
-			dy[31]*pad[181] + dy[32]*pad[182] + dy[33]*pad[183] + dy[34]*pad[184] +
-			dy[35]*pad[185] + dy[36]*pad[188] + dy[37]*pad[189] + dy[38]*pad[190] +
-			dy[39]*pad[191] + dy[40]*pad[192] + dy[41]*pad[193] + dy[42]*pad[194] +
-			dy[43]*pad[195] + dy[44]*pad[196]
-		gw[17] = gw[17] + dy[0]*pad[145] + dy[1]*pad[146] + dy[2]*pad[147] +
-			dy[3]*pad[148] + dy[4]*pad[149] + dy[5]*pad[150] + dy[6]*pad[151] +
-			dy[7]*pad[152] + dy[8]*pad[153] + dy[9]*pad[156] + dy[10]*pad[157] +
-			dy[11]*pad[158] + dy[12]*pad[159] + dy[13]*pad[160] + dy[14]*pad[161] +
-			dy[15]*pad[162] + dy[16]*pad[163] + dy[17]*pad[164] + dy[18]*pad[167] +
-			dy[19]*pad[168] + dy[20]*pad[169] + dy[21]*pad[170] + dy[22]*pad[171] +
-			dy[23]*pad[172] + dy[24]*pad[173] + dy[25]*pad[174] + dy[26]*pad[175] +
-			dy[27]*pad[178] + dy[28]*pad[179] + dy[29]*pad[180] + dy[30]*pad[181] +
-			dy[31]*pad[182] + dy[32]*pad[183] + dy[33]*pad[184] + dy[34]*pad[185] +
-			dy[35]*pad[186] + dy[36]*pad[189] + dy[37]*pad[190] + dy[38]*pad[191] +
-			dy[39]*pad[192] + dy[40]*pad[193] + dy[41]*pad[194] + dy[42]*pad[195] +
-			dy[43]*pad[196] + dy[44]*pad[197]
-		gw[18] = gw[18] + dy[45]*pad[0] + dy[46]*pad[1] + dy[47]*pad[2] +
-			dy[48]*pad[3] + dy[49]*pad[4] + dy[50]*pad[5] + dy[51]*pad[6] +
-			dy[52]*pad[7] + dy[53]*pad[8] + dy[54]*pad[11] + dy[55]*pad[12] +
-			dy[56]*pad[13] + dy[57]*pad[14] + dy[58]*pad[15] + dy[59]*pad[16] +
-			dy[60]*pad[17] + dy[61]*pad[18] + dy[62]*pad[19] + dy[63]*pad[22] +
-			dy[64]*pad[23] + dy[65]*pad[24] + dy[66]*pad[25] + dy[67]*pad[26] +
-			dy[68]*pad[27] + dy[69]*pad[28] + dy[70]*pad[29] + dy[71]*pad[30] +
-			dy[72]*pad[33] + dy[73]*pad[34] + dy[74]*pad[35] + dy[75]*pad[36] +
-			dy[76]*pad[37] + dy[77]*pad[38] + dy[78]*pad[39] + dy[79]*pad[40] +
-			dy[80]*pad[41] + dy[81]*pad[44] + dy[82]*pad[45] + dy[83]*pad[46] +
-			dy[84]*pad[47] + dy[85]*pad[48] + dy[86]*pad[49] + dy[87]*pad[50] +
-			dy[88]*pad[51] + dy[89]*pad[52]
-		gw[19] = gw[19] + dy[45]*pad[1] + dy[46]*pad[2] + dy[47]*pad[3] +
-			dy[48]*pad[4] + dy[49]*pad[5] + dy[50]*pad[6] + dy[51]*pad[7] +
-			dy[52]*pad[8] + dy[53]*pad[9] + dy[54]*pad[12] + dy[55]*pad[13] +
-			dy[56]*pad[14] + dy[57]*pad[15] + dy[58]*pad[16] + dy[59]*pad[17] +
-			dy[60]*pad[18] + dy[61]*pad[19] + dy[62]*pad[20] + dy[63]*pad[23] +
-			dy[64]*pad[24] + dy[65]*pad[25] + dy[66]*pad[26] + dy[67]*pad[27] +
-			dy[68]*pad[28] + dy[69]*pad[29] + dy[70]*pad[30] + dy[71]*pad[31] +
-			dy[72]*pad[34] + dy[73]*pad[35] + dy[74]*pad[36] + dy[75]*pad[37] +
-			dy[76]*pad[38] + dy[77]*pad[39] + dy[78]*pad[40] + dy[79]*pad[41] +
-			dy[80]*pad[42] + dy[81]*pad[45] + dy[82]*pad[46] + dy[83]*pad[47] +
-			dy[84]*pad[48] + dy[85]*pad[49] + dy[86]*pad[50] + dy[87]*pad[51] +
-			dy[88]*pad[52] + dy[89]*pad[53]
-		gw[20] = gw[20] + dy[45]*pad[2] + dy[46]*pad[3] + dy[47]*pad[4] +
-			dy[48]*pad[5] + dy[49]*pad[6] + dy[50]*pad[7] + dy[51]*pad[8] +
-			dy[52]*pad[9] + dy[53]*pad[10] + dy[54]*pad[13] + dy[55]*pad[14] +
-			dy[56]*pad[15] + dy[57]*pad[16] + dy[58]*pad[17] + dy[59]*pad[18] +
-			dy[60]*pad[19] + dy[61]*pad[20] + dy[62]*pad[21] + dy[63]*pad[24] +
-			dy[64]*pad[25] + dy[65]*pad[26] + dy[66]*pad[27] + dy[67]*pad[28] +
-			dy[68]*pad[29] + dy[69]*pad[30] + dy[70]*pad[31] + dy[71]*pad[32] +
-			dy[72]*pad[35] + dy[73]*pad[36] + dy[74]*pad[37] + dy[75]*pad[38] +
-			dy[76]*pad[39] + dy[77]*pad[40] + dy[78]*pad[41] + dy[79]*pad[42] +
-			dy[80]*pad[43] + dy[81]*pad[46] + dy[82]*pad[47] + dy[83]*pad[48] +
-			dy[84]*pad[49] + dy[85]*pad[50] + dy[86]*pad[51] + dy[87]*pad[52] +
-			dy[88]*pad[53] + dy[89]*pad[54]
-		gw[21] = gw[21] + dy[45]*pad[11] + dy[46]*pad[12] + dy[47]*pad[13] +
-			dy[48]*pad[14] + dy[49]*pad[15] + dy[50]*pad[16] + dy[51]*pad[17] +
-			dy[52]*pad[18] + dy[53]*pad[19] + dy[54]*pad[22] + dy[55]*pad[23] +
-			dy[56]*pad[24] + dy[57]*pad[25] + dy[58]*pad[26] + dy[59]*pad[27] +
-			dy[60]*pad[28] + dy[61]*pad[29] + dy[62]*pad[30] + dy[63]*pad[33] +
-			dy[64]*pad[34] + dy[65]*pad[35] + dy[66]*pad[36] + dy[67]*pad[37] +
-			dy[68]*pad[38] + dy[69]*pad[39] + dy[70]*pad[40] + dy[71]*pad[41] +
-			dy[72]*pad[44] + dy[73]*pad[45] + dy[74]*pad[46] + dy[75]*pad[47] +
-			dy[76]*pad[48] + dy[77]*pad[49] + dy[78]*pad[50] + dy[79]*pad[51] +
-			dy[80]*pad[52] + dy[81]*pad[55] + dy[82]*pad[56] + dy[83]*pad[57] +
-			dy[84]*pad[58] + dy[85]*pad[59] + dy[86]*pad[60] + dy[87]*pad[61] +
-			dy[88]*pad[62] + dy[89]*pad[63]
-		gw[22] = gw[22] + dy[45]*pad[12] + dy[46]*pad[13] + dy[47]*pad[14] +
-			dy[48]*pad[15] + dy[49]*pad[16] + dy[50]*pad[17] + dy[51]*pad[18] +
-			dy[52]*pad[19] + dy[53]*pad[20] + dy[54]*pad[23] + dy[55]*pad[24] +
-			dy[56]*pad[25] + dy[57]*pad[26] + dy[58]*pad[27] + dy[59]*pad[28] +
-			dy[60]*pad[29] + dy[61]*pad[30] + dy[62]*pad[31] + dy[63]*pad[34] +
-			dy[64]*pad[35] + dy[65]*pad[36] + dy[66]*pad[37] + dy[67]*pad[38] +
-			dy[68]*pad[39] + dy[69]*pad[40] + dy[70]*pad[41] + dy[71]*pad[42] +
-			dy[72]*pad[45] + dy[73]*pad[46] + dy[74]*pad[47] + dy[75]*pad[48] +
-			dy[76]*pad[49] + dy[77]*pad[50] + dy[78]*pad[51] + dy[79]*pad[52] +
-			dy[80]*pad[53] + dy[81]*pad[56] + dy[82]*pad[57] + dy[83]*pad[58] +
-			dy[84]*pad[59] + dy[85]*pad[60] + dy[86]*pad[61] + dy[87]*pad[62] +
-			dy[88]*pad[63] + dy[89]*pad[64]
-		gw[23] = gw[23] + dy[45]*pad[13] + dy[46]*pad[14] + dy[47]*pad[15] +
-			dy[48]*pad[16] + dy[49]*pad[17] + dy[50]*pad[18] + dy[51]*pad[19] +
-			dy[52]*pad[20] + dy[53]*pad[21] + dy[54]*pad[24] + dy[55]*pad[25] +
-			dy[56]*pad[26] + dy[57]*pad[27] + dy[58]*pad[28] + dy[59]*pad[29] +
-			dy[60]*pad[30] + dy[61]*pad[31] + dy[62]*pad[32] + dy[63]*pad[35] +
-			dy[64]*pad[36] + dy[65]*pad[37] + dy[66]*pad[38] + dy[67]*pad[39] +
-			dy[68]*pad[40] + dy[69]*pad[41] + dy[70]*pad[42] + dy[71]*pad[43] +
-			dy[72]*pad[46] + dy[73]*pad[47] + dy[74]*pad[48] + dy[75]*pad[49] +
-			dy[76]*pad[50] + dy[77]*pad[51] + dy[78]*pad[52] + dy[79]*pad[53] +
-			dy[80]*pad[54] + dy[81]*pad[57] + dy[82]*pad[58] + dy[83]*pad[59] +
-			dy[84]*pad[60] + dy[85]*pad[61] + dy[86]*pad[62] + dy[87]*pad[63] +
-			dy[88]*pad[64] + dy[89]*pad[65]
-		gw[24] = gw[24] + dy[45]*pad[66] + dy[46]*pad[67] + dy[47]*pad[68] +
-			dy[48]*pad[69] + dy[49]*pad[70] + dy[50]*pad[71] + dy[51]*pad[72] +
-			dy[52]*pad[73] + dy[53]*pad[74] + dy[54]*pad[77] + dy[55]*pad[78] +
-			dy[56]*pad[79] + dy[57]*pad[80] + dy[58]*pad[81] + dy[59]*pad[82] +
-			dy[60]*pad[83] + dy[61]*pad[84] + dy[62]*pad[85] + dy[63]*pad[88] +
-			dy[64]*pad[89] + dy[65]*pad[90] + dy[66]*pad[91] + dy[67]*pad[92] +
-			dy[68]*pad[93] + dy[69]*pad[94] + dy[70]*pad[95] + dy[71]*pad[96] +
-			dy[72]*pad[99] + dy[73]*pad[100] + dy[74]*pad[101] + dy[75]*pad[102] +
-			dy[76]*pad[103] + dy[77]*pad[104] + dy[78]*pad[105] + dy[79]*pad[106] +
-			dy[80]*pad[107] + dy[81]*pad[110] + dy[82]*pad[111] + dy[83]*pad[112] +
-			dy[84]*pad[113] + dy[85]*pad[114] + dy[86]*pad[115] + dy[87]*pad[116] +
-			dy[88]*pad[117] + dy[89]*pad[118]
-		gw[25] = gw[25] + dy[45]*pad[67] + dy[46]*pad[68] + dy[47]*pad[69] +
-			dy[48]*pad[70] + dy[49]*pad[71] + dy[50]*pad[72] + dy[51]*pad[73] +
-			dy[52]*pad[74] + dy[53]*pad[75] + dy[54]*pad[78] + dy[55]*pad[79] +
-			dy[56]*pad[80] + dy[57]*pad[81] + dy[58]*pad[82] + dy[59]*pad[83] +
-			dy[60]*pad[84] + dy[61]*pad[85] + dy[62]*pad[86] + dy[63]*pad[89] +
-			dy[64]*pad[90] + dy[65]*pad[91] + dy[66]*pad[92] + dy[67]*pad[93] +
-			dy[68]*pad[94] + dy[69]*pad[95] + dy[70]*pad[96] + dy[71]*pad[97] +
-			dy[72]*pad[100] + dy[73]*pad[101] + dy[74]*pad[102] + dy[75]*pad[103] +
-			dy[76]*pad[104] + dy[77]*pad[105] + dy[78]*pad[106] + dy[79]*pad[107] +
-			dy[80]*pad[108] + dy[81]*pad[111] + dy[82]*pad[112] + dy[83]*pad[113] +
-			dy[84]*pad[114] + dy[85]*pad[115] + dy[86]*pad[116] + dy[87]*pad[117] +
-			dy[88]*pad[118] + dy[89]*pad[119]
-		gw[26] = gw[26] + dy[45]*pad[68] + dy[46]*pad[69] + dy[47]*pad[70] +
-			dy[48]*pad[71] + dy[49]*pad[72] + dy[50]*pad[73] + dy[51]*pad[74] +
-			dy[52]*pad[75] + dy[53]*pad[76] + dy[54]*pad[79] + dy[55]*pad[80] +
-			dy[56]*pad[81] + dy[57]*pad[82] + dy[58]*pad[83] + dy[59]*pad[84] +
-			dy[60]*pad[85] + dy[61]*pad[86] + dy[62]*pad[87] + dy[63]*pad[90] +
-			dy[64]*pad[91] + dy[65]*pad[92] + dy[66]*pad[93] + dy[67]*pad[94] +
-			dy[68]*pad[95] + dy[69]*pad[96] + dy[70]*pad[97] + dy[71]*pad[98] +
-			dy[72]*pad[101] + dy[73]*pad[102] + dy[74]*pad[103] + dy[75]*pad[104] +
-			dy[76]*pad[105] + dy[77]*pad[106] + dy[78]*pad[107] + dy[79]*pad[108] +
-			dy[80]*pad[109] + dy[81]*pad[112] + dy[82]*pad[113] + dy[83]*pad[114] +
-			dy[84]*pad[115] + dy[85]*pad[116] + dy[86]*pad[117] + dy[87]*pad[118] +
-			dy[88]*pad[119] + dy[89]*pad[120]
-		gw[27] = gw[27] + dy[45]*pad[77] + dy[46]*pad[78] + dy[47]*pad[79] +
-			dy[48]*pad[80] + dy[49]*pad[81] + dy[50]*pad[82] + dy[51]*pad[83] +
-			dy[52]*pad[84] + dy[53]*pad[85] + dy[54]*pad[88] + dy[55]*pad[89] +
-			dy[56]*pad[90] + dy[57]*pad[91] + dy[58]*pad[92] + dy[59]*pad[93] +
-			dy[60]*pad[94] + dy[61]*pad[95] + dy[62]*pad[96] + dy[63]*pad[99] +
-			dy[64]*pad[100] + dy[65]*pad[101] + dy[66]*pad[102] + dy[67]*pad[103] +
-			dy[68]*pad[104] + dy[69]*pad[105] + dy[70]*pad[106] + dy[71]*pad[107] +
-			dy[72]*pad[110] + dy[73]*pad[111] + dy[74]*pad[112] + dy[75]*pad[113] +
-			dy[76]*pad[114] + dy[77]*pad[115] + dy[78]*pad[116] + dy[79]*pad[117] +
-			dy[80]*pad[118] + dy[81]*pad[121] + dy[82]*pad[122] + dy[83]*pad[123] +
-			dy[84]*pad[124] + dy[85]*pad[125] + dy[86]*pad[126] + dy[87]*pad[127] +
-			dy[88]*pad[128] + dy[89]*pad[129]
-		gw[28] = gw[28] + dy[45]*pad[78] + dy[46]*pad[79] + dy[47]*pad[80] +
-			dy[48]*pad[81] + dy[49]*pad[82] + dy[50]*pad[83] + dy[51]*pad[84] +
-			dy[52]*pad[85] + dy[53]*pad[86] + dy[54]*pad[89] + dy[55]*pad[90] +
-			dy[56]*pad[91] + dy[57]*pad[92] + dy[58]*pad[93] + dy[59]*pad[94] +
-			dy[60]*pad[95] + dy[61]*pad[96] + dy[62]*pad[97] + dy[63]*pad[100] +
-			dy[64]*pad[101] + dy[65]*pad[102] + dy[66]*pad[103] + dy[67]*pad[104] +
-			dy[68]*pad[105] + dy[69]*pad[106] + dy[70]*pad[107] + dy[71]*pad[108] +
-			dy[72]*pad[111] + dy[73]*pad[112] + dy[74]*pad[113] + dy[75]*pad[114] +
-			dy[76]*pad[115] + dy[77]*pad[116] + dy[78]*pad[117] + dy[79]*pad[118] +
-			dy[80]*pad[119] + dy[81]*pad[122] + dy[82]*pad[123] + dy[83]*pad[124] +
-			dy[84]*pad[125] + dy[85]*pad[126] + dy[86]*pad[127] + dy[87]*pad[128] +
-			dy[88]*pad[129] + dy[89]*pad[130]
-		gw[29] = gw[29] + dy[45]*pad[79] + dy[46]*pad[80] + dy[47]*pad[81] +
-			dy[48]*pad[82] + dy[49]*pad[83] + dy[50]*pad[84] + dy[51]*pad[85] +
-			dy[52]*pad[86] + dy[53]*pad[87] + dy[54]*pad[90] + dy[55]*pad[91] +
-			dy[56]*pad[92] + dy[57]*pad[93] + dy[58]*pad[94] + dy[59]*pad[95] +
-			dy[60]*pad[96] + dy[61]*pad[97] + dy[62]*pad[98] + dy[63]*pad[101] +
-			dy[64]*pad[102] + dy[65]*pad[103] + dy[66]*pad[104] + dy[67]*pad[105] +
-			dy[68]*pad[106] + dy[69]*pad[107] + dy[70]*pad[108] + dy[71]*pad[109] +
-			dy[72]*pad[112] + dy[73]*pad[113] + dy[74]*pad[114] + dy[75]*pad[115] +
-			dy[76]*pad[116] + dy[77]*pad[117] + dy[78]*pad[118] + dy[79]*pad[119] +
-			dy[80]*pad[120] + dy[81]*pad[123] + dy[82]*pad[124] + dy[83]*pad[125] +
-			dy[84]*pad[126] + dy[85]*pad[127] + dy[86]*pad[128] + dy[87]*pad[129] +
-			dy[88]*pad[130] + dy[89]*pad[131]
-		gw[30] = gw[30] + dy[45]*pad[132] + dy[46]*pad[133] + dy[47]*pad[134] +
-			dy[48]*pad[135] + dy[49]*pad[136] + dy[50]*pad[137] + dy[51]*pad[138] +
-			dy[52]*pad[139] + dy[53]*pad[140] + dy[54]*pad[143] + dy[55]*pad[144] +
-			dy[56]*pad[145] + dy[57]*pad[146] + dy[58]*pad[147] + dy[59]*pad[148] +
-			dy[60]*pad[149] + dy[61]*pad[150] + dy[62]*pad[151] + dy[63]*pad[154] +
-			dy[64]*pad[155] + dy[65]*pad[156] + dy[66]*pad[157] + dy[67]*pad[158] +
-			dy[68]*pad[159] + dy[69]*pad[160] + dy[70]*pad[161] + dy[71]*pad[162] +
-			dy[72]*pad[165] + dy[73]*pad[166] + dy[74]*pad[167] + dy[75]*pad[168] +
-			dy[76]*pad[169] + dy[77]*pad[170] + dy[78]*pad[171] + dy[79]*pad[172] +
-			dy[80]*pad[173] + dy[81]*pad[176] + dy[82]*pad[177] + dy[83]*pad[178] +
-			dy[84]*pad[179] + dy[85]*pad[180] + dy[86]*pad[181] + dy[87]*pad[182] +
-			dy[88]*pad[183] + dy[89]*pad[184]
-		gw[31] = gw[31] + dy[45]*pad[133] + dy[46]*pad[134] + dy[47]*pad[135] +
-			dy[48]*pad[136] + dy[49]*pad[137] + dy[50]*pad[138] + dy[51]*pad[139] +
-			dy[52]*pad[140] + dy[53]*pad[141] + dy[54]*pad[144] + dy[55]*pad[145] +
-			dy[56]*pad[146] + dy[57]*pad[147] + dy[58]*pad[148] + dy[59]*pad[149] +
-			dy[60]*pad[150] + dy[61]*pad[151] + dy[62]*pad[152] + dy[63]*pad[155] +
-			dy[64]*pad[156] + dy[65]*pad[157] + dy[66]*pad[158] + dy[67]*pad[159] +
-			dy[68]*pad[160] + dy[69]*pad[161] + dy[70]*pad[162] + dy[71]*pad[163] +
-			dy[72]*pad[166] + dy[73]*pad[167] + dy[74]*pad[168] + dy[75]*pad[169] +
-			dy[76]*pad[170] + dy[77]*pad[171] + dy[78]*pad[172] + dy[79]*pad[173] +
-			dy[80]*pad[174] + dy[81]*pad[177] + dy[82]*pad[178] + dy[83]*pad[179] +
-			dy[84]*pad[180] + dy[85]*pad[181] + dy[86]*pad[182] + dy[87]*pad[183] +
-			dy[88]*pad[184] + dy[89]*pad[185]
-		gw[32] = gw[32] + dy[45]*pad[134] + dy[46]*pad[135] + dy[47]*pad[136] +
-			dy[48]*pad[137] + dy[49]*pad[138] + dy[50]*pad[139] + dy[51]*pad[140] +
-			dy[52]*pad[141] + dy[53]*pad[142] + dy[54]*pad[145] + dy[55]*pad[146] +
-			dy[56]*pad[147] + dy[57]*pad[148] + dy[58]*pad[149] + dy[59]*pad[150] +
-			dy[60]*pad[151] + dy[61]*pad[152] + dy[62]*pad[153] + dy[63]*pad[156] +
-			dy[64]*pad[157] + dy[65]*pad[158] + dy[66]*pad[159] + dy[67]*pad[160] +
-			dy[68]*pad[161] + dy[69]*pad[162] + dy[70]*pad[163] + dy[71]*pad[164] +
-			dy[72]*pad[167] + dy[73]*pad[168] + dy[74]*pad[169] + dy[75]*pad[170] +
-			dy[76]*pad[171] + dy[77]*pad[172] + dy[78]*pad[173] + dy[79]*pad[174] +
-			dy[80]*pad[175] + dy[81]*pad[178] + dy[82]*pad[179] + dy[83]*pad[180] +
-			dy[84]*pad[181] + dy[85]*pad[182] + dy[86]*pad[183] + dy[87]*pad[184] +
-			dy[88]*pad[185] + dy[89]*pad[186]
-		gw[33] = gw[33] + dy[45]*pad[143] + dy[46]*pad[144] + dy[47]*pad[145] +
-			dy[48]*pad[146] + dy[49]*pad[147] + dy[50]*pad[148] + dy[51]*pad[149] +
-			dy[52]*pad[150] + dy[53]*pad[151] + dy[54]*pad[154] + dy[55]*pad[155] +
-			dy[56]*pad[156] + dy[57]*pad[157] + dy[58]*pad[158] + dy[59]*pad[159] +
-			dy[60]*pad[160] + dy[61]*pad[161] + dy[62]*pad[162] + dy[63]*pad[165] +
-			dy[64]*pad[166] + dy[65]*pad[167] + dy[66]*pad[168] + dy[67]*pad[169] +
-			dy[68]*pad[170] + dy[69]*pad[171] + dy[70]*pad[172] + dy[71]*pad[173] +
-			dy[72]*pad[176] + dy[73]*pad[177] + dy[74]*pad[178] + dy[75]*pad[179] +
-			dy[76]*pad[180] + dy[77]*pad[181] + dy[78]*pad[182] + dy[79]*pad[183] +
-			dy[80]*pad[184] + dy[81]*pad[187] + dy[82]*pad[188] + dy[83]*pad[189] +
-			dy[84]*pad[190] + dy[85]*pad[191] + dy[86]*pad[192] + dy[87]*pad[193] +
-			dy[88]*pad[194] + dy[89]*pad[195]
-		gw[34] = gw[34] + dy[45]*pad[144] + dy[46]*pad[145] + dy[47]*pad[146] +
-			dy[48]*pad[147] + dy[49]*pad[148] + dy[50]*pad[149] + dy[51]*pad[150] +
-			dy[52]*pad[151] + dy[53]*pad[152] + dy[54]*pad[155] + dy[55]*pad[156] +
-			dy[56]*pad[157] + dy[57]*pad[158] + dy[58]*pad[159] + dy[59]*pad[160] +
-			dy[60]*pad[161] + dy[61]*pad[162] + dy[62]*pad[163] + dy[63]*pad[166] +
-			dy[64]*pad[167] + dy[65]*pad[168] + dy[66]*pad[169] + dy[67]*pad[170] +
-			dy[68]*pad[171] + dy[69]*pad[172] + dy[70]*pad[173] + dy[71]*pad[174] +
-			dy[72]*pad[177] + dy[73]*pad[178] + dy[74]*pad[179] + dy[75]*pad[180] +
-			dy[76]*pad[181] + dy[77]*pad[182] + dy[78]*pad[183] + dy[79]*pad[184] +
-			dy[80]*pad[185] + dy[81]*pad[188] + dy[82]*pad[189] + dy[83]*pad[190] +
-			dy[84]*pad[191] + dy[85]*pad[192] + dy[86]*pad[193] + dy[87]*pad[194] +
-			dy[88]*pad[195] + dy[89]*pad[196]
-		gw[35] = gw[35] + dy[45]*pad[145] + dy[46]*pad[146] + dy[47]*pad[147] +
-			dy[48]*pad[148] + dy[49]*pad[149] + dy[50]*pad[150] + dy[51]*pad[151] +
-			dy[52]*pad[152] + dy[53]*pad[153] + dy[54]*pad[156] + dy[55]*pad[157] +
-			dy[56]*pad[158] + dy[57]*pad[159] + dy[58]*pad[160] + dy[59]*pad[161] +
-			dy[60]*pad[162] + dy[61]*pad[163] + dy[62]*pad[164] + dy[63]*pad[167] +
-			dy[64]*pad[168] + dy[65]*pad[169] + dy[66]*pad[170] + dy[67]*pad[171] +
-			dy[68]*pad[172] + dy[69]*pad[173] + dy[70]*pad[174] + dy[71]*pad[175] +
-			dy[72]*pad[178] + dy[73]*pad[179] + dy[74]*pad[180] + dy[75]*pad[181] +
-			dy[76]*pad[182] + dy[77]*pad[183] + dy[78]*pad[184] + dy[79]*pad[185] +
-			dy[80]*pad[186] + dy[81]*pad[189] + dy[82]*pad[190] + dy[83]*pad[191] +
-			dy[84]*pad[192] + dy[85]*pad[193] + dy[86]*pad[194] + dy[87]*pad[195] +
-			dy[88]*pad[196] + dy[89]*pad[197]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5]) + float32(dy[6]*pad[6]) +
+			float32(dy[7]*pad[7]) + float32(dy[8]*pad[8]) + float32(dy[9]*pad[11]) + float32(dy[10]*pad[12]) +
+			float32(dy[11]*pad[13]) + float32(dy[12]*pad[14]) + float32(dy[13]*pad[15]) + float32(dy[14]*pad[16]) +
+			float32(dy[15]*pad[17]) + float32(dy[16]*pad[18]) + float32(dy[17]*pad[19]) + float32(dy[18]*pad[22]) +
+			float32(dy[19]*pad[23]) + float32(dy[20]*pad[24]) + float32(dy[21]*pad[25]) + float32(dy[22]*pad[26]) +
+			float32(dy[23]*pad[27]) + float32(dy[24]*pad[28]) + float32(dy[25]*pad[29]) + float32(dy[26]*pad[30]) +
+			float32(dy[27]*pad[33]) + float32(dy[28]*pad[34]) + float32(dy[29]*pad[35]) + float32(dy[30]*pad[36]) +
+			float32(dy[31]*pad[37]) + float32(dy[32]*pad[38]) + float32(dy[33]*pad[39]) + float32(dy[34]*pad[40]) +
+			float32(dy[35]*pad[41]) + float32(dy[36]*pad[44]) + float32(dy[37]*pad[45]) + float32(dy[38]*pad[46]) +
+			float32(dy[39]*pad[47]) + float32(dy[40]*pad[48]) + float32(dy[41]*pad[49]) + float32(dy[42]*pad[50]) +
+			float32(dy[43]*pad[51]) + float32(dy[44]*pad[52])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6]) + float32(dy[6]*pad[7]) +
+			float32(dy[7]*pad[8]) + float32(dy[8]*pad[9]) + float32(dy[9]*pad[12]) + float32(dy[10]*pad[13]) +
+			float32(dy[11]*pad[14]) + float32(dy[12]*pad[15]) + float32(dy[13]*pad[16]) + float32(dy[14]*pad[17]) +
+			float32(dy[15]*pad[18]) + float32(dy[16]*pad[19]) + float32(dy[17]*pad[20]) + float32(dy[18]*pad[23]) +
+			float32(dy[19]*pad[24]) + float32(dy[20]*pad[25]) + float32(dy[21]*pad[26]) + float32(dy[22]*pad[27]) +
+			float32(dy[23]*pad[28]) + float32(dy[24]*pad[29]) + float32(dy[25]*pad[30]) + float32(dy[26]*pad[31]) +
+			float32(dy[27]*pad[34]) + float32(dy[28]*pad[35]) + float32(dy[29]*pad[36]) + float32(dy[30]*pad[37]) +
+			float32(dy[31]*pad[38]) + float32(dy[32]*pad[39]) + float32(dy[33]*pad[40]) + float32(dy[34]*pad[41]) +
+			float32(dy[35]*pad[42]) + float32(dy[36]*pad[45]) + float32(dy[37]*pad[46]) + float32(dy[38]*pad[47]) +
+			float32(dy[39]*pad[48]) + float32(dy[40]*pad[49]) + float32(dy[41]*pad[50]) + float32(dy[42]*pad[51]) +
+			float32(dy[43]*pad[52]) + float32(dy[44]*pad[53])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[4]) +
+			float32(dy[3]*pad[5]) + float32(dy[4]*pad[6]) + float32(dy[5]*pad[7]) + float32(dy[6]*pad[8]) +
+			float32(dy[7]*pad[9]) + float32(dy[8]*pad[10]) + float32(dy[9]*pad[13]) + float32(dy[10]*pad[14]) +
+			float32(dy[11]*pad[15]) + float32(dy[12]*pad[16]) + float32(dy[13]*pad[17]) + float32(dy[14]*pad[18]) +
+			float32(dy[15]*pad[19]) + float32(dy[16]*pad[20]) + float32(dy[17]*pad[21]) + float32(dy[18]*pad[24]) +
+			float32(dy[19]*pad[25]) + float32(dy[20]*pad[26]) + float32(dy[21]*pad[27]) + float32(dy[22]*pad[28]) +
+			float32(dy[23]*pad[29]) + float32(dy[24]*pad[30]) + float32(dy[25]*pad[31]) + float32(dy[26]*pad[32]) +
+			float32(dy[27]*pad[35]) + float32(dy[28]*pad[36]) + float32(dy[29]*pad[37]) + float32(dy[30]*pad[38]) +
+			float32(dy[31]*pad[39]) + float32(dy[32]*pad[40]) + float32(dy[33]*pad[41]) + float32(dy[34]*pad[42]) +
+			float32(dy[35]*pad[43]) + float32(dy[36]*pad[46]) + float32(dy[37]*pad[47]) + float32(dy[38]*pad[48]) +
+			float32(dy[39]*pad[49]) + float32(dy[40]*pad[50]) + float32(dy[41]*pad[51]) + float32(dy[42]*pad[52]) +
+			float32(dy[43]*pad[53]) + float32(dy[44]*pad[54])
+		gw[3] = gw[3] + float32(dy[0]*pad[11]) + float32(dy[1]*pad[12]) + float32(dy[2]*pad[13]) +
+			float32(dy[3]*pad[14]) + float32(dy[4]*pad[15]) + float32(dy[5]*pad[16]) + float32(dy[6]*pad[17]) +
+			float32(dy[7]*pad[18]) + float32(dy[8]*pad[19]) + float32(dy[9]*pad[22]) + float32(dy[10]*pad[23]) +
+			float32(dy[11]*pad[24]) + float32(dy[12]*pad[25]) + float32(dy[13]*pad[26]) + float32(dy[14]*pad[27]) +
+			float32(dy[15]*pad[28]) + float32(dy[16]*pad[29]) + float32(dy[17]*pad[30]) + float32(dy[18]*pad[33]) +
+			float32(dy[19]*pad[34]) + float32(dy[20]*pad[35]) + float32(dy[21]*pad[36]) + float32(dy[22]*pad[37]) +
+			float32(dy[23]*pad[38]) + float32(dy[24]*pad[39]) + float32(dy[25]*pad[40]) + float32(dy[26]*pad[41]) +
+			float32(dy[27]*pad[44]) + float32(dy[28]*pad[45]) + float32(dy[29]*pad[46]) + float32(dy[30]*pad[47]) +
+			float32(dy[31]*pad[48]) + float32(dy[32]*pad[49]) + float32(dy[33]*pad[50]) + float32(dy[34]*pad[51]) +
+			float32(dy[35]*pad[52]) + float32(dy[36]*pad[55]) + float32(dy[37]*pad[56]) + float32(dy[38]*pad[57]) +
+			float32(dy[39]*pad[58]) + float32(dy[40]*pad[59]) + float32(dy[41]*pad[60]) + float32(dy[42]*pad[61]) +
+			float32(dy[43]*pad[62]) + float32(dy[44]*pad[63])
+		gw[4] = gw[4] + float32(dy[0]*pad[12]) + float32(dy[1]*pad[13]) + float32(dy[2]*pad[14]) +
+			float32(dy[3]*pad[15]) + float32(dy[4]*pad[16]) + float32(dy[5]*pad[17]) + float32(dy[6]*pad[18]) +
+			float32(dy[7]*pad[19]) + float32(dy[8]*pad[20]) + float32(dy[9]*pad[23]) + float32(dy[10]*pad[24]) +
+			float32(dy[11]*pad[25]) + float32(dy[12]*pad[26]) + float32(dy[13]*pad[27]) + float32(dy[14]*pad[28]) +
+			float32(dy[15]*pad[29]) + float32(dy[16]*pad[30]) + float32(dy[17]*pad[31]) + float32(dy[18]*pad[34]) +
+			float32(dy[19]*pad[35]) + float32(dy[20]*pad[36]) + float32(dy[21]*pad[37]) + float32(dy[22]*pad[38]) +
+			float32(dy[23]*pad[39]) + float32(dy[24]*pad[40]) + float32(dy[25]*pad[41]) + float32(dy[26]*pad[42]) +
+			float32(dy[27]*pad[45]) + float32(dy[28]*pad[46]) + float32(dy[29]*pad[47]) + float32(dy[30]*pad[48]) +
+			float32(dy[31]*pad[49]) + float32(dy[32]*pad[50]) + float32(dy[33]*pad[51]) + float32(dy[34]*pad[52]) +
+			float32(dy[35]*pad[53]) + float32(dy[36]*pad[56]) + float32(dy[37]*pad[57]) + float32(dy[38]*pad[58]) +
+			float32(dy[39]*pad[59]) + float32(dy[40]*pad[60]) + float32(dy[41]*pad[61]) + float32(dy[42]*pad[62]) +
+			float32(dy[43]*pad[63]) + float32(dy[44]*pad[64])
+		gw[5] = gw[5] + float32(dy[0]*pad[13]) + float32(dy[1]*pad[14]) + float32(dy[2]*pad[15]) +
+			float32(dy[3]*pad[16]) + float32(dy[4]*pad[17]) + float32(dy[5]*pad[18]) + float32(dy[6]*pad[19]) +
+			float32(dy[7]*pad[20]) + float32(dy[8]*pad[21]) + float32(dy[9]*pad[24]) + float32(dy[10]*pad[25]) +
+			float32(dy[11]*pad[26]) + float32(dy[12]*pad[27]) + float32(dy[13]*pad[28]) + float32(dy[14]*pad[29]) +
+			float32(dy[15]*pad[30]) + float32(dy[16]*pad[31]) + float32(dy[17]*pad[32]) + float32(dy[18]*pad[35]) +
+			float32(dy[19]*pad[36]) + float32(dy[20]*pad[37]) + float32(dy[21]*pad[38]) + float32(dy[22]*pad[39]) +
+			float32(dy[23]*pad[40]) + float32(dy[24]*pad[41]) + float32(dy[25]*pad[42]) + float32(dy[26]*pad[43]) +
+			float32(dy[27]*pad[46]) + float32(dy[28]*pad[47]) + float32(dy[29]*pad[48]) + float32(dy[30]*pad[49]) +
+			float32(dy[31]*pad[50]) + float32(dy[32]*pad[51]) + float32(dy[33]*pad[52]) + float32(dy[34]*pad[53]) +
+			float32(dy[35]*pad[54]) + float32(dy[36]*pad[57]) + float32(dy[37]*pad[58]) + float32(dy[38]*pad[59]) +
+			float32(dy[39]*pad[60]) + float32(dy[40]*pad[61]) + float32(dy[41]*pad[62]) + float32(dy[42]*pad[63]) +
+			float32(dy[43]*pad[64]) + float32(dy[44]*pad[65])
+		gw[6] = gw[6] + float32(dy[0]*pad[66]) + float32(dy[1]*pad[67]) + float32(dy[2]*pad[68]) +
+			float32(dy[3]*pad[69]) + float32(dy[4]*pad[70]) + float32(dy[5]*pad[71]) + float32(dy[6]*pad[72]) +
+			float32(dy[7]*pad[73]) + float32(dy[8]*pad[74]) + float32(dy[9]*pad[77]) + float32(dy[10]*pad[78]) +
+			float32(dy[11]*pad[79]) + float32(dy[12]*pad[80]) + float32(dy[13]*pad[81]) + float32(dy[14]*pad[82]) +
+			float32(dy[15]*pad[83]) + float32(dy[16]*pad[84]) + float32(dy[17]*pad[85]) + float32(dy[18]*pad[88]) +
+			float32(dy[19]*pad[89]) + float32(dy[20]*pad[90]) + float32(dy[21]*pad[91]) + float32(dy[22]*pad[92]) +
+			float32(dy[23]*pad[93]) + float32(dy[24]*pad[94]) + float32(dy[25]*pad[95]) + float32(dy[26]*pad[96]) +
+			float32(dy[27]*pad[99]) + float32(dy[28]*pad[100]) + float32(dy[29]*pad[101]) + float32(dy[30]*pad[102]) +
+			float32(dy[31]*pad[103]) + float32(dy[32]*pad[104]) + float32(dy[33]*pad[105]) + float32(dy[34]*pad[106]) +
+			float32(dy[35]*pad[107]) + float32(dy[36]*pad[110]) + float32(dy[37]*pad[111]) + float32(dy[38]*pad[112]) +
+			float32(dy[39]*pad[113]) + float32(dy[40]*pad[114]) + float32(dy[41]*pad[115]) + float32(dy[42]*pad[116]) +
+			float32(dy[43]*pad[117]) + float32(dy[44]*pad[118])
+		gw[7] = gw[7] + float32(dy[0]*pad[67]) + float32(dy[1]*pad[68]) + float32(dy[2]*pad[69]) +
+			float32(dy[3]*pad[70]) + float32(dy[4]*pad[71]) + float32(dy[5]*pad[72]) + float32(dy[6]*pad[73]) +
+			float32(dy[7]*pad[74]) + float32(dy[8]*pad[75]) + float32(dy[9]*pad[78]) + float32(dy[10]*pad[79]) +
+			float32(dy[11]*pad[80]) + float32(dy[12]*pad[81]) + float32(dy[13]*pad[82]) + float32(dy[14]*pad[83]) +
+			float32(dy[15]*pad[84]) + float32(dy[16]*pad[85]) + float32(dy[17]*pad[86]) + float32(dy[18]*pad[89]) +
+			float32(dy[19]*pad[90]) + float32(dy[20]*pad[91]) + float32(dy[21]*pad[92]) + float32(dy[22]*pad[93]) +
+			float32(dy[23]*pad[94]) + float32(dy[24]*pad[95]) + float32(dy[25]*pad[96]) + float32(dy[26]*pad[97]) +
+			float32(dy[27]*pad[100]) + float32(dy[28]*pad[101]) + float32(dy[29]*pad[102]) + float32(dy[30]*pad[103]) +
+			float32(dy[31]*pad[104]) + float32(dy[32]*pad[105]) + float32(dy[33]*pad[106]) + float32(dy[34]*pad[107]) +
+			float32(dy[35]*pad[108]) + float32(dy[36]*pad[111]) + float32(dy[37]*pad[112]) + float32(dy[38]*pad[113]) +
+			float32(dy[39]*pad[114]) + float32(dy[40]*pad[115]) + float32(dy[41]*pad[116]) + float32(dy[42]*pad[117]) +
+			float32(dy[43]*pad[118]) + float32(dy[44]*pad[119])
+		gw[8] = gw[8] + float32(dy[0]*pad[68]) + float32(dy[1]*pad[69]) + float32(dy[2]*pad[70]) +
+			float32(dy[3]*pad[71]) + float32(dy[4]*pad[72]) + float32(dy[5]*pad[73]) + float32(dy[6]*pad[74]) +
+			float32(dy[7]*pad[75]) + float32(dy[8]*pad[76]) + float32(dy[9]*pad[79]) + float32(dy[10]*pad[80]) +
+			float32(dy[11]*pad[81]) + float32(dy[12]*pad[82]) + float32(dy[13]*pad[83]) + float32(dy[14]*pad[84]) +
+			float32(dy[15]*pad[85]) + float32(dy[16]*pad[86]) + float32(dy[17]*pad[87]) + float32(dy[18]*pad[90]) +
+			float32(dy[19]*pad[91]) + float32(dy[20]*pad[92]) + float32(dy[21]*pad[93]) + float32(dy[22]*pad[94]) +
+			float32(dy[23]*pad[95]) + float32(dy[24]*pad[96]) + float32(dy[25]*pad[97]) + float32(dy[26]*pad[98]) +
+			float32(dy[27]*pad[101]) + float32(dy[28]*pad[102]) + float32(dy[29]*pad[103]) + float32(dy[30]*pad[104]) +
+			float32(dy[31]*pad[105]) + float32(dy[32]*pad[106]) + float32(dy[33]*pad[107]) + float32(dy[34]*pad[108]) +
+			float32(dy[35]*pad[109]) + float32(dy[36]*pad[112]) + float32(dy[37]*pad[113]) + float32(dy[38]*pad[114]) +
+			float32(dy[39]*pad[115]) + float32(dy[40]*pad[116]) + float32(dy[41]*pad[117]) + float32(dy[42]*pad[118]) +
+			float32(dy[43]*pad[119]) + float32(dy[44]*pad[120])
+		gw[9] = gw[9] + float32(dy[0]*pad[77]) + float32(dy[1]*pad[78]) + float32(dy[2]*pad[79]) +
+			float32(dy[3]*pad[80]) + float32(dy[4]*pad[81]) + float32(dy[5]*pad[82]) + float32(dy[6]*pad[83]) +
+			float32(dy[7]*pad[84]) + float32(dy[8]*pad[85]) + float32(dy[9]*pad[88]) + float32(dy[10]*pad[89]) +
+			float32(dy[11]*pad[90]) + float32(dy[12]*pad[91]) + float32(dy[13]*pad[92]) + float32(dy[14]*pad[93]) +
+			float32(dy[15]*pad[94]) + float32(dy[16]*pad[95]) + float32(dy[17]*pad[96]) + float32(dy[18]*pad[99]) +
+			float32(dy[19]*pad[100]) + float32(dy[20]*pad[101]) + float32(dy[21]*pad[102]) + float32(dy[22]*pad[103]) +
+			float32(dy[23]*pad[104]) + float32(dy[24]*pad[105]) + float32(dy[25]*pad[106]) + float32(dy[26]*pad[107]) +
+			float32(dy[27]*pad[110]) + float32(dy[28]*pad[111]) + float32(dy[29]*pad[112]) + float32(dy[30]*pad[113]) +
+			float32(dy[31]*pad[114]) + float32(dy[32]*pad[115]) + float32(dy[33]*pad[116]) + float32(dy[34]*pad[117]) +
+			float32(dy[35]*pad[118]) + float32(dy[36]*pad[121]) + float32(dy[37]*pad[122]) + float32(dy[38]*pad[123]) +
+			float32(dy[39]*pad[124]) + float32(dy[40]*pad[125]) + float32(dy[41]*pad[126]) + float32(dy[42]*pad[127]) +
+			float32(dy[43]*pad[128]) + float32(dy[44]*pad[129])
+		gw[10] = gw[10] + float32(dy[0]*pad[78]) + float32(dy[1]*pad[79]) + float32(dy[2]*pad[80]) +
+			float32(dy[3]*pad[81]) + float32(dy[4]*pad[82]) + float32(dy[5]*pad[83]) + float32(dy[6]*pad[84]) +
+			float32(dy[7]*pad[85]) + float32(dy[8]*pad[86]) + float32(dy[9]*pad[89]) + float32(dy[10]*pad[90]) +
+			float32(dy[11]*pad[91]) + float32(dy[12]*pad[92]) + float32(dy[13]*pad[93]) + float32(dy[14]*pad[94]) +
+			float32(dy[15]*pad[95]) + float32(dy[16]*pad[96]) + float32(dy[17]*pad[97]) + float32(dy[18]*pad[100]) +
+			float32(dy[19]*pad[101]) + float32(dy[20]*pad[102]) + float32(dy[21]*pad[103]) + float32(dy[22]*pad[104]) +
+			float32(dy[23]*pad[105]) + float32(dy[24]*pad[106]) + float32(dy[25]*pad[107]) + float32(dy[26]*pad[108]) +
+			float32(dy[27]*pad[111]) + float32(dy[28]*pad[112]) + float32(dy[29]*pad[113]) + float32(dy[30]*pad[114]) +
+			float32(dy[31]*pad[115]) + float32(dy[32]*pad[116]) + float32(dy[33]*pad[117]) + float32(dy[34]*pad[118]) +
+			float32(dy[35]*pad[119]) + float32(dy[36]*pad[122]) + float32(dy[37]*pad[123]) + float32(dy[38]*pad[124]) +
+			float32(dy[39]*pad[125]) + float32(dy[40]*pad[126]) + float32(dy[41]*pad[127]) + float32(dy[42]*pad[128]) +
+			float32(dy[43]*pad[129]) + float32(dy[44]*pad[130])
+		gw[11] = gw[11] + float32(dy[0]*pad[79]) + float32(dy[1]*pad[80]) + float32(dy[2]*pad[81]) +
+			float32(dy[3]*pad[82]) + float32(dy[4]*pad[83]) + float32(dy[5]*pad[84]) + float32(dy[6]*pad[85]) +
+			float32(dy[7]*pad[86]) + float32(dy[8]*pad[87]) + float32(dy[9]*pad[90]) + float32(dy[10]*pad[91]) +
+			float32(dy[11]*pad[92]) + float32(dy[12]*pad[93]) + float32(dy[13]*pad[94]) + float32(dy[14]*pad[95]) +
+			float32(dy[15]*pad[96]) + float32(dy[16]*pad[97]) + float32(dy[17]*pad[98]) + float32(dy[18]*pad[101]) +
+			float32(dy[19]*pad[102]) + float32(dy[20]*pad[103]) + float32(dy[21]*pad[104]) + float32(dy[22]*pad[105]) +
+			float32(dy[23]*pad[106]) + float32(dy[24]*pad[107]) + float32(dy[25]*pad[108]) + float32(dy[26]*pad[109]) +
+			float32(dy[27]*pad[112]) + float32(dy[28]*pad[113]) + float32(dy[29]*pad[114]) + float32(dy[30]*pad[115]) +
+			float32(dy[31]*pad[116]) + float32(dy[32]*pad[117]) + float32(dy[33]*pad[118]) + float32(dy[34]*pad[119]) +
+			float32(dy[35]*pad[120]) + float32(dy[36]*pad[123]) + float32(dy[37]*pad[124]) + float32(dy[38]*pad[125]) +
+			float32(dy[39]*pad[126]) + float32(dy[40]*pad[127]) + float32(dy[41]*pad[128]) + float32(dy[42]*pad[129]) +
+			float32(dy[43]*pad[130]) + float32(dy[44]*pad[131])
+		gw[12] = gw[12] + float32(dy[0]*pad[132]) + float32(dy[1]*pad[133]) + float32(dy[2]*pad[134]) +
+			float32(dy[3]*pad[135]) + float32(dy[4]*pad[136]) + float32(dy[5]*pad[137]) + float32(dy[6]*pad[138]) +
+			float32(dy[7]*pad[139]) + float32(dy[8]*pad[140]) + float32(dy[9]*pad[143]) + float32(dy[10]*pad[144]) +
+			float32(dy[11]*pad[145]) + float32(dy[12]*pad[146]) + float32(dy[13]*pad[147]) + float32(dy[14]*pad[148]) +
+			float32(dy[15]*pad[149]) + float32(dy[16]*pad[150]) + float32(dy[17]*pad[151]) + float32(dy[18]*pad[154]) +
+			float32(dy[19]*pad[155]) + float32(dy[20]*pad[156]) + float32(dy[21]*pad[157]) + float32(dy[22]*pad[158]) +
+			float32(dy[23]*pad[159]) + float32(dy[24]*pad[160]) + float32(dy[25]*pad[161]) + float32(dy[26]*pad[162]) +
+			float32(dy[27]*pad[165]) + float32(dy[28]*pad[166]) + float32(dy[29]*pad[167]) + float32(dy[30]*pad[168]) +
+			float32(dy[31]*pad[169]) + float32(dy[32]*pad[170]) + float32(dy[33]*pad[171]) + float32(dy[34]*pad[172]) +
+			float32(dy[35]*pad[173]) + float32(dy[36]*pad[176]) + float32(dy[37]*pad[177]) + float32(dy[38]*pad[178]) +
+			float32(dy[39]*pad[179]) + float32(dy[40]*pad[180]) + float32(dy[41]*pad[181]) + float32(dy[42]*pad[182]) +
+			float32(dy[43]*pad[183]) + float32(dy[44]*pad[184])
+		gw[13] = gw[13] + float32(dy[0]*pad[133]) + float32(dy[1]*pad[134]) + float32(dy[2]*pad[135]) +
+			float32(dy[3]*pad[136]) + float32(dy[4]*pad[137]) + float32(dy[5]*pad[138]) + float32(dy[6]*pad[139]) +
+			float32(dy[7]*pad[140]) + float32(dy[8]*pad[141]) + float32(dy[9]*pad[144]) + float32(dy[10]*pad[145]) +
+			float32(dy[11]*pad[146]) + float32(dy[12]*pad[147]) + float32(dy[13]*pad[148]) + float32(dy[14]*pad[149]) +
+			float32(dy[15]*pad[150]) + float32(dy[16]*pad[151]) + float32(dy[17]*pad[152]) + float32(dy[18]*pad[155]) +
+			float32(dy[19]*pad[156]) + float32(dy[20]*pad[157]) + float32(dy[21]*pad[158]) + float32(dy[22]*pad[159]) +
+			float32(dy[23]*pad[160]) + float32(dy[24]*pad[161]) + float32(dy[25]*pad[162]) + float32(dy[26]*pad[163]) +
+			float32(dy[27]*pad[166]) + float32(dy[28]*pad[167]) + float32(dy[29]*pad[168]) + float32(dy[30]*pad[169]) +
+			float32(dy[31]*pad[170]) + float32(dy[32]*pad[171]) + float32(dy[33]*pad[172]) + float32(dy[34]*pad[173]) +
+			float32(dy[35]*pad[174]) + float32(dy[36]*pad[177]) + float32(dy[37]*pad[178]) + float32(dy[38]*pad[179]) +
+			float32(dy[39]*pad[180]) + float32(dy[40]*pad[181]) + float32(dy[41]*pad[182]) + float32(dy[42]*pad[183]) +
+			float32(dy[43]*pad[184]) + float32(dy[44]*pad[185])
+		gw[14] = gw[14] + float32(dy[0]*pad[134]) + float32(dy[1]*pad[135]) + float32(dy[2]*pad[136]) +
+			float32(dy[3]*pad[137]) + float32(dy[4]*pad[138]) + float32(dy[5]*pad[139]) + float32(dy[6]*pad[140]) +
+			float32(dy[7]*pad[141]) + float32(dy[8]*pad[142]) + float32(dy[9]*pad[145]) + float32(dy[10]*pad[146]) +
+			float32(dy[11]*pad[147]) + float32(dy[12]*pad[148]) + float32(dy[13]*pad[149]) + float32(dy[14]*pad[150]) +
+			float32(dy[15]*pad[151]) + float32(dy[16]*pad[152]) + float32(dy[17]*pad[153]) + float32(dy[18]*pad[156]) +
+			float32(dy[19]*pad[157]) + float32(dy[20]*pad[158]) + float32(dy[21]*pad[159]) + float32(dy[22]*pad[160]) +
+			float32(dy[23]*pad[161]) + float32(dy[24]*pad[162]) + float32(dy[25]*pad[163]) + float32(dy[26]*pad[164]) +
+			float32(dy[27]*pad[167]) + float32(dy[28]*pad[168]) + float32(dy[29]*pad[169]) + float32(dy[30]*pad[170]) +
+			float32(dy[31]*pad[171]) + float32(dy[32]*pad[172]) + float32(dy[33]*pad[173]) + float32(dy[34]*pad[174]) +
+			float32(dy[35]*pad[175]) + float32(dy[36]*pad[178]) + float32(dy[37]*pad[179]) + float32(dy[38]*pad[180]) +
+			float32(dy[39]*pad[181]) + float32(dy[40]*pad[182]) + float32(dy[41]*pad[183]) + float32(dy[42]*pad[184]) +
+			float32(dy[43]*pad[185]) + float32(dy[44]*pad[186])
+		gw[15] = gw[15] + float32(dy[0]*pad[143]) + float32(dy[1]*pad[144]) + float32(dy[2]*pad[145]) +
+			float32(dy[3]*pad[146]) + float32(dy[4]*pad[147]) + float32(dy[5]*pad[148]) + float32(dy[6]*pad[149]) +
+			float32(dy[7]*pad[150]) + float32(dy[8]*pad[151]) + float32(dy[9]*pad[154]) + float32(dy[10]*pad[155]) +
+			float32(dy[11]*pad[156]) + float32(dy[12]*pad[157]) + float32(dy[13]*pad[158]) + float32(dy[14]*pad[159]) +
+			float32(dy[15]*pad[160]) + float32(dy[16]*pad[161]) + float32(dy[17]*pad[162]) + float32(dy[18]*pad[165]) +
+			float32(dy[19]*pad[166]) + float32(dy[20]*pad[167]) + float32(dy[21]*pad[168]) + float32(dy[22]*pad[169]) +
+			float32(dy[23]*pad[170]) + float32(dy[24]*pad[171]) + float32(dy[25]*pad[172]) + float32(dy[26]*pad[173]) +
+			float32(dy[27]*pad[176]) + float32(dy[28]*pad[177]) + float32(dy[29]*pad[178]) + float32(dy[30]*pad[179]) +
+			float32(dy[31]*pad[180]) + float32(dy[32]*pad[181]) + float32(dy[33]*pad[182]) + float32(dy[34]*pad[183]) +
+			float32(dy[35]*pad[184]) + float32(dy[36]*pad[187]) + float32(dy[37]*pad[188]) + float32(dy[38]*pad[189]) +
+			float32(dy[39]*pad[190]) + float32(dy[40]*pad[191]) + float32(dy[41]*pad[192]) + float32(dy[42]*pad[193]) +
+			float32(dy[43]*pad[194]) + float32(dy[44]*pad[195])
+		gw[16] = gw[16] + float32(dy[0]*pad[144]) + float32(dy[1]*pad[145]) + float32(dy[2]*pad[146]) +
+			float32(dy[3]*pad[147]) + float32(dy[4]*pad[148]) + float32(dy[5]*pad[149]) + float32(dy[6]*pad[150]) +
+			float32(dy[7]*pad[151]) + float32(dy[8]*pad[152]) + float32(dy[9]*pad[155]) + float32(dy[10]*pad[156]) +
+			float32(dy[11]*pad[157]) + float32(dy[12]*pad[158]) + float32(dy[13]*pad[159]) + float32(dy[14]*pad[160]) +
+			float32(dy[15]*pad[161]) + float32(dy[16]*pad[162]) + float32(dy[17]*pad[163]) + float32(dy[18]*pad[166]) +
+			float32(dy[19]*pad[167]) + float32(dy[20]*pad[168]) + float32(dy[21]*pad[169]) + float32(dy[22]*pad[170]) +
+			float32(dy[23]*pad[171]) + float32(dy[24]*pad[172]) + float32(dy[25]*pad[173]) + float32(dy[26]*pad[174]) +
+			float32(dy[27]*pad[177]) + float32(dy[28]*pad[178]) + float32(dy[29]*pad[179]) + float32(dy[30]*pad[180]) +
+			float32(dy[31]*pad[181]) + float32(dy[32]*pad[182]) + float32(dy[33]*pad[183]) + float32(dy[34]*pad[184]) +
+			float32(dy[35]*pad[185]) + float32(dy[36]*pad[188]) + float32(dy[37]*pad[189]) + float32(dy[38]*pad[190]) +
+			float32(dy[39]*pad[191]) + float32(dy[40]*pad[192]) + float32(dy[41]*pad[193]) + float32(dy[42]*pad[194]) +
+			float32(dy[43]*pad[195]) + float32(dy[44]*pad[196])
+		gw[17] = gw[17] + float32(dy[0]*pad[145]) + float32(dy[1]*pad[146]) + float32(dy[2]*pad[147]) +
+			float32(dy[3]*pad[148]) + float32(dy[4]*pad[149]) + float32(dy[5]*pad[150]) + float32(dy[6]*pad[151]) +
+			float32(dy[7]*pad[152]) + float32(dy[8]*pad[153]) + float32(dy[9]*pad[156]) + float32(dy[10]*pad[157]) +
+			float32(dy[11]*pad[158]) + float32(dy[12]*pad[159]) + float32(dy[13]*pad[160]) + float32(dy[14]*pad[161]) +
+			float32(dy[15]*pad[162]) + float32(dy[16]*pad[163]) + float32(dy[17]*pad[164]) + float32(dy[18]*pad[167]) +
+			float32(dy[19]*pad[168]) + float32(dy[20]*pad[169]) + float32(dy[21]*pad[170]) + float32(dy[22]*pad[171]) +
+			float32(dy[23]*pad[172]) + float32(dy[24]*pad[173]) + float32(dy[25]*pad[174]) + float32(dy[26]*pad[175]) +
+			float32(dy[27]*pad[178]) + float32(dy[28]*pad[179]) + float32(dy[29]*pad[180]) + float32(dy[30]*pad[181]) +
+			float32(dy[31]*pad[182]) + float32(dy[32]*pad[183]) + float32(dy[33]*pad[184]) + float32(dy[34]*pad[185]) +
+			float32(dy[35]*pad[186]) + float32(dy[36]*pad[189]) + float32(dy[37]*pad[190]) + float32(dy[38]*pad[191]) +
+			float32(dy[39]*pad[192]) + float32(dy[40]*pad[193]) + float32(dy[41]*pad[194]) + float32(dy[42]*pad[195]) +
+			float32(dy[43]*pad[196]) + float32(dy[44]*pad[197])
+		gw[18] = gw[18] + float32(dy[45]*pad[0]) + float32(dy[46]*pad[1]) + float32(dy[47]*pad[2]) +
+			float32(dy[48]*pad[3]) + float32(dy[49]*pad[4]) + float32(dy[50]*pad[5]) + float32(dy[51]*pad[6]) +
+			float32(dy[52]*pad[7]) + float32(dy[53]*pad[8]) + float32(dy[54]*pad[11]) + float32(dy[55]*pad[12]) +
+			float32(dy[56]*pad[13]) + float32(dy[57]*pad[14]) + float32(dy[58]*pad[15]) + float32(dy[59]*pad[16]) +
+			float32(dy[60]*pad[17]) + float32(dy[61]*pad[18]) + float32(dy[62]*pad[19]) + float32(dy[63]*pad[22]) +
+			float32(dy[64]*pad[23]) + float32(dy[65]*pad[24]) + float32(dy[66]*pad[25]) + float32(dy[67]*pad[26]) +
+			float32(dy[68]*pad[27]) + float32(dy[69]*pad[28]) + float32(dy[70]*pad[29]) + float32(dy[71]*pad[30]) +
+			float32(dy[72]*pad[33]) + float32(dy[73]*pad[34]) + float32(dy[74]*pad[35]) + float32(dy[75]*pad[36]) +
+			float32(dy[76]*pad[37]) + float32(dy[77]*pad[38]) + float32(dy[78]*pad[39]) + float32(dy[79]*pad[40]) +
+			float32(dy[80]*pad[41]) + float32(dy[81]*pad[44]) + float32(dy[82]*pad[45]) + float32(dy[83]*pad[46]) +
+			float32(dy[84]*pad[47]) + float32(dy[85]*pad[48]) + float32(dy[86]*pad[49]) + float32(dy[87]*pad[50]) +
+			float32(dy[88]*pad[51]) + float32(dy[89]*pad[52])
+		gw[19] = gw[19] + float32(dy[45]*pad[1]) + float32(dy[46]*pad[2]) + float32(dy[47]*pad[3]) +
+			float32(dy[48]*pad[4]) + float32(dy[49]*pad[5]) + float32(dy[50]*pad[6]) + float32(dy[51]*pad[7]) +
+			float32(dy[52]*pad[8]) + float32(dy[53]*pad[9]) + float32(dy[54]*pad[12]) + float32(dy[55]*pad[13]) +
+			float32(dy[56]*pad[14]) + float32(dy[57]*pad[15]) + float32(dy[58]*pad[16]) + float32(dy[59]*pad[17]) +
+			float32(dy[60]*pad[18]) + float32(dy[61]*pad[19]) + float32(dy[62]*pad[20]) + float32(dy[63]*pad[23]) +
+			float32(dy[64]*pad[24]) + float32(dy[65]*pad[25]) + float32(dy[66]*pad[26]) + float32(dy[67]*pad[27]) +
+			float32(dy[68]*pad[28]) + float32(dy[69]*pad[29]) + float32(dy[70]*pad[30]) + float32(dy[71]*pad[31]) +
+			float32(dy[72]*pad[34]) + float32(dy[73]*pad[35]) + float32(dy[74]*pad[36]) + float32(dy[75]*pad[37]) +
+			float32(dy[76]*pad[38]) + float32(dy[77]*pad[39]) + float32(dy[78]*pad[40]) + float32(dy[79]*pad[41]) +
+			float32(dy[80]*pad[42]) + float32(dy[81]*pad[45]) + float32(dy[82]*pad[46]) + float32(dy[83]*pad[47]) +
+			float32(dy[84]*pad[48]) + float32(dy[85]*pad[49]) + float32(dy[86]*pad[50]) + float32(dy[87]*pad[51]) +
+			float32(dy[88]*pad[52]) + float32(dy[89]*pad[53])
+		gw[20] = gw[20] + float32(dy[45]*pad[2]) + float32(dy[46]*pad[3]) + float32(dy[47]*pad[4]) +
+			float32(dy[48]*pad[5]) + float32(dy[49]*pad[6]) + float32(dy[50]*pad[7]) + float32(dy[51]*pad[8]) +
+			float32(dy[52]*pad[9]) + float32(dy[53]*pad[10]) + float32(dy[54]*pad[13]) + float32(dy[55]*pad[14]) +
+			float32(dy[56]*pad[15]) + float32(dy[57]*pad[16]) + float32(dy[58]*pad[17]) + float32(dy[59]*pad[18]) +
+			float32(dy[60]*pad[19]) + float32(dy[61]*pad[20]) + float32(dy[62]*pad[21]) + float32(dy[63]*pad[24]) +
+			float32(dy[64]*pad[25]) + float32(dy[65]*pad[26]) + float32(dy[66]*pad[27]) + float32(dy[67]*pad[28]) +
+			float32(dy[68]*pad[29]) + float32(dy[69]*pad[30]) + float32(dy[70]*pad[31]) + float32(dy[71]*pad[32]) +
+			float32(dy[72]*pad[35]) + float32(dy[73]*pad[36]) + float32(dy[74]*pad[37]) + float32(dy[75]*pad[38]) +
+			float32(dy[76]*pad[39]) + float32(dy[77]*pad[40]) + float32(dy[78]*pad[41]) + float32(dy[79]*pad[42]) +
+			float32(dy[80]*pad[43]) + float32(dy[81]*pad[46]) + float32(dy[82]*pad[47]) + float32(dy[83]*pad[48]) +
+			float32(dy[84]*pad[49]) + float32(dy[85]*pad[50]) + float32(dy[86]*pad[51]) + float32(dy[87]*pad[52]) +
+			float32(dy[88]*pad[53]) + float32(dy[89]*pad[54])
+		gw[21] = gw[21] + float32(dy[45]*pad[11]) + float32(dy[46]*pad[12]) + float32(dy[47]*pad[13]) +
+			float32(dy[48]*pad[14]) + float32(dy[49]*pad[15]) + float32(dy[50]*pad[16]) + float32(dy[51]*pad[17]) +
+			float32(dy[52]*pad[18]) + float32(dy[53]*pad[19]) + float32(dy[54]*pad[22]) + float32(dy[55]*pad[23]) +
+			float32(dy[56]*pad[24]) + float32(dy[57]*pad[25]) + float32(dy[58]*pad[26]) + float32(dy[59]*pad[27]) +
+			float32(dy[60]*pad[28]) + float32(dy[61]*pad[29]) + float32(dy[62]*pad[30]) + float32(dy[63]*pad[33]) +
+			float32(dy[64]*pad[34]) + float32(dy[65]*pad[35]) + float32(dy[66]*pad[36]) + float32(dy[67]*pad[37]) +
+			float32(dy[68]*pad[38]) + float32(dy[69]*pad[39]) + float32(dy[70]*pad[40]) + float32(dy[71]*pad[41]) +
+			float32(dy[72]*pad[44]) + float32(dy[73]*pad[45]) + float32(dy[74]*pad[46]) + float32(dy[75]*pad[47]) +
+			float32(dy[76]*pad[48]) + float32(dy[77]*pad[49]) + float32(dy[78]*pad[50]) + float32(dy[79]*pad[51]) +
+			float32(dy[80]*pad[52]) + float32(dy[81]*pad[55]) + float32(dy[82]*pad[56]) + float32(dy[83]*pad[57]) +
+			float32(dy[84]*pad[58]) + float32(dy[85]*pad[59]) + float32(dy[86]*pad[60]) + float32(dy[87]*pad[61]) +
+			float32(dy[88]*pad[62]) + float32(dy[89]*pad[63])
+		gw[22] = gw[22] + float32(dy[45]*pad[12]) + float32(dy[46]*pad[13]) + float32(dy[47]*pad[14]) +
+			float32(dy[48]*pad[15]) + float32(dy[49]*pad[16]) + float32(dy[50]*pad[17]) + float32(dy[51]*pad[18]) +
+			float32(dy[52]*pad[19]) + float32(dy[53]*pad[20]) + float32(dy[54]*pad[23]) + float32(dy[55]*pad[24]) +
+			float32(dy[56]*pad[25]) + float32(dy[57]*pad[26]) + float32(dy[58]*pad[27]) + float32(dy[59]*pad[28]) +
+			float32(dy[60]*pad[29]) + float32(dy[61]*pad[30]) + float32(dy[62]*pad[31]) + float32(dy[63]*pad[34]) +
+			float32(dy[64]*pad[35]) + float32(dy[65]*pad[36]) + float32(dy[66]*pad[37]) + float32(dy[67]*pad[38]) +
+			float32(dy[68]*pad[39]) + float32(dy[69]*pad[40]) + float32(dy[70]*pad[41]) + float32(dy[71]*pad[42]) +
+			float32(dy[72]*pad[45]) + float32(dy[73]*pad[46]) + float32(dy[74]*pad[47]) + float32(dy[75]*pad[48]) +
+			float32(dy[76]*pad[49]) + float32(dy[77]*pad[50]) + float32(dy[78]*pad[51]) + float32(dy[79]*pad[52]) +
+			float32(dy[80]*pad[53]) + float32(dy[81]*pad[56]) + float32(dy[82]*pad[57]) + float32(dy[83]*pad[58]) +
+			float32(dy[84]*pad[59]) + float32(dy[85]*pad[60]) + float32(dy[86]*pad[61]) + float32(dy[87]*pad[62]) +
+			float32(dy[88]*pad[63]) + float32(dy[89]*pad[64])
+		gw[23] = gw[23] + float32(dy[45]*pad[13]) + float32(dy[46]*pad[14]) + float32(dy[47]*pad[15]) +
+			float32(dy[48]*pad[16]) + float32(dy[49]*pad[17]) + float32(dy[50]*pad[18]) + float32(dy[51]*pad[19]) +
+			float32(dy[52]*pad[20]) + float32(dy[53]*pad[21]) + float32(dy[54]*pad[24]) + float32(dy[55]*pad[25]) +
+			float32(dy[56]*pad[26]) + float32(dy[57]*pad[27]) + float32(dy[58]*pad[28]) + float32(dy[59]*pad[29]) +
+			float32(dy[60]*pad[30]) + float32(dy[61]*pad[31]) + float32(dy[62]*pad[32]) + float32(dy[63]*pad[35]) +
+			float32(dy[64]*pad[36]) + float32(dy[65]*pad[37]) + float32(dy[66]*pad[38]) + float32(dy[67]*pad[39]) +
+			float32(dy[68]*pad[40]) + float32(dy[69]*pad[41]) + float32(dy[70]*pad[42]) + float32(dy[71]*pad[43]) +
+			float32(dy[72]*pad[46]) + float32(dy[73]*pad[47]) + float32(dy[74]*pad[48]) + float32(dy[75]*pad[49]) +
+			float32(dy[76]*pad[50]) + float32(dy[77]*pad[51]) + float32(dy[78]*pad[52]) + float32(dy[79]*pad[53]) +
+			float32(dy[80]*pad[54]) + float32(dy[81]*pad[57]) + float32(dy[82]*pad[58]) + float32(dy[83]*pad[59]) +
+			float32(dy[84]*pad[60]) + float32(dy[85]*pad[61]) + float32(dy[86]*pad[62]) + float32(dy[87]*pad[63]) +
+			float32(dy[88]*pad[64]) + float32(dy[89]*pad[65])
+		gw[24] = gw[24] + float32(dy[45]*pad[66]) + float32(dy[46]*pad[67]) + float32(dy[47]*pad[68]) +
+			float32(dy[48]*pad[69]) + float32(dy[49]*pad[70]) + float32(dy[50]*pad[71]) + float32(dy[51]*pad[72]) +
+			float32(dy[52]*pad[73]) + float32(dy[53]*pad[74]) + float32(dy[54]*pad[77]) + float32(dy[55]*pad[78]) +
+			float32(dy[56]*pad[79]) + float32(dy[57]*pad[80]) + float32(dy[58]*pad[81]) + float32(dy[59]*pad[82]) +
+			float32(dy[60]*pad[83]) + float32(dy[61]*pad[84]) + float32(dy[62]*pad[85]) + float32(dy[63]*pad[88]) +
+			float32(dy[64]*pad[89]) + float32(dy[65]*pad[90]) + float32(dy[66]*pad[91]) + float32(dy[67]*pad[92]) +
+			float32(dy[68]*pad[93]) + float32(dy[69]*pad[94]) + float32(dy[70]*pad[95]) + float32(dy[71]*pad[96]) +
+			float32(dy[72]*pad[99]) + float32(dy[73]*pad[100]) + float32(dy[74]*pad[101]) + float32(dy[75]*pad[102]) +
+			float32(dy[76]*pad[103]) + float32(dy[77]*pad[104]) + float32(dy[78]*pad[105]) + float32(dy[79]*pad[106]) +
+			float32(dy[80]*pad[107]) + float32(dy[81]*pad[110]) + float32(dy[82]*pad[111]) + float32(dy[83]*pad[112]) +
+			float32(dy[84]*pad[113]) + float32(dy[85]*pad[114]) + float32(dy[86]*pad[115]) + float32(dy[87]*pad[116]) +
+			float32(dy[88]*pad[117]) + float32(dy[89]*pad[118])
+		gw[25] = gw[25] + float32(dy[45]*pad[67]) + float32(dy[46]*pad[68]) + float32(dy[47]*pad[69]) +
+			float32(dy[48]*pad[70]) + float32(dy[49]*pad[71]) + float32(dy[50]*pad[72]) + float32(dy[51]*pad[73]) +
+			float32(dy[52]*pad[74]) + float32(dy[53]*pad[75]) + float32(dy[54]*pad[78]) + float32(dy[55]*pad[79]) +
+			float32(dy[56]*pad[80]) + float32(dy[57]*pad[81]) + float32(dy[58]*pad[82]) + float32(dy[59]*pad[83]) +
+			float32(dy[60]*pad[84]) + float32(dy[61]*pad[85]) + float32(dy[62]*pad[86]) + float32(dy[63]*pad[89]) +
+			float32(dy[64]*pad[90]) + float32(dy[65]*pad[91]) + float32(dy[66]*pad[92]) + float32(dy[67]*pad[93]) +
+			float32(dy[68]*pad[94]) + float32(dy[69]*pad[95]) + float32(dy[70]*pad[96]) + float32(dy[71]*pad[97]) +
+			float32(dy[72]*pad[100]) + float32(dy[73]*pad[101]) + float32(dy[74]*pad[102]) + float32(dy[75]*pad[103]) +
+			float32(dy[76]*pad[104]) + float32(dy[77]*pad[105]) + float32(dy[78]*pad[106]) + float32(dy[79]*pad[107]) +
+			float32(dy[80]*pad[108]) + float32(dy[81]*pad[111]) + float32(dy[82]*pad[112]) + float32(dy[83]*pad[113]) +
+			float32(dy[84]*pad[114]) + float32(dy[85]*pad[115]) + float32(dy[86]*pad[116]) + float32(dy[87]*pad[117]) +
+			float32(dy[88]*pad[118]) + float32(dy[89]*pad[119])
+		gw[26] = gw[26] + float32(dy[45]*pad[68]) + float32(dy[46]*pad[69]) + float32(dy[47]*pad[70]) +
+			float32(dy[48]*pad[71]) + float32(dy[49]*pad[72]) + float32(dy[50]*pad[73]) + float32(dy[51]*pad[74]) +
+			float32(dy[52]*pad[75]) + float32(dy[53]*pad[76]) + float32(dy[54]*pad[79]) + float32(dy[55]*pad[80]) +
+			float32(dy[56]*pad[81]) + float32(dy[57]*pad[82]) + float32(dy[58]*pad[83]) + float32(dy[59]*pad[84]) +
+			float32(dy[60]*pad[85]) + float32(dy[61]*pad[86]) + float32(dy[62]*pad[87]) + float32(dy[63]*pad[90]) +
+			float32(dy[64]*pad[91]) + float32(dy[65]*pad[92]) + float32(dy[66]*pad[93]) + float32(dy[67]*pad[94]) +
+			float32(dy[68]*pad[95]) + float32(dy[69]*pad[96]) + float32(dy[70]*pad[97]) + float32(dy[71]*pad[98]) +
+			float32(dy[72]*pad[101]) + float32(dy[73]*pad[102]) + float32(dy[74]*pad[103]) + float32(dy[75]*pad[104]) +
+			float32(dy[76]*pad[105]) + float32(dy[77]*pad[106]) + float32(dy[78]*pad[107]) + float32(dy[79]*pad[108]) +
+			float32(dy[80]*pad[109]) + float32(dy[81]*pad[112]) + float32(dy[82]*pad[113]) + float32(dy[83]*pad[114]) +
+			float32(dy[84]*pad[115]) + float32(dy[85]*pad[116]) + float32(dy[86]*pad[117]) + float32(dy[87]*pad[118]) +
+			float32(dy[88]*pad[119]) + float32(dy[89]*pad[120])
+		gw[27] = gw[27] + float32(dy[45]*pad[77]) + float32(dy[46]*pad[78]) + float32(dy[47]*pad[79]) +
+			float32(dy[48]*pad[80]) + float32(dy[49]*pad[81]) + float32(dy[50]*pad[82]) + float32(dy[51]*pad[83]) +
+			float32(dy[52]*pad[84]) + float32(dy[53]*pad[85]) + float32(dy[54]*pad[88]) + float32(dy[55]*pad[89]) +
+			float32(dy[56]*pad[90]) + float32(dy[57]*pad[91]) + float32(dy[58]*pad[92]) + float32(dy[59]*pad[93]) +
+			float32(dy[60]*pad[94]) + float32(dy[61]*pad[95]) + float32(dy[62]*pad[96]) + float32(dy[63]*pad[99]) +
+			float32(dy[64]*pad[100]) + float32(dy[65]*pad[101]) + float32(dy[66]*pad[102]) + float32(dy[67]*pad[103]) +
+			float32(dy[68]*pad[104]) + float32(dy[69]*pad[105]) + float32(dy[70]*pad[106]) + float32(dy[71]*pad[107]) +
+			float32(dy[72]*pad[110]) + float32(dy[73]*pad[111]) + float32(dy[74]*pad[112]) + float32(dy[75]*pad[113]) +
+			float32(dy[76]*pad[114]) + float32(dy[77]*pad[115]) + float32(dy[78]*pad[116]) + float32(dy[79]*pad[117]) +
+			float32(dy[80]*pad[118]) + float32(dy[81]*pad[121]) + float32(dy[82]*pad[122]) + float32(dy[83]*pad[123]) +
+			float32(dy[84]*pad[124]) + float32(dy[85]*pad[125]) + float32(dy[86]*pad[126]) + float32(dy[87]*pad[127]) +
+			float32(dy[88]*pad[128]) + float32(dy[89]*pad[129])
+		gw[28] = gw[28] + float32(dy[45]*pad[78]) + float32(dy[46]*pad[79]) + float32(dy[47]*pad[80]) +
+			float32(dy[48]*pad[81]) + float32(dy[49]*pad[82]) + float32(dy[50]*pad[83]) + float32(dy[51]*pad[84]) +
+			float32(dy[52]*pad[85]) + float32(dy[53]*pad[86]) + float32(dy[54]*pad[89]) + float32(dy[55]*pad[90]) +
+			float32(dy[56]*pad[91]) + float32(dy[57]*pad[92]) + float32(dy[58]*pad[93]) + float32(dy[59]*pad[94]) +
+			float32(dy[60]*pad[95]) + float32(dy[61]*pad[96]) + float32(dy[62]*pad[97]) + float32(dy[63]*pad[100]) +
+			float32(dy[64]*pad[101]) + float32(dy[65]*pad[102]) + float32(dy[66]*pad[103]) + float32(dy[67]*pad[104]) +
+			float32(dy[68]*pad[105]) + float32(dy[69]*pad[106]) + float32(dy[70]*pad[107]) + float32(dy[71]*pad[108]) +
+			float32(dy[72]*pad[111]) + float32(dy[73]*pad[112]) + float32(dy[74]*pad[113]) + float32(dy[75]*pad[114]) +
+			float32(dy[76]*pad[115]) + float32(dy[77]*pad[116]) + float32(dy[78]*pad[117]) + float32(dy[79]*pad[118]) +
+			float32(dy[80]*pad[119]) + float32(dy[81]*pad[122]) + float32(dy[82]*pad[123]) + float32(dy[83]*pad[124]) +
+			float32(dy[84]*pad[125]) + float32(dy[85]*pad[126]) + float32(dy[86]*pad[127]) + float32(dy[87]*pad[128]) +
+			float32(dy[88]*pad[129]) + float32(dy[89]*pad[130])
+		gw[29] = gw[29] + float32(dy[45]*pad[79]) + float32(dy[46]*pad[80]) + float32(dy[47]*pad[81]) +
+			float32(dy[48]*pad[82]) + float32(dy[49]*pad[83]) + float32(dy[50]*pad[84]) + float32(dy[51]*pad[85]) +
+			float32(dy[52]*pad[86]) + float32(dy[53]*pad[87]) + float32(dy[54]*pad[90]) + float32(dy[55]*pad[91]) +
+			float32(dy[56]*pad[92]) + float32(dy[57]*pad[93]) + float32(dy[58]*pad[94]) + float32(dy[59]*pad[95]) +
+			float32(dy[60]*pad[96]) + float32(dy[61]*pad[97]) + float32(dy[62]*pad[98]) + float32(dy[63]*pad[101]) +
+			float32(dy[64]*pad[102]) + float32(dy[65]*pad[103]) + float32(dy[66]*pad[104]) + float32(dy[67]*pad[105]) +
+			float32(dy[68]*pad[106]) + float32(dy[69]*pad[107]) + float32(dy[70]*pad[108]) + float32(dy[71]*pad[109]) +
+			float32(dy[72]*pad[112]) + float32(dy[73]*pad[113]) + float32(dy[74]*pad[114]) + float32(dy[75]*pad[115]) +
+			float32(dy[76]*pad[116]) + float32(dy[77]*pad[117]) + float32(dy[78]*pad[118]) + float32(dy[79]*pad[119]) +
+			float32(dy[80]*pad[120]) + float32(dy[81]*pad[123]) + float32(dy[82]*pad[124]) + float32(dy[83]*pad[125]) +
+			float32(dy[84]*pad[126]) + float32(dy[85]*pad[127]) + float32(dy[86]*pad[128]) + float32(dy[87]*pad[129]) +
+			float32(dy[88]*pad[130]) + float32(dy[89]*pad[131])
+		gw[30] = gw[30] + float32(dy[45]*pad[132]) + float32(dy[46]*pad[133]) + float32(dy[47]*pad[134]) +
+			float32(dy[48]*pad[135]) + float32(dy[49]*pad[136]) + float32(dy[50]*pad[137]) + float32(dy[51]*pad[138]) +
+			float32(dy[52]*pad[139]) + float32(dy[53]*pad[140]) + float32(dy[54]*pad[143]) + float32(dy[55]*pad[144]) +
+			float32(dy[56]*pad[145]) + float32(dy[57]*pad[146]) + float32(dy[58]*pad[147]) + float32(dy[59]*pad[148]) +
+			float32(dy[60]*pad[149]) + float32(dy[61]*pad[150]) + float32(dy[62]*pad[151]) + float32(dy[63]*pad[154]) +
+			float32(dy[64]*pad[155]) + float32(dy[65]*pad[156]) + float32(dy[66]*pad[157]) + float32(dy[67]*pad[158]) +
+			float32(dy[68]*pad[159]) + float32(dy[69]*pad[160]) + float32(dy[70]*pad[161]) + float32(dy[71]*pad[162]) +
+			float32(dy[72]*pad[165]) + float32(dy[73]*pad[166]) + float32(dy[74]*pad[167]) + float32(dy[75]*pad[168]) +
+			float32(dy[76]*pad[169]) + float32(dy[77]*pad[170]) + float32(dy[78]*pad[171]) + float32(dy[79]*pad[172]) +
+			float32(dy[80]*pad[173]) + float32(dy[81]*pad[176]) + float32(dy[82]*pad[177]) + float32(dy[83]*pad[178]) +
+			float32(dy[84]*pad[179]) + float32(dy[85]*pad[180]) + float32(dy[86]*pad[181]) + float32(dy[87]*pad[182]) +
+			float32(dy[88]*pad[183]) + float32(dy[89]*pad[184])
+		gw[31] = gw[31] + float32(dy[45]*pad[133]) + float32(dy[46]*pad[134]) + float32(dy[47]*pad[135]) +
+			float32(dy[48]*pad[136]) + float32(dy[49]*pad[137]) + float32(dy[50]*pad[138]) + float32(dy[51]*pad[139]) +
+			float32(dy[52]*pad[140]) + float32(dy[53]*pad[141]) + float32(dy[54]*pad[144]) + float32(dy[55]*pad[145]) +
+			float32(dy[56]*pad[146]) + float32(dy[57]*pad[147]) + float32(dy[58]*pad[148]) + float32(dy[59]*pad[149]) +
+			float32(dy[60]*pad[150]) + float32(dy[61]*pad[151]) + float32(dy[62]*pad[152]) + float32(dy[63]*pad[155]) +
+			float32(dy[64]*pad[156]) + float32(dy[65]*pad[157]) + float32(dy[66]*pad[158]) + float32(dy[67]*pad[159]) +
+			float32(dy[68]*pad[160]) + float32(dy[69]*pad[161]) + float32(dy[70]*pad[162]) + float32(dy[71]*pad[163]) +
+			float32(dy[72]*pad[166]) + float32(dy[73]*pad[167]) + float32(dy[74]*pad[168]) + float32(dy[75]*pad[169]) +
+			float32(dy[76]*pad[170]) + float32(dy[77]*pad[171]) + float32(dy[78]*pad[172]) + float32(dy[79]*pad[173]) +
+			float32(dy[80]*pad[174]) + float32(dy[81]*pad[177]) + float32(dy[82]*pad[178]) + float32(dy[83]*pad[179]) +
+			float32(dy[84]*pad[180]) + float32(dy[85]*pad[181]) + float32(dy[86]*pad[182]) + float32(dy[87]*pad[183]) +
+			float32(dy[88]*pad[184]) + float32(dy[89]*pad[185])
+		gw[32] = gw[32] + float32(dy[45]*pad[134]) + float32(dy[46]*pad[135]) + float32(dy[47]*pad[136]) +
+			float32(dy[48]*pad[137]) + float32(dy[49]*pad[138]) + float32(dy[50]*pad[139]) + float32(dy[51]*pad[140]) +
+			float32(dy[52]*pad[141]) + float32(dy[53]*pad[142]) + float32(dy[54]*pad[145]) + float32(dy[55]*pad[146]) +
+			float32(dy[56]*pad[147]) + float32(dy[57]*pad[148]) + float32(dy[58]*pad[149]) + float32(dy[59]*pad[150]) +
+			float32(dy[60]*pad[151]) + float32(dy[61]*pad[152]) + float32(dy[62]*pad[153]) + float32(dy[63]*pad[156]) +
+			float32(dy[64]*pad[157]) + float32(dy[65]*pad[158]) + float32(dy[66]*pad[159]) + float32(dy[67]*pad[160]) +
+			float32(dy[68]*pad[161]) + float32(dy[69]*pad[162]) + float32(dy[70]*pad[163]) + float32(dy[71]*pad[164]) +
+			float32(dy[72]*pad[167]) + float32(dy[73]*pad[168]) + float32(dy[74]*pad[169]) + float32(dy[75]*pad[170]) +
+			float32(dy[76]*pad[171]) + float32(dy[77]*pad[172]) + float32(dy[78]*pad[173]) + float32(dy[79]*pad[174]) +
+			float32(dy[80]*pad[175]) + float32(dy[81]*pad[178]) + float32(dy[82]*pad[179]) + float32(dy[83]*pad[180]) +
+			float32(dy[84]*pad[181]) + float32(dy[85]*pad[182]) + float32(dy[86]*pad[183]) + float32(dy[87]*pad[184]) +
+			float32(dy[88]*pad[185]) + float32(dy[89]*pad[186])
+		gw[33] = gw[33] + float32(dy[45]*pad[143]) + float32(dy[46]*pad[144]) + float32(dy[47]*pad[145]) +
+			float32(dy[48]*pad[146]) + float32(dy[49]*pad[147]) + float32(dy[50]*pad[148]) + float32(dy[51]*pad[149]) +
+			float32(dy[52]*pad[150]) + float32(dy[53]*pad[151]) + float32(dy[54]*pad[154]) + float32(dy[55]*pad[155]) +
+			float32(dy[56]*pad[156]) + float32(dy[57]*pad[157]) + float32(dy[58]*pad[158]) + float32(dy[59]*pad[159]) +
+			float32(dy[60]*pad[160]) + float32(dy[61]*pad[161]) + float32(dy[62]*pad[162]) + float32(dy[63]*pad[165]) +
+			float32(dy[64]*pad[166]) + float32(dy[65]*pad[167]) + float32(dy[66]*pad[168]) + float32(dy[67]*pad[169]) +
+			float32(dy[68]*pad[170]) + float32(dy[69]*pad[171]) + float32(dy[70]*pad[172]) + float32(dy[71]*pad[173]) +
+			float32(dy[72]*pad[176]) + float32(dy[73]*pad[177]) + float32(dy[74]*pad[178]) + float32(dy[75]*pad[179]) +
+			float32(dy[76]*pad[180]) + float32(dy[77]*pad[181]) + float32(dy[78]*pad[182]) + float32(dy[79]*pad[183]) +
+			float32(dy[80]*pad[184]) + float32(dy[81]*pad[187]) + float32(dy[82]*pad[188]) + float32(dy[83]*pad[189]) +
+			float32(dy[84]*pad[190]) + float32(dy[85]*pad[191]) + float32(dy[86]*pad[192]) + float32(dy[87]*pad[193]) +
+			float32(dy[88]*pad[194]) + float32(dy[89]*pad[195])
+		gw[34] = gw[34] + float32(dy[45]*pad[144]) + float32(dy[46]*pad[145]) + float32(dy[47]*pad[146]) +
+			float32(dy[48]*pad[147]) + float32(dy[49]*pad[148]) + float32(dy[50]*pad[149]) + float32(dy[51]*pad[150]) +
+			float32(dy[52]*pad[151]) + float32(dy[53]*pad[152]) + float32(dy[54]*pad[155]) + float32(dy[55]*pad[156]) +
+			float32(dy[56]*pad[157]) + float32(dy[57]*pad[158]) + float32(dy[58]*pad[159]) + float32(dy[59]*pad[160]) +
+			float32(dy[60]*pad[161]) + float32(dy[61]*pad[162]) + float32(dy[62]*pad[163]) + float32(dy[63]*pad[166]) +
+			float32(dy[64]*pad[167]) + float32(dy[65]*pad[168]) + float32(dy[66]*pad[169]) + float32(dy[67]*pad[170]) +
+			float32(dy[68]*pad[171]) + float32(dy[69]*pad[172]) + float32(dy[70]*pad[173]) + float32(dy[71]*pad[174]) +
+			float32(dy[72]*pad[177]) + float32(dy[73]*pad[178]) + float32(dy[74]*pad[179]) + float32(dy[75]*pad[180]) +
+			float32(dy[76]*pad[181]) + float32(dy[77]*pad[182]) + float32(dy[78]*pad[183]) + float32(dy[79]*pad[184]) +
+			float32(dy[80]*pad[185]) + float32(dy[81]*pad[188]) + float32(dy[82]*pad[189]) + float32(dy[83]*pad[190]) +
+			float32(dy[84]*pad[191]) + float32(dy[85]*pad[192]) + float32(dy[86]*pad[193]) + float32(dy[87]*pad[194]) +
+			float32(dy[88]*pad[195]) + float32(dy[89]*pad[196])
+		gw[35] = gw[35] + float32(dy[45]*pad[145]) + float32(dy[46]*pad[146]) + float32(dy[47]*pad[147]) +
+			float32(dy[48]*pad[148]) + float32(dy[49]*pad[149]) + float32(dy[50]*pad[150]) + float32(dy[51]*pad[151]) +
+			float32(dy[52]*pad[152]) + float32(dy[53]*pad[153]) + float32(dy[54]*pad[156]) + float32(dy[55]*pad[157]) +
+			float32(dy[56]*pad[158]) + float32(dy[57]*pad[159]) + float32(dy[58]*pad[160]) + float32(dy[59]*pad[161]) +
+			float32(dy[60]*pad[162]) + float32(dy[61]*pad[163]) + float32(dy[62]*pad[164]) + float32(dy[63]*pad[167]) +
+			float32(dy[64]*pad[168]) + float32(dy[65]*pad[169]) + float32(dy[66]*pad[170]) + float32(dy[67]*pad[171]) +
+			float32(dy[68]*pad[172]) + float32(dy[69]*pad[173]) + float32(dy[70]*pad[174]) + float32(dy[71]*pad[175]) +
+			float32(dy[72]*pad[178]) + float32(dy[73]*pad[179]) + float32(dy[74]*pad[180]) + float32(dy[75]*pad[181]) +
+			float32(dy[76]*pad[182]) + float32(dy[77]*pad[183]) + float32(dy[78]*pad[184]) + float32(dy[79]*pad[185]) +
+			float32(dy[80]*pad[186]) + float32(dy[81]*pad[189]) + float32(dy[82]*pad[190]) + float32(dy[83]*pad[191]) +
+			float32(dy[84]*pad[192]) + float32(dy[85]*pad[193]) + float32(dy[86]*pad[194]) + float32(dy[87]*pad[195]) +
+			float32(dy[88]*pad[196]) + float32(dy[89]*pad[197])
 		clear(dpad[:])
-		dpad[0] += w[0] * dy[0]
-		dpad[1] += w[1] * dy[0]
-		dpad[2] += w[2] * dy[0]
-		dpad[11] += w[3] * dy[0]
-		dpad[12] += w[4] * dy[0]
-		dpad[13] += w[5] * dy[0]
-		dpad[66] += w[6] * dy[0]
-		dpad[67] += w[7] * dy[0]
-		dpad[68] += w[8] * dy[0]
-		dpad[77] += w[9] * dy[0]
-		dpad[78] += w[10] * dy[0]
-		dpad[79] += w[11] * dy[0]
-		dpad[132] += w[12] * dy[0]
-		dpad[133] += w[13] * dy[0]
-		dpad[134] += w[14] * dy[0]
-		dpad[143] += w[15] * dy[0]
-		dpad[144] += w[16] * dy[0]
-		dpad[145] += w[17] * dy[0]
-		dpad[1] += w[0] * dy[1]
-		dpad[2] += w[1] * dy[1]
-		dpad[3] += w[2] * dy[1]
-		dpad[12] += w[3] * dy[1]
-		dpad[13] += w[4] * dy[1]
-		dpad[14] += w[5] * dy[1]
-		dpad[67] += w[6] * dy[1]
-		dpad[68] += w[7] * dy[1]
-		dpad[69] += w[8] * dy[1]
-		dpad[78] += w[9] * dy[1]
-		dpad[79] += w[10] * dy[1]
-		dpad[80] += w[11] * dy[1]
-		dpad[133] += w[12] * dy[1]
-		dpad[134] += w[13] * dy[1]
-		dpad[135] += w[14] * dy[1]
-		dpad[144] += w[15] * dy[1]
-		dpad[145] += w[16] * dy[1]
-		dpad[146] += w[17] * dy[1]
-		dpad[2] += w[0] * dy[2]
-		dpad[3] += w[1] * dy[2]
-		dpad[4] += w[2] * dy[2]
-		dpad[13] += w[3] * dy[2]
-		dpad[14] += w[4] * dy[2]
-		dpad[15] += w[5] * dy[2]
-		dpad[68] += w[6] * dy[2]
-		dpad[69] += w[7] * dy[2]
-		dpad[70] += w[8] * dy[2]
-		dpad[79] += w[9] * dy[2]
-		dpad[80] += w[10] * dy[2]
-		dpad[81] += w[11] * dy[2]
-		dpad[134] += w[12] * dy[2]
-		dpad[135] += w[13] * dy[2]
-		dpad[136] += w[14] * dy[2]
-		dpad[145] += w[15] * dy[2]
-		dpad[146] += w[16] * dy[2]
-		dpad[147] += w[17] * dy[2]
-		dpad[3] += w[0] * dy[3]
-		dpad[4] += w[1] * dy[3]
-		dpad[5] += w[2] * dy[3]
-		dpad[14] += w[3] * dy[3]
-		dpad[15] += w[4] * dy[3]
-		dpad[16] += w[5] * dy[3]
-		dpad[69] += w[6] * dy[3]
-		dpad[70] += w[7] * dy[3]
-		dpad[71] += w[8] * dy[3]
-		dpad[80] += w[9] * dy[3]
-		dpad[81] += w[10] * dy[3]
-		dpad[82] += w[11] * dy[3]
-		dpad[135] += w[12] * dy[3]
-		dpad[136] += w[13] * dy[3]
-		dpad[137] += w[14] * dy[3]
-		dpad[146] += w[15] * dy[3]
-		dpad[147] += w[16] * dy[3]
-		dpad[148] += w[17] * dy[3]
-		dpad[4] += w[0] * dy[4]
-		dpad[5] += w[1] * dy[4]
-		dpad[6] += w[2] * dy[4]
-		dpad[15] += w[3] * dy[4]
-		dpad[16] += w[4] * dy[4]
-		dpad[17] += w[5] * dy[4]
-		dpad[70] += w[6] * dy[4]
-		dpad[71] += w[7] * dy[4]
-		dpad[72] += w[8] * dy[4]
-		dpad[81] += w[9] * dy[4]
-		dpad[82] += w[10] * dy[4]
-		dpad[83] += w[11] * dy[4]
-		dpad[136] += w[12] * dy[4]
-		dpad[137] += w[13] * dy[4]
-		dpad[138] += w[14] * dy[4]
-		dpad[147] += w[15] * dy[4]
-		dpad[148] += w[16] * dy[4]
-		dpad[149] += w[17] * dy[4]
-		dpad[5] += w[0] * dy[5]
-		dpad[6] += w[1] * dy[5]
-		dpad[7] += w[2] * dy[5]
-		dpad[16] += w[3] * dy[5]
-		dpad[17] += w[4] * dy[5]
-		dpad[18] += w[5] * dy[5]
-		dpad[71] += w[6] * dy[5]
-		dpad[72] += w[7] * dy[5]
-		dpad[73] += w[8] * dy[5]
-		dpad[82] += w[9] * dy[5]
-		dpad[83] += w[10] * dy[5]
-		dpad[84] += w[11] * dy[5]
-		dpad[137] += w[12] * dy[5]
-		dpad[138] += w[13] * dy[5]
-		dpad[139] += w[14] * dy[5]
-		dpad[148] += w[15] * dy[5]
-		dpad[149] += w[16] * dy[5]
-		dpad[150] += w[17] * dy[5]
-		dpad[6] += w[0] * dy[6]
-		dpad[7] += w[1] * dy[6]
-		dpad[8] += w[2] * dy[6]
-		dpad[17] += w[3] * dy[6]
-		dpad[18] += w[4] * dy[6]
-		dpad[19] += w[5] * dy[6]
-		dpad[72] += w[6] * dy[6]
-		dpad[73] += w[7] * dy[6]
-		dpad[74] += w[8] * dy[6]
-		dpad[83] += w[9] * dy[6]
-		dpad[84] += w[10] * dy[6]
-		dpad[85] += w[11] * dy[6]
-		dpad[138] += w[12] * dy[6]
-		dpad[139] += w[13] * dy[6]
-		dpad[140] += w[14] * dy[6]
-		dpad[149] += w[15] * dy[6]
-		dpad[150] += w[16] * dy[6]
-		dpad[151] += w[17] * dy[6]
-		dpad[7] += w[0] * dy[7]
-		dpad[8] += w[1] * dy[7]
-		dpad[9] += w[2] * dy[7]
-		dpad[18] += w[3] * dy[7]
-		dpad[19] += w[4] * dy[7]
-		dpad[20] += w[5] * dy[7]
-		dpad[73] += w[6] * dy[7]
-		dpad[74] += w[7] * dy[7]
-		dpad[75] += w[8] * dy[7]
-		dpad[84] += w[9] * dy[7]
-		dpad[85] += w[10] * dy[7]
-		dpad[86] += w[11] * dy[7]
-		dpad[139] += w[12] * dy[7]
-		dpad[140] += w[13] * dy[7]
-		dpad[141] += w[14] * dy[7]
-		dpad[150] += w[15] * dy[7]
-		dpad[151] += w[16] * dy[7]
-		dpad[152] += w[17] * dy[7]
-		dpad[8] += w[0] * dy[8]
-		dpad[9] += w[1] * dy[8]
-		dpad[10] += w[2] * dy[8]
-		dpad[19] += w[3] * dy[8]
-		dpad[20] += w[4] * dy[8]
-		dpad[21] += w[5] * dy[8]
-		dpad[74] += w[6] * dy[8]
-		dpad[75] += w[7] * dy[8]
-		dpad[76] += w[8] * dy[8]
-		dpad[85] += w[9] * dy[8]
-		dpad[86] += w[10] * dy[8]
-		dpad[87] += w[11] * dy[8]
-		dpad[140] += w[12] * dy[8]
-		dpad[141] += w[13] * dy[8]
-		dpad[142] += w[14] * dy[8]
-		dpad[151] += w[15] * dy[8]
-		dpad[152] += w[16] * dy[8]
-		dpad[153] += w[17] * dy[8]
-		dpad[11] += w[0] * dy[9]
-		dpad[12] += w[1] * dy[9]
-		dpad[13] += w[2] * dy[9]
-		dpad[22] += w[3] * dy[9]
-		dpad[23] += w[4] * dy[9]
-		dpad[24] += w[5] * dy[9]
-		dpad[77] += w[6] * dy[9]
-		dpad[78] += w[7] * dy[9]
-		dpad[79] += w[8] * dy[9]
-		dpad[88] += w[9] * dy[9]
-		dpad[89] += w[10] * dy[9]
-		dpad[90] += w[11] * dy[9]
-		dpad[143] += w[12] * dy[9]
-		dpad[144] += w[13] * dy[9]
-		dpad[145] += w[14] * dy[9]
-		dpad[154] += w[15] * dy[9]
-		dpad[155] += w[16] * dy[9]
-		dpad[156] += w[17] * dy[9]
-		dpad[12] += w[0] * dy[10]
-		dpad[13] += w[1] * dy[10]
-		dpad[14] += w[2] * dy[10]
-		dpad[23] += w[3] * dy[10]
-		dpad[24] += w[4] * dy[10]
-		dpad[25] += w[5] * dy[10]
-		dpad[78] += w[6] * dy[10]
-		dpad[79] += w[7] * dy[10]
-		dpad[80] += w[8] * dy[10]
-		dpad[89] += w[9] * dy[10]
-		dpad[90] += w[10] * dy[10]
-		dpad[91] += w[11] * dy[10]
-		dpad[144] += w[12] * dy[10]
-		dpad[145] += w[13] * dy[10]
-		dpad[146] += w[14] * dy[10]
-		dpad[155] += w[15] * dy[10]
-		dpad[156] += w[16] * dy[10]
-		dpad[157] += w[17] * dy[10]
-		dpad[13] += w[0] * dy[11]
-		dpad[14] += w[1] * dy[11]
-		dpad[15] += w[2] * dy[11]
-		dpad[24] += w[3] * dy[11]
-		dpad[25] += w[4] * dy[11]
-		dpad[26] += w[5] * dy[11]
-		dpad[79] += w[6] * dy[11]
-		dpad[80] += w[7] * dy[11]
-		dpad[81] += w[8] * dy[11]
-		dpad[90] += w[9] * dy[11]
-		dpad[91] += w[10] * dy[11]
-		dpad[92] += w[11] * dy[11]
-		dpad[145] += w[12] * dy[11]
-		dpad[146] += w[13] * dy[11]
-		dpad[147] += w[14] * dy[11]
-		dpad[156] += w[15] * dy[11]
-		dpad[157] += w[16] * dy[11]
-		dpad[158] += w[17] * dy[11]
-		dpad[14] += w[0] * dy[12]
-		dpad[15] += w[1] * dy[12]
-		dpad[16] += w[2] * dy[12]
-		dpad[25] += w[3] * dy[12]
-		dpad[26] += w[4] * dy[12]
-		dpad[27] += w[5] * dy[12]
-		dpad[80] += w[6] * dy[12]
-		dpad[81] += w[7] * dy[12]
-		dpad[82] += w[8] * dy[12]
-		dpad[91] += w[9] * dy[12]
-		dpad[92] += w[10] * dy[12]
-		dpad[93] += w[11] * dy[12]
-		dpad[146] += w[12] * dy[12]
-		dpad[147] += w[13] * dy[12]
-		dpad[148] += w[14] * dy[12]
-		dpad[157] += w[15] * dy[12]
-		dpad[158] += w[16] * dy[12]
-		dpad[159] += w[17] * dy[12]
-		dpad[15] += w[0] * dy[13]
-		dpad[16] += w[1] * dy[13]
-		dpad[17] += w[2] * dy[13]
-		dpad[26] += w[3] * dy[13]
-		dpad[27] += w[4] * dy[13]
-		dpad[28] += w[5] * dy[13]
-		dpad[81] += w[6] * dy[13]
-		dpad[82] += w[7] * dy[13]
-		dpad[83] += w[8] * dy[13]
-		dpad[92] += w[9] * dy[13]
-		dpad[93] += w[10] * dy[13]
-		dpad[94] += w[11] * dy[13]
-		dpad[147] += w[12] * dy[13]
-		dpad[148] += w[13] * dy[13]
-		dpad[149] += w[14] * dy[13]
-		dpad[158] += w[15] * dy[13]
-		dpad[159] += w[16] * dy[13]
-		dpad[160] += w[17] * dy[13]
-		dpad[16] += w[0] * dy[14]
-		dpad[17] += w[1] * dy[14]
-		dpad[18] += w[2] * dy[14]
-		dpad[27] += w[3] * dy[14]
-		dpad[28] += w[4] * dy[14]
-		dpad[29] += w[5] * dy[14]
-		dpad[82] += w[6] * dy[14]
-		dpad[83] += w[7] * dy[14]
-		dpad[84] += w[8] * dy[14]
-		dpad[93] += w[9] * dy[14]
-		dpad[94] += w[10] * dy[14]
-		dpad[95] += w[11] * dy[14]
-		dpad[148] += w[12] * dy[14]
-		dpad[149] += w[13] * dy[14]
-		dpad[150] += w[14] * dy[14]
-		dpad[159] += w[15] * dy[14]
-		dpad[160] += w[16] * dy[14]
-		dpad[161] += w[17] * dy[14]
-		dpad[17] += w[0] * dy[15]
-		dpad[18] += w[1] * dy[15]
-		dpad[19] += w[2] * dy[15]
-		dpad[28] += w[3] * dy[15]
-		dpad[29] += w[4] * dy[15]
-		dpad[30] += w[5] * dy[15]
-		dpad[83] += w[6] * dy[15]
-		dpad[84] += w[7] * dy[15]
-		dpad[85] += w[8] * dy[15]
-		dpad[94] += w[9] * dy[15]
-		dpad[95] += w[10] * dy[15]
-		dpad[96] += w[11] * dy[15]
-		dpad[149] += w[12] * dy[15]
-		dpad[150] += w[13] * dy[15]
-		dpad[151] += w[14] * dy[15]
-		dpad[160] += w[15] * dy[15]
-		dpad[161] += w[16] * dy[15]
-		dpad[162] += w[17] * dy[15]
-		dpad[18] += w[0] * dy[16]
-		dpad[19] += w[1] * dy[16]
-		dpad[20] += w[2] * dy[16]
-		dpad[29] += w[3] * dy[16]
-		dpad[30] += w[4] * dy[16]
-		dpad[31] += w[5] * dy[16]
-		dpad[84] += w[6] * dy[16]
-		dpad[85] += w[7] * dy[16]
-		dpad[86] += w[8] * dy[16]
-		dpad[95] += w[9] * dy[16]
-		dpad[96] += w[10] * dy[16]
-		dpad[97] += w[11] * dy[16]
-		dpad[150] += w[12] * dy[16]
-		dpad[151] += w[13] * dy[16]
-		dpad[152] += w[14] * dy[16]
-		dpad[161] += w[15] * dy[16]
-		dpad[162] += w[16] * dy[16]
-		dpad[163] += w[17] * dy[16]
-		dpad[19] += w[0] * dy[17]
-		dpad[20] += w[1] * dy[17]
-		dpad[21] += w[2] * dy[17]
-		dpad[30] += w[3] * dy[17]
-		dpad[31] += w[4] * dy[17]
-		dpad[32] += w[5] * dy[17]
-		dpad[85] += w[6] * dy[17]
-		dpad[86] += w[7] * dy[17]
-		dpad[87] += w[8] * dy[17]
-		dpad[96] += w[9] * dy[17]
-		dpad[97] += w[10] * dy[17]
-		dpad[98] += w[11] * dy[17]
-		dpad[151] += w[12] * dy[17]
-		dpad[152] += w[13] * dy[17]
-		dpad[153] += w[14] * dy[17]
-		dpad[162] += w[15] * dy[17]
-		dpad[163] += w[16] * dy[17]
-		dpad[164] += w[17] * dy[17]
-		dpad[22] += w[0] * dy[18]
-		dpad[23] += w[1] * dy[18]
-		dpad[24] += w[2] * dy[18]
-		dpad[33] += w[3] * dy[18]
-		dpad[34] += w[4] * dy[18]
-		dpad[35] += w[5] * dy[18]
-		dpad[88] += w[6] * dy[18]
-		dpad[89] += w[7] * dy[18]
-		dpad[90] += w[8] * dy[18]
-		dpad[99] += w[9] * dy[18]
-		dpad[100] += w[10] * dy[18]
-		dpad[101] += w[11] * dy[18]
-		dpad[154] += w[12] * dy[18]
-		dpad[155] += w[13] * dy[18]
-		dpad[156] += w[14] * dy[18]
-		dpad[165] += w[15] * dy[18]
-		dpad[166] += w[16] * dy[18]
-		dpad[167] += w[17] * dy[18]
-		dpad[23] += w[0] * dy[19]
-		dpad[24] += w[1] * dy[19]
-		dpad[25] += w[2] * dy[19]
-		dpad[34] += w[3] * dy[19]
-		dpad[35] += w[4] * dy[19]
-		dpad[36] += w[5] * dy[19]
-		dpad[89] += w[6] * dy[19]
-		dpad[90] += w[7] * dy[19]
-		dpad[91] += w[8] * dy[19]
-		dpad[100] += w[9] * dy[19]
-		dpad[101] += w[10] * dy[19]
-		dpad[102] += w[11] * dy[19]
-		dpad[155] += w[12] * dy[19]
-		dpad[156] += w[13] * dy[19]
-		dpad[157] += w[14] * dy[19]
-		dpad[166] += w[15] * dy[19]
-		dpad[167] += w[16] * dy[19]
-		dpad[168] += w[17] * dy[19]
-		dpad[24] += w[0] * dy[20]
-		dpad[25] += w[1] * dy[20]
-		dpad[26] += w[2] * dy[20]
-		dpad[35] += w[3] * dy[20]
-		dpad[36] += w[4] * dy[20]
-		dpad[37] += w[5] * dy[20]
-		dpad[90] += w[6] * dy[20]
-		dpad[91] += w[7] * dy[20]
-		dpad[92] += w[8] * dy[20]
-		dpad[101] += w[9] * dy[20]
-		dpad[102] += w[10] * dy[20]
-		dpad[103] += w[11] * dy[20]
-		dpad[156] += w[12] * dy[20]
-		dpad[157] += w[13] * dy[20]
-		dpad[158] += w[14] * dy[20]
-		dpad[167] += w[15] * dy[20]
-		dpad[168] += w[16] * dy[20]
-		dpad[169] += w[17] * dy[20]
-		dpad[25] += w[0] * dy[21]
-		dpad[26] += w[1] * dy[21]
-		dpad[27] += w[2] * dy[21]
-		dpad[36] += w[3] * dy[21]
-		dpad[37] += w[4] * dy[21]
-		dpad[38] += w[5] * dy[21]
-		dpad[91] += w[6] * dy[21]
-		dpad[92] += w[7] * dy[21]
-		dpad[93] += w[8] * dy[21]
-		dpad[102] += w[9] * dy[21]
-		dpad[103] += w[10] * dy[21]
-		dpad[104] += w[11] * dy[21]
-		dpad[157] += w[12] * dy[21]
-		dpad[158] += w[13] * dy[21]
-		dpad[159] += w[14] * dy[21]
-		dpad[168] += w[15] * dy[21]
-		dpad[169] += w[16] * dy[21]
-		dpad[170] += w[17] * dy[21]
-		dpad[26] += w[0] * dy[22]
-		dpad[27] += w[1] * dy[22]
-		dpad[28] += w[2] * dy[22]
-		dpad[37] += w[3] * dy[22]
-		dpad[38] += w[4] * dy[22]
-		dpad[39] += w[5] * dy[22]
-		dpad[92] += w[6] * dy[22]
-		dpad[93] += w[7] * dy[22]
-		dpad[94] += w[8] * dy[22]
-		dpad[103] += w[9] * dy[22]
-		dpad[104] += w[10] * dy[22]
-		dpad[105] += w[11] * dy[22]
-		dpad[158] += w[12] * dy[22]
-		dpad[159] += w[13] * dy[22]
-		dpad[160] += w[14] * dy[22]
-		dpad[169] += w[15] * dy[22]
-		dpad[170] += w[16] * dy[22]
-		dpad[171] += w[17] * dy[22]
-		dpad[27] += w[0] * dy[23]
-		dpad[28] += w[1] * dy[23]
-		dpad[29] += w[2] * dy[23]
-		dpad[38] += w[3] * dy[23]
-		dpad[39] += w[4] * dy[23]
-		dpad[40] += w[5] * dy[23]
-		dpad[93] += w[6] * dy[23]
-		dpad[94] += w[7] * dy[23]
-		dpad[95] += w[8] * dy[23]
-		dpad[104] += w[9] * dy[23]
-		dpad[105] += w[10] * dy[23]
-		dpad[106] += w[11] * dy[23]
-		dpad[159] += w[12] * dy[23]
-		dpad[160] += w[13] * dy[23]
-		dpad[161] += w[14] * dy[23]
-		dpad[170] += w[15] * dy[23]
-		dpad[171] += w[16] * dy[23]
-		dpad[172] += w[17] * dy[23]
-		dpad[28] += w[0] * dy[24]
-		dpad[29] += w[1] * dy[24]
-		dpad[30] += w[2] * dy[24]
-		dpad[39] += w[3] * dy[24]
-		dpad[40] += w[4] * dy[24]
-		dpad[41] += w[5] * dy[24]
-		dpad[94] += w[6] * dy[24]
-		dpad[95] += w[7] * dy[24]
-		dpad[96] += w[8] * dy[24]
-		dpad[105] += w[9] * dy[24]
-		dpad[106] += w[10] * dy[24]
-		dpad[107] += w[11] * dy[24]
-		dpad[160] += w[12] * dy[24]
-		dpad[161] += w[13] * dy[24]
-		dpad[162] += w[14] * dy[24]
-		dpad[171] += w[15] * dy[24]
-		dpad[172] += w[16] * dy[24]
-		dpad[173] += w[17] * dy[24]
-		dpad[29] += w[0] * dy[25]
-		dpad[30] += w[1] * dy[25]
-		dpad[31] += w[2] * dy[25]
-		dpad[40] += w[3] * dy[25]
-		dpad[41] += w[4] * dy[25]
-		dpad[42] += w[5] * dy[25]
-		dpad[95] += w[6] * dy[25]
-		dpad[96] += w[7] * dy[25]
-		dpad[97] += w[8] * dy[25]
-		dpad[106] += w[9] * dy[25]
-		dpad[107] += w[10] * dy[25]
-		dpad[108] += w[11] * dy[25]
-		dpad[161] += w[12] * dy[25]
-		dpad[162] += w[13] * dy[25]
-		dpad[163] += w[14] * dy[25]
-		dpad[172] += w[15] * dy[25]
-		dpad[173] += w[16] * dy[25]
-		dpad[174] += w[17] * dy[25]
-		dpad[30] += w[0] * dy[26]
-		dpad[31] += w[1] * dy[26]
-		dpad[32] += w[2] * dy[26]
-		dpad[41] += w[3] * dy[26]
-		dpad[42] += w[4] * dy[26]
-		dpad[43] += w[5] * dy[26]
-		dpad[96] += w[6] * dy[26]
-		dpad[97] += w[7] * dy[26]
-		dpad[98] += w[8] * dy[26]
-		dpad[107] += w[9] * dy[26]
-		dpad[108] += w[10] * dy[26]
-		dpad[109] += w[11] * dy[26]
-		dpad[162] += w[12] * dy[26]
-		dpad[163] += w[13] * dy[26]
-		dpad[164] += w[14] * dy[26]
-		dpad[173] += w[15] * dy[26]
-		dpad[174] += w[16] * dy[26]
-		dpad[175] += w[17] * dy[26]
-		dpad[33] += w[0] * dy[27]
-		dpad[34] += w[1] * dy[27]
-		dpad[35] += w[2] * dy[27]
-		dpad[44] += w[3] * dy[27]
-		dpad[45] += w[4] * dy[27]
-		dpad[46] += w[5] * dy[27]
-		dpad[99] += w[6] * dy[27]
-		dpad[100] += w[7] * dy[27]
-		dpad[101] += w[8] * dy[27]
-		dpad[110] += w[9] * dy[27]
-		dpad[111] += w[10] * dy[27]
-		dpad[112] += w[11] * dy[27]
-		dpad[165] += w[12] * dy[27]
-		dpad[166] += w[13] * dy[27]
-		dpad[167] += w[14] * dy[27]
-		dpad[176] += w[15] * dy[27]
-		dpad[177] += w[16] * dy[27]
-		dpad[178] += w[17] * dy[27]
-		dpad[34] += w[0] * dy[28]
-		dpad[35] += w[1] * dy[28]
-		dpad[36] += w[2] * dy[28]
-		dpad[45] += w[3] * dy[28]
-		dpad[46] += w[4] * dy[28]
-		dpad[47] += w[5] * dy[28]
-		dpad[100] += w[6] * dy[28]
-		dpad[101] += w[7] * dy[28]
-		dpad[102] += w[8] * dy[28]
-		dpad[111] += w[9] * dy[28]
-		dpad[112] += w[10] * dy[28]
-		dpad[113] += w[11] * dy[28]
-		dpad[166] += w[12] * dy[28]
-		dpad[167] += w[13] * dy[28]
-		dpad[168] += w[14] * dy[28]
-		dpad[177] += w[15] * dy[28]
-		dpad[178] += w[16] * dy[28]
-		dpad[179] += w[17] * dy[28]
-		dpad[35] += w[0] * dy[29]
-		dpad[36] += w[1] * dy[29]
-		dpad[37] += w[2] * dy[29]
-		dpad[46] += w[3] * dy[29]
-		dpad[47] += w[4] * dy[29]
-		dpad[48] += w[5] * dy[29]
-		dpad[101] += w[6] * dy[29]
-		dpad[102] += w[7] * dy[29]
-		dpad[103] += w[8] * dy[29]
-		dpad[112] += w[9] * dy[29]
-		dpad[113] += w[10] * dy[29]
-		dpad[114] += w[11] * dy[29]
-		dpad[167] += w[12] * dy[29]
-		dpad[168] += w[13] * dy[29]
-		dpad[169] += w[14] * dy[29]
-		dpad[178] += w[15] * dy[29]
-		dpad[179] += w[16] * dy[29]
-		dpad[180] += w[17] * dy[29]
-		dpad[36] += w[0] * dy[30]
-		dpad[37] += w[1] * dy[30]
-		dpad[38] += w[2] * dy[30]
-		dpad[47] += w[3] * dy[30]
-		dpad[48] += w[4] * dy[30]
-		dpad[49] += w[5] * dy[30]
-		dpad[102] += w[6] * dy[30]
-		dpad[103] += w[7] * dy[30]
-		dpad[104] += w[8] * dy[30]
-		dpad[113] += w[9] * dy[30]
-		dpad[114] += w[10] * dy[30]
-		dpad[115] += w[11] * dy[30]
-		dpad[168] += w[12] * dy[30]
-		dpad[169] += w[13] * dy[30]
-		dpad[170] += w[14] * dy[30]
-		dpad[179] += w[15] * dy[30]
-		dpad[180] += w[16] * dy[30]
-		dpad[181] += w[17] * dy[30]
-		dpad[37] += w[0] * dy[31]
-		dpad[38] += w[1] * dy[31]
-		dpad[39] += w[2] * dy[31]
-		dpad[48] += w[3] * dy[31]
-		dpad[49] += w[4] * dy[31]
-		dpad[50] += w[5] * dy[31]
-		dpad[103] += w[6] * dy[31]
-		dpad[104] += w[7] * dy[31]
-		dpad[105] += w[8] * dy[31]
-		dpad[114] += w[9] * dy[31]
-		dpad[115] += w[10] * dy[31]
-		dpad[116] += w[11] * dy[31]
-		dpad[169] += w[12] * dy[31]
-		dpad[170] += w[13] * dy[31]
-		dpad[171] += w[14] * dy[31]
-		dpad[180] += w[15] * dy[31]
-		dpad[181] += w[16] * dy[31]
-		dpad[182] += w[17] * dy[31]
-		dpad[38] += w[0] * dy[32]
-		dpad[39] += w[1] * dy[32]
-		dpad[40] += w[2] * dy[32]
-		dpad[49] += w[3] * dy[32]
-		dpad[50] += w[4] * dy[32]
-		dpad[51] += w[5] * dy[32]
-		dpad[104] += w[6] * dy[32]
-		dpad[105] += w[7] * dy[32]
-		dpad[106] += w[8] * dy[32]
-		dpad[115] += w[9] * dy[32]
-		dpad[116] += w[10] * dy[32]
-		dpad[117] += w[11] * dy[32]
-		dpad[170] += w[12] * dy[32]
-		dpad[171] += w[13] * dy[32]
-		dpad[172] += w[14] * dy[32]
-		dpad[181] += w[15] * dy[32]
-		dpad[182] += w[16] * dy[32]
-		dpad[183] += w[17] * dy[32]
-		dpad[39] += w[0] * dy[33]
-		dpad[40] += w[1] * dy[33]
-		dpad[41] += w[2] * dy[33]
-		dpad[50] += w[3] * dy[33]
-		dpad[51] += w[4] * dy[33]
-		dpad[52] += w[5] * dy[33]
-		dpad[105] += w[6] * dy[33]
-		dpad[106] += w[7] * dy[33]
-		dpad[107] += w[8] * dy[33]
-		dpad[116] += w[9] * dy[33]
-		dpad[117] += w[10] * dy[33]
-		dpad[118] += w[11] * dy[33]
-		dpad[171] += w[12] * dy[33]
-		dpad[172] += w[13] * dy[33]
-		dpad[173] += w[14] * dy[33]
-		dpad[182] += w[15] * dy[33]
-		dpad[183] += w[16] * dy[33]
-		dpad[184] += w[17] * dy[33]
-		dpad[40] += w[0] * dy[34]
-		dpad[41] += w[1] * dy[34]
-		dpad[42] += w[2] * dy[34]
-		dpad[51] += w[3] * dy[34]
-		dpad[52] += w[4] * dy[34]
-		dpad[53] += w[5] * dy[34]
-		dpad[106] += w[6] * dy[34]
-		dpad[107] += w[7] * dy[34]
-		dpad[108] += w[8] * dy[34]
-		dpad[117] += w[9] * dy[34]
-		dpad[118] += w[10] * dy[34]
-		dpad[119] += w[11] * dy[34]
-		dpad[172] += w[12] * dy[34]
-		dpad[173] += w[13] * dy[34]
-		dpad[174] += w[14] * dy[34]
-		dpad[183] += w[15] * dy[34]
-		dpad[184] += w[16] * dy[34]
-		dpad[185] += w[17] * dy[34]
-		dpad[41] += w[0] * dy[35]
-		dpad[42] += w[1] * dy[35]
-		dpad[43] += w[2] * dy[35]
-		dpad[52] += w[3] * dy[35]
-		dpad[53] += w[4] * dy[35]
-		dpad[54] += w[5] * dy[35]
-		dpad[107] += w[6] * dy[35]
-		dpad[108] += w[7] * dy[35]
-		dpad[109] += w[8] * dy[35]
-		dpad[118] += w[9] * dy[35]
-		dpad[119] += w[10] * dy[35]
-		dpad[120] += w[11] * dy[35]
-		dpad[173] += w[12] * dy[35]
-		dpad[174] += w[13] * dy[35]
-		dpad[175] += w[14] * dy[35]
-		dpad[184] += w[15] * dy[35]
-		dpad[185] += w[16] * dy[35]
-		dpad[186] += w[17] * dy[35]
-		dpad[44] += w[0] * dy[36]
-		dpad[45] += w[1] * dy[36]
-		dpad[46] += w[2] * dy[36]
-		dpad[55] += w[3] * dy[36]
-		dpad[56] += w[4] * dy[36]
-		dpad[57] += w[5] * dy[36]
-		dpad[110] += w[6] * dy[36]
-		dpad[111] += w[7] * dy[36]
-		dpad[112] += w[8] * dy[36]
-		dpad[121] += w[9] * dy[36]
-		dpad[122] += w[10] * dy[36]
-		dpad[123] += w[11] * dy[36]
-		dpad[176] += w[12] * dy[36]
-		dpad[177] += w[13] * dy[36]
-		dpad[178] += w[14] * dy[36]
-		dpad[187] += w[15] * dy[36]
-		dpad[188] += w[16] * dy[36]
-		dpad[189] += w[17] * dy[36]
-		dpad[45] += w[0] * dy[37]
-		dpad[46] += w[1] * dy[37]
-		dpad[47] += w[2] * dy[37]
-		dpad[56] += w[3] * dy[37]
-		dpad[57] += w[4] * dy[37]
-		dpad[58] += w[5] * dy[37]
-		dpad[111] += w[6] * dy[37]
-		dpad[112] += w[7] * dy[37]
-		dpad[113] += w[8] * dy[37]
-		dpad[122] += w[9] * dy[37]
-		dpad[123] += w[10] * dy[37]
-		dpad[124] += w[11] * dy[37]
-		dpad[177] += w[12] * dy[37]
-		dpad[178] += w[13] * dy[37]
-		dpad[179] += w[14] * dy[37]
-		dpad[188] += w[15] * dy[37]
-		dpad[189] += w[16] * dy[37]
-		dpad[190] += w[17] * dy[37]
-		dpad[46] += w[0] * dy[38]
-		dpad[47] += w[1] * dy[38]
-		dpad[48] += w[2] * dy[38]
-		dpad[57] += w[3] * dy[38]
-		dpad[58] += w[4] * dy[38]
-		dpad[59] += w[5] * dy[38]
-		dpad[112] += w[6] * dy[38]
-		dpad[113] += w[7] * dy[38]
-		dpad[114] += w[8] * dy[38]
-		dpad[123] += w[9] * dy[38]
-		dpad[124] += w[10] * dy[38]
-		dpad[125] += w[11] * dy[38]
-		dpad[178] += w[12] * dy[38]
-		dpad[179] += w[13] * dy[38]
-		dpad[180] += w[14] * dy[38]
-		dpad[189] += w[15] * dy[38]
-		dpad[190] += w[16] * dy[38]
-		dpad[191] += w[17] * dy[38]
-		dpad[47] += w[0] * dy[39]
-		dpad[48] += w[1] * dy[39]
-		dpad[49] += w[2] * dy[39]
-		dpad[58] += w[3] * dy[39]
-		dpad[59] += w[4] * dy[39]
-		dpad[60] += w[5] * dy[39]
-		dpad[113] += w[6] * dy[39]
-		dpad[114] += w[7] * dy[39]
-		dpad[115] += w[8] * dy[39]
-		dpad[124] += w[9] * dy[39]
-		dpad[125] += w[10] * dy[39]
-		dpad[126] += w[11] * dy[39]
-		dpad[179] += w[12] * dy[39]
-		dpad[180] += w[13] * dy[39]
-		dpad[181] += w[14] * dy[39]
-		dpad[190] += w[15] * dy[39]
-		dpad[191] += w[16] * dy[39]
-		dpad[192] += w[17] * dy[39]
-		dpad[48] += w[0] * dy[40]
-		dpad[49] += w[1] * dy[40]
-		dpad[50] += w[2] * dy[40]
-		dpad[59] += w[3] * dy[40]
-		dpad[60] += w[4] * dy[40]
-		dpad[61] += w[5] * dy[40]
-		dpad[114] += w[6] * dy[40]
-		dpad[115] += w[7] * dy[40]
-		dpad[116] += w[8] * dy[40]
-		dpad[125] += w[9] * dy[40]
-		dpad[126] += w[10] * dy[40]
-		dpad[127] += w[11] * dy[40]
-		dpad[180] += w[12] * dy[40]
-		dpad[181] += w[13] * dy[40]
-		dpad[182] += w[14] * dy[40]
-		dpad[191] += w[15] * dy[40]
-		dpad[192] += w[16] * dy[40]
-		dpad[193] += w[17] * dy[40]
-		dpad[49] += w[0] * dy[41]
-		dpad[50] += w[1] * dy[41]
-		dpad[51] += w[2] * dy[41]
-		dpad[60] += w[3] * dy[41]
-		dpad[61] += w[4] * dy[41]
-		dpad[62] += w[5] * dy[41]
-		dpad[115] += w[6] * dy[41]
-		dpad[116] += w[7] * dy[41]
-		dpad[117] += w[8] * dy[41]
-		dpad[126] += w[9] * dy[41]
-		dpad[127] += w[10] * dy[41]
-		dpad[128] += w[11] * dy[41]
-		dpad[181] += w[12] * dy[41]
-		dpad[182] += w[13] * dy[41]
-		dpad[183] += w[14] * dy[41]
-		dpad[192] += w[15] * dy[41]
-		dpad[193] += w[16] * dy[41]
-		dpad[194] += w[17] * dy[41]
-		dpad[50] += w[0] * dy[42]
-		dpad[51] += w[1] * dy[42]
-		dpad[52] += w[2] * dy[42]
-		dpad[61] += w[3] * dy[42]
-		dpad[62] += w[4] * dy[42]
-		dpad[63] += w[5] * dy[42]
-		dpad[116] += w[6] * dy[42]
-		dpad[117] += w[7] * dy[42]
-		dpad[118] += w[8] * dy[42]
-		dpad[127] += w[9] * dy[42]
-		dpad[128] += w[10] * dy[42]
-		dpad[129] += w[11] * dy[42]
-		dpad[182] += w[12] * dy[42]
-		dpad[183] += w[13] * dy[42]
-		dpad[184] += w[14] * dy[42]
-		dpad[193] += w[15] * dy[42]
-		dpad[194] += w[16] * dy[42]
-		dpad[195] += w[17] * dy[42]
-		dpad[51] += w[0] * dy[43]
-		dpad[52] += w[1] * dy[43]
-		dpad[53] += w[2] * dy[43]
-		dpad[62] += w[3] * dy[43]
-		dpad[63] += w[4] * dy[43]
-		dpad[64] += w[5] * dy[43]
-		dpad[117] += w[6] * dy[43]
-		dpad[118] += w[7] * dy[43]
-		dpad[119] += w[8] * dy[43]
-		dpad[128] += w[9] * dy[43]
-		dpad[129] += w[10] * dy[43]
-		dpad[130] += w[11] * dy[43]
-		dpad[183] += w[12] * dy[43]
-		dpad[184] += w[13] * dy[43]
-		dpad[185] += w[14] * dy[43]
-		dpad[194] += w[15] * dy[43]
-		dpad[195] += w[16] * dy[43]
-		dpad[196] += w[17] * dy[43]
-		dpad[52] += w[0] * dy[44]
-		dpad[53] += w[1] * dy[44]
-		dpad[54] += w[2] * dy[44]
-		dpad[63] += w[3] * dy[44]
-		dpad[64] += w[4] * dy[44]
-		dpad[65] += w[5] * dy[44]
-		dpad[118] += w[6] * dy[44]
-		dpad[119] += w[7] * dy[44]
-		dpad[120] += w[8] * dy[44]
-		dpad[129] += w[9] * dy[44]
-		dpad[130] += w[10] * dy[44]
-		dpad[131] += w[11] * dy[44]
-		dpad[184] += w[12] * dy[44]
-		dpad[185] += w[13] * dy[44]
-		dpad[186] += w[14] * dy[44]
-		dpad[195] += w[15] * dy[44]
-		dpad[196] += w[16] * dy[44]
-		dpad[197] += w[17] * dy[44]
-		dpad[0] += w[18] * dy[45]
-		dpad[1] += w[19] * dy[45]
-		dpad[2] += w[20] * dy[45]
-		dpad[11] += w[21] * dy[45]
-		dpad[12] += w[22] * dy[45]
-		dpad[13] += w[23] * dy[45]
-		dpad[66] += w[24] * dy[45]
-		dpad[67] += w[25] * dy[45]
-		dpad[68] += w[26] * dy[45]
-		dpad[77] += w[27] * dy[45]
-		dpad[78] += w[28] * dy[45]
-		dpad[79] += w[29] * dy[45]
-		dpad[132] += w[30] * dy[45]
-		dpad[133] += w[31] * dy[45]
-		dpad[134] += w[32] * dy[45]
-		dpad[143] += w[33] * dy[45]
-		dpad[144] += w[34] * dy[45]
-		dpad[145] += w[35] * dy[45]
-		dpad[1] += w[18] * dy[46]
-		dpad[2] += w[19] * dy[46]
-		dpad[3] += w[20] * dy[46]
-		dpad[12] += w[21] * dy[46]
-		dpad[13] += w[22] * dy[46]
-		dpad[14] += w[23] * dy[46]
-		dpad[67] += w[24] * dy[46]
-		dpad[68] += w[25] * dy[46]
-		dpad[69] += w[26] * dy[46]
-		dpad[78] += w[27] * dy[46]
-		dpad[79] += w[28] * dy[46]
-		dpad[80] += w[29] * dy[46]
-		dpad[133] += w[30] * dy[46]
-		dpad[134] += w[31] * dy[46]
-		dpad[135] += w[32] * dy[46]
-		dpad[144] += w[33] * dy[46]
-		dpad[145] += w[34] * dy[46]
-		dpad[146] += w[35] * dy[46]
-		dpad[2] += w[18] * dy[47]
-		dpad[3] += w[19] * dy[47]
-		dpad[4] += w[20] * dy[47]
-		dpad[13] += w[21] * dy[47]
-		dpad[14] += w[22] * dy[47]
-		dpad[15] += w[23] * dy[47]
-		dpad[68] += w[24] * dy[47]
-		dpad[69] += w[25] * dy[47]
-		dpad[70] += w[26] * dy[47]
-		dpad[79] += w[27] * dy[47]
-		dpad[80] += w[28] * dy[47]
-		dpad[81] += w[29] * dy[47]
-		dpad[134] += w[30] * dy[47]
-		dpad[135] += w[31] * dy[47]
-		dpad[136] += w[32] * dy[47]
-		dpad[145] += w[33] * dy[47]
-		dpad[146] += w[34] * dy[47]
-		dpad[147] += w[35] * dy[47]
-		dpad[3] += w[18] * dy[48]
-		dpad[4] += w[19] * dy[48]
-		dpad[5] += w[20] * dy[48]
-		dpad[14] += w[21] * dy[48]
-		dpad[15] += w[22] * dy[48]
-		dpad[16] += w[23] * dy[48]
-		dpad[69] += w[24] * dy[48]
-		dpad[70] += w[25] * dy[48]
-		dpad[71] += w[26] * dy[48]
-		dpad[80] += w[27] * dy[48]
-		dpad[81] += w[28] * dy[48]
-		dpad[82] += w[29] * dy[48]
-		dpad[135] += w[30] * dy[48]
-		dpad[136] += w[31] * dy[48]
-		dpad[137] += w[32] * dy[48]
-		dpad[146] += w[33] * dy[48]
-		dpad[147] += w[34] * dy[48]
-		dpad[148] += w[35] * dy[48]
-		dpad[4] += w[18] * dy[49]
-		dpad[5] += w[19] * dy[49]
-		dpad[6] += w[20] * dy[49]
-		dpad[15] += w[21] * dy[49]
-		dpad[16] += w[22] * dy[49]
-		dpad[17] += w[23] * dy[49]
-		dpad[70] += w[24] * dy[49]
-		dpad[71] += w[25] * dy[49]
-		dpad[72] += w[26] * dy[49]
-		dpad[81] += w[27] * dy[49]
-		dpad[82] += w[28] * dy[49]
-		dpad[83] += w[29] * dy[49]
-		dpad[136] += w[30] * dy[49]
-		dpad[137] += w[31] * dy[49]
-		dpad[138] += w[32] * dy[49]
-		dpad[147] += w[33] * dy[49]
-		dpad[148] += w[34] * dy[49]
-		dpad[149] += w[35] * dy[49]
-		dpad[5] += w[18] * dy[50]
-		dpad[6] += w[19] * dy[50]
-		dpad[7] += w[20] * dy[50]
-		dpad[16] += w[21] * dy[50]
-		dpad[17] += w[22] * dy[50]
-		dpad[18] += w[23] * dy[50]
-		dpad[71] += w[24] * dy[50]
-		dpad[72] += w[25] * dy[50]
-		dpad[73] += w[26] * dy[50]
-		dpad[82] += w[27] * dy[50]
-		dpad[83] += w[28] * dy[50]
-		dpad[84] += w[29] * dy[50]
-		dpad[137] += w[30] * dy[50]
-		dpad[138] += w[31] * dy[50]
-		dpad[139] += w[32] * dy[50]
-		dpad[148] += w[33] * dy[50]
-		dpad[149] += w[34] * dy[50]
-		dpad[150] += w[35] * dy[50]
-		dpad[6] += w[18] * dy[51]
-		dpad[7] += w[19] * dy[51]
-		dpad[8] += w[20] * dy[51]
-		dpad[17] += w[21] * dy[51]
-		dpad[18] += w[22] * dy[51]
-		dpad[19] += w[23] * dy[51]
-		dpad[72] += w[24] * dy[51]
-		dpad[73] += w[25] * dy[51]
-		dpad[74] += w[26] * dy[51]
-		dpad[83] += w[27] * dy[51]
-		dpad[84] += w[28] * dy[51]
-		dpad[85] += w[29] * dy[51]
-		dpad[138] += w[30] * dy[51]
-		dpad[139] += w[31] * dy[51]
-		dpad[140] += w[32] * dy[51]
-		dpad[149] += w[33] * dy[51]
-		dpad[150] += w[34] * dy[51]
-		dpad[151] += w[35] * dy[51]
-		dpad[7] += w[18] * dy[52]
-		dpad[8] += w[19] * dy[52]
-		dpad[9] += w[20] * dy[52]
-		dpad[18] += w[21] * dy[52]
-		dpad[19] += w[22] * dy[52]
-		dpad[20] += w[23] * dy[52]
-		dpad[73] += w[24] * dy[52]
-		dpad[74] += w[25] * dy[52]
-		dpad[75] += w[26] * dy[52]
-		dpad[84] += w[27] * dy[52]
-		dpad[85] += w[28] * dy[52]
-		dpad[86] += w[29] * dy[52]
-		dpad[139] += w[30] * dy[52]
-		dpad[140] += w[31] * dy[52]
-		dpad[141] += w[32] * dy[52]
-		dpad[150] += w[33] * dy[52]
-		dpad[151] += w[34] * dy[52]
-		dpad[152] += w[35] * dy[52]
-		dpad[8] += w[18] * dy[53]
-		dpad[9] += w[19] * dy[53]
-		dpad[10] += w[20] * dy[53]
-		dpad[19] += w[21] * dy[53]
-		dpad[20] += w[22] * dy[53]
-		dpad[21] += w[23] * dy[53]
-		dpad[74] += w[24] * dy[53]
-		dpad[75] += w[25] * dy[53]
-		dpad[76] += w[26] * dy[53]
-		dpad[85] += w[27] * dy[53]
-		dpad[86] += w[28] * dy[53]
-		dpad[87] += w[29] * dy[53]
-		dpad[140] += w[30] * dy[53]
-		dpad[141] += w[31] * dy[53]
-		dpad[142] += w[32] * dy[53]
-		dpad[151] += w[33] * dy[53]
-		dpad[152] += w[34] * dy[53]
-		dpad[153] += w[35] * dy[53]
-		dpad[11] += w[18] * dy[54]
-		dpad[12] += w[19] * dy[54]
-		dpad[13] += w[20] * dy[54]
-		dpad[22] += w[21] * dy[54]
-		dpad[23] += w[22] * dy[54]
-		dpad[24] += w[23] * dy[54]
-		dpad[77] += w[24] * dy[54]
-		dpad[78] += w[25] * dy[54]
-		dpad[79] += w[26] * dy[54]
-		dpad[88] += w[27] * dy[54]
-		dpad[89] += w[28] * dy[54]
-		dpad[90] += w[29] * dy[54]
-		dpad[143] += w[30] * dy[54]
-		dpad[144] += w[31] * dy[54]
-		dpad[145] += w[32] * dy[54]
-		dpad[154] += w[33] * dy[54]
-		dpad[155] += w[34] * dy[54]
-		dpad[156] += w[35] * dy[54]
-		dpad[12] += w[18] * dy[55]
-		dpad[13] += w[19] * dy[55]
-		dpad[14] += w[20] * dy[55]
-		dpad[23] += w[21] * dy[55]
-		dpad[24] += w[22] * dy[55]
-		dpad[25] += w[23] * dy[55]
-		dpad[78] += w[24] * dy[55]
-		dpad[79] += w[25] * dy[55]
-		dpad[80] += w[26] * dy[55]
-		dpad[89] += w[27] * dy[55]
-		dpad[90] += w[28] * dy[55]
-		dpad[91] += w[29] * dy[55]
-		dpad[144] += w[30] * dy[55]
-		dpad[145] += w[31] * dy[55]
-		dpad[146] += w[32] * dy[55]
-		dpad[155] += w[33] * dy[55]
-		dpad[156] += w[34] * dy[55]
-		dpad[157] += w[35] * dy[55]
-		dpad[13] += w[18] * dy[56]
-		dpad[14] += w[19] * dy[56]
-		dpad[15] += w[20] * dy[56]
-		dpad[24] += w[21] * dy[56]
-		dpad[25] += w[22] * dy[56]
-		dpad[26] += w[23] * dy[56]
-		dpad[79] += w[24] * dy[56]
-		dpad[80] += w[25] * dy[56]
-		dpad[81] += w[26] * dy[56]
-		dpad[90] += w[27] * dy[56]
-		dpad[91] += w[28] * dy[56]
-		dpad[92] += w[29] * dy[56]
-		dpad[145] += w[30] * dy[56]
-		dpad[146] += w[31] * dy[56]
-		dpad[147] += w[32] * dy[56]
-		dpad[156] += w[33] * dy[56]
-		dpad[157] += w[34] * dy[56]
-		dpad[158] += w[35] * dy[56]
-		dpad[14] += w[18] * dy[57]
-		dpad[15] += w[19] * dy[57]
-		dpad[16] += w[20] * dy[57]
-		dpad[25] += w[21] * dy[57]
-		dpad[26] += w[22] * dy[57]
-		dpad[27] += w[23] * dy[57]
-		dpad[80] += w[24] * dy[57]
-		dpad[81] += w[25] * dy[57]
-		dpad[82] += w[26] * dy[57]
-		dpad[91] += w[27] * dy[57]
-		dpad[92] += w[28] * dy[57]
-		dpad[93] += w[29] * dy[57]
-		dpad[146] += w[30] * dy[57]
-		dpad[147] += w[31] * dy[57]
-		dpad[148] += w[32] * dy[57]
-		dpad[157] += w[33] * dy[57]
-		dpad[158] += w[34] * dy[57]
-		dpad[159] += w[35] * dy[57]
-		dpad[15] += w[18] * dy[58]
-		dpad[16] += w[19] * dy[58]
-		dpad[17] += w[20] * dy[58]
-		dpad[26] += w[21] * dy[58]
-		dpad[27] += w[22] * dy[58]
-		dpad[28] += w[23] * dy[58]
-		dpad[81] += w[24] * dy[58]
-		dpad[82] += w[25] * dy[58]
-		dpad[83] += w[26] * dy[58]
-		dpad[92] += w[27] * dy[58]
-		dpad[93] += w[28] * dy[58]
-		dpad[94] += w[29] * dy[58]
-		dpad[147] += w[30] * dy[58]
-		dpad[148] += w[31] * dy[58]
-		dpad[149] += w[32] * dy[58]
-		dpad[158] += w[33] * dy[58]
-		dpad[159] += w[34] * dy[58]
-		dpad[160] += w[35] * dy[58]
-		dpad[16] += w[18] * dy[59]
-		dpad[17] += w[19] * dy[59]
-		dpad[18] += w[20] * dy[59]
-		dpad[27] += w[21] * dy[59]
-		dpad[28] += w[22] * dy[59]
-		dpad[29] += w[23] * dy[59]
-		dpad[82] += w[24] * dy[59]
-		dpad[83] += w[25] * dy[59]
-		dpad[84] += w[26] * dy[59]
-		dpad[93] += w[27] * dy[59]
-		dpad[94] += w[28] * dy[59]
-		dpad[95] += w[29] * dy[59]
-		dpad[148] += w[30] * dy[59]
-		dpad[149] += w[31] * dy[59]
-		dpad[150] += w[32] * dy[59]
-		dpad[159] += w[33] * dy[59]
-		dpad[160] += w[34] * dy[59]
-		dpad[161] += w[35] * dy[59]
-		dpad[17] += w[18] * dy[60]
-		dpad[18] += w[19] * dy[60]
-		dpad[19] += w[20] * dy[60]
-		dpad[28] += w[21] * dy[60]
-		dpad[29] += w[22] * dy[60]
-		dpad[30] += w[23] * dy[60]
-		dpad[83] += w[24] * dy[60]
-		dpad[84] += w[25] * dy[60]
-		dpad[85] += w[26] * dy[60]
-		dpad[94] += w[27] * dy[60]
-		dpad[95] += w[28] * dy[60]
-		dpad[96] += w[29] * dy[60]
-		dpad[149] += w[30] * dy[60]
-		dpad[150] += w[31] * dy[60]
-		dpad[151] += w[32] * dy[60]
-		dpad[160] += w[33] * dy[60]
-		dpad[161] += w[34] * dy[60]
-		dpad[162] += w[35] * dy[60]
-		dpad[18] += w[18] * dy[61]
-		dpad[19] += w[19] * dy[61]
-		dpad[20] += w[20] * dy[61]
-		dpad[29] += w[21] * dy[61]
-		dpad[30] += w[22] * dy[61]
-		dpad[31] += w[23] * dy[61]
-		dpad[84] += w[24] * dy[61]
-		dpad[85] += w[25] * dy[61]
-		dpad[86] += w[26] * dy[61]
-		dpad[95] += w[27] * dy[61]
-		dpad[96] += w[28] * dy[61]
-		dpad[97] += w[29] * dy[61]
-		dpad[150] += w[30] * dy[61]
-		dpad[151] += w[31] * dy[61]
-		dpad[152] += w[32] * dy[61]
-		dpad[161] += w[33] * dy[61]
-		dpad[162] += w[34] * dy[61]
-		dpad[163] += w[35] * dy[61]
-		dpad[19] += w[18] * dy[62]
-		dpad[20] += w[19] * dy[62]
-		dpad[21] += w[20] * dy[62]
-		dpad[30] += w[21] * dy[62]
-		dpad[31] += w[22] * dy[62]
-		dpad[32] += w[23] * dy[62]
-		dpad[85] += w[24] * dy[62]
-		dpad[86] += w[25] * dy[62]
-		dpad[87] += w[26] * dy[62]
-		dpad[96] += w[27] * dy[62]
-		dpad[97] += w[28] * dy[62]
-		dpad[98] += w[29] * dy[62]
-		dpad[151] += w[30] * dy[62]
-		dpad[152] += w[31] * dy[62]
-		dpad[153] += w[32] * dy[62]
-		dpad[162] += w[33] * dy[62]
-		dpad[163] += w[34] * dy[62]
-		dpad[164] += w[35] * dy[62]
-		dpad[22] += w[18] * dy[63]
-		dpad[23] += w[19] * dy[63]
-		dpad[24] += w[20] * dy[63]
-		dpad[33] += w[21] * dy[63]
-		dpad[34] += w[22] * dy[63]
-		dpad[35] += w[23] * dy[63]
-		dpad[88] += w[24] * dy[63]
-		dpad[89] += w[25] * dy[63]
-		dpad[90] += w[26] * dy[63]
-		dpad[99] += w[27] * dy[63]
-		dpad[100] += w[28] * dy[63]
-		dpad[101] += w[29] * dy[63]
-		dpad[154] += w[30] * dy[63]
-		dpad[155] += w[31] * dy[63]
-		dpad[156] += w[32] * dy[63]
-		dpad[165] += w[33] * dy[63]
-		dpad[166] += w[34] * dy[63]
-		dpad[167] += w[35] * dy[63]
-		dpad[23] += w[18] * dy[64]
-		dpad[24] += w[19] * dy[64]
-		dpad[25] += w[20] * dy[64]
-		dpad[34] += w[21] * dy[64]
-		dpad[35] += w[22] * dy[64]
-		dpad[36] += w[23] * dy[64]
-		dpad[89] += w[24] * dy[64]
-		dpad[90] += w[25] * dy[64]
-		dpad[91] += w[26] * dy[64]
-		dpad[100] += w[27] * dy[64]
-		dpad[101] += w[28] * dy[64]
-		dpad[102] += w[29] * dy[64]
-		dpad[155] += w[30] * dy[64]
-		dpad[156] += w[31] * dy[64]
-		dpad[157] += w[32] * dy[64]
-		dpad[166] += w[33] * dy[64]
-		dpad[167] += w[34] * dy[64]
-		dpad[168] += w[35] * dy[64]
-		dpad[24] += w[18] * dy[65]
-		dpad[25] += w[19] * dy[65]
-		dpad[26] += w[20] * dy[65]
-		dpad[35] += w[21] * dy[65]
-		dpad[36] += w[22] * dy[65]
-		dpad[37] += w[23] * dy[65]
-		dpad[90] += w[24] * dy[65]
-		dpad[91] += w[25] * dy[65]
-		dpad[92] += w[26] * dy[65]
-		dpad[101] += w[27] * dy[65]
-		dpad[102] += w[28] * dy[65]
-		dpad[103] += w[29] * dy[65]
-		dpad[156] += w[30] * dy[65]
-		dpad[157] += w[31] * dy[65]
-		dpad[158] += w[32] * dy[65]
-		dpad[167] += w[33] * dy[65]
-		dpad[168] += w[34] * dy[65]
-		dpad[169] += w[35] * dy[65]
-		dpad[25] += w[18] * dy[66]
-		dpad[26] += w[19] * dy[66]
-		dpad[27] += w[20] * dy[66]
-		dpad[36] += w[21] * dy[66]
-		dpad[37] += w[22] * dy[66]
-		dpad[38] += w[23] * dy[66]
-		dpad[91] += w[24] * dy[66]
-		dpad[92] += w[25] * dy[66]
-		dpad[93] += w[26] * dy[66]
-		dpad[102] += w[27] * dy[66]
-		dpad[103] += w[28] * dy[66]
-		dpad[104] += w[29] * dy[66]
-		dpad[157] += w[30] * dy[66]
-		dpad[158] += w[31] * dy[66]
-		dpad[159] += w[32] * dy[66]
-		dpad[168] += w[33] * dy[66]
-		dpad[169] += w[34] * dy[66]
-		dpad[170] += w[35] * dy[66]
-		dpad[26] += w[18] * dy[67]
-		dpad[27] += w[19] * dy[67]
-		dpad[28] += w[20] * dy[67]
-		dpad[37] += w[21] * dy[67]
-		dpad[38] += w[22] * dy[67]
-		dpad[39] += w[23] * dy[67]
-		dpad[92] += w[24] * dy[67]
-		dpad[93] += w[25] * dy[67]
-		dpad[94] += w[26] * dy[67]
-		dpad[103] += w[27] * dy[67]
-		dpad[104] += w[28] * dy[67]
-		dpad[105] += w[29] * dy[67]
-		dpad[158] += w[30] * dy[67]
-		dpad[159] += w[31] * dy[67]
-		dpad[160] += w[32] * dy[67]
-		dpad[169] += w[33] * dy[67]
-		dpad[170] += w[34] * dy[67]
-		dpad[171] += w[35] * dy[67]
-		dpad[27] += w[18] * dy[68]
-		dpad[28] += w[19] * dy[68]
-		dpad[29] += w[20] * dy[68]
-		dpad[38] += w[21] * dy[68]
-		dpad[39] += w[22] * dy[68]
-		dpad[40] += w[23] * dy[68]
-		dpad[93] += w[24] * dy[68]
-		dpad[94] += w[25] * dy[68]
-		dpad[95] += w[26] * dy[68]
-		dpad[104] += w[27] * dy[68]
-		dpad[105] += w[28] * dy[68]
-		dpad[106] += w[29] * dy[68]
-		dpad[159] += w[30] * dy[68]
-		dpad[160] += w[31] * dy[68]
-		dpad[161] += w[32] * dy[68]
-		dpad[170] += w[33] * dy[68]
-		dpad[171] += w[34] * dy[68]
-		dpad[172] += w[35] * dy[68]
-		dpad[28] += w[18] * dy[69]
-		dpad[29] += w[19] * dy[69]
-		dpad[30] += w[20] * dy[69]
-		dpad[39] += w[21] * dy[69]
-		dpad[40] += w[22] * dy[69]
-		dpad[41] += w[23] * dy[69]
-		dpad[94] += w[24] * dy[69]
-		dpad[95] += w[25] * dy[69]
-		dpad[96] += w[26] * dy[69]
-		dpad[105] += w[27] * dy[69]
-		dpad[106] += w[28] * dy[69]
-		dpad[107] += w[29] * dy[69]
-		dpad[160] += w[30] * dy[69]
-		dpad[161] += w[31] * dy[69]
-		dpad[162] += w[32] * dy[69]
-		dpad[171] += w[33] * dy[69]
-		dpad[172] += w[34] * dy[69]
-		dpad[173] += w[35] * dy[69]
-		dpad[29] += w[18] * dy[70]
-		dpad[30] += w[19] * dy[70]
-		dpad[31] += w[20] * dy[70]
-		dpad[40] += w[21] * dy[70]
-		dpad[41] += w[22] * dy[70]
-		dpad[42] += w[23] * dy[70]
-		dpad[95] += w[24] * dy[70]
-		dpad[96] += w[25] * dy[70]
-		dpad[97] += w[26] * dy[70]
-		dpad[106] += w[27] * dy[70]
-		dpad[107] += w[28] * dy[70]
-		dpad[108] += w[29] * dy[70]
-		dpad[161] += w[30] * dy[70]
-		dpad[162] += w[31] * dy[70]
-		dpad[163] += w[32] * dy[70]
-		dpad[172] += w[33] * dy[70]
-		dpad[173] += w[34] * dy[70]
-		dpad[174] += w[35] * dy[70]
-		dpad[30] += w[18] * dy[71]
-		dpad[31] += w[19] * dy[71]
-		dpad[32] += w[20] * dy[71]
-		dpad[41] += w[21] * dy[71]
-		dpad[42] += w[22] * dy[71]
-		dpad[43] += w[23] * dy[71]
-		dpad[96] += w[24] * dy[71]
-		dpad[97] += w[25] * dy[71]
-		dpad[98] += w[26] * dy[71]
-		dpad[107] += w[27] * dy[71]
-		dpad[108] += w[28] * dy[71]
-		dpad[109] += w[29] * dy[71]
-		dpad[162] += w[30] * dy[71]
-		dpad[163] += w[31] * dy[71]
-		dpad[164] += w[32] * dy[71]
-		dpad[173] += w[33] * dy[71]
-		dpad[174] += w[34] * dy[71]
-		dpad[175] += w[35] * dy[71]
-		dpad[33] += w[18] * dy[72]
-		dpad[34] += w[19] * dy[72]
-		dpad[35] += w[20] * dy[72]
-		dpad[44] += w[21] * dy[72]
-		dpad[45] += w[22] * dy[72]
-		dpad[46] += w[23] * dy[72]
-		dpad[99] += w[24] * dy[72]
-		dpad[100] += w[25] * dy[72]
-		dpad[101] += w[26] * dy[72]
-		dpad[110] += w[27] * dy[72]
-		dpad[111] += w[28] * dy[72]
-		dpad[112] += w[29] * dy[72]
-		dpad[165] += w[30] * dy[72]
-		dpad[166] += w[31] * dy[72]
-		dpad[167] += w[32] * dy[72]
-		dpad[176] += w[33] * dy[72]
-		dpad[177] += w[34] * dy[72]
-		dpad[178] += w[35] * dy[72]
-		dpad[34] += w[18] * dy[73]
-		dpad[35] += w[19] * dy[73]
-		dpad[36] += w[20] * dy[73]
-		dpad[45] += w[21] * dy[73]
-		dpad[46] += w[22] * dy[73]
-		dpad[47] += w[23] * dy[73]
-		dpad[100] += w[24] * dy[73]
-		dpad[101] += w[25] * dy[73]
-		dpad[102] += w[26] * dy[73]
-		dpad[111] += w[27] * dy[73]
-		dpad[112] += w[28] * dy[73]
-		dpad[113] += w[29] * dy[73]
-		dpad[166] += w[30] * dy[73]
-		dpad[167] += w[31] * dy[73]
-		dpad[168] += w[32] * dy[73]
-		dpad[177] += w[33] * dy[73]
-		dpad[178] += w[34] * dy[73]
-		dpad[179] += w[35] * dy[73]
-		dpad[35] += w[18] * dy[74]
-		dpad[36] += w[19] * dy[74]
-		dpad[37] += w[20] * dy[74]
-		dpad[46] += w[21] * dy[74]
-		dpad[47] += w[22] * dy[74]
-		dpad[48] += w[23] * dy[74]
-		dpad[101] += w[24] * dy[74]
-		dpad[102] += w[25] * dy[74]
-		dpad[103] += w[26] * dy[74]
-		dpad[112] += w[27] * dy[74]
-		dpad[113] += w[28] * dy[74]
-		dpad[114] += w[29] * dy[74]
-		dpad[167] += w[30] * dy[74]
-		dpad[168] += w[31] * dy[74]
-		dpad[169] += w[32] * dy[74]
-		dpad[178] += w[33] * dy[74]
-		dpad[179] += w[34] * dy[74]
-		dpad[180] += w[35] * dy[74]
-		dpad[36] += w[18] * dy[75]
-		dpad[37] += w[19] * dy[75]
-		dpad[38] += w[20] * dy[75]
-		dpad[47] += w[21] * dy[75]
-		dpad[48] += w[22] * dy[75]
-		dpad[49] += w[23] * dy[75]
-		dpad[102] += w[24] * dy[75]
-		dpad[103] += w[25] * dy[75]
-		dpad[104] += w[26] * dy[75]
-		dpad[113] += w[27] * dy[75]
-		dpad[114] += w[28] * dy[75]
-		dpad[115] += w[29] * dy[75]
-		dpad[168] += w[30] * dy[75]
-		dpad[169] += w[31] * dy[75]
-		dpad[170] += w[32] * dy[75]
-		dpad[179] += w[33] * dy[75]
-		dpad[180] += w[34] * dy[75]
-		dpad[181] += w[35] * dy[75]
-		dpad[37] += w[18] * dy[76]
-		dpad[38] += w[19] * dy[76]
-		dpad[39] += w[20] * dy[76]
-		dpad[48] += w[21] * dy[76]
-		dpad[49] += w[22] * dy[76]
-		dpad[50] += w[23] * dy[76]
-		dpad[103] += w[24] * dy[76]
-		dpad[104] += w[25] * dy[76]
-		dpad[105] += w[26] * dy[76]
-		dpad[114] += w[27] * dy[76]
-		dpad[115] += w[28] * dy[76]
-		dpad[116] += w[29] * dy[76]
-		dpad[169] += w[30] * dy[76]
-		dpad[170] += w[31] * dy[76]
-		dpad[171] += w[32] * dy[76]
-		dpad[180] += w[33] * dy[76]
-		dpad[181] += w[34] * dy[76]
-		dpad[182] += w[35] * dy[76]
-		dpad[38] += w[18] * dy[77]
-		dpad[39] += w[19] * dy[77]
-		dpad[40] += w[20] * dy[77]
-		dpad[49] += w[21] * dy[77]
-		dpad[50] += w[22] * dy[77]
-		dpad[51] += w[23] * dy[77]
-		dpad[104] += w[24] * dy[77]
-		dpad[105] += w[25] * dy[77]
-		dpad[106] += w[26] * dy[77]
-		dpad[115] += w[27] * dy[77]
-		dpad[116] += w[28] * dy[77]
-		dpad[117] += w[29] * dy[77]
-		dpad[170] += w[30] * dy[77]
-		dpad[171] += w[31] * dy[77]
-		dpad[172] += w[32] * dy[77]
-		dpad[181] += w[33] * dy[77]
-		dpad[182] += w[34] * dy[77]
-		dpad[183] += w[35] * dy[77]
-		dpad[39] += w[18] * dy[78]
-		dpad[40] += w[19] * dy[78]
-		dpad[41] += w[20] * dy[78]
-		dpad[50] += w[21] * dy[78]
-		dpad[51] += w[22] * dy[78]
-		dpad[52] += w[23] * dy[78]
-		dpad[105] += w[24] * dy[78]
-		dpad[106] += w[25] * dy[78]
-		dpad[107] += w[26] * dy[78]
-		dpad[116] += w[27] * dy[78]
-		dpad[117] += w[28] * dy[78]
-		dpad[118] += w[29] * dy[78]
-		dpad[171] += w[30] * dy[78]
-		dpad[172] += w[31] * dy[78]
-		dpad[173] += w[32] * dy[78]
-		dpad[182] += w[33] * dy[78]
-		dpad[183] += w[34] * dy[78]
-		dpad[184] += w[35] * dy[78]
-		dpad[40] += w[18] * dy[79]
-		dpad[41] += w[19] * dy[79]
-		dpad[42] += w[20] * dy[79]
-		dpad[51] += w[21] * dy[79]
-		dpad[52] += w[22] * dy[79]
-		dpad[53] += w[23] * dy[79]
-		dpad[106] += w[24] * dy[79]
-		dpad[107] += w[25] * dy[79]
-		dpad[108] += w[26] * dy[79]
-		dpad[117] += w[27] * dy[79]
-		dpad[118] += w[28] * dy[79]
-		dpad[119] += w[29] * dy[79]
-		dpad[172] += w[30] * dy[79]
-		dpad[173] += w[31] * dy[79]
-		dpad[174] += w[32] * dy[79]
-		dpad[183] += w[33] * dy[79]
-		dpad[184] += w[34] * dy[79]
-		dpad[185] += w[35] * dy[79]
-		dpad[41] += w[18] * dy[80]
-		dpad[42] += w[19] * dy[80]
-		dpad[43] += w[20] * dy[80]
-		dpad[52] += w[21] * dy[80]
-		dpad[53] += w[22] * dy[80]
-		dpad[54] += w[23] * dy[80]
-		dpad[107] += w[24] * dy[80]
-		dpad[108] += w[25] * dy[80]
-		dpad[109] += w[26] * dy[80]
-		dpad[118] += w[27] * dy[80]
-		dpad[119] += w[28] * dy[80]
-		dpad[120] += w[29] * dy[80]
-		dpad[173] += w[30] * dy[80]
-		dpad[174] += w[31] * dy[80]
-		dpad[175] += w[32] * dy[80]
-		dpad[184] += w[33] * dy[80]
-		dpad[185] += w[34] * dy[80]
-		dpad[186] += w[35] * dy[80]
-		dpad[44] += w[18] * dy[81]
-		dpad[45] += w[19] * dy[81]
-		dpad[46] += w[20] * dy[81]
-		dpad[55] += w[21] * dy[81]
-		dpad[56] += w[22] * dy[81]
-		dpad[57] += w[23] * dy[81]
-		dpad[110] += w[24] * dy[81]
-		dpad[111] += w[25] * dy[81]
-		dpad[112] += w[26] * dy[81]
-		dpad[121] += w[27] * dy[81]
-		dpad[122] += w[28] * dy[81]
-		dpad[123] += w[29] * dy[81]
-		dpad[176] += w[30] * dy[81]
-		dpad[177] += w[31] * dy[81]
-		dpad[178] += w[32] * dy[81]
-		dpad[187] += w[33] * dy[81]
-		dpad[188] += w[34] * dy[81]
-		dpad[189] += w[35] * dy[81]
-		dpad[45] += w[18] * dy[82]
-		dpad[46] += w[19] * dy[82]
-		dpad[47] += w[20] * dy[82]
-		dpad[56] += w[21] * dy[82]
-		dpad[57] += w[22] * dy[82]
-		dpad[58] += w[23] * dy[82]
-		dpad[111] += w[24] * dy[82]
-		dpad[112] += w[25] * dy[82]
-		dpad[113] += w[26] * dy[82]
-		dpad[122] += w[27] * dy[82]
-		dpad[123] += w[28] * dy[82]
-		dpad[124] += w[29] * dy[82]
-		dpad[177] += w[30] * dy[82]
-		dpad[178] += w[31] * dy[82]
-		dpad[179] += w[32] * dy[82]
-		dpad[188] += w[33] * dy[82]
-		dpad[189] += w[34] * dy[82]
-		dpad[190] += w[35] * dy[82]
-		dpad[46] += w[18] * dy[83]
-		dpad[47] += w[19] * dy[83]
-		dpad[48] += w[20] * dy[83]
-		dpad[57] += w[21] * dy[83]
-		dpad[58] += w[22] * dy[83]
-		dpad[59] += w[23] * dy[83]
-		dpad[112] += w[24] * dy[83]
-		dpad[113] += w[25] * dy[83]
-		dpad[114] += w[26] * dy[83]
-		dpad[123] += w[27] * dy[83]
-		dpad[124] += w[28] * dy[83]
-		dpad[125] += w[29] * dy[83]
-		dpad[178] += w[30] * dy[83]
-		dpad[179] += w[31] * dy[83]
-		dpad[180] += w[32] * dy[83]
-		dpad[189] += w[33] * dy[83]
-		dpad[190] += w[34] * dy[83]
-		dpad[191] += w[35] * dy[83]
-		dpad[47] += w[18] * dy[84]
-		dpad[48] += w[19] * dy[84]
-		dpad[49] += w[20] * dy[84]
-		dpad[58] += w[21] * dy[84]
-		dpad[59] += w[22] * dy[84]
-		dpad[60] += w[23] * dy[84]
-		dpad[113] += w[24] * dy[84]
-		dpad[114] += w[25] * dy[84]
-		dpad[115] += w[26] * dy[84]
-		dpad[124] += w[27] * dy[84]
-		dpad[125] += w[28] * dy[84]
-		dpad[126] += w[29] * dy[84]
-		dpad[179] += w[30] * dy[84]
-		dpad[180] += w[31] * dy[84]
-		dpad[181] += w[32] * dy[84]
-		dpad[190] += w[33] * dy[84]
-		dpad[191] += w[34] * dy[84]
-		dpad[192] += w[35] * dy[84]
-		dpad[48] += w[18] * dy[85]
-		dpad[49] += w[19] * dy[85]
-		dpad[50] += w[20] * dy[85]
-		dpad[59] += w[21] * dy[85]
-		dpad[60] += w[22] * dy[85]
-		dpad[61] += w[23] * dy[85]
-		dpad[114] += w[24] * dy[85]
-		dpad[115] += w[25] * dy[85]
-		dpad[116] += w[26] * dy[85]
-		dpad[125] += w[27] * dy[85]
-		dpad[126] += w[28] * dy[85]
-		dpad[127] += w[29] * dy[85]
-		dpad[180] += w[30] * dy[85]
-		dpad[181] += w[31] * dy[85]
-		dpad[182] += w[32] * dy[85]
-		dpad[191] += w[33] * dy[85]
-		dpad[192] += w[34] * dy[85]
-		dpad[193] += w[35] * dy[85]
-		dpad[49] += w[18] * dy[86]
-		dpad[50] += w[19] * dy[86]
-		dpad[51] += w[20] * dy[86]
-		dpad[60] += w[21] * dy[86]
-		dpad[61] += w[22] * dy[86]
-		dpad[62] += w[23] * dy[86]
-		dpad[115] += w[24] * dy[86]
-		dpad[116] += w[25] * dy[86]
-		dpad[117] += w[26] * dy[86]
-		dpad[126] += w[27] * dy[86]
-		dpad[127] += w[28] * dy[86]
-		dpad[128] += w[29] * dy[86]
-		dpad[181] += w[30] * dy[86]
-		dpad[182] += w[31] * dy[86]
-		dpad[183] += w[32] * dy[86]
-		dpad[192] += w[33] * dy[86]
-		dpad[193] += w[34] * dy[86]
-		dpad[194] += w[35] * dy[86]
-		dpad[50] += w[18] * dy[87]
-		dpad[51] += w[19] * dy[87]
-		dpad[52] += w[20] * dy[87]
-		dpad[61] += w[21] * dy[87]
-		dpad[62] += w[22] * dy[87]
-		dpad[63] += w[23] * dy[87]
-		dpad[116] += w[24] * dy[87]
-		dpad[117] += w[25] * dy[87]
-		dpad[118] += w[26] * dy[87]
-		dpad[127] += w[27] * dy[87]
-		dpad[128] += w[28] * dy[87]
-		dpad[129] += w[29] * dy[87]
-		dpad[182] += w[30] * dy[87]
-		dpad[183] += w[31] * dy[87]
-		dpad[184] += w[32] * dy[87]
-		dpad[193] += w[33] * dy[87]
-		dpad[194] += w[34] * dy[87]
-		dpad[195] += w[35] * dy[87]
-		dpad[51] += w[18] * dy[88]
-		dpad[52] += w[19] * dy[88]
-		dpad[53] += w[20] * dy[88]
-		dpad[62] += w[21] * dy[88]
-		dpad[63] += w[22] * dy[88]
-		dpad[64] += w[23] * dy[88]
-		dpad[117] += w[24] * dy[88]
-		dpad[118] += w[25] * dy[88]
-		dpad[119] += w[26] * dy[88]
-		dpad[128] += w[27] * dy[88]
-		dpad[129] += w[28] * dy[88]
-		dpad[130] += w[29] * dy[88]
-		dpad[183] += w[30] * dy[88]
-		dpad[184] += w[31] * dy[88]
-		dpad[185] += w[32] * dy[88]
-		dpad[194] += w[33] * dy[88]
-		dpad[195] += w[34] * dy[88]
-		dpad[196] += w[35] * dy[88]
-		dpad[52] += w[18] * dy[89]
-		dpad[53] += w[19] * dy[89]
-		dpad[54] += w[20] * dy[89]
-		dpad[63] += w[21] * dy[89]
-		dpad[64] += w[22] * dy[89]
-		dpad[65] += w[23] * dy[89]
-		dpad[118] += w[24] * dy[89]
-		dpad[119] += w[25] * dy[89]
-		dpad[120] += w[26] * dy[89]
-		dpad[129] += w[27] * dy[89]
-		dpad[130] += w[28] * dy[89]
-		dpad[131] += w[29] * dy[89]
-		dpad[184] += w[30] * dy[89]
-		dpad[185] += w[31] * dy[89]
-		dpad[186] += w[32] * dy[89]
-		dpad[195] += w[33] * dy[89]
-		dpad[196] += w[34] * dy[89]
-		dpad[197] += w[35] * dy[89]
+		dpad[0] += float32(w[0] * dy[0])
+		dpad[1] += float32(w[1] * dy[0])
+		dpad[2] += float32(w[2] * dy[0])
+		dpad[11] += float32(w[3] * dy[0])
+		dpad[12] += float32(w[4] * dy[0])
+		dpad[13] += float32(w[5] * dy[0])
+		dpad[66] += float32(w[6] * dy[0])
+		dpad[67] += float32(w[7] * dy[0])
+		dpad[68] += float32(w[8] * dy[0])
+		dpad[77] += float32(w[9] * dy[0])
+		dpad[78] += float32(w[10] * dy[0])
+		dpad[79] += float32(w[11] * dy[0])
+		dpad[132] += float32(w[12] * dy[0])
+		dpad[133] += float32(w[13] * dy[0])
+		dpad[134] += float32(w[14] * dy[0])
+		dpad[143] += float32(w[15] * dy[0])
+		dpad[144] += float32(w[16] * dy[0])
+		dpad[145] += float32(w[17] * dy[0])
+		dpad[1] += float32(w[0] * dy[1])
+		dpad[2] += float32(w[1] * dy[1])
+		dpad[3] += float32(w[2] * dy[1])
+		dpad[12] += float32(w[3] * dy[1])
+		dpad[13] += float32(w[4] * dy[1])
+		dpad[14] += float32(w[5] * dy[1])
+		dpad[67] += float32(w[6] * dy[1])
+		dpad[68] += float32(w[7] * dy[1])
+		dpad[69] += float32(w[8] * dy[1])
+		dpad[78] += float32(w[9] * dy[1])
+		dpad[79] += float32(w[10] * dy[1])
+		dpad[80] += float32(w[11] * dy[1])
+		dpad[133] += float32(w[12] * dy[1])
+		dpad[134] += float32(w[13] * dy[1])
+		dpad[135] += float32(w[14] * dy[1])
+		dpad[144] += float32(w[15] * dy[1])
+		dpad[145] += float32(w[16] * dy[1])
+		dpad[146] += float32(w[17] * dy[1])
+		dpad[2] += float32(w[0] * dy[2])
+		dpad[3] += float32(w[1] * dy[2])
+		dpad[4] += float32(w[2] * dy[2])
+		dpad[13] += float32(w[3] * dy[2])
+		dpad[14] += float32(w[4] * dy[2])
+		dpad[15] += float32(w[5] * dy[2])
+		dpad[68] += float32(w[6] * dy[2])
+		dpad[69] += float32(w[7] * dy[2])
+		dpad[70] += float32(w[8] * dy[2])
+		dpad[79] += float32(w[9] * dy[2])
+		dpad[80] += float32(w[10] * dy[2])
+		dpad[81] += float32(w[11] * dy[2])
+		dpad[134] += float32(w[12] * dy[2])
+		dpad[135] += float32(w[13] * dy[2])
+		dpad[136] += float32(w[14] * dy[2])
+		dpad[145] += float32(w[15] * dy[2])
+		dpad[146] += float32(w[16] * dy[2])
+		dpad[147] += float32(w[17] * dy[2])
+		dpad[3] += float32(w[0] * dy[3])
+		dpad[4] += float32(w[1] * dy[3])
+		dpad[5] += float32(w[2] * dy[3])
+		dpad[14] += float32(w[3] * dy[3])
+		dpad[15] += float32(w[4] * dy[3])
+		dpad[16] += float32(w[5] * dy[3])
+		dpad[69] += float32(w[6] * dy[3])
+		dpad[70] += float32(w[7] * dy[3])
+		dpad[71] += float32(w[8] * dy[3])
+		dpad[80] += float32(w[9] * dy[3])
+		dpad[81] += float32(w[10] * dy[3])
+		dpad[82] += float32(w[11] * dy[3])
+		dpad[135] += float32(w[12] * dy[3])
+		dpad[136] += float32(w[13] * dy[3])
+		dpad[137] += float32(w[14] * dy[3])
+		dpad[146] += float32(w[15] * dy[3])
+		dpad[147] += float32(w[16] * dy[3])
+		dpad[148] += float32(w[17] * dy[3])
+		dpad[4] += float32(w[0] * dy[4])
+		dpad[5] += float32(w[1] * dy[4])
+		dpad[6] += float32(w[2] * dy[4])
+		dpad[15] += float32(w[3] * dy[4])
+		dpad[16] += float32(w[4] * dy[4])
+		dpad[17] += float32(w[5] * dy[4])
+		dpad[70] += float32(w[6] * dy[4])
+		dpad[71] += float32(w[7] * dy[4])
+		dpad[72] += float32(w[8] * dy[4])
+		dpad[81] += float32(w[9] * dy[4])
+		dpad[82] += float32(w[10] * dy[4])
+		dpad[83] += float32(w[11] * dy[4])
+		dpad[136] += float32(w[12] * dy[4])
+		dpad[137] += float32(w[13] * dy[4])
+		dpad[138] += float32(w[14] * dy[4])
+		dpad[147] += float32(w[15] * dy[4])
+		dpad[148] += float32(w[16] * dy[4])
+		dpad[149] += float32(w[17] * dy[4])
+		dpad[5] += float32(w[0] * dy[5])
+		dpad[6] += float32(w[1] * dy[5])
+		dpad[7] += float32(w[2] * dy[5])
+		dpad[16] += float32(w[3] * dy[5])
+		dpad[17] += float32(w[4] * dy[5])
+		dpad[18] += float32(w[5] * dy[5])
+		dpad[71] += float32(w[6] * dy[5])
+		dpad[72] += float32(w[7] * dy[5])
+		dpad[73] += float32(w[8] * dy[5])
+		dpad[82] += float32(w[9] * dy[5])
+		dpad[83] += float32(w[10] * dy[5])
+		dpad[84] += float32(w[11] * dy[5])
+		dpad[137] += float32(w[12] * dy[5])
+		dpad[138] += float32(w[13] * dy[5])
+		dpad[139] += float32(w[14] * dy[5])
+		dpad[148] += float32(w[15] * dy[5])
+		dpad[149] += float32(w[16] * dy[5])
+		dpad[150] += float32(w[17] * dy[5])
+		dpad[6] += float32(w[0] * dy[6])
+		dpad[7] += float32(w[1] * dy[6])
+		dpad[8] += float32(w[2] * dy[6])
+		dpad[17] += float32(w[3] * dy[6])
+		dpad[18] += float32(w[4] * dy[6])
+		dpad[19] += float32(w[5] * dy[6])
+		dpad[72] += float32(w[6] * dy[6])
+		dpad[73] += float32(w[7] * dy[6])
+		dpad[74] += float32(w[8] * dy[6])
+		dpad[83] += float32(w[9] * dy[6])
+		dpad[84] += float32(w[10] * dy[6])
+		dpad[85] += float32(w[11] * dy[6])
+		dpad[138] += float32(w[12] * dy[6])
+		dpad[139] += float32(w[13] * dy[6])
+		dpad[140] += float32(w[14] * dy[6])
+		dpad[149] += float32(w[15] * dy[6])
+		dpad[150] += float32(w[16] * dy[6])
+		dpad[151] += float32(w[17] * dy[6])
+		dpad[7] += float32(w[0] * dy[7])
+		dpad[8] += float32(w[1] * dy[7])
+		dpad[9] += float32(w[2] * dy[7])
+		dpad[18] += float32(w[3] * dy[7])
+		dpad[19] += float32(w[4] * dy[7])
+		dpad[20] += float32(w[5] * dy[7])
+		dpad[73] += float32(w[6] * dy[7])
+		dpad[74] += float32(w[7] * dy[7])
+		dpad[75] += float32(w[8] * dy[7])
+		dpad[84] += float32(w[9] * dy[7])
+		dpad[85] += float32(w[10] * dy[7])
+		dpad[86] += float32(w[11] * dy[7])
+		dpad[139] += float32(w[12] * dy[7])
+		dpad[140] += float32(w[13] * dy[7])
+		dpad[141] += float32(w[14] * dy[7])
+		dpad[150] += float32(w[15] * dy[7])
+		dpad[151] += float32(w[16] * dy[7])
+		dpad[152] += float32(w[17] * dy[7])
+		dpad[8] += float32(w[0] * dy[8])
+		dpad[9] += float32(w[1] * dy[8])
+		dpad[10] += float32(w[2] * dy[8])
+		dpad[19] += float32(w[3] * dy[8])
+		dpad[20] += float32(w[4] * dy[8])
+		dpad[21] += float32(w[5] * dy[8])
+		dpad[74] += float32(w[6] * dy[8])
+		dpad[75] += float32(w[7] * dy[8])
+		dpad[76] += float32(w[8] * dy[8])
+		dpad[85] += float32(w[9] * dy[8])
+		dpad[86] += float32(w[10] * dy[8])
+		dpad[87] += float32(w[11] * dy[8])
+		dpad[140] += float32(w[12] * dy[8])
+		dpad[141] += float32(w[13] * dy[8])
+		dpad[142] += float32(w[14] * dy[8])
+		dpad[151] += float32(w[15] * dy[8])
+		dpad[152] += float32(w[16] * dy[8])
+		dpad[153] += float32(w[17] * dy[8])
+		dpad[11] += float32(w[0] * dy[9])
+		dpad[12] += float32(w[1] * dy[9])
+		dpad[13] += float32(w[2] * dy[9])
+		dpad[22] += float32(w[3] * dy[9])
+		dpad[23] += float32(w[4] * dy[9])
+		dpad[24] += float32(w[5] * dy[9])
+		dpad[77] += float32(w[6] * dy[9])
+		dpad[78] += float32(w[7] * dy[9])
+		dpad[79] += float32(w[8] * dy[9])
+		dpad[88] += float32(w[9] * dy[9])
+		dpad[89] += float32(w[10] * dy[9])
+		dpad[90] += float32(w[11] * dy[9])
+		dpad[143] += float32(w[12] * dy[9])
+		dpad[144] += float32(w[13] * dy[9])
+		dpad[145] += float32(w[14] * dy[9])
+		dpad[154] += float32(w[15] * dy[9])
+		dpad[155] += float32(w[16] * dy[9])
+		dpad[156] += float32(w[17] * dy[9])
+		dpad[12] += float32(w[0] * dy[10])
+		dpad[13] += float32(w[1] * dy[10])
+		dpad[14] += float32(w[2] * dy[10])
+		dpad[23] += float32(w[3] * dy[10])
+		dpad[24] += float32(w[4] * dy[10])
+		dpad[25] += float32(w[5] * dy[10])
+		dpad[78] += float32(w[6] * dy[10])
+		dpad[79] += float32(w[7] * dy[10])
+		dpad[80] += float32(w[8] * dy[10])
+		dpad[89] += float32(w[9] * dy[10])
+		dpad[90] += float32(w[10] * dy[10])
+		dpad[91] += float32(w[11] * dy[10])
+		dpad[144] += float32(w[12] * dy[10])
+		dpad[145] += float32(w[13] * dy[10])
+		dpad[146] += float32(w[14] * dy[10])
+		dpad[155] += float32(w[15] * dy[10])
+		dpad[156] += float32(w[16] * dy[10])
+		dpad[157] += float32(w[17] * dy[10])
+		dpad[13] += float32(w[0] * dy[11])
+		dpad[14] += float32(w[1] * dy[11])
+		dpad[15] += float32(w[2] * dy[11])
+		dpad[24] += float32(w[3] * dy[11])
+		dpad[25] += float32(w[4] * dy[11])
+		dpad[26] += float32(w[5] * dy[11])
+		dpad[79] += float32(w[6] * dy[11])
+		dpad[80] += float32(w[7] * dy[11])
+		dpad[81] += float32(w[8] * dy[11])
+		dpad[90] += float32(w[9] * dy[11])
+		dpad[91] += float32(w[10] * dy[11])
+		dpad[92] += float32(w[11] * dy[11])
+		dpad[145] += float32(w[12] * dy[11])
+		dpad[146] += float32(w[13] * dy[11])
+		dpad[147] += float32(w[14] * dy[11])
+		dpad[156] += float32(w[15] * dy[11])
+		dpad[157] += float32(w[16] * dy[11])
+		dpad[158] += float32(w[17] * dy[11])
+		dpad[14] += float32(w[0] * dy[12])
+		dpad[15] += float32(w[1] * dy[12])
+		dpad[16] += float32(w[2] * dy[12])
+		dpad[25] += float32(w[3] * dy[12])
+		dpad[26] += float32(w[4] * dy[12])
+		dpad[27] += float32(w[5] * dy[12])
+		dpad[80] += float32(w[6] * dy[12])
+		dpad[81] += float32(w[7] * dy[12])
+		dpad[82] += float32(w[8] * dy[12])
+		dpad[91] += float32(w[9] * dy[12])
+		dpad[92] += float32(w[10] * dy[12])
+		dpad[93] += float32(w[11] * dy[12])
+		dpad[146] += float32(w[12] * dy[12])
+		dpad[147] += float32(w[13] * dy[12])
+		dpad[148] += float32(w[14] * dy[12])
+		dpad[157] += float32(w[15] * dy[12])
+		dpad[158] += float32(w[16] * dy[12])
+		dpad[159] += float32(w[17] * dy[12])
+		dpad[15] += float32(w[0] * dy[13])
+		dpad[16] += float32(w[1] * dy[13])
+		dpad[17] += float32(w[2] * dy[13])
+		dpad[26] += float32(w[3] * dy[13])
+		dpad[27] += float32(w[4] * dy[13])
+		dpad[28] += float32(w[5] * dy[13])
+		dpad[81] += float32(w[6] * dy[13])
+		dpad[82] += float32(w[7] * dy[13])
+		dpad[83] += float32(w[8] * dy[13])
+		dpad[92] += float32(w[9] * dy[13])
+		dpad[93] += float32(w[10] * dy[13])
+		dpad[94] += float32(w[11] * dy[13])
+		dpad[147] += float32(w[12] * dy[13])
+		dpad[148] += float32(w[13] * dy[13])
+		dpad[149] += float32(w[14] * dy[13])
+		dpad[158] += float32(w[15] * dy[13])
+		dpad[159] += float32(w[16] * dy[13])
+		dpad[160] += float32(w[17] * dy[13])
+		dpad[16] += float32(w[0] * dy[14])
+		dpad[17] += float32(w[1] * dy[14])
+		dpad[18] += float32(w[2] * dy[14])
+		dpad[27] += float32(w[3] * dy[14])
+		dpad[28] += float32(w[4] * dy[14])
+		dpad[29] += float32(w[5] * dy[14])
+		dpad[82] += float32(w[6] * dy[14])
+		dpad[83] += float32(w[7] * dy[14])
+		dpad[84] += float32(w[8] * dy[14])
+		dpad[93] += float32(w[9] * dy[14])
+		dpad[94] += float32(w[10] * dy[14])
+		dpad[95] += float32(w[11] * dy[14])
+		dpad[148] += float32(w[12] * dy[14])
+		dpad[149] += float32(w[13] * dy[14])
+		dpad[150] += float32(w[14] * dy[14])
+		dpad[159] += float32(w[15] * dy[14])
+		dpad[160] += float32(w[16] * dy[14])
+		dpad[161] += float32(w[17] * dy[14])
+		dpad[17] += float32(w[0] * dy[15])
+		dpad[18] += float32(w[1] * dy[15])
+		dpad[19] += float32(w[2] * dy[15])
+		dpad[28] += float32(w[3] * dy[15])
+		dpad[29] += float32(w[4] * dy[15])
+		dpad[30] += float32(w[5] * dy[15])
+		dpad[83] += float32(w[6] * dy[15])
+		dpad[84] += float32(w[7] * dy[15])
+		dpad[85] += float32(w[8] * dy[15])
+		dpad[94] += float32(w[9] * dy[15])
+		dpad[95] += float32(w[10] * dy[15])
+		dpad[96] += float32(w[11] * dy[15])
+		dpad[149] += float32(w[12] * dy[15])
+		dpad[150] += float32(w[13] * dy[15])
+		dpad[151] += float32(w[14] * dy[15])
+		dpad[160] += float32(w[15] * dy[15])
+		dpad[161] += float32(w[16] * dy[15])
+		dpad[162] += float32(w[17] * dy[15])
+		dpad[18] += float32(w[0] * dy[16])
+		dpad[19] += float32(w[1] * dy[16])
+		dpad[20] += float32(w[2] * dy[16])
+		dpad[29] += float32(w[3] * dy[16])
+		dpad[30] += float32(w[4] * dy[16])
+		dpad[31] += float32(w[5] * dy[16])
+		dpad[84] += float32(w[6] * dy[16])
+		dpad[85] += float32(w[7] * dy[16])
+		dpad[86] += float32(w[8] * dy[16])
+		dpad[95] += float32(w[9] * dy[16])
+		dpad[96] += float32(w[10] * dy[16])
+		dpad[97] += float32(w[11] * dy[16])
+		dpad[150] += float32(w[12] * dy[16])
+		dpad[151] += float32(w[13] * dy[16])
+		dpad[152] += float32(w[14] * dy[16])
+		dpad[161] += float32(w[15] * dy[16])
+		dpad[162] += float32(w[16] * dy[16])
+		dpad[163] += float32(w[17] * dy[16])
+		dpad[19] += float32(w[0] * dy[17])
+		dpad[20] += float32(w[1] * dy[17])
+		dpad[21] += float32(w[2] * dy[17])
+		dpad[30] += float32(w[3] * dy[17])
+		dpad[31] += float32(w[4] * dy[17])
+		dpad[32] += float32(w[5] * dy[17])
+		dpad[85] += float32(w[6] * dy[17])
+		dpad[86] += float32(w[7] * dy[17])
+		dpad[87] += float32(w[8] * dy[17])
+		dpad[96] += float32(w[9] * dy[17])
+		dpad[97] += float32(w[10] * dy[17])
+		dpad[98] += float32(w[11] * dy[17])
+		dpad[151] += float32(w[12] * dy[17])
+		dpad[152] += float32(w[13] * dy[17])
+		dpad[153] += float32(w[14] * dy[17])
+		dpad[162] += float32(w[15] * dy[17])
+		dpad[163] += float32(w[16] * dy[17])
+		dpad[164] += float32(w[17] * dy[17])
+		dpad[22] += float32(w[0] * dy[18])
+		dpad[23] += float32(w[1] * dy[18])
+		dpad[24] += float32(w[2] * dy[18])
+		dpad[33] += float32(w[3] * dy[18])
+		dpad[34] += float32(w[4] * dy[18])
+		dpad[35] += float32(w[5] * dy[18])
+		dpad[88] += float32(w[6] * dy[18])
+		dpad[89] += float32(w[7] * dy[18])
+		dpad[90] += float32(w[8] * dy[18])
+		dpad[99] += float32(w[9] * dy[18])
+		dpad[100] += float32(w[10] * dy[18])
+		dpad[101] += float32(w[11] * dy[18])
+		dpad[154] += float32(w[12] * dy[18])
+		dpad[155] += float32(w[13] * dy[18])
+		dpad[156] += float32(w[14] * dy[18])
+		dpad[165] += float32(w[15] * dy[18])
+		dpad[166] += float32(w[16] * dy[18])
+		dpad[167] += float32(w[17] * dy[18])
+		dpad[23] += float32(w[0] * dy[19])
+		dpad[24] += float32(w[1] * dy[19])
+		dpad[25] += float32(w[2] * dy[19])
+		dpad[34] += float32(w[3] * dy[19])
+		dpad[35] += float32(w[4] * dy[19])
+		dpad[36] += float32(w[5] * dy[19])
+		dpad[89] += float32(w[6] * dy[19])
+		dpad[90] += float32(w[7] * dy[19])
+		dpad[91] += float32(w[8] * dy[19])
+		dpad[100] += float32(w[9] * dy[19])
+		dpad[101] += float32(w[10] * dy[19])
+		dpad[102] += float32(w[11] * dy[19])
+		dpad[155] += float32(w[12] * dy[19])
+		dpad[156] += float32(w[13] * dy[19])
+		dpad[157] += float32(w[14] * dy[19])
+		dpad[166] += float32(w[15] * dy[19])
+		dpad[167] += float32(w[16] * dy[19])
+		dpad[168] += float32(w[17] * dy[19])
+		dpad[24] += float32(w[0] * dy[20])
+		dpad[25] += float32(w[1] * dy[20])
+		dpad[26] += float32(w[2] * dy[20])
+		dpad[35] += float32(w[3] * dy[20])
+		dpad[36] += float32(w[4] * dy[20])
+		dpad[37] += float32(w[5] * dy[20])
+		dpad[90] += float32(w[6] * dy[20])
+		dpad[91] += float32(w[7] * dy[20])
+		dpad[92] += float32(w[8] * dy[20])
+		dpad[101] += float32(w[9] * dy[20])
+		dpad[102] += float32(w[10] * dy[20])
+		dpad[103] += float32(w[11] * dy[20])
+		dpad[156] += float32(w[12] * dy[20])
+		dpad[157] += float32(w[13] * dy[20])
+		dpad[158] += float32(w[14] * dy[20])
+		dpad[167] += float32(w[15] * dy[20])
+		dpad[168] += float32(w[16] * dy[20])
+		dpad[169] += float32(w[17] * dy[20])
+		dpad[25] += float32(w[0] * dy[21])
+		dpad[26] += float32(w[1] * dy[21])
+		dpad[27] += float32(w[2] * dy[21])
+		dpad[36] += float32(w[3] * dy[21])
+		dpad[37] += float32(w[4] * dy[21])
+		dpad[38] += float32(w[5] * dy[21])
+		dpad[91] += float32(w[6] * dy[21])
+		dpad[92] += float32(w[7] * dy[21])
+		dpad[93] += float32(w[8] * dy[21])
+		dpad[102] += float32(w[9] * dy[21])
+		dpad[103] += float32(w[10] * dy[21])
+		dpad[104] += float32(w[11] * dy[21])
+		dpad[157] += float32(w[12] * dy[21])
+		dpad[158] += float32(w[13] * dy[21])
+		dpad[159] += float32(w[14] * dy[21])
+		dpad[168] += float32(w[15] * dy[21])
+		dpad[169] += float32(w[16] * dy[21])
+		dpad[170] += float32(w[17] * dy[21])
+		dpad[26] += float32(w[0] * dy[22])
+		dpad[27] += float32(w[1] * dy[22])
+		dpad[28] += float32(w[2] * dy[22])
+		dpad[37] += float32(w[3] * dy[22])
+		dpad[38] += float32(w[4] * dy[22])
+		dpad[39] += float32(w[5] * dy[22])
+		dpad[92] += float32(w[6] * dy[22])
+		dpad[93] += float32(w[7] * dy[22])
+		dpad[94] += float32(w[8] * dy[22])
+		dpad[103] += float32(w[9] * dy[22])
+		dpad[104] += float32(w[10] * dy[22])
+		dpad[105] += float32(w[11] * dy[22])
+		dpad[158] += float32(w[12] * dy[22])
+		dpad[159] += float32(w[13] * dy[22])
+		dpad[160] += float32(w[14] * dy[22])
+		dpad[169] += float32(w[15] * dy[22])
+		dpad[170] += float32(w[16] * dy[22])
+		dpad[171] += float32(w[17] * dy[22])
+		dpad[27] += float32(w[0] * dy[23])
+		dpad[28] += float32(w[1] * dy[23])
+		dpad[29] += float32(w[2] * dy[23])
+		dpad[38] += float32(w[3] * dy[23])
+		dpad[39] += float32(w[4] * dy[23])
+		dpad[40] += float32(w[5] * dy[23])
+		dpad[93] += float32(w[6] * dy[23])
+		dpad[94] += float32(w[7] * dy[23])
+		dpad[95] += float32(w[8] * dy[23])
+		dpad[104] += float32(w[9] * dy[23])
+		dpad[105] += float32(w[10] * dy[23])
+		dpad[106] += float32(w[11] * dy[23])
+		dpad[159] += float32(w[12] * dy[23])
+		dpad[160] += float32(w[13] * dy[23])
+		dpad[161] += float32(w[14] * dy[23])
+		dpad[170] += float32(w[15] * dy[23])
+		dpad[171] += float32(w[16] * dy[23])
+		dpad[172] += float32(w[17] * dy[23])
+		dpad[28] += float32(w[0] * dy[24])
+		dpad[29] += float32(w[1] * dy[24])
+		dpad[30] += float32(w[2] * dy[24])
+		dpad[39] += float32(w[3] * dy[24])
+		dpad[40] += float32(w[4] * dy[24])
+		dpad[41] += float32(w[5] * dy[24])
+		dpad[94] += float32(w[6] * dy[24])
+		dpad[95] += float32(w[7] * dy[24])
+		dpad[96] += float32(w[8] * dy[24])
+		dpad[105] += float32(w[9] * dy[24])
+		dpad[106] += float32(w[10] * dy[24])
+		dpad[107] += float32(w[11] * dy[24])
+		dpad[160] += float32(w[12] * dy[24])
+		dpad[161] += float32(w[13] * dy[24])
+		dpad[162] += float32(w[14] * dy[24])
+		dpad[171] += float32(w[15] * dy[24])
+		dpad[172] += float32(w[16] * dy[24])
+		dpad[173] += float32(w[17] * dy[24])
+		dpad[29] += float32(w[0] * dy[25])
+		dpad[30] += float32(w[1] * dy[25])
+		dpad[31] += float32(w[2] * dy[25])
+		dpad[40] += float32(w[3] * dy[25])
+		dpad[41] += float32(w[4] * dy[25])
+		dpad[42] += float32(w[5] * dy[25])
+		dpad[95] += float32(w[6] * dy[25])
+		dpad[96] += float32(w[7] * dy[25])
+		dpad[97] += float32(w[8] * dy[25])
+		dpad[106] += float32(w[9] * dy[25])
+		dpad[107] += float32(w[10] * dy[25])
+		dpad[108] += float32(w[11] * dy[25])
+		dpad[161] += float32(w[12] * dy[25])
+		dpad[162] += float32(w[13] * dy[25])
+		dpad[163] += float32(w[14] * dy[25])
+		dpad[172] += float32(w[15] * dy[25])
+		dpad[173] += float32(w[16] * dy[25])
+		dpad[174] += float32(w[17] * dy[25])
+		dpad[30] += float32(w[0] * dy[26])
+		dpad[31] += float32(w[1] * dy[26])
+		dpad[32] += float32(w[2] * dy[26])
+		dpad[41] += float32(w[3] * dy[26])
+		dpad[42] += float32(w[4] * dy[26])
+		dpad[43] += float32(w[5] * dy[26])
+		dpad[96] += float32(w[6] * dy[26])
+		dpad[97] += float32(w[7] * dy[26])
+		dpad[98] += float32(w[8] * dy[26])
+		dpad[107] += float32(w[9] * dy[26])
+		dpad[108] += float32(w[10] * dy[26])
+		dpad[109] += float32(w[11] * dy[26])
+		dpad[162] += float32(w[12] * dy[26])
+		dpad[163] += float32(w[13] * dy[26])
+		dpad[164] += float32(w[14] * dy[26])
+		dpad[173] += float32(w[15] * dy[26])
+		dpad[174] += float32(w[16] * dy[26])
+		dpad[175] += float32(w[17] * dy[26])
+		dpad[33] += float32(w[0] * dy[27])
+		dpad[34] += float32(w[1] * dy[27])
+		dpad[35] += float32(w[2] * dy[27])
+		dpad[44] += float32(w[3] * dy[27])
+		dpad[45] += float32(w[4] * dy[27])
+		dpad[46] += float32(w[5] * dy[27])
+		dpad[99] += float32(w[6] * dy[27])
+		dpad[100] += float32(w[7] * dy[27])
+		dpad[101] += float32(w[8] * dy[27])
+		dpad[110] += float32(w[9] * dy[27])
+		dpad[111] += float32(w[10] * dy[27])
+		dpad[112] += float32(w[11] * dy[27])
+		dpad[165] += float32(w[12] * dy[27])
+		dpad[166] += float32(w[13] * dy[27])
+		dpad[167] += float32(w[14] * dy[27])
+		dpad[176] += float32(w[15] * dy[27])
+		dpad[177] += float32(w[16] * dy[27])
+		dpad[178] += float32(w[17] * dy[27])
+		dpad[34] += float32(w[0] * dy[28])
+		dpad[35] += float32(w[1] * dy[28])
+		dpad[36] += float32(w[2] * dy[28])
+		dpad[45] += float32(w[3] * dy[28])
+		dpad[46] += float32(w[4] * dy[28])
+		dpad[47] += float32(w[5] * dy[28])
+		dpad[100] += float32(w[6] * dy[28])
+		dpad[101] += float32(w[7] * dy[28])
+		dpad[102] += float32(w[8] * dy[28])
+		dpad[111] += float32(w[9] * dy[28])
+		dpad[112] += float32(w[10] * dy[28])
+		dpad[113] += float32(w[11] * dy[28])
+		dpad[166] += float32(w[12] * dy[28])
+		dpad[167] += float32(w[13] * dy[28])
+		dpad[168] += float32(w[14] * dy[28])
+		dpad[177] += float32(w[15] * dy[28])
+		dpad[178] += float32(w[16] * dy[28])
+		dpad[179] += float32(w[17] * dy[28])
+		dpad[35] += float32(w[0] * dy[29])
+		dpad[36] += float32(w[1] * dy[29])
+		dpad[37] += float32(w[2] * dy[29])
+		dpad[46] += float32(w[3] * dy[29])
+		dpad[47] += float32(w[4] * dy[29])
+		dpad[48] += float32(w[5] * dy[29])
+		dpad[101] += float32(w[6] * dy[29])
+		dpad[102] += float32(w[7] * dy[29])
+		dpad[103] += float32(w[8] * dy[29])
+		dpad[112] += float32(w[9] * dy[29])
+		dpad[113] += float32(w[10] * dy[29])
+		dpad[114] += float32(w[11] * dy[29])
+		dpad[167] += float32(w[12] * dy[29])
+		dpad[168] += float32(w[13] * dy[29])
+		dpad[169] += float32(w[14] * dy[29])
+		dpad[178] += float32(w[15] * dy[29])
+		dpad[179] += float32(w[16] * dy[29])
+		dpad[180] += float32(w[17] * dy[29])
+		dpad[36] += float32(w[0] * dy[30])
+		dpad[37] += float32(w[1] * dy[30])
+		dpad[38] += float32(w[2] * dy[30])
+		dpad[47] += float32(w[3] * dy[30])
+		dpad[48] += float32(w[4] * dy[30])
+		dpad[49] += float32(w[5] * dy[30])
+		dpad[102] += float32(w[6] * dy[30])
+		dpad[103] += float32(w[7] * dy[30])
+		dpad[104] += float32(w[8] * dy[30])
+		dpad[113] += float32(w[9] * dy[30])
+		dpad[114] += float32(w[10] * dy[30])
+		dpad[115] += float32(w[11] * dy[30])
+		dpad[168] += float32(w[12] * dy[30])
+		dpad[169] += float32(w[13] * dy[30])
+		dpad[170] += float32(w[14] * dy[30])
+		dpad[179] += float32(w[15] * dy[30])
+		dpad[180] += float32(w[16] * dy[30])
+		dpad[181] += float32(w[17] * dy[30])
+		dpad[37] += float32(w[0] * dy[31])
+		dpad[38] += float32(w[1] * dy[31])
+		dpad[39] += float32(w[2] * dy[31])
+		dpad[48] += float32(w[3] * dy[31])
+		dpad[49] += float32(w[4] * dy[31])
+		dpad[50] += float32(w[5] * dy[31])
+		dpad[103] += float32(w[6] * dy[31])
+		dpad[104] += float32(w[7] * dy[31])
+		dpad[105] += float32(w[8] * dy[31])
+		dpad[114] += float32(w[9] * dy[31])
+		dpad[115] += float32(w[10] * dy[31])
+		dpad[116] += float32(w[11] * dy[31])
+		dpad[169] += float32(w[12] * dy[31])
+		dpad[170] += float32(w[13] * dy[31])
+		dpad[171] += float32(w[14] * dy[31])
+		dpad[180] += float32(w[15] * dy[31])
+		dpad[181] += float32(w[16] * dy[31])
+		dpad[182] += float32(w[17] * dy[31])
+		dpad[38] += float32(w[0] * dy[32])
+		dpad[39] += float32(w[1] * dy[32])
+		dpad[40] += float32(w[2] * dy[32])
+		dpad[49] += float32(w[3] * dy[32])
+		dpad[50] += float32(w[4] * dy[32])
+		dpad[51] += float32(w[5] * dy[32])
+		dpad[104] += float32(w[6] * dy[32])
+		dpad[105] += float32(w[7] * dy[32])
+		dpad[106] += float32(w[8] * dy[32])
+		dpad[115] += float32(w[9] * dy[32])
+		dpad[116] += float32(w[10] * dy[32])
+		dpad[117] += float32(w[11] * dy[32])
+		dpad[170] += float32(w[12] * dy[32])
+		dpad[171] += float32(w[13] * dy[32])
+		dpad[172] += float32(w[14] * dy[32])
+		dpad[181] += float32(w[15] * dy[32])
+		dpad[182] += float32(w[16] * dy[32])
+		dpad[183] += float32(w[17] * dy[32])
+		dpad[39] += float32(w[0] * dy[33])
+		dpad[40] += float32(w[1] * dy[33])
+		dpad[41] += float32(w[2] * dy[33])
+		dpad[50] += float32(w[3] * dy[33])
+		dpad[51] += float32(w[4] * dy[33])
+		dpad[52] += float32(w[5] * dy[33])
+		dpad[105] += float32(w[6] * dy[33])
+		dpad[106] += float32(w[7] * dy[33])
+		dpad[107] += float32(w[8] * dy[33])
+		dpad[116] += float32(w[9] * dy[33])
+		dpad[117] += float32(w[10] * dy[33])
+		dpad[118] += float32(w[11] * dy[33])
+		dpad[171] += float32(w[12] * dy[33])
+		dpad[172] += float32(w[13] * dy[33])
+		dpad[173] += float32(w[14] * dy[33])
+		dpad[182] += float32(w[15] * dy[33])
+		dpad[183] += float32(w[16] * dy[33])
+		dpad[184] += float32(w[17] * dy[33])
+		dpad[40] += float32(w[0] * dy[34])
+		dpad[41] += float32(w[1] * dy[34])
+		dpad[42] += float32(w[2] * dy[34])
+		dpad[51] += float32(w[3] * dy[34])
+		dpad[52] += float32(w[4] * dy[34])
+		dpad[53] += float32(w[5] * dy[34])
+		dpad[106] += float32(w[6] * dy[34])
+		dpad[107] += float32(w[7] * dy[34])
+		dpad[108] += float32(w[8] * dy[34])
+		dpad[117] += float32(w[9] * dy[34])
+		dpad[118] += float32(w[10] * dy[34])
+		dpad[119] += float32(w[11] * dy[34])
+		dpad[172] += float32(w[12] * dy[34])
+		dpad[173] += float32(w[13] * dy[34])
+		dpad[174] += float32(w[14] * dy[34])
+		dpad[183] += float32(w[15] * dy[34])
+		dpad[184] += float32(w[16] * dy[34])
+		dpad[185] += float32(w[17] * dy[34])
+		dpad[41] += float32(w[0] * dy[35])
+		dpad[42] += float32(w[1] * dy[35])
+		dpad[43] += float32(w[2] * dy[35])
+		dpad[52] += float32(w[3] * dy[35])
+		dpad[53] += float32(w[4] * dy[35])
+		dpad[54] += float32(w[5] * dy[35])
+		dpad[107] += float32(w[6] * dy[35])
+		dpad[108] += float32(w[7] * dy[35])
+		dpad[109] += float32(w[8] * dy[35])
+		dpad[118] += float32(w[9] * dy[35])
+		dpad[119] += float32(w[10] * dy[35])
+		dpad[120] += float32(w[11] * dy[35])
+		dpad[173] += float32(w[12] * dy[35])
+		dpad[174] += float32(w[13] * dy[35])
+		dpad[175] += float32(w[14] * dy[35])
+		dpad[184] += float32(w[15] * dy[35])
+		dpad[185] += float32(w[16] * dy[35])
+		dpad[186] += float32(w[17] * dy[35])
+		dpad[44] += float32(w[0] * dy[36])
+		dpad[45] += float32(w[1] * dy[36])
+		dpad[46] += float32(w[2] * dy[36])
+		dpad[55] += float32(w[3] * dy[36])
+		dpad[56] += float32(w[4] * dy[36])
+		dpad[57] += float32(w[5] * dy[36])
+		dpad[110] += float32(w[6] * dy[36])
+		dpad[111] += float32(w[7] * dy[36])
+		dpad[112] += float32(w[8] * dy[36])
+		dpad[121] += float32(w[9] * dy[36])
+		dpad[122] += float32(w[10] * dy[36])
+		dpad[123] += float32(w[11] * dy[36])
+		dpad[176] += float32(w[12] * dy[36])
+		dpad[177] += float32(w[13] * dy[36])
+		dpad[178] += float32(w[14] * dy[36])
+		dpad[187] += float32(w[15] * dy[36])
+		dpad[188] += float32(w[16] * dy[36])
+		dpad[189] += float32(w[17] * dy[36])
+		dpad[45] += float32(w[0] * dy[37])
+		dpad[46] += float32(w[1] * dy[37])
+		dpad[47] += float32(w[2] * dy[37])
+		dpad[56] += float32(w[3] * dy[37])
+		dpad[57] += float32(w[4] * dy[37])
+		dpad[58] += float32(w[5] * dy[37])
+		dpad[111] += float32(w[6] * dy[37])
+		dpad[112] += float32(w[7] * dy[37])
+		dpad[113] += float32(w[8] * dy[37])
+		dpad[122] += float32(w[9] * dy[37])
+		dpad[123] += float32(w[10] * dy[37])
+		dpad[124] += float32(w[11] * dy[37])
+		dpad[177] += float32(w[12] * dy[37])
+		dpad[178] += float32(w[13] * dy[37])
+		dpad[179] += float32(w[14] * dy[37])
+		dpad[188] += float32(w[15] * dy[37])
+		dpad[189] += float32(w[16] * dy[37])
+		dpad[190] += float32(w[17] * dy[37])
+		dpad[46] += float32(w[0] * dy[38])
+		dpad[47] += float32(w[1] * dy[38])
+		dpad[48] += float32(w[2] * dy[38])
+		dpad[57] += float32(w[3] * dy[38])
+		dpad[58] += float32(w[4] * dy[38])
+		dpad[59] += float32(w[5] * dy[38])
+		dpad[112] += float32(w[6] * dy[38])
+		dpad[113] += float32(w[7] * dy[38])
+		dpad[114] += float32(w[8] * dy[38])
+		dpad[123] += float32(w[9] * dy[38])
+		dpad[124] += float32(w[10] * dy[38])
+		dpad[125] += float32(w[11] * dy[38])
+		dpad[178] += float32(w[12] * dy[38])
+		dpad[179] += float32(w[13] * dy[38])
+		dpad[180] += float32(w[14] * dy[38])
+		dpad[189] += float32(w[15] * dy[38])
+		dpad[190] += float32(w[16] * dy[38])
+		dpad[191] += float32(w[17] * dy[38])
+		dpad[47] += float32(w[0] * dy[39])
+		dpad[48] += float32(w[1] * dy[39])
+		dpad[49] += float32(w[2] * dy[39])
+		dpad[58] += float32(w[3] * dy[39])
+		dpad[59] += float32(w[4] * dy[39])
+		dpad[60] += float32(w[5] * dy[39])
+		dpad[113] += float32(w[6] * dy[39])
+		dpad[114] += float32(w[7] * dy[39])
+		dpad[115] += float32(w[8] * dy[39])
+		dpad[124] += float32(w[9] * dy[39])
+		dpad[125] += float32(w[10] * dy[39])
+		dpad[126] += float32(w[11] * dy[39])
+		dpad[179] += float32(w[12] * dy[39])
+		dpad[180] += float32(w[13] * dy[39])
+		dpad[181] += float32(w[14] * dy[39])
+		dpad[190] += float32(w[15] * dy[39])
+		dpad[191] += float32(w[16] * dy[39])
+		dpad[192] += float32(w[17] * dy[39])
+		dpad[48] += float32(w[0] * dy[40])
+		dpad[49] += float32(w[1] * dy[40])
+		dpad[50] += float32(w[2] * dy[40])
+		dpad[59] += float32(w[3] * dy[40])
+		dpad[60] += float32(w[4] * dy[40])
+		dpad[61] += float32(w[5] * dy[40])
+		dpad[114] += float32(w[6] * dy[40])
+		dpad[115] += float32(w[7] * dy[40])
+		dpad[116] += float32(w[8] * dy[40])
+		dpad[125] += float32(w[9] * dy[40])
+		dpad[126] += float32(w[10] * dy[40])
+		dpad[127] += float32(w[11] * dy[40])
+		dpad[180] += float32(w[12] * dy[40])
+		dpad[181] += float32(w[13] * dy[40])
+		dpad[182] += float32(w[14] * dy[40])
+		dpad[191] += float32(w[15] * dy[40])
+		dpad[192] += float32(w[16] * dy[40])
+		dpad[193] += float32(w[17] * dy[40])
+		dpad[49] += float32(w[0] * dy[41])
+		dpad[50] += float32(w[1] * dy[41])
+		dpad[51] += float32(w[2] * dy[41])
+		dpad[60] += float32(w[3] * dy[41])
+		dpad[61] += float32(w[4] * dy[41])
+		dpad[62] += float32(w[5] * dy[41])
+		dpad[115] += float32(w[6] * dy[41])
+		dpad[116] += float32(w[7] * dy[41])
+		dpad[117] += float32(w[8] * dy[41])
+		dpad[126] += float32(w[9] * dy[41])
+		dpad[127] += float32(w[10] * dy[41])
+		dpad[128] += float32(w[11] * dy[41])
+		dpad[181] += float32(w[12] * dy[41])
+		dpad[182] += float32(w[13] * dy[41])
+		dpad[183] += float32(w[14] * dy[41])
+		dpad[192] += float32(w[15] * dy[41])
+		dpad[193] += float32(w[16] * dy[41])
+		dpad[194] += float32(w[17] * dy[41])
+		dpad[50] += float32(w[0] * dy[42])
+		dpad[51] += float32(w[1] * dy[42])
+		dpad[52] += float32(w[2] * dy[42])
+		dpad[61] += float32(w[3] * dy[42])
+		dpad[62] += float32(w[4] * dy[42])
+		dpad[63] += float32(w[5] * dy[42])
+		dpad[116] += float32(w[6] * dy[42])
+		dpad[117] += float32(w[7] * dy[42])
+		dpad[118] += float32(w[8] * dy[42])
+		dpad[127] += float32(w[9] * dy[42])
+		dpad[128] += float32(w[10] * dy[42])
+		dpad[129] += float32(w[11] * dy[42])
+		dpad[182] += float32(w[12] * dy[42])
+		dpad[183] += float32(w[13] * dy[42])
+		dpad[184] += float32(w[14] * dy[42])
+		dpad[193] += float32(w[15] * dy[42])
+		dpad[194] += float32(w[16] * dy[42])
+		dpad[195] += float32(w[17] * dy[42])
+		dpad[51] += float32(w[0] * dy[43])
+		dpad[52] += float32(w[1] * dy[43])
+		dpad[53] += float32(w[2] * dy[43])
+		dpad[62] += float32(w[3] * dy[43])
+		dpad[63] += float32(w[4] * dy[43])
+		dpad[64] += float32(w[5] * dy[43])
+		dpad[117] += float32(w[6] * dy[43])
+		dpad[118] += float32(w[7] * dy[43])
+		dpad[119] += float32(w[8] * dy[43])
+		dpad[128] += float32(w[9] * dy[43])
+		dpad[129] += float32(w[10] * dy[43])
+		dpad[130] += float32(w[11] * dy[43])
+		dpad[183] += float32(w[12] * dy[43])
+		dpad[184] += float32(w[13] * dy[43])
+		dpad[185] += float32(w[14] * dy[43])
+		dpad[194] += float32(w[15] * dy[43])
+		dpad[195] += float32(w[16] * dy[43])
+		dpad[196] += float32(w[17] * dy[43])
+		dpad[52] += float32(w[0] * dy[44])
+		dpad[53] += float32(w[1] * dy[44])
+		dpad[54] += float32(w[2] * dy[44])
+		dpad[63] += float32(w[3] * dy[44])
+		dpad[64] += float32(w[4] * dy[44])
+		dpad[65] += float32(w[5] * dy[44])
+		dpad[118] += float32(w[6] * dy[44])
+		dpad[119] += float32(w[7] * dy[44])
+		dpad[120] += float32(w[8] * dy[44])
+		dpad[129] += float32(w[9] * dy[44])
+		dpad[130] += float32(w[10] * dy[44])
+		dpad[131] += float32(w[11] * dy[44])
+		dpad[184] += float32(w[12] * dy[44])
+		dpad[185] += float32(w[13] * dy[44])
+		dpad[186] += float32(w[14] * dy[44])
+		dpad[195] += float32(w[15] * dy[44])
+		dpad[196] += float32(w[16] * dy[44])
+		dpad[197] += float32(w[17] * dy[44])
+		dpad[0] += float32(w[18] * dy[45])
+		dpad[1] += float32(w[19] * dy[45])
+		dpad[2] += float32(w[20] * dy[45])
+		dpad[11] += float32(w[21] * dy[45])
+		dpad[12] += float32(w[22] * dy[45])
+		dpad[13] += float32(w[23] * dy[45])
+		dpad[66] += float32(w[24] * dy[45])
+		dpad[67] += float32(w[25] * dy[45])
+		dpad[68] += float32(w[26] * dy[45])
+		dpad[77] += float32(w[27] * dy[45])
+		dpad[78] += float32(w[28] * dy[45])
+		dpad[79] += float32(w[29] * dy[45])
+		dpad[132] += float32(w[30] * dy[45])
+		dpad[133] += float32(w[31] * dy[45])
+		dpad[134] += float32(w[32] * dy[45])
+		dpad[143] += float32(w[33] * dy[45])
+		dpad[144] += float32(w[34] * dy[45])
+		dpad[145] += float32(w[35] * dy[45])
+		dpad[1] += float32(w[18] * dy[46])
+		dpad[2] += float32(w[19] * dy[46])
+		dpad[3] += float32(w[20] * dy[46])
+		dpad[12] += float32(w[21] * dy[46])
+		dpad[13] += float32(w[22] * dy[46])
+		dpad[14] += float32(w[23] * dy[46])
+		dpad[67] += float32(w[24] * dy[46])
+		dpad[68] += float32(w[25] * dy[46])
+		dpad[69] += float32(w[26] * dy[46])
+		dpad[78] += float32(w[27] * dy[46])
+		dpad[79] += float32(w[28] * dy[46])
+		dpad[80] += float32(w[29] * dy[46])
+		dpad[133] += float32(w[30] * dy[46])
+		dpad[134] += float32(w[31] * dy[46])
+		dpad[135] += float32(w[32] * dy[46])
+		dpad[144] += float32(w[33] * dy[46])
+		dpad[145] += float32(w[34] * dy[46])
+		dpad[146] += float32(w[35] * dy[46])
+		dpad[2] += float32(w[18] * dy[47])
+		dpad[3] += float32(w[19] * dy[47])
+		dpad[4] += float32(w[20] * dy[47])
+		dpad[13] += float32(w[21] * dy[47])
+		dpad[14] += float32(w[22] * dy[47])
+		dpad[15] += float32(w[23] * dy[47])
+		dpad[68] += float32(w[24] * dy[47])
+		dpad[69] += float32(w[25] * dy[47])
+		dpad[70] += float32(w[26] * dy[47])
+		dpad[79] += float32(w[27] * dy[47])
+		dpad[80] += float32(w[28] * dy[47])
+		dpad[81] += float32(w[29] * dy[47])
+		dpad[134] += float32(w[30] * dy[47])
+		dpad[135] += float32(w[31] * dy[47])
+		dpad[136] += float32(w[32] * dy[47])
+		dpad[145] += float32(w[33] * dy[47])
+		dpad[146] += float32(w[34] * dy[47])
+		dpad[147] += float32(w[35] * dy[47])
+		dpad[3] += float32(w[18] * dy[48])
+		dpad[4] += float32(w[19] * dy[48])
+		dpad[5] += float32(w[20] * dy[48])
+		dpad[14] += float32(w[21] * dy[48])
+		dpad[15] += float32(w[22] * dy[48])
+		dpad[16] += float32(w[23] * dy[48])
+		dpad[69] += float32(w[24] * dy[48])
+		dpad[70] += float32(w[25] * dy[48])
+		dpad[71] += float32(w[26] * dy[48])
+		dpad[80] += float32(w[27] * dy[48])
+		dpad[81] += float32(w[28] * dy[48])
+		dpad[82] += float32(w[29] * dy[48])
+		dpad[135] += float32(w[30] * dy[48])
+		dpad[136] += float32(w[31] * dy[48])
+		dpad[137] += float32(w[32] * dy[48])
+		dpad[146] += float32(w[33] * dy[48])
+		dpad[147] += float32(w[34] * dy[48])
+		dpad[148] += float32(w[35] * dy[48])
+		dpad[4] += float32(w[18] * dy[49])
+		dpad[5] += float32(w[19] * dy[49])
+		dpad[6] += float32(w[20] * dy[49])
+		dpad[15] += float32(w[21] * dy[49])
+		dpad[16] += float32(w[22] * dy[49])
+		dpad[17] += float32(w[23] * dy[49])
+		dpad[70] += float32(w[24] * dy[49])
+		dpad[71] += float32(w[25] * dy[49])
+		dpad[72] += float32(w[26] * dy[49])
+		dpad[81] += float32(w[27] * dy[49])
+		dpad[82] += float32(w[28] * dy[49])
+		dpad[83] += float32(w[29] * dy[49])
+		dpad[136] += float32(w[30] * dy[49])
+		dpad[137] += float32(w[31] * dy[49])
+		dpad[138] += float32(w[32] * dy[49])
+		dpad[147] += float32(w[33] * dy[49])
+		dpad[148] += float32(w[34] * dy[49])
+		dpad[149] += float32(w[35] * dy[49])
+		dpad[5] += float32(w[18] * dy[50])
+		dpad[6] += float32(w[19] * dy[50])
+		dpad[7] += float32(w[20] * dy[50])
+		dpad[16] += float32(w[21] * dy[50])
+		dpad[17] += float32(w[22] * dy[50])
+		dpad[18] += float32(w[23] * dy[50])
+		dpad[71] += float32(w[24] * dy[50])
+		dpad[72] += float32(w[25] * dy[50])
+		dpad[73] += float32(w[26] * dy[50])
+		dpad[82] += float32(w[27] * dy[50])
+		dpad[83] += float32(w[28] * dy[50])
+		dpad[84] += float32(w[29] * dy[50])
+		dpad[137] += float32(w[30] * dy[50])
+		dpad[138] += float32(w[31] * dy[50])
+		dpad[139] += float32(w[32] * dy[50])
+		dpad[148] += float32(w[33] * dy[50])
+		dpad[149] += float32(w[34] * dy[50])
+		dpad[150] += float32(w[35] * dy[50])
+		dpad[6] += float32(w[18] * dy[51])
+		dpad[7] += float32(w[19] * dy[51])
+		dpad[8] += float32(w[20] * dy[51])
+		dpad[17] += float32(w[21] * dy[51])
+		dpad[18] += float32(w[22] * dy[51])
+		dpad[19] += float32(w[23] * dy[51])
+		dpad[72] += float32(w[24] * dy[51])
+		dpad[73] += float32(w[25] * dy[51])
+		dpad[74] += float32(w[26] * dy[51])
+		dpad[83] += float32(w[27] * dy[51])
+		dpad[84] += float32(w[28] * dy[51])
+		dpad[85] += float32(w[29] * dy[51])
+		dpad[138] += float32(w[30] * dy[51])
+		dpad[139] += float32(w[31] * dy[51])
+		dpad[140] += float32(w[32] * dy[51])
+		dpad[149] += float32(w[33] * dy[51])
+		dpad[150] += float32(w[34] * dy[51])
+		dpad[151] += float32(w[35] * dy[51])
+		dpad[7] += float32(w[18] * dy[52])
+		dpad[8] += float32(w[19] * dy[52])
+		dpad[9] += float32(w[20] * dy[52])
+		dpad[18] += float32(w[21] * dy[52])
+		dpad[19] += float32(w[22] * dy[52])
+		dpad[20] += float32(w[23] * dy[52])
+		dpad[73] += float32(w[24] * dy[52])
+		dpad[74] += float32(w[25] * dy[52])
+		dpad[75] += float32(w[26] * dy[52])
+		dpad[84] += float32(w[27] * dy[52])
+		dpad[85] += float32(w[28] * dy[52])
+		dpad[86] += float32(w[29] * dy[52])
+		dpad[139] += float32(w[30] * dy[52])
+		dpad[140] += float32(w[31] * dy[52])
+		dpad[141] += float32(w[32] * dy[52])
+		dpad[150] += float32(w[33] * dy[52])
+		dpad[151] += float32(w[34] * dy[52])
+		dpad[152] += float32(w[35] * dy[52])
+		dpad[8] += float32(w[18] * dy[53])
+		dpad[9] += float32(w[19] * dy[53])
+		dpad[10] += float32(w[20] * dy[53])
+		dpad[19] += float32(w[21] * dy[53])
+		dpad[20] += float32(w[22] * dy[53])
+		dpad[21] += float32(w[23] * dy[53])
+		dpad[74] += float32(w[24] * dy[53])
+		dpad[75] += float32(w[25] * dy[53])
+		dpad[76] += float32(w[26] * dy[53])
+		dpad[85] += float32(w[27] * dy[53])
+		dpad[86] += float32(w[28] * dy[53])
+		dpad[87] += float32(w[29] * dy[53])
+		dpad[140] += float32(w[30] * dy[53])
+		dpad[141] += float32(w[31] * dy[53])
+		dpad[142] += float32(w[32] * dy[53])
+		dpad[151] += float32(w[33] * dy[53])
+		dpad[152] += float32(w[34] * dy[53])
+		dpad[153] += float32(w[35] * dy[53])
+		dpad[11] += float32(w[18] * dy[54])
+		dpad[12] += float32(w[19] * dy[54])
+		dpad[13] += float32(w[20] * dy[54])
+		dpad[22] += float32(w[21] * dy[54])
+		dpad[23] += float32(w[22] * dy[54])
+		dpad[24] += float32(w[23] * dy[54])
+		dpad[77] += float32(w[24] * dy[54])
+		dpad[78] += float32(w[25] * dy[54])
+		dpad[79] += float32(w[26] * dy[54])
+		dpad[88] += float32(w[27] * dy[54])
+		dpad[89] += float32(w[28] * dy[54])
+		dpad[90] += float32(w[29] * dy[54])
+		dpad[143] += float32(w[30] * dy[54])
+		dpad[144] += float32(w[31] * dy[54])
+		dpad[145] += float32(w[32] * dy[54])
+		dpad[154] += float32(w[33] * dy[54])
+		dpad[155] += float32(w[34] * dy[54])
+		dpad[156] += float32(w[35] * dy[54])
+		dpad[12] += float32(w[18] * dy[55])
+		dpad[13] += float32(w[19] * dy[55])
+		dpad[14] += float32(w[20] * dy[55])
+		dpad[23] += float32(w[21] * dy[55])
+		dpad[24] += float32(w[22] * dy[55])
+		dpad[25] += float32(w[23] * dy[55])
+		dpad[78] += float32(w[24] * dy[55])
+		dpad[79] += float32(w[25] * dy[55])
+		dpad[80] += float32(w[26] * dy[55])
+		dpad[89] += float32(w[27] * dy[55])
+		dpad[90] += float32(w[28] * dy[55])
+		dpad[91] += float32(w[29] * dy[55])
+		dpad[144] += float32(w[30] * dy[55])
+		dpad[145] += float32(w[31] * dy[55])
+		dpad[146] += float32(w[32] * dy[55])
+		dpad[155] += float32(w[33] * dy[55])
+		dpad[156] += float32(w[34] * dy[55])
+		dpad[157] += float32(w[35] * dy[55])
+		dpad[13] += float32(w[18] * dy[56])
+		dpad[14] += float32(w[19] * dy[56])
+		dpad[15] += float32(w[20] * dy[56])
+		dpad[24] += float32(w[21] * dy[56])
+		dpad[25] += float32(w[22] * dy[56])
+		dpad[26] += float32(w[23] * dy[56])
+		dpad[79] += float32(w[24] * dy[56])
+		dpad[80] += float32(w[25] * dy[56])
+		dpad[81] += float32(w[26] * dy[56])
+		dpad[90] += float32(w[27] * dy[56])
+		dpad[91] += float32(w[28] * dy[56])
+		dpad[92] += float32(w[29] * dy[56])
+		dpad[145] += float32(w[30] * dy[56])
+		dpad[146] += float32(w[31] * dy[56])
+		dpad[147] += float32(w[32] * dy[56])
+		dpad[156] += float32(w[33] * dy[56])
+		dpad[157] += float32(w[34] * dy[56])
+		dpad[158] += float32(w[35] * dy[56])
+		dpad[14] += float32(w[18] * dy[57])
+		dpad[15] += float32(w[19] * dy[57])
+		dpad[16] += float32(w[20] * dy[57])
+		dpad[25] += float32(w[21] * dy[57])
+		dpad[26] += float32(w[22] * dy[57])
+		dpad[27] += float32(w[23] * dy[57])
+		dpad[80] += float32(w[24] * dy[57])
+		dpad[81] += float32(w[25] * dy[57])
+		dpad[82] += float32(w[26] * dy[57])
+		dpad[91] += float32(w[27] * dy[57])
+		dpad[92] += float32(w[28] * dy[57])
+		dpad[93] += float32(w[29] * dy[57])
+		dpad[146] += float32(w[30] * dy[57])
+		dpad[147] += float32(w[31] * dy[57])
+		dpad[148] += float32(w[32] * dy[57])
+		dpad[157] += float32(w[33] * dy[57])
+		dpad[158] += float32(w[34] * dy[57])
+		dpad[159] += float32(w[35] * dy[57])
+		dpad[15] += float32(w[18] * dy[58])
+		dpad[16] += float32(w[19] * dy[58])
+		dpad[17] += float32(w[20] * dy[58])
+		dpad[26] += float32(w[21] * dy[58])
+		dpad[27] += float32(w[22] * dy[58])
+		dpad[28] += float32(w[23] * dy[58])
+		dpad[81] += float32(w[24] * dy[58])
+		dpad[82] += float32(w[25] * dy[58])
+		dpad[83] += float32(w[26] * dy[58])
+		dpad[92] += float32(w[27] * dy[58])
+		dpad[93] += float32(w[28] * dy[58])
+		dpad[94] += float32(w[29] * dy[58])
+		dpad[147] += float32(w[30] * dy[58])
+		dpad[148] += float32(w[31] * dy[58])
+		dpad[149] += float32(w[32] * dy[58])
+		dpad[158] += float32(w[33] * dy[58])
+		dpad[159] += float32(w[34] * dy[58])
+		dpad[160] += float32(w[35] * dy[58])
+		dpad[16] += float32(w[18] * dy[59])
+		dpad[17] += float32(w[19] * dy[59])
+		dpad[18] += float32(w[20] * dy[59])
+		dpad[27] += float32(w[21] * dy[59])
+		dpad[28] += float32(w[22] * dy[59])
+		dpad[29] += float32(w[23] * dy[59])
+		dpad[82] += float32(w[24] * dy[59])
+		dpad[83] += float32(w[25] * dy[59])
+		dpad[84] += float32(w[26] * dy[59])
+		dpad[93] += float32(w[27] * dy[59])
+		dpad[94] += float32(w[28] * dy[59])
+		dpad[95] += float32(w[29] * dy[59])
+		dpad[148] += float32(w[30] * dy[59])
+		dpad[149] += float32(w[31] * dy[59])
+		dpad[150] += float32(w[32] * dy[59])
+		dpad[159] += float32(w[33] * dy[59])
+		dpad[160] += float32(w[34] * dy[59])
+		dpad[161] += float32(w[35] * dy[59])
+		dpad[17] += float32(w[18] * dy[60])
+		dpad[18] += float32(w[19] * dy[60])
+		dpad[19] += float32(w[20] * dy[60])
+		dpad[28] += float32(w[21] * dy[60])
+		dpad[29] += float32(w[22] * dy[60])
+		dpad[30] += float32(w[23] * dy[60])
+		dpad[83] += float32(w[24] * dy[60])
+		dpad[84] += float32(w[25] * dy[60])
+		dpad[85] += float32(w[26] * dy[60])
+		dpad[94] += float32(w[27] * dy[60])
+		dpad[95] += float32(w[28] * dy[60])
+		dpad[96] += float32(w[29] * dy[60])
+		dpad[149] += float32(w[30] * dy[60])
+		dpad[150] += float32(w[31] * dy[60])
+		dpad[151] += float32(w[32] * dy[60])
+		dpad[160] += float32(w[33] * dy[60])
+		dpad[161] += float32(w[34] * dy[60])
+		dpad[162] += float32(w[35] * dy[60])
+		dpad[18] += float32(w[18] * dy[61])
+		dpad[19] += float32(w[19] * dy[61])
+		dpad[20] += float32(w[20] * dy[61])
+		dpad[29] += float32(w[21] * dy[61])
+		dpad[30] += float32(w[22] * dy[61])
+		dpad[31] += float32(w[23] * dy[61])
+		dpad[84] += float32(w[24] * dy[61])
+		dpad[85] += float32(w[25] * dy[61])
+		dpad[86] += float32(w[26] * dy[61])
+		dpad[95] += float32(w[27] * dy[61])
+		dpad[96] += float32(w[28] * dy[61])
+		dpad[97] += float32(w[29] * dy[61])
+		dpad[150] += float32(w[30] * dy[61])
+		dpad[151] += float32(w[31] * dy[61])
+		dpad[152] += float32(w[32] * dy[61])
+		dpad[161] += float32(w[33] * dy[61])
+		dpad[162] += float32(w[34] * dy[61])
+		dpad[163] += float32(w[35] * dy[61])
+		dpad[19] += float32(w[18] * dy[62])
+		dpad[20] += float32(w[19] * dy[62])
+		dpad[21] += float32(w[20] * dy[62])
+		dpad[30] += float32(w[21] * dy[62])
+		dpad[31] += float32(w[22] * dy[62])
+		dpad[32] += float32(w[23] * dy[62])
+		dpad[85] += float32(w[24] * dy[62])
+		dpad[86] += float32(w[25] * dy[62])
+		dpad[87] += float32(w[26] * dy[62])
+		dpad[96] += float32(w[27] * dy[62])
+		dpad[97] += float32(w[28] * dy[62])
+		dpad[98] += float32(w[29] * dy[62])
+		dpad[151] += float32(w[30] * dy[62])
+		dpad[152] += float32(w[31] * dy[62])
+		dpad[153] += float32(w[32] * dy[62])
+		dpad[162] += float32(w[33] * dy[62])
+		dpad[163] += float32(w[34] * dy[62])
+		dpad[164] += float32(w[35] * dy[62])
+		dpad[22] += float32(w[18] * dy[63])
+		dpad[23] += float32(w[19] * dy[63])
+		dpad[24] += float32(w[20] * dy[63])
+		dpad[33] += float32(w[21] * dy[63])
+		dpad[34] += float32(w[22] * dy[63])
+		dpad[35] += float32(w[23] * dy[63])
+		dpad[88] += float32(w[24] * dy[63])
+		dpad[89] += float32(w[25] * dy[63])
+		dpad[90] += float32(w[26] * dy[63])
+		dpad[99] += float32(w[27] * dy[63])
+		dpad[100] += float32(w[28] * dy[63])
+		dpad[101] += float32(w[29] * dy[63])
+		dpad[154] += float32(w[30] * dy[63])
+		dpad[155] += float32(w[31] * dy[63])
+		dpad[156] += float32(w[32] * dy[63])
+		dpad[165] += float32(w[33] * dy[63])
+		dpad[166] += float32(w[34] * dy[63])
+		dpad[167] += float32(w[35] * dy[63])
+		dpad[23] += float32(w[18] * dy[64])
+		dpad[24] += float32(w[19] * dy[64])
+		dpad[25] += float32(w[20] * dy[64])
+		dpad[34] += float32(w[21] * dy[64])
+		dpad[35] += float32(w[22] * dy[64])
+		dpad[36] += float32(w[23] * dy[64])
+		dpad[89] += float32(w[24] * dy[64])
+		dpad[90] += float32(w[25] * dy[64])
+		dpad[91] += float32(w[26] * dy[64])
+		dpad[100] += float32(w[27] * dy[64])
+		dpad[101] += float32(w[28] * dy[64])
+		dpad[102] += float32(w[29] * dy[64])
+		dpad[155] += float32(w[30] * dy[64])
+		dpad[156] += float32(w[31] * dy[64])
+		dpad[157] += float32(w[32] * dy[64])
+		dpad[166] += float32(w[33] * dy[64])
+		dpad[167] += float32(w[34] * dy[64])
+		dpad[168] += float32(w[35] * dy[64])
+		dpad[24] += float32(w[18] * dy[65])
+		dpad[25] += float32(w[19] * dy[65])
+		dpad[26] += float32(w[20] * dy[65])
+		dpad[35] += float32(w[21] * dy[65])
+		dpad[36] += float32(w[22] * dy[65])
+		dpad[37] += float32(w[23] * dy[65])
+		dpad[90] += float32(w[24] * dy[65])
+		dpad[91] += float32(w[25] * dy[65])
+		dpad[92] += float32(w[26] * dy[65])
+		dpad[101] += float32(w[27] * dy[65])
+		dpad[102] += float32(w[28] * dy[65])
+		dpad[103] += float32(w[29] * dy[65])
+		dpad[156] += float32(w[30] * dy[65])
+		dpad[157] += float32(w[31] * dy[65])
+		dpad[158] += float32(w[32] * dy[65])
+		dpad[167] += float32(w[33] * dy[65])
+		dpad[168] += float32(w[34] * dy[65])
+		dpad[169] += float32(w[35] * dy[65])
+		dpad[25] += float32(w[18] * dy[66])
+		dpad[26] += float32(w[19] * dy[66])
+		dpad[27] += float32(w[20] * dy[66])
+		dpad[36] += float32(w[21] * dy[66])
+		dpad[37] += float32(w[22] * dy[66])
+		dpad[38] += float32(w[23] * dy[66])
+		dpad[91] += float32(w[24] * dy[66])
+		dpad[92] += float32(w[25] * dy[66])
+		dpad[93] += float32(w[26] * dy[66])
+		dpad[102] += float32(w[27] * dy[66])
+		dpad[103] += float32(w[28] * dy[66])
+		dpad[104] += float32(w[29] * dy[66])
+		dpad[157] += float32(w[30] * dy[66])
+		dpad[158] += float32(w[31] * dy[66])
+		dpad[159] += float32(w[32] * dy[66])
+		dpad[168] += float32(w[33] * dy[66])
+		dpad[169] += float32(w[34] * dy[66])
+		dpad[170] += float32(w[35] * dy[66])
+		dpad[26] += float32(w[18] * dy[67])
+		dpad[27] += float32(w[19] * dy[67])
+		dpad[28] += float32(w[20] * dy[67])
+		dpad[37] += float32(w[21] * dy[67])
+		dpad[38] += float32(w[22] * dy[67])
+		dpad[39] += float32(w[23] * dy[67])
+		dpad[92] += float32(w[24] * dy[67])
+		dpad[93] += float32(w[25] * dy[67])
+		dpad[94] += float32(w[26] * dy[67])
+		dpad[103] += float32(w[27] * dy[67])
+		dpad[104] += float32(w[28] * dy[67])
+		dpad[105] += float32(w[29] * dy[67])
+		dpad[158] += float32(w[30] * dy[67])
+		dpad[159] += float32(w[31] * dy[67])
+		dpad[160] += float32(w[32] * dy[67])
+		dpad[169] += float32(w[33] * dy[67])
+		dpad[170] += float32(w[34] * dy[67])
+		dpad[171] += float32(w[35] * dy[67])
+		dpad[27] += float32(w[18] * dy[68])
+		dpad[28] += float32(w[19] * dy[68])
+		dpad[29] += float32(w[20] * dy[68])
+		dpad[38] += float32(w[21] * dy[68])
+		dpad[39] += float32(w[22] * dy[68])
+		dpad[40] += float32(w[23] * dy[68])
+		dpad[93] += float32(w[24] * dy[68])
+		dpad[94] += float32(w[25] * dy[68])
+		dpad[95] += float32(w[26] * dy[68])
+		dpad[104] += float32(w[27] * dy[68])
+		dpad[105] += float32(w[28] * dy[68])
+		dpad[106] += float32(w[29] * dy[68])
+		dpad[159] += float32(w[30] * dy[68])
+		dpad[160] += float32(w[31] * dy[68])
+		dpad[161] += float32(w[32] * dy[68])
+		dpad[170] += float32(w[33] * dy[68])
+		dpad[171] += float32(w[34] * dy[68])
+		dpad[172] += float32(w[35] * dy[68])
+		dpad[28] += float32(w[18] * dy[69])
+		dpad[29] += float32(w[19] * dy[69])
+		dpad[30] += float32(w[20] * dy[69])
+		dpad[39] += float32(w[21] * dy[69])
+		dpad[40] += float32(w[22] * dy[69])
+		dpad[41] += float32(w[23] * dy[69])
+		dpad[94] += float32(w[24] * dy[69])
+		dpad[95] += float32(w[25] * dy[69])
+		dpad[96] += float32(w[26] * dy[69])
+		dpad[105] += float32(w[27] * dy[69])
+		dpad[106] += float32(w[28] * dy[69])
+		dpad[107] += float32(w[29] * dy[69])
+		dpad[160] += float32(w[30] * dy[69])
+		dpad[161] += float32(w[31] * dy[69])
+		dpad[162] += float32(w[32] * dy[69])
+		dpad[171] += float32(w[33] * dy[69])
+		dpad[172] += float32(w[34] * dy[69])
+		dpad[173] += float32(w[35] * dy[69])
+		dpad[29] += float32(w[18] * dy[70])
+		dpad[30] += float32(w[19] * dy[70])
+		dpad[31] += float32(w[20] * dy[70])
+		dpad[40] += float32(w[21] * dy[70])
+		dpad[41] += float32(w[22] * dy[70])
+		dpad[42] += float32(w[23] * dy[70])
+		dpad[95] += float32(w[24] * dy[70])
+		dpad[96] += float32(w[25] * dy[70])
+		dpad[97] += float32(w[26] * dy[70])
+		dpad[106] += float32(w[27] * dy[70])
+		dpad[107] += float32(w[28] * dy[70])
+		dpad[108] += float32(w[29] * dy[70])
+		dpad[161] += float32(w[30] * dy[70])
+		dpad[162] += float32(w[31] * dy[70])
+		dpad[163] += float32(w[32] * dy[70])
+		dpad[172] += float32(w[33] * dy[70])
+		dpad[173] += float32(w[34] * dy[70])
+		dpad[174] += float32(w[35] * dy[70])
+		dpad[30] += float32(w[18] * dy[71])
+		dpad[31] += float32(w[19] * dy[71])
+		dpad[32] += float32(w[20] * dy[71])
+		dpad[41] += float32(w[21] * dy[71])
+		dpad[42] += float32(w[22] * dy[71])
+		dpad[43] += float32(w[23] * dy[71])
+		dpad[96] += float32(w[24] * dy[71])
+		dpad[97] += float32(w[25] * dy[71])
+		dpad[98] += float32(w[26] * dy[71])
+		dpad[107] += float32(w[27] * dy[71])
+		dpad[108] += float32(w[28] * dy[71])
+		dpad[109] += float32(w[29] * dy[71])
+		dpad[162] += float32(w[30] * dy[71])
+		dpad[163] += float32(w[31] * dy[71])
+		dpad[164] += float32(w[32] * dy[71])
+		dpad[173] += float32(w[33] * dy[71])
+		dpad[174] += float32(w[34] * dy[71])
+		dpad[175] += float32(w[35] * dy[71])
+		dpad[33] += float32(w[18] * dy[72])
+		dpad[34] += float32(w[19] * dy[72])
+		dpad[35] += float32(w[20] * dy[72])
+		dpad[44] += float32(w[21] * dy[72])
+		dpad[45] += float32(w[22] * dy[72])
+		dpad[46] += float32(w[23] * dy[72])
+		dpad[99] += float32(w[24] * dy[72])
+		dpad[100] += float32(w[25] * dy[72])
+		dpad[101] += float32(w[26] * dy[72])
+		dpad[110] += float32(w[27] * dy[72])
+		dpad[111] += float32(w[28] * dy[72])
+		dpad[112] += float32(w[29] * dy[72])
+		dpad[165] += float32(w[30] * dy[72])
+		dpad[166] += float32(w[31] * dy[72])
+		dpad[167] += float32(w[32] * dy[72])
+		dpad[176] += float32(w[33] * dy[72])
+		dpad[177] += float32(w[34] * dy[72])
+		dpad[178] += float32(w[35] * dy[72])
+		dpad[34] += float32(w[18] * dy[73])
+		dpad[35] += float32(w[19] * dy[73])
+		dpad[36] += float32(w[20] * dy[73])
+		dpad[45] += float32(w[21] * dy[73])
+		dpad[46] += float32(w[22] * dy[73])
+		dpad[47] += float32(w[23] * dy[73])
+		dpad[100] += float32(w[24] * dy[73])
+		dpad[101] += float32(w[25] * dy[73])
+		dpad[102] += float32(w[26] * dy[73])
+		dpad[111] += float32(w[27] * dy[73])
+		dpad[112] += float32(w[28] * dy[73])
+		dpad[113] += float32(w[29] * dy[73])
+		dpad[166] += float32(w[30] * dy[73])
+		dpad[167] += float32(w[31] * dy[73])
+		dpad[168] += float32(w[32] * dy[73])
+		dpad[177] += float32(w[33] * dy[73])
+		dpad[178] += float32(w[34] * dy[73])
+		dpad[179] += float32(w[35] * dy[73])
+		dpad[35] += float32(w[18] * dy[74])
+		dpad[36] += float32(w[19] * dy[74])
+		dpad[37] += float32(w[20] * dy[74])
+		dpad[46] += float32(w[21] * dy[74])
+		dpad[47] += float32(w[22] * dy[74])
+		dpad[48] += float32(w[23] * dy[74])
+		dpad[101] += float32(w[24] * dy[74])
+		dpad[102] += float32(w[25] * dy[74])
+		dpad[103] += float32(w[26] * dy[74])
+		dpad[112] += float32(w[27] * dy[74])
+		dpad[113] += float32(w[28] * dy[74])
+		dpad[114] += float32(w[29] * dy[74])
+		dpad[167] += float32(w[30] * dy[74])
+		dpad[168] += float32(w[31] * dy[74])
+		dpad[169] += float32(w[32] * dy[74])
+		dpad[178] += float32(w[33] * dy[74])
+		dpad[179] += float32(w[34] * dy[74])
+		dpad[180] += float32(w[35] * dy[74])
+		dpad[36] += float32(w[18] * dy[75])
+		dpad[37] += float32(w[19] * dy[75])
+		dpad[38] += float32(w[20] * dy[75])
+		dpad[47] += float32(w[21] * dy[75])
+		dpad[48] += float32(w[22] * dy[75])
+		dpad[49] += float32(w[23] * dy[75])
+		dpad[102] += float32(w[24] * dy[75])
+		dpad[103] += float32(w[25] * dy[75])
+		dpad[104] += float32(w[26] * dy[75])
+		dpad[113] += float32(w[27] * dy[75])
+		dpad[114] += float32(w[28] * dy[75])
+		dpad[115] += float32(w[29] * dy[75])
+		dpad[168] += float32(w[30] * dy[75])
+		dpad[169] += float32(w[31] * dy[75])
+		dpad[170] += float32(w[32] * dy[75])
+		dpad[179] += float32(w[33] * dy[75])
+		dpad[180] += float32(w[34] * dy[75])
+		dpad[181] += float32(w[35] * dy[75])
+		dpad[37] += float32(w[18] * dy[76])
+		dpad[38] += float32(w[19] * dy[76])
+		dpad[39] += float32(w[20] * dy[76])
+		dpad[48] += float32(w[21] * dy[76])
+		dpad[49] += float32(w[22] * dy[76])
+		dpad[50] += float32(w[23] * dy[76])
+		dpad[103] += float32(w[24] * dy[76])
+		dpad[104] += float32(w[25] * dy[76])
+		dpad[105] += float32(w[26] * dy[76])
+		dpad[114] += float32(w[27] * dy[76])
+		dpad[115] += float32(w[28] * dy[76])
+		dpad[116] += float32(w[29] * dy[76])
+		dpad[169] += float32(w[30] * dy[76])
+		dpad[170] += float32(w[31] * dy[76])
+		dpad[171] += float32(w[32] * dy[76])
+		dpad[180] += float32(w[33] * dy[76])
+		dpad[181] += float32(w[34] * dy[76])
+		dpad[182] += float32(w[35] * dy[76])
+		dpad[38] += float32(w[18] * dy[77])
+		dpad[39] += float32(w[19] * dy[77])
+		dpad[40] += float32(w[20] * dy[77])
+		dpad[49] += float32(w[21] * dy[77])
+		dpad[50] += float32(w[22] * dy[77])
+		dpad[51] += float32(w[23] * dy[77])
+		dpad[104] += float32(w[24] * dy[77])
+		dpad[105] += float32(w[25] * dy[77])
+		dpad[106] += float32(w[26] * dy[77])
+		dpad[115] += float32(w[27] * dy[77])
+		dpad[116] += float32(w[28] * dy[77])
+		dpad[117] += float32(w[29] * dy[77])
+		dpad[170] += float32(w[30] * dy[77])
+		dpad[171] += float32(w[31] * dy[77])
+		dpad[172] += float32(w[32] * dy[77])
+		dpad[181] += float32(w[33] * dy[77])
+		dpad[182] += float32(w[34] * dy[77])
+		dpad[183] += float32(w[35] * dy[77])
+		dpad[39] += float32(w[18] * dy[78])
+		dpad[40] += float32(w[19] * dy[78])
+		dpad[41] += float32(w[20] * dy[78])
+		dpad[50] += float32(w[21] * dy[78])
+		dpad[51] += float32(w[22] * dy[78])
+		dpad[52] += float32(w[23] * dy[78])
+		dpad[105] += float32(w[24] * dy[78])
+		dpad[106] += float32(w[25] * dy[78])
+		dpad[107] += float32(w[26] * dy[78])
+		dpad[116] += float32(w[27] * dy[78])
+		dpad[117] += float32(w[28] * dy[78])
+		dpad[118] += float32(w[29] * dy[78])
+		dpad[171] += float32(w[30] * dy[78])
+		dpad[172] += float32(w[31] * dy[78])
+		dpad[173] += float32(w[32] * dy[78])
+		dpad[182] += float32(w[33] * dy[78])
+		dpad[183] += float32(w[34] * dy[78])
+		dpad[184] += float32(w[35] * dy[78])
+		dpad[40] += float32(w[18] * dy[79])
+		dpad[41] += float32(w[19] * dy[79])
+		dpad[42] += float32(w[20] * dy[79])
+		dpad[51] += float32(w[21] * dy[79])
+		dpad[52] += float32(w[22] * dy[79])
+		dpad[53] += float32(w[23] * dy[79])
+		dpad[106] += float32(w[24] * dy[79])
+		dpad[107] += float32(w[25] * dy[79])
+		dpad[108] += float32(w[26] * dy[79])
+		dpad[117] += float32(w[27] * dy[79])
+		dpad[118] += float32(w[28] * dy[79])
+		dpad[119] += float32(w[29] * dy[79])
+		dpad[172] += float32(w[30] * dy[79])
+		dpad[173] += float32(w[31] * dy[79])
+		dpad[174] += float32(w[32] * dy[79])
+		dpad[183] += float32(w[33] * dy[79])
+		dpad[184] += float32(w[34] * dy[79])
+		dpad[185] += float32(w[35] * dy[79])
+		dpad[41] += float32(w[18] * dy[80])
+		dpad[42] += float32(w[19] * dy[80])
+		dpad[43] += float32(w[20] * dy[80])
+		dpad[52] += float32(w[21] * dy[80])
+		dpad[53] += float32(w[22] * dy[80])
+		dpad[54] += float32(w[23] * dy[80])
+		dpad[107] += float32(w[24] * dy[80])
+		dpad[108] += float32(w[25] * dy[80])
+		dpad[109] += float32(w[26] * dy[80])
+		dpad[118] += float32(w[27] * dy[80])
+		dpad[119] += float32(w[28] * dy[80])
+		dpad[120] += float32(w[29] * dy[80])
+		dpad[173] += float32(w[30] * dy[80])
+		dpad[174] += float32(w[31] * dy[80])
+		dpad[175] += float32(w[32] * dy[80])
+		dpad[184] += float32(w[33] * dy[80])
+		dpad[185] += float32(w[34] * dy[80])
+		dpad[186] += float32(w[35] * dy[80])
+		dpad[44] += float32(w[18] * dy[81])
+		dpad[45] += float32(w[19] * dy[81])
+		dpad[46] += float32(w[20] * dy[81])
+		dpad[55] += float32(w[21] * dy[81])
+		dpad[56] += float32(w[22] * dy[81])
+		dpad[57] += float32(w[23] * dy[81])
+		dpad[110] += float32(w[24] * dy[81])
+		dpad[111] += float32(w[25] * dy[81])
+		dpad[112] += float32(w[26] * dy[81])
+		dpad[121] += float32(w[27] * dy[81])
+		dpad[122] += float32(w[28] * dy[81])
+		dpad[123] += float32(w[29] * dy[81])
+		dpad[176] += float32(w[30] * dy[81])
+		dpad[177] += float32(w[31] * dy[81])
+		dpad[178] += float32(w[32] * dy[81])
+		dpad[187] += float32(w[33] * dy[81])
+		dpad[188] += float32(w[34] * dy[81])
+		dpad[189] += float32(w[35] * dy[81])
+		dpad[45] += float32(w[18] * dy[82])
+		dpad[46] += float32(w[19] * dy[82])
+		dpad[47] += float32(w[20] * dy[82])
+		dpad[56] += float32(w[21] * dy[82])
+		dpad[57] += float32(w[22] * dy[82])
+		dpad[58] += float32(w[23] * dy[82])
+		dpad[111] += float32(w[24] * dy[82])
+		dpad[112] += float32(w[25] * dy[82])
+		dpad[113] += float32(w[26] * dy[82])
+		dpad[122] += float32(w[27] * dy[82])
+		dpad[123] += float32(w[28] * dy[82])
+		dpad[124] += float32(w[29] * dy[82])
+		dpad[177] += float32(w[30] * dy[82])
+		dpad[178] += float32(w[31] * dy[82])
+		dpad[179] += float32(w[32] * dy[82])
+		dpad[188] += float32(w[33] * dy[82])
+		dpad[189] += float32(w[34] * dy[82])
+		dpad[190] += float32(w[35] * dy[82])
+		dpad[46] += float32(w[18] * dy[83])
+		dpad[47] += float32(w[19] * dy[83])
+		dpad[48] += float32(w[20] * dy[83])
+		dpad[57] += float32(w[21] * dy[83])
+		dpad[58] += float32(w[22] * dy[83])
+		dpad[59] += float32(w[23] * dy[83])
+		dpad[112] += float32(w[24] * dy[83])
+		dpad[113] += float32(w[25] * dy[83])
+		dpad[114] += float32(w[26] * dy[83])
+		dpad[123] += float32(w[27] * dy[83])
+		dpad[124] += float32(w[28] * dy[83])
+		dpad[125] += float32(w[29] * dy[83])
+		dpad[178] += float32(w[30] * dy[83])
+		dpad[179] += float32(w[31] * dy[83])
+		dpad[180] += float32(w[32] * dy[83])
+		dpad[189] += float32(w[33] * dy[83])
+		dpad[190] += float32(w[34] * dy[83])
+		dpad[191] += float32(w[35] * dy[83])
+		dpad[47] += float32(w[18] * dy[84])
+		dpad[48] += float32(w[19] * dy[84])
+		dpad[49] += float32(w[20] * dy[84])
+		dpad[58] += float32(w[21] * dy[84])
+		dpad[59] += float32(w[22] * dy[84])
+		dpad[60] += float32(w[23] * dy[84])
+		dpad[113] += float32(w[24] * dy[84])
+		dpad[114] += float32(w[25] * dy[84])
+		dpad[115] += float32(w[26] * dy[84])
+		dpad[124] += float32(w[27] * dy[84])
+		dpad[125] += float32(w[28] * dy[84])
+		dpad[126] += float32(w[29] * dy[84])
+		dpad[179] += float32(w[30] * dy[84])
+		dpad[180] += float32(w[31] * dy[84])
+		dpad[181] += float32(w[32] * dy[84])
+		dpad[190] += float32(w[33] * dy[84])
+		dpad[191] += float32(w[34] * dy[84])
+		dpad[192] += float32(w[35] * dy[84])
+		dpad[48] += float32(w[18] * dy[85])
+		dpad[49] += float32(w[19] * dy[85])
+		dpad[50] += float32(w[20] * dy[85])
+		dpad[59] += float32(w[21] * dy[85])
+		dpad[60] += float32(w[22] * dy[85])
+		dpad[61] += float32(w[23] * dy[85])
+		dpad[114] += float32(w[24] * dy[85])
+		dpad[115] += float32(w[25] * dy[85])
+		dpad[116] += float32(w[26] * dy[85])
+		dpad[125] += float32(w[27] * dy[85])
+		dpad[126] += float32(w[28] * dy[85])
+		dpad[127] += float32(w[29] * dy[85])
+		dpad[180] += float32(w[30] * dy[85])
+		dpad[181] += float32(w[31] * dy[85])
+		dpad[182] += float32(w[32] * dy[85])
+		dpad[191] += float32(w[33] * dy[85])
+		dpad[192] += float32(w[34] * dy[85])
+		dpad[193] += float32(w[35] * dy[85])
+		dpad[49] += float32(w[18] * dy[86])
+		dpad[50] += float32(w[19] * dy[86])
+		dpad[51] += float32(w[20] * dy[86])
+		dpad[60] += float32(w[21] * dy[86])
+		dpad[61] += float32(w[22] * dy[86])
+		dpad[62] += float32(w[23] * dy[86])
+		dpad[115] += float32(w[24] * dy[86])
+		dpad[116] += float32(w[25] * dy[86])
+		dpad[117] += float32(w[26] * dy[86])
+		dpad[126] += float32(w[27] * dy[86])
+		dpad[127] += float32(w[28] * dy[86])
+		dpad[128] += float32(w[29] * dy[86])
+		dpad[181] += float32(w[30] * dy[86])
+		dpad[182] += float32(w[31] * dy[86])
+		dpad[183] += float32(w[32] * dy[86])
+		dpad[192] += float32(w[33] * dy[86])
+		dpad[193] += float32(w[34] * dy[86])
+		dpad[194] += float32(w[35] * dy[86])
+		dpad[50] += float32(w[18] * dy[87])
+		dpad[51] += float32(w[19] * dy[87])
+		dpad[52] += float32(w[20] * dy[87])
+		dpad[61] += float32(w[21] * dy[87])
+		dpad[62] += float32(w[22] * dy[87])
+		dpad[63] += float32(w[23] * dy[87])
+		dpad[116] += float32(w[24] * dy[87])
+		dpad[117] += float32(w[25] * dy[87])
+		dpad[118] += float32(w[26] * dy[87])
+		dpad[127] += float32(w[27] * dy[87])
+		dpad[128] += float32(w[28] * dy[87])
+		dpad[129] += float32(w[29] * dy[87])
+		dpad[182] += float32(w[30] * dy[87])
+		dpad[183] += float32(w[31] * dy[87])
+		dpad[184] += float32(w[32] * dy[87])
+		dpad[193] += float32(w[33] * dy[87])
+		dpad[194] += float32(w[34] * dy[87])
+		dpad[195] += float32(w[35] * dy[87])
+		dpad[51] += float32(w[18] * dy[88])
+		dpad[52] += float32(w[19] * dy[88])
+		dpad[53] += float32(w[20] * dy[88])
+		dpad[62] += float32(w[21] * dy[88])
+		dpad[63] += float32(w[22] * dy[88])
+		dpad[64] += float32(w[23] * dy[88])
+		dpad[117] += float32(w[24] * dy[88])
+		dpad[118] += float32(w[25] * dy[88])
+		dpad[119] += float32(w[26] * dy[88])
+		dpad[128] += float32(w[27] * dy[88])
+		dpad[129] += float32(w[28] * dy[88])
+		dpad[130] += float32(w[29] * dy[88])
+		dpad[183] += float32(w[30] * dy[88])
+		dpad[184] += float32(w[31] * dy[88])
+		dpad[185] += float32(w[32] * dy[88])
+		dpad[194] += float32(w[33] * dy[88])
+		dpad[195] += float32(w[34] * dy[88])
+		dpad[196] += float32(w[35] * dy[88])
+		dpad[52] += float32(w[18] * dy[89])
+		dpad[53] += float32(w[19] * dy[89])
+		dpad[54] += float32(w[20] * dy[89])
+		dpad[63] += float32(w[21] * dy[89])
+		dpad[64] += float32(w[22] * dy[89])
+		dpad[65] += float32(w[23] * dy[89])
+		dpad[118] += float32(w[24] * dy[89])
+		dpad[119] += float32(w[25] * dy[89])
+		dpad[120] += float32(w[26] * dy[89])
+		dpad[129] += float32(w[27] * dy[89])
+		dpad[130] += float32(w[28] * dy[89])
+		dpad[131] += float32(w[29] * dy[89])
+		dpad[184] += float32(w[30] * dy[89])
+		dpad[185] += float32(w[31] * dy[89])
+		dpad[186] += float32(w[32] * dy[89])
+		dpad[195] += float32(w[33] * dy[89])
+		dpad[196] += float32(w[34] * dy[89])
+		dpad[197] += float32(w[35] * dy[89])
 		clear(dx[:])
 		dx[0] += dpad[0]
 		dx[0] += dpad[1]
@@ -5943,600 +5943,600 @@ func (m *Model) backward() {
 			dy[111] + dy[112] + dy[113] + dy[114] +
 			dy[115] + dy[116] + dy[117] + dy[118] +
 			dy[119]
-		gw[0] = gw[0] + dy[0]*pad[0] + dy[1]*pad[1] + dy[2]*pad[2] +
-			dy[3]*pad[3] + dy[4]*pad[4] + dy[5]*pad[5] + dy[6]*pad[6] +
-			dy[7]*pad[7] + dy[8]*pad[20] + dy[9]*pad[21] + dy[10]*pad[22] +
-			dy[11]*pad[23] + dy[12]*pad[24] + dy[13]*pad[25] + dy[14]*pad[26] +
-			dy[15]*pad[27] + dy[16]*pad[40] + dy[17]*pad[41] + dy[18]*pad[42] +
-			dy[19]*pad[43] + dy[20]*pad[44] + dy[21]*pad[45] + dy[22]*pad[46] +
-			dy[23]*pad[47] + dy[24]*pad[60] + dy[25]*pad[61] + dy[26]*pad[62] +
-			dy[27]*pad[63] + dy[28]*pad[64] + dy[29]*pad[65] + dy[30]*pad[66] +
-			dy[31]*pad[67] + dy[32]*pad[80] + dy[33]*pad[81] + dy[34]*pad[82] +
-			dy[35]*pad[83] + dy[36]*pad[84] + dy[37]*pad[85] + dy[38]*pad[86] +
-			dy[39]*pad[87]
-		gw[1] = gw[1] + dy[0]*pad[1] + dy[1]*pad[2] + dy[2]*pad[3] +
-			dy[3]*pad[4] + dy[4]*pad[5] + dy[5]*pad[6] + dy[6]*pad[7] +
-			dy[7]*pad[8] + dy[8]*pad[21] + dy[9]*pad[22] + dy[10]*pad[23] +
-			dy[11]*pad[24] + dy[12]*pad[25] + dy[13]*pad[26] + dy[14]*pad[27] +
-			dy[15]*pad[28] + dy[16]*pad[41] + dy[17]*pad[42] + dy[18]*pad[43] +
-			dy[19]*pad[44] + dy[20]*pad[45] + dy[21]*pad[46] + dy[22]*pad[47] +
-			dy[23]*pad[48] + dy[24]*pad[61] + dy[25]*pad[62] + dy[26]*pad[63] +
-			dy[27]*pad[64] + dy[28]*pad[65] + dy[29]*pad[66] + dy[30]*pad[67] +
-			dy[31]*pad[68] + dy[32]*pad[81] + dy[33]*pad[82] + dy[34]*pad[83] +
-			dy[35]*pad[84] + dy[36]*pad[85] + dy[37]*pad[86] + dy[38]*pad[87] +
-			dy[39]*pad[88]
-		gw[2] = gw[2] + dy[0]*pad[2] + dy[1]*pad[3] + dy[2]*pad[4] +
-			dy[3]*pad[5] + dy[4]*pad[6] + dy[5]*pad[7] + dy[6]*pad[8] +
-			dy[7]*pad[9] + dy[8]*pad[22] + dy[9]*pad[23] + dy[10]*pad[24] +
-			dy[11]*pad[25] + dy[12]*pad[26] + dy[13]*pad[27] + dy[14]*pad[28] +
-			dy[15]*pad[29] + dy[16]*pad[42] + dy[17]*pad[43] + dy[18]*pad[44] +
-			dy[19]*pad[45] + dy[20]*pad[46] + dy[21]*pad[47] + dy[22]*pad[48] +
-			dy[23]*pad[49] + dy[24]*pad[62] + dy[25]*pad[63] + dy[26]*pad[64] +
-			dy[27]*pad[65] + dy[28]*pad[66] + dy[29]*pad[67] + dy[30]*pad[68] +
-			dy[31]*pad[69] + dy[32]*pad[82] + dy[33]*pad[83] + dy[34]*pad[84] +
-			dy[35]*pad[85] + dy[36]*pad[86] + dy[37]*pad[87] + dy[38]*pad[88] +
-			dy[39]*pad[89]
-		gw[3] = gw[3] + dy[0]*pad[10] + dy[1]*pad[11] + dy[2]*pad[12] +
-			dy[3]*pad[13] + dy[4]*pad[14] + dy[5]*pad[15] + dy[6]*pad[16] +
-			dy[7]*pad[17] + dy[8]*pad[30] + dy[9]*pad[31] + dy[10]*pad[32] +
-			dy[11]*pad[33] + dy[12]*pad[34] + dy[13]*pad[35] + dy[14]*pad[36] +
-			dy[15]*pad[37] + dy[16]*pad[50] + dy[17]*pad[51] + dy[18]*pad[52] +
-			dy[19]*pad[53] + dy[20]*pad[54] + dy[21]*pad[55] + dy[22]*pad[56] +
-			dy[23]*pad[57] + dy[24]*pad[70] + dy[25]*pad[71] + dy[26]*pad[72] +
-			dy[27]*pad[73] + dy[28]*pad[74] + dy[29]*pad[75] + dy[30]*pad[76] +
-			dy[31]*pad[77] + dy[32]*pad[90] + dy[33]*pad[91] + dy[34]*pad[92] +
-			dy[35]*pad[93] + dy[36]*pad[94] + dy[37]*pad[95] + dy[38]*pad[96] +
-			dy[39]*pad[97]
-		gw[4] = gw[4] + dy[0]*pad[11] + dy[1]*pad[12] + dy[2]*pad[13] +
-			dy[3]*pad[14] + dy[4]*pad[15] + dy[5]*pad[16] + dy[6]*pad[17] +
-			dy[7]*pad[18] + dy[8]*pad[31] + dy[9]*pad[32] + dy[10]*pad[33] +
-			dy[11]*pad[34] + dy[12]*pad[35] + dy[13]*pad[36] + dy[14]*pad[37] +
-			dy[15]*pad[38] + dy[16]*pad[51] + dy[17]*pad[52] + dy[18]*pad[53] +
-			dy[19]*pad[54] + dy[20]*pad[55] + dy[21]*pad[56] + dy[22]*pad[57] +
-			dy[23]*pad[58] + dy[24]*pad[71] + dy[25]*pad[72] + dy[26]*pad[73] +
-			dy[27]*pad[74] + dy[28]*pad[75] + dy[29]*pad[76] + dy[30]*pad[77] +
-			dy[31]*pad[78] + dy[32]*pad[91] + dy[33]*pad[92] + dy[34]*pad[93] +
-			dy[35]*pad[94] + dy[36]*pad[95] + dy[37]*pad[96] + dy[38]*pad[97] +
-			dy[39]*pad[98]
-		gw[5] = gw[5] + dy[0]*pad[12] + dy[1]*pad[13] + dy[2]*pad[14] +
-			dy[3]*pad[15] + dy[4]*pad[16] + dy[5]*pad[17] + dy[6]*pad[18] +
-			dy[7]*pad[19] + dy[8]*pad[32] + dy[9]*pad[33] + dy[10]*pad[34] +
-			dy[11]*pad[35] + dy[12]*pad[36] + dy[13]*pad[37] + dy[14]*pad[38] +
-			dy[15]*pad[39] + dy[16]*pad[52] + dy[17]*pad[53] + dy[18]*pad[54] +
-			dy[19]*pad[55] + dy[20]*pad[56] + dy[21]*pad[57] + dy[22]*pad[58] +
-			dy[23]*pad[59] + dy[24]*pad[72] + dy[25]*pad[73] + dy[26]*pad[74] +
-			dy[27]*pad[75] + dy[28]*pad[76] + dy[29]*pad[77] + dy[30]*pad[78] +
-			dy[31]*pad[79] + dy[32]*pad[92] + dy[33]*pad[93] + dy[34]*pad[94] +
-			dy[35]*pad[95] + dy[36]*pad[96] + dy[37]*pad[97] + dy[38]*pad[98] +
-			dy[39]*pad[99]
-		gw[6] = gw[6] + dy[0]*pad[20] + dy[1]*pad[21] + dy[2]*pad[22] +
-			dy[3]*pad[23] + dy[4]*pad[24] + dy[5]*pad[25] + dy[6]*pad[26] +
-			dy[7]*pad[27] + dy[8]*pad[40] + dy[9]*pad[41] + dy[10]*pad[42] +
-			dy[11]*pad[43] + dy[12]*pad[44] + dy[13]*pad[45] + dy[14]*pad[46] +
-			dy[15]*pad[47] + dy[16]*pad[60] + dy[17]*pad[61] + dy[18]*pad[62] +
-			dy[19]*pad[63] + dy[20]*pad[64] + dy[21]*pad[65] + dy[22]*pad[66] +
-			dy[23]*pad[67] + dy[24]*pad[80] + dy[25]*pad[81] + dy[26]*pad[82] +
-			dy[27]*pad[83] + dy[28]*pad[84] + dy[29]*pad[85] + dy[30]*pad[86] +
-			dy[31]*pad[87] + dy[32]*pad[100] + dy[33]*pad[101] + dy[34]*pad[102] +
-			dy[35]*pad[103] + dy[36]*pad[104] + dy[37]*pad[105] + dy[38]*pad[106] +
-			dy[39]*pad[107]
-		gw[7] = gw[7] + dy[0]*pad[21] + dy[1]*pad[22] + dy[2]*pad[23] +
-			dy[3]*pad[24] + dy[4]*pad[25] + dy[5]*pad[26] + dy[6]*pad[27] +
-			dy[7]*pad[28] + dy[8]*pad[41] + dy[9]*pad[42] + dy[10]*pad[43] +
-			dy[11]*pad[44] + dy[12]*pad[45] + dy[13]*pad[46] + dy[14]*pad[47] +
-			dy[15]*pad[48] + dy[16]*pad[61] + dy[17]*pad[62] + dy[18]*pad[63] +
-			dy[19]*pad[64] + dy[20]*pad[65] + dy[21]*pad[66] + dy[22]*pad[67] +
-			dy[23]*pad[68] + dy[24]*pad[81] + dy[25]*pad[82] + dy[26]*pad[83] +
-			dy[27]*pad[84] + dy[28]*pad[85] + dy[29]*pad[86] + dy[30]*pad[87] +
-			dy[31]*pad[88] + dy[32]*pad[101] + dy[33]*pad[102] + dy[34]*pad[103] +
-			dy[35]*pad[104] + dy[36]*pad[105] + dy[37]*pad[106] + dy[38]*pad[107] +
-			dy[39]*pad[108]
-		gw[8] = gw[8] + dy[0]*pad[22] + dy[1]*pad[23] + dy[2]*pad[24] +
-			dy[3]*pad[25] + dy[4]*pad[26] + dy[5]*pad[27] + dy[6]*pad[28] +
-			dy[7]*pad[29] + dy[8]*pad[42] + dy[9]*pad[43] + dy[10]*pad[44] +
-			dy[11]*pad[45] + dy[12]*pad[46] + dy[13]*pad[47] + dy[14]*pad[48] +
-			dy[15]*pad[49] + dy[16]*pad[62] + dy[17]*pad[63] + dy[18]*pad[64] +
-			dy[19]*pad[65] + dy[20]*pad[66] + dy[21]*pad[67] + dy[22]*pad[68] +
-			dy[23]*pad[69] + dy[24]*pad[82] + dy[25]*pad[83] + dy[26]*pad[84] +
-			dy[27]*pad[85] + dy[28]*pad[86] + dy[29]*pad[87] + dy[30]*pad[88] +
-			dy[31]*pad[89] + dy[32]*pad[102] + dy[33]*pad[103] + dy[34]*pad[104] +
-			dy[35]*pad[105] + dy[36]*pad[106] + dy[37]*pad[107] + dy[38]*pad[108] +
-			dy[39]*pad[109]
-		gw[9] = gw[9] + dy[0]*pad[110] + dy[1]*pad[111] + dy[2]*pad[112] +
-			dy[3]*pad[113] + dy[4]*pad[114] + dy[5]*pad[115] + dy[6]*pad[116] +
-			dy[7]*pad[117] + dy[8]*pad[130] + dy[9]*pad[131] + dy[10]*pad[132] +
-			dy[11]*pad[133] + dy[12]*pad[134] + dy[13]*pad[135] + dy[14]*pad[136] +
-			dy[15]*pad[137] + dy[16]*pad[150] + dy[17]*pad[151] + dy[18]*pad[152] +
-			dy[19]*pad[153] + dy[20]*pad[154] + dy[21]*pad[155] + dy[22]*pad[156] +
-			dy[23]*pad[157] + dy[24]*pad[170] + dy[25]*pad[171] + dy[26]*pad[172] +
-			dy[27]*pad[173] + dy[28]*pad[174] + dy[29]*pad[175] + dy[30]*pad[176] +
-			dy[31]*pad[177] + dy[32]*pad[190] + dy[33]*pad[191] + dy[34]*pad[192] +
-			dy[35]*pad[193] + dy[36]*pad[194] + dy[37]*pad[195] + dy[38]*pad[196] +
-			dy[39]*pad[197]
-		gw[10] = gw[10] + dy[0]*pad[111] + dy[1]*pad[112] + dy[2]*pad[113] +
-			dy[3]*pad[114] + dy[4]*pad[115] + dy[5]*pad[116] + dy[6]*pad[117] +
-			dy[7]*pad[118] + dy[8]*pad[131] + dy[9]*pad[132] + dy[10]*pad[133] +
-			dy[11]*pad[134] + dy[12]*pad[135] + dy[13]*pad[136] + dy[14]*pad[137] +
-			dy[15]*pad[138] + dy[16]*pad[151] + dy[17]*pad[152] + dy[18]*pad[153] +
-			dy[19]*pad[154] + dy[20]*pad[155] + dy[21]*pad[156] + dy[22]*pad[157] +
-			dy[23]*pad[158] + dy[24]*pad[171] + dy[25]*pad[172] + dy[26]*pad[173] +
-			dy[27]*pad[174] + dy[28]*pad[175] + dy[29]*pad[176] + dy[30]*pad[177] +
-			dy[31]*pad[178] + dy[32]*pad[191] + dy[33]*pad[192] + dy[34]*pad[193] +
-			dy[35]*pad[194] + dy[36]*pad[195] + dy[37]*pad[196] + dy[38]*pad[197] +
-			dy[39]*pad[198]
-		gw[11] = gw[11] + dy[0]*pad[112] + dy[1]*pad[113] + dy[2]*pad[114] +
-			dy[3]*pad[115] + dy[4]*pad[116] + dy[5]*pad[117] + dy[6]*pad[118] +
-			dy[7]*pad[119] + dy[8]*pad[132] + dy[9]*pad[133] + dy[10]*pad[134] +
-			dy[11]*pad[135] + dy[12]*pad[136] + dy[13]*pad[137] + dy[14]*pad[138] +
-			dy[15]*pad[139] + dy[16]*pad[152] + dy[17]*pad[153] + dy[18]*pad[154] +
-			dy[19]*pad[155] + dy[20]*pad[156] + dy[21]*pad[157] + dy[22]*pad[158] +
-			dy[23]*pad[159] + dy[24]*pad[172] + dy[25]*pad[173] + dy[26]*pad[174] +
-			dy[27]*pad[175] + dy[28]*pad[176] + dy[29]*pad[177] + dy[30]*pad[178] +
-			dy[31]*pad[179] + dy[32]*pad[192] + dy[33]*pad[193] + dy[34]*pad[194] +
-			dy[35]*pad[195] + dy[36]*pad[196] + dy[37]*pad[197] + dy[38]*pad[198] +
-			dy[39]*pad[199]
-		gw[12] = gw[12] + dy[0]*pad[120] + dy[1]*pad[121] + dy[2]*pad[122] +
-			dy[3]*pad[123] + dy[4]*pad[124] + dy[5]*pad[125] + dy[6]*pad[126] +
-			dy[7]*pad[127] + dy[8]*pad[140] + dy[9]*pad[141] + dy[10]*pad[142] +
-			dy[11]*pad[143] + dy[12]*pad[144] + dy[13]*pad[145] + dy[14]*pad[146] +
-			dy[15]*pad[147] + dy[16]*pad[160] + dy[17]*pad[161] + dy[18]*pad[162] +
-			dy[19]*pad[163] + dy[20]*pad[164] + dy[21]*pad[165] + dy[22]*pad[166] +
-			dy[23]*pad[167] + dy[24]*pad[180] + dy[25]*pad[181] + dy[26]*pad[182] +
-			dy[27]*pad[183] + dy[28]*pad[184] + dy[29]*pad[185] + dy[30]*pad[186] +
-			dy[31]*pad[187] + dy[32]*pad[200] + dy[33]*pad[201] + dy[34]*pad[202] +
-			dy[35]*pad[203] + dy[36]*pad[204] + dy[37]*pad[205] + dy[38]*pad[206] +
-			dy[39]*pad[207]
-		gw[13] = gw[13] + dy[0]*pad[121] + dy[1]*pad[122] + dy[2]*pad[123] +
-			dy[3]*pad[124] + dy[4]*pad[125] + dy[5]*pad[126] + dy[6]*pad[127] +
-			dy[7]*pad[128] + dy[8]*pad[141] + dy[9]*pad[142] + dy[10]*pad[143] +
-			dy[11]*pad[144] + dy[12]*pad[145] + dy[13]*pad[146] + dy[14]*pad[147] +
-			dy[15]*pad[148] + dy[16]*pad[161] + dy[17]*pad[162] + dy[18]*pad[163] +
-			dy[19]*pad[164] + dy[20]*pad[165] + dy[21]*pad[166] + dy[22]*pad[167] +
-			dy[23]*pad[168] + dy[24]*pad[181] + dy[25]*pad[182] + dy[26]*pad[183] +
-			dy[27]*pad[184] + dy[28]*pad[185] + dy[29]*pad[186] + dy[30]*pad[187] +
-			dy[31]*pad[188] + dy[32]*pad[201] + dy[33]*pad[202] + dy[34]*pad[203] +
-			dy[35]*pad[204] + dy[36]*pad[205] + dy[37]*pad[206] + dy[38]*pad[207] +
-			dy[39]*pad[208]
-		gw[14] = gw[14] + dy[0]*pad[122] + dy[1]*pad[123] + dy[2]*pad[124] +
-			dy[3]*pad[125] + dy[4]*pad[126] + dy[5]*pad[127] + dy[6]*pad[128] +
-			dy[7]*pad[129] + dy[8]*pad[142] + dy[9]*pad[143] + dy[10]*pad[144] +
-			dy[11]*pad[145] + dy[12]*pad[146] + dy[13]*pad[147] + dy[14]*pad[148] +
-			dy[15]*pad[149] + dy[16]*pad[162] + dy[17]*pad[163] + dy[18]*pad[164] +
-			dy[19]*pad[165] + dy[20]*pad[166] + dy[21]*pad[167] + dy[22]*pad[168] +
-			dy[23]*pad[169] + dy[24]*pad[182] + dy[25]*pad[183] + dy[26]*pad[184] +
-			dy[27]*pad[185] + dy[28]*pad[186] + dy[29]*pad[187] + dy[30]*pad[188] +
-			dy[31]*pad[189] + dy[32]*pad[202] + dy[33]*pad[203] + dy[34]*pad[204] +
-			dy[35]*pad[205] + dy[36]*pad[206] + dy[37]*pad[207] + dy[38]*pad[208] +
-			dy[39]*pad[209]
-		gw[15] = gw[15] + dy[0]*pad[130] + dy[1]*pad[131] + dy[2]*pad[132] +
-			dy[3]*pad[133] + dy[4]*pad[134] + dy[5]*pad[135] + dy[6]*pad[136] +
-			dy[7]*pad[137] + dy[8]*pad[150] + dy[9]*pad[151] + dy[10]*pad[152] +
-			dy[11]*pad[153] + dy[12]*pad[154] + dy[13]*pad[155] + dy[14]*pad[156] +
-			dy[15]*pad[157] + dy[16]*pad[170] + dy[17]*pad[171] + dy[18]*pad[172] +
-			dy[19]*pad[173] + dy[20]*pad[174] + dy[21]*pad[175] + dy[22]*pad[176] +
-			dy[23]*pad[177] + dy[24]*pad[190] + dy[25]*pad[191] + dy[26]*pad[192] +
-			dy[27]*pad[193] + dy[28]*pad[194] + dy[29]*pad[195] + dy[30]*pad[196] +
-			dy[31]*pad[197] + dy[32]*pad[210] + dy[33]*pad[211] + dy[34]*pad[212] +
-			dy[35]*pad[213] + dy[36]*pad[214] + dy[37]*pad[215] + dy[38]*pad[216] +
-			dy[39]*pad[217]
-		gw[16] = gw[16] + dy[0]*pad[131] + dy[1]*pad[132] + dy[2]*pad[133] +
-			dy[3]*pad[134] + dy[4]*pad[135] + dy[5]*pad[136] + dy[6]*pad[137] +
-			dy[7]*pad[138] + dy[8]*pad[151] + dy[9]*pad[152] + dy[10]*pad[153] +
-			dy[11]*pad[154] + dy[12]*pad[155] + dy[13]*pad[156] + dy[14]*pad[157] +
-			dy[15]*pad[158] + dy[16]*pad[171] + dy[17]*pad[172] + dy[18]*pad[173] +
-			dy[19]*pad[174] + dy[20]*pad[175] + dy[21]*pad[176] + dy[22]*pad[177] +
-			dy[23]*pad[178] + dy[24]*pad[191] + dy[25]*pad[192] + dy[26]*pad[193] +
-			dy[27]*pad[194] + dy[28]*pad[195] + dy[29]*pad[196] + dy[30]*pad[197] +
-			dy[31]*pad[198] + dy[32]*pad[211] + dy[33]*pad[212] + dy[34]*pad[213] +
-			dy[35]*pad[214] + dy[36]*pad[215] + dy[37]*pad[216] + dy[38]*pad[217] +
-			dy[39]*pad[218]
-		gw[17] = gw[17] + dy[0]*pad[132] + dy[1]*pad[133] + dy[2]*pad[134] +
-			dy[3]*pad[135] + dy[4]*pad[136] + dy[5]*pad[137] + dy[6]*pad[138] +
-			dy[7]*pad[139] + dy[8]*pad[152] + dy[9]*pad[153] + dy[10]*pad[154] +
-			dy[11]*pad[155] + dy[12]*pad[156] + dy[13]*pad[157] + dy[14]*pad[158] +
-			dy[15]*pad[159] + dy[16]*pad[172] + dy[17]*pad[173] + dy[18]*pad[174] +
-			dy[19]*pad[175] + dy[20]*pad[176] + dy[21]*pad[177] + dy[22]*pad[178] +
-			dy[23]*pad[179] + dy[24]*pad[192] + dy[25]*pad[193] + dy[26]*pad[194] +
-			dy[27]*pad[195] + dy[28]*pad[196] + dy[29]*pad[197] + dy[30]*pad[198] +
-			dy[31]*pad[199] + dy[32]*pad[212] + dy[33]*pad[213] + dy[34]*pad[214] +
-			dy[35]*pad[215] + dy[36]*pad[216] + dy[37]*pad[217] + dy[38]*pad[218] +
-			dy[39]*pad[219]
-		gw[18] = gw[18] + dy[40]*pad[0] + dy[41]*pad[1] + dy[42]*pad[2] +
-			dy[43]*pad[3] + dy[44]*pad[4] + dy[45]*pad[5] + dy[46]*pad[6] +
-			dy[47]*pad[7] + dy[48]*pad[20] + dy[49]*pad[21] + dy[50]*pad[22] +
-			dy[51]*pad[23] + dy[52]*pad[24] + dy[53]*pad[25] + dy[54]*pad[26] +
-			dy[55]*pad[27] + dy[56]*pad[40] + dy[57]*pad[41] + dy[58]*pad[42] +
-			dy[59]*pad[43] + dy[60]*pad[44] + dy[61]*pad[45] + dy[62]*pad[46] +
-			dy[63]*pad[47] + dy[64]*pad[60] + dy[65]*pad[61] + dy[66]*pad[62] +
-			dy[67]*pad[63] + dy[68]*pad[64] + dy[69]*pad[65] + dy[70]*pad[66] +
-			dy[71]*pad[67] + dy[72]*pad[80] + dy[73]*pad[81] + dy[74]*pad[82] +
-			dy[75]*pad[83] + dy[76]*pad[84] + dy[77]*pad[85] + dy[78]*pad[86] +
-			dy[79]*pad[87]
-		gw[19] = gw[19] + dy[40]*pad[1] + dy[41]*pad[2] + dy[42]*pad[3] +
-			dy[43]*pad[4] + dy[44]*pad[5] + dy[45]*pad[6] + dy[46]*pad[7] +
-			dy[47]*pad[8] + dy[48]*pad[21] + dy[49]*pad[22] + dy[50]*pad[23] +
-			dy[51]*pad[24] + dy[52]*pad[25] + dy[53]*pad[26] + dy[54]*pad[27] +
-			dy[55]*pad[28] + dy[56]*pad[41] + dy[57]*pad[42] + dy[58]*pad[43] +
-			dy[59]*pad[44] + dy[60]*pad[45] + dy[61]*pad[46] + dy[62]*pad[47] +
-			dy[63]*pad[48] + dy[64]*pad[61] + dy[65]*pad[62] + dy[66]*pad[63] +
-			dy[67]*pad[64] + dy[68]*pad[65] + dy[69]*pad[66] + dy[70]*pad[67] +
-			dy[71]*pad[68] + dy[72]*pad[81] + dy[73]*pad[82] + dy[74]*pad[83] +
-			dy[75]*pad[84] + dy[76]*pad[85] + dy[77]*pad[86] + dy[78]*pad[87] +
-			dy[79]*pad[88]
-		gw[20] = gw[20] + dy[40]*pad[2] + dy[41]*pad[3] + dy[42]*pad[4] +
-			dy[43]*pad[5] + dy[44]*pad[6] + dy[45]*pad[7] + dy[46]*pad[8] +
-			dy[47]*pad[9] + dy[48]*pad[22] + dy[49]*pad[23] + dy[50]*pad[24] +
-			dy[51]*pad[25] + dy[52]*pad[26] + dy[53]*pad[27] + dy[54]*pad[28] +
-			dy[55]*pad[29] + dy[56]*pad[42] + dy[57]*pad[43] + dy[58]*pad[44] +
-			dy[59]*pad[45] + dy[60]*pad[46] + dy[61]*pad[47] + dy[62]*pad[48] +
-			dy[63]*pad[49] + dy[64]*pad[62] + dy[65]*pad[63] + dy[66]*pad[64] +
-			dy[67]*pad[65] + dy[68]*pad[66] + dy[69]*pad[67] + dy[70]*pad[68] +
-			dy[71]*pad[69] + dy[72]*pad[82] + dy[73]*pad[83] + dy[74]*pad[84] +
-			dy[75]*pad[85] + dy[76]*pad[86] + dy[77]*pad[87] + dy[78]*pad[88] +
-			dy[79]*pad[89]
-		gw[21] = gw[21] + dy[40]*pad[10] + dy[41]*pad[11] + dy[42]*pad[12] +
-			dy[43]*pad[13] + dy[44]*pad[14] + dy[45]*pad[15] + dy[46]*pad[16] +
-			dy[47]*pad[17] + dy[48]*pad[30] + dy[49]*pad[31] + dy[50]*pad[32] +
-			dy[51]*pad[33] + dy[52]*pad[34] + dy[53]*pad[35] + dy[54]*pad[36] +
-			dy[55]*pad[37] + dy[56]*pad[50] + dy[57]*pad[51] + dy[58]*pad[52] +
-			dy[59]*pad[53] + dy[60]*pad[54] + dy[61]*pad[55] + dy[62]*pad[56] +
-			dy[63]*pad[57] + dy[64]*pad[70] + dy[65]*pad[71] + dy[66]*pad[72] +
-			dy[67]*pad[73] + dy[68]*pad[74] + dy[69]*pad[75] + dy[70]*pad[76] +
-			dy[71]*pad[77] + dy[72]*pad[90] + dy[73]*pad[91] + dy[74]*pad[92] +
-			dy[75]*pad[93] + dy[76]*pad[94] + dy[77]*pad[95] + dy[78]*pad[96] +
-			dy[79]*pad[97]
-		gw[22] = gw[22] + dy[40]*pad[11] + dy[41]*pad[12] + dy[42]*pad[13] +
-			dy[43]*pad[14] + dy[44]*pad[15] + dy[45]*pad[16] + dy[46]*pad[17] +
-			dy[47]*pad[18] + dy[48]*pad[31] + dy[49]*pad[32] + dy[50]*pad[33] +
-			dy[51]*pad[34] + dy[52]*pad[35] + dy[53]*pad[36] + dy[54]*pad[37] +
-			dy[55]*pad[38] + dy[56]*pad[51] + dy[57]*pad[52] + dy[58]*pad[53] +
-			dy[59]*pad[54] + dy[60]*pad[55] + dy[61]*pad[56] + dy[62]*pad[57] +
-			dy[63]*pad[58] + dy[64]*pad[71] + dy[65]*pad[72] + dy[66]*pad[73] +
-			dy[67]*pad[74] + dy[68]*pad[75] + dy[69]*pad[76] + dy[70]*pad[77] +
-			dy[71]*pad[78] + dy[72]*pad[91] + dy[73]*pad[92] + dy[74]*pad[93] +
-			dy[75]*pad[94] + dy[76]*pad[95] + dy[77]*pad[96] + dy[78]*pad[97] +
-			dy[79]*pad[98]
-		gw[23] = gw[23] + dy[40]*pad[12] + dy[41]*pad[13] + dy[42]*pad[14] +
-			dy[43]*pad[15] + dy[44]*pad[16] + dy[45]*pad[17] + dy[46]*pad[18] +
-			dy[47]*pad[19] + dy[48]*pad[32] + dy[49]*pad[33] + dy[50]*pad[34] +
-			dy[51]*pad[35] + dy[52]*pad[36] + dy[53]*pad[37] + dy[54]*pad[38] +
-			dy[55]*pad[39] + dy[56]*pad[52] + dy[57]*pad[53] + dy[58]*pad[54] +
-			dy[59]*pad[55] + dy[60]*pad[56] + dy[61]*pad[57] + dy[62]*pad[58] +
-			dy[63]*pad[59] + dy[64]*pad[72] + dy[65]*pad[73] + dy[66]*pad[74] +
-			dy[67]*pad[75] + dy[68]*pad[76] + dy[69]*pad[77] + dy[70]*pad[78] +
-			dy[71]*pad[79] + dy[72]*pad[92] + dy[73]*pad[93] + dy[74]*pad[94] +
-			dy[75]*pad[95] + dy[76]*pad[96] + dy[77]*pad[97] + dy[78]*pad[98] +
-			dy[79]*pad[99]
-		gw[24] = gw[24] + dy[40]*pad[20] + dy[41]*pad[21] + dy[42]*pad[22] +
-			dy[43]*pad[23] + dy[44]*pad[24] + dy[45]*pad[25] + dy[46]*pad[26] +
-			dy[47]*pad[27] + dy[48]*pad[40] + dy[49]*pad[41] + dy[50]*pad[42] +
-			dy[51]*pad[43] + dy[52]*pad[44] + dy[53]*pad[45] + dy[54]*pad[46] +
-			dy[55]*pad[47] + dy[56]*pad[60] + dy[57]*pad[61] + dy[58]*pad[62] +
-			dy[59]*pad[63] + dy[60]*pad[64] + dy[61]*pad[65] + dy[62]*pad[66] +
-			dy[63]*pad[67] + dy[64]*pad[80] + dy[65]*pad[81] + dy[66]*pad[82] +
-			dy[67]*pad[83] + dy[68]*pad[84] + dy[69]*pad[85] + dy[70]*pad[86] +
-			dy[71]*pad[87] + dy[72]*pad[100] + dy[73]*pad[101] + dy[74]*pad[102] +
-			dy[75]*pad[103] + dy[76]*pad[104] + dy[77]*pad[105] + dy[78]*pad[106] +
-			dy[79]*pad[107]
-		gw[25] = gw[25] + dy[40]*pad[21] + dy[41]*pad[22] + dy[42]*pad[23] +
-			dy[43]*pad[24] + dy[44]*pad[25] + dy[45]*pad[26] + dy[46]*pad[27] +
-			dy[47]*pad[28] + dy[48]*pad[41] + dy[49]*pad[42] + dy[50]*pad[43] +
-			dy[51]*pad[44] + dy[52]*pad[45] + dy[53]*pad[46] + dy[54]*pad[47] +
-			dy[55]*pad[48] + dy[56]*pad[61] + dy[57]*pad[62] + dy[58]*pad[63] +
-			dy[59]*pad[64] + dy[60]*pad[65] + dy[61]*pad[66] + dy[62]*pad[67] +
-			dy[63]*pad[68] + dy[64]*pad[81] + dy[65]*pad[82] + dy[66]*pad[83] +
-			dy[67]*pad[84] + dy[68]*pad[85] + dy[69]*pad[86] + dy[70]*pad[87] +
-			dy[71]*pad[88] + dy[72]*pad[101] + dy[73]*pad[102] + dy[74]*pad[103] +
-			dy[75]*pad[104] + dy[76]*pad[105] + dy[77]*pad[106] + dy[78]*pad[107] +
-			dy[79]*pad[108]
-		gw[26] = gw[26] + dy[40]*pad[22] + dy[41]*pad[23] + dy[42]*pad[24] +
-			dy[43]*pad[25] + dy[44]*pad[26] + dy[45]*pad[27] + dy[46]*pad[28] +
-			dy[47]*pad[29] + dy[48]*pad[42] + dy[49]*pad[43] + dy[50]*pad[44] +
-			dy[51]*pad[45] + dy[52]*pad[46] + dy[53]*pad[47] + dy[54]*pad[48] +
-			dy[55]*pad[49] + dy[56]*pad[62] + dy[57]*pad[63] + dy[58]*pad[64] +
-			dy[59]*pad[65] + dy[60]*pad[66] + dy[61]*pad[67] + dy[62]*pad[68] +
-			dy[63]*pad[69] + dy[64]*pad[82] + dy[65]*pad[83] + dy[66]*pad[84] +
-			dy[67]*pad[85] + dy[68]*pad[86] + dy[69]*pad[87] + dy[70]*pad[88] +
-			dy[71]*pad[89] + dy[72]*pad[102] + dy[73]*pad[103] + dy[74]*pad[104] +
-			dy[75]*pad[105] + dy[76]*pad[106] + dy[77]*pad[107] + dy[78]*pad[108] +
-			dy[79]*pad[109]
-		gw[27] = gw[27] + dy[40]*pad[110] + dy[41]*pad[111] + dy[42]*pad[112] +
-			dy[43]*pad[113] + dy[44]*pad[114] + dy[45]*pad[115] + dy[46]*pad[116] +
-			dy[47]*pad[117] + dy[48]*pad[130] + dy[49]*pad[131] + dy[50]*pad[132] +
-			dy[51]*pad[133] + dy[52]*pad[134] + dy[53]*pad[135] + dy[54]*pad[136] +
-			dy[55]*pad[137] + dy[56]*pad[150] + dy[57]*pad[151] + dy[58]*pad[152] +
-			dy[59]*pad[153] + dy[60]*pad[154] + dy[61]*pad[155] + dy[62]*pad[156] +
-			dy[63]*pad[157] + dy[64]*pad[170] + dy[65]*pad[171] + dy[66]*pad[172] +
-			dy[67]*pad[173] + dy[68]*pad[174] + dy[69]*pad[175] + dy[70]*pad[176] +
-			dy[71]*pad[177] + dy[72]*pad[190] + dy[73]*pad[191] + dy[74]*pad[192] +
-			dy[75]*pad[193] + dy[76]*pad[194] + dy[77]*pad[195] + dy[78]*pad[196] +
-			dy[79]*pad[197]
-		gw[28] = gw[28] + dy[40]*pad[111] + dy[41]*pad[112] + dy[42]*pad[113] +
-			dy[43]*pad[114] + dy[44]*pad[115] + dy[45]*pad[116] + dy[46]*pad[117] +
-			dy[47]*pad[118] + dy[48]*pad[131] + dy[49]*pad[132] + dy[50]*pad[133] +
-			dy[51]*pad[134] + dy[52]*pad[135] + dy[53]*pad[136] + dy[54]*pad[137] +
-			dy[55]*pad[138] + dy[56]*pad[151] + dy[57]*pad[152] + dy[58]*pad[153] +
-			dy[59]*pad[154] + dy[60]*pad[155] + dy[61]*pad[156] + dy[62]*pad[157] +
-			dy[63]*pad[158] + dy[64]*pad[171] + dy[65]*pad[172] + dy[66]*pad[173] +
-			dy[67]*pad[174] + dy[68]*pad[175] + dy[69]*pad[176] + dy[70]*pad[177] +
-			dy[71]*pad[178] + dy[72]*pad[191] + dy[73]*pad[192] + dy[74]*pad[193] +
-			dy[75]*pad[194] + dy[76]*pad[195] + dy[77]*pad[196] + dy[78]*pad[197] +
-			dy[79]*pad[198]
-		gw[29] = gw[29] + dy[40]*pad[112] + dy[41]*pad[113] + dy[42]*pad[114] +
-			dy[43]*pad[115] + dy[44]*pad[116] + dy[45]*pad[117] + dy[46]*pad[118] +
-			dy[47]*pad[119] + dy[48]*pad[132] + dy[49]*pad[133] + dy[50]*pad[134] +
-			dy[51]*pad[135] + dy[52]*pad[136] + dy[53]*pad[137] + dy[54]*pad[138] +
-			dy[55]*pad[139] + dy[56]*pad[152] + dy[57]*pad[153] + dy[58]*pad[154] +
-			dy[59]*pad[155] + dy[60]*pad[156] + dy[61]*pad[157] + dy[62]*pad[158] +
-			dy[63]*pad[159] + dy[64]*pad[172] + dy[65]*pad[173] + dy[66]*pad[174] +
-			dy[67]*pad[175] + dy[68]*pad[176] + dy[69]*pad[177] + dy[70]*pad[178] +
-			dy[71]*pad[179] + dy[72]*pad[192] + dy[73]*pad[193] + dy[74]*pad[194] +
-			dy[75]*pad[195] + dy[76]*pad[196] + dy[77]*pad[197] + dy[78]*pad[198] +
-			dy[79]*pad[199]
-		gw[30] = gw[30] + dy[40]*pad[120] + dy[41]*pad[121] + dy[42]*pad[122] +
-			dy[43]*pad[123] + dy[44]*pad[124] + dy[45]*pad[125] + dy[46]*pad[126] +
-			dy[47]*pad[127] + dy[48]*pad[140] + dy[49]*pad[141] + dy[50]*pad[142] +
-			dy[51]*pad[143] + dy[52]*pad[144] + dy[53]*pad[145] + dy[54]*pad[146] +
-			dy[55]*pad[147] + dy[56]*pad[160] + dy[57]*pad[161] + dy[58]*pad[162] +
-			dy[59]*pad[163] + dy[60]*pad[164] + dy[61]*pad[165] + dy[62]*pad[166] +
-			dy[63]*pad[167] + dy[64]*pad[180] + dy[65]*pad[181] + dy[66]*pad[182] +
-			dy[67]*pad[183] + dy[68]*pad[184] + dy[69]*pad[185] + dy[70]*pad[186] +
-			dy[71]*pad[187] + dy[72]*pad[200] + dy[73]*pad[201] + dy[74]*pad[202] +
-			dy[75]*pad[203] + dy[76]*pad[204] + dy[77]*pad[205] + dy[78]*pad[206] +
-			dy[79]*pad[207]
-		gw[31] = gw[31] + dy[40]*pad[121] + dy[41]*pad[122] + dy[42]*pad[123] +
-			dy[43]*pad[124] + dy[44]*pad[125] + dy[45]*pad[126] + dy[46]*pad[127] +
-			dy[47]*pad[128] + dy[48]*pad[141] + dy[49]*pad[142] + dy[50]*pad[143] +
-			dy[51]*pad[144] + dy[52]*pad[145] + dy[53]*pad[146] + dy[54]*pad[147] +
-			dy[55]*pad[148] + dy[56]*pad[161] + dy[57]*pad[162] + dy[58]*pad[163] +
-			dy[59]*pad[164] + dy[60]*pad[165] + dy[61]*pad[166] + dy[62]*pad[167] +
-			dy[63]*pad[168] + dy[64]*pad[181] + dy[65]*pad[182] + dy[66]*pad[183] +
-			dy[67]*pad[184] + dy[68]*pad[185] + dy[69]*pad[186] + dy[70]*pad[187] +
-			dy[71]*pad[188] + dy[72]*pad[201] + dy[73]*pad[202] + dy[74]*pad[203] +
-			dy[75]*pad[204] + dy[76]*pad[205] + dy[77]*pad[206] + dy[78]*pad[207] +
-			dy[79]*pad[208]
-		gw[32] = gw[32] + dy[40]*pad[122] + dy[41]*pad[123] + dy[42]*pad[124] +
-			dy[43]*pad[125] + dy[44]*pad[126] + dy[45]*pad[127] + dy[46]*pad[128] +
-			dy[47]*pad[129] + dy[48]*pad[142] + dy[49]*pad[143] + dy[50]*pad[144] +
-			dy[51]*pad[145] + dy[52]*pad[146] + dy[53]*pad[147] + dy[54]*pad[148] +
-			dy[55]*pad[149] + dy[56]*pad[162] + dy[57]*pad[163] + dy[58]*pad[164] +
-			dy[59]*pad[165] + dy[60]*pad[166] + dy[61]*pad[167] + dy[62]*pad[168] +
-			dy[63]*pad[169] + dy[64]*pad[182] + dy[65]*pad[183] + dy[66]*pad[184] +
-			dy[67]*pad[185] + dy[68]*pad[186] + dy[69]*pad[187] + dy[70]*pad[188] +
-			dy[71]*pad[189] + dy[72]*pad[202] + dy[73]*pad[203] + dy[74]*pad[204] +
-			dy[75]*pad[205] + dy[76]*pad[206] + dy[77]*pad[207] + dy[78]*pad[208] +
-			dy[79]*pad[209]
-		gw[33] = gw[33] + dy[40]*pad[130] + dy[41]*pad[131] + dy[42]*pad[132] +
-			dy[43]*pad[133] + dy[44]*pad[134] + dy[45]*pad[135] + dy[46]*pad[136] +
-			dy[47]*pad[137] + dy[48]*pad[150] + dy[49]*pad[151] + dy[50]*pad[152] +
-			dy[51]*pad[153] + dy[52]*pad[154] + dy[53]*pad[155] + dy[54]*pad[156] +
-			dy[55]*pad[157] + dy[56]*pad[170] + dy[57]*pad[171] + dy[58]*pad[172] +
-			dy[59]*pad[173] + dy[60]*pad[174] + dy[61]*pad[175] + dy[62]*pad[176] +
-			dy[63]*pad[177] + dy[64]*pad[190] + dy[65]*pad[191] + dy[66]*pad[192] +
-			dy[67]*pad[193] + dy[68]*pad[194] + dy[69]*pad[195] + dy[70]*pad[196] +
-			dy[71]*pad[197] + dy[72]*pad[210] + dy[73]*pad[211] + dy[74]*pad[212] +
-			dy[75]*pad[213] + dy[76]*pad[214] + dy[77]*pad[215] + dy[78]*pad[216] +
-			dy[79]*pad[217]
-		gw[34] = gw[34] + dy[40]*pad[131] + dy[41]*pad[132] + dy[42]*pad[133] +
-			dy[43]*pad[134] + dy[44]*pad[135] + dy[45]*pad[136] + dy[46]*pad[137] +
-			dy[47]*pad[138] + dy[48]*pad[151] + dy[49]*pad[152] + dy[50]*pad[153] +
-			dy[51]*pad[154] + dy[52]*pad[155] + dy[53]*pad[156] + dy[54]*pad[157] +
-			dy[55]*pad[158] + dy[56]*pad[171] + dy[57]*pad[172] + dy[58]*pad[173] +
-			dy[59]*pad[174] + dy[60]*pad[175] + dy[61]*pad[176] + dy[62]*pad[177] +
-			dy[63]*pad[178] + dy[64]*pad[191] + dy[65]*pad[192] + dy[66]*pad[193] +
-			dy[67]*pad[194] + dy[68]*pad[195] + dy[69]*pad[196] + dy[70]*pad[197] +
-			dy[71]*pad[198] + dy[72]*pad[211] + dy[73]*pad[212] + dy[74]*pad[213] +
-			dy[75]*pad[214] + dy[76]*pad[215] + dy[77]*pad[216] + dy[78]*pad[217] +
-			dy[79]*pad[218]
-		gw[35] = gw[35] + dy[40]*pad[132] + dy[41]*pad[133] + dy[42]*pad[134] +
-			dy[43]*pad[135] + dy[44]*pad[136] + dy[45]*pad[137] + dy[46]*pad[138] +
-			dy[47]*pad[139] + dy[48]*pad[152] + dy[49]*pad[153] + dy[50]*pad[154] +
-			dy[51]*pad[155] + dy[52]*pad[156] + dy[53]*pad[157] + dy[54]*pad[158] +
-			dy[55]*pad[159] + dy[56]*pad[172] + dy[57]*pad[173] + dy[58]*pad[174] +
-			dy[59]*pad[175] + dy[60]*pad[176] + dy[61]*pad[177] + dy[62]*pad[178] +
-			dy[63]*pad[179] + dy[64]*pad[192] + dy[65]*pad[193] + dy[66]*pad[194] +
-			dy[67]*pad[195] + dy[68]*pad[196] + dy[69]*pad[197] + dy[70]*pad[198] +
-			dy[71]*pad[199] + dy[72]*pad[212] + dy[73]*pad[213] + dy[74]*pad[214] +
-			dy[75]*pad[215] + dy[76]*pad[216] + dy[77]*pad[217] + dy[78]*pad[218] +
-			dy[79]*pad[219]
-		gw[36] = gw[36] + dy[80]*pad[0] + dy[81]*pad[1] + dy[82]*pad[2] +
-			dy[83]*pad[3] + dy[84]*pad[4] + dy[85]*pad[5] + dy[86]*pad[6] +
-			dy[87]*pad[7] + dy[88]*pad[20] + dy[89]*pad[21] + dy[90]*pad[22] +
-			dy[91]*pad[23] + dy[92]*pad[24] + dy[93]*pad[25] + dy[94]*pad[26] +
-			dy[95]*pad[27] + dy[96]*pad[40] + dy[97]*pad[41] + dy[98]*pad[42] +
-			dy[99]*pad[43] + dy[100]*pad[44] + dy[101]*pad[45] + dy[102]*pad[46] +
-			dy[103]*pad[47] + dy[104]*pad[60] + dy[105]*pad[61] + dy[106]*pad[62] +
-			dy[107]*pad[63] + dy[108]*pad[64] + dy[109]*pad[65] + dy[110]*pad[66] +
-			dy[111]*pad[67] + dy[112]*pad[80] + dy[113]*pad[81] + dy[114]*pad[82] +
-			dy[115]*pad[83] + dy[116]*pad[84] + dy[117]*pad[85] + dy[118]*pad[86] +
-			dy[119]*pad[87]
-		gw[37] = gw[37] + dy[80]*pad[1] + dy[81]*pad[2] + dy[82]*pad[3] +
-			dy[83]*pad[4] + dy[84]*pad[5] + dy[85]*pad[6] + dy[86]*pad[7] +
-			dy[87]*pad[8] + dy[88]*pad[21] + dy[89]*pad[22] + dy[90]*pad[23] +
-			dy[91]*pad[24] + dy[92]*pad[25] + dy[93]*pad[26] + dy[94]*pad[27] +
-			dy[95]*pad[28] + dy[96]*pad[41] + dy[97]*pad[42] + dy[98]*pad[43] +
-			dy[99]*pad[44] + dy[100]*pad[45] + dy[101]*pad[46] + dy[102]*pad[47] +
-			dy[103]*pad[48] + dy[104]*pad[61] + dy[105]*pad[62] + dy[106]*pad[63] +
-			dy[107]*pad[64] + dy[108]*pad[65] + dy[109]*pad[66] + dy[110]*pad[67] +
-			dy[111]*pad[68] + dy[112]*pad[81] + dy[113]*pad[82] + dy[114]*pad[83] +
-			dy[115]*pad[84] + dy[116]*pad[85] + dy[117]*pad[86] + dy[118]*pad[87] +
-			dy[119]*pad[88]
-		gw[38] = gw[38] + dy[80]*pad[2] + dy[81]*pad[3] + dy[82]*pad[4] +
-			dy[83]*pad[5] + dy[84]*pad[6] + dy[85]*pad[7] + dy[86]*pad[8] +
-			dy[87]*pad[9] + dy[88]*pad[22] + dy[89]*pad[23] + dy[90]*pad[24] +
-			dy[91]*pad[25] + dy[92]*pad[26] + dy[93]*pad[27] + dy[94]*pad[28] +
-			dy[95]*pad[29] + dy[96]*pad[42] + dy[97]*pad[43] + dy[98]*pad[44] +
-			dy[99]*pad[45] + dy[100]*pad[46] + dy[101]*pad[47] + dy[102]*pad[48] +
-			dy[103]*pad[49] + dy[104]*pad[62] + dy[105]*pad[63] + dy[106]*pad[64] +
-			dy[107]*pad[65] + dy[108]*pad[66] + dy[109]*pad[67] + dy[110]*pad[68] +
-			dy[111]*pad[69] + dy[112]*pad[82] + dy[113]*pad[83] + dy[114]*pad[84] +
-			dy[115]*pad[85] + dy[116]*pad[86] + dy[117]*pad[87] + dy[118]*pad[88] +
-			dy[119]*pad[89]
-		gw[39] = gw[39] + dy[80]*pad[10] + dy[81]*pad[11] + dy[82]*pad[12] +
-			dy[83]*pad[13] + dy[84]*pad[14] + dy[85]*pad[15] + dy[86]*pad[16] +
-			dy[87]*pad[17] + dy[88]*pad[30] + dy[89]*pad[31] + dy[90]*pad[32] +
-			dy[91]*pad[33] + dy[92]*pad[34] + dy[93]*pad[35] + dy[94]*pad[36] +
-			dy[95]*pad[37] + dy[96]*pad[50] + dy[97]*pad[51] + dy[98]*pad[52] +
-			dy[99]*pad[53] + dy[100]*pad[54] + dy[101]*pad[55] + dy[102]*pad[56] +
-			dy[103]*pad[57] + dy[104]*pad[70] + dy[105]*pad[71] + dy[106]*pad[72] +
-			dy[107]*pad[73] + dy[108]*pad[74] + dy[109]*pad[75] + dy[110]*pad[76] +
-			dy[111]*pad[77] + dy[112]*pad[90] + dy[113]*pad[91] + dy[114]*pad[92] +
-			dy[115]*pad[93] + dy[116]*pad[94] + dy[117]*pad[95] + dy[118]*pad[96] +
-			dy[119]*pad[97]
-		gw[40] = gw[40] + dy[80]*pad[11] + dy[81]*pad[12] + dy[82]*pad[13] +
-			dy[83]*pad[14] + dy[84]*pad[15] + dy[85]*pad[16] + dy[86]*pad[17] +
-			dy[87]*pad[18] + dy[88]*pad[31] + dy[89]*pad[32] + dy[90]*pad[33] +
-			dy[91]*pad[34] + dy[92]*pad[35] + dy[93]*pad[36] + dy[94]*pad[37] +
-			dy[95]*pad[38] + dy[96]*pad[51] + dy[97]*pad[52] + dy[98]*pad[53] +
-			dy[99]*pad[54] + dy[100]*pad[55] + dy[101]*pad[56] + dy[102]*pad[57] +
-			dy[103]*pad[58] + dy[104]*pad[71] + dy[105]*pad[72] + dy[106]*pad[73] +
-			dy[107]*pad[74] + dy[108]*pad[75] + dy[109]*pad[76] + dy[110]*pad[77] +
-			dy[111]*pad[78] + dy[112]*pad[91] + dy[113]*pad[92] + dy[114]*pad[93] +
-			dy[115]*pad[94] + dy[116]*pad[95] + dy[117]*pad[96] + dy[118]*pad[97] +
-			dy[119]*pad[98]
-		gw[41] = gw[41] + dy[80]*pad[12] + dy[81]*pad[13] + dy[82]*pad[14] +
-			dy[83]*pad[15] + dy[84]*pad[16] + dy[85]*pad[17] + dy[86]*pad[18] +
-			dy[87]*pad[19] + dy[88]*pad[32] + dy[89]*pad[33] + dy[90]*pad[34] +
-			dy[91]*pad[35] + dy[92]*pad[36] + dy[93]*pad[37] + dy[94]*pad[38] +
-			dy[95]*pad[39] + dy[96]*pad[52] + dy[97]*pad[53] + dy[98]*pad[54] +
-			dy[99]*pad[55] + dy[100]*pad[56] + dy[101]*pad[57] + dy[102]*pad[58] +
-			dy[103]*pad[59] + dy[104]*pad[72] + dy[105]*pad[73] + dy[106]*pad[74] +
-			dy[107]*pad[75] + dy[108]*pad[76] + dy[109]*pad[77] + dy[110]*pad[78] +
-			dy[111]*pad[79] + dy[112]*pad[92] + dy[113]*pad[93] + dy[114]*pad[94] +
-			dy[115]*pad[95] + dy[116]*pad[96] + dy[117]*pad[97] + dy[118]*pad[98] +
-			dy[119]*pad[99]
-		gw[42] = gw[42] + dy[80]*pad[20] + dy[81]*pad[21] + dy[82]*pad[22] +
-			dy[83]*pad[23] + dy[84]*pad[24] + dy[85]*pad[25] + dy[86]*pad[26] +
-			dy[87]*pad[27] + dy[88]*pad[40] + dy[89]*pad[41] + dy[90]*pad[42] +
-			dy[91]*pad[43] + dy[92]*pad[44] + dy[93]*pad[45] + dy[94]*pad[46] +
-			dy[95]*pad[47] + dy[96]*pad[60] + dy[97]*pad[61] + dy[98]*pad[62] +
-			dy[99]*pad[63] + dy[100]*pad[64] + dy[101]*pad[65] + dy[102]*pad[66] +
-			dy[103]*pad[67] + dy[104]*pad[80] + dy[105]*pad[81] + dy[106]*pad[82] +
-			dy[107]*pad[83] + dy[108]*pad[84] + dy[109]*pad[85] + dy[110]*pad[86] +
-			dy[111]*pad[87] + dy[112]*pad[100] + dy[113]*pad[101] + dy[114]*pad[102] +
-			dy[115]*pad[103] + dy[116]*pad[104] + dy[117]*pad[105] + dy[118]*pad[106] +
-			dy[119]*pad[107]
-		gw[43] = gw[43] + dy[80]*pad[21] + dy[81]*pad[22] + dy[82]*pad[23] +
-			dy[83]*pad[24] + dy[84]*pad[25] + dy[85]*pad[26] + dy[86]*pad[27] +
-			dy[87]*pad[28] + dy[88]*pad[41] + dy[89]*pad[42] + dy[90]*pad[43] +
-			dy[91]*pad[44] + dy[92]*pad[45] + dy[93]*pad[46] + dy[94]*pad[47] +
-			dy[95]*pad[48] + dy[96]*pad[61] + dy[97]*pad[62] + dy[98]*pad[63] +
-			dy[99]*pad[64] + dy[100]*pad[65] + dy[101]*pad[66] + dy[102]*pad[67] +
-			dy[103]*pad[68] + dy[104]*pad[81] + dy[105]*pad[82] + dy[106]*pad[83] +
-			dy[107]*pad[84] + dy[108]*pad[85] + dy[109]*pad[86] + dy[110]*pad[87] +
-			dy[111]*pad[88] + dy[112]*pad[101] + dy[113]*pad[102] + dy[114]*pad[103] +
-			dy[115]*pad[104] + dy[116]*pad[105] + dy[117]*pad[106] + dy[118]*pad[107] +
-			dy[119]*pad[108]
-		gw[44] = gw[44] + dy[80]*pad[22] + dy[81]*pad[23] + dy[82]*pad[24] +
-			dy[83]*pad[25] + dy[84]*pad[26] + dy[85]*pad[27] + dy[86]*pad[28] +
-			dy[87]*pad[29] + dy[88]*pad[42] + dy[89]*pad[43] + dy[90]*pad[44] +
-			dy[91]*pad[45] + dy[92]*pad[46] + dy[93]*pad[47] + dy[94]*pad[48] +
-			dy[95]*pad[49] + dy[96]*pad[62] + dy[97]*pad[63] + dy[98]*pad[64] +
-			dy[99]*pad[65] + dy[100]*pad[66] + dy[101]*pad[67] + dy[102]*pad[68] +
-			dy[103]*pad[69] + dy[104]*pad[82] + dy[105]*pad[83] + dy[106]*pad[84] +
-			dy[107]*pad[85] + dy[108]*pad[86] + dy[109]*pad[87] + dy[110]*pad[88] +
-			dy[111]*pad[89] + dy[112]*pad[102] + dy[113]*pad[103] + dy[114]*pad[104] +
-			dy[115]*pad[105] + dy[116]*pad[106] + dy[117]*pad[107] + dy[118]*pad[108] +
-			dy[119]*pad[109]
-		gw[45] = gw[45] + dy[80]*pad[110] + dy[81]*pad[111] + dy[82]*pad[112] +
-			dy[83]*pad[113] + dy[84]*pad[114] + dy[85]*pad[115] + dy[86]*pad[116] +
-			dy[87]*pad[117] + dy[88]*pad[130] + dy[89]*pad[131] + dy[90]*pad[132] +
-			dy[91]*pad[133] + dy[92]*pad[134] + dy[93]*pad[135] + dy[94]*pad[136] +
-			dy[95]*pad[137] + dy[96]*pad[150] + dy[97]*pad[151] + dy[98]*pad[152] +
-			dy[99]*pad[153] + dy[100]*pad[154] + dy[101]*pad[155] + dy[102]*pad[156] +
-			dy[103]*pad[157] + dy[104]*pad[170] + dy[105]*pad[171] + dy[106]*pad[172] +
-			dy[107]*pad[173] + dy[108]*pad[174] + dy[109]*pad[175] + dy[110]*pad[176] +
-			dy[111]*pad[177] + dy[112]*pad[190] + dy[113]*pad[191] + dy[114]*pad[192] +
-			dy[115]*pad[193] + dy[116]*pad[194] + dy[117]*pad[195] + dy[118]*pad[196] +
-			dy[119]*pad[197]
-		gw[46] = gw[46] + dy[80]*pad[111] + dy[81]*pad[112] + dy[82]*pad[113] +
-			dy[83]*pad[114] + dy[84]*pad[115] + dy[85]*pad[116] + dy[86]*pad[117] +
-			dy[87]*pad[118] + dy[88]*pad[131] + dy[89]*pad[132] + dy[90]*pad[133] +
-			dy[91]*pad[134] + dy[92]*pad[135] + dy[93]*pad[136] + dy[94]*pad[137] +
-			dy[95]*pad[138] + dy[96]*pad[151] + dy[97]*pad[152] + dy[98]*pad[153] +
-			dy[99]*pad[154] + dy[100]*pad[155] + dy[101]*pad[156] + dy[102]*pad[157] +
-			dy[103]*pad[158] + dy[104]*pad[171] + dy[105]*pad[172] + dy[106]*pad[173] +
-			dy[107]*pad[174] + dy[108]*pad[175] + dy[109]*pad[176] + dy[110]*pad[177] +
-			dy[111]*pad[178] + dy[112]*pad[191] + dy[113]*pad[192] + dy[114]*pad[193] +
-			dy[115]*pad[194] + dy[116]*pad[195] + dy[117]*pad[196] + dy[118]*pad[197] +
-			dy[119]*pad[198]
-		gw[47] = gw[47] + dy[80]*pad[112] + dy[81]*pad[113] + dy[82]*pad[114] +
-			dy[83]*pad[115] + dy[84]*pad[116] + dy[85]*pad[117] + dy[86]*pad[118] +
-			dy[87]*pad[119] + dy[88]*pad[132] + dy[89]*pad[133] + dy[90]*pad[134] +
-			dy[91]*pad[135] + dy[92]*pad[136] + dy[93]*pad[137] + dy[94]*pad[138] +
-			dy[95]*pad[139] + dy[96]*pad[152] + dy[97]*pad[153] + dy[98]*pad[154] +
-			dy[99]*pad[155] + dy[100]*pad[156] + dy[101]*pad[157] + dy[102]*pad[158] +
-			dy[103]*pad[159] + dy[104]*pad[172] + dy[105]*pad[173] + dy[106]*pad[174] +
-			dy[107]*pad[175] + dy[108]*pad[176] + dy[109]*pad[177] + dy[110]*pad[178] +
-			dy[111]*pad[179] + dy[112]*pad[192] + dy[113]*pad[193] + dy[114]*pad[194] +
-			dy[115]*pad[195] + dy[116]*pad[196] + dy[117]*pad[197] + dy[118]*pad[198] +
-			dy[119]*pad[199]
-		gw[48] = gw[48] + dy[80]*pad[120] + dy[81]*pad[121] + dy[82]*pad[122] +
-			dy[83]*pad[123] + dy[84]*pad[124] + dy[85]*pad[125] + dy[86]*pad[126] +
-			dy[87]*pad[127] + dy[88]*pad[140] + dy[89]*pad[141] + dy[90]*pad[142] +
-			dy[91]*pad[143] + dy[92]*pad[144] + dy[93]*pad[145] + dy[94]*pad[146] +
-			dy[95]*pad[147] + dy[96]*pad[160] + dy[97]*pad[161] + dy[98]*pad[162] +
-			dy[99]*pad[163] + dy[100]*pad[164] + dy[101]*pad[165] + dy[102]*pad[166] +
-			dy[103]*pad[167] + dy[104]*pad[180] + dy[105]*pad[181] + dy[106]*pad[182] +
-			dy[107]*pad[183] + dy[108]*pad[184] + dy[109]*pad[185] + dy[110]*pad[186] +
-			dy[111]*pad[187] + dy[112]*pad[200] + dy[113]*pad[201] + dy[114]*pad[202] +
-			dy[115]*pad[203] + dy[116]*pad[204] + dy[117]*pad[205] + dy[118]*pad[206] +
-			dy[119]*pad[207]
-		gw[49] = gw[49] + dy[80]*pad[121] + dy[81]*pad[122] + dy[82]*pad[123] +
-			dy[83]*pad[124] + dy[84]*pad[125] + dy[85]*pad[126] + dy[86]*pad[127] +
-			dy[87]*pad[128] + dy[88]*pad[141] + dy[89]*pad[142] + dy[90]*pad[143] +
-			dy[91]*pad[144] + dy[92]*pad[145] + dy[93]*pad[146] + dy[94]*pad[147] +
-			dy[95]*pad[148] + dy[96]*pad[161] + dy[97]*pad[162] + dy[98]*pad[163] +
-			dy[99]*pad[164] + dy[100]*pad[165] + dy[101]*pad[166] + dy[102]*pad[167] +
-			dy[103]*pad[168] + dy[104]*pad[181] + dy[105]*pad[182] + dy[106]*pad[183] +
-			dy[107]*pad[184] + dy[108]*pad[185] + dy[109]*pad[186] + dy[110]*pad[187] +
-			dy[111]*pad[188] + dy[112]*pad[201] + dy[113]*pad[202] + dy[114]*pad[203] +
-			dy[115]*pad[204] + dy[116]*pad[205] + dy[117]*pad[206] + dy[118]*pad[207] +
-			dy[119]*pad[208]
-		gw[50] = gw[50] + dy[80]*pad[122] + dy[81]*pad[123] + dy[82]*pad[124] +
-			dy[83]*pad[125] + dy[84]*pad[126] + dy[85]*pad[127] + dy[86]*pad[128] +
-			dy[87]*pad[129] + dy[88]*pad[142] + dy[89]*pad[143] + dy[90]*pad[144] +
-			dy[91]*pad[145] + dy[92]*pad[146] + dy[93]*pad[147] + dy[94]*pad[148] +
-			dy[95]*pad[149] + dy[96]*pad[162] + dy[97]*pad[163] + dy[98]*pad[164] +
-			dy[99]*pad[165] + dy[100]*pad[166] + dy[101]*pad[167] + dy[102]*pad[168] +
-			dy[103]*pad[169] + dy[104]*pad[182] + dy[105]*pad[183] + dy[106]*pad[184] +
-			dy[107]*pad[185] + dy[108]*pad[186] + dy[109]*pad[187] + dy[110]*pad[188] +
-			dy[111]*pad[189] + dy[112]*pad[202] + dy[113]*pad[203] + dy[114]*pad[204] +
-			dy[115]*pad[205] + dy[116]*pad[206] + dy[117]*pad[207] + dy[118]*pad[208] +
-			dy[119]*pad[209]
-		gw[51] = gw[51] + dy[80]*pad[130] + dy[81]*pad[131] + dy[82]*pad[132] +
-			dy[83]*pad[133] + dy[84]*pad[134] + dy[85]*pad[135] + dy[86]*pad[136] +
-			dy[87]*pad[137] + dy[88]*pad[150] + dy[89]*pad[151] + dy[90]*pad[152] +
-			dy[91]*pad[153] + dy[92]*pad[154] + dy[93]*pad[155] + dy[94]*pad[156] +
-			dy[95]*pad[157] + dy[96]*pad[170] + dy[97]*pad[171] + dy[98]*pad[172] +
-			dy[99]*pad[173] + dy[100]*pad[174] + dy[101]*pad[175] + dy[102]*pad[176] +
-			dy[103]*pad[177] + dy[104]*pad[190] + dy[105]*pad[191] + dy[106]*pad[192] +
-			dy[107]*pad[193] + dy[108]*pad[194] + dy[109]*pad[195] + dy[110]*pad[196] +
-			dy[111]*pad[197] + dy[112]*pad[210] + dy[113]*pad[211] + dy[114]*pad[212] +
-			dy[115]*pad[213] + dy[116]*pad[214] + dy[117]*pad[215] + dy[118]*pad[216] +
-			dy[119]*pad[217]
-		gw[52] = gw[52] + dy[80]*pad[131] + dy[81]*pad[132] + dy[82]*pad[133] +
-			dy[83]*pad[134] + dy[84]*pad[135] + dy[85]*pad[136] + dy[86]*pad[137] +
-			dy[87]*pad[138] + dy[88]*pad[151] + dy[89]*pad[152] + dy[90]*pad[153] +
-			dy[91]*pad[154] + dy[92]*pad[155] + dy[93]*pad[156] + dy[94]*pad[157] +
-			dy[95]*pad[158] + dy[96]*pad[171] + dy[97]*pad[172] + dy[98]*pad[173] +
-			dy[99]*pad[174] + dy[100]*pad[175] + dy[101]*pad[176] + dy[102]*pad[177] +
-			dy[103]*pad[178] + dy[104]*pad[191] + dy[105]*pad[192] + dy[106]*pad[193] +
-			dy[107]*pad[194] + dy[108]*pad[195] + dy[109]*pad[196] + dy[110]*pad[197] +
-			dy[111]*pad[198] + dy[112]*pad[211] + dy[113]*pad[212] + dy[114]*pad[213] +
-			dy[115]*pad[214] + dy[116]*pad[215] + dy[117]*pad[216] + dy[118]*pad[217] +
-			dy[119]*pad[218]
-		gw[53] = gw[53] + dy[80]*pad[132] + dy[81]*pad[133] + dy[82]*pad[134] +
-			dy[83]*pad[135] + dy[84]*pad[136] + dy[85]*pad[137] + dy[86]*pad[138] +
-			dy[87]*pad[139] + dy[88]*pad[152] + dy[89]*pad[153] + dy[90]*pad[154] +
-			dy[91]*pad[155] + dy[92]*pad[156] + dy[93]*pad[157] + dy[94]*pad[158] +
-			dy[95]*pad[159] + dy[96]*pad[172] + dy[97]*pad[173] + dy[98]*pad[174] +
-			dy[99]*pad[175] + dy[100]*pad[176] + dy[101]*pad[177] + dy[102]*pad[178] +
-			dy[103]*pad[179] + dy[104]*pad[192] + dy[105]*pad[193] + dy[106]*pad[194] +
-			dy[107]*pad[195] + dy[108]*pad[196] + dy[109]*pad[197] + dy[110]*pad[198] +
-			dy[111]*pad[199] + dy[112]*pad[212] + dy[113]*pad[213] + dy[114]*pad[214] +
-			dy[115]*pad[215] + dy[116]*pad[216] + dy[117]*pad[217] + dy[118]*pad[218] +
-			dy[119]*pad[219]
+		gw[0] = gw[0] + float32(dy[0]*pad[0]) + float32(dy[1]*pad[1]) + float32(dy[2]*pad[2]) +
+			float32(dy[3]*pad[3]) + float32(dy[4]*pad[4]) + float32(dy[5]*pad[5]) + float32(dy[6]*pad[6]) +
+			float32(dy[7]*pad[7]) + float32(dy[8]*pad[20]) + float32(dy[9]*pad[21]) + float32(dy[10]*pad[22]) +
+			float32(dy[11]*pad[23]) + float32(dy[12]*pad[24]) + float32(dy[13]*pad[25]) + float32(dy[14]*pad[26]) +
+			float32(dy[15]*pad[27]) + float32(dy[16]*pad[40]) + float32(dy[17]*pad[41]) + float32(dy[18]*pad[42]) +
+			float32(dy[19]*pad[43]) + float32(dy[20]*pad[44]) + float32(dy[21]*pad[45]) + float32(dy[22]*pad[46]) +
+			float32(dy[23]*pad[47]) + float32(dy[24]*pad[60]) + float32(dy[25]*pad[61]) + float32(dy[26]*pad[62]) +
+			float32(dy[27]*pad[63]) + float32(dy[28]*pad[64]) + float32(dy[29]*pad[65]) + float32(dy[30]*pad[66]) +
+			float32(dy[31]*pad[67]) + float32(dy[32]*pad[80]) + float32(dy[33]*pad[81]) + float32(dy[34]*pad[82]) +
+			float32(dy[35]*pad[83]) + float32(dy[36]*pad[84]) + float32(dy[37]*pad[85]) + float32(dy[38]*pad[86]) +
+			float32(dy[39]*pad[87])
+		gw[1] = gw[1] + float32(dy[0]*pad[1]) + float32(dy[1]*pad[2]) + float32(dy[2]*pad[3]) +
+			float32(dy[3]*pad[4]) + float32(dy[4]*pad[5]) + float32(dy[5]*pad[6]) + float32(dy[6]*pad[7]) +
+			float32(dy[7]*pad[8]) + float32(dy[8]*pad[21]) + float32(dy[9]*pad[22]) + float32(dy[10]*pad[23]) +
+			float32(dy[11]*pad[24]) + float32(dy[12]*pad[25]) + float32(dy[13]*pad[26]) + float32(dy[14]*pad[27]) +
+			float32(dy[15]*pad[28]) + float32(dy[16]*pad[41]) + float32(dy[17]*pad[42]) + float32(dy[18]*pad[43]) +
+			float32(dy[19]*pad[44]) + float32(dy[20]*pad[45]) + float32(dy[21]*pad[46]) + float32(dy[22]*pad[47]) +
+			float32(dy[23]*pad[48]) + float32(dy[24]*pad[61]) + float32(dy[25]*pad[62]) + float32(dy[26]*pad[63]) +
+			float32(dy[27]*pad[64]) + float32(dy[28]*pad[65]) + float32(dy[29]*pad[66]) + float32(dy[30]*pad[67]) +
+			float32(dy[31]*pad[68]) + float32(dy[32]*pad[81]) + float32(dy[33]*pad[82]) + float32(dy[34]*pad[83]) +
+			float32(dy[35]*pad[84]) + float32(dy[36]*pad[85]) + float32(dy[37]*pad[86]) + float32(dy[38]*pad[87]) +
+			float32(dy[39]*pad[88])
+		gw[2] = gw[2] + float32(dy[0]*pad[2]) + float32(dy[1]*pad[3]) + float32(dy[2]*pad[4]) +
+			float32(dy[3]*pad[5]) + float32(dy[4]*pad[6]) + float32(dy[5]*pad[7]) + float32(dy[6]*pad[8]) +
+			float32(dy[7]*pad[9]) + float32(dy[8]*pad[22]) + float32(dy[9]*pad[23]) + float32(dy[10]*pad[24]) +
+			float32(dy[11]*pad[25]) + float32(dy[12]*pad[26]) + float32(dy[13]*pad[27]) + float32(dy[14]*pad[28]) +
+			float32(dy[15]*pad[29]) + float32(dy[16]*pad[42]) + float32(dy[17]*pad[43]) + float32(dy[18]*pad[44]) +
+			float32(dy[19]*pad[45]) + float32(dy[20]*pad[46]) + float32(dy[21]*pad[47]) + float32(dy[22]*pad[48]) +
+			float32(dy[23]*pad[49]) + float32(dy[24]*pad[62]) + float32(dy[25]*pad[63]) + float32(dy[26]*pad[64]) +
+			float32(dy[27]*pad[65]) + float32(dy[28]*pad[66]) + float32(dy[29]*pad[67]) + float32(dy[30]*pad[68]) +
+			float32(dy[31]*pad[69]) + float32(dy[32]*pad[82]) + float32(dy[33]*pad[83]) + float32(dy[34]*pad[84]) +
+			float32(dy[35]*pad[85]) + float32(dy[36]*pad[86]) + float32(dy[37]*pad[87]) + float32(dy[38]*pad[88]) +
+			float32(dy[39]*pad[89])
+		gw[3] = gw[3] + float32(dy[0]*pad[10]) + float32(dy[1]*pad[11]) + float32(dy[2]*pad[12]) +
+			float32(dy[3]*pad[13]) + float32(dy[4]*pad[14]) + float32(dy[5]*pad[15]) + float32(dy[6]*pad[16]) +
+			float32(dy[7]*pad[17]) + float32(dy[8]*pad[30]) + float32(dy[9]*pad[31]) + float32(dy[10]*pad[32]) +
+			float32(dy[11]*pad[33]) + float32(dy[12]*pad[34]) + float32(dy[13]*pad[35]) + float32(dy[14]*pad[36]) +
+			float32(dy[15]*pad[37]) + float32(dy[16]*pad[50]) + float32(dy[17]*pad[51]) + float32(dy[18]*pad[52]) +
+			float32(dy[19]*pad[53]) + float32(dy[20]*pad[54]) + float32(dy[21]*pad[55]) + float32(dy[22]*pad[56]) +
+			float32(dy[23]*pad[57]) + float32(dy[24]*pad[70]) + float32(dy[25]*pad[71]) + float32(dy[26]*pad[72]) +
+			float32(dy[27]*pad[73]) + float32(dy[28]*pad[74]) + float32(dy[29]*pad[75]) + float32(dy[30]*pad[76]) +
+			float32(dy[31]*pad[77]) + float32(dy[32]*pad[90]) + float32(dy[33]*pad[91]) + float32(dy[34]*pad[92]) +
+			float32(dy[35]*pad[93]) + float32(dy[36]*pad[94]) + float32(dy[37]*pad[95]) + float32(dy[38]*pad[96]) +
+			float32(dy[39]*pad[97])
+		gw[4] = gw[4] + float32(dy[0]*pad[11]) + float32(dy[1]*pad[12]) + float32(dy[2]*pad[13]) +
+			float32(dy[3]*pad[14]) + float32(dy[4]*pad[15]) + float32(dy[5]*pad[16]) + float32(dy[6]*pad[17]) +
+			float32(dy[7]*pad[18]) + float32(dy[8]*pad[31]) + float32(dy[9]*pad[32]) + float32(dy[10]*pad[33]) +
+			float32(dy[11]*pad[34]) + float32(dy[12]*pad[35]) + float32(dy[13]*pad[36]) + float32(dy[14]*pad[37]) +
+			float32(dy[15]*pad[38]) + float32(dy[16]*pad[51]) + float32(dy[17]*pad[52]) + float32(dy[18]*pad[53]) +
+			float32(dy[19]*pad[54]) + float32(dy[20]*pad[55]) + float32(dy[21]*pad[56]) + float32(dy[22]*pad[57]) +
+			float32(dy[23]*pad[58]) + float32(dy[24]*pad[71]) + float32(dy[25]*pad[72]) + float32(dy[26]*pad[73]) +
+			float32(dy[27]*pad[74]) + float32(dy[28]*pad[75]) + float32(dy[29]*pad[76]) + float32(dy[30]*pad[77]) +
+			float32(dy[31]*pad[78]) + float32(dy[32]*pad[91]) + float32(dy[33]*pad[92]) + float32(dy[34]*pad[93]) +
+			float32(dy[35]*pad[94]) + float32(dy[36]*pad[95]) + float32(dy[37]*pad[96]) + float32(dy[38]*pad[97]) +
+			float32(dy[39]*pad[98])
+		gw[5] = gw[5] + float32(dy[0]*pad[12]) + float32(dy[1]*pad[13]) + float32(dy[2]*pad[14]) +
+			float32(dy[3]*pad[15]) + float32(dy[4]*pad[16]) + float32(dy[5]*pad[17]) + float32(dy[6]*pad[18]) +
+			float32(dy[7]*pad[19]) + float32(dy[8]*pad[32]) + float32(dy[9]*pad[33]) + float32(dy[10]*pad[34]) +
+			float32(dy[11]*pad[35]) + float32(dy[12]*pad[36]) + float32(dy[13]*pad[37]) + float32(dy[14]*pad[38]) +
+			float32(dy[15]*pad[39]) + float32(dy[16]*pad[52]) + float32(dy[17]*pad[53]) + float32(dy[18]*pad[54]) +
+			float32(dy[19]*pad[55]) + float32(dy[20]*pad[56]) + float32(dy[21]*pad[57]) + float32(dy[22]*pad[58]) +
+			float32(dy[23]*pad[59]) + float32(dy[24]*pad[72]) + float32(dy[25]*pad[73]) + float32(dy[26]*pad[74]) +
+			float32(dy[27]*pad[75]) + float32(dy[28]*pad[76]) + float32(dy[29]*pad[77]) + float32(dy[30]*pad[78]) +
+			float32(dy[31]*pad[79]) + float32(dy[32]*pad[92]) + float32(dy[33]*pad[93]) + float32(dy[34]*pad[94]) +
+			float32(dy[35]*pad[95]) + float32(dy[36]*pad[96]) + float32(dy[37]*pad[97]) + float32(dy[38]*pad[98]) +
+			float32(dy[39]*pad[99])
+		gw[6] = gw[6] + float32(dy[0]*pad[20]) + float32(dy[1]*pad[21]) + float32(dy[2]*pad[22]) +
+			float32(dy[3]*pad[23]) + float32(dy[4]*pad[24]) + float32(dy[5]*pad[25]) + float32(dy[6]*pad[26]) +
+			float32(dy[7]*pad[27]) + float32(dy[8]*pad[40]) + float32(dy[9]*pad[41]) + float32(dy[10]*pad[42]) +
+			float32(dy[11]*pad[43]) + float32(dy[12]*pad[44]) + float32(dy[13]*pad[45]) + float32(dy[14]*pad[46]) +
+			float32(dy[15]*pad[47]) + float32(dy[16]*pad[60]) + float32(dy[17]*pad[61]) + float32(dy[18]*pad[62]) +
+			float32(dy[19]*pad[63]) + float32(dy[20]*pad[64]) + float32(dy[21]*pad[65]) + float32(dy[22]*pad[66]) +
+			float32(dy[23]*pad[67]) + float32(dy[24]*pad[80]) + float32(dy[25]*pad[81]) + float32(dy[26]*pad[82]) +
+			float32(dy[27]*pad[83]) + float32(dy[28]*pad[84]) + float32(dy[29]*pad[85]) + float32(dy[30]*pad[86]) +
+			float32(dy[31]*pad[87]) + float32(dy[32]*pad[100]) + float32(dy[33]*pad[101]) + float32(dy[34]*pad[102]) +
+			float32(dy[35]*pad[103]) + float32(dy[36]*pad[104]) + float32(dy[37]*pad[105]) + float32(dy[38]*pad[106]) +
+			float32(dy[39]*pad[107])
+		gw[7] = gw[7] + float32(dy[0]*pad[21]) + float32(dy[1]*pad[22]) + float32(dy[2]*pad[23]) +
+			float32(dy[3]*pad[24]) + float32(dy[4]*pad[25]) + float32(dy[5]*pad[26]) + float32(dy[6]*pad[27]) +
+			float32(dy[7]*pad[28]) + float32(dy[8]*pad[41]) + float32(dy[9]*pad[42]) + float32(dy[10]*pad[43]) +
+			float32(dy[11]*pad[44]) + float32(dy[12]*pad[45]) + float32(dy[13]*pad[46]) + float32(dy[14]*pad[47]) +
+			float32(dy[15]*pad[48]) + float32(dy[16]*pad[61]) + float32(dy[17]*pad[62]) + float32(dy[18]*pad[63]) +
+			float32(dy[19]*pad[64]) + float32(dy[20]*pad[65]) + float32(dy[21]*pad[66]) + float32(dy[22]*pad[67]) +
+			float32(dy[23]*pad[68]) + float32(dy[24]*pad[81]) + float32(dy[25]*pad[82]) + float32(dy[26]*pad[83]) +
+			float32(dy[27]*pad[84]) + float32(dy[28]*pad[85]) + float32(dy[29]*pad[86]) + float32(dy[30]*pad[87]) +
+			float32(dy[31]*pad[88]) + float32(dy[32]*pad[101]) + float32(dy[33]*pad[102]) + float32(dy[34]*pad[103]) +
+			float32(dy[35]*pad[104]) + float32(dy[36]*pad[105]) + float32(dy[37]*pad[106]) + float32(dy[38]*pad[107]) +
+			float32(dy[39]*pad[108])
+		gw[8] = gw[8] + float32(dy[0]*pad[22]) + float32(dy[1]*pad[23]) + float32(dy[2]*pad[24]) +
+			float32(dy[3]*pad[25]) + float32(dy[4]*pad[26]) + float32(dy[5]*pad[27]) + float32(dy[6]*pad[28]) +
+			float32(dy[7]*pad[29]) + float32(dy[8]*pad[42]) + float32(dy[9]*pad[43]) + float32(dy[10]*pad[44]) +
+			float32(dy[11]*pad[45]) + float32(dy[12]*pad[46]) + float32(dy[13]*pad[47]) + float32(dy[14]*pad[48]) +
+			float32(dy[15]*pad[49]) + float32(dy[16]*pad[62]) + float32(dy[17]*pad[63]) + float32(dy[18]*pad[64]) +
+			float32(dy[19]*pad[65]) + float32(dy[20]*pad[66]) + float32(dy[21]*pad[67]) + float32(dy[22]*pad[68]) +
+			float32(dy[23]*pad[69]) + float32(dy[24]*pad[82]) + float32(dy[25]*pad[83]) + float32(dy[26]*pad[84]) +
+			float32(dy[27]*pad[85]) + float32(dy[28]*pad[86]) + float32(dy[29]*pad[87]) + float32(dy[30]*pad[88]) +
+			float32(dy[31]*pad[89]) + float32(dy[32]*pad[102]) + float32(dy[33]*pad[103]) + float32(dy[34]*pad[104]) +
+			float32(dy[35]*pad[105]) + float32(dy[36]*pad[106]) + float32(dy[37]*pad[107]) + float32(dy[38]*pad[108]) +
+			float32(dy[39]*pad[109])
+		gw[9] = gw[9] + float32(dy[0]*pad[110]) + float32(dy[1]*pad[111]) + float32(dy[2]*pad[112]) +
+			float32(dy[3]*pad[113]) + float32(dy[4]*pad[114]) + float32(dy[5]*pad[115]) + float32(dy[6]*pad[116]) +
+			float32(dy[7]*pad[117]) + float32(dy[8]*pad[130]) + float32(dy[9]*pad[131]) + float32(dy[10]*pad[132]) +
+			float32(dy[11]*pad[133]) + float32(dy[12]*pad[134]) + float32(dy[13]*pad[135]) + float32(dy[14]*pad[136]) +
+			float32(dy[15]*pad[137]) + float32(dy[16]*pad[150]) + float32(dy[17]*pad[151]) + float32(dy[18]*pad[152]) +
+			float32(dy[19]*pad[153]) + float32(dy[20]*pad[154]) + float32(dy[21]*pad[155]) + float32(dy[22]*pad[156]) +
+			float32(dy[23]*pad[157]) + float32(dy[24]*pad[170]) + float32(dy[25]*pad[171]) + float32(dy[26]*pad[172]) +
+			float32(dy[27]*pad[173]) + float32(dy[28]*pad[174]) + float32(dy[29]*pad[175]) + float32(dy[30]*pad[176]) +
+			float32(dy[31]*pad[177]) + float32(dy[32]*pad[190]) + float32(dy[33]*pad[191]) + float32(dy[34]*pad[192]) +
+			float32(dy[35]*pad[193]) + float32(dy[36]*pad[194]) + float32(dy[37]*pad[195]) + float32(dy[38]*pad[196]) +
+			float32(dy[39]*pad[197])
+		gw[10] = gw[10] + float32(dy[0]*pad[111]) + float32(dy[1]*pad[112]) + float32(dy[2]*pad[113]) +
+			float32(dy[3]*pad[114]) + float32(dy[4]*pad[115]) + float32(dy[5]*pad[116]) + float32(dy[6]*pad[117]) +
+			float32(dy[7]*pad[118]) + float32(dy[8]*pad[131]) + float32(dy[9]*pad[132]) + float32(dy[10]*pad[133]) +
+			float32(dy[11]*pad[134]) + float32(dy[12]*pad[135]) + float32(dy[13]*pad[136]) + float32(dy[14]*pad[137]) +
+			float32(dy[15]*pad[138]) + float32(dy[16]*pad[151]) + float32(dy[17]*pad[152]) + float32(dy[18]*pad[153]) +
+			float32(dy[19]*pad[154]) + float32(dy[20]*pad[155]) + float32(dy[21]*pad[156]) + float32(dy[22]*pad[157]) +
+			float32(dy[23]*pad[158]) + float32(dy[24]*pad[171]) + float32(dy[25]*pad[172]) + float32(dy[26]*pad[173]) +
+			float32(dy[27]*pad[174]) + float32(dy[28]*pad[175]) + float32(dy[29]*pad[176]) + float32(dy[30]*pad[177]) +
+			float32(dy[31]*pad[178]) + float32(dy[32]*pad[191]) + float32(dy[33]*pad[192]) + float32(dy[34]*pad[193]) +
+			float32(dy[35]*pad[194]) + float32(dy[36]*pad[195]) + float32(dy[37]*pad[196]) + float32(dy[38]*pad[197]) +
+			float32(dy[39]*pad[198])
+		gw[11] = gw[11] + float32(dy[0]*pad[112]) + float32(dy[1]*pad[113]) + float32(dy[2]*pad[114]) +
+			float32(dy[3]*pad[115]) + float32(dy[4]*pad[116]) + float32(dy[5]*pad[117]) + float32(dy[6]*pad[118]) +
+			float32(dy[7]*pad[119]) + float32(dy[8]*pad[132]) + float32(dy[9]*pad[133]) + float32(dy[10]*pad[134]) +
+			float32(dy[11]*pad[135]) + float32(dy[12]*pad[136]) + float32(dy[13]*pad[137]) + float32(dy[14]*pad[138]) +
+			float32(dy[15]*pad[139]) + float32(dy[16]*pad[152]) + float32(dy[17]*pad[153]) + float32(dy[18]*pad[154]) +
+			float32(dy[19]*pad[155]) + float32(dy[20]*pad[156]) + float32(dy[21]*pad[157]) + float32(dy[22]*pad[158]) +
+			float32(dy[23]*pad[159]) + float32(dy[24]*pad[172]) + float32(dy[25]*pad[173]) + float32(dy[26]*pad[174]) +
+			float32(dy[27]*pad[175]) + float32(dy[28]*pad[176]) + float32(dy[29]*pad[177]) + float32(dy[30]*pad[178]) +
+			float32(dy[31]*pad[179]) + float32(dy[32]*pad[192]) + float32(dy[33]*pad[193]) + float32(dy[34]*pad[194]) +
+			float32(dy[35]*pad[195]) + float32(dy[36]*pad[196]) + float32(dy[37]*pad[197]) + float32(dy[38]*pad[198]) +
+			float32(dy[39]*pad[199])
+		gw[12] = gw[12] + float32(dy[0]*pad[120]) + float32(dy[1]*pad[121]) + float32(dy[2]*pad[122]) +
+			float32(dy[3]*pad[123]) + float32(dy[4]*pad[124]) + float32(dy[5]*pad[125]) + float32(dy[6]*pad[126]) +
+			float32(dy[7]*pad[127]) + float32(dy[8]*pad[140]) + float32(dy[9]*pad[141]) + float32(dy[10]*pad[142]) +
+			float32(dy[11]*pad[143]) + float32(dy[12]*pad[144]) + float32(dy[13]*pad[145]) + float32(dy[14]*pad[146]) +
+			float32(dy[15]*pad[147]) + float32(dy[16]*pad[160]) + float32(dy[17]*pad[161]) + float32(dy[18]*pad[162]) +
+			float32(dy[19]*pad[163]) + float32(dy[20]*pad[164]) + float32(dy[21]*pad[165]) + float32(dy[22]*pad[166]) +
+			float32(dy[23]*pad[167]) + float32(dy[24]*pad[180]) + float32(dy[25]*pad[181]) + float32(dy[26]*pad[182]) +
+			float32(dy[27]*pad[183]) + float32(dy[28]*pad[184]) + float32(dy[29]*pad[185]) + float32(dy[30]*pad[186]) +
+			float32(dy[31]*pad[187]) + float32(dy[32]*pad[200]) + float32(dy[33]*pad[201]) + float32(dy[34]*pad[202]) +
+			float32(dy[35]*pad[203]) + float32(dy[36]*pad[204]) + float32(dy[37]*pad[205]) + float32(dy[38]*pad[206]) +
+			float32(dy[39]*pad[207])
+		gw[13] = gw[13] + float32(dy[0]*pad[121]) + float32(dy[1]*pad[122]) + float32(dy[2]*pad[123]) +
+			float32(dy[3]*pad[124]) + float32(dy[4]*pad[125]) + float32(dy[5]*pad[126]) + float32(dy[6]*pad[127]) +
+			float32(dy[7]*pad[128]) + float32(dy[8]*pad[141]) + float32(dy[9]*pad[142]) + float32(dy[10]*pad[143]) +
+			float32(dy[11]*pad[144]) + float32(dy[12]*pad[145]) + float32(dy[13]*pad[146]) + float32(dy[14]*pad[147]) +
+			float32(dy[15]*pad[148]) + float32(dy[16]*pad[161]) + float32(dy[17]*pad[162]) + float32(dy[18]*pad[163]) +
+			float32(dy[19]*pad[164]) + float32(dy[20]*pad[165]) + float32(dy[21]*pad[166]) + float32(dy[22]*pad[167]) +
+			float32(dy[23]*pad[168]) + float32(dy[24]*pad[181]) + float32(dy[25]*pad[182]) + float32(dy[26]*pad[183]) +
+			float32(dy[27]*pad[184]) + float32(dy[28]*pad[185]) + float32(dy[29]*pad[186]) + float32(dy[30]*pad[187]) +
+			float32(dy[31]*pad[188]) + float32(dy[32]*pad[201]) + float32(dy[33]*pad[202]) + float32(dy[34]*pad[203]) +
+			float32(dy[35]*pad[204]) + float32(dy[36]*pad[205]) + float32(dy[37]*pad[206]) + float32(dy[38]*pad[207]) +
+			float32(dy[39]*pad[208])
+		gw[14] = gw[14] + float32(dy[0]*pad[122]) + float32(dy[1]*pad[123]) + float32(dy[2]*pad[124]) +
+			float32(dy[3]*pad[125]) + float32(dy[4]*pad[126]) + float32(dy[5]*pad[127]) + float32(dy[6]*pad[128]) +
+			float32(dy[7]*pad[129]) + float32(dy[8]*pad[142]) + float32(dy[9]*pad[143]) + float32(dy[10]*pad[144]) +
+			float32(dy[11]*pad[145]) + float32(dy[12]*pad[146]) + float32(dy[13]*pad[147]) + float32(dy[14]*pad[148]) +
+			float32(dy[15]*pad[149]) + float32(dy[16]*pad[162]) + float32(dy[17]*pad[163]) + float32(dy[18]*pad[164]) +
+			float32(dy[19]*pad[165]) + float32(dy[20]*pad[166]) + float32(dy[21]*pad[167]) + float32(dy[22]*pad[168]) +
+			float32(dy[23]*pad[169]) + float32(dy[24]*pad[182]) + float32(dy[25]*pad[183]) + float32(dy[26]*pad[184]) +
+			float32(dy[27]*pad[185]) + float32(dy[28]*pad[186]) + float32(dy[29]*pad[187]) + float32(dy[30]*pad[188]) +
+			float32(dy[31]*pad[189]) + float32(dy[32]*pad[202]) + float32(dy[33]*pad[203]) + float32(dy[34]*pad[204]) +
+			float32(dy[35]*pad[205]) + float32(dy[36]*pad[206]) + float32(dy[37]*pad[207]) + float32(dy[38]*pad[208]) +
+			float32(dy[39]*pad[209])
+		gw[15] = gw[15] + float32(dy[0]*pad[130]) + float32(dy[1]*pad[131]) + float32(dy[2]*pad[132]) +
+			float32(dy[3]*pad[133]) + float32(dy[4]*pad[134]) + float32(dy[5]*pad[135]) + float32(dy[6]*pad[136]) +
+			float32(dy[7]*pad[137]) + float32(dy[8]*pad[150]) + float32(dy[9]*pad[151]) + float32(dy[10]*pad[152]) +
+			float32(dy[11]*pad[153]) + float32(dy[12]*pad[154]) + float32(dy[13]*pad[155]) + float32(dy[14]*pad[156]) +
+			float32(dy[15]*pad[157]) + float32(dy[16]*pad[170]) + float32(dy[17]*pad[171]) + float32(dy[18]*pad[172]) +
+			float32(dy[19]*pad[173]) + float32(dy[20]*pad[174]) + float32(dy[21]*pad[175]) + float32(dy[22]*pad[176]) +
+			float32(dy[23]*pad[177]) + float32(dy[24]*pad[190]) + float32(dy[25]*pad[191]) + float32(dy[26]*pad[192]) +
+			float32(dy[27]*pad[193]) + float32(dy[28]*pad[194]) + float32(dy[29]*pad[195]) + float32(dy[30]*pad[196]) +
+			float32(dy[31]*pad[197]) + float32(dy[32]*pad[210]) + float32(dy[33]*pad[211]) + float32(dy[34]*pad[212]) +
+			float32(dy[35]*pad[213]) + float32(dy[36]*pad[214]) + float32(dy[37]*pad[215]) + float32(dy[38]*pad[216]) +
+			float32(dy[39]*pad[217])
+		gw[16] = gw[16] + float32(dy[0]*pad[131]) + float32(dy[1]*pad[132]) + float32(dy[2]*pad[133]) +
+			float32(dy[3]*pad[134]) + float32(dy[4]*pad[135]) + float32(dy[5]*pad[136]) + float32(dy[6]*pad[137]) +
+			float32(dy[7]*pad[138]) + float32(dy[8]*pad[151]) + float32(dy[9]*pad[152]) + float32(dy[10]*pad[153]) +
+			float32(dy[11]*pad[154]) + float32(dy[12]*pad[155]) + float32(dy[13]*pad[156]) + float32(dy[14]*pad[157]) +
+			float32(dy[15]*pad[158]) + float32(dy[16]*pad[171]) + float32(dy[17]*pad[172]) + float32(dy[18]*pad[173]) +
+			float32(dy[19]*pad[174]) + float32(dy[20]*pad[175]) + float32(dy[21]*pad[176]) + float32(dy[22]*pad[177]) +
+			float32(dy[23]*pad[178]) + float32(dy[24]*pad[191]) + float32(dy[25]*pad[192]) + float32(dy[26]*pad[193]) +
+			float32(dy[27]*pad[194]) + float32(dy[28]*pad[195]) + float32(dy[29]*pad[196]) + float32(dy[30]*pad[197]) +
+			float32(dy[31]*pad[198]) + float32(dy[32]*pad[211]) + float32(dy[33]*pad[212]) + float32(dy[34]*pad[213]) +
+			float32(dy[35]*pad[214]) + float32(dy[36]*pad[215]) + float32(dy[37]*pad[216]) + float32(dy[38]*pad[217]) +
+			float32(dy[39]*pad[218])
+		gw[17] = gw[17] + float32(dy[0]*pad[132]) + float32(dy[1]*pad[133]) + float32(dy[2]*pad[134]) +
+			float32(dy[3]*pad[135]) + float32(dy[4]*pad[136]) + float32(dy[5]*pad[137]) + float32(dy[6]*pad[138]) +
+			float32(dy[7]*pad[139]) + float32(dy[8]*pad[152]) + float32(dy[9]*pad[153]) + float32(dy[10]*pad[154]) +
+			float32(dy[11]*pad[155]) + float32(dy[12]*pad[156]) + float32(dy[13]*pad[157]) + float32(dy[14]*pad[158]) +
+			float32(dy[15]*pad[159]) + float32(dy[16]*pad[172]) + float32(dy[17]*pad[173]) + float32(dy[18]*pad[174]) +
+			float32(dy[19]*pad[175]) + float32(dy[20]*pad[176]) + float32(dy[21]*pad[177]) + float32(dy[22]*pad[178]) +
+			float32(dy[23]*pad[179]) + float32(dy[24]*pad[192]) + float32(dy[25]*pad[193]) + float32(dy[26]*pad[194]) +
+			float32(dy[27]*pad[195]) + float32(dy[28]*pad[196]) + float32(dy[29]*pad[197]) + float32(dy[30]*pad[198]) +
+			float32(dy[31]*pad[199]) + float32(dy[32]*pad[212]) + float32(dy[33]*pad[213]) + float32(dy[34]*pad[214]) +
+			float32(dy[35]*pad[215]) + float32(dy[36]*pad[216]) + float32(dy[37]*pad[217]) + float32(dy[38]*pad[218]) +
+			float32(dy[39]*pad[219])
+		gw[18] = gw[18] + float32(dy[40]*pad[0]) + float32(dy[41]*pad[1]) + float32(dy[42]*pad[2]) +
+			float32(dy[43]*pad[3]) + float32(dy[44]*pad[4]) + float32(dy[45]*pad[5]) + float32(dy[46]*pad[6]) +
+			float32(dy[47]*pad[7]) + float32(dy[48]*pad[20]) + float32(dy[49]*pad[21]) + float32(dy[50]*pad[22]) +
+			float32(dy[51]*pad[23]) + float32(dy[52]*pad[24]) + float32(dy[53]*pad[25]) + float32(dy[54]*pad[26]) +
+			float32(dy[55]*pad[27]) + float32(dy[56]*pad[40]) + float32(dy[57]*pad[41]) + float32(dy[58]*pad[42]) +
+			float32(dy[59]*pad[43]) + float32(dy[60]*pad[44]) + float32(dy[61]*pad[45]) + float32(dy[62]*pad[46]) +
+			float32(dy[63]*pad[47]) + float32(dy[64]*pad[60]) + float32(dy[65]*pad[61]) + float32(dy[66]*pad[62]) +
+			float32(dy[67]*pad[63]) + float32(dy[68]*pad[64]) + float32(dy[69]*pad[65]) + float32(dy[70]*pad[66]) +
+			float32(dy[71]*pad[67]) + float32(dy[72]*pad[80]) + float32(dy[73]*pad[81]) + float32(dy[74]*pad[82]) +
+			float32(dy[75]*pad[83]) + float32(dy[76]*pad[84]) + float32(dy[77]*pad[85]) + float32(dy[78]*pad[86]) +
+			float32(dy[79]*pad[87])
+		gw[19] = gw[19] + float32(dy[40]*pad[1]) + float32(dy[41]*pad[2]) + float32(dy[42]*pad[3]) +
+			float32(dy[43]*pad[4]) + float32(dy[44]*pad[5]) + float32(dy[45]*pad[6]) + float32(dy[46]*pad[7]) +
+			float32(dy[47]*pad[8]) + float32(dy[48]*pad[21]) + float32(dy[49]*pad[22]) + float32(dy[50]*pad[23]) +
+			float32(dy[51]*pad[24]) + float32(dy[52]*pad[25]) + float32(dy[53]*pad[26]) + float32(dy[54]*pad[27]) +
+			float32(dy[55]*pad[28]) + float32(dy[56]*pad[41]) + float32(dy[57]*pad[42]) + float32(dy[58]*pad[43]) +
+			float32(dy[59]*pad[44]) + float32(dy[60]*pad[45]) + float32(dy[61]*pad[46]) + float32(dy[62]*pad[47]) +
+			float32(dy[63]*pad[48]) + float32(dy[64]*pad[61]) + float32(dy[65]*pad[62]) + float32(dy[66]*pad[63]) +
+			float32(dy[67]*pad[64]) + float32(dy[68]*pad[65]) + float32(dy[69]*pad[66]) + float32(dy[70]*pad[67]) +
+			float32(dy[71]*pad[68]) + float32(dy[72]*pad[81]) + float32(dy[73]*pad[82]) + float32(dy[74]*pad[83]) +
+			float32(dy[75]*pad[84]) + float32(dy[76]*pad[85]) + float32(dy[77]*pad[86]) + float32(dy[78]*pad[87]) +
+			float32(dy[79]*pad[88])
+		gw[20] = gw[20] + float32(dy[40]*pad[2]) + float32(dy[41]*pad[3]) + float32(dy[42]*pad[4]) +
+			float32(dy[43]*pad[5]) + float32(dy[44]*pad[6]) + float32(dy[45]*pad[7]) + float32(dy[46]*pad[8]) +
+			float32(dy[47]*pad[9]) + float32(dy[48]*pad[22]) + float32(dy[49]*pad[23]) + float32(dy[50]*pad[24]) +
+			float32(dy[51]*pad[25]) + float32(dy[52]*pad[26]) + float32(dy[53]*pad[27]) + float32(dy[54]*pad[28]) +
+			float32(dy[55]*pad[29]) + float32(dy[56]*pad[42]) + float32(dy[57]*pad[43]) + float32(dy[58]*pad[44]) +
+			float32(dy[59]*pad[45]) + float32(dy[60]*pad[46]) + float32(dy[61]*pad[47]) + float32(dy[62]*pad[48]) +
+			float32(dy[63]*pad[49]) + float32(dy[64]*pad[62]) + float32(dy[65]*pad[63]) + float32(dy[66]*pad[64]) +
+			float32(dy[67]*pad[65]) + float32(dy[68]*pad[66]) + float32(dy[69]*pad[67]) + float32(dy[70]*pad[68]) +
+			float32(dy[71]*pad[69]) + float32(dy[72]*pad[82]) + float32(dy[73]*pad[83]) + float32(dy[74]*pad[84]) +
+			float32(dy[75]*pad[85]) + float32(dy[76]*pad[86]) + float32(dy[77]*pad[87]) + float32(dy[78]*pad[88]) +
+			float32(dy[79]*pad[89])
+		gw[21] = gw[21] + float32(dy[40]*pad[10]) + float32(dy[41]*pad[11]) + float32(dy[42]*pad[12]) +
+			float32(dy[43]*pad[13]) + float32(dy[44]*pad[14]) + float32(dy[45]*pad[15]) + float32(dy[46]*pad[16]) +
+			float32(dy[47]*pad[17]) + float32(dy[48]*pad[30]) + float32(dy[49]*pad[31]) + float32(dy[50]*pad[32]) +
+			float32(dy[51]*pad[33]) + float32(dy[52]*pad[34]) + float32(dy[53]*pad[35]) + float32(dy[54]*pad[36]) +
+			float32(dy[55]*pad[37]) + float32(dy[56]*pad[50]) + float32(dy[57]*pad[51]) + float32(dy[58]*pad[52]) +
+			float32(dy[59]*pad[53]) + float32(dy[60]*pad[54]) + float32(dy[61]*pad[55]) + float32(dy[62]*pad[56]) +
+			float32(dy[63]*pad[57]) + float32(dy[64]*pad[70]) + float32(dy[65]*pad[71]) + float32(dy[66]*pad[72]) +
+			float32(dy[67]*pad[73]) + float32(dy[68]*pad[74]) + float32(dy[69]*pad[75]) + float32(dy[70]*pad[76]) +
+			float32(dy[71]*pad[77]) + float32(dy[72]*pad[90]) + float32(dy[73]*pad[91]) + float32(dy[74]*pad[92]) +
+			float32(dy[75]*pad[93]) + float32(dy[76]*pad[94]) + float32(dy[77]*pad[95]) + float32(dy[78]*pad[96]) +
+			float32(dy[79]*pad[97])
+		gw[22] = gw[22] + float32(dy[40]*pad[11]) + float32(dy[41]*pad[12]) + float32(dy[42]*pad[13]) +
+			float32(dy[43]*pad[14]) + float32(dy[44]*pad[15]) + float32(dy[45]*pad[16]) + float32(dy[46]*pad[17]) +
+			float32(dy[47]*pad[18]) + float32(dy[48]*pad[31]) + float32(dy[49]*pad[32]) + float32(dy[50]*pad[33]) +
+			float32(dy[51]*pad[34]) + float32(dy[52]*pad[35]) + float32(dy[53]*pad[36]) + float32(dy[54]*pad[37]) +
+			float32(dy[55]*pad[38]) + float32(dy[56]*pad[51]) + float32(dy[57]*pad[52]) + float32(dy[58]*pad[53]) +
+			float32(dy[59]*pad[54]) + float32(dy[60]*pad[55]) + float32(dy[61]*pad[56]) + float32(dy[62]*pad[57]) +
+			float32(dy[63]*pad[58]) + float32(dy[64]*pad[71]) + float32(dy[65]*pad[72]) + float32(dy[66]*pad[73]) +
+			float32(dy[67]*pad[74]) + float32(dy[68]*pad[75]) + float32(dy[69]*pad[76]) + float32(dy[70]*pad[77]) +
+			float32(dy[71]*pad[78]) + float32(dy[72]*pad[91]) + float32(dy[73]*pad[92]) + float32(dy[74]*pad[93]) +
+			float32(dy[75]*pad[94]) + float32(dy[76]*pad[95]) + float32(dy[77]*pad[96]) + float32(dy[78]*pad[97]) +
+			float32(dy[79]*pad[98])
+		gw[23] = gw[23] + float32(dy[40]*pad[12]) + float32(dy[41]*pad[13]) + float32(dy[42]*pad[14]) +
+			float32(dy[43]*pad[15]) + float32(dy[44]*pad[16]) + float32(dy[45]*pad[17]) + float32(dy[46]*pad[18]) +
+			float32(dy[47]*pad[19]) + float32(dy[48]*pad[32]) + float32(dy[49]*pad[33]) + float32(dy[50]*pad[34]) +
+			float32(dy[51]*pad[35]) + float32(dy[52]*pad[36]) + float32(dy[53]*pad[37]) + float32(dy[54]*pad[38]) +
+			float32(dy[55]*pad[39]) + float32(dy[56]*pad[52]) + float32(dy[57]*pad[53]) + float32(dy[58]*pad[54]) +
+			float32(dy[59]*pad[55]) + float32(dy[60]*pad[56]) + float32(dy[61]*pad[57]) + float32(dy[62]*pad[58]) +
+			float32(dy[63]*pad[59]) + float32(dy[64]*pad[72]) + float32(dy[65]*pad[73]) + float32(dy[66]*pad[74]) +
+			float32(dy[67]*pad[75]) + float32(dy[68]*pad[76]) + float32(dy[69]*pad[77]) + float32(dy[70]*pad[78]) +
+			float32(dy[71]*pad[79]) + float32(dy[72]*pad[92]) + float32(dy[73]*pad[93]) + float32(dy[74]*pad[94]) +
+			float32(dy[75]*pad[95]) + float32(dy[76]*pad[96]) + float32(dy[77]*pad[97]) + float32(dy[78]*pad[98]) +
+			float32(dy[79]*pad[99])
+		gw[24] = gw[24] + float32(dy[40]*pad[20]) + float32(dy[41]*pad[21]) + float32(dy[42]*pad[22]) +
+			float32(dy[43]*pad[23]) + float32(dy[44]*pad[24]) + float32(dy[45]*pad[25]) + float32(dy[46]*pad[26]) +
+			float32(dy[47]*pad[27]) + float32(dy[48]*pad[40]) + float32(dy[49]*pad[41]) + float32(dy[50]*pad[42]) +
+			float32(dy[51]*pad[43]) + float32(dy[52]*pad[44]) + float32(dy[53]*pad[45]) + float32(dy[54]*pad[46]) +
+			float32(dy[55]*pad[47]) + float32(dy[56]*pad[60]) + float32(dy[57]*pad[61]) + float32(dy[58]*pad[62]) +
+			float32(dy[59]*pad[63]) + float32(dy[60]*pad[64]) + float32(dy[61]*pad[65]) + float32(dy[62]*pad[66]) +
+			float32(dy[63]*pad[67]) + float32(dy[64]*pad[80]) + float32(dy[65]*pad[81]) + float32(dy[66]*pad[82]) +
+			float32(dy[67]*pad[83]) + float32(dy[68]*pad[84]) + float32(dy[69]*pad[85]) + float32(dy[70]*pad[86]) +
+			float32(dy[71]*pad[87]) + float32(dy[72]*pad[100]) + float32(dy[73]*pad[101]) + float32(dy[74]*pad[102]) +
+			float32(dy[75]*pad[103]) + float32(dy[76]*pad[104]) + float32(dy[77]*pad[105]) + float32(dy[78]*pad[106]) +
+			float32(dy[79]*pad[107])
+		gw[25] = gw[25] + float32(dy[40]*pad[21]) + float32(dy[41]*pad[22]) + float32(dy[42]*pad[23]) +
+			float32(dy[43]*pad[24]) + float32(dy[44]*pad[25]) + float32(dy[45]*pad[26]) + float32(dy[46]*pad[27]) +
+			float32(dy[47]*pad[28]) + float32(dy[48]*pad[41]) + float32(dy[49]*pad[42]) + float32(dy[50]*pad[43]) +
+			float32(dy[51]*pad[44]) + float32(dy[52]*pad[45]) + float32(dy[53]*pad[46]) + float32(dy[54]*pad[47]) +
+			float32(dy[55]*pad[48]) + float32(dy[56]*pad[61]) + float32(dy[57]*pad[62]) + float32(dy[58]*pad[63]) +
+			float32(dy[59]*pad[64]) + float32(dy[60]*pad[65]) + float32(dy[61]*pad[66]) + float32(dy[62]*pad[67]) +
+			float32(dy[63]*pad[68]) + float32(dy[64]*pad[81]) + float32(dy[65]*pad[82]) + float32(dy[66]*pad[83]) +
+			float32(dy[67]*pad[84]) + float32(dy[68]*pad[85]) + float32(dy[69]*pad[86]) + float32(dy[70]*pad[87]) +
+			float32(dy[71]*pad[88]) + float32(dy[72]*pad[101]) + float32(dy[73]*pad[102]) + float32(dy[74]*pad[103]) +
+			float32(dy[75]*pad[104]) + float32(dy[76]*pad[105]) + float32(dy[77]*pad[106]) + float32(dy[78]*pad[107]) +
+			float32(dy[79]*pad[108])
+		gw[26] = gw[26] + float32(dy[40]*pad[22]) + float32(dy[41]*pad[23]) + float32(dy[42]*pad[24]) +
+			float32(dy[43]*pad[25]) + float32(dy[44]*pad[26]) + float32(dy[45]*pad[27]) + float32(dy[46]*pad[28]) +
+			float32(dy[47]*pad[29]) + float32(dy[48]*pad[42]) + float32(dy[49]*pad[43]) + float32(dy[50]*pad[44]) +
+			float32(dy[51]*pad[45]) + float32(dy[52]*pad[46]) + float32(dy[53]*pad[47]) + float32(dy[54]*pad[48]) +
+			float32(dy[55]*pad[49]) + float32(dy[56]*pad[62]) + float32(dy[57]*pad[63]) + float32(dy[58]*pad[64]) +
+			float32(dy[59]*pad[65]) + float32(dy[60]*pad[66]) + float32(dy[61]*pad[67]) + float32(dy[62]*pad[68]) +
+			float32(dy[63]*pad[69]) + float32(dy[64]*pad[82]) + float32(dy[65]*pad[83]) + float32(dy[66]*pad[84]) +
+			float32(dy[67]*pad[85]) + float32(dy[68]*pad[86]) + float32(dy[69]*pad[87]) + float32(dy[70]*pad[88]) +
+			float32(dy[71]*pad[89]) + float32(dy[72]*pad[102]) + float32(dy[73]*pad[103]) + float32(dy[74]*pad[104]) +
+			float32(dy[75]*pad[105]) + float32(dy[76]*pad[106]) + float32(dy[77]*pad[107]) + float32(dy[78]*pad[108]) +
+			float32(dy[79]*pad[109])
+		gw[27] = gw[27] + float32(dy[40]*pad[110]) + float32(dy[41]*pad[111]) + float32(dy[42]*pad[112]) +
+			float32(dy[43]*pad[113]) + float32(dy[44]*pad[114]) + float32(dy[45]*pad[115]) + float32(dy[46]*pad[116]) +
+			float32(dy[47]*pad[117]) + float32(dy[48]*pad[130]) + float32(dy[49]*pad[131]) + float32(dy[50]*pad[132]) +
+			float32(dy[51]*pad[133]) + float32(dy[52]*pad[134]) + float32(dy[53]*pad[135]) + float32(dy[54]*pad[136]) +
+			float32(dy[55]*pad[137]) + float32(dy[56]*pad[150]) + float32(dy[57]*pad[151]) + float32(dy[58]*pad[152]) +
+			float32(dy[59]*pad[153]) + float32(dy[60]*pad[154]) + float32(dy[61]*pad[155]) + float32(dy[62]*pad[156]) +
+			float32(dy[63]*pad[157]) + float32(dy[64]*pad[170]) + float32(dy[65]*pad[171]) + float32(dy[66]*pad[172]) +
+			float32(dy[67]*pad[173]) + float32(dy[68]*pad[174]) + float32(dy[69]*pad[175]) + float32(dy[70]*pad[176]) +
+			float32(dy[71]*pad[177]) + float32(dy[72]*pad[190]) + float32(dy[73]*pad[191]) + float32(dy[74]*pad[192]) +
+			float32(dy[75]*pad[193]) + float32(dy[76]*pad[194]) + float32(dy[77]*pad[195]) + float32(dy[78]*pad[196]) +
+			float32(dy[79]*pad[197])
+		gw[28] = gw[28] + float32(dy[40]*pad[111]) + float32(dy[41]*pad[112]) + float32(dy[42]*pad[113]) +
+			float32(dy[43]*pad[114]) + float32(dy[44]*pad[115]) + float32(dy[45]*pad[116]) + float32(dy[46]*pad[117]) +
+			float32(dy[47]*pad[118]) + float32(dy[48]*pad[131]) + float32(dy[49]*pad[132]) + float32(dy[50]*pad[133]) +
+			float32(dy[51]*pad[134]) + float32(dy[52]*pad[135]) + float32(dy[53]*pad[136]) + float32(dy[54]*pad[137]) +
+			float32(dy[55]*pad[138]) + float32(dy[56]*pad[151]) + float32(dy[57]*pad[152]) + float32(dy[58]*pad[153]) +
+			float32(dy[59]*pad[154]) + float32(dy[60]*pad[155]) + float32(dy[61]*pad[156]) + float32(dy[62]*pad[157]) +
+			float32(dy[63]*pad[158]) + float32(dy[64]*pad[171]) + float32(dy[65]*pad[172]) + float32(dy[66]*pad[173]) +
+			float32(dy[67]*pad[174]) + float32(dy[68]*pad[175]) + float32(dy[69]*pad[176]) + float32(dy[70]*pad[177]) +
+			float32(dy[71]*pad[178]) + float32(dy[72]*pad[191]) + float32(dy[73]*pad[192]) + float32(dy[74]*pad[193]) +
+			float32(dy[75]*pad[194]) + float32(dy[76]*pad[195]) + float32(dy[77]*pad[196]) + float32(dy[78]*pad[197]) +
+			float32(dy[79]*pad[198])
+		gw[29] = gw[29] + float32(dy[40]*pad[112]) + float32(dy[41]*pad[113]) + float32(dy[42]*pad[114]) +
+			float32(dy[43]*pad[115]) + float32(dy[44]*pad[116]) + float32(dy[45]*pad[117]) + float32(dy[46]*pad[118]) +
+			float32(dy[47]*pad[119]) + float32(dy[48]*pad[132]) + float32(dy[49]*pad[133]) + float32(dy[50]*pad[134]) +
+			float32(dy[51]*pad[135]) + float32(dy[52]*pad[136]) + float32(dy[53]*pad[137]) + float32(dy[54]*pad[138]) +
+			float32(dy[55]*pad[139]) + float32(dy[56]*pad[152]) + float32(dy[57]*pad[153]) + float32(dy[58]*pad[154]) +
+			float32(dy[59]*pad[155]) + float32(dy[60]*pad[156]) + float32(dy[61]*pad[157]) + float32(dy[62]*pad[158]) +
+			float32(dy[63]*pad[159]) + float32(dy[64]*pad[172]) + float32(dy[65]*pad[173]) + float32(dy[66]*pad[174]) +
+			float32(dy[67]*pad[175]) + float32(dy[68]*pad[176]) + float32(dy[69]*pad[177]) + float32(dy[70]*pad[178]) +
+			float32(dy[71]*pad[179]) + float32(dy[72]*pad[192]) + float32(dy[73]*pad[193]) + float32(dy[74]*pad[194]) +
+			float32(dy[75]*pad[195]) + float32(dy[76]*pad[196]) + float32(dy[77]*pad[197]) + float32(dy[78]*pad[198]) +
+			float32(dy[79]*pad[199])
+		gw[30] = gw[30] + float32(dy[40]*pad[120]) + float32(dy[41]*pad[121]) + float32(dy[42]*pad[122]) +
+			float32(dy[43]*pad[123]) + float32(dy[44]*pad[124]) + float32(dy[45]*pad[125]) + float32(dy[46]*pad[126]) +
+			float32(dy[47]*pad[127]) + float32(dy[48]*pad[140]) + float32(dy[49]*pad[141]) + float32(dy[50]*pad[142]) +
+			float32(dy[51]*pad[143]) + float32(dy[52]*pad[144]) + float32(dy[53]*pad[145]) + float32(dy[54]*pad[146]) +
+			float32(dy[55]*pad[147]) + float32(dy[56]*pad[160]) + float32(dy[57]*pad[161]) + float32(dy[58]*pad[162]) +
+			float32(dy[59]*pad[163]) + float32(dy[60]*pad[164]) + float32(dy[61]*pad[165]) + float32(dy[62]*pad[166]) +
+			float32(dy[63]*pad[167]) + float32(dy[64]*pad[180]) + float32(dy[65]*pad[181]) + float32(dy[66]*pad[182]) +
+			float32(dy[67]*pad[183]) + float32(dy[68]*pad[184]) + float32(dy[69]*pad[185]) + float32(dy[70]*pad[186]) +
+			float32(dy[71]*pad[187]) + float32(dy[72]*pad[200]) + float32(dy[73]*pad[201]) + float32(dy[74]*pad[202]) +
+			float32(dy[75]*pad[203]) + float32(dy[76]*pad[204]) + float32(dy[77]*pad[205]) + float32(dy[78]*pad[206]) +
+			float32(dy[79]*pad[207])
+		gw[31] = gw[31] + float32(dy[40]*pad[121]) + float32(dy[41]*pad[122]) + float32(dy[42]*pad[123]) +
+			float32(dy[43]*pad[124]) + float32(dy[44]*pad[125]) + float32(dy[45]*pad[126]) + float32(dy[46]*pad[127]) +
+			float32(dy[47]*pad[128]) + float32(dy[48]*pad[141]) + float32(dy[49]*pad[142]) + float32(dy[50]*pad[143]) +
+			float32(dy[51]*pad[144]) + float32(dy[52]*pad[145]) + float32(dy[53]*pad[146]) + float32(dy[54]*pad[147]) +
+			float32(dy[55]*pad[148]) + float32(dy[56]*pad[161]) + float32(dy[57]*pad[162]) + float32(dy[58]*pad[163]) +
+			float32(dy[59]*pad[164]) + float32(dy[60]*pad[165]) + float32(dy[61]*pad[166]) + float32(dy[62]*pad[167]) +
+			float32(dy[63]*pad[168]) + float32(dy[64]*pad[181]) + float32(dy[65]*pad[182]) + float32(dy[66]*pad[183]) +
+			float32(dy[67]*pad[184]) + float32(dy[68]*pad[185]) + float32(dy[69]*pad[186]) + float32(dy[70]*pad[187]) +
+			float32(dy[71]*pad[188]) + float32(dy[72]*pad[201]) + float32(dy[73]*pad[202]) + float32(dy[74]*pad[203]) +
+			float32(dy[75]*pad[204]) + float32(dy[76]*pad[205]) + float32(dy[77]*pad[206]) + float32(dy[78]*pad[207]) +
+			float32(dy[79]*pad[208])
+		gw[32] = gw[32] + float32(dy[40]*pad[122]) + float32(dy[41]*pad[123]) + float32(dy[42]*pad[124]) +
+			float32(dy[43]*pad[125]) + float32(dy[44]*pad[126]) + float32(dy[45]*pad[127]) + float32(dy[46]*pad[128]) +
+			float32(dy[47]*pad[129]) + float32(dy[48]*pad[142]) + float32(dy[49]*pad[143]) + float32(dy[50]*pad[144]) +
+			float32(dy[51]*pad[145]) + float32(dy[52]*pad[146]) + float32(dy[53]*pad[147]) + float32(dy[54]*pad[148]) +
+			float32(dy[55]*pad[149]) + float32(dy[56]*pad[162]) + float32(dy[57]*pad[163]) + float32(dy[58]*pad[164]) +
+			float32(dy[59]*pad[165]) + float32(dy[60]*pad[166]) + float32(dy[61]*pad[167]) + float32(dy[62]*pad[168]) +
+			float32(dy[63]*pad[169]) + float32(dy[64]*pad[182]) + float32(dy[65]*pad[183]) + float32(dy[66]*pad[184]) +
+			float32(dy[67]*pad[185]) + float32(dy[68]*pad[186]) + float32(dy[69]*pad[187]) + float32(dy[70]*pad[188]) +
+			float32(dy[71]*pad[189]) + float32(dy[72]*pad[202]) + float32(dy[73]*pad[203]) + float32(dy[74]*pad[204]) +
+			float32(dy[75]*pad[205]) + float32(dy[76]*pad[206]) + float32(dy[77]*pad[207]) + float32(dy[78]*pad[208]) +
+			float32(dy[79]*pad[209])
+		gw[33] = gw[33] + float32(dy[40]*pad[130]) + float32(dy[41]*pad[131]) + float32(dy[42]*pad[132]) +
+			float32(dy[43]*pad[133]) + float32(dy[44]*pad[134]) + float32(dy[45]*pad[135]) + float32(dy[46]*pad[136]) +
+			float32(dy[47]*pad[137]) + float32(dy[48]*pad[150]) + float32(dy[49]*pad[151]) + float32(dy[50]*pad[152]) +
+			float32(dy[51]*pad[153]) + float32(dy[52]*pad[154]) + float32(dy[53]*pad[155]) + float32(dy[54]*pad[156]) +
+			float32(dy[55]*pad[157]) + float32(dy[56]*pad[170]) + float32(dy[57]*pad[171]) + float32(dy[58]*pad[172]) +
+			float32(dy[59]*pad[173]) + float32(dy[60]*pad[174]) + float32(dy[61]*pad[175]) + float32(dy[62]*pad[176]) +
+			float32(dy[63]*pad[177]) + float32(dy[64]*pad[190]) + float32(dy[65]*pad[191]) + float32(dy[66]*pad[192]) +
+			float32(dy[67]*pad[193]) + float32(dy[68]*pad[194]) + float32(dy[69]*pad[195]) + float32(dy[70]*pad[196]) +
+			float32(dy[71]*pad[197]) + float32(dy[72]*pad[210]) + float32(dy[73]*pad[211]) + float32(dy[74]*pad[212]) +
+			float32(dy[75]*pad[213]) + float32(dy[76]*pad[214]) + float32(dy[77]*pad[215]) + float32(dy[78]*pad[216]) +
+			float32(dy[79]*pad[217])
+		gw[34] = gw[34] + float32(dy[40]*pad[131]) + float32(dy[41]*pad[132]) + float32(dy[42]*pad[133]) +
+			float32(dy[43]*pad[134]) + float32(dy[44]*pad[135]) + float32(dy[45]*pad[136]) + float32(dy[46]*pad[137]) +
+			float32(dy[47]*pad[138]) + float32(dy[48]*pad[151]) + float32(dy[49]*pad[152]) + float32(dy[50]*pad[153]) +
+			float32(dy[51]*pad[154]) + float32(dy[52]*pad[155]) + float32(dy[53]*pad[156]) + float32(dy[54]*pad[157]) +
+			float32(dy[55]*pad[158]) + float32(dy[56]*pad[171]) + float32(dy[57]*pad[172]) + float32(dy[58]*pad[173]) +
+			float32(dy[59]*pad[174]) + float32(dy[60]*pad[175]) + float32(dy[61]*pad[176]) + float32(dy[62]*pad[177]) +
+			float32(dy[63]*pad[178]) + float32(dy[64]*pad[191]) + float32(dy[65]*pad[192]) + float32(dy[66]*pad[193]) +
+			float32(dy[67]*pad[194]) + float32(dy[68]*pad[195]) + float32(dy[69]*pad[196]) + float32(dy[70]*pad[197]) +
+			float32(dy[71]*pad[198]) + float32(dy[72]*pad[211]) + float32(dy[73]*pad[212]) + float32(dy[74]*pad[213]) +
+			float32(dy[75]*pad[214]) + float32(dy[76]*pad[215]) + float32(dy[77]*pad[216]) + float32(dy[78]*pad[217]) +
+			float32(dy[79]*pad[218])
+		gw[35] = gw[35] + float32(dy[40]*pad[132]) + float32(dy[41]*pad[133]) + float32(dy[42]*pad[134]) +
+			float32(dy[43]*pad[135]) + float32(dy[44]*pad[136]) + float32(dy[45]*pad[137]) + float32(dy[46]*pad[138]) +
+			float32(dy[47]*pad[139]) + float32(dy[48]*pad[152]) + float32(dy[49]*pad[153]) + float32(dy[50]*pad[154]) +
+			float32(dy[51]*pad[155]) + float32(dy[52]*pad[156]) + float32(dy[53]*pad[157]) + float32(dy[54]*pad[158]) +
+			float32(dy[55]*pad[159]) + float32(dy[56]*pad[172]) + float32(dy[57]*pad[173]) + float32(dy[58]*pad[174]) +
+			float32(dy[59]*pad[175]) + float32(dy[60]*pad[176]) + float32(dy[61]*pad[177]) + float32(dy[62]*pad[178]) +
+			float32(dy[63]*pad[179]) + float32(dy[64]*pad[192]) + float32(dy[65]*pad[193]) + float32(dy[66]*pad[194]) +
+			float32(dy[67]*pad[195]) + float32(dy[68]*pad[196]) + float32(dy[69]*pad[197]) + float32(dy[70]*pad[198]) +
+			float32(dy[71]*pad[199]) + float32(dy[72]*pad[212]) + float32(dy[73]*pad[213]) + float32(dy[74]*pad[214]) +
+			float32(dy[75]*pad[215]) + float32(dy[76]*pad[216]) + float32(dy[77]*pad[217]) + float32(dy[78]*pad[218]) +
+			float32(dy[79]*pad[219])
+		gw[36] = gw[36] + float32(dy[80]*pad[0]) + float32(dy[81]*pad[1]) + float32(dy[82]*pad[2]) +
+			float32(dy[83]*pad[3]) + float32(dy[84]*pad[4]) + float32(dy[85]*pad[5]) + float32(dy[86]*pad[6]) +
+			float32(dy[87]*pad[7]) + float32(dy[88]*pad[20]) + float32(dy[89]*pad[21]) + float32(dy[90]*pad[22]) +
+			float32(dy[91]*pad[23]) + float32(dy[92]*pad[24]) + float32(dy[93]*pad[25]) + float32(dy[94]*pad[26]) +
+			float32(dy[95]*pad[27]) + float32(dy[96]*pad[40]) + float32(dy[97]*pad[41]) + float32(dy[98]*pad[42]) +
+			float32(dy[99]*pad[43]) + float32(dy[100]*pad[44]) + float32(dy[101]*pad[45]) + float32(dy[102]*pad[46]) +
+			float32(dy[103]*pad[47]) + float32(dy[104]*pad[60]) + float32(dy[105]*pad[61]) + float32(dy[106]*pad[62]) +
+			float32(dy[107]*pad[63]) + float32(dy[108]*pad[64]) + float32(dy[109]*pad[65]) + float32(dy[110]*pad[66]) +
+			float32(dy[111]*pad[67]) + float32(dy[112]*pad[80]) + float32(dy[113]*pad[81]) + float32(dy[114]*pad[82]) +
+			float32(dy[115]*pad[83]) + float32(dy[116]*pad[84]) + float32(dy[117]*pad[85]) + float32(dy[118]*pad[86]) +
+			float32(dy[119]*pad[87])
+		gw[37] = gw[37] + float32(dy[80]*pad[1]) + float32(dy[81]*pad[2]) + float32(dy[82]*pad[3]) +
+			float32(dy[83]*pad[4]) + float32(dy[84]*pad[5]) + float32(dy[85]*pad[6]) + float32(dy[86]*pad[7]) +
+			float32(dy[87]*pad[8]) + float32(dy[88]*pad[21]) + float32(dy[89]*pad[22]) + float32(dy[90]*pad[23]) +
+			float32(dy[91]*pad[24]) + float32(dy[92]*pad[25]) + float32(dy[93]*pad[26]) + float32(dy[94]*pad[27]) +
+			float32(dy[95]*pad[28]) + float32(dy[96]*pad[41]) + float32(dy[97]*pad[42]) + float32(dy[98]*pad[43]) +
+			float32(dy[99]*pad[44]) + float32(dy[100]*pad[45]) + float32(dy[101]*pad[46]) + float32(dy[102]*pad[47]) +
+			float32(dy[103]*pad[48]) + float32(dy[104]*pad[61]) + float32(dy[105]*pad[62]) + float32(dy[106]*pad[63]) +
+			float32(dy[107]*pad[64]) + float32(dy[108]*pad[65]) + float32(dy[109]*pad[66]) + float32(dy[110]*pad[67]) +
+			float32(dy[111]*pad[68]) + float32(dy[112]*pad[81]) + float32(dy[113]*pad[82]) + float32(dy[114]*pad[83]) +
+			float32(dy[115]*pad[84]) + float32(dy[116]*pad[85]) + float32(dy[117]*pad[86]) + float32(dy[118]*pad[87]) +
+			float32(dy[119]*pad[88])
+		gw[38] = gw[38] + float32(dy[80]*pad[2]) + float32(dy[81]*pad[3]) + float32(dy[82]*pad[4]) +
+			float32(dy[83]*pad[5]) + float32(dy[84]*pad[6]) + float32(dy[85]*pad[7]) + float32(dy[86]*pad[8]) +
+			float32(dy[87]*pad[9]) + float32(dy[88]*pad[22]) + float32(dy[89]*pad[23]) + float32(dy[90]*pad[24]) +
+			float32(dy[91]*pad[25]) + float32(dy[92]*pad[26]) + float32(dy[93]*pad[27]) + float32(dy[94]*pad[28]) +
+			float32(dy[95]*pad[29]) + float32(dy[96]*pad[42]) + float32(dy[97]*pad[43]) + float32(dy[98]*pad[44]) +
+			float32(dy[99]*pad[45]) + float32(dy[100]*pad[46]) + float32(dy[101]*pad[47]) + float32(dy[102]*pad[48]) +
+			float32(dy[103]*pad[49]) + float32(dy[104]*pad[62]) + float32(dy[105]*pad[63]) + float32(dy[106]*pad[64]) +
+			float32(dy[107]*pad[65]) + float32(dy[108]*pad[66]) + float32(dy[109]*pad[67]) + float32(dy[110]*pad[68]) +
+			float32(dy[111]*pad[69]) + float32(dy[112]*pad[82]) + float32(dy[113]*pad[83]) + float32(dy[114]*pad[84]) +
+			float32(dy[115]*pad[85]) + float32(dy[116]*pad[86]) + float32(dy[117]*pad[87]) + float32(dy[118]*pad[88]) +
+			float32(dy[119]*pad[89])
+		gw[39] = gw[39] + float32(dy[80]*pad[10]) + float32(dy[81]*pad[11]) + float32(dy[82]*pad[12]) +
+			float32(dy[83]*pad[13]) + float32(dy[84]*pad[14]) + float32(dy[85]*pad[15]) + float32(dy[86]*pad[16]) +
+			float32(dy[87]*pad[17]) + float32(dy[88]*pad[30]) + float32(dy[89]*pad[31]) + float32(dy[90]*pad[32]) +
+			float32(dy[91]*pad[33]) + float32(dy[92]*pad[34]) + float32(dy[93]*pad[35]) + float32(dy[94]*pad[36]) +
+			float32(dy[95]*pad[37]) + float32(dy[96]*pad[50]) + float32(dy[97]*pad[51]) + float32(dy[98]*pad[52]) +
+			float32(dy[99]*pad[53]) + float32(dy[100]*pad[54]) + float32(dy[101]*pad[55]) + float32(dy[102]*pad[56]) +
+			float32(dy[103]*pad[57]) + float32(dy[104]*pad[70]) + float32(dy[105]*pad[71]) + float32(dy[106]*pad[72]) +
+			float32(dy[107]*pad[73]) + float32(dy[108]*pad[74]) + float32(dy[109]*pad[75]) + float32(dy[110]*pad[76]) +
+			float32(dy[111]*pad[77]) + float32(dy[112]*pad[90]) + float32(dy[113]*pad[91]) + float32(dy[114]*pad[92]) +
+			float32(dy[115]*pad[93]) + float32(dy[116]*pad[94]) + float32(dy[117]*pad[95]) + float32(dy[118]*pad[96]) +
+			float32(dy[119]*pad[97])
+		gw[40] = gw[40] + float32(dy[80]*pad[11]) + float32(dy[81]*pad[12]) + float32(dy[82]*pad[13]) +
+			float32(dy[83]*pad[14]) + float32(dy[84]*pad[15]) + float32(dy[85]*pad[16]) + float32(dy[86]*pad[17]) +
+			float32(dy[87]*pad[18]) + float32(dy[88]*pad[31]) + float32(dy[89]*pad[32]) + float32(dy[90]*pad[33]) +
+			float32(dy[91]*pad[34]) + float32(dy[92]*pad[35]) + float32(dy[93]*pad[36]) + float32(dy[94]*pad[37]) +
+			float32(dy[95]*pad[38]) + float32(dy[96]*pad[51]) + float32(dy[97]*pad[52]) + float32(dy[98]*pad[53]) +
+			float32(dy[99]*pad[54]) + float32(dy[100]*pad[55]) + float32(dy[101]*pad[56]) + float32(dy[102]*pad[57]) +
+			float32(dy[103]*pad[58]) + float32(dy[104]*pad[71]) + float32(dy[105]*pad[72]) + float32(dy[106]*pad[73]) +
+			float32(dy[107]*pad[74]) + float32(dy[108]*pad[75]) + float32(dy[109]*pad[76]) + float32(dy[110]*pad[77]) +
+			float32(dy[111]*pad[78]) + float32(dy[112]*pad[91]) + float32(dy[113]*pad[92]) + float32(dy[114]*pad[93]) +
+			float32(dy[115]*pad[94]) + float32(dy[116]*pad[95]) + float32(dy[117]*pad[96]) + float32(dy[118]*pad[97]) +
+			float32(dy[119]*pad[98])
+		gw[41] = gw[41] + float32(dy[80]*pad[12]) + float32(dy[81]*pad[13]) + float32(dy[82]*pad[14]) +
+			float32(dy[83]*pad[15]) + float32(dy[84]*pad[16]) + float32(dy[85]*pad[17]) + float32(dy[86]*pad[18]) +
+			float32(dy[87]*pad[19]) + float32(dy[88]*pad[32]) + float32(dy[89]*pad[33]) + float32(dy[90]*pad[34]) +
+			float32(dy[91]*pad[35]) + float32(dy[92]*pad[36]) + float32(dy[93]*pad[37]) + float32(dy[94]*pad[38]) +
+			float32(dy[95]*pad[39]) + float32(dy[96]*pad[52]) + float32(dy[97]*pad[53]) + float32(dy[98]*pad[54]) +
+			float32(dy[99]*pad[55]) + float32(dy[100]*pad[56]) + float32(dy[101]*pad[57]) + float32(dy[102]*pad[58]) +
+			float32(dy[103]*pad[59]) + float32(dy[104]*pad[72]) + float32(dy[105]*pad[73]) + float32(dy[106]*pad[74]) +
+			float32(dy[107]*pad[75]) + float32(dy[108]*pad[76]) + float32(dy[109]*pad[77]) + float32(dy[110]*pad[78]) +
+			float32(dy[111]*pad[79]) + float32(dy[112]*pad[92]) + float32(dy[113]*pad[93]) + float32(dy[114]*pad[94]) +
+			float32(dy[115]*pad[95]) + float32(dy[116]*pad[96]) + float32(dy[117]*pad[97]) + float32(dy[118]*pad[98]) +
+			float32(dy[119]*pad[99])
+		gw[42] = gw[42] + float32(dy[80]*pad[20]) + float32(dy[81]*pad[21]) + float32(dy[82]*pad[22]) +
+			float32(dy[83]*pad[23]) + float32(dy[84]*pad[24]) + float32(dy[85]*pad[25]) + float32(dy[86]*pad[26]) +
+			float32(dy[87]*pad[27]) + float32(dy[88]*pad[40]) + float32(dy[89]*pad[41]) + float32(dy[90]*pad[42]) +
+			float32(dy[91]*pad[43]) + float32(dy[92]*pad[44]) + float32(dy[93]*pad[45]) + float32(dy[94]*pad[46]) +
+			float32(dy[95]*pad[47]) + float32(dy[96]*pad[60]) + float32(dy[97]*pad[61]) + float32(dy[98]*pad[62]) +
+			float32(dy[99]*pad[63]) + float32(dy[100]*pad[64]) + float32(dy[101]*pad[65]) + float32(dy[102]*pad[66]) +
+			float32(dy[103]*pad[67]) + float32(dy[104]*pad[80]) + float32(dy[105]*pad[81]) + float32(dy[106]*pad[82]) +
+			float32(dy[107]*pad[83]) + float32(dy[108]*pad[84]) + float32(dy[109]*pad[85]) + float32(dy[110]*pad[86]) +
+			float32(dy[111]*pad[87]) + float32(dy[112]*pad[100]) + float32(dy[113]*pad[101]) + float32(dy[114]*pad[102]) +
+			float32(dy[115]*pad[103]) + float32(dy[116]*pad[104]) + float32(dy[117]*pad[105]) + float32(dy[118]*pad[106]) +
+			float32(dy[119]*pad[107])
+		gw[43] = gw[43] + float32(dy[80]*pad[21]) + float32(dy[81]*pad[22]) + float32(dy[82]*pad[23]) +
+			float32(dy[83]*pad[24]) + float32(dy[84]*pad[25]) + float32(dy[85]*pad[26]) + float32(dy[86]*pad[27]) +
+			float32(dy[87]*pad[28]) + float32(dy[88]*pad[41]) + float32(dy[89]*pad[42]) + float32(dy[90]*pad[43]) +
+			float32(dy[91]*pad[44]) + float32(dy[92]*pad[45]) + float32(dy[93]*pad[46]) + float32(dy[94]*pad[47]) +
+			float32(dy[95]*pad[48]) + float32(dy[96]*pad[61]) + float32(dy[97]*pad[62]) + float32(dy[98]*pad[63]) +
+			float32(dy[99]*pad[64]) + float32(dy[100]*pad[65]) + float32(dy[101]*pad[66]) + float32(dy[102]*pad[67]) +
+			float32(dy[103]*pad[68]) + float32(dy[104]*pad[81]) + float32(dy[105]*pad[82]) + float32(dy[106]*pad[83]) +
+			float32(dy[107]*pad[84]) + float32(dy[108]*pad[85]) + float32(dy[109]*pad[86]) + float32(dy[110]*pad[87]) +
+			float32(dy[111]*pad[88]) + float32(dy[112]*pad[101]) + float32(dy[113]*pad[102]) + float32(dy[114]*pad[103]) +
+			float32(dy[115]*pad[104]) + float32(dy[116]*pad[105]) + float32(dy[117]*pad[106]) + float32(dy[118]*pad[107]) +
+			float32(dy[119]*pad[108])
+		gw[44] = gw[44] + float32(dy[80]*pad[22]) + float32(dy[81]*pad[23]) + float32(dy[82]*pad[24]) +
+			float32(dy[83]*pad[25]) + float32(dy[84]*pad[26]) + float32(dy[85]*pad[27]) + float32(dy[86]*pad[28]) +
+			float32(dy[87]*pad[29]) + float32(dy[88]*pad[42]) + float32(dy[89]*pad[43]) + float32(dy[90]*pad[44]) +
+			float32(dy[91]*pad[45]) + float32(dy[92]*pad[46]) + float32(dy[93]*pad[47]) + float32(dy[94]*pad[48]) +
+			float32(dy[95]*pad[49]) + float32(dy[96]*pad[62]) + float32(dy[97]*pad[63]) + float32(dy[98]*pad[64]) +
+			float32(dy[99]*pad[65]) + float32(dy[100]*pad[66]) + float32(dy[101]*pad[67]) + float32(dy[102]*pad[68]) +
+			float32(dy[103]*pad[69]) + float32(dy[104]*pad[82]) + float32(dy[105]*pad[83]) + float32(dy[106]*pad[84]) +
+			float32(dy[107]*pad[85]) + float32(dy[108]*pad[86]) + float32(dy[109]*pad[87]) + float32(dy[110]*pad[88]) +
+			float32(dy[111]*pad[89]) + float32(dy[112]*pad[102]) + float32(dy[113]*pad[103]) + float32(dy[114]*pad[104]) +
+			float32(dy[115]*pad[105]) + float32(dy[116]*pad[106]) + float32(dy[117]*pad[107]) + float32(dy[118]*pad[108]) +
+			float32(dy[119]*pad[109])
+		gw[45] = gw[45] + float32(dy[80]*pad[110]) + float32(dy[81]*pad[111]) + float32(dy[82]*pad[112]) +
+			float32(dy[83]*pad[113]) + float32(dy[84]*pad[114]) + float32(dy[85]*pad[115]) + float32(dy[86]*pad[116]) +
+			float32(dy[87]*pad[117]) + float32(dy[88]*pad[130]) + float32(dy[89]*pad[131]) + float32(dy[90]*pad[132]) +
+			float32(dy[91]*pad[133]) + float32(dy[92]*pad[134]) + float32(dy[93]*pad[135]) + float32(dy[94]*pad[136]) +
+			float32(dy[95]*pad[137]) + float32(dy[96]*pad[150]) + float32(dy[97]*pad[151]) + float32(dy[98]*pad[152]) +
+			float32(dy[99]*pad[153]) + float32(dy[100]*pad[154]) + float32(dy[101]*pad[155]) + float32(dy[102]*pad[156]) +
+			float32(dy[103]*pad[157]) + float32(dy[104]*pad[170]) + float32(dy[105]*pad[171]) + float32(dy[106]*pad[172]) +
+			float32(dy[107]*pad[173]) + float32(dy[108]*pad[174]) + float32(dy[109]*pad[175]) + float32(dy[110]*pad[176]) +
+			float32(dy[111]*pad[177]) + float32(dy[112]*pad[190]) + float32(dy[113]*pad[191]) + float32(dy[114]*pad[192]) +
+			float32(dy[115]*pad[193]) + float32(dy[116]*pad[194]) + float32(dy[117]*pad[195]) + float32(dy[118]*pad[196]) +
+			float32(dy[119]*pad[197])
+		gw[46] = gw[46] + float32(dy[80]*pad[111]) + float32(dy[81]*pad[112]) + float32(dy[82]*pad[113]) +
+			float32(dy[83]*pad[114]) + float32(dy[84]*pad[115]) + float32(dy[85]*pad[116]) + float32(dy[86]*pad[117]) +
+			float32(dy[87]*pad[118]) + float32(dy[88]*pad[131]) + float32(dy[89]*pad[132]) + float32(dy[90]*pad[133]) +
+			float32(dy[91]*pad[134]) + float32(dy[92]*pad[135]) + float32(dy[93]*pad[136]) + float32(dy[94]*pad[137]) +
+			float32(dy[95]*pad[138]) + float32(dy[96]*pad[151]) + float32(dy[97]*pad[152]) + float32(dy[98]*pad[153]) +
+			float32(dy[99]*pad[154]) + float32(dy[100]*pad[155]) + float32(dy[101]*pad[156]) + float32(dy[102]*pad[157]) +
+			float32(dy[103]*pad[158]) + float32(dy[104]*pad[171]) + float32(dy[105]*pad[172]) + float32(dy[106]*pad[173]) +
+			float32(dy[107]*pad[174]) + float32(dy[108]*pad[175]) + float32(dy[109]*pad[176]) + float32(dy[110]*pad[177]) +
+			float32(dy[111]*pad[178]) + float32(dy[112]*pad[191]) + float32(dy[113]*pad[192]) + float32(dy[114]*pad[193]) +
+			float32(dy[115]*pad[194]) + float32(dy[116]*pad[195]) + float32(dy[117]*pad[196]) + float32(dy[118]*pad[197]) +
+			float32(dy[119]*pad[198])
+		gw[47] = gw[47] + float32(dy[80]*pad[112]) + float32(dy[81]*pad[113]) + float32(dy[82]*pad[114]) +
+			float32(dy[83]*pad[115]) + float32(dy[84]*pad[116]) + float32(dy[85]*pad[117]) + float32(dy[86]*pad[118]) +
+			float32(dy[87]*pad[119]) + float32(dy[88]*pad[132]) + float32(dy[89]*pad[133]) + float32(dy[90]*pad[134]) +
+			float32(dy[91]*pad[135]) + float32(dy[92]*pad[136]) + float32(dy[93]*pad[137]) + float32(dy[94]*pad[138]) +
+			float32(dy[95]*pad[139]) + float32(dy[96]*pad[152]) + float32(dy[97]*pad[153]) + float32(dy[98]*pad[154]) +
+			float32(dy[99]*pad[155]) + float32(dy[100]*pad[156]) + float32(dy[101]*pad[157]) + float32(dy[102]*pad[158]) +
+			float32(dy[103]*pad[159]) + float32(dy[104]*pad[172]) + float32(dy[105]*pad[173]) + float32(dy[106]*pad[174]) +
+			float32(dy[107]*pad[175]) + float32(dy[108]*pad[176]) + float32(dy[109]*pad[177]) + float32(dy[110]*pad[178]) +
+			float32(dy[111]*pad[179]) + float32(dy[112]*pad[192]) + float32(dy[113]*pad[193]) + float32(dy[114]*pad[194]) +
+			float32(dy[115]*pad[195]) + float32(dy[116]*pad[196]) + float32(dy[117]*pad[197]) + float32(dy[118]*pad[198]) +
+			float32(dy[119]*pad[199])
+		gw[48] = gw[48] + float32(dy[80]*pad[120]) + float32(dy[81]*pad[121]) + float32(dy[82]*pad[122]) +
+			float32(dy[83]*pad[123]) + float32(dy[84]*pad[124]) + float32(dy[85]*pad[125]) + float32(dy[86]*pad[126]) +
+			float32(dy[87]*pad[127]) + float32(dy[88]*pad[140]) + float32(dy[89]*pad[141]) + float32(dy[90]*pad[142]) +
+			float32(dy[91]*pad[143]) + float32(dy[92]*pad[144]) + float32(dy[93]*pad[145]) + float32(dy[94]*pad[146]) +
+			float32(dy[95]*pad[147]) + float32(dy[96]*pad[160]) + float32(dy[97]*pad[161]) + float32(dy[98]*pad[162]) +
+			float32(dy[99]*pad[163]) + float32(dy[100]*pad[164]) + float32(dy[101]*pad[165]) + float32(dy[102]*pad[166]) +
+			float32(dy[103]*pad[167]) + float32(dy[104]*pad[180]) + float32(dy[105]*pad[181]) + float32(dy[106]*pad[182]) +
+			float32(dy[107]*pad[183]) + float32(dy[108]*pad[184]) + float32(dy[109]*pad[185]) + float32(dy[110]*pad[186]) +
+			float32(dy[111]*pad[187]) + float32(dy[112]*pad[200]) + float32(dy[113]*pad[201]) + float32(dy[114]*pad[202]) +
+			float32(dy[115]*pad[203]) + float32(dy[116]*pad[204]) + float32(dy[117]*pad[205]) + float32(dy[118]*pad[206]) +
+			float32(dy[119]*pad[207])
+		gw[49] = gw[49] + float32(dy[80]*pad[121]) + float32(dy[81]*pad[122]) + float32(dy[82]*pad[123]) +
+			float32(dy[83]*pad[124]) + float32(dy[84]*pad[125]) + float32(dy[85]*pad[126]) + float32(dy[86]*pad[127]) +
+			float32(dy[87]*pad[128]) + float32(dy[88]*pad[141]) + float32(dy[89]*pad[142]) + float32(dy[90]*pad[143]) +
+			float32(dy[91]*pad[144]) + float32(dy[92]*pad[145]) + float32(dy[93]*pad[146]) + float32(dy[94]*pad[147]) +
+			float32(dy[95]*pad[148]) + float32(dy[96]*pad[161]) + float32(dy[97]*pad[162]) + float32(dy[98]*pad[163]) +
+			float32(dy[99]*pad[164]) + float32(dy[100]*pad[165]) + float32(dy[101]*pad[166]) + float32(dy[102]*pad[167]) +
+			float32(dy[103]*pad[168]) + float32(dy[104]*pad[181]) + float32(dy[105]*pad[182]) + float32(dy[106]*pad[183]) +
+			float32(dy[107]*pad[184]) + float32(dy[108]*pad[185]) + float32(dy[109]*pad[186]) + float32(dy[110]*pad[187]) +
+			float32(dy[111]*pad[188]) + float32(dy[112]*pad[201]) + float32(dy[113]*pad[202]) + float32(dy[114]*pad[203]) +
+			float32(dy[115]*pad[204]) + float32(dy[116]*pad[205]) + float32(dy[117]*pad[206]) + float32(dy[118]*pad[207]) +
+			float32(dy[119]*pad[208])
+		gw[50] = gw[50] + float32(dy[80]*pad[122]) + float32(dy[81]*pad[123]) + float32(dy[82]*pad[124]) +
+			float32(dy[83]*pad[125]) + float32(dy[84]*pad[126]) + float32(dy[85]*pad[127]) + float32(dy[86]*pad[128]) +
+			float32(dy[87]*pad[129]) + float32(dy[88]*pad[142]) + float32(dy[89]*pad[143]) + float32(dy[90]*pad[144]) +
+			float32(dy[91]*pad[145]) + float32(dy[92]*pad[146]) + float32(dy[93]*pad[147]) + float32(dy[94]*pad[148]) +
+			float32(dy[95]*pad[149]) + float32(dy[96]*pad[162]) + float32(dy[97]*pad[163]) + float32(dy[98]*pad[164]) +
+			float32(dy[99]*pad[165]) + float32(dy[100]*pad[166]) + float32(dy[101]*pad[167]) + float32(dy[102]*pad[168]) +
+			float32(dy[103]*pad[169]) + float32(dy[104]*pad[182]) + float32(dy[105]*pad[183]) + float32(dy[106]*pad[184]) +
+			float32(dy[107]*pad[185]) + float32(dy[108]*pad[186]) + float32(dy[109]*pad[187]) + float32(dy[110]*pad[188]) +
+			float32(dy[111]*pad[189]) + float32(dy[112]*pad[202]) + float32(dy[113]*pad[203]) + float32(dy[114]*pad[204]) +
+			float32(dy[115]*pad[205]) + float32(dy[116]*pad[206]) + float32(dy[117]*pad[207]) + float32(dy[118]*pad[208]) +
+			float32(dy[119]*pad[209])
+		gw[51] = gw[51] + float32(dy[80]*pad[130]) + float32(dy[81]*pad[131]) + float32(dy[82]*pad[132]) +
+			float32(dy[83]*pad[133]) + float32(dy[84]*pad[134]) + float32(dy[85]*pad[135]) + float32(dy[86]*pad[136]) +
+			float32(dy[87]*pad[137]) + float32(dy[88]*pad[150]) + float32(dy[89]*pad[151]) + float32(dy[90]*pad[152]) +
+			float32(dy[91]*pad[153]) + float32(dy[92]*pad[154]) + float32(dy[93]*pad[155]) + float32(dy[94]*pad[156]) +
+			float32(dy[95]*pad[157]) + float32(dy[96]*pad[170]) + float32(dy[97]*pad[171]) + float32(dy[98]*pad[172]) +
+			float32(dy[99]*pad[173]) + float32(dy[100]*pad[174]) + float32(dy[101]*pad[175]) + float32(dy[102]*pad[176]) +
+			float32(dy[103]*pad[177]) + float32(dy[104]*pad[190]) + float32(dy[105]*pad[191]) + float32(dy[106]*pad[192]) +
+			float32(dy[107]*pad[193]) + float32(dy[108]*pad[194]) + float32(dy[109]*pad[195]) + float32(dy[110]*pad[196]) +
+			float32(dy[111]*pad[197]) + float32(dy[112]*pad[210]) + float32(dy[113]*pad[211]) + float32(dy[114]*pad[212]) +
+			float32(dy[115]*pad[213]) + float32(dy[116]*pad[214]) + float32(dy[117]*pad[215]) + float32(dy[118]*pad[216]) +
+			float32(dy[119]*pad[217])
+		gw[52] = gw[52] + float32(dy[80]*pad[131]) + float32(dy[81]*pad[132]) + float32(dy[82]*pad[133]) +
+			float32(dy[83]*pad[134]) + float32(dy[84]*pad[135]) + float32(dy[85]*pad[136]) + float32(dy[86]*pad[137]) +
+			float32(dy[87]*pad[138]) + float32(dy[88]*pad[151]) + float32(dy[89]*pad[152]) + float32(dy[90]*pad[153]) +
+			float32(dy[91]*pad[154]) + float32(dy[92]*pad[155]) + float32(dy[93]*pad[156]) + float32(dy[94]*pad[157]) +
+			float32(dy[95]*pad[158]) + float32(dy[96]*pad[171]) + float32(dy[97]*pad[172]) + float32(dy[98]*pad[173]) +
+			float32(dy[99]*pad[174]) + float32(dy[100]*pad[175]) + float32(dy[101]*pad[176]) + float32(dy[102]*pad[177]) +
+			float32(dy[103]*pad[178]) + float32(dy[104]*pad[191]) + float32(dy[105]*pad[192]) + float32(dy[106]*pad[193]) +
+			float32(dy[107]*pad[194]) + float32(dy[108]*pad[195]) + float32(dy[109]*pad[196]) + float32(dy[110]*pad[197]) +
+			float32(dy[111]*pad[198]) + float32(dy[112]*pad[211]) + float32(dy[113]*pad[212]) + float32(dy[114]*pad[213]) +
+			float32(dy[115]*pad[214]) + float32(dy[116]*pad[215]) + float32(dy[117]*pad[216]) + float32(dy[118]*pad[217]) +
+			float32(dy[119]*pad[218])
+		gw[53] = gw[53] + float32(dy[80]*pad[132]) + float32(dy[81]*pad[133]) + float32(dy[82]*pad[134]) +
+			float32(dy[83]*pad[135]) + float32(dy[84]*pad[136]) + float32(dy[85]*pad[137]) + float32(dy[86]*pad[138]) +
+			float32(dy[87]*pad[139]) + float32(dy[88]*pad[152]) + float32(dy[89]*pad[153]) + float32(dy[90]*pad[154]) +
+			float32(dy[91]*pad[155]) + float32(dy[92]*pad[156]) + float32(dy[93]*pad[157]) + float32(dy[94]*pad[158]) +
+			float32(dy[95]*pad[159]) + float32(dy[96]*pad[172]) + float32(dy[97]*pad[173]) + float32(dy[98]*pad[174]) +
+			float32(dy[99]*pad[175]) + float32(dy[100]*pad[176]) + float32(dy[101]*pad[177]) + float32(dy[102]*pad[178]) +
+			float32(dy[103]*pad[179]) + float32(dy[104]*pad[192]) + float32(dy[105]*pad[193]) + float32(dy[106]*pad[194]) +
+			float32(dy[107]*pad[195]) + float32(dy[108]*pad[196]) + float32(dy[109]*pad[197]) + float32(dy[110]*pad[198]) +
+			float32(dy[111]*pad[199]) + float32(dy[112]*pad[212]) + float32(dy[113]*pad[213]) + float32(dy[114]*pad[214]) +
+			float32(dy[115]*pad[215]) + float32(dy[116]*pad[216]) + float32(dy[117]*pad[217]) + float32(dy[118]*pad[218]) +
+			float32(dy[119]*pad[219])
 	}
 }
 
