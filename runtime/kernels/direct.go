@@ -166,13 +166,10 @@ func ConvPackedLen(g *Window, O int) int {
 // A caller that runs Conv on many samples with the same weights packs them
 // once.
 func PackConv(g *Window, w, dst []float32) []float32 {
-	Q := g.Patch()
-	O := len(w) / Q
-	n := ConvPackedLen(g, O)
-	if n == 0 {
+	dst, Q, O := packTarget(g, w, dst, ConvPackedLen)
+	if dst == nil {
 		return nil
 	}
-	dst = dst[:n]
 	for b := 0; b*16 < O; b++ {
 		blk := dst[b*16*Q : (b+1)*16*Q]
 		chans := min(16, O-b*16)
@@ -417,6 +414,18 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 // 259 against 223 (family 19h, model 01h).
 const ConvInputDirectMax = 16
 
+// packTarget returns dst cut to the length a layout (length) has for the
+// O×Q weights w, or nil when that layout is not used, with Q and O.
+func packTarget(g *Window, w, dst []float32, length func(*Window, int) int) (out []float32, Q, O int) {
+	Q = g.Patch()
+	O = len(w) / Q
+	n := length(g, O)
+	if n == 0 {
+		return nil, Q, O
+	}
+	return dst[:n], Q, O
+}
+
 // convInputDirect says whether ConvInputGrad runs on the row kernels for O
 // output channels: a horizontal stride of 1, zero padding, and at most
 // ConvInputDirectMax channels; otherwise it runs Gemm and Col2im.
@@ -439,13 +448,10 @@ func ConvInputGradPackedLen(g *Window, O int) int {
 // or nil when ConvInputGrad does not use the layout. A caller that runs
 // ConvInputGrad on many samples with the same weights packs them once.
 func PackConvInputGrad(g *Window, w, dst []float32) []float32 {
-	Q := g.Patch()
-	O := len(w) / Q
-	n := ConvInputGradPackedLen(g, O)
-	if n == 0 {
+	dst, Q, O := packTarget(g, w, dst, ConvInputGradPackedLen)
+	if dst == nil {
 		return nil
 	}
-	dst = dst[:n]
 	transpose(Level, w, Q, O, Q, dst, O)
 	return dst
 }
