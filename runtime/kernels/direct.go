@@ -39,14 +39,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	if g.SW != 1 {
 		sc.cols = grow(sc.cols, Q*P)
 		Im2col(g, x, sc.cols)
-		for oc := 0; oc < O; oc++ {
-			row := y[oc*P : (oc+1)*P]
-			if bias == nil {
-				clear(row)
-				continue
-			}
-			fill(row, bias[oc])
-		}
+		fillBias(y, bias, O, P)
 		Gemm(false, false, O, P, Q, w, Q, sc.cols, P, y, P)
 		return
 	}
@@ -191,14 +184,7 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 	Q, P := g.Patch(), g.Positions()
 	level := Level
 	var pos [6]int
-	for oc := 0; oc < O; oc++ {
-		row := y[oc*P : (oc+1)*P]
-		if bias == nil {
-			clear(row)
-			continue
-		}
-		fill(row, bias[oc])
-	}
+	fillBias(y, bias, O, P)
 	for b := 0; b*16 < O; b++ {
 		wb := packed[b*16*Q : (b+1)*16*Q]
 		chans := min(16, O-b*16)
@@ -225,6 +211,19 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 				}
 			}
 		}
+	}
+}
+
+// fillBias sets each of the O rows of P outputs in y to its channel's
+// bias, or to zero when bias is nil.
+func fillBias(y, bias []float32, O, P int) {
+	for oc := 0; oc < O; oc++ {
+		row := y[oc*P : (oc+1)*P]
+		if bias == nil {
+			clear(row)
+			continue
+		}
+		fill(row, bias[oc])
 	}
 }
 
@@ -330,10 +329,11 @@ var convMasks = func() (m [9][8]int32) {
 // element is gw plus, block after block of KC positions, the sum from zero of
 // the products in increasing position, one fused multiply-add each.
 //
-// It runs without an im2col matrix on Conv's channel kernel with the roles
-// of taps and positions exchanged: 16 channels of dY, laid out
-// position-major, against six taps of the padded input, summed over the
-// positions in registers.
+// It runs without an im2col matrix on Conv's channel kernels with the roles
+// of taps and positions exchanged: blocks of 16 channels of dY (or, with at
+// most 8 channels, one block of 8), laid out position-major, against six
+// (or eight) taps of the padded input, summed over the positions in
+// registers.
 func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(dy) / P

@@ -27,8 +27,8 @@ const KC = 256
 //
 // where each s + a_p·b_p is a fused multiply-add, rounded once to float32
 // (FMA; the VFMADD instructions), and c + s is an ordinary rounded sum.
-// Gemm panics if a slice is too short for
-// the dimensions given, as an out-of-range index would.
+// Gemm panics if a slice is too short for the dimensions given, as an
+// out-of-range index would.
 func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
 	if m == 0 || n == 0 || k == 0 {
 		return
