@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -33,9 +32,9 @@ func dtypeOf[T Float]() (string, int) {
 }
 
 type tensorHeader struct {
-	DType       string   `json:"dtype"`
-	Shape       []int    `json:"shape"`
-	DataOffsets [2]int64 `json:"data_offsets"`
+	DType       string
+	Shape       []int
+	DataOffsets [2]int64
 }
 
 // SaveSafetensors writes params as a safetensors file, tensors in the order
@@ -143,17 +142,15 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	if hlen < 2 || hlen > MaxHeaderBytes {
 		return nil, fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes)
 	}
-	// Read the header in chunks so a length that claims more than the file
-	// holds costs no more memory than the file.
-	var hdr bytes.Buffer
-	if n, err := io.CopyN(&hdr, r, int64(hlen)); err != nil {
-		return nil, fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", hlen, n, 8+n)
+	hdr, err := readHeader(r, int(hlen))
+	if err != nil {
+		return nil, err
 	}
 	// A few extra tensors are named as unexpected; thousands are refused
 	// while parsing, before they cost memory.
-	entries, meta, err := parseHeader(hdr.Bytes(), len(params)+64)
+	entries, meta, err := parseHeader(hdr, 8, len(params)+64)
 	if err != nil {
-		return nil, fmt.Errorf("weights: header (offset 8): %v", err)
+		return nil, fmt.Errorf("weights: header: %v", err)
 	}
 	var probs []string
 	byName := map[string]*tensorHeader{}
@@ -171,7 +168,7 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 			continue
 		}
 		if h.DType != dtype {
-			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, h.DType, dtype))
+			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, clip(h.DType), dtype))
 		}
 		if !slices.Equal(h.Shape, p.Shape) {
 			probs = append(probs, fmt.Sprintf("tensor %q has shape %v, want %v", p.Name, h.Shape, p.Shape))
@@ -182,7 +179,7 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	}
 	for _, e := range entries {
 		if !want[e.name] {
-			probs = append(probs, fmt.Sprintf("unexpected tensor %q", e.name))
+			probs = append(probs, fmt.Sprintf("unexpected tensor %q", clip(e.name)))
 		}
 	}
 	if len(probs) > 0 {
@@ -242,140 +239,35 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	return meta, nil
 }
 
+// readHeader reads the n header bytes in chunks growing from 4 KiB to
+// 1 MiB, so that a length claiming more than the file holds costs no more
+// memory than the file, then joins them: twice the header's size at most.
+func readHeader(r io.Reader, n int) ([]byte, error) {
+	var chunks [][]byte
+	got, chunk := 0, 4<<10
+	for got < n {
+		c := make([]byte, min(chunk, n-got))
+		chunk = min(2*chunk, 1<<20)
+		k, err := io.ReadFull(r, c)
+		got += k
+		if err != nil {
+			return nil, fmt.Errorf("weights: header claims %d bytes but the file ends after %d (offset %d)", n, got, 8+got)
+		}
+		chunks = append(chunks, c)
+	}
+	if len(chunks) == 1 {
+		return chunks[0], nil
+	}
+	return bytes.Join(chunks, nil), nil
+}
+
 type entry struct {
 	name string
 	h    tensorHeader
 }
 
-// parseHeader decodes the JSON header, refusing duplicate keys (of tensors
-// and of a tensor's fields), fields other than dtype, shape and
-// data_offsets spelled exactly so (encoding/json would match "DType"),
-// data_offsets that are not exactly two non-negative increasing offsets,
-// negative dimensions, shapes of more than MaxRank dimensions, more than
-// maxTensors tensors, and anything but padding spaces after the object.
-func parseHeader(b []byte, maxTensors int) ([]entry, map[string]string, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, nil, errors.New("not a JSON object")
-	}
-	seen := map[string]bool{}
-	var out []entry
-	meta := map[string]string{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, nil, fmt.Errorf("bad JSON: %v", err)
-		}
-		name, _ := t.(string)
-		if seen[name] {
-			return nil, nil, fmt.Errorf("duplicate key %q", name)
-		}
-		seen[name] = true
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, nil, fmt.Errorf("bad JSON for %q: %v", name, err)
-		}
-		fields, err := strictObject(raw)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%q: %v", name, err)
-		}
-		if name == "__metadata__" {
-			for k, v := range fields {
-				var str string
-				if err := json.Unmarshal(v, &str); err != nil {
-					return nil, nil, fmt.Errorf("__metadata__ must map strings to strings; %q is not a string", k)
-				}
-				meta[k] = str
-			}
-			continue
-		}
-		if len(out) == maxTensors {
-			return nil, nil, fmt.Errorf("the header lists more than %d tensors, far more than the model's parameters", maxTensors)
-		}
-		h, err := tensorFields(fields)
-		if err != nil {
-			return nil, nil, fmt.Errorf("tensor %q: %v", name, err)
-		}
-		out = append(out, entry{name, h})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, nil, fmt.Errorf("bad JSON: %v", err)
-	}
-	// The format pads the header with spaces; anything else after the
-	// object (a stray } or ]) is not a header.
-	if rest := bytes.TrimRight(b[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return nil, nil, fmt.Errorf("%q after the JSON object (offset %d of the header)", clip(string(rest)), dec.InputOffset())
-	}
-	return out, meta, nil
-}
-
-// MaxRank bounds the dimensions of a tensor's shape in a weights file.
+// MaxRank bounds the dimensions of a tensor's shape in a weight file.
 const MaxRank = 8
-
-// strictObject decodes a JSON object into its fields, refusing duplicate
-// keys.
-func strictObject(raw json.RawMessage) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, errors.New("must be a JSON object")
-	}
-	out := map[string]json.RawMessage{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		k, _ := t.(string)
-		if _, dup := out[k]; dup {
-			return nil, fmt.Errorf("duplicate field %q", k)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, nil
-}
-
-// tensorFields decodes one tensor's fields, each spelled exactly.
-func tensorFields(f map[string]json.RawMessage) (tensorHeader, error) {
-	var h tensorHeader
-	for k := range f {
-		if k != "dtype" && k != "shape" && k != "data_offsets" {
-			return h, fmt.Errorf("unknown field %q (the fields are dtype, shape and data_offsets)", clip(k))
-		}
-	}
-	for _, k := range []string{"dtype", "shape", "data_offsets"} {
-		if _, ok := f[k]; !ok {
-			return h, fmt.Errorf("missing field %q", k)
-		}
-	}
-	if err := json.Unmarshal(f["dtype"], &h.DType); err != nil {
-		return h, fmt.Errorf("dtype must be a string")
-	}
-	var shape []json.RawMessage
-	if err := json.Unmarshal(f["shape"], &shape); err != nil {
-		return h, fmt.Errorf("shape must be a list of dimensions")
-	}
-	if len(shape) > MaxRank {
-		return h, fmt.Errorf("shape has %d dimensions; at most %d are allowed", len(shape), MaxRank)
-	}
-	for _, d := range shape {
-		var n int
-		if err := json.Unmarshal(d, &n); err != nil || n < 0 {
-			return h, fmt.Errorf("shape holds %s, not a non-negative integer", clip(string(d)))
-		}
-		h.Shape = append(h.Shape, n)
-	}
-	var offs []int64
-	if err := json.Unmarshal(f["data_offsets"], &offs); err != nil || len(offs) != 2 || offs[0] < 0 || offs[1] < offs[0] {
-		return h, fmt.Errorf("data_offsets %s are not an increasing pair of non-negative offsets", clip(string(f["data_offsets"])))
-	}
-	h.DataOffsets = [2]int64{offs[0], offs[1]}
-	return h, nil
-}
 
 // clip shortens a string from a hostile file for an error message.
 func clip(s string) string {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -94,6 +95,58 @@ func manyEntries(n int) string {
 	return b.String()
 }
 
+func manyMeta(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `"m%d":""`, i)
+	}
+	return b.String()
+}
+
+// TestHeaderCostIsBounded: headers as large as a test affords (16 MiB) in
+// the shapes that once cost most (a shape of millions of dimensions: 82×
+// the input in allocations and 51 s at 100 MiB; millions of metadata keys:
+// 66× and 86 s; a name of megabytes printed whole in the error) cost at
+// most three times their size, and their errors stay short.
+func TestHeaderCostIsBounded(t *testing.T) {
+	const n = 16 << 20
+	var meta strings.Builder
+	meta.WriteString(`{"__metadata__":{`)
+	for i := 0; meta.Len() < n; i++ {
+		fmt.Fprintf(&meta, `"%d":"",`, i)
+	}
+	meta.WriteString(`"x":""}}`)
+	for _, c := range []struct{ name, header, want string }{
+		{"long shape", `{"a":{"dtype":"F32","data_offsets":[0,4],"shape":[` + strings.Repeat("1,", n/2) + `1]}}`, `shape has 8388609 dimensions; at most 8`},
+		{"long name", `{"` + strings.Repeat("a", n) + `":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, `unexpected tensor "aaaa`},
+		{"long dtype", `{"0.weight":{"dtype":"` + strings.Repeat("F", n) + `","shape":[2,3],"data_offsets":[0,24]}}`, `has dtype FFFF`},
+		{"many metadata keys", meta.String(), `__metadata__ has more than 1024 entries`},
+		{"long metadata value", `{"__metadata__":{"k":"` + strings.Repeat("v", n) + `"}}`, `missing tensor "0.weight"`},
+		{"deep nesting", `{"a":{"shape":` + strings.Repeat("[", n) + `}}`, `where dimension (a non-negative integer) should be`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := file(c.header, nil)
+			var m0, m1 runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&m0)
+			err := LoadSafetensors(bytes.NewReader(b), testParams())
+			runtime.ReadMemStats(&m1)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %.200q does not say %q", err, c.want)
+			}
+			if a := m1.TotalAlloc - m0.TotalAlloc; a > 3*uint64(len(b))+1<<16 {
+				t.Errorf("a %d-byte file made the loader allocate %d bytes (%.1f×)", len(b), a, float64(a)/float64(len(b)))
+			}
+			if len(err.Error()) > 1024 {
+				t.Errorf("the error is %d bytes long", len(err.Error()))
+			}
+		})
+	}
+}
+
 func TestSafetensorsStrict(t *testing.T) {
 	good := saved(t)
 	w6 := f32bytes(1, 2, 3, 4, 5, 6)
@@ -109,7 +162,7 @@ func TestSafetensorsStrict(t *testing.T) {
 		{"empty", nil, "file is 0 bytes, too short"},
 		{"header length huge", append([]byte{0, 0, 0, 0, 0, 0, 0, 0x80}, good[8:]...), "header length 9223372036854775808 at offset 0 is not in"},
 		{"header past end", good[:20], "header claims"},
-		{"not JSON", file("{not json}", nil), "header (offset 8): bad JSON"},
+		{"not JSON", file("{not json}", nil), "header: offset 9: bad JSON: 'n' where a string should be"},
 		{"missing key", file(hdr(wEntry), w6), `missing tensor "0.bias"`},
 		{"unexpected key", file(hdr(wEntry+","+bEntry+`,"extra":{"dtype":"F32","shape":[1],"data_offsets":[32,36]}`), append(append(w6, b2...), f32bytes(9)...)), `unexpected tensor "extra"`},
 		{"wrong shape", file(hdr(`"0.weight":{"dtype":"F32","shape":[3,2],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `tensor "0.weight" has shape [3 2], want [2 3]`},
@@ -132,6 +185,21 @@ func TestSafetensorsStrict(t *testing.T) {
 		{"field in other case", file(hdr(`"0.weight":{"DType":"F32","shape":[2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `unknown field "DType"`},
 		{"long shape", file(hdr(`"0.weight":{"dtype":"F32","shape":[1,1,1,1,1,1,1,1,1,2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `shape has 11 dimensions; at most 8`},
 		{"many tensors", file(hdr(manyEntries(1000)), nil), `the header lists more than 66 tensors`},
+		// JSON as the format writes it: integers without sign, fraction,
+		// exponent or leading zero; strings of valid UTF-8 without raw
+		// control characters; keys compared after their escapes.
+		{"fractional dimension", file(hdr(`"0.weight":{"dtype":"F32","shape":[2.0,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `offset 44: bad JSON: '2' where dimension (a non-negative integer) should be`},
+		{"exponent offset", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24e0]},`+bEntry), append(w6, b2...)), `where offset (a non-negative integer) should be`},
+		{"negative zero", file(hdr(`"0.weight":{"dtype":"F32","shape":[-0,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `'-' where dimension`},
+		{"leading zero", file(hdr(`"0.weight":{"dtype":"F32","shape":[02,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `dimension 02 has a leading zero`},
+		{"huge offset", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,99999999999999999999]},`+bEntry), append(w6, b2...)), `offset 85: offset 999999999999999999… is too large`},
+		{"escaped duplicate key", file(hdr(wEntry+`,"0.w\u0065ight":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},`+bEntry), append(w6, b2...)), `duplicate key "0.weight"`},
+		{"control character", file(hdr("\"0.we\night\":{}"), nil), `control character 0x0a in a string`},
+		{"invalid UTF-8", file(hdr("\"0.\xffweight\":{}"), nil), `offset 12: a string holds invalid UTF-8`},
+		{"unpaired surrogate", file(hdr(`"\ud800x":{}`), nil), `unpaired UTF-16 surrogate`},
+		{"metadata not a string", file(hdr(`"__metadata__":{"format":1},`+wEntry+","+bEntry), append(w6, b2...)), `__metadata__ must map strings to strings; "format" is not a string`},
+		{"too much metadata", file(hdr(`"__metadata__":{`+manyMeta(MaxMetadata+1)+`},`+wEntry+","+bEntry), append(w6, b2...)), `__metadata__ has more than 1024 entries`},
+		{"missing field", file(hdr(`"0.weight":{"dtype":"F32","shape":[2,3]},`+bEntry), append(w6, b2...)), `tensor "0.weight": missing field "data_offsets"`},
 		{"NaN value", file(hdr(wEntry+","+bEntry), append(f32bytes(1, 2, float32(math.NaN()), 4, 5, 6), b2...)), `tensor "0.weight" holds NaN at index 2 (offset`},
 		{"infinite value", file(hdr(wEntry+","+bEntry), append(w6, f32bytes(7, float32(math.Inf(-1)))...)), `tensor "0.bias" holds -Inf at index 1`},
 	} {
