@@ -91,6 +91,10 @@ type emitter struct {
 // Generate renders the Go package for a checked network and returns its
 // files by name. The output is gofmt-clean and depends only on its inputs.
 func Generate(n *Net, opt Options) (map[string][]byte, error) {
+	file, weightsName, err := checkStrings(n, opt.Package, n.File, opt.WeightsName)
+	if err != nil {
+		return nil, err
+	}
 	if opt.Unroll <= 0 {
 		opt.Unroll = DefaultUnroll
 	}
@@ -106,18 +110,12 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.Fold && opt.Weights == nil {
 		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
 	}
-	if opt.Package != "" {
-		if err := CheckPackageName(opt.Package); err != nil {
-			return nil, fmt.Errorf("package name %v", err)
-		}
-	}
 	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
 		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
 	}
-	// Names from outside the checked spec reach comments only through
-	// commentText, so a file name cannot write code.
-	opt.WeightsName = commentText(opt.WeightsName)
-	e := &emitter{n: n, opt: opt, ft: "float32", pkg: n.Name, file: commentText(n.File)}
+	// Strings from outside nngen reach the files only through checkStrings.
+	opt.WeightsName = weightsName
+	e := &emitter{n: n, opt: opt, ft: "float32", pkg: n.Name, file: file}
 	if opt.Float64 {
 		e.ft = "float64"
 	}
@@ -214,7 +212,17 @@ func (e *emitter) doc() (string, error) {
 	if err := templates.PackageDoc.Execute(&b, d); err != nil {
 		return "", err
 	}
-	return strings.TrimRight(b.String(), "\n"), nil
+	// Written as line comments (jennifer would write a block comment,
+	// which a "*/" in a file name could end).
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	for i, l := range lines {
+		if l == "" {
+			lines[i] = "//"
+		} else {
+			lines[i] = "// " + l
+		}
+	}
+	return strings.Join(lines, "\n"), nil
 }
 
 func dimsComment(s Shape) string {

@@ -2,9 +2,17 @@ package gen
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"go/parser"
+	"go/scanner"
+	"go/token"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode"
+	"unicode/utf8"
 )
 
 // FuzzSpec: any bytes give a checked network or errors, never a panic; and
@@ -40,4 +48,143 @@ func FuzzSpec(f *testing.F) {
 			t.Fatal("two generations differ")
 		}
 	})
+}
+
+// FuzzGeneratedStrings: whatever strings a user gives for the spec's name,
+// a layer's name, the spec's file name and the weights' file name, through
+// a spec or through a Net built by hand, either they are refused with an
+// error or every generated Go file parses, holds only printable comments,
+// and is, once comments, string literals and the package name are set
+// aside, exactly the code generated for plain names: no string can write
+// code.
+func FuzzGeneratedStrings(f *testing.F) {
+	f.Add("xor", "fc1", "xor.yaml", "w.safetensors")
+	f.Add("n", "a", "w\nfunc init() { println(\"INJECTED\") }\nvar _ = 0", "x\r\n/* \u2028 */ //")
+	f.Add("n\n*/ func init() {} /*", "a */ func init() {} /*", "s.yaml", "\u202etxt.exe")
+	f.Add("n\n*/ func init() {} /*", "a", "s.yaml", "w")
+	f.Add("n", "a\n*/ func init() {} /*", "s.yaml", "w")
+	f.Add("n", "a", "a*/ func init() {} /*.yaml", "*/\nfunc init() {}")
+	f.Add("main", "0", "", "")
+	f.Add("n", "01", "\xff", "`")
+	const spec = "name: %s\ninput: [2]\nlayers:\n  - linear: {out: 2, name: %s}\n  - relu\n  - linear: {out: 1}\nloss: mse\n"
+	plain, err := Load("spec.yaml", []byte(fmt.Sprintf(spec, "n", "a")))
+	if err != nil {
+		f.Fatal(err)
+	}
+	w := make([]float64, plain.NumParams)
+	for i := range w {
+		w[i] = float64(i%5) / 4
+	}
+	ref, err := Generate(plain, Options{Weights: w, WeightsName: "w.safetensors"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, name, layer, file, weights string) {
+		q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+		var nets []*Net
+		if n, err := Load(file, []byte(fmt.Sprintf(spec, q(name), q(layer)))); err == nil {
+			nets = append(nets, n)
+		} else if _, ok := err.(ErrorList); !ok {
+			t.Fatalf("error is %T, not an ErrorList: %v", err, err)
+		}
+		// The same strings in a Net assembled by hand, past the checker.
+		n, err := Load(file, []byte(fmt.Sprintf(spec, "n", "a")))
+		if err != nil {
+			n = &Net{}
+			*n = *plain
+			n.File = file
+		}
+		hand := *n
+		hand.Name = name
+		l0 := *n.Layers[0]
+		l0.Key = layer
+		hand.Layers = append([]*Layer{&l0}, n.Layers[1:]...)
+		hand.Params = nil
+		l0.Params = nil
+		for _, p := range n.Layers[0].Params {
+			p2 := *p
+			p2.Key = layer + p.Key[len(n.Layers[0].Key):]
+			l0.Params = append(l0.Params, &p2)
+		}
+		hand.Params = append(append(hand.Params, l0.Params...), n.Params[len(l0.Params):]...)
+		nets = append(nets, &hand)
+		for _, n := range nets {
+			// Refused strings are refused by the gate; past it, generation
+			// must succeed (a rendering error would be a string that broke
+			// the source).
+			if _, _, err := checkStrings(n, "", n.File, weights); err != nil {
+				continue
+			}
+			got, err := Generate(n, Options{Weights: w, WeightsName: weights})
+			if err != nil {
+				t.Fatalf("strings past checkStrings (name %q, layer %q, file %q, weights %q) failed to generate: %v", name, layer, file, weights, err)
+			}
+			if len(got) != len(ref) {
+				t.Fatalf("%d files generated, want %d", len(got), len(ref))
+			}
+			for fn, src := range got {
+				if !strings.HasSuffix(fn, ".go") {
+					continue
+				}
+				if g, want := codeOnly(t, fn, src), codeOnly(t, fn, ref[fn]); g != want {
+					t.Fatalf("%s differs from the code for plain names (name %q, layer %q, file %q, weights %q) from token line %d:\n%s", fn, name, layer, file, weights, firstDiff(g, want), src)
+				}
+			}
+		}
+	})
+}
+
+// codeOnly parses a generated Go file, fails the test unless it parses and
+// every comment is printable line-comment text, and lists its tokens
+// without comments, with every string literal blanked and the package named
+// p.
+func codeOnly(t *testing.T, name string, src []byte) string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.ParseComments)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v\n%s", name, err, src)
+	}
+	for _, g := range f.Comments {
+		for _, c := range g.List {
+			if !strings.HasPrefix(c.Text, "//") {
+				t.Fatalf("%s holds a block comment: %q", name, c.Text)
+			}
+			for _, r := range c.Text {
+				if r != '\t' && !unicode.IsGraphic(r) || r == utf8.RuneError {
+					t.Fatalf("%s holds a comment with %U: %q", name, r, c.Text)
+				}
+			}
+		}
+	}
+	// The token stream, which does not depend on where lines break.
+	var b strings.Builder
+	var sc scanner.Scanner
+	file := token.NewFileSet().AddFile(name, -1, len(src))
+	sc.Init(file, src, nil, 0)
+	prev := token.ILLEGAL
+	for {
+		_, tok, lit := sc.Scan()
+		switch {
+		case tok == token.EOF:
+			return b.String()
+		case tok == token.STRING:
+			lit = `""`
+		case prev == token.PACKAGE:
+			lit = "p"
+		}
+		fmt.Fprintf(&b, "%s %s\n", tok, lit)
+		prev = tok
+	}
+}
+
+// firstDiff is the first line, counted from 1, where a and b differ.
+func firstDiff(a, b string) int {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	for i := range min(len(al), len(bl)) {
+		if al[i] != bl[i] {
+			return i + 1
+		}
+	}
+	return min(len(al), len(bl)) + 1
 }

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode"
@@ -21,4 +22,59 @@ func commentText(s string) string {
 		}
 	}
 	return strings.Clone(s)
+}
+
+// checkStrings is the one gate for strings that come from outside nngen and
+// reach a generated file, whoever built the network (Check, or a caller
+// assembling a Net by hand). The package name, layer keys, parameter keys
+// and fused activations must be what Check produces (identifiers, indices,
+// the activation names), so that they are safe anywhere in Go source,
+// comments included: jennifer writes a comment holding a newline as /* … */,
+// which a "*/" would end. Free text, the spec's and the weights' file names,
+// comes back through commentText. Keys also reach string literals, which
+// jennifer quotes.
+func checkStrings(n *Net, pkg, file, weights string) (safeFile, safeWeights string, err error) {
+	if err := CheckPackageName(n.Name); err != nil {
+		return "", "", fmt.Errorf("network name %v", err)
+	}
+	if pkg != "" {
+		if err := CheckPackageName(pkg); err != nil {
+			return "", "", fmt.Errorf("package name %v", err)
+		}
+	}
+	for i, l := range n.Layers {
+		if !validKey(l.Key) && !isIndex(l.Key) {
+			return "", "", fmt.Errorf("%s: layer %d has the key %q; a key is an identifier or the layer's index", n.Name, i, l.Key)
+		}
+		switch l.Act {
+		case "", "relu", "sigmoid", "tanh":
+		default:
+			return "", "", fmt.Errorf("%s: layer %s has the activation %q; known: relu, sigmoid, tanh", n.Name, l.Key, l.Act)
+		}
+		for _, p := range l.Params {
+			if p.Key != l.Key+".weight" && p.Key != l.Key+".bias" {
+				return "", "", fmt.Errorf("%s: layer %s has a parameter keyed %q; its keys are %s.weight and %s.bias", n.Name, l.Key, p.Key, l.Key, l.Key)
+			}
+		}
+	}
+	for _, p := range n.Params {
+		if i := strings.LastIndexByte(p.Key, '.'); i < 0 || !validKey(p.Key[:i]) && !isIndex(p.Key[:i]) || p.Key[i+1:] != "weight" && p.Key[i+1:] != "bias" {
+			return "", "", fmt.Errorf("%s: a parameter is keyed %q, not layer.weight or layer.bias", n.Name, p.Key)
+		}
+	}
+	return commentText(file), commentText(weights), nil
+}
+
+// isIndex reports whether s is a layer index as Check writes one: decimal
+// digits without a leading zero.
+func isIndex(s string) bool {
+	if s == "" || len(s) > 1 && s[0] == '0' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
