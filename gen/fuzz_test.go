@@ -7,7 +7,9 @@ import (
 	"go/parser"
 	"go/scanner"
 	"go/token"
+	"hash/fnv"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,22 +17,34 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzSpec: any bytes give a checked network or errors, never a panic; and
-// any spec that passes the checks generates gofmt-clean Go (jennifer's
-// render parses and formats it) the same way twice.
-func FuzzSpec(f *testing.F) {
+// specSeeds is FuzzSpec's seed corpus besides testdata/fuzz: every
+// committed spec and a few written for the fuzzer.
+func specSeeds() [][]byte {
+	var out [][]byte
 	for _, glob := range []string{"../examples/*.yaml", "../tests/*/specs/*.yaml", "../tests/unroll/*.yaml"} {
 		files, _ := filepath.Glob(glob)
 		for _, p := range files {
 			if b, err := os.ReadFile(p); err == nil {
-				f.Add(b)
+				out = append(out, b)
 			}
 		}
 	}
-	f.Add([]byte(issueSpec))
-	f.Add([]byte("name: n\ninput: [2, 5]\nlayers:\n  - conv1d: {out: 2, kernel: 3, padding: 1, padding_mode: replicate}\n  - avgpool1d: {kernel: 2, stride: 1}\n  - flatten\n  - softmax\nloss: mse\n"))
-	f.Add([]byte("name: n\ninput: [4\n"))
-	f.Add([]byte("name: n\ninput: &i [4]\nlayers: *i\nloss: mse\n"))
+	return append(out,
+		[]byte(issueSpec),
+		[]byte("name: n\ninput: [2, 5]\nlayers:\n  - conv1d: {out: 2, kernel: 3, padding: 1, padding_mode: replicate}\n  - avgpool1d: {kernel: 2, stride: 1}\n  - flatten\n  - softmax\nloss: mse\n"),
+		[]byte("name: n\ninput: [4\n"),
+		[]byte("name: n\ninput: &i [4]\nlayers: *i\nloss: mse\n"))
+}
+
+// FuzzSpec: any bytes give a checked network or errors, never a panic; and
+// any spec that passes the checks generates gofmt-clean Go (jennifer's
+// render parses and formats it) the same way twice. One checked spec in
+// vetOneIn (by a hash of its bytes) is generated with its test file and
+// must pass go vet; TestCheckedSpecsPassVet vets every seed.
+func FuzzSpec(f *testing.F) {
+	for _, b := range specSeeds() {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		n, err := Load("fuzz.yaml", in)
 		if err != nil {
@@ -47,7 +61,65 @@ func FuzzSpec(f *testing.F) {
 		if !bytes.Equal(a["model.go"], b["model.go"]) {
 			t.Fatal("two generations differ")
 		}
+		h := fnv.New32a()
+		h.Write(in)
+		if h.Sum32()%vetOneIn == 0 {
+			vetGenerated(t, [][]byte{in})
+		}
 	})
+}
+
+// vetOneIn: FuzzSpec vets one checked spec in this many.
+const vetOneIn = 32
+
+// TestCheckedSpecsPassVet: every seed of FuzzSpec that passes the checks
+// generates a package, test file included, that go vet accepts.
+func TestCheckedSpecsPassVet(t *testing.T) {
+	var specs [][]byte
+	for _, b := range specSeeds() {
+		if _, err := Load("seed.yaml", b); err == nil {
+			specs = append(specs, b)
+		}
+	}
+	if len(specs) < 20 {
+		t.Fatalf("only %d seeds pass the checks", len(specs))
+	}
+	vetGenerated(t, specs)
+}
+
+// vetGenerated generates each spec's package (with its test file) under
+// testdata, inside this module so that it can import the runtime, and runs
+// go vet on them all at once.
+func vetGenerated(t *testing.T, specs [][]byte) {
+	t.Helper()
+	dir, err := os.MkdirTemp("testdata", "vet-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	for i, in := range specs {
+		n, err := Load("spec.yaml", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files, err := Generate(n, Options{})
+		if err != nil {
+			t.Fatalf("a checked spec failed to generate with its test: %v\n%s", err, in)
+		}
+		pkg := filepath.Join(dir, fmt.Sprint("p", i))
+		if err := os.Mkdir(pkg, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range files {
+			if err := os.WriteFile(filepath.Join(pkg, name), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cmd := exec.Command("go", "vet", "./"+filepath.ToSlash(dir)+"/...")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go vet refuses code generated from checked specs: %v\n%s", err, out)
+	}
 }
 
 // FuzzGeneratedStrings: whatever strings a user gives for the spec's name,
