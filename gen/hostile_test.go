@@ -264,4 +264,20 @@ func TestCodeSizeIsBounded(t *testing.T) {
 			t.Fatalf("%s: refusing took %v", c.name, d)
 		}
 	}
+	// 19 layers fully unrolled: 3.8 MB in all, within MaxCodeBytes, but a
+	// backward function of 2.8 MB.
+	n, err := Load("net.yaml", []byte("name: n\ninput: [48]\nlayers:\n"+strings.Repeat("  - linear: {out: 48}\n  - relu\n", 19)+"loss: mse\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Generate(n, Options{Unroll: MaxUnroll, NoTest: true}); err == nil || !strings.Contains(err.Error(), "the generated function backward would be 2.8 MB; the limit is 2 MiB") {
+		t.Fatalf("a 2.8 MB function: %v", err)
+	}
+}
+
+func TestLargestFunc(t *testing.T) {
+	src := []byte("package p\n\nfunc a() {\n}\n\n// c\nfunc (m *M) big(x int) {\n\tx++\n\tx++\n}\n\nfunc g[T any]() {\n}\n")
+	if name, size := largestFunc(src); name != "big" || size != len("func (m *M) big(x int) {\n\tx++\n\tx++\n}") {
+		t.Fatalf("largestFunc = %q, %d", name, size)
+	}
 }
