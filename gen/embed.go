@@ -151,7 +151,7 @@ func (c *opCtx) foldLit(v float64) *jen.Statement {
 // parameters (strictly, as a generated LoadWeights does) into a parameter
 // slab, for Options.Weights.
 func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
-	f, err := openRegular(path)
+	f, err := runtime.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -3,30 +3,14 @@ package gen
 import (
 	"fmt"
 	"io"
-	"os"
-)
 
-// openRegular opens path for reading if it is a regular file. A directory,
-// device, FIFO or socket is refused before anything is read from it, so
-// that nngen neither blocks on a pipe nor reads a device without end.
-func openRegular(path string) (*os.File, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case st.IsDir():
-		return nil, fmt.Errorf("%s is a directory, not a file", path)
-	case !st.Mode().IsRegular():
-		return nil, fmt.Errorf("%s is not a regular file (%v): nngen reads specs and weights only from regular files", path, st.Mode().Type())
-	}
-	return os.Open(path)
-}
+	"github.com/nngen/nngen/runtime"
+)
 
 // ReadSpecFile reads a spec file for Load: a regular file of at most
 // MaxSpecBytes, of which it reads no more than one byte past the limit.
 func ReadSpecFile(path string) ([]byte, error) {
-	f, err := openRegular(path)
+	f, err := runtime.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,4 +64,23 @@ func RemoveStaleTemps(path string) error {
 		}
 	}
 	return nil
+}
+
+// OpenRegular opens path for reading if it is a regular file. A directory,
+// device, FIFO or socket is refused with an error naming it, before
+// anything is read from it, so that a reader neither blocks on a pipe nor
+// reads a device without end. Every file nngen and its runtime read (specs,
+// weights, checkpoints, data sets) is opened through it.
+func OpenRegular(path string) (*os.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case st.IsDir():
+		return nil, fmt.Errorf("%s is a directory, not a file", path)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("%s is not a regular file (%v): only regular files are read", path, st.Mode().Type())
+	}
+	return os.Open(path)
 }

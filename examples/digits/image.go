@@ -8,8 +8,9 @@ import (
 	"image"
 	"image/png"
 	"io"
-	"os"
 	"strconv"
+
+	"github.com/nngen/nngen/runtime"
 )
 
 // gray is a grayscale image with values in [0, 1], row-major.
@@ -23,11 +24,23 @@ func (g *gray) at(x, y int) float64 { return g.pix[y*g.w+x] }
 // maxSide bounds the images accepted, against decompression bombs.
 const maxSide = 4096
 
+// maxFileBytes bounds an image file: a text PGM of maxSide² values of up to
+// five characters each.
+const maxFileBytes = 5 * maxSide * maxSide
+
 // readImage reads a PNG or a PGM (P2 or P5) file.
 func readImage(path string) (*gray, error) {
-	b, err := os.ReadFile(path)
+	f, err := runtime.OpenRegular(path)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxFileBytes {
+		return nil, fmt.Errorf("%s: over %d bytes, larger than any image of at most %d×%d pixels", path, maxFileBytes, maxSide, maxSide)
 	}
 	var g *gray
 	switch {

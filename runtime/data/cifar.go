@@ -3,7 +3,8 @@ package data
 import (
 	"fmt"
 	"io"
-	"os"
+
+	"github.com/nngen/nngen/runtime"
 )
 
 // CIFAR-10's binary format: records of 1 label byte and 3072 pixel bytes
@@ -24,7 +25,7 @@ func LoadCIFAR10(paths ...string) (*Dataset, error) {
 		d.Name = paths[0]
 	}
 	for _, p := range paths {
-		f, err := os.Open(p)
+		f, err := runtime.OpenRegular(p)
 		if err != nil {
 			return nil, err
 		}

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/nngen/nngen/runtime"
 )
 
 // MaxValues bounds the values one IDX or CIFAR file may declare (1 GiB of
@@ -25,7 +27,7 @@ type IDX struct {
 
 // ReadIDXFile reads an IDX file, gzip-compressed or not.
 func ReadIDXFile(path string) (*IDX, error) {
-	f, err := os.Open(path)
+	f, err := runtime.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"strconv"
 
 	nn "github.com/nngen/nngen/runtime"
@@ -74,7 +73,7 @@ func saveCheckpoint(save func(string, func(io.Writer) error) error, path string,
 // LoadCheckpoint restores the model and optimiser from path and returns the
 // stored training state. On error nothing is changed.
 func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error) {
-	f, err := os.Open(path)
+	f, err := nn.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
