@@ -361,12 +361,32 @@ func (p *Parallel) run(n int, fn func(s int)) {
 }
 
 // TrainBatch sets the master's gradients to those of the batch's mean loss
-// (cross-entropy, PyTorch's default reduction) and returns the summed loss
-// and the number of samples that scored their label highest. The bits are
-// the same for any number of workers.
+// (PyTorch's default reduction) and returns the summed loss and, for
+// cross_entropy, the number of samples that scored their label highest. The
+// batch holds Labels for a cross_entropy model and Targets for an mse one,
+// one per sample of X; any other batch is a programming error and panics
+// with a message, as the model's own TrainBatch does. The bits are the same
+// for any number of workers.
 func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int) {
+	in, out := p.master.Sizes()
+	n := len(b.X) / in
+	switch loss := p.master.Loss(); {
+	case len(b.X) != n*in:
+		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d inputs for a model of %d inputs per sample", len(b.X), in))
+	case loss == "cross_entropy" && len(b.Labels) != n:
+		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d samples with %d labels (the model's loss is cross_entropy)", n, len(b.Labels)))
+	case loss == "mse" && len(b.Targets) != n*out:
+		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d samples with %d target values, want %d (the model's loss is mse)", n, len(b.Targets), n*out))
+	case loss != "cross_entropy" && loss != "mse":
+		panic(fmt.Sprintf("train: Parallel.TrainBatch cannot train a model whose loss is %q", loss))
+	case n == 0:
+		panic("train: Parallel.TrainBatch of an empty batch: the mean loss of no samples is undefined")
+	case loss == "mse":
+		b = nn.Batch[float32]{X: b.X, Targets: b.Targets}
+	default:
+		b = nn.Batch[float32]{X: b.X, Labels: b.Labels}
+	}
 	p.sync()
-	n := len(b.Labels)
 	p.batch, p.scale = b, 1/float32(n)
 	p.run(n, p.trainFn)
 	p.master.ZeroGrad()
@@ -386,12 +406,19 @@ func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int
 }
 
 func (p *Parallel) shard(s int) {
-	in, _ := p.master.Sizes()
+	in, out := p.master.Sizes()
 	lo := s * ShardSize
-	hi := min(lo+ShardSize, len(p.batch.Labels))
+	hi := min(lo+ShardSize, len(p.batch.X)/in)
 	r := p.replicas[s]
 	r.ZeroGrad()
-	p.loss[s], p.correct[s] = r.TrainBatch(nn.Batch[float32]{X: p.batch.X[lo*in : hi*in], Labels: p.batch.Labels[lo:hi]}, p.scale)
+	b := nn.Batch[float32]{X: p.batch.X[lo*in : hi*in]}
+	if p.batch.Labels != nil {
+		b.Labels = p.batch.Labels[lo:hi]
+	}
+	if p.batch.Targets != nil {
+		b.Targets = p.batch.Targets[lo*out : hi*out]
+	}
+	p.loss[s], p.correct[s] = r.TrainBatch(b, p.scale)
 }
 
 // ForwardBatch is the master's ForwardBatch with the shards of x run
