@@ -8,9 +8,9 @@ import (
 	"testing"
 
 	"github.com/nngen/nngen/generated/lenet"
-	"github.com/nngen/nngen/tests/pytorch/arch00"
 	"github.com/nngen/nngen/runtime"
 	"github.com/nngen/nngen/runtime/train"
+	"github.com/nngen/nngen/tests/pytorch/arch00"
 )
 
 // train.Parallel gives the same loss, gradients and forward outputs with 1,
