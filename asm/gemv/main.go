@@ -2,7 +2,9 @@
 // kernels of one sample's linear layer. gemvLanes computes the lane sums of
 // a matrix-vector product, six rows at a time; axpy adds a scaled vector
 // (y = FMA(alpha, x, y), element by element), from which kernels.GemvT and
-// kernels.Ger build the backward products.
+// kernels.Ger build the backward products. rowTimes1y … rowTimes8y are
+// Gemm's product of one row by a matrix read in place, c += a·B, over one
+// k-block: 1 to 8 vectors of 8 columns, the last one masked.
 //
 // For each of six rows r (row stride lda elements) and each lane j of 16,
 // s[16r+j] = sum over p ≡ j (mod 16), p < k16, in increasing p, of
@@ -37,6 +39,9 @@ func main() {
 	kernel("gemvLanes6x16z", true)
 	axpy("axpy16y", false)
 	axpy("axpy16z", true)
+	for nv := 1; nv <= 8; nv++ {
+		rowTimes(nv)
+	}
 	Generate()
 }
 
@@ -137,6 +142,60 @@ func axpy(name string, zmm bool) {
 	SUBQ(U8(16), n)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// rowTimes emits rowTimes<nv>y, func(kc int, a, b *float32, ldb int, c
+// *float32, mask *int32): for the 8·nv columns j of c (the last vector's
+// lanes where mask is -1; the others are neither read nor written),
+// s_j = 0, then s_j = FMA(a[p], b[p·ldb + j], s_j) for p < kc in order, then
+// c_j = c_j + s_j: kernels.Gemm's sum for one row and one k-block. The nv
+// accumulators are independent FMA chains; each step reads nv vectors of a
+// row of B, so the kernel streams B.
+func rowTimes(nv int) {
+	name := fmt.Sprintf("rowTimes%dy", nv)
+	TEXT(name, NOSPLIT, "func(kc int, a, b *float32, ldb int, c *float32, mask *int32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the %d columns j (%d×8), those of the last 8 masked by mask.", name, 8*nv, nv))
+	k := Load(Param("kc"), GP64())
+	a := Load(Param("a"), GP64())
+	b := Load(Param("b"), GP64())
+	ldb := Load(Param("ldb"), GP64())
+	c := Load(Param("c"), GP64())
+	mp := Load(Param("mask"), GP64())
+	SHLQ(U8(2), ldb)
+	m := YMM()
+	VMOVDQU(Mem{Base: mp}, m)
+	acc := make([]reg.VecVirtual, nv)
+	for q := range acc {
+		acc[q] = YMM()
+		VXORPS(acc[q], acc[q], acc[q])
+	}
+	Label(name + "_loop")
+	TESTQ(k, k)
+	JZ(LabelRef(name + "_done"))
+	x := YMM()
+	VBROADCASTSS(Mem{Base: a}, x)
+	for q := 0; q < nv-1; q++ {
+		VFMADD231PS(Mem{Base: b, Disp: 32 * q}, x, acc[q])
+	}
+	t := YMM()
+	VMASKMOVPS(Mem{Base: b, Disp: 32 * (nv - 1)}, m, t)
+	VFMADD231PS(t, x, acc[nv-1])
+	ADDQ(U8(4), a)
+	ADDQ(ldb, b)
+	DECQ(k)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	for q := 0; q < nv-1; q++ {
+		VADDPS(Mem{Base: c, Disp: 32 * q}, acc[q], acc[q])
+		VMOVUPS(acc[q], Mem{Base: c, Disp: 32 * q})
+	}
+	last := YMM()
+	VMASKMOVPS(Mem{Base: c, Disp: 32 * (nv - 1)}, m, last)
+	VADDPS(last, acc[nv-1], last)
+	VMASKMOVPS(last, m, Mem{Base: c, Disp: 32 * (nv - 1)})
 	VZEROUPPER()
 	RET()
 }

@@ -50,7 +50,30 @@ func gemmSerial(kern microKernel, transA, transB bool, m, n, k int, a []float32,
 		gemmDotRows(transA, m, n, k, a, lda, b, ldb, c, ldc)
 		return
 	}
+	if m == 1 && !transA && !transB && gemmRow(n, k, a, b, ldb, c) {
+		return
+	}
 	gemmPacked(kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+}
+
+// RowCols is how many columns of C the row kernel computes a call.
+const RowCols = 64
+
+// gemmRow is Gemm for one untransposed row times an untransposed B, read
+// in place: the kernel streams B's rows, RowCols columns at a time, one
+// FMA chain per vector of columns. It reports false, having done nothing,
+// when the level has no row kernel.
+func gemmRow(n, k int, a, b []float32, ldb int, c []float32) bool {
+	level := Level
+	for pc := 0; pc < k; pc += KC {
+		kc := min(KC, k-pc)
+		for j0 := 0; j0 < n; j0 += RowCols {
+			if !rowTimes(level, kc, a[pc:], b[pc*ldb+j0:], ldb, c[j0:], min(RowCols, n-j0)) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // gemmPacked is gemmSerial through packed panels and the micro-kernel.
@@ -211,6 +234,20 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 		// op(B)[pc+p][col] = B[col][pc+p]: a transpose.
 		transpose(Level, b[jp*nr*ldb+pc:], ldb, cols, kc, panel, nr)
 	}
+}
+
+// Transpose writes the transpose of the rows×cols matrix src (row stride
+// ld ≥ cols) into dst (row stride ldd ≥ rows): dst[p·ldd + r] = src[r·ld +
+// p]. When ldd > rows, the columns of dst from rows up to the next multiple
+// of eight that fits in ldd may be zeroed. It panics if a slice is too
+// short, as an out-of-range index would.
+func Transpose(rows, cols int, src []float32, ld int, dst []float32, ldd int) {
+	if rows == 0 || cols == 0 {
+		return
+	}
+	checkMatrix("src", false, rows, cols, src, ld)
+	checkMatrix("dst", false, cols, rows, dst, ldd)
+	transpose(Level, src, ld, rows, cols, dst, ldd)
 }
 
 // transpose writes dst[p·ds + r] = src[r·ld + p] for r < rows and p < cols:

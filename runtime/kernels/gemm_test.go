@@ -148,6 +148,29 @@ func TestGemm(t *testing.T) {
 	t.Logf("%d cases at levels %v", cases, levels())
 }
 
+// One row times an untransposed B, which runs on the row kernel: every
+// width of its last, masked vector and of its last call of RowCols columns,
+// one and several k-blocks, B's rows strided, every level the pure-Go bits.
+func TestGemmRow(t *testing.T) {
+	r := runtime.NewRNG(7)
+	for _, n := range []int{1, 7, 8, 9, 15, 63, 64, 65, 72, 120, 127, 128, 130, 200} {
+		for _, k := range []int{1, 3, 100, KC, KC + 1, 3*KC + 17} {
+			g := newCase(r, false, false, 1, n, k)
+			ref := g.run(Generic)
+			name := fmt.Sprintf("1x%dx%d", n, k)
+			g.check(t, ref, "generic "+name)
+			for _, level := range levels()[1:] {
+				got := g.run(level)
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(ref[i]) {
+						t.Fatalf("%s %s: element %d is %v, the pure-Go kernel gives %v", level, name, i, got[i], ref[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // withSplit runs f with every product split (ParallelFLOPs 0) on procs
 // goroutines.
 func withSplit(procs int, f func()) {

@@ -267,3 +267,363 @@ axpy16z_loop:
 axpy16z_done:
 	VZEROUPPER
 	RET
+
+// func rowTimes1y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes1y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+
+rowTimes1y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes1y_done
+	VBROADCASTSS (CX), Y2
+	VMASKMOVPS   (DX), Y0, Y3
+	VFMADD231PS  Y3, Y2, Y1
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes1y_loop
+
+rowTimes1y_done:
+	VMASKMOVPS (SI), Y0, Y2
+	VADDPS     Y2, Y1, Y2
+	VMASKMOVPS Y2, Y0, (SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes2y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes2y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+
+rowTimes2y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes2y_done
+	VBROADCASTSS (CX), Y3
+	VFMADD231PS  (DX), Y3, Y1
+	VMASKMOVPS   32(DX), Y0, Y4
+	VFMADD231PS  Y4, Y3, Y2
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes2y_loop
+
+rowTimes2y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VMASKMOVPS 32(SI), Y0, Y1
+	VADDPS     Y1, Y2, Y1
+	VMASKMOVPS Y1, Y0, 32(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes3y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes3y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+
+rowTimes3y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes3y_done
+	VBROADCASTSS (CX), Y4
+	VFMADD231PS  (DX), Y4, Y1
+	VFMADD231PS  32(DX), Y4, Y2
+	VMASKMOVPS   64(DX), Y0, Y5
+	VFMADD231PS  Y5, Y4, Y3
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes3y_loop
+
+rowTimes3y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VMASKMOVPS 64(SI), Y0, Y1
+	VADDPS     Y1, Y3, Y1
+	VMASKMOVPS Y1, Y0, 64(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes4y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes4y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+
+rowTimes4y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes4y_done
+	VBROADCASTSS (CX), Y5
+	VFMADD231PS  (DX), Y5, Y1
+	VFMADD231PS  32(DX), Y5, Y2
+	VFMADD231PS  64(DX), Y5, Y3
+	VMASKMOVPS   96(DX), Y0, Y6
+	VFMADD231PS  Y6, Y5, Y4
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes4y_loop
+
+rowTimes4y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VADDPS     64(SI), Y3, Y3
+	VMOVUPS    Y3, 64(SI)
+	VMASKMOVPS 96(SI), Y0, Y1
+	VADDPS     Y1, Y4, Y1
+	VMASKMOVPS Y1, Y0, 96(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes5y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes5y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+
+rowTimes5y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes5y_done
+	VBROADCASTSS (CX), Y6
+	VFMADD231PS  (DX), Y6, Y1
+	VFMADD231PS  32(DX), Y6, Y2
+	VFMADD231PS  64(DX), Y6, Y3
+	VFMADD231PS  96(DX), Y6, Y4
+	VMASKMOVPS   128(DX), Y0, Y7
+	VFMADD231PS  Y7, Y6, Y5
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes5y_loop
+
+rowTimes5y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VADDPS     64(SI), Y3, Y3
+	VMOVUPS    Y3, 64(SI)
+	VADDPS     96(SI), Y4, Y4
+	VMOVUPS    Y4, 96(SI)
+	VMASKMOVPS 128(SI), Y0, Y1
+	VADDPS     Y1, Y5, Y1
+	VMASKMOVPS Y1, Y0, 128(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes6y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes6y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+
+rowTimes6y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes6y_done
+	VBROADCASTSS (CX), Y7
+	VFMADD231PS  (DX), Y7, Y1
+	VFMADD231PS  32(DX), Y7, Y2
+	VFMADD231PS  64(DX), Y7, Y3
+	VFMADD231PS  96(DX), Y7, Y4
+	VFMADD231PS  128(DX), Y7, Y5
+	VMASKMOVPS   160(DX), Y0, Y8
+	VFMADD231PS  Y8, Y7, Y6
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes6y_loop
+
+rowTimes6y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VADDPS     64(SI), Y3, Y3
+	VMOVUPS    Y3, 64(SI)
+	VADDPS     96(SI), Y4, Y4
+	VMOVUPS    Y4, 96(SI)
+	VADDPS     128(SI), Y5, Y5
+	VMOVUPS    Y5, 128(SI)
+	VMASKMOVPS 160(SI), Y0, Y1
+	VADDPS     Y1, Y6, Y1
+	VMASKMOVPS Y1, Y0, 160(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes7y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes7y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+
+rowTimes7y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes7y_done
+	VBROADCASTSS (CX), Y8
+	VFMADD231PS  (DX), Y8, Y1
+	VFMADD231PS  32(DX), Y8, Y2
+	VFMADD231PS  64(DX), Y8, Y3
+	VFMADD231PS  96(DX), Y8, Y4
+	VFMADD231PS  128(DX), Y8, Y5
+	VFMADD231PS  160(DX), Y8, Y6
+	VMASKMOVPS   192(DX), Y0, Y9
+	VFMADD231PS  Y9, Y8, Y7
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes7y_loop
+
+rowTimes7y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VADDPS     64(SI), Y3, Y3
+	VMOVUPS    Y3, 64(SI)
+	VADDPS     96(SI), Y4, Y4
+	VMOVUPS    Y4, 96(SI)
+	VADDPS     128(SI), Y5, Y5
+	VMOVUPS    Y5, 128(SI)
+	VADDPS     160(SI), Y6, Y6
+	VMOVUPS    Y6, 160(SI)
+	VMASKMOVPS 192(SI), Y0, Y1
+	VADDPS     Y1, Y7, Y1
+	VMASKMOVPS Y1, Y0, 192(SI)
+	VZEROUPPER
+	RET
+
+// func rowTimes8y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+// Requires: AVX, FMA3
+TEXT ·rowTimes8y(SB), NOSPLIT, $0-48
+	MOVQ    kc+0(FP), AX
+	MOVQ    a+8(FP), CX
+	MOVQ    b+16(FP), DX
+	MOVQ    ldb+24(FP), BX
+	MOVQ    c+32(FP), SI
+	MOVQ    mask+40(FP), DI
+	SHLQ    $0x02, BX
+	VMOVDQU (DI), Y0
+	VXORPS  Y1, Y1, Y1
+	VXORPS  Y2, Y2, Y2
+	VXORPS  Y3, Y3, Y3
+	VXORPS  Y4, Y4, Y4
+	VXORPS  Y5, Y5, Y5
+	VXORPS  Y6, Y6, Y6
+	VXORPS  Y7, Y7, Y7
+	VXORPS  Y8, Y8, Y8
+
+rowTimes8y_loop:
+	TESTQ        AX, AX
+	JZ           rowTimes8y_done
+	VBROADCASTSS (CX), Y9
+	VFMADD231PS  (DX), Y9, Y1
+	VFMADD231PS  32(DX), Y9, Y2
+	VFMADD231PS  64(DX), Y9, Y3
+	VFMADD231PS  96(DX), Y9, Y4
+	VFMADD231PS  128(DX), Y9, Y5
+	VFMADD231PS  160(DX), Y9, Y6
+	VFMADD231PS  192(DX), Y9, Y7
+	VMASKMOVPS   224(DX), Y0, Y10
+	VFMADD231PS  Y10, Y9, Y8
+	ADDQ         $0x04, CX
+	ADDQ         BX, DX
+	DECQ         AX
+	JMP          rowTimes8y_loop
+
+rowTimes8y_done:
+	VADDPS     (SI), Y1, Y1
+	VMOVUPS    Y1, (SI)
+	VADDPS     32(SI), Y2, Y2
+	VMOVUPS    Y2, 32(SI)
+	VADDPS     64(SI), Y3, Y3
+	VMOVUPS    Y3, 64(SI)
+	VADDPS     96(SI), Y4, Y4
+	VMOVUPS    Y4, 96(SI)
+	VADDPS     128(SI), Y5, Y5
+	VMOVUPS    Y5, 128(SI)
+	VADDPS     160(SI), Y6, Y6
+	VMOVUPS    Y6, 160(SI)
+	VADDPS     192(SI), Y7, Y7
+	VMOVUPS    Y7, 192(SI)
+	VMASKMOVPS 224(SI), Y0, Y1
+	VADDPS     Y1, Y8, Y1
+	VMASKMOVPS Y1, Y0, 224(SI)
+	VZEROUPPER
+	RET

@@ -23,3 +23,43 @@ func axpy16y(n16 int, alpha float32, x *float32, y *float32)
 //
 //go:noescape
 func axpy16z(n16 int, alpha float32, x *float32, y *float32)
+
+// rowTimes1y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 8 columns j (1×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes1y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes2y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 16 columns j (2×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes2y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes3y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 24 columns j (3×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes3y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes4y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 32 columns j (4×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes4y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes5y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 40 columns j (5×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes5y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes6y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 48 columns j (6×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes6y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes7y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 56 columns j (7×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes7y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
+
+// rowTimes8y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 64 columns j (8×8), those of the last 8 masked by mask.
+//
+//go:noescape
+func rowTimes8y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)

@@ -48,3 +48,5 @@ func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos 
 func maxPool22Kernel(ISA, int, []float32, int, []float32, []int32, int) bool { return false }
 
 func readStream([]float32) (float32, bool) { return 0, false }
+
+func rowTimes(ISA, int, []float32, []float32, int, []float32, int) bool { return false }

@@ -41,7 +41,7 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 	for _, level := range levels()[1:] {
 		saved := Level
 		Level = level
-		for _, sh := range [][3]int{{5, 17, 9}, {13, 33, 300}, {7, 40, 3}, {1, 1, 1}, {2, 17, 45}, {1, 8, 8}} {
+		for _, sh := range [][3]int{{5, 17, 9}, {13, 33, 300}, {7, 40, 3}, {1, 1, 1}, {2, 17, 45}, {1, 8, 8}, {1, 130, 300}, {1, 67, 5}} {
 			m, n, k := sh[0], sh[1], sh[2]
 			for _, ta := range []bool{false, true} {
 				for _, tb := range []bool{false, true} {

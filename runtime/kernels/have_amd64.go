@@ -236,3 +236,32 @@ func readStream(s []float32) (float32, bool) {
 	}
 	return readStream8y(len(s), &s[0]), true
 }
+
+// rowTimesY are the row kernels of 1 to 8 vectors of 8 columns.
+var rowTimesY = [8]func(kc int, a, b *float32, ldb int, c *float32, mask *int32){
+	rowTimes1y, rowTimes2y, rowTimes3y, rowTimes4y, rowTimes5y, rowTimes6y, rowTimes7y, rowTimes8y,
+}
+
+// rowMasks[r] enables the first r lanes of a vector (r = 8: all).
+var rowMasks = func() (m [9][8]int32) {
+	for r := range m {
+		for j := 0; j < r; j++ {
+			m[r][j] = -1
+		}
+	}
+	return
+}()
+
+// rowTimes adds one k-block of a row times B, c[j] += Σ a[p]·b[p·ldb+j] for
+// j < cols ≤ RowCols, on the AVX2 row kernel (also at the AVX-512 level:
+// the sums are the same), after checking the slices' extent. It reports
+// false when the level has no row kernel.
+func rowTimes(level ISA, kc int, a, b []float32, ldb int, c []float32, cols int) bool {
+	if level == Generic {
+		return false
+	}
+	_, _, _ = a[kc-1], b[(kc-1)*ldb+cols-1], c[cols-1]
+	nv := (cols + 7) / 8
+	rowTimesY[nv-1](kc, &a[0], &b[0], ldb, &c[0], &rowMasks[cols-8*(nv-1)][0])
+	return true
+}

@@ -10,7 +10,9 @@ import (
 // layer of the example LeNet, ConvNet and vggish at its exact shape, with the
 // kernel the generated code calls ("direct") and with the general path it
 // replaced ("general": im2col and Gemm for convolutions, Gemm on packed
-// panels for linear layers, the general pooling loop), reporting GFLOP/s
+// panels for linear layers, the general pooling loop; for linear layers
+// also "rows", Wᵀ laid out once and read in place by the row kernel),
+// reporting GFLOP/s
 // and % of this level's peak measured in the same run: the per-layer table
 // of README's Performance section.
 func BenchmarkLayers(b *testing.B) {
@@ -53,7 +55,11 @@ func BenchmarkLayers(b *testing.B) {
 	for _, net := range []string{"lenet", "convnet", "vggish"} {
 		for _, l := range nets[net] {
 			g := l.g
-			for _, way := range []string{"direct", "general"} {
+			ways := []string{"direct", "general"}
+			if l.n > 0 {
+				ways = append(ways, "rows")
+			}
+			for _, way := range ways {
 				var f func()
 				var flops float64
 				switch {
@@ -71,12 +77,19 @@ func BenchmarkLayers(b *testing.B) {
 						}
 					}
 				case l.n > 0: // linear, one sample: x·Wᵀ
+					// Filled: untouched pages would all read as one zero page.
 					x, w, y := make([]float32, l.k), make([]float32, l.n*l.k), make([]float32, l.n)
+					for i := range w {
+						w[i] = float32(i%5) - 2
+					}
 					flops = float64(2 * l.n * l.k)
 					kern := micro(level)
 					f = func() { Gemm(false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n) }
-					if way == "general" {
+					switch way {
+					case "general":
 						f = func() { gemmPacked(kern, false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n) }
+					case "rows": // Wᵀ laid out once, k×n: the row kernel
+						f = func() { Gemm(false, false, 1, l.n, l.k, x, l.k, w, l.n, y, l.n) }
 					}
 				default: // 2×2 max pool
 					x := make([]float32, g.C*g.H*g.W)
