@@ -9,11 +9,29 @@ type Float interface{ ~float32 | ~float64 }
 // ParamOf is one parameter tensor of a model: its PyTorch state_dict key,
 // its PyTorch shape, and views of its values and gradients inside the
 // model's own memory. Writing to Value changes the model.
+//
+// Some models keep copies of weights laid out for their kernels (a linear
+// layer's weights transposed), remade when the weights change. A model
+// counts a change whenever its Params is called, so writing Value right
+// after Params needs nothing more; code that holds the views and writes
+// them later (an optimiser's Step, a copy into a replica) calls Changed
+// after writing, before the model runs again.
 type ParamOf[T Float] struct {
 	Name  string
 	Shape []int
 	Value []T
 	Grad  []T
+	// Version, when not nil, is the model's count of changes to its
+	// weights, which Changed advances.
+	Version *uint64
+}
+
+// Changed tells the model that Value was written. It does nothing for a
+// model that keeps no copies of its weights.
+func (p ParamOf[T]) Changed() {
+	if p.Version != nil {
+		*p.Version++
+	}
 }
 
 // Param is a float32 parameter, the kind every default model has.

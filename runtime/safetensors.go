@@ -235,6 +235,7 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	}
 	for pi, p := range params {
 		copy(p.Value, vals[pi])
+		p.Changed()
 	}
 	return meta, nil
 }

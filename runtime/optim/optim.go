@@ -81,6 +81,7 @@ func (s *SGD) Step() {
 	wd, mom := float32(s.cfg.WeightDecay), float32(s.cfg.Momentum)
 	damp, lr := float32(1-s.cfg.Dampening), float32(-s.cfg.LR)
 	for pi, p := range s.params {
+		p.Changed() // the model remakes its copies of the weights
 		switch {
 		case wd != 0 || s.cfg.Nesterov:
 		case mom == 0:
@@ -212,6 +213,7 @@ func (a *Adam) Step() {
 	wd, eps, bc2 := float32(a.cfg.WeightDecay), float32(a.cfg.Eps), float32(bc2sqrt)
 	h := kernels.AdamHyper{B1: fb1, C1: c1, B2: fb2, C2: c2, BC2: bc2, Eps: eps, Step: stepSize}
 	for pi, p := range a.params {
+		p.Changed() // the model remakes its copies of the weights
 		m, v := a.m[pi], a.v[pi]
 		if wd == 0 {
 			// The vector kernel, the same bits as the loop below.

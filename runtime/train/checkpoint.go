@@ -108,6 +108,7 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 	}
 	for i, t := range ts {
 		copy(t.Value, tmp[i].Value)
+		t.Changed()
 	}
 	c := &Checkpoint{Epoch: epoch}
 	for _, h := range hist {

@@ -344,6 +344,7 @@ func (p *Parallel) sync() {
 	for _, rps := range p.params[1:] {
 		for i, rp := range rps {
 			copy(rp.Value, mp[i].Value)
+			rp.Changed()
 		}
 	}
 }
