@@ -190,8 +190,18 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			} else {
 				body = append(body, jen.Clear(jen.Id("y")))
 			}
-			body = append(body, jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Id("n"), jen.Lit(O), jen.Lit(K),
-				jen.Id("x"), jen.Lit(K), jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K), jen.Id("y"), jen.Lit(O)))
+			product := jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.True(), jen.Id("n"), jen.Lit(O), jen.Lit(K),
+				jen.Id("x"), jen.Lit(K), jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K), jen.Id("y"), jen.Lit(O))
+			if e.viaKernels() {
+				// One sample streams the transposed copy on Gemm's row
+				// kernel: the same sums as the batch's x·Wᵀ, so the same bits.
+				product = jen.If(jen.Id("n").Op("==").Lit(1)).Block(
+					jen.Id("m").Dot("linearWeights").Call(),
+					jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.False(), jen.Lit(1), jen.Lit(O), jen.Lit(K),
+						jen.Id("x"), jen.Lit(K), jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty()), jen.Lit(O), jen.Id("y"), jen.Lit(O)),
+				).Else().Block(product)
+			}
+			body = append(body, product)
 			if l.Act != "" {
 				body = append(body, batchActivate(c, l.Act))
 			}
@@ -456,4 +466,80 @@ func (e *emitter) poolBackward(p *layerPlan, o *poolOp, gy, gx jen.Code) jen.Cod
 		body = append(body, perSample(jen.Qual(KernelsPath, "AvgPoolBackward").Call(jen.Op("&").Id(fmt.Sprintf("win%d", l.Index)), sample("dy", O), sample("dx", K))))
 	}
 	return jen.Comment(e.header(l)).Line().Block(body...)
+}
+
+// ltField names the Model field holding linear layer l's weights
+// transposed.
+func ltField(l *Layer) string { return fmt.Sprintf("lt%d", l.Index) }
+
+// linearCopies lists the linear layers whose weights the model keeps
+// transposed (in×out) for one sample's product: those of a network that runs
+// single samples as a batch of one. A sample's x·Wᵀ then streams the copy on
+// Gemm's row kernel instead of transposing W in registers on every call.
+func (e *emitter) linearCopies() []*Layer {
+	if !e.viaKernels() {
+		return nil
+	}
+	var ls []*Layer
+	for _, p := range e.plan {
+		if _, ok := p.l.Op.(*linearOp); ok {
+			ls = append(ls, p.l)
+		}
+	}
+	return ls
+}
+
+// copyFields are the Model fields of the transposed copies and the version
+// counters that say whether they are current.
+func (e *emitter) copyFields() []jen.Code {
+	ls := e.linearCopies()
+	if len(ls) == 0 {
+		return nil
+	}
+	var fields []jen.Code
+	for _, l := range ls {
+		fields = append(fields, jen.Id(ltField(l)).Index(jen.Lit(l.In.Size()*l.Out.Size())).Float32().
+			Commentf("layer %s weights transposed (%d×%d), made by linearWeights", l.Key, l.In.Size(), l.Out.Size()))
+	}
+	return append(fields,
+		jen.Id("ver").Uint64().Comment("changes to the weights, counted by Params, Init and the Changed of its views"),
+		jen.Id("ltVer").Uint64().Comment("ver+1 when the transposed copies were made"))
+}
+
+// weightsChanged counts a change to the weights, if the model keeps copies.
+func (e *emitter) weightsChanged() jen.Code {
+	if len(e.linearCopies()) == 0 {
+		return jen.Null()
+	}
+	return jen.Id("m").Dot("ver").Op("++")
+}
+
+// versionField is Params' Version field for one parameter, if the model
+// keeps copies.
+func (e *emitter) versionField() jen.Code {
+	if len(e.linearCopies()) == 0 {
+		return jen.Null()
+	}
+	return jen.Id("Version").Op(":").Op("&").Id("m").Dot("ver")
+}
+
+// linearWeightsFunc emits linearWeights, which remakes the transposed
+// copies when the weights changed since they were made.
+func (e *emitter) linearWeightsFunc(f *jen.File) {
+	ls := e.linearCopies()
+	if len(ls) == 0 {
+		return
+	}
+	body := []jen.Code{jen.If(jen.Id("m").Dot("ltVer").Op("==").Id("m").Dot("ver").Op("+").Lit(1)).Block(jen.Return())}
+	for _, l := range ls {
+		w := l.Params[0]
+		K, O := l.In.Size(), l.Out.Size()
+		body = append(body, jen.Qual(KernelsPath, "Transpose").Call(jen.Lit(O), jen.Lit(K),
+			jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K),
+			jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty()), jen.Lit(O)))
+	}
+	body = append(body, jen.Id("m").Dot("ltVer").Op("=").Id("m").Dot("ver").Op("+").Lit(1))
+	f.Comment("linearWeights remakes the transposed copies of the linear layers' weights")
+	f.Comment("when the weights have changed since they were made.")
+	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("linearWeights").Params().Block(body...)
 }

@@ -64,6 +64,7 @@ func (e *emitter) embedded(f *jen.File) error {
 		jen.For(jen.Id("i").Op(":=").Range().Id("m").Dot("params")).Block(
 			jen.Id("m").Dot("params").Index(jen.Id("i")).Op("=").Qual("math", bits).Call(word),
 		),
+		e.weightsChanged(),
 		jen.Id("m").Dot("ZeroGrad").Call(),
 	)
 	if e.opt.Fold {

@@ -186,6 +186,7 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	e.backwardFuncs(f)
 	if e.batched() {
 		e.batchFuncs(f)
+		e.linearWeightsFunc(f)
 	} else {
 		e.perSampleBatchFuncs(f)
 	}
@@ -310,6 +311,7 @@ func (e *emitter) modelType(f *jen.File) {
 			jen.Id(e.outField()).Index(jen.Id("OutputSize")).Add(e.typ()).Comment("output of the last Forward"),
 			jen.Id("grad").Index(jen.Lit(1)).Index(jen.Id("OutputSize")).Add(e.typ()).Comment("dLoss/dOutput for backward"),
 			jen.Id("bat").Id("batchState").Comment("the buffers of every pass, one sample or a whole batch"))
+		fields = append(fields, e.copyFields()...)
 		f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 		f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 		f.Type().Id("Model").Struct(fields...)
@@ -368,7 +370,7 @@ func (e *emitter) constructors(f *jen.File) {
 				Comment(p.Key))
 		}
 	}
-	body = append(body, jen.Id("m").Dot("ZeroGrad").Call())
+	body = append(body, e.weightsChanged(), jen.Id("m").Dot("ZeroGrad").Call())
 	f.Comment("Init sets every parameter to PyTorch's default initialisation, uniform in")
 	f.Comment("±1/√fan_in, drawn from seed, and zeroes the gradients. The same seed gives")
 	f.Comment("bit-identical parameters on every platform.")
@@ -701,12 +703,21 @@ func (e *emitter) paramFuncs(f *jen.File) {
 			jen.Id("Shape").Op(":").Index().Int().Values(shape...),
 			jen.Id("Value").Op(":").Id("m").Dot("params").Index(lo, hi, hi),
 			jen.Id("Grad").Op(":").Id("m").Dot("grads").Index(lo, hi, hi),
+			e.versionField(),
 		))
 	}
 	ptype := jen.Qual(RuntimePath, "ParamOf").Index(e.typ())
 	f.Comment("Params returns views of the parameters and their gradients, in key order,")
-	f.Comment("with PyTorch's names and shapes.")
+	if len(e.linearCopies()) > 0 {
+		f.Comment("with PyTorch's names and shapes. The model remakes its transposed copies")
+		f.Comment("of the linear layers' weights after a call, since the caller may write")
+		f.Comment("the views; code that writes them later calls their Changed (see")
+		f.Comment("runtime.ParamOf).")
+	} else {
+		f.Comment("with PyTorch's names and shapes.")
+	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Params").Params().Index().Add(ptype).Block(
+		e.weightsChanged(),
 		jen.Return(jen.Index().Add(ptype).Values(elems...)),
 	)
 	f.Comment("LoadWeights reads a safetensors file with exactly this model's tensors. On")

@@ -49,6 +49,10 @@ type Model struct {
 	a9     [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
+	lt7    [48000]float32         // layer fc1 weights transposed (400×120), made by linearWeights
+	lt9    [1200]float32          // layer fc2 weights transposed (120×10), made by linearWeights
+	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
+	ltVer  uint64                 // ver+1 when the transposed copies were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -72,6 +76,7 @@ func (m *Model) Init(seed uint64) {
 	runtime.InitUniform(m.params[49444:49564], r, 400) // fc1.bias
 	runtime.InitUniform(m.params[49564:50764], r, 120) // fc2.weight
 	runtime.InitUniform(m.params[50764:50774], r, 120) // fc2.bias
+	m.ver++
 	m.ZeroGrad()
 }
 
@@ -359,7 +364,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*120:(r+1)*120], m.params[49444:49564])
 		}
-		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
+		} else {
+			kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
+		}
 		kernels.Relu(y)
 	}
 	// layer fc2: linear 120→10, [120] → [10] (convnet.yaml:14)
@@ -369,7 +379,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*10:(r+1)*10], m.params[50764:50774])
 		}
-		kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 10, 120, x, 120, m.lt9[:], 10, y, 10)
+		} else {
+			kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
+		}
 	}
 }
 
@@ -514,10 +529,25 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	return
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(120, 400, m.params[1444:49444], 400, m.lt7[:], 120)
+	kernels.Transpose(10, 120, m.params[49564:50764], 120, m.lt9[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes.
+// with PyTorch's names and shapes. The model remakes its transposed copies
+// of the linear layers' weights after a call, since the caller may write
+// the views; code that writes them later calls their Changed (see
+// runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {
-	return []runtime.ParamOf[float32]{{Name: "conv1.weight", Shape: []int{3, 3, 5, 5}, Value: m.params[0:225:225], Grad: m.grads[0:225:225]}, {Name: "conv1.bias", Shape: []int{3}, Value: m.params[225:228:228], Grad: m.grads[225:228:228]}, {Name: "conv2.weight", Shape: []int{16, 3, 5, 5}, Value: m.params[228:1428:1428], Grad: m.grads[228:1428:1428]}, {Name: "conv2.bias", Shape: []int{16}, Value: m.params[1428:1444:1444], Grad: m.grads[1428:1444:1444]}, {Name: "fc1.weight", Shape: []int{120, 400}, Value: m.params[1444:49444:49444], Grad: m.grads[1444:49444:49444]}, {Name: "fc1.bias", Shape: []int{120}, Value: m.params[49444:49564:49564], Grad: m.grads[49444:49564:49564]}, {Name: "fc2.weight", Shape: []int{10, 120}, Value: m.params[49564:50764:50764], Grad: m.grads[49564:50764:50764]}, {Name: "fc2.bias", Shape: []int{10}, Value: m.params[50764:50774:50774], Grad: m.grads[50764:50774:50774]}}
+	m.ver++
+	return []runtime.ParamOf[float32]{{Name: "conv1.weight", Shape: []int{3, 3, 5, 5}, Value: m.params[0:225:225], Grad: m.grads[0:225:225], Version: &m.ver}, {Name: "conv1.bias", Shape: []int{3}, Value: m.params[225:228:228], Grad: m.grads[225:228:228], Version: &m.ver}, {Name: "conv2.weight", Shape: []int{16, 3, 5, 5}, Value: m.params[228:1428:1428], Grad: m.grads[228:1428:1428], Version: &m.ver}, {Name: "conv2.bias", Shape: []int{16}, Value: m.params[1428:1444:1444], Grad: m.grads[1428:1444:1444], Version: &m.ver}, {Name: "fc1.weight", Shape: []int{120, 400}, Value: m.params[1444:49444:49444], Grad: m.grads[1444:49444:49444], Version: &m.ver}, {Name: "fc1.bias", Shape: []int{120}, Value: m.params[49444:49564:49564], Grad: m.grads[49444:49564:49564], Version: &m.ver}, {Name: "fc2.weight", Shape: []int{10, 120}, Value: m.params[49564:50764:50764], Grad: m.grads[49564:50764:50764], Version: &m.ver}, {Name: "fc2.bias", Shape: []int{10}, Value: m.params[50764:50774:50774], Grad: m.grads[50764:50774:50774], Version: &m.ver}}
 }
 
 // LoadWeights reads a safetensors file with exactly this model's tensors. On

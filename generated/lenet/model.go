@@ -50,6 +50,11 @@ type Model struct {
 	a11    [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
+	lt7    [48000]float32         // layer 7 weights transposed (400×120), made by linearWeights
+	lt9    [10080]float32         // layer 9 weights transposed (120×84), made by linearWeights
+	lt11   [840]float32           // layer 11 weights transposed (84×10), made by linearWeights
+	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
+	ltVer  uint64                 // ver+1 when the transposed copies were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -75,6 +80,7 @@ func (m *Model) Init(seed uint64) {
 	runtime.InitUniform(m.params[60772:60856], r, 120) // 9.bias
 	runtime.InitUniform(m.params[60856:61696], r, 84)  // 11.weight
 	runtime.InitUniform(m.params[61696:61706], r, 84)  // 11.bias
+	m.ver++
 	m.ZeroGrad()
 }
 
@@ -367,7 +373,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*120:(r+1)*120], m.params[50572:50692])
 		}
-		kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
+		} else {
+			kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
+		}
 		kernels.Relu(y)
 	}
 	// layer 9: linear 120→84 + relu, [120] → [84] (lenet.yaml:15)
@@ -377,7 +388,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*84:(r+1)*84], m.params[60772:60856])
 		}
-		kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 84, 120, x, 120, m.lt9[:], 84, y, 84)
+		} else {
+			kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
+		}
 		kernels.Relu(y)
 	}
 	// layer 11: linear 84→10, [84] → [10] (lenet.yaml:17)
@@ -387,7 +403,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*10:(r+1)*10], m.params[61696:61706])
 		}
-		kernels.Gemm(false, true, n, 10, 84, x, 84, m.params[60856:61696], 84, y, 10)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 10, 84, x, 84, m.lt11[:], 10, y, 10)
+		} else {
+			kernels.Gemm(false, true, n, 10, 84, x, 84, m.params[60856:61696], 84, y, 10)
+		}
 	}
 }
 
@@ -548,10 +569,26 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	return
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(120, 400, m.params[2572:50572], 400, m.lt7[:], 120)
+	kernels.Transpose(84, 120, m.params[50692:60772], 120, m.lt9[:], 84)
+	kernels.Transpose(10, 84, m.params[60856:61696], 84, m.lt11[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes.
+// with PyTorch's names and shapes. The model remakes its transposed copies
+// of the linear layers' weights after a call, since the caller may write
+// the views; code that writes them later calls their Changed (see
+// runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {
-	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{6, 1, 5, 5}, Value: m.params[0:150:150], Grad: m.grads[0:150:150]}, {Name: "0.bias", Shape: []int{6}, Value: m.params[150:156:156], Grad: m.grads[150:156:156]}, {Name: "3.weight", Shape: []int{16, 6, 5, 5}, Value: m.params[156:2556:2556], Grad: m.grads[156:2556:2556]}, {Name: "3.bias", Shape: []int{16}, Value: m.params[2556:2572:2572], Grad: m.grads[2556:2572:2572]}, {Name: "7.weight", Shape: []int{120, 400}, Value: m.params[2572:50572:50572], Grad: m.grads[2572:50572:50572]}, {Name: "7.bias", Shape: []int{120}, Value: m.params[50572:50692:50692], Grad: m.grads[50572:50692:50692]}, {Name: "9.weight", Shape: []int{84, 120}, Value: m.params[50692:60772:60772], Grad: m.grads[50692:60772:60772]}, {Name: "9.bias", Shape: []int{84}, Value: m.params[60772:60856:60856], Grad: m.grads[60772:60856:60856]}, {Name: "11.weight", Shape: []int{10, 84}, Value: m.params[60856:61696:61696], Grad: m.grads[60856:61696:61696]}, {Name: "11.bias", Shape: []int{10}, Value: m.params[61696:61706:61706], Grad: m.grads[61696:61706:61706]}}
+	m.ver++
+	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{6, 1, 5, 5}, Value: m.params[0:150:150], Grad: m.grads[0:150:150], Version: &m.ver}, {Name: "0.bias", Shape: []int{6}, Value: m.params[150:156:156], Grad: m.grads[150:156:156], Version: &m.ver}, {Name: "3.weight", Shape: []int{16, 6, 5, 5}, Value: m.params[156:2556:2556], Grad: m.grads[156:2556:2556], Version: &m.ver}, {Name: "3.bias", Shape: []int{16}, Value: m.params[2556:2572:2572], Grad: m.grads[2556:2572:2572], Version: &m.ver}, {Name: "7.weight", Shape: []int{120, 400}, Value: m.params[2572:50572:50572], Grad: m.grads[2572:50572:50572], Version: &m.ver}, {Name: "7.bias", Shape: []int{120}, Value: m.params[50572:50692:50692], Grad: m.grads[50572:50692:50692], Version: &m.ver}, {Name: "9.weight", Shape: []int{84, 120}, Value: m.params[50692:60772:60772], Grad: m.grads[50692:60772:60772], Version: &m.ver}, {Name: "9.bias", Shape: []int{84}, Value: m.params[60772:60856:60856], Grad: m.grads[60772:60856:60856], Version: &m.ver}, {Name: "11.weight", Shape: []int{10, 84}, Value: m.params[60856:61696:61696], Grad: m.grads[60856:61696:61696], Version: &m.ver}, {Name: "11.bias", Shape: []int{10}, Value: m.params[61696:61706:61706], Grad: m.grads[61696:61706:61706], Version: &m.ver}}
 }
 
 // LoadWeights reads a safetensors file with exactly this model's tensors. On

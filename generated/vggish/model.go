@@ -49,6 +49,9 @@ type Model struct {
 	a9     [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
+	lt9    [40960]float32         // layer 9 weights transposed (4096×10), made by linearWeights
+	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
+	ltVer  uint64                 // ver+1 when the transposed copies were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -72,6 +75,7 @@ func (m *Model) Init(seed uint64) {
 	runtime.InitUniform(m.params[28576:28640], r, 288)  // 5.bias
 	runtime.InitUniform(m.params[28640:69600], r, 4096) // 9.weight
 	runtime.InitUniform(m.params[69600:69610], r, 4096) // 9.bias
+	m.ver++
 	m.ZeroGrad()
 }
 
@@ -393,7 +397,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*10:(r+1)*10], m.params[69600:69610])
 		}
-		kernels.Gemm(false, true, n, 10, 4096, x, 4096, m.params[28640:69600], 4096, y, 10)
+		if n == 1 {
+			m.linearWeights()
+			kernels.Gemm(false, false, 1, 10, 4096, x, 4096, m.lt9[:], 10, y, 10)
+		} else {
+			kernels.Gemm(false, true, n, 10, 4096, x, 4096, m.params[28640:69600], 4096, y, 10)
+		}
 	}
 }
 
@@ -548,10 +557,24 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	return
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(10, 4096, m.params[28640:69600], 4096, m.lt9[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes.
+// with PyTorch's names and shapes. The model remakes its transposed copies
+// of the linear layers' weights after a call, since the caller may write
+// the views; code that writes them later calls their Changed (see
+// runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {
-	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{32, 3, 3, 3}, Value: m.params[0:864:864], Grad: m.grads[0:864:864]}, {Name: "0.bias", Shape: []int{32}, Value: m.params[864:896:896], Grad: m.grads[864:896:896]}, {Name: "2.weight", Shape: []int{32, 32, 3, 3}, Value: m.params[896:10112:10112], Grad: m.grads[896:10112:10112]}, {Name: "2.bias", Shape: []int{32}, Value: m.params[10112:10144:10144], Grad: m.grads[10112:10144:10144]}, {Name: "5.weight", Shape: []int{64, 32, 3, 3}, Value: m.params[10144:28576:28576], Grad: m.grads[10144:28576:28576]}, {Name: "5.bias", Shape: []int{64}, Value: m.params[28576:28640:28640], Grad: m.grads[28576:28640:28640]}, {Name: "9.weight", Shape: []int{10, 4096}, Value: m.params[28640:69600:69600], Grad: m.grads[28640:69600:69600]}, {Name: "9.bias", Shape: []int{10}, Value: m.params[69600:69610:69610], Grad: m.grads[69600:69610:69610]}}
+	m.ver++
+	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{32, 3, 3, 3}, Value: m.params[0:864:864], Grad: m.grads[0:864:864], Version: &m.ver}, {Name: "0.bias", Shape: []int{32}, Value: m.params[864:896:896], Grad: m.grads[864:896:896], Version: &m.ver}, {Name: "2.weight", Shape: []int{32, 32, 3, 3}, Value: m.params[896:10112:10112], Grad: m.grads[896:10112:10112], Version: &m.ver}, {Name: "2.bias", Shape: []int{32}, Value: m.params[10112:10144:10144], Grad: m.grads[10112:10144:10144], Version: &m.ver}, {Name: "5.weight", Shape: []int{64, 32, 3, 3}, Value: m.params[10144:28576:28576], Grad: m.grads[10144:28576:28576], Version: &m.ver}, {Name: "5.bias", Shape: []int{64}, Value: m.params[28576:28640:28640], Grad: m.grads[28576:28640:28640], Version: &m.ver}, {Name: "9.weight", Shape: []int{10, 4096}, Value: m.params[28640:69600:69600], Grad: m.grads[28640:69600:69600], Version: &m.ver}, {Name: "9.bias", Shape: []int{10}, Value: m.params[69600:69610:69610], Grad: m.grads[69600:69610:69610], Version: &m.ver}}
 }
 
 // LoadWeights reads a safetensors file with exactly this model's tensors. On
