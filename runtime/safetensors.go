@@ -138,19 +138,26 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	if n, err := io.ReadFull(r, lenBuf[:]); err != nil {
 		return nil, fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
 	}
+	// A file of another format fails here; its magic number says which.
+	foreign := func(err error) error {
+		if f := foreignFormat(lenBuf); f != "" {
+			return fmt.Errorf("weights: not a safetensors file: it looks like %s; save the state_dict as safetensors (safetensors.torch.save_file, see nngen's README)", f)
+		}
+		return err
+	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
 	if hlen < 2 || hlen > MaxHeaderBytes {
-		return nil, fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes)
+		return nil, foreign(fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes))
 	}
 	hdr, err := readHeader(r, int(hlen))
 	if err != nil {
-		return nil, err
+		return nil, foreign(err)
 	}
 	// A few extra tensors are named as unexpected; thousands are refused
 	// while parsing, before they cost memory.
 	entries, meta, err := parseHeader(hdr, 8, len(params)+64)
 	if err != nil {
-		return nil, fmt.Errorf("weights: header: %v", err)
+		return nil, foreign(fmt.Errorf("weights: header: %v", err))
 	}
 	var probs []string
 	byName := map[string]*tensorHeader{}
@@ -238,6 +245,26 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 		p.Changed()
 	}
 	return meta, nil
+}
+
+// foreignFormat names the format whose magic number begins a file that is
+// not safetensors, or returns "".
+func foreignFormat(b [8]byte) string {
+	switch {
+	case string(b[:4]) == "PK\x03\x04":
+		return "a zip archive, as PyTorch's torch.save writes (a .pt or .pth checkpoint)"
+	case b[0] == 0x80 && b[1] >= 2 && b[1] <= 5:
+		return "a Python pickle (torch.save of an older PyTorch, or pickle.dump)"
+	case string(b[:]) == "\x89HDF\r\n\x1a\n":
+		return "an HDF5 file (Keras's .h5 weights)"
+	case string(b[:6]) == "\x93NUMPY":
+		return "a NumPy .npy array"
+	case b[0] == 0x1f && b[1] == 0x8b:
+		return "gzip-compressed data"
+	case b[0] == 0x08 && b[1] >= 1 && b[1] <= 12 && strings.IndexByte("\x12\x1a\x22\x2a\x3a\x42", b[2]) >= 0:
+		return "an ONNX model (a protocol buffer)"
+	}
+	return ""
 }
 
 // readHeader reads the n header bytes in chunks growing from 4 KiB to

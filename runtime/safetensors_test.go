@@ -224,6 +224,31 @@ func TestSafetensorsStrict(t *testing.T) {
 	}
 }
 
+// A file of another format is named by its format, not reported as an
+// absurd header length.
+func TestForeignFilesNamed(t *testing.T) {
+	zipHead := "PK\x03\x04\x14\x00\x08\x08\x00\x00archive/data.pkl"
+	for _, c := range []struct{ name, data, want string }{
+		{"torch.save zip", zipHead, "it looks like a zip archive, as PyTorch's torch.save writes"},
+		{"zip with a small length", "PK\x03\x04\x00\x00\x00\x00rest", "a zip archive"},
+		{"pickle", "\x80\x02\x8a\x0alz\xfc\x9cF\xf9 j\xa8P\x19.\x80\x02M\xe9", "a Python pickle"},
+		{"HDF5", "\x89HDF\r\n\x1a\n\x00\x00\x00\x00", "an HDF5 file"},
+		{"npy", "\x93NUMPY\x01\x00v\x00{'descr': '<f4'", "a NumPy .npy array"},
+		{"gzip", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", "gzip-compressed data"},
+		{"ONNX", "\x08\x07\x12\x07pytorch\x1a\x052.0.0", "an ONNX model"},
+	} {
+		err := LoadSafetensors(bytes.NewReader([]byte(c.data)), testParams())
+		if err == nil || !strings.Contains(err.Error(), "not a safetensors file: it looks like "+strings.TrimPrefix(c.want, "it looks like ")) {
+			t.Errorf("%s: %v, want it to say %q", c.name, err, c.want)
+		}
+	}
+	// A safetensors file whose header is merely bad keeps its own error.
+	err := LoadSafetensors(bytes.NewReader(file(`{"a":1}`, nil)), testParams())
+	if err == nil || strings.Contains(err.Error(), "not a safetensors file") {
+		t.Errorf("a bad safetensors header: %v", err)
+	}
+}
+
 func TestTruncatedNamesTensor(t *testing.T) {
 	good := saved(t)
 	hlen := int(binary.LittleEndian.Uint64(good))
