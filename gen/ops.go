@@ -56,6 +56,9 @@ var opKinds = map[string]func(f *fieldSet) op{
 	"softmax":   func(f *fieldSet) op { f.finish(nil); return &softmaxOp{} },
 }
 
+// Ops lists the op names a spec's layers may use, sorted.
+func Ops() []string { return opNames() }
+
 func opNames() []string {
 	var n []string
 	for k := range opKinds {

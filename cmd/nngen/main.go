@@ -22,6 +22,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"strings"
 
 	"github.com/nngen/nngen/gen"
 	"github.com/nngen/nngen/runtime"
@@ -41,12 +43,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fold := fs.Bool("fold", false, "with -weights: write the weights into Predict as constants, dropping zero weights (small networks)")
 	foldLimit := fs.Int("fold-limit", gen.DefaultFoldLimit, "largest folded Predict allowed, in statements plus terms")
 	test := fs.Bool("test", true, "also write model_test.go (golden forward check, allocation checks, benchmarks)")
+	version := fs.Bool("version", false, "print nngen's version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nngen [flags] SPEC.yaml")
 		fs.PrintDefaults()
+		fmt.Fprintf(stderr, "\nops: %s\n", strings.Join(gen.Ops(), ", "))
+		fmt.Fprintln(stderr, "spec reference: https://github.com/nngen/nngen#spec-reference (README.md)")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *version {
+		fmt.Fprintln(stdout, versionString())
+		return 0
 	}
 	if *spec == "" && fs.NArg() == 1 {
 		*spec = fs.Arg(0)
@@ -184,4 +193,32 @@ func generatedByNngen(path string) (ours, exists bool, err error) {
 	head := make([]byte, len(generatedHeader)+1)
 	n, _ := io.ReadFull(f, head)
 	return string(head[:n]) == generatedHeader+"\n", true, nil
+}
+
+// versionString is nngen's module version, or for a build from a checkout
+// its commit, and the Go that built it.
+func versionString() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "nngen (no build information)"
+	}
+	v := bi.Main.Version
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+modified"
+			}
+		}
+	}
+	if (v == "" || v == "(devel)") && rev != "" {
+		v = "commit " + rev[:min(12, len(rev))] + dirty
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return fmt.Sprintf("nngen %s, built with %s", v, bi.GoVersion)
 }

@@ -198,3 +198,19 @@ func TestBadPackageFlag(t *testing.T) {
 		}
 	}
 }
+
+// -version prints the version; -h lists the ops and where the spec
+// reference is.
+func TestVersionAndHelp(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-version"}, &stdout, &stderr); code != 0 || !strings.HasPrefix(stdout.String(), "nngen ") || !strings.Contains(stdout.String(), "built with go") {
+		t.Fatalf("-version: exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	run([]string{"-h"}, &stdout, &stderr)
+	for _, want := range []string{"usage: nngen [flags] SPEC.yaml", "-version", "ops: avgpool1d, avgpool2d, conv1d, conv2d, flatten, linear, maxpool1d", "#spec-reference"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("-h does not say %q:\n%s", want, stderr.String())
+		}
+	}
+}
