@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -106,8 +107,24 @@ func (e *torchEngine) prepare(c *netCase) error {
 			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act})
 	}
 	var ok struct{ OK bool }
-	return e.call(map[string]any{"cmd": "setup", "net": c.name, "input": c.net.Input, "layers": layers,
-		"weights": wpath, "x": xpath, "labels": c.labels, "batch": Batch, "lr": LR}, &ok)
+	if err := e.call(map[string]any{"cmd": "setup", "net": c.name, "input": c.net.Input, "layers": layers,
+		"weights": wpath, "x": xpath, "labels": c.labels, "batch": Batch, "lr": LR}, &ok); err != nil {
+		return err
+	}
+	// The repository's Python helper, which read the weights, writes them
+	// back: the very bytes nngen's SaveWeights wrote.
+	back := filepath.Join(e.dir, c.name+".torch.safetensors")
+	if err := e.call(map[string]any{"cmd": "save", "net": c.name, "path": back}, &ok); err != nil {
+		return err
+	}
+	got, err := os.ReadFile(back)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(got, c.weights) {
+		return fmt.Errorf("python/nngen_safetensors.py saved %s's state_dict as %d bytes that differ from the %d nngen wrote", c.name, len(got), len(c.weights))
+	}
+	return nil
 }
 
 func (e *torchEngine) check(c *netCase) (check, error) {

@@ -19,20 +19,26 @@ Reads one JSON command per line on stdin and answers one JSON line:
                                         -> {"seconds": per run}
       metric infer1 | infer64 | train64, on torch.set_num_threads(threads)
       and as many OpenBLAS threads (openblas_set_num_threads)
+  {"cmd": "save", "net", "path"}        -> {"ok": true}
+      writes the network's state_dict with python/nngen_safetensors.py,
+      for the harness to load back into nngen
 Errors come back as {"error": message}. Debian has no safetensors
-package; the format (8-byte length, JSON header, raw data) is read here.
+package; python/nngen_safetensors.py reads and writes the format.
 """
 import contextlib
 import copy
 import ctypes
 import json
-import struct
+import os
 import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "python"))
+from nngen_safetensors import load_file, save_file  # noqa: E402
 
 torch.set_num_interop_threads(1)
 torch.set_grad_enabled(False)
@@ -62,24 +68,6 @@ def set_threads(n):
     torch.set_num_threads(n)
     if set_blas_threads is not None:
         set_blas_threads(n)
-
-
-def load_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8:8 + n])
-    base = 8 + n
-    out = {}
-    for key, meta in header.items():
-        if key == "__metadata__":
-            continue
-        if meta["dtype"] != "F32":
-            raise ValueError("%s: dtype %s, want F32" % (key, meta["dtype"]))
-        lo, hi = meta["data_offsets"]
-        t = torch.frombuffer(bytearray(data[base + lo:base + hi]), dtype=torch.float32)
-        out[key] = t.reshape(meta["shape"]).clone()
-    return out
 
 
 class Net(nn.Module):
@@ -131,7 +119,7 @@ nets = {}
 
 def setup(req):
     model = Net(req["layers"])
-    state = load_safetensors(req["weights"])
+    state = load_file(req["weights"])
     model.load_state_dict(state, strict=True)
     batch = req["batch"]
     with open(req["x"], "rb") as f:
@@ -173,6 +161,11 @@ def export(req):
         torch.onnx.export(n["model"], n["x1"], req["path"], opset_version=req["opset"],
                           input_names=["x"], output_names=["y"],
                           dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    return {"ok": True}
+
+
+def save(req):
+    save_file(nets[req["net"]]["model"].state_dict(), req["path"])
     return {"ok": True}
 
 
@@ -219,6 +212,8 @@ def main():
                 reply = check(req)
             elif cmd == "export":
                 reply = export(req)
+            elif cmd == "save":
+                reply = save(req)
             elif cmd == "time":
                 reply = run_timed(req)
             else:

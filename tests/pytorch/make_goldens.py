@@ -17,13 +17,13 @@ kernels.
 Run with Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread
 then /usr/bin/python3 tests/pytorch/make_goldens.py (from the repo root).
 Rerunning it rewrites the same files. Debian has no python3-safetensors, so
-the (simple, documented) safetensors format is written here directly.
+the weights are written by the repository's python/nngen_safetensors.py.
 """
 import collections
 import json
 import os
 import random
-import struct
+import sys
 
 import torch
 import torch.nn as nn
@@ -31,24 +31,8 @@ import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-
-
-def save_safetensors(path, tensors):
-    header = {"__metadata__": {"format": "pt"}}
-    off = 0
-    blobs = []
-    for k, t in tensors.items():
-        b = t.detach().to(torch.float32).contiguous().numpy().astype("<f4").tobytes()
-        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [off, off + len(b)]}
-        off += len(b)
-        blobs.append(b)
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
+sys.path.insert(0, os.path.join(ROOT, "python"))
+from nngen_safetensors import save_file  # noqa: E402  (Debian has no python3-safetensors)
 
 
 def yaml_layer(op, fields):
@@ -199,7 +183,7 @@ def write_case(name, spec, model, inp, loss_kind, gen):
         with open(os.path.join(HERE, "specs", name + ".yaml"), "w") as f:
             f.write(spec)
     sd = collections.OrderedDict((k, v.float()) for k, v in model.state_dict().items())
-    save_safetensors(os.path.join(HERE, "weights", name + ".safetensors"), sd)
+    save_file(sd, os.path.join(HERE, "weights", name + ".safetensors"))
     m64 = model.double()
     x = torch.randn(*inp, generator=gen, dtype=torch.float32).double()
     out = m64(x)  # unbatched, as nngen's per-sample API
