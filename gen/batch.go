@@ -288,7 +288,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Comment("every linear layer one matrix product over the batch. It panics if the")
 	f.Comment("lengths do not describe the same number of samples.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Float32()).Block(
-		append(e.forwardBatchHead(),
+		append(e.batchHead("ForwardBatch"),
 			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
 			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n")),
 			jen.Copy(jen.Id("out"), out),

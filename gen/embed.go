@@ -67,6 +67,7 @@ func (e *emitter) embedded(f *jen.File) error {
 		e.weightsChanged(),
 		jen.Id("m").Dot("ZeroGrad").Call(),
 	)
+	defer e.predictHelpers(f)
 	if e.opt.Fold {
 		return e.foldedPredict(f)
 	}
@@ -179,4 +180,48 @@ func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	return slab, nil
+}
+
+// predictHelpers emits PredictBatch, and for a classifier Probabilities,
+// beside Predict.
+func (e *emitter) predictHelpers(f *jen.File) {
+	t := e.typ()
+	if e.opt.Fold {
+		f.Comment("PredictBatch runs Predict on each sample of x (InputSize values each, one")
+		f.Comment("after another) and writes the outputs, one after another, to out: the bits")
+		f.Comment("of Predict. It is safe for concurrent use, allocates nothing, and panics if")
+		f.Comment("the lengths do not describe the same number of samples.")
+		f.Func().Id("PredictBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Add(t)).Block(
+			append(e.batchHead("PredictBatch"),
+				jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
+					jen.Id("y").Op(":=").Id("Predict").Call(jen.Parens(jen.Op("*").Index(jen.Id("InputSize")).Add(t)).Call(
+						jen.Id("x").Index(jen.Id("i").Op("*").Id("InputSize"), jen.Empty()))),
+					jen.Copy(jen.Id("out").Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Empty()), jen.Id("y").Index(jen.Empty(), jen.Empty())),
+				))...,
+		)
+	} else {
+		f.Comment("PredictBatch runs the network on every sample of x (InputSize values each,")
+		f.Comment("one after another) with the compiled-in weights and writes the outputs, one")
+		f.Comment("after another, to out, as Model.ForwardBatch does and with its bits. It is")
+		f.Comment("safe for concurrent use, allocates nothing once warm for a batch size, and")
+		f.Comment("panics if the lengths do not describe the same number of samples.")
+		f.Func().Id("PredictBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Add(t)).Block(
+			jen.Id("m").Op(":=").Id("predictModels").Dot("Get").Call().Assert(jen.Op("*").Id("Model")),
+			jen.Id("m").Dot("ForwardBatch").Call(jen.Id("x"), jen.Id("out")),
+			jen.Id("predictModels").Dot("Put").Call(jen.Id("m")),
+		)
+	}
+	if e.n.Loss != "cross_entropy" {
+		return
+	}
+	f.Comment("Probabilities runs Predict on x and returns the softmax of its scores: the")
+	f.Comment("probability of each class, as the cross-entropy loss the network was trained")
+	f.Comment("with reads them (runtime.Softmax). It is safe for concurrent use and")
+	f.Comment("allocates nothing once warm.")
+	f.Func().Id("Probabilities").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(t)).
+		Params(jen.Id("p").Index(jen.Id("OutputSize")).Add(t)).Block(
+		jen.Id("p").Op("=").Id("Predict").Call(jen.Id("x")),
+		jen.Qual(RuntimePath, "Softmax").Call(jen.Id("p").Index(jen.Empty(), jen.Empty()), jen.Id("p").Index(jen.Empty(), jen.Empty())),
+		jen.Return(),
+	)
 }

@@ -628,7 +628,7 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 	f.Comment("after another) and writes the outputs, one after another, to out. It panics")
 	f.Comment("if the lengths do not describe the same number of samples.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Add(e.typ())).Block(
-		append(e.forwardBatchHead(), jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
+		append(e.batchHead("ForwardBatch"), jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(
 			jen.Copy(jen.Id("out").Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Empty()), jen.Id("m").Dot("Forward").Call(xi).Index(jen.Empty(), jen.Empty())),
 		))...,
 	)
@@ -657,13 +657,13 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(body...)
 }
 
-// forwardBatchHead opens ForwardBatch: n, and a panic when the lengths are
-// not whole samples.
-func (e *emitter) forwardBatchHead() []jen.Code {
+// batchHead opens ForwardBatch or PredictBatch (fn): n, and a panic when
+// the lengths are not whole samples.
+func (e *emitter) batchHead(fn string) []jen.Code {
 	return []jen.Code{
 		jen.Id("n").Op(":=").Len(jen.Id("x")).Op("/").Id("InputSize"),
 		jen.If(jen.Len(jen.Id("x")).Op("%").Id("InputSize").Op("!=").Lit(0).Op("||").Len(jen.Id("out")).Op("!=").Id("n").Op("*").Id("OutputSize")).Block(
-			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+".ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d"),
+			jen.Panic(jen.Qual("fmt", "Sprintf").Call(jen.Lit(e.pkg+"."+fn+": %d inputs and %d outputs are not whole samples of %d and %d"),
 				jen.Len(jen.Id("x")), jen.Len(jen.Id("out")), jen.Id("InputSize"), jen.Id("OutputSize"))),
 		),
 	}

@@ -17,7 +17,9 @@ type TestData struct {
 	Output             string // Go literal list
 	Target             string // second argument of Backward
 	Tol                string
-	Predict            bool
+	Predict            bool // weights are compiled in: Predict, PredictBatch
+	Folded             bool // Predict is folded (-fold)
+	Classifier         bool // cross_entropy: Probabilities
 	// Skip says why no golden output was recorded (empty when one was).
 	Skip string
 }
@@ -86,7 +88,8 @@ func (e *emitter) slab() []float64 {
 
 // testFile renders model_test.go.
 func (e *emitter) testFile() ([]byte, error) {
-	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil}
+	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil,
+		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy"}
 	switch macs := forwardMACs(e.n); {
 	case macs > GoldenMACs:
 		d.Skip = fmt.Sprintf("its forward pass does %.3g multiply-adds, more than the %g nngen evaluates for a golden", macs, float64(GoldenMACs))

@@ -9,11 +9,11 @@ package main
 
 import (
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/nngen/nngen/generated/digitnet"
 	"github.com/nngen/nngen/internal/mnistdata"
+	"github.com/nngen/nngen/runtime"
 )
 
 // classify returns the predicted digit and the class probabilities.
@@ -30,23 +30,12 @@ func classify(path string) (int, [10]float64, error) {
 	for i, v := range img {
 		x[i] = float32((v - mnistdata.Mean) / mnistdata.Std)
 	}
-	scores := digitnet.Predict(&x)
+	probs := digitnet.Probabilities(&x)
 	var p [10]float64
-	best, mx := 0, math.Inf(-1)
-	for i, s := range scores {
-		mx = math.Max(mx, float64(s))
-		if s > scores[best] {
-			best = i
-		}
+	for i, v := range probs {
+		p[i] = float64(v)
 	}
-	z := 0.0
-	for i, s := range scores {
-		p[i] = math.Exp(float64(s) - mx)
-		z += p[i]
-	}
-	for i := range p {
-		p[i] /= z
-	}
+	best := runtime.Argmax(probs[:])
 	return best, p, nil
 }
 

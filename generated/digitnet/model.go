@@ -643,3 +643,24 @@ func Predict(x *[InputSize]float32) (y [OutputSize]float32) {
 	predictModels.Put(m)
 	return
 }
+
+// PredictBatch runs the network on every sample of x (InputSize values each,
+// one after another) with the compiled-in weights and writes the outputs, one
+// after another, to out, as Model.ForwardBatch does and with its bits. It is
+// safe for concurrent use, allocates nothing once warm for a batch size, and
+// panics if the lengths do not describe the same number of samples.
+func PredictBatch(x, out []float32) {
+	m := predictModels.Get().(*Model)
+	m.ForwardBatch(x, out)
+	predictModels.Put(m)
+}
+
+// Probabilities runs Predict on x and returns the softmax of its scores: the
+// probability of each class, as the cross-entropy loss the network was trained
+// with reads them (runtime.Softmax). It is safe for concurrent use and
+// allocates nothing once warm.
+func Probabilities(x *[InputSize]float32) (p [OutputSize]float32) {
+	p = Predict(x)
+	runtime.Softmax(p[:], p[:])
+	return
+}

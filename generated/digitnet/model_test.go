@@ -79,6 +79,50 @@ func TestPredictMatchesForward(t *testing.T) {
 	}
 }
 
+// TestPredictBatch runs two samples through PredictBatch: the bits of a
+// model's ForwardBatch for each, and no allocation once warm.
+func TestPredictBatch(t *testing.T) {
+	x := make([]float32, 2*InputSize)
+	for i := range goldenInput {
+		x[i], x[InputSize+i] = goldenInput[i], goldenInput[i]/2
+	}
+	out := make([]float32, 2*OutputSize)
+	PredictBatch(x, out)
+	want := make([]float32, 2*OutputSize)
+	New().ForwardBatch(x, want)
+	for i := range out {
+		if out[i] != want[i] && !(out[i] != out[i] && want[i] != want[i]) {
+			t.Fatalf("PredictBatch output %d is %v, want %v", i, out[i], want[i])
+		}
+	}
+	least := testing.AllocsPerRun(5, func() { PredictBatch(x, out) })
+	for r := 0; r < 2 && least > 0; r++ { // a collection may empty the pool
+		least = min(least, testing.AllocsPerRun(5, func() { PredictBatch(x, out) }))
+	}
+	if least != 0 {
+		t.Errorf("PredictBatch allocates %v times per call", least)
+	}
+}
+
+// TestProbabilities checks Probabilities against the softmax of Predict's
+// scores, computed here in float64.
+func TestProbabilities(t *testing.T) {
+	p, y := Probabilities(&goldenInput), Predict(&goldenInput)
+	mx := math.Inf(-1)
+	for _, v := range y {
+		mx = math.Max(mx, float64(v))
+	}
+	sum := 0.0
+	for _, v := range y {
+		sum += math.Exp(float64(v) - mx)
+	}
+	for i, v := range y {
+		if want := math.Exp(float64(v)-mx) / sum; math.Abs(float64(p[i])-want) > 1e-6 {
+			t.Fatalf("Probabilities %v, the softmax of %v", p, y)
+		}
+	}
+}
+
 func BenchmarkForward(b *testing.B) {
 	m := New()
 	for b.Loop() {

@@ -391,3 +391,18 @@ func Predict(x *[InputSize]float32) (y [OutputSize]float32) {
 	copy(y[:], m.a2[:])
 	return
 }
+
+// PredictBatch runs Predict on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out: the bits
+// of Predict. It is safe for concurrent use, allocates nothing, and panics if
+// the lengths do not describe the same number of samples.
+func PredictBatch(x, out []float32) {
+	n := len(x) / InputSize
+	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
+		panic(fmt.Sprintf("xorfold.PredictBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
+	}
+	for i := 0; i < n; i++ {
+		y := Predict((*[InputSize]float32)(x[i*InputSize:]))
+		copy(out[i*OutputSize:], y[:])
+	}
+}
