@@ -412,7 +412,7 @@ func (e *emitter) lowerLayerWith(p *layerPlan, backward bool, cur, budget int, f
 	l := p.l
 	c := &opCtx{b: newBlock(budget, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}, fold: fold}
 	if _, linear := l.Op.(*linearOp); linear && !e.opt.Float64 && fold == nil {
-		c.kernels = l.In.Size() >= KernelLinearInputs && l.In.Size()*l.Out.Size() >= KernelLinearMACs
+		c.kernels = linearOnKernels(l)
 	}
 	c.b.tooBig = e.tooBig
 	if backward {

@@ -281,3 +281,27 @@ func TestLargestFunc(t *testing.T) {
 		t.Fatalf("largestFunc = %q, %d", name, size)
 	}
 }
+
+// FoldAdvice warns exactly when a layer would run on vector kernels
+// unfolded.
+func TestFoldAdvice(t *testing.T) {
+	for _, c := range []struct {
+		spec, want string
+		f64        bool
+	}{
+		{"input: [32]\nlayers:\n  - linear: {out: 32}\n  - relu\n  - linear: {out: 10}\n", "", false},
+		{"input: [64]\nlayers:\n  - linear: {out: 64}\n  - relu\n  - linear: {out: 32}\n", "layer 0 (linear 64→64 + relu) on kernels.Gemv; measured", false},
+		{"input: [64]\nlayers:\n  - linear: {out: 64}\n", "", true},
+		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n", "the whole network (its convolutions do 86400 multiply-adds a sample) on the convolution and matrix kernels", false},
+		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n  - softmax\n", "layer 2 (linear 3456→10) on kernels.Gemv", false},
+	} {
+		n, err := Load("net.yaml", []byte("name: n\n"+c.spec+"loss: mse\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := FoldAdvice(n, Options{Float64: c.f64})
+		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {
+			t.Errorf("%q (float64 %v): advice %q, want %q", c.spec, c.f64, got, c.want)
+		}
+	}
+}

@@ -104,6 +104,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nngen:", err)
 		return 1
 	}
+	if opt.Fold {
+		if advice := gen.FoldAdvice(n, opt); advice != "" {
+			fmt.Fprintf(stderr, "nngen: warning: -fold will make Predict slower: %s\n", advice)
+		}
+	}
 	dir := *out
 	if dir == "" {
 		name := n.Name

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nngen/nngen/runtime"
 )
 
 func write(t *testing.T, dir, name, src string) string {
@@ -211,6 +214,41 @@ func TestVersionAndHelp(t *testing.T) {
 	for _, want := range []string{"usage: nngen [flags] SPEC.yaml", "-version", "ops: avgpool1d, avgpool2d, conv1d, conv2d, flatten, linear, maxpool1d", "#spec-reference"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("-h does not say %q:\n%s", want, stderr.String())
+		}
+	}
+}
+
+// -fold warns when it would make Predict slower (a layer on the vector
+// kernels unfolded), and still generates; it says nothing for a network
+// that is straight-line code either way.
+func TestFoldWarns(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		in   int
+		warn bool
+	}{{64, true}, {16, false}} {
+		spec := write(t, dir, "n.yaml", fmt.Sprintf("name: n\ninput: [%d]\nlayers:\n  - linear: {out: 64}\n  - relu\n  - linear: {out: 4}\nloss: mse\n", c.in))
+		ps := []runtime.Param{
+			{Name: "0.weight", Shape: []int{64, c.in}, Value: make([]float32, 64*c.in)},
+			{Name: "0.bias", Shape: []int{64}, Value: make([]float32, 64)},
+			{Name: "2.weight", Shape: []int{4, 64}, Value: make([]float32, 4*64)},
+			{Name: "2.bias", Shape: []int{4}, Value: make([]float32, 4)},
+		}
+		for _, p := range ps {
+			for i := range p.Value {
+				p.Value[i] = float32(i%3) - 1
+			}
+		}
+		var w bytes.Buffer
+		if err := runtime.SaveSafetensors(&w, ps); err != nil {
+			t.Fatal(err)
+		}
+		weights := write(t, dir, "n.safetensors", w.String())
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-fold", "-test=false", "-weights", weights, "-out", filepath.Join(dir, fmt.Sprint("out", c.in)), spec}, &stdout, &stderr)
+		warned := strings.Contains(stderr.String(), "nngen: warning: -fold will make Predict slower: folding makes scalar code of what runs on vector kernels unfolded: layer 0 (linear 64→64 + relu) on kernels.Gemv")
+		if code != 0 || warned != c.warn {
+			t.Errorf("%d inputs: exit %d, stderr %q; want 0 and a warning %v", c.in, code, stderr.String(), c.warn)
 		}
 	}
 }
