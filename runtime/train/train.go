@@ -49,6 +49,12 @@ type Config struct {
 	// SaveFile writes the checkpoint, weights and curve files; nil means
 	// runtime.WriteFileAtomic. A replacement must be as atomic.
 	SaveFile func(path string, write func(io.Writer) error) error
+	// OnEpoch, when set, is called after each epoch this run trains, once
+	// its checkpoint is saved, with the epoch's figures (the last entry of
+	// the history), for the caller's own logging. An error it returns stops
+	// the run: Train returns it, with the history so far, and the
+	// checkpoint of that epoch stays for Resume.
+	OnEpoch func(EpochStats) error
 }
 
 // EpochStats is one epoch's record.
@@ -211,6 +217,11 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		if cfg.Dir != "" {
 			if err := saveCheckpoint(cfg.SaveFile, ckpt, m, cfg.Optimizer, Checkpoint{Epoch: e + 1, History: res.History}); err != nil {
 				return res, fmt.Errorf("train: saving checkpoint after epoch %d: %w", e+1, err)
+			}
+		}
+		if cfg.OnEpoch != nil {
+			if err := cfg.OnEpoch(st); err != nil {
+				return res, fmt.Errorf("train: stopped by OnEpoch after epoch %d: %w", e+1, err)
 			}
 		}
 	}

@@ -241,3 +241,42 @@ func TestRefusesMismatchedData(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// OnEpoch sees each epoch's figures as the history records them, after the
+// checkpoint is saved; its error stops the run there, and resuming goes on
+// from that checkpoint to the same weights as a run never stopped.
+func TestOnEpoch(t *testing.T) {
+	dir := t.TempDir()
+	r := setup(t, dir, 4, 1)
+	var seen []train.EpochStats
+	stop := errors.New("enough")
+	r.cfg.OnEpoch = func(s train.EpochStats) error {
+		seen = append(seen, s)
+		if _, err := os.Stat(filepath.Join(dir, "tiny.ckpt")); err != nil {
+			t.Errorf("epoch %d: no checkpoint yet: %v", s.Epoch, err)
+		}
+		if s.Epoch == 2 {
+			return stop
+		}
+		return nil
+	}
+	res, err := train.Train(r.m, synthetic(200, 1), r.cfg)
+	if !errors.Is(err, stop) || !strings.Contains(err.Error(), "stopped by OnEpoch after epoch 2") {
+		t.Fatalf("Train returned %v", err)
+	}
+	if len(seen) != 2 || len(res.History) != 2 || seen[1].Epoch != 2 || seen[1].TrainLoss != res.History[1].TrainLoss || seen[1].ValAcc != res.History[1].ValAcc {
+		t.Fatalf("OnEpoch saw %+v, the history is %+v", seen, res.History)
+	}
+	r2 := setup(t, dir, 4, 1)
+	r2.cfg.Resume = true
+	if _, err := train.Train(r2.m, synthetic(200, 1), r2.cfg); err != nil {
+		t.Fatal(err)
+	}
+	whole := setup(t, t.TempDir(), 4, 1)
+	if _, err := train.Train(whole.m, synthetic(200, 1), whole.cfg); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(weights(r2.m), weights(whole.m)) {
+		t.Fatal("resuming after OnEpoch stopped the run gave other weights than a run never stopped")
+	}
+}
