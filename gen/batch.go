@@ -515,11 +515,14 @@ func (e *emitter) poolBackward(p *layerPlan, o *poolOp, gy, gx jen.Code) jen.Cod
 func ltField(l *Layer) string { return fmt.Sprintf("lt%d", l.Index) }
 
 // linearCopies lists the linear layers whose weights the model keeps
-// transposed (in×out) for one sample's product: those of a network that runs
-// single samples as a batch of one. A sample's x·Wᵀ then streams the copy on
-// Gemm's row kernel instead of transposing W in registers on every call.
+// transposed (in×out) for one sample's product: every linear layer of a
+// network that runs single samples as a batch of one or on kernels
+// (linearKernels). A sample's x·Wᵀ
+// then streams the copy on Gemm's row kernel, with the sums of the batch
+// code's X·Wᵀ, instead of transposing W in registers (or, on Gemv, adding
+// in lanes: other bits than the batch's).
 func (e *emitter) linearCopies() []*Layer {
-	if !e.viaKernels() {
+	if !e.viaKernels() && !e.linearKernels() {
 		return nil
 	}
 	var ls []*Layer
@@ -529,6 +532,23 @@ func (e *emitter) linearCopies() []*Layer {
 		}
 	}
 	return ls
+}
+
+// linearKernels reports whether a network that runs single samples on
+// straight-line code runs its linear layers on Gemm's row kernel instead:
+// when one of them is large enough for a kernel (linearOnKernels) and the
+// network has batch entry points, all of them do, so that Forward adds
+// every product in the batch code's order and gives ForwardBatch's bits.
+func (e *emitter) linearKernels() bool {
+	if !e.batched() || e.opt.Fold || e.viaKernels() {
+		return false
+	}
+	for _, l := range e.n.Layers {
+		if linearOnKernels(l) {
+			return true
+		}
+	}
+	return false
 }
 
 // copyFields are the Model fields of the transposed copies and the version

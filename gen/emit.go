@@ -184,9 +184,9 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	e.constructors(f)
 	e.forwardFuncs(f)
 	e.backwardFuncs(f)
+	e.linearWeightsFunc(f)
 	if e.batched() {
 		e.batchFuncs(f)
-		e.linearWeightsFunc(f)
 	} else {
 		e.perSampleBatchFuncs(f)
 	}
@@ -335,6 +335,7 @@ func (e *emitter) modelType(f *jen.File) {
 	if e.batched() {
 		fields = append(fields, jen.Id("bat").Id("batchState").Comment("whole-batch buffers for ForwardBatch and TrainBatch"))
 	}
+	fields = append(fields, e.copyFields()...)
 	f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 	f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 	f.Type().Id("Model").Struct(fields...)
@@ -412,7 +413,10 @@ func (e *emitter) lowerLayerWith(p *layerPlan, backward bool, cur, budget int, f
 	l := p.l
 	c := &opCtx{b: newBlock(budget, e.ft), l: l, ft: e.ft, needDX: p.needDX, used: map[string]bool{}, fold: fold}
 	if _, linear := l.Op.(*linearOp); linear && !e.opt.Float64 && fold == nil {
-		c.kernels = linearOnKernels(l)
+		// On Gemm's row kernel when the network has batch entry points to
+		// agree with, else large layers on Gemv.
+		c.rows = e.linearKernels()
+		c.kernels = c.rows || !e.batched() && linearOnKernels(l)
 	}
 	c.b.tooBig = e.tooBig
 	if backward {

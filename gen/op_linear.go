@@ -61,13 +61,21 @@ func (o *linearOp) scratch(in, out Shape) []bufDecl { return nil }
 func (o *linearOp) forward(c *opCtx) {
 	K := c.l.In.Size()
 	if c.kernels {
-		// y = b + W·x by the matrix-vector kernel, then the activation.
+		// y = b + W·x by a kernel, then the activation.
 		if o.bias {
 			c.b.emit(jen.Copy(c.whole("y"), c.whole("b")))
 		} else {
 			c.clearArr("y")
 		}
-		c.kernelCall("Gemv", jen.Lit(o.out), jen.Lit(K), c.whole("w"), jen.Lit(K), c.whole("x"), c.whole("y"))
+		if c.rows {
+			// y += x·Wᵀ on Gemm's row kernel, from the weights kept
+			// transposed: the batch code's sums, so ForwardBatch's bits.
+			c.b.emit(jen.Id("m").Dot("linearWeights").Call())
+			c.kernelCall("Gemm", jen.False(), jen.False(), jen.Lit(1), jen.Lit(o.out), jen.Lit(K), c.whole("x"), jen.Lit(K),
+				jen.Id("m").Dot(ltField(c.l)).Index(jen.Empty(), jen.Empty()), jen.Lit(o.out), c.whole("y"), jen.Lit(o.out))
+		} else {
+			c.kernelCall("Gemv", jen.Lit(o.out), jen.Lit(K), c.whole("w"), jen.Lit(K), c.whole("x"), c.whole("y"))
+		}
 		if c.l.Act != "" {
 			c.b.nest([]dim{{"i", o.out}}, func(b *block, idx []ix) {
 				b.emit(c.at("y", idx[0]).Op("=").Add(c.activate(c.l.Act, c.at("y", idx[0]))))

@@ -83,6 +83,9 @@ type opCtx struct {
 	// kernels: the layer is large enough to call runtime/kernels instead
 	// of being lowered to straight-line code (see KernelLinearMACs).
 	kernels bool
+	// rows: a linear layer's forward product runs on Gemm's row kernel from
+	// the weights kept transposed (with kernels set); otherwise on Gemv.
+	rows bool
 }
 
 // kernelCall emits a call of a runtime/kernels function.

@@ -218,6 +218,18 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(120, 400, m.params[2572:50572], 400, m.lt7[:], 120)
+	kernels.Transpose(84, 120, m.params[50692:60772], 120, m.lt9[:], 84)
+	kernels.Transpose(10, 84, m.params[60856:61696], 84, m.lt11[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -570,18 +582,6 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	}
 	m.backwardBatch(x, n)
 	return
-}
-
-// linearWeights remakes the transposed copies of the linear layers' weights
-// when the weights have changed since they were made.
-func (m *Model) linearWeights() {
-	if m.ltVer == m.ver+1 {
-		return
-	}
-	kernels.Transpose(120, 400, m.params[2572:50572], 400, m.lt7[:], 120)
-	kernels.Transpose(84, 120, m.params[50692:60772], 120, m.lt9[:], 84)
-	kernels.Transpose(10, 84, m.params[60856:61696], 84, m.lt11[:], 10)
-	m.ltVer = m.ver + 1
 }
 
 // Params returns views of the parameters and their gradients, in key order,

@@ -48,6 +48,11 @@ type Model struct {
 	a5     [10]float32        // layer 5 output [10]
 	grad   [2][784]float32    // gradients of activations, used in turn
 	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
+	lt1    [200704]float32    // layer 1 weights transposed (784×256), made by linearWeights
+	lt3    [32768]float32     // layer 3 weights transposed (256×128), made by linearWeights
+	lt5    [1280]float32      // layer 5 weights transposed (128×10), made by linearWeights
+	ver    uint64             // changes to the weights, counted by Params, Init and the Changed of its views
+	ltVer  uint64             // ver+1 when the transposed copies were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -68,6 +73,7 @@ func (m *Model) Init(seed uint64) {
 	runtime.InitUniform(m.params[233728:233856], r, 256) // 3.bias
 	runtime.InitUniform(m.params[233856:235136], r, 128) // 5.weight
 	runtime.InitUniform(m.params[235136:235146], r, 128) // 5.bias
+	m.ver++
 	m.ZeroGrad()
 }
 
@@ -97,10 +103,10 @@ func (m *Model) forward() {
 	{
 		x := &m.in
 		y := &m.a1
-		w := (*[200704]float32)(m.params[0:200704])
 		b := (*[256]float32)(m.params[200704:200960])
 		copy(y[:], b[:])
-		kernels.Gemv(256, 784, w[:], 784, x[:], y[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 256, 784, x[:], 784, m.lt1[:], 256, y[:], 256)
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -362,10 +368,10 @@ func (m *Model) forward() {
 	{
 		x := &m.a1
 		y := &m.a3
-		w := (*[32768]float32)(m.params[200960:233728])
 		b := (*[128]float32)(m.params[233728:233856])
 		copy(y[:], b[:])
-		kernels.Gemv(128, 256, w[:], 256, x[:], y[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 128, 256, x[:], 256, m.lt3[:], 128, y[:], 128)
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -499,43 +505,10 @@ func (m *Model) forward() {
 	{
 		x := &m.a3
 		y := &m.a5
-		w := (*[1280]float32)(m.params[233856:235136])
 		b := (*[10]float32)(m.params[235136:235146])
-		for o := 0; o < 10; o++ {
-			y[o] = b[o] + float32(w[o*128]*x[0]) + float32(w[o*128+1]*x[1]) + float32(w[o*128+2]*x[2]) +
-				float32(w[o*128+3]*x[3]) + float32(w[o*128+4]*x[4]) + float32(w[o*128+5]*x[5]) + float32(w[o*128+6]*x[6]) +
-				float32(w[o*128+7]*x[7]) + float32(w[o*128+8]*x[8]) + float32(w[o*128+9]*x[9]) + float32(w[o*128+10]*x[10]) +
-				float32(w[o*128+11]*x[11]) + float32(w[o*128+12]*x[12]) + float32(w[o*128+13]*x[13]) + float32(w[o*128+14]*x[14]) +
-				float32(w[o*128+15]*x[15]) + float32(w[o*128+16]*x[16]) + float32(w[o*128+17]*x[17]) + float32(w[o*128+18]*x[18]) +
-				float32(w[o*128+19]*x[19]) + float32(w[o*128+20]*x[20]) + float32(w[o*128+21]*x[21]) + float32(w[o*128+22]*x[22]) +
-				float32(w[o*128+23]*x[23]) + float32(w[o*128+24]*x[24]) + float32(w[o*128+25]*x[25]) + float32(w[o*128+26]*x[26]) +
-				float32(w[o*128+27]*x[27]) + float32(w[o*128+28]*x[28]) + float32(w[o*128+29]*x[29]) + float32(w[o*128+30]*x[30]) +
-				float32(w[o*128+31]*x[31]) + float32(w[o*128+32]*x[32]) + float32(w[o*128+33]*x[33]) + float32(w[o*128+34]*x[34]) +
-				float32(w[o*128+35]*x[35]) + float32(w[o*128+36]*x[36]) + float32(w[o*128+37]*x[37]) + float32(w[o*128+38]*x[38]) +
-				float32(w[o*128+39]*x[39]) + float32(w[o*128+40]*x[40]) + float32(w[o*128+41]*x[41]) + float32(w[o*128+42]*x[42]) +
-				float32(w[o*128+43]*x[43]) + float32(w[o*128+44]*x[44]) + float32(w[o*128+45]*x[45]) + float32(w[o*128+46]*x[46]) +
-				float32(w[o*128+47]*x[47]) + float32(w[o*128+48]*x[48]) + float32(w[o*128+49]*x[49]) + float32(w[o*128+50]*x[50]) +
-				float32(w[o*128+51]*x[51]) + float32(w[o*128+52]*x[52]) + float32(w[o*128+53]*x[53]) + float32(w[o*128+54]*x[54]) +
-				float32(w[o*128+55]*x[55]) + float32(w[o*128+56]*x[56]) + float32(w[o*128+57]*x[57]) + float32(w[o*128+58]*x[58]) +
-				float32(w[o*128+59]*x[59]) + float32(w[o*128+60]*x[60]) + float32(w[o*128+61]*x[61]) + float32(w[o*128+62]*x[62]) +
-				float32(w[o*128+63]*x[63]) + float32(w[o*128+64]*x[64]) + float32(w[o*128+65]*x[65]) + float32(w[o*128+66]*x[66]) +
-				float32(w[o*128+67]*x[67]) + float32(w[o*128+68]*x[68]) + float32(w[o*128+69]*x[69]) + float32(w[o*128+70]*x[70]) +
-				float32(w[o*128+71]*x[71]) + float32(w[o*128+72]*x[72]) + float32(w[o*128+73]*x[73]) + float32(w[o*128+74]*x[74]) +
-				float32(w[o*128+75]*x[75]) + float32(w[o*128+76]*x[76]) + float32(w[o*128+77]*x[77]) + float32(w[o*128+78]*x[78]) +
-				float32(w[o*128+79]*x[79]) + float32(w[o*128+80]*x[80]) + float32(w[o*128+81]*x[81]) + float32(w[o*128+82]*x[82]) +
-				float32(w[o*128+83]*x[83]) + float32(w[o*128+84]*x[84]) + float32(w[o*128+85]*x[85]) + float32(w[o*128+86]*x[86]) +
-				float32(w[o*128+87]*x[87]) + float32(w[o*128+88]*x[88]) + float32(w[o*128+89]*x[89]) + float32(w[o*128+90]*x[90]) +
-				float32(w[o*128+91]*x[91]) + float32(w[o*128+92]*x[92]) + float32(w[o*128+93]*x[93]) + float32(w[o*128+94]*x[94]) +
-				float32(w[o*128+95]*x[95]) + float32(w[o*128+96]*x[96]) + float32(w[o*128+97]*x[97]) + float32(w[o*128+98]*x[98]) +
-				float32(w[o*128+99]*x[99]) + float32(w[o*128+100]*x[100]) + float32(w[o*128+101]*x[101]) + float32(w[o*128+102]*x[102]) +
-				float32(w[o*128+103]*x[103]) + float32(w[o*128+104]*x[104]) + float32(w[o*128+105]*x[105]) + float32(w[o*128+106]*x[106]) +
-				float32(w[o*128+107]*x[107]) + float32(w[o*128+108]*x[108]) + float32(w[o*128+109]*x[109]) + float32(w[o*128+110]*x[110]) +
-				float32(w[o*128+111]*x[111]) + float32(w[o*128+112]*x[112]) + float32(w[o*128+113]*x[113]) + float32(w[o*128+114]*x[114]) +
-				float32(w[o*128+115]*x[115]) + float32(w[o*128+116]*x[116]) + float32(w[o*128+117]*x[117]) + float32(w[o*128+118]*x[118]) +
-				float32(w[o*128+119]*x[119]) + float32(w[o*128+120]*x[120]) + float32(w[o*128+121]*x[121]) + float32(w[o*128+122]*x[122]) +
-				float32(w[o*128+123]*x[123]) + float32(w[o*128+124]*x[124]) + float32(w[o*128+125]*x[125]) + float32(w[o*128+126]*x[126]) +
-				float32(w[o*128+127]*x[127])
-		}
+		copy(y[:], b[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 10, 128, x[:], 128, m.lt5[:], 10, y[:], 10)
 	}
 }
 
@@ -568,141 +541,9 @@ func (m *Model) backward() {
 		gb[7] += dy[7]
 		gb[8] += dy[8]
 		gb[9] += dy[9]
-		for o := 0; o < 10; o++ {
-			gw[o*128] += float32(dy[o] * x[0])
-			gw[o*128+1] += float32(dy[o] * x[1])
-			gw[o*128+2] += float32(dy[o] * x[2])
-			gw[o*128+3] += float32(dy[o] * x[3])
-			gw[o*128+4] += float32(dy[o] * x[4])
-			gw[o*128+5] += float32(dy[o] * x[5])
-			gw[o*128+6] += float32(dy[o] * x[6])
-			gw[o*128+7] += float32(dy[o] * x[7])
-			gw[o*128+8] += float32(dy[o] * x[8])
-			gw[o*128+9] += float32(dy[o] * x[9])
-			gw[o*128+10] += float32(dy[o] * x[10])
-			gw[o*128+11] += float32(dy[o] * x[11])
-			gw[o*128+12] += float32(dy[o] * x[12])
-			gw[o*128+13] += float32(dy[o] * x[13])
-			gw[o*128+14] += float32(dy[o] * x[14])
-			gw[o*128+15] += float32(dy[o] * x[15])
-			gw[o*128+16] += float32(dy[o] * x[16])
-			gw[o*128+17] += float32(dy[o] * x[17])
-			gw[o*128+18] += float32(dy[o] * x[18])
-			gw[o*128+19] += float32(dy[o] * x[19])
-			gw[o*128+20] += float32(dy[o] * x[20])
-			gw[o*128+21] += float32(dy[o] * x[21])
-			gw[o*128+22] += float32(dy[o] * x[22])
-			gw[o*128+23] += float32(dy[o] * x[23])
-			gw[o*128+24] += float32(dy[o] * x[24])
-			gw[o*128+25] += float32(dy[o] * x[25])
-			gw[o*128+26] += float32(dy[o] * x[26])
-			gw[o*128+27] += float32(dy[o] * x[27])
-			gw[o*128+28] += float32(dy[o] * x[28])
-			gw[o*128+29] += float32(dy[o] * x[29])
-			gw[o*128+30] += float32(dy[o] * x[30])
-			gw[o*128+31] += float32(dy[o] * x[31])
-			gw[o*128+32] += float32(dy[o] * x[32])
-			gw[o*128+33] += float32(dy[o] * x[33])
-			gw[o*128+34] += float32(dy[o] * x[34])
-			gw[o*128+35] += float32(dy[o] * x[35])
-			gw[o*128+36] += float32(dy[o] * x[36])
-			gw[o*128+37] += float32(dy[o] * x[37])
-			gw[o*128+38] += float32(dy[o] * x[38])
-			gw[o*128+39] += float32(dy[o] * x[39])
-			gw[o*128+40] += float32(dy[o] * x[40])
-			gw[o*128+41] += float32(dy[o] * x[41])
-			gw[o*128+42] += float32(dy[o] * x[42])
-			gw[o*128+43] += float32(dy[o] * x[43])
-			gw[o*128+44] += float32(dy[o] * x[44])
-			gw[o*128+45] += float32(dy[o] * x[45])
-			gw[o*128+46] += float32(dy[o] * x[46])
-			gw[o*128+47] += float32(dy[o] * x[47])
-			gw[o*128+48] += float32(dy[o] * x[48])
-			gw[o*128+49] += float32(dy[o] * x[49])
-			gw[o*128+50] += float32(dy[o] * x[50])
-			gw[o*128+51] += float32(dy[o] * x[51])
-			gw[o*128+52] += float32(dy[o] * x[52])
-			gw[o*128+53] += float32(dy[o] * x[53])
-			gw[o*128+54] += float32(dy[o] * x[54])
-			gw[o*128+55] += float32(dy[o] * x[55])
-			gw[o*128+56] += float32(dy[o] * x[56])
-			gw[o*128+57] += float32(dy[o] * x[57])
-			gw[o*128+58] += float32(dy[o] * x[58])
-			gw[o*128+59] += float32(dy[o] * x[59])
-			gw[o*128+60] += float32(dy[o] * x[60])
-			gw[o*128+61] += float32(dy[o] * x[61])
-			gw[o*128+62] += float32(dy[o] * x[62])
-			gw[o*128+63] += float32(dy[o] * x[63])
-			gw[o*128+64] += float32(dy[o] * x[64])
-			gw[o*128+65] += float32(dy[o] * x[65])
-			gw[o*128+66] += float32(dy[o] * x[66])
-			gw[o*128+67] += float32(dy[o] * x[67])
-			gw[o*128+68] += float32(dy[o] * x[68])
-			gw[o*128+69] += float32(dy[o] * x[69])
-			gw[o*128+70] += float32(dy[o] * x[70])
-			gw[o*128+71] += float32(dy[o] * x[71])
-			gw[o*128+72] += float32(dy[o] * x[72])
-			gw[o*128+73] += float32(dy[o] * x[73])
-			gw[o*128+74] += float32(dy[o] * x[74])
-			gw[o*128+75] += float32(dy[o] * x[75])
-			gw[o*128+76] += float32(dy[o] * x[76])
-			gw[o*128+77] += float32(dy[o] * x[77])
-			gw[o*128+78] += float32(dy[o] * x[78])
-			gw[o*128+79] += float32(dy[o] * x[79])
-			gw[o*128+80] += float32(dy[o] * x[80])
-			gw[o*128+81] += float32(dy[o] * x[81])
-			gw[o*128+82] += float32(dy[o] * x[82])
-			gw[o*128+83] += float32(dy[o] * x[83])
-			gw[o*128+84] += float32(dy[o] * x[84])
-			gw[o*128+85] += float32(dy[o] * x[85])
-			gw[o*128+86] += float32(dy[o] * x[86])
-			gw[o*128+87] += float32(dy[o] * x[87])
-			gw[o*128+88] += float32(dy[o] * x[88])
-			gw[o*128+89] += float32(dy[o] * x[89])
-			gw[o*128+90] += float32(dy[o] * x[90])
-			gw[o*128+91] += float32(dy[o] * x[91])
-			gw[o*128+92] += float32(dy[o] * x[92])
-			gw[o*128+93] += float32(dy[o] * x[93])
-			gw[o*128+94] += float32(dy[o] * x[94])
-			gw[o*128+95] += float32(dy[o] * x[95])
-			gw[o*128+96] += float32(dy[o] * x[96])
-			gw[o*128+97] += float32(dy[o] * x[97])
-			gw[o*128+98] += float32(dy[o] * x[98])
-			gw[o*128+99] += float32(dy[o] * x[99])
-			gw[o*128+100] += float32(dy[o] * x[100])
-			gw[o*128+101] += float32(dy[o] * x[101])
-			gw[o*128+102] += float32(dy[o] * x[102])
-			gw[o*128+103] += float32(dy[o] * x[103])
-			gw[o*128+104] += float32(dy[o] * x[104])
-			gw[o*128+105] += float32(dy[o] * x[105])
-			gw[o*128+106] += float32(dy[o] * x[106])
-			gw[o*128+107] += float32(dy[o] * x[107])
-			gw[o*128+108] += float32(dy[o] * x[108])
-			gw[o*128+109] += float32(dy[o] * x[109])
-			gw[o*128+110] += float32(dy[o] * x[110])
-			gw[o*128+111] += float32(dy[o] * x[111])
-			gw[o*128+112] += float32(dy[o] * x[112])
-			gw[o*128+113] += float32(dy[o] * x[113])
-			gw[o*128+114] += float32(dy[o] * x[114])
-			gw[o*128+115] += float32(dy[o] * x[115])
-			gw[o*128+116] += float32(dy[o] * x[116])
-			gw[o*128+117] += float32(dy[o] * x[117])
-			gw[o*128+118] += float32(dy[o] * x[118])
-			gw[o*128+119] += float32(dy[o] * x[119])
-			gw[o*128+120] += float32(dy[o] * x[120])
-			gw[o*128+121] += float32(dy[o] * x[121])
-			gw[o*128+122] += float32(dy[o] * x[122])
-			gw[o*128+123] += float32(dy[o] * x[123])
-			gw[o*128+124] += float32(dy[o] * x[124])
-			gw[o*128+125] += float32(dy[o] * x[125])
-			gw[o*128+126] += float32(dy[o] * x[126])
-			gw[o*128+127] += float32(dy[o] * x[127])
-		}
-		for k := 0; k < 128; k++ {
-			dx[k] = float32(w[k]*dy[0]) + float32(w[k+128]*dy[1]) + float32(w[k+256]*dy[2]) + float32(w[k+384]*dy[3]) +
-				float32(w[k+512]*dy[4]) + float32(w[k+640]*dy[5]) + float32(w[k+768]*dy[6]) + float32(w[k+896]*dy[7]) +
-				float32(w[k+1024]*dy[8]) + float32(w[k+1152]*dy[9])
-		}
+		kernels.Ger(10, 128, dy[:], x[:], gw[:], 128)
+		clear(dx[:])
+		kernels.GemvT(10, 128, w[:], 128, dy[:], dx[:])
 	}
 	// layer 3: linear 256→128 + relu, [256] → [128] (mlp.yaml:8)
 	{
@@ -2354,6 +2195,18 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(256, 784, m.params[0:200704], 784, m.lt1[:], 256)
+	kernels.Transpose(128, 256, m.params[200960:233728], 256, m.lt3[:], 128)
+	kernels.Transpose(10, 128, m.params[233856:235136], 128, m.lt5[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -2508,9 +2361,13 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 }
 
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes.
+// with PyTorch's names and shapes. The model remakes its transposed copies
+// of the linear layers' weights after a call, since the caller may write
+// the views; code that writes them later calls their Changed (see
+// runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {
-	return []runtime.ParamOf[float32]{{Name: "1.weight", Shape: []int{256, 784}, Value: m.params[0:200704:200704], Grad: m.grads[0:200704:200704]}, {Name: "1.bias", Shape: []int{256}, Value: m.params[200704:200960:200960], Grad: m.grads[200704:200960:200960]}, {Name: "3.weight", Shape: []int{128, 256}, Value: m.params[200960:233728:233728], Grad: m.grads[200960:233728:233728]}, {Name: "3.bias", Shape: []int{128}, Value: m.params[233728:233856:233856], Grad: m.grads[233728:233856:233856]}, {Name: "5.weight", Shape: []int{10, 128}, Value: m.params[233856:235136:235136], Grad: m.grads[233856:235136:235136]}, {Name: "5.bias", Shape: []int{10}, Value: m.params[235136:235146:235146], Grad: m.grads[235136:235146:235146]}}
+	m.ver++
+	return []runtime.ParamOf[float32]{{Name: "1.weight", Shape: []int{256, 784}, Value: m.params[0:200704:200704], Grad: m.grads[0:200704:200704], Version: &m.ver}, {Name: "1.bias", Shape: []int{256}, Value: m.params[200704:200960:200960], Grad: m.grads[200704:200960:200960], Version: &m.ver}, {Name: "3.weight", Shape: []int{128, 256}, Value: m.params[200960:233728:233728], Grad: m.grads[200960:233728:233728], Version: &m.ver}, {Name: "3.bias", Shape: []int{128}, Value: m.params[233728:233856:233856], Grad: m.grads[233728:233856:233856], Version: &m.ver}, {Name: "5.weight", Shape: []int{10, 128}, Value: m.params[233856:235136:235136], Grad: m.grads[233856:235136:235136], Version: &m.ver}, {Name: "5.bias", Shape: []int{10}, Value: m.params[235136:235146:235146], Grad: m.grads[235136:235146:235146], Version: &m.ver}}
 }
 
 // LoadWeights reads a safetensors file with exactly this model's tensors. On

@@ -210,6 +210,16 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(10, 4096, m.params[28640:69600], 4096, m.lt9[:], 10)
+	m.ltVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -555,16 +565,6 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	}
 	m.backwardBatch(x, n)
 	return
-}
-
-// linearWeights remakes the transposed copies of the linear layers' weights
-// when the weights have changed since they were made.
-func (m *Model) linearWeights() {
-	if m.ltVer == m.ver+1 {
-		return
-	}
-	kernels.Transpose(10, 4096, m.params[28640:69600], 4096, m.lt9[:], 10)
-	m.ltVer = m.ver + 1
 }
 
 // Params returns views of the parameters and their gradients, in key order,

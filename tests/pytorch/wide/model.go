@@ -47,6 +47,11 @@ type Model struct {
 	a4     [5]float32         // layer 4 output [5]
 	grad   [2][80]float32     // gradients of activations, used in turn
 	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
+	lt0    [8000]float32      // layer 0 weights transposed (100×80), made by linearWeights
+	lt2    [5600]float32      // layer 2 weights transposed (80×70), made by linearWeights
+	lt4    [350]float32       // layer 4 weights transposed (70×5), made by linearWeights
+	ver    uint64             // changes to the weights, counted by Params, Init and the Changed of its views
+	ltVer  uint64             // ver+1 when the transposed copies were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -67,6 +72,7 @@ func (m *Model) Init(seed uint64) {
 	runtime.InitUniform(m.params[13680:13750], r, 80) // 2.bias
 	runtime.InitUniform(m.params[13750:14100], r, 70) // 4.weight
 	runtime.InitUniform(m.params[14100:14105], r, 70) // 4.bias
+	m.ver++
 	m.ZeroGrad()
 }
 
@@ -95,10 +101,10 @@ func (m *Model) forward() {
 	{
 		x := &m.in
 		y := &m.a0
-		w := (*[8000]float32)(m.params[0:8000])
 		b := (*[80]float32)(m.params[8000:8080])
 		copy(y[:], b[:])
-		kernels.Gemv(80, 100, w[:], 100, x[:], y[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 80, 100, x[:], 100, m.lt0[:], 80, y[:], 80)
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -184,10 +190,10 @@ func (m *Model) forward() {
 	{
 		x := &m.a0
 		y := &m.a2
-		w := (*[5600]float32)(m.params[8080:13680])
 		b := (*[70]float32)(m.params[13680:13750])
 		copy(y[:], b[:])
-		kernels.Gemv(70, 80, w[:], 80, x[:], y[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 70, 80, x[:], 80, m.lt2[:], 70, y[:], 70)
 		y[0] = float32(math.Tanh(float64(y[0])))
 		y[1] = float32(math.Tanh(float64(y[1])))
 		y[2] = float32(math.Tanh(float64(y[2])))
@@ -263,28 +269,10 @@ func (m *Model) forward() {
 	{
 		x := &m.a2
 		y := &m.a4
-		w := (*[350]float32)(m.params[13750:14100])
 		b := (*[5]float32)(m.params[14100:14105])
-		for o := 0; o < 5; o++ {
-			y[o] = b[o] + float32(w[o*70]*x[0]) + float32(w[o*70+1]*x[1]) + float32(w[o*70+2]*x[2]) +
-				float32(w[o*70+3]*x[3]) + float32(w[o*70+4]*x[4]) + float32(w[o*70+5]*x[5]) + float32(w[o*70+6]*x[6]) +
-				float32(w[o*70+7]*x[7]) + float32(w[o*70+8]*x[8]) + float32(w[o*70+9]*x[9]) + float32(w[o*70+10]*x[10]) +
-				float32(w[o*70+11]*x[11]) + float32(w[o*70+12]*x[12]) + float32(w[o*70+13]*x[13]) + float32(w[o*70+14]*x[14]) +
-				float32(w[o*70+15]*x[15]) + float32(w[o*70+16]*x[16]) + float32(w[o*70+17]*x[17]) + float32(w[o*70+18]*x[18]) +
-				float32(w[o*70+19]*x[19]) + float32(w[o*70+20]*x[20]) + float32(w[o*70+21]*x[21]) + float32(w[o*70+22]*x[22]) +
-				float32(w[o*70+23]*x[23]) + float32(w[o*70+24]*x[24]) + float32(w[o*70+25]*x[25]) + float32(w[o*70+26]*x[26]) +
-				float32(w[o*70+27]*x[27]) + float32(w[o*70+28]*x[28]) + float32(w[o*70+29]*x[29]) + float32(w[o*70+30]*x[30]) +
-				float32(w[o*70+31]*x[31]) + float32(w[o*70+32]*x[32]) + float32(w[o*70+33]*x[33]) + float32(w[o*70+34]*x[34]) +
-				float32(w[o*70+35]*x[35]) + float32(w[o*70+36]*x[36]) + float32(w[o*70+37]*x[37]) + float32(w[o*70+38]*x[38]) +
-				float32(w[o*70+39]*x[39]) + float32(w[o*70+40]*x[40]) + float32(w[o*70+41]*x[41]) + float32(w[o*70+42]*x[42]) +
-				float32(w[o*70+43]*x[43]) + float32(w[o*70+44]*x[44]) + float32(w[o*70+45]*x[45]) + float32(w[o*70+46]*x[46]) +
-				float32(w[o*70+47]*x[47]) + float32(w[o*70+48]*x[48]) + float32(w[o*70+49]*x[49]) + float32(w[o*70+50]*x[50]) +
-				float32(w[o*70+51]*x[51]) + float32(w[o*70+52]*x[52]) + float32(w[o*70+53]*x[53]) + float32(w[o*70+54]*x[54]) +
-				float32(w[o*70+55]*x[55]) + float32(w[o*70+56]*x[56]) + float32(w[o*70+57]*x[57]) + float32(w[o*70+58]*x[58]) +
-				float32(w[o*70+59]*x[59]) + float32(w[o*70+60]*x[60]) + float32(w[o*70+61]*x[61]) + float32(w[o*70+62]*x[62]) +
-				float32(w[o*70+63]*x[63]) + float32(w[o*70+64]*x[64]) + float32(w[o*70+65]*x[65]) + float32(w[o*70+66]*x[66]) +
-				float32(w[o*70+67]*x[67]) + float32(w[o*70+68]*x[68]) + float32(w[o*70+69]*x[69])
-		}
+		copy(y[:], b[:])
+		m.linearWeights()
+		kernels.Gemm(false, false, 1, 5, 70, x[:], 70, m.lt4[:], 5, y[:], 5)
 	}
 }
 
@@ -312,82 +300,9 @@ func (m *Model) backward() {
 		gb[2] += dy[2]
 		gb[3] += dy[3]
 		gb[4] += dy[4]
-		for o := 0; o < 5; o++ {
-			gw[o*70] += float32(dy[o] * x[0])
-			gw[o*70+1] += float32(dy[o] * x[1])
-			gw[o*70+2] += float32(dy[o] * x[2])
-			gw[o*70+3] += float32(dy[o] * x[3])
-			gw[o*70+4] += float32(dy[o] * x[4])
-			gw[o*70+5] += float32(dy[o] * x[5])
-			gw[o*70+6] += float32(dy[o] * x[6])
-			gw[o*70+7] += float32(dy[o] * x[7])
-			gw[o*70+8] += float32(dy[o] * x[8])
-			gw[o*70+9] += float32(dy[o] * x[9])
-			gw[o*70+10] += float32(dy[o] * x[10])
-			gw[o*70+11] += float32(dy[o] * x[11])
-			gw[o*70+12] += float32(dy[o] * x[12])
-			gw[o*70+13] += float32(dy[o] * x[13])
-			gw[o*70+14] += float32(dy[o] * x[14])
-			gw[o*70+15] += float32(dy[o] * x[15])
-			gw[o*70+16] += float32(dy[o] * x[16])
-			gw[o*70+17] += float32(dy[o] * x[17])
-			gw[o*70+18] += float32(dy[o] * x[18])
-			gw[o*70+19] += float32(dy[o] * x[19])
-			gw[o*70+20] += float32(dy[o] * x[20])
-			gw[o*70+21] += float32(dy[o] * x[21])
-			gw[o*70+22] += float32(dy[o] * x[22])
-			gw[o*70+23] += float32(dy[o] * x[23])
-			gw[o*70+24] += float32(dy[o] * x[24])
-			gw[o*70+25] += float32(dy[o] * x[25])
-			gw[o*70+26] += float32(dy[o] * x[26])
-			gw[o*70+27] += float32(dy[o] * x[27])
-			gw[o*70+28] += float32(dy[o] * x[28])
-			gw[o*70+29] += float32(dy[o] * x[29])
-			gw[o*70+30] += float32(dy[o] * x[30])
-			gw[o*70+31] += float32(dy[o] * x[31])
-			gw[o*70+32] += float32(dy[o] * x[32])
-			gw[o*70+33] += float32(dy[o] * x[33])
-			gw[o*70+34] += float32(dy[o] * x[34])
-			gw[o*70+35] += float32(dy[o] * x[35])
-			gw[o*70+36] += float32(dy[o] * x[36])
-			gw[o*70+37] += float32(dy[o] * x[37])
-			gw[o*70+38] += float32(dy[o] * x[38])
-			gw[o*70+39] += float32(dy[o] * x[39])
-			gw[o*70+40] += float32(dy[o] * x[40])
-			gw[o*70+41] += float32(dy[o] * x[41])
-			gw[o*70+42] += float32(dy[o] * x[42])
-			gw[o*70+43] += float32(dy[o] * x[43])
-			gw[o*70+44] += float32(dy[o] * x[44])
-			gw[o*70+45] += float32(dy[o] * x[45])
-			gw[o*70+46] += float32(dy[o] * x[46])
-			gw[o*70+47] += float32(dy[o] * x[47])
-			gw[o*70+48] += float32(dy[o] * x[48])
-			gw[o*70+49] += float32(dy[o] * x[49])
-			gw[o*70+50] += float32(dy[o] * x[50])
-			gw[o*70+51] += float32(dy[o] * x[51])
-			gw[o*70+52] += float32(dy[o] * x[52])
-			gw[o*70+53] += float32(dy[o] * x[53])
-			gw[o*70+54] += float32(dy[o] * x[54])
-			gw[o*70+55] += float32(dy[o] * x[55])
-			gw[o*70+56] += float32(dy[o] * x[56])
-			gw[o*70+57] += float32(dy[o] * x[57])
-			gw[o*70+58] += float32(dy[o] * x[58])
-			gw[o*70+59] += float32(dy[o] * x[59])
-			gw[o*70+60] += float32(dy[o] * x[60])
-			gw[o*70+61] += float32(dy[o] * x[61])
-			gw[o*70+62] += float32(dy[o] * x[62])
-			gw[o*70+63] += float32(dy[o] * x[63])
-			gw[o*70+64] += float32(dy[o] * x[64])
-			gw[o*70+65] += float32(dy[o] * x[65])
-			gw[o*70+66] += float32(dy[o] * x[66])
-			gw[o*70+67] += float32(dy[o] * x[67])
-			gw[o*70+68] += float32(dy[o] * x[68])
-			gw[o*70+69] += float32(dy[o] * x[69])
-		}
-		for k := 0; k < 70; k++ {
-			dx[k] = float32(w[k]*dy[0]) + float32(w[k+70]*dy[1]) + float32(w[k+140]*dy[2]) + float32(w[k+210]*dy[3]) +
-				float32(w[k+280]*dy[4])
-		}
+		kernels.Ger(5, 70, dy[:], x[:], gw[:], 70)
+		clear(dx[:])
+		kernels.GemvT(5, 70, w[:], 70, dy[:], dx[:])
 	}
 	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)
 	{
@@ -941,6 +856,18 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
+// linearWeights remakes the transposed copies of the linear layers' weights
+// when the weights have changed since they were made.
+func (m *Model) linearWeights() {
+	if m.ltVer == m.ver+1 {
+		return
+	}
+	kernels.Transpose(80, 100, m.params[0:8000], 100, m.lt0[:], 80)
+	kernels.Transpose(70, 80, m.params[8080:13680], 80, m.lt2[:], 70)
+	kernels.Transpose(5, 70, m.params[13750:14100], 70, m.lt4[:], 5)
+	m.ltVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -1097,9 +1024,13 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 }
 
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes.
+// with PyTorch's names and shapes. The model remakes its transposed copies
+// of the linear layers' weights after a call, since the caller may write
+// the views; code that writes them later calls their Changed (see
+// runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {
-	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{80, 100}, Value: m.params[0:8000:8000], Grad: m.grads[0:8000:8000]}, {Name: "0.bias", Shape: []int{80}, Value: m.params[8000:8080:8080], Grad: m.grads[8000:8080:8080]}, {Name: "2.weight", Shape: []int{70, 80}, Value: m.params[8080:13680:13680], Grad: m.grads[8080:13680:13680]}, {Name: "2.bias", Shape: []int{70}, Value: m.params[13680:13750:13750], Grad: m.grads[13680:13750:13750]}, {Name: "4.weight", Shape: []int{5, 70}, Value: m.params[13750:14100:14100], Grad: m.grads[13750:14100:14100]}, {Name: "4.bias", Shape: []int{5}, Value: m.params[14100:14105:14105], Grad: m.grads[14100:14105:14105]}}
+	m.ver++
+	return []runtime.ParamOf[float32]{{Name: "0.weight", Shape: []int{80, 100}, Value: m.params[0:8000:8000], Grad: m.grads[0:8000:8000], Version: &m.ver}, {Name: "0.bias", Shape: []int{80}, Value: m.params[8000:8080:8080], Grad: m.grads[8000:8080:8080], Version: &m.ver}, {Name: "2.weight", Shape: []int{70, 80}, Value: m.params[8080:13680:13680], Grad: m.grads[8080:13680:13680], Version: &m.ver}, {Name: "2.bias", Shape: []int{70}, Value: m.params[13680:13750:13750], Grad: m.grads[13680:13750:13750], Version: &m.ver}, {Name: "4.weight", Shape: []int{5, 70}, Value: m.params[13750:14100:14100], Grad: m.grads[13750:14100:14100], Version: &m.ver}, {Name: "4.bias", Shape: []int{5}, Value: m.params[14100:14105:14105], Grad: m.grads[14100:14105:14105], Version: &m.ver}}
 }
 
 // LoadWeights reads a safetensors file with exactly this model's tensors. On
