@@ -132,11 +132,21 @@ func LoadSafetensorsMeta[T Float](r io.Reader, params []ParamOf[T]) (map[string]
 	return meta, nil
 }
 
-func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]string, error) {
-	dtype, size := dtypeOf[T]()
+// SafetensorsMeta reads only the header of a safetensors file, checked as
+// LoadSafetensors checks it, and returns its __metadata__ strings: what a
+// reader needs to know before it can name the tensors it expects.
+func SafetensorsMeta(r io.Reader) (map[string]string, error) {
+	_, meta, _, err := readSafetensorsHeader(r, 1<<20)
+	return meta, err
+}
+
+// readSafetensorsHeader reads and parses the length and header of a
+// safetensors file, refusing more than maxTensors tensors. dataStart is the
+// offset of the data section.
+func readSafetensorsHeader(r io.Reader, maxTensors int) (entries []entry, meta map[string]string, dataStart int64, err error) {
 	var lenBuf [8]byte
 	if n, err := io.ReadFull(r, lenBuf[:]); err != nil {
-		return nil, fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
+		return nil, nil, 0, fmt.Errorf("weights: file is %d bytes, too short for the 8-byte header length", n)
 	}
 	// A file of another format fails here; its magic number says which.
 	foreign := func(err error) error {
@@ -147,17 +157,26 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	}
 	hlen := binary.LittleEndian.Uint64(lenBuf[:])
 	if hlen < 2 || hlen > MaxHeaderBytes {
-		return nil, foreign(fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes))
+		return nil, nil, 0, foreign(fmt.Errorf("weights: header length %d at offset 0 is not in [2, %d]", hlen, MaxHeaderBytes))
 	}
 	hdr, err := readHeader(r, int(hlen))
 	if err != nil {
-		return nil, foreign(err)
+		return nil, nil, 0, foreign(err)
 	}
+	entries, meta, err = parseHeader(hdr, 8, maxTensors)
+	if err != nil {
+		return nil, nil, 0, foreign(fmt.Errorf("weights: header: %v", err))
+	}
+	return entries, meta, 8 + int64(hlen), nil
+}
+
+func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]string, error) {
+	dtype, size := dtypeOf[T]()
 	// A few extra tensors are named as unexpected; thousands are refused
 	// while parsing, before they cost memory.
-	entries, meta, err := parseHeader(hdr, 8, len(params)+64)
+	entries, meta, dataStart, err := readSafetensorsHeader(r, len(params)+64)
 	if err != nil {
-		return nil, foreign(fmt.Errorf("weights: header: %v", err))
+		return nil, err
 	}
 	var probs []string
 	byName := map[string]*tensorHeader{}
@@ -206,7 +225,6 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 		}
 		at = end
 	}
-	dataStart := 8 + int64(hlen)
 	data := make([]byte, total)
 	if n, err := io.ReadFull(r, data); err != nil {
 		for _, e := range sorted {
