@@ -296,6 +296,89 @@ func (c Cosine) LR(e int) float64 {
 	return c.Min + (c.Base-c.Min)*(1+math.Cos(math.Pi*float64(e)/float64(max(c.Epochs, 1))))/2
 }
 
+// StepSchedule gives the learning rate of each optimiser step, for
+// schedules finer than an epoch. Train sets it before every step.
+type StepSchedule interface {
+	// LRAt returns the learning rate of step s (0-based) of a run of
+	// steps steps in all.
+	LRAt(s, steps int) float64
+}
+
+// warmup returns the rate of step s of a linear warm-up of w steps from
+// base·start to base, torch.optim.lr_scheduler.LinearLR(start_factor=start,
+// total_iters=w); start 0 means PyTorch's default, 1/3.
+func warmup(base, start float64, s, w int) float64 {
+	if start == 0 {
+		start = 1.0 / 3
+	}
+	return base * (start + (1-start)*float64(min(s, w))/float64(w))
+}
+
+// WarmupCosine rises linearly from Base·Start to Base over Warmup steps,
+// then anneals from Base to Min over the rest of the run, as PyTorch's
+// SequentialLR of LinearLR(start_factor=Start, total_iters=Warmup) and
+// CosineAnnealingLR(T_max=steps−Warmup, eta_min=Min) with milestone
+// Warmup, stepped once per optimiser step. Start 0 means 1/3, LinearLR's
+// default.
+type WarmupCosine struct {
+	Base, Min float64
+	Warmup    int
+	Start     float64
+}
+
+// LRAt returns the warm-up's rate for s < Warmup, then
+// Min + (Base − Min)·(1 + cos(π·(s − Warmup)/(steps − Warmup)))/2.
+func (c WarmupCosine) LRAt(s, steps int) float64 {
+	if s < c.Warmup {
+		return warmup(c.Base, c.Start, s, c.Warmup)
+	}
+	return c.Min + (c.Base-c.Min)*(1+math.Cos(math.Pi*float64(s-c.Warmup)/float64(max(steps-c.Warmup, 1))))/2
+}
+
+// WarmupStep rises linearly from Base·Start to Base over Warmup steps,
+// then multiplies the rate by Gamma every StepSize steps, as PyTorch's
+// SequentialLR of LinearLR(start_factor=Start, total_iters=Warmup) and
+// StepLR(step_size=StepSize, gamma=Gamma) with milestone Warmup, stepped
+// once per optimiser step. Start 0 means 1/3, LinearLR's default.
+type WarmupStep struct {
+	Base     float64
+	Warmup   int
+	StepSize int
+	Gamma    float64
+	Start    float64
+}
+
+// LRAt returns the warm-up's rate for s < Warmup, then
+// Base·Gamma^⌊(s − Warmup)/StepSize⌋.
+func (c WarmupStep) LRAt(s, steps int) float64 {
+	if s < c.Warmup {
+		return warmup(c.Base, c.Start, s, c.Warmup)
+	}
+	return c.Base * math.Pow(c.Gamma, float64((s-c.Warmup)/max(c.StepSize, 1)))
+}
+
+// CheckStepSchedule returns an error unless s's parameters make sense:
+// finite rates, a Start in [0, 1], no negative step counts, a StepSize of
+// at least 1.
+func CheckStepSchedule(s StepSchedule) error {
+	var hyper map[string]float64
+	switch c := s.(type) {
+	case WarmupCosine:
+		if c.Warmup < 0 || c.Start < 0 || c.Start > 1 {
+			return fmt.Errorf("WarmupCosine: Warmup %d must be ≥ 0 and Start %v in [0, 1]", c.Warmup, c.Start)
+		}
+		hyper = map[string]float64{"Base": c.Base, "Min": c.Min, "Start": c.Start}
+		return finite("WarmupCosine", hyper)
+	case WarmupStep:
+		if c.Warmup < 0 || c.StepSize < 1 || c.Start < 0 || c.Start > 1 {
+			return fmt.Errorf("WarmupStep: Warmup %d must be ≥ 0, StepSize %d ≥ 1 and Start %v in [0, 1]", c.Warmup, c.StepSize, c.Start)
+		}
+		hyper = map[string]float64{"Base": c.Base, "Gamma": c.Gamma, "Start": c.Start}
+		return finite("WarmupStep", hyper)
+	}
+	return nil
+}
+
 // finite returns an error naming the first (in name order) hyper-parameter
 // that is NaN or infinite: such a value turns every weight into NaN on the
 // first step.
