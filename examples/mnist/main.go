@@ -104,7 +104,9 @@ func run(model string, fashion bool, dir string, epochs, batch int, optName stri
 			return err
 		}
 		if n.cifarize {
-			d.Pad(2, -mean[0]/std[0])
+			if err := d.Pad(2, -mean[0]/std[0]); err != nil {
+				return err
+			}
 			if err := d.RepeatChannels(3); err != nil {
 				return err
 			}
@@ -148,10 +150,11 @@ func run(model string, fashion bool, dir string, epochs, batch int, optName stri
 		return err
 	}
 	wall := time.Since(t0)
-	acc, err := train.Evaluate(n.m, n.new, test, workers)
+	ev, err := train.Evaluate(n.m, n.new, test, workers)
 	if err != nil {
 		return err
 	}
+	acc := ev.Accuracy
 	last := res.History[len(res.History)-1]
 	abs := func(p string) string { a, _ := filepath.Abs(p); return a }
 	fmt.Printf("%s: test accuracy %.2f%% after %d epochs; %.0f training samples/s; wall time %s\n",

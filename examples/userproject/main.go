@@ -50,8 +50,11 @@ func fit(progress io.Writer) (*blobs.Model, float64, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	acc, err := train.Evaluate(m, newModel, points(1000, 3), 0)
-	return m, acc, err
+	ev, err := train.Evaluate(m, newModel, points(1000, 3), 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	return m, ev.Accuracy, nil
 }
 
 func main() {

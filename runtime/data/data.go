@@ -1,56 +1,160 @@
-// Package data loads image classification data sets (MNIST and
-// Fashion-MNIST IDX files, CIFAR-10 binary batches), normalises them as
-// torchvision's transforms.Normalize does, splits them, and serves seeded,
-// shuffled mini-batches without allocating per batch.
+// Package data loads data sets (MNIST and Fashion-MNIST IDX files, CIFAR-10
+// binary batches, tables in CSV files), normalises them as torchvision's
+// transforms.Normalize does, splits them, and serves seeded, shuffled
+// mini-batches without allocating per batch.
+//
+// A Dataset is labelled, for classifiers (a cross_entropy model), or holds
+// float targets, for regressors (an mse model).
 //
 // Every reader treats its file as untrusted: a wrong magic number, counts
-// that disagree with the file's size, truncated records, out-of-range labels
-// or sizes that overflow give an error naming the file and the problem.
+// that disagree with the file's size, truncated records, out-of-range labels,
+// cells that are not numbers, or sizes that overflow give an error naming
+// the file, the place and the problem.
 package data
 
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/nngen/nngen/runtime"
 )
 
-// Dataset is a labelled set of samples held in memory as float32, one
-// sample after another, each of shape Shape ([channels, height, width]).
+// Dataset is a set of samples held in memory as float32, one sample after
+// another, each of shape Shape ([channels, height, width] for images,
+// [features] for a table).
+//
+// A classification set has a label per sample in Y, in [0, Classes). A
+// regression set has TargetSize float targets per sample in Targets, one
+// sample's after another, and no labels.
 type Dataset struct {
 	Name    string // where it came from, for messages
 	X       []float32
-	Y       []int
+	Y       []int // class labels, for a classification set
 	Shape   []int // per-sample shape
 	Classes int   // labels are in [0, Classes)
+
+	Targets    []float32 // TargetSize values per sample, for a regression set
+	TargetSize int       // targets per sample; 0 for a classification set
+
+	// Features and TargetNames, when set, name the values of a sample of
+	// shape [features] and its targets (LoadCSV sets them from the header).
+	Features    []string
+	TargetNames []string
 }
 
+// Regression reports whether the set holds float targets rather than labels.
+func (d *Dataset) Regression() bool { return d.TargetSize > 0 }
+
 // Len is the number of samples.
-func (d *Dataset) Len() int { return len(d.Y) }
+func (d *Dataset) Len() int {
+	if d.Regression() {
+		return len(d.Targets) / d.TargetSize
+	}
+	return len(d.Y)
+}
 
 // SampleSize is the number of values per sample.
 func (d *Dataset) SampleSize() int { return runtime.NumElements(d.Shape) }
 
-// Sample returns the i-th sample's values (a view) and label.
+// Sample returns the i-th sample's values (a view) and label; the label is
+// −1 in a regression set (Target gives its targets).
 func (d *Dataset) Sample(i int) ([]float32, int) {
 	n := d.SampleSize()
+	if d.Regression() {
+		return d.X[i*n : (i+1)*n], -1
+	}
 	return d.X[i*n : (i+1)*n], d.Y[i]
 }
 
-// CheckFits reports an error unless the samples match a model's input size
-// and its outputs cover every class.
-func (d *Dataset) CheckFits(inputSize, outputSize int) error {
+// Target returns the i-th sample's targets (a view); nil in a
+// classification set.
+func (d *Dataset) Target(i int) []float32 {
+	if !d.Regression() {
+		return nil
+	}
+	return d.Targets[i*d.TargetSize : (i+1)*d.TargetSize]
+}
+
+// Check reports an error unless the set is whole: a shape of positive
+// dimensions, SampleSize values per sample, and either labels in
+// [0, Classes) or TargetSize finite targets per sample, not both.
+func (d *Dataset) Check() error {
+	if len(d.Shape) == 0 {
+		return fmt.Errorf("%s: the data set has no sample shape", d.Name)
+	}
+	for _, s := range d.Shape {
+		if s <= 0 {
+			return fmt.Errorf("%s: sample shape %v has a dimension that is not positive", d.Name, d.Shape)
+		}
+	}
+	if d.TargetSize < 0 {
+		return fmt.Errorf("%s: TargetSize is %d", d.Name, d.TargetSize)
+	}
+	if d.Regression() {
+		if d.Y != nil {
+			return fmt.Errorf("%s: the data set has both targets and labels", d.Name)
+		}
+		if len(d.Targets)%d.TargetSize != 0 {
+			return fmt.Errorf("%s: %d target values are not a whole number of samples of %d targets", d.Name, len(d.Targets), d.TargetSize)
+		}
+		for i, v := range d.Targets {
+			if v != v || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("%s: sample %d: target %d is %v", d.Name, i/d.TargetSize, i%d.TargetSize, v)
+			}
+		}
+	} else {
+		if d.Targets != nil {
+			return fmt.Errorf("%s: the data set holds targets but TargetSize is 0", d.Name)
+		}
+		for i, y := range d.Y {
+			if y < 0 || y >= d.Classes {
+				return fmt.Errorf("%s: sample %d has label %d, outside [0, %d)", d.Name, i, y, d.Classes)
+			}
+		}
+	}
+	if len(d.X) != d.Len()*d.SampleSize() {
+		return fmt.Errorf("%s: %d values for %d samples of shape %v (%d values each)", d.Name, len(d.X), d.Len(), d.Shape, d.SampleSize())
+	}
+	return nil
+}
+
+// CheckFits reports an error unless the set is whole (Check) and suits a
+// model of the given sizes and loss: samples of the model's input size,
+// and labels of classes the outputs cover for cross_entropy, or as many
+// targets as outputs for mse.
+func (d *Dataset) CheckFits(inputSize, outputSize int, loss string) error {
+	if err := d.Check(); err != nil {
+		return err
+	}
 	if d.SampleSize() != inputSize {
 		return fmt.Errorf("%s: samples have shape %v (%d values), but the model takes %d values", d.Name, d.Shape, d.SampleSize(), inputSize)
 	}
-	if d.Classes > outputSize {
-		return fmt.Errorf("%s: %d classes, but the model has only %d outputs", d.Name, d.Classes, outputSize)
+	switch loss {
+	case "cross_entropy":
+		if d.Regression() {
+			return fmt.Errorf("%s: the data set holds float targets, but the model's loss is cross_entropy, which needs class labels", d.Name)
+		}
+		if d.Classes > outputSize {
+			return fmt.Errorf("%s: %d classes, but the model has only %d outputs", d.Name, d.Classes, outputSize)
+		}
+	case "mse":
+		if !d.Regression() {
+			return fmt.Errorf("%s: the data set holds class labels, but the model's loss is mse, which needs float targets (Targets, TargetSize)", d.Name)
+		}
+		if d.TargetSize != outputSize {
+			return fmt.Errorf("%s: %d targets per sample, but the model has %d outputs", d.Name, d.TargetSize, outputSize)
+		}
+	default:
+		return fmt.Errorf("%s: no data set serves a model whose loss is %q", d.Name, loss)
 	}
 	return nil
 }
 
 // Normalize applies (x − mean[c]) / std[c] to every value of channel c, as
-// transforms.Normalize(mean, std) does after ToTensor.
+// transforms.Normalize(mean, std) does after ToTensor. The channel is the
+// first dimension of Shape: for a table, of shape [features], each feature
+// is a channel of its own, standardised by its own mean and std.
 func (d *Dataset) Normalize(mean, std []float32) error {
 	c := d.Shape[0]
 	if len(mean) != c || len(std) != c {
@@ -72,8 +176,9 @@ func (d *Dataset) Normalize(mean, std []float32) error {
 	return nil
 }
 
-// Stats returns the per-channel mean and (population) standard deviation,
-// to compute Normalize's arguments from a training set.
+// Stats returns the per-channel (for a table, per-feature) mean and
+// population standard deviation, to compute Normalize's arguments from a
+// training set.
 func (d *Dataset) Stats() (mean, std []float32) {
 	c := d.Shape[0]
 	per := d.SampleSize() / c
@@ -98,12 +203,22 @@ func (d *Dataset) Stats() (mean, std []float32) {
 // Subset returns the samples at the given indices, copied.
 func (d *Dataset) Subset(name string, idx []int) *Dataset {
 	n := d.SampleSize()
-	out := &Dataset{Name: name, Shape: append([]int(nil), d.Shape...), Classes: d.Classes,
-		X: make([]float32, 0, len(idx)*n), Y: make([]int, 0, len(idx))}
+	out := &Dataset{Name: name, Shape: slices.Clone(d.Shape), Classes: d.Classes, TargetSize: d.TargetSize,
+		Features: slices.Clone(d.Features), TargetNames: slices.Clone(d.TargetNames),
+		X: make([]float32, 0, len(idx)*n)}
+	if d.Regression() {
+		out.Targets = make([]float32, 0, len(idx)*d.TargetSize)
+	} else {
+		out.Y = make([]int, 0, len(idx))
+	}
 	for _, i := range idx {
 		x, y := d.Sample(i)
 		out.X = append(out.X, x...)
-		out.Y = append(out.Y, y)
+		if d.Regression() {
+			out.Targets = append(out.Targets, d.Target(i)...)
+		} else {
+			out.Y = append(out.Y, y)
+		}
 	}
 	return out
 }
@@ -133,7 +248,11 @@ func (d *Dataset) Split(valFraction float64, seed uint64) (train, val *Dataset, 
 }
 
 // Pad adds p pixels of value v around every image (e.g. 28×28 → 32×32).
-func (d *Dataset) Pad(p int, v float32) {
+// The samples must be images, of shape [channels, height, width].
+func (d *Dataset) Pad(p int, v float32) error {
+	if len(d.Shape) != 3 || p < 0 {
+		return fmt.Errorf("%s: Pad(%d) needs images of shape [channels, height, width] and p ≥ 0; the samples have shape %v", d.Name, p, d.Shape)
+	}
 	c, h, w := d.Shape[0], d.Shape[1], d.Shape[2]
 	hp, wp := h+2*p, w+2*p
 	out := make([]float32, d.Len()*c*hp*wp)
@@ -149,13 +268,14 @@ func (d *Dataset) Pad(p int, v float32) {
 		}
 	}
 	d.X, d.Shape = out, []int{c, hp, wp}
+	return nil
 }
 
 // RepeatChannels turns single-channel images into k identical channels
 // (grayscale → RGB).
 func (d *Dataset) RepeatChannels(k int) error {
-	if d.Shape[0] != 1 {
-		return fmt.Errorf("%s: RepeatChannels needs 1-channel images, has %d", d.Name, d.Shape[0])
+	if len(d.Shape) != 3 || d.Shape[0] != 1 || k < 1 {
+		return fmt.Errorf("%s: RepeatChannels(%d) needs 1-channel images, of shape [1, height, width], and k ≥ 1; the samples have shape %v", d.Name, k, d.Shape)
 	}
 	per := d.SampleSize()
 	out := make([]float32, 0, len(d.X)*k)

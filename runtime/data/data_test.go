@@ -201,7 +201,9 @@ func TestNormalizeSplitPad(t *testing.T) {
 		t.Fatal("Normalize accepted 1 mean for 2 channels")
 	}
 	g := &Dataset{Name: "g", Shape: []int{1, 2, 2}, Classes: 2, X: []float32{1, 2, 3, 4}, Y: []int{1}}
-	g.Pad(1, -1)
+	if err := g.Pad(1, -1); err != nil {
+		t.Fatal(err)
+	}
 	if g.Shape[1] != 4 || g.X[5] != 1 || g.X[6] != 2 || g.X[9] != 3 || g.X[10] != 4 || g.X[0] != -1 || len(g.X) != 16 {
 		t.Fatalf("padded %v", g.X)
 	}

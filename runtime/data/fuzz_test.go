@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -107,4 +108,32 @@ func TestGzipBomb(t *testing.T) {
 		t.Fatalf("the %d-byte bomb made the reader allocate %d bytes", len(in), n)
 	}
 	t.Logf("a %d-byte gzip declaring 900 MB was refused after allocating %d bytes", len(in), n)
+}
+
+// FuzzCSV: any bytes give a table or an error, never a panic; what is
+// accepted is a whole data set (Check) of one row per line after the header.
+func FuzzCSV(f *testing.F) {
+	f.Add([]byte(table), false)
+	f.Add([]byte(table), true)
+	f.Add([]byte("a,b\n1,2\n\"3\",4\n"), false)
+	f.Add([]byte("a,b\n1,2\n3,x\n"), true)
+	f.Fuzz(func(t *testing.T, in []byte, labelled bool) {
+		opt := CSVOptions{Targets: []string{"y"}}
+		if labelled {
+			opt = CSVOptions{Label: "label"}
+		}
+		d, err := ReadCSV(bytes.NewReader(in), "f.csv", opt)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.csv") {
+				t.Fatalf("the error does not name the file: %v", err)
+			}
+			return
+		}
+		if err := d.Check(); err != nil {
+			t.Fatalf("accepted a set that fails Check: %v", err)
+		}
+		if d.Len() == 0 || d.Len() > bytes.Count(in, []byte("\n"))+1 {
+			t.Fatalf("%d rows from %d lines", d.Len(), bytes.Count(in, []byte("\n"))+1)
+		}
+	})
 }

@@ -15,13 +15,22 @@ type Loader struct {
 	order   []int
 	x       []float32
 	y       []int
+	t       []float32
 }
 
 // NewLoader returns a loader of batches of batchSize samples (the last batch
 // of an epoch may be smaller, as with PyTorch's default drop_last=False).
+// Its batches hold Labels for a classification set and Targets for a
+// regression set. A batch size below 1 is taken as 1.
 func NewLoader(ds *Dataset, batchSize int, shuffle bool, seed uint64) *Loader {
+	batchSize = max(batchSize, 1)
 	l := &Loader{ds: ds, size: batchSize, seed: seed, shuffle: shuffle, order: make([]int, ds.Len()),
-		x: make([]float32, batchSize*ds.SampleSize()), y: make([]int, batchSize)}
+		x: make([]float32, batchSize*ds.SampleSize())}
+	if ds.Regression() {
+		l.t = make([]float32, batchSize*ds.TargetSize)
+	} else {
+		l.y = make([]int, batchSize)
+	}
 	l.Epoch(0)
 	return l
 }
@@ -45,10 +54,18 @@ func (l *Loader) Batch(i int) runtime.Batch[float32] {
 	lo := i * l.size
 	hi := min(lo+l.size, l.ds.Len())
 	n := l.ds.SampleSize()
+	ts := l.ds.TargetSize
 	for k, s := range l.order[lo:hi] {
 		x, y := l.ds.Sample(s)
 		copy(l.x[k*n:], x)
-		l.y[k] = y
+		if ts > 0 {
+			copy(l.t[k*ts:], l.ds.Target(s))
+		} else {
+			l.y[k] = y
+		}
+	}
+	if ts > 0 {
+		return runtime.Batch[float32]{X: l.x[:(hi-lo)*n], Targets: l.t[:(hi-lo)*ts]}
 	}
 	return runtime.Batch[float32]{X: l.x[:(hi-lo)*n], Labels: l.y[:hi-lo]}
 }

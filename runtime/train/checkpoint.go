@@ -15,17 +15,30 @@ import (
 type Checkpoint struct {
 	Epoch   int          // epochs completed
 	History []EpochStats // their statistics
+	// BestEpoch and Best are early stopping's: the epoch whose monitored
+	// figure was best (0: none yet) and the model's parameters after it,
+	// in Params() order. Best is nil in a run without early stopping.
+	BestEpoch int
+	Best      [][]float32
 }
 
 // A checkpoint is one safetensors file: the model's tensors under
-// "model.KEY", the optimiser's under "optim.KEY.STATE", and in the metadata
-// the epoch, the optimiser's scalars and the history as JSON.
+// "model.KEY", the optimiser's under "optim.KEY.STATE", early stopping's
+// best parameters under "best.KEY", and in the metadata the epoch, the
+// optimiser's scalars, the history as JSON and the best epoch.
 
-func checkpointTensors(m Model, o optim.Optimizer) ([]nn.Param, map[string]float64) {
+// checkpointTensors lists the tensors of a checkpoint; best, when not nil,
+// holds the values of the "best." ones.
+func checkpointTensors(m Model, o optim.Optimizer, best [][]float32) ([]nn.Param, map[string]float64) {
 	var ts []nn.Param
 	for _, p := range m.Params() {
 		p.Name = "model." + p.Name
 		ts = append(ts, p)
+	}
+	if best != nil {
+		for i, p := range m.Params() {
+			ts = append(ts, nn.Param{Name: "best." + p.Name, Shape: p.Shape, Value: best[i]})
+		}
 	}
 	os, scalars := o.State()
 	for _, p := range os {
@@ -49,24 +62,33 @@ func saveCheckpoint(save func(string, func(io.Writer) error) error, path string,
 			}
 		}
 	}
-	ts, scalars := checkpointTensors(m, o)
+	if c.Best != nil {
+		ps := m.Params()
+		if len(c.Best) != len(ps) {
+			return fmt.Errorf("Checkpoint.Best holds %d tensors, the model %d", len(c.Best), len(ps))
+		}
+		for i, p := range ps {
+			if len(c.Best[i]) != len(p.Value) {
+				return fmt.Errorf("Checkpoint.Best[%d] holds %d values, the model's %s %d", i, len(c.Best[i]), p.Name, len(p.Value))
+			}
+		}
+	}
+	ts, scalars := checkpointTensors(m, o, c.Best)
 	sj, err := json.Marshal(scalars)
 	if err != nil {
 		return fmt.Errorf("the optimiser's state: %v", err)
 	}
-	hist := make([]map[string]float64, len(c.History))
-	for i, h := range c.History {
-		hist[i] = map[string]float64{"epoch": float64(h.Epoch), "lr": h.LR, "train_loss": h.TrainLoss, "train_acc": h.TrainAcc,
-			"seconds": h.Seconds, "samples_per_sec": h.SamplesPerSec}
-		if h.ValAcc == h.ValAcc {
-			hist[i]["val_acc"] = h.ValAcc
-		}
+	if c.History == nil {
+		c.History = []EpochStats{}
 	}
-	hj, err := json.Marshal(hist)
+	hj, err := json.Marshal(c.History)
 	if err != nil {
 		return fmt.Errorf("the training history: %v", err)
 	}
 	meta := map[string]string{"nngen.checkpoint": "1", "epoch": strconv.Itoa(c.Epoch), "optim": string(sj), "history": string(hj)}
+	if c.Best != nil {
+		meta["best_epoch"] = strconv.Itoa(c.BestEpoch)
+	}
 	return save(path, func(w io.Writer) error { return nn.SaveSafetensorsMeta(w, ts, meta) })
 }
 
@@ -78,13 +100,31 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 		return nil, err
 	}
 	defer f.Close()
+	// The metadata says whether the file holds early stopping's tensors.
+	meta, err := nn.SafetensorsMeta(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var best [][]float32
+	bestEpoch := 0
+	if be, ok := meta["best_epoch"]; ok {
+		if bestEpoch, err = strconv.Atoi(be); err != nil || bestEpoch < 0 {
+			return nil, fmt.Errorf("%s: bad best_epoch %q in metadata", path, be)
+		}
+		for _, p := range m.Params() {
+			best = append(best, make([]float32, len(p.Value)))
+		}
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return nil, err
+	}
 	// Load into copies first, so that a bad file changes nothing.
-	ts, _ := checkpointTensors(m, o)
+	ts, _ := checkpointTensors(m, o, best)
 	tmp := make([]nn.Param, len(ts))
 	for i, t := range ts {
 		tmp[i] = nn.Param{Name: t.Name, Shape: t.Shape, Value: make([]float32, len(t.Value))}
 	}
-	meta, err := nn.LoadSafetensorsMeta(f, tmp)
+	meta, err = nn.LoadSafetensorsMeta(f, tmp)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -99,9 +139,12 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 	if err := json.Unmarshal([]byte(meta["optim"]), &scalars); err != nil {
 		return nil, fmt.Errorf("%s: bad optimiser state in metadata: %v", path, err)
 	}
-	var hist []map[string]float64
+	var hist []EpochStats
 	if err := json.Unmarshal([]byte(meta["history"]), &hist); err != nil {
 		return nil, fmt.Errorf("%s: bad history in metadata: %v", path, err)
+	}
+	if bestEpoch > epoch {
+		return nil, fmt.Errorf("%s: the metadata's best epoch %d is after the checkpoint's epoch %d", path, bestEpoch, epoch)
 	}
 	if err := o.LoadState(scalars); err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
@@ -110,14 +153,5 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 		copy(t.Value, tmp[i].Value)
 		t.Changed()
 	}
-	c := &Checkpoint{Epoch: epoch}
-	for _, h := range hist {
-		v, ok := h["val_acc"]
-		if !ok {
-			v = nan()
-		}
-		c.History = append(c.History, EpochStats{Epoch: int(h["epoch"]), LR: h["lr"], TrainLoss: h["train_loss"], TrainAcc: h["train_acc"],
-			ValAcc: v, Seconds: h["seconds"], SamplesPerSec: h["samples_per_sec"]})
-	}
-	return c, nil
+	return &Checkpoint{Epoch: epoch, History: hist, BestEpoch: bestEpoch, Best: best}, nil
 }

@@ -7,8 +7,10 @@ import (
 	"strings"
 )
 
-// WriteCurve draws the training curve as an SVG image: the training loss on
-// the left, the training and validation accuracy on the right, per epoch.
+// WriteCurve draws the training curve as an SVG image, per epoch: the
+// training and validation loss on the left; on the right the training and
+// validation accuracy of a classifier, or the validation RMSE and MAE of a
+// regressor (left out when the run has no validation set).
 func WriteCurve(w io.Writer, title string, h []EpochStats) error {
 	const W, H, pad = 820, 320, 50
 	var b strings.Builder
@@ -58,31 +60,49 @@ func WriteCurve(w io.Writer, title string, h []EpochStats) error {
 		}
 		b.WriteString("</g>\n")
 	}
-	loss := make([]float64, n)
-	tacc := make([]float64, n)
-	vacc := make([]float64, n)
-	lhi, alo := 0.0, 1.0
-	for i, s := range h {
-		loss[i], tacc[i], vacc[i] = s.TrainLoss, s.TrainAcc, s.ValAcc
-		lhi = max(lhi, s.TrainLoss)
-		alo = min(alo, s.TrainAcc)
-		if !math.IsNaN(s.ValAcc) {
-			alo = min(alo, s.ValAcc)
-		}
-	}
-	if lhi == 0 {
-		lhi = 1
-	}
-	alo = math.Floor(alo*20) / 20
-	if alo >= 1 {
-		alo = 0.95
-	}
 	type ser = struct {
 		name, color string
 		v           []float64
 	}
-	panel(0, "training loss", []ser{{"train loss", "#d62728", loss}}, 0, lhi*1.05, false, false)
-	panel(W/2, "accuracy", []ser{{"train accuracy", "#1f77b4", tacc}, {"validation accuracy", "#2ca02c", vacc}}, alo, 1, true, true)
+	col := func(f func(EpochStats) float64) []float64 {
+		v := make([]float64, n)
+		for i, s := range h {
+			v[i] = f(s)
+		}
+		return v
+	}
+	// span returns the least and largest of the series' finite values.
+	span := func(ss ...[]float64) (lo, hi float64) {
+		lo, hi = math.Inf(1), math.Inf(-1)
+		for _, s := range ss {
+			for _, v := range s {
+				if !math.IsNaN(v) && !math.IsInf(v, 0) {
+					lo, hi = min(lo, v), max(hi, v)
+				}
+			}
+		}
+		return lo, hi
+	}
+	tl, vl := col(func(s EpochStats) float64 { return s.TrainLoss }), col(func(s EpochStats) float64 { return s.ValLoss })
+	_, lhi := span(tl, vl)
+	if !(lhi > 0) {
+		lhi = 1
+	}
+	panel(0, "loss", []ser{{"train loss", "#d62728", tl}, {"validation loss", "#ff7f0e", vl}}, 0, lhi*1.05, false, false)
+	ta, va := col(func(s EpochStats) float64 { return s.TrainAcc }), col(func(s EpochStats) float64 { return s.ValAcc })
+	rm, ma := col(func(s EpochStats) float64 { return s.ValRMSE }), col(func(s EpochStats) float64 { return s.ValMAE })
+	if alo, ahi := span(ta, va); ahi >= alo {
+		alo = math.Floor(alo*20) / 20
+		if alo >= 1 {
+			alo = 0.95
+		}
+		panel(W/2, "accuracy", []ser{{"train accuracy", "#1f77b4", ta}, {"validation accuracy", "#2ca02c", va}}, alo, 1, true, true)
+	} else if _, ehi := span(rm, ma); ehi >= 0 {
+		if ehi == 0 {
+			ehi = 1
+		}
+		panel(W/2, "validation error", []ser{{"RMSE", "#9467bd", rm}, {"MAE", "#8c564b", ma}}, 0, ehi*1.05, false, false)
+	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err

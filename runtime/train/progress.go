@@ -35,8 +35,12 @@ func (p *progress) batch(epoch, epochs, b, nb int, loss, acc float64) {
 	p.last = time.Now()
 	const width = 30
 	fill := width * b / nb
-	fmt.Fprintf(p.w, "\repoch %d/%d [%s%s] %d/%d  loss %.4f  acc %.2f%% ", epoch, epochs,
-		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), b, nb, loss, 100*acc)
+	a := ""
+	if !math.IsNaN(acc) {
+		a = fmt.Sprintf("  acc %.2f%%", 100*acc)
+	}
+	fmt.Fprintf(p.w, "\repoch %d/%d [%s%s] %d/%d  loss %.4f%s ", epoch, epochs,
+		strings.Repeat("=", fill), strings.Repeat(" ", width-fill), b, nb, loss, a)
 }
 
 func (p *progress) done() {
@@ -45,12 +49,26 @@ func (p *progress) done() {
 	}
 }
 
+// epoch prints an epoch's line: its figures that apply, e.g.
+//
+//	epoch 3/10  lr 0.05  train loss 0.2113 acc 93.61%  val loss 0.1870 acc 94.40%  5210 samples/s  2.1s
+//	epoch 3/10  lr 0.01  train loss 0.0213  val loss 0.0190 rmse 0.1378 mae 0.1041  80210 samples/s  0.1s
 func (p *progress) epoch(s EpochStats, epochs int) {
 	p.done()
-	val := ""
-	if !math.IsNaN(s.ValAcc) {
-		val = fmt.Sprintf("  val acc %.2f%%", 100*s.ValAcc)
+	var b strings.Builder
+	fmt.Fprintf(&b, "epoch %d/%d  lr %.4g  train loss %.4f", s.Epoch, epochs, s.LR, s.TrainLoss)
+	if !math.IsNaN(s.TrainAcc) {
+		fmt.Fprintf(&b, " acc %.2f%%", 100*s.TrainAcc)
 	}
-	fmt.Fprintf(p.w, "epoch %d/%d  lr %.4g  train loss %.4f  acc %.2f%%%s  %.0f samples/s  %.1fs\n",
-		s.Epoch, epochs, s.LR, s.TrainLoss, 100*s.TrainAcc, val, s.SamplesPerSec, s.Seconds)
+	if !math.IsNaN(s.ValLoss) {
+		fmt.Fprintf(&b, "  val loss %.4f", s.ValLoss)
+	}
+	if !math.IsNaN(s.ValAcc) {
+		fmt.Fprintf(&b, " acc %.2f%%", 100*s.ValAcc)
+	}
+	if !math.IsNaN(s.ValRMSE) {
+		fmt.Fprintf(&b, " rmse %.4g mae %.4g", s.ValRMSE, s.ValMAE)
+	}
+	fmt.Fprintf(&b, "  %.0f samples/s  %.1fs\n", s.SamplesPerSec, s.Seconds)
+	io.WriteString(p.w, b.String())
 }

@@ -1,7 +1,10 @@
-// Package train trains any generated classifier (a cross_entropy model) on a
-// data.Dataset: mini-batches split over worker goroutines, an optimiser from
-// runtime/optim, per-epoch statistics, a progress display, atomic
-// checkpoints that resume to the same result, and a training-curve image.
+// Package train trains any generated model on a data.Dataset, a classifier
+// (a cross_entropy model) on labels or a regressor (an mse model) on float
+// targets: mini-batches split over worker goroutines, an optimiser from
+// runtime/optim with a learning rate per epoch or per step, per-epoch
+// statistics with validation loss, early stopping, a progress display,
+// atomic checkpoints that resume to the same result, and a training-curve
+// image. Evaluate measures a model on a data set.
 //
 // Determinism: a batch is cut into shards of ShardSize samples, each shard
 // runs on its own replica of the model, and the shards' gradients are added
@@ -10,6 +13,7 @@
 package train
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -39,13 +44,23 @@ type Config struct {
 	Seed      uint64          // shuffling seed
 	Optimizer optim.Optimizer // built over the model's Params()
 	Schedule  optim.Schedule  // learning rate per epoch; nil keeps the optimiser's
-	Workers   int             // goroutines; 0 means GOMAXPROCS
-	Val       *data.Dataset   // evaluated after every epoch when set
-	Dir       string          // where to write NAME.safetensors, NAME.ckpt and NAME-curve.svg (NAME.lock holds the run's lock); "" writes nothing
-	Name      string          // file name stem (default "model")
-	Resume    bool            // continue from Dir/NAME.ckpt when it exists
-	Progress  io.Writer       // progress output (default os.Stderr); a terminal gets a live bar
-	NewModel  func() Model    // returns a fresh model of the same network, for worker replicas
+	// StepSchedule, instead of Schedule, sets the learning rate before
+	// every optimiser step: step s of Epochs × batches per epoch.
+	StepSchedule optim.StepSchedule
+	Workers      int // goroutines; 0 means GOMAXPROCS
+	// Val, when set, is evaluated after every epoch: its loss, and its
+	// accuracy (classification) or RMSE and MAE (regression), go into the
+	// history, the progress line and the curve.
+	Val *data.Dataset
+	// EarlyStopping, when set, stops the run once its monitored figure has
+	// not improved for Patience epochs, and leaves the model with the
+	// weights of its best epoch.
+	EarlyStopping *EarlyStopping
+	Dir           string       // where to write NAME.safetensors, NAME.ckpt and NAME-curve.svg (NAME.lock holds the run's lock); "" writes nothing
+	Name          string       // file name stem (default "model")
+	Resume        bool         // continue from Dir/NAME.ckpt when it exists
+	Progress      io.Writer    // progress output (default os.Stderr); a terminal gets a live bar
+	NewModel      func() Model // returns a fresh model of the same network, for worker replicas
 	// SaveFile writes the checkpoint, weights and curve files; nil means
 	// runtime.WriteFileAtomic. A replacement must be as atomic.
 	SaveFile func(path string, write func(io.Writer) error) error
@@ -57,15 +72,66 @@ type Config struct {
 	OnEpoch func(EpochStats) error
 }
 
-// EpochStats is one epoch's record.
+// EpochStats is one epoch's record. A figure that does not apply (an
+// accuracy of a regressor, a validation figure without a validation set)
+// is NaN; its JSON form omits such figures, and reading it back gives NaN.
 type EpochStats struct {
-	Epoch         int     `json:"epoch"` // 1-based
-	LR            float64 `json:"lr"`
-	TrainLoss     float64 `json:"train_loss"`
-	TrainAcc      float64 `json:"train_acc"`
-	ValAcc        float64 `json:"val_acc"` // NaN without a validation set
-	Seconds       float64 `json:"seconds"`
-	SamplesPerSec float64 `json:"samples_per_sec"`
+	Epoch         int     // 1-based
+	LR            float64 // the learning rate of the epoch's last step
+	TrainLoss     float64 // mean loss of the epoch's training samples
+	TrainAcc      float64 // classification
+	ValLoss       float64 // mean loss of the validation set
+	ValAcc        float64 // classification
+	ValRMSE       float64 // regression: root mean square error over every target
+	ValMAE        float64 // regression: mean absolute error over every target
+	Seconds       float64
+	SamplesPerSec float64
+}
+
+// statFields names EpochStats' figures in JSON, in field order.
+func (s *EpochStats) statFields() ([]string, []*float64) {
+	return []string{"lr", "train_loss", "train_acc", "val_loss", "val_acc", "val_rmse", "val_mae", "seconds", "samples_per_sec"},
+		[]*float64{&s.LR, &s.TrainLoss, &s.TrainAcc, &s.ValLoss, &s.ValAcc, &s.ValRMSE, &s.ValMAE, &s.Seconds, &s.SamplesPerSec}
+}
+
+// MarshalJSON writes the epoch and its figures under snake_case keys,
+// leaving out those that are NaN.
+func (s EpochStats) MarshalJSON() ([]byte, error) {
+	b := []byte(`{"epoch":` + strconv.Itoa(s.Epoch))
+	names, vals := s.statFields()
+	for i, v := range vals {
+		if math.IsNaN(*v) {
+			continue
+		}
+		if math.IsInf(*v, 0) {
+			return nil, fmt.Errorf("train: epoch %d: %s is %v", s.Epoch, names[i], *v)
+		}
+		b = append(b, `,"`+names[i]+`":`...)
+		b = strconv.AppendFloat(b, *v, 'g', -1, 64)
+	}
+	return append(b, '}'), nil
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; a figure left out is NaN.
+func (s *EpochStats) UnmarshalJSON(b []byte) error {
+	var m map[string]float64
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	e, ok := m["epoch"]
+	if !ok || e != math.Trunc(e) || e < 1 || e > 1<<30 {
+		return fmt.Errorf("an epoch record without a valid epoch number")
+	}
+	*s = EpochStats{Epoch: int(e)}
+	names, vals := s.statFields()
+	for i, v := range vals {
+		if x, ok := m[names[i]]; ok {
+			*v = x
+		} else {
+			*v = math.NaN()
+		}
+	}
+	return nil
 }
 
 // Result is what a run produced.
@@ -74,6 +140,99 @@ type Result struct {
 	Weights    string // path of the final weights (safetensors), if written
 	Checkpoint string
 	Curve      string
+	// BestEpoch is, with EarlyStopping, the epoch whose weights the model
+	// ends with (0: none improved on the initial weights); Stopped says the
+	// run stopped before Epochs.
+	BestEpoch int
+	Stopped   bool
+}
+
+// EarlyStopping stops a run whose monitored figure has not improved on
+// its best for Patience epochs in a row, as Keras' EarlyStopping with
+// restore_best_weights does: the model ends with the weights of the best
+// epoch, whether the run stops early or reaches Epochs. The best weights
+// are kept in the checkpoint, so a resumed run stops where, and ends as,
+// an uninterrupted one.
+type EarlyStopping struct {
+	// Monitor is the figure watched: "val_loss" (the default), "val_acc",
+	// "val_rmse", "val_mae" (which need Config.Val) or "train_loss".
+	// Accuracy improves upwards, the others downwards.
+	Monitor string
+	// Patience is the number of epochs without improvement that stops
+	// the run; at least 1.
+	Patience int
+	// MinDelta is how much the figure must improve on its best to count.
+	MinDelta float64
+}
+
+// monitors lists EarlyStopping's figures: whether larger is better, and
+// whether the figure needs a validation set, a classifier or a regressor.
+var monitors = map[string]struct{ up, val, class, reg bool }{
+	"val_loss":   {val: true},
+	"val_acc":    {up: true, val: true, class: true},
+	"val_rmse":   {val: true, reg: true},
+	"val_mae":    {val: true, reg: true},
+	"train_loss": {},
+}
+
+// check returns an error unless the monitor suits the run.
+func (es *EarlyStopping) check(regression, val bool) error {
+	mon, ok := monitors[es.monitor()]
+	switch {
+	case !ok:
+		return fmt.Errorf("train: EarlyStopping.Monitor %q is none of val_loss, val_acc, val_rmse, val_mae, train_loss", es.Monitor)
+	case es.Patience < 1:
+		return fmt.Errorf("train: EarlyStopping.Patience is %d; it must be at least 1", es.Patience)
+	case !(es.MinDelta >= 0) || math.IsInf(es.MinDelta, 0):
+		return fmt.Errorf("train: EarlyStopping.MinDelta is %v; it must be finite and ≥ 0", es.MinDelta)
+	case mon.val && !val:
+		return fmt.Errorf("train: EarlyStopping monitors %s, which needs a validation set (Config.Val)", es.monitor())
+	case mon.class && regression:
+		return fmt.Errorf("train: EarlyStopping monitors %s, which a regressor (mse) does not have", es.monitor())
+	case mon.reg && !regression:
+		return fmt.Errorf("train: EarlyStopping monitors %s, which a classifier (cross_entropy) does not have", es.monitor())
+	}
+	return nil
+}
+
+func (es *EarlyStopping) monitor() string {
+	if es.Monitor == "" {
+		return "val_loss"
+	}
+	return es.Monitor
+}
+
+// value returns the monitored figure of an epoch.
+func (es *EarlyStopping) value(s EpochStats) float64 {
+	switch es.monitor() {
+	case "val_acc":
+		return s.ValAcc
+	case "val_rmse":
+		return s.ValRMSE
+	case "val_mae":
+		return s.ValMAE
+	case "train_loss":
+		return s.TrainLoss
+	}
+	return s.ValLoss
+}
+
+// best returns the epoch (1-based; 0 for none) whose figure last improved
+// on the best before it by more than MinDelta, over the history h. A NaN
+// figure never improves.
+func (es *EarlyStopping) best(h []EpochStats) int {
+	up := monitors[es.monitor()].up
+	best, at := 0.0, 0
+	for _, s := range h {
+		v := es.value(s)
+		if math.IsNaN(v) {
+			continue
+		}
+		if at == 0 || up && v > best+es.MinDelta || !up && v < best-es.MinDelta {
+			best, at = v, s.Epoch
+		}
+	}
+	return at
 }
 
 // NonFiniteError reports a loss that became NaN or infinite. Training stops
@@ -94,25 +253,40 @@ func (e *NonFiniteError) Error() string {
 	return s
 }
 
-// Train trains m on ds according to cfg.
+// Train trains m on ds according to cfg. The data set must suit the
+// model's loss: labels for cross_entropy, float targets for mse.
 func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
-	if m.Loss() != "cross_entropy" {
-		return nil, fmt.Errorf("train: the model's loss is %s; the trainer trains cross_entropy classifiers", m.Loss())
-	}
 	in, out := m.Sizes()
+	if err := ds.CheckFits(in, out, m.Loss()); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
 	if ds.Len() == 0 {
 		return nil, fmt.Errorf("train: the data set %s holds no samples", ds.Name)
 	}
-	if err := ds.CheckFits(in, out); err != nil {
-		return nil, err
-	}
 	if cfg.Val != nil {
-		if err := cfg.Val.CheckFits(in, out); err != nil {
-			return nil, err
+		if err := cfg.Val.CheckFits(in, out, m.Loss()); err != nil {
+			return nil, fmt.Errorf("train: the validation set: %w", err)
+		}
+		if cfg.Val.Len() == 0 {
+			return nil, fmt.Errorf("train: the validation set %s holds no samples", cfg.Val.Name)
 		}
 	}
 	if cfg.Optimizer == nil || cfg.NewModel == nil || cfg.Epochs <= 0 {
 		return nil, errors.New("train: Config needs Epochs > 0, an Optimizer and NewModel")
+	}
+	if cfg.Schedule != nil && cfg.StepSchedule != nil {
+		return nil, errors.New("train: Config sets both Schedule and StepSchedule; a run has one learning-rate schedule")
+	}
+	if cfg.StepSchedule != nil {
+		if err := optim.CheckStepSchedule(cfg.StepSchedule); err != nil {
+			return nil, fmt.Errorf("train: Config.StepSchedule: %w", err)
+		}
+	}
+	es := cfg.EarlyStopping
+	if es != nil {
+		if err := es.check(ds.Regression(), cfg.Val != nil); err != nil {
+			return nil, err
+		}
 	}
 	if err := sameNetwork(m, cfg.NewModel()); err != nil {
 		return nil, fmt.Errorf("train: Config.NewModel %v", err)
@@ -162,6 +336,14 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			}
 		}
 	}
+	// Early stopping keeps the best epoch's parameters; before the first
+	// epoch, the initial ones.
+	var best [][]float32
+	if es != nil {
+		for _, q := range m.Params() {
+			best = append(best, slices.Clone(q.Value))
+		}
+	}
 	start := 0
 	if cfg.Resume && ckpt != "" {
 		if _, err := os.Stat(ckpt); err == nil {
@@ -172,6 +354,15 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			if st.Epoch > cfg.Epochs {
 				return nil, fmt.Errorf("train: %s was saved after epoch %d, beyond Epochs = %d; raise Epochs to train on, or start afresh without Resume", ckpt, st.Epoch, cfg.Epochs)
 			}
+			if es != nil {
+				switch {
+				case st.Best == nil:
+					return nil, fmt.Errorf("train: %s was saved by a run without early stopping, so it holds no best weights; resume without EarlyStopping, or start afresh", ckpt)
+				case es.best(st.History) != st.BestEpoch:
+					return nil, fmt.Errorf("train: %s kept the weights of epoch %d as the best, but this run's EarlyStopping (monitor %s, min delta %v) picks epoch %d from the same history; resume with the run's EarlyStopping", ckpt, st.BestEpoch, es.monitor(), es.MinDelta, es.best(st.History))
+				}
+				best, res.BestEpoch = st.Best, st.BestEpoch
+			}
 			start, res.History = st.Epoch, st.History
 			fmt.Fprintf(cfg.Progress, "resuming from %s after epoch %d\n", ckpt, start)
 		}
@@ -179,8 +370,11 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	p := NewParallel(m, cfg.NewModel, cfg.Workers, cfg.BatchSize)
 	defer p.Close()
 	loader := data.NewLoader(ds, cfg.BatchSize, true, cfg.Seed)
+	nb := loader.Batches()
 	bar := newProgress(cfg.Progress)
-	for e := start; e < cfg.Epochs; e++ {
+	regression := ds.Regression()
+	stopped := func(e int) bool { return es != nil && e-res.BestEpoch >= es.Patience }
+	for e := start; e < cfg.Epochs && !stopped(e); e++ {
 		if cfg.Schedule != nil {
 			cfg.Optimizer.SetLR(cfg.Schedule.LR(e))
 		}
@@ -188,9 +382,11 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		t0 := time.Now()
 		var lossSum float64
 		var correct, seen int
-		nb := loader.Batches()
 		for bi := 0; bi < nb; bi++ {
 			b := loader.Batch(bi)
+			if cfg.StepSchedule != nil {
+				cfg.Optimizer.SetLR(cfg.StepSchedule.LRAt(e*nb+bi, cfg.Epochs*nb))
+			}
 			l, c := p.TrainBatch(b)
 			if math.IsNaN(l) || math.IsInf(l, 0) {
 				err := &NonFiniteError{Epoch: e + 1, Batch: bi + 1, Loss: l}
@@ -203,19 +399,28 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			cfg.Optimizer.Step()
 			lossSum += l
 			correct += c
-			seen += len(b.Labels)
-			bar.batch(e+1, cfg.Epochs, bi+1, nb, lossSum/float64(seen), float64(correct)/float64(seen))
+			seen += len(b.X) / in
+			bar.batch(e+1, cfg.Epochs, bi+1, nb, lossSum/float64(seen), accuracy(correct, seen, regression))
 		}
 		secs := time.Since(t0).Seconds()
 		st := EpochStats{Epoch: e + 1, LR: cfg.Optimizer.LR(), TrainLoss: lossSum / float64(seen),
-			TrainAcc: float64(correct) / float64(seen), ValAcc: math.NaN(), Seconds: secs, SamplesPerSec: float64(seen) / secs}
+			TrainAcc: accuracy(correct, seen, regression), ValLoss: nan(), ValAcc: nan(), ValRMSE: nan(), ValMAE: nan(),
+			Seconds: secs, SamplesPerSec: float64(seen) / secs}
 		if cfg.Val != nil {
-			st.ValAcc = p.accuracy(cfg.Val)
+			v := p.evaluate(cfg.Val)
+			st.ValLoss, st.ValAcc, st.ValRMSE, st.ValMAE = v.Loss, v.Accuracy, v.RMSE, v.MAE
 		}
 		res.History = append(res.History, st)
+		if es != nil && es.best(res.History) == e+1 {
+			res.BestEpoch = e + 1
+			for i, q := range m.Params() {
+				copy(best[i], q.Value)
+			}
+		}
 		bar.epoch(st, cfg.Epochs)
 		if cfg.Dir != "" {
-			if err := saveCheckpoint(cfg.SaveFile, ckpt, m, cfg.Optimizer, Checkpoint{Epoch: e + 1, History: res.History}); err != nil {
+			c := Checkpoint{Epoch: e + 1, History: res.History, BestEpoch: res.BestEpoch, Best: best}
+			if err := saveCheckpoint(cfg.SaveFile, ckpt, m, cfg.Optimizer, c); err != nil {
 				return res, fmt.Errorf("train: saving checkpoint after epoch %d: %w", e+1, err)
 			}
 		}
@@ -223,6 +428,17 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 			if err := cfg.OnEpoch(st); err != nil {
 				return res, fmt.Errorf("train: stopped by OnEpoch after epoch %d: %w", e+1, err)
 			}
+		}
+	}
+	if es != nil {
+		done := len(res.History)
+		res.Stopped = done < cfg.Epochs
+		if res.Stopped {
+			fmt.Fprintf(cfg.Progress, "early stopping after epoch %d: %s has not improved for %d epochs; keeping the weights of epoch %d\n", done, es.monitor(), done-res.BestEpoch, res.BestEpoch)
+		}
+		for i, q := range m.Params() {
+			copy(q.Value, best[i])
+			q.Changed()
 		}
 	}
 	if cfg.Dir != "" {
@@ -238,12 +454,45 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	return res, nil
 }
 
-// Evaluate returns the fraction of ds that m classifies correctly, using
-// workers goroutines (0 means GOMAXPROCS) with replicas from newModel.
-func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (float64, error) {
+// accuracy is correct/seen for a classifier and NaN for a regressor.
+func accuracy(correct, seen int, regression bool) float64 {
+	if regression {
+		return nan()
+	}
+	return float64(correct) / float64(seen)
+}
+
+// Metrics is how a model does on a data set. The figures that do not apply
+// to the model's loss are NaN (Confusion nil).
+type Metrics struct {
+	Samples int
+	// Loss is the mean per-sample loss, as the model's training computes
+	// it: cross-entropy of the logits, or the mean over outputs of the
+	// squared error.
+	Loss float64
+	// Classification: the fraction of samples whose largest output is
+	// their label, and Confusion[label][predicted] counts of samples, over
+	// the model's outputs.
+	Accuracy  float64
+	Confusion [][]int
+	// Regression: the root mean square and the mean absolute error over
+	// every target value.
+	RMSE, MAE float64
+}
+
+// Evaluate measures m on ds, using workers goroutines (0 means GOMAXPROCS)
+// with replicas from newModel. The figures are the same for any number of
+// workers.
+func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (*Metrics, error) {
 	in, out := m.Sizes()
-	if err := ds.CheckFits(in, out); err != nil {
-		return 0, err
+	if err := ds.CheckFits(in, out, m.Loss()); err != nil {
+		return nil, fmt.Errorf("train: %w", err)
+	}
+	if ds.Len() == 0 {
+		return nil, fmt.Errorf("train: the data set %s holds no samples to evaluate", ds.Name)
+	}
+	if err := sameNetwork(m, newModel()); err != nil {
+		return nil, fmt.Errorf("train: Evaluate's newModel %v", err)
 	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -251,7 +500,8 @@ func Evaluate(m Model, newModel func() Model, ds *data.Dataset, workers int) (fl
 	// Four shards per worker per round keeps every worker busy.
 	p := NewParallel(m, newModel, workers, 4*workers*ShardSize)
 	defer p.Close()
-	return p.accuracy(ds), nil
+	mt := p.evaluate(ds)
+	return &mt, nil
 }
 
 // Parallel runs a model's batches on several cores with results that do
@@ -277,7 +527,10 @@ type Parallel struct {
 	scale    float32   // 1/N for the current batch
 	batch    nn.Batch[float32]
 	x, out   []float32   // ForwardBatch's arguments
-	evalOut  [][]float32 // per shard
+	evalOut  [][]float32 // per shard: outputs
+	evalD    [][]float32 // per shard: the loss's gradient, unused
+	pred     [][]int     // per shard: predicted classes
+	sq, abs  []float64   // per shard: summed squared and absolute errors
 }
 
 // NewParallel prepares workers goroutines (GOMAXPROCS when workers ≤ 0) and
@@ -315,8 +568,12 @@ func (p *Parallel) grow(shards int) {
 		p.replicas = append(p.replicas, r)
 		p.params = append(p.params, r.Params())
 		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
+		p.evalD = append(p.evalD, make([]float32, out))
+		p.pred = append(p.pred, make([]int, ShardSize))
 		p.loss = append(p.loss, 0)
 		p.correct = append(p.correct, 0)
+		p.sq = append(p.sq, 0)
+		p.abs = append(p.abs, 0)
 	}
 }
 
@@ -453,11 +710,22 @@ func (p *Parallel) forwardShard(s int) {
 	p.replicas[s].ForwardBatch(p.x[lo*in:hi*in], p.out[lo*o:hi*o])
 }
 
-// accuracy classifies ds in chunks of len(replicas)·ShardSize samples.
-func (p *Parallel) accuracy(ds *data.Dataset) float64 {
+// evaluate measures ds in chunks of len(replicas)·ShardSize samples. Each
+// shard sums its samples' figures in order, and the shards' sums are added
+// in shard order, so the figures do not depend on the number of workers.
+func (p *Parallel) evaluate(ds *data.Dataset) Metrics {
 	p.sync()
 	in, out := p.master.Sizes()
+	reg := p.master.Loss() == "mse"
 	chunk := len(p.replicas) * ShardSize
+	mt := Metrics{Samples: ds.Len(), Accuracy: nan(), RMSE: nan(), MAE: nan()}
+	if !reg {
+		mt.Confusion = make([][]int, out)
+		for i := range mt.Confusion {
+			mt.Confusion[i] = make([]int, out)
+		}
+	}
+	var loss, sq, abs float64
 	correct := 0
 	for lo := 0; lo < ds.Len(); lo += chunk {
 		hi := min(lo+chunk, ds.Len())
@@ -466,17 +734,48 @@ func (p *Parallel) accuracy(ds *data.Dataset) float64 {
 			z := min(a+ShardSize, hi)
 			o := p.evalOut[s][:(z-a)*out]
 			p.replicas[s].ForwardBatch(ds.X[a*in:z*in], o)
+			var l, q, b float64
 			c := 0
 			for k := 0; k < z-a; k++ {
-				if nn.Argmax(o[k*out:(k+1)*out]) == ds.Y[a+k] {
+				y := o[k*out : (k+1)*out]
+				if reg {
+					t := ds.Target(a + k)
+					l += float64(nn.MSE(y, t, 1, p.evalD[s]))
+					for j, v := range y {
+						e := float64(v) - float64(t[j])
+						q += e * e
+						b += math.Abs(e)
+					}
+					continue
+				}
+				label := ds.Y[a+k]
+				l += float64(nn.CrossEntropy(y, label, 1, p.evalD[s]))
+				p.pred[s][k] = nn.Argmax(y)
+				if p.pred[s][k] == label {
 					c++
 				}
 			}
-			p.correct[s] = c
+			p.loss[s], p.sq[s], p.abs[s], p.correct[s] = l, q, b, c
 		})
 		for s := 0; s < (hi-lo+ShardSize-1)/ShardSize; s++ {
+			loss += p.loss[s]
+			sq += p.sq[s]
+			abs += p.abs[s]
 			correct += p.correct[s]
+			if !reg {
+				a := lo + s*ShardSize
+				for k := 0; k < min(ShardSize, hi-a); k++ {
+					mt.Confusion[ds.Y[a+k]][p.pred[s][k]]++
+				}
+			}
 		}
 	}
-	return float64(correct) / float64(ds.Len())
+	n := float64(ds.Len())
+	mt.Loss = loss / n
+	if reg {
+		mt.RMSE, mt.MAE = math.Sqrt(sq/(n*float64(out))), abs/(n*float64(out))
+	} else {
+		mt.Accuracy = float64(correct) / n
+	}
+	return mt
 }

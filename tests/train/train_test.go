@@ -95,8 +95,8 @@ func TestTrainsAndWritesFiles(t *testing.T) {
 		}
 	}
 	svg, _ := os.ReadFile(res.Curve)
-	if !bytes.HasPrefix(svg, []byte("<svg")) || bytes.Count(svg, []byte("<polyline")) != 3 {
-		t.Fatalf("curve has no 3 series:\n%s", svg)
+	if !bytes.HasPrefix(svg, []byte("<svg")) || bytes.Count(svg, []byte("<polyline")) != 4 {
+		t.Fatalf("curve has not 4 series:\n%s", svg)
 	}
 	// The weights file loads into a fresh model and reproduces the accuracy.
 	f, _ := os.Open(res.Weights)
@@ -105,9 +105,9 @@ func TestTrainsAndWritesFiles(t *testing.T) {
 	if err := m2.LoadWeights(f); err != nil {
 		t.Fatal(err)
 	}
-	acc, err := train.Evaluate(m2, newModel, r.cfg.Val, 1)
-	if err != nil || acc != last.ValAcc {
-		t.Fatalf("reloaded weights: accuracy %v (%v), trained %v", acc, err, last.ValAcc)
+	ev, err := train.Evaluate(m2, newModel, r.cfg.Val, 1)
+	if err != nil || ev.Accuracy != last.ValAcc || ev.Loss != last.ValLoss {
+		t.Fatalf("reloaded weights: accuracy %v loss %v (%v), trained %v %v", ev.Accuracy, ev.Loss, err, last.ValAcc, last.ValLoss)
 	}
 }
 
@@ -232,6 +232,10 @@ func TestRefusesMismatchedData(t *testing.T) {
 	r := setup(t, "", 1, 1)
 	d := synthetic(10, 1)
 	d.Shape = []int{1, 5, 5}
+	if _, err := train.Train(r.m, d, r.cfg); err == nil || !strings.Contains(err.Error(), "synthetic: 360 values for 10 samples of shape [1 5 5] (25 values each)") {
+		t.Fatalf("got %v", err)
+	}
+	d.X = d.X[:250]
 	if _, err := train.Train(r.m, d, r.cfg); err == nil || !strings.Contains(err.Error(), "synthetic: samples have shape [1 5 5] (25 values), but the model takes 36 values") {
 		t.Fatalf("got %v", err)
 	}
