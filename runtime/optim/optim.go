@@ -357,24 +357,22 @@ func (c WarmupStep) LRAt(s, steps int) float64 {
 	return c.Base * math.Pow(c.Gamma, float64((s-c.Warmup)/max(c.StepSize, 1)))
 }
 
-// CheckStepSchedule returns an error unless s's parameters make sense:
-// finite rates, a Start in [0, 1], no negative step counts, a StepSize of
-// at least 1.
+// CheckStepSchedule returns an error unless the parameters of s, one of
+// this package's schedules, make sense: finite rates, a Start in [0, 1], no
+// negative step counts, a StepSize of at least 1. A schedule of another
+// type is the caller's to check.
 func CheckStepSchedule(s StepSchedule) error {
-	var hyper map[string]float64
 	switch c := s.(type) {
 	case WarmupCosine:
 		if c.Warmup < 0 || c.Start < 0 || c.Start > 1 {
 			return fmt.Errorf("WarmupCosine: Warmup %d must be ≥ 0 and Start %v in [0, 1]", c.Warmup, c.Start)
 		}
-		hyper = map[string]float64{"Base": c.Base, "Min": c.Min, "Start": c.Start}
-		return finite("WarmupCosine", hyper)
+		return finite("WarmupCosine", map[string]float64{"Base": c.Base, "Min": c.Min, "Start": c.Start})
 	case WarmupStep:
 		if c.Warmup < 0 || c.StepSize < 1 || c.Start < 0 || c.Start > 1 {
 			return fmt.Errorf("WarmupStep: Warmup %d must be ≥ 0, StepSize %d ≥ 1 and Start %v in [0, 1]", c.Warmup, c.StepSize, c.Start)
 		}
-		hyper = map[string]float64{"Base": c.Base, "Gamma": c.Gamma, "Start": c.Start}
-		return finite("WarmupStep", hyper)
+		return finite("WarmupStep", map[string]float64{"Base": c.Base, "Gamma": c.Gamma, "Start": c.Start})
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/nngen/nngen/runtime"
@@ -19,7 +20,8 @@ type golden struct {
 		Config json.RawMessage `json:"config"`
 		Params [][][]float64   `json:"params"`
 	} `json:"runs"`
-	LR map[string][]float64 `json:"lr"`
+	LR     map[string][]float64 `json:"lr"`
+	StepLR map[string][]float64 `json:"step_lr"`
 }
 
 func readGolden(t *testing.T) *golden {
@@ -110,6 +112,42 @@ func TestSchedulesMatchPyTorch(t *testing.T) {
 			if got := s.LR(e); math.Abs(got-want) > 1e-12 {
 				t.Errorf("%s epoch %d: lr %v, PyTorch %v", name, e, got, want)
 			}
+		}
+	}
+}
+
+// The per-step schedules give the rates of PyTorch's SequentialLR of
+// LinearLR and CosineAnnealingLR or StepLR, stepped once per step.
+func TestStepSchedulesMatchPyTorch(t *testing.T) {
+	g := readGolden(t)
+	for name, s := range map[string]StepSchedule{
+		"warmup_cosine": WarmupCosine{Base: 0.1, Min: 0.001, Warmup: 4, Start: 0.25},
+		"warmup_step":   WarmupStep{Base: 0.1, Warmup: 3, StepSize: 2, Gamma: 0.5},
+	} {
+		if len(g.StepLR[name]) != 12 {
+			t.Fatalf("%s: %d golden rates", name, len(g.StepLR[name]))
+		}
+		for st, want := range g.StepLR[name] {
+			if got := s.LRAt(st, 12); math.Abs(got-want) > 1e-12 {
+				t.Errorf("%s step %d: lr %v, PyTorch %v", name, st, got, want)
+			}
+		}
+		if err := CheckStepSchedule(s); err != nil {
+			t.Error(err)
+		}
+	}
+	for _, c := range []struct {
+		s    StepSchedule
+		want string
+	}{
+		{WarmupCosine{Base: 0.1, Warmup: -1}, "Warmup -1 must be ≥ 0"},
+		{WarmupCosine{Base: 0.1, Start: 2}, "Start 2 in [0, 1]"},
+		{WarmupCosine{Base: math.NaN()}, "Base is NaN"},
+		{WarmupStep{Base: 0.1, Gamma: 0.5}, "StepSize 0 ≥ 1"},
+		{WarmupStep{Base: 0.1, StepSize: 1, Gamma: math.Inf(-1)}, "Gamma is -Inf"},
+	} {
+		if err := CheckStepSchedule(c.s); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want %q", c.s, err, c.want)
 		}
 	}
 }

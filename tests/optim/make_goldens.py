@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Writes tests/optim/goldens.json: parameter trajectories of torch.optim.SGD
 and torch.optim.Adam under fixed gradients, and the learning rates of StepLR
-and CosineAnnealingLR, for runtime/optim's tests.
+and CosineAnnealingLR per epoch and of SequentialLR's linear warm-up then
+cosine or step per step, for runtime/optim's tests.
 
 Run with Debian's PyTorch (/usr/bin/python3) from the repository root."""
 import json
@@ -51,6 +52,22 @@ def main():
             s.step()
         lrs[name] = seq
     out["lr"] = lrs
+    sched = torch.optim.lr_scheduler
+    steps = {}
+    for name, make in [
+            ("warmup_cosine", lambda o: sched.SequentialLR(o, [sched.LinearLR(o, start_factor=0.25, total_iters=4),
+                                                              sched.CosineAnnealingLR(o, T_max=8, eta_min=0.001)], milestones=[4])),
+            ("warmup_step", lambda o: sched.SequentialLR(o, [sched.LinearLR(o, total_iters=3),
+                                                            sched.StepLR(o, step_size=2, gamma=0.5)], milestones=[3]))]:
+        o = torch.optim.SGD([p], lr=0.1)
+        s = make(o)
+        seq = []
+        for _ in range(12):
+            seq.append(o.param_groups[0]["lr"])
+            o.step()
+            s.step()
+        steps[name] = seq
+    out["step_lr"] = steps
     with open(os.path.join(HERE, "goldens.json"), "w") as f:
         json.dump(out, f, indent=1)
         f.write("\n")
