@@ -14,11 +14,13 @@ BIN := $(CURDIR)/bin
 	torch ort bench-compare bench-check \
 	userproject cross wasip1 digits-model digits-images embed-bench test-isa
 
-# The main demo: the seed's XOR net and ConvNet, then the MLP and the LeNet
-# trained on real MNIST and the seed's ConvNet on Fashion-MNIST, 10 epochs
-# each. Weights, checkpoints and training curves go to $(OUT)/.
+# The main demo: the seed's XOR net and ConvNet, the pendulum regressor on
+# its CSV table, then the MLP and the LeNet trained on real MNIST and the
+# seed's ConvNet on Fashion-MNIST, 10 epochs each. Weights, checkpoints and
+# training curves go to $(OUT)/.
 demo: examples fashion
 	$(GO) run ./examples/demo
+	$(GO) run ./examples/pendulum -out $(OUT)
 	$(GO) run ./examples/mnist -model mlp -epochs $(EPOCHS) -out $(OUT)
 	$(GO) run ./examples/mnist -model lenet -epochs $(EPOCHS) -out $(OUT)
 	$(GO) run ./examples/mnist -model convnet -fashion -epochs $(EPOCHS) -out $(OUT)
@@ -26,6 +28,7 @@ demo: examples fashion
 # The same pipeline in a minute: one epoch of each on 6000 images.
 quickdemo: examples fashion
 	$(GO) run ./examples/demo
+	$(GO) run ./examples/pendulum -out $(OUT)/quick
 	$(GO) run ./examples/mnist -model mlp -epochs 1 -limit 6000 -out $(OUT)/quick
 	$(GO) run ./examples/mnist -model lenet -epochs 1 -limit 6000 -out $(OUT)/quick
 	$(GO) run ./examples/mnist -model convnet -fashion -epochs 1 -limit 6000 -out $(OUT)/quick
