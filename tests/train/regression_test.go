@@ -1,6 +1,7 @@
 package train_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -190,9 +191,21 @@ func TestEarlyStopping(t *testing.T) {
 	}
 	ds := curve(300, 1)
 	a := mk(t.TempDir())
+	var progress bytes.Buffer
+	a.cfg.Progress = &progress
 	res, err := train.Train(a.m, ds, a.cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The progress lines and the curve show the regression figures.
+	lines := strings.Split(strings.TrimSpace(progress.String()), "\n")
+	if len(lines) != len(res.History)+1 || !strings.Contains(lines[0], "  val loss ") || !strings.Contains(lines[0], " rmse ") ||
+		strings.Contains(lines[0], "acc") || !strings.HasPrefix(lines[len(lines)-1], "early stopping after epoch ") {
+		t.Fatalf("progress:\n%s", progress.String())
+	}
+	svg, err := os.ReadFile(res.Curve)
+	if err != nil || bytes.Count(svg, []byte("<polyline")) != 4 || !bytes.Contains(svg, []byte(">validation error<")) || !bytes.Contains(svg, []byte(">RMSE<")) {
+		t.Fatalf("curve (%v):\n%s", err, svg)
 	}
 	n := len(res.History)
 	if !res.Stopped || n >= 60 || res.BestEpoch != n-es.Patience || res.BestEpoch < 1 {
