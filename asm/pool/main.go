@@ -9,6 +9,13 @@
 // machines a legacy SSE instruction among AVX ones, a MOVQ to an XMM
 // register, made the kernel seven times slower than pure Go.)
 //
+// A row's last few outputs are stored through masks only on the last row:
+// on the rows before it, the whole vectors' extra lanes fall on the next
+// row's first outputs, which that row then overwrites. AMD's masked stores
+// are slow (on family 19h, model 01h, LeNet's second pool, a masked tail
+// on each of its 80 rows of 5, took 1.05 µs; with plain stores, see
+// runtime/kernels' BenchmarkLayers).
+//
 //	go run ./pool -out ../runtime/kernels/pool_amd64.s -stubs ../runtime/kernels/pool_stub_amd64.go -pkg kernels
 package main
 
@@ -51,8 +58,9 @@ func main() {
 	incRow := step(w2) // two input rows
 	SHLQ(U8(2), w)     // w in bytes: r1 = r0 + w
 
-	// body pools eight outputs, through the masks when masked.
-	body := func(masked bool) {
+	// body pools eight outputs, reading through the masks when masked and
+	// storing through them when also maskStore.
+	body := func(masked, maskStore bool) {
 		var ma, mb, mo reg.VecVirtual
 		if masked {
 			mp := Load(Param("masks"), GP64())
@@ -100,7 +108,7 @@ func main() {
 			VBLENDVPS(gt, t, v, v)
 			VBLENDVPS(gt, ia, a, a)
 		}
-		if masked {
+		if maskStore {
 			VMASKMOVPS(v, mo, Mem{Base: y})
 			VPMASKMOVD(a, mo, Mem{Base: arg})
 			return
@@ -119,7 +127,7 @@ func main() {
 	Label("maxPool22y_loop")
 	CMPQ(n, U8(8))
 	JL(LabelRef("maxPool22y_tail"))
-	body(false)
+	body(false, false)
 	VPADDD(inc16, idx, idx)
 	ADDQ(U8(64), r0)
 	ADDQ(U8(64), r1)
@@ -130,7 +138,13 @@ func main() {
 	Label("maxPool22y_tail")
 	TESTQ(n, n)
 	JZ(LabelRef("maxPool22y_next"))
-	body(true)
+	CMPQ(rows, U8(1))
+	JE(LabelRef("maxPool22y_last"))
+	body(true, false)
+	JMP(LabelRef("maxPool22y_stored"))
+	Label("maxPool22y_last")
+	body(true, true)
+	Label("maxPool22y_stored")
 	LEAQ(Mem{Base: y, Index: n, Scale: 4}, y)
 	LEAQ(Mem{Base: arg, Index: n, Scale: 4}, arg)
 	Label("maxPool22y_next")

@@ -160,10 +160,19 @@ func maxPoolAny(g *Window, x, y []float32, arg []int32) {
 }
 
 // maxPool22 is MaxPool for the common 2×2 window of stride 2: the same
-// comparisons in the same order, without the general loops; a channel at
-// a time on the level's kernel, else in the loop here.
+// comparisons in the same order, without the general loops, on the level's
+// kernel, else in the loop here. When the height is even, every channel's
+// rows follow the one before's, in x as in y, so the kernel pools all
+// channels in one call as one channel of C·OH output rows: row pair o of
+// that channel is rows 2o and 2o+1 of x, at the flat indices the channels
+// give them (in one call per channel, LeNet's second pool of 16 channels
+// of 5×5 outputs took 1.97 µs, about what its first, of 6 channels of
+// 14×14, took).
 func maxPool22(g *Window, x, y []float32, arg []int32) {
 	level := Level
+	if g.H == 2*g.OH && maxPool22Kernel(level, g.C*g.OH, x[:g.C*g.H*g.W], g.W, y[:g.C*g.OH*g.OW], arg[:g.C*g.OH*g.OW], 0) {
+		return
+	}
 	for c := 0; c < g.C; c++ {
 		out := c * g.OH * g.OW
 		yc, ac := y[out:out+g.OH*g.OW], arg[out:out+g.OH*g.OW]

@@ -135,11 +135,16 @@ func TestIm2colMatchesDefinition(t *testing.T) {
 // The 2×2 stride-2 fast path picks the same value and index as the general
 // loop, at every level, with ties (small integers) and NaNs in the input,
 // rows of outputs shorter than, equal to and longer than one vector of
-// eight, and odd input widths and heights.
+// eight, and odd input widths and heights (an even height pools every
+// channel in one call, where a row's last outputs are stored whole but on
+// the last row).
 func TestMaxPool22(t *testing.T) {
 	r := runtime.NewRNG(14)
 	for _, g := range []Window{
 		{C: 3, H: 7, W: 9, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 4},
+		{C: 16, H: 10, W: 10, KH: 2, KW: 2, SH: 2, SW: 2, OH: 5, OW: 5},
+		{C: 3, H: 6, W: 13, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 6},
+		{C: 2, H: 9, W: 22, KH: 2, KW: 2, SH: 2, SW: 2, OH: 4, OW: 11},
 		{C: 2, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2, OH: 8, OW: 8},
 		{C: 3, H: 28, W: 28, KH: 2, KW: 2, SH: 2, SW: 2, OH: 14, OW: 14},
 		{C: 1, H: 5, W: 35, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 17},

@@ -74,6 +74,8 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 		for _, g := range []Window{
 			{C: 2, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2, OH: 8, OW: 8},
 			{C: 1, H: 5, W: 35, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 17},
+			{C: 16, H: 10, W: 10, KH: 2, KW: 2, SH: 2, SW: 2, OH: 5, OW: 5},
+			{C: 3, H: 6, W: 13, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 6},
 		} {
 			out := g.C * g.OH * g.OW
 			arg := unsafe.Slice((*int32)(unsafe.Pointer(&guarded(t, out)[0])), out)

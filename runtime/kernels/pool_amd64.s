@@ -82,6 +82,48 @@ maxPool22y_loop:
 maxPool22y_tail:
 	TESTQ      DI, DI
 	JZ         maxPool22y_next
+	CMPQ       AX, $0x01
+	JE         maxPool22y_last
+	MOVQ       masks+56(FP), R10
+	VMOVDQU    (R10), Y6
+	VMOVDQU    32(R10), Y7
+	VMOVDQU    64(R10), Y8
+	VMASKMOVPS (R8), Y6, Y8
+	VMASKMOVPS 32(R8), Y7, Y9
+	VSHUFPS    $0x88, Y9, Y8, Y10
+	VSHUFPS    $0xdd, Y9, Y8, Y8
+	VPERMPD    $0xd8, Y10, Y10
+	VPERMPD    $0xd8, Y8, Y8
+	VMASKMOVPS (R9), Y6, Y6
+	VMASKMOVPS 32(R9), Y7, Y7
+	VSHUFPS    $0x88, Y7, Y6, Y9
+	VSHUFPS    $0xdd, Y7, Y6, Y6
+	VPERMPD    $0xd8, Y9, Y9
+	VPERMPD    $0xd8, Y6, Y6
+	VMOVDQA    Y1, Y7
+	VPADDD     Y2, Y1, Y11
+	VCMPPS     $0x1e, Y10, Y8, Y12
+	VCMPPS     $0x03, Y8, Y8, Y13
+	VORPS      Y13, Y12, Y12
+	VBLENDVPS  Y12, Y8, Y10, Y10
+	VBLENDVPS  Y12, Y11, Y7, Y7
+	VPADDD     Y3, Y1, Y11
+	VCMPPS     $0x1e, Y10, Y9, Y1
+	VCMPPS     $0x03, Y9, Y9, Y8
+	VORPS      Y8, Y1, Y1
+	VBLENDVPS  Y1, Y9, Y10, Y10
+	VBLENDVPS  Y1, Y11, Y7, Y7
+	VPADDD     Y2, Y11, Y11
+	VCMPPS     $0x1e, Y10, Y6, Y1
+	VCMPPS     $0x03, Y6, Y6, Y8
+	VORPS      Y8, Y1, Y1
+	VBLENDVPS  Y1, Y6, Y10, Y10
+	VBLENDVPS  Y1, Y11, Y7, Y7
+	VMOVUPS    Y10, (DX)
+	VMOVDQU    Y7, (BX)
+	JMP        maxPool22y_stored
+
+maxPool22y_last:
 	MOVQ       masks+56(FP), R10
 	VMOVDQU    (R10), Y6
 	VMOVDQU    32(R10), Y7
@@ -119,8 +161,10 @@ maxPool22y_tail:
 	VBLENDVPS  Y1, Y12, Y7, Y7
 	VMASKMOVPS Y11, Y8, (DX)
 	VPMASKMOVD Y7, Y8, (BX)
-	LEAQ       (DX)(DI*4), DX
-	LEAQ       (BX)(DI*4), BX
+
+maxPool22y_stored:
+	LEAQ (DX)(DI*4), DX
+	LEAQ (BX)(DI*4), BX
 
 maxPool22y_next:
 	LEAQ   (CX)(SI*2), CX
