@@ -9,9 +9,9 @@
 // machines a legacy SSE instruction among AVX ones, a MOVQ to an XMM
 // register, made the kernel seven times slower than pure Go.)
 //
-// A row's last few outputs are stored through masks only on the last row:
-// on the rows before it, the whole vectors' extra lanes fall on the next
-// row's first outputs, which that row then overwrites. AMD's masked stores
+// A row's last few outputs are stored through masks only on the last
+// maskRows rows: on the rows before them, the whole vector's extra lanes
+// fall on the following rows' outputs, which those rows then overwrite. AMD's masked stores
 // are slow (on family 19h, model 01h, LeNet's second pool, a masked tail
 // on each of its 80 rows of 5, took 1.05 µs; with plain stores, see
 // runtime/kernels' BenchmarkLayers).
@@ -27,9 +27,9 @@ import (
 
 func main() {
 	ConstraintExpr("!purego")
-	TEXT("maxPool22y", NOSPLIT, "func(rows, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32)")
+	TEXT("maxPool22y", NOSPLIT, "func(rows, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32, maskRows int)")
 	Pragma("noescape")
-	Doc("maxPool22y needs AVX2: for each of rows output rows o (input rows 2o and 2o+1 of x, w wide) and i < n, y[o·n+i] is the first maximum (or NaN) of the window's four inputs in row-major order and arg[o·n+i] its flat index, idx[i%8] + 2o·w + 2(i−i%8) plus 0, 1, w or w+1. The last n%8 outputs of a row read and write through masks: masks[0] and masks[1] over the 16 inputs of each input row, masks[2] over the outputs.")
+	Doc("maxPool22y needs AVX2: for each of rows output rows o (input rows 2o and 2o+1 of x, w wide) and i < n, y[o·n+i] is the first maximum (or NaN) of the window's four inputs in row-major order and arg[o·n+i] its flat index, idx[i%8] + 2o·w + 2(i−i%8) plus 0, 1, w or w+1. The last n%8 outputs of a row read through masks, masks[0] and masks[1] over the 16 inputs of each input row; on the last maskRows rows they are also stored through masks[2], and on the rows before them as whole vectors, whose extra lanes must fall on later rows' outputs.")
 	rows := Load(Param("rows"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -138,8 +138,12 @@ func main() {
 	Label("maxPool22y_tail")
 	TESTQ(n, n)
 	JZ(LabelRef("maxPool22y_next"))
-	CMPQ(rows, U8(1))
-	JE(LabelRef("maxPool22y_last"))
+	maskRows, err := Param("maskRows").Resolve()
+	if err != nil {
+		panic(err)
+	}
+	CMPQ(rows, maskRows.Addr)
+	JLE(LabelRef("maxPool22y_last"))
 	body(true, false)
 	JMP(LabelRef("maxPool22y_stored"))
 	Label("maxPool22y_last")

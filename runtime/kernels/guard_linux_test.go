@@ -76,6 +76,9 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			{C: 1, H: 5, W: 35, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 17},
 			{C: 16, H: 10, W: 10, KH: 2, KW: 2, SH: 2, SW: 2, OH: 5, OW: 5},
 			{C: 3, H: 6, W: 13, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 6},
+			{C: 3, H: 4, W: 4, KH: 2, KW: 2, SH: 2, SW: 2, OH: 2, OW: 2},
+			{C: 5, H: 2, W: 3, KH: 2, KW: 2, SH: 2, SW: 2, OH: 1, OW: 1},
+			{C: 4, H: 6, W: 7, KH: 2, KW: 2, SH: 2, SW: 2, OH: 3, OW: 3},
 		} {
 			out := g.C * g.OH * g.OW
 			arg := unsafe.Slice((*int32)(unsafe.Pointer(&guarded(t, out)[0])), out)

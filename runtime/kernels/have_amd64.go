@@ -224,7 +224,13 @@ func maxPool22Kernel(level ISA, rows int, x []float32, w int, y []float32, arg [
 	}
 	rem := n % 8
 	masks := [3][8]int32{convMasks[min(8, 2*rem)], convMasks[max(0, 2*rem-8)], convMasks[rem]}
-	maxPool22y(rows, n, &x[0], w, &y[0], &arg[0], &idx, &masks)
+	// A row's tail stored whole writes 8−rem lanes past the row's end: the
+	// last rows whose following rows hold fewer outputs store through masks.
+	maskRows := 1
+	if rem > 0 {
+		maskRows = min(rows, max(1, (8-rem+n-1)/n))
+	}
+	maxPool22y(rows, n, &x[0], w, &y[0], &arg[0], &idx, &masks, maskRows)
 	return true
 }
 

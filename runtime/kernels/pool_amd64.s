@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func maxPool22y(rows int, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32)
+// func maxPool22y(rows int, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32, maskRows int)
 // Requires: AVX, AVX2
-TEXT ·maxPool22y(SB), NOSPLIT, $0-64
+TEXT ·maxPool22y(SB), NOSPLIT, $0-72
 	MOVQ         rows+0(FP), AX
 	MOVQ         x+16(FP), CX
 	MOVQ         y+32(FP), DX
@@ -82,8 +82,8 @@ maxPool22y_loop:
 maxPool22y_tail:
 	TESTQ      DI, DI
 	JZ         maxPool22y_next
-	CMPQ       AX, $0x01
-	JE         maxPool22y_last
+	CMPQ       AX, maskRows+64(FP)
+	JLE        maxPool22y_last
 	MOVQ       masks+56(FP), R10
 	VMOVDQU    (R10), Y6
 	VMOVDQU    32(R10), Y7

@@ -4,7 +4,7 @@
 
 package kernels
 
-// maxPool22y needs AVX2: for each of rows output rows o (input rows 2o and 2o+1 of x, w wide) and i < n, y[o·n+i] is the first maximum (or NaN) of the window's four inputs in row-major order and arg[o·n+i] its flat index, idx[i%8] + 2o·w + 2(i−i%8) plus 0, 1, w or w+1. The last n%8 outputs of a row read and write through masks: masks[0] and masks[1] over the 16 inputs of each input row, masks[2] over the outputs.
+// maxPool22y needs AVX2: for each of rows output rows o (input rows 2o and 2o+1 of x, w wide) and i < n, y[o·n+i] is the first maximum (or NaN) of the window's four inputs in row-major order and arg[o·n+i] its flat index, idx[i%8] + 2o·w + 2(i−i%8) plus 0, 1, w or w+1. The last n%8 outputs of a row read through masks, masks[0] and masks[1] over the 16 inputs of each input row; on the last maskRows rows they are also stored through masks[2], and on the rows before them as whole vectors, whose extra lanes must fall on later rows' outputs.
 //
 //go:noescape
-func maxPool22y(rows int, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32)
+func maxPool22y(rows int, n int, x *float32, w int, y *float32, arg *int32, idx *[8]int32, masks *[3][8]int32, maskRows int)
