@@ -198,10 +198,15 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 				base := oh*g.SH*wp + ow0
 				for p0 := 0; p0 < Q; p0 += KC {
 					nb := min(KC, Q-p0)
+					yb := y[b*16*P+oh*g.OW+ow0:]
+					// A whole block of channels adds its tile into the outputs
+					// in the kernel where 8 floats of its last row fit in y.
+					if chans == 16 && convChansAddKernel(level, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, yb, P, cols) {
+						continue
+					}
 					convChansKernel(level, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, t)
 					// Add the tile to the outputs (which start at the bias):
 					// position by position, its channels P apart.
-					yb := y[b*16*P+oh*g.OW+ow0:]
 					for q := 0; q < cols; q++ {
 						yq := yb[q : q+(chans-1)*P+1]
 						for c, v := range t[q*16 : q*16+chans] {

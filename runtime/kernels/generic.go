@@ -41,6 +41,10 @@ func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *
 	goConvChans(16, n, wt, off, x, pos[:], t)
 }
 
+func convChansAddKernel(ISA, int, []float32, []int32, []float32, *[6]int, []float32, int, int) bool {
+	return false
+}
+
 func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
 	goConvChans(8, n, wt, off, x, pos[:], t)
 }
