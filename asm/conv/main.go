@@ -48,9 +48,9 @@ func main() {
 
 func kernel(R, V int) {
 	name := fmt.Sprintf("convRows%dx%dy", R, V)
-	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows, xs, yst int)")
+	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows, xs, yst int, whole int)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s needs AVX: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.", name, R, 8*V))
+	Doc(fmt.Sprintf("%s needs AVX: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.", name, R, 8*V))
 	rp := Load(Param("rows"), GP64())
 	rows := make([]reg.GPVirtual, R)
 	for r := range rows {
@@ -91,25 +91,43 @@ func kernel(R, V int) {
 	mask := YMM()
 	VMOVDQU(Mem{Base: mp}, mask)
 	mode := Load(Param("accumulate"), GP64())
-	TESTQ(mode, mode)
-	JNZ(LabelRef(name + "_accumulate"))
-	in := Load(Param("init"), GP64())
-	epilogue(R, V, acc, ys, yo, mask, func(r, v int, y reg.Register) reg.VecVirtual {
-		b := YMM()
-		VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
-		return b
-	})
-	JMP(LabelRef(name + "_next"))
-	Label(name + "_accumulate")
-	epilogue(R, V, acc, ys, yo, mask, func(r, v int, y reg.Register) reg.VecVirtual {
-		b := YMM()
-		if v < V-1 {
-			VMOVUPS(Mem{Base: y, Disp: 32 * v}, b)
-		} else {
-			VMASKMOVPS(Mem{Base: y, Disp: 32 * v}, mask, b)
+	whole := Load(Param("whole"), GP64())
+	// Four epilogues: from init or accumulating, the last vector stored
+	// through the mask or whole. AMD's masked stores are slow (see
+	// asm/pool), so a caller stores whole where the lanes past the columns
+	// lie inside the output.
+	TESTQ(whole, whole)
+	JNZ(LabelRef(name + "_whole"))
+	for _, whole := range []bool{false, true} {
+		w := ""
+		if whole {
+			Label(name + "_whole")
+			w = "_whole"
 		}
-		return b
-	})
+		TESTQ(mode, mode)
+		JNZ(LabelRef(name + w + "_accumulate"))
+		in := Load(Param("init"), GP64())
+		epilogue(R, V, acc, ys, yo, mask, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
+			b := YMM()
+			VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
+			return b
+		})
+		JMP(LabelRef(name + "_next"))
+		Label(name + w + "_accumulate")
+		epilogue(R, V, acc, ys, yo, mask, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
+			b := YMM()
+			switch {
+			case old != nil:
+				VMOVAPS(old, b)
+			case v < V-1:
+				VMOVUPS(Mem{Base: y, Disp: 32 * v}, b)
+			default:
+				VMASKMOVPS(Mem{Base: y, Disp: 32 * v}, mask, b)
+			}
+			return b
+		})
+		JMP(LabelRef(name + "_next"))
+	}
 	Label(name + "_next")
 	xs := Load(Param("xs"), GP64())
 	LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
@@ -122,18 +140,30 @@ func kernel(R, V int) {
 }
 
 // epilogue stores base + acc into each channel's output row (ys[r] plus the
-// byte offset yo), the last vector through the mask.
-func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, base func(r, v int, y reg.Register) reg.VecVirtual) {
+// byte offset yo), the last vector through the mask or, when whole, read
+// and written whole with the lanes past the mask kept (base then gets the
+// vector read, old; nil for the others).
+func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, whole bool, base func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual) {
 	for r := 0; r < R; r++ {
 		y := GP64()
 		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
 		ADDQ(yo, y)
 		for v := 0; v < V; v++ {
-			b := base(r, v, y)
+			last := v == V-1
+			var old reg.VecVirtual
+			if last && whole {
+				old = YMM()
+				VMOVUPS(Mem{Base: y, Disp: 32 * v}, old)
+			}
+			b := base(r, v, y, old)
 			VADDPS(acc[r][v], b, b)
-			if v < V-1 {
+			switch {
+			case !last:
 				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
-			} else {
+			case whole:
+				VBLENDVPS(mask, b, old, b)
+				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
+			default:
 				VMASKMOVPS(b, mask, Mem{Base: y, Disp: 32 * v})
 			}
 		}

@@ -4,9 +4,9 @@
 
 #include "textflag.h"
 
-// func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows6x1y(SB), NOSPLIT, $0-96
+TEXT ·convRows6x1y(SB), NOSPLIT, $0-104
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
@@ -57,6 +57,9 @@ convRows6x1y_done:
 	MOVQ         mask+64(FP), R12
 	VMOVDQU      (R12), Y6
 	MOVQ         accumulate+56(FP), R12
+	MOVQ         whole+96(FP), R13
+	TESTQ        R13, R13
+	JNZ          convRows6x1y_whole
 	TESTQ        R12, R12
 	JNZ          convRows6x1y_accumulate
 	MOVQ         init+48(FP), R12
@@ -123,6 +126,99 @@ convRows6x1y_accumulate:
 	VMASKMOVPS (R11), Y6, Y0
 	VADDPS     Y5, Y0, Y0
 	VMASKMOVPS Y0, Y6, (R11)
+	JMP        convRows6x1y_next
+
+convRows6x1y_whole:
+	TESTQ        R12, R12
+	JNZ          convRows6x1y_whole_accumulate
+	MOVQ         init+48(FP), R12
+	MOVQ         (R11), R13
+	ADDQ         R9, R13
+	VMOVUPS      (R13), Y7
+	VBROADCASTSS (R12), Y8
+	VADDPS       Y0, Y8, Y8
+	VBLENDVPS    Y6, Y8, Y7, Y8
+	VMOVUPS      Y8, (R13)
+	MOVQ         8(R11), R13
+	ADDQ         R9, R13
+	VMOVUPS      (R13), Y0
+	VBROADCASTSS 4(R12), Y7
+	VADDPS       Y1, Y7, Y7
+	VBLENDVPS    Y6, Y7, Y0, Y7
+	VMOVUPS      Y7, (R13)
+	MOVQ         16(R11), R13
+	ADDQ         R9, R13
+	VMOVUPS      (R13), Y0
+	VBROADCASTSS 8(R12), Y1
+	VADDPS       Y2, Y1, Y1
+	VBLENDVPS    Y6, Y1, Y0, Y1
+	VMOVUPS      Y1, (R13)
+	MOVQ         24(R11), R13
+	ADDQ         R9, R13
+	VMOVUPS      (R13), Y0
+	VBROADCASTSS 12(R12), Y1
+	VADDPS       Y3, Y1, Y1
+	VBLENDVPS    Y6, Y1, Y0, Y1
+	VMOVUPS      Y1, (R13)
+	MOVQ         32(R11), R13
+	ADDQ         R9, R13
+	VMOVUPS      (R13), Y0
+	VBROADCASTSS 16(R12), Y1
+	VADDPS       Y4, Y1, Y1
+	VBLENDVPS    Y6, Y1, Y0, Y1
+	VMOVUPS      Y1, (R13)
+	MOVQ         40(R11), R11
+	ADDQ         R9, R11
+	VMOVUPS      (R11), Y0
+	VBROADCASTSS 20(R12), Y1
+	VADDPS       Y5, Y1, Y1
+	VBLENDVPS    Y6, Y1, Y0, Y1
+	VMOVUPS      Y1, (R11)
+	JMP          convRows6x1y_next
+
+convRows6x1y_whole_accumulate:
+	MOVQ      (R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y7
+	VMOVAPS   Y7, Y8
+	VADDPS    Y0, Y8, Y8
+	VBLENDVPS Y6, Y8, Y7, Y8
+	VMOVUPS   Y8, (R12)
+	MOVQ      8(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VMOVAPS   Y0, Y7
+	VADDPS    Y1, Y7, Y7
+	VBLENDVPS Y6, Y7, Y0, Y7
+	VMOVUPS   Y7, (R12)
+	MOVQ      16(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y2, Y1, Y1
+	VBLENDVPS Y6, Y1, Y0, Y1
+	VMOVUPS   Y1, (R12)
+	MOVQ      24(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y3, Y1, Y1
+	VBLENDVPS Y6, Y1, Y0, Y1
+	VMOVUPS   Y1, (R12)
+	MOVQ      32(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y4, Y1, Y1
+	VBLENDVPS Y6, Y1, Y0, Y1
+	VMOVUPS   Y1, (R12)
+	MOVQ      40(R11), R11
+	ADDQ      R9, R11
+	VMOVUPS   (R11), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y5, Y1, Y1
+	VBLENDVPS Y6, Y1, Y0, Y1
+	VMOVUPS   Y1, (R11)
 
 convRows6x1y_next:
 	MOVQ xs+80(FP), R11
@@ -134,9 +230,9 @@ convRows6x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows6x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows6x2y(SB), NOSPLIT, $0-96
+TEXT ·convRows6x2y(SB), NOSPLIT, $0-104
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
@@ -200,6 +296,9 @@ convRows6x2y_done:
 	MOVQ         mask+64(FP), R12
 	VMOVDQU      (R12), Y12
 	MOVQ         accumulate+56(FP), R12
+	MOVQ         whole+96(FP), R13
+	TESTQ        R13, R13
+	JNZ          convRows6x2y_whole
 	TESTQ        R12, R12
 	JNZ          convRows6x2y_accumulate
 	MOVQ         init+48(FP), R12
@@ -302,6 +401,135 @@ convRows6x2y_accumulate:
 	VMASKMOVPS 32(R11), Y12, Y0
 	VADDPS     Y11, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R11)
+	JMP        convRows6x2y_next
+
+convRows6x2y_whole:
+	TESTQ        R12, R12
+	JNZ          convRows6x2y_whole_accumulate
+	MOVQ         init+48(FP), R12
+	MOVQ         (R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS (R12), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R13)
+	VMOVUPS      32(R13), Y0
+	VBROADCASTSS (R12), Y13
+	VADDPS       Y1, Y13, Y13
+	VBLENDVPS    Y12, Y13, Y0, Y13
+	VMOVUPS      Y13, 32(R13)
+	MOVQ         8(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 4(R12), Y0
+	VADDPS       Y2, Y0, Y0
+	VMOVUPS      Y0, (R13)
+	VMOVUPS      32(R13), Y0
+	VBROADCASTSS 4(R12), Y1
+	VADDPS       Y3, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 32(R13)
+	MOVQ         16(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 8(R12), Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, (R13)
+	VMOVUPS      32(R13), Y0
+	VBROADCASTSS 8(R12), Y1
+	VADDPS       Y5, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 32(R13)
+	MOVQ         24(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 12(R12), Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y0, (R13)
+	VMOVUPS      32(R13), Y0
+	VBROADCASTSS 12(R12), Y1
+	VADDPS       Y7, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 32(R13)
+	MOVQ         32(R11), R13
+	ADDQ         R9, R13
+	VBROADCASTSS 16(R12), Y0
+	VADDPS       Y8, Y0, Y0
+	VMOVUPS      Y0, (R13)
+	VMOVUPS      32(R13), Y0
+	VBROADCASTSS 16(R12), Y1
+	VADDPS       Y9, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 32(R13)
+	MOVQ         40(R11), R11
+	ADDQ         R9, R11
+	VBROADCASTSS 20(R12), Y0
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VMOVUPS      32(R11), Y0
+	VBROADCASTSS 20(R12), Y1
+	VADDPS       Y11, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 32(R11)
+	JMP          convRows6x2y_next
+
+convRows6x2y_whole_accumulate:
+	MOVQ      (R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y13
+	VADDPS    Y0, Y13, Y13
+	VMOVUPS   Y13, (R12)
+	VMOVUPS   32(R12), Y0
+	VMOVAPS   Y0, Y13
+	VADDPS    Y1, Y13, Y13
+	VBLENDVPS Y12, Y13, Y0, Y13
+	VMOVUPS   Y13, 32(R12)
+	MOVQ      8(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VADDPS    Y2, Y0, Y0
+	VMOVUPS   Y0, (R12)
+	VMOVUPS   32(R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y3, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 32(R12)
+	MOVQ      16(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VADDPS    Y4, Y0, Y0
+	VMOVUPS   Y0, (R12)
+	VMOVUPS   32(R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y5, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 32(R12)
+	MOVQ      24(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VADDPS    Y6, Y0, Y0
+	VMOVUPS   Y0, (R12)
+	VMOVUPS   32(R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y7, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 32(R12)
+	MOVQ      32(R11), R12
+	ADDQ      R9, R12
+	VMOVUPS   (R12), Y0
+	VADDPS    Y8, Y0, Y0
+	VMOVUPS   Y0, (R12)
+	VMOVUPS   32(R12), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y9, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 32(R12)
+	MOVQ      40(R11), R11
+	ADDQ      R9, R11
+	VMOVUPS   (R11), Y0
+	VADDPS    Y10, Y0, Y0
+	VMOVUPS   Y0, (R11)
+	VMOVUPS   32(R11), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y11, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 32(R11)
 
 convRows6x2y_next:
 	MOVQ xs+80(FP), R11
@@ -313,9 +541,9 @@ convRows6x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows4x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows4x3y(SB), NOSPLIT, $0-96
+TEXT ·convRows4x3y(SB), NOSPLIT, $0-104
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
@@ -376,6 +604,9 @@ convRows4x3y_done:
 	MOVQ         mask+64(FP), R10
 	VMOVDQU      (R10), Y12
 	MOVQ         accumulate+56(FP), R10
+	MOVQ         whole+96(FP), R11
+	TESTQ        R11, R11
+	JNZ          convRows4x3y_whole
 	TESTQ        R10, R10
 	JNZ          convRows4x3y_accumulate
 	MOVQ         init+48(FP), R10
@@ -470,6 +701,119 @@ convRows4x3y_accumulate:
 	VMASKMOVPS 64(R9), Y12, Y0
 	VADDPS     Y11, Y0, Y0
 	VMASKMOVPS Y0, Y12, 64(R9)
+	JMP        convRows4x3y_next
+
+convRows4x3y_whole:
+	TESTQ        R10, R10
+	JNZ          convRows4x3y_whole_accumulate
+	MOVQ         init+48(FP), R10
+	MOVQ         (R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS (R10), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R11)
+	VBROADCASTSS (R10), Y0
+	VADDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VMOVUPS      64(R11), Y0
+	VBROADCASTSS (R10), Y1
+	VADDPS       Y2, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 64(R11)
+	MOVQ         8(R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS 4(R10), Y0
+	VADDPS       Y3, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VBROADCASTSS 4(R10), Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VMOVUPS      64(R11), Y0
+	VBROADCASTSS 4(R10), Y1
+	VADDPS       Y5, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 64(R11)
+	MOVQ         16(R9), R11
+	ADDQ         DI, R11
+	VBROADCASTSS 8(R10), Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y0, (R11)
+	VBROADCASTSS 8(R10), Y0
+	VADDPS       Y7, Y0, Y0
+	VMOVUPS      Y0, 32(R11)
+	VMOVUPS      64(R11), Y0
+	VBROADCASTSS 8(R10), Y1
+	VADDPS       Y8, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 64(R11)
+	MOVQ         24(R9), R9
+	ADDQ         DI, R9
+	VBROADCASTSS 12(R10), Y0
+	VADDPS       Y9, Y0, Y0
+	VMOVUPS      Y0, (R9)
+	VBROADCASTSS 12(R10), Y0
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
+	VMOVUPS      64(R9), Y0
+	VBROADCASTSS 12(R10), Y1
+	VADDPS       Y11, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 64(R9)
+	JMP          convRows4x3y_next
+
+convRows4x3y_whole_accumulate:
+	MOVQ      (R9), R10
+	ADDQ      DI, R10
+	VMOVUPS   (R10), Y13
+	VADDPS    Y0, Y13, Y13
+	VMOVUPS   Y13, (R10)
+	VMOVUPS   32(R10), Y0
+	VADDPS    Y1, Y0, Y0
+	VMOVUPS   Y0, 32(R10)
+	VMOVUPS   64(R10), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y2, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 64(R10)
+	MOVQ      8(R9), R10
+	ADDQ      DI, R10
+	VMOVUPS   (R10), Y0
+	VADDPS    Y3, Y0, Y0
+	VMOVUPS   Y0, (R10)
+	VMOVUPS   32(R10), Y0
+	VADDPS    Y4, Y0, Y0
+	VMOVUPS   Y0, 32(R10)
+	VMOVUPS   64(R10), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y5, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 64(R10)
+	MOVQ      16(R9), R10
+	ADDQ      DI, R10
+	VMOVUPS   (R10), Y0
+	VADDPS    Y6, Y0, Y0
+	VMOVUPS   Y0, (R10)
+	VMOVUPS   32(R10), Y0
+	VADDPS    Y7, Y0, Y0
+	VMOVUPS   Y0, 32(R10)
+	VMOVUPS   64(R10), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y8, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 64(R10)
+	MOVQ      24(R9), R9
+	ADDQ      DI, R9
+	VMOVUPS   (R9), Y0
+	VADDPS    Y9, Y0, Y0
+	VMOVUPS   Y0, (R9)
+	VMOVUPS   32(R9), Y0
+	VADDPS    Y10, Y0, Y0
+	VMOVUPS   Y0, 32(R9)
+	VMOVUPS   64(R9), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y11, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 64(R9)
 
 convRows4x3y_next:
 	MOVQ xs+80(FP), R9
@@ -481,9 +825,9 @@ convRows4x3y_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+// func convRows3x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x4y(SB), NOSPLIT, $0-96
+TEXT ·convRows3x4y(SB), NOSPLIT, $0-104
 	MOVQ rows+16(FP), AX
 	MOVQ (AX), CX
 	MOVQ 8(AX), DX
@@ -542,6 +886,9 @@ convRows3x4y_done:
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y12
 	MOVQ         accumulate+56(FP), R9
+	MOVQ         whole+96(FP), R10
+	TESTQ        R10, R10
+	JNZ          convRows3x4y_whole
 	TESTQ        R9, R9
 	JNZ          convRows3x4y_accumulate
 	MOVQ         init+48(FP), R9
@@ -632,6 +979,111 @@ convRows3x4y_accumulate:
 	VMASKMOVPS 96(R8), Y12, Y0
 	VADDPS     Y11, Y0, Y0
 	VMASKMOVPS Y0, Y12, 96(R8)
+	JMP        convRows3x4y_next
+
+convRows3x4y_whole:
+	TESTQ        R9, R9
+	JNZ          convRows3x4y_whole_accumulate
+	MOVQ         init+48(FP), R9
+	MOVQ         (R8), R10
+	ADDQ         SI, R10
+	VBROADCASTSS (R9), Y13
+	VADDPS       Y0, Y13, Y13
+	VMOVUPS      Y13, (R10)
+	VBROADCASTSS (R9), Y0
+	VADDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
+	VBROADCASTSS (R9), Y0
+	VADDPS       Y2, Y0, Y0
+	VMOVUPS      Y0, 64(R10)
+	VMOVUPS      96(R10), Y0
+	VBROADCASTSS (R9), Y1
+	VADDPS       Y3, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 96(R10)
+	MOVQ         8(R8), R10
+	ADDQ         SI, R10
+	VBROADCASTSS 4(R9), Y0
+	VADDPS       Y4, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VBROADCASTSS 4(R9), Y0
+	VADDPS       Y5, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
+	VBROADCASTSS 4(R9), Y0
+	VADDPS       Y6, Y0, Y0
+	VMOVUPS      Y0, 64(R10)
+	VMOVUPS      96(R10), Y0
+	VBROADCASTSS 4(R9), Y1
+	VADDPS       Y7, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 96(R10)
+	MOVQ         16(R8), R8
+	ADDQ         SI, R8
+	VBROADCASTSS 8(R9), Y0
+	VADDPS       Y8, Y0, Y0
+	VMOVUPS      Y0, (R8)
+	VBROADCASTSS 8(R9), Y0
+	VADDPS       Y9, Y0, Y0
+	VMOVUPS      Y0, 32(R8)
+	VBROADCASTSS 8(R9), Y0
+	VADDPS       Y10, Y0, Y0
+	VMOVUPS      Y0, 64(R8)
+	VMOVUPS      96(R8), Y0
+	VBROADCASTSS 8(R9), Y1
+	VADDPS       Y11, Y1, Y1
+	VBLENDVPS    Y12, Y1, Y0, Y1
+	VMOVUPS      Y1, 96(R8)
+	JMP          convRows3x4y_next
+
+convRows3x4y_whole_accumulate:
+	MOVQ      (R8), R9
+	ADDQ      SI, R9
+	VMOVUPS   (R9), Y13
+	VADDPS    Y0, Y13, Y13
+	VMOVUPS   Y13, (R9)
+	VMOVUPS   32(R9), Y0
+	VADDPS    Y1, Y0, Y0
+	VMOVUPS   Y0, 32(R9)
+	VMOVUPS   64(R9), Y0
+	VADDPS    Y2, Y0, Y0
+	VMOVUPS   Y0, 64(R9)
+	VMOVUPS   96(R9), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y3, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 96(R9)
+	MOVQ      8(R8), R9
+	ADDQ      SI, R9
+	VMOVUPS   (R9), Y0
+	VADDPS    Y4, Y0, Y0
+	VMOVUPS   Y0, (R9)
+	VMOVUPS   32(R9), Y0
+	VADDPS    Y5, Y0, Y0
+	VMOVUPS   Y0, 32(R9)
+	VMOVUPS   64(R9), Y0
+	VADDPS    Y6, Y0, Y0
+	VMOVUPS   Y0, 64(R9)
+	VMOVUPS   96(R9), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y7, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 96(R9)
+	MOVQ      16(R8), R8
+	ADDQ      SI, R8
+	VMOVUPS   (R8), Y0
+	VADDPS    Y8, Y0, Y0
+	VMOVUPS   Y0, (R8)
+	VMOVUPS   32(R8), Y0
+	VADDPS    Y9, Y0, Y0
+	VMOVUPS   Y0, 32(R8)
+	VMOVUPS   64(R8), Y0
+	VADDPS    Y10, Y0, Y0
+	VMOVUPS   Y0, 64(R8)
+	VMOVUPS   96(R8), Y0
+	VMOVAPS   Y0, Y1
+	VADDPS    Y11, Y1, Y1
+	VBLENDVPS Y12, Y1, Y0, Y1
+	VMOVUPS   Y1, 96(R8)
 
 convRows3x4y_next:
 	MOVQ xs+80(FP), R8

@@ -4,25 +4,25 @@
 
 package kernels
 
-// convRows6x1y needs AVX: for each of nrows output rows i, 6 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.
+// convRows6x1y needs AVX: for each of nrows output rows i, 6 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
 //
 //go:noescape
-func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+func convRows6x1y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows6x2y needs AVX: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.
+// convRows6x2y needs AVX: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
 //
 //go:noescape
-func convRows6x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+func convRows6x2y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows4x3y needs AVX: for each of nrows output rows i, 4 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.
+// convRows4x3y needs AVX: for each of nrows output rows i, 4 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
 //
 //go:noescape
-func convRows4x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+func convRows4x3y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows3x4y needs AVX: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set.
+// convRows3x4y needs AVX: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
 //
 //go:noescape
-func convRows3x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int)
+func convRows3x4y(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
 
 // convChans16x6y needs AVX: t[q][c] = Σ_p wt[16p+c]·x[off[p]+pos[q]/4] for 16 channels c and 6 positions q, over n taps in order (t is 6×16, row-major).
 //

@@ -28,7 +28,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	if O == 0 {
 		return
 	}
-	y = y[:O*P]
+	y = y[:O*P:O*P] // the row kernels' whole stores stay inside the caller's output
 	w = w[:O*Q]
 	if bias != nil {
 		bias = bias[:O]
@@ -77,7 +77,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	// chunk.
 	chunk := max(1, min(g.OH, (convWindowBytes/(4*wp*g.C)-g.KH)/g.SH+1))
 	sc.tile = grow(sc.tile, (chunk-1)*g.OW+32)
-	dummy := sc.tile // the output of rows past the last channel
+	dummy := sc.tile[:len(sc.tile):len(sc.tile)] // the output of rows past the last channel
 	level := Level
 	var rows [6]int
 	var ys [6][]float32

@@ -142,15 +142,24 @@ func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32,
 		acc = 1
 	}
 	mask := &convMasks[cols-8*(V-1)]
+	// The last vector of a row is stored whole, keeping the lanes past the
+	// columns, where every output holds them: up to its capacity, which
+	// Conv bounds to its own output.
+	whole := 1
+	for r := 0; r < R; r++ {
+		if cap(ys[r]) < (nrows-1)*yst+8*V {
+			whole = 0
+		}
+	}
 	switch V {
 	case 1:
-		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
 	case 2:
-		convRows6x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows6x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
 	case 3:
-		convRows4x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows4x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
 	default:
-		convRows3x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst)
+		convRows3x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
 	}
 }
 
