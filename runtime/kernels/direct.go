@@ -28,7 +28,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	if O == 0 {
 		return
 	}
-	y = y[:O*P:O*P] // the row kernels' whole stores stay inside the caller's output
+	y = y[: O*P : O*P] // the row kernels' whole stores stay inside the caller's output
 	w = w[:O*Q]
 	if bias != nil {
 		bias = bias[:O]
