@@ -42,7 +42,8 @@ func main() {
 	}
 	channels(2, 6)
 	channels(1, 8)
-	channelsAdd()
+	channelsAdd(6)
+	channelsAdd(5)
 	Generate()
 }
 
@@ -223,28 +224,30 @@ func channels(nv, np int) {
 	RET()
 }
 
-// channelsAdd writes convChans16x6yAdd: the 16×6 channel kernel whose
+// channelsAdd writes convChans16xNPyAdd: the 16×np channel kernel whose
 // epilogue adds the tile into the outputs itself, laid out as Conv's
 // channel rows, instead of leaving it to Go in the tile t (on LeNet's
 // second convolution that scatter, 96 strided scalar additions a tile,
 // took a tenth of the network's time). Each half of eight channels is
-// transposed in registers into eight vectors of the six positions (two
-// zero rows fill the 8×8 transpose), added to the eight channel rows'
-// outputs, and stored whole: lanes past the tile's columns (mask clear)
-// keep the outputs' own values, so only the caller's bounds matter, which
-// it checks. y[c·ystride bytes + q] + t[q][c] is the one addition the Go
-// scatter makes, so the bits are the same.
-func channelsAdd() {
-	name := "convChans16x6yAdd"
+// transposed in registers into eight vectors of the np positions (zero
+// rows fill the 8×8 transpose), added to the eight channel rows' outputs,
+// and stored whole: lanes past the tile's columns (mask clear) keep the
+// outputs' own values, so only the caller's bounds matter, which it
+// checks. y[c·ystride bytes + q] + t[q][c] is the one addition the Go
+// scatter makes, so the bits are the same. Tiles of 5 serve rows of 10
+// (LeNet's and the ConvNet's second convolutions), which tiles of 6 cover
+// with 12 positions.
+func channelsAdd(np int) {
+	name := fmt.Sprintf("convChans16x%dyAdd", np)
 	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)")
 	Pragma("noescape")
-	Doc(name + " needs AVX: for 16 channels c and the 6 positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.")
+	Doc(fmt.Sprintf("%s needs AVX: for 16 channels c and the %d positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.", name, np))
 	n := Load(Param("n"), GP64())
 	wt := Load(Param("wt"), GP64())
 	off := Load(Param("off"), GP64())
 	x := Load(Param("x"), GP64())
 	pp := Load(Param("pos"), GP64())
-	const np, nv = 6, 2
+	const nv = 2
 	pos := make([]reg.GPVirtual, np)
 	for q := range pos {
 		pos[q] = GP64()
@@ -278,16 +281,19 @@ func channelsAdd() {
 	for h := 0; h < nv; h++ {
 		zero := YMM()
 		VXORPS(zero, zero, zero)
-		r := make([]reg.VecVirtual, np)
+		r := make([]reg.VecVirtual, 6)
 		for q := range r {
-			if h == 0 {
+			switch {
+			case q >= np:
+				r[q] = zero
+			case h == 0:
 				r[q] = acc[q][0]
-			} else {
+			default:
 				r[q] = YMM()
 				VMOVUPS(spill.Offset(32*q), r[q])
 			}
 		}
-		// t0…t5: pairs of rows interleaved; rows 6 and 7 are zero.
+		// t0…t5: pairs of rows interleaved; rows np to 7 are zero.
 		t := make([]reg.VecVirtual, 6)
 		for i := 0; i < 3; i++ {
 			t[2*i], t[2*i+1] = YMM(), YMM()

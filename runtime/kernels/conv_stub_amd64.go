@@ -38,3 +38,8 @@ func convChans8x8y(n int, wt *float32, off *int32, x *float32, pos *[8]int, t *f
 //
 //go:noescape
 func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)
+
+// convChans16x5yAdd needs AVX: for 16 channels c and the 5 positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.
+//
+//go:noescape
+func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)

@@ -298,6 +298,10 @@ var convCases = []struct {
 	{Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
 	{Window{C: 2, H: 8, W: 9, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1, Replicate: true}, 31},
 	{Window{C: 1, H: 1, W: 1, KH: 1, KW: 1, SH: 1, SW: 1}, 16},
+	// Tiles of five columns (rows of 10 and 20): two k-blocks and two
+	// blocks of channels; a partial block.
+	{Window{C: 32, H: 10, W: 10, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32},
+	{Window{C: 2, H: 7, W: 24, KH: 5, KW: 5, SH: 1, SW: 1}, 28},
 }
 
 // Conv gives the bits of Im2col followed by Gemm at every level: zero and
@@ -309,7 +313,7 @@ func TestConv(t *testing.T) {
 	r := runtime.NewRNG(5)
 	for _, c := range convCases {
 		g := convWindow(c.g)
-		if got, want := convChannelsFor(&g, c.O), c.O == 30 || c.O == 31 || c.O == 16; got != want {
+		if got, want := convChannelsFor(&g, c.O), c.O == 30 || c.O == 31 || c.O == 16 || c.O == 32 || c.O == 28; got != want {
 			t.Fatalf("%+v O=%d: along the channels %v, want %v", g, c.O, got, want)
 		}
 		Q := g.Patch()

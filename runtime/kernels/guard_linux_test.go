@@ -90,6 +90,7 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, OH: 28, OW: 28},
 			{C: 32, H: 5, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, OH: 3, OW: 11},
 			{C: 2, H: 4, W: 41, KH: 1, KW: 2, SH: 1, SW: 1, PW: 1, OH: 4, OW: 42, Replicate: true},
+			{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1, OH: 10, OW: 10},
 		} {
 			for _, O := range []int{1, 5, 7, 16, 21} {
 				w := guarded(t, O*g.Patch())
