@@ -479,7 +479,7 @@ func (e *emitter) forwardFuncs(f *jen.File) {
 		f.Comment("the kernels (direct convolutions and matrix products), and copies out the output.")
 		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forward").Params().Block(
 			jen.Id("m").Dot("growBatch").Call(jen.Lit(1)),
-			jen.Id("m").Dot("forwardBatch").Call(jen.Id("m").Dot("in").Index(jen.Empty(), jen.Empty()), jen.Lit(1)),
+			jen.Id("m").Dot("forwardBatch").Call(jen.Id("m").Dot("in").Index(jen.Empty(), jen.Empty()), jen.Lit(1), jen.True()),
 			jen.Copy(jen.Id("m").Dot(out).Index(jen.Empty(), jen.Empty()), jen.Id("m").Dot("bat").Dot(out)),
 		)
 	} else {

@@ -51,8 +51,11 @@ type Model struct {
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
 	lt7    [48000]float32         // layer fc1 weights transposed (400×120), made by linearWeights
 	lt9    [1200]float32          // layer fc2 weights transposed (120×10), made by linearWeights
+	pb7    kernels.PackedB        // layer fc1 weights packed for batches, by packedWeights
+	pb9    kernels.PackedB        // layer fc2 weights packed for batches, by packedWeights
 	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64                 // ver+1 when the transposed copies were made
+	pbVer  uint64                 // ver+1 when the packed weights were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -103,7 +106,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 // the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
-	m.forwardBatch(m.in[:], 1)
+	m.forwardBatch(m.in[:], 1, true)
 	copy(m.a9[:], m.bat.a9)
 }
 
@@ -222,6 +225,17 @@ func (m *Model) linearWeights() {
 	m.ltVer = m.ver + 1
 }
 
+// packedWeights lays the linear layers' weights out for batches' matrix
+// products (kernels.PackedB) when they have changed since.
+func (m *Model) packedWeights() {
+	if m.pbVer == m.ver+1 {
+		return
+	}
+	m.pb7.Pack(true, 400, 120, m.params[1444:49444], 400)
+	m.pb9.Pack(true, 120, 10, m.params[49564:50764], 120)
+	m.pbVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -324,8 +338,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer conv1: conv2d 3→3 k5 s1 p0 + relu, [3 32 32] → [3 28 28] (convnet.yaml:5)
 	{
 		x := x[:n*3072]
@@ -379,7 +395,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
 		} else {
-			kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 400, &m.pb7, y, 120)
+			} else {
+				kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
+			}
 		}
 		kernels.Relu(y)
 	}
@@ -394,7 +415,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 10, 120, x, 120, m.lt9[:], 10, y, 10)
 		} else {
-			kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 120, &m.pb9, y, 10)
+			} else {
+				kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
+			}
 		}
 	}
 }
@@ -502,7 +528,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("convnet.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a9[:n*10])
 }
 
@@ -522,7 +548,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("convnet.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a9[:n*10]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

@@ -53,8 +53,12 @@ type Model struct {
 	lt7    [48000]float32         // layer 7 weights transposed (400×120), made by linearWeights
 	lt9    [10080]float32         // layer 9 weights transposed (120×84), made by linearWeights
 	lt11   [840]float32           // layer 11 weights transposed (84×10), made by linearWeights
+	pb7    kernels.PackedB        // layer 7 weights packed for batches, by packedWeights
+	pb9    kernels.PackedB        // layer 9 weights packed for batches, by packedWeights
+	pb11   kernels.PackedB        // layer 11 weights packed for batches, by packedWeights
 	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64                 // ver+1 when the transposed copies were made
+	pbVer  uint64                 // ver+1 when the packed weights were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -107,7 +111,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 // the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
-	m.forwardBatch(m.in[:], 1)
+	m.forwardBatch(m.in[:], 1, true)
 	copy(m.a11[:], m.bat.a11)
 }
 
@@ -227,6 +231,18 @@ func (m *Model) linearWeights() {
 	m.ltVer = m.ver + 1
 }
 
+// packedWeights lays the linear layers' weights out for batches' matrix
+// products (kernels.PackedB) when they have changed since.
+func (m *Model) packedWeights() {
+	if m.pbVer == m.ver+1 {
+		return
+	}
+	m.pb7.Pack(true, 400, 120, m.params[2572:50572], 400)
+	m.pb9.Pack(true, 120, 84, m.params[50692:60772], 120)
+	m.pb11.Pack(true, 84, 10, m.params[60856:61696], 84)
+	m.pbVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -333,8 +349,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: conv2d 1→6 k5 s1 p2 + relu, [1 28 28] → [6 28 28] (lenet.yaml:6)
 	{
 		x := x[:n*784]
@@ -389,7 +407,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
 		} else {
-			kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 400, &m.pb7, y, 120)
+			} else {
+				kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[2572:50572], 400, y, 120)
+			}
 		}
 		kernels.Relu(y)
 	}
@@ -404,7 +427,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 84, 120, x, 120, m.lt9[:], 84, y, 84)
 		} else {
-			kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 120, &m.pb9, y, 84)
+			} else {
+				kernels.Gemm(false, true, n, 84, 120, x, 120, m.params[50692:60772], 120, y, 84)
+			}
 		}
 		kernels.Relu(y)
 	}
@@ -419,7 +447,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 10, 84, x, 84, m.lt11[:], 10, y, 10)
 		} else {
-			kernels.Gemm(false, true, n, 10, 84, x, 84, m.params[60856:61696], 84, y, 10)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 84, &m.pb11, y, 10)
+			} else {
+				kernels.Gemm(false, true, n, 10, 84, x, 84, m.params[60856:61696], 84, y, 10)
+			}
 		}
 	}
 }
@@ -543,7 +576,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("lenet.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a11[:n*10])
 }
 
@@ -563,7 +596,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("lenet.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a11[:n*10]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

@@ -51,8 +51,12 @@ type Model struct {
 	lt1    [200704]float32    // layer 1 weights transposed (784×256), made by linearWeights
 	lt3    [32768]float32     // layer 3 weights transposed (256×128), made by linearWeights
 	lt5    [1280]float32      // layer 5 weights transposed (128×10), made by linearWeights
+	pb1    kernels.PackedB    // layer 1 weights packed for batches, by packedWeights
+	pb3    kernels.PackedB    // layer 3 weights packed for batches, by packedWeights
+	pb5    kernels.PackedB    // layer 5 weights packed for batches, by packedWeights
 	ver    uint64             // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64             // ver+1 when the transposed copies were made
+	pbVer  uint64             // ver+1 when the packed weights were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -2207,6 +2211,18 @@ func (m *Model) linearWeights() {
 	m.ltVer = m.ver + 1
 }
 
+// packedWeights lays the linear layers' weights out for batches' matrix
+// products (kernels.PackedB) when they have changed since.
+func (m *Model) packedWeights() {
+	if m.pbVer == m.ver+1 {
+		return
+	}
+	m.pb1.Pack(true, 784, 256, m.params[0:200704], 784)
+	m.pb3.Pack(true, 256, 128, m.params[200960:233728], 256)
+	m.pb5.Pack(true, 128, 10, m.params[233856:235136], 128)
+	m.pbVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -2231,8 +2247,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: flatten, [1 28 28] → [784] (mlp.yaml:5): nothing to compute
 	// layer 1: linear 784→256 + relu, [784] → [256] (mlp.yaml:6)
 	{
@@ -2241,7 +2259,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*256:(r+1)*256], m.params[200704:200960])
 		}
-		kernels.Gemm(false, true, n, 256, 784, x, 784, m.params[0:200704], 784, y, 256)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 784, &m.pb1, y, 256)
+		} else {
+			kernels.Gemm(false, true, n, 256, 784, x, 784, m.params[0:200704], 784, y, 256)
+		}
 		kernels.Relu(y)
 	}
 	// layer 3: linear 256→128 + relu, [256] → [128] (mlp.yaml:8)
@@ -2251,7 +2274,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*128:(r+1)*128], m.params[233728:233856])
 		}
-		kernels.Gemm(false, true, n, 128, 256, x, 256, m.params[200960:233728], 256, y, 128)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 256, &m.pb3, y, 128)
+		} else {
+			kernels.Gemm(false, true, n, 128, 256, x, 256, m.params[200960:233728], 256, y, 128)
+		}
 		kernels.Relu(y)
 	}
 	// layer 5: linear 128→10, [128] → [10] (mlp.yaml:10)
@@ -2261,7 +2289,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*10:(r+1)*10], m.params[235136:235146])
 		}
-		kernels.Gemm(false, true, n, 10, 128, x, 128, m.params[233856:235136], 128, y, 10)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 128, &m.pb5, y, 10)
+		} else {
+			kernels.Gemm(false, true, n, 10, 128, x, 128, m.params[233856:235136], 128, y, 10)
+		}
 	}
 }
 
@@ -2322,7 +2355,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("mlp.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a5[:n*10])
 }
 
@@ -2342,7 +2375,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("mlp.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a5[:n*10]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

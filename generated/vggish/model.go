@@ -50,8 +50,10 @@ type Model struct {
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
 	lt9    [40960]float32         // layer 9 weights transposed (4096×10), made by linearWeights
+	pb9    kernels.PackedB        // layer 9 weights packed for batches, by packedWeights
 	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64                 // ver+1 when the transposed copies were made
+	pbVer  uint64                 // ver+1 when the packed weights were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -102,7 +104,7 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 // the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
 	m.growBatch(1)
-	m.forwardBatch(m.in[:], 1)
+	m.forwardBatch(m.in[:], 1, true)
 	copy(m.a9[:], m.bat.a9)
 }
 
@@ -218,6 +220,16 @@ func (m *Model) linearWeights() {
 	}
 	kernels.Transpose(10, 4096, m.params[28640:69600], 4096, m.lt9[:], 10)
 	m.ltVer = m.ver + 1
+}
+
+// packedWeights lays the linear layers' weights out for batches' matrix
+// products (kernels.PackedB) when they have changed since.
+func (m *Model) packedWeights() {
+	if m.pbVer == m.ver+1 {
+		return
+	}
+	m.pb9.Pack(true, 4096, 10, m.params[28640:69600], 4096)
+	m.pbVer = m.ver + 1
 }
 
 // batchState holds a whole batch's activations and gradients. It grows to
@@ -343,8 +355,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: conv2d 3→32 k3 s1 p1 + relu, [3 32 32] → [32 32 32] (vggish.yaml:7)
 	{
 		x := x[:n*3072]
@@ -411,7 +425,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.linearWeights()
 			kernels.Gemm(false, false, 1, 10, 4096, x, 4096, m.lt9[:], 10, y, 10)
 		} else {
-			kernels.Gemm(false, true, n, 10, 4096, x, 4096, m.params[28640:69600], 4096, y, 10)
+			if infer {
+				m.packedWeights()
+				kernels.GemmB(n, x, 4096, &m.pb9, y, 10)
+			} else {
+				kernels.Gemm(false, true, n, 10, 4096, x, 4096, m.params[28640:69600], 4096, y, 10)
+			}
 		}
 	}
 }
@@ -529,7 +548,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("vggish.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a9[:n*10])
 }
 
@@ -549,7 +568,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("vggish.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a9[:n*10]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

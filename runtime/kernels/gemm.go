@@ -53,7 +53,7 @@ func gemmSerial(kern microKernel, transA, transB bool, m, n, k int, a []float32,
 	if m == 1 && !transA && !transB && gemmRow(n, k, a, b, ldb, c) {
 		return
 	}
-	gemmPacked(kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	gemmPacked(kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, nil)
 }
 
 // RowCols is how many columns of C the row kernel computes a call.
@@ -76,18 +76,34 @@ func gemmRow(n, k int, a, b []float32, ldb int, c []float32) bool {
 	return true
 }
 
-// gemmPacked is gemmSerial through packed panels and the micro-kernel.
-func gemmPacked(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+// gemmPacked is gemmSerial through packed panels and the micro-kernel;
+// with pre, B's panels are pre's, from its panel pre.first on, and b is
+// not read.
+func gemmPacked(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pre *prePanels) {
 	// Column blocks of NC keep the packed B of a k-block (KC×NC) in the
 	// core's L2 cache; each element's sum is unchanged.
 	for jc := 0; jc < n; jc += NC {
 		nc := min(NC, n-jc)
+		if pre != nil {
+			sub := *pre
+			sub.first += jc / kern.nr
+			gemmPanel(kern, transA, transB, m, nc, k, a, lda, nil, 0, c[jc:], ldc, &sub)
+			continue
+		}
 		bj := b[jc:]
 		if transB {
 			bj = b[jc*ldb:]
 		}
-		gemmPanel(kern, transA, transB, m, nc, k, a, lda, bj, ldb, c[jc:], ldc)
+		gemmPanel(kern, transA, transB, m, nc, k, a, lda, bj, ldb, c[jc:], ldc, nil)
 	}
+}
+
+// prePanels locates panels packed ahead of the product (PackedB): for the
+// k-block from depth pc, panel first+j of B is data[pc·cols+(first+j)·nr·kc:]
+// (each k-block holds all cols columns' panels).
+type prePanels struct {
+	data        []float32
+	cols, first int
 }
 
 // NC is the width of the column blocks Gemm packs B in.
@@ -108,7 +124,7 @@ const DirectRowPanels = 3
 // (each panel's mr values of one k are a contiguous run of A, but read in
 // place one k-step a row apart they would miss the L1 cache: measured 2×
 // slower). B is packed into panels of nr columns unless it is read in place.
-func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pre *prePanels) {
 	mr, nr := kern.mr, kern.nr
 	np := (n + nr - 1) / nr
 	mp := (m + mr - 1) / mr
@@ -125,14 +141,16 @@ func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, 
 	bp, ap, tile := sc.b, sc.a, sc.tile
 	// With few row panels, packing B costs more than it saves: the kernel
 	// reads B's rows in place, and only a last, partial panel is packed.
-	direct := !transB && mp <= DirectRowPanels
+	direct := !transB && mp <= DirectRowPanels && pre == nil
 	for pc := 0; pc < k; pc += KC {
 		kc := min(KC, k-pc)
-		if direct {
+		switch {
+		case pre != nil:
+		case direct:
 			if fullCols := n / nr * nr; fullCols < n {
 				packB(bp, false, b[fullCols:], ldb, pc, kc, n-fullCols, nr)
 			}
-		} else {
+		default:
 			packB(bp, transB, b, ldb, pc, kc, n, nr)
 		}
 		if transA {
@@ -143,6 +161,10 @@ func gemmPanel(kern microKernel, transA, transB bool, m, n, k int, a []float32, 
 		for jp := 0; jp < np; jp++ {
 			j0 := jp * nr
 			bv, bs := bp[jp*nr*kc:(jp+1)*nr*kc], nr
+			if pre != nil {
+				at := pc*pre.cols + (pre.first+jp)*nr*kc
+				bv = pre.data[at : at+nr*kc]
+			}
 			if direct {
 				if j0+nr <= n {
 					bv, bs = b[pc*ldb+j0:], ldb

@@ -446,7 +446,7 @@ func BenchmarkDotRows(b *testing.B) {
 					if way == "dotrows" {
 						gemmDotRows(false, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
 					} else {
-						gemmPacked(kern, false, true, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
+						gemmPacked(kern, false, true, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc, nil)
 					}
 				}
 				report(b, float64(2*m*n*k), start, 0)

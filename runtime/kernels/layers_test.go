@@ -87,7 +87,7 @@ func BenchmarkLayers(b *testing.B) {
 					f = func() { Gemm(false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n) }
 					switch way {
 					case "general":
-						f = func() { gemmPacked(kern, false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n) }
+						f = func() { gemmPacked(kern, false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n, nil) }
 					case "rows": // Wᵀ laid out once, k×n: the row kernel
 						f = func() { Gemm(false, false, 1, l.n, l.k, x, l.k, w, l.n, y, l.n) }
 					}

@@ -37,11 +37,17 @@ type part struct {
 	m, n, k        int
 	a, b, c        []float32
 	lda, ldb, ldc  int
+	pre            prePanels // B's panels packed ahead, when hasPre
+	hasPre         bool
 	claimed        atomic.Bool
 	wg             *sync.WaitGroup
 }
 
 func (p *part) run() {
+	if p.hasPre {
+		gemmPacked(p.kern, p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, nil, 0, p.c, p.ldc, &p.pre)
+		return
+	}
 	gemmSerial(p.kern, p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.c, p.ldc)
 }
 
@@ -119,6 +125,17 @@ func spin() *part {
 // computed by exactly one part with the same k-blocked sum as gemmSerial, so
 // the bits are those of the serial product.
 func gemmParallel(w int, kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+	gemmSplit(w, kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc, nil)
+}
+
+// gemmParallelPre is gemmParallel for GemmB: A untransposed, B's panels
+// packed ahead in pre (a column block's from its first panel on).
+func gemmParallelPre(w int, kern microKernel, m, n, k int, a []float32, lda int, c []float32, ldc int, pre *prePanels) {
+	gemmSplit(w, kern, false, false, m, n, k, a, lda, nil, 0, c, ldc, pre)
+}
+
+// gemmSplit is gemmParallel, with B's panels from pre when it is not nil.
+func gemmSplit(w int, kern microKernel, transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, pre *prePanels) {
 	ensureHelpers(w)
 	j := jobPool.Get().(*job)
 	mt, nt := (m+kern.mr-1)/kern.mr, (n+kern.nr-1)/kern.nr
@@ -131,18 +148,26 @@ func gemmParallel(w int, kern microKernel, transA, transB bool, m, n, k int, a [
 		lo, hi := tiles*i/w*unit, tiles*(i+1)/w*unit
 		p := &j.parts[i]
 		*p = part{kern: kern, transA: transA, transB: transB, k: k, lda: lda, ldb: ldb, ldc: ldc, wg: &j.wg}
+		if pre != nil {
+			p.pre, p.hasPre = *pre, true
+		}
 		if byCols {
 			hi = min(hi, n)
 			p.m, p.n, p.a = m, hi-lo, a
 			p.c = c[lo:]
-			if transB { // B is n×k: the block is rows lo..hi
+			if pre != nil { // the block's panels, lo/nr on
+				p.pre.first += lo / kern.nr
+			} else if transB { // B is n×k: the block is rows lo..hi
 				p.b = b[lo*ldb:]
 			} else {
 				p.b = b[lo:]
 			}
 		} else {
 			hi = min(hi, m)
-			p.m, p.n, p.b = hi-lo, n, b
+			p.m, p.n = hi-lo, n
+			if pre == nil {
+				p.b = b
+			}
 			p.c = c[lo*ldc:]
 			if transA { // A is k×m: the block is columns lo..hi
 				p.a = a[lo:]

@@ -594,8 +594,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
 	{
 		x := x[:n*10]
@@ -767,7 +769,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("arch10.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a8[:n*5])
 }
 
@@ -787,7 +789,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("arch10.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a8[:n*5]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

@@ -50,8 +50,12 @@ type Model struct {
 	lt0    [8000]float32      // layer 0 weights transposed (100×80), made by linearWeights
 	lt2    [5600]float32      // layer 2 weights transposed (80×70), made by linearWeights
 	lt4    [350]float32       // layer 4 weights transposed (70×5), made by linearWeights
+	pb0    kernels.PackedB    // layer 0 weights packed for batches, by packedWeights
+	pb2    kernels.PackedB    // layer 2 weights packed for batches, by packedWeights
+	pb4    kernels.PackedB    // layer 4 weights packed for batches, by packedWeights
 	ver    uint64             // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64             // ver+1 when the transposed copies were made
+	pbVer  uint64             // ver+1 when the packed weights were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -868,6 +872,18 @@ func (m *Model) linearWeights() {
 	m.ltVer = m.ver + 1
 }
 
+// packedWeights lays the linear layers' weights out for batches' matrix
+// products (kernels.PackedB) when they have changed since.
+func (m *Model) packedWeights() {
+	if m.pbVer == m.ver+1 {
+		return
+	}
+	m.pb0.Pack(true, 100, 80, m.params[0:8000], 100)
+	m.pb2.Pack(true, 80, 70, m.params[8080:13680], 80)
+	m.pb4.Pack(true, 70, 5, m.params[13750:14100], 70)
+	m.pbVer = m.ver + 1
+}
+
 // batchState holds a whole batch's activations and gradients. It grows to
 // the largest batch seen and is reused, so batches allocate nothing after it.
 type batchState struct {
@@ -892,8 +908,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: linear 100→80 + relu, [100] → [80] (wide.yaml:5)
 	{
 		x := x[:n*100]
@@ -901,7 +919,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*80:(r+1)*80], m.params[8000:8080])
 		}
-		kernels.Gemm(false, true, n, 80, 100, x, 100, m.params[0:8000], 100, y, 80)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 100, &m.pb0, y, 80)
+		} else {
+			kernels.Gemm(false, true, n, 80, 100, x, 100, m.params[0:8000], 100, y, 80)
+		}
 		kernels.Relu(y)
 	}
 	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)
@@ -911,7 +934,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*70:(r+1)*70], m.params[13680:13750])
 		}
-		kernels.Gemm(false, true, n, 70, 80, x, 80, m.params[8080:13680], 80, y, 70)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 80, &m.pb2, y, 70)
+		} else {
+			kernels.Gemm(false, true, n, 70, 80, x, 80, m.params[8080:13680], 80, y, 70)
+		}
 		for i := range y {
 			y[i] = float32(math.Tanh(float64(y[i])))
 		}
@@ -923,7 +951,12 @@ func (m *Model) forwardBatch(x []float32, n int) {
 		for r := 0; r < n; r++ {
 			copy(y[r*5:(r+1)*5], m.params[14100:14105])
 		}
-		kernels.Gemm(false, true, n, 5, 70, x, 70, m.params[13750:14100], 70, y, 5)
+		if infer {
+			m.packedWeights()
+			kernels.GemmB(n, x, 70, &m.pb4, y, 5)
+		} else {
+			kernels.Gemm(false, true, n, 5, 70, x, 70, m.params[13750:14100], 70, y, 5)
+		}
 	}
 }
 
@@ -985,7 +1018,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("wide.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a4[:n*5])
 }
 
@@ -1005,7 +1038,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("wide.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a4[:n*5]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

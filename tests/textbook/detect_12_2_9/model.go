@@ -501,8 +501,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: conv2d 1→1 k3 s1 p0 + relu, [1 8 8] → [1 6 6] (detect_12_2_9.yaml:5)
 	{
 		x := x[:n*64]
@@ -590,7 +592,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("detect_12_2_9.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a2[:n*1])
 }
 
@@ -610,7 +612,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("detect_12_2_9.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a2[:n*1]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {

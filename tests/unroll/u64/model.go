@@ -873,8 +873,10 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch.
-func (m *Model) forwardBatch(x []float32, n int) {
+// another); linear layers are matrix products over the whole batch. infer says
+// the weights will serve further batches before they change (not a training
+// step), so that packing them once for the products pays.
+func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: conv2d 2→3 k3 s2x1 p1 + tanh, [2 9 8] → [3 5 8] (net.yaml:6)
 	{
 		x := x[:n*144]
@@ -1062,7 +1064,7 @@ func (m *Model) ForwardBatch(x, out []float32) {
 		panic(fmt.Sprintf("u64.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, true)
 	copy(out, m.bat.a10[:n*4])
 }
 
@@ -1082,7 +1084,7 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 		panic(fmt.Sprintf("u64.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
 	m.growBatch(n)
-	m.forwardBatch(x, n)
+	m.forwardBatch(x, n, false)
 	out := m.bat.a10[:n*4]
 	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
