@@ -250,8 +250,8 @@ func (e *emitter) batchFuncs(f *jen.File) {
 				// kernel: the same sums as the batch's x·Wᵀ, so the same bits.
 				product = jen.If(jen.Id("n").Op("==").Lit(1)).Block(
 					jen.Id("m").Dot("linearWeights").Call(),
-					jen.Qual(KernelsPath, "Gemm").Call(jen.False(), jen.False(), jen.Lit(1), jen.Lit(O), jen.Lit(K),
-						jen.Id("x"), jen.Lit(K), jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty()), jen.Lit(O), jen.Id("y"), jen.Lit(O)),
+					jen.Qual(KernelsPath, "RowTimes").Call(jen.Lit(K), jen.Lit(O), jen.Id("x"),
+						jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty()), jen.Id("y")),
 				).Else().Block(product)
 			}
 			body = append(body, product)
@@ -578,7 +578,7 @@ func (e *emitter) copyFields() []jen.Code {
 	var fields []jen.Code
 	for _, l := range ls {
 		fields = append(fields, jen.Id(ltField(l)).Index(jen.Lit(l.In.Size()*l.Out.Size())).Float32().
-			Commentf("layer %s weights transposed (%d×%d), made by linearWeights", l.Key, l.In.Size(), l.Out.Size()))
+			Commentf("layer %s weights transposed (%d×%d) in panels (kernels.PackRows), made by linearWeights", l.Key, l.In.Size(), l.Out.Size()))
 	}
 	for _, l := range ls {
 		fields = append(fields, jen.Id(pbField(l)).Qual(KernelsPath, "PackedB").
@@ -618,9 +618,9 @@ func (e *emitter) linearWeightsFunc(f *jen.File) {
 	for _, l := range ls {
 		w := l.Params[0]
 		K, O := l.In.Size(), l.Out.Size()
-		body = append(body, jen.Qual(KernelsPath, "Transpose").Call(jen.Lit(O), jen.Lit(K),
+		body = append(body, jen.Qual(KernelsPath, "PackRows").Call(jen.Lit(O), jen.Lit(K),
 			jen.Id("m").Dot("params").Index(jen.Lit(w.Offset), jen.Lit(w.Offset+w.Size)), jen.Lit(K),
-			jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty()), jen.Lit(O)))
+			jen.Id("m").Dot(ltField(l)).Index(jen.Empty(), jen.Empty())))
 	}
 	body = append(body, jen.Id("m").Dot("ltVer").Op("=").Id("m").Dot("ver").Op("+").Lit(1))
 	f.Comment("linearWeights remakes the transposed copies of the linear layers' weights")

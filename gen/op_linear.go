@@ -69,10 +69,11 @@ func (o *linearOp) forward(c *opCtx) {
 		}
 		if c.rows {
 			// y += x·Wᵀ on Gemm's row kernel, from the weights kept
-			// transposed: the batch code's sums, so ForwardBatch's bits.
+			// transposed in panels (kernels.PackRows): the batch code's
+			// sums, so ForwardBatch's bits.
 			c.b.emit(jen.Id("m").Dot("linearWeights").Call())
-			c.kernelCall("Gemm", jen.False(), jen.False(), jen.Lit(1), jen.Lit(o.out), jen.Lit(K), c.whole("x"), jen.Lit(K),
-				jen.Id("m").Dot(ltField(c.l)).Index(jen.Empty(), jen.Empty()), jen.Lit(o.out), c.whole("y"), jen.Lit(o.out))
+			c.kernelCall("RowTimes", jen.Lit(K), jen.Lit(o.out), c.whole("x"),
+				jen.Id("m").Dot(ltField(c.l)).Index(jen.Empty(), jen.Empty()), c.whole("y"))
 		} else {
 			c.kernelCall("Gemv", jen.Lit(o.out), jen.Lit(K), c.whole("w"), jen.Lit(K), c.whole("x"), c.whole("y"))
 		}

@@ -49,8 +49,8 @@ type Model struct {
 	a9     [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
-	lt7    [48000]float32         // layer fc1 weights transposed (400×120), made by linearWeights
-	lt9    [1200]float32          // layer fc2 weights transposed (120×10), made by linearWeights
+	lt7    [48000]float32         // layer fc1 weights transposed (400×120) in panels (kernels.PackRows), made by linearWeights
+	lt9    [1200]float32          // layer fc2 weights transposed (120×10) in panels (kernels.PackRows), made by linearWeights
 	pb7    kernels.PackedB        // layer fc1 weights packed for batches, by packedWeights
 	pb9    kernels.PackedB        // layer fc2 weights packed for batches, by packedWeights
 	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
@@ -220,8 +220,8 @@ func (m *Model) linearWeights() {
 	if m.ltVer == m.ver+1 {
 		return
 	}
-	kernels.Transpose(120, 400, m.params[1444:49444], 400, m.lt7[:], 120)
-	kernels.Transpose(10, 120, m.params[49564:50764], 120, m.lt9[:], 10)
+	kernels.PackRows(120, 400, m.params[1444:49444], 400, m.lt7[:])
+	kernels.PackRows(10, 120, m.params[49564:50764], 120, m.lt9[:])
 	m.ltVer = m.ver + 1
 }
 
@@ -393,7 +393,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
+			kernels.RowTimes(400, 120, x, m.lt7[:], y)
 		} else {
 			if infer {
 				m.packedWeights()
@@ -413,7 +413,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 10, 120, x, 120, m.lt9[:], 10, y, 10)
+			kernels.RowTimes(120, 10, x, m.lt9[:], y)
 		} else {
 			if infer {
 				m.packedWeights()

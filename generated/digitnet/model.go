@@ -52,9 +52,9 @@ type Model struct {
 	a11    [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
-	lt7    [48000]float32         // layer 7 weights transposed (400×120), made by linearWeights
-	lt9    [10080]float32         // layer 9 weights transposed (120×84), made by linearWeights
-	lt11   [840]float32           // layer 11 weights transposed (84×10), made by linearWeights
+	lt7    [48000]float32         // layer 7 weights transposed (400×120) in panels (kernels.PackRows), made by linearWeights
+	lt9    [10080]float32         // layer 9 weights transposed (120×84) in panels (kernels.PackRows), made by linearWeights
+	lt11   [840]float32           // layer 11 weights transposed (84×10) in panels (kernels.PackRows), made by linearWeights
 	pb7    kernels.PackedB        // layer 7 weights packed for batches, by packedWeights
 	pb9    kernels.PackedB        // layer 9 weights packed for batches, by packedWeights
 	pb11   kernels.PackedB        // layer 11 weights packed for batches, by packedWeights
@@ -228,9 +228,9 @@ func (m *Model) linearWeights() {
 	if m.ltVer == m.ver+1 {
 		return
 	}
-	kernels.Transpose(120, 400, m.params[2572:50572], 400, m.lt7[:], 120)
-	kernels.Transpose(84, 120, m.params[50692:60772], 120, m.lt9[:], 84)
-	kernels.Transpose(10, 84, m.params[60856:61696], 84, m.lt11[:], 10)
+	kernels.PackRows(120, 400, m.params[2572:50572], 400, m.lt7[:])
+	kernels.PackRows(84, 120, m.params[50692:60772], 120, m.lt9[:])
+	kernels.PackRows(10, 84, m.params[60856:61696], 84, m.lt11[:])
 	m.ltVer = m.ver + 1
 }
 
@@ -408,7 +408,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 120, 400, x, 400, m.lt7[:], 120, y, 120)
+			kernels.RowTimes(400, 120, x, m.lt7[:], y)
 		} else {
 			if infer {
 				m.packedWeights()
@@ -428,7 +428,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 84, 120, x, 120, m.lt9[:], 84, y, 84)
+			kernels.RowTimes(120, 84, x, m.lt9[:], y)
 		} else {
 			if infer {
 				m.packedWeights()
@@ -448,7 +448,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 10, 84, x, 84, m.lt11[:], 10, y, 10)
+			kernels.RowTimes(84, 10, x, m.lt11[:], y)
 		} else {
 			if infer {
 				m.packedWeights()

@@ -48,9 +48,9 @@ type Model struct {
 	a5     [10]float32        // layer 5 output [10]
 	grad   [2][784]float32    // gradients of activations, used in turn
 	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
-	lt1    [200704]float32    // layer 1 weights transposed (784×256), made by linearWeights
-	lt3    [32768]float32     // layer 3 weights transposed (256×128), made by linearWeights
-	lt5    [1280]float32      // layer 5 weights transposed (128×10), made by linearWeights
+	lt1    [200704]float32    // layer 1 weights transposed (784×256) in panels (kernels.PackRows), made by linearWeights
+	lt3    [32768]float32     // layer 3 weights transposed (256×128) in panels (kernels.PackRows), made by linearWeights
+	lt5    [1280]float32      // layer 5 weights transposed (128×10) in panels (kernels.PackRows), made by linearWeights
 	pb1    kernels.PackedB    // layer 1 weights packed for batches, by packedWeights
 	pb3    kernels.PackedB    // layer 3 weights packed for batches, by packedWeights
 	pb5    kernels.PackedB    // layer 5 weights packed for batches, by packedWeights
@@ -110,7 +110,7 @@ func (m *Model) forward() {
 		b := (*[256]float32)(m.params[200704:200960])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 256, 784, x[:], 784, m.lt1[:], 256, y[:], 256)
+		kernels.RowTimes(784, 256, x[:], m.lt1[:], y[:])
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -375,7 +375,7 @@ func (m *Model) forward() {
 		b := (*[128]float32)(m.params[233728:233856])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 128, 256, x[:], 256, m.lt3[:], 128, y[:], 128)
+		kernels.RowTimes(256, 128, x[:], m.lt3[:], y[:])
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -512,7 +512,7 @@ func (m *Model) forward() {
 		b := (*[10]float32)(m.params[235136:235146])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 10, 128, x[:], 128, m.lt5[:], 10, y[:], 10)
+		kernels.RowTimes(128, 10, x[:], m.lt5[:], y[:])
 	}
 }
 
@@ -2205,9 +2205,9 @@ func (m *Model) linearWeights() {
 	if m.ltVer == m.ver+1 {
 		return
 	}
-	kernels.Transpose(256, 784, m.params[0:200704], 784, m.lt1[:], 256)
-	kernels.Transpose(128, 256, m.params[200960:233728], 256, m.lt3[:], 128)
-	kernels.Transpose(10, 128, m.params[233856:235136], 128, m.lt5[:], 10)
+	kernels.PackRows(256, 784, m.params[0:200704], 784, m.lt1[:])
+	kernels.PackRows(128, 256, m.params[200960:233728], 256, m.lt3[:])
+	kernels.PackRows(10, 128, m.params[233856:235136], 128, m.lt5[:])
 	m.ltVer = m.ver + 1
 }
 

@@ -49,7 +49,7 @@ type Model struct {
 	a9     [OutputSize]float32    // output of the last Forward
 	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
 	bat    batchState             // the buffers of every pass, one sample or a whole batch
-	lt9    [40960]float32         // layer 9 weights transposed (4096×10), made by linearWeights
+	lt9    [40960]float32         // layer 9 weights transposed (4096×10) in panels (kernels.PackRows), made by linearWeights
 	pb9    kernels.PackedB        // layer 9 weights packed for batches, by packedWeights
 	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
 	ltVer  uint64                 // ver+1 when the transposed copies were made
@@ -218,7 +218,7 @@ func (m *Model) linearWeights() {
 	if m.ltVer == m.ver+1 {
 		return
 	}
-	kernels.Transpose(10, 4096, m.params[28640:69600], 4096, m.lt9[:], 10)
+	kernels.PackRows(10, 4096, m.params[28640:69600], 4096, m.lt9[:])
 	m.ltVer = m.ver + 1
 }
 
@@ -423,7 +423,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		}
 		if n == 1 {
 			m.linearWeights()
-			kernels.Gemm(false, false, 1, 10, 4096, x, 4096, m.lt9[:], 10, y, 10)
+			kernels.RowTimes(4096, 10, x, m.lt9[:], y)
 		} else {
 			if infer {
 				m.packedWeights()

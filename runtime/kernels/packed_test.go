@@ -112,3 +112,26 @@ func BenchmarkGemmB(b *testing.B) {
 		}
 	}
 }
+
+// RowTimes by PackRows' panels gives Gemm's bits for one row: widths of
+// the last panel and of its last vector, one and several k-blocks, a
+// strided W, every level.
+func TestRowTimes(t *testing.T) {
+	r := runtime.NewRNG(14)
+	for _, n := range []int{1, 7, 8, 9, 63, 64, 65, 120, 130, 256} {
+		for _, k := range []int{1, 3, 100, KC, KC + 1, 784} {
+			g := newCase(r, false, true, 1, n, k)
+			for _, level := range levels() {
+				want := g.run(level)
+				saved := Level
+				Level = level
+				packed := make([]float32, n*k)
+				PackRows(n, k, g.b[g.bOff:], g.ldb, packed)
+				got := append([]float32(nil), g.c...)
+				RowTimes(k, n, g.a[g.aOff:], packed, got[g.offC:])
+				Level = saved
+				sameBits(t, fmt.Sprintf("%s 1x%dx%d", level, n, k), got, want)
+			}
+		}
+	}
+}

@@ -47,9 +47,9 @@ type Model struct {
 	a4     [5]float32         // layer 4 output [5]
 	grad   [2][80]float32     // gradients of activations, used in turn
 	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
-	lt0    [8000]float32      // layer 0 weights transposed (100×80), made by linearWeights
-	lt2    [5600]float32      // layer 2 weights transposed (80×70), made by linearWeights
-	lt4    [350]float32       // layer 4 weights transposed (70×5), made by linearWeights
+	lt0    [8000]float32      // layer 0 weights transposed (100×80) in panels (kernels.PackRows), made by linearWeights
+	lt2    [5600]float32      // layer 2 weights transposed (80×70) in panels (kernels.PackRows), made by linearWeights
+	lt4    [350]float32       // layer 4 weights transposed (70×5) in panels (kernels.PackRows), made by linearWeights
 	pb0    kernels.PackedB    // layer 0 weights packed for batches, by packedWeights
 	pb2    kernels.PackedB    // layer 2 weights packed for batches, by packedWeights
 	pb4    kernels.PackedB    // layer 4 weights packed for batches, by packedWeights
@@ -108,7 +108,7 @@ func (m *Model) forward() {
 		b := (*[80]float32)(m.params[8000:8080])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 80, 100, x[:], 100, m.lt0[:], 80, y[:], 80)
+		kernels.RowTimes(100, 80, x[:], m.lt0[:], y[:])
 		y[0] = max(y[0], 0)
 		y[1] = max(y[1], 0)
 		y[2] = max(y[2], 0)
@@ -197,7 +197,7 @@ func (m *Model) forward() {
 		b := (*[70]float32)(m.params[13680:13750])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 70, 80, x[:], 80, m.lt2[:], 70, y[:], 70)
+		kernels.RowTimes(80, 70, x[:], m.lt2[:], y[:])
 		y[0] = float32(math.Tanh(float64(y[0])))
 		y[1] = float32(math.Tanh(float64(y[1])))
 		y[2] = float32(math.Tanh(float64(y[2])))
@@ -276,7 +276,7 @@ func (m *Model) forward() {
 		b := (*[5]float32)(m.params[14100:14105])
 		copy(y[:], b[:])
 		m.linearWeights()
-		kernels.Gemm(false, false, 1, 5, 70, x[:], 70, m.lt4[:], 5, y[:], 5)
+		kernels.RowTimes(70, 5, x[:], m.lt4[:], y[:])
 	}
 }
 
@@ -866,9 +866,9 @@ func (m *Model) linearWeights() {
 	if m.ltVer == m.ver+1 {
 		return
 	}
-	kernels.Transpose(80, 100, m.params[0:8000], 100, m.lt0[:], 80)
-	kernels.Transpose(70, 80, m.params[8080:13680], 80, m.lt2[:], 70)
-	kernels.Transpose(5, 70, m.params[13750:14100], 70, m.lt4[:], 5)
+	kernels.PackRows(80, 100, m.params[0:8000], 100, m.lt0[:])
+	kernels.PackRows(70, 80, m.params[8080:13680], 80, m.lt2[:])
+	kernels.PackRows(5, 70, m.params[13750:14100], 70, m.lt4[:])
 	m.ltVer = m.ver + 1
 }
 
