@@ -239,9 +239,9 @@ func channels(nv, np int) {
 // with 12 positions.
 func channelsAdd(np int) {
 	name := fmt.Sprintf("convChans16x%dyAdd", np)
-	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)")
+	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)")
 	Pragma("noescape")
-	Doc(fmt.Sprintf("%s needs AVX: for 16 channels c and the %d positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.", name, np))
+	Doc(fmt.Sprintf("%s needs AVX: for 16 channels c and the %d positions q, y[c·ystride/4+q] = (init[c], or itself if init is nil) + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.", name, np))
 	n := Load(Param("n"), GP64())
 	wt := Load(Param("wt"), GP64())
 	off := Load(Param("off"), GP64())
@@ -278,6 +278,9 @@ func channelsAdd(np int) {
 	y := Load(Param("y"), GP64())
 	stride := Load(Param("ystride"), GP64())
 	mp := Load(Param("mask"), GP64())
+	// The first k-block starts from init (the biases: no pass to fill the
+	// outputs with them first), later ones from the outputs.
+	in := Load(Param("init"), GP64())
 	for h := 0; h < nv; h++ {
 		zero := YMM()
 		VXORPS(zero, zero, zero)
@@ -325,7 +328,16 @@ func channelsAdd(np int) {
 			}
 			old, sum := YMM(), YMM()
 			VMOVUPS(Mem{Base: y}, old)
+			from := fmt.Sprintf("%s_h%dc%d", name, h, c)
+			TESTQ(in, in)
+			JZ(LabelRef(from + "_old"))
+			b := YMM()
+			VBROADCASTSS(Mem{Base: in, Disp: 4 * (8*h + c)}, b)
+			VADDPS(col, b, sum)
+			JMP(LabelRef(from + "_blend"))
+			Label(from + "_old")
 			VADDPS(col, old, sum)
+			Label(from + "_blend")
 			VBLENDVPS(m, sum, old, sum)
 			VMOVUPS(sum, Mem{Base: y})
 			ADDQ(stride, y)

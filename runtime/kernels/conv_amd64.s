@@ -1234,9 +1234,9 @@ convChans8x8y_done:
 	VZEROUPPER
 	RET
 
-// func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)
+// func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)
 // Requires: AVX, FMA3
-TEXT ·convChans16x6yAdd(SB), NOSPLIT, $192-64
+TEXT ·convChans16x6yAdd(SB), NOSPLIT, $192-72
 	MOVQ   n+0(FP), AX
 	MOVQ   wt+8(FP), CX
 	MOVQ   off+16(FP), DX
@@ -1292,155 +1292,300 @@ convChans16x6yAdd_loop:
 	JMP          convChans16x6yAdd_loop
 
 convChans16x6yAdd_done:
-	VMOVUPS    Y1, (SP)
-	VMOVUPS    Y3, 32(SP)
-	VMOVUPS    Y5, 64(SP)
-	VMOVUPS    Y7, 96(SP)
-	VMOVUPS    Y9, 128(SP)
-	VMOVUPS    Y11, 160(SP)
-	MOVQ       y+40(FP), AX
-	MOVQ       ystride+48(FP), CX
-	MOVQ       mask+56(FP), DX
-	VXORPS     Y1, Y1, Y1
-	VUNPCKLPS  Y2, Y0, Y3
-	VUNPCKHPS  Y2, Y0, Y0
-	VUNPCKLPS  Y6, Y4, Y2
-	VUNPCKHPS  Y6, Y4, Y4
-	VUNPCKLPS  Y10, Y8, Y5
-	VUNPCKHPS  Y10, Y8, Y6
-	VSHUFPS    $0x44, Y2, Y3, Y7
-	VSHUFPS    $0xee, Y2, Y3, Y2
-	VSHUFPS    $0x44, Y4, Y0, Y3
-	VSHUFPS    $0xee, Y4, Y0, Y0
-	VSHUFPS    $0x44, Y1, Y5, Y4
-	VSHUFPS    $0xee, Y1, Y5, Y5
-	VSHUFPS    $0x44, Y1, Y6, Y8
-	VSHUFPS    $0xee, Y1, Y6, Y1
-	VMOVDQU    (DX), Y6
-	VPERM2F128 $0x20, Y4, Y7, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y5, Y2, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y8, Y3, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y1, Y0, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y4, Y7, Y4
-	VMOVUPS    (AX), Y7
-	VADDPS     Y4, Y7, Y4
-	VBLENDVPS  Y6, Y4, Y7, Y4
-	VMOVUPS    Y4, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y5, Y2, Y2
-	VMOVUPS    (AX), Y4
-	VADDPS     Y2, Y4, Y2
-	VBLENDVPS  Y6, Y2, Y4, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y8, Y3, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y6, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y1, Y0, Y0
-	VMOVUPS    (AX), Y1
-	VADDPS     Y0, Y1, Y0
-	VBLENDVPS  Y6, Y0, Y1, Y0
-	VMOVUPS    Y0, (AX)
-	ADDQ       CX, AX
-	VXORPS     Y0, Y0, Y0
-	VMOVUPS    (SP), Y1
-	VMOVUPS    32(SP), Y2
-	VMOVUPS    64(SP), Y3
-	VMOVUPS    96(SP), Y4
-	VMOVUPS    128(SP), Y5
-	VMOVUPS    160(SP), Y6
-	VUNPCKLPS  Y2, Y1, Y7
-	VUNPCKHPS  Y2, Y1, Y1
-	VUNPCKLPS  Y4, Y3, Y2
-	VUNPCKHPS  Y4, Y3, Y3
-	VUNPCKLPS  Y6, Y5, Y4
-	VUNPCKHPS  Y6, Y5, Y5
-	VSHUFPS    $0x44, Y2, Y7, Y6
-	VSHUFPS    $0xee, Y2, Y7, Y2
-	VSHUFPS    $0x44, Y3, Y1, Y7
-	VSHUFPS    $0xee, Y3, Y1, Y1
-	VSHUFPS    $0x44, Y0, Y4, Y3
-	VSHUFPS    $0xee, Y0, Y4, Y4
-	VSHUFPS    $0x44, Y0, Y5, Y8
-	VSHUFPS    $0xee, Y0, Y5, Y0
-	VMOVDQU    (DX), Y5
-	VPERM2F128 $0x20, Y3, Y6, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y4, Y2, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y8, Y7, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y0, Y1, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y3, Y6, Y3
-	VMOVUPS    (AX), Y6
-	VADDPS     Y3, Y6, Y3
-	VBLENDVPS  Y5, Y3, Y6, Y3
-	VMOVUPS    Y3, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y4, Y2, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y5, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y8, Y7, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y5, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y0, Y1, Y0
-	VMOVUPS    (AX), Y1
-	VADDPS     Y0, Y1, Y0
-	VBLENDVPS  Y5, Y0, Y1, Y0
-	VMOVUPS    Y0, (AX)
-	ADDQ       CX, AX
+	VMOVUPS      Y1, (SP)
+	VMOVUPS      Y3, 32(SP)
+	VMOVUPS      Y5, 64(SP)
+	VMOVUPS      Y7, 96(SP)
+	VMOVUPS      Y9, 128(SP)
+	VMOVUPS      Y11, 160(SP)
+	MOVQ         y+40(FP), AX
+	MOVQ         ystride+48(FP), CX
+	MOVQ         mask+56(FP), DX
+	MOVQ         init+64(FP), BX
+	VXORPS       Y1, Y1, Y1
+	VUNPCKLPS    Y2, Y0, Y3
+	VUNPCKHPS    Y2, Y0, Y0
+	VUNPCKLPS    Y6, Y4, Y2
+	VUNPCKHPS    Y6, Y4, Y4
+	VUNPCKLPS    Y10, Y8, Y5
+	VUNPCKHPS    Y10, Y8, Y6
+	VSHUFPS      $0x44, Y2, Y3, Y7
+	VSHUFPS      $0xee, Y2, Y3, Y2
+	VSHUFPS      $0x44, Y4, Y0, Y3
+	VSHUFPS      $0xee, Y4, Y0, Y0
+	VSHUFPS      $0x44, Y1, Y5, Y4
+	VSHUFPS      $0xee, Y1, Y5, Y5
+	VSHUFPS      $0x44, Y1, Y6, Y8
+	VSHUFPS      $0xee, Y1, Y6, Y1
+	VMOVDQU      (DX), Y6
+	VPERM2F128   $0x20, Y4, Y7, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c0_old
+	VBROADCASTSS (BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h0c0_blend
+
+convChans16x6yAdd_h0c0_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h0c0_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y5, Y2, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c1_old
+	VBROADCASTSS 4(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h0c1_blend
+
+convChans16x6yAdd_h0c1_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h0c1_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y8, Y3, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c2_old
+	VBROADCASTSS 8(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h0c2_blend
+
+convChans16x6yAdd_h0c2_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h0c2_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y1, Y0, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c3_old
+	VBROADCASTSS 12(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h0c3_blend
+
+convChans16x6yAdd_h0c3_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h0c3_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y4, Y7, Y4
+	VMOVUPS      (AX), Y7
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c4_old
+	VBROADCASTSS 16(BX), Y9
+	VADDPS       Y4, Y9, Y4
+	JMP          convChans16x6yAdd_h0c4_blend
+
+convChans16x6yAdd_h0c4_old:
+	VADDPS Y4, Y7, Y4
+
+convChans16x6yAdd_h0c4_blend:
+	VBLENDVPS    Y6, Y4, Y7, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y5, Y2, Y2
+	VMOVUPS      (AX), Y4
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c5_old
+	VBROADCASTSS 20(BX), Y5
+	VADDPS       Y2, Y5, Y2
+	JMP          convChans16x6yAdd_h0c5_blend
+
+convChans16x6yAdd_h0c5_old:
+	VADDPS Y2, Y4, Y2
+
+convChans16x6yAdd_h0c5_blend:
+	VBLENDVPS    Y6, Y2, Y4, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y8, Y3, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c6_old
+	VBROADCASTSS 24(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x6yAdd_h0c6_blend
+
+convChans16x6yAdd_h0c6_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x6yAdd_h0c6_blend:
+	VBLENDVPS    Y6, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y1, Y0, Y0
+	VMOVUPS      (AX), Y1
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h0c7_old
+	VBROADCASTSS 28(BX), Y2
+	VADDPS       Y0, Y2, Y0
+	JMP          convChans16x6yAdd_h0c7_blend
+
+convChans16x6yAdd_h0c7_old:
+	VADDPS Y0, Y1, Y0
+
+convChans16x6yAdd_h0c7_blend:
+	VBLENDVPS    Y6, Y0, Y1, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         CX, AX
+	VXORPS       Y0, Y0, Y0
+	VMOVUPS      (SP), Y1
+	VMOVUPS      32(SP), Y2
+	VMOVUPS      64(SP), Y3
+	VMOVUPS      96(SP), Y4
+	VMOVUPS      128(SP), Y5
+	VMOVUPS      160(SP), Y6
+	VUNPCKLPS    Y2, Y1, Y7
+	VUNPCKHPS    Y2, Y1, Y1
+	VUNPCKLPS    Y4, Y3, Y2
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y6, Y5, Y4
+	VUNPCKHPS    Y6, Y5, Y5
+	VSHUFPS      $0x44, Y2, Y7, Y6
+	VSHUFPS      $0xee, Y2, Y7, Y2
+	VSHUFPS      $0x44, Y3, Y1, Y7
+	VSHUFPS      $0xee, Y3, Y1, Y1
+	VSHUFPS      $0x44, Y0, Y4, Y3
+	VSHUFPS      $0xee, Y0, Y4, Y4
+	VSHUFPS      $0x44, Y0, Y5, Y8
+	VSHUFPS      $0xee, Y0, Y5, Y0
+	VMOVDQU      (DX), Y5
+	VPERM2F128   $0x20, Y3, Y6, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c0_old
+	VBROADCASTSS 32(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h1c0_blend
+
+convChans16x6yAdd_h1c0_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h1c0_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y4, Y2, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c1_old
+	VBROADCASTSS 36(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h1c1_blend
+
+convChans16x6yAdd_h1c1_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h1c1_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y8, Y7, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c2_old
+	VBROADCASTSS 40(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h1c2_blend
+
+convChans16x6yAdd_h1c2_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h1c2_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y0, Y1, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c3_old
+	VBROADCASTSS 44(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x6yAdd_h1c3_blend
+
+convChans16x6yAdd_h1c3_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x6yAdd_h1c3_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y3, Y6, Y3
+	VMOVUPS      (AX), Y6
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c4_old
+	VBROADCASTSS 48(BX), Y9
+	VADDPS       Y3, Y9, Y3
+	JMP          convChans16x6yAdd_h1c4_blend
+
+convChans16x6yAdd_h1c4_old:
+	VADDPS Y3, Y6, Y3
+
+convChans16x6yAdd_h1c4_blend:
+	VBLENDVPS    Y5, Y3, Y6, Y3
+	VMOVUPS      Y3, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y4, Y2, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c5_old
+	VBROADCASTSS 52(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x6yAdd_h1c5_blend
+
+convChans16x6yAdd_h1c5_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x6yAdd_h1c5_blend:
+	VBLENDVPS    Y5, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y8, Y7, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c6_old
+	VBROADCASTSS 56(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x6yAdd_h1c6_blend
+
+convChans16x6yAdd_h1c6_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x6yAdd_h1c6_blend:
+	VBLENDVPS    Y5, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y0, Y1, Y0
+	VMOVUPS      (AX), Y1
+	TESTQ        BX, BX
+	JZ           convChans16x6yAdd_h1c7_old
+	VBROADCASTSS 60(BX), Y2
+	VADDPS       Y0, Y2, Y0
+	JMP          convChans16x6yAdd_h1c7_blend
+
+convChans16x6yAdd_h1c7_old:
+	VADDPS Y0, Y1, Y0
+
+convChans16x6yAdd_h1c7_blend:
+	VBLENDVPS Y5, Y0, Y1, Y0
+	VMOVUPS   Y0, (AX)
+	ADDQ      CX, AX
 	VZEROUPPER
 	RET
 
-// func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)
+// func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)
 // Requires: AVX, FMA3
-TEXT ·convChans16x5yAdd(SB), NOSPLIT, $160-64
+TEXT ·convChans16x5yAdd(SB), NOSPLIT, $160-72
 	MOVQ   n+0(FP), AX
 	MOVQ   wt+8(FP), CX
 	MOVQ   off+16(FP), DX
@@ -1490,146 +1635,291 @@ convChans16x5yAdd_loop:
 	JMP          convChans16x5yAdd_loop
 
 convChans16x5yAdd_done:
-	VMOVUPS    Y1, (SP)
-	VMOVUPS    Y3, 32(SP)
-	VMOVUPS    Y5, 64(SP)
-	VMOVUPS    Y7, 96(SP)
-	VMOVUPS    Y9, 128(SP)
-	MOVQ       y+40(FP), AX
-	MOVQ       ystride+48(FP), CX
-	MOVQ       mask+56(FP), DX
-	VXORPS     Y1, Y1, Y1
-	VUNPCKLPS  Y2, Y0, Y3
-	VUNPCKHPS  Y2, Y0, Y0
-	VUNPCKLPS  Y6, Y4, Y2
-	VUNPCKHPS  Y6, Y4, Y4
-	VUNPCKLPS  Y1, Y8, Y5
-	VUNPCKHPS  Y1, Y8, Y6
-	VSHUFPS    $0x44, Y2, Y3, Y7
-	VSHUFPS    $0xee, Y2, Y3, Y2
-	VSHUFPS    $0x44, Y4, Y0, Y3
-	VSHUFPS    $0xee, Y4, Y0, Y0
-	VSHUFPS    $0x44, Y1, Y5, Y4
-	VSHUFPS    $0xee, Y1, Y5, Y5
-	VSHUFPS    $0x44, Y1, Y6, Y8
-	VSHUFPS    $0xee, Y1, Y6, Y1
-	VMOVDQU    (DX), Y6
-	VPERM2F128 $0x20, Y4, Y7, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y5, Y2, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y8, Y3, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y1, Y0, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y6, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y4, Y7, Y4
-	VMOVUPS    (AX), Y7
-	VADDPS     Y4, Y7, Y4
-	VBLENDVPS  Y6, Y4, Y7, Y4
-	VMOVUPS    Y4, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y5, Y2, Y2
-	VMOVUPS    (AX), Y4
-	VADDPS     Y2, Y4, Y2
-	VBLENDVPS  Y6, Y2, Y4, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y8, Y3, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y6, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y1, Y0, Y0
-	VMOVUPS    (AX), Y1
-	VADDPS     Y0, Y1, Y0
-	VBLENDVPS  Y6, Y0, Y1, Y0
-	VMOVUPS    Y0, (AX)
-	ADDQ       CX, AX
-	VXORPS     Y0, Y0, Y0
-	VMOVUPS    (SP), Y1
-	VMOVUPS    32(SP), Y2
-	VMOVUPS    64(SP), Y3
-	VMOVUPS    96(SP), Y4
-	VMOVUPS    128(SP), Y5
-	VUNPCKLPS  Y2, Y1, Y6
-	VUNPCKHPS  Y2, Y1, Y1
-	VUNPCKLPS  Y4, Y3, Y2
-	VUNPCKHPS  Y4, Y3, Y3
-	VUNPCKLPS  Y0, Y5, Y4
-	VUNPCKHPS  Y0, Y5, Y5
-	VSHUFPS    $0x44, Y2, Y6, Y7
-	VSHUFPS    $0xee, Y2, Y6, Y2
-	VSHUFPS    $0x44, Y3, Y1, Y6
-	VSHUFPS    $0xee, Y3, Y1, Y1
-	VSHUFPS    $0x44, Y0, Y4, Y3
-	VSHUFPS    $0xee, Y0, Y4, Y4
-	VSHUFPS    $0x44, Y0, Y5, Y8
-	VSHUFPS    $0xee, Y0, Y5, Y0
-	VMOVDQU    (DX), Y5
-	VPERM2F128 $0x20, Y3, Y7, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y4, Y2, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y8, Y6, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x20, Y0, Y1, Y9
-	VMOVUPS    (AX), Y10
-	VADDPS     Y9, Y10, Y9
-	VBLENDVPS  Y5, Y9, Y10, Y9
-	VMOVUPS    Y9, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y3, Y7, Y3
-	VMOVUPS    (AX), Y7
-	VADDPS     Y3, Y7, Y3
-	VBLENDVPS  Y5, Y3, Y7, Y3
-	VMOVUPS    Y3, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y4, Y2, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y5, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y8, Y6, Y2
-	VMOVUPS    (AX), Y3
-	VADDPS     Y2, Y3, Y2
-	VBLENDVPS  Y5, Y2, Y3, Y2
-	VMOVUPS    Y2, (AX)
-	ADDQ       CX, AX
-	VPERM2F128 $0x31, Y0, Y1, Y0
-	VMOVUPS    (AX), Y1
-	VADDPS     Y0, Y1, Y0
-	VBLENDVPS  Y5, Y0, Y1, Y0
-	VMOVUPS    Y0, (AX)
-	ADDQ       CX, AX
+	VMOVUPS      Y1, (SP)
+	VMOVUPS      Y3, 32(SP)
+	VMOVUPS      Y5, 64(SP)
+	VMOVUPS      Y7, 96(SP)
+	VMOVUPS      Y9, 128(SP)
+	MOVQ         y+40(FP), AX
+	MOVQ         ystride+48(FP), CX
+	MOVQ         mask+56(FP), DX
+	MOVQ         init+64(FP), BX
+	VXORPS       Y1, Y1, Y1
+	VUNPCKLPS    Y2, Y0, Y3
+	VUNPCKHPS    Y2, Y0, Y0
+	VUNPCKLPS    Y6, Y4, Y2
+	VUNPCKHPS    Y6, Y4, Y4
+	VUNPCKLPS    Y1, Y8, Y5
+	VUNPCKHPS    Y1, Y8, Y6
+	VSHUFPS      $0x44, Y2, Y3, Y7
+	VSHUFPS      $0xee, Y2, Y3, Y2
+	VSHUFPS      $0x44, Y4, Y0, Y3
+	VSHUFPS      $0xee, Y4, Y0, Y0
+	VSHUFPS      $0x44, Y1, Y5, Y4
+	VSHUFPS      $0xee, Y1, Y5, Y5
+	VSHUFPS      $0x44, Y1, Y6, Y8
+	VSHUFPS      $0xee, Y1, Y6, Y1
+	VMOVDQU      (DX), Y6
+	VPERM2F128   $0x20, Y4, Y7, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c0_old
+	VBROADCASTSS (BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h0c0_blend
+
+convChans16x5yAdd_h0c0_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h0c0_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y5, Y2, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c1_old
+	VBROADCASTSS 4(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h0c1_blend
+
+convChans16x5yAdd_h0c1_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h0c1_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y8, Y3, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c2_old
+	VBROADCASTSS 8(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h0c2_blend
+
+convChans16x5yAdd_h0c2_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h0c2_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y1, Y0, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c3_old
+	VBROADCASTSS 12(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h0c3_blend
+
+convChans16x5yAdd_h0c3_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h0c3_blend:
+	VBLENDVPS    Y6, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y4, Y7, Y4
+	VMOVUPS      (AX), Y7
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c4_old
+	VBROADCASTSS 16(BX), Y9
+	VADDPS       Y4, Y9, Y4
+	JMP          convChans16x5yAdd_h0c4_blend
+
+convChans16x5yAdd_h0c4_old:
+	VADDPS Y4, Y7, Y4
+
+convChans16x5yAdd_h0c4_blend:
+	VBLENDVPS    Y6, Y4, Y7, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y5, Y2, Y2
+	VMOVUPS      (AX), Y4
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c5_old
+	VBROADCASTSS 20(BX), Y5
+	VADDPS       Y2, Y5, Y2
+	JMP          convChans16x5yAdd_h0c5_blend
+
+convChans16x5yAdd_h0c5_old:
+	VADDPS Y2, Y4, Y2
+
+convChans16x5yAdd_h0c5_blend:
+	VBLENDVPS    Y6, Y2, Y4, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y8, Y3, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c6_old
+	VBROADCASTSS 24(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x5yAdd_h0c6_blend
+
+convChans16x5yAdd_h0c6_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x5yAdd_h0c6_blend:
+	VBLENDVPS    Y6, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y1, Y0, Y0
+	VMOVUPS      (AX), Y1
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h0c7_old
+	VBROADCASTSS 28(BX), Y2
+	VADDPS       Y0, Y2, Y0
+	JMP          convChans16x5yAdd_h0c7_blend
+
+convChans16x5yAdd_h0c7_old:
+	VADDPS Y0, Y1, Y0
+
+convChans16x5yAdd_h0c7_blend:
+	VBLENDVPS    Y6, Y0, Y1, Y0
+	VMOVUPS      Y0, (AX)
+	ADDQ         CX, AX
+	VXORPS       Y0, Y0, Y0
+	VMOVUPS      (SP), Y1
+	VMOVUPS      32(SP), Y2
+	VMOVUPS      64(SP), Y3
+	VMOVUPS      96(SP), Y4
+	VMOVUPS      128(SP), Y5
+	VUNPCKLPS    Y2, Y1, Y6
+	VUNPCKHPS    Y2, Y1, Y1
+	VUNPCKLPS    Y4, Y3, Y2
+	VUNPCKHPS    Y4, Y3, Y3
+	VUNPCKLPS    Y0, Y5, Y4
+	VUNPCKHPS    Y0, Y5, Y5
+	VSHUFPS      $0x44, Y2, Y6, Y7
+	VSHUFPS      $0xee, Y2, Y6, Y2
+	VSHUFPS      $0x44, Y3, Y1, Y6
+	VSHUFPS      $0xee, Y3, Y1, Y1
+	VSHUFPS      $0x44, Y0, Y4, Y3
+	VSHUFPS      $0xee, Y0, Y4, Y4
+	VSHUFPS      $0x44, Y0, Y5, Y8
+	VSHUFPS      $0xee, Y0, Y5, Y0
+	VMOVDQU      (DX), Y5
+	VPERM2F128   $0x20, Y3, Y7, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c0_old
+	VBROADCASTSS 32(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h1c0_blend
+
+convChans16x5yAdd_h1c0_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h1c0_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y4, Y2, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c1_old
+	VBROADCASTSS 36(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h1c1_blend
+
+convChans16x5yAdd_h1c1_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h1c1_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y8, Y6, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c2_old
+	VBROADCASTSS 40(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h1c2_blend
+
+convChans16x5yAdd_h1c2_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h1c2_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x20, Y0, Y1, Y9
+	VMOVUPS      (AX), Y10
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c3_old
+	VBROADCASTSS 44(BX), Y11
+	VADDPS       Y9, Y11, Y9
+	JMP          convChans16x5yAdd_h1c3_blend
+
+convChans16x5yAdd_h1c3_old:
+	VADDPS Y9, Y10, Y9
+
+convChans16x5yAdd_h1c3_blend:
+	VBLENDVPS    Y5, Y9, Y10, Y9
+	VMOVUPS      Y9, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y3, Y7, Y3
+	VMOVUPS      (AX), Y7
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c4_old
+	VBROADCASTSS 48(BX), Y9
+	VADDPS       Y3, Y9, Y3
+	JMP          convChans16x5yAdd_h1c4_blend
+
+convChans16x5yAdd_h1c4_old:
+	VADDPS Y3, Y7, Y3
+
+convChans16x5yAdd_h1c4_blend:
+	VBLENDVPS    Y5, Y3, Y7, Y3
+	VMOVUPS      Y3, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y4, Y2, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c5_old
+	VBROADCASTSS 52(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x5yAdd_h1c5_blend
+
+convChans16x5yAdd_h1c5_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x5yAdd_h1c5_blend:
+	VBLENDVPS    Y5, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y8, Y6, Y2
+	VMOVUPS      (AX), Y3
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c6_old
+	VBROADCASTSS 56(BX), Y4
+	VADDPS       Y2, Y4, Y2
+	JMP          convChans16x5yAdd_h1c6_blend
+
+convChans16x5yAdd_h1c6_old:
+	VADDPS Y2, Y3, Y2
+
+convChans16x5yAdd_h1c6_blend:
+	VBLENDVPS    Y5, Y2, Y3, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         CX, AX
+	VPERM2F128   $0x31, Y0, Y1, Y0
+	VMOVUPS      (AX), Y1
+	TESTQ        BX, BX
+	JZ           convChans16x5yAdd_h1c7_old
+	VBROADCASTSS 60(BX), Y2
+	VADDPS       Y0, Y2, Y0
+	JMP          convChans16x5yAdd_h1c7_blend
+
+convChans16x5yAdd_h1c7_old:
+	VADDPS Y0, Y1, Y0
+
+convChans16x5yAdd_h1c7_blend:
+	VBLENDVPS Y5, Y0, Y1, Y0
+	VMOVUPS   Y0, (AX)
+	ADDQ      CX, AX
 	VZEROUPPER
 	RET

@@ -34,12 +34,12 @@ func convChans16x6y(n int, wt *float32, off *int32, x *float32, pos *[6]int, t *
 //go:noescape
 func convChans8x8y(n int, wt *float32, off *int32, x *float32, pos *[8]int, t *float32)
 
-// convChans16x6yAdd needs AVX: for 16 channels c and the 6 positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.
+// convChans16x6yAdd needs AVX: for 16 channels c and the 6 positions q, y[c·ystride/4+q] = (init[c], or itself if init is nil) + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.
 //
 //go:noescape
-func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)
+func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)
 
-// convChans16x5yAdd needs AVX: for 16 channels c and the 5 positions q, y[c·ystride/4+q] += Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.
+// convChans16x5yAdd needs AVX: for 16 channels c and the 5 positions q, y[c·ystride/4+q] = (init[c], or itself if init is nil) + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.
 //
 //go:noescape
-func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32)
+func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)

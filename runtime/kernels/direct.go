@@ -190,18 +190,24 @@ func PackConv(g *Window, w, dst []float32) []float32 {
 }
 
 // convChannels is Conv with vectors along the output channels: for each
-// block of 16 channels, output row and six neighbouring columns, the
-// kernel sums one k-block into t, which is then added to the outputs, set
-// to the bias first (the bits of bias + t, then + t of later blocks).
+// block of 16 channels, output row and tw neighbouring columns, the kernel
+// sums one k-block and adds it to the bias (first k-block) or to the
+// outputs (later ones): the bits of bias + t, then + t of later blocks.
+// The kernel adds into the outputs itself where it can, else leaves the
+// sums in t for the loop here.
 func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []int32, y, t []float32) {
 	Q, P := g.Patch(), g.Positions()
 	level := Level
 	var pos [6]int
 	tw := chanTile(g.OW)
-	fillBias(y, bias, O, P)
+	var init [16]float32 // the block's biases, zero without
 	for b := 0; b*16 < O; b++ {
 		wb := packed[b*16*Q : (b+1)*16*Q]
 		chans := min(16, O-b*16)
+		clear(init[:])
+		if bias != nil {
+			copy(init[:], bias[b*16:b*16+chans])
+		}
 		for ow0 := 0; ow0 < g.OW; ow0 += tw {
 			cols := min(tw, g.OW-ow0)
 			// Positions past the row's end repeat its last; dropped.
@@ -213,18 +219,26 @@ func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []in
 				for p0 := 0; p0 < Q; p0 += KC {
 					nb := min(KC, Q-p0)
 					yb := y[b*16*P+oh*g.OW+ow0:]
+					from := &init
+					if p0 > 0 {
+						from = nil
+					}
 					// A whole block of channels adds its tile into the outputs
 					// in the kernel where 8 floats of its last row fit in y.
-					if chans == 16 && convChansAddKernel(level, tw, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, yb, P, cols) {
+					if chans == 16 && convChansAddKernel(level, tw, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, yb, P, cols, from) {
 						continue
 					}
 					convChansKernel(level, nb, wb[16*p0:], off[p0:p0+nb], xp[base:], &pos, t)
-					// Add the tile to the outputs (which start at the bias):
-					// position by position, its channels P apart.
+					// Add the tile to the bias or the outputs: position by
+					// position, its channels P apart.
 					for q := 0; q < cols; q++ {
 						yq := yb[q : q+(chans-1)*P+1]
 						for c, v := range t[q*16 : q*16+chans] {
-							yq[c*P] += v
+							if p0 == 0 {
+								yq[c*P] = init[c] + v
+							} else {
+								yq[c*P] += v
+							}
 						}
 					}
 				}

@@ -41,7 +41,7 @@ func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *
 	goConvChans(16, n, wt, off, x, pos[:], t)
 }
 
-func convChansAddKernel(ISA, int, int, []float32, []int32, []float32, *[6]int, []float32, int, int) bool {
+func convChansAddKernel(ISA, int, int, []float32, []int32, []float32, *[6]int, []float32, int, int, *[16]float32) bool {
 	return false
 }
 

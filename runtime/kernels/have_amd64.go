@@ -209,17 +209,19 @@ func convChansKernel(level ISA, n int, wt []float32, off []int32, x []float32, p
 // the kernel reads and writes 8 whole (the rest unchanged). It reports
 // whether it did: not at the generic level, nor where the 8 floats of the
 // last channel would pass y's end.
-// The kernel computes tw positions, 5 or 6.
-func convChansAddKernel(level ISA, tw, n int, wt []float32, off []int32, x []float32, pos *[6]int, y []float32, ystride, cols int) bool {
+// The kernel computes tw positions, 5 or 6; a non-nil init holds the
+// channels' starting values (the biases), which the first k-block adds to
+// instead of the outputs.
+func convChansAddKernel(level ISA, tw, n int, wt []float32, off []int32, x []float32, pos *[6]int, y []float32, ystride, cols int, init *[16]float32) bool {
 	if level == Generic || len(y) < 15*ystride+8 {
 		return false
 	}
 	_, _ = wt[16*n-1], off[n-1]
 	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
 	if tw == 5 {
-		convChans16x5yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols])
+		convChans16x5yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols], init)
 	} else {
-		convChans16x6yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols])
+		convChans16x6yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols], init)
 	}
 	return true
 }
