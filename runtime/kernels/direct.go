@@ -44,13 +44,20 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 		return
 	}
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	// A tile reads up to 7 columns past the last output column; past the
-	// end of the last row those reads land in 8 floats of slack.
-	size := g.C * hp * wp
-	sc.pad = grow(sc.pad, size+8)
-	xp := sc.pad
-	padInput(g, x, xp[:size], hp, wp)
-	clear(xp[size:])
+	channels := convChannelsFor(g, O)
+	xp := x
+	// The channel tiles read no further than a row's last position (the
+	// positions past its end repeat it), so without padding they read the
+	// caller's input in place. A row tile reads up to 7 columns past the
+	// last output column; past the end of the last row those reads land in
+	// 8 floats of slack after a padded copy.
+	if !channels || g.PH != 0 || g.PW != 0 {
+		size := g.C * hp * wp
+		sc.pad = grow(sc.pad, size+8)
+		xp = sc.pad
+		padInput(g, x, xp[:size], hp, wp)
+		clear(xp[size:])
+	}
 	if cap(sc.off) < Q {
 		sc.off = make([]int32, Q)
 	}
@@ -62,7 +69,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 			}
 		}
 	}
-	if convChannelsFor(g, O) {
+	if channels {
 		if packed == nil {
 			sc.cols = grow(sc.cols, ConvPackedLen(g, O))
 			packed = PackConv(g, w, sc.cols)
