@@ -11,7 +11,7 @@ import (
 // kernel the generated code calls ("direct") and with the general path it
 // replaced ("general": im2col and Gemm for convolutions, Gemm on packed
 // panels for linear layers, the general pooling loop; for linear layers
-// also "rows", Wᵀ laid out once and read in place by the row kernel),
+// also "rows", Wᵀ laid out once in panels (PackRows) and streamed by the row kernel (RowTimes)),
 // reporting GFLOP/s
 // and % of this level's peak measured in the same run: the per-layer table
 // of README's Performance section.
@@ -88,8 +88,10 @@ func BenchmarkLayers(b *testing.B) {
 					switch way {
 					case "general":
 						f = func() { gemmPacked(kern, false, true, 1, l.n, l.k, x, l.k, w, l.k, y, l.n, nil) }
-					case "rows": // Wᵀ laid out once, k×n: the row kernel
-						f = func() { Gemm(false, false, 1, l.n, l.k, x, l.k, w, l.n, y, l.n) }
+					case "rows": // Wᵀ laid out once in panels: the row kernel
+						packed := make([]float32, l.n*l.k)
+						PackRows(l.n, l.k, w, l.k, packed)
+						f = func() { RowTimes(l.k, l.n, x, packed, y) }
 					}
 				default: // 2×2 max pool
 					x := make([]float32, g.C*g.H*g.W)
