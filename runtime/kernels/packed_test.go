@@ -98,7 +98,7 @@ func BenchmarkGemmB(b *testing.B) {
 		for _, way := range []string{"gemm", "packed"} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, way), func(b *testing.B) {
 				withSplit(1, func() {
-					ParallelFLOPs = 1 << 62
+					ParallelFLOPs = math.MaxInt
 					for i := 0; i < b.N; i++ {
 						if way == "gemm" {
 							Gemm(false, true, m, n, k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
