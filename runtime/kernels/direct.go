@@ -429,6 +429,12 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 			}
 			for k0 := 0; k0 < P; k0 += KC {
 				kb := min(KC, P-k0)
+				// A whole block of 16 channels adds its six taps' sums into
+				// the channels' rows of gW in the kernel (the same one
+				// addition each), where 8 floats of its last row fit.
+				if chans == 16 && convChansAddKernel(level, 6, kb, dyT[16*k0:], posOff[k0:k0+kb], xp, (*[6]int)(taps[:6]), gw[b*lanes*Q+p0:], Q, n, nil) {
+					continue
+				}
 				if lanes == 8 {
 					convChans8Kernel(level, kb, dyT[8*k0:], posOff[k0:k0+kb], xp, &taps, t)
 				} else {

@@ -98,6 +98,9 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 				if n := ConvPackedLen(&g, O); n > 0 {
 					Conv(&g, w, PackConv(&g, w, guarded(t, n)), guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
 				}
+				// The weight gradient's channel tiles add into gW's rows
+				// whole where they fit.
+				ConvWeightGrad(&g, guarded(t, O*g.Positions()), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Patch()))
 			}
 		}
 		Level = saved
