@@ -53,16 +53,6 @@ func setupReg(t *testing.T, dir string, epochs, workers int) regRun {
 		Val: curve(200, 2), Dir: dir, Name: "reg", Progress: io.Discard, NewModel: newReg}}
 }
 
-func regWeights(m *reg.Model) []uint32 {
-	var out []uint32
-	for _, p := range m.Params() {
-		for _, v := range p.Value {
-			out = append(out, math.Float32bits(v))
-		}
-	}
-	return out
-}
-
 // An mse model trains through train.Train on float targets: its validation
 // loss falls, the history holds the regression figures (NaN accuracy), and
 // Evaluate's RMSE and MAE are those of an independent per-sample
@@ -88,10 +78,10 @@ func TestTrainsRegressor(t *testing.T) {
 			t.Fatalf("the mean over samples of the mean squared error %v is not RMSE² %v", last.ValLoss, last.ValRMSE*last.ValRMSE)
 		}
 		if ref == nil {
-			ref, refHist = regWeights(r.m), res.History
+			ref, refHist = weights(r.m), res.History
 			t.Logf("validation RMSE %.3f after epoch 1, %.3f after epoch 30", first.ValRMSE, last.ValRMSE)
 		} else {
-			if !slices.Equal(ref, regWeights(r.m)) {
+			if !slices.Equal(ref, weights(r.m)) {
 				t.Fatalf("%d workers: weights differ from 1 worker's", workers)
 			}
 			for i, h := range res.History {
@@ -224,7 +214,7 @@ func TestEarlyStopping(t *testing.T) {
 	if _, err := train.Train(b.m, ds, b.cfg); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(regWeights(a.m), regWeights(b.m)) {
+	if !slices.Equal(weights(a.m), weights(b.m)) {
 		t.Fatal("the early-stopped model does not hold the best epoch's weights")
 	}
 	// The weights file holds them too.
@@ -237,7 +227,7 @@ func TestEarlyStopping(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if !slices.Equal(regWeights(c), regWeights(b.m)) {
+	if !slices.Equal(weights(c), weights(b.m)) {
 		t.Fatal("the weights file does not hold the best epoch's weights")
 	}
 	// Interrupted after the epoch before the best, and after the best:
@@ -264,9 +254,9 @@ func TestEarlyStopping(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !r2.Stopped || r2.BestEpoch != res.BestEpoch || len(r2.History) != n || !slices.Equal(regWeights(second.m), regWeights(a.m)) {
+		if !r2.Stopped || r2.BestEpoch != res.BestEpoch || len(r2.History) != n || !slices.Equal(weights(second.m), weights(a.m)) {
 			t.Fatalf("resumed after epoch %d: stopped %v after %d epochs, best %d; weights equal %v", at, r2.Stopped, len(r2.History), r2.BestEpoch,
-				slices.Equal(regWeights(second.m), regWeights(a.m)))
+				slices.Equal(weights(second.m), weights(a.m)))
 		}
 		for i, h := range r2.History {
 			if w := res.History[i]; h.TrainLoss != w.TrainLoss || h.ValLoss != w.ValLoss || h.LR != w.LR {
@@ -277,7 +267,7 @@ func TestEarlyStopping(t *testing.T) {
 		third := mk(dir)
 		third.cfg.Resume = true
 		r3, err := train.Train(third.m, ds, third.cfg)
-		if err != nil || !r3.Stopped || len(r3.History) != n || !slices.Equal(regWeights(third.m), regWeights(a.m)) {
+		if err != nil || !r3.Stopped || len(r3.History) != n || !slices.Equal(weights(third.m), weights(a.m)) {
 			t.Fatalf("resuming a stopped run: %v, stopped %v, %d epochs", err, r3 != nil && r3.Stopped, len(r3.History))
 		}
 		// Another EarlyStopping picks another best epoch from the history:

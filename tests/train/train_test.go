@@ -66,7 +66,8 @@ func setup(t *testing.T, dir string, epochs, workers int) run {
 		Progress: io.Discard, NewModel: newModel}}
 }
 
-func weights(m *tiny.Model) []uint32 {
+// weights returns the bits of a model's parameters, in key order.
+func weights(m train.Model) []uint32 {
 	var out []uint32
 	for _, p := range m.Params() {
 		for _, v := range p.Value {
