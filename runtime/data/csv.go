@@ -158,34 +158,36 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Dataset, error) {
 		if err != nil {
 			return nil, csvError(name, err)
 		}
-		cell := func(i int) (string, string) {
+		// A bad cell's error names where it is; the place is worked out
+		// only then.
+		bad := func(i int, problem string) error {
 			line, col := cr.FieldPos(i)
-			return strings.TrimSpace(rec[i]), fmt.Sprintf("%s:%d:%d: column %q", name, line, col, cols[i])
+			return fmt.Errorf("%s:%d:%d: column %q: %s", name, line, col, cols[i], problem)
 		}
 		for _, i := range features {
-			v, err := number(cell(i))
-			if err != nil {
-				return nil, err
+			v, problem := number(strings.TrimSpace(rec[i]))
+			if problem != "" {
+				return nil, bad(i, problem)
 			}
 			d.X = append(d.X, v)
 		}
 		for _, i := range targets {
-			v, err := number(cell(i))
-			if err != nil {
-				return nil, err
+			v, problem := number(strings.TrimSpace(rec[i]))
+			if problem != "" {
+				return nil, bad(i, problem)
 			}
 			d.Targets = append(d.Targets, v)
 		}
 		if label >= 0 {
-			s, where := cell(label)
+			s := strings.TrimSpace(rec[label])
 			y, err := strconv.Atoi(s)
 			switch {
 			case err != nil:
-				return nil, fmt.Errorf("%s: %q is not a class label (an integer from 0)", where, s)
+				return nil, bad(label, fmt.Sprintf("%q is not a class label (an integer from 0)", s))
 			case y < 0:
-				return nil, fmt.Errorf("%s: label %d is negative; labels are integers from 0", where, y)
+				return nil, bad(label, fmt.Sprintf("label %d is negative; labels are integers from 0", y))
 			case opt.Classes > 0 && y >= opt.Classes:
-				return nil, fmt.Errorf("%s: label %d is outside [0, %d)", where, y, opt.Classes)
+				return nil, bad(label, fmt.Sprintf("label %d is outside [0, %d)", y, opt.Classes))
 			}
 			d.Y = append(d.Y, y)
 			maxLabel = max(maxLabel, y)
@@ -200,22 +202,22 @@ func ReadCSV(r io.Reader, name string, opt CSVOptions) (*Dataset, error) {
 	return d, nil
 }
 
-// number parses a cell as a finite float32.
-func number(s, where string) (float32, error) {
+// number parses a cell as a finite float32, or says what is wrong with it.
+func number(s string) (float32, string) {
 	if s == "" {
-		return 0, fmt.Errorf("%s: the cell is empty (missing values are not filled in)", where)
+		return 0, "the cell is empty (missing values are not filled in)"
 	}
 	v, err := strconv.ParseFloat(s, 32)
 	var ne *strconv.NumError
 	switch {
 	case errors.As(err, &ne) && ne.Err == strconv.ErrRange:
-		return 0, fmt.Errorf("%s: %q is beyond float32's range", where, s)
+		return 0, fmt.Sprintf("%q is beyond float32's range", s)
 	case err != nil:
-		return 0, fmt.Errorf("%s: %q is not a number", where, s)
+		return 0, fmt.Sprintf("%q is not a number", s)
 	case math.IsNaN(v) || math.IsInf(v, 0):
-		return 0, fmt.Errorf("%s: %q is not a finite number", where, s)
+		return 0, fmt.Sprintf("%q is not a finite number", s)
 	}
-	return float32(v), nil
+	return float32(v), ""
 }
 
 // csvError puts the file's name before a CSV syntax error, which names the
