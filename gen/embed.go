@@ -91,29 +91,16 @@ func (e *emitter) embedded(f *jen.File) error {
 // foldedPredict emits Predict with every weight as an immediate: the forward
 // pass fully unrolled, zero weights dropped, activations on the stack.
 func (e *emitter) foldedPredict(f *jen.File) error {
-	fields := []jen.Code{jen.Id("in").Index(jen.Id("InputSize")).Add(e.typ())}
-	for _, p := range e.plan {
-		if p.out != "in" && p.out != p.in {
-			fields = append(fields, jen.Id(p.out).Index(jen.Lit(p.l.Out.Size())).Add(e.typ()))
-		}
-		for _, s := range p.scratch {
-			t := e.typ()
-			if s.idx {
-				t = jen.Int32()
-			}
-			fields = append(fields, jen.Id(fmt.Sprintf("%s%d", s.name, p.l.Index)).Index(jen.Lit(s.size)).Add(t))
-		}
-	}
+	fields := append([]jen.Code{jen.Id("in").Index(jen.Id("InputSize")).Add(e.typ())}, e.sampleFields(false)...)
 	body := []jen.Code{jen.Var().Id("m").Id("predictState"), jen.Id("m").Dot("in").Op("=").Op("*").Id("x")}
 	total := 0
 	tooBig := false
 	e.tooBig = &tooBig
 	defer func() { e.tooBig = nil }()
-	for _, p := range e.plan {
+	for _, p := range e.plan.Layers {
 		fold := map[string][]float64{}
-		for _, pr := range p.l.Params {
-			short := map[string]string{"weight": "w", "bias": "b"}[pr.Key[len(p.l.Key)+1:]]
-			fold[short] = e.opt.Weights[pr.Offset : pr.Offset+pr.Size]
+		for _, pr := range p.Layer.Params {
+			fold[paramLocal[pr.Role]] = pr.of(e.opt.Weights)
 		}
 		// The budget bounds every nest, so a network too large to fold is
 		// found without unrolling it.

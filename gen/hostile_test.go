@@ -282,18 +282,18 @@ func TestLargestFunc(t *testing.T) {
 	}
 }
 
-// FoldAdvice warns exactly when a layer would run on vector kernels
-// unfolded.
+// FoldAdvice warns exactly when the network would run on the vector kernels
+// unfolded, and says why.
 func TestFoldAdvice(t *testing.T) {
 	for _, c := range []struct {
 		spec, want string
 		f64        bool
 	}{
 		{"input: [32]\nlayers:\n  - linear: {out: 32}\n  - relu\n  - linear: {out: 10}\n", "", false},
-		{"input: [64]\nlayers:\n  - linear: {out: 64}\n  - relu\n  - linear: {out: 32}\n", "layer 0 (linear 64→64 + relu) on kernels.Gemv; measured", false},
+		{"input: [64]\nlayers:\n  - linear: {out: 64}\n  - relu\n  - linear: {out: 32}\n", "layer 0 (linear 64→64 + relu) has at least 64 inputs and 4096 weights (KernelLinearInputs, KernelLinearMACs)); measured", false},
 		{"input: [64]\nlayers:\n  - linear: {out: 64}\n", "", true},
-		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n", "the whole network (its convolutions do 86400 multiply-adds a sample) on the convolution and matrix kernels", false},
-		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n  - softmax\n", "layer 2 (linear 3456→10) on kernels.Gemv", false},
+		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n", "network that runs on the vector kernels unfolded (its convolutions do 86400 multiply-adds a sample, at least KernelConvMACs (50000))", false},
+		{"input: [1, 28, 28]\nlayers:\n  - conv2d: {out: 6, kernel: 5}\n  - flatten\n  - linear: {out: 10}\n  - softmax\n", "network that runs on the vector kernels unfolded (its convolutions do 86400 multiply-adds a sample", false},
 	} {
 		n, err := Load("net.yaml", []byte("name: n\n"+c.spec+"loss: mse\n"))
 		if err != nil {

@@ -51,14 +51,18 @@ type Layer struct {
 	Op     op       // what the layer computes
 	In     Shape    // input shape
 	Out    Shape    // output shape
-	Act    string   // activation fused into this layer: "", relu, sigmoid or tanh
+	Act    string   // activation fused into this layer: "" or its op name, e.g. relu
 	ActPos Pos      // position of the fused activation in the spec
-	Params []*Param // the layer's parameters
+	Params []*Param // the layer's parameters: Weight, then Bias
+	Weight *Param   // the weight, or nil
+	Bias   *Param   // the bias, or nil
+	act    activation
 }
 
 // Param is one parameter tensor, stored at Offset in the parameter slab.
 type Param struct {
 	Key    string // PyTorch state_dict key, e.g. "0.weight" or "fc1.bias"
+	Role   string // weight or bias
 	Shape  []int  // PyTorch layout: linear [out, in], conv [out, in, k...]
 	Offset int    // first element in the slab
 	Size   int    // number of elements
@@ -68,18 +72,22 @@ type Param struct {
 // Describe is the one-line summary of a layer used in generated comments,
 // e.g. "conv2d 3→16 k5 s1 p0 + relu".
 func (l *Layer) Describe() string {
-	d := l.Op.describe(l.In, l.Out)
+	d := l.Op.describe(l)
 	if l.Act != "" {
 		d += " + " + l.Act
 	}
 	return d
 }
 
-// paramDecl is what an op asks for: a parameter with a key suffix.
+// of is the parameter's values in a slab of the whole network's.
+func (p *Param) of(slab []float64) []float64 { return slab[p.Offset : p.Offset+p.Size] }
+
+// paramDecl is what an op asks for: a parameter in a role, which is also
+// its key suffix.
 type paramDecl struct {
-	suffix string
-	shape  []int
-	fanIn  int
+	role  string
+	shape []int
+	fanIn int
 }
 
 // Limits on what a spec may declare, so that a small hostile spec cannot make
@@ -164,8 +172,8 @@ func Check(s *Spec) (*Net, error) {
 				ok = false
 			}
 		}
-		if sc, has := o.(interface{ batchScratch(Shape) (int, bool) }); ok && has {
-			if _, small := sc.batchScratch(shape); !small {
+		if sc, has := o.(interface{ batchScratch() (int, bool) }); ok && has {
+			if _, small := sc.batchScratch(); !small {
 				e.add(ls.Pos, "%s: its input gradient needs more than %d values of scratch per sample (kernel taps × output positions); use a smaller kernel or input", ls.Op, MaxElements)
 				ok = false
 			}
@@ -195,10 +203,10 @@ func Check(s *Spec) (*Net, error) {
 	if shapeOK && len(layers) > 0 {
 		n.Output = shape
 		last := layers[len(layers)-1]
+		if lc, ok := last.Op.(lastChecker); ok {
+			lc.checkLast(last, s.Loss, s.LossPos, &e)
+		}
 		if s.Loss == "cross_entropy" {
-			if _, isSoftmax := last.Op.(*softmaxOp); isSoftmax {
-				e.add(last.Pos, "softmax must not be the last layer with loss cross_entropy: cross_entropy applies log-softmax to the scores itself (as PyTorch's does), so a softmax here would be applied twice; remove it and use the raw scores")
-			}
 			if len(shape) != 1 {
 				e.add(s.LossPos, "cross_entropy needs a 1-D output of class scores, but the last layer gives %v; add flatten and a linear layer", shape)
 			} else if shape[0] < 2 {
@@ -212,9 +220,14 @@ func Check(s *Spec) (*Net, error) {
 	n.Layers = fuse(layers)
 	for _, l := range n.Layers {
 		for _, d := range l.Op.params(l.In, l.Out) {
-			p := &Param{Key: l.Key + "." + d.suffix, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn}
+			p := &Param{Key: l.Key + "." + d.role, Role: d.role, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn}
 			n.NumParams += p.Size
 			l.Params = append(l.Params, p)
+			if d.role == "weight" {
+				l.Weight = p
+			} else {
+				l.Bias = p
+			}
 			n.Params = append(n.Params, p)
 		}
 	}
@@ -228,10 +241,10 @@ func Check(s *Spec) (*Net, error) {
 func fuse(ls []*Layer) []*Layer {
 	var out []*Layer
 	for _, l := range ls {
-		if a, ok := l.Op.(*actOp); ok && len(out) > 0 {
+		if a, ok := l.Op.(activation); ok && len(out) > 0 {
 			prev := out[len(out)-1]
-			if _, can := prev.Op.(fusable); can && prev.Act == "" {
-				prev.Act, prev.ActPos, prev.Out = a.fn, l.Pos, l.Out
+			if _, can := prev.Op.(fusable); can && prev.act == nil {
+				prev.act, prev.Act, prev.ActPos, prev.Out = a, a.kind(), l.Pos, l.Out
 				continue
 			}
 		}
@@ -239,8 +252,5 @@ func fuse(ls []*Layer) []*Layer {
 	}
 	return out
 }
-
-// fusable marks ops that can apply an activation as they write their output.
-type fusable interface{ fusesActivation() }
 
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }

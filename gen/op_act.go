@@ -1,99 +1,135 @@
 package gen
 
-import "github.com/dave/jennifer/jen"
+import (
+	"math"
 
-// actOp is an element-wise activation (relu, sigmoid, tanh). After a linear
-// or conv layer it is fused into that layer; elsewhere it is its own layer.
+	"github.com/dave/jennifer/jen"
+)
+
+// actOp is an element-wise activation: relu, sigmoid or tanh. After a
+// linear or conv layer it is fused into that layer; elsewhere it is its own
+// layer.
 type actOp struct{ fn string }
 
-func (o *actOp) describe(in, out Shape) string                   { return o.fn }
+func init() {
+	for _, fn := range []string{"relu", "sigmoid", "tanh"} {
+		register(fn, func(f *fieldSet) op { f.finish(nil); return &actOp{fn: fn} })
+	}
+}
+
+func (o *actOp) kind() string                                    { return o.fn }
+func (o *actOp) describe(l *Layer) string                        { return o.fn }
 func (o *actOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) { return in, true }
 func (o *actOp) params(in, out Shape) []paramDecl                { return nil }
-func (o *actOp) scratch(in, out Shape) []bufDecl                 { return nil }
+func (o *actOp) scratch(l *Layer) []bufDecl                      { return nil }
+func (o *actOp) info(l *Layer, li *LayerInfo)                    {}
+func (o *actOp) macs(l *Layer) int                               { return l.Out.Size() }
 
-func (o *actOp) forward(c *opCtx) {
-	c.b.nest([]dim{{"i", c.l.In.Size()}}, func(b *block, idx []ix) {
-		b.emit(c.at("y", idx[0]).Op("=").Add(c.activate(o.fn, c.at("x", idx[0]))))
-	})
-}
-
-func (o *actOp) backward(c *opCtx) {
-	if !c.needDX {
-		return
+func (o *actOp) apply(c *opCtx, v jen.Code) jen.Code {
+	switch o.fn {
+	case "relu":
+		return jen.Max(v, jen.Lit(0))
+	case "sigmoid":
+		return num(1).Op("/").Parens(num(1).Op("+").Add(c.mathFn("Exp", jen.Op("-").Parens(v))))
 	}
-	c.b.nest([]dim{{"i", c.l.In.Size()}}, func(b *block, idx []ix) {
-		c.activationGrad(b, o.fn, "dx", "dy", c.at("y", idx[0]), idx[0])
-	})
+	return c.mathFn("Tanh", v)
 }
 
-// softmaxOp is nn.Softmax over a 1-D input: y = exp(x − max) / Σ exp(x − max).
-type softmaxOp struct{}
-
-func (o *softmaxOp) describe(in, out Shape) string    { return "softmax" }
-func (o *softmaxOp) params(in, out Shape) []paramDecl { return nil }
-func (o *softmaxOp) scratch(in, out Shape) []bufDecl  { return nil }
-
-func (o *softmaxOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) {
-	if len(in) != 1 {
-		e.add(p, "softmax needs a 1-D input, but gets %v; add flatten before it", in)
-		return nil, false
-	}
-	return in, true
-}
-
-func (o *softmaxOp) forward(c *opCtx) {
-	emitSoftmax(c, "x", "y", c.l.In.Size())
-}
-
-// emitSoftmax writes softmax(src) into dst (n elements) as PyTorch computes
-// it: subtract the maximum, exponentiate, multiply by the reciprocal sum. It
-// leaves the maximum in a local named mx and returns the local holding the
-// sum of exponentials.
-func emitSoftmax(c *opCtx, src, dst string, n int) string {
-	b := c.b
-	mx := "mx"
-	b.emit(jen.Id(mx).Op(":=").Add(c.at(src, lit(0))))
-	b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
-		if idx[0].isConst() && idx[0].c == 0 {
-			return
+// gradStmts writes f′ in terms of the output y: relu passes dy where y > 0
+// (PyTorch's threshold_backward on the result), sigmoid multiplies by
+// (1 − y)·y and tanh by 1 − y².
+func (o *actOp) gradStmts(c *opCtx, dst, dy, y jen.Code, inPlace bool) []jen.Code {
+	switch o.fn {
+	case "relu":
+		zero := jen.If(jen.Add(y).Op("<=").Lit(0)).Block(jen.Add(dst).Op("=").Lit(0))
+		if inPlace {
+			return []jen.Code{zero}
 		}
-		b.emit(jen.Id(mx).Op("=").Max(jen.Id(mx), c.at(src, idx[0])))
-	})
-	b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
-		b.emit(c.at(dst, idx[0]).Op("=").Add(c.mathFn("Exp", c.at(src, idx[0]).Op("-").Id(mx))))
-	})
-	s := b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code { return c.at(dst, idx[0]) })
-	b.emit(jen.Id("sum").Op(":=").Add(s))
-	b.emit(jen.Id("r").Op(":=").Add(num(1)).Op("/").Id("sum"))
-	b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
-		b.emit(c.at(dst, idx[0]).Op("*=").Id("r"))
-	})
-	return "sum"
+		return []jen.Code{jen.Add(dst).Op("=").Add(dy), zero}
+	case "sigmoid":
+		return []jen.Code{jen.Add(dst).Op("=").Add(dy).Op("*").Parens(num(1).Op("-").Add(y)).Op("*").Add(y)}
+	}
+	return []jen.Code{jen.Add(dst).Op("=").Add(dy).Op("*").Parens(num(1).Op("-").Add(y).Op("*").Add(y))}
 }
 
-func (o *softmaxOp) backward(c *opCtx) {
+func (o *actOp) apply64(v float64) float64 {
+	switch o.fn {
+	case "relu":
+		return math.Max(v, 0)
+	case "sigmoid":
+		return 1 / (1 + math.Exp(-v))
+	}
+	return math.Tanh(v)
+}
+
+// batchApply runs ReLU on the vector kernel, the others element by element.
+func (o *actOp) batchApply(c *opCtx) jen.Code {
+	if o.fn == "relu" {
+		return kernel("Relu", jen.Id("y"))
+	}
+	return eachApply(c, o)
+}
+
+func (o *actOp) batchGrad(c *opCtx) jen.Code {
+	if o.fn == "relu" {
+		return kernel("ReluGrad", jen.Id("y"), jen.Id("dy"))
+	}
+	return eachGrad(c, o)
+}
+
+func (o *actOp) eval(l *Layer, slab, x []float64) []float64 {
+	y := make([]float64, len(x))
+	for i, v := range x {
+		y[i] = o.apply64(v)
+	}
+	return y
+}
+
+func (o *actOp) forward(c *opCtx) { actForward(c, o) }
+
+func (o *actOp) backward(c *opCtx) { actBackward(c, o) }
+
+// actForward lowers a standalone activation layer for one sample.
+func actForward(c *opCtx, a activation) {
+	c.b.nest([]dim{{"i", c.l.In.Size()}}, func(b *block, idx []ix) {
+		b.emit(c.at("y", idx[0]).Op("=").Add(a.apply(c, c.at("x", idx[0]))))
+	})
+}
+
+// actBackward lowers a standalone activation layer's backward pass.
+func actBackward(c *opCtx, a activation) {
 	if !c.needDX {
 		return
 	}
-	n := c.l.In.Size()
-	s := c.b.sum(nil, []dim{{"i", n}}, func(idx []ix) jen.Code {
-		return c.times(c.at("dy", idx[0]), c.at("y", idx[0]))
-	})
-	dot := c.b.local("dot")
-	c.b.emit(jen.Id(dot).Op(":=").Add(s))
-	c.b.nest([]dim{{"i", n}}, func(b *block, idx []ix) {
-		b.emit(c.at("dx", idx[0]).Op("=").Add(c.at("y", idx[0])).Op("*").Parens(c.at("dy", idx[0]).Op("-").Id(dot)))
+	c.b.nest([]dim{{"i", c.l.In.Size()}}, func(b *block, idx []ix) {
+		for _, s := range a.gradStmts(c, c.at("dx", idx[0]), c.at("dy", idx[0]), c.at("y", idx[0]), false) {
+			b.emit(s)
+		}
 	})
 }
 
-// flattenOp is nn.Flatten: the same memory seen as a 1-D tensor. It emits
-// no code; its output is its input's buffer.
-type flattenOp struct{}
+func (o *actOp) batchBufs(l *Layer) []batchBuf   { return nil }
+func (o *actOp) kernelMACs(l *Layer) (int, bool) { return 0, false }
+func (o *actOp) batchForward(c *batchCtx)        { actBatchForward(c, o) }
+func (o *actOp) batchBackward(c *batchCtx)       { actBatchBackward(c, o) }
+func (o *actOp) kernels(l *Layer) [3]string      { return actKernels(o) }
+func actKernels(a activation) [3]string          { return [3]string{"loop", "loop", ""} }
+func actBatchForward(c *batchCtx, a activation)  { actBatch(c, a, false) }
+func actBatchBackward(c *batchCtx, a activation) { actBatch(c, a, true) }
 
-func (flattenOp) aliasesInput()                                      {}
-func (o *flattenOp) describe(in, out Shape) string                   { return "flatten" }
-func (o *flattenOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) { return Shape{in.Size()}, true }
-func (o *flattenOp) params(in, out Shape) []paramDecl                { return nil }
-func (o *flattenOp) scratch(in, out Shape) []bufDecl                 { return nil }
-func (o *flattenOp) forward(c *opCtx)                                {}
-func (o *flattenOp) backward(c *opCtx)                               {}
+// actBatch lowers a standalone activation layer over the batch: y = f(x),
+// or dx = dy·f′ (when some earlier layer needs it).
+func actBatch(c *batchCtx, a activation, backward bool) {
+	i := ivar("i")
+	if !backward {
+		c.emit(jen.Id("x").Op(":=").Add(c.x()), jen.Id("y").Op(":=").Add(c.y()),
+			jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
+				jen.Id("y").Index(jen.Id("i")).Op("=").Add(a.apply(c.ac, at("x", i)))))
+		return
+	}
+	if !c.needDX {
+		return
+	}
+	c.emit(jen.Id("y").Op(":=").Add(c.y()), jen.Id("dy").Op(":=").Add(c.gy), jen.Id("dx").Op(":=").Add(c.gx),
+		jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(a.gradStmts(c.ac, at("dx", i), at("dy", i), at("y", i), false)...))
+}

@@ -11,9 +11,15 @@ import (
 // textbook's zero and "same" padding), followed by a valid convolution.
 type convOp struct {
 	win     window
+	g       grid // the window placed on the input, resolved by outShape
 	in, out int
 	mode    string // zeros or replicate
 	bias    bool
+}
+
+func init() {
+	register("conv1d", func(f *fieldSet) op { return buildConv(f, 1) })
+	register("conv2d", func(f *fieldSet) op { return buildConv(f, 2) })
 }
 
 func (*convOp) fusesActivation() {}
@@ -30,10 +36,10 @@ func buildConv(f *fieldSet, dims int) op {
 	return o
 }
 
-func (o *convOp) name() string { return fmt.Sprintf("conv%dd", o.win.dims) }
+func (o *convOp) kind() string { return fmt.Sprintf("conv%dd", o.win.dims) }
 
-func (o *convOp) describe(in, out Shape) string {
-	s := fmt.Sprintf("%s %d→%d %s", o.name(), in[0], o.out, o.win)
+func (o *convOp) describe(l *Layer) string {
+	s := fmt.Sprintf("%s %d→%d %s", o.kind(), o.g.C, o.out, o.win)
 	if o.mode != "zeros" && (o.win.p[0] > 0 || o.win.p[1] > 0) {
 		s += " " + o.mode
 	}
@@ -47,19 +53,20 @@ func (o *convOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) {
 	if o.out == 0 {
 		return nil, false
 	}
-	g, ok := o.win.place(o.name(), in, p, e)
+	g, ok := o.win.place(o.kind(), in, p, e)
 	if !ok {
 		return nil, false
 	}
 	if o.in != 0 && o.in != g.C {
-		e.add(p, "%s: in is %d, but the input has %d channels", o.name(), o.in, g.C)
+		e.add(p, "%s: in is %d, but the input has %d channels", o.kind(), o.in, g.C)
 		return nil, false
 	}
+	o.g = g
 	return g.out(o.out), true
 }
 
 func (o *convOp) params(in, out Shape) []paramDecl {
-	g := o.win.grid(in)
+	g := o.g
 	fan := g.C * g.k[0] * g.k[1]
 	shape := []int{o.out, g.C, g.k[0], g.k[1]}
 	if o.win.dims == 1 {
@@ -72,8 +79,8 @@ func (o *convOp) params(in, out Shape) []paramDecl {
 	return ps
 }
 
-func (o *convOp) scratch(in, out Shape) []bufDecl {
-	g := o.win.grid(in)
+func (o *convOp) scratch(l *Layer) []bufDecl {
+	g := o.g
 	if !g.padded() {
 		return nil
 	}
@@ -95,7 +102,7 @@ func (o *convOp) wAt(g grid, oc, c, ky, kx ix) ix {
 }
 
 func (o *convOp) forward(c *opCtx) {
-	g := o.win.grid(c.l.In)
+	g := o.g
 	if g.padded() {
 		o.padForward(c, g)
 	}
@@ -109,7 +116,7 @@ func (o *convOp) forward(c *opCtx) {
 		s := b.sum(init, []dim{{"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(k []ix) jen.Code {
 			return c.mul("w", o.wAt(g, oc, k[0], k[1], k[2]), src, g.tap(k[0], oy, ox, k[1], k[2]))
 		})
-		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(c.l.Act, s)))
+		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(s)))
 	})
 }
 
@@ -133,7 +140,7 @@ func (o *convOp) padForward(c *opCtx, g grid) {
 }
 
 func (o *convOp) backward(c *opCtx) {
-	g := o.win.grid(c.l.In)
+	g := o.g
 	src := o.src(g)
 	c.fusedActivationGrad()
 	outDims := []dim{{"oy", g.OH}, {"ox", g.OW}}
@@ -188,7 +195,123 @@ func (o *convOp) backward(c *opCtx) {
 // batch code beyond its activations, and whether it is within MaxElements:
 // the backward pass's patch gradients, Patch × Positions values (made only
 // when backward runs).
-func (o *convOp) batchScratch(in Shape) (int, bool) {
-	g := o.win.grid(in)
+func (o *convOp) batchScratch() (int, bool) {
+	g := o.g
 	return boundedSize(Shape{g.C, g.k[0], g.k[1], g.OH, g.OW}, MaxElements)
+}
+
+func (o *convOp) macs(l *Layer) int {
+	return o.g.C * o.g.k[0] * o.g.k[1] * l.Out.Size()
+}
+
+func (o *convOp) info(l *Layer, li *LayerInfo) {
+	li.Bias, li.PaddingMode = o.bias, o.mode
+	o.win.info(li, true)
+}
+
+// padded returns input channel c's value at padded position (i, j).
+func (o *convOp) padded(x []float64, c, i, j int) float64 {
+	g := o.g
+	i, j = i-g.p[0], j-g.p[1]
+	if i < 0 || i >= g.H || j < 0 || j >= g.W {
+		if o.mode == "zeros" {
+			return 0
+		}
+		i, j = min(max(i, 0), g.H-1), min(max(j, 0), g.W-1)
+	}
+	return x[(c*g.H+i)*g.W+j]
+}
+
+func (o *convOp) eval(l *Layer, slab, x []float64) []float64 {
+	g := o.g
+	w := l.Weight.of(slab)
+	y := make([]float64, o.out*g.OH*g.OW)
+	kh, kw := g.k[0], g.k[1]
+	for oc := 0; oc < o.out; oc++ {
+		for oy := 0; oy < g.OH; oy++ {
+			for ox := 0; ox < g.OW; ox++ {
+				s := 0.0
+				if o.bias {
+					s = l.Bias.of(slab)[oc]
+				}
+				for c := 0; c < g.C; c++ {
+					for ky := 0; ky < kh; ky++ {
+						for kx := 0; kx < kw; kx++ {
+							s += w[((oc*g.C+c)*kh+ky)*kw+kx] * o.padded(x, c, oy*g.s[0]+ky, ox*g.s[1]+kx)
+						}
+					}
+				}
+				y[(oc*g.OH+oy)*g.OW+ox] = s
+			}
+		}
+	}
+	return y
+}
+
+func (o *convOp) kernelMACs(l *Layer) (int, bool) { return o.macs(l), false }
+
+func (o *convOp) kernels(l *Layer) [3]string {
+	return [3]string{"kernels.Conv (direct)", "kernels.ConvInputGrad", "kernels.ConvWeightGrad, RowSums"}
+}
+
+func (o *convOp) decls(l *Layer) []jen.Code { return o.g.decl(l, o.mode == "replicate") }
+
+func (o *convOp) batchBufs(l *Layer) []batchBuf {
+	win := jen.Op("&").Id(winVar(l))
+	return []batchBuf{
+		{name: "wt", makeLen: kernel("ConvPackedLen", win, jen.Lit(o.out)),
+			comment: fmt.Sprintf("layer %s weights as kernels.Conv's channel kernels read them (empty if they do not)", l.Key)},
+		{name: "wg", lazy: true,
+			comment: fmt.Sprintf("layer %s weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)", l.Key)},
+	}
+}
+
+// batchForward: per sample, the direct convolution kernels.Conv, whose
+// bits are those of bias + W·im2col(x); the weights laid out for its
+// kernels once per batch.
+func (o *convOp) batchForward(c *batchCtx) {
+	l := c.l
+	K, P := l.In.Size(), o.g.OH*o.g.OW
+	win := jen.Op("&").Id(winVar(l))
+	bias := jen.Nil()
+	c.emit(jen.Id("x").Op(":=").Add(c.x()), jen.Id("y").Op(":=").Add(c.y()), jen.Id("w").Op(":=").Add(c.param(l.Weight)))
+	if o.bias {
+		c.emit(jen.Id("b").Op(":=").Add(c.param(l.Bias)))
+		bias = jen.Id("b")
+	}
+	c.emit(jen.Id("wt").Op(":=").Add(kernel("PackConv", win, jen.Id("w"), c.field("wt"))),
+		perSample(kernel("Conv", win, jen.Id("w"), jen.Id("wt"), bias, sample("x", K), sample("y", o.out*P))))
+	c.activate()
+}
+
+// batchBackward: per sample, gb += each channel's sum over the positions,
+// gW += dY·im2col(x)ᵀ and, when needed, dx = col2im(Wᵀ·dY).
+func (o *convOp) batchBackward(c *batchCtx) {
+	l := c.l
+	K, P := l.In.Size(), o.g.OH*o.g.OW
+	O := o.out
+	win := jen.Op("&").Id(winVar(l))
+	c.emit(jen.Id("dy").Op(":=").Add(c.gy), jen.Id("x").Op(":=").Add(c.x()))
+	c.activationGrad()
+	if o.bias {
+		c.emit(jen.Id("gb").Op(":=").Add(c.grad(l.Bias)),
+			perSample(kernel("RowSums", jen.Lit(O), jen.Lit(P), sample("dy", O*P), jen.Lit(P), jen.Id("gb"))))
+	}
+	c.emit(jen.Id("gw").Op(":=").Add(c.grad(l.Weight)),
+		perSample(kernel("ConvWeightGrad", win, sample("dy", O*P), sample("x", K), jen.Id("gw"))))
+	if !c.needDX {
+		return
+	}
+	wg := c.field("wg")
+	c.emit(jen.Id("dx").Op(":=").Add(c.gx),
+		jen.Id("w").Op(":=").Add(c.param(l.Weight)),
+		// Backward-only scratch, made on the first backward pass: inference
+		// never allocates it.
+		jen.If(wg.Clone().Op("==").Nil()).Block(
+			wg.Clone().Op("=").Make(jen.Index().Float32(), kernel("ConvInputGradPackedLen", win, jen.Lit(O))),
+		),
+		// The weights laid out once per batch; each sample's input gradient
+		// is written whole.
+		jen.Id("wt").Op(":=").Add(kernel("PackConvInputGrad", win, jen.Id("w"), wg)),
+		perSample(kernel("ConvInputGrad", win, jen.Id("w"), jen.Id("wt"), sample("dy", O*P), sample("dx", K))))
 }

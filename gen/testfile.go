@@ -35,27 +35,12 @@ const (
 )
 
 // forwardMACs counts one sample's forward multiply-adds (compares for max
-// pools, one per value for activations), as the reference evaluation does
-// them.
+// pools, one per value for element-wise ops), as the reference evaluation
+// does them.
 func forwardMACs(n *Net) float64 {
 	var total float64
 	for _, l := range n.Layers {
-		info := l.Info()
-		window := 1.0
-		for _, k := range info.Kernel {
-			window *= float64(k)
-		}
-		out := float64(l.Out.Size())
-		switch info.Op {
-		case "linear":
-			total += float64(l.In.Size()) * out
-		case "conv1d", "conv2d":
-			total += out * float64(l.In[0]) * window
-		case "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d":
-			total += out * window
-		default:
-			total += out
-		}
+		total += float64(l.Op.macs(l))
 	}
 	return total
 }

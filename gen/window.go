@@ -1,6 +1,10 @@
 package gen
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/dave/jennifer/jen"
+)
 
 // window is the sliding-window geometry shared by convolutions and pools.
 // Every index is [height, width]; a 1-D op is a 2-D one with height 1,
@@ -93,12 +97,6 @@ func (g grid) out(oc int) Shape {
 	return Shape{oc, g.OH, g.OW}
 }
 
-// grid recovers the geometry of a checked layer.
-func (w window) grid(in Shape) grid {
-	g, _ := w.place("", in, Pos{}, &errs{})
-	return g
-}
-
 // pin is the flat index of input element (c, i, j) in the padded layout.
 func (g grid) pin(c, i, j ix) ix { return c.mul(g.HP * g.WP).add(i.mul(g.WP)).add(j) }
 
@@ -125,3 +123,31 @@ func (w window) String() string {
 }
 
 func (g grid) padded() bool { return g.p[0] > 0 || g.p[1] > 0 }
+
+// info records the window in LayerInfo: one entry per spatial dimension.
+func (w window) info(li *LayerInfo, padded bool) {
+	for d := 0; d < w.dims; d++ {
+		i := d + 2 - w.dims // 1-D windows use the second entry
+		li.Kernel = append(li.Kernel, w.k[i])
+		li.Stride = append(li.Stride, w.s[i])
+		if padded {
+			li.Padding = append(li.Padding, w.p[i])
+		}
+	}
+}
+
+// winVar names the package-level kernels.Window of a layer.
+func winVar(l *Layer) string { return bufField("win", l) }
+
+// decl declares the layer's geometry as the kernels read it.
+func (g grid) decl(l *Layer, replicate bool) []jen.Code {
+	return []jen.Code{
+		jen.Commentf("%s is the window geometry of layer %s.", winVar(l), l.Key),
+		jen.Var().Id(winVar(l)).Op("=").Qual(KernelsPath, "Window").Values(jen.Dict{
+			jen.Id("C"): jen.Lit(g.C), jen.Id("H"): jen.Lit(g.H), jen.Id("W"): jen.Lit(g.W),
+			jen.Id("KH"): jen.Lit(g.k[0]), jen.Id("KW"): jen.Lit(g.k[1]), jen.Id("SH"): jen.Lit(g.s[0]), jen.Id("SW"): jen.Lit(g.s[1]),
+			jen.Id("PH"): jen.Lit(g.p[0]), jen.Id("PW"): jen.Lit(g.p[1]), jen.Id("OH"): jen.Lit(g.OH), jen.Id("OW"): jen.Lit(g.OW),
+			jen.Id("Replicate"): jen.Lit(replicate),
+		}),
+	}
+}

@@ -22,7 +22,7 @@ func MSE[T Float](out, target []T, scale T, d []T) T {
 	var s T
 	for i := range out {
 		d[i] = out[i] - target[i]
-		s += d[i] * d[i]
+		s += T(d[i] * d[i]) // rounded alone: never fused into an FMA
 	}
 	loss := s / T(len(out))
 	k := T(2.0/float64(len(out))) * scale

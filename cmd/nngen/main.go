@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fold := fs.Bool("fold", false, "with -weights: write the weights into Predict as constants, dropping zero weights (small networks)")
 	foldLimit := fs.Int("fold-limit", gen.DefaultFoldLimit, "largest folded Predict allowed, in statements plus terms")
 	test := fs.Bool("test", true, "also write model_test.go (golden forward check, allocation checks, benchmarks)")
+	plan := fs.Bool("plan", false, "print how each layer and pass will run (the plan) instead of generating")
 	version := fs.Bool("version", false, "print nngen's version and exit")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: nngen [flags] SPEC.yaml")
@@ -92,6 +93,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	opt := gen.Options{Package: *pkg, Unroll: *unroll, Float64: *dtype == "float64", Fold: *fold, FoldLimit: *foldLimit, NoTest: !*test}
+	if *plan {
+		fmt.Fprint(stdout, gen.MakePlan(n, opt))
+		return 0
+	}
 	if *weights != "" {
 		if opt.Weights, err = gen.ReadWeightsFile(*weights, n, opt.Float64); err != nil {
 			fmt.Fprintln(stderr, "nngen:", err)

@@ -43,19 +43,19 @@ const (
 // Model is the network "convnet" with its parameters, gradients and activation buffers.
 // Its zero value has zero weights; New initialises them as PyTorch does.
 type Model struct {
-	params [NumParams]float32     // parameter slab, in key order
-	grads  [NumParams]float32     // gradient slab, same layout
-	in     [InputSize]float32     // copy of the last input
-	a9     [OutputSize]float32    // output of the last Forward
-	grad   [1][OutputSize]float32 // dLoss/dOutput for backward
-	bat    batchState             // the buffers of every pass, one sample or a whole batch
-	lt7    [48000]float32         // layer fc1 weights transposed (400×120) in panels (kernels.PackRows), made by linearWeights
-	lt9    [1200]float32          // layer fc2 weights transposed (120×10) in panels (kernels.PackRows), made by linearWeights
-	pb7    kernels.PackedB        // layer fc1 weights packed for batches, by packedWeights
-	pb9    kernels.PackedB        // layer fc2 weights packed for batches, by packedWeights
-	ver    uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
-	ltVer  uint64                 // ver+1 when the transposed copies were made
-	pbVer  uint64                 // ver+1 when the packed weights were made
+	params   [NumParams]float32     // parameter slab, in key order
+	grads    [NumParams]float32     // gradient slab, same layout
+	in       [InputSize]float32     // copy of the last input
+	a9       [OutputSize]float32    // output of the last Forward
+	grad     [1][OutputSize]float32 // dLoss/dOutput for backward
+	bat      batchState             // the buffers of every pass, one sample or a whole batch
+	lt7      [48000]float32         // layer fc1 weights transposed (400×120) in panels (kernels.PackRows)
+	pb7      kernels.PackedB        // layer fc1 weights packed for batches (kernels.PackedB)
+	lt9      [1200]float32          // layer fc2 weights transposed (120×10) in panels (kernels.PackRows)
+	pb9      kernels.PackedB        // layer fc2 weights packed for batches (kernels.PackedB)
+	ver      uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
+	oneVer   uint64                 // ver+1 when the copies for one sample were made
+	batchVer uint64                 // ver+1 when the copies for batches were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -144,58 +144,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a9
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("convnet: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	mx = max(mx, out[4])
-	mx = max(mx, out[5])
-	mx = max(mx, out[6])
-	mx = max(mx, out[7])
-	mx = max(mx, out[8])
-	mx = max(mx, out[9])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	dy[4] = float32(math.Exp(float64(out[4] - mx)))
-	dy[5] = float32(math.Exp(float64(out[5] - mx)))
-	dy[6] = float32(math.Exp(float64(out[6] - mx)))
-	dy[7] = float32(math.Exp(float64(out[7] - mx)))
-	dy[8] = float32(math.Exp(float64(out[8] - mx)))
-	dy[9] = float32(math.Exp(float64(out[9] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3] +
-		dy[4] + dy[5] + dy[6] + dy[7] +
-		dy[8] + dy[9]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	dy[4] *= r
-	dy[5] *= r
-	dy[6] *= r
-	dy[7] *= r
-	dy[8] *= r
-	dy[9] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	dy[4] *= scale
-	dy[5] *= scale
-	dy[6] *= scale
-	dy[7] *= scale
-	dy[8] *= scale
-	dy[9] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a9[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -214,26 +166,26 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// linearWeights remakes the transposed copies of the linear layers' weights
-// when the weights have changed since they were made.
-func (m *Model) linearWeights() {
-	if m.ltVer == m.ver+1 {
+// prepareOne remakes the copies of the weights that a batch of one sample reads when the
+// weights have changed since they were made.
+func (m *Model) prepareOne() {
+	if m.oneVer == m.ver+1 {
 		return
 	}
 	kernels.PackRows(120, 400, m.params[1444:49444], 400, m.lt7[:])
 	kernels.PackRows(10, 120, m.params[49564:50764], 120, m.lt9[:])
-	m.ltVer = m.ver + 1
+	m.oneVer = m.ver + 1
 }
 
-// packedWeights lays the linear layers' weights out for batches' matrix
-// products (kernels.PackedB) when they have changed since.
-func (m *Model) packedWeights() {
-	if m.pbVer == m.ver+1 {
+// prepareBatch remakes the copies of the weights that batches reads when the
+// weights have changed since they were made.
+func (m *Model) prepareBatch() {
+	if m.batchVer == m.ver+1 {
 		return
 	}
 	m.pb7.Pack(true, 400, 120, m.params[1444:49444], 400)
 	m.pb9.Pack(true, 120, 10, m.params[49564:50764], 120)
-	m.pbVer = m.ver + 1
+	m.batchVer = m.ver + 1
 }
 
 // batchState holds a whole batch's activations and gradients. It grows to
@@ -241,13 +193,13 @@ func (m *Model) packedWeights() {
 type batchState struct {
 	n    int          // capacity, in samples
 	a0   []float32    // layer conv1 output, 2352 per sample
-	wg0  []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
 	wt0  []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	wg0  []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
 	a2   []float32    // layer 2 output, 588 per sample
 	arg2 []int32      // layer 2 argmax, 588 per sample
 	a3   []float32    // layer conv2 output, 1600 per sample
-	wg3  []float32    // layer conv2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
 	wt3  []float32    // layer conv2 weights as kernels.Conv's channel kernels read them (empty if they do not)
+	wg3  []float32    // layer conv2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
 	a5   []float32    // layer 5 output, 400 per sample
 	a7   []float32    // layer fc1 output, 120 per sample
 	a9   []float32    // layer fc2 output, 10 per sample
@@ -338,9 +290,8 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
+// another). infer says the weights will serve further batches before they
+// change (not a training step), so that copies of them in other layouts pay.
 func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer conv1: conv2d 3→3 k5 s1 p0 + relu, [3 32 32] → [3 28 28] (convnet.yaml:5)
 	{
@@ -392,15 +343,13 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			copy(y[r*120:(r+1)*120], m.params[49444:49564])
 		}
 		if n == 1 {
-			m.linearWeights()
+			m.prepareOne()
 			kernels.RowTimes(400, 120, x, m.lt7[:], y)
+		} else if infer {
+			m.prepareBatch()
+			kernels.GemmB(n, x, 400, &m.pb7, y, 120)
 		} else {
-			if infer {
-				m.packedWeights()
-				kernels.GemmB(n, x, 400, &m.pb7, y, 120)
-			} else {
-				kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
-			}
+			kernels.Gemm(false, true, n, 120, 400, x, 400, m.params[1444:49444], 400, y, 120)
 		}
 		kernels.Relu(y)
 	}
@@ -412,22 +361,19 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			copy(y[r*10:(r+1)*10], m.params[50764:50774])
 		}
 		if n == 1 {
-			m.linearWeights()
+			m.prepareOne()
 			kernels.RowTimes(120, 10, x, m.lt9[:], y)
+		} else if infer {
+			m.prepareBatch()
+			kernels.GemmB(n, x, 120, &m.pb9, y, 10)
 		} else {
-			if infer {
-				m.packedWeights()
-				kernels.GemmB(n, x, 120, &m.pb9, y, 10)
-			} else {
-				kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
-			}
+			kernels.Gemm(false, true, n, 10, 120, x, 120, m.params[49564:50764], 120, y, 10)
 		}
 	}
 }
 
 // backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
+// samples in x) and adds the parameter gradients.
 func (m *Model) backwardBatch(x []float32, n int) {
 	// layer fc2: linear 120→10, [120] → [10] (convnet.yaml:14)
 	{
@@ -519,9 +465,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 }
 
 // ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// one after another) and writes the outputs, one after another, to out, every
+// layer over the whole batch at once, with Forward's bits for each sample. It
+// panics if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
@@ -532,12 +478,12 @@ func (m *Model) ForwardBatch(x, out []float32) {
 	copy(out, m.bat.a9[:n*10])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, every layer
+// over the whole batch at once, and adds scale × the sum of their parameter
+// gradients into the gradients: pass scale = 1/N for the gradient of the mean
+// loss over N samples (PyTorch's default reduction). It returns the summed loss
+// and, for cross_entropy, how many samples scored their label highest. After
+// the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -567,8 +513,8 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 }
 
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes. The model remakes its transposed copies
-// of the linear layers' weights after a call, since the caller may write
+// with PyTorch's names and shapes. The model remakes its copies of the
+// weights in other layouts after a call, since the caller may write
 // the views; code that writes them later calls their Changed (see
 // runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {

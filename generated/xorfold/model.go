@@ -20,7 +20,6 @@ import (
 	_ "embed"
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -45,7 +44,6 @@ type Model struct {
 	a0     [2]float32         // layer 0 output [2]
 	a2     [1]float32         // layer 2 output [1]
 	grad   [2][2]float32      // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model holding the trained weights compiled into this package
@@ -178,13 +176,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a2
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	loss := (float32(dy[0] * dy[0])) / 1
-	k := 2 * scale
-	dy[0] *= k
-	return loss
+	return runtime.MSE(m.a2[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -202,107 +194,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n  int          // capacity, in samples
-	a0 []float32    // layer 0 output, 2 per sample
-	a2 []float32    // layer 2 output, 1 per sample
-	g  [2][]float32 // gradients of activations, 2 per sample, used in turn
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*2)
-	m.bat.a2 = make([]float32, n*1)
-	m.bat.g[0] = make([]float32, n*2)
-	m.bat.g[1] = make([]float32, n*2)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: linear 2→2 + relu, [2] → [2] (xor.yaml:5)
-	{
-		x := x[:n*2]
-		y := m.bat.a0[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[4:6])
-		}
-		kernels.Gemm(false, true, n, 2, 2, x, 2, m.params[0:4], 2, y, 2)
-		kernels.Relu(y)
-	}
-	// layer 2: linear 2→1 + relu, [2] → [1] (xor.yaml:7)
-	{
-		x := m.bat.a0[:n*2]
-		y := m.bat.a2[:n*1]
-		for r := 0; r < n; r++ {
-			copy(y[r*1:(r+1)*1], m.params[8:9])
-		}
-		kernels.Gemm(false, true, n, 1, 2, x, 2, m.params[6:8], 2, y, 1)
-		kernels.Relu(y)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 2: linear 2→1 + relu, [2] → [1] (xor.yaml:7)
-	{
-		x := m.bat.a0[:n*2]
-		dy := m.bat.g[0][:n*1]
-		y := m.bat.a2[:n*1]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[8:9]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*1:(r+1)*1], gb)
-		}
-		kernels.Gemm(true, false, 1, 2, n, dy, 1, x, 2, m.grads[6:8], 2)
-		dx := m.bat.g[1][:n*2]
-		clear(dx)
-		kernels.Gemm(false, false, n, 2, 1, dy, 1, m.params[6:8], 2, dx, 2)
-	}
-	// layer 0: linear 2→2 + relu, [2] → [2] (xor.yaml:5)
-	{
-		x := x[:n*2]
-		dy := m.bat.g[1][:n*2]
-		y := m.bat.a0[:n*2]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[4:6]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 2, n, dy, 2, x, 2, m.grads[0:4], 2)
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("xorfold.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a2[:n*1])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -312,14 +221,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("xorfold.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a2[:n*1]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

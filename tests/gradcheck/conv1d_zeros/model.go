@@ -237,28 +237,10 @@ func (m *Model) BackwardFromSlice(dy []float64) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float64) float64 {
-	out := &m.a4
-	dy := (*[OutputSize]float64)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("conv1d_zeros: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	dy[0] = math.Exp(out[0] - mx)
-	dy[1] = math.Exp(out[1] - mx)
-	dy[2] = math.Exp(out[2] - mx)
-	sum := dy[0] + dy[1] + dy[2]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	loss := math.Log(sum) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a4[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores

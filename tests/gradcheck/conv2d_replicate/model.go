@@ -248,21 +248,7 @@ func (m *Model) BackwardFromSlice(dy []float64) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
-	out := &m.a4
-	dy := (*[OutputSize]float64)(m.grad[0][:OutputSize])
-	for i := 0; i < 18; i++ {
-		dy[i] = out[i] - target[i]
-	}
-	var s float64 = 0
-	for i := 0; i < 18; i++ {
-		s += float64(dy[i] * dy[i])
-	}
-	loss := (s) / 18
-	k := 0.1111111111111111 * scale
-	for i := 0; i < 18; i++ {
-		dy[i] *= k
-	}
-	return loss
+	return runtime.MSE(m.a4[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against

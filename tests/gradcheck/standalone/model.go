@@ -349,17 +349,7 @@ func (m *Model) BackwardFromSlice(dy []float64) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float64, scale float64) float64 {
-	out := &m.a9
-	dy := (*[OutputSize]float64)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	loss := (float64(dy[0]*dy[0]) + float64(dy[1]*dy[1]) + float64(dy[2]*dy[2])) / 3
-	k := 0.6666666666666666 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	return loss
+	return runtime.MSE(m.a9[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against

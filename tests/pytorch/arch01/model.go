@@ -26,7 +26,6 @@ package arch01
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -62,7 +61,6 @@ type Model struct {
 	a10    [5]float32         // layer 10 output [5]
 	a12    [4]float32         // layer 12 output [4]
 	grad   [2][28]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1058,19 +1056,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a12
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
-	k := 0.5 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	return loss
+	return runtime.MSE(m.a12[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -1088,340 +1074,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 28 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 3 per sample
-	a3   []float32    // layer 3 output, 16 per sample
-	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5   []float32    // layer 5 output, 4 per sample
-	arg5 []int32      // layer 5 argmax, 4 per sample
-	a6   []float32    // layer 6 output, 4 per sample
-	a8   []float32    // layer 8 output, 6 per sample
-	a10  []float32    // layer 10 output, 5 per sample
-	a12  []float32    // layer 12 output, 4 per sample
-	g    [2][]float32 // gradients of activations, 28 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         3,
-	H:         7,
-	KH:        3,
-	KW:        2,
-	OH:        7,
-	OW:        4,
-	PH:        1,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         9,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         1,
-	H:         7,
-	KH:        3,
-	KW:        3,
-	OH:        3,
-	OW:        1,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         4,
-}
-
-// win3 is the window geometry of layer 3.
-var win3 = kernels.Window{
-	C:         1,
-	H:         3,
-	KH:        2,
-	KW:        3,
-	OH:        2,
-	OW:        2,
-	PH:        0,
-	PW:        2,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         1,
-}
-
-// win5 is the window geometry of layer 5.
-var win5 = kernels.Window{
-	C:         4,
-	H:         2,
-	KH:        2,
-	KW:        2,
-	OH:        1,
-	OW:        1,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         2,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*28)
-	m.bat.a2 = make([]float32, n*3)
-	m.bat.a3 = make([]float32, n*16)
-	m.bat.a5 = make([]float32, n*4)
-	m.bat.a6 = make([]float32, n*4)
-	m.bat.a8 = make([]float32, n*6)
-	m.bat.a10 = make([]float32, n*5)
-	m.bat.a12 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 4))
-	m.bat.arg5 = make([]int32, n*4)
-	m.bat.g[0] = make([]float32, n*28)
-	m.bat.g[1] = make([]float32, n*28)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 3→1 k3x2 s1x2 p1x0 + sigmoid, [3 7 9] → [1 7 4] (arch01.yaml:5)
-	{
-		x := x[:n*189]
-		y := m.bat.a0[:n*28]
-		w := m.params[0:18]
-		b := m.params[18:19]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*189:(s+1)*189], y[s*28:(s+1)*28])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 2: avgpool2d k3 s2 p0, [1 7 4] → [1 3 1] (arch01.yaml:7)
-	{
-		x := m.bat.a0[:n*28]
-		y := m.bat.a2[:n*3]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win2, x[s*28:(s+1)*28], y[s*3:(s+1)*3])
-		}
-	}
-	// layer 3: conv2d 1→4 k2x3 s1x2 p0x2 + relu, [1 3 1] → [4 2 2] (arch01.yaml:8)
-	{
-		x := m.bat.a2[:n*3]
-		y := m.bat.a3[:n*16]
-		w := m.params[19:43]
-		b := m.params[43:47]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*3:(s+1)*3], y[s*16:(s+1)*16])
-		}
-		kernels.Relu(y)
-	}
-	// layer 5: maxpool2d k2 s2 p0, [4 2 2] → [4 1 1] (arch01.yaml:10)
-	{
-		x := m.bat.a3[:n*16]
-		y := m.bat.a5[:n*4]
-		arg := m.bat.arg5
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win5, x[s*16:(s+1)*16], y[s*4:(s+1)*4], arg[s*4:(s+1)*4])
-		}
-	}
-	// layer 6: sigmoid, [4 1 1] → [4 1 1] (arch01.yaml:11)
-	{
-		x := m.bat.a5[:n*4]
-		y := m.bat.a6[:n*4]
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(x[i])))))
-		}
-	}
-	// layer 7: flatten, [4 1 1] → [4] (arch01.yaml:12): nothing to compute
-	// layer 8: linear 4→6 + sigmoid, [4] → [6] (arch01.yaml:13)
-	{
-		x := m.bat.a6[:n*4]
-		y := m.bat.a8[:n*6]
-		for r := 0; r < n; r++ {
-			copy(y[r*6:(r+1)*6], m.params[71:77])
-		}
-		kernels.Gemm(false, true, n, 6, 4, x, 4, m.params[47:71], 4, y, 6)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 10: linear 6→5 no bias + tanh, [6] → [5] (arch01.yaml:15)
-	{
-		x := m.bat.a8[:n*6]
-		y := m.bat.a10[:n*5]
-		clear(y)
-		kernels.Gemm(false, true, n, 5, 6, x, 6, m.params[77:107], 6, y, 5)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 12: linear 5→4, [5] → [4] (arch01.yaml:17)
-	{
-		x := m.bat.a10[:n*5]
-		y := m.bat.a12[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[127:131])
-		}
-		kernels.Gemm(false, true, n, 4, 5, x, 5, m.params[107:127], 5, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 12: linear 5→4, [5] → [4] (arch01.yaml:17)
-	{
-		x := m.bat.a10[:n*5]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[127:131]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 5, n, dy, 4, x, 5, m.grads[107:127], 5)
-		dx := m.bat.g[1][:n*5]
-		clear(dx)
-		kernels.Gemm(false, false, n, 5, 4, dy, 4, m.params[107:127], 5, dx, 5)
-	}
-	// layer 10: linear 6→5 no bias + tanh, [6] → [5] (arch01.yaml:15)
-	{
-		x := m.bat.a8[:n*6]
-		dy := m.bat.g[1][:n*5]
-		y := m.bat.a10[:n*5]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		kernels.Gemm(true, false, 5, 6, n, dy, 5, x, 6, m.grads[77:107], 6)
-		dx := m.bat.g[0][:n*6]
-		clear(dx)
-		kernels.Gemm(false, false, n, 6, 5, dy, 5, m.params[77:107], 6, dx, 6)
-	}
-	// layer 8: linear 4→6 + sigmoid, [4] → [6] (arch01.yaml:13)
-	{
-		x := m.bat.a6[:n*4]
-		dy := m.bat.g[0][:n*6]
-		y := m.bat.a8[:n*6]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[71:77]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
-		}
-		kernels.Gemm(true, false, 6, 4, n, dy, 6, x, 4, m.grads[47:71], 4)
-		dx := m.bat.g[1][:n*4]
-		clear(dx)
-		kernels.Gemm(false, false, n, 4, 6, dy, 6, m.params[47:71], 4, dx, 4)
-	}
-	// layer 7: flatten, [4 1 1] → [4] (arch01.yaml:12): nothing to compute
-	// layer 6: sigmoid, [4 1 1] → [4 1 1] (arch01.yaml:11)
-	{
-		y := m.bat.a6[:n*4]
-		dy := m.bat.g[1][:n*4]
-		dx := m.bat.g[0][:n*4]
-		for i := range dy {
-			dx[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-	}
-	// layer 5: maxpool2d k2 s2 p0, [4 2 2] → [4 1 1] (arch01.yaml:10)
-	{
-		dy := m.bat.g[0][:n*4]
-		dx := m.bat.g[1][:n*16]
-		clear(dx)
-		arg := m.bat.arg5
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*4:(s+1)*4], arg[s*4:(s+1)*4], dx[s*16:(s+1)*16])
-		}
-	}
-	// layer 3: conv2d 1→4 k2x3 s1x2 p0x2 + relu, [1 3 1] → [4 2 2] (arch01.yaml:8)
-	{
-		dy := m.bat.g[1][:n*16]
-		x := m.bat.a2[:n*3]
-		y := m.bat.a3[:n*16]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[43:47]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(4, 4, dy[s*16:(s+1)*16], 4, gb)
-		}
-		gw := m.grads[19:43]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*16:(s+1)*16], x[s*3:(s+1)*3], gw)
-		}
-		dx := m.bat.g[0][:n*3]
-		w := m.params[19:43]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 4))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*16:(s+1)*16], dx[s*3:(s+1)*3])
-		}
-	}
-	// layer 2: avgpool2d k3 s2 p0, [1 7 4] → [1 3 1] (arch01.yaml:7)
-	{
-		dy := m.bat.g[0][:n*3]
-		dx := m.bat.g[1][:n*28]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win2, dy[s*3:(s+1)*3], dx[s*28:(s+1)*28])
-		}
-	}
-	// layer 0: conv2d 3→1 k3x2 s1x2 p1x0 + sigmoid, [3 7 9] → [1 7 4] (arch01.yaml:5)
-	{
-		dy := m.bat.g[1][:n*28]
-		x := x[:n*189]
-		y := m.bat.a0[:n*28]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[18:19]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 28, dy[s*28:(s+1)*28], 28, gb)
-		}
-		gw := m.grads[0:18]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*28:(s+1)*28], x[s*189:(s+1)*189], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch01.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a12[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1431,14 +1101,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch01.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a12[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

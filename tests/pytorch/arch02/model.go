@@ -23,7 +23,6 @@ package arch02
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -53,7 +52,6 @@ type Model struct {
 	a6     [2]float32         // layer fc0 output [2]
 	a8     [6]float32         // layer 8 output [6]
 	grad   [2][15]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -463,41 +461,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a8
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch02: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	mx = max(mx, out[4])
-	mx = max(mx, out[5])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	dy[4] = float32(math.Exp(float64(out[4] - mx)))
-	dy[5] = float32(math.Exp(float64(out[5] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3] +
-		dy[4] + dy[5]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	dy[4] *= r
-	dy[5] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	dy[4] *= scale
-	dy[5] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a8[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -516,257 +483,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer conv0 output, 15 per sample
-	wg0 []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer conv1 output, 6 per sample
-	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4  []float32    // layer 4 output, 5 per sample
-	a6  []float32    // layer fc0 output, 2 per sample
-	a8  []float32    // layer 8 output, 6 per sample
-	g   [2][]float32 // gradients of activations, 15 per sample, used in turn
-}
-
-// win0 is the window geometry of layer conv0.
-var win0 = kernels.Window{
-	C:         3,
-	H:         1,
-	KH:        1,
-	KW:        1,
-	OH:        1,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         9,
-}
-
-// win2 is the window geometry of layer conv1.
-var win2 = kernels.Window{
-	C:         3,
-	H:         1,
-	KH:        1,
-	KW:        2,
-	OH:        1,
-	OW:        6,
-	PH:        0,
-	PW:        1,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// win4 is the window geometry of layer 4.
-var win4 = kernels.Window{
-	C:         1,
-	H:         1,
-	KH:        1,
-	KW:        2,
-	OH:        1,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         6,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*15)
-	m.bat.a2 = make([]float32, n*6)
-	m.bat.a4 = make([]float32, n*5)
-	m.bat.a6 = make([]float32, n*2)
-	m.bat.a8 = make([]float32, n*6)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
-	m.bat.g[0] = make([]float32, n*15)
-	m.bat.g[1] = make([]float32, n*15)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer conv0: conv1d 3→3 k1 s2 p0 + relu, [3 9] → [3 5] (arch02.yaml:5)
-	{
-		x := x[:n*27]
-		y := m.bat.a0[:n*15]
-		w := m.params[0:9]
-		b := m.params[9:12]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*27:(s+1)*27], y[s*15:(s+1)*15])
-		}
-		kernels.Relu(y)
-	}
-	// layer conv1: conv1d 3→1 k2 s1 p1 + tanh, [3 5] → [1 6] (arch02.yaml:7)
-	{
-		x := m.bat.a0[:n*15]
-		y := m.bat.a2[:n*6]
-		w := m.params[12:18]
-		b := m.params[18:19]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*15:(s+1)*15], y[s*6:(s+1)*6])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 4: avgpool1d k2 s1 p0, [1 6] → [1 5] (arch02.yaml:9)
-	{
-		x := m.bat.a2[:n*6]
-		y := m.bat.a4[:n*5]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win4, x[s*6:(s+1)*6], y[s*5:(s+1)*5])
-		}
-	}
-	// layer 5: flatten, [1 5] → [5] (arch02.yaml:10): nothing to compute
-	// layer fc0: linear 5→2 + tanh, [5] → [2] (arch02.yaml:11)
-	{
-		x := m.bat.a4[:n*5]
-		y := m.bat.a6[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[29:31])
-		}
-		kernels.Gemm(false, true, n, 2, 5, x, 5, m.params[19:29], 5, y, 2)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 8: linear 2→6, [2] → [6] (arch02.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		y := m.bat.a8[:n*6]
-		for r := 0; r < n; r++ {
-			copy(y[r*6:(r+1)*6], m.params[43:49])
-		}
-		kernels.Gemm(false, true, n, 6, 2, x, 2, m.params[31:43], 2, y, 6)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 8: linear 2→6, [2] → [6] (arch02.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		dy := m.bat.g[0][:n*6]
-		gb := m.grads[43:49]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
-		}
-		kernels.Gemm(true, false, 6, 2, n, dy, 6, x, 2, m.grads[31:43], 2)
-		dx := m.bat.g[1][:n*2]
-		clear(dx)
-		kernels.Gemm(false, false, n, 2, 6, dy, 6, m.params[31:43], 2, dx, 2)
-	}
-	// layer fc0: linear 5→2 + tanh, [5] → [2] (arch02.yaml:11)
-	{
-		x := m.bat.a4[:n*5]
-		dy := m.bat.g[1][:n*2]
-		y := m.bat.a6[:n*2]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[29:31]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 5, n, dy, 2, x, 5, m.grads[19:29], 5)
-		dx := m.bat.g[0][:n*5]
-		clear(dx)
-		kernels.Gemm(false, false, n, 5, 2, dy, 2, m.params[19:29], 5, dx, 5)
-	}
-	// layer 5: flatten, [1 5] → [5] (arch02.yaml:10): nothing to compute
-	// layer 4: avgpool1d k2 s1 p0, [1 6] → [1 5] (arch02.yaml:9)
-	{
-		dy := m.bat.g[0][:n*5]
-		dx := m.bat.g[1][:n*6]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win4, dy[s*5:(s+1)*5], dx[s*6:(s+1)*6])
-		}
-	}
-	// layer conv1: conv1d 3→1 k2 s1 p1 + tanh, [3 5] → [1 6] (arch02.yaml:7)
-	{
-		dy := m.bat.g[1][:n*6]
-		x := m.bat.a0[:n*15]
-		y := m.bat.a2[:n*6]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[18:19]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 6, dy[s*6:(s+1)*6], 6, gb)
-		}
-		gw := m.grads[12:18]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*6:(s+1)*6], x[s*15:(s+1)*15], gw)
-		}
-		dx := m.bat.g[0][:n*15]
-		w := m.params[12:18]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*6:(s+1)*6], dx[s*15:(s+1)*15])
-		}
-	}
-	// layer conv0: conv1d 3→3 k1 s2 p0 + relu, [3 9] → [3 5] (arch02.yaml:5)
-	{
-		dy := m.bat.g[0][:n*15]
-		x := x[:n*27]
-		y := m.bat.a0[:n*15]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[9:12]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 5, dy[s*15:(s+1)*15], 5, gb)
-		}
-		gw := m.grads[0:9]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*15:(s+1)*15], x[s*27:(s+1)*27], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch02.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a8[:n*6])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -776,22 +510,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch02.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a8[:n*6]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch02: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

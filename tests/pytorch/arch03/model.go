@@ -24,7 +24,6 @@ package arch03
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -55,7 +54,6 @@ type Model struct {
 	a8     [8]float32         // layer 8 output [8]
 	a10    [3]float32         // layer 10 output [3]
 	grad   [2][16]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -687,17 +685,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a10
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2])) / 3
-	k := 0.6666666666666666 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	return loss
+	return runtime.MSE(m.a10[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -715,283 +703,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 15 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer conv1 output, 16 per sample
-	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4  []float32    // layer 4 output, 8 per sample
-	a6  []float32    // layer 6 output, 2 per sample
-	a8  []float32    // layer 8 output, 8 per sample
-	a10 []float32    // layer 10 output, 3 per sample
-	g   [2][]float32 // gradients of activations, 16 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         2,
-	H:         1,
-	KH:        1,
-	KW:        3,
-	OH:        1,
-	OW:        5,
-	PH:        0,
-	PW:        2,
-	Replicate: true,
-	SH:        1,
-	SW:        2,
-	W:         8,
-}
-
-// win2 is the window geometry of layer conv1.
-var win2 = kernels.Window{
-	C:         3,
-	H:         1,
-	KH:        1,
-	KW:        2,
-	OH:        1,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// win4 is the window geometry of layer 4.
-var win4 = kernels.Window{
-	C:         4,
-	H:         1,
-	KH:        1,
-	KW:        2,
-	OH:        1,
-	OW:        2,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         4,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*15)
-	m.bat.a2 = make([]float32, n*16)
-	m.bat.a4 = make([]float32, n*8)
-	m.bat.a6 = make([]float32, n*2)
-	m.bat.a8 = make([]float32, n*8)
-	m.bat.a10 = make([]float32, n*3)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 4))
-	m.bat.g[0] = make([]float32, n*16)
-	m.bat.g[1] = make([]float32, n*16)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv1d 2→3 k3 s2 p2 replicate no bias + tanh, [2 8] → [3 5] (arch03.yaml:5)
-	{
-		x := x[:n*16]
-		y := m.bat.a0[:n*15]
-		w := m.params[0:18]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, nil, x[s*16:(s+1)*16], y[s*15:(s+1)*15])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer conv1: conv1d 3→4 k2 s1 p0 + sigmoid, [3 5] → [4 4] (arch03.yaml:7)
-	{
-		x := m.bat.a0[:n*15]
-		y := m.bat.a2[:n*16]
-		w := m.params[18:42]
-		b := m.params[42:46]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*15:(s+1)*15], y[s*16:(s+1)*16])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 4: avgpool1d k2 s2 p0, [4 4] → [4 2] (arch03.yaml:9)
-	{
-		x := m.bat.a2[:n*16]
-		y := m.bat.a4[:n*8]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win4, x[s*16:(s+1)*16], y[s*8:(s+1)*8])
-		}
-	}
-	// layer 5: flatten, [4 2] → [8] (arch03.yaml:10): nothing to compute
-	// layer 6: linear 8→2 + relu, [8] → [2] (arch03.yaml:11)
-	{
-		x := m.bat.a4[:n*8]
-		y := m.bat.a6[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[62:64])
-		}
-		kernels.Gemm(false, true, n, 2, 8, x, 8, m.params[46:62], 8, y, 2)
-		kernels.Relu(y)
-	}
-	// layer 8: linear 2→8 + sigmoid, [2] → [8] (arch03.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		y := m.bat.a8[:n*8]
-		for r := 0; r < n; r++ {
-			copy(y[r*8:(r+1)*8], m.params[80:88])
-		}
-		kernels.Gemm(false, true, n, 8, 2, x, 2, m.params[64:80], 2, y, 8)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 10: linear 8→3, [8] → [3] (arch03.yaml:15)
-	{
-		x := m.bat.a8[:n*8]
-		y := m.bat.a10[:n*3]
-		for r := 0; r < n; r++ {
-			copy(y[r*3:(r+1)*3], m.params[112:115])
-		}
-		kernels.Gemm(false, true, n, 3, 8, x, 8, m.params[88:112], 8, y, 3)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 10: linear 8→3, [8] → [3] (arch03.yaml:15)
-	{
-		x := m.bat.a8[:n*8]
-		dy := m.bat.g[0][:n*3]
-		gb := m.grads[112:115]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
-		}
-		kernels.Gemm(true, false, 3, 8, n, dy, 3, x, 8, m.grads[88:112], 8)
-		dx := m.bat.g[1][:n*8]
-		clear(dx)
-		kernels.Gemm(false, false, n, 8, 3, dy, 3, m.params[88:112], 8, dx, 8)
-	}
-	// layer 8: linear 2→8 + sigmoid, [2] → [8] (arch03.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		dy := m.bat.g[1][:n*8]
-		y := m.bat.a8[:n*8]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[80:88]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
-		}
-		kernels.Gemm(true, false, 8, 2, n, dy, 8, x, 2, m.grads[64:80], 2)
-		dx := m.bat.g[0][:n*2]
-		clear(dx)
-		kernels.Gemm(false, false, n, 2, 8, dy, 8, m.params[64:80], 2, dx, 2)
-	}
-	// layer 6: linear 8→2 + relu, [8] → [2] (arch03.yaml:11)
-	{
-		x := m.bat.a4[:n*8]
-		dy := m.bat.g[0][:n*2]
-		y := m.bat.a6[:n*2]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[62:64]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 8, n, dy, 2, x, 8, m.grads[46:62], 8)
-		dx := m.bat.g[1][:n*8]
-		clear(dx)
-		kernels.Gemm(false, false, n, 8, 2, dy, 2, m.params[46:62], 8, dx, 8)
-	}
-	// layer 5: flatten, [4 2] → [8] (arch03.yaml:10): nothing to compute
-	// layer 4: avgpool1d k2 s2 p0, [4 4] → [4 2] (arch03.yaml:9)
-	{
-		dy := m.bat.g[1][:n*8]
-		dx := m.bat.g[0][:n*16]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win4, dy[s*8:(s+1)*8], dx[s*16:(s+1)*16])
-		}
-	}
-	// layer conv1: conv1d 3→4 k2 s1 p0 + sigmoid, [3 5] → [4 4] (arch03.yaml:7)
-	{
-		dy := m.bat.g[0][:n*16]
-		x := m.bat.a0[:n*15]
-		y := m.bat.a2[:n*16]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[42:46]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(4, 4, dy[s*16:(s+1)*16], 4, gb)
-		}
-		gw := m.grads[18:42]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*16:(s+1)*16], x[s*15:(s+1)*15], gw)
-		}
-		dx := m.bat.g[1][:n*15]
-		w := m.params[18:42]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 4))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*16:(s+1)*16], dx[s*15:(s+1)*15])
-		}
-	}
-	// layer 0: conv1d 2→3 k3 s2 p2 replicate no bias + tanh, [2 8] → [3 5] (arch03.yaml:5)
-	{
-		dy := m.bat.g[1][:n*15]
-		x := x[:n*16]
-		y := m.bat.a0[:n*15]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gw := m.grads[0:18]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*15:(s+1)*15], x[s*16:(s+1)*16], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch03.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a10[:n*3])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1001,14 +730,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch03.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a10[:n*3]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

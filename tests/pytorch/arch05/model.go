@@ -25,7 +25,6 @@ package arch05
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -60,7 +59,6 @@ type Model struct {
 	a8     [11]float32        // layer 8 output [11]
 	a10    [4]float32         // layer fc2 output [4]
 	grad   [2][180]float32    // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -2264,32 +2262,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a10
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch05: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a10[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -2308,320 +2284,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer conv0 output, 180 per sample
-	wg0  []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 32 per sample
-	arg2 []int32      // layer 2 argmax, 32 per sample
-	a3   []float32    // layer 3 output, 36 per sample
-	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4   []float32    // layer 4 output, 6 per sample
-	a6   []float32    // layer 6 output, 5 per sample
-	a8   []float32    // layer 8 output, 11 per sample
-	a10  []float32    // layer fc2 output, 4 per sample
-	g    [2][]float32 // gradients of activations, 180 per sample, used in turn
-}
-
-// win0 is the window geometry of layer conv0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         7,
-	KH:        3,
-	KW:        2,
-	OH:        5,
-	OW:        9,
-	PH:        0,
-	PW:        1,
-	Replicate: true,
-	SH:        1,
-	SW:        1,
-	W:         8,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         4,
-	H:         5,
-	KH:        2,
-	KW:        2,
-	OH:        2,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         9,
-}
-
-// win3 is the window geometry of layer 3.
-var win3 = kernels.Window{
-	C:         4,
-	H:         2,
-	KH:        2,
-	KW:        1,
-	OH:        3,
-	OW:        6,
-	PH:        2,
-	PW:        1,
-	Replicate: true,
-	SH:        2,
-	SW:        1,
-	W:         4,
-}
-
-// win4 is the window geometry of layer 4.
-var win4 = kernels.Window{
-	C:         2,
-	H:         3,
-	KH:        2,
-	KW:        2,
-	OH:        1,
-	OW:        3,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         6,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*180)
-	m.bat.a2 = make([]float32, n*32)
-	m.bat.a3 = make([]float32, n*36)
-	m.bat.a4 = make([]float32, n*6)
-	m.bat.a6 = make([]float32, n*5)
-	m.bat.a8 = make([]float32, n*11)
-	m.bat.a10 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 4))
-	m.bat.arg2 = make([]int32, n*32)
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
-	m.bat.g[0] = make([]float32, n*180)
-	m.bat.g[1] = make([]float32, n*180)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer conv0: conv2d 1→4 k3x2 s1 p0x1 replicate + relu, [1 7 8] → [4 5 9] (arch05.yaml:5)
-	{
-		x := x[:n*56]
-		y := m.bat.a0[:n*180]
-		w := m.params[0:24]
-		b := m.params[24:28]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*56:(s+1)*56], y[s*180:(s+1)*180])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: maxpool2d k2 s2 p0, [4 5 9] → [4 2 4] (arch05.yaml:7)
-	{
-		x := m.bat.a0[:n*180]
-		y := m.bat.a2[:n*32]
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win2, x[s*180:(s+1)*180], y[s*32:(s+1)*32], arg[s*32:(s+1)*32])
-		}
-	}
-	// layer 3: conv2d 4→2 k2x1 s2x1 p2x1 replicate, [4 2 4] → [2 3 6] (arch05.yaml:8)
-	{
-		x := m.bat.a2[:n*32]
-		y := m.bat.a3[:n*36]
-		w := m.params[28:44]
-		b := m.params[44:46]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*32:(s+1)*32], y[s*36:(s+1)*36])
-		}
-	}
-	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)
-	{
-		x := m.bat.a3[:n*36]
-		y := m.bat.a4[:n*6]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win4, x[s*36:(s+1)*36], y[s*6:(s+1)*6])
-		}
-	}
-	// layer 5: flatten, [2 1 3] → [6] (arch05.yaml:10): nothing to compute
-	// layer 6: linear 6→5 + sigmoid, [6] → [5] (arch05.yaml:11)
-	{
-		x := m.bat.a4[:n*6]
-		y := m.bat.a6[:n*5]
-		for r := 0; r < n; r++ {
-			copy(y[r*5:(r+1)*5], m.params[76:81])
-		}
-		kernels.Gemm(false, true, n, 5, 6, x, 6, m.params[46:76], 6, y, 5)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 8: linear 5→11 + sigmoid, [5] → [11] (arch05.yaml:13)
-	{
-		x := m.bat.a6[:n*5]
-		y := m.bat.a8[:n*11]
-		for r := 0; r < n; r++ {
-			copy(y[r*11:(r+1)*11], m.params[136:147])
-		}
-		kernels.Gemm(false, true, n, 11, 5, x, 5, m.params[81:136], 5, y, 11)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer fc2: linear 11→4, [11] → [4] (arch05.yaml:15)
-	{
-		x := m.bat.a8[:n*11]
-		y := m.bat.a10[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[191:195])
-		}
-		kernels.Gemm(false, true, n, 4, 11, x, 11, m.params[147:191], 11, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer fc2: linear 11→4, [11] → [4] (arch05.yaml:15)
-	{
-		x := m.bat.a8[:n*11]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[191:195]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 11, n, dy, 4, x, 11, m.grads[147:191], 11)
-		dx := m.bat.g[1][:n*11]
-		clear(dx)
-		kernels.Gemm(false, false, n, 11, 4, dy, 4, m.params[147:191], 11, dx, 11)
-	}
-	// layer 8: linear 5→11 + sigmoid, [5] → [11] (arch05.yaml:13)
-	{
-		x := m.bat.a6[:n*5]
-		dy := m.bat.g[1][:n*11]
-		y := m.bat.a8[:n*11]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[136:147]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
-		}
-		kernels.Gemm(true, false, 11, 5, n, dy, 11, x, 5, m.grads[81:136], 5)
-		dx := m.bat.g[0][:n*5]
-		clear(dx)
-		kernels.Gemm(false, false, n, 5, 11, dy, 11, m.params[81:136], 5, dx, 5)
-	}
-	// layer 6: linear 6→5 + sigmoid, [6] → [5] (arch05.yaml:11)
-	{
-		x := m.bat.a4[:n*6]
-		dy := m.bat.g[0][:n*5]
-		y := m.bat.a6[:n*5]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[76:81]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*5:(r+1)*5], gb)
-		}
-		kernels.Gemm(true, false, 5, 6, n, dy, 5, x, 6, m.grads[46:76], 6)
-		dx := m.bat.g[1][:n*6]
-		clear(dx)
-		kernels.Gemm(false, false, n, 6, 5, dy, 5, m.params[46:76], 6, dx, 6)
-	}
-	// layer 5: flatten, [2 1 3] → [6] (arch05.yaml:10): nothing to compute
-	// layer 4: avgpool2d k2 s2 p0, [2 3 6] → [2 1 3] (arch05.yaml:9)
-	{
-		dy := m.bat.g[1][:n*6]
-		dx := m.bat.g[0][:n*36]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win4, dy[s*6:(s+1)*6], dx[s*36:(s+1)*36])
-		}
-	}
-	// layer 3: conv2d 4→2 k2x1 s2x1 p2x1 replicate, [4 2 4] → [2 3 6] (arch05.yaml:8)
-	{
-		dy := m.bat.g[0][:n*36]
-		x := m.bat.a2[:n*32]
-		gb := m.grads[44:46]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 18, dy[s*36:(s+1)*36], 18, gb)
-		}
-		gw := m.grads[28:44]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*32:(s+1)*32], gw)
-		}
-		dx := m.bat.g[1][:n*32]
-		w := m.params[28:44]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 2))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*36:(s+1)*36], dx[s*32:(s+1)*32])
-		}
-	}
-	// layer 2: maxpool2d k2 s2 p0, [4 5 9] → [4 2 4] (arch05.yaml:7)
-	{
-		dy := m.bat.g[1][:n*32]
-		dx := m.bat.g[0][:n*180]
-		clear(dx)
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*32:(s+1)*32], arg[s*32:(s+1)*32], dx[s*180:(s+1)*180])
-		}
-	}
-	// layer conv0: conv2d 1→4 k3x2 s1 p0x1 replicate + relu, [1 7 8] → [4 5 9] (arch05.yaml:5)
-	{
-		dy := m.bat.g[0][:n*180]
-		x := x[:n*56]
-		y := m.bat.a0[:n*180]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[24:28]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(4, 45, dy[s*180:(s+1)*180], 45, gb)
-		}
-		gw := m.grads[0:24]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*180:(s+1)*180], x[s*56:(s+1)*56], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch05.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a10[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -2631,22 +2311,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch05.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a10[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch05: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

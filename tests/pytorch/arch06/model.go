@@ -23,7 +23,6 @@ package arch06
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -55,7 +54,6 @@ type Model struct {
 	a6     [11]float32        // layer 6 output [11]
 	a7     [2]float32         // layer fc1 output [2]
 	grad   [2][135]float32    // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1418,24 +1416,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a7
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch06: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	sum := dy[0] + dy[1]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a7[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -1454,245 +1438,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 135 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 96 per sample
-	a3  []float32    // layer 3 output, 27 per sample
-	wg3 []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3 []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a6  []float32    // layer 6 output, 11 per sample
-	a7  []float32    // layer fc1 output, 2 per sample
-	g   [2][]float32 // gradients of activations, 135 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         8,
-	KH:        2,
-	KW:        4,
-	OH:        9,
-	OW:        5,
-	PH:        1,
-	PW:        2,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         8,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         3,
-	H:         9,
-	KH:        2,
-	KW:        2,
-	OH:        8,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// win3 is the window geometry of layer 3.
-var win3 = kernels.Window{
-	C:         3,
-	H:         8,
-	KH:        3,
-	KW:        2,
-	OH:        3,
-	OW:        3,
-	PH:        0,
-	PW:        1,
-	Replicate: true,
-	SH:        2,
-	SW:        2,
-	W:         4,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*135)
-	m.bat.a2 = make([]float32, n*96)
-	m.bat.a3 = make([]float32, n*27)
-	m.bat.a6 = make([]float32, n*11)
-	m.bat.a7 = make([]float32, n*2)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
-	m.bat.g[0] = make([]float32, n*135)
-	m.bat.g[1] = make([]float32, n*135)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→3 k2x4 s1x2 p1x2 + sigmoid, [1 8 8] → [3 9 5] (arch06.yaml:5)
-	{
-		x := x[:n*64]
-		y := m.bat.a0[:n*135]
-		w := m.params[0:24]
-		b := m.params[24:27]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*64:(s+1)*64], y[s*135:(s+1)*135])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 2: avgpool2d k2 s1 p0, [3 9 5] → [3 8 4] (arch06.yaml:7)
-	{
-		x := m.bat.a0[:n*135]
-		y := m.bat.a2[:n*96]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win2, x[s*135:(s+1)*135], y[s*96:(s+1)*96])
-		}
-	}
-	// layer 3: conv2d 3→3 k3x2 s2 p0x1 replicate no bias + relu, [3 8 4] → [3 3 3] (arch06.yaml:8)
-	{
-		x := m.bat.a2[:n*96]
-		y := m.bat.a3[:n*27]
-		w := m.params[27:81]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, nil, x[s*96:(s+1)*96], y[s*27:(s+1)*27])
-		}
-		kernels.Relu(y)
-	}
-	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
-	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
-	{
-		x := m.bat.a3[:n*27]
-		y := m.bat.a6[:n*11]
-		for r := 0; r < n; r++ {
-			copy(y[r*11:(r+1)*11], m.params[378:389])
-		}
-		kernels.Gemm(false, true, n, 11, 27, x, 27, m.params[81:378], 27, y, 11)
-	}
-	// layer fc1: linear 11→2, [11] → [2] (arch06.yaml:12)
-	{
-		x := m.bat.a6[:n*11]
-		y := m.bat.a7[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[411:413])
-		}
-		kernels.Gemm(false, true, n, 2, 11, x, 11, m.params[389:411], 11, y, 2)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer fc1: linear 11→2, [11] → [2] (arch06.yaml:12)
-	{
-		x := m.bat.a6[:n*11]
-		dy := m.bat.g[0][:n*2]
-		gb := m.grads[411:413]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 11, n, dy, 2, x, 11, m.grads[389:411], 11)
-		dx := m.bat.g[1][:n*11]
-		clear(dx)
-		kernels.Gemm(false, false, n, 11, 2, dy, 2, m.params[389:411], 11, dx, 11)
-	}
-	// layer 6: linear 27→11, [27] → [11] (arch06.yaml:11)
-	{
-		x := m.bat.a3[:n*27]
-		dy := m.bat.g[1][:n*11]
-		gb := m.grads[378:389]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
-		}
-		kernels.Gemm(true, false, 11, 27, n, dy, 11, x, 27, m.grads[81:378], 27)
-		dx := m.bat.g[0][:n*27]
-		clear(dx)
-		kernels.Gemm(false, false, n, 27, 11, dy, 11, m.params[81:378], 27, dx, 27)
-	}
-	// layer 5: flatten, [3 3 3] → [27] (arch06.yaml:10): nothing to compute
-	// layer 3: conv2d 3→3 k3x2 s2 p0x1 replicate no bias + relu, [3 8 4] → [3 3 3] (arch06.yaml:8)
-	{
-		dy := m.bat.g[0][:n*27]
-		x := m.bat.a2[:n*96]
-		y := m.bat.a3[:n*27]
-		kernels.ReluGrad(y, dy)
-		gw := m.grads[27:81]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*27:(s+1)*27], x[s*96:(s+1)*96], gw)
-		}
-		dx := m.bat.g[1][:n*96]
-		w := m.params[27:81]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 3))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*27:(s+1)*27], dx[s*96:(s+1)*96])
-		}
-	}
-	// layer 2: avgpool2d k2 s1 p0, [3 9 5] → [3 8 4] (arch06.yaml:7)
-	{
-		dy := m.bat.g[1][:n*96]
-		dx := m.bat.g[0][:n*135]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win2, dy[s*96:(s+1)*96], dx[s*135:(s+1)*135])
-		}
-	}
-	// layer 0: conv2d 1→3 k2x4 s1x2 p1x2 + sigmoid, [1 8 8] → [3 9 5] (arch06.yaml:5)
-	{
-		dy := m.bat.g[0][:n*135]
-		x := x[:n*64]
-		y := m.bat.a0[:n*135]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[24:27]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 45, dy[s*135:(s+1)*135], 45, gb)
-		}
-		gw := m.grads[0:24]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*135:(s+1)*135], x[s*64:(s+1)*64], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch06.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a7[:n*2])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1702,22 +1465,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch06.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a7[:n*2]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch06: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

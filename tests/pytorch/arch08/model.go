@@ -22,7 +22,6 @@ package arch08
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -52,7 +51,6 @@ type Model struct {
 	a4     [12]float32        // layer 4 output [12]
 	a6     [4]float32         // layer 6 output [4]
 	grad   [2][200]float32    // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1180,19 +1178,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a6
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
-	k := 0.5 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	return loss
+	return runtime.MSE(m.a6[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -1210,204 +1196,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 200 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 50 per sample
-	arg2 []int32      // layer 2 argmax, 50 per sample
-	a4   []float32    // layer 4 output, 12 per sample
-	a6   []float32    // layer 6 output, 4 per sample
-	g    [2][]float32 // gradients of activations, 200 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         9,
-	KH:        4,
-	KW:        2,
-	OH:        10,
-	OW:        10,
-	PH:        2,
-	PW:        2,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         7,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         2,
-	H:         10,
-	KH:        2,
-	KW:        2,
-	OH:        5,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         10,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*200)
-	m.bat.a2 = make([]float32, n*50)
-	m.bat.a4 = make([]float32, n*12)
-	m.bat.a6 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.arg2 = make([]int32, n*50)
-	m.bat.g[0] = make([]float32, n*200)
-	m.bat.g[1] = make([]float32, n*200)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→2 k4x2 s1 p2 + sigmoid, [1 9 7] → [2 10 10] (arch08.yaml:5)
-	{
-		x := x[:n*63]
-		y := m.bat.a0[:n*200]
-		w := m.params[0:16]
-		b := m.params[16:18]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*63:(s+1)*63], y[s*200:(s+1)*200])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 2: maxpool2d k2 s2 p0, [2 10 10] → [2 5 5] (arch08.yaml:7)
-	{
-		x := m.bat.a0[:n*200]
-		y := m.bat.a2[:n*50]
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win2, x[s*200:(s+1)*200], y[s*50:(s+1)*50], arg[s*50:(s+1)*50])
-		}
-	}
-	// layer 3: flatten, [2 5 5] → [50] (arch08.yaml:8): nothing to compute
-	// layer 4: linear 50→12 + tanh, [50] → [12] (arch08.yaml:9)
-	{
-		x := m.bat.a2[:n*50]
-		y := m.bat.a4[:n*12]
-		for r := 0; r < n; r++ {
-			copy(y[r*12:(r+1)*12], m.params[618:630])
-		}
-		kernels.Gemm(false, true, n, 12, 50, x, 50, m.params[18:618], 50, y, 12)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 6: linear 12→4, [12] → [4] (arch08.yaml:11)
-	{
-		x := m.bat.a4[:n*12]
-		y := m.bat.a6[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[678:682])
-		}
-		kernels.Gemm(false, true, n, 4, 12, x, 12, m.params[630:678], 12, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 6: linear 12→4, [12] → [4] (arch08.yaml:11)
-	{
-		x := m.bat.a4[:n*12]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[678:682]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 12, n, dy, 4, x, 12, m.grads[630:678], 12)
-		dx := m.bat.g[1][:n*12]
-		clear(dx)
-		kernels.Gemm(false, false, n, 12, 4, dy, 4, m.params[630:678], 12, dx, 12)
-	}
-	// layer 4: linear 50→12 + tanh, [50] → [12] (arch08.yaml:9)
-	{
-		x := m.bat.a2[:n*50]
-		dy := m.bat.g[1][:n*12]
-		y := m.bat.a4[:n*12]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[618:630]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*12:(r+1)*12], gb)
-		}
-		kernels.Gemm(true, false, 12, 50, n, dy, 12, x, 50, m.grads[18:618], 50)
-		dx := m.bat.g[0][:n*50]
-		clear(dx)
-		kernels.Gemm(false, false, n, 50, 12, dy, 12, m.params[18:618], 50, dx, 50)
-	}
-	// layer 3: flatten, [2 5 5] → [50] (arch08.yaml:8): nothing to compute
-	// layer 2: maxpool2d k2 s2 p0, [2 10 10] → [2 5 5] (arch08.yaml:7)
-	{
-		dy := m.bat.g[0][:n*50]
-		dx := m.bat.g[1][:n*200]
-		clear(dx)
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*50:(s+1)*50], arg[s*50:(s+1)*50], dx[s*200:(s+1)*200])
-		}
-	}
-	// layer 0: conv2d 1→2 k4x2 s1 p2 + sigmoid, [1 9 7] → [2 10 10] (arch08.yaml:5)
-	{
-		dy := m.bat.g[1][:n*200]
-		x := x[:n*63]
-		y := m.bat.a0[:n*200]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[16:18]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 100, dy[s*200:(s+1)*200], 100, gb)
-		}
-		gw := m.grads[0:16]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*200:(s+1)*200], x[s*63:(s+1)*63], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch08.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a6[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1417,14 +1223,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch08.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a6[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

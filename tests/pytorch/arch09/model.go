@@ -23,7 +23,6 @@ package arch09
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -55,7 +54,6 @@ type Model struct {
 	a6     [2]float32         // layer 6 output [2]
 	a8     [4]float32         // layer 8 output [4]
 	grad   [2][24]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -844,19 +842,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a8
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3])) / 4
-	k := 0.5 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	return loss
+	return runtime.MSE(m.a8[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -874,261 +860,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 10 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 24 per sample
-	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4  []float32    // layer 4 output, 6 per sample
-	a6  []float32    // layer 6 output, 2 per sample
-	a8  []float32    // layer 8 output, 4 per sample
-	g   [2][]float32 // gradients of activations, 24 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         2,
-	H:         6,
-	KH:        2,
-	KW:        4,
-	OH:        5,
-	OW:        1,
-	PH:        2,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         5,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         2,
-	H:         5,
-	KH:        4,
-	KW:        2,
-	OH:        6,
-	OW:        4,
-	PH:        2,
-	PW:        2,
-	Replicate: true,
-	SH:        1,
-	SW:        1,
-	W:         1,
-}
-
-// win4 is the window geometry of layer 4.
-var win4 = kernels.Window{
-	C:         1,
-	H:         6,
-	KH:        2,
-	KW:        2,
-	OH:        3,
-	OW:        2,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         4,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*10)
-	m.bat.a2 = make([]float32, n*24)
-	m.bat.a4 = make([]float32, n*6)
-	m.bat.a6 = make([]float32, n*2)
-	m.bat.a8 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
-	m.bat.g[0] = make([]float32, n*24)
-	m.bat.g[1] = make([]float32, n*24)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 2→2 k2x4 s2 p2x0 + tanh, [2 6 5] → [2 5 1] (arch09.yaml:5)
-	{
-		x := x[:n*60]
-		y := m.bat.a0[:n*10]
-		w := m.params[0:32]
-		b := m.params[32:34]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*60:(s+1)*60], y[s*10:(s+1)*10])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 2: conv2d 2→1 k4x2 s1 p2 replicate + tanh, [2 5 1] → [1 6 4] (arch09.yaml:7)
-	{
-		x := m.bat.a0[:n*10]
-		y := m.bat.a2[:n*24]
-		w := m.params[34:50]
-		b := m.params[50:51]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*10:(s+1)*10], y[s*24:(s+1)*24])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 4: avgpool2d k2 s2 p0, [1 6 4] → [1 3 2] (arch09.yaml:9)
-	{
-		x := m.bat.a2[:n*24]
-		y := m.bat.a4[:n*6]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win4, x[s*24:(s+1)*24], y[s*6:(s+1)*6])
-		}
-	}
-	// layer 5: flatten, [1 3 2] → [6] (arch09.yaml:10): nothing to compute
-	// layer 6: linear 6→2 + sigmoid, [6] → [2] (arch09.yaml:11)
-	{
-		x := m.bat.a4[:n*6]
-		y := m.bat.a6[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[63:65])
-		}
-		kernels.Gemm(false, true, n, 2, 6, x, 6, m.params[51:63], 6, y, 2)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 8: linear 2→4, [2] → [4] (arch09.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		y := m.bat.a8[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[73:77])
-		}
-		kernels.Gemm(false, true, n, 4, 2, x, 2, m.params[65:73], 2, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 8: linear 2→4, [2] → [4] (arch09.yaml:13)
-	{
-		x := m.bat.a6[:n*2]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[73:77]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 2, n, dy, 4, x, 2, m.grads[65:73], 2)
-		dx := m.bat.g[1][:n*2]
-		clear(dx)
-		kernels.Gemm(false, false, n, 2, 4, dy, 4, m.params[65:73], 2, dx, 2)
-	}
-	// layer 6: linear 6→2 + sigmoid, [6] → [2] (arch09.yaml:11)
-	{
-		x := m.bat.a4[:n*6]
-		dy := m.bat.g[1][:n*2]
-		y := m.bat.a6[:n*2]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[63:65]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 6, n, dy, 2, x, 6, m.grads[51:63], 6)
-		dx := m.bat.g[0][:n*6]
-		clear(dx)
-		kernels.Gemm(false, false, n, 6, 2, dy, 2, m.params[51:63], 6, dx, 6)
-	}
-	// layer 5: flatten, [1 3 2] → [6] (arch09.yaml:10): nothing to compute
-	// layer 4: avgpool2d k2 s2 p0, [1 6 4] → [1 3 2] (arch09.yaml:9)
-	{
-		dy := m.bat.g[0][:n*6]
-		dx := m.bat.g[1][:n*24]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win4, dy[s*6:(s+1)*6], dx[s*24:(s+1)*24])
-		}
-	}
-	// layer 2: conv2d 2→1 k4x2 s1 p2 replicate + tanh, [2 5 1] → [1 6 4] (arch09.yaml:7)
-	{
-		dy := m.bat.g[1][:n*24]
-		x := m.bat.a0[:n*10]
-		y := m.bat.a2[:n*24]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[50:51]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 24, dy[s*24:(s+1)*24], 24, gb)
-		}
-		gw := m.grads[34:50]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*24:(s+1)*24], x[s*10:(s+1)*10], gw)
-		}
-		dx := m.bat.g[0][:n*10]
-		w := m.params[34:50]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*24:(s+1)*24], dx[s*10:(s+1)*10])
-		}
-	}
-	// layer 0: conv2d 2→2 k2x4 s2 p2x0 + tanh, [2 6 5] → [2 5 1] (arch09.yaml:5)
-	{
-		dy := m.bat.g[0][:n*10]
-		x := x[:n*60]
-		y := m.bat.a0[:n*10]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[32:34]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 5, dy[s*10:(s+1)*10], 5, gb)
-		}
-		gw := m.grads[0:32]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*10:(s+1)*10], x[s*60:(s+1)*60], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch09.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a8[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1138,14 +887,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch09.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a8[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

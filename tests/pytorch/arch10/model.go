@@ -25,7 +25,6 @@ package arch10
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -60,7 +59,6 @@ type Model struct {
 	a7     [8]float32         // layer 7 output [8]
 	a8     [5]float32         // layer 8 output [5]
 	grad   [2][11]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -457,22 +455,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a8
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	dy[4] = out[4] - target[4]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
-		float32(dy[4]*dy[4])) / 5
-	k := 0.4 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	dy[4] *= k
-	return loss
+	return runtime.MSE(m.a8[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -490,295 +473,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 11 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 5 per sample
-	a3   []float32    // layer 3 output, 3 per sample
-	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4   []float32    // layer 4 output, 1 per sample
-	arg4 []int32      // layer 4 argmax, 1 per sample
-	a5   []float32    // layer 5 output, 1 per sample
-	a7   []float32    // layer 7 output, 8 per sample
-	a8   []float32    // layer 8 output, 5 per sample
-	g    [2][]float32 // gradients of activations, 11 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         1,
-	KH:        1,
-	KW:        2,
-	OH:        1,
-	OW:        11,
-	PH:        0,
-	PW:        1,
-	Replicate: true,
-	SH:        1,
-	SW:        1,
-	W:         10,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         1,
-	H:         1,
-	KH:        1,
-	KW:        3,
-	OH:        1,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         11,
-}
-
-// win3 is the window geometry of layer 3.
-var win3 = kernels.Window{
-	C:         1,
-	H:         1,
-	KH:        1,
-	KW:        3,
-	OH:        1,
-	OW:        3,
-	PH:        0,
-	PW:        1,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         5,
-}
-
-// win4 is the window geometry of layer 4.
-var win4 = kernels.Window{
-	C:         1,
-	H:         1,
-	KH:        1,
-	KW:        3,
-	OH:        1,
-	OW:        1,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         3,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*11)
-	m.bat.a2 = make([]float32, n*5)
-	m.bat.a3 = make([]float32, n*3)
-	m.bat.a4 = make([]float32, n*1)
-	m.bat.a5 = make([]float32, n*1)
-	m.bat.a7 = make([]float32, n*8)
-	m.bat.a8 = make([]float32, n*5)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 1))
-	m.bat.arg4 = make([]int32, n*1)
-	m.bat.g[0] = make([]float32, n*11)
-	m.bat.g[1] = make([]float32, n*11)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
-	{
-		x := x[:n*10]
-		y := m.bat.a0[:n*11]
-		w := m.params[0:2]
-		b := m.params[2:3]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*10:(s+1)*10], y[s*11:(s+1)*11])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
-	{
-		x := m.bat.a0[:n*11]
-		y := m.bat.a2[:n*5]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win2, x[s*11:(s+1)*11], y[s*5:(s+1)*5])
-		}
-	}
-	// layer 3: conv1d 1→1 k3 s2 p1, [1 5] → [1 3] (arch10.yaml:8)
-	{
-		x := m.bat.a2[:n*5]
-		y := m.bat.a3[:n*3]
-		w := m.params[3:6]
-		b := m.params[6:7]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*5:(s+1)*5], y[s*3:(s+1)*3])
-		}
-	}
-	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
-	{
-		x := m.bat.a3[:n*3]
-		y := m.bat.a4[:n*1]
-		arg := m.bat.arg4
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win4, x[s*3:(s+1)*3], y[s*1:(s+1)*1], arg[s*1:(s+1)*1])
-		}
-	}
-	// layer 5: tanh, [1 1] → [1 1] (arch10.yaml:10)
-	{
-		x := m.bat.a4[:n*1]
-		y := m.bat.a5[:n*1]
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(x[i])))
-		}
-	}
-	// layer 6: flatten, [1 1] → [1] (arch10.yaml:11): nothing to compute
-	// layer 7: linear 1→8, [1] → [8] (arch10.yaml:12)
-	{
-		x := m.bat.a5[:n*1]
-		y := m.bat.a7[:n*8]
-		for r := 0; r < n; r++ {
-			copy(y[r*8:(r+1)*8], m.params[15:23])
-		}
-		kernels.Gemm(false, true, n, 8, 1, x, 1, m.params[7:15], 1, y, 8)
-	}
-	// layer 8: linear 8→5 no bias, [8] → [5] (arch10.yaml:13)
-	{
-		x := m.bat.a7[:n*8]
-		y := m.bat.a8[:n*5]
-		clear(y)
-		kernels.Gemm(false, true, n, 5, 8, x, 8, m.params[23:63], 8, y, 5)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 8: linear 8→5 no bias, [8] → [5] (arch10.yaml:13)
-	{
-		x := m.bat.a7[:n*8]
-		dy := m.bat.g[0][:n*5]
-		kernels.Gemm(true, false, 5, 8, n, dy, 5, x, 8, m.grads[23:63], 8)
-		dx := m.bat.g[1][:n*8]
-		clear(dx)
-		kernels.Gemm(false, false, n, 8, 5, dy, 5, m.params[23:63], 8, dx, 8)
-	}
-	// layer 7: linear 1→8, [1] → [8] (arch10.yaml:12)
-	{
-		x := m.bat.a5[:n*1]
-		dy := m.bat.g[1][:n*8]
-		gb := m.grads[15:23]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
-		}
-		kernels.Gemm(true, false, 8, 1, n, dy, 8, x, 1, m.grads[7:15], 1)
-		dx := m.bat.g[0][:n*1]
-		clear(dx)
-		kernels.Gemm(false, false, n, 1, 8, dy, 8, m.params[7:15], 1, dx, 1)
-	}
-	// layer 6: flatten, [1 1] → [1] (arch10.yaml:11): nothing to compute
-	// layer 5: tanh, [1 1] → [1 1] (arch10.yaml:10)
-	{
-		y := m.bat.a5[:n*1]
-		dy := m.bat.g[0][:n*1]
-		dx := m.bat.g[1][:n*1]
-		for i := range dy {
-			dx[i] = dy[i] * (1 - y[i]*y[i])
-		}
-	}
-	// layer 4: maxpool1d k3 s1 p0, [1 3] → [1 1] (arch10.yaml:9)
-	{
-		dy := m.bat.g[1][:n*1]
-		dx := m.bat.g[0][:n*3]
-		clear(dx)
-		arg := m.bat.arg4
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*1:(s+1)*1], arg[s*1:(s+1)*1], dx[s*3:(s+1)*3])
-		}
-	}
-	// layer 3: conv1d 1→1 k3 s2 p1, [1 5] → [1 3] (arch10.yaml:8)
-	{
-		dy := m.bat.g[0][:n*3]
-		x := m.bat.a2[:n*5]
-		gb := m.grads[6:7]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 3, dy[s*3:(s+1)*3], 3, gb)
-		}
-		gw := m.grads[3:6]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*3:(s+1)*3], x[s*5:(s+1)*5], gw)
-		}
-		dx := m.bat.g[1][:n*5]
-		w := m.params[3:6]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*3:(s+1)*3], dx[s*5:(s+1)*5])
-		}
-	}
-	// layer 2: avgpool1d k3 s2 p0, [1 11] → [1 5] (arch10.yaml:7)
-	{
-		dy := m.bat.g[1][:n*5]
-		dx := m.bat.g[0][:n*11]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win2, dy[s*5:(s+1)*5], dx[s*11:(s+1)*11])
-		}
-	}
-	// layer 0: conv1d 1→1 k2 s1 p1 replicate + relu, [1 10] → [1 11] (arch10.yaml:5)
-	{
-		dy := m.bat.g[0][:n*11]
-		x := x[:n*10]
-		y := m.bat.a0[:n*11]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[2:3]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 11, dy[s*11:(s+1)*11], 11, gb)
-		}
-		gw := m.grads[0:2]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*11:(s+1)*11], x[s*10:(s+1)*10], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch10.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a8[:n*5])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -788,14 +500,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch10.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a8[:n*5]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -26,7 +26,6 @@ package arch12
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -59,7 +58,6 @@ type Model struct {
 	a9     [6]float32         // layer 9 output [6]
 	a10    [4]float32         // layer fc1 output [4]
 	grad   [2][120]float32    // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1905,32 +1903,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a10
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch12: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a10[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -1949,329 +1925,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 120 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 84 per sample
-	a3  []float32    // layer 3 output, 84 per sample
-	a4  []float32    // layer conv1 output, 60 per sample
-	wg4 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt4 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a6  []float32    // layer 6 output, 8 per sample
-	a7  []float32    // layer 7 output, 8 per sample
-	a9  []float32    // layer 9 output, 6 per sample
-	a10 []float32    // layer fc1 output, 4 per sample
-	g   [2][]float32 // gradients of activations, 120 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         3,
-	H:         8,
-	KH:        1,
-	KW:        1,
-	OH:        8,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        2,
-	W:         10,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         3,
-	H:         8,
-	KH:        2,
-	KW:        2,
-	OH:        7,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// win4 is the window geometry of layer conv1.
-var win4 = kernels.Window{
-	C:         3,
-	H:         7,
-	KH:        1,
-	KW:        3,
-	OH:        5,
-	OW:        6,
-	PH:        1,
-	PW:        2,
-	Replicate: false,
-	SH:        2,
-	SW:        1,
-	W:         4,
-}
-
-// win6 is the window geometry of layer 6.
-var win6 = kernels.Window{
-	C:         2,
-	H:         5,
-	KH:        3,
-	KW:        3,
-	OH:        2,
-	OW:        2,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         6,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*120)
-	m.bat.a2 = make([]float32, n*84)
-	m.bat.a3 = make([]float32, n*84)
-	m.bat.a4 = make([]float32, n*60)
-	m.bat.a6 = make([]float32, n*8)
-	m.bat.a7 = make([]float32, n*8)
-	m.bat.a9 = make([]float32, n*6)
-	m.bat.a10 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.wt4 = make([]float32, kernels.ConvPackedLen(&win4, 2))
-	m.bat.g[0] = make([]float32, n*120)
-	m.bat.g[1] = make([]float32, n*120)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 3→3 k1 s1x2 p0 + relu, [3 8 10] → [3 8 5] (arch12.yaml:5)
-	{
-		x := x[:n*240]
-		y := m.bat.a0[:n*120]
-		w := m.params[0:9]
-		b := m.params[9:12]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*240:(s+1)*240], y[s*120:(s+1)*120])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
-	{
-		x := m.bat.a0[:n*120]
-		y := m.bat.a2[:n*84]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win2, x[s*120:(s+1)*120], y[s*84:(s+1)*84])
-		}
-	}
-	// layer 3: relu, [3 7 4] → [3 7 4] (arch12.yaml:8)
-	{
-		x := m.bat.a2[:n*84]
-		y := m.bat.a3[:n*84]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
-	}
-	// layer conv1: conv2d 3→2 k1x3 s2x1 p1x2 + tanh, [3 7 4] → [2 5 6] (arch12.yaml:9)
-	{
-		x := m.bat.a3[:n*84]
-		y := m.bat.a4[:n*60]
-		w := m.params[12:30]
-		b := m.params[30:32]
-		wt := kernels.PackConv(&win4, w, m.bat.wt4)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win4, w, wt, b, x[s*84:(s+1)*84], y[s*60:(s+1)*60])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 6: avgpool2d k3 s2 p0, [2 5 6] → [2 2 2] (arch12.yaml:11)
-	{
-		x := m.bat.a4[:n*60]
-		y := m.bat.a6[:n*8]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win6, x[s*60:(s+1)*60], y[s*8:(s+1)*8])
-		}
-	}
-	// layer 7: relu, [2 2 2] → [2 2 2] (arch12.yaml:12)
-	{
-		x := m.bat.a6[:n*8]
-		y := m.bat.a7[:n*8]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
-	}
-	// layer 8: flatten, [2 2 2] → [8] (arch12.yaml:13): nothing to compute
-	// layer 9: linear 8→6, [8] → [6] (arch12.yaml:14)
-	{
-		x := m.bat.a7[:n*8]
-		y := m.bat.a9[:n*6]
-		for r := 0; r < n; r++ {
-			copy(y[r*6:(r+1)*6], m.params[80:86])
-		}
-		kernels.Gemm(false, true, n, 6, 8, x, 8, m.params[32:80], 8, y, 6)
-	}
-	// layer fc1: linear 6→4, [6] → [4] (arch12.yaml:15)
-	{
-		x := m.bat.a9[:n*6]
-		y := m.bat.a10[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[110:114])
-		}
-		kernels.Gemm(false, true, n, 4, 6, x, 6, m.params[86:110], 6, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer fc1: linear 6→4, [6] → [4] (arch12.yaml:15)
-	{
-		x := m.bat.a9[:n*6]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[110:114]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 6, n, dy, 4, x, 6, m.grads[86:110], 6)
-		dx := m.bat.g[1][:n*6]
-		clear(dx)
-		kernels.Gemm(false, false, n, 6, 4, dy, 4, m.params[86:110], 6, dx, 6)
-	}
-	// layer 9: linear 8→6, [8] → [6] (arch12.yaml:14)
-	{
-		x := m.bat.a7[:n*8]
-		dy := m.bat.g[1][:n*6]
-		gb := m.grads[80:86]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
-		}
-		kernels.Gemm(true, false, 6, 8, n, dy, 6, x, 8, m.grads[32:80], 8)
-		dx := m.bat.g[0][:n*8]
-		clear(dx)
-		kernels.Gemm(false, false, n, 8, 6, dy, 6, m.params[32:80], 8, dx, 8)
-	}
-	// layer 8: flatten, [2 2 2] → [8] (arch12.yaml:13): nothing to compute
-	// layer 7: relu, [2 2 2] → [2 2 2] (arch12.yaml:12)
-	{
-		y := m.bat.a7[:n*8]
-		dy := m.bat.g[0][:n*8]
-		dx := m.bat.g[1][:n*8]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
-	}
-	// layer 6: avgpool2d k3 s2 p0, [2 5 6] → [2 2 2] (arch12.yaml:11)
-	{
-		dy := m.bat.g[1][:n*8]
-		dx := m.bat.g[0][:n*60]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win6, dy[s*8:(s+1)*8], dx[s*60:(s+1)*60])
-		}
-	}
-	// layer conv1: conv2d 3→2 k1x3 s2x1 p1x2 + tanh, [3 7 4] → [2 5 6] (arch12.yaml:9)
-	{
-		dy := m.bat.g[0][:n*60]
-		x := m.bat.a3[:n*84]
-		y := m.bat.a4[:n*60]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[30:32]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 30, dy[s*60:(s+1)*60], 30, gb)
-		}
-		gw := m.grads[12:30]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win4, dy[s*60:(s+1)*60], x[s*84:(s+1)*84], gw)
-		}
-		dx := m.bat.g[1][:n*84]
-		w := m.params[12:30]
-		if m.bat.wg4 == nil {
-			m.bat.wg4 = make([]float32, kernels.ConvInputGradPackedLen(&win4, 2))
-		}
-		wt := kernels.PackConvInputGrad(&win4, w, m.bat.wg4)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win4, w, wt, dy[s*60:(s+1)*60], dx[s*84:(s+1)*84])
-		}
-	}
-	// layer 3: relu, [3 7 4] → [3 7 4] (arch12.yaml:8)
-	{
-		y := m.bat.a3[:n*84]
-		dy := m.bat.g[1][:n*84]
-		dx := m.bat.g[0][:n*84]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
-	}
-	// layer 2: avgpool2d k2 s1 p0, [3 8 5] → [3 7 4] (arch12.yaml:7)
-	{
-		dy := m.bat.g[0][:n*84]
-		dx := m.bat.g[1][:n*120]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win2, dy[s*84:(s+1)*84], dx[s*120:(s+1)*120])
-		}
-	}
-	// layer 0: conv2d 3→3 k1 s1x2 p0 + relu, [3 8 10] → [3 8 5] (arch12.yaml:5)
-	{
-		dy := m.bat.g[1][:n*120]
-		x := x[:n*240]
-		y := m.bat.a0[:n*120]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[9:12]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 40, dy[s*120:(s+1)*120], 40, gb)
-		}
-		gw := m.grads[0:9]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*120:(s+1)*120], x[s*240:(s+1)*240], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch12.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a10[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -2281,22 +1952,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch12.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a10[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch12: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -23,7 +23,6 @@ package arch13
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -55,7 +54,6 @@ type Model struct {
 	a6     [11]float32        // layer 6 output [11]
 	a8     [3]float32         // layer 8 output [3]
 	grad   [2][72]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1279,28 +1277,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a8
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch13: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	sum := dy[0] + dy[1] + dy[2]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a8[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -1319,250 +1299,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 72 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer conv1 output, 21 per sample
-	wg2 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a4  []float32    // layer 4 output, 8 per sample
-	a6  []float32    // layer 6 output, 11 per sample
-	a8  []float32    // layer 8 output, 3 per sample
-	g   [2][]float32 // gradients of activations, 72 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         9,
-	KH:        1,
-	KW:        2,
-	OH:        9,
-	OW:        8,
-	PH:        0,
-	PW:        2,
-	Replicate: true,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// win2 is the window geometry of layer conv1.
-var win2 = kernels.Window{
-	C:         1,
-	H:         9,
-	KH:        4,
-	KW:        4,
-	OH:        3,
-	OW:        7,
-	PH:        0,
-	PW:        1,
-	Replicate: false,
-	SH:        2,
-	SW:        1,
-	W:         8,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*72)
-	m.bat.a2 = make([]float32, n*21)
-	m.bat.a4 = make([]float32, n*8)
-	m.bat.a6 = make([]float32, n*11)
-	m.bat.a8 = make([]float32, n*3)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
-	m.bat.g[0] = make([]float32, n*72)
-	m.bat.g[1] = make([]float32, n*72)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)
-	{
-		x := x[:n*45]
-		y := m.bat.a0[:n*72]
-		w := m.params[0:2]
-		b := m.params[2:3]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*45:(s+1)*45], y[s*72:(s+1)*72])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
-	{
-		x := m.bat.a0[:n*72]
-		y := m.bat.a2[:n*21]
-		w := m.params[3:19]
-		b := m.params[19:20]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*72:(s+1)*72], y[s*21:(s+1)*21])
-		}
-	}
-	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
-	// layer 4: linear 21→8 + sigmoid, [21] → [8] (arch13.yaml:9)
-	{
-		x := m.bat.a2[:n*21]
-		y := m.bat.a4[:n*8]
-		for r := 0; r < n; r++ {
-			copy(y[r*8:(r+1)*8], m.params[188:196])
-		}
-		kernels.Gemm(false, true, n, 8, 21, x, 21, m.params[20:188], 21, y, 8)
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
-	{
-		x := m.bat.a4[:n*8]
-		y := m.bat.a6[:n*11]
-		for r := 0; r < n; r++ {
-			copy(y[r*11:(r+1)*11], m.params[284:295])
-		}
-		kernels.Gemm(false, true, n, 11, 8, x, 8, m.params[196:284], 8, y, 11)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 8: linear 11→3, [11] → [3] (arch13.yaml:13)
-	{
-		x := m.bat.a6[:n*11]
-		y := m.bat.a8[:n*3]
-		for r := 0; r < n; r++ {
-			copy(y[r*3:(r+1)*3], m.params[328:331])
-		}
-		kernels.Gemm(false, true, n, 3, 11, x, 11, m.params[295:328], 11, y, 3)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 8: linear 11→3, [11] → [3] (arch13.yaml:13)
-	{
-		x := m.bat.a6[:n*11]
-		dy := m.bat.g[0][:n*3]
-		gb := m.grads[328:331]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
-		}
-		kernels.Gemm(true, false, 3, 11, n, dy, 3, x, 11, m.grads[295:328], 11)
-		dx := m.bat.g[1][:n*11]
-		clear(dx)
-		kernels.Gemm(false, false, n, 11, 3, dy, 3, m.params[295:328], 11, dx, 11)
-	}
-	// layer 6: linear 8→11 + tanh, [8] → [11] (arch13.yaml:11)
-	{
-		x := m.bat.a4[:n*8]
-		dy := m.bat.g[1][:n*11]
-		y := m.bat.a6[:n*11]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[284:295]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*11:(r+1)*11], gb)
-		}
-		kernels.Gemm(true, false, 11, 8, n, dy, 11, x, 8, m.grads[196:284], 8)
-		dx := m.bat.g[0][:n*8]
-		clear(dx)
-		kernels.Gemm(false, false, n, 8, 11, dy, 11, m.params[196:284], 8, dx, 8)
-	}
-	// layer 4: linear 21→8 + sigmoid, [21] → [8] (arch13.yaml:9)
-	{
-		x := m.bat.a2[:n*21]
-		dy := m.bat.g[0][:n*8]
-		y := m.bat.a4[:n*8]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[188:196]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*8:(r+1)*8], gb)
-		}
-		kernels.Gemm(true, false, 8, 21, n, dy, 8, x, 21, m.grads[20:188], 21)
-		dx := m.bat.g[1][:n*21]
-		clear(dx)
-		kernels.Gemm(false, false, n, 21, 8, dy, 8, m.params[20:188], 21, dx, 21)
-	}
-	// layer 3: flatten, [1 3 7] → [21] (arch13.yaml:8): nothing to compute
-	// layer conv1: conv2d 1→1 k4 s2x1 p0x1, [1 9 8] → [1 3 7] (arch13.yaml:7)
-	{
-		dy := m.bat.g[1][:n*21]
-		x := m.bat.a0[:n*72]
-		gb := m.grads[19:20]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 21, dy[s*21:(s+1)*21], 21, gb)
-		}
-		gw := m.grads[3:19]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*21:(s+1)*21], x[s*72:(s+1)*72], gw)
-		}
-		dx := m.bat.g[0][:n*72]
-		w := m.params[3:19]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*21:(s+1)*21], dx[s*72:(s+1)*72])
-		}
-	}
-	// layer 0: conv2d 1→1 k1x2 s1 p0x2 replicate + sigmoid, [1 9 5] → [1 9 8] (arch13.yaml:5)
-	{
-		dy := m.bat.g[0][:n*72]
-		x := x[:n*45]
-		y := m.bat.a0[:n*72]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[2:3]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 72, dy[s*72:(s+1)*72], 72, gb)
-		}
-		gw := m.grads[0:2]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*72:(s+1)*72], x[s*45:(s+1)*45], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch13.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a8[:n*3])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1572,22 +1326,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch13.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a8[:n*3]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch13: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -26,7 +26,6 @@ package arch15
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -61,7 +60,6 @@ type Model struct {
 	a10    [4]float32         // layer fc1 output [4]
 	a12    [4]float32         // layer 12 output [4]
 	grad   [2][44]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -1158,32 +1156,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a12
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch15: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a12[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -1202,344 +1178,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 44 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 10 per sample
-	a3  []float32    // layer conv1 output, 36 per sample
-	wg3 []float32    // layer conv1 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3 []float32    // layer conv1 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5  []float32    // layer 5 output, 9 per sample
-	a6  []float32    // layer 6 output, 9 per sample
-	a8  []float32    // layer fc0 output, 12 per sample
-	a10 []float32    // layer fc1 output, 4 per sample
-	a12 []float32    // layer 12 output, 4 per sample
-	g   [2][]float32 // gradients of activations, 44 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         9,
-	KH:        3,
-	KW:        2,
-	OH:        4,
-	OW:        11,
-	PH:        0,
-	PW:        2,
-	Replicate: true,
-	SH:        2,
-	SW:        1,
-	W:         8,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         1,
-	H:         4,
-	KH:        2,
-	KW:        2,
-	OH:        2,
-	OW:        5,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         11,
-}
-
-// win3 is the window geometry of layer conv1.
-var win3 = kernels.Window{
-	C:         1,
-	H:         2,
-	KH:        1,
-	KW:        2,
-	OH:        2,
-	OW:        6,
-	PH:        1,
-	PW:        1,
-	Replicate: true,
-	SH:        2,
-	SW:        1,
-	W:         5,
-}
-
-// win5 is the window geometry of layer 5.
-var win5 = kernels.Window{
-	C:         3,
-	H:         2,
-	KH:        2,
-	KW:        2,
-	OH:        1,
-	OW:        3,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         6,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*44)
-	m.bat.a2 = make([]float32, n*10)
-	m.bat.a3 = make([]float32, n*36)
-	m.bat.a5 = make([]float32, n*9)
-	m.bat.a6 = make([]float32, n*9)
-	m.bat.a8 = make([]float32, n*12)
-	m.bat.a10 = make([]float32, n*4)
-	m.bat.a12 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 3))
-	m.bat.g[0] = make([]float32, n*44)
-	m.bat.g[1] = make([]float32, n*44)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→1 k3x2 s2x1 p0x2 replicate no bias + sigmoid, [1 9 8] → [1 4 11] (arch15.yaml:5)
-	{
-		x := x[:n*72]
-		y := m.bat.a0[:n*44]
-		w := m.params[0:6]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, nil, x[s*72:(s+1)*72], y[s*44:(s+1)*44])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 2: avgpool2d k2 s2 p0, [1 4 11] → [1 2 5] (arch15.yaml:7)
-	{
-		x := m.bat.a0[:n*44]
-		y := m.bat.a2[:n*10]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win2, x[s*44:(s+1)*44], y[s*10:(s+1)*10])
-		}
-	}
-	// layer conv1: conv2d 1→3 k1x2 s2x1 p1 replicate + tanh, [1 2 5] → [3 2 6] (arch15.yaml:8)
-	{
-		x := m.bat.a2[:n*10]
-		y := m.bat.a3[:n*36]
-		w := m.params[6:12]
-		b := m.params[12:15]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*10:(s+1)*10], y[s*36:(s+1)*36])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 5: avgpool2d k2 s2 p0, [3 2 6] → [3 1 3] (arch15.yaml:10)
-	{
-		x := m.bat.a3[:n*36]
-		y := m.bat.a5[:n*9]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win5, x[s*36:(s+1)*36], y[s*9:(s+1)*9])
-		}
-	}
-	// layer 6: relu, [3 1 3] → [3 1 3] (arch15.yaml:11)
-	{
-		x := m.bat.a5[:n*9]
-		y := m.bat.a6[:n*9]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
-	}
-	// layer 7: flatten, [3 1 3] → [9] (arch15.yaml:12): nothing to compute
-	// layer fc0: linear 9→12 + tanh, [9] → [12] (arch15.yaml:13)
-	{
-		x := m.bat.a6[:n*9]
-		y := m.bat.a8[:n*12]
-		for r := 0; r < n; r++ {
-			copy(y[r*12:(r+1)*12], m.params[123:135])
-		}
-		kernels.Gemm(false, true, n, 12, 9, x, 9, m.params[15:123], 9, y, 12)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer fc1: linear 12→4 + tanh, [12] → [4] (arch15.yaml:15)
-	{
-		x := m.bat.a8[:n*12]
-		y := m.bat.a10[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[183:187])
-		}
-		kernels.Gemm(false, true, n, 4, 12, x, 12, m.params[135:183], 12, y, 4)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 12: linear 4→4, [4] → [4] (arch15.yaml:17)
-	{
-		x := m.bat.a10[:n*4]
-		y := m.bat.a12[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[203:207])
-		}
-		kernels.Gemm(false, true, n, 4, 4, x, 4, m.params[187:203], 4, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 12: linear 4→4, [4] → [4] (arch15.yaml:17)
-	{
-		x := m.bat.a10[:n*4]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[203:207]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 4, n, dy, 4, x, 4, m.grads[187:203], 4)
-		dx := m.bat.g[1][:n*4]
-		clear(dx)
-		kernels.Gemm(false, false, n, 4, 4, dy, 4, m.params[187:203], 4, dx, 4)
-	}
-	// layer fc1: linear 12→4 + tanh, [12] → [4] (arch15.yaml:15)
-	{
-		x := m.bat.a8[:n*12]
-		dy := m.bat.g[1][:n*4]
-		y := m.bat.a10[:n*4]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[183:187]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 12, n, dy, 4, x, 12, m.grads[135:183], 12)
-		dx := m.bat.g[0][:n*12]
-		clear(dx)
-		kernels.Gemm(false, false, n, 12, 4, dy, 4, m.params[135:183], 12, dx, 12)
-	}
-	// layer fc0: linear 9→12 + tanh, [9] → [12] (arch15.yaml:13)
-	{
-		x := m.bat.a6[:n*9]
-		dy := m.bat.g[0][:n*12]
-		y := m.bat.a8[:n*12]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[123:135]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*12:(r+1)*12], gb)
-		}
-		kernels.Gemm(true, false, 12, 9, n, dy, 12, x, 9, m.grads[15:123], 9)
-		dx := m.bat.g[1][:n*9]
-		clear(dx)
-		kernels.Gemm(false, false, n, 9, 12, dy, 12, m.params[15:123], 9, dx, 9)
-	}
-	// layer 7: flatten, [3 1 3] → [9] (arch15.yaml:12): nothing to compute
-	// layer 6: relu, [3 1 3] → [3 1 3] (arch15.yaml:11)
-	{
-		y := m.bat.a6[:n*9]
-		dy := m.bat.g[1][:n*9]
-		dx := m.bat.g[0][:n*9]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
-	}
-	// layer 5: avgpool2d k2 s2 p0, [3 2 6] → [3 1 3] (arch15.yaml:10)
-	{
-		dy := m.bat.g[0][:n*9]
-		dx := m.bat.g[1][:n*36]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win5, dy[s*9:(s+1)*9], dx[s*36:(s+1)*36])
-		}
-	}
-	// layer conv1: conv2d 1→3 k1x2 s2x1 p1 replicate + tanh, [1 2 5] → [3 2 6] (arch15.yaml:8)
-	{
-		dy := m.bat.g[1][:n*36]
-		x := m.bat.a2[:n*10]
-		y := m.bat.a3[:n*36]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[12:15]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 12, dy[s*36:(s+1)*36], 12, gb)
-		}
-		gw := m.grads[6:12]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*36:(s+1)*36], x[s*10:(s+1)*10], gw)
-		}
-		dx := m.bat.g[0][:n*10]
-		w := m.params[6:12]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 3))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*36:(s+1)*36], dx[s*10:(s+1)*10])
-		}
-	}
-	// layer 2: avgpool2d k2 s2 p0, [1 4 11] → [1 2 5] (arch15.yaml:7)
-	{
-		dy := m.bat.g[0][:n*10]
-		dx := m.bat.g[1][:n*44]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win2, dy[s*10:(s+1)*10], dx[s*44:(s+1)*44])
-		}
-	}
-	// layer 0: conv2d 1→1 k3x2 s2x1 p0x2 replicate no bias + sigmoid, [1 9 8] → [1 4 11] (arch15.yaml:5)
-	{
-		dy := m.bat.g[1][:n*44]
-		x := x[:n*72]
-		y := m.bat.a0[:n*44]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gw := m.grads[0:6]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*44:(s+1)*44], x[s*72:(s+1)*72], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch15.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a12[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1549,22 +1205,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch15.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a12[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch15: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

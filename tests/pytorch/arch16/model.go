@@ -21,7 +21,6 @@ package arch16
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -49,7 +48,6 @@ type Model struct {
 	a2     [12]float32        // layer 2 output [1 3 4]
 	a5     [5]float32         // layer 5 output [5]
 	grad   [2][40]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -926,22 +924,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a5
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	dy[4] = out[4] - target[4]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
-		float32(dy[4]*dy[4])) / 5
-	k := 0.4 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	dy[4] *= k
-	return loss
+	return runtime.MSE(m.a5[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -959,187 +942,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer conv0 output, 40 per sample
-	wg0 []float32    // layer conv0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer conv0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 12 per sample
-	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5  []float32    // layer 5 output, 5 per sample
-	g   [2][]float32 // gradients of activations, 40 per sample, used in turn
-}
-
-// win0 is the window geometry of layer conv0.
-var win0 = kernels.Window{
-	C:         3,
-	H:         10,
-	KH:        4,
-	KW:        2,
-	OH:        4,
-	OW:        5,
-	PH:        0,
-	PW:        2,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         7,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         2,
-	H:         4,
-	KH:        2,
-	KW:        2,
-	OH:        3,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         5,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*40)
-	m.bat.a2 = make([]float32, n*12)
-	m.bat.a5 = make([]float32, n*5)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
-	m.bat.g[0] = make([]float32, n*40)
-	m.bat.g[1] = make([]float32, n*40)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
-	{
-		x := x[:n*210]
-		y := m.bat.a0[:n*40]
-		w := m.params[0:48]
-		b := m.params[48:50]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*210:(s+1)*210], y[s*40:(s+1)*40])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
-	{
-		x := m.bat.a0[:n*40]
-		y := m.bat.a2[:n*12]
-		w := m.params[50:58]
-		b := m.params[58:59]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*40:(s+1)*40], y[s*12:(s+1)*12])
-		}
-		kernels.Relu(y)
-	}
-	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
-	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
-	{
-		x := m.bat.a2[:n*12]
-		y := m.bat.a5[:n*5]
-		for r := 0; r < n; r++ {
-			copy(y[r*5:(r+1)*5], m.params[119:124])
-		}
-		kernels.Gemm(false, true, n, 5, 12, x, 12, m.params[59:119], 12, y, 5)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 5: linear 12→5, [12] → [5] (arch16.yaml:10)
-	{
-		x := m.bat.a2[:n*12]
-		dy := m.bat.g[0][:n*5]
-		gb := m.grads[119:124]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*5:(r+1)*5], gb)
-		}
-		kernels.Gemm(true, false, 5, 12, n, dy, 5, x, 12, m.grads[59:119], 12)
-		dx := m.bat.g[1][:n*12]
-		clear(dx)
-		kernels.Gemm(false, false, n, 12, 5, dy, 5, m.params[59:119], 12, dx, 12)
-	}
-	// layer 4: flatten, [1 3 4] → [12] (arch16.yaml:9): nothing to compute
-	// layer 2: conv2d 2→1 k2 s1 p0 + relu, [2 4 5] → [1 3 4] (arch16.yaml:7)
-	{
-		dy := m.bat.g[1][:n*12]
-		x := m.bat.a0[:n*40]
-		y := m.bat.a2[:n*12]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[58:59]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 12, dy[s*12:(s+1)*12], 12, gb)
-		}
-		gw := m.grads[50:58]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*12:(s+1)*12], x[s*40:(s+1)*40], gw)
-		}
-		dx := m.bat.g[0][:n*40]
-		w := m.params[50:58]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*12:(s+1)*12], dx[s*40:(s+1)*40])
-		}
-	}
-	// layer conv0: conv2d 3→2 k4x2 s2 p0x2 + relu, [3 10 7] → [2 4 5] (arch16.yaml:5)
-	{
-		dy := m.bat.g[0][:n*40]
-		x := x[:n*210]
-		y := m.bat.a0[:n*40]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[48:50]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 20, dy[s*40:(s+1)*40], 20, gb)
-		}
-		gw := m.grads[0:48]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*40:(s+1)*40], x[s*210:(s+1)*210], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch16.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a5[:n*5])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1149,14 +969,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch16.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a5[:n*5]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -19,7 +19,6 @@ package arch18
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -44,7 +43,6 @@ type Model struct {
 	a0     [7]float32         // layer 0 output [7]
 	a2     [2]float32         // layer 2 output [2]
 	grad   [2][7]float32      // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -291,24 +289,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a2
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("arch18: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	sum := dy[0] + dy[1]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a2[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -327,108 +311,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n  int          // capacity, in samples
-	a0 []float32    // layer 0 output, 7 per sample
-	a2 []float32    // layer 2 output, 2 per sample
-	g  [2][]float32 // gradients of activations, 7 per sample, used in turn
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*7)
-	m.bat.a2 = make([]float32, n*2)
-	m.bat.g[0] = make([]float32, n*7)
-	m.bat.g[1] = make([]float32, n*7)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: linear 11→7 + tanh, [11] → [7] (arch18.yaml:5)
-	{
-		x := x[:n*11]
-		y := m.bat.a0[:n*7]
-		for r := 0; r < n; r++ {
-			copy(y[r*7:(r+1)*7], m.params[77:84])
-		}
-		kernels.Gemm(false, true, n, 7, 11, x, 11, m.params[0:77], 11, y, 7)
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 2: linear 7→2, [7] → [2] (arch18.yaml:7)
-	{
-		x := m.bat.a0[:n*7]
-		y := m.bat.a2[:n*2]
-		for r := 0; r < n; r++ {
-			copy(y[r*2:(r+1)*2], m.params[98:100])
-		}
-		kernels.Gemm(false, true, n, 2, 7, x, 7, m.params[84:98], 7, y, 2)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 2: linear 7→2, [7] → [2] (arch18.yaml:7)
-	{
-		x := m.bat.a0[:n*7]
-		dy := m.bat.g[0][:n*2]
-		gb := m.grads[98:100]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*2:(r+1)*2], gb)
-		}
-		kernels.Gemm(true, false, 2, 7, n, dy, 2, x, 7, m.grads[84:98], 7)
-		dx := m.bat.g[1][:n*7]
-		clear(dx)
-		kernels.Gemm(false, false, n, 7, 2, dy, 2, m.params[84:98], 7, dx, 7)
-	}
-	// layer 0: linear 11→7 + tanh, [11] → [7] (arch18.yaml:5)
-	{
-		x := x[:n*11]
-		dy := m.bat.g[1][:n*7]
-		y := m.bat.a0[:n*7]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[77:84]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*7:(r+1)*7], gb)
-		}
-		kernels.Gemm(true, false, 7, 11, n, dy, 7, x, 11, m.grads[0:77], 11)
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch18.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a2[:n*2])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -438,22 +338,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch18.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a2[:n*2]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("arch18: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -22,7 +22,6 @@ package arch19
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -52,7 +51,6 @@ type Model struct {
 	a3     [6]float32         // layer 3 output [2 1 3]
 	a5     [6]float32         // layer 5 output [6]
 	grad   [2][56]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -935,24 +933,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a5
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	dy[1] = out[1] - target[1]
-	dy[2] = out[2] - target[2]
-	dy[3] = out[3] - target[3]
-	dy[4] = out[4] - target[4]
-	dy[5] = out[5] - target[5]
-	loss := (float32(dy[0]*dy[0]) + float32(dy[1]*dy[1]) + float32(dy[2]*dy[2]) + float32(dy[3]*dy[3]) +
-		float32(dy[4]*dy[4]) + float32(dy[5]*dy[5])) / 6
-	k := 0.3333333333333333 * scale
-	dy[0] *= k
-	dy[1] *= k
-	dy[2] *= k
-	dy[3] *= k
-	dy[4] *= k
-	dy[5] *= k
-	return loss
+	return runtime.MSE(m.a5[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -970,191 +951,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 56 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 6 per sample
-	arg2 []int32      // layer 2 argmax, 6 per sample
-	a3   []float32    // layer 3 output, 6 per sample
-	a5   []float32    // layer 5 output, 6 per sample
-	g    [2][]float32 // gradients of activations, 56 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         3,
-	H:         6,
-	KH:        1,
-	KW:        2,
-	OH:        4,
-	OW:        7,
-	PH:        1,
-	PW:        2,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         10,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         2,
-	H:         4,
-	KH:        3,
-	KW:        3,
-	OH:        1,
-	OW:        3,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         7,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*56)
-	m.bat.a2 = make([]float32, n*6)
-	m.bat.a3 = make([]float32, n*6)
-	m.bat.a5 = make([]float32, n*6)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 2))
-	m.bat.arg2 = make([]int32, n*6)
-	m.bat.g[0] = make([]float32, n*56)
-	m.bat.g[1] = make([]float32, n*56)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 3→2 k1x2 s2 p1x2 + relu, [3 6 10] → [2 4 7] (arch19.yaml:5)
-	{
-		x := x[:n*180]
-		y := m.bat.a0[:n*56]
-		w := m.params[0:12]
-		b := m.params[12:14]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*180:(s+1)*180], y[s*56:(s+1)*56])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: maxpool2d k3 s2 p0, [2 4 7] → [2 1 3] (arch19.yaml:7)
-	{
-		x := m.bat.a0[:n*56]
-		y := m.bat.a2[:n*6]
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win2, x[s*56:(s+1)*56], y[s*6:(s+1)*6], arg[s*6:(s+1)*6])
-		}
-	}
-	// layer 3: relu, [2 1 3] → [2 1 3] (arch19.yaml:8)
-	{
-		x := m.bat.a2[:n*6]
-		y := m.bat.a3[:n*6]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
-	}
-	// layer 4: flatten, [2 1 3] → [6] (arch19.yaml:9): nothing to compute
-	// layer 5: linear 6→6, [6] → [6] (arch19.yaml:10)
-	{
-		x := m.bat.a3[:n*6]
-		y := m.bat.a5[:n*6]
-		for r := 0; r < n; r++ {
-			copy(y[r*6:(r+1)*6], m.params[50:56])
-		}
-		kernels.Gemm(false, true, n, 6, 6, x, 6, m.params[14:50], 6, y, 6)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 5: linear 6→6, [6] → [6] (arch19.yaml:10)
-	{
-		x := m.bat.a3[:n*6]
-		dy := m.bat.g[0][:n*6]
-		gb := m.grads[50:56]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*6:(r+1)*6], gb)
-		}
-		kernels.Gemm(true, false, 6, 6, n, dy, 6, x, 6, m.grads[14:50], 6)
-		dx := m.bat.g[1][:n*6]
-		clear(dx)
-		kernels.Gemm(false, false, n, 6, 6, dy, 6, m.params[14:50], 6, dx, 6)
-	}
-	// layer 4: flatten, [2 1 3] → [6] (arch19.yaml:9): nothing to compute
-	// layer 3: relu, [2 1 3] → [2 1 3] (arch19.yaml:8)
-	{
-		y := m.bat.a3[:n*6]
-		dy := m.bat.g[1][:n*6]
-		dx := m.bat.g[0][:n*6]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
-	}
-	// layer 2: maxpool2d k3 s2 p0, [2 4 7] → [2 1 3] (arch19.yaml:7)
-	{
-		dy := m.bat.g[0][:n*6]
-		dx := m.bat.g[1][:n*56]
-		clear(dx)
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*6:(s+1)*6], arg[s*6:(s+1)*6], dx[s*56:(s+1)*56])
-		}
-	}
-	// layer 0: conv2d 3→2 k1x2 s2 p1x2 + relu, [3 6 10] → [2 4 7] (arch19.yaml:5)
-	{
-		dy := m.bat.g[1][:n*56]
-		x := x[:n*180]
-		y := m.bat.a0[:n*56]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[12:14]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 28, dy[s*56:(s+1)*56], 28, gb)
-		}
-		gw := m.grads[0:12]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*56:(s+1)*56], x[s*180:(s+1)*180], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("arch19.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a5[:n*6])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1164,14 +978,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("arch19.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a5[:n*6]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

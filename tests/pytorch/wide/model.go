@@ -39,29 +39,28 @@ const (
 // Model is the network "wide" with its parameters, gradients and activation buffers.
 // Its zero value has zero weights; New initialises them as PyTorch does.
 type Model struct {
-	params [NumParams]float32 // parameter slab, in key order
-	grads  [NumParams]float32 // gradient slab, same layout
-	in     [InputSize]float32 // copy of the last input
-	a0     [80]float32        // layer 0 output [80]
-	a2     [70]float32        // layer 2 output [70]
-	a4     [5]float32         // layer 4 output [5]
-	grad   [2][80]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
-	lt0    [8000]float32      // layer 0 weights transposed (100×80) in panels (kernels.PackRows), made by linearWeights
-	lt2    [5600]float32      // layer 2 weights transposed (80×70) in panels (kernels.PackRows), made by linearWeights
-	lt4    [350]float32       // layer 4 weights transposed (70×5) in panels (kernels.PackRows), made by linearWeights
-	pb0    kernels.PackedB    // layer 0 weights packed for batches, by packedWeights
-	pb2    kernels.PackedB    // layer 2 weights packed for batches, by packedWeights
-	pb4    kernels.PackedB    // layer 4 weights packed for batches, by packedWeights
-	ver    uint64             // changes to the weights, counted by Params, Init and the Changed of its views
-	ltVer  uint64             // ver+1 when the transposed copies were made
-	pbVer  uint64             // ver+1 when the packed weights were made
+	params   [NumParams]float32     // parameter slab, in key order
+	grads    [NumParams]float32     // gradient slab, same layout
+	in       [InputSize]float32     // copy of the last input
+	a4       [OutputSize]float32    // output of the last Forward
+	grad     [1][OutputSize]float32 // dLoss/dOutput for backward
+	bat      batchState             // the buffers of every pass, one sample or a whole batch
+	lt0      [8000]float32          // layer 0 weights transposed (100×80) in panels (kernels.PackRows)
+	pb0      kernels.PackedB        // layer 0 weights packed for batches (kernels.PackedB)
+	lt2      [5600]float32          // layer 2 weights transposed (80×70) in panels (kernels.PackRows)
+	pb2      kernels.PackedB        // layer 2 weights packed for batches (kernels.PackedB)
+	lt4      [350]float32           // layer 4 weights transposed (70×5) in panels (kernels.PackRows)
+	pb4      kernels.PackedB        // layer 4 weights packed for batches (kernels.PackedB)
+	ver      uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
+	oneVer   uint64                 // ver+1 when the copies for one sample were made
+	batchVer uint64                 // ver+1 when the copies for batches were made
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
 func New() *Model {
 	m := new(Model)
 	m.Init(Seed)
+	m.growBatch(1)
 	return m
 }
 
@@ -99,185 +98,12 @@ func (m *Model) Forward(x *[InputSize]float32) *[OutputSize]float32 {
 	return (*[OutputSize]float32)(m.a4[:])
 }
 
-// forward computes every layer from m.in, in spec order.
+// forward computes every layer from m.in as a batch of one sample, through
+// the kernels (direct convolutions and matrix products), and copies out the output.
 func (m *Model) forward() {
-	// layer 0: linear 100→80 + relu, [100] → [80] (wide.yaml:5)
-	{
-		x := &m.in
-		y := &m.a0
-		b := (*[80]float32)(m.params[8000:8080])
-		copy(y[:], b[:])
-		m.linearWeights()
-		kernels.RowTimes(100, 80, x[:], m.lt0[:], y[:])
-		y[0] = max(y[0], 0)
-		y[1] = max(y[1], 0)
-		y[2] = max(y[2], 0)
-		y[3] = max(y[3], 0)
-		y[4] = max(y[4], 0)
-		y[5] = max(y[5], 0)
-		y[6] = max(y[6], 0)
-		y[7] = max(y[7], 0)
-		y[8] = max(y[8], 0)
-		y[9] = max(y[9], 0)
-		y[10] = max(y[10], 0)
-		y[11] = max(y[11], 0)
-		y[12] = max(y[12], 0)
-		y[13] = max(y[13], 0)
-		y[14] = max(y[14], 0)
-		y[15] = max(y[15], 0)
-		y[16] = max(y[16], 0)
-		y[17] = max(y[17], 0)
-		y[18] = max(y[18], 0)
-		y[19] = max(y[19], 0)
-		y[20] = max(y[20], 0)
-		y[21] = max(y[21], 0)
-		y[22] = max(y[22], 0)
-		y[23] = max(y[23], 0)
-		y[24] = max(y[24], 0)
-		y[25] = max(y[25], 0)
-		y[26] = max(y[26], 0)
-		y[27] = max(y[27], 0)
-		y[28] = max(y[28], 0)
-		y[29] = max(y[29], 0)
-		y[30] = max(y[30], 0)
-		y[31] = max(y[31], 0)
-		y[32] = max(y[32], 0)
-		y[33] = max(y[33], 0)
-		y[34] = max(y[34], 0)
-		y[35] = max(y[35], 0)
-		y[36] = max(y[36], 0)
-		y[37] = max(y[37], 0)
-		y[38] = max(y[38], 0)
-		y[39] = max(y[39], 0)
-		y[40] = max(y[40], 0)
-		y[41] = max(y[41], 0)
-		y[42] = max(y[42], 0)
-		y[43] = max(y[43], 0)
-		y[44] = max(y[44], 0)
-		y[45] = max(y[45], 0)
-		y[46] = max(y[46], 0)
-		y[47] = max(y[47], 0)
-		y[48] = max(y[48], 0)
-		y[49] = max(y[49], 0)
-		y[50] = max(y[50], 0)
-		y[51] = max(y[51], 0)
-		y[52] = max(y[52], 0)
-		y[53] = max(y[53], 0)
-		y[54] = max(y[54], 0)
-		y[55] = max(y[55], 0)
-		y[56] = max(y[56], 0)
-		y[57] = max(y[57], 0)
-		y[58] = max(y[58], 0)
-		y[59] = max(y[59], 0)
-		y[60] = max(y[60], 0)
-		y[61] = max(y[61], 0)
-		y[62] = max(y[62], 0)
-		y[63] = max(y[63], 0)
-		y[64] = max(y[64], 0)
-		y[65] = max(y[65], 0)
-		y[66] = max(y[66], 0)
-		y[67] = max(y[67], 0)
-		y[68] = max(y[68], 0)
-		y[69] = max(y[69], 0)
-		y[70] = max(y[70], 0)
-		y[71] = max(y[71], 0)
-		y[72] = max(y[72], 0)
-		y[73] = max(y[73], 0)
-		y[74] = max(y[74], 0)
-		y[75] = max(y[75], 0)
-		y[76] = max(y[76], 0)
-		y[77] = max(y[77], 0)
-		y[78] = max(y[78], 0)
-		y[79] = max(y[79], 0)
-	}
-	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)
-	{
-		x := &m.a0
-		y := &m.a2
-		b := (*[70]float32)(m.params[13680:13750])
-		copy(y[:], b[:])
-		m.linearWeights()
-		kernels.RowTimes(80, 70, x[:], m.lt2[:], y[:])
-		y[0] = float32(math.Tanh(float64(y[0])))
-		y[1] = float32(math.Tanh(float64(y[1])))
-		y[2] = float32(math.Tanh(float64(y[2])))
-		y[3] = float32(math.Tanh(float64(y[3])))
-		y[4] = float32(math.Tanh(float64(y[4])))
-		y[5] = float32(math.Tanh(float64(y[5])))
-		y[6] = float32(math.Tanh(float64(y[6])))
-		y[7] = float32(math.Tanh(float64(y[7])))
-		y[8] = float32(math.Tanh(float64(y[8])))
-		y[9] = float32(math.Tanh(float64(y[9])))
-		y[10] = float32(math.Tanh(float64(y[10])))
-		y[11] = float32(math.Tanh(float64(y[11])))
-		y[12] = float32(math.Tanh(float64(y[12])))
-		y[13] = float32(math.Tanh(float64(y[13])))
-		y[14] = float32(math.Tanh(float64(y[14])))
-		y[15] = float32(math.Tanh(float64(y[15])))
-		y[16] = float32(math.Tanh(float64(y[16])))
-		y[17] = float32(math.Tanh(float64(y[17])))
-		y[18] = float32(math.Tanh(float64(y[18])))
-		y[19] = float32(math.Tanh(float64(y[19])))
-		y[20] = float32(math.Tanh(float64(y[20])))
-		y[21] = float32(math.Tanh(float64(y[21])))
-		y[22] = float32(math.Tanh(float64(y[22])))
-		y[23] = float32(math.Tanh(float64(y[23])))
-		y[24] = float32(math.Tanh(float64(y[24])))
-		y[25] = float32(math.Tanh(float64(y[25])))
-		y[26] = float32(math.Tanh(float64(y[26])))
-		y[27] = float32(math.Tanh(float64(y[27])))
-		y[28] = float32(math.Tanh(float64(y[28])))
-		y[29] = float32(math.Tanh(float64(y[29])))
-		y[30] = float32(math.Tanh(float64(y[30])))
-		y[31] = float32(math.Tanh(float64(y[31])))
-		y[32] = float32(math.Tanh(float64(y[32])))
-		y[33] = float32(math.Tanh(float64(y[33])))
-		y[34] = float32(math.Tanh(float64(y[34])))
-		y[35] = float32(math.Tanh(float64(y[35])))
-		y[36] = float32(math.Tanh(float64(y[36])))
-		y[37] = float32(math.Tanh(float64(y[37])))
-		y[38] = float32(math.Tanh(float64(y[38])))
-		y[39] = float32(math.Tanh(float64(y[39])))
-		y[40] = float32(math.Tanh(float64(y[40])))
-		y[41] = float32(math.Tanh(float64(y[41])))
-		y[42] = float32(math.Tanh(float64(y[42])))
-		y[43] = float32(math.Tanh(float64(y[43])))
-		y[44] = float32(math.Tanh(float64(y[44])))
-		y[45] = float32(math.Tanh(float64(y[45])))
-		y[46] = float32(math.Tanh(float64(y[46])))
-		y[47] = float32(math.Tanh(float64(y[47])))
-		y[48] = float32(math.Tanh(float64(y[48])))
-		y[49] = float32(math.Tanh(float64(y[49])))
-		y[50] = float32(math.Tanh(float64(y[50])))
-		y[51] = float32(math.Tanh(float64(y[51])))
-		y[52] = float32(math.Tanh(float64(y[52])))
-		y[53] = float32(math.Tanh(float64(y[53])))
-		y[54] = float32(math.Tanh(float64(y[54])))
-		y[55] = float32(math.Tanh(float64(y[55])))
-		y[56] = float32(math.Tanh(float64(y[56])))
-		y[57] = float32(math.Tanh(float64(y[57])))
-		y[58] = float32(math.Tanh(float64(y[58])))
-		y[59] = float32(math.Tanh(float64(y[59])))
-		y[60] = float32(math.Tanh(float64(y[60])))
-		y[61] = float32(math.Tanh(float64(y[61])))
-		y[62] = float32(math.Tanh(float64(y[62])))
-		y[63] = float32(math.Tanh(float64(y[63])))
-		y[64] = float32(math.Tanh(float64(y[64])))
-		y[65] = float32(math.Tanh(float64(y[65])))
-		y[66] = float32(math.Tanh(float64(y[66])))
-		y[67] = float32(math.Tanh(float64(y[67])))
-		y[68] = float32(math.Tanh(float64(y[68])))
-		y[69] = float32(math.Tanh(float64(y[69])))
-	}
-	// layer 4: linear 70→5, [70] → [5] (wide.yaml:9)
-	{
-		x := &m.a2
-		y := &m.a4
-		b := (*[5]float32)(m.params[14100:14105])
-		copy(y[:], b[:])
-		m.linearWeights()
-		kernels.RowTimes(70, 5, x[:], m.lt4[:], y[:])
-	}
+	m.growBatch(1)
+	m.forwardBatch(m.in[:], 1, true)
+	copy(m.a4[:], m.bat.a4)
 }
 
 // ForwardSlice is Forward for a slice; it panics unless len(x) == InputSize.
@@ -288,508 +114,11 @@ func (m *Model) ForwardSlice(x []float32) []float32 {
 	return m.Forward((*[InputSize]float32)(x))[:]
 }
 
-// backward back-propagates m.grad[0] (dLoss/dOutput) through every layer,
-// adding the parameter gradients into m.grads.
+// backward back-propagates m.grad[0] (dLoss/dOutput) through the batch of one
+// sample that forward ran, adding the parameter gradients into m.grads.
 func (m *Model) backward() {
-	// layer 4: linear 70→5, [70] → [5] (wide.yaml:9)
-	{
-		x := &m.a2
-		w := (*[350]float32)(m.params[13750:14100])
-		gw := (*[350]float32)(m.grads[13750:14100])
-		gb := (*[5]float32)(m.grads[14100:14105])
-		dy := (*[5]float32)(m.grad[0][:5])
-		dx := (*[70]float32)(m.grad[1][:70])
-		gb[0] += dy[0]
-		gb[1] += dy[1]
-		gb[2] += dy[2]
-		gb[3] += dy[3]
-		gb[4] += dy[4]
-		kernels.Ger(5, 70, dy[:], x[:], gw[:], 70)
-		clear(dx[:])
-		kernels.GemvT(5, 70, w[:], 70, dy[:], dx[:])
-	}
-	// layer 2: linear 80→70 + tanh, [80] → [70] (wide.yaml:7)
-	{
-		x := &m.a0
-		y := &m.a2
-		w := (*[5600]float32)(m.params[8080:13680])
-		gw := (*[5600]float32)(m.grads[8080:13680])
-		gb := (*[70]float32)(m.grads[13680:13750])
-		dy := (*[70]float32)(m.grad[1][:70])
-		dx := (*[80]float32)(m.grad[0][:80])
-		dy[0] = dy[0] * (1 - y[0]*y[0])
-		dy[1] = dy[1] * (1 - y[1]*y[1])
-		dy[2] = dy[2] * (1 - y[2]*y[2])
-		dy[3] = dy[3] * (1 - y[3]*y[3])
-		dy[4] = dy[4] * (1 - y[4]*y[4])
-		dy[5] = dy[5] * (1 - y[5]*y[5])
-		dy[6] = dy[6] * (1 - y[6]*y[6])
-		dy[7] = dy[7] * (1 - y[7]*y[7])
-		dy[8] = dy[8] * (1 - y[8]*y[8])
-		dy[9] = dy[9] * (1 - y[9]*y[9])
-		dy[10] = dy[10] * (1 - y[10]*y[10])
-		dy[11] = dy[11] * (1 - y[11]*y[11])
-		dy[12] = dy[12] * (1 - y[12]*y[12])
-		dy[13] = dy[13] * (1 - y[13]*y[13])
-		dy[14] = dy[14] * (1 - y[14]*y[14])
-		dy[15] = dy[15] * (1 - y[15]*y[15])
-		dy[16] = dy[16] * (1 - y[16]*y[16])
-		dy[17] = dy[17] * (1 - y[17]*y[17])
-		dy[18] = dy[18] * (1 - y[18]*y[18])
-		dy[19] = dy[19] * (1 - y[19]*y[19])
-		dy[20] = dy[20] * (1 - y[20]*y[20])
-		dy[21] = dy[21] * (1 - y[21]*y[21])
-		dy[22] = dy[22] * (1 - y[22]*y[22])
-		dy[23] = dy[23] * (1 - y[23]*y[23])
-		dy[24] = dy[24] * (1 - y[24]*y[24])
-		dy[25] = dy[25] * (1 - y[25]*y[25])
-		dy[26] = dy[26] * (1 - y[26]*y[26])
-		dy[27] = dy[27] * (1 - y[27]*y[27])
-		dy[28] = dy[28] * (1 - y[28]*y[28])
-		dy[29] = dy[29] * (1 - y[29]*y[29])
-		dy[30] = dy[30] * (1 - y[30]*y[30])
-		dy[31] = dy[31] * (1 - y[31]*y[31])
-		dy[32] = dy[32] * (1 - y[32]*y[32])
-		dy[33] = dy[33] * (1 - y[33]*y[33])
-		dy[34] = dy[34] * (1 - y[34]*y[34])
-		dy[35] = dy[35] * (1 - y[35]*y[35])
-		dy[36] = dy[36] * (1 - y[36]*y[36])
-		dy[37] = dy[37] * (1 - y[37]*y[37])
-		dy[38] = dy[38] * (1 - y[38]*y[38])
-		dy[39] = dy[39] * (1 - y[39]*y[39])
-		dy[40] = dy[40] * (1 - y[40]*y[40])
-		dy[41] = dy[41] * (1 - y[41]*y[41])
-		dy[42] = dy[42] * (1 - y[42]*y[42])
-		dy[43] = dy[43] * (1 - y[43]*y[43])
-		dy[44] = dy[44] * (1 - y[44]*y[44])
-		dy[45] = dy[45] * (1 - y[45]*y[45])
-		dy[46] = dy[46] * (1 - y[46]*y[46])
-		dy[47] = dy[47] * (1 - y[47]*y[47])
-		dy[48] = dy[48] * (1 - y[48]*y[48])
-		dy[49] = dy[49] * (1 - y[49]*y[49])
-		dy[50] = dy[50] * (1 - y[50]*y[50])
-		dy[51] = dy[51] * (1 - y[51]*y[51])
-		dy[52] = dy[52] * (1 - y[52]*y[52])
-		dy[53] = dy[53] * (1 - y[53]*y[53])
-		dy[54] = dy[54] * (1 - y[54]*y[54])
-		dy[55] = dy[55] * (1 - y[55]*y[55])
-		dy[56] = dy[56] * (1 - y[56]*y[56])
-		dy[57] = dy[57] * (1 - y[57]*y[57])
-		dy[58] = dy[58] * (1 - y[58]*y[58])
-		dy[59] = dy[59] * (1 - y[59]*y[59])
-		dy[60] = dy[60] * (1 - y[60]*y[60])
-		dy[61] = dy[61] * (1 - y[61]*y[61])
-		dy[62] = dy[62] * (1 - y[62]*y[62])
-		dy[63] = dy[63] * (1 - y[63]*y[63])
-		dy[64] = dy[64] * (1 - y[64]*y[64])
-		dy[65] = dy[65] * (1 - y[65]*y[65])
-		dy[66] = dy[66] * (1 - y[66]*y[66])
-		dy[67] = dy[67] * (1 - y[67]*y[67])
-		dy[68] = dy[68] * (1 - y[68]*y[68])
-		dy[69] = dy[69] * (1 - y[69]*y[69])
-		gb[0] += dy[0]
-		gb[1] += dy[1]
-		gb[2] += dy[2]
-		gb[3] += dy[3]
-		gb[4] += dy[4]
-		gb[5] += dy[5]
-		gb[6] += dy[6]
-		gb[7] += dy[7]
-		gb[8] += dy[8]
-		gb[9] += dy[9]
-		gb[10] += dy[10]
-		gb[11] += dy[11]
-		gb[12] += dy[12]
-		gb[13] += dy[13]
-		gb[14] += dy[14]
-		gb[15] += dy[15]
-		gb[16] += dy[16]
-		gb[17] += dy[17]
-		gb[18] += dy[18]
-		gb[19] += dy[19]
-		gb[20] += dy[20]
-		gb[21] += dy[21]
-		gb[22] += dy[22]
-		gb[23] += dy[23]
-		gb[24] += dy[24]
-		gb[25] += dy[25]
-		gb[26] += dy[26]
-		gb[27] += dy[27]
-		gb[28] += dy[28]
-		gb[29] += dy[29]
-		gb[30] += dy[30]
-		gb[31] += dy[31]
-		gb[32] += dy[32]
-		gb[33] += dy[33]
-		gb[34] += dy[34]
-		gb[35] += dy[35]
-		gb[36] += dy[36]
-		gb[37] += dy[37]
-		gb[38] += dy[38]
-		gb[39] += dy[39]
-		gb[40] += dy[40]
-		gb[41] += dy[41]
-		gb[42] += dy[42]
-		gb[43] += dy[43]
-		gb[44] += dy[44]
-		gb[45] += dy[45]
-		gb[46] += dy[46]
-		gb[47] += dy[47]
-		gb[48] += dy[48]
-		gb[49] += dy[49]
-		gb[50] += dy[50]
-		gb[51] += dy[51]
-		gb[52] += dy[52]
-		gb[53] += dy[53]
-		gb[54] += dy[54]
-		gb[55] += dy[55]
-		gb[56] += dy[56]
-		gb[57] += dy[57]
-		gb[58] += dy[58]
-		gb[59] += dy[59]
-		gb[60] += dy[60]
-		gb[61] += dy[61]
-		gb[62] += dy[62]
-		gb[63] += dy[63]
-		gb[64] += dy[64]
-		gb[65] += dy[65]
-		gb[66] += dy[66]
-		gb[67] += dy[67]
-		gb[68] += dy[68]
-		gb[69] += dy[69]
-		kernels.Ger(70, 80, dy[:], x[:], gw[:], 80)
-		clear(dx[:])
-		kernels.GemvT(70, 80, w[:], 80, dy[:], dx[:])
-	}
-	// layer 0: linear 100→80 + relu, [100] → [80] (wide.yaml:5)
-	{
-		x := &m.in
-		y := &m.a0
-		gw := (*[8000]float32)(m.grads[0:8000])
-		gb := (*[80]float32)(m.grads[8000:8080])
-		dy := (*[80]float32)(m.grad[0][:80])
-		if y[0] <= 0 {
-			dy[0] = 0
-		}
-		if y[1] <= 0 {
-			dy[1] = 0
-		}
-		if y[2] <= 0 {
-			dy[2] = 0
-		}
-		if y[3] <= 0 {
-			dy[3] = 0
-		}
-		if y[4] <= 0 {
-			dy[4] = 0
-		}
-		if y[5] <= 0 {
-			dy[5] = 0
-		}
-		if y[6] <= 0 {
-			dy[6] = 0
-		}
-		if y[7] <= 0 {
-			dy[7] = 0
-		}
-		if y[8] <= 0 {
-			dy[8] = 0
-		}
-		if y[9] <= 0 {
-			dy[9] = 0
-		}
-		if y[10] <= 0 {
-			dy[10] = 0
-		}
-		if y[11] <= 0 {
-			dy[11] = 0
-		}
-		if y[12] <= 0 {
-			dy[12] = 0
-		}
-		if y[13] <= 0 {
-			dy[13] = 0
-		}
-		if y[14] <= 0 {
-			dy[14] = 0
-		}
-		if y[15] <= 0 {
-			dy[15] = 0
-		}
-		if y[16] <= 0 {
-			dy[16] = 0
-		}
-		if y[17] <= 0 {
-			dy[17] = 0
-		}
-		if y[18] <= 0 {
-			dy[18] = 0
-		}
-		if y[19] <= 0 {
-			dy[19] = 0
-		}
-		if y[20] <= 0 {
-			dy[20] = 0
-		}
-		if y[21] <= 0 {
-			dy[21] = 0
-		}
-		if y[22] <= 0 {
-			dy[22] = 0
-		}
-		if y[23] <= 0 {
-			dy[23] = 0
-		}
-		if y[24] <= 0 {
-			dy[24] = 0
-		}
-		if y[25] <= 0 {
-			dy[25] = 0
-		}
-		if y[26] <= 0 {
-			dy[26] = 0
-		}
-		if y[27] <= 0 {
-			dy[27] = 0
-		}
-		if y[28] <= 0 {
-			dy[28] = 0
-		}
-		if y[29] <= 0 {
-			dy[29] = 0
-		}
-		if y[30] <= 0 {
-			dy[30] = 0
-		}
-		if y[31] <= 0 {
-			dy[31] = 0
-		}
-		if y[32] <= 0 {
-			dy[32] = 0
-		}
-		if y[33] <= 0 {
-			dy[33] = 0
-		}
-		if y[34] <= 0 {
-			dy[34] = 0
-		}
-		if y[35] <= 0 {
-			dy[35] = 0
-		}
-		if y[36] <= 0 {
-			dy[36] = 0
-		}
-		if y[37] <= 0 {
-			dy[37] = 0
-		}
-		if y[38] <= 0 {
-			dy[38] = 0
-		}
-		if y[39] <= 0 {
-			dy[39] = 0
-		}
-		if y[40] <= 0 {
-			dy[40] = 0
-		}
-		if y[41] <= 0 {
-			dy[41] = 0
-		}
-		if y[42] <= 0 {
-			dy[42] = 0
-		}
-		if y[43] <= 0 {
-			dy[43] = 0
-		}
-		if y[44] <= 0 {
-			dy[44] = 0
-		}
-		if y[45] <= 0 {
-			dy[45] = 0
-		}
-		if y[46] <= 0 {
-			dy[46] = 0
-		}
-		if y[47] <= 0 {
-			dy[47] = 0
-		}
-		if y[48] <= 0 {
-			dy[48] = 0
-		}
-		if y[49] <= 0 {
-			dy[49] = 0
-		}
-		if y[50] <= 0 {
-			dy[50] = 0
-		}
-		if y[51] <= 0 {
-			dy[51] = 0
-		}
-		if y[52] <= 0 {
-			dy[52] = 0
-		}
-		if y[53] <= 0 {
-			dy[53] = 0
-		}
-		if y[54] <= 0 {
-			dy[54] = 0
-		}
-		if y[55] <= 0 {
-			dy[55] = 0
-		}
-		if y[56] <= 0 {
-			dy[56] = 0
-		}
-		if y[57] <= 0 {
-			dy[57] = 0
-		}
-		if y[58] <= 0 {
-			dy[58] = 0
-		}
-		if y[59] <= 0 {
-			dy[59] = 0
-		}
-		if y[60] <= 0 {
-			dy[60] = 0
-		}
-		if y[61] <= 0 {
-			dy[61] = 0
-		}
-		if y[62] <= 0 {
-			dy[62] = 0
-		}
-		if y[63] <= 0 {
-			dy[63] = 0
-		}
-		if y[64] <= 0 {
-			dy[64] = 0
-		}
-		if y[65] <= 0 {
-			dy[65] = 0
-		}
-		if y[66] <= 0 {
-			dy[66] = 0
-		}
-		if y[67] <= 0 {
-			dy[67] = 0
-		}
-		if y[68] <= 0 {
-			dy[68] = 0
-		}
-		if y[69] <= 0 {
-			dy[69] = 0
-		}
-		if y[70] <= 0 {
-			dy[70] = 0
-		}
-		if y[71] <= 0 {
-			dy[71] = 0
-		}
-		if y[72] <= 0 {
-			dy[72] = 0
-		}
-		if y[73] <= 0 {
-			dy[73] = 0
-		}
-		if y[74] <= 0 {
-			dy[74] = 0
-		}
-		if y[75] <= 0 {
-			dy[75] = 0
-		}
-		if y[76] <= 0 {
-			dy[76] = 0
-		}
-		if y[77] <= 0 {
-			dy[77] = 0
-		}
-		if y[78] <= 0 {
-			dy[78] = 0
-		}
-		if y[79] <= 0 {
-			dy[79] = 0
-		}
-		gb[0] += dy[0]
-		gb[1] += dy[1]
-		gb[2] += dy[2]
-		gb[3] += dy[3]
-		gb[4] += dy[4]
-		gb[5] += dy[5]
-		gb[6] += dy[6]
-		gb[7] += dy[7]
-		gb[8] += dy[8]
-		gb[9] += dy[9]
-		gb[10] += dy[10]
-		gb[11] += dy[11]
-		gb[12] += dy[12]
-		gb[13] += dy[13]
-		gb[14] += dy[14]
-		gb[15] += dy[15]
-		gb[16] += dy[16]
-		gb[17] += dy[17]
-		gb[18] += dy[18]
-		gb[19] += dy[19]
-		gb[20] += dy[20]
-		gb[21] += dy[21]
-		gb[22] += dy[22]
-		gb[23] += dy[23]
-		gb[24] += dy[24]
-		gb[25] += dy[25]
-		gb[26] += dy[26]
-		gb[27] += dy[27]
-		gb[28] += dy[28]
-		gb[29] += dy[29]
-		gb[30] += dy[30]
-		gb[31] += dy[31]
-		gb[32] += dy[32]
-		gb[33] += dy[33]
-		gb[34] += dy[34]
-		gb[35] += dy[35]
-		gb[36] += dy[36]
-		gb[37] += dy[37]
-		gb[38] += dy[38]
-		gb[39] += dy[39]
-		gb[40] += dy[40]
-		gb[41] += dy[41]
-		gb[42] += dy[42]
-		gb[43] += dy[43]
-		gb[44] += dy[44]
-		gb[45] += dy[45]
-		gb[46] += dy[46]
-		gb[47] += dy[47]
-		gb[48] += dy[48]
-		gb[49] += dy[49]
-		gb[50] += dy[50]
-		gb[51] += dy[51]
-		gb[52] += dy[52]
-		gb[53] += dy[53]
-		gb[54] += dy[54]
-		gb[55] += dy[55]
-		gb[56] += dy[56]
-		gb[57] += dy[57]
-		gb[58] += dy[58]
-		gb[59] += dy[59]
-		gb[60] += dy[60]
-		gb[61] += dy[61]
-		gb[62] += dy[62]
-		gb[63] += dy[63]
-		gb[64] += dy[64]
-		gb[65] += dy[65]
-		gb[66] += dy[66]
-		gb[67] += dy[67]
-		gb[68] += dy[68]
-		gb[69] += dy[69]
-		gb[70] += dy[70]
-		gb[71] += dy[71]
-		gb[72] += dy[72]
-		gb[73] += dy[73]
-		gb[74] += dy[74]
-		gb[75] += dy[75]
-		gb[76] += dy[76]
-		gb[77] += dy[77]
-		gb[78] += dy[78]
-		gb[79] += dy[79]
-		kernels.Ger(80, 100, dy[:], x[:], gw[:], 100)
-	}
+	copy(m.bat.g[0], m.grad[0][:])
+	m.backwardBatch(m.in[:], 1)
 }
 
 // BackwardFrom back-propagates a caller-given dLoss/dOutput through the
@@ -811,37 +140,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a4
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("wide: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	mx = max(mx, out[4])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	dy[4] = float32(math.Exp(float64(out[4] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3] +
-		dy[4]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	dy[4] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	dy[4] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a4[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -860,28 +162,28 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// linearWeights remakes the transposed copies of the linear layers' weights
-// when the weights have changed since they were made.
-func (m *Model) linearWeights() {
-	if m.ltVer == m.ver+1 {
+// prepareOne remakes the copies of the weights that a batch of one sample reads when the
+// weights have changed since they were made.
+func (m *Model) prepareOne() {
+	if m.oneVer == m.ver+1 {
 		return
 	}
 	kernels.PackRows(80, 100, m.params[0:8000], 100, m.lt0[:])
 	kernels.PackRows(70, 80, m.params[8080:13680], 80, m.lt2[:])
 	kernels.PackRows(5, 70, m.params[13750:14100], 70, m.lt4[:])
-	m.ltVer = m.ver + 1
+	m.oneVer = m.ver + 1
 }
 
-// packedWeights lays the linear layers' weights out for batches' matrix
-// products (kernels.PackedB) when they have changed since.
-func (m *Model) packedWeights() {
-	if m.pbVer == m.ver+1 {
+// prepareBatch remakes the copies of the weights that batches reads when the
+// weights have changed since they were made.
+func (m *Model) prepareBatch() {
+	if m.batchVer == m.ver+1 {
 		return
 	}
 	m.pb0.Pack(true, 100, 80, m.params[0:8000], 100)
 	m.pb2.Pack(true, 80, 70, m.params[8080:13680], 80)
 	m.pb4.Pack(true, 70, 5, m.params[13750:14100], 70)
-	m.pbVer = m.ver + 1
+	m.batchVer = m.ver + 1
 }
 
 // batchState holds a whole batch's activations and gradients. It grows to
@@ -908,9 +210,8 @@ func (m *Model) growBatch(n int) {
 }
 
 // forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
+// another). infer says the weights will serve further batches before they
+// change (not a training step), so that copies of them in other layouts pay.
 func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 	// layer 0: linear 100→80 + relu, [100] → [80] (wide.yaml:5)
 	{
@@ -919,8 +220,11 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		for r := 0; r < n; r++ {
 			copy(y[r*80:(r+1)*80], m.params[8000:8080])
 		}
-		if infer {
-			m.packedWeights()
+		if n == 1 {
+			m.prepareOne()
+			kernels.RowTimes(100, 80, x, m.lt0[:], y)
+		} else if infer {
+			m.prepareBatch()
 			kernels.GemmB(n, x, 100, &m.pb0, y, 80)
 		} else {
 			kernels.Gemm(false, true, n, 80, 100, x, 100, m.params[0:8000], 100, y, 80)
@@ -934,8 +238,11 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		for r := 0; r < n; r++ {
 			copy(y[r*70:(r+1)*70], m.params[13680:13750])
 		}
-		if infer {
-			m.packedWeights()
+		if n == 1 {
+			m.prepareOne()
+			kernels.RowTimes(80, 70, x, m.lt2[:], y)
+		} else if infer {
+			m.prepareBatch()
 			kernels.GemmB(n, x, 80, &m.pb2, y, 70)
 		} else {
 			kernels.Gemm(false, true, n, 70, 80, x, 80, m.params[8080:13680], 80, y, 70)
@@ -951,8 +258,11 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		for r := 0; r < n; r++ {
 			copy(y[r*5:(r+1)*5], m.params[14100:14105])
 		}
-		if infer {
-			m.packedWeights()
+		if n == 1 {
+			m.prepareOne()
+			kernels.RowTimes(70, 5, x, m.lt4[:], y)
+		} else if infer {
+			m.prepareBatch()
 			kernels.GemmB(n, x, 70, &m.pb4, y, 5)
 		} else {
 			kernels.Gemm(false, true, n, 5, 70, x, 70, m.params[13750:14100], 70, y, 5)
@@ -961,8 +271,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 }
 
 // backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
+// samples in x) and adds the parameter gradients.
 func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 4: linear 70→5, [70] → [5] (wide.yaml:9)
 	{
@@ -1009,9 +318,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 }
 
 // ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// one after another) and writes the outputs, one after another, to out, every
+// layer over the whole batch at once, with Forward's bits for each sample. It
+// panics if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
@@ -1022,12 +331,12 @@ func (m *Model) ForwardBatch(x, out []float32) {
 	copy(out, m.bat.a4[:n*5])
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b, every layer
+// over the whole batch at once, and adds scale × the sum of their parameter
+// gradients into the gradients: pass scale = 1/N for the gradient of the mean
+// loss over N samples (PyTorch's default reduction). It returns the summed loss
+// and, for cross_entropy, how many samples scored their label highest. After
+// the first batch of a size it allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -1057,8 +366,8 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 }
 
 // Params returns views of the parameters and their gradients, in key order,
-// with PyTorch's names and shapes. The model remakes its transposed copies
-// of the linear layers' weights after a call, since the caller may write
+// with PyTorch's names and shapes. The model remakes its copies of the
+// weights in other layouts after a call, since the caller may write
 // the views; code that writes them later calls their Changed (see
 // runtime.ParamOf).
 func (m *Model) Params() []runtime.ParamOf[float32] {

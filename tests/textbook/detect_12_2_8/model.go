@@ -20,7 +20,6 @@ package detect_12_2_8
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -45,7 +44,6 @@ type Model struct {
 	a0     [64]float32        // layer 0 output [1 8 8]
 	a2     [1]float32         // layer 2 output [1 1 1]
 	grad   [2][64]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -594,13 +592,7 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the mse loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(target *[OutputSize]float32, scale float32) float32 {
-	out := &m.a2
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
-	dy[0] = out[0] - target[0]
-	loss := (float32(dy[0] * dy[0])) / 1
-	k := 2 * scale
-	dy[0] *= k
-	return loss
+	return runtime.MSE(m.a2[:], target[:], scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the mean squared error against
@@ -618,167 +610,24 @@ func (m *Model) Loss() string {
 	return "mse"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n   int          // capacity, in samples
-	a0  []float32    // layer 0 output, 64 per sample
-	wg0 []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0 []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2  []float32    // layer 2 output, 1 per sample
-	wg2 []float32    // layer 2 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt2 []float32    // layer 2 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	g   [2][]float32 // gradients of activations, 64 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         8,
-	KH:        1,
-	KW:        1,
-	OH:        8,
-	OW:        8,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         8,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         1,
-	H:         8,
-	KH:        8,
-	KW:        8,
-	OH:        1,
-	OW:        1,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         8,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*64)
-	m.bat.a2 = make([]float32, n*1)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 1))
-	m.bat.wt2 = make([]float32, kernels.ConvPackedLen(&win2, 1))
-	m.bat.g[0] = make([]float32, n*64)
-	m.bat.g[1] = make([]float32, n*64)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→1 k1 s1 p0 + relu, [1 8 8] → [1 8 8] (detect_12_2_8.yaml:5)
-	{
-		x := x[:n*64]
-		y := m.bat.a0[:n*64]
-		w := m.params[0:1]
-		b := m.params[1:2]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*64:(s+1)*64], y[s*64:(s+1)*64])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: conv2d 1→1 k8 s1 p0 + sigmoid, [1 8 8] → [1 1 1] (detect_12_2_8.yaml:7)
-	{
-		x := m.bat.a0[:n*64]
-		y := m.bat.a2[:n*1]
-		w := m.params[2:66]
-		b := m.params[66:67]
-		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*64:(s+1)*64], y[s*1:(s+1)*1])
-		}
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(y[i])))))
-		}
-	}
-	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_8.yaml:9): nothing to compute
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 4: flatten, [1 1 1] → [1] (detect_12_2_8.yaml:9): nothing to compute
-	// layer 2: conv2d 1→1 k8 s1 p0 + sigmoid, [1 8 8] → [1 1 1] (detect_12_2_8.yaml:7)
-	{
-		dy := m.bat.g[0][:n*1]
-		x := m.bat.a0[:n*64]
-		y := m.bat.a2[:n*1]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-		gb := m.grads[66:67]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 1, dy[s*1:(s+1)*1], 1, gb)
-		}
-		gw := m.grads[2:66]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*1:(s+1)*1], x[s*64:(s+1)*64], gw)
-		}
-		dx := m.bat.g[1][:n*64]
-		w := m.params[2:66]
-		if m.bat.wg2 == nil {
-			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 1))
-		}
-		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*1:(s+1)*1], dx[s*64:(s+1)*64])
-		}
-	}
-	// layer 0: conv2d 1→1 k1 s1 p0 + relu, [1 8 8] → [1 8 8] (detect_12_2_8.yaml:5)
-	{
-		dy := m.bat.g[1][:n*64]
-		x := x[:n*64]
-		y := m.bat.a0[:n*64]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[1:2]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(1, 64, dy[s*64:(s+1)*64], 64, gb)
-		}
-		gw := m.grads[0:1]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*64:(s+1)*64], x[s*64:(s+1)*64], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("detect_12_2_8.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a2[:n*1])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -788,14 +637,11 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("detect_12_2_8.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a2[:n*1]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		lossSum += float64(runtime.MSE(out[i*OutputSize:(i+1)*OutputSize], b.Targets[i*OutputSize:(i+1)*OutputSize], scale, dy[i*OutputSize:(i+1)*OutputSize]))
+		m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss((*[OutputSize]float32)(b.Targets[i*OutputSize:]), scale))
+		m.backward()
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -20,7 +20,6 @@ package sec11_5
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -46,7 +45,6 @@ type Model struct {
 	a2     [3]float32         // layer hidden2 output [3]
 	a4     [2]float32         // layer hidden3 output [2]
 	grad   [2][3]float32      // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -207,24 +205,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a4
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("sec11_5: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	sum := dy[0] + dy[1]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a4[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -243,113 +227,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n  int          // capacity, in samples
-	a0 []float32    // layer hidden1 output, 2 per sample
-	a2 []float32    // layer hidden2 output, 3 per sample
-	a4 []float32    // layer hidden3 output, 2 per sample
-	g  [2][]float32 // gradients of activations, 3 per sample, used in turn
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*2)
-	m.bat.a2 = make([]float32, n*3)
-	m.bat.a4 = make([]float32, n*2)
-	m.bat.g[0] = make([]float32, n*3)
-	m.bat.g[1] = make([]float32, n*3)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer hidden1: linear 2→2 no bias + relu, [2] → [2] (sec11_5.yaml:5)
-	{
-		x := x[:n*2]
-		y := m.bat.a0[:n*2]
-		clear(y)
-		kernels.Gemm(false, true, n, 2, 2, x, 2, m.params[0:4], 2, y, 2)
-		kernels.Relu(y)
-	}
-	// layer hidden2: linear 2→3 no bias + relu, [2] → [3] (sec11_5.yaml:7)
-	{
-		x := m.bat.a0[:n*2]
-		y := m.bat.a2[:n*3]
-		clear(y)
-		kernels.Gemm(false, true, n, 3, 2, x, 2, m.params[4:10], 2, y, 3)
-		kernels.Relu(y)
-	}
-	// layer hidden3: linear 3→2 no bias, [3] → [2] (sec11_5.yaml:9)
-	{
-		x := m.bat.a2[:n*3]
-		y := m.bat.a4[:n*2]
-		clear(y)
-		kernels.Gemm(false, true, n, 2, 3, x, 3, m.params[10:16], 3, y, 2)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer hidden3: linear 3→2 no bias, [3] → [2] (sec11_5.yaml:9)
-	{
-		x := m.bat.a2[:n*3]
-		dy := m.bat.g[0][:n*2]
-		kernels.Gemm(true, false, 2, 3, n, dy, 2, x, 3, m.grads[10:16], 3)
-		dx := m.bat.g[1][:n*3]
-		clear(dx)
-		kernels.Gemm(false, false, n, 3, 2, dy, 2, m.params[10:16], 3, dx, 3)
-	}
-	// layer hidden2: linear 2→3 no bias + relu, [2] → [3] (sec11_5.yaml:7)
-	{
-		x := m.bat.a0[:n*2]
-		dy := m.bat.g[1][:n*3]
-		y := m.bat.a2[:n*3]
-		kernels.ReluGrad(y, dy)
-		kernels.Gemm(true, false, 3, 2, n, dy, 3, x, 2, m.grads[4:10], 2)
-		dx := m.bat.g[0][:n*2]
-		clear(dx)
-		kernels.Gemm(false, false, n, 2, 3, dy, 3, m.params[4:10], 2, dx, 2)
-	}
-	// layer hidden1: linear 2→2 no bias + relu, [2] → [2] (sec11_5.yaml:5)
-	{
-		x := x[:n*2]
-		dy := m.bat.g[0][:n*2]
-		y := m.bat.a0[:n*2]
-		kernels.ReluGrad(y, dy)
-		kernels.Gemm(true, false, 2, 2, n, dy, 2, x, 2, m.grads[0:4], 2)
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("sec11_5.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a4[:n*2])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -359,22 +254,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("sec11_5.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a4[:n*2]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("sec11_5: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

@@ -21,7 +21,6 @@ package tiny
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -48,7 +47,6 @@ type Model struct {
 	arg2   [12]int32          // layer 2 arg
 	a4     [3]float32         // layer 4 output [3]
 	grad   [2][48]float32     // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -670,28 +668,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a4
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("tiny: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	sum := dy[0] + dy[1] + dy[2]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a4[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -710,169 +690,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 48 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 12 per sample
-	arg2 []int32      // layer 2 argmax, 12 per sample
-	a4   []float32    // layer 4 output, 3 per sample
-	g    [2][]float32 // gradients of activations, 48 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         1,
-	H:         6,
-	KH:        3,
-	KW:        3,
-	OH:        4,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         6,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         3,
-	H:         4,
-	KH:        2,
-	KW:        2,
-	OH:        2,
-	OW:        2,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         4,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*48)
-	m.bat.a2 = make([]float32, n*12)
-	m.bat.a4 = make([]float32, n*3)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.arg2 = make([]int32, n*12)
-	m.bat.g[0] = make([]float32, n*48)
-	m.bat.g[1] = make([]float32, n*48)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 1→3 k3 s1 p0 + relu, [1 6 6] → [3 4 4] (tiny.yaml:5)
-	{
-		x := x[:n*36]
-		y := m.bat.a0[:n*48]
-		w := m.params[0:27]
-		b := m.params[27:30]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*36:(s+1)*36], y[s*48:(s+1)*48])
-		}
-		kernels.Relu(y)
-	}
-	// layer 2: maxpool2d k2 s2 p0, [3 4 4] → [3 2 2] (tiny.yaml:7)
-	{
-		x := m.bat.a0[:n*48]
-		y := m.bat.a2[:n*12]
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win2, x[s*48:(s+1)*48], y[s*12:(s+1)*12], arg[s*12:(s+1)*12])
-		}
-	}
-	// layer 3: flatten, [3 2 2] → [12] (tiny.yaml:8): nothing to compute
-	// layer 4: linear 12→3, [12] → [3] (tiny.yaml:9)
-	{
-		x := m.bat.a2[:n*12]
-		y := m.bat.a4[:n*3]
-		for r := 0; r < n; r++ {
-			copy(y[r*3:(r+1)*3], m.params[66:69])
-		}
-		kernels.Gemm(false, true, n, 3, 12, x, 12, m.params[30:66], 12, y, 3)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 4: linear 12→3, [12] → [3] (tiny.yaml:9)
-	{
-		x := m.bat.a2[:n*12]
-		dy := m.bat.g[0][:n*3]
-		gb := m.grads[66:69]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*3:(r+1)*3], gb)
-		}
-		kernels.Gemm(true, false, 3, 12, n, dy, 3, x, 12, m.grads[30:66], 12)
-		dx := m.bat.g[1][:n*12]
-		clear(dx)
-		kernels.Gemm(false, false, n, 12, 3, dy, 3, m.params[30:66], 12, dx, 12)
-	}
-	// layer 3: flatten, [3 2 2] → [12] (tiny.yaml:8): nothing to compute
-	// layer 2: maxpool2d k2 s2 p0, [3 4 4] → [3 2 2] (tiny.yaml:7)
-	{
-		dy := m.bat.g[1][:n*12]
-		dx := m.bat.g[0][:n*48]
-		clear(dx)
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*12:(s+1)*12], arg[s*12:(s+1)*12], dx[s*48:(s+1)*48])
-		}
-	}
-	// layer 0: conv2d 1→3 k3 s1 p0 + relu, [1 6 6] → [3 4 4] (tiny.yaml:5)
-	{
-		dy := m.bat.g[0][:n*48]
-		x := x[:n*36]
-		y := m.bat.a0[:n*48]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[27:30]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 16, dy[s*48:(s+1)*48], 16, gb)
-		}
-		gw := m.grads[0:27]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*48:(s+1)*48], x[s*36:(s+1)*36], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("tiny.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a4[:n*3])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -882,22 +717,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("tiny.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a4[:n*3]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("tiny: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 

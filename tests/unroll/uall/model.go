@@ -25,7 +25,6 @@ package uall
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
-	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -60,7 +59,6 @@ type Model struct {
 	a8     [7]float32         // layer 8 output [7]
 	a10    [4]float32         // layer 10 output [4]
 	grad   [2][120]float32    // gradients of activations, used in turn
-	bat    batchState         // whole-batch buffers for ForwardBatch and TrainBatch
 }
 
 // New returns a model initialised as PyTorch initialises it by default, drawn from Seed.
@@ -6557,32 +6555,10 @@ func (m *Model) BackwardFromSlice(dy []float32) {
 // loss computes the cross_entropy loss of the last Forward's output, writes scale ×
 // dLoss/dOutput into m.grad[0] for backward, and returns the loss.
 func (m *Model) loss(label int, scale float32) float32 {
-	out := &m.a10
-	dy := (*[OutputSize]float32)(m.grad[0][:OutputSize])
 	if label < 0 || label >= OutputSize {
 		panic(fmt.Sprintf("uall: label %d is not in [0, %d)", label, OutputSize))
 	}
-	mx := out[0]
-	mx = max(mx, out[1])
-	mx = max(mx, out[2])
-	mx = max(mx, out[3])
-	dy[0] = float32(math.Exp(float64(out[0] - mx)))
-	dy[1] = float32(math.Exp(float64(out[1] - mx)))
-	dy[2] = float32(math.Exp(float64(out[2] - mx)))
-	dy[3] = float32(math.Exp(float64(out[3] - mx)))
-	sum := dy[0] + dy[1] + dy[2] + dy[3]
-	r := 1 / sum
-	dy[0] *= r
-	dy[1] *= r
-	dy[2] *= r
-	dy[3] *= r
-	loss := float32(math.Log(float64(sum))) - (out[label] - mx)
-	dy[label] -= 1
-	dy[0] *= scale
-	dy[1] *= scale
-	dy[2] *= scale
-	dy[3] *= scale
-	return loss
+	return runtime.CrossEntropy(m.a10[:], label, scale, m.grad[0][:OutputSize])
 }
 
 // Backward runs Forward on x, computes the cross-entropy loss of the scores
@@ -6601,311 +6577,24 @@ func (m *Model) Loss() string {
 	return "cross_entropy"
 }
 
-// batchState holds a whole batch's activations and gradients. It grows to
-// the largest batch seen and is reused, so batches allocate nothing after it.
-type batchState struct {
-	n    int          // capacity, in samples
-	a0   []float32    // layer 0 output, 120 per sample
-	wg0  []float32    // layer 0 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt0  []float32    // layer 0 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a2   []float32    // layer 2 output, 84 per sample
-	arg2 []int32      // layer 2 argmax, 84 per sample
-	a3   []float32    // layer 3 output, 90 per sample
-	wg3  []float32    // layer 3 weights as kernels.ConvInputGrad reads them (made on the first backward pass; empty if it does not)
-	wt3  []float32    // layer 3 weights as kernels.Conv's channel kernels read them (empty if they do not)
-	a5   []float32    // layer 5 output, 16 per sample
-	a6   []float32    // layer 6 output, 16 per sample
-	a8   []float32    // layer 8 output, 7 per sample
-	a10  []float32    // layer 10 output, 4 per sample
-	g    [2][]float32 // gradients of activations, 120 per sample, used in turn
-}
-
-// win0 is the window geometry of layer 0.
-var win0 = kernels.Window{
-	C:         2,
-	H:         9,
-	KH:        3,
-	KW:        3,
-	OH:        5,
-	OW:        8,
-	PH:        1,
-	PW:        1,
-	Replicate: false,
-	SH:        2,
-	SW:        1,
-	W:         8,
-}
-
-// win2 is the window geometry of layer 2.
-var win2 = kernels.Window{
-	C:         3,
-	H:         5,
-	KH:        2,
-	KW:        2,
-	OH:        4,
-	OW:        7,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        1,
-	SW:        1,
-	W:         8,
-}
-
-// win3 is the window geometry of layer 3.
-var win3 = kernels.Window{
-	C:         3,
-	H:         4,
-	KH:        2,
-	KW:        3,
-	OH:        5,
-	OW:        9,
-	PH:        1,
-	PW:        2,
-	Replicate: true,
-	SH:        1,
-	SW:        1,
-	W:         7,
-}
-
-// win5 is the window geometry of layer 5.
-var win5 = kernels.Window{
-	C:         2,
-	H:         5,
-	KH:        2,
-	KW:        2,
-	OH:        2,
-	OW:        4,
-	PH:        0,
-	PW:        0,
-	Replicate: false,
-	SH:        2,
-	SW:        2,
-	W:         9,
-}
-
-// growBatch makes room for batches of n samples.
-func (m *Model) growBatch(n int) {
-	if n <= m.bat.n {
-		return
-	}
-	m.bat.n = n
-	m.bat.a0 = make([]float32, n*120)
-	m.bat.a2 = make([]float32, n*84)
-	m.bat.a3 = make([]float32, n*90)
-	m.bat.a5 = make([]float32, n*16)
-	m.bat.a6 = make([]float32, n*16)
-	m.bat.a8 = make([]float32, n*7)
-	m.bat.a10 = make([]float32, n*4)
-	m.bat.wt0 = make([]float32, kernels.ConvPackedLen(&win0, 3))
-	m.bat.arg2 = make([]int32, n*84)
-	m.bat.wt3 = make([]float32, kernels.ConvPackedLen(&win3, 2))
-	m.bat.g[0] = make([]float32, n*120)
-	m.bat.g[1] = make([]float32, n*120)
-}
-
-// forwardBatch runs every layer on n samples at once (x holds them one after
-// another); linear layers are matrix products over the whole batch. infer says
-// the weights will serve further batches before they change (not a training
-// step), so that packing them once for the products pays.
-func (m *Model) forwardBatch(x []float32, n int, infer bool) {
-	// layer 0: conv2d 2→3 k3 s2x1 p1 + tanh, [2 9 8] → [3 5 8] (net.yaml:6)
-	{
-		x := x[:n*144]
-		y := m.bat.a0[:n*120]
-		w := m.params[0:54]
-		b := m.params[54:57]
-		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*144:(s+1)*144], y[s*120:(s+1)*120])
-		}
-		for i := range y {
-			y[i] = float32(math.Tanh(float64(y[i])))
-		}
-	}
-	// layer 2: maxpool2d k2 s1 p0, [3 5 8] → [3 4 7] (net.yaml:8)
-	{
-		x := m.bat.a0[:n*120]
-		y := m.bat.a2[:n*84]
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPool(&win2, x[s*120:(s+1)*120], y[s*84:(s+1)*84], arg[s*84:(s+1)*84])
-		}
-	}
-	// layer 3: conv2d 3→2 k2x3 s1 p1x2 replicate + relu, [3 4 7] → [2 5 9] (net.yaml:9)
-	{
-		x := m.bat.a2[:n*84]
-		y := m.bat.a3[:n*90]
-		w := m.params[57:93]
-		b := m.params[93:95]
-		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*84:(s+1)*84], y[s*90:(s+1)*90])
-		}
-		kernels.Relu(y)
-	}
-	// layer 5: avgpool2d k2 s2 p0, [2 5 9] → [2 2 4] (net.yaml:11)
-	{
-		x := m.bat.a3[:n*90]
-		y := m.bat.a5[:n*16]
-		for s := 0; s < n; s++ {
-			kernels.AvgPool(&win5, x[s*90:(s+1)*90], y[s*16:(s+1)*16])
-		}
-	}
-	// layer 6: sigmoid, [2 2 4] → [2 2 4] (net.yaml:12)
-	{
-		x := m.bat.a5[:n*16]
-		y := m.bat.a6[:n*16]
-		for i := range y {
-			y[i] = 1 / (1 + float32(math.Exp(float64(-(x[i])))))
-		}
-	}
-	// layer 7: flatten, [2 2 4] → [16] (net.yaml:13): nothing to compute
-	// layer 8: linear 16→7 + relu, [16] → [7] (net.yaml:14)
-	{
-		x := m.bat.a6[:n*16]
-		y := m.bat.a8[:n*7]
-		for r := 0; r < n; r++ {
-			copy(y[r*7:(r+1)*7], m.params[207:214])
-		}
-		kernels.Gemm(false, true, n, 7, 16, x, 16, m.params[95:207], 16, y, 7)
-		kernels.Relu(y)
-	}
-	// layer 10: linear 7→4, [7] → [4] (net.yaml:16)
-	{
-		x := m.bat.a8[:n*7]
-		y := m.bat.a10[:n*4]
-		for r := 0; r < n; r++ {
-			copy(y[r*4:(r+1)*4], m.params[242:246])
-		}
-		kernels.Gemm(false, true, n, 4, 7, x, 7, m.params[214:242], 7, y, 4)
-	}
-}
-
-// backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n
-// samples in x) and adds the parameter gradients: the weight gradient of a
-// linear layer is one matrix product over the batch.
-func (m *Model) backwardBatch(x []float32, n int) {
-	// layer 10: linear 7→4, [7] → [4] (net.yaml:16)
-	{
-		x := m.bat.a8[:n*7]
-		dy := m.bat.g[0][:n*4]
-		gb := m.grads[242:246]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*4:(r+1)*4], gb)
-		}
-		kernels.Gemm(true, false, 4, 7, n, dy, 4, x, 7, m.grads[214:242], 7)
-		dx := m.bat.g[1][:n*7]
-		clear(dx)
-		kernels.Gemm(false, false, n, 7, 4, dy, 4, m.params[214:242], 7, dx, 7)
-	}
-	// layer 8: linear 16→7 + relu, [16] → [7] (net.yaml:14)
-	{
-		x := m.bat.a6[:n*16]
-		dy := m.bat.g[1][:n*7]
-		y := m.bat.a8[:n*7]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[207:214]
-		for r := 0; r < n; r++ {
-			kernels.Axpy(1, dy[r*7:(r+1)*7], gb)
-		}
-		kernels.Gemm(true, false, 7, 16, n, dy, 7, x, 16, m.grads[95:207], 16)
-		dx := m.bat.g[0][:n*16]
-		clear(dx)
-		kernels.Gemm(false, false, n, 16, 7, dy, 7, m.params[95:207], 16, dx, 16)
-	}
-	// layer 7: flatten, [2 2 4] → [16] (net.yaml:13): nothing to compute
-	// layer 6: sigmoid, [2 2 4] → [2 2 4] (net.yaml:12)
-	{
-		y := m.bat.a6[:n*16]
-		dy := m.bat.g[0][:n*16]
-		dx := m.bat.g[1][:n*16]
-		for i := range dy {
-			dx[i] = dy[i] * (1 - y[i]) * y[i]
-		}
-	}
-	// layer 5: avgpool2d k2 s2 p0, [2 5 9] → [2 2 4] (net.yaml:11)
-	{
-		dy := m.bat.g[1][:n*16]
-		dx := m.bat.g[0][:n*90]
-		clear(dx)
-		for s := 0; s < n; s++ {
-			kernels.AvgPoolBackward(&win5, dy[s*16:(s+1)*16], dx[s*90:(s+1)*90])
-		}
-	}
-	// layer 3: conv2d 3→2 k2x3 s1 p1x2 replicate + relu, [3 4 7] → [2 5 9] (net.yaml:9)
-	{
-		dy := m.bat.g[0][:n*90]
-		x := m.bat.a2[:n*84]
-		y := m.bat.a3[:n*90]
-		kernels.ReluGrad(y, dy)
-		gb := m.grads[93:95]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(2, 45, dy[s*90:(s+1)*90], 45, gb)
-		}
-		gw := m.grads[57:93]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*90:(s+1)*90], x[s*84:(s+1)*84], gw)
-		}
-		dx := m.bat.g[1][:n*84]
-		w := m.params[57:93]
-		if m.bat.wg3 == nil {
-			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 2))
-		}
-		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*90:(s+1)*90], dx[s*84:(s+1)*84])
-		}
-	}
-	// layer 2: maxpool2d k2 s1 p0, [3 5 8] → [3 4 7] (net.yaml:8)
-	{
-		dy := m.bat.g[1][:n*84]
-		dx := m.bat.g[0][:n*120]
-		clear(dx)
-		arg := m.bat.arg2
-		for s := 0; s < n; s++ {
-			kernels.MaxPoolBackward(dy[s*84:(s+1)*84], arg[s*84:(s+1)*84], dx[s*120:(s+1)*120])
-		}
-	}
-	// layer 0: conv2d 2→3 k3 s2x1 p1 + tanh, [2 9 8] → [3 5 8] (net.yaml:6)
-	{
-		dy := m.bat.g[0][:n*120]
-		x := x[:n*144]
-		y := m.bat.a0[:n*120]
-		for i := range dy {
-			dy[i] = dy[i] * (1 - y[i]*y[i])
-		}
-		gb := m.grads[54:57]
-		for s := 0; s < n; s++ {
-			kernels.RowSums(3, 40, dy[s*120:(s+1)*120], 40, gb)
-		}
-		gw := m.grads[0:54]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*120:(s+1)*120], x[s*144:(s+1)*144], gw)
-		}
-	}
-}
-
-// ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, with
-// every linear layer one matrix product over the batch. It panics if the
-// lengths do not describe the same number of samples.
+// ForwardBatch runs Forward on each sample of x (InputSize values each, one
+// after another) and writes the outputs, one after another, to out. It panics
+// if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("uall.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a10[:n*4])
+	for i := 0; i < n; i++ {
+		copy(out[i*OutputSize:], m.Forward((*[InputSize]float32)(x[i*InputSize:]))[:])
+	}
 }
 
-// TrainBatch runs forward, loss and backward on every sample of b, each linear
-// layer as matrix products over the whole batch, and adds scale × the sum of
-// their parameter gradients into the gradients: pass scale = 1/N for the
-// gradient of the mean loss over N samples (PyTorch's default reduction). It
-// returns the summed loss and, for cross_entropy, how many samples scored their
-// label highest. After the first batch of a size it allocates nothing.
+// TrainBatch runs forward, loss and backward on every sample of b and adds
+// scale × the sum of their parameter gradients into the gradients: pass
+// scale = 1/N for the gradient of the mean loss over N samples (PyTorch's
+// default reduction). It returns the summed loss and, for cross_entropy, how
+// many samples scored their label highest. It allocates nothing.
 func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum float64, correct int) {
 	x := b.X
 	n := len(x) / InputSize
@@ -6915,22 +6604,14 @@ func (m *Model) TrainBatch(b runtime.Batch[float32], scale float32) (lossSum flo
 	if scale != scale || math.IsInf(float64(scale), 0) {
 		panic(fmt.Sprintf("uall.TrainBatch: scale is %v; it must be finite (1/N for the mean loss)", scale))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, false)
-	out := m.bat.a10[:n*4]
-	dy := m.bat.g[0][:n*OutputSize]
 	for i := 0; i < n; i++ {
-		label := b.Labels[i]
-		if label < 0 || label >= OutputSize {
-			panic(fmt.Sprintf("uall: label %d is not in [0, %d)", label, OutputSize))
-		}
-		o := out[i*OutputSize : (i+1)*OutputSize]
-		lossSum += float64(runtime.CrossEntropy(o, label, scale, dy[i*OutputSize:(i+1)*OutputSize]))
-		if runtime.Argmax(o) == label {
+		out := m.Forward((*[InputSize]float32)(x[i*InputSize:]))
+		lossSum += float64(m.loss(b.Labels[i], scale))
+		m.backward()
+		if runtime.Argmax(out[:]) == b.Labels[i] {
 			correct++
 		}
 	}
-	m.backwardBatch(x, n)
 	return
 }
 
