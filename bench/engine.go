@@ -198,9 +198,11 @@ func (e *nngenEngine) check(c *netCase) (check, error) {
 
 // use selects the engine's level until the returned function restores it.
 func (e *nngenEngine) use() func() {
-	saved := kernels.Level
-	kernels.Level = e.level
-	return func() { kernels.Level = saved }
+	restore, err := kernels.SetLevel(e.level)
+	if err != nil {
+		panic(err) // the harness makes engines only for the levels this CPU has
+	}
+	return restore
 }
 
 func (e *nngenEngine) time(c *netCase, mt metric, threads int, minTime time.Duration) (timing, error) {

@@ -86,7 +86,7 @@ func (r *report) markdown() string {
 		w("\n")
 	}
 	w("\n**Engines:**\n\n")
-	w("- **nngen**: the generated packages in `generated/`, at each instruction-set level this CPU has (`kernels.Level`); batches run two ways: the model's own `ForwardBatch` and `TrainBatch` over the whole batch (its large matrix products split across GOMAXPROCS goroutines), and, marked *sharded*, `train.Parallel`, which runs 16-sample shards on GOMAXPROCS model replicas as `train.Train` does. Both give the same bits at any thread count.\n")
+	w("- **nngen**: the generated packages in `generated/`, at each instruction-set level this CPU has (`kernels.SetLevel`); batches run two ways: the model's own `ForwardBatch` and `TrainBatch` over the whole batch (its large matrix products split across GOMAXPROCS goroutines), and, marked *sharded*, `train.Parallel`, which runs 16-sample shards on GOMAXPROCS model replicas as `train.Train` does. Both give the same bits at any thread count.\n")
 	if v, ok := r.versions["PyTorch"]; ok {
 		w("- **PyTorch** %s, driven by `bench/torch_engine.py`, with `torch.set_num_threads` and, since Debian's PyTorch multiplies matrices in OpenBLAS, whose own pool otherwise uses every core, `openblas_set_num_threads` set to the thread count.\n", v)
 	}

@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"math"
 	"strconv"
 	"strings"
 
@@ -78,6 +79,24 @@ func (f *fieldSet) pair(key string, def [2]int, required, zeroOK bool) [2]int {
 		return def
 	}
 	return [2]int{v, v}
+}
+
+// float decodes a finite number field in [lo, hi]: a plain (unquoted)
+// YAML integer or float scalar.
+func (f *fieldSet) float(key string, def, lo, hi float64) float64 {
+	x := f.get(key)
+	if x == nil {
+		return def
+	}
+	n := x.Value
+	if n.Kind == yaml.ScalarNode && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 &&
+		(n.Tag == "!!float" || n.Tag == "!!int" || n.Tag == "") {
+		if v, err := strconv.ParseFloat(n.Value, 64); err == nil && !math.IsNaN(v) && !math.IsInf(v, 0) && v >= lo && v <= hi {
+			return v
+		}
+	}
+	f.bad(x, "must be a number from %g to %g, got %s", lo, hi, show(n))
+	return def
 }
 
 func (f *fieldSet) bool(key string, def bool) bool {

@@ -25,7 +25,7 @@ func (o *actOp) scratch(l *Layer) []bufDecl                      { return nil }
 func (o *actOp) info(l *Layer, li *LayerInfo)                    {}
 func (o *actOp) macs(l *Layer) int                               { return l.Out.Size() }
 
-func (o *actOp) apply(c *opCtx, v jen.Code) jen.Code {
+func (o *actOp) apply(c *opCtx, b *block, v jen.Code) jen.Code {
 	switch o.fn {
 	case "relu":
 		return jen.Max(v, jen.Lit(0))
@@ -92,7 +92,7 @@ func (o *actOp) backward(c *opCtx) { actBackward(c, o) }
 // actForward lowers a standalone activation layer for one sample.
 func actForward(c *opCtx, a activation) {
 	c.b.nest([]dim{{"i", c.l.In.Size()}}, func(b *block, idx []ix) {
-		b.emit(c.at("y", idx[0]).Op("=").Add(a.apply(c, c.at("x", idx[0]))))
+		b.emit(c.at("y", idx[0]).Op("=").Add(a.apply(c, nil, c.at("x", idx[0]))))
 	})
 }
 
@@ -124,7 +124,7 @@ func actBatch(c *batchCtx, a activation, backward bool) {
 	if !backward {
 		c.emit(jen.Id("x").Op(":=").Add(c.x()), jen.Id("y").Op(":=").Add(c.y()),
 			jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
-				jen.Id("y").Index(jen.Id("i")).Op("=").Add(a.apply(c.ac, at("x", i)))))
+				jen.Id("y").Index(jen.Id("i")).Op("=").Add(a.apply(c.ac, nil, at("x", i)))))
 		return
 	}
 	if !c.needDX {

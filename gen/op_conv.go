@@ -116,7 +116,7 @@ func (o *convOp) forward(c *opCtx) {
 		s := b.sum(init, []dim{{"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(k []ix) jen.Code {
 			return c.mul("w", o.wAt(g, oc, k[0], k[1], k[2]), src, g.tap(k[0], oy, ox, k[1], k[2]))
 		})
-		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(s)))
+		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(b, s)))
 	})
 }
 

@@ -76,7 +76,7 @@ func (o *linearOp) forward(c *opCtx) {
 		s := b.sum(init, []dim{{"k", K}}, func(k []ix) jen.Code {
 			return c.mul("w", oi.mul(K).add(k[0]), "x", k[0])
 		})
-		b.emit(c.at("y", oi).Op("=").Add(c.activate(s)))
+		b.emit(c.at("y", oi).Op("=").Add(c.activate(b, s)))
 	})
 }
 

@@ -85,8 +85,10 @@ type weightCopy struct {
 // its output, which is all the backward pass keeps.
 type activation interface {
 	op
-	// apply renders f(v) in the element type.
-	apply(c *opCtx, v jen.Code) jen.Code
+	// apply renders f(v) in the element type. When v is an expression
+	// that should be computed once (a sum), b is the block to declare a
+	// local in; b is nil when v is an element, cheap to read twice.
+	apply(c *opCtx, b *block, v jen.Code) jen.Code
 	// gradStmts renders dst = dy·f′ given y = f(x); inPlace says dst is dy.
 	gradStmts(c *opCtx, dst, dy, y jen.Code, inPlace bool) []jen.Code
 	// apply64 is f in float64, for the reference evaluation.
@@ -220,12 +222,13 @@ func (c *opCtx) mathFn(name string, v jen.Code) *jen.Statement {
 	return jen.Float32().Call(jen.Qual("math", name).Call(jen.Float64().Call(v)))
 }
 
-// activate applies the layer's fused activation, if any, to v.
-func (c *opCtx) activate(v jen.Code) jen.Code {
+// activate applies the layer's fused activation, if any, to the
+// expression v, declaring any local it needs in b.
+func (c *opCtx) activate(b *block, v jen.Code) jen.Code {
 	if c.l.act == nil {
 		return v
 	}
-	return c.l.act.apply(c, v)
+	return c.l.act.apply(c, b, v)
 }
 
 // fusedActivationGrad turns dy into dz = dy * f'(y) in place for the layer's
@@ -313,7 +316,7 @@ func (c *batchCtx) activationGrad() {
 // eachApply is the element-wise batchApply: y[i] = f(y[i]) for every i.
 func eachApply(c *opCtx, a activation) jen.Code {
 	return jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(
-		jen.Id("y").Index(jen.Id("i")).Op("=").Add(a.apply(c, at("y", ivar("i")))),
+		jen.Id("y").Index(jen.Id("i")).Op("=").Add(a.apply(c, nil, at("y", ivar("i")))),
 	)
 }
 

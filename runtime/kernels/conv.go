@@ -169,7 +169,7 @@ func maxPoolAny(g *Window, x, y []float32, arg []int32) {
 // of 5×5 outputs took 1.97 µs, about what its first, of 6 channels of
 // 14×14, took).
 func maxPool22(g *Window, x, y []float32, arg []int32) {
-	level := Level
+	level := active
 	if g.H == 2*g.OH && maxPool22Kernel(level, g.C*g.OH, x[:g.C*g.H*g.W], g.W, y[:g.C*g.OH*g.OW], arg[:g.C*g.OH*g.OW], 0) {
 		return
 	}

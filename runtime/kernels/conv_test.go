@@ -164,10 +164,9 @@ func TestMaxPool22(t *testing.T) {
 			maxPoolAny(&g, x, y2, a2)
 			for _, level := range levels() {
 				y1, a1 := make([]float32, len(y2)), make([]int32, len(y2))
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				MaxPool(&g, x, y1, a1)
-				Level = saved
+				restore()
 				for i := range y1 {
 					if math.Float32bits(y1[i]) != math.Float32bits(y2[i]) || a1[i] != a2[i] {
 						t.Fatalf("%s %+v output %d: fast path %v at %d, general %v at %d", level, g, i, y1[i], a1[i], y2[i], a2[i])
@@ -190,9 +189,8 @@ func BenchmarkMaxPool22(b *testing.B) {
 	y, arg := make([]float32, g.C*g.OH*g.OW), make([]int32, g.C*g.OH*g.OW)
 	for _, level := range levels() {
 		b.Run(level.String(), func(b *testing.B) {
-			saved := Level
-			Level = level
-			defer func() { Level = saved }()
+			restore := mustLevel(level)
+			defer restore()
 			for b.Loop() {
 				MaxPool(&g, x, y, arg)
 			}
@@ -219,13 +217,12 @@ func TestRelu(t *testing.T) {
 			}
 		}
 		for _, level := range levels() {
-			saved := Level
-			Level = level
+			restore := mustLevel(level)
 			fwd := append([]float32(nil), y...)
 			Relu(fwd)
 			bwd := append([]float32(nil), dy...)
 			ReluGrad(y, bwd)
-			Level = saved
+			restore()
 			for i := range y {
 				want := max(y[i], 0)
 				if math.Float32bits(fwd[i]) != math.Float32bits(want) {
@@ -330,15 +327,14 @@ func TestConv(t *testing.T) {
 		}
 		for _, b := range [][]float32{bias, nil} {
 			for _, level := range levels() {
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				want := convRef(&g, w, b, x, c.O)
 				got := make([]float32, len(want))
 				for i := range got {
 					got[i] = float32(math.NaN()) // Conv writes every output
 				}
 				Conv(&g, w, nil, b, x, got)
-				Level = saved
+				restore()
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s %+v O=%d bias %v: output %d is %v, Im2col and Gemm give %v", level, g, c.O, b != nil, i, got[i], want[i])
@@ -418,13 +414,12 @@ func TestConvWeightGrad(t *testing.T) {
 		cols := make([]float32, Q*P)
 		Im2col(&g, x, cols)
 		for _, level := range levels() {
-			saved := Level
-			Level = level
+			restore := mustLevel(level)
 			want := append([]float32(nil), gw...)
 			Gemm(false, true, c.O, Q, P, dy, P, cols, P, want, Q)
 			got := append([]float32(nil), gw...)
 			ConvWeightGrad(&g, dy, x, got)
-			Level = saved
+			restore()
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 					t.Fatalf("%s %+v O=%d: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, i, got[i], want[i])
@@ -489,8 +484,7 @@ func TestConvInputGrad(t *testing.T) {
 		Gemm(true, false, Q, P, c.O, w, Q, dy, P, cols, P)
 		Col2im(&g, cols, want)
 		for _, level := range levels() {
-			saved := Level
-			Level = level
+			restore := mustLevel(level)
 			for _, pack := range []bool{false, true} {
 				var wt []float32
 				if pack {
@@ -511,7 +505,7 @@ func TestConvInputGrad(t *testing.T) {
 					t.Fatalf("%s %+v O=%d: wrote past dx", level, g, c.O)
 				}
 			}
-			Level = saved
+			restore()
 		}
 	}
 }

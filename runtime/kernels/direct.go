@@ -85,7 +85,7 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	chunk := max(1, min(g.OH, (convWindowBytes/(4*wp*g.C)-g.KH)/g.SH+1))
 	sc.tile = grow(sc.tile, (chunk-1)*g.OW+32)
 	dummy := sc.tile[:len(sc.tile):len(sc.tile)] // the output of rows past the last channel
-	level := Level
+	level := active
 	var rows [6]int
 	var ys [6][]float32
 	var init [6]float32
@@ -191,7 +191,7 @@ func PackConv(g *Window, w, dst []float32) []float32 {
 				clear(blk[p*16+chans : p*16+16])
 			}
 		}
-		transpose(Level, w[b*16*Q:], Q, chans, Q, blk, 16)
+		transpose(active, w[b*16*Q:], Q, chans, Q, blk, 16)
 	}
 	return dst
 }
@@ -204,7 +204,7 @@ func PackConv(g *Window, w, dst []float32) []float32 {
 // sums in t for the loop here.
 func convChannels(g *Window, O int, packed, bias, xp []float32, wp int, off []int32, y, t []float32) {
 	Q, P := g.Patch(), g.Positions()
-	level := Level
+	level := active
 	var pos [6]int
 	tw := chanTile(g.OW)
 	var init [16]float32 // the block's biases, zero without
@@ -406,7 +406,7 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 	dyT := sc.cols
 	sc.tile = grow(sc.tile, np*lanes)
 	t := sc.tile
-	level := Level
+	level := active
 	var taps [8]int
 	for b := 0; b*lanes < O; b++ {
 		chans := min(lanes, O-b*lanes)
@@ -498,7 +498,7 @@ func PackConvInputGrad(g *Window, w, dst []float32) []float32 {
 	if dst == nil {
 		return nil
 	}
-	transpose(Level, w, Q, O, Q, dst, O)
+	transpose(active, w, Q, O, Q, dst, O)
 	return dst
 }
 
@@ -562,7 +562,7 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	yst := g.SH * wp // from one output row's targets to the next's
 	sc.tile = grow(sc.tile, (g.OH-1)*yst+32)
 	dummy := sc.tile // the targets of taps past the kernel's last column
-	level := Level
+	level := active
 	var rows [6]int
 	var ys [6][]float32
 	var init [6]float32

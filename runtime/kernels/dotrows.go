@@ -74,7 +74,7 @@ func dotRows(x, b []float32, ldb, n int, c []float32) {
 // rest follow in order, and the block's sums are added to c.
 func dotBlock(x, b []float32, ldb int, c []float32) {
 	k := len(x)
-	level := Level
+	level := active
 	for pc := 0; pc < k; pc += KC {
 		end := min(pc+KC, k)
 		k8 := (end - pc) &^ 7

@@ -36,7 +36,7 @@ func Gemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, l
 	checkMatrix("A", transA, m, k, a, lda)
 	checkMatrix("B", transB, k, n, b, ldb)
 	checkMatrix("C", false, m, n, c, ldc)
-	kern := micro(Level)
+	kern := micro(active)
 	if w := splitWays(m, n, k, kern); w > 1 {
 		gemmParallel(w, kern, transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 		return
@@ -64,7 +64,7 @@ const RowCols = 64
 // FMA chain per vector of columns. It reports false, having done nothing,
 // when the level has no row kernel.
 func gemmRow(n, k int, a, b []float32, ldb int, c []float32) bool {
-	level := Level
+	level := active
 	for pc := 0; pc < k; pc += KC {
 		kc := min(KC, k-pc)
 		for j0 := 0; j0 < n; j0 += RowCols {
@@ -254,7 +254,7 @@ func packB(dst []float32, trans bool, b []float32, ldb, pc, kc, n, nr int) {
 			continue
 		}
 		// op(B)[pc+p][col] = B[col][pc+p]: a transpose.
-		transpose(Level, b[jp*nr*ldb+pc:], ldb, cols, kc, panel, nr)
+		transpose(active, b[jp*nr*ldb+pc:], ldb, cols, kc, panel, nr)
 	}
 }
 
@@ -269,7 +269,7 @@ func Transpose(rows, cols int, src []float32, ld int, dst []float32, ldd int) {
 	}
 	checkMatrix("src", false, rows, cols, src, ld)
 	checkMatrix("dst", false, cols, rows, dst, ldd)
-	transpose(Level, src, ld, rows, cols, dst, ldd)
+	transpose(active, src, ld, rows, cols, dst, ldd)
 }
 
 // transpose writes dst[p·ds + r] = src[r·ld + p] for r < rows and p < cols:
@@ -384,7 +384,7 @@ func PackRows(n, k int, w []float32, ldw int, dst []float32) {
 	_ = dst[n*k-1]
 	for j0 := 0; j0 < n; j0 += RowCols {
 		cw := min(RowCols, n-j0)
-		transpose(Level, w[j0*ldw:], ldw, cw, k, dst[j0*k:j0*k+cw*k], cw)
+		transpose(active, w[j0*ldw:], ldw, cw, k, dst[j0*k:j0*k+cw*k], cw)
 	}
 }
 
@@ -396,7 +396,7 @@ func RowTimes(k, n int, x, packed, y []float32) {
 		return
 	}
 	_, _, _ = x[k-1], packed[n*k-1], y[n-1]
-	level := Level
+	level := active
 	for j0 := 0; j0 < n; j0 += RowCols {
 		cw := min(RowCols, n-j0)
 		panel := packed[j0*k : j0*k+cw*k]

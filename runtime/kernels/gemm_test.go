@@ -59,9 +59,8 @@ func newCase(r *runtime.RNG, transA, transB bool, m, n, k int) *gemmCase {
 
 func (g *gemmCase) run(level ISA) []float32 {
 	c := append([]float32(nil), g.c...)
-	saved := Level
-	Level = level
-	defer func() { Level = saved }()
+	restore := mustLevel(level)
+	defer restore()
 	Gemm(g.transA, g.transB, g.m, g.n, g.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
 	return c
 }
@@ -105,14 +104,15 @@ func (g *gemmCase) check(t *testing.T, got []float32, what string) {
 	}
 }
 
-func levels() []ISA {
-	var l []ISA
-	for _, x := range []ISA{Generic, AVX2, AVX512} {
-		if x <= Detected {
-			l = append(l, x)
-		}
+func levels() []ISA { return Levels() }
+
+// mustLevel is SetLevel for levels the test knows this machine has.
+func mustLevel(l ISA) (restore func()) {
+	restore, err := SetLevel(l)
+	if err != nil {
+		panic(err)
 	}
-	return l
+	return restore
 }
 
 // Gemm is correct for every transpose, shape and layout, and every level
@@ -354,9 +354,8 @@ func BenchmarkGemm(b *testing.B) {
 			b.Run(level.String()+"/"+s.name, func(b *testing.B) {
 				g := newCase(runtime.NewRNG(1), s.ta, s.tb, s.m, s.n, s.k)
 				c := append([]float32(nil), g.c...)
-				saved := Level
-				Level = level
-				defer func() { Level = saved }()
+				restore := mustLevel(level)
+				defer restore()
 				start := time.Now()
 				for b.Loop() {
 					Gemm(s.ta, s.tb, s.m, s.n, s.k, g.a[g.aOff:], g.lda, g.b[g.bOff:], g.ldb, c[g.offC:], g.ldc)
@@ -414,10 +413,9 @@ func TestGemmDotRows(t *testing.T) {
 						got := g.run(level)
 						g.check(t, got, fmt.Sprintf("%s %v %dx%dx%d", level, ta, m, n, k))
 						want := append([]float32(nil), g.c...)
-						saved := Level
-						Level = level
+						restore := mustLevel(level)
 						Gemm(ta, false, m, n, k, g.a[g.aOff:], g.lda, bt, n, want[g.offC:], g.ldc)
-						Level = saved
+						restore()
 						for i := range got {
 							if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
 								t.Fatalf("%s %v %dx%dx%d: element %d is %v, with B transposed first %v", level, ta, m, n, k, i, got[i], want[i])
@@ -440,7 +438,7 @@ func BenchmarkDotRows(b *testing.B) {
 		c := append([]float32(nil), g.c...)
 		for _, way := range []string{"dotrows", "packed"} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", m, n, k, way), func(b *testing.B) {
-				kern := micro(Level)
+				kern := micro(Level())
 				start := time.Now()
 				for b.Loop() {
 					if way == "dotrows" {

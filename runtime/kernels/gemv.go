@@ -28,7 +28,7 @@ func Gemv(m, k int, a []float32, lda int, x, y []float32) {
 		panic(fmt.Sprintf("kernels.Gemv: x has %d elements and y %d, want at least %d and %d", len(x), len(y), k, m))
 	}
 	k16 := k &^ (Lanes - 1)
-	level := Level
+	level := active
 	var s [GemvRows]float32
 	i := 0
 	for ; i+GemvRows <= m; i += GemvRows {
@@ -95,7 +95,7 @@ func finishDot(total float32, rowTail, xTail []float32) float32 {
 func Axpy(alpha float32, x, y []float32) {
 	y = y[:len(x)]
 	n16 := len(x) &^ (Lanes - 1)
-	axpyKernel(Level)(n16, alpha, x, y)
+	axpyKernel(active)(n16, alpha, x, y)
 	for i := n16; i < len(x); i++ {
 		y[i] = FMA(alpha, x[i], y[i])
 	}

@@ -69,10 +69,9 @@ func TestGemv(t *testing.T) {
 			}
 			for _, level := range levels() {
 				got := append([]float32(nil), y0...)
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				Gemv(m, k, a, lda, x, got[:m])
-				Level = saved
+				restore()
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s m %d k %d: y[%d] = %v, the definition gives %v", level, m, k, i, got[i], want[i])
@@ -106,9 +105,8 @@ func BenchmarkGemv(b *testing.B) {
 				a := filled(s[0] * s[1])
 				x := filled(s[1])
 				y := make([]float32, s[0])
-				saved := Level
-				Level = level
-				defer func() { Level = saved }()
+				restore := mustLevel(level)
+				defer restore()
 				// This core's read bandwidth from wherever a buffer of A's size
 				// lives, measured just before: Gemv's bytes per second as a
 				// fraction of it.
@@ -156,13 +154,12 @@ func TestGemvTAndGer(t *testing.T) {
 				}
 			}
 			for _, level := range levels() {
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				gotT := append([]float32(nil), y...)
 				GemvT(m, k, a, lda, x, gotT[:k])
 				gotG := append([]float32(nil), a...)
 				Ger(m, k, x, y, gotG, lda)
-				Level = saved
+				restore()
 				for i := range gotT {
 					if math.Float32bits(gotT[i]) != math.Float32bits(wantT[i]) {
 						t.Fatalf("%s GemvT m %d k %d: y[%d] = %v, want %v", level, m, k, i, gotT[i], wantT[i])
@@ -194,11 +191,10 @@ func TestRowSums(t *testing.T) {
 		want := make([]float32, m)
 		gemvRef(m, k, a, k, ones, want)
 		for _, level := range levels() {
-			saved := Level
-			Level = level
+			restore := mustLevel(level)
 			got := make([]float32, m)
 			RowSums(m, k, a, k, got)
-			Level = saved
+			restore()
 			for i := range got {
 				exact := 0.0
 				for _, v := range a[i*k : (i+1)*k] {

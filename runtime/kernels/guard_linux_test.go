@@ -39,8 +39,7 @@ func guarded(t *testing.T, n int) []float32 {
 // reads or writes past its slices.
 func TestKernelsStayInsideSlices(t *testing.T) {
 	for _, level := range levels()[1:] {
-		saved := Level
-		Level = level
+		restore := mustLevel(level)
 		for _, sh := range [][3]int{{5, 17, 9}, {13, 33, 300}, {7, 40, 3}, {1, 1, 1}, {2, 17, 45}, {1, 8, 8}, {1, 130, 300}, {1, 67, 5}} {
 			m, n, k := sh[0], sh[1], sh[2]
 			for _, ta := range []bool{false, true} {
@@ -103,6 +102,6 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 				ConvWeightGrad(&g, guarded(t, O*g.Positions()), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Patch()))
 			}
 		}
-		Level = saved
+		restore()
 	}
 }

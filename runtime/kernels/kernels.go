@@ -52,21 +52,49 @@ var Detected = detect()
 // the AVX2 kernels measure faster (README, Performance).
 var Preferred = prefer(Detected, cpuid.CPU.VendorID == cpuid.AMD && cpuid.CPU.Family == 0x19)
 
-// Level is the level in use: Preferred, or the one NNGEN_ISA names.
-var Level ISA
+// active is the level in use: Preferred, the one NNGEN_ISA names, or the
+// one SetLevel chose.
+var active ISA
 
-// EnvError is set when NNGEN_ISA could not be honoured; Level is then
+// EnvError is set when NNGEN_ISA could not be honoured; the level is then
 // Preferred. Programs may report it.
 var EnvError error
 
 func init() {
-	Level, EnvError = Preferred, nil
+	active, EnvError = Preferred, nil
 	if env := os.Getenv("NNGEN_ISA"); env != "" {
-		Level, EnvError = Select(env, Detected)
+		active, EnvError = Select(env, Detected)
 		if EnvError != nil {
-			Level = Preferred
+			active = Preferred
 		}
 	}
+}
+
+// Level returns the instruction-set level in use.
+func Level() ISA { return active }
+
+// Levels lists the levels this CPU and build can run, from Generic up to
+// Detected: what tests and benchmarks iterate over.
+func Levels() []ISA {
+	var ls []ISA
+	for l := Generic; l <= Detected; l++ {
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// SetLevel makes level the one in use and returns a function that restores
+// the level before it; a level above Detected is an error (and changes
+// nothing). It is how tests and benchmarks choose a level: every level
+// gives the same bits, so only speed changes. It must not be called while
+// kernels run on other goroutines.
+func SetLevel(level ISA) (restore func(), err error) {
+	if level < Generic || level > Detected {
+		return func() {}, fmt.Errorf("kernels: level %s is not available; this CPU and build support up to %s", level, Detected)
+	}
+	prev := active
+	active = level
+	return func() { active = prev }, nil
 }
 
 // prefer returns the level to use by default on a CPU whose best level is

@@ -42,8 +42,8 @@ func TestPrefer(t *testing.T) {
 			t.Errorf("prefer(%s, %v) = %s, want %s", c.best, c.half, got, c.want)
 		}
 	}
-	if os.Getenv("NNGEN_ISA") == "" && Level != Preferred {
-		t.Errorf("Level %s without NNGEN_ISA, Preferred %s", Level, Preferred)
+	if os.Getenv("NNGEN_ISA") == "" && Level() != Preferred {
+		t.Errorf("Level %s without NNGEN_ISA, Preferred %s", Level(), Preferred)
 	}
 }
 
@@ -73,7 +73,7 @@ func TestPeakKernels(t *testing.T) {
 	if haveAsm && Detected > Generic && ran == 0 {
 		t.Fatal("no peak kernel ran on a machine with vector support")
 	}
-	t.Logf("detected %s, using %s; %d peak kernels checked", Detected, Level, ran)
+	t.Logf("detected %s, using %s; %d peak kernels checked", Detected, Level(), ran)
 }
 
 // BenchmarkPeak measures this machine's peak float32 throughput on one core
@@ -114,5 +114,27 @@ func TestReadStream(t *testing.T) {
 	}
 	if got != 1280 {
 		t.Fatalf("readStream = %v, want 1280", got)
+	}
+}
+
+// SetLevel chooses any level up to Detected and restores the one before;
+// past Detected it refuses and changes nothing.
+func TestSetLevel(t *testing.T) {
+	before := Level()
+	for _, l := range Levels() {
+		restore, err := SetLevel(l)
+		if err != nil || Level() != l {
+			t.Fatalf("SetLevel(%s): %v, level %s", l, err, Level())
+		}
+		restore()
+		if Level() != before {
+			t.Fatalf("restore after %s left %s, want %s", l, Level(), before)
+		}
+	}
+	if _, err := SetLevel(Detected + 1); err == nil || Level() != before {
+		t.Fatalf("SetLevel above Detected: %v, level %s", err, Level())
+	}
+	if ls := Levels(); ls[0] != Generic || ls[len(ls)-1] != Detected {
+		t.Fatalf("Levels() = %v, want Generic … %s", ls, Detected)
 	}
 }

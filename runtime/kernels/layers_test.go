@@ -50,7 +50,7 @@ func BenchmarkLayers(b *testing.B) {
 			{name: "10-linear-4096x10", n: 10, k: 4096},
 		},
 	}
-	level := Level
+	level := Level()
 	peak := peakOf(max(level, AVX2))
 	for _, net := range []string{"lenet", "convnet", "vggish"} {
 		for _, l := range nets[net] {

@@ -23,7 +23,7 @@ type PackedB struct {
 // used without packing it again. It panics if b is too short, as Gemm does.
 func (p *PackedB) Pack(transB bool, k, n int, b []float32, ldb int) {
 	checkMatrix("B", transB, k, n, b, ldb)
-	nr := micro(Level).nr
+	nr := micro(active).nr
 	np := (n + nr - 1) / nr
 	p.k, p.n, p.nr, p.trans, p.b, p.ldb = k, n, nr, transB, b, ldb
 	p.data = grow(p.data, np*nr*k)
@@ -46,7 +46,7 @@ func GemmB(m int, a []float32, lda int, p *PackedB, c []float32, ldc int) {
 	if m == 0 || n == 0 || k == 0 {
 		return
 	}
-	kern := micro(Level)
+	kern := micro(active)
 	// A level whose panels are of another width, and products Gemm would
 	// run without panels, take Gemm's own path: the same bits.
 	if kern.nr != p.nr || p.trans && m <= DotRowsMax || m == 1 && !p.trans {

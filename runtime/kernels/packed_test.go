@@ -32,8 +32,7 @@ func TestGemmB(t *testing.T) {
 			for _, level := range levels() {
 				want := g.run(level)
 				name := fmt.Sprintf("%s %v %v", level, tb, sh)
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				var p PackedB
 				p.Pack(tb, g.k, g.n, g.b[g.bOff:], g.ldb)
 				got := append([]float32(nil), g.c...)
@@ -46,12 +45,12 @@ func TestGemmB(t *testing.T) {
 				}
 				// Packed at this level, multiplied at each other one.
 				for _, other := range levels() {
-					Level = other
+					mustLevel(other)
 					got := append([]float32(nil), g.c...)
 					GemmB(g.m, g.a[g.aOff:], g.lda, &p, got[g.offC:], g.ldc)
 					sameBits(t, fmt.Sprintf("%s packed, at %s", name, other), got, want)
 				}
-				Level = saved
+				restore()
 			}
 		}
 	}
@@ -123,13 +122,12 @@ func TestRowTimes(t *testing.T) {
 			g := newCase(r, false, true, 1, n, k)
 			for _, level := range levels() {
 				want := g.run(level)
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				packed := make([]float32, n*k)
 				PackRows(n, k, g.b[g.bOff:], g.ldb, packed)
 				got := append([]float32(nil), g.c...)
 				RowTimes(k, n, g.a[g.aOff:], packed, got[g.offC:])
-				Level = saved
+				restore()
 				sameBits(t, fmt.Sprintf("%s 1x%dx%d", level, n, k), got, want)
 			}
 		}

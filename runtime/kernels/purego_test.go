@@ -6,7 +6,7 @@ import "testing"
 
 // Under the purego tag no assembly may be built and only Generic is used.
 func TestPuregoHasNoAssembly(t *testing.T) {
-	if haveAsm || Detected != Generic || Level != Generic {
-		t.Fatalf("purego build: haveAsm %v, detected %s, level %s", haveAsm, Detected, Level)
+	if haveAsm || Detected != Generic || Level() != Generic {
+		t.Fatalf("purego build: haveAsm %v, detected %s, level %s", haveAsm, Detected, Level())
 	}
 }

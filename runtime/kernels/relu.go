@@ -12,7 +12,7 @@ func ReluGrad(y, dy []float32) { reluMask(y, dy[:len(y)], dy) }
 func reluMask(y, x, dst []float32) {
 	x, dst = x[:len(y)], dst[:len(y)]
 	n16 := len(y) &^ (Lanes - 1)
-	reluKernel(Level, n16, y, x, dst)
+	reluKernel(active, n16, y, x, dst)
 	goReluMask(y[n16:], x[n16:], dst[n16:])
 }
 

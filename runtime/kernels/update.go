@@ -20,7 +20,7 @@ func Momentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 		panic(fmt.Sprintf("kernels.Momentum: grad, buf and p have %d, %d and %d elements", len(grad), len(buf), len(p)))
 	}
 	n16 := len(grad) &^ (Lanes - 1)
-	momentumKernel(Level, n16, momentum, dampening, lr, grad, buf, p)
+	momentumKernel(active, n16, momentum, dampening, lr, grad, buf, p)
 	goMomentum(momentum, dampening, lr, grad[n16:], buf[n16:], p[n16:])
 }
 
@@ -55,7 +55,7 @@ func Adam(h AdamHyper, grad, m, v, p []float32) {
 		panic(fmt.Sprintf("kernels.Adam: grad, m, v and p have %d, %d, %d and %d elements", n, len(m), len(v), len(p)))
 	}
 	n16 := n &^ (Lanes - 1)
-	adamKernel(Level, n16, h, grad, m, v, p)
+	adamKernel(active, n16, h, grad, m, v, p)
 	goAdam(h, grad[n16:], m[n16:], v[n16:], p[n16:])
 }
 

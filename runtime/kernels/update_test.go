@@ -28,10 +28,9 @@ func TestMomentum(t *testing.T) {
 		}
 		for _, level := range levels() {
 			b, p := append([]float32(nil), b0...), append([]float32(nil), p0...)
-			saved := Level
-			Level = level
+			restore := mustLevel(level)
 			Momentum(mom, damp, lr, g, b, p)
-			Level = saved
+			restore()
 			for i := range b {
 				if math.Float32bits(b[i]) != math.Float32bits(wantB[i]) || math.Float32bits(p[i]) != math.Float32bits(wantP[i]) {
 					t.Fatalf("%s n %d element %d: buf %v p %v, want %v %v", level, n, i, b[i], p[i], wantB[i], wantP[i])
@@ -70,10 +69,9 @@ func TestAdam(t *testing.T) {
 					denom := float32(math.Sqrt(float64(wv[i])))/h.BC2 + h.Eps
 					wp[i] += h.Step * wm[i] / denom
 				}
-				saved := Level
-				Level = level
+				restore := mustLevel(level)
 				Adam(h, g, m, v, p)
-				Level = saved
+				restore()
 			}
 			for i := range p {
 				if math.Float32bits(p[i]) != math.Float32bits(wp[i]) || math.Float32bits(m[i]) != math.Float32bits(wm[i]) || math.Float32bits(v[i]) != math.Float32bits(wv[i]) {

@@ -259,8 +259,10 @@ func TestSGDFastPathsSameBits(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			saved := kernels.Level
-			kernels.Level = level
+			restore, err := kernels.SetLevel(level)
+			if err != nil {
+				t.Fatal(err)
+			}
 			for step := 0; step < 3; step++ {
 				for i, p := range ps {
 					for j := range p.Grad {
@@ -270,7 +272,7 @@ func TestSGDFastPathsSameBits(t *testing.T) {
 				}
 				s.Step()
 			}
-			kernels.Level = saved
+			restore()
 			for i, p := range ps {
 				for j, v := range p.Value {
 					if math.Float32bits(v) != math.Float32bits(want[i][j]) {

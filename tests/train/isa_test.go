@@ -28,15 +28,14 @@ func sameBitsAtEveryLevel(t *testing.T, newModel func() runtime.Network[float32]
 	b := runtime.Batch[float32]{X: d.X[:40*784], Labels: d.Y[:40]}
 	var ref []uint32
 	var refLoss float64
-	saved := kernels.Level
-	defer func() { kernels.Level = saved }()
 	levels := 0
-	for _, level := range []kernels.ISA{kernels.Generic, kernels.AVX2, kernels.AVX512} {
-		if level > kernels.Detected {
-			continue
-		}
+	for _, level := range kernels.Levels() {
 		levels++
-		kernels.Level = level
+		restore, err := kernels.SetLevel(level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer restore()
 		m := newModel()
 		loss, _ := m.TrainBatch(b, 1.0/40)
 		var g []uint32

@@ -4,9 +4,11 @@ package arch08
 
 import (
 	"math"
+	goruntime "runtime"
 	"testing"
 
 	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/kernels"
 )
 
 // goldenInput is drawn from the seed after the spec's, uniform in [-1, 1),
@@ -37,6 +39,80 @@ func TestForwardMatchesGolden(t *testing.T) {
 	}
 	if diff > 1e-5*scale || diff != diff {
 		t.Fatalf("Forward differs from the golden output by %.3g (relative %.3g, bound 1e-5)\ngot  %v\nwant %v", diff, diff/scale, y[:], goldenOutput[:])
+	}
+}
+
+// TestEntryPointsAgree runs the same samples through every entry point, at
+// every instruction-set level this machine has and on one and two threads,
+// and expects the same bits everywhere: Forward, each row of ForwardBatch; and Backward's gradients against TrainBatch's on
+// the one sample with scale 1.
+func TestEntryPointsAgree(t *testing.T) {
+	const n = 3
+	r := runtime.NewRNG(Seed + 2)
+	x := make([]float32, n*InputSize)
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	bits := func(v []float32) []uint64 {
+		b := make([]uint64, len(v))
+		for i, f := range v {
+			b[i] = math.Float64bits(float64(f))
+		}
+		return b
+	}
+	same := func(what string, got, want []uint64) {
+		t.Helper()
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("%s: value %d is %v, want %v", what, i, math.Float64frombits(got[i]), math.Float64frombits(want[i]))
+			}
+		}
+	}
+	var wantOut, wantGrad []uint64
+	for _, level := range kernels.Levels() {
+		restore, err := kernels.SetLevel(level)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, procs := range []int{1, 2} {
+			prev := goruntime.GOMAXPROCS(procs)
+			where := level.String() + " on " + string(rune('0'+procs)) + " threads"
+			m := New()
+			out := make([]float32, n*OutputSize)
+			for s := 0; s < n; s++ {
+				copy(out[s*OutputSize:], m.ForwardSlice(x[s*InputSize:(s+1)*InputSize]))
+			}
+			if wantOut == nil {
+				wantOut = bits(out)
+			}
+			same("Forward at "+where, bits(out), wantOut)
+			batch := make([]float32, n*OutputSize)
+			m.ForwardBatch(x, batch)
+			same("ForwardBatch at "+where, bits(batch), wantOut)
+			grads := func() []uint64 {
+				var g []float32
+				for _, p := range m.Params() {
+					g = append(g, p.Grad...)
+				}
+				return bits(g)
+			}
+			var target [OutputSize]float32
+			for i := range target {
+				target[i] = float32(i%3) - 1
+			}
+			m.ZeroGrad()
+			m.Backward((*[InputSize]float32)(x), &target)
+			backward := grads()
+			m.ZeroGrad()
+			m.TrainBatch(runtime.Batch[float32]{X: x[:InputSize], Targets: target[:]}, 1)
+			if wantGrad == nil {
+				wantGrad = backward
+			}
+			same("Backward's gradients at "+where, backward, wantGrad)
+			same("TrainBatch's gradients at "+where, grads(), wantGrad)
+			goruntime.GOMAXPROCS(prev)
+		}
+		restore()
 	}
 }
 
