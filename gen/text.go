@@ -46,10 +46,8 @@ func checkStrings(n *Net, pkg, file, weights string) (safeFile, safeWeights stri
 		if !validKey(l.Key) && !isIndex(l.Key) {
 			return "", "", fmt.Errorf("%s: layer %d has the key %q; a key is an identifier or the layer's index", n.Name, i, l.Key)
 		}
-		switch l.Act {
-		case "", "relu", "sigmoid", "tanh":
-		default:
-			return "", "", fmt.Errorf("%s: layer %s has the activation %q; known: relu, sigmoid, tanh", n.Name, l.Key, l.Act)
+		if l.act == nil && l.Act != "" || l.act != nil && l.act.kind() != l.Act {
+			return "", "", fmt.Errorf("%s: layer %s has the activation %q, not the op fused into it", n.Name, l.Key, l.Act)
 		}
 		for _, p := range l.Params {
 			if p.Key != l.Key+".weight" && p.Key != l.Key+".bias" {
