@@ -183,6 +183,9 @@ func forward(net *gen.Net, x *G.Node, params []*G.Node) *G.Node {
 			x = G.Sigmoid(x)
 		case "tanh":
 			x = G.Tanh(x)
+		case "":
+		default:
+			panic(fmt.Sprintf("GoMLX: no translation of the activation %s", info.Act))
 		}
 	}
 	return x

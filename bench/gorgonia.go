@@ -230,6 +230,9 @@ func buildGorgonia(c *netCase, batch int, train bool) (*gorgoniaGraph, error) {
 			h, err = G.Tanh(h)
 		case "softmax":
 			h, err = G.SoftMax(h)
+		case "":
+		default:
+			return nil, fmt.Errorf("%s: the Gorgonia adapter has no activation %s", c.name, info.Act)
 		}
 		if err != nil {
 			return nil, err

@@ -85,6 +85,8 @@ type torchLayer struct {
 	PaddingMode string `json:"padding_mode,omitempty"`
 	Bias        bool   `json:"bias"`
 	Act         string `json:"act,omitempty"`
+	// NegativeSlope is leaky_relu's, as a layer or fused.
+	NegativeSlope float64 `json:"negative_slope,omitempty"`
 }
 
 func (e *torchEngine) prepare(c *netCase) error {
@@ -104,7 +106,7 @@ func (e *torchEngine) prepare(c *netCase) error {
 	for _, l := range c.net.Layers {
 		info := l.Info()
 		layers = append(layers, torchLayer{Op: info.Op, Key: l.Key, In: l.In, Out: l.Out, Kernel: info.Kernel,
-			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act})
+			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act, NegativeSlope: info.NegativeSlope})
 	}
 	var ok struct{ OK bool }
 	if err := e.call(map[string]any{"cmd": "setup", "net": c.name, "input": c.net.Input, "layers": layers,

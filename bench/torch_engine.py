@@ -90,17 +90,17 @@ class Net(nn.Module):
                 mod = cls(tuple(l["kernel"]), stride=tuple(l["stride"]))
             elif op == "flatten":
                 mod = nn.Flatten()
-            elif op in ("relu", "sigmoid", "tanh", "softmax"):
+            elif op in ("relu", "sigmoid", "tanh", "leaky_relu", "softmax"):
                 mod = None
             else:
                 raise ValueError("unknown op %s" % op)
             if mod is not None and op in ("linear", "conv1d", "conv2d"):
                 self.add_module(l["key"], mod)
-            acts = [l.get("act")] if op not in ("relu", "sigmoid", "tanh", "softmax") else [op]
-            self.plan.append((mod, acts[0] or None))
+            acts = [l.get("act")] if op not in ("relu", "sigmoid", "tanh", "leaky_relu", "softmax") else [op]
+            self.plan.append((mod, acts[0] or None, l.get("negative_slope", 0.0)))
 
     def forward(self, x):
-        for mod, act in self.plan:
+        for mod, act, slope in self.plan:
             if mod is not None:
                 x = mod(x)
             if act == "relu":
@@ -109,6 +109,8 @@ class Net(nn.Module):
                 x = torch.sigmoid(x)
             elif act == "tanh":
                 x = torch.tanh(x)
+            elif act == "leaky_relu":
+                x = F.leaky_relu(x, slope)
             elif act == "softmax":
                 x = F.softmax(x, dim=1)
         return x

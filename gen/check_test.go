@@ -117,9 +117,14 @@ func TestSpecErrors(t *testing.T) {
 		want      []string // "LINE:COL: substring", in order
 	}{
 		{"unknown op", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\n  - conv3d: {out: 2}\nloss: mse\n",
-			[]string{`5:5: unknown op "conv3d" (known: avgpool1d, avgpool2d, conv1d, conv2d, flatten, linear, maxpool1d, maxpool2d, relu, sigmoid, softmax, tanh)`}},
+			[]string{`5:5: unknown op "conv3d" (known: avgpool1d, avgpool2d, conv1d, conv2d, flatten, leaky_relu, linear, maxpool1d, maxpool2d, relu, sigmoid, softmax, tanh)`}},
 		{"unknown field", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3, outs: 2}\nloss: mse\n",
 			[]string{`4:22: linear: unknown field "outs" (known: in, out, bias, name)`}},
+		{"leaky_relu slope", "name: n\ninput: [4]\nlayers:\n  - leaky_relu: {negative_slope: -0.1}\n  - leaky_relu: {negative_slope: .nan}\n  - leaky_relu: {negative_slope: \"0.2\"}\n  - leaky_relu: {slope: 0.2}\nloss: mse\n",
+			[]string{`4:34: leaky_relu: negative_slope must be a number from 0 to 1e+06, got -0.1`,
+				`5:34: leaky_relu: negative_slope must be a number from 0 to 1e+06, got .nan`,
+				`6:34: leaky_relu: negative_slope must be a number from 0 to 1e+06, got "0.2"`,
+				`7:18: leaky_relu: unknown field "slope" (known: negative_slope, name)`}},
 		{"unknown field on activation", "name: n\ninput: [4]\nlayers:\n  - relu: {inplace: true}\nloss: mse\n",
 			[]string{`4:12: relu: unknown field "inplace" (relu takes only name)`}},
 		{"missing size", "name: n\ninput: [4]\nlayers:\n  - linear: {bias: false}\nloss: mse\n",

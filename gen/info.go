@@ -12,6 +12,8 @@ type LayerInfo struct {
 	PaddingMode string // convolutions: zeros or replicate
 	Bias        bool   // linear and convolutions
 	Act         string // activation fused into this layer: "" or its op name
+	// NegativeSlope is leaky_relu's, as a layer or fused (Act).
+	NegativeSlope float64
 }
 
 // Info describes the layer; its input and output shapes are l.In and l.Out.

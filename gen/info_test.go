@@ -15,6 +15,9 @@ layers:
   - flatten
   - linear: {out: 5}
   - sigmoid
+  - leaky_relu: {negative_slope: 0.3}
+  - linear: {out: 2}
+  - leaky_relu
 loss: mse
 `))
 	if err != nil {
@@ -25,6 +28,8 @@ loss: mse
 		{Op: "avgpool2d", Kernel: []int{2, 2}, Stride: []int{2, 2}},
 		{Op: "flatten"},
 		{Op: "linear", Bias: true, Act: "sigmoid"},
+		{Op: "leaky_relu", NegativeSlope: 0.3},
+		{Op: "linear", Bias: true, Act: "leaky_relu", NegativeSlope: 0.01},
 	}
 	var got []LayerInfo
 	for _, l := range n.Layers {

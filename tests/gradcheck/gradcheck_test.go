@@ -20,6 +20,7 @@ import (
 	"github.com/nngen/nngen/tests/gradcheck/conv2d_zeros"
 	"github.com/nngen/nngen/tests/gradcheck/dense"
 	"github.com/nngen/nngen/tests/gradcheck/dense_ce"
+	"github.com/nngen/nngen/tests/gradcheck/leaky_relu"
 	"github.com/nngen/nngen/tests/gradcheck/standalone"
 )
 
@@ -38,6 +39,7 @@ var cases = []struct {
 	{"conv2d_zeros", conv2d_zeros.New()},
 	{"dense", dense.New()},
 	{"dense_ce", dense_ce.New()},
+	{"leaky_relu", leaky_relu.New()},
 	{"standalone", standalone.New()},
 }
 

@@ -8,8 +8,9 @@ For each case it writes, under tests/pytorch/:
                              parameter gradient, computed in float64 from the
                              same float32 weights and input
 
-Cases: 20 architectures drawn at random (fixed seed) that together use every
-op, padding mode, stride and both losses, plus the seed's section-12.4 ConvNet
+Cases: 24 architectures drawn at random (fixed seeds) that together use every
+op, padding mode, stride and both losses (the last four each hold
+leaky_relu, with PyTorch's default slope or another), plus the seed's section-12.4 ConvNet
 with the chapter's own loss (||output - 1||^2, fed to BackwardFrom), plus
 "wide", whose linear layers are large enough to run on the matrix-vector
 kernels.
@@ -71,7 +72,8 @@ def conv_out(n, k, s, p):
     return (n + 2 * p - k) // s + 1
 
 
-def draw(rng, name):
+def draw(rng, name, names=("relu", "sigmoid", "tanh")):
+    """Draws an architecture whose activations are chosen from names."""
     kind = rng.choice(["vec", "seq", "img", "img"])
     if kind == "vec":
         inp = [rng.randint(2, 12)]
@@ -80,7 +82,17 @@ def draw(rng, name):
     else:
         inp = [rng.randint(1, 3), rng.randint(5, 10), rng.randint(5, 10)]
     b = Builder(name, inp)
-    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
+    acts = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+
+    def act(a):
+        """The activation a, with leaky_relu's slope drawn: PyTorch's
+        default (the field left out), or one written in the spec."""
+        if a != "leaky_relu":
+            return {}, acts[a]()
+        slope = rng.choice([None, 0.2, 0.05, 1.5])
+        if slope is None:
+            return {}, nn.LeakyReLU()
+        return {"negative_slope": slope}, nn.LeakyReLU(slope)
     if kind != "vec":
         d = 1 if kind == "seq" else 2
         for blk in range(rng.randint(1, 2)):
@@ -123,8 +135,8 @@ def draw(rng, name):
             shape = [out] + [conv_out(n, k, s, p) for n, k, s, p in zip(sp, ks, ss, ps)]
             b.add("conv%dd" % d, fields, mod, shape, key)
             if rng.random() < 0.8:
-                a = rng.choice(list(acts))
-                b.add(a, {}, acts[a](), b.shape)
+                a = rng.choice(names)
+                b.add(a, *act(a), b.shape)
             sp = b.shape[1:]
             if rng.random() < 0.7 and min(sp) >= 2:
                 k = rng.randint(2, min(3, min(sp)))
@@ -140,12 +152,12 @@ def draw(rng, name):
                 shape = [b.shape[0]] + [(n - k) // s + 1 for n in sp]
                 b.add(("maxpool%dd" if is_max else "avgpool%dd") % d, fields, mod, shape)
                 if rng.random() < 0.3:
-                    a = rng.choice(list(acts))
-                    b.add(a, {}, acts[a](), b.shape)
+                    a = rng.choice(names)
+                    b.add(a, *act(a), b.shape)
         b.add("flatten", {}, nn.Flatten(0), [int(torch.tensor(b.shape).prod())])
         if rng.random() < 0.2:
-            a = rng.choice(list(acts))
-            b.add(a, {}, acts[a](), b.shape)
+            a = rng.choice(names)
+            b.add(a, *act(a), b.shape)
     loss = rng.choice(["cross_entropy", "mse"])
     nlin = rng.randint(1, 3)
     for i in range(nlin):
@@ -161,13 +173,13 @@ def draw(rng, name):
             fields["name"] = key
         b.add("linear", fields, nn.Linear(b.shape[0], out, bias=bias), [out], key)
         if not last and rng.random() < 0.9:
-            a = rng.choice(list(acts))
-            b.add(a, {}, acts[a](), b.shape)
+            a = rng.choice(names)
+            b.add(a, *act(a), b.shape)
     if loss == "mse" and rng.random() < 0.4:
         b.add("softmax", {}, nn.Softmax(dim=0), b.shape)
     elif loss == "mse" and rng.random() < 0.3:
-        a = rng.choice(list(acts))
-        b.add(a, {}, acts[a](), b.shape)
+        a = rng.choice(names)
+        b.add(a, *act(a), b.shape)
     model = nn.Sequential(collections.OrderedDict(b.mods))
     return b.spec(inp, loss), model, inp, loss, b.ops
 
@@ -242,8 +254,20 @@ def main():
         seen.update(ops)
         seen.add(loss)
         n += 1
+    # Activations added since are drawn from a second generator, so that the
+    # first twenty architectures (which other tests name) stay as they are.
+    rng2 = random.Random(2027)
+    while n < 24:
+        name = "arch%02d" % n
+        spec, model, inp, loss, ops = draw(rng2, name, ("leaky_relu", "relu", "sigmoid", "tanh"))
+        if "leaky_relu" not in ops:
+            continue
+        write_case(name, spec, model, inp, loss, gen)
+        seen.update(ops)
+        seen.add(loss)
+        n += 1
     want = {"linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "flatten",
-            "relu", "sigmoid", "tanh", "softmax", "cross_entropy", "mse"}
+            "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "cross_entropy", "mse"}
     missing = want - seen
     assert not missing, "the drawn architectures miss %s; change the seed" % sorted(missing)
     specs = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(20))

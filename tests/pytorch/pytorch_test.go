@@ -34,6 +34,10 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch17"
 	"github.com/nngen/nngen/tests/pytorch/arch18"
 	"github.com/nngen/nngen/tests/pytorch/arch19"
+	"github.com/nngen/nngen/tests/pytorch/arch20"
+	"github.com/nngen/nngen/tests/pytorch/arch21"
+	"github.com/nngen/nngen/tests/pytorch/arch22"
+	"github.com/nngen/nngen/tests/pytorch/arch23"
 	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
@@ -70,6 +74,10 @@ var cases = []struct {
 	{"arch17", func() model { return arch17.New() }},
 	{"arch18", func() model { return arch18.New() }},
 	{"arch19", func() model { return arch19.New() }},
+	{"arch20", func() model { return arch20.New() }},
+	{"arch21", func() model { return arch21.New() }},
+	{"arch22", func() model { return arch22.New() }},
+	{"arch23", func() model { return arch23.New() }},
 	{"wide", func() model { return wide.New() }},
 }
 
