@@ -49,17 +49,11 @@ test:
 	$(GO) test ./...
 
 # Rewrite every committed generated package (examples and test networks)
-# and the assembly, which avo writes from asm/ (its own module).
+# and the assembly, which avo writes from asm/ (its own module): each
+# program's //go:generate line names the .s file and stubs it writes.
 generate:
 	$(GO) run ./internal/manifest/regen
-	cd asm && $(GO) run ./peak -out ../runtime/kernels/peak_amd64.s -stubs ../runtime/kernels/peak_amd64.go -pkg kernels
-	cd asm && $(GO) run ./gemm -out ../runtime/kernels/gemm_amd64.s -stubs ../runtime/kernels/gemm_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./gemv -out ../runtime/kernels/gemv_amd64.s -stubs ../runtime/kernels/gemv_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./update -out ../runtime/kernels/update_amd64.s -stubs ../runtime/kernels/update_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./relu -out ../runtime/kernels/relu_amd64.s -stubs ../runtime/kernels/relu_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./dotrows -out ../runtime/kernels/dotrows_amd64.s -stubs ../runtime/kernels/dotrows_stub_amd64.go -pkg kernels
-	cd asm && $(GO) run ./pool -out ../runtime/kernels/pool_amd64.s -stubs ../runtime/kernels/pool_stub_amd64.go -pkg kernels
+	cd asm && $(GO) generate ./...
 
 # Fail if the committed generated code differs from a fresh generation.
 check-generated: generate

@@ -19,6 +19,8 @@
 //	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/conv_amd64.s -stubs ../../runtime/kernels/conv_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 

@@ -15,6 +15,8 @@
 //	go run ./dotrows -out ../runtime/kernels/dotrows_amd64.s -stubs ../runtime/kernels/dotrows_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/dotrows_amd64.s -stubs ../../runtime/kernels/dotrows_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 

@@ -18,6 +18,8 @@
 //	go run ./gemm -out ../runtime/kernels/gemm_amd64.s -stubs ../runtime/kernels/gemm_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/gemm_amd64.s -stubs ../../runtime/kernels/gemm_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 

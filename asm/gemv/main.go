@@ -18,6 +18,8 @@
 //	go run ./gemv -out ../runtime/kernels/gemv_amd64.s -stubs ../runtime/kernels/gemv_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/gemv_amd64.s -stubs ../../runtime/kernels/gemv_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 

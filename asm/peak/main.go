@@ -11,6 +11,8 @@
 //	go run ./peak -out ../runtime/kernels/peak_amd64.s -stubs ../runtime/kernels/peak_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/peak_amd64.s -stubs ../../runtime/kernels/peak_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 	"math"

@@ -19,6 +19,8 @@
 //	go run ./pool -out ../runtime/kernels/pool_amd64.s -stubs ../runtime/kernels/pool_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/pool_amd64.s -stubs ../../runtime/kernels/pool_stub_amd64.go -pkg kernels
+
 import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"

@@ -7,6 +7,8 @@
 //	go run ./relu -out ../runtime/kernels/relu_amd64.s -stubs ../runtime/kernels/relu_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/relu_amd64.s -stubs ../../runtime/kernels/relu_stub_amd64.go -pkg kernels
+
 import (
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"

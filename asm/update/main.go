@@ -13,6 +13,8 @@
 //	go run ./update -out ../runtime/kernels/update_amd64.s -stubs ../runtime/kernels/update_stub_amd64.go -pkg kernels
 package main
 
+//go:generate go run . -out ../../runtime/kernels/update_amd64.s -stubs ../../runtime/kernels/update_stub_amd64.go -pkg kernels
+
 import (
 	"fmt"
 

@@ -95,7 +95,7 @@ func finishDot(total float32, rowTail, xTail []float32) float32 {
 func Axpy(alpha float32, x, y []float32) {
 	y = y[:len(x)]
 	n16 := len(x) &^ (Lanes - 1)
-	axpyKernel(active)(n16, alpha, x, y)
+	axpyKernel(active, n16, alpha, x, y)
 	for i := n16; i < len(x); i++ {
 		y[i] = FMA(alpha, x[i], y[i])
 	}

@@ -7,7 +7,14 @@
 // up to the detected one, for tests and benchmarks. Every level gives the
 // same bits, so the choice only changes speed. The build tag purego
 // removes every assembly file; other architectures than amd64 always run
-// the generic (pure Go) path.
+// the generic (pure Go) path. Tests and benchmarks choose a level with
+// SetLevel.
+//
+// Each kernel K is one file set: K.go (the driver and its pure-Go twin),
+// K_amd64.s and K_stub_amd64.go (written by the avo program asm/K, whose
+// //go:generate line names them), K_amd64.go (the dispatch to each level's
+// assembly, the slices' extent checked first) and K_other.go (the twin
+// alone, without assembly).
 //
 // It holds Gemm (packed SGEMM whose result is the same bits at every level),
 // which generated networks of linear layers call for whole batches, and the

@@ -1,0 +1,100 @@
+//go:build !purego
+
+package kernels
+
+// The dispatch of the conv kernels: each level's assembly, with the
+// slices' extent checked before it runs, or the pure-Go twin.
+
+// convRowsKernel runs a level's direct-convolution row kernel for V vectors
+// of columns (convRowsR[V] channels), with the extent of the weights, the
+// taps, the input and the outputs checked before assembly touches them.
+// AVX-512 machines run the AVX kernel.
+func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
+	if level == Generic {
+		goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols, nrows, xs, yst)
+		return
+	}
+	R := convRowsR[V]
+	var yp [6]*float32
+	last := (nrows-1)*yst + cols // elements of each output the rows span
+	for r := 0; r < R; r++ {
+		_ = w[rows[r]/4+n-1]
+		yp[r] = &ys[r][:last][0]
+	}
+	// Tap offsets increase with the tap (Conv lays them out so), so the
+	// last is the farthest read; the kernel reads 8·V columns from it, in
+	// the last row.
+	_ = off[n-1]
+	_ = x[(nrows-1)*xs+int(off[n-1])+8*V-1]
+	acc := 0
+	if accumulate {
+		acc = 1
+	}
+	mask := &convMasks[cols-8*(V-1)]
+	// The last vector of a row is stored whole, keeping the lanes past the
+	// columns, where every output holds them: up to its capacity, which
+	// Conv bounds to its own output.
+	whole := 1
+	for r := 0; r < R; r++ {
+		if cap(ys[r]) < (nrows-1)*yst+8*V {
+			whole = 0
+		}
+	}
+	switch V {
+	case 1:
+		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
+	case 2:
+		convRows6x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
+	case 3:
+		convRows4x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
+	default:
+		convRows3x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
+	}
+}
+
+// convChansKernel runs a level's 16-channel by 6-position convolution
+// kernel, with the extent of the weights, the taps, the input and the tile
+// checked before assembly reads them. AVX-512 machines run the AVX kernel.
+func convChansKernel(level ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
+	if level == Generic {
+		goConvChans(16, n, wt, off, x, pos[:], t)
+		return
+	}
+	_, _, _ = wt[16*n-1], off[n-1], t[6*16-1]
+	// The last tap's offset is the largest; the positions are at most 5.
+	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
+	convChans16x6y(n, &wt[0], &off[0], &x[0], pos, &t[0])
+}
+
+// convChansAddKernel runs the 16×6 channel kernel whose epilogue adds the
+// tile into y itself: channel c's cols outputs from y[c·ystride], of which
+// the kernel reads and writes 8 whole (the rest unchanged). It reports
+// whether it did: not at the generic level, nor where the 8 floats of the
+// last channel would pass y's end.
+// The kernel computes tw positions, 5 or 6; a non-nil init holds the
+// channels' starting values (the biases), which the first k-block adds to
+// instead of the outputs.
+func convChansAddKernel(level ISA, tw, n int, wt []float32, off []int32, x []float32, pos *[6]int, y []float32, ystride, cols int, init *[16]float32) bool {
+	if level == Generic || len(y) < 15*ystride+8 {
+		return false
+	}
+	_, _ = wt[16*n-1], off[n-1]
+	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5])/4]
+	if tw == 5 {
+		convChans16x5yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols], init)
+	} else {
+		convChans16x6yAdd(n, &wt[0], &off[0], &x[0], pos, &y[0], 4*ystride, &convMasks[cols], init)
+	}
+	return true
+}
+
+// convChans8Kernel is convChansKernel for 8 channels by 8 positions.
+func convChans8Kernel(level ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
+	if level == Generic {
+		goConvChans(8, n, wt, off, x, pos[:], t)
+		return
+	}
+	_, _, _ = wt[8*n-1], off[n-1], t[8*8-1]
+	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5], pos[6], pos[7])/4]
+	convChans8x8y(n, &wt[0], &off[0], &x[0], pos, &t[0])
+}

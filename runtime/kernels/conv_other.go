@@ -1,0 +1,21 @@
+//go:build !amd64 || purego
+
+package kernels
+
+// Without assembly the conv kernels are their pure-Go twins.
+
+func convRowsKernel(_ ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
+	goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols, nrows, xs, yst)
+}
+
+func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {
+	goConvChans(16, n, wt, off, x, pos[:], t)
+}
+
+func convChansAddKernel(ISA, int, int, []float32, []int32, []float32, *[6]int, []float32, int, int, *[16]float32) bool {
+	return false
+}
+
+func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
+	goConvChans(8, n, wt, off, x, pos[:], t)
+}
