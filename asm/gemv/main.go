@@ -41,6 +41,8 @@ func main() {
 	kernel("gemvLanes6x16z", true)
 	axpy("axpy16y", false)
 	axpy("axpy16z", true)
+	mulAdd("mulAdd16y", false)
+	mulAdd("mulAdd16z", true)
 	for nv := 1; nv <= 8; nv++ {
 		rowTimes(nv)
 	}
@@ -137,6 +139,37 @@ func axpy(name string, zmm bool) {
 		t, off := sh.Reg(), 4*sh.Floats*q
 		VMOVUPS(Mem{Base: y, Disp: off}, t)
 		VFMADD231PS(Mem{Base: x, Disp: off}, al, t)
+		VMOVUPS(t, Mem{Base: y, Disp: off})
+	}
+	ADDQ(U8(64), x)
+	ADDQ(U8(64), y)
+	SUBQ(U8(16), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// mulAdd emits func(n16 int, alpha float32, x, y *float32): y[i] +=
+// alpha·x[i], the product rounded before the sum (a multiply, then an add:
+// Gemm's arithmetic for a product of depth one), for i < n16, a multiple
+// of 16.
+func mulAdd(name string, zmm bool) {
+	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
+	Pragma("noescape")
+	sh := vec.Of(zmm)
+	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (a multiply, then an add) for i < n16, a multiple of 16.", name, sh.ISA))
+	n := Load(Param("n16"), GP64())
+	x := Load(Param("x"), GP64())
+	y := Load(Param("y"), GP64())
+	al := sh.Broadcast("alpha")
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	for q := 0; q < sh.Parts; q++ {
+		t, off := sh.Reg(), 4*sh.Floats*q
+		VMULPS(Mem{Base: x, Disp: off}, al, t)
+		VADDPS(Mem{Base: y, Disp: off}, t, t)
 		VMOVUPS(t, Mem{Base: y, Disp: off})
 	}
 	ADDQ(U8(64), x)

@@ -452,3 +452,45 @@ func BenchmarkDotRows(b *testing.B) {
 		}
 	}
 }
+
+// A product of depth one (one sample's weight gradient) runs row by row on
+// mulAdd: the bits of the packed micro-kernel path, at every level and for
+// every tail of a row.
+func TestGemmDepthOne(t *testing.T) {
+	r := runtime.NewRNG(11)
+	for _, level := range levels() {
+		restore := mustLevel(level)
+		for _, sh := range [][2]int{{1, 1}, {3, 15}, {7, 16}, {6, 17}, {13, 33}, {256, 784}} {
+			m, n := sh[0], sh[1]
+			for _, ta := range []bool{false, true} {
+				a := make([]float32, m)
+				b := make([]float32, n)
+				c := make([]float32, m*n)
+				for i := range a {
+					a[i] = float32(2*r.Float64() - 1)
+				}
+				for i := range b {
+					b[i] = float32(2*r.Float64() - 1)
+				}
+				for i := range c {
+					c[i] = float32(2*r.Float64() - 1)
+				}
+				lda := 1
+				if ta {
+					lda = m
+				}
+				got := append([]float32(nil), c...)
+				Gemm(ta, false, m, n, 1, a, lda, b, n, got, n)
+				want := append([]float32(nil), c...)
+				gemmPacked(micro(level), ta, false, m, n, 1, a, lda, b, n, want, n, nil)
+				sameBits(t, fmt.Sprintf("%s %d×%d transA %v", level, m, n, ta), got, want)
+				for i := range want {
+					if w := c[i] + float32(a[i/n]*b[i%n]); math.Float32bits(w) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %d×%d: element %d is %v, want c + round(a·b) = %v", level, m, n, i, want[i], w)
+					}
+				}
+			}
+		}
+		restore()
+	}
+}

@@ -107,6 +107,25 @@ func goAxpy(n16 int, alpha float32, x, y []float32) {
 	}
 }
 
+// mulAdd adds alpha·x to y element by element with the product rounded
+// before the sum, y[i] += round(alpha·x[i]): Gemm's arithmetic for a
+// product of depth one, at every level.
+func mulAdd(alpha float32, x, y []float32) {
+	y = y[:len(x)]
+	n16 := len(x) &^ (Lanes - 1)
+	mulAddKernel(active, n16, alpha, x, y)
+	goMulAdd(len(x)-n16, alpha, x[n16:], y[n16:])
+}
+
+// goMulAdd is mulAdd's twin for the first n elements. The conversion
+// rounds the product on its own, so that no platform fuses it with the
+// sum.
+func goMulAdd(n int, alpha float32, x, y []float32) {
+	for i := 0; i < n; i++ {
+		y[i] += float32(alpha * x[i])
+	}
+}
+
 // GemvT computes y += Aᵀ·x for a row-major m×k matrix A (row stride lda ≥
 // k): the input gradient of a linear layer on one sample. Each y[j] adds
 // A[i][j]·x[i] for i in increasing order, one FMA each, at every level.

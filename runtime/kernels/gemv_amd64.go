@@ -65,3 +65,18 @@ func rowTimes(level ISA, kc int, a, b []float32, ldb int, c []float32, cols int)
 	rowTimesY[nv-1](kc, &a[0], &b[0], ldb, &c[0], &rowMasks[cols-8*(nv-1)][0])
 	return true
 }
+
+// mulAddKernel runs the n16-element y += alpha·x of a level whose product
+// is rounded before the sum, with the slices' extent checked first.
+func mulAddKernel(level ISA, n16 int, alpha float32, x, y []float32) {
+	if n16 == 0 || level == Generic {
+		goMulAdd(n16, alpha, x, y)
+		return
+	}
+	_, _ = x[n16-1], y[n16-1]
+	if level == AVX512 {
+		mulAdd16z(n16, alpha, &x[0], &y[0])
+	} else {
+		mulAdd16y(n16, alpha, &x[0], &y[0])
+	}
+}

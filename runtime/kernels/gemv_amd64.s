@@ -268,6 +268,55 @@ axpy16z_done:
 	VZEROUPPER
 	RET
 
+// func mulAdd16y(n16 int, alpha float32, x *float32, y *float32)
+// Requires: AVX
+TEXT ·mulAdd16y(SB), NOSPLIT, $0-32
+	MOVQ         n16+0(FP), AX
+	MOVQ         x+16(FP), CX
+	MOVQ         y+24(FP), DX
+	VBROADCASTSS alpha+8(FP), Y0
+
+mulAdd16y_loop:
+	TESTQ   AX, AX
+	JZ      mulAdd16y_done
+	VMULPS  (CX), Y0, Y1
+	VADDPS  (DX), Y1, Y1
+	VMOVUPS Y1, (DX)
+	VMULPS  32(CX), Y0, Y1
+	VADDPS  32(DX), Y1, Y1
+	VMOVUPS Y1, 32(DX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, AX
+	JMP     mulAdd16y_loop
+
+mulAdd16y_done:
+	VZEROUPPER
+	RET
+
+// func mulAdd16z(n16 int, alpha float32, x *float32, y *float32)
+// Requires: AVX, AVX512F
+TEXT ·mulAdd16z(SB), NOSPLIT, $0-32
+	MOVQ         n16+0(FP), AX
+	MOVQ         x+16(FP), CX
+	MOVQ         y+24(FP), DX
+	VBROADCASTSS alpha+8(FP), Z0
+
+mulAdd16z_loop:
+	TESTQ   AX, AX
+	JZ      mulAdd16z_done
+	VMULPS  (CX), Z0, Z1
+	VADDPS  (DX), Z1, Z1
+	VMOVUPS Z1, (DX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	SUBQ    $0x10, AX
+	JMP     mulAdd16z_loop
+
+mulAdd16z_done:
+	VZEROUPPER
+	RET
+
 // func rowTimes1y(kc int, a *float32, b *float32, ldb int, c *float32, mask *int32)
 // Requires: AVX, FMA3
 TEXT ·rowTimes1y(SB), NOSPLIT, $0-48

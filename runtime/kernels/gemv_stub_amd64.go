@@ -24,6 +24,16 @@ func axpy16y(n16 int, alpha float32, x *float32, y *float32)
 //go:noescape
 func axpy16z(n16 int, alpha float32, x *float32, y *float32)
 
+// mulAdd16y needs AVX: y[i] += alpha·x[i] (a multiply, then an add) for i < n16, a multiple of 16.
+//
+//go:noescape
+func mulAdd16y(n16 int, alpha float32, x *float32, y *float32)
+
+// mulAdd16z needs AVX-512F: y[i] += alpha·x[i] (a multiply, then an add) for i < n16, a multiple of 16.
+//
+//go:noescape
+func mulAdd16z(n16 int, alpha float32, x *float32, y *float32)
+
 // rowTimes1y needs AVX2 and FMA: c[j] += the FMA chain over p < kc of a[p]·b[p·ldb+j], from zero, for the 8 columns j (1×8), those of the last 8 masked by mask.
 //
 //go:noescape
