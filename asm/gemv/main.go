@@ -121,33 +121,14 @@ func kernel(name string, zmm bool) {
 }
 
 // axpy emits func(n16 int, alpha float32, x, y *float32): y[i] +=
-// alpha·x[i], rounded once (FMA), for i < n16, a multiple of 16, 16 elements
-// per step.
+// alpha·x[i] by one FMA for i < n16, a multiple of 16.
 func axpy(name string, zmm bool) {
-	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
-	Pragma("noescape")
-	sh := vec.Of(zmm)
-	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (one FMA) for i < n16, a multiple of 16.", name, sh.ISA))
-	n := Load(Param("n16"), GP64())
-	x := Load(Param("x"), GP64())
-	y := Load(Param("y"), GP64())
-	al := sh.Broadcast("alpha")
-	Label(name + "_loop")
-	TESTQ(n, n)
-	JZ(LabelRef(name + "_done"))
-	for q := 0; q < sh.Parts; q++ {
-		t, off := sh.Reg(), 4*sh.Floats*q
-		VMOVUPS(Mem{Base: y, Disp: off}, t)
-		VFMADD231PS(Mem{Base: x, Disp: off}, al, t)
-		VMOVUPS(t, Mem{Base: y, Disp: off})
-	}
-	ADDQ(U8(64), x)
-	ADDQ(U8(64), y)
-	SUBQ(U8(16), n)
-	JMP(LabelRef(name + "_loop"))
-	Label(name + "_done")
-	VZEROUPPER()
-	RET()
+	scaledAdd(name, zmm, "(one FMA)", func(sh vec.Shape, al reg.VecVirtual, x, y Mem) {
+		t := sh.Reg()
+		VMOVUPS(y, t)
+		VFMADD231PS(x, al, t)
+		VMOVUPS(t, y)
+	})
 }
 
 // mulAdd emits func(n16 int, alpha float32, x, y *float32): y[i] +=
@@ -155,10 +136,22 @@ func axpy(name string, zmm bool) {
 // Gemm's arithmetic for a product of depth one), for i < n16, a multiple
 // of 16.
 func mulAdd(name string, zmm bool) {
+	scaledAdd(name, zmm, "(a multiply, then an add)", func(sh vec.Shape, al reg.VecVirtual, x, y Mem) {
+		t := sh.Reg()
+		VMULPS(x, al, t)
+		VADDPS(y, t, t)
+		VMOVUPS(t, y)
+	})
+}
+
+// scaledAdd emits the loop of y[i] += alpha·x[i] over 16 floats a step,
+// each register's worth of x and y (at the addresses given) combined by
+// step with alpha broadcast in al; how names the rounding in the doc.
+func scaledAdd(name string, zmm bool, how string, step func(sh vec.Shape, al reg.VecVirtual, x, y Mem)) {
 	TEXT(name, NOSPLIT, "func(n16 int, alpha float32, x, y *float32)")
 	Pragma("noescape")
 	sh := vec.Of(zmm)
-	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] (a multiply, then an add) for i < n16, a multiple of 16.", name, sh.ISA))
+	Doc(fmt.Sprintf("%s needs %s: y[i] += alpha·x[i] %s for i < n16, a multiple of 16.", name, sh.ISA, how))
 	n := Load(Param("n16"), GP64())
 	x := Load(Param("x"), GP64())
 	y := Load(Param("y"), GP64())
@@ -167,10 +160,8 @@ func mulAdd(name string, zmm bool) {
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
 	for q := 0; q < sh.Parts; q++ {
-		t, off := sh.Reg(), 4*sh.Floats*q
-		VMULPS(Mem{Base: x, Disp: off}, al, t)
-		VADDPS(Mem{Base: y, Disp: off}, t, t)
-		VMOVUPS(t, Mem{Base: y, Disp: off})
+		off := 4 * sh.Floats * q
+		step(sh, al, Mem{Base: x, Disp: off}, Mem{Base: y, Disp: off})
 	}
 	ADDQ(U8(64), x)
 	ADDQ(U8(64), y)
