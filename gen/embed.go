@@ -104,7 +104,7 @@ func (e *emitter) foldedPredict(f *jen.File) error {
 		}
 		// The budget bounds every nest, so a network too large to fold is
 		// found without unrolling it.
-		code, cost := e.lowerLayerWith(p, false, 0, e.opt.FoldLimit, fold)
+		code, cost := e.lowerLayerWith(p, false, e.opt.FoldLimit, fold)
 		total += cost
 		body = append(body, code)
 	}

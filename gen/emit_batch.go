@@ -43,7 +43,7 @@ func (e *emitter) batchFields() []jen.Code {
 			fields = append(fields, jen.Id(bufField(b.name, p.Layer)).Index().Add(t).Comment(b.comment))
 		}
 	}
-	return append(fields, jen.Id("g").Index(jen.Lit(2)).Index().Float32().Commentf("gradients of activations, %d per sample, used in turn", e.plan.GradSize))
+	return append(fields, jen.Id("g").Index(jen.Lit(e.plan.NumGrads)).Index().Float32().Commentf("gradients of activations, %d per sample, used in turn", e.plan.GradSize))
 }
 
 // header opens a layer's block in the batch code, or says it has none.
@@ -85,7 +85,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			}
 		}
 	}
-	for i := 0; i < 2; i++ {
+	for i := 0; i < e.plan.NumGrads; i++ {
 		grow = append(grow, jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(i)).Op("=").Make(jen.Index().Float32(), jen.Id("n").Op("*").Lit(e.plan.GradSize)))
 	}
 	for _, p := range e.plan.Layers {
@@ -110,19 +110,29 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Comment("change (not a training step), so that copies of them in other layouts pay.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("forwardBatch").Params(jen.Id("x").Index().Float32(), jen.Id("n").Int(), jen.Id("infer").Bool()).Block(fwd...)
 
+	g := func(buf, size int) *jen.Statement {
+		return jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(buf)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
+	}
 	var bwd []jen.Code
-	cur := 0
 	for k := len(e.plan.Layers) - 1; k >= 0; k-- {
 		p := e.plan.Layers[k]
 		l := p.Layer
-		c := &batchCtx{l: l, p: p, needDX: p.NeedDX, ac: ac,
-			gy: jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(cur)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(l.Out.Size())),
-			gx: jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(1-cur)).Index(jen.Empty(), jen.Id("n").Op("*").Lit(l.In.Size()))}
-		l.Op.(batchOp).batchBackward(c)
-		bwd = append(bwd, e.block(l, c.body))
-		if _, alias := l.Op.(aliasing); !alias && p.NeedDX {
-			cur = 1 - cur
+		if p.GradOut < 0 {
+			bwd = append(bwd, e.block(l, nil))
+			continue
 		}
+		c := &batchCtx{l: l, p: p, needDX: p.NeedDX, ac: ac, gy: g(p.GradOut, l.Out.Size())}
+		for i := range p.Ins {
+			var gx jen.Code = jen.Nil()
+			if p.GradIns[i] >= 0 {
+				gx = g(p.dxBuf(i), l.Ins[i].Size())
+			}
+			c.gxs = append(c.gxs, gx)
+		}
+		c.gx = c.gxs[0]
+		l.Op.(batchOp).batchBackward(c)
+		c.emit(e.accumulate(p, g)...)
+		bwd = append(bwd, e.block(l, c.body))
 	}
 	f.Comment("backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n")
 	f.Comment("samples in x) and adds the parameter gradients.")

@@ -144,14 +144,62 @@ func (f *fieldSet) name() (string, Pos, bool) {
 	return x.Value.Value, x.ValPos, true
 }
 
+// ref is a layer named in from, at its position.
+type ref struct {
+	name string
+	pos  Pos
+}
+
+// from decodes the optional from field: one layer's name, or a list of
+// them (list). Malformed values are reported; present says the field is
+// there.
+func (f *fieldSet) from() (refs []ref, list, present bool) {
+	x := f.get("from")
+	if x == nil {
+		return nil, false, false
+	}
+	one := func(n *yaml.Node) bool {
+		if n.Kind != yaml.ScalarNode || !validKey(n.Value) || n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			f.e.add(pos(f.layer.Pos.File, n), "%s: from must name earlier layers by their name (an identifier), got %s", f.layer.Op, show(n))
+			return false
+		}
+		refs = append(refs, ref{n.Value, pos(f.layer.Pos.File, n)})
+		return true
+	}
+	if x.Value.Kind == yaml.SequenceNode {
+		ok := true
+		for _, c := range x.Value.Content {
+			ok = one(c) && ok
+		}
+		if !ok {
+			return nil, true, true
+		}
+		return refs, true, true
+	}
+	if !one(x.Value) {
+		return nil, false, true
+	}
+	return refs, false, true
+}
+
+// fromPos is the position of the from field's value.
+func (f *fieldSet) fromPos() Pos {
+	for _, x := range f.layer.Fields {
+		if x.Key == "from" {
+			return x.ValPos
+		}
+	}
+	return f.layer.Pos
+}
+
 // finish reports the fields that the op does not have.
 func (f *fieldSet) finish(known []string) {
 	for _, x := range f.layer.Fields {
 		if !f.used[x.Key] {
 			if len(known) == 0 {
-				f.e.add(x.KeyPos, "%s: unknown field %q (%s takes only name)", f.layer.Op, x.Key, f.layer.Op)
+				f.e.add(x.KeyPos, "%s: unknown field %q (%s takes only name and from)", f.layer.Op, x.Key, f.layer.Op)
 			} else {
-				f.e.add(x.KeyPos, "%s: unknown field %q (known: %s)", f.layer.Op, x.Key, strings.Join(append(known, "name"), ", "))
+				f.e.add(x.KeyPos, "%s: unknown field %q (known: %s)", f.layer.Op, x.Key, strings.Join(append(known, "name", "from"), ", "))
 			}
 		}
 	}

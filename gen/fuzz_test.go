@@ -177,6 +177,9 @@ func FuzzGeneratedStrings(f *testing.F) {
 		l0 := *n.Layers[0]
 		l0.Key = layer
 		hand.Layers = append([]*Layer{&l0}, n.Layers[1:]...)
+		l1 := *n.Layers[1] // reads the copy of layer 0
+		l1.From = []*Layer{&l0}
+		hand.Layers[1] = &l1
 		hand.Params = nil
 		l0.Params = nil
 		for _, p := range n.Layers[0].Params {

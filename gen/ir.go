@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Shape is the shape of one sample's tensor, without the batch dimension:
@@ -45,11 +47,16 @@ type Net struct {
 
 // Layer is one op of the network with its static shapes.
 type Layer struct {
-	Index  int      // index in the spec's layers list
-	Key    string   // parameter key prefix: the name, else the index
-	Pos    Pos      // position of the op in the spec
-	Op     op       // what the layer computes
-	In     Shape    // input shape
+	Index int     // index in the spec's layers list
+	Key   string  // parameter key prefix: the name, else the index
+	Pos   Pos     // position of the op in the spec
+	Op    op      // what the layer computes
+	In    Shape   // input shape (the first input's, for a merge)
+	Ins   []Shape // every input's shape, in from's order
+	// From lists the layers whose outputs this one reads, in order; nil
+	// stands for the network's input. A layer reads the one before it
+	// unless its spec says from.
+	From   []*Layer
 	Out    Shape    // output shape
 	Act    string   // activation fused into this layer: "" or its op name, e.g. relu
 	ActPos Pos      // position of the fused activation in the spec
@@ -140,6 +147,15 @@ func Check(s *Spec) (*Net, error) {
 		}
 	}
 	keys := map[string]Pos{}
+	named := map[string]*Layer{}
+	later := map[string]bool{} // names of layers after the one being checked
+	for _, ls := range s.Layers {
+		for _, f := range ls.Fields {
+			if f.Key == "name" && f.Value.Kind == yaml.ScalarNode {
+				later[f.Value.Value] = true
+			}
+		}
+	}
 	var layers []*Layer
 	params := 0
 	for _, ls := range s.Layers {
@@ -151,21 +167,42 @@ func Check(s *Spec) (*Net, error) {
 		}
 		fs := &fieldSet{layer: ls, e: &e, used: map[string]bool{}}
 		key := strconv.Itoa(ls.Index)
-		if name, p, ok := fs.name(); ok {
+		name, namePos, hasName := fs.name()
+		if hasName {
 			key = name
 			if prev, dup := keys[name]; dup {
-				e.add(p, "duplicate layer name %q (first used at %s)", name, prev)
+				e.add(namePos, "duplicate layer name %q (first used at %s)", name, prev)
 			}
-			keys[name] = p
+			keys[name] = namePos
 		}
+		fs.used["from"] = true // every op takes from, read after its own fields
 		o := build(fs)
 		l := &Layer{Index: ls.Index, Key: key, Pos: ls.Pos, Op: o}
+		from, fromOK := resolveFrom(fs, o, named, later, layers, &e)
+		l.From = from
 		layers = append(layers, l)
-		if !shapeOK {
+		if hasName {
+			named[name] = l
+			delete(later, name)
+		}
+		if !shapeOK || !fromOK {
+			shapeOK = false
 			continue
 		}
-		l.In = shape
-		out, ok := o.outShape(shape, ls.Pos, &e)
+		for _, f := range from {
+			if f == nil {
+				l.Ins = append(l.Ins, n.Input)
+			} else {
+				l.Ins = append(l.Ins, f.Out)
+			}
+		}
+		l.In = l.Ins[0]
+		var out Shape
+		if m, merge := o.(merger); merge {
+			out, ok = m.mergeShape(l.Ins, ls.Pos, &e)
+		} else {
+			out, ok = o.outShape(l.In, ls.Pos, &e)
+		}
 		if ok {
 			if _, small := boundedSize(out, MaxElements); !small {
 				e.add(ls.Pos, "%s: output %v has more than %d values", ls.Op, out, MaxElements)
@@ -195,6 +232,9 @@ func Check(s *Spec) (*Net, error) {
 			}
 		}
 		params += total
+	}
+	if shapeOK {
+		unused(layers, &e)
 	}
 	if params > MaxParams && shapeOK {
 		e.add(s.LayersPos, "the network has %d parameters; the limit is %d (1 GiB of float32)", params, MaxParams)
@@ -234,17 +274,32 @@ func Check(s *Spec) (*Net, error) {
 	return n, nil
 }
 
-// fuse folds an activation that directly follows a linear or conv layer into
-// it: the producer applies it as it writes its output, and its backward pass
-// starts from the activation's derivative. The activation's index is still
-// consumed (as in nn.Sequential), so parameter keys are unaffected.
+// fuse folds an activation that reads a linear, conv or add layer into it,
+// when nothing else reads that layer's output: the producer applies it as
+// it writes its output, and its backward pass starts from the activation's
+// derivative. Layers that read the activation read the producer instead.
+// The activation's index is still consumed (as in nn.Sequential), so
+// parameter keys are unaffected.
 func fuse(ls []*Layer) []*Layer {
+	readers := map[*Layer]int{}
+	for _, l := range ls {
+		for _, f := range l.From {
+			readers[f]++
+		}
+	}
+	into := map[*Layer]*Layer{} // fused activation → its producer
 	var out []*Layer
 	for _, l := range ls {
-		if a, ok := l.Op.(activation); ok && len(out) > 0 {
-			prev := out[len(out)-1]
-			if _, can := prev.Op.(fusable); can && prev.act == nil {
+		for i, f := range l.From {
+			if p, ok := into[f]; ok {
+				l.From[i] = p
+			}
+		}
+		if a, ok := l.Op.(activation); ok && len(l.From) == 1 && l.From[0] != nil {
+			prev := l.From[0]
+			if _, can := prev.Op.(fusable); can && prev.act == nil && readers[prev] == 1 {
 				prev.act, prev.Act, prev.ActPos, prev.Out = a, a.kind(), l.Pos, l.Out
+				into[l] = prev
 				continue
 			}
 		}
@@ -253,4 +308,93 @@ func fuse(ls []*Layer) []*Layer {
 	return out
 }
 
+// merger is an op that reads several layers (add, concat): its from is a
+// list, and its shape rule sees every input.
+type merger interface {
+	mergeShape(ins []Shape, p Pos, e *errs) (Shape, bool)
+}
+
+// resolveFrom finds the layers a layer reads: its spec's from (one earlier
+// layer's name, or for a merge a list of them) or else the layer before
+// it. It reports a reference to no earlier layer at the name's position.
+func resolveFrom(fs *fieldSet, o op, named map[string]*Layer, later map[string]bool, built []*Layer, e *errs) ([]*Layer, bool) {
+	prev := func() []*Layer {
+		if len(built) == 0 {
+			return []*Layer{nil}
+		}
+		return []*Layer{built[len(built)-1]}
+	}
+	_, merge := o.(merger)
+	refs, list, present := fs.from()
+	switch {
+	case !present && merge:
+		e.add(fs.layer.Pos, "%s: missing field from (a list of the names of the earlier layers it reads, e.g. from: [a, b])", fs.layer.Op)
+		return nil, false
+	case !present:
+		return prev(), true
+	case len(refs) == 0: // malformed, and reported
+		return nil, false
+	case merge && (!list || len(refs) < 2):
+		e.add(fs.fromPos(), "%s: from must list at least two earlier layers' names, e.g. from: [a, b]", fs.layer.Op)
+		return nil, false
+	case !merge && list:
+		e.add(fs.fromPos(), "%s: from names one earlier layer (only add and concat read several)", fs.layer.Op)
+		return nil, false
+	}
+	var from []*Layer
+	ok := true
+	for _, r := range refs {
+		l, found := named[r.name]
+		switch {
+		case found:
+			from = append(from, l)
+		case later[r.name]:
+			e.add(r.pos, "%s: from names %q, a later layer; a layer reads only earlier ones", fs.layer.Op, r.name)
+			ok = false
+		default:
+			e.add(r.pos, "%s: from names %q, but no earlier layer has that name", fs.layer.Op, r.name)
+			ok = false
+		}
+	}
+	return from, ok
+}
+
+// unused reports every layer but the last whose output no later layer
+// reads: a branch that never rejoins the network.
+func unused(ls []*Layer, e *errs) {
+	read := map[*Layer]bool{}
+	for _, l := range ls {
+		for _, f := range l.From {
+			read[f] = true
+		}
+	}
+	for _, l := range ls[:max(len(ls)-1, 0)] {
+		if !read[l] {
+			e.add(l.Pos, "the output of layer %s (%s) is read by no later layer; the network's output is its last layer's, so every branch must rejoin it (add or concat)", l.Key, l.Op.kind())
+		}
+	}
+}
+
 func sprintf(format string, args ...any) string { return fmt.Sprintf(format, args...) }
+
+// checkGraph refuses a network (assembled by hand, past Check) whose layers
+// do not each read earlier layers of its own, so that nothing downstream
+// follows a reference out of the network.
+func (n *Net) checkGraph() error {
+	seen := map[*Layer]bool{nil: true}
+	for i, l := range n.Layers {
+		if len(l.From) == 0 {
+			return fmt.Errorf("%s: layer %d reads no layer", n.Name, i)
+		}
+		for _, f := range l.From {
+			if !seen[f] {
+				return fmt.Errorf("%s: layer %d reads a layer that is not an earlier layer of the network", n.Name, i)
+			}
+		}
+		if _, merge := l.Op.(merger); !merge && len(l.From) != 1 {
+			return fmt.Errorf("%s: layer %d (%s) reads %d layers; only add and concat read several", n.Name, i, l.Op.kind(), len(l.From))
+		}
+		seen[l] = true
+	}
+	return nil
+}

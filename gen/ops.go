@@ -157,7 +157,10 @@ type opCtx struct {
 	l      *Layer
 	ft     string // float32 or float64
 	needDX bool
-	used   map[string]bool
+	// needDXs says, for each input of a merge, whether its gradient is
+	// computed.
+	needDXs []bool
+	used    map[string]bool
 	// fold maps the local names of parameters ("w", "b") to values written
 	// into the code as constants (folded Predict); nil otherwise.
 	fold map[string][]float64
@@ -257,8 +260,9 @@ type batchCtx struct {
 	needDX bool
 	body   []jen.Code
 	// gy and gx are the slices of dLoss/dOutput and dLoss/dInput for the
-	// backward pass.
+	// backward pass; gxs holds every input's (nil where not needed).
 	gy, gx jen.Code
+	gxs    []jen.Code
 	// ac renders element-wise code (activations) for the batch.
 	ac *opCtx
 }
@@ -273,9 +277,10 @@ func buf(name string, size int) *jen.Statement {
 	return jen.Id("m").Dot("bat").Dot(name).Index(jen.Empty(), jen.Id("n").Op("*").Lit(size))
 }
 
-// x and y are the layer's input and output for n samples.
-func (c *batchCtx) x() *jen.Statement { return buf(c.p.In, c.l.In.Size()) }
-func (c *batchCtx) y() *jen.Statement { return buf(c.p.Out, c.l.Out.Size()) }
+// x and y are the layer's input and output for n samples; xi is input i.
+func (c *batchCtx) x() *jen.Statement       { return buf(c.p.In, c.l.In.Size()) }
+func (c *batchCtx) xi(i int) *jen.Statement { return buf(c.p.Ins[i], c.l.Ins[i].Size()) }
+func (c *batchCtx) y() *jen.Statement       { return buf(c.p.Out, c.l.Out.Size()) }
 
 // param is a parameter's values in the slab, and grad its gradient's.
 func (c *batchCtx) param(p *Param) *jen.Statement {

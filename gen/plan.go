@@ -60,18 +60,30 @@ type Plan struct {
 	Why    string // the rule, and the figure, that chose Mode
 	Unroll int    // the unroll budget of generated code
 	Layers []*LayerPlan
-	// GradSize is the length per sample of each of the two gradient
-	// buffers that the backward pass uses in turn.
-	GradSize int
+	// GradSize is the length per sample of each of the NumGrads gradient
+	// buffers the backward pass uses: two in turn for a chain, more where a
+	// layer's output feeds several layers and its gradient waits for all.
+	GradSize, NumGrads int
 }
 
 // LayerPlan is one layer's part of the plan.
 type LayerPlan struct {
 	Layer   *Layer
-	In, Out string // buffers holding the input and the output ("in": the input)
-	// NeedDX says some earlier layer has parameters, so the input gradient
-	// is computed.
-	NeedDX bool
+	In, Out string   // buffers holding the (first) input and the output ("in": the input)
+	Ins     []string // every input's buffer, in the layer's from order
+	// NeedDX says some layer before it has parameters, so the input
+	// gradient is computed; NeedDXs says it for each input.
+	NeedDX  bool
+	NeedDXs []bool
+	// GradOut is the gradient buffer holding dLoss/dOutput when the
+	// layer's backward pass runs (-1: no gradient reaches it, nothing
+	// before it has parameters). GradIns[i] is the one its input i's
+	// gradient goes to (-1 when not needed). Where another reader of that
+	// input has put its share there already, the layer writes into
+	// Accum[i] and adds that in (else Accum[i] is -1).
+	GradOut int
+	GradIns []int
+	Accum   []int
 	// Passes names what the forward pass, the input gradient and the weight
 	// gradient run on; "" for a pass with nothing to do.
 	Passes [3]string
@@ -89,8 +101,12 @@ type LayerPlan struct {
 var passNames = [3]string{"forward", "input grad", "weight grad"}
 
 // MakePlan plans the network for the options. Every choice of how a layer
-// runs is made here.
-func MakePlan(n *Net, opt Options) *Plan {
+// runs is made here. It refuses a network whose layers do not read earlier
+// layers of its own (one assembled by hand).
+func MakePlan(n *Net, opt Options) (*Plan, error) {
+	if err := n.checkGraph(); err != nil {
+		return nil, err
+	}
 	p := &Plan{Net: n, Float: "float32", Unroll: opt.Unroll}
 	if opt.Float64 {
 		p.Float = "float64"
@@ -103,20 +119,35 @@ func MakePlan(n *Net, opt Options) *Plan {
 	if opt.Float64 {
 		elem = 8
 	}
-	prev := "in"
-	params := false
+	plans := map[*Layer]*LayerPlan{}
+	bufOf := func(l *Layer) string {
+		if l == nil {
+			return "in"
+		}
+		return plans[l].Out
+	}
+	needs := needsGrad(n)
 	p.GradSize = n.Output.Size()
 	for _, l := range n.Layers {
-		lp := &LayerPlan{Layer: l, In: prev, NeedDX: params, MACs: l.Op.macs(l), Layout: layout(l.In) + " → " + layout(l.Out)}
+		lp := &LayerPlan{Layer: l, MACs: l.Op.macs(l), Layout: layout(l.In) + " → " + layout(l.Out)}
+		for _, f := range l.From {
+			lp.Ins = append(lp.Ins, bufOf(f))
+			lp.NeedDXs = append(lp.NeedDXs, f != nil && needs[f])
+			lp.NeedDX = lp.NeedDX || f != nil && needs[f]
+		}
+		lp.In = lp.Ins[0]
+		plans[l] = lp
 		if _, ok := l.Op.(aliasing); ok {
-			lp.Out = prev
+			lp.Out = lp.In
 		} else {
 			lp.Out = bufField("a", l)
 			lp.Bytes = elem * l.Out.Size()
 		}
 		p.GradSize = max(p.GradSize, l.Out.Size())
-		if lp.NeedDX {
-			p.GradSize = max(p.GradSize, l.In.Size())
+		for i, in := range l.Ins {
+			if lp.NeedDXs[i] {
+				p.GradSize = max(p.GradSize, in.Size())
+			}
 		}
 		if p.Mode == Kernels {
 			b := l.Op.(batchOp)
@@ -141,11 +172,89 @@ func MakePlan(n *Net, opt Options) *Plan {
 		if len(l.Params) == 0 {
 			lp.Passes[2] = ""
 		}
-		params = params || len(l.Params) > 0
-		prev = lp.Out
 		p.Layers = append(p.Layers, lp)
 	}
-	return p
+	p.NumGrads = planGrads(p.Layers)
+	return p, nil
+}
+
+// needsGrad says, for every layer, whether its output's gradient is
+// needed: it or a layer before it (one it reads, directly or not) has
+// parameters.
+func needsGrad(n *Net) map[*Layer]bool {
+	needs := map[*Layer]bool{}
+	for _, l := range n.Layers {
+		v := len(l.Params) > 0
+		for _, f := range l.From {
+			v = v || f != nil && needs[f]
+		}
+		needs[l] = v
+	}
+	return needs
+}
+
+// planGrads gives every gradient the backward pass computes a buffer,
+// walking the layers backwards: a layer's output gradient is in the
+// buffer its readers put it in (the loss's, buffer 0, for the last layer),
+// its inputs' gradients go to new buffers or, when another reader has
+// already put its share there, through a temporary one added in. Buffers
+// are reused once their gradient is consumed (last freed, first reused:
+// a chain uses two in turn). It returns how many buffers there are.
+func planGrads(ls []*LayerPlan) int {
+	var free []int
+	count := 0
+	alloc := func() int {
+		if k := len(free); k > 0 {
+			b := free[k-1]
+			free = free[:k-1]
+			return b
+		}
+		count++
+		return count - 1
+	}
+	of := map[*Layer]int{}
+	if len(ls) > 0 {
+		of[ls[len(ls)-1].Layer] = alloc()
+	}
+	for i := len(ls) - 1; i >= 0; i-- {
+		lp := ls[i]
+		l := lp.Layer
+		out, ok := of[l]
+		if !ok {
+			out = -1
+		}
+		lp.GradOut = out
+		_, alias := l.Op.(aliasing)
+		shared := false
+		var temps []int
+		for k, f := range l.From {
+			lp.GradIns = append(lp.GradIns, -1)
+			lp.Accum = append(lp.Accum, -1)
+			if !lp.NeedDXs[k] || out < 0 {
+				continue
+			}
+			b, has := of[f]
+			switch {
+			case has && alias:
+				lp.GradIns[k], lp.Accum[k] = b, out // dy is the input's gradient: add it in
+			case has:
+				t := alloc()
+				lp.GradIns[k], lp.Accum[k] = b, t
+				temps = append(temps, t)
+			case alias:
+				of[f], lp.GradIns[k] = out, out // the same memory, seen with the input's shape
+				shared = true
+			default:
+				b = alloc()
+				of[f], lp.GradIns[k] = b, b
+			}
+		}
+		if out >= 0 && !shared {
+			free = append(free, out)
+		}
+		free = append(free, temps...)
+	}
+	return max(count, 2)
 }
 
 // chooseMode is the one place that decides between code and kernels, and
@@ -202,7 +311,7 @@ func (p *Plan) String() string {
 	if p.Float == "float64" {
 		elem = 8
 	}
-	fmt.Fprintf(&b, "gradient buffers: 2 × %d values a sample (%d bytes)\n\n", p.GradSize, 2*elem*p.GradSize)
+	fmt.Fprintf(&b, "gradient buffers: %d × %d values a sample (%d bytes)\n\n", p.NumGrads, p.GradSize, p.NumGrads*elem*p.GradSize)
 	w := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(w, "layer\top\tpass\truns on\tlayout\tMACs\tbytes")
 	for _, lp := range p.Layers {

@@ -27,7 +27,10 @@ func TestPlanChoosesMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := MakePlan(n, c.opt)
+		p, err := MakePlan(n, c.opt)
+		if err != nil {
+			t.Fatal(err)
+		}
 		if p.Mode != c.mode || !strings.Contains(p.Why, c.why) {
 			t.Errorf("%s: mode %v (%s), want %v (%q)", c.name, p.Mode, p.Why, c.mode, c.why)
 		}
@@ -39,7 +42,10 @@ func TestPlanLayers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := MakePlan(n, Options{})
+	p, err := MakePlan(n, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := []struct {
 		in, out string
 		needDX  bool

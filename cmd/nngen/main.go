@@ -94,7 +94,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	opt := gen.Options{Package: *pkg, Unroll: *unroll, Float64: *dtype == "float64", Fold: *fold, FoldLimit: *foldLimit, NoTest: !*test}
 	if *plan {
-		fmt.Fprint(stdout, gen.MakePlan(n, opt))
+		p, err := gen.MakePlan(n, opt)
+		if err != nil {
+			fmt.Fprintln(stderr, "nngen:", err)
+			return 1
+		}
+		fmt.Fprint(stdout, p)
 		return 0
 	}
 	if *weights != "" {

@@ -43,6 +43,10 @@ var groups = []group{
 	// Float64 for finite differences; a small budget so that the loop forms
 	// of every op are exercised, not only the unrolled ones.
 	{"tests/gradcheck/specs/*.yaml", "tests/gradcheck/%s", gen.Options{Float64: true, Unroll: 8}},
+	// Networks with skip connections on the kernels, and the same as
+	// float64 code: the test compares the two.
+	{"tests/graph/specs/*.yaml", "tests/graph/%s", gen.Options{}},
+	{"tests/graph/specs/*.yaml", "tests/graph/%s64", gen.Options{Float64: true}},
 }
 
 // The same network at three unroll budgets, to prove that the budget never

@@ -21,6 +21,8 @@ import (
 	"github.com/nngen/nngen/tests/gradcheck/dense"
 	"github.com/nngen/nngen/tests/gradcheck/dense_ce"
 	"github.com/nngen/nngen/tests/gradcheck/leaky_relu"
+	"github.com/nngen/nngen/tests/gradcheck/residual"
+	"github.com/nngen/nngen/tests/gradcheck/residual_dense"
 	"github.com/nngen/nngen/tests/gradcheck/standalone"
 )
 
@@ -40,6 +42,8 @@ var cases = []struct {
 	{"dense", dense.New()},
 	{"dense_ce", dense_ce.New()},
 	{"leaky_relu", leaky_relu.New()},
+	{"residual", residual.New()},
+	{"residual_dense", residual_dense.New()},
 	{"standalone", standalone.New()},
 }
 

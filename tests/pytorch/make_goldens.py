@@ -8,9 +8,11 @@ For each case it writes, under tests/pytorch/:
                              parameter gradient, computed in float64 from the
                              same float32 weights and input
 
-Cases: 24 architectures drawn at random (fixed seeds) that together use every
-op, padding mode, stride and both losses (the last four each hold
-leaky_relu, with PyTorch's default slope or another), plus the seed's section-12.4 ConvNet
+Cases: 24 chains drawn at random (fixed seeds) that together use every
+op, padding mode, stride and both losses (arch20-23 each hold leaky_relu,
+with PyTorch's default slope or another), then 4 networks with skip
+connections (arch24-27: residual blocks joined by add, side branches
+joined by concat, on images and vectors), plus the seed's section-12.4 ConvNet
 with the chapter's own loss (||output - 1||^2, fed to BackwardFrom), plus
 "wide", whose linear layers are large enough to run on the matrix-vector
 kernels.
@@ -184,6 +186,104 @@ def draw(rng, name, names=("relu", "sigmoid", "tanh")):
     return b.spec(inp, loss), model, inp, loss, b.ops
 
 
+class GraphNet(nn.Module):
+    """A network with skip connections: nodes (key, op, module, inputs) run
+    in order, each reading the outputs of earlier nodes (-1: the input), as
+    nngen reads a spec's from. Modules with parameters are registered under
+    their keys, so the state_dict keys are nngen's."""
+
+    def __init__(self, nodes):
+        super().__init__()
+        self.nodes = nodes
+        for key, op, mod, src in nodes:
+            if mod is not None and any(True for _ in mod.parameters()):
+                self.add_module(key, mod)
+
+    def forward(self, x):
+        outs = []
+        for key, op, mod, src in self.nodes:
+            ins = [x if i < 0 else outs[i] for i in src]
+            if op == "add":
+                y = ins[0]
+                for t in ins[1:]:
+                    y = y + t
+            elif op == "concat":
+                y = torch.cat(ins, 0)  # unbatched: channels are dimension 0
+            else:
+                y = mod(ins[0])
+            outs.append(y)
+        return outs[-1]
+
+
+def draw_residual(rng, name):
+    """Draws a network with residual blocks (add, a fused activation after
+    it), and at times a side branch joined by concat, on images or
+    vectors."""
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+    lines, nodes, shapes = [], [], []
+
+    def add(op, fields, mod, src, shape, named=False):
+        i = len(nodes)
+        key = "n%d" % i if named else str(i)
+        f = collections.OrderedDict(fields)
+        if src is not None:
+            f["from"] = src[0] if op not in ("add", "concat") else src
+        if named:
+            f["name"] = key
+        lines.append(yaml_layer(op, f))
+        srcs = [i - 1] if src is None else [names[s] for s in ([src[0]] if op not in ("add", "concat") else src)]
+        nodes.append((key, op, mod, srcs))
+        shapes.append(shape)
+        if named:
+            names[key] = i
+        return key
+
+    names = {}
+    img = rng.random() < 0.6
+    if img:
+        c, h, w = rng.randint(1, 3), rng.randint(5, 8), rng.randint(5, 8)
+        inp = [c, h, w]
+        ch = rng.randint(2, 4)
+        add("conv2d", {"out": ch, "kernel": 3, "padding": 1}, nn.Conv2d(c, ch, 3, padding=1), None, [ch, h, w])
+        a = rng.choice(list(acts))
+        prev = add(a, {}, acts[a](), None, [ch, h, w], named=True)
+        for blk in range(rng.randint(1, 2)):
+            add("conv2d", {"out": ch, "kernel": 3, "padding": 1}, nn.Conv2d(ch, ch, 3, padding=1), None, [ch, h, w])
+            a = rng.choice(list(acts))
+            add(a, {}, acts[a](), None, [ch, h, w])
+            cb = add("conv2d", {"out": ch, "kernel": 3, "padding": 1}, nn.Conv2d(ch, ch, 3, padding=1), None, [ch, h, w], named=True)
+            add("add", {}, None, [cb, prev], [ch, h, w])
+            a = rng.choice(list(acts))
+            prev = add(a, {}, acts[a](), None, [ch, h, w], named=True)
+        if rng.random() < 0.6:
+            side = rng.randint(1, 3)
+            sk = add("conv2d", {"out": side, "kernel": 1}, nn.Conv2d(ch, side, 1), [prev], [side, h, w], named=True)
+            add("concat", {}, None, [prev, sk], [ch + side, h, w])
+            ch += side
+        if rng.random() < 0.5 and min(h, w) >= 2:
+            add("avgpool2d", {"kernel": 2}, nn.AvgPool2d(2), None, [ch, h // 2, w // 2])
+            h, w = h // 2, w // 2
+        add("flatten", {}, nn.Flatten(0), None, [ch * h * w])
+        feat = ch * h * w
+    else:
+        inp = [rng.randint(3, 10)]
+        feat = rng.randint(4, 10)
+        prev = add("linear", {"out": feat}, nn.Linear(inp[0], feat), None, [feat], named=True)
+        for blk in range(rng.randint(1, 3)):
+            add("linear", {"out": feat}, nn.Linear(feat, feat), None, [feat])
+            a = rng.choice(list(acts))
+            hk = add(a, {}, acts[a](), None, [feat], named=True)
+            add("add", {}, None, [hk, prev] if rng.random() < 0.5 else [prev, hk, hk], [feat])
+            a = rng.choice(list(acts))
+            prev = add(a, {}, acts[a](), None, [feat], named=True)
+    loss = rng.choice(["cross_entropy", "mse"])
+    out = rng.randint(2, 6)
+    add("linear", {"out": out}, nn.Linear(feat, out), None, [out])
+    spec = "# drawn by tests/pytorch/make_goldens.py\nname: %s\ninput: [%s]\nlayers:\n%s\nloss: %s\n" % (
+        name, ", ".join(map(str, inp)), "\n".join(lines), loss)
+    return spec, GraphNet(nodes), inp, loss
+
+
 def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
@@ -266,8 +366,16 @@ def main():
         seen.update(ops)
         seen.add(loss)
         n += 1
+    # Skip connections, from a third generator.
+    rng3 = random.Random(2028)
+    while n < 28:
+        name = "arch%02d" % n
+        spec, model, inp, loss = draw_residual(rng3, name)
+        write_case(name, spec, model, inp, loss, gen)
+        seen.update(("add", "concat") if "concat" in spec else ("add",))
+        n += 1
     want = {"linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "flatten",
-            "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "cross_entropy", "mse"}
+            "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "add", "concat", "cross_entropy", "mse"}
     missing = want - seen
     assert not missing, "the drawn architectures miss %s; change the seed" % sorted(missing)
     specs = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(20))

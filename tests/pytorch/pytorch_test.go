@@ -38,6 +38,10 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch21"
 	"github.com/nngen/nngen/tests/pytorch/arch22"
 	"github.com/nngen/nngen/tests/pytorch/arch23"
+	"github.com/nngen/nngen/tests/pytorch/arch24"
+	"github.com/nngen/nngen/tests/pytorch/arch25"
+	"github.com/nngen/nngen/tests/pytorch/arch26"
+	"github.com/nngen/nngen/tests/pytorch/arch27"
 	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
@@ -78,6 +82,10 @@ var cases = []struct {
 	{"arch21", func() model { return arch21.New() }},
 	{"arch22", func() model { return arch22.New() }},
 	{"arch23", func() model { return arch23.New() }},
+	{"arch24", func() model { return arch24.New() }},
+	{"arch25", func() model { return arch25.New() }},
+	{"arch26", func() model { return arch26.New() }},
+	{"arch27", func() model { return arch27.New() }},
 	{"wide", func() model { return wide.New() }},
 }
 
