@@ -117,7 +117,7 @@ func TestSpecErrors(t *testing.T) {
 		want      []string // "LINE:COL: substring", in order
 	}{
 		{"unknown op", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\n  - conv3d: {out: 2}\nloss: mse\n",
-			[]string{`5:5: unknown op "conv3d" (known: add, avgpool1d, avgpool2d, concat, conv1d, conv2d, flatten, leaky_relu, linear, maxpool1d, maxpool2d, relu, sigmoid, softmax, tanh)`}},
+			[]string{`5:5: unknown op "conv3d" (known: adaptiveavgpool1d, adaptiveavgpool2d, add, avgpool1d, avgpool2d, concat, conv1d, conv2d, flatten, gelu, leaky_relu, linear, maxpool1d, maxpool2d, relu, sigmoid, silu, softmax, tanh)`}},
 		{"unknown field", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3, outs: 2}\nloss: mse\n",
 			[]string{`4:22: linear: unknown field "outs" (known: in, out, bias, name, from)`}},
 		{"leaky_relu slope", "name: n\ninput: [4]\nlayers:\n  - leaky_relu: {negative_slope: -0.1}\n  - leaky_relu: {negative_slope: .nan}\n  - leaky_relu: {negative_slope: \"0.2\"}\n  - leaky_relu: {slope: 0.2}\nloss: mse\n",
@@ -138,6 +138,11 @@ func TestSpecErrors(t *testing.T) {
 			[]string{`6:5: concat joins inputs along their channels, so the rest of their shapes must agree, but they are [2 4 4], [3 2 2]`}},
 		{"unused branch", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3, name: a}\n  - linear: {out: 3, name: b}\n  - linear: {out: 2, from: a}\nloss: mse\n",
 			[]string{`5:5: the output of layer b (linear) is read by no later layer`}},
+		{"adaptive pools", "name: n\ninput: [2, 6, 6]\nlayers:\n  - adaptiveavgpool2d: {output_size: [4, 3]}\n  - adaptiveavgpool1d: {output_size: 2}\n  - adaptiveavgpool2d: {}\nloss: mse\n",
+			[]string{`4:5: adaptiveavgpool2d: output_size 4 does not divide the input's height 6; nngen supports output sizes that divide the input (1 for global average pooling)`,
+				`6:5: adaptiveavgpool2d: missing field output_size`}},
+		{"adaptive pool rank", "name: n\ninput: [2, 6, 6]\nlayers:\n  - adaptiveavgpool1d: {output_size: 2}\nloss: mse\n",
+			[]string{`4:5: adaptiveavgpool1d needs a 2-D input [channels, length], but gets [2 6 6]`}},
 		{"unknown field on activation", "name: n\ninput: [4]\nlayers:\n  - relu: {inplace: true}\nloss: mse\n",
 			[]string{`4:12: relu: unknown field "inplace" (relu takes only name and from)`}},
 		{"missing size", "name: n\ninput: [4]\nlayers:\n  - linear: {bias: false}\nloss: mse\n",

@@ -14,6 +14,8 @@ type LayerInfo struct {
 	Act         string // activation fused into this layer: "" or its op name
 	// NegativeSlope is leaky_relu's, as a layer or fused (Act).
 	NegativeSlope float64
+	// OutputSize is an adaptive pool's, one entry per spatial dimension.
+	OutputSize []int
 }
 
 // Info describes the layer; its input and output shapes are l.In and l.Out.

@@ -23,6 +23,8 @@ import (
 	"github.com/nngen/nngen/tests/gradcheck/leaky_relu"
 	"github.com/nngen/nngen/tests/gradcheck/residual"
 	"github.com/nngen/nngen/tests/gradcheck/residual_dense"
+	"github.com/nngen/nngen/tests/gradcheck/smooth"
+	"github.com/nngen/nngen/tests/gradcheck/smooth1d"
 	"github.com/nngen/nngen/tests/gradcheck/standalone"
 )
 
@@ -44,6 +46,8 @@ var cases = []struct {
 	{"leaky_relu", leaky_relu.New()},
 	{"residual", residual.New()},
 	{"residual_dense", residual_dense.New()},
+	{"smooth", smooth.New()},
+	{"smooth1d", smooth1d.New()},
 	{"standalone", standalone.New()},
 }
 

@@ -12,7 +12,8 @@ Cases: 24 chains drawn at random (fixed seeds) that together use every
 op, padding mode, stride and both losses (arch20-23 each hold leaky_relu,
 with PyTorch's default slope or another), then 4 networks with skip
 connections (arch24-27: residual blocks joined by add, side branches
-joined by concat, on images and vectors), plus the seed's section-12.4 ConvNet
+joined by concat, on images and vectors), then 4 chains with gelu, silu
+and adaptive average pools (arch28-31), plus the seed's section-12.4 ConvNet
 with the chapter's own loss (||output - 1||^2, fed to BackwardFrom), plus
 "wide", whose linear layers are large enough to run on the matrix-vector
 kernels.
@@ -284,6 +285,38 @@ def draw_residual(rng, name):
     return spec, GraphNet(nodes), inp, loss
 
 
+def draw_smooth(rng, name, d):
+    """Draws a chain with gelu and silu (standalone: their derivative needs
+    the input) and an adaptive average pool to an output size that divides
+    the input (1: global average pooling)."""
+    smooth = {"gelu": nn.GELU, "silu": nn.SiLU}
+    c = rng.randint(1, 3)
+    sp = [rng.randint(4, 8) for _ in range(d)]
+    inp = [c] + sp
+    b = Builder(name, inp)
+    out = rng.randint(2, 4)
+    Conv = nn.Conv1d if d == 1 else nn.Conv2d
+    b.add("conv%dd" % d, collections.OrderedDict(out=out, kernel=3, padding=1), Conv(c, out, 3, padding=1), [out] + sp)
+    a = rng.choice(list(smooth))
+    b.add(a, {}, smooth[a](), b.shape)
+    divisors = [[k for k in range(1, n + 1) if n % k == 0] for n in sp]
+    size = [rng.choice(ds[1:] or ds) for ds in divisors]
+    if rng.random() < 0.3:
+        size = [1] * d  # global average pooling
+    Pool = nn.AdaptiveAvgPool1d if d == 1 else nn.AdaptiveAvgPool2d
+    field = size[0] if d == 1 or size[0] == size[1] else size
+    b.add("adaptiveavgpool%dd" % d, {"output_size": field}, Pool(size[0] if d == 1 else tuple(size)), [out] + size)
+    b.add("flatten", {}, nn.Flatten(0), [int(torch.tensor(b.shape).prod())])
+    hid = rng.randint(3, 8)
+    b.add("linear", {"out": hid}, nn.Linear(b.shape[0], hid), [hid])
+    a = rng.choice(list(smooth))
+    b.add(a, {}, smooth[a](), b.shape)
+    k = rng.randint(2, 5)
+    b.add("linear", {"out": k}, nn.Linear(hid, k), [k])
+    loss = rng.choice(["cross_entropy", "mse"])
+    return b.spec(inp, loss), nn.Sequential(collections.OrderedDict(b.mods)), inp, loss, b.ops
+
+
 def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
@@ -374,8 +407,18 @@ def main():
         write_case(name, spec, model, inp, loss, gen)
         seen.update(("add", "concat") if "concat" in spec else ("add",))
         n += 1
+    # gelu, silu and adaptive average pools, from a fourth generator.
+    rng4 = random.Random(2029)
+    while n < 32:
+        name = "arch%02d" % n
+        spec, model, inp, loss, ops = draw_smooth(rng4, name, 1 + n % 2)
+        write_case(name, spec, model, inp, loss, gen)
+        seen.update(ops)
+        seen.add(loss)
+        n += 1
     want = {"linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d", "flatten",
-            "relu", "sigmoid", "tanh", "leaky_relu", "softmax", "add", "concat", "cross_entropy", "mse"}
+            "relu", "sigmoid", "tanh", "leaky_relu", "gelu", "silu", "adaptiveavgpool1d", "adaptiveavgpool2d",
+            "softmax", "add", "concat", "cross_entropy", "mse"}
     missing = want - seen
     assert not missing, "the drawn architectures miss %s; change the seed" % sorted(missing)
     specs = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(20))

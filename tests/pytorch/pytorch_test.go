@@ -42,6 +42,10 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch25"
 	"github.com/nngen/nngen/tests/pytorch/arch26"
 	"github.com/nngen/nngen/tests/pytorch/arch27"
+	"github.com/nngen/nngen/tests/pytorch/arch28"
+	"github.com/nngen/nngen/tests/pytorch/arch29"
+	"github.com/nngen/nngen/tests/pytorch/arch30"
+	"github.com/nngen/nngen/tests/pytorch/arch31"
 	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
@@ -86,6 +90,10 @@ var cases = []struct {
 	{"arch25", func() model { return arch25.New() }},
 	{"arch26", func() model { return arch26.New() }},
 	{"arch27", func() model { return arch27.New() }},
+	{"arch28", func() model { return arch28.New() }},
+	{"arch29", func() model { return arch29.New() }},
+	{"arch30", func() model { return arch30.New() }},
+	{"arch31", func() model { return arch31.New() }},
 	{"wide", func() model { return wide.New() }},
 }
 
