@@ -380,8 +380,11 @@ func (e *emitter) growOne() jen.Code {
 
 // header is the comment above each layer's block.
 func (e *emitter) header(l *Layer) string {
-	s := fmt.Sprintf("layer %s: %s, %v → %v (%s:%d)", l.Key, l.Describe(), l.In, l.Out, e.file, l.Pos.Line)
-	return s
+	where := fmt.Sprintf("%s:%d", e.file, l.Pos.Line)
+	if l.Pos.Node != "" {
+		where = fmt.Sprintf("%s node %d", e.file, l.Pos.Line-1) // an ONNX model's
+	}
+	return fmt.Sprintf("layer %s: %s, %v → %v (%s)", l.Key, l.Describe(), l.In, l.Out, where)
 }
 
 // lowerLayer lowers one pass of one layer into a block with its locals.

@@ -7,15 +7,23 @@ import (
 )
 
 // Pos is a position in a spec file. Line and Col are 1-based; a zero Line
-// means the position is unknown (the error concerns the whole file).
+// means the position is unknown (the error concerns the whole file). In an
+// ONNX model, Node names what the position is (a node by index, name and
+// op type; the graph's input; an initializer) and Line orders positions:
+// a node's is its index plus one, the graph's own parts have 0.
 type Pos struct {
 	File string
 	Line int
 	Col  int
+	Node string
 }
 
-// String formats the position as FILE:LINE:COL, or FILE when the line is unknown.
+// String formats the position as FILE:LINE:COL, FILE when the line is
+// unknown, or FILE: NODE in an ONNX model.
 func (p Pos) String() string {
+	if p.Node != "" {
+		return p.File + ": " + p.Node
+	}
 	if p.Line == 0 {
 		return p.File
 	}

@@ -137,8 +137,8 @@ func (f *fieldSet) name() (string, Pos, bool) {
 	if x == nil {
 		return "", Pos{}, false
 	}
-	if x.Value.Kind != yaml.ScalarNode || !validKey(x.Value.Value) {
-		f.bad(x, "must be an identifier (letters, digits and _, not starting with a digit), got %s", show(x.Value))
+	if x.Value.Kind != yaml.ScalarNode || !validLayerName(x.Value.Value) {
+		f.bad(x, "must be an identifier (letters, digits and _, not starting with a digit) or a PyTorch module path of identifiers and indices such as features.0, got %s", show(x.Value))
 		return "", Pos{}, false
 	}
 	return x.Value.Value, x.ValPos, true
@@ -211,6 +211,21 @@ func validKey(s string) bool {
 	}
 	for i, c := range s {
 		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// validLayerName reports whether s can name a layer: identifiers and
+// indices joined by dots, as PyTorch names modules in a state_dict
+// (fc1, features.0, layer1.0.conv1), at most 128 bytes.
+func validLayerName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, seg := range strings.Split(s, ".") {
+		if !validKey(seg) && !isIndex(seg) {
 			return false
 		}
 	}

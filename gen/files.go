@@ -7,20 +7,24 @@ import (
 	"github.com/nngen/nngen/runtime"
 )
 
-// ReadSpecFile reads a spec file for Load: a regular file of at most
-// MaxSpecBytes, of which it reads no more than one byte past the limit.
-func ReadSpecFile(path string) ([]byte, error) {
+// ReadSpecFile reads a spec file of at most MaxSpecBytes, refusing anything
+// but a regular file (a FIFO or device would block or never end).
+func ReadSpecFile(path string) ([]byte, error) { return readBounded(path, MaxSpecBytes, "spec") }
+
+// readBounded reads a regular file of at most limit bytes (reading one byte
+// past it to tell).
+func readBounded(path string, limit int, what string) ([]byte, error) {
 	f, err := runtime.OpenRegular(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSpecBytes+1))
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(data) > MaxSpecBytes {
-		return nil, fmt.Errorf("%s: spec is over %d bytes; the limit is %d", path, MaxSpecBytes, MaxSpecBytes)
+	if len(data) > limit {
+		return nil, fmt.Errorf("%s: %s is over %d bytes; the limit is %d", path, what, limit, limit)
 	}
 	return data, nil
 }

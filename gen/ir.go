@@ -60,6 +60,7 @@ type Layer struct {
 	Out    Shape    // output shape
 	Act    string   // activation fused into this layer: "" or its op name, e.g. relu
 	ActPos Pos      // position of the fused activation in the spec
+	ActKey string   // the fused activation's own key (its name or index)
 	Params []*Param // the layer's parameters: Weight, then Bias
 	Weight *Param   // the weight, or nil
 	Bias   *Param   // the bias, or nil
@@ -146,7 +147,8 @@ func Check(s *Spec) (*Net, error) {
 			shapeOK = false
 		}
 	}
-	keys := map[string]Pos{}
+	keys := map[string]Pos{}      // layer names
+	indexKeys := map[string]int{} // the keys of unnamed layers: their indices
 	named := map[string]*Layer{}
 	later := map[string]bool{} // names of layers after the one being checked
 	for _, ls := range s.Layers {
@@ -172,8 +174,15 @@ func Check(s *Spec) (*Net, error) {
 			key = name
 			if prev, dup := keys[name]; dup {
 				e.add(namePos, "duplicate layer name %q (first used at %s)", name, prev)
+			} else if idx, clash := indexKeys[name]; clash {
+				e.add(namePos, "layer name %q is the key of layer %d, which has no name; name one of them otherwise", name, idx)
 			}
 			keys[name] = namePos
+		} else {
+			if prev, clash := keys[key]; clash {
+				e.add(ls.Pos, "this layer's key is its index %s, which an earlier layer took as its name (at %s); name one of them otherwise", key, prev)
+			}
+			indexKeys[key] = ls.Index
 		}
 		fs.used["from"] = true // every op takes from, read after its own fields
 		o := build(fs)
@@ -298,7 +307,7 @@ func fuse(ls []*Layer) []*Layer {
 		if a, ok := l.Op.(activation); ok && len(l.From) == 1 && l.From[0] != nil {
 			prev := l.From[0]
 			if _, can := prev.Op.(fusable); can && prev.act == nil && readers[prev] == 1 {
-				prev.act, prev.Act, prev.ActPos, prev.Out = a, a.kind(), l.Pos, l.Out
+				prev.act, prev.Act, prev.ActPos, prev.ActKey, prev.Out = a, a.kind(), l.Pos, l.Key, l.Out
 				into[l] = prev
 				continue
 			}

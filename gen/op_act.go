@@ -133,3 +133,9 @@ func actBatch(c *batchCtx, a activation, backward bool) {
 	c.emit(jen.Id("y").Op(":=").Add(c.y()), jen.Id("dy").Op(":=").Add(c.gy), jen.Id("dx").Op(":=").Add(c.gx),
 		jen.For(jen.Id("i").Op(":=").Range().Id("dy")).Block(a.gradStmts(c.ac, at("dx", i), at("dy", i), at("y", i), false)...))
 }
+
+var onnxActs = map[string]string{"relu": "Relu", "sigmoid": "Sigmoid", "tanh": "Tanh"}
+
+func (o *actOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	return w.node(onnxActs[o.fn], key, in)
+}

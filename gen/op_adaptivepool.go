@@ -69,3 +69,15 @@ func (o *adaptivePoolOp) info(l *Layer, li *LayerInfo) {
 		li.OutputSize = append(li.OutputSize, o.size[d+2-o.dims])
 	}
 }
+
+// onnx writes global average pooling as GlobalAveragePool, which is what
+// torch.onnx.export writes for output_size 1, and other sizes as the
+// average pool they are (as PyTorch does too), listed in the model's
+// metadata so that an import gives the adaptive pool back.
+func (o *adaptivePoolOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	if o.size == [2]int{1, 1} {
+		return w.node("GlobalAveragePool", key, in)
+	}
+	w.adaptive = append(w.adaptive, key+"="+sizeText([]int(l.Out[1:])))
+	return o.poolOp.onnx(w, l, key, in)
+}

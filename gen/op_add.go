@@ -119,3 +119,11 @@ func (o *addOp) batchBackward(c *batchCtx) {
 		}
 	}
 }
+
+// onnx writes Add for two inputs and Sum for more.
+func (o *addOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	if len(in) == 2 {
+		return w.node("Add", key, in)
+	}
+	return w.node("Sum", key, in)
+}

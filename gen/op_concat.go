@@ -103,3 +103,7 @@ func (o *concatOp) batchBackward(c *batchCtx) {
 			perSample(jen.Copy(sample(dx, S), jen.Id("dy").Index(jen.Id("s").Op("*").Lit(O).Op("+").Lit(off), jen.Id("s").Op("*").Lit(O).Op("+").Lit(off+S)))))
 	}
 }
+
+func (o *concatOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	return w.node("Concat", key, in, intAttr("axis", 1))
+}

@@ -315,3 +315,29 @@ func (o *convOp) batchBackward(c *batchCtx) {
 		jen.Id("wt").Op(":=").Add(kernel("PackConvInputGrad", win, jen.Id("w"), wg)),
 		perSample(kernel("ConvInputGrad", win, jen.Id("w"), jen.Id("wt"), sample("dy", O*P), sample("dx", K))))
 }
+
+// onnx writes Conv; replicated padding is a Pad in edge mode before it, as
+// torch.onnx.export writes padding_mode='replicate'.
+func (o *convOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	x, pads := in[0], o.win.onnxPads()
+	if o.mode == "replicate" && o.g.padded() {
+		// Pad's pads cover every dimension: batch and channels unpadded.
+		half := len(pads) / 2
+		all := make([]int64, 0, 2*(half+2))
+		for _, part := range [][]int{pads[:half], pads[half:]} {
+			all = append(all, 0, 0)
+			for _, v := range part {
+				all = append(all, int64(v))
+			}
+		}
+		p := w.constant(key+"/pads", []int{len(all)}, nil, all)
+		x = w.node("Pad", key+"/Pad", []string{x, p}, strAttr("mode", "edge"))
+		pads = make([]int, len(pads))
+	}
+	ins := []string{x, w.param(l.Weight)}
+	if l.Bias != nil {
+		ins = append(ins, w.param(l.Bias))
+	}
+	return w.node("Conv", key, ins, intsAttr("kernel_shape", o.win.onnxDims(o.win.k)),
+		intsAttr("strides", o.win.onnxDims(o.win.s)), intsAttr("pads", pads))
+}

@@ -27,3 +27,7 @@ func (o *flattenOp) kernelMACs(l *Layer) (int, bool)                 { return 0,
 func (o *flattenOp) eval(l *Layer, slab, x []float64) []float64 {
 	return append([]float64(nil), x...)
 }
+
+func (o *flattenOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	return w.node("Flatten", key, in, intAttr("axis", 1))
+}

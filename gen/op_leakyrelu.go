@@ -80,3 +80,7 @@ func (o *leakyReluOp) kernelMACs(l *Layer) (int, bool) { return 0, false }
 func (o *leakyReluOp) batchForward(c *batchCtx)        { actBatchForward(c, o) }
 func (o *leakyReluOp) batchBackward(c *batchCtx)       { actBatchBackward(c, o) }
 func (o *leakyReluOp) kernels(l *Layer) [3]string      { return actKernels(o) }
+
+func (o *leakyReluOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	return w.node("LeakyRelu", key, in, floatAttr("alpha", float32(o.slope)))
+}

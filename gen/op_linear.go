@@ -204,3 +204,12 @@ func (o *linearOp) batchBackward(c *batchCtx) {
 				jen.Id("dy"), jen.Lit(O), c.param(l.Weight), jen.Lit(K), jen.Id("dx"), jen.Lit(K)))
 	}
 }
+
+// onnx writes Gemm(x, W, B) with transB, PyTorch's form of nn.Linear.
+func (o *linearOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	ins := []string{in[0], w.param(l.Weight)}
+	if l.Bias != nil {
+		ins = append(ins, w.param(l.Bias))
+	}
+	return w.node("Gemm", key, ins, intAttr("transB", 1))
+}

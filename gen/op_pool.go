@@ -187,3 +187,12 @@ func (o *poolOp) batchBackward(c *batchCtx) {
 	}
 	c.emit(perSample(kernel("AvgPoolBackward", jen.Op("&").Id(winVar(c.l)), sample("dy", O), sample("dx", K))))
 }
+
+// onnx writes MaxPool or AveragePool (unpadded, floor mode).
+func (o *poolOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	op := "AveragePool"
+	if o.max {
+		op = "MaxPool"
+	}
+	return w.node(op, key, in, intsAttr("kernel_shape", o.win.onnxDims(o.win.k)), intsAttr("strides", o.win.onnxDims(o.win.s)))
+}

@@ -102,3 +102,19 @@ func (o *smoothOp) batchBackward(c *batchCtx) {
 		jen.For(jen.Id("i").Op(":=").Range().Id("dx")).Block(
 			jen.Id("dx").Index(jen.Id("i")).Op("=").Add(o.call(true, jen.Id("x").Index(jen.Id("i")), jen.Id("dy").Index(jen.Id("i"))))))
 }
+
+// onnx writes silu as x·sigmoid(x) and gelu in its erf form
+// x·(1 + erf(x/√2))·0.5, the nodes torch.onnx.export writes below opset 20.
+func (o *smoothOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	x := in[0]
+	if o.fn == "silu" {
+		s := w.node("Sigmoid", key+"/Sigmoid", in)
+		return w.node("Mul", key, []string{x, s})
+	}
+	scalar := func(name string, v float32) string { return w.constant(key+"/"+name, nil, []float32{v}, nil) }
+	d := w.node("Div", key+"/Div", []string{x, scalar("sqrt2", float32(math.Sqrt2))})
+	e := w.node("Erf", key+"/Erf", []string{d})
+	a := w.node("Add", key+"/Add", []string{e, scalar("one", 1)})
+	m := w.node("Mul", key+"/Mul", []string{x, a})
+	return w.node("Mul", key, []string{m, scalar("half", 0.5)})
+}

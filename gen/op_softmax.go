@@ -118,3 +118,7 @@ func (o *softmaxOp) batchBackward(c *batchCtx) {
 				jen.Id("dxs").Index(jen.Id("i")).Op("=").Id("ys").Index(jen.Id("i")).Op("*").Parens(jen.Id("dys").Index(jen.Id("i")).Op("-").Id("dot"))),
 		))
 }
+
+func (o *softmaxOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
+	return w.node("Softmax", key, in, intAttr("axis", 1))
+}

@@ -27,8 +27,8 @@ func commentText(s string) string {
 // checkStrings is the one gate for strings that come from outside nngen and
 // reach a generated file, whoever built the network (Check, or a caller
 // assembling a Net by hand). The package name, layer keys, parameter keys
-// and fused activations must be what Check produces (identifiers, indices,
-// the activation names), so that they are safe anywhere in Go source,
+// and fused activations must be what Check produces (identifiers, indices
+// and dotted paths of them, the activation names), so that they are safe anywhere in Go source,
 // comments included: jennifer writes a comment holding a newline as /* … */,
 // which a "*/" would end. Free text, the spec's and the weights' file names,
 // comes back through commentText. Keys also reach string literals, which
@@ -43,8 +43,8 @@ func checkStrings(n *Net, pkg, file, weights string) (safeFile, safeWeights stri
 		}
 	}
 	for i, l := range n.Layers {
-		if !validKey(l.Key) && !isIndex(l.Key) {
-			return "", "", fmt.Errorf("%s: layer %d has the key %q; a key is an identifier or the layer's index", n.Name, i, l.Key)
+		if !validLayerName(l.Key) {
+			return "", "", fmt.Errorf("%s: layer %d has the key %q; a key is an identifier, the layer's index, or a module path of them (features.0)", n.Name, i, l.Key)
 		}
 		if l.act == nil && l.Act != "" || l.act != nil && l.act.kind() != l.Act {
 			return "", "", fmt.Errorf("%s: layer %s has the activation %q, not the op fused into it", n.Name, l.Key, l.Act)
@@ -56,7 +56,7 @@ func checkStrings(n *Net, pkg, file, weights string) (safeFile, safeWeights stri
 		}
 	}
 	for _, p := range n.Params {
-		if i := strings.LastIndexByte(p.Key, '.'); i < 0 || !validKey(p.Key[:i]) && !isIndex(p.Key[:i]) || p.Key[i+1:] != "weight" && p.Key[i+1:] != "bias" {
+		if i := strings.LastIndexByte(p.Key, '.'); i < 0 || !validLayerName(p.Key[:i]) || p.Key[i+1:] != "weight" && p.Key[i+1:] != "bias" {
 			return "", "", fmt.Errorf("%s: a parameter is keyed %q, not layer.weight or layer.bias", n.Name, p.Key)
 		}
 	}

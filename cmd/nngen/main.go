@@ -44,9 +44,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	foldLimit := fs.Int("fold-limit", gen.DefaultFoldLimit, "largest folded Predict allowed, in statements plus terms")
 	test := fs.Bool("test", true, "also write model_test.go (golden forward check, allocation checks, benchmarks)")
 	plan := fs.Bool("plan", false, "print how each layer and pass will run (the plan) instead of generating")
+	loss := fs.String("loss", "", "for an ONNX model: the training loss, cross_entropy or mse (default: the model's nngen.loss metadata, else cross_entropy for an output of class scores and mse otherwise)")
+	onnxOut := fs.String("onnx", "", "write the network (with -weights, or its seed's initial weights) as an ONNX model to this file instead of generating")
 	version := fs.Bool("version", false, "print nngen's version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: nngen [flags] SPEC.yaml")
+		fmt.Fprintln(stderr, "usage: nngen [flags] SPEC.yaml | MODEL.onnx")
 		fs.PrintDefaults()
 		fmt.Fprintf(stderr, "\nops: %s\n", strings.Join(gen.Ops(), ", "))
 		fmt.Fprintln(stderr, "spec reference: https://github.com/nngen/nngen#spec-reference (README.md)")
@@ -64,10 +66,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	if *fold && *weights == "" {
-		fmt.Fprintln(stderr, "nngen: -fold needs -weights")
-		return 2
-	}
 	if *dtype != "float32" && *dtype != "float64" {
 		fmt.Fprintf(stderr, "nngen: -dtype must be float32 or float64, got %q\n", *dtype)
 		return 2
@@ -82,17 +80,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nngen: -unroll and -fold-limit must be in [1, %d], got %d and %d\n", gen.MaxUnroll, *unroll, *foldLimit)
 		return 2
 	}
-	data, err := gen.ReadSpecFile(*spec)
-	if err != nil {
-		fmt.Fprintln(stderr, "nngen:", err)
-		return 1
+	isONNX := strings.EqualFold(filepath.Ext(*spec), ".onnx")
+	if *loss != "" && !isONNX {
+		fmt.Fprintln(stderr, "nngen: -loss is for ONNX models; a spec names its loss")
+		return 2
 	}
-	n, err := gen.Load(*spec, data)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
+	if *fold && *weights == "" && !isONNX {
+		fmt.Fprintln(stderr, "nngen: -fold needs -weights")
+		return 2
 	}
 	opt := gen.Options{Package: *pkg, Unroll: *unroll, Float64: *dtype == "float64", Fold: *fold, FoldLimit: *foldLimit, NoTest: !*test}
+	var n *gen.Net
+	if isONNX {
+		data, err := gen.ReadONNXFile(*spec)
+		if err != nil {
+			fmt.Fprintln(stderr, "nngen:", err)
+			return 1
+		}
+		if n, opt.Weights, err = gen.ImportONNX(*spec, data, *loss); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+		opt.WeightsName = filepath.Base(*spec)
+	} else {
+		data, err := gen.ReadSpecFile(*spec)
+		if err != nil {
+			fmt.Fprintln(stderr, "nngen:", err)
+			return 1
+		}
+		if n, err = gen.Load(*spec, data); err != nil {
+			fmt.Fprintln(stderr, err)
+			return 1
+		}
+	}
+	var err error
 	if *plan {
 		p, err := gen.MakePlan(n, opt)
 		if err != nil {
@@ -108,6 +129,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		opt.WeightsName = filepath.Base(*weights)
+	}
+	if *onnxOut != "" {
+		w := opt.Weights
+		if w == nil {
+			w = n.InitialWeights()
+		}
+		model, err := gen.ExportONNX(n, w)
+		if err == nil {
+			err = runtime.WriteFileAtomic(*onnxOut, func(f io.Writer) error { _, err := f.Write(model); return err })
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "nngen:", err)
+			return 1
+		}
+		return 0
 	}
 	files, err := gen.Generate(n, opt)
 	if err != nil {
