@@ -1100,6 +1100,14 @@ func (im *importer) pad(n *onnxNode, a *attrs, ins []*ival) bool {
 		im.errf(n, "Pad mode %s (value %g) is not supported; nngen pads with edges (padding_mode='replicate') or zeros", mode, value)
 		return false
 	}
+	zero := true
+	for _, v := range pads {
+		zero = zero && v == 0
+	}
+	if zero {
+		// torch.onnx.export writes Pad with zero pads before AveragePool.
+		return im.identity(n, a, ins[:1])
+	}
 	p := &ipad{src: x, begin: pads[2:r], end: pads[r+2:], mode: mode, node: n, readers: im.readers[n.Outputs[0]]}
 	im.set(n, &ival{pad: p})
 	return true
@@ -1529,6 +1537,16 @@ func (im *importer) add(n *onnxNode, a *attrs, ins []*ival) bool {
 	if x.layer == nil || y.layer == nil {
 		im.errf(n, "Add reads the graph's input; nngen's merges read layers")
 		return false
+	}
+	// a + b + c, which PyTorch writes as two Adds, is one add of three
+	// (the same sum: nngen adds left to right, and c + (a+b) = (a+b) + c).
+	for _, pair := range [][2]*ival{{x, y}, {y, x}} {
+		inner, other := pair[0], pair[1]
+		if l := inner.layer; l.op == "add" && l == im.layers[len(im.layers)-1] && im.readers[l.node.Outputs[0]] == 1 {
+			l.from, l.node = append(l.from, other.layer), n
+			im.set(n, &ival{act: true, layer: l, shape: x.shape})
+			return true
+		}
 	}
 	im.newLayer(n, "add", []*ival{x, y}, x.shape)
 	return true

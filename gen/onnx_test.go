@@ -111,3 +111,44 @@ func line(b []byte, i int) string {
 	}
 	return ls[i-1]
 }
+
+// TestONNXAddChain: two add layers, the first read only by the second,
+// come back as two layers (nngen writes Sum), while PyTorch's a + b + c
+// (two Adds) is one add of three.
+func TestONNXAddChain(t *testing.T) {
+	spec := "name: chain\ninput: [4]\nlayers:\n  - linear: {out: 4, name: a}\n  - relu: {name: b}\n  - add: {from: [a, b], name: s}\n  - add: {from: [s, b]}\n  - linear: {out: 2}\nloss: mse\n"
+	n, err := Load("chain.yaml", []byte(spec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := ExportONNX(n, n.InitialWeights())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, _, err := ImportONNX("chain.onnx", model, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Layers) != len(n.Layers) {
+		t.Fatalf("%d layers back, want %d", len(back.Layers), len(n.Layers))
+	}
+	// The same graph with Add nodes, as PyTorch writes it.
+	pytorch := bytes.ReplaceAll(model, []byte("\x22\x03Sum"), []byte("\x22\x03Add"))
+	merged, _, err := ImportONNX("chain.onnx", pytorch, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(merged.Layers) != len(n.Layers)-1 {
+		t.Fatalf("Adds gave %d layers, want %d", len(merged.Layers), len(n.Layers)-1)
+	}
+	if d := merged.Layers[2].Describe(); d != "add (a, b, b) + relu" && d != "add (a, b, b)" {
+		t.Fatalf("the joined add is %s, want add (a, b, b)", d)
+	}
+	x := []float64{0.5, -1, 2, 0.25}
+	a, b := n.Eval(n.InitialWeights(), x), merged.Eval(n.InitialWeights(), x)
+	for i := range a {
+		if a[i] != b[i] {
+			t.Fatalf("output %d: %v joined, %v as two layers", i, b[i], a[i])
+		}
+	}
+}

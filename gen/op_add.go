@@ -120,10 +120,9 @@ func (o *addOp) batchBackward(c *batchCtx) {
 	}
 }
 
-// onnx writes Add for two inputs and Sum for more.
+// onnx writes Sum, which adds its inputs left to right as add does. Not
+// Add: the importer joins chains of Adds (PyTorch's a + b + c) into one
+// add, and a Sum comes back as exactly the layer it was.
 func (o *addOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
-	if len(in) == 2 {
-		return w.node("Add", key, in)
-	}
 	return w.node("Sum", key, in)
 }

@@ -24,7 +24,11 @@ type Entry struct {
 	// Weights, when set, is compiled in: a safetensors file, or a weights.bin
 	// that nngen wrote before (the packages with trained weights regenerate
 	// from their own blob; make digits-model retrains and rewrites it).
+	// An ONNX model's own initializers are compiled in unless Weights says
+	// otherwise.
 	Weights string
+	// Loss is an ONNX model's training loss (gen.ImportONNX).
+	Loss string
 }
 
 // group is a folder of specs generated alike.
@@ -61,6 +65,13 @@ var weighted = []Entry{
 	// The LeNet trained on MNIST by make digits-model, for examples/digits.
 	{Spec: "examples/lenet.yaml", Out: "generated/digitnet", Weights: "generated/digitnet/weights.bin",
 		Opt: gen.Options{Package: "digitnet", WeightsName: "lenet.safetensors"}},
+	// Models exported by torch.onnx.export and compiled with their
+	// weights: the ConvNet flattened by x.view(x.size(0), -1), a residual
+	// network with concat, and gelu, silu and adaptive pooling (both at
+	// opset 11).
+	{Spec: "tests/pytorch/onnx/convnet.onnx", Out: "tests/onnx/convnet"},
+	{Spec: "tests/pytorch/onnx/arch27.onnx", Out: "tests/onnx/arch27", Loss: "cross_entropy"},
+	{Spec: "tests/pytorch/onnx/arch30.onnx", Out: "tests/onnx/arch30", Loss: "mse"},
 }
 
 // Entries returns every generated package, in a fixed order.
@@ -97,11 +108,18 @@ func Render(root string, e Entry) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := gen.Load(e.Spec, data)
-	if err != nil {
+	opt := e.Opt
+	var n *gen.Net
+	if strings.HasSuffix(e.Spec, ".onnx") {
+		if n, opt.Weights, err = gen.ImportONNX(e.Spec, data, e.Loss); err != nil {
+			return nil, err
+		}
+		if opt.WeightsName == "" {
+			opt.WeightsName = filepath.Base(e.Spec)
+		}
+	} else if n, err = gen.Load(e.Spec, data); err != nil {
 		return nil, err
 	}
-	opt := e.Opt
 	if e.Weights != "" {
 		if opt.Weights, err = readWeights(filepath.Join(root, e.Weights), n, opt.Float64); err != nil {
 			return nil, err

@@ -18,12 +18,21 @@ with the chapter's own loss (||output - 1||^2, fed to BackwardFrom), plus
 "wide", whose linear layers are large enough to run on the matrix-vector
 kernels.
 
+Every case is also exported by torch.onnx.export, as onnx/NAME.onnx: the
+same modules batched (flatten and softmax past the batch dimension), with
+the same weights, a dynamic batch dimension, and opsets 11, 13 and 17 in
+turn. So are the example networks (onnx/example_NAME.onnx, with goldens
+onnx/example_NAME.json holding an input and PyTorch's float64 output),
+the ConvNet with x.view(x.size(0), -1) as PyTorch users write it.
+
 Run with Debian's PyTorch: apt-get install -y python3-torch libopenblas0-pthread
 then /usr/bin/python3 tests/pytorch/make_goldens.py (from the repo root).
 Rerunning it rewrites the same files. Debian has no python3-safetensors, so
 the weights are written by the repository's python/nngen_safetensors.py.
 """
 import collections
+import contextlib
+import copy
 import json
 import os
 import random
@@ -193,9 +202,9 @@ class GraphNet(nn.Module):
     nngen reads a spec's from. Modules with parameters are registered under
     their keys, so the state_dict keys are nngen's."""
 
-    def __init__(self, nodes):
+    def __init__(self, nodes, dim=0):
         super().__init__()
-        self.nodes = nodes
+        self.nodes, self.dim = nodes, dim
         for key, op, mod, src in nodes:
             if mod is not None and any(True for _ in mod.parameters()):
                 self.add_module(key, mod)
@@ -209,7 +218,7 @@ class GraphNet(nn.Module):
                 for t in ins[1:]:
                     y = y + t
             elif op == "concat":
-                y = torch.cat(ins, 0)  # unbatched: channels are dimension 0
+                y = torch.cat(ins, self.dim)  # channels: dimension 0 unbatched, 1 batched
             else:
                 y = mod(ins[0])
             outs.append(y)
@@ -321,9 +330,46 @@ def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
 
-def write_case(name, spec, model, inp, loss_kind, gen):
+def batched(model):
+    """The model for a batch: a copy whose flatten and softmax start past
+    the batch dimension and whose concat joins dimension 1."""
+    m = copy.deepcopy(model).float().eval()
+
+    def fix(mod):
+        if isinstance(mod, nn.Flatten):
+            return nn.Flatten()
+        if isinstance(mod, nn.Softmax):
+            return nn.Softmax(dim=1)
+        return mod
+    if isinstance(m, GraphNet):
+        m.nodes = [(k, op, fix(mod) if mod is not None else None, src) for k, op, mod, src in m.nodes]
+        m.dim = 1
+    else:
+        for k, mod in list(m._modules.items()):
+            m._modules[k] = fix(mod)
+    return m
+
+
+ONNX_OPSETS = (11, 13, 17)
+
+
+def export_onnx(model, inp, name, opset):
+    """Exports model (already batched) as onnx/NAME.onnx with a dynamic
+    batch dimension, traced on a batch of two."""
+    os.makedirs(os.path.join(HERE, "onnx"), exist_ok=True)
+    x = torch.linspace(-1, 1, 2 * int(torch.tensor(inp).prod())).reshape([2] + list(inp))
+    # Exporting draws from torch's global generator; the weights of later
+    # cases must not depend on it.
+    with torch.random.fork_rng(), contextlib.redirect_stdout(sys.stderr):
+        torch.onnx.export(model, x, os.path.join(HERE, "onnx", name + ".onnx"), opset_version=opset,
+                          input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+
+
+def write_case(name, spec, model, inp, loss_kind, gen, onnx_model=None, opset=13):
     for d in ("specs", "weights", "goldens"):
         os.makedirs(os.path.join(HERE, d), exist_ok=True)
+    export_onnx(onnx_model if onnx_model is not None else batched(model), inp, name, opset)
     if spec is not None:
         with open(os.path.join(HERE, "specs", name + ".yaml"), "w") as f:
             f.write(spec)
@@ -374,6 +420,52 @@ class ConvNet(nn.Module):
         return self.fc2(x)[0]
 
 
+class ConvNetBatch(ConvNet):
+    """The ConvNet on a batch, flattened as PyTorch users write it."""
+
+    def forward(self, x):
+        x = self.pool1(F.relu(self.conv1(x)))
+        x = self.pool2(F.relu(self.conv2(x)))
+        x = x.view(x.size(0), -1)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def write_examples():
+    """The example networks (examples/*.yaml) as PyTorch modules with its
+    default initialisation, exported, with one input and PyTorch's float64
+    output."""
+    torch.manual_seed(5)
+    seq = lambda *mods: nn.Sequential(collections.OrderedDict(mods))  # noqa: E731
+    examples = {
+        "mlp": ([1, 28, 28], seq(("0", nn.Flatten()), ("1", nn.Linear(784, 256)), ("2", nn.ReLU()),
+                                 ("3", nn.Linear(256, 128)), ("4", nn.ReLU()), ("5", nn.Linear(128, 10)))),
+        "lenet": ([1, 28, 28], seq(("0", nn.Conv2d(1, 6, 5, padding=2)), ("1", nn.ReLU()), ("2", nn.MaxPool2d(2)),
+                                   ("3", nn.Conv2d(6, 16, 5)), ("4", nn.ReLU()), ("5", nn.MaxPool2d(2)),
+                                   ("6", nn.Flatten()), ("7", nn.Linear(400, 120)), ("8", nn.ReLU()),
+                                   ("9", nn.Linear(120, 84)), ("10", nn.ReLU()), ("11", nn.Linear(84, 10)))),
+        "convnet": ([3, 32, 32], ConvNetBatch()),
+        "vggish": ([3, 32, 32], seq(("0", nn.Conv2d(3, 32, 3, padding=1)), ("1", nn.ReLU()),
+                                    ("2", nn.Conv2d(32, 32, 3, padding=1)), ("3", nn.ReLU()), ("4", nn.MaxPool2d(2)),
+                                    ("5", nn.Conv2d(32, 64, 3, padding=1)), ("6", nn.ReLU()), ("7", nn.MaxPool2d(2)),
+                                    ("8", nn.Flatten()), ("9", nn.Linear(4096, 10)))),
+        "pendulum": ([3], seq(("0", nn.Linear(3, 32)), ("1", nn.Tanh()), ("2", nn.Linear(32, 32)), ("3", nn.Tanh()),
+                              ("4", nn.Linear(32, 2)))),
+        "tiny": ([2], seq(("hidden1", nn.Linear(2, 2, bias=False)), ("1", nn.ReLU()),
+                          ("hidden2", nn.Linear(2, 3, bias=False)), ("3", nn.ReLU()),
+                          ("hidden3", nn.Linear(3, 2, bias=False)))),
+        "xor": ([2], seq(("0", nn.Linear(2, 2)), ("1", nn.ReLU()), ("2", nn.Linear(2, 1)), ("3", nn.ReLU()))),
+    }
+    g = torch.Generator().manual_seed(6)
+    for i, (name, (inp, model)) in enumerate(examples.items()):
+        model = model.eval()
+        export_onnx(model, inp, "example_" + name, ONNX_OPSETS[i % 3])
+        x = torch.randn([1] + inp, generator=g, dtype=torch.float32)
+        out = copy.deepcopy(model).double()(x.double())
+        with open(os.path.join(HERE, "onnx", "example_%s.json" % name), "w") as f:
+            json.dump({"input": flat(x), "output": flat(out)}, f, indent=1)
+            f.write("\n")
+
+
 def main():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
@@ -383,7 +475,7 @@ def main():
     while n < 20:
         name = "arch%02d" % n
         spec, model, inp, loss, ops = draw(rng, name)
-        write_case(name, spec, model, inp, loss, gen)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
         seen.update(ops)
         seen.add(loss)
         n += 1
@@ -395,7 +487,7 @@ def main():
         spec, model, inp, loss, ops = draw(rng2, name, ("leaky_relu", "relu", "sigmoid", "tanh"))
         if "leaky_relu" not in ops:
             continue
-        write_case(name, spec, model, inp, loss, gen)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
         seen.update(ops)
         seen.add(loss)
         n += 1
@@ -404,7 +496,7 @@ def main():
     while n < 28:
         name = "arch%02d" % n
         spec, model, inp, loss = draw_residual(rng3, name)
-        write_case(name, spec, model, inp, loss, gen)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
         seen.update(("add", "concat") if "concat" in spec else ("add",))
         n += 1
     # gelu, silu and adaptive average pools, from a fourth generator.
@@ -412,7 +504,7 @@ def main():
     while n < 32:
         name = "arch%02d" % n
         spec, model, inp, loss, ops = draw_smooth(rng4, name, 1 + n % 2)
-        write_case(name, spec, model, inp, loss, gen)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
         seen.update(ops)
         seen.add(loss)
         n += 1
@@ -425,7 +517,11 @@ def main():
     assert "replicate" in specs and "stride" in specs and "padding" in specs
     # The seed's ConvNet: its spec is examples/convnet.yaml, its keys the
     # chapter's attribute names (conv1, conv2, fc1, fc2).
-    write_case("convnet", None, ConvNet(), [3, 32, 32], "norm", gen)
+    convnet = ConvNet()
+    with torch.random.fork_rng():
+        batch = ConvNetBatch()
+    batch.load_state_dict(convnet.state_dict())
+    write_case("convnet", None, convnet, [3, 32, 32], "norm", gen, onnx_model=batch.eval())
     # Linear layers wide enough for the matrix-vector kernels
     # (gen.KernelLinearInputs and KernelLinearMACs), and a narrow last one.
     wide = nn.Sequential(nn.Linear(100, 80), nn.ReLU(), nn.Linear(80, 70), nn.Tanh(), nn.Linear(70, 5))
@@ -433,6 +529,7 @@ def main():
             "name: wide\ninput: [100]\nlayers:\n  - linear: {out: 80}\n  - relu\n"
             "  - linear: {out: 70}\n  - tanh\n  - linear: {out: 5}\nloss: cross_entropy\n")
     write_case("wide", spec, wide, [100], "cross_entropy", gen)
+    write_examples()
 
 
 if __name__ == "__main__":
