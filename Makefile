@@ -120,6 +120,8 @@ bench-check: torch ort
 # A user's module: go generate, then its tests (it is its own module).
 userproject:
 	cd examples/userproject && $(GO) generate ./... && $(GO) test ./...
+	cd examples/userproject && GOARCH=386 $(GO) test -count=1 ./... && \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o $(BIN)/userproject-linux-arm64 .
 
 # Generated packages (and the runtime they import) for other platforms, on
 # the pure-Go path: each builds its tests for every target.

@@ -466,6 +466,24 @@ def write_examples():
             f.write("\n")
 
 
+def write_userproject():
+    """examples/userproject's PyTorch model: an nn.Sequential exported as a
+    user would, with an input and PyTorch's float64 output for its test."""
+    with torch.random.fork_rng():
+        torch.manual_seed(7)
+        model = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                              nn.Flatten(), nn.Linear(8 * 6 * 6, 10)).eval()
+        x = torch.randn(1, 1, 12, 12)
+    out = os.path.join(ROOT, "examples", "userproject")
+    with torch.random.fork_rng(), contextlib.redirect_stdout(sys.stderr):
+        torch.onnx.export(model, x, os.path.join(out, "pytorchnet.onnx"), input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    y = copy.deepcopy(model).double()(x.double())
+    with open(os.path.join(out, "pytorchnet.json"), "w") as f:
+        json.dump({"input": flat(x), "output": flat(y)}, f, indent=1)
+        f.write("\n")
+
+
 def main():
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(1)
@@ -530,6 +548,7 @@ def main():
             "  - linear: {out: 70}\n  - tanh\n  - linear: {out: 5}\nloss: cross_entropy\n")
     write_case("wide", spec, wide, [100], "cross_entropy", gen)
     write_examples()
+    write_userproject()
 
 
 if __name__ == "__main__":
