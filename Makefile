@@ -167,7 +167,7 @@ clean:
 # failure when the deadline falls while a starved worker is mid-input
 # (go.dev/issue/75804, fixed in Go 1.27); a count has no deadline to race.
 FUZZTIME ?= 60s
-FUZZ := ./gen:FuzzSpec:60000 ./gen:FuzzGeneratedStrings:3000 ./runtime:FuzzSafetensors:100000 ./runtime/data:FuzzIDX:100000 ./runtime/data:FuzzCIFAR10:100000 ./runtime/data:FuzzCSV:200000 ./runtime/kernels:FuzzGemm:3000
+FUZZ := ./gen:FuzzSpec:60000 ./gen:FuzzONNX:150000 ./gen:FuzzGeneratedStrings:3000 ./runtime:FuzzSafetensors:100000 ./runtime/data:FuzzIDX:100000 ./runtime/data:FuzzCIFAR10:100000 ./runtime/data:FuzzCSV:200000 ./runtime/kernels:FuzzGemm:3000
 fuzz:
 	@for t in $(FUZZ); do pkg=$${t%%:*}; rest=$${t#*:}; name=$${rest%%:*}; \
 		echo "fuzz $$name for $(FUZZTIME)"; \

@@ -91,6 +91,8 @@ func run() error {
 	}
 	engines = append(engines, newNngen(kernels.Preferred, true))
 	versions := map[string]string{"GoMLX": gomlxVersion, "Gorgonia": "v0.9.18"}
+	// checkOnly engines take part in the agreement check, not the timing.
+	var checkOnly []engine
 	var torch *torchEngine
 	if *flagTorch {
 		script := filepath.Join(*flagRoot, "bench", "torch_engine.py")
@@ -112,6 +114,11 @@ func run() error {
 		case err == nil:
 			versions["ORT"] = o.version()
 			engines = append(engines, o)
+			var own *ortEngine
+			if own, err = o.nngenExports(); err != nil {
+				return err
+			}
+			checkOnly = append(checkOnly, own)
 		case *flagNeedORT:
 			return err
 		default:
@@ -125,7 +132,8 @@ func run() error {
 		engines = append(engines, newGorgonia())
 	}
 	defer func() {
-		for _, e := range engines {
+		// The check-only engines first: they share the ORT environment.
+		for _, e := range append(checkOnly, engines...) {
 			e.close()
 		}
 	}()
@@ -134,7 +142,7 @@ func run() error {
 	// present, else nngen's pure-Go level).
 	bad := 0
 	for _, c := range cases {
-		for _, e := range engines {
+		for _, e := range append(engines, checkOnly...) {
 			if err := e.prepare(c); err != nil {
 				return fmt.Errorf("%s on %s: %v", e.name(), c.name, err)
 			}
@@ -149,7 +157,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("%s on %s: %v", refEngine.name(), c.name, err)
 		}
-		for _, e := range engines {
+		for _, e := range append(engines, checkOnly...) {
 			if e == refEngine {
 				continue
 			}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/nngen/nngen/gen"
 	ort "github.com/yalue/onnxruntime_go"
 )
 
@@ -43,6 +44,10 @@ type ortEngine struct {
 	torch    *torchEngine // exports the models
 	dir      string
 	sessions map[ortKey]*ortSession
+	// nngen: the models are nngen's own export (gen.ExportONNX) of the
+	// spec with the common weights, not PyTorch's; such an engine shares
+	// the environment of the one it came from.
+	nngen bool
 }
 
 type ortKey struct {
@@ -76,7 +81,22 @@ func newORT(lib string, torch *torchEngine) (*ortEngine, error) {
 	return &ortEngine{torch: torch, dir: dir, sessions: map[ortKey]*ortSession{}}, nil
 }
 
-func (e *ortEngine) name() string { return "ORT" }
+func (e *ortEngine) name() string {
+	if e.nngen {
+		return "ORT, nngen's ONNX"
+	}
+	return "ORT"
+}
+
+// nngenExports is an engine running, in the same ONNX Runtime, the models
+// nngen exports: the agreement check proves that they give ORT's outputs.
+func (e *ortEngine) nngenExports() (*ortEngine, error) {
+	dir := filepath.Join(e.dir, "nngen")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return &ortEngine{dir: dir, sessions: map[ortKey]*ortSession{}, nngen: true}, nil
+}
 
 // version is the library's own version string.
 func (e *ortEngine) version() string { return ort.GetVersion() }
@@ -84,7 +104,22 @@ func (e *ortEngine) version() string { return ort.GetVersion() }
 func (e *ortEngine) model(c *netCase) string { return filepath.Join(e.dir, c.name+".onnx") }
 
 func (e *ortEngine) prepare(c *netCase) error {
-	return e.torch.export(c, e.model(c))
+	if !e.nngen {
+		return e.torch.export(c, e.model(c))
+	}
+	st := filepath.Join(e.dir, c.name+".safetensors")
+	if err := os.WriteFile(st, c.weights, 0o644); err != nil {
+		return err
+	}
+	w, err := gen.ReadWeightsFile(st, c.net, false)
+	if err != nil {
+		return err
+	}
+	model, err := gen.ExportONNX(c.net, w)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(e.model(c), model, 0o644)
 }
 
 // session returns the case's session for a batch size and thread count,
@@ -169,6 +204,9 @@ func (e *ortEngine) close() {
 		s.s.Destroy()
 		s.x.Destroy()
 		s.y.Destroy()
+	}
+	if e.nngen {
+		return // the environment and folder are the first engine's
 	}
 	ort.DestroyEnvironment()
 	os.RemoveAll(e.dir)

@@ -424,15 +424,6 @@ func (im *importer) output(s *Spec, loss string) {
 
 // node maps one node.
 func (im *importer) node(n *onnxNode) {
-	for _, in := range n.Inputs {
-		if in == "" {
-			continue // an optional input left out
-		}
-		if v := im.vals[in]; v != nil && v.bad {
-			im.markBad(n)
-			return
-		}
-	}
 	if n.Domain != "" && n.Domain != "ai.onnx" {
 		im.errf(n, "op domain %q is not supported; nngen reads the default ONNX domain", n.Domain)
 		im.markBad(n)
@@ -455,6 +446,14 @@ func (im *importer) node(n *onnxNode) {
 	if !a.check() {
 		im.markBad(n)
 		return
+	}
+	// A node reading a refused one is checked no further: its problems
+	// would only repeat the first.
+	for _, in := range n.Inputs {
+		if v := im.vals[in]; in != "" && v != nil && v.bad {
+			im.markBad(n)
+			return
+		}
 	}
 	if len(n.Inputs) < h.minIn || len(n.Inputs) > h.maxIn {
 		if h.minIn == h.maxIn {
@@ -1887,6 +1886,10 @@ func (im *importer) gather(n *onnxNode, a *attrs, ins []*ival) bool {
 	for _, d := range c.dims[ax+1:] {
 		inner *= d
 	}
+	if outer*int64(len(idx.ints))*inner > maxConstValues {
+		im.errf(n, "Gather makes a constant of more than %d values", maxConstValues)
+		return false
+	}
 	out := &iconst{dims: dims, isInt: c.isInt}
 	for o := int64(0); o < outer; o++ {
 		for _, i := range idx.ints {
@@ -2004,6 +2007,13 @@ func (im *importer) concatConst(n *onnxNode, ins []*ival, axis int64) bool {
 	}
 	dims := append([]int64(nil), first.dims...)
 	dims[ax] = 0
+	total := 0
+	for _, v := range ins {
+		if total += v.c.size(); total > maxConstValues {
+			im.errf(n, "Concat makes a constant of more than %d values", maxConstValues)
+			return false
+		}
+	}
 	for _, v := range ins {
 		c := v.c
 		if c.isInt != first.isInt || len(c.dims) != len(first.dims) {
@@ -2029,10 +2039,6 @@ func (im *importer) concatConst(n *onnxNode, ins []*ival, axis int64) bool {
 				out.floats = append(out.floats, c.floats[o*chunk:(o+1)*chunk]...)
 			}
 		}
-	}
-	if out.size() > maxConstValues {
-		im.errf(n, "Concat makes a constant of more than %d values", maxConstValues)
-		return false
 	}
 	im.set(n, &ival{c: out})
 	return true

@@ -252,3 +252,58 @@ func TestFoldWarns(t *testing.T) {
 		}
 	}
 }
+
+// TestONNX: nngen compiles an ONNX model with its weights, exports a spec
+// as ONNX (atomically), and refuses a bad model with every problem named
+// by node, writing nothing.
+func TestONNX(t *testing.T) {
+	dir := t.TempDir()
+	spec := write(t, dir, "tiny.yaml", "name: tiny\ninput: [1, 6, 6]\nlayers:\n  - conv2d: {out: 2, kernel: 3, padding: 1, padding_mode: replicate}\n  - relu\n  - flatten\n  - linear: {out: 3}\nloss: cross_entropy\nseed: 9\n")
+	model := filepath.Join(dir, "tiny.onnx")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-onnx", model, spec}, &stdout, &stderr); code != 0 {
+		t.Fatalf("export: exit %d: %s", code, stderr.String())
+	}
+	out := filepath.Join(dir, "pkg")
+	if code := run([]string{"-out", out, model}, &stdout, &stderr); code != 0 {
+		t.Fatalf("import: exit %d: %s", code, stderr.String())
+	}
+	src, err := os.ReadFile(filepath.Join(out, "model.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(src, []byte("\npackage tiny\n")) || !bytes.Contains(src, []byte("from tiny.onnx")) || !bytes.Contains(src, []byte("func Predict(")) {
+		t.Fatalf("unexpected output:\n%s", src[:300])
+	}
+	if names := dirNames(t, out); names != "model.go model_test.go weights.bin" {
+		t.Fatalf("output dir holds %s", names)
+	}
+	// -loss is for ONNX models only, and must be a loss.
+	if code := run([]string{"-loss", "mse", spec}, &stdout, &stderr); code != 2 {
+		t.Fatalf("-loss with a spec: exit %d", code)
+	}
+	stderr.Reset()
+	if code := run([]string{"-loss", "hinge", "-out", out, model}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `tiny.onnx: loss "hinge": unknown loss (known: cross_entropy, mse)`) {
+		t.Fatalf("-loss hinge: exit %d: %s", code, stderr.String())
+	}
+	// A bad model: every problem, by node; the package stays as it was.
+	data, _ := os.ReadFile(model)
+	bad := bytes.ReplaceAll(data, []byte("\x22\x04Relu"), []byte("\x22\x04Relx"))
+	badPath := filepath.Join(dir, "bad.onnx")
+	os.WriteFile(badPath, bad, 0o644)
+	stderr.Reset()
+	if code := run([]string{"-out", out, badPath}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `bad.onnx: node 2 "1" ("Relx"): op Relx is not supported`) {
+		t.Fatalf("bad model: exit %d: %s", code, stderr.String())
+	}
+	if now, _ := os.ReadFile(filepath.Join(out, "model.go")); !bytes.Equal(now, src) {
+		t.Fatal("a failed run changed the existing package")
+	}
+	// A failed export leaves an existing file alone.
+	stderr.Reset()
+	if code := run([]string{"-onnx", model, "-weights", filepath.Join(dir, "missing.safetensors"), spec}, &stdout, &stderr); code != 1 {
+		t.Fatalf("export with missing weights: exit %d", code)
+	}
+	if now, _ := os.ReadFile(model); !bytes.Equal(now, data) {
+		t.Fatal("a failed export changed the existing model")
+	}
+}
