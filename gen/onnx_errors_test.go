@@ -263,4 +263,3 @@ func FuzzONNX(f *testing.F) {
 		}
 	})
 }
-
