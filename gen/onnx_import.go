@@ -138,7 +138,8 @@ type ilayer struct {
 	op       string
 	fields   []*Field
 	from     []*ilayer
-	node     *onnxNode // the node whose name gives the key
+	node     *onnxNode // the last node computing the layer (whose output it is)
+	keyNode  *onnxNode // the node whose name gives the key
 	pos      Pos
 	key      string
 	weight   []float32
@@ -751,6 +752,7 @@ func init() {
 		"Mul":               {nil, 2, 2, (*importer).mul},
 		"Sum":               {nil, 1, 1024, (*importer).sum},
 		"Div":               {nil, 2, 2, (*importer).div},
+		"Sub":               {nil, 2, 2, (*importer).intArith2},
 		"Erf":               {nil, 1, 1, (*importer).erf},
 		"Concat":            {[]string{"axis"}, 1, 1024, (*importer).concat},
 		"Identity":          {nil, 1, 1, (*importer).identity},
@@ -779,7 +781,7 @@ func ONNXOps() []string {
 
 // newLayer adds a layer computed by node n from the activations from.
 func (im *importer) newLayer(n *onnxNode, op string, from []*ival, shape []int, fields ...*Field) *ilayer {
-	l := &ilayer{op: op, node: n, pos: im.nodePos(n), fields: fields, outShape: shape}
+	l := &ilayer{op: op, node: n, keyNode: n, pos: im.nodePos(n), fields: fields, outShape: shape}
 	for i := range l.fields {
 		l.fields[i].KeyPos, l.fields[i].ValPos = l.pos, l.pos
 	}
@@ -1583,7 +1585,7 @@ func (im *importer) mul(n *onnxNode, a *attrs, ins []*ival) bool {
 		v, s := pair[0], pair[1]
 		if v.act && s.act && s.layer != nil && s.layer.op == "sigmoid" && len(s.layer.from) == 1 && s.layer.from[0] == v.layer &&
 			im.readers[s.layer.node.Outputs[0]] == 1 {
-			s.layer.op, s.layer.node = "silu", n
+			s.layer.op, s.layer.node, s.layer.keyNode = "silu", n, n
 			im.set(n, &ival{act: true, layer: s.layer, shape: s.shape})
 			return true
 		}
@@ -1624,6 +1626,9 @@ func (im *importer) mul(n *onnxNode, a *attrs, ins []*ival) bool {
 	im.set(n, &ival{gelu: &g})
 	return true
 }
+
+// intArith2 is Sub, which nngen meets only in shape arithmetic.
+func (im *importer) intArith2(n *onnxNode, a *attrs, ins []*ival) bool { return im.intArith(n, ins) }
 
 func (im *importer) div(n *onnxNode, a *attrs, ins []*ival) bool {
 	x, y := ins[0], ins[1]
@@ -2253,11 +2258,102 @@ func (im *importer) cast(n *onnxNode, a *attrs, ins []*ival) bool {
 	return true
 }
 
-// intArith refuses arithmetic on shapes: nngen's importer moves shape
-// values (Shape, Gather, Concat ...) but does not compute with them.
+// intArith computes Add, Sub, Mul or Div of two integer constants, with
+// broadcasting, as an export without constant folding writes for Pad's
+// pads. The batch size takes part in no arithmetic.
 func (im *importer) intArith(n *onnxNode, ins []*ival) bool {
-	im.errf(n, "%s on integer tensors (shape arithmetic) is not supported; write x.view(x.size(0), -1) or nn.Flatten to flatten", n.OpType)
-	return false
+	a, b := ins[0], ins[1]
+	if a.c == nil || b.c == nil || !a.c.isInt || !b.c.isInt {
+		im.errf(n, "%s of an integer constant and something else is not supported", n.OpType)
+		return false
+	}
+	dims, ok := broadcast(a.c.dims, b.c.dims)
+	if !ok {
+		im.errf(n, "%s of integer constants of dimensions %v and %v, which do not broadcast", n.OpType, a.c.dims, b.c.dims)
+		return false
+	}
+	size := int64(1)
+	for _, d := range dims {
+		size *= d
+	}
+	if size > maxConstValues {
+		im.errf(n, "%s makes a constant of more than %d values", n.OpType, maxConstValues)
+		return false
+	}
+	out := &iconst{dims: dims, isInt: true, ints: make([]int64, size)}
+	sa, sb := bstrides(a.c.dims, dims), bstrides(b.c.dims, dims)
+	idx := make([]int64, len(dims))
+	for k := range out.ints {
+		var ia, ib int64
+		for d := range dims {
+			ia += idx[d] * sa[d]
+			ib += idx[d] * sb[d]
+		}
+		x, y := a.c.ints[ia], b.c.ints[ib]
+		if x == symBatch || y == symBatch {
+			im.errf(n, "%s computes with the batch size, which nngen keeps symbolic; write x.view(x.size(0), -1) or nn.Flatten to flatten", n.OpType)
+			return false
+		}
+		switch n.OpType {
+		case "Add":
+			out.ints[k] = x + y
+		case "Sub":
+			out.ints[k] = x - y
+		case "Mul":
+			out.ints[k] = x * y
+		case "Div":
+			if y == 0 {
+				im.errf(n, "Div of integers by zero")
+				return false
+			}
+			out.ints[k] = x / y
+		}
+		for d := len(dims) - 1; d >= 0; d-- {
+			idx[d]++
+			if idx[d] < dims[d] {
+				break
+			}
+			idx[d] = 0
+		}
+	}
+	im.set(n, &ival{c: out})
+	return true
+}
+
+// broadcast is the shape numpy's rules give two shapes.
+func broadcast(a, b []int64) ([]int64, bool) {
+	r := max(len(a), len(b))
+	out := make([]int64, r)
+	for i := 0; i < r; i++ {
+		x, y := int64(1), int64(1)
+		if j := i - (r - len(a)); j >= 0 {
+			x = a[j]
+		}
+		if j := i - (r - len(b)); j >= 0 {
+			y = b[j]
+		}
+		switch {
+		case x == y || y == 1:
+			out[i] = x
+		case x == 1:
+			out[i] = y
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// bstrides are the strides that read a tensor of dims broadcast to out.
+func bstrides(dims, out []int64) []int64 {
+	s := make([]int64, len(out))
+	st := strides(dims)
+	for i := range out {
+		if j := i - (len(out) - len(dims)); j >= 0 && dims[j] != 1 {
+			s[i] = st[j]
+		}
+	}
+	return s
 }
 
 // assignKeys gives each layer its parameter key prefix: the prefix of its
@@ -2272,11 +2368,11 @@ func (im *importer) assignKeys() {
 			key = p
 		}
 		if key == "" {
-			key = keyFromNode(l.node)
+			key = keyFromNode(l.keyNode)
 		}
 		if im.keys[key] {
 			base := key
-			for i := l.node.Index; im.keys[key]; i++ {
+			for i := l.keyNode.Index; im.keys[key]; i++ {
 				key = fmt.Sprintf("%s_%d", base, i)
 			}
 		}
@@ -2291,9 +2387,12 @@ func keyFromNode(n *onnxNode) string {
 		return n.Name
 	}
 	if strings.HasPrefix(n.Name, "/") {
+		// torch.onnx.export scopes a node by each enclosing module's
+		// qualified name: /features/features.0/Conv. The innermost is the
+		// module's state_dict prefix.
 		segs := strings.Split(strings.TrimPrefix(n.Name, "/"), "/")
 		if len(segs) > 1 {
-			if p := strings.Join(segs[:len(segs)-1], "."); validLayerName(p) {
+			if p := segs[len(segs)-2]; validLayerName(p) {
 				return p
 			}
 		}

@@ -466,6 +466,58 @@ def write_examples():
             f.write("\n")
 
 
+class Nested(nn.Module):
+    """Nested Sequentials with dropout and gelu, as real models are built."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, padding_mode="replicate"), nn.ReLU(),
+                                      nn.MaxPool2d(2), nn.Dropout(0.3))
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * 4 * 4, 16), nn.GELU(), nn.Dropout(), nn.Linear(16, 3))
+
+    def forward(self, x):
+        return self.head(self.features(x))
+
+
+class MatMulNet(nn.Module):
+    """A linear layer written as x @ w + b, which exports as MatMul, Add."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(6, 4) / 3)
+        self.b = nn.Parameter(torch.randn(4) / 3)
+
+    def forward(self, x):
+        return torch.tanh(x.flatten(1) @ self.w + self.b)
+
+
+def write_variants():
+    """The same nested model exported the ways users export (initializers
+    listed as inputs, no constant folding, a fixed batch of one, opset
+    11), and MatMulNet: onnx/variants/NAME.onnx with NAME.json holding the
+    state_dict keys, an input and PyTorch's float64 output."""
+    d = os.path.join(HERE, "onnx", "variants")
+    os.makedirs(d, exist_ok=True)
+    with torch.random.fork_rng():
+        torch.manual_seed(8)
+        nested, mm = Nested().eval(), MatMulNet().eval()
+        x8, x6 = torch.randn(1, 1, 8, 8), torch.randn(1, 2, 3)
+    variants = [
+        ("nested", nested, x8, dict(dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
+        ("nested_inputs", nested, x8, dict(keep_initializers_as_inputs=True, dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
+        ("nested_unfolded", nested, x8, dict(do_constant_folding=False, dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
+        ("nested_static", nested, x8, dict(opset_version=11)),
+        ("matmul", mm, x6, dict(dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
+    ]
+    for name, model, x, kw in variants:
+        with torch.random.fork_rng(), contextlib.redirect_stdout(sys.stderr):
+            torch.onnx.export(model, x, os.path.join(d, name + ".onnx"), input_names=["x"], output_names=["y"], **kw)
+        y = copy.deepcopy(model).double()(x.double())
+        with open(os.path.join(d, name + ".json"), "w") as f:
+            json.dump({"keys": list(model.state_dict().keys()), "input": flat(x), "output": flat(y)}, f, indent=1)
+            f.write("\n")
+
+
 def write_userproject():
     """examples/userproject's PyTorch model: an nn.Sequential exported as a
     user would, with an input and PyTorch's float64 output for its test."""
@@ -549,6 +601,7 @@ def main():
     write_case("wide", spec, wide, [100], "cross_entropy", gen)
     write_examples()
     write_userproject()
+    write_variants()
 
 
 if __name__ == "__main__":

@@ -159,3 +159,47 @@ func readONNXGolden(t *testing.T, path string) onnxGolden {
 	}
 	return g
 }
+
+// TestONNXVariants: models exported the other ways users export them
+// (nested Sequentials with dropout; initializers listed as inputs; no
+// constant folding; a fixed batch of one at opset 11; a linear layer as
+// x @ w + b) import with PyTorch's state_dict keys where the export kept
+// them, and compute PyTorch's output.
+func TestONNXVariants(t *testing.T) {
+	models, _ := filepath.Glob(filepath.Join("onnx", "variants", "*.onnx"))
+	if len(models) != 5 {
+		t.Fatalf("%d models in onnx/variants, want 5: run make goldens", len(models))
+	}
+	wantKeys := map[string]string{
+		"nested":          "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
+		"nested_inputs":   "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
+		"nested_unfolded": "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
+		"nested_static":   "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
+		// The export renames w and b; the keys come from the node names.
+		"matmul": "MatMul.weight MatMul.bias",
+	}
+	for _, m := range models {
+		name := strings.TrimSuffix(filepath.Base(m), ".onnx")
+		t.Run(name, func(t *testing.T) {
+			data, err := gen.ReadONNXFile(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, w, err := gen.ImportONNX(name+".onnx", data, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, p := range n.Params {
+				keys = append(keys, p.Key)
+			}
+			if got := strings.Join(keys, " "); got != wantKeys[name] {
+				t.Errorf("keys %s, want %s", got, wantKeys[name])
+			}
+			g := readONNXGolden(t, strings.TrimSuffix(m, ".onnx")+".json")
+			if e := nettest.RelErr(n.Eval(w, g.Input), g.Output); e > onnxTol {
+				t.Errorf("output: relative error %.3g > %g", e, onnxTol)
+			}
+		})
+	}
+}
