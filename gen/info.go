@@ -5,11 +5,16 @@ package gen
 // does, for PyTorch and Gorgonia). Window attributes have one entry per
 // spatial dimension: one for 1-D ops, [height, width] for 2-D ones.
 type LayerInfo struct {
-	Op          string // the spec's op name: linear, conv1d, conv2d, maxpool1d/2d, avgpool1d/2d, flatten, softmax, relu, sigmoid, tanh, …
-	Kernel      []int  // windowed ops
-	Stride      []int  // windowed ops
-	Padding     []int  // convolutions (pools have none)
+	Op      string // the spec's op name: linear, conv1d, conv2d, maxpool1d/2d, avgpool1d/2d, flatten, softmax, relu, sigmoid, tanh, …
+	Kernel  []int  // windowed ops
+	Stride  []int  // windowed ops
+	Padding []int  // convolutions (pools have none): before the input
+	// PaddingEnd is the padding after the input where it differs from
+	// Padding (padding: same with an even kernel, which PyTorch splits
+	// with the larger half at the end); nil otherwise.
+	PaddingEnd  []int
 	PaddingMode string // convolutions: zeros or replicate
+	Groups      int    // convolutions: PyTorch's groups (1: a dense convolution)
 	Bias        bool   // linear and convolutions
 	Act         string // activation fused into this layer: "" or its op name
 	// NegativeSlope is leaky_relu's, as a layer or fused (Act).

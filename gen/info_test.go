@@ -24,7 +24,7 @@ loss: mse
 		t.Fatal(err)
 	}
 	want := []LayerInfo{
-		{Op: "conv2d", Kernel: []int{3, 2}, Stride: []int{1, 2}, Padding: []int{1, 0}, PaddingMode: "replicate", Act: "tanh"},
+		{Op: "conv2d", Kernel: []int{3, 2}, Stride: []int{1, 2}, Padding: []int{1, 0}, PaddingMode: "replicate", Groups: 1, Act: "tanh"},
 		{Op: "avgpool2d", Kernel: []int{2, 2}, Stride: []int{2, 2}},
 		{Op: "flatten"},
 		{Op: "linear", Bias: true, Act: "sigmoid"},
@@ -43,7 +43,7 @@ loss: mse
 		t.Fatal(err)
 	}
 	want = []LayerInfo{
-		{Op: "conv1d", Kernel: []int{3}, Stride: []int{2}, Padding: []int{1}, PaddingMode: "zeros", Bias: true},
+		{Op: "conv1d", Kernel: []int{3}, Stride: []int{2}, Padding: []int{1}, PaddingMode: "zeros", Groups: 1, Bias: true},
 		{Op: "maxpool1d", Kernel: []int{2}, Stride: []int{2}},
 		{Op: "flatten"},
 		{Op: "softmax"},

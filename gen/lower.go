@@ -69,6 +69,17 @@ next:
 	return ix{c: a.c + b.c, terms: out}
 }
 
+// div returns a/k rounded down (k > 0, a ≥ 0), folded when a is constant.
+func (a ix) div(k int) ix {
+	if a.isConst() {
+		return lit(a.c / k)
+	}
+	if k == 1 {
+		return a
+	}
+	return ix{terms: []ixTerm{{fmt.Sprintf("(%s)/%d", a.String(), k), 1}}}
+}
+
 // clamp returns min(max(a, lo), hi), folded when a is constant.
 func (a ix) clamp(lo, hi int) ix {
 	if a.isConst() {

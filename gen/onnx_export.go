@@ -223,6 +223,5 @@ func (w window) onnxDims(v [2]int) []int {
 
 // onnxPads is ONNX's pads for a window: every begin, then every end.
 func (w window) onnxPads() []int {
-	p := w.onnxDims(w.p)
-	return append(p, p...)
+	return append(w.onnxDims(w.p), w.onnxDims(w.end())...)
 }

@@ -859,9 +859,9 @@ func (im *importer) spatial(n *onnxNode, x *ival) bool {
 }
 
 // window reads kernel_shape, strides, pads, dilations and auto_pad (and
-// checks kernel against a weight's kernel). pads are split into begin and
-// end; nngen pads both sides alike, so they must agree.
-func (im *importer) window(n *onnxNode, a *attrs, x *ival, kernel []int64) (k, s, p []int, ok bool) {
+// checks kernel against a weight's kernel). pads are split into begin (p)
+// and end (pe).
+func (im *importer) window(n *onnxNode, a *attrs, x *ival, kernel []int64) (k, s, p, pe []int, ok bool) {
 	d := len(x.shape) - 1
 	ks, hasK, ok1 := a.ints("kernel_shape")
 	st, hasS, ok2 := a.ints("strides")
@@ -869,22 +869,22 @@ func (im *importer) window(n *onnxNode, a *attrs, x *ival, kernel []int64) (k, s
 	dil, hasD, ok4 := a.ints("dilations")
 	auto, ok5 := a.str("auto_pad", "NOTSET")
 	if !(ok1 && ok2 && ok3 && ok4 && ok5) {
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	if kernel != nil {
 		if hasK && fmt.Sprint(ks) != fmt.Sprint(kernel) {
 			im.errf(n, "kernel_shape %v disagrees with the weight's kernel %v", ks, kernel)
-			return nil, nil, nil, false
+			return nil, nil, nil, nil, false
 		}
 		ks, hasK = kernel, true
 	}
 	if !hasK {
 		im.errf(n, "kernel_shape is missing")
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	if len(ks) != d {
 		im.errf(n, "kernel_shape %v has %d dimensions; the input has %d spatial dimensions", ks, len(ks), d)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	if !hasS {
 		st = make([]int64, d)
@@ -897,13 +897,13 @@ func (im *importer) window(n *onnxNode, a *attrs, x *ival, kernel []int64) (k, s
 	}
 	if len(st) != d || len(pads) != 2*d {
 		im.errf(n, "strides %v and pads %v do not fit %d spatial dimensions", st, pads, d)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	if hasD {
 		for _, v := range dil {
 			if v != 1 {
 				im.errf(n, "dilations %v are not supported; nngen's windows are dense (dilation 1)", dil)
-				return nil, nil, nil, false
+				return nil, nil, nil, nil, false
 			}
 		}
 	}
@@ -913,40 +913,54 @@ func (im *importer) window(n *onnxNode, a *attrs, x *ival, kernel []int64) (k, s
 		for _, v := range pads {
 			if v != 0 {
 				im.errf(n, "auto_pad VALID with pads %v", pads)
-				return nil, nil, nil, false
+				return nil, nil, nil, nil, false
 			}
 		}
 	default:
 		im.errf(n, "auto_pad %s is not supported; write explicit pads (torch.onnx.export does)", auto)
-		return nil, nil, nil, false
+		return nil, nil, nil, nil, false
 	}
 	for i := 0; i < d; i++ {
 		if ks[i] < 1 || ks[i] > 1<<24 || st[i] < 1 || st[i] > 1<<24 || pads[i] < 0 || pads[i] > 1<<24 {
 			im.errf(n, "kernel_shape %v, strides %v or pads %v out of range", ks, st, pads)
-			return nil, nil, nil, false
+			return nil, nil, nil, nil, false
 		}
-		if pads[i] != pads[i+d] {
-			im.errf(n, "pads %v pad the two sides of a dimension differently; nngen pads both sides alike", pads)
-			return nil, nil, nil, false
+		if pads[i+d] < 0 || pads[i+d] > 1<<24 {
+			im.errf(n, "pads %v out of range", pads)
+			return nil, nil, nil, nil, false
 		}
-		k, s, p = append(k, int(ks[i])), append(s, int(st[i])), append(p, int(pads[i]))
+		k, s = append(k, int(ks[i])), append(s, int(st[i]))
+		p, pe = append(p, int(pads[i])), append(pe, int(pads[i+d]))
 	}
-	return k, s, p, true
+	return k, s, p, pe, true
 }
 
 // windowOut is floor((n + 2p − k)/s) + 1 per spatial dimension, or false
 // when a kernel does not fit.
-func (im *importer) windowOut(n *onnxNode, x *ival, oc int, k, s, p []int) ([]int, bool) {
+func (im *importer) windowOut(n *onnxNode, x *ival, oc int, k, s, p, pe []int) ([]int, bool) {
 	out := []int{oc}
 	for i, sz := range x.shape[1:] {
-		if k[i] > sz+2*p[i] {
+		if k[i] > sz+p[i]+pe[i] {
 			im.errf(n, "kernel %v is larger than the (padded) input %v", k, x.shape[1:])
 			return nil, false
 		}
-		out = append(out, (sz+2*p[i]-k[i])/s[i]+1)
+		out = append(out, (sz+p[i]+pe[i]-k[i])/s[i]+1)
 	}
 	return out, true
 }
+
+// samePads reports whether begin and end are PyTorch's padding='same'
+// for kernel k at stride s: k − 1 in all, the smaller half first.
+func samePads(k, s, begin, end []int) bool {
+	for i := range k {
+		if s[i] != 1 || begin[i] != (k[i]-1)/2 || end[i] != k[i]-1-begin[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func unequal(p, pe []int) bool { return fmt.Sprint(p) != fmt.Sprint(pe) }
 
 func (im *importer) conv(n *onnxNode, a *attrs, ins []*ival) bool {
 	x, w := ins[0], ins[1]
@@ -974,40 +988,43 @@ func (im *importer) conv(n *onnxNode, a *attrs, ins []*ival) bool {
 	if !ok {
 		return false
 	}
-	if group != 1 {
-		im.errf(n, "group %d is not supported; nngen's convolutions have groups 1", group)
-		return false
-	}
-	k, s, p, ok := im.window(n, a, x, w.c.dims[2:])
+	k, s, p, pe, ok := im.window(n, a, x, w.c.dims[2:])
 	if !ok {
 		return false
 	}
 	oc, ic := int(w.c.dims[0]), int(w.c.dims[1])
-	if ic != x.shape[0] {
+	switch {
+	case group == 1 && ic != x.shape[0]:
 		im.errf(n, "the weight W has %d input channels; the input has %d", ic, x.shape[0])
+		return false
+	case group < 1 || group > int64(x.shape[0]) || int64(ic)*group != int64(x.shape[0]) || int64(oc)%group != 0:
+		im.errf(n, "group %d does not fit: the input has %d channels, and the weight W %d outputs of %d input channels each", group, x.shape[0], oc, ic)
 		return false
 	}
 	mode := "zeros"
 	if pad != nil {
 		for i := range p {
-			if p[i] != 0 {
-				im.errf(n, "the Conv pads %v after a Pad; nngen pads once, by the Pad's edges", p)
+			if p[i] != 0 || pe[i] != 0 {
+				im.errf(n, "the Conv pads %v after a Pad; nngen pads once, by the Pad's edges", append(p, pe...))
 				return false
 			}
 		}
 		for i := 0; i < d; i++ {
-			b, e := pad.begin[i], pad.end[i]
-			if b != e {
-				im.errf(pad.node, "pads %v pad the two sides of a dimension differently; nngen pads both sides alike", append(append([]int64(nil), pad.begin...), pad.end...))
-				return false
-			}
-			p[i] = int(b)
+			p[i], pe[i] = int(pad.begin[i]), int(pad.end[i])
 		}
 		if pad.mode == "edge" {
 			mode = "replicate"
 		}
 	}
-	shape, ok := im.windowOut(n, x, oc, k, s, p)
+	if unequal(p, pe) && !samePads(k, s, p, pe) {
+		node := n
+		if pad != nil {
+			node = pad.node
+		}
+		im.errf(node, "pads %v pad the two sides of a dimension differently; nngen pads both sides alike, or as PyTorch's padding='same' (k − 1 in all, the larger half after, stride 1)", append(append([]int(nil), p...), pe...))
+		return false
+	}
+	shape, ok := im.windowOut(n, x, oc, k, s, p, pe)
 	if !ok {
 		return false
 	}
@@ -1019,18 +1036,24 @@ func (im *importer) conv(n *onnxNode, a *attrs, ins []*ival) bool {
 			return false
 		}
 	}
-	fields := []*Field{field("in", yInt(ic)), field("out", yInt(oc)), field("kernel", yDims(k))}
+	fields := []*Field{field("in", yInt(x.shape[0])), field("out", yInt(oc)), field("kernel", yDims(k))}
 	if fmt.Sprint(s) != fmt.Sprint(ones(d)) {
 		fields = append(fields, field("stride", yDims(s)))
 	}
-	if fmt.Sprint(p) != fmt.Sprint(make([]int, d)) {
+	switch {
+	case unequal(p, pe):
+		fields = append(fields, field("padding", yStr("same")))
+	case fmt.Sprint(p) != fmt.Sprint(make([]int, d)):
 		fields = append(fields, field("padding", yDims(p)))
-		if mode != "zeros" {
-			fields = append(fields, field("padding_mode", yStr(mode)))
-		}
+	}
+	if mode != "zeros" && (unequal(p, pe) || fmt.Sprint(p) != fmt.Sprint(make([]int, d))) {
+		fields = append(fields, field("padding_mode", yStr(mode)))
 	}
 	if bias == nil {
 		fields = append(fields, field("bias", yBool(false)))
+	}
+	if group > 1 {
+		fields = append(fields, field("groups", yInt(int(group))))
 	}
 	l := im.newLayer(n, fmt.Sprintf("conv%dd", d), []*ival{x}, shape, fields...)
 	l.weight, l.wName = w.c.floats, w.init
@@ -1267,15 +1290,15 @@ func (im *importer) pool(n *onnxNode, a *attrs, ins []*ival) bool {
 		im.errf(n, "storage_order %d is not supported", so)
 		return false
 	}
-	k, s, p, ok := im.window(n, a, x, nil)
+	k, s, p, pe, ok := im.window(n, a, x, nil)
 	if !ok {
 		return false
 	}
-	if fmt.Sprint(p) != fmt.Sprint(make([]int, len(p))) {
-		im.errf(n, "pads %v are not supported; nngen's pools do not pad", p)
+	if zero := make([]int, len(p)); fmt.Sprint(p) != fmt.Sprint(zero) || fmt.Sprint(pe) != fmt.Sprint(zero) {
+		im.errf(n, "pads %v are not supported; nngen's pools do not pad", append(p, pe...))
 		return false
 	}
-	shape, ok := im.windowOut(n, x, x.shape[0], k, s, p)
+	shape, ok := im.windowOut(n, x, x.shape[0], k, s, p, pe)
 	if !ok {
 		return false
 	}

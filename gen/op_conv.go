@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/dave/jennifer/jen"
+	"go.yaml.in/yaml/v3"
 )
 
 // convOp is PyTorch's nn.Conv1d / nn.Conv2d (groups 1, dilation 1). Padding
@@ -15,6 +16,13 @@ type convOp struct {
 	in, out int
 	mode    string // zeros or replicate
 	bias    bool
+	// groups splits the input and output channels into that many groups,
+	// each output channel reading only its group's inputs (PyTorch's
+	// groups; depthwise when it equals the input channels).
+	groups int
+	// same: padding: same, resolved into win's padding by outShape.
+	same    bool
+	samePos Pos
 }
 
 func init() {
@@ -28,20 +36,59 @@ func buildConv(f *fieldSet, dims int) op {
 	o := &convOp{
 		in:  f.int("in", 0, false, false),
 		out: f.int("out", 0, true, false),
-		win: decodeWindow(f, dims, false, true),
+	}
+	// padding: same (PyTorch's string) is resolved once the input is known.
+	if x := f.get("padding"); x != nil && x.Value.Kind == yaml.ScalarNode && x.Value.Tag == "!!str" {
+		if x.Value.Value != "same" {
+			what := "a non-negative integer, [height, width]"
+			if dims == 1 {
+				what = "a non-negative integer"
+			}
+			f.bad(x, "must be %s or same (PyTorch's padding='same'), got %s", what, show(x.Value))
+		}
+		o.same, o.samePos = x.Value.Value == "same", x.ValPos
+		o.win = decodeWindow(f, dims, false, false)
+	} else {
+		o.win = decodeWindow(f, dims, false, true)
 	}
 	o.mode = f.enum("padding_mode", "zeros", "zeros", "replicate")
 	o.bias = f.bool("bias", true)
-	f.finish([]string{"in", "out", "kernel", "stride", "padding", "padding_mode", "bias"})
+	o.groups = f.int("groups", 1, false, false)
+	f.finish([]string{"in", "out", "kernel", "stride", "padding", "padding_mode", "bias", "groups"})
 	return o
+}
+
+// cin is the input channels each output channel reads: its group's.
+func (o *convOp) cin() int { return o.g.C / o.groups }
+
+// base is the first input channel of output channel oc's group.
+func (o *convOp) base(oc ix) ix {
+	if o.groups == 1 {
+		return lit(0)
+	}
+	return oc.div(o.out / o.groups).mul(o.cin())
+}
+
+// noKernels says why the kernels cannot run this layer, or "".
+func (o *convOp) noKernels(l *Layer) string {
+	switch {
+	case o.groups > 1:
+		return fmt.Sprintf("layer %s (%s) is a grouped convolution, which the kernels do not run", l.Key, l.Describe())
+	case o.win.asymm:
+		return fmt.Sprintf("layer %s (%s) pads its sides unequally (padding: same with an even kernel), which kernels.Window does not", l.Key, l.Describe())
+	}
+	return ""
 }
 
 func (o *convOp) kind() string { return fmt.Sprintf("conv%dd", o.win.dims) }
 
 func (o *convOp) describe(l *Layer) string {
 	s := fmt.Sprintf("%s %d→%d %s", o.kind(), o.g.C, o.out, o.win)
-	if o.mode != "zeros" && (o.win.p[0] > 0 || o.win.p[1] > 0) {
+	if o.mode != "zeros" && (o.win.p[0] > 0 || o.win.p[1] > 0 || o.win.asymm) {
 		s += " " + o.mode
+	}
+	if o.groups > 1 {
+		s += fmt.Sprintf(" groups %d", o.groups)
 	}
 	if !o.bias {
 		s += " no bias"
@@ -53,6 +100,18 @@ func (o *convOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) {
 	if o.out == 0 {
 		return nil, false
 	}
+	if o.same {
+		// PyTorch's padding='same': k − 1 in all, the smaller half first.
+		if o.win.s != [2]int{1, 1} {
+			e.add(o.samePos, "%s: padding: same needs stride 1 (as in PyTorch); give the padding as a number", o.kind())
+			return nil, false
+		}
+		for i := range o.win.k {
+			o.win.p[i] = (o.win.k[i] - 1) / 2
+			o.win.pe[i] = o.win.k[i] - 1 - o.win.p[i]
+		}
+		o.win.asymm = o.win.p != o.win.pe
+	}
 	g, ok := o.win.place(o.kind(), in, p, e)
 	if !ok {
 		return nil, false
@@ -61,16 +120,20 @@ func (o *convOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) {
 		e.add(p, "%s: in is %d, but the input has %d channels", o.kind(), o.in, g.C)
 		return nil, false
 	}
+	if g.C%o.groups != 0 || o.out%o.groups != 0 {
+		e.add(p, "%s: groups %d must divide both the input channels (%d) and out (%d)", o.kind(), o.groups, g.C, o.out)
+		return nil, false
+	}
 	o.g = g
 	return g.out(o.out), true
 }
 
 func (o *convOp) params(in, out Shape) []paramDecl {
 	g := o.g
-	fan := g.C * g.k[0] * g.k[1]
-	shape := []int{o.out, g.C, g.k[0], g.k[1]}
+	fan := o.cin() * g.k[0] * g.k[1]
+	shape := []int{o.out, o.cin(), g.k[0], g.k[1]}
 	if o.win.dims == 1 {
-		shape = []int{o.out, g.C, g.k[1]}
+		shape = []int{o.out, o.cin(), g.k[1]}
 	}
 	ps := []paramDecl{{"weight", shape, fan}}
 	if o.bias {
@@ -96,9 +159,10 @@ func (o *convOp) src(g grid) string {
 	return "x"
 }
 
-// wAt is the flat index of weight (oc, c, ky, kx).
+// wAt is the flat index of weight (oc, c, ky, kx), c counted within the
+// group.
 func (o *convOp) wAt(g grid, oc, c, ky, kx ix) ix {
-	return oc.mul(g.C * g.k[0] * g.k[1]).add(c.mul(g.k[0] * g.k[1])).add(ky.mul(g.k[1])).add(kx)
+	return oc.mul(o.cin() * g.k[0] * g.k[1]).add(c.mul(g.k[0] * g.k[1])).add(ky.mul(g.k[1])).add(kx)
 }
 
 func (o *convOp) forward(c *opCtx) {
@@ -113,8 +177,9 @@ func (o *convOp) forward(c *opCtx) {
 		if o.bias {
 			init = c.bias(oc)
 		}
-		s := b.sum(init, []dim{{"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(k []ix) jen.Code {
-			return c.mul("w", o.wAt(g, oc, k[0], k[1], k[2]), src, g.tap(k[0], oy, ox, k[1], k[2]))
+		base := o.base(oc)
+		s := b.sum(init, []dim{{"c", o.cin()}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(k []ix) jen.Code {
+			return c.mul("w", o.wAt(g, oc, k[0], k[1], k[2]), src, g.tap(base.add(k[0]), oy, ox, k[1], k[2]))
 		})
 		b.emit(c.at("y", g.pout(oc, oy, ox)).Op("=").Add(c.activate(b, s)))
 	})
@@ -152,10 +217,11 @@ func (o *convOp) backward(c *opCtx) {
 			b.emit(c.at("gb", idx[0]).Op("=").Add(s))
 		})
 	}
-	c.b.nest([]dim{{"oc", o.out}, {"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
+	c.b.nest([]dim{{"oc", o.out}, {"c", o.cin()}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
 		wi := o.wAt(g, idx[0], idx[1], idx[2], idx[3])
+		ch := o.base(idx[0]).add(idx[1])
 		s := b.sum(c.at("gw", wi), outDims, func(k []ix) jen.Code {
-			return c.times(c.at("dy", g.pout(idx[0], k[0], k[1])), c.at(src, g.tap(idx[1], k[0], k[1], idx[2], idx[3])))
+			return c.times(c.at("dy", g.pout(idx[0], k[0], k[1])), c.at(src, g.tap(ch, k[0], k[1], idx[2], idx[3])))
 		})
 		b.emit(c.at("gw", wi).Op("=").Add(s))
 	})
@@ -168,8 +234,8 @@ func (o *convOp) backward(c *opCtx) {
 		dst = "dpad"
 	}
 	c.clearArr(dst)
-	c.b.nest([]dim{{"oc", o.out}, {"oy", g.OH}, {"ox", g.OW}, {"c", g.C}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
-		b.emit(c.at(dst, g.tap(idx[3], idx[1], idx[2], idx[4], idx[5])).Op("+=").
+	c.b.nest([]dim{{"oc", o.out}, {"oy", g.OH}, {"ox", g.OW}, {"c", o.cin()}, {"ky", g.k[0]}, {"kx", g.k[1]}}, func(b *block, idx []ix) {
+		b.emit(c.at(dst, g.tap(o.base(idx[0]).add(idx[3]), idx[1], idx[2], idx[4], idx[5])).Op("+=").
 			Add(c.times(c.at("w", o.wAt(g, idx[0], idx[3], idx[4], idx[5])), c.at("dy", g.pout(idx[0], idx[1], idx[2])))))
 	})
 	if !g.padded() {
@@ -197,15 +263,15 @@ func (o *convOp) backward(c *opCtx) {
 // when backward runs).
 func (o *convOp) batchScratch() (int, bool) {
 	g := o.g
-	return boundedSize(Shape{g.C, g.k[0], g.k[1], g.OH, g.OW}, MaxElements)
+	return boundedSize(Shape{o.cin(), g.k[0], g.k[1], g.OH, g.OW}, MaxElements)
 }
 
 func (o *convOp) macs(l *Layer) int {
-	return o.g.C * o.g.k[0] * o.g.k[1] * l.Out.Size()
+	return o.cin() * o.g.k[0] * o.g.k[1] * l.Out.Size()
 }
 
 func (o *convOp) info(l *Layer, li *LayerInfo) {
-	li.Bias, li.PaddingMode = o.bias, o.mode
+	li.Bias, li.PaddingMode, li.Groups = o.bias, o.mode, o.groups
 	o.win.info(li, true)
 }
 
@@ -227,6 +293,7 @@ func (o *convOp) eval(l *Layer, slab, x []float64) []float64 {
 	w := l.Weight.of(slab)
 	y := make([]float64, o.out*g.OH*g.OW)
 	kh, kw := g.k[0], g.k[1]
+	cin, per := o.cin(), o.out/o.groups
 	for oc := 0; oc < o.out; oc++ {
 		for oy := 0; oy < g.OH; oy++ {
 			for ox := 0; ox < g.OW; ox++ {
@@ -234,10 +301,10 @@ func (o *convOp) eval(l *Layer, slab, x []float64) []float64 {
 				if o.bias {
 					s = l.Bias.of(slab)[oc]
 				}
-				for c := 0; c < g.C; c++ {
+				for c := 0; c < cin; c++ {
 					for ky := 0; ky < kh; ky++ {
 						for kx := 0; kx < kw; kx++ {
-							s += w[((oc*g.C+c)*kh+ky)*kw+kx] * o.padded(x, c, oy*g.s[0]+ky, ox*g.s[1]+kx)
+							s += w[((oc*cin+c)*kh+ky)*kw+kx] * o.padded(x, oc/per*cin+c, oy*g.s[0]+ky, ox*g.s[1]+kx)
 						}
 					}
 				}
@@ -338,6 +405,9 @@ func (o *convOp) onnx(w *onnxWriter, l *Layer, key string, in []string) string {
 	if l.Bias != nil {
 		ins = append(ins, w.param(l.Bias))
 	}
-	return w.node("Conv", key, ins, intsAttr("kernel_shape", o.win.onnxDims(o.win.k)),
-		intsAttr("strides", o.win.onnxDims(o.win.s)), intsAttr("pads", pads))
+	attrs := []pb{intsAttr("kernel_shape", o.win.onnxDims(o.win.k)), intsAttr("strides", o.win.onnxDims(o.win.s)), intsAttr("pads", pads)}
+	if o.groups > 1 {
+		attrs = append(attrs, intAttr("group", int64(o.groups)))
+	}
+	return w.node("Conv", key, ins, attrs...)
 }

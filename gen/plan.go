@@ -269,6 +269,11 @@ func chooseMode(n *Net, opt Options) (Mode, string) {
 		if !ok {
 			return Code, fmt.Sprintf("layer %s (%s) has no kernel lowering", l.Key, l.Op.kind())
 		}
+		if nk, ok := l.Op.(interface{ noKernels(*Layer) string }); ok {
+			if why := nk.noKernels(l); why != "" {
+				return Code, why
+			}
+		}
 		m, big := b.kernelMACs(l)
 		conv += m
 		if big && alone == "" {

@@ -12,6 +12,18 @@ import (
 type window struct {
 	dims    int // 1 or 2, as written in the spec
 	k, s, p [2]int
+	// pe is the padding at the end (bottom, right) where it differs from
+	// p, the padding at the start: padding: same with an even kernel.
+	pe    [2]int
+	asymm bool
+}
+
+// end is the padding after the input in each dimension.
+func (w window) end() [2]int {
+	if w.asymm {
+		return w.pe
+	}
+	return w.p
 }
 
 // decodeWindow reads kernel, stride and (when padded) padding fields. The
@@ -65,7 +77,7 @@ func (w window) place(op string, in Shape, p Pos, e *errs) (grid, bool) {
 	if w.dims == 2 {
 		g.H = in[1]
 	}
-	g.HP, g.WP = g.H+2*w.p[0], g.W+2*w.p[1]
+	g.HP, g.WP = g.H+w.p[0]+w.end()[0], g.W+w.p[1]+w.end()[1]
 	names := [2]string{"height", "width"}
 	if w.dims == 1 {
 		names[1] = "length"
@@ -74,7 +86,7 @@ func (w window) place(op string, in Shape, p Pos, e *errs) (grid, bool) {
 	for i, n := range [2]int{g.HP, g.WP} {
 		if w.k[i] > n {
 			what := "input"
-			if w.p[i] > 0 {
+			if w.p[i] > 0 || w.end()[i] > 0 {
 				what = "padded input"
 			}
 			e.add(p, "%s: kernel %s %d is larger than the %s %s %d", op, names[i], w.k[i], what, names[i], n)
@@ -110,8 +122,15 @@ func (g grid) tap(c, oy, ox, ky, kx ix) ix {
 func (g grid) pout(oc, oy, ox ix) ix { return oc.mul(g.OH * g.OW).add(oy.mul(g.OW)).add(ox) }
 
 func (w window) String() string {
+	pad := func(f func([2]int) string) string {
+		if w.asymm {
+			return f(w.p) + "+" + f(w.pe) // before + after
+		}
+		return f(w.p)
+	}
 	if w.dims == 1 {
-		return fmt.Sprintf("k%d s%d p%d", w.k[1], w.s[1], w.p[1])
+		one := func(v [2]int) string { return fmt.Sprint(v[1]) }
+		return fmt.Sprintf("k%d s%d p%s", w.k[1], w.s[1], pad(one))
 	}
 	f := func(v [2]int) string {
 		if v[0] == v[1] {
@@ -119,10 +138,13 @@ func (w window) String() string {
 		}
 		return fmt.Sprintf("%dx%d", v[0], v[1])
 	}
-	return fmt.Sprintf("k%s s%s p%s", f(w.k), f(w.s), f(w.p))
+	return fmt.Sprintf("k%s s%s p%s", f(w.k), f(w.s), pad(f))
 }
 
-func (g grid) padded() bool { return g.p[0] > 0 || g.p[1] > 0 }
+func (g grid) padded() bool {
+	e := g.end()
+	return g.p[0] > 0 || g.p[1] > 0 || e[0] > 0 || e[1] > 0
+}
 
 // info records the window in LayerInfo: one entry per spatial dimension.
 func (w window) info(li *LayerInfo, padded bool) {
@@ -132,6 +154,9 @@ func (w window) info(li *LayerInfo, padded bool) {
 		li.Stride = append(li.Stride, w.s[i])
 		if padded {
 			li.Padding = append(li.Padding, w.p[i])
+			if w.asymm {
+				li.PaddingEnd = append(li.PaddingEnd, w.pe[i])
+			}
 		}
 	}
 }

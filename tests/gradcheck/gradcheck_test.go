@@ -20,6 +20,8 @@ import (
 	"github.com/nngen/nngen/tests/gradcheck/conv2d_zeros"
 	"github.com/nngen/nngen/tests/gradcheck/dense"
 	"github.com/nngen/nngen/tests/gradcheck/dense_ce"
+	"github.com/nngen/nngen/tests/gradcheck/grouped"
+	"github.com/nngen/nngen/tests/gradcheck/grouped1d"
 	"github.com/nngen/nngen/tests/gradcheck/leaky_relu"
 	"github.com/nngen/nngen/tests/gradcheck/residual"
 	"github.com/nngen/nngen/tests/gradcheck/residual_dense"
@@ -40,6 +42,8 @@ var cases = []struct {
 	{"conv1d_replicate", conv1d_replicate.New()},
 	{"conv1d_zeros", conv1d_zeros.New()},
 	{"conv2d_replicate", conv2d_replicate.New()},
+	{"grouped", grouped.New()},
+	{"grouped1d", grouped1d.New()},
 	{"conv2d_zeros", conv2d_zeros.New()},
 	{"dense", dense.New()},
 	{"dense_ce", dense_ce.New()},

@@ -326,6 +326,44 @@ def draw_smooth(rng, name, d):
     return b.spec(inp, loss), nn.Sequential(collections.OrderedDict(b.mods)), inp, loss, b.ops
 
 
+def draw_grouped(rng, name, d, same):
+    """Draws a chain of grouped and depthwise convolutions, with
+    padding='same' (even kernels too) when same is set."""
+    c = rng.choice([2, 4])
+    sp = [rng.randint(5, 8) for _ in range(d)]
+    inp = [c] + sp
+    b = Builder(name, inp)
+    Conv = nn.Conv1d if d == 1 else nn.Conv2d
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+    for i in range(3):
+        cin = b.shape[0]
+        groups = rng.choice([g for g in (1, 2, cin) if cin % g == 0 and g > 1] or [1])
+        out = groups * rng.randint(1, 2)
+        if same:
+            k = rng.choice([2, 3, 4])
+            ks = [k] * d if rng.random() < 0.5 or d == 1 else [k, rng.choice([2, 3])]
+            pad, shape = "same", [out] + b.shape[1:]
+            fields = collections.OrderedDict(out=out, kernel=ks[0] if d == 1 or ks[0] == ks[1] else ks, padding="same")
+        else:
+            k = 3
+            ks = [k] * d
+            pad, shape = 1, [out] + [n for n in b.shape[1:]]
+            fields = collections.OrderedDict(out=out, kernel=k, padding=1)
+        mode = rng.choice(["zeros", "replicate"])
+        if mode != "zeros":
+            fields["padding_mode"] = mode
+        fields["groups"] = groups
+        mod = Conv(cin, out, tuple(ks) if d == 2 else ks[0], padding=pad, padding_mode=mode, groups=groups)
+        b.add("conv%dd" % d, fields, mod, shape)
+        a = rng.choice(list(acts))
+        b.add(a, {}, acts[a](), b.shape)
+    b.add("flatten", {}, nn.Flatten(0), [int(torch.tensor(b.shape).prod())])
+    k = rng.randint(2, 5)
+    b.add("linear", {"out": k}, nn.Linear(b.shape[0], k), [k])
+    loss = rng.choice(["cross_entropy", "mse"])
+    return b.spec(inp, loss), nn.Sequential(collections.OrderedDict(b.mods)), inp, loss, b.ops
+
+
 def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
@@ -369,7 +407,9 @@ def export_onnx(model, inp, name, opset):
 def write_case(name, spec, model, inp, loss_kind, gen, onnx_model=None, opset=13):
     for d in ("specs", "weights", "goldens"):
         os.makedirs(os.path.join(HERE, d), exist_ok=True)
-    export_onnx(onnx_model if onnx_model is not None else batched(model), inp, name, opset)
+    # torch 1.13 cannot export padding='same' (aten::_convolution_mode).
+    if spec is None or "padding: same" not in spec:
+        export_onnx(onnx_model if onnx_model is not None else batched(model), inp, name, opset)
     if spec is not None:
         with open(os.path.join(HERE, "specs", name + ".yaml"), "w") as f:
             f.write(spec)
@@ -599,6 +639,18 @@ def main():
             "name: wide\ninput: [100]\nlayers:\n  - linear: {out: 80}\n  - relu\n"
             "  - linear: {out: 70}\n  - tanh\n  - linear: {out: 5}\nloss: cross_entropy\n")
     write_case("wide", spec, wide, [100], "cross_entropy", gen)
+    n = 32
+    # Grouped and depthwise convolutions, with and without padding: same,
+    # from a fifth generator, drawn last so that the cases before keep
+    # their weights and inputs.
+    rng5 = random.Random(2030)
+    while n < 36:
+        name = "arch%02d" % n
+        spec, model, inp, loss, ops = draw_grouped(rng5, name, 1 + n % 2, n < 34)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
+        n += 1
+    grouped = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(32, 36))
+    assert "groups: " in grouped and "padding: same" in grouped
     write_examples()
     write_userproject()
     write_variants()

@@ -51,11 +51,23 @@ func onnxCases(t *testing.T) []onnxCase {
 		}
 		cases = append(cases, c)
 	}
-	// Every golden case and every example is exported.
+	// Every golden case and every example is exported, but for the cases
+	// with padding: same, which torch 1.13 cannot export
+	// (aten::_convolution_mode).
 	specs, _ := filepath.Glob(filepath.Join("specs", "*.yaml"))
 	examples, _ := filepath.Glob(filepath.Join("..", "..", "examples", "*.yaml"))
-	if want := len(specs) + 1 + len(examples); len(cases) != want {
-		t.Fatalf("%d ONNX models in onnx/, want %d (every spec, the ConvNet and every example): run make goldens", len(cases), want)
+	want := 1 + len(examples)
+	for _, s := range specs {
+		b, err := os.ReadFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(b), "padding: same") {
+			want++
+		}
+	}
+	if len(cases) != want {
+		t.Fatalf("%d ONNX models in onnx/, want %d (every spec without padding: same, the ConvNet and every example): run make goldens", len(cases), want)
 	}
 	return cases
 }

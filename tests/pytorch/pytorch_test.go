@@ -46,6 +46,10 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch29"
 	"github.com/nngen/nngen/tests/pytorch/arch30"
 	"github.com/nngen/nngen/tests/pytorch/arch31"
+	"github.com/nngen/nngen/tests/pytorch/arch32"
+	"github.com/nngen/nngen/tests/pytorch/arch33"
+	"github.com/nngen/nngen/tests/pytorch/arch34"
+	"github.com/nngen/nngen/tests/pytorch/arch35"
 	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
@@ -94,6 +98,10 @@ var cases = []struct {
 	{"arch29", func() model { return arch29.New() }},
 	{"arch30", func() model { return arch30.New() }},
 	{"arch31", func() model { return arch31.New() }},
+	{"arch32", func() model { return arch32.New() }},
+	{"arch33", func() model { return arch33.New() }},
+	{"arch34", func() model { return arch34.New() }},
+	{"arch35", func() model { return arch35.New() }},
 	{"wide", func() model { return wide.New() }},
 }
 
