@@ -198,6 +198,19 @@ func (e *emitter) predictHelpers(f *jen.File) {
 			jen.Id("predictModels").Dot("Put").Call(jen.Id("m")),
 		)
 	}
+	if e.n.Loss == runtime.BCE {
+		f.Comment("Probabilities runs Predict on x and returns the sigmoid of each score: the")
+		f.Comment("probability of each output's label, as the binary cross-entropy loss the")
+		f.Comment("network was trained with reads them (runtime.Sigmoids). It is safe for")
+		f.Comment("concurrent use and allocates nothing once warm.")
+		f.Func().Id("Probabilities").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(t)).
+			Params(jen.Id("p").Index(jen.Id("OutputSize")).Add(t)).Block(
+			jen.Id("p").Op("=").Id("Predict").Call(jen.Id("x")),
+			jen.Qual(RuntimePath, "Sigmoids").Call(jen.Id("p").Index(jen.Empty(), jen.Empty()), jen.Id("p").Index(jen.Empty(), jen.Empty())),
+			jen.Return(),
+		)
+		return
+	}
 	if e.n.Loss != "cross_entropy" {
 		return
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/dave/jennifer/jen"
+	"github.com/nngen/nngen/runtime"
 	"github.com/nngen/nngen/templates"
 )
 
@@ -142,7 +143,7 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.FoldLimit <= 0 {
 		opt.FoldLimit = DefaultFoldLimit
 	}
-	if n.Loss != "cross_entropy" && n.Loss != "mse" {
+	if !knownLoss(n.Loss) {
 		return nil, fmt.Errorf("%s: unknown loss %q", n.Name, n.Loss)
 	}
 	if opt.Unroll > MaxUnroll || opt.FoldLimit > MaxUnroll {
@@ -603,11 +604,14 @@ func (e *emitter) lossFunc(f *jen.File) {
 			),
 			jen.Return(jen.Qual(RuntimePath, "CrossEntropy").Call(out, jen.Id("label"), jen.Id("scale"), dy)),
 		}
-	case "mse":
+	default: // mse, BCE
 		target = jen.Id("target").Op("*").Index(jen.Id("OutputSize")).Add(e.typ())
-		body = []jen.Code{jen.Return(jen.Qual(RuntimePath, "MSE").Call(out, jen.Id("target").Index(jen.Empty(), jen.Empty()), jen.Id("scale"), dy))}
+		body = []jen.Code{jen.Return(jen.Qual(RuntimePath, e.targetLossFunc()).Call(out, jen.Id("target").Index(jen.Empty(), jen.Empty()), jen.Id("scale"), dy))}
 	}
-	targetName := map[string]string{"cross_entropy": "label", "mse": "target"}[e.n.Loss]
+	targetName := "label"
+	if runtime.TakesTargets(e.n.Loss) {
+		targetName = "target"
+	}
 	f.Commentf("loss computes the %s loss of the last Forward's output, writes scale ×", e.n.Loss)
 	f.Comment("dLoss/dOutput into m.grad[0] for backward, and returns the loss.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("loss").Params(target, jen.Id("scale").Add(e.typ())).Add(e.typ()).Block(body...)
@@ -622,6 +626,11 @@ func (e *emitter) lossFunc(f *jen.File) {
 		f.Comment("Backward runs Forward on x, computes the mean squared error against")
 		f.Comment("target (PyTorch's mse_loss with mean reduction), back-propagates it, adds")
 		f.Comment("dLoss/dParam into the gradients and returns the loss.")
+	case runtime.BCE:
+		f.Comment("Backward runs Forward on x, computes the binary cross-entropy of the")
+		f.Comment("scores (logits) against target, one value in [0, 1] for each output (PyTorch's")
+		f.Comment("binary_cross_entropy_with_logits with mean reduction), back-propagates it,")
+		f.Comment("adds dLoss/dParam into the gradients and returns the loss.")
 	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Backward").
 		Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(e.typ()), target).Add(e.typ()).Block(
@@ -636,11 +645,19 @@ func (e *emitter) lossFunc(f *jen.File) {
 
 }
 
+// targetLossFunc is the runtime function of a loss on targets.
+func (e *emitter) targetLossFunc() string {
+	if e.n.Loss == runtime.BCE {
+		return "BCEWithLogits"
+	}
+	return "MSE"
+}
+
 // perSampleBatchFuncs emits ForwardBatch and TrainBatch as loops over the
 // per-sample code, for networks the kernels do not cover yet.
 func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 	targetArg := func(i jen.Code) jen.Code { return jen.Id("b").Dot("Labels").Index(i) }
-	if e.n.Loss == "mse" {
+	if runtime.TakesTargets(e.n.Loss) {
 		targetArg = func(i jen.Code) jen.Code {
 			return jen.Parens(jen.Op("*").Index(jen.Id("OutputSize")).Add(e.typ())).Call(
 				jen.Id("b").Dot("Targets").Index(jen.Add(i).Op("*").Id("OutputSize"), jen.Empty()))
@@ -696,7 +713,7 @@ func (e *emitter) batchHead(fn string) []jen.Code {
 // match the batch's labels or targets.
 func (e *emitter) trainBatchHead() []jen.Code {
 	count, what := jen.Len(jen.Id("b").Dot("Labels")).Op("!=").Id("n"), "label"
-	if e.n.Loss == "mse" {
+	if runtime.TakesTargets(e.n.Loss) {
 		count, what = jen.Len(jen.Id("b").Dot("Targets")).Op("!=").Id("n").Op("*").Id("OutputSize"), "target"
 	}
 	return []jen.Code{

@@ -167,7 +167,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 		}
 	} else {
 		perRow = []jen.Code{
-			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, "MSE").Call(row("out"), row("b.Targets"), jen.Id("scale"), row("dy"))),
+			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, e.targetLossFunc()).Call(row("out"), row("b.Targets"), jen.Id("scale"), row("dy"))),
 		}
 	}
 	f.Comment("TrainBatch runs forward, loss and backward on every sample of b, every layer")

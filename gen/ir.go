@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nngen/nngen/runtime"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -41,7 +42,7 @@ type Net struct {
 	Layers    []*Layer // in spec order, activations fused into their producer
 	Params    []*Param // in key order: layer order, weight before bias
 	NumParams int      // length of the parameter slab
-	Loss      string   // cross_entropy or mse
+	Loss      string   // cross_entropy, mse or binary_cross_entropy_with_logits
 	Seed      uint64   // initialisation seed
 }
 
@@ -127,15 +128,15 @@ func Check(s *Spec) (*Net, error) {
 	var e errs
 	n := &Net{Name: s.Name, File: filepath.Base(s.File), Input: Shape(s.Input), Loss: s.Loss, Seed: s.Seed}
 	switch {
-	case s.Loss == "cross_entropy" || s.Loss == "mse":
+	case knownLoss(s.Loss):
 	case s.LossPos.Line > 0 && s.Loss == "":
 		// Present but empty, null, a list or a tagged "".
-		e.add(s.LossPos, "loss must be one of cross_entropy, mse")
+		e.add(s.LossPos, "loss must be one of %s", lossNames)
 	case s.LossPos.Line > 0:
-		e.add(s.LossPos, "unknown loss %q (known: cross_entropy, mse)", s.Loss)
+		e.add(s.LossPos, "unknown loss %q (known: %s)", s.Loss, lossNames)
 	default:
 		// ParseSpec reports the same line; errs.err drops the duplicate.
-		e.add(Pos{File: s.File, Line: 1, Col: 1}, "missing key loss (cross_entropy or mse)")
+		e.add(Pos{File: s.File, Line: 1, Col: 1}, "missing key loss (%s)", lossNames)
 	}
 	if len(s.Layers) == 0 && s.LayersPos.Line > 0 && !s.layersBad {
 		e.add(s.LayersPos, "layers is empty; a network needs at least one layer")
@@ -255,6 +256,9 @@ func Check(s *Spec) (*Net, error) {
 		if lc, ok := last.Op.(lastChecker); ok {
 			lc.checkLast(last, s.Loss, s.LossPos, &e)
 		}
+		if s.Loss == runtime.BCE && last.Op.kind() == "sigmoid" {
+			e.add(last.Pos, "sigmoid must not be the last layer with loss %s: the loss applies the sigmoid to the scores itself (as PyTorch's does), so it would be applied twice; remove it and use the raw scores", runtime.BCE)
+		}
 		if s.Loss == "cross_entropy" {
 			if len(shape) != 1 {
 				e.add(s.LossPos, "cross_entropy needs a 1-D output of class scores, but the last layer gives %v; add flatten and a linear layer", shape)
@@ -282,6 +286,11 @@ func Check(s *Spec) (*Net, error) {
 	}
 	return n, nil
 }
+
+// lossNames lists the losses a spec may name.
+const lossNames = "cross_entropy, mse, " + runtime.BCE
+
+func knownLoss(l string) bool { return l == "cross_entropy" || l == "mse" || l == runtime.BCE }
 
 // fuse folds an activation that reads a linear, conv or add layer into it,
 // when nothing else reads that layer's output: the producer applies it as

@@ -418,8 +418,8 @@ func (im *importer) output(s *Spec, loss string) {
 		s.Loss = "mse"
 	}
 	s.LossPos = im.graphPos("loss " + strconv.Quote(s.Loss))
-	if s.Loss != "cross_entropy" && s.Loss != "mse" {
-		im.e.add(s.LossPos, "unknown loss (known: cross_entropy, mse)")
+	if !knownLoss(s.Loss) {
+		im.e.add(s.LossPos, "unknown loss (known: %s)", lossNames)
 	}
 }
 

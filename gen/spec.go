@@ -159,7 +159,7 @@ func ParseSpec(file string, data []byte) (*Spec, error) {
 		e.add(top, "missing key layers")
 	}
 	if !seen["loss"] {
-		e.add(top, "missing key loss (cross_entropy or mse)")
+		e.add(top, "missing key loss (%s)", lossNames)
 	}
 	// The spec is returned even when it has errors, so that Check can report
 	// the problems of the parts that were readable.

@@ -20,6 +20,7 @@ type TestData struct {
 	Predict            bool // weights are compiled in: Predict, PredictBatch
 	Folded             bool // Predict is folded (-fold)
 	Classifier         bool // cross_entropy: Probabilities
+	MultiLabel         bool // binary_cross_entropy_with_logits: Probabilities
 	// Skip says why no golden output was recorded (empty when one was).
 	Skip string
 }
@@ -74,7 +75,7 @@ func (e *emitter) slab() []float64 {
 // testFile renders model_test.go.
 func (e *emitter) testFile() ([]byte, error) {
 	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil,
-		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy"}
+		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy", MultiLabel: e.n.Loss == runtime.BCE}
 	switch macs := forwardMACs(e.n); {
 	case macs > GoldenMACs:
 		d.Skip = fmt.Sprintf("its forward pass does %.3g multiply-adds, more than the %g nngen evaluates for a golden", macs, float64(GoldenMACs))
@@ -105,7 +106,7 @@ func (e *emitter) testFile() ([]byte, error) {
 		d.Tol = "1e-12"
 	}
 	d.Target = "0"
-	if e.n.Loss == "mse" {
+	if runtime.TakesTargets(e.n.Loss) {
 		d.Target = "&[OutputSize]" + e.ft + "{}"
 	}
 	var b bytes.Buffer

@@ -32,6 +32,54 @@ func MSE[T Float](out, target []T, scale T, d []T) T {
 	return loss
 }
 
+// BCE is the name of the binary cross-entropy loss on logits, PyTorch's
+// binary_cross_entropy_with_logits, as a spec and Network.Loss write it.
+const BCE = "binary_cross_entropy_with_logits"
+
+// TakesTargets reports whether a loss trains on float targets (mse, and
+// binary cross-entropy on targets in [0, 1]) rather than class labels
+// (cross_entropy).
+func TakesTargets(loss string) bool { return loss == "mse" || loss == BCE }
+
+// BCEWithLogits returns PyTorch's binary_cross_entropy_with_logits of out
+// against target with mean reduction, the mean over the outputs of
+// max(x, 0) − x·t + log(1 + exp(−|x|)) (which never overflows), and writes
+// scale × dLoss/dout, (σ(x) − t)/len(out) times scale, into d. Each term
+// and each σ is computed in float64 and rounded once to T. Targets may be
+// soft (any value in [0, 1]), for binary and multi-label outputs.
+func BCEWithLogits[T Float](out, target []T, scale T, d []T) T {
+	var s T
+	for i, v := range out {
+		x, t := float64(v), float64(target[i])
+		s += T(math.Max(x, 0) - x*t + math.Log1p(math.Exp(-math.Abs(x))))
+		d[i] = T(sigmoid64(x) - t)
+	}
+	loss := s / T(len(out))
+	k := T(1.0/float64(len(out))) * scale
+	for i := range d[:len(out)] {
+		d[i] *= k
+	}
+	return loss
+}
+
+// sigmoid64 is 1/(1 + exp(−x)), computed without overflow.
+func sigmoid64(x float64) float64 {
+	if x >= 0 {
+		return 1 / (1 + math.Exp(-x))
+	}
+	e := math.Exp(x)
+	return e / (1 + e)
+}
+
+// Sigmoids writes σ(v) of every value of src into dst (which may be src):
+// the probabilities a binary cross-entropy model's scores stand for, each
+// computed in float64 and rounded once to T.
+func Sigmoids[T Float](dst, src []T) {
+	for i, v := range src {
+		dst[i] = T(sigmoid64(float64(v)))
+	}
+}
+
 // Softmax writes the softmax of logits into dst (which may be logits
 // itself): exp(x − max) for each logit, rounded to T, divided by their sum
 // as 1/sum times each. They are the probabilities whose logarithms

@@ -53,7 +53,8 @@ type Network[T Float] interface {
 	// BackwardFromSlice back-propagates dLoss/dOutput after ForwardSlice,
 	// adding into the gradients.
 	BackwardFromSlice(dy []T)
-	// Loss names the spec's loss: "cross_entropy" or "mse".
+	// Loss names the spec's loss: "cross_entropy", "mse" or
+	// "binary_cross_entropy_with_logits" (BCE).
 	Loss() string
 	// ForwardBatch runs the forward pass on every sample of x (samples one
 	// after another) and writes their outputs, one after another, to out.
@@ -85,7 +86,7 @@ func NumElements(shape []int) int {
 type Batch[T Float] struct {
 	X       []T   // n × InputSize values
 	Labels  []int // cross_entropy: n class labels, 0-based
-	Targets []T   // mse: n × OutputSize values
+	Targets []T   // mse and BCE: n × OutputSize values
 }
 
 // Argmax returns the index of the largest value (the first one on ties);

@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	foldLimit := fs.Int("fold-limit", gen.DefaultFoldLimit, "largest folded Predict allowed, in statements plus terms")
 	test := fs.Bool("test", true, "also write model_test.go (golden forward check, allocation checks, benchmarks)")
 	plan := fs.Bool("plan", false, "print how each layer and pass will run (the plan) instead of generating")
-	loss := fs.String("loss", "", "for an ONNX model: the training loss, cross_entropy or mse (default: the model's nngen.loss metadata, else cross_entropy for an output of class scores and mse otherwise)")
+	loss := fs.String("loss", "", "for an ONNX model: the training loss, cross_entropy, mse or binary_cross_entropy_with_logits (default: the model's nngen.loss metadata, else cross_entropy for an output of class scores and mse otherwise)")
 	onnxOut := fs.String("onnx", "", "write the network (with -weights, or its seed's initial weights) as an ONNX model to this file instead of generating")
 	version := fs.Bool("version", false, "print nngen's version and exit")
 	fs.Usage = func() {

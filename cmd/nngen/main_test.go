@@ -283,7 +283,7 @@ func TestONNX(t *testing.T) {
 		t.Fatalf("-loss with a spec: exit %d", code)
 	}
 	stderr.Reset()
-	if code := run([]string{"-loss", "hinge", "-out", out, model}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `tiny.onnx: loss "hinge": unknown loss (known: cross_entropy, mse)`) {
+	if code := run([]string{"-loss", "hinge", "-out", out, model}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), `tiny.onnx: loss "hinge": unknown loss (known: cross_entropy, mse, binary_cross_entropy_with_logits)`) {
 		t.Fatalf("-loss hinge: exit %d: %s", code, stderr.String())
 	}
 	// A bad model: every problem, by node; the package stays as it was.

@@ -122,7 +122,8 @@ func (d *Dataset) Check() error {
 // CheckFits reports an error unless the set is whole (Check) and suits a
 // model of the given sizes and loss: samples of the model's input size,
 // and labels of classes the outputs cover for cross_entropy, or as many
-// targets as outputs for mse.
+// targets as outputs for mse and binary cross-entropy (runtime.BCE), whose
+// targets must be in [0, 1].
 func (d *Dataset) CheckFits(inputSize, outputSize int, loss string) error {
 	if err := d.Check(); err != nil {
 		return err
@@ -138,12 +139,19 @@ func (d *Dataset) CheckFits(inputSize, outputSize int, loss string) error {
 		if d.Classes > outputSize {
 			return fmt.Errorf("%s: %d classes, but the model has only %d outputs", d.Name, d.Classes, outputSize)
 		}
-	case "mse":
+	case "mse", runtime.BCE:
 		if !d.Regression() {
-			return fmt.Errorf("%s: the data set holds class labels, but the model's loss is mse, which needs float targets (Targets, TargetSize)", d.Name)
+			return fmt.Errorf("%s: the data set holds class labels, but the model's loss is %s, which needs float targets (Targets, TargetSize)", d.Name, loss)
 		}
 		if d.TargetSize != outputSize {
 			return fmt.Errorf("%s: %d targets per sample, but the model has %d outputs", d.Name, d.TargetSize, outputSize)
+		}
+		if loss == runtime.BCE {
+			for i, t := range d.Targets {
+				if !(t >= 0 && t <= 1) {
+					return fmt.Errorf("%s: sample %d's target %d is %v; %s needs targets in [0, 1] (0/1 labels or probabilities)", d.Name, i/d.TargetSize, i%d.TargetSize, t, loss)
+				}
+			}
 		}
 	default:
 		return fmt.Errorf("%s: no data set serves a model whose loss is %q", d.Name, loss)

@@ -175,8 +175,9 @@ var monitors = map[string]struct{ up, val, class, reg bool }{
 	"train_loss": {},
 }
 
-// check returns an error unless the monitor suits the run.
-func (es *EarlyStopping) check(regression, val bool) error {
+// check returns an error unless the monitor suits the run: acc says the
+// run's evaluation has an accuracy, errs an RMSE and MAE.
+func (es *EarlyStopping) check(acc, errs, val bool) error {
 	mon, ok := monitors[es.monitor()]
 	switch {
 	case !ok:
@@ -187,9 +188,9 @@ func (es *EarlyStopping) check(regression, val bool) error {
 		return fmt.Errorf("train: EarlyStopping.MinDelta is %v; it must be finite and ≥ 0", es.MinDelta)
 	case mon.val && !val:
 		return fmt.Errorf("train: EarlyStopping monitors %s, which needs a validation set (Config.Val)", es.monitor())
-	case mon.class && regression:
+	case mon.class && !acc:
 		return fmt.Errorf("train: EarlyStopping monitors %s, which a regressor (mse) does not have", es.monitor())
-	case mon.reg && !regression:
+	case mon.reg && !errs:
 		return fmt.Errorf("train: EarlyStopping monitors %s, which a classifier (cross_entropy) does not have", es.monitor())
 	}
 	return nil
@@ -284,7 +285,10 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	}
 	es := cfg.EarlyStopping
 	if es != nil {
-		if err := es.check(ds.Regression(), cfg.Val != nil); err != nil {
+		// A binary cross-entropy model has both: its outputs' accuracy, and
+		// the errors of its probabilities.
+		bce := m.Loss() == nn.BCE
+		if err := es.check(!ds.Regression() || bce, ds.Regression(), cfg.Val != nil); err != nil {
 			return nil, err
 		}
 	}
@@ -468,15 +472,18 @@ type Metrics struct {
 	Samples int
 	// Loss is the mean per-sample loss, as the model's training computes
 	// it: cross-entropy of the logits, or the mean over outputs of the
-	// squared error.
+	// squared error or of the binary cross-entropy.
 	Loss float64
 	// Classification: the fraction of samples whose largest output is
 	// their label, and Confusion[label][predicted] counts of samples, over
-	// the model's outputs.
+	// the model's outputs. Binary cross-entropy: the fraction of outputs
+	// whose score is on the side of 0 that their target is of ½ (no
+	// Confusion).
 	Accuracy  float64
 	Confusion [][]int
 	// Regression: the root mean square and the mean absolute error over
-	// every target value.
+	// every target value. Binary cross-entropy: those of the probabilities
+	// σ(score) against the targets.
 	RMSE, MAE float64
 }
 
@@ -644,13 +651,13 @@ func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int
 		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d inputs for a model of %d inputs per sample", len(b.X), in))
 	case loss == "cross_entropy" && len(b.Labels) != n:
 		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d samples with %d labels (the model's loss is cross_entropy)", n, len(b.Labels)))
-	case loss == "mse" && len(b.Targets) != n*out:
-		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d samples with %d target values, want %d (the model's loss is mse)", n, len(b.Targets), n*out))
-	case loss != "cross_entropy" && loss != "mse":
+	case nn.TakesTargets(loss) && len(b.Targets) != n*out:
+		panic(fmt.Sprintf("train: Parallel.TrainBatch of %d samples with %d target values, want %d (the model's loss is %s)", n, len(b.Targets), n*out, loss))
+	case loss != "cross_entropy" && !nn.TakesTargets(loss):
 		panic(fmt.Sprintf("train: Parallel.TrainBatch cannot train a model whose loss is %q", loss))
 	case n == 0:
 		panic("train: Parallel.TrainBatch of an empty batch: the mean loss of no samples is undefined")
-	case loss == "mse":
+	case nn.TakesTargets(loss):
 		b = nn.Batch[float32]{X: b.X, Targets: b.Targets}
 	default:
 		b = nn.Batch[float32]{X: b.X, Labels: b.Labels}
@@ -716,7 +723,8 @@ func (p *Parallel) forwardShard(s int) {
 func (p *Parallel) evaluate(ds *data.Dataset) Metrics {
 	p.sync()
 	in, out := p.master.Sizes()
-	reg := p.master.Loss() == "mse"
+	bce := p.master.Loss() == nn.BCE
+	reg := nn.TakesTargets(p.master.Loss())
 	chunk := len(p.replicas) * ShardSize
 	mt := Metrics{Samples: ds.Len(), Accuracy: nan(), RMSE: nan(), MAE: nan()}
 	if !reg {
@@ -738,6 +746,21 @@ func (p *Parallel) evaluate(ds *data.Dataset) Metrics {
 			c := 0
 			for k := 0; k < z-a; k++ {
 				y := o[k*out : (k+1)*out]
+				if bce {
+					// The loss; the errors of the probabilities; and the
+					// outputs whose side of 0 matches their target's of ½.
+					t := ds.Target(a + k)
+					l += float64(nn.BCEWithLogits(y, t, 1, p.evalD[s]))
+					for j, v := range y {
+						e := 1/(1+math.Exp(-float64(v))) - float64(t[j])
+						q += e * e
+						b += math.Abs(e)
+						if (v > 0) == (t[j] > 0.5) {
+							c++
+						}
+					}
+					continue
+				}
 				if reg {
 					t := ds.Target(a + k)
 					l += float64(nn.MSE(y, t, 1, p.evalD[s]))
@@ -774,7 +797,10 @@ func (p *Parallel) evaluate(ds *data.Dataset) Metrics {
 	mt.Loss = loss / n
 	if reg {
 		mt.RMSE, mt.MAE = math.Sqrt(sq/(n*float64(out))), abs/(n*float64(out))
-	} else {
+	}
+	if bce {
+		mt.Accuracy = float64(correct) / (n * float64(out))
+	} else if !reg {
 		mt.Accuracy = float64(correct) / n
 	}
 	return mt

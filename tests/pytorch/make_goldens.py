@@ -364,6 +364,31 @@ def draw_grouped(rng, name, d, same):
     return b.spec(inp, loss), nn.Sequential(collections.OrderedDict(b.mods)), inp, loss, b.ops
 
 
+def draw_bce(rng, name, outputs):
+    """Draws a chain for binary cross-entropy on logits: one output (a
+    binary classifier) or several (multi-label), with soft targets."""
+    acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+    if rng.random() < 0.5:
+        inp = [rng.randint(3, 10)]
+        b = Builder(name, inp)
+    else:
+        c, sp = rng.randint(1, 3), rng.randint(6, 10)
+        inp = [c, sp, sp]
+        b = Builder(name, inp)
+        out = rng.randint(2, 4)
+        b.add("conv2d", collections.OrderedDict(out=out, kernel=3), nn.Conv2d(c, out, 3), [out, sp - 2, sp - 2])
+        a = rng.choice(list(acts))
+        b.add(a, {}, acts[a](), b.shape)
+        b.add("flatten", {}, nn.Flatten(0), [int(torch.tensor(b.shape).prod())])
+    hid = rng.randint(3, 8)
+    b.add("linear", {"out": hid}, nn.Linear(b.shape[0], hid), [hid])
+    a = rng.choice(list(acts))
+    b.add(a, {}, acts[a](), b.shape)
+    b.add("linear", {"out": outputs}, nn.Linear(hid, outputs), [outputs])
+    loss = "binary_cross_entropy_with_logits"
+    return b.spec(inp, loss), nn.Sequential(collections.OrderedDict(b.mods)), inp, loss, b.ops
+
+
 def flat(t):
     return [float(v) for v in t.detach().reshape(-1).tolist()]
 
@@ -426,6 +451,12 @@ def write_case(name, spec, model, inp, loss_kind, gen, onnx_model=None, opset=13
     elif loss_kind == "mse":
         target = torch.randn(out.numel(), generator=gen, dtype=torch.float32).double()
         loss = F.mse_loss(out.reshape(-1), target)
+        g["target"] = flat(target)
+    elif loss_kind == "binary_cross_entropy_with_logits":
+        # Soft targets in [0, 1], some exactly 0 or 1.
+        target = torch.rand(out.numel(), generator=gen, dtype=torch.float32)
+        target = torch.where(target < 0.25, torch.zeros_like(target), torch.where(target > 0.75, torch.ones_like(target), target)).double()
+        loss = F.binary_cross_entropy_with_logits(out.reshape(-1), target)
         g["target"] = flat(target)
     else:  # the seed's ConvNet loss: ||output - 1||^2, given to BackwardFrom as dy
         loss = torch.norm(out - torch.ones_like(out)) ** 2
@@ -651,6 +682,14 @@ def main():
         n += 1
     grouped = "".join(open(os.path.join(HERE, "specs", "arch%02d.yaml" % i)).read() for i in range(32, 36))
     assert "groups: " in grouped and "padding: same" in grouped
+    # Binary cross-entropy on logits: a binary classifier and two
+    # multi-label ones, from a sixth generator.
+    rng6 = random.Random(2031)
+    for outputs in (1, 3, 5):
+        name = "arch%02d" % n
+        spec, model, inp, loss, ops = draw_bce(rng6, name, outputs)
+        write_case(name, spec, model, inp, loss, gen, opset=ONNX_OPSETS[n % 3])
+        n += 1
     write_examples()
     write_userproject()
     write_variants()

@@ -50,6 +50,9 @@ import (
 	"github.com/nngen/nngen/tests/pytorch/arch33"
 	"github.com/nngen/nngen/tests/pytorch/arch34"
 	"github.com/nngen/nngen/tests/pytorch/arch35"
+	"github.com/nngen/nngen/tests/pytorch/arch36"
+	"github.com/nngen/nngen/tests/pytorch/arch37"
+	"github.com/nngen/nngen/tests/pytorch/arch38"
 	"github.com/nngen/nngen/tests/pytorch/wide"
 )
 
@@ -102,6 +105,9 @@ var cases = []struct {
 	{"arch33", func() model { return arch33.New() }},
 	{"arch34", func() model { return arch34.New() }},
 	{"arch35", func() model { return arch35.New() }},
+	{"arch36", func() model { return arch36.New() }},
+	{"arch37", func() model { return arch37.New() }},
+	{"arch38", func() model { return arch38.New() }},
 	{"wide", func() model { return wide.New() }},
 }
 
