@@ -284,6 +284,7 @@ func (e *emitter) modelType(f *jen.File) {
 			jen.Id("grad").Index(jen.Lit(1)).Index(jen.Id("OutputSize")).Add(e.typ()).Comment("dLoss/dOutput for backward"),
 			jen.Id("bat").Id("batchState").Comment("the buffers of every pass, one sample or a whole batch"))
 		fields = append(fields, e.copyFields()...)
+		fields = append(fields, e.trainFields()...)
 		f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 		f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 		f.Type().Id("Model").Struct(fields...)
@@ -291,9 +292,45 @@ func (e *emitter) modelType(f *jen.File) {
 	}
 	fields = append(fields, e.sampleFields(true)...)
 	fields = append(fields, jen.Id("grad").Index(jen.Lit(e.plan.NumGrads)).Index(jen.Lit(e.plan.GradSize)).Add(e.typ()).Comment("gradients of activations, used in turn"))
+	fields = append(fields, e.trainFields()...)
 	f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 	f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 	f.Type().Id("Model").Struct(fields...)
+}
+
+// hasDropout reports whether a layer behaves differently in TrainBatch.
+func (e *emitter) hasDropout() bool {
+	for _, l := range e.n.Layers {
+		if _, ok := l.Op.(*dropoutOp); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// trainFields are the Model's state of a TrainBatch in progress, for
+// networks with dropout.
+func (e *emitter) trainFields() []jen.Code {
+	if !e.hasDropout() {
+		return nil
+	}
+	return []jen.Code{
+		jen.Id("train").Bool().Comment("a TrainBatch is running: dropout draws its masks"),
+		jen.Id("noise").Uint64().Comment("the batch's Noise"),
+		jen.Id("sample").Int().Comment("the index in the whole batch of the (first) sample being run"),
+	}
+}
+
+// trainState sets the training state at the start of TrainBatch and
+// clears it when TrainBatch returns.
+func (e *emitter) trainState() []jen.Code {
+	if !e.hasDropout() {
+		return nil
+	}
+	return []jen.Code{
+		jen.List(jen.Id("m").Dot("train"), jen.Id("m").Dot("noise"), jen.Id("m").Dot("sample")).Op("=").List(jen.True(), jen.Id("b").Dot("Noise"), jen.Id("b").Dot("Index")),
+		jen.Defer().Func().Params().Block(jen.Id("m").Dot("train").Op("=").False()).Call(),
+	}
 }
 
 // sampleFields are the per-sample buffers of generated code: each layer's
@@ -673,7 +710,7 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 		))...,
 	)
 
-	body := e.trainBatchHead()
+	body := append(e.trainBatchHead(), e.trainState()...)
 	loop := []jen.Code{
 		jen.Id("out").Op(":=").Id("m").Dot("Forward").Call(xi),
 		jen.Id("lossSum").Op("+=").Float64().Call(jen.Id("m").Dot("loss").Call(targetArg(jen.Id("i")), jen.Id("scale"))),
@@ -685,6 +722,9 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 		))
 	} else {
 		loop[0] = jen.Id("m").Dot("Forward").Call(xi)
+	}
+	if e.hasDropout() {
+		loop = append([]jen.Code{jen.Id("m").Dot("sample").Op("=").Id("b").Dot("Index").Op("+").Id("i")}, loop...)
 	}
 	body = append(body, jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(loop...), jen.Return())
 	f.Comment("TrainBatch runs forward, loss and backward on every sample of b and adds")

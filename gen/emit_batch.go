@@ -179,7 +179,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
 		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(jen.Float32()), jen.Id("scale").Float32()).
 		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(
-		append(e.trainBatchHead(),
+		append(append(e.trainBatchHead(), e.trainState()...),
 			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
 			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n"), jen.False()),
 			jen.Id("out").Op(":=").Add(out),

@@ -21,6 +21,8 @@ type LayerInfo struct {
 	NegativeSlope float64
 	// OutputSize is an adaptive pool's, one entry per spatial dimension.
 	OutputSize []int
+	// P is dropout's probability of zeroing a value in training.
+	P float64
 }
 
 // Info describes the layer; its input and output shapes are l.In and l.Out.

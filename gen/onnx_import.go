@@ -1739,7 +1739,33 @@ func (im *importer) dropout(n *onnxNode, a *attrs, ins []*ival) bool {
 		im.errf(n, "Dropout's mask is read; nngen runs inference graphs, where dropout is the identity")
 		return false
 	}
-	return im.identity(n, a, ins)
+	// A dropout layer: the identity but in TrainBatch. Its ratio is an
+	// attribute before opset 12, an input since.
+	ratio, ok := a.float("ratio", 0.5)
+	if !ok {
+		return false
+	}
+	if len(ins) > 1 && ins[1] != nil {
+		if ins[1].c == nil || ins[1].c.isInt || len(ins[1].c.floats) != 1 {
+			im.errf(n, "Dropout's ratio must be one float constant")
+			return false
+		}
+		ratio = ins[1].c.floats[0]
+	}
+	if !(ratio >= 0 && ratio < 1) {
+		im.errf(n, "Dropout ratio %v is not in [0, 1)", ratio)
+		return false
+	}
+	x := ins[0]
+	if !im.activation(n, x, "the input") {
+		return false
+	}
+	var fields []*Field
+	if ratio != 0.5 {
+		fields = append(fields, field("p", yFloat(ratio)))
+	}
+	im.newLayer(n, "dropout", []*ival{x}, x.shape, fields...)
+	return true
 }
 
 // Constant computations.

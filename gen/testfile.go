@@ -21,6 +21,7 @@ type TestData struct {
 	Folded             bool // Predict is folded (-fold)
 	Classifier         bool // cross_entropy: Probabilities
 	MultiLabel         bool // binary_cross_entropy_with_logits: Probabilities
+	Dropout            bool // TrainBatch draws dropout masks
 	// Skip says why no golden output was recorded (empty when one was).
 	Skip string
 }
@@ -75,7 +76,7 @@ func (e *emitter) slab() []float64 {
 // testFile renders model_test.go.
 func (e *emitter) testFile() ([]byte, error) {
 	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil,
-		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy", MultiLabel: e.n.Loss == runtime.BCE}
+		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy", MultiLabel: e.n.Loss == runtime.BCE, Dropout: e.hasDropout()}
 	switch macs := forwardMACs(e.n); {
 	case macs > GoldenMACs:
 		d.Skip = fmt.Sprintf("its forward pass does %.3g multiply-adds, more than the %g nngen evaluates for a golden", macs, float64(GoldenMACs))

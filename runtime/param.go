@@ -87,6 +87,12 @@ type Batch[T Float] struct {
 	X       []T   // n × InputSize values
 	Labels  []int // cross_entropy: n class labels, 0-based
 	Targets []T   // mse and BCE: n × OutputSize values
+	// Noise draws training's random choices, dropout's masks: train.Train
+	// sets it from the run's seed and the step (StepNoise). Index is the
+	// position of X's first sample in the step's whole batch, so that a
+	// shard of it draws the masks the whole batch would.
+	Noise uint64
+	Index int
 }
 
 // Argmax returns the index of the largest value (the first one on ties);

@@ -388,6 +388,9 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		var correct, seen int
 		for bi := 0; bi < nb; bi++ {
 			b := loader.Batch(bi)
+			// Dropout's masks: a function of the seed and the step, so a
+			// resumed run draws the ones it would have.
+			b.Noise = nn.StepNoise(cfg.Seed, e*nb+bi)
 			if cfg.StepSchedule != nil {
 				cfg.Optimizer.SetLR(cfg.StepSchedule.LRAt(e*nb+bi, cfg.Epochs*nb))
 			}
@@ -658,9 +661,9 @@ func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int
 	case n == 0:
 		panic("train: Parallel.TrainBatch of an empty batch: the mean loss of no samples is undefined")
 	case nn.TakesTargets(loss):
-		b = nn.Batch[float32]{X: b.X, Targets: b.Targets}
+		b = nn.Batch[float32]{X: b.X, Targets: b.Targets, Noise: b.Noise, Index: b.Index}
 	default:
-		b = nn.Batch[float32]{X: b.X, Labels: b.Labels}
+		b = nn.Batch[float32]{X: b.X, Labels: b.Labels, Noise: b.Noise, Index: b.Index}
 	}
 	p.sync()
 	p.batch, p.scale = b, 1/float32(n)
@@ -687,7 +690,7 @@ func (p *Parallel) shard(s int) {
 	hi := min(lo+ShardSize, len(p.batch.X)/in)
 	r := p.replicas[s]
 	r.ZeroGrad()
-	b := nn.Batch[float32]{X: p.batch.X[lo*in : hi*in]}
+	b := nn.Batch[float32]{X: p.batch.X[lo*in : hi*in], Noise: p.batch.Noise, Index: p.batch.Index + lo}
 	if p.batch.Labels != nil {
 		b.Labels = p.batch.Labels[lo:hi]
 	}
