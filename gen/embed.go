@@ -198,30 +198,28 @@ func (e *emitter) predictHelpers(f *jen.File) {
 			jen.Id("predictModels").Dot("Put").Call(jen.Id("m")),
 		)
 	}
-	if e.n.Loss == runtime.BCE {
+	// Probabilities turns the scores into what the loss reads them as.
+	var fn string
+	switch e.n.Loss {
+	case "cross_entropy":
+		fn = "Softmax"
+		f.Comment("Probabilities runs Predict on x and returns the softmax of its scores: the")
+		f.Comment("probability of each class, as the cross-entropy loss the network was trained")
+		f.Comment("with reads them (runtime.Softmax). It is safe for concurrent use and")
+		f.Comment("allocates nothing once warm.")
+	case runtime.BCE:
+		fn = "Sigmoids"
 		f.Comment("Probabilities runs Predict on x and returns the sigmoid of each score: the")
 		f.Comment("probability of each output's label, as the binary cross-entropy loss the")
 		f.Comment("network was trained with reads them (runtime.Sigmoids). It is safe for")
 		f.Comment("concurrent use and allocates nothing once warm.")
-		f.Func().Id("Probabilities").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(t)).
-			Params(jen.Id("p").Index(jen.Id("OutputSize")).Add(t)).Block(
-			jen.Id("p").Op("=").Id("Predict").Call(jen.Id("x")),
-			jen.Qual(RuntimePath, "Sigmoids").Call(jen.Id("p").Index(jen.Empty(), jen.Empty()), jen.Id("p").Index(jen.Empty(), jen.Empty())),
-			jen.Return(),
-		)
+	default:
 		return
 	}
-	if e.n.Loss != "cross_entropy" {
-		return
-	}
-	f.Comment("Probabilities runs Predict on x and returns the softmax of its scores: the")
-	f.Comment("probability of each class, as the cross-entropy loss the network was trained")
-	f.Comment("with reads them (runtime.Softmax). It is safe for concurrent use and")
-	f.Comment("allocates nothing once warm.")
 	f.Func().Id("Probabilities").Params(jen.Id("x").Op("*").Index(jen.Id("InputSize")).Add(t)).
 		Params(jen.Id("p").Index(jen.Id("OutputSize")).Add(t)).Block(
 		jen.Id("p").Op("=").Id("Predict").Call(jen.Id("x")),
-		jen.Qual(RuntimePath, "Softmax").Call(jen.Id("p").Index(jen.Empty(), jen.Empty()), jen.Id("p").Index(jen.Empty(), jen.Empty())),
+		jen.Qual(RuntimePath, fn).Call(jen.Id("p").Index(jen.Empty(), jen.Empty()), jen.Id("p").Index(jen.Empty(), jen.Empty())),
 		jen.Return(),
 	)
 }

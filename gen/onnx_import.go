@@ -2171,34 +2171,13 @@ func (im *importer) slice(n *onnxNode, a *attrs, ins []*ival) bool {
 		}
 		first[ax], step[ax], count[ax] = s, st, c
 	}
-	out := &iconst{dims: count, isInt: x.c.isInt}
 	str := strides(x.c.dims)
-	total := int64(1)
-	for _, c := range count {
-		total *= c
-	}
-	idx := make([]int64, r)
-	for k := int64(0); k < total; k++ {
-		off := int64(0)
-		for d := 0; d < r; d++ {
+	out := pick(x.c, count, func(idx []int64) (off int64) {
+		for d := range idx {
 			off += (first[d] + idx[d]*step[d]) * str[d]
 		}
-		if out.isInt {
-			out.ints = append(out.ints, x.c.ints[off])
-		} else {
-			out.floats = append(out.floats, x.c.floats[off])
-		}
-		for d := r - 1; d >= 0; d-- {
-			idx[d]++
-			if idx[d] < count[d] {
-				break
-			}
-			idx[d] = 0
-		}
-	}
-	if !out.isInt && out.floats == nil {
-		out.floats = []float32{}
-	}
+		return off
+	})
 	im.set(n, &ival{c: out})
 	return true
 }
@@ -2236,19 +2215,34 @@ func (im *importer) transpose(n *onnxNode, a *attrs, ins []*ival) bool {
 		dims[i] = x.c.dims[p]
 	}
 	in := strides(x.c.dims)
-	out := &iconst{dims: dims, isInt: x.c.isInt}
-	idx := make([]int64, r)
-	for k := 0; k < x.c.size(); k++ {
-		off := int64(0)
-		for d := 0; d < r; d++ {
+	out := pick(x.c, dims, func(idx []int64) (off int64) {
+		for d := range idx {
 			off += idx[d] * in[perm[d]]
 		}
+		return off
+	})
+	im.set(n, &ival{c: out})
+	return true
+}
+
+// pick makes the constant of dimensions dims whose element at each index
+// (in row-major order) is x's element at offset(index): a slice or a
+// transpose of x.
+func pick(x *iconst, dims []int64, offset func(idx []int64) int64) *iconst {
+	out := &iconst{dims: dims, isInt: x.isInt}
+	total := int64(1)
+	for _, d := range dims {
+		total *= d
+	}
+	idx := make([]int64, len(dims))
+	for k := int64(0); k < total; k++ {
+		off := offset(idx)
 		if out.isInt {
-			out.ints = append(out.ints, x.c.ints[off])
+			out.ints = append(out.ints, x.ints[off])
 		} else {
-			out.floats = append(out.floats, x.c.floats[off])
+			out.floats = append(out.floats, x.floats[off])
 		}
-		for d := r - 1; d >= 0; d-- {
+		for d := len(dims) - 1; d >= 0; d-- {
 			idx[d]++
 			if idx[d] < dims[d] {
 				break
@@ -2259,8 +2253,7 @@ func (im *importer) transpose(n *onnxNode, a *attrs, ins []*ival) bool {
 	if !out.isInt && out.floats == nil {
 		out.floats = []float32{}
 	}
-	im.set(n, &ival{c: out})
-	return true
+	return out
 }
 
 func (im *importer) cast(n *onnxNode, a *attrs, ins []*ival) bool {

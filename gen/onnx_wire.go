@@ -161,93 +161,119 @@ type wireError struct {
 
 func (e *wireError) Error() string { return fmt.Sprintf("byte %d: %s", e.Off, e.Msg) }
 
-// wire walks one message: b is its bytes, base their offset in the file.
-type wire struct {
-	b    []byte
-	base int
-	i    int
+// wfield is one field of a message on the wire: its number and type, its
+// value as a varint or fixed value (v) or, length-delimited, its bytes
+// (sub, at file offset at), and its own offset in the file (off).
+type wfield struct {
+	num protowire.Number
+	typ protowire.Type
+	v   uint64
+	sub []byte
+	at  int
+	off int
 }
 
-// next returns the next field: its number and type, its value as a varint
-// or fixed value v, or for length-delimited fields its bytes in sub (with
-// their file offset at).
-func (w *wire) next() (num protowire.Number, typ protowire.Type, v uint64, sub []byte, at int, err error) {
-	num, typ, n := protowire.ConsumeTag(w.b[w.i:])
-	if n < 0 {
-		return 0, 0, 0, nil, 0, &wireError{w.base + w.i, "malformed field tag: " + protowire.ParseError(n).Error()}
-	}
-	start := w.i
-	w.i += n
-	switch typ {
-	case protowire.VarintType:
-		v, n = protowire.ConsumeVarint(w.b[w.i:])
-	case protowire.Fixed32Type:
-		var u uint32
-		u, n = protowire.ConsumeFixed32(w.b[w.i:])
-		v = uint64(u)
-	case protowire.Fixed64Type:
-		v, n = protowire.ConsumeFixed64(w.b[w.i:])
-	case protowire.BytesType:
-		at = w.base + w.i
-		sub, n = protowire.ConsumeBytes(w.b[w.i:])
-		if n >= 0 {
-			at += n - len(sub)
+// walk calls fn on each field of the message b, whose bytes start at
+// offset base in the file, and stops at the first error.
+func walk(b []byte, base int, fn func(f wfield) error) error {
+	for i := 0; i < len(b); {
+		f := wfield{off: base + i}
+		var n int
+		f.num, f.typ, n = protowire.ConsumeTag(b[i:])
+		if n < 0 {
+			return &wireError{f.off, "malformed field tag: " + protowire.ParseError(n).Error()}
 		}
-	default:
-		// Groups are deprecated and onnx.proto has none.
-		return 0, 0, 0, nil, 0, &wireError{w.base + start, fmt.Sprintf("field %d has wire type %d, which ONNX does not use", num, typ)}
+		i += n
+		switch f.typ {
+		case protowire.VarintType:
+			f.v, n = protowire.ConsumeVarint(b[i:])
+		case protowire.Fixed32Type:
+			var u uint32
+			u, n = protowire.ConsumeFixed32(b[i:])
+			f.v = uint64(u)
+		case protowire.Fixed64Type:
+			f.v, n = protowire.ConsumeFixed64(b[i:])
+		case protowire.BytesType:
+			f.sub, n = protowire.ConsumeBytes(b[i:])
+			f.at = base + i + n - len(f.sub)
+		default:
+			// Groups are deprecated and onnx.proto has none.
+			return &wireError{f.off, fmt.Sprintf("field %d has wire type %d, which ONNX does not use", f.num, f.typ)}
+		}
+		if n < 0 {
+			return &wireError{f.off, fmt.Sprintf("field %d is cut short or malformed: %v", f.num, protowire.ParseError(n))}
+		}
+		i += n
+		if err := fn(f); err != nil {
+			return err
+		}
 	}
-	if n < 0 {
-		return 0, 0, 0, nil, 0, &wireError{w.base + start, fmt.Sprintf("field %d is cut short or malformed: %v", num, protowire.ParseError(n))}
-	}
-	w.i += n
-	return num, typ, v, sub, at, nil
+	return nil
 }
 
-func (w *wire) more() bool { return w.i < len(w.b) }
+// bytes is a length-delimited field's value; what names it in errors.
+func (f wfield) bytes(what string) ([]byte, error) {
+	if f.typ != protowire.BytesType {
+		return nil, f.wrongType(what)
+	}
+	return f.sub, nil
+}
 
-// want checks a field's wire type.
-func want(num protowire.Number, typ, is protowire.Type, what string, at int) error {
-	if typ != is {
-		return &wireError{at, fmt.Sprintf("field %d (%s) has the wrong wire type", num, what)}
+func (f wfield) str(what string) (string, error) {
+	b, err := f.bytes(what)
+	return string(b), err
+}
+
+// varint is a varint field's value.
+func (f wfield) varint(what string) (uint64, error) {
+	if f.typ != protowire.VarintType {
+		return 0, f.wrongType(what)
+	}
+	return f.v, nil
+}
+
+func (f wfield) wrongType(what string) error {
+	return &wireError{f.off, fmt.Sprintf("field %d (%s) has the wrong wire type", f.num, what)}
+}
+
+// limit refuses the count+1th element of a repeated field.
+func limit(f wfield, count, max int, what string) error {
+	if count >= max {
+		return &wireError{f.off, fmt.Sprintf("more than %d %s", max, what)}
 	}
 	return nil
 }
 
 func decodeModel(b []byte) (*onnxModel, error) {
 	m := &onnxModel{metaKeys: map[string]bool{}}
-	w := &wire{b: b}
-	for w.more() {
-		off := w.i
-		num, typ, v, sub, at, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		switch num {
+	err := walk(b, 0, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			err = want(num, typ, protowire.VarintType, "ir_version", off)
+			var v uint64
+			v, err = f.varint("ir_version")
 			m.IRVersion = int64(v)
 		case 2:
-			err = want(num, typ, protowire.BytesType, "producer_name", off)
-			m.Producer = string(sub)
+			m.Producer, err = f.str("producer_name")
 		case 3:
-			err = want(num, typ, protowire.BytesType, "producer_version", off)
-			m.ProducerVersion = string(sub)
+			m.ProducerVersion, err = f.str("producer_version")
 		case 7:
-			if err = want(num, typ, protowire.BytesType, "graph", off); err == nil {
-				m.graphAt = at
-				m.Graph, err = decodeGraph(sub, at)
+			var sub []byte
+			if sub, err = f.bytes("graph"); err == nil {
+				m.graphAt = f.at
+				m.Graph, err = decodeGraph(sub, f.at)
 			}
 		case 8:
-			if err = want(num, typ, protowire.BytesType, "opset_import", off); err == nil {
+			var sub []byte
+			if sub, err = f.bytes("opset_import"); err == nil {
 				var o onnxOpset
-				o, err = decodeOpset(sub, at)
+				o, err = decodeOpset(sub, f.at)
 				m.Opsets = append(m.Opsets, o)
 			}
 		case 14:
-			if err = want(num, typ, protowire.BytesType, "metadata_props", off); err == nil {
+			var sub []byte
+			if sub, err = f.bytes("metadata_props"); err == nil {
 				var kv onnxKV
-				kv, err = decodeKV(sub, at)
+				kv, err = decodeKV(sub, f.at)
 				m.Meta = append(m.Meta, kv)
 			}
 		case 20:
@@ -255,106 +281,81 @@ func decodeModel(b []byte) (*onnxModel, error) {
 		case 25:
 			m.Functions++
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return m, nil
 }
 
-func decodeOpset(b []byte, base int) (onnxOpset, error) {
-	var o onnxOpset
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, v, sub, _, err := w.next()
-		if err != nil {
-			return o, err
-		}
-		switch num {
+func decodeOpset(b []byte, base int) (o onnxOpset, err error) {
+	err = walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			err = want(num, typ, protowire.BytesType, "opset domain", off)
-			o.Domain = string(sub)
+			o.Domain, err = f.str("opset domain")
 		case 2:
-			err = want(num, typ, protowire.VarintType, "opset version", off)
+			var v uint64
+			v, err = f.varint("opset version")
 			o.Version = int64(v)
 		}
-		if err != nil {
-			return o, err
-		}
-	}
-	return o, nil
+		return err
+	})
+	return o, err
 }
 
-func decodeKV(b []byte, base int) (onnxKV, error) {
-	var kv onnxKV
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, _, err := w.next()
-		if err != nil {
-			return kv, err
-		}
-		switch num {
+func decodeKV(b []byte, base int) (kv onnxKV, err error) {
+	err = walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			err = want(num, typ, protowire.BytesType, "key", off)
-			kv.Key = string(sub)
+			kv.Key, err = f.str("key")
 		case 2:
-			err = want(num, typ, protowire.BytesType, "value", off)
-			kv.Value = string(sub)
+			kv.Value, err = f.str("value")
 		}
-		if err != nil {
-			return kv, err
-		}
-	}
-	return kv, nil
+		return err
+	})
+	return kv, err
 }
 
 func decodeGraph(b []byte, base int) (*onnxGraph, error) {
 	g := &onnxGraph{}
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, at, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		switch num {
+	err := walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			if err = want(num, typ, protowire.BytesType, "node", off); err == nil {
-				if len(g.Nodes) == maxONNXNodes {
-					return nil, &wireError{off, fmt.Sprintf("the graph has more than %d nodes", maxONNXNodes)}
+			var sub []byte
+			if sub, err = f.bytes("node"); err == nil {
+				if err = limit(f, len(g.Nodes), maxONNXNodes, "nodes in the graph"); err != nil {
+					return err
 				}
 				var n *onnxNode
-				n, err = decodeNode(sub, at)
-				if n != nil {
+				if n, err = decodeNode(sub, f.at); n != nil {
 					n.Index = len(g.Nodes)
 					g.Nodes = append(g.Nodes, n)
 				}
 			}
 		case 2:
-			err = want(num, typ, protowire.BytesType, "graph name", off)
-			g.Name = string(sub)
+			g.Name, err = f.str("graph name")
 		case 5:
-			if err = want(num, typ, protowire.BytesType, "initializer", off); err == nil {
-				if len(g.Inits) == maxONNXNodes {
-					return nil, &wireError{off, fmt.Sprintf("the graph has more than %d initializers", maxONNXNodes)}
+			var sub []byte
+			if sub, err = f.bytes("initializer"); err == nil {
+				if err = limit(f, len(g.Inits), maxONNXNodes, "initializers in the graph"); err != nil {
+					return err
 				}
 				var t *onnxTensor
-				t, err = decodeTensor(sub, at)
+				t, err = decodeTensor(sub, f.at)
 				g.Inits = append(g.Inits, t)
 			}
 		case 10:
-			err = want(num, typ, protowire.BytesType, "doc_string", off)
-			g.DocString = string(sub)
+			g.DocString, err = f.str("doc_string")
 		case 11, 12, 13:
-			if err = want(num, typ, protowire.BytesType, "value info", off); err == nil {
-				if len(g.Inputs)+len(g.Outputs)+len(g.ValueInfo) == maxONNXNodes {
-					return nil, &wireError{off, fmt.Sprintf("the graph has more than %d inputs, outputs and value infos", maxONNXNodes)}
+			var sub []byte
+			if sub, err = f.bytes("value info"); err == nil {
+				if err = limit(f, len(g.Inputs)+len(g.Outputs)+len(g.ValueInfo), maxONNXNodes, "inputs, outputs and value infos in the graph"); err != nil {
+					return err
 				}
 				var v *onnxValue
-				v, err = decodeValue(sub, at)
-				switch num {
+				v, err = decodeValue(sub, f.at)
+				switch f.num {
 				case 11:
 					g.Inputs = append(g.Inputs, v)
 				case 12:
@@ -366,279 +367,237 @@ func decodeGraph(b []byte, base int) (*onnxGraph, error) {
 		case 15:
 			g.Sparse++
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return g, nil
 }
 
 func decodeNode(b []byte, base int) (*onnxNode, error) {
 	n := &onnxNode{}
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, at, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		switch num {
+	err := walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1, 2:
-			if err = want(num, typ, protowire.BytesType, "node input or output", off); err == nil {
-				if len(n.Inputs)+len(n.Outputs) == 1024 {
-					return nil, &wireError{off, "a node has more than 1024 inputs and outputs"}
+			var s string
+			if s, err = f.str("node input or output"); err == nil {
+				if err = limit(f, len(n.Inputs)+len(n.Outputs), 1024, "inputs and outputs of a node"); err != nil {
+					return err
 				}
-				if num == 1 {
-					n.Inputs = append(n.Inputs, string(sub))
+				if f.num == 1 {
+					n.Inputs = append(n.Inputs, s)
 				} else {
-					n.Outputs = append(n.Outputs, string(sub))
+					n.Outputs = append(n.Outputs, s)
 				}
 			}
 		case 3:
-			err = want(num, typ, protowire.BytesType, "node name", off)
-			n.Name = string(sub)
+			n.Name, err = f.str("node name")
 		case 4:
-			err = want(num, typ, protowire.BytesType, "op_type", off)
-			n.OpType = string(sub)
+			n.OpType, err = f.str("op_type")
 		case 5:
-			if err = want(num, typ, protowire.BytesType, "attribute", off); err == nil {
-				if len(n.Attrs) == maxONNXAttrs {
-					return nil, &wireError{off, fmt.Sprintf("a node has more than %d attributes", maxONNXAttrs)}
+			var sub []byte
+			if sub, err = f.bytes("attribute"); err == nil {
+				if err = limit(f, len(n.Attrs), maxONNXAttrs, "attributes of a node"); err != nil {
+					return err
 				}
 				var a *onnxAttr
-				a, err = decodeAttr(sub, at)
+				a, err = decodeAttr(sub, f.at)
 				n.Attrs = append(n.Attrs, a)
 			}
 		case 6:
-			err = want(num, typ, protowire.BytesType, "doc_string", off)
-			n.DocString = string(sub)
+			n.DocString, err = f.str("doc_string")
 		case 7:
-			err = want(num, typ, protowire.BytesType, "domain", off)
-			n.Domain = string(sub)
+			n.Domain, err = f.str("domain")
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return n, nil
 }
 
 func decodeAttr(b []byte, base int) (*onnxAttr, error) {
 	a := &onnxAttr{has: map[int]bool{}}
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, v, sub, at, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		a.has[int(num)] = true
-		switch num {
+	err := walk(b, base, func(f wfield) (err error) {
+		a.has[int(f.num)] = true
+		switch f.num {
 		case 1:
-			err = want(num, typ, protowire.BytesType, "attribute name", off)
-			a.Name = string(sub)
+			a.Name, err = f.str("attribute name")
 		case 2:
-			err = want(num, typ, protowire.Fixed32Type, "f", off)
-			a.F = math.Float32frombits(uint32(v))
+			if f.typ != protowire.Fixed32Type {
+				return f.wrongType("f")
+			}
+			a.F = math.Float32frombits(uint32(f.v))
 		case 3:
-			err = want(num, typ, protowire.VarintType, "i", off)
+			var v uint64
+			v, err = f.varint("i")
 			a.I = int64(v)
 		case 4:
-			err = want(num, typ, protowire.BytesType, "s", off)
-			a.S = sub
+			a.S, err = f.bytes("s")
 		case 5:
-			if err = want(num, typ, protowire.BytesType, "t", off); err == nil {
-				a.T, err = decodeTensor(sub, at)
+			var sub []byte
+			if sub, err = f.bytes("t"); err == nil {
+				a.T, err = decodeTensor(sub, f.at)
 			}
 		case 7:
-			a.Floats, err = appendFloats(a.Floats, typ, v, sub, off)
+			a.Floats, err = appendFloats(a.Floats, f)
 		case 8:
-			a.Ints, err = appendInts(a.Ints, typ, v, sub, off)
+			a.Ints, err = appendInts(a.Ints, f)
 		case 9:
-			err = want(num, typ, protowire.BytesType, "strings", off)
-			a.Strings = append(a.Strings, sub)
+			var s []byte
+			s, err = f.bytes("strings")
+			a.Strings = append(a.Strings, s)
 		case 20:
-			err = want(num, typ, protowire.VarintType, "type", off)
+			var v uint64
+			v, err = f.varint("type")
 			a.Type = int64(v)
 		case 21:
-			err = want(num, typ, protowire.BytesType, "ref_attr_name", off)
-			a.RefName = string(sub)
+			a.RefName, err = f.str("ref_attr_name")
 		case 6, 10, 11, 14, 15, 22, 23:
 			a.Nested = true
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return a, nil
 }
 
 func decodeTensor(b []byte, base int) (*onnxTensor, error) {
 	t := &onnxTensor{Offset: base}
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, v, sub, _, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		switch num {
+	err := walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			if t.Dims, err = appendInts(t.Dims, typ, v, sub, off); err == nil && len(t.Dims) > maxONNXRank {
-				err = &wireError{off, fmt.Sprintf("a tensor has more than %d dimensions", maxONNXRank)}
+			if t.Dims, err = appendInts(t.Dims, f); err == nil && len(t.Dims) > maxONNXRank {
+				err = &wireError{f.off, fmt.Sprintf("a tensor has more than %d dimensions", maxONNXRank)}
 			}
 		case 2:
-			err = want(num, typ, protowire.VarintType, "data_type", off)
+			var v uint64
+			v, err = f.varint("data_type")
 			t.DataType = int32(v)
 		case 3:
 			t.Segment = true
 		case 4:
-			t.Float, err = appendFloats(t.Float, typ, v, sub, off)
+			t.Float, err = appendFloats(t.Float, f)
 		case 5:
 			var is []int64
-			is, err = appendInts(nil, typ, v, sub, off)
+			is, err = appendInts(nil, f)
 			for _, x := range is {
 				t.Int32 = append(t.Int32, int32(x))
 			}
 		case 6:
 			t.Strings++
 		case 7:
-			t.Int64, err = appendInts(t.Int64, typ, v, sub, off)
+			t.Int64, err = appendInts(t.Int64, f)
 		case 8:
-			err = want(num, typ, protowire.BytesType, "tensor name", off)
-			t.Name = string(sub)
+			t.Name, err = f.str("tensor name")
 		case 9:
-			err = want(num, typ, protowire.BytesType, "raw_data", off)
-			t.Raw = sub
+			t.Raw, err = f.bytes("raw_data")
 		case 10:
-			t.Double, err = appendDoubles(t.Double, typ, v, sub, off)
+			t.Double, err = appendDoubles(t.Double, f)
 		case 13:
 			t.External = true
 		case 14:
-			err = want(num, typ, protowire.VarintType, "data_location", off)
+			var v uint64
+			v, err = f.varint("data_location")
 			t.External = t.External || v == 1
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return t, nil
 }
 
 func decodeValue(b []byte, base int) (*onnxValue, error) {
 	val := &onnxValue{}
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, at, err := w.next()
-		if err != nil {
-			return nil, err
-		}
-		switch num {
+	err := walk(b, base, func(f wfield) (err error) {
+		switch f.num {
 		case 1:
-			err = want(num, typ, protowire.BytesType, "value name", off)
-			val.Name = string(sub)
+			val.Name, err = f.str("value name")
 		case 2:
-			if err = want(num, typ, protowire.BytesType, "type", off); err == nil {
+			var sub []byte
+			if sub, err = f.bytes("type"); err == nil {
 				val.HasType = true
-				err = decodeType(val, sub, at)
+				err = decodeType(val, sub, f.at)
 			}
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return val, nil
 }
 
-// decodeType reads TypeProto: only tensor_type (1) is a tensor.
+// decodeType reads TypeProto: only tensor_type (1) is a tensor, holding
+// elem_type (1) and shape (2).
 func decodeType(val *onnxValue, b []byte, base int) error {
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, at, err := w.next()
+	return walk(b, base, func(f wfield) error {
+		if f.num != 1 {
+			return nil
+		}
+		sub, err := f.bytes("tensor_type")
 		if err != nil {
-			return err
-		}
-		if num != 1 {
-			continue
-		}
-		if err := want(num, typ, protowire.BytesType, "tensor_type", off); err != nil {
 			return err
 		}
 		val.IsTensor = true
-		tw := &wire{b: sub, base: at}
-		for tw.more() {
-			toff := at + tw.i
-			tn, tt, tv, tsub, tat, err := tw.next()
-			if err != nil {
-				return err
-			}
-			switch tn {
+		return walk(sub, f.at, func(f wfield) (err error) {
+			switch f.num {
 			case 1:
-				if err := want(tn, tt, protowire.VarintType, "elem_type", toff); err != nil {
-					return err
-				}
-				val.Elem = int32(tv)
+				var v uint64
+				v, err = f.varint("elem_type")
+				val.Elem = int32(v)
 			case 2:
-				if err := want(tn, tt, protowire.BytesType, "shape", toff); err != nil {
-					return err
-				}
-				val.HasShape = true
-				if err := decodeShape(val, tsub, tat); err != nil {
-					return err
+				var sub []byte
+				if sub, err = f.bytes("shape"); err == nil {
+					val.HasShape = true
+					err = decodeShape(val, sub, f.at)
 				}
 			}
-		}
-	}
-	return nil
+			return err
+		})
+	})
 }
 
+// decodeShape reads TensorShapeProto: its dims (1), each a dim_value (1)
+// or dim_param (2).
 func decodeShape(val *onnxValue, b []byte, base int) error {
-	w := &wire{b: b, base: base}
-	for w.more() {
-		off := base + w.i
-		num, typ, _, sub, at, err := w.next()
+	return walk(b, base, func(f wfield) error {
+		if f.num != 1 {
+			return nil
+		}
+		sub, err := f.bytes("dim")
 		if err != nil {
 			return err
 		}
-		if num != 1 {
-			continue
-		}
-		if err := want(num, typ, protowire.BytesType, "dim", off); err != nil {
-			return err
-		}
 		if len(val.Dims) == maxONNXRank {
-			return &wireError{off, fmt.Sprintf("a shape has more than %d dimensions", maxONNXRank)}
+			return &wireError{f.off, fmt.Sprintf("a shape has more than %d dimensions", maxONNXRank)}
 		}
 		var d onnxDim
-		dw := &wire{b: sub, base: at}
-		for dw.more() {
-			doff := at + dw.i
-			dn, dt, dv, dsub, _, err := dw.next()
-			if err != nil {
-				return err
-			}
-			switch dn {
+		err = walk(sub, f.at, func(f wfield) (err error) {
+			switch f.num {
 			case 1:
-				if err := want(dn, dt, protowire.VarintType, "dim_value", doff); err != nil {
-					return err
-				}
-				d.Value, d.Known = int64(dv), true
+				var v uint64
+				v, err = f.varint("dim_value")
+				d.Value, d.Known = int64(v), true
 			case 2:
-				if err := want(dn, dt, protowire.BytesType, "dim_param", doff); err != nil {
-					return err
-				}
-				d.Param = string(dsub)
+				d.Param, err = f.str("dim_param")
 			}
-		}
+			return err
+		})
 		val.Dims = append(val.Dims, d)
-	}
-	return nil
+		return err
+	})
 }
 
 // appendInts reads a repeated int64 field, packed or not.
-func appendInts(dst []int64, typ protowire.Type, v uint64, sub []byte, off int) ([]int64, error) {
+func appendInts(dst []int64, f wfield) ([]int64, error) {
+	typ, v, sub, off := f.typ, f.v, f.sub, f.off
 	switch typ {
 	case protowire.VarintType:
 		return append(dst, int64(v)), nil
@@ -657,7 +616,8 @@ func appendInts(dst []int64, typ protowire.Type, v uint64, sub []byte, off int) 
 }
 
 // appendFloats reads a repeated float field, packed or not.
-func appendFloats(dst []float32, typ protowire.Type, v uint64, sub []byte, off int) ([]float32, error) {
+func appendFloats(dst []float32, f wfield) ([]float32, error) {
+	typ, v, sub, off := f.typ, f.v, f.sub, f.off
 	switch typ {
 	case protowire.Fixed32Type:
 		return append(dst, math.Float32frombits(uint32(v))), nil
@@ -674,7 +634,8 @@ func appendFloats(dst []float32, typ protowire.Type, v uint64, sub []byte, off i
 }
 
 // appendDoubles reads a repeated double field, packed or not.
-func appendDoubles(dst []float64, typ protowire.Type, v uint64, sub []byte, off int) ([]float64, error) {
+func appendDoubles(dst []float64, f wfield) ([]float64, error) {
+	typ, v, sub, off := f.typ, f.v, f.sub, f.off
 	switch typ {
 	case protowire.Fixed64Type:
 		return append(dst, math.Float64frombits(v)), nil
