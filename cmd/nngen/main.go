@@ -1,9 +1,12 @@
-// Command nngen compiles a network spec into a Go package with straight-line
-// forward and backward passes for exactly that network.
+// Command nngen compiles a network spec, or an ONNX model exported from
+// PyTorch, into a Go package with straight-line forward and backward passes
+// for exactly that network.
 //
 // Usage:
 //
 //	nngen [flags] SPEC.yaml
+//	nngen [flags] MODEL.onnx          (the model's weights compiled in)
+//	nngen -onnx OUT.onnx [-weights W.safetensors] SPEC.yaml
 //
 // It is meant to run from a //go:generate line as well as by hand:
 //
@@ -11,7 +14,8 @@
 //
 // writes the package for net.yaml into ./NAME (NAME being the spec's name).
 // On any error in the spec it prints every problem as FILE:LINE:COL:
-// message, writes nothing, and exits with status 1.
+// message (for an ONNX model, FILE: node N "name" (OpType): message),
+// writes nothing, and exits with status 1.
 package main
 
 import (
