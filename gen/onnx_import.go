@@ -733,39 +733,40 @@ var onnxOps map[string]onnxOp
 
 func init() {
 	onnxOps = map[string]onnxOp{
-		"Conv":              {[]string{"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}, 2, 3, (*importer).conv},
-		"Pad":               {[]string{"mode", "pads", "value"}, 1, 4, (*importer).pad},
-		"Gemm":              {[]string{"alpha", "beta", "transA", "transB"}, 2, 3, (*importer).gemm},
-		"MatMul":            {nil, 2, 2, (*importer).matmul},
-		"Relu":              {nil, 1, 1, unary("relu")},
-		"Sigmoid":           {nil, 1, 1, unary("sigmoid")},
-		"Tanh":              {nil, 1, 1, unary("tanh")},
-		"LeakyRelu":         {[]string{"alpha"}, 1, 1, (*importer).leakyRelu},
-		"Gelu":              {[]string{"approximate"}, 1, 1, (*importer).geluOp},
-		"MaxPool":           {[]string{"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}, 1, 1, (*importer).pool},
-		"AveragePool":       {[]string{"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"}, 1, 1, (*importer).pool},
-		"GlobalAveragePool": {nil, 1, 1, (*importer).globalPool},
-		"Flatten":           {[]string{"axis"}, 1, 1, (*importer).flatten},
-		"Reshape":           {[]string{"allowzero"}, 2, 2, (*importer).reshape},
-		"Softmax":           {[]string{"axis"}, 1, 1, (*importer).softmax},
-		"Add":               {nil, 2, 2, (*importer).add},
-		"Mul":               {nil, 2, 2, (*importer).mul},
-		"Sum":               {nil, 1, 1024, (*importer).sum},
-		"Div":               {nil, 2, 2, (*importer).div},
-		"Sub":               {nil, 2, 2, (*importer).intArith2},
-		"Erf":               {nil, 1, 1, (*importer).erf},
-		"Concat":            {[]string{"axis"}, 1, 1024, (*importer).concat},
-		"Identity":          {nil, 1, 1, (*importer).identity},
-		"Dropout":           {[]string{"ratio", "seed"}, 1, 3, (*importer).dropout},
-		"Constant":          {[]string{"value", "value_float", "value_floats", "value_int", "value_ints"}, 0, 0, (*importer).constant},
-		"ConstantOfShape":   {[]string{"value"}, 1, 1, (*importer).constantOfShape},
-		"Shape":             {[]string{"start", "end"}, 1, 1, (*importer).shapeOf},
-		"Gather":            {[]string{"axis"}, 2, 2, (*importer).gather},
-		"Unsqueeze":         {[]string{"axes"}, 1, 2, (*importer).unsqueeze},
-		"Squeeze":           {[]string{"axes"}, 1, 2, (*importer).squeeze},
-		"Slice":             {nil, 3, 5, (*importer).slice},
-		"Transpose":         {[]string{"perm"}, 1, 1, (*importer).transpose},
-		"Cast":              {[]string{"to", "saturate"}, 1, 1, (*importer).cast},
+		"Conv":               {[]string{"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}, 2, 3, (*importer).conv},
+		"Pad":                {[]string{"mode", "pads", "value"}, 1, 4, (*importer).pad},
+		"Gemm":               {[]string{"alpha", "beta", "transA", "transB"}, 2, 3, (*importer).gemm},
+		"MatMul":             {nil, 2, 2, (*importer).matmul},
+		"Relu":               {nil, 1, 1, unary("relu")},
+		"Sigmoid":            {nil, 1, 1, unary("sigmoid")},
+		"Tanh":               {nil, 1, 1, unary("tanh")},
+		"LeakyRelu":          {[]string{"alpha"}, 1, 1, (*importer).leakyRelu},
+		"Gelu":               {[]string{"approximate"}, 1, 1, (*importer).geluOp},
+		"MaxPool":            {[]string{"auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"}, 1, 1, (*importer).pool},
+		"AveragePool":        {[]string{"auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"}, 1, 1, (*importer).pool},
+		"GlobalAveragePool":  {nil, 1, 1, (*importer).globalPool},
+		"Flatten":            {[]string{"axis"}, 1, 1, (*importer).flatten},
+		"Reshape":            {[]string{"allowzero"}, 2, 2, (*importer).reshape},
+		"Softmax":            {[]string{"axis"}, 1, 1, (*importer).softmax},
+		"Add":                {nil, 2, 2, (*importer).add},
+		"Mul":                {nil, 2, 2, (*importer).mul},
+		"Sum":                {nil, 1, 1024, (*importer).sum},
+		"Div":                {nil, 2, 2, (*importer).div},
+		"Sub":                {nil, 2, 2, (*importer).intArith2},
+		"Erf":                {nil, 1, 1, (*importer).erf},
+		"Concat":             {[]string{"axis"}, 1, 1024, (*importer).concat},
+		"Identity":           {nil, 1, 1, (*importer).identity},
+		"BatchNormalization": {[]string{"epsilon", "momentum", "training_mode", "spatial"}, 5, 5, (*importer).batchNorm},
+		"Dropout":            {[]string{"ratio", "seed"}, 1, 3, (*importer).dropout},
+		"Constant":           {[]string{"value", "value_float", "value_floats", "value_int", "value_ints"}, 0, 0, (*importer).constant},
+		"ConstantOfShape":    {[]string{"value"}, 1, 1, (*importer).constantOfShape},
+		"Shape":              {[]string{"start", "end"}, 1, 1, (*importer).shapeOf},
+		"Gather":             {[]string{"axis"}, 2, 2, (*importer).gather},
+		"Unsqueeze":          {[]string{"axes"}, 1, 2, (*importer).unsqueeze},
+		"Squeeze":            {[]string{"axes"}, 1, 2, (*importer).squeeze},
+		"Slice":              {nil, 3, 5, (*importer).slice},
+		"Transpose":          {[]string{"perm"}, 1, 1, (*importer).transpose},
+		"Cast":               {[]string{"to", "saturate"}, 1, 1, (*importer).cast},
 	}
 }
 
@@ -1719,6 +1720,76 @@ func (im *importer) concat(n *onnxNode, a *attrs, ins []*ival) bool {
 		return true
 	}
 	im.newLayer(n, "concat", ins, shape)
+	return true
+}
+
+// batchNorm folds an inference BatchNormalization into the Conv, Gemm or
+// MatMul whose output it alone reads, as torch.onnx.export itself folds
+// it into a Conv: per channel c, s = scale[c]/√(var[c] + ε), the weights of
+// output c times s and the bias (b[c] − mean[c])·s + B[c], in float64,
+// rounded once. The package computes what the model computes in inference;
+// it trains the folded layer (batch statistics are not recomputed).
+func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
+	x := ins[0]
+	if !im.activation(n, x, "input X") {
+		return false
+	}
+	eps, ok1 := a.float("epsilon", 1e-5)
+	tm, ok2 := a.int("training_mode", 0)
+	sp, ok3 := a.int("spatial", 1)
+	if !ok1 || !ok2 || !ok3 {
+		return false
+	}
+	if tm != 0 || sp != 1 {
+		im.errf(n, "BatchNormalization in training mode (or spatial 0) is not supported; export the model in eval mode (model.eval())")
+		return false
+	}
+	l := x.layer
+	if l == nil || (l.op != "linear" && l.op != "conv1d" && l.op != "conv2d") || l != im.layers[len(im.layers)-1] || im.readers[l.node.Outputs[0]] != 1 {
+		im.errf(n, "BatchNormalization is supported only directly after a Conv, Gemm or MatMul whose output nothing else reads (it is folded into that layer); nngen has no batch norm layer yet")
+		return false
+	}
+	c := x.shape[0]
+	var vals [4][]float32
+	for i, what := range []string{"scale", "B", "mean", "var"} {
+		v := ins[i+1]
+		if v == nil || v.c == nil || v.c.isInt || len(v.c.floats) != c {
+			im.errf(n, "its %s must be a float initializer of %d values, one per channel", what, c)
+			return false
+		}
+		vals[i] = v.c.floats
+	}
+	scale, beta, mean, variance := vals[0], vals[1], vals[2], vals[3]
+	per := len(l.weight) / c
+	w := make([]float32, len(l.weight))
+	b := make([]float32, c)
+	for ch := 0; ch < c; ch++ {
+		if !(variance[ch] >= 0) {
+			im.errf(n, "its var[%d] is %v; a variance is not negative", ch, variance[ch])
+			return false
+		}
+		s := float64(scale[ch]) / math.Sqrt(float64(variance[ch])+float64(eps))
+		for k := ch * per; k < (ch+1)*per; k++ {
+			w[k] = float32(float64(l.weight[k]) * s)
+		}
+		bias := 0.0
+		if l.bias != nil {
+			bias = float64(l.bias[ch])
+		}
+		b[ch] = float32((bias-float64(mean[ch]))*s + float64(beta[ch]))
+	}
+	if l.bias == nil {
+		// The folded layer has a bias: drop the field that said it had none.
+		kept := l.fields[:0]
+		for _, f := range l.fields {
+			if f.Key != "bias" {
+				kept = append(kept, f)
+			}
+		}
+		l.fields = kept
+	}
+	l.weight, l.bias, l.node = w, b, n
+	im.set(n, &ival{act: true, layer: l, shape: x.shape})
 	return true
 }
 

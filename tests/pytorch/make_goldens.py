@@ -565,7 +565,7 @@ class MatMulNet(nn.Module):
 def write_variants():
     """The same nested model exported the ways users export (initializers
     listed as inputs, no constant folding, a fixed batch of one, opset
-    11), and MatMulNet: onnx/variants/NAME.onnx with NAME.json holding the
+    11), MatMulNet, and batch norm in eval mode: onnx/variants/NAME.onnx with NAME.json holding the
     state_dict keys, an input and PyTorch's float64 output."""
     d = os.path.join(HERE, "onnx", "variants")
     os.makedirs(d, exist_ok=True)
@@ -573,12 +573,26 @@ def write_variants():
         torch.manual_seed(8)
         nested, mm = Nested().eval(), MatMulNet().eval()
         x8, x6 = torch.randn(1, 1, 8, 8), torch.randn(1, 2, 3)
+        # Batch norm in eval mode with statistics other than the initial
+        # ones: the export folds BatchNorm2d into its Conv itself, and
+        # leaves BatchNorm1d after the Linear to the importer.
+        bn = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(),
+                           nn.Linear(4 * 6 * 6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        for mod in bn.modules():
+            if isinstance(mod, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                mod.running_mean.uniform_(-1, 1)
+                mod.running_var.uniform_(0.5, 2)
+                mod.weight.data.uniform_(0.5, 1.5)
+                mod.bias.data.uniform_(-0.5, 0.5)
+        bn = bn.eval()
+        x2 = torch.randn(1, 2, 8, 8)
     variants = [
         ("nested", nested, x8, dict(dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
         ("nested_inputs", nested, x8, dict(keep_initializers_as_inputs=True, dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
         ("nested_unfolded", nested, x8, dict(do_constant_folding=False, dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
         ("nested_static", nested, x8, dict(opset_version=11)),
         ("matmul", mm, x6, dict(dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
+        ("batchnorm", bn, x2, dict(dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})),
     ]
     for name, model, x, kw in variants:
         with torch.random.fork_rng(), contextlib.redirect_stdout(sys.stderr):

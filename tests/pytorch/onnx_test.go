@@ -175,12 +175,12 @@ func readONNXGolden(t *testing.T, path string) onnxGolden {
 // TestONNXVariants: models exported the other ways users export them
 // (nested Sequentials with dropout; initializers listed as inputs; no
 // constant folding; a fixed batch of one at opset 11; a linear layer as
-// x @ w + b) import with PyTorch's state_dict keys where the export kept
+// x @ w + b; batch norm in eval mode) import with PyTorch's state_dict keys where the export kept
 // them, and compute PyTorch's output.
 func TestONNXVariants(t *testing.T) {
 	models, _ := filepath.Glob(filepath.Join("onnx", "variants", "*.onnx"))
-	if len(models) != 5 {
-		t.Fatalf("%d models in onnx/variants, want 5: run make goldens", len(models))
+	if len(models) != 6 {
+		t.Fatalf("%d models in onnx/variants, want 6: run make goldens", len(models))
 	}
 	wantKeys := map[string]string{
 		"nested":          "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
@@ -189,7 +189,13 @@ func TestONNXVariants(t *testing.T) {
 		"nested_static":   "features.0.weight features.0.bias head.1.weight head.1.bias head.4.weight head.4.bias",
 		// The export renames w and b; the keys come from the node names.
 		"matmul": "MatMul.weight MatMul.bias",
+		// The export folds BatchNorm2d into the Conv (renaming its
+		// weights), the importer BatchNorm1d into the Linear before it.
+		"batchnorm": "0.weight 0.bias 4.weight 4.bias 7.weight 7.bias",
 	}
+	// Folding rounds the folded weights to float32 once: the output is
+	// PyTorch's to that rounding, not to the order of sums.
+	tols := map[string]float64{"batchnorm": 1e-6}
 	for _, m := range models {
 		name := strings.TrimSuffix(filepath.Base(m), ".onnx")
 		t.Run(name, func(t *testing.T) {
@@ -209,8 +215,14 @@ func TestONNXVariants(t *testing.T) {
 				t.Errorf("keys %s, want %s", got, wantKeys[name])
 			}
 			g := readONNXGolden(t, strings.TrimSuffix(m, ".onnx")+".json")
-			if e := nettest.RelErr(n.Eval(w, g.Input), g.Output); e > onnxTol {
-				t.Errorf("output: relative error %.3g > %g", e, onnxTol)
+			tol := onnxTol
+			if v, ok := tols[name]; ok {
+				tol = v
+			}
+			if e := nettest.RelErr(n.Eval(w, g.Input), g.Output); e > tol {
+				t.Errorf("output: relative error %.3g > %g", e, tol)
+			} else {
+				t.Logf("output: relative error %.2g", e)
 			}
 		})
 	}
