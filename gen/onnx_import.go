@@ -626,6 +626,11 @@ func (a *attrs) check() bool {
 			ok = false
 		}
 		seen[x.Name] = true
+		if x.Nested {
+			a.im.errf(a.n, "attribute %s holds a graph, sparse tensor or type, which nngen does not read", x.Name)
+			ok = false
+			continue
+		}
 		known := false
 		for _, k := range a.allowed {
 			known = known || k == x.Name
@@ -752,7 +757,7 @@ func init() {
 		"Mul":                {nil, 2, 2, (*importer).mul},
 		"Sum":                {nil, 1, 1024, (*importer).sum},
 		"Div":                {nil, 2, 2, (*importer).div},
-		"Sub":                {nil, 2, 2, (*importer).intArith2},
+		"Sub":                {nil, 2, 2, (*importer).sub},
 		"Erf":                {nil, 1, 1, (*importer).erf},
 		"Concat":             {[]string{"axis"}, 1, 1024, (*importer).concat},
 		"Identity":           {nil, 1, 1, (*importer).identity},
@@ -1651,8 +1656,8 @@ func (im *importer) mul(n *onnxNode, a *attrs, ins []*ival) bool {
 	return true
 }
 
-// intArith2 is Sub, which nngen meets only in shape arithmetic.
-func (im *importer) intArith2(n *onnxNode, a *attrs, ins []*ival) bool { return im.intArith(n, ins) }
+// sub is Sub, which nngen meets only in shape arithmetic.
+func (im *importer) sub(n *onnxNode, a *attrs, ins []*ival) bool { return im.intArith(n, ins) }
 
 func (im *importer) div(n *onnxNode, a *attrs, ins []*ival) bool {
 	x, y := ins[0], ins[1]

@@ -26,8 +26,6 @@ type onnxModel struct {
 	Meta            []onnxKV    // 14
 	Training        int         // 20: training_info entries
 	Functions       int         // 25: model-local functions
-	graphAt         int         // byte offset of the graph, for errors
-	metaKeys        map[string]bool
 }
 
 type onnxOpset struct {
@@ -245,7 +243,7 @@ func limit(f wfield, count, max int, what string) error {
 }
 
 func decodeModel(b []byte) (*onnxModel, error) {
-	m := &onnxModel{metaKeys: map[string]bool{}}
+	m := &onnxModel{}
 	err := walk(b, 0, func(f wfield) (err error) {
 		switch f.num {
 		case 1:
@@ -259,7 +257,6 @@ func decodeModel(b []byte) (*onnxModel, error) {
 		case 7:
 			var sub []byte
 			if sub, err = f.bytes("graph"); err == nil {
-				m.graphAt = f.at
 				m.Graph, err = decodeGraph(sub, f.at)
 			}
 		case 8:
