@@ -1,13 +1,13 @@
 // Command conv writes runtime/kernels/conv_amd64.s and its Go stubs: the
 // direct-convolution row kernels behind kernels.Conv. One call computes, for
-// R output channels and up to 8·V neighbouring output columns of one output
-// row, the sum over n taps
+// R output channels and up to 8·V (AVX) or 16·V (AVX-512) neighbouring
+// output columns of one output row, the sum over n taps
 //
 //	t[r][j] = 0 + w[r][0]·x[off[0]+j] + w[r][1]·x[off[1]+j] + …
 //
 // and stores y[r][j] = init[r] + t[r][j] (first k-block) or y[r][j] + t[r][j]
 // (later ones), the last vector of columns through a mask. The weights of
-// channel r lie at byte offset rows[r] from w, one per tap; each tap's input
+// channel r lie r·ws bytes from w, one per tap; each tap's input
 // lies at element offset off[p] from x. Each term is one fused multiply-add
 // (VFMADD231PS), in increasing tap order from zero: the order in which
 // kernels.Gemm sums a k-block of W·Im2col(x), so a convolution computed here
@@ -16,89 +16,225 @@
 // layers of 16 channels or more, runs its vectors along the channels
 // instead (see channels).
 //
-//	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels
+//	go run ./conv -out ../runtime/kernels/conv_amd64.s -stubs ../runtime/kernels/conv_stub_amd64.go -pkg kernels \
+//		-dispatch ../runtime/kernels/conv_rows_amd64.go -shapes ../runtime/kernels/conv_shapes.go
 package main
 
-//go:generate go run . -out ../../runtime/kernels/conv_amd64.s -stubs ../../runtime/kernels/conv_stub_amd64.go -pkg kernels
+//go:generate go run . -out ../../runtime/kernels/conv_amd64.s -stubs ../../runtime/kernels/conv_stub_amd64.go -pkg kernels -dispatch ../../runtime/kernels/conv_rows_amd64.go -shapes ../../runtime/kernels/conv_shapes.go
 
 import (
+	"flag"
 	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"strings"
 
 	. "github.com/mmcloughlin/avo/build"
 	. "github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
+
+	"github.com/nngen/nngen/asm/internal/vec"
 )
 
-// Shapes holds, for V = 1…4 YMM vectors of columns, the number of output
-// channels R a kernel computes at once: R·V accumulators (12 independent
-// FMA chains where R ≤ 6 allows, enough to cover the FMA latency), the
-// input vectors and a broadcast weight in the 16 YMM registers; an input
-// vector that does not fit is an FMA's memory operand instead.
-// kernels.convRowsR must hold the same numbers.
-var Shapes = [][2]int{{6, 1}, {6, 2}, {4, 3}, {3, 4}}
+// Levels holds, for each level's vector (8 columns in a YMM register, 16 in
+// a ZMM one) and V = 1, 2, … vectors of columns, the most output channels
+// R a row kernel computes at once: R·V accumulators (12 independent FMA
+// chains or more where the registers allow, enough to cover the FMA
+// latency), the input vectors and a broadcast weight in the level's 16 or
+// 32 vector registers; an input vector that does not fit is an FMA's
+// memory operand instead. Every R from 1 to the most has a kernel, so a
+// layer's channels split evenly into calls with no idle rows. Both levels
+// cover rows of up to 32 columns a call. conv_shapes.go, written from this
+// table, gives the same numbers to kernels.Conv.
+var Levels = []struct {
+	ZMM     bool
+	MaxR    []int // by V−1
+	Stacked []int // the stacked kernels', by V−2
+	Lanes   int
+}{
+	{ZMM: false, MaxR: []int{6, 6, 4, 3}, Lanes: 8},
+	{ZMM: true, MaxR: []int{12, 12}, Stacked: []int{12}, Lanes: 16},
+}
+
+var dispatch = flag.String("dispatch", "", "the Go dispatch file to write (the row kernels' shapes and the switch over them)")
+var shapes = flag.String("shapes", "", "the Go file of the row kernels' shapes, for every platform")
 
 func main() {
 	ConstraintExpr("!purego")
-	for _, s := range Shapes {
-		kernel(s[0], s[1])
+	for _, l := range Levels {
+		for v, maxR := range l.MaxR {
+			for r := 1; r <= maxR; r++ {
+				rowKernel(r, v+1, l.ZMM, false)
+			}
+		}
+		for v, maxR := range l.Stacked {
+			for r := 1; r <= maxR; r++ {
+				rowKernel(r, v+2, l.ZMM, true)
+			}
+		}
 	}
 	channels(2, 6)
 	channels(1, 8)
 	channelsAdd(6)
 	channelsAdd(5)
 	Generate()
+	if err := writeGo(*dispatch, dispatchFile()); err != nil {
+		log.Fatal(err)
+	}
+	if err := writeGo(*shapes, shapesFile()); err != nil {
+		log.Fatal(err)
+	}
 }
 
-func kernel(R, V int) {
-	name := fmt.Sprintf("convRows%dx%dy", R, V)
-	TEXT(name, NOSPLIT, "func(n int, w *float32, rows *[6]int, off *int32, x *float32, ys *[6]*float32, init *[6]float32, accumulate int, mask *[8]int32, nrows, xs, yst int, whole int)")
-	Pragma("noescape")
-	Doc(fmt.Sprintf("%s needs AVX: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[rows[r]/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored where mask is set: through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.", name, R, 8*V))
-	rp := Load(Param("rows"), GP64())
-	rows := make([]reg.GPVirtual, R)
-	for r := range rows {
-		rows[r] = GP64()
-		MOVQ(Mem{Base: rp, Disp: 8 * r}, rows[r])
+// rowName is the name of the row kernel for R channels by V vectors.
+func rowName(R, V int, zmm bool) string {
+	if zmm {
+		return fmt.Sprintf("convRows%dx%dz", R, V)
 	}
+	return fmt.Sprintf("convRows%dx%dy", R, V)
+}
+
+// The row kernels' signatures: the AVX kernels store a row's last vector
+// through a lane mask in memory (or whole), the AVX-512 ones through an
+// opmask register loaded from the bits of mask.
+const (
+	rowSigY = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows, xs, yst int, whole int)"
+	rowSigZ = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows, xs, yst int)"
+)
+
+// rowKernel emits the row kernel for R channels by V vectors of columns.
+// The channels' weights lie ws bytes apart from w, one per tap, so that R
+// of them are addressed from at most three base registers (w, w+4ws,
+// w+8ws) with the scaled indices ws, 2ws and 3ws.
+//
+// A stacked kernel (AVX-512 only) runs its V vectors down V neighbouring
+// output rows instead of along one: for rows of at most 16 columns, which
+// one vector covers and which would otherwise leave the kernel one vector
+// of input a tap for R multiply-adds. Each vector is then the row's last,
+// stored through the mask, and nrows counts groups of V rows.
+func rowKernel(R, V int, zmm, stacked bool) {
+	sh := vec.Of(zmm)
+	lanes, vbytes := sh.Floats, 4*sh.Floats
+	name := rowName(R, V, zmm)
+	if stacked {
+		name += "s"
+	}
+	nreg := 16
+	sig := rowSigY
+	store := "through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them"
+	if zmm {
+		nreg, sig, store = 32, rowSigZ, "where bit j of mask is set"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	if stacked {
+		Doc(fmt.Sprintf("%s needs %s: for each of %d·nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored %s.", name, sh.ISA, V, R, lanes, store))
+	} else {
+		Doc(fmt.Sprintf("%s needs %s: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last %d columns are stored %s.", name, sh.ISA, R, lanes*V, lanes, store))
+	}
+	// vecAt addresses vector v from base: the next 16 columns, or in a
+	// stacked kernel the same columns v rows down (stride, bytes).
+	vecAt := func(base, stride reg.Register, v int) Mem {
+		if !stacked {
+			return Mem{Base: base, Disp: vbytes * v}
+		}
+		m := Mem{Base: base}
+		if v > 0 {
+			m.Index, m.Scale = stride, uint8(v)
+		}
+		return m
+	}
+	var xsb reg.Register // a stacked kernel's input row stride in bytes
+	if stacked {
+		xsb = Load(Param("xs"), GP64())
+		SHLQ(U8(2), xsb)
+	}
+	ws := Load(Param("ws"), GP64())
+	ws3 := GP64()
+	LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
 	x := Load(Param("x"), GP64())
 	yo := GP64() // byte offset of row i in every output
 	XORQ(yo, yo)
 	left := Load(Param("nrows"), GP64())
 	Label(name + "_row")
 	n := Load(Param("n"), GP64())
-	w := Load(Param("w"), GP64())
 	off := Load(Param("off"), GP64())
-	acc := zeroed(R, V)
-	inReg := min(V, 16-R*V-1) // input vectors held in registers
+	// bases[b] addresses channels 4b…4b+3.
+	bases := make([]reg.Register, (R+3)/4)
+	bases[0] = Load(Param("w"), GP64())
+	for b := 1; b < len(bases); b++ {
+		bases[b] = GP64()
+		LEAQ(Mem{Base: bases[0], Index: ws, Scale: uint8(4 * b)}, bases[b])
+	}
+	weight := func(r int) Mem {
+		m := Mem{Base: bases[r/4]}
+		switch r % 4 {
+		case 1:
+			m.Index, m.Scale = ws, 1
+		case 2:
+			m.Index, m.Scale = ws, 2
+		case 3:
+			m.Index, m.Scale = ws3, 1
+		}
+		return m
+	}
+	acc := zeroedOf(sh, R, V)
+	inReg := min(V, nreg-R*V-1) // input vectors held in registers
 	tapLoop(name, n, off, x, func(xp reg.Register) {
 		xv := make([]Op, V)
 		for v := range xv {
-			xv[v] = Mem{Base: xp, Disp: 32 * v}
+			xv[v] = vecAt(xp, xsb, v)
 			if v < inReg {
-				r := YMM()
+				r := sh.Reg()
 				VMOVUPS(xv[v], r)
 				xv[v] = r
 			}
 		}
 		for r := 0; r < R; r++ {
-			b := YMM()
-			VBROADCASTSS(Mem{Base: w, Index: rows[r], Scale: 1}, b)
+			b := sh.Reg()
+			VBROADCASTSS(weight(r), b)
 			for v := 0; v < V; v++ {
 				VFMADD231PS(xv[v], b, acc[r][v])
 			}
 		}
-		ADDQ(U8(4), w)
+		for _, b := range bases {
+			ADDQ(U8(4), b)
+		}
 	})
 	ys := Load(Param("ys"), GP64())
+	mode := Load(Param("accumulate"), GP64())
+	step := 1 // output rows a pass of the row loop covers
+	if stacked {
+		step = V
+	}
+	if zmm {
+		rowEpilogues512(name, R, V, acc, ys, yo, mode, stacked, vecAt)
+	} else {
+		rowEpilogues256(name, R, V, acc, ys, yo, mode)
+	}
+	Label(name + "_next")
+	xs := Load(Param("xs"), GP64())
+	yst := Load(Param("yst"), GP64())
+	for range step {
+		LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
+		LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
+	}
+	DECQ(left)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
+// rowEpilogues256 emits the AVX row kernels' four epilogues: from init or
+// accumulating, the last vector stored through the mask or whole. AMD's
+// masked stores are slow (see asm/pool), so a caller stores whole where
+// the lanes past the columns lie inside the output.
+func rowEpilogues256(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode reg.Register) {
 	mp := Load(Param("mask"), GP64())
 	mask := YMM()
 	VMOVDQU(Mem{Base: mp}, mask)
-	mode := Load(Param("accumulate"), GP64())
 	whole := Load(Param("whole"), GP64())
-	// Four epilogues: from init or accumulating, the last vector stored
-	// through the mask or whole. AMD's masked stores are slow (see
-	// asm/pool), so a caller stores whole where the lanes past the columns
-	// lie inside the output.
 	TESTQ(whole, whole)
 	JNZ(LabelRef(name + "_whole"))
 	for _, whole := range []bool{false, true} {
@@ -131,45 +267,54 @@ func kernel(R, V int) {
 		})
 		JMP(LabelRef(name + "_next"))
 	}
-	Label(name + "_next")
-	xs := Load(Param("xs"), GP64())
-	LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
-	yst := Load(Param("yst"), GP64())
-	LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
-	DECQ(left)
-	JNZ(LabelRef(name + "_row"))
-	VZEROUPPER()
-	RET()
 }
 
-// epilogue stores base + acc into each channel's output row (ys[r] plus the
-// byte offset yo), the last vector through the mask or, when whole, read
-// and written whole with the lanes past the mask kept (base then gets the
-// vector read, old; nil for the others).
-func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, whole bool, base func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual) {
-	for r := 0; r < R; r++ {
-		y := GP64()
-		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
-		ADDQ(yo, y)
-		for v := 0; v < V; v++ {
-			last := v == V-1
-			var old reg.VecVirtual
-			if last && whole {
-				old = YMM()
-				VMOVUPS(Mem{Base: y, Disp: 32 * v}, old)
-			}
-			b := base(r, v, y, old)
-			VADDPS(acc[r][v], b, b)
-			switch {
-			case !last:
-				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
-			case whole:
-				VBLENDVPS(mask, b, old, b)
-				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
-			default:
-				VMASKMOVPS(b, mask, Mem{Base: y, Disp: 32 * v})
+// rowEpilogues512 emits the AVX-512 row kernels' two epilogues, from init
+// or accumulating; the last vector of a row is read and written through
+// an opmask, which is as fast as a whole vector on these CPUs.
+func rowEpilogues512(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode reg.Register, stacked bool, vecAt func(base, stride reg.Register, v int) Mem) {
+	var ystb reg.Register // a stacked kernel's output row stride in bytes
+	if stacked {
+		ystb = Load(Param("yst"), GP64())
+		SHLQ(U8(2), ystb)
+	}
+	mbits := Load(Param("mask"), GP32())
+	k := K()
+	KMOVW(mbits, k)
+	for _, accumulate := range []bool{false, true} {
+		var in reg.Register
+		if accumulate {
+			Label(name + "_accumulate")
+		} else {
+			TESTQ(mode, mode)
+			JNZ(LabelRef(name + "_accumulate"))
+			in = Load(Param("init"), GP64())
+		}
+		for r := 0; r < R; r++ {
+			y := GP64()
+			MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
+			ADDQ(yo, y)
+			for v := 0; v < V; v++ {
+				last := v == V-1 || stacked
+				m := vecAt(y, ystb, v)
+				b := ZMM()
+				switch {
+				case !accumulate:
+					VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
+				case last:
+					VMOVUPS_Z(m, k, b)
+				default:
+					VMOVUPS(m, b)
+				}
+				VADDPS(acc[r][v], b, b)
+				if last {
+					VMOVUPS(b, k, m)
+				} else {
+					VMOVUPS(b, m)
+				}
 			}
 		}
+		JMP(LabelRef(name + "_next"))
 	}
 }
 
@@ -350,13 +495,16 @@ func channelsAdd(np int) {
 }
 
 // zeroed allocates rows×cols YMM accumulators, cleared.
-func zeroed(rows, cols int) [][]reg.VecVirtual {
+func zeroed(rows, cols int) [][]reg.VecVirtual { return zeroedOf(vec.Of(false), rows, cols) }
+
+// zeroedOf allocates rows×cols accumulators of shape sh, cleared.
+func zeroedOf(sh vec.Shape, rows, cols int) [][]reg.VecVirtual {
 	acc := make([][]reg.VecVirtual, rows)
 	for r := range acc {
 		acc[r] = make([]reg.VecVirtual, cols)
 		for c := range acc[r] {
-			acc[r][c] = YMM()
-			VXORPS(acc[r][c], acc[r][c], acc[r][c])
+			acc[r][c] = sh.Reg()
+			sh.Zero(acc[r][c])
 		}
 	}
 	return acc
@@ -379,4 +527,125 @@ func tapLoop(name string, n, off, x reg.Register, body func(xp reg.Register)) {
 	DECQ(n)
 	JMP(LabelRef(name + "_loop"))
 	Label(name + "_done")
+}
+
+// dispatchFile is the Go source of convRowsAsm: the switch from a level,
+// R and V to the row kernel, written from Levels with the kernels.
+func dispatchFile() string {
+	var b strings.Builder
+	b.WriteString("// Code generated by asm/conv (go run . in asm/conv). DO NOT EDIT.\n\n//go:build !purego\n\npackage kernels\n\n")
+	b.WriteString("// convRowsAsm runs the row kernel for R channels by V vectors of columns:\n// the AVX-512 one (mask the opmask's bits; stacked, V rows of one vector)\n// when zmm, else the AVX one (mask in memory, and whole).\n")
+	b.WriteString("func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, kmask uint32, nrows, xs, yst, whole int) {\n")
+	cases := func(maxRs []int, v0 int, zmm, stacked bool) {
+		b.WriteString("switch 16*V + R {\n")
+		for v, maxR := range maxRs {
+			for r := 1; r <= maxR; r++ {
+				args := "n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole"
+				if zmm {
+					args = "n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst"
+				}
+				name := rowName(r, v+v0, zmm)
+				if stacked {
+					name += "s"
+				}
+				fmt.Fprintf(&b, "case %d:\n%s(%s)\n", 16*(v+v0)+r, name, args)
+			}
+		}
+		b.WriteString("default:\npanic(\"kernels: no row kernel of this shape\")\n}\n")
+	}
+	for i := len(Levels) - 1; i >= 0; i-- {
+		l := Levels[i]
+		if !l.ZMM {
+			cases(l.MaxR, 1, false, false)
+			continue
+		}
+		b.WriteString("if zmm && stacked {\n")
+		cases(l.Stacked, 2, true, true)
+		b.WriteString("return\n}\nif zmm {\n")
+		cases(l.MaxR, 1, true, false)
+		b.WriteString("return\n}\n")
+	}
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// shapesFile is the Go source of convRowsMaxR and convRowsStackedMaxR, for
+// every platform (the pure-Go twin tiles as the AVX kernels do).
+func shapesFile() string {
+	var b strings.Builder
+	list := func(rs []int, from int) {
+		b.WriteString("{")
+		for i := 0; i < from; i++ {
+			b.WriteString("0, ")
+		}
+		for i, r := range rs {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "%d", r)
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("// Code generated by asm/conv (go run . in asm/conv). DO NOT EDIT.\n\npackage kernels\n\n")
+	b.WriteString("// convRowsMaxR is, for vectors of 8 columns (AVX2 and the pure-Go twin) and\n// of 16 (AVX-512), and V vectors of columns (up to 32 columns a call), the\n// most channels one call of a row kernel computes; every count up to it\n// has a kernel.\n")
+	b.WriteString("var convRowsMaxR = [2][]int{")
+	for i, l := range Levels {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		list(l.MaxR, 1)
+	}
+	b.WriteString("}\n\n")
+	b.WriteString("// convRowsStackedMaxR is, for V rows of one 16-column vector, the most\n// channels one call of a stacked AVX-512 row kernel computes.\n")
+	b.WriteString("var convRowsStackedMaxR = []int")
+	for _, l := range Levels {
+		if l.ZMM {
+			list(l.Stacked, 2)
+		}
+	}
+	b.WriteString("\n")
+	return b.String()
+}
+
+// writeGo writes gofmt'd Go source to path, when path is set.
+func writeGo(path, src string) error {
+	if path == "" {
+		return nil
+	}
+	out, err := format.Source([]byte(src))
+	if err != nil {
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// epilogue stores base + acc into each channel's output row (ys[r] plus the
+// byte offset yo), the last vector through the mask or, when whole, read
+// and written whole with the lanes past the mask kept (base then gets the
+// vector read, old; nil for the others).
+func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, whole bool, base func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual) {
+	for r := 0; r < R; r++ {
+		y := GP64()
+		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
+		ADDQ(yo, y)
+		for v := 0; v < V; v++ {
+			last := v == V-1
+			var old reg.VecVirtual
+			if last && whole {
+				old = YMM()
+				VMOVUPS(Mem{Base: y, Disp: 32 * v}, old)
+			}
+			b := base(r, v, y, old)
+			VADDPS(acc[r][v], b, b)
+			switch {
+			case !last:
+				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
+			case whole:
+				VBLENDVPS(mask, b, old, b)
+				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})
+			default:
+				VMASKMOVPS(b, mask, Mem{Base: y, Disp: 32 * v})
+			}
+		}
+	}
 }

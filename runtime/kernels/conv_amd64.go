@@ -5,51 +5,56 @@ package kernels
 // The dispatch of the conv kernels: each level's assembly, with the
 // slices' extent checked before it runs, or the pure-Go twin.
 
-// convRowsKernel runs a level's direct-convolution row kernel for V vectors
-// of columns (convRowsR[V] channels), with the extent of the weights, the
-// taps, the input and the outputs checked before assembly touches them.
-// AVX-512 machines run the AVX kernel.
-func convRowsKernel(level ISA, V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
+// convRowsKernel runs a level's direct-convolution row kernel for R
+// channels (channel r's weights from w[r·ws]) by V vectors of the level's
+// width (rowLanes) covering cols columns, with the extent of the weights,
+// the taps, the input and the outputs checked before assembly touches them.
+// Stacked (AVX-512 only), the V vectors run down V neighbouring rows of at
+// most 16 columns, and nrows is a multiple of V.
+func convRowsKernel(level ISA, V, R int, stacked bool, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate bool, cols, nrows, xs, yst int) {
 	if level == Generic {
-		goConvRows(V, n, w, rows, off, x, ys, init, accumulate, cols, nrows, xs, yst)
+		goConvRows(R, n, w, ws, off, x, ys, init, accumulate, cols, nrows, xs, yst)
 		return
 	}
-	R := convRowsR[V]
-	var yp [6]*float32
+	lanes := rowLanes(level)
+	switch {
+	case stacked:
+		if level != AVX512 || V < 2 || V >= len(convRowsStackedMaxR) || R < 1 || R > convRowsStackedMaxR[V] || cols > lanes || nrows%V != 0 {
+			panic("kernels: stacked row kernel shape out of range")
+		}
+	case R < 1 || V < 1 || V >= len(convRowsMaxR[lanes/16]) || R > convRowsMaxR[lanes/16][V] || cols <= lanes*(V-1) || cols > lanes*V:
+		panic("kernels: row kernel shape out of range")
+	}
+	_ = w[(R-1)*ws+n-1]
+	var yp [12]*float32
 	last := (nrows-1)*yst + cols // elements of each output the rows span
 	for r := 0; r < R; r++ {
-		_ = w[rows[r]/4+n-1]
 		yp[r] = &ys[r][:last][0]
 	}
 	// Tap offsets increase with the tap (Conv lays them out so), so the
-	// last is the farthest read; the kernel reads 8·V columns from it, in
-	// the last row.
+	// last is the farthest read; the kernel reads lanes·V columns from it,
+	// in the last row.
 	_ = off[n-1]
-	_ = x[(nrows-1)*xs+int(off[n-1])+8*V-1]
+	reach, calls, tail := lanes*V, nrows, cols-lanes*(V-1) // columns of the last vector
+	if stacked {
+		reach, calls, tail = lanes, nrows/V, cols
+	}
+	_ = x[(nrows-1)*xs+int(off[n-1])+reach-1]
 	acc := 0
 	if accumulate {
 		acc = 1
 	}
-	mask := &convMasks[cols-8*(V-1)]
-	// The last vector of a row is stored whole, keeping the lanes past the
-	// columns, where every output holds them: up to its capacity, which
-	// Conv bounds to its own output.
+	// The AVX kernels store the last vector of a row whole, keeping the
+	// lanes past the columns, where every output holds them: up to its
+	// capacity, which Conv bounds to its own output. The AVX-512 ones
+	// store it through an opmask.
 	whole := 1
 	for r := 0; r < R; r++ {
-		if cap(ys[r]) < (nrows-1)*yst+8*V {
+		if cap(ys[r]) < (nrows-1)*yst+lanes*V {
 			whole = 0
 		}
 	}
-	switch V {
-	case 1:
-		convRows6x1y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
-	case 2:
-		convRows6x2y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
-	case 3:
-		convRows4x3y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
-	default:
-		convRows3x4y(n, &w[0], rows, &off[0], &x[0], &yp, init, acc, mask, nrows, xs, yst, whole)
-	}
+	convRowsAsm(level == AVX512, stacked, R, V, n, &w[0], 4*ws, &off[0], &x[0], &yp, init, acc, &convMasks[min(tail, 8)], uint32(1)<<tail-1, calls, xs, yst, whole)
 }
 
 // convChansKernel runs a level's 16-channel by 6-position convolution

@@ -287,6 +287,12 @@ var convCases = []struct {
 	{Window{C: 8, H: 40, W: 40, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 7},
 	{Window{C: 4, H: 50, W: 30, KH: 3, KW: 3, SH: 2, SW: 1, PH: 1, PW: 1}, 5},
 	{Window{C: 30, H: 20, W: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 5},
+	// Rows of at most 16 columns, which AVX-512 runs two at a time on the
+	// stacked kernels: an odd number of rows (the last alone), more
+	// channels than one call takes, chunks of rows, a vertical stride.
+	{Window{C: 5, H: 9, W: 13, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 13},
+	{Window{C: 64, H: 15, W: 15, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 20},
+	{Window{C: 3, H: 21, W: 12, KH: 3, KW: 3, SH: 2, SW: 1, PH: 1}, 9},
 	// Vectors along the channels (the last four): a partial last block
 	// of 16, two k-blocks, replicated padding, rows that are not a
 	// multiple of six columns.
@@ -303,14 +309,15 @@ var convCases = []struct {
 
 // Conv gives the bits of Im2col followed by Gemm at every level: zero and
 // replicated padding, strides, output widths that are and are not
-// multiples of eight and wider than one 32-column tile, channel counts
-// that do not fill the last tile of channels, more taps than one k-block,
-// with and without bias.
+// multiples of eight or sixteen and wider than one 32-column tile, channel
+// counts that do not fill the last tile of channels or split unevenly
+// into calls, stacked rows, more taps than one k-block, with and without
+// bias.
 func TestConv(t *testing.T) {
 	r := runtime.NewRNG(5)
 	for _, c := range convCases {
 		g := convWindow(c.g)
-		if got, want := convChannelsFor(&g, c.O), c.O == 30 || c.O == 31 || c.O == 16 || c.O == 32 || c.O == 28; got != want {
+		if got, want := convChannelsFor(AVX2, &g, c.O), c.O == 30 || c.O == 31 || c.O == 16 || c.O == 32 || c.O == 28; got != want {
 			t.Fatalf("%+v O=%d: along the channels %v, want %v", g, c.O, got, want)
 		}
 		Q := g.Patch()

@@ -1,9 +1,24 @@
 package kernels
 
-// convRowsR is, for V = 1…4 vectors of eight output columns, how many output
-// channels one call of the row kernel computes (asm/conv: R·V accumulators
-// fill the YMM registers). The pure-Go twin computes the same tiles.
-var convRowsR = [5]int{0, 6, 6, 4, 3}
+import "github.com/klauspost/cpuid/v2"
+
+// rowLanes is the number of columns in one vector of the row kernels at
+// level: 16 in a ZMM register, else 8 (the pure-Go twin tiles as AVX2).
+func rowLanes(level ISA) int {
+	if level == AVX512 {
+		return 16
+	}
+	return 8
+}
+
+// rowGroups is how many calls of the row kernels R channels take for
+// columns of V vectors at level: as few as the kernels' largest R allows,
+// the channels split evenly among them (call i takes channels
+// i·R/calls up to (i+1)·R/calls), so no call computes an idle channel.
+func rowGroups(level ISA, V, R int) int {
+	maxR := convRowsMaxR[rowLanes(level)/16][V]
+	return (R + maxR - 1) / maxR
+}
 
 // Conv computes one sample's convolution into y (O×Positions(), row-major,
 // O = len(y)/Positions()): y = bias + W·Im2col(x), with W the O×Patch()
@@ -44,16 +59,17 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 		return
 	}
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	channels := convChannelsFor(g, O)
+	level := active
+	channels := convChannelsFor(level, g, O)
 	xp := x
 	// The channel tiles read no further than a row's last position (the
 	// positions past its end repeat it), so without padding they read the
-	// caller's input in place. A row tile reads up to 7 columns past the
+	// caller's input in place. A row tile reads up to 15 columns past the
 	// last output column; past the end of the last row those reads land in
-	// 8 floats of slack after a padded copy.
+	// 16 floats of slack after a padded copy.
 	if !channels || g.PH != 0 || g.PW != 0 {
 		size := g.C * hp * wp
-		sc.pad = grow(sc.pad, size+8)
+		sc.pad = grow(sc.pad, size+16)
 		xp = sc.pad
 		padInput(g, x, xp[:size], hp, wp)
 		clear(xp[size:])
@@ -80,49 +96,82 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	}
 	// Output rows in chunks whose input window (C·((rows−1)·SH + KH) rows
 	// of the padded input) fits in half the L1 cache, so that it stays
-	// there while every block of channels reads it; one kernel call runs a
+	// there while every group of channels reads it; one kernel call runs a
 	// chunk.
 	chunk := max(1, min(g.OH, (convWindowBytes/(4*wp*g.C)-g.KH)/g.SH+1))
-	sc.tile = grow(sc.tile, (chunk-1)*g.OW+32)
-	dummy := sc.tile[:len(sc.tile):len(sc.tile)] // the output of rows past the last channel
-	level := active
-	var rows [6]int
-	var ys [6][]float32
-	var init [6]float32
+	lanes := rowLanes(level)
+	var ys [12][]float32
+	var init [12]float32
+	// Rows of at most 16 columns run, at AVX-512, on the stacked kernels:
+	// groups of stack rows a call, the chunk's other rows one a call.
+	stack := 0
+	if level == AVX512 && g.OW <= 16 && g.OH >= 2 {
+		stack = convStack
+		chunk = max(chunk/stack*stack, stack)
+	}
+	// run computes rows output rows from row oh, columns ow0 to ow0+cols,
+	// on the kernels of v vectors (stacked or along the row): the channels
+	// split evenly among as few calls as the kernels' largest R allows.
+	run := func(oh, rows, ow0, cols, v int, stacked bool) {
+		maxR := convRowsMaxR[lanes/16][v]
+		if stacked {
+			maxR = convRowsStackedMaxR[v]
+		}
+		calls := (O + maxR - 1) / maxR
+		span := (rows-1)*g.OW + cols
+		base := oh*g.SH*wp + ow0
+		for i := 0; i < calls; i++ {
+			oc0, oc1 := i*O/calls, (i+1)*O/calls
+			for r := range oc1 - oc0 {
+				init[r] = 0
+				if bias != nil {
+					init[r] = bias[oc0+r]
+				}
+				ys[r] = y[(oc0+r)*P+oh*g.OW+ow0:][:span]
+			}
+			for p0 := 0; p0 < Q; p0 += KC {
+				nb := min(KC, Q-p0)
+				convRowsKernel(level, v, oc1-oc0, stacked, nb, w[oc0*Q+p0:], Q, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols, rows, g.SH*wp, g.OW)
+			}
+		}
+	}
 	for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 		cols := min(32, g.OW-ow0)
-		V := (cols + 7) / 8
-		R := convRowsR[V]
 		for oh0 := 0; oh0 < g.OH; oh0 += chunk {
 			nr := min(chunk, g.OH-oh0)
-			span := (nr-1)*g.OW + cols
-			base := oh0*g.SH*wp + ow0
-			for oc0 := 0; oc0 < O; oc0 += R {
-				// Rows past the last channel repeat it, into a dummy output.
-				for r := range R {
-					oc := min(oc0+r, O-1)
-					rows[r] = 4 * oc * Q
-					init[r] = 0
-					if bias != nil {
-						init[r] = bias[oc]
-					}
-					ys[r] = dummy[:span]
-					if oc0+r < O {
-						ys[r] = y[(oc0+r)*P+oh0*g.OW+ow0:][:span]
-					}
-				}
-				for p0 := 0; p0 < Q; p0 += KC {
-					nb := min(KC, Q-p0)
-					convRowsKernel(level, V, nb, w[p0:], &rows, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols, nr, g.SH*wp, g.OW)
-				}
+			if stack == 0 {
+				run(oh0, nr, ow0, cols, (cols+lanes-1)/lanes, false)
+				continue
+			}
+			// Whole groups of stack rows, then the chunk's last row alone.
+			if n := nr / stack * stack; n > 0 {
+				run(oh0, n, ow0, cols, stack, true)
+			}
+			if n := nr % stack; n > 0 {
+				run(oh0+nr-n, n, ow0, cols, 1, false)
 			}
 		}
 	}
 }
 
+// convStack is how many rows the stacked row kernels run at once: two.
+// Measured (BenchmarkLayers, AVX-512, family 1Ah model 02h, µs), two rows
+// of up to 12 channels against three of up to 8: LeNet's second
+// convolution 4.09 against 4.33, the ConvNet's 2.09 against 2.56, vggish's
+// third 46.5 against 47.2.
+var convStack = len(convRowsStackedMaxR) - 1
+
 // convWindowBytes bounds the input one call of a row kernel reads: half
-// the 32 KiB L1 data cache of the CPUs this project runs on.
-const convWindowBytes = 16 << 10
+// this CPU's L1 data cache (16 KiB where cpuid does not say). Measured on
+// vggish's second convolution (BenchmarkLayers, AVX-512, family 1Ah model
+// 02h, L1D 48 KiB): windows of 16, 24, 32 and 48 KiB took 108, 97, 102
+// and 112 µs.
+var convWindowBytes = func() int {
+	if l1 := cpuid.CPU.Cache.L1D; l1 >= 16<<10 {
+		return l1 / 2
+	}
+	return 16 << 10
+}()
 
 // ConvChannelsMin is the least number of output channels for which Conv
 // may run its vectors along the channels rather than along the output row.
@@ -137,8 +186,8 @@ const ConvChannelsMin = 16
 // (16 channels, rows of 10) 17.1 against 16.4, the ConvNet's (16, 10) 9.5
 // against 10.9, vggish's second (32, 32) 449 against 879 and third (64,
 // 16) 191 against 267 (family 19h, model 01h).
-func convChannelsFor(g *Window, O int) bool {
-	if O < ConvChannelsMin || g.SW != 1 {
+func convChannelsFor(level ISA, g *Window, O int) bool {
+	if O < ConvChannelsMin || g.SW != 1 || level == AVX512 {
 		return false
 	}
 	rowLanes := 0
@@ -166,7 +215,7 @@ func chanTile(ow int) int {
 // ConvPackedLen is the length of PackConv's layout of O channels' weights
 // for g: zero when Conv does not use it.
 func ConvPackedLen(g *Window, O int) int {
-	if !convChannelsFor(g, O) {
+	if !convChannelsFor(AVX2, g, O) {
 		return 0
 	}
 	return (O + 15) / 16 * 16 * g.Patch()
@@ -180,7 +229,7 @@ func ConvPackedLen(g *Window, O int) int {
 // once.
 func PackConv(g *Window, w, dst []float32) []float32 {
 	dst, Q, O := packTarget(g, w, dst, ConvPackedLen)
-	if dst == nil {
+	if dst == nil || !convChannelsFor(active, g, O) {
 		return nil
 	}
 	for b := 0; b*16 < O; b++ {
@@ -321,22 +370,22 @@ func padInput(g *Window, x, xp []float32, hp, wp int) {
 }
 
 // goConvRows is the pure-Go twin of the row kernels: for nrows output rows
-// i, the R channels whose weights start rows[r]/4 elements into w, and the
+// i, the R channels whose weights start r·ws elements into w, and the
 // first cols columns, ys[r][i·yst+j] = (init[r], or itself when
 // accumulating) + (0 + Σ_p w·x[i·xs+off[p]+j], one FMA per term, in tap
 // order).
-func goConvRows(V, n int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, init *[6]float32, accumulate bool, cols, nrows, xs, yst int) {
+func goConvRows(R, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate bool, cols, nrows, xs, yst int) {
 	off = off[:n]
 	for i := 0; i < nrows; i++ {
-		goConvRow(V, w, rows, off, x[i*xs:], ys, i*yst, init, accumulate, cols)
+		goConvRow(R, w, ws, off, x[i*xs:], ys, i*yst, init, accumulate, cols)
 	}
 }
 
 // goConvRow is goConvRows on one output row, starting at element yo of
 // each output.
-func goConvRow(V int, w []float32, rows *[6]int, off []int32, x []float32, ys *[6][]float32, yo int, init *[6]float32, accumulate bool, cols int) {
-	for r := 0; r < convRowsR[V]; r++ {
-		wr, yr := w[rows[r]/4:][:len(off)], ys[r][yo:yo+cols]
+func goConvRow(R int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, yo int, init *[12]float32, accumulate bool, cols int) {
+	for r := 0; r < R; r++ {
+		wr, yr := w[r*ws:][:len(off)], ys[r][yo:yo+cols]
 		for j := range yr {
 			var s float32
 			for p, o := range off {
@@ -546,9 +595,9 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	sc.pad = grow(sc.pad, g.C*hp*wp)
 	dxp := sc.pad
 	clear(dxp)
-	// A row's last vector reads up to 7 columns past it; past the end of
+	// A row's last vector reads up to 15 columns past it; past the end of
 	// dY those reads land in slack.
-	sc.cols = grow(sc.cols, O*P+8)
+	sc.cols = grow(sc.cols, O*P+16)
 	dys := sc.cols
 	copy(dys, dy)
 	clear(dys[O*P:])
@@ -560,12 +609,10 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 		off[o] = int32(o * P)
 	}
 	yst := g.SH * wp // from one output row's targets to the next's
-	sc.tile = grow(sc.tile, (g.OH-1)*yst+32)
-	dummy := sc.tile // the targets of taps past the kernel's last column
 	level := active
-	var rows [6]int
-	var ys [6][]float32
-	var init [6]float32
+	lanes := rowLanes(level)
+	var ys [12][]float32
+	var init [12]float32
 	// A call covers one block of up to 32 columns. Rows wider than one block
 	// run one tap per call: an input element can be reached from two
 	// blocks, and its additions must still come in tap order.
@@ -576,21 +623,19 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	for c := 0; c < g.C; c++ {
 		for ky := 0; ky < g.KH; ky++ {
 			for kx0 := 0; kx0 < g.KW; kx0 += group {
+				taps := min(group, g.KW-kx0)
 				for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 					cols := min(32, g.OW-ow0)
-					V := (cols + 7) / 8
-					R := convRowsR[V]
+					V := (cols + lanes - 1) / lanes
 					span := (g.OH-1)*yst + cols
-					for k0 := kx0; k0 < min(kx0+group, g.KW); k0 += R {
-						for r := range R {
-							kx := min(k0+r, g.KW-1)
-							rows[r] = 4 * ((c*g.KH+ky)*g.KW + kx) * O
-							ys[r] = dummy[:span]
-							if k0+r < min(kx0+group, g.KW) {
-								ys[r] = dxp[(c*hp+ky)*wp+kx+ow0:][:span]
-							}
+					// The kernel columns split evenly into calls, in order.
+					calls := rowGroups(level, V, taps)
+					for i := 0; i < calls; i++ {
+						k0, k1 := kx0+i*taps/calls, kx0+(i+1)*taps/calls
+						for r := range k1 - k0 {
+							ys[r] = dxp[(c*hp+ky)*wp+k0+r+ow0:][:span]
 						}
-						convRowsKernel(level, V, O, wt, &rows, off, dys[ow0:], &ys, &init, true, cols, g.OH, g.OW, yst)
+						convRowsKernel(level, V, k1-k0, false, O, wt[((c*g.KH+ky)*g.KW+k0)*O:], O, off, dys[ow0:], &ys, &init, true, cols, g.OH, g.OW, yst)
 					}
 				}
 			}

@@ -91,7 +91,7 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			{C: 2, H: 4, W: 41, KH: 1, KW: 2, SH: 1, SW: 1, PW: 1, OH: 4, OW: 42, Replicate: true},
 			{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1, OH: 10, OW: 10},
 		} {
-			for _, O := range []int{1, 5, 7, 16, 21} {
+			for _, O := range []int{1, 5, 7, 13, 16, 21} {
 				w := guarded(t, O*g.Patch())
 				Conv(&g, w, nil, guarded(t, O), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Positions()))
 				if n := ConvPackedLen(&g, O); n > 0 {
@@ -100,6 +100,7 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 				// The weight gradient's channel tiles add into gW's rows
 				// whole where they fit.
 				ConvWeightGrad(&g, guarded(t, O*g.Positions()), guarded(t, g.C*g.H*g.W), guarded(t, O*g.Patch()))
+				ConvInputGrad(&g, w, nil, guarded(t, O*g.Positions()), guarded(t, g.C*g.H*g.W))
 			}
 		}
 		restore()
