@@ -318,8 +318,16 @@ func (o *convOp) eval(l *Layer, slab, x []float64) []float64 {
 func (o *convOp) kernelMACs(l *Layer) (int, bool) { return o.macs(l), false }
 
 func (o *convOp) kernels(l *Layer) [3]string {
-	return [3]string{"kernels.Conv (direct)", "kernels.ConvInputGrad", "kernels.ConvWeightGrad, RowSums"}
+	fwd := "kernels.Conv (direct)"
+	if reluFused(l) {
+		fwd = "kernels.ConvRelu (direct)"
+	}
+	return [3]string{fwd, "kernels.ConvInputGrad", "kernels.ConvWeightGrad, RowSums"}
 }
+
+// reluFused says that the layer's activation is a ReLU, which
+// kernels.ConvRelu applies as it stores the outputs.
+func reluFused(l *Layer) bool { return l.act != nil && l.act.kind() == "relu" }
 
 func (o *convOp) decls(l *Layer) []jen.Code { return o.g.decl(l, o.mode == "replicate") }
 
@@ -335,7 +343,8 @@ func (o *convOp) batchBufs(l *Layer) []batchBuf {
 
 // batchForward: per sample, the direct convolution kernels.Conv, whose
 // bits are those of bias + W·im2col(x); the weights laid out for its
-// kernels once per batch.
+// kernels once per batch. A ReLU after it is kernels.ConvRelu's, applied
+// as the outputs are stored (the bits of Conv then Relu).
 func (o *convOp) batchForward(c *batchCtx) {
 	l := c.l
 	K, P := l.In.Size(), o.g.OH*o.g.OW
@@ -346,9 +355,15 @@ func (o *convOp) batchForward(c *batchCtx) {
 		c.emit(jen.Id("b").Op(":=").Add(c.param(l.Bias)))
 		bias = jen.Id("b")
 	}
+	fn := "Conv"
+	if reluFused(l) {
+		fn = "ConvRelu"
+	}
 	c.emit(jen.Id("wt").Op(":=").Add(kernel("PackConv", win, jen.Id("w"), c.field("wt"))),
-		perSample(kernel("Conv", win, jen.Id("w"), jen.Id("wt"), bias, sample("x", K), sample("y", o.out*P))))
-	c.activate()
+		perSample(kernel(fn, win, jen.Id("w"), jen.Id("wt"), bias, sample("x", K), sample("y", o.out*P))))
+	if fn == "Conv" {
+		c.activate()
+	}
 }
 
 // batchBackward: per sample, gb += each channel's sum over the positions,

@@ -99,8 +99,8 @@ func rowName(R, V int, zmm bool) string {
 // through a lane mask in memory (or whole), the AVX-512 ones through an
 // opmask register loaded from the bits of mask.
 const (
-	rowSigY = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows, xs, yst int, whole int)"
-	rowSigZ = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows, xs, yst int)"
+	rowSigY = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows, xs, yst int, whole int)"
+	rowSigZ = "func(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows, xs, yst int)"
 )
 
 // rowKernel emits the row kernel for R channels by V vectors of columns.
@@ -129,9 +129,9 @@ func rowKernel(R, V int, zmm, stacked bool) {
 	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	if stacked {
-		Doc(fmt.Sprintf("%s needs %s: for each of %d·nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored %s.", name, sh.ISA, V, R, lanes, store))
+		Doc(fmt.Sprintf("%s needs %s: for each of %d·nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored %s; %s", name, sh.ISA, V, R, lanes, store, reluDoc(zmm)))
 	} else {
-		Doc(fmt.Sprintf("%s needs %s: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last %d columns are stored %s.", name, sh.ISA, R, lanes*V, lanes, store))
+		Doc(fmt.Sprintf("%s needs %s: for each of nrows output rows i, %d channels r and %d columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last %d columns are stored %s; %s", name, sh.ISA, R, lanes*V, lanes, store, reluDoc(zmm)))
 	}
 	// vecAt addresses vector v from base: the next 16 columns, or in a
 	// stacked kernel the same columns v rows down (stride, bytes).
@@ -226,6 +226,25 @@ func rowKernel(R, V int, zmm, stacked bool) {
 	RET()
 }
 
+// reluDoc says how a row kernel's keep argument applies ReLU.
+func reluDoc(zmm bool) string {
+	lanes := "in lanes where keep is 0"
+	if zmm {
+		lanes = "in lanes whose bit in keep is clear"
+	}
+	return "each value v stored is then, " + lanes + ", ReLU's: v where !(v <= 0), else +0."
+}
+
+// relu256 applies ReLU to b in the lanes where the vector at keep is
+// zero: b where !(b <= 0) (predicate 0x16, NLE_UQ: true for NaN), else +0,
+// as kernels.Relu.
+func relu256(b, zero reg.VecVirtual, keep Mem) {
+	m := YMM()
+	VCMPPS(U8(0x16), zero, b, m)
+	VORPS(keep, m, m)
+	VANDPS(m, b, b)
+}
+
 // rowEpilogues256 emits the AVX row kernels' four epilogues: from init or
 // accumulating, the last vector stored through the mask or whole. AMD's
 // masked stores are slow (see asm/pool), so a caller stores whole where
@@ -234,6 +253,10 @@ func rowEpilogues256(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode
 	mp := Load(Param("mask"), GP64())
 	mask := YMM()
 	VMOVDQU(Mem{Base: mp}, mask)
+	kp := Load(Param("keep"), GP64())
+	keep := Mem{Base: kp}
+	zero := YMM()
+	VXORPS(zero, zero, zero)
 	whole := Load(Param("whole"), GP64())
 	TESTQ(whole, whole)
 	JNZ(LabelRef(name + "_whole"))
@@ -246,14 +269,14 @@ func rowEpilogues256(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode
 		TESTQ(mode, mode)
 		JNZ(LabelRef(name + w + "_accumulate"))
 		in := Load(Param("init"), GP64())
-		epilogue(R, V, acc, ys, yo, mask, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
+		epilogue(R, V, acc, ys, yo, mask, zero, keep, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
 			b := YMM()
 			VBROADCASTSS(Mem{Base: in, Disp: 4 * r}, b)
 			return b
 		})
 		JMP(LabelRef(name + "_next"))
 		Label(name + w + "_accumulate")
-		epilogue(R, V, acc, ys, yo, mask, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
+		epilogue(R, V, acc, ys, yo, mask, zero, keep, whole, func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual {
 			b := YMM()
 			switch {
 			case old != nil:
@@ -281,6 +304,11 @@ func rowEpilogues512(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode
 	mbits := Load(Param("mask"), GP32())
 	k := K()
 	KMOVW(mbits, k)
+	kbits := Load(Param("keep"), GP32())
+	keep := K()
+	KMOVW(kbits, keep)
+	zero := ZMM()
+	VPXORD(zero, zero, zero)
 	for _, accumulate := range []bool{false, true} {
 		var in reg.Register
 		if accumulate {
@@ -307,6 +335,11 @@ func rowEpilogues512(name string, R, V int, acc [][]reg.VecVirtual, ys, yo, mode
 					VMOVUPS(m, b)
 				}
 				VADDPS(acc[r][v], b, b)
+				// ReLU where keep is clear: b where !(b <= 0), else +0.
+				pos := K()
+				VCMPPS(U8(0x16), zero, b, pos)
+				KORW(keep, pos, pos)
+				VMOVAPS_Z(b, pos, b)
 				if last {
 					VMOVUPS(b, k, m)
 				} else {
@@ -535,14 +568,14 @@ func dispatchFile() string {
 	var b strings.Builder
 	b.WriteString("// Code generated by asm/conv (go run . in asm/conv). DO NOT EDIT.\n\n//go:build !purego\n\npackage kernels\n\n")
 	b.WriteString("// convRowsAsm runs the row kernel for R channels by V vectors of columns:\n// the AVX-512 one (mask the opmask's bits; stacked, V rows of one vector)\n// when zmm, else the AVX one (mask in memory, and whole).\n")
-	b.WriteString("func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, kmask uint32, nrows, xs, yst, whole int) {\n")
+	b.WriteString("func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, kmask uint32, keep *[8]int32, kkeep uint32, nrows, xs, yst, whole int) {\n")
 	cases := func(maxRs []int, v0 int, zmm, stacked bool) {
 		b.WriteString("switch 16*V + R {\n")
 		for v, maxR := range maxRs {
 			for r := 1; r <= maxR; r++ {
-				args := "n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole"
+				args := "n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole"
 				if zmm {
-					args = "n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst"
+					args = "n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst"
 				}
 				name := rowName(r, v+v0, zmm)
 				if stacked {
@@ -623,7 +656,7 @@ func writeGo(path, src string) error {
 // byte offset yo), the last vector through the mask or, when whole, read
 // and written whole with the lanes past the mask kept (base then gets the
 // vector read, old; nil for the others).
-func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.VecVirtual, whole bool, base func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual) {
+func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask, zero reg.VecVirtual, keep Mem, whole bool, base func(r, v int, y reg.Register, old reg.VecVirtual) reg.VecVirtual) {
 	for r := 0; r < R; r++ {
 		y := GP64()
 		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
@@ -637,6 +670,7 @@ func epilogue(R, V int, acc [][]reg.VecVirtual, ys, yo reg.Register, mask reg.Ve
 			}
 			b := base(r, v, y, old)
 			VADDPS(acc[r][v], b, b)
+			relu256(b, zero, keep)
 			switch {
 			case !last:
 				VMOVUPS(b, Mem{Base: y, Disp: 32 * v})

@@ -315,9 +315,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[150:156]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
+			kernels.ConvRelu(&win0, w, wt, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
 		}
-		kernels.Relu(y)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
 	{
@@ -336,9 +335,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[2556:2572]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
+			kernels.ConvRelu(&win3, w, wt, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
 		}
-		kernels.Relu(y)
 	}
 	// layer 5: maxpool2d k2 s2 p0, [16 10 10] → [16 5 5] (lenet.yaml:11)
 	{

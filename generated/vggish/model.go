@@ -318,9 +318,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[864:896]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
+			kernels.ConvRelu(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
 		}
-		kernels.Relu(y)
 	}
 	// layer 2: conv2d 32→32 k3 s1 p1 + relu, [32 32 32] → [32 32 32] (vggish.yaml:9)
 	{
@@ -330,9 +329,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[10112:10144]
 		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
+			kernels.ConvRelu(&win2, w, wt, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
 		}
-		kernels.Relu(y)
 	}
 	// layer 4: maxpool2d k2 s2 p0, [32 32 32] → [32 16 16] (vggish.yaml:11)
 	{
@@ -351,9 +349,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[28576:28640]
 		wt := kernels.PackConv(&win5, w, m.bat.wt5)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win5, w, wt, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
+			kernels.ConvRelu(&win5, w, wt, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
 		}
-		kernels.Relu(y)
 	}
 	// layer 7: maxpool2d k2 s2 p0, [64 16 16] → [64 8 8] (vggish.yaml:14)
 	{

@@ -10,10 +10,11 @@ package kernels
 // width (rowLanes) covering cols columns, with the extent of the weights,
 // the taps, the input and the outputs checked before assembly touches them.
 // Stacked (AVX-512 only), the V vectors run down V neighbouring rows of at
-// most 16 columns, and nrows is a multiple of V.
-func convRowsKernel(level ISA, V, R int, stacked bool, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate bool, cols, nrows, xs, yst int) {
+// most 16 columns, and nrows is a multiple of V. With relu, each value
+// stored is then ReLU's, as Relu gives it.
+func convRowsKernel(level ISA, V, R int, stacked bool, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate, relu bool, cols, nrows, xs, yst int) {
 	if level == Generic {
-		goConvRows(R, n, w, ws, off, x, ys, init, accumulate, cols, nrows, xs, yst)
+		goConvRows(R, n, w, ws, off, x, ys, init, accumulate, relu, cols, nrows, xs, yst)
 		return
 	}
 	lanes := rowLanes(level)
@@ -54,7 +55,11 @@ func convRowsKernel(level ISA, V, R int, stacked bool, n int, w []float32, ws in
 			whole = 0
 		}
 	}
-	convRowsAsm(level == AVX512, stacked, R, V, n, &w[0], 4*ws, &off[0], &x[0], &yp, init, acc, &convMasks[min(tail, 8)], uint32(1)<<tail-1, calls, xs, yst, whole)
+	keep, kkeep := &convMasks[8], uint32(0xFFFF) // no lane takes ReLU
+	if relu {
+		keep, kkeep = &convMasks[0], 0
+	}
+	convRowsAsm(level == AVX512, stacked, R, V, n, &w[0], 4*ws, &off[0], &x[0], &yp, init, acc, &convMasks[min(tail, 8)], uint32(1)<<tail-1, keep, kkeep, calls, xs, yst, whole)
 }
 
 // convChansKernel runs a level's 16-channel by 6-position convolution

@@ -4,14 +4,14 @@
 
 #include "textflag.h"
 
-// func convRows1x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows1x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows1x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows1x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), AX
 	MOVQ x+32(FP), AX
 	XORQ CX, CX
-	MOVQ nrows+72(FP), DX
+	MOVQ nrows+80(FP), DX
 
 convRows1x1y_row:
 	MOVQ   n+0(FP), BX
@@ -37,25 +37,33 @@ convRows1x1y_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVQ         mask+64(FP), DI
 	VMOVDQU      (DI), Y1
-	MOVQ         whole+96(FP), DI
-	TESTQ        DI, DI
+	MOVQ         keep+72(FP), DI
+	VXORPS       Y2, Y2, Y2
+	MOVQ         whole+104(FP), R8
+	TESTQ        R8, R8
 	JNZ          convRows1x1y_whole
 	TESTQ        SI, SI
 	JNZ          convRows1x1y_accumulate
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y2
-	VADDPS       Y0, Y2, Y2
-	VMASKMOVPS   Y2, Y1, (BX)
+	VBROADCASTSS (SI), Y3
+	VADDPS       Y0, Y3, Y3
+	VCMPPS       $0x16, Y2, Y3, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y3, Y3
+	VMASKMOVPS   Y3, Y1, (BX)
 	JMP          convRows1x1y_next
 
 convRows1x1y_accumulate:
 	MOVQ       (BX), BX
 	ADDQ       CX, BX
-	VMASKMOVPS (BX), Y1, Y2
-	VADDPS     Y0, Y2, Y2
-	VMASKMOVPS Y2, Y1, (BX)
+	VMASKMOVPS (BX), Y1, Y3
+	VADDPS     Y0, Y3, Y3
+	VCMPPS     $0x16, Y2, Y3, Y0
+	VORPS      (DI), Y0, Y0
+	VANDPS     Y0, Y3, Y3
+	VMASKMOVPS Y3, Y1, (BX)
 	JMP        convRows1x1y_next
 
 convRows1x1y_whole:
@@ -64,25 +72,31 @@ convRows1x1y_whole:
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VMOVUPS      (BX), Y2
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y0, Y3, Y3
-	VBLENDVPS    Y1, Y3, Y2, Y3
-	VMOVUPS      Y3, (BX)
+	VMOVUPS      (BX), Y3
+	VBROADCASTSS (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VCMPPS       $0x16, Y2, Y4, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y4, Y4
+	VBLENDVPS    Y1, Y4, Y3, Y4
+	VMOVUPS      Y4, (BX)
 	JMP          convRows1x1y_next
 
 convRows1x1y_whole_accumulate:
 	MOVQ      (BX), BX
 	ADDQ      CX, BX
-	VMOVUPS   (BX), Y2
-	VMOVAPS   Y2, Y3
-	VADDPS    Y0, Y3, Y3
-	VBLENDVPS Y1, Y3, Y2, Y3
-	VMOVUPS   Y3, (BX)
+	VMOVUPS   (BX), Y3
+	VMOVAPS   Y3, Y4
+	VADDPS    Y0, Y4, Y4
+	VCMPPS    $0x16, Y2, Y4, Y0
+	VORPS     (DI), Y0, Y0
+	VANDPS    Y0, Y4, Y4
+	VBLENDVPS Y1, Y4, Y3, Y4
+	VMOVUPS   Y4, (BX)
 
 convRows1x1y_next:
-	MOVQ xs+80(FP), BX
-	MOVQ yst+88(FP), SI
+	MOVQ xs+88(FP), BX
+	MOVQ yst+96(FP), SI
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(SI*4), CX
 	DECQ DX
@@ -90,14 +104,14 @@ convRows1x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows2x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows2x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows2x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows2x1y_row:
 	MOVQ   n+0(FP), SI
@@ -126,34 +140,48 @@ convRows2x1y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y2
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y3, Y3, Y3
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows2x1y_whole
 	TESTQ        DI, DI
 	JNZ          convRows2x1y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y3
-	VADDPS       Y0, Y3, Y3
-	VMASKMOVPS   Y3, Y2, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y4
+	VADDPS       Y0, Y4, Y4
+	VCMPPS       $0x16, Y3, Y4, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y4, Y4
+	VMASKMOVPS   Y4, Y2, (R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y3, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y2, (SI)
 	JMP          convRows2x1y_next
 
 convRows2x1y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMASKMOVPS (DI), Y2, Y3
-	VADDPS     Y0, Y3, Y3
-	VMASKMOVPS Y3, Y2, (DI)
+	VMASKMOVPS (DI), Y2, Y4
+	VADDPS     Y0, Y4, Y4
+	VCMPPS     $0x16, Y3, Y4, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y4, Y4
+	VMASKMOVPS Y4, Y2, (DI)
 	MOVQ       8(SI), SI
 	ADDQ       DX, SI
 	VMASKMOVPS (SI), Y2, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y3, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y2, (SI)
 	JMP        convRows2x1y_next
 
@@ -161,41 +189,53 @@ convRows2x1y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows2x1y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y3
-	VBROADCASTSS (DI), Y4
-	VADDPS       Y0, Y4, Y4
-	VBLENDVPS    Y2, Y4, Y3, Y4
-	VMOVUPS      Y4, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VMOVUPS      (R9), Y4
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y0, Y5, Y5
+	VCMPPS       $0x16, Y3, Y5, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y5, Y5
+	VBLENDVPS    Y2, Y5, Y4, Y5
+	VMOVUPS      Y5, (R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VMOVUPS      (SI), Y0
-	VBROADCASTSS 4(DI), Y3
-	VADDPS       Y1, Y3, Y3
-	VBLENDVPS    Y2, Y3, Y0, Y3
-	VMOVUPS      Y3, (SI)
+	VBROADCASTSS 4(DI), Y4
+	VADDPS       Y1, Y4, Y4
+	VCMPPS       $0x16, Y3, Y4, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y4, Y4
+	VBLENDVPS    Y2, Y4, Y0, Y4
+	VMOVUPS      Y4, (SI)
 	JMP          convRows2x1y_next
 
 convRows2x1y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y3
-	VMOVAPS   Y3, Y4
-	VADDPS    Y0, Y4, Y4
-	VBLENDVPS Y2, Y4, Y3, Y4
-	VMOVUPS   Y4, (DI)
+	VMOVUPS   (DI), Y4
+	VMOVAPS   Y4, Y5
+	VADDPS    Y0, Y5, Y5
+	VCMPPS    $0x16, Y3, Y5, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y5, Y5
+	VBLENDVPS Y2, Y5, Y4, Y5
+	VMOVUPS   Y5, (DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
-	VMOVAPS   Y0, Y3
-	VADDPS    Y1, Y3, Y3
-	VBLENDVPS Y2, Y3, Y0, Y3
-	VMOVUPS   Y3, (SI)
+	VMOVAPS   Y0, Y4
+	VADDPS    Y1, Y4, Y4
+	VCMPPS    $0x16, Y3, Y4, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y4, Y4
+	VBLENDVPS Y2, Y4, Y0, Y4
+	VMOVUPS   Y4, (SI)
 
 convRows2x1y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -203,14 +243,14 @@ convRows2x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows3x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows3x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows3x1y_row:
 	MOVQ   n+0(FP), SI
@@ -242,44 +282,64 @@ convRows3x1y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y3
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y4, Y4, Y4
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows3x1y_whole
 	TESTQ        DI, DI
 	JNZ          convRows3x1y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y4
-	VADDPS       Y0, Y4, Y4
-	VMASKMOVPS   Y4, Y3, (R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y5
+	VADDPS       Y0, Y5, Y5
+	VCMPPS       $0x16, Y4, Y5, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y5, Y5
+	VMASKMOVPS   Y5, Y3, (R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y3, (R8)
+	VCMPPS       $0x16, Y4, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y3, (R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y4, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y3, (SI)
 	JMP          convRows3x1y_next
 
 convRows3x1y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMASKMOVPS (DI), Y3, Y4
-	VADDPS     Y0, Y4, Y4
-	VMASKMOVPS Y4, Y3, (DI)
+	VMASKMOVPS (DI), Y3, Y5
+	VADDPS     Y0, Y5, Y5
+	VCMPPS     $0x16, Y4, Y5, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y5, Y5
+	VMASKMOVPS Y5, Y3, (DI)
 	MOVQ       8(SI), DI
 	ADDQ       DX, DI
 	VMASKMOVPS (DI), Y3, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y4, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y3, (DI)
 	MOVQ       16(SI), SI
 	ADDQ       DX, SI
 	VMASKMOVPS (SI), Y3, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y4, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y3, (SI)
 	JMP        convRows3x1y_next
 
@@ -287,25 +347,34 @@ convRows3x1y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows3x1y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y4
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y0, Y5, Y5
-	VBLENDVPS    Y3, Y5, Y4, Y5
-	VMOVUPS      Y5, (R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
-	VMOVUPS      (R8), Y0
-	VBROADCASTSS 4(DI), Y4
-	VADDPS       Y1, Y4, Y4
-	VBLENDVPS    Y3, Y4, Y0, Y4
-	VMOVUPS      Y4, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VMOVUPS      (R9), Y5
+	VBROADCASTSS (DI), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y4, Y6, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VBLENDVPS    Y3, Y6, Y5, Y6
+	VMOVUPS      Y6, (R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
+	VMOVUPS      (R9), Y0
+	VBROADCASTSS 4(DI), Y5
+	VADDPS       Y1, Y5, Y5
+	VCMPPS       $0x16, Y4, Y5, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y5, Y5
+	VBLENDVPS    Y3, Y5, Y0, Y5
+	VMOVUPS      Y5, (R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VMOVUPS      (SI), Y0
 	VBROADCASTSS 8(DI), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y4, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y3, Y1, Y0, Y1
 	VMOVUPS      Y1, (SI)
 	JMP          convRows3x1y_next
@@ -313,29 +382,38 @@ convRows3x1y_whole:
 convRows3x1y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y4
-	VMOVAPS   Y4, Y5
-	VADDPS    Y0, Y5, Y5
-	VBLENDVPS Y3, Y5, Y4, Y5
-	VMOVUPS   Y5, (DI)
+	VMOVUPS   (DI), Y5
+	VMOVAPS   Y5, Y6
+	VADDPS    Y0, Y6, Y6
+	VCMPPS    $0x16, Y4, Y6, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y6, Y6
+	VBLENDVPS Y3, Y6, Y5, Y6
+	VMOVUPS   Y6, (DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Y0
-	VMOVAPS   Y0, Y4
-	VADDPS    Y1, Y4, Y4
-	VBLENDVPS Y3, Y4, Y0, Y4
-	VMOVUPS   Y4, (DI)
+	VMOVAPS   Y0, Y5
+	VADDPS    Y1, Y5, Y5
+	VCMPPS    $0x16, Y4, Y5, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y5, Y5
+	VBLENDVPS Y3, Y5, Y0, Y5
+	VMOVUPS   Y5, (DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y4, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y3, Y1, Y0, Y1
 	VMOVUPS   Y1, (SI)
 
 convRows3x1y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -343,14 +421,14 @@ convRows3x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows4x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows4x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows4x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows4x1y_row:
 	MOVQ   n+0(FP), DI
@@ -385,54 +463,80 @@ convRows4x1y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y4
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y5, Y5, Y5
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows4x1y_whole
 	TESTQ        R8, R8
 	JNZ          convRows4x1y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y5
-	VADDPS       Y0, Y5, Y5
-	VMASKMOVPS   Y5, Y4, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VMASKMOVPS   Y6, Y4, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y4, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y4, (R9)
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y4, (R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y3, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y4, (DI)
 	JMP          convRows4x1y_next
 
 convRows4x1y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMASKMOVPS (R8), Y4, Y5
-	VADDPS     Y0, Y5, Y5
-	VMASKMOVPS Y5, Y4, (R8)
+	VMASKMOVPS (R8), Y4, Y6
+	VADDPS     Y0, Y6, Y6
+	VCMPPS     $0x16, Y5, Y6, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y6, Y6
+	VMASKMOVPS Y6, Y4, (R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y4, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, (R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y4, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, (R8)
 	MOVQ       24(DI), DI
 	ADDQ       BX, DI
 	VMASKMOVPS (DI), Y4, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, (DI)
 	JMP        convRows4x1y_next
 
@@ -440,32 +544,44 @@ convRows4x1y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows4x1y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y5
-	VBROADCASTSS (R8), Y6
-	VADDPS       Y0, Y6, Y6
-	VBLENDVPS    Y4, Y6, Y5, Y6
-	VMOVUPS      Y6, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
-	VBROADCASTSS 4(R8), Y5
-	VADDPS       Y1, Y5, Y5
-	VBLENDVPS    Y4, Y5, Y0, Y5
-	VMOVUPS      Y5, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y6
+	VBROADCASTSS (R8), Y7
+	VADDPS       Y0, Y7, Y7
+	VCMPPS       $0x16, Y5, Y7, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y7, Y7
+	VBLENDVPS    Y4, Y7, Y6, Y7
+	VMOVUPS      Y7, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
+	VBROADCASTSS 4(R8), Y6
+	VADDPS       Y1, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y6, Y6
+	VBLENDVPS    Y4, Y6, Y0, Y6
+	VMOVUPS      Y6, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y5, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y4, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
+	VMOVUPS      Y1, (R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VMOVUPS      (DI), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y5, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y4, Y1, Y0, Y1
 	VMOVUPS      Y1, (DI)
 	JMP          convRows4x1y_next
@@ -473,23 +589,32 @@ convRows4x1y_whole:
 convRows4x1y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y5
-	VMOVAPS   Y5, Y6
-	VADDPS    Y0, Y6, Y6
-	VBLENDVPS Y4, Y6, Y5, Y6
-	VMOVUPS   Y6, (R8)
+	VMOVUPS   (R8), Y6
+	VMOVAPS   Y6, Y7
+	VADDPS    Y0, Y7, Y7
+	VCMPPS    $0x16, Y5, Y7, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y7, Y7
+	VBLENDVPS Y4, Y7, Y6, Y7
+	VMOVUPS   Y7, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
-	VMOVAPS   Y0, Y5
-	VADDPS    Y1, Y5, Y5
-	VBLENDVPS Y4, Y5, Y0, Y5
-	VMOVUPS   Y5, (R8)
+	VMOVAPS   Y0, Y6
+	VADDPS    Y1, Y6, Y6
+	VCMPPS    $0x16, Y5, Y6, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y6, Y6
+	VBLENDVPS Y4, Y6, Y0, Y6
+	VMOVUPS   Y6, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y5, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y4, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      24(DI), DI
@@ -497,12 +622,15 @@ convRows4x1y_whole_accumulate:
 	VMOVUPS   (DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y5, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y4, Y1, Y0, Y1
 	VMOVUPS   Y1, (DI)
 
 convRows4x1y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -510,14 +638,14 @@ convRows4x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows5x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows5x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows5x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows5x1y_row:
 	MOVQ   n+0(FP), DI
@@ -557,64 +685,96 @@ convRows5x1y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y5
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y6, Y6, Y6
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows5x1y_whole
 	TESTQ        R8, R8
 	JNZ          convRows5x1y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y6
-	VADDPS       Y0, Y6, Y6
-	VMASKMOVPS   Y6, Y5, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y7
+	VADDPS       Y0, Y7, Y7
+	VCMPPS       $0x16, Y6, Y7, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y7, Y7
+	VMASKMOVPS   Y7, Y5, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y5, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y6, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y5, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y5, (R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y6, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y5, (R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y5, (R9)
+	VCMPPS       $0x16, Y6, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y5, (R10)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y6, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y5, (DI)
 	JMP          convRows5x1y_next
 
 convRows5x1y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMASKMOVPS (R8), Y5, Y6
-	VADDPS     Y0, Y6, Y6
-	VMASKMOVPS Y6, Y5, (R8)
+	VMASKMOVPS (R8), Y5, Y7
+	VADDPS     Y0, Y7, Y7
+	VCMPPS     $0x16, Y6, Y7, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y7, Y7
+	VMASKMOVPS Y7, Y5, (R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y5, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y6, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y5, (R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y5, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y6, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y5, (R8)
 	MOVQ       24(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y5, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y6, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y5, (R8)
 	MOVQ       32(DI), DI
 	ADDQ       BX, DI
 	VMASKMOVPS (DI), Y5, Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y6, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y5, (DI)
 	JMP        convRows5x1y_next
 
@@ -622,39 +782,54 @@ convRows5x1y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows5x1y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y6
-	VBROADCASTSS (R8), Y7
-	VADDPS       Y0, Y7, Y7
-	VBLENDVPS    Y5, Y7, Y6, Y7
-	VMOVUPS      Y7, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
-	VBROADCASTSS 4(R8), Y6
-	VADDPS       Y1, Y6, Y6
-	VBLENDVPS    Y5, Y6, Y0, Y6
-	VMOVUPS      Y6, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y7
+	VBROADCASTSS (R8), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y6, Y8, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VBLENDVPS    Y5, Y8, Y7, Y8
+	VMOVUPS      Y8, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
+	VBROADCASTSS 4(R8), Y7
+	VADDPS       Y1, Y7, Y7
+	VCMPPS       $0x16, Y6, Y7, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y7, Y7
+	VBLENDVPS    Y5, Y7, Y0, Y7
+	VMOVUPS      Y7, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y6, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y5, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	VMOVUPS      Y1, (R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y6, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y5, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
+	VMOVUPS      Y1, (R10)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VMOVUPS      (DI), Y0
 	VBROADCASTSS 16(R8), Y1
 	VADDPS       Y4, Y1, Y1
+	VCMPPS       $0x16, Y6, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y5, Y1, Y0, Y1
 	VMOVUPS      Y1, (DI)
 	JMP          convRows5x1y_next
@@ -662,23 +837,32 @@ convRows5x1y_whole:
 convRows5x1y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y6
-	VMOVAPS   Y6, Y7
-	VADDPS    Y0, Y7, Y7
-	VBLENDVPS Y5, Y7, Y6, Y7
-	VMOVUPS   Y7, (R8)
+	VMOVUPS   (R8), Y7
+	VMOVAPS   Y7, Y8
+	VADDPS    Y0, Y8, Y8
+	VCMPPS    $0x16, Y6, Y8, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y8, Y8
+	VBLENDVPS Y5, Y8, Y7, Y8
+	VMOVUPS   Y8, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
-	VMOVAPS   Y0, Y6
-	VADDPS    Y1, Y6, Y6
-	VBLENDVPS Y5, Y6, Y0, Y6
-	VMOVUPS   Y6, (R8)
+	VMOVAPS   Y0, Y7
+	VADDPS    Y1, Y7, Y7
+	VCMPPS    $0x16, Y6, Y7, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y7, Y7
+	VBLENDVPS Y5, Y7, Y0, Y7
+	VMOVUPS   Y7, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y6, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y5, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      24(DI), R8
@@ -686,6 +870,9 @@ convRows5x1y_whole_accumulate:
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y6, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y5, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      32(DI), DI
@@ -693,12 +880,15 @@ convRows5x1y_whole_accumulate:
 	VMOVUPS   (DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y4, Y1, Y1
+	VCMPPS    $0x16, Y6, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y5, Y1, Y0, Y1
 	VMOVUPS   Y1, (DI)
 
 convRows5x1y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -706,14 +896,14 @@ convRows5x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows6x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows6x1y(SB), NOSPLIT, $0-104
+TEXT ·convRows6x1y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows6x1y_row:
 	MOVQ   n+0(FP), DI
@@ -756,74 +946,112 @@ convRows6x1y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y6
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y7, Y7, Y7
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows6x1y_whole
 	TESTQ        R8, R8
 	JNZ          convRows6x1y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y7
-	VADDPS       Y0, Y7, Y7
-	VMASKMOVPS   Y7, Y6, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VMASKMOVPS   Y8, Y6, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, (R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (R9)
-	MOVQ         32(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, (R10)
+	MOVQ         32(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMASKMOVPS   Y0, Y6, (R9)
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, (R10)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 20(R8), Y0
 	VADDPS       Y5, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y6, (DI)
 	JMP          convRows6x1y_next
 
 convRows6x1y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMASKMOVPS (R8), Y6, Y7
-	VADDPS     Y0, Y7, Y7
-	VMASKMOVPS Y7, Y6, (R8)
+	VMASKMOVPS (R8), Y6, Y8
+	VADDPS     Y0, Y8, Y8
+	VCMPPS     $0x16, Y7, Y8, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y8, Y8
+	VMASKMOVPS Y8, Y6, (R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y6, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, (R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y6, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, (R8)
 	MOVQ       24(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y6, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, (R8)
 	MOVQ       32(DI), R8
 	ADDQ       BX, R8
 	VMASKMOVPS (R8), Y6, Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, (R8)
 	MOVQ       40(DI), DI
 	ADDQ       BX, DI
 	VMASKMOVPS (DI), Y6, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, (DI)
 	JMP        convRows6x1y_next
 
@@ -831,46 +1059,64 @@ convRows6x1y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows6x1y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y7
-	VBROADCASTSS (R8), Y8
-	VADDPS       Y0, Y8, Y8
-	VBLENDVPS    Y6, Y8, Y7, Y8
-	VMOVUPS      Y8, (R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
-	VBROADCASTSS 4(R8), Y7
-	VADDPS       Y1, Y7, Y7
-	VBLENDVPS    Y6, Y7, Y0, Y7
-	VMOVUPS      Y7, (R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y8
+	VBROADCASTSS (R8), Y9
+	VADDPS       Y0, Y9, Y9
+	VCMPPS       $0x16, Y7, Y9, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y9, Y9
+	VBLENDVPS    Y6, Y9, Y8, Y9
+	VMOVUPS      Y9, (R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
+	VBROADCASTSS 4(R8), Y8
+	VADDPS       Y1, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y8, Y8
+	VBLENDVPS    Y6, Y8, Y0, Y8
+	VMOVUPS      Y8, (R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	VMOVUPS      Y1, (R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
-	MOVQ         32(DI), R9
-	ADDQ         BX, R9
-	VMOVUPS      (R9), Y0
+	VMOVUPS      Y1, (R10)
+	MOVQ         32(DI), R10
+	ADDQ         BX, R10
+	VMOVUPS      (R10), Y0
 	VBROADCASTSS 16(R8), Y1
 	VADDPS       Y4, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
-	VMOVUPS      Y1, (R9)
+	VMOVUPS      Y1, (R10)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VMOVUPS      (DI), Y0
 	VBROADCASTSS 20(R8), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
 	VMOVUPS      Y1, (DI)
 	JMP          convRows6x1y_next
@@ -878,23 +1124,32 @@ convRows6x1y_whole:
 convRows6x1y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y7
-	VMOVAPS   Y7, Y8
-	VADDPS    Y0, Y8, Y8
-	VBLENDVPS Y6, Y8, Y7, Y8
-	VMOVUPS   Y8, (R8)
+	VMOVUPS   (R8), Y8
+	VMOVAPS   Y8, Y9
+	VADDPS    Y0, Y9, Y9
+	VCMPPS    $0x16, Y7, Y9, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y9, Y9
+	VBLENDVPS Y6, Y9, Y8, Y9
+	VMOVUPS   Y9, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
-	VMOVAPS   Y0, Y7
-	VADDPS    Y1, Y7, Y7
-	VBLENDVPS Y6, Y7, Y0, Y7
-	VMOVUPS   Y7, (R8)
+	VMOVAPS   Y0, Y8
+	VADDPS    Y1, Y8, Y8
+	VCMPPS    $0x16, Y7, Y8, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y8, Y8
+	VBLENDVPS Y6, Y8, Y0, Y8
+	VMOVUPS   Y8, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      24(DI), R8
@@ -902,6 +1157,9 @@ convRows6x1y_whole_accumulate:
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      32(DI), R8
@@ -909,6 +1167,9 @@ convRows6x1y_whole_accumulate:
 	VMOVUPS   (R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y4, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, (R8)
 	MOVQ      40(DI), DI
@@ -916,12 +1177,15 @@ convRows6x1y_whole_accumulate:
 	VMOVUPS   (DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, (DI)
 
 convRows6x1y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -929,14 +1193,14 @@ convRows6x1y_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows1x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows1x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows1x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), AX
 	MOVQ x+32(FP), AX
 	XORQ CX, CX
-	MOVQ nrows+72(FP), DX
+	MOVQ nrows+80(FP), DX
 
 convRows1x2y_row:
 	MOVQ   n+0(FP), BX
@@ -965,30 +1229,44 @@ convRows1x2y_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVQ         mask+64(FP), DI
 	VMOVDQU      (DI), Y2
-	MOVQ         whole+96(FP), DI
-	TESTQ        DI, DI
+	MOVQ         keep+72(FP), DI
+	VXORPS       Y3, Y3, Y3
+	MOVQ         whole+104(FP), R8
+	TESTQ        R8, R8
 	JNZ          convRows1x2y_whole
 	TESTQ        SI, SI
 	JNZ          convRows1x2y_accumulate
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y0, Y3, Y3
-	VMOVUPS      Y3, (BX)
+	VBROADCASTSS (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VCMPPS       $0x16, Y3, Y4, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y4, Y4
+	VMOVUPS      Y4, (BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y3, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y2, 32(BX)
 	JMP          convRows1x2y_next
 
 convRows1x2y_accumulate:
 	MOVQ       (BX), BX
 	ADDQ       CX, BX
-	VMOVUPS    (BX), Y3
-	VADDPS     Y0, Y3, Y3
-	VMOVUPS    Y3, (BX)
+	VMOVUPS    (BX), Y4
+	VADDPS     Y0, Y4, Y4
+	VCMPPS     $0x16, Y3, Y4, Y0
+	VORPS      (DI), Y0, Y0
+	VANDPS     Y0, Y4, Y4
+	VMOVUPS    Y4, (BX)
 	VMASKMOVPS 32(BX), Y2, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y3, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y2, 32(BX)
 	JMP        convRows1x2y_next
 
@@ -998,31 +1276,43 @@ convRows1x2y_whole:
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y0, Y3, Y3
-	VMOVUPS      Y3, (BX)
+	VBROADCASTSS (SI), Y4
+	VADDPS       Y0, Y4, Y4
+	VCMPPS       $0x16, Y3, Y4, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y4, Y4
+	VMOVUPS      Y4, (BX)
 	VMOVUPS      32(BX), Y0
-	VBROADCASTSS (SI), Y3
-	VADDPS       Y1, Y3, Y3
-	VBLENDVPS    Y2, Y3, Y0, Y3
-	VMOVUPS      Y3, 32(BX)
+	VBROADCASTSS (SI), Y4
+	VADDPS       Y1, Y4, Y4
+	VCMPPS       $0x16, Y3, Y4, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y4, Y4
+	VBLENDVPS    Y2, Y4, Y0, Y4
+	VMOVUPS      Y4, 32(BX)
 	JMP          convRows1x2y_next
 
 convRows1x2y_whole_accumulate:
 	MOVQ      (BX), BX
 	ADDQ      CX, BX
-	VMOVUPS   (BX), Y3
-	VADDPS    Y0, Y3, Y3
-	VMOVUPS   Y3, (BX)
+	VMOVUPS   (BX), Y4
+	VADDPS    Y0, Y4, Y4
+	VCMPPS    $0x16, Y3, Y4, Y0
+	VORPS     (DI), Y0, Y0
+	VANDPS    Y0, Y4, Y4
+	VMOVUPS   Y4, (BX)
 	VMOVUPS   32(BX), Y0
-	VMOVAPS   Y0, Y3
-	VADDPS    Y1, Y3, Y3
-	VBLENDVPS Y2, Y3, Y0, Y3
-	VMOVUPS   Y3, 32(BX)
+	VMOVAPS   Y0, Y4
+	VADDPS    Y1, Y4, Y4
+	VCMPPS    $0x16, Y3, Y4, Y1
+	VORPS     (DI), Y1, Y1
+	VANDPS    Y1, Y4, Y4
+	VBLENDVPS Y2, Y4, Y0, Y4
+	VMOVUPS   Y4, 32(BX)
 
 convRows1x2y_next:
-	MOVQ xs+80(FP), BX
-	MOVQ yst+88(FP), SI
+	MOVQ xs+88(FP), BX
+	MOVQ yst+96(FP), SI
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(SI*4), CX
 	DECQ DX
@@ -1030,14 +1320,14 @@ convRows1x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows2x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows2x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows2x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows2x2y_row:
 	MOVQ   n+0(FP), SI
@@ -1071,46 +1361,72 @@ convRows2x2y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y4
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y5, Y5, Y5
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows2x2y_whole
 	TESTQ        DI, DI
 	JNZ          convRows2x2y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y0, Y5, Y5
-	VMOVUPS      Y5, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VMOVUPS      Y6, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y4, 32(R8)
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y4, 32(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y4, 32(SI)
 	JMP          convRows2x2y_next
 
 convRows2x2y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y5
-	VADDPS     Y0, Y5, Y5
-	VMOVUPS    Y5, (DI)
+	VMOVUPS    (DI), Y6
+	VADDPS     Y0, Y6, Y6
+	VCMPPS     $0x16, Y5, Y6, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y6, Y6
+	VMOVUPS    Y6, (DI)
 	VMASKMOVPS 32(DI), Y4, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, 32(DI)
 	MOVQ       8(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMASKMOVPS 32(SI), Y4, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, 32(SI)
 	JMP        convRows2x2y_next
 
@@ -1118,24 +1434,36 @@ convRows2x2y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows2x2y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y0, Y5, Y5
-	VMOVUPS      Y5, (R8)
-	VMOVUPS      32(R8), Y0
-	VBROADCASTSS (DI), Y5
-	VADDPS       Y1, Y5, Y5
-	VBLENDVPS    Y4, Y5, Y0, Y5
-	VMOVUPS      Y5, 32(R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VMOVUPS      Y6, (R9)
+	VMOVUPS      32(R9), Y0
+	VBROADCASTSS (DI), Y6
+	VADDPS       Y1, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y6, Y6
+	VBLENDVPS    Y4, Y6, Y0, Y6
+	VMOVUPS      Y6, 32(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VMOVUPS      32(SI), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y5, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y4, Y1, Y0, Y1
 	VMOVUPS      Y1, 32(SI)
 	JMP          convRows2x2y_next
@@ -1143,28 +1471,40 @@ convRows2x2y_whole:
 convRows2x2y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y5
-	VADDPS    Y0, Y5, Y5
-	VMOVUPS   Y5, (DI)
+	VMOVUPS   (DI), Y6
+	VADDPS    Y0, Y6, Y6
+	VCMPPS    $0x16, Y5, Y6, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y6, Y6
+	VMOVUPS   Y6, (DI)
 	VMOVUPS   32(DI), Y0
-	VMOVAPS   Y0, Y5
-	VADDPS    Y1, Y5, Y5
-	VBLENDVPS Y4, Y5, Y0, Y5
-	VMOVUPS   Y5, 32(DI)
+	VMOVAPS   Y0, Y6
+	VADDPS    Y1, Y6, Y6
+	VCMPPS    $0x16, Y5, Y6, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y6, Y6
+	VBLENDVPS Y4, Y6, Y0, Y6
+	VMOVUPS   Y6, 32(DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y5, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y5, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y4, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(SI)
 
 convRows2x2y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -1172,14 +1512,14 @@ convRows2x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows3x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows3x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows3x2y_row:
 	MOVQ   n+0(FP), SI
@@ -1218,62 +1558,100 @@ convRows3x2y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y6
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y7, Y7, Y7
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows3x2y_whole
 	TESTQ        DI, DI
 	JNZ          convRows3x2y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y7
-	VADDPS       Y0, Y7, Y7
-	VMOVUPS      Y7, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VMOVUPS      Y8, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y6, 32(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, 32(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R8)
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y6, 32(R8)
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, 32(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y5, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y6, 32(SI)
 	JMP          convRows3x2y_next
 
 convRows3x2y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y7
-	VADDPS     Y0, Y7, Y7
-	VMOVUPS    Y7, (DI)
+	VMOVUPS    (DI), Y8
+	VADDPS     Y0, Y8, Y8
+	VCMPPS     $0x16, Y7, Y8, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y8, Y8
+	VMOVUPS    Y8, (DI)
 	VMASKMOVPS 32(DI), Y6, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, 32(DI)
 	MOVQ       8(SI), DI
 	ADDQ       DX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMASKMOVPS 32(DI), Y6, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, 32(DI)
 	MOVQ       16(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMASKMOVPS 32(SI), Y6, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, 32(SI)
 	JMP        convRows3x2y_next
 
@@ -1281,34 +1659,52 @@ convRows3x2y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows3x2y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y7
-	VADDPS       Y0, Y7, Y7
-	VMOVUPS      Y7, (R8)
-	VMOVUPS      32(R8), Y0
-	VBROADCASTSS (DI), Y7
-	VADDPS       Y1, Y7, Y7
-	VBLENDVPS    Y6, Y7, Y0, Y7
-	VMOVUPS      Y7, 32(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VMOVUPS      Y8, (R9)
+	VMOVUPS      32(R9), Y0
+	VBROADCASTSS (DI), Y8
+	VADDPS       Y1, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y8, Y8
+	VBLENDVPS    Y6, Y8, Y0, Y8
+	VMOVUPS      Y8, 32(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R8)
-	VMOVUPS      32(R8), Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
+	VMOVUPS      32(R9), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R8)
+	VMOVUPS      Y1, 32(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VMOVUPS      32(SI), Y0
 	VBROADCASTSS 8(DI), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
 	VMOVUPS      Y1, 32(SI)
 	JMP          convRows3x2y_next
@@ -1316,38 +1712,56 @@ convRows3x2y_whole:
 convRows3x2y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y7
-	VADDPS    Y0, Y7, Y7
-	VMOVUPS   Y7, (DI)
+	VMOVUPS   (DI), Y8
+	VADDPS    Y0, Y8, Y8
+	VCMPPS    $0x16, Y7, Y8, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y8, Y8
+	VMOVUPS   Y8, (DI)
 	VMOVUPS   32(DI), Y0
-	VMOVAPS   Y0, Y7
-	VADDPS    Y1, Y7, Y7
-	VBLENDVPS Y6, Y7, Y0, Y7
-	VMOVUPS   Y7, 32(DI)
+	VMOVAPS   Y0, Y8
+	VADDPS    Y1, Y8, Y8
+	VCMPPS    $0x16, Y7, Y8, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y8, Y8
+	VBLENDVPS Y6, Y8, Y0, Y8
+	VMOVUPS   Y8, 32(DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y7, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y7, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(SI)
 
 convRows3x2y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -1355,14 +1769,14 @@ convRows3x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows4x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows4x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows4x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows4x2y_row:
 	MOVQ   n+0(FP), DI
@@ -1406,78 +1820,128 @@ convRows4x2y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y8
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y9, Y9, Y9
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows4x2y_whole
 	TESTQ        R8, R8
 	JNZ          convRows4x2y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y9
-	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (R9)
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y10
+	VADDPS       Y0, Y10, Y10
+	VCMPPS       $0x16, Y9, Y10, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y10, Y10
+	VMOVUPS      Y10, (R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y8, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y8, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 32(R9)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y8, 32(R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y7, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y8, 32(DI)
 	JMP          convRows4x2y_next
 
 convRows4x2y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMOVUPS    (R8), Y9
-	VADDPS     Y0, Y9, Y9
-	VMOVUPS    Y9, (R8)
+	VMOVUPS    (R8), Y10
+	VADDPS     Y0, Y10, Y10
+	VCMPPS     $0x16, Y9, Y10, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y10, Y10
+	VMOVUPS    Y10, (R8)
 	VMASKMOVPS 32(R8), Y8, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 32(R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y8, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 32(R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y8, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 32(R8)
 	MOVQ       24(DI), DI
 	ADDQ       BX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMASKMOVPS 32(DI), Y8, Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 32(DI)
 	JMP        convRows4x2y_next
 
@@ -1485,44 +1949,68 @@ convRows4x2y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows4x2y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y9
-	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (R9)
-	VMOVUPS      32(R9), Y0
-	VBROADCASTSS (R8), Y9
-	VADDPS       Y1, Y9, Y9
-	VBLENDVPS    Y8, Y9, Y0, Y9
-	VMOVUPS      Y9, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y10
+	VADDPS       Y0, Y10, Y10
+	VCMPPS       $0x16, Y9, Y10, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y10, Y10
+	VMOVUPS      Y10, (R10)
+	VMOVUPS      32(R10), Y0
+	VBROADCASTSS (R8), Y10
+	VADDPS       Y1, Y10, Y10
+	VCMPPS       $0x16, Y9, Y10, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y10, Y10
+	VBLENDVPS    Y8, Y10, Y0, Y10
+	VMOVUPS      Y10, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 4(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y9, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y8, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y9, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y8, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
+	VMOVUPS      Y1, 32(R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VMOVUPS      32(DI), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y7, Y1, Y1
+	VCMPPS       $0x16, Y9, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y8, Y1, Y0, Y1
 	VMOVUPS      Y1, 32(DI)
 	JMP          convRows4x2y_next
@@ -1530,48 +2018,72 @@ convRows4x2y_whole:
 convRows4x2y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y9
-	VADDPS    Y0, Y9, Y9
-	VMOVUPS   Y9, (R8)
+	VMOVUPS   (R8), Y10
+	VADDPS    Y0, Y10, Y10
+	VCMPPS    $0x16, Y9, Y10, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y10, Y10
+	VMOVUPS   Y10, (R8)
 	VMOVUPS   32(R8), Y0
-	VMOVAPS   Y0, Y9
-	VADDPS    Y1, Y9, Y9
-	VBLENDVPS Y8, Y9, Y0, Y9
-	VMOVUPS   Y9, 32(R8)
+	VMOVAPS   Y0, Y10
+	VADDPS    Y1, Y10, Y10
+	VCMPPS    $0x16, Y9, Y10, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y10, Y10
+	VBLENDVPS Y8, Y10, Y0, Y10
+	VMOVUPS   Y10, 32(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y9, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y8, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y9, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y8, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      24(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y7, Y1, Y1
+	VCMPPS    $0x16, Y9, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y8, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(DI)
 
 convRows4x2y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -1579,14 +2091,14 @@ convRows4x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows5x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows5x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows5x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows5x2y_row:
 	MOVQ   n+0(FP), DI
@@ -1637,94 +2149,156 @@ convRows5x2y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y10
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y11, Y11, Y11
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows5x2y_whole
 	TESTQ        R8, R8
 	JNZ          convRows5x2y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y11
-	VADDPS       Y0, Y11, Y11
-	VMOVUPS      Y11, (R9)
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y12
+	VADDPS       Y0, Y12, Y12
+	VCMPPS       $0x16, Y11, Y12, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y12, Y12
+	VMOVUPS      Y12, (R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y10, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y10, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y10, 32(R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y10, 32(R9)
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y10, 32(R10)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y8, Y0, Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y9, Y0, Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y10, 32(DI)
 	JMP          convRows5x2y_next
 
 convRows5x2y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMOVUPS    (R8), Y11
-	VADDPS     Y0, Y11, Y11
-	VMOVUPS    Y11, (R8)
+	VMOVUPS    (R8), Y12
+	VADDPS     Y0, Y12, Y12
+	VCMPPS     $0x16, Y11, Y12, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y12, Y12
+	VMOVUPS    Y12, (R8)
 	VMASKMOVPS 32(R8), Y10, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y10, 32(R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y10, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y10, 32(R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y10, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y10, 32(R8)
 	MOVQ       24(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y10, Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y10, 32(R8)
 	MOVQ       32(DI), DI
 	ADDQ       BX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y8, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMASKMOVPS 32(DI), Y10, Y0
 	VADDPS     Y9, Y0, Y0
+	VCMPPS     $0x16, Y11, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y10, 32(DI)
 	JMP        convRows5x2y_next
 
@@ -1732,54 +2306,84 @@ convRows5x2y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows5x2y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y11
-	VADDPS       Y0, Y11, Y11
-	VMOVUPS      Y11, (R9)
-	VMOVUPS      32(R9), Y0
-	VBROADCASTSS (R8), Y11
-	VADDPS       Y1, Y11, Y11
-	VBLENDVPS    Y10, Y11, Y0, Y11
-	VMOVUPS      Y11, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y12
+	VADDPS       Y0, Y12, Y12
+	VCMPPS       $0x16, Y11, Y12, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y12, Y12
+	VMOVUPS      Y12, (R10)
+	VMOVUPS      32(R10), Y0
+	VBROADCASTSS (R8), Y12
+	VADDPS       Y1, Y12, Y12
+	VCMPPS       $0x16, Y11, Y12, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y12, Y12
+	VBLENDVPS    Y10, Y12, Y0, Y12
+	VMOVUPS      Y12, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 4(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y11, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y10, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y11, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y10, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y7, Y1, Y1
+	VCMPPS       $0x16, Y11, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y10, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
+	VMOVUPS      Y1, 32(R10)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y8, Y0, Y0
+	VCMPPS       $0x16, Y11, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VMOVUPS      32(DI), Y0
 	VBROADCASTSS 16(R8), Y1
 	VADDPS       Y9, Y1, Y1
+	VCMPPS       $0x16, Y11, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y10, Y1, Y0, Y1
 	VMOVUPS      Y1, 32(DI)
 	JMP          convRows5x2y_next
@@ -1787,58 +2391,88 @@ convRows5x2y_whole:
 convRows5x2y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y11
-	VADDPS    Y0, Y11, Y11
-	VMOVUPS   Y11, (R8)
+	VMOVUPS   (R8), Y12
+	VADDPS    Y0, Y12, Y12
+	VCMPPS    $0x16, Y11, Y12, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y12, Y12
+	VMOVUPS   Y12, (R8)
 	VMOVUPS   32(R8), Y0
-	VMOVAPS   Y0, Y11
-	VADDPS    Y1, Y11, Y11
-	VBLENDVPS Y10, Y11, Y0, Y11
-	VMOVUPS   Y11, 32(R8)
+	VMOVAPS   Y0, Y12
+	VADDPS    Y1, Y12, Y12
+	VCMPPS    $0x16, Y11, Y12, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y12, Y12
+	VBLENDVPS Y10, Y12, Y0, Y12
+	VMOVUPS   Y12, 32(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y11, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y11, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y10, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y11, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y11, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y10, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y11, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y7, Y1, Y1
+	VCMPPS    $0x16, Y11, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y10, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      32(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y8, Y0, Y0
+	VCMPPS    $0x16, Y11, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y9, Y1, Y1
+	VCMPPS    $0x16, Y11, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y10, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(DI)
 
 convRows5x2y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -1846,14 +2480,14 @@ convRows5x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows6x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows6x2y(SB), NOSPLIT, $0-104
+TEXT ·convRows6x2y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows6x2y_row:
 	MOVQ   n+0(FP), DI
@@ -1909,110 +2543,184 @@ convRows6x2y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y12
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y13, Y13, Y13
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows6x2y_whole
 	TESTQ        R8, R8
 	JNZ          convRows6x2y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R9)
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 32(R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 32(R9)
-	MOVQ         32(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R10)
+	MOVQ         32(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y8, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y9, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 32(R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 32(R10)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 20(R8), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VBROADCASTSS 20(R8), Y0
 	VADDPS       Y11, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y12, 32(DI)
 	JMP          convRows6x2y_next
 
 convRows6x2y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMOVUPS    (R8), Y13
-	VADDPS     Y0, Y13, Y13
-	VMOVUPS    Y13, (R8)
+	VMOVUPS    (R8), Y14
+	VADDPS     Y0, Y14, Y14
+	VCMPPS     $0x16, Y13, Y14, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y14, Y14
+	VMOVUPS    Y14, (R8)
 	VMASKMOVPS 32(R8), Y12, Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y12, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y12, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R8)
 	MOVQ       24(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y12, Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R8)
 	MOVQ       32(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y8, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMASKMOVPS 32(R8), Y12, Y0
 	VADDPS     Y9, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(R8)
 	MOVQ       40(DI), DI
 	ADDQ       BX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y10, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMASKMOVPS 32(DI), Y12, Y0
 	VADDPS     Y11, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 32(DI)
 	JMP        convRows6x2y_next
 
@@ -2020,64 +2728,100 @@ convRows6x2y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows6x2y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R9)
-	VMOVUPS      32(R9), Y0
-	VBROADCASTSS (R8), Y13
-	VADDPS       Y1, Y13, Y13
-	VBLENDVPS    Y12, Y13, Y0, Y13
-	VMOVUPS      Y13, 32(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R10)
+	VMOVUPS      32(R10), Y0
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y1, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y14, Y14
+	VBLENDVPS    Y12, Y14, Y0, Y14
+	VMOVUPS      Y14, 32(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 4(R8), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         24(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         24(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y7, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
-	MOVQ         32(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 32(R10)
+	MOVQ         32(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 16(R8), Y0
 	VADDPS       Y8, Y0, Y0
-	VMOVUPS      Y0, (R9)
-	VMOVUPS      32(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
+	VMOVUPS      32(R10), Y0
 	VBROADCASTSS 16(R8), Y1
 	VADDPS       Y9, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 32(R9)
+	VMOVUPS      Y1, 32(R10)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 20(R8), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VMOVUPS      32(DI), Y0
 	VBROADCASTSS 20(R8), Y1
 	VADDPS       Y11, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
 	VMOVUPS      Y1, 32(DI)
 	JMP          convRows6x2y_next
@@ -2085,68 +2829,104 @@ convRows6x2y_whole:
 convRows6x2y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y13
-	VADDPS    Y0, Y13, Y13
-	VMOVUPS   Y13, (R8)
+	VMOVUPS   (R8), Y14
+	VADDPS    Y0, Y14, Y14
+	VCMPPS    $0x16, Y13, Y14, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y14, Y14
+	VMOVUPS   Y14, (R8)
 	VMOVUPS   32(R8), Y0
-	VMOVAPS   Y0, Y13
-	VADDPS    Y1, Y13, Y13
-	VBLENDVPS Y12, Y13, Y0, Y13
-	VMOVUPS   Y13, 32(R8)
+	VMOVAPS   Y0, Y14
+	VADDPS    Y1, Y14, Y14
+	VCMPPS    $0x16, Y13, Y14, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y14, Y14
+	VBLENDVPS Y12, Y14, Y0, Y14
+	VMOVUPS   Y14, 32(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y7, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y8, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y9, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(R8)
 	MOVQ      40(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y10, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y11, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 32(DI)
 
 convRows6x2y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -2154,14 +2934,14 @@ convRows6x2y_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows1x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows1x3y(SB), NOSPLIT, $0-104
+TEXT ·convRows1x3y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), AX
 	MOVQ x+32(FP), AX
 	XORQ CX, CX
-	MOVQ nrows+72(FP), DX
+	MOVQ nrows+80(FP), DX
 
 convRows1x3y_row:
 	MOVQ   n+0(FP), BX
@@ -2193,36 +2973,56 @@ convRows1x3y_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVQ         mask+64(FP), DI
 	VMOVDQU      (DI), Y3
-	MOVQ         whole+96(FP), DI
-	TESTQ        DI, DI
+	MOVQ         keep+72(FP), DI
+	VXORPS       Y4, Y4, Y4
+	MOVQ         whole+104(FP), R8
+	TESTQ        R8, R8
 	JNZ          convRows1x3y_whole
 	TESTQ        SI, SI
 	JNZ          convRows1x3y_accumulate
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y4
-	VADDPS       Y0, Y4, Y4
-	VMOVUPS      Y4, (BX)
+	VBROADCASTSS (SI), Y5
+	VADDPS       Y0, Y5, Y5
+	VCMPPS       $0x16, Y4, Y5, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y5, Y5
+	VMOVUPS      Y5, (BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y4, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y4, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y3, 64(BX)
 	JMP          convRows1x3y_next
 
 convRows1x3y_accumulate:
 	MOVQ       (BX), BX
 	ADDQ       CX, BX
-	VMOVUPS    (BX), Y4
-	VADDPS     Y0, Y4, Y4
-	VMOVUPS    Y4, (BX)
+	VMOVUPS    (BX), Y5
+	VADDPS     Y0, Y5, Y5
+	VCMPPS     $0x16, Y4, Y5, Y0
+	VORPS      (DI), Y0, Y0
+	VANDPS     Y0, Y5, Y5
+	VMOVUPS    Y5, (BX)
 	VMOVUPS    32(BX), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y4, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(BX)
 	VMASKMOVPS 64(BX), Y3, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y4, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y3, 64(BX)
 	JMP        convRows1x3y_next
 
@@ -2232,15 +3032,24 @@ convRows1x3y_whole:
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y4
-	VADDPS       Y0, Y4, Y4
-	VMOVUPS      Y4, (BX)
+	VBROADCASTSS (SI), Y5
+	VADDPS       Y0, Y5, Y5
+	VCMPPS       $0x16, Y4, Y5, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y5, Y5
+	VMOVUPS      Y5, (BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y4, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(BX)
 	VMOVUPS      64(BX), Y0
 	VBROADCASTSS (SI), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y4, Y1, Y2
+	VORPS        (DI), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y3, Y1, Y0, Y1
 	VMOVUPS      Y1, 64(BX)
 	JMP          convRows1x3y_next
@@ -2248,21 +3057,30 @@ convRows1x3y_whole:
 convRows1x3y_whole_accumulate:
 	MOVQ      (BX), BX
 	ADDQ      CX, BX
-	VMOVUPS   (BX), Y4
-	VADDPS    Y0, Y4, Y4
-	VMOVUPS   Y4, (BX)
+	VMOVUPS   (BX), Y5
+	VADDPS    Y0, Y5, Y5
+	VCMPPS    $0x16, Y4, Y5, Y0
+	VORPS     (DI), Y0, Y0
+	VANDPS    Y0, Y5, Y5
+	VMOVUPS   Y5, (BX)
 	VMOVUPS   32(BX), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y4, Y0, Y1
+	VORPS     (DI), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(BX)
 	VMOVUPS   64(BX), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y4, Y1, Y2
+	VORPS     (DI), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y3, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(BX)
 
 convRows1x3y_next:
-	MOVQ xs+80(FP), BX
-	MOVQ yst+88(FP), SI
+	MOVQ xs+88(FP), BX
+	MOVQ yst+96(FP), SI
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(SI*4), CX
 	DECQ DX
@@ -2270,14 +3088,14 @@ convRows1x3y_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows2x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows2x3y(SB), NOSPLIT, $0-104
+TEXT ·convRows2x3y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows2x3y_row:
 	MOVQ   n+0(FP), SI
@@ -2316,58 +3134,96 @@ convRows2x3y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y6
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y7, Y7, Y7
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows2x3y_whole
 	TESTQ        DI, DI
 	JNZ          convRows2x3y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y7
-	VADDPS       Y0, Y7, Y7
-	VMOVUPS      Y7, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VMOVUPS      Y8, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y6, 64(R8)
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y6, 64(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y6, 64(SI)
 	JMP          convRows2x3y_next
 
 convRows2x3y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y7
-	VADDPS     Y0, Y7, Y7
-	VMOVUPS    Y7, (DI)
+	VMOVUPS    (DI), Y8
+	VADDPS     Y0, Y8, Y8
+	VCMPPS     $0x16, Y7, Y8, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y8, Y8
+	VMOVUPS    Y8, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMASKMOVPS 64(DI), Y6, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, 64(DI)
 	MOVQ       8(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMOVUPS    32(SI), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(SI)
 	VMASKMOVPS 64(SI), Y6, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y7, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y6, 64(SI)
 	JMP        convRows2x3y_next
 
@@ -2375,30 +3231,48 @@ convRows2x3y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows2x3y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y7
-	VADDPS       Y0, Y7, Y7
-	VMOVUPS      Y7, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y8
+	VADDPS       Y0, Y8, Y8
+	VCMPPS       $0x16, Y7, Y8, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y8, Y8
+	VMOVUPS      Y8, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
-	VMOVUPS      64(R8), Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
+	VMOVUPS      64(R9), Y0
 	VBROADCASTSS (DI), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R8)
+	VMOVUPS      Y1, 64(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y7, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VMOVUPS      64(SI), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y7, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y6, Y1, Y0, Y1
 	VMOVUPS      Y1, 64(SI)
 	JMP          convRows2x3y_next
@@ -2406,34 +3280,52 @@ convRows2x3y_whole:
 convRows2x3y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y7
-	VADDPS    Y0, Y7, Y7
-	VMOVUPS   Y7, (DI)
+	VMOVUPS   (DI), Y8
+	VADDPS    Y0, Y8, Y8
+	VCMPPS    $0x16, Y7, Y8, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y8, Y8
+	VMOVUPS   Y8, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y7, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y3, Y0, Y0
+	VCMPPS    $0x16, Y7, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y7, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(SI)
 	VMOVUPS   64(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y7, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y6, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(SI)
 
 convRows2x3y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -2441,14 +3333,14 @@ convRows2x3y_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows3x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x3y(SB), NOSPLIT, $0-104
+TEXT ·convRows3x3y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows3x3y_row:
 	MOVQ   n+0(FP), SI
@@ -2494,80 +3386,136 @@ convRows3x3y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y9
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y10, Y10, Y10
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows3x3y_whole
 	TESTQ        DI, DI
 	JNZ          convRows3x3y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y10
-	VADDPS       Y0, Y10, Y10
-	VMOVUPS      Y10, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y11
+	VADDPS       Y0, Y11, Y11
+	VCMPPS       $0x16, Y10, Y11, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y11, Y11
+	VMOVUPS      Y11, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y9, 64(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (R8)
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y9, 64(R8)
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y9, 64(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y7, Y0, Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y8, Y0, Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y9, 64(SI)
 	JMP          convRows3x3y_next
 
 convRows3x3y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y10
-	VADDPS     Y0, Y10, Y10
-	VMOVUPS    Y10, (DI)
+	VMOVUPS    (DI), Y11
+	VADDPS     Y0, Y11, Y11
+	VCMPPS     $0x16, Y10, Y11, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y11, Y11
+	VMOVUPS    Y11, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMASKMOVPS 64(DI), Y9, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y9, 64(DI)
 	MOVQ       8(SI), DI
 	ADDQ       DX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMASKMOVPS 64(DI), Y9, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y9, 64(DI)
 	MOVQ       16(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMOVUPS    32(SI), Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(SI)
 	VMASKMOVPS 64(SI), Y9, Y0
 	VADDPS     Y8, Y0, Y0
+	VCMPPS     $0x16, Y10, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y9, 64(SI)
 	JMP        convRows3x3y_next
 
@@ -2575,43 +3523,70 @@ convRows3x3y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows3x3y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y10
-	VADDPS       Y0, Y10, Y10
-	VMOVUPS      Y10, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y11
+	VADDPS       Y0, Y11, Y11
+	VCMPPS       $0x16, Y10, Y11, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y11, Y11
+	VMOVUPS      Y11, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
-	VMOVUPS      64(R8), Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
+	VMOVUPS      64(R9), Y0
 	VBROADCASTSS (DI), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y10, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y9, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	VMOVUPS      Y1, 64(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (R8)
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
-	VMOVUPS      64(R8), Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
+	VMOVUPS      64(R9), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y10, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y9, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R8)
+	VMOVUPS      Y1, 64(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y7, Y0, Y0
+	VCMPPS       $0x16, Y10, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VMOVUPS      64(SI), Y0
 	VBROADCASTSS 8(DI), Y1
 	VADDPS       Y8, Y1, Y1
+	VCMPPS       $0x16, Y10, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y9, Y1, Y0, Y1
 	VMOVUPS      Y1, 64(SI)
 	JMP          convRows3x3y_next
@@ -2619,47 +3594,74 @@ convRows3x3y_whole:
 convRows3x3y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y10
-	VADDPS    Y0, Y10, Y10
-	VMOVUPS   Y10, (DI)
+	VMOVUPS   (DI), Y11
+	VADDPS    Y0, Y11, Y11
+	VCMPPS    $0x16, Y10, Y11, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y11, Y11
+	VMOVUPS   Y11, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y10, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y10, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y9, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y3, Y0, Y0
+	VCMPPS    $0x16, Y10, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y10, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y10, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y9, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y10, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VADDPS    Y7, Y0, Y0
+	VCMPPS    $0x16, Y10, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(SI)
 	VMOVUPS   64(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y8, Y1, Y1
+	VCMPPS    $0x16, Y10, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y9, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(SI)
 
 convRows3x3y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -2667,14 +3669,14 @@ convRows3x3y_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows4x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows4x3y(SB), NOSPLIT, $0-104
+TEXT ·convRows4x3y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), DX
 	XORQ BX, BX
-	MOVQ nrows+72(FP), SI
+	MOVQ nrows+80(FP), SI
 
 convRows4x3y_row:
 	MOVQ   n+0(FP), DI
@@ -2727,102 +3729,176 @@ convRows4x3y_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVQ         mask+64(FP), R9
 	VMOVDQU      (R9), Y12
-	MOVQ         whole+96(FP), R9
-	TESTQ        R9, R9
+	MOVQ         keep+72(FP), R9
+	VXORPS       Y13, Y13, Y13
+	MOVQ         whole+104(FP), R10
+	TESTQ        R10, R10
 	JNZ          convRows4x3y_whole
 	TESTQ        R8, R8
 	JNZ          convRows4x3y_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R9)
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y2, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 64(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y5, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 64(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y7, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y8, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 64(R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 64(R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y9, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(DI)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y11, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y12, 64(DI)
 	JMP          convRows4x3y_next
 
 convRows4x3y_accumulate:
 	MOVQ       (DI), R8
 	ADDQ       BX, R8
-	VMOVUPS    (R8), Y13
-	VADDPS     Y0, Y13, Y13
-	VMOVUPS    Y13, (R8)
+	VMOVUPS    (R8), Y14
+	VADDPS     Y0, Y14, Y14
+	VCMPPS     $0x16, Y13, Y14, Y0
+	VORPS      (R9), Y0, Y0
+	VANDPS     Y0, Y14, Y14
+	VMOVUPS    Y14, (R8)
 	VMOVUPS    32(R8), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(R8)
 	VMASKMOVPS 64(R8), Y12, Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 64(R8)
 	MOVQ       8(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMOVUPS    32(R8), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(R8)
 	VMASKMOVPS 64(R8), Y12, Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 64(R8)
 	MOVQ       16(DI), R8
 	ADDQ       BX, R8
 	VMOVUPS    (R8), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (R8)
 	VMOVUPS    32(R8), Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(R8)
 	VMASKMOVPS 64(R8), Y12, Y0
 	VADDPS     Y8, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 64(R8)
 	MOVQ       24(DI), DI
 	ADDQ       BX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y9, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y10, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMASKMOVPS 64(DI), Y12, Y0
 	VADDPS     Y11, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R9), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 64(DI)
 	JMP        convRows4x3y_next
 
@@ -2830,56 +3906,92 @@ convRows4x3y_whole:
 	TESTQ        R8, R8
 	JNZ          convRows4x3y_whole_accumulate
 	MOVQ         init+48(FP), R8
-	MOVQ         (DI), R9
-	ADDQ         BX, R9
-	VBROADCASTSS (R8), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R9)
+	MOVQ         (DI), R10
+	ADDQ         BX, R10
+	VBROADCASTSS (R8), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R9), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R10)
 	VBROADCASTSS (R8), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
-	VMOVUPS      64(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
+	VMOVUPS      64(R10), Y0
 	VBROADCASTSS (R8), Y1
 	VADDPS       Y2, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R9)
-	MOVQ         8(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 64(R10)
+	MOVQ         8(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y3, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 4(R8), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
-	VMOVUPS      64(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
+	VMOVUPS      64(R10), Y0
 	VBROADCASTSS 4(R8), Y1
 	VADDPS       Y5, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R9)
-	MOVQ         16(DI), R9
-	ADDQ         BX, R9
+	VMOVUPS      Y1, 64(R10)
+	MOVQ         16(DI), R10
+	ADDQ         BX, R10
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, (R9)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R10)
 	VBROADCASTSS 8(R8), Y0
 	VADDPS       Y7, Y0, Y0
-	VMOVUPS      Y0, 32(R9)
-	VMOVUPS      64(R9), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R10)
+	VMOVUPS      64(R10), Y0
 	VBROADCASTSS 8(R8), Y1
 	VADDPS       Y8, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 64(R9)
+	VMOVUPS      Y1, 64(R10)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y9, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (DI)
 	VBROADCASTSS 12(R8), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R9), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(DI)
 	VMOVUPS      64(DI), Y0
 	VBROADCASTSS 12(R8), Y1
 	VADDPS       Y11, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R9), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
 	VMOVUPS      Y1, 64(DI)
 	JMP          convRows4x3y_next
@@ -2887,60 +3999,96 @@ convRows4x3y_whole:
 convRows4x3y_whole_accumulate:
 	MOVQ      (DI), R8
 	ADDQ      BX, R8
-	VMOVUPS   (R8), Y13
-	VADDPS    Y0, Y13, Y13
-	VMOVUPS   Y13, (R8)
+	VMOVUPS   (R8), Y14
+	VADDPS    Y0, Y14, Y14
+	VCMPPS    $0x16, Y13, Y14, Y0
+	VORPS     (R9), Y0, Y0
+	VANDPS    Y0, Y14, Y14
+	VMOVUPS   Y14, (R8)
 	VMOVUPS   32(R8), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(R8)
 	VMOVUPS   64(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y2, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y3, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(R8)
 	VMOVUPS   64(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y5, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (R8)
 	VMOVUPS   32(R8), Y0
 	VADDPS    Y7, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(R8)
 	VMOVUPS   64(R8), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y8, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(R8)
 	MOVQ      24(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y9, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y10, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R9), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y11, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R9), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 64(DI)
 
 convRows4x3y_next:
-	MOVQ xs+80(FP), DI
-	MOVQ yst+88(FP), R8
+	MOVQ xs+88(FP), DI
+	MOVQ yst+96(FP), R8
 	LEAQ (DX)(DI*4), DX
 	LEAQ (BX)(R8*4), BX
 	DECQ SI
@@ -2948,14 +4096,14 @@ convRows4x3y_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows1x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows1x4y(SB), NOSPLIT, $0-104
+TEXT ·convRows1x4y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), AX
 	MOVQ x+32(FP), AX
 	XORQ CX, CX
-	MOVQ nrows+72(FP), DX
+	MOVQ nrows+80(FP), DX
 
 convRows1x4y_row:
 	MOVQ   n+0(FP), BX
@@ -2990,42 +4138,68 @@ convRows1x4y_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVQ         mask+64(FP), DI
 	VMOVDQU      (DI), Y4
-	MOVQ         whole+96(FP), DI
-	TESTQ        DI, DI
+	MOVQ         keep+72(FP), DI
+	VXORPS       Y5, Y5, Y5
+	MOVQ         whole+104(FP), R8
+	TESTQ        R8, R8
 	JNZ          convRows1x4y_whole
 	TESTQ        SI, SI
 	JNZ          convRows1x4y_accumulate
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y5
-	VADDPS       Y0, Y5, Y5
-	VMOVUPS      Y5, (BX)
+	VBROADCASTSS (SI), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VMOVUPS      Y6, (BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y3, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y4, 96(BX)
 	JMP          convRows1x4y_next
 
 convRows1x4y_accumulate:
 	MOVQ       (BX), BX
 	ADDQ       CX, BX
-	VMOVUPS    (BX), Y5
-	VADDPS     Y0, Y5, Y5
-	VMOVUPS    Y5, (BX)
+	VMOVUPS    (BX), Y6
+	VADDPS     Y0, Y6, Y6
+	VCMPPS     $0x16, Y5, Y6, Y0
+	VORPS      (DI), Y0, Y0
+	VANDPS     Y0, Y6, Y6
+	VMOVUPS    Y6, (BX)
 	VMOVUPS    32(BX), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(BX)
 	VMOVUPS    64(BX), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(BX)
 	VMASKMOVPS 96(BX), Y4, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y5, Y0, Y1
+	VORPS      (DI), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y4, 96(BX)
 	JMP        convRows1x4y_next
 
@@ -3035,18 +4209,30 @@ convRows1x4y_whole:
 	MOVQ         init+48(FP), SI
 	MOVQ         (BX), BX
 	ADDQ         CX, BX
-	VBROADCASTSS (SI), Y5
-	VADDPS       Y0, Y5, Y5
-	VMOVUPS      Y5, (BX)
+	VBROADCASTSS (SI), Y6
+	VADDPS       Y0, Y6, Y6
+	VCMPPS       $0x16, Y5, Y6, Y0
+	VORPS        (DI), Y0, Y0
+	VANDPS       Y0, Y6, Y6
+	VMOVUPS      Y6, (BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y1, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(BX)
 	VBROADCASTSS (SI), Y0
 	VADDPS       Y2, Y0, Y0
+	VCMPPS       $0x16, Y5, Y0, Y1
+	VORPS        (DI), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(BX)
 	VMOVUPS      96(BX), Y0
 	VBROADCASTSS (SI), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y5, Y1, Y2
+	VORPS        (DI), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y4, Y1, Y0, Y1
 	VMOVUPS      Y1, 96(BX)
 	JMP          convRows1x4y_next
@@ -3054,24 +4240,36 @@ convRows1x4y_whole:
 convRows1x4y_whole_accumulate:
 	MOVQ      (BX), BX
 	ADDQ      CX, BX
-	VMOVUPS   (BX), Y5
-	VADDPS    Y0, Y5, Y5
-	VMOVUPS   Y5, (BX)
+	VMOVUPS   (BX), Y6
+	VADDPS    Y0, Y6, Y6
+	VCMPPS    $0x16, Y5, Y6, Y0
+	VORPS     (DI), Y0, Y0
+	VANDPS    Y0, Y6, Y6
+	VMOVUPS   Y6, (BX)
 	VMOVUPS   32(BX), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y5, Y0, Y1
+	VORPS     (DI), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(BX)
 	VMOVUPS   64(BX), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y5, Y0, Y1
+	VORPS     (DI), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(BX)
 	VMOVUPS   96(BX), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y5, Y1, Y2
+	VORPS     (DI), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y4, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(BX)
 
 convRows1x4y_next:
-	MOVQ xs+80(FP), BX
-	MOVQ yst+88(FP), SI
+	MOVQ xs+88(FP), BX
+	MOVQ yst+96(FP), SI
 	LEAQ (AX)(BX*4), AX
 	LEAQ (CX)(SI*4), CX
 	DECQ DX
@@ -3079,14 +4277,14 @@ convRows1x4y_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows2x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows2x4y(SB), NOSPLIT, $0-104
+TEXT ·convRows2x4y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows2x4y_row:
 	MOVQ   n+0(FP), SI
@@ -3130,70 +4328,120 @@ convRows2x4y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y8
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y9, Y9, Y9
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows2x4y_whole
 	TESTQ        DI, DI
 	JNZ          convRows2x4y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y9
-	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y10
+	VADDPS       Y0, Y10, Y10
+	VCMPPS       $0x16, Y9, Y10, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y10, Y10
+	VMOVUPS      Y10, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y8, 96(R8)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y8, 96(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y7, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y8, 96(SI)
 	JMP          convRows2x4y_next
 
 convRows2x4y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y9
-	VADDPS     Y0, Y9, Y9
-	VMOVUPS    Y9, (DI)
+	VMOVUPS    (DI), Y10
+	VADDPS     Y0, Y10, Y10
+	VCMPPS     $0x16, Y9, Y10, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y10, Y10
+	VMOVUPS    Y10, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMOVUPS    64(DI), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(DI)
 	VMASKMOVPS 96(DI), Y8, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 96(DI)
 	MOVQ       8(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMOVUPS    32(SI), Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(SI)
 	VMOVUPS    64(SI), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(SI)
 	VMASKMOVPS 96(SI), Y8, Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y9, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y8, 96(SI)
 	JMP        convRows2x4y_next
 
@@ -3201,36 +4449,60 @@ convRows2x4y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows2x4y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y9
-	VADDPS       Y0, Y9, Y9
-	VMOVUPS      Y9, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y10
+	VADDPS       Y0, Y10, Y10
+	VCMPPS       $0x16, Y9, Y10, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y10, Y10
+	VMOVUPS      Y10, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
-	VMOVUPS      96(R8), Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
+	VMOVUPS      96(R9), Y0
 	VBROADCASTSS (DI), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y9, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y8, Y1, Y0, Y1
-	VMOVUPS      Y1, 96(R8)
+	VMOVUPS      Y1, 96(R9)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y6, Y0, Y0
+	VCMPPS       $0x16, Y9, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(SI)
 	VMOVUPS      96(SI), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y7, Y1, Y1
+	VCMPPS       $0x16, Y9, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y8, Y1, Y0, Y1
 	VMOVUPS      Y1, 96(SI)
 	JMP          convRows2x4y_next
@@ -3238,40 +4510,64 @@ convRows2x4y_whole:
 convRows2x4y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y9
-	VADDPS    Y0, Y9, Y9
-	VMOVUPS   Y9, (DI)
+	VMOVUPS   (DI), Y10
+	VADDPS    Y0, Y10, Y10
+	VCMPPS    $0x16, Y9, Y10, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y10, Y10
+	VMOVUPS   Y10, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(DI)
 	VMOVUPS   96(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y9, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y8, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VADDPS    Y5, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(SI)
 	VMOVUPS   64(SI), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y9, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(SI)
 	VMOVUPS   96(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y7, Y1, Y1
+	VCMPPS    $0x16, Y9, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y8, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(SI)
 
 convRows2x4y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -3279,14 +4575,14 @@ convRows2x4y_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+// func convRows3x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 // Requires: AVX, FMA3
-TEXT ·convRows3x4y(SB), NOSPLIT, $0-104
+TEXT ·convRows3x4y(SB), NOSPLIT, $0-112
 	MOVQ ws+16(FP), AX
 	LEAQ (AX)(AX*2), CX
 	MOVQ x+32(FP), CX
 	XORQ DX, DX
-	MOVQ nrows+72(FP), BX
+	MOVQ nrows+80(FP), BX
 
 convRows3x4y_row:
 	MOVQ   n+0(FP), SI
@@ -3338,98 +4634,172 @@ convRows3x4y_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVQ         mask+64(FP), R8
 	VMOVDQU      (R8), Y12
-	MOVQ         whole+96(FP), R8
-	TESTQ        R8, R8
+	MOVQ         keep+72(FP), R8
+	VXORPS       Y13, Y13, Y13
+	MOVQ         whole+104(FP), R9
+	TESTQ        R9, R9
 	JNZ          convRows3x4y_whole
 	TESTQ        DI, DI
 	JNZ          convRows3x4y_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y3, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 96(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 96(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y7, Y0, Y0
-	VMASKMOVPS   Y0, Y12, 96(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMASKMOVPS   Y0, Y12, 96(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y8, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y9, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y11, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMASKMOVPS   Y0, Y12, 96(SI)
 	JMP          convRows3x4y_next
 
 convRows3x4y_accumulate:
 	MOVQ       (SI), DI
 	ADDQ       DX, DI
-	VMOVUPS    (DI), Y13
-	VADDPS     Y0, Y13, Y13
-	VMOVUPS    Y13, (DI)
+	VMOVUPS    (DI), Y14
+	VADDPS     Y0, Y14, Y14
+	VCMPPS     $0x16, Y13, Y14, Y0
+	VORPS      (R8), Y0, Y0
+	VANDPS     Y0, Y14, Y14
+	VMOVUPS    Y14, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y1, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMOVUPS    64(DI), Y0
 	VADDPS     Y2, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(DI)
 	VMASKMOVPS 96(DI), Y12, Y0
 	VADDPS     Y3, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 96(DI)
 	MOVQ       8(SI), DI
 	ADDQ       DX, DI
 	VMOVUPS    (DI), Y0
 	VADDPS     Y4, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (DI)
 	VMOVUPS    32(DI), Y0
 	VADDPS     Y5, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(DI)
 	VMOVUPS    64(DI), Y0
 	VADDPS     Y6, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(DI)
 	VMASKMOVPS 96(DI), Y12, Y0
 	VADDPS     Y7, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 96(DI)
 	MOVQ       16(SI), SI
 	ADDQ       DX, SI
 	VMOVUPS    (SI), Y0
 	VADDPS     Y8, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, (SI)
 	VMOVUPS    32(SI), Y0
 	VADDPS     Y9, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 32(SI)
 	VMOVUPS    64(SI), Y0
 	VADDPS     Y10, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMOVUPS    Y0, 64(SI)
 	VMASKMOVPS 96(SI), Y12, Y0
 	VADDPS     Y11, Y0, Y0
+	VCMPPS     $0x16, Y13, Y0, Y1
+	VORPS      (R8), Y1, Y1
+	VANDPS     Y1, Y0, Y0
 	VMASKMOVPS Y0, Y12, 96(SI)
 	JMP        convRows3x4y_next
 
@@ -3437,52 +4807,88 @@ convRows3x4y_whole:
 	TESTQ        DI, DI
 	JNZ          convRows3x4y_whole_accumulate
 	MOVQ         init+48(FP), DI
-	MOVQ         (SI), R8
-	ADDQ         DX, R8
-	VBROADCASTSS (DI), Y13
-	VADDPS       Y0, Y13, Y13
-	VMOVUPS      Y13, (R8)
+	MOVQ         (SI), R9
+	ADDQ         DX, R9
+	VBROADCASTSS (DI), Y14
+	VADDPS       Y0, Y14, Y14
+	VCMPPS       $0x16, Y13, Y14, Y0
+	VORPS        (R8), Y0, Y0
+	VANDPS       Y0, Y14, Y14
+	VMOVUPS      Y14, (R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y1, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS (DI), Y0
 	VADDPS       Y2, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
-	VMOVUPS      96(R8), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
+	VMOVUPS      96(R9), Y0
 	VBROADCASTSS (DI), Y1
 	VADDPS       Y3, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 96(R8)
-	MOVQ         8(SI), R8
-	ADDQ         DX, R8
+	VMOVUPS      Y1, 96(R9)
+	MOVQ         8(SI), R9
+	ADDQ         DX, R9
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y4, Y0, Y0
-	VMOVUPS      Y0, (R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, (R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y5, Y0, Y0
-	VMOVUPS      Y0, 32(R8)
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 32(R9)
 	VBROADCASTSS 4(DI), Y0
 	VADDPS       Y6, Y0, Y0
-	VMOVUPS      Y0, 64(R8)
-	VMOVUPS      96(R8), Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
+	VMOVUPS      Y0, 64(R9)
+	VMOVUPS      96(R9), Y0
 	VBROADCASTSS 4(DI), Y1
 	VADDPS       Y7, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
-	VMOVUPS      Y1, 96(R8)
+	VMOVUPS      Y1, 96(R9)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y8, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, (SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y9, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 32(SI)
 	VBROADCASTSS 8(DI), Y0
 	VADDPS       Y10, Y0, Y0
+	VCMPPS       $0x16, Y13, Y0, Y1
+	VORPS        (R8), Y1, Y1
+	VANDPS       Y1, Y0, Y0
 	VMOVUPS      Y0, 64(SI)
 	VMOVUPS      96(SI), Y0
 	VBROADCASTSS 8(DI), Y1
 	VADDPS       Y11, Y1, Y1
+	VCMPPS       $0x16, Y13, Y1, Y2
+	VORPS        (R8), Y2, Y2
+	VANDPS       Y2, Y1, Y1
 	VBLENDVPS    Y12, Y1, Y0, Y1
 	VMOVUPS      Y1, 96(SI)
 	JMP          convRows3x4y_next
@@ -3490,56 +4896,92 @@ convRows3x4y_whole:
 convRows3x4y_whole_accumulate:
 	MOVQ      (SI), DI
 	ADDQ      DX, DI
-	VMOVUPS   (DI), Y13
-	VADDPS    Y0, Y13, Y13
-	VMOVUPS   Y13, (DI)
+	VMOVUPS   (DI), Y14
+	VADDPS    Y0, Y14, Y14
+	VCMPPS    $0x16, Y13, Y14, Y0
+	VORPS     (R8), Y0, Y0
+	VANDPS    Y0, Y14, Y14
+	VMOVUPS   Y14, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y1, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VADDPS    Y2, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(DI)
 	VMOVUPS   96(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y3, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Y0
 	VADDPS    Y4, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (DI)
 	VMOVUPS   32(DI), Y0
 	VADDPS    Y5, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(DI)
 	VMOVUPS   64(DI), Y0
 	VADDPS    Y6, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(DI)
 	VMOVUPS   96(DI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y7, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Y0
 	VADDPS    Y8, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, (SI)
 	VMOVUPS   32(SI), Y0
 	VADDPS    Y9, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 32(SI)
 	VMOVUPS   64(SI), Y0
 	VADDPS    Y10, Y0, Y0
+	VCMPPS    $0x16, Y13, Y0, Y1
+	VORPS     (R8), Y1, Y1
+	VANDPS    Y1, Y0, Y0
 	VMOVUPS   Y0, 64(SI)
 	VMOVUPS   96(SI), Y0
 	VMOVAPS   Y0, Y1
 	VADDPS    Y11, Y1, Y1
+	VCMPPS    $0x16, Y13, Y1, Y2
+	VORPS     (R8), Y2, Y2
+	VANDPS    Y2, Y1, Y1
 	VBLENDVPS Y12, Y1, Y0, Y1
 	VMOVUPS   Y1, 96(SI)
 
 convRows3x4y_next:
-	MOVQ xs+80(FP), SI
-	MOVQ yst+88(FP), DI
+	MOVQ xs+88(FP), SI
+	MOVQ yst+96(FP), DI
 	LEAQ (CX)(SI*4), CX
 	LEAQ (DX)(DI*4), DX
 	DECQ BX
@@ -3547,7 +4989,7 @@ convRows3x4y_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows1x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows1x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -3580,6 +5022,9 @@ convRows1x1z_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVL         mask+64(FP), DI
 	KMOVW        DI, K1
+	MOVL         keep+68(FP), DI
+	KMOVW        DI, K2
+	VPXORD       Z3, Z3, Z3
 	TESTQ        SI, SI
 	JNZ          convRows1x1z_accumulate
 	MOVQ         init+48(FP), SI
@@ -3587,6 +5032,9 @@ convRows1x1z_done:
 	ADDQ         CX, BX
 	VBROADCASTSS (SI), Z1
 	VADDPS       Z0, Z1, Z1
+	VCMPPS       $0x16, Z3, Z1, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z1, K3, Z1
 	VMOVUPS      Z1, K1, (BX)
 	JMP          convRows1x1z_next
 
@@ -3595,6 +5043,9 @@ convRows1x1z_accumulate:
 	ADDQ      CX, BX
 	VMOVUPS.Z (BX), K1, Z1
 	VADDPS    Z0, Z1, Z1
+	VCMPPS    $0x16, Z3, Z1, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z1, K3, Z1
 	VMOVUPS   Z1, K1, (BX)
 
 convRows1x1z_next:
@@ -3607,7 +5058,7 @@ convRows1x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows2x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows2x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -3643,6 +5094,9 @@ convRows2x1z_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVL         mask+64(FP), R8
 	KMOVW        R8, K1
+	MOVL         keep+68(FP), R8
+	KMOVW        R8, K2
+	VPXORD       Z4, Z4, Z4
 	TESTQ        DI, DI
 	JNZ          convRows2x1z_accumulate
 	MOVQ         init+48(FP), DI
@@ -3650,11 +5104,17 @@ convRows2x1z_done:
 	ADDQ         DX, R8
 	VBROADCASTSS (DI), Z2
 	VADDPS       Z0, Z2, Z2
+	VCMPPS       $0x16, Z4, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, K1, (R8)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Z2
 	VADDPS       Z1, Z2, Z2
+	VCMPPS       $0x16, Z4, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, K1, (SI)
 	JMP          convRows2x1z_next
 
@@ -3663,11 +5123,17 @@ convRows2x1z_accumulate:
 	ADDQ      DX, DI
 	VMOVUPS.Z (DI), K1, Z2
 	VADDPS    Z0, Z2, Z2
+	VCMPPS    $0x16, Z4, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, K1, (DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS.Z (SI), K1, Z2
 	VADDPS    Z1, Z2, Z2
+	VCMPPS    $0x16, Z4, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, K1, (SI)
 
 convRows2x1z_next:
@@ -3680,7 +5146,7 @@ convRows2x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows3x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows3x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -3719,6 +5185,9 @@ convRows3x1z_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVL         mask+64(FP), R8
 	KMOVW        R8, K1
+	MOVL         keep+68(FP), R8
+	KMOVW        R8, K2
+	VPXORD       Z5, Z5, Z5
 	TESTQ        DI, DI
 	JNZ          convRows3x1z_accumulate
 	MOVQ         init+48(FP), DI
@@ -3726,16 +5195,25 @@ convRows3x1z_done:
 	ADDQ         DX, R8
 	VBROADCASTSS (DI), Z3
 	VADDPS       Z0, Z3, Z3
+	VCMPPS       $0x16, Z5, Z3, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z3, K3, Z3
 	VMOVUPS      Z3, K1, (R8)
 	MOVQ         8(SI), R8
 	ADDQ         DX, R8
 	VBROADCASTSS 4(DI), Z3
 	VADDPS       Z1, Z3, Z3
+	VCMPPS       $0x16, Z5, Z3, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z3, K3, Z3
 	VMOVUPS      Z3, K1, (R8)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Z3
 	VADDPS       Z2, Z3, Z3
+	VCMPPS       $0x16, Z5, Z3, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z3, K3, Z3
 	VMOVUPS      Z3, K1, (SI)
 	JMP          convRows3x1z_next
 
@@ -3744,16 +5222,25 @@ convRows3x1z_accumulate:
 	ADDQ      DX, DI
 	VMOVUPS.Z (DI), K1, Z3
 	VADDPS    Z0, Z3, Z3
+	VCMPPS    $0x16, Z5, Z3, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z3, K3, Z3
 	VMOVUPS   Z3, K1, (DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS.Z (DI), K1, Z3
 	VADDPS    Z1, Z3, Z3
+	VCMPPS    $0x16, Z5, Z3, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z3, K3, Z3
 	VMOVUPS   Z3, K1, (DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS.Z (SI), K1, Z3
 	VADDPS    Z2, Z3, Z3
+	VCMPPS    $0x16, Z5, Z3, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z3, K3, Z3
 	VMOVUPS   Z3, K1, (SI)
 
 convRows3x1z_next:
@@ -3766,7 +5253,7 @@ convRows3x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows4x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows4x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -3808,6 +5295,9 @@ convRows4x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z6, Z6, Z6
 	TESTQ        R8, R8
 	JNZ          convRows4x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -3815,21 +5305,33 @@ convRows4x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z4
 	VADDPS       Z0, Z4, Z4
+	VCMPPS       $0x16, Z6, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z4
 	VADDPS       Z1, Z4, Z4
+	VCMPPS       $0x16, Z6, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z4
 	VADDPS       Z2, Z4, Z4
+	VCMPPS       $0x16, Z6, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (R9)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Z4
 	VADDPS       Z3, Z4, Z4
+	VCMPPS       $0x16, Z6, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (DI)
 	JMP          convRows4x1z_next
 
@@ -3838,21 +5340,33 @@ convRows4x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z4
 	VADDPS    Z0, Z4, Z4
+	VCMPPS    $0x16, Z6, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z4
 	VADDPS    Z1, Z4, Z4
+	VCMPPS    $0x16, Z6, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z4
 	VADDPS    Z2, Z4, Z4
+	VCMPPS    $0x16, Z6, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (R8)
 	MOVQ      24(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z4
 	VADDPS    Z3, Z4, Z4
+	VCMPPS    $0x16, Z6, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (DI)
 
 convRows4x1z_next:
@@ -3865,7 +5379,7 @@ convRows4x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows5x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows5x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -3912,6 +5426,9 @@ convRows5x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z7, Z7, Z7
 	TESTQ        R8, R8
 	JNZ          convRows5x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -3919,26 +5436,41 @@ convRows5x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z5
 	VADDPS       Z0, Z5, Z5
+	VCMPPS       $0x16, Z7, Z5, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z5, K3, Z5
 	VMOVUPS      Z5, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z5
 	VADDPS       Z1, Z5, Z5
+	VCMPPS       $0x16, Z7, Z5, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z5, K3, Z5
 	VMOVUPS      Z5, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z5
 	VADDPS       Z2, Z5, Z5
+	VCMPPS       $0x16, Z7, Z5, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z5, K3, Z5
 	VMOVUPS      Z5, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z5
 	VADDPS       Z3, Z5, Z5
+	VCMPPS       $0x16, Z7, Z5, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z5, K3, Z5
 	VMOVUPS      Z5, K1, (R9)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 16(R8), Z5
 	VADDPS       Z4, Z5, Z5
+	VCMPPS       $0x16, Z7, Z5, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z5, K3, Z5
 	VMOVUPS      Z5, K1, (DI)
 	JMP          convRows5x1z_next
 
@@ -3947,26 +5479,41 @@ convRows5x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z5
 	VADDPS    Z0, Z5, Z5
+	VCMPPS    $0x16, Z7, Z5, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z5, K3, Z5
 	VMOVUPS   Z5, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z5
 	VADDPS    Z1, Z5, Z5
+	VCMPPS    $0x16, Z7, Z5, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z5, K3, Z5
 	VMOVUPS   Z5, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z5
 	VADDPS    Z2, Z5, Z5
+	VCMPPS    $0x16, Z7, Z5, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z5, K3, Z5
 	VMOVUPS   Z5, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z5
 	VADDPS    Z3, Z5, Z5
+	VCMPPS    $0x16, Z7, Z5, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z5, K3, Z5
 	VMOVUPS   Z5, K1, (R8)
 	MOVQ      32(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z5
 	VADDPS    Z4, Z5, Z5
+	VCMPPS    $0x16, Z7, Z5, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z5, K3, Z5
 	VMOVUPS   Z5, K1, (DI)
 
 convRows5x1z_next:
@@ -3979,7 +5526,7 @@ convRows5x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows6x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows6x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4029,6 +5576,9 @@ convRows6x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z8, Z8, Z8
 	TESTQ        R8, R8
 	JNZ          convRows6x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4036,31 +5586,49 @@ convRows6x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z6
 	VADDPS       Z0, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z6
 	VADDPS       Z1, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z6
 	VADDPS       Z2, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z6
 	VADDPS       Z3, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z6
 	VADDPS       Z4, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R9)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 20(R8), Z6
 	VADDPS       Z5, Z6, Z6
+	VCMPPS       $0x16, Z8, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (DI)
 	JMP          convRows6x1z_next
 
@@ -4069,31 +5637,49 @@ convRows6x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z0, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z1, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z2, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z3, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z4, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	MOVQ      40(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z6
 	VADDPS    Z5, Z6, Z6
+	VCMPPS    $0x16, Z8, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (DI)
 
 convRows6x1z_next:
@@ -4106,7 +5692,7 @@ convRows6x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows7x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows7x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows7x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4159,6 +5745,9 @@ convRows7x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z9, Z9, Z9
 	TESTQ        R8, R8
 	JNZ          convRows7x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4166,36 +5755,57 @@ convRows7x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z7
 	VADDPS       Z0, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z7
 	VADDPS       Z1, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z7
 	VADDPS       Z2, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z7
 	VADDPS       Z3, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z7
 	VADDPS       Z4, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z7
 	VADDPS       Z5, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (R9)
 	MOVQ         48(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 24(R8), Z7
 	VADDPS       Z6, Z7, Z7
+	VCMPPS       $0x16, Z9, Z7, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z7, K3, Z7
 	VMOVUPS      Z7, K1, (DI)
 	JMP          convRows7x1z_next
 
@@ -4204,36 +5814,57 @@ convRows7x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z0, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z1, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z2, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z3, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z4, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z7
 	VADDPS    Z5, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (R8)
 	MOVQ      48(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z7
 	VADDPS    Z6, Z7, Z7
+	VCMPPS    $0x16, Z9, Z7, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z7, K3, Z7
 	VMOVUPS   Z7, K1, (DI)
 
 convRows7x1z_next:
@@ -4246,7 +5877,7 @@ convRows7x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows8x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows8x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows8x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4302,6 +5933,9 @@ convRows8x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z10, Z10, Z10
 	TESTQ        R8, R8
 	JNZ          convRows8x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4309,41 +5943,65 @@ convRows8x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z8
 	VADDPS       Z0, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z8
 	VADDPS       Z1, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z8
 	VADDPS       Z2, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z8
 	VADDPS       Z3, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z8
 	VADDPS       Z4, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z8
 	VADDPS       Z5, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z8
 	VADDPS       Z6, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R9)
 	MOVQ         56(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 28(R8), Z8
 	VADDPS       Z7, Z8, Z8
+	VCMPPS       $0x16, Z10, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (DI)
 	JMP          convRows8x1z_next
 
@@ -4352,41 +6010,65 @@ convRows8x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z0, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z2, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z3, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z4, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z5, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z6, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	MOVQ      56(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z8
 	VADDPS    Z7, Z8, Z8
+	VCMPPS    $0x16, Z10, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (DI)
 
 convRows8x1z_next:
@@ -4399,7 +6081,7 @@ convRows8x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows9x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows9x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows9x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4460,6 +6142,9 @@ convRows9x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z11, Z11, Z11
 	TESTQ        R8, R8
 	JNZ          convRows9x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4467,46 +6152,73 @@ convRows9x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z9
 	VADDPS       Z0, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z9
 	VADDPS       Z1, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z9
 	VADDPS       Z2, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z9
 	VADDPS       Z3, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z9
 	VADDPS       Z4, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z9
 	VADDPS       Z5, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z9
 	VADDPS       Z6, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z9
 	VADDPS       Z7, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (R9)
 	MOVQ         64(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 32(R8), Z9
 	VADDPS       Z8, Z9, Z9
+	VCMPPS       $0x16, Z11, Z9, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z9, K3, Z9
 	VMOVUPS      Z9, K1, (DI)
 	JMP          convRows9x1z_next
 
@@ -4515,46 +6227,73 @@ convRows9x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z0, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z1, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z2, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z3, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z4, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z5, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z6, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z9
 	VADDPS    Z7, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (R8)
 	MOVQ      64(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z9
 	VADDPS    Z8, Z9, Z9
+	VCMPPS    $0x16, Z11, Z9, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z9, K3, Z9
 	VMOVUPS   Z9, K1, (DI)
 
 convRows9x1z_next:
@@ -4567,7 +6306,7 @@ convRows9x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows10x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows10x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows10x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4631,6 +6370,9 @@ convRows10x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z12, Z12, Z12
 	TESTQ        R8, R8
 	JNZ          convRows10x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4638,51 +6380,81 @@ convRows10x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z10
 	VADDPS       Z0, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z10
 	VADDPS       Z1, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z10
 	VADDPS       Z2, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z10
 	VADDPS       Z3, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z10
 	VADDPS       Z4, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z10
 	VADDPS       Z5, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z10
 	VADDPS       Z6, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z10
 	VADDPS       Z7, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z10
 	VADDPS       Z8, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R9)
 	MOVQ         72(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 36(R8), Z10
 	VADDPS       Z9, Z10, Z10
+	VCMPPS       $0x16, Z12, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (DI)
 	JMP          convRows10x1z_next
 
@@ -4691,51 +6463,81 @@ convRows10x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z0, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z1, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z2, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z3, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z4, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z5, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z6, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z7, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z8, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	MOVQ      72(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z10
 	VADDPS    Z9, Z10, Z10
+	VCMPPS    $0x16, Z12, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (DI)
 
 convRows10x1z_next:
@@ -4748,7 +6550,7 @@ convRows10x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows11x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows11x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows11x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -4815,6 +6617,9 @@ convRows11x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z13, Z13, Z13
 	TESTQ        R8, R8
 	JNZ          convRows11x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -4822,56 +6627,89 @@ convRows11x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z11
 	VADDPS       Z0, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z11
 	VADDPS       Z1, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z11
 	VADDPS       Z2, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z11
 	VADDPS       Z3, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z11
 	VADDPS       Z4, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z11
 	VADDPS       Z5, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z11
 	VADDPS       Z6, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z11
 	VADDPS       Z7, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z11
 	VADDPS       Z8, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         72(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 36(R8), Z11
 	VADDPS       Z9, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (R9)
 	MOVQ         80(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 40(R8), Z11
 	VADDPS       Z10, Z11, Z11
+	VCMPPS       $0x16, Z13, Z11, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z11, K3, Z11
 	VMOVUPS      Z11, K1, (DI)
 	JMP          convRows11x1z_next
 
@@ -4880,56 +6718,89 @@ convRows11x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z0, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z1, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z2, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z3, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z4, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z5, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z6, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z7, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z8, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      72(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z11
 	VADDPS    Z9, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (R8)
 	MOVQ      80(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z11
 	VADDPS    Z10, Z11, Z11
+	VCMPPS    $0x16, Z13, Z11, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z11, K3, Z11
 	VMOVUPS   Z11, K1, (DI)
 
 convRows11x1z_next:
@@ -4942,7 +6813,7 @@ convRows11x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows12x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows12x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows12x1z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5012,6 +6883,9 @@ convRows12x1z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z14, Z14, Z14
 	TESTQ        R8, R8
 	JNZ          convRows12x1z_accumulate
 	MOVQ         init+48(FP), R8
@@ -5019,61 +6893,97 @@ convRows12x1z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z12
 	VADDPS       Z0, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z12
 	VADDPS       Z1, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z12
 	VADDPS       Z2, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z12
 	VADDPS       Z3, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z12
 	VADDPS       Z4, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z12
 	VADDPS       Z5, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z12
 	VADDPS       Z6, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z12
 	VADDPS       Z7, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z12
 	VADDPS       Z8, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         72(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 36(R8), Z12
 	VADDPS       Z9, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         80(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 40(R8), Z12
 	VADDPS       Z10, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R9)
 	MOVQ         88(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 44(R8), Z12
 	VADDPS       Z11, Z12, Z12
+	VCMPPS       $0x16, Z14, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (DI)
 	JMP          convRows12x1z_next
 
@@ -5082,61 +6992,97 @@ convRows12x1z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z0, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z1, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z2, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z3, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z4, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z5, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z6, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z7, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z8, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      72(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z9, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      80(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z10, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	MOVQ      88(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z12
 	VADDPS    Z11, Z12, Z12
+	VCMPPS    $0x16, Z14, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (DI)
 
 convRows12x1z_next:
@@ -5149,7 +7095,7 @@ convRows12x1z_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows1x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows1x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5185,6 +7131,9 @@ convRows1x2z_done:
 	MOVQ         accumulate+56(FP), SI
 	MOVL         mask+64(FP), DI
 	KMOVW        DI, K1
+	MOVL         keep+68(FP), DI
+	KMOVW        DI, K2
+	VPXORD       Z5, Z5, Z5
 	TESTQ        SI, SI
 	JNZ          convRows1x2z_accumulate
 	MOVQ         init+48(FP), SI
@@ -5192,9 +7141,15 @@ convRows1x2z_done:
 	ADDQ         CX, BX
 	VBROADCASTSS (SI), Z2
 	VADDPS       Z0, Z2, Z2
+	VCMPPS       $0x16, Z5, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, (BX)
 	VBROADCASTSS (SI), Z2
 	VADDPS       Z1, Z2, Z2
+	VCMPPS       $0x16, Z5, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, K1, 64(BX)
 	JMP          convRows1x2z_next
 
@@ -5203,9 +7158,15 @@ convRows1x2z_accumulate:
 	ADDQ      CX, BX
 	VMOVUPS   (BX), Z2
 	VADDPS    Z0, Z2, Z2
+	VCMPPS    $0x16, Z5, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, (BX)
 	VMOVUPS.Z 64(BX), K1, Z2
 	VADDPS    Z1, Z2, Z2
+	VCMPPS    $0x16, Z5, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, K1, 64(BX)
 
 convRows1x2z_next:
@@ -5218,7 +7179,7 @@ convRows1x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows2x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows2x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5259,6 +7220,9 @@ convRows2x2z_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVL         mask+64(FP), R8
 	KMOVW        R8, K1
+	MOVL         keep+68(FP), R8
+	KMOVW        R8, K2
+	VPXORD       Z7, Z7, Z7
 	TESTQ        DI, DI
 	JNZ          convRows2x2z_accumulate
 	MOVQ         init+48(FP), DI
@@ -5266,17 +7230,29 @@ convRows2x2z_done:
 	ADDQ         DX, R8
 	VBROADCASTSS (DI), Z4
 	VADDPS       Z0, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, (R8)
 	VBROADCASTSS (DI), Z4
 	VADDPS       Z1, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, 64(R8)
 	MOVQ         8(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 4(DI), Z4
 	VADDPS       Z2, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, (SI)
 	VBROADCASTSS 4(DI), Z4
 	VADDPS       Z3, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, 64(SI)
 	JMP          convRows2x2z_next
 
@@ -5285,17 +7261,29 @@ convRows2x2z_accumulate:
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Z4
 	VADDPS    Z0, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, (DI)
 	VMOVUPS.Z 64(DI), K1, Z4
 	VADDPS    Z1, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, 64(DI)
 	MOVQ      8(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Z4
 	VADDPS    Z2, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, (SI)
 	VMOVUPS.Z 64(SI), K1, Z4
 	VADDPS    Z3, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, 64(SI)
 
 convRows2x2z_next:
@@ -5308,7 +7296,7 @@ convRows2x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows3x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows3x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5354,6 +7342,9 @@ convRows3x2z_done:
 	MOVQ         accumulate+56(FP), DI
 	MOVL         mask+64(FP), R8
 	KMOVW        R8, K1
+	MOVL         keep+68(FP), R8
+	KMOVW        R8, K2
+	VPXORD       Z9, Z9, Z9
 	TESTQ        DI, DI
 	JNZ          convRows3x2z_accumulate
 	MOVQ         init+48(FP), DI
@@ -5361,25 +7352,43 @@ convRows3x2z_done:
 	ADDQ         DX, R8
 	VBROADCASTSS (DI), Z6
 	VADDPS       Z0, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, (R8)
 	VBROADCASTSS (DI), Z6
 	VADDPS       Z1, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, 64(R8)
 	MOVQ         8(SI), R8
 	ADDQ         DX, R8
 	VBROADCASTSS 4(DI), Z6
 	VADDPS       Z2, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, (R8)
 	VBROADCASTSS 4(DI), Z6
 	VADDPS       Z3, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, 64(R8)
 	MOVQ         16(SI), SI
 	ADDQ         DX, SI
 	VBROADCASTSS 8(DI), Z6
 	VADDPS       Z4, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, (SI)
 	VBROADCASTSS 8(DI), Z6
 	VADDPS       Z5, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, 64(SI)
 	JMP          convRows3x2z_next
 
@@ -5388,25 +7397,43 @@ convRows3x2z_accumulate:
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Z6
 	VADDPS    Z0, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, (DI)
 	VMOVUPS.Z 64(DI), K1, Z6
 	VADDPS    Z1, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, 64(DI)
 	MOVQ      8(SI), DI
 	ADDQ      DX, DI
 	VMOVUPS   (DI), Z6
 	VADDPS    Z2, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, (DI)
 	VMOVUPS.Z 64(DI), K1, Z6
 	VADDPS    Z3, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, 64(DI)
 	MOVQ      16(SI), SI
 	ADDQ      DX, SI
 	VMOVUPS   (SI), Z6
 	VADDPS    Z4, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, (SI)
 	VMOVUPS.Z 64(SI), K1, Z6
 	VADDPS    Z5, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, 64(SI)
 
 convRows3x2z_next:
@@ -5419,7 +7446,7 @@ convRows3x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows4x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows4x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5470,6 +7497,9 @@ convRows4x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z11, Z11, Z11
 	TESTQ        R8, R8
 	JNZ          convRows4x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -5477,33 +7507,57 @@ convRows4x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z8
 	VADDPS       Z0, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, (R9)
 	VBROADCASTSS (R8), Z8
 	VADDPS       Z1, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z8
 	VADDPS       Z2, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, (R9)
 	VBROADCASTSS 4(R8), Z8
 	VADDPS       Z3, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z8
 	VADDPS       Z4, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, (R9)
 	VBROADCASTSS 8(R8), Z8
 	VADDPS       Z5, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, 64(R9)
 	MOVQ         24(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 12(R8), Z8
 	VADDPS       Z6, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, (DI)
 	VBROADCASTSS 12(R8), Z8
 	VADDPS       Z7, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, 64(DI)
 	JMP          convRows4x2z_next
 
@@ -5512,33 +7566,57 @@ convRows4x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z8
 	VADDPS    Z0, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, (R8)
 	VMOVUPS.Z 64(R8), K1, Z8
 	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z8
 	VADDPS    Z2, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, (R8)
 	VMOVUPS.Z 64(R8), K1, Z8
 	VADDPS    Z3, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z8
 	VADDPS    Z4, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, (R8)
 	VMOVUPS.Z 64(R8), K1, Z8
 	VADDPS    Z5, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, 64(R8)
 	MOVQ      24(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z8
 	VADDPS    Z6, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, (DI)
 	VMOVUPS.Z 64(DI), K1, Z8
 	VADDPS    Z7, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, 64(DI)
 
 convRows4x2z_next:
@@ -5551,7 +7629,7 @@ convRows4x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows5x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows5x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5609,6 +7687,9 @@ convRows5x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z13, Z13, Z13
 	TESTQ        R8, R8
 	JNZ          convRows5x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -5616,41 +7697,71 @@ convRows5x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z10
 	VADDPS       Z0, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, (R9)
 	VBROADCASTSS (R8), Z10
 	VADDPS       Z1, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z10
 	VADDPS       Z2, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, (R9)
 	VBROADCASTSS 4(R8), Z10
 	VADDPS       Z3, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z10
 	VADDPS       Z4, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, (R9)
 	VBROADCASTSS 8(R8), Z10
 	VADDPS       Z5, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z10
 	VADDPS       Z6, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, (R9)
 	VBROADCASTSS 12(R8), Z10
 	VADDPS       Z7, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, 64(R9)
 	MOVQ         32(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 16(R8), Z10
 	VADDPS       Z8, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, (DI)
 	VBROADCASTSS 16(R8), Z10
 	VADDPS       Z9, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, 64(DI)
 	JMP          convRows5x2z_next
 
@@ -5659,41 +7770,71 @@ convRows5x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z10
 	VADDPS    Z0, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, (R8)
 	VMOVUPS.Z 64(R8), K1, Z10
 	VADDPS    Z1, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z10
 	VADDPS    Z2, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, (R8)
 	VMOVUPS.Z 64(R8), K1, Z10
 	VADDPS    Z3, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z10
 	VADDPS    Z4, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, (R8)
 	VMOVUPS.Z 64(R8), K1, Z10
 	VADDPS    Z5, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z10
 	VADDPS    Z6, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, (R8)
 	VMOVUPS.Z 64(R8), K1, Z10
 	VADDPS    Z7, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, 64(R8)
 	MOVQ      32(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z10
 	VADDPS    Z8, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, (DI)
 	VMOVUPS.Z 64(DI), K1, Z10
 	VADDPS    Z9, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, 64(DI)
 
 convRows5x2z_next:
@@ -5706,7 +7847,7 @@ convRows5x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows6x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows6x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5769,6 +7910,9 @@ convRows6x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z15, Z15, Z15
 	TESTQ        R8, R8
 	JNZ          convRows6x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -5776,49 +7920,85 @@ convRows6x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z12
 	VADDPS       Z0, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (R9)
 	VBROADCASTSS (R8), Z12
 	VADDPS       Z1, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z12
 	VADDPS       Z2, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (R9)
 	VBROADCASTSS 4(R8), Z12
 	VADDPS       Z3, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z12
 	VADDPS       Z4, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (R9)
 	VBROADCASTSS 8(R8), Z12
 	VADDPS       Z5, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z12
 	VADDPS       Z6, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (R9)
 	VBROADCASTSS 12(R8), Z12
 	VADDPS       Z7, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z12
 	VADDPS       Z8, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (R9)
 	VBROADCASTSS 16(R8), Z12
 	VADDPS       Z9, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(R9)
 	MOVQ         40(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 20(R8), Z12
 	VADDPS       Z10, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, (DI)
 	VBROADCASTSS 20(R8), Z12
 	VADDPS       Z11, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, 64(DI)
 	JMP          convRows6x2z_next
 
@@ -5827,49 +8007,85 @@ convRows6x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z12
 	VADDPS    Z0, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (R8)
 	VMOVUPS.Z 64(R8), K1, Z12
 	VADDPS    Z1, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z12
 	VADDPS    Z2, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (R8)
 	VMOVUPS.Z 64(R8), K1, Z12
 	VADDPS    Z3, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z12
 	VADDPS    Z4, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (R8)
 	VMOVUPS.Z 64(R8), K1, Z12
 	VADDPS    Z5, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z12
 	VADDPS    Z6, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (R8)
 	VMOVUPS.Z 64(R8), K1, Z12
 	VADDPS    Z7, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z12
 	VADDPS    Z8, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (R8)
 	VMOVUPS.Z 64(R8), K1, Z12
 	VADDPS    Z9, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(R8)
 	MOVQ      40(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z12
 	VADDPS    Z10, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, (DI)
 	VMOVUPS.Z 64(DI), K1, Z12
 	VADDPS    Z11, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, 64(DI)
 
 convRows6x2z_next:
@@ -5882,7 +8098,7 @@ convRows6x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows7x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows7x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows7x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -5950,6 +8166,9 @@ convRows7x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z17, Z17, Z17
 	TESTQ        R8, R8
 	JNZ          convRows7x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -5957,57 +8176,99 @@ convRows7x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z14
 	VADDPS       Z0, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS (R8), Z14
 	VADDPS       Z1, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z14
 	VADDPS       Z2, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS 4(R8), Z14
 	VADDPS       Z3, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z14
 	VADDPS       Z4, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS 8(R8), Z14
 	VADDPS       Z5, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z14
 	VADDPS       Z6, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS 12(R8), Z14
 	VADDPS       Z7, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z14
 	VADDPS       Z8, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS 16(R8), Z14
 	VADDPS       Z9, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z14
 	VADDPS       Z10, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (R9)
 	VBROADCASTSS 20(R8), Z14
 	VADDPS       Z11, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(R9)
 	MOVQ         48(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 24(R8), Z14
 	VADDPS       Z12, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, (DI)
 	VBROADCASTSS 24(R8), Z14
 	VADDPS       Z13, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, 64(DI)
 	JMP          convRows7x2z_next
 
@@ -6016,57 +8277,99 @@ convRows7x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z0, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z1, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z2, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z3, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z4, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z5, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z6, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z7, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z8, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z9, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z14
 	VADDPS    Z10, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (R8)
 	VMOVUPS.Z 64(R8), K1, Z14
 	VADDPS    Z11, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(R8)
 	MOVQ      48(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z14
 	VADDPS    Z12, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, (DI)
 	VMOVUPS.Z 64(DI), K1, Z14
 	VADDPS    Z13, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, 64(DI)
 
 convRows7x2z_next:
@@ -6079,7 +8382,7 @@ convRows7x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows8x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows8x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows8x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -6152,6 +8455,9 @@ convRows8x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z19, Z19, Z19
 	TESTQ        R8, R8
 	JNZ          convRows8x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -6159,65 +8465,113 @@ convRows8x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z16
 	VADDPS       Z0, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS (R8), Z16
 	VADDPS       Z1, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z16
 	VADDPS       Z2, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 4(R8), Z16
 	VADDPS       Z3, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z16
 	VADDPS       Z4, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 8(R8), Z16
 	VADDPS       Z5, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z16
 	VADDPS       Z6, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 12(R8), Z16
 	VADDPS       Z7, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z16
 	VADDPS       Z8, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 16(R8), Z16
 	VADDPS       Z9, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z16
 	VADDPS       Z10, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 20(R8), Z16
 	VADDPS       Z11, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z16
 	VADDPS       Z12, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (R9)
 	VBROADCASTSS 24(R8), Z16
 	VADDPS       Z13, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(R9)
 	MOVQ         56(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 28(R8), Z16
 	VADDPS       Z14, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, (DI)
 	VBROADCASTSS 28(R8), Z16
 	VADDPS       Z15, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, 64(DI)
 	JMP          convRows8x2z_next
 
@@ -6226,65 +8580,113 @@ convRows8x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z0, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z1, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z2, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z3, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z4, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z5, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z6, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z7, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z8, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z9, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z10, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z11, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z16
 	VADDPS    Z12, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (R8)
 	VMOVUPS.Z 64(R8), K1, Z16
 	VADDPS    Z13, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(R8)
 	MOVQ      56(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z16
 	VADDPS    Z14, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, (DI)
 	VMOVUPS.Z 64(DI), K1, Z16
 	VADDPS    Z15, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, 64(DI)
 
 convRows8x2z_next:
@@ -6297,7 +8699,7 @@ convRows8x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows9x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows9x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows9x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -6377,6 +8779,9 @@ convRows9x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z21, Z21, Z21
 	TESTQ        R8, R8
 	JNZ          convRows9x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -6384,73 +8789,127 @@ convRows9x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z18
 	VADDPS       Z0, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS (R8), Z18
 	VADDPS       Z1, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z18
 	VADDPS       Z2, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 4(R8), Z18
 	VADDPS       Z3, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z18
 	VADDPS       Z4, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 8(R8), Z18
 	VADDPS       Z5, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z18
 	VADDPS       Z6, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 12(R8), Z18
 	VADDPS       Z7, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z18
 	VADDPS       Z8, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 16(R8), Z18
 	VADDPS       Z9, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z18
 	VADDPS       Z10, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 20(R8), Z18
 	VADDPS       Z11, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z18
 	VADDPS       Z12, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 24(R8), Z18
 	VADDPS       Z13, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z18
 	VADDPS       Z14, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (R9)
 	VBROADCASTSS 28(R8), Z18
 	VADDPS       Z15, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(R9)
 	MOVQ         64(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 32(R8), Z18
 	VADDPS       Z16, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, (DI)
 	VBROADCASTSS 32(R8), Z18
 	VADDPS       Z17, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, 64(DI)
 	JMP          convRows9x2z_next
 
@@ -6459,73 +8918,127 @@ convRows9x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z0, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z1, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z2, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z3, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z4, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z5, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z6, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z7, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z8, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z9, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z10, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z11, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z12, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z13, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z18
 	VADDPS    Z14, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (R8)
 	VMOVUPS.Z 64(R8), K1, Z18
 	VADDPS    Z15, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(R8)
 	MOVQ      64(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z18
 	VADDPS    Z16, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, (DI)
 	VMOVUPS.Z 64(DI), K1, Z18
 	VADDPS    Z17, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, 64(DI)
 
 convRows9x2z_next:
@@ -6538,7 +9051,7 @@ convRows9x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows10x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows10x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows10x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -6623,6 +9136,9 @@ convRows10x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z23, Z23, Z23
 	TESTQ        R8, R8
 	JNZ          convRows10x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -6630,81 +9146,141 @@ convRows10x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z20
 	VADDPS       Z0, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS (R8), Z20
 	VADDPS       Z1, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z20
 	VADDPS       Z2, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 4(R8), Z20
 	VADDPS       Z3, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z20
 	VADDPS       Z4, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 8(R8), Z20
 	VADDPS       Z5, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z20
 	VADDPS       Z6, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 12(R8), Z20
 	VADDPS       Z7, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z20
 	VADDPS       Z8, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 16(R8), Z20
 	VADDPS       Z9, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z20
 	VADDPS       Z10, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 20(R8), Z20
 	VADDPS       Z11, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z20
 	VADDPS       Z12, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 24(R8), Z20
 	VADDPS       Z13, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z20
 	VADDPS       Z14, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 28(R8), Z20
 	VADDPS       Z15, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z20
 	VADDPS       Z16, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (R9)
 	VBROADCASTSS 32(R8), Z20
 	VADDPS       Z17, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(R9)
 	MOVQ         72(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 36(R8), Z20
 	VADDPS       Z18, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, (DI)
 	VBROADCASTSS 36(R8), Z20
 	VADDPS       Z19, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, 64(DI)
 	JMP          convRows10x2z_next
 
@@ -6713,81 +9289,141 @@ convRows10x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z0, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z1, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z2, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z3, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z4, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z5, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z6, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z7, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z8, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z9, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z10, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z11, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z12, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z13, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z14, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z15, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z20
 	VADDPS    Z16, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (R8)
 	VMOVUPS.Z 64(R8), K1, Z20
 	VADDPS    Z17, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(R8)
 	MOVQ      72(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z20
 	VADDPS    Z18, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, (DI)
 	VMOVUPS.Z 64(DI), K1, Z20
 	VADDPS    Z19, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, 64(DI)
 
 convRows10x2z_next:
@@ -6800,7 +9436,7 @@ convRows10x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows11x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows11x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows11x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -6890,6 +9526,9 @@ convRows11x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z25, Z25, Z25
 	TESTQ        R8, R8
 	JNZ          convRows11x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -6897,89 +9536,155 @@ convRows11x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z22
 	VADDPS       Z0, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS (R8), Z22
 	VADDPS       Z1, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z22
 	VADDPS       Z2, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 4(R8), Z22
 	VADDPS       Z3, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z22
 	VADDPS       Z4, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 8(R8), Z22
 	VADDPS       Z5, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z22
 	VADDPS       Z6, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 12(R8), Z22
 	VADDPS       Z7, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z22
 	VADDPS       Z8, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 16(R8), Z22
 	VADDPS       Z9, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z22
 	VADDPS       Z10, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 20(R8), Z22
 	VADDPS       Z11, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z22
 	VADDPS       Z12, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 24(R8), Z22
 	VADDPS       Z13, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z22
 	VADDPS       Z14, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 28(R8), Z22
 	VADDPS       Z15, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z22
 	VADDPS       Z16, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 32(R8), Z22
 	VADDPS       Z17, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         72(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 36(R8), Z22
 	VADDPS       Z18, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (R9)
 	VBROADCASTSS 36(R8), Z22
 	VADDPS       Z19, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(R9)
 	MOVQ         80(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 40(R8), Z22
 	VADDPS       Z20, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, (DI)
 	VBROADCASTSS 40(R8), Z22
 	VADDPS       Z21, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, 64(DI)
 	JMP          convRows11x2z_next
 
@@ -6988,89 +9693,155 @@ convRows11x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z0, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z1, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z2, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z3, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z4, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z5, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z6, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z7, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z8, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z9, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z10, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z11, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z12, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z13, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z14, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z15, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z16, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z17, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      72(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z22
 	VADDPS    Z18, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (R8)
 	VMOVUPS.Z 64(R8), K1, Z22
 	VADDPS    Z19, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(R8)
 	MOVQ      80(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z22
 	VADDPS    Z20, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, (DI)
 	VMOVUPS.Z 64(DI), K1, Z22
 	VADDPS    Z21, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, 64(DI)
 
 convRows11x2z_next:
@@ -7083,7 +9854,7 @@ convRows11x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows12x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows12x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows12x2z(SB), NOSPLIT, $0-96
 	MOVQ ws+16(FP), AX
@@ -7178,6 +9949,9 @@ convRows12x2z_done:
 	MOVQ         accumulate+56(FP), R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z27, Z27, Z27
 	TESTQ        R8, R8
 	JNZ          convRows12x2z_accumulate
 	MOVQ         init+48(FP), R8
@@ -7185,97 +9959,169 @@ convRows12x2z_done:
 	ADDQ         BX, R9
 	VBROADCASTSS (R8), Z24
 	VADDPS       Z0, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS (R8), Z24
 	VADDPS       Z1, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         8(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 4(R8), Z24
 	VADDPS       Z2, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 4(R8), Z24
 	VADDPS       Z3, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         16(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 8(R8), Z24
 	VADDPS       Z4, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 8(R8), Z24
 	VADDPS       Z5, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         24(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 12(R8), Z24
 	VADDPS       Z6, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 12(R8), Z24
 	VADDPS       Z7, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         32(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 16(R8), Z24
 	VADDPS       Z8, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 16(R8), Z24
 	VADDPS       Z9, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         40(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 20(R8), Z24
 	VADDPS       Z10, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 20(R8), Z24
 	VADDPS       Z11, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         48(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 24(R8), Z24
 	VADDPS       Z12, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 24(R8), Z24
 	VADDPS       Z13, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         56(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 28(R8), Z24
 	VADDPS       Z14, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 28(R8), Z24
 	VADDPS       Z15, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         64(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 32(R8), Z24
 	VADDPS       Z16, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 32(R8), Z24
 	VADDPS       Z17, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         72(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 36(R8), Z24
 	VADDPS       Z18, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 36(R8), Z24
 	VADDPS       Z19, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         80(DI), R9
 	ADDQ         BX, R9
 	VBROADCASTSS 40(R8), Z24
 	VADDPS       Z20, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (R9)
 	VBROADCASTSS 40(R8), Z24
 	VADDPS       Z21, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(R9)
 	MOVQ         88(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 44(R8), Z24
 	VADDPS       Z22, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, (DI)
 	VBROADCASTSS 44(R8), Z24
 	VADDPS       Z23, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, 64(DI)
 	JMP          convRows12x2z_next
 
@@ -7284,97 +10130,169 @@ convRows12x2z_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z0, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z1, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z2, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z3, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      16(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z4, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z5, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      24(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z6, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z7, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      32(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z8, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z9, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      40(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z10, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z11, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      48(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z12, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z13, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      56(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z14, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z15, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      64(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z16, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z17, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      72(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z18, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z19, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      80(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS   (R8), Z24
 	VADDPS    Z20, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (R8)
 	VMOVUPS.Z 64(R8), K1, Z24
 	VADDPS    Z21, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(R8)
 	MOVQ      88(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS   (DI), Z24
 	VADDPS    Z22, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, (DI)
 	VMOVUPS.Z 64(DI), K1, Z24
 	VADDPS    Z23, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, 64(DI)
 
 convRows12x2z_next:
@@ -7387,7 +10305,7 @@ convRows12x2z_next:
 	VZEROUPPER
 	RET
 
-// func convRows1x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows1x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows1x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -7427,6 +10345,9 @@ convRows1x2zs_done:
 	SHLQ         $0x02, R8
 	MOVL         mask+64(FP), R9
 	KMOVW        R9, K1
+	MOVL         keep+68(FP), R9
+	KMOVW        R9, K2
+	VPXORD       Z5, Z5, Z5
 	TESTQ        DI, DI
 	JNZ          convRows1x2zs_accumulate
 	MOVQ         init+48(FP), DI
@@ -7434,9 +10355,15 @@ convRows1x2zs_done:
 	ADDQ         DX, SI
 	VBROADCASTSS (DI), Z2
 	VADDPS       Z0, Z2, Z2
+	VCMPPS       $0x16, Z5, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, K1, (SI)
 	VBROADCASTSS (DI), Z2
 	VADDPS       Z1, Z2, Z2
+	VCMPPS       $0x16, Z5, Z2, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z2, K3, Z2
 	VMOVUPS      Z2, K1, (SI)(R8*1)
 	JMP          convRows1x2zs_next
 
@@ -7445,9 +10372,15 @@ convRows1x2zs_accumulate:
 	ADDQ      DX, SI
 	VMOVUPS.Z (SI), K1, Z2
 	VADDPS    Z0, Z2, Z2
+	VCMPPS    $0x16, Z5, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, K1, (SI)
 	VMOVUPS.Z (SI)(R8*1), K1, Z2
 	VADDPS    Z1, Z2, Z2
+	VCMPPS    $0x16, Z5, Z2, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z2, K3, Z2
 	VMOVUPS   Z2, K1, (SI)(R8*1)
 
 convRows1x2zs_next:
@@ -7462,7 +10395,7 @@ convRows1x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows2x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows2x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows2x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -7507,6 +10440,9 @@ convRows2x2zs_done:
 	SHLQ         $0x02, R9
 	MOVL         mask+64(FP), R10
 	KMOVW        R10, K1
+	MOVL         keep+68(FP), R10
+	KMOVW        R10, K2
+	VPXORD       Z7, Z7, Z7
 	TESTQ        R8, R8
 	JNZ          convRows2x2zs_accumulate
 	MOVQ         init+48(FP), R8
@@ -7514,17 +10450,29 @@ convRows2x2zs_done:
 	ADDQ         BX, R10
 	VBROADCASTSS (R8), Z4
 	VADDPS       Z0, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (R10)
 	VBROADCASTSS (R8), Z4
 	VADDPS       Z1, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (R10)(R9*1)
 	MOVQ         8(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 4(R8), Z4
 	VADDPS       Z2, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (DI)
 	VBROADCASTSS 4(R8), Z4
 	VADDPS       Z3, Z4, Z4
+	VCMPPS       $0x16, Z7, Z4, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z4, K3, Z4
 	VMOVUPS      Z4, K1, (DI)(R9*1)
 	JMP          convRows2x2zs_next
 
@@ -7533,17 +10481,29 @@ convRows2x2zs_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z4
 	VADDPS    Z0, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (R8)
 	VMOVUPS.Z (R8)(R9*1), K1, Z4
 	VADDPS    Z1, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (R8)(R9*1)
 	MOVQ      8(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z4
 	VADDPS    Z2, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (DI)
 	VMOVUPS.Z (DI)(R9*1), K1, Z4
 	VADDPS    Z3, Z4, Z4
+	VCMPPS    $0x16, Z7, Z4, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z4, K3, Z4
 	VMOVUPS   Z4, K1, (DI)(R9*1)
 
 convRows2x2zs_next:
@@ -7558,7 +10518,7 @@ convRows2x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows3x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows3x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows3x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -7608,6 +10568,9 @@ convRows3x2zs_done:
 	SHLQ         $0x02, R9
 	MOVL         mask+64(FP), R10
 	KMOVW        R10, K1
+	MOVL         keep+68(FP), R10
+	KMOVW        R10, K2
+	VPXORD       Z9, Z9, Z9
 	TESTQ        R8, R8
 	JNZ          convRows3x2zs_accumulate
 	MOVQ         init+48(FP), R8
@@ -7615,25 +10578,43 @@ convRows3x2zs_done:
 	ADDQ         BX, R10
 	VBROADCASTSS (R8), Z6
 	VADDPS       Z0, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R10)
 	VBROADCASTSS (R8), Z6
 	VADDPS       Z1, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R10)(R9*1)
 	MOVQ         8(DI), R10
 	ADDQ         BX, R10
 	VBROADCASTSS 4(R8), Z6
 	VADDPS       Z2, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R10)
 	VBROADCASTSS 4(R8), Z6
 	VADDPS       Z3, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (R10)(R9*1)
 	MOVQ         16(DI), DI
 	ADDQ         BX, DI
 	VBROADCASTSS 8(R8), Z6
 	VADDPS       Z4, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (DI)
 	VBROADCASTSS 8(R8), Z6
 	VADDPS       Z5, Z6, Z6
+	VCMPPS       $0x16, Z9, Z6, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z6, K3, Z6
 	VMOVUPS      Z6, K1, (DI)(R9*1)
 	JMP          convRows3x2zs_next
 
@@ -7642,25 +10623,43 @@ convRows3x2zs_accumulate:
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z0, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	VMOVUPS.Z (R8)(R9*1), K1, Z6
 	VADDPS    Z1, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)(R9*1)
 	MOVQ      8(DI), R8
 	ADDQ      BX, R8
 	VMOVUPS.Z (R8), K1, Z6
 	VADDPS    Z2, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)
 	VMOVUPS.Z (R8)(R9*1), K1, Z6
 	VADDPS    Z3, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (R8)(R9*1)
 	MOVQ      16(DI), DI
 	ADDQ      BX, DI
 	VMOVUPS.Z (DI), K1, Z6
 	VADDPS    Z4, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (DI)
 	VMOVUPS.Z (DI)(R9*1), K1, Z6
 	VADDPS    Z5, Z6, Z6
+	VCMPPS    $0x16, Z9, Z6, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z6, K3, Z6
 	VMOVUPS   Z6, K1, (DI)(R9*1)
 
 convRows3x2zs_next:
@@ -7675,7 +10674,7 @@ convRows3x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows4x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows4x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows4x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -7730,6 +10729,9 @@ convRows4x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z11, Z11, Z11
 	TESTQ        R9, R9
 	JNZ          convRows4x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -7737,33 +10739,57 @@ convRows4x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z8
 	VADDPS       Z0, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)
 	VBROADCASTSS (R9), Z8
 	VADDPS       Z1, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z8
 	VADDPS       Z2, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)
 	VBROADCASTSS 4(R9), Z8
 	VADDPS       Z3, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z8
 	VADDPS       Z4, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)
 	VBROADCASTSS 8(R9), Z8
 	VADDPS       Z5, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R11)(R10*1)
 	MOVQ         24(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 12(R9), Z8
 	VADDPS       Z6, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R8)
 	VBROADCASTSS 12(R9), Z8
 	VADDPS       Z7, Z8, Z8
+	VCMPPS       $0x16, Z11, Z8, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z8, K3, Z8
 	VMOVUPS      Z8, K1, (R8)(R10*1)
 	JMP          convRows4x2zs_next
 
@@ -7772,33 +10798,57 @@ convRows4x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z8
 	VADDPS    Z0, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z8
 	VADDPS    Z1, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z8
 	VADDPS    Z2, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z8
 	VADDPS    Z3, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z8
 	VADDPS    Z4, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z8
 	VADDPS    Z5, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R9)(R10*1)
 	MOVQ      24(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z8
 	VADDPS    Z6, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z8
 	VADDPS    Z7, Z8, Z8
+	VCMPPS    $0x16, Z11, Z8, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z8, K3, Z8
 	VMOVUPS   Z8, K1, (R8)(R10*1)
 
 convRows4x2zs_next:
@@ -7813,7 +10863,7 @@ convRows4x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows5x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows5x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows5x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -7875,6 +10925,9 @@ convRows5x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z13, Z13, Z13
 	TESTQ        R9, R9
 	JNZ          convRows5x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -7882,41 +10935,71 @@ convRows5x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z10
 	VADDPS       Z0, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)
 	VBROADCASTSS (R9), Z10
 	VADDPS       Z1, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z10
 	VADDPS       Z2, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)
 	VBROADCASTSS 4(R9), Z10
 	VADDPS       Z3, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z10
 	VADDPS       Z4, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)
 	VBROADCASTSS 8(R9), Z10
 	VADDPS       Z5, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z10
 	VADDPS       Z6, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)
 	VBROADCASTSS 12(R9), Z10
 	VADDPS       Z7, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R11)(R10*1)
 	MOVQ         32(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 16(R9), Z10
 	VADDPS       Z8, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R8)
 	VBROADCASTSS 16(R9), Z10
 	VADDPS       Z9, Z10, Z10
+	VCMPPS       $0x16, Z13, Z10, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z10, K3, Z10
 	VMOVUPS      Z10, K1, (R8)(R10*1)
 	JMP          convRows5x2zs_next
 
@@ -7925,41 +11008,71 @@ convRows5x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z10
 	VADDPS    Z0, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z10
 	VADDPS    Z1, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z10
 	VADDPS    Z2, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z10
 	VADDPS    Z3, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z10
 	VADDPS    Z4, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z10
 	VADDPS    Z5, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z10
 	VADDPS    Z6, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z10
 	VADDPS    Z7, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R9)(R10*1)
 	MOVQ      32(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z10
 	VADDPS    Z8, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z10
 	VADDPS    Z9, Z10, Z10
+	VCMPPS    $0x16, Z13, Z10, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z10, K3, Z10
 	VMOVUPS   Z10, K1, (R8)(R10*1)
 
 convRows5x2zs_next:
@@ -7974,7 +11087,7 @@ convRows5x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows6x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows6x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows6x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -8041,6 +11154,9 @@ convRows6x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z15, Z15, Z15
 	TESTQ        R9, R9
 	JNZ          convRows6x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -8048,49 +11164,85 @@ convRows6x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z12
 	VADDPS       Z0, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)
 	VBROADCASTSS (R9), Z12
 	VADDPS       Z1, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z12
 	VADDPS       Z2, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)
 	VBROADCASTSS 4(R9), Z12
 	VADDPS       Z3, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z12
 	VADDPS       Z4, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)
 	VBROADCASTSS 8(R9), Z12
 	VADDPS       Z5, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z12
 	VADDPS       Z6, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)
 	VBROADCASTSS 12(R9), Z12
 	VADDPS       Z7, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z12
 	VADDPS       Z8, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)
 	VBROADCASTSS 16(R9), Z12
 	VADDPS       Z9, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R11)(R10*1)
 	MOVQ         40(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 20(R9), Z12
 	VADDPS       Z10, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R8)
 	VBROADCASTSS 20(R9), Z12
 	VADDPS       Z11, Z12, Z12
+	VCMPPS       $0x16, Z15, Z12, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z12, K3, Z12
 	VMOVUPS      Z12, K1, (R8)(R10*1)
 	JMP          convRows6x2zs_next
 
@@ -8099,49 +11251,85 @@ convRows6x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z12
 	VADDPS    Z0, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z12
 	VADDPS    Z1, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z12
 	VADDPS    Z2, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z12
 	VADDPS    Z3, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z12
 	VADDPS    Z4, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z12
 	VADDPS    Z5, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z12
 	VADDPS    Z6, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z12
 	VADDPS    Z7, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z12
 	VADDPS    Z8, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z12
 	VADDPS    Z9, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R9)(R10*1)
 	MOVQ      40(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z12
 	VADDPS    Z10, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z12
 	VADDPS    Z11, Z12, Z12
+	VCMPPS    $0x16, Z15, Z12, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z12, K3, Z12
 	VMOVUPS   Z12, K1, (R8)(R10*1)
 
 convRows6x2zs_next:
@@ -8156,7 +11344,7 @@ convRows6x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows7x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows7x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows7x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -8228,6 +11416,9 @@ convRows7x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z17, Z17, Z17
 	TESTQ        R9, R9
 	JNZ          convRows7x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -8235,57 +11426,99 @@ convRows7x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z14
 	VADDPS       Z0, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS (R9), Z14
 	VADDPS       Z1, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z14
 	VADDPS       Z2, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS 4(R9), Z14
 	VADDPS       Z3, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z14
 	VADDPS       Z4, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS 8(R9), Z14
 	VADDPS       Z5, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z14
 	VADDPS       Z6, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS 12(R9), Z14
 	VADDPS       Z7, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z14
 	VADDPS       Z8, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS 16(R9), Z14
 	VADDPS       Z9, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z14
 	VADDPS       Z10, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)
 	VBROADCASTSS 20(R9), Z14
 	VADDPS       Z11, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R11)(R10*1)
 	MOVQ         48(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 24(R9), Z14
 	VADDPS       Z12, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R8)
 	VBROADCASTSS 24(R9), Z14
 	VADDPS       Z13, Z14, Z14
+	VCMPPS       $0x16, Z17, Z14, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z14, K3, Z14
 	VMOVUPS      Z14, K1, (R8)(R10*1)
 	JMP          convRows7x2zs_next
 
@@ -8294,57 +11527,99 @@ convRows7x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z0, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z1, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z2, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z3, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z4, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z5, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z6, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z7, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z8, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z9, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z14
 	VADDPS    Z10, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z14
 	VADDPS    Z11, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R9)(R10*1)
 	MOVQ      48(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z14
 	VADDPS    Z12, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z14
 	VADDPS    Z13, Z14, Z14
+	VCMPPS    $0x16, Z17, Z14, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z14, K3, Z14
 	VMOVUPS   Z14, K1, (R8)(R10*1)
 
 convRows7x2zs_next:
@@ -8359,7 +11634,7 @@ convRows7x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows8x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows8x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows8x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -8436,6 +11711,9 @@ convRows8x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z19, Z19, Z19
 	TESTQ        R9, R9
 	JNZ          convRows8x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -8443,65 +11721,113 @@ convRows8x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z16
 	VADDPS       Z0, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS (R9), Z16
 	VADDPS       Z1, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z16
 	VADDPS       Z2, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 4(R9), Z16
 	VADDPS       Z3, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z16
 	VADDPS       Z4, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 8(R9), Z16
 	VADDPS       Z5, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z16
 	VADDPS       Z6, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 12(R9), Z16
 	VADDPS       Z7, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z16
 	VADDPS       Z8, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 16(R9), Z16
 	VADDPS       Z9, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z16
 	VADDPS       Z10, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 20(R9), Z16
 	VADDPS       Z11, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         48(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 24(R9), Z16
 	VADDPS       Z12, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)
 	VBROADCASTSS 24(R9), Z16
 	VADDPS       Z13, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R11)(R10*1)
 	MOVQ         56(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 28(R9), Z16
 	VADDPS       Z14, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R8)
 	VBROADCASTSS 28(R9), Z16
 	VADDPS       Z15, Z16, Z16
+	VCMPPS       $0x16, Z19, Z16, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z16, K3, Z16
 	VMOVUPS      Z16, K1, (R8)(R10*1)
 	JMP          convRows8x2zs_next
 
@@ -8510,65 +11836,113 @@ convRows8x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z0, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z1, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z2, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z3, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z4, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z5, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z6, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z7, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z8, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z9, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z10, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z11, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      48(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z16
 	VADDPS    Z12, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z16
 	VADDPS    Z13, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R9)(R10*1)
 	MOVQ      56(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z16
 	VADDPS    Z14, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z16
 	VADDPS    Z15, Z16, Z16
+	VCMPPS    $0x16, Z19, Z16, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z16, K3, Z16
 	VMOVUPS   Z16, K1, (R8)(R10*1)
 
 convRows8x2zs_next:
@@ -8583,7 +11957,7 @@ convRows8x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows9x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows9x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows9x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -8667,6 +12041,9 @@ convRows9x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z21, Z21, Z21
 	TESTQ        R9, R9
 	JNZ          convRows9x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -8674,73 +12051,127 @@ convRows9x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z18
 	VADDPS       Z0, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS (R9), Z18
 	VADDPS       Z1, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z18
 	VADDPS       Z2, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 4(R9), Z18
 	VADDPS       Z3, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z18
 	VADDPS       Z4, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 8(R9), Z18
 	VADDPS       Z5, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z18
 	VADDPS       Z6, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 12(R9), Z18
 	VADDPS       Z7, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z18
 	VADDPS       Z8, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 16(R9), Z18
 	VADDPS       Z9, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z18
 	VADDPS       Z10, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 20(R9), Z18
 	VADDPS       Z11, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         48(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 24(R9), Z18
 	VADDPS       Z12, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 24(R9), Z18
 	VADDPS       Z13, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         56(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 28(R9), Z18
 	VADDPS       Z14, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)
 	VBROADCASTSS 28(R9), Z18
 	VADDPS       Z15, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R11)(R10*1)
 	MOVQ         64(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 32(R9), Z18
 	VADDPS       Z16, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R8)
 	VBROADCASTSS 32(R9), Z18
 	VADDPS       Z17, Z18, Z18
+	VCMPPS       $0x16, Z21, Z18, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z18, K3, Z18
 	VMOVUPS      Z18, K1, (R8)(R10*1)
 	JMP          convRows9x2zs_next
 
@@ -8749,73 +12180,127 @@ convRows9x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z0, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z1, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z2, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z3, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z4, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z5, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z6, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z7, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z8, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z9, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z10, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z11, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      48(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z12, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z13, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      56(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z18
 	VADDPS    Z14, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z18
 	VADDPS    Z15, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R9)(R10*1)
 	MOVQ      64(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z18
 	VADDPS    Z16, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z18
 	VADDPS    Z17, Z18, Z18
+	VCMPPS    $0x16, Z21, Z18, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z18, K3, Z18
 	VMOVUPS   Z18, K1, (R8)(R10*1)
 
 convRows9x2zs_next:
@@ -8830,7 +12315,7 @@ convRows9x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows10x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows10x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows10x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -8919,6 +12404,9 @@ convRows10x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z23, Z23, Z23
 	TESTQ        R9, R9
 	JNZ          convRows10x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -8926,81 +12414,141 @@ convRows10x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z20
 	VADDPS       Z0, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS (R9), Z20
 	VADDPS       Z1, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z20
 	VADDPS       Z2, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 4(R9), Z20
 	VADDPS       Z3, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z20
 	VADDPS       Z4, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 8(R9), Z20
 	VADDPS       Z5, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z20
 	VADDPS       Z6, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 12(R9), Z20
 	VADDPS       Z7, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z20
 	VADDPS       Z8, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 16(R9), Z20
 	VADDPS       Z9, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z20
 	VADDPS       Z10, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 20(R9), Z20
 	VADDPS       Z11, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         48(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 24(R9), Z20
 	VADDPS       Z12, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 24(R9), Z20
 	VADDPS       Z13, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         56(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 28(R9), Z20
 	VADDPS       Z14, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 28(R9), Z20
 	VADDPS       Z15, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         64(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 32(R9), Z20
 	VADDPS       Z16, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)
 	VBROADCASTSS 32(R9), Z20
 	VADDPS       Z17, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R11)(R10*1)
 	MOVQ         72(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 36(R9), Z20
 	VADDPS       Z18, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R8)
 	VBROADCASTSS 36(R9), Z20
 	VADDPS       Z19, Z20, Z20
+	VCMPPS       $0x16, Z23, Z20, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z20, K3, Z20
 	VMOVUPS      Z20, K1, (R8)(R10*1)
 	JMP          convRows10x2zs_next
 
@@ -9009,81 +12557,141 @@ convRows10x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z0, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z1, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z2, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z3, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z4, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z5, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z6, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z7, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z8, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z9, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z10, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z11, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      48(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z12, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z13, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      56(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z14, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z15, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      64(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z20
 	VADDPS    Z16, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z20
 	VADDPS    Z17, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R9)(R10*1)
 	MOVQ      72(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z20
 	VADDPS    Z18, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z20
 	VADDPS    Z19, Z20, Z20
+	VCMPPS    $0x16, Z23, Z20, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z20, K3, Z20
 	VMOVUPS   Z20, K1, (R8)(R10*1)
 
 convRows10x2zs_next:
@@ -9098,7 +12706,7 @@ convRows10x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows11x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows11x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows11x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -9192,6 +12800,9 @@ convRows11x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z25, Z25, Z25
 	TESTQ        R9, R9
 	JNZ          convRows11x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -9199,89 +12810,155 @@ convRows11x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z22
 	VADDPS       Z0, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS (R9), Z22
 	VADDPS       Z1, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z22
 	VADDPS       Z2, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 4(R9), Z22
 	VADDPS       Z3, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z22
 	VADDPS       Z4, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 8(R9), Z22
 	VADDPS       Z5, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z22
 	VADDPS       Z6, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 12(R9), Z22
 	VADDPS       Z7, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z22
 	VADDPS       Z8, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 16(R9), Z22
 	VADDPS       Z9, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z22
 	VADDPS       Z10, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 20(R9), Z22
 	VADDPS       Z11, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         48(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 24(R9), Z22
 	VADDPS       Z12, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 24(R9), Z22
 	VADDPS       Z13, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         56(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 28(R9), Z22
 	VADDPS       Z14, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 28(R9), Z22
 	VADDPS       Z15, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         64(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 32(R9), Z22
 	VADDPS       Z16, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 32(R9), Z22
 	VADDPS       Z17, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         72(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 36(R9), Z22
 	VADDPS       Z18, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)
 	VBROADCASTSS 36(R9), Z22
 	VADDPS       Z19, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R11)(R10*1)
 	MOVQ         80(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 40(R9), Z22
 	VADDPS       Z20, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R8)
 	VBROADCASTSS 40(R9), Z22
 	VADDPS       Z21, Z22, Z22
+	VCMPPS       $0x16, Z25, Z22, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z22, K3, Z22
 	VMOVUPS      Z22, K1, (R8)(R10*1)
 	JMP          convRows11x2zs_next
 
@@ -9290,89 +12967,155 @@ convRows11x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z0, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z1, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z2, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z3, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z4, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z5, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z6, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z7, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z8, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z9, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z10, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z11, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      48(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z12, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z13, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      56(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z14, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z15, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      64(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z16, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z17, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      72(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z22
 	VADDPS    Z18, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z22
 	VADDPS    Z19, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R9)(R10*1)
 	MOVQ      80(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z22
 	VADDPS    Z20, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z22
 	VADDPS    Z21, Z22, Z22
+	VCMPPS    $0x16, Z25, Z22, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z22, K3, Z22
 	VMOVUPS   Z22, K1, (R8)(R10*1)
 
 convRows11x2zs_next:
@@ -9387,7 +13130,7 @@ convRows11x2zs_next:
 	VZEROUPPER
 	RET
 
-// func convRows12x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+// func convRows12x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 // Requires: AVX, AVX512F
 TEXT ·convRows12x2zs(SB), NOSPLIT, $0-96
 	MOVQ xs+80(FP), AX
@@ -9486,6 +13229,9 @@ convRows12x2zs_done:
 	SHLQ         $0x02, R10
 	MOVL         mask+64(FP), R11
 	KMOVW        R11, K1
+	MOVL         keep+68(FP), R11
+	KMOVW        R11, K2
+	VPXORD       Z27, Z27, Z27
 	TESTQ        R9, R9
 	JNZ          convRows12x2zs_accumulate
 	MOVQ         init+48(FP), R9
@@ -9493,97 +13239,169 @@ convRows12x2zs_done:
 	ADDQ         SI, R11
 	VBROADCASTSS (R9), Z24
 	VADDPS       Z0, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS (R9), Z24
 	VADDPS       Z1, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         8(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 4(R9), Z24
 	VADDPS       Z2, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 4(R9), Z24
 	VADDPS       Z3, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         16(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 8(R9), Z24
 	VADDPS       Z4, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 8(R9), Z24
 	VADDPS       Z5, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         24(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 12(R9), Z24
 	VADDPS       Z6, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 12(R9), Z24
 	VADDPS       Z7, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         32(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 16(R9), Z24
 	VADDPS       Z8, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 16(R9), Z24
 	VADDPS       Z9, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         40(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 20(R9), Z24
 	VADDPS       Z10, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 20(R9), Z24
 	VADDPS       Z11, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         48(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 24(R9), Z24
 	VADDPS       Z12, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 24(R9), Z24
 	VADDPS       Z13, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         56(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 28(R9), Z24
 	VADDPS       Z14, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 28(R9), Z24
 	VADDPS       Z15, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         64(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 32(R9), Z24
 	VADDPS       Z16, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 32(R9), Z24
 	VADDPS       Z17, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         72(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 36(R9), Z24
 	VADDPS       Z18, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 36(R9), Z24
 	VADDPS       Z19, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         80(R8), R11
 	ADDQ         SI, R11
 	VBROADCASTSS 40(R9), Z24
 	VADDPS       Z20, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)
 	VBROADCASTSS 40(R9), Z24
 	VADDPS       Z21, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R11)(R10*1)
 	MOVQ         88(R8), R8
 	ADDQ         SI, R8
 	VBROADCASTSS 44(R9), Z24
 	VADDPS       Z22, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R8)
 	VBROADCASTSS 44(R9), Z24
 	VADDPS       Z23, Z24, Z24
+	VCMPPS       $0x16, Z27, Z24, K3
+	KORW         K2, K3, K3
+	VMOVAPS.Z    Z24, K3, Z24
 	VMOVUPS      Z24, K1, (R8)(R10*1)
 	JMP          convRows12x2zs_next
 
@@ -9592,97 +13410,169 @@ convRows12x2zs_accumulate:
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z0, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z1, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      8(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z2, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z3, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      16(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z4, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z5, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      24(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z6, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z7, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      32(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z8, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z9, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      40(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z10, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z11, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      48(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z12, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z13, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      56(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z14, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z15, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      64(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z16, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z17, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      72(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z18, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z19, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      80(R8), R9
 	ADDQ      SI, R9
 	VMOVUPS.Z (R9), K1, Z24
 	VADDPS    Z20, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)
 	VMOVUPS.Z (R9)(R10*1), K1, Z24
 	VADDPS    Z21, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R9)(R10*1)
 	MOVQ      88(R8), R8
 	ADDQ      SI, R8
 	VMOVUPS.Z (R8), K1, Z24
 	VADDPS    Z22, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R8)
 	VMOVUPS.Z (R8)(R10*1), K1, Z24
 	VADDPS    Z23, Z24, Z24
+	VCMPPS    $0x16, Z27, Z24, K3
+	KORW      K2, K3, K3
+	VMOVAPS.Z Z24, K3, Z24
 	VMOVUPS   Z24, K1, (R8)(R10*1)
 
 convRows12x2zs_next:

@@ -4,8 +4,8 @@ package kernels
 
 // Without assembly the conv kernels are their pure-Go twins.
 
-func convRowsKernel(_ ISA, _, R int, _ bool, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate bool, cols, nrows, xs, yst int) {
-	goConvRows(R, n, w, ws, off, x, ys, init, accumulate, cols, nrows, xs, yst)
+func convRowsKernel(_ ISA, _, R int, _ bool, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate, relu bool, cols, nrows, xs, yst int) {
+	goConvRows(R, n, w, ws, off, x, ys, init, accumulate, relu, cols, nrows, xs, yst)
 }
 
 func convChansKernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[6]int, t []float32) {

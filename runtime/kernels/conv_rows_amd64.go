@@ -7,33 +7,33 @@ package kernels
 // convRowsAsm runs the row kernel for R channels by V vectors of columns:
 // the AVX-512 one (mask the opmask's bits; stacked, V rows of one vector)
 // when zmm, else the AVX one (mask in memory, and whole).
-func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, kmask uint32, nrows, xs, yst, whole int) {
+func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, kmask uint32, keep *[8]int32, kkeep uint32, nrows, xs, yst, whole int) {
 	if zmm && stacked {
 		switch 16*V + R {
 		case 33:
-			convRows1x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows1x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 34:
-			convRows2x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows2x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 35:
-			convRows3x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows3x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 36:
-			convRows4x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows4x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 37:
-			convRows5x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows5x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 38:
-			convRows6x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows6x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 39:
-			convRows7x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows7x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 40:
-			convRows8x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows8x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 41:
-			convRows9x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows9x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 42:
-			convRows10x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows10x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 43:
-			convRows11x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows11x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 44:
-			convRows12x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows12x2zs(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		default:
 			panic("kernels: no row kernel of this shape")
 		}
@@ -42,53 +42,53 @@ func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32,
 	if zmm {
 		switch 16*V + R {
 		case 17:
-			convRows1x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows1x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 18:
-			convRows2x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows2x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 19:
-			convRows3x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows3x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 20:
-			convRows4x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows4x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 21:
-			convRows5x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows5x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 22:
-			convRows6x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows6x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 23:
-			convRows7x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows7x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 24:
-			convRows8x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows8x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 25:
-			convRows9x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows9x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 26:
-			convRows10x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows10x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 27:
-			convRows11x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows11x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 28:
-			convRows12x1z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows12x1z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 33:
-			convRows1x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows1x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 34:
-			convRows2x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows2x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 35:
-			convRows3x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows3x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 36:
-			convRows4x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows4x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 37:
-			convRows5x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows5x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 38:
-			convRows6x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows6x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 39:
-			convRows7x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows7x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 40:
-			convRows8x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows8x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 41:
-			convRows9x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows9x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 42:
-			convRows10x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows10x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 43:
-			convRows11x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows11x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		case 44:
-			convRows12x2z(n, w, ws, off, x, ys, init, accumulate, kmask, nrows, xs, yst)
+			convRows12x2z(n, w, ws, off, x, ys, init, accumulate, kmask, kkeep, nrows, xs, yst)
 		default:
 			panic("kernels: no row kernel of this shape")
 		}
@@ -96,43 +96,43 @@ func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32,
 	}
 	switch 16*V + R {
 	case 17:
-		convRows1x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows1x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 18:
-		convRows2x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows2x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 19:
-		convRows3x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows3x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 20:
-		convRows4x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows4x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 21:
-		convRows5x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows5x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 22:
-		convRows6x1y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows6x1y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 33:
-		convRows1x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows1x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 34:
-		convRows2x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows2x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 35:
-		convRows3x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows3x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 36:
-		convRows4x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows4x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 37:
-		convRows5x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows5x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 38:
-		convRows6x2y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows6x2y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 49:
-		convRows1x3y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows1x3y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 50:
-		convRows2x3y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows2x3y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 51:
-		convRows3x3y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows3x3y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 52:
-		convRows4x3y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows4x3y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 65:
-		convRows1x4y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows1x4y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 66:
-		convRows2x4y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows2x4y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	case 67:
-		convRows3x4y(n, w, ws, off, x, ys, init, accumulate, mask, nrows, xs, yst, whole)
+		convRows3x4y(n, w, ws, off, x, ys, init, accumulate, mask, keep, nrows, xs, yst, whole)
 	default:
 		panic("kernels: no row kernel of this shape")
 	}

@@ -4,280 +4,280 @@
 
 package kernels
 
-// convRows1x1y needs AVX: for each of nrows output rows i, 1 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows1x1y needs AVX: for each of nrows output rows i, 1 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows1x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows2x1y needs AVX: for each of nrows output rows i, 2 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows2x1y needs AVX: for each of nrows output rows i, 2 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows2x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows3x1y needs AVX: for each of nrows output rows i, 3 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows3x1y needs AVX: for each of nrows output rows i, 3 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows3x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows4x1y needs AVX: for each of nrows output rows i, 4 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows4x1y needs AVX: for each of nrows output rows i, 4 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows4x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows5x1y needs AVX: for each of nrows output rows i, 5 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows5x1y needs AVX: for each of nrows output rows i, 5 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows5x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows5x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows6x1y needs AVX: for each of nrows output rows i, 6 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows6x1y needs AVX: for each of nrows output rows i, 6 channels r and 8 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows6x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows6x1y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows1x2y needs AVX: for each of nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows1x2y needs AVX: for each of nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows1x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows2x2y needs AVX: for each of nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows2x2y needs AVX: for each of nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows2x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows3x2y needs AVX: for each of nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows3x2y needs AVX: for each of nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows3x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows4x2y needs AVX: for each of nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows4x2y needs AVX: for each of nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows4x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows5x2y needs AVX: for each of nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows5x2y needs AVX: for each of nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows5x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows5x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows6x2y needs AVX: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows6x2y needs AVX: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows6x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows6x2y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows1x3y needs AVX: for each of nrows output rows i, 1 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows1x3y needs AVX: for each of nrows output rows i, 1 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows1x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows2x3y needs AVX: for each of nrows output rows i, 2 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows2x3y needs AVX: for each of nrows output rows i, 2 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows2x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows3x3y needs AVX: for each of nrows output rows i, 3 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows3x3y needs AVX: for each of nrows output rows i, 3 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows3x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows4x3y needs AVX: for each of nrows output rows i, 4 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows4x3y needs AVX: for each of nrows output rows i, 4 channels r and 24 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows4x3y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows1x4y needs AVX: for each of nrows output rows i, 1 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows1x4y needs AVX: for each of nrows output rows i, 1 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows1x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows2x4y needs AVX: for each of nrows output rows i, 2 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows2x4y needs AVX: for each of nrows output rows i, 2 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows2x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows3x4y needs AVX: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them.
+// convRows3x4y needs AVX: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 8 columns are stored through the mask, or, if whole ≠ 0, as a whole vector whose other lanes keep the values read from them; each value v stored is then, in lanes where keep is 0, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, nrows int, xs int, yst int, whole int)
+func convRows3x4y(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask *[8]int32, keep *[8]int32, nrows int, xs int, yst int, whole int)
 
-// convRows1x1z needs AVX-512F: for each of nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows1x1z needs AVX-512F: for each of nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows1x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows2x1z needs AVX-512F: for each of nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows2x1z needs AVX-512F: for each of nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows2x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows3x1z needs AVX-512F: for each of nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows3x1z needs AVX-512F: for each of nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows3x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows4x1z needs AVX-512F: for each of nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows4x1z needs AVX-512F: for each of nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows4x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows5x1z needs AVX-512F: for each of nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows5x1z needs AVX-512F: for each of nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows5x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows5x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows6x1z needs AVX-512F: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows6x1z needs AVX-512F: for each of nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows6x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows6x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows7x1z needs AVX-512F: for each of nrows output rows i, 7 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows7x1z needs AVX-512F: for each of nrows output rows i, 7 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows7x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows7x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows8x1z needs AVX-512F: for each of nrows output rows i, 8 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows8x1z needs AVX-512F: for each of nrows output rows i, 8 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows8x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows8x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows9x1z needs AVX-512F: for each of nrows output rows i, 9 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows9x1z needs AVX-512F: for each of nrows output rows i, 9 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows9x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows9x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows10x1z needs AVX-512F: for each of nrows output rows i, 10 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows10x1z needs AVX-512F: for each of nrows output rows i, 10 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows10x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows10x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows11x1z needs AVX-512F: for each of nrows output rows i, 11 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows11x1z needs AVX-512F: for each of nrows output rows i, 11 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows11x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows11x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows12x1z needs AVX-512F: for each of nrows output rows i, 12 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows12x1z needs AVX-512F: for each of nrows output rows i, 12 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows12x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows12x1z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows1x2z needs AVX-512F: for each of nrows output rows i, 1 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows1x2z needs AVX-512F: for each of nrows output rows i, 1 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows1x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows2x2z needs AVX-512F: for each of nrows output rows i, 2 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows2x2z needs AVX-512F: for each of nrows output rows i, 2 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows2x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows3x2z needs AVX-512F: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows3x2z needs AVX-512F: for each of nrows output rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows3x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows4x2z needs AVX-512F: for each of nrows output rows i, 4 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows4x2z needs AVX-512F: for each of nrows output rows i, 4 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows4x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows5x2z needs AVX-512F: for each of nrows output rows i, 5 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows5x2z needs AVX-512F: for each of nrows output rows i, 5 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows5x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows5x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows6x2z needs AVX-512F: for each of nrows output rows i, 6 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows6x2z needs AVX-512F: for each of nrows output rows i, 6 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows6x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows6x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows7x2z needs AVX-512F: for each of nrows output rows i, 7 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows7x2z needs AVX-512F: for each of nrows output rows i, 7 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows7x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows7x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows8x2z needs AVX-512F: for each of nrows output rows i, 8 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows8x2z needs AVX-512F: for each of nrows output rows i, 8 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows8x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows8x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows9x2z needs AVX-512F: for each of nrows output rows i, 9 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows9x2z needs AVX-512F: for each of nrows output rows i, 9 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows9x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows9x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows10x2z needs AVX-512F: for each of nrows output rows i, 10 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows10x2z needs AVX-512F: for each of nrows output rows i, 10 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows10x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows10x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows11x2z needs AVX-512F: for each of nrows output rows i, 11 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows11x2z needs AVX-512F: for each of nrows output rows i, 11 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows11x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows11x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows12x2z needs AVX-512F: for each of nrows output rows i, 12 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set.
+// convRows12x2z needs AVX-512F: for each of nrows output rows i, 12 channels r and 32 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order; the last 16 columns are stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows12x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows12x2z(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows1x2zs needs AVX-512F: for each of 2·nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows1x2zs needs AVX-512F: for each of 2·nrows output rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows1x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows1x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows2x2zs needs AVX-512F: for each of 2·nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows2x2zs needs AVX-512F: for each of 2·nrows output rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows2x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows2x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows3x2zs needs AVX-512F: for each of 2·nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows3x2zs needs AVX-512F: for each of 2·nrows output rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows3x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows3x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows4x2zs needs AVX-512F: for each of 2·nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows4x2zs needs AVX-512F: for each of 2·nrows output rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows4x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows4x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows5x2zs needs AVX-512F: for each of 2·nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows5x2zs needs AVX-512F: for each of 2·nrows output rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows5x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows5x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows6x2zs needs AVX-512F: for each of 2·nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows6x2zs needs AVX-512F: for each of 2·nrows output rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows6x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows6x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows7x2zs needs AVX-512F: for each of 2·nrows output rows i, 7 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows7x2zs needs AVX-512F: for each of 2·nrows output rows i, 7 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows7x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows7x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows8x2zs needs AVX-512F: for each of 2·nrows output rows i, 8 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows8x2zs needs AVX-512F: for each of 2·nrows output rows i, 8 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows8x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows8x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows9x2zs needs AVX-512F: for each of 2·nrows output rows i, 9 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows9x2zs needs AVX-512F: for each of 2·nrows output rows i, 9 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows9x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows9x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows10x2zs needs AVX-512F: for each of 2·nrows output rows i, 10 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows10x2zs needs AVX-512F: for each of 2·nrows output rows i, 10 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows10x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows10x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows11x2zs needs AVX-512F: for each of 2·nrows output rows i, 11 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows11x2zs needs AVX-512F: for each of 2·nrows output rows i, 11 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows11x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows11x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
-// convRows12x2zs needs AVX-512F: for each of 2·nrows output rows i, 12 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set.
+// convRows12x2zs needs AVX-512F: for each of 2·nrows output rows i, 12 channels r and 16 columns j, ys[r][i·yst+j] = (init[r], or itself if accumulate ≠ 0) + Σ_p w[r·ws/4+p]·x[i·xs+off[p]+j] over n taps in order, stored where bit j of mask is set; each value v stored is then, in lanes whose bit in keep is clear, ReLU's: v where !(v <= 0), else +0.
 //
 //go:noescape
-func convRows12x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, nrows int, xs int, yst int)
+func convRows12x2zs(n int, w *float32, ws int, off *int32, x *float32, ys *[12]*float32, init *[12]float32, accumulate int, mask uint32, keep uint32, nrows int, xs int, yst int)
 
 // convChans16x6y needs AVX: t[q][c] = Σ_p wt[16p+c]·x[off[p]+pos[q]/4] for 16 channels c and 6 positions q, over n taps in order (t is 6×16, row-major).
 //

@@ -328,6 +328,9 @@ func TestConv(t *testing.T) {
 		for i := range x {
 			x[i] = float32(2*r.Float64() - 1)
 		}
+		if len(x) > 40 {
+			x[len(x)/2] = float32(math.NaN()) // NaN through ReLU stays NaN
+		}
 		bias := make([]float32, c.O)
 		for i := range bias {
 			bias[i] = float32(2*r.Float64() - 1)
@@ -341,10 +344,24 @@ func TestConv(t *testing.T) {
 					got[i] = float32(math.NaN()) // Conv writes every output
 				}
 				Conv(&g, w, nil, b, x, got)
+				// ConvRelu: the same, then ReLU's rule (v where !(v <= 0),
+				// else +0; NaN kept), on outputs that start as NaN.
+				gotRelu := make([]float32, len(want))
+				for i := range gotRelu {
+					gotRelu[i] = float32(math.NaN())
+				}
+				ConvRelu(&g, w, nil, b, x, gotRelu)
 				restore()
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
 						t.Fatalf("%s %+v O=%d bias %v: output %d is %v, Im2col and Gemm give %v", level, g, c.O, b != nil, i, got[i], want[i])
+					}
+					wr := want[i]
+					if wr <= 0 {
+						wr = 0
+					}
+					if math.Float32bits(gotRelu[i]) != math.Float32bits(wr) {
+						t.Fatalf("%s %+v O=%d bias %v: ConvRelu output %d is %v, want %v", level, g, c.O, b != nil, i, gotRelu[i], wr)
 					}
 				}
 			}
@@ -465,14 +482,19 @@ func BenchmarkConvWeightGrad(b *testing.B) {
 
 // ConvInputGrad gives the bits of clearing dx, then Gemm(Wᵀ, dY) into a
 // cleared matrix and Col2im from it, at every level, on every convolution
-// case, with and without its packed weights, and on more channels than one
-// k-block (both on the Gemm path); it writes every element of dx and nothing past it.
+// case, with and without its packed weights, on as many channels as one
+// k-block holds (the row kernels) and on more (Gemm); it writes every
+// element of dx and nothing past it.
 func TestConvInputGrad(t *testing.T) {
 	r := runtime.NewRNG(13)
-	cases := append(convCases[:len(convCases):len(convCases)], struct {
+	type convCase = struct {
 		g Window
 		O int
-	}{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC + 5})
+	}
+	cases := append(convCases[:len(convCases):len(convCases)],
+		convCase{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC},     // the most on the row kernels
+		convCase{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC + 5}, // Gemm and Col2im
+		convCase{Window{C: 13, H: 9, W: 20, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1}, 40})         // a vertical stride, 13 channels in two calls
 	for _, c := range cases {
 		g := convWindow(c.g)
 		Q, P := g.Patch(), g.Positions()

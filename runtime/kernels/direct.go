@@ -11,15 +11,6 @@ func rowLanes(level ISA) int {
 	return 8
 }
 
-// rowGroups is how many calls of the row kernels R channels take for
-// columns of V vectors at level: as few as the kernels' largest R allows,
-// the channels split evenly among them (call i takes channels
-// i·R/calls up to (i+1)·R/calls), so no call computes an idle channel.
-func rowGroups(level ISA, V, R int) int {
-	maxR := convRowsMaxR[rowLanes(level)/16][V]
-	return (R + maxR - 1) / maxR
-}
-
 // Conv computes one sample's convolution into y (O×Positions(), row-major,
 // O = len(y)/Positions()): y = bias + W·Im2col(x), with W the O×Patch()
 // weights in PyTorch's layout and bias nil for none. The result has exactly
@@ -31,13 +22,21 @@ func rowGroups(level ISA, V, R int) int {
 //
 // A window of horizontal stride 1 runs on direct kernels: no im2col matrix,
 // the input copied once into a padded buffer, and for each output row,
-// tiles summed in registers: with fewer than ConvChannelsMin channels, up to
-// six channels by up to 32 neighbouring columns (vectors along the row);
-// with more, 16 channels by six columns (vectors along the channels), from
-// weights laid out by PackConv. packed is PackConv's result for these
-// weights, or nil, and Conv then lays them out itself. Other strides run
-// Im2col and Gemm.
-func Conv(g *Window, w, packed, bias, x, y []float32) {
+// tiles summed in registers: up to 6 (AVX2) or 12 (AVX-512) channels by up
+// to 32 neighbouring columns (vectors along the row; at AVX-512, rows of
+// up to 16 columns two at a time), or at AVX2, for 16 channels or more
+// where that fills more lanes, 16 channels by six columns (vectors along
+// the channels), from weights laid out by PackConv. packed is PackConv's
+// result for these weights, or nil, and Conv then lays them out itself.
+// Other strides run Im2col and Gemm.
+func Conv(g *Window, w, packed, bias, x, y []float32) { conv(g, w, packed, bias, x, y, false) }
+
+// ConvRelu is Conv followed by Relu on y, with the same bits; the row
+// kernels apply the ReLU as they store the last k-block's sums, so the
+// outputs are not read again.
+func ConvRelu(g *Window, w, packed, bias, x, y []float32) { conv(g, w, packed, bias, x, y, true) }
+
+func conv(g *Window, w, packed, bias, x, y []float32, relu bool) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(y) / P
 	if O == 0 {
@@ -56,6 +55,9 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 		Im2col(g, x, sc.cols)
 		fillBias(y, bias, O, P)
 		Gemm(false, false, O, P, Q, w, Q, sc.cols, P, y, P)
+		if relu {
+			Relu(y)
+		}
 		return
 	}
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
@@ -92,6 +94,9 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 		}
 		sc.tile = grow(sc.tile, 6*16)
 		convChannels(g, O, packed, bias, xp, wp, off, y, sc.tile)
+		if relu {
+			Relu(y)
+		}
 		return
 	}
 	// Output rows in chunks whose input window (C·((rows−1)·SH + KH) rows
@@ -99,57 +104,62 @@ func Conv(g *Window, w, packed, bias, x, y []float32) {
 	// there while every group of channels reads it; one kernel call runs a
 	// chunk.
 	chunk := max(1, min(g.OH, (convWindowBytes/(4*wp*g.C)-g.KH)/g.SH+1))
-	lanes := rowLanes(level)
-	var ys [12][]float32
-	var init [12]float32
-	// Rows of at most 16 columns run, at AVX-512, on the stacked kernels:
-	// groups of stack rows a call, the chunk's other rows one a call.
-	stack := 0
-	if level == AVX512 && g.OW <= 16 && g.OH >= 2 {
-		stack = convStack
-		chunk = max(chunk/stack*stack, stack)
-	}
-	// run computes rows output rows from row oh, columns ow0 to ow0+cols,
-	// on the kernels of v vectors (stacked or along the row): the channels
-	// split evenly among as few calls as the kernels' largest R allows.
-	run := func(oh, rows, ow0, cols, v int, stacked bool) {
-		maxR := convRowsMaxR[lanes/16][v]
-		if stacked {
-			maxR = convRowsStackedMaxR[v]
-		}
-		calls := (O + maxR - 1) / maxR
-		span := (rows-1)*g.OW + cols
-		base := oh*g.SH*wp + ow0
-		for i := 0; i < calls; i++ {
-			oc0, oc1 := i*O/calls, (i+1)*O/calls
-			for r := range oc1 - oc0 {
-				init[r] = 0
-				if bias != nil {
-					init[r] = bias[oc0+r]
-				}
-				ys[r] = y[(oc0+r)*P+oh*g.OW+ow0:][:span]
-			}
-			for p0 := 0; p0 < Q; p0 += KC {
-				nb := min(KC, Q-p0)
-				convRowsKernel(level, v, oc1-oc0, stacked, nb, w[oc0*Q+p0:], Q, off[p0:p0+nb], xp[base:], &ys, &init, p0 > 0, cols, rows, g.SH*wp, g.OW)
-			}
-		}
+	if level == AVX512 && g.OW <= 16 {
+		chunk = max(chunk/convStack*convStack, convStack) // whole pairs of rows
 	}
 	for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 		cols := min(32, g.OW-ow0)
 		for oh0 := 0; oh0 < g.OH; oh0 += chunk {
 			nr := min(chunk, g.OH-oh0)
-			if stack == 0 {
-				run(oh0, nr, ow0, cols, (cols+lanes-1)/lanes, false)
-				continue
+			convRows(level, O, Q, w, Q, off, xp[oh0*g.SH*wp+ow0:], g.SH*wp, y[oh0*g.OW+ow0:], P, g.OW, bias, false, relu, nr, cols)
+		}
+	}
+}
+
+// convRows runs the row kernels for O channels on rows output rows of cols
+// columns (at most 32): channel r's weights from w[r·ws], one for each of
+// the n taps, whose inputs lie off[p] from x (rows xs apart); its outputs
+// from y[r·ys] (rows yst apart), starting from bias[r] (zero for nil) or,
+// when accumulating, from the outputs. The taps run in k-blocks of KC, the
+// later ones added to the outputs, as Gemm sums. The channels split evenly
+// into as few calls as the kernels' largest R allows; at AVX-512, rows of
+// at most 16 columns run in pairs on the stacked kernels, an odd last row
+// alone.
+func convRows(level ISA, O, n int, w []float32, ws int, off []int32, x []float32, xs int, y []float32, ys, yst int, bias []float32, accumulate, relu bool, rows, cols int) {
+	lanes := rowLanes(level)
+	if level == AVX512 && cols <= lanes && rows >= convStack {
+		pairs := rows / convStack * convStack
+		convRowsRun(level, convStack, true, O, n, w, ws, off, x, xs, y, ys, yst, bias, accumulate, relu, pairs, cols)
+		if pairs == rows {
+			return
+		}
+		x, y, rows = x[pairs*xs:], y[pairs*yst:], rows-pairs
+	}
+	convRowsRun(level, (cols+lanes-1)/lanes, false, O, n, w, ws, off, x, xs, y, ys, yst, bias, accumulate, relu, rows, cols)
+}
+
+// convRowsRun is convRows on the kernels of V vectors, stacked or not.
+func convRowsRun(level ISA, V int, stacked bool, O, n int, w []float32, ws int, off []int32, x []float32, xs int, y []float32, ys, yst int, bias []float32, accumulate, relu bool, rows, cols int) {
+	maxR := convRowsMaxR[rowLanes(level)/16][V]
+	if stacked {
+		maxR = convRowsStackedMaxR[V]
+	}
+	calls := (O + maxR - 1) / maxR
+	span := (rows-1)*yst + cols
+	var outs [12][]float32
+	var init [12]float32
+	for i := 0; i < calls; i++ {
+		oc0, oc1 := i*O/calls, (i+1)*O/calls
+		for r := range oc1 - oc0 {
+			init[r] = 0
+			if bias != nil {
+				init[r] = bias[oc0+r]
 			}
-			// Whole groups of stack rows, then the chunk's last row alone.
-			if n := nr / stack * stack; n > 0 {
-				run(oh0, n, ow0, cols, stack, true)
-			}
-			if n := nr % stack; n > 0 {
-				run(oh0+nr-n, n, ow0, cols, 1, false)
-			}
+			outs[r] = y[(oc0+r)*ys:][:span]
+		}
+		for p0 := 0; p0 < n; p0 += KC {
+			nb := min(KC, n-p0)
+			convRowsKernel(level, V, oc1-oc0, stacked, nb, w[oc0*ws+p0:], ws, off[p0:p0+nb], x, &outs, &init, accumulate || p0 > 0, relu && p0+nb == n, cols, rows, xs, yst)
 		}
 	}
 }
@@ -373,17 +383,17 @@ func padInput(g *Window, x, xp []float32, hp, wp int) {
 // i, the R channels whose weights start r·ws elements into w, and the
 // first cols columns, ys[r][i·yst+j] = (init[r], or itself when
 // accumulating) + (0 + Σ_p w·x[i·xs+off[p]+j], one FMA per term, in tap
-// order).
-func goConvRows(R, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate bool, cols, nrows, xs, yst int) {
+// order), then ReLU's value of it with relu.
+func goConvRows(R, n int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, init *[12]float32, accumulate, relu bool, cols, nrows, xs, yst int) {
 	off = off[:n]
 	for i := 0; i < nrows; i++ {
-		goConvRow(R, w, ws, off, x[i*xs:], ys, i*yst, init, accumulate, cols)
+		goConvRow(R, w, ws, off, x[i*xs:], ys, i*yst, init, accumulate, relu, cols)
 	}
 }
 
 // goConvRow is goConvRows on one output row, starting at element yo of
 // each output.
-func goConvRow(R int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, yo int, init *[12]float32, accumulate bool, cols int) {
+func goConvRow(R int, w []float32, ws int, off []int32, x []float32, ys *[12][]float32, yo int, init *[12]float32, accumulate, relu bool, cols int) {
 	for r := 0; r < R; r++ {
 		wr, yr := w[r*ws:][:len(off)], ys[r][yo:yo+cols]
 		for j := range yr {
@@ -392,10 +402,14 @@ func goConvRow(R int, w []float32, ws int, off []int32, x []float32, ys *[12][]f
 				s = FMA(wr[p], x[int(o)+j], s)
 			}
 			if accumulate {
-				yr[j] += s
+				s += yr[j]
 			} else {
-				yr[j] = init[r] + s
+				s += init[r]
 			}
+			if relu && s <= 0 {
+				s = 0
+			}
+			yr[j] = s
 		}
 	}
 }
@@ -500,15 +514,6 @@ func ConvWeightGrad(g *Window, dy, x, gw []float32) {
 	}
 }
 
-// ConvInputDirectMax is the most output channels for which ConvInputGrad
-// runs on the row kernels rather than on Gemm and Col2im. Measured
-// (BenchmarkConvInputGrad, one sample, one core, AVX2, µs, row kernels
-// against Gemm and Col2im): LeNet's second convolution (16 channels) 24.6
-// against 36.8, the ConvNet's first (3) 25.6 against 64.4 and second (16)
-// 12.7 against 24.9; vggish's (32 and 64 channels) 716 against 534 and
-// 259 against 223 (family 19h, model 01h).
-const ConvInputDirectMax = 16
-
 // packTarget returns dst cut to the length a layout (length) has for the
 // O×Q weights w, or nil when that layout is not used, with Q and O.
 func packTarget(g *Window, w, dst []float32, length func(*Window, int) int) (out []float32, Q, O int) {
@@ -522,10 +527,11 @@ func packTarget(g *Window, w, dst []float32, length func(*Window, int) int) (out
 }
 
 // convInputDirect says whether ConvInputGrad runs on the row kernels for O
-// output channels: a horizontal stride of 1, zero padding, and at most
-// ConvInputDirectMax channels; otherwise it runs Gemm and Col2im.
+// output channels: a horizontal stride of 1, zero padding, and at most KC
+// channels (one k-block: each tap's sum over the channels is then whole
+// in one call, as in Gemm's matrix); otherwise it runs Gemm and Col2im.
 func convInputDirect(g *Window, O int) bool {
-	return g.SW == 1 && !g.Replicate && O <= ConvInputDirectMax
+	return g.SW == 1 && !g.Replicate && O <= KC
 }
 
 // ConvInputGradPackedLen is the length of PackConvInputGrad's layout of O
@@ -559,15 +565,17 @@ func PackConvInputGrad(g *Window, w, dst []float32) []float32 {
 // and Col2im from it, at every level. wt is PackConvInputGrad's result for
 // these weights, or nil, and ConvInputGrad then lays them out itself.
 //
-// With a horizontal stride of 1, zero padding and at most
-// ConvInputDirectMax channels it runs without the matrix, on the row kernels: for each input channel and
-// kernel row, a call sums, for every output row and the kernel's columns,
-// the products of the weights with dY's rows (vectors along the output
-// row, the channels of dY as taps), and adds them into a zero-padded copy
-// of dx. Col2im's order of additions (kernel taps, then output rows, then
-// columns) is kept: the taps of one call differ only in their column, so
-// on each output row they reach a given input element in tap order, and a
-// padded buffer that starts at zero has Col2im's sums on a cleared dx.
+// With a horizontal stride of 1, zero padding and at most KC channels it
+// runs without the matrix, on the row kernels, into a zero-padded copy of
+// dx: for each kernel tap (ky, kx), a call sums over dY's channels (the
+// taps of the kernel), for a group of input channels (the kernel's rows)
+// and output rows, the products of the tap's weights with dY's rows
+// (vectors along the output row), and adds them into the rows of dx the
+// tap reaches. Col2im's order of additions is kept: an element of dx
+// receives the sums of the kernel taps in their order (ky outer, then kx;
+// a given ky reaches it from one output row only, so the rows can be cut
+// into chunks within each ky), and a padded buffer that starts at zero has
+// Col2im's sums on a cleared dx.
 func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(dy) / P
@@ -610,33 +618,20 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	}
 	yst := g.SH * wp // from one output row's targets to the next's
 	level := active
-	lanes := rowLanes(level)
-	var ys [12][]float32
-	var init [12]float32
-	// A call covers one block of up to 32 columns. Rows wider than one block
-	// run one tap per call: an input element can be reached from two
-	// blocks, and its additions must still come in tap order.
-	group := g.KW
-	if g.OW > 32 {
-		group = 1
+	// Output rows in chunks whose dY (O channels of them) stays in half the
+	// L1 cache while every kernel column and group of channels reads it.
+	chunk := max(1, min(g.OH, convWindowBytes/(4*O*g.OW)))
+	if level == AVX512 && g.OW <= 16 {
+		chunk = max(chunk/convStack*convStack, convStack)
 	}
-	for c := 0; c < g.C; c++ {
-		for ky := 0; ky < g.KH; ky++ {
-			for kx0 := 0; kx0 < g.KW; kx0 += group {
-				taps := min(group, g.KW-kx0)
+	for ky := 0; ky < g.KH; ky++ {
+		for oh0 := 0; oh0 < g.OH; oh0 += chunk {
+			nr := min(chunk, g.OH-oh0)
+			for kx := 0; kx < g.KW; kx++ {
 				for ow0 := 0; ow0 < g.OW; ow0 += 32 {
 					cols := min(32, g.OW-ow0)
-					V := (cols + lanes - 1) / lanes
-					span := (g.OH-1)*yst + cols
-					// The kernel columns split evenly into calls, in order.
-					calls := rowGroups(level, V, taps)
-					for i := 0; i < calls; i++ {
-						k0, k1 := kx0+i*taps/calls, kx0+(i+1)*taps/calls
-						for r := range k1 - k0 {
-							ys[r] = dxp[(c*hp+ky)*wp+k0+r+ow0:][:span]
-						}
-						convRowsKernel(level, V, k1-k0, false, O, wt[((c*g.KH+ky)*g.KW+k0)*O:], O, off, dys[ow0:], &ys, &init, true, cols, g.OH, g.OW, yst)
-					}
+					convRows(level, g.C, O, wt[(ky*g.KW+kx)*O:], g.KH*g.KW*O, off, dys[oh0*g.OW+ow0:], g.OW,
+						dxp[(oh0*g.SH+ky)*wp+kx+ow0:], hp*wp, yst, nil, true, false, nr, cols)
 				}
 			}
 		}

@@ -403,9 +403,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[216:224]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*768:(s+1)*768], y[s*2048:(s+1)*2048])
+			kernels.ConvRelu(&win0, w, wt, b, x[s*768:(s+1)*768], y[s*2048:(s+1)*2048])
 		}
-		kernels.Relu(y)
 	}
 	// layer 2: conv2d 8→8 k3 s1 p1 + relu, [8 16 16] → [8 16 16] (resnet.yaml:10)
 	{
@@ -415,9 +414,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[800:808]
 		wt := kernels.PackConv(&win2, w, m.bat.wt2)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win2, w, wt, b, x[s*2048:(s+1)*2048], y[s*2048:(s+1)*2048])
+			kernels.ConvRelu(&win2, w, wt, b, x[s*2048:(s+1)*2048], y[s*2048:(s+1)*2048])
 		}
-		kernels.Relu(y)
 	}
 	// layer b1: conv2d 8→8 k3 s1 p1, [8 16 16] → [8 16 16] (resnet.yaml:12)
 	{
@@ -448,9 +446,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[2544:2560]
 		wt := kernels.PackConv(&win7, w, m.bat.wt7)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win7, w, wt, b, x[s*2048:(s+1)*2048], y[s*1024:(s+1)*1024])
+			kernels.ConvRelu(&win7, w, wt, b, x[s*2048:(s+1)*2048], y[s*1024:(s+1)*1024])
 		}
-		kernels.Relu(y)
 	}
 	// layer b2: conv2d 16→16 k3 s1 p1, [16 8 8] → [16 8 8] (resnet.yaml:17)
 	{

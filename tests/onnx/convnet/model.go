@@ -304,9 +304,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[225:228]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
+			kernels.ConvRelu(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
 		}
-		kernels.Relu(y)
 	}
 	// layer pool1: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.onnx node 2)
 	{
@@ -325,9 +324,8 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		b := m.params[1428:1444]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
 		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
+			kernels.ConvRelu(&win3, w, wt, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
 		}
-		kernels.Relu(y)
 	}
 	// layer pool2: avgpool2d k2 s2 p0, [16 10 10] → [16 5 5] (convnet.onnx node 7)
 	{
