@@ -494,7 +494,7 @@ func TestConvInputGrad(t *testing.T) {
 	cases := append(convCases[:len(convCases):len(convCases)],
 		convCase{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC},     // the most on the row kernels
 		convCase{Window{C: 2, H: 4, W: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, KC + 5}, // Gemm and Col2im
-		convCase{Window{C: 13, H: 9, W: 20, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1}, 40})         // a vertical stride, 13 channels in two calls
+		convCase{Window{C: 13, H: 9, W: 20, KH: 3, KW: 2, SH: 2, SW: 1, PH: 1}, 40})          // a vertical stride, 13 channels in two calls
 	for _, c := range cases {
 		g := convWindow(c.g)
 		Q, P := g.Patch(), g.Positions()
