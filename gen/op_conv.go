@@ -322,7 +322,7 @@ func (o *convOp) kernels(l *Layer) [3]string {
 	if reluFused(l) {
 		fwd = "kernels.ConvRelu (direct)"
 	}
-	return [3]string{fwd, "kernels.ConvInputGrad", "kernels.ConvWeightGrad, RowSums"}
+	return [3]string{fwd, "kernels.ConvInputGrad", "kernels.ConvWeightGrads, RowSums"}
 }
 
 // reluFused says that the layer's activation is a ReLU, which
@@ -379,8 +379,10 @@ func (o *convOp) batchBackward(c *batchCtx) {
 		c.emit(jen.Id("gb").Op(":=").Add(c.grad(l.Bias)),
 			perSample(kernel("RowSums", jen.Lit(O), jen.Lit(P), sample("dy", O*P), jen.Lit(P), jen.Id("gb"))))
 	}
+	// The samples' weight gradients in one call, which lays gW out for
+	// its kernels once for the batch; the bits of one call per sample.
 	c.emit(jen.Id("gw").Op(":=").Add(c.grad(l.Weight)),
-		perSample(kernel("ConvWeightGrad", win, sample("dy", O*P), sample("x", K), jen.Id("gw"))))
+		kernel("ConvWeightGrads", win, jen.Id("n"), jen.Id("dy"), jen.Id("x"), jen.Id("gw")))
 	if !c.needDX {
 		return
 	}

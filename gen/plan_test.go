@@ -52,7 +52,7 @@ func TestPlanLayers(t *testing.T) {
 		passes  [3]string
 		macs    int
 	}{
-		{"in", "a0", false, [3]string{"kernels.ConvRelu (direct)", "", "kernels.ConvWeightGrad, RowSums"}, 6 * 24 * 24 * 25}, // the ReLU stored by the convolution
+		{"in", "a0", false, [3]string{"kernels.ConvRelu (direct)", "", "kernels.ConvWeightGrads, RowSums"}, 6 * 24 * 24 * 25}, // the ReLU stored by the convolution
 		{"a0", "a2", true, [3]string{"kernels.MaxPool", "kernels.MaxPoolBackward", ""}, 6 * 12 * 12 * 4},
 		{"a2", "a2", true, [3]string{}, 864},
 		{"a2", "a4", true, [3]string{"kernels.RowTimes (one sample), GemmB (inference), Gemm (training)", "kernels.Gemm", "kernels.Gemm"}, 8640},

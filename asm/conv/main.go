@@ -78,6 +78,8 @@ func main() {
 	channels(1, 8)
 	channelsAdd(6)
 	channelsAdd(5)
+	channelsAcc(1)
+	channelsAcc(2)
 	Generate()
 	if err := writeGo(*dispatch, dispatchFile()); err != nil {
 		log.Fatal(err)
@@ -522,6 +524,66 @@ func channelsAdd(np int) {
 			VMOVUPS(sum, Mem{Base: y})
 			ADDQ(stride, y)
 		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
+// accTaps is the number of taps (the positions of the 16·nv-channel tile)
+// channelsAcc's kernels sum at once: their offsets fill eight general
+// registers, and 8·nv ZMM accumulators cover the FMA latency.
+const accTaps = 8
+
+// channelsAcc writes convChans{16·nv}x8zAcc, the AVX-512 channel kernel of
+// ConvWeightGrad: for 16·nv channels c (nv ZMM vectors, from dY laid out
+// position-major, 16·nv a position) and eight taps q,
+//
+//	g[q][c] += 0 + Σ_k dyT[k][c]·x[off[k] + taps[q]/4]
+//
+// over n positions in order (a k-block of Gemm's dY·Im2col(x)ᵀ), added to
+// the transposed gradient g (a tap's channels together, rows gstride bytes
+// apart) with one vector addition each: the one addition Gemm makes.
+func channelsAcc(nv int) {
+	lanes := 16 * nv
+	name := fmt.Sprintf("convChans%dx%dzAcc", lanes, accTaps)
+	TEXT(name, NOSPLIT, fmt.Sprintf("func(n int, dyt *float32, off *int32, x *float32, taps *[%d]int, gt *float32, gstride int)", accTaps))
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs AVX-512F: gt[q·gstride/4+c] += Σ_k dyt[%dk+c]·x[off[k]+taps[q]/4] for %d channels c and %d taps q, the sum over n positions in order from zero, then one addition.", name, lanes, lanes, accTaps))
+	n := Load(Param("n"), GP64())
+	wt := Load(Param("dyt"), GP64())
+	off := Load(Param("off"), GP64())
+	x := Load(Param("x"), GP64())
+	tp := Load(Param("taps"), GP64())
+	taps := make([]reg.GPVirtual, accTaps)
+	for q := range taps {
+		taps[q] = GP64()
+		MOVQ(Mem{Base: tp, Disp: 8 * q}, taps[q])
+	}
+	acc := zeroedOf(vec.Of(true), accTaps, nv)
+	tapLoop(name, n, off, x, func(xp reg.Register) {
+		ws := make([]reg.VecVirtual, nv)
+		for h := range ws {
+			ws[h] = ZMM()
+			VMOVUPS(Mem{Base: wt, Disp: 64 * h}, ws[h])
+		}
+		for q := 0; q < accTaps; q++ {
+			b := ZMM()
+			VBROADCASTSS(Mem{Base: xp, Index: taps[q], Scale: 1}, b)
+			for h, w := range ws {
+				VFMADD231PS(w, b, acc[q][h])
+			}
+		}
+		ADDQ(U8(4*lanes), wt)
+	})
+	g := Load(Param("gt"), GP64())
+	gs := Load(Param("gstride"), GP64())
+	for q := 0; q < accTaps; q++ {
+		for h := 0; h < nv; h++ {
+			m := Mem{Base: g, Disp: 64 * h}
+			VADDPS(m, acc[q][h], acc[q][h])
+			VMOVUPS(acc[q][h], m)
+		}
+		ADDQ(gs, g)
 	}
 	VZEROUPPER()
 	RET()

@@ -471,9 +471,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(16, 100, dy[s*1600:(s+1)*1600], 100, gb)
 		}
 		gw := m.grads[156:2556]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*1176:(s+1)*1176], gw)
-		}
+		kernels.ConvWeightGrads(&win3, n, dy, x, gw)
 		dx := m.bat.g[1][:n*1176]
 		w := m.params[156:2556]
 		if m.bat.wg3 == nil {
@@ -505,9 +503,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(6, 784, dy[s*4704:(s+1)*4704], 784, gb)
 		}
 		gw := m.grads[0:150]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*4704:(s+1)*4704], x[s*784:(s+1)*784], gw)
-		}
+		kernels.ConvWeightGrads(&win0, n, dy, x, gw)
 	}
 }
 

@@ -419,9 +419,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(64, 256, dy[s*16384:(s+1)*16384], 256, gb)
 		}
 		gw := m.grads[10144:28576]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win5, dy[s*16384:(s+1)*16384], x[s*8192:(s+1)*8192], gw)
-		}
+		kernels.ConvWeightGrads(&win5, n, dy, x, gw)
 		dx := m.bat.g[1][:n*8192]
 		w := m.params[10144:28576]
 		if m.bat.wg5 == nil {
@@ -453,9 +451,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(32, 1024, dy[s*32768:(s+1)*32768], 1024, gb)
 		}
 		gw := m.grads[896:10112]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*32768:(s+1)*32768], x[s*32768:(s+1)*32768], gw)
-		}
+		kernels.ConvWeightGrads(&win2, n, dy, x, gw)
 		dx := m.bat.g[1][:n*32768]
 		w := m.params[896:10112]
 		if m.bat.wg2 == nil {
@@ -477,9 +473,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(32, 1024, dy[s*32768:(s+1)*32768], 1024, gb)
 		}
 		gw := m.grads[0:864]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*32768:(s+1)*32768], x[s*3072:(s+1)*3072], gw)
-		}
+		kernels.ConvWeightGrads(&win0, n, dy, x, gw)
 	}
 }
 

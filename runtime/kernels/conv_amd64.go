@@ -108,3 +108,17 @@ func convChans8Kernel(level ISA, n int, wt []float32, off []int32, x []float32, 
 	_ = x[int(off[n-1])+max(pos[0], pos[1], pos[2], pos[3], pos[4], pos[5], pos[6], pos[7])/4]
 	convChans8x8y(n, &wt[0], &off[0], &x[0], pos, &t[0])
 }
+
+// convChansAccKernel runs the AVX-512 weight-gradient kernel for lanes
+// (16 or 32) channels and eight taps, with the extent of dY, the positions,
+// the input and the transposed gradient (rows gs apart) checked first.
+func convChansAccKernel(lanes, n int, dyt []float32, off []int32, x []float32, taps *[accTaps]int, g []float32, gs int) {
+	_, _, _ = dyt[lanes*n-1], off[n-1], g[(accTaps-1)*gs+lanes-1]
+	// The last position's offset is the largest.
+	_ = x[int(off[n-1])+max(taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6], taps[7])/4]
+	if lanes == 32 {
+		convChans32x8zAcc(n, &dyt[0], &off[0], &x[0], taps, &g[0], 4*gs)
+	} else {
+		convChans16x8zAcc(n, &dyt[0], &off[0], &x[0], taps, &g[0], 4*gs)
+	}
+}

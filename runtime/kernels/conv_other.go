@@ -19,3 +19,7 @@ func convChansAddKernel(ISA, int, int, []float32, []int32, []float32, *[6]int, [
 func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos *[8]int, t []float32) {
 	goConvChans(8, n, wt, off, x, pos[:], t)
 }
+
+func convChansAccKernel(lanes, n int, dyt []float32, off []int32, x []float32, taps *[accTaps]int, g []float32, gs int) {
+	goConvChansAcc(lanes, n, dyt, off, x, taps, g, gs)
+}

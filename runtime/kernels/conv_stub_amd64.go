@@ -298,3 +298,13 @@ func convChans16x6yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, 
 //
 //go:noescape
 func convChans16x5yAdd(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)
+
+// convChans16x8zAcc needs AVX-512F: gt[q·gstride/4+c] += Σ_k dyt[16k+c]·x[off[k]+taps[q]/4] for 16 channels c and 8 taps q, the sum over n positions in order from zero, then one addition.
+//
+//go:noescape
+func convChans16x8zAcc(n int, dyt *float32, off *int32, x *float32, taps *[8]int, gt *float32, gstride int)
+
+// convChans32x8zAcc needs AVX-512F: gt[q·gstride/4+c] += Σ_k dyt[32k+c]·x[off[k]+taps[q]/4] for 32 channels c and 8 taps q, the sum over n positions in order from zero, then one addition.
+//
+//go:noescape
+func convChans32x8zAcc(n int, dyt *float32, off *int32, x *float32, taps *[8]int, gt *float32, gstride int)

@@ -453,6 +453,50 @@ func TestConvWeightGrad(t *testing.T) {
 	}
 }
 
+// ConvWeightGrads over three samples gives the bits of Gemm(dY, colsᵀ)
+// added sample after sample, at every level: one block of 16 channels, two
+// of 32 and a partial one, taps that are not a multiple of eight, positions
+// over two k-blocks.
+func TestConvWeightGrads(t *testing.T) {
+	r := runtime.NewRNG(16)
+	const n = 3
+	for _, c := range []struct {
+		g Window
+		O int
+	}{
+		{Window{C: 6, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 16},
+		{Window{C: 3, H: 12, W: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64},
+		{Window{C: 5, H: 17, W: 19, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 40},
+		{Window{C: 2, H: 9, W: 11, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1}, 9},
+	} {
+		g := convWindow(c.g)
+		Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
+		dy, x, gw := make([]float32, n*c.O*P), make([]float32, n*K), make([]float32, c.O*Q)
+		for _, s := range [][]float32{dy, x, gw} {
+			for i := range s {
+				s[i] = float32(2*r.Float64() - 1)
+			}
+		}
+		want := append([]float32(nil), gw...)
+		cols := make([]float32, Q*P)
+		for s := 0; s < n; s++ {
+			Im2col(&g, x[s*K:(s+1)*K], cols)
+			Gemm(false, true, c.O, Q, P, dy[s*c.O*P:], P, cols, P, want, Q)
+		}
+		for _, level := range levels() {
+			restore := mustLevel(level)
+			got := append([]float32(nil), gw...)
+			ConvWeightGrads(&g, n, dy, x, got)
+			restore()
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v O=%d: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // BenchmarkConvWeightGrad: the direct weight gradient against Im2col and
 // Gemm on the example networks' convolutions, one sample.
 func BenchmarkConvWeightGrad(b *testing.B) {

@@ -436,8 +436,115 @@ var convMasks = func() (m [9][8]int32) {
 // of taps and positions exchanged: blocks of 16 channels of dY (or, with at
 // most 8 channels, one block of 8), laid out position-major, against six
 // (or eight) taps of the padded input, summed over the positions in
-// registers.
-func ConvWeightGrad(g *Window, dy, x, gw []float32) {
+// registers. At AVX-512, more than 8 channels run in blocks of 32 (16 when
+// there are at most 16) against eight taps, the sums added into a copy of
+// gw laid out tap-major (ConvWeightGrads).
+func ConvWeightGrad(g *Window, dy, x, gw []float32) { ConvWeightGrads(g, 1, dy, x, gw) }
+
+// ConvWeightGrads is ConvWeightGrad over n samples, one after the other
+// (dy holds n·O·Positions() values, x n inputs), with the bits of n calls
+// of it; the tap-major copy of gw that the AVX-512 kernels add into is
+// made once for the n.
+func ConvWeightGrads(g *Window, n int, dy, x, gw []float32) {
+	Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
+	O := len(gw) / Q
+	if O == 0 || n == 0 {
+		return
+	}
+	dy, x, gw = dy[:n*O*P], x[:n*K], gw[:O*Q]
+	if active != AVX512 || O <= 8 {
+		for s := 0; s < n; s++ {
+			convWeightGrad(g, dy[s*O*P:(s+1)*O*P], x[s*K:(s+1)*K], gw)
+		}
+		return
+	}
+	convWeightGradT(g, n, O, dy, x, gw)
+}
+
+// convWeightGradT is ConvWeightGrads at AVX-512 for more than 8 channels:
+// gw transposed into gT (tap-major, each tap's channels padded to whole
+// blocks, eight rows of slack for the last tile's repeated taps), every
+// sample's k-blocks added into it by the kernels, and gT transposed back.
+func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
+	Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
+	level := active
+	lanes := 32
+	if O <= 16 {
+		lanes = 16
+	}
+	opad := (O + lanes - 1) / lanes * lanes
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	sc.a = grow(sc.a, (Q+accTaps)*opad)
+	gT := sc.a
+	clear(gT)
+	transpose(level, gw, Q, O, Q, gT, opad)
+	hp, wp := g.H+2*g.PH, g.W+2*g.PW
+	sc.pad = grow(sc.pad, g.C*hp*wp)
+	xp := sc.pad
+	if cap(sc.off) < P {
+		sc.off = make([]int32, P)
+	}
+	posOff := sc.off[:P]
+	for oh := 0; oh < g.OH; oh++ {
+		for ow := 0; ow < g.OW; ow++ {
+			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
+		}
+	}
+	sc.cols = grow(sc.cols, lanes*P)
+	dyT := sc.cols
+	var taps [accTaps]int
+	for s := 0; s < n; s++ {
+		padInput(g, x[s*K:(s+1)*K], xp, hp, wp)
+		dys := dy[s*O*P : (s+1)*O*P]
+		for b := 0; b*lanes < O; b++ {
+			chans := min(lanes, O-b*lanes)
+			// dyT[pos·lanes + c] = dy[(b·lanes+c)·P + pos], zero past the
+			// last channel.
+			if z := (chans + 7) &^ 7; z < lanes {
+				for pos := 0; pos < P; pos++ {
+					clear(dyT[pos*lanes+z : pos*lanes+lanes])
+				}
+			}
+			transpose(level, dys[b*lanes*P:], P, chans, P, dyT, lanes)
+			for p0 := 0; p0 < Q; p0 += accTaps {
+				// Taps past the last repeat it, into gT's slack rows.
+				for j := range taps {
+					p := min(p0+j, Q-1)
+					c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
+					taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
+				}
+				for k0 := 0; k0 < P; k0 += KC {
+					kb := min(KC, P-k0)
+					convChansAccKernel(lanes, kb, dyT[lanes*k0:], posOff[k0:k0+kb], xp, &taps, gT[p0*opad+b*lanes:], opad)
+				}
+			}
+		}
+	}
+	transpose(level, gT, opad, Q, O, gw, Q)
+}
+
+// accTaps is how many taps one call of the AVX-512 weight-gradient kernels
+// sums (asm/conv).
+const accTaps = 8
+
+// goConvChansAcc is the pure-Go twin of the AVX-512 weight-gradient
+// kernels: g[q·gs+c] += (0 + Σ_k dyt[lanes·k+c]·x[off[k]+taps[q]/4], one
+// FMA per term, in position order) for lanes channels and the eight taps.
+func goConvChansAcc(lanes, n int, dyt []float32, off []int32, x []float32, taps *[accTaps]int, g []float32, gs int) {
+	off = off[:n]
+	for q, t := range taps {
+		for c := 0; c < lanes; c++ {
+			var s float32
+			for k, o := range off {
+				s = FMA(dyt[lanes*k+c], x[int(o)+t/4], s)
+			}
+			g[q*gs+c] += s
+		}
+	}
+}
+
+func convWeightGrad(g *Window, dy, x, gw []float32) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(dy) / P
 	if O == 0 {

@@ -581,9 +581,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(4, 64, dy[s*256:(s+1)*256], 64, gb)
 		}
 		gw := m.grads[5024:5088]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win13, dy[s*256:(s+1)*256], x[s*1024:(s+1)*1024], gw)
-		}
+		kernels.ConvWeightGrads(&win13, n, dy, x, gw)
 		dx := m.bat.g[0][:n*1024]
 		w := m.params[5024:5088]
 		if m.bat.wg13 == nil {
@@ -612,9 +610,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(16, 64, dy[s*1024:(s+1)*1024], 64, gb)
 		}
 		gw := m.grads[4880:5008]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win10, dy[s*1024:(s+1)*1024], x[s*2048:(s+1)*2048], gw)
-		}
+		kernels.ConvWeightGrads(&win10, n, dy, x, gw)
 		dx := m.bat.g[1][:n*2048]
 		w := m.params[4880:5008]
 		if m.bat.wg10 == nil {
@@ -634,9 +630,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(16, 64, dy[s*1024:(s+1)*1024], 64, gb)
 		}
 		gw := m.grads[2560:4864]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win9, dy[s*1024:(s+1)*1024], x[s*1024:(s+1)*1024], gw)
-		}
+		kernels.ConvWeightGrads(&win9, n, dy, x, gw)
 		dx := m.bat.g[2][:n*1024]
 		w := m.params[2560:4864]
 		if m.bat.wg9 == nil {
@@ -658,9 +652,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(16, 64, dy[s*1024:(s+1)*1024], 64, gb)
 		}
 		gw := m.grads[1392:2544]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win7, dy[s*1024:(s+1)*1024], x[s*2048:(s+1)*2048], gw)
-		}
+		kernels.ConvWeightGrads(&win7, n, dy, x, gw)
 		dx := m.bat.g[0][:n*2048]
 		w := m.params[1392:2544]
 		if m.bat.wg7 == nil {
@@ -689,9 +681,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(8, 256, dy[s*2048:(s+1)*2048], 256, gb)
 		}
 		gw := m.grads[808:1384]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win4, dy[s*2048:(s+1)*2048], x[s*2048:(s+1)*2048], gw)
-		}
+		kernels.ConvWeightGrads(&win4, n, dy, x, gw)
 		dx := m.bat.g[1][:n*2048]
 		w := m.params[808:1384]
 		if m.bat.wg4 == nil {
@@ -713,9 +703,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(8, 256, dy[s*2048:(s+1)*2048], 256, gb)
 		}
 		gw := m.grads[224:800]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win2, dy[s*2048:(s+1)*2048], x[s*2048:(s+1)*2048], gw)
-		}
+		kernels.ConvWeightGrads(&win2, n, dy, x, gw)
 		dx := m.bat.g[0][:n*2048]
 		w := m.params[224:800]
 		if m.bat.wg2 == nil {
@@ -738,9 +726,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(8, 256, dy[s*2048:(s+1)*2048], 256, gb)
 		}
 		gw := m.grads[0:216]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*2048:(s+1)*2048], x[s*768:(s+1)*768], gw)
-		}
+		kernels.ConvWeightGrads(&win0, n, dy, x, gw)
 	}
 }
 

@@ -425,9 +425,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(16, 100, dy[s*1600:(s+1)*1600], 100, gb)
 		}
 		gw := m.grads[228:1428]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win3, dy[s*1600:(s+1)*1600], x[s*588:(s+1)*588], gw)
-		}
+		kernels.ConvWeightGrads(&win3, n, dy, x, gw)
 		dx := m.bat.g[0][:n*588]
 		w := m.params[228:1428]
 		if m.bat.wg3 == nil {
@@ -459,9 +457,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			kernels.RowSums(3, 784, dy[s*2352:(s+1)*2352], 784, gb)
 		}
 		gw := m.grads[0:225]
-		for s := 0; s < n; s++ {
-			kernels.ConvWeightGrad(&win0, dy[s*2352:(s+1)*2352], x[s*3072:(s+1)*3072], gw)
-		}
+		kernels.ConvWeightGrads(&win0, n, dy, x, gw)
 	}
 }
 
