@@ -1,6 +1,7 @@
 package gen
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/dave/jennifer/jen"
@@ -140,14 +141,23 @@ func (e *emitter) batchFuncs(f *jen.File) {
 
 	out := buf(e.outField(), e.n.Output.Size())
 	f.Comment("ForwardBatch runs the network on each sample of x (InputSize values each,")
-	f.Comment("one after another) and writes the outputs, one after another, to out, every")
-	f.Comment("layer over the whole batch at once, with Forward's bits for each sample. It")
-	f.Comment("panics if the lengths do not describe the same number of samples.")
+	f.Comment("one after another) and writes the outputs, one after another, to out, with")
+	f.Comment("Forward's bits for each sample. It runs every layer over as many samples")
+	f.Comment(fmt.Sprintf("at once as keep their activations (%d bytes a sample) in half this", e.plan.SampleBytes))
+	f.Comment("core's L2 cache (kernels.CacheSamples), and so never holds more than")
+	f.Comment("those. It panics if the lengths do not describe the same number of samples.")
+	span := func(s string, size string) *jen.Statement {
+		return jen.Id(s).Index(jen.Id("s0").Op("*").Id(size), jen.Parens(jen.Id("s0").Op("+").Id("c")).Op("*").Id(size))
+	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("ForwardBatch").Params(jen.List(jen.Id("x"), jen.Id("out")).Index().Float32()).Block(
 		append(e.batchHead("ForwardBatch"),
-			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
-			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n"), jen.True()),
-			jen.Copy(jen.Id("out"), out),
+			jen.Id("chunk").Op(":=").Min(jen.Id("n"), kernel("CacheSamples", jen.Lit(e.plan.SampleBytes))),
+			jen.Id("m").Dot("growBatch").Call(jen.Id("chunk")),
+			jen.For(jen.Id("s0").Op(":=").Lit(0), jen.Id("s0").Op("<").Id("n"), jen.Id("s0").Op("+=").Id("chunk")).Block(
+				jen.Id("c").Op(":=").Min(jen.Id("chunk"), jen.Id("n").Op("-").Id("s0")),
+				jen.Id("m").Dot("forwardBatch").Call(span("x", "InputSize"), jen.Id("c"), jen.True()),
+				jen.Copy(span("out", "OutputSize"), jen.Id("m").Dot("bat").Dot(e.outField()).Index(jen.Empty(), jen.Id("c").Op("*").Id("OutputSize"))),
+			),
 		)...,
 	)
 

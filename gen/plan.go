@@ -64,6 +64,10 @@ type Plan struct {
 	// buffers the backward pass uses: two in turn for a chain, more where a
 	// layer's output feeds several layers and its gradient waits for all.
 	GradSize, NumGrads int
+	// SampleBytes is what one sample of a batch holds in the batch
+	// buffers (activations and per-sample scratch, kernel mode): the unit
+	// by which ForwardBatch cuts a batch into parts that stay in cache.
+	SampleBytes int
 }
 
 // LayerPlan is one layer's part of the plan.
@@ -173,6 +177,7 @@ func MakePlan(n *Net, opt Options) (*Plan, error) {
 			lp.Passes[2] = ""
 		}
 		p.Layers = append(p.Layers, lp)
+		p.SampleBytes += lp.Bytes
 	}
 	p.NumGrads = planGrads(p.Layers)
 	return p, nil

@@ -138,3 +138,18 @@ func TestSetLevel(t *testing.T) {
 		t.Fatalf("Levels() = %v, want Generic … %s", ls, Detected)
 	}
 }
+
+// CacheSamples runs at least one sample at a time, and fewer of larger
+// samples: half the L2 cache's worth of them.
+func TestCacheSamples(t *testing.T) {
+	if got := CacheSamples(1 << 40); got != 1 {
+		t.Fatalf("CacheSamples of a sample larger than any cache = %d, want 1", got)
+	}
+	if got := CacheSamples(0); got < 1 {
+		t.Fatalf("CacheSamples(0) = %d, want at least 1", got)
+	}
+	small, large := CacheSamples(1000), CacheSamples(100000)
+	if small < 32 || large > small || large*100000 > small*1000+100000 {
+		t.Fatalf("CacheSamples(1000) = %d, CacheSamples(100000) = %d: not half an L2 cache's worth", small, large)
+	}
+}

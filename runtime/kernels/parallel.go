@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/klauspost/cpuid/v2"
 )
 
 // ParallelFLOPs is the size, in floating-point operations (2·m·n·k), from
@@ -194,4 +196,19 @@ func gemmSplit(w int, kern microKernel, transA, transB bool, m, n, k int, a []fl
 		j.parts[i] = part{}
 	}
 	jobPool.Put(j)
+}
+
+// CacheSamples is how many samples of a batch a network runs through its
+// layers at once when each holds bytes in the batch's buffers: as many as
+// fit in half this core's L2 cache (512 KiB where cpuid does not say), at
+// least one. Measured on vggish (410 KB a sample, AVX-512, family 1Ah
+// model 02h, batch of 64): parts of 1 to 4 samples took 167–170 µs a
+// sample, the whole batch at once 205 µs, its activations streaming from
+// memory.
+func CacheSamples(bytes int) int {
+	l2 := cpuid.CPU.Cache.L2
+	if l2 < 64<<10 {
+		l2 = 512 << 10
+	}
+	return max(1, l2/2/max(bytes, 1))
 }

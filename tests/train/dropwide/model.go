@@ -303,17 +303,23 @@ func (m *Model) backwardBatch(x []float32, n int) {
 }
 
 // ForwardBatch runs the network on each sample of x (InputSize values each,
-// one after another) and writes the outputs, one after another, to out, every
-// layer over the whole batch at once, with Forward's bits for each sample. It
-// panics if the lengths do not describe the same number of samples.
+// one after another) and writes the outputs, one after another, to out, with
+// Forward's bits for each sample. It runs every layer over as many samples
+// at once as keep their activations (780 bytes a sample) in half this
+// core's L2 cache (kernels.CacheSamples), and so never holds more than
+// those. It panics if the lengths do not describe the same number of samples.
 func (m *Model) ForwardBatch(x, out []float32) {
 	n := len(x) / InputSize
 	if len(x)%InputSize != 0 || len(out) != n*OutputSize {
 		panic(fmt.Sprintf("dropwide.ForwardBatch: %d inputs and %d outputs are not whole samples of %d and %d", len(x), len(out), InputSize, OutputSize))
 	}
-	m.growBatch(n)
-	m.forwardBatch(x, n, true)
-	copy(out, m.bat.a2[:n*3])
+	chunk := min(n, kernels.CacheSamples(780))
+	m.growBatch(chunk)
+	for s0 := 0; s0 < n; s0 += chunk {
+		c := min(chunk, n-s0)
+		m.forwardBatch(x[s0*InputSize:(s0+c)*InputSize], c, true)
+		copy(out[s0*OutputSize:(s0+c)*OutputSize], m.bat.a2[:c*OutputSize])
+	}
 }
 
 // TrainBatch runs forward, loss and backward on every sample of b, every layer
