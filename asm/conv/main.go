@@ -80,6 +80,8 @@ func main() {
 	channelsAdd(5)
 	channelsAcc(1)
 	channelsAcc(2)
+	padRows(false)
+	padRows(true)
 	Generate()
 	if err := writeGo(*dispatch, dispatchFile()); err != nil {
 		log.Fatal(err)
@@ -585,6 +587,87 @@ func channelsAcc(nv int) {
 		}
 		ADDQ(gs, g)
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// padRows writes padRows8y (AVX) and padRows16z (AVX-512), the copy into
+// Conv's zero-padded input: for each of n rows, a vector of zeros at dst
+// (the left padding, at most a vector), the row's w values from src at
+// dst+pw, and a vector of zeros at dst+pw+w (the right padding); then the
+// next row, src w and dst wp further on. The values are read in nv vectors,
+// the last through the mask; every store is a whole vector, so each row
+// writes up to a vector past its padding, which the next row overwrites,
+// and past the last row the caller leaves a vector of slack.
+func padRows(zmm bool) {
+	sh := vec.Of(zmm)
+	vb := 4 * sh.Floats
+	name := fmt.Sprintf("padRows%dy", sh.Floats)
+	sig := "func(n int, src, dst *float32, w, wp, pw, nv int, mask *[8]int32)"
+	if zmm {
+		name = fmt.Sprintf("padRows%dz", sh.Floats)
+		sig = "func(n int, src, dst *float32, w, wp, pw, nv int, mask uint32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs %s: for each of n rows i, dst[i·wp : i·wp+pw] = 0, dst[i·wp+pw+j] = src[i·w+j] for j < w, and dst[i·wp+pw+w : +%d] = 0, in nv vectors of %d a row (the last loaded where mask is set); every store is whole.", name, sh.ISA, sh.Floats, sh.Floats))
+	n := Load(Param("n"), GP64())
+	src := Load(Param("src"), GP64())
+	dst := Load(Param("dst"), GP64())
+	w := Load(Param("w"), GP64())
+	SHLQ(U8(2), w)
+	wp := Load(Param("wp"), GP64())
+	SHLQ(U8(2), wp)
+	pw := Load(Param("pw"), GP64())
+	SHLQ(U8(2), pw)
+	nv := Load(Param("nv"), GP64())
+	zero := sh.Reg()
+	sh.Zero(zero)
+	var kmask reg.Register
+	var vmask reg.VecVirtual
+	if zmm {
+		kmask = K()
+		m := Load(Param("mask"), GP32())
+		KMOVW(m, kmask)
+	} else {
+		mp := Load(Param("mask"), GP64())
+		vmask = YMM()
+		VMOVDQU(Mem{Base: mp}, vmask)
+	}
+	Label(name + "_row")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	VMOVUPS(zero, Mem{Base: dst})
+	s, d, k := GP64(), GP64(), GP64()
+	MOVQ(src, s)
+	LEAQ(Mem{Base: dst, Index: pw, Scale: 1}, d)
+	MOVQ(nv, k)
+	Label(name + "_vec")
+	DECQ(k)
+	JZ(LabelRef(name + "_last"))
+	v := sh.Reg()
+	VMOVUPS(Mem{Base: s}, v)
+	VMOVUPS(v, Mem{Base: d})
+	ADDQ(U32(vb), s)
+	ADDQ(U32(vb), d)
+	JMP(LabelRef(name + "_vec"))
+	Label(name + "_last")
+	t := sh.Reg()
+	if zmm {
+		VMOVUPS_Z(Mem{Base: s}, kmask, t)
+	} else {
+		VMASKMOVPS(Mem{Base: s}, vmask, t)
+	}
+	VMOVUPS(t, Mem{Base: d})
+	e := GP64()
+	LEAQ(Mem{Base: dst, Index: pw, Scale: 1}, e)
+	ADDQ(w, e)
+	VMOVUPS(zero, Mem{Base: e})
+	ADDQ(w, src)
+	ADDQ(wp, dst)
+	DECQ(n)
+	JMP(LabelRef(name + "_row"))
+	Label(name + "_done")
 	VZEROUPPER()
 	RET()
 }

@@ -122,3 +122,23 @@ func convChansAccKernel(lanes, n int, dyt []float32, off []int32, x []float32, t
 		convChans16x8zAcc(n, &dyt[0], &off[0], &x[0], taps, &g[0], 4*gs)
 	}
 }
+
+// padRowsKernel copies n rows of w values from src into dst, rows wp
+// apart, pw zeros on either side, at AVX2 or AVX-512 (pw at most a
+// vector); each row's whole stores reach a vector past its right padding,
+// which dst must hold after the last row. It reports whether it ran.
+func padRowsKernel(level ISA, n int, src, dst []float32, w, wp, pw int) bool {
+	lanes := rowLanes(level)
+	if level == Generic || n == 0 || w == 0 || pw > lanes || len(dst) < (n-1)*wp+pw+w+lanes {
+		return false
+	}
+	_ = src[n*w-1]
+	nv := (w + lanes - 1) / lanes
+	tail := w - lanes*(nv-1)
+	if level == AVX512 {
+		padRows16z(n, &src[0], &dst[0], w, wp, pw, nv, uint32(1)<<tail-1)
+	} else {
+		padRows8y(n, &src[0], &dst[0], w, wp, pw, nv, &convMasks[tail])
+	}
+	return true
+}

@@ -14612,3 +14612,101 @@ convChans32x8zAcc_done:
 	ADDQ    CX, AX
 	VZEROUPPER
 	RET
+
+// func padRows8y(n int, src *float32, dst *float32, w int, wp int, pw int, nv int, mask *[8]int32)
+// Requires: AVX
+TEXT ·padRows8y(SB), NOSPLIT, $0-64
+	MOVQ    n+0(FP), AX
+	MOVQ    src+8(FP), CX
+	MOVQ    dst+16(FP), DX
+	MOVQ    w+24(FP), BX
+	SHLQ    $0x02, BX
+	MOVQ    wp+32(FP), SI
+	SHLQ    $0x02, SI
+	MOVQ    pw+40(FP), DI
+	SHLQ    $0x02, DI
+	MOVQ    nv+48(FP), R8
+	VXORPS  Y0, Y0, Y0
+	MOVQ    mask+56(FP), R9
+	VMOVDQU (R9), Y1
+
+padRows8y_row:
+	TESTQ   AX, AX
+	JZ      padRows8y_done
+	VMOVUPS Y0, (DX)
+	MOVQ    CX, R9
+	LEAQ    (DX)(DI*1), R10
+	MOVQ    R8, R11
+
+padRows8y_vec:
+	DECQ    R11
+	JZ      padRows8y_last
+	VMOVUPS (R9), Y2
+	VMOVUPS Y2, (R10)
+	ADDQ    $0x00000020, R9
+	ADDQ    $0x00000020, R10
+	JMP     padRows8y_vec
+
+padRows8y_last:
+	VMASKMOVPS (R9), Y1, Y2
+	VMOVUPS    Y2, (R10)
+	LEAQ       (DX)(DI*1), R9
+	ADDQ       BX, R9
+	VMOVUPS    Y0, (R9)
+	ADDQ       BX, CX
+	ADDQ       SI, DX
+	DECQ       AX
+	JMP        padRows8y_row
+
+padRows8y_done:
+	VZEROUPPER
+	RET
+
+// func padRows16z(n int, src *float32, dst *float32, w int, wp int, pw int, nv int, mask uint32)
+// Requires: AVX, AVX512F
+TEXT ·padRows16z(SB), NOSPLIT, $0-60
+	MOVQ   n+0(FP), AX
+	MOVQ   src+8(FP), CX
+	MOVQ   dst+16(FP), DX
+	MOVQ   w+24(FP), BX
+	SHLQ   $0x02, BX
+	MOVQ   wp+32(FP), SI
+	SHLQ   $0x02, SI
+	MOVQ   pw+40(FP), DI
+	SHLQ   $0x02, DI
+	MOVQ   nv+48(FP), R8
+	VPXORD Z0, Z0, Z0
+	MOVL   mask+56(FP), R9
+	KMOVW  R9, K1
+
+padRows16z_row:
+	TESTQ   AX, AX
+	JZ      padRows16z_done
+	VMOVUPS Z0, (DX)
+	MOVQ    CX, R9
+	LEAQ    (DX)(DI*1), R10
+	MOVQ    R8, R11
+
+padRows16z_vec:
+	DECQ    R11
+	JZ      padRows16z_last
+	VMOVUPS (R9), Z1
+	VMOVUPS Z1, (R10)
+	ADDQ    $0x00000040, R9
+	ADDQ    $0x00000040, R10
+	JMP     padRows16z_vec
+
+padRows16z_last:
+	VMOVUPS.Z (R9), K1, Z1
+	VMOVUPS   Z1, (R10)
+	LEAQ      (DX)(DI*1), R9
+	ADDQ      BX, R9
+	VMOVUPS   Z0, (R9)
+	ADDQ      BX, CX
+	ADDQ      SI, DX
+	DECQ      AX
+	JMP       padRows16z_row
+
+padRows16z_done:
+	VZEROUPPER
+	RET

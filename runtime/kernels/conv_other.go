@@ -23,3 +23,5 @@ func convChans8Kernel(_ ISA, n int, wt []float32, off []int32, x []float32, pos 
 func convChansAccKernel(lanes, n int, dyt []float32, off []int32, x []float32, taps *[accTaps]int, g []float32, gs int) {
 	goConvChansAcc(lanes, n, dyt, off, x, taps, g, gs)
 }
+
+func padRowsKernel(ISA, int, []float32, []float32, int, int, int) bool { return false }

@@ -308,3 +308,13 @@ func convChans16x8zAcc(n int, dyt *float32, off *int32, x *float32, taps *[8]int
 //
 //go:noescape
 func convChans32x8zAcc(n int, dyt *float32, off *int32, x *float32, taps *[8]int, gt *float32, gstride int)
+
+// padRows8y needs AVX: for each of n rows i, dst[i·wp : i·wp+pw] = 0, dst[i·wp+pw+j] = src[i·w+j] for j < w, and dst[i·wp+pw+w : +8] = 0, in nv vectors of 8 a row (the last loaded where mask is set); every store is whole.
+//
+//go:noescape
+func padRows8y(n int, src *float32, dst *float32, w int, wp int, pw int, nv int, mask *[8]int32)
+
+// padRows16z needs AVX-512F: for each of n rows i, dst[i·wp : i·wp+pw] = 0, dst[i·wp+pw+j] = src[i·w+j] for j < w, and dst[i·wp+pw+w : +16] = 0, in nv vectors of 16 a row (the last loaded where mask is set); every store is whole.
+//
+//go:noescape
+func padRows16z(n int, src *float32, dst *float32, w int, wp int, pw int, nv int, mask uint32)

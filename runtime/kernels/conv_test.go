@@ -612,3 +612,42 @@ func BenchmarkConvInputGrad(b *testing.B) {
 		})
 	}
 }
+
+// padInput on the padding kernels gives the pure-Go copy's padded input,
+// at every level, for widths on either side of a vector, paddings of zero
+// to three and both modes; it writes nothing past its padSlack.
+func TestPadInput(t *testing.T) {
+	r := runtime.NewRNG(17)
+	for trial := 0; trial < 400; trial++ {
+		g := Window{C: 1 + r.Intn(4), H: 1 + r.Intn(12), W: 1 + r.Intn(40), PH: r.Intn(4), PW: r.Intn(4), Replicate: r.Intn(4) == 0}
+		hp, wp := g.H+2*g.PH, g.W+2*g.PW
+		size := g.C * hp * wp
+		x := make([]float32, g.C*g.H*g.W)
+		for i := range x {
+			x[i] = float32(2*r.Float64() - 1)
+		}
+		want := make([]float32, size+padSlack)
+		restore := mustLevel(Generic)
+		padInput(&g, x, want, hp, wp)
+		restore()
+		for _, level := range levels() {
+			got := make([]float32, size+2*padSlack)
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			restore := mustLevel(level)
+			padInput(&g, x, got[:size+padSlack], hp, wp)
+			restore()
+			for i := 0; i < size; i++ {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s %+v: padded element %d is %v, want %v", level, g, i, got[i], want[i])
+				}
+			}
+			for i := size + padSlack; i < len(got); i++ {
+				if !math.IsNaN(float64(got[i])) {
+					t.Fatalf("%s %+v: element %d past the slack was written", level, g, i)
+				}
+			}
+		}
+	}
+}

@@ -71,9 +71,9 @@ func conv(g *Window, w, packed, bias, x, y []float32, relu bool) {
 	// 16 floats of slack after a padded copy.
 	if !channels || g.PH != 0 || g.PW != 0 {
 		size := g.C * hp * wp
-		sc.pad = grow(sc.pad, size+16)
+		sc.pad = grow(sc.pad, size+padSlack)
 		xp = sc.pad
-		padInput(g, x, xp[:size], hp, wp)
+		padInput(g, x, xp[:size+padSlack], hp, wp)
 		clear(xp[size:])
 	}
 	if cap(sc.off) < Q {
@@ -355,8 +355,23 @@ func goConvChans(lanes, n int, wt []float32, off []int32, x []float32, pos []int
 }
 
 // padInput copies one sample x ([C, H, W]) into xp ([C, H+2PH, W+2PW]),
-// the border zeros or, with Replicate, the nearest edge value.
+// the border zeros or, with Replicate, the nearest edge value. Zero
+// padding runs on the padding kernels where xp has a vector of slack
+// after its last row (padSlack), which they may overwrite.
 func padInput(g *Window, x, xp []float32, hp, wp int) {
+	if !g.Replicate && active != Generic {
+		plane := hp * wp
+		done := true
+		for c := 0; c < g.C && done; c++ {
+			base := c * plane
+			clear(xp[base : base+g.PH*wp])
+			done = padRowsKernel(active, g.H, x[c*g.H*g.W:(c+1)*g.H*g.W], xp[base+g.PH*wp:], g.W, wp, g.PW)
+			clear(xp[base+(g.PH+g.H)*wp : base+plane])
+		}
+		if done {
+			return
+		}
+	}
 	for c := 0; c < g.C; c++ {
 		for i := 0; i < hp; i++ {
 			dst := xp[(c*hp+i)*wp : (c*hp+i+1)*wp]
@@ -378,6 +393,9 @@ func padInput(g *Window, x, xp []float32, hp, wp int) {
 		}
 	}
 }
+
+// padSlack is the room the padding kernels need after a padded input.
+const padSlack = 16
 
 // goConvRows is the pure-Go twin of the row kernels: for nrows output rows
 // i, the R channels whose weights start r·ws elements into w, and the
@@ -480,7 +498,7 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 	clear(gT)
 	transpose(level, gw, Q, O, Q, gT, opad)
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	sc.pad = grow(sc.pad, g.C*hp*wp)
+	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
 	xp := sc.pad
 	if cap(sc.off) < P {
 		sc.off = make([]int32, P)
@@ -554,7 +572,7 @@ func convWeightGrad(g *Window, dy, x, gw []float32) {
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	sc.pad = grow(sc.pad, g.C*hp*wp)
+	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
 	xp := sc.pad
 	padInput(g, x, xp, hp, wp)
 	if cap(sc.off) < P {
