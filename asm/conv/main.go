@@ -82,6 +82,14 @@ func main() {
 	channelsAcc(2)
 	padRows(false)
 	padRows(true)
+	for v, maxR := range InputMaxR {
+		for r := 1; r <= maxR; r++ {
+			inputRows(r, v+1, false)
+		}
+	}
+	for r := 1; r <= InputMaxR[1]; r++ {
+		inputRows(r, 2, true)
+	}
 	Generate()
 	if err := writeGo(*dispatch, dispatchFile()); err != nil {
 		log.Fatal(err)
@@ -591,6 +599,168 @@ func channelsAcc(nv int) {
 	RET()
 }
 
+// InputMaxR is, for V = 1 and 2 vectors of 16 columns, the most input
+// channels one call of an AVX-512 input-gradient kernel computes: a total
+// and a tap's sum for each of R·V vectors in the 32 ZMM registers, the
+// weights of eight channels from two base registers.
+var InputMaxR = []int{8, 7}
+
+// inputRows writes convInput{R}x{V}z, the AVX-512 kernel of ConvInputGrad
+// at stride 1: for each of nrows rows of dX, R input channels r and 16·V
+// columns j,
+//
+//	dx[r][j] = 0 + t_0 + t_1 + …,  t_g = 0 + Σ_o w[r·ws + woff_g + o]·x[xoff_g + o·pstep + j]
+//
+// over the ngroups kernel taps g (ky, kx) that reach the row, in order,
+// each summing the n channels o of dY in order: Col2im's order of
+// additions on a cleared dX, the sum of each tap whole as Gemm gives it.
+// A tap's products are masked per lane (merge-masking: a lane whose column
+// the tap does not reach keeps its sum, as Col2im adds nothing there). A
+// group is four ints: woff and xoff in bytes, and the lane masks of the two
+// vectors. Stacked, the two vectors are one row's 16 columns and the next
+// row's (the mask of the first serves both), for rows that one vector
+// covers: twice the independent sums, where one row would leave the FMA
+// latency uncovered.
+func inputRows(R, V int, stacked bool) {
+	name := fmt.Sprintf("convInput%dx%dz", R, V)
+	if stacked {
+		name += "s"
+	}
+	TEXT(name, NOSPLIT, "func(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows, xs, yst int)")
+	Pragma("noescape")
+	if stacked {
+		Doc(fmt.Sprintf("%s needs AVX-512F: convInput%dx1z on nrows pairs of rows at once.", name, R))
+	} else {
+		Doc(fmt.Sprintf("%s needs AVX-512F: for each of nrows rows i, %d channels r and %d columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.", name, R, 16*V))
+	}
+	var xsb reg.Register // a stacked kernel's dY row stride in bytes
+	if stacked {
+		xsb = Load(Param("xs"), GP64())
+		SHLQ(U8(2), xsb)
+	}
+	ws := Load(Param("ws"), GP64())
+	ws3 := GP64()
+	LEAQ(Mem{Base: ws, Index: ws, Scale: 2}, ws3)
+	pstep := Load(Param("pstep"), GP64())
+	xrow := Load(Param("x"), GP64())
+	yo := GP64()
+	XORQ(yo, yo)
+	left := Load(Param("nrows"), GP64())
+	Label(name + "_row")
+	total := zeroedOf(vec.Of(true), R, V)
+	gp := Load(Param("groups"), GP64())
+	gl := Load(Param("ngroups"), GP64())
+	Label(name + "_group")
+	TESTQ(gl, gl)
+	JZ(LabelRef(name + "_store"))
+	bases := make([]reg.Register, (R+3)/4)
+	bases[0] = Load(Param("w"), GP64())
+	ADDQ(Mem{Base: gp}, bases[0])
+	for b := 1; b < len(bases); b++ {
+		bases[b] = GP64()
+		LEAQ(Mem{Base: bases[0], Index: ws, Scale: uint8(4 * b)}, bases[b])
+	}
+	xg := GP64()
+	MOVQ(xrow, xg)
+	ADDQ(Mem{Base: gp, Disp: 8}, xg)
+	nk := V
+	if stacked {
+		nk = 1
+	}
+	ks := make([]reg.Register, nk)
+	for v := range ks {
+		ks[v] = K()
+		m := GP32()
+		MOVL(Mem{Base: gp, Disp: 16 + 8*v}, m)
+		KMOVW(m, ks[v])
+	}
+	kOf := func(v int) reg.Register { return ks[min(v, nk-1)] }
+	t := zeroedOf(vec.Of(true), R, V)
+	cnt := Load(Param("n"), GP64())
+	Label(name + "_tap")
+	xv := make([]reg.VecVirtual, V)
+	for v := range xv {
+		xv[v] = ZMM()
+		m := Mem{Base: xg, Disp: 64 * v}
+		if stacked {
+			m = Mem{Base: xg, Index: xsb, Scale: 1}
+			if v == 0 {
+				m = Mem{Base: xg}
+			}
+		}
+		VMOVUPS(m, xv[v])
+	}
+	for r := 0; r < R; r++ {
+		m := Mem{Base: bases[r/4]}
+		switch r % 4 {
+		case 1:
+			m.Index, m.Scale = ws, 1
+		case 2:
+			m.Index, m.Scale = ws, 2
+		case 3:
+			m.Index, m.Scale = ws3, 1
+		}
+		b := ZMM()
+		VBROADCASTSS(m, b)
+		for v := 0; v < V; v++ {
+			VFMADD231PS(xv[v], b, kOf(v), t[r][v])
+		}
+	}
+	for _, b := range bases {
+		ADDQ(U8(4), b)
+	}
+	ADDQ(pstep, xg)
+	DECQ(cnt)
+	JNZ(LabelRef(name + "_tap"))
+	for r := range t {
+		for v := range t[r] {
+			VADDPS(t[r][v], total[r][v], total[r][v])
+		}
+	}
+	ADDQ(U8(32), gp)
+	DECQ(gl)
+	JMP(LabelRef(name + "_group"))
+	Label(name + "_store")
+	ys := Load(Param("ys"), GP64())
+	mb := Load(Param("mask"), GP32())
+	k := K()
+	KMOVW(mb, k)
+	var ystb reg.Register
+	if stacked {
+		ystb = Load(Param("yst"), GP64())
+		SHLQ(U8(2), ystb)
+	}
+	for r := 0; r < R; r++ {
+		y := GP64()
+		MOVQ(Mem{Base: ys, Disp: 8 * r}, y)
+		ADDQ(yo, y)
+		for v := 0; v < V; v++ {
+			switch {
+			case stacked && v == 1:
+				VMOVUPS(total[r][v], k, Mem{Base: y, Index: ystb, Scale: 1})
+			case stacked || v == V-1:
+				VMOVUPS(total[r][v], k, Mem{Base: y, Disp: 64 * v})
+			default:
+				VMOVUPS(total[r][v], Mem{Base: y, Disp: 64 * v})
+			}
+		}
+	}
+	step := 1
+	if stacked {
+		step = 2
+	}
+	xs := Load(Param("xs"), GP64())
+	yst := Load(Param("yst"), GP64())
+	for range step {
+		LEAQ(Mem{Base: xrow, Index: xs, Scale: 4}, xrow)
+		LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
+	}
+	DECQ(left)
+	JNZ(LabelRef(name + "_row"))
+	VZEROUPPER()
+	RET()
+}
+
 // padRows writes padRows8y (AVX) and padRows16z (AVX-512), the copy into
 // Conv's zero-padded input: for each of n rows, a vector of zeros at dst
 // (the left padding, at most a vector), the row's w values from src at
@@ -743,7 +913,21 @@ func dispatchFile() string {
 		cases(l.MaxR, 1, true, false)
 		b.WriteString("return\n}\n")
 	}
-	b.WriteString("}\n")
+	b.WriteString("}\n\n")
+	b.WriteString("// convInputAsm runs the AVX-512 input-gradient kernel for R channels by V\n// vectors of columns.\n")
+	b.WriteString("func convInputAsm(stacked bool, R, V, n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows, xs, yst int) {\n")
+	b.WriteString("if stacked {\nswitch R {\n")
+	for r := 1; r <= InputMaxR[1]; r++ {
+		fmt.Fprintf(&b, "case %d:\nconvInput%dx2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)\n", r, r)
+	}
+	b.WriteString("default:\npanic(\"kernels: no input-gradient kernel of this shape\")\n}\nreturn\n}\n")
+	b.WriteString("switch 16*V + R {\n")
+	for v, maxR := range InputMaxR {
+		for r := 1; r <= maxR; r++ {
+			fmt.Fprintf(&b, "case %d:\nconvInput%dx%dz(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)\n", 16*(v+1)+r, r, v+1)
+		}
+	}
+	b.WriteString("default:\npanic(\"kernels: no input-gradient kernel of this shape\")\n}\n}\n")
 	return b.String()
 }
 
@@ -781,6 +965,9 @@ func shapesFile() string {
 			list(l.Stacked, 2)
 		}
 	}
+	b.WriteString("\n\n// convInputMaxR is, for V vectors of 16 columns, the most input channels\n// one call of an AVX-512 input-gradient kernel computes.\n")
+	b.WriteString("var convInputMaxR = []int")
+	list(InputMaxR, 1)
 	b.WriteString("\n")
 	return b.String()
 }

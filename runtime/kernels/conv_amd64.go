@@ -142,3 +142,50 @@ func padRowsKernel(level ISA, n int, src, dst []float32, w, wp, pw int) bool {
 	}
 	return true
 }
+
+// convInputKernel runs the AVX-512 input-gradient kernel for R input
+// channels (weights from w, ws apart) by V vectors covering cols columns,
+// over the taps in groups, on nrows rows of dX (rows yst apart, each
+// channel's from outs[r]) whose dY starts at x[at] (rows xs apart, channels
+// p apart), with every read and write checked to lie inside the slices
+// first.
+//
+// Stacked, the two vectors are neighbouring rows of at most 16 columns,
+// and nrows (even) counts rows.
+func convInputKernel(stacked bool, R, V, n int, w []float32, ws int, groups [][4]int, x []float32, at, p int, outs *[12][]float32, cols, nrows, xs, yst int) {
+	reach := 16 * V // columns read from a row's start
+	if stacked {
+		reach = 16
+		if V != 2 || nrows%2 != 0 || cols > 16 || R < 1 || R > convInputMaxR[2] || n < 1 {
+			panic("kernels: stacked input-gradient kernel shape out of range")
+		}
+	} else if R < 1 || V < 1 || V >= len(convInputMaxR) || R > convInputMaxR[V] || cols <= 16*(V-1) || cols > 16*V || n < 1 {
+		panic("kernels: input-gradient kernel shape out of range")
+	}
+	var yp [12]*float32
+	for r := 0; r < R; r++ {
+		yp[r] = &outs[r][:(nrows-1)*yst+cols][0]
+	}
+	if len(groups) == 0 {
+		for r := 0; r < R; r++ {
+			for i := 0; i < nrows; i++ {
+				clear(outs[r][i*yst : i*yst+cols])
+			}
+		}
+		return
+	}
+	hi := 0 // the highest tap offset; the lowest is 0
+	for _, gr := range groups {
+		_ = w[(R-1)*ws+gr[0]/4+n-1]
+		if gr[1] < 0 {
+			panic("kernels: negative input-gradient tap offset")
+		}
+		hi = max(hi, gr[1])
+	}
+	_ = x[at+(nrows-1)*xs+hi/4+(n-1)*p+reach-1]
+	tail, calls := cols-16*(V-1), nrows
+	if stacked {
+		tail, calls = cols, nrows/2
+	}
+	convInputAsm(stacked, R, V, n, &w[0], 4*ws, &groups[0], len(groups), &x[at], 4*p, &yp, uint32(1)<<tail-1, calls, xs, yst)
+}

@@ -14710,3 +14710,2165 @@ padRows16z_last:
 padRows16z_done:
 	VZEROUPPER
 	RET
+
+// func convInput1x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput1x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), AX
+	MOVQ pstep+48(FP), AX
+	MOVQ x+40(FP), CX
+	XORQ DX, DX
+	MOVQ nrows+72(FP), BX
+
+convInput1x1z_row:
+	VPXORD Z0, Z0, Z0
+	MOVQ   groups+24(FP), SI
+	MOVQ   ngroups+32(FP), DI
+
+convInput1x1z_group:
+	TESTQ  DI, DI
+	JZ     convInput1x1z_store
+	MOVQ   w+8(FP), R8
+	ADDQ   (SI), R8
+	MOVQ   CX, R9
+	ADDQ   8(SI), R9
+	MOVL   16(SI), R10
+	KMOVW  R10, K1
+	VPXORD Z1, Z1, Z1
+	MOVQ   n+0(FP), R10
+
+convInput1x1z_tap:
+	VMOVUPS      (R9), Z2
+	VBROADCASTSS (R8), Z3
+	VFMADD231PS  Z2, Z3, K1, Z1
+	ADDQ         $0x04, R8
+	ADDQ         AX, R9
+	DECQ         R10
+	JNZ          convInput1x1z_tap
+	VADDPS       Z1, Z0, Z0
+	ADDQ         $0x20, SI
+	DECQ         DI
+	JMP          convInput1x1z_group
+
+convInput1x1z_store:
+	MOVQ    ys+56(FP), SI
+	MOVL    mask+64(FP), DI
+	KMOVW   DI, K1
+	MOVQ    (SI), SI
+	ADDQ    DX, SI
+	VMOVUPS Z0, K1, (SI)
+	MOVQ    xs+80(FP), SI
+	MOVQ    yst+88(FP), DI
+	LEAQ    (CX)(SI*4), CX
+	LEAQ    (DX)(DI*4), DX
+	DECQ    BX
+	JNZ     convInput1x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput2x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput2x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), CX
+	MOVQ x+40(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convInput2x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   groups+24(FP), DI
+	MOVQ   ngroups+32(FP), R8
+
+convInput2x1z_group:
+	TESTQ  R8, R8
+	JZ     convInput2x1z_store
+	MOVQ   w+8(FP), R9
+	ADDQ   (DI), R9
+	MOVQ   DX, R10
+	ADDQ   8(DI), R10
+	MOVL   16(DI), R11
+	KMOVW  R11, K1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   n+0(FP), R11
+
+convInput2x1z_tap:
+	VMOVUPS      (R10), Z4
+	VBROADCASTSS (R9), Z5
+	VFMADD231PS  Z4, Z5, K1, Z2
+	VBROADCASTSS (R9)(AX*1), Z5
+	VFMADD231PS  Z4, Z5, K1, Z3
+	ADDQ         $0x04, R9
+	ADDQ         CX, R10
+	DECQ         R11
+	JNZ          convInput2x1z_tap
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JMP          convInput2x1z_group
+
+convInput2x1z_store:
+	MOVQ    ys+56(FP), DI
+	MOVL    mask+64(FP), R8
+	KMOVW   R8, K1
+	MOVQ    (DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z0, K1, (R8)
+	MOVQ    8(DI), DI
+	ADDQ    BX, DI
+	VMOVUPS Z1, K1, (DI)
+	MOVQ    xs+80(FP), DI
+	MOVQ    yst+88(FP), R8
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	DECQ    SI
+	JNZ     convInput2x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput3x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput3x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), CX
+	MOVQ x+40(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convInput3x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	MOVQ   groups+24(FP), DI
+	MOVQ   ngroups+32(FP), R8
+
+convInput3x1z_group:
+	TESTQ  R8, R8
+	JZ     convInput3x1z_store
+	MOVQ   w+8(FP), R9
+	ADDQ   (DI), R9
+	MOVQ   DX, R10
+	ADDQ   8(DI), R10
+	MOVL   16(DI), R11
+	KMOVW  R11, K1
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   n+0(FP), R11
+
+convInput3x1z_tap:
+	VMOVUPS      (R10), Z6
+	VBROADCASTSS (R9), Z7
+	VFMADD231PS  Z6, Z7, K1, Z3
+	VBROADCASTSS (R9)(AX*1), Z7
+	VFMADD231PS  Z6, Z7, K1, Z4
+	VBROADCASTSS (R9)(AX*2), Z7
+	VFMADD231PS  Z6, Z7, K1, Z5
+	ADDQ         $0x04, R9
+	ADDQ         CX, R10
+	DECQ         R11
+	JNZ          convInput3x1z_tap
+	VADDPS       Z3, Z0, Z0
+	VADDPS       Z4, Z1, Z1
+	VADDPS       Z5, Z2, Z2
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JMP          convInput3x1z_group
+
+convInput3x1z_store:
+	MOVQ    ys+56(FP), DI
+	MOVL    mask+64(FP), R8
+	KMOVW   R8, K1
+	MOVQ    (DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z0, K1, (R8)
+	MOVQ    8(DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z1, K1, (R8)
+	MOVQ    16(DI), DI
+	ADDQ    BX, DI
+	VMOVUPS Z2, K1, (DI)
+	MOVQ    xs+80(FP), DI
+	MOVQ    yst+88(FP), R8
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	DECQ    SI
+	JNZ     convInput3x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput4x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput4x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput4x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput4x1z_group:
+	TESTQ  R9, R9
+	JZ     convInput4x1z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	MOVQ   BX, R11
+	ADDQ   8(R8), R11
+	MOVL   16(R8), R12
+	KMOVW  R12, K1
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   n+0(FP), R12
+
+convInput4x1z_tap:
+	VMOVUPS      (R11), Z8
+	VBROADCASTSS (R10), Z9
+	VFMADD231PS  Z8, Z9, K1, Z4
+	VBROADCASTSS (R10)(AX*1), Z9
+	VFMADD231PS  Z8, Z9, K1, Z5
+	VBROADCASTSS (R10)(AX*2), Z9
+	VFMADD231PS  Z8, Z9, K1, Z6
+	VBROADCASTSS (R10)(CX*1), Z9
+	VFMADD231PS  Z8, Z9, K1, Z7
+	ADDQ         $0x04, R10
+	ADDQ         DX, R11
+	DECQ         R12
+	JNZ          convInput4x1z_tap
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput4x1z_group
+
+convInput4x1z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, K1, (R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z1, K1, (R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, K1, (R9)
+	MOVQ    24(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z3, K1, (R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput4x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput5x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput5x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput5x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput5x1z_group:
+	TESTQ  R9, R9
+	JZ     convInput5x1z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   n+0(FP), R13
+
+convInput5x1z_tap:
+	VMOVUPS      (R12), Z10
+	VBROADCASTSS (R10), Z11
+	VFMADD231PS  Z10, Z11, K1, Z5
+	VBROADCASTSS (R10)(AX*1), Z11
+	VFMADD231PS  Z10, Z11, K1, Z6
+	VBROADCASTSS (R10)(AX*2), Z11
+	VFMADD231PS  Z10, Z11, K1, Z7
+	VBROADCASTSS (R10)(CX*1), Z11
+	VFMADD231PS  Z10, Z11, K1, Z8
+	VBROADCASTSS (R11), Z11
+	VFMADD231PS  Z10, Z11, K1, Z9
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput5x1z_tap
+	VADDPS       Z5, Z0, Z0
+	VADDPS       Z6, Z1, Z1
+	VADDPS       Z7, Z2, Z2
+	VADDPS       Z8, Z3, Z3
+	VADDPS       Z9, Z4, Z4
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput5x1z_group
+
+convInput5x1z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, K1, (R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z1, K1, (R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, K1, (R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z3, K1, (R9)
+	MOVQ    32(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z4, K1, (R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput5x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput6x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput6x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput6x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput6x1z_group:
+	TESTQ  R9, R9
+	JZ     convInput6x1z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   n+0(FP), R13
+
+convInput6x1z_tap:
+	VMOVUPS      (R12), Z12
+	VBROADCASTSS (R10), Z13
+	VFMADD231PS  Z12, Z13, K1, Z6
+	VBROADCASTSS (R10)(AX*1), Z13
+	VFMADD231PS  Z12, Z13, K1, Z7
+	VBROADCASTSS (R10)(AX*2), Z13
+	VFMADD231PS  Z12, Z13, K1, Z8
+	VBROADCASTSS (R10)(CX*1), Z13
+	VFMADD231PS  Z12, Z13, K1, Z9
+	VBROADCASTSS (R11), Z13
+	VFMADD231PS  Z12, Z13, K1, Z10
+	VBROADCASTSS (R11)(AX*1), Z13
+	VFMADD231PS  Z12, Z13, K1, Z11
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput6x1z_tap
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z11, Z5, Z5
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput6x1z_group
+
+convInput6x1z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, K1, (R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z1, K1, (R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, K1, (R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z3, K1, (R9)
+	MOVQ    32(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, K1, (R9)
+	MOVQ    40(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z5, K1, (R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput6x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput7x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput7x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput7x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput7x1z_group:
+	TESTQ  R9, R9
+	JZ     convInput7x1z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   n+0(FP), R13
+
+convInput7x1z_tap:
+	VMOVUPS      (R12), Z14
+	VBROADCASTSS (R10), Z15
+	VFMADD231PS  Z14, Z15, K1, Z7
+	VBROADCASTSS (R10)(AX*1), Z15
+	VFMADD231PS  Z14, Z15, K1, Z8
+	VBROADCASTSS (R10)(AX*2), Z15
+	VFMADD231PS  Z14, Z15, K1, Z9
+	VBROADCASTSS (R10)(CX*1), Z15
+	VFMADD231PS  Z14, Z15, K1, Z10
+	VBROADCASTSS (R11), Z15
+	VFMADD231PS  Z14, Z15, K1, Z11
+	VBROADCASTSS (R11)(AX*1), Z15
+	VFMADD231PS  Z14, Z15, K1, Z12
+	VBROADCASTSS (R11)(AX*2), Z15
+	VFMADD231PS  Z14, Z15, K1, Z13
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput7x1z_tap
+	VADDPS       Z7, Z0, Z0
+	VADDPS       Z8, Z1, Z1
+	VADDPS       Z9, Z2, Z2
+	VADDPS       Z10, Z3, Z3
+	VADDPS       Z11, Z4, Z4
+	VADDPS       Z12, Z5, Z5
+	VADDPS       Z13, Z6, Z6
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput7x1z_group
+
+convInput7x1z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, K1, (R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z1, K1, (R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, K1, (R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z3, K1, (R9)
+	MOVQ    32(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, K1, (R9)
+	MOVQ    40(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z5, K1, (R9)
+	MOVQ    48(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z6, K1, (R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput7x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput8x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput8x1z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput8x1z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput8x1z_group:
+	TESTQ  R9, R9
+	JZ     convInput8x1z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   n+0(FP), R13
+
+convInput8x1z_tap:
+	VMOVUPS      (R12), Z16
+	VBROADCASTSS (R10), Z17
+	VFMADD231PS  Z16, Z17, K1, Z8
+	VBROADCASTSS (R10)(AX*1), Z17
+	VFMADD231PS  Z16, Z17, K1, Z9
+	VBROADCASTSS (R10)(AX*2), Z17
+	VFMADD231PS  Z16, Z17, K1, Z10
+	VBROADCASTSS (R10)(CX*1), Z17
+	VFMADD231PS  Z16, Z17, K1, Z11
+	VBROADCASTSS (R11), Z17
+	VFMADD231PS  Z16, Z17, K1, Z12
+	VBROADCASTSS (R11)(AX*1), Z17
+	VFMADD231PS  Z16, Z17, K1, Z13
+	VBROADCASTSS (R11)(AX*2), Z17
+	VFMADD231PS  Z16, Z17, K1, Z14
+	VBROADCASTSS (R11)(CX*1), Z17
+	VFMADD231PS  Z16, Z17, K1, Z15
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput8x1z_tap
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z11, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z13, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput8x1z_group
+
+convInput8x1z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, K1, (R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z1, K1, (R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, K1, (R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z3, K1, (R9)
+	MOVQ    32(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, K1, (R9)
+	MOVQ    40(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z5, K1, (R9)
+	MOVQ    48(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z6, K1, (R9)
+	MOVQ    56(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z7, K1, (R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput8x1z_row
+	VZEROUPPER
+	RET
+
+// func convInput1x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput1x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), AX
+	MOVQ pstep+48(FP), AX
+	MOVQ x+40(FP), CX
+	XORQ DX, DX
+	MOVQ nrows+72(FP), BX
+
+convInput1x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   groups+24(FP), SI
+	MOVQ   ngroups+32(FP), DI
+
+convInput1x2z_group:
+	TESTQ  DI, DI
+	JZ     convInput1x2z_store
+	MOVQ   w+8(FP), R8
+	ADDQ   (SI), R8
+	MOVQ   CX, R9
+	ADDQ   8(SI), R9
+	MOVL   16(SI), R10
+	KMOVW  R10, K1
+	MOVL   24(SI), R10
+	KMOVW  R10, K2
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   n+0(FP), R10
+
+convInput1x2z_tap:
+	VMOVUPS      (R9), Z4
+	VMOVUPS      64(R9), Z5
+	VBROADCASTSS (R8), Z6
+	VFMADD231PS  Z4, Z6, K1, Z2
+	VFMADD231PS  Z5, Z6, K2, Z3
+	ADDQ         $0x04, R8
+	ADDQ         AX, R9
+	DECQ         R10
+	JNZ          convInput1x2z_tap
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	ADDQ         $0x20, SI
+	DECQ         DI
+	JMP          convInput1x2z_group
+
+convInput1x2z_store:
+	MOVQ    ys+56(FP), SI
+	MOVL    mask+64(FP), DI
+	KMOVW   DI, K1
+	MOVQ    (SI), SI
+	ADDQ    DX, SI
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, K1, 64(SI)
+	MOVQ    xs+80(FP), SI
+	MOVQ    yst+88(FP), DI
+	LEAQ    (CX)(SI*4), CX
+	LEAQ    (DX)(DI*4), DX
+	DECQ    BX
+	JNZ     convInput1x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput2x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput2x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), CX
+	MOVQ x+40(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convInput2x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   groups+24(FP), DI
+	MOVQ   ngroups+32(FP), R8
+
+convInput2x2z_group:
+	TESTQ  R8, R8
+	JZ     convInput2x2z_store
+	MOVQ   w+8(FP), R9
+	ADDQ   (DI), R9
+	MOVQ   DX, R10
+	ADDQ   8(DI), R10
+	MOVL   16(DI), R11
+	KMOVW  R11, K1
+	MOVL   24(DI), R11
+	KMOVW  R11, K2
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   n+0(FP), R11
+
+convInput2x2z_tap:
+	VMOVUPS      (R10), Z8
+	VMOVUPS      64(R10), Z9
+	VBROADCASTSS (R9), Z10
+	VFMADD231PS  Z8, Z10, K1, Z4
+	VFMADD231PS  Z9, Z10, K2, Z5
+	VBROADCASTSS (R9)(AX*1), Z10
+	VFMADD231PS  Z8, Z10, K1, Z6
+	VFMADD231PS  Z9, Z10, K2, Z7
+	ADDQ         $0x04, R9
+	ADDQ         CX, R10
+	DECQ         R11
+	JNZ          convInput2x2z_tap
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JMP          convInput2x2z_group
+
+convInput2x2z_store:
+	MOVQ    ys+56(FP), DI
+	MOVL    mask+64(FP), R8
+	KMOVW   R8, K1
+	MOVQ    (DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z0, (R8)
+	VMOVUPS Z1, K1, 64(R8)
+	MOVQ    8(DI), DI
+	ADDQ    BX, DI
+	VMOVUPS Z2, (DI)
+	VMOVUPS Z3, K1, 64(DI)
+	MOVQ    xs+80(FP), DI
+	MOVQ    yst+88(FP), R8
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	DECQ    SI
+	JNZ     convInput2x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput3x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput3x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), CX
+	MOVQ x+40(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convInput3x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   groups+24(FP), DI
+	MOVQ   ngroups+32(FP), R8
+
+convInput3x2z_group:
+	TESTQ  R8, R8
+	JZ     convInput3x2z_store
+	MOVQ   w+8(FP), R9
+	ADDQ   (DI), R9
+	MOVQ   DX, R10
+	ADDQ   8(DI), R10
+	MOVL   16(DI), R11
+	KMOVW  R11, K1
+	MOVL   24(DI), R11
+	KMOVW  R11, K2
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   n+0(FP), R11
+
+convInput3x2z_tap:
+	VMOVUPS      (R10), Z12
+	VMOVUPS      64(R10), Z13
+	VBROADCASTSS (R9), Z14
+	VFMADD231PS  Z12, Z14, K1, Z6
+	VFMADD231PS  Z13, Z14, K2, Z7
+	VBROADCASTSS (R9)(AX*1), Z14
+	VFMADD231PS  Z12, Z14, K1, Z8
+	VFMADD231PS  Z13, Z14, K2, Z9
+	VBROADCASTSS (R9)(AX*2), Z14
+	VFMADD231PS  Z12, Z14, K1, Z10
+	VFMADD231PS  Z13, Z14, K2, Z11
+	ADDQ         $0x04, R9
+	ADDQ         CX, R10
+	DECQ         R11
+	JNZ          convInput3x2z_tap
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z11, Z5, Z5
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JMP          convInput3x2z_group
+
+convInput3x2z_store:
+	MOVQ    ys+56(FP), DI
+	MOVL    mask+64(FP), R8
+	KMOVW   R8, K1
+	MOVQ    (DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z0, (R8)
+	VMOVUPS Z1, K1, 64(R8)
+	MOVQ    8(DI), R8
+	ADDQ    BX, R8
+	VMOVUPS Z2, (R8)
+	VMOVUPS Z3, K1, 64(R8)
+	MOVQ    16(DI), DI
+	ADDQ    BX, DI
+	VMOVUPS Z4, (DI)
+	VMOVUPS Z5, K1, 64(DI)
+	MOVQ    xs+80(FP), DI
+	MOVQ    yst+88(FP), R8
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	DECQ    SI
+	JNZ     convInput3x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput4x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput4x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput4x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput4x2z_group:
+	TESTQ  R9, R9
+	JZ     convInput4x2z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	MOVQ   BX, R11
+	ADDQ   8(R8), R11
+	MOVL   16(R8), R12
+	KMOVW  R12, K1
+	MOVL   24(R8), R12
+	KMOVW  R12, K2
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   n+0(FP), R12
+
+convInput4x2z_tap:
+	VMOVUPS      (R11), Z16
+	VMOVUPS      64(R11), Z17
+	VBROADCASTSS (R10), Z18
+	VFMADD231PS  Z16, Z18, K1, Z8
+	VFMADD231PS  Z17, Z18, K2, Z9
+	VBROADCASTSS (R10)(AX*1), Z18
+	VFMADD231PS  Z16, Z18, K1, Z10
+	VFMADD231PS  Z17, Z18, K2, Z11
+	VBROADCASTSS (R10)(AX*2), Z18
+	VFMADD231PS  Z16, Z18, K1, Z12
+	VFMADD231PS  Z17, Z18, K2, Z13
+	VBROADCASTSS (R10)(CX*1), Z18
+	VFMADD231PS  Z16, Z18, K1, Z14
+	VFMADD231PS  Z17, Z18, K2, Z15
+	ADDQ         $0x04, R10
+	ADDQ         DX, R11
+	DECQ         R12
+	JNZ          convInput4x2z_tap
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z11, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z13, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput4x2z_group
+
+convInput4x2z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, K1, 64(R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, (R9)
+	VMOVUPS Z3, K1, 64(R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, K1, 64(R9)
+	MOVQ    24(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z6, (R8)
+	VMOVUPS Z7, K1, 64(R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput4x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput5x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput5x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput5x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput5x2z_group:
+	TESTQ  R9, R9
+	JZ     convInput5x2z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	MOVL   24(R8), R13
+	KMOVW  R13, K2
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	MOVQ   n+0(FP), R13
+
+convInput5x2z_tap:
+	VMOVUPS      (R12), Z20
+	VMOVUPS      64(R12), Z21
+	VBROADCASTSS (R10), Z22
+	VFMADD231PS  Z20, Z22, K1, Z10
+	VFMADD231PS  Z21, Z22, K2, Z11
+	VBROADCASTSS (R10)(AX*1), Z22
+	VFMADD231PS  Z20, Z22, K1, Z12
+	VFMADD231PS  Z21, Z22, K2, Z13
+	VBROADCASTSS (R10)(AX*2), Z22
+	VFMADD231PS  Z20, Z22, K1, Z14
+	VFMADD231PS  Z21, Z22, K2, Z15
+	VBROADCASTSS (R10)(CX*1), Z22
+	VFMADD231PS  Z20, Z22, K1, Z16
+	VFMADD231PS  Z21, Z22, K2, Z17
+	VBROADCASTSS (R11), Z22
+	VFMADD231PS  Z20, Z22, K1, Z18
+	VFMADD231PS  Z21, Z22, K2, Z19
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput5x2z_tap
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z11, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z13, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z15, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z17, Z7, Z7
+	VADDPS       Z18, Z8, Z8
+	VADDPS       Z19, Z9, Z9
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput5x2z_group
+
+convInput5x2z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, K1, 64(R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, (R9)
+	VMOVUPS Z3, K1, 64(R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, K1, 64(R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z6, (R9)
+	VMOVUPS Z7, K1, 64(R9)
+	MOVQ    32(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z8, (R8)
+	VMOVUPS Z9, K1, 64(R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput5x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput6x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput6x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput6x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput6x2z_group:
+	TESTQ  R9, R9
+	JZ     convInput6x2z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	MOVL   24(R8), R13
+	KMOVW  R13, K2
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   n+0(FP), R13
+
+convInput6x2z_tap:
+	VMOVUPS      (R12), Z24
+	VMOVUPS      64(R12), Z25
+	VBROADCASTSS (R10), Z26
+	VFMADD231PS  Z24, Z26, K1, Z12
+	VFMADD231PS  Z25, Z26, K2, Z13
+	VBROADCASTSS (R10)(AX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z14
+	VFMADD231PS  Z25, Z26, K2, Z15
+	VBROADCASTSS (R10)(AX*2), Z26
+	VFMADD231PS  Z24, Z26, K1, Z16
+	VFMADD231PS  Z25, Z26, K2, Z17
+	VBROADCASTSS (R10)(CX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z18
+	VFMADD231PS  Z25, Z26, K2, Z19
+	VBROADCASTSS (R11), Z26
+	VFMADD231PS  Z24, Z26, K1, Z20
+	VFMADD231PS  Z25, Z26, K2, Z21
+	VBROADCASTSS (R11)(AX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z22
+	VFMADD231PS  Z25, Z26, K2, Z23
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput6x2z_tap
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z13, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z17, Z5, Z5
+	VADDPS       Z18, Z6, Z6
+	VADDPS       Z19, Z7, Z7
+	VADDPS       Z20, Z8, Z8
+	VADDPS       Z21, Z9, Z9
+	VADDPS       Z22, Z10, Z10
+	VADDPS       Z23, Z11, Z11
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput6x2z_group
+
+convInput6x2z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, K1, 64(R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, (R9)
+	VMOVUPS Z3, K1, 64(R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, K1, 64(R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z6, (R9)
+	VMOVUPS Z7, K1, 64(R9)
+	MOVQ    32(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z8, (R9)
+	VMOVUPS Z9, K1, 64(R9)
+	MOVQ    40(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z10, (R8)
+	VMOVUPS Z11, K1, 64(R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput6x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput7x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput7x2z(SB), NOSPLIT, $0-96
+	MOVQ ws+16(FP), AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput7x2z_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput7x2z_group:
+	TESTQ  R9, R9
+	JZ     convInput7x2z_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	LEAQ   (R10)(AX*4), R11
+	MOVQ   BX, R12
+	ADDQ   8(R8), R12
+	MOVL   16(R8), R13
+	KMOVW  R13, K1
+	MOVL   24(R8), R13
+	KMOVW  R13, K2
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	MOVQ   n+0(FP), R13
+
+convInput7x2z_tap:
+	VMOVUPS      (R12), Z28
+	VMOVUPS      64(R12), Z29
+	VBROADCASTSS (R10), Z30
+	VFMADD231PS  Z28, Z30, K1, Z14
+	VFMADD231PS  Z29, Z30, K2, Z15
+	VBROADCASTSS (R10)(AX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z16
+	VFMADD231PS  Z29, Z30, K2, Z17
+	VBROADCASTSS (R10)(AX*2), Z30
+	VFMADD231PS  Z28, Z30, K1, Z18
+	VFMADD231PS  Z29, Z30, K2, Z19
+	VBROADCASTSS (R10)(CX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z20
+	VFMADD231PS  Z29, Z30, K2, Z21
+	VBROADCASTSS (R11), Z30
+	VFMADD231PS  Z28, Z30, K1, Z22
+	VFMADD231PS  Z29, Z30, K2, Z23
+	VBROADCASTSS (R11)(AX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z24
+	VFMADD231PS  Z29, Z30, K2, Z25
+	VBROADCASTSS (R11)(AX*2), Z30
+	VFMADD231PS  Z28, Z30, K1, Z26
+	VFMADD231PS  Z29, Z30, K2, Z27
+	ADDQ         $0x04, R10
+	ADDQ         $0x04, R11
+	ADDQ         DX, R12
+	DECQ         R13
+	JNZ          convInput7x2z_tap
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z17, Z3, Z3
+	VADDPS       Z18, Z4, Z4
+	VADDPS       Z19, Z5, Z5
+	VADDPS       Z20, Z6, Z6
+	VADDPS       Z21, Z7, Z7
+	VADDPS       Z22, Z8, Z8
+	VADDPS       Z23, Z9, Z9
+	VADDPS       Z24, Z10, Z10
+	VADDPS       Z25, Z11, Z11
+	VADDPS       Z26, Z12, Z12
+	VADDPS       Z27, Z13, Z13
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput7x2z_group
+
+convInput7x2z_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    (R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z0, (R9)
+	VMOVUPS Z1, K1, 64(R9)
+	MOVQ    8(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z2, (R9)
+	VMOVUPS Z3, K1, 64(R9)
+	MOVQ    16(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z4, (R9)
+	VMOVUPS Z5, K1, 64(R9)
+	MOVQ    24(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z6, (R9)
+	VMOVUPS Z7, K1, 64(R9)
+	MOVQ    32(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z8, (R9)
+	VMOVUPS Z9, K1, 64(R9)
+	MOVQ    40(R8), R9
+	ADDQ    SI, R9
+	VMOVUPS Z10, (R9)
+	VMOVUPS Z11, K1, 64(R9)
+	MOVQ    48(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z12, (R8)
+	VMOVUPS Z13, K1, 64(R8)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput7x2z_row
+	VZEROUPPER
+	RET
+
+// func convInput1x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput1x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), CX
+	MOVQ pstep+48(FP), CX
+	MOVQ x+40(FP), DX
+	XORQ BX, BX
+	MOVQ nrows+72(FP), SI
+
+convInput1x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	MOVQ   groups+24(FP), DI
+	MOVQ   ngroups+32(FP), R8
+
+convInput1x2zs_group:
+	TESTQ  R8, R8
+	JZ     convInput1x2zs_store
+	MOVQ   w+8(FP), R9
+	ADDQ   (DI), R9
+	MOVQ   DX, R10
+	ADDQ   8(DI), R10
+	MOVL   16(DI), R11
+	KMOVW  R11, K1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   n+0(FP), R11
+
+convInput1x2zs_tap:
+	VMOVUPS      (R10), Z4
+	VMOVUPS      (R10)(AX*1), Z5
+	VBROADCASTSS (R9), Z6
+	VFMADD231PS  Z4, Z6, K1, Z2
+	VFMADD231PS  Z5, Z6, K1, Z3
+	ADDQ         $0x04, R9
+	ADDQ         CX, R10
+	DECQ         R11
+	JNZ          convInput1x2zs_tap
+	VADDPS       Z2, Z0, Z0
+	VADDPS       Z3, Z1, Z1
+	ADDQ         $0x20, DI
+	DECQ         R8
+	JMP          convInput1x2zs_group
+
+convInput1x2zs_store:
+	MOVQ    ys+56(FP), DI
+	MOVL    mask+64(FP), R8
+	KMOVW   R8, K1
+	MOVQ    yst+88(FP), R8
+	SHLQ    $0x02, R8
+	MOVQ    (DI), DI
+	ADDQ    BX, DI
+	VMOVUPS Z0, K1, (DI)
+	VMOVUPS Z1, K1, (DI)(R8*1)
+	MOVQ    xs+80(FP), DI
+	MOVQ    yst+88(FP), R8
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (DX)(DI*4), DX
+	LEAQ    (BX)(R8*4), BX
+	DECQ    SI
+	JNZ     convInput1x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput2x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput2x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput2x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput2x2zs_group:
+	TESTQ  R9, R9
+	JZ     convInput2x2zs_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	MOVQ   BX, R11
+	ADDQ   8(R8), R11
+	MOVL   16(R8), R12
+	KMOVW  R12, K1
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   n+0(FP), R12
+
+convInput2x2zs_tap:
+	VMOVUPS      (R11), Z8
+	VMOVUPS      (R11)(AX*1), Z9
+	VBROADCASTSS (R10), Z10
+	VFMADD231PS  Z8, Z10, K1, Z4
+	VFMADD231PS  Z9, Z10, K1, Z5
+	VBROADCASTSS (R10)(CX*1), Z10
+	VFMADD231PS  Z8, Z10, K1, Z6
+	VFMADD231PS  Z9, Z10, K1, Z7
+	ADDQ         $0x04, R10
+	ADDQ         DX, R11
+	DECQ         R12
+	JNZ          convInput2x2zs_tap
+	VADDPS       Z4, Z0, Z0
+	VADDPS       Z5, Z1, Z1
+	VADDPS       Z6, Z2, Z2
+	VADDPS       Z7, Z3, Z3
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput2x2zs_group
+
+convInput2x2zs_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    yst+88(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    (R8), R10
+	ADDQ    SI, R10
+	VMOVUPS Z0, K1, (R10)
+	VMOVUPS Z1, K1, (R10)(R9*1)
+	MOVQ    8(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z2, K1, (R8)
+	VMOVUPS Z3, K1, (R8)(R9*1)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput2x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput3x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput3x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), DX
+	MOVQ x+40(FP), BX
+	XORQ SI, SI
+	MOVQ nrows+72(FP), DI
+
+convInput3x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	MOVQ   groups+24(FP), R8
+	MOVQ   ngroups+32(FP), R9
+
+convInput3x2zs_group:
+	TESTQ  R9, R9
+	JZ     convInput3x2zs_store
+	MOVQ   w+8(FP), R10
+	ADDQ   (R8), R10
+	MOVQ   BX, R11
+	ADDQ   8(R8), R11
+	MOVL   16(R8), R12
+	KMOVW  R12, K1
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   n+0(FP), R12
+
+convInput3x2zs_tap:
+	VMOVUPS      (R11), Z12
+	VMOVUPS      (R11)(AX*1), Z13
+	VBROADCASTSS (R10), Z14
+	VFMADD231PS  Z12, Z14, K1, Z6
+	VFMADD231PS  Z13, Z14, K1, Z7
+	VBROADCASTSS (R10)(CX*1), Z14
+	VFMADD231PS  Z12, Z14, K1, Z8
+	VFMADD231PS  Z13, Z14, K1, Z9
+	VBROADCASTSS (R10)(CX*2), Z14
+	VFMADD231PS  Z12, Z14, K1, Z10
+	VFMADD231PS  Z13, Z14, K1, Z11
+	ADDQ         $0x04, R10
+	ADDQ         DX, R11
+	DECQ         R12
+	JNZ          convInput3x2zs_tap
+	VADDPS       Z6, Z0, Z0
+	VADDPS       Z7, Z1, Z1
+	VADDPS       Z8, Z2, Z2
+	VADDPS       Z9, Z3, Z3
+	VADDPS       Z10, Z4, Z4
+	VADDPS       Z11, Z5, Z5
+	ADDQ         $0x20, R8
+	DECQ         R9
+	JMP          convInput3x2zs_group
+
+convInput3x2zs_store:
+	MOVQ    ys+56(FP), R8
+	MOVL    mask+64(FP), R9
+	KMOVW   R9, K1
+	MOVQ    yst+88(FP), R9
+	SHLQ    $0x02, R9
+	MOVQ    (R8), R10
+	ADDQ    SI, R10
+	VMOVUPS Z0, K1, (R10)
+	VMOVUPS Z1, K1, (R10)(R9*1)
+	MOVQ    8(R8), R10
+	ADDQ    SI, R10
+	VMOVUPS Z2, K1, (R10)
+	VMOVUPS Z3, K1, (R10)(R9*1)
+	MOVQ    16(R8), R8
+	ADDQ    SI, R8
+	VMOVUPS Z4, K1, (R8)
+	VMOVUPS Z5, K1, (R8)(R9*1)
+	MOVQ    xs+80(FP), R8
+	MOVQ    yst+88(FP), R9
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (BX)(R8*4), BX
+	LEAQ    (SI)(R9*4), SI
+	DECQ    DI
+	JNZ     convInput3x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput4x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput4x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), BX
+	MOVQ x+40(FP), SI
+	XORQ DI, DI
+	MOVQ nrows+72(FP), R8
+
+convInput4x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   groups+24(FP), R9
+	MOVQ   ngroups+32(FP), R10
+
+convInput4x2zs_group:
+	TESTQ  R10, R10
+	JZ     convInput4x2zs_store
+	MOVQ   w+8(FP), R11
+	ADDQ   (R9), R11
+	MOVQ   SI, R12
+	ADDQ   8(R9), R12
+	MOVL   16(R9), R13
+	KMOVW  R13, K1
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	MOVQ   n+0(FP), R13
+
+convInput4x2zs_tap:
+	VMOVUPS      (R12), Z16
+	VMOVUPS      (R12)(AX*1), Z17
+	VBROADCASTSS (R11), Z18
+	VFMADD231PS  Z16, Z18, K1, Z8
+	VFMADD231PS  Z17, Z18, K1, Z9
+	VBROADCASTSS (R11)(CX*1), Z18
+	VFMADD231PS  Z16, Z18, K1, Z10
+	VFMADD231PS  Z17, Z18, K1, Z11
+	VBROADCASTSS (R11)(CX*2), Z18
+	VFMADD231PS  Z16, Z18, K1, Z12
+	VFMADD231PS  Z17, Z18, K1, Z13
+	VBROADCASTSS (R11)(DX*1), Z18
+	VFMADD231PS  Z16, Z18, K1, Z14
+	VFMADD231PS  Z17, Z18, K1, Z15
+	ADDQ         $0x04, R11
+	ADDQ         BX, R12
+	DECQ         R13
+	JNZ          convInput4x2zs_tap
+	VADDPS       Z8, Z0, Z0
+	VADDPS       Z9, Z1, Z1
+	VADDPS       Z10, Z2, Z2
+	VADDPS       Z11, Z3, Z3
+	VADDPS       Z12, Z4, Z4
+	VADDPS       Z13, Z5, Z5
+	VADDPS       Z14, Z6, Z6
+	VADDPS       Z15, Z7, Z7
+	ADDQ         $0x20, R9
+	DECQ         R10
+	JMP          convInput4x2zs_group
+
+convInput4x2zs_store:
+	MOVQ    ys+56(FP), R9
+	MOVL    mask+64(FP), R10
+	KMOVW   R10, K1
+	MOVQ    yst+88(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z0, K1, (R11)
+	VMOVUPS Z1, K1, (R11)(R10*1)
+	MOVQ    8(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z2, K1, (R11)
+	VMOVUPS Z3, K1, (R11)(R10*1)
+	MOVQ    16(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z4, K1, (R11)
+	VMOVUPS Z5, K1, (R11)(R10*1)
+	MOVQ    24(R9), R9
+	ADDQ    DI, R9
+	VMOVUPS Z6, K1, (R9)
+	VMOVUPS Z7, K1, (R9)(R10*1)
+	MOVQ    xs+80(FP), R9
+	MOVQ    yst+88(FP), R10
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	DECQ    R8
+	JNZ     convInput4x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput5x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput5x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), BX
+	MOVQ x+40(FP), SI
+	XORQ DI, DI
+	MOVQ nrows+72(FP), R8
+
+convInput5x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	MOVQ   groups+24(FP), R9
+	MOVQ   ngroups+32(FP), R10
+
+convInput5x2zs_group:
+	TESTQ  R10, R10
+	JZ     convInput5x2zs_store
+	MOVQ   w+8(FP), R11
+	ADDQ   (R9), R11
+	LEAQ   (R11)(CX*4), R12
+	MOVQ   SI, R13
+	ADDQ   8(R9), R13
+	MOVL   16(R9), R14
+	KMOVW  R14, K1
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	MOVQ   n+0(FP), R14
+
+convInput5x2zs_tap:
+	VMOVUPS      (R13), Z20
+	VMOVUPS      (R13)(AX*1), Z21
+	VBROADCASTSS (R11), Z22
+	VFMADD231PS  Z20, Z22, K1, Z10
+	VFMADD231PS  Z21, Z22, K1, Z11
+	VBROADCASTSS (R11)(CX*1), Z22
+	VFMADD231PS  Z20, Z22, K1, Z12
+	VFMADD231PS  Z21, Z22, K1, Z13
+	VBROADCASTSS (R11)(CX*2), Z22
+	VFMADD231PS  Z20, Z22, K1, Z14
+	VFMADD231PS  Z21, Z22, K1, Z15
+	VBROADCASTSS (R11)(DX*1), Z22
+	VFMADD231PS  Z20, Z22, K1, Z16
+	VFMADD231PS  Z21, Z22, K1, Z17
+	VBROADCASTSS (R12), Z22
+	VFMADD231PS  Z20, Z22, K1, Z18
+	VFMADD231PS  Z21, Z22, K1, Z19
+	ADDQ         $0x04, R11
+	ADDQ         $0x04, R12
+	ADDQ         BX, R13
+	DECQ         R14
+	JNZ          convInput5x2zs_tap
+	VADDPS       Z10, Z0, Z0
+	VADDPS       Z11, Z1, Z1
+	VADDPS       Z12, Z2, Z2
+	VADDPS       Z13, Z3, Z3
+	VADDPS       Z14, Z4, Z4
+	VADDPS       Z15, Z5, Z5
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z17, Z7, Z7
+	VADDPS       Z18, Z8, Z8
+	VADDPS       Z19, Z9, Z9
+	ADDQ         $0x20, R9
+	DECQ         R10
+	JMP          convInput5x2zs_group
+
+convInput5x2zs_store:
+	MOVQ    ys+56(FP), R9
+	MOVL    mask+64(FP), R10
+	KMOVW   R10, K1
+	MOVQ    yst+88(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z0, K1, (R11)
+	VMOVUPS Z1, K1, (R11)(R10*1)
+	MOVQ    8(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z2, K1, (R11)
+	VMOVUPS Z3, K1, (R11)(R10*1)
+	MOVQ    16(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z4, K1, (R11)
+	VMOVUPS Z5, K1, (R11)(R10*1)
+	MOVQ    24(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z6, K1, (R11)
+	VMOVUPS Z7, K1, (R11)(R10*1)
+	MOVQ    32(R9), R9
+	ADDQ    DI, R9
+	VMOVUPS Z8, K1, (R9)
+	VMOVUPS Z9, K1, (R9)(R10*1)
+	MOVQ    xs+80(FP), R9
+	MOVQ    yst+88(FP), R10
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	DECQ    R8
+	JNZ     convInput5x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput6x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput6x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), BX
+	MOVQ x+40(FP), SI
+	XORQ DI, DI
+	MOVQ nrows+72(FP), R8
+
+convInput6x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	MOVQ   groups+24(FP), R9
+	MOVQ   ngroups+32(FP), R10
+
+convInput6x2zs_group:
+	TESTQ  R10, R10
+	JZ     convInput6x2zs_store
+	MOVQ   w+8(FP), R11
+	ADDQ   (R9), R11
+	LEAQ   (R11)(CX*4), R12
+	MOVQ   SI, R13
+	ADDQ   8(R9), R13
+	MOVL   16(R9), R14
+	KMOVW  R14, K1
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	MOVQ   n+0(FP), R14
+
+convInput6x2zs_tap:
+	VMOVUPS      (R13), Z24
+	VMOVUPS      (R13)(AX*1), Z25
+	VBROADCASTSS (R11), Z26
+	VFMADD231PS  Z24, Z26, K1, Z12
+	VFMADD231PS  Z25, Z26, K1, Z13
+	VBROADCASTSS (R11)(CX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z14
+	VFMADD231PS  Z25, Z26, K1, Z15
+	VBROADCASTSS (R11)(CX*2), Z26
+	VFMADD231PS  Z24, Z26, K1, Z16
+	VFMADD231PS  Z25, Z26, K1, Z17
+	VBROADCASTSS (R11)(DX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z18
+	VFMADD231PS  Z25, Z26, K1, Z19
+	VBROADCASTSS (R12), Z26
+	VFMADD231PS  Z24, Z26, K1, Z20
+	VFMADD231PS  Z25, Z26, K1, Z21
+	VBROADCASTSS (R12)(CX*1), Z26
+	VFMADD231PS  Z24, Z26, K1, Z22
+	VFMADD231PS  Z25, Z26, K1, Z23
+	ADDQ         $0x04, R11
+	ADDQ         $0x04, R12
+	ADDQ         BX, R13
+	DECQ         R14
+	JNZ          convInput6x2zs_tap
+	VADDPS       Z12, Z0, Z0
+	VADDPS       Z13, Z1, Z1
+	VADDPS       Z14, Z2, Z2
+	VADDPS       Z15, Z3, Z3
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z17, Z5, Z5
+	VADDPS       Z18, Z6, Z6
+	VADDPS       Z19, Z7, Z7
+	VADDPS       Z20, Z8, Z8
+	VADDPS       Z21, Z9, Z9
+	VADDPS       Z22, Z10, Z10
+	VADDPS       Z23, Z11, Z11
+	ADDQ         $0x20, R9
+	DECQ         R10
+	JMP          convInput6x2zs_group
+
+convInput6x2zs_store:
+	MOVQ    ys+56(FP), R9
+	MOVL    mask+64(FP), R10
+	KMOVW   R10, K1
+	MOVQ    yst+88(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z0, K1, (R11)
+	VMOVUPS Z1, K1, (R11)(R10*1)
+	MOVQ    8(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z2, K1, (R11)
+	VMOVUPS Z3, K1, (R11)(R10*1)
+	MOVQ    16(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z4, K1, (R11)
+	VMOVUPS Z5, K1, (R11)(R10*1)
+	MOVQ    24(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z6, K1, (R11)
+	VMOVUPS Z7, K1, (R11)(R10*1)
+	MOVQ    32(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z8, K1, (R11)
+	VMOVUPS Z9, K1, (R11)(R10*1)
+	MOVQ    40(R9), R9
+	ADDQ    DI, R9
+	VMOVUPS Z10, K1, (R9)
+	VMOVUPS Z11, K1, (R9)(R10*1)
+	MOVQ    xs+80(FP), R9
+	MOVQ    yst+88(FP), R10
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	DECQ    R8
+	JNZ     convInput6x2zs_row
+	VZEROUPPER
+	RET
+
+// func convInput7x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+// Requires: AVX, AVX512F
+TEXT ·convInput7x2zs(SB), NOSPLIT, $0-96
+	MOVQ xs+80(FP), AX
+	SHLQ $0x02, AX
+	MOVQ ws+16(FP), CX
+	LEAQ (CX)(CX*2), DX
+	MOVQ pstep+48(FP), BX
+	MOVQ x+40(FP), SI
+	XORQ DI, DI
+	MOVQ nrows+72(FP), R8
+
+convInput7x2zs_row:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	MOVQ   groups+24(FP), R9
+	MOVQ   ngroups+32(FP), R10
+
+convInput7x2zs_group:
+	TESTQ  R10, R10
+	JZ     convInput7x2zs_store
+	MOVQ   w+8(FP), R11
+	ADDQ   (R9), R11
+	LEAQ   (R11)(CX*4), R12
+	MOVQ   SI, R13
+	ADDQ   8(R9), R13
+	MOVL   16(R9), R14
+	KMOVW  R14, K1
+	VPXORD Z14, Z14, Z14
+	VPXORD Z15, Z15, Z15
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	VPXORD Z20, Z20, Z20
+	VPXORD Z21, Z21, Z21
+	VPXORD Z22, Z22, Z22
+	VPXORD Z23, Z23, Z23
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+	MOVQ   n+0(FP), R14
+
+convInput7x2zs_tap:
+	VMOVUPS      (R13), Z28
+	VMOVUPS      (R13)(AX*1), Z29
+	VBROADCASTSS (R11), Z30
+	VFMADD231PS  Z28, Z30, K1, Z14
+	VFMADD231PS  Z29, Z30, K1, Z15
+	VBROADCASTSS (R11)(CX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z16
+	VFMADD231PS  Z29, Z30, K1, Z17
+	VBROADCASTSS (R11)(CX*2), Z30
+	VFMADD231PS  Z28, Z30, K1, Z18
+	VFMADD231PS  Z29, Z30, K1, Z19
+	VBROADCASTSS (R11)(DX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z20
+	VFMADD231PS  Z29, Z30, K1, Z21
+	VBROADCASTSS (R12), Z30
+	VFMADD231PS  Z28, Z30, K1, Z22
+	VFMADD231PS  Z29, Z30, K1, Z23
+	VBROADCASTSS (R12)(CX*1), Z30
+	VFMADD231PS  Z28, Z30, K1, Z24
+	VFMADD231PS  Z29, Z30, K1, Z25
+	VBROADCASTSS (R12)(CX*2), Z30
+	VFMADD231PS  Z28, Z30, K1, Z26
+	VFMADD231PS  Z29, Z30, K1, Z27
+	ADDQ         $0x04, R11
+	ADDQ         $0x04, R12
+	ADDQ         BX, R13
+	DECQ         R14
+	JNZ          convInput7x2zs_tap
+	VADDPS       Z14, Z0, Z0
+	VADDPS       Z15, Z1, Z1
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z17, Z3, Z3
+	VADDPS       Z18, Z4, Z4
+	VADDPS       Z19, Z5, Z5
+	VADDPS       Z20, Z6, Z6
+	VADDPS       Z21, Z7, Z7
+	VADDPS       Z22, Z8, Z8
+	VADDPS       Z23, Z9, Z9
+	VADDPS       Z24, Z10, Z10
+	VADDPS       Z25, Z11, Z11
+	VADDPS       Z26, Z12, Z12
+	VADDPS       Z27, Z13, Z13
+	ADDQ         $0x20, R9
+	DECQ         R10
+	JMP          convInput7x2zs_group
+
+convInput7x2zs_store:
+	MOVQ    ys+56(FP), R9
+	MOVL    mask+64(FP), R10
+	KMOVW   R10, K1
+	MOVQ    yst+88(FP), R10
+	SHLQ    $0x02, R10
+	MOVQ    (R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z0, K1, (R11)
+	VMOVUPS Z1, K1, (R11)(R10*1)
+	MOVQ    8(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z2, K1, (R11)
+	VMOVUPS Z3, K1, (R11)(R10*1)
+	MOVQ    16(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z4, K1, (R11)
+	VMOVUPS Z5, K1, (R11)(R10*1)
+	MOVQ    24(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z6, K1, (R11)
+	VMOVUPS Z7, K1, (R11)(R10*1)
+	MOVQ    32(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z8, K1, (R11)
+	VMOVUPS Z9, K1, (R11)(R10*1)
+	MOVQ    40(R9), R11
+	ADDQ    DI, R11
+	VMOVUPS Z10, K1, (R11)
+	VMOVUPS Z11, K1, (R11)(R10*1)
+	MOVQ    48(R9), R9
+	ADDQ    DI, R9
+	VMOVUPS Z12, K1, (R9)
+	VMOVUPS Z13, K1, (R9)(R10*1)
+	MOVQ    xs+80(FP), R9
+	MOVQ    yst+88(FP), R10
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	LEAQ    (SI)(R9*4), SI
+	LEAQ    (DI)(R10*4), DI
+	DECQ    R8
+	JNZ     convInput7x2zs_row
+	VZEROUPPER
+	RET

@@ -137,3 +137,63 @@ func convRowsAsm(zmm, stacked bool, R, V, n int, w *float32, ws int, off *int32,
 		panic("kernels: no row kernel of this shape")
 	}
 }
+
+// convInputAsm runs the AVX-512 input-gradient kernel for R channels by V
+// vectors of columns.
+func convInputAsm(stacked bool, R, V, n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows, xs, yst int) {
+	if stacked {
+		switch R {
+		case 1:
+			convInput1x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 2:
+			convInput2x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 3:
+			convInput3x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 4:
+			convInput4x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 5:
+			convInput5x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 6:
+			convInput6x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		case 7:
+			convInput7x2zs(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+		default:
+			panic("kernels: no input-gradient kernel of this shape")
+		}
+		return
+	}
+	switch 16*V + R {
+	case 17:
+		convInput1x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 18:
+		convInput2x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 19:
+		convInput3x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 20:
+		convInput4x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 21:
+		convInput5x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 22:
+		convInput6x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 23:
+		convInput7x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 24:
+		convInput8x1z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 33:
+		convInput1x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 34:
+		convInput2x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 35:
+		convInput3x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 36:
+		convInput4x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 37:
+		convInput5x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 38:
+		convInput6x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	case 39:
+		convInput7x2z(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)
+	default:
+		panic("kernels: no input-gradient kernel of this shape")
+	}
+}

@@ -11,3 +11,7 @@ var convRowsMaxR = [2][]int{{0, 6, 6, 4, 3}, {0, 12, 12}}
 // convRowsStackedMaxR is, for V rows of one 16-column vector, the most
 // channels one call of a stacked AVX-512 row kernel computes.
 var convRowsStackedMaxR = []int{0, 0, 12}
+
+// convInputMaxR is, for V vectors of 16 columns, the most input channels
+// one call of an AVX-512 input-gradient kernel computes.
+var convInputMaxR = []int{0, 8, 7}

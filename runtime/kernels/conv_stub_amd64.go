@@ -318,3 +318,113 @@ func padRows8y(n int, src *float32, dst *float32, w int, wp int, pw int, nv int,
 //
 //go:noescape
 func padRows16z(n int, src *float32, dst *float32, w int, wp int, pw int, nv int, mask uint32)
+
+// convInput1x1z needs AVX-512F: for each of nrows rows i, 1 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput1x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput2x1z needs AVX-512F: for each of nrows rows i, 2 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput2x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput3x1z needs AVX-512F: for each of nrows rows i, 3 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput3x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput4x1z needs AVX-512F: for each of nrows rows i, 4 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput4x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput5x1z needs AVX-512F: for each of nrows rows i, 5 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput5x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput6x1z needs AVX-512F: for each of nrows rows i, 6 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput6x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput7x1z needs AVX-512F: for each of nrows rows i, 7 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput7x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput8x1z needs AVX-512F: for each of nrows rows i, 8 channels r and 16 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput8x1z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput1x2z needs AVX-512F: for each of nrows rows i, 1 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput1x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput2x2z needs AVX-512F: for each of nrows rows i, 2 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput2x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput3x2z needs AVX-512F: for each of nrows rows i, 3 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput3x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput4x2z needs AVX-512F: for each of nrows rows i, 4 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput4x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput5x2z needs AVX-512F: for each of nrows rows i, 5 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput5x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput6x2z needs AVX-512F: for each of nrows rows i, 6 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput6x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput7x2z needs AVX-512F: for each of nrows rows i, 7 channels r and 32 columns j, ys[r][i·yst+j] = Σ_g (Σ_o w[r·ws/4+woff_g/4+o]·x[i·xs+xoff_g/4+o·pstep/4+j] where group g's lane mask is set) over ngroups groups {woff, xoff, mask0, mask1} in order, each sum from zero; stored where mask is set.
+//
+//go:noescape
+func convInput7x2z(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput1x2zs needs AVX-512F: convInput1x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput1x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput2x2zs needs AVX-512F: convInput2x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput2x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput3x2zs needs AVX-512F: convInput3x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput3x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput4x2zs needs AVX-512F: convInput4x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput4x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput5x2zs needs AVX-512F: convInput5x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput5x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput6x2zs needs AVX-512F: convInput6x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput6x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convInput7x2zs needs AVX-512F: convInput7x1z on nrows pairs of rows at once.
+//
+//go:noescape
+func convInput7x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)

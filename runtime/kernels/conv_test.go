@@ -651,3 +651,54 @@ func TestPadInput(t *testing.T) {
 		}
 	}
 }
+
+// The AVX-512 input-gradient kernels give their pure-Go twin's bits on
+// random taps, lane masks, channel counts and rows, along the row and
+// stacked.
+func TestConvInputKernels(t *testing.T) {
+	if Detected < AVX512 {
+		t.Skip("no AVX-512 on this machine")
+	}
+	r := runtime.NewRNG(18)
+	for trial := 0; trial < 300; trial++ {
+		stacked := r.Intn(2) == 0
+		V := 1 + r.Intn(2)
+		if stacked {
+			V = 2
+		}
+		R := 1 + r.Intn(convInputMaxR[V])
+		n, nrows := 1+r.Intn(20), 1+r.Intn(5)
+		cols := 16*(V-1) + 1 + r.Intn(16)
+		if stacked {
+			nrows *= 2
+			cols = 1 + r.Intn(16)
+		}
+		xs, p, ws, yst := 40+r.Intn(9), 300+r.Intn(50), n*(2+r.Intn(3)), cols+r.Intn(5)
+		groups := make([][4]int, 1+r.Intn(6))
+		for i := range groups {
+			groups[i] = [4]int{4 * n * r.Intn(ws/n), 4 * r.Intn(30), r.Intn(1 << 16), r.Intn(1 << 16)}
+		}
+		w := make([]float32, R*ws)
+		x := make([]float32, nrows*xs+30+n*p+64)
+		for _, s := range [][]float32{w, x} {
+			for i := range s {
+				s[i] = float32(2*r.Float64() - 1)
+			}
+		}
+		var got, want [12][]float32
+		for c := 0; c < R; c++ {
+			got[c], want[c] = make([]float32, nrows*yst), make([]float32, nrows*yst)
+		}
+		goConvInput(stacked, R, n, w, ws, groups, x, 0, p, &want, cols, nrows, xs, yst)
+		restore := mustLevel(AVX512)
+		convInputKernel(stacked, R, V, n, w, ws, groups, x, 0, p, &got, cols, nrows, xs, yst)
+		restore()
+		for c := 0; c < R; c++ {
+			for i := range got[c] {
+				if math.Float32bits(got[c][i]) != math.Float32bits(want[c][i]) {
+					t.Fatalf("trial %d (stacked %v, R %d, V %d): channel %d element %d is %v, the twin gives %v", trial, stacked, R, V, c, i, got[c][i], want[c][i])
+				}
+			}
+		}
+	}
+}

@@ -354,6 +354,142 @@ func goConvChans(lanes, n int, wt []float32, off []int32, x []float32, pos []int
 	}
 }
 
+// inputFront is the slack before dY's copy in convInputGrad512: a tap's
+// vector starts up to KW−1 columns before a row of dY.
+const inputFront = 16
+
+// convInputGrad512 is ConvInputGrad at AVX-512 and unit stride, on the
+// input-gradient kernels, which write dX itself, every element once, with
+// no padded copy to add into: for each band of dX's rows that the same
+// kernel taps (ky, kx) reach, each tap's lane masks (the columns it
+// reaches), and a call for each group of input channels and block of up
+// to 32 columns. An element's total is the sum, in tap order, of each
+// reaching tap's sum over dY's channels: Col2im's additions on a cleared
+// dX, each tap's sum Gemm's.
+func convInputGrad512(g *Window, O int, wt, dy, dx []float32, sc *scratch) {
+	P := g.Positions()
+	back := g.KW + 16 // a vector reads up to KW−1+15 columns past a plane
+	sc.cols = grow(sc.cols, inputFront+O*P+back)
+	dys := sc.cols
+	clear(dys[:inputFront])
+	copy(dys[inputFront:], dy)
+	clear(dys[inputFront+O*P:])
+	ws := g.KH * g.KW * O // from one input channel's weights to the next's
+	var outs [12][]float32
+	for r0 := 0; r0 < g.H; {
+		// The band of rows from r0 that the same kernel rows reach.
+		lo, hi := inputTaps(g, r0)
+		r1 := r0 + 1
+		for r1 < g.H {
+			if l, h := inputTaps(g, r1); l != lo || h != hi {
+				break
+			}
+			r1++
+		}
+		for ix0 := 0; ix0 < g.W; ix0 += 32 {
+			cols := min(32, g.W-ix0)
+			V := (cols + 15) / 16
+			groups := sc.groups[:0]
+			for ky := lo; ky <= hi; ky++ {
+				for kx := 0; kx < g.KW; kx++ {
+					var m [2]uint32
+					for j := 0; j < cols; j++ {
+						// Column ix0+j of dX (ix0+j+PW padded) takes tap kx from
+						// dY's column ix0+j+PW−kx.
+						if ox := ix0 + j + g.PW - kx; ox >= 0 && ox < g.OW {
+							m[j/16] |= 1 << (j % 16)
+						}
+					}
+					if m[0] == 0 && m[1] == 0 {
+						continue
+					}
+					groups = append(groups, [4]int{4 * (ky*g.KW + kx) * O, 4 * (g.PW - kx - ky*g.OW), int(m[0]), int(m[1])})
+				}
+			}
+			sc.groups = groups
+			// The taps' dY offsets from the lowest one, which the kernel's
+			// base then points at: every address it forms lies in dys.
+			low := 0
+			for i, gr := range groups {
+				if i == 0 || gr[1] < low {
+					low = gr[1]
+				}
+			}
+			for i := range groups {
+				groups[i][1] -= low
+			}
+			maxR := convInputMaxR[V]
+			if V == 1 {
+				maxR = convInputMaxR[2] // the stacked kernels', which take pairs of these rows
+			}
+			calls := (g.C + maxR - 1) / maxR
+			for i := 0; i < calls; i++ {
+				c0, c1 := i*g.C/calls, (i+1)*g.C/calls
+				for r := range c1 - c0 {
+					outs[r] = dx[((c0+r)*g.H+r0)*g.W+ix0:]
+				}
+				// dY at (row r0+PH, column ix0), where the taps' offsets apply
+				// from, moved to the lowest of them.
+				x := inputFront + (r0+g.PH)*g.OW + ix0 + low/4
+				rows := r1 - r0
+				if V == 1 && rows >= 2 { // pairs of rows on the stacked kernels
+					pairs := rows / 2 * 2
+					convInputKernel(true, c1-c0, 2, O, wt[c0*ws:], ws, groups, dys, x, P, &outs, cols, pairs, g.OW, g.W)
+					if pairs == rows {
+						continue
+					}
+					for r := range c1 - c0 {
+						outs[r] = outs[r][pairs*g.W:]
+					}
+					x += pairs * g.OW
+					rows -= pairs
+				}
+				convInputKernel(false, c1-c0, V, O, wt[c0*ws:], ws, groups, dys, x, P, &outs, cols, rows, g.OW, g.W)
+			}
+		}
+		r0 = r1
+	}
+}
+
+// goConvInput is the pure-Go twin of the AVX-512 input-gradient kernels:
+// for nrows rows i, R channels r and cols columns j, outs[r][i·yst+j] is
+// the sum from zero, over the groups whose lane mask holds column j (the
+// first vector's mask for every row when stacked), of each group's sum
+// from zero of w[r·ws+woff/4+o]·x[at+i·xs+xoff/4+o·p+j] over the n
+// channels o, one FMA each.
+func goConvInput(stacked bool, R, n int, w []float32, ws int, groups [][4]int, x []float32, at, p int, outs *[12][]float32, cols, nrows, xs, yst int) {
+	for r := 0; r < R; r++ {
+		for i := 0; i < nrows; i++ {
+			for j := 0; j < cols; j++ {
+				v := j / 16
+				if stacked {
+					v = 0
+				}
+				var total float32
+				for _, gr := range groups {
+					if gr[2+v]>>(j%16)&1 == 0 {
+						continue
+					}
+					var t float32
+					for o := 0; o < n; o++ {
+						t = FMA(w[r*ws+gr[0]/4+o], x[at+i*xs+gr[1]/4+o*p+j], t)
+					}
+					total += t
+				}
+				outs[r][i*yst+j] = total
+			}
+		}
+	}
+}
+
+// inputTaps is the range of kernel rows ky (lo to hi, lo > hi for none)
+// that reach row iy of dX at unit stride: those whose dY row iy+PH−ky
+// exists.
+func inputTaps(g *Window, iy int) (lo, hi int) {
+	iy += g.PH
+	return max(0, iy-g.OH+1), min(g.KH-1, iy)
+}
+
 // padInput copies one sample x ([C, H, W]) into xp ([C, H+2PH, W+2PW]),
 // the border zeros or, with Replicate, the nearest edge value. Zero
 // padding runs on the padding kernels where xp has a vector of slack
@@ -723,6 +859,10 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 	if wt == nil {
 		sc.a = grow(sc.a, Q*O)
 		wt = PackConvInputGrad(g, w, sc.a)
+	}
+	if active == AVX512 && g.SH == 1 && g.KW <= inputFront+1 {
+		convInputGrad512(g, O, wt, dy, dx, sc)
+		return
 	}
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
 	sc.pad = grow(sc.pad, g.C*hp*wp)
