@@ -702,3 +702,41 @@ func TestConvInputKernels(t *testing.T) {
 		}
 	}
 }
+
+// The 2×2 stride-2 average pool, forward and backward, gives the general
+// loop's bits, on odd and even sizes and with −0, NaN and ±Inf among the
+// values.
+func TestAvgPool22(t *testing.T) {
+	r := runtime.NewRNG(19)
+	special := []float32{float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for trial := 0; trial < 200; trial++ {
+		g := Window{C: 1 + r.Intn(4), H: 2 + r.Intn(11), W: 2 + r.Intn(11), KH: 2, KW: 2, SH: 2, SW: 2}
+		g.OH, g.OW = g.H/2, g.W/2
+		x := make([]float32, g.C*g.H*g.W)
+		dy := make([]float32, g.C*g.OH*g.OW)
+		for _, s := range [][]float32{x, dy} {
+			for i := range s {
+				s[i] = float32(2*r.Float64() - 1)
+				if r.Intn(12) == 0 {
+					s[i] = special[r.Intn(len(special))]
+				}
+			}
+		}
+		got, want := make([]float32, len(dy)), make([]float32, len(dy))
+		AvgPool(&g, x, got)
+		avgPoolAny(&g, x, want)
+		dGot, dWant := append([]float32(nil), x...), append([]float32(nil), x...)
+		AvgPoolBackward(&g, dy, dGot)
+		avgPoolBackwardAny(&g, dy, dWant)
+		for i := range got {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%+v: output %d is %v, the general loop gives %v", g, i, got[i], want[i])
+			}
+		}
+		for i := range dGot {
+			if math.Float32bits(dGot[i]) != math.Float32bits(dWant[i]) {
+				t.Fatalf("%+v: input gradient %d is %v, the general loop gives %v", g, i, dGot[i], dWant[i])
+			}
+		}
+	}
+}
