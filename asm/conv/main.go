@@ -391,21 +391,7 @@ func channels(nv, np int) {
 		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
 	}
 	acc := zeroed(np, nv)
-	tapLoop(name, n, off, x, func(xp reg.Register) {
-		ws := make([]reg.VecVirtual, nv)
-		for h := range ws {
-			ws[h] = YMM()
-			VMOVUPS(Mem{Base: wt, Disp: 32 * h}, ws[h])
-		}
-		for q := 0; q < np; q++ {
-			b := YMM()
-			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
-			for h, w := range ws {
-				VFMADD231PS(w, b, acc[q][h])
-			}
-		}
-		ADDQ(U8(4*lanes), wt)
-	})
+	chanLoop(name, vec.Of(false), n, off, x, wt, pos, acc)
 	t := Load(Param("t"), GP64())
 	for q := 0; q < np; q++ {
 		for h := 0; h < nv; h++ {
@@ -446,21 +432,7 @@ func channelsAdd(np int) {
 		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
 	}
 	acc := zeroed(np, nv)
-	tapLoop(name, n, off, x, func(xp reg.Register) {
-		ws := make([]reg.VecVirtual, nv)
-		for h := range ws {
-			ws[h] = YMM()
-			VMOVUPS(Mem{Base: wt, Disp: 32 * h}, ws[h])
-		}
-		for q := 0; q < np; q++ {
-			b := YMM()
-			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
-			for h, w := range ws {
-				VFMADD231PS(w, b, acc[q][h])
-			}
-		}
-		ADDQ(U8(64), wt)
-	})
+	chanLoop(name, vec.Of(false), n, off, x, wt, pos, acc)
 	// The second half waits on the stack while the first is transposed:
 	// both in registers would need more than sixteen.
 	spill := AllocLocal(np * 32)
@@ -570,21 +542,7 @@ func channelsAcc(nv int) {
 		MOVQ(Mem{Base: tp, Disp: 8 * q}, taps[q])
 	}
 	acc := zeroedOf(vec.Of(true), accTaps, nv)
-	tapLoop(name, n, off, x, func(xp reg.Register) {
-		ws := make([]reg.VecVirtual, nv)
-		for h := range ws {
-			ws[h] = ZMM()
-			VMOVUPS(Mem{Base: wt, Disp: 64 * h}, ws[h])
-		}
-		for q := 0; q < accTaps; q++ {
-			b := ZMM()
-			VBROADCASTSS(Mem{Base: xp, Index: taps[q], Scale: 1}, b)
-			for h, w := range ws {
-				VFMADD231PS(w, b, acc[q][h])
-			}
-		}
-		ADDQ(U8(4*lanes), wt)
-	})
+	chanLoop(name, vec.Of(true), n, off, x, wt, taps, acc)
 	g := Load(Param("gt"), GP64())
 	gs := Load(Param("gstride"), GP64())
 	for q := 0; q < accTaps; q++ {
@@ -840,6 +798,31 @@ func padRows(zmm bool) {
 	Label(name + "_done")
 	VZEROUPPER()
 	RET()
+}
+
+// chanLoop emits the channel tiles' loop over positions: for each, the
+// tile's len(acc[0]) vectors of channel weights (dY at the weight
+// gradient) loaded from wt, and for each of the len(pos) taps (positions
+// at the forward pass) the input at that position's offset broadcast and
+// multiplied into its row of accumulators; wt advances a position's
+// vectors a step.
+func chanLoop(name string, sh vec.Shape, n, off, x, wt reg.Register, pos []reg.GPVirtual, acc [][]reg.VecVirtual) {
+	nv := len(acc[0])
+	tapLoop(name, n, off, x, func(xp reg.Register) {
+		ws := make([]reg.VecVirtual, nv)
+		for h := range ws {
+			ws[h] = sh.Reg()
+			VMOVUPS(Mem{Base: wt, Disp: 4 * sh.Floats * h}, ws[h])
+		}
+		for q := range pos {
+			b := sh.Reg()
+			VBROADCASTSS(Mem{Base: xp, Index: pos[q], Scale: 1}, b)
+			for h, w := range ws {
+				VFMADD231PS(w, b, acc[q][h])
+			}
+		}
+		ADDQ(U8(4*sh.Floats*nv), wt)
+	})
 }
 
 // zeroed allocates rows×cols YMM accumulators, cleared.

@@ -652,22 +652,10 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 		padInput(g, x[s*K:(s+1)*K], xp, hp, wp)
 		dys := dy[s*O*P : (s+1)*O*P]
 		for b := 0; b*lanes < O; b++ {
-			chans := min(lanes, O-b*lanes)
-			// dyT[pos·lanes + c] = dy[(b·lanes+c)·P + pos], zero past the
-			// last channel.
-			if z := (chans + 7) &^ 7; z < lanes {
-				for pos := 0; pos < P; pos++ {
-					clear(dyT[pos*lanes+z : pos*lanes+lanes])
-				}
-			}
-			transpose(level, dys[b*lanes*P:], P, chans, P, dyT, lanes)
+			positionMajor(level, dys[b*lanes*P:], P, min(lanes, O-b*lanes), lanes, dyT)
 			for p0 := 0; p0 < Q; p0 += accTaps {
 				// Taps past the last repeat it, into gT's slack rows.
-				for j := range taps {
-					p := min(p0+j, Q-1)
-					c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
-					taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
-				}
+				tapBytes(g, p0, hp, wp, taps[:])
 				for k0 := 0; k0 < P; k0 += KC {
 					kb := min(KC, P-k0)
 					convChansAccKernel(lanes, kb, dyT[lanes*k0:], posOff[k0:k0+kb], xp, &taps, gT[p0*opad+b*lanes:], opad)
@@ -676,6 +664,30 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 		}
 	}
 	transpose(level, gT, opad, Q, O, gw, Q)
+}
+
+// positionMajor lays out chans channels of dY (P positions each, one after
+// another) position-major for the weight-gradient kernels: dyT[pos·lanes +
+// c] = dy[c·P + pos], zero for c from chans to lanes (transpose zeroes up
+// to a multiple of eight; the rest is cleared here).
+func positionMajor(level ISA, dy []float32, P, chans, lanes int, dyT []float32) {
+	if z := (chans + 7) &^ 7; z < lanes {
+		for pos := 0; pos < P; pos++ {
+			clear(dyT[pos*lanes+z : pos*lanes+lanes])
+		}
+	}
+	transpose(level, dy, P, chans, P, dyT, lanes)
+}
+
+// tapBytes sets taps[j] to the byte offset in the padded input (rows wp
+// and channels hp·wp apart) of tap p0+j, the taps past the window's last
+// repeating it.
+func tapBytes(g *Window, p0, hp, wp int, taps []int) {
+	for j := range taps {
+		p := min(p0+j, g.Patch()-1)
+		c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
+		taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
+	}
 }
 
 // accTaps is how many taps one call of the AVX-512 weight-gradient kernels
@@ -734,23 +746,11 @@ func convWeightGrad(g *Window, dy, x, gw []float32) {
 	var taps [8]int
 	for b := 0; b*lanes < O; b++ {
 		chans := min(lanes, O-b*lanes)
-		// dyT[pos·lanes + c] = dy[(b·lanes+c)·P + pos], zero past the last
-		// channel (transpose zeroes up to a multiple of eight, the rest is
-		// cleared here).
-		if z := (chans + 7) &^ 7; z < lanes {
-			for pos := 0; pos < P; pos++ {
-				clear(dyT[pos*lanes+z : pos*lanes+lanes])
-			}
-		}
-		transpose(level, dy[b*lanes*P:], P, chans, P, dyT, lanes)
+		positionMajor(level, dy[b*lanes*P:], P, chans, lanes, dyT)
 		for p0 := 0; p0 < Q; p0 += np {
 			n := min(np, Q-p0)
 			// Taps past the last repeat it; their sums are dropped.
-			for j := range np {
-				p := p0 + min(j, n-1)
-				c, k := p/(g.KH*g.KW), p%(g.KH*g.KW)
-				taps[j] = 4 * ((c*hp+k/g.KW)*wp + k%g.KW)
-			}
+			tapBytes(g, p0, hp, wp, taps[:np])
 			for k0 := 0; k0 < P; k0 += KC {
 				kb := min(KC, P-k0)
 				// A whole block of 16 channels adds its six taps' sums into
