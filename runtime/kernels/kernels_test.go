@@ -142,7 +142,7 @@ func TestSetLevel(t *testing.T) {
 // CacheSamples runs at least one sample at a time, and fewer of larger
 // samples: half the L2 cache's worth of them.
 func TestCacheSamples(t *testing.T) {
-	if got := CacheSamples(1 << 40); got != 1 {
+	if got := CacheSamples(1 << 30); got != 1 {
 		t.Fatalf("CacheSamples of a sample larger than any cache = %d, want 1", got)
 	}
 	if got := CacheSamples(0); got < 1 {
