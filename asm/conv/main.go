@@ -90,6 +90,11 @@ func main() {
 	for r := 1; r <= InputMaxR[1]; r++ {
 		inputRows(r, 2, true)
 	}
+	for kh := 1; kh <= SmallMaxKH; kh++ {
+		for nv := 1; nv <= 3 && kh*nv <= SmallMaxAcc; nv++ {
+			smallGrad(kh, nv)
+		}
+	}
 	Generate()
 	if err := writeGo(*dispatch, dispatchFile()); err != nil {
 		log.Fatal(err)
@@ -719,6 +724,79 @@ func inputRows(R, V int, stacked bool) {
 	RET()
 }
 
+// SmallMaxKH and SmallMaxAcc bound the small-channel weight-gradient
+// kernels: kernel heights up to 7, and kh·nv accumulators up to 21 (with
+// nv dY patterns, 2·nv index vectors and a loaded row in the 32 ZMM
+// registers).
+const (
+	SmallMaxKH  = 7
+	SmallMaxAcc = 21
+)
+
+// smallGrad writes convSmallGrad{kh}x{nv}z, ConvWeightGrad's AVX-512 kernel
+// for at most 8 channels of dY, where channels in the lanes would leave
+// most of them idle: each lane is instead one (kernel column, channel)
+// pair of a kernel row's taps, G = 16/O columns a vector, nv vectors a row.
+// For each position k (offset off[k]) it loads dY's channels there (16
+// floats from dyt, position-major) and spreads them over the lanes by the
+// index vectors ia (lane → channel); then for each of the kh kernel rows,
+// the 16 input floats from the position (x + 4·off[k] + row·wpb) spread by
+// ib (lane → kernel column), one FMA into that row's accumulator: a lane
+// sums its (channel, tap)'s products over the n positions in order, from
+// zero, as Gemm sums a k-block. The kh×nv×16 sums go to t.
+func smallGrad(kh, nv int) {
+	name := fmt.Sprintf("convSmallGrad%dx%dz", kh, nv)
+	TEXT(name, NOSPLIT, "func(n int, dyt *float32, off *int32, x *float32, wpb int, ia, ib *[3][16]int32, t *float32)")
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs AVX-512F: t[(r·%d+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for %d kernel rows r, %d vectors v and 16 lanes l, over n positions in order from zero.", name, nv, kh, nv))
+	n := Load(Param("n"), GP64())
+	dyt := Load(Param("dyt"), GP64())
+	off := Load(Param("off"), GP64())
+	x := Load(Param("x"), GP64())
+	wpb := Load(Param("wpb"), GP64())
+	iap := Load(Param("ia"), GP64())
+	ibp := Load(Param("ib"), GP64())
+	ia, ib := make([]reg.VecVirtual, nv), make([]reg.VecVirtual, nv)
+	for v := 0; v < nv; v++ {
+		ia[v], ib[v] = ZMM(), ZMM()
+		VMOVDQU32(Mem{Base: iap, Disp: 64 * v}, ia[v])
+		VMOVDQU32(Mem{Base: ibp, Disp: 64 * v}, ib[v])
+	}
+	acc := zeroedOf(vec.Of(true), kh, nv)
+	tapLoop(name, n, off, x, func(xp reg.Register) {
+		d := ZMM()
+		VMOVUPS(Mem{Base: dyt}, d)
+		a := make([]reg.VecVirtual, nv)
+		for v := range a {
+			a[v] = ZMM()
+			VPERMPS(d, ia[v], a[v])
+		}
+		row := GP64()
+		MOVQ(xp, row)
+		for r := 0; r < kh; r++ {
+			xv := ZMM()
+			VMOVUPS(Mem{Base: row}, xv)
+			for v := 0; v < nv; v++ {
+				b := ZMM()
+				VPERMPS(xv, ib[v], b)
+				VFMADD231PS(a[v], b, acc[r][v])
+			}
+			if r < kh-1 {
+				ADDQ(wpb, row)
+			}
+		}
+		ADDQ(U8(64), dyt)
+	})
+	t := Load(Param("t"), GP64())
+	for r := 0; r < kh; r++ {
+		for v := 0; v < nv; v++ {
+			VMOVUPS(acc[r][v], Mem{Base: t, Disp: 64 * (r*nv + v)})
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
 // padRows writes padRows8y (AVX) and padRows16z (AVX-512), the copy into
 // Conv's zero-padded input: for each of n rows, a vector of zeros at dst
 // (the left padding, at most a vector), the row's w values from src at
@@ -910,7 +988,16 @@ func dispatchFile() string {
 			fmt.Fprintf(&b, "case %d:\nconvInput%dx%dz(n, w, ws, groups, ngroups, x, pstep, ys, mask, nrows, xs, yst)\n", 16*(v+1)+r, r, v+1)
 		}
 	}
-	b.WriteString("default:\npanic(\"kernels: no input-gradient kernel of this shape\")\n}\n}\n")
+	b.WriteString("default:\npanic(\"kernels: no input-gradient kernel of this shape\")\n}\n}\n\n")
+	b.WriteString("// convSmallGradAsm runs the AVX-512 small-channel weight-gradient kernel\n// for kh kernel rows by nv vectors.\n")
+	b.WriteString("func convSmallGradAsm(kh, nv, n int, dyt *float32, off *int32, x *float32, wpb int, ia, ib *[3][16]int32, t *float32) {\n")
+	b.WriteString("switch 4*kh + nv {\n")
+	for kh := 1; kh <= SmallMaxKH; kh++ {
+		for nv := 1; nv <= 3 && kh*nv <= SmallMaxAcc; nv++ {
+			fmt.Fprintf(&b, "case %d:\nconvSmallGrad%dx%dz(n, dyt, off, x, wpb, ia, ib, t)\n", 4*kh+nv, kh, nv)
+		}
+	}
+	b.WriteString("default:\npanic(\"kernels: no small-channel weight-gradient kernel of this shape\")\n}\n}\n")
 	return b.String()
 }
 

@@ -189,3 +189,13 @@ func convInputKernel(stacked bool, R, V, n int, w []float32, ws int, groups [][4
 	}
 	convInputAsm(stacked, R, V, n, &w[0], 4*ws, &groups[0], len(groups), &x[at], 4*p, &yp, uint32(1)<<tail-1, calls, xs, yst)
 }
+
+// convSmallGradKernel runs the AVX-512 small-channel weight-gradient kernel
+// for kh kernel rows (wp apart in x) by nv vectors, with the extent of dY,
+// the positions, the input and the tile checked first.
+func convSmallGradKernel(kh, nv, n int, dyt []float32, off []int32, x []float32, wp int, ia, ib *[3][16]int32, t []float32) {
+	_, _, _ = dyt[16*n-1], off[n-1], t[kh*nv*16-1]
+	// The last position's offset is the largest; each row reads 16 floats.
+	_ = x[int(off[n-1])+(kh-1)*wp+15]
+	convSmallGradAsm(kh, nv, n, &dyt[0], &off[0], &x[0], 4*wp, ia, ib, &t[0])
+}

@@ -16872,3 +16872,1515 @@ convInput7x2zs_store:
 	JNZ     convInput7x2zs_row
 	VZEROUPPER
 	RET
+
+// func convSmallGrad1x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad1x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), SI
+	MOVQ      ib+48(FP), DI
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 (DI), Z1
+	VPXORD    Z2, Z2, Z2
+
+convSmallGrad1x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad1x1z_done
+	MOVLQSX     (DX), SI
+	LEAQ        (BX)(SI*4), SI
+	VMOVUPS     (CX), Z3
+	VPERMPS     Z3, Z0, Z3
+	VMOVUPS     (SI), Z4
+	VPERMPS     Z4, Z1, Z4
+	VFMADD231PS Z3, Z4, Z2
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad1x1z_loop
+
+convSmallGrad1x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad1x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad1x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), SI
+	MOVQ      ib+48(FP), DI
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 (DI), Z1
+	VMOVDQU32 64(SI), Z2
+	VMOVDQU32 64(DI), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+
+convSmallGrad1x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad1x2z_done
+	MOVLQSX     (DX), SI
+	LEAQ        (BX)(SI*4), SI
+	VMOVUPS     (CX), Z6
+	VPERMPS     Z6, Z0, Z7
+	VPERMPS     Z6, Z2, Z6
+	VMOVUPS     (SI), Z8
+	VPERMPS     Z8, Z1, Z9
+	VFMADD231PS Z7, Z9, Z4
+	VPERMPS     Z8, Z3, Z7
+	VFMADD231PS Z6, Z7, Z5
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad1x2z_loop
+
+convSmallGrad1x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad1x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad1x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), SI
+	MOVQ      ib+48(FP), DI
+	VMOVDQU32 (SI), Z0
+	VMOVDQU32 (DI), Z1
+	VMOVDQU32 64(SI), Z2
+	VMOVDQU32 64(DI), Z3
+	VMOVDQU32 128(SI), Z4
+	VMOVDQU32 128(DI), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+
+convSmallGrad1x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad1x3z_done
+	MOVLQSX     (DX), SI
+	LEAQ        (BX)(SI*4), SI
+	VMOVUPS     (CX), Z9
+	VPERMPS     Z9, Z0, Z10
+	VPERMPS     Z9, Z2, Z11
+	VPERMPS     Z9, Z4, Z9
+	VMOVUPS     (SI), Z12
+	VPERMPS     Z12, Z1, Z13
+	VFMADD231PS Z10, Z13, Z6
+	VPERMPS     Z12, Z3, Z10
+	VFMADD231PS Z11, Z10, Z7
+	VPERMPS     Z12, Z5, Z10
+	VFMADD231PS Z9, Z10, Z8
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad1x3z_loop
+
+convSmallGrad1x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad2x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad2x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+
+convSmallGrad2x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad2x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z4
+	VPERMPS     Z4, Z0, Z4
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z5, Z1, Z5
+	VFMADD231PS Z4, Z5, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z5
+	VPERMPS     Z5, Z1, Z5
+	VFMADD231PS Z4, Z5, Z3
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad2x1z_loop
+
+convSmallGrad2x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad2x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad2x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+
+convSmallGrad2x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad2x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z8
+	VPERMPS     Z8, Z0, Z9
+	VPERMPS     Z8, Z2, Z8
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z11
+	VFMADD231PS Z9, Z11, Z4
+	VPERMPS     Z10, Z3, Z10
+	VFMADD231PS Z8, Z10, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z11
+	VFMADD231PS Z9, Z11, Z6
+	VPERMPS     Z10, Z3, Z9
+	VFMADD231PS Z8, Z9, Z7
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad2x2z_loop
+
+convSmallGrad2x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad2x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad2x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+
+convSmallGrad2x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad2x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z12
+	VPERMPS     Z12, Z0, Z13
+	VPERMPS     Z12, Z2, Z14
+	VPERMPS     Z12, Z4, Z12
+	VMOVUPS     (DI), Z15
+	VPERMPS     Z15, Z1, Z16
+	VFMADD231PS Z13, Z16, Z6
+	VPERMPS     Z15, Z3, Z16
+	VFMADD231PS Z14, Z16, Z7
+	VPERMPS     Z15, Z5, Z15
+	VFMADD231PS Z12, Z15, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z15
+	VPERMPS     Z15, Z1, Z16
+	VFMADD231PS Z13, Z16, Z9
+	VPERMPS     Z15, Z3, Z13
+	VFMADD231PS Z14, Z13, Z10
+	VPERMPS     Z15, Z5, Z13
+	VFMADD231PS Z12, Z13, Z11
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad2x3z_loop
+
+convSmallGrad2x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad3x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad3x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+
+convSmallGrad3x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad3x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z5
+	VPERMPS     Z5, Z0, Z5
+	VMOVUPS     (DI), Z6
+	VPERMPS     Z6, Z1, Z6
+	VFMADD231PS Z5, Z6, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z6
+	VPERMPS     Z6, Z1, Z6
+	VFMADD231PS Z5, Z6, Z3
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z6
+	VPERMPS     Z6, Z1, Z6
+	VFMADD231PS Z5, Z6, Z4
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad3x1z_loop
+
+convSmallGrad3x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad3x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad3x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+
+convSmallGrad3x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad3x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z10
+	VPERMPS     Z10, Z0, Z11
+	VPERMPS     Z10, Z2, Z10
+	VMOVUPS     (DI), Z12
+	VPERMPS     Z12, Z1, Z13
+	VFMADD231PS Z11, Z13, Z4
+	VPERMPS     Z12, Z3, Z12
+	VFMADD231PS Z10, Z12, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z12
+	VPERMPS     Z12, Z1, Z13
+	VFMADD231PS Z11, Z13, Z6
+	VPERMPS     Z12, Z3, Z12
+	VFMADD231PS Z10, Z12, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z12
+	VPERMPS     Z12, Z1, Z13
+	VFMADD231PS Z11, Z13, Z8
+	VPERMPS     Z12, Z3, Z11
+	VFMADD231PS Z10, Z11, Z9
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad3x2z_loop
+
+convSmallGrad3x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VMOVUPS Z8, 256(AX)
+	VMOVUPS Z9, 320(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad3x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad3x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+
+convSmallGrad3x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad3x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z15
+	VPERMPS     Z15, Z0, Z16
+	VPERMPS     Z15, Z2, Z17
+	VPERMPS     Z15, Z4, Z15
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z16, Z19, Z6
+	VPERMPS     Z18, Z3, Z19
+	VFMADD231PS Z17, Z19, Z7
+	VPERMPS     Z18, Z5, Z18
+	VFMADD231PS Z15, Z18, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z16, Z19, Z9
+	VPERMPS     Z18, Z3, Z19
+	VFMADD231PS Z17, Z19, Z10
+	VPERMPS     Z18, Z5, Z18
+	VFMADD231PS Z15, Z18, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z16, Z19, Z12
+	VPERMPS     Z18, Z3, Z16
+	VFMADD231PS Z17, Z16, Z13
+	VPERMPS     Z18, Z5, Z16
+	VFMADD231PS Z15, Z16, Z14
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad3x3z_loop
+
+convSmallGrad3x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VMOVUPS Z12, 384(AX)
+	VMOVUPS Z13, 448(AX)
+	VMOVUPS Z14, 512(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad4x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad4x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+
+convSmallGrad4x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad4x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z6
+	VPERMPS     Z6, Z0, Z6
+	VMOVUPS     (DI), Z7
+	VPERMPS     Z7, Z1, Z7
+	VFMADD231PS Z6, Z7, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z7
+	VPERMPS     Z7, Z1, Z7
+	VFMADD231PS Z6, Z7, Z3
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z7
+	VPERMPS     Z7, Z1, Z7
+	VFMADD231PS Z6, Z7, Z4
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z7
+	VPERMPS     Z7, Z1, Z7
+	VFMADD231PS Z6, Z7, Z5
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad4x1z_loop
+
+convSmallGrad4x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VMOVUPS Z5, 192(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad4x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad4x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+
+convSmallGrad4x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad4x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z12
+	VPERMPS     Z12, Z0, Z13
+	VPERMPS     Z12, Z2, Z12
+	VMOVUPS     (DI), Z14
+	VPERMPS     Z14, Z1, Z15
+	VFMADD231PS Z13, Z15, Z4
+	VPERMPS     Z14, Z3, Z14
+	VFMADD231PS Z12, Z14, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z14
+	VPERMPS     Z14, Z1, Z15
+	VFMADD231PS Z13, Z15, Z6
+	VPERMPS     Z14, Z3, Z14
+	VFMADD231PS Z12, Z14, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z14
+	VPERMPS     Z14, Z1, Z15
+	VFMADD231PS Z13, Z15, Z8
+	VPERMPS     Z14, Z3, Z14
+	VFMADD231PS Z12, Z14, Z9
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z14
+	VPERMPS     Z14, Z1, Z15
+	VFMADD231PS Z13, Z15, Z10
+	VPERMPS     Z14, Z3, Z13
+	VFMADD231PS Z12, Z13, Z11
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad4x2z_loop
+
+convSmallGrad4x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VMOVUPS Z8, 256(AX)
+	VMOVUPS Z9, 320(AX)
+	VMOVUPS Z10, 384(AX)
+	VMOVUPS Z11, 448(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad4x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad4x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+
+convSmallGrad4x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad4x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z18
+	VPERMPS     Z18, Z0, Z19
+	VPERMPS     Z18, Z2, Z20
+	VPERMPS     Z18, Z4, Z18
+	VMOVUPS     (DI), Z21
+	VPERMPS     Z21, Z1, Z22
+	VFMADD231PS Z19, Z22, Z6
+	VPERMPS     Z21, Z3, Z22
+	VFMADD231PS Z20, Z22, Z7
+	VPERMPS     Z21, Z5, Z21
+	VFMADD231PS Z18, Z21, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z21
+	VPERMPS     Z21, Z1, Z22
+	VFMADD231PS Z19, Z22, Z9
+	VPERMPS     Z21, Z3, Z22
+	VFMADD231PS Z20, Z22, Z10
+	VPERMPS     Z21, Z5, Z21
+	VFMADD231PS Z18, Z21, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z21
+	VPERMPS     Z21, Z1, Z22
+	VFMADD231PS Z19, Z22, Z12
+	VPERMPS     Z21, Z3, Z22
+	VFMADD231PS Z20, Z22, Z13
+	VPERMPS     Z21, Z5, Z21
+	VFMADD231PS Z18, Z21, Z14
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z21
+	VPERMPS     Z21, Z1, Z22
+	VFMADD231PS Z19, Z22, Z15
+	VPERMPS     Z21, Z3, Z19
+	VFMADD231PS Z20, Z19, Z16
+	VPERMPS     Z21, Z5, Z19
+	VFMADD231PS Z18, Z19, Z17
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad4x3z_loop
+
+convSmallGrad4x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VMOVUPS Z12, 384(AX)
+	VMOVUPS Z13, 448(AX)
+	VMOVUPS Z14, 512(AX)
+	VMOVUPS Z15, 576(AX)
+	VMOVUPS Z16, 640(AX)
+	VMOVUPS Z17, 704(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad5x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad5x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+
+convSmallGrad5x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad5x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z7
+	VPERMPS     Z7, Z0, Z7
+	VMOVUPS     (DI), Z8
+	VPERMPS     Z8, Z1, Z8
+	VFMADD231PS Z7, Z8, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z8
+	VPERMPS     Z8, Z1, Z8
+	VFMADD231PS Z7, Z8, Z3
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z8
+	VPERMPS     Z8, Z1, Z8
+	VFMADD231PS Z7, Z8, Z4
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z8
+	VPERMPS     Z8, Z1, Z8
+	VFMADD231PS Z7, Z8, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z8
+	VPERMPS     Z8, Z1, Z8
+	VFMADD231PS Z7, Z8, Z6
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad5x1z_loop
+
+convSmallGrad5x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VMOVUPS Z5, 192(AX)
+	VMOVUPS Z6, 256(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad5x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad5x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+
+convSmallGrad5x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad5x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z14
+	VPERMPS     Z14, Z0, Z15
+	VPERMPS     Z14, Z2, Z14
+	VMOVUPS     (DI), Z16
+	VPERMPS     Z16, Z1, Z17
+	VFMADD231PS Z15, Z17, Z4
+	VPERMPS     Z16, Z3, Z16
+	VFMADD231PS Z14, Z16, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z16
+	VPERMPS     Z16, Z1, Z17
+	VFMADD231PS Z15, Z17, Z6
+	VPERMPS     Z16, Z3, Z16
+	VFMADD231PS Z14, Z16, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z16
+	VPERMPS     Z16, Z1, Z17
+	VFMADD231PS Z15, Z17, Z8
+	VPERMPS     Z16, Z3, Z16
+	VFMADD231PS Z14, Z16, Z9
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z16
+	VPERMPS     Z16, Z1, Z17
+	VFMADD231PS Z15, Z17, Z10
+	VPERMPS     Z16, Z3, Z16
+	VFMADD231PS Z14, Z16, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z16
+	VPERMPS     Z16, Z1, Z17
+	VFMADD231PS Z15, Z17, Z12
+	VPERMPS     Z16, Z3, Z15
+	VFMADD231PS Z14, Z15, Z13
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad5x2z_loop
+
+convSmallGrad5x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VMOVUPS Z8, 256(AX)
+	VMOVUPS Z9, 320(AX)
+	VMOVUPS Z10, 384(AX)
+	VMOVUPS Z11, 448(AX)
+	VMOVUPS Z12, 512(AX)
+	VMOVUPS Z13, 576(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad5x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad5x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+	VPXORD    Z20, Z20, Z20
+
+convSmallGrad5x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad5x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z21
+	VPERMPS     Z21, Z0, Z22
+	VPERMPS     Z21, Z2, Z23
+	VPERMPS     Z21, Z4, Z21
+	VMOVUPS     (DI), Z24
+	VPERMPS     Z24, Z1, Z25
+	VFMADD231PS Z22, Z25, Z6
+	VPERMPS     Z24, Z3, Z25
+	VFMADD231PS Z23, Z25, Z7
+	VPERMPS     Z24, Z5, Z24
+	VFMADD231PS Z21, Z24, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z24
+	VPERMPS     Z24, Z1, Z25
+	VFMADD231PS Z22, Z25, Z9
+	VPERMPS     Z24, Z3, Z25
+	VFMADD231PS Z23, Z25, Z10
+	VPERMPS     Z24, Z5, Z24
+	VFMADD231PS Z21, Z24, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z24
+	VPERMPS     Z24, Z1, Z25
+	VFMADD231PS Z22, Z25, Z12
+	VPERMPS     Z24, Z3, Z25
+	VFMADD231PS Z23, Z25, Z13
+	VPERMPS     Z24, Z5, Z24
+	VFMADD231PS Z21, Z24, Z14
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z24
+	VPERMPS     Z24, Z1, Z25
+	VFMADD231PS Z22, Z25, Z15
+	VPERMPS     Z24, Z3, Z25
+	VFMADD231PS Z23, Z25, Z16
+	VPERMPS     Z24, Z5, Z24
+	VFMADD231PS Z21, Z24, Z17
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z24
+	VPERMPS     Z24, Z1, Z25
+	VFMADD231PS Z22, Z25, Z18
+	VPERMPS     Z24, Z3, Z22
+	VFMADD231PS Z23, Z22, Z19
+	VPERMPS     Z24, Z5, Z22
+	VFMADD231PS Z21, Z22, Z20
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad5x3z_loop
+
+convSmallGrad5x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VMOVUPS Z12, 384(AX)
+	VMOVUPS Z13, 448(AX)
+	VMOVUPS Z14, 512(AX)
+	VMOVUPS Z15, 576(AX)
+	VMOVUPS Z16, 640(AX)
+	VMOVUPS Z17, 704(AX)
+	VMOVUPS Z18, 768(AX)
+	VMOVUPS Z19, 832(AX)
+	VMOVUPS Z20, 896(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad6x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad6x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+
+convSmallGrad6x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad6x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z8
+	VPERMPS     Z8, Z0, Z8
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z3
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z4
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z6
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z9
+	VPERMPS     Z9, Z1, Z9
+	VFMADD231PS Z8, Z9, Z7
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad6x1z_loop
+
+convSmallGrad6x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VMOVUPS Z5, 192(AX)
+	VMOVUPS Z6, 256(AX)
+	VMOVUPS Z7, 320(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad6x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad6x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+
+convSmallGrad6x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad6x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z16
+	VPERMPS     Z16, Z0, Z17
+	VPERMPS     Z16, Z2, Z16
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z4
+	VPERMPS     Z18, Z3, Z18
+	VFMADD231PS Z16, Z18, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z6
+	VPERMPS     Z18, Z3, Z18
+	VFMADD231PS Z16, Z18, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z8
+	VPERMPS     Z18, Z3, Z18
+	VFMADD231PS Z16, Z18, Z9
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z10
+	VPERMPS     Z18, Z3, Z18
+	VFMADD231PS Z16, Z18, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z12
+	VPERMPS     Z18, Z3, Z18
+	VFMADD231PS Z16, Z18, Z13
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z18
+	VPERMPS     Z18, Z1, Z19
+	VFMADD231PS Z17, Z19, Z14
+	VPERMPS     Z18, Z3, Z17
+	VFMADD231PS Z16, Z17, Z15
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad6x2z_loop
+
+convSmallGrad6x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VMOVUPS Z8, 256(AX)
+	VMOVUPS Z9, 320(AX)
+	VMOVUPS Z10, 384(AX)
+	VMOVUPS Z11, 448(AX)
+	VMOVUPS Z12, 512(AX)
+	VMOVUPS Z13, 576(AX)
+	VMOVUPS Z14, 640(AX)
+	VMOVUPS Z15, 704(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad6x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad6x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+	VPXORD    Z20, Z20, Z20
+	VPXORD    Z21, Z21, Z21
+	VPXORD    Z22, Z22, Z22
+	VPXORD    Z23, Z23, Z23
+
+convSmallGrad6x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad6x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z24
+	VPERMPS     Z24, Z0, Z25
+	VPERMPS     Z24, Z2, Z26
+	VPERMPS     Z24, Z4, Z24
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z6
+	VPERMPS     Z27, Z3, Z28
+	VFMADD231PS Z26, Z28, Z7
+	VPERMPS     Z27, Z5, Z27
+	VFMADD231PS Z24, Z27, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z9
+	VPERMPS     Z27, Z3, Z28
+	VFMADD231PS Z26, Z28, Z10
+	VPERMPS     Z27, Z5, Z27
+	VFMADD231PS Z24, Z27, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z12
+	VPERMPS     Z27, Z3, Z28
+	VFMADD231PS Z26, Z28, Z13
+	VPERMPS     Z27, Z5, Z27
+	VFMADD231PS Z24, Z27, Z14
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z15
+	VPERMPS     Z27, Z3, Z28
+	VFMADD231PS Z26, Z28, Z16
+	VPERMPS     Z27, Z5, Z27
+	VFMADD231PS Z24, Z27, Z17
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z18
+	VPERMPS     Z27, Z3, Z28
+	VFMADD231PS Z26, Z28, Z19
+	VPERMPS     Z27, Z5, Z27
+	VFMADD231PS Z24, Z27, Z20
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z27
+	VPERMPS     Z27, Z1, Z28
+	VFMADD231PS Z25, Z28, Z21
+	VPERMPS     Z27, Z3, Z25
+	VFMADD231PS Z26, Z25, Z22
+	VPERMPS     Z27, Z5, Z25
+	VFMADD231PS Z24, Z25, Z23
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad6x3z_loop
+
+convSmallGrad6x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VMOVUPS Z12, 384(AX)
+	VMOVUPS Z13, 448(AX)
+	VMOVUPS Z14, 512(AX)
+	VMOVUPS Z15, 576(AX)
+	VMOVUPS Z16, 640(AX)
+	VMOVUPS Z17, 704(AX)
+	VMOVUPS Z18, 768(AX)
+	VMOVUPS Z19, 832(AX)
+	VMOVUPS Z20, 896(AX)
+	VMOVUPS Z21, 960(AX)
+	VMOVUPS Z22, 1024(AX)
+	VMOVUPS Z23, 1088(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad7x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad7x1z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VPXORD    Z2, Z2, Z2
+	VPXORD    Z3, Z3, Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+
+convSmallGrad7x1z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad7x1z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z9
+	VPERMPS     Z9, Z0, Z9
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z2
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z3
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z4
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z6
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z10
+	VPERMPS     Z10, Z1, Z10
+	VFMADD231PS Z9, Z10, Z8
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad7x1z_loop
+
+convSmallGrad7x1z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z2, (AX)
+	VMOVUPS Z3, 64(AX)
+	VMOVUPS Z4, 128(AX)
+	VMOVUPS Z5, 192(AX)
+	VMOVUPS Z6, 256(AX)
+	VMOVUPS Z7, 320(AX)
+	VMOVUPS Z8, 384(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad7x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad7x2z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VPXORD    Z4, Z4, Z4
+	VPXORD    Z5, Z5, Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+
+convSmallGrad7x2z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad7x2z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z18
+	VPERMPS     Z18, Z0, Z19
+	VPERMPS     Z18, Z2, Z18
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z4
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z5
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z6
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z7
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z8
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z9
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z10
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z12
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z13
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z14
+	VPERMPS     Z20, Z3, Z20
+	VFMADD231PS Z18, Z20, Z15
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z20
+	VPERMPS     Z20, Z1, Z21
+	VFMADD231PS Z19, Z21, Z16
+	VPERMPS     Z20, Z3, Z19
+	VFMADD231PS Z18, Z19, Z17
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad7x2z_loop
+
+convSmallGrad7x2z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z4, (AX)
+	VMOVUPS Z5, 64(AX)
+	VMOVUPS Z6, 128(AX)
+	VMOVUPS Z7, 192(AX)
+	VMOVUPS Z8, 256(AX)
+	VMOVUPS Z9, 320(AX)
+	VMOVUPS Z10, 384(AX)
+	VMOVUPS Z11, 448(AX)
+	VMOVUPS Z12, 512(AX)
+	VMOVUPS Z13, 576(AX)
+	VMOVUPS Z14, 640(AX)
+	VMOVUPS Z15, 704(AX)
+	VMOVUPS Z16, 768(AX)
+	VMOVUPS Z17, 832(AX)
+	VZEROUPPER
+	RET
+
+// func convSmallGrad7x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+// Requires: AVX, AVX512F
+TEXT ·convSmallGrad7x3z(SB), NOSPLIT, $0-64
+	MOVQ      n+0(FP), AX
+	MOVQ      dyt+8(FP), CX
+	MOVQ      off+16(FP), DX
+	MOVQ      x+24(FP), BX
+	MOVQ      wpb+32(FP), SI
+	MOVQ      ia+40(FP), DI
+	MOVQ      ib+48(FP), R8
+	VMOVDQU32 (DI), Z0
+	VMOVDQU32 (R8), Z1
+	VMOVDQU32 64(DI), Z2
+	VMOVDQU32 64(R8), Z3
+	VMOVDQU32 128(DI), Z4
+	VMOVDQU32 128(R8), Z5
+	VPXORD    Z6, Z6, Z6
+	VPXORD    Z7, Z7, Z7
+	VPXORD    Z8, Z8, Z8
+	VPXORD    Z9, Z9, Z9
+	VPXORD    Z10, Z10, Z10
+	VPXORD    Z11, Z11, Z11
+	VPXORD    Z12, Z12, Z12
+	VPXORD    Z13, Z13, Z13
+	VPXORD    Z14, Z14, Z14
+	VPXORD    Z15, Z15, Z15
+	VPXORD    Z16, Z16, Z16
+	VPXORD    Z17, Z17, Z17
+	VPXORD    Z18, Z18, Z18
+	VPXORD    Z19, Z19, Z19
+	VPXORD    Z20, Z20, Z20
+	VPXORD    Z21, Z21, Z21
+	VPXORD    Z22, Z22, Z22
+	VPXORD    Z23, Z23, Z23
+	VPXORD    Z24, Z24, Z24
+	VPXORD    Z25, Z25, Z25
+	VPXORD    Z26, Z26, Z26
+
+convSmallGrad7x3z_loop:
+	TESTQ       AX, AX
+	JZ          convSmallGrad7x3z_done
+	MOVLQSX     (DX), DI
+	LEAQ        (BX)(DI*4), DI
+	VMOVUPS     (CX), Z27
+	VPERMPS     Z27, Z0, Z28
+	VPERMPS     Z27, Z2, Z29
+	VPERMPS     Z27, Z4, Z27
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z6
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z7
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z8
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z9
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z10
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z11
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z12
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z13
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z14
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z15
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z16
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z17
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z18
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z19
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z20
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z21
+	VPERMPS     Z30, Z3, Z31
+	VFMADD231PS Z29, Z31, Z22
+	VPERMPS     Z30, Z5, Z30
+	VFMADD231PS Z27, Z30, Z23
+	ADDQ        SI, DI
+	VMOVUPS     (DI), Z30
+	VPERMPS     Z30, Z1, Z31
+	VFMADD231PS Z28, Z31, Z24
+	VPERMPS     Z30, Z3, Z28
+	VFMADD231PS Z29, Z28, Z25
+	VPERMPS     Z30, Z5, Z28
+	VFMADD231PS Z27, Z28, Z26
+	ADDQ        $0x40, CX
+	ADDQ        $0x04, DX
+	DECQ        AX
+	JMP         convSmallGrad7x3z_loop
+
+convSmallGrad7x3z_done:
+	MOVQ    t+56(FP), AX
+	VMOVUPS Z6, (AX)
+	VMOVUPS Z7, 64(AX)
+	VMOVUPS Z8, 128(AX)
+	VMOVUPS Z9, 192(AX)
+	VMOVUPS Z10, 256(AX)
+	VMOVUPS Z11, 320(AX)
+	VMOVUPS Z12, 384(AX)
+	VMOVUPS Z13, 448(AX)
+	VMOVUPS Z14, 512(AX)
+	VMOVUPS Z15, 576(AX)
+	VMOVUPS Z16, 640(AX)
+	VMOVUPS Z17, 704(AX)
+	VMOVUPS Z18, 768(AX)
+	VMOVUPS Z19, 832(AX)
+	VMOVUPS Z20, 896(AX)
+	VMOVUPS Z21, 960(AX)
+	VMOVUPS Z22, 1024(AX)
+	VMOVUPS Z23, 1088(AX)
+	VMOVUPS Z24, 1152(AX)
+	VMOVUPS Z25, 1216(AX)
+	VMOVUPS Z26, 1280(AX)
+	VZEROUPPER
+	RET

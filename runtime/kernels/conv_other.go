@@ -29,3 +29,7 @@ func padRowsKernel(ISA, int, []float32, []float32, int, int, int) bool { return 
 func convInputKernel(stacked bool, R, V, n int, w []float32, ws int, groups [][4]int, x []float32, at, p int, outs *[12][]float32, cols, nrows, xs, yst int) {
 	goConvInput(stacked, R, n, w, ws, groups, x, at, p, outs, cols, nrows, xs, yst)
 }
+
+func convSmallGradKernel(kh, nv, n int, dyt []float32, off []int32, x []float32, wp int, ia, ib *[3][16]int32, t []float32) {
+	goConvSmallGrad(kh, nv, n, dyt, off, x, wp, ia, ib, t)
+}

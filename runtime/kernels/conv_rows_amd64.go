@@ -197,3 +197,54 @@ func convInputAsm(stacked bool, R, V, n int, w *float32, ws int, groups *[4]int,
 		panic("kernels: no input-gradient kernel of this shape")
 	}
 }
+
+// convSmallGradAsm runs the AVX-512 small-channel weight-gradient kernel
+// for kh kernel rows by nv vectors.
+func convSmallGradAsm(kh, nv, n int, dyt *float32, off *int32, x *float32, wpb int, ia, ib *[3][16]int32, t *float32) {
+	switch 4*kh + nv {
+	case 5:
+		convSmallGrad1x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 6:
+		convSmallGrad1x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 7:
+		convSmallGrad1x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 9:
+		convSmallGrad2x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 10:
+		convSmallGrad2x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 11:
+		convSmallGrad2x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 13:
+		convSmallGrad3x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 14:
+		convSmallGrad3x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 15:
+		convSmallGrad3x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 17:
+		convSmallGrad4x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 18:
+		convSmallGrad4x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 19:
+		convSmallGrad4x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 21:
+		convSmallGrad5x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 22:
+		convSmallGrad5x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 23:
+		convSmallGrad5x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 25:
+		convSmallGrad6x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 26:
+		convSmallGrad6x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 27:
+		convSmallGrad6x3z(n, dyt, off, x, wpb, ia, ib, t)
+	case 29:
+		convSmallGrad7x1z(n, dyt, off, x, wpb, ia, ib, t)
+	case 30:
+		convSmallGrad7x2z(n, dyt, off, x, wpb, ia, ib, t)
+	case 31:
+		convSmallGrad7x3z(n, dyt, off, x, wpb, ia, ib, t)
+	default:
+		panic("kernels: no small-channel weight-gradient kernel of this shape")
+	}
+}

@@ -428,3 +428,108 @@ func convInput6x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *f
 //
 //go:noescape
 func convInput7x2zs(n int, w *float32, ws int, groups *[4]int, ngroups int, x *float32, pstep int, ys *[12]*float32, mask uint32, nrows int, xs int, yst int)
+
+// convSmallGrad1x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 1 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad1x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad1x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 1 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad1x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad1x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 1 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad1x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad2x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 2 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad2x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad2x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 2 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad2x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad2x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 2 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad2x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad3x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 3 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad3x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad3x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 3 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad3x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad3x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 3 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad3x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad4x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 4 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad4x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad4x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 4 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad4x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad4x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 4 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad4x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad5x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 5 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad5x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad5x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 5 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad5x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad5x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 5 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad5x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad6x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 6 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad6x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad6x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 6 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad6x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad6x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 6 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad6x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad7x1z needs AVX-512F: t[(r·1+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 7 kernel rows r, 1 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad7x1z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad7x2z needs AVX-512F: t[(r·2+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 7 kernel rows r, 2 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad7x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convSmallGrad7x3z needs AVX-512F: t[(r·3+v)·16+l] = Σ_k dyt[16k+ia[v][l]]·x[off[k]+r·wpb/4+ib[v][l]] for 7 kernel rows r, 3 vectors v and 16 lanes l, over n positions in order from zero.
+//
+//go:noescape
+func convSmallGrad7x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)

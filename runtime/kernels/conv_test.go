@@ -740,3 +740,46 @@ func TestAvgPool22(t *testing.T) {
 		}
 	}
 }
+
+// The AVX-512 small-channel weight-gradient kernels give their pure-Go
+// twin's bits at every shape, on random lane indices and positions.
+func TestConvSmallGradKernels(t *testing.T) {
+	if Detected < AVX512 {
+		t.Skip("no AVX-512 on this machine")
+	}
+	r := runtime.NewRNG(20)
+	for kh := 1; kh <= 7; kh++ {
+		for nv := 1; nv <= 3 && kh*nv <= 21; nv++ {
+			n, wp := 1+r.Intn(300), 20+r.Intn(20)
+			off := make([]int32, n)
+			for k := range off {
+				off[k] = int32(k + r.Intn(3)) // increasing, as Conv lays them out
+				if k > 0 && off[k] < off[k-1] {
+					off[k] = off[k-1]
+				}
+			}
+			dyt, x := make([]float32, 16*n), make([]float32, int(off[n-1])+(kh-1)*wp+16)
+			for _, s := range [][]float32{dyt, x} {
+				for i := range s {
+					s[i] = float32(2*r.Float64() - 1)
+				}
+			}
+			var ia, ib [3][16]int32
+			for v := range ia {
+				for l := range ia[v] {
+					ia[v][l], ib[v][l] = int32(r.Intn(16)), int32(r.Intn(16))
+				}
+			}
+			want, got := make([]float32, kh*nv*16), make([]float32, kh*nv*16)
+			goConvSmallGrad(kh, nv, n, dyt, off, x, wp, &ia, &ib, want)
+			restore := mustLevel(AVX512)
+			convSmallGradKernel(kh, nv, n, dyt, off, x, wp, &ia, &ib, got)
+			restore()
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("kh %d nv %d: sum %d is %v, the twin gives %v", kh, nv, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
