@@ -231,16 +231,7 @@ func rowKernel(R, V int, zmm, stacked bool) {
 		rowEpilogues256(name, R, V, acc, ys, yo, mode)
 	}
 	Label(name + "_next")
-	xs := Load(Param("xs"), GP64())
-	yst := Load(Param("yst"), GP64())
-	for range step {
-		LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
-		LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
-	}
-	DECQ(left)
-	JNZ(LabelRef(name + "_row"))
-	VZEROUPPER()
-	RET()
+	nextRows(name, x, yo, left, step)
 }
 
 // reluDoc says how a row kernel's keep argument applies ReLU.
@@ -712,16 +703,7 @@ func inputRows(R, V int, stacked bool) {
 	if stacked {
 		step = 2
 	}
-	xs := Load(Param("xs"), GP64())
-	yst := Load(Param("yst"), GP64())
-	for range step {
-		LEAQ(Mem{Base: xrow, Index: xs, Scale: 4}, xrow)
-		LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
-	}
-	DECQ(left)
-	JNZ(LabelRef(name + "_row"))
-	VZEROUPPER()
-	RET()
+	nextRows(name, xrow, yo, left, step)
 }
 
 // SmallMaxKH and SmallMaxAcc bound the small-channel weight-gradient
@@ -874,6 +856,22 @@ func padRows(zmm bool) {
 	DECQ(n)
 	JMP(LabelRef(name + "_row"))
 	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// nextRows ends a row kernel's pass: the input x and the outputs' offset
+// yo advance step rows (the params xs and yst, in elements), and the loop
+// returns to name_row while rows are left.
+func nextRows(name string, x, yo, left reg.Register, step int) {
+	xs := Load(Param("xs"), GP64())
+	yst := Load(Param("yst"), GP64())
+	for range step {
+		LEAQ(Mem{Base: x, Index: xs, Scale: 4}, x)
+		LEAQ(Mem{Base: yo, Index: yst, Scale: 4}, yo)
+	}
+	DECQ(left)
+	JNZ(LabelRef(name + "_row"))
 	VZEROUPPER()
 	RET()
 }

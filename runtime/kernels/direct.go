@@ -643,22 +643,12 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 	clear(gT)
 	transpose(level, gw, Q, O, Q, gT, opad)
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
-	xp := sc.pad
-	if cap(sc.off) < P {
-		sc.off = make([]int32, P)
-	}
-	posOff := sc.off[:P]
-	for oh := 0; oh < g.OH; oh++ {
-		for ow := 0; ow < g.OW; ow++ {
-			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
-		}
-	}
+	posOff := positionOffsets(g, sc, wp)
 	sc.cols = grow(sc.cols, lanes*P)
 	dyT := sc.cols
 	var taps [accTaps]int
 	for s := 0; s < n; s++ {
-		padInput(g, x[s*K:(s+1)*K], xp, hp, wp)
+		xp, _, _ := paddedInput(g, sc, x[s*K:(s+1)*K])
 		dys := dy[s*O*P : (s+1)*O*P]
 		for b := 0; b*lanes < O; b++ {
 			positionMajor(level, dys[b*lanes*P:], P, min(lanes, O-b*lanes), lanes, dyT)
@@ -701,19 +691,8 @@ func convWeightGradSmall(g *Window, O, G, nv int, dy, x, gw []float32) {
 	level := active
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
-	xp := sc.pad
-	padInput(g, x, xp, hp, wp)
-	if cap(sc.off) < P {
-		sc.off = make([]int32, P)
-	}
-	posOff := sc.off[:P]
-	for oh := 0; oh < g.OH; oh++ {
-		for ow := 0; ow < g.OW; ow++ {
-			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
-		}
-	}
+	xp, hp, wp := paddedInput(g, sc, x)
+	posOff := positionOffsets(g, sc, wp)
 	sc.cols = grow(sc.cols, 16*P)
 	dyT := sc.cols
 	positionMajor(level, dy, P, O, 16, dyT)
@@ -764,6 +743,31 @@ func goConvSmallGrad(kh, nv, n int, dyt []float32, off []int32, x []float32, wp 
 			}
 		}
 	}
+}
+
+// paddedInput copies one sample x into the scratch's padded buffer (with
+// padSlack after it) and returns it with its height and width.
+func paddedInput(g *Window, sc *scratch, x []float32) (xp []float32, hp, wp int) {
+	hp, wp = g.H+2*g.PH, g.W+2*g.PW
+	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
+	padInput(g, x, sc.pad, hp, wp)
+	return sc.pad, hp, wp
+}
+
+// positionOffsets sets, in the scratch, each output position's element
+// offset in the padded input (rows wp apart), and returns them.
+func positionOffsets(g *Window, sc *scratch, wp int) []int32 {
+	P := g.Positions()
+	if cap(sc.off) < P {
+		sc.off = make([]int32, P)
+	}
+	posOff := sc.off[:P]
+	for oh := 0; oh < g.OH; oh++ {
+		for ow := 0; ow < g.OW; ow++ {
+			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
+		}
+	}
+	return posOff
 }
 
 // positionMajor lays out chans channels of dY (P positions each, one after
@@ -819,19 +823,8 @@ func convWeightGrad(g *Window, dy, x, gw []float32) {
 	dy, gw, x = dy[:O*P], gw[:O*Q], x[:g.C*g.H*g.W]
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	sc.pad = grow(sc.pad, g.C*hp*wp+padSlack)
-	xp := sc.pad
-	padInput(g, x, xp, hp, wp)
-	if cap(sc.off) < P {
-		sc.off = make([]int32, P)
-	}
-	posOff := sc.off[:P]
-	for oh := 0; oh < g.OH; oh++ {
-		for ow := 0; ow < g.OW; ow++ {
-			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
-		}
-	}
+	xp, hp, wp := paddedInput(g, sc, x)
+	posOff := positionOffsets(g, sc, wp)
 	// Blocks of 16 channels on the 16×6 kernel, or with at most 8 channels
 	// one block of 8 on the 8×8 one (fewer idle lanes).
 	lanes, np := 16, 6
