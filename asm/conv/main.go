@@ -376,16 +376,7 @@ func channels(nv, np int) {
 	TEXT(name, NOSPLIT, fmt.Sprintf("func(n int, wt *float32, off *int32, x *float32, pos *[%d]int, t *float32)", np))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s needs AVX: t[q][c] = Σ_p wt[%dp+c]·x[off[p]+pos[q]/4] for %d channels c and %d positions q, over n taps in order (t is %d×%d, row-major).", name, lanes, lanes, np, np, lanes))
-	n := Load(Param("n"), GP64())
-	wt := Load(Param("wt"), GP64())
-	off := Load(Param("off"), GP64())
-	x := Load(Param("x"), GP64())
-	pp := Load(Param("pos"), GP64())
-	pos := make([]reg.GPVirtual, np)
-	for q := range pos {
-		pos[q] = GP64()
-		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
-	}
+	n, wt, off, x, pos := chanArgs("wt", "pos", np)
 	acc := zeroed(np, nv)
 	chanLoop(name, vec.Of(false), n, off, x, wt, pos, acc)
 	t := Load(Param("t"), GP64())
@@ -416,17 +407,8 @@ func channelsAdd(np int) {
 	TEXT(name, NOSPLIT, "func(n int, wt *float32, off *int32, x *float32, pos *[6]int, y *float32, ystride int, mask *[8]int32, init *[16]float32)")
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s needs AVX: for 16 channels c and the %d positions q, y[c·ystride/4+q] = (init[c], or itself if init is nil) + Σ_p wt[16p+c]·x[off[p]+pos[q]/4] over n taps in order (the sum from zero, then one addition), where mask is set; the 8 floats from each y[c·ystride/4] are read and written whole, those where mask is clear unchanged.", name, np))
-	n := Load(Param("n"), GP64())
-	wt := Load(Param("wt"), GP64())
-	off := Load(Param("off"), GP64())
-	x := Load(Param("x"), GP64())
-	pp := Load(Param("pos"), GP64())
+	n, wt, off, x, pos := chanArgs("wt", "pos", np)
 	const nv = 2
-	pos := make([]reg.GPVirtual, np)
-	for q := range pos {
-		pos[q] = GP64()
-		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
-	}
 	acc := zeroed(np, nv)
 	chanLoop(name, vec.Of(false), n, off, x, wt, pos, acc)
 	// The second half waits on the stack while the first is transposed:
@@ -527,16 +509,7 @@ func channelsAcc(nv int) {
 	TEXT(name, NOSPLIT, fmt.Sprintf("func(n int, dyt *float32, off *int32, x *float32, taps *[%d]int, gt *float32, gstride int)", accTaps))
 	Pragma("noescape")
 	Doc(fmt.Sprintf("%s needs AVX-512F: gt[q·gstride/4+c] += Σ_k dyt[%dk+c]·x[off[k]+taps[q]/4] for %d channels c and %d taps q, the sum over n positions in order from zero, then one addition.", name, lanes, lanes, accTaps))
-	n := Load(Param("n"), GP64())
-	wt := Load(Param("dyt"), GP64())
-	off := Load(Param("off"), GP64())
-	x := Load(Param("x"), GP64())
-	tp := Load(Param("taps"), GP64())
-	taps := make([]reg.GPVirtual, accTaps)
-	for q := range taps {
-		taps[q] = GP64()
-		MOVQ(Mem{Base: tp, Disp: 8 * q}, taps[q])
-	}
+	n, wt, off, x, taps := chanArgs("dyt", "taps", accTaps)
 	acc := zeroedOf(vec.Of(true), accTaps, nv)
 	chanLoop(name, vec.Of(true), n, off, x, wt, taps, acc)
 	g := Load(Param("gt"), GP64())
@@ -874,6 +847,23 @@ func nextRows(name string, x, yo, left reg.Register, step int) {
 	JNZ(LabelRef(name + "_row"))
 	VZEROUPPER()
 	RET()
+}
+
+// chanArgs loads the channel tiles' arguments: the count n, the weights
+// (named wt), the offsets off, the input x, and np offsets (named pos)
+// into registers of their own.
+func chanArgs(wtName, posName string, np int) (n, wt, off, x reg.Register, pos []reg.GPVirtual) {
+	n = Load(Param("n"), GP64())
+	wt = Load(Param(wtName), GP64())
+	off = Load(Param("off"), GP64())
+	x = Load(Param("x"), GP64())
+	pp := Load(Param(posName), GP64())
+	pos = make([]reg.GPVirtual, np)
+	for q := range pos {
+		pos[q] = GP64()
+		MOVQ(Mem{Base: pp, Disp: 8 * q}, pos[q])
+	}
+	return n, wt, off, x, pos
 }
 
 // chanLoop emits the channel tiles' loop over positions: for each, the
