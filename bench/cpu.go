@@ -33,12 +33,8 @@ func describeCPU() string {
 	return s + "; features " + strings.Join(feats, ", ")
 }
 
-// levelReason says which level nngen uses by default here, and why.
+// levelReason says which level nngen uses by default here.
 func levelReason() string {
-	if kernels.Preferred < kernels.Detected {
-		return fmt.Sprintf("nngen's default level is %s although %s is available: this CPU (AMD family 19h, Zen 4) runs 512-bit instructions as two 256-bit halves, so AVX-512 has no more throughput and its kernels measured slower",
-			kernels.Preferred, kernels.Detected)
-	}
 	return fmt.Sprintf("nngen's default level is %s, the best this CPU supports", kernels.Preferred)
 }
 

@@ -53,11 +53,12 @@ func (i ISA) String() string {
 // Detected is the best level this CPU and build support.
 var Detected = detect()
 
-// Preferred is the level used when NNGEN_ISA is not set: Detected, except
-// AVX2 on CPUs that run 512-bit instructions as two 256-bit halves (AMD
-// family 19h with AVX-512: Zen 4), where AVX-512 has no more throughput and
-// the AVX2 kernels measure faster (README, Performance).
-var Preferred = prefer(Detected, cpuid.CPU.VendorID == cpuid.AMD && cpuid.CPU.Family == 0x19)
+// Preferred is the level used when NNGEN_ISA is not set: Detected, on every
+// CPU. On AMD family 19h with AVX-512 (Zen 4), whose 512-bit instructions run
+// as two 256-bit halves and add no peak throughput, the AVX-512 kernels still
+// measure faster than the AVX2 ones: twice the registers hold larger tiles,
+// and each FMA needs half the loads of two 256-bit ones (README, Performance).
+var Preferred = Detected
 
 // active is the level in use: Preferred, the one NNGEN_ISA names, or the
 // one SetLevel chose.
@@ -102,15 +103,6 @@ func SetLevel(level ISA) (restore func(), err error) {
 	prev := active
 	active = level
 	return func() { active = prev }, nil
-}
-
-// prefer returns the level to use by default on a CPU whose best level is
-// best; halfWidth512 says that its 512-bit instructions are double-pumped.
-func prefer(best ISA, halfWidth512 bool) ISA {
-	if best == AVX512 && halfWidth512 {
-		return AVX2
-	}
-	return best
 }
 
 func detect() ISA {

@@ -28,19 +28,10 @@ func TestSelect(t *testing.T) {
 	}
 }
 
-// AVX-512 is not the default where it runs at half width; nothing else
-// changes the detected level.
-func TestPrefer(t *testing.T) {
-	for _, c := range []struct {
-		best ISA
-		half bool
-		want ISA
-	}{
-		{AVX512, true, AVX2}, {AVX512, false, AVX512}, {AVX2, true, AVX2}, {Generic, true, Generic},
-	} {
-		if got := prefer(c.best, c.half); got != c.want {
-			t.Errorf("prefer(%s, %v) = %s, want %s", c.best, c.half, got, c.want)
-		}
+// Without NNGEN_ISA the level in use is the best one this CPU supports.
+func TestPreferred(t *testing.T) {
+	if Preferred != Detected {
+		t.Errorf("Preferred %s, Detected %s", Preferred, Detected)
 	}
 	if os.Getenv("NNGEN_ISA") == "" && Level() != Preferred {
 		t.Errorf("Level %s without NNGEN_ISA, Preferred %s", Level(), Preferred)
