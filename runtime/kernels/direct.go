@@ -610,9 +610,7 @@ func ConvWeightGrads(g *Window, n int, dy, x, gw []float32) {
 	}
 	dy, x, gw = dy[:n*O*P], x[:n*K], gw[:O*Q]
 	if G, nv, ok := smallGradShape(g, O); ok && active == AVX512 {
-		for s := 0; s < n; s++ {
-			convWeightGradSmall(g, O, G, nv, dy[s*O*P:(s+1)*O*P], x[s*K:(s+1)*K], gw)
-		}
+		convWeightGradSmall(g, n, O, G, nv, dy, x, gw)
 		return
 	}
 	if active != AVX512 || O <= 8 {
@@ -682,45 +680,49 @@ func smallGradShape(g *Window, O int) (G, nv int, ok bool) {
 	return G, nv, nv <= 3 && g.KH*nv <= 21
 }
 
-// convWeightGradSmall is ConvWeightGrad at AVX-512 for at most 5
+// convWeightGradSmall is ConvWeightGrads at AVX-512 for at most 5
 // channels: each lane one (kernel column, channel) pair of a kernel row
-// (kernels.convSmallGrad*), a call per input channel and k-block of
-// positions, each lane's sum added into its weight's gradient.
-func convWeightGradSmall(g *Window, O, G, nv int, dy, x, gw []float32) {
-	Q, P := g.Patch(), g.Positions()
+// (kernels.convSmallGrad*), a call per sample, input channel and k-block
+// of positions, each lane's sum added into its weight's gradient. What
+// does not depend on the sample (the positions, the lanes' indices and
+// weights) is set up once for the n.
+func convWeightGradSmall(g *Window, n, O, G, nv int, dy, x, gw []float32) {
+	Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
 	level := active
 	sc := scratchPool.Get().(*scratch)
 	defer scratchPool.Put(sc)
-	xp, hp, wp := paddedInput(g, sc, x)
+	hp, wp := g.H+2*g.PH, g.W+2*g.PW
 	posOff := positionOffsets(g, sc, wp)
 	sc.cols = grow(sc.cols, 16*P)
 	dyT := sc.cols
-	positionMajor(level, dy, P, O, 16, dyT)
 	// Lane l of vector v: channel l mod O, kernel column v·G + l/O; lanes
-	// past the row's columns read channel 0 and column 0, and are dropped.
+	// past the row's columns read channel 0 and column 0, and are dropped
+	// (to[i] < 0): the others' sums go to gw[to[i]] of the input channel.
 	var ia, ib [3][16]int32
-	for v := 0; v < nv; v++ {
-		for l := 0; l < G*O; l++ {
-			if kx := v*G + l/O; kx < g.KW {
-				ia[v][l], ib[v][l] = int32(l%O), int32(kx)
-			}
+	var to [7 * 3 * 16]int
+	for i := range to[:g.KH*nv*16] {
+		ky, v, l := i/(nv*16), i/16%nv, i%16
+		to[i] = -1
+		if kx := v*G + l/O; l < G*O && kx < g.KW {
+			ia[v][l], ib[v][l] = int32(l%O), int32(kx)
+			to[i] = (l%O)*Q + ky*g.KW + kx
 		}
 	}
 	sc.tile = grow(sc.tile, g.KH*nv*16)
 	t := sc.tile
-	for c := 0; c < g.C; c++ {
-		xc := xp[c*hp*wp:]
-		for k0 := 0; k0 < P; k0 += KC {
-			kb := min(KC, P-k0)
-			convSmallGradKernel(g.KH, nv, kb, dyT[16*k0:], posOff[k0:k0+kb], xc, wp, &ia, &ib, t)
-			for ky := 0; ky < g.KH; ky++ {
-				row := gw[(c*g.KH+ky)*g.KW:]
-				for v := 0; v < nv; v++ {
-					sums := t[(ky*nv+v)*16:][:16]
-					for l := 0; l < G*O; l++ {
-						if kx := v*G + l/O; kx < g.KW {
-							row[(l%O)*Q+kx] += sums[l]
-						}
+	for s := 0; s < n; s++ {
+		xp, _, _ := paddedInput(g, sc, x[s*K:(s+1)*K])
+		// Lanes O to 16 of dyT are never read (ia < O).
+		transpose(level, dy[s*O*P:(s+1)*O*P], P, O, P, dyT, 16)
+		for c := 0; c < g.C; c++ {
+			xc := xp[c*hp*wp:]
+			gc := gw[c*g.KH*g.KW:]
+			for k0 := 0; k0 < P; k0 += KC {
+				kb := min(KC, P-k0)
+				convSmallGradKernel(g.KH, nv, kb, dyT[16*k0:], posOff[k0:k0+kb], xc, wp, &ia, &ib, t)
+				for i, j := range to[:len(t)] {
+					if j >= 0 {
+						gc[j] += t[i]
 					}
 				}
 			}
@@ -763,8 +765,10 @@ func positionOffsets(g *Window, sc *scratch, wp int) []int32 {
 	}
 	posOff := sc.off[:P]
 	for oh := 0; oh < g.OH; oh++ {
-		for ow := 0; ow < g.OW; ow++ {
-			posOff[oh*g.OW+ow] = int32(oh*g.SH*wp + ow*g.SW)
+		o, row := int32(oh*g.SH*wp), posOff[oh*g.OW:(oh+1)*g.OW]
+		for ow := range row {
+			row[ow] = o
+			o += int32(g.SW)
 		}
 	}
 	return posOff
