@@ -468,7 +468,8 @@ func TestConvWeightGrads(t *testing.T) {
 		{Window{C: 3, H: 12, W: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64},
 		{Window{C: 5, H: 17, W: 19, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 40},
 		{Window{C: 2, H: 9, W: 11, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1}, 9},
-		// At most 8 channels: the lanes over (kernel column, channel).
+		// Few channels: lanes over (kernel column, channel) pairs for 3
+		// and 5, the 8-lane channel tile for 8.
 		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
 		{Window{C: 2, H: 13, W: 15, KH: 3, KW: 6, SH: 2, SW: 2, PH: 1, PW: 2}, 8},
 		{Window{C: 1, H: 11, W: 30, KH: 7, KW: 7, SH: 1, SW: 3, PH: 3, PW: 3}, 5},

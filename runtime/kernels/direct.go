@@ -684,8 +684,9 @@ func smallGradShape(g *Window, O int) (G, nv int, ok bool) {
 // channels: each lane one (kernel column, channel) pair of a kernel row
 // (kernels.convSmallGrad*), a call per sample, input channel and k-block
 // of positions, each lane's sum added into its weight's gradient. What
-// does not depend on the sample (the positions, the lanes' indices and
-// weights) is set up once for the n.
+// does not depend on the sample (the positions' offsets, the lanes'
+// indices and the place of each lane's weight in gw) is set up once for
+// the n.
 func convWeightGradSmall(g *Window, n, O, G, nv int, dy, x, gw []float32) {
 	Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
 	level := active
