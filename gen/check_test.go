@@ -117,7 +117,7 @@ func TestSpecErrors(t *testing.T) {
 		want      []string // "LINE:COL: substring", in order
 	}{
 		{"unknown op", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3}\n  - conv3d: {out: 2}\nloss: mse\n",
-			[]string{`5:5: unknown op "conv3d" (known: adaptiveavgpool1d, adaptiveavgpool2d, add, avgpool1d, avgpool2d, concat, conv1d, conv2d, dropout, flatten, gelu, leaky_relu, linear, maxpool1d, maxpool2d, relu, sigmoid, silu, softmax, tanh)`}},
+			[]string{`5:5: unknown op "conv3d" (known: adaptiveavgpool1d, adaptiveavgpool2d, add, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, concat, conv1d, conv2d, dropout, flatten, gelu, leaky_relu, linear, maxpool1d, maxpool2d, relu, sigmoid, silu, softmax, tanh)`}},
 		{"unknown field", "name: n\ninput: [4]\nlayers:\n  - linear: {out: 3, outs: 2}\nloss: mse\n",
 			[]string{`4:22: linear: unknown field "outs" (known: in, out, bias, name, from)`}},
 		{"leaky_relu slope", "name: n\ninput: [4]\nlayers:\n  - leaky_relu: {negative_slope: -0.1}\n  - leaky_relu: {negative_slope: .nan}\n  - leaky_relu: {negative_slope: \"0.2\"}\n  - leaky_relu: {slope: 0.2}\nloss: mse\n",

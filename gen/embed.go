@@ -137,8 +137,10 @@ func (c *opCtx) foldLit(v float64) *jen.Statement {
 }
 
 // ReadWeightsFile reads a safetensors file holding exactly the network's
-// parameters (strictly, as a generated LoadWeights does) into a parameter
-// slab, for Options.Weights.
+// parameters and buffers (strictly, as a generated LoadWeights does) into a
+// parameter slab, for Options.Weights. The slab holds batch norm's running
+// statistics; its num_batches_tracked is read and checked but not kept (a
+// compiled-in model starts counting at 0).
 func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
 	f, err := runtime.OpenRegular(path)
 	if err != nil {
@@ -146,10 +148,14 @@ func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
 	}
 	defer f.Close()
 	slab := make([]float64, n.NumParams)
+	counts := make([]int64, len(n.Counts))
 	if f64 {
 		var ps []runtime.ParamOf[float64]
 		for _, p := range n.Params {
 			ps = append(ps, runtime.ParamOf[float64]{Name: p.Key, Shape: p.Shape, Value: slab[p.Offset : p.Offset+p.Size]})
+		}
+		for _, p := range n.Counts {
+			ps = append(ps, runtime.ParamOf[float64]{Name: p.Key, Shape: p.Shape, Count: counts[p.Offset : p.Offset+1]})
 		}
 		err = runtime.LoadSafetensors(f, ps)
 	} else {
@@ -157,6 +163,9 @@ func ReadWeightsFile(path string, n *Net, f64 bool) ([]float64, error) {
 		var ps []runtime.Param
 		for _, p := range n.Params {
 			ps = append(ps, runtime.Param{Name: p.Key, Shape: p.Shape, Value: s32[p.Offset : p.Offset+p.Size]})
+		}
+		for _, p := range n.Counts {
+			ps = append(ps, runtime.Param{Name: p.Key, Shape: p.Shape, Count: counts[p.Offset : p.Offset+1]})
 		}
 		err = runtime.LoadSafetensors(f, ps)
 		for i, v := range s32 {

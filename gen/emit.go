@@ -125,6 +125,10 @@ type emitter struct {
 	plan *Plan
 	// tooBig is raised while folding when a nest cannot be fully unrolled.
 	tooBig *bool
+	// layerMajor binds a layer's one-sample code to sample smp of the
+	// batch state (TrainBatch of a network with batch norm) instead of the
+	// Model's one-sample buffers.
+	layerMajor bool
 }
 
 // kernels reports whether the plan runs the network on the kernels.
@@ -151,6 +155,9 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	}
 	if opt.Fold && opt.Weights == nil {
 		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
+	}
+	if opt.Fold && len(n.Counts) > 0 {
+		return nil, fmt.Errorf("%s: -fold cannot fold batch norm yet; compile the weights in without -fold", n.Name)
 	}
 	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
 		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
@@ -181,9 +188,13 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	e.forwardFuncs(f)
 	e.backwardFuncs(f)
 	e.copyFuncs(f)
-	if e.kernels() {
+	switch {
+	case e.kernels():
 		e.batchFuncs(f)
-	} else {
+	case e.coupled():
+		e.perSampleBatchFuncs(f)
+		e.coupledFuncs(f)
+	default:
 		e.perSampleBatchFuncs(f)
 	}
 	e.paramFuncs(f)
@@ -285,6 +296,7 @@ func (e *emitter) modelType(f *jen.File) {
 			jen.Id("bat").Id("batchState").Comment("the buffers of every pass, one sample or a whole batch"))
 		fields = append(fields, e.copyFields()...)
 		fields = append(fields, e.trainFields()...)
+		fields = append(fields, e.stateFields()...)
 		f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 		f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 		f.Type().Id("Model").Struct(fields...)
@@ -293,29 +305,62 @@ func (e *emitter) modelType(f *jen.File) {
 	fields = append(fields, e.sampleFields(true)...)
 	fields = append(fields, jen.Id("grad").Index(jen.Lit(e.plan.NumGrads)).Index(jen.Lit(e.plan.GradSize)).Add(e.typ()).Comment("gradients of activations, used in turn"))
 	fields = append(fields, e.trainFields()...)
+	fields = append(fields, e.stateFields()...)
+	if e.coupled() {
+		fields = append(fields, jen.Id("bat").Id("batchState").Comment("TrainBatch's buffers: every layer runs over the whole batch"))
+	}
 	f.Commentf("Model is the network %q with its parameters, gradients and activation buffers.", e.n.Name)
 	f.Comment("Its zero value has zero weights; New initialises them as PyTorch does.")
 	f.Type().Id("Model").Struct(fields...)
 }
 
-// hasDropout reports whether a layer behaves differently in TrainBatch.
+// hasDropout reports whether a layer behaves differently in TrainBatch
+// (dropout, batch norm).
 func (e *emitter) hasDropout() bool {
 	for _, l := range e.n.Layers {
-		if _, ok := l.Op.(*dropoutOp); ok {
+		if _, ok := l.Op.(interface{ trains() }); ok {
 			return true
 		}
 	}
 	return false
 }
 
+// coupled reports whether a layer's training pass reads the whole batch at
+// once (batch norm's statistics), so that TrainBatch runs layer by layer.
+func (e *emitter) coupled() bool {
+	for _, l := range e.n.Layers {
+		if _, ok := l.Op.(interface{ couples() }); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// stateFields are the Model fields the ops keep between passes (batch
+// norm's last batch statistics) and the int64 buffers.
+func (e *emitter) stateFields() []jen.Code {
+	var fields []jen.Code
+	if len(e.n.Counts) > 0 {
+		fields = append(fields, jen.Id("counts").Index(jen.Lit(len(e.n.Counts))).Int64().Comment("int64 buffers (num_batches_tracked), in key order"))
+	}
+	for _, l := range e.n.Layers {
+		if s, ok := l.Op.(interface {
+			stateFields(*Layer, string) []jen.Code
+		}); ok {
+			fields = append(fields, s.stateFields(l, e.ft)...)
+		}
+	}
+	return fields
+}
+
 // trainFields are the Model's state of a TrainBatch in progress, for
-// networks with dropout.
+// networks with dropout or batch norm.
 func (e *emitter) trainFields() []jen.Code {
 	if !e.hasDropout() {
 		return nil
 	}
 	return []jen.Code{
-		jen.Id("train").Bool().Comment("a TrainBatch is running: dropout draws its masks"),
+		jen.Id("train").Bool().Comment("a TrainBatch is running: dropout draws its masks, batch norm uses the batch's statistics"),
 		jen.Id("noise").Uint64().Comment("the batch's Noise"),
 		jen.Id("sample").Int().Comment("the index in the whole batch of the (first) sample being run"),
 	}
@@ -387,9 +432,16 @@ func (e *emitter) constructors(f *jen.File) {
 	} else {
 		body = append(body, jen.Id("r").Op(":=").Qual(RuntimePath, "NewRNG").Call(jen.Id("seed")))
 		for _, p := range e.n.Params {
-			body = append(body, jen.Qual(RuntimePath, "InitUniform").Call(
-				jen.Id("m").Dot("params").Index(jen.Lit(p.Offset), jen.Lit(p.Offset+p.Size)), jen.Id("r"), jen.Lit(p.FanIn)).
-				Comment(p.Key))
+			dst := jen.Id("m").Dot("params").Index(jen.Lit(p.Offset), jen.Lit(p.Offset+p.Size))
+			if p.Filled {
+				body = append(body, jen.For(jen.Id("i").Op(":=").Range().Add(dst)).Block(
+					jen.Id("m").Dot("params").Index(jen.Lit(p.Offset).Op("+").Id("i")).Op("=").Lit(p.Fill)).Comment(p.Key))
+				continue
+			}
+			body = append(body, jen.Qual(RuntimePath, "InitUniform").Call(dst, jen.Id("r"), jen.Lit(p.FanIn)).Comment(p.Key))
+		}
+		if len(e.n.Counts) > 0 {
+			body = append(body, jen.Clear(jen.Id("m").Dot("counts").Index(jen.Empty(), jen.Empty())))
 		}
 	}
 	body = append(body, e.weightsChanged(), jen.Id("m").Dot("ZeroGrad").Call())
@@ -475,29 +527,48 @@ func (e *emitter) lowerLayerWith(p *LayerPlan, backward bool, budget int, fold m
 				Call(jen.Id("m").Dot(slab).Index(jen.Lit(pr.Offset), jen.Lit(pr.Offset+pr.Size))))
 		}
 	}
-	field := func(local, f string) {
-		if c.used[local] {
+	// sample renders sample smp's size values of a batch slice.
+	sample := func(src jen.Code, size int, t jen.Code) jen.Code {
+		return jen.Parens(jen.Op("*").Index(jen.Lit(size)).Add(t)).Call(jen.Add(src).Index(jen.Id("smp").Op("*").Lit(size), jen.Empty()))
+	}
+	field := func(local, f string, size int, t jen.Code) {
+		switch {
+		case !c.used[local]:
+		case !e.layerMajor:
 			decls = append(decls, jen.Id(local).Op(":=").Op("&").Id("m").Dot(f))
+		case f == "in":
+			decls = append(decls, jen.Id(local).Op(":=").Add(sample(jen.Id("x"), size, t)))
+		default:
+			decls = append(decls, jen.Id(local).Op(":=").Add(sample(jen.Id("m").Dot("bat").Dot(f), size, t)))
 		}
+	}
+	gradOf := func(buf, n int) *jen.Statement {
+		if e.layerMajor {
+			return jen.Id("m").Dot("bat").Dot("g").Index(jen.Lit(buf)).Index(jen.Id("smp").Op("*").Lit(n), jen.Parens(jen.Id("smp").Op("+").Lit(1)).Op("*").Lit(n))
+		}
+		return jen.Id("m").Dot("grad").Index(jen.Lit(buf)).Index(jen.Empty(), jen.Lit(n))
 	}
 	grad := func(local string, buf, n int) {
 		if c.used[local] {
-			decls = append(decls, jen.Id(local).Op(":=").Parens(jen.Op("*").Index(jen.Lit(n)).Add(e.typ())).
-				Call(jen.Id("m").Dot("grad").Index(jen.Lit(buf)).Index(jen.Empty(), jen.Lit(n))))
+			decls = append(decls, jen.Id(local).Op(":=").Parens(jen.Op("*").Index(jen.Lit(n)).Add(e.typ())).Call(gradOf(buf, n)))
 		}
 	}
 	for i := range p.Ins {
 		x, _ := inputNames(l, i)
-		field(x, p.Ins[i])
+		field(x, p.Ins[i], l.Ins[i].Size(), e.typ())
 	}
-	field("y", p.Out)
+	field("y", p.Out, l.Out.Size(), e.typ())
 	for _, pr := range l.Params {
 		short := paramLocal[pr.Role]
 		slab(short, "params", pr)
 		slab("g"+short, "grads", pr)
 	}
 	for _, s := range p.Scratch {
-		field(s.name, bufField(s.name, l))
+		t := e.typ()
+		if s.idx {
+			t = jen.Int32()
+		}
+		field(s.name, bufField(s.name, l), s.size, t)
 	}
 	body := c.b.stmts
 	if backward {
@@ -508,9 +579,7 @@ func (e *emitter) lowerLayerWith(p *LayerPlan, backward bool, budget int, fold m
 				grad(dx, p.dxBuf(i), l.Ins[i].Size())
 			}
 		}
-		body = append(body, e.accumulate(p, func(buf, n int) *jen.Statement {
-			return jen.Id("m").Dot("grad").Index(jen.Lit(buf)).Index(jen.Empty(), jen.Lit(n))
-		})...)
+		body = append(body, e.accumulate(p, gradOf)...)
 	}
 	if len(body) == 0 {
 		return jen.Commentf("%s: nothing to compute", e.header(l)), 0
@@ -710,6 +779,9 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 		))...,
 	)
 
+	if e.coupled() {
+		return // TrainBatch runs layer by layer (coupledFuncs)
+	}
 	body := append(e.trainBatchHead(), e.trainState()...)
 	loop := []jen.Code{
 		jen.Id("out").Op(":=").Id("m").Dot("Forward").Call(xi),
@@ -770,23 +842,68 @@ func (e *emitter) trainBatchHead() []jen.Code {
 	}
 }
 
+// tensorView renders the runtime.ParamOf view of a parameter or buffer.
+func (e *emitter) tensorView(p *Param) jen.Code {
+	shape := make([]jen.Code, len(p.Shape))
+	for i, d := range p.Shape {
+		shape[i] = jen.Lit(d)
+	}
+	lo, hi := jen.Lit(p.Offset), jen.Lit(p.Offset+p.Size)
+	switch {
+	case p.Role == "num_batches_tracked":
+		return jen.Values(jen.Id("Name").Op(":").Lit(p.Key), jen.Id("Shape").Op(":").Index().Int().Values(),
+			jen.Id("Count").Op(":").Id("m").Dot("counts").Index(lo, hi, hi))
+	case p.Buffer:
+		return jen.Values(jen.Id("Name").Op(":").Lit(p.Key), jen.Id("Shape").Op(":").Index().Int().Values(shape...),
+			jen.Id("Value").Op(":").Id("m").Dot("params").Index(lo, hi, hi), e.versionField())
+	}
+	return jen.Values(
+		jen.Id("Name").Op(":").Lit(p.Key),
+		jen.Id("Shape").Op(":").Index().Int().Values(shape...),
+		jen.Id("Value").Op(":").Id("m").Dot("params").Index(lo, hi, hi),
+		jen.Id("Grad").Op(":").Id("m").Dot("grads").Index(lo, hi, hi),
+		e.versionField(),
+	)
+}
+
+// hasBuffers reports whether the network has buffers (batch norm's running
+// statistics) beside its parameters.
+func (e *emitter) hasBuffers() bool { return len(e.n.Counts) > 0 }
+
 func (e *emitter) paramFuncs(f *jen.File) {
-	var elems []jen.Code
-	for _, p := range e.n.Params {
-		shape := make([]jen.Code, len(p.Shape))
-		for i, d := range p.Shape {
-			shape[i] = jen.Lit(d)
+	var elems, bufs, all []jen.Code
+	for _, l := range e.n.Layers {
+		for _, p := range l.Params {
+			all = append(all, e.tensorView(p))
+			if p.Buffer {
+				bufs = append(bufs, e.tensorView(p))
+			} else {
+				elems = append(elems, e.tensorView(p))
+			}
 		}
-		lo, hi := jen.Lit(p.Offset), jen.Lit(p.Offset+p.Size)
-		elems = append(elems, jen.Values(
-			jen.Id("Name").Op(":").Lit(p.Key),
-			jen.Id("Shape").Op(":").Index().Int().Values(shape...),
-			jen.Id("Value").Op(":").Id("m").Dot("params").Index(lo, hi, hi),
-			jen.Id("Grad").Op(":").Id("m").Dot("grads").Index(lo, hi, hi),
-			e.versionField(),
-		))
+		if l.Count != nil {
+			all = append(all, e.tensorView(l.Count))
+			bufs = append(bufs, e.tensorView(l.Count))
+		}
 	}
 	ptype := jen.Qual(RuntimePath, "ParamOf").Index(e.typ())
+	tensors := jen.Id("m").Dot("Params").Call()
+	if e.hasBuffers() {
+		tensors = jen.Id("m").Dot("tensors").Call()
+		f.Comment("Buffers returns views of the buffers, batch norm's running statistics, in")
+		f.Comment("key order with PyTorch's names and shapes (num_batches_tracked as an int64")
+		f.Comment("Count). They are saved and loaded with the weights but never trained: no")
+		f.Comment("gradient, and Params does not list them.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("Buffers").Params().Index().Add(ptype).Block(
+			e.weightsChanged(),
+			jen.Return(jen.Index().Add(ptype).Values(bufs...)),
+		)
+		f.Comment("tensors lists the parameters and the buffers in state_dict order.")
+		f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("tensors").Params().Index().Add(ptype).Block(
+			e.weightsChanged(),
+			jen.Return(jen.Index().Add(ptype).Values(all...)),
+		)
+	}
 	f.Comment("Params returns views of the parameters and their gradients, in key order,")
 	if len(e.copies()) > 0 {
 		f.Comment("with PyTorch's names and shapes. The model remakes its copies of the")
@@ -804,12 +921,12 @@ func (e *emitter) paramFuncs(f *jen.File) {
 	f.Comment("error the model's weights are unchanged and the error names the tensor or")
 	f.Comment("byte offset at fault.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadWeights").Params(jen.Id("r").Qual("io", "Reader")).Error().Block(
-		jen.Return(jen.Qual(RuntimePath, "LoadSafetensors").Call(jen.Id("r"), jen.Id("m").Dot("Params").Call())),
+		jen.Return(jen.Qual(RuntimePath, "LoadSafetensors").Call(jen.Id("r"), tensors)),
 	)
 	f.Comment("SaveWeights writes the parameters as a safetensors file that PyTorch's")
 	f.Comment("safetensors.torch.load_file reads into this network's state_dict.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("w").Qual("io", "Writer")).Error().Block(
-		jen.Return(jen.Qual(RuntimePath, "SaveSafetensors").Call(jen.Id("w"), jen.Id("m").Dot("Params").Call())),
+		jen.Return(jen.Qual(RuntimePath, "SaveSafetensors").Call(jen.Id("w"), tensors.Clone())),
 	)
 	f.Var().Id("_").Qual(RuntimePath, "Network").Index(e.typ()).Op("=").Parens(jen.Op("*").Id("Model")).Call(jen.Nil())
 }

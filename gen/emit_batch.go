@@ -139,7 +139,6 @@ func (e *emitter) batchFuncs(f *jen.File) {
 	f.Comment("samples in x) and adds the parameter gradients.")
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("backwardBatch").Params(jen.Id("x").Index().Float32(), jen.Id("n").Int()).Block(bwd...)
 
-	out := buf(e.outField(), e.n.Output.Size())
 	f.Comment("ForwardBatch runs the network on each sample of x (InputSize values each,")
 	f.Comment("one after another) and writes the outputs, one after another, to out, with")
 	f.Comment("Forward's bits for each sample. It runs every layer over as many samples")
@@ -161,6 +160,20 @@ func (e *emitter) batchFuncs(f *jen.File) {
 		)...,
 	)
 
+	f.Comment("TrainBatch runs forward, loss and backward on every sample of b, every layer")
+	f.Comment("over the whole batch at once, and adds scale × the sum of their parameter")
+	f.Comment("gradients into the gradients: pass scale = 1/N for the gradient of the mean")
+	f.Comment("loss over N samples (PyTorch's default reduction). It returns the summed loss")
+	f.Comment("and, for cross_entropy, how many samples scored their label highest. After")
+	f.Comment("the first batch of a size it allocates nothing.")
+	e.layerTrainBatch(f, "forwardBatch", jen.False())
+}
+
+// layerTrainBatch emits TrainBatch over the batch state, layer by layer:
+// fwd(x, n[, arg]) runs the forward pass, then the loss of each sample,
+// then backwardBatch.
+func (e *emitter) layerTrainBatch(f *jen.File, fwd string, arg jen.Code) {
+	out := buf(e.outField(), e.n.Output.Size())
 	row := func(s string) *jen.Statement {
 		return jen.Id(s).Index(jen.Id("i").Op("*").Id("OutputSize"), jen.Parens(jen.Id("i").Op("+").Lit(1)).Op("*").Id("OutputSize"))
 	}
@@ -180,18 +193,16 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			jen.Id("lossSum").Op("+=").Float64().Call(jen.Qual(RuntimePath, e.targetLossFunc()).Call(row("out"), row("b.Targets"), jen.Id("scale"), row("dy"))),
 		}
 	}
-	f.Comment("TrainBatch runs forward, loss and backward on every sample of b, every layer")
-	f.Comment("over the whole batch at once, and adds scale × the sum of their parameter")
-	f.Comment("gradients into the gradients: pass scale = 1/N for the gradient of the mean")
-	f.Comment("loss over N samples (PyTorch's default reduction). It returns the summed loss")
-	f.Comment("and, for cross_entropy, how many samples scored their label highest. After")
-	f.Comment("the first batch of a size it allocates nothing.")
+	args := []jen.Code{jen.Id("x"), jen.Id("n")}
+	if arg != nil {
+		args = append(args, arg)
+	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("TrainBatch").
-		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(jen.Float32()), jen.Id("scale").Float32()).
+		Params(jen.Id("b").Qual(RuntimePath, "Batch").Index(e.typ()), jen.Id("scale").Add(e.typ())).
 		Params(jen.Id("lossSum").Float64(), jen.Id("correct").Int()).Block(
 		append(append(e.trainBatchHead(), e.trainState()...),
 			jen.Id("m").Dot("growBatch").Call(jen.Id("n")),
-			jen.Id("m").Dot("forwardBatch").Call(jen.Id("x"), jen.Id("n"), jen.False()),
+			jen.Id("m").Dot(fwd).Call(args...),
 			jen.Id("out").Op(":=").Add(out),
 			jen.Id("dy").Op(":=").Id("m").Dot("bat").Dot("g").Index(jen.Lit(0)).Index(jen.Empty(), jen.Id("n").Op("*").Id("OutputSize")),
 			jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(perRow...),

@@ -23,6 +23,10 @@ type LayerInfo struct {
 	OutputSize []int
 	// P is dropout's probability of zeroing a value in training.
 	P float64
+	// Eps, Momentum and Affine are batch norm's (Momentum −1 stands for
+	// PyTorch's momentum=None, the cumulative average).
+	Eps, Momentum float64
+	Affine        bool
 }
 
 // Info describes the layer; its input and output shapes are l.In and l.Out.

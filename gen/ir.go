@@ -41,7 +41,8 @@ type Net struct {
 	Output    Shape
 	Layers    []*Layer // in spec order, activations fused into their producer
 	Params    []*Param // in key order: layer order, weight before bias
-	NumParams int      // length of the parameter slab
+	NumParams int      // length of the parameter slab (parameters and float buffers)
+	Counts    []*Param // int64 buffers, each one value at Offset in the Model's counts
 	Loss      string   // cross_entropy, mse or binary_cross_entropy_with_logits
 	Seed      uint64   // initialisation seed
 }
@@ -65,7 +66,10 @@ type Layer struct {
 	Params []*Param // the layer's parameters: Weight, then Bias
 	Weight *Param   // the weight, or nil
 	Bias   *Param   // the bias, or nil
-	act    activation
+	// Count is the layer's int64 buffer (batch norm's
+	// num_batches_tracked), at Offset in the Model's counts, or nil.
+	Count *Param
+	act   activation
 }
 
 // Param is one parameter tensor, stored at Offset in the parameter slab.
@@ -76,6 +80,12 @@ type Param struct {
 	Offset int    // first element in the slab
 	Size   int    // number of elements
 	FanIn  int    // PyTorch fan_in, which sets the default init bound 1/sqrt(fan_in)
+	// Filled says Init sets every value to Fill instead of drawing it.
+	Fill   float64
+	Filled bool
+	// Buffer marks a buffer (a running statistic): saved and loaded with
+	// the weights, never trained, not listed by Params.
+	Buffer bool
 }
 
 // Describe is the one-line summary of a layer used in generated comments,
@@ -97,7 +107,18 @@ type paramDecl struct {
 	role  string
 	shape []int
 	fanIn int
+	// filled says Init sets every value to fill rather than drawing it
+	// (batch norm's γ = 1, β = 0 and running statistics).
+	fill   float64
+	filled bool
+	// buffer marks state that is saved with the weights but not trained
+	// (a running statistic): not listed by Params.
+	buffer bool
 }
+
+// counter is an op with int64 buffers beside its slab entries (batch
+// norm's num_batches_tracked), named by their key suffixes.
+type counter interface{ counts() []string }
 
 // Limits on what a spec may declare, so that a small hostile spec cannot make
 // nngen (or the Go compiler after it) use unbounded time or memory.
@@ -273,15 +294,23 @@ func Check(s *Spec) (*Net, error) {
 	n.Layers = fuse(layers)
 	for _, l := range n.Layers {
 		for _, d := range l.Op.params(l.In, l.Out) {
-			p := &Param{Key: l.Key + "." + d.role, Role: d.role, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn}
+			p := &Param{Key: l.Key + "." + d.role, Role: d.role, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn,
+				Fill: d.fill, Filled: d.filled, Buffer: d.buffer}
 			n.NumParams += p.Size
 			l.Params = append(l.Params, p)
-			if d.role == "weight" {
+			switch d.role {
+			case "weight":
 				l.Weight = p
-			} else {
+			case "bias":
 				l.Bias = p
 			}
 			n.Params = append(n.Params, p)
+		}
+		if c, ok := l.Op.(counter); ok {
+			for _, role := range c.counts() {
+				l.Count = &Param{Key: l.Key + "." + role, Role: role, Shape: []int{}, Offset: len(n.Counts), Size: 1, Buffer: true}
+				n.Counts = append(n.Counts, l.Count)
+			}
 		}
 	}
 	return n, nil

@@ -3,6 +3,7 @@ package gen
 import (
 	"bytes"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,30 @@ func (m tmodel) bytes() []byte {
 		g = m.extra(g)
 	}
 	return pb{}.int(1, 8).msg(7, g).msg(8, pb{}.str(1, "").int(2, m.opset))
+}
+
+// TestONNXBatchNormLayer: a BatchNormalization that no layer before it can
+// absorb (it follows a Relu) becomes a batch norm layer with the model's
+// statistics and PyTorch's eps and momentum.
+func TestONNXBatchNormLayer(t *testing.T) {
+	m := tmodel{input: []int64{0, 3}, inits: []pb{tensor("s", []int{3}, []float32{1, 2, 3}, nil), tensor("b", []int{3}, []float32{0, 0.5, 1}, nil),
+		tensor("m", []int{3}, []float32{0.25, 0, -1}, nil), tensor("v", []int{3}, []float32{1, 4, 0.5}, nil)},
+		nodes: []tnode{tnode{op: "Relu", name: "r", in: []string{"x"}, out: []string{"h"}},
+			tnode{op: "BatchNormalization", name: "bn", in: []string{"h", "s", "b", "m", "v"}, out: []string{"y"}, attrs: []pb{floatAttr("epsilon", 1e-3)}}}}
+	n, w, err := ImportONNX("net.onnx", m.bytes(), "mse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(n.Layers) != 2 || n.Layers[1].Describe() != "batchnorm1d 3 eps 0.001 momentum 0.1" {
+		t.Fatalf("layers %v", n.Layers)
+	}
+	y := n.Eval(w, []float64{1, -2, 0.5})
+	want := []float64{(1 - 0.25) / math.Sqrt(1.001), 0.5, 3*(0.5+1)/math.Sqrt(0.501) + 1}
+	for i := range want {
+		if math.Abs(y[i]-want[i]) > 1e-6 {
+			t.Errorf("output %d: %v, want %v", i, y[i], want[i])
+		}
+	}
 }
 
 func weight(name string, dims ...int) pb {
@@ -155,10 +180,10 @@ func TestONNXErrors(t *testing.T) {
 		{"reflect pad", tmodel{input: []int64{0, 1, 8, 8}, inits: append([]pb{tensor("p", []int{8}, nil, []int64{0, 0, 1, 1, 0, 0, 1, 1})}, convW...),
 			nodes: chain(tnode{op: "Pad", name: "p", in: []string{"x", "p"}, out: []string{"h"}, attrs: []pb{strAttr("mode", "reflect")}}, conv("c", "h", "y"))},
 			[]string{`net.onnx: node 0 "p" ("Pad"): Pad mode reflect (value 0) is not supported; nngen pads with edges (padding_mode='replicate') or zeros`}},
-		{"batch norm after relu", tmodel{input: []int64{0, 4}, inits: []pb{weight("s", 4), weight("b", 4), weight("m", 4), weight("v", 4)},
+		{"batch norm of a negative variance", tmodel{input: []int64{0, 4}, inits: []pb{weight("s", 4), weight("b", 4), weight("m", 4), tensor("v", []int{4}, []float32{1, 1, -0.5, 1}, nil)},
 			nodes: chain(tnode{op: "Relu", name: "r", in: []string{"x"}, out: []string{"h"}},
 				tnode{op: "BatchNormalization", name: "bn", in: []string{"h", "s", "b", "m", "v"}, out: []string{"y"}})},
-			[]string{`net.onnx: node 1 "bn" ("BatchNormalization"): BatchNormalization is supported only directly after a Conv, Gemm or MatMul whose output nothing else reads`}},
+			[]string{`net.onnx: node 1 "bn" ("BatchNormalization"): its var[2] is -0.5; a variance is not negative`}},
 		{"batch norm in training", tmodel{input: []int64{0, 4}, inits: []pb{weight("w", 4, 4), weight("s", 4), weight("b", 4), weight("m", 4), weight("v", 4)},
 			nodes: chain(tnode{op: "Gemm", name: "g", in: []string{"x", "w"}, out: []string{"h"}, attrs: []pb{intAttr("transB", 1)}},
 				tnode{op: "BatchNormalization", name: "bn", in: []string{"h", "s", "b", "m", "v"}, out: []string{"y"}, attrs: []pb{intAttr("training_mode", 1)}})},

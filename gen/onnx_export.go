@@ -34,6 +34,9 @@ type onnxWriter struct {
 	// adaptive lists the AveragePool nodes written for adaptive pools, as
 	// name=size (ONNXMeta.Adaptive).
 	adaptive []string
+	// batchnorms lists the BatchNormalization nodes of batch norm layers
+	// as name=eps/momentum/affine (ONNXMeta.BatchNorms).
+	batchnorms []string
 }
 
 // value makes a fresh value name from a node name.
@@ -191,6 +194,9 @@ func ExportONNX(n *Net, weights []float64) ([]byte, error) {
 	if len(w.adaptive) > 0 {
 		meta = append(meta, onnxKV{ONNXMeta.Adaptive, strings.Join(w.adaptive, " ")})
 	}
+	if len(w.batchnorms) > 0 {
+		meta = append(meta, onnxKV{ONNXMeta.BatchNorms, strings.Join(w.batchnorms, " ")})
+	}
 	for _, kv := range meta {
 		m = m.msg(14, pb{}.str(1, kv.Key).str(2, kv.Value))
 	}
@@ -199,15 +205,28 @@ func ExportONNX(n *Net, weights []float64) ([]byte, error) {
 
 // InitialWeights is the parameter slab Model.Init(Seed) sets: PyTorch's
 // default initialisation drawn from the network's seed, in float32.
-func (n *Net) InitialWeights() []float64 {
+func (n *Net) InitialWeights() []float64 { return n.initSlab(false) }
+
+// initSlab is the slab a generated Init sets from the spec's seed, drawn in
+// the element type (float64 when f64) exactly as Init draws it.
+func (n *Net) initSlab(f64 bool) []float64 {
+	out := make([]float64, n.NumParams)
 	r := runtime.NewRNG(n.Seed)
-	v := make([]float32, n.NumParams)
 	for _, p := range n.Params {
-		runtime.InitUniform(v[p.Offset:p.Offset+p.Size], r, p.FanIn)
-	}
-	out := make([]float64, len(v))
-	for i, x := range v {
-		out[i] = float64(x)
+		switch {
+		case p.Filled:
+			for i := range p.of(out) {
+				out[p.Offset+i] = p.Fill
+			}
+		case f64:
+			runtime.InitUniform(p.of(out), r, p.FanIn)
+		default:
+			v := make([]float32, p.Size)
+			runtime.InitUniform(v, r, p.FanIn)
+			for i, x := range v {
+				out[p.Offset+i] = float64(x)
+			}
+		}
 	}
 	return out
 }

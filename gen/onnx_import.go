@@ -32,7 +32,11 @@ const (
 // Adaptive lists the adaptive average pools of an output size above 1 by
 // node name ("2=2x3 pool=7"): ONNX has no such op, so they are written as
 // the average pools they compute, and read back as what they were.
-var ONNXMeta = struct{ Name, Loss, Seed, Adaptive string }{"nngen.name", "nngen.loss", "nngen.seed", "nngen.adaptive_pools"}
+// BatchNorms lists the batch norm layers by node name with their exact eps,
+// momentum and affine ("1=1e-05/0.1/1 bn=0.001/none/0"), which ONNX's
+// float attributes round or cannot say: they are read back as batch norm
+// layers, not folded.
+var ONNXMeta = struct{ Name, Loss, Seed, Adaptive, BatchNorms string }{"nngen.name", "nngen.loss", "nngen.seed", "nngen.adaptive_pools", "nngen.batchnorms"}
 
 // ReadONNXFile reads an ONNX file of at most MaxONNXBytes, refusing
 // anything but a regular file.
@@ -147,6 +151,8 @@ type ilayer struct {
 	bias     []float32
 	bName    string
 	outShape []int
+	// buffers are a batch norm layer's running statistics, by role.
+	buffers map[string][]float32
 }
 
 type importer struct {
@@ -163,6 +169,9 @@ type importer struct {
 	// adaptive maps the names of AveragePool nodes that an nngen export
 	// wrote for adaptive average pools to their output sizes.
 	adaptive map[string]string
+	// batchnorms maps the names of BatchNormalization nodes that an nngen
+	// export wrote for batch norm layers to their eps/momentum/affine.
+	batchnorms map[string]string
 }
 
 func (im *importer) nodePos(n *onnxNode) Pos {
@@ -252,6 +261,9 @@ func (im *importer) spec(loss string) *Spec {
 		if l.bias != nil {
 			im.params[l.key+".bias"] = l.bias
 		}
+		for role, v := range l.buffers {
+			im.params[l.key+"."+role] = v
+		}
 	}
 	s.LayersPos = im.graphPos("graph")
 	return s
@@ -299,6 +311,12 @@ func (im *importer) header(s *Spec) {
 	for _, f := range strings.Fields(meta[ONNXMeta.Adaptive]) {
 		if k, v, ok := strings.Cut(f, "="); ok {
 			im.adaptive[k] = v
+		}
+	}
+	im.batchnorms = map[string]string{}
+	for _, f := range strings.Fields(meta[ONNXMeta.BatchNorms]) {
+		if k, v, ok := strings.Cut(f, "="); ok {
+			im.batchnorms[k] = v
 		}
 	}
 }
@@ -1733,7 +1751,9 @@ func (im *importer) concat(n *onnxNode, a *attrs, ins []*ival) bool {
 // it into a Conv: per channel c, s = scale[c]/√(var[c] + ε), the weights of
 // output c times s and the bias (b[c] − mean[c])·s + B[c], in float64,
 // rounded once. The package computes what the model computes in inference;
-// it trains the folded layer (batch statistics are not recomputed).
+// it trains the folded layer (batch statistics are not recomputed). A
+// BatchNormalization that cannot be folded, or that an nngen export wrote
+// for a batch norm layer, becomes a batch norm layer.
 func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
 	x := ins[0]
 	if !im.activation(n, x, "input X") {
@@ -1749,11 +1769,6 @@ func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
 		im.errf(n, "BatchNormalization in training mode (or spatial 0) is not supported; export the model in eval mode (model.eval())")
 		return false
 	}
-	l := x.layer
-	if l == nil || (l.op != "linear" && l.op != "conv1d" && l.op != "conv2d") || l != im.layers[len(im.layers)-1] || im.readers[l.node.Outputs[0]] != 1 {
-		im.errf(n, "BatchNormalization is supported only directly after a Conv, Gemm or MatMul whose output nothing else reads (it is folded into that layer); nngen has no batch norm layer yet")
-		return false
-	}
 	c := x.shape[0]
 	var vals [4][]float32
 	for i, what := range []string{"scale", "B", "mean", "var"} {
@@ -1765,14 +1780,20 @@ func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
 		vals[i] = v.c.floats
 	}
 	scale, beta, mean, variance := vals[0], vals[1], vals[2], vals[3]
-	per := len(l.weight) / c
-	w := make([]float32, len(l.weight))
-	b := make([]float32, c)
 	for ch := 0; ch < c; ch++ {
 		if !(variance[ch] >= 0) {
 			im.errf(n, "its var[%d] is %v; a variance is not negative", ch, variance[ch])
 			return false
 		}
+	}
+	l := x.layer
+	if spec, ours := im.batchnorms[n.Name]; ours || l == nil || (l.op != "linear" && l.op != "conv1d" && l.op != "conv2d") || l != im.layers[len(im.layers)-1] || im.readers[l.node.Outputs[0]] != 1 {
+		return im.batchNormLayer(n, a, x, vals, spec, float64(eps))
+	}
+	per := len(l.weight) / c
+	w := make([]float32, len(l.weight))
+	b := make([]float32, c)
+	for ch := 0; ch < c; ch++ {
 		s := float64(scale[ch]) / math.Sqrt(float64(variance[ch])+float64(eps))
 		for k := ch * per; k < (ch+1)*per; k++ {
 			w[k] = float32(float64(l.weight[k]) * s)
@@ -1795,6 +1816,48 @@ func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
 	}
 	l.weight, l.bias, l.node = w, b, n
 	im.set(n, &ival{act: true, layer: l, shape: x.shape})
+	return true
+}
+
+// batchNormLayer makes a batchnorm1d or batchnorm2d layer of a
+// BatchNormalization: its eps, momentum (PyTorch's, 1 − ONNX's) and affine
+// from the nngen export's metadata spec when there is one, else from the
+// attributes, rounded to the 6 digits a float32 attribute holds.
+func (im *importer) batchNormLayer(n *onnxNode, a *attrs, x *ival, vals [4][]float32, spec string, eps float64) bool {
+	op := "batchnorm1d"
+	switch len(x.shape) {
+	case 3:
+		op = "batchnorm2d"
+	case 1, 2:
+	default:
+		im.errf(n, "BatchNormalization of a %d-D sample; nngen's batch norm takes [features], [channels, length] or [channels, height, width]", len(x.shape))
+		return false
+	}
+	m, ok := a.float("momentum", 0.9)
+	if !ok {
+		return false
+	}
+	six := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	epsText, momText, affine := six(eps), six(1-float64(m)), true
+	if spec != "" {
+		parts := strings.Split(spec, "/")
+		if len(parts) != 3 {
+			im.e.add(im.graphPos("metadata "+ONNXMeta.BatchNorms), "node %q: want eps/momentum/affine, got %q", n.Name, spec)
+			return false
+		}
+		epsText, momText, affine = parts[0], parts[1], parts[2] == "1"
+	}
+	num := func(s string) *yaml.Node {
+		if s == "none" {
+			return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}
+		}
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!float", Value: s}
+	}
+	l := im.newLayer(n, op, []*ival{x}, x.shape, field("eps", num(epsText)), field("momentum", num(momText)), field("affine", yBool(affine)))
+	if affine {
+		l.weight, l.bias = vals[0], vals[1]
+	}
+	l.buffers = map[string][]float32{"running_mean": vals[2], "running_var": vals[3]}
 	return true
 }
 

@@ -135,9 +135,9 @@ func (o *convOp) params(in, out Shape) []paramDecl {
 	if o.win.dims == 1 {
 		shape = []int{o.out, o.cin(), g.k[1]}
 	}
-	ps := []paramDecl{{"weight", shape, fan}}
+	ps := []paramDecl{{role: "weight", shape: shape, fanIn: fan}}
 	if o.bias {
-		ps = append(ps, paramDecl{"bias", []int{o.out}, fan})
+		ps = append(ps, paramDecl{role: "bias", shape: []int{o.out}, fanIn: fan})
 	}
 	return ps
 }

@@ -23,6 +23,7 @@ func init() {
 	})
 }
 
+func (o *dropoutOp) trains()                                         {}
 func (o *dropoutOp) kind() string                                    { return "dropout" }
 func (o *dropoutOp) describe(l *Layer) string                        { return fmt.Sprintf("dropout %g", o.p) }
 func (o *dropoutOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) { return in, true }

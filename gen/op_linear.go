@@ -53,9 +53,9 @@ func (o *linearOp) outShape(in Shape, p Pos, e *errs) (Shape, bool) {
 
 func (o *linearOp) params(in, out Shape) []paramDecl {
 	k := in.Size()
-	ps := []paramDecl{{"weight", []int{o.out, k}, k}}
+	ps := []paramDecl{{role: "weight", shape: []int{o.out, k}, fanIn: k}}
 	if o.bias {
-		ps = append(ps, paramDecl{"bias", []int{o.out}, k})
+		ps = append(ps, paramDecl{role: "bias", shape: []int{o.out}, fanIn: k})
 	}
 	return ps
 }

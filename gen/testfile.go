@@ -21,7 +21,7 @@ type TestData struct {
 	Folded             bool // Predict is folded (-fold)
 	Classifier         bool // cross_entropy: Probabilities
 	MultiLabel         bool // binary_cross_entropy_with_logits: Probabilities
-	Dropout            bool // TrainBatch draws dropout masks
+	Dropout            bool // TrainBatch computes otherwise: dropout's masks, batch norm's statistics
 	// Skip says why no golden output was recorded (empty when one was).
 	Skip string
 }
@@ -51,26 +51,10 @@ func forwardMACs(n *Net) float64 {
 // given weights, or PyTorch-default initialisation from the spec's seed,
 // drawn exactly as the generated Init draws it.
 func (e *emitter) slab() []float64 {
-	out := make([]float64, e.n.NumParams)
 	if e.opt.Weights != nil {
-		copy(out, e.opt.Weights)
-		return out
+		return append([]float64(nil), e.opt.Weights...)
 	}
-	r := runtime.NewRNG(e.n.Seed)
-	for _, p := range e.n.Params {
-		if e.opt.Float64 {
-			v := make([]float64, p.Size)
-			runtime.InitUniform(v, r, p.FanIn)
-			copy(out[p.Offset:], v)
-		} else {
-			v := make([]float32, p.Size)
-			runtime.InitUniform(v, r, p.FanIn)
-			for i, x := range v {
-				out[p.Offset+i] = float64(x)
-			}
-		}
-	}
-	return out
+	return e.n.initSlab(e.opt.Float64)
 }
 
 // testFile renders model_test.go.

@@ -50,18 +50,21 @@ func checkStrings(n *Net, pkg, file, weights string) (safeFile, safeWeights stri
 			return "", "", fmt.Errorf("%s: layer %s has the activation %q, not the op fused into it", n.Name, l.Key, l.Act)
 		}
 		for _, p := range l.Params {
-			if p.Key != l.Key+".weight" && p.Key != l.Key+".bias" {
-				return "", "", fmt.Errorf("%s: layer %s has a parameter keyed %q; its keys are %s.weight and %s.bias", n.Name, l.Key, p.Key, l.Key, l.Key)
+			if !tensorRoles[p.Role] || p.Key != l.Key+"."+p.Role {
+				return "", "", fmt.Errorf("%s: layer %s has a parameter keyed %q; its keys are %s.ROLE, ROLE one of weight, bias, running_mean, running_var", n.Name, l.Key, p.Key, l.Key)
 			}
 		}
 	}
-	for _, p := range n.Params {
-		if i := strings.LastIndexByte(p.Key, '.'); i < 0 || !validLayerName(p.Key[:i]) || p.Key[i+1:] != "weight" && p.Key[i+1:] != "bias" {
-			return "", "", fmt.Errorf("%s: a parameter is keyed %q, not layer.weight or layer.bias", n.Name, p.Key)
+	for _, p := range append(n.Params, n.Counts...) {
+		if i := strings.LastIndexByte(p.Key, '.'); i < 0 || !validLayerName(p.Key[:i]) || !tensorRoles[p.Key[i+1:]] {
+			return "", "", fmt.Errorf("%s: a tensor is keyed %q, not layer.weight, layer.bias or a batch norm buffer", n.Name, p.Key)
 		}
 	}
 	return commentText(file), commentText(weights), nil
 }
+
+// tensorRoles are the key suffixes of a layer's tensors.
+var tensorRoles = map[string]bool{"weight": true, "bias": true, "running_mean": true, "running_var": true, "num_batches_tracked": true}
 
 // isIndex reports whether s is a layer index as Check writes one: decimal
 // digits without a leading zero.

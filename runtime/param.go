@@ -24,6 +24,30 @@ type ParamOf[T Float] struct {
 	// Version, when not nil, is the model's count of changes to its
 	// weights, which Changed advances.
 	Version *uint64
+	// Count, when not nil, holds the tensor instead of Value: an int64
+	// tensor (batch norm's num_batches_tracked, a buffer), stored with
+	// dtype I64 in safetensors files.
+	Count []int64
+}
+
+// Buffered is implemented by the models that hold state besides their
+// parameters: batch norm's running statistics, PyTorch's buffers. They
+// are saved and loaded with the weights (SaveWeights, LoadWeights, the
+// checkpoints of runtime/train) but never trained: an optimiser sees only
+// Params. A model with buffers has batch statistics, so TrainBatch's
+// result depends on the batch as a whole, not on each sample alone.
+type Buffered[T Float] interface {
+	// Buffers returns views of the buffers in key order, with PyTorch's
+	// names and shapes; their Grad is nil.
+	Buffers() []ParamOf[T]
+}
+
+// BuffersOf returns m's buffers, or nil when it has none.
+func BuffersOf[T Float](m Network[T]) []ParamOf[T] {
+	if b, ok := m.(Buffered[T]); ok {
+		return b.Buffers()
+	}
+	return nil
 }
 
 // Changed tells the model that Value was written. It does nothing for a

@@ -69,8 +69,11 @@ func SaveSafetensorsMeta[T Float](w io.Writer, params []ParamOf[T], meta map[str
 		if p.Shape == nil {
 			shape = []byte("[]")
 		}
-		n := int64(len(p.Value)) * int64(size)
-		fmt.Fprintf(&h, `,%s:{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}`, key, dtype, shape, off, off+n)
+		dt, n := dtype, int64(len(p.Value))*int64(size)
+		if p.Count != nil {
+			dt, n = "I64", int64(len(p.Count))*8
+		}
+		fmt.Fprintf(&h, `,%s:{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}`, key, dt, shape, off, off+n)
 		off += n
 	}
 	h.WriteByte('}')
@@ -84,6 +87,10 @@ func SaveSafetensorsMeta[T Float](w io.Writer, params []ParamOf[T], meta map[str
 	bw.Write(h.Bytes())
 	var buf [8]byte
 	for _, p := range params {
+		for _, v := range p.Count {
+			binary.LittleEndian.PutUint64(buf[:], uint64(v))
+			bw.Write(buf[:])
+		}
 		for _, v := range p.Value {
 			if size == 8 {
 				binary.LittleEndian.PutUint64(buf[:], math.Float64bits(float64(v)))
@@ -187,20 +194,24 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	var total int64
 	for _, p := range params {
 		want[p.Name] = true
-		total += int64(len(p.Value)) * int64(size)
+		pt, bytes := dtype, int64(len(p.Value))*int64(size)
+		if p.Count != nil {
+			pt, bytes = "I64", int64(len(p.Count))*8
+		}
+		total += bytes
 		h, ok := byName[p.Name]
 		if !ok {
 			probs = append(probs, fmt.Sprintf("missing tensor %q", p.Name))
 			continue
 		}
-		if h.DType != dtype {
-			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, clip(h.DType), dtype))
+		if h.DType != pt {
+			probs = append(probs, fmt.Sprintf("tensor %q has dtype %s, want %s", p.Name, clip(h.DType), pt))
 		}
 		if !slices.Equal(h.Shape, p.Shape) {
 			probs = append(probs, fmt.Sprintf("tensor %q has shape %v, want %v", p.Name, h.Shape, p.Shape))
 		}
-		if n := h.DataOffsets[1] - h.DataOffsets[0]; h.DType == dtype && slices.Equal(h.Shape, p.Shape) && n != int64(len(p.Value))*int64(size) {
-			probs = append(probs, fmt.Sprintf("tensor %q spans %d bytes, its shape needs %d", p.Name, n, int64(len(p.Value))*int64(size)))
+		if n := h.DataOffsets[1] - h.DataOffsets[0]; h.DType == pt && slices.Equal(h.Shape, p.Shape) && n != bytes {
+			probs = append(probs, fmt.Sprintf("tensor %q spans %d bytes, its shape needs %d", p.Name, n, bytes))
 		}
 	}
 	for _, e := range entries {
@@ -240,9 +251,20 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	}
 	// Decode and check every value before changing any parameter.
 	vals := make([][]T, len(params))
+	counts := make([][]int64, len(params))
 	for pi, p := range params {
 		h := byName[p.Name]
 		src := data[h.DataOffsets[0]:h.DataOffsets[1]]
+		if p.Count != nil {
+			v := make([]int64, len(p.Count))
+			for i := range v {
+				if v[i] = int64(binary.LittleEndian.Uint64(src[8*i:])); v[i] < 0 {
+					return nil, fmt.Errorf("weights: tensor %q holds %d at index %d (offset %d); a count cannot be negative", p.Name, v[i], i, dataStart+h.DataOffsets[0]+int64(8*i))
+				}
+			}
+			counts[pi] = v
+			continue
+		}
 		v := make([]T, len(p.Value))
 		for i := range v {
 			var f float64
@@ -260,6 +282,7 @@ func loadSafetensors[T Float](r io.Reader, params []ParamOf[T]) (map[string]stri
 	}
 	for pi, p := range params {
 		copy(p.Value, vals[pi])
+		copy(p.Count, counts[pi])
 		p.Changed()
 	}
 	return meta, nil

@@ -81,6 +81,35 @@ func TestSafetensorsRoundTrip(t *testing.T) {
 	}
 }
 
+// A Count tensor (num_batches_tracked) is a scalar I64 beside the floats,
+// as PyTorch stores it; a negative count or a float in its place is refused.
+func TestSafetensorsCount(t *testing.T) {
+	ts := []Param{{Name: "bn.running_mean", Shape: []int{2}, Value: []float32{0.5, -1}},
+		{Name: "bn.num_batches_tracked", Shape: []int{}, Count: []int64{1 << 40}}}
+	var buf bytes.Buffer
+	if err := SaveSafetensors(&buf, ts); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	if !strings.Contains(string(data), `"bn.num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[8,16]}`) {
+		t.Fatalf("header %q", data[8:8+binary.LittleEndian.Uint64(data)])
+	}
+	got := []Param{{Name: "bn.running_mean", Shape: []int{2}, Value: make([]float32, 2)},
+		{Name: "bn.num_batches_tracked", Shape: []int{}, Count: make([]int64, 1)}}
+	if err := LoadSafetensors(bytes.NewReader(data), got); err != nil || got[1].Count[0] != 1<<40 || got[0].Value[1] != -1 {
+		t.Fatalf("round trip: %v %v %v", got[0].Value, got[1].Count, err)
+	}
+	neg := append([]byte(nil), data...)
+	binary.LittleEndian.PutUint64(neg[len(neg)-8:], uint64(1<<64-3))
+	if err := LoadSafetensors(bytes.NewReader(neg), got); err == nil || !strings.Contains(err.Error(), `"bn.num_batches_tracked" holds -3`) || got[1].Count[0] != 1<<40 {
+		t.Fatalf("negative count: %v, count now %d", err, got[1].Count[0])
+	}
+	asFloat := []Param{got[0], {Name: "bn.num_batches_tracked", Shape: []int{}, Value: make([]float32, 1)}}
+	if err := LoadSafetensors(bytes.NewReader(data), asFloat); err == nil || !strings.Contains(err.Error(), "has dtype I64, want F32") {
+		t.Fatalf("I64 read as F32: %v", err)
+	}
+}
+
 // Every malformed file is refused with a message naming what is wrong, and
 // leaves the parameters exactly as they were.
 // manyEntries is n tensor entries of one float each.

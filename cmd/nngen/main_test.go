@@ -211,7 +211,7 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 	stdout.Reset()
 	run([]string{"-h"}, &stdout, &stderr)
-	for _, want := range []string{"usage: nngen [flags] SPEC.yaml", "-version", "ops: adaptiveavgpool1d, adaptiveavgpool2d, add, avgpool1d, avgpool2d, concat, conv1d, conv2d, dropout, flatten, gelu, leaky_relu, linear, maxpool1d", "#spec-reference"} {
+	for _, want := range []string{"usage: nngen [flags] SPEC.yaml", "-version", "ops: adaptiveavgpool1d, adaptiveavgpool2d, add, avgpool1d, avgpool2d, batchnorm1d, batchnorm2d, concat, conv1d, conv2d, dropout, flatten, gelu, leaky_relu, linear, maxpool1d", "#spec-reference"} {
 		if !strings.Contains(stderr.String(), want) {
 			t.Errorf("-h does not say %q:\n%s", want, stderr.String())
 		}

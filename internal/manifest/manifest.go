@@ -51,6 +51,10 @@ var groups = []group{
 	// float64 code: the test compares the two.
 	{"tests/graph/specs/*.yaml", "tests/graph/%s", gen.Options{}},
 	{"tests/graph/specs/*.yaml", "tests/graph/%s64", gen.Options{Float64: true}},
+	// Batch norm against PyTorch in both modes (float32; bn0 on the
+	// kernels), and as float64 code for finite differences.
+	{"tests/batchnorm/specs/*.yaml", "tests/batchnorm/%s", gen.Options{}},
+	{"tests/batchnorm/specs/*.yaml", "tests/batchnorm/%s64", gen.Options{Float64: true}},
 }
 
 // The same network at three unroll budgets, to prove that the budget never

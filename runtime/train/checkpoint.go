@@ -17,7 +17,9 @@ type Checkpoint struct {
 	History []EpochStats // their statistics
 	// BestEpoch and Best are early stopping's: the epoch whose monitored
 	// figure was best (0: none yet) and the model's parameters after it,
-	// in Params() order. Best is nil in a run without early stopping.
+	// in Params() order, then its float buffers (batch norm's running
+	// statistics) in Buffers() order. Best is nil in a run without early
+	// stopping.
 	BestEpoch int
 	Best      [][]float32
 }
@@ -31,12 +33,12 @@ type Checkpoint struct {
 // holds the values of the "best." ones.
 func checkpointTensors(m Model, o optim.Optimizer, best [][]float32) ([]nn.Param, map[string]float64) {
 	var ts []nn.Param
-	for _, p := range m.Params() {
+	for _, p := range state(m) {
 		p.Name = "model." + p.Name
 		ts = append(ts, p)
 	}
 	if best != nil {
-		for i, p := range m.Params() {
+		for i, p := range kept(m) {
 			ts = append(ts, nn.Param{Name: "best." + p.Name, Shape: p.Shape, Value: best[i]})
 		}
 	}
@@ -55,7 +57,7 @@ func SaveCheckpoint(path string, m Model, o optim.Optimizer, c Checkpoint) error
 }
 
 func saveCheckpoint(save func(string, func(io.Writer) error) error, path string, m Model, o optim.Optimizer, c Checkpoint) error {
-	for _, p := range m.Params() {
+	for _, p := range kept(m) {
 		for i, v := range p.Value {
 			if v != v || math.IsInf(float64(v), 0) {
 				return fmt.Errorf("parameter %s holds %v at index %d; a checkpoint of it could not be loaded, so it is not saved", p.Name, v, i)
@@ -63,7 +65,7 @@ func saveCheckpoint(save func(string, func(io.Writer) error) error, path string,
 		}
 	}
 	if c.Best != nil {
-		ps := m.Params()
+		ps := kept(m)
 		if len(c.Best) != len(ps) {
 			return fmt.Errorf("Checkpoint.Best holds %d tensors, the model %d", len(c.Best), len(ps))
 		}
@@ -111,7 +113,7 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 		if bestEpoch, err = strconv.Atoi(be); err != nil || bestEpoch < 0 {
 			return nil, fmt.Errorf("%s: bad best_epoch %q in metadata", path, be)
 		}
-		for _, p := range m.Params() {
+		for _, p := range kept(m) {
 			best = append(best, make([]float32, len(p.Value)))
 		}
 	}
@@ -123,6 +125,9 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 	tmp := make([]nn.Param, len(ts))
 	for i, t := range ts {
 		tmp[i] = nn.Param{Name: t.Name, Shape: t.Shape, Value: make([]float32, len(t.Value))}
+		if t.Count != nil {
+			tmp[i] = nn.Param{Name: t.Name, Shape: t.Shape, Count: make([]int64, len(t.Count))}
+		}
 	}
 	meta, err = nn.LoadSafetensorsMeta(f, tmp)
 	if err != nil {
@@ -151,6 +156,7 @@ func LoadCheckpoint(path string, m Model, o optim.Optimizer) (*Checkpoint, error
 	}
 	for i, t := range ts {
 		copy(t.Value, tmp[i].Value)
+		copy(t.Count, tmp[i].Count)
 		t.Changed()
 	}
 	return &Checkpoint{Epoch: epoch, History: hist, BestEpoch: bestEpoch, Best: best}, nil

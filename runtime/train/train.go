@@ -344,7 +344,7 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 	// epoch, the initial ones.
 	var best [][]float32
 	if es != nil {
-		for _, q := range m.Params() {
+		for _, q := range kept(m) {
 			best = append(best, slices.Clone(q.Value))
 		}
 	}
@@ -420,7 +420,7 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		res.History = append(res.History, st)
 		if es != nil && es.best(res.History) == e+1 {
 			res.BestEpoch = e + 1
-			for i, q := range m.Params() {
+			for i, q := range kept(m) {
 				copy(best[i], q.Value)
 			}
 		}
@@ -443,7 +443,7 @@ func Train(m Model, ds *data.Dataset, cfg Config) (*Result, error) {
 		if res.Stopped {
 			fmt.Fprintf(cfg.Progress, "early stopping after epoch %d: %s has not improved for %d epochs; keeping the weights of epoch %d\n", done, es.monitor(), done-res.BestEpoch, res.BestEpoch)
 		}
-		for i, q := range m.Params() {
+		for i, q := range kept(m) {
 			copy(q.Value, best[i])
 			q.Changed()
 		}
@@ -525,7 +525,8 @@ type Parallel struct {
 	master   Model
 	newModel func() Model
 	replicas []Model      // one per shard of a batch
-	params   [][]nn.Param // Params() of the master, then of each replica: views, so kept
+	params   [][]nn.Param // Params() and Buffers() of the master, then of each replica: views, so kept
+	whole    bool         // the master has buffers (batch norm): it trains each batch whole
 	jobs     chan int
 	closed   bool // Close has run
 	wg       sync.WaitGroup
@@ -553,7 +554,8 @@ func NewParallel(master Model, newModel func() Model, workers, batchSize int) *P
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	p := &Parallel{master: master, newModel: newModel, jobs: make(chan int), params: [][]nn.Param{master.Params()}}
+	p := &Parallel{master: master, newModel: newModel, jobs: make(chan int), params: [][]nn.Param{state(master)},
+		whole: len(nn.BuffersOf[float32](master)) > 0}
 	p.trainFn, p.fwdFn = p.shard, p.forwardShard
 	p.grow((batchSize + ShardSize - 1) / ShardSize)
 	for w := 0; w < workers; w++ {
@@ -576,7 +578,7 @@ func (p *Parallel) grow(shards int) {
 			panic("train: NewParallel's newModel " + err.Error())
 		}
 		p.replicas = append(p.replicas, r)
-		p.params = append(p.params, r.Params())
+		p.params = append(p.params, state(r))
 		p.evalOut = append(p.evalOut, make([]float32, ShardSize*out))
 		p.evalD = append(p.evalD, make([]float32, out))
 		p.pred = append(p.pred, make([]int, ShardSize))
@@ -616,12 +618,28 @@ func sameNetwork(m, r Model) error {
 	return nil
 }
 
-// sync copies the master's parameters into every replica.
+// state lists a model's parameters, then its buffers.
+func state(m Model) []nn.Param { return append(m.Params(), nn.BuffersOf[float32](m)...) }
+
+// kept lists the tensors early stopping keeps of the best epoch: the
+// parameters, then the float buffers (batch norm's running statistics).
+func kept(m Model) []nn.Param {
+	ps := m.Params()
+	for _, b := range nn.BuffersOf[float32](m) {
+		if b.Count == nil {
+			ps = append(ps, b)
+		}
+	}
+	return ps
+}
+
+// sync copies the master's parameters and buffers into every replica.
 func (p *Parallel) sync() {
 	mp := p.params[0]
 	for _, rps := range p.params[1:] {
 		for i, rp := range rps {
 			copy(rp.Value, mp[i].Value)
+			copy(rp.Count, mp[i].Count)
 			rp.Changed()
 		}
 	}
@@ -645,7 +663,10 @@ func (p *Parallel) run(n int, fn func(s int)) {
 // batch holds Labels for a cross_entropy model and Targets for an mse one,
 // one per sample of X; any other batch is a programming error and panics
 // with a message, as the model's own TrainBatch does. The bits are the same
-// for any number of workers.
+// for any number of workers. A model with buffers (batch norm, whose
+// training normalises with the statistics of the whole batch) trains each
+// batch on the master in one TrainBatch, on one core; its ForwardBatch is
+// still shared out.
 func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int) {
 	in, out := p.master.Sizes()
 	n := len(b.X) / in
@@ -664,6 +685,12 @@ func (p *Parallel) TrainBatch(b nn.Batch[float32]) (lossSum float64, correct int
 		b = nn.Batch[float32]{X: b.X, Targets: b.Targets, Noise: b.Noise, Index: b.Index}
 	default:
 		b = nn.Batch[float32]{X: b.X, Labels: b.Labels, Noise: b.Noise, Index: b.Index}
+	}
+	if p.whole {
+		// Batch norm normalises with the statistics of the whole batch,
+		// which shards would each see only part of.
+		p.master.ZeroGrad()
+		return p.master.TrainBatch(b, 1/float32(n))
 	}
 	p.sync()
 	p.batch, p.scale = b, 1/float32(n)

@@ -46,7 +46,7 @@ type Model struct {
 	mask1  [7]float32         // layer 1 mask
 	a2     [3]float32         // layer fc2 output [3]
 	grad   [2][7]float32      // gradients of activations, used in turn
-	train  bool               // a TrainBatch is running: dropout draws its masks
+	train  bool               // a TrainBatch is running: dropout draws its masks, batch norm uses the batch's statistics
 	noise  uint64             // the batch's Noise
 	sample int                // the index in the whole batch of the (first) sample being run
 }

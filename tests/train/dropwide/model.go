@@ -52,7 +52,7 @@ type Model struct {
 	ver      uint64                 // changes to the weights, counted by Params, Init and the Changed of its views
 	oneVer   uint64                 // ver+1 when the copies for one sample were made
 	batchVer uint64                 // ver+1 when the copies for batches were made
-	train    bool                   // a TrainBatch is running: dropout draws its masks
+	train    bool                   // a TrainBatch is running: dropout draws its masks, batch norm uses the batch's statistics
 	noise    uint64                 // the batch's Noise
 	sample   int                    // the index in the whole batch of the (first) sample being run
 }

@@ -109,8 +109,9 @@ func TestEntryPointsAgree(t *testing.T) {
 				wantGrad = backward
 			}
 			same("Backward's gradients at "+where, backward, wantGrad)
-			// Dropout draws its masks in TrainBatch alone: its gradients are
-			// compared with the first level's.
+			// TrainBatch alone draws dropout's masks and normalises with the
+			// batch's statistics: its gradients are compared with the first
+			// level's.
 			if wantTrain == nil {
 				wantTrain = grads()
 			}

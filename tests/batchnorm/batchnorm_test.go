@@ -1,0 +1,346 @@
+// Package batchnorm_test checks batch norm against PyTorch in both of its
+// modes: tests/batchnorm/make_goldens.py saved each network's weights and
+// running statistics and recorded, for one batch, PyTorch's float64 results
+// in eval mode and in training mode. The float64 packages (NAME64) are also
+// checked against central differences of TrainBatch's loss.
+package batchnorm_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/nngen/nngen/gen"
+	"github.com/nngen/nngen/internal/nettest"
+	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/train"
+	"github.com/nngen/nngen/tests/batchnorm/bn0"
+	bn064 "github.com/nngen/nngen/tests/batchnorm/bn064"
+	"github.com/nngen/nngen/tests/batchnorm/bn1"
+	bn164 "github.com/nngen/nngen/tests/batchnorm/bn164"
+	"github.com/nngen/nngen/tests/batchnorm/bn2"
+	bn264 "github.com/nngen/nngen/tests/batchnorm/bn264"
+)
+
+type model interface {
+	runtime.Network[float32]
+	runtime.Buffered[float32]
+}
+
+type model64 interface {
+	runtime.Network[float64]
+	runtime.Buffered[float64]
+}
+
+var cases = []struct {
+	name  string
+	new   func() model
+	new64 func() model64
+}{
+	{"bn0", func() model { return bn0.New() }, func() model64 { return bn064.New() }},
+	{"bn1", func() model { return bn1.New() }, func() model64 { return bn164.New() }},
+	{"bn2", func() model { return bn2.New() }, func() model64 { return bn264.New() }},
+}
+
+type result struct {
+	Output  []float64
+	Loss    float64
+	Grads   map[string][]float64
+	Buffers map[string][]float64
+}
+
+type golden struct {
+	Input   []float64
+	Labels  []int
+	Targets []float64
+	Eval    result
+	Train   result
+}
+
+func load(t *testing.T, name string) *golden {
+	b, err := os.ReadFile(filepath.Join("goldens", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g golden
+	if err := json.Unmarshal(b, &g); err != nil {
+		t.Fatal(err)
+	}
+	return &g
+}
+
+// tol bounds the relative error of float32 results against PyTorch's
+// float64 ones, as in tests/pytorch.
+const tol = 1e-5
+
+func weights[T runtime.Float](t *testing.T, name string, m runtime.Network[T]) {
+	t.Helper()
+	f, err := os.Open(filepath.Join("weights", name+".safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := m.LoadWeights(f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// check compares a tensor with PyTorch's, to bound relative to its scale.
+func check[T runtime.Float](t *testing.T, what string, got []T, want []float64, bound float64) {
+	t.Helper()
+	if e := nettest.RelErr(got, want); e > bound {
+		t.Errorf("%s: relative error %.3g (bound %g)\ngot  %v\nwant %v", what, e, bound, got, want)
+	}
+}
+
+func maxAbs[T runtime.Float](v []T) float64 {
+	m := 0.0
+	for _, x := range v {
+		m = max(m, math.Abs(float64(x)))
+	}
+	return m
+}
+
+func batch[T runtime.Float](g *golden) runtime.Batch[T] {
+	b := runtime.Batch[T]{X: make([]T, len(g.Input)), Labels: g.Labels}
+	for i, v := range g.Input {
+		b.X[i] = T(v)
+	}
+	for _, v := range g.Targets {
+		b.Targets = append(b.Targets, T(v))
+	}
+	return b
+}
+
+// TestInferenceMode: ForwardBatch and Forward with the running statistics
+// give PyTorch's eval-mode outputs, and Backward, summed over the batch,
+// its gradients of the mean loss.
+func TestInferenceMode(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := load(t, c.name)
+			m := c.new()
+			weights(t, c.name, m)
+			in, out := m.Sizes()
+			b := batch[float32](g)
+			n := len(b.X) / in
+			got := make([]float32, n*out)
+			m.ForwardBatch(b.X, got)
+			check(t, "ForwardBatch", got, g.Eval.Output, tol)
+			for i := 0; i < n; i++ {
+				check(t, "Forward", m.ForwardSlice(b.X[i*in:(i+1)*in]), g.Eval.Output[i*out:(i+1)*out], tol)
+			}
+			m.ZeroGrad()
+			var loss float64
+			for i := 0; i < n; i++ {
+				label, target := -1, []float32(nil)
+				if b.Labels != nil {
+					label = b.Labels[i]
+				} else {
+					target = b.Targets[i*out : (i+1)*out]
+				}
+				loss += float64(nettest.Backward(m, b.X[i*in:(i+1)*in], label, target))
+			}
+			if l := loss / float64(n); math.Abs(l-g.Eval.Loss) > tol*math.Abs(g.Eval.Loss) {
+				t.Errorf("mean loss %v, PyTorch's %v", l, g.Eval.Loss)
+			}
+			for _, p := range m.Params() {
+				v := make([]float32, len(p.Grad))
+				for j, x := range p.Grad {
+					v[j] = x / float32(n)
+				}
+				check(t, p.Name+" gradient", v, g.Eval.Grads[p.Name], tol)
+			}
+		})
+	}
+}
+
+// TestTrainingMode: TrainBatch normalises with the batch's statistics: its
+// loss, gradients and updated buffers are PyTorch's in training mode, and
+// train.Parallel gives the same bits on any number of workers.
+func TestTrainingMode(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := load(t, c.name)
+			m := c.new()
+			weights(t, c.name, m)
+			b := batch[float32](g)
+			in, _ := m.Sizes()
+			n := len(b.X) / in
+			m.ZeroGrad()
+			loss, _ := m.TrainBatch(b, 1/float32(n))
+			if l := loss / float64(n); math.Abs(l-g.Train.Loss) > tol*math.Abs(g.Train.Loss) {
+				t.Errorf("mean loss %v, PyTorch's %v", l, g.Train.Loss)
+			}
+			// A bias just before a batch norm has no effect in training (the
+			// batch mean takes it away), so its gradient is 0 and float32
+			// leaves only rounding: that of sums whose terms are the size of
+			// the other gradients. It is bounded by that size.
+			largest := 0.0
+			for _, v := range g.Train.Grads {
+				for _, x := range v {
+					largest = max(largest, math.Abs(x))
+				}
+			}
+			for _, p := range m.Params() {
+				want := g.Train.Grads[p.Name]
+				if maxAbs(want) < 1e-12*largest {
+					if e := maxAbs(p.Grad); e > tol*largest {
+						t.Errorf("%s gradient: %v where PyTorch's is 0 (bound %g of the largest gradient, %g)", p.Name, p.Grad, tol, largest)
+					}
+					continue
+				}
+				check(t, p.Name+" gradient", p.Grad, want, 1e-4)
+			}
+			bufs := m.Buffers()
+			if len(bufs) != len(g.Train.Buffers) {
+				t.Fatalf("%d buffers, PyTorch's state_dict has %d", len(bufs), len(g.Train.Buffers))
+			}
+			for _, p := range bufs {
+				if p.Count != nil {
+					if want := g.Train.Buffers[p.Name]; len(want) != 1 || float64(p.Count[0]) != want[0] {
+						t.Errorf("%s = %v, want %v", p.Name, p.Count, want)
+					}
+					continue
+				}
+				check(t, p.Name, p.Value, g.Train.Buffers[p.Name], tol)
+			}
+			// The same step through train.Parallel on one and two workers.
+			var save bytes.Buffer
+			if err := m.SaveWeights(&save); err != nil {
+				t.Fatal(err)
+			}
+			for _, workers := range []int{1, 2} {
+				r := c.new()
+				weights(t, c.name, r)
+				p := train.NewParallel(r, func() train.Model { return c.new() }, workers, n)
+				pl, _ := p.TrainBatch(b)
+				p.Close()
+				if pl != loss {
+					t.Errorf("Parallel on %d workers: loss %v, TrainBatch's %v", workers, pl, loss)
+				}
+				for i, q := range r.Params() {
+					for j := range q.Grad {
+						if q.Grad[j] != m.Params()[i].Grad[j] {
+							t.Fatalf("Parallel on %d workers: %s gradient %d is %v, TrainBatch's %v", workers, q.Name, j, q.Grad[j], m.Params()[i].Grad[j])
+						}
+					}
+				}
+				var w bytes.Buffer
+				if err := r.SaveWeights(&w); err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(w.Bytes(), save.Bytes()) {
+					t.Errorf("Parallel on %d workers: the saved weights and buffers differ from TrainBatch's", workers)
+				}
+			}
+		})
+	}
+}
+
+// TestTrainingGradientsFiniteDifferences: in float64, TrainBatch's
+// gradients are central differences of its mean loss, which the batch's
+// statistics make a function of every sample at once.
+func TestTrainingGradientsFiniteDifferences(t *testing.T) {
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := load(t, c.name)
+			// The weights are float32: read into the float32 model, then
+			// copied tensor by tensor.
+			m, m32 := c.new64(), c.new()
+			weights(t, c.name, m32)
+			for i, p := range append(m.Params(), m.Buffers()...) {
+				q := append(m32.Params(), m32.Buffers()...)[i]
+				for j, v := range q.Value {
+					p.Value[j] = float64(v)
+				}
+				copy(p.Count, q.Count)
+				p.Changed()
+			}
+			b := batch[float64](g)
+			in, _ := m.Sizes()
+			n := len(b.X) / in
+			lossAt := func() float64 {
+				l, _ := m.TrainBatch(b, 1/float64(n))
+				return l / float64(n)
+			}
+			m.ZeroGrad()
+			lossAt()
+			ps := m.Params()
+			grads := make([][]float64, len(ps))
+			for i, p := range ps {
+				grads[i] = append([]float64(nil), p.Grad...)
+			}
+			for i, p := range ps {
+				// A few entries of each tensor, spread over it.
+				for _, j := range []int{0, len(p.Value) / 2, len(p.Value) - 1} {
+					old := p.Value[j]
+					const h = 1e-6
+					p.Value[j] = old + h
+					p.Changed()
+					lp := lossAt()
+					p.Value[j] = old - h
+					p.Changed()
+					lm := lossAt()
+					p.Value[j] = old
+					p.Changed()
+					want := (lp - lm) / (2 * h)
+					if d := math.Abs(grads[i][j] - want); d > 1e-6*math.Max(1, math.Abs(want)) {
+						t.Errorf("%s[%d]: gradient %v, central differences %v", p.Name, j, grads[i][j], want)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPlan: bn0 runs on the kernels and the others as code, so that both
+// lowerings of batch norm are checked.
+func TestPlan(t *testing.T) {
+	for _, c := range cases {
+		path := filepath.Join("specs", c.name+".yaml")
+		src, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := gen.ParseSpec(path, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := gen.Check(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := gen.MakePlan(n, gen.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]gen.Mode{true: gen.Kernels, false: gen.Code}[c.name == "bn0"]; p.Mode != want {
+			t.Errorf("%s runs as %v, want %v", c.name, p.Mode, want)
+		}
+	}
+}
+
+// TestSpecErrors: bad batch norm fields are errors at their line and column.
+func TestSpecErrors(t *testing.T) {
+	for _, c := range []struct{ layers, want string }{
+		{"  - batchnorm2d: {}", "4:5: batchnorm2d needs a [channels, height, width] input, but gets [6]"},
+		{"  - batchnorm1d: {num_features: 5}", "4:5: batchnorm1d: num_features is 5, but the input has 6 channels"},
+		{"  - batchnorm1d: {eps: 0}", "4:5: batchnorm1d: eps must be positive"},
+		{"  - batchnorm1d: {momentum: 2}", "4:29: batchnorm1d: momentum must be a number from 0 to 1, got 2"},
+		{"  - batchnorm1d: {track_running_stats: false}", `4:19: batchnorm1d: unknown field "track_running_stats"`},
+	} {
+		src := "name: x\ninput: [6]\nlayers:\n" + c.layers + "\n  - linear: {out: 2}\nloss: mse\n"
+		s, err := gen.ParseSpec("x.yaml", []byte(src))
+		if err == nil {
+			_, err = gen.Check(s)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.layers, err, c.want)
+		}
+	}
+}
