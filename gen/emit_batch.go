@@ -122,18 +122,7 @@ func (e *emitter) batchFuncs(f *jen.File) {
 			bwd = append(bwd, e.block(l, nil))
 			continue
 		}
-		c := &batchCtx{l: l, p: p, needDX: p.NeedDX, ac: ac, gy: g(p.GradOut, l.Out.Size())}
-		for i := range p.Ins {
-			var gx jen.Code = jen.Nil()
-			if p.GradIns[i] >= 0 {
-				gx = g(p.dxBuf(i), l.Ins[i].Size())
-			}
-			c.gxs = append(c.gxs, gx)
-		}
-		c.gx = c.gxs[0]
-		l.Op.(batchOp).batchBackward(c)
-		c.emit(e.accumulate(p, g)...)
-		bwd = append(bwd, e.block(l, c.body))
+		bwd = append(bwd, e.batchBackward(p, ac, g))
 	}
 	f.Comment("backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n")
 	f.Comment("samples in x) and adds the parameter gradients.")
@@ -210,6 +199,24 @@ func (e *emitter) layerTrainBatch(f *jen.File, fwd string, arg jen.Code) {
 			jen.Return(),
 		)...,
 	)
+}
+
+// batchBackward lowers one layer's backward pass over the batch: its
+// gradient slices from g, then the accumulation into a shared input's.
+func (e *emitter) batchBackward(p *LayerPlan, ac *opCtx, g func(buf, size int) *jen.Statement) jen.Code {
+	l := p.Layer
+	c := &batchCtx{l: l, p: p, needDX: p.NeedDX, ac: ac, gy: g(p.GradOut, l.Out.Size())}
+	for i := range p.Ins {
+		var gx jen.Code = jen.Nil()
+		if p.GradIns[i] >= 0 {
+			gx = g(p.dxBuf(i), l.Ins[i].Size())
+		}
+		c.gxs = append(c.gxs, gx)
+	}
+	c.gx = c.gxs[0]
+	l.Op.(batchOp).batchBackward(c)
+	c.emit(e.accumulate(p, g)...)
+	return e.block(l, c.body)
 }
 
 // copies lists the layers' copies of their weights in other layouts, which

@@ -111,20 +111,7 @@ func (e *emitter) coupledFuncs(f *jen.File) {
 			bwd = append(bwd, perSample(p, true, false))
 			continue
 		}
-		c := &batchCtx{l: l, p: p, needDX: p.NeedDX, ac: ac, gy: g(p.GradOut, l.Out.Size())}
-		for i := range p.Ins {
-			var gx jen.Code = jen.Nil()
-			if p.GradIns[i] >= 0 {
-				gx = g(p.dxBuf(i), l.Ins[i].Size())
-			}
-			c.gxs = append(c.gxs, gx)
-		}
-		c.gx = c.gxs[0]
-		l.Op.(batchOp).batchBackward(c)
-		e.layerMajor = false // the batch slices of the accumulation are whole
-		c.emit(e.accumulate(p, g)...)
-		e.layerMajor = true
-		bwd = append(bwd, e.block(l, c.body))
+		bwd = append(bwd, e.batchBackward(p, ac, g))
 	}
 	f.Comment("backwardBatch back-propagates m.bat.g[0] (dLoss/dOutput for each of the n")
 	f.Comment("samples in x) layer by layer and adds the parameter gradients.")

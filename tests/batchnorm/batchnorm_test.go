@@ -11,12 +11,14 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/nngen/nngen/gen"
 	"github.com/nngen/nngen/internal/nettest"
 	"github.com/nngen/nngen/runtime"
+	"github.com/nngen/nngen/runtime/optim"
 	"github.com/nngen/nngen/runtime/train"
 	"github.com/nngen/nngen/tests/batchnorm/bn0"
 	bn064 "github.com/nngen/nngen/tests/batchnorm/bn064"
@@ -343,4 +345,54 @@ func TestSpecErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.layers, err, c.want)
 		}
 	}
+}
+
+// TestCheckpointKeepsBuffers: a checkpoint holds the running statistics
+// and num_batches_tracked, and loading it restores them exactly; an
+// optimiser's step leaves them alone.
+func TestCheckpointKeepsBuffers(t *testing.T) {
+	g := load(t, "bn0")
+	m := bn0.New()
+	weights(t, "bn0", m)
+	opt, err := optim.NewSGD(m.Params(), optim.SGDConfig{LR: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := batch[float32](g)
+	m.ZeroGrad()
+	m.TrainBatch(b, 1.0/8)
+	before := snapshot(m.Buffers())
+	opt.Step()
+	if after := snapshot(m.Buffers()); !slices.Equal(before, after) {
+		t.Fatal("the optimiser's step changed the buffers")
+	}
+	path := filepath.Join(t.TempDir(), "ckpt.safetensors")
+	if err := train.SaveCheckpoint(path, m, opt, train.Checkpoint{Epoch: 1}); err != nil {
+		t.Fatal(err)
+	}
+	r := bn0.New()
+	ropt, _ := optim.NewSGD(r.Params(), optim.SGDConfig{LR: 0.1})
+	if _, err := train.LoadCheckpoint(path, r, ropt); err != nil {
+		t.Fatal(err)
+	}
+	if got := snapshot(r.Buffers()); !slices.Equal(got, before) {
+		t.Fatalf("buffers after loading the checkpoint differ: %v, want %v", got, before)
+	}
+	if c := r.Buffers()[2].Count[0]; c != 4 {
+		t.Fatalf("num_batches_tracked %d after one step from 3", c)
+	}
+}
+
+// snapshot is the buffers' bits.
+func snapshot(bs []runtime.Param) []uint64 {
+	var out []uint64
+	for _, b := range bs {
+		for _, v := range b.Value {
+			out = append(out, uint64(math.Float32bits(v)))
+		}
+		for _, c := range b.Count {
+			out = append(out, uint64(c))
+		}
+	}
+	return out
 }
