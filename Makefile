@@ -74,6 +74,7 @@ torch:
 goldens: torch
 	/usr/bin/python3 tests/pytorch/make_goldens.py
 	/usr/bin/python3 tests/optim/make_goldens.py
+	/usr/bin/python3 tests/batchnorm/make_goldens.py
 	$(MAKE) generate
 
 # ONNX Runtime's CPU library, for the engine comparison: unpacked from the npm
