@@ -268,13 +268,22 @@ func dimsComment(s Shape) string {
 	return strings.Join(p, "×")
 }
 
+// numParamsDoc documents NumParams, which counts batch norm's running
+// statistics too when the network has them (they share the slab).
+func numParamsDoc(buffers bool) string {
+	if buffers {
+		return "NumParams is the length of the parameter slab: the parameters (scalars), and batch norm's running means and variances, which Buffers lists."
+	}
+	return "NumParams is the number of parameters (scalars) in the model."
+}
+
 func (e *emitter) constants(f *jen.File) {
 	f.Const().Defs(
 		jen.Comment("InputSize is the length of one flattened input sample, shape "+dimsComment(e.n.Input)+"."),
 		jen.Id("InputSize").Op("=").Lit(e.n.Input.Size()),
 		jen.Comment("OutputSize is the length of the last layer's output, shape "+dimsComment(e.n.Output)+"."),
 		jen.Id("OutputSize").Op("=").Lit(e.n.Output.Size()),
-		jen.Comment("NumParams is the number of parameters (scalars) in the model."),
+		jen.Comment(numParamsDoc(e.hasBuffers())),
 		jen.Id("NumParams").Op("=").Lit(e.n.NumParams),
 		jen.Comment("Seed is the spec's initialisation seed, used by New."),
 		jen.Id("Seed").Op("=").Id(strconv.FormatUint(e.n.Seed, 10)),
@@ -923,8 +932,13 @@ func (e *emitter) paramFuncs(f *jen.File) {
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("LoadWeights").Params(jen.Id("r").Qual("io", "Reader")).Error().Block(
 		jen.Return(jen.Qual(RuntimePath, "LoadSafetensors").Call(jen.Id("r"), tensors)),
 	)
-	f.Comment("SaveWeights writes the parameters as a safetensors file that PyTorch's")
-	f.Comment("safetensors.torch.load_file reads into this network's state_dict.")
+	if e.hasBuffers() {
+		f.Comment("SaveWeights writes the parameters and the buffers as a safetensors file that")
+		f.Comment("PyTorch's safetensors.torch.load_file reads into this network's state_dict.")
+	} else {
+		f.Comment("SaveWeights writes the parameters as a safetensors file that PyTorch's")
+		f.Comment("safetensors.torch.load_file reads into this network's state_dict.")
+	}
 	f.Func().Params(jen.Id("m").Op("*").Id("Model")).Id("SaveWeights").Params(jen.Id("w").Qual("io", "Writer")).Error().Block(
 		jen.Return(jen.Qual(RuntimePath, "SaveSafetensors").Call(jen.Id("w"), tensors.Clone())),
 	)

@@ -38,7 +38,7 @@ const (
 	InputSize = 768
 	// OutputSize is the length of the last layer's output, shape 4.
 	OutputSize = 4
-	// NumParams is the number of parameters (scalars) in the model.
+	// NumParams is the length of the parameter slab: the parameters (scalars), and batch norm's running means and variances, which Buffers lists.
 	NumParams = 6062
 	// Seed is the spec's initialisation seed, used by New.
 	Seed = 0
@@ -2808,8 +2808,8 @@ func (m *Model) LoadWeights(r io.Reader) error {
 	return runtime.LoadSafetensors(r, m.tensors())
 }
 
-// SaveWeights writes the parameters as a safetensors file that PyTorch's
-// safetensors.torch.load_file reads into this network's state_dict.
+// SaveWeights writes the parameters and the buffers as a safetensors file that
+// PyTorch's safetensors.torch.load_file reads into this network's state_dict.
 func (m *Model) SaveWeights(w io.Writer) error {
 	return runtime.SaveSafetensors(w, m.tensors())
 }
