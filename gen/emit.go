@@ -323,9 +323,9 @@ func (e *emitter) modelType(f *jen.File) {
 	f.Type().Id("Model").Struct(fields...)
 }
 
-// hasDropout reports whether a layer behaves differently in TrainBatch
+// trainsOtherwise reports whether a layer computes otherwise in TrainBatch
 // (dropout, batch norm).
-func (e *emitter) hasDropout() bool {
+func (e *emitter) trainsOtherwise() bool {
 	for _, l := range e.n.Layers {
 		if _, ok := l.Op.(interface{ trains() }); ok {
 			return true
@@ -365,7 +365,7 @@ func (e *emitter) stateFields() []jen.Code {
 // trainFields are the Model's state of a TrainBatch in progress, for
 // networks with dropout or batch norm.
 func (e *emitter) trainFields() []jen.Code {
-	if !e.hasDropout() {
+	if !e.trainsOtherwise() {
 		return nil
 	}
 	return []jen.Code{
@@ -378,7 +378,7 @@ func (e *emitter) trainFields() []jen.Code {
 // trainState sets the training state at the start of TrainBatch and
 // clears it when TrainBatch returns.
 func (e *emitter) trainState() []jen.Code {
-	if !e.hasDropout() {
+	if !e.trainsOtherwise() {
 		return nil
 	}
 	return []jen.Code{
@@ -804,7 +804,7 @@ func (e *emitter) perSampleBatchFuncs(f *jen.File) {
 	} else {
 		loop[0] = jen.Id("m").Dot("Forward").Call(xi)
 	}
-	if e.hasDropout() {
+	if e.trainsOtherwise() {
 		loop = append([]jen.Code{jen.Id("m").Dot("sample").Op("=").Id("b").Dot("Index").Op("+").Id("i")}, loop...)
 	}
 	body = append(body, jen.For(jen.Id("i").Op(":=").Lit(0), jen.Id("i").Op("<").Id("n"), jen.Id("i").Op("++")).Block(loop...), jen.Return())

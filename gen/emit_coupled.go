@@ -82,7 +82,7 @@ func (e *emitter) coupledFuncs(f *jen.File) {
 		return jen.For(jen.Id("smp").Op(":=").Lit(0), jen.Id("smp").Op("<").Id("n"), jen.Id("smp").Op("++")).Block(append(body, code)...)
 	}
 	fwd := []jen.Code{}
-	if e.hasDropout() {
+	if e.trainsOtherwise() {
 		fwd = append(fwd, jen.Id("first").Op(":=").Id("m").Dot("sample"),
 			jen.Defer().Func().Params().Block(jen.Id("m").Dot("sample").Op("=").Id("first")).Call())
 	}

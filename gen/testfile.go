@@ -60,7 +60,7 @@ func (e *emitter) slab() []float64 {
 // testFile renders model_test.go.
 func (e *emitter) testFile() ([]byte, error) {
 	d := TestData{Pkg: e.pkg, Type: e.ft, Weights: "the default initialisation from Seed", Tol: "1e-5", Predict: e.opt.Weights != nil,
-		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy", MultiLabel: e.n.Loss == runtime.BCE, Dropout: e.hasDropout()}
+		Folded: e.opt.Fold, Classifier: e.n.Loss == "cross_entropy", MultiLabel: e.n.Loss == runtime.BCE, Dropout: e.trainsOtherwise()}
 	switch macs := forwardMACs(e.n); {
 	case macs > GoldenMACs:
 		d.Skip = fmt.Sprintf("its forward pass does %.3g multiply-adds, more than the %g nngen evaluates for a golden", macs, float64(GoldenMACs))
