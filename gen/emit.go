@@ -387,6 +387,14 @@ func (e *emitter) trainState() []jen.Code {
 	}
 }
 
+// scratchType is the element type of a layer's scratch buffer.
+func (e *emitter) scratchType(s bufDecl) jen.Code {
+	if s.idx {
+		return jen.Int32()
+	}
+	return e.typ()
+}
+
 // sampleFields are the per-sample buffers of generated code: each layer's
 // output and scratch.
 func (e *emitter) sampleFields(comments bool) []jen.Code {
@@ -401,11 +409,7 @@ func (e *emitter) sampleFields(comments bool) []jen.Code {
 				}))
 		}
 		for _, s := range p.Scratch {
-			t := e.typ()
-			if s.idx {
-				t = jen.Int32()
-			}
-			fields = append(fields, jen.Id(bufField(s.name, p.Layer)).Index(jen.Lit(s.size)).Add(t).
+			fields = append(fields, jen.Id(bufField(s.name, p.Layer)).Index(jen.Lit(s.size)).Add(e.scratchType(s)).
 				Do(func(st *jen.Statement) {
 					if comments {
 						st.Commentf("layer %s %s", p.Layer.Key, s.name)
@@ -573,11 +577,7 @@ func (e *emitter) lowerLayerWith(p *LayerPlan, backward bool, budget int, fold m
 		slab("g"+short, "grads", pr)
 	}
 	for _, s := range p.Scratch {
-		t := e.typ()
-		if s.idx {
-			t = jen.Int32()
-		}
-		field(s.name, bufField(s.name, l), s.size, t)
+		field(s.name, bufField(s.name, l), s.size, e.scratchType(s))
 	}
 	body := c.b.stmts
 	if backward {

@@ -21,11 +21,7 @@ func (e *emitter) coupledFields() []jen.Code {
 			fields = append(fields, jen.Id(p.Out).Index().Add(e.typ()).Commentf("layer %s output, %d per sample", p.Layer.Key, p.Layer.Out.Size()))
 		}
 		for _, s := range p.Scratch {
-			t := e.typ()
-			if s.idx {
-				t = jen.Int32()
-			}
-			fields = append(fields, jen.Id(bufField(s.name, p.Layer)).Index().Add(t).Commentf("layer %s %s, %d per sample", p.Layer.Key, s.name, s.size))
+			fields = append(fields, jen.Id(bufField(s.name, p.Layer)).Index().Add(e.scratchType(s)).Commentf("layer %s %s, %d per sample", p.Layer.Key, s.name, s.size))
 		}
 		if _, ok := p.Layer.Op.(interface{ couples() }); ok {
 			for _, b := range p.Layer.Op.(batchOp).batchBufs(p.Layer) {
@@ -54,11 +50,7 @@ func (e *emitter) coupledFuncs(f *jen.File) {
 			mk(p.Out, e.typ(), p.Layer.Out.Size())
 		}
 		for _, s := range p.Scratch {
-			t := e.typ()
-			if s.idx {
-				t = jen.Int32()
-			}
-			mk(bufField(s.name, p.Layer), t, s.size)
+			mk(bufField(s.name, p.Layer), e.scratchType(s), s.size)
 		}
 	}
 	for i := 0; i < e.plan.NumGrads; i++ {
