@@ -26,6 +26,20 @@ import (
 	bn164 "github.com/nngen/nngen/tests/batchnorm/bn164"
 	"github.com/nngen/nngen/tests/batchnorm/bn2"
 	bn264 "github.com/nngen/nngen/tests/batchnorm/bn264"
+	"github.com/nngen/nngen/tests/batchnorm/bn3"
+	bn364 "github.com/nngen/nngen/tests/batchnorm/bn364"
+	"github.com/nngen/nngen/tests/batchnorm/bn4"
+	bn464 "github.com/nngen/nngen/tests/batchnorm/bn464"
+	"github.com/nngen/nngen/tests/batchnorm/bn5"
+	bn564 "github.com/nngen/nngen/tests/batchnorm/bn564"
+	"github.com/nngen/nngen/tests/batchnorm/bn6"
+	bn664 "github.com/nngen/nngen/tests/batchnorm/bn664"
+	"github.com/nngen/nngen/tests/batchnorm/bn7"
+	bn764 "github.com/nngen/nngen/tests/batchnorm/bn764"
+	"github.com/nngen/nngen/tests/batchnorm/bn8"
+	bn864 "github.com/nngen/nngen/tests/batchnorm/bn864"
+	"github.com/nngen/nngen/tests/batchnorm/bn9"
+	bn964 "github.com/nngen/nngen/tests/batchnorm/bn964"
 )
 
 type model interface {
@@ -38,14 +52,25 @@ type model64 interface {
 	runtime.Buffered[float64]
 }
 
+// cases are the networks: bn0 to bn2 written by hand, bn3 to bn9 graphs
+// drawn from every op but dropout. kernels says the plan puts the float32
+// package on the kernels.
 var cases = []struct {
-	name  string
-	new   func() model
-	new64 func() model64
+	name    string
+	new     func() model
+	new64   func() model64
+	kernels bool
 }{
-	{"bn0", func() model { return bn0.New() }, func() model64 { return bn064.New() }},
-	{"bn1", func() model { return bn1.New() }, func() model64 { return bn164.New() }},
-	{"bn2", func() model { return bn2.New() }, func() model64 { return bn264.New() }},
+	{"bn0", func() model { return bn0.New() }, func() model64 { return bn064.New() }, true},
+	{"bn1", func() model { return bn1.New() }, func() model64 { return bn164.New() }, false},
+	{"bn2", func() model { return bn2.New() }, func() model64 { return bn264.New() }, false},
+	{"bn3", func() model { return bn3.New() }, func() model64 { return bn364.New() }, true},
+	{"bn4", func() model { return bn4.New() }, func() model64 { return bn464.New() }, false},
+	{"bn5", func() model { return bn5.New() }, func() model64 { return bn564.New() }, false},
+	{"bn6", func() model { return bn6.New() }, func() model64 { return bn664.New() }, false},
+	{"bn7", func() model { return bn7.New() }, func() model64 { return bn764.New() }, false},
+	{"bn8", func() model { return bn8.New() }, func() model64 { return bn864.New() }, true},
+	{"bn9", func() model { return bn9.New() }, func() model64 { return bn964.New() }, false},
 }
 
 type result struct {
@@ -300,8 +325,8 @@ func TestTrainingGradientsFiniteDifferences(t *testing.T) {
 	}
 }
 
-// TestPlan: bn0 runs on the kernels and the others as code, so that both
-// lowerings of batch norm are checked.
+// TestPlan: bn0, bn3 and bn8 run on the kernels and the others as code, so
+// that both lowerings of batch norm are checked.
 func TestPlan(t *testing.T) {
 	for _, c := range cases {
 		path := filepath.Join("specs", c.name+".yaml")
@@ -321,7 +346,7 @@ func TestPlan(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := map[bool]gen.Mode{true: gen.Kernels, false: gen.Code}[c.name == "bn0"]; p.Mode != want {
+		if want := map[bool]gen.Mode{true: gen.Kernels, false: gen.Code}[c.kernels]; p.Mode != want {
 			t.Errorf("%s runs as %v, want %v", c.name, p.Mode, want)
 		}
 	}
