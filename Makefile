@@ -105,7 +105,7 @@ bench: torch
 	$(GO) test -run '^$$' -bench . -benchmem ./tests/... ./generated/...
 	$(MAKE) bench-compare
 
-# nngen against PyTorch, ONNX Runtime, GoMLX and Gorgonia on five networks
+# nngen against PyTorch, ONNX Runtime, GoMLX and Gorgonia on six networks
 # (bench/, its own module; cgo for ONNX Runtime's binding): checks that all
 # engines agree, then times them in interleaved rounds and writes
 # BENCHMARKS.md and BENCHMARKS.svg. BENCHFLAGS passes flags, e.g.

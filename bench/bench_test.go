@@ -2,8 +2,11 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nngen/nngen/gen"
 )
 
 // The FLOP counts, worked by hand from the specs.
@@ -82,5 +85,35 @@ func TestMedian(t *testing.T) {
 	got := median([]timing{{5, 1}, {1, 0}, {3, 2}, {9, 0}, {2, 0}})
 	if got.perRun != 3*time.Nanosecond || got.allocs != 0 {
 		t.Fatalf("median %+v", got)
+	}
+}
+
+// covers refuses, by name, what an adapter does not build: an op it lacks,
+// a merge, a grouped convolution; and passes a chain of its ops.
+func TestCovers(t *testing.T) {
+	load := func(spec string) *netCase {
+		t.Helper()
+		n, err := gen.Load("x.yaml", []byte(spec))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &netCase{net: n}
+	}
+	ops := []string{"conv2d", "linear", "flatten", "relu", "add"}
+	chain := "name: x\ninput: [1, 6, 6]\nlayers:\n  - conv2d: {out: 2, kernel: 3}\n  - relu\n  - flatten\n  - linear: {out: 3}\nloss: cross_entropy\n"
+	if err := covers(load(chain), "A", ops...); err != nil {
+		t.Fatalf("a chain of the adapter's ops: %v", err)
+	}
+	for _, c := range []struct{ layers, want string }{
+		{"  - conv2d: {out: 2, kernel: 3}\n  - batchnorm2d\n  - flatten\n  - linear: {out: 3}", "the A adapter does not build batchnorm2d (layer 1)"},
+		{"  - conv2d: {out: 2, kernel: 3}\n  - tanh\n  - flatten\n  - linear: {out: 3}", "the A adapter does not build tanh (fused into layer 0)"},
+		{"  - conv2d: {out: 2, kernel: 3, name: a}\n  - conv2d: {out: 2, kernel: 1, name: b}\n  - add: {from: [b, a]}\n  - flatten\n  - linear: {out: 3}", "layer 2 reads another layer than the one before it"},
+		{"  - conv2d: {out: 2, kernel: 3}\n  - conv2d: {out: 2, kernel: 3, groups: 2}\n  - flatten\n  - linear: {out: 3}", "neither grouped convolutions nor unequal padding (layer 1)"},
+	} {
+		spec := "name: x\ninput: [1, 6, 6]\nlayers:\n" + c.layers + "\nloss: cross_entropy\n"
+		err := covers(load(spec), "A", ops...)
+		if _, ok := err.(unsupported); !ok || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want unsupported %q", c.layers, err, c.want)
+		}
 	}
 }

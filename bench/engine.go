@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/nngen/nngen/runtime/kernels"
@@ -39,8 +40,8 @@ func (m metric) samples() int {
 
 // check is what an engine computes on a case before any timing: the
 // forward outputs of the batch, and the mean cross-entropy loss of the batch
-// with the gradient of the first parameter tensor (the one the backward
-// pass reaches last).
+// with the gradient of the case's gradKey (the first parameter tensor, the
+// one the backward pass reaches last, but for batch norm).
 type check struct {
 	out  []float32
 	loss float64
@@ -56,6 +57,28 @@ type check struct {
 type unsupported struct{ reason string }
 
 func (u unsupported) Error() string { return u.reason }
+
+// covers says, as unsupported, why an adapter that builds the ops listed
+// (as layers or fused activations) in a plain chain cannot build the
+// case's network, or returns nil: the first layer it lacks, one that
+// reads anything but the layer before it, or a convolution with groups or
+// unequal padding.
+func covers(c *netCase, adapter string, ops ...string) error {
+	for i, l := range c.net.Layers {
+		info := l.Info()
+		switch {
+		case !slices.Contains(ops, info.Op):
+			return unsupported{fmt.Sprintf("the %s adapter does not build %s (layer %s)", adapter, info.Op, l.Key)}
+		case info.Act != "" && !slices.Contains(ops, info.Act):
+			return unsupported{fmt.Sprintf("the %s adapter does not build %s (fused into layer %s)", adapter, info.Act, l.Key)}
+		case len(l.From) != 1 || (i == 0) != (l.From[0] == nil) || (i > 0 && l.From[0] != c.net.Layers[i-1]):
+			return unsupported{fmt.Sprintf("the %s adapter builds chains, and layer %s reads another layer than the one before it", adapter, l.Key)}
+		case info.Groups > 1 || info.PaddingEnd != nil:
+			return unsupported{fmt.Sprintf("the %s adapter builds neither grouped convolutions nor unequal padding (layer %s)", adapter, l.Key)}
+		}
+	}
+	return nil
+}
 
 // timing is one measurement: wall time per run, and heap allocations per
 // run (-1 where the engine cannot count them).
@@ -189,7 +212,11 @@ func (e *nngenEngine) check(c *netCase) (check, error) {
 	}
 	r := check{out: append([]float32(nil), m.out...)}
 	r.loss = loss / Batch
-	r.grad = append([]float32(nil), m.Params()[0].Grad...)
+	for _, p := range m.Params() {
+		if p.Name == c.gradKey {
+			r.grad = append([]float32(nil), p.Grad...)
+		}
+	}
 	for _, p := range m.par {
 		p.Close()
 	}

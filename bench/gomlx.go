@@ -124,6 +124,10 @@ func (e *gomlxEngine) prepare(c *netCase) error {
 	}
 	d.onehot = tensors.FromFlatDataAndDimensions(oh, Batch, c.out)
 	// Every layer must be one GoMLX can express, before anything runs.
+	if err := covers(c, "GoMLX", "linear", "conv1d", "conv2d", "maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d",
+		"flatten", "softmax", "relu", "sigmoid", "tanh"); err != nil {
+		return err
+	}
 	for _, l := range c.net.Layers {
 		if info := l.Info(); info.PaddingMode == "replicate" {
 			return fmt.Errorf("%s: %s with padding_mode replicate: GoMLX's pure-Go backend has no Pad operation", c.name, l.Key)

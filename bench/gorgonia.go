@@ -49,6 +49,9 @@ func (e *gorgoniaEngine) build(c *netCase) (*gorgoniaNet, error) {
 }
 
 func (e *gorgoniaEngine) prepare(c *netCase) error {
+	if err := covers(c, "Gorgonia", "conv2d", "linear", "maxpool2d", "avgpool2d", "flatten", "relu", "sigmoid", "tanh", "softmax"); err != nil {
+		return err
+	}
 	n, err := e.build(c)
 	if err != nil {
 		return err

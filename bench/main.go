@@ -1,11 +1,11 @@
 // Command bench compares nngen's generated code with generic engines
-// (PyTorch on the CPU, ONNX Runtime, GoMLX and Gorgonia) on five networks,
+// (PyTorch on the CPU, ONNX Runtime, GoMLX and Gorgonia) on six networks,
 // and writes the table the README's performance figures come from.
 //
 // Every engine builds the same network from nngen's checked spec, loads the
 // same float32 weights and runs the same batch. Before any timing, each
-// engine's forward outputs, loss and gradient of the first parameter are
-// compared with PyTorch's; if any disagree, bench prints the disagreement
+// engine's forward outputs, loss and gradient of the first parameter (the
+// last in a network with batch norm) are compared with PyTorch's; if any disagree, bench prints the disagreement
 // and stops without a table. Runs of the engines are interleaved, in an
 // order that rotates every round, and each figure is the median of the
 // rounds.
@@ -34,7 +34,7 @@ import (
 
 var (
 	flagRoot    = flag.String("root", "..", "the nngen repository root (specs are read from root/examples)")
-	flagNets    = flag.String("nets", "tiny,mlp,convnet,lenet,vggish", "comma-separated networks to compare")
+	flagNets    = flag.String("nets", "tiny,mlp,convnet,lenet,vggish,resnet8", "comma-separated networks to compare")
 	flagRounds  = flag.Int("rounds", 5, "timed rounds; each figure is the median over rounds")
 	flagMinTime = flag.Duration("min-time", 200*time.Millisecond, "minimum duration of one measurement")
 	flagThreads = flag.String("threads", "1,2", "comma-separated thread counts (GOMAXPROCS, torch.set_num_threads)")
@@ -74,7 +74,7 @@ func run() error {
 	for _, name := range strings.Split(*flagNets, ",") {
 		i := slices.IndexFunc(networks, func(n network) bool { return n.name == name })
 		if i < 0 {
-			return fmt.Errorf("-nets: unknown network %q (known: tiny, mlp, convnet, lenet, vggish)", name)
+			return fmt.Errorf("-nets: unknown network %q (known: tiny, mlp, convnet, lenet, vggish, resnet8)", name)
 		}
 		c, err := newCase(*flagRoot, networks[i])
 		if err != nil {
@@ -141,9 +141,23 @@ func run() error {
 	// Agreement first: every engine against the reference (PyTorch when
 	// present, else nngen's pure-Go level).
 	bad := 0
+	notes := map[noteKey]string{}
+	// cannot holds the engines that cannot build a case's network: they
+	// are left out of its check and its timing, with the reason noted.
+	cannot := map[string]map[engine]bool{}
 	for _, c := range cases {
+		cannot[c.name] = map[engine]bool{}
 		for _, e := range append(engines, checkOnly...) {
-			if err := e.prepare(c); err != nil {
+			err := e.prepare(c)
+			if u, ok := err.(unsupported); ok {
+				cannot[c.name][e] = true
+				for _, m := range metrics {
+					notes[noteKey{c.name, e.name(), m}] = u.reason
+				}
+				fmt.Printf("%-8s %-18s cannot run it: %s\n", c.name, e.name(), u.reason)
+				continue
+			}
+			if err != nil {
 				return fmt.Errorf("%s on %s: %v", e.name(), c.name, err)
 			}
 		}
@@ -158,7 +172,7 @@ func run() error {
 			return fmt.Errorf("%s on %s: %v", refEngine.name(), c.name, err)
 		}
 		for _, e := range append(engines, checkOnly...) {
-			if e == refEngine {
+			if e == refEngine || cannot[c.name][e] {
 				continue
 			}
 			got, err := e.check(c)
@@ -181,7 +195,7 @@ func run() error {
 				continue
 			}
 			fmt.Printf("%-8s %-18s vs %s: outputs %.1e, loss %.1e, gradient of %s %.1e: %s\n",
-				c.name, e.name(), refEngine.name(), d.out, d.loss, c.net.Params[0].Key, d.grad, status)
+				c.name, e.name(), refEngine.name(), d.out, d.loss, c.gradKey, d.grad, status)
 		}
 	}
 	if bad > 0 {
@@ -202,8 +216,6 @@ func run() error {
 			}
 		}
 	}
-	notes := map[noteKey]string{}
-
 	samples := map[key][]timing{}
 	for r := 0; r < *flagRounds; r++ {
 		fmt.Printf("round %d of %d\n", r+1, *flagRounds)
@@ -214,6 +226,9 @@ func run() error {
 					turn++
 					for i := range engines {
 						e := engines[(i+turn)%len(engines)]
+						if cannot[c.name][e] {
+							continue
+						}
 						tm, err := e.time(c, m, t, *flagMinTime)
 						if u, ok := err.(unsupported); ok {
 							notes[noteKey{c.name, e.name(), m}] = u.reason

@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/nngen/nngen/gen"
 )
 
 // torchEngine drives PyTorch through torch_engine.py, started once and
@@ -87,6 +89,42 @@ type torchLayer struct {
 	Act         string `json:"act,omitempty"`
 	// NegativeSlope is leaky_relu's, as a layer or fused.
 	NegativeSlope float64 `json:"negative_slope,omitempty"`
+	// From lists the positions in the network's layers of the layers this
+	// one reads (-1: the input).
+	From       []int `json:"from"`
+	Groups     int   `json:"groups,omitempty"`
+	PaddingEnd []int `json:"padding_end,omitempty"`
+	OutputSize []int `json:"output_size,omitempty"`
+	// P is dropout's; Eps, Momentum (−1: None) and Affine batch norm's.
+	P        float64 `json:"p"`
+	Eps      float64 `json:"eps"`
+	Momentum float64 `json:"momentum"`
+	Affine   bool    `json:"affine"`
+}
+
+// torchLayers is the case's network as the script builds it.
+func torchLayers(c *netCase) []torchLayer {
+	var layers []torchLayer
+	at := map[*gen.Layer]int{}
+	for i, l := range c.net.Layers {
+		at[l] = i
+	}
+	for _, l := range c.net.Layers {
+		info := l.Info()
+		var from []int
+		for _, f := range l.From {
+			if f == nil {
+				from = append(from, -1) // the network's input
+			} else {
+				from = append(from, at[f])
+			}
+		}
+		layers = append(layers, torchLayer{Op: info.Op, Key: l.Key, In: l.In, Out: l.Out, Kernel: info.Kernel,
+			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act, NegativeSlope: info.NegativeSlope,
+			From: from, Groups: info.Groups, PaddingEnd: info.PaddingEnd, OutputSize: info.OutputSize,
+			P: info.P, Eps: info.Eps, Momentum: info.Momentum, Affine: info.Affine})
+	}
+	return layers
 }
 
 func (e *torchEngine) prepare(c *netCase) error {
@@ -102,12 +140,7 @@ func (e *torchEngine) prepare(c *netCase) error {
 	if err := os.WriteFile(xpath, raw, 0o644); err != nil {
 		return err
 	}
-	var layers []torchLayer
-	for _, l := range c.net.Layers {
-		info := l.Info()
-		layers = append(layers, torchLayer{Op: info.Op, Key: l.Key, In: l.In, Out: l.Out, Kernel: info.Kernel,
-			Stride: info.Stride, Padding: info.Padding, PaddingMode: info.PaddingMode, Bias: info.Bias, Act: info.Act, NegativeSlope: info.NegativeSlope})
-	}
+	layers := torchLayers(c)
 	var ok struct{ OK bool }
 	if err := e.call(map[string]any{"cmd": "setup", "net": c.name, "input": c.net.Input, "layers": layers,
 		"weights": wpath, "x": xpath, "labels": c.labels, "batch": Batch, "lr": LR}, &ok); err != nil {
@@ -135,7 +168,7 @@ func (e *torchEngine) check(c *netCase) (check, error) {
 		Loss float64
 		Grad []float32
 	}
-	err := e.call(map[string]any{"cmd": "check", "net": c.name}, &r)
+	err := e.call(map[string]any{"cmd": "check", "net": c.name, "grad": c.gradKey}, &r)
 	return check{out: r.Out, loss: r.Loss, grad: r.Grad}, err
 }
 

@@ -6,11 +6,13 @@ Reads one JSON command per line on stdin and answers one JSON line:
   {"cmd": "setup", "net", "input", "layers", "weights", "x", "labels",
    "batch", "lr"}                       -> {"ok": true}
       builds the network from nngen's checked layers (PyTorch's own
-      modules, keys as in the spec), loads the safetensors weights the
-      harness wrote and the float32 batch
-  {"cmd": "check", "net"}               -> {"out", "loss", "grad"}
-      forward outputs of the batch; the mean cross-entropy of the batch
-      and the gradient of the first parameter tensor
+      modules, keys as in the spec, each reading the layers its "from"
+      lists), loads the safetensors weights the harness wrote and the
+      float32 batch
+  {"cmd": "check", "net", "grad"}       -> {"out", "loss", "grad"}
+      forward outputs of the batch in eval mode; the mean cross-entropy of
+      the batch in training mode (batch norm on the batch's statistics)
+      and the gradient of the parameter tensor named grad
   {"cmd": "export", "net", "path", "opset"}
                                         -> {"ok": true}
       writes the inference network as an ONNX model (torch.onnx.export)
@@ -32,6 +34,7 @@ import json
 import os
 import sys
 import time
+import traceback
 
 import torch
 import torch.nn as nn
@@ -70,50 +73,92 @@ def set_threads(n):
         set_blas_threads(n)
 
 
+ACTS = ("relu", "sigmoid", "tanh", "leaky_relu", "softmax", "gelu", "silu")
+
+
+def activate(x, act, slope):
+    if act == "relu":
+        return F.relu(x)
+    if act == "sigmoid":
+        return torch.sigmoid(x)
+    if act == "tanh":
+        return torch.tanh(x)
+    if act == "leaky_relu":
+        return F.leaky_relu(x, slope)
+    if act == "softmax":
+        return F.softmax(x, dim=1)
+    if act == "gelu":
+        return F.gelu(x)
+    if act == "silu":
+        return F.silu(x)
+    return x
+
+
 class Net(nn.Module):
-    """The layers in order; parameter layers are submodules named by key."""
+    """nngen's layers as a graph: each reads the outputs of the layers its
+    "from" lists (-1: the input); modules with parameters or buffers are
+    submodules named by key, so the state_dict is nngen's."""
 
     def __init__(self, layers):
         super().__init__()
         self.plan = []
         for l in layers:
-            op, mod = l["op"], None
+            op, mod, pad = l["op"], None, None
             if op == "linear":
                 mod = nn.Linear(l["in"][0], l["out"][0], bias=l["bias"])
             elif op in ("conv1d", "conv2d"):
                 cls = nn.Conv1d if op == "conv1d" else nn.Conv2d
-                mod = cls(l["in"][0], l["out"][0], tuple(l["kernel"]), stride=tuple(l["stride"]),
-                          padding=tuple(l["padding"]), padding_mode=l["padding_mode"], bias=l["bias"])
+                padding, mode = tuple(l["padding"]), l["padding_mode"]
+                if l.get("padding_end"):
+                    # Unequal sides (padding: same with an even kernel): pad
+                    # first, as F.pad orders it (last dimension first).
+                    pad = []
+                    for b, e in reversed(list(zip(l["padding"], l["padding_end"]))):
+                        pad += [b, e]
+                    padding = 0
+                mod = cls(l["in"][0], l["out"][0], tuple(l["kernel"]), stride=tuple(l["stride"]), padding=padding,
+                          padding_mode=mode, groups=l.get("groups") or 1, bias=l["bias"])
+                if pad is not None:
+                    pad = (pad, "constant" if mode == "zeros" else mode)
             elif op in ("maxpool1d", "maxpool2d", "avgpool1d", "avgpool2d"):
                 cls = {"maxpool1d": nn.MaxPool1d, "maxpool2d": nn.MaxPool2d,
                        "avgpool1d": nn.AvgPool1d, "avgpool2d": nn.AvgPool2d}[op]
                 mod = cls(tuple(l["kernel"]), stride=tuple(l["stride"]))
+            elif op in ("adaptiveavgpool1d", "adaptiveavgpool2d"):
+                cls = nn.AdaptiveAvgPool1d if op == "adaptiveavgpool1d" else nn.AdaptiveAvgPool2d
+                size = l["output_size"]
+                mod = cls(size[0] if len(size) == 1 else tuple(size))
+            elif op in ("batchnorm1d", "batchnorm2d"):
+                cls = nn.BatchNorm1d if op == "batchnorm1d" else nn.BatchNorm2d
+                momentum = None if l["momentum"] < 0 else l["momentum"]
+                mod = cls(l["in"][0], eps=l["eps"], momentum=momentum, affine=l["affine"])
+            elif op == "dropout":
+                mod = nn.Dropout(l["p"])
             elif op == "flatten":
                 mod = nn.Flatten()
-            elif op in ("relu", "sigmoid", "tanh", "leaky_relu", "softmax"):
-                mod = None
-            else:
+            elif op not in ACTS + ("add", "concat"):
                 raise ValueError("unknown op %s" % op)
-            if mod is not None and op in ("linear", "conv1d", "conv2d"):
+            if mod is not None and (any(True for _ in mod.parameters()) or any(True for _ in mod.buffers())):
                 self.add_module(l["key"], mod)
-            acts = [l.get("act")] if op not in ("relu", "sigmoid", "tanh", "leaky_relu", "softmax") else [op]
-            self.plan.append((mod, acts[0] or None, l.get("negative_slope", 0.0)))
+            act = op if op in ACTS else l.get("act") or None
+            self.plan.append((op, mod, pad, l["from"], act, l.get("negative_slope", 0.0)))
 
     def forward(self, x):
-        for mod, act, slope in self.plan:
-            if mod is not None:
-                x = mod(x)
-            if act == "relu":
-                x = F.relu(x)
-            elif act == "sigmoid":
-                x = torch.sigmoid(x)
-            elif act == "tanh":
-                x = torch.tanh(x)
-            elif act == "leaky_relu":
-                x = F.leaky_relu(x, slope)
-            elif act == "softmax":
-                x = F.softmax(x, dim=1)
-        return x
+        outs = []
+        for op, mod, pad, src, act, slope in self.plan:
+            ins = [x if i < 0 else outs[i] for i in src]
+            y = ins[0]
+            if op == "add":
+                for t in ins[1:]:
+                    y = y + t
+            elif op == "concat":
+                y = torch.cat(ins, 1)
+            elif mod is not None:
+                if pad is not None:
+                    y = F.pad(y, pad[0], mode=pad[1])
+                y = mod(y)
+            outs.append(activate(y, act, slope))
+        return outs[-1]
 
 
 nets = {}
@@ -123,15 +168,16 @@ def setup(req):
     model = Net(req["layers"])
     state = load_file(req["weights"])
     model.load_state_dict(state, strict=True)
+    model.eval()  # inference: batch norm's running statistics, no dropout
     batch = req["batch"]
     with open(req["x"], "rb") as f:
         x = torch.frombuffer(bytearray(f.read()), dtype=torch.float32)
     x = x.reshape([batch] + req["input"]).clone()
     labels = torch.tensor(req["labels"], dtype=torch.long)
-    train_model = copy.deepcopy(model)
+    train_model = copy.deepcopy(model).train()
     opt = torch.optim.SGD(train_model.parameters(), lr=req["lr"])
     nets[req["net"]] = dict(model=model, train_model=train_model, opt=opt, x=x, x1=x[:1].clone(),
-                            labels=labels, state=state, layers=req["layers"], lr=req["lr"], first=next(iter(state)))
+                            labels=labels, state=state, layers=req["layers"], lr=req["lr"])
     return {"ok": True}
 
 
@@ -149,10 +195,11 @@ def check(req):
     out = n["model"](n["x"])
     fresh = Net(n["layers"])
     fresh.load_state_dict(n["state"], strict=True)
+    fresh.train()  # as nngen's TrainBatch: batch norm on the batch's statistics
     with torch.enable_grad():
         loss = F.cross_entropy(fresh(n["x"]), n["labels"])
         loss.backward()
-    grad = dict(fresh.named_parameters())[n["first"]].grad
+    grad = dict(fresh.named_parameters())[req["grad"]].grad
     return {"out": out.flatten().tolist(), "loss": loss.item(), "grad": grad.flatten().tolist()}
 
 
@@ -221,6 +268,7 @@ def main():
             else:
                 reply = {"error": "unknown command %r" % cmd}
         except Exception as e:  # reported to the harness, which stops
+            traceback.print_exc(file=sys.stderr)
             reply = {"error": "%s: %s" % (type(e).__name__, e)}
         sys.stdout.write(json.dumps(reply) + "\n")
 
