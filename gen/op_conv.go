@@ -322,7 +322,11 @@ func (o *convOp) kernels(l *Layer) [3]string {
 	if reluFused(l) {
 		fwd = "kernels.ConvRelu (direct)"
 	}
-	return [3]string{fwd, "kernels.ConvInputGrad", "kernels.ConvWeightGrads, RowSums"}
+	wg := "kernels.ConvWeightGrads"
+	if o.bias {
+		wg += ", RowSums" // the bias gradient
+	}
+	return [3]string{fwd, "kernels.ConvInputGrad", wg}
 }
 
 // reluFused says that the layer's activation is a ReLU, which
