@@ -101,7 +101,7 @@ func (r *report) markdown() string {
 	}
 	w("\nEach figure is the median of %d rounds; in each round every engine runs every measurement for at least %v, ", r.rounds, r.minTime)
 	w("the engines taking turns in an order that rotates from one measurement to the next. ")
-	w("All engines load the same float32 weights and run the same batch, and agreed with PyTorch before timing (outputs and the gradient of the first parameter within 1e-4, loss within 1e-5, relative to the largest magnitude; inference-only engines on their outputs).\n\n")
+	w("All engines load the same float32 weights and run the same batch, and agreed with PyTorch before timing (outputs and the gradient of the first parameter, the last weight in a network with batch norm, within 1e-4, loss within 1e-5, relative to the largest magnitude; inference-only engines on their outputs).\n\n")
 	w("- **batch 1**: latency of one sample's forward pass.\n")
 	w("- **infer/sample**: a forward pass over a batch of 64, per sample.\n")
 	w("- **train/sample**: forward, mean cross-entropy, backward and a plain SGD step (lr %g) on a batch of 64, per sample.\n", LR)
