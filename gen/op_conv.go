@@ -346,12 +346,12 @@ func (o *convOp) batchBufs(l *Layer) []batchBuf {
 }
 
 // batchForward: per sample, the direct convolution kernels.Conv, whose
-// bits are those of bias + W·im2col(x); the weights laid out for its
-// kernels once per batch. A ReLU after it is kernels.ConvRelu's, applied
-// as the outputs are stored (the bits of Conv then Relu).
+// bits are those of bias + W·im2col(x), the samples shared out across the
+// cores by kernels.ConvSamples; the weights laid out for its kernels once
+// per batch. A ReLU after it is kernels.ConvRelu's, applied as the outputs
+// are stored (the bits of Conv then Relu).
 func (o *convOp) batchForward(c *batchCtx) {
 	l := c.l
-	K, P := l.In.Size(), o.g.OH*o.g.OW
 	win := jen.Op("&").Id(winVar(l))
 	bias := jen.Nil()
 	c.emit(jen.Id("x").Op(":=").Add(c.x()), jen.Id("y").Op(":=").Add(c.y()), jen.Id("w").Op(":=").Add(c.param(l.Weight)))
@@ -359,22 +359,20 @@ func (o *convOp) batchForward(c *batchCtx) {
 		c.emit(jen.Id("b").Op(":=").Add(c.param(l.Bias)))
 		bias = jen.Id("b")
 	}
-	fn := "Conv"
-	if reluFused(l) {
-		fn = "ConvRelu"
-	}
+	relu := reluFused(l)
 	c.emit(jen.Id("wt").Op(":=").Add(kernel("PackConv", win, jen.Id("w"), c.field("wt"))),
-		perSample(kernel(fn, win, jen.Id("w"), jen.Id("wt"), bias, sample("x", K), sample("y", o.out*P))))
-	if fn == "Conv" {
+		kernel("ConvSamples", win, jen.Id("n"), jen.Id("w"), jen.Id("wt"), bias, jen.Id("x"), jen.Id("y"), jen.Lit(relu)))
+	if !relu {
 		c.activate()
 	}
 }
 
 // batchBackward: per sample, gb += each channel's sum over the positions,
-// gW += dY·im2col(x)ᵀ and, when needed, dx = col2im(Wᵀ·dY).
+// gW += dY·im2col(x)ᵀ and, when needed, dx = col2im(Wᵀ·dY), the samples'
+// input gradients shared out across the cores (kernels.ConvInputGradSamples).
 func (o *convOp) batchBackward(c *batchCtx) {
 	l := c.l
-	K, P := l.In.Size(), o.g.OH*o.g.OW
+	P := o.g.OH * o.g.OW
 	O := o.out
 	win := jen.Op("&").Id(winVar(l))
 	c.emit(jen.Id("dy").Op(":=").Add(c.gy), jen.Id("x").Op(":=").Add(c.x()))
@@ -401,7 +399,7 @@ func (o *convOp) batchBackward(c *batchCtx) {
 		// The weights laid out once per batch; each sample's input gradient
 		// is written whole.
 		jen.Id("wt").Op(":=").Add(kernel("PackConvInputGrad", win, jen.Id("w"), wg)),
-		perSample(kernel("ConvInputGrad", win, jen.Id("w"), jen.Id("wt"), sample("dy", O*P), sample("dx", K))))
+		kernel("ConvInputGradSamples", win, jen.Id("n"), jen.Id("w"), jen.Id("wt"), jen.Id("dy"), jen.Id("dx")))
 }
 
 // onnx writes Conv; replicated padding is a Pad in edge mode before it, as

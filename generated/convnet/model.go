@@ -300,9 +300,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[0:225]
 		b := m.params[225:228]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*2352:(s+1)*2352])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, b, x, y, true)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)
 	{
@@ -320,9 +318,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[228:1428]
 		b := m.params[1428:1444]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win3, w, wt, b, x[s*588:(s+1)*588], y[s*1600:(s+1)*1600])
-		}
+		kernels.ConvSamples(&win3, n, w, wt, b, x, y, true)
 	}
 	// layer 5: avgpool2d k2 s2 p0, [16 10 10] → [16 5 5] (convnet.yaml:10)
 	{
@@ -429,9 +425,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*1600:(s+1)*1600], dx[s*588:(s+1)*588])
-		}
+		kernels.ConvInputGradSamples(&win3, n, w, wt, dy, dx)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [3 28 28] → [3 14 14] (convnet.yaml:7)
 	{

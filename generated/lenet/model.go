@@ -311,9 +311,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[0:150]
 		b := m.params[150:156]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win0, w, wt, b, x[s*784:(s+1)*784], y[s*4704:(s+1)*4704])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, b, x, y, true)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
 	{
@@ -331,9 +329,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[156:2556]
 		b := m.params[2556:2572]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win3, w, wt, b, x[s*1176:(s+1)*1176], y[s*1600:(s+1)*1600])
-		}
+		kernels.ConvSamples(&win3, n, w, wt, b, x, y, true)
 	}
 	// layer 5: maxpool2d k2 s2 p0, [16 10 10] → [16 5 5] (lenet.yaml:11)
 	{
@@ -475,9 +471,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*1600:(s+1)*1600], dx[s*1176:(s+1)*1176])
-		}
+		kernels.ConvInputGradSamples(&win3, n, w, wt, dy, dx)
 	}
 	// layer 2: maxpool2d k2 s2 p0, [6 28 28] → [6 14 14] (lenet.yaml:8)
 	{

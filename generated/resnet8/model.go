@@ -617,9 +617,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a0[:n*16384]
 		w := m.params[0:432]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, nil, x[s*3072:(s+1)*3072], y[s*16384:(s+1)*16384])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, nil, x, y, false)
 	}
 	// layer stem_bn: batchnorm2d 16 eps 1e-05 momentum 0.1, [16 32 32] → [16 32 32] (resnet8.yaml:11)
 	{
@@ -649,9 +647,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a3[:n*16384]
 		w := m.params[496:2800]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, nil, x[s*16384:(s+1)*16384], y[s*16384:(s+1)*16384])
-		}
+		kernels.ConvSamples(&win3, n, w, wt, nil, x, y, false)
 	}
 	// layer b1n1: batchnorm2d 16 eps 1e-05 momentum 0.1, [16 32 32] → [16 32 32] (resnet8.yaml:16)
 	{
@@ -681,9 +677,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a6[:n*16384]
 		w := m.params[2864:5168]
 		wt := kernels.PackConv(&win6, w, m.bat.wt6)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win6, w, wt, nil, x[s*16384:(s+1)*16384], y[s*16384:(s+1)*16384])
-		}
+		kernels.ConvSamples(&win6, n, w, wt, nil, x, y, false)
 	}
 	// layer b1n2: batchnorm2d 16 eps 1e-05 momentum 0.1, [16 32 32] → [16 32 32] (resnet8.yaml:19)
 	{
@@ -715,9 +709,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a10[:n*8192]
 		w := m.params[5232:9840]
 		wt := kernels.PackConv(&win10, w, m.bat.wt10)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win10, w, wt, nil, x[s*16384:(s+1)*16384], y[s*8192:(s+1)*8192])
-		}
+		kernels.ConvSamples(&win10, n, w, wt, nil, x, y, false)
 	}
 	// layer b2n1: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 16 16] → [32 16 16] (resnet8.yaml:25)
 	{
@@ -747,9 +739,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a13[:n*8192]
 		w := m.params[9968:19184]
 		wt := kernels.PackConv(&win13, w, m.bat.wt13)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win13, w, wt, nil, x[s*8192:(s+1)*8192], y[s*8192:(s+1)*8192])
-		}
+		kernels.ConvSamples(&win13, n, w, wt, nil, x, y, false)
 	}
 	// layer b2n2: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 16 16] → [32 16 16] (resnet8.yaml:28)
 	{
@@ -771,9 +761,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a15[:n*8192]
 		w := m.params[19312:19824]
 		wt := kernels.PackConv(&win15, w, m.bat.wt15)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win15, w, wt, nil, x[s*16384:(s+1)*16384], y[s*8192:(s+1)*8192])
-		}
+		kernels.ConvSamples(&win15, n, w, wt, nil, x, y, false)
 	}
 	// layer b2sn: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 16 16] → [32 16 16] (resnet8.yaml:30)
 	{
@@ -805,9 +793,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a19[:n*4096]
 		w := m.params[19952:38384]
 		wt := kernels.PackConv(&win19, w, m.bat.wt19)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win19, w, wt, nil, x[s*8192:(s+1)*8192], y[s*4096:(s+1)*4096])
-		}
+		kernels.ConvSamples(&win19, n, w, wt, nil, x, y, false)
 	}
 	// layer b3n1: batchnorm2d 64 eps 1e-05 momentum 0.1, [64 8 8] → [64 8 8] (resnet8.yaml:36)
 	{
@@ -837,9 +823,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a22[:n*4096]
 		w := m.params[38640:75504]
 		wt := kernels.PackConv(&win22, w, m.bat.wt22)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win22, w, wt, nil, x[s*4096:(s+1)*4096], y[s*4096:(s+1)*4096])
-		}
+		kernels.ConvSamples(&win22, n, w, wt, nil, x, y, false)
 	}
 	// layer b3n2: batchnorm2d 64 eps 1e-05 momentum 0.1, [64 8 8] → [64 8 8] (resnet8.yaml:39)
 	{
@@ -861,9 +845,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a24[:n*4096]
 		w := m.params[75760:77808]
 		wt := kernels.PackConv(&win24, w, m.bat.wt24)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win24, w, wt, nil, x[s*8192:(s+1)*8192], y[s*4096:(s+1)*4096])
-		}
+		kernels.ConvSamples(&win24, n, w, wt, nil, x, y, false)
 	}
 	// layer b3sn: batchnorm2d 64 eps 1e-05 momentum 0.1, [64 8 8] → [64 8 8] (resnet8.yaml:41)
 	{
@@ -972,9 +954,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg24 = make([]float32, kernels.ConvInputGradPackedLen(&win24, 64))
 		}
 		wt := kernels.PackConvInputGrad(&win24, w, m.bat.wg24)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win24, w, wt, dy[s*4096:(s+1)*4096], dx[s*8192:(s+1)*8192])
-		}
+		kernels.ConvInputGradSamples(&win24, n, w, wt, dy, dx)
 	}
 	// layer b3n2: batchnorm2d 64 eps 1e-05 momentum 0.1, [64 8 8] → [64 8 8] (resnet8.yaml:39)
 	{
@@ -997,9 +977,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg22 = make([]float32, kernels.ConvInputGradPackedLen(&win22, 64))
 		}
 		wt := kernels.PackConvInputGrad(&win22, w, m.bat.wg22)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win22, w, wt, dy[s*4096:(s+1)*4096], dx[s*4096:(s+1)*4096])
-		}
+		kernels.ConvInputGradSamples(&win22, n, w, wt, dy, dx)
 	}
 	// layer 21: relu, [64 8 8] → [64 8 8] (resnet8.yaml:37)
 	{
@@ -1034,9 +1012,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg19 = make([]float32, kernels.ConvInputGradPackedLen(&win19, 64))
 		}
 		wt := kernels.PackConvInputGrad(&win19, w, m.bat.wg19)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win19, w, wt, dy[s*4096:(s+1)*4096], dx[s*8192:(s+1)*8192])
-		}
+		kernels.ConvInputGradSamples(&win19, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[0][:n*8192], m.bat.g[2][:n*8192])
 	}
 	// layer 17: add (b2n2, b2sn) + relu, [32 16 16] → [32 16 16] (resnet8.yaml:31)
@@ -1068,9 +1044,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg15 = make([]float32, kernels.ConvInputGradPackedLen(&win15, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win15, w, m.bat.wg15)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win15, w, wt, dy[s*8192:(s+1)*8192], dx[s*16384:(s+1)*16384])
-		}
+		kernels.ConvInputGradSamples(&win15, n, w, wt, dy, dx)
 	}
 	// layer b2n2: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 16 16] → [32 16 16] (resnet8.yaml:28)
 	{
@@ -1093,9 +1067,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg13 = make([]float32, kernels.ConvInputGradPackedLen(&win13, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win13, w, m.bat.wg13)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win13, w, wt, dy[s*8192:(s+1)*8192], dx[s*8192:(s+1)*8192])
-		}
+		kernels.ConvInputGradSamples(&win13, n, w, wt, dy, dx)
 	}
 	// layer 12: relu, [32 16 16] → [32 16 16] (resnet8.yaml:26)
 	{
@@ -1130,9 +1102,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg10 = make([]float32, kernels.ConvInputGradPackedLen(&win10, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win10, w, m.bat.wg10)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win10, w, wt, dy[s*8192:(s+1)*8192], dx[s*16384:(s+1)*16384])
-		}
+		kernels.ConvInputGradSamples(&win10, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[2][:n*16384], m.bat.g[1][:n*16384])
 	}
 	// layer 8: add (b1n2, s0) + relu, [16 32 32] → [16 32 32] (resnet8.yaml:20)
@@ -1164,9 +1134,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg6 = make([]float32, kernels.ConvInputGradPackedLen(&win6, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win6, w, m.bat.wg6)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win6, w, wt, dy[s*16384:(s+1)*16384], dx[s*16384:(s+1)*16384])
-		}
+		kernels.ConvInputGradSamples(&win6, n, w, wt, dy, dx)
 	}
 	// layer 5: relu, [16 32 32] → [16 32 32] (resnet8.yaml:17)
 	{
@@ -1201,9 +1169,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*16384:(s+1)*16384], dx[s*16384:(s+1)*16384])
-		}
+		kernels.ConvInputGradSamples(&win3, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[1][:n*16384], m.bat.g[0][:n*16384])
 	}
 	// layer s0: relu, [16 32 32] → [16 32 32] (resnet8.yaml:12)

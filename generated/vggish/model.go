@@ -317,9 +317,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[0:864]
 		b := m.params[864:896]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win0, w, wt, b, x[s*3072:(s+1)*3072], y[s*32768:(s+1)*32768])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, b, x, y, true)
 	}
 	// layer 2: conv2d 32→32 k3 s1 p1 + relu, [32 32 32] → [32 32 32] (vggish.yaml:9)
 	{
@@ -328,9 +326,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[896:10112]
 		b := m.params[10112:10144]
 		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win2, w, wt, b, x[s*32768:(s+1)*32768], y[s*32768:(s+1)*32768])
-		}
+		kernels.ConvSamples(&win2, n, w, wt, b, x, y, true)
 	}
 	// layer 4: maxpool2d k2 s2 p0, [32 32 32] → [32 16 16] (vggish.yaml:11)
 	{
@@ -348,9 +344,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[10144:28576]
 		b := m.params[28576:28640]
 		wt := kernels.PackConv(&win5, w, m.bat.wt5)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win5, w, wt, b, x[s*8192:(s+1)*8192], y[s*16384:(s+1)*16384])
-		}
+		kernels.ConvSamples(&win5, n, w, wt, b, x, y, true)
 	}
 	// layer 7: maxpool2d k2 s2 p0, [64 16 16] → [64 8 8] (vggish.yaml:14)
 	{
@@ -426,9 +420,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg5 = make([]float32, kernels.ConvInputGradPackedLen(&win5, 64))
 		}
 		wt := kernels.PackConvInputGrad(&win5, w, m.bat.wg5)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win5, w, wt, dy[s*16384:(s+1)*16384], dx[s*8192:(s+1)*8192])
-		}
+		kernels.ConvInputGradSamples(&win5, n, w, wt, dy, dx)
 	}
 	// layer 4: maxpool2d k2 s2 p0, [32 32 32] → [32 16 16] (vggish.yaml:11)
 	{
@@ -458,9 +450,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*32768:(s+1)*32768], dx[s*32768:(s+1)*32768])
-		}
+		kernels.ConvInputGradSamples(&win2, n, w, wt, dy, dx)
 	}
 	// layer 0: conv2d 3→32 k3 s1 p1 + relu, [3 32 32] → [32 32 32] (vggish.yaml:7)
 	{

@@ -1,7 +1,9 @@
 package kernels
 
 import (
+	"fmt"
 	"math"
+	"sync"
 	"testing"
 	"time"
 
@@ -787,4 +789,121 @@ func TestConvSmallGradKernels(t *testing.T) {
 			}
 		}
 	}
+}
+
+// ConvSamples and ConvInputGradSamples give, for every sample, the bits
+// of Conv, ConvRelu and ConvInputGrad on that sample alone, on 1, 2, 3 and
+// 5 goroutines at every level: the direct kernels and the Im2col path,
+// whose product stays on its sample's goroutine (ParallelFLOPs 0 would
+// split it otherwise), writing every output.
+func TestConvSamplesSplit(t *testing.T) {
+	r := runtime.NewRNG(17)
+	const n = 5
+	for _, c := range []struct {
+		g Window
+		O int
+	}{
+		{Window{C: 16, H: 12, W: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 16},
+		{Window{C: 3, H: 7, W: 11, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 4},
+		{Window{C: 8, H: 10, W: 10, KH: 1, KW: 1, SH: 2, SW: 2}, 12},
+	} {
+		g := convWindow(c.g)
+		K, Q, OP := g.C*g.H*g.W, g.Patch(), c.O*g.Positions()
+		rnd := func(k int) []float32 {
+			v := make([]float32, k)
+			for i := range v {
+				v[i] = float32(2*r.Float64() - 1)
+			}
+			return v
+		}
+		w, bias, x, dy := rnd(c.O*Q), rnd(c.O), rnd(n*K), rnd(n*OP)
+		for _, level := range levels() {
+			restore := mustLevel(level)
+			want, wantRelu, wantDX := make([]float32, n*OP), make([]float32, n*OP), make([]float32, n*K)
+			for s := 0; s < n; s++ {
+				Conv(&g, w, nil, bias, x[s*K:(s+1)*K], want[s*OP:(s+1)*OP])
+				ConvRelu(&g, w, nil, bias, x[s*K:(s+1)*K], wantRelu[s*OP:(s+1)*OP])
+				ConvInputGrad(&g, w, nil, dy[s*OP:(s+1)*OP], wantDX[s*K:(s+1)*K])
+			}
+			for _, procs := range []int{1, 2, 3, 5} {
+				nans := func(k int) []float32 {
+					v := make([]float32, k)
+					for i := range v {
+						v[i] = float32(math.NaN()) // every value is written
+					}
+					return v
+				}
+				y, yr, dx := nans(n*OP), nans(n*OP), nans(n*K)
+				withSplit(procs, func() {
+					ConvSamples(&g, n, w, nil, bias, x, y, false)
+					ConvSamples(&g, n, w, nil, bias, x, yr, true)
+					ConvInputGradSamples(&g, n, w, nil, dy, dx)
+				})
+				for _, o := range []struct {
+					what      string
+					got, want []float32
+				}{{"ConvSamples", y, want}, {"ConvSamples with relu", yr, wantRelu}, {"ConvInputGradSamples", dx, wantDX}} {
+					for i := range o.want {
+						if math.Float32bits(o.got[i]) != math.Float32bits(o.want[i]) {
+							t.Fatalf("%s %+v O=%d on %d goroutines, %s: value %d is %v, one sample at a time gives %v", level, g, c.O, procs, o.what, i, o.got[i], o.want[i])
+						}
+					}
+				}
+			}
+			restore()
+		}
+	}
+}
+
+// Several callers sharing samples out at once (as training replicas do)
+// share the helpers without deadlock, and each gets the bits of one sample
+// at a time; a warm call allocates nothing.
+func TestConvSamplesConcurrent(t *testing.T) {
+	g := convWindow(Window{C: 3, H: 9, W: 9, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1})
+	const n, O = 6, 8
+	K, OP := g.C*g.H*g.W, O*g.Positions()
+	r := runtime.NewRNG(18)
+	w, x := make([]float32, O*g.Patch()), make([]float32, n*K)
+	for i := range w {
+		w[i] = float32(2*r.Float64() - 1)
+	}
+	for i := range x {
+		x[i] = float32(2*r.Float64() - 1)
+	}
+	want := make([]float32, n*OP)
+	for s := 0; s < n; s++ {
+		Conv(&g, w, nil, nil, x[s*K:(s+1)*K], want[s*OP:(s+1)*OP])
+	}
+	withSplit(3, func() {
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for c := 0; c < 8; c++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				y := make([]float32, n*OP)
+				for it := 0; it < 20; it++ {
+					ConvSamples(&g, n, w, nil, nil, x, y, false)
+					for i := range y {
+						if math.Float32bits(y[i]) != math.Float32bits(want[i]) {
+							errs <- fmt.Sprintf("value %d is %v, one sample at a time gives %v", i, y[i], want[i])
+							return
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Fatal(e)
+		}
+		if raceEnabled {
+			return // sync.Pool drops items under the race detector
+		}
+		y := make([]float32, n*OP)
+		if a := testing.AllocsPerRun(20, func() { ConvSamples(&g, n, w, nil, nil, x, y, false) }); a != 0 {
+			t.Fatalf("%v allocations per split ConvSamples", a)
+		}
+	})
 }

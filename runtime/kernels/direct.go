@@ -29,14 +29,18 @@ func rowLanes(level ISA) int {
 // the channels), from weights laid out by PackConv. packed is PackConv's
 // result for these weights, or nil, and Conv then lays them out itself.
 // Other strides run Im2col and Gemm.
-func Conv(g *Window, w, packed, bias, x, y []float32) { conv(g, w, packed, bias, x, y, false) }
+func Conv(g *Window, w, packed, bias, x, y []float32) { conv(g, w, packed, bias, x, y, false, false) }
 
 // ConvRelu is Conv followed by Relu on y, with the same bits; the row
 // kernels apply the ReLU as they store the last k-block's sums, so the
 // outputs are not read again.
-func ConvRelu(g *Window, w, packed, bias, x, y []float32) { conv(g, w, packed, bias, x, y, true) }
+func ConvRelu(g *Window, w, packed, bias, x, y []float32) {
+	conv(g, w, packed, bias, x, y, true, false)
+}
 
-func conv(g *Window, w, packed, bias, x, y []float32, relu bool) {
+// conv is Conv, then Relu with relu; serial keeps its matrix product on
+// the calling goroutine (for a caller that already shares out samples).
+func conv(g *Window, w, packed, bias, x, y []float32, relu, serial bool) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(y) / P
 	if O == 0 {
@@ -54,7 +58,7 @@ func conv(g *Window, w, packed, bias, x, y []float32, relu bool) {
 		sc.cols = grow(sc.cols, Q*P)
 		Im2col(g, x, sc.cols)
 		fillBias(y, bias, O, P)
-		Gemm(false, false, O, P, Q, w, Q, sc.cols, P, y, P)
+		gemmOn(serial, false, false, O, P, Q, w, Q, sc.cols, P, y, P)
 		if relu {
 			Relu(y)
 		}
@@ -935,7 +939,11 @@ func PackConvInputGrad(g *Window, w, dst []float32) []float32 {
 // a given ky reaches it from one output row only, so the rows can be cut
 // into chunks within each ky), and a padded buffer that starts at zero has
 // Col2im's sums on a cleared dx.
-func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
+func ConvInputGrad(g *Window, w, wt, dy, dx []float32) { convInputGrad(g, w, wt, dy, dx, false) }
+
+// convInputGrad is ConvInputGrad; serial keeps its matrix product on the
+// calling goroutine.
+func convInputGrad(g *Window, w, wt, dy, dx []float32, serial bool) {
 	Q, P := g.Patch(), g.Positions()
 	O := len(dy) / P
 	dx = dx[:g.C*g.H*g.W]
@@ -950,7 +958,7 @@ func ConvInputGrad(g *Window, w, wt, dy, dx []float32) {
 		sc.cols = grow(sc.cols, Q*P)
 		clear(sc.cols)
 		clear(dx)
-		Gemm(true, false, Q, P, O, w, Q, dy, P, sc.cols, P)
+		gemmOn(serial, true, false, Q, P, O, w, Q, dy, P, sc.cols, P)
 		Col2im(g, sc.cols, dx)
 		return
 	}

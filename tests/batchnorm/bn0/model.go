@@ -342,9 +342,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[0:216]
 		b := m.params[216:224]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, b, x[s*768:(s+1)*768], y[s*2048:(s+1)*2048])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, b, x, y, false)
 	}
 	// layer 1: batchnorm2d 8 eps 1e-05 momentum 0.1, [8 16 16] → [8 16 16] (bn0.yaml:6)
 	{
@@ -383,9 +381,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a4[:n*512]
 		w := m.params[256:832]
 		wt := kernels.PackConv(&win4, w, m.bat.wt4)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win4, w, wt, nil, x[s*512:(s+1)*512], y[s*512:(s+1)*512])
-		}
+		kernels.ConvSamples(&win4, n, w, wt, nil, x, y, false)
 	}
 	// layer 5: batchnorm2d 8 eps 1e-05 momentum 0.2 no affine, [8 8 8] → [8 8 8] (bn0.yaml:10)
 	{
@@ -552,9 +548,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg4 = make([]float32, kernels.ConvInputGradPackedLen(&win4, 8))
 		}
 		wt := kernels.PackConvInputGrad(&win4, w, m.bat.wg4)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win4, w, wt, dy[s*512:(s+1)*512], dx[s*512:(s+1)*512])
-		}
+		kernels.ConvInputGradSamples(&win4, n, w, wt, dy, dx)
 	}
 	// layer 3: maxpool2d k2 s2 p0, [8 16 16] → [8 8 8] (bn0.yaml:8)
 	{

@@ -554,9 +554,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a0[:n*1152]
 		w := m.params[0:72]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, nil, x[s*144:(s+1)*144], y[s*1152:(s+1)*1152])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, nil, x, y, false)
 	}
 	// layer 1: batchnorm2d 8 eps 1e-05 momentum None, [8 12 12] → [8 12 12] (bn3.yaml:6)
 	{
@@ -586,9 +584,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a3[:n*576]
 		w := m.params[104:1256]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, nil, x[s*1152:(s+1)*1152], y[s*576:(s+1)*576])
-		}
+		kernels.ConvSamples(&win3, n, w, wt, nil, x, y, false)
 	}
 	// layer 4: batchnorm2d 16 eps 0.0001 momentum 0.1, [16 6 6] → [16 6 6] (bn3.yaml:9)
 	{
@@ -618,9 +614,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a6[:n*576]
 		w := m.params[1320:3624]
 		wt := kernels.PackConv(&win6, w, m.bat.wt6)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win6, w, wt, nil, x[s*576:(s+1)*576], y[s*576:(s+1)*576])
-		}
+		kernels.ConvSamples(&win6, n, w, wt, nil, x, y, false)
 	}
 	// layer n7: batchnorm2d 16 eps 1e-05 momentum None, [16 6 6] → [16 6 6] (bn3.yaml:12)
 	{
@@ -642,9 +636,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a8[:n*576]
 		w := m.params[3688:3816]
 		wt := kernels.PackConv(&win8, w, m.bat.wt8)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win8, w, wt, nil, x[s*1152:(s+1)*1152], y[s*576:(s+1)*576])
-		}
+		kernels.ConvSamples(&win8, n, w, wt, nil, x, y, false)
 	}
 	// layer n9: batchnorm2d 16 eps 1e-05 momentum 0.3, [16 6 6] → [16 6 6] (bn3.yaml:14)
 	{
@@ -684,9 +676,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[3880:8488]
 		b := m.params[8488:8520]
 		wt := kernels.PackConv(&win12, w, m.bat.wt12)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win12, w, wt, b, x[s*576:(s+1)*576], y[s*288:(s+1)*288])
-		}
+		kernels.ConvSamples(&win12, n, w, wt, b, x, y, false)
 	}
 	// layer 13: batchnorm2d 32 eps 0.001 momentum 0.1 no affine, [32 3 3] → [32 3 3] (bn3.yaml:18)
 	{
@@ -716,9 +706,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a15[:n*288]
 		w := m.params[8584:17800]
 		wt := kernels.PackConv(&win15, w, m.bat.wt15)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win15, w, wt, nil, x[s*288:(s+1)*288], y[s*288:(s+1)*288])
-		}
+		kernels.ConvSamples(&win15, n, w, wt, nil, x, y, false)
 	}
 	// layer n16: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 3 3] → [32 3 3] (bn3.yaml:21)
 	{
@@ -740,9 +728,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a17[:n*288]
 		w := m.params[17928:18440]
 		wt := kernels.PackConv(&win17, w, m.bat.wt17)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win17, w, wt, nil, x[s*576:(s+1)*576], y[s*288:(s+1)*288])
-		}
+		kernels.ConvSamples(&win17, n, w, wt, nil, x, y, false)
 	}
 	// layer n18: batchnorm2d 32 eps 0.001 momentum None, [32 3 3] → [32 3 3] (bn3.yaml:23)
 	{
@@ -927,9 +913,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg17 = make([]float32, kernels.ConvInputGradPackedLen(&win17, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win17, w, m.bat.wg17)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win17, w, wt, dy[s*288:(s+1)*288], dx[s*576:(s+1)*576])
-		}
+		kernels.ConvInputGradSamples(&win17, n, w, wt, dy, dx)
 	}
 	// layer n16: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 3 3] → [32 3 3] (bn3.yaml:21)
 	{
@@ -952,9 +936,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg15 = make([]float32, kernels.ConvInputGradPackedLen(&win15, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win15, w, m.bat.wg15)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win15, w, wt, dy[s*288:(s+1)*288], dx[s*288:(s+1)*288])
-		}
+		kernels.ConvInputGradSamples(&win15, n, w, wt, dy, dx)
 	}
 	// layer 14: sigmoid, [32 3 3] → [32 3 3] (bn3.yaml:19)
 	{
@@ -990,9 +972,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg12 = make([]float32, kernels.ConvInputGradPackedLen(&win12, 32))
 		}
 		wt := kernels.PackConvInputGrad(&win12, w, m.bat.wg12)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win12, w, wt, dy[s*288:(s+1)*288], dx[s*576:(s+1)*576])
-		}
+		kernels.ConvInputGradSamples(&win12, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[1][:n*576], m.bat.g[0][:n*576])
 	}
 	// layer n11: gelu, [16 6 6] → [16 6 6] (bn3.yaml:16)
@@ -1031,9 +1011,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg8 = make([]float32, kernels.ConvInputGradPackedLen(&win8, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win8, w, m.bat.wg8)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win8, w, wt, dy[s*576:(s+1)*576], dx[s*1152:(s+1)*1152])
-		}
+		kernels.ConvInputGradSamples(&win8, n, w, wt, dy, dx)
 	}
 	// layer n7: batchnorm2d 16 eps 1e-05 momentum None, [16 6 6] → [16 6 6] (bn3.yaml:12)
 	{
@@ -1056,9 +1034,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg6 = make([]float32, kernels.ConvInputGradPackedLen(&win6, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win6, w, m.bat.wg6)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win6, w, wt, dy[s*576:(s+1)*576], dx[s*576:(s+1)*576])
-		}
+		kernels.ConvInputGradSamples(&win6, n, w, wt, dy, dx)
 	}
 	// layer 5: sigmoid, [16 6 6] → [16 6 6] (bn3.yaml:10)
 	{
@@ -1090,9 +1066,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*576:(s+1)*576], dx[s*1152:(s+1)*1152])
-		}
+		kernels.ConvInputGradSamples(&win3, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[1][:n*1152], m.bat.g[0][:n*1152])
 	}
 	// layer n2: sigmoid, [8 12 12] → [8 12 12] (bn3.yaml:7)

@@ -546,9 +546,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a0[:n*864]
 		w := m.params[0:54]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win0, w, wt, nil, x[s*144:(s+1)*144], y[s*864:(s+1)*864])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, nil, x, y, false)
 	}
 	// layer 1: batchnorm2d 6 eps 0.0001 momentum 0.1 no affine, [6 12 12] → [6 12 12] (bn8.yaml:6)
 	{
@@ -579,9 +577,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[66:390]
 		b := m.params[390:396]
 		wt := kernels.PackConv(&win3, w, m.bat.wt3)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win3, w, wt, b, x[s*864:(s+1)*864], y[s*864:(s+1)*864])
-		}
+		kernels.ConvSamples(&win3, n, w, wt, b, x, y, false)
 	}
 	// layer 4: batchnorm2d 6 eps 1e-05 momentum 0.3 no affine, [6 12 12] → [6 12 12] (bn8.yaml:9)
 	{
@@ -611,9 +607,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a6[:n*864]
 		w := m.params[408:732]
 		wt := kernels.PackConv(&win6, w, m.bat.wt6)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win6, w, wt, nil, x[s*864:(s+1)*864], y[s*864:(s+1)*864])
-		}
+		kernels.ConvSamples(&win6, n, w, wt, nil, x, y, false)
 	}
 	// layer n7: batchnorm2d 6 eps 1e-05 momentum 0.1 no affine, [6 12 12] → [6 12 12] (bn8.yaml:12)
 	{
@@ -648,9 +642,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[744:1392]
 		b := m.params[1392:1404]
 		wt := kernels.PackConv(&win10, w, m.bat.wt10)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win10, w, wt, b, x[s*864:(s+1)*864], y[s*432:(s+1)*432])
-		}
+		kernels.ConvSamples(&win10, n, w, wt, b, x, y, false)
 	}
 	// layer 11: batchnorm2d 12 eps 1e-05 momentum 0.3, [12 6 6] → [12 6 6] (bn8.yaml:16)
 	{
@@ -680,9 +672,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a13[:n*432]
 		w := m.params[1452:2748]
 		wt := kernels.PackConv(&win13, w, m.bat.wt13)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win13, w, wt, nil, x[s*432:(s+1)*432], y[s*432:(s+1)*432])
-		}
+		kernels.ConvSamples(&win13, n, w, wt, nil, x, y, false)
 	}
 	// layer n14: batchnorm2d 12 eps 0.0001 momentum 0.1, [12 6 6] → [12 6 6] (bn8.yaml:19)
 	{
@@ -704,9 +694,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a15[:n*432]
 		w := m.params[2796:2868]
 		wt := kernels.PackConv(&win15, w, m.bat.wt15)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win15, w, wt, nil, x[s*864:(s+1)*864], y[s*432:(s+1)*432])
-		}
+		kernels.ConvSamples(&win15, n, w, wt, nil, x, y, false)
 	}
 	// layer n16: batchnorm2d 12 eps 1e-05 momentum 0.3, [12 6 6] → [12 6 6] (bn8.yaml:21)
 	{
@@ -740,9 +728,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		y := m.bat.a19[:n*108]
 		w := m.params[2916:2952]
 		wt := kernels.PackConv(&win19, w, m.bat.wt19)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win19, w, wt, nil, x[s*432:(s+1)*432], y[s*108:(s+1)*108])
-		}
+		kernels.ConvSamples(&win19, n, w, wt, nil, x, y, false)
 	}
 	// layer 20: concat (17, n19), [12 6 6] → [15 6 6] (bn8.yaml:25)
 	{
@@ -927,9 +913,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg19 = make([]float32, kernels.ConvInputGradPackedLen(&win19, 3))
 		}
 		wt := kernels.PackConvInputGrad(&win19, w, m.bat.wg19)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win19, w, wt, dy[s*108:(s+1)*108], dx[s*432:(s+1)*432])
-		}
+		kernels.ConvInputGradSamples(&win19, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[0][:n*432], m.bat.g[1][:n*432])
 	}
 	// layer 17: add (n14, n16) + leaky_relu, [12 6 6] → [12 6 6] (bn8.yaml:22)
@@ -965,9 +949,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg15 = make([]float32, kernels.ConvInputGradPackedLen(&win15, 12))
 		}
 		wt := kernels.PackConvInputGrad(&win15, w, m.bat.wg15)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win15, w, wt, dy[s*432:(s+1)*432], dx[s*864:(s+1)*864])
-		}
+		kernels.ConvInputGradSamples(&win15, n, w, wt, dy, dx)
 	}
 	// layer n14: batchnorm2d 12 eps 0.0001 momentum 0.1, [12 6 6] → [12 6 6] (bn8.yaml:19)
 	{
@@ -990,9 +972,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg13 = make([]float32, kernels.ConvInputGradPackedLen(&win13, 12))
 		}
 		wt := kernels.PackConvInputGrad(&win13, w, m.bat.wg13)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win13, w, wt, dy[s*432:(s+1)*432], dx[s*432:(s+1)*432])
-		}
+		kernels.ConvInputGradSamples(&win13, n, w, wt, dy, dx)
 	}
 	// layer 12: gelu, [12 6 6] → [12 6 6] (bn8.yaml:17)
 	{
@@ -1028,9 +1008,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg10 = make([]float32, kernels.ConvInputGradPackedLen(&win10, 12))
 		}
 		wt := kernels.PackConvInputGrad(&win10, w, m.bat.wg10)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win10, w, wt, dy[s*432:(s+1)*432], dx[s*864:(s+1)*864])
-		}
+		kernels.ConvInputGradSamples(&win10, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[1][:n*864], m.bat.g[2][:n*864])
 	}
 	// layer 8: add (n7, n2) + tanh, [6 12 12] → [6 12 12] (bn8.yaml:13)
@@ -1064,9 +1042,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg6 = make([]float32, kernels.ConvInputGradPackedLen(&win6, 6))
 		}
 		wt := kernels.PackConvInputGrad(&win6, w, m.bat.wg6)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win6, w, wt, dy[s*864:(s+1)*864], dx[s*864:(s+1)*864])
-		}
+		kernels.ConvInputGradSamples(&win6, n, w, wt, dy, dx)
 	}
 	// layer 5: tanh, [6 12 12] → [6 12 12] (bn8.yaml:10)
 	{
@@ -1102,9 +1078,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg3 = make([]float32, kernels.ConvInputGradPackedLen(&win3, 6))
 		}
 		wt := kernels.PackConvInputGrad(&win3, w, m.bat.wg3)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win3, w, wt, dy[s*864:(s+1)*864], dx[s*864:(s+1)*864])
-		}
+		kernels.ConvInputGradSamples(&win3, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[2][:n*864], m.bat.g[0][:n*864])
 	}
 	// layer n2: gelu, [6 12 12] → [6 12 12] (bn8.yaml:7)

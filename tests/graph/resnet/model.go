@@ -402,9 +402,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[0:216]
 		b := m.params[216:224]
 		wt := kernels.PackConv(&win0, w, m.bat.wt0)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win0, w, wt, b, x[s*768:(s+1)*768], y[s*2048:(s+1)*2048])
-		}
+		kernels.ConvSamples(&win0, n, w, wt, b, x, y, true)
 	}
 	// layer 2: conv2d 8→8 k3 s1 p1 + relu, [8 16 16] → [8 16 16] (resnet.yaml:10)
 	{
@@ -413,9 +411,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[224:800]
 		b := m.params[800:808]
 		wt := kernels.PackConv(&win2, w, m.bat.wt2)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win2, w, wt, b, x[s*2048:(s+1)*2048], y[s*2048:(s+1)*2048])
-		}
+		kernels.ConvSamples(&win2, n, w, wt, b, x, y, true)
 	}
 	// layer b1: conv2d 8→8 k3 s1 p1, [8 16 16] → [8 16 16] (resnet.yaml:12)
 	{
@@ -424,9 +420,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[808:1384]
 		b := m.params[1384:1392]
 		wt := kernels.PackConv(&win4, w, m.bat.wt4)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win4, w, wt, b, x[s*2048:(s+1)*2048], y[s*2048:(s+1)*2048])
-		}
+		kernels.ConvSamples(&win4, n, w, wt, b, x, y, false)
 	}
 	// layer 5: add (b1, 0) + relu, [8 16 16] → [8 16 16] (resnet.yaml:13)
 	{
@@ -445,9 +439,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[1392:2544]
 		b := m.params[2544:2560]
 		wt := kernels.PackConv(&win7, w, m.bat.wt7)
-		for s := 0; s < n; s++ {
-			kernels.ConvRelu(&win7, w, wt, b, x[s*2048:(s+1)*2048], y[s*1024:(s+1)*1024])
-		}
+		kernels.ConvSamples(&win7, n, w, wt, b, x, y, true)
 	}
 	// layer b2: conv2d 16→16 k3 s1 p1, [16 8 8] → [16 8 8] (resnet.yaml:17)
 	{
@@ -456,9 +448,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[2560:4864]
 		b := m.params[4864:4880]
 		wt := kernels.PackConv(&win9, w, m.bat.wt9)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win9, w, wt, b, x[s*1024:(s+1)*1024], y[s*1024:(s+1)*1024])
-		}
+		kernels.ConvSamples(&win9, n, w, wt, b, x, y, false)
 	}
 	// layer proj: conv2d 8→16 k1 s2 p0, [8 16 16] → [16 8 8] (resnet.yaml:18)
 	{
@@ -467,9 +457,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[4880:5008]
 		b := m.params[5008:5024]
 		wt := kernels.PackConv(&win10, w, m.bat.wt10)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win10, w, wt, b, x[s*2048:(s+1)*2048], y[s*1024:(s+1)*1024])
-		}
+		kernels.ConvSamples(&win10, n, w, wt, b, x, y, false)
 	}
 	// layer 11: add (b2, proj) + relu, [16 8 8] → [16 8 8] (resnet.yaml:19)
 	{
@@ -488,9 +476,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 		w := m.params[5024:5088]
 		b := m.params[5088:5092]
 		wt := kernels.PackConv(&win13, w, m.bat.wt13)
-		for s := 0; s < n; s++ {
-			kernels.Conv(&win13, w, wt, b, x[s*1024:(s+1)*1024], y[s*256:(s+1)*256])
-		}
+		kernels.ConvSamples(&win13, n, w, wt, b, x, y, false)
 	}
 	// layer 14: concat (11, side), [16 8 8] → [20 8 8] (resnet.yaml:22)
 	{
@@ -588,9 +574,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg13 = make([]float32, kernels.ConvInputGradPackedLen(&win13, 4))
 		}
 		wt := kernels.PackConvInputGrad(&win13, w, m.bat.wg13)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win13, w, wt, dy[s*256:(s+1)*256], dx[s*1024:(s+1)*1024])
-		}
+		kernels.ConvInputGradSamples(&win13, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[0][:n*1024], m.bat.g[1][:n*1024])
 	}
 	// layer 11: add (b2, proj) + relu, [16 8 8] → [16 8 8] (resnet.yaml:19)
@@ -617,9 +601,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg10 = make([]float32, kernels.ConvInputGradPackedLen(&win10, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win10, w, m.bat.wg10)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win10, w, wt, dy[s*1024:(s+1)*1024], dx[s*2048:(s+1)*2048])
-		}
+		kernels.ConvInputGradSamples(&win10, n, w, wt, dy, dx)
 	}
 	// layer b2: conv2d 16→16 k3 s1 p1, [16 8 8] → [16 8 8] (resnet.yaml:17)
 	{
@@ -637,9 +619,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg9 = make([]float32, kernels.ConvInputGradPackedLen(&win9, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win9, w, m.bat.wg9)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win9, w, wt, dy[s*1024:(s+1)*1024], dx[s*1024:(s+1)*1024])
-		}
+		kernels.ConvInputGradSamples(&win9, n, w, wt, dy, dx)
 	}
 	// layer 7: conv2d 8→16 k3 s2 p1 + relu, [8 16 16] → [16 8 8] (resnet.yaml:15)
 	{
@@ -659,9 +639,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg7 = make([]float32, kernels.ConvInputGradPackedLen(&win7, 16))
 		}
 		wt := kernels.PackConvInputGrad(&win7, w, m.bat.wg7)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win7, w, wt, dy[s*1024:(s+1)*1024], dx[s*2048:(s+1)*2048])
-		}
+		kernels.ConvInputGradSamples(&win7, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[0][:n*2048], m.bat.g[1][:n*2048])
 	}
 	// layer 5: add (b1, 0) + relu, [8 16 16] → [8 16 16] (resnet.yaml:13)
@@ -688,9 +666,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg4 = make([]float32, kernels.ConvInputGradPackedLen(&win4, 8))
 		}
 		wt := kernels.PackConvInputGrad(&win4, w, m.bat.wg4)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win4, w, wt, dy[s*2048:(s+1)*2048], dx[s*2048:(s+1)*2048])
-		}
+		kernels.ConvInputGradSamples(&win4, n, w, wt, dy, dx)
 	}
 	// layer 2: conv2d 8→8 k3 s1 p1 + relu, [8 16 16] → [8 16 16] (resnet.yaml:10)
 	{
@@ -710,9 +686,7 @@ func (m *Model) backwardBatch(x []float32, n int) {
 			m.bat.wg2 = make([]float32, kernels.ConvInputGradPackedLen(&win2, 8))
 		}
 		wt := kernels.PackConvInputGrad(&win2, w, m.bat.wg2)
-		for s := 0; s < n; s++ {
-			kernels.ConvInputGrad(&win2, w, wt, dy[s*2048:(s+1)*2048], dx[s*2048:(s+1)*2048])
-		}
+		kernels.ConvInputGradSamples(&win2, n, w, wt, dy, dx)
 		kernels.Axpy(1, m.bat.g[0][:n*2048], m.bat.g[2][:n*2048])
 	}
 	// layer 0: conv2d 3→8 k3 s1 p1 + relu, [3 16 16] → [8 16 16] (resnet.yaml:8)
