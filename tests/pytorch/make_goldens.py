@@ -501,6 +501,29 @@ class ConvNetBatch(ConvNet):
         return self.fc2(F.relu(self.fc1(x)))
 
 
+class ResNet8(nn.Module):
+    """examples/resnet8.yaml, with its keys: a stem and three basic blocks,
+    batch norm after every convolution, projected shortcuts."""
+
+    def __init__(self):
+        super().__init__()
+        conv = lambda i, o, k=3, s=1: nn.Conv2d(i, o, k, stride=s, padding=k // 2, bias=False)  # noqa: E731
+        self.stem, self.stem_bn = conv(3, 16), nn.BatchNorm2d(16)
+        self.b1c1, self.b1n1, self.b1c2, self.b1n2 = conv(16, 16), nn.BatchNorm2d(16), conv(16, 16), nn.BatchNorm2d(16)
+        self.b2c1, self.b2n1, self.b2c2, self.b2n2 = conv(16, 32, s=2), nn.BatchNorm2d(32), conv(32, 32), nn.BatchNorm2d(32)
+        self.b2sc, self.b2sn = conv(16, 32, 1, 2), nn.BatchNorm2d(32)
+        self.b3c1, self.b3n1, self.b3c2, self.b3n2 = conv(32, 64, s=2), nn.BatchNorm2d(64), conv(64, 64), nn.BatchNorm2d(64)
+        self.b3sc, self.b3sn = conv(32, 64, 1, 2), nn.BatchNorm2d(64)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        s0 = F.relu(self.stem_bn(self.stem(x)))
+        s1 = F.relu(self.b1n2(self.b1c2(F.relu(self.b1n1(self.b1c1(s0))))) + s0)
+        s2 = F.relu(self.b2n2(self.b2c2(F.relu(self.b2n1(self.b2c1(s1))))) + self.b2sn(self.b2sc(s1)))
+        s3 = F.relu(self.b3n2(self.b3c2(F.relu(self.b3n1(self.b3c1(s2))))) + self.b3sn(self.b3sc(s2)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(s3, 1), 1))
+
+
 def write_examples():
     """The example networks (examples/*.yaml) as PyTorch modules with its
     default initialisation, exported, with one input and PyTorch's float64
@@ -525,7 +548,20 @@ def write_examples():
                           ("hidden2", nn.Linear(2, 3, bias=False)), ("3", nn.ReLU()),
                           ("hidden3", nn.Linear(3, 2, bias=False)))),
         "xor": ([2], seq(("0", nn.Linear(2, 2)), ("1", nn.ReLU()), ("2", nn.Linear(2, 1)), ("3", nn.ReLU()))),
+        # Last, so that the examples before keep their weights. Its export
+        # folds each batch norm into the convolution before it.
+        "resnet8": ([3, 32, 32], ResNet8()),
     }
+    # The ResNet-8's batch norms, away from their initial identity so that
+    # the folding is tested.
+    gbn = torch.Generator().manual_seed(7)
+    for mod in examples["resnet8"][1].modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            c = mod.num_features
+            mod.running_mean.copy_(0.3 * torch.randn(c, generator=gbn))
+            mod.running_var.copy_(0.5 + torch.rand(c, generator=gbn))
+            mod.weight.data.copy_(0.5 + torch.rand(c, generator=gbn))
+            mod.bias.data.copy_(0.3 * torch.randn(c, generator=gbn))
     g = torch.Generator().manual_seed(6)
     for i, (name, (inp, model)) in enumerate(examples.items()):
         model = model.eval()

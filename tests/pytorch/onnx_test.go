@@ -26,6 +26,11 @@ import (
 // float64 output from the same weights: only the order of the sums differs.
 const onnxTol = 1e-12
 
+// foldedTol bounds it for a model whose export folded batch norms into
+// the weights before them, rounding the products to float32 once: about
+// 2^-24 relative a weight.
+const foldedTol = 1e-6
+
 // onnxCase is one exported model: its YAML twin and the golden of its
 // output.
 type onnxCase struct {
@@ -123,12 +128,30 @@ func TestONNXFromPyTorch(t *testing.T) {
 					}
 				}
 			}
-			// The output is PyTorch's.
+			// The output is PyTorch's. torch.onnx.export folds a batch norm
+			// into the convolution before it (the ResNet-8 example's), its
+			// weights rounded to float32 once: the output is PyTorch's to
+			// that rounding, and the network is that folded one, not the
+			// spec's.
+			folded := len(want.Counts) > 0
+			tol := onnxTol
+			if folded {
+				tol = foldedTol
+				if len(n.Counts) != 0 {
+					t.Fatalf("the export keeps %d batch norms; torch.onnx.export folds them", len(n.Counts))
+				}
+			}
 			g := readONNXGolden(t, c.golden)
 			e := nettest.RelErr(n.Eval(w, g.Input), g.Output)
-			worst = max(worst, e)
-			if e > onnxTol {
-				t.Errorf("output: relative error %.3g > %g", e, onnxTol)
+			if !folded {
+				worst = max(worst, e)
+			}
+			if e > tol {
+				t.Errorf("output: relative error %.3g > %g", e, tol)
+			}
+			if folded {
+				t.Logf("folded batch norms: relative error %.2g (bound %g)", e, tol)
+				return
 			}
 			// And the package is the YAML spec's with these weights (so its
 			// gradients are the ones TestAgainstPyTorch checks), but for
