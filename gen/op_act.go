@@ -113,7 +113,12 @@ func (o *actOp) kernelMACs(l *Layer) (int, bool) { return 0, false }
 func (o *actOp) batchForward(c *batchCtx)        { actBatchForward(c, o) }
 func (o *actOp) batchBackward(c *batchCtx)       { actBatchBackward(c, o) }
 func (o *actOp) kernels(l *Layer) [3]string      { return actKernels(o) }
-func actKernels(a activation) [3]string          { return [3]string{"loop", "loop", ""} }
+func actKernels(a activation) [3]string {
+	if a.kind() == "relu" {
+		return [3]string{"kernels.ReluTo", "kernels.ReluGradTo", ""}
+	}
+	return [3]string{"loop", "loop", ""}
+}
 func actBatchForward(c *batchCtx, a activation)  { actBatch(c, a, false) }
 func actBatchBackward(c *batchCtx, a activation) { actBatch(c, a, true) }
 
@@ -121,6 +126,18 @@ func actBatchBackward(c *batchCtx, a activation) { actBatch(c, a, true) }
 // or dx = dy·f′ (when some earlier layer needs it).
 func actBatch(c *batchCtx, a activation, backward bool) {
 	i := ivar("i")
+	// A float32 ReLU runs on the kernels' vector loop, the same bits.
+	relu := a.kind() == "relu" && c.ac.ft == "float32"
+	if !backward && relu {
+		c.emit(kernel("ReluTo", c.x(), c.y()))
+		return
+	}
+	if backward && relu {
+		if c.needDX {
+			c.emit(kernel("ReluGradTo", c.y(), c.gy, c.gx))
+		}
+		return
+	}
 	if !backward {
 		c.emit(jen.Id("x").Op(":=").Add(c.x()), jen.Id("y").Op(":=").Add(c.y()),
 			jen.For(jen.Id("i").Op(":=").Range().Id("y")).Block(

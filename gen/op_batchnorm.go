@@ -18,7 +18,9 @@ import (
 // mean and variance are buffers: they sit in the parameter slab, so that
 // weight files and compiled-in weights carry them, but Params does not list
 // them and no optimiser sees them; num_batches_tracked is an int64 beside.
-// The arithmetic is runtime's BatchNorm functions, shared by every lowering.
+// The arithmetic is runtime's BatchNorm functions, shared by every lowering
+// (float32 batches call them through kernels, which shares a layer's
+// channels out across the cores).
 type batchNormOp struct {
 	dims     int     // 1 or 2
 	features int     // num_features as the spec gives it; 0 to infer
@@ -203,7 +205,7 @@ func (o *batchNormOp) backward(c *opCtx) {
 
 func (o *batchNormOp) kernelMACs(l *Layer) (int, bool) { return 0, false }
 func (o *batchNormOp) kernels(l *Layer) [3]string {
-	return [3]string{"runtime.BatchNormTrain (training), BatchNormInfer", "runtime.BatchNormTrainGrad (training), BatchNormInferGrad", "the same"}
+	return [3]string{"kernels.BatchNormTrain (training), BatchNormInfer", "kernels.BatchNormTrainGrad (training), BatchNormInferGrad", "the same"}
 }
 
 // batchBufs: x̂ of the last training batch, for its backward pass, made
@@ -211,6 +213,16 @@ func (o *batchNormOp) kernels(l *Layer) [3]string {
 func (o *batchNormOp) batchBufs(l *Layer) []batchBuf {
 	return []batchBuf{{name: "xhat", perSample: l.Out.Size(), lazy: true,
 		comment: fmt.Sprintf("layer %s normalised input of the last training batch, %d per sample", l.Key, l.Out.Size())}}
+}
+
+// bnPath is the package whose BatchNorm functions a batch calls: for
+// float32, the kernels', which share a layer's channels out across the
+// cores with runtime's bits; runtime's generic ones for float64.
+func bnPath(c *batchCtx) string {
+	if c.ac.ft == "float32" {
+		return KernelsPath
+	}
+	return RuntimePath
 }
 
 // batchForward normalises the batch with its own statistics in
@@ -232,7 +244,7 @@ func (o *batchNormOp) batchForward(c *batchCtx) {
 				jen.Op("&").Id("m").Dot("counts").Index(jen.Lit(l.Count.Offset)), jen.Lit(o.momentum), jen.Lit(o.eps)),
 		).Else().Block(
 			jen.Id("m").Dot(bufField("bstat", l)).Op("=").False(),
-			jen.Qual(RuntimePath, "BatchNormInfer").Call(jen.Id("x"), jen.Id("y"), jen.Id("n"), jen.Lit(ch), jen.Lit(s), gamma, beta, mean, variance, jen.Lit(o.eps)),
+			jen.Qual(bnPath(c), "BatchNormInfer").Call(jen.Id("x"), jen.Id("y"), jen.Id("n"), jen.Lit(ch), jen.Lit(s), gamma, beta, mean, variance, jen.Lit(o.eps)),
 		))
 }
 
@@ -250,10 +262,10 @@ func (o *batchNormOp) batchBackward(c *batchCtx) {
 	size := l.Out.Size()
 	c.emit(jen.Id("dy").Op(":=").Add(c.gy),
 		jen.If(jen.Id("m").Dot(bufField("bstat", l))).Block(
-			jen.Qual(RuntimePath, "BatchNormTrainGrad").Call(c.field("xhat").Index(jen.Empty(), jen.Id("n").Op("*").Lit(size)), jen.Id("m").Dot(bufField("invstd", l)).Index(jen.Empty(), jen.Empty()),
+			jen.Qual(bnPath(c), "BatchNormTrainGrad").Call(c.field("xhat").Index(jen.Empty(), jen.Id("n").Op("*").Lit(size)), jen.Id("m").Dot(bufField("invstd", l)).Index(jen.Empty(), jen.Empty()),
 				jen.Id("dy"), dx, jen.Id("n"), jen.Lit(ch), jen.Lit(s), gamma, gg, gb),
 		).Else().Block(
-			jen.Qual(RuntimePath, "BatchNormInferGrad").Call(c.x(), jen.Id("dy"), dx, jen.Id("n"), jen.Lit(ch), jen.Lit(s), gamma, mean, variance, gg, gb, jen.Lit(o.eps)),
+			jen.Qual(bnPath(c), "BatchNormInferGrad").Call(c.x(), jen.Id("dy"), dx, jen.Id("n"), jen.Lit(ch), jen.Lit(s), gamma, mean, variance, gg, gb, jen.Lit(o.eps)),
 		))
 }
 

@@ -14,7 +14,14 @@ import "math"
 // k = γ/√(var + ε) rounded to T once a channel. gamma and beta are nil
 // when the layer has no affine parameters (γ = 1, β = 0).
 func BatchNormInfer[T Float](x, y []T, n, c, s int, gamma, beta, mean, variance []T, eps float64) {
-	for ch := 0; ch < c; ch++ {
+	BatchNormInferChannels(x, y, n, c, s, 0, c, gamma, beta, mean, variance, eps)
+}
+
+// BatchNormInferChannels is BatchNormInfer for the channels lo to hi−1
+// only. Channels are independent, so callers may share them out across
+// goroutines: the bits are those of one call over every channel.
+func BatchNormInferChannels[T Float](x, y []T, n, c, s, lo, hi int, gamma, beta, mean, variance []T, eps float64) {
+	for ch := lo; ch < hi; ch++ {
 		k := T(1 / math.Sqrt(float64(variance[ch])+eps))
 		var b T
 		if gamma != nil {
@@ -35,7 +42,13 @@ func BatchNormInfer[T Float](x, y []T, n, c, s int, gamma, beta, mean, variance 
 // an affine layer, gγ += Σ dy·(x − mean)/√(var + ε) and gβ += Σ dy. dx
 // may be dy. x is the layer's input.
 func BatchNormInferGrad[T Float](x, dy, dx []T, n, c, s int, gamma, mean, variance, gGamma, gBeta []T, eps float64) {
-	for ch := 0; ch < c; ch++ {
+	BatchNormInferGradChannels(x, dy, dx, n, c, s, 0, c, gamma, mean, variance, gGamma, gBeta, eps)
+}
+
+// BatchNormInferGradChannels is BatchNormInferGrad for the channels lo to
+// hi−1 only, as BatchNormInferChannels is.
+func BatchNormInferGradChannels[T Float](x, dy, dx []T, n, c, s, lo, hi int, gamma, mean, variance, gGamma, gBeta []T, eps float64) {
+	for ch := lo; ch < hi; ch++ {
 		inv := 1 / math.Sqrt(float64(variance[ch])+eps)
 		k := T(inv)
 		if gamma != nil {
@@ -77,17 +90,32 @@ func BatchNormInferGrad[T Float](x, dy, dx []T, n, c, s int, gamma, mean, varian
 // BatchNormTrain reports that by returning false, and the backward pass
 // must then be BatchNormInferGrad.
 func BatchNormTrain[T Float](x, y, xhat, invStd []T, n, c, s int, gamma, beta, mean, variance []T, count *int64, momentum, eps float64) bool {
-	m := n * s
-	if m < 2 {
+	if n*s < 2 {
 		BatchNormInfer(x, y, n, c, s, gamma, beta, mean, variance, eps)
 		return false
 	}
+	BatchNormTrainChannels(x, y, xhat, invStd, n, c, s, 0, c, gamma, beta, mean, variance, BatchNormStep(count, momentum), eps)
+	return true
+}
+
+// BatchNormStep counts a training batch (num_batches_tracked up by one)
+// and returns the factor by which its statistics move the running ones:
+// momentum, or for a negative momentum (PyTorch's None) 1/count.
+func BatchNormStep(count *int64, momentum float64) float64 {
 	*count++
-	factor := momentum
 	if momentum < 0 {
-		factor = 1 / float64(*count)
+		return 1 / float64(*count)
 	}
-	for ch := 0; ch < c; ch++ {
+	return momentum
+}
+
+// BatchNormTrainChannels is BatchNormTrain's arithmetic for the channels
+// lo to hi−1 of a batch with at least two values a channel, the running
+// statistics moving by factor (BatchNormStep's); channels are independent,
+// as in BatchNormInferChannels.
+func BatchNormTrainChannels[T Float](x, y, xhat, invStd []T, n, c, s, lo, hi int, gamma, beta, mean, variance []T, factor, eps float64) {
+	m := n * s
+	for ch := lo; ch < hi; ch++ {
 		var sum float64
 		for i := 0; i < n; i++ {
 			row := (i*c + ch) * s
@@ -121,7 +149,6 @@ func BatchNormTrain[T Float](x, y, xhat, invStd []T, n, c, s int, gamma, beta, m
 		mean[ch] = T((1-factor)*float64(mean[ch]) + factor*mu)
 		variance[ch] = T((1-factor)*float64(variance[ch]) + factor*sq/float64(m-1))
 	}
-	return true
 }
 
 // BatchNormTrainGrad back-propagates BatchNormTrain through the batch's
@@ -130,8 +157,14 @@ func BatchNormTrain[T Float](x, y, xhat, invStd []T, n, c, s int, gamma, beta, m
 // gγ += Σ dy·x̂ and gβ += Σ dy. dx may be dy, or nil when no input
 // gradient is needed.
 func BatchNormTrainGrad[T Float](xhat, invStd, dy, dx []T, n, c, s int, gamma, gGamma, gBeta []T) {
+	BatchNormTrainGradChannels(xhat, invStd, dy, dx, n, c, s, 0, c, gamma, gGamma, gBeta)
+}
+
+// BatchNormTrainGradChannels is BatchNormTrainGrad for the channels lo to
+// hi−1 only, as BatchNormInferChannels is.
+func BatchNormTrainGradChannels[T Float](xhat, invStd, dy, dx []T, n, c, s, lo, hi int, gamma, gGamma, gBeta []T) {
 	m := float64(n * s)
-	for ch := 0; ch < c; ch++ {
+	for ch := lo; ch < hi; ch++ {
 		var sb, sg float64
 		for i := 0; i < n; i++ {
 			row := (i*c + ch) * s

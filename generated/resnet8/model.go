@@ -630,16 +630,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*16384], m.invstd1[:], n, 16, 1024, m.params[432:448], m.params[448:464], m.params[464:480], m.params[480:496], &m.counts[0], 0.1, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 16, 1024, m.params[432:448], m.params[448:464], m.params[464:480], m.params[480:496], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 1024, m.params[432:448], m.params[448:464], m.params[464:480], m.params[480:496], 1e-05)
 		}
 	}
 	// layer s0: relu, [16 32 32] → [16 32 32] (resnet8.yaml:12)
 	{
-		x := m.bat.a1[:n*16384]
-		y := m.bat.a2[:n*16384]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a1[:n*16384], m.bat.a2[:n*16384])
 	}
 	// layer b1c1: conv2d 16→16 k3 s1 p1 no bias, [16 32 32] → [16 32 32] (resnet8.yaml:15)
 	{
@@ -660,16 +656,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*16384], m.invstd4[:], n, 16, 1024, m.params[2800:2816], m.params[2816:2832], m.params[2832:2848], m.params[2848:2864], &m.counts[1], 0.1, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 16, 1024, m.params[2800:2816], m.params[2816:2832], m.params[2832:2848], m.params[2848:2864], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 1024, m.params[2800:2816], m.params[2816:2832], m.params[2832:2848], m.params[2848:2864], 1e-05)
 		}
 	}
 	// layer 5: relu, [16 32 32] → [16 32 32] (resnet8.yaml:17)
 	{
-		x := m.bat.a4[:n*16384]
-		y := m.bat.a5[:n*16384]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a4[:n*16384], m.bat.a5[:n*16384])
 	}
 	// layer b1c2: conv2d 16→16 k3 s1 p1 no bias, [16 32 32] → [16 32 32] (resnet8.yaml:18)
 	{
@@ -690,7 +682,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*16384], m.invstd7[:], n, 16, 1024, m.params[5168:5184], m.params[5184:5200], m.params[5200:5216], m.params[5216:5232], &m.counts[2], 0.1, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 16, 1024, m.params[5168:5184], m.params[5184:5200], m.params[5200:5216], m.params[5216:5232], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 1024, m.params[5168:5184], m.params[5184:5200], m.params[5200:5216], m.params[5216:5232], 1e-05)
 		}
 	}
 	// layer 8: add (b1n2, s0) + relu, [16 32 32] → [16 32 32] (resnet8.yaml:20)
@@ -722,16 +714,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat11 = runtime.BatchNormTrain(x, y, m.bat.xhat11[:n*8192], m.invstd11[:], n, 32, 256, m.params[9840:9872], m.params[9872:9904], m.params[9904:9936], m.params[9936:9968], &m.counts[3], 0.1, 1e-05)
 		} else {
 			m.bstat11 = false
-			runtime.BatchNormInfer(x, y, n, 32, 256, m.params[9840:9872], m.params[9872:9904], m.params[9904:9936], m.params[9936:9968], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 32, 256, m.params[9840:9872], m.params[9872:9904], m.params[9904:9936], m.params[9936:9968], 1e-05)
 		}
 	}
 	// layer 12: relu, [32 16 16] → [32 16 16] (resnet8.yaml:26)
 	{
-		x := m.bat.a11[:n*8192]
-		y := m.bat.a12[:n*8192]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a11[:n*8192], m.bat.a12[:n*8192])
 	}
 	// layer b2c2: conv2d 32→32 k3 s1 p1 no bias, [32 16 16] → [32 16 16] (resnet8.yaml:27)
 	{
@@ -752,7 +740,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat14 = runtime.BatchNormTrain(x, y, m.bat.xhat14[:n*8192], m.invstd14[:], n, 32, 256, m.params[19184:19216], m.params[19216:19248], m.params[19248:19280], m.params[19280:19312], &m.counts[4], 0.1, 1e-05)
 		} else {
 			m.bstat14 = false
-			runtime.BatchNormInfer(x, y, n, 32, 256, m.params[19184:19216], m.params[19216:19248], m.params[19248:19280], m.params[19280:19312], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 32, 256, m.params[19184:19216], m.params[19216:19248], m.params[19248:19280], m.params[19280:19312], 1e-05)
 		}
 	}
 	// layer b2sc: conv2d 16→32 k1 s2 p0 no bias, [16 32 32] → [32 16 16] (resnet8.yaml:29)
@@ -774,7 +762,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat16 = runtime.BatchNormTrain(x, y, m.bat.xhat16[:n*8192], m.invstd16[:], n, 32, 256, m.params[19824:19856], m.params[19856:19888], m.params[19888:19920], m.params[19920:19952], &m.counts[5], 0.1, 1e-05)
 		} else {
 			m.bstat16 = false
-			runtime.BatchNormInfer(x, y, n, 32, 256, m.params[19824:19856], m.params[19856:19888], m.params[19888:19920], m.params[19920:19952], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 32, 256, m.params[19824:19856], m.params[19856:19888], m.params[19888:19920], m.params[19920:19952], 1e-05)
 		}
 	}
 	// layer 17: add (b2n2, b2sn) + relu, [32 16 16] → [32 16 16] (resnet8.yaml:31)
@@ -806,16 +794,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat20 = runtime.BatchNormTrain(x, y, m.bat.xhat20[:n*4096], m.invstd20[:], n, 64, 64, m.params[38384:38448], m.params[38448:38512], m.params[38512:38576], m.params[38576:38640], &m.counts[6], 0.1, 1e-05)
 		} else {
 			m.bstat20 = false
-			runtime.BatchNormInfer(x, y, n, 64, 64, m.params[38384:38448], m.params[38448:38512], m.params[38512:38576], m.params[38576:38640], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 64, 64, m.params[38384:38448], m.params[38448:38512], m.params[38512:38576], m.params[38576:38640], 1e-05)
 		}
 	}
 	// layer 21: relu, [64 8 8] → [64 8 8] (resnet8.yaml:37)
 	{
-		x := m.bat.a20[:n*4096]
-		y := m.bat.a21[:n*4096]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a20[:n*4096], m.bat.a21[:n*4096])
 	}
 	// layer b3c2: conv2d 64→64 k3 s1 p1 no bias, [64 8 8] → [64 8 8] (resnet8.yaml:38)
 	{
@@ -836,7 +820,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat23 = runtime.BatchNormTrain(x, y, m.bat.xhat23[:n*4096], m.invstd23[:], n, 64, 64, m.params[75504:75568], m.params[75568:75632], m.params[75632:75696], m.params[75696:75760], &m.counts[7], 0.1, 1e-05)
 		} else {
 			m.bstat23 = false
-			runtime.BatchNormInfer(x, y, n, 64, 64, m.params[75504:75568], m.params[75568:75632], m.params[75632:75696], m.params[75696:75760], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 64, 64, m.params[75504:75568], m.params[75568:75632], m.params[75632:75696], m.params[75696:75760], 1e-05)
 		}
 	}
 	// layer b3sc: conv2d 32→64 k1 s2 p0 no bias, [32 16 16] → [64 8 8] (resnet8.yaml:40)
@@ -858,7 +842,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat25 = runtime.BatchNormTrain(x, y, m.bat.xhat25[:n*4096], m.invstd25[:], n, 64, 64, m.params[77808:77872], m.params[77872:77936], m.params[77936:78000], m.params[78000:78064], &m.counts[8], 0.1, 1e-05)
 		} else {
 			m.bstat25 = false
-			runtime.BatchNormInfer(x, y, n, 64, 64, m.params[77808:77872], m.params[77872:77936], m.params[77936:78000], m.params[78000:78064], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 64, 64, m.params[77808:77872], m.params[77872:77936], m.params[77936:78000], m.params[78000:78064], 1e-05)
 		}
 	}
 	// layer 26: add (b3n2, b3sn) + relu, [64 8 8] → [64 8 8] (resnet8.yaml:42)
@@ -937,9 +921,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*4096]
 		if m.bstat25 {
-			runtime.BatchNormTrainGrad(m.bat.xhat25[:n*4096], m.invstd25[:], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[77808:77872], m.grads[77808:77872], m.grads[77872:77936])
+			kernels.BatchNormTrainGrad(m.bat.xhat25[:n*4096], m.invstd25[:], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[77808:77872], m.grads[77808:77872], m.grads[77872:77936])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a24[:n*4096], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[77808:77872], m.params[77936:78000], m.params[78000:78064], m.grads[77808:77872], m.grads[77872:77936], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a24[:n*4096], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[77808:77872], m.params[77936:78000], m.params[78000:78064], m.grads[77808:77872], m.grads[77872:77936], 1e-05)
 		}
 	}
 	// layer b3sc: conv2d 32→64 k1 s2 p0 no bias, [32 16 16] → [64 8 8] (resnet8.yaml:40)
@@ -960,9 +944,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*4096]
 		if m.bstat23 {
-			runtime.BatchNormTrainGrad(m.bat.xhat23[:n*4096], m.invstd23[:], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[75504:75568], m.grads[75504:75568], m.grads[75568:75632])
+			kernels.BatchNormTrainGrad(m.bat.xhat23[:n*4096], m.invstd23[:], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[75504:75568], m.grads[75504:75568], m.grads[75568:75632])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a22[:n*4096], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[75504:75568], m.params[75632:75696], m.params[75696:75760], m.grads[75504:75568], m.grads[75568:75632], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a22[:n*4096], dy, m.bat.g[0][:n*4096], n, 64, 64, m.params[75504:75568], m.params[75632:75696], m.params[75696:75760], m.grads[75504:75568], m.grads[75568:75632], 1e-05)
 		}
 	}
 	// layer b3c2: conv2d 64→64 k3 s1 p1 no bias, [64 8 8] → [64 8 8] (resnet8.yaml:38)
@@ -981,23 +965,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer 21: relu, [64 8 8] → [64 8 8] (resnet8.yaml:37)
 	{
-		y := m.bat.a21[:n*4096]
-		dy := m.bat.g[1][:n*4096]
-		dx := m.bat.g[0][:n*4096]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a21[:n*4096], m.bat.g[1][:n*4096], m.bat.g[0][:n*4096])
 	}
 	// layer b3n1: batchnorm2d 64 eps 1e-05 momentum 0.1, [64 8 8] → [64 8 8] (resnet8.yaml:36)
 	{
 		dy := m.bat.g[0][:n*4096]
 		if m.bstat20 {
-			runtime.BatchNormTrainGrad(m.bat.xhat20[:n*4096], m.invstd20[:], dy, m.bat.g[1][:n*4096], n, 64, 64, m.params[38384:38448], m.grads[38384:38448], m.grads[38448:38512])
+			kernels.BatchNormTrainGrad(m.bat.xhat20[:n*4096], m.invstd20[:], dy, m.bat.g[1][:n*4096], n, 64, 64, m.params[38384:38448], m.grads[38384:38448], m.grads[38448:38512])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a19[:n*4096], dy, m.bat.g[1][:n*4096], n, 64, 64, m.params[38384:38448], m.params[38512:38576], m.params[38576:38640], m.grads[38384:38448], m.grads[38448:38512], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a19[:n*4096], dy, m.bat.g[1][:n*4096], n, 64, 64, m.params[38384:38448], m.params[38512:38576], m.params[38576:38640], m.grads[38384:38448], m.grads[38448:38512], 1e-05)
 		}
 	}
 	// layer b3c1: conv2d 32→64 k3 s2 p1 no bias, [32 16 16] → [64 8 8] (resnet8.yaml:35)
@@ -1027,9 +1003,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*8192]
 		if m.bstat16 {
-			runtime.BatchNormTrainGrad(m.bat.xhat16[:n*8192], m.invstd16[:], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19824:19856], m.grads[19824:19856], m.grads[19856:19888])
+			kernels.BatchNormTrainGrad(m.bat.xhat16[:n*8192], m.invstd16[:], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19824:19856], m.grads[19824:19856], m.grads[19856:19888])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a15[:n*8192], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19824:19856], m.params[19888:19920], m.params[19920:19952], m.grads[19824:19856], m.grads[19856:19888], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a15[:n*8192], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19824:19856], m.params[19888:19920], m.params[19920:19952], m.grads[19824:19856], m.grads[19856:19888], 1e-05)
 		}
 	}
 	// layer b2sc: conv2d 16→32 k1 s2 p0 no bias, [16 32 32] → [32 16 16] (resnet8.yaml:29)
@@ -1050,9 +1026,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*8192]
 		if m.bstat14 {
-			runtime.BatchNormTrainGrad(m.bat.xhat14[:n*8192], m.invstd14[:], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19184:19216], m.grads[19184:19216], m.grads[19216:19248])
+			kernels.BatchNormTrainGrad(m.bat.xhat14[:n*8192], m.invstd14[:], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19184:19216], m.grads[19184:19216], m.grads[19216:19248])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a13[:n*8192], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19184:19216], m.params[19248:19280], m.params[19280:19312], m.grads[19184:19216], m.grads[19216:19248], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a13[:n*8192], dy, m.bat.g[2][:n*8192], n, 32, 256, m.params[19184:19216], m.params[19248:19280], m.params[19280:19312], m.grads[19184:19216], m.grads[19216:19248], 1e-05)
 		}
 	}
 	// layer b2c2: conv2d 32→32 k3 s1 p1 no bias, [32 16 16] → [32 16 16] (resnet8.yaml:27)
@@ -1071,23 +1047,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer 12: relu, [32 16 16] → [32 16 16] (resnet8.yaml:26)
 	{
-		y := m.bat.a12[:n*8192]
-		dy := m.bat.g[0][:n*8192]
-		dx := m.bat.g[2][:n*8192]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a12[:n*8192], m.bat.g[0][:n*8192], m.bat.g[2][:n*8192])
 	}
 	// layer b2n1: batchnorm2d 32 eps 1e-05 momentum 0.1, [32 16 16] → [32 16 16] (resnet8.yaml:25)
 	{
 		dy := m.bat.g[2][:n*8192]
 		if m.bstat11 {
-			runtime.BatchNormTrainGrad(m.bat.xhat11[:n*8192], m.invstd11[:], dy, m.bat.g[0][:n*8192], n, 32, 256, m.params[9840:9872], m.grads[9840:9872], m.grads[9872:9904])
+			kernels.BatchNormTrainGrad(m.bat.xhat11[:n*8192], m.invstd11[:], dy, m.bat.g[0][:n*8192], n, 32, 256, m.params[9840:9872], m.grads[9840:9872], m.grads[9872:9904])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a10[:n*8192], dy, m.bat.g[0][:n*8192], n, 32, 256, m.params[9840:9872], m.params[9904:9936], m.params[9936:9968], m.grads[9840:9872], m.grads[9872:9904], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a10[:n*8192], dy, m.bat.g[0][:n*8192], n, 32, 256, m.params[9840:9872], m.params[9904:9936], m.params[9936:9968], m.grads[9840:9872], m.grads[9872:9904], 1e-05)
 		}
 	}
 	// layer b2c1: conv2d 16→32 k3 s2 p1 no bias, [16 32 32] → [32 16 16] (resnet8.yaml:24)
@@ -1117,9 +1085,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*16384]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*16384], m.invstd7[:], dy, m.bat.g[1][:n*16384], n, 16, 1024, m.params[5168:5184], m.grads[5168:5184], m.grads[5184:5200])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*16384], m.invstd7[:], dy, m.bat.g[1][:n*16384], n, 16, 1024, m.params[5168:5184], m.grads[5168:5184], m.grads[5184:5200])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*16384], dy, m.bat.g[1][:n*16384], n, 16, 1024, m.params[5168:5184], m.params[5200:5216], m.params[5216:5232], m.grads[5168:5184], m.grads[5184:5200], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*16384], dy, m.bat.g[1][:n*16384], n, 16, 1024, m.params[5168:5184], m.params[5200:5216], m.params[5216:5232], m.grads[5168:5184], m.grads[5184:5200], 1e-05)
 		}
 	}
 	// layer b1c2: conv2d 16→16 k3 s1 p1 no bias, [16 32 32] → [16 32 32] (resnet8.yaml:18)
@@ -1138,23 +1106,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer 5: relu, [16 32 32] → [16 32 32] (resnet8.yaml:17)
 	{
-		y := m.bat.a5[:n*16384]
-		dy := m.bat.g[2][:n*16384]
-		dx := m.bat.g[1][:n*16384]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a5[:n*16384], m.bat.g[2][:n*16384], m.bat.g[1][:n*16384])
 	}
 	// layer b1n1: batchnorm2d 16 eps 1e-05 momentum 0.1, [16 32 32] → [16 32 32] (resnet8.yaml:16)
 	{
 		dy := m.bat.g[1][:n*16384]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*16384], m.invstd4[:], dy, m.bat.g[2][:n*16384], n, 16, 1024, m.params[2800:2816], m.grads[2800:2816], m.grads[2816:2832])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*16384], m.invstd4[:], dy, m.bat.g[2][:n*16384], n, 16, 1024, m.params[2800:2816], m.grads[2800:2816], m.grads[2816:2832])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*16384], dy, m.bat.g[2][:n*16384], n, 16, 1024, m.params[2800:2816], m.params[2832:2848], m.params[2848:2864], m.grads[2800:2816], m.grads[2816:2832], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*16384], dy, m.bat.g[2][:n*16384], n, 16, 1024, m.params[2800:2816], m.params[2832:2848], m.params[2848:2864], m.grads[2800:2816], m.grads[2816:2832], 1e-05)
 		}
 	}
 	// layer b1c1: conv2d 16→16 k3 s1 p1 no bias, [16 32 32] → [16 32 32] (resnet8.yaml:15)
@@ -1174,23 +1134,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer s0: relu, [16 32 32] → [16 32 32] (resnet8.yaml:12)
 	{
-		y := m.bat.a2[:n*16384]
-		dy := m.bat.g[0][:n*16384]
-		dx := m.bat.g[1][:n*16384]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a2[:n*16384], m.bat.g[0][:n*16384], m.bat.g[1][:n*16384])
 	}
 	// layer stem_bn: batchnorm2d 16 eps 1e-05 momentum 0.1, [16 32 32] → [16 32 32] (resnet8.yaml:11)
 	{
 		dy := m.bat.g[1][:n*16384]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*16384], m.invstd1[:], dy, m.bat.g[0][:n*16384], n, 16, 1024, m.params[432:448], m.grads[432:448], m.grads[448:464])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*16384], m.invstd1[:], dy, m.bat.g[0][:n*16384], n, 16, 1024, m.params[432:448], m.grads[432:448], m.grads[448:464])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*16384], dy, m.bat.g[0][:n*16384], n, 16, 1024, m.params[432:448], m.params[464:480], m.params[480:496], m.grads[432:448], m.grads[448:464], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*16384], dy, m.bat.g[0][:n*16384], n, 16, 1024, m.params[432:448], m.params[464:480], m.params[480:496], m.grads[432:448], m.grads[448:464], 1e-05)
 		}
 	}
 	// layer stem: conv2d 3→16 k3 s1 p1 no bias, [3 32 32] → [16 32 32] (resnet8.yaml:10)

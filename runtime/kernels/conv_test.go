@@ -200,8 +200,9 @@ func BenchmarkMaxPool22(b *testing.B) {
 	}
 }
 
-// Relu is Go's max(x, 0) and ReluGrad the masking loop, bit for bit at every
-// level, with NaN, ±0 and ±Inf among the values.
+// Relu and ReluTo are Go's max(x, 0), ReluGrad and ReluGradTo the masking
+// loop, bit for bit at every level, with NaN, ±0 and ±Inf among the values;
+// the To forms leave their inputs alone.
 func TestRelu(t *testing.T) {
 	r := runtime.NewRNG(15)
 	special := []float32{float32(math.NaN()), 0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1))}
@@ -224,8 +225,18 @@ func TestRelu(t *testing.T) {
 			Relu(fwd)
 			bwd := append([]float32(nil), dy...)
 			ReluGrad(y, bwd)
+			y0, dy0 := append([]float32(nil), y...), append([]float32(nil), dy...)
+			fwdTo, bwdTo := make([]float32, n), make([]float32, n)
+			ReluTo(y0, fwdTo)
+			ReluGradTo(y0, dy0, bwdTo)
 			restore()
 			for i := range y {
+				if math.Float32bits(fwdTo[i]) != math.Float32bits(fwd[i]) || math.Float32bits(bwdTo[i]) != math.Float32bits(bwd[i]) {
+					t.Fatalf("%s n %d: ReluTo %v and ReluGradTo %v, Relu %v and ReluGrad %v", level, n, fwdTo[i], bwdTo[i], fwd[i], bwd[i])
+				}
+				if math.Float32bits(y0[i]) != math.Float32bits(y[i]) || math.Float32bits(dy0[i]) != math.Float32bits(dy[i]) {
+					t.Fatalf("%s n %d: the To forms changed their inputs", level, n)
+				}
 				want := max(y[i], 0)
 				if math.Float32bits(fwd[i]) != math.Float32bits(want) {
 					t.Fatalf("%s n %d: Relu(%v) = %v, want %v", level, n, y[i], fwd[i], want)

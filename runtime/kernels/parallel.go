@@ -43,29 +43,19 @@ type part struct {
 	hasPre         bool
 	claimed        atomic.Bool
 	wg             *sync.WaitGroup
-	// samples, when its run is set, makes the part a range of samples of
-	// a per-sample kernel instead of a block of a product.
-	samples samples
+	// task, when set, makes the part the range [lo, hi) of a computation
+	// split by ranges (samples, channels) instead of a block of a product.
+	task   ranged
+	lo, hi int
 }
 
-// samples is a range [lo, hi) of a batch's samples, each run by run on
-// its own part of the buffers (a Window's convolution and the like).
-type samples struct {
-	run          func(*samples, int)
-	g            *Window
-	lo, hi       int
-	w, aux, bias []float32
-	in, out      []float32 // inSize and outSize values a sample
-	inSize       int
-	outSize      int
-	relu         bool
-}
+// ranged is a computation over independent indices (a batch's samples, a
+// layer's channels) that can run any range of them on its own.
+type ranged interface{ runRange(lo, hi int) }
 
 func (p *part) run() {
-	if s := &p.samples; s.run != nil {
-		for i := s.lo; i < s.hi; i++ {
-			s.run(s, i)
-		}
+	if p.task != nil {
+		p.task.runRange(p.lo, p.hi)
 		return
 	}
 	if p.hasPre {
@@ -80,6 +70,9 @@ func (p *part) run() {
 type job struct {
 	parts [maxWays]part
 	wg    sync.WaitGroup
+	// The split computations' arguments, which the parts point to.
+	conv convTask
+	bn   bnTask
 }
 
 var (
@@ -244,79 +237,26 @@ func gemmOn(serial, transA, transB bool, m, n, k int, a []float32, lda int, b []
 	gemmSerial(micro(active), transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
 }
 
-// sampleWays is how many goroutines a per-sample kernel over n samples of
-// flops floating-point operations each runs on: one below ParallelFLOPs in
-// all, otherwise up to GOMAXPROCS, never more than the samples.
-func sampleWays(n int, flops float64) int {
+// rangeWays is how many goroutines a computation over n independent
+// indices of flops floating-point operations each runs on: one below
+// ParallelFLOPs in all, otherwise up to GOMAXPROCS, never more than n.
+func rangeWays(n int, flops float64) int {
 	if float64(n)*flops < float64(ParallelFLOPs) {
 		return 1
 	}
 	return min(runtime.GOMAXPROCS(0), maxWays, n)
 }
 
-// splitSamples runs each of n samples on s.run, sharing the samples out in
-// w contiguous ranges, one a goroutine. Every sample runs the same serial
-// code whatever w is, so the bits do not depend on it.
-func splitSamples(w, n int, s samples) {
+// splitRange runs t over [0, n) in w contiguous ranges, one a goroutine,
+// and returns j, whose conv or bn t is, to the pool. Each index runs the
+// same serial code whatever w is, so the bits do not depend on it.
+func splitRange(j *job, w, n int, t ranged) {
 	ensureHelpers(w)
-	j := jobPool.Get().(*job)
 	for i := 0; i < w; i++ {
-		p := &j.parts[i]
-		*p = part{wg: &j.wg, samples: s}
-		p.samples.lo, p.samples.hi = n*i/w, n*(i+1)/w
+		j.parts[i] = part{wg: &j.wg, task: t, lo: n * i / w, hi: n * (i + 1) / w}
 	}
 	runParts(j, w)
-}
-
-// ConvSamples runs Conv (ConvRelu when relu is set) on each of n samples:
-// x holds n inputs of C×H×W values one after another, y n outputs of
-// O×Positions(). The samples are shared out across up to GOMAXPROCS
-// goroutines when the work pays for it (ParallelFLOPs); each gives the
-// bits Conv gives it alone.
-func ConvSamples(g *Window, n int, w, packed, bias, x, y []float32, relu bool) {
-	K, P := g.C*g.H*g.W, g.Positions()
-	if n <= 0 || P == 0 {
-		return
-	}
-	O := len(y) / (n * P)
-	x, y = x[:n*K], y[:n*O*P]
-	if ways := sampleWays(n, 2*float64(O*P*g.Patch())); ways > 1 {
-		splitSamples(ways, n, samples{run: convSample, g: g, w: w, aux: packed, bias: bias, in: x, out: y, inSize: K, outSize: O * P, relu: relu})
-		return
-	}
-	for s := 0; s < n; s++ {
-		conv(g, w, packed, bias, x[s*K:(s+1)*K], y[s*O*P:(s+1)*O*P], relu, false)
-	}
-}
-
-func convSample(s *samples, i int) {
-	a, b := s.inSize, s.outSize
-	conv(s.g, s.w, s.aux, s.bias, s.in[i*a:(i+1)*a], s.out[i*b:(i+1)*b], s.relu, true)
-}
-
-// ConvInputGradSamples runs ConvInputGrad on each of n samples: dy holds
-// n output gradients of O×Positions() values, dx n input gradients of
-// C×H×W, shared out as ConvSamples shares samples, with ConvInputGrad's
-// bits for each.
-func ConvInputGradSamples(g *Window, n int, w, wt, dy, dx []float32) {
-	K, P := g.C*g.H*g.W, g.Positions()
-	if n <= 0 || P == 0 {
-		return
-	}
-	O := len(dy) / (n * P)
-	dy, dx = dy[:n*O*P], dx[:n*K]
-	if ways := sampleWays(n, 2*float64(O*P*g.Patch())); ways > 1 {
-		splitSamples(ways, n, samples{run: convInputGradSample, g: g, w: w, aux: wt, in: dy, out: dx, inSize: O * P, outSize: K})
-		return
-	}
-	for s := 0; s < n; s++ {
-		convInputGrad(g, w, wt, dy[s*O*P:(s+1)*O*P], dx[s*K:(s+1)*K], false)
-	}
-}
-
-func convInputGradSample(s *samples, i int) {
-	a, b := s.inSize, s.outSize
-	convInputGrad(s.g, s.w, s.aux, s.in[i*a:(i+1)*a], s.out[i*b:(i+1)*b], true)
+	j.conv, j.bn = convTask{}, bnTask{}
 }
 
 // CacheSamples is how many samples of a batch a network runs through its

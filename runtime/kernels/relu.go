@@ -8,6 +8,14 @@ func Relu(x []float32) { reluMask(x, x, x) }
 // y[i] ≤ 0 (NaN in y keeps dy[i]). dy must be at least as long as y.
 func ReluGrad(y, dy []float32) { reluMask(y, dy[:len(y)], dy) }
 
+// ReluTo sets y[i] = max(x[i], 0), Relu's bits, leaving x as it is. y must
+// be at least as long as x.
+func ReluTo(x, y []float32) { reluMask(x, x, y) }
+
+// ReluGradTo is ReluGrad into dx, leaving dy as it is: dx[i] = dy[i], or 0
+// where y[i] ≤ 0. dy and dx must be at least as long as y.
+func ReluGradTo(y, dy, dx []float32) { reluMask(y, dy, dx) }
+
 // reluMask sets dst[i] = x[i] where !(y[i] <= 0), else +0.
 func reluMask(y, x, dst []float32) {
 	x, dst = x[:len(y)], dst[:len(y)]

@@ -355,16 +355,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*2048], m.invstd1[:], n, 8, 256, m.params[224:232], m.params[232:240], m.params[240:248], m.params[248:256], &m.counts[0], 0.1, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 8, 256, m.params[224:232], m.params[232:240], m.params[240:248], m.params[248:256], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 8, 256, m.params[224:232], m.params[232:240], m.params[240:248], m.params[248:256], 1e-05)
 		}
 	}
 	// layer 2: relu, [8 16 16] → [8 16 16] (bn0.yaml:7)
 	{
-		x := m.bat.a1[:n*2048]
-		y := m.bat.a2[:n*2048]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a1[:n*2048], m.bat.a2[:n*2048])
 	}
 	// layer 3: maxpool2d k2 s2 p0, [8 16 16] → [8 8 8] (bn0.yaml:8)
 	{
@@ -394,16 +390,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat5 = runtime.BatchNormTrain(x, y, m.bat.xhat5[:n*512], m.invstd5[:], n, 8, 64, nil, nil, m.params[832:840], m.params[840:848], &m.counts[1], 0.2, 1e-05)
 		} else {
 			m.bstat5 = false
-			runtime.BatchNormInfer(x, y, n, 8, 64, nil, nil, m.params[832:840], m.params[840:848], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 8, 64, nil, nil, m.params[832:840], m.params[840:848], 1e-05)
 		}
 	}
 	// layer 6: relu, [8 8 8] → [8 8 8] (bn0.yaml:11)
 	{
-		x := m.bat.a5[:n*512]
-		y := m.bat.a6[:n*512]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a5[:n*512], m.bat.a6[:n*512])
 	}
 	// layer 7: flatten, [8 8 8] → [512] (bn0.yaml:12): nothing to compute
 	// layer 8: linear 512→10, [512] → [10] (bn0.yaml:13)
@@ -434,16 +426,12 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat9 = runtime.BatchNormTrain(x, y, m.bat.xhat9[:n*10], m.invstd9[:], n, 10, 1, m.params[5978:5988], m.params[5988:5998], m.params[5998:6008], m.params[6008:6018], &m.counts[2], 0.1, 0.001)
 		} else {
 			m.bstat9 = false
-			runtime.BatchNormInfer(x, y, n, 10, 1, m.params[5978:5988], m.params[5988:5998], m.params[5998:6008], m.params[6008:6018], 0.001)
+			kernels.BatchNormInfer(x, y, n, 10, 1, m.params[5978:5988], m.params[5988:5998], m.params[5998:6008], m.params[6008:6018], 0.001)
 		}
 	}
 	// layer 10: relu, [10] → [10] (bn0.yaml:15)
 	{
-		x := m.bat.a9[:n*10]
-		y := m.bat.a10[:n*10]
-		for i := range y {
-			y[i] = max(x[i], 0)
-		}
+		kernels.ReluTo(m.bat.a9[:n*10], m.bat.a10[:n*10])
 	}
 	// layer 11: linear 10→4, [10] → [4] (bn0.yaml:16)
 	{
@@ -482,23 +470,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer 10: relu, [10] → [10] (bn0.yaml:15)
 	{
-		y := m.bat.a10[:n*10]
-		dy := m.bat.g[1][:n*10]
-		dx := m.bat.g[0][:n*10]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a10[:n*10], m.bat.g[1][:n*10], m.bat.g[0][:n*10])
 	}
 	// layer 9: batchnorm1d 10 eps 0.001 momentum 0.1, [10] → [10] (bn0.yaml:14)
 	{
 		dy := m.bat.g[0][:n*10]
 		if m.bstat9 {
-			runtime.BatchNormTrainGrad(m.bat.xhat9[:n*10], m.invstd9[:], dy, m.bat.g[1][:n*10], n, 10, 1, m.params[5978:5988], m.grads[5978:5988], m.grads[5988:5998])
+			kernels.BatchNormTrainGrad(m.bat.xhat9[:n*10], m.invstd9[:], dy, m.bat.g[1][:n*10], n, 10, 1, m.params[5978:5988], m.grads[5978:5988], m.grads[5988:5998])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a8[:n*10], dy, m.bat.g[1][:n*10], n, 10, 1, m.params[5978:5988], m.params[5998:6008], m.params[6008:6018], m.grads[5978:5988], m.grads[5988:5998], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a8[:n*10], dy, m.bat.g[1][:n*10], n, 10, 1, m.params[5978:5988], m.params[5998:6008], m.params[6008:6018], m.grads[5978:5988], m.grads[5988:5998], 0.001)
 		}
 	}
 	// layer 8: linear 512→10, [512] → [10] (bn0.yaml:13)
@@ -517,23 +497,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	// layer 7: flatten, [8 8 8] → [512] (bn0.yaml:12): nothing to compute
 	// layer 6: relu, [8 8 8] → [8 8 8] (bn0.yaml:11)
 	{
-		y := m.bat.a6[:n*512]
-		dy := m.bat.g[0][:n*512]
-		dx := m.bat.g[1][:n*512]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a6[:n*512], m.bat.g[0][:n*512], m.bat.g[1][:n*512])
 	}
 	// layer 5: batchnorm2d 8 eps 1e-05 momentum 0.2 no affine, [8 8 8] → [8 8 8] (bn0.yaml:10)
 	{
 		dy := m.bat.g[1][:n*512]
 		if m.bstat5 {
-			runtime.BatchNormTrainGrad(m.bat.xhat5[:n*512], m.invstd5[:], dy, m.bat.g[0][:n*512], n, 8, 64, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat5[:n*512], m.invstd5[:], dy, m.bat.g[0][:n*512], n, 8, 64, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a4[:n*512], dy, m.bat.g[0][:n*512], n, 8, 64, nil, m.params[832:840], m.params[840:848], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a4[:n*512], dy, m.bat.g[0][:n*512], n, 8, 64, nil, m.params[832:840], m.params[840:848], nil, nil, 1e-05)
 		}
 	}
 	// layer 4: conv2d 8→8 k3 s1 p1 no bias, [8 8 8] → [8 8 8] (bn0.yaml:9)
@@ -562,23 +534,15 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	}
 	// layer 2: relu, [8 16 16] → [8 16 16] (bn0.yaml:7)
 	{
-		y := m.bat.a2[:n*2048]
-		dy := m.bat.g[0][:n*2048]
-		dx := m.bat.g[1][:n*2048]
-		for i := range dy {
-			dx[i] = dy[i]
-			if y[i] <= 0 {
-				dx[i] = 0
-			}
-		}
+		kernels.ReluGradTo(m.bat.a2[:n*2048], m.bat.g[0][:n*2048], m.bat.g[1][:n*2048])
 	}
 	// layer 1: batchnorm2d 8 eps 1e-05 momentum 0.1, [8 16 16] → [8 16 16] (bn0.yaml:6)
 	{
 		dy := m.bat.g[1][:n*2048]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*2048], m.invstd1[:], dy, m.bat.g[0][:n*2048], n, 8, 256, m.params[224:232], m.grads[224:232], m.grads[232:240])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*2048], m.invstd1[:], dy, m.bat.g[0][:n*2048], n, 8, 256, m.params[224:232], m.grads[224:232], m.grads[232:240])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*2048], dy, m.bat.g[0][:n*2048], n, 8, 256, m.params[224:232], m.params[240:248], m.params[248:256], m.grads[224:232], m.grads[232:240], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*2048], dy, m.bat.g[0][:n*2048], n, 8, 256, m.params[224:232], m.params[240:248], m.params[248:256], m.grads[224:232], m.grads[232:240], 1e-05)
 		}
 	}
 	// layer 0: conv2d 3→8 k3 s1 p1, [3 16 16] → [8 16 16] (bn0.yaml:5)

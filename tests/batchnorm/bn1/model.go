@@ -21,6 +21,7 @@ package bn1
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -409,7 +410,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*7], m.invstd1[:], n, 7, 1, m.params[49:56], m.params[56:63], m.params[63:70], m.params[70:77], &m.counts[0], -1.0, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 7, 1, m.params[49:56], m.params[56:63], m.params[63:70], m.params[70:77], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 7, 1, m.params[49:56], m.params[56:63], m.params[63:70], m.params[70:77], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -507,9 +508,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*7]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*7], m.invstd1[:], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[49:56], m.grads[49:56], m.grads[56:63])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*7], m.invstd1[:], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[49:56], m.grads[49:56], m.grads[56:63])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[49:56], m.params[63:70], m.params[70:77], m.grads[49:56], m.grads[56:63], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[49:56], m.params[63:70], m.params[70:77], m.grads[49:56], m.grads[56:63], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

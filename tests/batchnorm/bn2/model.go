@@ -25,6 +25,7 @@ package bn2
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -1218,7 +1219,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*32], m.invstd1[:], n, 4, 8, m.params[40:44], m.params[44:48], m.params[48:52], m.params[52:56], &m.counts[0], 0.1, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 4, 8, m.params[40:44], m.params[44:48], m.params[48:52], m.params[52:56], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 8, m.params[40:44], m.params[44:48], m.params[48:52], m.params[52:56], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1347,7 +1348,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*32], m.invstd4[:], n, 4, 8, m.params[108:112], m.params[112:116], m.params[116:120], m.params[120:124], &m.counts[1], 0.1, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 4, 8, m.params[108:112], m.params[112:116], m.params[116:120], m.params[120:124], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 8, m.params[108:112], m.params[112:116], m.params[116:120], m.params[120:124], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1686,9 +1687,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*32]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*32], m.invstd4[:], dy, m.bat.g[1][:n*32], n, 4, 8, m.params[108:112], m.grads[108:112], m.grads[112:116])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*32], m.invstd4[:], dy, m.bat.g[1][:n*32], n, 4, 8, m.params[108:112], m.grads[108:112], m.grads[112:116])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*32], dy, m.bat.g[1][:n*32], n, 4, 8, m.params[108:112], m.params[116:120], m.params[120:124], m.grads[108:112], m.grads[112:116], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*32], dy, m.bat.g[1][:n*32], n, 4, 8, m.params[108:112], m.params[116:120], m.params[120:124], m.grads[108:112], m.grads[112:116], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2030,9 +2031,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*32]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*32], m.invstd1[:], dy, m.bat.g[2][:n*32], n, 4, 8, m.params[40:44], m.grads[40:44], m.grads[44:48])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*32], m.invstd1[:], dy, m.bat.g[2][:n*32], n, 4, 8, m.params[40:44], m.grads[40:44], m.grads[44:48])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*32], dy, m.bat.g[2][:n*32], n, 4, 8, m.params[40:44], m.params[48:52], m.params[52:56], m.grads[40:44], m.grads[44:48], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*32], dy, m.bat.g[2][:n*32], n, 4, 8, m.params[40:44], m.params[48:52], m.params[52:56], m.grads[40:44], m.grads[44:48], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

@@ -567,7 +567,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*1152], m.invstd1[:], n, 8, 144, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], &m.counts[0], -1.0, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 8, 144, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 8, 144, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 1e-05)
 		}
 	}
 	// layer n2: sigmoid, [8 12 12] → [8 12 12] (bn3.yaml:7)
@@ -597,7 +597,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*576], m.invstd4[:], n, 16, 36, m.params[1256:1272], m.params[1272:1288], m.params[1288:1304], m.params[1304:1320], &m.counts[1], 0.1, 0.0001)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 16, 36, m.params[1256:1272], m.params[1272:1288], m.params[1288:1304], m.params[1304:1320], 0.0001)
+			kernels.BatchNormInfer(x, y, n, 16, 36, m.params[1256:1272], m.params[1272:1288], m.params[1288:1304], m.params[1304:1320], 0.0001)
 		}
 	}
 	// layer 5: sigmoid, [16 6 6] → [16 6 6] (bn3.yaml:10)
@@ -627,7 +627,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*576], m.invstd7[:], n, 16, 36, m.params[3624:3640], m.params[3640:3656], m.params[3656:3672], m.params[3672:3688], &m.counts[2], -1.0, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 16, 36, m.params[3624:3640], m.params[3640:3656], m.params[3656:3672], m.params[3672:3688], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 36, m.params[3624:3640], m.params[3640:3656], m.params[3656:3672], m.params[3672:3688], 1e-05)
 		}
 	}
 	// layer 8: conv2d 8→16 k1 s2 p0 no bias, [8 12 12] → [16 6 6] (bn3.yaml:13)
@@ -649,7 +649,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat9 = runtime.BatchNormTrain(x, y, m.bat.xhat9[:n*576], m.invstd9[:], n, 16, 36, m.params[3816:3832], m.params[3832:3848], m.params[3848:3864], m.params[3864:3880], &m.counts[3], 0.3, 1e-05)
 		} else {
 			m.bstat9 = false
-			runtime.BatchNormInfer(x, y, n, 16, 36, m.params[3816:3832], m.params[3832:3848], m.params[3848:3864], m.params[3864:3880], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 36, m.params[3816:3832], m.params[3832:3848], m.params[3848:3864], m.params[3864:3880], 1e-05)
 		}
 	}
 	// layer 10: add (n9, n7), [16 6 6] → [16 6 6] (bn3.yaml:15)
@@ -689,7 +689,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat13 = runtime.BatchNormTrain(x, y, m.bat.xhat13[:n*288], m.invstd13[:], n, 32, 9, nil, nil, m.params[8520:8552], m.params[8552:8584], &m.counts[4], 0.1, 0.001)
 		} else {
 			m.bstat13 = false
-			runtime.BatchNormInfer(x, y, n, 32, 9, nil, nil, m.params[8520:8552], m.params[8552:8584], 0.001)
+			kernels.BatchNormInfer(x, y, n, 32, 9, nil, nil, m.params[8520:8552], m.params[8552:8584], 0.001)
 		}
 	}
 	// layer 14: sigmoid, [32 3 3] → [32 3 3] (bn3.yaml:19)
@@ -719,7 +719,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat16 = runtime.BatchNormTrain(x, y, m.bat.xhat16[:n*288], m.invstd16[:], n, 32, 9, m.params[17800:17832], m.params[17832:17864], m.params[17864:17896], m.params[17896:17928], &m.counts[5], 0.1, 1e-05)
 		} else {
 			m.bstat16 = false
-			runtime.BatchNormInfer(x, y, n, 32, 9, m.params[17800:17832], m.params[17832:17864], m.params[17864:17896], m.params[17896:17928], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 32, 9, m.params[17800:17832], m.params[17832:17864], m.params[17864:17896], m.params[17896:17928], 1e-05)
 		}
 	}
 	// layer 17: conv2d 16→32 k1 s2 p0 no bias, [16 6 6] → [32 3 3] (bn3.yaml:22)
@@ -741,7 +741,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat18 = runtime.BatchNormTrain(x, y, m.bat.xhat18[:n*288], m.invstd18[:], n, 32, 9, m.params[18440:18472], m.params[18472:18504], m.params[18504:18536], m.params[18536:18568], &m.counts[6], -1.0, 0.001)
 		} else {
 			m.bstat18 = false
-			runtime.BatchNormInfer(x, y, n, 32, 9, m.params[18440:18472], m.params[18472:18504], m.params[18504:18536], m.params[18536:18568], 0.001)
+			kernels.BatchNormInfer(x, y, n, 32, 9, m.params[18440:18472], m.params[18472:18504], m.params[18504:18536], m.params[18536:18568], 0.001)
 		}
 	}
 	// layer 19: add (n18, n16) + leaky_relu, [32 3 3] → [32 3 3] (bn3.yaml:24)
@@ -793,7 +793,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat24 = runtime.BatchNormTrain(x, y, m.bat.xhat24[:n*5], m.invstd24[:], n, 5, 1, m.params[18733:18738], m.params[18738:18743], m.params[18743:18748], m.params[18748:18753], &m.counts[7], 0.1, 1e-05)
 		} else {
 			m.bstat24 = false
-			runtime.BatchNormInfer(x, y, n, 5, 1, m.params[18733:18738], m.params[18738:18743], m.params[18743:18748], m.params[18748:18753], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 5, 1, m.params[18733:18738], m.params[18738:18743], m.params[18743:18748], m.params[18748:18753], 1e-05)
 		}
 	}
 	// layer 25: tanh, [5] → [5] (bn3.yaml:30)
@@ -852,9 +852,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*5]
 		if m.bstat24 {
-			runtime.BatchNormTrainGrad(m.bat.xhat24[:n*5], m.invstd24[:], dy, m.bat.g[1][:n*5], n, 5, 1, m.params[18733:18738], m.grads[18733:18738], m.grads[18738:18743])
+			kernels.BatchNormTrainGrad(m.bat.xhat24[:n*5], m.invstd24[:], dy, m.bat.g[1][:n*5], n, 5, 1, m.params[18733:18738], m.grads[18733:18738], m.grads[18738:18743])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a23[:n*5], dy, m.bat.g[1][:n*5], n, 5, 1, m.params[18733:18738], m.params[18743:18748], m.params[18748:18753], m.grads[18733:18738], m.grads[18738:18743], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a23[:n*5], dy, m.bat.g[1][:n*5], n, 5, 1, m.params[18733:18738], m.params[18743:18748], m.params[18748:18753], m.grads[18733:18738], m.grads[18738:18743], 1e-05)
 		}
 	}
 	// layer 23: linear 32→5, [32] → [5] (bn3.yaml:28)
@@ -896,9 +896,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*288]
 		if m.bstat18 {
-			runtime.BatchNormTrainGrad(m.bat.xhat18[:n*288], m.invstd18[:], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[18440:18472], m.grads[18440:18472], m.grads[18472:18504])
+			kernels.BatchNormTrainGrad(m.bat.xhat18[:n*288], m.invstd18[:], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[18440:18472], m.grads[18440:18472], m.grads[18472:18504])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a17[:n*288], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[18440:18472], m.params[18504:18536], m.params[18536:18568], m.grads[18440:18472], m.grads[18472:18504], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a17[:n*288], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[18440:18472], m.params[18504:18536], m.params[18536:18568], m.grads[18440:18472], m.grads[18472:18504], 0.001)
 		}
 	}
 	// layer 17: conv2d 16→32 k1 s2 p0 no bias, [16 6 6] → [32 3 3] (bn3.yaml:22)
@@ -919,9 +919,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*288]
 		if m.bstat16 {
-			runtime.BatchNormTrainGrad(m.bat.xhat16[:n*288], m.invstd16[:], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[17800:17832], m.grads[17800:17832], m.grads[17832:17864])
+			kernels.BatchNormTrainGrad(m.bat.xhat16[:n*288], m.invstd16[:], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[17800:17832], m.grads[17800:17832], m.grads[17832:17864])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a15[:n*288], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[17800:17832], m.params[17864:17896], m.params[17896:17928], m.grads[17800:17832], m.grads[17832:17864], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a15[:n*288], dy, m.bat.g[1][:n*288], n, 32, 9, m.params[17800:17832], m.params[17864:17896], m.params[17896:17928], m.grads[17800:17832], m.grads[17832:17864], 1e-05)
 		}
 	}
 	// layer 15: conv2d 32→32 k3 s1 p1 replicate no bias, [32 3 3] → [32 3 3] (bn3.yaml:20)
@@ -951,9 +951,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*288]
 		if m.bstat13 {
-			runtime.BatchNormTrainGrad(m.bat.xhat13[:n*288], m.invstd13[:], dy, m.bat.g[2][:n*288], n, 32, 9, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat13[:n*288], m.invstd13[:], dy, m.bat.g[2][:n*288], n, 32, 9, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a12[:n*288], dy, m.bat.g[2][:n*288], n, 32, 9, nil, m.params[8520:8552], m.params[8552:8584], nil, nil, 0.001)
+			kernels.BatchNormInferGrad(m.bat.a12[:n*288], dy, m.bat.g[2][:n*288], n, 32, 9, nil, m.params[8520:8552], m.params[8552:8584], nil, nil, 0.001)
 		}
 	}
 	// layer 12: conv2d 16→32 k3 s2 p1, [16 6 6] → [32 3 3] (bn3.yaml:17)
@@ -994,9 +994,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*576]
 		if m.bstat9 {
-			runtime.BatchNormTrainGrad(m.bat.xhat9[:n*576], m.invstd9[:], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3816:3832], m.grads[3816:3832], m.grads[3832:3848])
+			kernels.BatchNormTrainGrad(m.bat.xhat9[:n*576], m.invstd9[:], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3816:3832], m.grads[3816:3832], m.grads[3832:3848])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a8[:n*576], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3816:3832], m.params[3848:3864], m.params[3864:3880], m.grads[3816:3832], m.grads[3832:3848], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a8[:n*576], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3816:3832], m.params[3848:3864], m.params[3864:3880], m.grads[3816:3832], m.grads[3832:3848], 1e-05)
 		}
 	}
 	// layer 8: conv2d 8→16 k1 s2 p0 no bias, [8 12 12] → [16 6 6] (bn3.yaml:13)
@@ -1017,9 +1017,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*576]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*576], m.invstd7[:], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3624:3640], m.grads[3624:3640], m.grads[3640:3656])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*576], m.invstd7[:], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3624:3640], m.grads[3624:3640], m.grads[3640:3656])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*576], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3624:3640], m.params[3656:3672], m.params[3672:3688], m.grads[3624:3640], m.grads[3640:3656], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*576], dy, m.bat.g[1][:n*576], n, 16, 36, m.params[3624:3640], m.params[3656:3672], m.params[3672:3688], m.grads[3624:3640], m.grads[3640:3656], 1e-05)
 		}
 	}
 	// layer 6: conv2d 16→16 k3 s1 p1 no bias, [16 6 6] → [16 6 6] (bn3.yaml:11)
@@ -1049,9 +1049,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*576]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*576], m.invstd4[:], dy, m.bat.g[2][:n*576], n, 16, 36, m.params[1256:1272], m.grads[1256:1272], m.grads[1272:1288])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*576], m.invstd4[:], dy, m.bat.g[2][:n*576], n, 16, 36, m.params[1256:1272], m.grads[1256:1272], m.grads[1272:1288])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*576], dy, m.bat.g[2][:n*576], n, 16, 36, m.params[1256:1272], m.params[1288:1304], m.params[1304:1320], m.grads[1256:1272], m.grads[1272:1288], 0.0001)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*576], dy, m.bat.g[2][:n*576], n, 16, 36, m.params[1256:1272], m.params[1288:1304], m.params[1304:1320], m.grads[1256:1272], m.grads[1272:1288], 0.0001)
 		}
 	}
 	// layer 3: conv2d 8→16 k3 s2 p1 replicate no bias, [8 12 12] → [16 6 6] (bn3.yaml:8)
@@ -1082,9 +1082,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*1152]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*1152], m.invstd1[:], dy, m.bat.g[0][:n*1152], n, 8, 144, m.params[72:80], m.grads[72:80], m.grads[80:88])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*1152], m.invstd1[:], dy, m.bat.g[0][:n*1152], n, 8, 144, m.params[72:80], m.grads[72:80], m.grads[80:88])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*1152], dy, m.bat.g[0][:n*1152], n, 8, 144, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*1152], dy, m.bat.g[0][:n*1152], n, 8, 144, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 1e-05)
 		}
 	}
 	// layer 0: conv2d 1→8 k3 s1 p1 no bias, [1 12 12] → [8 12 12] (bn3.yaml:5)

@@ -32,6 +32,7 @@ package bn4
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -1550,7 +1551,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*28], m.invstd1[:], n, 4, 7, m.params[16:20], m.params[20:24], m.params[24:28], m.params[28:32], &m.counts[0], 0.1, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 4, 7, m.params[16:20], m.params[20:24], m.params[24:28], m.params[28:32], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 7, m.params[16:20], m.params[20:24], m.params[24:28], m.params[28:32], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1665,7 +1666,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*28], m.invstd4[:], n, 4, 7, m.params[48:52], m.params[52:56], m.params[56:60], m.params[60:64], &m.counts[1], 0.3, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 4, 7, m.params[48:52], m.params[52:56], m.params[56:60], m.params[60:64], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 7, m.params[48:52], m.params[52:56], m.params[56:60], m.params[60:64], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1774,7 +1775,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*28], m.invstd7[:], n, 4, 7, m.params[112:116], m.params[116:120], m.params[120:124], m.params[124:128], &m.counts[2], 0.1, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 4, 7, m.params[112:116], m.params[116:120], m.params[120:124], m.params[124:128], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 7, m.params[112:116], m.params[116:120], m.params[120:124], m.params[124:128], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1966,7 +1967,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat13 = runtime.BatchNormTrain(x, y, m.bat.xhat13[:n*7], m.invstd13[:], n, 7, 1, nil, nil, m.params[219:226], m.params[226:233], &m.counts[3], 0.1, 1e-05)
 		} else {
 			m.bstat13 = false
-			runtime.BatchNormInfer(x, y, n, 7, 1, nil, nil, m.params[219:226], m.params[226:233], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 7, 1, nil, nil, m.params[219:226], m.params[226:233], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2112,9 +2113,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*7]
 		if m.bstat13 {
-			runtime.BatchNormTrainGrad(m.bat.xhat13[:n*7], m.invstd13[:], dy, m.bat.g[1][:n*7], n, 7, 1, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat13[:n*7], m.invstd13[:], dy, m.bat.g[1][:n*7], n, 7, 1, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a12[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, nil, m.params[219:226], m.params[226:233], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a12[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, nil, m.params[219:226], m.params[226:233], nil, nil, 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2308,9 +2309,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*28]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*28], m.invstd7[:], dy, m.bat.g[1][:n*28], n, 4, 7, m.params[112:116], m.grads[112:116], m.grads[116:120])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*28], m.invstd7[:], dy, m.bat.g[1][:n*28], n, 4, 7, m.params[112:116], m.grads[112:116], m.grads[116:120])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*28], dy, m.bat.g[1][:n*28], n, 4, 7, m.params[112:116], m.params[120:124], m.params[124:128], m.grads[112:116], m.grads[116:120], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*28], dy, m.bat.g[1][:n*28], n, 4, 7, m.params[112:116], m.params[120:124], m.params[124:128], m.grads[112:116], m.grads[116:120], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2505,9 +2506,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*28]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*28], m.invstd4[:], dy, m.bat.g[0][:n*28], n, 4, 7, m.params[48:52], m.grads[48:52], m.grads[52:56])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*28], m.invstd4[:], dy, m.bat.g[0][:n*28], n, 4, 7, m.params[48:52], m.grads[48:52], m.grads[52:56])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*28], dy, m.bat.g[0][:n*28], n, 4, 7, m.params[48:52], m.params[56:60], m.params[60:64], m.grads[48:52], m.grads[52:56], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*28], dy, m.bat.g[0][:n*28], n, 4, 7, m.params[48:52], m.params[56:60], m.params[60:64], m.grads[48:52], m.grads[52:56], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2713,9 +2714,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*28]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*28], m.invstd1[:], dy, m.bat.g[2][:n*28], n, 4, 7, m.params[16:20], m.grads[16:20], m.grads[20:24])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*28], m.invstd1[:], dy, m.bat.g[2][:n*28], n, 4, 7, m.params[16:20], m.grads[16:20], m.grads[20:24])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*28], dy, m.bat.g[2][:n*28], n, 4, 7, m.params[16:20], m.params[24:28], m.params[28:32], m.grads[16:20], m.grads[20:24], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*28], dy, m.bat.g[2][:n*28], n, 4, 7, m.params[16:20], m.params[24:28], m.params[28:32], m.grads[16:20], m.grads[20:24], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

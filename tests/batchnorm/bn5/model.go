@@ -27,6 +27,7 @@ package bn5
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -869,7 +870,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*8], m.invstd1[:], n, 8, 1, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], &m.counts[0], 0.3, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 8, 1, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 8, 1, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -922,7 +923,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*8], m.invstd4[:], n, 8, 1, nil, nil, m.params[168:176], m.params[176:184], &m.counts[1], -1.0, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 8, 1, nil, nil, m.params[168:176], m.params[176:184], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 8, 1, nil, nil, m.params[168:176], m.params[176:184], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -984,7 +985,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*8], m.invstd7[:], n, 8, 1, m.params[256:264], m.params[264:272], m.params[272:280], m.params[280:288], &m.counts[2], 0.1, 0.0001)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 8, 1, m.params[256:264], m.params[264:272], m.params[272:280], m.params[280:288], 0.0001)
+			kernels.BatchNormInfer(x, y, n, 8, 1, m.params[256:264], m.params[264:272], m.params[272:280], m.params[280:288], 0.0001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1123,9 +1124,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*8]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*8], m.invstd7[:], dy, m.bat.g[1][:n*8], n, 8, 1, m.params[256:264], m.grads[256:264], m.grads[264:272])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*8], m.invstd7[:], dy, m.bat.g[1][:n*8], n, 8, 1, m.params[256:264], m.grads[256:264], m.grads[264:272])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*8], dy, m.bat.g[1][:n*8], n, 8, 1, m.params[256:264], m.params[272:280], m.params[280:288], m.grads[256:264], m.grads[264:272], 0.0001)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*8], dy, m.bat.g[1][:n*8], n, 8, 1, m.params[256:264], m.params[272:280], m.params[280:288], m.grads[256:264], m.grads[264:272], 0.0001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1247,9 +1248,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*8]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*8], m.invstd4[:], dy, m.bat.g[0][:n*8], n, 8, 1, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*8], m.invstd4[:], dy, m.bat.g[0][:n*8], n, 8, 1, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*8], dy, m.bat.g[0][:n*8], n, 8, 1, nil, m.params[168:176], m.params[176:184], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*8], dy, m.bat.g[0][:n*8], n, 8, 1, nil, m.params[168:176], m.params[176:184], nil, nil, 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1368,9 +1369,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*8]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*8], m.invstd1[:], dy, m.bat.g[2][:n*8], n, 8, 1, m.params[72:80], m.grads[72:80], m.grads[80:88])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*8], m.invstd1[:], dy, m.bat.g[2][:n*8], n, 8, 1, m.params[72:80], m.grads[72:80], m.grads[80:88])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*8], dy, m.bat.g[2][:n*8], n, 8, 1, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*8], dy, m.bat.g[2][:n*8], n, 8, 1, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

@@ -32,6 +32,7 @@ package bn6
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -4650,7 +4651,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*162], m.invstd1[:], n, 2, 81, m.params[38:40], m.params[40:42], m.params[42:44], m.params[44:46], &m.counts[0], -1.0, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 2, 81, m.params[38:40], m.params[40:42], m.params[42:44], m.params[44:46], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 2, 81, m.params[38:40], m.params[40:42], m.params[42:44], m.params[44:46], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -5115,7 +5116,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*162], m.invstd4[:], n, 2, 81, m.params[64:66], m.params[66:68], m.params[68:70], m.params[70:72], &m.counts[1], 0.1, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 2, 81, m.params[64:66], m.params[66:68], m.params[68:70], m.params[70:72], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 2, 81, m.params[64:66], m.params[66:68], m.params[68:70], m.params[70:72], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -5518,7 +5519,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*162], m.invstd7[:], n, 2, 81, m.params[108:110], m.params[110:112], m.params[112:114], m.params[114:116], &m.counts[2], -1.0, 0.001)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 2, 81, m.params[108:110], m.params[110:112], m.params[112:114], m.params[114:116], 0.001)
+			kernels.BatchNormInfer(x, y, n, 2, 81, m.params[108:110], m.params[110:112], m.params[112:114], m.params[114:116], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -6222,7 +6223,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat13 = runtime.BatchNormTrain(x, y, m.bat.xhat13[:n*6], m.invstd13[:], n, 6, 1, m.params[314:320], m.params[320:326], m.params[326:332], m.params[332:338], &m.counts[3], 0.1, 0.001)
 		} else {
 			m.bstat13 = false
-			runtime.BatchNormInfer(x, y, n, 6, 1, m.params[314:320], m.params[320:326], m.params[326:332], m.params[332:338], 0.001)
+			kernels.BatchNormInfer(x, y, n, 6, 1, m.params[314:320], m.params[320:326], m.params[326:332], m.params[332:338], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -6314,9 +6315,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*6]
 		if m.bstat13 {
-			runtime.BatchNormTrainGrad(m.bat.xhat13[:n*6], m.invstd13[:], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[314:320], m.grads[314:320], m.grads[320:326])
+			kernels.BatchNormTrainGrad(m.bat.xhat13[:n*6], m.invstd13[:], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[314:320], m.grads[314:320], m.grads[320:326])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a12[:n*6], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[314:320], m.params[326:332], m.params[332:338], m.grads[314:320], m.grads[320:326], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a12[:n*6], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[314:320], m.params[326:332], m.params[332:338], m.grads[314:320], m.grads[320:326], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -7135,9 +7136,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*162]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*162], m.invstd7[:], dy, m.bat.g[1][:n*162], n, 2, 81, m.params[108:110], m.grads[108:110], m.grads[110:112])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*162], m.invstd7[:], dy, m.bat.g[1][:n*162], n, 2, 81, m.params[108:110], m.grads[108:110], m.grads[110:112])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*162], dy, m.bat.g[1][:n*162], n, 2, 81, m.params[108:110], m.params[112:114], m.params[114:116], m.grads[108:110], m.grads[110:112], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*162], dy, m.bat.g[1][:n*162], n, 2, 81, m.params[108:110], m.params[112:114], m.params[114:116], m.grads[108:110], m.grads[110:112], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -7723,9 +7724,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*162]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*162], m.invstd4[:], dy, m.bat.g[0][:n*162], n, 2, 81, m.params[64:66], m.grads[64:66], m.grads[66:68])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*162], m.invstd4[:], dy, m.bat.g[0][:n*162], n, 2, 81, m.params[64:66], m.grads[64:66], m.grads[66:68])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*162], dy, m.bat.g[0][:n*162], n, 2, 81, m.params[64:66], m.params[68:70], m.params[70:72], m.grads[64:66], m.grads[66:68], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*162], dy, m.bat.g[0][:n*162], n, 2, 81, m.params[64:66], m.params[68:70], m.params[70:72], m.grads[64:66], m.grads[66:68], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -8317,9 +8318,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*162]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*162], m.invstd1[:], dy, m.bat.g[2][:n*162], n, 2, 81, m.params[38:40], m.grads[38:40], m.grads[40:42])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*162], m.invstd1[:], dy, m.bat.g[2][:n*162], n, 2, 81, m.params[38:40], m.grads[38:40], m.grads[40:42])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*162], dy, m.bat.g[2][:n*162], n, 2, 81, m.params[38:40], m.params[42:44], m.params[44:46], m.grads[38:40], m.grads[40:42], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*162], dy, m.bat.g[2][:n*162], n, 2, 81, m.params[38:40], m.params[42:44], m.params[44:46], m.grads[38:40], m.grads[40:42], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

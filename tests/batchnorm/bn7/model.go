@@ -34,6 +34,7 @@ package bn7
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -1822,7 +1823,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*352], m.invstd1[:], n, 8, 44, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], &m.counts[0], -1.0, 0.001)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 8, 44, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 0.001)
+			kernels.BatchNormInfer(x, y, n, 8, 44, m.params[72:80], m.params[80:88], m.params[88:96], m.params[96:104], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1915,7 +1916,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*352], m.invstd4[:], n, 16, 22, m.params[504:520], m.params[520:536], m.params[536:552], m.params[552:568], &m.counts[1], 0.1, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 16, 22, m.params[504:520], m.params[520:536], m.params[536:552], m.params[552:568], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 22, m.params[504:520], m.params[520:536], m.params[536:552], m.params[552:568], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -1990,7 +1991,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*352], m.invstd7[:], n, 16, 22, m.params[1336:1352], m.params[1352:1368], m.params[1368:1384], m.params[1384:1400], &m.counts[2], -1.0, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 16, 22, m.params[1336:1352], m.params[1352:1368], m.params[1368:1384], m.params[1384:1400], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 16, 22, m.params[1336:1352], m.params[1352:1368], m.params[1368:1384], m.params[1384:1400], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2058,7 +2059,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat9 = runtime.BatchNormTrain(x, y, m.bat.xhat9[:n*352], m.invstd9[:], n, 16, 22, nil, nil, m.params[1528:1544], m.params[1544:1560], &m.counts[3], 0.1, 0.0001)
 		} else {
 			m.bstat9 = false
-			runtime.BatchNormInfer(x, y, n, 16, 22, nil, nil, m.params[1528:1544], m.params[1544:1560], 0.0001)
+			kernels.BatchNormInfer(x, y, n, 16, 22, nil, nil, m.params[1528:1544], m.params[1544:1560], 0.0001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2160,7 +2161,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat15 = runtime.BatchNormTrain(x, y, m.bat.xhat15[:n*6], m.invstd15[:], n, 6, 1, m.params[2622:2628], m.params[2628:2634], m.params[2634:2640], m.params[2640:2646], &m.counts[4], 0.1, 1e-05)
 		} else {
 			m.bstat15 = false
-			runtime.BatchNormInfer(x, y, n, 6, 1, m.params[2622:2628], m.params[2628:2634], m.params[2634:2640], m.params[2640:2646], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 6, 1, m.params[2622:2628], m.params[2628:2634], m.params[2634:2640], m.params[2640:2646], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2252,9 +2253,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*6]
 		if m.bstat15 {
-			runtime.BatchNormTrainGrad(m.bat.xhat15[:n*6], m.invstd15[:], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[2622:2628], m.grads[2622:2628], m.grads[2628:2634])
+			kernels.BatchNormTrainGrad(m.bat.xhat15[:n*6], m.invstd15[:], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[2622:2628], m.grads[2622:2628], m.grads[2628:2634])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a14[:n*6], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[2622:2628], m.params[2634:2640], m.params[2640:2646], m.grads[2622:2628], m.grads[2628:2634], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a14[:n*6], dy, m.bat.g[1][:n*6], n, 6, 1, m.params[2622:2628], m.params[2634:2640], m.params[2640:2646], m.grads[2622:2628], m.grads[2628:2634], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2509,9 +2510,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*352]
 		if m.bstat9 {
-			runtime.BatchNormTrainGrad(m.bat.xhat9[:n*352], m.invstd9[:], dy, m.bat.g[1][:n*352], n, 16, 22, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat9[:n*352], m.invstd9[:], dy, m.bat.g[1][:n*352], n, 16, 22, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a8[:n*352], dy, m.bat.g[1][:n*352], n, 16, 22, nil, m.params[1528:1544], m.params[1544:1560], nil, nil, 0.0001)
+			kernels.BatchNormInferGrad(m.bat.a8[:n*352], dy, m.bat.g[1][:n*352], n, 16, 22, nil, m.params[1528:1544], m.params[1544:1560], nil, nil, 0.0001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2757,9 +2758,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*352]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*352], m.invstd7[:], dy, m.bat.g[1][:n*352], n, 16, 22, m.params[1336:1352], m.grads[1336:1352], m.grads[1352:1368])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*352], m.invstd7[:], dy, m.bat.g[1][:n*352], n, 16, 22, m.params[1336:1352], m.grads[1336:1352], m.grads[1352:1368])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*352], dy, m.bat.g[1][:n*352], n, 16, 22, m.params[1336:1352], m.params[1368:1384], m.params[1384:1400], m.grads[1336:1352], m.grads[1352:1368], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*352], dy, m.bat.g[1][:n*352], n, 16, 22, m.params[1336:1352], m.params[1368:1384], m.params[1384:1400], m.grads[1336:1352], m.grads[1352:1368], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2889,9 +2890,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*352]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*352], m.invstd4[:], dy, m.bat.g[2][:n*352], n, 16, 22, m.params[504:520], m.grads[504:520], m.grads[520:536])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*352], m.invstd4[:], dy, m.bat.g[2][:n*352], n, 16, 22, m.params[504:520], m.grads[504:520], m.grads[520:536])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*352], dy, m.bat.g[2][:n*352], n, 16, 22, m.params[504:520], m.params[536:552], m.params[552:568], m.grads[504:520], m.grads[520:536], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*352], dy, m.bat.g[2][:n*352], n, 16, 22, m.params[504:520], m.params[536:552], m.params[552:568], m.grads[504:520], m.grads[520:536], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -3034,9 +3035,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*352]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*352], m.invstd1[:], dy, m.bat.g[0][:n*352], n, 8, 44, m.params[72:80], m.grads[72:80], m.grads[80:88])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*352], m.invstd1[:], dy, m.bat.g[0][:n*352], n, 8, 44, m.params[72:80], m.grads[72:80], m.grads[80:88])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*352], dy, m.bat.g[0][:n*352], n, 8, 44, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*352], dy, m.bat.g[0][:n*352], n, 8, 44, m.params[72:80], m.params[88:96], m.params[96:104], m.grads[72:80], m.grads[80:88], 0.001)
 		}
 	}
 	for smp := 0; smp < n; smp++ {

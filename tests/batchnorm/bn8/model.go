@@ -559,7 +559,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*864], m.invstd1[:], n, 6, 144, nil, nil, m.params[54:60], m.params[60:66], &m.counts[0], 0.1, 0.0001)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[54:60], m.params[60:66], 0.0001)
+			kernels.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[54:60], m.params[60:66], 0.0001)
 		}
 	}
 	// layer n2: gelu, [6 12 12] → [6 12 12] (bn8.yaml:7)
@@ -590,7 +590,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*864], m.invstd4[:], n, 6, 144, nil, nil, m.params[396:402], m.params[402:408], &m.counts[1], 0.3, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[396:402], m.params[402:408], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[396:402], m.params[402:408], 1e-05)
 		}
 	}
 	// layer 5: tanh, [6 12 12] → [6 12 12] (bn8.yaml:10)
@@ -620,7 +620,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*864], m.invstd7[:], n, 6, 144, nil, nil, m.params[732:738], m.params[738:744], &m.counts[2], 0.1, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[732:738], m.params[738:744], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 6, 144, nil, nil, m.params[732:738], m.params[738:744], 1e-05)
 		}
 	}
 	// layer 8: add (n7, n2) + tanh, [6 12 12] → [6 12 12] (bn8.yaml:13)
@@ -655,7 +655,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat11 = runtime.BatchNormTrain(x, y, m.bat.xhat11[:n*432], m.invstd11[:], n, 12, 36, m.params[1404:1416], m.params[1416:1428], m.params[1428:1440], m.params[1440:1452], &m.counts[3], 0.3, 1e-05)
 		} else {
 			m.bstat11 = false
-			runtime.BatchNormInfer(x, y, n, 12, 36, m.params[1404:1416], m.params[1416:1428], m.params[1428:1440], m.params[1440:1452], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 12, 36, m.params[1404:1416], m.params[1416:1428], m.params[1428:1440], m.params[1440:1452], 1e-05)
 		}
 	}
 	// layer 12: gelu, [12 6 6] → [12 6 6] (bn8.yaml:17)
@@ -685,7 +685,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat14 = runtime.BatchNormTrain(x, y, m.bat.xhat14[:n*432], m.invstd14[:], n, 12, 36, m.params[2748:2760], m.params[2760:2772], m.params[2772:2784], m.params[2784:2796], &m.counts[4], 0.1, 0.0001)
 		} else {
 			m.bstat14 = false
-			runtime.BatchNormInfer(x, y, n, 12, 36, m.params[2748:2760], m.params[2760:2772], m.params[2772:2784], m.params[2784:2796], 0.0001)
+			kernels.BatchNormInfer(x, y, n, 12, 36, m.params[2748:2760], m.params[2760:2772], m.params[2772:2784], m.params[2784:2796], 0.0001)
 		}
 	}
 	// layer 15: conv2d 6→12 k1 s2 p0 no bias, [6 12 12] → [12 6 6] (bn8.yaml:20)
@@ -707,7 +707,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat16 = runtime.BatchNormTrain(x, y, m.bat.xhat16[:n*432], m.invstd16[:], n, 12, 36, m.params[2868:2880], m.params[2880:2892], m.params[2892:2904], m.params[2904:2916], &m.counts[5], 0.3, 1e-05)
 		} else {
 			m.bstat16 = false
-			runtime.BatchNormInfer(x, y, n, 12, 36, m.params[2868:2880], m.params[2880:2892], m.params[2892:2904], m.params[2904:2916], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 12, 36, m.params[2868:2880], m.params[2880:2892], m.params[2892:2904], m.params[2904:2916], 1e-05)
 		}
 	}
 	// layer 17: add (n14, n16) + leaky_relu, [12 6 6] → [12 6 6] (bn8.yaml:22)
@@ -753,7 +753,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat21 = runtime.BatchNormTrain(x, y, m.bat.xhat21[:n*540], m.invstd21[:], n, 15, 36, m.params[2952:2967], m.params[2967:2982], m.params[2982:2997], m.params[2997:3012], &m.counts[6], 0.1, 1e-05)
 		} else {
 			m.bstat21 = false
-			runtime.BatchNormInfer(x, y, n, 15, 36, m.params[2952:2967], m.params[2967:2982], m.params[2982:2997], m.params[2997:3012], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 15, 36, m.params[2952:2967], m.params[2967:2982], m.params[2982:2997], m.params[2997:3012], 1e-05)
 		}
 	}
 	// layer 22: avgpool2d k2 s2 p0, [15 6 6] → [15 3 3] (bn8.yaml:27)
@@ -793,7 +793,7 @@ func (m *Model) forwardBatch(x []float32, n int, infer bool) {
 			m.bstat25 = runtime.BatchNormTrain(x, y, m.bat.xhat25[:n*4], m.invstd25[:], n, 4, 1, m.params[3556:3560], m.params[3560:3564], m.params[3564:3568], m.params[3568:3572], &m.counts[7], 0.1, 0.001)
 		} else {
 			m.bstat25 = false
-			runtime.BatchNormInfer(x, y, n, 4, 1, m.params[3556:3560], m.params[3560:3564], m.params[3564:3568], m.params[3568:3572], 0.001)
+			kernels.BatchNormInfer(x, y, n, 4, 1, m.params[3556:3560], m.params[3560:3564], m.params[3564:3568], m.params[3568:3572], 0.001)
 		}
 	}
 	// layer 26: gelu, [4] → [4] (bn8.yaml:31)
@@ -852,9 +852,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*4]
 		if m.bstat25 {
-			runtime.BatchNormTrainGrad(m.bat.xhat25[:n*4], m.invstd25[:], dy, m.bat.g[1][:n*4], n, 4, 1, m.params[3556:3560], m.grads[3556:3560], m.grads[3560:3564])
+			kernels.BatchNormTrainGrad(m.bat.xhat25[:n*4], m.invstd25[:], dy, m.bat.g[1][:n*4], n, 4, 1, m.params[3556:3560], m.grads[3556:3560], m.grads[3560:3564])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a24[:n*4], dy, m.bat.g[1][:n*4], n, 4, 1, m.params[3556:3560], m.params[3564:3568], m.params[3568:3572], m.grads[3556:3560], m.grads[3560:3564], 0.001)
+			kernels.BatchNormInferGrad(m.bat.a24[:n*4], dy, m.bat.g[1][:n*4], n, 4, 1, m.params[3556:3560], m.params[3564:3568], m.params[3568:3572], m.grads[3556:3560], m.grads[3560:3564], 0.001)
 		}
 	}
 	// layer 24: linear 135→4, [135] → [4] (bn8.yaml:29)
@@ -884,9 +884,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*540]
 		if m.bstat21 {
-			runtime.BatchNormTrainGrad(m.bat.xhat21[:n*540], m.invstd21[:], dy, m.bat.g[0][:n*540], n, 15, 36, m.params[2952:2967], m.grads[2952:2967], m.grads[2967:2982])
+			kernels.BatchNormTrainGrad(m.bat.xhat21[:n*540], m.invstd21[:], dy, m.bat.g[0][:n*540], n, 15, 36, m.params[2952:2967], m.grads[2952:2967], m.grads[2967:2982])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a20[:n*540], dy, m.bat.g[0][:n*540], n, 15, 36, m.params[2952:2967], m.params[2982:2997], m.params[2997:3012], m.grads[2952:2967], m.grads[2967:2982], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a20[:n*540], dy, m.bat.g[0][:n*540], n, 15, 36, m.params[2952:2967], m.params[2982:2997], m.params[2997:3012], m.grads[2952:2967], m.grads[2967:2982], 1e-05)
 		}
 	}
 	// layer 20: concat (17, n19), [12 6 6] → [15 6 6] (bn8.yaml:25)
@@ -932,9 +932,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*432]
 		if m.bstat16 {
-			runtime.BatchNormTrainGrad(m.bat.xhat16[:n*432], m.invstd16[:], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2868:2880], m.grads[2868:2880], m.grads[2880:2892])
+			kernels.BatchNormTrainGrad(m.bat.xhat16[:n*432], m.invstd16[:], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2868:2880], m.grads[2868:2880], m.grads[2880:2892])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a15[:n*432], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2868:2880], m.params[2892:2904], m.params[2904:2916], m.grads[2868:2880], m.grads[2880:2892], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a15[:n*432], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2868:2880], m.params[2892:2904], m.params[2904:2916], m.grads[2868:2880], m.grads[2880:2892], 1e-05)
 		}
 	}
 	// layer 15: conv2d 6→12 k1 s2 p0 no bias, [6 12 12] → [12 6 6] (bn8.yaml:20)
@@ -955,9 +955,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*432]
 		if m.bstat14 {
-			runtime.BatchNormTrainGrad(m.bat.xhat14[:n*432], m.invstd14[:], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2748:2760], m.grads[2748:2760], m.grads[2760:2772])
+			kernels.BatchNormTrainGrad(m.bat.xhat14[:n*432], m.invstd14[:], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2748:2760], m.grads[2748:2760], m.grads[2760:2772])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a13[:n*432], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2748:2760], m.params[2772:2784], m.params[2784:2796], m.grads[2748:2760], m.grads[2760:2772], 0.0001)
+			kernels.BatchNormInferGrad(m.bat.a13[:n*432], dy, m.bat.g[1][:n*432], n, 12, 36, m.params[2748:2760], m.params[2772:2784], m.params[2784:2796], m.grads[2748:2760], m.grads[2760:2772], 0.0001)
 		}
 	}
 	// layer 13: conv2d 12→12 k3 s1 p1 no bias, [12 6 6] → [12 6 6] (bn8.yaml:18)
@@ -987,9 +987,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*432]
 		if m.bstat11 {
-			runtime.BatchNormTrainGrad(m.bat.xhat11[:n*432], m.invstd11[:], dy, m.bat.g[0][:n*432], n, 12, 36, m.params[1404:1416], m.grads[1404:1416], m.grads[1416:1428])
+			kernels.BatchNormTrainGrad(m.bat.xhat11[:n*432], m.invstd11[:], dy, m.bat.g[0][:n*432], n, 12, 36, m.params[1404:1416], m.grads[1404:1416], m.grads[1416:1428])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a10[:n*432], dy, m.bat.g[0][:n*432], n, 12, 36, m.params[1404:1416], m.params[1428:1440], m.params[1440:1452], m.grads[1404:1416], m.grads[1416:1428], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a10[:n*432], dy, m.bat.g[0][:n*432], n, 12, 36, m.params[1404:1416], m.params[1428:1440], m.params[1440:1452], m.grads[1404:1416], m.grads[1416:1428], 1e-05)
 		}
 	}
 	// layer 10: conv2d 6→12 k3 s2 p1 replicate, [6 12 12] → [12 6 6] (bn8.yaml:15)
@@ -1025,9 +1025,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*864]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*864], m.invstd7[:], dy, m.bat.g[2][:n*864], n, 6, 144, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*864], m.invstd7[:], dy, m.bat.g[2][:n*864], n, 6, 144, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*864], dy, m.bat.g[2][:n*864], n, 6, 144, nil, m.params[732:738], m.params[738:744], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*864], dy, m.bat.g[2][:n*864], n, 6, 144, nil, m.params[732:738], m.params[738:744], nil, nil, 1e-05)
 		}
 	}
 	// layer 6: conv2d 6→6 k3 s1 p1 replicate no bias, [6 12 12] → [6 12 12] (bn8.yaml:11)
@@ -1057,9 +1057,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*864]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*864], m.invstd4[:], dy, m.bat.g[1][:n*864], n, 6, 144, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*864], m.invstd4[:], dy, m.bat.g[1][:n*864], n, 6, 144, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*864], dy, m.bat.g[1][:n*864], n, 6, 144, nil, m.params[396:402], m.params[402:408], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*864], dy, m.bat.g[1][:n*864], n, 6, 144, nil, m.params[396:402], m.params[402:408], nil, nil, 1e-05)
 		}
 	}
 	// layer 3: conv2d 6→6 k3 s1 p1, [6 12 12] → [6 12 12] (bn8.yaml:8)
@@ -1094,9 +1094,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*864]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*864], m.invstd1[:], dy, m.bat.g[0][:n*864], n, 6, 144, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*864], m.invstd1[:], dy, m.bat.g[0][:n*864], n, 6, 144, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*864], dy, m.bat.g[0][:n*864], n, 6, 144, nil, m.params[54:60], m.params[60:66], nil, nil, 0.0001)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*864], dy, m.bat.g[0][:n*864], n, 6, 144, nil, m.params[54:60], m.params[60:66], nil, nil, 0.0001)
 		}
 	}
 	// layer 0: conv2d 1→6 k3 s1 p1 no bias, [1 12 12] → [6 12 12] (bn8.yaml:5)

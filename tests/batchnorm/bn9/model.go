@@ -41,6 +41,7 @@ package bn9
 import (
 	"fmt"
 	"github.com/nngen/nngen/runtime"
+	kernels "github.com/nngen/nngen/runtime/kernels"
 	"io"
 	"math"
 )
@@ -2090,7 +2091,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat1 = runtime.BatchNormTrain(x, y, m.bat.xhat1[:n*16], m.invstd1[:], n, 2, 8, m.params[8:10], m.params[10:12], m.params[12:14], m.params[14:16], &m.counts[0], 0.1, 1e-05)
 		} else {
 			m.bstat1 = false
-			runtime.BatchNormInfer(x, y, n, 2, 8, m.params[8:10], m.params[10:12], m.params[12:14], m.params[14:16], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 2, 8, m.params[8:10], m.params[10:12], m.params[12:14], m.params[14:16], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2168,7 +2169,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat4 = runtime.BatchNormTrain(x, y, m.bat.xhat4[:n*16], m.invstd4[:], n, 2, 8, m.params[22:24], m.params[24:26], m.params[26:28], m.params[28:30], &m.counts[1], 0.3, 1e-05)
 		} else {
 			m.bstat4 = false
-			runtime.BatchNormInfer(x, y, n, 2, 8, m.params[22:24], m.params[24:26], m.params[26:28], m.params[28:30], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 2, 8, m.params[22:24], m.params[24:26], m.params[26:28], m.params[28:30], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2262,7 +2263,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat7 = runtime.BatchNormTrain(x, y, m.bat.xhat7[:n*16], m.invstd7[:], n, 2, 8, m.params[42:44], m.params[44:46], m.params[46:48], m.params[48:50], &m.counts[2], 0.1, 1e-05)
 		} else {
 			m.bstat7 = false
-			runtime.BatchNormInfer(x, y, n, 2, 8, m.params[42:44], m.params[44:46], m.params[46:48], m.params[48:50], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 2, 8, m.params[42:44], m.params[44:46], m.params[46:48], m.params[48:50], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2342,7 +2343,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat11 = runtime.BatchNormTrain(x, y, m.bat.xhat11[:n*16], m.invstd11[:], n, 4, 4, nil, nil, m.params[66:70], m.params[70:74], &m.counts[3], 0.1, 1e-05)
 		} else {
 			m.bstat11 = false
-			runtime.BatchNormInfer(x, y, n, 4, 4, nil, nil, m.params[66:70], m.params[70:74], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 4, nil, nil, m.params[66:70], m.params[70:74], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2452,7 +2453,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat14 = runtime.BatchNormTrain(x, y, m.bat.xhat14[:n*16], m.invstd14[:], n, 4, 4, m.params[122:126], m.params[126:130], m.params[130:134], m.params[134:138], &m.counts[4], 0.1, 1e-05)
 		} else {
 			m.bstat14 = false
-			runtime.BatchNormInfer(x, y, n, 4, 4, m.params[122:126], m.params[126:130], m.params[130:134], m.params[134:138], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 4, m.params[122:126], m.params[126:130], m.params[130:134], m.params[134:138], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2490,7 +2491,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat16 = runtime.BatchNormTrain(x, y, m.bat.xhat16[:n*16], m.invstd16[:], n, 4, 4, m.params[146:150], m.params[150:154], m.params[154:158], m.params[158:162], &m.counts[5], 0.1, 1e-05)
 		} else {
 			m.bstat16 = false
-			runtime.BatchNormInfer(x, y, n, 4, 4, m.params[146:150], m.params[150:154], m.params[154:158], m.params[158:162], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 4, 4, m.params[146:150], m.params[150:154], m.params[154:158], m.params[158:162], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2597,7 +2598,7 @@ func (m *Model) forwardBatch(x []float32, n int) {
 			m.bstat22 = runtime.BatchNormTrain(x, y, m.bat.xhat22[:n*7], m.invstd22[:], n, 7, 1, m.params[225:232], m.params[232:239], m.params[239:246], m.params[246:253], &m.counts[6], 0.1, 1e-05)
 		} else {
 			m.bstat22 = false
-			runtime.BatchNormInfer(x, y, n, 7, 1, m.params[225:232], m.params[232:239], m.params[239:246], m.params[246:253], 1e-05)
+			kernels.BatchNormInfer(x, y, n, 7, 1, m.params[225:232], m.params[232:239], m.params[239:246], m.params[246:253], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2705,9 +2706,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*7]
 		if m.bstat22 {
-			runtime.BatchNormTrainGrad(m.bat.xhat22[:n*7], m.invstd22[:], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[225:232], m.grads[225:232], m.grads[232:239])
+			kernels.BatchNormTrainGrad(m.bat.xhat22[:n*7], m.invstd22[:], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[225:232], m.grads[225:232], m.grads[232:239])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a21[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[225:232], m.params[239:246], m.params[246:253], m.grads[225:232], m.grads[232:239], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a21[:n*7], dy, m.bat.g[1][:n*7], n, 7, 1, m.params[225:232], m.params[239:246], m.params[246:253], m.grads[225:232], m.grads[232:239], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2863,9 +2864,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*16]
 		if m.bstat16 {
-			runtime.BatchNormTrainGrad(m.bat.xhat16[:n*16], m.invstd16[:], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[146:150], m.grads[146:150], m.grads[150:154])
+			kernels.BatchNormTrainGrad(m.bat.xhat16[:n*16], m.invstd16[:], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[146:150], m.grads[146:150], m.grads[150:154])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a15[:n*16], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[146:150], m.params[154:158], m.params[158:162], m.grads[146:150], m.grads[150:154], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a15[:n*16], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[146:150], m.params[154:158], m.params[158:162], m.grads[146:150], m.grads[150:154], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -2931,9 +2932,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*16]
 		if m.bstat14 {
-			runtime.BatchNormTrainGrad(m.bat.xhat14[:n*16], m.invstd14[:], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[122:126], m.grads[122:126], m.grads[126:130])
+			kernels.BatchNormTrainGrad(m.bat.xhat14[:n*16], m.invstd14[:], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[122:126], m.grads[122:126], m.grads[126:130])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a13[:n*16], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[122:126], m.params[130:134], m.params[134:138], m.grads[122:126], m.grads[126:130], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a13[:n*16], dy, m.bat.g[0][:n*16], n, 4, 4, m.params[122:126], m.params[130:134], m.params[134:138], m.grads[122:126], m.grads[126:130], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -3210,9 +3211,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[0][:n*16]
 		if m.bstat11 {
-			runtime.BatchNormTrainGrad(m.bat.xhat11[:n*16], m.invstd11[:], dy, m.bat.g[2][:n*16], n, 4, 4, nil, nil, nil)
+			kernels.BatchNormTrainGrad(m.bat.xhat11[:n*16], m.invstd11[:], dy, m.bat.g[2][:n*16], n, 4, 4, nil, nil, nil)
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a10[:n*16], dy, m.bat.g[2][:n*16], n, 4, 4, nil, m.params[66:70], m.params[70:74], nil, nil, 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a10[:n*16], dy, m.bat.g[2][:n*16], n, 4, 4, nil, m.params[66:70], m.params[70:74], nil, nil, 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -3393,9 +3394,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[2][:n*16]
 		if m.bstat7 {
-			runtime.BatchNormTrainGrad(m.bat.xhat7[:n*16], m.invstd7[:], dy, m.bat.g[1][:n*16], n, 2, 8, m.params[42:44], m.grads[42:44], m.grads[44:46])
+			kernels.BatchNormTrainGrad(m.bat.xhat7[:n*16], m.invstd7[:], dy, m.bat.g[1][:n*16], n, 2, 8, m.params[42:44], m.grads[42:44], m.grads[44:46])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a6[:n*16], dy, m.bat.g[1][:n*16], n, 2, 8, m.params[42:44], m.params[46:48], m.params[48:50], m.grads[42:44], m.grads[44:46], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a6[:n*16], dy, m.bat.g[1][:n*16], n, 2, 8, m.params[42:44], m.params[46:48], m.params[48:50], m.grads[42:44], m.grads[44:46], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -3634,9 +3635,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*16]
 		if m.bstat4 {
-			runtime.BatchNormTrainGrad(m.bat.xhat4[:n*16], m.invstd4[:], dy, m.bat.g[2][:n*16], n, 2, 8, m.params[22:24], m.grads[22:24], m.grads[24:26])
+			kernels.BatchNormTrainGrad(m.bat.xhat4[:n*16], m.invstd4[:], dy, m.bat.g[2][:n*16], n, 2, 8, m.params[22:24], m.grads[22:24], m.grads[24:26])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a3[:n*16], dy, m.bat.g[2][:n*16], n, 2, 8, m.params[22:24], m.params[26:28], m.params[28:30], m.grads[22:24], m.grads[24:26], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a3[:n*16], dy, m.bat.g[2][:n*16], n, 2, 8, m.params[22:24], m.params[26:28], m.params[28:30], m.grads[22:24], m.grads[24:26], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
@@ -3767,9 +3768,9 @@ func (m *Model) backwardBatch(x []float32, n int) {
 	{
 		dy := m.bat.g[1][:n*16]
 		if m.bstat1 {
-			runtime.BatchNormTrainGrad(m.bat.xhat1[:n*16], m.invstd1[:], dy, m.bat.g[0][:n*16], n, 2, 8, m.params[8:10], m.grads[8:10], m.grads[10:12])
+			kernels.BatchNormTrainGrad(m.bat.xhat1[:n*16], m.invstd1[:], dy, m.bat.g[0][:n*16], n, 2, 8, m.params[8:10], m.grads[8:10], m.grads[10:12])
 		} else {
-			runtime.BatchNormInferGrad(m.bat.a0[:n*16], dy, m.bat.g[0][:n*16], n, 2, 8, m.params[8:10], m.params[12:14], m.params[14:16], m.grads[8:10], m.grads[10:12], 1e-05)
+			kernels.BatchNormInferGrad(m.bat.a0[:n*16], dy, m.bat.g[0][:n*16], n, 2, 8, m.params[8:10], m.params[12:14], m.params[14:16], m.grads[8:10], m.grads[10:12], 1e-05)
 		}
 	}
 	for smp := 0; smp < n; smp++ {
