@@ -31,7 +31,13 @@ type Options struct {
 	// Weights, when set, are compiled into the package (NumParams values in
 	// key order, as runtime.LoadSafetensors reads them): New returns a model
 	// holding them and the package-level Predict needs no setup at all.
+	// Batch norms are then folded into the layers before them
+	// (FoldBatchNorms) unless KeepBatchNorm is set.
 	Weights []float64
+	// KeepBatchNorm, with Weights, compiles the network as it is, its
+	// batch norm layers and their running statistics kept (a compiled-in
+	// model that trains on with batch norm), instead of folding them.
+	KeepBatchNorm bool
 	// WeightsName names the weights' source in comments.
 	WeightsName string
 	// Fold writes the compiled-in weights into Predict's code as constants,
@@ -134,6 +140,15 @@ type emitter struct {
 // kernels reports whether the plan runs the network on the kernels.
 func (e *emitter) kernels() bool { return e.plan.Mode == Kernels }
 
+// compiled is the network the options compile: with weights, its batch
+// norms folded (unless KeepBatchNorm), and the weights for it.
+func compiled(n *Net, opt Options) (*Net, Options) {
+	if opt.Weights != nil && !opt.KeepBatchNorm {
+		n, opt.Weights = FoldBatchNorms(n, opt.Weights)
+	}
+	return n, opt
+}
+
 // Generate renders the Go package for a checked network and returns its
 // files by name. The output is gofmt-clean and depends only on its inputs.
 func Generate(n *Net, opt Options) (map[string][]byte, error) {
@@ -156,11 +171,12 @@ func Generate(n *Net, opt Options) (map[string][]byte, error) {
 	if opt.Fold && opt.Weights == nil {
 		return nil, fmt.Errorf("%s: folding needs the weights to fold (-weights)", n.Name)
 	}
-	if opt.Fold && len(n.Counts) > 0 {
-		return nil, fmt.Errorf("%s: -fold cannot fold batch norm yet; compile the weights in without -fold", n.Name)
-	}
 	if opt.Weights != nil && len(opt.Weights) != n.NumParams {
 		return nil, fmt.Errorf("%s: %d weights given, the network has %d parameters", n.Name, len(opt.Weights), n.NumParams)
+	}
+	n, opt = compiled(n, opt)
+	if opt.Fold && len(n.Counts) > 0 {
+		return nil, fmt.Errorf("%s: -fold writes Predict's weights as constants, and a batch norm that does not directly follow a convolution or linear layer (read by nothing else) cannot be folded into one; compile the weights in without -fold", n.Name)
 	}
 	// Strings from outside nngen reach the files only through checkStrings.
 	opt.WeightsName = weightsName

@@ -19,6 +19,7 @@ const KernelsPath = "github.com/nngen/nngen/runtime/kernels"
 // 0.75×, a 1×12×12 conv of 4 channels then linear 0.81× (all code
 // unfolded); 64→64→32→10, whose first layer ran on Gemv unfolded, 2.4×.
 func FoldAdvice(n *Net, opt Options) string {
+	n, opt = compiled(n, opt)
 	opt.Fold = false
 	mode, why := chooseMode(n, opt)
 	if mode != Kernels {

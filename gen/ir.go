@@ -292,7 +292,17 @@ func Check(s *Spec) (*Net, error) {
 		return nil, err
 	}
 	n.Layers = fuse(layers)
+	n.layoutParams()
+	return n, nil
+}
+
+// layoutParams lays the layers' parameters and float buffers out in the
+// slab, in layer order (weight before bias), and their int64 buffers in
+// Counts.
+func (n *Net) layoutParams() {
+	n.Params, n.NumParams, n.Counts = nil, 0, nil
 	for _, l := range n.Layers {
+		l.Params, l.Weight, l.Bias, l.Count = nil, nil, nil, nil
 		for _, d := range l.Op.params(l.In, l.Out) {
 			p := &Param{Key: l.Key + "." + d.role, Role: d.role, Shape: d.shape, Offset: n.NumParams, Size: Shape(d.shape).Size(), FanIn: d.fanIn,
 				Fill: d.fill, Filled: d.filled, Buffer: d.buffer}
@@ -313,7 +323,6 @@ func Check(s *Spec) (*Net, error) {
 			}
 		}
 	}
-	return n, nil
 }
 
 // lossNames lists the losses a spec may name.

@@ -1794,15 +1794,15 @@ func (im *importer) batchNorm(n *onnxNode, a *attrs, ins []*ival) bool {
 	w := make([]float32, len(l.weight))
 	b := make([]float32, c)
 	for ch := 0; ch < c; ch++ {
-		s := float64(scale[ch]) / math.Sqrt(float64(variance[ch])+float64(eps))
-		for k := ch * per; k < (ch+1)*per; k++ {
-			w[k] = float32(float64(l.weight[k]) * s)
-		}
 		bias := 0.0
 		if l.bias != nil {
 			bias = float64(l.bias[ch])
 		}
-		b[ch] = float32((bias-float64(mean[ch]))*s + float64(beta[ch]))
+		s, shift := foldChannel(float64(scale[ch]), float64(beta[ch]), float64(mean[ch]), float64(variance[ch]), bias, float64(eps))
+		for k := ch * per; k < (ch+1)*per; k++ {
+			w[k] = float32(float64(l.weight[k]) * s)
+		}
+		b[ch] = float32(shift)
 	}
 	if l.bias == nil {
 		// The folded layer has a bias: drop the field that said it had none.

@@ -46,6 +46,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	weights := fs.String("weights", "", "safetensors file of trained weights to compile into the package")
 	fold := fs.Bool("fold", false, "with -weights: write the weights into Predict as constants, dropping zero weights (small networks)")
 	foldLimit := fs.Int("fold-limit", gen.DefaultFoldLimit, "largest folded Predict allowed, in statements plus terms")
+	keepBN := fs.Bool("keep-batchnorm", false, "with -weights: keep batch norm layers (and their running statistics) instead of folding each into the convolution or linear layer before it")
 	test := fs.Bool("test", true, "also write model_test.go (golden forward check, allocation checks, benchmarks)")
 	plan := fs.Bool("plan", false, "print how each layer and pass will run (the plan) instead of generating")
 	loss := fs.String("loss", "", "for an ONNX model: the training loss, cross_entropy, mse or binary_cross_entropy_with_logits (default: the model's nngen.loss metadata, else cross_entropy for an output of class scores and mse otherwise)")
@@ -93,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nngen: -fold needs -weights")
 		return 2
 	}
-	opt := gen.Options{Package: *pkg, Unroll: *unroll, Float64: *dtype == "float64", Fold: *fold, FoldLimit: *foldLimit, NoTest: !*test}
+	opt := gen.Options{Package: *pkg, Unroll: *unroll, Float64: *dtype == "float64", Fold: *fold, FoldLimit: *foldLimit, NoTest: !*test, KeepBatchNorm: *keepBN}
 	var n *gen.Net
 	if isONNX {
 		data, err := gen.ReadONNXFile(*spec)
@@ -119,6 +120,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var err error
 	if *plan {
+		if (*weights != "" || opt.Weights != nil) && !opt.KeepBatchNorm {
+			n, _ = gen.FoldBatchNorms(n, nil) // the network the weights compile
+		}
 		p, err := gen.MakePlan(n, opt)
 		if err != nil {
 			fmt.Fprintln(stderr, "nngen:", err)

@@ -74,6 +74,20 @@ var weighted = []Entry{
 	// network with concat, and gelu, silu and adaptive pooling (both at
 	// opset 11).
 	{Spec: "tests/pytorch/onnx/convnet.onnx", Out: "tests/onnx/convnet"},
+	// Batch norm compiled in: folded into the layers before it (bn0 on the
+	// kernels, every batch norm folded; bn8 with one that reads a concat
+	// and stays; bn2 as code, in a residual block), into Predict's
+	// constants (bn1), and kept with KeepBatchNorm (bn0keep).
+	{Spec: "tests/batchnorm/specs/bn0.yaml", Out: "tests/batchnorm/bn0w", Weights: "tests/batchnorm/weights/bn0.safetensors",
+		Opt: gen.Options{Package: "bn0w", WeightsName: "bn0.safetensors"}},
+	{Spec: "tests/batchnorm/specs/bn8.yaml", Out: "tests/batchnorm/bn8w", Weights: "tests/batchnorm/weights/bn8.safetensors",
+		Opt: gen.Options{Package: "bn8w", WeightsName: "bn8.safetensors"}},
+	{Spec: "tests/batchnorm/specs/bn2.yaml", Out: "tests/batchnorm/bn2w", Weights: "tests/batchnorm/weights/bn2.safetensors",
+		Opt: gen.Options{Package: "bn2w", WeightsName: "bn2.safetensors"}},
+	{Spec: "tests/batchnorm/specs/bn1.yaml", Out: "tests/batchnorm/bn1fold", Weights: "tests/batchnorm/weights/bn1.safetensors",
+		Opt: gen.Options{Package: "bn1fold", Fold: true, WeightsName: "bn1.safetensors"}},
+	{Spec: "tests/batchnorm/specs/bn0.yaml", Out: "tests/batchnorm/bn0keep", Weights: "tests/batchnorm/weights/bn0.safetensors",
+		Opt: gen.Options{Package: "bn0keep", WeightsName: "bn0.safetensors", KeepBatchNorm: true}},
 	{Spec: "tests/pytorch/onnx/arch27.onnx", Out: "tests/onnx/arch27", Loss: "cross_entropy"},
 	{Spec: "tests/pytorch/onnx/arch30.onnx", Out: "tests/onnx/arch30", Loss: "mse"},
 }

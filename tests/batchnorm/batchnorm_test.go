@@ -22,10 +22,14 @@ import (
 	"github.com/nngen/nngen/runtime/train"
 	"github.com/nngen/nngen/tests/batchnorm/bn0"
 	bn064 "github.com/nngen/nngen/tests/batchnorm/bn064"
+	"github.com/nngen/nngen/tests/batchnorm/bn0keep"
+	"github.com/nngen/nngen/tests/batchnorm/bn0w"
 	"github.com/nngen/nngen/tests/batchnorm/bn1"
 	bn164 "github.com/nngen/nngen/tests/batchnorm/bn164"
+	"github.com/nngen/nngen/tests/batchnorm/bn1fold"
 	"github.com/nngen/nngen/tests/batchnorm/bn2"
 	bn264 "github.com/nngen/nngen/tests/batchnorm/bn264"
+	"github.com/nngen/nngen/tests/batchnorm/bn2w"
 	"github.com/nngen/nngen/tests/batchnorm/bn3"
 	bn364 "github.com/nngen/nngen/tests/batchnorm/bn364"
 	"github.com/nngen/nngen/tests/batchnorm/bn4"
@@ -38,6 +42,7 @@ import (
 	bn764 "github.com/nngen/nngen/tests/batchnorm/bn764"
 	"github.com/nngen/nngen/tests/batchnorm/bn8"
 	bn864 "github.com/nngen/nngen/tests/batchnorm/bn864"
+	"github.com/nngen/nngen/tests/batchnorm/bn8w"
 	"github.com/nngen/nngen/tests/batchnorm/bn9"
 	bn964 "github.com/nngen/nngen/tests/batchnorm/bn964"
 )
@@ -420,4 +425,90 @@ func snapshot(bs []runtime.Param) []uint64 {
 		}
 	}
 	return out
+}
+
+// TestCompiledInFolds: with the weights compiled in, each batch norm that
+// follows a convolution or linear layer is folded into it (internal/
+// manifest generates the packages), and PredictBatch and Predict give
+// PyTorch's eval-mode outputs: bn0 on the kernels with every batch norm
+// folded (one into a convolution without bias, one without affine, one
+// into a linear layer), bn8 with one that reads a concat kept, bn2's
+// residual block as code, and bn1 folded further into Predict's
+// constants. Folding rounds each folded weight to float32 once, which the
+// bound covers as it covers the order of the sums.
+func TestCompiledInFolds(t *testing.T) {
+	for _, c := range []struct {
+		name, pkg string
+		predict   func(x, out []float32)
+		one       func(x []float32) []float32
+		sizes     func() (int, int)
+	}{
+		{"bn0", "bn0w", bn0w.PredictBatch, func(x []float32) []float32 { y := bn0w.Predict((*[bn0w.InputSize]float32)(x)); return y[:] },
+			bn0w.New().Sizes},
+		{"bn8", "bn8w", bn8w.PredictBatch, func(x []float32) []float32 { y := bn8w.Predict((*[bn8w.InputSize]float32)(x)); return y[:] },
+			bn8w.New().Sizes},
+		{"bn2", "bn2w", bn2w.PredictBatch, func(x []float32) []float32 { y := bn2w.Predict((*[bn2w.InputSize]float32)(x)); return y[:] },
+			bn2w.New().Sizes},
+		{"bn1", "bn1fold", bn1fold.PredictBatch, func(x []float32) []float32 { y := bn1fold.Predict((*[bn1fold.InputSize]float32)(x)); return y[:] },
+			bn1fold.New().Sizes},
+	} {
+		t.Run(c.pkg, func(t *testing.T) {
+			g := load(t, c.name)
+			b := batch[float32](g)
+			in, out := c.sizes()
+			n := len(b.X) / in
+			got := make([]float32, n*out)
+			c.predict(b.X, got)
+			check(t, "PredictBatch", got, g.Eval.Output, tol)
+			for i := 0; i < n; i++ {
+				y := c.one(b.X[i*in : (i+1)*in])
+				for j := range y {
+					if math.Float32bits(y[j]) != math.Float32bits(got[i*out+j]) {
+						t.Fatalf("Predict of sample %d: output %d is %v, PredictBatch's %v", i, j, y[j], got[i*out+j])
+					}
+				}
+			}
+		})
+	}
+	// What is left of each network: bn0's keys, with the biases the folded
+	// convolution and linear layers gained; bn8's one batch norm after a
+	// concat.
+	var keys []string
+	for _, p := range bn0w.New().Params() {
+		keys = append(keys, p.Name)
+	}
+	if got, want := strings.Join(keys, " "), "0.weight 0.bias 4.weight 4.bias 8.weight 8.bias 11.weight 11.bias"; got != want {
+		t.Errorf("bn0 compiled in has parameters %s, want %s", got, want)
+	}
+	if bs := bn8w.New().Buffers(); len(bs) != 3 || !strings.HasSuffix(bs[0].Name, ".running_mean") {
+		t.Errorf("bn8 compiled in has buffers %v, want the running statistics and count of its one batch norm after a concat", bs)
+	}
+}
+
+// TestCompiledInKeepsBatchNorm: with KeepBatchNorm the compiled-in
+// package is the network as written, giving the bits of the same package
+// with the weights loaded, and it trains with batch norm.
+func TestCompiledInKeepsBatchNorm(t *testing.T) {
+	g := load(t, "bn0")
+	b := batch[float32](g)
+	m := bn0.New()
+	weights(t, "bn0", m)
+	k := bn0keep.New()
+	in, out := m.Sizes()
+	n := len(b.X) / in
+	want, got := make([]float32, n*out), make([]float32, n*out)
+	m.ForwardBatch(b.X, want)
+	bn0keep.PredictBatch(b.X, got)
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("output %d is %v, the loaded model's %v", i, got[i], want[i])
+		}
+	}
+	m.ZeroGrad()
+	k.ZeroGrad()
+	lm, _ := m.TrainBatch(b, 1/float32(n))
+	lk, _ := k.TrainBatch(b, 1/float32(n))
+	if lm != lk || len(k.Buffers()) != len(m.Buffers()) {
+		t.Fatalf("TrainBatch: loss %v and %d buffers, the loaded model's %v and %d", lk, len(k.Buffers()), lm, len(m.Buffers()))
+	}
 }
