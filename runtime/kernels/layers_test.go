@@ -7,7 +7,8 @@ import (
 )
 
 // BenchmarkLayers times, on one sample, every convolution, pool and linear
-// layer of the example LeNet, ConvNet and vggish at its exact shape, with the
+// layer of the example LeNet, ConvNet and vggish, and the ResNet-8's
+// convolutions, at its exact shape, with the
 // kernel the generated code calls ("direct") and with the general path it
 // replaced ("general": im2col and Gemm for convolutions, Gemm on packed
 // panels for linear layers, the general pooling loop; for linear layers
@@ -49,10 +50,22 @@ func BenchmarkLayers(b *testing.B) {
 			pool("7-maxpool-64x16x16", Window{C: 64, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2}),
 			{name: "10-linear-4096x10", n: 10, k: 4096},
 		},
+		// The ResNet-8's convolutions (each followed by batch norm, not
+		// timed here); the strided ones run Im2col and Gemm either way.
+		"resnet8": {
+			conv("stem-conv-3x32x32-16k3p1", Window{C: 3, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 16),
+			conv("b1c1-conv-16x32x32-16k3p1", Window{C: 16, H: 32, W: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 16),
+			conv("b2c1-conv-16x32x32-32k3s2p1", Window{C: 16, H: 32, W: 32, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 32),
+			conv("b2c2-conv-32x16x16-32k3p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 32),
+			conv("b2sc-conv-16x32x32-32k1s2", Window{C: 16, H: 32, W: 32, KH: 1, KW: 1, SH: 2, SW: 2}, 32),
+			conv("b3c1-conv-32x16x16-64k3s2p1", Window{C: 32, H: 16, W: 16, KH: 3, KW: 3, SH: 2, SW: 2, PH: 1, PW: 1}, 64),
+			conv("b3c2-conv-64x8x8-64k3p1", Window{C: 64, H: 8, W: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 64),
+			conv("b3sc-conv-32x16x16-64k1s2", Window{C: 32, H: 16, W: 16, KH: 1, KW: 1, SH: 2, SW: 2}, 64),
+		},
 	}
 	level := Level()
 	peak := peakOf(max(level, AVX2))
-	for _, net := range []string{"lenet", "convnet", "vggish"} {
+	for _, net := range []string{"lenet", "convnet", "vggish", "resnet8"} {
 		for _, l := range nets[net] {
 			g := l.g
 			ways := []string{"direct", "general"}
