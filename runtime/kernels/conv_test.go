@@ -467,9 +467,10 @@ func TestConvWeightGrad(t *testing.T) {
 }
 
 // ConvWeightGrads over three samples gives the bits of Gemm(dY, colsᵀ)
-// added sample after sample, at every level: one block of 16 channels, two
-// of 32 and a partial one, taps that are not a multiple of eight, positions
-// over two k-blocks.
+// added sample after sample, at every level and on 1, 2, 3 and 5
+// goroutines (the AVX-512 channel tiles share their taps out): one block of
+// 16 channels, two of 32 and a partial one, taps that are not a multiple
+// of eight, positions over two k-blocks.
 func TestConvWeightGrads(t *testing.T) {
 	r := runtime.NewRNG(16)
 	const n = 3
@@ -503,14 +504,16 @@ func TestConvWeightGrads(t *testing.T) {
 		}
 		for _, level := range levels() {
 			restore := mustLevel(level)
-			got := append([]float32(nil), gw...)
-			ConvWeightGrads(&g, n, dy, x, got)
-			restore()
-			for i := range got {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s %+v O=%d: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, i, got[i], want[i])
+			for _, procs := range []int{1, 2, 3, 5} {
+				got := append([]float32(nil), gw...)
+				withSplit(procs, func() { ConvWeightGrads(&g, n, dy, x, got) })
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("%s %+v O=%d on %d goroutines: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, procs, i, got[i], want[i])
+					}
 				}
 			}
+			restore()
 		}
 	}
 }

@@ -629,9 +629,10 @@ func ConvWeightGrads(g *Window, n int, dy, x, gw []float32) {
 // convWeightGradT is ConvWeightGrads at AVX-512 for more than 8 channels:
 // gw transposed into gT (tap-major, each tap's channels padded to whole
 // blocks, eight rows of slack for the last tile's repeated taps), every
-// sample's k-blocks added into it by the kernels, and gT transposed back.
+// sample's k-blocks added into it by the kernels, its taps shared out
+// across the cores, and gT transposed back.
 func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
-	Q, P, K := g.Patch(), g.Positions(), g.C*g.H*g.W
+	Q, P := g.Patch(), g.Positions()
 	level := active
 	lanes := 32
 	if O <= 16 {
@@ -644,27 +645,57 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 	gT := sc.a
 	clear(gT)
 	transpose(level, gw, Q, O, Q, gT, opad)
+	wp := g.W + 2*g.PW
+	t := wgradTask{g: g, n: n, O: O, lanes: lanes, opad: opad, level: level, dy: dy, x: x, gT: gT, posOff: positionOffsets(g, sc, wp)}
+	// The taps, in groups of accTaps, shared out across the cores: each
+	// group's rows of gT receive the same sums in the same order (sample
+	// after sample, k-block after k-block) whoever computes them.
+	groups := (Q + accTaps - 1) / accTaps
+	if ways := rangeWays(groups, 2*float64(accTaps*P*O*n)); ways > 1 {
+		j := jobPool.Get().(*job)
+		j.wgrad = t
+		splitRange(j, ways, groups, &j.wgrad)
+	} else {
+		t.runRange(0, groups)
+	}
+	transpose(level, gT, opad, Q, O, gw, Q)
+}
+
+// wgradTask is convWeightGradT's accumulation for a range of tap groups
+// (accTaps taps each) over every sample and block of channels.
+type wgradTask struct {
+	g                 *Window
+	n, O, lanes, opad int
+	level             ISA
+	dy, x, gT         []float32
+	posOff            []int32
+}
+
+func (t *wgradTask) runRange(lo, hi int) {
+	g := t.g
+	P, K := g.Positions(), g.C*g.H*g.W
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
-	posOff := positionOffsets(g, sc, wp)
-	sc.cols = grow(sc.cols, lanes*P)
+	sc.cols = grow(sc.cols, t.lanes*P)
 	dyT := sc.cols
 	var taps [accTaps]int
-	for s := 0; s < n; s++ {
-		xp, _, _ := paddedInput(g, sc, x[s*K:(s+1)*K])
-		dys := dy[s*O*P : (s+1)*O*P]
-		for b := 0; b*lanes < O; b++ {
-			positionMajor(level, dys[b*lanes*P:], P, min(lanes, O-b*lanes), lanes, dyT)
-			for p0 := 0; p0 < Q; p0 += accTaps {
+	for s := 0; s < t.n; s++ {
+		xp, _, _ := paddedInput(g, sc, t.x[s*K:(s+1)*K])
+		dys := t.dy[s*t.O*P : (s+1)*t.O*P]
+		for b := 0; b*t.lanes < t.O; b++ {
+			positionMajor(t.level, dys[b*t.lanes*P:], P, min(t.lanes, t.O-b*t.lanes), t.lanes, dyT)
+			for grp := lo; grp < hi; grp++ {
+				p0 := grp * accTaps
 				// Taps past the last repeat it, into gT's slack rows.
 				tapBytes(g, p0, hp, wp, taps[:])
 				for k0 := 0; k0 < P; k0 += KC {
 					kb := min(KC, P-k0)
-					convChansAccKernel(lanes, kb, dyT[lanes*k0:], posOff[k0:k0+kb], xp, &taps, gT[p0*opad+b*lanes:], opad)
+					convChansAccKernel(t.lanes, kb, dyT[t.lanes*k0:], t.posOff[k0:k0+kb], xp, &taps, t.gT[p0*t.opad+b*t.lanes:], t.opad)
 				}
 			}
 		}
 	}
-	transpose(level, gT, opad, Q, O, gw, Q)
 }
 
 // smallGradShape says whether the AVX-512 small-channel weight-gradient

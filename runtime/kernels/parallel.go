@@ -71,8 +71,9 @@ type job struct {
 	parts [maxWays]part
 	wg    sync.WaitGroup
 	// The split computations' arguments, which the parts point to.
-	conv convTask
-	bn   bnTask
+	conv  convTask
+	bn    bnTask
+	wgrad wgradTask
 }
 
 var (
@@ -256,7 +257,7 @@ func splitRange(j *job, w, n int, t ranged) {
 		j.parts[i] = part{wg: &j.wg, task: t, lo: n * i / w, hi: n * (i + 1) / w}
 	}
 	runParts(j, w)
-	j.conv, j.bn = convTask{}, bnTask{}
+	j.conv, j.bn, j.wgrad = convTask{}, bnTask{}, wgradTask{}
 }
 
 // CacheSamples is how many samples of a batch a network runs through its
