@@ -218,6 +218,8 @@ func runParts(j *job, w int) {
 	for i := range w {
 		j.parts[i] = part{}
 	}
+	// Dropped before the job goes back: another caller may take it at once.
+	j.conv, j.bn, j.wgrad = convTask{}, bnTask{}, wgradTask{}
 	jobPool.Put(j)
 }
 
@@ -248,16 +250,15 @@ func rangeWays(n int, flops float64) int {
 	return min(runtime.GOMAXPROCS(0), maxWays, n)
 }
 
-// splitRange runs t over [0, n) in w contiguous ranges, one a goroutine,
-// and returns j, whose conv or bn t is, to the pool. Each index runs the
-// same serial code whatever w is, so the bits do not depend on it.
+// splitRange runs t (one of j's tasks) over [0, n) in w contiguous ranges,
+// one a goroutine, and returns j to the pool. Each index runs the same
+// serial code whatever w is, so the bits do not depend on it.
 func splitRange(j *job, w, n int, t ranged) {
 	ensureHelpers(w)
 	for i := 0; i < w; i++ {
 		j.parts[i] = part{wg: &j.wg, task: t, lo: n * i / w, hi: n * (i + 1) / w}
 	}
 	runParts(j, w)
-	j.conv, j.bn, j.wgrad = convTask{}, bnTask{}, wgradTask{}
 }
 
 // CacheSamples is how many samples of a batch a network runs through its
