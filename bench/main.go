@@ -5,7 +5,7 @@
 // Every engine builds the same network from nngen's checked spec, loads the
 // same float32 weights and runs the same batch. Before any timing, each
 // engine's forward outputs, loss and gradient of the first parameter (the
-// last in a network with batch norm) are compared with PyTorch's; if any disagree, bench prints the disagreement
+// last weight in a network with batch norm) are compared with PyTorch's; if any disagree, bench prints the disagreement
 // and stops without a table. Runs of the engines are interleaved, in an
 // order that rotates every round, and each figure is the median of the
 // rounds.
