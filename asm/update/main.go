@@ -1,6 +1,6 @@
 // Command update writes runtime/kernels/update_amd64.s and its Go stubs:
-// the parameter updates of SGD with momentum and of Adam, 16 elements per
-// step,
+// the parameter updates of SGD with momentum (with weight decay and
+// Nesterov momentum too, see sgd) and of Adam, 16 elements per step,
 //
 //	buf = round(round(buf·momentum) + round(dampening·grad))
 //	p   = round(p + lr·buf)   (one fused multiply-add, VFMADD231PS)
@@ -29,6 +29,15 @@ func main() {
 	ConstraintExpr("!purego")
 	kernel("momentum16y", false)
 	kernel("momentum16z", true)
+	for _, nesterov := range []bool{false, true} {
+		for _, zmm := range []bool{false, true} {
+			name := "sgdDecay16"
+			if nesterov {
+				name = "sgdNesterov16"
+			}
+			sgd(name+map[bool]string{false: "y", true: "z"}[zmm], zmm, nesterov)
+		}
+	}
 	adam("adam16y", false)
 	adam("adam16z", true)
 	Generate()
@@ -57,6 +66,59 @@ func kernel(name string, zmm bool) {
 		VMOVUPS(Mem{Base: p, Disp: off}, u)
 		VFMADD231PS(t, lr, u) // p + lr·buf, rounded once
 		VMOVUPS(u, Mem{Base: p, Disp: off})
+	}
+	ADDQ(U8(64), g)
+	ADDQ(U8(64), b)
+	ADDQ(U8(64), p)
+	SUBQ(U8(16), n)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	VZEROUPPER()
+	RET()
+}
+
+// sgd emits SGD's started momentum step with weight decay (and Nesterov
+// momentum when nesterov), in Go's order:
+//
+//	g = grad + round(decay·p)
+//	buf = round(buf·momentum) + round(dampening·g)
+//	g = g + round(momentum·buf) (Nesterov) or buf
+//	p = p + lr·g, rounded once (VFMADD231PS)
+func sgd(name string, zmm, nesterov bool) {
+	TEXT(name, NOSPLIT, "func(n16 int, decay, momentum, dampening, lr float32, grad, buf, p *float32)")
+	Pragma("noescape")
+	sh := vec.Of(zmm)
+	what := "SGD's step with weight decay and momentum"
+	if nesterov {
+		what = "SGD's step with weight decay and Nesterov momentum"
+	}
+	Doc(fmt.Sprintf("%s needs %s: %s, for the first n16 elements (a multiple of 16).", name, sh.ISA, what))
+	n := Load(Param("n16"), GP64())
+	g := Load(Param("grad"), GP64())
+	b := Load(Param("buf"), GP64())
+	p := Load(Param("p"), GP64())
+	wd, mom, damp, lr := sh.Broadcast("decay"), sh.Broadcast("momentum"), sh.Broadcast("dampening"), sh.Broadcast("lr")
+	Label(name + "_loop")
+	TESTQ(n, n)
+	JZ(LabelRef(name + "_done"))
+	for q := 0; q < sh.Parts; q++ {
+		off := 4 * sh.Floats * q
+		pv, gv, t, bv := sh.Reg(), sh.Reg(), sh.Reg(), sh.Reg()
+		VMOVUPS(Mem{Base: p, Disp: off}, pv)
+		VMULPS(pv, wd, gv)                       // decay·p
+		VADDPS(Mem{Base: g, Disp: off}, gv, gv)  // grad + decay·p
+		VMULPS(Mem{Base: b, Disp: off}, mom, bv) // buf·momentum
+		VMULPS(gv, damp, t)                      // dampening·g
+		VADDPS(t, bv, bv)
+		VMOVUPS(bv, Mem{Base: b, Disp: off})
+		if nesterov {
+			VMULPS(bv, mom, t) // momentum·buf
+			VADDPS(t, gv, gv)
+		} else {
+			gv = bv
+		}
+		VFMADD231PS(gv, lr, pv) // p + lr·g, rounded once
+		VMOVUPS(pv, Mem{Base: p, Disp: off})
 	}
 	ADDQ(U8(64), g)
 	ADDQ(U8(64), b)

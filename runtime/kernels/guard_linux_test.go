@@ -62,6 +62,8 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			RowSums(m, k, a, k, y)
 			Axpy(0.5, guarded(t, k), guarded(t, k))
 			Momentum(0.9, 1, -0.1, guarded(t, k), guarded(t, k), guarded(t, k))
+			SGD(5e-4, 0.9, 1, -0.1, false, guarded(t, k), guarded(t, k), guarded(t, k))
+			SGD(5e-4, 0.9, 1, -0.1, true, guarded(t, k), guarded(t, k), guarded(t, k))
 			mom := guarded(t, k)
 			for i := range mom {
 				mom[i] *= mom[i] // Adam's second moment is never negative
@@ -69,6 +71,8 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			Adam(AdamHyper{0.9, 0.1, 0.999, 0.001, 0.03, 1e-8, -0.01}, guarded(t, k), guarded(t, k), mom, guarded(t, k))
 			Relu(guarded(t, k))
 			ReluGrad(guarded(t, k), guarded(t, k))
+			ReluTo(guarded(t, k), guarded(t, k))
+			ReluGradTo(guarded(t, k), guarded(t, k), guarded(t, k))
 		}
 		for _, g := range []Window{
 			{C: 2, H: 16, W: 16, KH: 2, KW: 2, SH: 2, SW: 2, OH: 8, OW: 8},

@@ -33,6 +33,42 @@ func goMomentum(momentum, dampening, lr float32, grad, buf, p []float32) {
 	}
 }
 
+// SGD applies one step of SGD with weight decay and momentum, after the
+// first (the momentum buffer started), to a parameter tensor p with
+// gradient grad and momentum buffer buf, element by element as PyTorch's
+// rule and in Go's order:
+//
+//	g   = grad + round(decay·p)
+//	buf = round(buf·momentum) + round(dampening·g)
+//	g   = g + round(momentum·buf) with nesterov, else buf
+//	p   = p + lr·g, rounded once (FMA)
+//
+// so every level gives the bits of the plain loop. The three slices must
+// have the same length.
+func SGD(decay, momentum, dampening, lr float32, nesterov bool, grad, buf, p []float32) {
+	if len(buf) != len(grad) || len(p) != len(grad) {
+		panic(fmt.Sprintf("kernels.SGD: grad, buf and p have %d, %d and %d elements", len(grad), len(buf), len(p)))
+	}
+	n16 := len(grad) &^ (Lanes - 1)
+	sgdKernel(active, n16, decay, momentum, dampening, lr, nesterov, grad, buf, p)
+	goSGD(decay, momentum, dampening, lr, nesterov, grad[n16:], buf[n16:], p[n16:])
+}
+
+func goSGD(decay, momentum, dampening, lr float32, nesterov bool, grad, buf, p []float32) {
+	buf, p = buf[:len(grad)], p[:len(grad)]
+	for i, g := range grad {
+		g += float32(decay * p[i])
+		b := float32(buf[i]*momentum) + float32(dampening*g)
+		buf[i] = b
+		if nesterov {
+			g += float32(momentum * b)
+		} else {
+			g = b
+		}
+		p[i] = FMA(lr, g, p[i])
+	}
+}
+
 // AdamHyper holds one Adam step's float32 constants: b1 and b2 (β1, β2),
 // c1 = 1 − β1 and c2 = 1 − β2, bc2 = √(1 − β2ᵗ), eps, and step =
 // −lr/(1 − β1ᵗ), all rounded to float32 as torch.optim.Adam's float32

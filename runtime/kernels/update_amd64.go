@@ -19,6 +19,25 @@ func momentumKernel(level ISA, n16 int, momentum, dampening, lr float32, grad, b
 	}
 }
 
+// sgdKernel runs a level's SGD step (SGD) on the first n16 elements.
+func sgdKernel(level ISA, n16 int, decay, momentum, dampening, lr float32, nesterov bool, grad, buf, p []float32) {
+	if n16 == 0 || level == Generic {
+		goSGD(decay, momentum, dampening, lr, nesterov, grad[:n16], buf, p)
+		return
+	}
+	_, _, _ = grad[n16-1], buf[n16-1], p[n16-1]
+	switch {
+	case level == AVX512 && nesterov:
+		sgdNesterov16z(n16, decay, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	case level == AVX512:
+		sgdDecay16z(n16, decay, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	case nesterov:
+		sgdNesterov16y(n16, decay, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	default:
+		sgdDecay16y(n16, decay, momentum, dampening, lr, &grad[0], &buf[0], &p[0])
+	}
+}
+
 // adamKernel runs a level's Adam update on the first n16 elements.
 func adamKernel(level ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 	if n16 == 0 || level == Generic {

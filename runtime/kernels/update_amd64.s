@@ -73,6 +73,166 @@ momentum16z_done:
 	VZEROUPPER
 	RET
 
+// func sgdDecay16y(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+// Requires: AVX, FMA3
+TEXT ·sgdDecay16y(SB), NOSPLIT, $0-48
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+24(FP), CX
+	MOVQ         buf+32(FP), DX
+	MOVQ         p+40(FP), BX
+	VBROADCASTSS decay+8(FP), Y0
+	VBROADCASTSS momentum+12(FP), Y1
+	VBROADCASTSS dampening+16(FP), Y2
+	VBROADCASTSS lr+20(FP), Y3
+
+sgdDecay16y_loop:
+	TESTQ       AX, AX
+	JZ          sgdDecay16y_done
+	VMOVUPS     (BX), Y4
+	VMULPS      Y4, Y0, Y5
+	VADDPS      (CX), Y5, Y5
+	VMULPS      (DX), Y1, Y6
+	VMULPS      Y5, Y2, Y5
+	VADDPS      Y5, Y6, Y6
+	VMOVUPS     Y6, (DX)
+	VFMADD231PS Y6, Y3, Y4
+	VMOVUPS     Y4, (BX)
+	VMOVUPS     32(BX), Y4
+	VMULPS      Y4, Y0, Y5
+	VADDPS      32(CX), Y5, Y5
+	VMULPS      32(DX), Y1, Y6
+	VMULPS      Y5, Y2, Y5
+	VADDPS      Y5, Y6, Y6
+	VMOVUPS     Y6, 32(DX)
+	VFMADD231PS Y6, Y3, Y4
+	VMOVUPS     Y4, 32(BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         sgdDecay16y_loop
+
+sgdDecay16y_done:
+	VZEROUPPER
+	RET
+
+// func sgdDecay16z(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+// Requires: AVX, AVX512F
+TEXT ·sgdDecay16z(SB), NOSPLIT, $0-48
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+24(FP), CX
+	MOVQ         buf+32(FP), DX
+	MOVQ         p+40(FP), BX
+	VBROADCASTSS decay+8(FP), Z0
+	VBROADCASTSS momentum+12(FP), Z1
+	VBROADCASTSS dampening+16(FP), Z2
+	VBROADCASTSS lr+20(FP), Z3
+
+sgdDecay16z_loop:
+	TESTQ       AX, AX
+	JZ          sgdDecay16z_done
+	VMOVUPS     (BX), Z4
+	VMULPS      Z4, Z0, Z5
+	VADDPS      (CX), Z5, Z5
+	VMULPS      (DX), Z1, Z6
+	VMULPS      Z5, Z2, Z5
+	VADDPS      Z5, Z6, Z6
+	VMOVUPS     Z6, (DX)
+	VFMADD231PS Z6, Z3, Z4
+	VMOVUPS     Z4, (BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         sgdDecay16z_loop
+
+sgdDecay16z_done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterov16y(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+// Requires: AVX, FMA3
+TEXT ·sgdNesterov16y(SB), NOSPLIT, $0-48
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+24(FP), CX
+	MOVQ         buf+32(FP), DX
+	MOVQ         p+40(FP), BX
+	VBROADCASTSS decay+8(FP), Y0
+	VBROADCASTSS momentum+12(FP), Y1
+	VBROADCASTSS dampening+16(FP), Y2
+	VBROADCASTSS lr+20(FP), Y3
+
+sgdNesterov16y_loop:
+	TESTQ       AX, AX
+	JZ          sgdNesterov16y_done
+	VMOVUPS     (BX), Y4
+	VMULPS      Y4, Y0, Y5
+	VADDPS      (CX), Y5, Y5
+	VMULPS      (DX), Y1, Y7
+	VMULPS      Y5, Y2, Y6
+	VADDPS      Y6, Y7, Y7
+	VMOVUPS     Y7, (DX)
+	VMULPS      Y7, Y1, Y6
+	VADDPS      Y6, Y5, Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, (BX)
+	VMOVUPS     32(BX), Y4
+	VMULPS      Y4, Y0, Y5
+	VADDPS      32(CX), Y5, Y5
+	VMULPS      32(DX), Y1, Y7
+	VMULPS      Y5, Y2, Y6
+	VADDPS      Y6, Y7, Y7
+	VMOVUPS     Y7, 32(DX)
+	VMULPS      Y7, Y1, Y6
+	VADDPS      Y6, Y5, Y5
+	VFMADD231PS Y5, Y3, Y4
+	VMOVUPS     Y4, 32(BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         sgdNesterov16y_loop
+
+sgdNesterov16y_done:
+	VZEROUPPER
+	RET
+
+// func sgdNesterov16z(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+// Requires: AVX, AVX512F
+TEXT ·sgdNesterov16z(SB), NOSPLIT, $0-48
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+24(FP), CX
+	MOVQ         buf+32(FP), DX
+	MOVQ         p+40(FP), BX
+	VBROADCASTSS decay+8(FP), Z0
+	VBROADCASTSS momentum+12(FP), Z1
+	VBROADCASTSS dampening+16(FP), Z2
+	VBROADCASTSS lr+20(FP), Z3
+
+sgdNesterov16z_loop:
+	TESTQ       AX, AX
+	JZ          sgdNesterov16z_done
+	VMOVUPS     (BX), Z4
+	VMULPS      Z4, Z0, Z5
+	VADDPS      (CX), Z5, Z5
+	VMULPS      (DX), Z1, Z7
+	VMULPS      Z5, Z2, Z6
+	VADDPS      Z6, Z7, Z7
+	VMOVUPS     Z7, (DX)
+	VMULPS      Z7, Z1, Z6
+	VADDPS      Z6, Z5, Z5
+	VFMADD231PS Z5, Z3, Z4
+	VMOVUPS     Z4, (BX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, DX
+	ADDQ        $0x40, BX
+	SUBQ        $0x10, AX
+	JMP         sgdNesterov16z_loop
+
+sgdNesterov16z_done:
+	VZEROUPPER
+	RET
+
 // func adam16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)
 // Requires: AVX
 TEXT ·adam16y(SB), NOSPLIT, $0-72

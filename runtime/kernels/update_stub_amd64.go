@@ -14,6 +14,26 @@ func momentum16y(n16 int, momentum float32, dampening float32, lr float32, grad 
 //go:noescape
 func momentum16z(n16 int, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
 
+// sgdDecay16y needs AVX: SGD's step with weight decay and momentum, for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func sgdDecay16y(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+
+// sgdDecay16z needs AVX-512F: SGD's step with weight decay and momentum, for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func sgdDecay16z(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+
+// sgdNesterov16y needs AVX: SGD's step with weight decay and Nesterov momentum, for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func sgdNesterov16y(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+
+// sgdNesterov16z needs AVX-512F: SGD's step with weight decay and Nesterov momentum, for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func sgdNesterov16z(n16 int, decay float32, momentum float32, dampening float32, lr float32, grad *float32, buf *float32, p *float32)
+
 // adam16y needs AVX: Adam's moments and parameter update for the first n16 elements (a multiple of 16).
 //
 //go:noescape

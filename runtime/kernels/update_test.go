@@ -40,6 +40,53 @@ func TestMomentum(t *testing.T) {
 	}
 }
 
+// SGD gives the bits of its rule, written out in Go, at every level, with
+// and without Nesterov momentum, for lengths around the 16-element steps,
+// with zeros, −0 and infinities among the values.
+func TestSGD(t *testing.T) {
+	r := runtime.NewRNG(13)
+	special := []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1))}
+	for _, n := range []int{0, 1, 15, 16, 17, 33, 100, 1000} {
+		rnd := func() []float32 {
+			v := make([]float32, n)
+			for i := range v {
+				v[i] = float32(2*r.Float64() - 1)
+				if r.Intn(20) == 0 {
+					v[i] = special[r.Intn(len(special))]
+				}
+			}
+			return v
+		}
+		g, b0, p0 := rnd(), rnd(), rnd()
+		const wd, mom, damp, lr = 5e-4, 0.9, 0.75, -0.01
+		for _, nesterov := range []bool{false, true} {
+			wantB, wantP := append([]float32(nil), b0...), append([]float32(nil), p0...)
+			for i := range g {
+				gi := g[i] + float32(wd*wantP[i])
+				wantB[i] = float32(wantB[i]*mom) + float32(damp*gi)
+				if nesterov {
+					gi += float32(mom * wantB[i])
+				} else {
+					gi = wantB[i]
+				}
+				wantP[i] = FMA(lr, gi, wantP[i])
+			}
+			for _, level := range levels() {
+				b, p := append([]float32(nil), b0...), append([]float32(nil), p0...)
+				restore := mustLevel(level)
+				SGD(wd, mom, damp, lr, nesterov, g, b, p)
+				restore()
+				for i := range b {
+					same := func(x, y float32) bool { return math.Float32bits(x) == math.Float32bits(y) || x != x && y != y }
+					if !same(b[i], wantB[i]) || !same(p[i], wantP[i]) {
+						t.Fatalf("%s n %d nesterov %v element %d: buf %v p %v, want %v %v", level, n, nesterov, i, b[i], p[i], wantB[i], wantP[i])
+					}
+				}
+			}
+		}
+	}
+}
+
 // Adam gives the bits of the plain Go loop at every level, over several
 // steps, with gradients spanning magnitudes (and zeros, so √v of zero).
 func TestAdam(t *testing.T) {

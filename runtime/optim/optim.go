@@ -74,15 +74,21 @@ func NewSGD(params []runtime.Param, cfg SGDConfig) (*SGD, error) {
 	return s, nil
 }
 
-// Step applies one SGD update. Without weight decay and Nesterov momentum
-// (the common cases) it runs on runtime/kernels' vector loops, which give
-// the bits of the general loop below.
+// Step applies one SGD update. It runs on runtime/kernels' vector loops,
+// which give the bits of the general loop below, for plain SGD and
+// momentum without weight decay (Axpy, Momentum) and, after the first step,
+// momentum with weight decay, Nesterov's or not (SGD). The first step with
+// momentum, weight decay without momentum and Nesterov momentum without
+// weight decay run the loop.
 func (s *SGD) Step() {
 	wd, mom := float32(s.cfg.WeightDecay), float32(s.cfg.Momentum)
 	damp, lr := float32(1-s.cfg.Dampening), float32(-s.cfg.LR)
 	for pi, p := range s.params {
 		p.Changed() // the model remakes its copies of the weights
 		switch {
+		case wd != 0 && mom != 0 && s.started:
+			kernels.SGD(wd, mom, damp, lr, s.cfg.Nesterov, p.Grad, s.buf[pi], p.Value)
+			continue
 		case wd != 0 || s.cfg.Nesterov:
 		case mom == 0:
 			kernels.Axpy(lr, p.Grad, p.Value)
