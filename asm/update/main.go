@@ -38,8 +38,10 @@ func main() {
 			sgd(name+map[bool]string{false: "y", true: "z"}[zmm], zmm, nesterov)
 		}
 	}
-	adam("adam16y", false)
-	adam("adam16z", true)
+	adam("adam16y", false, false)
+	adam("adam16z", true, false)
+	adam("adamDecay16y", false, true)
+	adam("adamDecay16z", true, true)
 	Generate()
 }
 
@@ -130,15 +132,22 @@ func sgd(name string, zmm, nesterov bool) {
 	RET()
 }
 
-// adam emits Adam's update without weight decay, in Go's order:
+// adam emits Adam's update, in Go's order, with decay when decay is set:
 //
+//	g = grad + round(decay·p)
 //	m = m·b1 + c1·g;  v = v·b2 + (c2·g)·g
 //	p = p + (step·m) / (√v / bc2 + eps)
-func adam(name string, zmm bool) {
-	TEXT(name, NOSPLIT, "func(n16 int, b1, c1, b2, c2, bc2, eps, step float32, grad, m, v, p *float32)")
+func adam(name string, zmm, decay bool) {
+	sig := "func(n16 int, b1, c1, b2, c2, bc2, eps, step float32, grad, m, v, p *float32)"
+	what := "Adam's moments and parameter update"
+	if decay {
+		sig = "func(n16 int, b1, c1, b2, c2, bc2, eps, step, decay float32, grad, m, v, p *float32)"
+		what = "Adam's moments and parameter update with weight decay"
+	}
+	TEXT(name, NOSPLIT, sig)
 	Pragma("noescape")
 	sh := vec.Of(zmm)
-	Doc(fmt.Sprintf("%s needs %s: Adam's moments and parameter update for the first n16 elements (a multiple of 16).", name, sh.ISA))
+	Doc(fmt.Sprintf("%s needs %s: %s for the first n16 elements (a multiple of 16).", name, sh.ISA, what))
 	n := Load(Param("n16"), GP64())
 	g := Load(Param("grad"), GP64())
 	m := Load(Param("m"), GP64())
@@ -146,13 +155,22 @@ func adam(name string, zmm bool) {
 	p := Load(Param("p"), GP64())
 	b1, c1, b2, c2 := sh.Broadcast("b1"), sh.Broadcast("c1"), sh.Broadcast("b2"), sh.Broadcast("c2")
 	bc2, eps, step := sh.Broadcast("bc2"), sh.Broadcast("eps"), sh.Broadcast("step")
+	var wd reg.VecVirtual
+	if decay {
+		wd = sh.Broadcast("decay")
+	}
 	Label(name + "_loop")
 	TESTQ(n, n)
 	JZ(LabelRef(name + "_done"))
 	for q := 0; q < sh.Parts; q++ {
 		off := 4 * sh.Floats * q
 		gv, mv, t, vv, d := sh.Reg(), sh.Reg(), sh.Reg(), sh.Reg(), sh.Reg()
-		VMOVUPS(Mem{Base: g, Disp: off}, gv)
+		if decay {
+			VMULPS(Mem{Base: p, Disp: off}, wd, gv) // decay·p
+			VADDPS(Mem{Base: g, Disp: off}, gv, gv) // grad + decay·p
+		} else {
+			VMOVUPS(Mem{Base: g, Disp: off}, gv)
+		}
 		VMULPS(Mem{Base: m, Disp: off}, b1, mv) // m·b1
 		VMULPS(gv, c1, t)                       // c1·g
 		VADDPS(t, mv, mv)

@@ -68,7 +68,8 @@ func TestKernelsStayInsideSlices(t *testing.T) {
 			for i := range mom {
 				mom[i] *= mom[i] // Adam's second moment is never negative
 			}
-			Adam(AdamHyper{0.9, 0.1, 0.999, 0.001, 0.03, 1e-8, -0.01}, guarded(t, k), guarded(t, k), mom, guarded(t, k))
+			Adam(AdamHyper{0.9, 0.1, 0.999, 0.001, 0.03, 1e-8, -0.01, 0}, guarded(t, k), guarded(t, k), mom, guarded(t, k))
+			Adam(AdamHyper{0.9, 0.1, 0.999, 0.001, 0.03, 1e-8, -0.01, 1e-2}, guarded(t, k), guarded(t, k), mom, guarded(t, k))
 			Relu(guarded(t, k))
 			ReluGrad(guarded(t, k), guarded(t, k))
 			ReluTo(guarded(t, k), guarded(t, k))

@@ -72,13 +72,13 @@ func goSGD(decay, momentum, dampening, lr float32, nesterov bool, grad, buf, p [
 // AdamHyper holds one Adam step's float32 constants: b1 and b2 (β1, β2),
 // c1 = 1 − β1 and c2 = 1 − β2, bc2 = √(1 − β2ᵗ), eps, and step =
 // −lr/(1 − β1ᵗ), all rounded to float32 as torch.optim.Adam's float32
-// tensors see them.
-type AdamHyper struct{ B1, C1, B2, C2, BC2, Eps, Step float32 }
+// tensors see them, and Decay, the weight decay (0 for none).
+type AdamHyper struct{ B1, C1, B2, C2, BC2, Eps, Step, Decay float32 }
 
-// Adam applies one step of Adam without weight decay to a parameter tensor
-// p with gradient grad and moments m and v, element by element in Go's
-// order on amd64:
+// Adam applies one step of Adam to a parameter tensor p with gradient grad
+// and moments m and v, element by element in Go's order on amd64:
 //
+//	g = grad + decay·p (torch.optim.Adam's weight_decay; none when 0)
 //	m = m·b1 + c1·g;  v = v·b2 + (c2·g)·g
 //	p = p + (step·m) / (√v / bc2 + eps)
 //
@@ -99,6 +99,9 @@ func goAdam(h AdamHyper, grad, m, v, p []float32) {
 	m, v, p = m[:len(grad)], v[:len(grad)], p[:len(grad)]
 	for i, g := range grad {
 		// The conversions round each product, so no compiler fuses them.
+		if h.Decay != 0 {
+			g += float32(h.Decay * p[i])
+		}
 		m[i] = float32(m[i]*h.B1) + float32(h.C1*g)
 		v[i] = float32(v[i]*h.B2) + float32(h.C2*g*g)
 		denom := float32(math.Sqrt(float64(v[i])))/h.BC2 + h.Eps

@@ -45,9 +45,14 @@ func adamKernel(level ISA, n16 int, h AdamHyper, grad, m, v, p []float32) {
 		return
 	}
 	_, _, _, _ = grad[n16-1], m[n16-1], v[n16-1], p[n16-1]
-	if level == AVX512 {
+	switch {
+	case h.Decay != 0 && level == AVX512:
+		adamDecay16z(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, h.Decay, &grad[0], &m[0], &v[0], &p[0])
+	case h.Decay != 0:
+		adamDecay16y(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, h.Decay, &grad[0], &m[0], &v[0], &p[0])
+	case level == AVX512:
 		adam16z(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, &grad[0], &m[0], &v[0], &p[0])
-	} else {
+	default:
 		adam16y(n16, h.B1, h.C1, h.B2, h.C2, h.BC2, h.Eps, h.Step, &grad[0], &m[0], &v[0], &p[0])
 	}
 }

@@ -343,3 +343,119 @@ adam16z_loop:
 adam16z_done:
 	VZEROUPPER
 	RET
+
+// func adamDecay16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, decay float32, grad *float32, m *float32, v *float32, p *float32)
+// Requires: AVX
+TEXT ·adamDecay16y(SB), NOSPLIT, $0-72
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+40(FP), CX
+	MOVQ         m+48(FP), DX
+	MOVQ         v+56(FP), BX
+	MOVQ         p+64(FP), SI
+	VBROADCASTSS b1+8(FP), Y0
+	VBROADCASTSS c1+12(FP), Y1
+	VBROADCASTSS b2+16(FP), Y2
+	VBROADCASTSS c2+20(FP), Y3
+	VBROADCASTSS bc2+24(FP), Y4
+	VBROADCASTSS eps+28(FP), Y5
+	VBROADCASTSS step+32(FP), Y6
+	VBROADCASTSS decay+36(FP), Y7
+
+adamDecay16y_loop:
+	TESTQ   AX, AX
+	JZ      adamDecay16y_done
+	VMULPS  (SI), Y7, Y8
+	VADDPS  (CX), Y8, Y8
+	VMULPS  (DX), Y0, Y9
+	VMULPS  Y8, Y1, Y10
+	VADDPS  Y10, Y9, Y9
+	VMOVUPS Y9, (DX)
+	VMULPS  (BX), Y2, Y11
+	VMULPS  Y8, Y3, Y10
+	VMULPS  Y8, Y10, Y10
+	VADDPS  Y10, Y11, Y11
+	VMOVUPS Y11, (BX)
+	VSQRTPS Y11, Y8
+	VDIVPS  Y4, Y8, Y8
+	VADDPS  Y5, Y8, Y8
+	VMULPS  Y9, Y6, Y10
+	VDIVPS  Y8, Y10, Y10
+	VADDPS  (SI), Y10, Y10
+	VMOVUPS Y10, (SI)
+	VMULPS  32(SI), Y7, Y8
+	VADDPS  32(CX), Y8, Y8
+	VMULPS  32(DX), Y0, Y9
+	VMULPS  Y8, Y1, Y10
+	VADDPS  Y10, Y9, Y9
+	VMOVUPS Y9, 32(DX)
+	VMULPS  32(BX), Y2, Y11
+	VMULPS  Y8, Y3, Y10
+	VMULPS  Y8, Y10, Y10
+	VADDPS  Y10, Y11, Y11
+	VMOVUPS Y11, 32(BX)
+	VSQRTPS Y11, Y8
+	VDIVPS  Y4, Y8, Y8
+	VADDPS  Y5, Y8, Y8
+	VMULPS  Y9, Y6, Y10
+	VDIVPS  Y8, Y10, Y10
+	VADDPS  32(SI), Y10, Y10
+	VMOVUPS Y10, 32(SI)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	ADDQ    $0x40, SI
+	SUBQ    $0x10, AX
+	JMP     adamDecay16y_loop
+
+adamDecay16y_done:
+	VZEROUPPER
+	RET
+
+// func adamDecay16z(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, decay float32, grad *float32, m *float32, v *float32, p *float32)
+// Requires: AVX, AVX512F
+TEXT ·adamDecay16z(SB), NOSPLIT, $0-72
+	MOVQ         n16+0(FP), AX
+	MOVQ         grad+40(FP), CX
+	MOVQ         m+48(FP), DX
+	MOVQ         v+56(FP), BX
+	MOVQ         p+64(FP), SI
+	VBROADCASTSS b1+8(FP), Z0
+	VBROADCASTSS c1+12(FP), Z1
+	VBROADCASTSS b2+16(FP), Z2
+	VBROADCASTSS c2+20(FP), Z3
+	VBROADCASTSS bc2+24(FP), Z4
+	VBROADCASTSS eps+28(FP), Z5
+	VBROADCASTSS step+32(FP), Z6
+	VBROADCASTSS decay+36(FP), Z7
+
+adamDecay16z_loop:
+	TESTQ   AX, AX
+	JZ      adamDecay16z_done
+	VMULPS  (SI), Z7, Z8
+	VADDPS  (CX), Z8, Z8
+	VMULPS  (DX), Z0, Z9
+	VMULPS  Z8, Z1, Z10
+	VADDPS  Z10, Z9, Z9
+	VMOVUPS Z9, (DX)
+	VMULPS  (BX), Z2, Z11
+	VMULPS  Z8, Z3, Z10
+	VMULPS  Z8, Z10, Z10
+	VADDPS  Z10, Z11, Z11
+	VMOVUPS Z11, (BX)
+	VSQRTPS Z11, Z8
+	VDIVPS  Z4, Z8, Z8
+	VADDPS  Z5, Z8, Z8
+	VMULPS  Z9, Z6, Z10
+	VDIVPS  Z8, Z10, Z10
+	VADDPS  (SI), Z10, Z10
+	VMOVUPS Z10, (SI)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	ADDQ    $0x40, SI
+	SUBQ    $0x10, AX
+	JMP     adamDecay16z_loop
+
+adamDecay16z_done:
+	VZEROUPPER
+	RET

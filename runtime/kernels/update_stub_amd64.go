@@ -43,3 +43,13 @@ func adam16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float3
 //
 //go:noescape
 func adam16z(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, grad *float32, m *float32, v *float32, p *float32)
+
+// adamDecay16y needs AVX: Adam's moments and parameter update with weight decay for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func adamDecay16y(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, decay float32, grad *float32, m *float32, v *float32, p *float32)
+
+// adamDecay16z needs AVX-512F: Adam's moments and parameter update with weight decay for the first n16 elements (a multiple of 16).
+//
+//go:noescape
+func adamDecay16z(n16 int, b1 float32, c1 float32, b2 float32, c2 float32, bc2 float32, eps float32, step float32, decay float32, grad *float32, m *float32, v *float32, p *float32)

@@ -88,7 +88,8 @@ func TestSGD(t *testing.T) {
 }
 
 // Adam gives the bits of the plain Go loop at every level, over several
-// steps, with gradients spanning magnitudes (and zeros, so √v of zero).
+// steps, with gradients spanning magnitudes (and zeros, so √v of zero),
+// without weight decay and with it.
 func TestAdam(t *testing.T) {
 	r := runtime.NewRNG(13)
 	for _, n := range []int{1, 15, 16, 17, 100, 1000} {
@@ -97,7 +98,11 @@ func TestAdam(t *testing.T) {
 		for i := range p0 {
 			p0[i] = float32(2*r.Float64() - 1)
 		}
-		for _, level := range levels() {
+		for li, level := range append(levels(), levels()...) {
+			decay := float32(0)
+			if li >= len(levels()) {
+				decay = 1e-2 // torch.optim.Adam's weight_decay
+			}
 			m, v, p := make([]float32, n), make([]float32, n), append([]float32(nil), p0...)
 			wm, wv, wp := make([]float32, n), make([]float32, n), append([]float32(nil), p0...)
 			rr := runtime.NewRNG(uint64(n))
@@ -109,8 +114,11 @@ func TestAdam(t *testing.T) {
 					}
 				}
 				h := AdamHyper{B1: 0.9, C1: 0.1, B2: 0.999, C2: float32(1 - 0.999), BC2: float32(math.Sqrt(1 - math.Pow(0.999, float64(step)))),
-					Eps: 1e-8, Step: float32(-1e-3 / (1 - math.Pow(0.9, float64(step))))}
+					Eps: 1e-8, Step: float32(-1e-3 / (1 - math.Pow(0.9, float64(step)))), Decay: decay}
 				for i, gi := range g {
+					if decay != 0 {
+						gi += float32(decay * wp[i])
+					}
 					wm[i] = float32(wm[i]*h.B1) + float32(h.C1*gi)
 					wv[i] = float32(wv[i]*h.B2) + float32(h.C2*gi*gi)
 					denom := float32(math.Sqrt(float64(wv[i])))/h.BC2 + h.Eps
@@ -122,7 +130,7 @@ func TestAdam(t *testing.T) {
 			}
 			for i := range p {
 				if math.Float32bits(p[i]) != math.Float32bits(wp[i]) || math.Float32bits(m[i]) != math.Float32bits(wm[i]) || math.Float32bits(v[i]) != math.Float32bits(wv[i]) {
-					t.Fatalf("%s n %d element %d: p %v m %v v %v, want %v %v %v", level, n, i, p[i], m[i], v[i], wp[i], wm[i], wv[i])
+					t.Fatalf("%s decay %v n %d element %d: p %v m %v v %v, want %v %v %v", level, decay, n, i, p[i], m[i], v[i], wp[i], wm[i], wv[i])
 				}
 			}
 		}

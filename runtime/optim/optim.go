@@ -217,26 +217,12 @@ func (a *Adam) Step() {
 	stepSize := float32(-a.cfg.LR / bc1)
 	fb1, fb2, c1, c2 := float32(b1), float32(b2), float32(1-b1), float32(1-b2)
 	wd, eps, bc2 := float32(a.cfg.WeightDecay), float32(a.cfg.Eps), float32(bc2sqrt)
-	h := kernels.AdamHyper{B1: fb1, C1: c1, B2: fb2, C2: c2, BC2: bc2, Eps: eps, Step: stepSize}
+	h := kernels.AdamHyper{B1: fb1, C1: c1, B2: fb2, C2: c2, BC2: bc2, Eps: eps, Step: stepSize, Decay: wd}
 	for pi, p := range a.params {
 		p.Changed() // the model remakes its copies of the weights
-		m, v := a.m[pi], a.v[pi]
-		if wd == 0 {
-			// The vector kernel, the same bits as the loop below.
-			kernels.Adam(h, p.Grad, m, v, p.Value)
-			continue
-		}
-		// Kernels.Adam's roundings: each product rounded before it is added
-		// (the conversions stop any compiler fusing them).
-		for i, g := range p.Grad {
-			if wd != 0 {
-				g += float32(wd * p.Value[i])
-			}
-			m[i] = float32(m[i]*fb1) + float32(c1*g)
-			v[i] = float32(v[i]*fb2) + float32(c2*g*g)
-			denom := float32(math.Sqrt(float64(v[i])))/bc2 + eps
-			p.Value[i] += stepSize * m[i] / denom // addcdiv: p + (value·m)/denom
-		}
+		// The vector kernel: torch.optim.Adam's rule, weight decay
+		// included, each product rounded before it is added.
+		kernels.Adam(h, p.Grad, a.m[pi], a.v[pi], p.Value)
 	}
 }
 
