@@ -662,7 +662,9 @@ func convWeightGradT(g *Window, n, O int, dy, x, gw []float32) {
 }
 
 // wgradTask is convWeightGradT's accumulation for a range of tap groups
-// (accTaps taps each) over every sample and block of channels.
+// (accTaps taps each) over every sample and block of channels. Each range
+// pads its samples and lays dY out position-major itself: a pass over the
+// data per worker, against the taps' multiply-adds it shares.
 type wgradTask struct {
 	g                 *Window
 	n, O, lanes, opad int

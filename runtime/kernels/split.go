@@ -6,24 +6,39 @@ import "github.com/nngen/nngen/runtime"
 // the cores (rangeWays, splitRange) with the bits of one serial call.
 
 // convTask is a convolution, or its input gradient, over a batch's
-// samples: in holds inSize values a sample, out outSize.
+// samples: in holds inSize values a sample, out outSize. split says it
+// runs on the helpers, so its Im2col products stay on their goroutines.
 type convTask struct {
 	g                 *Window
 	w, aux, bias      []float32
 	in, out           []float32
 	inSize, outSize   int
 	relu, inputGradOf bool
+	split             bool
 }
 
 func (t *convTask) runRange(lo, hi int) {
 	a, b := t.inSize, t.outSize
 	for i := lo; i < hi; i++ {
 		if t.inputGradOf {
-			convInputGrad(t.g, t.w, t.aux, t.in[i*a:(i+1)*a], t.out[i*b:(i+1)*b], true)
+			convInputGrad(t.g, t.w, t.aux, t.in[i*a:(i+1)*a], t.out[i*b:(i+1)*b], t.split)
 		} else {
-			conv(t.g, t.w, t.aux, t.bias, t.in[i*a:(i+1)*a], t.out[i*b:(i+1)*b], t.relu, true)
+			conv(t.g, t.w, t.aux, t.bias, t.in[i*a:(i+1)*a], t.out[i*b:(i+1)*b], t.relu, t.split)
 		}
 	}
+}
+
+// runSamples runs t on n samples, shared out across the cores when the
+// work (flops a sample) pays for it.
+func runSamples(t convTask, n int, flops float64) {
+	if ways := rangeWays(n, flops); ways > 1 {
+		j := jobPool.Get().(*job)
+		j.conv = t
+		j.conv.split = true
+		splitRange(j, ways, n, &j.conv)
+		return
+	}
+	t.runRange(0, n)
 }
 
 // ConvSamples runs Conv (ConvRelu when relu is set) on each of n samples:
@@ -37,16 +52,8 @@ func ConvSamples(g *Window, n int, w, packed, bias, x, y []float32, relu bool) {
 		return
 	}
 	O := len(y) / (n * P)
-	x, y = x[:n*K], y[:n*O*P]
-	if ways := rangeWays(n, 2*float64(O*P*g.Patch())); ways > 1 {
-		j := jobPool.Get().(*job)
-		j.conv = convTask{g: g, w: w, aux: packed, bias: bias, in: x, out: y, inSize: K, outSize: O * P, relu: relu}
-		splitRange(j, ways, n, &j.conv)
-		return
-	}
-	for s := 0; s < n; s++ {
-		conv(g, w, packed, bias, x[s*K:(s+1)*K], y[s*O*P:(s+1)*O*P], relu, false)
-	}
+	runSamples(convTask{g: g, w: w, aux: packed, bias: bias, in: x[:n*K], out: y[:n*O*P], inSize: K, outSize: O * P, relu: relu},
+		n, 2*float64(O*P*g.Patch()))
 }
 
 // ConvInputGradSamples runs ConvInputGrad on each of n samples: dy holds
@@ -59,16 +66,8 @@ func ConvInputGradSamples(g *Window, n int, w, wt, dy, dx []float32) {
 		return
 	}
 	O := len(dy) / (n * P)
-	dy, dx = dy[:n*O*P], dx[:n*K]
-	if ways := rangeWays(n, 2*float64(O*P*g.Patch())); ways > 1 {
-		j := jobPool.Get().(*job)
-		j.conv = convTask{g: g, w: w, aux: wt, in: dy, out: dx, inSize: O * P, outSize: K, inputGradOf: true}
-		splitRange(j, ways, n, &j.conv)
-		return
-	}
-	for s := 0; s < n; s++ {
-		convInputGrad(g, w, wt, dy[s*O*P:(s+1)*O*P], dx[s*K:(s+1)*K], false)
-	}
+	runSamples(convTask{g: g, w: w, aux: wt, in: dy[:n*O*P], out: dx[:n*K], inSize: O * P, outSize: K, inputGradOf: true},
+		n, 2*float64(O*P*g.Patch()))
 }
 
 // bnTask is one of batch norm's passes over a batch's channels, with
