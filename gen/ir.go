@@ -292,7 +292,12 @@ func Check(s *Spec) (*Net, error) {
 		return nil, err
 	}
 	n.Layers = fuse(layers)
-	n.layoutParams()
+	// Shapes stay unknown without an error of Check's own only when the
+	// input is missing or unreadable, which ParseSpec has reported: the
+	// parameters, which need the shapes, are then not laid out.
+	if shapeOK {
+		n.layoutParams()
+	}
 	return n, nil
 }
 
