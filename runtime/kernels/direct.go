@@ -1,6 +1,10 @@
 package kernels
 
-import "github.com/klauspost/cpuid/v2"
+import (
+	"sync"
+
+	"github.com/klauspost/cpuid/v2"
+)
 
 // rowLanes is the number of columns in one vector of the row kernels at
 // level: 16 in a ZMM register, else 8 (the pure-Go twin tiles as AVX2).
@@ -380,6 +384,91 @@ func convInputGrad512(g *Window, O int, wt, dy, dx []float32, sc *scratch) {
 	clear(dys[inputFront+O*P:])
 	ws := g.KH * g.KW * O // from one input channel's weights to the next's
 	var outs [12][]float32
+	for _, b := range inputPlanFor(g, O).blocks {
+		maxR := convInputMaxR[b.V]
+		if b.V == 1 {
+			maxR = convInputMaxR[2] // the stacked kernels', which take pairs of these rows
+		}
+		calls := (g.C + maxR - 1) / maxR
+		for i := 0; i < calls; i++ {
+			c0, c1 := i*g.C/calls, (i+1)*g.C/calls
+			for r := range c1 - c0 {
+				outs[r] = dx[((c0+r)*g.H+b.r0)*g.W+b.ix0:]
+			}
+			// dY at (row r0+PH, column ix0), where the taps' offsets apply
+			// from, moved to the lowest of them.
+			x := inputFront + (b.r0+g.PH)*g.OW + b.ix0 + b.low/4
+			rows := b.r1 - b.r0
+			if b.V == 1 && rows >= 2 { // pairs of rows on the stacked kernels
+				pairs := rows / 2 * 2
+				convInputKernel(true, c1-c0, 2, O, wt[c0*ws:], ws, b.groups, dys, x, P, &outs, b.cols, pairs, g.OW, g.W)
+				if pairs == rows {
+					continue
+				}
+				for r := range c1 - c0 {
+					outs[r] = outs[r][pairs*g.W:]
+				}
+				x += pairs * g.OW
+				rows -= pairs
+			}
+			convInputKernel(false, c1-c0, b.V, O, wt[c0*ws:], ws, b.groups, dys, x, P, &outs, b.cols, rows, g.OW, g.W)
+		}
+	}
+}
+
+// inputBlock is one band of dX's rows (r0 to r1) that the same kernel rows
+// reach and one block of up to 32 of its columns (from ix0), for the
+// AVX-512 input-gradient kernels: V vectors, and for each kernel tap that
+// reaches a column of the block its weights' byte offset, its dY byte
+// offset from the lowest tap's (low, from the block's first dY element)
+// and its lane masks.
+type inputBlock struct {
+	r0, r1, ix0, cols, V, low int
+	groups                    [][4]int
+}
+
+// inputPlan is convInputGrad512's blocks for one window and number of
+// dY channels; it depends on nothing else, so it is made once.
+type inputPlan struct {
+	blocks []inputBlock
+}
+
+type inputPlanKey struct {
+	g Window
+	O int
+}
+
+// inputPlans holds the plans made so far: one per distinct convolution a
+// program runs.
+var inputPlans struct {
+	sync.RWMutex
+	m map[inputPlanKey]*inputPlan
+}
+
+// inputPlanFor returns the plan of g and O, made on first use.
+func inputPlanFor(g *Window, O int) *inputPlan {
+	k := inputPlanKey{*g, O}
+	inputPlans.RLock()
+	p := inputPlans.m[k]
+	inputPlans.RUnlock()
+	if p != nil {
+		return p
+	}
+	p = makeInputPlan(g, O)
+	inputPlans.Lock()
+	defer inputPlans.Unlock()
+	if q := inputPlans.m[k]; q != nil {
+		return q
+	}
+	if inputPlans.m == nil {
+		inputPlans.m = make(map[inputPlanKey]*inputPlan)
+	}
+	inputPlans.m[k] = p
+	return p
+}
+
+func makeInputPlan(g *Window, O int) *inputPlan {
+	p := new(inputPlan)
 	for r0 := 0; r0 < g.H; {
 		// The band of rows from r0 that the same kernel rows reach.
 		lo, hi := inputTaps(g, r0)
@@ -392,8 +481,7 @@ func convInputGrad512(g *Window, O int, wt, dy, dx []float32, sc *scratch) {
 		}
 		for ix0 := 0; ix0 < g.W; ix0 += 32 {
 			cols := min(32, g.W-ix0)
-			V := (cols + 15) / 16
-			groups := sc.groups[:0]
+			var groups [][4]int
 			for ky := lo; ky <= hi; ky++ {
 				for kx := 0; kx < g.KW; kx++ {
 					var m [2]uint32
@@ -410,7 +498,6 @@ func convInputGrad512(g *Window, O int, wt, dy, dx []float32, sc *scratch) {
 					groups = append(groups, [4]int{4 * (ky*g.KW + kx) * O, 4 * (g.PW - kx - ky*g.OW), int(m[0]), int(m[1])})
 				}
 			}
-			sc.groups = groups
 			// The taps' dY offsets from the lowest one, which the kernel's
 			// base then points at: every address it forms lies in dys.
 			low := 0
@@ -422,37 +509,11 @@ func convInputGrad512(g *Window, O int, wt, dy, dx []float32, sc *scratch) {
 			for i := range groups {
 				groups[i][1] -= low
 			}
-			maxR := convInputMaxR[V]
-			if V == 1 {
-				maxR = convInputMaxR[2] // the stacked kernels', which take pairs of these rows
-			}
-			calls := (g.C + maxR - 1) / maxR
-			for i := 0; i < calls; i++ {
-				c0, c1 := i*g.C/calls, (i+1)*g.C/calls
-				for r := range c1 - c0 {
-					outs[r] = dx[((c0+r)*g.H+r0)*g.W+ix0:]
-				}
-				// dY at (row r0+PH, column ix0), where the taps' offsets apply
-				// from, moved to the lowest of them.
-				x := inputFront + (r0+g.PH)*g.OW + ix0 + low/4
-				rows := r1 - r0
-				if V == 1 && rows >= 2 { // pairs of rows on the stacked kernels
-					pairs := rows / 2 * 2
-					convInputKernel(true, c1-c0, 2, O, wt[c0*ws:], ws, groups, dys, x, P, &outs, cols, pairs, g.OW, g.W)
-					if pairs == rows {
-						continue
-					}
-					for r := range c1 - c0 {
-						outs[r] = outs[r][pairs*g.W:]
-					}
-					x += pairs * g.OW
-					rows -= pairs
-				}
-				convInputKernel(false, c1-c0, V, O, wt[c0*ws:], ws, groups, dys, x, P, &outs, cols, rows, g.OW, g.W)
-			}
+			p.blocks = append(p.blocks, inputBlock{r0: r0, r1: r1, ix0: ix0, cols: cols, V: (cols + 15) / 16, low: low, groups: groups})
 		}
 		r0 = r1
 	}
+	return p
 }
 
 // goConvInput is the pure-Go twin of the AVX-512 input-gradient kernels:

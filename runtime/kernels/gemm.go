@@ -347,7 +347,6 @@ type scratch struct {
 	tpad       []float32 // transpose's zero-padded rows
 	cols, pad  []float32 // Conv's im2col matrix and padded input
 	off        []int32   // Conv's tap offsets
-	groups     [][4]int  // ConvInputGrad's kernel taps on a band of rows
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
