@@ -95,6 +95,11 @@ func main() {
 			smallGrad(kh, nv)
 		}
 	}
+	for i, l := range Levels {
+		for r := 1; r < len(LaneGradTaps[i]); r++ {
+			laneGrad(r, LaneGradTaps[i][r], l.ZMM)
+		}
+	}
 	Generate()
 	if err := writeGo(*dispatch, dispatchFile()); err != nil {
 		log.Fatal(err)
@@ -752,6 +757,177 @@ func smallGrad(kh, nv int) {
 	RET()
 }
 
+// LaneGradTaps is, for each level of Levels and R = 1, 2, … channels of dY,
+// the taps T one lane-order weight-gradient kernel sums at once: R·T
+// accumulators of 16 lanes, R dY vectors and an input vector in the
+// level's registers (at AVX2 two YMM registers each, and the two masks).
+// conv_shapes.go gives the same numbers to kernels.ConvWeightGrads.
+var LaneGradTaps = [][]int{{0, 5, 2}, {0, 8, 8, 8, 6, 4, 4, 3, 2}}
+
+// laneGradName is the name of the lane-order weight-gradient kernel for R
+// channels by T taps.
+func laneGradName(R, T int, zmm bool) string {
+	if zmm {
+		return fmt.Sprintf("convLaneGrad%dx%dz", R, T)
+	}
+	return fmt.Sprintf("convLaneGrad%dx%dy", R, T)
+}
+
+// laneGrad writes convLaneGrad{R}x{T}{y,z}, ConvWeightGrads' kernel for
+// layers of few channels and rows of at least 16 columns, which sums the
+// positions in the vector lanes: for R channels r of dY (ps bytes apart)
+// and T taps q,
+//
+//	acc[r][q][l] = 0 + Σ_v dy[(vecs[v][3] + r·ps)/4 + l]·x[(vecs[v][0] + taps[q])/4 + l]
+//
+// over the nv vectors v of positions in order, one FMA per lane and
+// vector, each vector up to 16 neighbouring output columns of one row,
+// dY and the input both read through the vector's mask (zeros past the
+// row, so that those lanes add 0·0). Then each accumulator's lanes are
+// added in a fixed tree, lane l to lane l+8, then +4, +2 and +1, and the
+// total stored to t[r·T+q]. A vector of vecs is four int32s: the input's
+// byte offset, the AVX-512 opmask's bits, the AVX2 masks' byte offset in
+// masks (the 16 lanes from there of the 32), and dY's byte offset.
+func laneGrad(R, T int, zmm bool) {
+	sh := vec.Of(zmm)
+	name := laneGradName(R, T, zmm)
+	sig := "func(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)"
+	if !zmm {
+		sig = "func(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32, masks *[32]int32)"
+	}
+	TEXT(name, NOSPLIT, sig)
+	Pragma("noescape")
+	Doc(fmt.Sprintf("%s needs %s: t[r·%d+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for %d channels r and %d taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.", name, sh.ISA, T, R, T))
+	nv := Load(Param("nv"), GP64())
+	vp := Load(Param("vecs"), GP64())
+	dy := Load(Param("dy"), GP64())
+	ps := Load(Param("ps"), GP64())
+	x := Load(Param("x"), GP64())
+	taps := Load(Param("taps"), GP64())
+	var ps3 reg.Register
+	if R > 3 {
+		ps3 = GP64()
+		LEAQ(Mem{Base: ps, Index: ps, Scale: 2}, ps3)
+	}
+	var masks reg.Register
+	if !zmm {
+		masks = Load(Param("masks"), GP64())
+	}
+	acc := make([][][]reg.VecVirtual, R)
+	for r := range acc {
+		acc[r] = zeroedOf(sh, T, sh.Parts)
+	}
+	Label(name + "_loop")
+	TESTQ(nv, nv)
+	JZ(LabelRef(name + "_done"))
+	// Channel r's dY: from dyb, or from dyb4 (4·ps further) for r ≥ 4,
+	// plus (r mod 4)·ps.
+	var dyb, dyb4 reg.Register = GP64(), nil
+	MOVLQSX(Mem{Base: vp, Disp: 12}, dyb)
+	ADDQ(dy, dyb)
+	if R > 4 {
+		dyb4 = GP64()
+		LEAQ(Mem{Base: dyb, Index: ps, Scale: 4}, dyb4)
+	}
+	chanAt := func(r, disp int) Mem {
+		base := dyb
+		if r >= 4 {
+			base = dyb4
+		}
+		switch r % 4 {
+		case 0:
+			return Mem{Base: base, Disp: disp}
+		case 1:
+			return Mem{Base: base, Index: ps, Scale: 1, Disp: disp}
+		case 2:
+			return Mem{Base: base, Index: ps, Scale: 2, Disp: disp}
+		default:
+			return Mem{Base: base, Index: ps3, Scale: 1, Disp: disp}
+		}
+	}
+	xo := GP64()
+	MOVLQSX(Mem{Base: vp}, xo)
+	xb := GP64()
+	LEAQ(Mem{Base: x, Index: xo, Scale: 1}, xb)
+	var k reg.Register
+	var m [2]reg.VecVirtual
+	d := make([][]reg.VecVirtual, R)
+	if zmm {
+		k = K()
+		KMOVW(Mem{Base: vp, Disp: 4}, k)
+	} else {
+		mo := GP64()
+		MOVLQSX(Mem{Base: vp, Disp: 8}, mo)
+		ADDQ(masks, mo)
+		for p := range m {
+			m[p] = YMM()
+			VMOVDQU(Mem{Base: mo, Disp: 32 * p}, m[p])
+		}
+	}
+	for r := range d {
+		d[r] = make([]reg.VecVirtual, sh.Parts)
+		for p := range d[r] {
+			d[r][p] = sh.Reg()
+			if zmm {
+				VMOVUPS_Z(chanAt(r, 0), k, d[r][p])
+			} else {
+				VMASKMOVPS(chanAt(r, 32*p), m[p], d[r][p])
+			}
+		}
+	}
+	tq := GP64()
+	for q := 0; q < T; q++ {
+		MOVQ(Mem{Base: taps, Disp: 8 * q}, tq)
+		for p := 0; p < sh.Parts; p++ {
+			xv := sh.Reg()
+			src := Mem{Base: xb, Index: tq, Scale: 1, Disp: 32 * p}
+			if zmm {
+				VMOVUPS_Z(src, k, xv)
+			} else {
+				VMASKMOVPS(src, m[p], xv)
+			}
+			for r := 0; r < R; r++ {
+				VFMADD231PS(d[r][p], xv, acc[r][q][p])
+			}
+		}
+	}
+	ADDQ(U8(16), vp)
+	DECQ(nv)
+	JMP(LabelRef(name + "_loop"))
+	Label(name + "_done")
+	t := Load(Param("t"), GP64())
+	for r := 0; r < R; r++ {
+		for q := 0; q < T; q++ {
+			a := acc[r][q]
+			y := a[0].AsY()
+			if zmm {
+				h := YMM()
+				VEXTRACTF32X8(U8(1), a[0], h)
+				VADDPS(h, y, y)
+			} else {
+				VADDPS(a[1], a[0], a[0])
+			}
+			h4 := XMM()
+			if zmm { // VEXTRACTF128 has no encoding for X16–X31
+				VEXTRACTF32X4(U8(1), a[0], h4)
+			} else {
+				VEXTRACTF128(U8(1), y, h4)
+			}
+			x4 := a[0].AsX()
+			VADDPS(h4, x4, x4)
+			h2 := XMM()
+			VMOVHLPS(x4, x4, h2)
+			VADDPS(h2, x4, x4)
+			h1 := XMM()
+			VMOVSHDUP(x4, h1)
+			VADDSS(h1, x4, x4)
+			VMOVSS(x4, Mem{Base: t, Disp: 4 * (r*T + q)})
+		}
+	}
+	VZEROUPPER()
+	RET()
+}
+
 // padRows writes padRows8y (AVX) and padRows16z (AVX-512), the copy into
 // Conv's zero-padded input: for each of n rows, a vector of zeros at dst
 // (the left padding, at most a vector), the row's w values from src at
@@ -985,7 +1161,28 @@ func dispatchFile() string {
 			fmt.Fprintf(&b, "case %d:\nconvSmallGrad%dx%dz(n, dyt, off, x, wpb, ia, ib, t)\n", 4*kh+nv, kh, nv)
 		}
 	}
-	b.WriteString("default:\npanic(\"kernels: no small-channel weight-gradient kernel of this shape\")\n}\n}\n")
+	b.WriteString("default:\npanic(\"kernels: no small-channel weight-gradient kernel of this shape\")\n}\n}\n\n")
+	b.WriteString("// convLaneGradAsm runs the lane-order weight-gradient kernel for R channels\n// of dY: the AVX-512 one when zmm, else the AVX one.\n")
+	b.WriteString("func convLaneGradAsm(zmm bool, R, nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32, masks *[32]int32) {\n")
+	for i := len(Levels) - 1; i >= 0; i-- {
+		l := Levels[i]
+		if l.ZMM {
+			b.WriteString("if zmm {\n")
+		}
+		b.WriteString("switch R {\n")
+		for r := 1; r < len(LaneGradTaps[i]); r++ {
+			args := "nv, vecs, dy, ps, x, taps, t"
+			if !l.ZMM {
+				args += ", masks"
+			}
+			fmt.Fprintf(&b, "case %d:\n%s(%s)\n", r, laneGradName(r, LaneGradTaps[i][r], l.ZMM), args)
+		}
+		b.WriteString("default:\npanic(\"kernels: no lane-order weight-gradient kernel of this shape\")\n}\n")
+		if l.ZMM {
+			b.WriteString("return\n}\n")
+		}
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 
@@ -1026,7 +1223,15 @@ func shapesFile() string {
 	b.WriteString("\n\n// convInputMaxR is, for V vectors of 16 columns, the most input channels\n// one call of an AVX-512 input-gradient kernel computes.\n")
 	b.WriteString("var convInputMaxR = []int")
 	list(InputMaxR, 1)
-	b.WriteString("\n")
+	b.WriteString("\n\n// convLaneGradTaps is, for AVX2 and AVX-512 and R channels of dY, the\n// taps one call of a lane-order weight-gradient kernel sums; every R up to\n// the last has a kernel.\n")
+	b.WriteString("var convLaneGradTaps = [2][]int{")
+	for i, t := range LaneGradTaps {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		list(t[1:], 1)
+	}
+	b.WriteString("}\n")
 	return b.String()
 }
 

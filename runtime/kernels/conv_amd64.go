@@ -199,3 +199,26 @@ func convSmallGradKernel(kh, nv, n int, dyt []float32, off []int32, x []float32,
 	_ = x[int(off[n-1])+(kh-1)*wp+15]
 	convSmallGradAsm(kh, nv, n, &dyt[0], &off[0], &x[0], 4*wp, ia, ib, &t[0])
 }
+
+// convLaneGradKernel runs a level's lane-order weight-gradient kernel for
+// R channels of dY (ps bytes apart) by T taps (the level's
+// convLaneGradTaps), with the extent of dY, the input and the totals
+// checked against the vectors' largest offsets first, or the pure-Go twin.
+func convLaneGradKernel(level ISA, R, T int, vecs *laneVecs, dy []float32, ps int, x []float32, taps *[8]int, t []float32) {
+	if level == Generic {
+		goLaneGrad(R, T, vecs.v, dy, ps, x, taps, t)
+		return
+	}
+	if len(vecs.v) == 0 || R < 1 || R >= len(laneGradTaps(level)) || T != laneGradTaps(level)[R] || ps < 0 || ps%4 != 0 {
+		panic("kernels: lane-order weight-gradient kernel shape out of range")
+	}
+	// The taps grow, so the last reaches furthest.
+	for q := 0; q < T; q++ {
+		if taps[q] < 0 || taps[q]%4 != 0 || q > 0 && taps[q] < taps[q-1] {
+			panic("kernels: lane-order weight-gradient taps out of order")
+		}
+	}
+	_, _ = dy[vecs.reachDY+(R-1)*ps/4-1], t[R*T-1]
+	_ = x[vecs.reachX+taps[T-1]/4-1]
+	convLaneGradAsm(level == AVX512, R, len(vecs.v), &vecs.v[0], &dy[0], ps, &x[0], taps, &t[0], &laneMasks)
+}

@@ -33,3 +33,7 @@ func convInputKernel(stacked bool, R, V, n int, w []float32, ws int, groups [][4
 func convSmallGradKernel(kh, nv, n int, dyt []float32, off []int32, x []float32, wp int, ia, ib *[3][16]int32, t []float32) {
 	goConvSmallGrad(kh, nv, n, dyt, off, x, wp, ia, ib, t)
 }
+
+func convLaneGradKernel(_ ISA, R, T int, vecs *laneVecs, dy []float32, ps int, x []float32, taps *[8]int, t []float32) {
+	goLaneGrad(R, T, vecs.v, dy, ps, x, taps, t)
+}

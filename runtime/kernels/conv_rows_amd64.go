@@ -248,3 +248,39 @@ func convSmallGradAsm(kh, nv, n int, dyt *float32, off *int32, x *float32, wpb i
 		panic("kernels: no small-channel weight-gradient kernel of this shape")
 	}
 }
+
+// convLaneGradAsm runs the lane-order weight-gradient kernel for R channels
+// of dY: the AVX-512 one when zmm, else the AVX one.
+func convLaneGradAsm(zmm bool, R, nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32, masks *[32]int32) {
+	if zmm {
+		switch R {
+		case 1:
+			convLaneGrad1x8z(nv, vecs, dy, ps, x, taps, t)
+		case 2:
+			convLaneGrad2x8z(nv, vecs, dy, ps, x, taps, t)
+		case 3:
+			convLaneGrad3x8z(nv, vecs, dy, ps, x, taps, t)
+		case 4:
+			convLaneGrad4x6z(nv, vecs, dy, ps, x, taps, t)
+		case 5:
+			convLaneGrad5x4z(nv, vecs, dy, ps, x, taps, t)
+		case 6:
+			convLaneGrad6x4z(nv, vecs, dy, ps, x, taps, t)
+		case 7:
+			convLaneGrad7x3z(nv, vecs, dy, ps, x, taps, t)
+		case 8:
+			convLaneGrad8x2z(nv, vecs, dy, ps, x, taps, t)
+		default:
+			panic("kernels: no lane-order weight-gradient kernel of this shape")
+		}
+		return
+	}
+	switch R {
+	case 1:
+		convLaneGrad1x5y(nv, vecs, dy, ps, x, taps, t, masks)
+	case 2:
+		convLaneGrad2x2y(nv, vecs, dy, ps, x, taps, t, masks)
+	default:
+		panic("kernels: no lane-order weight-gradient kernel of this shape")
+	}
+}

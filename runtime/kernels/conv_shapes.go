@@ -15,3 +15,8 @@ var convRowsStackedMaxR = []int{0, 0, 12}
 // convInputMaxR is, for V vectors of 16 columns, the most input channels
 // one call of an AVX-512 input-gradient kernel computes.
 var convInputMaxR = []int{0, 8, 7}
+
+// convLaneGradTaps is, for AVX2 and AVX-512 and R channels of dY, the
+// taps one call of a lane-order weight-gradient kernel sums; every R up to
+// the last has a kernel.
+var convLaneGradTaps = [2][]int{{0, 5, 2}, {0, 8, 8, 8, 6, 4, 4, 3, 2}}

@@ -533,3 +533,53 @@ func convSmallGrad7x2z(n int, dyt *float32, off *int32, x *float32, wpb int, ia 
 //
 //go:noescape
 func convSmallGrad7x3z(n int, dyt *float32, off *int32, x *float32, wpb int, ia *[3][16]int32, ib *[3][16]int32, t *float32)
+
+// convLaneGrad1x5y needs AVX: t[r·5+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 1 channels r and 5 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad1x5y(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32, masks *[32]int32)
+
+// convLaneGrad2x2y needs AVX: t[r·2+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 2 channels r and 2 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad2x2y(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32, masks *[32]int32)
+
+// convLaneGrad1x8z needs AVX-512F: t[r·8+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 1 channels r and 8 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad1x8z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad2x8z needs AVX-512F: t[r·8+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 2 channels r and 8 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad2x8z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad3x8z needs AVX-512F: t[r·8+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 3 channels r and 8 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad3x8z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad4x6z needs AVX-512F: t[r·6+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 4 channels r and 6 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad4x6z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad5x4z needs AVX-512F: t[r·4+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 5 channels r and 4 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad5x4z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad6x4z needs AVX-512F: t[r·4+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 6 channels r and 4 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad6x4z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad7x3z needs AVX-512F: t[r·3+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 7 channels r and 3 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad7x3z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)
+
+// convLaneGrad8x2z needs AVX-512F: t[r·2+q] is the tree sum (lane l + lane l+8, then +4, +2, +1) of the 16 lanes l of Σ_v dy[(vecs[v][3]+r·ps)/4+l]·x[(vecs[v][0]+taps[q])/4+l] for 8 channels r and 2 taps q, over nv vectors v in order from zero, one FMA each, dY's and the input's lanes outside vecs[v]'s mask read as zeros.
+//
+//go:noescape
+func convLaneGrad8x2z(nv int, vecs *[4]int32, dy *float32, ps int, x *float32, taps *[8]int, t *float32)

@@ -448,18 +448,16 @@ func TestConvWeightGrad(t *testing.T) {
 				s[i] = float32(2*r.Float64() - 1)
 			}
 		}
-		cols := make([]float32, Q*P)
-		Im2col(&g, x, cols)
 		for _, level := range levels() {
 			restore := mustLevel(level)
 			want := append([]float32(nil), gw...)
-			Gemm(false, true, c.O, Q, P, dy, P, cols, P, want, Q)
+			weightGradRef(t, &g, c.O, dy, x, want)
 			got := append([]float32(nil), gw...)
 			ConvWeightGrad(&g, dy, x, got)
 			restore()
 			for i := range got {
 				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-					t.Fatalf("%s %+v O=%d: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, i, got[i], want[i])
+					t.Fatalf("%s %+v O=%d: gradient %d is %v, the reference gives %v", level, g, c.O, i, got[i], want[i])
 				}
 			}
 		}
@@ -484,7 +482,17 @@ func TestConvWeightGrads(t *testing.T) {
 		{Window{C: 2, H: 9, W: 11, KH: 2, KW: 3, SH: 2, SW: 1, PW: 1}, 9},
 		// Few channels: lanes over (kernel column, channel) pairs for 3
 		// and 5, the 8-lane channel tile for 8.
+		{Window{C: 3, H: 14, W: 14, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
+		// Positions in the lanes (laneGradShape): the ConvNet's and
+		// LeNet's first layers, rows of 1, 2 and 3 vectors whose last is
+		// partial, a vertical stride, replicate padding, and channel
+		// counts that split unevenly into each level's calls.
 		{Window{C: 3, H: 32, W: 32, KH: 5, KW: 5, SH: 1, SW: 1}, 3},
+		{Window{C: 1, H: 28, W: 28, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2}, 6},
+		{Window{C: 2, H: 9, W: 37, KH: 3, KW: 4, SH: 2, SW: 1, PH: 1, PW: 2}, 8},
+		{Window{C: 4, H: 5, W: 18, KH: 2, KW: 3, SH: 1, SW: 1, PW: 1, Replicate: true}, 7},
+		{Window{C: 1, H: 4, W: 16, KH: 1, KW: 1, SH: 1, SW: 1}, 1},
+		{Window{C: 2, H: 6, W: 20, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1}, 5},
 		{Window{C: 2, H: 13, W: 15, KH: 3, KW: 6, SH: 2, SW: 2, PH: 1, PW: 2}, 8},
 		{Window{C: 1, H: 11, W: 30, KH: 7, KW: 7, SH: 1, SW: 3, PH: 3, PW: 3}, 5},
 	} {
@@ -497,10 +505,8 @@ func TestConvWeightGrads(t *testing.T) {
 			}
 		}
 		want := append([]float32(nil), gw...)
-		cols := make([]float32, Q*P)
 		for s := 0; s < n; s++ {
-			Im2col(&g, x[s*K:(s+1)*K], cols)
-			Gemm(false, true, c.O, Q, P, dy[s*c.O*P:], P, cols, P, want, Q)
+			weightGradRef(t, &g, c.O, dy[s*c.O*P:(s+1)*c.O*P], x[s*K:(s+1)*K], want)
 		}
 		for _, level := range levels() {
 			restore := mustLevel(level)
@@ -509,11 +515,108 @@ func TestConvWeightGrads(t *testing.T) {
 				withSplit(procs, func() { ConvWeightGrads(&g, n, dy, x, got) })
 				for i := range got {
 					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-						t.Fatalf("%s %+v O=%d on %d goroutines: gradient %d is %v, Im2col and Gemm give %v", level, g, c.O, procs, i, got[i], want[i])
+						t.Fatalf("%s %+v O=%d on %d goroutines: gradient %d is %v, the reference gives %v", level, g, c.O, procs, i, got[i], want[i])
 					}
 				}
 			}
 			restore()
+		}
+	}
+}
+
+// weightGradRef adds one sample's weight gradient to gw in the order
+// ConvWeightGrad documents, computed from the definition: for the lane
+// order, each weight's 16 partial sums (lane ox mod 16 of each row, lanes
+// past the row adding 0·0) from the unpadded input, then laneTree; for the
+// others Gemm on Im2col's matrix. The lane order's totals must also lie
+// within float32 rounding of Gemm's.
+func weightGradRef(t *testing.T, g *Window, O int, dy, x, gw []float32) {
+	t.Helper()
+	Q, P := g.Patch(), g.Positions()
+	cols := make([]float32, Q*P)
+	Im2col(g, x, cols)
+	if !laneGradShape(g, O) {
+		Gemm(false, true, O, Q, P, dy, P, cols, P, gw, Q)
+		return
+	}
+	for c := 0; c < O; c++ {
+		for q := 0; q < Q; q++ {
+			ci, ky, kx := q/(g.KH*g.KW), q/g.KW%g.KH, q%g.KW
+			var a [16]float32
+			var exact, mag float64
+			for oy := 0; oy < g.OH; oy++ {
+				for v := 0; v*16 < g.OW; v++ {
+					for l := range a {
+						var d, xv float32
+						if ox := 16*v + l; ox < g.OW {
+							d = dy[c*P+oy*g.OW+ox]
+							if i := g.src(ci, oy*g.SH+ky, ox+kx); i >= 0 {
+								xv = x[i]
+							}
+						}
+						a[l] = FMA(d, xv, a[l])
+						exact += float64(d) * float64(xv)
+						mag += math.Abs(float64(d) * float64(xv))
+					}
+				}
+			}
+			total := laneTree(&a)
+			if math.Abs(float64(total)-exact) > 1e-6*mag+1e-30 {
+				t.Fatalf("%+v O=%d: weight (%d, %d) sums to %v in lane order, %v exactly", *g, O, c, q, total, exact)
+			}
+			gw[c*Q+q] += total
+		}
+	}
+}
+
+// The lane-order weight-gradient kernels give their pure-Go twin's bits at
+// every level and channel count: random masks (1 to 16 lanes), offsets
+// and channel strides, values with zeros and denormals among them, dY
+// and the input cut where the last lanes end (the guard-page test runs
+// them on slices that end at an inaccessible page).
+func TestLaneGradKernels(t *testing.T) {
+	r := runtime.NewRNG(21)
+	for _, level := range levels()[1:] {
+		tapsOf := laneGradTaps(level)
+		for R := 1; R < len(tapsOf); R++ {
+			T := tapsOf[R]
+			var l laneVecs
+			l.v = make([][4]int32, 1+r.Intn(60))
+			for v := range l.v {
+				m := 1 + r.Intn(16)
+				l.v[v] = [4]int32{int32(4 * r.Intn(500)), 1<<m - 1, int32(4 * (16 - m)), int32(4 * r.Intn(300))}
+			}
+			l.setReach()
+			var taps [8]int
+			tp := 0
+			for q := 0; q < T; q++ {
+				tp += 4 * r.Intn(30)
+				taps[q] = tp
+			}
+			ps := 4 * (r.Intn(40) + 1)
+			dy, x := make([]float32, l.reachDY+(R-1)*ps/4), make([]float32, l.reachX+tp/4)
+			for _, s := range [][]float32{dy, x} {
+				for i := range s {
+					switch r.Intn(10) {
+					case 0:
+						s[i] = 0
+					case 1:
+						s[i] = float32(r.Float64()-0.5) * 1e-38
+					default:
+						s[i] = float32(2*r.Float64() - 1)
+					}
+				}
+			}
+			want, got := make([]float32, R*T), make([]float32, R*T)
+			goLaneGrad(R, T, l.v, dy, ps, x, &taps, want)
+			restore := mustLevel(level)
+			convLaneGradKernel(level, R, T, &l, dy, ps, x, &taps, got)
+			restore()
+			for i := range got {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s R %d T %d: total %d is %v, the twin gives %v", level, R, T, i, got[i], want[i])
+				}
+			}
 		}
 	}
 }

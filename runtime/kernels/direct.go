@@ -646,10 +646,21 @@ var convMasks = func() (m [9][8]int32) {
 
 // ConvWeightGrad adds one sample's convolution weight gradient to gw
 // (O×Patch(), PyTorch's layout): gw += dY·Im2col(x)ᵀ, with dy the O×Positions()
-// output gradient. The result has exactly the bits of
-// Gemm(false, true, O, Patch(), Positions(), dy, …, Im2col(x), …, gw, …): each
-// element is gw plus, block after block of KC positions, the sum from zero of
-// the products in increasing position, one fused multiply-add each.
+// output gradient. Its bits are set by the shape, the same at every level
+// and thread count, in one of two orders:
+//
+//   - With at most 8 channels, a horizontal stride of 1 and rows of at
+//     least 16 output columns (the first layers of LeNet and the ConvNet),
+//     each element is gw plus the lane-order total of the sample: 16
+//     partial sums from zero, partial l taking, row after row, the products
+//     of the row's output columns 16v+l (v = 0, 1, …) in that order, one
+//     fused multiply-add each (a row's columns past its end add 0·0); then
+//     partial l added to partial l+8 (l < 8), to l+4 (l < 4), to l+2 (l < 2),
+//     and partial 0 to partial 1.
+//   - Otherwise it has exactly the bits of Gemm(false, true, O, Patch(),
+//     Positions(), dy, …, Im2col(x), …, gw, …): each element is gw plus,
+//     block after block of KC positions, the sum from zero of the products
+//     in increasing position, one fused multiply-add each.
 //
 // It runs without an im2col matrix on Conv's channel kernels with the roles
 // of taps and positions exchanged: blocks of 16 channels of dY (or, with at
@@ -660,7 +671,11 @@ var convMasks = func() (m [9][8]int32) {
 // gw laid out tap-major (ConvWeightGrads); at most 5 channels, whose lanes
 // would mostly idle, run with each lane one (kernel column, channel) pair
 // of a kernel row, the input's row and dY's channels spread over the lanes
-// by permutes.
+// by permutes. The lane order puts 16 output positions of a row in the
+// lanes, dY read in place and the input from its padded copy, both through
+// the row's mask: up to 8 channels by 2–8 taps a call (AVX-512; at AVX2
+// one channel by 5 taps or two by 2), each weight's 16 partial sums added
+// in registers.
 func ConvWeightGrad(g *Window, dy, x, gw []float32) { ConvWeightGrads(g, 1, dy, x, gw) }
 
 // ConvWeightGrads is ConvWeightGrad over n samples, one after the other
@@ -674,6 +689,10 @@ func ConvWeightGrads(g *Window, n int, dy, x, gw []float32) {
 		return
 	}
 	dy, x, gw = dy[:n*O*P], x[:n*K], gw[:O*Q]
+	if laneGradShape(g, O) {
+		convWeightGradLanes(g, n, O, dy, x, gw)
+		return
+	}
 	if G, nv, ok := smallGradShape(g, O); ok && active == AVX512 {
 		convWeightGradSmall(g, n, O, G, nv, dy, x, gw)
 		return

@@ -347,6 +347,7 @@ type scratch struct {
 	tpad       []float32 // transpose's zero-padded rows
 	cols, pad  []float32 // Conv's im2col matrix and padded input
 	off        []int32   // Conv's tap offsets
+	lanes      laneVecs  // the lane-order weight gradient's vectors
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
