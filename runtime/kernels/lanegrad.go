@@ -131,7 +131,11 @@ func convWeightGradLanes(g *Window, n, O int, dy, x, gw []float32) {
 	defer scratchPool.Put(sc)
 	hp, wp := g.H+2*g.PH, g.W+2*g.PW
 	setLaneVecs(&sc.lanes, g)
-	sc.tile = grow(sc.tile, 24)
+	most := 0 // the largest tile of totals a call writes
+	for R, T := range tapsOf {
+		most = max(most, R*T)
+	}
+	sc.tile = grow(sc.tile, most)
 	t := sc.tile
 	groups := (O + maxR - 1) / maxR
 	var taps [8]int
